@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {Roles} from "./utils/Roles.sol";
+
+/// @title ParticipantRegistry
+/// @notice The consortium's membership list. The admin (consortium governance) admits institutions,
+/// regulators, arbiters, settlement tokens and protocol contracts; each institution onboards its own
+/// merchants and customers (real-name rule: every account holder is known to some institution).
+/// Nodes build their libp2p peer allowlist from {nodes}.
+/// @dev Every account has one packed {AccountRecord} so token transfers and escrow checks cost one SLOAD.
+/// An institution is identified by the account it registered with; its signing key can be rotated.
+contract ParticipantRegistry is AccessControl, IParticipantRegistry {
+    /// @notice Role of regulators: freeze accounts, pause, read-only nodes.
+    bytes32 public constant REGULATOR_ROLE = Roles.REGULATOR;
+    /// @notice Role of arbiters: resolve disputes.
+    bytes32 public constant ARBITER_ROLE = Roles.ARBITER;
+
+    uint16 private constant _BPS = 10_000;
+
+    mapping(address account => AccountRecord) private _accounts;
+    mapping(address account => bytes32) private _payoutAccounts;
+    mapping(address signer => address institution) private _institutionOfSigner;
+    mapping(address institution => address signer) private _signerOf;
+    mapping(address operator => NodeRecord) private _nodes;
+    mapping(bytes32 peerIdHash => address operator) private _peerIdOwner;
+    mapping(address token => bool) private _settlementTokens;
+    address[] private _operators;
+    uint256 private _activeInstitutions;
+    uint16 private _maxFeeBps;
+
+    /// @param admin Consortium governance account (DEFAULT_ADMIN_ROLE).
+    /// @param initialMaxFeeBps Highest merchant fee allowed, in basis points.
+    constructor(address admin, uint16 initialMaxFeeBps) {
+        if (admin == address(0)) revert ZeroAddress();
+        if (initialMaxFeeBps > _BPS) revert InvalidMaximumFee(initialMaxFeeBps);
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _maxFeeBps = initialMaxFeeBps;
+        emit MaxFeeUpdated(initialMaxFeeBps);
+    }
+
+    modifier onlyActiveInstitution() {
+        _requireActiveInstitution(msg.sender);
+        _;
+    }
+
+    // ---------------------------------------------------------------- institutions and regulators
+
+    /// @notice Admits an institution with its node's libp2p peer id.
+    /// @param account The institution's id and first signing key.
+    /// @param peerId The libp2p peer id of its node.
+    /// @param name Display name.
+    function registerInstitution(
+        address account,
+        string calldata peerId,
+        string calldata name
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _registerOperator(account, peerId, name, false);
+        _accounts[account] = AccountRecord({
+            kind: AccountKind.Institution,
+            status: AccountStatus.Active,
+            kycLevel: 0,
+            feeBps: 0,
+            institution: account
+        });
+        _activeInstitutions += 1;
+        emit InstitutionRegistered(account, peerId, name);
+    }
+
+    /// @notice Admits a regulator: grants REGULATOR_ROLE and registers its read-only node.
+    /// @param account The regulator's id and signing key.
+    /// @param peerId The libp2p peer id of its node.
+    /// @param name Display name.
+    function registerRegulator(
+        address account,
+        string calldata peerId,
+        string calldata name
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _registerOperator(account, peerId, name, true);
+        _grantRole(REGULATOR_ROLE, account);
+        emit RegulatorRegistered(account, peerId, name);
+    }
+
+    /// @notice Suspends or reactivates an institution; a suspended institution's node is disconnected.
+    /// @param institution The institution id.
+    /// @param status `Active` or `Suspended`.
+    function setInstitutionStatus(address institution, AccountStatus status) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        AccountRecord storage record = _accounts[institution];
+        _requireKind(institution, record.kind, AccountKind.Institution);
+        _requireStatusChange(institution, record.status, status);
+        record.status = status;
+        _nodes[institution].active = status == AccountStatus.Active;
+        if (status == AccountStatus.Active) _activeInstitutions += 1;
+        else _activeInstitutions -= 1;
+        emit AccountStatusChanged(institution, AccountKind.Institution, status);
+    }
+
+    /// @notice Suspends or reactivates a regulator's node (the role itself is managed by AccessControl).
+    /// @param regulator The regulator id.
+    /// @param active Whether its node may connect.
+    function setRegulatorNodeActive(address regulator, bool active) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        NodeRecord storage node = _nodes[regulator];
+        if (!node.regulator) revert NotRegulator(regulator);
+        if (node.active == active) {
+            revert InvalidStatus(regulator, active ? AccountStatus.Active : AccountStatus.Suspended);
+        }
+        node.active = active;
+        emit AccountStatusChanged(
+            regulator,
+            AccountKind.None,
+            active ? AccountStatus.Active : AccountStatus.Suspended
+        );
+    }
+
+    /// @notice Rotates the caller's signing key (institution or regulator); the id stays the same.
+    /// @param newSigner The new key.
+    function rotateKey(address newSigner) external {
+        address operator = _institutionOfSigner[msg.sender];
+        if (operator == address(0)) revert NotActiveInstitution(msg.sender);
+        _rotate(operator, newSigner);
+    }
+
+    /// @notice Rotates a node operator's signing key on its behalf (lost or compromised key).
+    /// @param operator The institution or regulator id.
+    /// @param newSigner The new key.
+    function rotateKeyFor(address operator, address newSigner) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_signerOf[operator] == address(0)) revert NotActiveInstitution(operator);
+        _rotate(operator, newSigner);
+    }
+
+    /// @notice Changes the caller's node peer id.
+    /// @param peerId The new libp2p peer id.
+    function updatePeerId(string calldata peerId) external {
+        address operator = _institutionOfSigner[msg.sender];
+        if (operator == address(0)) revert NotActiveInstitution(msg.sender);
+        if (bytes(peerId).length == 0) revert EmptyField("peerId");
+        bytes32 key = keccak256(bytes(peerId));
+        if (_peerIdOwner[key] != address(0)) revert PeerIdTaken(peerId);
+        NodeRecord storage node = _nodes[operator];
+        string memory previous = node.peerId;
+        delete _peerIdOwner[keccak256(bytes(previous))];
+        _peerIdOwner[key] = operator;
+        node.peerId = peerId;
+        emit PeerIdUpdated(operator, previous, peerId);
+    }
+
+    // ---------------------------------------------------------------- merchants and customers
+
+    /// @notice Onboards a merchant acquired by the calling institution.
+    /// @param account The merchant's account.
+    /// @param kycLevel Its KYC level.
+    /// @param feeBps Its fee in basis points (at most {maxFeeBps}).
+    /// @param payoutAccount Reference (hash) of the bank account payouts go to.
+    function registerMerchant(
+        address account,
+        uint8 kycLevel,
+        uint16 feeBps,
+        bytes32 payoutAccount
+    ) external onlyActiveInstitution {
+        _requireNewAccount(account);
+        _requireFee(feeBps);
+        address institution = _institutionOfSigner[msg.sender];
+        _accounts[account] = AccountRecord({
+            kind: AccountKind.Merchant,
+            status: AccountStatus.Active,
+            kycLevel: kycLevel,
+            feeBps: feeBps,
+            institution: institution
+        });
+        _payoutAccounts[account] = payoutAccount;
+        emit MerchantRegistered(account, institution, kycLevel, feeBps, payoutAccount);
+    }
+
+    /// @notice Opens a customer (payer) account at the calling institution.
+    /// @param account The customer's account.
+    /// @param kycLevel Its KYC level.
+    function registerCustomer(address account, uint8 kycLevel) external onlyActiveInstitution {
+        _requireNewAccount(account);
+        address institution = _institutionOfSigner[msg.sender];
+        _accounts[account] = AccountRecord({
+            kind: AccountKind.Customer,
+            status: AccountStatus.Active,
+            kycLevel: kycLevel,
+            feeBps: 0,
+            institution: institution
+        });
+        emit CustomerRegistered(account, institution, kycLevel);
+    }
+
+    /// @notice Changes a merchant's fee (its acquiring institution only).
+    /// @param account The merchant.
+    /// @param feeBps The new fee in basis points.
+    function setMerchantFee(address account, uint16 feeBps) external {
+        AccountRecord storage record = _ownedAccount(account);
+        _requireKind(account, record.kind, AccountKind.Merchant);
+        _requireFee(feeBps);
+        record.feeBps = feeBps;
+        emit MerchantFeeUpdated(account, feeBps);
+    }
+
+    /// @notice Changes a merchant's payout bank account reference (its acquiring institution only).
+    /// @param account The merchant.
+    /// @param payoutAccount The new reference.
+    function setMerchantPayoutAccount(address account, bytes32 payoutAccount) external {
+        AccountRecord storage record = _ownedAccount(account);
+        _requireKind(account, record.kind, AccountKind.Merchant);
+        _payoutAccounts[account] = payoutAccount;
+        emit MerchantPayoutAccountUpdated(account, payoutAccount);
+    }
+
+    /// @notice Changes a merchant's or customer's KYC level (its institution only).
+    /// @param account The merchant or customer.
+    /// @param kycLevel The new level.
+    function setKycLevel(address account, uint8 kycLevel) external {
+        AccountRecord storage record = _ownedAccount(account);
+        record.kycLevel = kycLevel;
+        emit KycLevelUpdated(account, kycLevel);
+    }
+
+    /// @notice Suspends or reactivates a merchant or customer (its institution, or the admin).
+    /// @param account The merchant or customer.
+    /// @param status `Active` or `Suspended`.
+    function setAccountStatus(address account, AccountStatus status) external {
+        AccountRecord storage record = _accounts[account];
+        if (record.kind != AccountKind.Merchant && record.kind != AccountKind.Customer) {
+            revert AccountKindMismatch(account, AccountKind.Merchant, record.kind);
+        }
+        if (!hasRole(DEFAULT_ADMIN_ROLE, msg.sender)) {
+            _requireActiveInstitution(msg.sender);
+            if (_institutionOfSigner[msg.sender] != record.institution) {
+                revert NotAccountInstitution(msg.sender, account);
+            }
+        }
+        _requireStatusChange(account, record.status, status);
+        record.status = status;
+        emit AccountStatusChanged(account, record.kind, status);
+    }
+
+    // ---------------------------------------------------------------- protocol configuration
+
+    /// @notice Lets a protocol account (the escrow, the ledger, the fee receiver) hold and move
+    /// settlement tokens.
+    /// @param account The contract or account.
+    function registerProtocolAccount(address account) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _requireNewAccount(account);
+        _accounts[account] = AccountRecord({
+            kind: AccountKind.Protocol,
+            status: AccountStatus.Active,
+            kycLevel: 0,
+            feeBps: 0,
+            institution: address(0)
+        });
+        emit ProtocolAccountRegistered(account);
+    }
+
+    /// @notice Admits a settlement token for payments.
+    /// @param token The token.
+    function registerSettlementToken(address token) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (token == address(0)) revert ZeroAddress();
+        if (_settlementTokens[token]) revert TokenAlreadyRegistered(token);
+        _settlementTokens[token] = true;
+        emit SettlementTokenRegistered(token);
+    }
+
+    /// @notice Sets the highest merchant fee; existing merchants keep theirs until changed.
+    /// @param newMaxFeeBps The new maximum, at most 10,000.
+    function setMaxFeeBps(uint16 newMaxFeeBps) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (newMaxFeeBps > _BPS) revert InvalidMaximumFee(newMaxFeeBps);
+        _maxFeeBps = newMaxFeeBps;
+        emit MaxFeeUpdated(newMaxFeeBps);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IParticipantRegistry
+    function accountOf(address account) external view returns (AccountRecord memory) {
+        return _accounts[account];
+    }
+
+    /// @notice The payout bank account reference of merchant `account`.
+    function payoutAccountOf(address account) external view returns (bytes32) {
+        return _payoutAccounts[account];
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function isActiveParticipant(address account) external view returns (bool) {
+        AccountRecord storage record = _accounts[account];
+        return record.status == AccountStatus.Active && record.kind != AccountKind.Protocol;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function isActiveInstitution(address signer) public view returns (bool) {
+        address institution = _institutionOfSigner[signer];
+        if (institution == address(0)) return false;
+        AccountRecord storage record = _accounts[institution];
+        return record.kind == AccountKind.Institution && record.status == AccountStatus.Active;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function institutionOfSigner(address signer) external view returns (address) {
+        return _institutionOfSigner[signer];
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function signerOf(address institution) external view returns (address) {
+        return _signerOf[institution];
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function activeInstitutionCount() external view returns (uint256) {
+        return _activeInstitutions;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function isSettlementToken(address token) external view returns (bool) {
+        return _settlementTokens[token];
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function maxFeeBps() external view returns (uint16) {
+        return _maxFeeBps;
+    }
+
+    /// @notice Every node operator ever registered (institutions and regulators), active or not;
+    /// nodes admit peers whose record is `active`.
+    function nodes() external view returns (NodeRecord[] memory list) {
+        uint256 count = _operators.length;
+        list = new NodeRecord[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            list[i] = _nodes[_operators[i]];
+        }
+    }
+
+    /// @notice The node operator bound to `peerId` (zero if none).
+    function operatorOfPeer(string calldata peerId) external view returns (address) {
+        return _peerIdOwner[keccak256(bytes(peerId))];
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _registerOperator(address account, string calldata peerId, string calldata name, bool regulator) private {
+        if (account == address(0)) revert ZeroAddress();
+        if (bytes(peerId).length == 0) revert EmptyField("peerId");
+        if (bytes(name).length == 0) revert EmptyField("name");
+        if (_accounts[account].kind != AccountKind.None || _nodes[account].account != address(0)) {
+            revert AccountAlreadyRegistered(account);
+        }
+        if (_institutionOfSigner[account] != address(0)) revert SignerAlreadyInUse(account);
+        bytes32 key = keccak256(bytes(peerId));
+        if (_peerIdOwner[key] != address(0)) revert PeerIdTaken(peerId);
+        _peerIdOwner[key] = account;
+        _institutionOfSigner[account] = account;
+        _signerOf[account] = account;
+        _nodes[account] = NodeRecord({
+            account: account,
+            signer: account,
+            peerId: peerId,
+            name: name,
+            regulator: regulator,
+            active: true
+        });
+        _operators.push(account);
+    }
+
+    function _rotate(address operator, address newSigner) private {
+        if (newSigner == address(0)) revert ZeroAddress();
+        if (_institutionOfSigner[newSigner] != address(0)) revert SignerAlreadyInUse(newSigner);
+        address previous = _signerOf[operator];
+        delete _institutionOfSigner[previous];
+        _institutionOfSigner[newSigner] = operator;
+        _signerOf[operator] = newSigner;
+        _nodes[operator].signer = newSigner;
+        if (_nodes[operator].regulator) {
+            _revokeRole(REGULATOR_ROLE, previous);
+            _grantRole(REGULATOR_ROLE, newSigner);
+        }
+        emit InstitutionKeyRotated(operator, previous, newSigner);
+    }
+
+    function _ownedAccount(address account) private view returns (AccountRecord storage record) {
+        _requireActiveInstitution(msg.sender);
+        record = _accounts[account];
+        if (record.kind != AccountKind.Merchant && record.kind != AccountKind.Customer) {
+            revert AccountKindMismatch(account, AccountKind.Merchant, record.kind);
+        }
+        if (_institutionOfSigner[msg.sender] != record.institution) revert NotAccountInstitution(msg.sender, account);
+    }
+
+    function _requireActiveInstitution(address signer) private view {
+        if (!isActiveInstitution(signer)) revert NotActiveInstitution(signer);
+    }
+
+    function _requireNewAccount(address account) private view {
+        if (account == address(0)) revert ZeroAddress();
+        if (_accounts[account].kind != AccountKind.None || _institutionOfSigner[account] != address(0)) {
+            revert AccountAlreadyRegistered(account);
+        }
+    }
+
+    function _requireFee(uint16 feeBps) private view {
+        if (feeBps > _maxFeeBps) revert FeeAboveMaximum(feeBps, _maxFeeBps);
+    }
+
+    function _requireKind(address account, AccountKind actual, AccountKind expected) private pure {
+        if (actual != expected) revert AccountKindMismatch(account, expected, actual);
+    }
+
+    function _requireStatusChange(address account, AccountStatus current, AccountStatus next) private pure {
+        if (next == AccountStatus.None || next == current) revert InvalidStatus(account, next);
+    }
+}

@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
+import {Roles} from "./utils/Roles.sol";
+import {UnorderedNonces} from "./utils/UnorderedNonces.sol";
+
+/// @title PaymentEscrow
+/// @notice The escrow (担保交易) state machine: the payer pays into escrow, the merchant fulfils, the payer
+/// confirms or the hold auto-releases; refunds, disputes resolved by an arbiter, and reclaim of orders
+/// never fulfilled. Each operation can be called by its actor directly or relayed by anyone with the
+/// actor's EIP-712 signature, singly ({execute}) or in batches whose items fail independently
+/// ({executeBatch}).
+/// @dev Only a one-slot {PaymentState} is stored per payment; callers pass the {PaymentTerms}, whose
+/// EIP-712 digest is the payment id, so the terms are verified by recomputing the id.
+/// Check → effect → emit → transfer, under a transient reentrancy guard.
+contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTransient, UnorderedNonces {
+    using SafeERC20 for IERC20;
+
+    /// @notice EIP-712 type of the payment terms (signed by the payer to pay).
+    bytes32 public constant PAYMENT_TYPEHASH =
+        keccak256(
+            "Payment(address payer,address merchant,address token,uint256 amount,bytes32 orderId,uint16 feeBps,"
+            "bool direct,uint64 payDeadline,uint32 fulfilmentPeriod,uint32 autoReleasePeriod,uint32 refundPeriod,"
+            "uint256 nonce)"
+        );
+    /// @notice EIP-712 type of a merchant's fulfilment notice.
+    bytes32 public constant MARK_FULFILLED_TYPEHASH =
+        keccak256("MarkFulfilled(bytes32 paymentId,uint256 nonce,uint256 deadline)");
+    /// @notice EIP-712 type of a payer's confirmation of receipt.
+    bytes32 public constant CONFIRM_TYPEHASH = keccak256("Confirm(bytes32 paymentId,uint256 nonce,uint256 deadline)");
+    /// @notice EIP-712 type of a merchant's refund.
+    bytes32 public constant REFUND_TYPEHASH =
+        keccak256("Refund(bytes32 paymentId,uint256 amount,bytes32 reason,uint256 nonce,uint256 deadline)");
+    /// @notice EIP-712 type of a payer's dispute.
+    bytes32 public constant DISPUTE_TYPEHASH =
+        keccak256("Dispute(bytes32 paymentId,bytes32 reason,uint256 nonce,uint256 deadline)");
+    /// @notice EIP-712 type of an arbiter's resolution.
+    bytes32 public constant RESOLVE_TYPEHASH =
+        keccak256("Resolve(bytes32 paymentId,uint256 payerAmount,bytes32 reason,uint256 nonce,uint256 deadline)");
+    /// @notice EIP-712 type of a payer's reclaim.
+    bytes32 public constant RECLAIM_TYPEHASH = keccak256("Reclaim(bytes32 paymentId,uint256 nonce,uint256 deadline)");
+
+    uint256 private constant _BPS = 10_000;
+
+    /// @notice The participant registry.
+    IParticipantRegistry public immutable registry;
+    /// @notice Where fees go on release.
+    address public feeReceiver;
+
+    mapping(bytes32 paymentId => PaymentState) private _payments;
+
+    /// @param registry_ The participant registry.
+    /// @param feeReceiver_ Where fees go.
+    constructor(IParticipantRegistry registry_, address feeReceiver_) EIP712("Settlenet PaymentEscrow", "1") {
+        if (address(registry_) == address(0) || feeReceiver_ == address(0)) revert ZeroAddress();
+        registry = registry_;
+        feeReceiver = feeReceiver_;
+        emit FeeReceiverUpdated(feeReceiver_);
+    }
+
+    // ---------------------------------------------------------------- direct calls (actor = msg.sender)
+
+    /// @notice Pays under `terms`. The payer calls it directly, or anyone relays it with the payer's
+    /// signature over the terms. Needs the payer's token allowance to this contract.
+    /// @param terms The signed payment terms.
+    /// @param signature The payer's EIP-712 signature of `terms` (may be empty when the payer calls).
+    /// @return paymentId The payment id.
+    function pay(PaymentTerms calldata terms, bytes calldata signature) external nonReentrant returns (bytes32 paymentId) {
+        paymentId = paymentIdOf(terms);
+        if (msg.sender != terms.payer) _requireSigner(paymentId, signature, terms.payer);
+        _pay(paymentId, terms);
+    }
+
+    /// @notice The merchant records fulfilment (shipment); starts the auto-release clock.
+    /// @param terms The payment's terms.
+    function markFulfilled(PaymentTerms calldata terms) external nonReentrant {
+        _requireCaller(terms.merchant);
+        _markFulfilled(paymentIdOf(terms), terms);
+    }
+
+    /// @notice The payer confirms receipt: releases to the merchant, less the fee.
+    /// @param terms The payment's terms.
+    function confirm(PaymentTerms calldata terms) external nonReentrant {
+        _requireCaller(terms.payer);
+        _confirm(paymentIdOf(terms), terms);
+    }
+
+    /// @notice Anyone releases a fulfilled payment once its auto-release time has come.
+    /// @param terms The payment's terms.
+    function release(PaymentTerms calldata terms) external nonReentrant {
+        _release(paymentIdOf(terms), terms);
+    }
+
+    /// @notice The merchant refunds `amount`: while held, or after release within the refund window
+    /// (then from the merchant's own balance, which needs its allowance to this contract).
+    /// @param terms The payment's terms.
+    /// @param amount Amount to refund.
+    /// @param reason Reason reference.
+    function refund(PaymentTerms calldata terms, uint256 amount, bytes32 reason) external nonReentrant {
+        _requireCaller(terms.merchant);
+        _refund(paymentIdOf(terms), terms, amount, reason);
+    }
+
+    /// @notice The payer disputes a held payment; auto-release stops until an arbiter resolves it.
+    /// @param terms The payment's terms.
+    /// @param reason Reason reference.
+    function dispute(PaymentTerms calldata terms, bytes32 reason) external nonReentrant {
+        _requireCaller(terms.payer);
+        _dispute(paymentIdOf(terms), terms, reason);
+    }
+
+    /// @notice An arbiter resolves a dispute: `payerAmount` back to the payer, the rest to the merchant less the fee.
+    /// @param terms The payment's terms.
+    /// @param payerAmount Amount awarded to the payer.
+    /// @param reason Reason reference.
+    function resolve(PaymentTerms calldata terms, uint256 payerAmount, bytes32 reason) external nonReentrant {
+        _resolve(paymentIdOf(terms), terms, msg.sender, payerAmount, reason);
+    }
+
+    /// @notice The payer takes back a payment the merchant did not fulfil by the fulfilment deadline.
+    /// @param terms The payment's terms.
+    function reclaim(PaymentTerms calldata terms) external nonReentrant {
+        _requireCaller(terms.payer);
+        _reclaim(paymentIdOf(terms), terms);
+    }
+
+    // ---------------------------------------------------------------- relayed operations
+
+    /// @notice Executes one operation signed by its actor; reverts if it fails.
+    /// @param op The operation.
+    function execute(Operation calldata op) external nonReentrant {
+        _execute(op);
+    }
+
+    /// @notice Executes many signed operations; a failing item emits {OperationFailed} and does not
+    /// stop or revert the others.
+    /// @param ops The operations.
+    /// @return succeeded Per item, whether it executed.
+    function executeBatch(Operation[] calldata ops) external nonReentrant returns (bool[] memory succeeded) {
+        uint256 count = ops.length;
+        succeeded = new bool[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            try this.executeFromBatch(ops[i]) {
+                succeeded[i] = true;
+            } catch (bytes memory reason) {
+                emit OperationFailed(i, ops[i].kind, paymentIdOf(ops[i].terms), reason);
+            }
+        }
+    }
+
+    /// @notice Runs one batch item in its own call frame so that its revert is isolated.
+    /// @dev Only callable by this contract, from {executeBatch}, which holds the reentrancy lock.
+    /// @param op The operation.
+    function executeFromBatch(Operation calldata op) external {
+        if (msg.sender != address(this)) revert OnlySelf();
+        _execute(op);
+    }
+
+    // ---------------------------------------------------------------- administration
+
+    /// @notice Stops new payments (registry admin or regulator). Fulfilment, confirmation, release,
+    /// refunds, disputes, resolutions and reclaims continue.
+    function pause() external {
+        _requireAdminOrRegulator();
+        _pause();
+    }
+
+    /// @notice Accepts new payments again (registry admin or regulator).
+    function unpause() external {
+        _requireAdminOrRegulator();
+        _unpause();
+    }
+
+    /// @notice Changes where fees go (registry admin only).
+    /// @param newFeeReceiver The new fee receiver.
+    function setFeeReceiver(address newFeeReceiver) external {
+        if (!registry.hasRole(Roles.ADMIN, msg.sender)) revert Unauthorized(msg.sender, Roles.ADMIN);
+        if (newFeeReceiver == address(0)) revert ZeroAddress();
+        feeReceiver = newFeeReceiver;
+        emit FeeReceiverUpdated(newFeeReceiver);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice The payment id of `terms`: their EIP-712 digest under this contract's domain.
+    function paymentIdOf(PaymentTerms calldata terms) public view returns (bytes32) {
+        return _hashTypedDataV4(_hashTerms(terms));
+    }
+
+    /// @notice The stored state of payment `paymentId` (status `None` if unknown).
+    function paymentOf(bytes32 paymentId) external view returns (PaymentState memory) {
+        return _payments[paymentId];
+    }
+
+    /// @notice Amount still held in escrow for `paymentId`.
+    function heldAmountOf(bytes32 paymentId) external view returns (uint256) {
+        PaymentState storage state = _payments[paymentId];
+        return _isHeld(state.status) ? state.amount - state.refunded : 0;
+    }
+
+    // ---------------------------------------------------------------- operations
+
+    function _execute(Operation calldata op) private {
+        PaymentTerms calldata terms = op.terms;
+        bytes32 paymentId = paymentIdOf(terms);
+        OperationKind kind = op.kind;
+        if (kind == OperationKind.Pay) {
+            _requireSigner(paymentId, op.signature, terms.payer);
+            _pay(paymentId, terms);
+        } else if (kind == OperationKind.Release) {
+            _release(paymentId, terms);
+        } else if (kind == OperationKind.MarkFulfilled) {
+            _consume(op, keccak256(abi.encode(MARK_FULFILLED_TYPEHASH, paymentId, op.nonce, op.deadline)), terms.merchant);
+            _markFulfilled(paymentId, terms);
+        } else if (kind == OperationKind.Confirm) {
+            _consume(op, keccak256(abi.encode(CONFIRM_TYPEHASH, paymentId, op.nonce, op.deadline)), terms.payer);
+            _confirm(paymentId, terms);
+        } else if (kind == OperationKind.Refund) {
+            _consume(
+                op,
+                keccak256(abi.encode(REFUND_TYPEHASH, paymentId, op.amount, op.reason, op.nonce, op.deadline)),
+                terms.merchant
+            );
+            _refund(paymentId, terms, op.amount, op.reason);
+        } else if (kind == OperationKind.Dispute) {
+            _consume(op, keccak256(abi.encode(DISPUTE_TYPEHASH, paymentId, op.reason, op.nonce, op.deadline)), terms.payer);
+            _dispute(paymentId, terms, op.reason);
+        } else if (kind == OperationKind.Resolve) {
+            address arbiter = _consume(
+                op,
+                keccak256(abi.encode(RESOLVE_TYPEHASH, paymentId, op.amount, op.reason, op.nonce, op.deadline)),
+                address(0)
+            );
+            _resolve(paymentId, terms, arbiter, op.amount, op.reason);
+        } else {
+            _consume(op, keccak256(abi.encode(RECLAIM_TYPEHASH, paymentId, op.nonce, op.deadline)), terms.payer);
+            _reclaim(paymentId, terms);
+        }
+    }
+
+    function _pay(bytes32 paymentId, PaymentTerms calldata terms) private whenNotPaused {
+        PaymentState storage state = _payments[paymentId];
+        if (state.status != PaymentStatus.None) revert PaymentAlreadyExists(paymentId);
+        if (block.timestamp > terms.payDeadline) revert PaymentExpired(paymentId, terms.payDeadline);
+        uint256 amount = terms.amount;
+        if (amount == 0) revert ZeroAmount();
+        if (amount > type(uint96).max) revert AmountTooLarge(amount);
+        if (!registry.isSettlementToken(terms.token)) revert UnsupportedToken(terms.token);
+        IParticipantRegistry.AccountRecord memory merchant = registry.accountOf(terms.merchant);
+        if (
+            merchant.kind != IParticipantRegistry.AccountKind.Merchant ||
+            merchant.status != IParticipantRegistry.AccountStatus.Active
+        ) revert MerchantNotActive(terms.merchant);
+        if (merchant.feeBps != terms.feeBps) revert FeeMismatch(terms.feeBps, merchant.feeBps);
+        IParticipantRegistry.AccountRecord memory payer = registry.accountOf(terms.payer);
+        if (
+            payer.status != IParticipantRegistry.AccountStatus.Active ||
+            (payer.kind != IParticipantRegistry.AccountKind.Customer &&
+                payer.kind != IParticipantRegistry.AccountKind.Merchant)
+        ) revert PayerNotActive(terms.payer);
+
+        bool direct = terms.direct;
+        uint40 deadline = uint40(block.timestamp + (direct ? terms.refundPeriod : terms.fulfilmentPeriod));
+        state.status = direct ? PaymentStatus.Released : PaymentStatus.Held;
+        state.amount = uint96(amount);
+        state.deadline = deadline;
+        emit PaymentPaid(
+            paymentId,
+            terms.payer,
+            terms.merchant,
+            terms.token,
+            amount,
+            terms.orderId,
+            terms.feeBps,
+            direct,
+            deadline
+        );
+
+        IERC20 token = IERC20(terms.token);
+        uint256 balanceBefore = token.balanceOf(address(this));
+        token.safeTransferFrom(terms.payer, address(this), amount);
+        uint256 received = token.balanceOf(address(this)) - balanceBefore;
+        if (received != amount) revert TransferAmountMismatch(amount, received);
+        if (direct) _payOut(paymentId, terms, amount, deadline);
+    }
+
+    function _markFulfilled(bytes32 paymentId, PaymentTerms calldata terms) private {
+        PaymentState storage state = _payments[paymentId];
+        _requireStatus(paymentId, state.status, PaymentStatus.Held);
+        if (block.timestamp > state.deadline) revert FulfilmentDeadlinePassed(paymentId, state.deadline);
+        uint40 releaseAt = uint40(block.timestamp + terms.autoReleasePeriod);
+        state.status = PaymentStatus.Fulfilled;
+        state.deadline = releaseAt;
+        emit PaymentFulfilled(paymentId, releaseAt);
+    }
+
+    function _confirm(bytes32 paymentId, PaymentTerms calldata terms) private {
+        PaymentState storage state = _payments[paymentId];
+        PaymentStatus status = state.status;
+        if (status != PaymentStatus.Held && status != PaymentStatus.Fulfilled) {
+            revert InvalidPaymentStatus(paymentId, _existing(paymentId, status));
+        }
+        _releaseHeld(paymentId, terms, state);
+    }
+
+    function _release(bytes32 paymentId, PaymentTerms calldata terms) private {
+        PaymentState storage state = _payments[paymentId];
+        _requireStatus(paymentId, state.status, PaymentStatus.Fulfilled);
+        if (block.timestamp < state.deadline) revert ReleaseNotDue(paymentId, state.deadline);
+        _releaseHeld(paymentId, terms, state);
+    }
+
+    function _releaseHeld(bytes32 paymentId, PaymentTerms calldata terms, PaymentState storage state) private {
+        uint256 held = state.amount - state.refunded;
+        uint40 refundDeadline = uint40(block.timestamp + terms.refundPeriod);
+        state.status = PaymentStatus.Released;
+        state.deadline = refundDeadline;
+        _payOut(paymentId, terms, held, refundDeadline);
+    }
+
+    /// @dev Emits {PaymentReleased} and pays `gross` out to the merchant, less the fee.
+    function _payOut(bytes32 paymentId, PaymentTerms calldata terms, uint256 gross, uint40 refundDeadline) private {
+        uint256 fee = (gross * terms.feeBps) / _BPS;
+        uint256 merchantAmount = gross - fee;
+        emit PaymentReleased(paymentId, terms.merchant, merchantAmount, fee, refundDeadline);
+        IERC20 token = IERC20(terms.token);
+        if (merchantAmount != 0) token.safeTransfer(terms.merchant, merchantAmount);
+        if (fee != 0) token.safeTransfer(feeReceiver, fee);
+    }
+
+    function _refund(bytes32 paymentId, PaymentTerms calldata terms, uint256 amount, bytes32 reason) private {
+        if (amount == 0) revert ZeroAmount();
+        PaymentState storage state = _payments[paymentId];
+        PaymentStatus status = state.status;
+        bool held = _isHeld(status);
+        if (!held) {
+            if (status != PaymentStatus.Released) revert InvalidPaymentStatus(paymentId, _existing(paymentId, status));
+            if (block.timestamp > state.deadline) revert RefundWindowClosed(paymentId, state.deadline);
+        }
+        uint256 available = state.amount - state.refunded;
+        if (amount > available) revert RefundExceedsAvailable(paymentId, amount, available);
+        uint256 remaining = available - amount;
+        state.refunded += uint96(amount);
+        if (remaining == 0) state.status = PaymentStatus.Refunded;
+        emit PaymentRefunded(paymentId, terms.payer, amount, remaining, reason);
+        IERC20 token = IERC20(terms.token);
+        if (held) token.safeTransfer(terms.payer, amount);
+        else token.safeTransferFrom(terms.merchant, terms.payer, amount);
+    }
+
+    function _dispute(bytes32 paymentId, PaymentTerms calldata terms, bytes32 reason) private {
+        PaymentState storage state = _payments[paymentId];
+        PaymentStatus status = state.status;
+        if (status != PaymentStatus.Held && status != PaymentStatus.Fulfilled) {
+            revert InvalidPaymentStatus(paymentId, _existing(paymentId, status));
+        }
+        state.status = PaymentStatus.Disputed;
+        emit PaymentDisputed(paymentId, terms.payer, reason);
+    }
+
+    function _resolve(
+        bytes32 paymentId,
+        PaymentTerms calldata terms,
+        address arbiter,
+        uint256 payerAmount,
+        bytes32 reason
+    ) private {
+        if (!registry.hasRole(Roles.ARBITER, arbiter)) revert NotArbiter(arbiter);
+        PaymentState storage state = _payments[paymentId];
+        _requireStatus(paymentId, state.status, PaymentStatus.Disputed);
+        uint256 held = state.amount - state.refunded;
+        if (payerAmount > held) revert ResolutionExceedsHeld(paymentId, payerAmount, held);
+        uint256 merchantGross = held - payerAmount;
+        uint256 fee = (merchantGross * terms.feeBps) / _BPS;
+        state.status = PaymentStatus.Resolved;
+        state.refunded += uint96(payerAmount);
+        emit PaymentResolved(paymentId, arbiter, payerAmount, merchantGross - fee, fee, reason);
+        IERC20 token = IERC20(terms.token);
+        if (payerAmount != 0) token.safeTransfer(terms.payer, payerAmount);
+        if (merchantGross - fee != 0) token.safeTransfer(terms.merchant, merchantGross - fee);
+        if (fee != 0) token.safeTransfer(feeReceiver, fee);
+    }
+
+    function _reclaim(bytes32 paymentId, PaymentTerms calldata terms) private {
+        PaymentState storage state = _payments[paymentId];
+        _requireStatus(paymentId, state.status, PaymentStatus.Held);
+        if (block.timestamp <= state.deadline) revert ReclaimNotDue(paymentId, state.deadline);
+        uint256 held = state.amount - state.refunded;
+        state.status = PaymentStatus.Reclaimed;
+        emit PaymentReclaimed(paymentId, terms.payer, held);
+        IERC20(terms.token).safeTransfer(terms.payer, held);
+    }
+
+    // ---------------------------------------------------------------- checks
+
+    function _hashTerms(PaymentTerms calldata terms) private pure returns (bytes32) {
+        return keccak256(abi.encode(PAYMENT_TYPEHASH, terms));
+    }
+
+    /// @dev Verifies a relayed operation's deadline, signature and nonce; returns the signer.
+    /// `expected` zero means any signer (the caller checks its role).
+    function _consume(Operation calldata op, bytes32 structHash, address expected) private returns (address signer) {
+        if (block.timestamp > op.deadline) revert SignatureExpired(op.deadline);
+        signer = _recover(_hashTypedDataV4(structHash), op.signature);
+        if (expected != address(0) && signer != expected) revert InvalidSigner(signer, expected);
+        _useNonce(signer, op.nonce);
+    }
+
+    function _requireSigner(bytes32 digest, bytes calldata signature, address expected) private pure {
+        address signer = _recover(digest, signature);
+        if (signer != expected) revert InvalidSigner(signer, expected);
+    }
+
+    function _recover(bytes32 digest, bytes calldata signature) private pure returns (address signer) {
+        (signer, , ) = ECDSA.tryRecoverCalldata(digest, signature);
+    }
+
+    function _requireCaller(address expected) private view {
+        if (msg.sender != expected) revert InvalidSigner(msg.sender, expected);
+    }
+
+    function _requireStatus(bytes32 paymentId, PaymentStatus status, PaymentStatus expected) private pure {
+        if (status != expected) revert InvalidPaymentStatus(paymentId, _existing(paymentId, status));
+    }
+
+    /// @dev Distinguishes "unknown payment" from "wrong status" in errors.
+    function _existing(bytes32 paymentId, PaymentStatus status) private pure returns (PaymentStatus) {
+        if (status == PaymentStatus.None) revert PaymentNotFound(paymentId);
+        return status;
+    }
+
+    function _isHeld(PaymentStatus status) private pure returns (bool) {
+        return status == PaymentStatus.Held || status == PaymentStatus.Fulfilled || status == PaymentStatus.Disputed;
+    }
+
+    function _requireAdminOrRegulator() private view {
+        if (!registry.hasRole(Roles.ADMIN, msg.sender) && !registry.hasRole(Roles.REGULATOR, msg.sender)) {
+            revert Unauthorized(msg.sender, Roles.REGULATOR);
+        }
+    }
+}

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+
+import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
+import {Roles} from "./utils/Roles.sol";
+import {UnorderedNonces} from "./utils/UnorderedNonces.sol";
+
+/// @title SettlementToken
+/// @notice One deployment per currency (e.g. CNY, 2 decimals). Each token is customer reserve money
+/// (备付金) held 1:1 by custodian institutions: a custodian mints on a confirmed bank deposit and burns
+/// on a payout, and can never have more outstanding than its latest attested reserves. Tokens move only
+/// between registered, active, unfrozen participants and protocol contracts.
+/// @dev Custodian and regulator actions can be relayed with the actor's EIP-712 signature.
+contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISettlementToken {
+    /// @notice EIP-712 type of a relayed mint.
+    bytes32 public constant MINT_TYPEHASH =
+        keccak256("Mint(address to,uint256 amount,bytes32 bankRef,uint256 nonce,uint256 deadline)");
+    /// @notice EIP-712 type of a relayed burn.
+    bytes32 public constant BURN_TYPEHASH =
+        keccak256("Burn(address from,uint256 amount,bytes32 bankRef,uint256 nonce,uint256 deadline)");
+    /// @notice EIP-712 type of a relayed reserve attestation.
+    bytes32 public constant ATTEST_RESERVES_TYPEHASH =
+        keccak256("AttestReserves(uint256 amount,bytes32 statementHash,uint256 nonce,uint256 deadline)");
+    /// @notice EIP-712 type of a relayed freeze or unfreeze.
+    bytes32 public constant FREEZE_TYPEHASH =
+        keccak256("Freeze(address account,bool frozen,bytes32 reason,uint256 nonce,uint256 deadline)");
+
+    /// @notice The registry this token consults for participants and roles.
+    IParticipantRegistry public immutable registry;
+
+    mapping(address institution => bool) private _custodians;
+    mapping(address institution => uint256) private _outstanding;
+    mapping(address institution => ReserveAttestation) private _reserves;
+    mapping(address account => bool) private _frozen;
+
+    /// @param registry_ The participant registry.
+    /// @param name_ Token name, e.g. "Settlenet CNY".
+    /// @param symbol_ Token symbol, e.g. "CNY".
+    constructor(
+        IParticipantRegistry registry_,
+        string memory name_,
+        string memory symbol_
+    ) ERC20(name_, symbol_) ERC20Permit(name_) {
+        registry = registry_;
+    }
+
+    /// @notice Two decimals: amounts are in minor units (fen, cents).
+    function decimals() public pure override returns (uint8) {
+        return 2;
+    }
+
+    // ---------------------------------------------------------------- admin and regulator
+
+    /// @notice Makes an institution a custodian of this token or removes it (registry admin only).
+    /// @param institution The institution id.
+    /// @param custodian Whether it may mint, burn and attest.
+    function setCustodian(address institution, bool custodian) external {
+        _requireRole(Roles.ADMIN, msg.sender);
+        _custodians[institution] = custodian;
+        emit CustodianChanged(institution, custodian);
+    }
+
+    /// @notice Stops all transfers, mints and burns (registry admin or regulator).
+    function pause() external {
+        _requireAdminOrRegulator(msg.sender);
+        _pause();
+    }
+
+    /// @notice Resumes transfers (registry admin or regulator).
+    function unpause() external {
+        _requireAdminOrRegulator(msg.sender);
+        _unpause();
+    }
+
+    /// @notice Freezes or unfreezes `account` (regulator only): a frozen account can neither send nor receive.
+    /// @param account The account.
+    /// @param frozen The new state.
+    /// @param reason Reference of the regulatory decision.
+    function setFrozen(address account, bool frozen, bytes32 reason) external {
+        _setFrozen(msg.sender, account, frozen, reason);
+    }
+
+    /// @notice {setFrozen} relayed with the regulator's EIP-712 signature.
+    function setFrozenWithSig(
+        address account,
+        bool frozen,
+        bytes32 reason,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        bytes32 structHash = keccak256(abi.encode(FREEZE_TYPEHASH, account, frozen, reason, nonce, deadline));
+        _setFrozen(_consumeSignature(structHash, nonce, deadline, signature), account, frozen, reason);
+    }
+
+    // ---------------------------------------------------------------- custodians
+
+    /// @notice Mints `amount` to `to` against a confirmed bank deposit (custodian only).
+    /// @param to The depositor's account.
+    /// @param amount Minor units.
+    /// @param bankRef The bank's reference of the deposit.
+    function mint(address to, uint256 amount, bytes32 bankRef) external {
+        _mintAgainstReserves(msg.sender, to, amount, bankRef);
+    }
+
+    /// @notice {mint} relayed with the custodian's EIP-712 signature.
+    function mintWithSig(
+        address to,
+        uint256 amount,
+        bytes32 bankRef,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        bytes32 structHash = keccak256(abi.encode(MINT_TYPEHASH, to, amount, bankRef, nonce, deadline));
+        _mintAgainstReserves(_consumeSignature(structHash, nonce, deadline, signature), to, amount, bankRef);
+    }
+
+    /// @notice Burns `amount` from `from` for a bank payout (custodian only). Burning from another
+    /// account spends its allowance to the custodian's signer.
+    /// @param from The account paid out.
+    /// @param amount Minor units.
+    /// @param bankRef The bank's reference of the payout.
+    function burn(address from, uint256 amount, bytes32 bankRef) external {
+        _burnForPayout(msg.sender, from, amount, bankRef);
+    }
+
+    /// @notice {burn} relayed with the custodian's EIP-712 signature.
+    function burnWithSig(
+        address from,
+        uint256 amount,
+        bytes32 bankRef,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        bytes32 structHash = keccak256(abi.encode(BURN_TYPEHASH, from, amount, bankRef, nonce, deadline));
+        _burnForPayout(_consumeSignature(structHash, nonce, deadline, signature), from, amount, bankRef);
+    }
+
+    /// @notice Records the custodian's reserves at its bank (custodian only). An attestation below the
+    /// outstanding supply is recorded as the truth; it blocks further mints until reserves recover.
+    /// @param amount Reserves in minor units.
+    /// @param statementHash Hash of the bank statement.
+    function attestReserves(uint256 amount, bytes32 statementHash) external {
+        _attestReserves(msg.sender, amount, statementHash);
+    }
+
+    /// @notice {attestReserves} relayed with the custodian's EIP-712 signature.
+    function attestReservesWithSig(
+        uint256 amount,
+        bytes32 statementHash,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        bytes32 structHash = keccak256(abi.encode(ATTEST_RESERVES_TYPEHASH, amount, statementHash, nonce, deadline));
+        _attestReserves(_consumeSignature(structHash, nonce, deadline, signature), amount, statementHash);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice True if `institution` is a custodian of this token.
+    function isCustodian(address institution) external view returns (bool) {
+        return _custodians[institution];
+    }
+
+    /// @notice Supply minted and not yet burned by custodian `institution`.
+    function outstandingOf(address institution) external view returns (uint256) {
+        return _outstanding[institution];
+    }
+
+    /// @notice The latest reserve attestation of custodian `institution`.
+    function reservesOf(address institution) external view returns (ReserveAttestation memory) {
+        return _reserves[institution];
+    }
+
+    /// @notice True if `account` is frozen.
+    function isFrozen(address account) external view returns (bool) {
+        return _frozen[account];
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _mintAgainstReserves(address signer, address to, uint256 amount, bytes32 bankRef) private {
+        address custodian = _requireCustodian(signer);
+        if (amount == 0) revert ZeroAmount();
+        uint256 outstandingAfter = _outstanding[custodian] + amount;
+        uint256 attested = _reserves[custodian].amount;
+        if (outstandingAfter > attested) revert ReservesExceeded(custodian, outstandingAfter, attested);
+        _outstanding[custodian] = outstandingAfter;
+        emit Minted(custodian, to, amount, bankRef);
+        _mint(to, amount);
+    }
+
+    function _burnForPayout(address signer, address from, uint256 amount, bytes32 bankRef) private {
+        address custodian = _requireCustodian(signer);
+        if (amount == 0) revert ZeroAmount();
+        uint256 outstanding = _outstanding[custodian];
+        if (amount > outstanding) revert BurnExceedsOutstanding(custodian, amount, outstanding);
+        if (from != signer) _spendAllowance(from, signer, amount);
+        _outstanding[custodian] = outstanding - amount;
+        emit Burned(custodian, from, amount, bankRef);
+        _burn(from, amount);
+    }
+
+    function _attestReserves(address signer, uint256 amount, bytes32 statementHash) private {
+        address custodian = _requireCustodian(signer);
+        _reserves[custodian] = ReserveAttestation({
+            amount: amount,
+            statementHash: statementHash,
+            attestedAt: uint64(block.timestamp)
+        });
+        emit ReservesAttested(custodian, amount, statementHash, _outstanding[custodian]);
+    }
+
+    function _setFrozen(address regulator, address account, bool frozen, bytes32 reason) private {
+        _requireRole(Roles.REGULATOR, regulator);
+        if (_frozen[account] == frozen) revert FreezeStateUnchanged(account, frozen);
+        _frozen[account] = frozen;
+        emit FreezeChanged(account, frozen, regulator, reason);
+    }
+
+    function _consumeSignature(
+        bytes32 structHash,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) private returns (address signer) {
+        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(_hashTypedDataV4(structHash), signature);
+        if (err != ECDSA.RecoverError.NoError || recovered == address(0)) revert InvalidSigner(recovered);
+        _useNonce(recovered, nonce);
+        return recovered;
+    }
+
+    function _requireCustodian(address signer) private view returns (address custodian) {
+        custodian = registry.institutionOfSigner(signer);
+        if (custodian == address(0) || !_custodians[custodian] || !registry.isActiveInstitution(signer)) {
+            revert NotCustodian(signer);
+        }
+    }
+
+    function _requireRole(bytes32 role, address account) private view {
+        if (!registry.hasRole(role, account)) revert Unauthorized(account, role);
+    }
+
+    function _requireAdminOrRegulator(address account) private view {
+        if (!registry.hasRole(Roles.ADMIN, account)) {
+            _requireRole(Roles.REGULATOR, account);
+        }
+    }
+
+    /// @dev Every balance change: not paused, both sides permitted and unfrozen (mint has no sender,
+    /// burn no receiver).
+    function _update(address from, address to, uint256 value) internal override whenNotPaused {
+        if (from != address(0)) _requirePermitted(from);
+        if (to != address(0)) _requirePermitted(to);
+        super._update(from, to, value);
+    }
+
+    function _requirePermitted(address account) private view {
+        if (_frozen[account]) revert AccountIsFrozen(account);
+        if (registry.accountOf(account).status != IParticipantRegistry.AccountStatus.Active) {
+            // A rotated institution key is not an account of its own but may hold funds in transit.
+            if (!registry.isActiveInstitution(account)) revert AccountNotPermitted(account);
+        }
+    }
+}

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+
+/// @title Settlenet participant registry interface
+/// @notice Who may take part in the network: institutions (run nodes), merchants and customers
+/// (opened by their institution), regulators, arbiters, settlement tokens and protocol contracts.
+interface IParticipantRegistry is IAccessControl {
+    /// @notice What kind of account a registered address is.
+    enum AccountKind {
+        None,
+        Institution,
+        Merchant,
+        Customer,
+        Protocol
+    }
+
+    /// @notice Lifecycle of a registered account. `None` means never registered.
+    enum AccountStatus {
+        None,
+        Active,
+        Suspended
+    }
+
+    /// @notice The compact, single-slot record every account has; read on hot paths.
+    struct AccountRecord {
+        /// @notice What the account is.
+        AccountKind kind;
+        /// @notice Whether it may currently act.
+        AccountStatus status;
+        /// @notice Know-your-customer level assigned by the institution (0 for institutions).
+        uint8 kycLevel;
+        /// @notice Merchant fee in basis points (0 for other kinds).
+        uint16 feeBps;
+        /// @notice The institution that opened the account (the institution itself for institutions).
+        address institution;
+    }
+
+    /// @notice A node operator (institution or regulator) as seen by the gossip network.
+    struct NodeRecord {
+        /// @notice The operator's id: the account it registered with (never changes).
+        address account;
+        /// @notice The operator's current signing key.
+        address signer;
+        /// @notice The libp2p peer id of the operator's node (string form, e.g. `12D3KooW...`).
+        string peerId;
+        /// @notice Human readable name.
+        string name;
+        /// @notice True for regulator nodes (read-only observers), false for institutions.
+        bool regulator;
+        /// @notice True while the node may connect to the network.
+        bool active;
+    }
+
+    /// @notice `account` is already registered.
+    error AccountAlreadyRegistered(address account);
+    /// @notice `account` is not registered as `expected`.
+    error AccountKindMismatch(address account, AccountKind expected, AccountKind actual);
+    /// @notice `account` is not active.
+    error AccountNotActive(address account);
+    /// @notice The zero address was given where an account is required.
+    error ZeroAddress();
+    /// @notice A fee above the registry maximum.
+    error FeeAboveMaximum(uint16 feeBps, uint16 maxFeeBps);
+    /// @notice A maximum fee above 100%.
+    error InvalidMaximumFee(uint16 maxFeeBps);
+    /// @notice `account` is not a registered regulator node.
+    error NotRegulator(address account);
+    /// @notice `signer` is already in use as a key.
+    error SignerAlreadyInUse(address signer);
+    /// @notice `caller` is not the current key of an active institution.
+    error NotActiveInstitution(address caller);
+    /// @notice The caller is not the institution that opened `account`.
+    error NotAccountInstitution(address caller, address account);
+    /// @notice An empty peer id or name.
+    error EmptyField(string field);
+    /// @notice The status transition is not allowed (same status, or to `None`).
+    error InvalidStatus(address account, AccountStatus status);
+    /// @notice `peerId` is already bound to another node.
+    error PeerIdTaken(string peerId);
+    /// @notice `token` is already registered as a settlement token.
+    error TokenAlreadyRegistered(address token);
+
+    /// @notice An institution joined the network.
+    event InstitutionRegistered(address indexed account, string peerId, string name);
+    /// @notice A node operator's signing key was rotated; `institution` (its id) is unchanged.
+    event InstitutionKeyRotated(address indexed institution, address indexed previousSigner, address indexed newSigner);
+    /// @notice A node operator's libp2p peer id changed.
+    event PeerIdUpdated(address indexed account, string previousPeerId, string peerId);
+    /// @notice A regulator joined the network (granted the regulator role and a node).
+    event RegulatorRegistered(address indexed account, string peerId, string name);
+    /// @notice A merchant was onboarded by its acquiring institution.
+    event MerchantRegistered(
+        address indexed account,
+        address indexed institution,
+        uint8 kycLevel,
+        uint16 feeBps,
+        bytes32 payoutAccount
+    );
+    /// @notice A merchant's fee changed.
+    event MerchantFeeUpdated(address indexed account, uint16 feeBps);
+    /// @notice A merchant's payout (bank) account reference changed.
+    event MerchantPayoutAccountUpdated(address indexed account, bytes32 payoutAccount);
+    /// @notice A customer account (a payer) was opened by its institution.
+    event CustomerRegistered(address indexed account, address indexed institution, uint8 kycLevel);
+    /// @notice An account's KYC level changed.
+    event KycLevelUpdated(address indexed account, uint8 kycLevel);
+    /// @notice An account was activated or suspended.
+    event AccountStatusChanged(address indexed account, AccountKind kind, AccountStatus status);
+    /// @notice A protocol account (escrow, ledger, fee receiver) may hold settlement tokens.
+    event ProtocolAccountRegistered(address indexed account);
+    /// @notice A settlement token was admitted for payments.
+    event SettlementTokenRegistered(address indexed token);
+    /// @notice The maximum merchant fee changed.
+    event MaxFeeUpdated(uint16 maxFeeBps);
+
+    /// @notice The single-slot record of `account` (all zero if unknown).
+    function accountOf(address account) external view returns (AccountRecord memory);
+    /// @notice True if `account` is registered, active, and not a protocol contract.
+    function isActiveParticipant(address account) external view returns (bool);
+    /// @notice True if `signer` is the current key of an active institution.
+    function isActiveInstitution(address signer) external view returns (bool);
+    /// @notice The institution id (its first account) whose current signing key is `signer`; zero if none.
+    function institutionOfSigner(address signer) external view returns (address);
+    /// @notice The current signing key of institution `institution`.
+    function signerOf(address institution) external view returns (address);
+    /// @notice Number of active institutions (the quorum base for settlement attestations).
+    function activeInstitutionCount() external view returns (uint256);
+    /// @notice True if `token` is an admitted settlement token.
+    function isSettlementToken(address token) external view returns (bool);
+    /// @notice Highest merchant fee allowed, in basis points.
+    function maxFeeBps() external view returns (uint16);
+    /// @notice Role of regulators.
+    function REGULATOR_ROLE() external view returns (bytes32);
+    /// @notice Role of dispute arbiters.
+    function ARBITER_ROLE() external view returns (bytes32);
+}

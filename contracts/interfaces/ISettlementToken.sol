@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @title Settlement token interface
+/// @notice Custom errors and events of {SettlementToken}.
+interface ISettlementToken {
+    /// @notice A custodian's latest reserve attestation.
+    struct ReserveAttestation {
+        /// @notice Reserves held at the custodian bank, in token minor units.
+        uint256 amount;
+        /// @notice Hash of the bank statement backing the figure.
+        bytes32 statementHash;
+        /// @notice When the attestation was recorded.
+        uint64 attestedAt;
+    }
+
+    /// @notice `caller` is not an active custodian institution of this token.
+    error NotCustodian(address caller);
+    /// @notice `caller` lacks the registry `role` needed here.
+    error Unauthorized(address caller, bytes32 role);
+    /// @notice `account` is not a registered, active participant or protocol contract.
+    error AccountNotPermitted(address account);
+    /// @notice `account` is frozen by a regulator.
+    error AccountIsFrozen(address account);
+    /// @notice `account` is already in the requested freeze state.
+    error FreezeStateUnchanged(address account, bool frozen);
+    /// @notice Minting would take `custodian`'s outstanding supply above its attested reserves.
+    error ReservesExceeded(address custodian, uint256 outstandingAfter, uint256 attestedReserves);
+    /// @notice Burning more than `custodian` has outstanding.
+    error BurnExceedsOutstanding(address custodian, uint256 amount, uint256 outstanding);
+    /// @notice A zero amount where a positive one is required.
+    error ZeroAmount();
+    /// @notice A signed operation past its deadline.
+    error SignatureExpired(uint256 deadline);
+    /// @notice The signature does not recover to an authorised signer.
+    error InvalidSigner(address recovered);
+
+    /// @notice `custodian` minted `amount` to `to` against bank deposit `bankRef`.
+    event Minted(address indexed custodian, address indexed to, uint256 amount, bytes32 indexed bankRef);
+    /// @notice `custodian` burned `amount` from `from` for bank payout `bankRef`.
+    event Burned(address indexed custodian, address indexed from, uint256 amount, bytes32 indexed bankRef);
+    /// @notice `custodian` attested `amount` of reserves backed by statement `statementHash`.
+    event ReservesAttested(address indexed custodian, uint256 amount, bytes32 statementHash, uint256 outstanding);
+    /// @notice A regulator froze or unfroze `account`.
+    event FreezeChanged(address indexed account, bool frozen, address indexed regulator, bytes32 reason);
+    /// @notice The admin made `institution` a custodian of this token, or removed it.
+    event CustodianChanged(address indexed institution, bool custodian);
+}

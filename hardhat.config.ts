@@ -1,0 +1,46 @@
+import { createRequire } from "node:module";
+
+import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
+import { defineConfig } from "hardhat/config";
+
+// No compiler download on this network: compile with the npm `solc` package (soljson).
+const require = createRequire(import.meta.url);
+const soljson = require.resolve("solc/soljson.js");
+const solcVersion = (require("solc/package.json") as { version: string }).version;
+
+const compiler = {
+  version: solcVersion,
+  path: soljson,
+  settings: {
+    optimizer: { enabled: true, runs: 10_000 },
+    evmVersion: "cancun",
+  },
+};
+
+export default defineConfig({
+  plugins: [hardhatToolboxMochaEthers],
+  solidity: {
+    profiles: {
+      default: compiler,
+      production: compiler,
+    },
+  },
+  paths: {
+    tests: {
+      solidity: "test/contracts",
+      mocha: "test",
+    },
+  },
+  test: {
+    solidity: {
+      fuzz: { runs: 256, seed: "0x5e771e" },
+      invariant: { runs: 64, depth: 64, failOnRevert: false },
+    },
+  },
+  networks: {
+    // The embedded default: an in-process EDR chain, used by tests.
+    hardhatMainnet: { type: "edr-simulated", chainType: "l1" },
+    // A local JSON-RPC chain (`npx hardhat node` or `npm start`).
+    localhost: { type: "http", url: "http://127.0.0.1:8545" },
+  },
+});
