@@ -115,12 +115,10 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         );
     }
 
-    /// @notice Rotates the caller's signing key (institution or regulator); the id stays the same.
+    /// @notice Rotates the caller's signing key (active institution or regulator); the id stays the same.
     /// @param newSigner The new key.
     function rotateKey(address newSigner) external {
-        address operator = _institutionOfSigner[msg.sender];
-        if (operator == address(0)) revert NotActiveInstitution(msg.sender);
-        _rotate(operator, newSigner);
+        _rotate(_activeOperatorOf(msg.sender), newSigner);
     }
 
     /// @notice Rotates a node operator's signing key on its behalf (lost or compromised key).
@@ -131,11 +129,10 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         _rotate(operator, newSigner);
     }
 
-    /// @notice Changes the caller's node peer id.
+    /// @notice Changes the caller's node peer id (active institution or regulator).
     /// @param peerId The new libp2p peer id.
     function updatePeerId(string calldata peerId) external {
-        address operator = _institutionOfSigner[msg.sender];
-        if (operator == address(0)) revert NotActiveInstitution(msg.sender);
+        address operator = _activeOperatorOf(msg.sender);
         if (bytes(peerId).length == 0) revert EmptyField("peerId");
         bytes32 key = keccak256(bytes(peerId));
         if (_peerIdOwner[key] != address(0)) revert PeerIdTaken(peerId);
@@ -368,16 +365,25 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     function _rotate(address operator, address newSigner) private {
         if (newSigner == address(0)) revert ZeroAddress();
         if (_institutionOfSigner[newSigner] != address(0)) revert SignerAlreadyInUse(newSigner);
+        // A key must not double as a participant account (it would gain the operator's powers).
+        if (_accounts[newSigner].kind != AccountKind.None) revert AccountAlreadyRegistered(newSigner);
         address previous = _signerOf[operator];
         delete _institutionOfSigner[previous];
         _institutionOfSigner[newSigner] = operator;
         _signerOf[operator] = newSigner;
         _nodes[operator].signer = newSigner;
-        if (_nodes[operator].regulator) {
+        // The role moves with the key, unless governance revoked it.
+        if (_nodes[operator].regulator && hasRole(REGULATOR_ROLE, previous)) {
             _revokeRole(REGULATOR_ROLE, previous);
             _grantRole(REGULATOR_ROLE, newSigner);
         }
         emit InstitutionKeyRotated(operator, previous, newSigner);
+    }
+
+    /// @dev The operator (institution or regulator) whose current key is `signer`, if its node is active.
+    function _activeOperatorOf(address signer) private view returns (address operator) {
+        operator = _institutionOfSigner[signer];
+        if (operator == address(0) || !_nodes[operator].active) revert NotActiveInstitution(signer);
     }
 
     function _ownedAccount(address account) private view returns (AccountRecord storage record) {
