@@ -487,6 +487,40 @@ describe("ParticipantRegistry", function () {
       expect(await registry.hasRole(REGULATOR_ROLE, regulator.address)).to.equal(false);
       expect(await registry.hasRole(REGULATOR_ROLE, newKey.address)).to.equal(true);
     });
+
+    it("refuses to rotate a key onto an address that is already a participant account", async function () {
+      const { registry, inst1, regulator, merchant, payer, escrow } = await load();
+      for (const taken of [merchant.address, payer.address, await escrow.getAddress()]) {
+        await expect(registry.connect(inst1).rotateKey(taken))
+          .to.be.revertedWithCustomError(registry, "AccountAlreadyRegistered")
+          .withArgs(taken);
+        await expect(registry.rotateKeyFor(regulator.address, taken))
+          .to.be.revertedWithCustomError(registry, "AccountAlreadyRegistered")
+          .withArgs(taken);
+      }
+      expect(await registry.hasRole(REGULATOR_ROLE, merchant.address)).to.equal(false);
+    });
+
+    it("does not hand a revoked regulator role to the regulator's next key", async function () {
+      const { registry, regulator, newKey } = await load();
+      await (await registry.revokeRole(REGULATOR_ROLE, regulator.address)).wait();
+      await (await registry.rotateKeyFor(regulator.address, newKey.address)).wait();
+      expect(await registry.hasRole(REGULATOR_ROLE, newKey.address)).to.equal(false);
+      expect(await registry.signerOf(regulator.address)).to.equal(newKey.address);
+    });
+
+    it("refuses key rotation and peer id changes by a suspended institution, but lets the admin rotate its key", async function () {
+      const { registry, inst1, newKey } = await load();
+      await (await registry.setInstitutionStatus(inst1.address, Status.Suspended)).wait();
+      await expect(registry.connect(inst1).rotateKey(newKey.address))
+        .to.be.revertedWithCustomError(registry, "NotActiveInstitution")
+        .withArgs(inst1.address);
+      await expect(registry.connect(inst1).updatePeerId("12D3KooWSuspended"))
+        .to.be.revertedWithCustomError(registry, "NotActiveInstitution")
+        .withArgs(inst1.address);
+      await (await registry.rotateKeyFor(inst1.address, newKey.address)).wait();
+      expect(await registry.signerOf(inst1.address)).to.equal(newKey.address);
+    });
   });
 
   describe("peer ids", function () {
