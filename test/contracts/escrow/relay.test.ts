@@ -1,0 +1,401 @@
+import { expect } from "chai";
+import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
+import { keccak256, toUtf8Bytes, TypedDataEncoder, verifyTypedData } from "ethers";
+
+import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type TypedDataTypes } from "../../../node/protocol/eip712.js";
+import {
+  deployWorld,
+  ethers,
+  makeTerms,
+  networkHelpers,
+  OperationKind,
+  payHeld,
+  PaymentStatus,
+  type World,
+} from "../helpers/fixture.js";
+import { actionMessage, payDisputed, payFulfilled, reasonOf, signedOperation } from "../helpers/escrow2.js";
+
+describe("PaymentEscrow relayed operations", function () {
+  let world: World;
+
+  beforeEach(async function () {
+    world = await networkHelpers.loadFixture(deployWorld);
+  });
+
+  /** Fixes the next block's timestamp a few seconds ahead and returns it. */
+  async function nextBlockAt(): Promise<bigint> {
+    const at = BigInt(await networkHelpers.time.latest()) + 5n;
+    await networkHelpers.time.setNextBlockTimestamp(at);
+    return at;
+  }
+
+  describe("execute", function () {
+    it("relays a payment signed by the payer", async function () {
+      const { escrow, token, payer, relayer, as } = world;
+      const terms = await makeTerms(world);
+      const id = await escrow.paymentIdOf(terms);
+      const op = await signedOperation(world, OperationKind.Pay, terms, payer);
+      const at = await nextBlockAt();
+      const tx = as(escrow, relayer).execute(op);
+      await expect(tx)
+        .to.emit(escrow, "PaymentPaid")
+        .withArgs(
+          id,
+          terms.payer,
+          terms.merchant,
+          terms.token,
+          terms.amount,
+          terms.orderId,
+          terms.feeBps,
+          false,
+          at + BigInt(terms.fulfilmentPeriod),
+        );
+      await expect(tx).to.changeTokenBalances(ethers, token, [payer, escrow, relayer], [-terms.amount, terms.amount, 0n]);
+      expect((await escrow.paymentOf(id)).status).to.equal(PaymentStatus.Held);
+    });
+
+    it("relays the merchant's fulfilment notice and uses up the merchant's nonce", async function () {
+      const { escrow, merchant, relayer, as } = world;
+      const terms = await makeTerms(world);
+      const id = await payHeld(world, terms);
+      const op = await signedOperation(world, OperationKind.MarkFulfilled, terms, merchant);
+      const at = await nextBlockAt();
+      await expect(as(escrow, relayer).execute(op))
+        .to.emit(escrow, "PaymentFulfilled")
+        .withArgs(id, at + BigInt(terms.autoReleasePeriod));
+      expect((await escrow.paymentOf(id)).status).to.equal(PaymentStatus.Fulfilled);
+      expect(await escrow.isNonceUsed(await merchant.getAddress(), op.nonce)).to.equal(true);
+    });
+
+    it("relays the payer's confirmation", async function () {
+      const { escrow, token, payer, merchant, feeReceiver, relayer, as } = world;
+      const terms = await makeTerms(world, { amount: 100_00n });
+      const id = await payFulfilled(world, terms);
+      const op = await signedOperation(world, OperationKind.Confirm, terms, payer);
+      const at = await nextBlockAt();
+      const tx = as(escrow, relayer).execute(op);
+      await expect(tx)
+        .to.emit(escrow, "PaymentReleased")
+        .withArgs(id, terms.merchant, 99_00n, 1_00n, at + BigInt(terms.refundPeriod));
+      await expect(tx).to.changeTokenBalances(ethers, token, [escrow, merchant, feeReceiver], [-100_00n, 99_00n, 1_00n]);
+      expect((await escrow.paymentOf(id)).status).to.equal(PaymentStatus.Released);
+    });
+
+    it("relays a due release with an empty signature", async function () {
+      const { escrow, token, merchant, relayer, as } = world;
+      const terms = await makeTerms(world, { amount: 100_00n });
+      const id = await payFulfilled(world, terms);
+      await networkHelpers.time.increaseTo((await escrow.paymentOf(id)).deadline);
+      const op = await signedOperation(world, OperationKind.Release, terms, relayer);
+      expect(op.signature).to.equal("0x");
+      const tx = as(escrow, relayer).execute(op);
+      await expect(tx).to.emit(escrow, "PaymentReleased").withArgs(id, terms.merchant, 99_00n, 1_00n, anyValue);
+      await expect(tx).to.changeTokenBalances(ethers, token, [escrow, merchant], [-100_00n, 99_00n]);
+    });
+
+    it("relays the merchant's refund", async function () {
+      const { escrow, token, payer, merchant, relayer, as } = world;
+      const terms = await makeTerms(world, { amount: 100_00n });
+      const id = await payHeld(world, terms);
+      const op = await signedOperation(world, OperationKind.Refund, terms, merchant, { amount: 30_00n, reason: reasonOf("late") });
+      const tx = as(escrow, relayer).execute(op);
+      await expect(tx).to.emit(escrow, "PaymentRefunded").withArgs(id, terms.payer, 30_00n, 70_00n, reasonOf("late"));
+      await expect(tx).to.changeTokenBalances(ethers, token, [escrow, payer], [-30_00n, 30_00n]);
+    });
+
+    it("relays the payer's dispute", async function () {
+      const { escrow, payer, relayer, as } = world;
+      const terms = await makeTerms(world);
+      const id = await payFulfilled(world, terms);
+      const op = await signedOperation(world, OperationKind.Dispute, terms, payer, { reason: reasonOf("broken") });
+      await expect(as(escrow, relayer).execute(op)).to.emit(escrow, "PaymentDisputed").withArgs(id, terms.payer, reasonOf("broken"));
+      expect((await escrow.paymentOf(id)).status).to.equal(PaymentStatus.Disputed);
+    });
+
+    it("relays a resolution signed by an arbiter, naming the arbiter, not the relayer", async function () {
+      const { escrow, token, payer, merchant, feeReceiver, arbiter, relayer, as } = world;
+      const terms = await makeTerms(world, { amount: 100_00n });
+      const id = await payDisputed(world, terms);
+      const op = await signedOperation(world, OperationKind.Resolve, terms, arbiter, { amount: 50_00n, reason: reasonOf("half") });
+      const tx = as(escrow, relayer).execute(op);
+      await expect(tx)
+        .to.emit(escrow, "PaymentResolved")
+        .withArgs(id, await arbiter.getAddress(), 50_00n, 49_50n, 50n, reasonOf("half"));
+      await expect(tx).to.changeTokenBalances(ethers, token, [escrow, payer, merchant, feeReceiver], [-100_00n, 50_00n, 49_50n, 50n]);
+      expect(await escrow.isNonceUsed(await arbiter.getAddress(), op.nonce)).to.equal(true);
+    });
+
+    it("refuses a resolution signed by someone without the arbiter role", async function () {
+      const { escrow, merchant, relayer, as } = world;
+      const terms = await makeTerms(world);
+      await payDisputed(world, terms);
+      const op = await signedOperation(world, OperationKind.Resolve, terms, merchant);
+      await expect(as(escrow, relayer).execute(op))
+        .to.be.revertedWithCustomError(escrow, "NotArbiter")
+        .withArgs(await merchant.getAddress());
+    });
+
+    it("relays the payer's reclaim", async function () {
+      const { escrow, token, payer, relayer, as } = world;
+      const terms = await makeTerms(world);
+      const id = await payHeld(world, terms);
+      await networkHelpers.time.increaseTo((await escrow.paymentOf(id)).deadline + 1n);
+      const op = await signedOperation(world, OperationKind.Reclaim, terms, payer);
+      const tx = as(escrow, relayer).execute(op);
+      await expect(tx).to.emit(escrow, "PaymentReclaimed").withArgs(id, terms.payer, terms.amount);
+      await expect(tx).to.changeTokenBalances(ethers, token, [escrow, payer], [-terms.amount, terms.amount]);
+    });
+
+    it("refuses every operation signed by the wrong party", async function () {
+      const { escrow, payer, payer2, merchant, relayer, as } = world;
+      const terms = await makeTerms(world);
+      await payHeld(world, terms);
+      const wrong = [
+        { kind: OperationKind.Pay, signer: payer2, expected: terms.payer, terms: await makeTerms(world) },
+        { kind: OperationKind.MarkFulfilled, signer: payer, expected: terms.merchant, terms },
+        { kind: OperationKind.Confirm, signer: merchant, expected: terms.payer, terms },
+        { kind: OperationKind.Refund, signer: payer, expected: terms.merchant, terms, amount: 1n },
+        { kind: OperationKind.Dispute, signer: merchant, expected: terms.payer, terms },
+        { kind: OperationKind.Reclaim, signer: merchant, expected: terms.payer, terms },
+      ];
+      for (const item of wrong) {
+        const op = await signedOperation(world, item.kind, item.terms, item.signer, { amount: item.amount ?? 0n });
+        await expect(as(escrow, relayer).execute(op), `kind ${item.kind}`)
+          .to.be.revertedWithCustomError(escrow, "InvalidSigner")
+          .withArgs(await item.signer.getAddress(), item.expected);
+      }
+    });
+
+    it("treats a malformed signature as signed by nobody", async function () {
+      const { escrow, merchant, relayer, as } = world;
+      const terms = await makeTerms(world);
+      await payHeld(world, terms);
+      const op = { ...(await signedOperation(world, OperationKind.MarkFulfilled, terms, merchant)), signature: "0x1234" };
+      await expect(as(escrow, relayer).execute(op))
+        .to.be.revertedWithCustomError(escrow, "InvalidSigner")
+        .withArgs(ethers.ZeroAddress, terms.merchant);
+    });
+  });
+
+  describe("replay protection", function () {
+    it("executes a signed operation once: a replay fails with NonceAlreadyUsed", async function () {
+      const { escrow, token, payer, merchant, relayer, as } = world;
+      const terms = await makeTerms(world, { amount: 100_00n });
+      const id = await payHeld(world, terms);
+      const op = await signedOperation(world, OperationKind.Refund, terms, merchant, { amount: 10_00n });
+      await expect(as(escrow, relayer).execute(op)).to.changeTokenBalances(ethers, token, [payer], [10_00n]);
+      await expect(as(escrow, relayer).execute(op))
+        .to.be.revertedWithCustomError(escrow, "NonceAlreadyUsed")
+        .withArgs(await merchant.getAddress(), op.nonce);
+      expect(await escrow.heldAmountOf(id)).to.equal(90_00n);
+    });
+
+    it("refuses to pay the same signed terms twice", async function () {
+      const { escrow, payer, relayer, as } = world;
+      const terms = await makeTerms(world);
+      const op = await signedOperation(world, OperationKind.Pay, terms, payer);
+      await (await as(escrow, relayer).execute(op)).wait();
+      await expect(as(escrow, relayer).execute(op))
+        .to.be.revertedWithCustomError(escrow, "PaymentAlreadyExists")
+        .withArgs(await escrow.paymentIdOf(terms));
+    });
+
+    it("refuses an action signed for another chain", async function () {
+      const { escrow, merchant, relayer, chainId, as } = world;
+      const terms = await makeTerms(world);
+      const id = await payHeld(world, terms);
+      const op = await signedOperation(world, OperationKind.MarkFulfilled, terms, merchant, { chainId: chainId + 1n });
+      const recovered = verifyTypedData(
+        escrowDomain(chainId, await escrow.getAddress()),
+        ESCROW_ACTION_TYPES.markFulfilled,
+        actionMessage(OperationKind.MarkFulfilled, id, op.nonce, op.deadline),
+        op.signature,
+      );
+      expect(recovered).to.not.equal(terms.merchant);
+      await expect(as(escrow, relayer).execute(op))
+        .to.be.revertedWithCustomError(escrow, "InvalidSigner")
+        .withArgs(recovered, terms.merchant);
+    });
+
+    it("refuses payment terms signed for another chain", async function () {
+      const { escrow, payer, relayer, chainId, as } = world;
+      const terms = await makeTerms(world);
+      const op = await signedOperation(world, OperationKind.Pay, terms, payer, { chainId: chainId + 1n });
+      const recovered = verifyTypedData(escrowDomain(chainId, await escrow.getAddress()), PAYMENT_TYPES, terms, op.signature);
+      await expect(as(escrow, relayer).execute(op))
+        .to.be.revertedWithCustomError(escrow, "InvalidSigner")
+        .withArgs(recovered, terms.payer);
+    });
+
+    it("refuses operations signed for another escrow contract", async function () {
+      const { escrow, registry, feeReceiver, payer, relayer, chainId, as } = world;
+      const other = await ethers.deployContract("PaymentEscrow", [await registry.getAddress(), await feeReceiver.getAddress()]);
+      const otherAddress = await other.getAddress();
+      const escrowAddress = await escrow.getAddress();
+
+      const payTerms = await makeTerms(world);
+      const payOp = await signedOperation(world, OperationKind.Pay, payTerms, payer, { verifyingContract: otherAddress });
+      const payRecovered = verifyTypedData(escrowDomain(chainId, escrowAddress), PAYMENT_TYPES, payTerms, payOp.signature);
+      await expect(as(escrow, relayer).execute(payOp))
+        .to.be.revertedWithCustomError(escrow, "InvalidSigner")
+        .withArgs(payRecovered, payTerms.payer);
+
+      const terms = await makeTerms(world);
+      const id = await payHeld(world, terms);
+      const confirmOp = await signedOperation(world, OperationKind.Confirm, terms, payer, { verifyingContract: otherAddress });
+      const recovered = verifyTypedData(
+        escrowDomain(chainId, escrowAddress),
+        ESCROW_ACTION_TYPES.confirm,
+        actionMessage(OperationKind.Confirm, id, confirmOp.nonce, confirmOp.deadline),
+        confirmOp.signature,
+      );
+      await expect(as(escrow, relayer).execute(confirmOp))
+        .to.be.revertedWithCustomError(escrow, "InvalidSigner")
+        .withArgs(recovered, terms.payer);
+      expect((await escrow.paymentOf(id)).status).to.equal(PaymentStatus.Held);
+    });
+
+    it("accepts a signature up to its deadline and refuses it one second later", async function () {
+      const { escrow, merchant, relayer, as } = world;
+      const late = await makeTerms(world);
+      await payHeld(world, late);
+      const onTime = await makeTerms(world);
+      const onTimeId = await payHeld(world, onTime);
+
+      const deadline = BigInt(await networkHelpers.time.latest()) + 60n;
+      const lateOp = await signedOperation(world, OperationKind.MarkFulfilled, late, merchant, { deadline });
+      const onTimeOp = await signedOperation(world, OperationKind.MarkFulfilled, onTime, merchant, { deadline: deadline + 10n });
+
+      await networkHelpers.time.setNextBlockTimestamp(deadline + 1n);
+      await expect(as(escrow, relayer).execute(lateOp)).to.be.revertedWithCustomError(escrow, "SignatureExpired").withArgs(deadline);
+      await networkHelpers.time.setNextBlockTimestamp(deadline + 10n);
+      await expect(as(escrow, relayer).execute(onTimeOp)).to.emit(escrow, "PaymentFulfilled").withArgs(onTimeId, anyValue);
+    });
+
+    it("refuses an operation whose nonce the signer cancelled", async function () {
+      const { escrow, payer, relayer, as } = world;
+      const terms = await makeTerms(world);
+      const id = await payHeld(world, terms);
+      const op = await signedOperation(world, OperationKind.Dispute, terms, payer);
+      await expect(as(escrow, payer).cancelNonce(op.nonce))
+        .to.emit(escrow, "NonceCancelled")
+        .withArgs(await payer.getAddress(), op.nonce);
+      expect(await escrow.isNonceUsed(await payer.getAddress(), op.nonce)).to.equal(true);
+      await expect(as(escrow, relayer).execute(op))
+        .to.be.revertedWithCustomError(escrow, "NonceAlreadyUsed")
+        .withArgs(await payer.getAddress(), op.nonce);
+      expect((await escrow.paymentOf(id)).status).to.equal(PaymentStatus.Held);
+    });
+  });
+
+  describe("executeBatch", function () {
+    it("runs the good items of a mixed batch and reports each failure with its encoded error", async function () {
+      const { escrow, payer, merchant, relayer, as } = world;
+      const fresh = await makeTerms(world);
+      const freshId = await escrow.paymentIdOf(fresh);
+      const held = await makeTerms(world);
+      const heldId = await payHeld(world, held);
+      const toConfirm = await makeTerms(world);
+      const toConfirmId = await payHeld(world, toConfirm);
+
+      const ops = [
+        await signedOperation(world, OperationKind.Pay, fresh, payer),
+        await signedOperation(world, OperationKind.MarkFulfilled, held, payer), // wrong signer
+        await signedOperation(world, OperationKind.Confirm, toConfirm, payer),
+        await signedOperation(world, OperationKind.Release, held, relayer), // not fulfilled
+        await signedOperation(world, OperationKind.Dispute, held, payer),
+      ];
+      const batch = as(escrow, relayer);
+      expect(await batch.executeBatch.staticCall(ops)).to.deep.equal([true, false, true, false, true]);
+
+      const wrongSigner = escrow.interface.encodeErrorResult("InvalidSigner", [await payer.getAddress(), await merchant.getAddress()]);
+      const notFulfilled = escrow.interface.encodeErrorResult("InvalidPaymentStatus", [heldId, PaymentStatus.Held]);
+      const tx = batch.executeBatch(ops);
+      await expect(tx).to.emit(escrow, "OperationFailed").withArgs(1n, OperationKind.MarkFulfilled, heldId, wrongSigner);
+      await expect(tx).to.emit(escrow, "OperationFailed").withArgs(3n, OperationKind.Release, heldId, notFulfilled);
+      const receipt = await (await tx).wait();
+      const failures = (receipt?.logs ?? []).filter((log) => escrow.interface.parseLog(log)?.name === "OperationFailed");
+      expect(failures).to.have.length(2);
+
+      expect((await escrow.paymentOf(freshId)).status).to.equal(PaymentStatus.Held);
+      expect((await escrow.paymentOf(heldId)).status).to.equal(PaymentStatus.Disputed);
+      expect((await escrow.paymentOf(toConfirmId)).status).to.equal(PaymentStatus.Released);
+      // The failed item rolled back, so its nonce is still free.
+      expect(await escrow.isNonceUsed(await payer.getAddress(), ops[1]?.nonce ?? 0n)).to.equal(false);
+    });
+
+    it("executes a payment listed twice in a batch only once", async function () {
+      const { escrow, token, payer, relayer, as } = world;
+      const terms = await makeTerms(world);
+      const id = await escrow.paymentIdOf(terms);
+      const op = await signedOperation(world, OperationKind.Pay, terms, payer);
+      const batch = as(escrow, relayer);
+      expect(await batch.executeBatch.staticCall([op, op])).to.deep.equal([true, false]);
+      const tx = batch.executeBatch([op, op]);
+      await expect(tx)
+        .to.emit(escrow, "OperationFailed")
+        .withArgs(1n, OperationKind.Pay, id, escrow.interface.encodeErrorResult("PaymentAlreadyExists", [id]));
+      await expect(tx).to.changeTokenBalances(ethers, token, [payer, escrow], [-terms.amount, terms.amount]);
+    });
+
+    it("executes a batch of ten payments", async function () {
+      const { escrow, token, payer, relayer, as } = world;
+      const allTerms = [];
+      for (let i = 0; i < 10; i++) allTerms.push(await makeTerms(world, { amount: BigInt(i + 1) * 1_00n }));
+      const ops = await Promise.all(allTerms.map((terms) => signedOperation(world, OperationKind.Pay, terms, payer)));
+      const batch = as(escrow, relayer);
+      expect(await batch.executeBatch.staticCall(ops)).to.deep.equal(Array<boolean>(10).fill(true));
+      await expect(batch.executeBatch(ops)).to.changeTokenBalances(ethers, token, [payer, escrow], [-55_00n, 55_00n]);
+      for (const terms of allTerms) {
+        const state = await escrow.paymentOf(await escrow.paymentIdOf(terms));
+        expect(state.status).to.equal(PaymentStatus.Held);
+        expect(state.amount).to.equal(terms.amount);
+      }
+    });
+
+    it("refuses a direct call of the batch item entry point", async function () {
+      const { escrow, merchant, relayer, as } = world;
+      const terms = await makeTerms(world);
+      await payHeld(world, terms);
+      const op = await signedOperation(world, OperationKind.MarkFulfilled, terms, merchant);
+      await expect(as(escrow, relayer).executeFromBatch(op)).to.be.revertedWithCustomError(escrow, "OnlySelf");
+      await expect(as(escrow, merchant).executeFromBatch(op)).to.be.revertedWithCustomError(escrow, "OnlySelf");
+    });
+  });
+
+  describe("EIP-712 types agree with node/protocol/eip712.ts", function () {
+    const typehashes: [string, TypedDataTypes][] = [
+      ["PAYMENT_TYPEHASH", PAYMENT_TYPES],
+      ["MARK_FULFILLED_TYPEHASH", ESCROW_ACTION_TYPES.markFulfilled],
+      ["CONFIRM_TYPEHASH", ESCROW_ACTION_TYPES.confirm],
+      ["REFUND_TYPEHASH", ESCROW_ACTION_TYPES.refund],
+      ["DISPUTE_TYPEHASH", ESCROW_ACTION_TYPES.dispute],
+      ["RESOLVE_TYPEHASH", ESCROW_ACTION_TYPES.resolve],
+      ["RECLAIM_TYPEHASH", ESCROW_ACTION_TYPES.reclaim],
+    ];
+
+    it("has every typehash equal to the hash of the TypeScript type string", async function () {
+      const { escrow } = world;
+      for (const [constant, types] of typehashes) {
+        const primary = Object.keys(types)[0] ?? "";
+        const encoded = TypedDataEncoder.from(types).encodeType(primary);
+        const onChain = await escrow.getFunction(constant).staticCall();
+        expect(onChain, `${constant} vs ${encoded}`).to.equal(keccak256(toUtf8Bytes(encoded)));
+      }
+    });
+
+    it("derives the payment id as the EIP-712 digest of the terms under the escrow's domain", async function () {
+      const { escrow, chainId } = world;
+      const terms = await makeTerms(world);
+      const domain = escrowDomain(chainId, await escrow.getAddress());
+      expect(await escrow.paymentIdOf(terms)).to.equal(TypedDataEncoder.hash(domain, PAYMENT_TYPES, terms));
+      const onChainDomain = await escrow.eip712Domain();
+      expect([onChainDomain.name, onChainDomain.version, onChainDomain.chainId, onChainDomain.verifyingContract]).to.deep.equal([
+        domain.name,
+        domain.version,
+        chainId,
+        domain.verifyingContract,
+      ]);
+    });
+  });
+});
