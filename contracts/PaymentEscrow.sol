@@ -110,7 +110,8 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
         _refund(paymentIdOf(terms), terms, amount, reason);
     }
 
-    /// @notice The payer disputes a held payment; auto-release stops until an arbiter resolves it.
+    /// @notice The payer disputes a held payment (once fulfilled, only before its auto-release time);
+    /// auto-release stops until an arbiter resolves it.
     /// @param terms The payment's terms.
     /// @param reason Reason reference.
     function dispute(PaymentTerms calldata terms, bytes32 reason) external nonReentrant {
@@ -185,6 +186,9 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
     function setFeeReceiver(address newFeeReceiver) external {
         if (!registry.hasRole(Roles.ADMIN, msg.sender)) revert Unauthorized(msg.sender, Roles.ADMIN);
         if (newFeeReceiver == address(0)) revert ZeroAddress();
+        if (registry.accountOf(newFeeReceiver).status != IParticipantRegistry.AccountStatus.Active) {
+            revert FeeReceiverNotRegistered(newFeeReceiver);
+        }
         feeReceiver = newFeeReceiver;
         emit FeeReceiverUpdated(newFeeReceiver);
     }
@@ -362,6 +366,9 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
         PaymentStatus status = state.status;
         if (status != PaymentStatus.Held && status != PaymentStatus.Fulfilled) {
             revert InvalidPaymentStatus(paymentId, _existing(paymentId, status));
+        }
+        if (status == PaymentStatus.Fulfilled && block.timestamp >= state.deadline) {
+            revert DisputeWindowClosed(paymentId, state.deadline);
         }
         state.status = PaymentStatus.Disputed;
         emit PaymentDisputed(paymentId, terms.payer, reason);

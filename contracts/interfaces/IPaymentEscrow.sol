@@ -129,6 +129,10 @@ interface IPaymentEscrow {
     error RefundExceedsAvailable(bytes32 paymentId, uint256 amount, uint256 available);
     /// @notice A resolution awarding the payer more than is held.
     error ResolutionExceedsHeld(bytes32 paymentId, uint256 payerAmount, uint256 held);
+    /// @notice The auto-release time has come: the payment can no longer be disputed.
+    error DisputeWindowClosed(bytes32 paymentId, uint40 releaseAt);
+    /// @notice The fee receiver must be a registered, active account the settlement tokens can pay.
+    error FeeReceiverNotRegistered(address feeReceiver);
     /// @notice An internal entry point called from outside.
     error OnlySelf();
     /// @notice The zero address where an account is required.

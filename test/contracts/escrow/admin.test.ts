@@ -159,6 +159,13 @@ describe("PaymentEscrow administration", function () {
       await expect(as(escrow, admin).setFeeReceiver(ethers.ZeroAddress)).to.be.revertedWithCustomError(escrow, "ZeroAddress");
     });
 
+    it("refuses a receiver that is not a registered, active account (fees could never be paid to it)", async function () {
+      const { escrow, admin, outsider, as } = world;
+      await expect(as(escrow, admin).setFeeReceiver(await outsider.getAddress()))
+        .to.be.revertedWithCustomError(escrow, "FeeReceiverNotRegistered")
+        .withArgs(await outsider.getAddress());
+    });
+
     it("sends later fees to the new receiver", async function () {
       const { escrow, registry, token, admin, payer, arbiter, feeReceiver, outsider, as } = world;
       const newReceiver = await outsider.getAddress();

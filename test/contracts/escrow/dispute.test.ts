@@ -34,6 +34,24 @@ describe("PaymentEscrow.dispute", function () {
     expect((await escrow.paymentOf(id)).status).to.equal(PaymentStatus.Disputed);
   });
 
+  it("refuses a dispute once a fulfilled payment's auto-release time has come", async function () {
+    const { escrow, payer, as } = world;
+    const terms = await makeTerms(world);
+    const id = await payFulfilled(world, terms);
+    const { deadline: releaseAt } = await escrow.paymentOf(id);
+    await networkHelpers.time.setNextBlockTimestamp(releaseAt - 1n);
+    await (await as(escrow, payer).dispute(terms, reasonOf("late"))).wait();
+    expect((await escrow.paymentOf(id)).status).to.equal(PaymentStatus.Disputed);
+
+    const other = await makeTerms(world);
+    const otherId = await payFulfilled(world, other);
+    const { deadline: otherReleaseAt } = await escrow.paymentOf(otherId);
+    await networkHelpers.time.setNextBlockTimestamp(otherReleaseAt);
+    await expect(as(escrow, payer).dispute(other, reasonOf("too late")))
+      .to.be.revertedWithCustomError(escrow, "DisputeWindowClosed")
+      .withArgs(otherId, otherReleaseAt);
+  });
+
   for (const who of ["merchant", "outsider", "arbiter"] as const) {
     it(`refuses a dispute sent by the ${who}`, async function () {
       const { escrow, as } = world;
