@@ -1,0 +1,412 @@
+/**
+ * Gas report: gas used per escrow operation, read from real transaction receipts on the in-process
+ * EDR chain, with opcode-trace breakdowns for the targets it misses.
+ *   npm run gas                 prints the report (markdown) to stdout
+ *   GAS_WRITE=1 npm run gas     also writes docs/gas.md
+ * `hardhat run` takes no script arguments (`npm run gas -- --write` fails with HHE504), hence the
+ * environment variable.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { encodeBytes32String, id, type ContractTransactionResponse, type Signer } from "ethers";
+import hre from "hardhat";
+
+import { CYCLE_TYPES, SETTLEMENT_RECORD_LEAF_ENCODING, ledgerDomain, type PaymentTerms } from "../node/protocol/eip712.js";
+import { OperationKind, PaymentStatus, deployWorld, operation } from "../test/contracts/helpers/fixture.js";
+import {
+  NonceBook,
+  PAYMENT_AMOUNT,
+  createMerchants,
+  createPayers,
+  ethers,
+  networkHelpers,
+  paymentTerms,
+  signedAction,
+  signedPay,
+  type RelayedOperation,
+} from "./lib/gas-world.js";
+import { callTree, traceTransaction, type Naming, type TxGas } from "./lib/gas-trace.js";
+import { renderReport, type Measurements } from "./lib/gas-report.js";
+
+const BATCH_MERCHANTS = 10;
+const RECORDS_PER_CYCLE = 1_000;
+const REASON = encodeBytes32String("gas-report");
+
+const world = await deployWorld();
+const escrowAddress = await world.escrow.getAddress();
+const relayerEscrow = world.as(world.escrow, world.relayer);
+const nonces = new NonceBook();
+
+const naming: Naming = {
+  contracts: new Map([
+    [escrowAddress.toLowerCase(), { name: "PaymentEscrow", iface: world.escrow.interface }],
+    [(await world.registry.getAddress()).toLowerCase(), { name: "ParticipantRegistry", iface: world.registry.interface }],
+    [(await world.token.getAddress()).toLowerCase(), { name: "SettlementToken", iface: world.token.interface }],
+    [(await world.ledger.getAddress()).toLowerCase(), { name: "SettlementLedger", iface: world.ledger.interface }],
+    ["0x0000000000000000000000000000000000000001", { name: "ecrecover" }],
+  ]),
+};
+
+interface Measured {
+  gas: number;
+  hash: string;
+  to: string;
+}
+
+/** Mines `tx` and returns its receipt's gasUsed; refuses failed transactions and failed batch items. */
+async function measure(tx: Promise<ContractTransactionResponse>): Promise<Measured> {
+  const receipt = await (await tx).wait();
+  if (!receipt || receipt.status !== 1 || !receipt.to) throw new Error("measured transaction failed");
+  for (const log of receipt.logs) {
+    if (log.address !== escrowAddress) continue;
+    const event = world.escrow.interface.parseLog(log);
+    if (event?.name === "OperationFailed") throw new Error(`batch item ${event.args[0]} failed: ${event.args[3]}`);
+  }
+  return { gas: Number(receipt.gasUsed), hash: receipt.hash, to: receipt.to };
+}
+
+/** The transaction's gas attributed from its opcode trace; checks the derived base + calldata against the data sent. */
+async function trace(measured: Measured): Promise<TxGas> {
+  const structLogs = await traceTransaction((method, params) => ethers.provider.send(method, params), measured.hash);
+  const tx = callTree(structLogs, measured.to, measured.gas);
+  const sent = await ethers.provider.getTransaction(measured.hash);
+  if (!sent) throw new Error(`transaction ${measured.hash} not found`);
+  const data = ethers.getBytes(sent.data);
+  const zeros = data.filter((b) => b === 0).length;
+  const intrinsic = 21_000 + 4 * zeros + 16 * (data.length - zeros);
+  if (intrinsic !== tx.intrinsic) throw new Error(`trace leaves ${tx.intrinsic} gas for base + calldata, expected ${intrinsic}`);
+  return tx;
+}
+
+async function expectStatus(terms: PaymentTerms, status: number): Promise<void> {
+  const actual = (await world.escrow.paymentOf(await world.escrow.paymentIdOf(terms))).status;
+  if (Number(actual) !== status) throw new Error(`payment status ${actual}, expected ${status}`);
+}
+
+const escrowAs = (signer: Signer) => world.as(world.escrow, signer);
+const relay = (op: RelayedOperation) => relayerEscrow.execute(op);
+const nonceOf = async (signer: Signer) => nonces.take(await signer.getAddress());
+
+// ------------------------------------------------------------------ payments in a given state (not measured)
+
+async function payDirect(terms: PaymentTerms): Promise<PaymentTerms> {
+  await (await escrowAs(world.payer).pay(terms, "0x")).wait();
+  return terms;
+}
+const held = async () => payDirect(await paymentTerms(world));
+async function fulfilled(): Promise<PaymentTerms> {
+  const terms = await held();
+  await (await escrowAs(world.merchant).markFulfilled(terms)).wait();
+  return terms;
+}
+async function released(): Promise<PaymentTerms> {
+  const terms = await held();
+  await (await escrowAs(world.payer).confirm(terms)).wait();
+  return terms;
+}
+async function disputed(): Promise<PaymentTerms> {
+  const terms = await fulfilled();
+  await (await escrowAs(world.payer).dispute(terms, REASON)).wait();
+  return terms;
+}
+async function dueForRelease(): Promise<PaymentTerms> {
+  const terms = await fulfilled();
+  await networkHelpers.time.increase(terms.autoReleasePeriod);
+  return terms;
+}
+async function dueForReclaim(): Promise<PaymentTerms> {
+  const terms = await held();
+  await networkHelpers.time.increase(terms.fulfilmentPeriod + 1);
+  return terms;
+}
+
+// ------------------------------------------------------------------ warm-up: the steady state of a running escrow
+
+// A payment that stays held, so the escrow's token balance is never zero; one released payment, so the
+// merchant and the fee receiver hold tokens; each relayed signer has used nonce 0, so the nonces below
+// land in a bitmap word already in use.
+await held();
+await released();
+for (const signer of [world.payer, world.merchant, world.arbiter]) {
+  await (await escrowAs(signer).cancelNonce(0n)).wait();
+  nonces.startAt(await signer.getAddress(), 1n);
+}
+
+// ------------------------------------------------------------------ single operations
+
+interface SingleOperation {
+  operation: string;
+  notes: string;
+  prepare: () => Promise<PaymentTerms>;
+  direct?: (terms: PaymentTerms) => Promise<ContractTransactionResponse>;
+  relayed: (terms: PaymentTerms) => Promise<RelayedOperation>;
+  after: number;
+}
+
+const REFUND = PAYMENT_AMOUNT / 4n;
+const PAYER_SHARE = PAYMENT_AMOUNT / 2n;
+const singles: SingleOperation[] = [
+  {
+    operation: "pay",
+    notes: "payer → escrow; creates the payment record (`Held`)",
+    prepare: () => paymentTerms(world),
+    direct: (t) => escrowAs(world.payer).pay(t, "0x"),
+    relayed: (t) => signedPay(world, world.payer, t),
+    after: PaymentStatus.Held,
+  },
+  {
+    operation: "pay, direct payment (`terms.direct`)",
+    notes: "straight to `Released`: pays the merchant and the fee in the same transaction",
+    prepare: () => paymentTerms(world, { direct: true }),
+    direct: (t) => escrowAs(world.payer).pay(t, "0x"),
+    relayed: (t) => signedPay(world, world.payer, t),
+    after: PaymentStatus.Released,
+  },
+  {
+    operation: "markFulfilled",
+    notes: "merchant; starts the auto-release clock",
+    prepare: held,
+    direct: (t) => escrowAs(world.merchant).markFulfilled(t),
+    relayed: async (t) => signedAction(world, OperationKind.MarkFulfilled, t, world.merchant, await nonceOf(world.merchant)),
+    after: PaymentStatus.Fulfilled,
+  },
+  {
+    operation: "confirm",
+    notes: "payer, after fulfilment; two transfers (merchant share, fee)",
+    prepare: fulfilled,
+    direct: (t) => escrowAs(world.payer).confirm(t),
+    relayed: async (t) => signedAction(world, OperationKind.Confirm, t, world.payer, await nonceOf(world.payer)),
+    after: PaymentStatus.Released,
+  },
+  {
+    operation: "confirm, signer's first nonce in a fresh bitmap word",
+    notes: "relayed only: the nonce bitmap word goes from zero to non-zero",
+    prepare: fulfilled,
+    relayed: (t) => signedAction(world, OperationKind.Confirm, t, world.payer, 256n * 7n),
+    after: PaymentStatus.Released,
+  },
+  {
+    operation: "release",
+    notes: "anyone, after the auto-release time; the relayed form carries no signature",
+    prepare: dueForRelease,
+    direct: (t) => escrowAs(world.outsider).release(t),
+    relayed: async (t) => operation(OperationKind.Release, t),
+    after: PaymentStatus.Released,
+  },
+  {
+    operation: "refund (partial, while held)",
+    notes: "merchant; a quarter of the payment back to the payer from escrow",
+    prepare: held,
+    direct: (t) => escrowAs(world.merchant).refund(t, REFUND, REASON),
+    relayed: async (t) =>
+      signedAction(world, OperationKind.Refund, t, world.merchant, await nonceOf(world.merchant), { amount: REFUND, reason: REASON }),
+    after: PaymentStatus.Held,
+  },
+  {
+    operation: "refund after release",
+    notes: "merchant; a quarter back from the merchant's own balance (allowance to the escrow)",
+    prepare: released,
+    direct: (t) => escrowAs(world.merchant).refund(t, REFUND, REASON),
+    relayed: async (t) =>
+      signedAction(world, OperationKind.Refund, t, world.merchant, await nonceOf(world.merchant), { amount: REFUND, reason: REASON }),
+    after: PaymentStatus.Released,
+  },
+  {
+    operation: "dispute",
+    notes: "payer, after fulfilment; no transfer",
+    prepare: fulfilled,
+    direct: (t) => escrowAs(world.payer).dispute(t, REASON),
+    relayed: async (t) => signedAction(world, OperationKind.Dispute, t, world.payer, await nonceOf(world.payer), { reason: REASON }),
+    after: PaymentStatus.Disputed,
+  },
+  {
+    operation: "resolve",
+    notes: "arbiter; half to the payer, half to the merchant less the fee: three transfers",
+    prepare: disputed,
+    direct: (t) => world.as(world.escrow, world.arbiter).resolve(t, PAYER_SHARE, REASON),
+    relayed: async (t) =>
+      signedAction(world, OperationKind.Resolve, t, world.arbiter, await nonceOf(world.arbiter), { amount: PAYER_SHARE, reason: REASON }),
+    after: PaymentStatus.Resolved,
+  },
+  {
+    operation: "reclaim",
+    notes: "payer, after the fulfilment deadline of an unfulfilled order",
+    prepare: dueForReclaim,
+    direct: (t) => escrowAs(world.payer).reclaim(t),
+    relayed: async (t) => signedAction(world, OperationKind.Reclaim, t, world.payer, await nonceOf(world.payer)),
+    after: PaymentStatus.Reclaimed,
+  },
+];
+
+const singleRows: Measurements["singles"] = [];
+for (const single of singles) {
+  let direct: number | undefined;
+  if (single.direct) {
+    const terms = await single.prepare();
+    direct = (await measure(single.direct(terms))).gas;
+    await expectStatus(terms, single.after);
+  }
+  const terms = await single.prepare();
+  const relayed = (await measure(relay(await single.relayed(terms)))).gas;
+  await expectStatus(terms, single.after);
+  singleRows.push({ operation: single.operation, direct, relayed, notes: single.notes });
+}
+
+// ------------------------------------------------------------------ pay + confirm, as two single transactions
+
+const directPair = await paymentTerms(world);
+const directPay = await measure(escrowAs(world.payer).pay(directPair, "0x"));
+const directConfirm = await measure(escrowAs(world.payer).confirm(directPair));
+await expectStatus(directPair, PaymentStatus.Released);
+
+const relayedPair = await paymentTerms(world);
+const relayedPay = await measure(relay(await signedPay(world, world.payer, relayedPair)));
+const relayedConfirm = await measure(
+  relay(await signedAction(world, OperationKind.Confirm, relayedPair, world.payer, await nonceOf(world.payer))),
+);
+await expectStatus(relayedPair, PaymentStatus.Released);
+
+// ------------------------------------------------------------------ batches: distinct payers, ten merchants
+
+const merchants = await createMerchants(world, "batch", BATCH_MERCHANTS);
+
+async function batchTerms(payers: Signer[]): Promise<PaymentTerms[]> {
+  const terms: PaymentTerms[] = [];
+  for (const [i, payer] of payers.entries()) {
+    const merchant = merchants[i % merchants.length] as Signer;
+    terms.push(await paymentTerms(world, { payer: await payer.getAddress(), merchant: await merchant.getAddress() }));
+  }
+  return terms;
+}
+
+async function payBatch(payers: Signer[]): Promise<{ measured: Measured; terms: PaymentTerms[] }> {
+  const terms = await batchTerms(payers);
+  const ops = await Promise.all(terms.map((t, i) => signedPay(world, payers[i] as Signer, t)));
+  const measured = await measure(relayerEscrow.executeBatch(ops));
+  for (const t of terms) await expectStatus(t, PaymentStatus.Held);
+  return { measured, terms };
+}
+
+async function confirmBatch(payers: Signer[], terms: PaymentTerms[], nonce: bigint): Promise<Measured> {
+  const ops: RelayedOperation[] = [];
+  for (const [i, t] of terms.entries()) ops.push(await signedAction(world, OperationKind.Confirm, t, payers[i] as Signer, nonce));
+  const measured = await measure(relayerEscrow.executeBatch(ops));
+  for (const t of terms) await expectStatus(t, PaymentStatus.Released);
+  return measured;
+}
+
+const payers10 = await createPayers(world, "batch-10", 10);
+const payers100 = await createPayers(world, "batch-100", 100);
+const pay10 = await payBatch(payers10);
+const pay100 = await payBatch(payers100);
+// Each payer's first relayed operation: its nonce word is fresh. Then the same payers pay and confirm
+// again, now with a nonce word already in use.
+const confirm100Fresh = await confirmBatch(payers100, pay100.terms, 0n);
+const pay100Again = await payBatch(payers100);
+const confirm100Used = await confirmBatch(payers100, pay100Again.terms, 1n);
+
+// ------------------------------------------------------------------ settlement anchoring
+
+const cycleId = 1n;
+const tokenAddress = await world.token.getAddress();
+const fee = PAYMENT_AMOUNT / 100n;
+const recordPayers = await Promise.all([...payers10, ...payers100].map((p) => p.getAddress()));
+const recordMerchants = await Promise.all(merchants.map((m) => m.getAddress()));
+// Settlement records in the ledger's leaf field order (SETTLEMENT_RECORD_LEAF_ENCODING).
+const records = Array.from({ length: RECORDS_PER_CYCLE }, (_, i) => ({
+  cycleId,
+  recordId: id(`settlenet-gas/record/${i}`),
+  kind: 0,
+  account: recordPayers[i % recordPayers.length] as string,
+  counterparty: recordMerchants[i % recordMerchants.length] as string,
+  token: tokenAddress,
+  amount: PAYMENT_AMOUNT,
+  fee,
+}));
+const recordTree = StandardMerkleTree.of(
+  records.map((r) => Object.values(r)),
+  [...SETTLEMENT_RECORD_LEAF_ENCODING],
+);
+const summary = {
+  cycleId,
+  merkleRoot: recordTree.root,
+  recordCount: BigInt(RECORDS_PER_CYCLE),
+  grossAmount: PAYMENT_AMOUNT * BigInt(RECORDS_PER_CYCLE),
+  feeAmount: fee * BigInt(RECORDS_PER_CYCLE),
+  totalsHash: id("settlenet-gas/totals"),
+};
+const domain = ledgerDomain(world.chainId, await world.ledger.getAddress());
+const attesters = [...world.institutions].sort((a, b) => (BigInt(a.address) < BigInt(b.address) ? -1 : 1));
+const attestations = await Promise.all(attesters.map((inst) => inst.signTypedData(domain, CYCLE_TYPES, summary)));
+const finalize = await measure(world.as(world.ledger, world.relayer).finalize(summary, attestations));
+const [firstRecord] = records;
+if (!firstRecord || !(await world.ledger.verifyRecord(firstRecord, recordTree.getProof(0)))) {
+  throw new Error("the finalized cycle does not prove its first record");
+}
+
+// ------------------------------------------------------------------ token reference
+
+const mint = await measure(world.as(world.token, world.inst1).mint(await world.payer.getAddress(), 100_00n, encodeBytes32String("deposit")));
+const transfer = await measure(world.as(world.token, world.payer).transfer(await world.merchant.getAddress(), 10_00n));
+
+// ------------------------------------------------------------------ report
+
+const profile = hre.config.solidity.profiles["default"];
+const compiler = profile?.compilers[0];
+const networkName = hre.globalOptions.network ?? "default";
+const networkConfig = hre.config.networks[networkName] as { hardfork?: string } | undefined;
+if (!compiler) throw new Error("no default Solidity compiler configured");
+
+const measurements: Measurements = {
+  singles: singleRows,
+  pair: {
+    direct: { pay: directPay.gas, confirm: directConfirm.gas },
+    relayed: { pay: relayedPay.gas, confirm: relayedConfirm.gas },
+  },
+  batches: [
+    { batch: "10 pays", items: 10, total: pay10.measured.gas, notes: "10 distinct payers, 10 merchants" },
+    { batch: "100 pays", items: 100, total: pay100.measured.gas, notes: "100 distinct payers, 10 merchants", key: "pay100" },
+    { batch: "100 pays, same payers again", items: 100, total: pay100Again.measured.gas, notes: "repeat of the line above (second payment of each payer)" },
+    {
+      batch: "100 confirms, each payer's first relayed operation",
+      items: 100,
+      total: confirm100Fresh.gas,
+      notes: "every payer's nonce bitmap word is fresh (zero → non-zero)",
+    },
+    {
+      batch: "100 confirms, nonce word already in use",
+      items: 100,
+      total: confirm100Used.gas,
+      notes: "same 100 payers, second confirm each",
+      key: "confirm100",
+    },
+  ],
+  finalize: { gas: finalize.gas, attestations: attestations.length, records: RECORDS_PER_CYCLE },
+  token: { mint: mint.gas, transfer: transfer.gas },
+  traces: {
+    directPay: await trace(directPay),
+    directConfirm: await trace(directConfirm),
+    relayedPay: await trace(relayedPay),
+    relayedConfirm: await trace(relayedConfirm),
+    payBatch: { tx: await trace(pay100.measured), items: 100 },
+    finalize: await trace(finalize),
+  },
+  naming,
+  settings: {
+    solc: compiler.version,
+    optimizer: (compiler.settings as { optimizer?: { enabled?: boolean; runs?: number } }).optimizer ?? {},
+    evmVersion: (compiler.settings as { evmVersion?: string }).evmVersion ?? "default",
+    hardfork: networkConfig?.hardfork ?? "unknown",
+    network: networkName,
+  },
+};
+
+const report = renderReport(measurements);
+console.log(report);
+if (process.env.GAS_WRITE === "1") {
+  const docs = new URL("../docs/", import.meta.url);
+  await mkdir(docs, { recursive: true });
+  await writeFile(new URL("gas.md", docs), report);
+  console.error("wrote docs/gas.md");
+}
