@@ -173,13 +173,13 @@ describe("deploySettlenet", function () {
       const badEscrow = { ...deployment, contracts: { ...deployment.contracts, escrow: "0x1234" } };
       await writeFile(path, JSON.stringify(badEscrow));
       expect(zodIssues(await rejectionOf(readDeployment(path)))).to.deep.equal([
-        { code: "invalid_string", path: ["contracts", "escrow"] },
+        { code: "invalid_format", path: ["contracts", "escrow"] },
       ]);
       const cny = deployment.tokens["CNY"]!;
       const badToken = { ...deployment, tokens: { CNY: { ...cny, address: cny.address.slice(2) } } };
       await writeFile(path, JSON.stringify(badToken));
       expect(zodIssues(await rejectionOf(readDeployment(path)))).to.deep.equal([
-        { code: "invalid_string", path: ["tokens", "CNY", "address"] },
+        { code: "invalid_format", path: ["tokens", "CNY", "address"] },
       ]);
     });
 
@@ -188,7 +188,7 @@ describe("deploySettlenet", function () {
       const path = join(dir, "deployment.json");
       const invalid = { ...deployment, feeReceiver: "not an address" } as Deployment;
       expect(zodIssues(await rejectionOf(writeDeployment(path, invalid)))).to.deep.equal([
-        { code: "invalid_string", path: ["feeReceiver"] },
+        { code: "invalid_format", path: ["feeReceiver"] },
       ]);
       expect(await rejectionOf(readFile(path, "utf8"))).to.have.property("code", "ENOENT");
     });
