@@ -1,0 +1,146 @@
+/**
+ * Interfaces between the node's modules. Each module takes `(options, modules)` and depends only on
+ * these, so tests build them from real parts (LevelDB in a temp dir, a local chain, loopback libp2p).
+ */
+import type { Logger } from "pino";
+
+import type { EscrowOperation } from "./protocol/operations.js";
+import type { PaymentStatusName } from "./protocol/eip712.js";
+import type { ListOptions, Page, PaymentRecord, StoredOperation, OperationStatus, OperationFailure } from "./types.js";
+
+export type { Logger };
+
+// ------------------------------------------------------------------ registry mirror (node/chain/registry-view.ts)
+
+export type AccountKindName = "none" | "institution" | "merchant" | "customer" | "protocol";
+
+export interface AccountInfo {
+  kind: AccountKindName;
+  active: boolean;
+  kycLevel: number;
+  feeBps: number;
+  /** Institution id that opened the account (itself for institutions). */
+  institution: string;
+}
+
+export interface NodeOperator {
+  /** Operator id (first account). */
+  id: string;
+  /** Current signing key. */
+  signer: string;
+  peerId: string;
+  name: string;
+  regulator: boolean;
+  active: boolean;
+}
+
+/** In-memory mirror of ParticipantRegistry and token freeze state; synchronous reads for validation. */
+export interface RegistryView {
+  account(address: string): AccountInfo | undefined;
+  isFrozen(token: string, account: string): boolean;
+  isArbiter(address: string): boolean;
+  isSettlementToken(token: string): boolean;
+  /** Node operators (institutions and regulators), active or not. */
+  operators(): NodeOperator[];
+  /** Active institutions sorted by id. */
+  activeInstitutions(): NodeOperator[];
+  /** Peer ids allowed to connect: active institutions and active regulator nodes. */
+  allowedPeerIds(): ReadonlySet<string>;
+  /** Catch up with the chain now. */
+  refresh(): Promise<void>;
+  /** Called after every refresh that changed something. */
+  onChange(listener: () => void): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+// ------------------------------------------------------------------ storage (node/storage/*)
+
+export interface OperationRepository {
+  get(id: string): Promise<StoredOperation | undefined>;
+  has(id: string): Promise<boolean>;
+  /** Atomic, synced: the operations, their indexes and their (signer, nonce) marks. */
+  putAccepted(ops: StoredOperation[]): Promise<void>;
+  /** Atomic, synced status change (moves the status index). */
+  update(id: string, patch: Partial<Pick<StoredOperation, "status" | "txHash" | "execution" | "error">>): Promise<StoredOperation>;
+  listByStatus(status: OperationStatus, limit: number): Promise<StoredOperation[]>;
+  listByPayment(paymentId: string): Promise<StoredOperation[]>;
+  /** True if (signer, nonce) was already used by a stored operation. */
+  nonceSeen(signer: string, nonce: bigint): Promise<boolean>;
+}
+
+export interface PaymentRepository {
+  get(paymentId: string): Promise<PaymentRecord | undefined>;
+  listByMerchant(merchant: string, options: ListOptions): Promise<Page<PaymentRecord>>;
+  listByPayer(payer: string, options: ListOptions): Promise<Page<PaymentRecord>>;
+  listByInstitution(institution: string, options: ListOptions): Promise<Page<PaymentRecord>>;
+  listByTime(options: ListOptions): Promise<Page<PaymentRecord>>;
+}
+
+/** What one indexer step writes, atomically: payments, executed/failed operations and the cursor. */
+export interface IndexBatch {
+  payments: PaymentRecord[];
+  operations: { id: string; status: Extract<OperationStatus, "executed" | "failed">; execution?: StoredOperation["execution"]; error?: OperationFailure }[];
+  cursor: number;
+}
+
+export interface Storage {
+  operations: OperationRepository;
+  payments: PaymentRepository;
+  /** Last fully indexed block, or undefined before the first run. */
+  getCursor(): Promise<number | undefined>;
+  applyIndexBatch(batch: IndexBatch): Promise<void>;
+  getMeta<T>(name: string): Promise<T | undefined>;
+  putMeta(name: string, value: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+// ------------------------------------------------------------------ validation (node/validation/*)
+
+/** Per-day and velocity limits; amounts in minor units. */
+export interface RiskRules {
+  /** Largest single payment. */
+  maxPaymentAmount?: bigint;
+  /** Per payer per UTC day. */
+  payerDailyLimit?: bigint;
+  /** Per merchant per UTC day. */
+  merchantDailyLimit?: bigint;
+  /** At most `count` payments per payer within `windowSeconds`. */
+  payerVelocity?: { count: number; windowSeconds: number };
+  /** Accounts that may neither pay nor be paid. */
+  blacklist?: string[];
+}
+
+export interface ValidationContext {
+  chainId: bigint;
+  escrow: string;
+  registry: RegistryView;
+  storage: Storage;
+  rules: RiskRules;
+  nowSeconds(): number;
+}
+
+/** An operation that passed validation. */
+export interface ValidatedOperation {
+  id: string;
+  paymentId: string;
+  op: EscrowOperation;
+  signer: string | null;
+}
+
+// ------------------------------------------------------------------ relay (node/relay/*)
+
+export interface Relayer {
+  /** Accepted operations this node should relay (origin api) or watch for failover (origin gossip). */
+  enqueue(ops: StoredOperation[]): void;
+  /** The indexer saw these operation ids finalised on-chain. */
+  settled(ids: string[]): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface Modules {
+  logger: Logger;
+}
+
+export type { PaymentStatusName };
