@@ -1,0 +1,92 @@
+/**
+ * The node's configuration file (JSON), validated by zod. A bad file is refused at start with a
+ * message that names the field.
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+
+import { z } from "zod";
+
+import { SettlenetError } from "./errors.js";
+
+const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+(\/p2p\/\w+)?$/, "expected a TCP multiaddr like /ip4/127.0.0.1/tcp/4001");
+const decimalAmount = z
+  .string()
+  .regex(/^(0|[1-9][0-9]*)$/, "expected an amount in minor units as a decimal string")
+  .transform((value) => BigInt(value));
+
+export const riskConfigSchema = z.strictObject({
+  maxPaymentAmount: decimalAmount.optional(),
+  payerDailyLimit: decimalAmount.optional(),
+  merchantDailyLimit: decimalAmount.optional(),
+  payerVelocity: z.strictObject({ count: z.number().int().positive(), windowSeconds: z.number().int().positive() }).optional(),
+  blacklist: z.array(z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected an address")).default([]),
+});
+
+export const nodeConfigSchema = z.strictObject({
+  /** `institution` nodes validate, relay and attest; `regulator` nodes are read-only observers. */
+  role: z.enum(["institution", "regulator"]),
+  /** ethers JSON keystore of the operator's signing key (password from `keyPasswordEnv`). */
+  keyFile: z.string().min(1),
+  keyPasswordEnv: z.string().min(1).default("SETTLENET_KEY_PASSWORD"),
+  /** libp2p private key (created on first start). */
+  peerKeyFile: z.string().min(1),
+  listen: z.array(multiaddr).min(1),
+  bootstrap: z.array(multiaddr).default([]),
+  rpcUrl: z.url({ protocol: /^https?$/ }),
+  deploymentFile: z.string().min(1),
+  dataDir: z.string().min(1),
+  api: z.strictObject({
+    host: z.string().default("127.0.0.1"),
+    port: z.number().int().min(0).max(65_535),
+  }),
+  relay: z
+    .strictObject({
+      batchSize: z.number().int().min(1).max(500).default(100),
+      batchIntervalMs: z.number().int().min(1).default(200),
+      failoverTimeoutMs: z.number().int().min(100).default(5_000),
+    })
+    .prefault({}),
+  indexer: z
+    .strictObject({
+      pollIntervalMs: z.number().int().min(10).default(500),
+      confirmations: z.number().int().min(0).default(0),
+    })
+    .prefault({}),
+  risk: riskConfigSchema.prefault({}),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type NodeConfig = z.infer<typeof nodeConfigSchema>;
+export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
+
+/** Parses a config object; relative paths are resolved against `baseDir`. */
+export function parseNodeConfig(raw: unknown, baseDir: string): NodeConfig {
+  const result = nodeConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const fields = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    throw new SettlenetError("CONFIG_INVALID", `invalid node configuration: ${fields.join("; ")}`, {
+      fields: result.error.issues.map((issue) => issue.path.join(".")),
+    });
+  }
+  const config = result.data;
+  const at = (path: string) => resolve(baseDir, path);
+  return {
+    ...config,
+    keyFile: at(config.keyFile),
+    peerKeyFile: at(config.peerKeyFile),
+    deploymentFile: at(config.deploymentFile),
+    dataDir: at(config.dataDir),
+  };
+}
+
+/** Reads and validates a config file. */
+export async function loadNodeConfig(path: string): Promise<NodeConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, "utf8"));
+  } catch (error) {
+    throw new SettlenetError("CONFIG_UNREADABLE", `cannot read node configuration ${path}: ${(error as Error).message}`, { path });
+  }
+  return parseNodeConfig(raw, dirname(resolve(path)));
+}
