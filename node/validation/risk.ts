@@ -1,0 +1,153 @@
+/**
+ * Risk rules (风控) applied to payments before they are accepted: blacklist, single-payment limit,
+ * per-payer and per-merchant UTC-day totals, and payer velocity. Counters are this node's local view
+ * (what it has accepted), kept in memory and bounded: only today's and yesterday's totals and the
+ * velocity window are retained.
+ */
+import type { EscrowOperation } from "../protocol/operations.js";
+import type { RiskRules } from "../services.js";
+import { refusal, type ValidationPath } from "./validate.js";
+
+const DAY_SECONDS = 86_400;
+
+/** Per-account day totals and payer velocity; see the module comment. */
+export class RiskEngine {
+  private readonly rules: RiskRules;
+  private readonly blacklist: ReadonlySet<string>;
+  /** UTC day number → "token!account" → total paid (payer) or received (merchant) that day. */
+  private readonly payerTotals = new Map<number, Map<string, bigint>>();
+  private readonly merchantTotals = new Map<number, Map<string, bigint>>();
+  /** payer → times (unix seconds, ascending) of its payments inside the velocity window. */
+  private readonly payerTimes = new Map<string, number[]>();
+  private lastSweepDay = -1;
+
+  constructor(rules: RiskRules) {
+    this.rules = rules;
+    this.blacklist = new Set((rules.blacklist ?? []).map((address) => address.toLowerCase()));
+  }
+
+  /**
+   * Throws OperationError if the payment `op` breaks a rule at `nowSeconds`. Refusals that depend
+   * only on configuration or on the payment itself are REJECT; cumulative ones (this node's local
+   * view, which gossip timing changes) are IGNORE on the gossip path and REJECT on the API path
+   * (see OPERATION_CODES).
+   * Operations other than `pay` move no new money into the network and pass.
+   */
+  check(op: EscrowOperation, nowSeconds: number, path: ValidationPath): void {
+    if (op.kind !== "pay") return;
+    const { payer, merchant, amount } = op.terms;
+    for (const [role, account] of [["payer", payer], ["merchant", merchant]] as const) {
+      if (this.blacklist.has(account.toLowerCase())) {
+        throw refusal("BLACKLISTED", path, `${role} ${account} is blacklisted`, { role, account });
+      }
+    }
+    const max = this.rules.maxPaymentAmount;
+    if (max !== undefined && amount > max) {
+      throw refusal("AMOUNT_OVER_LIMIT", path, `amount ${amount} exceeds the single-payment limit ${max}`, {
+        amount: amount.toString(),
+        limit: max.toString(),
+      });
+    }
+    const day = dayOf(nowSeconds);
+    const payerLimit = this.rules.payerDailyLimit;
+    if (payerLimit !== undefined) {
+      const total = (this.payerTotals.get(day)?.get(counterKey(op.terms.token, payer)) ?? 0n) + amount;
+      if (total > payerLimit) {
+        throw refusal("PAYER_DAILY_LIMIT", path, `payer ${payer} would pay ${total} today, over ${payerLimit}`, {
+          account: payer,
+          total: total.toString(),
+          limit: payerLimit.toString(),
+        });
+      }
+    }
+    const merchantLimit = this.rules.merchantDailyLimit;
+    if (merchantLimit !== undefined) {
+      const total = (this.merchantTotals.get(day)?.get(counterKey(op.terms.token, merchant)) ?? 0n) + amount;
+      if (total > merchantLimit) {
+        throw refusal("MERCHANT_DAILY_LIMIT", path, `merchant ${merchant} would receive ${total} today, over ${merchantLimit}`, {
+          account: merchant,
+          total: total.toString(),
+          limit: merchantLimit.toString(),
+        });
+      }
+    }
+    const velocity = this.rules.payerVelocity;
+    if (velocity) {
+      const recent = this.recentPayments(payer, nowSeconds, velocity.windowSeconds);
+      if (recent + 1 > velocity.count) {
+        throw refusal(
+          "VELOCITY_LIMIT",
+          path,
+          `payer ${payer} made ${recent} payments in the last ${velocity.windowSeconds} s (limit ${velocity.count})`,
+          { account: payer, count: recent, limit: velocity.count, windowSeconds: velocity.windowSeconds },
+        );
+      }
+    }
+  }
+
+  /** Counts an accepted payment towards the day totals and the payer's velocity. */
+  record(op: EscrowOperation, nowSeconds: number): void {
+    if (op.kind !== "pay") return;
+    this.sweep(nowSeconds);
+    const day = dayOf(nowSeconds);
+    add(this.payerTotals, day, counterKey(op.terms.token, op.terms.payer), op.terms.amount);
+    add(this.merchantTotals, day, counterKey(op.terms.token, op.terms.merchant), op.terms.amount);
+    if (this.rules.payerVelocity) {
+      const payer = op.terms.payer.toLowerCase();
+      const times = this.payerTimes.get(payer) ?? [];
+      times.push(nowSeconds);
+      this.payerTimes.set(payer, times);
+    }
+  }
+
+  /** Today's totals of `account` in `token` (for the API and tests). */
+  totals(token: string, account: string, nowSeconds: number): { paid: bigint; received: bigint } {
+    const day = dayOf(nowSeconds);
+    const k = counterKey(token, account);
+    return { paid: this.payerTotals.get(day)?.get(k) ?? 0n, received: this.merchantTotals.get(day)?.get(k) ?? 0n };
+  }
+
+  /** Number of tracked counters (memory bound check). */
+  get size(): number {
+    let n = this.payerTimes.size;
+    for (const totals of [this.payerTotals, this.merchantTotals]) for (const day of totals.values()) n += day.size;
+    return n;
+  }
+
+  private recentPayments(payer: string, nowSeconds: number, windowSeconds: number): number {
+    const times = this.payerTimes.get(payer.toLowerCase());
+    if (!times) return 0;
+    const from = nowSeconds - windowSeconds;
+    const fresh = times.filter((time) => time > from);
+    if (fresh.length === 0) this.payerTimes.delete(payer.toLowerCase());
+    else if (fresh.length !== times.length) this.payerTimes.set(payer.toLowerCase(), fresh);
+    return fresh.length;
+  }
+
+  /** Once per day: drop totals older than yesterday and velocity entries out of the window. */
+  private sweep(nowSeconds: number): void {
+    const day = dayOf(nowSeconds);
+    if (day === this.lastSweepDay) return;
+    this.lastSweepDay = day;
+    for (const totals of [this.payerTotals, this.merchantTotals]) {
+      for (const d of totals.keys()) if (d < day - 1) totals.delete(d);
+    }
+    const window = this.rules.payerVelocity?.windowSeconds ?? 0;
+    for (const payer of [...this.payerTimes.keys()]) this.recentPayments(payer, nowSeconds, window);
+  }
+}
+
+function dayOf(nowSeconds: number): number {
+  return Math.floor(nowSeconds / DAY_SECONDS);
+}
+
+/** Totals are per currency: amounts of different tokens are not comparable. */
+function counterKey(token: string, account: string): string {
+  return `${token.toLowerCase()}!${account.toLowerCase()}`;
+}
+
+function add(totals: Map<number, Map<string, bigint>>, day: number, k: string, amount: bigint): void {
+  let byAccount = totals.get(day);
+  if (!byAccount) totals.set(day, (byAccount = new Map()));
+  byAccount.set(k, (byAccount.get(k) ?? 0n) + amount);
+}
