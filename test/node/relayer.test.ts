@@ -4,6 +4,9 @@
  * test stops and starts) and resuming from storage after a stop.
  */
 import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import net from "node:net";
 
 import { expect } from "chai";
@@ -21,7 +24,6 @@ import {
 } from "ethers";
 import { pino } from "pino";
 
-import { SettlenetError } from "../../node/errors.js";
 import { loadArtifact } from "../../node/protocol/artifacts.js";
 import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../node/protocol/eip712.js";
 import {
@@ -34,7 +36,8 @@ import {
   type EscrowOperationInput,
 } from "../../node/protocol/operations.js";
 import { BatchRelayer, type BatchRelayerOptions } from "../../node/relay/relayer.js";
-import type { IndexBatch, OperationRepository, PaymentRepository, Storage } from "../../node/services.js";
+import type { Storage } from "../../node/services.js";
+import { openStorage } from "../../node/storage/db.js";
 import type { OperationOrigin, OperationStatus, StoredOperation } from "../../node/types.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../helpers/chain.js";
 
@@ -44,66 +47,6 @@ const PAID_TOPIC = escrowIface.getEvent("PaymentPaid")?.topicHash ?? "";
 const FAILED_TOPIC = escrowIface.getEvent("OperationFailed")?.topicHash ?? "";
 const ZERO32 = "0x" + "00".repeat(32);
 const Status = { None: 0n, Held: 1n, Fulfilled: 2n, Released: 4n } as const;
-
-// ---------------------------------------------------------------- in-test storage
-
-/**
- * The Storage interface kept in memory (the LevelDB one is node/storage, built separately): enough
- * for the relayer, with the same contract (records copied in and out, update moves the status).
- */
-class MemoryStorage implements Storage {
-  private readonly ops = new Map<string, StoredOperation>();
-  private readonly meta = new Map<string, unknown>();
-
-  readonly operations: OperationRepository = {
-    get: async (id) => clone(this.ops.get(id)),
-    has: async (id) => this.ops.has(id),
-    putAccepted: async (ops) => {
-      for (const op of ops) this.ops.set(op.id, clone(op));
-    },
-    update: async (id, patch) => {
-      const current = this.ops.get(id);
-      if (!current) throw new SettlenetError("OPERATION_NOT_FOUND", "no such operation", { id });
-      const next = { ...current, ...clone(patch), updatedAtMs: Date.now() };
-      this.ops.set(id, next);
-      return clone(next);
-    },
-    listByStatus: async (status, limit) =>
-      [...this.ops.values()]
-        .filter((op) => op.status === status)
-        .sort((a, b) => a.receivedAtMs - b.receivedAtMs)
-        .slice(0, limit)
-        .map(clone),
-    listByPayment: async (paymentId) => [...this.ops.values()].filter((op) => op.paymentId === paymentId).map(clone),
-    nonceSeen: async () => false,
-  };
-
-  readonly payments: PaymentRepository = {
-    get: async () => undefined,
-    listByMerchant: async () => ({ items: [] }),
-    listByPayer: async () => ({ items: [] }),
-    listByInstitution: async () => ({ items: [] }),
-    listByTime: async () => ({ items: [] }),
-  };
-
-  async getCursor(): Promise<number | undefined> {
-    return undefined;
-  }
-  async applyIndexBatch(_batch: IndexBatch): Promise<void> {
-    throw new SettlenetError("NOT_IMPLEMENTED", "not used by the relayer");
-  }
-  async getMeta<T>(name: string): Promise<T | undefined> {
-    return this.meta.get(name) as T | undefined;
-  }
-  async putMeta(name: string, value: unknown): Promise<void> {
-    this.meta.set(name, value);
-  }
-  async close(): Promise<void> {}
-}
-
-function clone<T>(value: T): T {
-  return value === undefined ? value : structuredClone(value);
-}
 
 // ---------------------------------------------------------------- TCP proxy between relayer and chain
 
@@ -304,9 +247,13 @@ describe("BatchRelayer", function () {
     return r;
   }
 
-  function storage(): MemoryStorage {
-    const st = new MemoryStorage();
-    cleanups.push(() => st.close());
+  async function storage(): Promise<Storage> {
+    const dir = await mkdtemp(join(tmpdir(), "settlenet-relayer-"));
+    const st = await openStorage(dir);
+    cleanups.push(async () => {
+      await st.close();
+      await rm(dir, { recursive: true, force: true });
+    });
     return st;
   }
 
@@ -340,7 +287,7 @@ describe("BatchRelayer", function () {
   }
 
   it("executes 50 signed API payments on-chain exactly once, in a few batches", async function () {
-    const st = storage();
+    const st = await storage();
     const r = relayer(0, st, { batchSize: 20 });
     const fromBlock = (await chain.provider.getBlockNumber()) + 1;
     const nonceBefore = await chain.provider.getTransactionCount(institution(0).address);
@@ -381,7 +328,7 @@ describe("BatchRelayer", function () {
   });
 
   it("marks only the items that revert failed, with their decoded custom error", async function () {
-    const st = storage();
+    const st = await storage();
     const r = relayer(0, st);
     const p = payer(0);
     const merchant = s.merchants[0];
@@ -421,7 +368,7 @@ describe("BatchRelayer", function () {
   });
 
   it("never executes an operation twice: duplicate enqueues, re-enqueues after execution, and another relayer re-sending", async function () {
-    const stA = storage();
+    const stA = await storage();
     const rA = relayer(0, stA);
     const merchant = s.merchants[0];
     if (!merchant) throw new Error("no merchant");
@@ -463,7 +410,7 @@ describe("BatchRelayer", function () {
 
     // Another institution whose storage still holds them as accepted: the contract refuses each item
     // as already executed, which counts as success.
-    const stB = storage();
+    const stB = await storage();
     const rB = relayer(1, stB);
     const nonceB = await chain.provider.getTransactionCount(institution(1).address);
     await stB.operations.putAccepted(ops);
@@ -483,8 +430,8 @@ describe("BatchRelayer", function () {
 
   it("relays a gossip operation from the best-ranked watching institution after its timeout; the other sees it settled", async function () {
     const failoverTimeoutMs = 700;
-    const stA = storage();
-    const stB = storage();
+    const stA = await storage();
+    const stB = await storage();
     const rA = relayer(0, stA, { failoverTimeoutMs });
     const rB = relayer(1, stB, { failoverTimeoutMs });
     const fromBlock = (await chain.provider.getBlockNumber()) + 1;
@@ -535,7 +482,7 @@ describe("BatchRelayer", function () {
 
   it("fails over to a lower-ranked institution when nobody else relays a gossip operation", async function () {
     const failoverTimeoutMs = 300;
-    const st = storage();
+    const st = await storage();
     const r = relayer(2, st, { failoverTimeoutMs });
     await r.start();
     const t0 = Date.now();
@@ -554,7 +501,7 @@ describe("BatchRelayer", function () {
     cleanups.push(() => proxy.stop());
     const provider = new JsonRpcProvider(proxy.url, Network.from(ctx.chainId), { staticNetwork: true, cacheTimeout: -1 });
     cleanups.push(async () => provider.destroy());
-    const st = storage();
+    const st = await storage();
     const r = relayer(0, st, { batchSize: 10, batchIntervalMs: 50, maxRetryDelayMs: 400 }, provider);
     const fromBlock = (await chain.provider.getBlockNumber()) + 1;
     await r.start();
@@ -600,7 +547,7 @@ describe("BatchRelayer", function () {
   });
 
   it("resumes after stop/start: queued operations, a mined batch whose outcome was never recorded, and one never broadcast", async function () {
-    const st = storage();
+    const st = await storage();
     const fromBlock = (await chain.provider.getBlockNumber()) + 1;
     const stopped = relayer(0, st, { batchIntervalMs: 60_000, failoverTimeoutMs: 60_000 });
     await stopped.start();
