@@ -261,6 +261,9 @@ contract EscrowHandler is TestBase {
         bytes memory expected;
         if (p.status != IPaymentEscrow.PaymentStatus.Held && p.status != IPaymentEscrow.PaymentStatus.Fulfilled) {
             expected = _statusError(p.status);
+        } else if (p.status == IPaymentEscrow.PaymentStatus.Fulfilled && block.timestamp >= p.deadline) {
+            // Once the auto-release time has come the payment belongs to the merchant.
+            expected = abi.encodeWithSelector(IPaymentEscrow.DisputeWindowClosed.selector, _currentId, uint40(p.deadline));
         }
         Action memory a = Action(IPaymentEscrow.OperationKind.Dispute, p.terms.payer, _route(how), 0, expected);
         if (!_attempt(p.terms, a)) return;
