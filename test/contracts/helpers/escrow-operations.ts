@@ -44,8 +44,8 @@ export async function refundAsMerchant(world: World, terms: PaymentTerms, amount
 }
 
 /** The payer disputes the payment. */
-export async function disputeAsPayer(world: World, terms: PaymentTerms): Promise<void> {
-  await (await world.as(world.escrow, world.payer).dispute(terms, REASON)).wait();
+export async function disputeAsPayer(world: World, terms: PaymentTerms, reason: string = REASON): Promise<void> {
+  await (await world.as(world.escrow, world.payer).dispute(terms, reason)).wait();
 }
 
 /** The arbiter resolves a dispute, awarding `payerAmount` to the payer. */

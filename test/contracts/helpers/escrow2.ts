@@ -13,6 +13,7 @@ import {
   type ActionName,
   type World,
 } from "./fixture.js";
+import { disputeAsPayer, fulfil } from "./escrow-operations.js";
 
 /** The EIP-712 action each signed, non-pay operation kind uses. */
 export const ACTION_OF_KIND: Partial<Record<number, ActionName>> = {
@@ -94,14 +95,14 @@ export async function signedOperation(
 /** Pays `terms` and has the merchant mark them fulfilled; returns the payment id. */
 export async function payFulfilled(world: World, terms: PaymentTerms): Promise<string> {
   const id = await payHeld(world, terms);
-  await (await world.as(world.escrow, world.merchant).markFulfilled(terms)).wait();
+  await fulfil(world, terms);
   return id;
 }
 
 /** Pays `terms` and has the payer dispute them while held; returns the payment id. */
 export async function payDisputed(world: World, terms: PaymentTerms, reason = ethers.ZeroHash): Promise<string> {
   const id = await payHeld(world, terms);
-  await (await world.as(world.escrow, world.payer).dispute(terms, reason)).wait();
+  await disputeAsPayer(world, terms, reason);
   return id;
 }
 

@@ -1,0 +1,338 @@
+/**
+ * The permissioned gossip network: libp2p over TCP with Noise and Yamux, gossipsub with strict signing
+ * on one topic. Only peers in the registry-derived allowlist may connect (the connection gater checks
+ * every encrypted connection); discovery is explicit (the bootstrap list, re-dialled periodically).
+ * Every received message goes through the injected `validate`; each "reject" is an offence against the
+ * peer that forwarded it, and after `maxRejects` offences that peer is hung up and banned for a while.
+ * Gossipsub peer scoring runs alongside, so rejected messages also lower the peer's score.
+ */
+import { createHash } from "node:crypto";
+
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import { gossipsub, StrictSign, TopicValidatorResult, type GossipSub, type Message } from "@libp2p/gossipsub";
+import { createTopicScoreParams } from "@libp2p/gossipsub/score";
+import { identify, type Identify } from "@libp2p/identify";
+import type { ConnectionGater, Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
+import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
+import { tcp } from "@libp2p/tcp";
+import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
+import { createLibp2p } from "libp2p";
+import { z } from "zod";
+
+import { SettlenetError } from "../errors.js";
+import { GOSSIP_TOPIC } from "../protocol/gossip.js";
+import type { Logger } from "../services.js";
+
+/** Largest length-prefixed frame gossipsub encodes or decodes (it-length-prefixed's default, set explicitly). */
+const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+/** Room for the RPC envelope around one message's data: topic, seqno, from, key, signature. */
+const FRAME_OVERHEAD_BYTES = 64 * 1024;
+const DIAL_TIMEOUT_MS = 5_000;
+/** Gossipsub's publish threshold: a peer at or below it no longer receives our own messages. */
+const PUBLISH_THRESHOLD = -50;
+
+export type GossipValidationResult = "accept" | "ignore" | "reject";
+
+export interface GossipNetworkOptions {
+  privateKey: PrivateKey;
+  /** Multiaddrs to listen on, e.g. /ip4/127.0.0.1/tcp/0. */
+  listen: string[];
+  /** Peers to dial at start and re-dial while disconnected; each multiaddr ends in /p2p/<peer id>. */
+  bootstrap?: string[];
+  topic?: string;
+  /** Largest message data accepted or published. */
+  maxMessageBytes?: number;
+  /** Offences (rejected or oversized messages) after which a peer is hung up and banned. */
+  maxRejects?: number;
+  banSeconds?: number;
+  redialIntervalMs?: number;
+}
+
+export interface GossipNetworkModules {
+  logger: Logger;
+  /** Peer ids allowed to connect (active institutions and regulators); read on every connection. */
+  allowlist: () => ReadonlySet<string>;
+  /**
+   * Decides a received message before it is forwarded. `fromPeerId` is the propagation source (the
+   * peer that sent it to us), which is also the peer an offence is counted against.
+   */
+  validate: (fromPeerId: string, data: Uint8Array) => Promise<GossipValidationResult>;
+  /** Gossip message id from the data (default: its sha256); equal ids are delivered once. */
+  messageId?: (data: Uint8Array) => Uint8Array;
+}
+
+export interface GossipNetwork {
+  peerId: string;
+  /** Listen addresses, each ending in /p2p/<peer id> (usable as another node's bootstrap entry). */
+  multiaddrs(): string[];
+  /** Publishes to the topic; resolves to the number of peers it was sent to (0 when alone). */
+  publish(data: Uint8Array): Promise<number>;
+  connectedPeers(): string[];
+  /** Connected peers subscribed to the topic. */
+  topicPeers(): string[];
+  /** Gossipsub score of a peer (0 for unknown peers); negative after rejected messages. */
+  peerScore(peerId: string): number;
+  /** Hangs up peers no longer allowed and dials bootstrap peers that now are; call when the registry changes. */
+  refreshAllowlist(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const optionsSchema = z.strictObject({
+  listen: z.array(z.string()).min(1),
+  bootstrap: z.array(z.string()).default([]),
+  topic: z.string().min(1).default(GOSSIP_TOPIC),
+  maxMessageBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(MAX_FRAME_BYTES - FRAME_OVERHEAD_BYTES)
+    .default(1024 * 1024),
+  maxRejects: z.number().int().positive().default(5),
+  banSeconds: z.number().positive().default(600),
+  redialIntervalMs: z.number().int().positive().default(2_000),
+});
+
+type Services = { identify: Identify; pubsub: GossipSub };
+
+/** The part of gossipsub's class that its exported interface leaves out. */
+interface ScoredPubsub {
+  getScore(peerId: string): number;
+}
+
+/** Starts a libp2p node on the gossip topic with the allowlist gater and the bootstrap re-dial loop. */
+export async function createGossipNetwork(options: GossipNetworkOptions, modules: GossipNetworkModules): Promise<GossipNetwork> {
+  const { privateKey, ...rest } = options;
+  const parsed = optionsSchema.safeParse(rest);
+  if (!parsed.success) {
+    throw new SettlenetError("P2P_OPTIONS_INVALID", `invalid gossip network options: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`, {
+      fields: parsed.error.issues.map((issue) => issue.path.join(".")),
+    });
+  }
+  const config = parsed.data;
+  const listen = config.listen.map((address) => parseMultiaddr(address, "listen"));
+  const bootstrap = config.bootstrap.map((address) => {
+    const addr = parseMultiaddr(address, "bootstrap");
+    const peer = addr.getComponents().findLast((component) => component.name === "p2p")?.value;
+    if (peer === undefined) {
+      throw new SettlenetError("P2P_OPTIONS_INVALID", `bootstrap address ${address} does not end in /p2p/<peer id>`, { fields: ["bootstrap"], address });
+    }
+    return { peer, addr };
+  });
+
+  const self = peerIdFromPrivateKey(privateKey).toString();
+  const logger = modules.logger.child({ component: "p2p", peer: self });
+  const messageId = modules.messageId ?? sha256;
+  const offences = new OffenceTracker(config.maxRejects, config.banSeconds * 1_000);
+  const admitted = (peer: string): boolean => modules.allowlist().has(peer) && !offences.isBanned(peer);
+
+  const refuse = (peer: PeerId, direction: "inbound" | "outbound"): boolean => {
+    const id = peer.toString();
+    if (admitted(id)) return false;
+    logger.debug({ remote: id, direction, reason: offences.isBanned(id) ? "banned" : "not-allowlisted" }, "connection refused");
+    return true;
+  };
+  const connectionGater: ConnectionGater = {
+    // Explicitly allow every address: consortium nodes (and tests) sit on private and loopback networks.
+    denyDialMultiaddr: () => false,
+    denyDialPeer: (peer) => !admitted(peer.toString()),
+    denyInboundEncryptedConnection: (peer) => refuse(peer, "inbound"),
+    denyOutboundEncryptedConnection: (peer) => refuse(peer, "outbound"),
+  };
+
+  // Penalty weight chosen so that maxRejects offences bring a score to the publish threshold but stay
+  // above the graylist threshold (-80): the validator keeps seeing the offender until the ban.
+  const invalidMessageDeliveriesWeight = PUBLISH_THRESHOLD / config.maxRejects ** 2;
+  const libp2p: Libp2p<Services> = await createLibp2p<Services>({
+    privateKey,
+    addresses: { listen: listen.map(String) },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater,
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({
+        globalSignaturePolicy: StrictSign,
+        allowPublishToZeroTopicPeers: true,
+        ignoreDuplicatePublishError: true,
+        fallbackToFloodsub: false,
+        allowedTopics: [config.topic],
+        msgIdFn: (msg: Message) => messageId(msg.data),
+        maxInboundDataLength: MAX_FRAME_BYTES,
+        scoreParams: {
+          // Every peer is vetted by the registry and tests share one IP: colocation says nothing here.
+          IPColocationFactorWeight: 0,
+          // Forget a penalty over about one ban period.
+          retainScore: config.banSeconds * 1_000,
+          topics: {
+            [config.topic]: createTopicScoreParams({
+              topicWeight: 1,
+              // Positive components are off: only misbehaviour moves a vetted peer's score, and a quiet
+              // consortium network must not punish peers for low traffic.
+              timeInMeshWeight: 0,
+              firstMessageDeliveriesWeight: 0,
+              meshMessageDeliveriesWeight: 0,
+              meshFailurePenaltyWeight: 0,
+              invalidMessageDeliveriesWeight,
+              invalidMessageDeliveriesDecay: Math.pow(0.01, 1 / config.banSeconds),
+            }),
+          },
+        },
+        scoreThresholds: { publishThreshold: PUBLISH_THRESHOLD },
+      }),
+    },
+  });
+
+  const hangUp = async (peer: string, reason: string): Promise<void> => {
+    logger.info({ remote: peer, reason }, "hanging up peer");
+    try {
+      await libp2p.hangUp(peerIdFromString(peer));
+    } catch (error) {
+      logger.warn({ remote: peer, err: error }, "hang-up failed");
+    }
+  };
+
+  const pubsub = libp2p.services.pubsub;
+  pubsub.topicValidators.set(config.topic, async (source: PeerId, message: Message): Promise<TopicValidatorResult> => {
+    const from = source.toString();
+    // A peer hung up a moment ago may still have messages in flight; drop them without judging.
+    if (!admitted(from)) return TopicValidatorResult.Ignore;
+    let outcome: GossipValidationResult;
+    if (message.data.byteLength > config.maxMessageBytes) {
+      outcome = "reject";
+    } else {
+      try {
+        outcome = await modules.validate(from, message.data);
+      } catch (error) {
+        // A validator fault is our problem, not the sender's.
+        logger.error({ remote: from, err: error }, "gossip validator failed");
+        return TopicValidatorResult.Ignore;
+      }
+    }
+    if (outcome === "reject") {
+      const count = offences.record(from);
+      logger.debug({ remote: from, offences: count, bytes: message.data.byteLength }, "gossip message rejected");
+      if (offences.isBanned(from)) {
+        logger.warn({ remote: from, offences: count, banSeconds: config.banSeconds }, "peer banned after repeated rejected messages");
+        void hangUp(from, "banned");
+      }
+      return TopicValidatorResult.Reject;
+    }
+    return outcome === "accept" ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
+  });
+  pubsub.subscribe(config.topic);
+
+  libp2p.addEventListener("peer:connect", (event) => logger.info({ remote: event.detail.toString() }, "peer connected"));
+  libp2p.addEventListener("peer:disconnect", (event) => logger.info({ remote: event.detail.toString() }, "peer disconnected"));
+
+  // Bootstrap re-dial: nodes restart, so every bootstrap peer that is allowed but not connected is
+  // dialled again each interval. At most one dial per peer is in flight.
+  const dialing = new Set<string>();
+  const stopping = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const redial = (): void => {
+    const connected = new Set(libp2p.getPeers().map(String));
+    for (const { peer, addr } of bootstrap) {
+      if (peer === self || connected.has(peer) || dialing.has(peer) || !admitted(peer)) continue;
+      dialing.add(peer);
+      libp2p
+        .dial(addr, { signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
+        .then(
+          () => logger.debug({ remote: peer }, "dialled bootstrap peer"),
+          (error: unknown) => logger.debug({ remote: peer, addr: addr.toString(), err: error }, "bootstrap dial failed"),
+        )
+        .finally(() => dialing.delete(peer));
+    }
+  };
+  const schedule = (): void => {
+    timer = setTimeout(() => {
+      redial();
+      schedule();
+    }, config.redialIntervalMs);
+    timer.unref();
+  };
+  redial();
+  schedule();
+  logger.info({ listen: libp2p.getMultiaddrs().map(String), bootstrap: bootstrap.length, topic: config.topic }, "gossip network started");
+
+  return {
+    peerId: self,
+    multiaddrs: () => libp2p.getMultiaddrs().map(String),
+    async publish(data) {
+      if (data.byteLength > config.maxMessageBytes) {
+        throw new SettlenetError("MESSAGE_TOO_LARGE", `gossip message of ${data.byteLength} bytes exceeds ${config.maxMessageBytes}`, {
+          bytes: data.byteLength,
+          maxMessageBytes: config.maxMessageBytes,
+        });
+      }
+      const { recipients } = await pubsub.publish(config.topic, data);
+      return recipients.length;
+    },
+    connectedPeers: () => libp2p.getPeers().map(String),
+    topicPeers: () => pubsub.getSubscribers(config.topic).map(String),
+    peerScore: (peer) => (pubsub as unknown as ScoredPubsub).getScore(peer),
+    async refreshAllowlist() {
+      const dropped = libp2p
+        .getPeers()
+        .map(String)
+        .filter((peer) => !admitted(peer));
+      await Promise.all(dropped.map((peer) => hangUp(peer, "not-allowlisted")));
+      redial();
+    },
+    async stop() {
+      clearTimeout(timer);
+      stopping.abort();
+      await libp2p.stop();
+      logger.info("gossip network stopped");
+    },
+  };
+}
+
+function parseMultiaddr(address: string, field: string): Multiaddr {
+  try {
+    return multiaddr(address);
+  } catch (error) {
+    throw new SettlenetError("P2P_OPTIONS_INVALID", `${field} address ${address} is not a multiaddr`, { fields: [field], address }, { cause: error });
+  }
+}
+
+function sha256(data: Uint8Array): Uint8Array {
+  return createHash("sha256").update(data).digest();
+}
+
+/**
+ * Counts offences per peer and bans a peer once it reaches `limit`. Offences older than the ban period
+ * are forgotten, so a rare fault does not add up to a ban over months.
+ */
+class OffenceTracker {
+  private readonly offences = new Map<string, { count: number; last: number }>();
+  private readonly bans = new Map<string, number>();
+
+  constructor(
+    private readonly limit: number,
+    private readonly banMs: number,
+  ) {}
+
+  /** Records one offence and returns the peer's count including it; reaching the limit bans the peer. */
+  record(peer: string): number {
+    const now = Date.now();
+    const previous = this.offences.get(peer);
+    const count = previous !== undefined && now - previous.last < this.banMs ? previous.count + 1 : 1;
+    if (count >= this.limit) {
+      this.offences.delete(peer);
+      this.bans.set(peer, now + this.banMs);
+    } else {
+      this.offences.set(peer, { count, last: now });
+    }
+    return count;
+  }
+
+  isBanned(peer: string): boolean {
+    const until = this.bans.get(peer);
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.bans.delete(peer);
+    return false;
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Operation pool repository: stored operations (`ops`), their indexes by payment and by status, and
+ * the (signer, nonce) marks of operations that carry a nonce (`nonces`). Key layouts: keyspaces.ts.
+ */
+import { SettlenetError } from "../errors.js";
+import type { OperationRepository } from "../services.js";
+import { FINAL_OPERATION_STATUSES, type OperationStatus, type StoredOperation } from "../types.js";
+import type { StorageContext, Sublevel, WriteOp } from "./db.js";
+import type { Keyspace } from "./keyspaces.js";
+import { SEP, pad } from "./keyspaces.js";
+
+type Spaces = Readonly<Record<Keyspace, Sublevel>>;
+type OperationPatch = Partial<Pick<StoredOperation, "status" | "txHash" | "execution" | "error">>;
+
+/** Keys of the operation keyspaces; hex ids and addresses are lower-cased so lookups ignore case. */
+export const operationKeys = {
+  op: (id: string) => id.toLowerCase(),
+  byPayment: (paymentId: string, id: string) => `${paymentId.toLowerCase()}${SEP}${id.toLowerCase()}`,
+  byStatus: (status: OperationStatus, receivedAtMs: number, id: string) => `${status}${SEP}${pad(receivedAtMs, 16)}${SEP}${id.toLowerCase()}`,
+  nonce: (signer: string, nonce: bigint) => `${signer.toLowerCase()}${SEP}${nonce.toString()}`,
+};
+
+/** The (signer, nonce) an operation consumes on-chain, if any (every kind but pay and release). */
+function nonceOf(op: StoredOperation): { signer: string; nonce: bigint } | undefined {
+  if (op.signer === null || !("nonce" in op.op)) return undefined;
+  return { signer: op.signer, nonce: BigInt(op.op.nonce) };
+}
+
+/** Key range of every key starting with `prefix` (a non-empty string). */
+export function prefixRange(prefix: string): { gte: string; lt: string } {
+  return { gte: prefix, lt: prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1) };
+}
+
+const isFinal = (status: OperationStatus) => FINAL_OPERATION_STATUSES.includes(status);
+
+/**
+ * The stored operation after `patch` and the writes that persist it (record plus status-index move).
+ * A final status (executed, failed) never changes: a patch that would leave one keeps the status and
+ * applies only its other fields, so a late relay update cannot undo what the indexer saw on-chain.
+ */
+export function operationPatchWrites(
+  spaces: Spaces,
+  current: StoredOperation,
+  patch: OperationPatch,
+  nowMs: number,
+): { next: StoredOperation; writes: WriteOp[] } {
+  const status = patch.status !== undefined && !isFinal(current.status) ? patch.status : current.status;
+  const next: StoredOperation = { ...current, ...patch, status, updatedAtMs: nowMs };
+  const writes: WriteOp[] = [{ type: "put", sublevel: spaces.ops, key: operationKeys.op(current.id), value: next }];
+  if (status !== current.status) {
+    writes.push(
+      { type: "del", sublevel: spaces.opsByStatus, key: operationKeys.byStatus(current.status, current.receivedAtMs, current.id) },
+      { type: "put", sublevel: spaces.opsByStatus, key: operationKeys.byStatus(status, current.receivedAtMs, current.id), value: "" },
+    );
+  }
+  return { next, writes };
+}
+
+/** OperationRepository on LevelDB. */
+export class LevelOperationRepository implements OperationRepository {
+  constructor(private readonly ctx: StorageContext) {}
+
+  private get spaces(): Spaces {
+    return this.ctx.spaces;
+  }
+
+  get(id: string): Promise<StoredOperation | undefined> {
+    return this.ctx.read(async () => (await this.spaces.ops.get(operationKeys.op(id))) as StoredOperation | undefined);
+  }
+
+  has(id: string): Promise<boolean> {
+    return this.ctx.read(() => this.spaces.ops.has(operationKeys.op(id)));
+  }
+
+  /** Several operations by id, in order (undefined where unknown). */
+  getMany(ids: string[]): Promise<(StoredOperation | undefined)[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.ctx.read(async () => (await this.spaces.ops.getMany(ids.map(operationKeys.op))) as (StoredOperation | undefined)[]);
+  }
+
+  /**
+   * Atomic, synced: the operations, their payment and status indexes and their (signer, nonce) marks.
+   * Operations already stored are left as they are (storing again must not reset a later status).
+   */
+  putAccepted(ops: StoredOperation[]): Promise<void> {
+    return this.ctx.write(async () => {
+      const unique = [...new Map(ops.map((op) => [operationKeys.op(op.id), op])).values()];
+      if (unique.length === 0) return;
+      const present = await this.spaces.ops.hasMany(unique.map((op) => operationKeys.op(op.id)));
+      const writes: WriteOp[] = [];
+      unique.forEach((op, i) => {
+        if (present[i]) return;
+        writes.push(
+          { type: "put", sublevel: this.spaces.ops, key: operationKeys.op(op.id), value: op },
+          { type: "put", sublevel: this.spaces.opsByPayment, key: operationKeys.byPayment(op.paymentId, op.id), value: "" },
+          { type: "put", sublevel: this.spaces.opsByStatus, key: operationKeys.byStatus(op.status, op.receivedAtMs, op.id), value: "" },
+        );
+        const mark = nonceOf(op);
+        if (mark) writes.push({ type: "put", sublevel: this.spaces.nonces, key: operationKeys.nonce(mark.signer, mark.nonce), value: op.id });
+      });
+      await this.ctx.commit(writes);
+    });
+  }
+
+  /** Atomic, synced status change (moves the status index); NOT_FOUND for an unknown id. */
+  update(id: string, patch: OperationPatch): Promise<StoredOperation> {
+    return this.ctx.write(async () => {
+      const current = (await this.spaces.ops.get(operationKeys.op(id))) as StoredOperation | undefined;
+      if (!current) throw new SettlenetError("NOT_FOUND", "no stored operation with this id", { id });
+      const { next, writes } = operationPatchWrites(this.spaces, current, patch, Date.now());
+      await this.ctx.commit(writes);
+      return next;
+    });
+  }
+
+  /** Up to `limit` operations in `status`, oldest received first. */
+  listByStatus(status: OperationStatus, limit: number): Promise<StoredOperation[]> {
+    return this.ctx.read(async () => {
+      if (!Number.isInteger(limit) || limit < 0) throw new SettlenetError("INVALID_ARGUMENT", "limit must be a non-negative integer", { limit });
+      if (limit === 0) return [];
+      const keys = await this.spaces.opsByStatus.keys({ ...prefixRange(`${status}${SEP}`), limit }).all();
+      return this.resolve(keys.map((key) => key.slice(key.lastIndexOf(SEP) + 1)));
+    });
+  }
+
+  /** Every stored operation of a payment, oldest received first. */
+  listByPayment(paymentId: string): Promise<StoredOperation[]> {
+    return this.ctx.read(async () => {
+      const prefix = `${paymentId.toLowerCase()}${SEP}`;
+      const keys = await this.spaces.opsByPayment.keys(prefixRange(prefix)).all();
+      const ops = await this.resolve(keys.map((key) => key.slice(prefix.length)));
+      return ops.sort((a, b) => a.receivedAtMs - b.receivedAtMs);
+    });
+  }
+
+  /** True if (signer, nonce) was already used by a stored operation. */
+  nonceSeen(signer: string, nonce: bigint): Promise<boolean> {
+    return this.ctx.read(() => this.spaces.nonces.has(operationKeys.nonce(signer, nonce)));
+  }
+
+  private async resolve(ids: string[]): Promise<StoredOperation[]> {
+    if (ids.length === 0) return [];
+    const ops = (await this.spaces.ops.getMany(ids)) as (StoredOperation | undefined)[];
+    return ops.filter((op): op is StoredOperation => op !== undefined);
+  }
+}
