@@ -47,7 +47,7 @@ interface CodeSpec {
  */
 export const OPERATION_CODES = {
   MALFORMED: { gossip: REJECT, api: REJECT, http: 400, summary: "not UTF-8 JSON, or fails the wire schema (unknown field, money as a JSON number, bad address, ...)" },
-  DUPLICATE: { gossip: IGNORE, api: IGNORE, http: 200, summary: "an operation with this id is already stored" },
+  DUPLICATE: { gossip: IGNORE, api: IGNORE, http: 409, summary: "an operation with this id is already stored (its status is at GET /operations/{id})" },
   ALREADY_EXECUTED: { gossip: IGNORE, api: IGNORE, http: 409, summary: "the payment is already executed on-chain" },
   UNSUPPORTED_TOKEN: { gossip: REJECT, api: REJECT, http: 422, summary: "the token is not a registered settlement token" },
   UNKNOWN_MERCHANT: { gossip: REJECT, api: REJECT, http: 422, summary: "the merchant is not a registered merchant" },

@@ -1,11 +1,10 @@
-import { createServer, connect, type Server, type Socket } from "node:net";
-
 import { expect } from "chai";
 import { JsonRpcProvider, Network, Wallet, ZeroAddress, encodeBytes32String, getAddress } from "ethers";
 import { pino, type Logger } from "pino";
 
 import { ChainRegistryView } from "../../node/chain/registry-view.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../helpers/chain.js";
+import { startTcpProxy } from "../helpers/tcp-proxy.js";
 
 const ACTIVE = 1;
 const SUSPENDED = 2;
@@ -15,36 +14,6 @@ function capturingLogger(): { logger: Logger; records: { level: number; msg: str
   const records: { level: number; msg: string }[] = [];
   const logger = pino({ level: "debug" }, { write: (line: string) => records.push(JSON.parse(line) as { level: number; msg: string }) });
   return { logger, records };
-}
-
-/** A TCP proxy in front of the chain's RPC that the test can cut and restore (an RPC outage). */
-async function rpcProxy(target: URL): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void>; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let server: Server;
-  let port = 0;
-  const listen = () =>
-    new Promise<void>((resolve) => {
-      server = createServer((client) => {
-        const upstream = connect(Number(target.port), target.hostname);
-        for (const socket of [client, upstream]) {
-          sockets.add(socket);
-          socket.on("close", () => sockets.delete(socket));
-          socket.on("error", () => undefined);
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      server.listen(port, "127.0.0.1", () => {
-        port = (server.address() as { port: number }).port;
-        resolve();
-      });
-    });
-  const cut = () =>
-    new Promise<void>((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    });
-  await listen();
-  return { url: `http://127.0.0.1:${port}`, cut, restore: listen, close: cut };
 }
 
 /** Resolves at the next onChange of `view`. */
@@ -197,7 +166,7 @@ describe("registry view (ParticipantRegistry mirror)", function () {
   });
 
   it("keeps serving its last state while the RPC is down, and catches up when it returns", async function () {
-    const proxy = await rpcProxy(new URL(chain.url));
+    const proxy = await startTcpProxy(chain.url);
     const network = Network.from(BigInt(s.deployment.chainId));
     const provider = new JsonRpcProvider(proxy.url, network, { staticNetwork: network, cacheTimeout: -1, batchMaxCount: 1 });
     const { logger, records } = capturingLogger();
@@ -207,7 +176,7 @@ describe("registry view (ParticipantRegistry mirror)", function () {
       const merchant = s.merchants[1]!.address;
       expect(flaky.account(merchant)?.active).to.equal(true);
 
-      await proxy.cut();
+      await proxy.pause();
       await send(s.contracts.registry.connect(s.institutions[0]!).setAccountStatus(merchant, SUSPENDED));
       let failed = false;
       await flaky.refresh().catch(() => (failed = true));
@@ -218,7 +187,7 @@ describe("registry view (ParticipantRegistry mirror)", function () {
       expect(records.some((r) => r.level === 40 && r.msg === "registry refresh failed")).to.equal(true);
 
       const changed = nextChange(flaky);
-      await proxy.restore();
+      await proxy.resume();
       await changed;
       expect(flaky.account(merchant)?.active).to.equal(false);
       await send(s.contracts.registry.connect(s.institutions[0]!).setAccountStatus(merchant, ACTIVE));
