@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 
 import { OperationError, SettlenetError } from "../errors.js";
+import { OPERATION_CODES, isOperationCode } from "../validation/validate.js";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
@@ -27,11 +28,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   READ_ONLY: 403,
 };
 
-/** The HTTP status of an operation refusal: malformed → 400, duplicate → 409, other refusals → 422. */
+/** The HTTP status of an operation refusal, from the one table of validation codes. */
 export function statusOfOperationError(error: OperationError): number {
-  if (error.code === "MALFORMED") return 400;
-  if (error.code === "DUPLICATE" || error.code === "ALREADY_EXECUTED" || error.code === "NONCE_USED") return 409;
-  return 422;
+  return isOperationCode(error.code) ? OPERATION_CODES[error.code].http : 422;
 }
 
 export function problemOf(error: unknown, instance?: string): Problem {

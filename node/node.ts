@@ -1,0 +1,185 @@
+/**
+ * An institution (or regulator) node: registry mirror, LevelDB storage, chain indexer, validation
+ * pipeline, permissioned gossip, relayer and HTTP API, wired together. `startNode` returns once the
+ * node has caught up with the chain and listens; `stop` shuts everything down in reverse order.
+ */
+import { join } from "node:path";
+
+import { JsonRpcProvider, Network } from "ethers";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { Registry, collectDefaultMetrics } from "prom-client";
+
+import { buildNodeApi, type HealthReport } from "./api/app.js";
+import { ChainRegistryView } from "./chain/registry-view.js";
+import type { NodeConfig } from "./config.js";
+import { SettlenetError } from "./errors.js";
+import { Indexer } from "./indexer/indexer.js";
+import { loadOperatorWallet } from "./keys.js";
+import { createGossipNetwork, type GossipNetwork } from "./p2p/network.js";
+import { loadOrCreatePeerKey, peerIdOf } from "./p2p/keys.js";
+import { OperationPipeline } from "./pipeline.js";
+import { loadArtifact } from "./protocol/artifacts.js";
+import { readDeployment } from "./protocol/deployment.js";
+import { PAYMENT_STATUSES } from "./protocol/eip712.js";
+import { BatchRelayer } from "./relay/relayer.js";
+import type { ValidationContext } from "./services.js";
+import { openStorage } from "./storage/db.js";
+import { OutcomeMapper } from "./validation/outcome.js";
+import { RiskEngine } from "./validation/risk.js";
+import { Contract } from "ethers";
+
+export interface RunningNode {
+  peerId: string;
+  operator: string;
+  apiUrl: string;
+  multiaddrs(): string[];
+  stop(): Promise<void>;
+}
+
+/** Starts a node from its validated configuration. */
+export async function startNode(config: NodeConfig, modules: { logger: Logger }): Promise<RunningNode> {
+  const logger = modules.logger;
+  const stack: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stack.reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        logger.warn({ err: error }, "error while stopping");
+      }
+    }
+  };
+  try {
+    const deployment = await readDeployment(config.deploymentFile);
+    const wallet = await loadOperatorWallet(config.keyFile, config.keyPasswordEnv);
+    const chainId = BigInt(deployment.chainId);
+    const provider = new JsonRpcProvider(config.rpcUrl, Network.from(chainId), {
+      staticNetwork: true,
+      cacheTimeout: -1,
+      pollingInterval: config.indexer.pollIntervalMs,
+    });
+    stack.push(async () => provider.destroy());
+
+    const storage = await openStorage(join(config.dataDir, "db"));
+    stack.push(() => storage.close());
+
+    const registry = new ChainRegistryView({ deployment, pollIntervalMs: 1_000 }, { provider, logger: logger.child({ module: "registry" }) });
+    await registry.start();
+    stack.push(() => registry.stop());
+
+    const operator = registry.operators().find((o) => o.signer.toLowerCase() === wallet.address.toLowerCase());
+    if (!operator) {
+      throw new SettlenetError("NOT_REGISTERED", `key ${wallet.address} is not the signing key of any registered institution or regulator`, { signer: wallet.address });
+    }
+    if (operator.regulator !== (config.role === "regulator")) {
+      throw new SettlenetError("ROLE_MISMATCH", `configured role ${config.role} but ${operator.id} is registered as ${operator.regulator ? "a regulator" : "an institution"}`, { operator: operator.id });
+    }
+    const peerKey = await loadOrCreatePeerKey(config.peerKeyFile);
+    const peerId = peerIdOf(peerKey);
+    if (operator.peerId !== peerId) {
+      throw new SettlenetError("PEER_ID_MISMATCH", `this node's peer id ${peerId} differs from the one registered for ${operator.id} (${operator.peerId})`, { peerId, registered: operator.peerId });
+    }
+
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics });
+    const outcomes = new OutcomeMapper({ logger, metrics });
+    const risk = new RiskEngine(config.risk);
+    const ctx: ValidationContext = {
+      chainId,
+      escrow: deployment.contracts.escrow,
+      registry,
+      storage,
+      rules: config.risk,
+      nowSeconds: () => Math.floor(Date.now() / 1000),
+    };
+
+    const relayer =
+      config.role === "institution"
+        ? new BatchRelayer(
+            { deployment, institutionId: operator.id, ...config.relay },
+            { wallet: wallet.connect(provider), storage, logger: logger.child({ module: "relay" }), activeInstitutions: () => registry.activeInstitutions() },
+          )
+        : undefined;
+    const pipeline = new OperationPipeline({ readOnly: config.role === "regulator" }, ctx, { logger, outcomes, risk, ...(relayer ? { relayer } : {}) });
+
+    const indexer = new Indexer(
+      { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
+      {
+        provider,
+        storage,
+        institutionOf: (account) => registry.account(account)?.institution,
+        logger: logger.child({ module: "indexer" }),
+        onSettled: (ids) => relayer?.settled(ids),
+      },
+    );
+    // Catch up with the chain before acknowledging anything (a restored or emptied node re-syncs first).
+    await indexer.syncOnce();
+    await indexer.start();
+    stack.push(() => indexer.stop());
+
+    const network: GossipNetwork = await createGossipNetwork(
+      { privateKey: peerKey, listen: config.listen, bootstrap: config.bootstrap },
+      { logger: logger.child({ module: "p2p" }), allowlist: () => registry.allowedPeerIds(), validate: (from, data) => pipeline.onGossip(from, data) },
+    );
+    stack.push(() => network.stop());
+    pipeline.setPublisher((data) => network.publish(data));
+    registry.onChange(() => {
+      network.refreshAllowlist().catch((error: unknown) => logger.warn({ err: error }, "allowlist refresh failed"));
+    });
+
+    if (relayer) {
+      await relayer.start();
+      stack.push(() => relayer.stop());
+    }
+
+    const escrow = new Contract(deployment.contracts.escrow, loadArtifact("PaymentEscrow").abi, provider);
+    const health = async (): Promise<HealthReport> => {
+      const [head, indexed] = await Promise.all([provider.getBlockNumber().catch(() => null), storage.getCursor()]);
+      return {
+        ready: head !== null && indexed !== undefined && head - indexed <= 5,
+        role: config.role,
+        peerId,
+        operator: operator.id,
+        chain: { head, indexed: indexed ?? null },
+        peers: network.connectedPeers().length,
+      };
+    };
+    const api: FastifyInstance = await buildNodeApi(
+      {},
+      {
+        logger: logger.child({ module: "api" }),
+        metrics,
+        storage,
+        submit: (inputs) => pipeline.submit(inputs),
+        peers: () =>
+          network.connectedPeers().map((id) => {
+            const known = registry.operators().find((o) => o.peerId === id);
+            return { peerId: id, ...(known ? { operator: known.id, name: known.name } : {}) };
+          }),
+        health,
+        onChainPayment: async (paymentId) => {
+          const state = (await escrow.getFunction("paymentOf")(paymentId)) as { status: bigint; amount: bigint; refunded: bigint; deadline: bigint };
+          if (state.status === 0n) return undefined;
+          return {
+            status: PAYMENT_STATUSES[Number(state.status)] ?? "unknown",
+            amount: state.amount.toString(),
+            refunded: state.refunded.toString(),
+            deadline: Number(state.deadline),
+          };
+        },
+      },
+    );
+    await api.listen({ host: config.api.host, port: config.api.port });
+    stack.push(() => api.close());
+    const address = api.server.address();
+    const port = typeof address === "object" && address ? address.port : config.api.port;
+    const apiUrl = `http://${config.api.host}:${port}`;
+    logger.info({ peerId, operator: operator.id, role: config.role, api: apiUrl, listen: network.multiaddrs() }, "node started");
+
+    return { peerId, operator: operator.id, apiUrl, multiaddrs: () => network.multiaddrs(), stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

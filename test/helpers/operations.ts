@@ -1,0 +1,57 @@
+/** Builds signed operations in their JSON wire form from a deployed scenario, as a payer's wallet or a merchant would. */
+import { hexlify, randomBytes, type Signer } from "ethers";
+
+import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../node/protocol/eip712.js";
+import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../node/protocol/operations.js";
+import type { Scenario } from "./chain.js";
+
+let nonce = BigInt(Date.now()) * 1000n;
+
+/** Payment terms from payer `payerIndex` to merchant `merchantIndex` (defaults: 100.00, escrow, 1 h to pay). */
+export async function termsFor(s: Scenario, payerIndex = 0, merchantIndex = 0, overrides: Partial<PaymentTerms> = {}): Promise<PaymentTerms> {
+  const payer = s.payers[payerIndex];
+  const merchant = s.merchants[merchantIndex];
+  if (!payer || !merchant) throw new Error("no such payer or merchant");
+  const now = BigInt((await s.chain.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000));
+  nonce += 1n;
+  return {
+    payer: payer.address,
+    merchant: merchant.address,
+    token: await s.token.getAddress(),
+    amount: 100_00n,
+    orderId: hexlify(randomBytes(32)),
+    feeBps: 100,
+    direct: false,
+    payDeadline: now + 3_600n,
+    fulfilmentPeriod: 86_400,
+    autoReleasePeriod: 86_400,
+    refundPeriod: 86_400,
+    nonce,
+    ...overrides,
+  };
+}
+
+function context(s: Scenario) {
+  return { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow };
+}
+
+/** A pay operation signed by the terms' payer (which must be one of the scenario's payers). */
+export async function signedPay(s: Scenario, terms: PaymentTerms): Promise<{ op: EscrowOperationInput; paymentId: string }> {
+  const payer = s.payers.find((p) => p.address === terms.payer);
+  if (!payer) throw new Error("payer not in scenario");
+  const ctx = context(s);
+  const signature = await payer.signTypedData(escrowDomain(ctx.chainId, ctx.escrow), PAYMENT_TYPES, terms);
+  return { op: { kind: "pay", terms: termsToJson(terms), signature }, paymentId: paymentIdOf(terms, ctx) };
+}
+
+/** A confirm signed by `signer` (the payer, for a valid one). */
+export async function signedConfirm(s: Scenario, terms: PaymentTerms, signer: Signer, opNonce: bigint, deadlineSeconds = 3_600n): Promise<EscrowOperationInput> {
+  const ctx = context(s);
+  const deadline = BigInt(Math.floor(Date.now() / 1000)) + deadlineSeconds;
+  const signature = await signer.signTypedData(escrowDomain(ctx.chainId, ctx.escrow), ESCROW_ACTION_TYPES.confirm, {
+    paymentId: paymentIdOf(terms, ctx),
+    nonce: opNonce,
+    deadline,
+  });
+  return { kind: "confirm", terms: termsToJson(terms), nonce: opNonce.toString(), deadline: deadline.toString(), signature };
+}
