@@ -3,7 +3,7 @@
  * money as decimal strings), the operation id (= EIP-712 digest, also the gossip message id) and the
  * signer each operation needs. The same types the contracts verify (see eip712.ts).
  */
-import { TypedDataEncoder, getAddress, keccak256, concat, toUtf8Bytes, type TypedDataDomain } from "ethers";
+import { TypedDataEncoder, getAddress, keccak256, concat, toUtf8Bytes, type TypedDataDomain, type TypedDataField } from "ethers";
 import { z } from "zod";
 
 import {
@@ -13,6 +13,7 @@ import {
   escrowDomain,
   type OperationKindName,
   type PaymentTerms,
+  type TypedDataTypes,
 } from "./eip712.js";
 
 const UINT256_MAX = (1n << 256n) - 1n;
@@ -99,7 +100,7 @@ export function escrowDomainOf(ctx: EscrowContext): TypedDataDomain {
 
 /** Payment id: the EIP-712 digest of the terms (what PaymentEscrow.paymentIdOf returns). */
 export function paymentIdOf(terms: PaymentTerms, ctx: EscrowContext): string {
-  return TypedDataEncoder.hash(escrowDomainOf(ctx), PAYMENT_TYPES, terms);
+  return typedDigest(domainSeparator(ctx), PAYMENT_STRUCT, terms as unknown as Record<string, unknown>);
 }
 
 type SignedKind = Exclude<OperationKindName, "pay" | "release">;
@@ -121,10 +122,7 @@ export function actionMessage(op: Extract<EscrowOperation, { kind: SignedKind }>
 
 /** The EIP-712 digest the operation's signature covers; for `release` (unsigned) a domain-separated hash. */
 export function signingDigest(op: EscrowOperation, ctx: EscrowContext): string {
-  const paymentId = paymentIdOf(op.terms, ctx);
-  if (op.kind === "pay") return paymentId;
-  if (op.kind === "release") return keccak256(concat([toUtf8Bytes("settlenet.release:"), paymentId]));
-  return TypedDataEncoder.hash(escrowDomainOf(ctx), ESCROW_ACTION_TYPES[op.kind], actionMessage(op, paymentId));
+  return operationDigests(op, ctx).id;
 }
 
 /**
@@ -173,4 +171,84 @@ export function termsToJson(terms: PaymentTerms): z.input<typeof paymentTermsSch
     payDeadline: terms.payDeadline.toString(),
     nonce: terms.nonce.toString(),
   };
+}
+
+// ---------------------------------------------------------------- fast EIP-712 encoding
+// Every field of these types is static, so a struct hash is keccak256 over fixed 32-byte words; doing
+// that directly is several times faster than ethers' generic encoder, which would cap validation.
+
+/**
+ * The operation id and payment id, equal to protocol/operations.ts `operationIdOf` / `paymentIdOf`
+ * (tests compare them) but about ten times faster: ethers' TypedDataEncoder re-parses the types on
+ * every call, which alone would cap validation near a thousand operations per second. These are
+ * static-field structs, so the EIP-712 struct hash is keccak of 32-byte words.
+ */
+export function operationDigests(op: EscrowOperation, ctx: EscrowContext): { id: string; paymentId: string } {
+  const domain = domainSeparator(ctx);
+  const paymentId = typedDigest(domain, PAYMENT_STRUCT, op.terms as unknown as Record<string, unknown>);
+  if (op.kind === "pay") return { id: paymentId, paymentId };
+  if (op.kind === "release") return { id: keccak256(concat([RELEASE_PREFIX, paymentId])), paymentId };
+  const message = actionMessage(op, paymentId) as Record<string, unknown>;
+  return { id: typedDigest(domain, ACTION_STRUCTS[op.kind], message), paymentId };
+}
+
+interface StructSpec {
+  typeHash: Buffer;
+  fields: readonly TypedDataField[];
+}
+
+const RELEASE_PREFIX = toUtf8Bytes("settlenet.release:");
+
+function structSpec(types: TypedDataTypes): StructSpec {
+  const [primary] = Object.keys(types);
+  const fields = primary ? types[primary] : undefined;
+  if (!primary || !fields) throw new Error("empty EIP-712 type");
+  for (const field of fields) {
+    if (!/^(address|bool|bytes32|uint\d+)$/.test(field.type)) throw new Error(`EIP-712 field ${field.name}: ${field.type} is not a static type`);
+  }
+  const typeHash = hexBytes(keccak256(toUtf8Bytes(TypedDataEncoder.from(types).encodeType(primary))));
+  return { typeHash, fields };
+}
+
+const PAYMENT_STRUCT = structSpec(PAYMENT_TYPES);
+const ACTION_STRUCTS = Object.fromEntries(
+  Object.entries(ESCROW_ACTION_TYPES).map(([kind, types]) => [kind, structSpec(types)]),
+) as Record<keyof typeof ESCROW_ACTION_TYPES, StructSpec>;
+
+const domainSeparators = new Map<string, Buffer>();
+
+function domainSeparator(ctx: EscrowContext): Buffer {
+  const cacheKey = `${ctx.chainId}:${ctx.escrow.toLowerCase()}`;
+  let separator = domainSeparators.get(cacheKey);
+  if (!separator) {
+    separator = hexBytes(TypedDataEncoder.hashDomain(escrowDomainOf({ chainId: ctx.chainId, escrow: getAddress(ctx.escrow) })));
+    domainSeparators.set(cacheKey, separator);
+  }
+  return separator;
+}
+
+function typedDigest(domain: Buffer, spec: StructSpec, value: Record<string, unknown>): string {
+  const words = Buffer.alloc(32 * (spec.fields.length + 1));
+  spec.typeHash.copy(words, 0);
+  spec.fields.forEach((field, i) => encodeWord(words, 32 * (i + 1), field.type, value[field.name]));
+  const structHash = hexBytes(keccak256(words));
+  return keccak256(Buffer.concat([EIP712_PREFIX, domain, structHash]));
+}
+
+const EIP712_PREFIX = Buffer.from([0x19, 0x01]);
+
+function encodeWord(out: Buffer, offset: number, type: string, value: unknown): void {
+  if (type === "address" || type === "bytes32") {
+    const hex = String(value).slice(2);
+    out.write(hex, offset + 32 - hex.length / 2, "hex");
+  } else if (type === "bool") {
+    out[offset + 31] = value ? 1 : 0;
+  } else {
+    // uintN: zod bounded the value already.
+    out.write(BigInt(value as bigint | number).toString(16).padStart(64, "0"), offset, "hex");
+  }
+}
+
+function hexBytes(hex: string): Buffer {
+  return Buffer.from(hex.slice(2), "hex");
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
-import { Wallet, encodeBytes32String, hexlify, randomBytes, type HDNodeWallet } from "ethers";
+import { TypedDataEncoder, Wallet, concat, encodeBytes32String, getAddress, hexlify, keccak256, randomBytes, toUtf8Bytes, type HDNodeWallet } from "ethers";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 
@@ -11,6 +11,8 @@ import { ChainRegistryView } from "../../node/chain/registry-view.js";
 import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../node/protocol/eip712.js";
 import { decodeGossipMessage } from "../../node/protocol/gossip.js";
 import {
+  actionMessage,
+  operationDigests,
   escrowOperationSchema,
   operationIdOf,
   paymentIdOf,
@@ -22,7 +24,7 @@ import { openStorage } from "../../node/storage/db.js";
 import type { PaymentRecord, StoredOperation } from "../../node/types.js";
 import { OutcomeMapper, type Outcome } from "../../node/validation/outcome.js";
 import { RiskEngine } from "../../node/validation/risk.js";
-import { OPERATION_CODES, operationDigests, validateOperation, type ValidationPath } from "../../node/validation/validate.js";
+import { OPERATION_CODES, validateOperation, type ValidationPath } from "../../node/validation/validate.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../helpers/chain.js";
 
 type Actor = Wallet | HDNodeWallet;
@@ -185,14 +187,24 @@ describe("operation validation (api and gossip paths)", function () {
     }
   });
 
-  it("computes the same ids as the protocol's EIP-712 encoder for every kind and chain", async function () {
+  it("computes the same ids as ethers' generic EIP-712 encoder for every kind and chain", async function () {
     const t = terms({ direct: true, amount: (1n << 96n) - 1n, payDeadline: (1n << 64n) - 1n, fulfilmentPeriod: 0xffffffff });
     const inputs = [await pay(t), { kind: "release", terms: termsToJson(t) }];
     for (const kind of Object.keys(ESCROW_ACTION_TYPES) as SignedKind[]) inputs.push(await action(kind, t, s.payers[0]!, { nonce: (1n << 256n) - 1n }));
     for (const input of inputs) {
       const op = escrowOperationSchema.parse(input);
       for (const c of [{ chainId, escrow }, { chainId: 1n, escrow: s.deployment.contracts.ledger.toLowerCase() }]) {
-        expect(operationDigests(op, c)).to.deep.equal({ id: operationIdOf(op, c), paymentId: paymentIdOf(op.terms, c) });
+        const domain = escrowDomain(c.chainId, getAddress(c.escrow));
+        const paymentId = TypedDataEncoder.hash(domain, PAYMENT_TYPES, op.terms);
+        const id =
+          op.kind === "pay"
+            ? paymentId
+            : op.kind === "release"
+              ? keccak256(concat([toUtf8Bytes("settlenet.release:"), paymentId]))
+              : TypedDataEncoder.hash(domain, ESCROW_ACTION_TYPES[op.kind], actionMessage(op, paymentId));
+        expect(operationDigests(op, c)).to.deep.equal({ id, paymentId });
+        expect(operationIdOf(op, c)).to.equal(id);
+        expect(paymentIdOf(op.terms, c)).to.equal(paymentId);
       }
     }
   });
