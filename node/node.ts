@@ -141,7 +141,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         role: config.role,
         peerId,
         operator: operator.id,
-        chain: { head, indexed: indexed ?? null },
+        chain: { head, indexed: indexed ?? null, registry: registry.syncedBlock },
         peers: network.connectedPeers().length,
       };
     };

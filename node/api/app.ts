@@ -27,7 +27,8 @@ export interface HealthReport {
   role: "institution" | "regulator";
   peerId: string;
   operator: string;
-  chain: { head: number | null; indexed: number | null };
+  /** Chain head, last block the indexer has indexed, last block the registry mirror reflects. */
+  chain: { head: number | null; indexed: number | null; registry: number };
   peers: number;
 }
 

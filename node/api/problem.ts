@@ -23,10 +23,20 @@ const STATUS_BY_CODE: Record<string, number> = {
   OPERATION_NOT_FOUND: 404,
   PAYMENT_NOT_FOUND: 404,
   MALFORMED: 400,
+  // Storage refuses a list cursor of another list (or a garbled one) and bad list arguments.
+  INVALID_CURSOR: 400,
+  INVALID_ARGUMENT: 400,
   BODY_TOO_LARGE: 413,
   NOT_READY: 503,
   READ_ONLY: 403,
 };
+
+/** Fastify's body parser errors that mean the request body is not a JSON document (Fastify 5 codes). */
+const MALFORMED_BODY_CODES: ReadonlySet<string> = new Set([
+  "FST_ERR_CTP_INVALID_MEDIA_TYPE",
+  "FST_ERR_CTP_EMPTY_JSON_BODY",
+  "FST_ERR_CTP_INVALID_JSON_BODY",
+]);
 
 /** The HTTP status of an operation refusal, from the one table of validation codes. */
 export function statusOfOperationError(error: OperationError): number {
@@ -73,7 +83,7 @@ export function installProblemHandler(app: FastifyInstance): void {
       };
     } else if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
       problem = { type: "https://settlenet.dev/problems/body_too_large", title: "Request body too large", status: 413, code: "BODY_TOO_LARGE", instance: request.url };
-    } else if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || error.code === "FST_ERR_CTP_EMPTY_JSON_BODY" || (error.statusCode === 400 && error instanceof SyntaxError)) {
+    } else if (MALFORMED_BODY_CODES.has(error.code) || (error.statusCode === 400 && error instanceof SyntaxError)) {
       problem = { type: "https://settlenet.dev/problems/malformed", title: error.message, status: 400, code: "MALFORMED", instance: request.url };
     } else if (error.statusCode !== undefined && error.statusCode < 500 && !(error instanceof SettlenetError)) {
       problem = { type: "about:blank", title: error.message, status: error.statusCode, code: error.code ?? "BAD_REQUEST", instance: request.url };

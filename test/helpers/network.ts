@@ -25,6 +25,8 @@ export interface NodeHandle {
   role: "institution" | "regulator";
   peerId: string;
   apiUrl: string;
+  /** The node's libp2p listen address, ending in /p2p/<peer id> (what other peers dial). */
+  p2pAddr: string;
   configFile: string;
   dataDir: string;
   logFile: string;
@@ -78,14 +80,70 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
-export async function getJson<T = unknown>(url: string): Promise<{ status: number; body: T }> {
-  const response = await fetch(url);
-  return { status: response.status, body: (await response.json()) as T };
+/** An HTTP answer: status, media type (without parameters) and the parsed JSON body. */
+export interface JsonResponse<T> {
+  status: number;
+  contentType: string | undefined;
+  body: T;
 }
 
-export async function postJson<T = unknown>(url: string, body: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as T };
+async function jsonResponse<T>(response: Response): Promise<JsonResponse<T>> {
+  const contentType = response.headers.get("content-type")?.split(";")[0]?.trim();
+  return { status: response.status, contentType, body: (await response.json()) as T };
+}
+
+export async function getJson<T = unknown>(url: string): Promise<JsonResponse<T>> {
+  return jsonResponse<T>(await fetch(url));
+}
+
+export async function postJson<T = unknown>(url: string, body: unknown): Promise<JsonResponse<T>> {
+  return postRaw<T>(url, JSON.stringify(body));
+}
+
+/** POSTs `body` exactly as given (e.g. invalid JSON or an oversized document). */
+export async function postRaw<T = unknown>(url: string, body: string, contentType = "application/json"): Promise<JsonResponse<T>> {
+  return jsonResponse<T>(await fetch(url, { method: "POST", headers: { "content-type": contentType }, body }));
+}
+
+/** Waits until every node in `nodes` stores operation `id` with `status`; returns their records. */
+export async function waitForOperation(nodes: NodeHandle[], id: string, status = "executed", timeoutMs = 30_000): Promise<{ status: string; origin: string }[]> {
+  return Promise.all(
+    nodes.map((node) =>
+      waitFor(`${node.name} to report ${id} ${status}`, async () => {
+        const { status: http, body } = await getJson<{ status: string; origin: string }>(`${node.apiUrl}/v1/operations/${id}`);
+        return http === 200 && body.status === status ? body : undefined;
+      }, timeoutMs),
+    ),
+  );
+}
+
+/** Peer ids a node reports connected (GET /v1/peers). */
+export async function peersOf(node: NodeHandle): Promise<string[]> {
+  const { body } = await getJson<{ peers: { peerId: string }[] }>(`${node.apiUrl}/v1/peers`);
+  return body.peers.map((peer) => peer.peerId);
+}
+
+/**
+ * Samples a set of ids (e.g. connected peers) every `everyMs` for `durationMs` and returns, per id
+ * ever seen, the longest time it stayed in the set without a gap. A refused connection can flicker
+ * up for a few milliseconds on the dialler's side; one that stays is a connection.
+ */
+export async function presence(sample: () => Promise<string[]> | string[], durationMs: number, everyMs = 50): Promise<Map<string, number>> {
+  const longest = new Map<string, number>();
+  const since = new Map<string, number>();
+  const end = Date.now() + durationMs;
+  while (Date.now() < end) {
+    const now = Date.now();
+    const present = new Set(await sample());
+    for (const id of present) {
+      const start = since.get(id) ?? now;
+      since.set(id, start);
+      longest.set(id, Math.max(longest.get(id) ?? 0, now - start));
+    }
+    for (const id of [...since.keys()]) if (!present.has(id)) since.delete(id);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  return longest;
 }
 
 /** Launches a chain, deploys, and starts `institutions` institution nodes (+ a regulator node). */
@@ -139,7 +197,7 @@ export async function launchNetwork(options: NetworkOptions = {}): Promise<TestN
     };
     const configFile = join(p.nodeDir, "node.json");
     await writeFile(configFile, JSON.stringify(config, null, 2));
-    nodes.push(makeHandle(p.name, role, p.peerId, `http://127.0.0.1:${p.apiPort}`, configFile, join(p.nodeDir, "data"), join(p.nodeDir, "node.log")));
+    nodes.push(makeHandle(p.name, role, p.peerId, `http://127.0.0.1:${p.apiPort}`, addr(p), configFile, join(p.nodeDir, "data"), join(p.nodeDir, "node.log")));
   }
   const network: TestNetwork = {
     dir,
@@ -161,12 +219,13 @@ export async function launchNetwork(options: NetworkOptions = {}): Promise<TestN
   return network;
 }
 
-function makeHandle(name: string, role: "institution" | "regulator", peerId: string, apiUrl: string, configFile: string, dataDir: string, logFile: string): NodeHandle {
+function makeHandle(name: string, role: "institution" | "regulator", peerId: string, apiUrl: string, p2pAddr: string, configFile: string, dataDir: string, logFile: string): NodeHandle {
   const handle: NodeHandle = {
     name,
     role,
     peerId,
     apiUrl,
+    p2pAddr,
     configFile,
     dataDir,
     logFile,

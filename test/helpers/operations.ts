@@ -2,7 +2,7 @@
 import { hexlify, randomBytes, type Signer } from "ethers";
 
 import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../node/protocol/eip712.js";
-import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../node/protocol/operations.js";
+import { escrowOperationSchema, operationIdOf, paymentIdOf, termsToJson, type EscrowOperationInput } from "../../node/protocol/operations.js";
 import type { Scenario } from "./chain.js";
 
 let nonce = BigInt(Date.now()) * 1000n;
@@ -44,6 +44,16 @@ export async function signedPay(s: Scenario, terms: PaymentTerms): Promise<{ op:
   return { op: { kind: "pay", terms: termsToJson(terms), signature }, paymentId: paymentIdOf(terms, ctx) };
 }
 
+/**
+ * A pay over `terms` signed by `signer` under the escrow domain of `chainId` (defaults: the scenario's
+ * chain): with another signer or another chain id it is a forgery the nodes must refuse.
+ */
+export async function forgedPay(s: Scenario, terms: PaymentTerms, signer: Signer, chainId?: bigint): Promise<{ op: EscrowOperationInput; paymentId: string }> {
+  const ctx = context(s);
+  const signature = await signer.signTypedData(escrowDomain(chainId ?? ctx.chainId, ctx.escrow), PAYMENT_TYPES, terms);
+  return { op: { kind: "pay", terms: termsToJson(terms), signature }, paymentId: paymentIdOf(terms, ctx) };
+}
+
 /** A confirm signed by `signer` (the payer, for a valid one). */
 export async function signedConfirm(s: Scenario, terms: PaymentTerms, signer: Signer, opNonce: bigint, deadlineSeconds = 3_600n): Promise<EscrowOperationInput> {
   const ctx = context(s);
@@ -54,4 +64,9 @@ export async function signedConfirm(s: Scenario, terms: PaymentTerms, signer: Si
     deadline,
   });
   return { kind: "confirm", terms: termsToJson(terms), nonce: opNonce.toString(), deadline: deadline.toString(), signature };
+}
+
+/** The operation id (EIP-712 digest) the nodes compute for a wire-form operation. */
+export function operationIdOfInput(s: Scenario, op: EscrowOperationInput): string {
+  return operationIdOf(escrowOperationSchema.parse(op), context(s));
 }
