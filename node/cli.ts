@@ -38,6 +38,12 @@ async function main(argv: string[]): Promise<void> {
     process.on("SIGTERM", () => shutdown("SIGTERM"));
     return;
   }
+  if (group === "gateway") {
+    // `settlenet gateway start|merchant|keys …`, loaded on demand (gateway/cli.ts prints its usage).
+    const { gatewayCommand } = await import("../gateway/cli.js");
+    await gatewayCommand(argv.slice(1));
+    return;
+  }
   throw new SettlenetError("USAGE", USAGE);
 }
 

@@ -1,0 +1,186 @@
+/**
+ * The merchant gateway as a Fastify app (no `listen` here, so tests use `inject()` or listen on an
+ * ephemeral port): zod schemas through the zod type provider, OpenAPI 3.1 at /openapi.json and human
+ * docs at /docs generated from them, one problem+json error handler, and the signed /v1 scope
+ * (authentication → per-merchant rate limit → Idempotency-Key → routes).
+ */
+import { randomBytes } from "node:crypto";
+
+import fastifyRateLimit from "@fastify/rate-limit";
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod, type ZodTypeProvider } from "fastify-type-provider-zod";
+import type { Logger } from "pino";
+
+import { SettlenetError } from "../node/errors.js";
+import type { Deployment } from "../node/protocol/deployment.js";
+import { merchantAuth } from "./api/auth.js";
+import { idempotencyHooks } from "./api/idempotency.js";
+import { GATEWAY_CODES, installProblemHandler } from "./api/problem.js";
+import { paymentRoutes } from "./api/routes.js";
+import { healthView } from "./api/schemas.js";
+import type { ChainReader } from "./chain.js";
+import type { OrderDefaults } from "./config.js";
+import type { NodeClient } from "./node-client.js";
+import { PaymentService } from "./payments.js";
+import type { SecretBox } from "./secrets.js";
+import type { GatewayStorage } from "./storage/db.js";
+
+export interface GatewayAppOptions {
+  deployment: Deployment;
+  orders: OrderDefaults;
+  rateLimit: { max: number; timeWindowMs: number };
+  bodyLimit: number;
+  clockSkewSeconds: number;
+  idempotencyTtlSeconds: number;
+  /** How often expired nonces and idempotency records are pruned (0: never). */
+  pruneIntervalMs?: number;
+}
+
+export interface GatewayAppModules {
+  storage: GatewayStorage;
+  secrets: SecretBox;
+  node: NodeClient;
+  chain: ChainReader;
+  logger: Logger;
+  /** Clock in unix ms. */
+  now?: () => number;
+}
+
+/** A registered route; `documented` unless hidden from the OpenAPI document (docs assets). */
+export interface GatewayRoute {
+  method: string;
+  url: string;
+  documented: boolean;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Every route the gateway registered (for the OpenAPI completeness check). */
+    gatewayRoutes: readonly GatewayRoute[];
+  }
+}
+
+const apiDescription = (skewSeconds: number) => `Merchant API of a Settlenet gateway.
+
+Every /v1 request is signed with an API key: headers \`Settlenet-Key-Id\`, \`Settlenet-Timestamp\` (unix
+seconds, within ±${skewSeconds} s), \`Settlenet-Nonce\` (16-128 of [A-Za-z0-9_-], never reused within the window) and
+\`Settlenet-Signature\` = \`v1=\` + hex HMAC-SHA256(secret, METHOD + "\\n" + path?query + "\\n" + timestamp +
+"\\n" + nonce + "\\n" + hex sha256(body)). Every POST accepts \`Idempotency-Key\`. Errors are RFC 9457
+problem documents with a stable \`code\`:
+
+${Object.entries(GATEWAY_CODES)
+  .map(([code, { status, summary }]) => `- \`${code}\` (${status}): ${summary}`)
+  .join("\n")}
+
+Refusals from the institution node keep the node's code and status.`;
+
+/** Builds the gateway app; does not listen. */
+export async function buildApp(options: GatewayAppOptions, modules: GatewayAppModules): Promise<FastifyInstance> {
+  const now = modules.now ?? Date.now;
+  const app = Fastify({
+    loggerInstance: modules.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit,
+    // Requests are not logged one by one (they carry merchant data); failures are, by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  const routes: GatewayRoute[] = [];
+  app.decorate("gatewayRoutes", routes);
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) {
+      routes.push({ method, url: route.url, documented: !(route.schema as { hide?: boolean } | undefined)?.hide });
+    }
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installProblemHandler(app);
+
+  // Keep the raw bytes: the request signature covers the body exactly as sent.
+  app.decorateRequest("rawBody", undefined);
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  // Bodies are JSON only (anything else is 415 UNSUPPORTED_MEDIA_TYPE).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    const raw = body as Buffer;
+    request.rawBody = raw;
+    if (raw.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, raw.toString("utf8"), done);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: { title: "Settlenet merchant gateway", version: "1.0.0", description: apiDescription(options.clockSkewSeconds) },
+      tags: [{ name: "payments", description: "Payment orders" }, { name: "service", description: "Service status" }],
+      components: {
+        securitySchemes: {
+          keyId: { type: "apiKey", in: "header", name: "Settlenet-Key-Id", description: "API key id (key_…)" },
+          timestamp: { type: "apiKey", in: "header", name: "Settlenet-Timestamp", description: `Unix seconds, within ±${options.clockSkewSeconds} s of the gateway` },
+          nonce: { type: "apiKey", in: "header", name: "Settlenet-Nonce", description: "Unique per key within the time window" },
+          signature: { type: "apiKey", in: "header", name: "Settlenet-Signature", description: "v1=<hex HMAC-SHA256 of the canonical request>" },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  await app.register(fastifyRateLimit, { global: false });
+
+  const api = app.withTypeProvider<ZodTypeProvider>();
+  api.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  api.get(
+    "/health",
+    { schema: { tags: ["service"], operationId: "health", summary: "Liveness", response: { 200: healthView } } },
+    async () => ({ status: "ok" as const }),
+  );
+
+  const payments = new PaymentService({ deployment: options.deployment, orders: options.orders }, { ...modules, logger: modules.logger.child({ module: "payments" }), now });
+  const owner = randomBytes(8).toString("hex");
+
+  const v1: FastifyPluginAsyncZod = async (scope) => {
+    scope.decorateRequest("merchant", null);
+    scope.decorateRequest("idempotencyKey", undefined);
+    scope.addHook("preValidation", merchantAuth({ clockSkewSeconds: options.clockSkewSeconds }, { storage: modules.storage, secrets: modules.secrets, now }));
+    scope.addHook(
+      "preHandler",
+      scope.rateLimit({
+        max: options.rateLimit.max,
+        timeWindow: options.rateLimit.timeWindowMs,
+        keyGenerator: (request) => `merchant:${request.merchant?.id ?? request.ip}`,
+        errorResponseBuilder: (_request, context) =>
+          new SettlenetError("RATE_LIMITED", `rate limit of ${context.max} requests exceeded, retry in ${context.after}`, {
+            limit: context.max,
+            retryAfterSeconds: Math.ceil(context.ttl / 1000),
+          }),
+      }),
+    );
+    const idempotency = idempotencyHooks({ ttlSeconds: options.idempotencyTtlSeconds, owner }, { storage: modules.storage, now });
+    scope.addHook("preHandler", idempotency.preHandler);
+    scope.addHook("onSend", idempotency.onSend);
+    await scope.register(paymentRoutes, { payments });
+  };
+  await app.register(v1, { prefix: "/v1" });
+
+  const pruneEvery = options.pruneIntervalMs ?? 60_000;
+  let timer: NodeJS.Timeout | undefined;
+  const prune = async () => {
+    const at = now();
+    const [nonces, records] = await Promise.all([modules.storage.nonces.prune(at), modules.storage.idempotency.prune(at)]);
+    if (nonces + records > 0) modules.logger.debug({ nonces, idempotencyRecords: records }, "pruned expired request records");
+  };
+  app.addHook("onReady", async () => {
+    await prune();
+    if (pruneEvery > 0) {
+      timer = setInterval(() => prune().catch((error: unknown) => modules.logger.warn({ err: error }, "prune failed")), pruneEvery);
+      timer.unref();
+    }
+  });
+  app.addHook("onClose", async () => {
+    if (timer) clearInterval(timer);
+  });
+  return app;
+}

@@ -1,0 +1,86 @@
+/**
+ * The gateway's configuration file (JSON), validated by zod. A bad file is refused at start with a
+ * message that names the field. Relative paths resolve against the file's folder.
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+
+import { z } from "zod";
+
+import { SettlenetError } from "../node/errors.js";
+
+const DAY = 86_400;
+
+const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
+
+export const orderDefaultsSchema = z.strictObject({
+  /** Seconds a created order may be authorised (becomes the terms' payDeadline). */
+  expirySeconds: seconds(60, 30 * DAY).default(1_800),
+  /** Seconds after payment within which the merchant must mark fulfilment. */
+  fulfilmentPeriodSeconds: seconds(60, 365 * DAY).default(7 * DAY),
+  /** Seconds after fulfilment after which the payment may be released without the payer. */
+  autoReleasePeriodSeconds: seconds(60, 365 * DAY).default(3 * DAY),
+  /** Seconds after release during which the merchant may still refund. */
+  refundPeriodSeconds: seconds(0, 365 * DAY).default(30 * DAY),
+  /** Validity of the merchant operations the gateway signs (markFulfilled, refund). */
+  operationDeadlineSeconds: seconds(60, 30 * DAY).default(3_600),
+});
+
+export const gatewayConfigSchema = z.strictObject({
+  host: z.string().min(1).default("127.0.0.1"),
+  port: z.number().int().min(0).max(65_535),
+  /** LevelDB and local state. */
+  dataDir: z.string().min(1),
+  /** HTTP API of the acquiring institution's node (operations are submitted there). */
+  nodeUrl: z.url({ protocol: /^https?$/ }),
+  /** JSON-RPC endpoint of the chain: merchants' registered fees are read from ParticipantRegistry. */
+  rpcUrl: z.url({ protocol: /^https?$/ }),
+  deploymentFile: z.string().min(1),
+  /** Environment variable holding the 32-byte master key (64 hex chars or base64) that encrypts secrets at rest. */
+  masterKeyEnv: z.string().min(1).default("SETTLENET_GATEWAY_MASTER_KEY"),
+  orders: orderDefaultsSchema.prefault({}),
+  /** Per-merchant request budget. */
+  rateLimit: z
+    .strictObject({
+      max: z.number().int().min(1).default(600),
+      timeWindowMs: z.number().int().min(1_000).default(60_000),
+    })
+    .prefault({}),
+  /** Largest accepted request body in bytes. */
+  bodyLimit: z.number().int().min(1_024).max(10 * 1024 * 1024).default(64 * 1024),
+  /** Accepted difference between a request's timestamp and the gateway's clock. */
+  clockSkewSeconds: z.number().int().min(1).max(3_600).default(300),
+  /** How long an Idempotency-Key's recorded response is kept. */
+  idempotencyTtlSeconds: z.number().int().min(60).default(DAY),
+  /** Timeout of one call to the node API. */
+  nodeTimeoutMs: z.number().int().min(100).default(10_000),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
+export type OrderDefaults = z.infer<typeof orderDefaultsSchema>;
+
+/** Parses a config object; relative paths are resolved against `baseDir`. */
+export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig {
+  const result = gatewayConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const fields = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    throw new SettlenetError("CONFIG_INVALID", `invalid gateway configuration: ${fields.join("; ")}`, {
+      fields: result.error.issues.map((issue) => issue.path.join(".")),
+    });
+  }
+  const config = result.data;
+  return { ...config, dataDir: resolve(baseDir, config.dataDir), deploymentFile: resolve(baseDir, config.deploymentFile) };
+}
+
+/** Reads and validates a gateway config file. */
+export async function loadGatewayConfig(path: string): Promise<GatewayConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, "utf8"));
+  } catch (error) {
+    throw new SettlenetError("CONFIG_UNREADABLE", `cannot read gateway configuration ${path}: ${(error as Error).message}`, { path });
+  }
+  return parseGatewayConfig(raw, dirname(resolve(path)));
+}

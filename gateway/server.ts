@@ -1,0 +1,75 @@
+/**
+ * The runnable gateway: reads the deployment and the master key, opens the database, checks that the
+ * stored secrets open with this master key, builds the app and listens. `stop` closes everything in
+ * reverse order.
+ */
+import { join } from "node:path";
+
+import type { Logger } from "pino";
+
+import { readDeployment } from "../node/protocol/deployment.js";
+import { buildApp } from "./app.js";
+import { createChainReader } from "./chain.js";
+import type { GatewayConfig } from "./config.js";
+import { merchantWallet } from "./merchants.js";
+import { NodeClient } from "./node-client.js";
+import { secretBoxFromEnv } from "./secrets.js";
+import { openGatewayStorage } from "./storage/db.js";
+
+export interface RunningGateway {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** The gateway's database folder inside `dataDir` (admin commands open the same one). */
+export function gatewayDbDir(config: Pick<GatewayConfig, "dataDir">): string {
+  return join(config.dataDir, "db");
+}
+
+/** Starts the gateway from its validated configuration. */
+export async function startGateway(config: GatewayConfig, modules: { logger: Logger }): Promise<RunningGateway> {
+  const { logger } = modules;
+  const stack: (() => Promise<void>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stack.reverse()) {
+      try {
+        await stop();
+      } catch (error) {
+        logger.warn({ err: error }, "error while stopping");
+      }
+    }
+  };
+  try {
+    const deployment = await readDeployment(config.deploymentFile);
+    const secrets = secretBoxFromEnv(config.masterKeyEnv);
+    const storage = await openGatewayStorage(gatewayDbDir(config));
+    stack.push(() => storage.close());
+    // Fail at start, not at the first refund, if the master key is not the one the secrets were sealed with.
+    for (const merchant of await storage.merchants.list()) merchantWallet(merchant, secrets);
+
+    const chain = createChainReader(config.rpcUrl, deployment);
+    stack.push(() => chain.close());
+    const node = new NodeClient({ baseUrl: config.nodeUrl, timeoutMs: config.nodeTimeoutMs });
+    const app = await buildApp(
+      {
+        deployment,
+        orders: config.orders,
+        rateLimit: config.rateLimit,
+        bodyLimit: config.bodyLimit,
+        clockSkewSeconds: config.clockSkewSeconds,
+        idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+      },
+      { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }) },
+    );
+    await app.listen({ host: config.host, port: config.port });
+    stack.push(() => app.close());
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
+    const url = `http://${config.host}:${port}`;
+    logger.info({ url, node: config.nodeUrl }, "gateway started");
+    return { url, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Every LevelDB keyspace (sublevel) of the gateway, in one place. Keys are strings; values JSON.
+ * Nothing outside gateway/storage opens or reads these directly.
+ *
+ * | sublevel          | key                                                 | value                   |
+ * | ----------------- | --------------------------------------------------- | ----------------------- |
+ * | merchants         | merchant id                                         | MerchantRecord          |
+ * | merchantsByAddr   | on-chain merchant address (lower case)              | merchant id (unique)    |
+ * | apiKeys           | key id                                              | ApiKeyRecord            |
+ * | apiKeysByMerchant | merchant id ! key id                                | "" (index)              |
+ * | nonces            | key id ! request nonce                              | { expiresAtMs }         |
+ * | noncesByExpiry    | expiresAtMs(16 digits) ! key id ! nonce             | "" (index, for pruning) |
+ * | idempotency       | merchant id ! Idempotency-Key                       | IdempotencyRecord       |
+ * | idempotencyByExpiry | expiresAtMs(16) ! merchant id ! Idempotency-Key   | "" (index, for pruning) |
+ * | orders            | gateway payment id (pay_…)                          | OrderRecord             |
+ * | ordersByTime      | merchant id ! createdAtMs(16 digits) ! payment id   | "" (index)              |
+ * | ordersByOrderId   | merchant id ! merchantOrderId                       | payment id (unique)     |
+ * | ordersByStatus    | merchant id ! status ! createdAtMs(16) ! payment id | "" (index)              |
+ * | ordersByPayment   | on-chain payment id (lower case)                    | gateway payment id      |
+ * | meta              | name (e.g. "schema.version")                        | JSON value              |
+ *
+ * Reserved for what comes next, written in the same synced batch as the order change that causes it
+ * (so an event is never lost nor sent for a change that did not happen): `outbox` (pending webhook
+ * events), `webhookEndpoints`, `webhookDeliveries` (delivery log per endpoint), `payouts`,
+ * `reconcile` (repair log). Add them here when they are built.
+ */
+export const KEYSPACES = [
+  "merchants",
+  "merchantsByAddr",
+  "apiKeys",
+  "apiKeysByMerchant",
+  "nonces",
+  "noncesByExpiry",
+  "idempotency",
+  "idempotencyByExpiry",
+  "orders",
+  "ordersByTime",
+  "ordersByOrderId",
+  "ordersByStatus",
+  "ordersByPayment",
+  "meta",
+] as const;
+
+export type Keyspace = (typeof KEYSPACES)[number];
+
+/** Separator inside composite keys (identifiers that go into keys never contain it). */
+export const SEP = "!";
+
+/** Fixed-width decimal so that lexicographic order is numeric order. */
+export function pad(value: number, width: number): string {
+  return value.toString().padStart(width, "0");
+}
+
+/** Key range of every key starting with `prefix`. */
+export function prefixRange(prefix: string): { gte: string; lt: string } {
+  return { gte: prefix, lt: `${prefix}\uffff` };
+}

@@ -1,0 +1,134 @@
+/**
+ * Orders with their indexes: by merchant and time, by merchant and status, by merchant order id
+ * (unique) and by on-chain payment id. Key layouts: keyspaces.ts. Every change moves the indexes in
+ * the same synced batch as the record; `update` is where later event-outbox writes join that batch.
+ */
+import { SettlenetError } from "../../node/errors.js";
+import type { Page } from "../../node/types.js";
+import type { OrderRecord, OrderStatus } from "../types.js";
+import type { StorageContext, WriteOp } from "./db.js";
+import { SEP, pad } from "./keyspaces.js";
+
+export const orderKeys = {
+  byTime: (o: Pick<OrderRecord, "merchantId" | "createdAtMs" | "id">) => `${o.merchantId}${SEP}${pad(o.createdAtMs, 16)}${SEP}${o.id}`,
+  byStatus: (o: Pick<OrderRecord, "merchantId" | "createdAtMs" | "id">, status: OrderStatus) =>
+    `${o.merchantId}${SEP}${status}${SEP}${pad(o.createdAtMs, 16)}${SEP}${o.id}`,
+  byOrderId: (merchantId: string, merchantOrderId: string) => `${merchantId}${SEP}${merchantOrderId}`,
+  byPayment: (paymentId: string) => paymentId.toLowerCase(),
+};
+
+export interface OrderListOptions {
+  limit: number;
+  status?: OrderStatus;
+  /** Inclusive creation time range, unix ms. */
+  fromMs?: number;
+  toMs?: number;
+  /** Opaque cursor from the previous page. */
+  cursor?: string;
+}
+
+/** Result of `create`: the new order, or the one that already holds the merchant order id. */
+export type CreateOutcome = { created: true; order: OrderRecord } | { created: false; existing: OrderRecord };
+
+/** Upper bound of list time ranges: 16 digits, like the index keys. */
+const MAX_MS = Number.MAX_SAFE_INTEGER;
+
+export class LevelOrderRepository {
+  constructor(private readonly ctx: StorageContext) {}
+
+  get(id: string): Promise<OrderRecord | undefined> {
+    return this.ctx.read(async () => (await this.ctx.spaces.orders.get(id)) as OrderRecord | undefined);
+  }
+
+  getByMerchantOrderId(merchantId: string, merchantOrderId: string): Promise<OrderRecord | undefined> {
+    return this.ctx.read(async () => {
+      const id = (await this.ctx.spaces.ordersByOrderId.get(orderKeys.byOrderId(merchantId, merchantOrderId))) as string | undefined;
+      return id === undefined ? undefined : ((await this.ctx.spaces.orders.get(id)) as OrderRecord | undefined);
+    });
+  }
+
+  getByPaymentId(paymentId: string): Promise<OrderRecord | undefined> {
+    return this.ctx.read(async () => {
+      const id = (await this.ctx.spaces.ordersByPayment.get(orderKeys.byPayment(paymentId))) as string | undefined;
+      return id === undefined ? undefined : ((await this.ctx.spaces.orders.get(id)) as OrderRecord | undefined);
+    });
+  }
+
+  /** Stores a new order unless its merchant order id is taken, in which case the holder is returned. */
+  create(order: OrderRecord): Promise<CreateOutcome> {
+    const s = this.ctx.spaces;
+    return this.ctx.write(async () => {
+      const holder = (await s.ordersByOrderId.get(orderKeys.byOrderId(order.merchantId, order.merchantOrderId))) as string | undefined;
+      if (holder !== undefined) {
+        const existing = (await s.orders.get(holder)) as OrderRecord | undefined;
+        if (!existing) throw new SettlenetError("STORAGE_CORRUPT", `order index points at missing order ${holder}`, { id: holder });
+        return { created: false, existing };
+      }
+      if (await s.orders.has(order.id)) throw new SettlenetError("INTERNAL", `order id ${order.id} collided`, { id: order.id });
+      await this.ctx.commit([
+        { type: "put", sublevel: s.orders, key: order.id, value: order },
+        { type: "put", sublevel: s.ordersByTime, key: orderKeys.byTime(order), value: "" },
+        { type: "put", sublevel: s.ordersByStatus, key: orderKeys.byStatus(order, order.status), value: "" },
+        { type: "put", sublevel: s.ordersByOrderId, key: orderKeys.byOrderId(order.merchantId, order.merchantOrderId), value: order.id },
+        { type: "put", sublevel: s.ordersByPayment, key: orderKeys.byPayment(order.paymentId), value: order.id },
+      ]);
+      return { created: true, order };
+    });
+  }
+
+  /**
+   * Read-modify-write of one order: `change` gets the stored order and returns the next one (or
+   * undefined to leave it). The record and its status index move in one synced batch.
+   */
+  update(id: string, change: (current: OrderRecord) => OrderRecord | undefined): Promise<OrderRecord> {
+    const s = this.ctx.spaces;
+    return this.ctx.write(async () => {
+      const current = (await s.orders.get(id)) as OrderRecord | undefined;
+      if (!current) throw new SettlenetError("PAYMENT_NOT_FOUND", `no payment ${id}`, { id });
+      const proposed = change(current);
+      if (!proposed) return current;
+      const next: OrderRecord = { ...proposed, id: current.id, merchantId: current.merchantId, createdAtMs: current.createdAtMs };
+      const writes: WriteOp[] = [{ type: "put", sublevel: s.orders, key: id, value: next }];
+      if (next.status !== current.status) {
+        writes.push(
+          { type: "del", sublevel: s.ordersByStatus, key: orderKeys.byStatus(current, current.status) },
+          { type: "put", sublevel: s.ordersByStatus, key: orderKeys.byStatus(current, next.status), value: "" },
+        );
+      }
+      await this.ctx.commit(writes);
+      return next;
+    });
+  }
+
+  /** A merchant's orders, newest first, optionally of one status and within a creation time range. */
+  list(merchantId: string, options: OrderListOptions): Promise<Page<OrderRecord>> {
+    const s = this.ctx.spaces;
+    return this.ctx.read(async () => {
+      const prefix = options.status ? `${merchantId}${SEP}${options.status}${SEP}` : `${merchantId}${SEP}`;
+      const index = options.status ? s.ordersByStatus : s.ordersByTime;
+      const gte = `${prefix}${pad(options.fromMs ?? 0, 16)}`;
+      let lt = `${prefix}${pad(Math.min(options.toMs ?? MAX_MS, MAX_MS - 1) + 1, 16)}`;
+      if (options.cursor) {
+        const after = decodeCursor(options.cursor);
+        if (!after.startsWith(prefix)) throw new SettlenetError("MALFORMED", "the cursor belongs to another listing", {});
+        if (after < lt) lt = after;
+      }
+      const keys = await index.keys({ gte, lt, reverse: true, limit: options.limit + 1 }).all();
+      const page = keys.slice(0, options.limit);
+      const ids = page.map((key) => key.slice(key.lastIndexOf(SEP) + 1));
+      const orders = ((await s.orders.getMany(ids)) as (OrderRecord | undefined)[]).filter((o): o is OrderRecord => o !== undefined);
+      const last = page[page.length - 1];
+      return { items: orders, ...(keys.length > options.limit && last ? { next: encodeCursor(last) } : {}) };
+    });
+  }
+}
+
+function encodeCursor(key: string): string {
+  return Buffer.from(key, "utf8").toString("base64url");
+}
+
+function decodeCursor(cursor: string): string {
+  const key = Buffer.from(cursor, "base64url").toString("utf8");
+  if (key.length === 0) throw new SettlenetError("MALFORMED", "bad cursor", {});
+  return key;
+}

@@ -1,0 +1,120 @@
+/**
+ * Durable request bookkeeping: request nonces (replay protection within the clock-skew window) and
+ * Idempotency-Key records (the response to replay). Both survive a restart; each record has an
+ * entry in an expiry index so pruning reads only what has expired.
+ */
+import type { IdempotencyRecord } from "../types.js";
+import type { StorageContext, Sublevel, WriteOp } from "./db.js";
+import { SEP, pad } from "./keyspaces.js";
+
+const expiryKey = (expiresAtMs: number, id: string) => `${pad(expiresAtMs, 16)}${SEP}${id}`;
+
+/** Writes that store `value` under `id` and move its expiry index entry from `previous` (if any). */
+function putWithExpiry(records: Sublevel, byExpiry: Sublevel, id: string, value: { expiresAtMs: number }, previous?: { expiresAtMs: number }): WriteOp[] {
+  const writes: WriteOp[] = [];
+  if (previous && previous.expiresAtMs !== value.expiresAtMs) writes.push({ type: "del", sublevel: byExpiry, key: expiryKey(previous.expiresAtMs, id) });
+  writes.push({ type: "put", sublevel: records, key: id, value }, { type: "put", sublevel: byExpiry, key: expiryKey(value.expiresAtMs, id), value: "" });
+  return writes;
+}
+
+/** Deletes every record whose expiry is before `nowMs`, through the expiry index; returns how many. */
+function pruneExpired(ctx: StorageContext, records: Sublevel, byExpiry: Sublevel, nowMs: number): Promise<number> {
+  return ctx.write(async () => {
+    const expired = await byExpiry.keys({ lt: pad(nowMs, 16) }).all();
+    const writes: WriteOp[] = [];
+    for (const key of expired) {
+      const id = key.slice(17);
+      writes.push({ type: "del", sublevel: byExpiry, key });
+      // The record may have been renewed with a later expiry: only delete it if this entry is its own.
+      const current = (await records.get(id)) as { expiresAtMs: number } | undefined;
+      if (current && current.expiresAtMs < nowMs) writes.push({ type: "del", sublevel: records, key: id });
+    }
+    await ctx.commit(writes);
+    return expired.length;
+  });
+}
+
+/** Request nonces per API key. */
+export class LevelNonceStore {
+  constructor(private readonly ctx: StorageContext) {}
+
+  /** Records the nonce unless it is already recorded and unexpired; true if it was fresh. */
+  claim(keyId: string, nonce: string, expiresAtMs: number, nowMs: number): Promise<boolean> {
+    const { nonces, noncesByExpiry } = this.ctx.spaces;
+    const id = `${keyId}${SEP}${nonce}`;
+    return this.ctx.write(async () => {
+      const seen = (await nonces.get(id)) as { expiresAtMs: number } | undefined;
+      if (seen && seen.expiresAtMs >= nowMs) return false;
+      await this.ctx.commit(putWithExpiry(nonces, noncesByExpiry, id, { expiresAtMs }, seen));
+      return true;
+    });
+  }
+
+  prune(nowMs: number): Promise<number> {
+    return pruneExpired(this.ctx, this.ctx.spaces.nonces, this.ctx.spaces.noncesByExpiry, nowMs);
+  }
+}
+
+/** What `begin` found for an Idempotency-Key. */
+export type IdempotencyBegin =
+  | { state: "started" }
+  | { state: "replay"; response: NonNullable<IdempotencyRecord["response"]> }
+  | { state: "mismatch" }
+  | { state: "in_progress" };
+
+/** Idempotency-Key records per merchant. */
+export class LevelIdempotencyStore {
+  constructor(private readonly ctx: StorageContext) {}
+
+  /**
+   * Starts a request under an Idempotency-Key, or says why not: a recorded response to replay, a
+   * different request under the same key, or the same key still in flight. An in-progress record
+   * whose owner is another (earlier, crashed) gateway process is taken over: only one process can
+   * hold the database, so that request will never finish.
+   */
+  begin(merchantId: string, key: string, fingerprint: string, owner: string, nowMs: number, ttlMs: number): Promise<IdempotencyBegin> {
+    const { idempotency, idempotencyByExpiry } = this.ctx.spaces;
+    const id = `${merchantId}${SEP}${key}`;
+    return this.ctx.write(async () => {
+      const current = (await idempotency.get(id)) as IdempotencyRecord | undefined;
+      const live = current && current.expiresAtMs >= nowMs && !(current.state === "in_progress" && current.owner !== owner);
+      if (current && live) {
+        if (current.fingerprint !== fingerprint) return { state: "mismatch" };
+        if (current.state === "in_progress" || !current.response) return { state: "in_progress" };
+        return { state: "replay", response: current.response };
+      }
+      const record: IdempotencyRecord = { merchantId, key, fingerprint, state: "in_progress", owner, createdAtMs: nowMs, expiresAtMs: nowMs + ttlMs };
+      await this.ctx.commit(putWithExpiry(idempotency, idempotencyByExpiry, id, record, current));
+      return { state: "started" };
+    });
+  }
+
+  /** Records the response of a started request (synced before the response leaves). */
+  complete(merchantId: string, key: string, owner: string, response: NonNullable<IdempotencyRecord["response"]>): Promise<void> {
+    const { idempotency } = this.ctx.spaces;
+    const id = `${merchantId}${SEP}${key}`;
+    return this.ctx.write(async () => {
+      const current = (await idempotency.get(id)) as IdempotencyRecord | undefined;
+      if (!current || current.state !== "in_progress" || current.owner !== owner) return;
+      await this.ctx.commit([{ type: "put", sublevel: idempotency, key: id, value: { ...current, state: "complete", response } }]);
+    });
+  }
+
+  /** Forgets a started request whose outcome must not be replayed (server error, rate limit). */
+  abandon(merchantId: string, key: string, owner: string): Promise<void> {
+    const { idempotency, idempotencyByExpiry } = this.ctx.spaces;
+    const id = `${merchantId}${SEP}${key}`;
+    return this.ctx.write(async () => {
+      const current = (await idempotency.get(id)) as IdempotencyRecord | undefined;
+      if (!current || current.state !== "in_progress" || current.owner !== owner) return;
+      await this.ctx.commit([
+        { type: "del", sublevel: idempotency, key: id },
+        { type: "del", sublevel: idempotencyByExpiry, key: expiryKey(current.expiresAtMs, id) },
+      ]);
+    });
+  }
+
+  prune(nowMs: number): Promise<number> {
+    return pruneExpired(this.ctx, this.ctx.spaces.idempotency, this.ctx.spaces.idempotencyByExpiry, nowMs);
+  }
+}
