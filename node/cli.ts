@@ -1,41 +1,55 @@
 /**
  * `settlenet` command line.
  *   settlenet node start --config <file>
+ *   settlenet bank start --config <file>   (the bank simulator, gateway/bank/server.ts)
  * Errors are reported in one line with their code; the exit status is non-zero.
  */
 import { parseArgs } from "node:util";
 
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 
+import { loadBankConfig, startBankServer } from "../gateway/bank/server.js";
 import { loadNodeConfig } from "./config.js";
 import { SettlenetError } from "./errors.js";
 import { startNode } from "./node.js";
 
-const USAGE = "usage: settlenet node start --config <file>";
+const USAGE = "usage: settlenet node start --config <file> | settlenet bank start --config <file>";
+
+/** Stops the component on SIGINT/SIGTERM and exits 0 (1 if stopping fails). */
+function stopOnSignal(logger: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, "stop failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
 
 async function main(argv: string[]): Promise<void> {
   const [group, command, ...rest] = argv;
-  if (group === "node" && command === "start") {
+  if ((group === "node" || group === "bank") && command === "start") {
     const { values } = parseArgs({ args: rest, options: { config: { type: "string", short: "c" } }, strict: true });
     if (!values.config) throw new SettlenetError("USAGE", USAGE);
+    if (group === "bank") {
+      const config = await loadBankConfig(values.config);
+      const logger = pino({ level: config.logLevel, base: { role: "bank" } });
+      const bank = await startBankServer(config, { logger });
+      stopOnSignal(logger, () => bank.close());
+      return;
+    }
     const config = await loadNodeConfig(values.config);
     const logger = pino({ level: config.logLevel, base: { role: config.role } });
     const node = await startNode(config, { logger });
-    let stopping = false;
-    const shutdown = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, "stopping");
-      node.stop().then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, "stop failed");
-          process.exit(1);
-        },
-      );
-    };
-    process.on("SIGINT", () => shutdown("SIGINT"));
-    process.on("SIGTERM", () => shutdown("SIGTERM"));
+    stopOnSignal(logger, () => node.stop());
     return;
   }
   if (group === "gateway") {
