@@ -84,6 +84,8 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
     bodyLimit: options.bodyLimit,
     // Requests are not logged one by one (they carry merchant data); failures are, by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // Kept-alive client connections must not hold up the gateway's shutdown.
+    forceCloseConnections: true,
   });
   const routes: GatewayRoute[] = [];
   app.decorate("gatewayRoutes", routes);

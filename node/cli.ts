@@ -8,10 +8,7 @@ import { parseArgs } from "node:util";
 
 import { pino, type Logger } from "pino";
 
-import { loadBankConfig, startBankServer } from "../gateway/bank/server.js";
-import { loadNodeConfig } from "./config.js";
 import { SettlenetError } from "./errors.js";
-import { startNode } from "./node.js";
 
 const USAGE = "usage: settlenet node start --config <file> | settlenet bank start --config <file>";
 
@@ -39,13 +36,17 @@ async function main(argv: string[]): Promise<void> {
   if ((group === "node" || group === "bank") && command === "start") {
     const { values } = parseArgs({ args: rest, options: { config: { type: "string", short: "c" } }, strict: true });
     if (!values.config) throw new SettlenetError("USAGE", USAGE);
+    // Each component is loaded on demand, so one command does not pay for the others' start-up.
     if (group === "bank") {
+      const { loadBankConfig, startBankServer } = await import("../gateway/bank/server.js");
       const config = await loadBankConfig(values.config);
       const logger = pino({ level: config.logLevel, base: { role: "bank" } });
       const bank = await startBankServer(config, { logger });
       stopOnSignal(logger, () => bank.close());
       return;
     }
+    const { loadNodeConfig } = await import("./config.js");
+    const { startNode } = await import("./node.js");
     const config = await loadNodeConfig(values.config);
     const logger = pino({ level: config.logLevel, base: { role: config.role } });
     const node = await startNode(config, { logger });

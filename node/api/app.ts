@@ -3,7 +3,7 @@
  * payments by id and by merchant/payer/institution with cursor pagination, peers, health, metrics.
  * Built as an app without `listen` so tests use `inject()`.
  */
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Registry } from "prom-client";
 import { z } from "zod";
@@ -66,7 +66,13 @@ const listQuery = z.strictObject({
 /** Builds the node API; does not listen. */
 export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModules): Promise<FastifyInstance> {
   const maxBatch = options.maxBatch ?? 500;
-  const app = Fastify({ loggerInstance: modules.logger as FastifyBaseLogger, bodyLimit: options.bodyLimit ?? 1024 * 1024, disableRequestLogging: true });
+  const app = Fastify({
+    loggerInstance: modules.logger as FastifyBaseLogger,
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    logController: new LogController({ disableRequestLogging: true }),
+    // Kept-alive client connections must not hold up a node's shutdown.
+    forceCloseConnections: true,
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandler(app);
