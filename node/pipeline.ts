@@ -1,7 +1,8 @@
 /**
  * The one path every operation takes into a node, from its API or from gossip: validate (shared core)
  * → map the outcome (one place) → store accepted operations in one synced batch → only then gossip
- * them and hand them to the relayer. Nothing is acknowledged or forwarded before it is durable.
+ * them and hand them to the relayer. Nothing is acknowledged or forwarded before it is durable, and
+ * the API acknowledges only once the gossip message is handed to the peers.
  */
 import type { Logger } from "pino";
 
@@ -56,8 +57,10 @@ export class OperationPipeline {
     const outcomes = await this.validateAll(inputs, "api");
     const accepted = await this.storeAccepted(outcomes, inputs, "api");
     if (accepted.length > 0) {
-      this.gossip(accepted.map((op) => op.op));
+      // Handed to the peers before the caller hears "accepted": a crash right after the answer must
+      // still leave the operations with nodes that can fail over, not only in this node's storage.
       this.modules.relayer?.enqueue(accepted);
+      await this.gossip(accepted.map((op) => op.op));
     }
     return outcomes.map((outcome) =>
       outcome.operation && outcome.code === "ACCEPTED"
@@ -135,13 +138,16 @@ export class OperationPipeline {
     return records;
   }
 
-  private gossip(ops: StoredOperation["op"][]): void {
+  /** Publishes; never rejects (the operations are stored and relayed regardless). */
+  private async gossip(ops: StoredOperation["op"][]): Promise<void> {
     const publish = this.modules.publish;
     if (!publish) return;
-    publish(encodeGossipMessage(ops)).catch((error: unknown) => {
-      // Stored and relayed regardless; peers also learn the result from the chain.
+    try {
+      await publish(encodeGossipMessage(ops));
+    } catch (error) {
+      // Peers also learn the result from the chain.
       this.modules.logger.warn({ err: error, count: ops.length }, "gossip publish failed");
-    });
+    }
   }
 }
 

@@ -16,6 +16,7 @@ import { writeOperatorKeystore } from "../../node/keys.js";
 import { loadOrCreatePeerKey, peerIdOf } from "../../node/p2p/keys.js";
 import { writeDeployment } from "../../node/protocol/deployment.js";
 import { deployScenario, startChain, type LocalChain, type Scenario, type ScenarioOptions } from "./chain.js";
+import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const PASSWORD = "e2e-password";
@@ -42,6 +43,8 @@ export interface TestNetwork {
   chain: LocalChain;
   scenario: Scenario;
   nodes: NodeHandle[];
+  /** The proxy every node reaches the chain through (with `rpcProxy: true`). */
+  rpcProxy: TcpProxy | undefined;
   stop(): Promise<void>;
 }
 
@@ -49,6 +52,10 @@ export interface NetworkOptions extends Omit<ScenarioOptions, "institutionPeerId
   regulator?: boolean;
   /** Overrides merged into every node's config. */
   config?: Partial<NodeConfigInput>;
+  /** Overrides merged into one node's config (by name: institution-0, ..., regulator), after `config`. */
+  nodeConfig?: Record<string, Partial<NodeConfigInput>>;
+  /** Route every node's rpcUrl through one TCP proxy (TestNetwork.rpcProxy), to cut the chain off. */
+  rpcProxy?: boolean;
 }
 
 /** A free TCP port on 127.0.0.1 (closed again before use; fine for tests). */
@@ -169,6 +176,7 @@ export async function launchNetwork(options: NetworkOptions = {}): Promise<TestN
     institutionPeerIds,
     ...(regulatorPeer ? { regulatorPeerId: regulatorPeer.peerId } : {}),
   });
+  const rpcProxy = options.rpcProxy ? await startTcpProxy(chain.url) : undefined;
   const deploymentFile = join(dir, "deployment.json");
   await writeDeployment(deploymentFile, scenario.deployment);
 
@@ -186,7 +194,7 @@ export async function launchNetwork(options: NetworkOptions = {}): Promise<TestN
       peerKeyFile: p.peerKeyFile,
       listen: [`/ip4/127.0.0.1/tcp/${p.p2pPort}`],
       bootstrap: prepared.filter((other) => other !== p).map(addr),
-      rpcUrl: chain.url,
+      rpcUrl: rpcProxy?.url ?? chain.url,
       deploymentFile,
       dataDir: join(p.nodeDir, "data"),
       api: { host: "127.0.0.1", port: p.apiPort },
@@ -194,6 +202,7 @@ export async function launchNetwork(options: NetworkOptions = {}): Promise<TestN
       indexer: { pollIntervalMs: 200 },
       logLevel: "info",
       ...options.config,
+      ...options.nodeConfig?.[p.name],
     };
     const configFile = join(p.nodeDir, "node.json");
     await writeFile(configFile, JSON.stringify(config, null, 2));
@@ -204,8 +213,12 @@ export async function launchNetwork(options: NetworkOptions = {}): Promise<TestN
     chain,
     scenario,
     nodes,
+    rpcProxy,
     async stop() {
+      // The chain must be reachable for a clean shutdown.
+      await rpcProxy?.resume();
       await Promise.all(nodes.map((n) => n.stop("SIGTERM")));
+      await rpcProxy?.close();
       await chain.close();
       if (!process.env["SETTLENET_KEEP_E2E"]) await rm(dir, { recursive: true, force: true });
     },

@@ -1,0 +1,275 @@
+/**
+ * Faults a running network must survive (node issue, "done means"): the relaying node killed with
+ * SIGKILL right after it accepted 200 operations, and the chain RPC cut off for 10 s in the middle of
+ * a stream of operations. Real node processes, a real local chain, real LevelDB.
+ */
+import { expect } from "chai";
+import { getAddress, ZeroAddress } from "ethers";
+import { readFile, writeFile } from "node:fs/promises";
+
+import type { NodeConfigInput } from "../../node/config.js";
+import type { EscrowOperationInput } from "../../node/protocol/operations.js";
+import type { StoredOperation } from "../../node/types.js";
+import type { Scenario } from "../helpers/chain.js";
+import { getJson, launchNetwork, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
+import { signedPay, termsFor } from "../helpers/operations.js";
+
+const HELD = 1n;
+
+interface BatchAck {
+  accepted: number;
+  refused: number;
+  results: { id?: string; status: "accepted" | "refused"; code?: string }[];
+}
+
+/** `count` signed pays spread over every payer and merchant of the scenario. */
+async function signPays(s: Scenario, count: number, offset = 0): Promise<{ op: EscrowOperationInput; paymentId: string }[]> {
+  const pays: { op: EscrowOperationInput; paymentId: string }[] = [];
+  for (let i = offset; i < offset + count; i++) {
+    pays.push(await signedPay(s, await termsFor(s, i % s.payers.length, i % s.merchants.length)));
+  }
+  return pays;
+}
+
+/** Posts a batch submission and checks that every operation in it was accepted (202). */
+async function submitAll(node: NodeHandle, pays: { op: EscrowOperationInput; paymentId: string }[]): Promise<void> {
+  const ack = await postJson<BatchAck>(`${node.apiUrl}/v1/operations`, { operations: pays.map((p) => p.op) });
+  expect(ack.status, `${node.name} answered ${JSON.stringify(ack.body).slice(0, 300)}`).to.equal(202);
+  expect(ack.body.accepted).to.equal(pays.length);
+  expect(ack.body.results.map((r) => r.id)).to.deep.equal(pays.map((p) => p.paymentId));
+}
+
+/** PaymentPaid events per payment id (lower case) with the sender of each event's transaction. */
+async function paidEvents(s: Scenario): Promise<Map<string, { txHash: string }[]>> {
+  const escrow = s.contracts.escrow;
+  const logs = await escrow.queryFilter(escrow.filters.PaymentPaid(), s.deployment.deploymentBlock);
+  const byId = new Map<string, { txHash: string }[]>();
+  for (const log of logs) {
+    const id = String(log.args[0]).toLowerCase();
+    byId.set(id, [...(byId.get(id) ?? []), { txHash: log.transactionHash }]);
+  }
+  return byId;
+}
+
+/** Waits until every id has a PaymentPaid event; returns the events. */
+async function waitAllPaid(s: Scenario, ids: string[], timeoutMs: number): Promise<Map<string, { txHash: string }[]>> {
+  return waitFor(
+    `${ids.length} payments to be paid on-chain`,
+    async () => {
+      const paid = await paidEvents(s);
+      return ids.every((id) => paid.has(id.toLowerCase())) ? paid : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+/** Checks exactly one PaymentPaid per id and the escrow holding each payment. */
+async function expectExecutedOnce(s: Scenario, ids: string[]): Promise<Map<string, { txHash: string }[]>> {
+  const paid = await paidEvents(s);
+  const counts = ids.map((id) => paid.get(id.toLowerCase())?.length ?? 0);
+  expect(counts.filter((c) => c !== 1), "payments not paid exactly once").to.deep.equal([]);
+  const states = await Promise.all(ids.map((id) => s.contracts.escrow.paymentOf(id)));
+  expect(states.filter((state) => state.status !== HELD)).to.have.length(0);
+  return paid;
+}
+
+/** The operations as `node` reports them, via GET /v1/operations/:id, a few requests at a time. */
+async function reported(node: NodeHandle, ids: string[]): Promise<(StoredOperation | undefined)[]> {
+  const out: (StoredOperation | undefined)[] = [];
+  for (let i = 0; i < ids.length; i += 25) {
+    const page = await Promise.all(
+      ids.slice(i, i + 25).map(async (id) => {
+        const { status, body } = await getJson<StoredOperation>(`${node.apiUrl}/v1/operations/${id}`);
+        return status === 200 ? body : undefined;
+      }),
+    );
+    out.push(...page);
+  }
+  return out;
+}
+
+/** Waits until `node` reports every id executed; returns the reports. */
+async function waitReportedExecuted(node: NodeHandle, ids: string[], timeoutMs = 30_000): Promise<StoredOperation[]> {
+  return waitFor(
+    `${node.name} to report ${ids.length} operations executed`,
+    async () => {
+      const ops = await reported(node, ids);
+      return ops.every((op) => op?.status === "executed") ? (ops as StoredOperation[]) : undefined;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+function nodeNamed(net: TestNetwork, name: string): NodeHandle {
+  const node = net.nodes.find((n) => n.name === name);
+  if (!node) throw new Error(`no node ${name}`);
+  return node;
+}
+
+async function waitConnected(net: TestNetwork): Promise<void> {
+  for (const node of net.nodes) {
+    await waitFor(`${node.name} to see every other node`, async () => {
+      const { body } = await getJson<{ peers: unknown[] }>(`${node.apiUrl}/v1/peers`);
+      return body.peers.length === net.nodes.length - 1;
+    });
+  }
+}
+
+describe("fault: the relaying node is killed with SIGKILL right after accepting 200 operations", function () {
+  this.timeout(120_000);
+  let net: TestNetwork;
+
+  before(async function () {
+    net = await launchNetwork({
+      institutions: 3,
+      regulator: true,
+      payers: 8,
+      payerFunds: 100_000_000n,
+      // Node A would batch for ten minutes: the kill certainly lands before it relays anything.
+      nodeConfig: { "institution-0": { relay: { batchSize: 500, batchIntervalMs: 600_000, failoverTimeoutMs: 3_000 } } },
+    });
+    await waitConnected(net);
+  });
+  after(async function () {
+    await net?.stop();
+  });
+
+  it("executes all 200 exactly once through failover by the other institutions, and the restarted node reports them executed", async function () {
+    const s = net.scenario;
+    const a = nodeNamed(net, "institution-0");
+    const pays = await signPays(s, 200);
+    const ids = pays.map((p) => p.paymentId);
+
+    const started = Date.now();
+    await submitAll(a, pays.slice(0, 100));
+    await submitAll(a, pays.slice(100));
+    await a.stop("SIGKILL");
+    const killedAt = Date.now();
+
+    const paid = await waitAllPaid(s, ids, 60_000);
+    const failoverMs = Date.now() - killedAt;
+    await expectExecutedOnce(s, ids);
+    // Relayed by B and C only: node A never sent a transaction.
+    const senders = new Set<string>();
+    for (const hash of new Set([...paid.values()].flat().map((e) => e.txHash))) {
+      const tx = await s.chain.provider.getTransaction(hash);
+      senders.add(getAddress(tx?.from ?? ""));
+    }
+    const others = s.institutions.slice(1).map((w) => getAddress(w.address));
+    expect([...senders].filter((from) => !others.includes(from))).to.deep.equal([]);
+
+    await a.start();
+    const ops = await waitReportedExecuted(a, ids);
+    expect(ops.filter((op) => op.origin !== "api")).to.have.length(0);
+    expect(ops.filter((op) => !others.includes(getAddress(op.execution?.relayer ?? ZeroAddress)))).to.have.length(0);
+    // Restarting did not relay anything again.
+    await expectExecutedOnce(s, ids);
+    for (const node of net.nodes.filter((n) => n !== a)) await waitReportedExecuted(node, ids);
+    console.log(`      200 operations: failover took ${failoverMs} ms, whole scenario ${Date.now() - started} ms`);
+  });
+
+  it("executes all 200 exactly once when the kill lands while the node is relaying, and the restarted node reports them executed", async function () {
+    const s = net.scenario;
+    const a = nodeNamed(net, "institution-0");
+    // Small batches sent at once, so that A relays while the test goes on.
+    const config = JSON.parse(await readFile(a.configFile, "utf8")) as NodeConfigInput;
+    await writeFile(a.configFile, JSON.stringify({ ...config, relay: { batchSize: 20, batchIntervalMs: 20, failoverTimeoutMs: 3_000 } }));
+    await a.stop("SIGTERM");
+    await a.start();
+    await waitConnected(net);
+    const pays = await signPays(s, 200, 200);
+    const ids = pays.map((p) => p.paymentId);
+
+    const started = Date.now();
+    await submitAll(a, pays.slice(0, 100));
+    // A is relaying: the kill lands with part of its work on-chain and the rest queued or in flight.
+    await waitFor("node A to relay part of the first 100", async () => {
+      const paid = await paidEvents(s);
+      return ids.slice(0, 100).filter((id) => paid.has(id.toLowerCase())).length >= 20;
+    }, 30_000, 50);
+    await submitAll(a, pays.slice(100));
+    await a.stop("SIGKILL");
+
+    await waitAllPaid(s, ids, 60_000);
+    const paidMs = Date.now() - started;
+    await expectExecutedOnce(s, ids);
+    await a.start();
+    const ops = await waitReportedExecuted(a, ids);
+    await expectExecutedOnce(s, ids);
+    for (const node of net.nodes.filter((n) => n !== a)) await waitReportedExecuted(node, ids);
+    const byA = ops.filter((op) => getAddress(op.execution?.relayer ?? ZeroAddress) === getAddress(s.institutions[0]?.address ?? "")).length;
+    expect(byA).to.be.within(20, 199);
+    console.log(`      200 operations: ${byA} relayed by the killed node, ${200 - byA} through failover; all paid ${paidMs} ms after the first submission`);
+  });
+});
+
+describe("fault: the chain RPC is cut off for 10 s during a stream of operations", function () {
+  this.timeout(120_000);
+  let net: TestNetwork;
+
+  before(async function () {
+    net = await launchNetwork({ institutions: 3, regulator: true, payers: 6, payerFunds: 100_000_000n, rpcProxy: true });
+    await waitConnected(net);
+  });
+  after(async function () {
+    await net?.stop();
+  });
+
+  it("accepts operations while the chain is unreachable, loses none, and executes each exactly once after it returns", async function () {
+    const s = net.scenario;
+    const proxy = net.rpcProxy;
+    if (!proxy) throw new Error("no rpc proxy");
+    const institutions = net.nodes.filter((n) => n.role === "institution");
+    const PER_POST = 5;
+    const before = await signPays(s, 30, 0);
+    const during = await signPays(s, 100, 30);
+    const after = await signPays(s, 30, 130);
+
+    // A stream of small batch submissions, round-robin over the institution nodes.
+    let post = 0;
+    const stream = async (pays: { op: EscrowOperationInput; paymentId: string }[], everyMs: number) => {
+      for (let i = 0; i < pays.length; i += PER_POST) {
+        const node = institutions[post++ % institutions.length];
+        if (!node) throw new Error("no node");
+        await submitAll(node, pays.slice(i, i + PER_POST));
+        await new Promise((r) => setTimeout(r, everyMs));
+      }
+    };
+
+    await stream(before, 100);
+    await proxy.pause();
+    const pausedAt = Date.now();
+    // Spread over most of the outage, leaving time for the checks below.
+    await stream(during, 300);
+    // The outage is real: nodes cannot see the chain, and nothing submitted meanwhile executed.
+    const health = await getJson<{ chain: { head: number | null } }>(`${institutions[0]?.apiUrl}/health`);
+    expect(health.status).to.equal(503);
+    expect(health.body.chain.head).to.equal(null);
+    // Gossip does not need the chain: every node already holds every operation, waiting.
+    for (const node of net.nodes) {
+      const held = await waitFor(`${node.name} to store the operations submitted during the outage`, async () => {
+        const ops = await reported(node, during.map((p) => p.paymentId));
+        return ops.every((op) => op !== undefined) ? ops : undefined;
+      }, 5_000);
+      expect(held.filter((op) => op?.status === "executed")).to.have.length(0);
+    }
+    const remaining = 10_000 - (Date.now() - pausedAt);
+    if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
+    const paidDuring = await paidEvents(s);
+    expect(during.filter((p) => paidDuring.has(p.paymentId.toLowerCase()))).to.have.length(0);
+    await proxy.resume();
+    const resumedAt = Date.now();
+    await stream(after, 100);
+
+    const all = [...before, ...during, ...after].map((p) => p.paymentId);
+    await waitAllPaid(s, all, 60_000);
+    const catchUpMs = Date.now() - resumedAt;
+    await expectExecutedOnce(s, all);
+    for (const node of net.nodes) await waitReportedExecuted(node, all);
+    // Late duplicate relays (failover timers that fired during the outage) changed nothing.
+    await expectExecutedOnce(s, all);
+    console.log(`      ${all.length} operations (${during.length} during a ${resumedAt - pausedAt} ms outage): all paid ${catchUpMs} ms after the RPC returned`);
+  });
+});
