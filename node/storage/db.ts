@@ -5,40 +5,18 @@
  * interleave.
  */
 import { createHash } from "node:crypto";
-import { mkdir } from "node:fs/promises";
 
-import { ClassicLevel } from "classic-level";
-
-import { SettlenetError } from "../errors.js";
 import type { IndexBatch, Storage } from "../services.js";
 import { KEYSPACES, type Keyspace } from "./keyspaces.js";
+import { openLevelStore, type StorageContext as LevelContext, type Sublevel, type WriteOp } from "./level.js";
 import { LevelOperationRepository, operationPatchWrites } from "./operations.js";
 import { LevelPaymentRepository, paymentRecordWrites } from "./payments.js";
 
 const CURSOR_META = "indexer.cursor";
 
-function openSublevel(db: ClassicLevel<string, unknown>, name: Keyspace) {
-  return db.sublevel<string, unknown>(name, { keyEncoding: "utf8", valueEncoding: "json" });
-}
-
-/** One keyspace: string keys, JSON values. */
-export type Sublevel = ReturnType<typeof openSublevel>;
-
-/** One entry of an atomic multi-keyspace batch. */
-export type WriteOp =
-  | { type: "put"; sublevel: Sublevel; key: string; value: unknown }
-  | { type: "del"; sublevel: Sublevel; key: string };
-
-/** What repositories get from the database: keyspaces, guarded reads/writes and the synced batch. */
-export interface StorageContext {
-  readonly spaces: Readonly<Record<Keyspace, Sublevel>>;
-  /** Runs a read; a closed or failing database surfaces as a coded error. */
-  read<T>(fn: () => Promise<T>): Promise<T>;
-  /** Runs a read-modify-write section exclusively (queued behind the other writes). */
-  write<T>(fn: () => Promise<T>): Promise<T>;
-  /** Commits writes across keyspaces in one synced LevelDB batch (call inside `write`). */
-  commit(ops: WriteOp[]): Promise<void>;
-}
+/** What the node's repositories get from the database. */
+export type StorageContext = LevelContext<Keyspace>;
+export type { Sublevel, WriteOp };
 
 /** The Storage interface plus what backup/restore checks need. */
 export interface NodeStorage extends Storage {
@@ -46,71 +24,9 @@ export interface NodeStorage extends Storage {
   checksum(): Promise<string>;
 }
 
-function levelCode(error: unknown): string | undefined {
-  if (typeof error !== "object" || error === null) return undefined;
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" ? code : undefined;
-}
-
-/** Turns abstract-level errors into coded Settlenet errors (SettlenetErrors pass through). */
-function storageError(error: unknown): SettlenetError {
-  if (error instanceof SettlenetError) return error;
-  const code = levelCode(error);
-  if (code === "LEVEL_DATABASE_NOT_OPEN" || code === "LEVEL_ITERATOR_NOT_OPEN") {
-    return new SettlenetError("STORAGE_CLOSED", "the node database is closed", {}, { cause: error });
-  }
-  if (code === "LEVEL_DECODE_ERROR") {
-    return new SettlenetError("STORAGE_CORRUPT", "a stored value could not be decoded", {}, { cause: error });
-  }
-  return new SettlenetError("STORAGE_IO_ERROR", "the node database failed", { levelCode: code }, { cause: error });
-}
-
 /** Opens (creating if needed) the node database in `dir`. */
 export async function openStorage(dir: string): Promise<NodeStorage> {
-  await mkdir(dir, { recursive: true });
-  const db = new ClassicLevel<string, unknown>(dir, { keyEncoding: "utf8", valueEncoding: "json" });
-  try {
-    await db.open();
-  } catch (error) {
-    const locked = levelCode((error as { cause?: unknown }).cause) === "LEVEL_LOCKED";
-    throw new SettlenetError(
-      locked ? "STORAGE_LOCKED" : "STORAGE_OPEN_FAILED",
-      locked ? "the node database is in use by another process" : "the node database could not be opened",
-      { dir },
-      { cause: error },
-    );
-  }
-
-  const spaces = Object.fromEntries(KEYSPACES.map((name) => [name, openSublevel(db, name)])) as Record<Keyspace, Sublevel>;
-  let closed = false;
-  // Tail of the write queue: read-modify-write sections run strictly one after another.
-  let tail: Promise<unknown> = Promise.resolve();
-
-  const closedError = () => new SettlenetError("STORAGE_CLOSED", "the node database is closed");
-  const ctx: StorageContext = {
-    spaces,
-    async read(fn) {
-      if (closed) throw closedError();
-      try {
-        return await fn();
-      } catch (error) {
-        throw storageError(error);
-      }
-    },
-    write(fn) {
-      if (closed) return Promise.reject(closedError());
-      const run = tail.then(fn, fn).catch((error: unknown) => {
-        throw storageError(error);
-      });
-      tail = run.catch(() => undefined);
-      return run;
-    },
-    async commit(ops) {
-      if (ops.length === 0) return;
-      // The sublevel property prefixes each key, so one batch spans every keyspace atomically.
-      await db.batch(ops, { sync: true });
-    },
-  };
+  const { db, spaces, ctx, close } = await openLevelStore(dir, KEYSPACES, { label: "node" });
 
   const operations = new LevelOperationRepository(ctx);
   const payments = new LevelPaymentRepository(ctx);
@@ -175,12 +91,6 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
       });
     },
 
-    async close() {
-      if (closed) return;
-      closed = true;
-      // Let queued writes finish before the database goes away.
-      await tail;
-      await db.close();
-    },
+    close,
   };
 }
