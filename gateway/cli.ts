@@ -13,6 +13,7 @@ import { Wallet } from "ethers";
 import { pino } from "pino";
 
 import { SettlenetError } from "../node/errors.js";
+import { stopOnSignal } from "../node/lifecycle.js";
 import { loadGatewayConfig } from "./config.js";
 import { addMerchant, createApiKey, listApiKeys, revokeApiKey, rotateApiKeys, type AdminModules } from "./merchants.js";
 import { secretBoxFromEnv } from "./secrets.js";
@@ -102,19 +103,5 @@ async function start(args: string[]): Promise<void> {
   const config = await loadGatewayConfig(values.config);
   const logger = pino({ level: config.logLevel, base: { role: "gateway" } });
   const gateway = await startGateway(config, { logger });
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "stopping");
-    gateway.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, "stop failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  stopOnSignal(logger, () => gateway.stop());
 }

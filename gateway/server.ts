@@ -7,6 +7,7 @@ import { join } from "node:path";
 
 import type { Logger } from "pino";
 
+import { StopStack } from "../node/lifecycle.js";
 import { readDeployment } from "../node/protocol/deployment.js";
 import { buildApp } from "./app.js";
 import { createChainReader } from "./chain.js";
@@ -29,16 +30,8 @@ export function gatewayDbDir(config: Pick<GatewayConfig, "dataDir">): string {
 /** Starts the gateway from its validated configuration. */
 export async function startGateway(config: GatewayConfig, modules: { logger: Logger }): Promise<RunningGateway> {
   const { logger } = modules;
-  const stack: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const stop of stack.reverse()) {
-      try {
-        await stop();
-      } catch (error) {
-        logger.warn({ err: error }, "error while stopping");
-      }
-    }
-  };
+  const stack = new StopStack(logger);
+  const stopAll = () => stack.stopAll();
   try {
     const deployment = await readDeployment(config.deploymentFile);
     const secrets = secretBoxFromEnv(config.masterKeyEnv);

@@ -6,30 +6,12 @@
  */
 import { parseArgs } from "node:util";
 
-import { pino, type Logger } from "pino";
+import { pino } from "pino";
 
 import { SettlenetError } from "./errors.js";
+import { stopOnSignal } from "./lifecycle.js";
 
 const USAGE = "usage: settlenet node start --config <file> | settlenet bank start --config <file>";
-
-/** Stops the component on SIGINT/SIGTERM and exits 0 (1 if stopping fails). */
-function stopOnSignal(logger: Logger, stop: () => Promise<void>): void {
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "stopping");
-    stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, "stop failed");
-        process.exit(1);
-      },
-    );
-  };
-  process.on("SIGINT", () => shutdown("SIGINT"));
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-}
 
 async function main(argv: string[]): Promise<void> {
   const [group, command, ...rest] = argv;

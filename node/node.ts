@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 
-import { JsonRpcProvider, Network } from "ethers";
+import { Contract, JsonRpcProvider, Network } from "ethers";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
@@ -16,6 +16,7 @@ import type { NodeConfig } from "./config.js";
 import { SettlenetError } from "./errors.js";
 import { Indexer } from "./indexer/indexer.js";
 import { loadOperatorWallet } from "./keys.js";
+import { StopStack } from "./lifecycle.js";
 import { createGossipNetwork, type GossipNetwork } from "./p2p/network.js";
 import { loadOrCreatePeerKey, peerIdOf } from "./p2p/keys.js";
 import { OperationPipeline } from "./pipeline.js";
@@ -27,7 +28,6 @@ import type { ValidationContext } from "./services.js";
 import { openStorage } from "./storage/db.js";
 import { OutcomeMapper } from "./validation/outcome.js";
 import { RiskEngine } from "./validation/risk.js";
-import { Contract } from "ethers";
 
 export interface RunningNode {
   peerId: string;
@@ -40,16 +40,8 @@ export interface RunningNode {
 /** Starts a node from its validated configuration. */
 export async function startNode(config: NodeConfig, modules: { logger: Logger }): Promise<RunningNode> {
   const logger = modules.logger;
-  const stack: (() => Promise<void>)[] = [];
-  const stopAll = async () => {
-    for (const stop of stack.reverse()) {
-      try {
-        await stop();
-      } catch (error) {
-        logger.warn({ err: error }, "error while stopping");
-      }
-    }
-  };
+  const stack = new StopStack(logger);
+  const stopAll = () => stack.stopAll();
   try {
     const deployment = await readDeployment(config.deploymentFile);
     const wallet = await loadOperatorWallet(config.keyFile, config.keyPasswordEnv);

@@ -18,15 +18,12 @@
  * | meta       | "seq" / "created"                | number                                      |
  */
 import { randomBytes } from "node:crypto";
-import { mkdir } from "node:fs/promises";
-
-import { ClassicLevel } from "classic-level";
 
 import { SettlenetError } from "../../node/errors.js";
+import { openLevelStore, type WriteOp } from "../../node/storage/level.js";
 import type { RejectionReason, ReserveWire, TransferKind, TransferPageWire, TransferWire } from "./wire.js";
 
 export const BANK_KEYSPACES = ["transfers", "references", "changes", "due", "callbacks", "accounts", "reserves", "meta"] as const;
-type BankKeyspace = (typeof BANK_KEYSPACES)[number];
 
 const SEP = "!";
 const TIME_WIDTH = 15;
@@ -89,18 +86,6 @@ export function transferWire(stored: StoredTransfer): TransferWire {
   return { bankRef, kind, status, ...(reason ? { reason } : {}), reference, account, amount, currency, createdAt, updatedAt };
 }
 
-function levelCode(error: unknown): string | undefined {
-  const code = typeof error === "object" && error !== null ? (error as { code?: unknown }).code : undefined;
-  return typeof code === "string" ? code : undefined;
-}
-
-function storageError(error: unknown): SettlenetError {
-  if (error instanceof SettlenetError) return error;
-  const code = levelCode(error);
-  if (code === "LEVEL_DATABASE_NOT_OPEN" || code === "LEVEL_ITERATOR_NOT_OPEN") return new SettlenetError("STORAGE_CLOSED", "the bank database is closed", {}, { cause: error });
-  return new SettlenetError("STORAGE_IO_ERROR", "the bank database failed", { levelCode: code }, { cause: error });
-}
-
 function encodeCursor(changeKey: string): string {
   return Buffer.from(changeKey, "utf8").toString("base64url");
 }
@@ -112,12 +97,6 @@ function decodeCursor(cursor: string): string {
   }
   return key;
 }
-
-function openSublevel(db: ClassicLevel<string, unknown>, name: BankKeyspace) {
-  return db.sublevel<string, unknown>(name, { keyEncoding: "utf8", valueEncoding: "json" });
-}
-type Sublevel = ReturnType<typeof openSublevel>;
-type WriteOp = { type: "put"; sublevel: Sublevel; key: string; value: unknown } | { type: "del"; sublevel: Sublevel; key: string };
 
 /** The simulated bank's repository. */
 export interface BankStore {
@@ -147,43 +126,15 @@ export interface BankStore {
 
 /** Opens (creating if needed) the bank database in `dir`. */
 export async function openBankStore(dir: string): Promise<BankStore> {
-  await mkdir(dir, { recursive: true });
-  const db = new ClassicLevel<string, unknown>(dir, { keyEncoding: "utf8", valueEncoding: "json" });
-  try {
-    await db.open();
-  } catch (error) {
-    const locked = levelCode((error as { cause?: unknown }).cause) === "LEVEL_LOCKED";
-    throw new SettlenetError(locked ? "STORAGE_LOCKED" : "STORAGE_OPEN_FAILED", locked ? "the bank database is in use by another process" : "the bank database could not be opened", { dir }, { cause: error });
-  }
-  const spaces = Object.fromEntries(BANK_KEYSPACES.map((name) => [name, openSublevel(db, name)])) as Record<BankKeyspace, Sublevel>;
+  const store = await openLevelStore(dir, BANK_KEYSPACES, { label: "bank" });
+  const { db, spaces } = store;
+  const { read, write } = store.ctx;
 
   let seq = ((await spaces.meta.get("seq")) as number | undefined) ?? 0;
   let created = ((await spaces.meta.get("created")) as number | undefined) ?? 0;
   // The change feed must only grow: a clock stepping back never files a change before an older one.
   const [lastChange] = await spaces.changes.keys({ reverse: true, limit: 1 }).all();
   let lastChangeAt = lastChange ? Number(lastChange.slice(0, TIME_WIDTH)) : 0;
-
-  let closed = false;
-  let tail: Promise<unknown> = Promise.resolve();
-  const closedError = () => new SettlenetError("STORAGE_CLOSED", "the bank database is closed");
-
-  async function read<T>(fn: () => Promise<T>): Promise<T> {
-    if (closed) throw closedError();
-    try {
-      return await fn();
-    } catch (error) {
-      throw storageError(error);
-    }
-  }
-
-  function write<T>(fn: () => Promise<T>): Promise<T> {
-    if (closed) return Promise.reject(closedError());
-    const run = tail.then(fn, fn).catch((error: unknown) => {
-      throw storageError(error);
-    });
-    tail = run.catch(() => undefined);
-    return run;
-  }
 
   /** Next change key (call inside `write`; the counter is committed with the batch). */
   function nextChange(now: number): { key: string; at: number } {
@@ -200,8 +151,7 @@ export async function openBankStore(dir: string): Promise<BankStore> {
 
   async function commit(ops: WriteOp[]): Promise<void> {
     ops.push({ type: "put", sublevel: spaces.meta, key: "seq", value: seq }, { type: "put", sublevel: spaces.meta, key: "created", value: created });
-    // The sublevel property prefixes each key, so one batch spans every keyspace atomically.
-    await db.batch(ops, { sync: true });
+    await store.ctx.commit(ops);
   }
 
   return {
@@ -370,11 +320,6 @@ export async function openBankStore(dir: string): Promise<BankStore> {
       }));
     },
 
-    async close() {
-      if (closed) return;
-      closed = true;
-      await tail;
-      await db.close();
-    },
+    close: store.close,
   };
 }
