@@ -122,7 +122,7 @@ if (clusterBenchmarks.some(wants)) {
     try {
       if (wants("verification")) await step("verification", () => runVerification(c, { seconds: options.microSeconds }));
       if (wants("gateway")) await step("gateway", () => runGateway(c, { seconds: options.gatewaySeconds, concurrency: options.concurrency }));
-      if (wants("gossip")) await step("gossip", () => runGossip(c, { seconds: options.gossipSeconds, concurrency: 4, poolRate: 3_000 }));
+      if (wants("gossip")) await step("gossip", () => runGossip(c, { seconds: options.gossipSeconds, concurrency: 4, poolRate: 3_000, drainSeconds: quick ? 60 : 300 }));
       if (wants("e2e")) await step("end-to-end", () => runEndToEnd(c, { seconds: options.e2eSeconds, concurrency: options.concurrency }));
     } finally {
       process.removeListener("SIGINT", stop);

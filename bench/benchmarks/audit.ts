@@ -17,7 +17,7 @@ import { jsonSummary, summarize } from "../lib/stats.js";
 const TARGET_MS = 20;
 const FULL_SIZE = 1_000_000;
 const BATCH = 10_000;
-const MERCHANTS = 1_000;
+const MERCHANTS = 100;
 const PAYERS = 50_000;
 const INSTITUTIONS = 4;
 /** The indexed payments span 90 days. */

@@ -7,7 +7,9 @@
  * call → hold seen; stages are timed per payment from the harness's clocks and the nodes' stored
  * records (receivedAtMs); CPU per process shows what limits throughput.
  */
-import { CpuMeter } from "../lib/cpu.js";
+import { cpus } from "node:os";
+
+import { CpuMeter, cpuBottleneck } from "../lib/cpu.js";
 import { HoldWatcher } from "../lib/chain-watch.js";
 import type { Cluster } from "../lib/cluster.js";
 import { closedLoop } from "../lib/load.js";
@@ -129,8 +131,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
     .map(([k, s]) => `${k} p50 ${fmt(s.p50)} / p99 ${fmt(s.p99)} ms`)
     .join("; ");
   const windowBlocks = watcher.blocks.filter((b) => b.seenAtMs >= windowStart && b.seenAtMs <= loadEnd);
-  const cpuText = cpuShares.map((s) => `${s.process} ${fmt(s.cores, 2)} cores`).join(", ");
-  const busiest = cpuShares[0];
+  const cpuVerdict = cpuBottleneck(cpuShares, cpus().length);
 
   const rateMet = atLeast(rate, TARGET_RATE);
   const p99Met = atMost(latency.p99, TARGET_P99_MS) && unheld === 0;
@@ -153,8 +154,8 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
           ? {}
           : {
               bottleneck: {
-                stage: busiest ? `CPU of ${busiest.process}` : "unknown",
-                evidence: `CPU during the run (2 cores in all): ${cpuText}; per payment: ${stageText}`,
+                stage: cpuVerdict.stage,
+                evidence: `${cpuVerdict.evidence}; per payment: ${stageText}`,
               },
             }),
       },

@@ -5,7 +5,9 @@
  * unauthenticated `GET /health` rate (the HTTP floor) and the CPU each process used, so a miss shows
  * where the time goes.
  */
-import { CpuMeter } from "../lib/cpu.js";
+import { cpus } from "node:os";
+
+import { CpuMeter, cpuBottleneck } from "../lib/cpu.js";
 import type { Cluster } from "../lib/cluster.js";
 import { closedLoop } from "../lib/load.js";
 import { Progress } from "../lib/progress.js";
@@ -58,11 +60,10 @@ export async function runGateway(cluster: Cluster, options: GatewayOptions): Pro
 
   const rateMet = atLeast(rate, TARGET_RATE) && load.failed === 0;
   const p99Met = atMost(summary.p99, TARGET_P99_MS);
-  const busiest = cpuShares[0];
-  const cpuText = cpuShares.map((s) => `${s.process} ${fmt(s.cores, 2)} cores`).join(", ");
+  const cpuVerdict = cpuBottleneck(cpuShares, cpus().length);
   const bottleneck = {
-    stage: busiest ? `CPU of ${busiest.process}` : "unknown",
-    evidence: `CPU during the run: ${cpuText}; the same gateway answers unauthenticated GET /health at ${fmt(healthRate)} req/s`,
+    stage: cpuVerdict.stage,
+    evidence: `${cpuVerdict.evidence}; the same gateway answers unauthenticated GET /health at ${fmt(healthRate)} req/s`,
   };
   const notes = `${options.concurrency} concurrent clients, ${options.seconds} s, ${created} created, ${load.failed} failed`;
   return {

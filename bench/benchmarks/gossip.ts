@@ -8,7 +8,9 @@
  * machine, same clock). Operations are signed before the clock starts.
  */
 import type { EscrowOperationInput } from "../../node/protocol/operations.js";
-import { CpuMeter } from "../lib/cpu.js";
+import { cpus } from "node:os";
+
+import { CpuMeter, cpuBottleneck } from "../lib/cpu.js";
 import type { Cluster } from "../lib/cluster.js";
 import { mapLimit, storedOperation, validatedCount } from "../lib/node-api.js";
 import { signedPay } from "../lib/ops.js";
@@ -20,8 +22,6 @@ const TARGET_RATE = 2_000;
 const TARGET_P99_MS = 250;
 const BATCH = 100;
 const SAMPLE = 300;
-/** Longest wait for the relayer to put the run's operations on-chain (so the next benchmark starts quiet). */
-const DRAIN_MS = 300_000;
 
 export interface GossipOptions {
   seconds: number;
@@ -29,6 +29,8 @@ export interface GossipOptions {
   concurrency: number;
   /** Pre-signed operations per second of the run (the most the generator can offer). */
   poolRate: number;
+  /** Longest wait for the origin to put the run's operations on-chain (so the next benchmark starts quiet). */
+  drainSeconds: number;
 }
 
 export async function runGossip(cluster: Cluster, options: GossipOptions): Promise<BenchmarkResult> {
@@ -79,12 +81,19 @@ export async function runGossip(cluster: Cluster, options: GossipOptions): Promi
         next += batch.length;
         const at = Date.now();
         for (const item of batch) submittedAt.set(item.id, at);
-        const res = await fetch(`${origin.apiUrl}/v1/operations`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ operations: batch.map((b) => b.op) }),
-        });
-        const body = (await res.json()) as { accepted?: number; refused?: number; results?: { status: string; code?: string }[] };
+        let body: { accepted?: number; refused?: number; results?: { status: string; code?: string }[] };
+        try {
+          const res = await fetch(`${origin.apiUrl}/v1/operations`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ operations: batch.map((b) => b.op) }),
+          });
+          body = (await res.json()) as typeof body;
+        } catch (error) {
+          // A failed submission is a measured failure of the node, not of the harness: counted, not fatal.
+          body = {};
+          if (refusals.length < 10) refusals.push(`request failed: ${(error as Error).message}`);
+        }
         accepted += body.accepted ?? 0;
         refused += body.refused ?? batch.length;
         for (const r of body.results ?? []) if (r.status !== "accepted" && refusals.length < 10) refusals.push(r.code ?? "unknown");
@@ -149,7 +158,7 @@ export async function runGossip(cluster: Cluster, options: GossipOptions): Promi
   }
   // The origin relays every accepted operation on-chain; the next benchmark must not start on its backlog.
   progress.log("waiting for the origin node to relay the run's operations on-chain");
-  const drainEnd = Date.now() + DRAIN_MS;
+  const drainEnd = Date.now() + options.drainSeconds * 1000;
   let executedAt: number | undefined;
   const lastIds = lastSubmitted.map((b) => b.id);
   while (Date.now() < drainEnd) {
@@ -169,12 +178,13 @@ export async function runGossip(cluster: Cluster, options: GossipOptions): Promi
   const rateMet = complete && atLeast(rate, TARGET_RATE);
   const p99Met = atMost(prop.p99, TARGET_P99_MS);
   const cpuText = cpuShares.map((s) => `${s.process} ${fmt(s.cores, 2)} cores`).join(", ");
-  const busiest = cpuShares[0];
+  const cpuVerdict = cpuBottleneck(cpuShares, cpus().length);
   const notes =
     `${fmt(accepted)} operations in batches of ${BATCH}, ${options.concurrency} batches in flight, ${options.seconds} s of submission; ` +
     (exhausted ? `the generator ran out of its ${fmt(poolSize)} pre-signed operations, so the rate is a lower bound; ` : "") +
     (complete ? "" : `NOT all accepted by every node within 180 s (origin ${counts.origin}, peers ${counts.peers.join("/")}); `) +
-    `propagation sampled on ${sample.size} operations`;
+    `propagation sampled on ${sample.size} operations` +
+    (executedAt === undefined ? `; the origin had not relayed them all on-chain ${options.drainSeconds} s later, so the next benchmark started on that backlog` : "");
   return {
     name: "gossip",
     rows: [
@@ -190,8 +200,8 @@ export async function runGossip(cluster: Cluster, options: GossipOptions): Promi
           ? {}
           : {
               bottleneck: {
-                stage: busiest ? `CPU of ${busiest.process}` : "unknown",
-                evidence: `CPU during the run: ${cpuText}; offered ${fmt(offeredRate)} ops/s; origin accepted p50 ${fmt(originSummary.p50)} ms after submission, peers p50 ${fmt(prop.p50)} ms after the origin`,
+                stage: cpuVerdict.stage,
+                evidence: `${cpuVerdict.evidence}; offered ${fmt(offeredRate)} ops/s; origin accepted p50 ${fmt(originSummary.p50)} ms after submission, peers p50 ${fmt(prop.p50)} ms after the origin`,
               },
             }),
       },

@@ -66,3 +66,16 @@ export class CpuMeter {
 }
 
 const round = (v: number) => Math.round(v * 100) / 100;
+
+/**
+ * The throughput bottleneck the CPU shares point at: the busiest process when the run's processes kept
+ * most of the machine's cores busy, otherwise waiting (synced writes, RPC round trips, batching timers).
+ */
+export function cpuBottleneck(shares: CpuShare[], cores: number): { stage: string; evidence: string } {
+  const used = shares.reduce((sum, s) => sum + s.cores, 0);
+  const list = shares.map((s) => `${s.process} ${s.cores.toFixed(2)}`).join(", ");
+  const evidence = `cores used during the run (of ${cores}): ${list}; ${used.toFixed(2)} in all`;
+  const busiest = shares[0];
+  if (busiest && used >= 0.7 * cores) return { stage: `CPU of ${busiest.process}`, evidence };
+  return { stage: "waiting, not CPU (the processes left cores idle: synced writes, RPC round trips, batching timers, or other work on the machine)", evidence };
+}

@@ -1,9 +1,24 @@
 /** Reads from the nodes' HTTP APIs that the system benchmarks need. */
 import type { StoredOperation } from "../../node/types.js";
 
+/**
+ * GET for the harness's own reads (not measured requests): retried on a network error, since a pooled
+ * keep-alive connection the server just closed fails the first request on it ("fetch failed").
+ */
+async function get(url: string): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
+
 /** Sum of `settlenet_operations_validated_total` for `path` and `result` (Prometheus text from GET /metrics). */
 export async function validatedCount(apiUrl: string, path: "api" | "gossip", result: "accept" | "ignore" | "reject"): Promise<number> {
-  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+  const text = await (await get(`${apiUrl}/metrics`)).text();
   let total = 0;
   for (const line of text.split("\n")) {
     if (!line.startsWith("settlenet_operations_validated_total{")) continue;
@@ -15,7 +30,7 @@ export async function validatedCount(apiUrl: string, path: "api" | "gossip", res
 
 /** The node's stored operation, or undefined (404). */
 export async function storedOperation(apiUrl: string, id: string): Promise<StoredOperation | undefined> {
-  const res = await fetch(`${apiUrl}/v1/operations/${id}`);
+  const res = await get(`${apiUrl}/v1/operations/${id}`);
   if (res.status === 404) {
     await res.arrayBuffer();
     return undefined;

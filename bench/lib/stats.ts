@@ -72,3 +72,23 @@ export async function rateOfAsync(fn: (i: number) => Promise<unknown>, durationM
   }
   return { perSecond: (calls * 1000) / (performance.now() - start), calls };
 }
+
+/**
+ * Rates of several functions measured in alternating rounds, best round kept for each: on a machine
+ * where other work comes and goes, interleaving exposes every function to the same interference and
+ * the best round is the one least disturbed (the usual way to take microbenchmarks).
+ */
+export function bestRates(fns: Record<string, (i: number) => void>, totalMs: number, rounds = 5): Record<string, { best: number; median: number }> {
+  const names = Object.keys(fns);
+  const roundMs = Math.max(50, totalMs / rounds);
+  const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const name of names) samples[name]?.push(rateOf(fns[name] as (i: number) => void, roundMs, r === 0 ? Math.min(200, roundMs) : 0).perSecond);
+  }
+  return Object.fromEntries(
+    names.map((name) => {
+      const sorted = [...(samples[name] ?? [])].sort((a, b) => a - b);
+      return [name, { best: sorted.at(-1) ?? 0, median: percentile(sorted, 50) }];
+    }),
+  );
+}
