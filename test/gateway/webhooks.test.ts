@@ -7,7 +7,8 @@ import { randomBytes } from "node:crypto";
 
 import { expect } from "chai";
 
-import { parseGatewayConfig } from "../../gateway/config.js";
+import { parseGatewayConfig, webhookConfigSchema } from "../../gateway/config.js";
+import { backoffDelayMs } from "../../gateway/webhooks.js";
 import type { SettlenetError } from "../../node/errors.js";
 import { paymentTermsSchema } from "../../node/protocol/operations.js";
 import { launchNetwork, postJson, waitFor, type TestNetwork } from "../helpers/network.js";
@@ -319,6 +320,22 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
     } finally {
       offsetMs = 0;
     }
+  });
+
+  it("backs off exponentially with jitter up to the cap, and the default schedule keeps retrying for days", function () {
+    const options = { initialDelayMs: 1_000, backoffFactor: 2, maxDelayMs: 10_000 };
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelayMs(options, n, () => 1))).to.deep.equal([1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+    expect([1, 2, 3].map((n) => backoffDelayMs(options, n, () => 0))).to.deep.equal([500, 1_000, 2_000]);
+    const defaults = webhookConfigSchema.parse({});
+    // Even with the shortest jitter, attempts go on until the retry period (3 days) is over.
+    let elapsedMs = 0;
+    let attempts = 1;
+    while (elapsedMs < defaults.retryForSeconds * 1000) {
+      elapsedMs += backoffDelayMs(defaults, attempts, () => 0);
+      attempts += 1;
+    }
+    expect(defaults.retryForSeconds).to.equal(3 * 86_400);
+    expect(attempts).to.equal(44);
   });
 
   it("signs every delivery so that a tampered body, another secret or an old timestamp fails verification", function () {
