@@ -2,6 +2,7 @@
  * `settlenet` command line.
  *   settlenet node start --config <file>
  *   settlenet bank start --config <file>   (the bank simulator, gateway/bank/server.ts)
+ *   settlenet report statement --cycle <id> --merchant|--institution <address> [--format json|csv] --api <url>
  * Errors are reported in one line with their code; the exit status is non-zero.
  */
 import { parseArgs } from "node:util";
@@ -45,6 +46,12 @@ async function main(argv: string[]): Promise<void> {
     // The gateway's dropped-order repair log (gateway/report.ts).
     const { reconcileReportCommand } = await import("../gateway/report.js");
     await reconcileReportCommand(rest);
+    return;
+  }
+  if (group === "report") {
+    // `settlenet report statement …` reads a running node's audit API (node/audit/report-cli.ts).
+    const { reportCommand } = await import("./audit/report-cli.js");
+    await reportCommand(argv.slice(1));
     return;
   }
   throw new SettlenetError("USAGE", USAGE);

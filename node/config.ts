@@ -54,6 +54,16 @@ export const nodeConfigSchema = z.strictObject({
     })
     .prefault({}),
   risk: riskConfigSchema.prefault({}),
+  /** Settlement cycles (清结算); every node of a network must use the same cycleSeconds. */
+  settlement: z
+    .strictObject({
+      /** Cycle length in seconds of chain time; cycle N = [N × length, (N + 1) × length). Daily (UTC) by default. */
+      cycleSeconds: z.number().int().min(1).default(86_400),
+      tickMs: z.number().int().min(10).default(2_000),
+      finalizeFailoverMs: z.number().int().min(100).default(10_000),
+      rebroadcastMs: z.number().int().min(100).default(30_000),
+    })
+    .prefault({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

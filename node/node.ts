@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 
 import { buildNodeApi, type HealthReport } from "./api/app.js";
+import { registerAuditRoutes } from "./audit/routes.js";
 import { ChainRegistryView } from "./chain/registry-view.js";
 import type { NodeConfig } from "./config.js";
 import { SettlenetError } from "./errors.js";
@@ -24,6 +25,8 @@ import { loadArtifact } from "./protocol/artifacts.js";
 import { readDeployment } from "./protocol/deployment.js";
 import { PAYMENT_STATUSES } from "./protocol/eip712.js";
 import { BatchRelayer } from "./relay/relayer.js";
+import { ATTESTATION_TOPIC } from "./settlement/attestation.js";
+import { CycleService } from "./settlement/service.js";
 import type { ValidationContext } from "./services.js";
 import { openStorage } from "./storage/db.js";
 import { OutcomeMapper } from "./validation/outcome.js";
@@ -111,7 +114,12 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     stack.push(() => indexer.stop());
 
     const network: GossipNetwork = await createGossipNetwork(
-      { privateKey: peerKey, listen: config.listen, bootstrap: config.bootstrap },
+      {
+        privateKey: peerKey,
+        listen: config.listen,
+        bootstrap: config.bootstrap,
+        topics: [ATTESTATION_TOPIC],
+      },
       { logger: logger.child({ module: "p2p" }), allowlist: () => registry.allowedPeerIds(), validate: (from, data) => pipeline.onGossip(from, data) },
     );
     stack.push(() => network.stop());
@@ -124,6 +132,27 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       await relayer.start();
       stack.push(() => relayer.stop());
     }
+
+    // Settlement cycles: every node builds and checks them; institutions attest and finalize.
+    const cycles = new CycleService(
+      {
+        deployment,
+        ...config.settlement,
+        confirmations: config.indexer.confirmations,
+        ...(config.role === "institution" ? { institutionId: operator.id } : {}),
+      },
+      {
+        provider,
+        storage,
+        registry,
+        ...(config.role === "institution" ? { wallet: wallet.connect(provider), publish: (data: Uint8Array) => network.publishTo(ATTESTATION_TOPIC, data) } : {}),
+        logger,
+        metrics,
+      },
+    );
+    network.addTopic(ATTESTATION_TOPIC, (from, data) => cycles.onGossip(from, data));
+    await cycles.start();
+    stack.push(() => cycles.stop());
 
     const escrow = new Contract(deployment.contracts.escrow, loadArtifact("PaymentEscrow").abi, provider);
     const health = async (): Promise<HealthReport> => {
@@ -150,6 +179,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
             return { peerId: id, ...(known ? { operator: known.id, name: known.name } : {}) };
           }),
         health,
+        routes: [(app) => registerAuditRoutes(app, { storage })],
         onChainPayment: async (paymentId) => {
           const state = (await escrow.getFunction("paymentOf")(paymentId)) as { status: bigint; amount: bigint; refunded: bigint; deadline: bigint };
           if (state.status === 0n) return undefined;

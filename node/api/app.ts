@@ -42,6 +42,8 @@ export interface NodeApiModules {
   health(): Promise<HealthReport>;
   /** The payment as the escrow stores it now, straight from the chain (undefined if unknown). */
   onChainPayment(paymentId: string): Promise<{ status: string; amount: string; refunded: string; deadline: number } | undefined>;
+  /** Further route sets (audit, settlement, ...) registered on the same app after the core routes. */
+  routes?: ((app: FastifyInstance) => void)[];
 }
 
 export interface NodeApiOptions {
@@ -143,6 +145,8 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
   api.get("/metrics", async (_request, reply) => {
     return reply.type(modules.metrics.contentType).send(await modules.metrics.metrics());
   });
+
+  for (const register of modules.routes ?? []) register(app);
 
   return app;
 }

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 
 import type { IndexBatch, Storage } from "../services.js";
+import { LevelCycleRepository } from "./cycles.js";
 import { KEYSPACES, type Keyspace } from "./keyspaces.js";
 import { openLevelStore, type StorageContext as LevelContext, type Sublevel, type WriteOp } from "./level.js";
 import { LevelOperationRepository, operationPatchWrites } from "./operations.js";
@@ -22,6 +23,8 @@ export type { Sublevel, WriteOp };
 export interface NodeStorage extends Storage {
   /** sha256 over every key and value, keyspace by keyspace in key order (one consistent snapshot). */
   checksum(): Promise<string>;
+  /** Settlement cycles: state, records, attestations, alerts. */
+  cycles: LevelCycleRepository;
 }
 
 /** Opens (creating if needed) the node database in `dir`. */
@@ -34,6 +37,7 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
   return {
     operations,
     payments,
+    cycles: new LevelCycleRepository(ctx),
 
     async getCursor() {
       const value = await ctx.read(() => spaces.meta.get(CURSOR_META));
