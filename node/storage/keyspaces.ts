@@ -15,6 +15,8 @@
  * | meta          | name (e.g. "indexer.cursor")                     | JSON value                 |
  * | risk          | counter key (e.g. "payer!<addr>!<day>")          | { amount, count, times }   |
  * | nonces        | signer ! nonce                                   | operation id (seen nonces) |
+ * | alerts        | alert id                                         | AlertRecord (compliance)   |
+ * | alertsByTime  | at(12 digits) ! alert id                         | "" (index)                 |
  */
 export const KEYSPACES = [
   "ops",
@@ -28,6 +30,8 @@ export const KEYSPACES = [
   "meta",
   "risk",
   "nonces",
+  "alerts",
+  "alertsByTime",
 ] as const;
 
 export type Keyspace = (typeof KEYSPACES)[number];
