@@ -2,6 +2,8 @@
  * `settlenet` command line.
  *   settlenet node start --config <file>
  *   settlenet bank start --config <file>   (the bank simulator, gateway/bank/server.ts)
+ *   settlenet node backup|restore …        (node/backup/cli.ts)
+ *   settlenet report aml|reserves …        (node/compliance/cli.ts)
  * Errors are reported in one line with their code; the exit status is non-zero.
  */
 import { parseArgs } from "node:util";
@@ -33,6 +35,16 @@ async function main(argv: string[]): Promise<void> {
     const logger = pino({ level: config.logLevel, base: { role: config.role } });
     const node = await startNode(config, { logger });
     stopOnSignal(logger, () => node.stop());
+    return;
+  }
+  if (group === "node" && (command === "backup" || command === "restore")) {
+    const { nodeDataCommand } = await import("./backup/cli.js");
+    await nodeDataCommand(command, rest);
+    return;
+  }
+  if (group === "report" && (command === "aml" || command === "reserves")) {
+    const { reportCommand } = await import("./compliance/cli.js");
+    await reportCommand(command, rest);
     return;
   }
   if (group === "gateway") {

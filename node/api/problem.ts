@@ -29,6 +29,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   BODY_TOO_LARGE: 413,
   NOT_READY: 503,
   READ_ONLY: 403,
+  // Compliance (node/compliance/api.ts).
+  ALERT_NOT_FOUND: 404,
+  ALERT_ALREADY_ACKNOWLEDGED: 409,
+  REPORT_TOO_LARGE: 422,
 };
 
 /** Fastify's body parser errors that mean the request body is not a JSON document (Fastify 5 codes). */

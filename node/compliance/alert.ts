@@ -77,3 +77,9 @@ export interface AlertRecord extends Alert {
 export function alertId(rule: AlertRule, ...parts: (string | number)[]): string {
   return keccak256(toUtf8Bytes([rule, ...parts.map((part) => String(part).toLowerCase())].join("|")));
 }
+
+/** The alert part of a stored record (what every node computes and what is gossiped). */
+export function wireAlert(record: Alert): Alert {
+  const { id, rule, category, account, token, paymentIds, amount, threshold, facts, at, blockNumber } = record;
+  return { id, rule, category, account, token, paymentIds, ...(amount !== undefined ? { amount } : {}), ...(threshold !== undefined ? { threshold } : {}), facts, at, blockNumber };
+}
