@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 
 import { z } from "zod";
 
+import { complianceConfigSchema } from "./compliance/config.js";
 import { SettlenetError } from "./errors.js";
 
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+(\/p2p\/\w+)?$/, "expected a TCP multiaddr like /ip4/127.0.0.1/tcp/4001");
@@ -65,6 +66,10 @@ export const nodeConfigSchema = z.strictObject({
     })
     .prefault({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** AML rules, proof-of-reserves checks and alert gossip (node/compliance/config.ts). */
+  compliance: complianceConfigSchema.prefault({}),
+  /** Before acknowledging anything: wait this long at most for peers' pending operations (node/backup/sync.ts). */
+  peerSyncTimeoutMs: z.number().int().min(0).default(10_000),
 });
 
 export type NodeConfig = z.infer<typeof nodeConfigSchema>;

@@ -33,6 +33,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   RECORD_NOT_FOUND: 404,
   CYCLE_NOT_FINALIZED: 409,
   CYCLE_DIVERGED: 409,
+  // Compliance (node/compliance/api.ts).
+  ALERT_NOT_FOUND: 404,
+  ALERT_ALREADY_ACKNOWLEDGED: 409,
+  REPORT_TOO_LARGE: 422,
 };
 
 /** Fastify's body parser errors that mean the request body is not a JSON document (Fastify 5 codes). */

@@ -19,6 +19,8 @@
  * | cycleRecords  | cycleId(20 digits) ! index in tree order(8)      | RecordJson                 |
  * | cycleAttestations | cycleId(20 digits) ! merkleRoot ! institution | AttestationRecord         |
  * | cycleAlerts   | cycleId(20 digits) ! alert id                    | SettlementAlert            |
+ * | alerts        | alert id                                         | AlertRecord (compliance)   |
+ * | alertsByTime  | at(12 digits) ! alert id                         | "" (index)                 |
  */
 export const KEYSPACES = [
   "ops",
@@ -36,6 +38,8 @@ export const KEYSPACES = [
   "cycleRecords",
   "cycleAttestations",
   "cycleAlerts",
+  "alerts",
+  "alertsByTime",
 ] as const;
 
 export type Keyspace = (typeof KEYSPACES)[number];
