@@ -16,6 +16,7 @@ import { ChainRegistryView } from "./chain/registry-view.js";
 import type { NodeConfig } from "./config.js";
 import { SettlenetError } from "./errors.js";
 import { Indexer } from "./indexer/indexer.js";
+import { TokenIndexer } from "./indexer/tokens.js";
 import { loadOperatorWallet } from "./keys.js";
 import { StopStack } from "./lifecycle.js";
 import { createGossipNetwork, type GossipNetwork } from "./p2p/network.js";
@@ -24,6 +25,7 @@ import { OperationPipeline } from "./pipeline.js";
 import { loadArtifact } from "./protocol/artifacts.js";
 import { readDeployment } from "./protocol/deployment.js";
 import { PAYMENT_STATUSES } from "./protocol/eip712.js";
+import { tokenNamesOf } from "./protocol/operations.js";
 import { BatchRelayer } from "./relay/relayer.js";
 import { ATTESTATION_TOPIC } from "./settlement/attestation.js";
 import { CycleService } from "./settlement/service.js";
@@ -90,6 +92,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       storage,
       rules: config.risk,
       nowSeconds: () => Math.floor(Date.now() / 1000),
+      tokenNames: tokenNamesOf(deployment),
     };
 
     const relayer =
@@ -115,6 +118,13 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     await indexer.syncOnce();
     await indexer.start();
     stack.push(() => indexer.stop());
+    const tokenIndexer = new TokenIndexer(
+      { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
+      { provider, storage, logger: logger.child({ module: "token-indexer" }), onSettled: (ids) => relayer?.settled(ids) },
+    );
+    await tokenIndexer.syncOnce();
+    await tokenIndexer.start();
+    stack.push(() => tokenIndexer.stop());
 
     const network: GossipNetwork = await createGossipNetwork(
       {
@@ -194,6 +204,20 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         health,
         routes: [(app) => registerAuditRoutes(app, { storage })],
         ready: () => readiness.isReady(),
+        tokens: {
+          repository: storage.tokens,
+          tokens: Object.values(deployment.tokens),
+          onChainToken: async (token) => {
+            const contract = new Contract(token, loadArtifact("SettlementToken").abi, provider);
+            const [totalSupply, paused] = (await Promise.all([contract.getFunction("totalSupply")(), contract.getFunction("paused")()])) as [bigint, boolean];
+            return { totalSupply: totalSupply.toString(), paused };
+          },
+          onChainAccount: async (token, account) => {
+            const contract = new Contract(token, loadArtifact("SettlementToken").abi, provider);
+            const [balance, frozen] = (await Promise.all([contract.getFunction("balanceOf")(account), contract.getFunction("isFrozen")(account)])) as [bigint, boolean];
+            return { balance: balance.toString(), frozen };
+          },
+        },
         onChainPayment: async (paymentId) => {
           const state = (await escrow.getFunction("paymentOf")(paymentId)) as { status: bigint; amount: bigint; refunded: bigint; deadline: bigint };
           if (state.status === 0n) return undefined;

@@ -12,6 +12,7 @@ import { SettlenetError } from "../errors.js";
 import type { Logger, Storage } from "../services.js";
 import type { ListOptions } from "../types.js";
 import { installProblemHandler, PROBLEM_CONTENT_TYPE, type Problem } from "./problem.js";
+import { registerTokenRoutes, type TokenApiModules } from "./tokens.js";
 
 /** Outcome of submitting one operation through the shared validation core. */
 export type SubmitOutcome = { accepted: true; id: string } | { accepted: false; id?: string; problem: Problem };
@@ -46,6 +47,8 @@ export interface NodeApiModules {
   routes?: ((app: FastifyInstance) => void)[];
   /** False while the node catches up (chain and peers): every route but health, metrics and peers answers 503 NOT_READY. */
   ready?: () => boolean;
+  /** Settlement token reads (GET /v1/tokens...); absent: no token routes. */
+  tokens?: TokenApiModules;
 }
 
 /** Routes that answer while the node is not ready. */
@@ -151,6 +154,8 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
   });
 
   api.get("/v1/peers", async () => ({ peers: modules.peers() }));
+
+  if (modules.tokens) registerTokenRoutes(app, modules.tokens);
 
   api.get("/health", async (_request, reply) => {
     const report = await modules.health();

@@ -37,6 +37,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   ALERT_NOT_FOUND: 404,
   ALERT_ALREADY_ACKNOWLEDGED: 409,
   REPORT_TOO_LARGE: 422,
+  TOKEN_NOT_FOUND: 404,
 };
 
 /** Fastify's body parser errors that mean the request body is not a JSON document (Fastify 5 codes). */

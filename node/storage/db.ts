@@ -13,6 +13,7 @@ import { openLevelStore, type StorageContext as LevelContext, type Sublevel, typ
 import { LevelOperationRepository, operationPatchWrites } from "./operations.js";
 import { LevelPaymentRepository, paymentRecordWrites } from "./payments.js";
 import { LevelAlertRepository } from "./alerts.js";
+import { LevelTokenRepository, type TokenRepository } from "./tokens.js";
 
 const CURSOR_META = "indexer.cursor";
 
@@ -28,6 +29,8 @@ export interface NodeStorage extends Storage {
   cycles: LevelCycleRepository;
   /** Compliance alerts (node/compliance). */
   alerts: LevelAlertRepository;
+  /** The token indexer's state (supply, custodians, reserves, frozen accounts, events). */
+  tokens: TokenRepository;
   /**
    * Every record, keyspace by keyspace in key order, from one LevelDB snapshot taken now (writes go
    * on meanwhile); values as their stored JSON text. `checksum()` hashes exactly this sequence.
@@ -53,6 +56,7 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
     operations,
     payments,
     cycles: new LevelCycleRepository(ctx),
+    tokens: new LevelTokenRepository(ctx),
 
     async getCursor() {
       const value = await ctx.read(() => spaces.meta.get(CURSOR_META));

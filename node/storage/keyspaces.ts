@@ -14,7 +14,7 @@
  * | byTime        | paidAt(12 digits) ! payment id                   | "" (index)                 |
  * | meta          | name (e.g. "indexer.cursor")                     | JSON value                 |
  * | risk          | counter key (e.g. "payer!<addr>!<day>")          | { amount, count, times }   |
- * | nonces        | signer ! nonce                                   | operation id (seen nonces) |
+ * | nonces        | signer ! nonce; token ops: token ! signer ! nonce | operation id (seen nonces) |
  * | cycles        | cycleId(20 digits)                               | CycleState                 |
  * | cycleRecords  | cycleId(20 digits) ! index in tree order(8)      | RecordJson                 |
  * | cycleAttestations | cycleId(20 digits) ! merkleRoot ! institution | AttestationRecord         |
@@ -40,6 +40,9 @@ export const KEYSPACES = [
   "cycleAlerts",
   "alerts",
   "alertsByTime",
+  "tokens",
+  "tokenFrozen",
+  "tokenEvents",
 ] as const;
 
 export type Keyspace = (typeof KEYSPACES)[number];
@@ -51,3 +54,12 @@ export const SEP = "!";
 export function pad(value: number, width: number): string {
   return value.toString().padStart(width, "0");
 }
+
+// Token keyspaces (the token indexer's, node/storage/tokens.ts), in KEYSPACES above:
+//
+// | sublevel      | key                                              | value                      |
+// | ------------- | ------------------------------------------------ | -------------------------- |
+// | tokens        | token                                            | TokenRecord                |
+// | tokenFrozen   | token ! account                                  | FrozenAccountRecord        |
+// | tokenEvents   | token ! block(12 digits) ! logIndex(6 digits)    | TokenEventRecord           |
+// | meta          | "tokens.cursor"                                  | last block token-indexed   |
