@@ -43,6 +43,22 @@ export const GATEWAY_CODES = {
   CHAIN_UNAVAILABLE: { status: 503, summary: "the chain's JSON-RPC endpoint cannot be reached" },
   STORAGE_CLOSED: { status: 503, summary: "the gateway is shutting down" },
   INTERNAL: { status: 500, summary: "the gateway failed; never the caller's fault" },
+  // Money movement (api/money-routes.ts) and payer actions.
+  PAYOUT_NOT_FOUND: { status: 404, summary: "no payout with this id for this merchant" },
+  TOPUP_NOT_FOUND: { status: 404, summary: "no top-up with this id for this merchant" },
+  TRANSFER_NOT_FOUND: { status: 404, summary: "no transfer with this id for this merchant" },
+  INSUFFICIENT_BALANCE: { status: 422, summary: "the merchant's on-chain token balance is smaller than the amount" },
+  PAYOUT_ACCOUNT_MISMATCH: { status: 422, summary: "the bank account is not the payout account registered for the merchant on-chain" },
+  RECIPIENT_NOT_MERCHANT: { status: 422, summary: "transfers go to another active merchant registered on-chain" },
+  TRANSFER_REFERENCE_CONFLICT: { status: 409, summary: "the transfer reference is already used with different details" },
+  ALLOWANCE_UNAVAILABLE: { status: 503, summary: "the merchant's token allowance is missing and no permit relayer is configured or it failed" },
+  MONEY_NOT_CONFIGURED: { status: 503, summary: "this gateway has no custodian key or bank configured" },
+  BANK_UNAVAILABLE: { status: 503, summary: "the custodian bank cannot be reached (the request is kept and retried)" },
+  BANK_REJECTED: { status: 422, summary: "the custodian bank refused the request" },
+  BANK_CALLBACK_SIGNATURE_INVALID: { status: 401, summary: "a bank callback without a valid signature" },
+  BANK_CALLBACK_STALE: { status: 401, summary: "a bank callback whose timestamp is outside the tolerance" },
+  BANK_CALLBACK_MALFORMED: { status: 400, summary: "a bank callback that is not a transfer event" },
+  BANK_CALLBACK_NOT_CONFIGURED: { status: 404, summary: "no bank callback secret is configured" },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type GatewayCode = keyof typeof GATEWAY_CODES;

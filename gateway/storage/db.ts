@@ -8,6 +8,7 @@ import { openLevelStore, type StorageContext as LevelContext, type Sublevel, typ
 import { KEYSPACES, type Keyspace } from "./keyspaces.js";
 import { LevelApiKeyRepository, LevelMerchantRepository } from "./merchants.js";
 import { LevelOrderRepository } from "./orders.js";
+import { LevelMoneyRepository } from "./money.js";
 import { LevelIdempotencyStore, LevelNonceStore } from "./requests.js";
 
 /** What the gateway's repositories get from the database. */
@@ -21,6 +22,7 @@ export interface GatewayStorage {
   nonces: LevelNonceStore;
   idempotency: LevelIdempotencyStore;
   orders: LevelOrderRepository;
+  money: LevelMoneyRepository;
   getMeta<T>(name: string): Promise<T | undefined>;
   putMeta(name: string, value: unknown): Promise<void>;
   close(): Promise<void>;
@@ -49,6 +51,7 @@ export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
     nonces: new LevelNonceStore(ctx),
     idempotency: new LevelIdempotencyStore(ctx),
     orders: new LevelOrderRepository(ctx),
+    money: new LevelMoneyRepository(ctx),
     getMeta<T>(name: string) {
       return ctx.read(async () => (await spaces.meta.get(name)) as T | undefined);
     },
