@@ -3,14 +3,18 @@
  * money as decimal strings), the operation id (= EIP-712 digest, also the gossip message id) and the
  * signer each operation needs. The same types the contracts verify (see eip712.ts).
  */
-import { TypedDataEncoder, getAddress, keccak256, concat, toUtf8Bytes, type TypedDataDomain, type TypedDataField } from "ethers";
+import { TypedDataEncoder, getAddress, keccak256, concat, toUtf8Bytes, type Signer, type TypedDataDomain, type TypedDataField } from "ethers";
 import { z } from "zod";
+
+import { SettlenetError } from "../errors.js";
 
 import {
   ESCROW_ACTION_TYPES,
   OPERATION_KINDS,
   PAYMENT_TYPES,
+  TOKEN_TYPES,
   escrowDomain,
+  tokenDomain,
   type OperationKindName,
   type PaymentTerms,
   type TypedDataTypes,
@@ -251,4 +255,177 @@ function encodeWord(out: Buffer, offset: number, type: string, value: unknown): 
 
 function hexBytes(hex: string): Buffer {
   return Buffer.from(hex.slice(2), "hex");
+}
+
+// ---------------------------------------------------------------- token operations
+// Custodian and regulator actions on a SettlementToken, relayed through its *WithSig functions. Their
+// EIP-712 domain is the token's own (ERC20Permit: token name, version "1", chain id, token address), so
+// a token operation's id is the digest SettlementToken._hashTypedDataV4 computes for it.
+
+/** Token operation kinds; each maps to one SettlementToken *WithSig function. */
+export const TOKEN_OPERATION_KINDS = ["mint", "burn", "attestReserves", "freeze"] as const;
+export type TokenOperationKindName = (typeof TOKEN_OPERATION_KINDS)[number];
+/** Every operation kind a node accepts. */
+export type AnyOperationKindName = OperationKindName | TokenOperationKindName;
+
+const positiveAmount = uintString(256).refine((value) => value > 0n, "amount must be positive");
+
+/** Every token operation, discriminated by `kind` (money, nonce and deadline as decimal strings). */
+export const tokenOperationSchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("mint"), token: addressSchema, to: addressSchema, amount: positiveAmount, bankRef: bytes32Schema, ...signed }),
+  z.strictObject({ kind: z.literal("burn"), token: addressSchema, from: addressSchema, amount: positiveAmount, bankRef: bytes32Schema, ...signed }),
+  z.strictObject({ kind: z.literal("attestReserves"), token: addressSchema, amount: uintString(256), statementHash: bytes32Schema, ...signed }),
+  z.strictObject({ kind: z.literal("freeze"), token: addressSchema, account: addressSchema, frozen: z.boolean(), reason: bytes32Schema, ...signed }),
+]);
+
+export type TokenOperation = z.infer<typeof tokenOperationSchema>;
+/** The JSON form of a token operation: what the API and gossip carry. */
+export type TokenOperationInput = z.input<typeof tokenOperationSchema>;
+
+/** Every operation a node accepts (escrow and token), discriminated by `kind`. */
+export const operationSchema = z.discriminatedUnion("kind", [escrowOperationSchema, tokenOperationSchema]);
+export type Operation = z.infer<typeof operationSchema>;
+/** The JSON form of any operation. */
+export type OperationInput = z.input<typeof operationSchema>;
+
+/** A token operation before it is signed (its JSON form without `signature`). */
+export type UnsignedTokenOperation = TokenOperationInput extends infer T ? (T extends unknown ? Omit<T, "signature"> : never) : never;
+
+/** True for the kinds executed on a SettlementToken rather than the escrow. */
+export function isTokenOperationKind(kind: string): kind is TokenOperationKindName {
+  return (TOKEN_OPERATION_KINDS as readonly string[]).includes(kind);
+}
+
+/** True if `op` is a token operation. */
+export function isTokenOperation<T extends { kind: string }>(op: T): op is Extract<T, { kind: TokenOperationKindName }> {
+  return isTokenOperationKind(op.kind);
+}
+
+/** Chain context of token operations: the chain id and each settlement token's ERC-20 name. */
+export interface TokenContext {
+  chainId: bigint;
+  /** Token name (its EIP-712 domain name) by token address; the deployment file lists them. */
+  tokenName: string | ((token: string) => string | undefined);
+}
+
+/** Token address (lower-case) → token name, from a deployment file's `tokens`. */
+export function tokenNamesOf(deployment: { tokens: Record<string, { address: string; name: string }> }): Map<string, string> {
+  return new Map(Object.values(deployment.tokens).map((token) => [token.address.toLowerCase(), token.name]));
+}
+
+/** Who must sign a token operation: a custodian institution of the token, or a regulator. */
+export function tokenOperationRole(kind: TokenOperationKindName): "custodian" | "regulator" {
+  return kind === "freeze" ? "regulator" : "custodian";
+}
+
+/** The typed message of a token operation (the fields of TOKEN_TYPES[kind], bigints as bigints). */
+export function tokenOperationMessage(op: TokenOperation): Record<string, unknown> {
+  const signedFields = { nonce: op.nonce, deadline: op.deadline };
+  switch (op.kind) {
+    case "mint":
+      return { to: op.to, amount: op.amount, bankRef: op.bankRef, ...signedFields };
+    case "burn":
+      return { from: op.from, amount: op.amount, bankRef: op.bankRef, ...signedFields };
+    case "attestReserves":
+      return { amount: op.amount, statementHash: op.statementHash, ...signedFields };
+    case "freeze":
+      return { account: op.account, frozen: op.frozen, reason: op.reason, ...signedFields };
+  }
+}
+
+function tokenNameFor(ctx: TokenContext, token: string): string {
+  const name = typeof ctx.tokenName === "string" ? ctx.tokenName : (ctx.tokenName(token) ?? ctx.tokenName(token.toLowerCase()));
+  if (name === undefined) throw new SettlenetError("UNSUPPORTED_TOKEN", `token ${token} is not a known settlement token`, { token });
+  return name;
+}
+
+/** EIP-712 domain, types and message of a token operation, for any EIP-712 signer (wallet, HSM). */
+export function tokenTypedData(op: TokenOperation, ctx: TokenContext): { domain: TypedDataDomain; types: TypedDataTypes; message: Record<string, unknown> } {
+  return {
+    domain: tokenDomain(ctx.chainId, getAddress(op.token), tokenNameFor(ctx, op.token)),
+    types: TOKEN_TYPES[op.kind],
+    message: tokenOperationMessage(op),
+  };
+}
+
+/**
+ * A token operation's id: the EIP-712 digest under its token's domain (what the token's
+ * `_hashTypedDataV4` computes and its signer signs). Fast path like `operationDigests`.
+ */
+export function tokenOperationDigest(op: TokenOperation, ctx: TokenContext): string {
+  const name = tokenNameFor(ctx, op.token);
+  return typedDigest(tokenDomainSeparator(ctx.chainId, op.token, name), TOKEN_STRUCTS[op.kind], tokenOperationMessage(op));
+}
+
+/** Signs an unsigned token operation (JSON form) with `signer`; returns the signed JSON form. Throws a ZodError on bad input. */
+export async function signTokenOperation<T extends UnsignedTokenOperation>(
+  signer: Pick<Signer, "signTypedData">,
+  unsigned: T,
+  ctx: TokenContext,
+): Promise<T & { signature: string }> {
+  const parsed = tokenOperationSchema.parse({ ...unsigned, signature: PLACEHOLDER_SIGNATURE });
+  const { domain, types, message } = tokenTypedData(parsed, ctx);
+  const signature = await signer.signTypedData(domain, types, message);
+  return { ...unsigned, signature };
+}
+
+/** The JSON wire form of a parsed token operation. */
+export function tokenOperationToJson(op: TokenOperation): TokenOperationInput {
+  const base = { token: op.token, nonce: op.nonce.toString(), deadline: op.deadline.toString(), signature: op.signature };
+  switch (op.kind) {
+    case "mint":
+      return { kind: op.kind, ...base, to: op.to, amount: op.amount.toString(), bankRef: op.bankRef };
+    case "burn":
+      return { kind: op.kind, ...base, from: op.from, amount: op.amount.toString(), bankRef: op.bankRef };
+    case "attestReserves":
+      return { kind: op.kind, ...base, amount: op.amount.toString(), statementHash: op.statementHash };
+    case "freeze":
+      return { kind: op.kind, ...base, account: op.account, frozen: op.frozen, reason: op.reason };
+  }
+}
+
+/** The SettlementToken call that executes a token operation: function name and arguments. */
+export function toTokenCall(op: TokenOperation): { functionName: "mintWithSig" | "burnWithSig" | "attestReservesWithSig" | "setFrozenWithSig"; args: unknown[] } {
+  const tail = [op.nonce, op.deadline, op.signature];
+  switch (op.kind) {
+    case "mint":
+      return { functionName: "mintWithSig", args: [op.to, op.amount, op.bankRef, ...tail] };
+    case "burn":
+      return { functionName: "burnWithSig", args: [op.from, op.amount, op.bankRef, ...tail] };
+    case "attestReserves":
+      return { functionName: "attestReservesWithSig", args: [op.amount, op.statementHash, ...tail] };
+    case "freeze":
+      return { functionName: "setFrozenWithSig", args: [op.account, op.frozen, op.reason, ...tail] };
+  }
+}
+
+/** Escrow and token chain context: what it takes to compute the id of any operation. */
+export interface OperationContext extends EscrowContext {
+  /** Token name by token address (lower-case keys), as tokenNamesOf builds it. */
+  tokenNames: ReadonlyMap<string, string>;
+}
+
+/** The id of any operation: `operationDigests(op).id` for escrow operations, `tokenOperationDigest` for token ones. */
+export function operationIdFor(op: Operation, ctx: OperationContext): string {
+  if (isTokenOperation(op)) return tokenOperationDigest(op, { chainId: ctx.chainId, tokenName: (token) => ctx.tokenNames.get(token.toLowerCase()) });
+  return operationDigests(op, ctx).id;
+}
+
+const PLACEHOLDER_SIGNATURE = "0x" + "00".repeat(65);
+
+const TOKEN_STRUCTS = Object.fromEntries(Object.entries(TOKEN_TYPES).map(([kind, types]) => [kind, structSpec(types)])) as Record<
+  TokenOperationKindName,
+  StructSpec
+>;
+
+const tokenDomainSeparators = new Map<string, Buffer>();
+
+function tokenDomainSeparator(chainId: bigint, token: string, name: string): Buffer {
+  const cacheKey = `${chainId}:${token.toLowerCase()}:${name}`;
+  let separator = tokenDomainSeparators.get(cacheKey);
+  if (!separator) {
+    separator = hexBytes(TypedDataEncoder.hashDomain(tokenDomain(chainId, getAddress(token), name)));
+    tokenDomainSeparators.set(cacheKey, separator);
+  }
+  return separator;
 }
