@@ -13,6 +13,7 @@ import type { HDNodeWallet, Wallet } from "ethers";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
+import { Registry } from "prom-client";
 
 import { SettlenetError } from "../node/errors.js";
 import type { Deployment } from "../node/protocol/deployment.js";
@@ -21,10 +22,12 @@ import { idempotencyHooks } from "./api/idempotency.js";
 import { GATEWAY_CODES, installProblemHandler } from "./api/problem.js";
 import { paymentRoutes } from "./api/routes.js";
 import { healthView } from "./api/schemas.js";
+import { webhookRoutes } from "./api/webhook-routes.js";
 import type { ChainReader } from "./chain.js";
-import type { OrderDefaults } from "./config.js";
+import { reconcileConfigSchema, webhookConfigSchema, type OrderDefaults } from "./config.js";
 import type { NodeClient } from "./node-client.js";
 import { PaymentService } from "./payments.js";
+import { Reconciler, type ReconcileOptions } from "./reconciler.js";
 import type { SecretBox } from "./secrets.js";
 import { bankCallbackRoutes, moneyRoutes } from "./api/money-routes.js";
 import type { BankAdapter } from "./bank/adapter.js";
@@ -32,6 +35,7 @@ import type { MoneyChain } from "./money/chain.js";
 import { MoneyService } from "./money/service.js";
 import { PayerActionService } from "./payer-actions.js";
 import type { GatewayStorage } from "./storage/db.js";
+import { WebhookDispatcher, WebhookService, type WebhookOptions } from "./webhooks.js";
 
 export interface GatewayAppOptions {
   deployment: Deployment;
@@ -42,6 +46,10 @@ export interface GatewayAppOptions {
   idempotencyTtlSeconds: number;
   /** How often expired nonces and idempotency records are pruned (0: never). */
   pruneIntervalMs?: number;
+  /** Webhook delivery (defaults: config.ts webhookConfigSchema). */
+  webhooks?: Partial<WebhookOptions>;
+  /** The dropped-order reconciler (defaults: config.ts reconcileConfigSchema). */
+  reconcile?: Partial<ReconcileOptions>;
   /** How often open payouts, top-ups and payer actions are advanced (0: only on requests and bank settlements). */
   moneyTickMs?: number;
 }
@@ -63,6 +71,8 @@ export interface GatewayAppModules {
   /** Clock in unix ms. */
   now?: () => number;
   money?: GatewayMoneyModules;
+  /** Prometheus registry served at /metrics (a fresh one if absent). */
+  metrics?: Registry;
 }
 
 /** A registered route; `documented` unless hidden from the OpenAPI document (docs assets). */
@@ -76,6 +86,10 @@ declare module "fastify" {
   interface FastifyInstance {
     /** Every route the gateway registered (for the OpenAPI completeness check). */
     gatewayRoutes: readonly GatewayRoute[];
+    /** The webhook dispatcher (runs from onReady to onClose). */
+    webhookDispatcher: WebhookDispatcher;
+    /** The dropped-order reconciler (runs from onReady to onClose). */
+    reconciler: Reconciler;
   }
 }
 
@@ -139,6 +153,9 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
         { name: "service", description: "Service status" },
         { name: "money", description: "Balance, payouts, top-ups and transfers" },
         { name: "bank", description: "Callbacks of the custodian bank" },
+        { name: "webhooks", description: "Webhook endpoints and their delivery logs (Standard Webhooks)" },
+        { name: "events", description: "The merchant's event log" },
+        { name: "service", description: "Service status" },
       ],
       components: {
         securitySchemes: {
@@ -161,6 +178,9 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
     { schema: { tags: ["service"], operationId: "health", summary: "Liveness", response: { 200: healthView } } },
     async () => ({ status: "ok" as const }),
   );
+
+  const metrics = modules.metrics ?? new Registry();
+  api.get("/metrics", { schema: { hide: true } }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
   // Set once the money service exists: a refund after release needs the merchant's allowance to the escrow.
   let moneyService: MoneyService | undefined;
@@ -203,6 +223,16 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   }
   await app.register(bankCallbackRoutes, { bank: modules.money?.bank });
   const owner = randomBytes(8).toString("hex");
+  const webhookOptions: WebhookOptions = { ...webhookConfigSchema.parse({}), ...options.webhooks };
+  const webhookModules = { storage: modules.storage, secrets: modules.secrets, logger: modules.logger.child({ module: "webhooks" }), now };
+  const webhooks = new WebhookService(webhookOptions, webhookModules);
+  const dispatcher = new WebhookDispatcher(webhookOptions, { ...webhookModules, metrics });
+  const reconciler = new Reconciler(
+    { ...reconcileConfigSchema.parse({}), ...options.reconcile },
+    { storage: modules.storage, node: modules.node, logger: modules.logger.child({ module: "reconciler" }), metrics, now },
+  );
+  app.decorate("webhookDispatcher", dispatcher);
+  app.decorate("reconciler", reconciler);
 
   const v1: FastifyPluginAsyncZod = async (scope) => {
     scope.decorateRequest("merchant", null);
@@ -226,6 +256,7 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
     scope.addHook("onSend", idempotency.onSend);
     await scope.register(paymentRoutes, { payments });
     await scope.register(moneyRoutes, { payments, payerActions, money: moneyService });
+    await scope.register(webhookRoutes, { webhooks });
   };
   await app.register(v1, { prefix: "/v1" });
 
@@ -245,6 +276,13 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   });
   app.addHook("onClose", async () => {
     if (timer) clearInterval(timer);
+  });
+  app.addHook("onReady", async () => {
+    dispatcher.start();
+    reconciler.start();
+  });
+  app.addHook("onClose", async () => {
+    await Promise.all([dispatcher.stop(), reconciler.stop()]);
   });
   return app;
 }

@@ -7,7 +7,7 @@ import { z } from "zod";
 
 import { SettlenetError } from "../node/errors.js";
 import type { EscrowOperationInput } from "../node/protocol/operations.js";
-import type { TokenOperationWire } from "./money/token-ops.js";
+import type { OperationInput } from "../node/protocol/operations.js";
 
 /** An RFC 9457 problem as the node sends it (extension members kept). */
 export const nodeProblemSchema = z.looseObject({
@@ -49,7 +49,7 @@ export class NodeClient {
   constructor(private readonly options: NodeClientOptions) {}
 
   /** Submits one operation: accepted with its id, or refused with the node's problem document. */
-  async submit(op: EscrowOperationInput | TokenOperationWire): Promise<SubmitResult> {
+  async submit(op: EscrowOperationInput | OperationInput): Promise<SubmitResult> {
     const { status, body } = await this.call("POST", "/v1/operations", op);
     if (status === 202) return { accepted: true, id: this.parse(acceptedSchema, body).id };
     return { accepted: false, problem: this.parse(nodeProblemSchema, body) };

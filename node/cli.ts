@@ -41,6 +41,12 @@ async function main(argv: string[]): Promise<void> {
     await gatewayCommand(argv.slice(1));
     return;
   }
+  if (group === "report" && command === "reconcile") {
+    // The gateway's dropped-order repair log (gateway/report.ts).
+    const { reconcileReportCommand } = await import("../gateway/report.js");
+    await reconcileReportCommand(rest);
+    return;
+  }
   throw new SettlenetError("USAGE", USAGE);
 }
 

@@ -36,7 +36,7 @@ import type { SecretBox } from "../secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { MerchantRecord } from "../types.js";
 import type { MoneyChain } from "./chain.js";
-import { chainBankRef, signTokenOperation } from "./token-ops.js";
+import { chainBankRef, signCustodianOperation } from "./token-ops.js";
 import type { MoneyEvent, PayoutRecord, TokenOpAttempt, TopupRecord, TransferRecord } from "./types.js";
 
 /** Node codes that mean "the node already has this exact operation". */
@@ -548,7 +548,7 @@ export class MoneyService {
 
   private async tokenOp(custodian: Wallet | HDNodeWallet, token: TokenDeployment, kind: "mint" | "burn", account: string, amount: bigint, bankRef: string): Promise<TokenOpAttempt> {
     const deadline = (await this.modules.money.now()) + BigInt(this.options.operationDeadlineSeconds);
-    const { id, op } = await signTokenOperation(custodian, { chainId: this.chainId, token }, { kind, account, amount, bankRef, deadline });
+    const { id, op } = await signCustodianOperation(custodian, { chainId: this.chainId, token }, { kind, account, amount, bankRef, deadline });
     return { operationId: id, op, submitted: false, status: "pending", createdAtMs: this.now() };
   }
 

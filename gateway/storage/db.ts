@@ -9,7 +9,9 @@ import { KEYSPACES, type Keyspace } from "./keyspaces.js";
 import { LevelApiKeyRepository, LevelMerchantRepository } from "./merchants.js";
 import { LevelOrderRepository } from "./orders.js";
 import { LevelMoneyRepository } from "./money.js";
+import { LevelReconcileLog } from "./reconcile.js";
 import { LevelIdempotencyStore, LevelNonceStore } from "./requests.js";
+import { LevelWebhookRepository } from "./webhooks.js";
 
 /** What the gateway's repositories get from the database. */
 export type StorageContext = LevelContext<Keyspace>;
@@ -23,6 +25,10 @@ export interface GatewayStorage {
   idempotency: LevelIdempotencyStore;
   orders: LevelOrderRepository;
   money: LevelMoneyRepository;
+  /** Events, the webhook outbox, endpoints and deliveries. */
+  webhooks: LevelWebhookRepository;
+  /** The reconciler's repair log. */
+  reconcile: LevelReconcileLog;
   getMeta<T>(name: string): Promise<T | undefined>;
   putMeta(name: string, value: unknown): Promise<void>;
   close(): Promise<void>;
@@ -52,6 +58,8 @@ export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
     idempotency: new LevelIdempotencyStore(ctx),
     orders: new LevelOrderRepository(ctx),
     money: new LevelMoneyRepository(ctx),
+    webhooks: new LevelWebhookRepository(ctx),
+    reconcile: new LevelReconcileLog(ctx),
     getMeta<T>(name: string) {
       return ctx.read(async () => (await spaces.meta.get(name)) as T | undefined);
     },

@@ -3,13 +3,14 @@
  * payout or top-up stays in `moneyOpen` until it reaches a final stage, which is what the gateway
  * resumes after a restart; its bank reference maps back to it in `moneyBankRefs`. Every change is one
  * synced batch, and the merchant events a change causes (payout.paid, payout.failed) join that batch
- * through `eventWrites` (the webhook outbox).
+ * (webhooks.ts `eventWrites`: event record, merchant event log, outbox entry).
  */
 import { SettlenetError } from "../../node/errors.js";
 import type { Page } from "../../node/types.js";
 import type { MoneyEvent, PayerActionRecord, PayoutRecord, TopupRecord, TransferRecord } from "../money/types.js";
 import type { StorageContext, WriteOp } from "./db.js";
 import { SEP, pad } from "./keyspaces.js";
+import { eventWrites } from "./webhooks.js";
 
 export type MoneyKind = "payout" | "topup" | "transfer";
 
@@ -26,15 +27,9 @@ const FINAL: Record<"payout" | "topup", ReadonlySet<string>> = {
   topup: new Set(["completed", "failed"]),
 };
 
-/** Turns merchant events into outbox writes for the same batch (set by the webhook outbox). */
-export type EventWriter = (events: MoneyEvent[]) => WriteOp[];
-
 const byMerchant = (kind: MoneyKind, r: { merchantId: string; createdAtMs: number; id: string }) => `${r.merchantId}${SEP}${kind}${SEP}${pad(r.createdAtMs, 16)}${SEP}${r.id}`;
 
 export class LevelMoneyRepository {
-  /** The one place merchant money events are written (until the webhook outbox plugs in: logged by the caller only). */
-  eventWrites: EventWriter = () => [];
-
   constructor(private readonly ctx: StorageContext) {}
 
   get<K extends MoneyKind>(kind: K, id: string): Promise<RecordOf[K] | undefined> {
@@ -106,7 +101,8 @@ export class LevelMoneyRepository {
           writes.push({ type: "put", sublevel: s.moneyBankRefs, key: bankRef, value: `${kind}:${id}` });
         }
       }
-      if (proposed.events && proposed.events.length > 0) writes.push(...this.eventWrites(proposed.events));
+      // Events go to the webhook outbox in this same batch: never lost, never sent for a change that did not happen.
+      for (const draft of proposed.events ?? []) writes.push(...eventWrites(s, draft, (next as { updatedAtMs: number }).updatedAtMs).writes);
       await this.ctx.commit(writes);
       return next;
     });
