@@ -15,6 +15,7 @@ import { ChainRegistryView } from "./chain/registry-view.js";
 import type { NodeConfig } from "./config.js";
 import { SettlenetError } from "./errors.js";
 import { Indexer } from "./indexer/indexer.js";
+import { TokenIndexer } from "./indexer/tokens.js";
 import { loadOperatorWallet } from "./keys.js";
 import { StopStack } from "./lifecycle.js";
 import { createGossipNetwork, type GossipNetwork } from "./p2p/network.js";
@@ -23,6 +24,7 @@ import { OperationPipeline } from "./pipeline.js";
 import { loadArtifact } from "./protocol/artifacts.js";
 import { readDeployment } from "./protocol/deployment.js";
 import { PAYMENT_STATUSES } from "./protocol/eip712.js";
+import { tokenNamesOf } from "./protocol/operations.js";
 import { BatchRelayer } from "./relay/relayer.js";
 import type { ValidationContext } from "./services.js";
 import { openStorage } from "./storage/db.js";
@@ -84,6 +86,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       storage,
       rules: config.risk,
       nowSeconds: () => Math.floor(Date.now() / 1000),
+      tokenNames: tokenNamesOf(deployment),
     };
 
     const relayer =
@@ -109,6 +112,13 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     await indexer.syncOnce();
     await indexer.start();
     stack.push(() => indexer.stop());
+    const tokenIndexer = new TokenIndexer(
+      { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
+      { provider, storage, logger: logger.child({ module: "token-indexer" }), onSettled: (ids) => relayer?.settled(ids) },
+    );
+    await tokenIndexer.syncOnce();
+    await tokenIndexer.start();
+    stack.push(() => tokenIndexer.stop());
 
     const network: GossipNetwork = await createGossipNetwork(
       { privateKey: peerKey, listen: config.listen, bootstrap: config.bootstrap },
@@ -150,6 +160,20 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
             return { peerId: id, ...(known ? { operator: known.id, name: known.name } : {}) };
           }),
         health,
+        tokens: {
+          repository: storage.tokens,
+          tokens: Object.values(deployment.tokens),
+          onChainToken: async (token) => {
+            const contract = new Contract(token, loadArtifact("SettlementToken").abi, provider);
+            const [totalSupply, paused] = (await Promise.all([contract.getFunction("totalSupply")(), contract.getFunction("paused")()])) as [bigint, boolean];
+            return { totalSupply: totalSupply.toString(), paused };
+          },
+          onChainAccount: async (token, account) => {
+            const contract = new Contract(token, loadArtifact("SettlementToken").abi, provider);
+            const [balance, frozen] = (await Promise.all([contract.getFunction("balanceOf")(account), contract.getFunction("isFrozen")(account)])) as [bigint, boolean];
+            return { balance: balance.toString(), frozen };
+          },
+        },
         onChainPayment: async (paymentId) => {
           const state = (await escrow.getFunction("paymentOf")(paymentId)) as { status: bigint; amount: bigint; refunded: bigint; deadline: bigint };
           if (state.status === 0n) return undefined;

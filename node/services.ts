@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 
-import type { EscrowOperation } from "./protocol/operations.js";
+import type { Operation } from "./protocol/operations.js";
 import type { PaymentStatusName } from "./protocol/eip712.js";
 import type { ListOptions, Page, PaymentRecord, StoredOperation, OperationStatus, OperationFailure } from "./types.js";
 
@@ -39,6 +39,14 @@ export interface RegistryView {
   account(address: string): AccountInfo | undefined;
   isFrozen(token: string, account: string): boolean;
   isArbiter(address: string): boolean;
+  /** True if `address` holds REGULATOR_ROLE (what SettlementToken.setFrozen requires). */
+  isRegulator(address: string): boolean;
+  /** True if institution id `institution` is a custodian of `token` (SettlementToken.CustodianChanged). */
+  isCustodian(token: string, institution: string): boolean;
+  /** Custodian institution ids of `token`. */
+  custodiansOf(token: string): string[];
+  /** The institution whose current signing key is `signer` (as registry.institutionOfSigner), active or not. */
+  institutionOfSigner(signer: string): NodeOperator | undefined;
   isSettlementToken(token: string): boolean;
   /** Node operators (institutions and regulators), active or not. */
   operators(): NodeOperator[];
@@ -63,10 +71,12 @@ export interface OperationRepository {
   putAccepted(ops: StoredOperation[]): Promise<void>;
   /** Atomic, synced status change (moves the status index). */
   update(id: string, patch: Partial<Pick<StoredOperation, "status" | "txHash" | "execution" | "error">>): Promise<StoredOperation>;
+  /** Many status changes in one atomic, synced batch; NOT_FOUND (and nothing written) if an id is unknown. */
+  updateMany(updates: { id: string; patch: Partial<Pick<StoredOperation, "status" | "txHash" | "execution" | "error">> }[]): Promise<StoredOperation[]>;
   listByStatus(status: OperationStatus, limit: number): Promise<StoredOperation[]>;
   listByPayment(paymentId: string): Promise<StoredOperation[]>;
-  /** True if (signer, nonce) was already used by a stored operation. */
-  nonceSeen(signer: string, nonce: bigint): Promise<boolean>;
+  /** True if (signer, nonce) was already used by a stored operation; `token` selects that token's nonce space. */
+  nonceSeen(signer: string, nonce: bigint, token?: string): Promise<boolean>;
 }
 
 export interface PaymentRepository {
@@ -118,13 +128,16 @@ export interface ValidationContext {
   storage: Storage;
   rules: RiskRules;
   nowSeconds(): number;
+  /** Settlement token names (their EIP-712 domain names) by lower-case address; token operations need them. */
+  tokenNames?: ReadonlyMap<string, string>;
 }
 
 /** An operation that passed validation. */
 export interface ValidatedOperation {
   id: string;
+  /** The zero hash for token operations. */
   paymentId: string;
-  op: EscrowOperation;
+  op: Operation;
   signer: string | null;
 }
 

@@ -2,8 +2,8 @@
  * Records the node's modules exchange and persist. Money is a decimal string in stored/JSON records
  * (bigint in code that computes with it); times are unix seconds unless the name says `Ms`.
  */
-import type { EscrowOperationInput } from "./protocol/operations.js";
-import type { OperationKindName, PaymentStatusName } from "./protocol/eip712.js";
+import type { AnyOperationKindName, OperationInput } from "./protocol/operations.js";
+import type { PaymentStatusName } from "./protocol/eip712.js";
 
 /** Life of an operation inside one node. */
 export type OperationStatus =
@@ -32,10 +32,11 @@ export interface OperationFailure {
 export interface StoredOperation {
   /** Operation id = EIP-712 signing digest (0x + 64 hex). */
   id: string;
-  kind: OperationKindName;
+  kind: AnyOperationKindName;
+  /** The payment it acts on; the zero hash for token operations, which belong to no payment. */
   paymentId: string;
   /** The operation exactly as received, in its JSON wire form. */
-  op: EscrowOperationInput;
+  op: OperationInput;
   /** Recovered signer (checksummed), or null for `release`. */
   signer: string | null;
   origin: OperationOrigin;

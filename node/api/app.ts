@@ -12,6 +12,7 @@ import { SettlenetError } from "../errors.js";
 import type { Logger, Storage } from "../services.js";
 import type { ListOptions } from "../types.js";
 import { installProblemHandler, PROBLEM_CONTENT_TYPE, type Problem } from "./problem.js";
+import { registerTokenRoutes, type TokenApiModules } from "./tokens.js";
 
 /** Outcome of submitting one operation through the shared validation core. */
 export type SubmitOutcome = { accepted: true; id: string } | { accepted: false; id?: string; problem: Problem };
@@ -42,6 +43,8 @@ export interface NodeApiModules {
   health(): Promise<HealthReport>;
   /** The payment as the escrow stores it now, straight from the chain (undefined if unknown). */
   onChainPayment(paymentId: string): Promise<{ status: string; amount: string; refunded: string; deadline: number } | undefined>;
+  /** Settlement token reads (GET /v1/tokens...); absent: no token routes. */
+  tokens?: TokenApiModules;
 }
 
 export interface NodeApiOptions {
@@ -134,6 +137,8 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
   });
 
   api.get("/v1/peers", async () => ({ peers: modules.peers() }));
+
+  if (modules.tokens) registerTokenRoutes(app, modules.tokens);
 
   api.get("/health", async (_request, reply) => {
     const report = await modules.health();

@@ -29,6 +29,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   BODY_TOO_LARGE: 413,
   NOT_READY: 503,
   READ_ONLY: 403,
+  TOKEN_NOT_FOUND: 404,
 };
 
 /** Fastify's body parser errors that mean the request body is not a JSON document (Fastify 5 codes). */

@@ -1,6 +1,6 @@
 /**
  * In-memory mirror of ParticipantRegistry (accounts, node operators, roles, settlement tokens) and of
- * every settlement token's freeze list, rebuilt by replaying events from the deployment block and kept
+ * every settlement token's freeze list and custodians, rebuilt by replaying events from the deployment block and kept
  * current by polling. Validation reads it synchronously on every operation; the p2p layer listens to
  * its changes to drop suspended peers within seconds.
  */
@@ -62,6 +62,7 @@ export class ChainRegistryView implements RegistryView {
   private readonly tokenAbi = new Interface(loadArtifact("SettlementToken").abi);
   private readonly registryTopics: string[];
   private readonly freezeTopic: string;
+  private readonly custodianTopic: string;
 
   // Mirror state; every key lower-case, every stored address checksummed. Records are frozen and
   // replaced on change, so callers can keep what they read.
@@ -71,6 +72,8 @@ export class ChainRegistryView implements RegistryView {
   private readonly arbiters = new Set<string>();
   private readonly settlementTokens = new Set<string>();
   private readonly frozen = new Map<string, Set<string>>();
+  /** token → custodian institution ids (SettlementToken.CustodianChanged). */
+  private readonly custodians = new Map<string, Set<string>>();
   /** Tokens whose FreezeChanged events are followed (the deployment's, then any registered later). */
   private readonly watchedTokens = new Set<string>();
 
@@ -92,6 +95,7 @@ export class ChainRegistryView implements RegistryView {
     for (const token of Object.values(options.deployment.tokens)) this.watchedTokens.add(key(token.address));
     this.registryTopics = REGISTRY_EVENTS.map((name) => this.registryAbi.getEvent(name)?.topicHash ?? missing(name));
     this.freezeTopic = this.tokenAbi.getEvent("FreezeChanged")?.topicHash ?? missing("FreezeChanged");
+    this.custodianTopic = this.tokenAbi.getEvent("CustodianChanged")?.topicHash ?? missing("CustodianChanged");
   }
 
   // ---------------------------------------------------------------- RegistryView reads
@@ -102,6 +106,23 @@ export class ChainRegistryView implements RegistryView {
 
   isFrozen(token: string, account: string): boolean {
     return this.frozen.get(key(token))?.has(key(account)) ?? false;
+  }
+
+  isRegulator(address: string): boolean {
+    return this.regulators.has(key(address));
+  }
+
+  isCustodian(token: string, institution: string): boolean {
+    return this.custodians.get(key(token))?.has(key(institution)) ?? false;
+  }
+
+  custodiansOf(token: string): string[] {
+    return [...(this.custodians.get(key(token)) ?? [])].map((id) => getAddress(id));
+  }
+
+  institutionOfSigner(signer: string): NodeOperator | undefined {
+    for (const node of this.nodes.values()) if (!node.regulator && key(node.signer) === key(signer)) return node;
+    return undefined;
   }
 
   isArbiter(address: string): boolean {
@@ -198,7 +219,7 @@ export class ChainRegistryView implements RegistryView {
   private async fetchRange(from: number, to: number): Promise<Log[]> {
     const logs = await this.provider.getLogs({
       address: [this.registryAddress, ...this.watchedTokens],
-      topics: [[...this.registryTopics, this.freezeTopic]],
+      topics: [[...this.registryTopics, this.freezeTopic, this.custodianTopic]],
       fromBlock: from,
       toBlock: to,
     });
@@ -215,7 +236,7 @@ export class ChainRegistryView implements RegistryView {
     // A token admitted after deployment: its freezes may predate its registration.
     const history = await this.provider.getLogs({
       address: [...newTokens],
-      topics: [this.freezeTopic],
+      topics: [[this.freezeTopic, this.custodianTopic]],
       fromBlock: this.deployment.deploymentBlock,
       toBlock: to,
     });
@@ -236,6 +257,9 @@ export class ChainRegistryView implements RegistryView {
   private apply(log: Log): boolean {
     if (key(log.address) !== key(this.registryAddress)) {
       const parsed = this.parse(this.tokenAbi, log);
+      if (parsed?.name === "CustodianChanged") {
+        return this.setCustodian(log.address, String(parsed.args.getValue("institution")), Boolean(parsed.args.getValue("custodian")));
+      }
       if (parsed?.name !== "FreezeChanged") return false;
       return this.setFrozen(log.address, String(parsed.args.getValue("account")), Boolean(parsed.args.getValue("frozen")));
     }
@@ -336,6 +360,15 @@ export class ChainRegistryView implements RegistryView {
     if (set.has(key(account)) === frozen) return false;
     if (frozen) set.add(key(account));
     else set.delete(key(account));
+    return true;
+  }
+
+  private setCustodian(token: string, institution: string, custodian: boolean): boolean {
+    let set = this.custodians.get(key(token));
+    if (!set) this.custodians.set(key(token), (set = new Set()));
+    if (set.has(key(institution)) === custodian) return false;
+    if (custodian) set.add(key(institution));
+    else set.delete(key(institution));
     return true;
   }
 

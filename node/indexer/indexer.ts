@@ -141,7 +141,7 @@ class StepState {
       ops = await this.storage.operations.listByPayment(key);
       this.ops.set(key, ops);
     }
-    return ops.filter((op) => PENDING.has(op.status) && kinds.includes(op.kind) && !this.changes.has(op.id.toLowerCase()));
+    return ops.filter((op) => PENDING.has(op.status) && (kinds as readonly string[]).includes(op.kind) && !this.changes.has(op.id.toLowerCase()));
   }
 
   settle(change: OperationChange): void {

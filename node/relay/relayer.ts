@@ -1,5 +1,8 @@
 /**
- * The relayer: sends accepted escrow operations on-chain through `PaymentEscrow.executeBatch`.
+ * The relayer: sends accepted escrow operations on-chain through `PaymentEscrow.executeBatch`, and
+ * token operations (mint, burn, attestReserves, freeze) to their SettlementToken's *WithSig function,
+ * one transaction each (the token has no batch entry point), one in flight at a time so that an
+ * attestation is mined before the mint queued after it is simulated.
  *
  * - Operations this node accepted from its API (origin "api") are relayed at once, batched up to
  *   `batchSize` or `batchIntervalMs`.
@@ -36,8 +39,17 @@ import { SettlenetError } from "../errors.js";
 import { loadArtifact } from "../protocol/artifacts.js";
 import type { Deployment } from "../protocol/deployment.js";
 import { PAYMENT_STATUSES } from "../protocol/eip712.js";
-import { escrowOperationSchema, toContractOperation, type EscrowOperation } from "../protocol/operations.js";
+import {
+  isTokenOperation,
+  operationSchema,
+  toContractOperation,
+  toTokenCall,
+  type EscrowOperation,
+  type Operation,
+  type TokenOperation,
+} from "../protocol/operations.js";
 import type { Logger, Modules, Relayer, Storage } from "../services.js";
+import type { OperationUpdate } from "../storage/operations.js";
 import { FINAL_OPERATION_STATUSES, type OperationFailure, type StoredOperation } from "../types.js";
 
 export interface BatchRelayerOptions {
@@ -92,7 +104,7 @@ export function failoverRank(operationId: string, institutionId: string, institu
 
 interface Entry {
   op: StoredOperation;
-  parsed: EscrowOperation;
+  parsed: Operation;
   /** When it became eligible for a batch (batchIntervalMs counts from here). */
   since: number;
   /** Send in the next batch without waiting for it to fill (failover, retries). */
@@ -125,8 +137,12 @@ export class BatchRelayer implements Relayer {
   private readonly activeInstitutions: () => { id: string }[];
   private readonly log: Logger;
 
-  /** Ready to send, in FIFO order. */
+  /** Escrow operations ready to send, in FIFO order. */
   private readonly queue = new Map<string, Entry>();
+  /** Token operations ready to send, in FIFO order: one transaction each, one in flight at a time. */
+  private readonly tokenQueue = new Map<string, Entry>();
+  /** A token operation's transaction is sent and not yet resolved. */
+  private tokenBusy = false;
   /** Gossip operations waiting for their failover time. */
   private readonly watching = new Map<string, { entry: Entry; dueAt: number; timer?: NodeJS.Timeout }>();
   /** In a sent batch, or being recovered from a "submitted" record. */
@@ -181,6 +197,7 @@ export class BatchRelayer implements Relayer {
       }
       // A batch already sent is left alone: its receipt says what happened.
       this.queue.delete(id);
+      this.tokenQueue.delete(id);
     }
   }
 
@@ -209,6 +226,7 @@ export class BatchRelayer implements Relayer {
       if (!entry || this.inflight.has(op.id)) continue;
       // Enqueued before start with a stale status: the stored "submitted" record wins.
       this.queue.delete(op.id);
+      this.tokenQueue.delete(op.id);
       clearTimeout(this.watching.get(op.id)?.timer);
       this.watching.delete(op.id);
       this.inflight.set(op.id, entry);
@@ -217,8 +235,15 @@ export class BatchRelayer implements Relayer {
       byTx.set(op.txHash ?? "", group);
     }
     for (const [txHash, entries] of byTx) {
-      if (txHash === "") this.requeue(entries);
-      else this.spawn(this.recoverSubmitted(txHash, entries));
+      const tokenEntries = entries.filter((entry) => isTokenOperation(entry.parsed));
+      const escrowEntries = entries.filter((entry) => !isTokenOperation(entry.parsed));
+      if (txHash === "") {
+        this.requeue(entries);
+        continue;
+      }
+      if (escrowEntries.length > 0) this.spawn(this.recoverSubmitted(txHash, escrowEntries));
+      // A token transaction carries exactly one operation.
+      for (const entry of tokenEntries) this.spawn(this.recoverSubmittedToken(txHash, entry));
     }
     for (const [id, watched] of this.watching) if (!watched.timer) this.arm(id, watched.dueAt);
     this.log.info({ relayer: this.relayerAddress, accepted: accepted.length, submitted: submitted.length }, "relayer started");
@@ -234,6 +259,8 @@ export class BatchRelayer implements Relayer {
     for (const watched of this.watching.values()) clearTimeout(watched.timer);
     await Promise.allSettled([...this.tasks]);
     this.queue.clear();
+    this.tokenQueue.clear();
+    this.tokenBusy = false;
     this.watching.clear();
     this.inflight.clear();
     this.inflightBatches = 0;
@@ -247,7 +274,7 @@ export class BatchRelayer implements Relayer {
     const entry = this.entryOf(op, now);
     if (!entry) return;
     if (op.origin === "api") {
-      this.queue.set(op.id, entry);
+      this.queueOf(entry).set(op.id, entry);
       return;
     }
     const rank = failoverRank(op.id, this.institutionId, this.activeInstitutions());
@@ -269,14 +296,14 @@ export class BatchRelayer implements Relayer {
       if (this.watching.get(id) !== watched) return;
       this.watching.delete(id);
       this.log.info({ id }, "gossip operation not settled in time: relaying it");
-      this.queue.set(id, { ...watched.entry, since: Date.now(), urgent: true });
+      this.queueOf(watched.entry).set(id, { ...watched.entry, since: Date.now(), urgent: true });
       this.wake();
     }, Math.max(0, dueAt - Date.now()));
     watched.timer.unref();
   }
 
   private entryOf(op: StoredOperation, now: number): Entry | undefined {
-    const parsed = escrowOperationSchema.safeParse(op.op);
+    const parsed = operationSchema.safeParse(op.op);
     if (!parsed.success) {
       this.log.error({ id: op.id }, "stored operation does not parse; not relayed");
       return undefined;
@@ -285,14 +312,19 @@ export class BatchRelayer implements Relayer {
   }
 
   private isKnown(id: string): boolean {
-    return this.queue.has(id) || this.watching.has(id) || this.inflight.has(id);
+    return this.queue.has(id) || this.tokenQueue.has(id) || this.watching.has(id) || this.inflight.has(id);
+  }
+
+  /** Token operations go to the token contract one by one; escrow operations are batched. */
+  private queueOf(entry: Entry): Map<string, Entry> {
+    return isTokenOperation(entry.parsed) ? this.tokenQueue : this.queue;
   }
 
   /** Puts entries back at the end of the queue, to be sent in the next batch. */
   private requeue(entries: Entry[]): void {
     for (const entry of entries) {
       this.inflight.delete(entry.op.id);
-      if (this.running) this.queue.set(entry.op.id, { ...entry, urgent: true });
+      if (this.running) this.queueOf(entry).set(entry.op.id, { ...entry, urgent: true });
     }
     this.wake();
   }
@@ -309,6 +341,22 @@ export class BatchRelayer implements Relayer {
       if (now < this.backoffUntil) {
         await this.idle(this.backoffUntil - now);
         continue;
+      }
+      if (!this.tokenBusy && this.tokenQueue.size > 0) {
+        const [first] = this.tokenQueue;
+        if (first) {
+          const [id, entry] = first;
+          this.tokenQueue.delete(id);
+          this.inflight.set(id, entry);
+          try {
+            await this.sendToken(entry);
+          } catch (error) {
+            this.log.error({ error: describe(error) }, "unexpected token relay failure");
+            this.backoff();
+            this.requeue([entry]);
+          }
+          continue;
+        }
       }
       if (this.inflightBatches >= this.maxInFlightBatches) {
         await this.idle();
@@ -363,7 +411,7 @@ export class BatchRelayer implements Relayer {
     try {
       batch = await this.dropFinal(candidates);
       if (batch.length === 0) return;
-      const data = this.iface.encodeFunctionData("executeBatch", [batch.map((entry) => toContractOperation(entry.parsed))]);
+      const data = this.iface.encodeFunctionData("executeBatch", [batch.map((entry) => toContractOperation(escrowOf(entry)))]);
       const request = { to: this.escrowAddress, data, from: this.relayerAddress };
       nonce = this.nextNonce ?? (await this.provider.getTransactionCount(this.relayerAddress, "pending"));
       const estimate = await this.wallet.estimateGas(request);
@@ -375,7 +423,7 @@ export class BatchRelayer implements Relayer {
       if (!txHash) throw new SettlenetError("RELAY_UNSIGNED", "signed transaction has no hash");
       // Recorded before the broadcast, so a crash after it is resolved from the chain on restart.
       const hash = txHash;
-      await Promise.all(batch.map((entry) => this.storage.operations.update(entry.op.id, { status: "submitted", txHash: hash })));
+      await this.storage.operations.updateMany(batch.map((entry) => ({ id: entry.op.id, patch: { status: "submitted", txHash: hash } })));
       recorded = true;
       await this.provider.broadcastTransaction(signed);
       this.nextNonce = nonce + 1;
@@ -480,7 +528,7 @@ export class BatchRelayer implements Relayer {
       return [];
     }
     const coder = AbiCoder.defaultAbiCoder();
-    const byKey = new Map(entries.map((entry) => [coder.encode([this.operationType], [toContractOperation(entry.parsed)]), entry]));
+    const byKey = new Map(entries.map((entry) => [coder.encode([this.operationType], [toContractOperation(escrowOf(entry))]), entry]));
     return decoded.map((item) => {
       const key = coder.encode([this.operationType], [item]);
       const entry = byKey.get(key);
@@ -513,7 +561,7 @@ export class BatchRelayer implements Relayer {
     const execution = { txHash: receipt.hash, blockNumber: receipt.blockNumber, relayer: this.relayerAddress, timestamp: block.timestamp };
     const retry: Entry[] = [];
     const counts = { executed: 0, alreadyExecuted: 0, failed: 0 };
-    const writes: Promise<unknown>[] = [];
+    const updates: OperationUpdate[] = [];
     for (const [index, entry] of items.entries()) {
       if (!entry) continue;
       const reason = reasons.get(index);
@@ -522,17 +570,18 @@ export class BatchRelayer implements Relayer {
       switch (outcome.kind) {
         case "executed":
           counts.executed++;
-          writes.push(this.storage.operations.update(id, { status: "executed", execution }));
+          updates.push({ id, patch: { status: "executed", execution } });
           break;
         case "alreadyExecuted":
           counts.alreadyExecuted++;
           this.log.debug({ id, code: outcome.code }, "operation was already executed");
-          writes.push(this.markAlreadyExecuted(id));
+          // A final status stays as it is: the indexer may have recorded the execution (with its details) already.
+          updates.push({ id, patch: { status: "executed" } });
           break;
         case "failed":
           counts.failed++;
           this.log.info({ id, code: outcome.error.code }, "operation reverted on-chain");
-          writes.push(this.storage.operations.update(id, { status: "failed", error: outcome.error }));
+          updates.push({ id, patch: { status: "failed", error: outcome.error } });
           break;
         case "retry":
           retry.push({ ...entry, emptyReverts: entry.emptyReverts + 1 });
@@ -540,7 +589,8 @@ export class BatchRelayer implements Relayer {
       }
     }
     try {
-      await Promise.all(writes);
+      // One synced batch for the whole mined batch.
+      await this.storage.operations.updateMany(updates);
     } catch (error) {
       // Left "submitted" (or partly written): the next start resolves them from this receipt again.
       this.log.error({ error: describe(error), txHash: receipt.hash }, "cannot record a mined batch's outcome");
@@ -550,13 +600,6 @@ export class BatchRelayer implements Relayer {
     this.forget(mine);
     if (retry.length > 0) this.requeue(retry);
     this.log.info({ txHash: receipt.hash, block: receipt.blockNumber, ...counts, retried: retry.length }, "batch mined");
-  }
-
-  private async markAlreadyExecuted(id: string): Promise<void> {
-    // The indexer may have recorded the execution (with its details) already; keep that.
-    const current = await this.storage.operations.get(id);
-    if (current && FINAL_OPERATION_STATUSES.includes(current.status)) return;
-    await this.storage.operations.update(id, { status: "executed" });
   }
 
   private operationFailed(log: Log): { index: number; reason: string } | undefined {
@@ -598,6 +641,168 @@ export class BatchRelayer implements Relayer {
       kind: "failed",
       error: { code: decoded.name, message: `reverted on-chain with ${decoded.name}(${args.join(", ")})`, args },
     };
+  }
+
+  // ---------------------------------------------------------------- token operations
+
+  /**
+   * Sends one token operation to its token's *WithSig function. The call is simulated first (gas
+   * estimation): a decoded revert settles the operation without a transaction (NonceAlreadyUsed →
+   * executed by someone else; any other custom error → failed), so failover relayers of an operation
+   * the chain refuses spend no gas on it either.
+   */
+  private async sendToken(entry: Entry): Promise<void> {
+    const [kept] = await this.dropFinal([entry]);
+    if (!kept) return;
+    const op = entry.parsed as TokenOperation;
+    const request = this.tokenRequest(op);
+    let txHash: string | undefined;
+    let nonce: number | undefined;
+    let recorded = false;
+    try {
+      nonce = this.nextNonce ?? (await this.provider.getTransactionCount(this.relayerAddress, "pending"));
+      let estimate: bigint;
+      try {
+        estimate = await this.wallet.estimateGas(request);
+      } catch (error) {
+        const data = revertData(error);
+        if (data === undefined) throw error;
+        await this.settleToken(entry, this.classify(entry, data));
+        return;
+      }
+      const gasLimit = (estimate * 5n) / 4n + 20_000n;
+      const signed = await this.wallet.signTransaction(await this.wallet.populateTransaction({ ...request, nonce, gasLimit }));
+      txHash = Transaction.from(signed).hash ?? undefined;
+      if (!txHash) throw new SettlenetError("RELAY_UNSIGNED", "signed transaction has no hash");
+      // Recorded before the broadcast, so a crash after it is resolved from the chain on restart.
+      await this.storage.operations.updateMany([{ id: entry.op.id, patch: { status: "submitted", txHash } }]);
+      recorded = true;
+      await this.provider.broadcastTransaction(signed);
+      this.nextNonce = nonce + 1;
+    } catch (error) {
+      this.nextNonce = undefined;
+      this.backoff();
+      this.log.warn({ error: describe(error), id: entry.op.id, txHash, nonce, retryInMs: this.backoffUntil - Date.now() }, "token operation not sent; retrying");
+      if (recorded && txHash) this.spawn(this.recoverSubmittedToken(txHash, entry));
+      else this.requeue([entry]);
+      return;
+    }
+    this.failures = 0;
+    this.log.info({ id: entry.op.id, kind: op.kind, txHash, nonce }, "token operation sent");
+    const hash = txHash;
+    this.tokenBusy = true;
+    this.spawn(
+      this.awaitTokenReceipt(hash, entry).finally(() => {
+        this.tokenBusy = false;
+        this.wake();
+      }),
+    );
+  }
+
+  private tokenRequest(op: TokenOperation): { to: string; data: string; from: string } {
+    const call = toTokenCall(op);
+    return { to: getAddress(op.token), data: this.tokenIface.encodeFunctionData(call.functionName, call.args), from: this.relayerAddress };
+  }
+
+  /** Polls for a token transaction's receipt; re-queues the operation if the transaction was dropped. */
+  private async awaitTokenReceipt(txHash: string, entry: Entry): Promise<void> {
+    let checkedAt = Date.now();
+    while (this.running) {
+      try {
+        const receipt = await this.provider.getTransactionReceipt(txHash);
+        if (receipt) {
+          await this.applyTokenReceipt(receipt, entry);
+          return;
+        }
+        if (Date.now() - checkedAt > DROPPED_AFTER_MS) {
+          checkedAt = Date.now();
+          if (!(await this.provider.getTransaction(txHash))) {
+            this.log.warn({ txHash, id: entry.op.id }, "sent token transaction was dropped; re-sending it");
+            this.nextNonce = undefined;
+            this.requeue([entry]);
+            return;
+          }
+        }
+      } catch (error) {
+        this.log.debug({ error: describe(error), txHash }, "receipt not readable yet");
+      }
+      await this.sleep(this.receiptPollMs);
+    }
+  }
+
+  /** Resolves a token operation left "submitted" by an earlier run. */
+  private async recoverSubmittedToken(txHash: string, entry: Entry): Promise<void> {
+    this.tokenBusy = true;
+    try {
+      const found = await this.retrying("check a submitted token transaction", async () => ({
+        receipt: await this.provider.getTransactionReceipt(txHash),
+        tx: await this.provider.getTransaction(txHash),
+      }));
+      if (!found) return;
+      if (!found.receipt && !found.tx) {
+        this.log.info({ txHash, id: entry.op.id }, "submitted token transaction never reached the chain; re-sending");
+        this.requeue([entry]);
+        return;
+      }
+      if (found.receipt) await this.applyTokenReceipt(found.receipt, entry);
+      else await this.awaitTokenReceipt(txHash, entry);
+    } finally {
+      this.tokenBusy = false;
+      this.wake();
+    }
+  }
+
+  /** Records a mined token transaction: executed, or (reverted) the outcome a fresh simulation decodes. */
+  private async applyTokenReceipt(receipt: TransactionReceipt, entry: Entry): Promise<void> {
+    if (receipt.status === 1) {
+      const block = await this.retrying("read the block of a mined token transaction", async () => {
+        const found = await this.provider.getBlock(receipt.blockNumber);
+        if (!found) throw new SettlenetError("RELAY_BLOCK_MISSING", "block of a mined transaction not found", { blockNumber: receipt.blockNumber });
+        return found;
+      });
+      if (!block) return;
+      const execution = { txHash: receipt.hash, blockNumber: receipt.blockNumber, relayer: this.relayerAddress, timestamp: block.timestamp };
+      await this.settleToken(entry, { kind: "executed" }, execution);
+      return;
+    }
+    // A receipt carries no revert data: simulate again to learn why (usually another relayer executed it first).
+    let outcome: Outcome = { kind: "retry" };
+    try {
+      await this.provider.call(this.tokenRequest(entry.parsed as TokenOperation));
+    } catch (error) {
+      const data = revertData(error);
+      if (data !== undefined) outcome = this.classify(entry, data);
+    }
+    if (outcome.kind === "retry") this.backoff();
+    await this.settleToken(entry, outcome);
+  }
+
+  /** Stores a token operation's outcome (or re-queues it). */
+  private async settleToken(entry: Entry, outcome: Outcome, execution?: StoredOperation["execution"]): Promise<void> {
+    const id = entry.op.id;
+    try {
+      switch (outcome.kind) {
+        case "executed":
+          await this.storage.operations.updateMany([{ id, patch: { status: "executed", ...(execution ? { execution } : {}) } }]);
+          this.log.info({ id, txHash: execution?.txHash }, "token operation executed");
+          break;
+        case "alreadyExecuted":
+          this.log.debug({ id, code: outcome.code }, "token operation was already executed");
+          await this.storage.operations.updateMany([{ id, patch: { status: "executed" } }]);
+          break;
+        case "failed":
+          this.log.info({ id, code: outcome.error.code }, "token operation refused by the chain");
+          await this.storage.operations.updateMany([{ id, patch: { status: "failed", error: outcome.error } }]);
+          break;
+        case "retry":
+          this.requeue([{ ...entry, emptyReverts: entry.emptyReverts + 1 }]);
+          return;
+      }
+    } catch (error) {
+      // Left as it was ("submitted" or "accepted"): the next start resolves it again.
+      this.log.error({ error: describe(error), id }, "cannot record a token operation's outcome");
+    }
+    this.forget([entry]);
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -657,6 +862,19 @@ export class BatchRelayer implements Relayer {
       }
     });
   }
+}
+
+/** The escrow operation of a batch entry (batches only ever hold escrow operations). */
+function escrowOf(entry: Entry): EscrowOperation {
+  if (isTokenOperation(entry.parsed)) throw new SettlenetError("RELAY_WRONG_QUEUE", "a token operation in an escrow batch", { id: entry.op.id });
+  return entry.parsed;
+}
+
+/** Revert data of a failed call or gas estimation, if the node returned any. */
+function revertData(error: unknown): string | undefined {
+  if (!isError(error, "CALL_EXCEPTION")) return undefined;
+  const data = error.data;
+  return typeof data === "string" && data.length >= 10 ? data : undefined;
 }
 
 function defined<T>(items: (T | undefined)[]): T[] {

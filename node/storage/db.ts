@@ -11,6 +11,7 @@ import { KEYSPACES, type Keyspace } from "./keyspaces.js";
 import { openLevelStore, type StorageContext as LevelContext, type Sublevel, type WriteOp } from "./level.js";
 import { LevelOperationRepository, operationPatchWrites } from "./operations.js";
 import { LevelPaymentRepository, paymentRecordWrites } from "./payments.js";
+import { LevelTokenRepository, type TokenRepository } from "./tokens.js";
 
 const CURSOR_META = "indexer.cursor";
 
@@ -22,6 +23,8 @@ export type { Sublevel, WriteOp };
 export interface NodeStorage extends Storage {
   /** sha256 over every key and value, keyspace by keyspace in key order (one consistent snapshot). */
   checksum(): Promise<string>;
+  /** The token indexer's state (supply, custodians, reserves, frozen accounts, events). */
+  tokens: TokenRepository;
 }
 
 /** Opens (creating if needed) the node database in `dir`. */
@@ -34,6 +37,7 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
   return {
     operations,
     payments,
+    tokens: new LevelTokenRepository(ctx),
 
     async getCursor() {
       const value = await ctx.read(() => spaces.meta.get(CURSOR_META));

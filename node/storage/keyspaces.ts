@@ -14,7 +14,7 @@
  * | byTime        | paidAt(12 digits) ! payment id                   | "" (index)                 |
  * | meta          | name (e.g. "indexer.cursor")                     | JSON value                 |
  * | risk          | counter key (e.g. "payer!<addr>!<day>")          | { amount, count, times }   |
- * | nonces        | signer ! nonce                                   | operation id (seen nonces) |
+ * | nonces        | signer ! nonce; token ops: token ! signer ! nonce | operation id (seen nonces) |
  */
 export const KEYSPACES = [
   "ops",
@@ -28,6 +28,9 @@ export const KEYSPACES = [
   "meta",
   "risk",
   "nonces",
+  "tokens",
+  "tokenFrozen",
+  "tokenEvents",
 ] as const;
 
 export type Keyspace = (typeof KEYSPACES)[number];
@@ -39,3 +42,12 @@ export const SEP = "!";
 export function pad(value: number, width: number): string {
   return value.toString().padStart(width, "0");
 }
+
+// Token keyspaces (the token indexer's, node/storage/tokens.ts), in KEYSPACES above:
+//
+// | sublevel      | key                                              | value                      |
+// | ------------- | ------------------------------------------------ | -------------------------- |
+// | tokens        | token                                            | TokenRecord                |
+// | tokenFrozen   | token ! account                                  | FrozenAccountRecord        |
+// | tokenEvents   | token ! block(12 digits) ! logIndex(6 digits)    | TokenEventRecord           |
+// | meta          | "tokens.cursor"                                  | last block token-indexed   |

@@ -3,6 +3,7 @@
  * the (signer, nonce) marks of operations that carry a nonce (`nonces`). Key layouts: keyspaces.ts.
  */
 import { SettlenetError } from "../errors.js";
+import { isTokenOperationKind } from "../protocol/operations.js";
 import type { OperationRepository } from "../services.js";
 import { FINAL_OPERATION_STATUSES, type OperationStatus, type StoredOperation } from "../types.js";
 import type { StorageContext, Sublevel, WriteOp } from "./db.js";
@@ -17,13 +18,22 @@ export const operationKeys = {
   op: (id: string) => id.toLowerCase(),
   byPayment: (paymentId: string, id: string) => `${paymentId.toLowerCase()}${SEP}${id.toLowerCase()}`,
   byStatus: (status: OperationStatus, receivedAtMs: number, id: string) => `${status}${SEP}${pad(receivedAtMs, 16)}${SEP}${id.toLowerCase()}`,
-  nonce: (signer: string, nonce: bigint) => `${signer.toLowerCase()}${SEP}${nonce.toString()}`,
+  /** Escrow nonces: signer ! nonce. Each settlement token has its own nonce space: token ! signer ! nonce. */
+  nonce: (signer: string, nonce: bigint, token?: string) =>
+    `${token === undefined ? "" : `${token.toLowerCase()}${SEP}`}${signer.toLowerCase()}${SEP}${nonce.toString()}`,
 };
 
-/** The (signer, nonce) an operation consumes on-chain, if any (every kind but pay and release). */
-function nonceOf(op: StoredOperation): { signer: string; nonce: bigint } | undefined {
+/** The (signer, nonce) an operation consumes on-chain, if any (every kind but pay and release), and the token whose nonce space it is in. */
+function nonceOf(op: StoredOperation): { signer: string; nonce: bigint; token?: string } | undefined {
   if (op.signer === null || !("nonce" in op.op)) return undefined;
-  return { signer: op.signer, nonce: BigInt(op.op.nonce) };
+  const token = isTokenOperationKind(op.op.kind) && "token" in op.op ? op.op.token : undefined;
+  return { signer: op.signer, nonce: BigInt(op.op.nonce), ...(token !== undefined ? { token } : {}) };
+}
+
+/** One status change of `updateMany`. */
+export interface OperationUpdate {
+  id: string;
+  patch: OperationPatch;
 }
 
 /** Key range of every key starting with `prefix` (a non-empty string). */
@@ -92,11 +102,14 @@ export class LevelOperationRepository implements OperationRepository {
         if (present[i]) return;
         writes.push(
           { type: "put", sublevel: this.spaces.ops, key: operationKeys.op(op.id), value: op },
-          { type: "put", sublevel: this.spaces.opsByPayment, key: operationKeys.byPayment(op.paymentId, op.id), value: "" },
           { type: "put", sublevel: this.spaces.opsByStatus, key: operationKeys.byStatus(op.status, op.receivedAtMs, op.id), value: "" },
         );
+        // Token operations belong to no payment.
+        if (!isTokenOperationKind(op.kind)) {
+          writes.push({ type: "put", sublevel: this.spaces.opsByPayment, key: operationKeys.byPayment(op.paymentId, op.id), value: "" });
+        }
         const mark = nonceOf(op);
-        if (mark) writes.push({ type: "put", sublevel: this.spaces.nonces, key: operationKeys.nonce(mark.signer, mark.nonce), value: op.id });
+        if (mark) writes.push({ type: "put", sublevel: this.spaces.nonces, key: operationKeys.nonce(mark.signer, mark.nonce, mark.token), value: op.id });
       });
       await this.ctx.commit(writes);
     });
@@ -110,6 +123,39 @@ export class LevelOperationRepository implements OperationRepository {
       const { next, writes } = operationPatchWrites(this.spaces, current, patch, Date.now());
       await this.ctx.commit(writes);
       return next;
+    });
+  }
+
+  /**
+   * Many status changes in one atomic, synced batch (the relayer records a whole mined batch at once).
+   * Unknown ids are NOT_FOUND and nothing is written; several changes of one id apply in order.
+   */
+  updateMany(updates: OperationUpdate[]): Promise<StoredOperation[]> {
+    return this.ctx.write(async () => {
+      if (updates.length === 0) return [];
+      const keys = [...new Set(updates.map((update) => operationKeys.op(update.id)))];
+      const stored = (await this.spaces.ops.getMany(keys)) as (StoredOperation | undefined)[];
+      const current = new Map<string, StoredOperation>();
+      keys.forEach((key, i) => {
+        const op = stored[i];
+        if (!op) throw new SettlenetError("NOT_FOUND", "no stored operation with this id", { id: key });
+        current.set(key, op);
+      });
+      const now = Date.now();
+      // A LevelDB batch applies in order, so a key written twice (a status-index entry put by one change
+      // and deleted by the next) ends as the last write left it.
+      const writes: WriteOp[] = [];
+      const results: StoredOperation[] = [];
+      for (const { id, patch } of updates) {
+        const key = operationKeys.op(id);
+        const before = current.get(key) as StoredOperation;
+        const { next, writes: opWrites } = operationPatchWrites(this.spaces, before, patch, now);
+        current.set(key, next);
+        results.push(next);
+        writes.push(...opWrites);
+      }
+      await this.ctx.commit(writes);
+      return results;
     });
   }
 
@@ -133,9 +179,9 @@ export class LevelOperationRepository implements OperationRepository {
     });
   }
 
-  /** True if (signer, nonce) was already used by a stored operation. */
-  nonceSeen(signer: string, nonce: bigint): Promise<boolean> {
-    return this.ctx.read(() => this.spaces.nonces.has(operationKeys.nonce(signer, nonce)));
+  /** True if (signer, nonce) was already used by a stored operation (in `token`'s nonce space for token operations). */
+  nonceSeen(signer: string, nonce: bigint, token?: string): Promise<boolean> {
+    return this.ctx.read(() => this.spaces.nonces.has(operationKeys.nonce(signer, nonce, token)));
   }
 
   private async resolve(ids: string[]): Promise<StoredOperation[]> {

@@ -4,7 +4,7 @@
  * (what it has accepted), kept in memory and bounded: only today's and yesterday's totals and the
  * velocity window are retained.
  */
-import type { EscrowOperation } from "../protocol/operations.js";
+import type { Operation } from "../protocol/operations.js";
 import type { RiskRules } from "../services.js";
 import { refusal, type ValidationPath } from "./validate.js";
 
@@ -33,7 +33,7 @@ export class RiskEngine {
    * (see OPERATION_CODES).
    * Operations other than `pay` move no new money into the network and pass.
    */
-  check(op: EscrowOperation, nowSeconds: number, path: ValidationPath): void {
+  check(op: Operation, nowSeconds: number, path: ValidationPath): void {
     if (op.kind !== "pay") return;
     const { payer, merchant, amount } = op.terms;
     for (const [role, account] of [["payer", payer], ["merchant", merchant]] as const) {
@@ -86,7 +86,7 @@ export class RiskEngine {
   }
 
   /** Counts an accepted payment towards the day totals and the payer's velocity. */
-  record(op: EscrowOperation, nowSeconds: number): void {
+  record(op: Operation, nowSeconds: number): void {
     if (op.kind !== "pay") return;
     this.sweep(nowSeconds);
     const day = dayOf(nowSeconds);

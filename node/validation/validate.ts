@@ -11,14 +11,17 @@
 
 import { OperationError, ValidationAction } from "../errors.js";
 import {
-  escrowOperationSchema,
   expectedSigner,
+  isTokenOperation,
   operationDigests,
+  operationSchema,
   type EscrowOperation,
+  type Operation,
 } from "../protocol/operations.js";
 import type { ValidatedOperation, ValidationContext } from "../services.js";
 import type { RiskEngine } from "./risk.js";
 import { recoverSigner } from "./signature.js";
+import { validateTokenOperation } from "./token.js";
 
 /** Where an operation arrived: a client of this node's API, or a peer. */
 export type ValidationPath = "api" | "gossip";
@@ -62,6 +65,9 @@ export const OPERATION_CODES = {
   VELOCITY_LIMIT: { gossip: IGNORE, api: REJECT, http: 429, summary: "the payer's payments within the velocity window would exceed the count" },
   BAD_SIGNATURE: { gossip: REJECT, api: REJECT, http: 422, summary: "signature malformed, high-s, or not by the expected signer (e.g. signed for another chain)" },
   NOT_ARBITER: { gossip: REJECT, api: REJECT, http: 403, summary: "a resolve not signed by an arbiter" },
+  NOT_CUSTODIAN: { gossip: REJECT, api: REJECT, http: 403, summary: "a mint, burn or reserve attestation not signed by an active custodian institution of the token" },
+  NOT_REGULATOR: { gossip: REJECT, api: REJECT, http: 403, summary: "a freeze not signed by a regulator" },
+  ACCOUNT_NOT_PERMITTED: { gossip: IGNORE, api: REJECT, http: 422, summary: "a mint's recipient or a burn's source is not a registered, active participant" },
   INTERNAL: { gossip: IGNORE, api: IGNORE, http: 500, summary: "this node failed to validate it (storage, bug); never the sender's fault" },
 } as const satisfies Record<string, CodeSpec>;
 
@@ -89,7 +95,9 @@ export async function validateOperation(
   path: ValidationPath,
   risk: RiskEngine,
 ): Promise<ValidatedOperation> {
-  const op = parse(input, path);
+  const parsed = parse(input, path);
+  if (isTokenOperation(parsed)) return validateTokenOperation(parsed, ctx, path);
+  const op = parsed;
   const { id, paymentId } = operationDigests(op, ctx);
 
   if (await ctx.storage.operations.has(id)) throw refusal("DUPLICATE", path, `operation ${id} already received`, { id });
@@ -125,7 +133,7 @@ export async function validateOperation(
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-function parse(input: unknown, path: ValidationPath): EscrowOperation {
+function parse(input: unknown, path: ValidationPath): Operation {
   let value = input;
   if (typeof input === "string" || input instanceof Uint8Array) {
     try {
@@ -134,7 +142,7 @@ function parse(input: unknown, path: ValidationPath): EscrowOperation {
       throw refusal("MALFORMED", path, "operation is not UTF-8 JSON", { reason: (error as Error).message });
     }
   }
-  const result = escrowOperationSchema.safeParse(value);
+  const result = operationSchema.safeParse(value);
   if (!result.success) {
     const issues = result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), code: issue.code, message: issue.message }));
     throw refusal("MALFORMED", path, `operation does not match the schema: ${issues.map((i) => i.path || "(root)").join(", ")}`, { issues });

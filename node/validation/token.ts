@@ -1,0 +1,76 @@
+/**
+ * Validation of token operations (mint, burn, attestReserves, freeze): the token-specific half of the
+ * shared validation core (validate.ts routes here after the schema). Checks run cheapest first:
+ *
+ *   token registered → id → seen → accounts (permitted, not frozen) → deadline → signature → role → nonce
+ *
+ * Unlike escrow operations the message does not name its signer (any custodian may mint), so the
+ * signer is known only after recovery, and the role and the nonce (in that token's nonce space) are
+ * checked after it, as for an arbiter's resolve. A signature that recovers to an address the registry
+ * knows nothing about is a bad signature (tampered, or signed for another chain or token); one that
+ * recovers to a known participant without the role is NOT_CUSTODIAN / NOT_REGULATOR. Reserves
+ * (ReservesExceeded, BurnExceedsOutstanding) and the freeze state (FreezeStateUnchanged) are left to
+ * the chain: they depend on operations still pending (an attestation accepted just before a mint),
+ * and the relayer records the decoded revert.
+ */
+import { ZeroHash } from "ethers";
+
+import { tokenOperationDigest, tokenOperationRole, type TokenOperation } from "../protocol/operations.js";
+import type { ValidatedOperation, ValidationContext } from "../services.js";
+import { recoverSigner } from "./signature.js";
+import { refusal, type ValidationPath } from "./validate.js";
+
+/** Validates a parsed token operation; throws an OperationError with a code from OPERATION_CODES. */
+export async function validateTokenOperation(op: TokenOperation, ctx: ValidationContext, path: ValidationPath): Promise<ValidatedOperation> {
+  const { registry } = ctx;
+  const tokenName = ctx.tokenNames?.get(op.token.toLowerCase());
+  if (!registry.isSettlementToken(op.token) || tokenName === undefined) {
+    throw refusal("UNSUPPORTED_TOKEN", path, `token ${op.token} is not a settlement token of this deployment`, { token: op.token });
+  }
+  const id = tokenOperationDigest(op, { chainId: ctx.chainId, tokenName });
+
+  if (await ctx.storage.operations.has(id)) throw refusal("DUPLICATE", path, `operation ${id} already received`, { id });
+
+  // The accounts whose balance changes must be permitted and unfrozen (SettlementToken._update).
+  const moved = op.kind === "mint" ? op.to : op.kind === "burn" ? op.from : undefined;
+  if (moved !== undefined) {
+    const account = registry.account(moved);
+    const permitted = (account?.active ?? false) || registry.institutionOfSigner(moved)?.active === true;
+    if (!permitted) throw refusal("ACCOUNT_NOT_PERMITTED", path, `${moved} is not a registered, active participant`, { account: moved, id });
+    if (registry.isFrozen(op.token, moved)) throw refusal("ACCOUNT_FROZEN", path, `${moved} is frozen on ${op.token}`, { account: moved, token: op.token, id });
+  }
+
+  const now = ctx.nowSeconds();
+  // The token reverts only when block.timestamp > deadline.
+  if (BigInt(now) > op.deadline) {
+    throw refusal("EXPIRED", path, `deadline ${op.deadline} has passed (now ${now})`, { deadline: op.deadline.toString(), now, id });
+  }
+
+  const signer = recoverSigner(id, op.signature);
+  if (tokenOperationRole(op.kind) === "regulator") {
+    if (!registry.isRegulator(signer)) throw roleRefusal(op, signer, ctx, path, id);
+  } else {
+    const institution = registry.institutionOfSigner(signer);
+    if (!institution?.active || !registry.isCustodian(op.token, institution.id)) throw roleRefusal(op, signer, ctx, path, id);
+  }
+
+  if (await ctx.storage.operations.nonceSeen(signer, op.nonce, op.token)) {
+    throw refusal("NONCE_USED", path, `nonce ${op.nonce} of ${signer} on ${op.token} is already used`, { signer, nonce: op.nonce.toString(), id });
+  }
+  return { id, paymentId: ZeroHash, op, signer };
+}
+
+/** NOT_CUSTODIAN / NOT_REGULATOR for a known participant; BAD_SIGNATURE for an address nobody registered. */
+function roleRefusal(op: TokenOperation, signer: string, ctx: ValidationContext, path: ValidationPath, id: string) {
+  const { registry } = ctx;
+  const known =
+    registry.account(signer) !== undefined ||
+    registry.institutionOfSigner(signer) !== undefined ||
+    registry.isRegulator(signer) ||
+    registry.isArbiter(signer) ||
+    registry.operators().some((operator) => operator.signer.toLowerCase() === signer.toLowerCase());
+  if (!known) return refusal("BAD_SIGNATURE", path, `signature recovers to ${signer}, which is no registered participant`, { signer, id });
+  return tokenOperationRole(op.kind) === "regulator"
+    ? refusal("NOT_REGULATOR", path, `${op.kind} signed by ${signer}, not a regulator`, { signer, id })
+    : refusal("NOT_CUSTODIAN", path, `${op.kind} signed by ${signer}, not an active custodian of ${op.token}`, { signer, token: op.token, id });
+}

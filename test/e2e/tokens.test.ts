@@ -1,0 +1,151 @@
+/**
+ * Token operations end to end: 3 institution nodes and a regulator node as real processes on a real
+ * chain. A custodian's mint submitted to one node is stored on all four, executed once on-chain and
+ * reported executed everywhere; the token endpoints show the result. A regulator's freeze submitted
+ * to a node makes a pay from the frozen payer refused (ACCOUNT_FROZEN) with the chain balance
+ * unchanged; the unfreeze restores it. A token operation signed by a non-custodian is refused and
+ * leaves no trace.
+ */
+import { expect } from "chai";
+import type { Contract } from "ethers";
+
+import type { TokenRecord } from "../../node/storage/tokens.js";
+import type { StoredOperation } from "../../node/types.js";
+import { getJson, launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
+import { signedPay, termsFor } from "../helpers/operations.js";
+import { randomRef, signedTokenOp, tokenOperationIdOf } from "../helpers/tokens.js";
+
+describe("token operations across a network of 3 institution nodes and a regulator node (real processes)", function () {
+  this.timeout(180_000);
+  let net: TestNetwork;
+  let tokenAddress: string;
+
+  before(async function () {
+    net = await launchNetwork({ institutions: 3, regulator: true, payers: 3 });
+    tokenAddress = await net.scenario.token.getAddress();
+    for (const node of net.nodes) {
+      await waitFor(`${node.name} to see 3 peers`, async () => {
+        const { body } = await getJson<{ peers: unknown[] }>(`${node.apiUrl}/v1/peers`);
+        return body.peers.length === net.nodes.length - 1;
+      });
+    }
+  });
+  after(async function () {
+    await net?.stop();
+  });
+
+  const node = (i: number): NodeHandle => {
+    const found = net.nodes[i];
+    if (!found) throw new Error(`no node ${i}`);
+    return found;
+  };
+  const submit = <T = unknown>(target: NodeHandle, op: unknown) => postJson<T>(`${target.apiUrl}/v1/operations`, op);
+  const balanceOf = (account: string) => net.scenario.token.balanceOf(account);
+
+  it("executes a custodian's mint submitted to one node exactly once, and every node reports it executed", async function () {
+    const s = net.scenario;
+    const custodian = s.institutions[0];
+    const to = s.payers[1]?.address;
+    if (!custodian || !to) throw new Error("scenario incomplete");
+    const before = await balanceOf(to);
+    const bankRef = randomRef();
+    const mint = await signedTokenOp(s, custodian, { kind: "mint", to, amount: "4200", bankRef });
+    const id = tokenOperationIdOf(s, mint);
+    // Submitted to a node other than the custodian's own: any institution relays a signed operation.
+    const entry = node(1);
+    const answer = await submit<{ id: string; status: string }>(entry, mint);
+    expect(answer.status).to.equal(202);
+    expect(answer.body.id).to.equal(id);
+
+    const records = await waitForOperation(net.nodes, id, "executed", 60_000);
+    expect(records.map((r) => r.origin)).to.deep.equal(net.nodes.map((n) => (n === entry ? "api" : "gossip")));
+    expect(await balanceOf(to)).to.equal(before + 4200n);
+    const minted = await (s.token as unknown as Contract).queryFilter(s.token.filters.Minted(undefined, to, undefined));
+    expect(minted.filter((log) => (log as unknown as { args: { bankRef: string } }).args.bankRef === bankRef)).to.have.length(1);
+
+    // Every node's token endpoints agree with the chain.
+    const supply = (await s.token.totalSupply()).toString();
+    const outstanding = (await s.token.outstandingOf(custodian.address)).toString();
+    for (const n of net.nodes) {
+      const state = await waitFor(`${n.name} to index the mint`, async () => {
+        const { status, body } = await getJson<{ totalSupply: string; onChain: { totalSupply: string }; custodians: TokenRecord["custodians"][string][] }>(
+          `${n.apiUrl}/v1/tokens/${tokenAddress}`,
+        );
+        return status === 200 && body.totalSupply === supply ? body : undefined;
+      });
+      expect(state.onChain.totalSupply).to.equal(supply);
+      expect(state.custodians.find((c) => c.institution === custodian.address)?.outstanding).to.equal(outstanding);
+      const account = await getJson<{ balance: string; frozen: boolean }>(`${n.apiUrl}/v1/tokens/${tokenAddress}/accounts/${to}`);
+      expect(account.body).to.include({ balance: (before + 4200n).toString(), frozen: false });
+    }
+    const stored = await getJson<StoredOperation>(`${node(3).apiUrl}/v1/operations/${id}`);
+    expect(stored.body.kind).to.equal("mint");
+    expect(stored.body.execution?.txHash).to.be.a("string");
+  });
+
+  it("refuses a mint signed by an institution that is no custodian (NOT_CUSTODIAN) and stores it nowhere", async function () {
+    const s = net.scenario;
+    const notCustodian = s.institutions[2];
+    const to = s.payers[0]?.address;
+    if (!notCustodian || !to) throw new Error("scenario incomplete");
+    const mint = await signedTokenOp(s, notCustodian, { kind: "mint", to, amount: "1", bankRef: randomRef() });
+    const refused = await submit<{ code: string }>(node(0), mint);
+    expect(refused.status).to.equal(403);
+    expect(refused.body.code).to.equal("NOT_CUSTODIAN");
+    for (const n of net.nodes) expect((await getJson(`${n.apiUrl}/v1/operations/${tokenOperationIdOf(s, mint)}`)).status).to.equal(404);
+  });
+
+  it("refuses a pay from a payer the regulator froze through a node (ACCOUNT_FROZEN, balance unchanged); the unfreeze restores it", async function () {
+    const s = net.scenario;
+    const payer = s.payers[2];
+    if (!payer) throw new Error("no payer");
+
+    /** Waits until every node's registry mirror has reached the block of executed operation `id`. */
+    async function mirrorsReach(id: string): Promise<void> {
+      const [record] = await waitForOperation([node(0)], id, "executed", 60_000);
+      const block = (record as unknown as StoredOperation).execution?.blockNumber ?? Infinity;
+      for (const n of net.nodes) {
+        await waitFor(`${n.name}'s registry mirror to reach block ${block}`, async () => {
+          const { body } = await getJson<{ chain: { registry: number } }>(`${n.apiUrl}/health`);
+          return body.chain.registry >= block;
+        });
+      }
+    }
+
+    const freeze = await signedTokenOp(s, s.regulator, { kind: "freeze", account: payer.address, frozen: true, reason: randomRef() });
+    const freezeId = tokenOperationIdOf(s, freeze);
+    expect((await submit(node(2), freeze)).status).to.equal(202);
+    await waitForOperation(net.nodes, freezeId, "executed", 60_000);
+    expect(await s.token.isFrozen(payer.address)).to.equal(true);
+    await mirrorsReach(freezeId);
+
+    const { op, paymentId } = await signedPay(s, await termsFor(s, 2, 0));
+    const before = await balanceOf(payer.address);
+    for (const n of net.nodes.filter((x) => x.role === "institution")) {
+      const refused = await submit<{ code: string }>(n, op);
+      expect(refused.status).to.equal(403);
+      expect(refused.body.code).to.equal("ACCOUNT_FROZEN");
+    }
+    const account = await getJson<{ frozen: boolean; freeze: { regulator: string } | null }>(`${node(3).apiUrl}/v1/tokens/${tokenAddress}/accounts/${payer.address}`);
+    expect(account.body.frozen).to.equal(true);
+    await waitFor("the regulator node to index the freeze", async () => {
+      const { body } = await getJson<{ freeze: { regulator: string } | null }>(`${node(3).apiUrl}/v1/tokens/${tokenAddress}/accounts/${payer.address}`);
+      return body.freeze?.regulator === s.regulator.address;
+    });
+    for (const n of net.nodes) expect((await getJson(`${n.apiUrl}/v1/operations/${paymentId}`)).status).to.equal(404);
+    expect((await s.contracts.escrow.paymentOf(paymentId)).status).to.equal(0n);
+    expect(await balanceOf(payer.address)).to.equal(before);
+
+    const unfreeze = await signedTokenOp(s, s.regulator, { kind: "freeze", account: payer.address, frozen: false, reason: randomRef() });
+    const unfreezeId = tokenOperationIdOf(s, unfreeze);
+    expect((await submit(node(0), unfreeze)).status).to.equal(202);
+    await waitForOperation(net.nodes, unfreezeId, "executed", 60_000);
+    await mirrorsReach(unfreezeId);
+
+    // The same pay, refused before, is accepted and executed now.
+    expect((await submit(node(0), op)).status).to.equal(202);
+    await waitForOperation(net.nodes, paymentId, "executed", 60_000);
+    expect((await s.contracts.escrow.paymentOf(paymentId)).status).to.equal(1n);
+    expect(await balanceOf(payer.address)).to.equal(before - 100_00n);
+  });
+});
