@@ -229,7 +229,7 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   const dispatcher = new WebhookDispatcher(webhookOptions, { ...webhookModules, metrics });
   const reconciler = new Reconciler(
     { ...reconcileConfigSchema.parse({}), ...options.reconcile },
-    { storage: modules.storage, node: modules.node, logger: modules.logger.child({ module: "reconciler" }), metrics, now },
+    { storage: modules.storage, node: modules.node, whenIdle: (id, fn) => payments.whenIdle(id, fn), logger: modules.logger.child({ module: "reconciler" }), metrics, now },
   );
   app.decorate("webhookDispatcher", dispatcher);
   app.decorate("reconciler", reconciler);

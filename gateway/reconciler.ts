@@ -34,6 +34,8 @@ export interface ReconcileOptions {
 export interface ReconcilerModules {
   storage: GatewayStorage;
   node: NodeClient;
+  /** Serialises the check of an order with the payment actions on it (PaymentService.whenIdle). */
+  whenIdle?: <T>(orderId: string, fn: () => Promise<T>) => Promise<T>;
   logger: Logger;
   metrics: Registry;
   now: () => number;
@@ -135,7 +137,8 @@ export class Reconciler {
             for (const order of page.items) {
               if (this.closing) return summary;
               if (this.settled(order)) continue;
-              await this.check(order, summary);
+              // An action (e.g. authorize) between its node call and its own write must not look like a dropped order.
+              await (this.modules.whenIdle ? this.modules.whenIdle(order.id, () => this.check(order.id, summary)) : this.check(order.id, summary));
             }
             cursor = page.next;
           } while (cursor);
@@ -169,7 +172,10 @@ export class Reconciler {
     return false;
   }
 
-  private async check(order: OrderRecord, summary: ReconcileSummary): Promise<void> {
+  private async check(id: string, summary: ReconcileSummary): Promise<void> {
+    // Read again: the listed record may be older than an action that just finished.
+    const order = await this.modules.storage.orders.get(id);
+    if (!order) return;
     const view = await this.modules.node.payment(order.paymentId);
     summary.checked += 1;
     this.metrics.checked.inc();

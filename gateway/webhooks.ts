@@ -250,12 +250,6 @@ export class WebhookDispatcher {
     return this.ticking;
   }
 
-  /** Resolves when nothing is in flight (tests). */
-  async idle(): Promise<void> {
-    await this.ticking;
-    await Promise.allSettled([...this.inflight.values()]);
-  }
-
   private schedule(delayMs: number): void {
     if (!this.running) return;
     if (this.timer) clearTimeout(this.timer);

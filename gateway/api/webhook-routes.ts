@@ -5,7 +5,7 @@ import { SettlenetError } from "../../node/errors.js";
 import type { DeliveryRecord, EventRecord, WebhookEndpointRecord } from "../events.js";
 import type { MerchantRecord } from "../types.js";
 import type { WebhookService } from "../webhooks.js";
-import { SIGNED, emptyBody, idempotencyHeaders, problemResponses } from "./schemas.js";
+import { SIGNED, idempotencyHeaders, problemResponses } from "./schemas.js";
 import {
   createEndpointBody,
   createdEndpointView,
@@ -106,7 +106,6 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
         summary: "Delete a webhook endpoint",
         description: "Pending deliveries to it are dropped with its delivery log. Events stay in GET /v1/events.",
         params: endpointIdParam,
-        body: emptyBody,
         response: { 200: deletedEndpointView, ...problemResponses },
       },
     },

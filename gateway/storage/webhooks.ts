@@ -83,11 +83,6 @@ export class LevelWebhookRepository {
     });
   }
 
-  /** Events not yet fanned out to endpoints, oldest first. */
-  outboxSize(): Promise<number> {
-    return this.ctx.read(async () => (await this.ctx.spaces.outbox.keys().all()).length);
-  }
-
   // --------------------------------------------------------------- endpoints
 
   getEndpoint(id: string): Promise<WebhookEndpointRecord | undefined> {
