@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import fastifyRateLimit from "@fastify/rate-limit";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
+import type { HDNodeWallet, Wallet } from "ethers";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
@@ -28,6 +29,11 @@ import type { NodeClient } from "./node-client.js";
 import { PaymentService } from "./payments.js";
 import { Reconciler, type ReconcileOptions } from "./reconciler.js";
 import type { SecretBox } from "./secrets.js";
+import { bankCallbackRoutes, moneyRoutes } from "./api/money-routes.js";
+import type { BankAdapter } from "./bank/adapter.js";
+import type { MoneyChain } from "./money/chain.js";
+import { MoneyService } from "./money/service.js";
+import { PayerActionService } from "./payer-actions.js";
 import type { GatewayStorage } from "./storage/db.js";
 import { WebhookDispatcher, WebhookService, type WebhookOptions } from "./webhooks.js";
 
@@ -44,6 +50,16 @@ export interface GatewayAppOptions {
   webhooks?: Partial<WebhookOptions>;
   /** The dropped-order reconciler (defaults: config.ts reconcileConfigSchema). */
   reconcile?: Partial<ReconcileOptions>;
+  /** How often open payouts, top-ups and payer actions are advanced (0: only on requests and bank settlements). */
+  moneyTickMs?: number;
+}
+
+/** What money movement and payer actions need; without it those routes answer MONEY_NOT_CONFIGURED. */
+export interface GatewayMoneyModules {
+  chain: MoneyChain;
+  /** The custodian's signing key (mints and burns). */
+  custodian?: Wallet | HDNodeWallet | undefined;
+  bank?: BankAdapter | undefined;
 }
 
 export interface GatewayAppModules {
@@ -54,6 +70,7 @@ export interface GatewayAppModules {
   logger: Logger;
   /** Clock in unix ms. */
   now?: () => number;
+  money?: GatewayMoneyModules;
   /** Prometheus registry served at /metrics (a fresh one if absent). */
   metrics?: Registry;
 }
@@ -133,6 +150,9 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
       info: { title: "Settlenet merchant gateway", version: "1.0.0", description: apiDescription(options.clockSkewSeconds) },
       tags: [
         { name: "payments", description: "Payment orders" },
+        { name: "service", description: "Service status" },
+        { name: "money", description: "Balance, payouts, top-ups and transfers" },
+        { name: "bank", description: "Callbacks of the custodian bank" },
         { name: "webhooks", description: "Webhook endpoints and their delivery logs (Standard Webhooks)" },
         { name: "events", description: "The merchant's event log" },
         { name: "service", description: "Service status" },
@@ -162,7 +182,46 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   const metrics = modules.metrics ?? new Registry();
   api.get("/metrics", { schema: { hide: true } }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
-  const payments = new PaymentService({ deployment: options.deployment, orders: options.orders }, { ...modules, logger: modules.logger.child({ module: "payments" }), now });
+  // Set once the money service exists: a refund after release needs the merchant's allowance to the escrow.
+  let moneyService: MoneyService | undefined;
+  const payments = new PaymentService(
+    { deployment: options.deployment, orders: options.orders },
+    {
+      ...modules,
+      logger: modules.logger.child({ module: "payments" }),
+      now,
+      beforeRefundFromBalance: async (merchant, currency) => moneyService?.ensureEscrowAllowance(merchant, currency),
+    },
+  );
+  let payerActions: PayerActionService | undefined;
+  if (modules.money) {
+    const moneyModules = modules.money;
+    const deadlineSeconds = options.orders.operationDeadlineSeconds;
+    payerActions = new PayerActionService(
+      { deployment: options.deployment, operationDeadlineSeconds: deadlineSeconds },
+      { storage: modules.storage, node: modules.node, payments, money: moneyModules.chain, logger: modules.logger.child({ module: "payer-actions" }), now },
+    );
+    const actions = payerActions;
+    moneyService = new MoneyService(
+      { deployment: options.deployment, operationDeadlineSeconds: deadlineSeconds, tickMs: options.moneyTickMs ?? 1_000 },
+      {
+        storage: modules.storage,
+        secrets: modules.secrets,
+        node: modules.node,
+        chain: modules.chain,
+        money: moneyModules.chain,
+        custodian: moneyModules.custodian,
+        bank: moneyModules.bank,
+        alsoOnTick: () => actions.sync(),
+        logger: modules.logger.child({ module: "money" }),
+        now,
+      },
+    );
+    const started = moneyService;
+    app.addHook("onReady", () => started.start());
+    app.addHook("onClose", () => started.stop());
+  }
+  await app.register(bankCallbackRoutes, { bank: modules.money?.bank });
   const owner = randomBytes(8).toString("hex");
   const webhookOptions: WebhookOptions = { ...webhookConfigSchema.parse({}), ...options.webhooks };
   const webhookModules = { storage: modules.storage, secrets: modules.secrets, logger: modules.logger.child({ module: "webhooks" }), now };
@@ -196,6 +255,7 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
     scope.addHook("preHandler", idempotency.preHandler);
     scope.addHook("onSend", idempotency.onSend);
     await scope.register(paymentRoutes, { payments });
+    await scope.register(moneyRoutes, { payments, payerActions, money: moneyService });
     await scope.register(webhookRoutes, { webhooks });
   };
   await app.register(v1, { prefix: "/v1" });

@@ -11,6 +11,13 @@ import { SettlenetError } from "../node/errors.js";
 
 const DAY = 86_400;
 
+/** An encrypted key file and the environment variable that holds its password. */
+const keystoreSchema = (passwordEnv: string) =>
+  z.strictObject({
+    keyFile: z.string().min(1),
+    keyPasswordEnv: z.string().min(1).default(passwordEnv),
+  });
+
 const seconds = (min: number, max: number) => z.number().int().min(min).max(max);
 
 export const orderDefaultsSchema = z.strictObject({
@@ -86,6 +93,25 @@ export const gatewayConfigSchema = z.strictObject({
   /** Timeout of one call to the node API. */
   nodeTimeoutMs: z.number().int().min(100).default(10_000),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** The custodian institution's signing key (ethers keystore): signs the mints of top-ups and the burns of payouts. */
+  custodian: keystoreSchema("SETTLENET_CUSTODIAN_KEY_PASSWORD").optional(),
+  /**
+   * An account with gas that submits merchants' ERC-2612 permits (allowances to the escrow for refunds
+   * after release and transfers, and to the custodian for payout burns): the node relays only signed
+   * escrow and token operations, and merchants hold no gas.
+   */
+  permitRelayer: keystoreSchema("SETTLENET_RELAYER_KEY_PASSWORD").optional(),
+  /** The custodian's bank API (the bank simulator in development). */
+  bank: z
+    .strictObject({
+      url: z.url({ protocol: /^https?$/ }),
+      /** Verifies the bank's callbacks at POST /bank/callbacks (without it, settlements are learnt by polling only). */
+      callbackSecret: z.string().min(16).optional(),
+      timeoutMs: z.number().int().min(100).default(10_000),
+    })
+    .optional(),
+  /** How often open payouts, top-ups and transfers are advanced (bank and node polled). */
+  moneyTickMs: z.number().int().min(50).max(60_000).default(1_000),
   webhooks: webhookConfigSchema.prefault({}),
   reconcile: reconcileConfigSchema.prefault({}),
 });
@@ -104,7 +130,13 @@ export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig
     });
   }
   const config = result.data;
-  return { ...config, dataDir: resolve(baseDir, config.dataDir), deploymentFile: resolve(baseDir, config.deploymentFile) };
+  return {
+    ...config,
+    dataDir: resolve(baseDir, config.dataDir),
+    deploymentFile: resolve(baseDir, config.deploymentFile),
+    ...(config.custodian ? { custodian: { ...config.custodian, keyFile: resolve(baseDir, config.custodian.keyFile) } } : {}),
+    ...(config.permitRelayer ? { permitRelayer: { ...config.permitRelayer, keyFile: resolve(baseDir, config.permitRelayer.keyFile) } } : {}),
+  };
 }
 
 /** Reads and validates a gateway config file. */

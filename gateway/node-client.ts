@@ -7,6 +7,7 @@ import { z } from "zod";
 
 import { SettlenetError } from "../node/errors.js";
 import type { EscrowOperationInput } from "../node/protocol/operations.js";
+import type { OperationInput } from "../node/protocol/operations.js";
 
 /** An RFC 9457 problem as the node sends it (extension members kept). */
 export const nodeProblemSchema = z.looseObject({
@@ -48,7 +49,7 @@ export class NodeClient {
   constructor(private readonly options: NodeClientOptions) {}
 
   /** Submits one operation: accepted with its id, or refused with the node's problem document. */
-  async submit(op: EscrowOperationInput): Promise<SubmitResult> {
+  async submit(op: EscrowOperationInput | OperationInput): Promise<SubmitResult> {
     const { status, body } = await this.call("POST", "/v1/operations", op);
     if (status === 202) return { accepted: true, id: this.parse(acceptedSchema, body).id };
     return { accepted: false, problem: this.parse(nodeProblemSchema, body) };
@@ -60,6 +61,14 @@ export class NodeClient {
     if (status === 404) return undefined;
     if (status !== 200) throw this.unavailable(`GET payment answered ${status}`, this.problemCode(body));
     return this.parse(nodePaymentSchema, body);
+  }
+
+  /** The node's record of one operation (status, decoded error), or undefined if it has none. */
+  async operation(id: string): Promise<NodeOperation | undefined> {
+    const { status, body } = await this.call("GET", `/v1/operations/${id}`);
+    if (status === 404) return undefined;
+    if (status !== 200) throw this.unavailable(`GET operation answered ${status}`, this.problemCode(body));
+    return this.parse(nodeOperationSchema, body);
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {

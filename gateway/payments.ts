@@ -53,6 +53,8 @@ export interface PaymentServiceModules {
   logger: Logger;
   /** Clock in unix ms (tests may pin it). */
   now?: () => number;
+  /** Runs before a refund of a released payment, which pulls from the merchant's balance (its escrow allowance). */
+  beforeRefundFromBalance?: (merchant: MerchantRecord, currency: string) => Promise<void>;
 }
 
 /** The typed data a payer signs for an order. */
@@ -232,6 +234,7 @@ export class PaymentService {
       if (amount > available) {
         throw new SettlenetError("REFUND_EXCEEDS_AVAILABLE", `refund of ${amount} exceeds the ${available} left`, { requested: amount.toString(), available: available.toString() });
       }
+      if (onChain.status === "released") await this.modules.beforeRefundFromBalance?.(merchant, order.currency);
       const { nonce, deadline } = this.operationNonce();
       const reasonHash = keccak256(toUtf8Bytes(input.reason));
       const message = { paymentId: order.paymentId, amount, reason: reasonHash, nonce, deadline };

@@ -13,7 +13,10 @@ import { readDeployment } from "../node/protocol/deployment.js";
 import { buildApp } from "./app.js";
 import { createChainReader } from "./chain.js";
 import type { GatewayConfig } from "./config.js";
+import { loadOperatorWallet } from "../node/keys.js";
+import { HttpBankAdapter } from "./bank/adapter.js";
 import { merchantWallet } from "./merchants.js";
+import { MoneyChain } from "./money/chain.js";
 import { NodeClient } from "./node-client.js";
 import { secretBoxFromEnv } from "./secrets.js";
 import { openGatewayStorage } from "./storage/db.js";
@@ -44,6 +47,17 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
     const chain = createChainReader(config.rpcUrl, deployment);
     stack.push(() => chain.close());
     const node = new NodeClient({ baseUrl: config.nodeUrl, timeoutMs: config.nodeTimeoutMs });
+    // Money movement: chain access (balances, permits), the custodian's key, the bank.
+    const custodian = config.custodian ? await loadOperatorWallet(config.custodian.keyFile, config.custodian.keyPasswordEnv) : undefined;
+    const permitRelayer = config.permitRelayer ? await loadOperatorWallet(config.permitRelayer.keyFile, config.permitRelayer.keyPasswordEnv) : undefined;
+    const moneyChain = new MoneyChain(config.rpcUrl, deployment, { permitRelayer, logger: logger.child({ module: "money-chain" }) });
+    stack.push(() => moneyChain.close());
+    const bank = config.bank
+      ? new HttpBankAdapter(
+          { baseUrl: config.bank.url, timeoutMs: config.bank.timeoutMs, ...(config.bank.callbackSecret ? { callbackSecret: config.bank.callbackSecret } : {}) },
+          { logger: logger.child({ module: "bank" }) },
+        )
+      : undefined;
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
     const app = await buildApp(
@@ -56,8 +70,9 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         idempotencyTtlSeconds: config.idempotencyTtlSeconds,
         webhooks: config.webhooks,
         reconcile: config.reconcile,
+        moneyTickMs: config.moneyTickMs,
       },
-      { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }), metrics },
+      { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }), metrics, money: { chain: moneyChain, custodian, bank } },
     );
     await app.listen({ host: config.host, port: config.port });
     stack.push(() => app.close());

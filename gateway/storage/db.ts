@@ -8,6 +8,7 @@ import { openLevelStore, type StorageContext as LevelContext, type Sublevel, typ
 import { KEYSPACES, type Keyspace } from "./keyspaces.js";
 import { LevelApiKeyRepository, LevelMerchantRepository } from "./merchants.js";
 import { LevelOrderRepository } from "./orders.js";
+import { LevelMoneyRepository } from "./money.js";
 import { LevelReconcileLog } from "./reconcile.js";
 import { LevelIdempotencyStore, LevelNonceStore } from "./requests.js";
 import { LevelWebhookRepository } from "./webhooks.js";
@@ -23,6 +24,7 @@ export interface GatewayStorage {
   nonces: LevelNonceStore;
   idempotency: LevelIdempotencyStore;
   orders: LevelOrderRepository;
+  money: LevelMoneyRepository;
   /** Events, the webhook outbox, endpoints and deliveries. */
   webhooks: LevelWebhookRepository;
   /** The reconciler's repair log. */
@@ -55,6 +57,7 @@ export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
     nonces: new LevelNonceStore(ctx),
     idempotency: new LevelIdempotencyStore(ctx),
     orders: new LevelOrderRepository(ctx),
+    money: new LevelMoneyRepository(ctx),
     webhooks: new LevelWebhookRepository(ctx),
     reconcile: new LevelReconcileLog(ctx),
     getMeta<T>(name: string) {

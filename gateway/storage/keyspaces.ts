@@ -18,6 +18,16 @@
  * | ordersByStatus    | merchant id ! status ! createdAtMs(16) ! payment id | "" (index)              |
  * | ordersByPayment   | on-chain payment id (lower case)                    | gateway payment id      |
  * | meta              | name (e.g. "schema.version")                        | JSON value              |
+ * | payouts           | payout id (po_…)                                    | PayoutRecord            |
+ * | topups            | top-up id (tu_…)                                    | TopupRecord             |
+ * | moneyTransfers    | transfer id (tr_…)                                  | TransferRecord          |
+ * | moneyByMerchant   | merchant id ! kind ! createdAtMs(16) ! id           | "" (index)              |
+ * | moneyOpen         | kind ! id (payouts and top-ups not yet final)       | "" (resumed at start)   |
+ * | moneyBankRefs     | bank transfer reference (bt_…)                      | "payout:<id>" / "topup:<id>" |
+ * | transfersByReference | merchant id ! merchant's transfer reference      | transfer id (unique)    |
+ * | payerActions      | operation id (confirm/dispute digest, lower case)   | PayerActionRecord       |
+ * | payerActionsByOrder | gateway payment id ! submittedAtMs(16) ! op id    | "" (index)              |
+ * | payerActionsOpen  | operation id                                        | "" (orders to sync)     |
  * | events            | event id (evt_…)                                    | EventRecord             |
  * | eventsByMerchant  | merchant id ! createdAtMs(16) ! event id            | "" (index, event log)   |
  * | outbox            | createdAtMs(16) ! event id                          | "" (not yet fanned out) |
@@ -30,7 +40,7 @@
  *
  * Events (with their `outbox` entry) and repair records are written in the same synced batch as the
  * order change that causes them (storage/orders.ts `update`), so an event is never lost nor sent for
- * a change that did not happen. Reserved for what comes next: `payouts`.
+ * a change that did not happen; payout events join the payout's batch the same way (storage/money.ts).
  */
 export const KEYSPACES = [
   "merchants",
@@ -47,6 +57,16 @@ export const KEYSPACES = [
   "ordersByStatus",
   "ordersByPayment",
   "meta",
+  "payouts",
+  "topups",
+  "moneyTransfers",
+  "moneyByMerchant",
+  "moneyOpen",
+  "moneyBankRefs",
+  "transfersByReference",
+  "payerActions",
+  "payerActionsByOrder",
+  "payerActionsOpen",
   "events",
   "eventsByMerchant",
   "outbox",

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 
-import { buildApp, type GatewayAppOptions } from "../../gateway/app.js";
+import { buildApp, type GatewayAppOptions, type GatewayMoneyModules } from "../../gateway/app.js";
 import { createChainReader, type ChainReader } from "../../gateway/chain.js";
 import { orderDefaultsSchema } from "../../gateway/config.js";
 import { addMerchant, createApiKey } from "../../gateway/merchants.js";
@@ -47,6 +47,8 @@ export interface FixtureOptions {
   nodeUrl?: string;
   app?: Partial<GatewayAppOptions>;
   now?: () => number;
+  /** Money modules, built anew for each (re)start; their chain access is closed on stop. */
+  money?: () => GatewayMoneyModules;
 }
 
 /** A port nothing listens on: node calls fail fast with NODE_UNAVAILABLE. */
@@ -75,10 +77,12 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
     ...options.app,
   };
   let chain: ChainReader;
+  let money: GatewayMoneyModules | undefined;
   const build = async () => {
     chain = createChainReader(options.scenario.chain.url, options.scenario.deployment);
     const node = new NodeClient({ baseUrl: options.nodeUrl ?? NO_NODE, timeoutMs: 5_000 });
-    const app = await buildApp(appOptions, { storage, secrets, node, chain, logger, ...(options.now ? { now: options.now } : {}) });
+    money = options.money?.();
+    const app = await buildApp(appOptions, { storage, secrets, node, chain, logger, ...(options.now ? { now: options.now } : {}), ...(money ? { money } : {}) });
     await app.ready();
     return app;
   };
@@ -93,6 +97,7 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
     async stop() {
       await fixture.app.close();
       await chain.close();
+      await money?.chain.close();
       await storage.close();
     },
     async restart() {

@@ -6,7 +6,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createServer, type Server } from "node:http";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,6 +15,9 @@ import { expect } from "chai";
 
 import { GatewayClient } from "../../gateway/client.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
+import type { BankConfigInput } from "../../gateway/bank/server.js";
+import { writeOperatorKeystore } from "../../node/keys.js";
+import { devWallet } from "../helpers/chain.js";
 import { freePort, getJson, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -45,8 +49,17 @@ describe("gateway integration: an external merchant over HTTP against a real nod
   this.timeout(120_000);
   let net: TestNetwork;
   let gateway: ChildProcess | undefined;
+  let bank: ChildProcess | undefined;
+  let receiver: Server | undefined;
   let client: GatewayClient;
-  const env = { SETTLENET_GATEWAY_MASTER_KEY: randomBytes(32).toString("hex") };
+  let receiverUrl: string;
+  /** Webhook deliveries as received: headers and the exact body. */
+  const deliveries: { id: string; timestamp: string; signature: string; body: string }[] = [];
+  const env = {
+    SETTLENET_GATEWAY_MASTER_KEY: randomBytes(32).toString("hex"),
+    SETTLENET_CUSTODIAN_KEY_PASSWORD: "custodian-password",
+    SETTLENET_RELAYER_KEY_PASSWORD: "relayer-password",
+  };
 
   before(async function () {
     net = await launchNetwork({ institutions: 1, regulator: false, merchants: 1, payers: 1 });
@@ -54,6 +67,34 @@ describe("gateway integration: an external merchant over HTTP against a real nod
     const merchant = net.scenario.merchants[0];
     if (!node || !merchant) throw new Error("network incomplete");
     const port = await freePort();
+    // The custodian (the institution's key) signs mints and burns; the permit relayer pays for merchants' permits.
+    const custodian = net.scenario.institutions[0];
+    if (!custodian) throw new Error("no custodian");
+    await writeOperatorKeystore(join(net.dir, "custodian.json"), custodian.privateKey, env.SETTLENET_CUSTODIAN_KEY_PASSWORD, true);
+    await writeOperatorKeystore(join(net.dir, "relayer.json"), devWallet(16).privateKey, env.SETTLENET_RELAYER_KEY_PASSWORD, true);
+    // The bank simulator as its own process.
+    const bankPort = await freePort();
+    const bankConfig: BankConfigInput = { port: bankPort, dataDir: join(net.dir, "bank"), latencyMs: { min: 200, max: 400 }, failureRate: 0, logLevel: "warn" };
+    await writeFile(join(net.dir, "bank.json"), JSON.stringify(bankConfig));
+    const bankLog = createWriteStream(join(net.dir, "bank.log"));
+    bank = spawn(process.execPath, ["--import", "tsx", CLI, "bank", "start", "--config", join(net.dir, "bank.json")], { cwd: projectRoot, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    bank.stdout?.pipe(bankLog);
+    bank.stderr?.pipe(bankLog);
+    const bankUrl = `http://127.0.0.1:${bankPort}`;
+    await waitFor("the bank simulator to listen", async () => (await getJson(`${bankUrl}/health`)).status === 200, 30_000);
+    // The merchant's webhook receiver.
+    const receiverPort = await freePort();
+    receiver = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", () => {
+        const h = (name: string) => String(request.headers[name] ?? "");
+        deliveries.push({ id: h("webhook-id"), timestamp: h("webhook-timestamp"), signature: h("webhook-signature"), body: Buffer.concat(chunks).toString("utf8") });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver?.listen(receiverPort, "127.0.0.1", r));
+    receiverUrl = `http://127.0.0.1:${receiverPort}/hooks`;
     const config: GatewayConfigInput = {
       port,
       dataDir: join(net.dir, "gateway"),
@@ -61,6 +102,11 @@ describe("gateway integration: an external merchant over HTTP against a real nod
       rpcUrl: net.chain.url,
       deploymentFile: join(net.dir, "deployment.json"),
       logLevel: "info",
+      custodian: { keyFile: "custodian.json" },
+      permitRelayer: { keyFile: "relayer.json" },
+      bank: { url: bankUrl },
+      moneyTickMs: 200,
+      webhooks: { requireHttps: false, pollIntervalMs: 200 },
     };
     const configFile = join(net.dir, "gateway.json");
     await writeFile(configFile, JSON.stringify(config, null, 2));
@@ -79,11 +125,15 @@ describe("gateway integration: an external merchant over HTTP against a real nod
   });
 
   after(async function () {
-    if (gateway && gateway.exitCode === null) {
-      const exited = new Promise((r) => gateway?.once("exit", r));
-      gateway.kill("SIGTERM");
-      await exited;
+    for (const child of [gateway, bank]) {
+      if (child && child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await exited;
+      }
     }
+    receiver?.closeAllConnections();
+    await new Promise((r) => (receiver ? receiver.close(r) : r(undefined)));
     await net?.stop();
   });
 
@@ -161,5 +211,79 @@ describe("gateway integration: an external merchant over HTTP against a real nod
     const late = await client.post<{ code: string }>(`/v1/payments/${id}/authorization`, { signature: forged });
     expect(late.status).to.equal(409);
     expect(late.body.code).to.equal("INVALID_PAYMENT_STATUS");
+  });
+
+  /** The verified events the receiver got, by type (Standard Webhooks signature checked with the endpoint's secret). */
+  function verifiedEvents(secret: string, type: string): { id: string; data: Record<string, unknown> }[] {
+    const key = Buffer.from(secret.slice("whsec_".length), "base64");
+    return deliveries
+      .filter((d) => {
+        const expected = Buffer.from(`v1,${createHmac("sha256", key).update(`${d.id}.${d.timestamp}.${d.body}`).digest("base64")}`);
+        return d.signature.split(" ").some((s) => Buffer.from(s).length === expected.length && timingSafeEqual(Buffer.from(s), expected));
+      })
+      .map((d) => JSON.parse(d.body) as { id: string; type: string; data: Record<string, unknown> })
+      .filter((e) => e.type === type);
+  }
+  let webhookSecret: string;
+
+  it("runs a payment to release by the payer's signed confirmation, with a verified webhook, and refunds within the window", async function () {
+    const payer = net.scenario.payers[0];
+    if (!payer) throw new Error("no payer");
+    const endpoint = await client.post<{ secret: string }>("/v1/webhook-endpoints", { url: receiverUrl });
+    expect(endpoint.status).to.equal(201);
+    webhookSecret = endpoint.body.secret;
+
+    const created = await client.post<View>("/v1/payments", { amount: "20000", currency: "CNY", merchantOrderId: "order-2001", payer: payer.address });
+    const { id, typedData } = created.body;
+    if (!typedData) throw new Error("no typed data");
+    await client.post(`/v1/payments/${id}/authorization`, { signature: await payer.signTypedData(typedData.domain, typedData.types, typedData.message) });
+    await poll("held", id, (v) => v.status === "held");
+    await client.post(`/v1/payments/${id}/fulfilment`);
+    await poll("fulfilled", id, (v) => v.status === "fulfilled");
+
+    // The payer's wallet signs the Confirm payload the gateway hands out.
+    const payload = await client.get<{ nonce: string; deadline: string; typedData: NonNullable<View["typedData"]> }>(`/v1/payments/${id}/confirm`);
+    expect(payload.status).to.equal(200);
+    const t = payload.body.typedData;
+    const confirmed = await client.post(`/v1/payments/${id}/confirm`, { nonce: payload.body.nonce, deadline: payload.body.deadline, signature: await payer.signTypedData(t.domain, t.types, t.message) });
+    expect(confirmed.status).to.equal(202);
+    const released = await poll("released", id, (v) => v.status === "released");
+    expect((await net.scenario.contracts.escrow.paymentOf(released.paymentId)).status).to.equal(4n);
+    const releasedEvents = await waitFor("the payment.released webhook", () => {
+      const events = verifiedEvents(webhookSecret, "payment.released").filter((e) => e.data["id"] === id);
+      return events.length > 0 ? events : undefined;
+    }, 30_000, 200);
+    expect(releasedEvents.map((e) => e.data["status"])).to.deep.equal(["released"]);
+
+    const refund = await client.post<{ refund: { status: string } }>(`/v1/payments/${id}/refunds`, { amount: "1000", reason: "late delivery" });
+    expect(refund.status).to.equal(202);
+    const refunded = await poll("the refund after release", id, (v) => v.refunds[0]?.status === "executed");
+    expect(refunded.refundedAmount).to.equal("1000");
+    // 20000 less the 1% fee, less the refund.
+    expect(await net.scenario.token.balanceOf(net.scenario.merchants[0]?.address ?? "")).to.equal(18_800n);
+  });
+
+  it("tops up through the bank simulator and has a payout paid by it (payout.paid webhook)", async function () {
+    const merchant = net.scenario.merchants[0]?.address ?? "";
+    const topup = await client.post<{ id: string; stage: string }>("/v1/topups", { amount: "5000", currency: "CNY", account: "CN-SHOP-OPS" });
+    expect(topup.status).to.equal(202);
+    await waitFor("the top-up", async () => (await client.get<{ stage: string }>(`/v1/topups/${topup.body.id}`)).body.stage === "completed", 60_000, 250);
+    expect(await net.scenario.token.balanceOf(merchant)).to.equal(23_800n);
+
+    const payout = await client.post<{ id: string }>("/v1/payouts", { amount: "3000", currency: "CNY", account: "merchant-0" });
+    expect(payout.status).to.equal(202);
+    const paid = await waitFor("the payout", async () => {
+      const res = await client.get<{ status: string; bank: { status: string } }>(`/v1/payouts/${payout.body.id}`);
+      return res.body.status === "paid" ? res.body : undefined;
+    }, 60_000, 250);
+    expect(paid.bank.status).to.equal("confirmed");
+    expect(await net.scenario.token.balanceOf(merchant)).to.equal(20_800n);
+    const balance = await client.get<{ balances: { currency: string; available: string; pendingPayouts: string }[] }>("/v1/balance");
+    expect(balance.body.balances.find((l) => l.currency === "CNY")).to.include({ available: "20800", pendingPayouts: "0" });
+    const events = await waitFor("the payout.paid webhook", () => {
+      const found = verifiedEvents(webhookSecret, "payout.paid").filter((e) => e.data["id"] === payout.body.id);
+      return found.length > 0 ? found : undefined;
+    }, 30_000, 200);
+    expect(events).to.have.length(1);
   });
 });
