@@ -422,6 +422,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         rpcUrl: chainUrl,
         deploymentFile,
         masterKeyEnv: MASTER_KEY_ENV,
+        // A local network driven by one demo client: the per-merchant budget is not the point here.
+        rateLimit: { max: 100_000, timeWindowMs: 60_000 },
         logLevel,
       };
     }
