@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 
 import { SettlenetError } from "../node/errors.js";
-import { DEFAULT_ROOT, readNetworkState, runningLauncher, startNetwork, type RunningNetwork } from "./lib/network.js";
+import { DEFAULT_ROOT, ensureBuilt, readNetworkState, runningLauncher, startNetwork, type RunningNetwork } from "./lib/network.js";
 import { SCENARIO_SIZES, consoleProgress, formatSummary, runScenario, type ScenarioSize } from "./lib/scenario.js";
 
 const USAGE = "usage: npm run demo [-- --size full|test] [-- --payments <n> --payers <n>] [-- --skip-missing] [-- --dir <folder>]";
@@ -36,6 +36,7 @@ async function main(): Promise<number> {
     process.stdout.write(`Using the network running from ${root} (gateway ${gateway}).\n`);
   } else {
     process.stdout.write(`No network is running from ${root}; starting one (stopped again at the end).\n`);
+    await ensureBuilt(root, (line) => process.stdout.write(`  ${line}\n`));
     started = await startNetwork({ root, payers: Math.max(size.payers, 20), logLevel: "warn", onProgress: (line) => process.stdout.write(`  ${line}\n`) });
     gateway = started.endpoints.gateway;
     const stopOnSignal = () => void started?.stop().then(() => process.exit(130));

@@ -7,7 +7,7 @@
 import { parseArgs } from "node:util";
 
 import { SettlenetError } from "../node/errors.js";
-import { DEFAULT_ROOT, defaultPorts, startNetwork, type RunningNetwork } from "./lib/network.js";
+import { DEFAULT_ROOT, defaultPorts, ensureBuilt, startNetwork, type RunningNetwork } from "./lib/network.js";
 
 const USAGE = "usage: npm start [-- --reset] [-- --base-port <n>] [-- --payers <n>] [-- --dir <folder>]";
 
@@ -79,6 +79,7 @@ async function main(): Promise<void> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
+  await ensureBuilt(values.dir ?? DEFAULT_ROOT, (line) => process.stdout.write(`  ${line}\n`));
   const net = await startNetwork({
     ...(values.dir ? { root: values.dir } : { root: DEFAULT_ROOT }),
     ...(values.reset ? { reset: true } : {}),

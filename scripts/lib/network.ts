@@ -286,6 +286,32 @@ function assertBuilt(): void {
   }
 }
 
+/**
+ * Builds the contracts if their artifacts are missing (a fresh clone), with `hardhat build`; its
+ * output goes to `<root>/build.log`. A failed build is one BUILD_FAILED error.
+ */
+export async function ensureBuilt(root: string = DEFAULT_ROOT, progress: (line: string) => void = () => undefined): Promise<void> {
+  try {
+    assertBuilt();
+    return;
+  } catch {
+    // build below
+  }
+  progress("building the contracts (first start; about a minute)");
+  await mkdir(root, { recursive: true });
+  const logFile = join(root, "build.log");
+  const fd = openSync(logFile, "w");
+  const hardhat = join(PROJECT_ROOT, "node_modules", "hardhat", "dist", "src", "cli.js");
+  const code = await new Promise<number | null>((resolveBuild) => {
+    const child = spawn(process.execPath, [hardhat, "build"], { cwd: PROJECT_ROOT, stdio: ["ignore", fd, fd] });
+    child.once("exit", (c) => resolveBuild(c));
+    child.once("error", () => resolveBuild(-1));
+  });
+  closeSync(fd);
+  if (code !== 0) throw new SettlenetError("BUILD_FAILED", `\`hardhat build\` failed (exit ${code}); see ${logFile}`, { logFile });
+  assertBuilt();
+}
+
 /** Starts (or resumes) the local network and waits until every part is healthy. */
 export async function startNetwork(options: StartNetworkOptions = {}): Promise<RunningNetwork> {
   const root = resolve(options.root ?? DEFAULT_ROOT);
