@@ -12,6 +12,7 @@ import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type FastifyPluginAsyncZod, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Logger } from "pino";
+import { Registry } from "prom-client";
 
 import { SettlenetError } from "../node/errors.js";
 import type { Deployment } from "../node/protocol/deployment.js";
@@ -20,12 +21,15 @@ import { idempotencyHooks } from "./api/idempotency.js";
 import { GATEWAY_CODES, installProblemHandler } from "./api/problem.js";
 import { paymentRoutes } from "./api/routes.js";
 import { healthView } from "./api/schemas.js";
+import { webhookRoutes } from "./api/webhook-routes.js";
 import type { ChainReader } from "./chain.js";
-import type { OrderDefaults } from "./config.js";
+import { reconcileConfigSchema, webhookConfigSchema, type OrderDefaults } from "./config.js";
 import type { NodeClient } from "./node-client.js";
 import { PaymentService } from "./payments.js";
+import { Reconciler, type ReconcileOptions } from "./reconciler.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "./storage/db.js";
+import { WebhookDispatcher, WebhookService, type WebhookOptions } from "./webhooks.js";
 
 export interface GatewayAppOptions {
   deployment: Deployment;
@@ -36,6 +40,10 @@ export interface GatewayAppOptions {
   idempotencyTtlSeconds: number;
   /** How often expired nonces and idempotency records are pruned (0: never). */
   pruneIntervalMs?: number;
+  /** Webhook delivery (defaults: config.ts webhookConfigSchema). */
+  webhooks?: Partial<WebhookOptions>;
+  /** The dropped-order reconciler (defaults: config.ts reconcileConfigSchema). */
+  reconcile?: Partial<ReconcileOptions>;
 }
 
 export interface GatewayAppModules {
@@ -46,6 +54,8 @@ export interface GatewayAppModules {
   logger: Logger;
   /** Clock in unix ms. */
   now?: () => number;
+  /** Prometheus registry served at /metrics (a fresh one if absent). */
+  metrics?: Registry;
 }
 
 /** A registered route; `documented` unless hidden from the OpenAPI document (docs assets). */
@@ -59,6 +69,10 @@ declare module "fastify" {
   interface FastifyInstance {
     /** Every route the gateway registered (for the OpenAPI completeness check). */
     gatewayRoutes: readonly GatewayRoute[];
+    /** The webhook dispatcher (runs from onReady to onClose). */
+    webhookDispatcher: WebhookDispatcher;
+    /** The dropped-order reconciler (runs from onReady to onClose). */
+    reconciler: Reconciler;
   }
 }
 
@@ -117,7 +131,12 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
     openapi: {
       openapi: "3.1.0",
       info: { title: "Settlenet merchant gateway", version: "1.0.0", description: apiDescription(options.clockSkewSeconds) },
-      tags: [{ name: "payments", description: "Payment orders" }, { name: "service", description: "Service status" }],
+      tags: [
+        { name: "payments", description: "Payment orders" },
+        { name: "webhooks", description: "Webhook endpoints and their delivery logs (Standard Webhooks)" },
+        { name: "events", description: "The merchant's event log" },
+        { name: "service", description: "Service status" },
+      ],
       components: {
         securitySchemes: {
           keyId: { type: "apiKey", in: "header", name: "Settlenet-Key-Id", description: "API key id (key_…)" },
@@ -140,8 +159,21 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
     async () => ({ status: "ok" as const }),
   );
 
+  const metrics = modules.metrics ?? new Registry();
+  api.get("/metrics", { schema: { hide: true } }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+
   const payments = new PaymentService({ deployment: options.deployment, orders: options.orders }, { ...modules, logger: modules.logger.child({ module: "payments" }), now });
   const owner = randomBytes(8).toString("hex");
+  const webhookOptions: WebhookOptions = { ...webhookConfigSchema.parse({}), ...options.webhooks };
+  const webhookModules = { storage: modules.storage, secrets: modules.secrets, logger: modules.logger.child({ module: "webhooks" }), now };
+  const webhooks = new WebhookService(webhookOptions, webhookModules);
+  const dispatcher = new WebhookDispatcher(webhookOptions, { ...webhookModules, metrics });
+  const reconciler = new Reconciler(
+    { ...reconcileConfigSchema.parse({}), ...options.reconcile },
+    { storage: modules.storage, node: modules.node, whenIdle: (id, fn) => payments.whenIdle(id, fn), logger: modules.logger.child({ module: "reconciler" }), metrics, now },
+  );
+  app.decorate("webhookDispatcher", dispatcher);
+  app.decorate("reconciler", reconciler);
 
   const v1: FastifyPluginAsyncZod = async (scope) => {
     scope.decorateRequest("merchant", null);
@@ -164,6 +196,7 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
     scope.addHook("preHandler", idempotency.preHandler);
     scope.addHook("onSend", idempotency.onSend);
     await scope.register(paymentRoutes, { payments });
+    await scope.register(webhookRoutes, { webhooks });
   };
   await app.register(v1, { prefix: "/v1" });
 
@@ -183,6 +216,13 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   });
   app.addHook("onClose", async () => {
     if (timer) clearInterval(timer);
+  });
+  app.addHook("onReady", async () => {
+    dispatcher.start();
+    reconciler.start();
+  });
+  app.addHook("onClose", async () => {
+    await Promise.all([dispatcher.stop(), reconciler.stop()]);
   });
   return app;
 }

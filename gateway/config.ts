@@ -26,6 +26,37 @@ export const orderDefaultsSchema = z.strictObject({
   operationDeadlineSeconds: seconds(60, 30 * DAY).default(3_600),
 });
 
+/** Webhook delivery: exponential backoff with jitter, for at least 24 hours (Standard Webhooks advises days). */
+export const webhookConfigSchema = z.strictObject({
+  /** Delay after the first failed attempt; later delays multiply by `backoffFactor`, up to `maxDelayMs`. */
+  initialDelayMs: z.number().int().min(100).max(3_600_000).default(5_000),
+  backoffFactor: z.number().min(1).max(10).default(3),
+  maxDelayMs: z.number().int().min(1_000).max(86_400_000).default(4 * 3_600_000),
+  /** How long a failing delivery is retried (from its first queueing or a redelivery request). */
+  retryForSeconds: seconds(DAY, 30 * DAY).default(3 * DAY),
+  /** Timeout of one attempt (the spec recommends 15-30 s). */
+  timeoutMs: z.number().int().min(1_000).max(60_000).default(15_000),
+  /** How often the dispatcher looks for new events and due retries. */
+  pollIntervalMs: z.number().int().min(50).max(60_000).default(500),
+  concurrency: z.number().int().min(1).max(256).default(16),
+  maxEndpointsPerMerchant: z.number().int().min(1).max(100).default(10),
+  /** Refuse http:// endpoints (set false only for development on loopback). */
+  requireHttps: z.boolean().default(true),
+});
+
+/** The dropped-order reconciler. */
+export const reconcileConfigSchema = z.strictObject({
+  /** Time between runs (the first runs at start); 0 runs it only at start. */
+  intervalMs: z.number().int().min(0).max(3_600_000).default(5_000),
+  /** An operation resolved on-chain while still pending locally for longer than this is logged as a repair. */
+  dropAfterSeconds: seconds(1, DAY).default(60),
+  /** Expired and cancelled orders are still compared this long after their deadline. */
+  expiredGraceSeconds: seconds(0, 30 * DAY).default(3_600),
+});
+
+export type WebhookConfig = z.infer<typeof webhookConfigSchema>;
+export type ReconcileConfig = z.infer<typeof reconcileConfigSchema>;
+
 export const gatewayConfigSchema = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
   port: z.number().int().min(0).max(65_535),
@@ -55,6 +86,8 @@ export const gatewayConfigSchema = z.strictObject({
   /** Timeout of one call to the node API. */
   nodeTimeoutMs: z.number().int().min(100).default(10_000),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  webhooks: webhookConfigSchema.prefault({}),
+  reconcile: reconcileConfigSchema.prefault({}),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

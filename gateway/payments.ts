@@ -339,6 +339,11 @@ export class PaymentService {
     };
   }
 
+  /** Runs `fn` once no action on order `id` is in flight in this process (the reconciler must not race an action's own write). */
+  whenIdle<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.exclusive(id, fn);
+  }
+
   // ---------------------------------------------------------------- internals
 
   /** Reads the node's view of the order's payment and stores what changed. */

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 
 import type { Logger } from "pino";
+import { Registry, collectDefaultMetrics } from "prom-client";
 
 import { StopStack } from "../node/lifecycle.js";
 import { readDeployment } from "../node/protocol/deployment.js";
@@ -43,6 +44,8 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
     const chain = createChainReader(config.rpcUrl, deployment);
     stack.push(() => chain.close());
     const node = new NodeClient({ baseUrl: config.nodeUrl, timeoutMs: config.nodeTimeoutMs });
+    const metrics = new Registry();
+    collectDefaultMetrics({ register: metrics });
     const app = await buildApp(
       {
         deployment,
@@ -51,8 +54,10 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         bodyLimit: config.bodyLimit,
         clockSkewSeconds: config.clockSkewSeconds,
         idempotencyTtlSeconds: config.idempotencyTtlSeconds,
+        webhooks: config.webhooks,
+        reconcile: config.reconcile,
       },
-      { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }) },
+      { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }), metrics },
     );
     await app.listen({ host: config.host, port: config.port });
     stack.push(() => app.close());

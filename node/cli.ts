@@ -2,6 +2,11 @@
  * `settlenet` command line.
  *   settlenet node start --config <file>
  *   settlenet bank start --config <file>   (the bank simulator, gateway/bank/server.ts)
+ *   settlenet report statement --cycle <id> --merchant|--institution <address> [--format json|csv] --api <url>
+ *   settlenet node backup|restore …        (node/backup/cli.ts)
+ *   settlenet report aml|reserves …        (node/compliance/cli.ts)
+ *   settlenet report reconcile …           (gateway/report.ts: the gateway's dropped-order repairs)
+ *   settlenet gateway …                    (gateway/cli.ts)
  * Errors are reported in one line with their code; the exit status is non-zero.
  */
 import { parseArgs } from "node:util";
@@ -11,7 +16,8 @@ import { pino } from "pino";
 import { SettlenetError } from "./errors.js";
 import { stopOnSignal } from "./lifecycle.js";
 
-const USAGE = "usage: settlenet node start --config <file> | settlenet bank start --config <file>";
+const USAGE =
+  "usage: settlenet node start|backup|restore … | settlenet bank start --config <file> | settlenet gateway … | settlenet report statement|aml|reserves|reconcile …";
 
 async function main(argv: string[]): Promise<void> {
   const [group, command, ...rest] = argv;
@@ -35,10 +41,32 @@ async function main(argv: string[]): Promise<void> {
     stopOnSignal(logger, () => node.stop());
     return;
   }
+  if (group === "node" && (command === "backup" || command === "restore")) {
+    const { nodeDataCommand } = await import("./backup/cli.js");
+    await nodeDataCommand(command, rest);
+    return;
+  }
+  if (group === "report" && (command === "aml" || command === "reserves")) {
+    const { reportCommand } = await import("./compliance/cli.js");
+    await reportCommand(command, rest);
+    return;
+  }
   if (group === "gateway") {
     // `settlenet gateway start|merchant|keys …`, loaded on demand (gateway/cli.ts prints its usage).
     const { gatewayCommand } = await import("../gateway/cli.js");
     await gatewayCommand(argv.slice(1));
+    return;
+  }
+  if (group === "report" && command === "reconcile") {
+    // The gateway's dropped-order repair log (gateway/report.ts).
+    const { reconcileReportCommand } = await import("../gateway/report.js");
+    await reconcileReportCommand(rest);
+    return;
+  }
+  if (group === "report") {
+    // `settlenet report statement …` reads a running node's audit API (node/audit/report-cli.ts).
+    const { reportCommand } = await import("./audit/report-cli.js");
+    await reportCommand(argv.slice(1));
     return;
   }
   throw new SettlenetError("USAGE", USAGE);

@@ -7,6 +7,7 @@ import { dirname, resolve } from "node:path";
 
 import { z } from "zod";
 
+import { complianceConfigSchema } from "./compliance/config.js";
 import { SettlenetError } from "./errors.js";
 
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+(\/p2p\/\w+)?$/, "expected a TCP multiaddr like /ip4/127.0.0.1/tcp/4001");
@@ -54,7 +55,21 @@ export const nodeConfigSchema = z.strictObject({
     })
     .prefault({}),
   risk: riskConfigSchema.prefault({}),
+  /** Settlement cycles (清结算); every node of a network must use the same cycleSeconds. */
+  settlement: z
+    .strictObject({
+      /** Cycle length in seconds of chain time; cycle N = [N × length, (N + 1) × length). Daily (UTC) by default. */
+      cycleSeconds: z.number().int().min(1).default(86_400),
+      tickMs: z.number().int().min(10).default(2_000),
+      finalizeFailoverMs: z.number().int().min(100).default(10_000),
+      rebroadcastMs: z.number().int().min(100).default(30_000),
+    })
+    .prefault({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** AML rules, proof-of-reserves checks and alert gossip (node/compliance/config.ts). */
+  compliance: complianceConfigSchema.prefault({}),
+  /** Before acknowledging anything: wait this long at most for peers' pending operations (node/backup/sync.ts). */
+  peerSyncTimeoutMs: z.number().int().min(0).default(10_000),
 });
 
 export type NodeConfig = z.infer<typeof nodeConfigSchema>;

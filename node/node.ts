@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 
 import { buildNodeApi, type HealthReport } from "./api/app.js";
+import { registerAuditRoutes } from "./audit/routes.js";
 import { ChainRegistryView } from "./chain/registry-view.js";
 import type { NodeConfig } from "./config.js";
 import { SettlenetError } from "./errors.js";
@@ -24,10 +25,15 @@ import { loadArtifact } from "./protocol/artifacts.js";
 import { readDeployment } from "./protocol/deployment.js";
 import { PAYMENT_STATUSES } from "./protocol/eip712.js";
 import { BatchRelayer } from "./relay/relayer.js";
+import { ATTESTATION_TOPIC } from "./settlement/attestation.js";
+import { CycleService } from "./settlement/service.js";
 import type { ValidationContext } from "./services.js";
 import { openStorage } from "./storage/db.js";
 import { OutcomeMapper } from "./validation/outcome.js";
 import { RiskEngine } from "./validation/risk.js";
+import { ALERTS_TOPIC, startCompliance } from "./compliance/service.js";
+import { registerBackupRoutes } from "./backup/api.js";
+import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
 
 export interface RunningNode {
   peerId: string;
@@ -111,7 +117,12 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     stack.push(() => indexer.stop());
 
     const network: GossipNetwork = await createGossipNetwork(
-      { privateKey: peerKey, listen: config.listen, bootstrap: config.bootstrap },
+      {
+        privateKey: peerKey,
+        listen: config.listen,
+        bootstrap: config.bootstrap,
+        topics: [ATTESTATION_TOPIC, ALERTS_TOPIC, SYNC_TOPIC],
+      },
       { logger: logger.child({ module: "p2p" }), allowlist: () => registry.allowedPeerIds(), validate: (from, data) => pipeline.onGossip(from, data) },
     );
     stack.push(() => network.stop());
@@ -125,11 +136,42 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       stack.push(() => relayer.stop());
     }
 
+    // Settlement cycles: every node builds and checks them; institutions attest and finalize.
+    const cycles = new CycleService(
+      {
+        deployment,
+        ...config.settlement,
+        confirmations: config.indexer.confirmations,
+        ...(config.role === "institution" ? { institutionId: operator.id } : {}),
+      },
+      {
+        provider,
+        storage,
+        registry,
+        ...(config.role === "institution" ? { wallet: wallet.connect(provider), publish: (data: Uint8Array) => network.publishTo(ATTESTATION_TOPIC, data) } : {}),
+        logger,
+        metrics,
+      },
+    );
+    network.addTopic(ATTESTATION_TOPIC, (from, data) => cycles.onGossip(from, data));
+    await cycles.start();
+    stack.push(() => cycles.stop());
+    // Compliance (AML, reserves, alert gossip) and catching up with peers before acknowledging anything.
+    const compliance = await startCompliance(
+      { config: config.compliance, role: config.role, operator: operator.id, deployment },
+      { storage, provider, registry, network, signer: wallet, logger, metrics },
+    );
+    stack.push(() => compliance.stop());
+    const readiness = new Readiness({ intervalMs: config.indexer.pollIntervalMs, maxLagBlocks: 5 }, { provider, storage, logger });
+    await readiness.start();
+    stack.push(() => readiness.stop());
+    const peerSync = new PeerSync({ timeoutMs: config.peerSyncTimeoutMs }, { network, storage, logger: logger.child({ module: "sync" }), ingest: (from, data) => pipeline.onGossip(from, data) });
+
     const escrow = new Contract(deployment.contracts.escrow, loadArtifact("PaymentEscrow").abi, provider);
     const health = async (): Promise<HealthReport> => {
       const [head, indexed] = await Promise.all([provider.getBlockNumber().catch(() => null), storage.getCursor()]);
       return {
-        ready: head !== null && indexed !== undefined && head - indexed <= 5,
+        ready: head !== null && indexed !== undefined && head - indexed <= 5 && readiness.isReady(),
         role: config.role,
         peerId,
         operator: operator.id,
@@ -150,6 +192,8 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
             return { peerId: id, ...(known ? { operator: known.id, name: known.name } : {}) };
           }),
         health,
+        routes: [(app) => registerAuditRoutes(app, { storage })],
+        ready: () => readiness.isReady(),
         onChainPayment: async (paymentId) => {
           const state = (await escrow.getFunction("paymentOf")(paymentId)) as { status: bigint; amount: bigint; refunded: bigint; deadline: bigint };
           if (state.status === 0n) return undefined;
@@ -160,6 +204,18 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
             deadline: Number(state.deadline),
           };
         },
+      },
+    );
+    await compliance.register(api);
+    await registerBackupRoutes(api, { storage, logger: logger.child({ module: "backup" }) });
+    // Answers 503 NOT_READY until the peers' pending operations are in.
+    // A node without peers configured has nobody to catch up from.
+    const syncing = config.bootstrap.length === 0 ? Promise.resolve(0) : peerSync.syncOnce();
+    void syncing.then(
+      () => readiness.markPeersSynced(),
+      (error: unknown) => {
+        logger.warn({ err: error }, "peer sync failed; acknowledging without it");
+        readiness.markPeersSynced();
       },
     );
     await api.listen({ host: config.api.host, port: config.api.port });

@@ -3,6 +3,7 @@
  * EDR chain, with opcode-trace breakdowns for the targets it misses.
  *   npm run gas                 prints the report (markdown) to stdout
  *   GAS_WRITE=1 npm run gas     also writes docs/gas.md
+ *   GAS_JSON=<file> npm run gas  also writes the measured numbers as JSON (read by `npm run bench`)
  * `hardhat run` takes no script arguments (`npm run gas -- --write` fails with HHE504), hence the
  * environment variable.
  */
@@ -26,7 +27,7 @@ import {
   signedPay,
   type RelayedOperation,
 } from "./lib/gas-world.js";
-import { callTree, traceTransaction, type Naming, type TxGas } from "./lib/gas-trace.js";
+import { byContract, callTree, traceTransaction, type Naming, type TxGas } from "./lib/gas-trace.js";
 import { renderReport, type Measurements } from "./lib/gas-report.js";
 
 const BATCH_MERCHANTS = 10;
@@ -409,4 +410,20 @@ if (process.env.GAS_WRITE === "1") {
   await mkdir(docs, { recursive: true });
   await writeFile(new URL("gas.md", docs), report);
   console.error("wrote docs/gas.md");
+}
+if (process.env.GAS_JSON) {
+  // The numbers only (no traces): gas per contract and category of each traced transaction, for the benchmark table.
+  const parts = (tx: TxGas, items = 1) =>
+    Object.fromEntries([...byContract(tx.root, naming)].map(([contract, categories]) => [contract, Object.fromEntries(Object.entries(categories).map(([k, v]) => [k, v / items]))]));
+  const { traces, naming: _naming, ...numbers } = measurements;
+  const json = {
+    ...numbers,
+    parts: {
+      directPay: { intrinsic: traces.directPay.intrinsic, contracts: parts(traces.directPay) },
+      directConfirm: { intrinsic: traces.directConfirm.intrinsic, contracts: parts(traces.directConfirm) },
+      payInBatchOf100: { intrinsic: traces.payBatch.tx.intrinsic / traces.payBatch.items, contracts: parts(traces.payBatch.tx, traces.payBatch.items) },
+      finalize: { intrinsic: traces.finalize.intrinsic, contracts: parts(traces.finalize) },
+    },
+  };
+  await writeFile(process.env.GAS_JSON, JSON.stringify(json, null, 2));
 }

@@ -43,6 +43,13 @@ export const GATEWAY_CODES = {
   CHAIN_UNAVAILABLE: { status: 503, summary: "the chain's JSON-RPC endpoint cannot be reached" },
   STORAGE_CLOSED: { status: 503, summary: "the gateway is shutting down" },
   INTERNAL: { status: 500, summary: "the gateway failed; never the caller's fault" },
+  WEBHOOK_URL_INVALID: { status: 422, summary: "the webhook URL carries credentials, or is not https where the gateway requires it" },
+  WEBHOOK_ENDPOINT_LIMIT: { status: 409, summary: "the merchant has the most webhook endpoints allowed" },
+  WEBHOOK_ENDPOINT_NOT_FOUND: { status: 404, summary: "no webhook endpoint with this id for this merchant" },
+  WEBHOOK_ENDPOINT_DISABLED: { status: 409, summary: "the webhook endpoint is disabled (it answered 410 Gone)" },
+  WEBHOOK_EVENT_TYPE_NOT_SUBSCRIBED: { status: 409, summary: "the webhook endpoint does not take this event type" },
+  NO_WEBHOOK_ENDPOINT: { status: 409, summary: "no active webhook endpoint of the merchant takes this event type" },
+  EVENT_NOT_FOUND: { status: 404, summary: "no event with this id for this merchant" },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type GatewayCode = keyof typeof GATEWAY_CODES;

@@ -8,7 +8,9 @@ import { openLevelStore, type StorageContext as LevelContext, type Sublevel, typ
 import { KEYSPACES, type Keyspace } from "./keyspaces.js";
 import { LevelApiKeyRepository, LevelMerchantRepository } from "./merchants.js";
 import { LevelOrderRepository } from "./orders.js";
+import { LevelReconcileLog } from "./reconcile.js";
 import { LevelIdempotencyStore, LevelNonceStore } from "./requests.js";
+import { LevelWebhookRepository } from "./webhooks.js";
 
 /** What the gateway's repositories get from the database. */
 export type StorageContext = LevelContext<Keyspace>;
@@ -21,6 +23,10 @@ export interface GatewayStorage {
   nonces: LevelNonceStore;
   idempotency: LevelIdempotencyStore;
   orders: LevelOrderRepository;
+  /** Events, the webhook outbox, endpoints and deliveries. */
+  webhooks: LevelWebhookRepository;
+  /** The reconciler's repair log. */
+  reconcile: LevelReconcileLog;
   getMeta<T>(name: string): Promise<T | undefined>;
   putMeta(name: string, value: unknown): Promise<void>;
   close(): Promise<void>;
@@ -49,6 +55,8 @@ export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
     nonces: new LevelNonceStore(ctx),
     idempotency: new LevelIdempotencyStore(ctx),
     orders: new LevelOrderRepository(ctx),
+    webhooks: new LevelWebhookRepository(ctx),
+    reconcile: new LevelReconcileLog(ctx),
     getMeta<T>(name: string) {
       return ctx.read(async () => (await spaces.meta.get(name)) as T | undefined);
     },

@@ -18,11 +18,19 @@
  * | ordersByStatus    | merchant id ! status ! createdAtMs(16) ! payment id | "" (index)              |
  * | ordersByPayment   | on-chain payment id (lower case)                    | gateway payment id      |
  * | meta              | name (e.g. "schema.version")                        | JSON value              |
+ * | events            | event id (evt_…)                                    | EventRecord             |
+ * | eventsByMerchant  | merchant id ! createdAtMs(16) ! event id            | "" (index, event log)   |
+ * | outbox            | createdAtMs(16) ! event id                          | "" (not yet fanned out) |
+ * | webhookEndpoints  | endpoint id (we_…)                                  | WebhookEndpointRecord   |
+ * | webhookEndpointsByMerchant | merchant id ! endpoint id                  | "" (index)              |
+ * | webhookDeliveries | endpoint id ! event id                              | DeliveryRecord          |
+ * | webhookDeliveriesByEndpoint | endpoint id ! createdAtMs(16) ! event id  | "" (index, delivery log)|
+ * | webhookQueue      | nextAttemptAtMs(16) ! endpoint id ! event id        | "" (pending attempts)   |
+ * | reconcile         | atMs(16) ! repair id                                | ReconcileRecord         |
  *
- * Reserved for what comes next, written in the same synced batch as the order change that causes it
- * (so an event is never lost nor sent for a change that did not happen): `outbox` (pending webhook
- * events), `webhookEndpoints`, `webhookDeliveries` (delivery log per endpoint), `payouts`,
- * `reconcile` (repair log). Add them here when they are built.
+ * Events (with their `outbox` entry) and repair records are written in the same synced batch as the
+ * order change that causes them (storage/orders.ts `update`), so an event is never lost nor sent for
+ * a change that did not happen. Reserved for what comes next: `payouts`.
  */
 export const KEYSPACES = [
   "merchants",
@@ -39,6 +47,15 @@ export const KEYSPACES = [
   "ordersByStatus",
   "ordersByPayment",
   "meta",
+  "events",
+  "eventsByMerchant",
+  "outbox",
+  "webhookEndpoints",
+  "webhookEndpointsByMerchant",
+  "webhookDeliveries",
+  "webhookDeliveriesByEndpoint",
+  "webhookQueue",
+  "reconcile",
 ] as const;
 
 export type Keyspace = (typeof KEYSPACES)[number];

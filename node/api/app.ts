@@ -42,7 +42,14 @@ export interface NodeApiModules {
   health(): Promise<HealthReport>;
   /** The payment as the escrow stores it now, straight from the chain (undefined if unknown). */
   onChainPayment(paymentId: string): Promise<{ status: string; amount: string; refunded: string; deadline: number } | undefined>;
+  /** Further route sets (audit, settlement, ...) registered on the same app after the core routes. */
+  routes?: ((app: FastifyInstance) => void)[];
+  /** False while the node catches up (chain and peers): every route but health, metrics and peers answers 503 NOT_READY. */
+  ready?: () => boolean;
 }
+
+/** Routes that answer while the node is not ready. */
+const OPEN_WHILE_SYNCING: ReadonlySet<string> = new Set(["/health", "/metrics", "/v1/peers"]);
 
 export interface NodeApiOptions {
   /** Largest accepted request body in bytes. */
@@ -77,6 +84,16 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandler(app);
   const api = app.withTypeProvider<ZodTypeProvider>();
+  const ready = modules.ready;
+  if (ready) {
+    app.addHook("onRequest", async (request, reply) => {
+      if (ready() || OPEN_WHILE_SYNCING.has(request.url.split("?")[0] ?? "")) return;
+      return reply
+        .status(503)
+        .type(PROBLEM_CONTENT_TYPE)
+        .send({ type: "https://settlenet.dev/problems/not_ready", title: "the node is catching up with the chain and its peers", status: 503, code: "NOT_READY", instance: request.url });
+    });
+  }
 
   api.post(
     "/v1/operations",
@@ -143,6 +160,8 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
   api.get("/metrics", async (_request, reply) => {
     return reply.type(modules.metrics.contentType).send(await modules.metrics.metrics());
   });
+
+  for (const register of modules.routes ?? []) register(app);
 
   return app;
 }

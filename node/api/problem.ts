@@ -29,6 +29,14 @@ const STATUS_BY_CODE: Record<string, number> = {
   BODY_TOO_LARGE: 413,
   NOT_READY: 503,
   READ_ONLY: 403,
+  CYCLE_NOT_FOUND: 404,
+  RECORD_NOT_FOUND: 404,
+  CYCLE_NOT_FINALIZED: 409,
+  CYCLE_DIVERGED: 409,
+  // Compliance (node/compliance/api.ts).
+  ALERT_NOT_FOUND: 404,
+  ALERT_ALREADY_ACKNOWLEDGED: 409,
+  REPORT_TOO_LARGE: 422,
 };
 
 /** Fastify's body parser errors that mean the request body is not a JSON document (Fastify 5 codes). */

@@ -1,8 +1,9 @@
 /**
  * The permissioned gossip network: libp2p over TCP with Noise and Yamux, gossipsub with strict signing
- * on one topic. Only peers in the registry-derived allowlist may connect (the connection gater checks
+ * on the operations topic plus any further topics declared up front (`topics`) and subscribed with
+ * `addTopic`, each with its own validator (settlement attestations, compliance alerts). Only peers in the registry-derived allowlist may connect (the connection gater checks
  * every encrypted connection); discovery is explicit (the bootstrap list, re-dialled periodically).
- * Every received message goes through the injected `validate`; each "reject" is an offence against the
+ * Every received message goes through its topic's validator; each "reject" is an offence against the
  * peer that forwarded it, and after `maxRejects` offences that peer is hung up and banned for a while.
  * Gossipsub peer scoring runs alongside, so rejected messages also lower the peer's score.
  */
@@ -41,6 +42,12 @@ export interface GossipNetworkOptions {
   /** Peers to dial at start and re-dial while disconnected; each multiaddr ends in /p2p/<peer id>. */
   bootstrap?: string[];
   topic?: string;
+  /**
+   * Further topics this network carries besides `topic`. Declared at start so that peers'
+   * subscriptions to them are kept from the first connection; subscribe with `addTopic`. Peers'
+   * subscriptions and messages on undeclared topics are dropped.
+   */
+  topics?: string[];
   /** Largest message data accepted or published. */
   maxMessageBytes?: number;
   /** Offences (rejected or oversized messages) after which a peer is hung up and banned. */
@@ -68,9 +75,16 @@ export interface GossipNetwork {
   multiaddrs(): string[];
   /** Publishes to the topic; resolves to the number of peers it was sent to (0 when alone). */
   publish(data: Uint8Array): Promise<number>;
+  /**
+   * Subscribes to a declared further topic; its messages go through `validate` (same offence counting
+   * and bans as the operations topic). Until then, messages on it are ignored.
+   */
+  addTopic(topic: string, validate: GossipNetworkModules["validate"]): void;
+  /** Publishes to a declared topic (subscribed or not); resolves to the number of peers it was sent to. */
+  publishTo(topic: string, data: Uint8Array): Promise<number>;
   connectedPeers(): string[];
-  /** Connected peers subscribed to the topic. */
-  topicPeers(): string[];
+  /** Connected peers subscribed to `topic` (default: the operations topic). */
+  topicPeers(topic?: string): string[];
   /** Gossipsub score of a peer (0 for unknown peers); negative after rejected messages. */
   peerScore(peerId: string): number;
   /** Hangs up peers no longer allowed and dials bootstrap peers that now are; call when the registry changes. */
@@ -82,6 +96,7 @@ const optionsSchema = z.strictObject({
   listen: z.array(z.string()).min(1),
   bootstrap: z.array(z.string()).default([]),
   topic: z.string().min(1).default(GOSSIP_TOPIC),
+  topics: z.array(z.string().min(1)).default([]),
   maxMessageBytes: z
     .number()
     .int()
@@ -110,6 +125,8 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
     });
   }
   const config = parsed.data;
+  const extraTopics = new Set(config.topics.filter((topic) => topic !== config.topic));
+  const allTopics = [config.topic, ...extraTopics];
   const listen = config.listen.map((address) => parseMultiaddr(address, "listen"));
   const bootstrap = config.bootstrap.map((address) => {
     const addr = parseMultiaddr(address, "bootstrap");
@@ -157,27 +174,31 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         fallbackToFloodsub: false,
-        allowedTopics: [config.topic],
-        msgIdFn: (msg: Message) => messageId(msg.data),
+        allowedTopics: allTopics,
+        // Further topics get ids over topic and data, so equal bytes on two topics are two messages.
+        msgIdFn: (msg: Message) => (msg.topic === config.topic ? messageId(msg.data) : sha256(topicBytes(msg.topic), msg.data)),
         maxInboundDataLength: MAX_FRAME_BYTES,
         scoreParams: {
           // Every peer is vetted by the registry and tests share one IP: colocation says nothing here.
           IPColocationFactorWeight: 0,
           // Forget a penalty over about one ban period.
           retainScore: config.banSeconds * 1_000,
-          topics: {
-            [config.topic]: createTopicScoreParams({
-              topicWeight: 1,
-              // Positive components are off: only misbehaviour moves a vetted peer's score, and a quiet
-              // consortium network must not punish peers for low traffic.
-              timeInMeshWeight: 0,
-              firstMessageDeliveriesWeight: 0,
-              meshMessageDeliveriesWeight: 0,
-              meshFailurePenaltyWeight: 0,
-              invalidMessageDeliveriesWeight,
-              invalidMessageDeliveriesDecay: Math.pow(0.01, 1 / config.banSeconds),
-            }),
-          },
+          topics: Object.fromEntries(
+            allTopics.map((topic) => [
+              topic,
+              createTopicScoreParams({
+                topicWeight: 1,
+                // Positive components are off: only misbehaviour moves a vetted peer's score, and a quiet
+                // consortium network must not punish peers for low traffic.
+                timeInMeshWeight: 0,
+                firstMessageDeliveriesWeight: 0,
+                meshMessageDeliveriesWeight: 0,
+                meshFailurePenaltyWeight: 0,
+                invalidMessageDeliveriesWeight,
+                invalidMessageDeliveriesDecay: Math.pow(0.01, 1 / config.banSeconds),
+              }),
+            ]),
+          ),
         },
         scoreThresholds: { publishThreshold: PUBLISH_THRESHOLD },
       }),
@@ -194,34 +215,54 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
   };
 
   const pubsub = libp2p.services.pubsub;
-  pubsub.topicValidators.set(config.topic, async (source: PeerId, message: Message): Promise<TopicValidatorResult> => {
-    const from = source.toString();
-    // A peer hung up a moment ago may still have messages in flight; drop them without judging.
-    if (!admitted(from)) return TopicValidatorResult.Ignore;
-    let outcome: GossipValidationResult;
-    if (message.data.byteLength > config.maxMessageBytes) {
-      outcome = "reject";
-    } else {
-      try {
-        outcome = await modules.validate(from, message.data);
-      } catch (error) {
-        // A validator fault is our problem, not the sender's.
-        logger.error({ remote: from, err: error }, "gossip validator failed");
-        return TopicValidatorResult.Ignore;
+  /** One validator wrapper for every topic: size limit, offence counting and bans. */
+  const topicValidator =
+    (topic: string, validate: GossipNetworkModules["validate"]) =>
+    async (source: PeerId, message: Message): Promise<TopicValidatorResult> => {
+      const from = source.toString();
+      // A peer hung up a moment ago may still have messages in flight; drop them without judging.
+      if (!admitted(from)) return TopicValidatorResult.Ignore;
+      let outcome: GossipValidationResult;
+      if (message.data.byteLength > config.maxMessageBytes) {
+        outcome = "reject";
+      } else {
+        try {
+          outcome = await validate(from, message.data);
+        } catch (error) {
+          // A validator fault is our problem, not the sender's.
+          logger.error({ remote: from, topic, err: error }, "gossip validator failed");
+          return TopicValidatorResult.Ignore;
+        }
       }
-    }
-    if (outcome === "reject") {
-      const count = offences.record(from);
-      logger.debug({ remote: from, offences: count, bytes: message.data.byteLength }, "gossip message rejected");
-      if (offences.isBanned(from)) {
-        logger.warn({ remote: from, offences: count, banSeconds: config.banSeconds }, "peer banned after repeated rejected messages");
-        void hangUp(from, "banned");
+      if (outcome === "reject") {
+        const count = offences.record(from);
+        logger.debug({ remote: from, topic, offences: count, bytes: message.data.byteLength }, "gossip message rejected");
+        if (offences.isBanned(from)) {
+          logger.warn({ remote: from, offences: count, banSeconds: config.banSeconds }, "peer banned after repeated rejected messages");
+          void hangUp(from, "banned");
+        }
+        return TopicValidatorResult.Reject;
       }
-      return TopicValidatorResult.Reject;
-    }
-    return outcome === "accept" ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
-  });
+      return outcome === "accept" ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
+    };
+  pubsub.topicValidators.set(config.topic, topicValidator(config.topic, modules.validate));
   pubsub.subscribe(config.topic);
+  // Declared topics nobody has added yet: their messages are neither judged nor forwarded.
+  for (const topic of extraTopics) pubsub.topicValidators.set(topic, async () => TopicValidatorResult.Ignore);
+  const added = new Set<string>();
+  const checkSize = (data: Uint8Array): void => {
+    if (data.byteLength > config.maxMessageBytes) {
+      throw new SettlenetError("MESSAGE_TOO_LARGE", `gossip message of ${data.byteLength} bytes exceeds ${config.maxMessageBytes}`, {
+        bytes: data.byteLength,
+        maxMessageBytes: config.maxMessageBytes,
+      });
+    }
+  };
+  const checkDeclared = (topic: string): void => {
+    if (topic !== config.topic && !extraTopics.has(topic)) {
+      throw new SettlenetError("P2P_TOPIC_UNKNOWN", `gossip topic ${topic} was not declared when the network started`, { topic });
+    }
+  };
 
   libp2p.addEventListener("peer:connect", (event) => logger.info({ remote: event.detail.toString() }, "peer connected"));
   libp2p.addEventListener("peer:disconnect", (event) => logger.info({ remote: event.detail.toString() }, "peer disconnected"));
@@ -260,17 +301,28 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
     peerId: self,
     multiaddrs: () => libp2p.getMultiaddrs().map(String),
     async publish(data) {
-      if (data.byteLength > config.maxMessageBytes) {
-        throw new SettlenetError("MESSAGE_TOO_LARGE", `gossip message of ${data.byteLength} bytes exceeds ${config.maxMessageBytes}`, {
-          bytes: data.byteLength,
-          maxMessageBytes: config.maxMessageBytes,
-        });
-      }
+      checkSize(data);
       const { recipients } = await pubsub.publish(config.topic, data);
       return recipients.length;
     },
+    addTopic(topic, validate) {
+      checkDeclared(topic);
+      if (topic === config.topic || added.has(topic)) {
+        throw new SettlenetError("P2P_TOPIC_TAKEN", `gossip topic ${topic} already has a validator`, { topic });
+      }
+      added.add(topic);
+      pubsub.topicValidators.set(topic, topicValidator(topic, validate));
+      pubsub.subscribe(topic);
+      logger.info({ topic }, "subscribed to gossip topic");
+    },
+    async publishTo(topic, data) {
+      checkDeclared(topic);
+      checkSize(data);
+      const { recipients } = await pubsub.publish(topic, data);
+      return recipients.length;
+    },
     connectedPeers: () => libp2p.getPeers().map(String),
-    topicPeers: () => pubsub.getSubscribers(config.topic).map(String),
+    topicPeers: (topic = config.topic) => pubsub.getSubscribers(topic).map(String),
     peerScore: (peer) => (pubsub as unknown as ScoredPubsub).getScore(peer),
     async refreshAllowlist() {
       const dropped = libp2p
@@ -297,8 +349,16 @@ function parseMultiaddr(address: string, field: string): Multiaddr {
   }
 }
 
-function sha256(data: Uint8Array): Uint8Array {
-  return createHash("sha256").update(data).digest();
+function sha256(...parts: Uint8Array[]): Uint8Array {
+  const hash = createHash("sha256");
+  for (const part of parts) hash.update(part);
+  return hash.digest();
+}
+
+/** A topic name as a length-prefixed prefix of its message ids. */
+function topicBytes(topic: string): Uint8Array {
+  const name = new TextEncoder().encode(topic);
+  return new Uint8Array([...new TextEncoder().encode(`${name.byteLength}:`), ...name]);
 }
 
 /**

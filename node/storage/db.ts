@@ -7,10 +7,12 @@
 import { createHash } from "node:crypto";
 
 import type { IndexBatch, Storage } from "../services.js";
+import { LevelCycleRepository } from "./cycles.js";
 import { KEYSPACES, type Keyspace } from "./keyspaces.js";
 import { openLevelStore, type StorageContext as LevelContext, type Sublevel, type WriteOp } from "./level.js";
 import { LevelOperationRepository, operationPatchWrites } from "./operations.js";
 import { LevelPaymentRepository, paymentRecordWrites } from "./payments.js";
+import { LevelAlertRepository } from "./alerts.js";
 
 const CURSOR_META = "indexer.cursor";
 
@@ -22,6 +24,22 @@ export type { Sublevel, WriteOp };
 export interface NodeStorage extends Storage {
   /** sha256 over every key and value, keyspace by keyspace in key order (one consistent snapshot). */
   checksum(): Promise<string>;
+  /** Settlement cycles: state, records, attestations, alerts. */
+  cycles: LevelCycleRepository;
+  /** Compliance alerts (node/compliance). */
+  alerts: LevelAlertRepository;
+  /**
+   * Every record, keyspace by keyspace in key order, from one LevelDB snapshot taken now (writes go
+   * on meanwhile); values as their stored JSON text. `checksum()` hashes exactly this sequence.
+   */
+  exportSnapshot(onRecord: (record: SnapshotRecord) => Promise<void> | void): Promise<void>;
+}
+
+/** One stored record in its raw form (backup/restore). */
+export interface SnapshotRecord {
+  keyspace: Keyspace;
+  key: string;
+  value: string;
 }
 
 /** Opens (creating if needed) the node database in `dir`. */
@@ -34,6 +52,7 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
   return {
     operations,
     payments,
+    cycles: new LevelCycleRepository(ctx),
 
     async getCursor() {
       const value = await ctx.read(() => spaces.meta.get(CURSOR_META));
@@ -88,6 +107,22 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
           await snapshot.close();
         }
         return hash.digest("hex");
+      });
+    },
+
+    alerts: new LevelAlertRepository(ctx),
+
+    exportSnapshot(onRecord) {
+      return ctx.read(async () => {
+        const snapshot = db.snapshot();
+        try {
+          for (const name of KEYSPACES) {
+            const entries = spaces[name].iterator<string, string>({ snapshot, keyEncoding: "utf8", valueEncoding: "utf8" });
+            for await (const [key, value] of entries) await onRecord({ keyspace: name, key, value });
+          }
+        } finally {
+          await snapshot.close();
+        }
       });
     },
 

@@ -15,6 +15,12 @@
  * | meta          | name (e.g. "indexer.cursor")                     | JSON value                 |
  * | risk          | counter key (e.g. "payer!<addr>!<day>")          | { amount, count, times }   |
  * | nonces        | signer ! nonce                                   | operation id (seen nonces) |
+ * | cycles        | cycleId(20 digits)                               | CycleState                 |
+ * | cycleRecords  | cycleId(20 digits) ! index in tree order(8)      | RecordJson                 |
+ * | cycleAttestations | cycleId(20 digits) ! merkleRoot ! institution | AttestationRecord         |
+ * | cycleAlerts   | cycleId(20 digits) ! alert id                    | SettlementAlert            |
+ * | alerts        | alert id                                         | AlertRecord (compliance)   |
+ * | alertsByTime  | at(12 digits) ! alert id                         | "" (index)                 |
  */
 export const KEYSPACES = [
   "ops",
@@ -28,6 +34,12 @@ export const KEYSPACES = [
   "meta",
   "risk",
   "nonces",
+  "cycles",
+  "cycleRecords",
+  "cycleAttestations",
+  "cycleAlerts",
+  "alerts",
+  "alertsByTime",
 ] as const;
 
 export type Keyspace = (typeof KEYSPACES)[number];

@@ -130,7 +130,7 @@ export interface InjectResult<T = Record<string, unknown>> {
 export async function signedInject<T = Record<string, unknown>>(
   app: FastifyInstance,
   merchant: Pick<TestMerchant, "keyId" | "secret">,
-  method: "GET" | "POST",
+  method: "GET" | "POST" | "DELETE",
   path: string,
   body?: unknown,
   options: SignedInjectOptions = {},

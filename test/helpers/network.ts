@@ -56,6 +56,8 @@ export interface NetworkOptions extends Omit<ScenarioOptions, "institutionPeerId
   nodeConfig?: Record<string, Partial<NodeConfigInput>>;
   /** Route every node's rpcUrl through one TCP proxy (TestNetwork.rpcProxy), to cut the chain off. */
   rpcProxy?: boolean;
+  /** A chain started elsewhere (e.g. in its own process by the benchmarks); closed by stop(). */
+  chain?: LocalChain;
 }
 
 /** A free TCP port on 127.0.0.1 (closed again before use; fine for tests). */
@@ -167,7 +169,7 @@ export async function launchNetwork(options: NetworkOptions = {}): Promise<TestN
       return { name, nodeDir, peerKeyFile, peerId, p2pPort: await freePort(), apiPort: await freePort() };
     }),
   );
-  const chain = await startChain();
+  const chain = options.chain ?? (await startChain());
   const institutionPeerIds = prepared.filter((p) => p.name.startsWith("institution")).map((p) => p.peerId);
   const regulatorPeer = prepared.find((p) => p.name === "regulator");
   const scenario = await deployScenario(chain, {

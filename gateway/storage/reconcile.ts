@@ -1,0 +1,39 @@
+/**
+ * The reconciler's repair log. A repair record is written with `repairWrites` in the same batch as
+ * the order change it describes (orders.ts), so the log never claims a repair that did not happen.
+ */
+import type { Page } from "../../node/types.js";
+import type { ReconcileRecord } from "../events.js";
+import type { StorageContext, Sublevel, WriteOp } from "./db.js";
+import type { Keyspace } from "./keyspaces.js";
+import { SEP, pad } from "./keyspaces.js";
+
+/** Key of a repair: time first, so the log reads in order. */
+export function reconcileKey(record: Pick<ReconcileRecord, "atMs" | "id">): string {
+  return `${pad(record.atMs, 16)}${SEP}${record.id}`;
+}
+
+/** The write that logs `record` (for the batch of the order change). */
+export function repairWrites(spaces: Readonly<Record<Keyspace, Sublevel>>, record: ReconcileRecord): WriteOp[] {
+  return [{ type: "put", sublevel: spaces.reconcile, key: reconcileKey(record), value: record }];
+}
+
+export class LevelReconcileLog {
+  constructor(private readonly ctx: StorageContext) {}
+
+  /** Repairs made within [fromMs, toMs], oldest first, `limit` at a time after `cursor`. */
+  list(options: { fromMs?: number; toMs?: number; limit: number; cursor?: string }): Promise<Page<ReconcileRecord>> {
+    return this.ctx.read(async () => {
+      let gt = options.fromMs !== undefined ? pad(options.fromMs, 16) : "";
+      if (options.cursor) gt = Buffer.from(options.cursor, "base64url").toString("utf8");
+      const lt = options.toMs !== undefined ? pad(options.toMs + 1, 16) : "\uffff";
+      const entries = await this.ctx.spaces.reconcile.iterator({ gt, lt, limit: options.limit + 1 }).all();
+      const page = entries.slice(0, options.limit);
+      const last = page[page.length - 1];
+      return {
+        items: page.map(([, value]) => value as ReconcileRecord),
+        ...(entries.length > options.limit && last ? { next: Buffer.from(last[0], "utf8").toString("base64url") } : {}),
+      };
+    });
+  }
+}

@@ -1,0 +1,331 @@
+/**
+ * Events, the webhook outbox, endpoints and deliveries. Key layouts: keyspaces.ts.
+ *
+ * An event is written with `eventWrites` inside the batch of the change that caused it (orders,
+ * payouts): the event record, its place in the merchant's log and an `outbox` entry. The dispatcher
+ * then fans each outbox entry out to the merchant's endpoints (one batch: outbox entry gone, one
+ * pending delivery per endpoint queued), and records every attempt (one batch: delivery record and
+ * its `webhookQueue` key move together). So an event is never lost between its change and delivery.
+ */
+import { SettlenetError } from "../../node/errors.js";
+import type { Page } from "../../node/types.js";
+import { newEventId, type DeliveryAttempt, type DeliveryRecord, type EventDraft, type EventRecord, type WebhookEndpointRecord } from "../events.js";
+import type { StorageContext, Sublevel, WriteOp } from "./db.js";
+import type { Keyspace } from "./keyspaces.js";
+import { SEP, pad, prefixRange } from "./keyspaces.js";
+
+/** At most this many attempts are kept per delivery (the count goes on). */
+const MAX_ATTEMPTS_KEPT = 50;
+
+export const webhookKeys = {
+  eventByMerchant: (e: Pick<EventRecord, "merchantId" | "createdAtMs" | "id">) => `${e.merchantId}${SEP}${pad(e.createdAtMs, 16)}${SEP}${e.id}`,
+  outbox: (e: Pick<EventRecord, "createdAtMs" | "id">) => `${pad(e.createdAtMs, 16)}${SEP}${e.id}`,
+  endpointByMerchant: (merchantId: string, endpointId: string) => `${merchantId}${SEP}${endpointId}`,
+  delivery: (endpointId: string, eventId: string) => `${endpointId}${SEP}${eventId}`,
+  deliveryByEndpoint: (d: Pick<DeliveryRecord, "endpointId" | "createdAtMs" | "eventId">) => `${d.endpointId}${SEP}${pad(d.createdAtMs, 16)}${SEP}${d.eventId}`,
+  queue: (dueAtMs: number, endpointId: string, eventId: string) => `${pad(dueAtMs, 16)}${SEP}${endpointId}${SEP}${eventId}`,
+};
+
+/**
+ * The writes that store `draft` as a new event, for the batch of the change that caused it (call
+ * inside a storage write section). Returns the event too, so callers can report its id.
+ */
+export function eventWrites(spaces: Readonly<Record<Keyspace, Sublevel>>, draft: EventDraft, atMs: number): { event: EventRecord; writes: WriteOp[] } {
+  const event: EventRecord = { id: newEventId(), merchantId: draft.merchantId, type: draft.type, createdAtMs: atMs, data: draft.data };
+  return {
+    event,
+    writes: [
+      { type: "put", sublevel: spaces.events, key: event.id, value: event },
+      { type: "put", sublevel: spaces.eventsByMerchant, key: webhookKeys.eventByMerchant(event), value: "" },
+      { type: "put", sublevel: spaces.outbox, key: webhookKeys.outbox(event), value: "" },
+    ],
+  };
+}
+
+/** A delivery that is due, with what the dispatcher needs to send it. */
+export interface DueDelivery {
+  delivery: DeliveryRecord;
+  endpoint: WebhookEndpointRecord;
+  event: EventRecord;
+}
+
+/** What happens to a delivery after an attempt. */
+export type AttemptOutcome =
+  | { status: "pending"; nextAttemptAtMs: number }
+  | { status: "succeeded" | "failed"; disableEndpoint?: boolean };
+
+export class LevelWebhookRepository {
+  constructor(private readonly ctx: StorageContext) {}
+
+  // ------------------------------------------------------------------ events
+
+  /** Stores an event on its own (one synced batch); for changes that have no batch of their own. */
+  enqueue(draft: EventDraft, atMs: number): Promise<EventRecord> {
+    return this.ctx.write(async () => {
+      const { event, writes } = eventWrites(this.ctx.spaces, draft, atMs);
+      await this.ctx.commit(writes);
+      return event;
+    });
+  }
+
+  getEvent(id: string): Promise<EventRecord | undefined> {
+    return this.ctx.read(async () => (await this.ctx.spaces.events.get(id)) as EventRecord | undefined);
+  }
+
+  /** A merchant's events, newest first. */
+  listEvents(merchantId: string, options: { limit: number; cursor?: string }): Promise<Page<EventRecord>> {
+    const s = this.ctx.spaces;
+    return this.ctx.read(async () => {
+      const keys = await pageKeys(s.eventsByMerchant, `${merchantId}${SEP}`, options);
+      const page = keys.slice(0, options.limit);
+      const events = ((await s.events.getMany(page.map(lastPart))) as (EventRecord | undefined)[]).filter((e): e is EventRecord => e !== undefined);
+      return withCursor(events, keys, page, options.limit);
+    });
+  }
+
+  // --------------------------------------------------------------- endpoints
+
+  getEndpoint(id: string): Promise<WebhookEndpointRecord | undefined> {
+    return this.ctx.read(async () => (await this.ctx.spaces.webhookEndpoints.get(id)) as WebhookEndpointRecord | undefined);
+  }
+
+  listEndpoints(merchantId: string): Promise<WebhookEndpointRecord[]> {
+    return this.ctx.read(() => this.endpointsOf(merchantId));
+  }
+
+  /** Adds an endpoint; WEBHOOK_ENDPOINT_LIMIT if the merchant has `max` already. */
+  createEndpoint(record: WebhookEndpointRecord, max: number): Promise<void> {
+    const s = this.ctx.spaces;
+    return this.ctx.write(async () => {
+      const existing = await s.webhookEndpointsByMerchant.keys(prefixRange(`${record.merchantId}${SEP}`)).all();
+      if (existing.length >= max) throw new SettlenetError("WEBHOOK_ENDPOINT_LIMIT", `a merchant may have at most ${max} webhook endpoints`, { max });
+      await this.ctx.commit([
+        { type: "put", sublevel: s.webhookEndpoints, key: record.id, value: record },
+        { type: "put", sublevel: s.webhookEndpointsByMerchant, key: webhookKeys.endpointByMerchant(record.merchantId, record.id), value: "" },
+      ]);
+    });
+  }
+
+  /** Removes an endpoint and cancels its pending deliveries (their log goes with it). */
+  deleteEndpoint(merchantId: string, id: string): Promise<WebhookEndpointRecord> {
+    const s = this.ctx.spaces;
+    return this.ctx.write(async () => {
+      const endpoint = (await s.webhookEndpoints.get(id)) as WebhookEndpointRecord | undefined;
+      if (!endpoint || endpoint.merchantId !== merchantId) throw new SettlenetError("WEBHOOK_ENDPOINT_NOT_FOUND", `no webhook endpoint ${id}`, { id });
+      const writes: WriteOp[] = [
+        { type: "del", sublevel: s.webhookEndpoints, key: id },
+        { type: "del", sublevel: s.webhookEndpointsByMerchant, key: webhookKeys.endpointByMerchant(merchantId, id) },
+      ];
+      const logKeys = await s.webhookDeliveriesByEndpoint.keys(prefixRange(`${id}${SEP}`)).all();
+      for (const logKey of logKeys) {
+        const key = webhookKeys.delivery(id, lastPart(logKey));
+        const delivery = (await s.webhookDeliveries.get(key)) as DeliveryRecord | undefined;
+        if (delivery?.nextAttemptAtMs !== undefined) writes.push({ type: "del", sublevel: s.webhookQueue, key: webhookKeys.queue(delivery.nextAttemptAtMs, id, delivery.eventId) });
+        writes.push({ type: "del", sublevel: s.webhookDeliveries, key }, { type: "del", sublevel: s.webhookDeliveriesByEndpoint, key: logKey });
+      }
+      await this.ctx.commit(writes);
+      return endpoint;
+    });
+  }
+
+  // -------------------------------------------------------------- deliveries
+
+  /** Deliveries to an endpoint, newest first. */
+  listDeliveries(endpointId: string, options: { limit: number; cursor?: string }): Promise<Page<DeliveryRecord>> {
+    const s = this.ctx.spaces;
+    return this.ctx.read(async () => {
+      const keys = await pageKeys(s.webhookDeliveriesByEndpoint, `${endpointId}${SEP}`, options);
+      const page = keys.slice(0, options.limit);
+      const records = (await s.webhookDeliveries.getMany(page.map((k) => webhookKeys.delivery(endpointId, lastPart(k))))) as (DeliveryRecord | undefined)[];
+      return withCursor(records.filter((d): d is DeliveryRecord => d !== undefined), keys, page, options.limit);
+    });
+  }
+
+  getDelivery(endpointId: string, eventId: string): Promise<DeliveryRecord | undefined> {
+    return this.ctx.read(async () => (await this.ctx.spaces.webhookDeliveries.get(webhookKeys.delivery(endpointId, eventId))) as DeliveryRecord | undefined);
+  }
+
+  /**
+   * Turns up to `limit` outbox entries into pending deliveries, one per active endpoint of the
+   * merchant that takes the event type, due at once. One batch; returns the events fanned out.
+   */
+  fanOut(atMs: number, limit: number): Promise<EventRecord[]> {
+    const s = this.ctx.spaces;
+    return this.ctx.write(async () => {
+      const keys = await s.outbox.keys({ limit }).all();
+      if (keys.length === 0) return [];
+      const events = (await s.events.getMany(keys.map(lastPart))) as (EventRecord | undefined)[];
+      const writes: WriteOp[] = keys.map((key) => ({ type: "del", sublevel: s.outbox, key }));
+      const endpointsByMerchant = new Map<string, WebhookEndpointRecord[]>();
+      const fanned: EventRecord[] = [];
+      for (const event of events) {
+        if (!event) continue;
+        fanned.push(event);
+        let endpoints = endpointsByMerchant.get(event.merchantId);
+        if (!endpoints) {
+          endpoints = await this.endpointsOf(event.merchantId);
+          endpointsByMerchant.set(event.merchantId, endpoints);
+        }
+        for (const endpoint of endpoints) {
+          if (endpoint.status !== "active" || !endpoint.eventTypes.includes(event.type)) continue;
+          const delivery: DeliveryRecord = {
+            endpointId: endpoint.id,
+            eventId: event.id,
+            eventType: event.type,
+            merchantId: event.merchantId,
+            status: "pending",
+            createdAtMs: atMs,
+            updatedAtMs: atMs,
+            retryFromMs: atMs,
+            nextAttemptAtMs: atMs,
+            attemptCount: 0,
+            attempts: [],
+          };
+          writes.push(...this.deliveryWrites(delivery, undefined), { type: "put", sublevel: s.webhookDeliveriesByEndpoint, key: webhookKeys.deliveryByEndpoint(delivery), value: "" });
+        }
+      }
+      await this.ctx.commit(writes);
+      return fanned;
+    });
+  }
+
+  /** Pending deliveries due at `atMs`, earliest first, skipping those in `busy` (delivery keys). */
+  async due(atMs: number, limit: number, busy: ReadonlySet<string>): Promise<DueDelivery[]> {
+    const s = this.ctx.spaces;
+    const orphans: string[] = [];
+    const found = this.ctx.read(async () => {
+      const keys = await s.webhookQueue.keys({ lt: `${pad(atMs + 1, 16)}`, limit: limit + busy.size }).all();
+      const out: DueDelivery[] = [];
+      for (const key of keys) {
+        if (out.length >= limit) break;
+        const [, endpointId, eventId] = key.split(SEP) as [string, string, string];
+        const deliveryKey = webhookKeys.delivery(endpointId, eventId);
+        if (busy.has(deliveryKey)) continue;
+        const [delivery, endpoint, event] = await Promise.all([
+          s.webhookDeliveries.get(deliveryKey) as Promise<DeliveryRecord | undefined>,
+          s.webhookEndpoints.get(endpointId) as Promise<WebhookEndpointRecord | undefined>,
+          s.events.get(eventId) as Promise<EventRecord | undefined>,
+        ]);
+        // A queue key without its delivery, endpoint or event is left over from a deletion.
+        if (!delivery || !endpoint || !event) {
+          orphans.push(key);
+          continue;
+        }
+        out.push({ delivery, endpoint, event });
+      }
+      return out;
+    });
+    const out = await found;
+    if (orphans.length > 0) await this.ctx.write(() => this.ctx.commit(orphans.map((key) => ({ type: "del", sublevel: s.webhookQueue, key }))));
+    return out;
+  }
+
+  /** Pending deliveries in total (the queue's size). */
+  pendingCount(): Promise<number> {
+    return this.ctx.read(async () => (await this.ctx.spaces.webhookQueue.keys().all()).length);
+  }
+
+  /**
+   * Records an attempt and what follows it (retry at a time, success, or giving up) in one batch. If
+   * the delivery changed meanwhile (redelivered, endpoint deleted), only the attempt is recorded.
+   */
+  recordAttempt(endpointId: string, eventId: string, attempt: DeliveryAttempt, outcome: AttemptOutcome): Promise<DeliveryRecord | undefined> {
+    const s = this.ctx.spaces;
+    return this.ctx.write(async () => {
+      const current = (await s.webhookDeliveries.get(webhookKeys.delivery(endpointId, eventId))) as DeliveryRecord | undefined;
+      if (!current) return undefined;
+      const attempts = [...current.attempts, attempt].slice(-MAX_ATTEMPTS_KEPT);
+      const base = { ...current, attempts, attemptCount: current.attemptCount + 1, updatedAtMs: attempt.atMs };
+      // A redelivery request during the attempt moved the due time before this attempt started: keep it.
+      const redelivered = current.status === "pending" && current.nextAttemptAtMs !== undefined && current.nextAttemptAtMs > attempt.atMs;
+      const { nextAttemptAtMs: _drop, ...rest } = base;
+      const next: DeliveryRecord = redelivered
+        ? base
+        : outcome.status === "pending"
+          ? { ...rest, status: "pending", nextAttemptAtMs: outcome.nextAttemptAtMs }
+          : { ...rest, status: outcome.status };
+      const writes = this.deliveryWrites(next, current);
+      if (outcome.status !== "pending" && outcome.disableEndpoint) {
+        const endpoint = (await s.webhookEndpoints.get(endpointId)) as WebhookEndpointRecord | undefined;
+        if (endpoint) writes.push({ type: "put", sublevel: s.webhookEndpoints, key: endpointId, value: { ...endpoint, status: "disabled" } });
+      }
+      await this.ctx.commit(writes);
+      return next;
+    });
+  }
+
+  /**
+   * Queues `eventId` again (due at once, a fresh retry period) for each of the merchant's endpoints
+   * in `endpointIds` that takes its type. A delivery that was never made is created.
+   */
+  redeliver(event: EventRecord, endpointIds: string[], atMs: number): Promise<DeliveryRecord[]> {
+    const s = this.ctx.spaces;
+    return this.ctx.write(async () => {
+      const writes: WriteOp[] = [];
+      const out: DeliveryRecord[] = [];
+      for (const endpointId of endpointIds) {
+        const current = (await s.webhookDeliveries.get(webhookKeys.delivery(endpointId, event.id))) as DeliveryRecord | undefined;
+        const next: DeliveryRecord = current
+          ? { ...current, status: "pending", nextAttemptAtMs: atMs, retryFromMs: atMs, updatedAtMs: atMs }
+          : {
+              endpointId,
+              eventId: event.id,
+              eventType: event.type,
+              merchantId: event.merchantId,
+              status: "pending",
+              createdAtMs: atMs,
+              updatedAtMs: atMs,
+              retryFromMs: atMs,
+              nextAttemptAtMs: atMs,
+              attemptCount: 0,
+              attempts: [],
+            };
+        writes.push(...this.deliveryWrites(next, current));
+        if (!current) writes.push({ type: "put", sublevel: s.webhookDeliveriesByEndpoint, key: webhookKeys.deliveryByEndpoint(next), value: "" });
+        out.push(next);
+      }
+      await this.ctx.commit(writes);
+      return out;
+    });
+  }
+
+  // --------------------------------------------------------------- internals
+
+  private async endpointsOf(merchantId: string): Promise<WebhookEndpointRecord[]> {
+    const s = this.ctx.spaces;
+    const keys = await s.webhookEndpointsByMerchant.keys(prefixRange(`${merchantId}${SEP}`)).all();
+    const records = (await s.webhookEndpoints.getMany(keys.map(lastPart))) as (WebhookEndpointRecord | undefined)[];
+    return records.filter((e): e is WebhookEndpointRecord => e !== undefined).sort((a, b) => a.createdAtMs - b.createdAtMs);
+  }
+
+  /** The delivery record and its queue key (moved from `previous`'s due time). */
+  private deliveryWrites(next: DeliveryRecord, previous: DeliveryRecord | undefined): WriteOp[] {
+    const s = this.ctx.spaces;
+    const writes: WriteOp[] = [{ type: "put", sublevel: s.webhookDeliveries, key: webhookKeys.delivery(next.endpointId, next.eventId), value: next }];
+    if (previous?.nextAttemptAtMs !== undefined && previous.nextAttemptAtMs !== next.nextAttemptAtMs) {
+      writes.push({ type: "del", sublevel: s.webhookQueue, key: webhookKeys.queue(previous.nextAttemptAtMs, next.endpointId, next.eventId) });
+    }
+    if (next.nextAttemptAtMs !== undefined) writes.push({ type: "put", sublevel: s.webhookQueue, key: webhookKeys.queue(next.nextAttemptAtMs, next.endpointId, next.eventId), value: "" });
+    return writes;
+  }
+}
+
+function lastPart(key: string): string {
+  return key.slice(key.lastIndexOf(SEP) + 1);
+}
+
+/** Up to limit + 1 index keys under `prefix`, newest first, after the cursor. */
+async function pageKeys(index: Sublevel, prefix: string, options: { limit: number; cursor?: string }): Promise<string[]> {
+  let lt = `${prefix}\uffff`;
+  if (options.cursor) {
+    const after = Buffer.from(options.cursor, "base64url").toString("utf8");
+    if (!after.startsWith(prefix)) throw new SettlenetError("MALFORMED", "the cursor belongs to another listing", {});
+    lt = after;
+  }
+  return index.keys({ gte: prefix, lt, reverse: true, limit: options.limit + 1 }).all();
+}
+
+function withCursor<T>(items: T[], keys: string[], page: string[], limit: number): Page<T> {
+  const last = page[page.length - 1];
+  return { items, ...(keys.length > limit && last ? { next: Buffer.from(last, "utf8").toString("base64url") } : {}) };
+}

@@ -1,0 +1,199 @@
+/**
+ * Settlement cycle repository: each built cycle's state (`cycles`), its records in tree order
+ * (`cycleRecords`), the attestations this node made or received (`cycleAttestations`) and the
+ * settlement alerts it raised (`cycleAlerts`). Key layouts: keyspaces.ts.
+ */
+import { SettlenetError } from "../errors.js";
+import type { AttestationRecord } from "../settlement/attestation.js";
+import type { CycleSummaryJson, RecordDifference, RecordJson } from "../settlement/records.js";
+import type { Page } from "../types.js";
+import type { StorageContext, WriteOp } from "./db.js";
+import { SEP, pad } from "./keyspaces.js";
+import { prefixRange } from "./operations.js";
+
+/** Life of a cycle in one node. */
+export type CycleStatus =
+  /** Records built and checked; this node does not attest (regulator). */
+  | "built"
+  /** This node signed and gossiped its attestation. */
+  | "attested"
+  /** This node's views disagree: it did not sign (see the alert). */
+  | "diverged"
+  /** Finalized on-chain (see `finalized.matches`). */
+  | "finalized";
+
+export interface CycleState {
+  cycleId: string;
+  /** Chain-time window [start, end) and its blocks. */
+  start: number;
+  end: number;
+  fromBlock: number;
+  toBlock: number;
+  status: CycleStatus;
+  /** This node's summary of the cycle. */
+  summary: CycleSummaryJson;
+  builtAtMs: number;
+  /** When this node first saw a quorum of attestations of its summary. */
+  quorumSeenAtMs?: number;
+  /** The on-chain finalization, once seen; `matches` is false when its root is not this node's. */
+  finalized?: { merkleRoot: string; matches: boolean; attestationCount: number; finalizedAt: number; txHash?: string };
+  /** Id of the alert that explains a divergence. */
+  alertId?: string;
+}
+
+export type SettlementAlertType = "RECORDS_DIFFER" | "ATTESTED_ROOT_DIFFERS" | "FINALIZED_ROOT_DIFFERS";
+
+export interface SettlementAlert {
+  id: string;
+  cycleId: string;
+  type: SettlementAlertType;
+  raisedAtMs: number;
+  localRoot: string;
+  /** The root this node's view disagrees with (chain view, a peer's attestation, or the finalized root). */
+  otherRoot?: string;
+  /** The institution whose attestation differs. */
+  institution?: string;
+  /** The differing records (as far as this node can name them). */
+  records: RecordDifference[];
+}
+
+const ID_WIDTH = 20;
+const cid = (cycleId: bigint | string) => BigInt(cycleId).toString().padStart(ID_WIDTH, "0");
+const recordKey = (cycleId: bigint | string, index: number) => `${cid(cycleId)}${SEP}${pad(index, 8)}`;
+
+function encodeCursor(key: string): string {
+  return Buffer.from(key, "utf8").toString("base64url");
+}
+
+function decodeCursor(cursor: string, prefix: string): string {
+  const key = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, "base64url").toString("utf8") : "";
+  if (!key.startsWith(prefix)) throw new SettlenetError("INVALID_CURSOR", "the cursor does not belong to this list", {});
+  return key;
+}
+
+/** Cycles, their records, attestations and alerts on LevelDB. */
+export class LevelCycleRepository {
+  constructor(private readonly ctx: StorageContext) {}
+
+  get(cycleId: bigint | string): Promise<CycleState | undefined> {
+    return this.ctx.read(async () => (await this.ctx.spaces.cycles.get(cid(cycleId))) as CycleState | undefined);
+  }
+
+  /** Stores a built cycle with its records (and this node's attestation or alert) in one synced batch. */
+  saveBuilt(state: CycleState, records: RecordJson[], extra: { attestation?: AttestationRecord; alert?: SettlementAlert } = {}): Promise<void> {
+    return this.ctx.write(async () => {
+      const { spaces } = this.ctx;
+      if ((await spaces.cycles.get(cid(state.cycleId))) !== undefined) {
+        throw new SettlenetError("CYCLE_EXISTS", `cycle ${state.cycleId} is already built`, { cycleId: state.cycleId });
+      }
+      const writes: WriteOp[] = [{ type: "put", sublevel: spaces.cycles, key: cid(state.cycleId), value: state }];
+      records.forEach((record, i) => writes.push({ type: "put", sublevel: spaces.cycleRecords, key: recordKey(state.cycleId, i), value: record }));
+      if (extra.attestation) writes.push(this.attestationWrite(state.cycleId, extra.attestation));
+      if (extra.alert) writes.push({ type: "put", sublevel: spaces.cycleAlerts, key: this.alertKey(extra.alert), value: extra.alert });
+      await this.ctx.commit(writes);
+    });
+  }
+
+  /** Replaces a cycle's state (status changes, finalization). */
+  update(cycleId: string, patch: Partial<CycleState>): Promise<CycleState> {
+    return this.ctx.write(async () => {
+      const current = (await this.ctx.spaces.cycles.get(cid(cycleId))) as CycleState | undefined;
+      if (!current) throw new SettlenetError("CYCLE_NOT_FOUND", `no cycle ${cycleId}`, { cycleId });
+      const next = { ...current, ...patch };
+      await this.ctx.commit([{ type: "put", sublevel: this.ctx.spaces.cycles, key: cid(cycleId), value: next }]);
+      return next;
+    });
+  }
+
+  /** Cycles newest first. */
+  list(options: { limit: number; cursor?: string }): Promise<Page<CycleState>> {
+    return this.ctx.read(async () => {
+      const lt = options.cursor ? decodeCursor(options.cursor, "") : undefined;
+      const entries = await this.ctx.spaces.cycles.iterator({ reverse: true, limit: options.limit + 1, ...(lt ? { lt } : {}) }).all();
+      const page = entries.slice(0, options.limit);
+      const last = page.at(-1);
+      const items = page.map(([, value]) => value as CycleState);
+      return entries.length > options.limit && last ? { items, next: encodeCursor(last[0]) } : { items };
+    });
+  }
+
+  /** Cycles not yet seen finalized. */
+  unfinalized(): Promise<CycleState[]> {
+    return this.ctx.read(async () => {
+      const values = await this.ctx.spaces.cycles.values().all();
+      return (values as CycleState[]).filter((state) => state.status !== "finalized");
+    });
+  }
+
+  /** Every record of a cycle, in tree order. */
+  records(cycleId: bigint | string): Promise<RecordJson[]> {
+    return this.ctx.read(async () => (await this.ctx.spaces.cycleRecords.values(prefixRange(`${cid(cycleId)}${SEP}`)).all()) as RecordJson[]);
+  }
+
+  /** A page of a cycle's records, in tree order. */
+  recordsPage(cycleId: bigint | string, options: { limit: number; cursor?: string }): Promise<Page<RecordJson>> {
+    return this.ctx.read(async () => {
+      const prefix = `${cid(cycleId)}${SEP}`;
+      const range = prefixRange(prefix);
+      const gt = options.cursor ? decodeCursor(options.cursor, prefix) : undefined;
+      const entries = await this.ctx.spaces.cycleRecords.iterator({ ...(gt ? { gt, lt: range.lt } : range), limit: options.limit + 1 }).all();
+      const page = entries.slice(0, options.limit);
+      const last = page.at(-1);
+      const items = page.map(([, value]) => value as RecordJson);
+      return entries.length > options.limit && last ? { items, next: encodeCursor(last[0]) } : { items };
+    });
+  }
+
+  /** Replaces one stored record (used by tests and repair tools to model a corrupted view). */
+  putRecord(cycleId: string, index: number, record: RecordJson): Promise<void> {
+    return this.ctx.write(() => this.ctx.commit([{ type: "put", sublevel: this.ctx.spaces.cycleRecords, key: recordKey(cycleId, index), value: record }]));
+  }
+
+  /** Stores an attestation; false if this institution's attestation of this root was already stored. */
+  putAttestation(cycleId: string, attestation: AttestationRecord): Promise<boolean> {
+    return this.ctx.write(async () => {
+      const write = this.attestationWrite(cycleId, attestation);
+      if ((await this.ctx.spaces.cycleAttestations.get(write.key)) !== undefined) return false;
+      await this.ctx.commit([write]);
+      return true;
+    });
+  }
+
+  /** Every stored attestation of a cycle (all roots). */
+  attestations(cycleId: bigint | string): Promise<AttestationRecord[]> {
+    return this.ctx.read(async () => (await this.ctx.spaces.cycleAttestations.values(prefixRange(`${cid(cycleId)}${SEP}`)).all()) as AttestationRecord[]);
+  }
+
+  /** Stores an alert once (same id: kept as first raised); true if new. */
+  putAlert(alert: SettlementAlert): Promise<boolean> {
+    return this.ctx.write(async () => {
+      const key = this.alertKey(alert);
+      if ((await this.ctx.spaces.cycleAlerts.get(key)) !== undefined) return false;
+      await this.ctx.commit([{ type: "put", sublevel: this.ctx.spaces.cycleAlerts, key, value: alert }]);
+      return true;
+    });
+  }
+
+  /** Alerts, newest cycle first; optionally of one cycle. */
+  alerts(options: { limit: number; cursor?: string; cycleId?: string }): Promise<Page<SettlementAlert>> {
+    return this.ctx.read(async () => {
+      const prefix = options.cycleId !== undefined ? `${cid(options.cycleId)}${SEP}` : "";
+      const range = prefix ? prefixRange(prefix) : {};
+      const lt = options.cursor ? decodeCursor(options.cursor, prefix) : undefined;
+      const entries = await this.ctx.spaces.cycleAlerts.iterator({ ...range, ...(lt ? { lt } : {}), reverse: true, limit: options.limit + 1 }).all();
+      const page = entries.slice(0, options.limit);
+      const last = page.at(-1);
+      const items = page.map(([, value]) => value as SettlementAlert);
+      return entries.length > options.limit && last ? { items, next: encodeCursor(last[0]) } : { items };
+    });
+  }
+
+  private attestationWrite(cycleId: string, attestation: AttestationRecord): WriteOp & { key: string } {
+    const key = `${cid(cycleId)}${SEP}${attestation.summary.merkleRoot.toLowerCase()}${SEP}${attestation.institution.toLowerCase()}`;
+    return { type: "put", sublevel: this.ctx.spaces.cycleAttestations, key, value: attestation };
+  }
+
+  private alertKey(alert: SettlementAlert): string {
+    return `${cid(alert.cycleId)}${SEP}${alert.id}`;
+  }
+}

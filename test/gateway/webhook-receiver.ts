@@ -1,0 +1,114 @@
+/**
+ * A merchant's webhook receiver for tests: a real HTTP server on 127.0.0.1 that verifies every
+ * request with its own implementation of the Standard Webhooks specification (not the gateway's
+ * code) and deduplicates by `webhook-id`. It can answer 503, answer 410, or be down (connection
+ * refused) and come back on the same port.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+
+export interface ReceivedWebhook {
+  id: string;
+  timestamp: number;
+  signature: string;
+  body: string;
+  payload: { id: string; type: string; timestamp: string; data: Record<string, unknown> };
+}
+
+export type ReceiverMode = "ok" | "unavailable" | "gone";
+
+/** Verifies one delivery per the spec; returns why it fails, or undefined if it is authentic. */
+export function verifyStandardWebhook(secret: string, headers: Record<string, string | string[] | undefined>, body: string, nowSeconds: number, toleranceSeconds = 300): string | undefined {
+  const one = (name: string) => {
+    const value = headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  const id = one("webhook-id");
+  const timestamp = one("webhook-timestamp");
+  const signatures = one("webhook-signature");
+  if (!id || !timestamp || !signatures) return "missing header";
+  if (!/^[0-9]+$/.test(timestamp)) return "bad timestamp";
+  if (Math.abs(nowSeconds - Number(timestamp)) > toleranceSeconds) return "timestamp out of tolerance";
+  if (!secret.startsWith("whsec_")) return "bad secret";
+  const key = Buffer.from(secret.slice(6), "base64");
+  const expected = createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest();
+  for (const entry of signatures.split(" ")) {
+    const [version, value] = entry.split(",", 2);
+    if (version !== "v1" || !value) continue;
+    const given = Buffer.from(value, "base64");
+    if (given.length === expected.length && timingSafeEqual(given, expected)) return undefined;
+  }
+  return "no matching signature";
+}
+
+export class WebhookReceiver {
+  mode: ReceiverMode = "ok";
+  /** Authentic deliveries by webhook-id (first one kept). */
+  readonly unique = new Map<string, ReceivedWebhook>();
+  /** Authentic deliveries whose webhook-id was seen before. */
+  duplicates = 0;
+  /** Requests that failed verification, with the reason. */
+  readonly rejected: string[] = [];
+  /** Every request that reached the server (any mode). */
+  requests = 0;
+  secret = "";
+  private server: Server | undefined;
+  port = 0;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/hooks`;
+  }
+
+  /** Starts listening (on the previous port when restarting). */
+  async start(): Promise<void> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.port, "127.0.0.1", () => resolve());
+    });
+    const address = server.address();
+    this.port = typeof address === "object" && address ? address.port : this.port;
+    this.server = server;
+  }
+
+  /** Stops listening and cuts open connections: the gateway sees refused connections. */
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  ofType(type: string): ReceivedWebhook[] {
+    return [...this.unique.values()].filter((w) => w.payload.type === type);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.requests += 1;
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (this.mode === "unavailable") {
+      res.writeHead(503).end();
+      return;
+    }
+    if (this.mode === "gone") {
+      res.writeHead(410).end();
+      return;
+    }
+    const body = Buffer.concat(chunks).toString("utf8");
+    const failure = verifyStandardWebhook(this.secret, req.headers, body, Math.floor(Date.now() / 1000));
+    if (failure) {
+      this.rejected.push(failure);
+      res.writeHead(400).end();
+      return;
+    }
+    const id = String(req.headers["webhook-id"]);
+    if (this.unique.has(id)) {
+      this.duplicates += 1;
+    } else {
+      this.unique.set(id, { id, timestamp: Number(req.headers["webhook-timestamp"]), signature: String(req.headers["webhook-signature"]), body, payload: JSON.parse(body) as ReceivedWebhook["payload"] });
+    }
+    res.writeHead(204).end();
+  }
+}

@@ -1,0 +1,192 @@
+import { expect } from "chai";
+import { Registry } from "prom-client";
+
+import type { AlertRecord } from "../../../node/compliance/alert.js";
+import { AmlMonitor } from "../../../node/compliance/aml.js";
+import { amlConfigSchema, type ComplianceConfigInput } from "../../../node/compliance/config.js";
+import type { SettlenetError } from "../../../node/errors.js";
+import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
+import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
+import { DAY, indexedStorage, nextDayAt, pay, silent } from "./fixture.js";
+
+type AmlInput = NonNullable<ComplianceConfigInput["aml"]>;
+
+describe("AML monitoring of indexed payments", function () {
+  this.timeout(90_000);
+
+  let chain: LocalChain;
+  let s: Scenario;
+  const cleanups: (() => Promise<void>)[] = [];
+
+  before(async function () {
+    chain = await startChain();
+    s = await deployScenario(chain, { payers: 12, merchants: 2 });
+  });
+  afterEach(async function () {
+    while (cleanups.length > 0) await cleanups.pop()!();
+  });
+  after(async function () {
+    await chain.close();
+  });
+
+  /** Indexes the chain into a fresh store and evaluates it with `rules`; returns the new alerts. */
+  async function evaluate(rules: AmlInput): Promise<{ alerts: AlertRecord[]; monitor: AmlMonitor; storage: NodeStorage; run: () => Promise<AlertRecord[]> }> {
+    const store = await indexedStorage(s);
+    cleanups.push(store.cleanup);
+    const monitor = new AmlMonitor({ rules: amlConfigSchema.parse(rules), reporter: s.institutions[0]!.address }, { storage: store.storage, logger: silent, metrics: new Registry() });
+    const run = async () => {
+      await store.indexer.syncOnce();
+      return monitor.evaluateOnce();
+    };
+    return { alerts: await run(), monitor, storage: store.storage, run };
+  }
+
+  const about = (alerts: AlertRecord[], paymentId: string) => alerts.filter((a) => a.paymentIds.at(-1) === paymentId);
+
+  it("raises LARGE_VALUE for a payment at the threshold and not for one minor unit below", async function () {
+    const [below, at, above] = await pay(s, 0, [9_999n, 10_000n, 10_001n]);
+    const { alerts } = await evaluate({ largeValue: { threshold: "10000" } });
+    expect(about(alerts, below!)).to.deep.equal([]);
+    const [alert] = about(alerts, at!);
+    expect(alert).to.include({ rule: "LARGE_VALUE", category: "aml", amount: "10000", threshold: "10000", origin: "local" });
+    expect(alert!.account).to.equal(s.payers[0]!.address);
+    expect(alert!.reportedBy).to.deep.equal([s.institutions[0]!.address]);
+    expect(about(alerts, above!).map((a) => a.rule)).to.deep.equal(["LARGE_VALUE"]);
+  });
+
+  it("raises PAYER_DAILY_TOTAL once when a payer's UTC-day total reaches the threshold, not one minor unit below", async function () {
+    const day = await nextDayAt(s, 600);
+    // Payer 1 stays one unit below; payer 2 reaches it exactly on its third payment, then pays more.
+    await pay(s, 1, [10_000n, 19_999n], { at: day });
+    const reaching = await pay(s, 2, [10_000n, 10_000n], { at: day + 1 });
+    const [third, fourth] = await pay(s, 2, [10_000n, 5n], { at: day + 2 });
+    // The next UTC day starts from zero again.
+    const nextDay = await pay(s, 2, [29_999n], { at: day - 600 + DAY });
+    const { alerts } = await evaluate({ payerDaily: { threshold: "30000" } });
+    const mine = new Set([s.payers[1]!.address, s.payers[2]!.address]);
+    const daily = alerts.filter((a) => a.rule === "PAYER_DAILY_TOTAL" && mine.has(a.account));
+    expect(daily.map((a) => a.account)).to.deep.equal([s.payers[2]!.address]);
+    expect(daily[0]).to.include({ amount: "30000", threshold: "30000" });
+    expect(daily[0]!.paymentIds).to.deep.equal([...reaching, third]);
+    expect(daily[0]!.facts).to.deep.include({ count: "3", day: new Date((day - 600) * 1000).toISOString().slice(0, 10) });
+    expect(about(alerts, fourth!)).to.deep.equal([]);
+    expect(about(alerts, nextDay[0]!)).to.deep.equal([]);
+  });
+
+  it("raises STRUCTURING on the count-th payment just under the threshold, counting the band's edges exactly", async function () {
+    const t = await nextDayAt(s, 7_200);
+    const rules: AmlInput = { structuring: { threshold: "10000", band: "1000", count: 3 } };
+    // Payer 3: one payment one unit below the band, so only two count.
+    await pay(s, 3, [8_999n, 9_000n, 9_999n], { at: t });
+    // Payer 4: the threshold itself is not "just under".
+    await pay(s, 4, [9_000n, 9_999n, 10_000n], { at: t + 1 });
+    // Payer 5: the band's lower edge and the unit below the threshold both count; the third completes it.
+    const [p1, p2] = await pay(s, 5, [9_000n, 9_999n], { at: t + 2 });
+    const first = await evaluate(rules);
+    expect(first.alerts).to.deep.equal([]);
+    const [p3] = await pay(s, 5, [9_500n], { at: t + 3 });
+    const alerts = await first.run();
+    expect(alerts).to.have.length(1);
+    expect(alerts[0]).to.include({ rule: "STRUCTURING", amount: "28499", threshold: "10000" });
+    expect(alerts[0]!.account).to.equal(s.payers[5]!.address);
+    expect(alerts[0]!.paymentIds).to.deep.equal([p1, p2, p3]);
+    expect(alerts[0]!.facts).to.deep.include({ count: "3", lowerBound: "9000" });
+  });
+
+  it("counts STRUCTURING and VELOCITY windows as (t - window, t]: a payment exactly one window earlier is out", async function () {
+    const t = await nextDayAt(s, 10_800);
+    await pay(s, 6, [9_500n], { at: t });
+    await pay(s, 6, [9_500n], { at: t + 1 });
+    // Exactly one window after the first: it has left the window, so only two count.
+    const [edge] = await pay(s, 6, [9_500n], { at: t + 3_600 });
+    // One second later the second has left too; a window with the third and two fresh ones fires.
+    const [late1, late2] = await pay(s, 6, [9_500n, 9_500n], { at: t + 3_601 });
+    const rules: AmlInput = { structuring: { threshold: "10000", band: "1000", count: 3, windowSeconds: 3_600 }, velocity: { count: 3, windowSeconds: 3_600 } };
+    const { alerts } = await evaluate(rules);
+    const mine = alerts.filter((a) => a.account === s.payers[6]!.address);
+    expect(mine.map((a) => [a.rule, a.paymentIds.at(-1)])).to.deep.equal([
+      ["STRUCTURING", late2],
+      ["VELOCITY", late2],
+    ]);
+    expect(mine[0]!.paymentIds).to.deep.equal([edge, late1, late2]);
+  });
+
+  it("raises VELOCITY on the count-th payment within the window and not on the one before", async function () {
+    const t = await nextDayAt(s, 14_400);
+    const [a, b] = await pay(s, 7, [100n, 100n], { at: t });
+    const monitor = await evaluate({ velocity: { count: 3, windowSeconds: 600 } });
+    expect(monitor.alerts.filter((x) => x.account === s.payers[7]!.address)).to.deep.equal([]);
+    const [c] = await pay(s, 7, [100n], { at: t + 599 });
+    const alerts = await monitor.run();
+    expect(alerts.map((x) => x.rule)).to.deep.equal(["VELOCITY"]);
+    expect(alerts[0]!.paymentIds).to.deep.equal([a, b, c]);
+    expect(alerts[0]!.facts).to.deep.equal({ count: "3", windowSeconds: "600" });
+  });
+
+  it("raises BLACKLISTED_COUNTERPARTY for a payment to or from a listed account, once per party", async function () {
+    const listedMerchant = s.merchants[1]!.address;
+    const listedPayer = s.payers[8]!.address;
+    const [clean] = await pay(s, 9, [100n], { merchantIndex: 0 });
+    const [toListed] = await pay(s, 9, [100n], { merchantIndex: 1 });
+    const [both] = await pay(s, 8, [100n], { merchantIndex: 1 });
+    const { alerts } = await evaluate({ blacklist: [listedMerchant.toLowerCase(), listedPayer] });
+    expect(about(alerts, clean!)).to.deep.equal([]);
+    expect(about(alerts, toListed!).map((a) => [a.account, a.facts["role"]])).to.deep.equal([[listedMerchant, "merchant"]]);
+    expect(about(alerts, both!).map((a) => [a.account, a.facts["role"]])).to.deep.equal([
+      [listedPayer, "payer"],
+      [listedMerchant, "merchant"],
+    ]);
+  });
+
+  it("is deterministic and exactly-once: another store raises the same ids, a re-run or a reopened store raises nothing new", async function () {
+    const rules: AmlInput = { largeValue: { threshold: "10000" }, velocity: { count: 2, windowSeconds: 600 }, structuring: { band: "1000", count: 2 } };
+    await pay(s, 10, [9_500n, 10_000n]);
+    const one = await evaluate(rules);
+    const two = await evaluate(rules);
+    expect(one.alerts.length).to.be.greaterThan(3);
+    expect(two.alerts.map((a) => a.id)).to.deep.equal(one.alerts.map((a) => a.id));
+    expect(await one.run()).to.deep.equal([]);
+
+    const store = await indexedStorage(s);
+    await store.indexer.syncOnce();
+    const monitor = new AmlMonitor({ rules: amlConfigSchema.parse(rules) }, { storage: store.storage, logger: silent, metrics: new Registry() });
+    const first = await monitor.evaluateOnce();
+    await store.storage.close();
+    const reopened = await openStorage(store.dir);
+    cleanups.push(async () => {
+      await reopened.close();
+      await store.cleanup();
+    });
+    const again = new AmlMonitor({ rules: amlConfigSchema.parse(rules) }, { storage: reopened, logger: silent, metrics: new Registry() });
+    expect(await again.evaluateOnce()).to.deep.equal([]);
+    const listed = await reopened.alerts.list({ limit: 500 });
+    expect(listed.items.map((a) => a.id).sort()).to.deep.equal(first.map((a) => a.id).sort());
+  });
+
+  it("lists alerts newest first with filters and a cursor, and records one acknowledgement", async function () {
+    const t = await nextDayAt(s, 18_000);
+    await pay(s, 11, [20_000n], { at: t });
+    await pay(s, 11, [30_000n], { at: t + 10 });
+    await pay(s, 11, [40_000n], { at: t + 20 });
+    const { alerts, monitor, storage } = await evaluate({ largeValue: { threshold: "20000" }, velocity: { count: 3, windowSeconds: 60 } });
+    expect(await monitor.evaluatedBlock()).to.equal(await chain.provider.getBlockNumber());
+    const account = s.payers[11]!.address;
+    const page1 = await storage.alerts.list({ limit: 2, account, rule: "LARGE_VALUE" });
+    expect(page1.items.map((a) => a.amount)).to.deep.equal(["40000", "30000"]);
+    const page2 = await storage.alerts.list({ limit: 2, account, rule: "LARGE_VALUE", cursor: page1.next! });
+    expect(page2.items.map((a) => a.amount)).to.deep.equal(["20000"]);
+    expect(page2.next).to.equal(undefined);
+
+    const velocity = alerts.find((a) => a.rule === "VELOCITY" && a.account === account)!;
+    const acked = await storage.alerts.acknowledge(velocity.id, { by: "officer-1", note: "customer called" }, 1_700_000_000_000);
+    expect(acked.ack).to.deep.equal({ by: "officer-1", atMs: 1_700_000_000_000, note: "customer called" });
+    const again = await storage.alerts.acknowledge(velocity.id, { by: "officer-2", note: "" }, 1).catch((e: unknown) => e);
+    expect((again as SettlenetError).code).to.equal("ALERT_ALREADY_ACKNOWLEDGED");
+    const missing = await storage.alerts.acknowledge(`0x${"ab".repeat(32)}`, { by: "x", note: "" }, 1).catch((e: unknown) => e);
+    expect((missing as SettlenetError).code).to.equal("ALERT_NOT_FOUND");
+    expect((await storage.alerts.list({ limit: 10, account, status: "acknowledged" })).items.map((a) => a.id)).to.deep.equal([velocity.id]);
+    expect((await storage.alerts.list({ limit: 10, account, status: "open" })).items).to.have.length(3);
+    const bad = await storage.alerts.list({ limit: 10, cursor: "garbage" }).catch((e: unknown) => e);
+    expect((bad as SettlenetError).code).to.equal("INVALID_CURSOR");
+  });
+});
