@@ -1,0 +1,531 @@
+/**
+ * The local Settlenet network as child processes (what `npm start`, `npm run demo` and the launcher
+ * test share): a journaled EDR chain, three institution nodes and a regulator node, the gateway and
+ * the bank simulator, each its own process group with its own data directory under the root
+ * (`.settlenet/` by default) and its log in `<root>/<name>/<name>.log`.
+ *
+ * The first start provisions everything (keys, contracts, onboarding, merchants' API keys) and writes
+ * `<root>/network.json` last; a later start finds that file and resumes: the chain replays its
+ * journal and the nodes and the gateway reopen their LevelDB. `reset` deletes the root first.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { JsonRpcProvider } from "ethers";
+import { z } from "zod";
+
+import type { BankConfigInput } from "../../gateway/bank/server.js";
+import type { GatewayConfigInput } from "../../gateway/config.js";
+import type { NodeConfigInput } from "../../node/config.js";
+import { SettlenetError } from "../../node/errors.js";
+import { writeOperatorKeystore } from "../../node/keys.js";
+import { loadOrCreatePeerKey, peerIdOf } from "../../node/p2p/keys.js";
+import { CONTRACT_NAMES } from "../../node/protocol/artifacts.js";
+import { writeDeployment } from "../../node/protocol/deployment.js";
+import { DEV_ACCOUNTS, provisionConsortium } from "./consortium.js";
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** Where `npm start` keeps the network's state. */
+export const DEFAULT_ROOT = join(PROJECT_ROOT, ".settlenet");
+
+const NODE_NAMES = ["institution-1", "institution-2", "institution-3", "regulator"] as const;
+const MERCHANTS = [
+  { id: "tea-house", name: "West Lake Tea House" },
+  { id: "book-store", name: "Harbour Book Store" },
+];
+const KEY_PASSWORD_ENV = "SETTLENET_KEY_PASSWORD";
+const MASTER_KEY_ENV = "SETTLENET_GATEWAY_MASTER_KEY";
+
+// ------------------------------------------------------------------ ports
+
+const portsSchema = z.strictObject({
+  chain: z.number().int(),
+  gateway: z.number().int(),
+  bank: z.number().int(),
+  nodes: z.array(z.strictObject({ api: z.number().int(), p2p: z.number().int() })).length(NODE_NAMES.length),
+});
+export type NetworkPorts = z.infer<typeof portsSchema>;
+
+/** The fixed ports of `npm start`: chain 8545, node APIs 7101-7104, libp2p 7201-7204, gateway 7300, bank 7400; or all from `base`. */
+export function defaultPorts(base?: number): NetworkPorts {
+  if (base === undefined) {
+    return { chain: 8545, gateway: 7300, bank: 7400, nodes: NODE_NAMES.map((_, i) => ({ api: 7101 + i, p2p: 7201 + i })) };
+  }
+  return { chain: base, gateway: base + 20, bank: base + 21, nodes: NODE_NAMES.map((_, i) => ({ api: base + 1 + i, p2p: base + 11 + i })) };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Ephemeral ports for every part (tests). */
+export async function autoPorts(): Promise<NetworkPorts> {
+  return { chain: await freePort(), gateway: await freePort(), bank: await freePort(), nodes: await Promise.all(NODE_NAMES.map(async () => ({ api: await freePort(), p2p: await freePort() }))) };
+}
+
+async function assertPortFree(port: number, what: string): Promise<void> {
+  await new Promise<void>((resolveFree, reject) => {
+    const server = createServer();
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(new SettlenetError("PORT_IN_USE", `port ${port} (${what}) is in use: stop whatever listens there, or start on other ports with --base-port <n>`, { port, what, errno: error.code })),
+    );
+    server.listen(port, "127.0.0.1", () => server.close(() => resolveFree()));
+  });
+}
+
+// ------------------------------------------------------------------ state
+
+const stateSchema = z.strictObject({
+  version: z.literal(1),
+  createdAt: z.string(),
+  chainId: z.string(),
+  deploymentFile: z.string(),
+  attestedReserves: z.string(),
+  /** Development secrets: the operators' keystore password and the gateway master key. */
+  keyPassword: z.string(),
+  masterKey: z.string(),
+  nodes: z.array(z.strictObject({ name: z.string(), role: z.enum(["institution", "regulator"]), address: z.string(), peerId: z.string() })),
+  merchants: z.array(z.strictObject({ id: z.string(), name: z.string(), address: z.string(), keyId: z.string(), secret: z.string() })),
+  payers: z.array(z.strictObject({ address: z.string(), privateKey: z.string() })),
+  arbiter: z.strictObject({ address: z.string(), privateKey: z.string() }),
+  regulator: z.strictObject({ address: z.string() }),
+});
+export type NetworkState = z.infer<typeof stateSchema>;
+
+/** Where a running network answers. */
+export interface NetworkEndpoints {
+  chain: string;
+  gateway: string;
+  bank: string;
+  nodes: { name: string; role: "institution" | "regulator"; api: string; p2p: string }[];
+}
+
+export function endpointsOf(ports: NetworkPorts, state: Pick<NetworkState, "nodes">): NetworkEndpoints {
+  return {
+    chain: `http://127.0.0.1:${ports.chain}`,
+    gateway: `http://127.0.0.1:${ports.gateway}`,
+    bank: `http://127.0.0.1:${ports.bank}`,
+    nodes: state.nodes.map((node, i) => ({ name: node.name, role: node.role, api: `http://127.0.0.1:${ports.nodes[i]?.api}`, p2p: `/ip4/127.0.0.1/tcp/${ports.nodes[i]?.p2p}/p2p/${node.peerId}` })),
+  };
+}
+
+/** Reads `<root>/network.json` (undefined before the first complete start). */
+export async function readNetworkState(root: string = DEFAULT_ROOT): Promise<NetworkState | undefined> {
+  const file = join(root, "network.json");
+  if (!existsSync(file)) return undefined;
+  const result = stateSchema.safeParse(JSON.parse(await readFile(file, "utf8")));
+  if (!result.success) throw new SettlenetError("NETWORK_STATE_INVALID", `${file} is not a Settlenet network state (start over with --reset)`, { file });
+  return result.data;
+}
+
+const runtimeSchema = z.strictObject({ pid: z.number().int(), ports: portsSchema, startedAt: z.string() });
+
+/** The launcher that runs the network in `root` now (its pid and ports), if any. */
+export function runningLauncher(root: string = DEFAULT_ROOT): z.infer<typeof runtimeSchema> | undefined {
+  const file = join(root, "launcher.json");
+  if (!existsSync(file)) return undefined;
+  const parsed = runtimeSchema.safeParse(JSON.parse(readFileSync(file, "utf8")));
+  if (!parsed.success) return undefined;
+  try {
+    process.kill(parsed.data.pid, 0);
+    return parsed.data;
+  } catch {
+    return undefined;
+  }
+}
+
+// ------------------------------------------------------------------ child processes
+
+/** One part of the network running as its own process group. */
+export interface ChildPart {
+  name: string;
+  logFile: string;
+  process: ChildProcess | undefined;
+  /** Resolves when the process exits, with how. */
+  exited: Promise<string>;
+  /** SIGTERM to the process group, SIGKILL after `timeoutMs`. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** The last meaningful line of a log (the CLI's one-line error, or the last pino message). */
+export function lastLogLine(logFile: string): string {
+  let text: string;
+  try {
+    text = readFileSync(logFile, "utf8");
+  } catch {
+    return "";
+  }
+  const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
+  for (const line of lines.reverse()) {
+    if (!line.startsWith("{")) return line;
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+      if ((entry.level ?? 0) >= 50) return `${entry.msg ?? ""}${entry.err?.message ? `: ${entry.err.message}` : ""}`;
+    } catch {
+      return line;
+    }
+  }
+  return "";
+}
+
+function spawnPart(name: string, args: string[], logFile: string, env: NodeJS.ProcessEnv): ChildPart {
+  const fd = openSync(logFile, "a");
+  // Own process group (detached): Ctrl-C in the terminal reaches only the launcher, which stops the
+  // parts in order; the IPC channel lets a part notice that the launcher died (node/lifecycle.ts).
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, ...env },
+    detached: true,
+    stdio: ["ignore", fd, fd, "ipc"],
+  });
+  closeSync(fd);
+  const exited = new Promise<string>((resolveExit) => {
+    child.once("exit", (code, signal) => resolveExit(signal ? `signal ${signal}` : `code ${code}`));
+    child.once("error", (error) => resolveExit(`spawn error ${error.message}`));
+  });
+  const part: ChildPart = {
+    name,
+    logFile,
+    process: child,
+    exited,
+    async stop(timeoutMs = 15_000) {
+      const pid = child.pid;
+      if (pid === undefined) return;
+      const signalGroup = (signal: NodeJS.Signals) => {
+        try {
+          process.kill(-pid, signal);
+        } catch {
+          // ESRCH: the group is gone.
+        }
+      };
+      if (child.exitCode === null && child.signalCode === null) {
+        signalGroup("SIGTERM");
+        const timer = setTimeout(() => signalGroup("SIGKILL"), timeoutMs);
+        await exited;
+        clearTimeout(timer);
+      }
+      // Anything the part started in its group goes with it.
+      signalGroup("SIGKILL");
+    },
+  };
+  return part;
+}
+
+async function waitReady(part: ChildPart, what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  let exit: string | undefined;
+  void part.exited.then((how) => (exit = how));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (exit !== undefined) {
+      const last = lastLogLine(part.logFile);
+      throw new SettlenetError("PART_EXITED", `${part.name} exited (${exit}) while starting${last ? `: ${last}` : ""} (log: ${part.logFile})`, { part: part.name });
+    }
+    try {
+      if (await check()) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new SettlenetError("PART_NOT_READY", `${part.name} did not become ready (${what}) within ${Math.round(timeoutMs / 1000)} s (log: ${part.logFile})`, { part: part.name });
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+const httpOk = (url: string) => async () => (await fetch(url, { signal: AbortSignal.timeout(5_000) })).status === 200;
+
+// ------------------------------------------------------------------ the network
+
+export interface StartNetworkOptions {
+  /** Folder for everything (default `.settlenet/` in the project). */
+  root?: string;
+  /** Delete the root first and provision a new network. */
+  reset?: boolean;
+  /** Ports (default: those of the previous start, else defaultPorts()); "auto" picks free ephemeral ports. */
+  ports?: NetworkPorts | "auto";
+  /** Payers to onboard on a fresh network (default 20). */
+  payers?: number;
+  /** CNY minted to each payer (minor units; default 10,000,000 = ¥100,000.00). */
+  payerFunds?: bigint;
+  logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  /** Progress lines ("chain ready", ...). */
+  onProgress?: (line: string) => void;
+  /** Per-part start timeout (default 120 s: CPU may be contended). */
+  readyTimeoutMs?: number;
+}
+
+export interface RunningNetwork {
+  root: string;
+  /** True if this start provisioned a new network. */
+  fresh: boolean;
+  state: NetworkState;
+  ports: NetworkPorts;
+  endpoints: NetworkEndpoints;
+  parts: ChildPart[];
+  /** Resolves when a part exits while the network is meant to run (not after stop()). */
+  failure: Promise<{ part: string; how: string; lastLine: string; logFile: string }>;
+  /** Stops every part (gateway and bank, nodes, chain last) and waits for each process group to end. */
+  stop(): Promise<void>;
+}
+
+function assertBuilt(): void {
+  for (const name of CONTRACT_NAMES) {
+    const artifact = join(PROJECT_ROOT, "artifacts", "contracts", `${name}.sol`, `${name}.json`);
+    if (!existsSync(artifact)) throw new SettlenetError("BUILD_MISSING", `the contracts are not built (${name} artifact missing): run \`npm run build\` first`, { artifact });
+  }
+}
+
+/**
+ * Builds the contracts if their artifacts are missing (a fresh clone), with `hardhat build`; its
+ * output goes to `<root>/build.log`. A failed build is one BUILD_FAILED error.
+ */
+export async function ensureBuilt(root: string = DEFAULT_ROOT, progress: (line: string) => void = () => undefined): Promise<void> {
+  try {
+    assertBuilt();
+    return;
+  } catch {
+    // build below
+  }
+  progress("building the contracts (first start; about a minute)");
+  await mkdir(root, { recursive: true });
+  const logFile = join(root, "build.log");
+  const fd = openSync(logFile, "w");
+  const hardhat = join(PROJECT_ROOT, "node_modules", "hardhat", "dist", "src", "cli.js");
+  const code = await new Promise<number | null>((resolveBuild) => {
+    const child = spawn(process.execPath, [hardhat, "build"], { cwd: PROJECT_ROOT, stdio: ["ignore", fd, fd] });
+    child.once("exit", (c) => resolveBuild(c));
+    child.once("error", () => resolveBuild(-1));
+  });
+  closeSync(fd);
+  if (code !== 0) throw new SettlenetError("BUILD_FAILED", `\`hardhat build\` failed (exit ${code}); see ${logFile}`, { logFile });
+  assertBuilt();
+}
+
+/** Starts (or resumes) the local network and waits until every part is healthy. */
+export async function startNetwork(options: StartNetworkOptions = {}): Promise<RunningNetwork> {
+  const root = resolve(options.root ?? DEFAULT_ROOT);
+  const progress = options.onProgress ?? (() => undefined);
+  const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
+  assertBuilt();
+  const other = runningLauncher(root);
+  if (other && other.pid !== process.pid) {
+    throw new SettlenetError("NETWORK_RUNNING", `a network is already running from ${root} (launcher pid ${other.pid}, gateway http://127.0.0.1:${other.ports.gateway}); stop it with Ctrl-C first`, { pid: other.pid });
+  }
+  if (options.reset) await rm(root, { recursive: true, force: true });
+  let state = await readNetworkState(root);
+  if (!state) await rm(root, { recursive: true, force: true }); // a half-provisioned folder: start over
+  await mkdir(root, { recursive: true });
+  const fresh = !state;
+
+  // The ports of the previous start are kept (ports.json), so endpoints stay where the user saw them.
+  const portsFile = join(root, "ports.json");
+  const lastPorts = existsSync(portsFile) ? portsSchema.safeParse(JSON.parse(readFileSync(portsFile, "utf8"))) : undefined;
+  const ports = options.ports === "auto" ? await autoPorts() : (options.ports ?? (lastPorts?.success ? lastPorts.data : defaultPorts()));
+  const portList: [number, string][] = [
+    [ports.chain, "chain JSON-RPC"],
+    [ports.gateway, "gateway"],
+    [ports.bank, "bank simulator"],
+    ...ports.nodes.flatMap((p, i): [number, string][] => [
+      [p.api, `${NODE_NAMES[i]} API`],
+      [p.p2p, `${NODE_NAMES[i]} libp2p`],
+    ]),
+  ];
+  for (const [port, what] of portList) await assertPortFree(port, what);
+  await writeFile(portsFile, JSON.stringify(ports, null, 2));
+  await writeFile(join(root, "launcher.json"), JSON.stringify({ pid: process.pid, ports, startedAt: new Date().toISOString() }, null, 2));
+
+  const parts: ChildPart[] = [];
+  let stopping = false;
+  const stopAll = async () => {
+    stopping = true;
+    const byName = (names: (n: string) => boolean) => parts.filter((p) => names(p.name));
+    await Promise.all(byName((n) => n === "gateway" || n === "bank").map((p) => p.stop()));
+    await Promise.all(byName((n) => n.startsWith("institution") || n === "regulator").map((p) => p.stop()));
+    await Promise.all(byName((n) => n === "chain").map((p) => p.stop()));
+    const runtime = runningLauncher(root);
+    if (runtime?.pid === process.pid) await rm(join(root, "launcher.json"), { force: true });
+  };
+
+  try {
+    const logLevel = options.logLevel ?? "info";
+    const dirOf = (name: string) => join(root, name);
+    for (const name of ["chain", "gateway", "bank", ...NODE_NAMES]) await mkdir(dirOf(name), { recursive: true });
+    const keyPassword = state?.keyPassword ?? randomBytes(16).toString("hex");
+    const masterKey = state?.masterKey ?? randomBytes(32).toString("hex");
+    const env = { [KEY_PASSWORD_ENV]: keyPassword, [MASTER_KEY_ENV]: masterKey };
+
+    // Peer keys first: their ids are registered on-chain.
+    const peerIds: string[] = [];
+    for (const name of NODE_NAMES) peerIds.push(peerIdOf(await loadOrCreatePeerKey(join(dirOf(name), "peer.key"))));
+
+    const chainUrl = `http://127.0.0.1:${ports.chain}`;
+    const chain = spawnPart("chain", [join(PROJECT_ROOT, "scripts", "chain.ts"), "--data-dir", join(dirOf("chain"), "data"), "--port", String(ports.chain)], join(dirOf("chain"), "chain.log"), {});
+    parts.push(chain);
+    const rpc = async (method: string) => {
+      const response = await fetch(chainUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: [] }), signal: AbortSignal.timeout(5_000) });
+      return response.status === 200;
+    };
+    await waitReady(chain, chainUrl, () => rpc("eth_chainId"), readyTimeoutMs);
+    progress(`chain ready at ${chainUrl}${fresh ? "" : " (journal replayed)"}`);
+
+    const deploymentFile = join(root, "deployment.json");
+    if (!state) {
+      const provider = new JsonRpcProvider(chainUrl, undefined, { cacheTimeout: -1, pollingInterval: 100 });
+      try {
+        const payers = options.payers ?? 20;
+        const { deployment, attestedReserves } = await provisionConsortium(provider, {
+          institutionPeerIds: peerIds.slice(0, 3),
+          regulatorPeerId: peerIds[3] ?? "",
+          merchants: MERCHANTS,
+          payers,
+          payerFunds: options.payerFunds ?? 10_000_000n,
+          merchantFeeBps: 100,
+          onStep: progress,
+        });
+        await writeDeployment(deploymentFile, deployment);
+        const nodes = NODE_NAMES.map((name, i) => ({
+          name,
+          role: name === "regulator" ? ("regulator" as const) : ("institution" as const),
+          address: (name === "regulator" ? DEV_ACCOUNTS.regulator() : DEV_ACCOUNTS.institution(i)).address,
+          peerId: peerIds[i] ?? "",
+        }));
+        for (const [i, name] of NODE_NAMES.entries()) {
+          const wallet = name === "regulator" ? DEV_ACCOUNTS.regulator() : DEV_ACCOUNTS.institution(i);
+          await writeOperatorKeystore(join(dirOf(name), "operator.json"), wallet.privateKey, keyPassword, true);
+        }
+        const merchants = await provisionGatewayMerchants(gatewayConfig(), masterKey);
+        state = {
+          version: 1,
+          createdAt: new Date().toISOString(),
+          chainId: deployment.chainId,
+          deploymentFile: "deployment.json",
+          attestedReserves: attestedReserves.toString(),
+          keyPassword,
+          masterKey,
+          nodes,
+          merchants,
+          payers: Array.from({ length: payers }, (_, i) => ({ address: DEV_ACCOUNTS.payer(i).address, privateKey: DEV_ACCOUNTS.payer(i).privateKey })),
+          arbiter: { address: DEV_ACCOUNTS.arbiter().address, privateKey: DEV_ACCOUNTS.arbiter().privateKey },
+          regulator: { address: DEV_ACCOUNTS.regulator().address },
+        };
+        // Written last and atomically: its presence means "provisioned", so a start interrupted before it starts over.
+        await writeFile(join(root, "network.json.tmp"), JSON.stringify(state, null, 2), { mode: 0o600 });
+        await rename(join(root, "network.json.tmp"), join(root, "network.json"));
+        progress("network provisioned (state in network.json)");
+      } finally {
+        provider.destroy();
+      }
+    } else {
+      const deployment = JSON.parse(await readFile(deploymentFile, "utf8")) as { contracts: { registry: string } };
+      const provider = new JsonRpcProvider(chainUrl, undefined, { cacheTimeout: -1 });
+      try {
+        if ((await provider.getCode(deployment.contracts.registry)) === "0x") {
+          throw new SettlenetError("CHAIN_STATE_LOST", `the chain has no contracts at the deployed addresses (its journal in ${dirOf("chain")} is gone or was reset); start over with --reset`, { root });
+        }
+      } finally {
+        provider.destroy();
+      }
+    }
+    const provisioned = state;
+    const endpoints = endpointsOf(ports, provisioned);
+
+    function gatewayConfig(): GatewayConfigInput & { dataDir: string } {
+      return {
+        port: ports.gateway,
+        dataDir: join(dirOf("gateway"), "data"),
+        nodeUrl: `http://127.0.0.1:${ports.nodes[0]?.api}`,
+        rpcUrl: chainUrl,
+        deploymentFile,
+        masterKeyEnv: MASTER_KEY_ENV,
+        // A local network driven by one demo client: the per-merchant budget is not the point here.
+        rateLimit: { max: 100_000, timeWindowMs: 60_000 },
+        logLevel,
+      };
+    }
+
+    // Configuration files are regenerated at every start from the state and the ports.
+    const nodeParts = await Promise.all(
+      NODE_NAMES.map(async (name, i) => {
+        const config: NodeConfigInput = {
+          role: name === "regulator" ? "regulator" : "institution",
+          keyFile: "operator.json",
+          keyPasswordEnv: KEY_PASSWORD_ENV,
+          peerKeyFile: "peer.key",
+          listen: [`/ip4/127.0.0.1/tcp/${ports.nodes[i]?.p2p}`],
+          bootstrap: endpoints.nodes.filter((_, j) => j !== i).map((n) => n.p2p),
+          rpcUrl: chainUrl,
+          deploymentFile: "../deployment.json",
+          dataDir: "data",
+          api: { host: "127.0.0.1", port: ports.nodes[i]?.api ?? 0 },
+          relay: { batchIntervalMs: 100, failoverTimeoutMs: 5_000 },
+          indexer: { pollIntervalMs: 250 },
+          logLevel,
+        };
+        const configFile = join(dirOf(name), "node.json");
+        await writeFile(configFile, JSON.stringify(config, null, 2));
+        return spawnPart(name, [join(PROJECT_ROOT, "node", "cli.ts"), "node", "start", "--config", configFile], join(dirOf(name), `${name}.log`), env);
+      }),
+    );
+    parts.push(...nodeParts);
+    await Promise.all(nodeParts.map((part, i) => waitReady(part, "GET /health", httpOk(`${endpoints.nodes[i]?.api}/health`), readyTimeoutMs)));
+    progress(`${nodeParts.length} nodes ready`);
+
+    const bankConfig: BankConfigInput = { port: ports.bank, dataDir: "data", latencyMs: { min: 200, max: 1_500 }, failureRate: 0, seed: "settlenet-dev", logLevel };
+    await writeFile(join(dirOf("bank"), "bank.json"), JSON.stringify(bankConfig, null, 2));
+    const bank = spawnPart("bank", [join(PROJECT_ROOT, "node", "cli.ts"), "bank", "start", "--config", join(dirOf("bank"), "bank.json")], join(dirOf("bank"), "bank.log"), env);
+    parts.push(bank);
+    const gwConfigFile = join(dirOf("gateway"), "gateway.json");
+    await writeFile(gwConfigFile, JSON.stringify(gatewayConfig(), null, 2));
+    const gateway = spawnPart("gateway", [join(PROJECT_ROOT, "node", "cli.ts"), "gateway", "start", "--config", gwConfigFile], join(dirOf("gateway"), "gateway.log"), env);
+    parts.push(gateway);
+    await Promise.all([
+      waitReady(bank, "GET /health", httpOk(`${endpoints.bank}/health`), readyTimeoutMs),
+      waitReady(gateway, "GET /health", httpOk(`${endpoints.gateway}/health`), readyTimeoutMs),
+    ]);
+    progress("gateway and bank simulator ready");
+
+    const failure = new Promise<{ part: string; how: string; lastLine: string; logFile: string }>((resolveFailure) => {
+      for (const part of parts) {
+        void part.exited.then((how) => {
+          if (!stopping) resolveFailure({ part: part.name, how, lastLine: lastLogLine(part.logFile), logFile: part.logFile });
+        });
+      }
+    });
+    return { root, fresh, state: provisioned, ports, endpoints, parts, failure, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** Adds the merchants to the gateway's database (before the gateway runs: LevelDB is single-process) with one API key each. */
+async function provisionGatewayMerchants(config: { dataDir: string }, masterKey: string): Promise<NetworkState["merchants"]> {
+  const { openGatewayStorage } = await import("../../gateway/storage/db.js");
+  const { gatewayDbDir } = await import("../../gateway/server.js");
+  const { addMerchant, createApiKey } = await import("../../gateway/merchants.js");
+  const { SecretBox, parseMasterKey } = await import("../../gateway/secrets.js");
+  const storage = await openGatewayStorage(gatewayDbDir(config));
+  try {
+    const modules = { storage, secrets: new SecretBox(parseMasterKey(masterKey)) };
+    const merchants: NetworkState["merchants"] = [];
+    for (const [i, merchant] of MERCHANTS.entries()) {
+      const added = await addMerchant({ id: merchant.id, name: merchant.name, privateKey: DEV_ACCOUNTS.merchant(i).privateKey }, modules);
+      const key = await createApiKey(merchant.id, modules);
+      merchants.push({ id: merchant.id, name: merchant.name, address: added.address, keyId: key.keyId, secret: key.secret });
+    }
+    return merchants;
+  } finally {
+    await storage.close();
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * `npm start` end to end: the launcher (scripts/start.ts, the same code path as `npm start`) brings
+ * the whole network up as child processes in a temp folder, a small demo scenario runs through the
+ * gateway's HTTP API, Ctrl-C (SIGINT) stops everything with no process left behind, a second start
+ * resumes the same chain and data, and a port in use is reported in one line.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+
+import { GatewayClient } from "../../gateway/client.js";
+import { PROJECT_ROOT, readNetworkState, type NetworkState } from "../../scripts/lib/network.js";
+import { SCENARIO_SIZES, planOf, runScenario, type Plan, type ScenarioSummary } from "../../scripts/lib/scenario.js";
+
+const START = join(PROJECT_ROOT, "scripts", "start.ts");
+
+interface Launcher {
+  child: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exited: Promise<number | null>;
+}
+
+function launch(args: string[]): Launcher {
+  const child = spawn(process.execPath, ["--import", "tsx", START, ...args], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
+  return { child, out: () => out, err: () => err, exited };
+}
+
+async function waitForBanner(launcher: Launcher, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!launcher.out().includes("Settlenet is running")) {
+    if (launcher.child.exitCode !== null) throw new Error(`the launcher exited ${launcher.child.exitCode}: ${launcher.err()}`);
+    if (Date.now() > deadline) throw new Error(`no banner after ${timeoutMs} ms: ${launcher.out()} ${launcher.err()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Pids of live processes whose command line mentions `dir` (the parts run with configs inside it). */
+function processesUsing(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      if (cmdline.includes(dir)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+async function listenOn(port: number): Promise<Server> {
+  return new Promise((resolveListen, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolveListen(server));
+  });
+}
+
+/** A base port whose 22 followers are free (start.ts --base-port uses base .. base+21). */
+async function freeBase(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 400) * 50;
+    const held: Server[] = [];
+    try {
+      for (let port = base; port <= base + 21; port++) held.push(await listenOn(port));
+      return base;
+    } catch {
+      // taken: try another range
+    } finally {
+      await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
+    }
+  }
+  throw new Error("no free port range");
+}
+
+/** What a payment's status must be after the scenario, given which steps ran. */
+function expectedStatus(plan: Plan, ran: Set<string>): string {
+  switch (plan) {
+    case "direct":
+      return "released";
+    case "refundHeld":
+      return "held";
+    case "refundFulfilled":
+      return "fulfilled";
+    case "confirm":
+      return ran.has("payer confirmation") ? "released" : "fulfilled";
+    case "autoRelease":
+      return ran.has("auto-release") ? "released" : "fulfilled";
+  }
+}
+
+describe("npm start: the whole network as child processes, a demo scenario, Ctrl-C, resume", function () {
+  this.timeout(300_000);
+  let dir: string;
+  let base: number;
+  let launcher: Launcher | undefined;
+  let state: NetworkState | undefined;
+  let summary: ScenarioSummary | undefined;
+
+  before(async function () {
+    dir = await mkdtemp(join(tmpdir(), "settlenet-start-"));
+    base = await freeBase();
+  });
+
+  after(async function () {
+    if (launcher && launcher.child.exitCode === null) {
+      launcher.child.kill("SIGINT");
+      await launcher.exited;
+    }
+    for (const pid of processesUsing(dir)) process.kill(pid, "SIGKILL");
+    if (!process.env["SETTLENET_KEEP_E2E"]) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("starts every part, runs a small scenario through the gateway and every check holds", async function () {
+    launcher = launch(["--dir", dir, "--base-port", String(base), "--payers", String(SCENARIO_SIZES.test.payers)]);
+    await waitForBanner(launcher, 240_000);
+    expect(launcher.out()).to.include(`gateway             http://127.0.0.1:${base + 20}`);
+    state = await readNetworkState(dir);
+    if (!state) throw new Error("no network.json");
+    expect(state.nodes.map((n) => n.role)).to.deep.equal(["institution", "institution", "institution", "regulator"]);
+    expect(state.merchants).to.have.length(2);
+    expect(state.payers).to.have.length(SCENARIO_SIZES.test.payers);
+    // 7 processes: chain, 4 nodes, bank, gateway (the launcher's own command line names the folder too).
+    expect(processesUsing(dir).length).to.equal(8);
+
+    summary = await runScenario({ gateway: `http://127.0.0.1:${base + 20}`, state, size: SCENARIO_SIZES.test, timeoutMs: 120_000 });
+    const failed = summary.checks.filter((c) => !c.ok);
+    expect(failed, JSON.stringify(failed)).to.deep.equal([]);
+    expect(summary.ok).to.equal(true);
+    const ran = new Set(summary.checks.map((c) => c.step));
+    expect([...ran]).to.include.members(["payments held", "fulfilment", "partial refunds"]);
+    expect(summary.payments).to.equal(SCENARIO_SIZES.test.payments);
+    const expected: Record<string, number> = {};
+    for (let i = 0; i < SCENARIO_SIZES.test.payments; i++) {
+      const status = expectedStatus(planOf(i), ran);
+      expected[status] = (expected[status] ?? 0) + 1;
+    }
+    expect(summary.byStatus).to.deep.equal(expected);
+    // The two refunded payments (#7 held, #8 fulfilled) were refunded a quarter each.
+    const amount = (i: number) => 1_000n + BigInt((i * 7_919) % 200_000);
+    expect(summary.refunded).to.equal((amount(7) / 4n + amount(8) / 4n).toString());
+    expect(summary.volume).to.equal(Array.from({ length: SCENARIO_SIZES.test.payments }, (_, i) => amount(i)).reduce((a, b) => a + b, 0n).toString());
+  });
+
+  it("stops every part on Ctrl-C and leaves no process behind", async function () {
+    if (!launcher) this.skip();
+    launcher.child.kill("SIGINT");
+    expect(await launcher.exited).to.equal(0);
+    expect(launcher.out()).to.include("stopped.");
+    expect(processesUsing(dir)).to.deep.equal([]);
+  });
+
+  it("resumes on the second start: same deployment, the first run's payments still there", async function () {
+    if (!state) this.skip();
+    launcher = launch(["--dir", dir, "--base-port", String(base)]);
+    await waitForBanner(launcher, 240_000);
+    expect(launcher.out()).to.include("(resumed;");
+    expect(launcher.out()).to.include("(journal replayed)");
+    const again = await readNetworkState(dir);
+    expect(again?.deploymentFile).to.equal(state.deploymentFile);
+    expect(again?.merchants).to.deep.equal(state.merchants);
+    const [merchant] = state.merchants;
+    if (!merchant) throw new Error("no merchant");
+    const client = new GatewayClient(`http://127.0.0.1:${base + 20}`, merchant);
+    const list = await client.get<{ items: { id: string; status: string }[] }>("/v1/payments?limit=100");
+    expect(list.status).to.equal(200);
+    expect(list.body.items.length).to.equal(SCENARIO_SIZES.test.payments / 2);
+    // The chain state came back too: the gateway's merged read finds each payment on-chain.
+    for (const item of list.body.items.slice(0, 2)) {
+      const one = await client.get<{ status: string; onChain: { status: string } | null }>(`/v1/payments/${item.id}`);
+      expect(one.body.onChain, item.id).to.not.equal(null);
+    }
+    launcher.child.kill("SIGINT");
+    expect(await launcher.exited).to.equal(0);
+    expect(processesUsing(dir)).to.deep.equal([]);
+  });
+
+  it("reports a port in use in one line and starts nothing", async function () {
+    const blocker = await listenOn(base + 20);
+    try {
+      const refused = launch(["--dir", dir, "--base-port", String(base)]);
+      expect(await refused.exited).to.equal(1);
+      const lines = refused.err().trim().split("\n");
+      expect(lines).to.have.length(1);
+      expect(lines[0]).to.match(/^settlenet: PORT_IN_USE: port \d+ \(gateway\) is in use/);
+      expect(processesUsing(dir)).to.deep.equal([]);
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+});
