@@ -59,13 +59,15 @@ async function opStatus(node: NodeHandle, id: string): Promise<string | undefine
 /** Counts of `ids` by the status `node` reports (`missing` for a 404, `<status>` for other answers). */
 async function statuses(node: NodeHandle, ids: string[]): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  const answers = await Promise.all(
-    ids.map(async (id) => {
-      const { status, body } = await getJson<StoredOperation & { code?: string }>(`${node.apiUrl}/v1/operations/${id}`);
-      return status === 200 ? body.status : status === 404 ? "missing" : `http-${status}-${body.code ?? ""}`;
-    }),
-  );
-  for (const answer of answers) out[answer] = (out[answer] ?? 0) + 1;
+  for (let i = 0; i < ids.length; i += 50) {
+    const answers = await Promise.all(
+      ids.slice(i, i + 50).map(async (id) => {
+        const { status, body } = await getJson<StoredOperation & { code?: string }>(`${node.apiUrl}/v1/operations/${id}`);
+        return status === 200 ? body.status : status === 404 ? "missing" : `http-${status}-${body.code ?? ""}`;
+      }),
+    );
+    for (const answer of answers) out[answer] = (out[answer] ?? 0) + 1;
+  }
   return out;
 }
 
@@ -170,10 +172,13 @@ describe("resync: a restored or emptied node catches up with the chain and its p
     await c.stop();
     await net.rpcProxy!.pause();
     const pays = await signPays(s, count, offset);
-    const ack = await postJson<{ accepted: number }>(`${a.apiUrl}/v1/operations`, { operations: pays.map((p) => p.op) });
-    expect([ack.status, ack.body.accepted]).to.deep.equal([202, count]);
+    for (let i = 0; i < count; i += 300) {
+      const slice = pays.slice(i, i + 300);
+      const ack = await postJson<{ accepted: number }>(`${a.apiUrl}/v1/operations`, { operations: slice.map((p) => p.op) });
+      expect([ack.status, ack.body.accepted]).to.deep.equal([202, slice.length]);
+    }
     for (const node of [b, d]) {
-      await waitFor(`${node.name} to hold the pending operations`, async () => (await statuses(node, pays.map((p) => p.paymentId)))["accepted"] === count, 10_000);
+      await waitFor(`${node.name} to hold the pending operations`, async () => (await statuses(node, pays.map((p) => p.paymentId)))["accepted"] === count, 20_000, 500);
     }
     expect([...(await paidCounts(s)).keys()].filter((id) => pays.some((p) => p.paymentId.toLowerCase() === id))).to.deep.equal([]);
     return pays;
@@ -187,24 +192,28 @@ describe("resync: a restored or emptied node catches up with the chain and its p
     const counts = await waitFor("every pending pay to be paid on-chain", async () => {
       const paid = await paidCounts(s);
       return ids.every((id) => paid.has(id.toLowerCase())) ? paid : undefined;
-    }, 60_000, 250);
+    }, 60_000, 500);
     expect(ids.filter((id) => counts.get(id.toLowerCase()) !== 1)).to.deep.equal([]);
     await waitFor("C to report every pay executed", async () => (await statuses(c, ids))["executed"] === ids.length, 30_000, 500);
     // C relayed none of them (it received them from peers), and late relays changed nothing.
-    const relayers = await Promise.all(ids.map(async (id) => (await getJson<StoredOperation>(`${c.apiUrl}/v1/operations/${id}`)).body.execution?.relayer?.toLowerCase()));
+    const relayers: (string | undefined)[] = [];
+    for (let i = 0; i < ids.length; i += 50) {
+      relayers.push(...(await Promise.all(ids.slice(i, i + 50).map(async (id) => (await getJson<StoredOperation>(`${c.apiUrl}/v1/operations/${id}`)).body.execution?.relayer?.toLowerCase()))));
+    }
     expect(relayers.filter((r) => r === net.scenario.institutions[2]!.address.toLowerCase())).to.deep.equal([]);
     const again = await paidCounts(s);
     expect(ids.filter((id) => again.get(id.toLowerCase()) !== 1)).to.deep.equal([]);
   }
 
   it("an emptied node answers NOT_READY until it holds the operations its peers accepted meanwhile, then reports them executed", async function () {
-    const pays = await pendingWhileCIsDown(20, 0);
+    // More than one sync answer message holds (500 operations): each peer answers in two parts.
+    const pays = await pendingWhileCIsDown(510, 0);
     const ids = pays.map((p) => p.paymentId);
     await rm(c.dataDir, { recursive: true, force: true });
 
     const samples = await startWatching(c, ids[0]!, pays[1]!.op, ids);
     expectGated(samples, { get: 200, post: 409, postCode: "DUPLICATE" }, { accepted: ids.length });
-    const origins = await Promise.all(ids.map(async (id) => (await getJson<StoredOperation>(`${c.apiUrl}/v1/operations/${id}`)).body.origin));
+    const origins = await Promise.all(ids.slice(0, 50).map(async (id) => (await getJson<StoredOperation>(`${c.apiUrl}/v1/operations/${id}`)).body.origin));
     expect(new Set(origins)).to.deep.equal(new Set(["gossip"]));
     expect(await opStatus(c, ids[0]!)).to.equal("accepted");
 
@@ -219,8 +228,8 @@ describe("resync: a restored or emptied node catches up with the chain and its p
 
   it("a restored node reports what executed since its backup and holds what its peers accepted meanwhile before it answers", async function () {
     // The backup holds the previous test's pays as accepted; they executed since.
-    expect(earlier).to.have.length(20);
-    const pays = await pendingWhileCIsDown(10, 20);
+    expect(earlier).to.have.length(510);
+    const pays = await pendingWhileCIsDown(10, 510);
     const ids = pays.map((p) => p.paymentId);
     await rm(c.dataDir, { recursive: true, force: true });
     await restoreBackup(backupFile, c.dataDir);
