@@ -36,6 +36,7 @@ import { RiskEngine } from "./validation/risk.js";
 import { ALERTS_TOPIC, startCompliance } from "./compliance/service.js";
 import { registerBackupRoutes } from "./backup/api.js";
 import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
+import { listenNotReady } from "./backup/not-ready-server.js";
 
 export interface RunningNode {
   peerId: string;
@@ -63,6 +64,10 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
 
     const storage = await openStorage(join(config.dataDir, "db"));
     stack.push(() => storage.close());
+    // While catching up with the chain, clients get 503 NOT_READY rather than a refused connection
+    // (with port 0 the real API picks its own port: nothing to hold).
+    const notReady = config.api.port === 0 ? undefined : await listenNotReady(config.api, { logger });
+    if (notReady) stack.push(() => notReady.close());
 
     const registry = new ChainRegistryView({ deployment, pollIntervalMs: 1_000 }, { provider, logger: logger.child({ module: "registry" }) });
     await registry.start();
@@ -242,6 +247,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         readiness.markPeersSynced();
       },
     );
+    await notReady?.close();
     await api.listen({ host: config.api.host, port: config.api.port });
     stack.push(() => api.close());
     const address = api.server.address();

@@ -2,10 +2,17 @@
  * Catching up before acknowledging anything. A restored (or emptied) node gets what happened on-chain
  * from its indexer, which resumes at its cursor; operations that peers accepted while it was away and
  * that are not on-chain yet it gets from the peers: it publishes a sync request on the sync topic and
- * every peer answers with its pending (accepted or submitted) operations, which go through the normal
- * gossip validation path. `Readiness` says when the node may acknowledge: the peer sync is done (an
- * answer came, or nobody answered within the timeout) and the indexer is within `maxLagBlocks` of the
- * head. Until then the API answers 503 NOT_READY.
+ * every peer answers with its pending (accepted or submitted) operations, in numbered parts, which go
+ * through the normal gossip validation path. The request is done once every peer it reached has
+ * delivered all the parts of its answer (or left), or at the timeout (alone in the network, or nobody
+ * answers). `Readiness` says when the node may acknowledge: the peer sync is done and the indexer is
+ * within `maxLagBlocks` of the head. Until then the API answers 503 NOT_READY. Readiness is a start-up
+ * gate and latches: a node that was ready stays ready while the chain RPC is down or the indexer lags
+ * under load (operations are still taken then and relayed once the chain is back).
+ *
+ * Limits: a peer sends at most `maxOperations` pending operations (what it has beyond that reaches
+ * the node through the chain once executed); a node without bootstrap peers does not ask (nobody to
+ * ask when it starts; peers that dial it later gossip only what is new).
  */
 import { randomBytes } from "node:crypto";
 
@@ -17,8 +24,8 @@ import { encodeGossipMessage, MAX_OPERATIONS_PER_MESSAGE } from "../protocol/gos
 import type { Logger, Storage } from "../services.js";
 
 export const SYNC_TOPIC = "/settlenet/sync/1";
-/** How long to keep taking answers after the first one. */
-const ANSWER_GRACE_MS = 500;
+/** How often the request is re-checked for complete answers. */
+const POLL_MS = 100;
 
 const messageSchema = z.discriminatedUnion("type", [
   z.strictObject({ v: z.literal(1), type: z.literal("request"), from: z.string().min(1).max(128), nonce: z.string().regex(/^[0-9a-f]{32}$/) }),
@@ -28,6 +35,9 @@ const messageSchema = z.discriminatedUnion("type", [
     to: z.string().min(1).max(128),
     nonce: z.string().regex(/^[0-9a-f]{32}$/),
     by: z.string().min(1).max(128),
+    /** This message's index among the `parts` messages of the answer. */
+    part: z.number().int().nonnegative(),
+    parts: z.number().int().positive().max(1_000),
     ops: z.array(z.unknown()).max(MAX_OPERATIONS_PER_MESSAGE),
   }),
 ]);
@@ -54,7 +64,8 @@ export interface PeerSyncModules {
 /** Asks peers for their pending operations and answers their requests; see the module comment. */
 export class PeerSync {
   private nonce: string | undefined;
-  private answered: (() => void) | undefined;
+  /** Parts of the current request's answers received (and ingested), by answering peer. */
+  private readonly answers = new Map<string, { parts: number; received: Set<number> }>();
   private received = 0;
 
   constructor(
@@ -70,26 +81,36 @@ export class PeerSync {
     const nonce = randomBytes(16).toString("hex");
     this.nonce = nonce;
     this.received = 0;
+    this.answers.clear();
     const deadline = Date.now() + (this.options.timeoutMs ?? 10_000);
-    const answer = new Promise<void>((resolve) => (this.answered = resolve));
-    let sent = 0;
+    let asked: string[] = [];
     // The mesh forms a moment after start: repeat the request until a peer got it (or time is up).
     while (Date.now() < deadline) {
-      if (network.topicPeers(SYNC_TOPIC).length > 0) {
-        sent = await network.publishTo(SYNC_TOPIC, encode({ v: 1, type: "request", from: network.peerId, nonce })).catch(() => 0);
-        if (sent > 0) break;
+      const peers = network.topicPeers(SYNC_TOPIC);
+      if (peers.length > 0) {
+        const sent = await network.publishTo(SYNC_TOPIC, encode({ v: 1, type: "request", from: network.peerId, nonce })).catch(() => 0);
+        if (sent > 0) {
+          asked = peers;
+          break;
+        }
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await sleep(POLL_MS);
     }
-    if (sent > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([answer, new Promise((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))))]);
-      clearTimeout(timer);
-      // Other peers' answers follow the first closely: take them too.
-      await new Promise((resolve) => setTimeout(resolve, Math.min(ANSWER_GRACE_MS, Math.max(0, deadline - Date.now()))));
-    }
+    // Done when every peer asked has delivered its whole answer, or is gone (it cannot answer then).
+    const complete = () => {
+      const connected = new Set(network.topicPeers(SYNC_TOPIC));
+      return asked.every((peer) => {
+        const answer = this.answers.get(peer);
+        return (answer !== undefined && answer.received.size >= answer.parts) || !connected.has(peer);
+      });
+    };
+    while (asked.length > 0 && !complete() && Date.now() < deadline) await sleep(POLL_MS);
     this.nonce = undefined;
-    logger.info({ peers: sent, received: this.received }, sent > 0 ? "synced pending operations from peers" : "no peer to sync pending operations from");
+    const answered = [...this.answers.values()].filter((a) => a.received.size >= a.parts).length;
+    const context = { asked: asked.length, answered, received: this.received };
+    if (asked.length === 0) logger.info(context, "no peer to sync pending operations from");
+    else if (answered < asked.length) logger.warn(context, "not every peer answered the sync request in time");
+    else logger.info(context, "synced pending operations from peers");
     return this.received;
   }
 
@@ -106,10 +127,13 @@ export class PeerSync {
       return "accept";
     }
     if (message.to !== self) return "accept";
-    if (message.nonce !== this.nonce) return "ignore";
+    if (message.nonce !== this.nonce || message.part >= message.parts) return "ignore";
     const verdict = message.ops.length === 0 ? "accept" : await this.modules.ingest(from, encodeGossipMessage(message.ops));
+    // Counted only once ingested: a complete answer means its operations are stored.
     this.received += message.ops.length;
-    this.answered?.();
+    const answer = this.answers.get(message.by) ?? { parts: message.parts, received: new Set<number>() };
+    answer.received.add(message.part);
+    this.answers.set(message.by, answer);
     return verdict === "reject" ? "reject" : "accept";
   }
 
@@ -119,8 +143,10 @@ export class PeerSync {
       const max = this.options.maxOperations ?? 5_000;
       const pending = [...(await storage.operations.listByStatus("accepted", max)), ...(await storage.operations.listByStatus("submitted", max))].slice(0, max);
       const ops = pending.map((op) => op.op);
-      for (let i = 0; i === 0 || i < ops.length; i += MAX_OPERATIONS_PER_MESSAGE) {
-        await network.publishTo(SYNC_TOPIC, encode({ v: 1, type: "response", to, nonce, by: network.peerId, ops: ops.slice(i, i + MAX_OPERATIONS_PER_MESSAGE) }));
+      const parts = Math.max(1, Math.ceil(ops.length / MAX_OPERATIONS_PER_MESSAGE));
+      for (let part = 0; part < parts; part++) {
+        const slice = ops.slice(part * MAX_OPERATIONS_PER_MESSAGE, (part + 1) * MAX_OPERATIONS_PER_MESSAGE);
+        await network.publishTo(SYNC_TOPIC, encode({ v: 1, type: "response", to, nonce, by: network.peerId, part, parts, ops: slice }));
       }
       logger.debug({ to, operations: ops.length }, "answered a sync request");
     } catch (error) {
@@ -129,10 +155,14 @@ export class PeerSync {
   }
 }
 
-/** Whether the node may acknowledge: peers synced and the indexer near the head (checked every `intervalMs`). */
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Whether the node may acknowledge: peers synced and the indexer near the head (checked every `intervalMs` until then; latches). */
 export class Readiness {
   private peersSynced = false;
   private caughtUp = false;
+  /** Set once both held; never cleared. */
+  private ready = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -141,20 +171,27 @@ export class Readiness {
   ) {}
 
   isReady(): boolean {
-    return this.peersSynced && this.caughtUp;
+    return this.ready;
   }
 
   markPeersSynced(): void {
     this.peersSynced = true;
+    // Ready at once if the indexer is already near the head, not at the next tick.
+    void this.check().catch(() => false);
   }
 
-  /** Checks the indexer's lag now. */
+  /** Checks the indexer's lag now (nothing to check once ready: readiness latches). */
   async check(): Promise<boolean> {
+    if (this.ready) return true;
     const [head, indexed] = await Promise.all([this.modules.provider.getBlockNumber().catch(() => null), this.modules.storage.getCursor()]);
     const caughtUp = head !== null && indexed !== undefined && head - indexed <= this.options.maxLagBlocks;
     if (caughtUp !== this.caughtUp) this.modules.logger.info({ head, indexed }, caughtUp ? "caught up with the chain" : "behind the chain: not acknowledging");
     this.caughtUp = caughtUp;
-    return this.isReady();
+    if (!this.ready && this.peersSynced && this.caughtUp) {
+      this.ready = true;
+      this.modules.logger.info({ head, indexed }, "ready: acknowledging operations");
+    }
+    return this.ready;
   }
 
   async start(): Promise<void> {
@@ -163,7 +200,7 @@ export class Readiness {
       this.check()
         .catch(() => false)
         .finally(() => {
-          if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs);
+          if (this.timer && !this.ready) this.timer = setTimeout(tick, this.options.intervalMs);
         });
     };
     this.timer = setTimeout(tick, this.options.intervalMs);
