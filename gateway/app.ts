@@ -37,6 +37,7 @@ import { PayerActionService } from "./payer-actions.js";
 import type { GatewayStorage } from "./storage/db.js";
 import { WebhookDispatcher, WebhookService, type WebhookOptions } from "./webhooks.js";
 import { statementRoutes } from "./api/statement-routes.js";
+import { reportRoutes } from "./api/report-routes.js";
 import { keeperConfigSchema } from "./config.js";
 import { assertNotFrozen } from "./freeze.js";
 import { ReleaseKeeper, type KeeperOptions } from "./keeper.js";
@@ -283,6 +284,7 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
     await scope.register(moneyRoutes, { payments, payerActions, money: moneyService });
     await scope.register(webhookRoutes, { webhooks });
     await scope.register(statementRoutes, { node: modules.node });
+    await scope.register(reportRoutes, { storage: modules.storage, node: modules.node, bank: modules.money?.bank, deployment: options.deployment, now });
   };
   await app.register(v1, { prefix: "/v1" });
 
