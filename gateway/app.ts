@@ -36,6 +36,11 @@ import { MoneyService } from "./money/service.js";
 import { PayerActionService } from "./payer-actions.js";
 import type { GatewayStorage } from "./storage/db.js";
 import { WebhookDispatcher, WebhookService, type WebhookOptions } from "./webhooks.js";
+import { statementRoutes } from "./api/statement-routes.js";
+import { reportRoutes } from "./api/report-routes.js";
+import { keeperConfigSchema } from "./config.js";
+import { assertNotFrozen } from "./freeze.js";
+import { ReleaseKeeper, type KeeperOptions } from "./keeper.js";
 
 export interface GatewayAppOptions {
   deployment: Deployment;
@@ -52,6 +57,8 @@ export interface GatewayAppOptions {
   reconcile?: Partial<ReconcileOptions>;
   /** How often open payouts, top-ups and payer actions are advanced (0: only on requests and bank settlements). */
   moneyTickMs?: number;
+  /** The auto-release keeper (defaults: config.ts keeperConfigSchema); runs only with money modules (chain time). */
+  keeper?: Partial<KeeperOptions>;
 }
 
 /** What money movement and payer actions need; without it those routes answer MONEY_NOT_CONFIGURED. */
@@ -90,6 +97,8 @@ declare module "fastify" {
     webhookDispatcher: WebhookDispatcher;
     /** The dropped-order reconciler (runs from onReady to onClose). */
     reconciler: Reconciler;
+    /** The auto-release keeper (runs from onReady to onClose), absent without money modules. */
+    releaseKeeper: ReleaseKeeper | undefined;
   }
 }
 
@@ -191,6 +200,16 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
       logger: modules.logger.child({ module: "payments" }),
       now,
       beforeRefundFromBalance: async (merchant, currency) => moneyService?.ensureEscrowAllowance(merchant, currency),
+      // A frozen payer or merchant: refused here, before anything is stored or relayed.
+      ...(modules.money
+        ? {
+            beforeAuthorize: (order: { terms: { token: string; payer: string; merchant: string } }) =>
+              assertNotFrozen(moneyChain(modules.money), order.terms.token, [
+                { role: "payer", address: order.terms.payer },
+                { role: "merchant", address: order.terms.merchant },
+              ]),
+          }
+        : {}),
     },
   );
   let payerActions: PayerActionService | undefined;
@@ -231,6 +250,13 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
     { ...reconcileConfigSchema.parse({}), ...options.reconcile },
     { storage: modules.storage, node: modules.node, whenIdle: (id, fn) => payments.whenIdle(id, fn), logger: modules.logger.child({ module: "reconciler" }), metrics, now },
   );
+  const keeper = modules.money
+    ? new ReleaseKeeper(
+        { ...keeperConfigSchema.parse({}), ...options.keeper, deployment: options.deployment },
+        { storage: modules.storage, node: modules.node, payments, chain: modules.money.chain, logger: modules.logger.child({ module: "keeper" }), metrics, now },
+      )
+    : undefined;
+  app.decorate("releaseKeeper", keeper);
   app.decorate("webhookDispatcher", dispatcher);
   app.decorate("reconciler", reconciler);
 
@@ -257,6 +283,8 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
     await scope.register(paymentRoutes, { payments });
     await scope.register(moneyRoutes, { payments, payerActions, money: moneyService });
     await scope.register(webhookRoutes, { webhooks });
+    await scope.register(statementRoutes, { node: modules.node });
+    await scope.register(reportRoutes, { storage: modules.storage, node: modules.node, bank: modules.money?.bank, deployment: options.deployment, now });
   };
   await app.register(v1, { prefix: "/v1" });
 
@@ -284,5 +312,12 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   app.addHook("onClose", async () => {
     await Promise.all([dispatcher.stop(), reconciler.stop()]);
   });
+  app.addHook("onReady", async () => keeper?.start());
+  app.addHook("onClose", async () => keeper?.stop());
   return app;
+}
+
+function moneyChain(money: GatewayMoneyModules | undefined): MoneyChain {
+  if (!money) throw new SettlenetError("MONEY_NOT_CONFIGURED", "this gateway was started without chain access for money movement");
+  return money.chain;
 }

@@ -61,6 +61,12 @@ export const reconcileConfigSchema = z.strictObject({
   expiredGraceSeconds: seconds(0, 30 * DAY).default(3_600),
 });
 
+/** The auto-release keeper (keeper.ts). */
+export const keeperConfigSchema = z.strictObject({
+  /** Time between runs (the first runs at start); 0 runs it only on demand. */
+  intervalMs: z.number().int().min(0).max(3_600_000).default(5_000),
+});
+
 export type WebhookConfig = z.infer<typeof webhookConfigSchema>;
 export type ReconcileConfig = z.infer<typeof reconcileConfigSchema>;
 
@@ -114,6 +120,7 @@ export const gatewayConfigSchema = z.strictObject({
   moneyTickMs: z.number().int().min(50).max(60_000).default(1_000),
   webhooks: webhookConfigSchema.prefault({}),
   reconcile: reconcileConfigSchema.prefault({}),
+  keeper: keeperConfigSchema.prefault({}),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -71,6 +71,32 @@ export class NodeClient {
     return this.parse(nodeOperationSchema, body);
   }
 
+  /** The node's settlement statement of `merchant` for cycle `cycleId` (JSON), or undefined if the node has no such cycle. */
+  async statement(cycleId: string, merchant: string): Promise<unknown> {
+    const { status, body } = await this.call("GET", `/v1/cycles/${encodeURIComponent(cycleId)}/statement?merchant=${encodeURIComponent(merchant)}`);
+    if (status === 404) return undefined;
+    if (status !== 200) throw this.unavailable(`GET statement answered ${status}`, this.problemCode(body));
+    return body;
+  }
+
+  /** One page of the payments the node indexed, newest first, filtered by merchant or payer. */
+  async payments(query: { merchant?: string; payer?: string; limit: number; cursor?: string }): Promise<{ items: unknown[]; next?: string }> {
+    const params = new URLSearchParams({ limit: String(query.limit) });
+    if (query.merchant) params.set("merchant", query.merchant);
+    if (query.payer) params.set("payer", query.payer);
+    if (query.cursor) params.set("cursor", query.cursor);
+    const { status, body } = await this.call("GET", `/v1/payments?${params.toString()}`);
+    if (status !== 200) throw this.unavailable(`GET payments answered ${status}`, this.problemCode(body));
+    return this.parse(z.object({ items: z.array(z.unknown()), next: z.string().optional() }), body);
+  }
+
+  /** The newest `limit` (at most 500) indexed events of `token`, newest first. */
+  async tokenEvents(token: string, limit: number): Promise<unknown[]> {
+    const { status, body } = await this.call("GET", `/v1/tokens/${token}/events?limit=${limit}`);
+    if (status !== 200) throw this.unavailable(`GET token events answered ${status}`, this.problemCode(body));
+    return this.parse(z.object({ events: z.array(z.unknown()) }), body).events;
+  }
+
   private async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
     let response: Response;
     try {

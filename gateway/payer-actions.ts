@@ -1,6 +1,7 @@
 /**
- * The payer's own escrow actions, `confirm` (release to the merchant) and `dispute` (freeze the held
- * payment for arbitration), by signed payload: the gateway hands out the EIP-712 data the payer signs
+ * The payer's own escrow actions, `confirm` (release to the merchant), `dispute` (freeze the held
+ * payment for arbitration) and `reclaim` (take back a held payment the merchant never fulfilled, once
+ * the fulfilment period has ended in chain time), by signed payload: the gateway hands out the EIP-712 data the payer signs
  * (fresh nonce, deadline from chain time), the merchant's checkout posts the signature back with the
  * nonce and deadline it was made for, and the gateway relays it through the node. A signature by
  * anyone but the order's payer is refused here with BAD_SIGNATURE before anything is stored or sent.
@@ -22,13 +23,16 @@ import type { PaymentService, TypedDataPayload } from "./payments.js";
 import type { GatewayStorage } from "./storage/db.js";
 import type { MerchantRecord, OrderRecord } from "./types.js";
 
-export type PayerAction = "confirm" | "dispute";
+export type PayerAction = "confirm" | "dispute" | "reclaim";
 
 /** Order statuses in which the payer may act (the escrow checks again). */
 const ACTIONABLE: Record<PayerAction, ReadonlySet<string>> = {
   confirm: new Set(["held", "fulfilled"]),
   dispute: new Set(["held", "fulfilled"]),
+  // Only a payment never fulfilled; the fulfilment deadline is checked against chain time.
+  reclaim: new Set(["held"]),
 };
+const PRIMARY_TYPES: Record<PayerAction, "Confirm" | "Dispute" | "Reclaim"> = { confirm: "Confirm", dispute: "Dispute", reclaim: "Reclaim" };
 const ALREADY_THERE = new Set(["DUPLICATE", "ALREADY_EXECUTED"]);
 const FINAL_ORDER = new Set(["released", "refunded", "resolved", "reclaimed", "failed"]);
 
@@ -110,9 +114,9 @@ export class PayerActionService {
 
     const order = await this.actionable(merchant, id, action);
     const op: EscrowOperationInput =
-      action === "confirm"
-        ? { kind: "confirm", terms: order.terms, nonce: input.nonce, deadline: input.deadline, signature: input.signature }
-        : { kind: "dispute", terms: order.terms, reason: reasonHash ?? "", nonce: input.nonce, deadline: input.deadline, signature: input.signature };
+      action === "dispute"
+        ? { kind: "dispute", terms: order.terms, reason: reasonHash ?? "", nonce: input.nonce, deadline: input.deadline, signature: input.signature }
+        : { kind: action, terms: order.terms, nonce: input.nonce, deadline: input.deadline, signature: input.signature };
     const result = await this.modules.node.submit(op);
     if (!result.accepted && !ALREADY_THERE.has(result.problem.code)) {
       const { type: _type, title, status, code, instance: _instance, ...extensions } = result.problem;
@@ -158,18 +162,30 @@ export class PayerActionService {
   private async actionable(merchant: MerchantRecord, id: string, action: PayerAction): Promise<OrderRecord> {
     const { order } = await this.modules.payments.get(merchant, id);
     if (!ACTIONABLE[action].has(order.status)) {
-      throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}; the payer can ${action} only a held or fulfilled payment`, { id, status: order.status });
+      const allowed = action === "reclaim" ? "a held (never fulfilled)" : "a held or fulfilled";
+      throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}; the payer can ${action} only ${allowed} payment`, { id, status: order.status });
+    }
+    if (action === "reclaim") {
+      // The escrow refuses a reclaim until a block later than the fulfilment deadline (ReclaimNotDue).
+      const chainNow = await this.modules.money.now();
+      const fulfilBy = BigInt(order.onChain?.deadline ?? 0);
+      if (chainNow <= fulfilBy) {
+        throw new SettlenetError("RECLAIM_NOT_DUE", `payment ${id} can be reclaimed after ${new Date(Number(fulfilBy) * 1000).toISOString()} (chain time)`, {
+          id,
+          reclaimableAfter: new Date(Number(fulfilBy) * 1000).toISOString(),
+        });
+      }
     }
     return order;
   }
 
   private typedData(order: OrderRecord, action: PayerAction, nonce: string, deadline: string, reasonHash: string | null): TypedDataPayload {
     const domain = escrowDomain(this.chainId, this.escrow);
-    const types = action === "confirm" ? ESCROW_ACTION_TYPES.confirm : ESCROW_ACTION_TYPES.dispute;
-    const primaryType = action === "confirm" ? "Confirm" : "Dispute";
+    const types: Record<string, readonly { name: string; type: string }[]> = ESCROW_ACTION_TYPES[action];
+    const primaryType = PRIMARY_TYPES[action];
     return {
       domain: { name: String(domain.name), version: String(domain.version), chainId: Number(this.chainId), verifyingContract: this.escrow },
-      types: { [primaryType]: [...(types[primaryType as keyof typeof types] as { name: string; type: string }[])] },
+      types: { [primaryType]: [...(types[primaryType] ?? [])] },
       primaryType,
       message: { paymentId: order.paymentId, ...(reasonHash ? { reason: reasonHash } : {}), nonce, deadline },
     };

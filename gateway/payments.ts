@@ -55,6 +55,8 @@ export interface PaymentServiceModules {
   now?: () => number;
   /** Runs before a refund of a released payment, which pulls from the merchant's balance (its escrow allowance). */
   beforeRefundFromBalance?: (merchant: MerchantRecord, currency: string) => Promise<void>;
+  /** Runs before a payer's authorization is relayed; throws to refuse it with nothing changed (freeze checks). */
+  beforeAuthorize?: (order: OrderRecord) => Promise<void>;
 }
 
 /** The typed data a payer signs for an order. */
@@ -176,6 +178,7 @@ export class PaymentService {
       if (order.status !== "awaiting_authorization") {
         throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}`, { id, status: order.status });
       }
+      await this.modules.beforeAuthorize?.(order);
       const op: EscrowOperationInput = { kind: "pay", terms: order.terms, signature };
       const result = await this.modules.node.submit(op);
       const nowMs = this.now();
@@ -323,6 +326,7 @@ export class PaymentService {
       typedData: order.status === "awaiting_authorization" ? this.typedData(order) : null,
       authorization: submitted(order.authorization),
       fulfilment: submitted(order.fulfilment),
+      autoRelease: submitted(order.autoRelease),
       refunds: order.refunds.map((r) => this.refundView(r)),
       onChain: order.onChain ? { ...order.onChain, deadline: iso(order.onChain.deadline * 1000) } : null,
       lastError: order.lastError ? { code: order.lastError.code, message: order.lastError.message, at: iso(order.lastError.atMs) } : null,

@@ -71,6 +71,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         webhooks: config.webhooks,
         reconcile: config.reconcile,
         moneyTickMs: config.moneyTickMs,
+        keeper: config.keeper,
       },
       { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }), metrics, money: { chain: moneyChain, custodian, bank } },
     );

@@ -118,6 +118,8 @@ export interface OrderRecord {
   expiresAtMs: number;
   authorization?: SubmittedOperation & { signature: string };
   fulfilment?: SubmittedOperation;
+  /** The `release` the gateway's keeper submitted once the auto-release time passed (keeper.ts). */
+  autoRelease?: SubmittedOperation;
   refunds: RefundRecord[];
   cancelledAtMs?: number;
   cancelReason?: string;

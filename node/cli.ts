@@ -6,6 +6,7 @@
  *   settlenet node backup|restore …        (node/backup/cli.ts)
  *   settlenet report aml|reserves …        (node/compliance/cli.ts)
  *   settlenet report reconcile …           (gateway/report.ts: the gateway's dropped-order repairs)
+ *   settlenet report threeway …            (gateway/threeway-cli.ts: gateway vs chain vs bank)
  *   settlenet gateway …                    (gateway/cli.ts)
  * Errors are reported in one line with their code; the exit status is non-zero.
  */
@@ -17,7 +18,7 @@ import { SettlenetError } from "./errors.js";
 import { stopOnSignal } from "./lifecycle.js";
 
 const USAGE =
-  "usage: settlenet node start|backup|restore … | settlenet bank start --config <file> | settlenet gateway … | settlenet report statement|aml|reserves|reconcile …";
+  "usage: settlenet node start|backup|restore … | settlenet bank start --config <file> | settlenet gateway … | settlenet report statement|aml|reserves|reconcile|threeway …";
 
 async function main(argv: string[]): Promise<void> {
   const [group, command, ...rest] = argv;
@@ -61,6 +62,12 @@ async function main(argv: string[]): Promise<void> {
     // The gateway's dropped-order repair log (gateway/report.ts).
     const { reconcileReportCommand } = await import("../gateway/report.js");
     await reconcileReportCommand(rest);
+    return;
+  }
+  if (group === "report" && command === "threeway") {
+    // Gateway orders vs chain (node API) vs bank simulator (gateway/threeway-cli.ts).
+    const { threeWayReportCommand } = await import("../gateway/threeway-cli.js");
+    await threeWayReportCommand(rest);
     return;
   }
   if (group === "report") {

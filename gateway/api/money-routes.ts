@@ -28,6 +28,7 @@ import {
   payoutList,
   payoutListQuery,
   payoutView,
+  reclaimBody,
   topupBody,
   topupIdParam,
   topupView,
@@ -208,6 +209,42 @@ export const moneyRoutes: FastifyPluginAsyncZod<MoneyRoutesOptions> = async (app
     },
     async (request, reply) => {
       const { action, order } = await payerActions.submit(merchantOf(request), request.params.id, "dispute", request.body);
+      return reply.status(202).send({ action: actionToView(action), payment: paymentService.view(order) });
+    },
+  );
+
+  app.get(
+    "/payments/:id/reclaim",
+    {
+      schema: {
+        ...payments,
+        operationId: "getReclaimPayload",
+        summary: "The payload the payer signs to reclaim a payment the merchant never fulfilled",
+        description:
+          "EIP-712 Reclaim data (fresh nonce, deadline in chain time). Only for a held payment whose fulfilment period has ended in chain time (else RECLAIM_NOT_DUE, or INVALID_PAYMENT_STATUS once fulfilled).",
+        params: paymentIdParam,
+        response: { 200: payerActionPayloadView, ...problemResponses },
+      },
+    },
+    async (request) => ({ object: "payer_action_payload" as const, ...(await payerActions.payload(merchantOf(request), request.params.id, "reclaim")) }),
+  );
+
+  app.post(
+    "/payments/:id/reclaim",
+    {
+      schema: {
+        ...payments,
+        operationId: "reclaimPayment",
+        summary: "Relay the payer's signed reclaim (returns the held amount to the payer)",
+        description: "A signature by anyone but the payer is refused with BAD_SIGNATURE and changes nothing; before the fulfilment deadline, RECLAIM_NOT_DUE. Emits payment.reclaimed once executed.",
+        headers: idempotencyHeaders,
+        params: paymentIdParam,
+        body: reclaimBody,
+        response: { 202: payerActionResult, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { action, order } = await payerActions.submit(merchantOf(request), request.params.id, "reclaim", request.body);
       return reply.status(202).send({ action: actionToView(action), payment: paymentService.view(order) });
     },
   );

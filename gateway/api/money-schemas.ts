@@ -35,9 +35,13 @@ export const disputeBody = confirmBody.extend({
   signature: signature.describe("The payer's EIP-712 signature of the Dispute payload"),
 });
 
+export const reclaimBody = confirmBody.extend({
+  signature: signature.describe("The payer's EIP-712 signature of the Reclaim payload"),
+});
+
 export const payerActionPayloadView = z.object({
   object: z.literal("payer_action_payload"),
-  action: z.enum(["confirm", "dispute"]),
+  action: z.enum(["confirm", "dispute", "reclaim"]),
   payer: z.string(),
   nonce: z.string(),
   deadline: z.string().describe("Unix seconds (chain time) after which the signature is void"),
@@ -48,7 +52,7 @@ export const payerActionPayloadView = z.object({
 
 export const payerActionView = z.object({
   object: z.literal("payer_action"),
-  action: z.enum(["confirm", "dispute"]),
+  action: z.enum(["confirm", "dispute", "reclaim"]),
   operationId: z.string(),
   status: z.enum(["pending", "executed", "failed"]),
   reason: z.string().nullable(),

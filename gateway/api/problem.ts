@@ -66,6 +66,11 @@ export const GATEWAY_CODES = {
   WEBHOOK_EVENT_TYPE_NOT_SUBSCRIBED: { status: 409, summary: "the webhook endpoint does not take this event type" },
   NO_WEBHOOK_ENDPOINT: { status: 409, summary: "no active webhook endpoint of the merchant takes this event type" },
   EVENT_NOT_FOUND: { status: 404, summary: "no event with this id for this merchant" },
+  // Freezes, reclaims, auto-release and statements (freeze.ts, payer-actions.ts, statements.ts).
+  ACCOUNT_FROZEN: { status: 403, summary: "the payer, the merchant or the recipient is frozen on the token by a regulator; nothing was submitted" },
+  RECLAIM_NOT_DUE: { status: 409, summary: "the payer can reclaim only after the merchant's fulfilment period has ended (in chain time)" },
+  CYCLE_NOT_FOUND: { status: 404, summary: "the institution node has no such settlement cycle (not closed yet, or empty)" },
+  CYCLE_NOT_FINALIZED: { status: 409, summary: "the settlement cycle is closed but not finalized on-chain yet: its statement is not final" },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type GatewayCode = keyof typeof GATEWAY_CODES;

@@ -109,6 +109,7 @@ export const paymentView = z.object({
   typedData: typedDataSchema.nullable().describe("What the payer signs; present while the payment awaits authorization"),
   authorization: submittedSchema.nullable(),
   fulfilment: submittedSchema.nullable(),
+  autoRelease: submittedSchema.nullable().optional().describe("The release the gateway submitted after the auto-release time passed (chain time)"),
   refunds: z.array(refundView),
   onChain: z
     .object({ status: z.string(), amount: z.string(), refunded: z.string(), deadline: isoTime })

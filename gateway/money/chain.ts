@@ -61,6 +61,13 @@ export class MoneyChain {
     return this.read(async () => (await this.token(token).getFunction("allowance")(owner, spender)) as bigint);
   }
 
+  /** Whether a regulator froze `account` on the token at `tokenAddress` (SettlementToken.isFrozen). */
+  async isFrozen(tokenAddress: string, account: string): Promise<boolean> {
+    const token = Object.values(this.deployment.tokens).find((t) => t.address.toLowerCase() === tokenAddress.toLowerCase());
+    if (!token) throw new SettlenetError("UNSUPPORTED_CURRENCY", `${tokenAddress} is not a settlement token here`, { token: tokenAddress });
+    return this.read(async () => (await this.token(token).getFunction("isFrozen")(account)) as boolean);
+  }
+
   /** The registry's payout-account reference of a merchant (bytes32). */
   async payoutAccountOf(merchant: string): Promise<string> {
     return this.read(async () => (await this.registry.getFunction("payoutAccountOf")(merchant)) as string);

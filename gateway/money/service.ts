@@ -29,6 +29,7 @@ import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../node/
 import { NodeRefusal } from "../api/problem.js";
 import type { BankAdapter, BankSettlement, BankTransfer } from "../bank/adapter.js";
 import type { ChainReader } from "../chain.js";
+import { assertNotFrozen } from "../freeze.js";
 import { merchantWallet } from "../merchants.js";
 import type { NodeClient, NodeProblem } from "../node-client.js";
 import { canonicalHash } from "../payments.js";
@@ -187,6 +188,7 @@ export class MoneyService {
     const { custodian } = this.requireMoney();
     const token = this.token(input.currency);
     const amount = BigInt(input.amount);
+    await assertNotFrozen(this.modules.money, token.address, [{ role: "merchant", address: merchant.address }]);
     await this.requirePayoutAccount(merchant, input.account);
     await this.requireSpendable(merchant, token, amount);
     await this.modules.money.ensureAllowance(token, this.wallet(merchant), custodian.address);
@@ -230,6 +232,8 @@ export class MoneyService {
   async createTopup(merchant: MerchantRecord, input: { amount: string; currency: string; account: string }): Promise<TopupRecord> {
     this.requireMoney();
     const token = this.token(input.currency);
+    // The bank would collect the deposit and the mint to a frozen account would then fail.
+    await assertNotFrozen(this.modules.money, token.address, [{ role: "merchant", address: merchant.address }]);
     const nowMs = this.now();
     const record: TopupRecord = {
       id: `tu_${randomBytes(12).toString("hex")}`,
@@ -278,6 +282,10 @@ export class MoneyService {
     if (recipient.kind !== "merchant" || !recipient.active) {
       throw new SettlenetError("RECIPIENT_NOT_MERCHANT", `${input.to} is not an active merchant on-chain`, { to: input.to, kind: recipient.kind });
     }
+    await assertNotFrozen(this.modules.money, token.address, [
+      { role: "merchant", address: merchant.address },
+      { role: "recipient", address: input.to },
+    ]);
     await this.requireSpendable(merchant, token, amount);
     const wallet = this.wallet(merchant);
     const escrow = this.options.deployment.contracts.escrow;

@@ -104,12 +104,12 @@ export interface TransferRecord {
   updatedAtMs: number;
 }
 
-/** A payer's signed confirm or dispute relayed for an order. */
+/** A payer's signed confirm, dispute or reclaim relayed for an order. */
 export interface PayerActionRecord {
   operationId: string;
   orderId: string;
   merchantId: string;
-  action: "confirm" | "dispute";
+  action: "confirm" | "dispute" | "reclaim";
   /** Dispute reason as the payer gave it (its keccak256 went on-chain). */
   reason?: string;
   reasonHash?: string;
