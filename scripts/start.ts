@@ -1,15 +1,16 @@
 /**
  * `npm start`: brings up the whole local network (scripts/lib/network.ts), prints where everything
  * answers, the merchants' API credentials and commands to try, and stops every part on Ctrl-C.
- *   npm start [-- --reset] [-- --base-port <n>] [-- --payers <n>]
+ *   npm start [-- --reset] [-- --base-port <n>] [-- --payers <n>] [-- --cycle-seconds <n>]
  * Failures (ports in use, missing build, a part that exits) are reported in one line.
  */
 import { parseArgs } from "node:util";
 
 import { SettlenetError } from "../node/errors.js";
-import { DEFAULT_ROOT, defaultPorts, ensureBuilt, startNetwork, type RunningNetwork } from "./lib/network.js";
+import { DEFAULT_ROOT, LOCAL_LARGE_VALUE_THRESHOLD, defaultPorts, ensureBuilt, startNetwork, type RunningNetwork } from "./lib/network.js";
+import { yuan } from "./lib/scenario.js";
 
-const USAGE = "usage: npm start [-- --reset] [-- --base-port <n>] [-- --payers <n>] [-- --dir <folder>]";
+const USAGE = "usage: npm start [-- --reset] [-- --base-port <n>] [-- --payers <n>] [-- --cycle-seconds <n>] [-- --dir <folder>]";
 
 function fail(error: unknown): never {
   const line = error instanceof SettlenetError ? `settlenet: ${error.code}: ${error.message}` : `settlenet: ${(error as Error).message ?? String(error)}`;
@@ -35,6 +36,7 @@ export function describeNetwork(net: RunningNetwork): string {
     ...state.merchants.map((m) => `  ${m.id.padEnd(12)} ${m.address}  key id ${m.keyId}  secret ${m.secret}`),
     "",
     `Payers: ${state.payers.length} funded customers (keys in ${net.root}/network.json).`,
+    `Settlement cycles: ${state.cycleSeconds ?? 86_400} s of chain time; AML large-value alerts from ${yuan(LOCAL_LARGE_VALUE_THRESHOLD)}.`,
     "",
     "Try",
     `  curl ${endpoints.nodes[0]?.api}/v1/peers`,
@@ -48,7 +50,14 @@ export function describeNetwork(net: RunningNetwork): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { reset: { type: "boolean" }, "base-port": { type: "string" }, payers: { type: "string" }, dir: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      reset: { type: "boolean" },
+      "base-port": { type: "string" },
+      payers: { type: "string" },
+      "cycle-seconds": { type: "string" },
+      dir: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
     strict: true,
   });
   if (values.help) {
@@ -59,6 +68,10 @@ async function main(): Promise<void> {
   if (basePort !== undefined && (!Number.isInteger(basePort) || basePort < 1024 || basePort > 65_000)) throw new SettlenetError("USAGE", `--base-port must be an integer between 1024 and 65000; ${USAGE}`);
   const payers = values.payers === undefined ? undefined : Number(values.payers);
   if (payers !== undefined && (!Number.isInteger(payers) || payers < 1 || payers > 1_000)) throw new SettlenetError("USAGE", `--payers must be an integer between 1 and 1000; ${USAGE}`);
+  const cycleSeconds = values["cycle-seconds"] === undefined ? undefined : Number(values["cycle-seconds"]);
+  if (cycleSeconds !== undefined && (!Number.isInteger(cycleSeconds) || cycleSeconds < 10 || cycleSeconds > 86_400)) {
+    throw new SettlenetError("USAGE", `--cycle-seconds must be an integer between 10 and 86400 (used when a new network is provisioned); ${USAGE}`);
+  }
 
   const running: { net?: RunningNetwork } = {};
   let stopping = false;
@@ -85,6 +98,7 @@ async function main(): Promise<void> {
     ...(values.reset ? { reset: true } : {}),
     ...(basePort !== undefined ? { ports: defaultPorts(basePort) } : {}),
     ...(payers !== undefined ? { payers } : {}),
+    ...(cycleSeconds !== undefined ? { cycleSeconds } : {}),
     onProgress: (line) => process.stdout.write(`  ${line}\n`),
   });
   running.net = net;

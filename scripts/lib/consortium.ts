@@ -12,6 +12,8 @@ import {
   NonceManager,
   Signature,
   encodeBytes32String,
+  keccak256,
+  toUtf8Bytes,
   type JsonRpcProvider,
   type Signer,
 } from "ethers";
@@ -36,6 +38,8 @@ export const DEV_ACCOUNTS = {
   regulator: () => devKey(0, 10),
   arbiter: () => devKey(0, 11),
   feeReceiver: () => devKey(0, 12),
+  /** Pays the gas of merchants' ERC-2612 permits the gateway submits (no role on-chain). */
+  permitRelayer: () => devKey(0, 13),
   merchant: (i: number) => devKey(2, i),
   payer: (i: number) => devKey(1, i),
 };
@@ -43,7 +47,8 @@ export const DEV_ACCOUNTS = {
 export interface ConsortiumOptions {
   institutionPeerIds: string[];
   regulatorPeerId: string;
-  merchants: { name: string }[];
+  /** `payoutAccount`: the bank account text payouts go to (its keccak256 is registered on-chain). */
+  merchants: { name: string; payoutAccount: string }[];
   payers: number;
   /** CNY minted to each payer, in minor units. */
   payerFunds: bigint;
@@ -88,7 +93,7 @@ export async function provisionConsortium(provider: JsonRpcProvider, options: Co
   step("institutions, regulator and arbiter registered");
 
   for (const [i, merchant] of options.merchants.entries()) {
-    await send(registry(acquirer).getFunction("registerMerchant")(DEV_ACCOUNTS.merchant(i).address, 2, options.merchantFeeBps, encodeBytes32String(merchant.name.slice(0, 31))));
+    await send(registry(acquirer).getFunction("registerMerchant")(DEV_ACCOUNTS.merchant(i).address, 2, options.merchantFeeBps, keccak256(toUtf8Bytes(merchant.payoutAccount))));
   }
   step("merchants onboarded");
 

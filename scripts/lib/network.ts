@@ -9,7 +9,7 @@
  * journal and the nodes and the gateway reopen their LevelDB. `reset` deletes the root first.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -35,11 +35,24 @@ export const DEFAULT_ROOT = join(PROJECT_ROOT, ".settlenet");
 
 const NODE_NAMES = ["institution-1", "institution-2", "institution-3", "regulator"] as const;
 const MERCHANTS = [
-  { id: "tea-house", name: "West Lake Tea House" },
-  { id: "book-store", name: "Harbour Book Store" },
+  { id: "tea-house", name: "West Lake Tea House", payoutAccount: "ICBC Hangzhou 6222 0212 0000 0001" },
+  { id: "book-store", name: "Harbour Book Store", payoutAccount: "BOC Qingdao 6216 6100 0000 0002" },
 ];
 const KEY_PASSWORD_ENV = "SETTLENET_KEY_PASSWORD";
 const MASTER_KEY_ENV = "SETTLENET_GATEWAY_MASTER_KEY";
+
+/**
+ * Settlement cycle length of a new local network: one minute, so the demo sees a cycle closed,
+ * attested by the institutions and finalized by quorum while it runs. A production network settles
+ * daily (86,400 s, the node's default); every node of a network must use the same length, so the
+ * length chosen at provisioning is kept in network.json and used at every later start.
+ */
+export const LOCAL_CYCLE_SECONDS = 60;
+/**
+ * AML large-value threshold of the local nodes (minor units): ¥50,000.00, the usual large-value cash
+ * reporting threshold for individuals; the demo's one large payment is above it, its others far below.
+ */
+export const LOCAL_LARGE_VALUE_THRESHOLD = 5_000_000n;
 
 // ------------------------------------------------------------------ ports
 
@@ -98,10 +111,22 @@ const stateSchema = z.strictObject({
   keyPassword: z.string(),
   masterKey: z.string(),
   nodes: z.array(z.strictObject({ name: z.string(), role: z.enum(["institution", "regulator"]), address: z.string(), peerId: z.string() })),
-  merchants: z.array(z.strictObject({ id: z.string(), name: z.string(), address: z.string(), keyId: z.string(), secret: z.string() })),
+  merchants: z.array(
+    z.strictObject({
+      id: z.string(),
+      name: z.string(),
+      address: z.string(),
+      keyId: z.string(),
+      secret: z.string(),
+      /** The bank account payouts go to (absent in networks provisioned before payouts: their reference was the name). */
+      payoutAccount: z.string().optional(),
+    }),
+  ),
   payers: z.array(z.strictObject({ address: z.string(), privateKey: z.string() })),
   arbiter: z.strictObject({ address: z.string(), privateKey: z.string() }),
   regulator: z.strictObject({ address: z.string() }),
+  /** Settlement cycle length chosen at provisioning (absent: a network from before cycles were configured, which cut daily cycles). */
+  cycleSeconds: z.number().int().positive().optional(),
 });
 export type NetworkState = z.infer<typeof stateSchema>;
 
@@ -258,6 +283,8 @@ export interface StartNetworkOptions {
   payers?: number;
   /** CNY minted to each payer (minor units; default 10,000,000 = ¥100,000.00). */
   payerFunds?: bigint;
+  /** Settlement cycle length of a new network (default LOCAL_CYCLE_SECONDS); a resumed network keeps its own. */
+  cycleSeconds?: number;
   logLevel?: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
   /** Progress lines ("chain ready", ...). */
   onProgress?: (line: string) => void;
@@ -387,7 +414,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         const { deployment, attestedReserves } = await provisionConsortium(provider, {
           institutionPeerIds: peerIds.slice(0, 3),
           regulatorPeerId: peerIds[3] ?? "",
-          merchants: MERCHANTS,
+          merchants: MERCHANTS.map((m) => ({ name: m.name, payoutAccount: m.payoutAccount })),
           payers,
           payerFunds: options.payerFunds ?? 10_000_000n,
           merchantFeeBps: 100,
@@ -418,6 +445,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
           payers: Array.from({ length: payers }, (_, i) => ({ address: DEV_ACCOUNTS.payer(i).address, privateKey: DEV_ACCOUNTS.payer(i).privateKey })),
           arbiter: { address: DEV_ACCOUNTS.arbiter().address, privateKey: DEV_ACCOUNTS.arbiter().privateKey },
           regulator: { address: DEV_ACCOUNTS.regulator().address },
+          cycleSeconds: options.cycleSeconds ?? LOCAL_CYCLE_SECONDS,
         };
         // Written last and atomically: its presence means "provisioned", so a start interrupted before it starts over.
         await writeFile(join(root, "network.json.tmp"), JSON.stringify(state, null, 2), { mode: 0o600 });
@@ -439,6 +467,16 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     }
     const provisioned = state;
     const endpoints = endpointsOf(ports, provisioned);
+    // The gateway's money keys: the custodian (institution 1, which holds the CNY reserves) signs mints
+    // and burns; the permit relayer pays the gas of merchants' permits. Written once (also into a
+    // network provisioned before the gateway moved money).
+    const custodianKeyFile = join(dirOf("gateway"), "custodian.json");
+    const relayerKeyFile = join(dirOf("gateway"), "permit-relayer.json");
+    if (!existsSync(custodianKeyFile)) await writeOperatorKeystore(custodianKeyFile, DEV_ACCOUNTS.institution(0).privateKey, keyPassword, true);
+    if (!existsSync(relayerKeyFile)) await writeOperatorKeystore(relayerKeyFile, DEV_ACCOUNTS.permitRelayer().privateKey, keyPassword, true);
+    // Shared by the bank simulator (signs its callbacks) and the gateway (verifies them); derived, so nothing more to keep.
+    const bankCallbackSecret = createHmac("sha256", masterKey).update("settlenet bank callbacks").digest("hex");
+    const cycleSeconds = provisioned.cycleSeconds ?? 86_400;
 
     function gatewayConfig(): GatewayConfigInput & { dataDir: string } {
       return {
@@ -470,6 +508,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
           api: { host: "127.0.0.1", port: ports.nodes[i]?.api ?? 0 },
           relay: { batchIntervalMs: 100, failoverTimeoutMs: 5_000 },
           indexer: { pollIntervalMs: 250 },
+          settlement: { cycleSeconds, tickMs: 1_000, finalizeFailoverMs: 5_000, rebroadcastMs: 5_000 },
+          compliance: { aml: { largeValue: { threshold: LOCAL_LARGE_VALUE_THRESHOLD.toString() } } },
           logLevel,
         };
         const configFile = join(dirOf(name), "node.json");
@@ -481,12 +521,27 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     await Promise.all(nodeParts.map((part, i) => waitReady(part, "GET /health", httpOk(`${endpoints.nodes[i]?.api}/health`), readyTimeoutMs)));
     progress(`${nodeParts.length} nodes ready`);
 
-    const bankConfig: BankConfigInput = { port: ports.bank, dataDir: "data", latencyMs: { min: 200, max: 1_500 }, failureRate: 0, seed: "settlenet-dev", logLevel };
+    const bankConfig: BankConfigInput = {
+      port: ports.bank,
+      dataDir: "data",
+      latencyMs: { min: 200, max: 1_500 },
+      failureRate: 0,
+      seed: "settlenet-dev",
+      callbackUrl: `${endpoints.gateway}/bank/callbacks`,
+      callbackSecret: bankCallbackSecret,
+      logLevel,
+    };
     await writeFile(join(dirOf("bank"), "bank.json"), JSON.stringify(bankConfig, null, 2));
     const bank = spawnPart("bank", [join(PROJECT_ROOT, "node", "cli.ts"), "bank", "start", "--config", join(dirOf("bank"), "bank.json")], join(dirOf("bank"), "bank.log"), env);
     parts.push(bank);
     const gwConfigFile = join(dirOf("gateway"), "gateway.json");
-    await writeFile(gwConfigFile, JSON.stringify(gatewayConfig(), null, 2));
+    const gwConfig: GatewayConfigInput = {
+      ...gatewayConfig(),
+      custodian: { keyFile: custodianKeyFile, keyPasswordEnv: KEY_PASSWORD_ENV },
+      permitRelayer: { keyFile: relayerKeyFile, keyPasswordEnv: KEY_PASSWORD_ENV },
+      bank: { url: endpoints.bank, callbackSecret: bankCallbackSecret },
+    };
+    await writeFile(gwConfigFile, JSON.stringify(gwConfig, null, 2));
     const gateway = spawnPart("gateway", [join(PROJECT_ROOT, "node", "cli.ts"), "gateway", "start", "--config", gwConfigFile], join(dirOf("gateway"), "gateway.log"), env);
     parts.push(gateway);
     await Promise.all([
@@ -494,6 +549,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       waitReady(gateway, "GET /health", httpOk(`${endpoints.gateway}/health`), readyTimeoutMs),
     ]);
     progress("gateway and bank simulator ready");
+    await openBankReserves(endpoints.bank, provisioned);
 
     const failure = new Promise<{ part: string; how: string; lastLine: string; logFile: string }>((resolveFailure) => {
       for (const part of parts) {
@@ -506,6 +562,19 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
   } catch (error) {
     await stopAll();
     throw error;
+  }
+}
+
+/**
+ * The reserves the custodian attested at provisioning (what backs the payers' CNY) sit in its reserve
+ * account at the bank: one opening deposit, so payouts (which the bank pays from that account) are
+ * covered. The bank keys transfers by reference, so repeating this at every start changes nothing.
+ */
+async function openBankReserves(bankUrl: string, state: NetworkState): Promise<void> {
+  const body = { reference: "opening-reserves", account: "Custodian reserve opening balance", amount: state.attestedReserves, currency: "CNY" };
+  const response = await fetch(`${bankUrl}/v1/deposits`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+  if (response.status !== 200 && response.status !== 201) {
+    throw new SettlenetError("BANK_RESERVES_FAILED", `the bank simulator refused the custodian's opening reserves deposit (${response.status})`, { status: response.status });
   }
 }
 
@@ -522,7 +591,7 @@ async function provisionGatewayMerchants(config: { dataDir: string }, masterKey:
     for (const [i, merchant] of MERCHANTS.entries()) {
       const added = await addMerchant({ id: merchant.id, name: merchant.name, privateKey: DEV_ACCOUNTS.merchant(i).privateKey }, modules);
       const key = await createApiKey(merchant.id, modules);
-      merchants.push({ id: merchant.id, name: merchant.name, address: added.address, keyId: key.keyId, secret: key.secret });
+      merchants.push({ id: merchant.id, name: merchant.name, address: added.address, keyId: key.keyId, secret: key.secret, payoutAccount: merchant.payoutAccount });
     }
     return merchants;
   } finally {

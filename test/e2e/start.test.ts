@@ -1,8 +1,10 @@
 /**
  * `npm start` end to end: the launcher (scripts/start.ts, the same code path as `npm start`) brings
- * the whole network up as child processes in a temp folder, a small demo scenario runs through the
- * gateway's HTTP API, Ctrl-C (SIGINT) stops everything with no process left behind, a second start
- * resumes the same chain and data, and a port in use is reported in one line.
+ * the whole network up as child processes in a temp folder, the demo scenario (scripts/lib/scenario.ts,
+ * what `npm run demo` runs) runs at its small size and its summary is asserted — payments by state,
+ * volumes, refunds, the arbiter's split, the payout, the AML alert and freeze, the finalized cycle and
+ * its verified proof, no reconciliation break — then Ctrl-C (SIGINT) stops everything with no process
+ * left behind, a second start resumes the same chain and data, and a port in use is reported in one line.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
@@ -14,8 +16,8 @@ import { join } from "node:path";
 import { expect } from "chai";
 
 import { GatewayClient } from "../../gateway/client.js";
-import { PROJECT_ROOT, readNetworkState, type NetworkState } from "../../scripts/lib/network.js";
-import { SCENARIO_SIZES, planOf, runScenario, type Plan, type ScenarioSummary } from "../../scripts/lib/scenario.js";
+import { PROJECT_ROOT, defaultPorts, endpointsOf, readNetworkState, type NetworkState } from "../../scripts/lib/network.js";
+import { DISPUTED_INDEX, LARGE_VALUE_AMOUNT, PAYOUT_AMOUNT, SCENARIO_SIZES, amountOf, planOf, runScenario, type Plan, type ScenarioSummary } from "../../scripts/lib/scenario.js";
 
 const START = join(PROJECT_ROOT, "scripts", "start.ts");
 
@@ -85,21 +87,17 @@ async function freeBase(): Promise<number> {
   throw new Error("no free port range");
 }
 
-/** What a payment's status must be after the scenario, given which steps ran. */
-function expectedStatus(plan: Plan, ran: Set<string>): string {
-  switch (plan) {
-    case "direct":
-      return "released";
-    case "refundHeld":
-      return "held";
-    case "refundFulfilled":
-      return "fulfilled";
-    case "confirm":
-      return ran.has("payer confirmation") ? "released" : "fulfilled";
-    case "autoRelease":
-      return ran.has("auto-release") ? "released" : "fulfilled";
-  }
-}
+/** What a payment's status must be after the scenario. */
+const EXPECTED_STATUS: Record<Plan, string> = {
+  confirm: "released",
+  autoRelease: "released",
+  direct: "released",
+  refundHeld: "held",
+  refundFulfilled: "fulfilled",
+  dispute: "resolved",
+  reclaim: "reclaimed",
+  largeValue: "held",
+};
 
 describe("npm start: the whole network as child processes, a demo scenario, Ctrl-C, resume", function () {
   this.timeout(300_000);
@@ -135,23 +133,55 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
     // 7 processes: chain, 4 nodes, bank, gateway (the launcher's own command line names the folder too).
     expect(processesUsing(dir).length).to.equal(8);
 
-    summary = await runScenario({ gateway: `http://127.0.0.1:${base + 20}`, state, size: SCENARIO_SIZES.test, timeoutMs: 120_000 });
+    summary = await runScenario({ root: dir, endpoints: endpointsOf(defaultPorts(base), state), state, size: SCENARIO_SIZES.test, timeoutMs: 120_000 });
     const failed = summary.checks.filter((c) => !c.ok);
     expect(failed, JSON.stringify(failed)).to.deep.equal([]);
     expect(summary.ok).to.equal(true);
-    const ran = new Set(summary.checks.map((c) => c.step));
-    expect([...ran]).to.include.members(["payments held", "fulfilment", "partial refunds"]);
-    expect(summary.payments).to.equal(SCENARIO_SIZES.test.payments);
-    const expected: Record<string, number> = {};
-    for (let i = 0; i < SCENARIO_SIZES.test.payments; i++) {
-      const status = expectedStatus(planOf(i), ran);
-      expected[status] = (expected[status] ?? 0) + 1;
-    }
+    expect(new Set(summary.checks.map((c) => c.step))).to.deep.equal(
+      new Set([
+        "payments held",
+        "fulfilment",
+        "partial refunds",
+        "payer confirmation",
+        "dispute resolved by the arbiter",
+        "payout through the bank simulator",
+        "auto-release",
+        "payer reclaim",
+        "AML alert and regulator freeze",
+        "settlement cycle finalized, Merkle proof verified",
+        "reconciliation breaks = 0",
+      ]),
+    );
+
+    // Ten payments and the large-value one, each where its plan leads.
+    const n = SCENARIO_SIZES.test.payments;
+    expect(summary.payments).to.equal(n + 1);
+    const expected: Record<string, number> = { held: 1 };
+    for (let i = 0; i < n; i++) expected[EXPECTED_STATUS[planOf(i)]] = (expected[EXPECTED_STATUS[planOf(i)]] ?? 0) + 1;
     expect(summary.byStatus).to.deep.equal(expected);
-    // The two refunded payments (#7 held, #8 fulfilled) were refunded a quarter each.
-    const amount = (i: number) => 1_000n + BigInt((i * 7_919) % 200_000);
-    expect(summary.refunded).to.equal((amount(7) / 4n + amount(8) / 4n).toString());
-    expect(summary.volume).to.equal(Array.from({ length: SCENARIO_SIZES.test.payments }, (_, i) => amount(i)).reduce((a, b) => a + b, 0n).toString());
+    expect(summary.byStatus).to.deep.equal({ released: 6, held: 2, fulfilled: 1, resolved: 1, reclaimed: 1 });
+    const amounts = Array.from({ length: n }, (_, i) => amountOf(i));
+    expect(summary.volume).to.equal((amounts.reduce((a, b) => a + b, 0n) + LARGE_VALUE_AMOUNT).toString());
+    // #7 (held) and #8 (fulfilled) refunded a quarter each; the arbiter gave the payer of #1 half back.
+    const payerShare = amountOf(DISPUTED_INDEX) / 2n;
+    expect(summary.refunded).to.equal((amountOf(7) / 4n + amountOf(8) / 4n + payerShare).toString());
+    expect(summary.findings.dispute?.payerAmount).to.equal(payerShare.toString());
+    // Fees: 1 % of the released payments (#0, #2, #4, #5 confirmed, #6 auto-released, #9 direct) and of the merchant's share of #1.
+    const feeOf = (x: bigint) => (x * 100n) / 10_000n;
+    const merchantShare = amountOf(DISPUTED_INDEX) - payerShare;
+    expect(summary.findings.dispute?.merchantAmount).to.equal((merchantShare - feeOf(merchantShare)).toString());
+    const released = [0, 2, 4, 5, 6, 9].map((i) => feeOf(amountOf(i))).reduce((a, b) => a + b, 0n);
+    expect(summary.fees).to.equal((released + feeOf(merchantShare)).toString());
+
+    const { payout, cycle, amlAlerts, freeze, reconciliation } = summary.findings;
+    expect(payout).to.include({ amount: PAYOUT_AMOUNT.toString(), stage: "paid", bankStatus: "confirmed" });
+    expect(cycle?.root).to.match(/^0x[0-9a-f]{64}$/);
+    expect(cycle?.attestations).to.be.at.least(3);
+    expect(cycle).to.include({ proofVerified: true, verifiedOnChain: true });
+    expect(amlAlerts).to.include({ ours: 1, rule: "LARGE_VALUE" });
+    expect(freeze).to.include({ refusedWith: "ACCOUNT_FROZEN", lifted: true });
+    expect(reconciliation?.breaks).to.equal(0);
+    expect(reconciliation?.compared).to.be.at.least(n + 2);
   });
 
   it("stops every part on Ctrl-C and leaves no process behind", async function () {
@@ -176,7 +206,8 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
     const client = new GatewayClient(`http://127.0.0.1:${base + 20}`, merchant);
     const list = await client.get<{ items: { id: string; status: string }[] }>("/v1/payments?limit=100");
     expect(list.status).to.equal(200);
-    expect(list.body.items.length).to.equal(SCENARIO_SIZES.test.payments / 2);
+    // Half the scenario's payments, the large-value one and the frozen payer's refused (cancelled) order.
+    expect(list.body.items.length).to.equal(SCENARIO_SIZES.test.payments / 2 + 2);
     // The chain state came back too: the gateway's merged read finds each payment on-chain.
     for (const item of list.body.items.slice(0, 2)) {
       const one = await client.get<{ status: string; onChain: { status: string } | null }>(`/v1/payments/${item.id}`);
