@@ -92,7 +92,11 @@ export async function startPersistentChain(options: PersistentChainOptions, modu
   hre.hooks.registerHandlers("network", handlers as never);
 
   const initialDate = existing ? new Date(existing.header.genesisTimestamp * 1000) : new Date();
-  const server = await hre.network.createServer({ network: "default", override: { initialDate } }, options.host ?? "127.0.0.1", options.port);
+  // Automine seals one block per transaction; without allowBlocksWithSameTimestamp each block would be
+  // at least one second after the previous, so a busy minute (the demo's hundreds of transactions) would
+  // push chain time minutes ahead of the wall clock, and every escrow deadline and settlement cycle with
+  // it. Blocks of the same second share its timestamp instead, as on a chain sealing by wall-clock time.
+  const server = await hre.network.createServer({ network: "default", override: { initialDate, allowBlocksWithSameTimestamp: true } }, options.host ?? "127.0.0.1", options.port);
   try {
     const genesis = await request<RpcBlock>("eth_getBlockByNumber", ["0x0", false]);
     const chainId = BigInt(await request<string>("eth_chainId")).toString();
