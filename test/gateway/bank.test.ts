@@ -7,16 +7,16 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
 import { expect } from "chai";
-import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 
 import { SettlenetError } from "../../node/errors.js";
 import { HttpBankAdapter, type BankSettlement, type HttpBankAdapterOptions } from "../../gateway/bank/adapter.js";
 import { parseBankConfig, type BankConfigInput } from "../../gateway/bank/server.js";
-import { buildBankSimulator, transferPlanner, type BankSimulatorOptions } from "../../gateway/bank/simulator.js";
-import { openBankStore, type BankStore } from "../../gateway/bank/store.js";
+import { transferPlanner, type BankSimulatorOptions } from "../../gateway/bank/simulator.js";
+import { openBankStore } from "../../gateway/bank/store.js";
 import { BANK_CALLBACK_HEADERS, callbackSignatureMatches, signCallback } from "../../gateway/bank/wire.js";
 import { freePort, waitFor } from "../helpers/network.js";
+import { startBankSimulator, type BankSimulatorHandle } from "./fixture.js";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const logger = pino({ level: "silent" });
@@ -35,29 +35,11 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-interface Simulator {
-  url: string;
-  app: FastifyInstance;
-  store: BankStore;
-  stop(): Promise<void>;
-}
-
-/** The simulator in-process, listening on 127.0.0.1 with its LevelDB in `dir`. */
-async function startSimulator(dir: string, options: Partial<BankSimulatorOptions> = {}, port = 0): Promise<Simulator> {
-  const store = await openBankStore(dir);
-  const app = await buildBankSimulator({ latencyMs: { min: 20, max: 40 }, failureRate: 0, ...options }, { logger, store });
-  await app.listen({ host: "127.0.0.1", port });
-  const address = app.server.address();
-  const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`;
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await app.close();
-    await store.close();
-  };
-  cleanups.push(stop);
-  return { url, app, store, stop };
+/** The simulator in-process, listening on 127.0.0.1 with its LevelDB in `dir`; stopped after the test. */
+async function startSimulator(dir: string, options: Partial<BankSimulatorOptions> = {}, port = 0): Promise<BankSimulatorHandle> {
+  const sim = await startBankSimulator(dir, { latencyMs: { min: 20, max: 40 }, failureRate: 0, ...options }, port);
+  cleanups.push(sim.stop);
+  return sim;
 }
 
 function adapterFor(url: string, options: Partial<HttpBankAdapterOptions> = {}): HttpBankAdapter {
