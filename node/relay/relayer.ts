@@ -414,11 +414,14 @@ export class BatchRelayer implements Relayer {
       const data = this.iface.encodeFunctionData("executeBatch", [batch.map((entry) => toContractOperation(escrowOf(entry)))]);
       const request = { to: this.escrowAddress, data, from: this.relayerAddress };
       nonce = this.nextNonce ?? (await this.provider.getTransactionCount(this.relayerAddress, "pending"));
-      const estimate = await this.wallet.estimateGas(request);
+      // The fee data is read beside the estimate, not after it (populateTransaction would read it in
+      // series: one more chain round trip per batch while the pump waits).
+      const [estimate, fees] = await Promise.all([this.wallet.estimateGas(request), this.provider.getFeeData()]);
+      const fee = fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null ? { maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas } : {};
       // Margin: a batch item runs with 63/64 of the gas left, and an estimate tight enough to let an
       // item run out of gas inside its try/catch would still "succeed" as a transaction.
       const gasLimit = (estimate * 5n) / 4n + 50_000n;
-      const signed = await this.wallet.signTransaction(await this.wallet.populateTransaction({ ...request, nonce, gasLimit }));
+      const signed = await this.wallet.signTransaction(await this.wallet.populateTransaction({ ...request, nonce, gasLimit, ...fee }));
       txHash = Transaction.from(signed).hash ?? undefined;
       if (!txHash) throw new SettlenetError("RELAY_UNSIGNED", "signed transaction has no hash");
       // Recorded before the broadcast, so a crash after it is resolved from the chain on restart.
