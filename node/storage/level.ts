@@ -229,15 +229,20 @@ class GroupCommitter {
   }
 }
 
-/** An iterator-like object that opens the real iterator only after pending writes are applied. */
-function deferredIterator<T>(
-  ready: Promise<void>,
-  open: () => AsyncIterableIterator<T> & {
-    all(): Promise<T[]>;
-    close(): Promise<void>;
-  },
-) {
-  let real: ReturnType<typeof open> | undefined;
+/** The parts of an abstract-level iterator that repositories use. */
+interface LevelIterator<T> extends AsyncIterable<T> {
+  next(): Promise<T | undefined>;
+  nextv(size: number): Promise<T[]>;
+  all(): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * An iterator with abstract-level semantics (`next()` resolves to the entry or undefined, `for await`
+ * closes it) that opens the real iterator only once the pending writes are applied.
+ */
+function deferredIterator<T>(ready: Promise<void>, open: () => LevelIterator<T>): LevelIterator<T> {
+  let real: LevelIterator<T> | undefined;
   // The failure surfaces on first use; an iterator never used must not leave an unhandled rejection.
   ready.catch(() => undefined);
   const get = async () => {
@@ -248,24 +253,20 @@ function deferredIterator<T>(
     return real;
   };
   return {
-    async all() {
-      return (await get()).all();
-    },
     async next() {
       return (await get()).next();
     },
     async nextv(size: number) {
-      return ((await get()) as unknown as { nextv(n: number): Promise<T[]> }).nextv(size);
+      return (await get()).nextv(size);
+    },
+    async all() {
+      return (await get()).all();
     },
     async close() {
       if (real) await real.close();
     },
-    async return() {
-      if (real) await real.close();
-      return { done: true as const, value: undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return this;
+    async *[Symbol.asyncIterator]() {
+      yield* await get();
     },
   };
 }

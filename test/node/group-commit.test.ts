@@ -140,6 +140,43 @@ describe("storage: group commit of synced writes", function () {
     expect(await store.spaces.b.keys().all()).to.have.length(100);
   });
 
+  it("iterates like abstract-level (for await, next, nextv, all) while writes are pending", async () => {
+    await put("a0", 0);
+    const results = await Promise.all([
+      put("a1", 1),
+      store.ctx.write(async () => {
+        await store.ctx.commit([{ type: "put", sublevel: store.spaces.a, key: "a2", value: 2 }]);
+        const seen: [string, unknown][] = [];
+        for await (const entry of store.spaces.a.iterator()) seen.push(entry);
+        const keys: string[] = [];
+        for await (const key of store.spaces.a.keys({ gte: "a1" })) keys.push(key);
+        const values = store.spaces.a.values();
+        const first = await values.next();
+        const rest = await values.nextv(10);
+        const end = await values.next();
+        await values.close();
+        return { seen, keys, first, rest, end, all: await store.spaces.a.keys({ reverse: true, limit: 2 }).all() };
+      }),
+    ]);
+    expect(results[1]).to.deep.equal({
+      seen: [
+        ["a0", 0],
+        ["a1", 1],
+        ["a2", 2],
+      ],
+      keys: ["a1", "a2"],
+      first: 0,
+      rest: [1, 2],
+      end: undefined,
+      all: ["a2", "a1"],
+    });
+    // Breaking out of a pending-time iteration closes it (close() would otherwise hang).
+    const early = put("a3", 3);
+    for await (const key of store.spaces.a.keys()) if (key === "a1") break;
+    await early;
+    expect(await store.spaces.a.keys().all()).to.deep.equal(["a0", "a1", "a2", "a3"]);
+  });
+
   it("answers a read outside a section from a pending write only after that write is synced", async () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
