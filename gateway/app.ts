@@ -164,7 +164,6 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
         { name: "bank", description: "Callbacks of the custodian bank" },
         { name: "webhooks", description: "Webhook endpoints and their delivery logs (Standard Webhooks)" },
         { name: "events", description: "The merchant's event log" },
-        { name: "service", description: "Service status" },
       ],
       components: {
         securitySchemes: {

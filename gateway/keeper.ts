@@ -22,6 +22,7 @@ import type { Deployment } from "../node/protocol/deployment.js";
 import type { MoneyChain } from "./money/chain.js";
 import type { NodeClient, NodePayment } from "./node-client.js";
 import { mergeNodeView, type PaymentService } from "./payments.js";
+import { PeriodicRunner } from "./periodic.js";
 import type { GatewayStorage } from "./storage/db.js";
 import type { OrderRecord, SubmittedOperation } from "./types.js";
 
@@ -65,11 +66,8 @@ function keeperMetrics(registry: Registry) {
 export class ReleaseKeeper {
   private readonly metrics: ReturnType<typeof keeperMetrics>;
   private readonly ctx: { chainId: bigint; escrow: string };
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<KeeperSummary> | undefined;
-  private stopped = true;
-  /** Set by `stop`: a run in progress ends at the next order. */
-  private closing = false;
+  /** Runs `run` at start and every `intervalMs`; `stop` makes a run in progress end at the next order. */
+  private readonly runner: PeriodicRunner<KeeperSummary>;
 
   constructor(
     private readonly options: KeeperOptions & { deployment: Deployment },
@@ -77,27 +75,21 @@ export class ReleaseKeeper {
   ) {
     this.metrics = keeperMetrics(modules.metrics);
     this.ctx = { chainId: BigInt(options.deployment.chainId), escrow: options.deployment.contracts.escrow };
+    this.runner = new PeriodicRunner("keeper", options.intervalMs, () => this.run(), modules.logger);
   }
 
   /** Runs now, then every `intervalMs` (0: only on demand). */
   start(): void {
-    this.stopped = false;
-    this.loop(0);
+    this.runner.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.closing = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 
   /** One run (joins the one in progress, if any). */
   runOnce(): Promise<KeeperSummary> {
-    this.running ??= this.run().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.runner.runOnce();
   }
 
   /** The id of the release operation of `order` (the same for every sender). */
@@ -109,18 +101,6 @@ export class ReleaseKeeper {
     return { kind: "release", terms: order.terms };
   }
 
-  private loop(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.runOnce()
-        .catch((error: unknown) => this.modules.logger.warn({ err: error }, "keeper run failed"))
-        .finally(() => {
-          if (this.options.intervalMs > 0) this.loop(this.options.intervalMs);
-        });
-    }, delayMs);
-    this.timer.unref();
-  }
-
   private async run(): Promise<KeeperSummary> {
     const summary: KeeperSummary = { checked: 0, submitted: [] };
     try {
@@ -130,7 +110,7 @@ export class ReleaseKeeper {
         do {
           const page = await this.modules.storage.orders.list(merchant.id, { status: "fulfilled", limit: PAGE, ...(cursor ? { cursor } : {}) });
           for (const order of page.items) {
-            if (this.closing) return summary;
+            if (this.runner.closing) return summary;
             // Not due by what the gateway last saw: skip without asking the node.
             if (!order.onChain || BigInt(order.onChain.deadline) > chainNow) continue;
             summary.checked += 1;

@@ -19,6 +19,7 @@ import { SettlenetError } from "../node/errors.js";
 import type { RepairKind } from "./events.js";
 import type { NodeClient } from "./node-client.js";
 import { mergeNodeView } from "./payments.js";
+import { PeriodicRunner } from "./periodic.js";
 import type { GatewayStorage } from "./storage/db.js";
 import type { OrderRecord, OrderStatus, SubmittedOperation } from "./types.js";
 
@@ -79,50 +80,29 @@ function reconcileMetrics(registry: Registry) {
 /** Compares open orders with the chain (through the node) and repairs them. */
 export class Reconciler {
   private readonly metrics: ReturnType<typeof reconcileMetrics>;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<ReconcileSummary> | undefined;
-  private stopped = true;
-  /** Set by `stop`: a run in progress ends at the next order. */
-  private closing = false;
+  /** Runs `run` at start and every `intervalMs`; `stop` makes a run in progress end at the next order. */
+  private readonly runner: PeriodicRunner<ReconcileSummary>;
 
   constructor(
     private readonly options: ReconcileOptions,
     private readonly modules: ReconcilerModules,
   ) {
     this.metrics = reconcileMetrics(modules.metrics);
+    this.runner = new PeriodicRunner("reconciler", options.intervalMs, () => this.run(), modules.logger);
   }
 
   /** Runs now, then every `intervalMs` (0: only on demand). */
   start(): void {
-    this.stopped = false;
-    this.loop(0);
+    this.runner.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.closing = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 
   /** One run (joins the one in progress, if any). */
   runOnce(): Promise<ReconcileSummary> {
-    this.running ??= this.run().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
-  }
-
-  private loop(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.runOnce()
-        .catch((error: unknown) => this.modules.logger.warn({ err: error }, "reconciler run failed"))
-        .finally(() => {
-          if (this.options.intervalMs > 0) this.loop(this.options.intervalMs);
-        });
-    }, delayMs);
-    this.timer.unref();
+    return this.runner.runOnce();
   }
 
   private async run(): Promise<ReconcileSummary> {
@@ -135,7 +115,7 @@ export class Reconciler {
           do {
             const page = await this.modules.storage.orders.list(merchant.id, { status, limit: PAGE, ...(cursor ? { cursor } : {}) });
             for (const order of page.items) {
-              if (this.closing) return summary;
+              if (this.runner.closing) return summary;
               if (this.settled(order)) continue;
               // An action (e.g. authorize) between its node call and its own write must not look like a dropped order.
               await (this.modules.whenIdle ? this.modules.whenIdle(order.id, () => this.check(order.id, summary)) : this.check(order.id, summary));

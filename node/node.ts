@@ -104,7 +104,14 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       config.role === "institution"
         ? new BatchRelayer(
             { deployment, institutionId: operator.id, ...config.relay },
-            { wallet: wallet.connect(provider), storage, logger: logger.child({ module: "relay" }), activeInstitutions: () => registry.activeInstitutions() },
+            {
+              wallet: wallet.connect(provider),
+              storage,
+              logger: logger.child({ module: "relay" }),
+              activeInstitutions: () => registry.activeInstitutions(),
+              // Before a failover relay: index up to the head, so what another node executed is not sent again.
+              catchUp: () => Promise.all([indexer.syncOnce(), tokenIndexer.syncOnce()]),
+            },
           )
         : undefined;
     const pipeline = new OperationPipeline({ readOnly: config.role === "regulator" }, ctx, { logger, outcomes, risk, ...(relayer ? { relayer } : {}) });

@@ -127,7 +127,7 @@ export interface BankStore {
 /** Opens (creating if needed) the bank database in `dir`. */
 export async function openBankStore(dir: string): Promise<BankStore> {
   const store = await openLevelStore(dir, BANK_KEYSPACES, { label: "bank" });
-  const { db, spaces } = store;
+  const { spaces } = store;
   const { read, write } = store.ctx;
 
   let seq = ((await spaces.meta.get("seq")) as number | undefined) ?? 0;
@@ -302,7 +302,7 @@ export async function openBankStore(dir: string): Promise<BankStore> {
     },
 
     acknowledge(eventId) {
-      return write(() => db.batch([{ type: "del", sublevel: spaces.callbacks, key: eventId }], { sync: true }));
+      return write(() => store.ctx.commit([{ type: "del", sublevel: spaces.callbacks, key: eventId }]));
     },
 
     reserve(currency) {

@@ -168,19 +168,7 @@ export class LevelWebhookRepository {
         }
         for (const endpoint of endpoints) {
           if (endpoint.status !== "active" || !endpoint.eventTypes.includes(event.type)) continue;
-          const delivery: DeliveryRecord = {
-            endpointId: endpoint.id,
-            eventId: event.id,
-            eventType: event.type,
-            merchantId: event.merchantId,
-            status: "pending",
-            createdAtMs: atMs,
-            updatedAtMs: atMs,
-            retryFromMs: atMs,
-            nextAttemptAtMs: atMs,
-            attemptCount: 0,
-            attempts: [],
-          };
+          const delivery = newDelivery(endpoint.id, event, atMs);
           writes.push(...this.deliveryWrites(delivery, undefined), { type: "put", sublevel: s.webhookDeliveriesByEndpoint, key: webhookKeys.deliveryByEndpoint(delivery), value: "" });
         }
       }
@@ -267,19 +255,7 @@ export class LevelWebhookRepository {
         const current = (await s.webhookDeliveries.get(webhookKeys.delivery(endpointId, event.id))) as DeliveryRecord | undefined;
         const next: DeliveryRecord = current
           ? { ...current, status: "pending", nextAttemptAtMs: atMs, retryFromMs: atMs, updatedAtMs: atMs }
-          : {
-              endpointId,
-              eventId: event.id,
-              eventType: event.type,
-              merchantId: event.merchantId,
-              status: "pending",
-              createdAtMs: atMs,
-              updatedAtMs: atMs,
-              retryFromMs: atMs,
-              nextAttemptAtMs: atMs,
-              attemptCount: 0,
-              attempts: [],
-            };
+          : newDelivery(endpointId, event, atMs);
         writes.push(...this.deliveryWrites(next, current));
         if (!current) writes.push({ type: "put", sublevel: s.webhookDeliveriesByEndpoint, key: webhookKeys.deliveryByEndpoint(next), value: "" });
         out.push(next);
@@ -308,6 +284,23 @@ export class LevelWebhookRepository {
     if (next.nextAttemptAtMs !== undefined) writes.push({ type: "put", sublevel: s.webhookQueue, key: webhookKeys.queue(next.nextAttemptAtMs, next.endpointId, next.eventId), value: "" });
     return writes;
   }
+}
+
+/** A delivery of `event` to `endpointId` never attempted yet, due at once (fan-out and redelivery create the same). */
+function newDelivery(endpointId: string, event: EventRecord, atMs: number): DeliveryRecord {
+  return {
+    endpointId,
+    eventId: event.id,
+    eventType: event.type,
+    merchantId: event.merchantId,
+    status: "pending",
+    createdAtMs: atMs,
+    updatedAtMs: atMs,
+    retryFromMs: atMs,
+    nextAttemptAtMs: atMs,
+    attemptCount: 0,
+    attempts: [],
+  };
 }
 
 function lastPart(key: string): string {

@@ -10,7 +10,10 @@
  *   within `failoverTimeoutMs × rank`, where rank (counted from 1) is this node's position in the
  *   ranking of all active institutions by keccak256(abi.encodePacked(operationId, institutionId)).
  *   The API node that first accepted the operation is not known here, so it is ranked like everyone
- *   else; counting from 1 means no failover relayer fires at time 0 alongside the API node.
+ *   else; counting from 1 means no failover relayer fires at time 0 alongside the API node. When the
+ *   time comes, the node first brings its index up to the chain head (`catchUp`): its index lags the
+ *   chain by a poll interval or more, and relaying what the API node already executed costs a whole
+ *   transaction on a chain that is busy already (under load, that was most failover traffic).
  * - Nothing is executed twice: each operation is marked "submitted" with the hash of the signed
  *   transaction before that transaction is broadcast, so a crash at any point leaves a record that
  *   the next start resolves from the chain (receipt found → outcome read from it; not found →
@@ -76,6 +79,11 @@ export interface BatchRelayerModules extends Modules {
   storage: Storage;
   /** Active institutions (RegistryView.activeInstitutions). */
   activeInstitutions: () => { id: string }[];
+  /**
+   * Indexes the chain up to its head now (reporting settled operations through `settled`); awaited
+   * before a gossip operation's failover relay. Absent: relay on the index as it is.
+   */
+  catchUp?: () => Promise<unknown>;
 }
 
 /** Upper bound of operations reloaded per status on start (the repository lists have no cursor). */
@@ -135,6 +143,10 @@ export class BatchRelayer implements Relayer {
   private readonly wallet: Signer;
   private readonly storage: Storage;
   private readonly activeInstitutions: () => { id: string }[];
+  private readonly catchUp: (() => Promise<unknown>) | undefined;
+  /** The catch-up that failover timers firing now wait for (one at a time; at most one queued). */
+  private catchUpRunning: Promise<void> = Promise.resolve();
+  private catchUpQueued: Promise<void> | undefined;
   private readonly log: Logger;
 
   /** Escrow operations ready to send, in FIFO order. */
@@ -178,6 +190,7 @@ export class BatchRelayer implements Relayer {
     this.wallet = modules.wallet;
     this.storage = modules.storage;
     this.activeInstitutions = modules.activeInstitutions;
+    this.catchUp = modules.catchUp;
     this.log = modules.logger.child({ module: "relay" });
   }
 
@@ -294,12 +307,37 @@ export class BatchRelayer implements Relayer {
     if (!watched) return;
     watched.timer = setTimeout(() => {
       if (this.watching.get(id) !== watched) return;
-      this.watching.delete(id);
-      this.log.info({ id }, "gossip operation not settled in time: relaying it");
-      this.queueOf(watched.entry).set(id, { ...watched.entry, since: Date.now(), urgent: true });
-      this.wake();
+      // Still watched while the index catches up: settled() drops it if it was executed meanwhile.
+      void this.caughtUp().then(() => {
+        if (!this.running || this.watching.get(id) !== watched) return;
+        this.watching.delete(id);
+        this.log.info({ id }, "gossip operation not settled in time: relaying it");
+        this.queueOf(watched.entry).set(id, { ...watched.entry, since: Date.now(), urgent: true });
+        this.wake();
+      });
     }, Math.max(0, dueAt - Date.now()));
     watched.timer.unref();
+  }
+
+  /**
+   * Resolves after a catch-up that started after this call (timers firing together share it); never
+   * rejects: if the chain cannot be read, the failover goes ahead on the index as it is.
+   */
+  private caughtUp(): Promise<void> {
+    const catchUp = this.catchUp;
+    if (!catchUp) return Promise.resolve();
+    if (this.catchUpQueued) return this.catchUpQueued;
+    const queued = this.catchUpRunning.then(async () => {
+      this.catchUpQueued = undefined;
+      try {
+        await catchUp();
+      } catch (error) {
+        this.log.debug({ error: describe(error) }, "could not catch up with the chain before a failover; relaying on the index as it is");
+      }
+    });
+    this.catchUpQueued = queued;
+    this.catchUpRunning = queued;
+    return queued;
   }
 
   private entryOf(op: StoredOperation, now: number): Entry | undefined {
@@ -414,11 +452,14 @@ export class BatchRelayer implements Relayer {
       const data = this.iface.encodeFunctionData("executeBatch", [batch.map((entry) => toContractOperation(escrowOf(entry)))]);
       const request = { to: this.escrowAddress, data, from: this.relayerAddress };
       nonce = this.nextNonce ?? (await this.provider.getTransactionCount(this.relayerAddress, "pending"));
-      const estimate = await this.wallet.estimateGas(request);
+      // The fee data is read beside the estimate, not after it (populateTransaction would read it in
+      // series: one more chain round trip per batch while the pump waits).
+      const [estimate, fees] = await Promise.all([this.wallet.estimateGas(request), this.provider.getFeeData()]);
+      const fee = fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null ? { maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas } : {};
       // Margin: a batch item runs with 63/64 of the gas left, and an estimate tight enough to let an
       // item run out of gas inside its try/catch would still "succeed" as a transaction.
       const gasLimit = (estimate * 5n) / 4n + 50_000n;
-      const signed = await this.wallet.signTransaction(await this.wallet.populateTransaction({ ...request, nonce, gasLimit }));
+      const signed = await this.wallet.signTransaction(await this.wallet.populateTransaction({ ...request, nonce, gasLimit, ...fee }));
       txHash = Transaction.from(signed).hash ?? undefined;
       if (!txHash) throw new SettlenetError("RELAY_UNSIGNED", "signed transaction has no hash");
       // Recorded before the broadcast, so a crash after it is resolved from the chain on restart.

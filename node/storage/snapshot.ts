@@ -16,13 +16,13 @@ export function isKeyspace(name: string): name is Keyspace {
 
 /** Creates the database in `dir` from `records` (synced batches); the caller checks `dir` is fresh. */
 export async function writeSnapshot(dir: string, records: AsyncIterable<SnapshotRecord>): Promise<number> {
-  const { db, spaces, close } = await openLevelStore(dir, KEYSPACES, { label: "restored node" });
+  const { db, raw, close } = await openLevelStore(dir, KEYSPACES, { label: "restored node" });
   let count = 0;
   try {
     let batch = db.batch();
     for await (const record of records) {
       if (!isKeyspace(record.keyspace)) throw new SettlenetError("BACKUP_INCOMPATIBLE", `unknown keyspace ${String(record.keyspace)}`, { keyspace: record.keyspace });
-      batch.put(record.key, record.value, { sublevel: spaces[record.keyspace], keyEncoding: "utf8", valueEncoding: "utf8" });
+      batch.put(record.key, record.value, { sublevel: raw[record.keyspace], keyEncoding: "utf8", valueEncoding: "utf8" });
       count += 1;
       if (batch.length >= BATCH) {
         await batch.write({ sync: true });

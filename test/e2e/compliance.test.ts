@@ -4,33 +4,17 @@
  * reports (API and CLI); a node is backed up while it runs, wiped, restored and catches up with what
  * happened meanwhile; corrupted backups and non-empty targets are refused with codes.
  */
-import { spawn } from "node:child_process";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 import { expect } from "chai";
 
 import type { AlertRecord } from "../../node/compliance/alert.js";
 import type { ReservesReport } from "../../node/compliance/reserves.js";
 import { openStorage } from "../../node/storage/db.js";
+import { runCli } from "../helpers/cli.js";
 import { getJson, launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
-
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-/** Runs the settlenet CLI; resolves with its exit code and output. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(projectRoot, "node", "cli.ts"), ...args], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once("error", reject);
-    child.once("exit", (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
 
 describe("e2e: compliance alerts, reports, backup and restore", function () {
   this.timeout(180_000);
@@ -96,10 +80,10 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     expect(lines).to.have.length(2);
     expect(lines[1]).to.contain(alert.id).and.contain("inspector-7");
 
-    const report = await cli(["report", "aml", "--node", regulator.apiUrl, "--format", "json", "--rule", "LARGE_VALUE"]);
+    const report = await runCli(["report", "aml", "--node", regulator.apiUrl, "--format", "json", "--rule", "LARGE_VALUE"]);
     expect(report.code, report.stderr).to.equal(0);
     expect((JSON.parse(report.stdout) as { alerts: AlertRecord[] }).alerts.map((a) => a.id)).to.include(alert.id);
-    const refused = await cli(["report", "aml", "--node", regulator.apiUrl, "--status", "closed"]);
+    const refused = await runCli(["report", "aml", "--node", regulator.apiUrl, "--status", "closed"]);
     expect(refused.code).to.equal(1);
     expect(refused.stderr).to.contain("MALFORMED");
 
@@ -112,12 +96,12 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     const custodian = net.scenario.institutions[0]!.address;
     const outstanding = await net.scenario.token.outstandingOf(custodian);
     const reserves = (await net.scenario.token.reservesOf(custodian)).amount;
-    const json = await cli(["report", "reserves", "--config", institution0.configFile, "--format", "json"]);
+    const json = await runCli(["report", "reserves", "--config", institution0.configFile, "--format", "json"]);
     expect(json.code, json.stderr).to.equal(0);
     const report = JSON.parse(json.stdout) as ReservesReport;
     const entry = report.tokens[0]!.custodians.find((c) => c.custodian === custodian)!;
     expect(entry).to.deep.include({ outstanding: outstanding.toString(), reserves: reserves.toString(), stale: false, belowMinRatio: false });
-    const csv = await cli(["report", "reserves", "--node", institution0.apiUrl, "--format", "csv"]);
+    const csv = await runCli(["report", "reserves", "--node", institution0.apiUrl, "--format", "csv"]);
     const [header, row] = csv.stdout.trim().split("\r\n");
     expect(header).to.equal("asOfBlock,asOfTime,symbol,token,custodian,active,outstanding,reserves,ratio,attestedAt,ageSeconds,stale,belowMinRatio");
     expect(row!.split(",").slice(2, 8)).to.deep.equal(["CNY", await net.scenario.token.getAddress(), custodian, "true", outstanding.toString(), reserves.toString()]);
@@ -127,11 +111,11 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     const before = await payThrough(institution0, 500n, 1);
     await waitFor("institution-1 to index it", async () => (await getJson(`${institution1.apiUrl}/v1/payments/${before}`)).status === 200);
     const backupFile = join(net.dir, "institution-1.backup");
-    const backup = await cli(["node", "backup", "--config", institution1.configFile, "--out", backupFile]);
+    const backup = await runCli(["node", "backup", "--config", institution1.configFile, "--out", backupFile]);
     expect(backup.code, backup.stderr).to.equal(0);
     const summary = JSON.parse(backup.stdout) as { source: string; records: number; contentSha256: string };
     expect(summary.source).to.equal("api");
-    expect((await cli(["node", "backup", "--config", institution1.configFile, "--out", backupFile])).stderr).to.contain("BACKUP_EXISTS");
+    expect((await runCli(["node", "backup", "--config", institution1.configFile, "--out", backupFile])).stderr).to.contain("BACKUP_EXISTS");
 
     // Nothing happened since the snapshot: the stopped node's database is exactly what was backed up.
     await institution1.stop();
@@ -145,25 +129,25 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     const corrupted = join(net.dir, "corrupted.backup");
     await writeFile(corrupted, text.replace('"s":"payments"', '"s":"paymentz"'));
     const scratch = join(net.dir, "scratch");
-    const corrupt = await cli(["node", "restore", "--from", corrupted, "--data", scratch]);
+    const corrupt = await runCli(["node", "restore", "--from", corrupted, "--data", scratch]);
     expect(corrupt.code).to.equal(1);
     expect(corrupt.stderr).to.contain("BACKUP_CORRUPT");
     const truncated = join(net.dir, "truncated.backup");
     await writeFile(truncated, text.split("\n").slice(0, -2).join("\n") + "\n");
-    expect((await cli(["node", "restore", "--from", truncated, "--data", scratch])).stderr).to.contain("BACKUP_CORRUPT");
+    expect((await runCli(["node", "restore", "--from", truncated, "--data", scratch])).stderr).to.contain("BACKUP_CORRUPT");
     const flipped = join(net.dir, "flipped.backup");
     const lines = text.split("\n");
     lines[3] = lines[3]!.replace(/"c":"([0-9a-f])/, (_m, d: string) => `"c":"${d === "a" ? "b" : "a"}`);
     await writeFile(flipped, lines.join("\n"));
-    expect((await cli(["node", "restore", "--from", flipped, "--data", scratch])).stderr).to.contain("BACKUP_CORRUPT");
+    expect((await runCli(["node", "restore", "--from", flipped, "--data", scratch])).stderr).to.contain("BACKUP_CORRUPT");
     expect(await readFile(join(scratch, "db", "CURRENT")).then(() => true, () => false)).to.equal(false);
-    expect((await cli(["node", "restore", "--from", backupFile, "--data", institution1.dataDir])).stderr).to.contain("RESTORE_TARGET_NOT_EMPTY");
+    expect((await runCli(["node", "restore", "--from", backupFile, "--data", institution1.dataDir])).stderr).to.contain("RESTORE_TARGET_NOT_EMPTY");
 
     // Wipe, and let the network go on meanwhile.
     await rm(institution1.dataDir, { recursive: true, force: true });
     const meanwhile = [await payThrough(institution0, 700n, 1), await payThrough(institution0, 10_500n, 1)];
 
-    const restored = await cli(["node", "restore", "--from", backupFile, "--data", institution1.dataDir]);
+    const restored = await runCli(["node", "restore", "--from", backupFile, "--data", institution1.dataDir]);
     expect(restored.code, restored.stderr).to.equal(0);
     const result = JSON.parse(restored.stdout) as { records: number; contentSha256: string };
     expect(result).to.include({ records: summary.records, contentSha256: originalChecksum });

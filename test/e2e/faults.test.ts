@@ -12,7 +12,7 @@ import type { EscrowOperationInput } from "../../node/protocol/operations.js";
 import type { StoredOperation } from "../../node/types.js";
 import type { Scenario } from "../helpers/chain.js";
 import { getJson, launchNetwork, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
-import { signedPay, termsFor } from "../helpers/operations.js";
+import { signedPays } from "../helpers/operations.js";
 
 const HELD = 1n;
 
@@ -20,15 +20,6 @@ interface BatchAck {
   accepted: number;
   refused: number;
   results: { id?: string; status: "accepted" | "refused"; code?: string }[];
-}
-
-/** `count` signed pays spread over every payer and merchant of the scenario. */
-async function signPays(s: Scenario, count: number, offset = 0): Promise<{ op: EscrowOperationInput; paymentId: string }[]> {
-  const pays: { op: EscrowOperationInput; paymentId: string }[] = [];
-  for (let i = offset; i < offset + count; i++) {
-    pays.push(await signedPay(s, await termsFor(s, i % s.payers.length, i % s.merchants.length)));
-  }
-  return pays;
 }
 
 /** Posts a batch submission and checks that every operation in it was accepted (202). */
@@ -139,7 +130,7 @@ describe("fault: the relaying node is killed with SIGKILL right after accepting 
   it("executes all 200 exactly once through failover by the other institutions, and the restarted node reports them executed", async function () {
     const s = net.scenario;
     const a = nodeNamed(net, "institution-0");
-    const pays = await signPays(s, 200);
+    const pays = await signedPays(s, 200);
     const ids = pays.map((p) => p.paymentId);
 
     const started = Date.now();
@@ -179,7 +170,7 @@ describe("fault: the relaying node is killed with SIGKILL right after accepting 
     await a.stop("SIGTERM");
     await a.start();
     await waitConnected(net);
-    const pays = await signPays(s, 200, 200);
+    const pays = await signedPays(s, 200, 200);
     const ids = pays.map((p) => p.paymentId);
 
     const started = Date.now();
@@ -223,9 +214,9 @@ describe("fault: the chain RPC is cut off for 10 s during a stream of operations
     if (!proxy) throw new Error("no rpc proxy");
     const institutions = net.nodes.filter((n) => n.role === "institution");
     const PER_POST = 5;
-    const before = await signPays(s, 30, 0);
-    const during = await signPays(s, 100, 30);
-    const after = await signPays(s, 30, 130);
+    const before = await signedPays(s, 30, 0);
+    const during = await signedPays(s, 100, 30);
+    const after = await signedPays(s, 30, 130);
 
     // A stream of small batch submissions, round-robin over the institution nodes.
     let post = 0;

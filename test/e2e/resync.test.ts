@@ -17,9 +17,9 @@ import { expect } from "chai";
 import { restoreBackup } from "../../node/backup/backup.js";
 import type { EscrowOperationInput } from "../../node/protocol/operations.js";
 import type { StoredOperation } from "../../node/types.js";
-import { startChain, type Scenario } from "../helpers/chain.js";
+import { startChain } from "../helpers/chain.js";
 import { getJson, launchNetwork, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
-import { signedPay, termsFor } from "../helpers/operations.js";
+import { paidCounts, signedPays } from "../helpers/operations.js";
 
 type Pay = { op: EscrowOperationInput; paymentId: string };
 
@@ -31,24 +31,6 @@ interface Sample {
   postCode?: string;
   /** On the first answer other than 503 to the GET: how many of the expected operations it held, by status. */
   held?: Record<string, number>;
-}
-
-async function signPays(s: Scenario, count: number, offset: number): Promise<Pay[]> {
-  const pays: Pay[] = [];
-  for (let i = offset; i < offset + count; i++) pays.push(await signedPay(s, await termsFor(s, i % s.payers.length, i % s.merchants.length)));
-  return pays;
-}
-
-/** PaymentPaid events per payment id (lower case). */
-async function paidCounts(s: Scenario): Promise<Map<string, number>> {
-  const escrow = s.contracts.escrow;
-  const logs = await escrow.queryFilter(escrow.filters.PaymentPaid(), s.deployment.deploymentBlock);
-  const counts = new Map<string, number>();
-  for (const log of logs) {
-    const id = String(log.args[0]).toLowerCase();
-    counts.set(id, (counts.get(id) ?? 0) + 1);
-  }
-  return counts;
 }
 
 async function opStatus(node: NodeHandle, id: string): Promise<string | undefined> {
@@ -171,7 +153,7 @@ describe("resync: a restored or emptied node catches up with the chain and its p
     const [a, b, , d] = net.nodes as [NodeHandle, NodeHandle, NodeHandle, NodeHandle];
     await c.stop();
     await net.rpcProxy!.pause();
-    const pays = await signPays(s, count, offset);
+    const pays = await signedPays(s, count, offset);
     for (let i = 0; i < count; i += 300) {
       const slice = pays.slice(i, i + 300);
       const ack = await postJson<{ accepted: number }>(`${a.apiUrl}/v1/operations`, { operations: slice.map((p) => p.op) });

@@ -13,7 +13,7 @@ import type { EscrowOperationInput, TokenOperationInput } from "../../node/proto
 import type { StoredOperation } from "../../node/types.js";
 import type { Scenario } from "../helpers/chain.js";
 import { getJson, launchNetwork, peersOf, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
-import { signedPay, termsFor } from "../helpers/operations.js";
+import { paidCounts, signedPay, termsFor } from "../helpers/operations.js";
 import { freshPeerKey, startTestPeer, type TestPeer } from "../helpers/peer.js";
 import { randomRef, signedTokenOp, tokenOperationIdOf } from "../helpers/tokens.js";
 
@@ -43,18 +43,6 @@ async function mintedCounts(s: Scenario): Promise<Map<string, number>> {
   for (const log of logs) {
     const ref = String((log as unknown as { args: { bankRef: string } }).args.bankRef).toLowerCase();
     counts.set(ref, (counts.get(ref) ?? 0) + 1);
-  }
-  return counts;
-}
-
-/** PaymentPaid events per payment id (lower case). */
-async function paidCounts(s: Scenario): Promise<Map<string, number>> {
-  const escrow = s.contracts.escrow;
-  const logs = await escrow.queryFilter(escrow.filters.PaymentPaid(), s.deployment.deploymentBlock);
-  const counts = new Map<string, number>();
-  for (const log of logs) {
-    const id = String(log.args[0]).toLowerCase();
-    counts.set(id, (counts.get(id) ?? 0) + 1);
   }
   return counts;
 }

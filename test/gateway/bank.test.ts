@@ -7,16 +7,17 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 
 import { expect } from "chai";
-import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 
 import { SettlenetError } from "../../node/errors.js";
 import { HttpBankAdapter, type BankSettlement, type HttpBankAdapterOptions } from "../../gateway/bank/adapter.js";
 import { parseBankConfig, type BankConfigInput } from "../../gateway/bank/server.js";
-import { buildBankSimulator, transferPlanner, type BankSimulatorOptions } from "../../gateway/bank/simulator.js";
-import { openBankStore, type BankStore } from "../../gateway/bank/store.js";
+import { transferPlanner, type BankSimulatorOptions } from "../../gateway/bank/simulator.js";
+import { openBankStore } from "../../gateway/bank/store.js";
 import { BANK_CALLBACK_HEADERS, callbackSignatureMatches, signCallback } from "../../gateway/bank/wire.js";
 import { freePort, waitFor } from "../helpers/network.js";
+import { startBankSimulator, type BankSimulatorHandle } from "./fixture.js";
+import { refusalOf } from "../helpers/errors.js";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const logger = pino({ level: "silent" });
@@ -35,45 +36,17 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-interface Simulator {
-  url: string;
-  app: FastifyInstance;
-  store: BankStore;
-  stop(): Promise<void>;
-}
-
-/** The simulator in-process, listening on 127.0.0.1 with its LevelDB in `dir`. */
-async function startSimulator(dir: string, options: Partial<BankSimulatorOptions> = {}, port = 0): Promise<Simulator> {
-  const store = await openBankStore(dir);
-  const app = await buildBankSimulator({ latencyMs: { min: 20, max: 40 }, failureRate: 0, ...options }, { logger, store });
-  await app.listen({ host: "127.0.0.1", port });
-  const address = app.server.address();
-  const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`;
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await app.close();
-    await store.close();
-  };
-  cleanups.push(stop);
-  return { url, app, store, stop };
+/** The simulator in-process, listening on 127.0.0.1 with its LevelDB in `dir`; stopped after the test. */
+async function startSimulator(dir: string, options: Partial<BankSimulatorOptions> = {}, port = 0): Promise<BankSimulatorHandle> {
+  const sim = await startBankSimulator(dir, { latencyMs: { min: 20, max: 40 }, failureRate: 0, ...options }, port);
+  cleanups.push(sim.stop);
+  return sim;
 }
 
 function adapterFor(url: string, options: Partial<HttpBankAdapterOptions> = {}): HttpBankAdapter {
   const adapter = new HttpBankAdapter({ baseUrl: url, callbackSecret: SECRET, attempts: 2, retryDelayMs: 10, ...options }, { logger });
   cleanups.push(() => adapter.stopPolling());
   return adapter;
-}
-
-async function refusal(promise: Promise<unknown>): Promise<SettlenetError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof SettlenetError) return error;
-    throw error;
-  }
-  throw new Error("expected a coded refusal");
 }
 
 async function settled(adapter: HttpBankAdapter, bankRef: string, timeoutMs = 5_000) {
@@ -261,7 +234,7 @@ describe("bank simulator and HttpBankAdapter", function () {
         bank.requestPayout({ reference: "ref-1", account: ACCOUNT, amount: 42n, currency: "CNY" }),
       ];
       for (const conflict of conflicts) {
-        const error = await refusal(conflict);
+        const error = await refusalOf(conflict);
         expect(error.code).to.equal("BANK_REFERENCE_CONFLICT");
         expect(error.meta["bankRef"]).to.equal(first.bankRef);
       }
@@ -300,7 +273,7 @@ describe("bank simulator and HttpBankAdapter", function () {
       expect(((await notJsonType.json()) as { code: string }).code).to.equal("MALFORMED");
 
       const bank = adapterFor(sim.url);
-      const error = await refusal(bank.requestDeposit({ reference: "topup-1", account: ACCOUNT, amount: 0n, currency: "CNY" }));
+      const error = await refusalOf(bank.requestDeposit({ reference: "topup-1", account: ACCOUNT, amount: 0n, currency: "CNY" }));
       expect(error.code).to.equal("BANK_REJECTED");
       expect(error.meta["bankCode"]).to.equal("MALFORMED");
 
@@ -313,35 +286,35 @@ describe("bank simulator and HttpBankAdapter", function () {
     it("answers unknown transfers and bad queries with codes", async function () {
       const sim = await startSimulator(await tempDir());
       const bank = adapterFor(sim.url);
-      expect((await refusal(bank.getTransfer(`bt_${"0".repeat(24)}`))).code).to.equal("BANK_TRANSFER_NOT_FOUND");
+      expect((await refusalOf(bank.getTransfer(`bt_${"0".repeat(24)}`))).code).to.equal("BANK_TRANSFER_NOT_FOUND");
       const malformedRef = await fetch(`${sim.url}/v1/transfers/not-a-ref`);
       expect(malformedRef.status).to.equal(400);
       expect(((await malformedRef.json()) as { code: string }).code).to.equal("MALFORMED");
-      const badCursor = await refusal(bank.listTransfers({ limit: 10, cursor: "Zm9v" }));
+      const badCursor = await refusalOf(bank.listTransfers({ limit: 10, cursor: "Zm9v" }));
       expect(badCursor.code).to.equal("BANK_REJECTED");
       expect(badCursor.meta["bankCode"]).to.equal("INVALID_CURSOR");
-      const badLimit = await refusal(bank.listTransfers({ limit: 0 }));
+      const badLimit = await refusalOf(bank.listTransfers({ limit: 0 }));
       expect(badLimit.meta["bankCode"]).to.equal("MALFORMED");
     });
 
     it("maps an absent, failing or nonsensical bank to BANK_UNAVAILABLE and BANK_INVALID_RESPONSE", async function () {
       const request = { reference: "topup-1", account: ACCOUNT, amount: 1n, currency: "CNY" };
       const down = adapterFor(`http://127.0.0.1:${await freePort()}`);
-      expect((await refusal(down.requestDeposit(request))).code).to.equal("BANK_UNAVAILABLE");
+      expect((await refusalOf(down.requestDeposit(request))).code).to.equal("BANK_UNAVAILABLE");
 
       const failing = adapterFor(await startFakeBank(500, '{"code":"INTERNAL","status":500}'));
-      expect((await refusal(failing.requestDeposit(request))).code).to.equal("BANK_UNAVAILABLE");
+      expect((await refusalOf(failing.requestDeposit(request))).code).to.equal("BANK_UNAVAILABLE");
 
       const nonsense = adapterFor(await startFakeBank(201, '{"hello":"world"}'));
-      expect((await refusal(nonsense.requestDeposit(request))).code).to.equal("BANK_INVALID_RESPONSE");
+      expect((await refusalOf(nonsense.requestDeposit(request))).code).to.equal("BANK_INVALID_RESPONSE");
 
       const notJson = adapterFor(await startFakeBank(200, "<html>"));
-      expect((await refusal(notJson.getTransfer(`bt_${"1".repeat(24)}`))).code).to.equal("BANK_INVALID_RESPONSE");
+      expect((await refusalOf(notJson.getTransfer(`bt_${"1".repeat(24)}`))).code).to.equal("BANK_INVALID_RESPONSE");
 
       // A well-formed answer about a different transfer is not taken for this one.
       const other = { bankRef: `bt_${"2".repeat(24)}`, kind: "deposit", status: "pending", reference: "someone-else", account: ACCOUNT, amount: "1", currency: "CNY", createdAt: 1, updatedAt: 1 };
       const mismatched = adapterFor(await startFakeBank(201, JSON.stringify(other)));
-      expect((await refusal(mismatched.requestDeposit(request))).code).to.equal("BANK_INVALID_RESPONSE");
+      expect((await refusalOf(mismatched.requestDeposit(request))).code).to.equal("BANK_INVALID_RESPONSE");
     });
   });
 
@@ -432,18 +405,18 @@ describe("bank simulator and HttpBankAdapter", function () {
       expect(callbackSignatureMatches("another-secret-entirely", timestamp, callback.body, signature)).to.equal(false);
 
       const tampered = { headers: callback.headers, body: callback.body.replace('"amount":"9"', '"amount":"900"') };
-      expect((await refusal(bank.handleCallback(tampered))).code).to.equal("BANK_CALLBACK_SIGNATURE_INVALID");
+      expect((await refusalOf(bank.handleCallback(tampered))).code).to.equal("BANK_CALLBACK_SIGNATURE_INVALID");
       const wrongSecret = adapterFor(sim.url, { callbackSecret: "another-secret-entirely" });
-      expect((await refusal(wrongSecret.handleCallback(callback))).code).to.equal("BANK_CALLBACK_SIGNATURE_INVALID");
+      expect((await refusalOf(wrongSecret.handleCallback(callback))).code).to.equal("BANK_CALLBACK_SIGNATURE_INVALID");
       const unsigned = { headers: { ...callback.headers, [BANK_CALLBACK_HEADERS.signature]: undefined }, body: callback.body };
-      expect((await refusal(bank.handleCallback(unsigned))).code).to.equal("BANK_CALLBACK_SIGNATURE_INVALID");
+      expect((await refusalOf(bank.handleCallback(unsigned))).code).to.equal("BANK_CALLBACK_SIGNATURE_INVALID");
       const old = Math.floor(Date.now() / 1000) - 3_600;
       const stale = { headers: { ...callback.headers, [BANK_CALLBACK_HEADERS.timestamp]: String(old), [BANK_CALLBACK_HEADERS.signature]: signCallback(SECRET, old, callback.body) }, body: callback.body };
-      expect((await refusal(bank.handleCallback(stale))).code).to.equal("BANK_CALLBACK_STALE");
+      expect((await refusalOf(bank.handleCallback(stale))).code).to.equal("BANK_CALLBACK_STALE");
       const now = Math.floor(Date.now() / 1000);
       const garbage = '{"id":"evt_x"}';
       const malformed = { headers: { ...callback.headers, [BANK_CALLBACK_HEADERS.timestamp]: String(now), [BANK_CALLBACK_HEADERS.signature]: signCallback(SECRET, now, garbage) }, body: garbage };
-      expect((await refusal(bank.handleCallback(malformed))).code).to.equal("BANK_CALLBACK_MALFORMED");
+      expect((await refusalOf(bank.handleCallback(malformed))).code).to.equal("BANK_CALLBACK_MALFORMED");
       expect(settlements).to.have.length(2);
     });
 

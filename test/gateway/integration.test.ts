@@ -8,8 +8,7 @@ import { createWriteStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:http";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 import { expect } from "chai";
 
@@ -18,10 +17,8 @@ import type { GatewayConfigInput } from "../../gateway/config.js";
 import type { BankConfigInput } from "../../gateway/bank/server.js";
 import { writeOperatorKeystore } from "../../node/keys.js";
 import { devWallet } from "../helpers/chain.js";
+import { CLI, PROJECT_ROOT, runCliOk } from "../helpers/cli.js";
 import { freePort, getJson, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";
-
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const CLI = join(projectRoot, "node", "cli.ts");
 
 interface View {
   id: string;
@@ -31,18 +28,6 @@ interface View {
   typedData: { domain: Record<string, unknown>; types: Record<string, { name: string; type: string }[]>; message: Record<string, unknown> } | null;
   fulfilment: { status: string } | null;
   refunds: { id: string; status: string; amount: string }[];
-}
-
-/** Runs a settlenet CLI command to completion; resolves with stdout. */
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
-    child.once("exit", (code) => (code === 0 ? resolveRun(out) : reject(new Error(`settlenet ${args.join(" ")} exited ${code}: ${err}`))));
-  });
 }
 
 describe("gateway integration: an external merchant over HTTP against a real node network", function () {
@@ -77,7 +62,7 @@ describe("gateway integration: an external merchant over HTTP against a real nod
     const bankConfig: BankConfigInput = { port: bankPort, dataDir: join(net.dir, "bank"), latencyMs: { min: 200, max: 400 }, failureRate: 0, logLevel: "warn" };
     await writeFile(join(net.dir, "bank.json"), JSON.stringify(bankConfig));
     const bankLog = createWriteStream(join(net.dir, "bank.log"));
-    bank = spawn(process.execPath, ["--import", "tsx", CLI, "bank", "start", "--config", join(net.dir, "bank.json")], { cwd: projectRoot, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    bank = spawn(process.execPath, ["--import", "tsx", CLI, "bank", "start", "--config", join(net.dir, "bank.json")], { cwd: PROJECT_ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
     bank.stdout?.pipe(bankLog);
     bank.stderr?.pipe(bankLog);
     const bankUrl = `http://127.0.0.1:${bankPort}`;
@@ -111,12 +96,12 @@ describe("gateway integration: an external merchant over HTTP against a real nod
     const configFile = join(net.dir, "gateway.json");
     await writeFile(configFile, JSON.stringify(config, null, 2));
 
-    const added = JSON.parse(await runCli(["gateway", "merchant", "add", "--config", configFile, "--id", "shop", "--private-key-env", "MERCHANT_KEY"], { ...env, MERCHANT_KEY: merchant.privateKey })) as { address: string };
+    const added = JSON.parse(await runCliOk(["gateway", "merchant", "add", "--config", configFile, "--id", "shop", "--private-key-env", "MERCHANT_KEY"], { ...env, MERCHANT_KEY: merchant.privateKey })) as { address: string };
     expect(added.address).to.equal(merchant.address);
-    const key = JSON.parse(await runCli(["gateway", "keys", "create", "--config", configFile, "--merchant", "shop"], env)) as { keyId: string; secret: string };
+    const key = JSON.parse(await runCliOk(["gateway", "keys", "create", "--config", configFile, "--merchant", "shop"], env)) as { keyId: string; secret: string };
 
     const log = createWriteStream(join(net.dir, "gateway.log"));
-    gateway = spawn(process.execPath, ["--import", "tsx", CLI, "gateway", "start", "--config", configFile], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    gateway = spawn(process.execPath, ["--import", "tsx", CLI, "gateway", "start", "--config", configFile], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     gateway.stdout?.pipe(log);
     gateway.stderr?.pipe(log);
     const url = `http://127.0.0.1:${port}`;

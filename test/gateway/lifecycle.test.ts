@@ -9,26 +9,15 @@
  *   - the payer reclaims a never-fulfilled payment after the fulfilment period (signed payload);
  *   - GET /v1/statements serves a finalized cycle's statement (JSON, CSV) and refuses the others.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-
 import { expect } from "chai";
 import type { HDNodeWallet, Wallet } from "ethers";
-import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
 
 import { GATEWAY_CODES } from "../../gateway/api/problem.js";
-import { HttpBankAdapter } from "../../gateway/bank/adapter.js";
-import { buildBankSimulator } from "../../gateway/bank/simulator.js";
-import { openBankStore, type BankStore } from "../../gateway/bank/store.js";
-import { MoneyChain } from "../../gateway/money/chain.js";
 import { signRequest } from "../../gateway/signing.js";
 import type { OrderRecord } from "../../gateway/types.js";
-import { devWallet } from "../helpers/chain.js";
 import { getJson, launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { randomRef, signedTokenOp, tokenOperationIdOf } from "../helpers/tokens.js";
-import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "./fixture.js";
+import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "./fixture.js";
 
 interface TypedData {
   domain: Record<string, unknown>;
@@ -60,16 +49,12 @@ interface EventItem {
 }
 
 const CYCLE = 300;
-const logger = pino({ level: "silent" });
 
 describe("gateway: freezes, auto-release, reclaim and statements (nodes, chain and bank simulator)", function () {
   this.timeout(240_000);
   let net: TestNetwork;
   let gw: GatewayFixture;
-  let bankDir: string;
-  let bankStore: BankStore;
-  let bankApp: FastifyInstance;
-  let bankUrl: string;
+  let bank: BankFixture;
   let a: TestMerchant;
   let b: TestMerchant;
   let payers: (Wallet | HDNodeWallet)[];
@@ -87,23 +72,12 @@ describe("gateway: freezes, auto-release, reclaim and statements (nodes, chain a
       config: { settlement: { cycleSeconds: CYCLE, tickMs: 300, finalizeFailoverMs: 1_000, rebroadcastMs: 1_000 } },
     });
     [node0, node1] = net.nodes as [NodeHandle, NodeHandle];
-    bankDir = await mkdtemp(join(tmpdir(), "settlenet-lifecycle-bank-"));
-    bankStore = await openBankStore(bankDir);
-    bankApp = await buildBankSimulator({ latencyMs: { min: 100, max: 300 }, failureRate: 0 }, { logger, store: bankStore });
-    await bankApp.listen({ host: "127.0.0.1", port: 0 });
-    const address = bankApp.server.address();
-    bankUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
-    const custodian = net.scenario.institutions[0];
-    if (!custodian) throw new Error("no custodian");
+    bank = await bankFixture({ min: 100, max: 300 });
     gw = await gatewayFixture({
       scenario: net.scenario,
       nodeUrl: node0.apiUrl,
       app: { moneyTickMs: 200, keeper: { intervalMs: 300 } },
-      money: () => ({
-        chain: new MoneyChain(net.chain.url, net.scenario.deployment, { permitRelayer: devWallet(15), logger }),
-        custodian,
-        bank: new HttpBankAdapter({ baseUrl: bankUrl, retryDelayMs: 50 }, { logger }),
-      }),
+      money: moneyModules(net.scenario, bank.url),
     });
     [a, b] = gw.merchants as [TestMerchant, TestMerchant];
     payers = net.scenario.payers;
@@ -111,9 +85,7 @@ describe("gateway: freezes, auto-release, reclaim and statements (nodes, chain a
 
   after(async function () {
     await gw?.close();
-    await bankApp?.close();
-    await bankStore?.close();
-    if (bankDir) await rm(bankDir, { recursive: true, force: true });
+    await bank?.close();
     await net?.stop();
   });
 
@@ -122,13 +94,8 @@ describe("gateway: freezes, auto-release, reclaim and statements (nodes, chain a
     if (!p) throw new Error(`no payer ${i}`);
     return p;
   };
-  const get = <T>(path: string, as: TestMerchant = a) => signedInject<T>(gw.app, as, "GET", path);
-  const post = <T>(path: string, body: unknown = {}, as: TestMerchant = a) => signedInject<T>(gw.app, as, "POST", path, body, { idempotencyKey: `k-${Math.random()}` });
-  const poll = <T>(what: string, path: string, check: (v: T) => boolean, as: TestMerchant = a) =>
-    waitFor(what, async () => {
-      const res = await get<T>(path, as);
-      return res.status === 200 && check(res.body) ? res.body : undefined;
-    }, 60_000, 250);
+  const requests = merchantRequests(() => gw, () => a);
+  const { get, post, poll } = requests;
   const stored = async (id: string): Promise<OrderRecord> => {
     const order = await gw.storage.orders.get(id);
     if (!order) throw new Error(`no order ${id}`);
@@ -144,19 +111,10 @@ describe("gateway: freezes, auto-release, reclaim and statements (nodes, chain a
   const events = async (type: string, orderId: string) =>
     (await get<{ items: EventItem[] }>("/v1/events?limit=100")).body.items.filter((e) => e.type === type && e.data.id === orderId);
 
-  async function createOrder(merchantOrderId: string, payerIndex: number, overrides: Record<string, unknown> = {}): Promise<{ order: PaymentView; signature: string }> {
-    const created = await post<PaymentView>("/v1/payments", paymentBody(payer(payerIndex).address, merchantOrderId, { expiresIn: 86_400, ...overrides }));
-    expect(created.status, JSON.stringify(created.body)).to.equal(201);
-    const typed = created.body.typedData;
-    if (!typed) throw new Error("no typed data");
-    return { order: created.body, signature: await payer(payerIndex).signTypedData(typed.domain, typed.types, typed.message) };
-  }
-
-  async function paidOrder(merchantOrderId: string, payerIndex: number, overrides: Record<string, unknown> = {}, until = "held"): Promise<PaymentView> {
-    const { order, signature } = await createOrder(merchantOrderId, payerIndex, overrides);
-    expect((await post(`/v1/payments/${order.id}/authorization`, { signature })).status).to.equal(202);
-    return poll<PaymentView>(`${merchantOrderId} to be ${until}`, `/v1/payments/${order.id}`, (v) => v.status === until);
-  }
+  const createOrder = (merchantOrderId: string, payerIndex: number, overrides: Record<string, unknown> = {}) =>
+    requests.signedOrder<PaymentView>(payer(payerIndex), merchantOrderId, { expiresIn: 86_400, ...overrides });
+  const paidOrder = (merchantOrderId: string, payerIndex: number, overrides: Record<string, unknown> = {}, until = "held") =>
+    requests.paidOrder<PaymentView>(payer(payerIndex), merchantOrderId, { expiresIn: 86_400, ...overrides }, until);
 
   /** A regulator freeze (or unfreeze) submitted to node 0, executed, and mirrored by every node's registry. */
   async function setFrozen(account: string, frozen: boolean): Promise<void> {
@@ -213,7 +171,7 @@ describe("gateway: freezes, auto-release, reclaim and statements (nodes, chain a
     ];
     expect(refusals.map((r) => [r.status, r.body.code, r.body.role])).to.deep.equal(Array(4).fill([403, "ACCOUNT_FROZEN", "merchant"]));
     expect((await get<{ items: unknown[] }>("/v1/payouts")).body.items).to.have.length(0);
-    expect((await getJson<{ transfers: unknown[] }>(`${bankUrl}/v1/transfers?limit=500`)).body.transfers).to.have.length(0);
+    expect((await getJson<{ transfers: unknown[] }>(`${bank.url}/v1/transfers?limit=500`)).body.transfers).to.have.length(0);
     expect(await gw.storage.money.transferByReference(a.id, "frozen-1")).to.equal(undefined);
     expect((await stored(order.id)).status).to.equal("awaiting_authorization");
     expect(await tokenBalance(a.address)).to.equal(9_900n);

@@ -3,22 +3,11 @@
  * simulator over HTTP with its own LevelDB, and the gateway (LevelDB in a temp dir) with the
  * custodian's key and a permit relayer. Requests are signed as a merchant would sign them.
  */
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-
 import { expect } from "chai";
 import { keccak256, toUtf8Bytes, type HDNodeWallet, type Wallet } from "ethers";
-import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
 
-import { HttpBankAdapter } from "../../gateway/bank/adapter.js";
-import { buildBankSimulator } from "../../gateway/bank/simulator.js";
-import { openBankStore, type BankStore } from "../../gateway/bank/store.js";
-import { MoneyChain } from "../../gateway/money/chain.js";
-import { devWallet } from "../helpers/chain.js";
-import { getJson, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";
-import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "./fixture.js";
+import { getJson, launchNetwork, type TestNetwork } from "../helpers/network.js";
+import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "./fixture.js";
 
 interface TypedData {
   domain: Record<string, unknown>;
@@ -61,16 +50,11 @@ interface Balance {
   balances: { currency: string; available: string; heldInEscrow: string; pendingPayouts: string; pendingTopups: string }[];
 }
 
-const logger = pino({ level: "silent" });
-
 describe("gateway: payer actions and money movement (node, chain and bank simulator)", function () {
   this.timeout(180_000);
   let net: TestNetwork;
   let gw: GatewayFixture;
-  let bankDir: string;
-  let bankStore: BankStore;
-  let bankApp: FastifyInstance;
-  let bankUrl: string;
+  let bank: BankFixture;
   let a: TestMerchant;
   let b: TestMerchant;
   let payer: Wallet | HDNodeWallet;
@@ -78,44 +62,22 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
 
   before(async function () {
     net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 2 });
-    bankDir = await mkdtemp(join(tmpdir(), "settlenet-money-bank-"));
-    bankStore = await openBankStore(bankDir);
-    bankApp = await buildBankSimulator({ latencyMs: { min: 1_500, max: 2_000 }, failureRate: 0 }, { logger, store: bankStore });
-    await bankApp.listen({ host: "127.0.0.1", port: 0 });
-    const address = bankApp.server.address();
-    bankUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+    bank = await bankFixture({ min: 1_500, max: 2_000 });
     const node = net.nodes[0];
-    const custodian = net.scenario.institutions[0];
-    if (!node || !custodian) throw new Error("network incomplete");
-    gw = await gatewayFixture({
-      scenario: net.scenario,
-      nodeUrl: node.apiUrl,
-      app: { moneyTickMs: 200 },
-      money: () => ({
-        chain: new MoneyChain(net.chain.url, net.scenario.deployment, { permitRelayer: devWallet(15), logger }),
-        custodian,
-        bank: new HttpBankAdapter({ baseUrl: bankUrl, retryDelayMs: 50 }, { logger }),
-      }),
-    });
+    if (!node) throw new Error("network incomplete");
+    gw = await gatewayFixture({ scenario: net.scenario, nodeUrl: node.apiUrl, app: { moneyTickMs: 200 }, money: moneyModules(net.scenario, bank.url) });
     [a, b] = gw.merchants as [TestMerchant, TestMerchant];
     [payer, other] = net.scenario.payers as [Wallet, Wallet];
   });
 
   after(async function () {
     await gw?.close();
-    await bankApp?.close();
-    await bankStore?.close();
-    if (bankDir) await rm(bankDir, { recursive: true, force: true });
+    await bank?.close();
     await net?.stop();
   });
 
-  const get = <T>(path: string, as: TestMerchant = a) => signedInject<T>(gw.app, as, "GET", path);
-  const post = <T>(path: string, body: unknown = {}, as: TestMerchant = a) => signedInject<T>(gw.app, as, "POST", path, body, { idempotencyKey: `k-${Math.random()}` });
-  const poll = <T>(what: string, path: string, check: (v: T) => boolean, as: TestMerchant = a) =>
-    waitFor(what, async () => {
-      const res = await get<T>(path, as);
-      return res.status === 200 && check(res.body) ? res.body : undefined;
-    }, 60_000, 250);
+  const requests = merchantRequests(() => gw, () => a);
+  const { get, post, poll } = requests;
   const tokenBalance = (address: string) => net.scenario.token.balanceOf(address);
   const balanceOf = async (as: TestMerchant = a) => {
     const res = await get<Balance>("/v1/balance", as);
@@ -126,14 +88,8 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
   };
 
   /** Creates an order, has the payer sign it and waits until it is held. */
-  async function heldPayment(orderId: string, amount = "10000"): Promise<PaymentView> {
-    const created = await post<PaymentView>("/v1/payments", paymentBody(payer.address, orderId, { amount }));
-    expect(created.status).to.equal(201);
-    const typed = created.body.typedData;
-    if (!typed) throw new Error("no typed data");
-    const signature = await payer.signTypedData(typed.domain, typed.types, typed.message);
-    expect((await post(`/v1/payments/${created.body.id}/authorization`, { signature })).status).to.equal(202);
-    return poll<PaymentView>("the payment to be held", `/v1/payments/${created.body.id}`, (v) => v.status === "held");
+  function heldPayment(orderId: string, amount = "10000"): Promise<PaymentView> {
+    return requests.paidOrder<PaymentView>(payer, orderId, { amount }, "held");
   }
 
   async function signedAction(id: string, action: "confirm" | "dispute", signer: Wallet | HDNodeWallet, reason?: string) {
@@ -244,7 +200,7 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     expect(created.body.mint).to.equal(null);
     expect((await balanceOf()).pendingTopups).to.equal("5000");
     const bankRef = created.body.bank?.bankRef ?? "";
-    expect((await getJson<{ status: string }>(`${bankUrl}/v1/transfers/${bankRef}`)).body.status).to.equal("pending");
+    expect((await getJson<{ status: string }>(`${bank.url}/v1/transfers/${bankRef}`)).body.status).to.equal("pending");
     expect(await tokenBalance(a.address)).to.equal(before);
 
     const done = await poll<Topup>("the top-up", `/v1/topups/${created.body.id}`, (v) => v.stage === "completed");
@@ -270,7 +226,7 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     expect(paid.burn.status).to.equal("executed");
     expect(paid.bank?.status).to.equal("confirmed");
     expect(await tokenBalance(a.address)).to.equal(8_400n);
-    const account = await getJson<{ balances: { paidOut: string }[] }>(`${bankUrl}/v1/accounts/merchant-0`);
+    const account = await getJson<{ balances: { paidOut: string }[] }>(`${bank.url}/v1/accounts/merchant-0`);
     expect(account.body.balances[0]?.paidOut).to.equal("3000");
     const events = await get<{ items: { type: string; data: { id: string } }[] }>("/v1/events");
     expect(events.body.items.filter((e) => e.type.startsWith("payout.")).map((e) => [e.type, e.data.id])).to.deep.equal([["payout.paid", created.body.id]]);
@@ -306,9 +262,9 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     expect(await tokenBalance(a.address)).to.equal(6_900n);
     const burned = await net.scenario.token.queryFilter(net.scenario.token.filters.Burned());
     expect(burned.filter((e) => e.args.bankRef === keccak256(toUtf8Bytes(created.body.id)))).to.have.length(1);
-    const feed = await getJson<{ transfers: { reference: string }[] }>(`${bankUrl}/v1/transfers?limit=500`);
+    const feed = await getJson<{ transfers: { reference: string }[] }>(`${bank.url}/v1/transfers?limit=500`);
     expect(feed.body.transfers.filter((t) => t.reference === created.body.id)).to.have.length(1);
-    const account = await getJson<{ balances: { paidOut: string }[] }>(`${bankUrl}/v1/accounts/merchant-0`);
+    const account = await getJson<{ balances: { paidOut: string }[] }>(`${bank.url}/v1/accounts/merchant-0`);
     expect(account.body.balances[0]?.paidOut).to.equal("4500");
   });
 });

@@ -17,19 +17,16 @@ import { createWriteStream } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 
 import { expect } from "chai";
 
 import { GatewayClient } from "../../gateway/client.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
 import { RECONCILE_CSV_COLUMNS } from "../../gateway/report.js";
+import { CLI, PROJECT_ROOT, runCli } from "../helpers/cli.js";
 import { freePort, getJson, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";
 import { WebhookReceiver } from "./webhook-receiver.js";
-
-const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const CLI = join(projectRoot, "node", "cli.ts");
 
 interface View {
   id: string;
@@ -37,18 +34,6 @@ interface View {
   paymentId: string;
   authorization: { status: string } | null;
   typedData: { domain: Record<string, unknown>; types: Record<string, { name: string; type: string }[]>; message: Record<string, unknown> } | null;
-}
-
-/** Runs a settlenet CLI command to completion. */
-function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (err += chunk.toString()));
-    child.once("exit", (code) => resolveRun({ code, out, err }));
-  });
 }
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -74,7 +59,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
 
   async function startGateway(): Promise<void> {
     const log = createWriteStream(join(net.dir, "gateway.log"), { flags: "a" });
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "gateway", "start", "--config", configFile], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", CLI, "gateway", "start", "--config", configFile], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     gateway = child;
@@ -142,10 +127,10 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     configFile = join(net.dir, "gateway.json");
     await writeFile(configFile, JSON.stringify(config, null, 2));
     const added = await runCli(["gateway", "merchant", "add", "--config", configFile, "--id", "shop", "--private-key-env", "MERCHANT_KEY"], { ...env, MERCHANT_KEY: merchant.privateKey });
-    expect(added.code, added.err).to.equal(0);
+    expect(added.code, added.stderr).to.equal(0);
     const key = await runCli(["gateway", "keys", "create", "--config", configFile, "--merchant", "shop"], env);
-    expect(key.code, key.err).to.equal(0);
-    client = new GatewayClient(gatewayUrl, JSON.parse(key.out) as { keyId: string; secret: string });
+    expect(key.code, key.stderr).to.equal(0);
+    client = new GatewayClient(gatewayUrl, JSON.parse(key.stdout) as { keyId: string; secret: string });
 
     await receiver.start();
     await startGateway();
@@ -238,8 +223,8 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     await done;
 
     const json = await runCli(["report", "reconcile", "--config", configFile], env);
-    expect(json.code, json.err).to.equal(0);
-    const repairs = JSON.parse(json.out) as { kind: string; orderId: string; from: string; to: string; onChainStatus: string; eventIds: string[]; at: string }[];
+    expect(json.code, json.stderr).to.equal(0);
+    const repairs = JSON.parse(json.stdout) as { kind: string; orderId: string; from: string; to: string; onChainStatus: string; eventIds: string[]; at: string }[];
     expect(repairs.map((r) => [r.kind, r.from, r.to, r.onChainStatus])).to.deep.equal([
       ["payment_adopted", "awaiting_authorization", "held", "held"],
       ["status_repaired", "processing", "held", "held"],
@@ -250,8 +235,8 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     }
 
     const csv = await runCli(["report", "reconcile", "--config", configFile, "--format", "csv", "--from", repairs[1]?.at ?? ""], env);
-    expect(csv.code, csv.err).to.equal(0);
-    const lines = csv.out.trimEnd().split("\r\n");
+    expect(csv.code, csv.stderr).to.equal(0);
+    const lines = csv.stdout.trimEnd().split("\r\n");
     expect(lines[0]).to.equal(RECONCILE_CSV_COLUMNS.join(","));
     expect(lines).to.have.length(2);
     const row = lines[1]?.split(",") ?? [];
@@ -261,7 +246,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     for (const bad of [["--format", "xml"], ["--colour", "red"]]) {
       const refused = await runCli(["report", "reconcile", "--config", configFile, ...bad], env);
       expect(refused.code, bad.join(" ")).to.equal(1);
-      expect(refused.err, bad.join(" ")).to.match(/^settlenet: USAGE: /);
+      expect(refused.stderr, bad.join(" ")).to.match(/^settlenet: USAGE: /);
     }
   });
 });

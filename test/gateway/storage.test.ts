@@ -12,17 +12,11 @@ import { addMerchant, apiKeySecret, createApiKey, merchantWallet, revokeApiKey }
 import { SecretBox, parseMasterKey, secretBoxFromEnv } from "../../gateway/secrets.js";
 import { openGatewayStorage, type GatewayStorage } from "../../gateway/storage/db.js";
 import type { OrderRecord } from "../../gateway/types.js";
-import { SettlenetError } from "../../node/errors.js";
+import type { SettlenetError } from "../../node/errors.js";
+import { refusalOf } from "../helpers/errors.js";
 
-async function codeOf(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (error) {
-    if (error instanceof SettlenetError) return error.code;
-    throw error;
-  }
-  throw new Error("expected a coded error");
-}
+/** The code of what `fn` throws or rejects with. */
+const codeOf = async (fn: () => unknown): Promise<string> => (await refusalOf((async () => fn())())).code;
 
 function order(overrides: Partial<OrderRecord>): OrderRecord {
   return {

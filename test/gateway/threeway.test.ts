@@ -6,29 +6,23 @@
  * the gateway does not know — and each is listed once with its kind, by the function, the merchant's
  * GET /v1/reports/threeway and the CLI (`settlenet report threeway`, gateway stopped) in JSON and CSV.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { expect } from "chai";
 import type { HDNodeWallet, Wallet } from "ethers";
-import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 
 import { HttpBankAdapter } from "../../gateway/bank/adapter.js";
-import { buildBankSimulator } from "../../gateway/bank/simulator.js";
-import { openBankStore, type BankStore } from "../../gateway/bank/store.js";
-import { MoneyChain } from "../../gateway/money/chain.js";
 import { NodeClient } from "../../gateway/node-client.js";
 import { signRequest } from "../../gateway/signing.js";
 import { THREEWAY_CSV_COLUMNS, threeWayReport, type ThreeWayReport } from "../../gateway/threeway.js";
 import { threeWayReportCommand } from "../../gateway/threeway-cli.js";
 import { writeDeployment } from "../../node/protocol/deployment.js";
 import type { SettlenetError } from "../../node/errors.js";
-import { devWallet } from "../helpers/chain.js";
 import { launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
-import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "./fixture.js";
+import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "./fixture.js";
 
 interface PaymentView {
   id: string;
@@ -46,10 +40,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
   let net: TestNetwork;
   let node0: NodeHandle;
   let gw: GatewayFixture;
-  let bankDir: string;
-  let bankStore: BankStore;
-  let bankApp: FastifyInstance;
-  let bankUrl: string;
+  let bank: BankFixture;
   let a: TestMerchant;
   let b: TestMerchant;
   let payers: (Wallet | HDNodeWallet)[];
@@ -62,24 +53,13 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
   before(async function () {
     net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 2 });
     node0 = net.nodes[0] as NodeHandle;
-    bankDir = await mkdtemp(join(tmpdir(), "settlenet-threeway-bank-"));
-    bankStore = await openBankStore(bankDir);
-    bankApp = await buildBankSimulator({ latencyMs: { min: 100, max: 300 }, failureRate: 0 }, { logger, store: bankStore });
-    await bankApp.listen({ host: "127.0.0.1", port: 0 });
-    const address = bankApp.server.address();
-    bankUrl = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
-    const custodian = net.scenario.institutions[0];
-    if (!custodian) throw new Error("no custodian");
+    bank = await bankFixture({ min: 100, max: 300 });
     gw = await gatewayFixture({
       scenario: net.scenario,
       nodeUrl: node0.apiUrl,
       // The reconciler runs only at start and the keeper never: injected order breaks must stay.
       app: { moneyTickMs: 200, reconcile: { intervalMs: 0 }, keeper: { intervalMs: 0 } },
-      money: () => ({
-        chain: new MoneyChain(net.chain.url, net.scenario.deployment, { permitRelayer: devWallet(15), logger }),
-        custodian,
-        bank: new HttpBankAdapter({ baseUrl: bankUrl, retryDelayMs: 50 }, { logger }),
-      }),
+      money: moneyModules(net.scenario, bank.url),
     });
     [a, b] = gw.merchants as [TestMerchant, TestMerchant];
     payers = net.scenario.payers;
@@ -87,32 +67,19 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
 
   after(async function () {
     await gw?.close();
-    await bankApp?.close();
-    await bankStore?.close();
-    if (bankDir) await rm(bankDir, { recursive: true, force: true });
+    await bank?.close();
     await net?.stop();
   });
 
-  const get = <T>(path: string, as: TestMerchant = a) => signedInject<T>(gw.app, as, "GET", path);
-  const post = <T>(path: string, body: unknown = {}, as: TestMerchant = a) => signedInject<T>(gw.app, as, "POST", path, body, { idempotencyKey: `k-${Math.random()}` });
-  const poll = <T>(what: string, path: string, check: (v: T) => boolean, as: TestMerchant = a) =>
-    waitFor(what, async () => {
-      const res = await get<T>(path, as);
-      return res.status === 200 && check(res.body) ? res.body : undefined;
-    }, 60_000, 250);
+  const requests = merchantRequests(() => gw, () => a);
+  const { get, post, poll } = requests;
   const report = () =>
-    threeWayReport({ storage: gw.storage, node: new NodeClient({ baseUrl: node0.apiUrl, timeoutMs: 10_000 }), bank: new HttpBankAdapter({ baseUrl: bankUrl }, { logger }), deployment: net.scenario.deployment });
+    threeWayReport({ storage: gw.storage, node: new NodeClient({ baseUrl: node0.apiUrl, timeoutMs: 10_000 }), bank: new HttpBankAdapter({ baseUrl: bank.url }, { logger }), deployment: net.scenario.deployment });
 
-  async function paidOrder(merchantOrderId: string, payerIndex: number, overrides: Record<string, unknown>, until: string): Promise<PaymentView> {
+  function paidOrder(merchantOrderId: string, payerIndex: number, overrides: Record<string, unknown>, until: string): Promise<PaymentView> {
     const payer = payers[payerIndex];
     if (!payer) throw new Error("no payer");
-    const created = await post<PaymentView>("/v1/payments", paymentBody(payer.address, merchantOrderId, overrides));
-    expect(created.status).to.equal(201);
-    const typed = created.body.typedData;
-    if (!typed) throw new Error("no typed data");
-    const signature = await payer.signTypedData(typed.domain, typed.types, typed.message);
-    expect((await post(`/v1/payments/${created.body.id}/authorization`, { signature })).status).to.equal(202);
-    return poll<PaymentView>(`${merchantOrderId} to be ${until}`, `/v1/payments/${created.body.id}`, (v) => v.status === until);
+    return requests.paidOrder<PaymentView>(payer, merchantOrderId, overrides, until);
   }
 
   it("finds no break after real payments, a top-up, a payout and a transfer", async function () {
@@ -141,7 +108,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
 
   it("lists one break of the right kind for each injected disagreement, in JSON and CSV", async function () {
     // Bank side: a payout the gateway never asked for.
-    const orphan = await postJson<{ bankRef: string }>(`${bankUrl}/v1/payouts`, { reference: ORPHAN_PAYOUT, account: "merchant-0", amount: "700", currency: "CNY" });
+    const orphan = await postJson<{ bankRef: string }>(`${bank.url}/v1/payouts`, { reference: ORPHAN_PAYOUT, account: "merchant-0", amount: "700", currency: "CNY" });
     expect(orphan.status).to.equal(201);
     // Gateway side: a stored state and a stored amount the chain does not have.
     await gw.storage.orders.update(held.id, (o) => ({ ...o, status: "released" }));
@@ -185,7 +152,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
     const deploymentFile = join(gw.dir, "deployment.json");
     const configFile = join(gw.dir, "gateway.json");
     await writeDeployment(deploymentFile, net.scenario.deployment);
-    await writeFile(configFile, JSON.stringify({ port: 0, dataDir: gw.dir, nodeUrl: node0.apiUrl, rpcUrl: net.chain.url, deploymentFile, bank: { url: bankUrl } }));
+    await writeFile(configFile, JSON.stringify({ port: 0, dataDir: gw.dir, nodeUrl: node0.apiUrl, rpcUrl: net.chain.url, deploymentFile, bank: { url: bank.url } }));
     // The running gateway holds the database.
     const locked = await threeWayReportCommand(["--gateway-config", configFile], () => undefined).catch((e: unknown) => e);
     expect((locked as SettlenetError).code).to.equal("STORAGE_LOCKED");
@@ -197,7 +164,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
       expect(json.merchantId).to.equal(null);
       expect(summary(json)).to.deep.equal(expected);
       let csv = "";
-      await threeWayReportCommand(["--gateway-config", configFile, "--format", "csv", "--node", node0.apiUrl, "--bank", bankUrl], (t) => (csv += t));
+      await threeWayReportCommand(["--gateway-config", configFile, "--format", "csv", "--node", node0.apiUrl, "--bank", bank.url], (t) => (csv += t));
       expect(csv.trim().split("\r\n")).to.have.length(5);
       for (const args of [["--format", "csv"], ["--gateway-config", configFile, "--format", "xml"], ["--gateway-config", configFile, "--bank", "ftp://x"], ["--gateway-config", configFile, "--nope"]]) {
         const refused = await threeWayReportCommand(args, () => undefined).catch((e: unknown) => e);

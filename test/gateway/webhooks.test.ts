@@ -261,7 +261,8 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
     const metrics = await gw.app.inject({ method: "GET", url: "/metrics" });
     expect(metrics.body).to.match(/gateway_webhook_attempts_total\{result="failed"\} [1-9]/);
     expect(metrics.body).to.match(/gateway_webhook_deliveries_total\{result="succeeded"\} [1-9]/);
-    expect(metrics.body).to.include("gateway_webhook_pending_deliveries 0");
+    // The receiver counts the redelivery before the gateway stores the attempt's outcome: wait for it.
+    await waitFor("no pending delivery", async () => (await gw.app.inject({ method: "GET", url: "/metrics" })).body.includes("gateway_webhook_pending_deliveries 0"), 10_000, 50);
   });
 
   it("resumes pending deliveries after a restart", async function () {

@@ -44,6 +44,25 @@ export async function signedPay(s: Scenario, terms: PaymentTerms): Promise<{ op:
   return { op: { kind: "pay", terms: termsToJson(terms), signature }, paymentId: paymentIdOf(terms, ctx) };
 }
 
+/** `count` signed pays spread over every payer and merchant of the scenario (pay i: payer i mod n, merchant i mod m). */
+export async function signedPays(s: Scenario, count: number, offset = 0): Promise<{ op: EscrowOperationInput; paymentId: string }[]> {
+  const pays: { op: EscrowOperationInput; paymentId: string }[] = [];
+  for (let i = offset; i < offset + count; i++) pays.push(await signedPay(s, await termsFor(s, i % s.payers.length, i % s.merchants.length)));
+  return pays;
+}
+
+/** PaymentPaid events on the scenario's escrow per payment id (lower case): more than 1 means paid twice. */
+export async function paidCounts(s: Scenario): Promise<Map<string, number>> {
+  const escrow = s.contracts.escrow;
+  const logs = await escrow.queryFilter(escrow.filters.PaymentPaid(), s.deployment.deploymentBlock);
+  const counts = new Map<string, number>();
+  for (const log of logs) {
+    const id = String(log.args[0]).toLowerCase();
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+  }
+  return counts;
+}
+
 /**
  * A pay over `terms` signed by `signer` under the escrow domain of `chainId` (defaults: the scenario's
  * chain): with another signer or another chain id it is a forgery the nodes must refuse.

@@ -8,6 +8,7 @@ import { Wallet } from "ethers";
 import { loadNodeConfig, parseNodeConfig, type NodeConfigInput } from "../../node/config.js";
 import { SettlenetError } from "../../node/errors.js";
 import { loadOperatorWallet, writeOperatorKeystore } from "../../node/keys.js";
+import { refusal } from "../helpers/errors.js";
 
 const base: NodeConfigInput = {
   role: "institution",
@@ -19,16 +20,6 @@ const base: NodeConfigInput = {
   dataDir: "data",
   api: { port: 7101 },
 };
-
-function refusal(fn: () => unknown): SettlenetError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof SettlenetError) return error;
-    throw error;
-  }
-  throw new Error("expected a refusal");
-}
 
 describe("node configuration", function () {
   it("fills defaults and resolves paths against the config file's folder", function () {

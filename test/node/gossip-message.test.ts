@@ -1,17 +1,9 @@
 import { expect } from "chai";
 
-import { SettlenetError } from "../../node/errors.js";
 import { decodeGossipMessage, encodeGossipMessage, MAX_OPERATIONS_PER_MESSAGE } from "../../node/protocol/gossip.js";
+import { refusal } from "../helpers/errors.js";
 
-const codeOf = (fn: () => unknown): string => {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof SettlenetError) return error.code;
-    throw error;
-  }
-  throw new Error("expected a refusal");
-};
+const codeOf = (fn: () => unknown): string => refusal(fn).code;
 
 describe("gossip message codec", function () {
   it("round-trips a batch of operations", function () {

@@ -1,5 +1,4 @@
 import { expect } from "chai";
-import { ZodError } from "zod";
 
 import { ESCROW_ACTION_TYPES, escrowDomain } from "../../node/protocol/eip712.js";
 import {
@@ -11,16 +10,7 @@ import {
   type EscrowOperationInput,
 } from "../../node/protocol/operations.js";
 import { deployWorld, makeTerms, networkHelpers, signTerms, PaymentStatus } from "../contracts/helpers/fixture.js";
-
-function zodPaths(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ZodError) return error.issues.map((issue) => issue.path.join("."));
-    throw error;
-  }
-  throw new Error("expected the schema to refuse the input");
-}
+import { zodPaths } from "../helpers/errors.js";
 
 describe("operation wire format", function () {
   it("computes the same payment id as the escrow contract", async function () {

@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { pino } from "pino";
 
-import { SettlenetError } from "../../node/errors.js";
 import { loadOrCreatePeerKey, peerIdOf } from "../../node/p2p/keys.js";
 import { createGossipNetwork, type GossipNetwork, type GossipValidationResult } from "../../node/p2p/network.js";
+import { refusal, refusalOf } from "../helpers/errors.js";
 
 const logger = pino({ level: process.env.P2P_TEST_LOG ?? "silent" });
 const encoder = new TextEncoder();
@@ -22,26 +22,6 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 10_00
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-function refusal(fn: () => unknown): SettlenetError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof SettlenetError) return error;
-    throw error;
-  }
-  throw new Error("expected a refusal");
-}
-
-async function refusalOf(promise: Promise<unknown>): Promise<SettlenetError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof SettlenetError) return error;
-    throw error;
-  }
-  throw new Error("expected a refusal");
 }
 
 interface TopicNode {

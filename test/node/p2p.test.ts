@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { pino } from "pino";
 
-import { SettlenetError } from "../../node/errors.js";
 import { loadOrCreatePeerKey, peerIdOf, type PrivateKey } from "../../node/p2p/keys.js";
 import { createGossipNetwork, type GossipNetwork, type GossipNetworkOptions, type GossipValidationResult } from "../../node/p2p/network.js";
+import { refusalOf } from "../helpers/errors.js";
 
 const logger = pino({ level: process.env.P2P_TEST_LOG ?? "silent" });
 const encoder = new TextEncoder();
@@ -29,16 +29,6 @@ async function holdsFor(what: string, condition: () => boolean, durationMs: numb
     if (!condition()) throw new Error(`no longer holds: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-async function refusal(promise: Promise<unknown>): Promise<SettlenetError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof SettlenetError) return error;
-    throw error;
-  }
-  throw new Error("expected a refusal");
 }
 
 interface Received {
@@ -234,7 +224,7 @@ describe("permissioned gossip network", function () {
     const s = await start("s", { bootstrapFrom: [a] });
     await waitFor("s subscribed", () => subscribed(a, s) && subscribed(s, a));
 
-    const tooLarge = await refusal(a.net.publish(new Uint8Array(1_025)));
+    const tooLarge = await refusalOf(a.net.publish(new Uint8Array(1_025)));
     expect(tooLarge.code).to.equal("MESSAGE_TOO_LARGE");
 
     await s.net.publish(encoder.encode("x".repeat(1_024)));
@@ -265,7 +255,7 @@ describe("permissioned gossip network", function () {
 
   it("refuses bootstrap addresses without a peer id", async function () {
     const { key: privateKey } = await key("a");
-    const error = await refusal(
+    const error = await refusalOf(
       createGossipNetwork(
         { privateKey, listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: ["/ip4/127.0.0.1/tcp/4001"] },
         { logger, allowlist: () => allowed, validate: async () => "accept" },
@@ -299,7 +289,7 @@ describe("peer key file", function () {
   it("refuses a corrupt key file instead of replacing it", async function () {
     const file = join(dir, "peer.key");
     await writeFile(file, "not a key");
-    const error = await refusal(loadOrCreatePeerKey(file));
+    const error = await refusalOf(loadOrCreatePeerKey(file));
     expect(error.code).to.equal("PEER_KEY_INVALID");
     expect(error.meta.file).to.equal(file);
     expect(await readFile(file, "utf8")).to.equal("not a key");

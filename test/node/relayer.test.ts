@@ -239,11 +239,12 @@ describe("BatchRelayer", function () {
     storage: Storage,
     options: Partial<BatchRelayerOptions> = {},
     provider: JsonRpcProvider = chain.provider,
+    catchUp?: () => Promise<unknown>,
   ): BatchRelayer {
     const wallet = institution(i).connect(provider);
     const r = new BatchRelayer(
       { deployment: s.deployment, institutionId: wallet.address, ...options },
-      { wallet, storage, logger, activeInstitutions: () => s.institutions.map((inst) => ({ id: inst.address })) },
+      { wallet, storage, logger, activeInstitutions: () => s.institutions.map((inst) => ({ id: inst.address })), ...(catchUp ? { catchUp } : {}) },
     );
     cleanups.push(() => r.stop());
     return r;
@@ -494,6 +495,30 @@ describe("BatchRelayer", function () {
     await waitFor("failover relay", async () => (await st.operations.get(op.id))?.status === "executed");
     expect(Date.now() - t0).to.be.at.least(expectedRank(op.id, 2) * failoverTimeoutMs);
     expect((await st.operations.get(op.id))?.execution?.relayer).to.equal(institution(2).address);
+  });
+
+  it("catches up with the chain before a failover: relays nothing its index then reports settled, and still relays when the catch-up fails", async function () {
+    const failoverTimeoutMs = 300;
+    const st = await storage();
+    const t0 = Date.now();
+    const settledElsewhere = stored(await pay(payer(1), await terms(payer(1), 1_700n)), "gossip", t0);
+    const unsettled = stored(await pay(payer(2), await terms(payer(2), 1_800n)), "gossip", t0);
+    let calls = 0;
+    // Stands in for the indexer: each catch-up finds `settledElsewhere` executed by another node, then the RPC fails.
+    const r: BatchRelayer = relayer(2, st, { failoverTimeoutMs }, chain.provider, async () => {
+      calls += 1;
+      r.settled([settledElsewhere.id]);
+      throw new Error("RPC down");
+    });
+    await r.start();
+    await st.operations.putAccepted([settledElsewhere, unsettled]);
+    r.enqueue([settledElsewhere, unsettled]);
+    await waitFor("the failover of the unsettled operation", async () => (await st.operations.get(unsettled.id))?.status === "executed");
+    await sleep(Math.max(0, t0 + 4 * failoverTimeoutMs + 500 - Date.now()));
+    expect(calls).to.be.at.least(1);
+    expect((await st.operations.get(unsettled.id))?.execution?.relayer).to.equal(institution(2).address);
+    expect((await st.operations.get(settledElsewhere.id))?.status).to.equal("accepted");
+    expect((await s.contracts.escrow.paymentOf(settledElsewhere.paymentId)).status).to.equal(Status.None);
   });
 
   it("keeps operations through an unreachable RPC and executes them once it returns, even when a broadcast's answer was lost", async function () {

@@ -6,24 +6,16 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { Wallet, hexlify } from "ethers";
 
-import { SettlenetError } from "../../node/errors.js";
 import type { OperationKindName } from "../../node/protocol/eip712.js";
 import type { EscrowOperationInput } from "../../node/protocol/operations.js";
 import { openStorage, type NodeStorage } from "../../node/storage/db.js";
 import type { PaymentRecord, StoredOperation } from "../../node/types.js";
+import { refusalOf } from "../helpers/errors.js";
 
 const hex32 = () => hexlify(randomBytes(32));
 const address = () => Wallet.createRandom().address;
 
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof SettlenetError) return error.code;
-    throw error;
-  }
-  throw new Error("expected a coded rejection");
-}
+const codeOf = async (promise: Promise<unknown>): Promise<string> => (await refusalOf(promise)).code;
 
 const payer = address();
 const merchant = address();

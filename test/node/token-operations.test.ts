@@ -1,6 +1,5 @@
 import { expect } from "chai";
 import { AbiCoder, Contract, TypedDataEncoder, concat, keccak256, type Signer } from "ethers";
-import { ZodError } from "zod";
 
 import { SettlenetError } from "../../node/errors.js";
 import { loadArtifact } from "../../node/protocol/artifacts.js";
@@ -19,16 +18,7 @@ import {
 import { recoverSigner } from "../../node/validation/signature.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../helpers/chain.js";
 import { randomRef, signedTokenOp, tokenContext } from "../helpers/tokens.js";
-
-function zodPaths(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ZodError) return error.issues.map((issue) => issue.path.join("."));
-    throw error;
-  }
-  throw new Error("expected the schema to refuse the input");
-}
+import { zodPaths } from "../helpers/errors.js";
 
 describe("token operations: wire format and ids", function () {
   this.timeout(120_000);

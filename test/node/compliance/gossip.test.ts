@@ -5,9 +5,9 @@ import { ChainRegistryView } from "../../../node/chain/registry-view.js";
 import { buildNodeApi } from "../../../node/api/app.js";
 import { alertId, type Alert } from "../../../node/compliance/alert.js";
 import { decodeAlertMessage, encodeAlertMessages } from "../../../node/compliance/gossip.js";
-import { SettlenetError } from "../../../node/errors.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
 import { indexedStorage, silent } from "./fixture.js";
+import { refusal } from "../../helpers/errors.js";
 
 describe("alert gossip messages and the not-ready gate", function () {
   this.timeout(60_000);
@@ -40,15 +40,7 @@ describe("alert gossip messages and the not-ready gate", function () {
     at: 1_700_000_000,
     blockNumber: 12,
   });
-  const codeOf = (fn: () => unknown): string => {
-    try {
-      fn();
-    } catch (error) {
-      if (error instanceof SettlenetError) return error.code;
-      throw error;
-    }
-    throw new Error("expected a coded error");
-  };
+  const codeOf = (fn: () => unknown): string => refusal(fn).code;
 
   it("accepts alerts signed by the reporting institution's registered key", async function () {
     const institution = s.institutions[0]!;
