@@ -35,7 +35,7 @@ function remedy(row: Row): string {
   if (row.benchmark === "audit") return "keep the page's records next to the index entries (covering index) or cache hot merchants' recent records, so a page needs no second read";
   if (row.benchmark === "verification") return "recover without the hex round trips (pass bytes from the wire decoder to libsecp256k1) and derive the address with one keccak and no checksum pass; batch verification in a worker thread per core";
   if (stage.startsWith("CPU of node")) return "the institution nodes spend the machine's cores: cheaper validation per operation, fewer JSON encode/decode passes, and nodes on their own machines (here all four share 2 cores)";
-  if (stage.startsWith("CPU of gateway")) return "the gateway's CPU per request: cache the merchant's registry record instead of a chain read per order, and run several gateway processes behind one address";
+  if (stage.startsWith("CPU of gateway")) return "the gateway's CPU per request: its profile is flat (keccak, HTTP, pino, HMAC and AES per request, zod): fewer passes over the body and lighter logging per request, and run several gateway processes behind one address";
   if (stage.startsWith("CPU of chain")) return "the chain's execution: bigger relay batches, a faster EVM client or a chain on its own machine";
   if (stage.startsWith("CPU of bench harness")) return "the load generator shares the 2 cores with the system under test: run it from another machine";
   if (stage.startsWith("waiting, not CPU")) return "find the serial wait in the stage timings of the results file (synced writes queued one at a time, a chain read per request, the relay's batching interval); on a contended run, rerun on a quiet machine first";
