@@ -8,6 +8,7 @@
 import { Interface, type AbstractProvider, type ErrorDescription, type Log, type LogDescription, type Result } from "ethers";
 
 import { SettlenetError } from "../errors.js";
+import { ChainFollower } from "./follower.js";
 import { loadArtifact } from "../protocol/artifacts.js";
 import type { Deployment } from "../protocol/deployment.js";
 import { OPERATION_KINDS, PAYMENT_STATUSES, type OperationKindName, type PaymentStatusName, type PaymentTerms } from "../protocol/eip712.js";
@@ -46,10 +47,6 @@ const PAYMENT_EVENTS = [
 ] as const;
 const INDEXED_EVENTS = [...PAYMENT_EVENTS, "OperationFailed"] as const;
 
-const BACKOFF_START_MS = 250;
-const BACKOFF_CAP_MS = 5_000;
-/** How long stop() waits for a step stuck on a hanging RPC call before giving up on it. */
-const STOP_WAIT_MS = 5_000;
 /** Concurrent block/transaction look-ups within one step. */
 const FETCH_CONCURRENCY = 16;
 
@@ -161,10 +158,7 @@ export class Indexer {
   private readonly ctx: EscrowContext;
   private readonly maxBlocksPerStep: number;
   private readonly confirmations: number;
-  private queue: Promise<unknown> = Promise.resolve();
-  private loop: Promise<void> | undefined;
-  private stopped = true;
-  private wake: (() => void) | undefined;
+  private readonly follower: ChainFollower;
 
   constructor(
     private readonly options: IndexerOptions,
@@ -181,6 +175,7 @@ export class Indexer {
     this.ctx = { chainId: BigInt(options.deployment.chainId), escrow: options.deployment.contracts.escrow };
     this.maxBlocksPerStep = options.maxBlocksPerStep ?? 2000;
     this.confirmations = options.confirmations ?? 0;
+    this.follower = new ChainFollower({ name: "indexer", pollIntervalMs: options.pollIntervalMs }, { logger: modules.logger, sync: () => this.sync() });
     if (!Number.isInteger(this.maxBlocksPerStep) || this.maxBlocksPerStep < 1) {
       throw new SettlenetError("INVALID_ARGUMENT", "maxBlocksPerStep must be a positive integer", { maxBlocksPerStep: this.maxBlocksPerStep });
     }
@@ -188,70 +183,17 @@ export class Indexer {
 
   /** Starts following the chain in the background. */
   async start(): Promise<void> {
-    if (this.loop) return;
-    this.stopped = false;
-    this.loop = this.run();
+    this.follower.start();
   }
 
   /** Stops following; waits for the step in progress (bounded, in case the RPC hangs). */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    const loop = this.loop;
-    this.loop = undefined;
-    if (!loop) return;
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = await Promise.race([
-      loop.then(() => false),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), STOP_WAIT_MS))),
-    ]);
-    clearTimeout(timer);
-    if (gaveUp) this.modules.logger.warn({ waitedMs: STOP_WAIT_MS }, "indexer stopped while a step was still waiting for the RPC");
+  stop(): Promise<void> {
+    return this.follower.stop();
   }
 
   /** Indexes every block up to the head (less confirmations); returns the new cursor. Calls run one at a time. */
   syncOnce(): Promise<number> {
-    const run = this.queue.then(
-      () => this.sync(),
-      () => this.sync(),
-    );
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async run(): Promise<void> {
-    const { logger } = this.modules;
-    let failures = 0;
-    while (!this.stopped) {
-      let delay = this.options.pollIntervalMs;
-      try {
-        await this.syncOnce();
-        if (failures > 0) logger.info({ failures }, "indexer caught up again after RPC errors");
-        failures = 0;
-      } catch (error) {
-        if (this.stopped) break;
-        if (error instanceof SettlenetError && error.code === "STORAGE_CLOSED") {
-          logger.error({ err: error }, "indexer stopped: storage is closed");
-          break;
-        }
-        failures += 1;
-        delay = Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** (failures - 1));
-        logger.warn({ err: error, failures, retryInMs: delay }, "indexer step failed; retrying");
-      }
-      await this.sleep(delay);
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+    return this.follower.syncOnce();
   }
 
   private async sync(): Promise<number> {

@@ -10,6 +10,7 @@
 import { Interface, getAddress, type AbstractProvider, type Log, type LogDescription, type Result } from "ethers";
 
 import { SettlenetError } from "../errors.js";
+import { ChainFollower } from "./follower.js";
 import { loadArtifact } from "../protocol/artifacts.js";
 import type { Deployment } from "../protocol/deployment.js";
 import { tokenOperationDigest, type TokenOperation } from "../protocol/operations.js";
@@ -37,9 +38,6 @@ export interface TokenIndexerModules {
 const TOKEN_EVENTS = ["Minted", "Burned", "ReservesAttested", "FreezeChanged", "CustodianChanged"] as const;
 /** Events a relayed signed token operation emits, so the operation is executed. */
 const OPERATION_EVENTS: ReadonlySet<string> = new Set(["Minted", "Burned", "ReservesAttested", "FreezeChanged"]);
-const BACKOFF_START_MS = 250;
-const BACKOFF_CAP_MS = 5_000;
-const STOP_WAIT_MS = 5_000;
 
 /** Follows settlement token events into storage; see the module comment. */
 export class TokenIndexer {
@@ -50,10 +48,7 @@ export class TokenIndexer {
   private readonly chainId: bigint;
   private readonly maxBlocksPerStep: number;
   private readonly confirmations: number;
-  private queue: Promise<unknown> = Promise.resolve();
-  private loop: Promise<void> | undefined;
-  private stopped = true;
-  private wake: (() => void) | undefined;
+  private readonly follower: ChainFollower;
 
   constructor(
     private readonly options: TokenIndexerOptions,
@@ -68,62 +63,22 @@ export class TokenIndexer {
     this.chainId = BigInt(options.deployment.chainId);
     this.maxBlocksPerStep = options.maxBlocksPerStep ?? 2000;
     this.confirmations = options.confirmations ?? 0;
+    this.follower = new ChainFollower({ name: "token indexer", pollIntervalMs: options.pollIntervalMs }, { logger: modules.logger, sync: () => this.sync() });
   }
 
   /** Starts following the chain in the background. */
   async start(): Promise<void> {
-    if (this.loop) return;
-    this.stopped = false;
-    this.loop = this.run();
+    this.follower.start();
   }
 
   /** Stops following; waits for the step in progress (bounded, in case the RPC hangs). */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.wake?.();
-    const loop = this.loop;
-    this.loop = undefined;
-    if (!loop) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([loop, new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
-    clearTimeout(timer);
+  stop(): Promise<void> {
+    return this.follower.stop();
   }
 
   /** Indexes every block up to the head (less confirmations); returns the new cursor. Calls run one at a time. */
   syncOnce(): Promise<number> {
-    const run = this.queue.then(
-      () => this.sync(),
-      () => this.sync(),
-    );
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async run(): Promise<void> {
-    const { logger } = this.modules;
-    let failures = 0;
-    while (!this.stopped) {
-      let delay = this.options.pollIntervalMs;
-      try {
-        await this.syncOnce();
-        failures = 0;
-      } catch (error) {
-        if (this.stopped) break;
-        if (error instanceof SettlenetError && error.code === "STORAGE_CLOSED") break;
-        failures += 1;
-        delay = Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** (failures - 1));
-        logger.warn({ err: error, failures, retryInMs: delay }, "token indexer step failed; retrying");
-      }
-      if (this.stopped) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, delay);
-        function done() {
-          clearTimeout(timer);
-          resolve();
-        }
-        this.wake = done;
-      });
-    }
+    return this.follower.syncOnce();
   }
 
   private async sync(): Promise<number> {

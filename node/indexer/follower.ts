@@ -1,0 +1,100 @@
+/**
+ * The loop both chain indexers run: one sync step at a time, every poll interval, with exponential
+ * backoff while the RPC fails, and a bounded wait on stop (the RPC may hang).
+ */
+import type { Logger } from "pino";
+
+import { SettlenetError } from "../errors.js";
+
+const BACKOFF_START_MS = 250;
+const BACKOFF_CAP_MS = 5_000;
+/** How long stop() waits for a step still blocked on the RPC. */
+const STOP_WAIT_MS = 5_000;
+
+export interface FollowerOptions {
+  /** Names the indexer in its log lines ("indexer", "token indexer"). */
+  name: string;
+  pollIntervalMs: number;
+}
+
+/** Runs `sync` (indexes up to the head, returns the new cursor) in the background until stopped. */
+export class ChainFollower {
+  private queue: Promise<unknown> = Promise.resolve();
+  private loop: Promise<void> | undefined;
+  private stopped = true;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly options: FollowerOptions,
+    private readonly modules: { logger: Logger; sync: () => Promise<number> },
+  ) {}
+
+  /** Starts following the chain in the background. */
+  start(): void {
+    if (this.loop) return;
+    this.stopped = false;
+    this.loop = this.run();
+  }
+
+  /** Stops following; waits for the step in progress (bounded, in case the RPC hangs). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    const loop = this.loop;
+    this.loop = undefined;
+    if (!loop) return;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      loop.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), STOP_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp) this.modules.logger.warn({ waitedMs: STOP_WAIT_MS }, `${this.options.name} stopped while a step was still waiting for the RPC`);
+  }
+
+  /** Indexes every block up to the head; returns the new cursor. Calls run one at a time. */
+  syncOnce(): Promise<number> {
+    const run = this.queue.then(
+      () => this.modules.sync(),
+      () => this.modules.sync(),
+    );
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async run(): Promise<void> {
+    const { logger } = this.modules;
+    const { name } = this.options;
+    let failures = 0;
+    while (!this.stopped) {
+      let delay = this.options.pollIntervalMs;
+      try {
+        await this.syncOnce();
+        if (failures > 0) logger.info({ failures }, `${name} caught up again after RPC errors`);
+        failures = 0;
+      } catch (error) {
+        if (this.stopped) break;
+        if (error instanceof SettlenetError && error.code === "STORAGE_CLOSED") {
+          logger.error({ err: error }, `${name} stopped: storage is closed`);
+          break;
+        }
+        failures += 1;
+        delay = Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** (failures - 1));
+        logger.warn({ err: error, failures, retryInMs: delay }, `${name} step failed; retrying`);
+      }
+      await this.sleep(delay);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
