@@ -13,6 +13,21 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
+  // Module boundaries: core/ is the shared kernel; node/, gateway/ and bank-sim/ import it and never each other.
+  ...[
+    { files: ["core/**/*.ts"], forbidden: ["node", "gateway", "bank-sim"] },
+    { files: ["node/**/*.ts"], forbidden: ["gateway", "bank-sim"] },
+    { files: ["gateway/**/*.ts"], forbidden: ["node", "bank-sim"] },
+    { files: ["bank-sim/**/*.ts"], forbidden: ["node", "gateway"] },
+  ].map(({ files, forbidden }) => ({
+    files,
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        { patterns: forbidden.map((dir) => ({ regex: `^(\\.\\./)+${dir}/`, message: `${files[0].split("/")[0]}/ must not import ${dir}/; share it through core/` })) },
+      ],
+    },
+  })),
   {
     files: ["test/**/*.ts"],
     rules: { "@typescript-eslint/no-unused-expressions": "off" },

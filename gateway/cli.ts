@@ -1,9 +1,11 @@
 /**
- * `settlenet gateway …` commands (dispatched from node/cli.ts):
+ * `settlenet gateway …` and the gateway's reports (dispatched from scripts/settlenet.ts):
  *   gateway start --config <file>
  *   gateway merchant add --config <file> --id <id> [--name <name>] (--private-key-env <VAR> | --generate-key)
  *   gateway merchant list --config <file>
  *   gateway keys create|rotate|revoke|list --config <file> --merchant <id> [--overlap <seconds>] [--key <key id>]
+ *   report reconcile …   (cli/reconcile-report.ts: the dropped-order repairs)
+ *   report threeway …    (cli/threeway-report.ts: gateway vs chain vs bank)
  * Admin commands open the gateway database directly, so they run while the gateway is stopped
  * (LevelDB allows one process). They print JSON; a new key's secret is printed once, only here.
  */
@@ -12,11 +14,11 @@ import { parseArgs } from "node:util";
 import { Wallet } from "ethers";
 import { pino } from "pino";
 
-import { SettlenetError } from "../node/errors.js";
-import { stopOnSignal } from "../node/lifecycle.js";
+import { SettlenetError } from "../core/errors.js";
+import { stopOnSignal } from "../core/lifecycle.js";
 import { loadGatewayConfig } from "./config.js";
-import { addMerchant, createApiKey, listApiKeys, revokeApiKey, rotateApiKeys, type AdminModules } from "./merchants.js";
-import { secretBoxFromEnv } from "./secrets.js";
+import { addMerchant, createApiKey, listApiKeys, revokeApiKey, rotateApiKeys, type AdminModules } from "./domain/merchants.js";
+import { secretBoxFromEnv } from "./domain/secrets.js";
 import { gatewayDbDir, startGateway } from "./server.js";
 import { openGatewayStorage } from "./storage/db.js";
 
@@ -33,9 +35,17 @@ function usage(): SettlenetError {
   return new SettlenetError("USAGE", `usage: ${GATEWAY_USAGE}`);
 }
 
-/** Runs one `settlenet gateway` command; `args` are the words after `gateway`. */
+/** Runs one `settlenet gateway` command (`args`: the words after `gateway`), or `report reconcile|threeway …`. */
 export async function gatewayCommand(args: string[], out: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<void> {
   const [first, second] = args;
+  if (first === "report" && second === "reconcile") {
+    const { reconcileReportCommand } = await import("./cli/reconcile-report.js");
+    return reconcileReportCommand(args.slice(2));
+  }
+  if (first === "report" && second === "threeway") {
+    const { threeWayReportCommand } = await import("./cli/threeway-report.js");
+    return threeWayReportCommand(args.slice(2));
+  }
   if (first === "start") return start(args.slice(1));
   if (first !== "merchant" && first !== "keys") throw usage();
   const { values } = parseArgs({

@@ -7,7 +7,7 @@ import { dirname, resolve } from "node:path";
 
 import { z } from "zod";
 
-import { SettlenetError } from "../node/errors.js";
+import { SettlenetError } from "../core/errors.js";
 
 const DAY = 86_400;
 

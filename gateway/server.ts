@@ -8,17 +8,17 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 
-import { StopStack } from "../node/lifecycle.js";
-import { readDeployment } from "../node/protocol/deployment.js";
+import { StopStack } from "../core/lifecycle.js";
+import { readDeployment } from "../core/protocol/deployment.js";
 import { buildApp } from "./app.js";
-import { createChainReader } from "./chain.js";
+import { createChainReader } from "./adapters/chain.js";
 import type { GatewayConfig } from "./config.js";
-import { loadOperatorWallet } from "../node/keys.js";
-import { HttpBankAdapter } from "./bank/adapter.js";
-import { merchantWallet } from "./merchants.js";
-import { MoneyChain } from "./money/chain.js";
-import { NodeClient } from "./node-client.js";
-import { secretBoxFromEnv } from "./secrets.js";
+import { loadOperatorWallet } from "../core/keys.js";
+import { HttpBankAdapter } from "./adapters/bank.js";
+import { merchantWallet } from "./domain/merchants.js";
+import { MoneyChain } from "./adapters/money-chain.js";
+import { NodeClient } from "../core/api/node-client.js";
+import { secretBoxFromEnv } from "./domain/secrets.js";
 import { openGatewayStorage } from "./storage/db.js";
 
 export interface RunningGateway {

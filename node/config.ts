@@ -8,7 +8,7 @@ import { dirname, resolve } from "node:path";
 import { z } from "zod";
 
 import { complianceConfigSchema } from "./compliance/config.js";
-import { SettlenetError } from "./errors.js";
+import { SettlenetError } from "../core/errors.js";
 
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+(\/p2p\/\w+)?$/, "expected a TCP multiaddr like /ip4/127.0.0.1/tcp/4001");
 const decimalAmount = z

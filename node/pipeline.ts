@@ -6,11 +6,11 @@
  */
 import type { Logger } from "pino";
 
-import type { Problem } from "./api/problem.js";
+import type { Problem } from "../core/http/problem.js";
 import type { SubmitOutcome } from "./api/app.js";
-import { decodeGossipMessage, encodeGossipMessage } from "./protocol/gossip.js";
+import { decodeGossipMessage, encodeGossipMessage } from "./p2p/message.js";
 import type { Relayer, ValidatedOperation, ValidationContext } from "./services.js";
-import type { OperationOrigin, StoredOperation } from "./types.js";
+import type { OperationOrigin, StoredOperation } from "../core/records.js";
 import type { OutcomeMapper} from "./validation/outcome.js";
 import { type GossipVerdict, type Outcome } from "./validation/outcome.js";
 import type { RiskEngine } from "./validation/risk.js";

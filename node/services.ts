@@ -4,9 +4,9 @@
  */
 import type { Logger } from "pino";
 
-import type { Operation } from "./protocol/operations.js";
-import type { PaymentStatusName } from "./protocol/eip712.js";
-import type { ListOptions, Page, PaymentRecord, StoredOperation, OperationStatus, OperationFailure } from "./types.js";
+import type { Operation } from "../core/protocol/operations.js";
+import type { PaymentStatusName } from "../core/protocol/eip712.js";
+import type { ListOptions, Page, PaymentRecord, StoredOperation, OperationStatus, OperationFailure } from "../core/records.js";
 
 export type { Logger };
 

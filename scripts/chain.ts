@@ -7,8 +7,8 @@ import { parseArgs } from "node:util";
 
 import { pino } from "pino";
 
-import { SettlenetError } from "../node/errors.js";
-import { stopOnSignal } from "../node/lifecycle.js";
+import { SettlenetError } from "../core/errors.js";
+import { stopOnSignal } from "../core/lifecycle.js";
 import { startPersistentChain } from "./lib/chain-server.js";
 
 const USAGE = "usage: tsx scripts/chain.ts --data-dir <dir> --port <port> [--host <host>]";

@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 
-import { SettlenetError } from "../node/errors.js";
+import { SettlenetError } from "../core/errors.js";
 
 import { DEFAULT_ROOT, defaultPorts, endpointsOf, ensureBuilt, readNetworkState, runningLauncher, startNetwork, type NetworkPorts, type RunningNetwork } from "./lib/network.js";
 import { SCENARIO_SIZES, consoleProgress, formatSummary, runScenario, type ScenarioSize } from "./lib/scenario.js";

@@ -6,7 +6,7 @@
  */
 import { network } from "hardhat";
 
-import { writeDeployment } from "../node/protocol/deployment.js";
+import { writeDeployment } from "../core/protocol/deployment.js";
 import { deploySettlenet } from "./lib/deploy.js";
 
 const connection = await network.connect();

@@ -13,7 +13,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { encodeBytes32String, id, type ContractTransactionResponse, type Signer } from "ethers";
 import hre from "hardhat";
 
-import { CYCLE_TYPES, SETTLEMENT_RECORD_LEAF_ENCODING, ledgerDomain, type PaymentTerms } from "../node/protocol/eip712.js";
+import { CYCLE_TYPES, SETTLEMENT_RECORD_LEAF_ENCODING, ledgerDomain, type PaymentTerms } from "../core/protocol/eip712.js";
 import { OperationKind, PaymentStatus, deployWorld, operation } from "../test/contracts/helpers/fixture.js";
 import {
   NonceBook,

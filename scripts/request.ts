@@ -5,8 +5,8 @@
  */
 import { parseArgs } from "node:util";
 
-import { GatewayClient } from "../gateway/client.js";
-import { SettlenetError } from "../node/errors.js";
+import { GatewayClient } from "../gateway/client/client.js";
+import { SettlenetError } from "../core/errors.js";
 import { DEFAULT_ROOT, readNetworkState, runningLauncher } from "./lib/network.js";
 
 async function main(): Promise<void> {

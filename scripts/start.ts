@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 
-import { SettlenetError } from "../node/errors.js";
+import { SettlenetError } from "../core/errors.js";
 import { DEFAULT_ROOT, LOCAL_LARGE_VALUE_THRESHOLD, defaultPorts, ensureBuilt, startNetwork, type RunningNetwork } from "./lib/network.js";
 import { yuan } from "./lib/scenario.js";
 

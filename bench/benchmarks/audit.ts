@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { openStorage } from "../../node/storage/db.js";
-import type { PaymentRecord } from "../../node/types.js";
+import type { PaymentRecord } from "../../core/records.js";
 import { heldPayment, randomAddress } from "../lib/fixtures.js";
 import { Progress } from "../lib/progress.js";
 import { atMost, fmt, type BenchmarkResult } from "../lib/results.js";

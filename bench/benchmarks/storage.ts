@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { openStorage } from "../../node/storage/db.js";
-import type { StoredOperation } from "../../node/types.js";
+import type { StoredOperation } from "../../core/records.js";
 import { randomAddress, storedPay } from "../lib/fixtures.js";
 import { Progress } from "../lib/progress.js";
 import { atLeast, fmt, type BenchmarkResult } from "../lib/results.js";

@@ -5,7 +5,7 @@
  */
 import { Interface, type JsonRpcProvider } from "ethers";
 
-import { loadArtifact } from "../../node/protocol/artifacts.js";
+import { loadArtifact } from "../../core/protocol/artifacts.js";
 
 export interface BlockSeen {
   number: number;

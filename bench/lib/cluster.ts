@@ -14,7 +14,7 @@ import { createInterface } from "node:readline";
 
 import { JsonRpcProvider } from "ethers";
 
-import { GatewayClient, type GatewayCredentials } from "../../gateway/client.js";
+import { GatewayClient, type GatewayCredentials } from "../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
 import type { LocalChain } from "../../test/helpers/chain.js";
 import { freePort, getJson, launchNetwork, waitFor, type TestNetwork } from "../../test/helpers/network.js";

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 
 import { getAddress, hexlify } from "ethers";
 
-import type { PaymentRecord, StoredOperation } from "../../node/types.js";
+import type { PaymentRecord, StoredOperation } from "../../core/records.js";
 
 const hex = (bytes: number) => hexlify(randomBytes(bytes));
 /** A random checksummed address. */

@@ -1,5 +1,5 @@
 /** Reads from the nodes' HTTP APIs that the system benchmarks need. */
-import type { StoredOperation } from "../../node/types.js";
+import type { StoredOperation } from "../../core/records.js";
 
 /**
  * GET for the harness's own reads (not measured requests): retried on a network error, since a pooled

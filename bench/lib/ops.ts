@@ -10,8 +10,8 @@ import { randomBytes } from "node:crypto";
 import { hexlify } from "ethers";
 import type * as Secp256k1 from "secp256k1";
 
-import type { PaymentTerms } from "../../node/protocol/eip712.js";
-import { paymentIdOf, termsToJson, type EscrowContext, type EscrowOperationInput } from "../../node/protocol/operations.js";
+import type { PaymentTerms } from "../../core/protocol/eip712.js";
+import { paymentIdOf, termsToJson, type EscrowContext, type EscrowOperationInput } from "../../core/protocol/operations.js";
 
 const require = createRequire(import.meta.url);
 const secp256k1 = require("secp256k1") as typeof Secp256k1;

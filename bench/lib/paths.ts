@@ -3,4 +3,4 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const CLI = join(projectRoot, "node", "cli.ts");
+export const CLI = join(projectRoot, "scripts", "settlenet.ts");

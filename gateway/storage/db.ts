@@ -3,8 +3,8 @@
  * JSON values, typed repositories on top. Every state change is one synced batch; read-modify-write
  * sections (uniqueness checks, nonce claims, index moves) run one at a time.
  */
-import { SettlenetError } from "../../node/errors.js";
-import { openLevelStore, type StorageContext as LevelContext, type Sublevel, type WriteOp } from "../../node/storage/level.js";
+import { SettlenetError } from "../../core/errors.js";
+import { openLevelStore, type StorageContext as LevelContext, type Sublevel, type WriteOp } from "../../core/storage/level.js";
 import { KEYSPACES, type Keyspace } from "./keyspaces.js";
 import { LevelApiKeyRepository, LevelMerchantRepository } from "./merchants.js";
 import { LevelOrderRepository } from "./orders.js";

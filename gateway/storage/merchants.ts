@@ -1,6 +1,6 @@
 /** Merchants and their API keys. Key layouts: keyspaces.ts. */
-import { SettlenetError } from "../../node/errors.js";
-import type { ApiKeyRecord, MerchantRecord } from "../types.js";
+import { SettlenetError } from "../../core/errors.js";
+import type { ApiKeyRecord, MerchantRecord } from "../domain/records.js";
 import type { StorageContext, WriteOp } from "./db.js";
 import { SEP, prefixRange } from "./keyspaces.js";
 

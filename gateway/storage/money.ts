@@ -5,9 +5,9 @@
  * synced batch, and the merchant events a change causes (payout.paid, payout.failed) join that batch
  * (webhooks.ts `eventWrites`: event record, merchant event log, outbox entry).
  */
-import { SettlenetError } from "../../node/errors.js";
-import type { Page } from "../../node/types.js";
-import type { MoneyEvent, PayerActionRecord, PayoutRecord, TopupRecord, TransferRecord } from "../money/types.js";
+import { SettlenetError } from "../../core/errors.js";
+import type { Page } from "../../core/records.js";
+import type { MoneyEvent, PayerActionRecord, PayoutRecord, TopupRecord, TransferRecord } from "../domain/money-types.js";
 import type { StorageContext, WriteOp } from "./db.js";
 import { SEP, pad } from "./keyspaces.js";
 import { eventWrites } from "./webhooks.js";

@@ -6,10 +6,10 @@
  */
 import { randomBytes } from "node:crypto";
 
-import { SettlenetError } from "../../node/errors.js";
-import type { Page } from "../../node/types.js";
-import { deriveOrderEvents, type EventRecord, type ReconcileRecord, type RepairKind } from "../events.js";
-import type { OrderRecord, OrderStatus } from "../types.js";
+import { SettlenetError } from "../../core/errors.js";
+import type { Page } from "../../core/records.js";
+import { deriveOrderEvents, type EventRecord, type ReconcileRecord, type RepairKind } from "../domain/events.js";
+import type { OrderRecord, OrderStatus } from "../domain/records.js";
 import type { StorageContext, WriteOp } from "./db.js";
 import { SEP, pad } from "./keyspaces.js";
 import { repairWrites } from "./reconcile.js";

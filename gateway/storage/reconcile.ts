@@ -2,8 +2,8 @@
  * The reconciler's repair log. A repair record is written with `repairWrites` in the same batch as
  * the order change it describes (orders.ts), so the log never claims a repair that did not happen.
  */
-import type { Page } from "../../node/types.js";
-import type { ReconcileRecord } from "../events.js";
+import type { Page } from "../../core/records.js";
+import type { ReconcileRecord } from "../domain/events.js";
 import type { StorageContext, Sublevel, WriteOp } from "./db.js";
 import type { Keyspace } from "./keyspaces.js";
 import { SEP, pad } from "./keyspaces.js";

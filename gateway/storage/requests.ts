@@ -3,7 +3,7 @@
  * Idempotency-Key records (the response to replay). Both survive a restart; each record has an
  * entry in an expiry index so pruning reads only what has expired.
  */
-import type { IdempotencyRecord } from "../types.js";
+import type { IdempotencyRecord } from "../domain/records.js";
 import type { StorageContext, Sublevel, WriteOp } from "./db.js";
 import { SEP, pad } from "./keyspaces.js";
 

@@ -7,9 +7,9 @@
  * pending delivery per endpoint queued), and records every attempt (one batch: delivery record and
  * its `webhookQueue` key move together). So an event is never lost between its change and delivery.
  */
-import { SettlenetError } from "../../node/errors.js";
-import type { Page } from "../../node/types.js";
-import { newEventId, type DeliveryAttempt, type DeliveryRecord, type EventDraft, type EventRecord, type WebhookEndpointRecord } from "../events.js";
+import { SettlenetError } from "../../core/errors.js";
+import type { Page } from "../../core/records.js";
+import { newEventId, type DeliveryAttempt, type DeliveryRecord, type EventDraft, type EventRecord, type WebhookEndpointRecord } from "../domain/events.js";
 import type { StorageContext, Sublevel, WriteOp } from "./db.js";
 import type { Keyspace } from "./keyspaces.js";
 import { SEP, pad, prefixRange } from "./keyspaces.js";

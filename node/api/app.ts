@@ -8,10 +8,10 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fas
 import type { Registry } from "prom-client";
 import { z } from "zod";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import type { Logger, Storage } from "../services.js";
-import type { ListOptions } from "../types.js";
-import { installProblemHandler, PROBLEM_CONTENT_TYPE, type Problem } from "./problem.js";
+import type { ListOptions } from "../../core/records.js";
+import { installProblemHandler, PROBLEM_CONTENT_TYPE, type Problem } from "../../core/http/problem.js";
 import { registerTokenRoutes, type TokenApiModules } from "./tokens.js";
 
 /** Outcome of submitting one operation through the shared validation core. */

@@ -8,8 +8,8 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 
-import { SettlenetError } from "../errors.js";
-import type { TokenDeployment } from "../protocol/deployment.js";
+import { SettlenetError } from "../../core/errors.js";
+import type { TokenDeployment } from "../../core/protocol/deployment.js";
 import type { TokenRepository } from "../storage/tokens.js";
 
 /** What the token routes read. */

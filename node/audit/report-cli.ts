@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 
 import { z } from "zod";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 
 export const REPORT_USAGE =
   "usage: settlenet report statement --cycle <id> (--merchant <address> | --institution <address>) [--format json|csv] (--api <url> | --config <node.json>) [--out <file>]";

@@ -14,12 +14,13 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import type { Storage } from "../services.js";
 import type { LevelCycleRepository } from "../storage/cycles.js";
-import type { ListOptions } from "../types.js";
-import { LEAF_ENCODING, RECORD_KINDS, kindName, recordFromJson, recordValues, type RecordKindName, type RecordValues } from "../settlement/records.js";
-import { statementCsv, statementOf } from "../settlement/statement.js";
+import type { ListOptions } from "../../core/records.js";
+import { LEAF_ENCODING, RECORD_KINDS, kindName, recordFromJson, recordValues, type RecordKindName, type RecordValues } from "../../core/settlement/records.js";
+import { statementCsv } from "../../core/settlement/statement.js";
+import { statementOf } from "../settlement/statement.js";
 
 export interface AuditModules {
   storage: Storage & { cycles: LevelCycleRepository };

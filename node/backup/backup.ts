@@ -19,7 +19,7 @@ import type { Writable } from "node:stream";
 
 import { z } from "zod";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import { openStorage, type NodeStorage, type SnapshotRecord } from "../storage/db.js";
 import { KEYSPACES } from "../storage/keyspaces.js";
 import { isKeyspace, writeSnapshot } from "../storage/snapshot.js";

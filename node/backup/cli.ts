@@ -14,7 +14,7 @@ import { finished } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import { openStorage } from "../storage/db.js";
 import { restoreBackup, verifyBackup, writeBackup } from "./backup.js";
 

@@ -20,7 +20,7 @@ import type { AbstractProvider } from "ethers";
 import { z } from "zod";
 
 import type { GossipNetwork, GossipValidationResult } from "../p2p/network.js";
-import { encodeGossipMessage, MAX_OPERATIONS_PER_MESSAGE } from "../protocol/gossip.js";
+import { encodeGossipMessage, MAX_OPERATIONS_PER_MESSAGE } from "../p2p/message.js";
 import type { Logger, Storage } from "../services.js";
 
 export const SYNC_TOPIC = "/settlenet/sync/1";

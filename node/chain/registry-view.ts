@@ -7,8 +7,8 @@
 import { Interface, ZeroAddress, getAddress, id as keccakId, type AbstractProvider, type Log, type LogDescription } from "ethers";
 import type { Logger } from "pino";
 
-import { loadArtifact } from "../protocol/artifacts.js";
-import type { Deployment } from "../protocol/deployment.js";
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import type { Deployment } from "../../core/protocol/deployment.js";
 import type { AccountInfo, AccountKindName, NodeOperator, RegistryView } from "../services.js";
 
 export interface ChainRegistryViewOptions {

@@ -19,7 +19,7 @@ import type { Registry } from "prom-client";
 
 import type { Logger } from "../services.js";
 import type { NodeStorage } from "../storage/db.js";
-import type { PaymentRecord } from "../types.js";
+import type { PaymentRecord } from "../../core/records.js";
 import { ALERT_CATEGORY, alertId, type Alert, type AlertRecord, type AlertRule } from "./alert.js";
 import type { AmlConfig } from "./config.js";
 import { ComplianceMetrics } from "./metrics.js";

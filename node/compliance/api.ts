@@ -7,7 +7,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import type { AlertFilter, LevelAlertRepository } from "../storage/alerts.js";
 import { ALERT_RULES, type AlertRecord } from "./alert.js";
 import { MAX_REPORT_ROWS, amlReport, reservesReport } from "./report.js";

@@ -8,7 +8,7 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 
 export const REPORT_USAGE =
   "usage: settlenet report aml|reserves (--node <api url> | --config <node.json>) [--format json|csv] [--out <file>] [--rule R] [--status open|acknowledged] [--account A] [--from T] [--to T]";

@@ -8,7 +8,7 @@
 import { keccak256, toUtf8Bytes, verifyMessage, type Signer } from "ethers";
 import { z } from "zod";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import type { GossipValidationResult } from "../p2p/network.js";
 import type { Logger, RegistryView } from "../services.js";
 import type { LevelAlertRepository } from "../storage/alerts.js";

@@ -9,9 +9,9 @@
 import { Contract, Interface, type AbstractProvider } from "ethers";
 import type { Registry } from "prom-client";
 
-import { SettlenetError } from "../errors.js";
-import { loadArtifact } from "../protocol/artifacts.js";
-import type { Deployment } from "../protocol/deployment.js";
+import { SettlenetError } from "../../core/errors.js";
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import type { Deployment } from "../../core/protocol/deployment.js";
 import type { Logger } from "../services.js";
 import type { NodeStorage } from "../storage/db.js";
 import { ALERT_CATEGORY, alertId, type Alert, type AlertRecord } from "./alert.js";

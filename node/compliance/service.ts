@@ -7,7 +7,7 @@ import type { FastifyInstance } from "fastify";
 import type { Registry } from "prom-client";
 
 import type { GossipNetwork } from "../p2p/network.js";
-import type { Deployment } from "../protocol/deployment.js";
+import type { Deployment } from "../../core/protocol/deployment.js";
 import type { Logger, RegistryView } from "../services.js";
 import type { NodeStorage } from "../storage/db.js";
 import type { AlertRecord } from "./alert.js";

@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 
 const BACKOFF_START_MS = 250;
 const BACKOFF_CAP_MS = 5_000;

@@ -7,14 +7,14 @@
  */
 import { Interface, type AbstractProvider, type ErrorDescription, type Log, type LogDescription, type Result } from "ethers";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import { ChainFollower } from "./follower.js";
-import { loadArtifact } from "../protocol/artifacts.js";
-import type { Deployment } from "../protocol/deployment.js";
-import { OPERATION_KINDS, PAYMENT_STATUSES, type OperationKindName, type PaymentStatusName, type PaymentTerms } from "../protocol/eip712.js";
-import { operationIdOf, paymentIdOf, type EscrowContext, type EscrowOperation } from "../protocol/operations.js";
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import type { Deployment } from "../../core/protocol/deployment.js";
+import { OPERATION_KINDS, PAYMENT_STATUSES, type OperationKindName, type PaymentStatusName, type PaymentTerms } from "../../core/protocol/eip712.js";
+import { operationIdOf, paymentIdOf, type EscrowContext, type EscrowOperation } from "../../core/protocol/operations.js";
 import type { IndexBatch, Logger, Storage } from "../services.js";
-import type { OperationFailure, PaymentEventRecord, PaymentRecord, StoredOperation } from "../types.js";
+import type { OperationFailure, PaymentEventRecord, PaymentRecord, StoredOperation } from "../../core/records.js";
 
 export interface IndexerOptions {
   deployment: Deployment;

@@ -9,11 +9,11 @@
  */
 import { Interface, getAddress, type AbstractProvider, type Log, type LogDescription, type Result } from "ethers";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import { ChainFollower } from "./follower.js";
-import { loadArtifact } from "../protocol/artifacts.js";
-import type { Deployment } from "../protocol/deployment.js";
-import { tokenOperationDigest, type TokenOperation } from "../protocol/operations.js";
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import type { Deployment } from "../../core/protocol/deployment.js";
+import { tokenOperationDigest, type TokenOperation } from "../../core/protocol/operations.js";
 import type { Logger } from "../services.js";
 import type { CustodianRecord, FrozenAccountRecord, TokenEventRecord, TokenIndexBatch, TokenRecord, TokenRepository } from "../storage/tokens.js";
 

@@ -10,7 +10,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from "@
 import type { PrivateKey } from "@libp2p/interface";
 import { peerIdFromPrivateKey } from "@libp2p/peer-id";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 
 export type { PrivateKey };
 

@@ -21,8 +21,8 @@ import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import { z } from "zod";
 
-import { SettlenetError } from "../errors.js";
-import { GOSSIP_TOPIC } from "../protocol/gossip.js";
+import { SettlenetError } from "../../core/errors.js";
+import { GOSSIP_TOPIC } from "./message.js";
 import type { Logger } from "../services.js";
 
 /** Largest length-prefixed frame gossipsub encodes or decodes (it-length-prefixed's default, set explicitly). */

@@ -38,10 +38,10 @@ import {
   type TransactionReceipt,
 } from "ethers";
 
-import { SettlenetError } from "../errors.js";
-import { loadArtifact } from "../protocol/artifacts.js";
-import type { Deployment } from "../protocol/deployment.js";
-import { PAYMENT_STATUSES } from "../protocol/eip712.js";
+import { SettlenetError } from "../../core/errors.js";
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import type { Deployment } from "../../core/protocol/deployment.js";
+import { PAYMENT_STATUSES } from "../../core/protocol/eip712.js";
 import {
   isTokenOperation,
   operationSchema,
@@ -50,10 +50,10 @@ import {
   type EscrowOperation,
   type Operation,
   type TokenOperation,
-} from "../protocol/operations.js";
+} from "../../core/protocol/operations.js";
 import type { Logger, Modules, Relayer, Storage } from "../services.js";
 import type { OperationUpdate } from "../storage/operations.js";
-import { FINAL_OPERATION_STATUSES, type OperationFailure, type StoredOperation } from "../types.js";
+import { FINAL_OPERATION_STATUSES, type OperationFailure, type StoredOperation } from "../../core/records.js";
 
 export interface BatchRelayerOptions {
   deployment: Deployment;

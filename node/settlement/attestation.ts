@@ -5,9 +5,9 @@
 import { TypedDataEncoder, getAddress, verifyTypedData, type Signer } from "ethers";
 import { z } from "zod";
 
-import { SettlenetError } from "../errors.js";
-import { CYCLE_TYPES, ledgerDomain } from "../protocol/eip712.js";
-import { summaryFromJson, summaryToJson, type CycleSummary, type CycleSummaryJson } from "./records.js";
+import { SettlenetError } from "../../core/errors.js";
+import { CYCLE_TYPES, ledgerDomain } from "../../core/protocol/eip712.js";
+import { summaryFromJson, summaryToJson, type CycleSummary, type CycleSummaryJson } from "../../core/settlement/records.js";
 
 export const ATTESTATION_TOPIC = "/settlenet/attestations/1";
 export const ATTESTATION_VERSION = 1;

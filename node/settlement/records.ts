@@ -11,30 +11,22 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { AbiCoder, ZeroAddress, getAddress, keccak256 } from "ethers";
 
-import { SETTLEMENT_RECORD_LEAF_ENCODING } from "../protocol/eip712.js";
+import {
+  LEAF_ENCODING,
+  RECORD_KINDS,
+  kindName,
+  leafHashOf,
+  recordToJson,
+  recordValues,
+  type CycleSummary,
+  type RecordJson,
+  type RecordKindName,
+  type RecordValues,
+  type SettlementRecord,
+} from "../../core/settlement/records.js";
 
-/** Record kinds (the leaf's uint8 `kind`); numbers are part of the on-chain format, never renumber. */
-export const RECORD_KINDS = {
-  released: 0,
-  refunded: 1,
-  resolved: 2,
-  reclaimed: 3,
-  deposit: 4,
-  payout: 5,
-  merchantTotals: 6,
-  institutionTotals: 7,
-  directPayment: 8,
-} as const;
-export type RecordKindName = keyof typeof RECORD_KINDS;
-const KIND_NAMES = Object.fromEntries(Object.entries(RECORD_KINDS).map(([name, code]) => [code, name])) as Record<number, RecordKindName>;
-
-/** Kinds derived from escrow events (the node's payment index covers them). */
-export const PAYMENT_KINDS: readonly RecordKindName[] = ["released", "directPayment", "refunded", "resolved", "reclaimed", "merchantTotals", "institutionTotals"];
-
-/** Name of a record kind code (`kind-<n>` for a code this version does not know). */
-export function kindName(code: number): string {
-  return KIND_NAMES[code] ?? `kind-${code}`;
-}
+const abi = AbiCoder.defaultAbiCoder();
+const ZERO_ROOT = `0x${"0".repeat(64)}`;
 
 /** Where an event happened on-chain (deterministic across nodes). */
 export interface EventPosition {
@@ -59,119 +51,10 @@ export type SettlementEvent =
   | { type: "minted"; token: string; custodian: string; account: string; amount: bigint; bankRef: string; at: EventPosition }
   | { type: "burned"; token: string; custodian: string; account: string; amount: bigint; bankRef: string; at: EventPosition };
 
-/** A settlement record as TypeScript values (field order of ISettlementLedger.SettlementRecord). */
-export interface SettlementRecord {
-  cycleId: bigint;
-  recordId: string;
-  kind: number;
-  account: string;
-  counterparty: string;
-  token: string;
-  amount: bigint;
-  fee: bigint;
-}
-
-/** A record in JSON (stored and on the wire): money and the cycle id as decimal strings. */
-export interface RecordJson {
-  cycleId: string;
-  recordId: string;
-  kind: number;
-  kindName: string;
-  account: string;
-  counterparty: string;
-  token: string;
-  amount: string;
-  fee: string;
-}
-
-export type RecordValues = [bigint, string, number, string, string, string, bigint, bigint];
-
-/** The EIP-712 `Cycle` message institutions sign (ISettlementLedger.CycleSummary). */
-export interface CycleSummary {
-  cycleId: bigint;
-  merkleRoot: string;
-  recordCount: bigint;
-  grossAmount: bigint;
-  feeAmount: bigint;
-  totalsHash: string;
-}
-
-/** A cycle summary in JSON. */
-export interface CycleSummaryJson {
-  cycleId: string;
-  merkleRoot: string;
-  recordCount: string;
-  grossAmount: string;
-  feeAmount: string;
-  totalsHash: string;
-}
-
 export interface BuiltCycle {
   records: SettlementRecord[];
   tree: StandardMerkleTree<RecordValues> | undefined;
   summary: CycleSummary;
-}
-
-export const LEAF_ENCODING = [...SETTLEMENT_RECORD_LEAF_ENCODING];
-const abi = AbiCoder.defaultAbiCoder();
-const ZERO_ROOT = `0x${"0".repeat(64)}`;
-
-export function recordValues(r: SettlementRecord): RecordValues {
-  return [r.cycleId, r.recordId, r.kind, r.account, r.counterparty, r.token, r.amount, r.fee];
-}
-
-export function recordToJson(r: SettlementRecord): RecordJson {
-  return {
-    cycleId: r.cycleId.toString(),
-    recordId: r.recordId,
-    kind: r.kind,
-    kindName: kindName(r.kind),
-    account: r.account,
-    counterparty: r.counterparty,
-    token: r.token,
-    amount: r.amount.toString(),
-    fee: r.fee.toString(),
-  };
-}
-
-export function recordFromJson(r: RecordJson): SettlementRecord {
-  return {
-    cycleId: BigInt(r.cycleId),
-    recordId: r.recordId,
-    kind: r.kind,
-    account: r.account,
-    counterparty: r.counterparty,
-    token: r.token,
-    amount: BigInt(r.amount),
-    fee: BigInt(r.fee),
-  };
-}
-
-export function summaryToJson(s: CycleSummary): CycleSummaryJson {
-  return {
-    cycleId: s.cycleId.toString(),
-    merkleRoot: s.merkleRoot,
-    recordCount: s.recordCount.toString(),
-    grossAmount: s.grossAmount.toString(),
-    feeAmount: s.feeAmount.toString(),
-    totalsHash: s.totalsHash,
-  };
-}
-
-export function summaryFromJson(s: CycleSummaryJson): CycleSummary {
-  return {
-    cycleId: BigInt(s.cycleId),
-    merkleRoot: s.merkleRoot,
-    recordCount: BigInt(s.recordCount),
-    grossAmount: BigInt(s.grossAmount),
-    feeAmount: BigInt(s.feeAmount),
-    totalsHash: s.totalsHash,
-  };
-}
-
-/** The StandardMerkleTree leaf hash of a record (= SettlementLedger.leafOf). */
-export function leafHashOf(record: SettlementRecord): string {
-  return keccak256(keccak256(abi.encode(LEAF_ENCODING, recordValues(record))));
 }
 
 /** Record id of a movement that can happen several times per payment: bound to its log. */

@@ -17,14 +17,15 @@
 import { AbiCoder, Contract, ZeroHash, getAddress, keccak256, type AbstractProvider, type Signer } from "ethers";
 import { Counter, Histogram, type Registry } from "prom-client";
 
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import type { GossipValidationResult } from "../p2p/network.js";
-import { loadArtifact } from "../protocol/artifacts.js";
-import type { Deployment } from "../protocol/deployment.js";
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import type { Deployment } from "../../core/protocol/deployment.js";
 import type { Logger, RegistryView, Storage } from "../services.js";
 import type { CycleState, LevelCycleRepository, SettlementAlert, SettlementAlertType } from "../storage/cycles.js";
 import { decodeAttestation, encodeAttestation, recoverCycleSigner, signCycle, type AttestationRecord, type LedgerContext } from "./attestation.js";
-import { PAYMENT_KINDS, buildCycle, diffRecords, recordToJson, summaryFromJson, summaryToJson, type RecordDifference } from "./records.js";
+import { buildCycle, diffRecords, type RecordDifference } from "./records.js";
+import { PAYMENT_KINDS, recordToJson, summaryFromJson, summaryToJson } from "../../core/settlement/records.js";
 import { ChainClock, ChainEventSource, storeEvents, type CycleWindow } from "./source.js";
 
 export interface CycleServiceOptions {

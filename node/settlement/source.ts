@@ -8,11 +8,11 @@
  */
 import { Interface, type AbstractProvider, type Log } from "ethers";
 
-import { SettlenetError } from "../errors.js";
-import { loadArtifact } from "../protocol/artifacts.js";
-import type { Deployment } from "../protocol/deployment.js";
+import { SettlenetError } from "../../core/errors.js";
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import type { Deployment } from "../../core/protocol/deployment.js";
 import type { Storage } from "../services.js";
-import type { PaymentRecord } from "../types.js";
+import type { PaymentRecord } from "../../core/records.js";
 import type { EventPosition, SettlementEvent } from "./records.js";
 
 /** A cycle's place in chain time and blocks (fromBlock > toBlock when no block fell in it). */

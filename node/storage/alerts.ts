@@ -4,9 +4,9 @@
  * stored together with the monitor's progress (a `meta` entry) in one synced batch, so an alert is
  * never lost nor raised twice across a crash. Key layouts: keyspaces.ts.
  */
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import type { Alert, AlertRecord, AlertRule } from "../compliance/alert.js";
-import type { PaymentRecord, Page } from "../types.js";
+import type { PaymentRecord, Page } from "../../core/records.js";
 import type { StorageContext, WriteOp } from "./db.js";
 import { SEP, pad } from "./keyspaces.js";
 

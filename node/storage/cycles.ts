@@ -3,10 +3,11 @@
  * (`cycleRecords`), the attestations this node made or received (`cycleAttestations`) and the
  * settlement alerts it raised (`cycleAlerts`). Key layouts: keyspaces.ts.
  */
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import type { AttestationRecord } from "../settlement/attestation.js";
-import type { CycleSummaryJson, RecordDifference, RecordJson } from "../settlement/records.js";
-import type { Page } from "../types.js";
+import type { RecordDifference } from "../settlement/records.js";
+import type { CycleSummaryJson, RecordJson } from "../../core/settlement/records.js";
+import type { Page } from "../../core/records.js";
 import type { StorageContext, WriteOp } from "./db.js";
 import { SEP, pad } from "./keyspaces.js";
 import { prefixRange } from "./operations.js";

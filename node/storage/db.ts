@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import type { IndexBatch, Storage } from "../services.js";
 import { LevelCycleRepository } from "./cycles.js";
 import { KEYSPACES, type Keyspace } from "./keyspaces.js";
-import { openLevelStore, type StorageContext as LevelContext, type Sublevel, type WriteOp } from "./level.js";
+import { openLevelStore, type StorageContext as LevelContext, type Sublevel, type WriteOp } from "../../core/storage/level.js";
 import { LevelOperationRepository, operationPatchWrites } from "./operations.js";
 import { LevelPaymentRepository, paymentRecordWrites } from "./payments.js";
 import { LevelAlertRepository } from "./alerts.js";

@@ -2,10 +2,10 @@
  * Operation pool repository: stored operations (`ops`), their indexes by payment and by status, and
  * the (signer, nonce) marks of operations that carry a nonce (`nonces`). Key layouts: keyspaces.ts.
  */
-import { SettlenetError } from "../errors.js";
-import { isTokenOperationKind } from "../protocol/operations.js";
+import { SettlenetError } from "../../core/errors.js";
+import { isTokenOperationKind } from "../../core/protocol/operations.js";
 import type { OperationRepository } from "../services.js";
-import { FINAL_OPERATION_STATUSES, type OperationStatus, type StoredOperation } from "../types.js";
+import { FINAL_OPERATION_STATUSES, type OperationStatus, type StoredOperation } from "../../core/records.js";
 import type { StorageContext, Sublevel, WriteOp } from "./db.js";
 import type { Keyspace } from "./keyspaces.js";
 import { SEP, pad } from "./keyspaces.js";

@@ -3,9 +3,9 @@
  * merchant, payer, institution and time. Lists run newest first with an opaque cursor (base64url of
  * the last index key returned). Key layouts: keyspaces.ts.
  */
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import type { PaymentRepository } from "../services.js";
-import type { ListOptions, Page, PaymentRecord } from "../types.js";
+import type { ListOptions, Page, PaymentRecord } from "../../core/records.js";
 import type { StorageContext, Sublevel, WriteOp } from "./db.js";
 import type { Keyspace } from "./keyspaces.js";
 import { SEP, pad } from "./keyspaces.js";

@@ -2,10 +2,10 @@
  * Writes raw records (from a backup) into a fresh node database: values are stored as the exact JSON
  * text they were exported as, so the restored database hashes the same as the one backed up.
  */
-import { SettlenetError } from "../errors.js";
+import { SettlenetError } from "../../core/errors.js";
 import type { SnapshotRecord } from "./db.js";
 import { KEYSPACES, type Keyspace } from "./keyspaces.js";
-import { openLevelStore } from "./level.js";
+import { openLevelStore } from "../../core/storage/level.js";
 
 const BATCH = 1_000;
 

@@ -4,8 +4,8 @@
  * event history — plus its cursor. One indexing step is one atomic, synced batch together with the
  * operation status changes it implies. Key layouts: keyspaces.ts.
  */
-import { SettlenetError } from "../errors.js";
-import type { OperationFailure, StoredOperation } from "../types.js";
+import { SettlenetError } from "../../core/errors.js";
+import type { OperationFailure, StoredOperation } from "../../core/records.js";
 import type { StorageContext, WriteOp } from "./db.js";
 import { SEP, pad } from "./keyspaces.js";
 import { operationPatchWrites, prefixRange } from "./operations.js";

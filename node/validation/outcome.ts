@@ -7,9 +7,10 @@
 import { Counter, type Registry } from "prom-client";
 import type { Logger } from "pino";
 
-import { OperationError, SettlenetError } from "../errors.js";
+import { OperationError, SettlenetError } from "../../core/errors.js";
 import type { ValidatedOperation } from "../services.js";
-import { OPERATION_CODES, isOperationCode, refusal, type ValidationPath } from "./validate.js";
+import { OPERATION_CODES, isOperationCode } from "../../core/protocol/codes.js";
+import { refusal, type ValidationPath } from "./validate.js";
 
 export type GossipVerdict = "accept" | "ignore" | "reject";
 

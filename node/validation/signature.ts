@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { getAddress, keccak256 } from "ethers";
 import type * as Secp256k1 from "secp256k1";
 
-import { OperationError, ValidationAction } from "../errors.js";
+import { OperationError, ValidationAction } from "../../core/errors.js";
 
 const require = createRequire(import.meta.url);
 

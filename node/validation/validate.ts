@@ -4,12 +4,13 @@
  *   schema → id → seen → registry state → nonce and deadline → risk rules → signature
  *
  * Each refusal is an OperationError whose code is listed, with its gossip action and HTTP status,
- * in OPERATION_CODES (the one list the API docs and the outcome mapper share). Refusals that depend
+ * in OPERATION_CODES (core/protocol/codes.ts: the one list the API docs and the outcome mapper share). Refusals that depend
  * on this node's local view (cumulative limits, a payment not yet seen) are IGNORE on the gossip
  * path, so the forwarding peer is not penalised, and REJECT on the API path.
  */
 
-import { OperationError, ValidationAction } from "../errors.js";
+import { OperationError } from "../../core/errors.js";
+import { OPERATION_CODES, type OperationCode } from "../../core/protocol/codes.js";
 import {
   expectedSigner,
   isTokenOperation,
@@ -17,7 +18,7 @@ import {
   operationSchema,
   type EscrowOperation,
   type Operation,
-} from "../protocol/operations.js";
+} from "../../core/protocol/operations.js";
 import type { ValidatedOperation, ValidationContext } from "../services.js";
 import type { RiskEngine } from "./risk.js";
 import { recoverSigner } from "./signature.js";
@@ -25,58 +26,6 @@ import { validateTokenOperation } from "./token.js";
 
 /** Where an operation arrived: a client of this node's API, or a peer. */
 export type ValidationPath = "api" | "gossip";
-
-type Action = ValidationAction;
-const { IGNORE, REJECT } = ValidationAction;
-
-interface CodeSpec {
-  /** Action on the gossip path (what the forwarding peer's score sees). */
-  readonly gossip: Action;
-  /** Action on the API path (ignore = nothing wrong with the request, e.g. an idempotent repeat). */
-  readonly api: Action;
-  /** HTTP status of the API answer. */
-  readonly http: number;
-  readonly summary: string;
-}
-
-/**
- * Every validation refusal code with its gossip action per path and its HTTP status: the one list
- * the API docs, the validators and the outcome mapper share. `api: ignore` means nothing is wrong
- * with the request (an idempotent repeat, a stale operation) but it is not accepted again.
- */
-export const OPERATION_CODES = {
-  MALFORMED: { gossip: REJECT, api: REJECT, http: 400, summary: "not UTF-8 JSON, or fails the wire schema (unknown field, money as a JSON number, bad address, ...)" },
-  DUPLICATE: { gossip: IGNORE, api: IGNORE, http: 409, summary: "an operation with this id is already stored (its status is at GET /operations/{id})" },
-  ALREADY_EXECUTED: { gossip: IGNORE, api: IGNORE, http: 409, summary: "the payment is already executed on-chain" },
-  UNSUPPORTED_TOKEN: { gossip: REJECT, api: REJECT, http: 422, summary: "the token is not a registered settlement token" },
-  UNKNOWN_MERCHANT: { gossip: REJECT, api: REJECT, http: 422, summary: "the merchant is not a registered merchant" },
-  MERCHANT_SUSPENDED: { gossip: REJECT, api: REJECT, http: 422, summary: "the merchant is suspended" },
-  UNKNOWN_PAYER: { gossip: REJECT, api: REJECT, http: 422, summary: "the payer is not a registered customer or merchant" },
-  PAYER_SUSPENDED: { gossip: REJECT, api: REJECT, http: 422, summary: "the payer is suspended" },
-  FEE_MISMATCH: { gossip: REJECT, api: REJECT, http: 422, summary: "terms.feeBps differs from the merchant's registered fee" },
-  ACCOUNT_FROZEN: { gossip: REJECT, api: REJECT, http: 403, summary: "the payer or the merchant is frozen on the token" },
-  UNKNOWN_PAYMENT: { gossip: IGNORE, api: REJECT, http: 404, summary: "not a pay, and its payment is neither indexed nor pending on this node" },
-  NONCE_USED: { gossip: IGNORE, api: IGNORE, http: 409, summary: "another stored operation of the signer used this nonce" },
-  EXPIRED: { gossip: IGNORE, api: IGNORE, http: 422, summary: "the deadline (payDeadline for pay) has passed" },
-  BLACKLISTED: { gossip: REJECT, api: REJECT, http: 403, summary: "the payer or the merchant is on the configured blacklist" },
-  AMOUNT_OVER_LIMIT: { gossip: REJECT, api: REJECT, http: 422, summary: "a single payment above maxPaymentAmount" },
-  PAYER_DAILY_LIMIT: { gossip: IGNORE, api: REJECT, http: 422, summary: "the payer's UTC-day total would exceed payerDailyLimit" },
-  MERCHANT_DAILY_LIMIT: { gossip: IGNORE, api: REJECT, http: 422, summary: "the merchant's UTC-day total would exceed merchantDailyLimit" },
-  VELOCITY_LIMIT: { gossip: IGNORE, api: REJECT, http: 429, summary: "the payer's payments within the velocity window would exceed the count" },
-  BAD_SIGNATURE: { gossip: REJECT, api: REJECT, http: 422, summary: "signature malformed, high-s, or not by the expected signer (e.g. signed for another chain)" },
-  NOT_ARBITER: { gossip: REJECT, api: REJECT, http: 403, summary: "a resolve not signed by an arbiter" },
-  NOT_CUSTODIAN: { gossip: REJECT, api: REJECT, http: 403, summary: "a mint, burn or reserve attestation not signed by an active custodian institution of the token" },
-  NOT_REGULATOR: { gossip: REJECT, api: REJECT, http: 403, summary: "a freeze not signed by a regulator" },
-  ACCOUNT_NOT_PERMITTED: { gossip: IGNORE, api: REJECT, http: 422, summary: "a mint's recipient or a burn's source is not a registered, active participant" },
-  INTERNAL: { gossip: IGNORE, api: IGNORE, http: 500, summary: "this node failed to validate it (storage, bug); never the sender's fault" },
-} as const satisfies Record<string, CodeSpec>;
-
-export type OperationCode = keyof typeof OPERATION_CODES;
-
-/** True if `code` is one of OPERATION_CODES. */
-export function isOperationCode(code: string): code is OperationCode {
-  return Object.hasOwn(OPERATION_CODES, code);
-}
 
 /** The OperationError for `code` on `path`, with the action the table gives. */
 export function refusal(code: OperationCode, path: ValidationPath, message: string, meta: Record<string, unknown> = {}): OperationError {

@@ -18,9 +18,9 @@ import {
   type Signer,
 } from "ethers";
 
-import { loadArtifact } from "../../node/protocol/artifacts.js";
-import type { Deployment } from "../../node/protocol/deployment.js";
-import { tokenDomain } from "../../node/protocol/eip712.js";
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import type { Deployment } from "../../core/protocol/deployment.js";
+import { tokenDomain } from "../../core/protocol/eip712.js";
 import { deploySettlenet } from "./deploy.js";
 
 /** Hardhat's default development mnemonic: the funded accounts of the local chain. */

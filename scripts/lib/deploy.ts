@@ -11,8 +11,8 @@ import type {
   SettlementToken,
 } from "../../types/ethers-contracts/index.js";
 
-import { loadArtifact, type ContractName } from "../../node/protocol/artifacts.js";
-import type { Deployment } from "../../node/protocol/deployment.js";
+import { loadArtifact, type ContractName } from "../../core/protocol/artifacts.js";
+import type { Deployment } from "../../core/protocol/deployment.js";
 
 export interface TokenSpec {
   symbol: string;

@@ -19,14 +19,14 @@ import { fileURLToPath } from "node:url";
 import { JsonRpcProvider } from "ethers";
 import { z } from "zod";
 
-import type { BankConfigInput } from "../../gateway/bank/server.js";
+import type { BankConfigInput } from "../../bank-sim/server.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
 import type { NodeConfigInput } from "../../node/config.js";
-import { SettlenetError } from "../../node/errors.js";
-import { writeOperatorKeystore } from "../../node/keys.js";
+import { SettlenetError } from "../../core/errors.js";
+import { writeOperatorKeystore } from "../../core/keys.js";
 import { loadOrCreatePeerKey, peerIdOf } from "../../node/p2p/keys.js";
-import { CONTRACT_NAMES } from "../../node/protocol/artifacts.js";
-import { writeDeployment } from "../../node/protocol/deployment.js";
+import { CONTRACT_NAMES } from "../../core/protocol/artifacts.js";
+import { writeDeployment } from "../../core/protocol/deployment.js";
 import { DEV_ACCOUNTS, provisionConsortium } from "./consortium.js";
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -209,7 +209,7 @@ export function lastLogLine(logFile: string): string {
 function spawnPart(name: string, args: string[], logFile: string, env: NodeJS.ProcessEnv): ChildPart {
   const fd = openSync(logFile, "a");
   // Own process group (detached): Ctrl-C in the terminal reaches only the launcher, which stops the
-  // parts in order; the IPC channel lets a part notice that the launcher died (node/lifecycle.ts).
+  // parts in order; the IPC channel lets a part notice that the launcher died (core/lifecycle.ts).
   const child = spawn(process.execPath, ["--import", "tsx", ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...env },
@@ -514,7 +514,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         };
         const configFile = join(dirOf(name), "node.json");
         await writeFile(configFile, JSON.stringify(config, null, 2));
-        return spawnPart(name, [join(PROJECT_ROOT, "node", "cli.ts"), "node", "start", "--config", configFile], join(dirOf(name), `${name}.log`), env);
+        return spawnPart(name, [join(PROJECT_ROOT, "scripts", "settlenet.ts"), "node", "start", "--config", configFile], join(dirOf(name), `${name}.log`), env);
       }),
     );
     parts.push(...nodeParts);
@@ -532,7 +532,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       logLevel,
     };
     await writeFile(join(dirOf("bank"), "bank.json"), JSON.stringify(bankConfig, null, 2));
-    const bank = spawnPart("bank", [join(PROJECT_ROOT, "node", "cli.ts"), "bank", "start", "--config", join(dirOf("bank"), "bank.json")], join(dirOf("bank"), "bank.log"), env);
+    const bank = spawnPart("bank", [join(PROJECT_ROOT, "scripts", "settlenet.ts"), "bank", "start", "--config", join(dirOf("bank"), "bank.json")], join(dirOf("bank"), "bank.log"), env);
     parts.push(bank);
     const gwConfigFile = join(dirOf("gateway"), "gateway.json");
     const gwConfig: GatewayConfigInput = {
@@ -542,7 +542,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       bank: { url: endpoints.bank, callbackSecret: bankCallbackSecret },
     };
     await writeFile(gwConfigFile, JSON.stringify(gwConfig, null, 2));
-    const gateway = spawnPart("gateway", [join(PROJECT_ROOT, "node", "cli.ts"), "gateway", "start", "--config", gwConfigFile], join(dirOf("gateway"), "gateway.log"), env);
+    const gateway = spawnPart("gateway", [join(PROJECT_ROOT, "scripts", "settlenet.ts"), "gateway", "start", "--config", gwConfigFile], join(dirOf("gateway"), "gateway.log"), env);
     parts.push(gateway);
     await Promise.all([
       waitReady(bank, "GET /health", httpOk(`${endpoints.bank}/health`), readyTimeoutMs),
@@ -582,8 +582,8 @@ async function openBankReserves(bankUrl: string, state: NetworkState): Promise<v
 async function provisionGatewayMerchants(config: { dataDir: string }, masterKey: string): Promise<NetworkState["merchants"]> {
   const { openGatewayStorage } = await import("../../gateway/storage/db.js");
   const { gatewayDbDir } = await import("../../gateway/server.js");
-  const { addMerchant, createApiKey } = await import("../../gateway/merchants.js");
-  const { SecretBox, parseMasterKey } = await import("../../gateway/secrets.js");
+  const { addMerchant, createApiKey } = await import("../../gateway/domain/merchants.js");
+  const { SecretBox, parseMasterKey } = await import("../../gateway/domain/secrets.js");
   const storage = await openGatewayStorage(gatewayDbDir(config));
   try {
     const modules = { storage, secrets: new SecretBox(parseMasterKey(masterKey)) };

@@ -17,11 +17,11 @@ import { join } from "node:path";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { Contract, JsonRpcProvider, Wallet, hexlify, keccak256, toUtf8Bytes, type HDNodeWallet } from "ethers";
 
-import { GatewayClient } from "../../gateway/client.js";
-import { loadArtifact } from "../../node/protocol/artifacts.js";
-import { readDeployment, type Deployment } from "../../node/protocol/deployment.js";
-import { ESCROW_ACTION_TYPES, escrowDomain } from "../../node/protocol/eip712.js";
-import { signTokenOperation, type EscrowOperationInput } from "../../node/protocol/operations.js";
+import { GatewayClient } from "../../gateway/client/client.js";
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import { readDeployment, type Deployment } from "../../core/protocol/deployment.js";
+import { ESCROW_ACTION_TYPES, escrowDomain } from "../../core/protocol/eip712.js";
+import { signTokenOperation, type EscrowOperationInput } from "../../core/protocol/operations.js";
 import type { NetworkEndpoints, NetworkState } from "./network.js";
 
 // ------------------------------------------------------------------ sizes and plans

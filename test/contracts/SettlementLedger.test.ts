@@ -2,7 +2,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { TypedDataEncoder, Wallet, id, verifyTypedData } from "ethers";
 
-import { CYCLE_TYPES, DOMAIN_VERSION, LEDGER_DOMAIN_NAME, ledgerDomain } from "../../node/protocol/eip712.js";
+import { CYCLE_TYPES, DOMAIN_VERSION, LEDGER_DOMAIN_NAME, ledgerDomain } from "../../core/protocol/eip712.js";
 import { deployWorld, ethers, networkHelpers, type World } from "./helpers/fixture.js";
 import {
   LEAF_ENCODING,

@@ -6,7 +6,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import { ZodError } from "zod";
 
-import { deploymentSchema, readDeployment, writeDeployment, type Deployment } from "../../node/protocol/deployment.js";
+import { deploymentSchema, readDeployment, writeDeployment, type Deployment } from "../../core/protocol/deployment.js";
 import { deploySettlenet } from "../../scripts/lib/deploy.js";
 
 const { ethers, networkHelpers } = await network.create();

@@ -8,9 +8,9 @@
 import { expect } from "chai";
 import { Wallet, encodeBytes32String } from "ethers";
 
-import { GOSSIP_VERSION, encodeGossipMessage } from "../../node/protocol/gossip.js";
-import type { EscrowOperationInput } from "../../node/protocol/operations.js";
-import type { PaymentRecord, StoredOperation } from "../../node/types.js";
+import { GOSSIP_VERSION, encodeGossipMessage } from "../../node/p2p/message.js";
+import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import type { PaymentRecord, StoredOperation } from "../../core/records.js";
 import {
   getJson,
   launchNetwork,

@@ -8,8 +8,8 @@ import { getAddress, ZeroAddress } from "ethers";
 import { readFile, writeFile } from "node:fs/promises";
 
 import type { NodeConfigInput } from "../../node/config.js";
-import type { EscrowOperationInput } from "../../node/protocol/operations.js";
-import type { StoredOperation } from "../../node/types.js";
+import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import type { StoredOperation } from "../../core/records.js";
 import type { Scenario } from "../helpers/chain.js";
 import { getJson, launchNetwork, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPays } from "../helpers/operations.js";

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 
-import type { StoredOperation } from "../../node/types.js";
+import type { StoredOperation } from "../../core/records.js";
 import { getJson, launchNetwork, postJson, waitFor, type TestNetwork } from "../helpers/network.js";
 import { signedConfirm, signedPay, termsFor } from "../helpers/operations.js";
 

@@ -7,7 +7,7 @@
 import { expect } from "chai";
 import { Wallet } from "ethers";
 
-import { encodeGossipMessage } from "../../node/protocol/gossip.js";
+import { encodeGossipMessage } from "../../node/p2p/message.js";
 import { getJson, launchNetwork, peersOf, presence, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { forgedPay, signedPay, termsFor } from "../helpers/operations.js";
 import { freshPeerKey, startTestPeer, type TestPeer } from "../helpers/peer.js";

@@ -11,12 +11,12 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { encodeBytes32String, getAddress, hexlify, randomBytes, type Signer } from "ethers";
 
-import { ESCROW_ACTION_TYPES, escrowDomain, type PaymentTerms } from "../../node/protocol/eip712.js";
-import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../node/protocol/operations.js";
+import { ESCROW_ACTION_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
+import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
 import { signCycle } from "../../node/settlement/attestation.js";
-import { LEAF_ENCODING, RECORD_KINDS, recordFromJson, summaryFromJson, type CycleSummaryJson, type RecordJson } from "../../node/settlement/records.js";
+import { LEAF_ENCODING, RECORD_KINDS, recordFromJson, summaryFromJson, type CycleSummaryJson, type RecordJson } from "../../core/settlement/records.js";
 import { openStorage } from "../../node/storage/db.js";
-import type { PaymentRecord } from "../../node/types.js";
+import type { PaymentRecord } from "../../core/records.js";
 import { getJson, launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
 
@@ -318,9 +318,9 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
     expect(rows.filter((r) => r[1] === "record")).to.have.length(m0.records.length);
 
     const root = join(import.meta.dirname, "..", "..");
-    const cli = await execFileAsync(process.execPath, ["--import", "tsx", join(root, "node", "cli.ts"), "report", "statement", "--cycle", cycleN.toString(), "--merchant", merchant0 as string, "--format", "csv", "--api", api], { cwd: root });
+    const cli = await execFileAsync(process.execPath, ["--import", "tsx", join(root, "scripts", "settlenet.ts"), "report", "statement", "--cycle", cycleN.toString(), "--merchant", merchant0 as string, "--format", "csv", "--api", api], { cwd: root });
     expect(cli.stdout).to.equal(text);
-    const bad = await execFileAsync(process.execPath, ["--import", "tsx", join(root, "node", "cli.ts"), "report", "statement", "--cycle", "x", "--merchant", merchant0 as string, "--api", api], { cwd: root }).catch(
+    const bad = await execFileAsync(process.execPath, ["--import", "tsx", join(root, "scripts", "settlenet.ts"), "report", "statement", "--cycle", "x", "--merchant", merchant0 as string, "--api", api], { cwd: root }).catch(
       (error: { code: number; stderr: string }) => error,
     );
     expect((bad as { code: number }).code).to.equal(1);

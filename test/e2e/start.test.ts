@@ -15,7 +15,7 @@ import { join } from "node:path";
 
 import { expect } from "chai";
 
-import { GatewayClient } from "../../gateway/client.js";
+import { GatewayClient } from "../../gateway/client/client.js";
 import { PROJECT_ROOT, defaultPorts, endpointsOf, readNetworkState, type NetworkState } from "../../scripts/lib/network.js";
 import { DISPUTED_INDEX, LARGE_VALUE_AMOUNT, PAYOUT_AMOUNT, SCENARIO_SIZES, amountOf, planOf, runScenario, type Plan, type ScenarioSummary } from "../../scripts/lib/scenario.js";
 

@@ -10,7 +10,7 @@ import { expect } from "chai";
 import type { Contract } from "ethers";
 
 import type { TokenRecord } from "../../node/storage/tokens.js";
-import type { StoredOperation } from "../../node/types.js";
+import type { StoredOperation } from "../../core/records.js";
 import { getJson, launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
 import { randomRef, signedTokenOp, tokenOperationIdOf } from "../helpers/tokens.js";

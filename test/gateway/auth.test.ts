@@ -1,7 +1,7 @@
 import { expect } from "chai";
 
-import { revokeApiKey, rotateApiKeys } from "../../gateway/merchants.js";
-import { signRequest } from "../../gateway/signing.js";
+import { revokeApiKey, rotateApiKeys } from "../../gateway/domain/merchants.js";
+import { signRequest } from "../../gateway/client/signing.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../helpers/chain.js";
 import { gatewayFixture, paymentBody, signedInject, type GatewayFixture } from "./fixture.js";
 

@@ -12,10 +12,10 @@ import { join } from "node:path";
 
 import { expect } from "chai";
 
-import { GatewayClient } from "../../gateway/client.js";
+import { GatewayClient } from "../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
-import type { BankConfigInput } from "../../gateway/bank/server.js";
-import { writeOperatorKeystore } from "../../node/keys.js";
+import type { BankConfigInput } from "../../bank-sim/server.js";
+import { writeOperatorKeystore } from "../../core/keys.js";
 import { devWallet } from "../helpers/chain.js";
 import { CLI, PROJECT_ROOT, runCliOk } from "../helpers/cli.js";
 import { freePort, getJson, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";

@@ -8,11 +8,11 @@ import { Wallet } from "ethers";
 
 import { gatewayCommand } from "../../gateway/cli.js";
 import { parseGatewayConfig } from "../../gateway/config.js";
-import { addMerchant, apiKeySecret, createApiKey, merchantWallet, revokeApiKey } from "../../gateway/merchants.js";
-import { SecretBox, parseMasterKey, secretBoxFromEnv } from "../../gateway/secrets.js";
+import { addMerchant, apiKeySecret, createApiKey, merchantWallet, revokeApiKey } from "../../gateway/domain/merchants.js";
+import { SecretBox, parseMasterKey, secretBoxFromEnv } from "../../gateway/domain/secrets.js";
 import { openGatewayStorage, type GatewayStorage } from "../../gateway/storage/db.js";
-import type { OrderRecord } from "../../gateway/types.js";
-import type { SettlenetError } from "../../node/errors.js";
+import type { OrderRecord } from "../../gateway/domain/records.js";
+import type { SettlenetError } from "../../core/errors.js";
 import { refusalOf } from "../helpers/errors.js";
 
 /** The code of what `fn` throws or rejects with. */

@@ -17,8 +17,8 @@ import {
 } from "ethers";
 
 import type { ParticipantRegistry, SettlementToken } from "../../types/ethers-contracts/index.js";
-import type { Deployment } from "../../node/protocol/deployment.js";
-import { tokenDomain } from "../../node/protocol/eip712.js";
+import type { Deployment } from "../../core/protocol/deployment.js";
+import { tokenDomain } from "../../core/protocol/eip712.js";
 import { deploySettlenet, type DeployedContracts } from "../../scripts/lib/deploy.js";
 
 /** Hardhat's default development mnemonic: the funded accounts of the local chain. */

@@ -1,4 +1,4 @@
-/** Runs the settlenet CLI (node/cli.ts through tsx) from tests, in its own process as an operator would. */
+/** Runs the settlenet CLI (scripts/settlenet.ts through tsx) from tests, in its own process as an operator would. */
 import { spawn } from "node:child_process";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 /** The repository root (the CLI's working directory). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The CLI entry point. */
-export const CLI = join(PROJECT_ROOT, "node", "cli.ts");
+export const CLI = join(PROJECT_ROOT, "scripts", "settlenet.ts");
 
 /** How a CLI run ended. */
 export interface CliRun {

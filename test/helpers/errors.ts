@@ -4,7 +4,7 @@
  */
 import { ZodError } from "zod";
 
-import { SettlenetError } from "../../node/errors.js";
+import { SettlenetError } from "../../core/errors.js";
 
 /** The coded error `fn` throws. */
 export function refusal(fn: () => unknown): SettlenetError {

@@ -12,9 +12,9 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import type { NodeConfigInput } from "../../node/config.js";
-import { writeOperatorKeystore } from "../../node/keys.js";
+import { writeOperatorKeystore } from "../../core/keys.js";
 import { loadOrCreatePeerKey, peerIdOf } from "../../node/p2p/keys.js";
-import { writeDeployment } from "../../node/protocol/deployment.js";
+import { writeDeployment } from "../../core/protocol/deployment.js";
 import { deployScenario, startChain, type LocalChain, type Scenario, type ScenarioOptions } from "./chain.js";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
@@ -247,7 +247,7 @@ function makeHandle(name: string, role: "institution" | "regulator", peerId: str
     process: undefined,
     async start() {
       const log = createWriteStream(logFile, { flags: "a" });
-      const child = spawn(process.execPath, ["--import", "tsx", join(projectRoot, "node", "cli.ts"), "node", "start", "--config", configFile], {
+      const child = spawn(process.execPath, ["--import", "tsx", join(projectRoot, "scripts", "settlenet.ts"), "node", "start", "--config", configFile], {
         cwd: projectRoot,
         env: { ...process.env, SETTLENET_KEY_PASSWORD: PASSWORD },
         stdio: ["ignore", "pipe", "pipe"],

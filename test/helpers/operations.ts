@@ -1,8 +1,8 @@
 /** Builds signed operations in their JSON wire form from a deployed scenario, as a payer's wallet or a merchant would. */
 import { hexlify, randomBytes, type Signer } from "ethers";
 
-import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../node/protocol/eip712.js";
-import { escrowOperationSchema, operationIdOf, paymentIdOf, termsToJson, type EscrowOperationInput } from "../../node/protocol/operations.js";
+import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
+import { escrowOperationSchema, operationIdOf, paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
 import type { Scenario } from "./chain.js";
 
 let nonce = BigInt(Date.now()) * 1000n;

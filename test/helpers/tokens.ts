@@ -8,7 +8,7 @@ import {
   type TokenContext,
   type TokenOperationInput,
   type UnsignedTokenOperation,
-} from "../../node/protocol/operations.js";
+} from "../../core/protocol/operations.js";
 import type { Scenario } from "./chain.js";
 
 let counter = BigInt(Date.now()) * 1000n;

@@ -6,8 +6,8 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 
 import { loadNodeConfig, parseNodeConfig, type NodeConfigInput } from "../../node/config.js";
-import { SettlenetError } from "../../node/errors.js";
-import { loadOperatorWallet, writeOperatorKeystore } from "../../node/keys.js";
+import { SettlenetError } from "../../core/errors.js";
+import { loadOperatorWallet, writeOperatorKeystore } from "../../core/keys.js";
 import { refusal } from "../helpers/errors.js";
 
 const base: NodeConfigInput = {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { TypedDataEncoder, verifyTypedData, ZeroAddress } from "ethers";
 
-import { escrowDomain, PAYMENT_TYPES } from "../../../node/protocol/eip712.js";
+import { escrowDomain, PAYMENT_TYPES } from "../../../core/protocol/eip712.js";
 import {
   deployWorld,
   ethers,

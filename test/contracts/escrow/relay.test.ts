@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
 import { keccak256, toUtf8Bytes, TypedDataEncoder, verifyTypedData } from "ethers";
 
-import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type TypedDataTypes } from "../../../node/protocol/eip712.js";
+import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type TypedDataTypes } from "../../../core/protocol/eip712.js";
 import {
   deployWorld,
   ethers,
@@ -363,7 +363,7 @@ describe("PaymentEscrow relayed operations", function () {
     });
   });
 
-  describe("EIP-712 types agree with node/protocol/eip712.ts", function () {
+  describe("EIP-712 types agree with core/protocol/eip712.ts", function () {
     const typehashes: [string, TypedDataTypes][] = [
       ["PAYMENT_TYPEHASH", PAYMENT_TYPES],
       ["MARK_FULFILLED_TYPEHASH", ESCROW_ACTION_TYPES.markFulfilled],

@@ -1,7 +1,7 @@
 /** Escrow test helpers for the dispute, resolve, reclaim, relay and admin suites: signed operations and payment set-ups. */
 import type { Signer } from "ethers";
 
-import { escrowDomain, PAYMENT_TYPES, type PaymentTerms } from "../../../node/protocol/eip712.js";
+import { escrowDomain, PAYMENT_TYPES, type PaymentTerms } from "../../../core/protocol/eip712.js";
 import {
   ethers,
   networkHelpers,

@@ -3,7 +3,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { Signer } from "ethers";
 import { AbiCoder, concat, encodeBytes32String, getBytes, id, keccak256, toBeHex, toBigInt } from "ethers";
 
-import { CYCLE_TYPES, SETTLEMENT_RECORD_LEAF_ENCODING, ledgerDomain } from "../../../node/protocol/eip712.js";
+import { CYCLE_TYPES, SETTLEMENT_RECORD_LEAF_ENCODING, ledgerDomain } from "../../../core/protocol/eip712.js";
 import { deployWorld, ethers, type World } from "./fixture.js";
 
 /** Record kinds used by these tests' cycles (the ledger itself does not interpret `kind`). */

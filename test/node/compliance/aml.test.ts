@@ -4,7 +4,7 @@ import { Registry } from "prom-client";
 import type { AlertRecord } from "../../../node/compliance/alert.js";
 import { AmlMonitor } from "../../../node/compliance/aml.js";
 import { amlConfigSchema, type ComplianceConfigInput } from "../../../node/compliance/config.js";
-import type { SettlenetError } from "../../../node/errors.js";
+import type { SettlenetError } from "../../../core/errors.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
 import { DAY, indexedStorage, nextDayAt, pay, silent } from "./fixture.js";

@@ -11,8 +11,8 @@ import { hexlify, randomBytes } from "ethers";
 import { pino } from "pino";
 
 import { Indexer } from "../../../node/indexer/indexer.js";
-import { PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../../node/protocol/eip712.js";
-import { escrowOperationSchema, paymentIdOf, termsToJson, toContractOperation } from "../../../node/protocol/operations.js";
+import { PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../../core/protocol/eip712.js";
+import { escrowOperationSchema, paymentIdOf, termsToJson, toContractOperation } from "../../../core/protocol/operations.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { Scenario } from "../../helpers/chain.js";
 

@@ -1,0 +1,116 @@
+/**
+ * The bank simulator as its own process: `settlenet bank start --config <file>` (cli.ts) reads a
+ * JSON config validated here, opens the simulator's LevelDB in `dataDir` and listens.
+ *
+ *   { "host": "127.0.0.1", "port": 7400, "dataDir": "bank-data",
+ *     "latencyMs": { "min": 200, "max": 2000 }, "failureRate": 0.05,
+ *     "callbackUrl": "http://127.0.0.1:7300/bank/callbacks", "callbackSecret": "...", "seed": "dev" }
+ */
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+
+import type { FastifyInstance } from "fastify";
+import { Registry } from "prom-client";
+import { z } from "zod";
+
+import { SettlenetError } from "../core/errors.js";
+import type { Logger } from "pino";
+import { buildBankSimulator } from "./simulator.js";
+import { openBankStore } from "./store.js";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const msRange = (max: number) =>
+  z
+    .strictObject({ min: z.number().int().min(0).max(max), max: z.number().int().min(0).max(max) })
+    .refine((range) => range.min <= range.max, { message: "min must not exceed max", path: ["min"] });
+
+export const bankConfigSchema = z
+  .strictObject({
+    host: z.string().min(1).default("127.0.0.1"),
+    port: z.number().int().min(0).max(65_535),
+    /** The simulator's LevelDB (relative paths: against the config file's folder). */
+    dataDir: z.string().min(1),
+    latencyMs: msRange(DAY_MS),
+    /** Probability (0..1) that the bank declines a transfer. */
+    failureRate: z.number().min(0).max(1),
+    callbackUrl: z.url({ protocol: /^https?$/ }).optional(),
+    callbackSecret: z.string().min(16, "use at least 16 characters").optional(),
+    /** Backoff between callback attempts. */
+    callbackRetryMs: msRange(DAY_MS).default({ min: 500, max: 60_000 }),
+    /** Makes latencies and answers reproducible. */
+    seed: z.string().min(1).optional(),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  })
+  .refine((config) => !config.callbackUrl || config.callbackSecret, { message: "required with callbackUrl", path: ["callbackSecret"] });
+
+export type BankConfig = z.infer<typeof bankConfigSchema>;
+export type BankConfigInput = z.input<typeof bankConfigSchema>;
+
+/** Parses a config object; a relative `dataDir` is resolved against `baseDir`. */
+export function parseBankConfig(raw: unknown, baseDir: string): BankConfig {
+  const result = bankConfigSchema.safeParse(raw);
+  if (!result.success) {
+    const fields = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    throw new SettlenetError("CONFIG_INVALID", `invalid bank configuration: ${fields.join("; ")}`, {
+      fields: result.error.issues.map((issue) => issue.path.join(".")),
+    });
+  }
+  return { ...result.data, dataDir: resolve(baseDir, result.data.dataDir) };
+}
+
+/** Reads and validates a bank config file. */
+export async function loadBankConfig(path: string): Promise<BankConfig> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, "utf8"));
+  } catch (error) {
+    throw new SettlenetError("CONFIG_UNREADABLE", `cannot read bank configuration ${path}: ${(error as Error).message}`, { path });
+  }
+  return parseBankConfig(raw, dirname(resolve(path)));
+}
+
+export interface BankServer {
+  url: string;
+  app: FastifyInstance;
+  /** Stops answering, settling and calling back, then closes the database. */
+  close(): Promise<void>;
+}
+
+/** Opens the store, builds the simulator and listens. */
+export async function startBankServer(config: BankConfig, modules: { logger: Logger }): Promise<BankServer> {
+  const store = await openBankStore(config.dataDir);
+  let app: FastifyInstance | undefined;
+  try {
+    app = await buildBankSimulator(
+      {
+        latencyMs: config.latencyMs,
+        failureRate: config.failureRate,
+        callbackRetryMs: config.callbackRetryMs,
+        ...(config.seed !== undefined ? { seed: config.seed } : {}),
+        ...(config.callbackUrl !== undefined ? { callbackUrl: config.callbackUrl } : {}),
+        ...(config.callbackSecret !== undefined ? { callbackSecret: config.callbackSecret } : {}),
+      },
+      { logger: modules.logger, store, metrics: new Registry() },
+    );
+    await app.listen({ host: config.host, port: config.port }).catch((error: unknown) => {
+      throw new SettlenetError("LISTEN_FAILED", `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`, { host: config.host, port: config.port }, { cause: error });
+    });
+  } catch (error) {
+    await app?.close().catch(() => undefined);
+    await store.close();
+    throw error;
+  }
+  const server = app;
+  const address = server.server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  modules.logger.info({ url, dataDir: config.dataDir, failureRate: config.failureRate, latencyMs: config.latencyMs }, "bank simulator listening");
+  return {
+    url,
+    app: server,
+    async close() {
+      await server.close();
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/** RFC 9457 problem documents carrying the project's stable error codes. */
+import type { FastifyError, FastifyInstance } from "fastify";
+import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+
+import { OperationError, SettlenetError } from "../errors.js";
+import { OPERATION_CODES, isOperationCode } from "../protocol/codes.js";
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail?: string;
+  instance?: string;
+  [extension: string]: unknown;
+}
+
+/** HTTP status for a coded error that is not an operation refusal. */
+const STATUS_BY_CODE: Record<string, number> = {
+  NOT_FOUND: 404,
+  OPERATION_NOT_FOUND: 404,
+  PAYMENT_NOT_FOUND: 404,
+  MALFORMED: 400,
+  // Storage refuses a list cursor of another list (or a garbled one) and bad list arguments.
+  INVALID_CURSOR: 400,
+  INVALID_ARGUMENT: 400,
+  BODY_TOO_LARGE: 413,
+  NOT_READY: 503,
+  READ_ONLY: 403,
+  CYCLE_NOT_FOUND: 404,
+  RECORD_NOT_FOUND: 404,
+  CYCLE_NOT_FINALIZED: 409,
+  CYCLE_DIVERGED: 409,
+  // Compliance (node/compliance/api.ts).
+  ALERT_NOT_FOUND: 404,
+  ALERT_ALREADY_ACKNOWLEDGED: 409,
+  REPORT_TOO_LARGE: 422,
+  TOKEN_NOT_FOUND: 404,
+};
+
+/** Fastify's body parser errors that mean the request body is not a JSON document (Fastify 5 codes). */
+const MALFORMED_BODY_CODES: ReadonlySet<string> = new Set([
+  "FST_ERR_CTP_INVALID_MEDIA_TYPE",
+  "FST_ERR_CTP_EMPTY_JSON_BODY",
+  "FST_ERR_CTP_INVALID_JSON_BODY",
+]);
+
+/** The HTTP status of an operation refusal, from the one table of validation codes. */
+export function statusOfOperationError(error: OperationError): number {
+  return isOperationCode(error.code) ? OPERATION_CODES[error.code].http : 422;
+}
+
+export function problemOf(error: unknown, instance?: string): Problem {
+  if (error instanceof OperationError) {
+    return {
+      type: `https://settlenet.dev/problems/${error.code.toLowerCase()}`,
+      title: error.message,
+      status: statusOfOperationError(error),
+      code: error.code,
+      action: error.action,
+      ...(instance ? { instance } : {}),
+      ...error.meta,
+    };
+  }
+  if (error instanceof SettlenetError) {
+    return {
+      type: `https://settlenet.dev/problems/${error.code.toLowerCase()}`,
+      title: error.message,
+      status: STATUS_BY_CODE[error.code] ?? 500,
+      code: error.code,
+      ...(instance ? { instance } : {}),
+      ...error.meta,
+    };
+  }
+  return { type: "about:blank", title: "Internal Server Error", status: 500, code: "INTERNAL", ...(instance ? { instance } : {}) };
+}
+
+/** The one error handler: every failure leaves as problem+json with a stable code. */
+export function installProblemHandler(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    let problem: Problem;
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      problem = {
+        type: "https://settlenet.dev/problems/malformed",
+        title: "Request does not match the schema",
+        status: 400,
+        code: "MALFORMED",
+        instance: request.url,
+        issues: error.validation.map((issue) => ({ path: issue.instancePath, message: issue.message })),
+      };
+    } else if (error.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+      problem = { type: "https://settlenet.dev/problems/body_too_large", title: "Request body too large", status: 413, code: "BODY_TOO_LARGE", instance: request.url };
+    } else if (MALFORMED_BODY_CODES.has(error.code) || (error.statusCode === 400 && error instanceof SyntaxError)) {
+      problem = { type: "https://settlenet.dev/problems/malformed", title: error.message, status: 400, code: "MALFORMED", instance: request.url };
+    } else if (error.statusCode !== undefined && error.statusCode < 500 && !(error instanceof SettlenetError)) {
+      problem = { type: "about:blank", title: error.message, status: error.statusCode, code: error.code ?? "BAD_REQUEST", instance: request.url };
+    } else {
+      problem = problemOf(error, request.url);
+      if (problem.status >= 500) request.log.error({ err: error }, "request failed");
+    }
+    void reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply
+      .status(404)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send({ type: "about:blank", title: "Not Found", status: 404, code: "ROUTE_NOT_FOUND", instance: request.url });
+  });
+}

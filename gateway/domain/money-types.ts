@@ -1,0 +1,127 @@
+/**
+ * Records of money movement and payer actions as the gateway persists them (storage/money.ts). Money
+ * is a decimal string in minor units; times are unix ms where the name says `Ms`.
+ */
+import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import type { RejectionReason, TransferStatus } from "../../core/bank/wire.js";
+import type { SubmittedOperation } from "./records.js";
+import type { TokenOperationWire } from "./token-ops.js";
+
+/** A custodian-signed mint or burn the gateway submitted (or is about to submit) to its node. */
+export interface TokenOpAttempt {
+  operationId: string;
+  op: TokenOperationWire;
+  /** The node took it (or already had it): only then is its status worth asking for. */
+  submitted: boolean;
+  status: "pending" | "executed" | "failed";
+  error?: { code: string; message: string };
+  createdAtMs: number;
+}
+
+/** The bank's side of a payout or top-up. */
+export interface BankLeg {
+  bankRef: string;
+  status: TransferStatus;
+  reason?: RejectionReason;
+}
+
+/**
+ * Payout stages: `burning` (burn signed and submitted; nothing at the bank yet) → `paying` (burned;
+ * the bank is asked, with the payout id as its idempotency reference) → `paid`; or a bank rejection →
+ * `reversing` (re-mint to the merchant) → `failed` with `reversed: true`; or a burn that did not execute
+ * → `failed` with `reversed: false` (nothing left the merchant's balance).
+ */
+export type PayoutStage = "burning" | "paying" | "paid" | "reversing" | "failed";
+
+export interface PayoutRecord {
+  /** `po_…` */
+  id: string;
+  merchantId: string;
+  /** The merchant's on-chain address. */
+  merchant: string;
+  currency: string;
+  token: string;
+  amount: string;
+  /** The merchant's bank account (matches the registry's payout-account reference). */
+  account: string;
+  stage: PayoutStage;
+  burn: TokenOpAttempt;
+  bank?: BankLeg;
+  /** The latest re-mint attempt after a rejection. */
+  reversal?: TokenOpAttempt;
+  reversalAttempts: number;
+  reversed: boolean;
+  failure?: { code: string; message: string };
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+/**
+ * Top-up stages: `requesting` (stored before the bank is asked; the top-up id is the bank reference)
+ * → `awaiting_bank` → on confirmation `minting` → `completed`; a bank rejection → `failed` (nothing
+ * minted). Tokens are minted only after the bank confirmed.
+ */
+export type TopupStage = "requesting" | "awaiting_bank" | "minting" | "completed" | "failed";
+
+export interface TopupRecord {
+  /** `tu_…` */
+  id: string;
+  merchantId: string;
+  merchant: string;
+  currency: string;
+  token: string;
+  amount: string;
+  /** The bank account the deposit is collected from. */
+  account: string;
+  stage: TopupStage;
+  bank?: BankLeg;
+  mint?: TokenOpAttempt;
+  mintAttempts: number;
+  failure?: { code: string; message: string };
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+/** A transfer to another merchant: a direct escrow payment the sending merchant signs as payer. */
+export interface TransferRecord {
+  /** `tr_…` */
+  id: string;
+  merchantId: string;
+  /** The merchant's own reference, unique per merchant. */
+  reference: string;
+  requestHash: string;
+  from: string;
+  to: string;
+  currency: string;
+  amount: string;
+  /** The recipient's registered fee, which the escrow deducts. */
+  feeBps: number;
+  description: string | null;
+  terms: Extract<EscrowOperationInput, { kind: "pay" }>["terms"];
+  paymentId: string;
+  operation: SubmittedOperation;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+/** A payer's signed confirm, dispute or reclaim relayed for an order. */
+export interface PayerActionRecord {
+  operationId: string;
+  orderId: string;
+  merchantId: string;
+  action: "confirm" | "dispute" | "reclaim";
+  /** Dispute reason as the payer gave it (its keccak256 went on-chain). */
+  reason?: string;
+  reasonHash?: string;
+  status: SubmittedOperation["status"];
+  error?: { code: string; message: string };
+  submittedAtMs: number;
+}
+
+/** A merchant event caused by a money state change (delivered by the webhook outbox). */
+export interface MoneyEvent {
+  type: "payout.paid" | "payout.failed";
+  merchantId: string;
+  /** The object the event is about, as the API shows it. */
+  data: Record<string, unknown>;
+}

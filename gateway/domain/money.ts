@@ -1,0 +1,656 @@
+/**
+ * Money movement for merchants: balance, payouts, top-ups and transfers.
+ *
+ * - Payout: the custodian signs a `burn` of the merchant's tokens (the merchant's permit gives the
+ *   custodian the allowance) and the node relays it; only once it executed is the bank asked to pay,
+ *   with the payout id as the bank's idempotency reference. A bank rejection is reversed by a
+ *   custodian `mint` back to the merchant, then `payout.failed`; a confirmation is `payout.paid`.
+ * - Top-up: the bank is asked to collect a deposit (top-up id as reference); only when it confirms does
+ *   the custodian sign a `mint` to the merchant.
+ * - Transfer: SettlementToken has no signed transfer, so a transfer is a direct escrow payment that the
+ *   gateway signs with the sending merchant's key as payer (its permit gives the escrow the allowance),
+ *   relayed through the node like any payment: the recipient must be an active merchant, and the
+ *   escrow deducts the recipient's registered fee.
+ *
+ * Payouts and top-ups are durable state machines (storage/money.ts): each step is stored before its
+ * side effect, every side effect is idempotent (operation ids are EIP-712 digests with stored nonces;
+ * bank requests carry the record id as reference), and `start` resumes every open record, so a
+ * restart at any point neither loses a step nor repeats one.
+ */
+import { randomBytes } from "node:crypto";
+
+import { encodeBytes32String, getAddress, keccak256, toUtf8Bytes, type HDNodeWallet, type Wallet } from "ethers";
+import type { Logger } from "pino";
+
+import { SettlenetError } from "../../core/errors.js";
+import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
+import { PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
+import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { NodeRefusal } from "../plugins/problem.js";
+import type { BankAdapter, BankSettlement, BankTransfer } from "../adapters/bank.js";
+import type { ChainReader } from "../adapters/chain.js";
+import { assertNotFrozen } from "./freeze.js";
+import { merchantWallet } from "./merchants.js";
+import type { NodeClient, NodeProblem } from "../../core/api/node-client.js";
+import { canonicalHash } from "./payments.js";
+import type { SecretBox } from "./secrets.js";
+import type { GatewayStorage } from "../storage/db.js";
+import type { MerchantRecord } from "./records.js";
+import type { MoneyChain } from "../adapters/money-chain.js";
+import { chainBankRef, signCustodianOperation } from "./token-ops.js";
+import type { MoneyEvent, PayoutRecord, TokenOpAttempt, TopupRecord, TransferRecord } from "./money-types.js";
+
+/** Node codes that mean "the node already has this exact operation". */
+const ALREADY_THERE = new Set(["DUPLICATE", "ALREADY_EXECUTED"]);
+/** Wait before re-signing a mint whose previous attempt failed. */
+const RETRY_MINT_MS = 5_000;
+
+export interface MoneyServiceOptions {
+  deployment: Deployment;
+  /** Validity of the operations the gateway signs, from chain time. */
+  operationDeadlineSeconds: number;
+  /** How often open records are advanced (0: only on demand; tests drive `tick`). */
+  tickMs: number;
+}
+
+export interface MoneyServiceModules {
+  storage: GatewayStorage;
+  secrets: SecretBox;
+  node: NodeClient;
+  chain: ChainReader;
+  money: MoneyChain;
+  /** Without a custodian key and a bank, balances work but payouts and top-ups are refused. */
+  custodian?: Wallet | HDNodeWallet | undefined;
+  bank?: BankAdapter | undefined;
+  /** More periodic work run by the same tick (the payer actions' order sync). */
+  alsoOnTick?: () => Promise<void>;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface BalanceLine {
+  currency: string;
+  token: string;
+  /** On-chain token balance: what the merchant can pay out or transfer. */
+  available: bigint;
+  /** Gross amount of the merchant's payments still held in escrow (held, fulfilled, disputed). */
+  heldInEscrow: bigint;
+  /** Payouts not yet paid or failed. */
+  pendingPayouts: bigint;
+  /** Top-ups not yet minted or failed. */
+  pendingTopups: bigint;
+}
+
+/** Balance, payouts, top-ups and transfers of the gateway's merchants. */
+export class MoneyService {
+  private readonly now: () => number;
+  private readonly chainId: bigint;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private stopped = false;
+  private removeListener: (() => void) | undefined;
+
+  constructor(
+    private readonly options: MoneyServiceOptions,
+    private readonly modules: MoneyServiceModules,
+  ) {
+    this.now = modules.now ?? Date.now;
+    this.chainId = BigInt(options.deployment.chainId);
+  }
+
+  /** Resumes open payouts and top-ups, listens to bank settlements, and keeps merchants' allowances. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.removeListener = this.modules.bank?.onSettled((settlement) => this.onSettlement(settlement));
+    void this.ensureAllowancesForAll();
+    await this.tick();
+    if (this.options.tickMs > 0) {
+      this.timer = setInterval(() => void this.tick(), this.options.tickMs);
+      this.timer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.removeListener?.();
+    await this.ticking;
+    await Promise.allSettled([...this.locks.values()]);
+  }
+
+  /** Advances every open payout and top-up once (a tick already running is joined, not doubled). */
+  tick(): Promise<void> {
+    if (this.ticking) return this.ticking;
+    const run = (async () => {
+      try {
+        for (const kind of ["payout", "topup"] as const) {
+          for (const id of await this.modules.storage.money.open(kind)) {
+            if (this.stopped) return;
+            await this.advance(kind, id).catch((error: unknown) => this.logger.warn({ kind, id, code: (error as SettlenetError).code, err: error }, "advance failed; retrying later"));
+          }
+        }
+        await this.modules.alsoOnTick?.();
+      } catch (error) {
+        if (!this.stopped) this.logger.warn({ err: error }, "money tick failed");
+      }
+    })();
+    this.ticking = run.finally(() => (this.ticking = undefined));
+    return this.ticking;
+  }
+
+  // ---------------------------------------------------------------- balance
+
+  /** The merchant's money per settlement token. */
+  async balance(merchant: MerchantRecord): Promise<BalanceLine[]> {
+    const tokens = Object.values(this.options.deployment.tokens);
+    const held = new Map<string, bigint>();
+    for (const status of ["held", "fulfilled", "disputed"] as const) {
+      let cursor: string | undefined;
+      do {
+        const page = await this.modules.storage.orders.list(merchant.id, { status, limit: 100, ...(cursor ? { cursor } : {}) });
+        for (const order of page.items) {
+          const left = order.onChain ? BigInt(order.onChain.amount) - BigInt(order.onChain.refunded) : BigInt(order.amount);
+          held.set(order.terms.token.toLowerCase(), (held.get(order.terms.token.toLowerCase()) ?? 0n) + left);
+        }
+        cursor = page.next;
+      } while (cursor);
+    }
+    const pending = async (kind: "payout" | "topup") => {
+      const sums = new Map<string, bigint>();
+      for (const id of await this.modules.storage.money.open(kind)) {
+        const record = await this.modules.storage.money.get(kind, id);
+        if (!record || record.merchantId !== merchant.id) continue;
+        sums.set(record.token.toLowerCase(), (sums.get(record.token.toLowerCase()) ?? 0n) + BigInt(record.amount));
+      }
+      return sums;
+    };
+    const [payouts, topups] = await Promise.all([pending("payout"), pending("topup")]);
+    return Promise.all(
+      tokens.map(async (token) => {
+        const key = token.address.toLowerCase();
+        return {
+          currency: token.symbol,
+          token: token.address,
+          available: await this.modules.money.balanceOf(token, merchant.address),
+          heldInEscrow: held.get(key) ?? 0n,
+          pendingPayouts: payouts.get(key) ?? 0n,
+          pendingTopups: topups.get(key) ?? 0n,
+        };
+      }),
+    );
+  }
+
+  // ---------------------------------------------------------------- payouts
+
+  /** Starts a payout to the merchant's registered bank account: burn first, then the bank. */
+  async createPayout(merchant: MerchantRecord, input: { amount: string; currency: string; account: string }): Promise<PayoutRecord> {
+    const { custodian } = this.requireMoney();
+    const token = this.token(input.currency);
+    const amount = BigInt(input.amount);
+    await assertNotFrozen(this.modules.money, token.address, [{ role: "merchant", address: merchant.address }]);
+    await this.requirePayoutAccount(merchant, input.account);
+    await this.requireSpendable(merchant, token, amount);
+    await this.modules.money.ensureAllowance(token, this.wallet(merchant), custodian.address);
+
+    const id = `po_${randomBytes(12).toString("hex")}`;
+    const nowMs = this.now();
+    const burn = await this.tokenOp(custodian, token, "burn", merchant.address, amount, chainBankRef(id));
+    const record: PayoutRecord = {
+      id,
+      merchantId: merchant.id,
+      merchant: merchant.address,
+      currency: token.symbol,
+      token: token.address,
+      amount: amount.toString(),
+      account: input.account,
+      stage: "burning",
+      burn,
+      reversalAttempts: 0,
+      reversed: false,
+      createdAtMs: nowMs,
+      updatedAtMs: nowMs,
+    };
+    await this.modules.storage.money.create("payout", record);
+    this.logger.info({ merchantId: merchant.id, id, amount: record.amount, operationId: burn.operationId }, "payout created");
+    return this.advanceQuietly("payout", id);
+  }
+
+  async getPayout(merchant: MerchantRecord, id: string): Promise<PayoutRecord> {
+    const record = await this.modules.storage.money.get("payout", id);
+    if (!record || record.merchantId !== merchant.id) throw new SettlenetError("PAYOUT_NOT_FOUND", `no payout ${id}`, { id });
+    return record.stage === "paid" || record.stage === "failed" ? record : this.advanceQuietly("payout", id);
+  }
+
+  listPayouts(merchant: MerchantRecord, options: { limit: number; cursor?: string }) {
+    return this.modules.storage.money.list("payout", merchant.id, options);
+  }
+
+  // ---------------------------------------------------------------- top-ups
+
+  /** Asks the bank to collect a deposit; tokens are minted when it confirms. */
+  async createTopup(merchant: MerchantRecord, input: { amount: string; currency: string; account: string }): Promise<TopupRecord> {
+    this.requireMoney();
+    const token = this.token(input.currency);
+    // The bank would collect the deposit and the mint to a frozen account would then fail.
+    await assertNotFrozen(this.modules.money, token.address, [{ role: "merchant", address: merchant.address }]);
+    const nowMs = this.now();
+    const record: TopupRecord = {
+      id: `tu_${randomBytes(12).toString("hex")}`,
+      merchantId: merchant.id,
+      merchant: merchant.address,
+      currency: token.symbol,
+      token: token.address,
+      amount: BigInt(input.amount).toString(),
+      account: input.account,
+      stage: "requesting",
+      mintAttempts: 0,
+      createdAtMs: nowMs,
+      updatedAtMs: nowMs,
+    };
+    await this.modules.storage.money.create("topup", record);
+    this.logger.info({ merchantId: merchant.id, id: record.id, amount: record.amount }, "top-up created");
+    return this.advanceQuietly("topup", record.id);
+  }
+
+  async getTopup(merchant: MerchantRecord, id: string): Promise<TopupRecord> {
+    const record = await this.modules.storage.money.get("topup", id);
+    if (!record || record.merchantId !== merchant.id) throw new SettlenetError("TOPUP_NOT_FOUND", `no top-up ${id}`, { id });
+    return record.stage === "completed" || record.stage === "failed" ? record : this.advanceQuietly("topup", id);
+  }
+
+  // ---------------------------------------------------------------- transfers
+
+  /**
+   * Transfers to another merchant as a direct escrow payment signed by this merchant. The same
+   * reference with the same body returns the existing transfer (`created: false`).
+   */
+  async createTransfer(
+    merchant: MerchantRecord,
+    input: { to: string; amount: string; currency: string; reference: string; description?: string | undefined },
+  ): Promise<{ created: boolean; record: TransferRecord }> {
+    const requestHash = canonicalHash(input);
+    const existing = await this.findTransfer(merchant, input.reference);
+    if (existing) return { created: false, record: this.sameTransfer(existing, requestHash) };
+
+    const token = this.token(input.currency);
+    const amount = BigInt(input.amount);
+    if (input.to.toLowerCase() === merchant.address.toLowerCase()) {
+      throw new SettlenetError("RECIPIENT_NOT_MERCHANT", "a merchant cannot transfer to itself", { to: input.to });
+    }
+    const recipient = await this.modules.chain.account(input.to);
+    if (recipient.kind !== "merchant" || !recipient.active) {
+      throw new SettlenetError("RECIPIENT_NOT_MERCHANT", `${input.to} is not an active merchant on-chain`, { to: input.to, kind: recipient.kind });
+    }
+    await assertNotFrozen(this.modules.money, token.address, [
+      { role: "merchant", address: merchant.address },
+      { role: "recipient", address: input.to },
+    ]);
+    await this.requireSpendable(merchant, token, amount);
+    const wallet = this.wallet(merchant);
+    const escrow = this.options.deployment.contracts.escrow;
+    await this.modules.money.ensureAllowance(token, wallet, escrow);
+
+    const chainNow = await this.modules.money.now();
+    const terms: PaymentTerms = {
+      payer: merchant.address,
+      merchant: getAddress(input.to),
+      token: token.address,
+      amount,
+      orderId: keccak256(toUtf8Bytes(`transfer:${merchant.id}:${input.reference}`)),
+      feeBps: recipient.feeBps,
+      direct: true,
+      payDeadline: chainNow + BigInt(this.options.operationDeadlineSeconds),
+      fulfilmentPeriod: 0,
+      autoReleasePeriod: 0,
+      refundPeriod: 0,
+      nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
+    };
+    const domain = escrowDomain(this.chainId, escrow);
+    const signature = await wallet.signTypedData(domain, { Payment: PAYMENT_TYPES["Payment"] ?? [] }, terms);
+    const paymentId = paymentIdOf(terms, { chainId: this.chainId, escrow });
+    const nowMs = this.now();
+    const record: TransferRecord = {
+      id: `tr_${randomBytes(12).toString("hex")}`,
+      merchantId: merchant.id,
+      reference: input.reference,
+      requestHash,
+      from: merchant.address,
+      to: terms.merchant,
+      currency: token.symbol,
+      amount: amount.toString(),
+      feeBps: recipient.feeBps,
+      description: input.description ?? null,
+      terms: termsToJson(terms),
+      paymentId,
+      operation: { operationId: paymentId, submittedAtMs: nowMs, status: "pending" },
+      createdAtMs: nowMs,
+      updatedAtMs: nowMs,
+    };
+    const stored = await this.modules.storage.money.createTransfer(record);
+    if (!stored.created) return { created: false, record: this.sameTransfer(stored.record, requestHash) };
+
+    // Stored before it is relayed: a crash in between leaves a pending transfer whose pay can be resubmitted, never a second one.
+    const op: EscrowOperationInput = { kind: "pay", terms: record.terms, signature };
+    const result = await this.modules.node.submit(op);
+    if (!result.accepted && !ALREADY_THERE.has(result.problem.code)) {
+      await this.modules.storage.money.update("transfer", record.id, (current) => ({
+        next: { ...current, operation: { ...current.operation, status: "failed", error: { code: result.problem.code, message: result.problem.title ?? result.problem.code } }, updatedAtMs: this.now() },
+      }));
+      throw refusal(result.problem);
+    }
+    this.logger.info({ merchantId: merchant.id, id: record.id, paymentId, to: record.to, amount: record.amount }, "transfer relayed");
+    return { created: true, record };
+  }
+
+  /** The transfer with the node's current status of its payment. */
+  async getTransfer(merchant: MerchantRecord, id: string): Promise<TransferRecord> {
+    const record = await this.modules.storage.money.get("transfer", id);
+    if (!record || record.merchantId !== merchant.id) throw new SettlenetError("TRANSFER_NOT_FOUND", `no transfer ${id}`, { id });
+    if (record.operation.status !== "pending") return record;
+    const op = await this.modules.node.operation(record.paymentId);
+    if (!op || (op.status !== "executed" && op.status !== "failed")) return record;
+    return this.modules.storage.money.update("transfer", id, (current) => ({
+      next: {
+        ...current,
+        operation: { ...current.operation, status: op.status === "executed" ? "executed" : "failed", ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}) },
+        updatedAtMs: this.now(),
+      },
+    }));
+  }
+
+  /**
+   * Makes sure a merchant's allowance to the escrow exists (refunds after release pull from the
+   * merchant's balance). Called before such a refund; also done for every merchant at start.
+   */
+  async ensureEscrowAllowance(merchant: MerchantRecord, currency?: string): Promise<void> {
+    const tokens = currency ? [this.token(currency)] : Object.values(this.options.deployment.tokens);
+    for (const token of tokens) await this.modules.money.ensureAllowance(token, this.wallet(merchant), this.options.deployment.contracts.escrow);
+  }
+
+  // ---------------------------------------------------------------- state machines
+
+  /** Advances one payout or top-up as far as it can go now (one at a time per record). */
+  advance(kind: "payout" | "topup", id: string): Promise<PayoutRecord | TopupRecord> {
+    const key = `${kind}:${id}`;
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const step = (): Promise<PayoutRecord | TopupRecord> => (kind === "payout" ? this.advancePayout(id) : this.advanceTopup(id));
+    const run = previous.then(step, step);
+    const tail = run.catch(() => undefined);
+    this.locks.set(key, tail);
+    void tail.then(() => {
+      if (this.locks.get(key) === tail) this.locks.delete(key);
+    });
+    return run;
+  }
+
+  private async advanceQuietly<K extends "payout" | "topup">(kind: K, id: string): Promise<K extends "payout" ? PayoutRecord : TopupRecord> {
+    type R = K extends "payout" ? PayoutRecord : TopupRecord;
+    try {
+      return (await this.advance(kind, id)) as R;
+    } catch (error) {
+      // The step is retried by the next tick; the caller gets the record as stored.
+      this.logger.warn({ kind, id, code: (error as SettlenetError).code }, "could not advance now; will retry");
+      const record = await this.modules.storage.money.get(kind, id);
+      if (!record) throw error;
+      return record as R;
+    }
+  }
+
+  private async advancePayout(id: string): Promise<PayoutRecord> {
+    const money = this.modules.storage.money;
+    let record = await money.get("payout", id);
+    if (!record) throw new SettlenetError("PAYOUT_NOT_FOUND", `no payout ${id}`, { id });
+
+    if (record.stage === "burning") {
+      const burn = await this.driveTokenOp(record.burn);
+      if (burn.status === "failed") {
+        // Nothing was burned: the payout ends here and the bank was never asked.
+        return this.updatePayout(id, (r) => ({ ...r, burn, stage: "failed", failure: burn.error ?? { code: "BURN_FAILED", message: "the burn did not execute" } }), "payout.failed");
+      }
+      record = await this.updatePayout(id, (r) => ({ ...r, burn, ...(burn.status === "executed" ? { stage: "paying" as const } : {}) }));
+      if (burn.status === "executed") this.logger.info({ id, operationId: burn.operationId }, "payout burned");
+    }
+
+    if (record.stage === "paying") {
+      const bank = this.requireMoney().bank;
+      let transfer: BankTransfer | undefined;
+      try {
+        transfer = record.bank
+          ? record.bank.status === "pending"
+            ? await bank.getTransfer(record.bank.bankRef)
+            : undefined
+          : await bank.requestPayout({ reference: record.id, account: record.account, amount: BigInt(record.amount), currency: record.currency });
+      } catch (error) {
+        if (!(error instanceof SettlenetError) || error.code !== "BANK_REJECTED") throw error;
+        // The bank refused the instruction itself: as good as a rejection, and the burn must be reversed.
+        record = await this.updatePayout(id, (r) => ({ ...r, failure: { code: "BANK_REJECTED", message: `the bank refused the payout (${String(error.meta["bankCode"] ?? "refused")})` } }));
+        return this.startReversal(record);
+      }
+      if (transfer) record = await this.updatePayout(id, (r) => ({ ...r, bank: legOf(transfer) }));
+      if (record.bank?.status === "confirmed") {
+        this.logger.info({ id, bankRef: record.bank.bankRef }, "payout paid");
+        return this.updatePayout(id, (r) => ({ ...r, stage: "paid" }), "payout.paid");
+      }
+      if (record.bank?.status === "rejected") {
+        record = await this.updatePayout(id, (r) => ({ ...r, failure: { code: "BANK_REJECTED", message: `the bank rejected the payout (${r.bank?.reason ?? "declined"})` } }));
+        return this.startReversal(record);
+      }
+      return record;
+    }
+
+    if (record.stage === "reversing") return this.driveReversal(record);
+    return record;
+  }
+
+  private async startReversal(record: PayoutRecord): Promise<PayoutRecord> {
+    this.logger.warn({ id: record.id, bankRef: record.bank?.bankRef, reason: record.bank?.reason }, "payout rejected by the bank; re-minting");
+    const updated = await this.updatePayout(record.id, (r) => ({ ...r, stage: "reversing" }));
+    return this.driveReversal(updated);
+  }
+
+  /** Re-mints a rejected payout's amount to the merchant; retried with a fresh operation while attempts fail. */
+  private async driveReversal(record: PayoutRecord): Promise<PayoutRecord> {
+    const id = record.id;
+    let attempt = record.reversal;
+    if (!attempt || (attempt.status === "failed" && this.now() - attempt.createdAtMs >= RETRY_MINT_MS)) {
+      const { custodian } = this.requireMoney();
+      const next = await this.tokenOp(custodian, this.token(record.currency), "mint", record.merchant, BigInt(record.amount), chainBankRef(`${id}:reversal`));
+      record = await this.updatePayout(id, (r) => ({ ...r, reversal: next, reversalAttempts: r.reversalAttempts + 1 }));
+      attempt = next;
+    }
+    if (attempt.status === "failed") return record;
+    const driven = await this.driveTokenOp(attempt);
+    if (driven.status === "executed") {
+      this.logger.info({ id, operationId: driven.operationId }, "payout reversed");
+      return this.updatePayout(id, (r) => ({ ...r, reversal: driven, reversed: true, stage: "failed" }), "payout.failed");
+    }
+    if (driven.status === "failed") this.logger.error({ id, operationId: driven.operationId, error: driven.error }, "the payout's re-mint failed; retrying");
+    return this.updatePayout(id, (r) => ({ ...r, reversal: driven }));
+  }
+
+  private async advanceTopup(id: string): Promise<TopupRecord> {
+    const money = this.modules.storage.money;
+    let record = await money.get("topup", id);
+    if (!record) throw new SettlenetError("TOPUP_NOT_FOUND", `no top-up ${id}`, { id });
+    const update = (change: (r: TopupRecord) => TopupRecord) => money.update("topup", id, (r) => ({ next: { ...change(r), updatedAtMs: this.now() } }));
+
+    if (record.stage === "requesting" || record.stage === "awaiting_bank") {
+      const bank = this.requireMoney().bank;
+      let transfer: BankTransfer | undefined;
+      try {
+        transfer = !record.bank
+          ? await bank.requestDeposit({ reference: record.id, account: record.account, amount: BigInt(record.amount), currency: record.currency })
+          : record.bank.status === "pending"
+            ? await bank.getTransfer(record.bank.bankRef)
+            : undefined;
+      } catch (error) {
+        if (!(error instanceof SettlenetError) || error.code !== "BANK_REJECTED") throw error;
+        return update((r) => ({ ...r, stage: "failed", failure: { code: "BANK_REJECTED", message: `the bank refused the deposit (${String(error.meta["bankCode"] ?? "refused")})` } }));
+      }
+      if (transfer) record = await update((r) => ({ ...r, bank: legOf(transfer), stage: r.stage === "requesting" ? "awaiting_bank" : r.stage }));
+      if (record.bank?.status === "rejected") {
+        return update((r) => ({ ...r, stage: "failed", failure: { code: "BANK_REJECTED", message: `the bank rejected the deposit (${r.bank?.reason ?? "declined"})` } }));
+      }
+      if (record.bank?.status !== "confirmed") return record;
+      record = await update((r) => ({ ...r, stage: "minting" }));
+      this.logger.info({ id, bankRef: record.bank?.bankRef }, "deposit confirmed by the bank; minting");
+    }
+
+    if (record.stage === "minting") {
+      let attempt = record.mint;
+      if (!attempt || (attempt.status === "failed" && this.now() - attempt.createdAtMs >= RETRY_MINT_MS)) {
+        const { custodian } = this.requireMoney();
+        const bankRef = record.bank?.bankRef ?? record.id;
+        const next = await this.tokenOp(custodian, this.token(record.currency), "mint", record.merchant, BigInt(record.amount), chainBankRef(bankRef));
+        record = await update((r) => ({ ...r, mint: next, mintAttempts: r.mintAttempts + 1 }));
+        attempt = next;
+      }
+      if (attempt.status === "failed") return record;
+      const driven = await this.driveTokenOp(attempt);
+      if (driven.status === "failed") this.logger.error({ id, operationId: driven.operationId, error: driven.error }, "the top-up's mint failed; retrying");
+      return update((r) => ({ ...r, mint: driven, ...(driven.status === "executed" ? { stage: "completed" as const } : {}) }));
+    }
+    return record;
+  }
+
+  /** Submits a token operation if the node does not have it yet, then reads its status. */
+  private async driveTokenOp(attempt: TokenOpAttempt): Promise<TokenOpAttempt> {
+    if (attempt.status !== "pending") return attempt;
+    let current = attempt;
+    if (!current.submitted) {
+      const result = await this.modules.node.submit(current.op);
+      if (!result.accepted && !ALREADY_THERE.has(result.problem.code)) {
+        return { ...current, status: "failed", error: { code: result.problem.code, message: result.problem.title ?? result.problem.code } };
+      }
+      current = { ...current, submitted: true };
+    }
+    const op = await this.modules.node.operation(current.operationId);
+    if (!op) return { ...current, submitted: false }; // the node lost it (or never stored it): submit again next time
+    if (op.status === "executed") return { ...current, status: "executed" };
+    if (op.status === "failed") return { ...current, status: "failed", error: op.error ? { code: op.error.code, message: op.error.message } : { code: "OPERATION_FAILED", message: "the operation failed on-chain" } };
+    return current;
+  }
+
+  private updatePayout(id: string, change: (r: PayoutRecord) => PayoutRecord, event?: MoneyEvent["type"]): Promise<PayoutRecord> {
+    return this.modules.storage.money.update("payout", id, (current) => {
+      const next = { ...change(current), updatedAtMs: this.now() };
+      if (!event) return { next };
+      // The one call site of payout events: they join the state change's batch (storage/money.ts eventWrites).
+      this.logger.info({ id, merchantId: next.merchantId, event }, "payout event");
+      return { next, events: [{ type: event, merchantId: next.merchantId, data: payoutEventData(next) }] };
+    });
+  }
+
+  private async onSettlement(settlement: BankSettlement): Promise<void> {
+    const owner = await this.modules.storage.money.byBankRef(settlement.transfer.bankRef);
+    if (!owner) return; // a transfer of someone else, or one whose reference the gateway has not stored yet (the tick finds it)
+    const leg = legOf(settlement.transfer);
+    if (owner.kind === "payout") {
+      await this.modules.storage.money.update("payout", owner.id, (r) => (r.bank && r.bank.status === "pending" ? { next: { ...r, bank: leg, updatedAtMs: this.now() } } : undefined));
+    } else {
+      await this.modules.storage.money.update("topup", owner.id, (r) => (r.bank && r.bank.status === "pending" ? { next: { ...r, bank: leg, updatedAtMs: this.now() } } : undefined));
+    }
+    if (!this.stopped) await this.advance(owner.kind, owner.id);
+  }
+
+  private async tokenOp(custodian: Wallet | HDNodeWallet, token: TokenDeployment, kind: "mint" | "burn", account: string, amount: bigint, bankRef: string): Promise<TokenOpAttempt> {
+    const deadline = (await this.modules.money.now()) + BigInt(this.options.operationDeadlineSeconds);
+    const { id, op } = await signCustodianOperation(custodian, { chainId: this.chainId, token }, { kind, account, amount, bankRef, deadline });
+    return { operationId: id, op, submitted: false, status: "pending", createdAtMs: this.now() };
+  }
+
+  // ---------------------------------------------------------------- checks
+
+  private requireMoney(): { custodian: Wallet | HDNodeWallet; bank: BankAdapter } {
+    const { custodian, bank } = this.modules;
+    if (!custodian || !bank) throw new SettlenetError("MONEY_NOT_CONFIGURED", "this gateway has no custodian key or bank configured", { custodian: Boolean(custodian), bank: Boolean(bank) });
+    return { custodian, bank };
+  }
+
+  private async requirePayoutAccount(merchant: MerchantRecord, account: string): Promise<void> {
+    const registered = (await this.modules.money.payoutAccountOf(merchant.address)).toLowerCase();
+    const candidates = [keccak256(toUtf8Bytes(account))];
+    if (Buffer.byteLength(account, "utf8") <= 31) candidates.push(encodeBytes32String(account));
+    if (!candidates.some((c) => c.toLowerCase() === registered)) {
+      throw new SettlenetError("PAYOUT_ACCOUNT_MISMATCH", "payouts go only to the bank account registered for the merchant on-chain", { account });
+    }
+  }
+
+  /** The on-chain balance less payouts whose burn has not executed yet must cover `amount`. */
+  private async requireSpendable(merchant: MerchantRecord, token: TokenDeployment, amount: bigint): Promise<void> {
+    const balance = await this.modules.money.balanceOf(token, merchant.address);
+    let reserved = 0n;
+    for (const id of await this.modules.storage.money.open("payout")) {
+      const payout = await this.modules.storage.money.get("payout", id);
+      if (payout && payout.merchantId === merchant.id && payout.token === token.address && payout.stage === "burning") reserved += BigInt(payout.amount);
+    }
+    const spendable = balance - reserved;
+    if (amount > spendable) {
+      throw new SettlenetError("INSUFFICIENT_BALANCE", `${amount} exceeds the ${spendable} available`, { requested: amount.toString(), available: spendable.toString() });
+    }
+  }
+
+  private token(currency: string): TokenDeployment {
+    const tokens = this.options.deployment.tokens;
+    const token = tokens[currency] ?? Object.values(tokens).find((t) => t.symbol === currency);
+    if (!token) throw new SettlenetError("UNSUPPORTED_CURRENCY", `${currency} is not a settlement token here`, { currency, supported: Object.keys(tokens) });
+    return token;
+  }
+
+  private wallet(merchant: MerchantRecord): Wallet {
+    return merchantWallet(merchant, this.modules.secrets);
+  }
+
+  private findTransfer(merchant: MerchantRecord, reference: string): Promise<TransferRecord | undefined> {
+    return this.modules.storage.money.transferByReference(merchant.id, reference);
+  }
+
+  private sameTransfer(existing: TransferRecord, requestHash: string): TransferRecord {
+    if (existing.requestHash !== requestHash) {
+      throw new SettlenetError("TRANSFER_REFERENCE_CONFLICT", `reference ${existing.reference} is used by transfer ${existing.id} with different details`, { reference: existing.reference, id: existing.id });
+    }
+    return existing;
+  }
+
+  private async ensureAllowancesForAll(): Promise<void> {
+    try {
+      for (const merchant of await this.modules.storage.merchants.list()) {
+        if (this.stopped) return;
+        await this.ensureEscrowAllowance(merchant);
+        if (this.modules.custodian) {
+          for (const token of Object.values(this.options.deployment.tokens)) await this.modules.money.ensureAllowance(token, this.wallet(merchant), this.modules.custodian.address);
+        }
+      }
+    } catch (error) {
+      this.logger.warn({ code: (error as SettlenetError).code, err: error }, "could not set up merchant allowances (done again before each refund after release and payout)");
+    }
+  }
+
+  private get logger(): Logger {
+    return this.modules.logger;
+  }
+}
+
+function legOf(transfer: BankTransfer) {
+  return { bankRef: transfer.bankRef, status: transfer.status, ...(transfer.reason ? { reason: transfer.reason } : {}) };
+}
+
+function refusal(problem: NodeProblem): NodeRefusal {
+  const { type: _type, title, status, code, instance: _instance, ...extensions } = problem;
+  return new NodeRefusal(status, code, title ?? `the node refused the operation (${code})`, extensions);
+}
+
+/** What payout.paid / payout.failed carry. */
+export function payoutEventData(record: PayoutRecord): Record<string, unknown> {
+  return {
+    id: record.id,
+    object: "payout",
+    status: record.stage === "paid" ? "paid" : record.stage === "failed" ? "failed" : "pending",
+    amount: record.amount,
+    currency: record.currency,
+    reversed: record.reversed,
+    ...(record.bank ? { bankRef: record.bank.bankRef } : {}),
+    ...(record.failure ? { failure: record.failure } : {}),
+  };
+}

@@ -1,0 +1,504 @@
+/**
+ * Payment orders: a merchant creates an order (the gateway builds the payment terms with the
+ * merchant's registered fee and returns the EIP-712 data the payer signs), the payer's signature is
+ * relayed to the institution node as a `pay`, and the gateway signs the merchant's `markFulfilled` and
+ * `refund` with the merchant key it holds. The chain (through the node) is the truth: whenever the
+ * gateway reads an order's node view it stores what changed (`syncOrder`), which is also where the
+ * reconciler will plug in.
+ */
+import { createHash, randomBytes } from "node:crypto";
+
+import { keccak256, toUtf8Bytes } from "ethers";
+import type { Logger } from "pino";
+
+import { SettlenetError } from "../../core/errors.js";
+import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
+import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
+import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { NodeRefusal } from "../plugins/problem.js";
+import type { CreatePaymentBody, PaymentView, RefundView } from "../routes/payments/schemas.js";
+import type { ChainReader } from "../adapters/chain.js";
+import type { OrderDefaults } from "../config.js";
+import { merchantWallet } from "./merchants.js";
+import type { NodeClient, NodeOperation, NodePayment, NodeProblem } from "../../core/api/node-client.js";
+import type { SecretBox } from "./secrets.js";
+import type { GatewayStorage } from "../storage/db.js";
+import type { OrderListOptions } from "../storage/orders.js";
+import {
+  ON_CHAIN_ORDER_STATUSES,
+  type MerchantRecord,
+  type OrderRecord,
+  type OrderStatus,
+  type RefundRecord,
+  type SubmittedOperation,
+  type SubmittedStatus,
+} from "./records.js";
+
+const UINT96_MAX = (1n << 96n) - 1n;
+/** Escrow statuses in which the merchant may refund (after release only within the refund window). */
+const REFUNDABLE = new Set(["held", "fulfilled", "disputed", "released"]);
+/** Node codes that mean "this exact pay is already there": the authorization took. */
+const PAY_ALREADY_THERE = new Set(["DUPLICATE", "ALREADY_EXECUTED"]);
+
+export interface PaymentServiceOptions {
+  deployment: Deployment;
+  orders: OrderDefaults;
+}
+
+export interface PaymentServiceModules {
+  storage: GatewayStorage;
+  secrets: SecretBox;
+  node: NodeClient;
+  chain: ChainReader;
+  logger: Logger;
+  /** Clock in unix ms (tests may pin it). */
+  now?: () => number;
+  /** Runs before a refund of a released payment, which pulls from the merchant's balance (its escrow allowance). */
+  beforeRefundFromBalance?: (merchant: MerchantRecord, currency: string) => Promise<void>;
+  /** Runs before a payer's authorization is relayed; throws to refuse it with nothing changed (freeze checks). */
+  beforeAuthorize?: (order: OrderRecord) => Promise<void>;
+}
+
+/** The typed data a payer signs for an order. */
+export interface TypedDataPayload {
+  domain: { name: string; version: string; chainId: number; verifyingContract: string };
+  types: Record<string, { name: string; type: string }[]>;
+  primaryType: string;
+  message: Record<string, string | number | boolean>;
+}
+
+/** Orders of merchants, and the operations the gateway relays or signs for them. */
+export class PaymentService {
+  private readonly now: () => number;
+  private readonly chainId: bigint;
+  private readonly escrow: string;
+  /** Tail of each order's action queue: actions on one order run one at a time. */
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly options: PaymentServiceOptions,
+    private readonly modules: PaymentServiceModules,
+  ) {
+    this.now = modules.now ?? Date.now;
+    this.chainId = BigInt(options.deployment.chainId);
+    this.escrow = options.deployment.contracts.escrow;
+  }
+
+  /**
+   * Creates an order, or returns the one that already has this merchantOrderId if the request is the
+   * same (`created: false`); MERCHANT_ORDER_ID_CONFLICT if it differs.
+   */
+  async create(merchant: MerchantRecord, body: CreatePaymentBody): Promise<{ created: boolean; order: OrderRecord }> {
+    const requestHash = canonicalHash(body);
+    const existing = await this.modules.storage.orders.getByMerchantOrderId(merchant.id, body.merchantOrderId);
+    if (existing) return { created: false, order: this.sameRequest(existing, requestHash) };
+
+    const token = this.token(body.currency);
+    const amount = BigInt(body.amount);
+    if (amount > UINT96_MAX) throw new SettlenetError("AMOUNT_TOO_LARGE", `amount exceeds ${UINT96_MAX}`, { max: UINT96_MAX.toString() });
+    const account = await this.modules.chain.account(merchant.address);
+    if (account.kind !== "merchant" || !account.active) {
+      throw new SettlenetError("MERCHANT_NOT_REGISTERED", `${merchant.address} is not an active merchant on-chain`, { address: merchant.address, kind: account.kind });
+    }
+
+    const nowMs = this.now();
+    const defaults = this.options.orders;
+    const expiresIn = body.expiresIn ?? defaults.expirySeconds;
+    const payDeadline = BigInt(Math.floor(nowMs / 1000) + expiresIn);
+    const terms: PaymentTerms = {
+      payer: body.payer,
+      merchant: merchant.address,
+      token: token.address,
+      amount,
+      // The merchant's order id, hashed: visible on-chain as a stable reference without its text.
+      orderId: keccak256(toUtf8Bytes(body.merchantOrderId)),
+      feeBps: account.feeBps,
+      direct: body.mode === "direct",
+      payDeadline,
+      fulfilmentPeriod: body.fulfilmentPeriod ?? defaults.fulfilmentPeriodSeconds,
+      autoReleasePeriod: body.autoReleasePeriod ?? defaults.autoReleasePeriodSeconds,
+      refundPeriod: defaults.refundPeriodSeconds,
+      nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
+    };
+    const order: OrderRecord = {
+      id: `pay_${randomBytes(16).toString("hex")}`,
+      merchantId: merchant.id,
+      merchantOrderId: body.merchantOrderId,
+      requestHash,
+      status: "awaiting_authorization",
+      amount: body.amount,
+      currency: body.currency,
+      description: body.description ?? null,
+      mode: body.mode,
+      terms: termsToJson(terms),
+      paymentId: paymentIdOf(terms, { chainId: this.chainId, escrow: this.escrow }),
+      createdAtMs: nowMs,
+      updatedAtMs: nowMs,
+      expiresAtMs: Number(payDeadline) * 1000,
+      refunds: [],
+    };
+    const outcome = await this.modules.storage.orders.create(order);
+    if (!outcome.created) return { created: false, order: this.sameRequest(outcome.existing, requestHash) };
+    this.modules.logger.info({ merchantId: merchant.id, id: order.id, paymentId: order.paymentId }, "order created");
+    return { created: true, order };
+  }
+
+  /** The merchant's order (PAYMENT_NOT_FOUND for anyone else's), merged with the node's view when reachable. */
+  async get(merchant: MerchantRecord, id: string): Promise<{ order: OrderRecord; live: boolean }> {
+    const order = await this.owned(merchant, id);
+    try {
+      return { order: await this.syncWithNode(order), live: true };
+    } catch (error) {
+      if (!(error instanceof SettlenetError) || error.code !== "NODE_UNAVAILABLE") throw error;
+      this.modules.logger.warn({ id, code: error.code }, "node unavailable; answering with the stored order");
+      return { order, live: false };
+    }
+  }
+
+  /** The merchant's orders as stored (newest first). */
+  list(merchant: MerchantRecord, options: OrderListOptions) {
+    return this.modules.storage.orders.list(merchant.id, options);
+  }
+
+  getByMerchantOrderId(merchant: MerchantRecord, merchantOrderId: string) {
+    return this.modules.storage.orders.getByMerchantOrderId(merchant.id, merchantOrderId);
+  }
+
+  /** Relays the payer's signature of the order's terms to the node as a `pay`. */
+  authorize(merchant: MerchantRecord, id: string, signature: string): Promise<OrderRecord> {
+    return this.exclusive(id, async () => {
+      let order = await this.syncWithNode(await this.owned(merchant, id));
+      if (order.authorization && order.authorization.status !== "failed") {
+        if (order.authorization.signature.toLowerCase() === signature.toLowerCase()) return order;
+        throw new SettlenetError("ALREADY_AUTHORIZED", `payment ${id} already has an authorization`, { id });
+      }
+      if (order.status === "expired" || (order.status === "awaiting_authorization" && this.now() > order.expiresAtMs)) {
+        throw new SettlenetError("ORDER_EXPIRED", `payment ${id} expired at ${new Date(order.expiresAtMs).toISOString()}`, { id });
+      }
+      if (order.status !== "awaiting_authorization") {
+        throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}`, { id, status: order.status });
+      }
+      await this.modules.beforeAuthorize?.(order);
+      const op: EscrowOperationInput = { kind: "pay", terms: order.terms, signature };
+      const result = await this.modules.node.submit(op);
+      const nowMs = this.now();
+      if (!result.accepted && !PAY_ALREADY_THERE.has(result.problem.code)) {
+        await this.recordRefusal(order, result.problem);
+        throw this.refusal(result.problem);
+      }
+      order = await this.modules.storage.orders.update(id, (current) => ({
+        ...current,
+        status: current.status === "awaiting_authorization" ? "processing" : current.status,
+        authorization: { operationId: order.paymentId, submittedAtMs: nowMs, status: "pending", signature },
+        updatedAtMs: nowMs,
+      }));
+      this.modules.logger.info({ merchantId: merchant.id, id, paymentId: order.paymentId }, "authorization relayed");
+      return order;
+    });
+  }
+
+  /** Signs `markFulfilled` with the merchant's key and submits it. */
+  fulfil(merchant: MerchantRecord, id: string): Promise<OrderRecord> {
+    return this.exclusive(id, async () => {
+      const order = await this.syncWithNode(await this.owned(merchant, id));
+      if (order.fulfilment && order.fulfilment.status !== "failed") return order;
+      if (order.status !== "held") throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}, not held`, { id, status: order.status });
+      const { nonce, deadline } = this.operationNonce();
+      const paymentId = order.paymentId;
+      const signature = await merchantWallet(merchant, this.modules.secrets).signTypedData(this.domain(), ESCROW_ACTION_TYPES.markFulfilled, { paymentId, nonce, deadline });
+      const op: EscrowOperationInput = { kind: "markFulfilled", terms: order.terms, nonce: nonce.toString(), deadline: deadline.toString(), signature };
+      const result = await this.modules.node.submit(op);
+      if (!result.accepted) {
+        await this.recordRefusal(order, result.problem);
+        throw this.refusal(result.problem);
+      }
+      const nowMs = this.now();
+      const updated = await this.modules.storage.orders.update(id, (current) => ({
+        ...current,
+        fulfilment: { operationId: result.id, submittedAtMs: nowMs, status: "pending" },
+        updatedAtMs: nowMs,
+      }));
+      this.modules.logger.info({ merchantId: merchant.id, id, operationId: result.id }, "fulfilment submitted");
+      return updated;
+    });
+  }
+
+  /** Signs a (partial or full) `refund` with the merchant's key and submits it. */
+  refund(merchant: MerchantRecord, id: string, input: { amount: string; reason: string }): Promise<{ order: OrderRecord; refund: RefundRecord }> {
+    return this.exclusive(id, async () => {
+      const order = await this.syncWithNode(await this.owned(merchant, id));
+      const onChain = order.onChain;
+      if (!onChain || !REFUNDABLE.has(onChain.status)) {
+        throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}; refunds need a held or released payment`, { id, status: order.status });
+      }
+      const amount = BigInt(input.amount);
+      const pending = order.refunds.filter((r) => r.status === "pending").reduce((sum, r) => sum + BigInt(r.amount), 0n);
+      const available = BigInt(onChain.amount) - BigInt(onChain.refunded) - pending;
+      if (amount > available) {
+        throw new SettlenetError("REFUND_EXCEEDS_AVAILABLE", `refund of ${amount} exceeds the ${available} left`, { requested: amount.toString(), available: available.toString() });
+      }
+      if (onChain.status === "released") await this.modules.beforeRefundFromBalance?.(merchant, order.currency);
+      const { nonce, deadline } = this.operationNonce();
+      const reasonHash = keccak256(toUtf8Bytes(input.reason));
+      const message = { paymentId: order.paymentId, amount, reason: reasonHash, nonce, deadline };
+      const signature = await merchantWallet(merchant, this.modules.secrets).signTypedData(this.domain(), ESCROW_ACTION_TYPES.refund, message);
+      const op: EscrowOperationInput = {
+        kind: "refund",
+        terms: order.terms,
+        amount: amount.toString(),
+        reason: reasonHash,
+        nonce: nonce.toString(),
+        deadline: deadline.toString(),
+        signature,
+      };
+      const result = await this.modules.node.submit(op);
+      if (!result.accepted) {
+        await this.recordRefusal(order, result.problem);
+        throw this.refusal(result.problem);
+      }
+      const nowMs = this.now();
+      const refund: RefundRecord = {
+        id: `re_${randomBytes(12).toString("hex")}`,
+        amount: amount.toString(),
+        reason: input.reason,
+        operationId: result.id,
+        submittedAtMs: nowMs,
+        status: "pending",
+      };
+      const updated = await this.modules.storage.orders.update(id, (current) => ({ ...current, refunds: [...current.refunds, refund], updatedAtMs: nowMs }));
+      this.modules.logger.info({ merchantId: merchant.id, id, refundId: refund.id, operationId: result.id }, "refund submitted");
+      return { order: updated, refund };
+    });
+  }
+
+  /** Cancels an order nobody has authorised yet. Needs the node's view: a pay may have reached it another way. */
+  cancel(merchant: MerchantRecord, id: string, reason?: string): Promise<OrderRecord> {
+    return this.exclusive(id, async () => {
+      const order = await this.syncWithNode(await this.owned(merchant, id));
+      if (order.status === "cancelled") return order;
+      if ((order.status !== "awaiting_authorization" && order.status !== "expired") || order.authorization) {
+        throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}; only unpaid orders can be cancelled`, { id, status: order.status });
+      }
+      const nowMs = this.now();
+      return this.modules.storage.orders.update(id, (current) => ({
+        ...current,
+        status: "cancelled",
+        cancelledAtMs: nowMs,
+        ...(reason !== undefined ? { cancelReason: reason } : {}),
+        updatedAtMs: nowMs,
+      }));
+    });
+  }
+
+  /** The EIP-712 data the payer signs for `order`. */
+  typedData(order: OrderRecord): TypedDataPayload {
+    return {
+      domain: this.domain(),
+      types: { Payment: PAYMENT_TYPES["Payment"] ?? [] },
+      primaryType: "Payment",
+      message: { ...order.terms },
+    };
+  }
+
+  /** The API view of an order. */
+  view(order: OrderRecord): PaymentView {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const submitted = (op: SubmittedOperation | undefined) =>
+      op ? { operationId: op.operationId, status: op.status, submittedAt: iso(op.submittedAtMs), ...(op.error ? { error: op.error } : {}) } : null;
+    return {
+      id: order.id,
+      object: "payment",
+      merchantOrderId: order.merchantOrderId,
+      status: order.status,
+      amount: order.amount,
+      currency: order.currency,
+      description: order.description,
+      mode: order.mode,
+      payer: order.terms.payer,
+      merchant: order.terms.merchant,
+      paymentId: order.paymentId,
+      feeBps: order.terms.feeBps,
+      refundedAmount: order.onChain?.refunded ?? "0",
+      periods: { fulfilment: order.terms.fulfilmentPeriod, autoRelease: order.terms.autoReleasePeriod, refund: order.terms.refundPeriod },
+      createdAt: iso(order.createdAtMs),
+      updatedAt: iso(order.updatedAtMs),
+      expiresAt: iso(order.expiresAtMs),
+      typedData: order.status === "awaiting_authorization" ? this.typedData(order) : null,
+      authorization: submitted(order.authorization),
+      fulfilment: submitted(order.fulfilment),
+      autoRelease: submitted(order.autoRelease),
+      refunds: order.refunds.map((r) => this.refundView(r)),
+      onChain: order.onChain ? { ...order.onChain, deadline: iso(order.onChain.deadline * 1000) } : null,
+      lastError: order.lastError ? { code: order.lastError.code, message: order.lastError.message, at: iso(order.lastError.atMs) } : null,
+    };
+  }
+
+  refundView(refund: RefundRecord): RefundView {
+    return {
+      id: refund.id,
+      object: "refund",
+      amount: refund.amount,
+      reason: refund.reason,
+      operationId: refund.operationId,
+      status: refund.status,
+      submittedAt: new Date(refund.submittedAtMs).toISOString(),
+      ...(refund.error ? { error: refund.error } : {}),
+    };
+  }
+
+  /** Runs `fn` once no action on order `id` is in flight in this process (the reconciler must not race an action's own write). */
+  whenIdle<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    return this.exclusive(id, fn);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Reads the node's view of the order's payment and stores what changed. */
+  private async syncWithNode(order: OrderRecord): Promise<OrderRecord> {
+    // Also for cancelled orders: the payer holds a signature and could have paid through another node.
+    const view = await this.modules.node.payment(order.paymentId);
+    return this.syncOrder(order, view);
+  }
+
+  /** Applies the node's view (undefined: the node knows nothing) to the stored order. */
+  async syncOrder(order: OrderRecord, view: NodePayment | undefined): Promise<OrderRecord> {
+    const nowMs = this.now();
+    const next = mergeNodeView(order, view, nowMs);
+    if (!next) return order;
+    const stored = await this.modules.storage.orders.update(order.id, (current) => {
+      // Re-derive from the freshest record: another action may have changed it meanwhile.
+      const merged = mergeNodeView(current, view, nowMs);
+      return merged ? { ...merged, updatedAtMs: nowMs } : undefined;
+    });
+    if (stored.status !== order.status) this.modules.logger.info({ id: order.id, from: order.status, to: stored.status }, "order status changed");
+    return stored;
+  }
+
+  private async owned(merchant: MerchantRecord, id: string): Promise<OrderRecord> {
+    const order = await this.modules.storage.orders.get(id);
+    // Someone else's order is indistinguishable from a missing one.
+    if (!order || order.merchantId !== merchant.id) throw new SettlenetError("PAYMENT_NOT_FOUND", `no payment ${id}`, { id });
+    return order;
+  }
+
+  private sameRequest(existing: OrderRecord, requestHash: string): OrderRecord {
+    if (existing.requestHash !== requestHash) {
+      throw new SettlenetError("MERCHANT_ORDER_ID_CONFLICT", `merchantOrderId ${existing.merchantOrderId} is used by payment ${existing.id} with different details`, {
+        merchantOrderId: existing.merchantOrderId,
+        id: existing.id,
+      });
+    }
+    return existing;
+  }
+
+  private token(currency: string): TokenDeployment {
+    const tokens = this.options.deployment.tokens;
+    const token = tokens[currency] ?? Object.values(tokens).find((t) => t.symbol === currency);
+    if (!token) throw new SettlenetError("UNSUPPORTED_CURRENCY", `${currency} is not a settlement token here`, { currency, supported: Object.keys(tokens) });
+    return token;
+  }
+
+  private domain(): TypedDataPayload["domain"] {
+    const domain = escrowDomain(this.chainId, this.escrow);
+    return { name: String(domain.name), version: String(domain.version), chainId: Number(this.chainId), verifyingContract: this.escrow };
+  }
+
+  /** A fresh random nonce (the escrow's nonces are unordered) and a deadline for a merchant operation. */
+  private operationNonce(): { nonce: bigint; deadline: bigint } {
+    return {
+      nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
+      deadline: BigInt(Math.floor(this.now() / 1000) + this.options.orders.operationDeadlineSeconds),
+    };
+  }
+
+  private async recordRefusal(order: OrderRecord, problem: NodeProblem): Promise<OrderRecord> {
+    const nowMs = this.now();
+    return this.modules.storage.orders.update(order.id, (current) => ({
+      ...current,
+      lastError: { code: problem.code, message: problem.title ?? problem.code, atMs: nowMs },
+      updatedAtMs: nowMs,
+    }));
+  }
+
+  private refusal(problem: NodeProblem): NodeRefusal {
+    const { type: _type, title, status, code, instance: _instance, ...extensions } = problem;
+    return new NodeRefusal(status, code, title ?? `the node refused the operation (${code})`, extensions);
+  }
+
+  private exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.locks.get(id) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(id, tail);
+    void tail.then(() => {
+      if (this.locks.get(id) === tail) this.locks.delete(id);
+    });
+    return run;
+  }
+}
+
+/** sha256 of a JSON value with sorted keys (what "the same request" means for a merchantOrderId). */
+export function canonicalHash(value: unknown): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === "object"
+        ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, x]) => [k, canonical(x)]))
+        : v;
+  return createHash("sha256").update(JSON.stringify(canonical(value))).digest("hex");
+}
+
+function operationStatus(op: NodeOperation | undefined): SubmittedStatus | undefined {
+  if (!op) return undefined;
+  return op.status === "executed" ? "executed" : op.status === "failed" ? "failed" : "pending";
+}
+
+function withNodeStatus<T extends SubmittedOperation>(submitted: T, op: NodeOperation | undefined): T {
+  const status = operationStatus(op);
+  if (!status || !op) return submitted;
+  const { error: _previous, ...rest } = submitted;
+  return { ...rest, status, ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}) } as T;
+}
+
+/**
+ * The order after applying the node's view, or undefined if nothing changed. On-chain state wins:
+ * an escrow status is the order's status whatever the gateway believed.
+ */
+export function mergeNodeView(order: OrderRecord, view: NodePayment | undefined, nowMs: number): OrderRecord | undefined {
+  const ops = new Map((view?.operations ?? []).map((op) => [op.id.toLowerCase(), op]));
+  const payOp = ops.get(order.paymentId.toLowerCase());
+  let authorization = order.authorization;
+  if (authorization) {
+    authorization = withNodeStatus(authorization, payOp);
+  } else if (payOp) {
+    // The node has a pay the gateway did not record (a crash between relaying and storing, or a pay
+    // that reached the network another way): adopt it.
+    const signature = (payOp["op"] as { signature?: unknown } | undefined)?.signature;
+    authorization = {
+      operationId: payOp.id,
+      submittedAtMs: typeof payOp["receivedAtMs"] === "number" ? payOp["receivedAtMs"] : nowMs,
+      status: operationStatus(payOp) ?? "pending",
+      signature: typeof signature === "string" ? signature : "",
+    };
+  }
+  const fulfilment = order.fulfilment ? withNodeStatus(order.fulfilment, ops.get(order.fulfilment.operationId.toLowerCase())) : undefined;
+  const refunds = order.refunds.map((r) => withNodeStatus(r, ops.get(r.operationId.toLowerCase())));
+  const onChain = view?.onChain ?? order.onChain;
+
+  let status: OrderStatus = order.status;
+  const chainStatus = onChain ? ON_CHAIN_ORDER_STATUSES[onChain.status as keyof typeof ON_CHAIN_ORDER_STATUSES] : undefined;
+  if (chainStatus) status = chainStatus;
+  else if (authorization?.status === "failed") status = "failed";
+  else if (authorization) status = "processing";
+  else if (order.status === "awaiting_authorization" && nowMs > order.expiresAtMs) status = "expired";
+
+  const next: OrderRecord = {
+    ...order,
+    status,
+    refunds,
+    ...(authorization ? { authorization } : {}),
+    ...(fulfilment ? { fulfilment } : {}),
+    ...(onChain ? { onChain } : {}),
+  };
+  return canonicalHash(next) === canonicalHash(order) ? undefined : next;
+}

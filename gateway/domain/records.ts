@@ -1,0 +1,130 @@
+/**
+ * Records the gateway persists. Money is a decimal string in minor units; times are unix
+ * milliseconds where the name says `Ms`. API views (what merchants see) live in api/schemas.ts.
+ */
+import type { PaymentStatusName } from "../../core/protocol/eip712.js";
+import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import type { SealedSecret } from "./secrets.js";
+
+/** A merchant served by this gateway; the gateway holds its on-chain signing key. */
+export interface MerchantRecord {
+  id: string;
+  name: string;
+  /** The merchant's registered on-chain address (checksummed). */
+  address: string;
+  /** Its private key, sealed under the master key (context `merchant:<id>`). */
+  signingKey: SealedSecret;
+  status: "active" | "suspended";
+  createdAtMs: number;
+}
+
+/** An API key of a merchant. Valid while not revoked and (after a rotation) before `expiresAtMs`. */
+export interface ApiKeyRecord {
+  keyId: string;
+  merchantId: string;
+  /** The HMAC secret, sealed under the master key (context `apiKey:<keyId>`). */
+  secret: SealedSecret;
+  createdAtMs: number;
+  /** Set when a rotation retired this key: it stays valid until then (the overlap window). */
+  expiresAtMs?: number;
+  revokedAtMs?: number;
+}
+
+/** What an Idempotency-Key recorded: a request in flight, or the response to replay. */
+export interface IdempotencyRecord {
+  merchantId: string;
+  key: string;
+  /** sha256 over method, path and body: the same key with another request is refused. */
+  fingerprint: string;
+  state: "in_progress" | "complete";
+  /** The gateway process that holds an in-progress record (stale after a restart). */
+  owner: string;
+  createdAtMs: number;
+  expiresAtMs: number;
+  response?: { status: number; contentType: string; body: string };
+}
+
+/** Order lifecycle as the gateway reports it (on-chain statuses plus the steps before and beside them). */
+export const ORDER_STATUSES = [
+  "awaiting_authorization",
+  "processing",
+  "held",
+  "fulfilled",
+  "disputed",
+  "released",
+  "refunded",
+  "resolved",
+  "reclaimed",
+  "cancelled",
+  "expired",
+  "failed",
+] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** Statuses that come straight from the escrow's payment status. */
+export const ON_CHAIN_ORDER_STATUSES: Record<Exclude<PaymentStatusName, "none">, OrderStatus> = {
+  held: "held",
+  fulfilled: "fulfilled",
+  disputed: "disputed",
+  released: "released",
+  refunded: "refunded",
+  resolved: "resolved",
+  reclaimed: "reclaimed",
+};
+
+/** An operation the gateway submitted for an order, as the node last reported it. */
+export type SubmittedStatus = "pending" | "executed" | "failed";
+
+export interface SubmittedOperation {
+  operationId: string;
+  submittedAtMs: number;
+  status: SubmittedStatus;
+  error?: { code: string; message: string };
+}
+
+export interface RefundRecord extends SubmittedOperation {
+  id: string;
+  amount: string;
+  reason: string;
+}
+
+export interface OnChainState {
+  status: string;
+  amount: string;
+  refunded: string;
+  /** Meaning follows the status (fulfilment deadline, release time, end of refund window); unix seconds. */
+  deadline: number;
+}
+
+/** A merchant's order: the payment terms the payer signs plus what happened to them. */
+export interface OrderRecord {
+  /** Gateway payment id (`pay_…`), what the API uses. */
+  id: string;
+  merchantId: string;
+  merchantOrderId: string;
+  /** Canonical hash of the create request: the same merchantOrderId with another body is a conflict. */
+  requestHash: string;
+  status: OrderStatus;
+  amount: string;
+  currency: string;
+  description: string | null;
+  mode: "escrow" | "direct";
+  /** The signed terms in their JSON wire form; their EIP-712 digest is `paymentId`. */
+  terms: EscrowOperationInput["terms"];
+  /** On-chain payment id. */
+  paymentId: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+  expiresAtMs: number;
+  authorization?: SubmittedOperation & { signature: string };
+  fulfilment?: SubmittedOperation;
+  /** The `release` the gateway's keeper submitted once the auto-release time passed (keeper.ts). */
+  autoRelease?: SubmittedOperation;
+  refunds: RefundRecord[];
+  cancelledAtMs?: number;
+  cancelReason?: string;
+  /** The escrow's state when the gateway last looked. */
+  onChain?: OnChainState;
+  /** The last refusal of an operation for this order. */
+  lastError?: { code: string; message: string; atMs: number };
+}

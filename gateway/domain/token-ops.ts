@@ -1,0 +1,42 @@
+/**
+ * Token operations the gateway has the custodian sign and the node relay: `mint` (a confirmed bank
+ * deposit, or the reversal of a rejected payout) and `burn` (a payout, before the bank pays), in the
+ * node's wire form (core/protocol/operations.ts tokenOperationSchema). The operation id is the EIP-712
+ * digest under the token's domain, so a stored operation resubmitted after a restart is the same
+ * operation, and the token's unordered nonces let it execute at most once.
+ */
+import { randomBytes } from "node:crypto";
+
+import { keccak256, toUtf8Bytes, type HDNodeWallet, type Wallet } from "ethers";
+
+import type { TokenDeployment } from "../../core/protocol/deployment.js";
+import { signTokenOperation, tokenOperationDigest, tokenOperationSchema, type TokenOperationInput } from "../../core/protocol/operations.js";
+
+/** A mint or burn in its JSON wire form. */
+export type TokenOperationWire = Extract<TokenOperationInput, { kind: "mint" | "burn" }>;
+
+/** The on-chain bankRef (bytes32) of a gateway or bank reference such as `po_…` or `bt_…`. */
+export function chainBankRef(reference: string): string {
+  return keccak256(toUtf8Bytes(reference));
+}
+
+/** Signs a mint or burn with the custodian's key (fresh random nonce); returns the wire operation and its id. */
+export async function signCustodianOperation(
+  custodian: Wallet | HDNodeWallet,
+  context: { chainId: bigint; token: TokenDeployment },
+  input: { kind: "mint" | "burn"; account: string; amount: bigint; bankRef: string; deadline: bigint },
+): Promise<{ id: string; op: TokenOperationWire }> {
+  const common = {
+    token: context.token.address,
+    amount: input.amount.toString(),
+    bankRef: input.bankRef,
+    nonce: BigInt(`0x${randomBytes(32).toString("hex")}`).toString(),
+    deadline: input.deadline.toString(),
+  };
+  const ctx = { chainId: context.chainId, tokenName: context.token.name };
+  const op: TokenOperationWire =
+    input.kind === "mint"
+      ? await signTokenOperation(custodian, { kind: "mint", to: input.account, ...common }, ctx)
+      : await signTokenOperation(custodian, { kind: "burn", from: input.account, ...common }, ctx);
+  return { id: tokenOperationDigest(tokenOperationSchema.parse(op), ctx), op };
+}

@@ -1,0 +1,364 @@
+/**
+ * Webhooks (Standard Webhooks 1.0): merchants register endpoints, each with its own `whsec_` secret
+ * (shown once, stored sealed under the master key); every event is POSTed as
+ * `{"id","type","timestamp","data"}` with `webhook-id` (the event id, the same on every retry),
+ * `webhook-timestamp` (this attempt, unix seconds) and `webhook-signature` (`v1,` + base64
+ * HMAC-SHA256 over `id.timestamp.body` keyed with the secret's decoded bytes).
+ *
+ * The dispatcher fans outbox entries out to endpoints and sends due deliveries: a 2xx answer is
+ * success; anything else (3xx included: redirects are not followed, as the spec advises) is retried
+ * with exponential backoff and jitter (a longer Retry-After is honoured) until the retry period
+ * (at least 24 h by default) has passed; 410 Gone disables the endpoint. A crash at any point leaves
+ * the delivery due, so it is sent again after a restart: delivery is at least once, and receivers
+ * deduplicate by `webhook-id`.
+ */
+import { createHmac, randomBytes } from "node:crypto";
+
+import type { Logger } from "pino";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+
+import { SettlenetError } from "../../core/errors.js";
+import type { Page } from "../../core/records.js";
+import { EVENT_TYPES, type DeliveryAttempt, type DeliveryRecord, type EventRecord, type EventType, type WebhookEndpointRecord } from "../domain/events.js";
+import type { SecretBox } from "../domain/secrets.js";
+import type { GatewayStorage } from "../storage/db.js";
+import type { DueDelivery } from "../storage/webhooks.js";
+import type { MerchantRecord } from "../domain/records.js";
+
+/** Header names of the Standard Webhooks specification. */
+export const WEBHOOK_HEADERS = { id: "webhook-id", timestamp: "webhook-timestamp", signature: "webhook-signature" } as const;
+
+/** How deliveries are retried and sent (config: `webhooks`). */
+export interface WebhookOptions {
+  /** Delay after the first failed attempt; each later one multiplies it by `backoffFactor`. */
+  initialDelayMs: number;
+  backoffFactor: number;
+  maxDelayMs: number;
+  /** Failed deliveries are retried until this long after they were first queued (or redelivered). */
+  retryForSeconds: number;
+  timeoutMs: number;
+  pollIntervalMs: number;
+  /** Attempts in flight at once. */
+  concurrency: number;
+  maxEndpointsPerMerchant: number;
+  /** Refuse endpoints that are not https (leave off only for development and tests on loopback). */
+  requireHttps: boolean;
+}
+
+const endpointContext = (id: string) => `webhookEndpoint:${id}`;
+
+/** A new endpoint secret: `whsec_` + base64 of 32 random bytes (the spec asks for 24 to 64). */
+export function newWebhookSecret(): string {
+  return `whsec_${randomBytes(32).toString("base64")}`;
+}
+
+/** The `webhook-signature` value for one attempt: `v1,` + base64 HMAC-SHA256(key, id.timestamp.body). */
+export function signWebhook(secret: string, id: string, timestampSeconds: number, body: string): string {
+  if (!secret.startsWith("whsec_")) throw new SettlenetError("INTERNAL", "webhook secrets start with whsec_");
+  const key = Buffer.from(secret.slice("whsec_".length), "base64");
+  return `v1,${createHmac("sha256", key).update(`${id}.${timestampSeconds}.${body}`).digest("base64")}`;
+}
+
+/** The body every attempt of `event` sends (the same bytes each time). */
+export function webhookBody(event: EventRecord): string {
+  return JSON.stringify({ id: event.id, type: event.type, timestamp: new Date(event.createdAtMs).toISOString(), data: event.data });
+}
+
+/** Delay before the attempt after `failures` failed ones: exponential, capped, with jitter in [d/2, d]. */
+export function backoffDelayMs(options: Pick<WebhookOptions, "initialDelayMs" | "backoffFactor" | "maxDelayMs">, failures: number, random = Math.random): number {
+  const exponential = options.initialDelayMs * options.backoffFactor ** Math.max(0, failures - 1);
+  const delay = Math.min(options.maxDelayMs, exponential);
+  return Math.round(delay / 2 + (random() * delay) / 2);
+}
+
+// -------------------------------------------------------------------- service
+
+export interface WebhookServiceModules {
+  storage: GatewayStorage;
+  secrets: SecretBox;
+  logger: Logger;
+  now: () => number;
+}
+
+/** What merchants do with endpoints, events and deliveries (the routes call this). */
+export class WebhookService {
+  constructor(
+    private readonly options: Pick<WebhookOptions, "maxEndpointsPerMerchant" | "requireHttps">,
+    private readonly modules: WebhookServiceModules,
+  ) {}
+
+  /** Registers an endpoint; the secret is returned here only. */
+  async createEndpoint(merchant: MerchantRecord, input: { url: string; description?: string | undefined; eventTypes?: EventType[] | undefined }): Promise<{ endpoint: WebhookEndpointRecord; secret: string }> {
+    const url = new URL(input.url);
+    if (url.username || url.password) throw new SettlenetError("WEBHOOK_URL_INVALID", "webhook URLs must not carry credentials", { field: "url" });
+    if (this.options.requireHttps && url.protocol !== "https:") throw new SettlenetError("WEBHOOK_URL_INVALID", "webhook URLs must be https", { field: "url" });
+    const id = `we_${randomBytes(12).toString("hex")}`;
+    const secret = newWebhookSecret();
+    const endpoint: WebhookEndpointRecord = {
+      id,
+      merchantId: merchant.id,
+      url: url.toString(),
+      description: input.description ?? null,
+      eventTypes: input.eventTypes ? [...new Set(input.eventTypes)] : [...EVENT_TYPES],
+      secret: this.modules.secrets.seal(secret, endpointContext(id)),
+      status: "active",
+      createdAtMs: this.modules.now(),
+    };
+    await this.modules.storage.webhooks.createEndpoint(endpoint, this.options.maxEndpointsPerMerchant);
+    this.modules.logger.info({ merchantId: merchant.id, endpointId: id }, "webhook endpoint registered");
+    return { endpoint, secret };
+  }
+
+  listEndpoints(merchant: MerchantRecord): Promise<WebhookEndpointRecord[]> {
+    return this.modules.storage.webhooks.listEndpoints(merchant.id);
+  }
+
+  /** The merchant's endpoint; WEBHOOK_ENDPOINT_NOT_FOUND for anyone else's. */
+  async endpoint(merchant: MerchantRecord, id: string): Promise<WebhookEndpointRecord> {
+    const endpoint = await this.modules.storage.webhooks.getEndpoint(id);
+    if (!endpoint || endpoint.merchantId !== merchant.id) throw new SettlenetError("WEBHOOK_ENDPOINT_NOT_FOUND", `no webhook endpoint ${id}`, { id });
+    return endpoint;
+  }
+
+  async deleteEndpoint(merchant: MerchantRecord, id: string): Promise<WebhookEndpointRecord> {
+    const endpoint = await this.modules.storage.webhooks.deleteEndpoint(merchant.id, id);
+    this.modules.logger.info({ merchantId: merchant.id, endpointId: id }, "webhook endpoint deleted");
+    return endpoint;
+  }
+
+  async deliveries(merchant: MerchantRecord, endpointId: string, page: { limit: number; cursor?: string }): Promise<Page<DeliveryRecord>> {
+    await this.endpoint(merchant, endpointId);
+    return this.modules.storage.webhooks.listDeliveries(endpointId, page);
+  }
+
+  events(merchant: MerchantRecord, page: { limit: number; cursor?: string }): Promise<Page<EventRecord>> {
+    return this.modules.storage.webhooks.listEvents(merchant.id, page);
+  }
+
+  /** The merchant's event; EVENT_NOT_FOUND for anyone else's. */
+  async event(merchant: MerchantRecord, id: string): Promise<EventRecord> {
+    const event = await this.modules.storage.webhooks.getEvent(id);
+    if (!event || event.merchantId !== merchant.id) throw new SettlenetError("EVENT_NOT_FOUND", `no event ${id}`, { id });
+    return event;
+  }
+
+  /** Sends an event again (same webhook-id) to one endpoint or to every active endpoint taking its type. */
+  async redeliver(merchant: MerchantRecord, eventId: string, endpointId?: string): Promise<DeliveryRecord[]> {
+    const event = await this.event(merchant, eventId);
+    let targets: WebhookEndpointRecord[];
+    if (endpointId !== undefined) {
+      const endpoint = await this.endpoint(merchant, endpointId);
+      if (endpoint.status !== "active") throw new SettlenetError("WEBHOOK_ENDPOINT_DISABLED", `webhook endpoint ${endpointId} is disabled`, { id: endpointId });
+      if (!endpoint.eventTypes.includes(event.type)) {
+        throw new SettlenetError("WEBHOOK_EVENT_TYPE_NOT_SUBSCRIBED", `webhook endpoint ${endpointId} does not take ${event.type}`, { id: endpointId, type: event.type });
+      }
+      targets = [endpoint];
+    } else {
+      targets = (await this.listEndpoints(merchant)).filter((e) => e.status === "active" && e.eventTypes.includes(event.type));
+      if (targets.length === 0) throw new SettlenetError("NO_WEBHOOK_ENDPOINT", `no active webhook endpoint takes ${event.type}`, { type: event.type });
+    }
+    const deliveries = await this.modules.storage.webhooks.redeliver(event, targets.map((e) => e.id), this.modules.now());
+    this.modules.logger.info({ merchantId: merchant.id, eventId, endpoints: targets.length }, "webhook redelivery queued");
+    return deliveries;
+  }
+}
+
+// ----------------------------------------------------------------- dispatcher
+
+export interface WebhookDispatcherModules {
+  storage: GatewayStorage;
+  secrets: SecretBox;
+  logger: Logger;
+  metrics: Registry;
+  now: () => number;
+  /** Randomness for jitter (tests may pin it). */
+  random?: () => number;
+}
+
+/** Delivery metrics, registered once per registry. */
+function dispatcherMetrics(registry: Registry, storage: GatewayStorage) {
+  // A rebuilt app (tests restart in-process) registers afresh on the same registry.
+  for (const name of ["gateway_webhook_attempts_total", "gateway_webhook_deliveries_total", "gateway_webhook_attempt_duration_seconds", "gateway_webhook_events_total", "gateway_webhook_pending_deliveries"]) {
+    if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
+  }
+  return {
+    attempts: new Counter({ name: "gateway_webhook_attempts_total", help: "Webhook delivery attempts by result", labelNames: ["result"] as const, registers: [registry] }),
+    deliveries: new Counter({
+      name: "gateway_webhook_deliveries_total",
+      help: "Webhook deliveries that ended: succeeded, or failed (retry period over, or 410 Gone)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    duration: new Histogram({
+      name: "gateway_webhook_attempt_duration_seconds",
+      help: "Time from sending a webhook to the receiver's answer (or failure)",
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30],
+      registers: [registry],
+    }),
+    events: new Counter({ name: "gateway_webhook_events_total", help: "Events fanned out to endpoints, by type", labelNames: ["type"] as const, registers: [registry] }),
+    pending: new Gauge({
+      name: "gateway_webhook_pending_deliveries",
+      help: "Deliveries waiting for their next attempt",
+      registers: [registry],
+      async collect() {
+        this.set(await storage.webhooks.pendingCount().catch(() => 0));
+      },
+    }),
+  };
+}
+
+/** Sends due deliveries in the background; `start` after the app is ready, `stop` before the database closes. */
+export class WebhookDispatcher {
+  private readonly metrics: ReturnType<typeof dispatcherMetrics>;
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly abort = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private ticking: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly options: WebhookOptions,
+    private readonly modules: WebhookDispatcherModules,
+  ) {
+    this.metrics = dispatcherMetrics(modules.metrics, modules.storage);
+  }
+
+  start(): void {
+    this.running = true;
+    this.schedule(0);
+  }
+
+  /** Stops sending; attempts in flight are aborted and stay due (they are sent again after a restart). */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.abort.abort();
+    await this.ticking;
+    await Promise.allSettled([...this.inflight.values()]);
+  }
+
+  /** One pass: fan out new events, start due attempts. Resolves when the attempts have started. */
+  async tick(): Promise<void> {
+    if (this.ticking) {
+      this.again = true;
+      return this.ticking;
+    }
+    this.ticking = this.pass().finally(() => {
+      this.ticking = undefined;
+    });
+    return this.ticking;
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.loop();
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private async loop(): Promise<void> {
+    this.again = false;
+    try {
+      await this.tick();
+    } catch (error) {
+      this.modules.logger.warn({ err: error }, "webhook dispatch pass failed");
+    }
+    this.schedule(this.again ? 0 : this.options.pollIntervalMs);
+  }
+
+  private async pass(): Promise<void> {
+    const storage = this.modules.storage.webhooks;
+    const fanned = await storage.fanOut(this.modules.now(), 100);
+    for (const event of fanned) this.metrics.events.inc({ type: event.type });
+    if (fanned.length === 100) this.again = true;
+    const free = this.options.concurrency - this.inflight.size;
+    if (free <= 0 || !this.running) return;
+    const due = await storage.due(this.modules.now(), free, new Set(this.inflight.keys()));
+    for (const item of due) {
+      const key = `${item.delivery.endpointId}!${item.delivery.eventId}`;
+      const attempt = this.attempt(item)
+        .catch((error: unknown) => this.modules.logger.warn({ err: error, endpointId: item.endpoint.id, eventId: item.event.id }, "recording a webhook attempt failed"))
+        .finally(() => {
+          this.inflight.delete(key);
+          // A freed slot may have work waiting.
+          if (this.running) this.schedule(0);
+        });
+      this.inflight.set(key, attempt);
+    }
+  }
+
+  private async attempt({ delivery, endpoint, event }: DueDelivery): Promise<void> {
+    const startedMs = this.modules.now();
+    const timestamp = Math.floor(startedMs / 1000);
+    const body = webhookBody(event);
+    const secret = this.modules.secrets.open(endpoint.secret, endpointContext(endpoint.id));
+    let statusCode: number | undefined;
+    let error: string | undefined;
+    let retryAfterMs: number | undefined;
+    const started = performance.now();
+    try {
+      const response = await fetch(endpoint.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "Settlenet-Webhooks/1",
+          [WEBHOOK_HEADERS.id]: event.id,
+          [WEBHOOK_HEADERS.timestamp]: String(timestamp),
+          [WEBHOOK_HEADERS.signature]: signWebhook(secret, event.id, timestamp, body),
+        },
+        body,
+        redirect: "manual",
+        signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.abort.signal]),
+      });
+      statusCode = response.status;
+      const retryAfter = Number(response.headers.get("retry-after"));
+      if (Number.isFinite(retryAfter) && retryAfter > 0) retryAfterMs = retryAfter * 1000;
+      await response.body?.cancel().catch(() => undefined);
+    } catch (caught) {
+      // Shutting down: the delivery stays due and is sent after the restart.
+      if (this.abort.signal.aborted) return;
+      error = failureCode(caught);
+    }
+    const durationMs = Math.round(performance.now() - started);
+    this.metrics.duration.observe(durationMs / 1000);
+    const succeeded = statusCode !== undefined && statusCode >= 200 && statusCode < 300;
+    const attempt: DeliveryAttempt = { atMs: startedMs, durationMs, succeeded, ...(statusCode !== undefined ? { statusCode } : {}), ...(error ? { error } : {}) };
+    this.metrics.attempts.inc({ result: succeeded ? "succeeded" : "failed" });
+    const log = { endpointId: endpoint.id, eventId: event.id, type: event.type, statusCode, error, attempt: delivery.attemptCount + 1 };
+    const storage = this.modules.storage.webhooks;
+    if (succeeded) {
+      await storage.recordAttempt(endpoint.id, event.id, attempt, { status: "succeeded" });
+      this.metrics.deliveries.inc({ result: "succeeded" });
+      this.modules.logger.debug(log, "webhook delivered");
+      return;
+    }
+    if (statusCode === 410) {
+      await storage.recordAttempt(endpoint.id, event.id, attempt, { status: "failed", disableEndpoint: true });
+      this.metrics.deliveries.inc({ result: "failed" });
+      this.modules.logger.warn(log, "webhook endpoint answered 410 Gone: disabled");
+      return;
+    }
+    const nowMs = this.modules.now();
+    if (nowMs >= delivery.retryFromMs + this.options.retryForSeconds * 1000) {
+      await storage.recordAttempt(endpoint.id, event.id, attempt, { status: "failed" });
+      this.metrics.deliveries.inc({ result: "failed" });
+      this.modules.logger.warn(log, "webhook delivery failed for the whole retry period: given up");
+      return;
+    }
+    let delay = backoffDelayMs(this.options, delivery.attemptCount + 1, this.modules.random);
+    if (retryAfterMs !== undefined) delay = Math.min(this.options.maxDelayMs, Math.max(delay, retryAfterMs));
+    await storage.recordAttempt(endpoint.id, event.id, attempt, { status: "pending", nextAttemptAtMs: nowMs + delay });
+    this.modules.logger.info({ ...log, retryInMs: delay }, "webhook attempt failed; will retry");
+  }
+}
+
+/** A short code for a failed request without an HTTP answer. */
+function failureCode(error: unknown): string {
+  const e = error as { name?: string; code?: string; cause?: { code?: string; name?: string } };
+  if (e.name === "TimeoutError" || e.cause?.name === "TimeoutError") return "TIMEOUT";
+  return e.cause?.code ?? e.code ?? e.name ?? "REQUEST_FAILED";
+}

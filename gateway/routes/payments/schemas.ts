@@ -1,0 +1,150 @@
+/**
+ * Every wire schema of the gateway's merchant API, in one place: request bodies, params and queries
+ * (strict: unknown fields refused), response views and the problem document. The OpenAPI document is
+ * generated from these.
+ */
+import { z } from "zod";
+
+import { ORDER_STATUSES } from "../../domain/records.js";
+
+const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed 20-byte hex address");
+const minorUnits = z.string().regex(/^[1-9][0-9]{0,38}$/, "expected a positive integer amount in minor units as a decimal string");
+const isoTime = z.string().describe("ISO 8601 date-time (UTC)");
+
+/** Gateway payment id. */
+export const paymentIdParam = z.strictObject({
+  id: z.string().regex(/^pay_[0-9a-f]{32}$/, "expected a payment id (pay_…)").describe("Gateway payment id (pay_…)"),
+});
+
+export const idempotencyHeaders = z.looseObject({
+  "idempotency-key": z
+    .string()
+    .optional()
+    .describe("1-255 printable ASCII characters. The same key with the same request replays the first response (status and body); with another request it is refused (422)."),
+});
+
+export const createPaymentBody = z.strictObject({
+  amount: minorUnits.describe("Amount in minor units of the currency, as a decimal string"),
+  currency: z.string().regex(/^[A-Z0-9]{2,12}$/, "expected a token symbol such as CNY").describe("Settlement token symbol from the deployment (e.g. CNY)"),
+  merchantOrderId: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,64}$/, "1-64 characters of A-Z a-z 0-9 . _ : -")
+    .describe("The merchant's own order id, unique per merchant. Reusing it with the same body returns the existing payment (200); with a different body, 409."),
+  description: z.string().max(500).optional(),
+  mode: z.enum(["escrow", "direct"]).default("escrow").describe("escrow: held until fulfilment and confirmation/auto-release; direct: paid to the merchant at once"),
+  payer: address.describe("The payer's on-chain address (a registered customer); it signs the returned typed data"),
+  fulfilmentPeriod: z.number().int().min(60).max(31_536_000).optional().describe("Seconds after payment within which the merchant must mark fulfilment (default from the gateway config)"),
+  autoReleasePeriod: z.number().int().min(60).max(31_536_000).optional().describe("Seconds after fulfilment after which the payment may be released without the payer (default from config)"),
+  expiresIn: z.number().int().min(60).max(2_592_000).optional().describe("Seconds the payer has to authorise (default from config)"),
+});
+export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
+
+export const authorizationBody = z.strictObject({
+  signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, "expected a 65-byte signature as 0x-prefixed hex").describe("The payer's EIP-712 signature of `typedData`"),
+});
+
+/** Optional empty object: POSTs without parameters may send `{}` or no body. */
+export const emptyBody = z.strictObject({}).optional();
+
+export const refundBody = z.strictObject({
+  amount: minorUnits.describe("Amount to refund in minor units; at most what is left"),
+  reason: z.string().min(1).max(200).describe("Why (stored here; its keccak256 goes on-chain)"),
+});
+
+export const cancelBody = z.strictObject({ reason: z.string().max(200).optional() }).optional();
+
+export const listQuery = z.strictObject({
+  status: z.enum(ORDER_STATUSES).optional(),
+  from: z.iso.datetime({ offset: true }).optional().describe("Created at or after (ISO 8601)"),
+  to: z.iso.datetime({ offset: true }).optional().describe("Created at or before (ISO 8601)"),
+  merchantOrderId: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(512).optional().describe("`nextCursor` of the previous page"),
+});
+
+// ---------------------------------------------------------------- responses
+
+export const typedDataSchema = z
+  .object({
+    domain: z.object({ name: z.string(), version: z.string(), chainId: z.number(), verifyingContract: z.string() }),
+    types: z.record(z.string(), z.array(z.object({ name: z.string(), type: z.string() }))),
+    primaryType: z.string(),
+    message: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  })
+  .describe("EIP-712 typed data for the payer's wallet (ethers signTypedData(domain, types, message); eth_signTypedData_v4 adds EIP712Domain)");
+
+const submittedSchema = z.object({
+  operationId: z.string(),
+  status: z.enum(["pending", "executed", "failed"]),
+  submittedAt: isoTime,
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+export const refundView = submittedSchema.extend({
+  id: z.string(),
+  object: z.literal("refund"),
+  amount: z.string(),
+  reason: z.string(),
+});
+export type RefundView = z.infer<typeof refundView>;
+
+export const paymentView = z.object({
+  id: z.string(),
+  object: z.literal("payment"),
+  merchantOrderId: z.string(),
+  status: z.enum(ORDER_STATUSES),
+  amount: z.string(),
+  currency: z.string(),
+  description: z.string().nullable(),
+  mode: z.enum(["escrow", "direct"]),
+  payer: z.string(),
+  merchant: z.string().describe("The merchant's on-chain address"),
+  paymentId: z.string().describe("On-chain payment id (EIP-712 digest of the terms)"),
+  feeBps: z.number(),
+  refundedAmount: z.string(),
+  periods: z.object({ fulfilment: z.number(), autoRelease: z.number(), refund: z.number() }),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  expiresAt: isoTime,
+  typedData: typedDataSchema.nullable().describe("What the payer signs; present while the payment awaits authorization"),
+  authorization: submittedSchema.nullable(),
+  fulfilment: submittedSchema.nullable(),
+  autoRelease: submittedSchema.nullable().optional().describe("The release the gateway submitted after the auto-release time passed (chain time)"),
+  refunds: z.array(refundView),
+  onChain: z
+    .object({ status: z.string(), amount: z.string(), refunded: z.string(), deadline: isoTime })
+    .nullable()
+    .describe("The escrow's state when last seen"),
+  lastError: z.object({ code: z.string(), message: z.string(), at: isoTime }).nullable(),
+});
+export type PaymentView = z.infer<typeof paymentView>;
+
+export const paymentList = z.object({
+  object: z.literal("list"),
+  items: z.array(paymentView),
+  nextCursor: z.string().nullable(),
+});
+
+export const refundResult = z.object({ refund: refundView, payment: paymentView });
+
+export const problemSchema = z
+  .looseObject({
+    type: z.string(),
+    title: z.string(),
+    status: z.number(),
+    code: z.string().describe("Stable error code"),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+  })
+  .describe("RFC 9457 problem document (application/problem+json)");
+
+export const healthView = z.object({ status: z.literal("ok") });
+
+/** Problem responses every /v1 route may give. */
+export const problemResponses = {
+  "4xx": { description: "Refused: a problem document with a stable code", content: { "application/problem+json": { schema: problemSchema } } },
+  "5xx": { description: "Gateway or upstream failure: a problem document", content: { "application/problem+json": { schema: problemSchema } } },
+} as const;
+
+/** OpenAPI security requirement of the signed /v1 routes. */
+export const SIGNED = [{ keyId: [], timestamp: [], nonce: [], signature: [] }] as const;
