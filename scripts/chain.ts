@@ -1,6 +1,6 @@
 /**
  * The launcher's local chain as its own process (EDR JSON-RPC on loopback, journaled to its data
- * directory and replayed on restart; see scripts/lib/chain-server.ts).
+ * directory and replayed on restart; see scripts/lib/launch/chain-server.ts).
  *   tsx scripts/chain.ts --data-dir <dir> --port <port> [--host 127.0.0.1]
  */
 import { parseArgs } from "node:util";
@@ -9,7 +9,7 @@ import { pino } from "pino";
 
 import { SettlenetError } from "../core/errors.js";
 import { stopOnSignal } from "../core/lifecycle.js";
-import { startPersistentChain } from "./lib/chain-server.js";
+import { startPersistentChain } from "./lib/launch/chain-server.js";
 
 const USAGE = "usage: tsx scripts/chain.ts --data-dir <dir> --port <port> [--host <host>]";
 

@@ -27,7 +27,7 @@ import { writeOperatorKeystore } from "../../core/keys.js";
 import { loadOrCreatePeerKey, peerIdOf } from "../../node/p2p/keys.js";
 import { CONTRACT_NAMES } from "../../core/protocol/artifacts.js";
 import { writeDeployment } from "../../core/protocol/deployment.js";
-import { DEV_ACCOUNTS, provisionConsortium } from "./consortium.js";
+import { DEV_ACCOUNTS, provisionConsortium } from "./launch/consortium.js";
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** Where `npm start` keeps the network's state. */

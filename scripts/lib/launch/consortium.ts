@@ -18,10 +18,10 @@ import {
   type Signer,
 } from "ethers";
 
-import { loadArtifact } from "../../core/protocol/artifacts.js";
-import type { Deployment } from "../../core/protocol/deployment.js";
-import { tokenDomain } from "../../core/protocol/eip712.js";
-import { deploySettlenet } from "./deploy.js";
+import { loadArtifact } from "../../../core/protocol/artifacts.js";
+import type { Deployment } from "../../../core/protocol/deployment.js";
+import { tokenDomain } from "../../../core/protocol/eip712.js";
+import { deploySettlenet } from "../deploy.js";
 
 /** Hardhat's default development mnemonic: the funded accounts of the local chain. */
 export const DEV_MNEMONIC = "test test test test test test test test test test test junk";
