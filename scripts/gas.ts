@@ -14,7 +14,7 @@ import { encodeBytes32String, id, type ContractTransactionResponse, type Signer 
 import hre from "hardhat";
 
 import { CYCLE_TYPES, SETTLEMENT_RECORD_LEAF_ENCODING, ledgerDomain, type PaymentTerms } from "../core/protocol/eip712.js";
-import { OperationKind, PaymentStatus, deployWorld, operation } from "../test/contracts/helpers/fixture.js";
+import { OperationKind, PaymentStatus, deployWorld, operation } from "./lib/contract-world.js";
 import {
   NonceBook,
   PAYMENT_AMOUNT,

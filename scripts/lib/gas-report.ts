@@ -408,7 +408,7 @@ ${missed.length === 0 ? "All targets are met." : missed.join("\n")}
 - Compiler (from \`hardhat.config.ts\`): solc ${m.settings.solc}, optimizer ${optimizer.enabled ? "enabled" : "disabled"}${
     optimizer.runs === undefined ? "" : ` with ${fmt(optimizer.runs)} runs`
   }, EVM version \`${m.settings.evmVersion}\`.
-- World: the contract-test fixture (\`test/contracts/helpers/fixture.ts\`: 3 institutions, regulator, arbiter, merchants at a
+- World: the contract world (\`scripts/lib/contract-world.ts\`: 3 institutions, regulator, arbiter, merchants at a
   1% fee, payers with an unlimited escrow allowance, so pulls read but never write it), in a steady state: the escrow always holds a payment, merchants and
   the fee receiver already hold tokens, so no transfer writes a zero balance slot. Payments are 100.00 CNY.
 - Single operations: each line runs on a fresh payment brought to the required state; the relayer submits relayed

@@ -14,7 +14,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } f
 import { Transaction, keccak256 } from "ethers";
 import { z } from "zod";
 
-import { SettlenetError } from "../../core/errors.js";
+import { SettlenetError } from "../../../core/errors.js";
 
 const hex = z.string().regex(/^0x[0-9a-fA-F]*$/);
 

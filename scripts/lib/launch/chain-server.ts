@@ -11,7 +11,7 @@ import type { JsonRpcResponse } from "hardhat/types/providers";
 import type { EthereumProvider } from "hardhat/types/providers";
 import { toQuantity } from "ethers";
 
-import { SettlenetError } from "../../core/errors.js";
+import { SettlenetError } from "../../../core/errors.js";
 import type { Logger } from "pino";
 import { ChainJournal, MINING_METHODS, UNREPLAYABLE_METHODS, rawTransaction, type JournalBlock, type RpcTransaction } from "./chain-journal.js";
 
