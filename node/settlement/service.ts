@@ -8,15 +8,17 @@
  *    attestation and gossips it; different → it does not sign and raises an alert naming the records;
  * 3. follows open cycles: gathers attestations of its summary and, once more than two thirds of the
  *    active institutions attested, submits `SettlementLedger.finalize` — one institution at a time in
- *    a per-cycle order (keccak256(cycleId, institution)), each later one only after
- *    `finalizeFailoverMs × rank` and only if the cycle is still open; "already finalized" is success;
+ *    the cycle's failover order (core/chain/failover.ts), the first at quorum, each later one only
+ *    after `finalizeFailoverMs × position` and only if the cycle is still open; "already finalized" is success;
  * 4. records the on-chain finalization and alerts when its root is not this node's.
  * Attestations of a root other than this node's raise an alert too. A regulator node builds and checks
  * cycles (for proofs and statements) but never signs or submits.
  */
-import { AbiCoder, Contract, ZeroHash, getAddress, keccak256, type AbstractProvider, type Signer } from "ethers";
+import { Contract, ZeroHash, getAddress, type AbstractProvider, type Signer } from "ethers";
 import { Counter, Histogram, type Registry } from "prom-client";
 
+import { failoverDelayMs, failoverPosition } from "../../core/chain/failover.js";
+import { outcomeOf, revertDataOf } from "../../core/chain/outcome.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { GossipValidationResult } from "../p2p/network.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
@@ -34,7 +36,7 @@ export interface CycleServiceOptions {
   cycleSeconds: number;
   /** Pause between ticks. */
   tickMs: number;
-  /** Wait per rank before a later institution submits a finalization the first did not. */
+  /** Wait per failover position before a later institution submits a finalization the first did not. */
   finalizeFailoverMs: number;
   /** How often an open cycle's own attestation is gossiped again (late or restarted peers). */
   rebroadcastMs: number;
@@ -269,8 +271,8 @@ export class CycleService {
       await this.modules.storage.cycles.update(state.cycleId, { quorumSeenAtMs });
       this.log.info({ cycleId: state.cycleId, attestations: signatures.length, active: active.length }, "quorum of attestations gathered");
     }
-    const rank = submitterRank(BigInt(state.cycleId), this.options.institutionId, active.map((o) => o.id));
-    if (rank < 0 || Date.now() < quorumSeenAtMs + rank * this.options.finalizeFailoverMs) return;
+    const position = failoverPosition(BigInt(state.cycleId), this.options.institutionId, active.map((o) => o.id));
+    if (position < 0 || Date.now() < quorumSeenAtMs + failoverDelayMs(position, this.options.finalizeFailoverMs)) return;
     await this.submit(state, signatures);
   }
 
@@ -303,14 +305,15 @@ export class CycleService {
       this.m.submissions.inc({ outcome: receipt?.status === 1 ? "finalized" : "reverted" });
       if (receipt?.status === 1) await this.modules.storage.cycles.update(state.cycleId, { finalized: { merkleRoot: state.summary.merkleRoot, matches: true, attestationCount: signatures.length, finalizedAt: 0, txHash: tx.hash } });
     } catch (error) {
-      const name = revertName(error);
-      if (name === "CycleAlreadyFinalized") {
+      const revert = revertDataOf(error);
+      const outcome = revert === undefined ? undefined : outcomeOf("finalize", revert);
+      if (outcome?.kind === "alreadyExecuted") {
         // Another institution was first: that is success; the next tick records it from the chain.
         this.m.submissions.inc({ outcome: "already_finalized" });
         this.log.info({ cycleId: state.cycleId }, "cycle already finalized by another institution");
       } else {
         this.m.submissions.inc({ outcome: "error" });
-        this.log.warn({ cycleId: state.cycleId, err: error, revert: name }, "finalize failed; retrying next tick");
+        this.log.warn({ cycleId: state.cycleId, err: error, revert: outcome?.kind === "failed" ? outcome.error.code : undefined }, "finalize failed; retrying next tick");
       }
     } finally {
       this.submitting.delete(state.cycleId);
@@ -431,18 +434,4 @@ export class CycleService {
       "settlement alert",
     );
   }
-}
-
-/** This institution's place in cycle `cycleId`'s submission order (0 submits first), or -1 if not active. */
-export function submitterRank(cycleId: bigint, institution: string, active: string[]): number {
-  const abi = AbiCoder.defaultAbiCoder();
-  const key = (id: string) => keccak256(abi.encode(["uint64", "address"], [cycleId, id]));
-  const order = [...active].sort((a, b) => (key(a) < key(b) ? -1 : 1));
-  return order.findIndex((id) => id.toLowerCase() === institution.toLowerCase());
-}
-
-/** The custom error name of a contract revert, if ethers decoded one. */
-function revertName(error: unknown): string | undefined {
-  const revert = (error as { revert?: { name?: unknown } } | null)?.revert;
-  return typeof revert?.name === "string" ? revert.name : undefined;
 }
