@@ -10,6 +10,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
+import {Errors} from "./utils/Errors.sol";
 import {Roles} from "./utils/Roles.sol";
 import {UnorderedNonces} from "./utils/UnorderedNonces.sol";
 
@@ -61,7 +62,7 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
     /// @param registry_ The participant registry.
     /// @param feeReceiver_ Where fees go.
     constructor(IParticipantRegistry registry_, address feeReceiver_) EIP712("Settlenet PaymentEscrow", "1") {
-        if (address(registry_) == address(0) || feeReceiver_ == address(0)) revert ZeroAddress();
+        if (address(registry_) == address(0) || feeReceiver_ == address(0)) revert Errors.ZeroAddress();
         registry = registry_;
         feeReceiver = feeReceiver_;
         emit FeeReceiverUpdated(feeReceiver_);
@@ -184,8 +185,8 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
     /// @notice Changes where fees go (registry admin only).
     /// @param newFeeReceiver The new fee receiver.
     function setFeeReceiver(address newFeeReceiver) external {
-        if (!registry.hasRole(Roles.ADMIN, msg.sender)) revert Unauthorized(msg.sender, Roles.ADMIN);
-        if (newFeeReceiver == address(0)) revert ZeroAddress();
+        if (!registry.hasRole(Roles.ADMIN, msg.sender)) revert Errors.Unauthorized(msg.sender, Roles.ADMIN);
+        if (newFeeReceiver == address(0)) revert Errors.ZeroAddress();
         if (registry.accountOf(newFeeReceiver).status != IParticipantRegistry.AccountStatus.Active) {
             revert FeeReceiverNotRegistered(newFeeReceiver);
         }
@@ -256,7 +257,7 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
         if (state.status != PaymentStatus.None) revert PaymentAlreadyExists(paymentId);
         if (block.timestamp > terms.payDeadline) revert PaymentExpired(paymentId, terms.payDeadline);
         uint256 amount = terms.amount;
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert Errors.ZeroAmount();
         if (amount > type(uint96).max) revert AmountTooLarge(amount);
         if (!registry.isSettlementToken(terms.token)) revert UnsupportedToken(terms.token);
         IParticipantRegistry.AccountRecord memory merchant = registry.accountOf(terms.merchant);
@@ -342,7 +343,7 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
     }
 
     function _refund(bytes32 paymentId, PaymentTerms calldata terms, uint256 amount, bytes32 reason) private {
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert Errors.ZeroAmount();
         PaymentState storage state = _payments[paymentId];
         PaymentStatus status = state.status;
         bool held = _isHeld(status);
@@ -416,15 +417,15 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
     /// @dev Verifies a relayed operation's deadline, signature and nonce; returns the signer.
     /// `expected` zero means any signer (the caller checks its role).
     function _consume(Operation calldata op, bytes32 structHash, address expected) private returns (address signer) {
-        if (block.timestamp > op.deadline) revert SignatureExpired(op.deadline);
+        if (block.timestamp > op.deadline) revert Errors.SignatureExpired(op.deadline);
         signer = _recover(_hashTypedDataV4(structHash), op.signature);
-        if (expected != address(0) && signer != expected) revert InvalidSigner(signer, expected);
+        if (expected != address(0) && signer != expected) revert Errors.InvalidSigner(signer, expected);
         _useNonce(signer, op.nonce);
     }
 
     function _requireSigner(bytes32 digest, bytes calldata signature, address expected) private pure {
         address signer = _recover(digest, signature);
-        if (signer != expected) revert InvalidSigner(signer, expected);
+        if (signer != expected) revert Errors.InvalidSigner(signer, expected);
     }
 
     function _recover(bytes32 digest, bytes calldata signature) private pure returns (address signer) {
@@ -432,7 +433,7 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
     }
 
     function _requireCaller(address expected) private view {
-        if (msg.sender != expected) revert InvalidSigner(msg.sender, expected);
+        if (msg.sender != expected) revert Errors.InvalidSigner(msg.sender, expected);
     }
 
     function _requireStatus(bytes32 paymentId, PaymentStatus status, PaymentStatus expected) private pure {
@@ -451,7 +452,7 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
 
     function _requireAdminOrRegulator() private view {
         if (!registry.hasRole(Roles.ADMIN, msg.sender) && !registry.hasRole(Roles.REGULATOR, msg.sender)) {
-            revert Unauthorized(msg.sender, Roles.REGULATOR);
+            revert Errors.Unauthorized(msg.sender, Roles.REGULATOR);
         }
     }
 }

@@ -8,6 +8,7 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
+import {Errors} from "./utils/Errors.sol";
 import {Roles} from "./utils/Roles.sol";
 import {UnorderedNonces} from "./utils/UnorderedNonces.sol";
 
@@ -190,7 +191,7 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISett
 
     function _mintAgainstReserves(address signer, address to, uint256 amount, bytes32 bankRef) private {
         address custodian = _requireCustodian(signer);
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert Errors.ZeroAmount();
         uint256 outstandingAfter = _outstanding[custodian] + amount;
         uint256 attested = _reserves[custodian].amount;
         if (outstandingAfter > attested) revert ReservesExceeded(custodian, outstandingAfter, attested);
@@ -201,7 +202,7 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISett
 
     function _burnForPayout(address signer, address from, uint256 amount, bytes32 bankRef) private {
         address custodian = _requireCustodian(signer);
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert Errors.ZeroAmount();
         uint256 outstanding = _outstanding[custodian];
         if (amount > outstanding) revert BurnExceedsOutstanding(custodian, amount, outstanding);
         if (from != signer) _spendAllowance(from, signer, amount);
@@ -233,9 +234,9 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISett
         uint256 deadline,
         bytes calldata signature
     ) private returns (address signer) {
-        if (block.timestamp > deadline) revert SignatureExpired(deadline);
+        if (block.timestamp > deadline) revert Errors.SignatureExpired(deadline);
         (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(_hashTypedDataV4(structHash), signature);
-        if (err != ECDSA.RecoverError.NoError || recovered == address(0)) revert InvalidSigner(recovered);
+        if (err != ECDSA.RecoverError.NoError || recovered == address(0)) revert Errors.InvalidSigner(recovered, address(0));
         _useNonce(recovered, nonce);
         return recovered;
     }
@@ -248,7 +249,7 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISett
     }
 
     function _requireRole(bytes32 role, address account) private view {
-        if (!registry.hasRole(role, account)) revert Unauthorized(account, role);
+        if (!registry.hasRole(role, account)) revert Errors.Unauthorized(account, role);
     }
 
     function _requireAdminOrRegulator(address account) private view {

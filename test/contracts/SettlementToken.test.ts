@@ -754,7 +754,7 @@ describe("SettlementToken", function () {
       for (const signature of ["0x" + "00".repeat(65), "0x1234"]) {
         await expect(as(token, relayer).mintWithSig(payer.address, 1n, DEPOSIT, 1n, deadline, signature))
           .to.be.revertedWithCustomError(token, "InvalidSigner")
-          .withArgs(ethers.ZeroAddress);
+          .withArgs(ethers.ZeroAddress, ethers.ZeroAddress);
       }
     });
 
