@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { encodeBytes32String, id, ZeroAddress, ZeroHash } from "ethers";
 
-import type { ParticipantRegistry } from "../../types/ethers-contracts/index.js";
-import { deployWorld, ethers, MAX_FEE_BPS, MERCHANT_FEE_BPS, networkHelpers, type World } from "./helpers/fixture.js";
+import type { ParticipantRegistry } from "../../../types/ethers-contracts/index.js";
+import { deployWorld, ethers, MAX_FEE_BPS, MERCHANT_FEE_BPS, networkHelpers, type World } from "../helpers/fixture.js";
 
 /** IParticipantRegistry.AccountKind */
 const Kind = { None: 0, Institution: 1, Merchant: 2, Customer: 3, Protocol: 4 } as const;
