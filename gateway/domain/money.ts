@@ -29,6 +29,7 @@ import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/
 import { NodeRefusal } from "../plugins/problem.js";
 import type { BankAdapter, BankSettlement, BankTransfer } from "../adapters/bank.js";
 import type { ChainReader } from "../adapters/chain.js";
+import { newEvent } from "./events.js";
 import { assertNotFrozen } from "./freeze.js";
 import { merchantWallet } from "./merchants.js";
 import type { NodeClient, NodeProblem } from "../../core/api/node-client.js";
@@ -536,9 +537,9 @@ export class MoneyService {
     return this.modules.storage.money.update("payout", id, (current) => {
       const next = { ...change(current), updatedAtMs: this.now() };
       if (!event) return { next };
-      // The one call site of payout events: they join the state change's batch (storage/money.ts eventWrites).
+      // The one call site of payout events: they join the state change's batch (storage/money.ts).
       this.logger.info({ id, merchantId: next.merchantId, event }, "payout event");
-      return { next, events: [{ type: event, merchantId: next.merchantId, data: payoutEventData(next) }] };
+      return { next, events: [newEvent({ type: event, merchantId: next.merchantId, data: payoutEventData(next) }, next.updatedAtMs)] };
     });
   }
 

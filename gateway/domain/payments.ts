@@ -24,6 +24,7 @@ import type { NodeClient, NodeOperation, NodePayment, NodeProblem } from "../../
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { OrderListOptions } from "../storage/orders.js";
+import { updateOrder } from "./orders.js";
 import {
   ON_CHAIN_ORDER_STATUSES,
   type MerchantRecord,
@@ -186,7 +187,7 @@ export class PaymentService {
         await this.recordRefusal(order, result.problem);
         throw this.refusal(result.problem);
       }
-      order = await this.modules.storage.orders.update(id, (current) => ({
+      order = await this.update(id, (current) => ({
         ...current,
         status: current.status === "awaiting_authorization" ? "processing" : current.status,
         authorization: { operationId: order.paymentId, submittedAtMs: nowMs, status: "pending", signature },
@@ -213,7 +214,7 @@ export class PaymentService {
         throw this.refusal(result.problem);
       }
       const nowMs = this.now();
-      const updated = await this.modules.storage.orders.update(id, (current) => ({
+      const updated = await this.update(id, (current) => ({
         ...current,
         fulfilment: { operationId: result.id, submittedAtMs: nowMs, status: "pending" },
         updatedAtMs: nowMs,
@@ -265,7 +266,7 @@ export class PaymentService {
         submittedAtMs: nowMs,
         status: "pending",
       };
-      const updated = await this.modules.storage.orders.update(id, (current) => ({ ...current, refunds: [...current.refunds, refund], updatedAtMs: nowMs }));
+      const updated = await this.update(id, (current) => ({ ...current, refunds: [...current.refunds, refund], updatedAtMs: nowMs }));
       this.modules.logger.info({ merchantId: merchant.id, id, refundId: refund.id, operationId: result.id }, "refund submitted");
       return { order: updated, refund };
     });
@@ -280,7 +281,7 @@ export class PaymentService {
         throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}; only unpaid orders can be cancelled`, { id, status: order.status });
       }
       const nowMs = this.now();
-      return this.modules.storage.orders.update(id, (current) => ({
+      return this.update(id, (current) => ({
         ...current,
         status: "cancelled",
         cancelledAtMs: nowMs,
@@ -365,13 +366,18 @@ export class PaymentService {
     const nowMs = this.now();
     const next = mergeNodeView(order, view, nowMs);
     if (!next) return order;
-    const stored = await this.modules.storage.orders.update(order.id, (current) => {
+    const stored = await this.update(order.id, (current) => {
       // Re-derive from the freshest record: another action may have changed it meanwhile.
       const merged = mergeNodeView(current, view, nowMs);
       return merged ? { ...merged, updatedAtMs: nowMs } : undefined;
     });
     if (stored.status !== order.status) this.modules.logger.info({ id: order.id, from: order.status, to: stored.status }, "order status changed");
     return stored;
+  }
+
+  /** Stores a change of order `id` with the events it means. */
+  private async update(id: string, change: (current: OrderRecord) => OrderRecord | undefined): Promise<OrderRecord> {
+    return (await updateOrder(this.modules.storage.orders, id, change)).order;
   }
 
   private async owned(merchant: MerchantRecord, id: string): Promise<OrderRecord> {
@@ -413,7 +419,7 @@ export class PaymentService {
 
   private async recordRefusal(order: OrderRecord, problem: NodeProblem): Promise<OrderRecord> {
     const nowMs = this.now();
-    return this.modules.storage.orders.update(order.id, (current) => ({
+    return this.update(order.id, (current) => ({
       ...current,
       lastError: { code: problem.code, message: problem.title ?? problem.code, atMs: nowMs },
       updatedAtMs: nowMs,

@@ -111,7 +111,7 @@ describe("gateway: secrets at rest, storage and admin commands", function () {
     if (!clash.created) expect(clash.existing.id).to.equal(first.id);
     expect((await storage.orders.create(order({ merchantId: "m2", merchantOrderId: "o-1" }))).created).to.equal(true);
 
-    await storage.orders.update(first.id, (o) => ({ ...o, status: "held" }));
+    await storage.orders.update(first.id, (o) => ({ next: { ...o, status: "held" } }));
     expect((await storage.orders.list("m1", { limit: 10, status: "awaiting_authorization" })).items).to.have.length(0);
     expect((await storage.orders.list("m1", { limit: 10, status: "held" })).items.map((o) => o.id)).to.deep.equal([first.id]);
     expect((await storage.orders.getByPaymentId(first.paymentId))?.id).to.equal(first.id);

@@ -111,8 +111,8 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
     const orphan = await postJson<{ bankRef: string }>(`${bank.url}/v1/payouts`, { reference: ORPHAN_PAYOUT, account: "merchant-0", amount: "700", currency: "CNY" });
     expect(orphan.status).to.equal(201);
     // Gateway side: a stored state and a stored amount the chain does not have.
-    await gw.storage.orders.update(held.id, (o) => ({ ...o, status: "released" }));
-    await gw.storage.orders.update(direct.id, (o) => ({ ...o, amount: "9999" }));
+    await gw.storage.orders.update(held.id, (o) => ({ next: { ...o, status: "released" } }));
+    await gw.storage.orders.update(direct.id, (o) => ({ next: { ...o, amount: "9999" } }));
     // Chain side: a payment to merchant a that never went through the gateway.
     const { op, paymentId } = await signedPay(net.scenario, await termsFor(net.scenario, 0, 0, { amount: 1_234n }));
     expect((await postJson(`${node0.apiUrl}/v1/operations`, op)).status).to.equal(202);
