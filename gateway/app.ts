@@ -35,11 +35,13 @@ import type { MoneyChain } from "./adapters/money-chain.js";
 import { MoneyService } from "./domain/money.js";
 import { PayerActionService } from "./domain/payer-actions.js";
 import type { GatewayStorage } from "./storage/db.js";
-import { WebhookDispatcher, WebhookService, type WebhookOptions } from "./jobs/webhooks.js";
+import { WebhookDispatcher, type WebhookOptions } from "./jobs/webhooks.js";
+import { WebhookService } from "./domain/webhooks.js";
+import { MerchantAllowances } from "./domain/allowances.js";
+import { MoneyTick } from "./jobs/money-tick.js";
 import { statementRoutes } from "./routes/statements/index.js";
 import { reportRoutes } from "./routes/reports/index.js";
 import { keeperConfigSchema } from "./config.js";
-import { assertNotFrozen } from "./domain/freeze.js";
 import { ReleaseKeeper, type KeeperOptions } from "./jobs/keeper.js";
 
 export interface GatewayAppOptions {
@@ -190,54 +192,49 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   const metrics = modules.metrics ?? new Registry();
   api.get("/metrics", { schema: { hide: true } }, async (_request, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
 
-  // Set once the money service exists: a refund after release needs the merchant's allowance to the escrow.
-  let moneyService: MoneyService | undefined;
+  const allowances = modules.money ? new MerchantAllowances({ deployment: options.deployment }, { money: modules.money.chain, secrets: modules.secrets }) : undefined;
   const payments = new PaymentService(
     { deployment: options.deployment, orders: options.orders },
-    {
-      ...modules,
-      logger: modules.logger.child({ module: "payments" }),
-      now,
-      beforeRefundFromBalance: async (merchant, currency) => moneyService?.ensureEscrowAllowance(merchant, currency),
-      // A frozen payer or merchant: refused here, before anything is stored or relayed.
-      ...(modules.money
-        ? {
-            beforeAuthorize: (order: { terms: { token: string; payer: string; merchant: string } }) =>
-              assertNotFrozen(moneyChain(modules.money), order.terms.token, [
-                { role: "payer", address: order.terms.payer },
-                { role: "merchant", address: order.terms.merchant },
-              ]),
-          }
-        : {}),
-    },
+    { ...modules, logger: modules.logger.child({ module: "payments" }), now, allowances, freezes: modules.money?.chain },
   );
   let payerActions: PayerActionService | undefined;
-  if (modules.money) {
+  let moneyService: MoneyService | undefined;
+  if (modules.money && allowances) {
     const moneyModules = modules.money;
     const deadlineSeconds = options.orders.operationDeadlineSeconds;
     payerActions = new PayerActionService(
       { deployment: options.deployment, operationDeadlineSeconds: deadlineSeconds },
       { storage: modules.storage, node: modules.node, payments, money: moneyModules.chain, logger: modules.logger.child({ module: "payer-actions" }), now },
     );
-    const actions = payerActions;
     moneyService = new MoneyService(
-      { deployment: options.deployment, operationDeadlineSeconds: deadlineSeconds, tickMs: options.moneyTickMs ?? 1_000 },
+      { deployment: options.deployment, operationDeadlineSeconds: deadlineSeconds },
       {
         storage: modules.storage,
         secrets: modules.secrets,
         node: modules.node,
         chain: modules.chain,
         money: moneyModules.chain,
+        allowances,
         custodian: moneyModules.custodian,
         bank: moneyModules.bank,
-        alsoOnTick: () => actions.sync(),
         logger: modules.logger.child({ module: "money" }),
         now,
       },
     );
-    const started = moneyService;
-    app.addHook("onReady", () => started.start());
-    app.addHook("onClose", () => started.stop());
+    const tick = new MoneyTick(
+      { deployment: options.deployment, tickMs: options.moneyTickMs ?? 1_000 },
+      {
+        storage: modules.storage,
+        money: moneyService,
+        payerActions,
+        allowances,
+        custodian: moneyModules.custodian?.address,
+        bank: moneyModules.bank,
+        logger: modules.logger.child({ module: "money" }),
+      },
+    );
+    app.addHook("onReady", () => tick.start());
+    app.addHook("onClose", () => tick.stop());
   }
   await app.register(bankCallbackRoutes, { bank: modules.money?.bank });
   const owner = randomBytes(8).toString("hex");
@@ -314,9 +311,4 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   app.addHook("onReady", async () => keeper?.start());
   app.addHook("onClose", async () => keeper?.stop());
   return app;
-}
-
-function moneyChain(money: GatewayMoneyModules | undefined): MoneyChain {
-  if (!money) throw new SettlenetError("MONEY_NOT_CONFIGURED", "this gateway was started without chain access for money movement");
-  return money.chain;
 }

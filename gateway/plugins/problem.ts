@@ -9,6 +9,7 @@ import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { PROBLEM_CONTENT_TYPE, type Problem } from "../../core/http/problem.js";
 import { SettlenetError } from "../../core/errors.js";
 import { OPERATION_CODES, isOperationCode } from "../../core/protocol/codes.js";
+import { NodeRefusal } from "../domain/node-refusal.js";
 
 export { PROBLEM_CONTENT_TYPE, type Problem };
 
@@ -74,16 +75,6 @@ export const GATEWAY_CODES = {
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type GatewayCode = keyof typeof GATEWAY_CODES;
-
-/** A refusal by the institution node, passed through with the node's status and code. */
-export class NodeRefusal extends SettlenetError {
-  readonly status: number;
-
-  constructor(status: number, code: string, message: string, meta: Record<string, unknown> = {}) {
-    super(code, message, { upstream: "node", ...meta });
-    this.status = status;
-  }
-}
 
 /** The HTTP status of a coded error. */
 export function statusOf(error: SettlenetError): number {

@@ -10,7 +10,7 @@ import { SettlenetError } from "../../../core/errors.js";
 import type { BankAdapter } from "../../adapters/bank.js";
 import { callbackEventSchema } from "../../../core/bank/wire.js";
 import type { MoneyService } from "../../domain/money.js";
-import type { PayerActionRecord, PayoutRecord, TokenOpAttempt, TopupRecord, TransferRecord } from "../../domain/money-types.js";
+import type { PayoutRecord, TokenOpAttempt, TopupRecord, TransferRecord } from "../../domain/money-types.js";
 import type { PayerActionService } from "../../domain/payer-actions.js";
 import type { PaymentService } from "../../domain/payments.js";
 import type { MerchantRecord } from "../../domain/records.js";
@@ -37,6 +37,7 @@ import {
   transferView,
 } from "./schemas.js";
 import { SIGNED, idempotencyHeaders, paymentIdParam, problemResponses } from "../payments/schemas.js";
+import { payerActionViewOf, paymentViewOf } from "../payments/views.js";
 
 export interface MoneyRoutesOptions {
   payments: PaymentService;
@@ -122,18 +123,6 @@ function transferToView(r: TransferRecord) {
   };
 }
 
-function actionToView(r: PayerActionRecord) {
-  return {
-    object: "payer_action" as const,
-    action: r.action,
-    operationId: r.operationId,
-    status: r.status,
-    reason: r.reason ?? null,
-    submittedAt: iso(r.submittedAtMs),
-    ...(r.error ? { error: r.error } : {}),
-  };
-}
-
 /** Registers the payer-action and money routes on an authenticated /v1 scope. */
 export const moneyRoutes: FastifyPluginAsyncZod<MoneyRoutesOptions> = async (app, options) => {
   const paymentService = options.payments;
@@ -190,7 +179,7 @@ export const moneyRoutes: FastifyPluginAsyncZod<MoneyRoutesOptions> = async (app
     },
     async (request, reply) => {
       const { action, order } = await payerActions.submit(merchantOf(request), request.params.id, "confirm", request.body);
-      return reply.status(202).send({ action: actionToView(action), payment: paymentService.view(order) });
+      return reply.status(202).send({ action: payerActionViewOf(action), payment: paymentViewOf(order, paymentService) });
     },
   );
 
@@ -209,7 +198,7 @@ export const moneyRoutes: FastifyPluginAsyncZod<MoneyRoutesOptions> = async (app
     },
     async (request, reply) => {
       const { action, order } = await payerActions.submit(merchantOf(request), request.params.id, "dispute", request.body);
-      return reply.status(202).send({ action: actionToView(action), payment: paymentService.view(order) });
+      return reply.status(202).send({ action: payerActionViewOf(action), payment: paymentViewOf(order, paymentService) });
     },
   );
 
@@ -245,7 +234,7 @@ export const moneyRoutes: FastifyPluginAsyncZod<MoneyRoutesOptions> = async (app
     },
     async (request, reply) => {
       const { action, order } = await payerActions.submit(merchantOf(request), request.params.id, "reclaim", request.body);
-      return reply.status(202).send({ action: actionToView(action), payment: paymentService.view(order) });
+      return reply.status(202).send({ action: payerActionViewOf(action), payment: paymentViewOf(order, paymentService) });
     },
   );
 
@@ -269,7 +258,7 @@ export const moneyRoutes: FastifyPluginAsyncZod<MoneyRoutesOptions> = async (app
           const dispute = (await payerActions.actionsOf(order.id)).filter((a) => a.action === "dispute").pop();
           return {
             object: "dispute" as const,
-            payment: paymentService.view(order),
+            payment: paymentViewOf(order, paymentService),
             reason: dispute?.reason ?? null,
             reasonHash: dispute?.reasonHash ?? null,
             openedAt: dispute ? iso(dispute.submittedAtMs) : null,

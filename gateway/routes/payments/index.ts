@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { SettlenetError } from "../../../core/errors.js";
 import type { PaymentService } from "../../domain/payments.js";
 import type { MerchantRecord } from "../../domain/records.js";
+import { paymentViewOf, refundViewOf } from "./views.js";
 import {
   SIGNED,
   authorizationBody,
@@ -48,7 +49,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
     },
     async (request, reply) => {
       const { created, order } = await payments.create(merchantOf(request), request.body);
-      return reply.status(created ? 201 : 200).send(payments.view(order));
+      return reply.status(created ? 201 : 200).send(paymentViewOf(order, payments));
     },
   );
 
@@ -69,7 +70,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
       if (merchantOrderId !== undefined) {
         const order = await payments.getByMerchantOrderId(merchant, merchantOrderId);
         const matches = order && (!status || order.status === status) && (!from || order.createdAtMs >= Date.parse(from)) && (!to || order.createdAtMs <= Date.parse(to));
-        return { object: "list" as const, items: matches ? [payments.view(order)] : [], nextCursor: null };
+        return { object: "list" as const, items: matches ? [paymentViewOf(order, payments)] : [], nextCursor: null };
       }
       const page = await payments.list(merchant, {
         limit,
@@ -78,7 +79,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
         ...(to ? { toMs: Date.parse(to) } : {}),
         ...(cursor ? { cursor } : {}),
       });
-      return { object: "list" as const, items: page.items.map((o) => payments.view(o)), nextCursor: page.next ?? null };
+      return { object: "list" as const, items: page.items.map((o) => paymentViewOf(o, payments)), nextCursor: page.next ?? null };
     },
   );
 
@@ -95,7 +96,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
     },
     async (request) => {
       const { order } = await payments.get(merchantOf(request), request.params.id);
-      return payments.view(order);
+      return paymentViewOf(order, payments);
     },
   );
 
@@ -115,7 +116,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
     },
     async (request, reply) => {
       const order = await payments.authorize(merchantOf(request), request.params.id, request.body.signature);
-      return reply.status(202).send(payments.view(order));
+      return reply.status(202).send(paymentViewOf(order, payments));
     },
   );
 
@@ -135,7 +136,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
     },
     async (request, reply) => {
       const order = await payments.fulfil(merchantOf(request), request.params.id);
-      return reply.status(202).send(payments.view(order));
+      return reply.status(202).send(paymentViewOf(order, payments));
     },
   );
 
@@ -155,7 +156,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
     },
     async (request, reply) => {
       const { order, refund } = await payments.refund(merchantOf(request), request.params.id, request.body);
-      return reply.status(202).send({ refund: payments.refundView(refund), payment: payments.view(order) });
+      return reply.status(202).send({ refund: refundViewOf(refund), payment: paymentViewOf(order, payments) });
     },
   );
 
@@ -174,7 +175,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
     },
     async (request) => {
       const order = await payments.cancel(merchantOf(request), request.params.id, request.body?.reason);
-      return payments.view(order);
+      return paymentViewOf(order, payments);
     },
   );
 };

@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { SettlenetError } from "../../../core/errors.js";
 import type { DeliveryRecord, EventRecord, WebhookEndpointRecord } from "../../domain/events.js";
 import type { MerchantRecord } from "../../domain/records.js";
-import type { WebhookService } from "../../jobs/webhooks.js";
+import type { WebhookService } from "../../domain/webhooks.js";
 import { SIGNED, idempotencyHeaders, problemResponses } from "../payments/schemas.js";
 import {
   createEndpointBody,
