@@ -12,7 +12,7 @@
 import { expect } from "chai";
 import type { HDNodeWallet, Wallet } from "ethers";
 
-import { GATEWAY_CODES } from "../../gateway/plugins/problem.js";
+import { GATEWAY_CODES } from "../../gateway/plugins/app/problem.js";
 import { signRequest } from "../../gateway/client/signing.js";
 import type { OrderRecord } from "../../gateway/domain/records.js";
 import { getJson, launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";

@@ -6,10 +6,10 @@
 import type { FastifyError, FastifyInstance } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 
-import { PROBLEM_CONTENT_TYPE, type Problem } from "../../core/http/problem.js";
-import { SettlenetError } from "../../core/errors.js";
-import { OPERATION_CODES, isOperationCode } from "../../core/protocol/codes.js";
-import { NodeRefusal } from "../domain/node-refusal.js";
+import { PROBLEM_CONTENT_TYPE, type Problem } from "../../../core/http/problem.js";
+import { SettlenetError } from "../../../core/errors.js";
+import { OPERATION_CODES, isOperationCode } from "../../../core/protocol/codes.js";
+import { NodeRefusal } from "../../domain/node-refusal.js";
 
 export { PROBLEM_CONTENT_TYPE, type Problem };
 

@@ -9,9 +9,9 @@ import { createHash } from "node:crypto";
 
 import type { FastifyReply, FastifyRequest } from "fastify";
 
-import { SettlenetError } from "../../core/errors.js";
-import { IDEMPOTENCY_HEADER, bodyDigest } from "../client/signing.js";
-import type { GatewayStorage } from "../storage/db.js";
+import { SettlenetError } from "../../../core/errors.js";
+import { IDEMPOTENCY_HEADER, bodyDigest } from "../../client/signing.js";
+import type { GatewayStorage } from "../../storage/db.js";
 
 declare module "fastify" {
   interface FastifyRequest {

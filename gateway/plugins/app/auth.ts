@@ -8,12 +8,12 @@ import { timingSafeEqual } from "node:crypto";
 
 import type { FastifyRequest } from "fastify";
 
-import { SettlenetError } from "../../core/errors.js";
-import { apiKeySecret } from "../domain/merchants.js";
-import type { SecretBox } from "../domain/secrets.js";
-import { AUTH_HEADERS, canonicalRequest, requestSignature } from "../client/signing.js";
-import type { GatewayStorage } from "../storage/db.js";
-import type { MerchantRecord } from "../domain/records.js";
+import { SettlenetError } from "../../../core/errors.js";
+import { apiKeySecret } from "../../domain/merchants.js";
+import type { SecretBox } from "../../domain/secrets.js";
+import { AUTH_HEADERS, canonicalRequest, requestSignature } from "../../client/signing.js";
+import type { GatewayStorage } from "../../storage/db.js";
+import type { MerchantRecord } from "../../domain/records.js";
 
 declare module "fastify" {
   interface FastifyRequest {
