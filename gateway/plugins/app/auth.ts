@@ -1,12 +1,14 @@
 /**
- * Merchant authentication of every /v1 request (headers and canonical request: ../signing.ts).
+ * Merchant authentication of every /v1 request (headers and canonical request: client/signing.ts).
  * Checks, cheapest first: headers present and well-formed → timestamp within the skew → key known →
  * HMAC → key not revoked/expired and merchant active → nonce unused (durably recorded). The key's
- * status is told only to a caller that proved it holds the secret.
+ * status is told only to a caller that proved it holds the secret. The plugin decorates the app with
+ * `authenticate`, the preValidation hook the signed scope adds (routes/index.ts).
  */
 import { timingSafeEqual } from "node:crypto";
 
-import type { FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
 
 import { SettlenetError } from "../../../core/errors.js";
 import { apiKeySecret } from "../../domain/merchants.js";
@@ -16,11 +18,13 @@ import type { GatewayStorage } from "../../storage/db.js";
 import type { MerchantRecord } from "../../domain/records.js";
 
 declare module "fastify" {
+  interface FastifyInstance {
+    /** Authenticates a merchant request (a preValidation hook) and sets `request.merchant`. */
+    authenticate: (request: FastifyRequest) => Promise<void>;
+  }
   interface FastifyRequest {
-    /** The authenticated merchant (set by the /v1 auth hook). */
+    /** The authenticated merchant (set by `authenticate`). */
     merchant: MerchantRecord | null;
-    /** The raw request body bytes, for the body digest. */
-    rawBody: Buffer | undefined;
   }
 }
 
@@ -32,6 +36,12 @@ export interface AuthModules {
   storage: GatewayStorage;
   secrets: SecretBox;
   now: () => number;
+}
+
+/** The merchant a route runs for (the signed scope authenticated it). */
+export function merchantOf(request: { merchant: MerchantRecord | null }): MerchantRecord {
+  if (!request.merchant) throw new SettlenetError("INTERNAL", "route reached without an authenticated merchant");
+  return request.merchant;
 }
 
 const TIMESTAMP = /^[0-9]{1,12}$/;
@@ -87,3 +97,12 @@ export function merchantAuth(options: AuthOptions, modules: AuthModules) {
     request.merchant = merchant;
   };
 }
+
+/** Decorates the app with `authenticate`; needs the raw body kept by the content-type plugin. */
+export const authPlugin = fp<AuthOptions & { modules: AuthModules }>(
+  async (app: FastifyInstance, { modules, ...options }) => {
+    app.decorateRequest("merchant", null);
+    app.decorate("authenticate", merchantAuth(options, modules));
+  },
+  { name: "auth", fastify: "5.x", dependencies: ["content-type"] },
+);

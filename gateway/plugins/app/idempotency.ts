@@ -7,13 +7,18 @@
  */
 import { createHash } from "node:crypto";
 
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
 
 import { SettlenetError } from "../../../core/errors.js";
 import { IDEMPOTENCY_HEADER, bodyDigest } from "../../client/signing.js";
 import type { GatewayStorage } from "../../storage/db.js";
 
 declare module "fastify" {
+  interface FastifyInstance {
+    /** The preHandler and onSend hooks the signed scope adds after authentication (routes/index.ts). */
+    idempotency: ReturnType<typeof idempotencyHooks>;
+  }
   interface FastifyRequest {
     /** Set when this request runs under an Idempotency-Key. */
     idempotencyKey: string | undefined;
@@ -83,3 +88,12 @@ export function idempotencyHooks(options: IdempotencyOptions, modules: Idempoten
 
   return { preHandler, onSend };
 }
+
+/** Decorates the app with the Idempotency-Key hooks; they need the authenticated merchant. */
+export const idempotencyPlugin = fp<IdempotencyOptions & { modules: IdempotencyModules }>(
+  async (app: FastifyInstance, { modules, ...options }) => {
+    app.decorateRequest("idempotencyKey", undefined);
+    app.decorate("idempotency", idempotencyHooks(options, modules));
+  },
+  { name: "idempotency", fastify: "5.x", dependencies: ["auth"] },
+);

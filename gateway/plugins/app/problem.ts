@@ -1,17 +1,17 @@
 /**
  * The gateway's error codes and its one error handler: every failure leaves as an RFC 9457
- * `application/problem+json` document with a stable `code`. Refusals from the institution node keep
- * the node's code and status (its codes are listed in node/validation/validate.ts OPERATION_CODES).
+ * `application/problem+json` document with a stable `code`. Domain code throws coded errors and this
+ * is where they get their HTTP status. Refusals from the institution node keep the node's code and
+ * status (its codes are listed in core/protocol/codes.ts OPERATION_CODES).
  */
 import type { FastifyError, FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 
 import { PROBLEM_CONTENT_TYPE, type Problem } from "../../../core/http/problem.js";
 import { SettlenetError } from "../../../core/errors.js";
 import { OPERATION_CODES, isOperationCode } from "../../../core/protocol/codes.js";
 import { NodeRefusal } from "../../domain/node-refusal.js";
-
-export { PROBLEM_CONTENT_TYPE, type Problem };
 
 /** Every code the gateway itself answers with, its HTTP status and what it means. */
 export const GATEWAY_CODES = {
@@ -44,7 +44,7 @@ export const GATEWAY_CODES = {
   CHAIN_UNAVAILABLE: { status: 503, summary: "the chain's JSON-RPC endpoint cannot be reached" },
   STORAGE_CLOSED: { status: 503, summary: "the gateway is shutting down" },
   INTERNAL: { status: 500, summary: "the gateway failed; never the caller's fault" },
-  // Money movement (api/money-routes.ts) and payer actions.
+  // Money movement (routes/balance, payouts, topups, transfers, bank) and payer actions.
   PAYOUT_NOT_FOUND: { status: 404, summary: "no payout with this id for this merchant" },
   TOPUP_NOT_FOUND: { status: 404, summary: "no top-up with this id for this merchant" },
   TRANSFER_NOT_FOUND: { status: 404, summary: "no transfer with this id for this merchant" },
@@ -67,7 +67,7 @@ export const GATEWAY_CODES = {
   WEBHOOK_EVENT_TYPE_NOT_SUBSCRIBED: { status: 409, summary: "the webhook endpoint does not take this event type" },
   NO_WEBHOOK_ENDPOINT: { status: 409, summary: "no active webhook endpoint of the merchant takes this event type" },
   EVENT_NOT_FOUND: { status: 404, summary: "no event with this id for this merchant" },
-  // Freezes, reclaims, auto-release and statements (freeze.ts, payer-actions.ts, statements.ts).
+  // Freezes, reclaims, auto-release and statements (domain/freeze.ts, payer-actions.ts, statements.ts).
   ACCOUNT_FROZEN: { status: 403, summary: "the payer, the merchant or the recipient is frozen on the token by a regulator; nothing was submitted" },
   RECLAIM_NOT_DUE: { status: 409, summary: "the payer can reclaim only after the merchant's fulfilment period has ended (in chain time)" },
   CYCLE_NOT_FOUND: { status: 404, summary: "the institution node has no such settlement cycle (not closed yet, or empty)" },
@@ -95,8 +95,15 @@ export function problemOf(error: unknown, instance: string): Problem {
   return { type: "about:blank", title: "Internal Server Error", status: 500, code: "INTERNAL", instance };
 }
 
-/** The one error handler and the not-found handler. */
-export function installProblemHandler(app: FastifyInstance): void {
+/** The one error handler and the not-found handler, for the whole app. */
+export const problemPlugin = fp(
+  async (app: FastifyInstance) => {
+    installProblemHandler(app);
+  },
+  { name: "problem", fastify: "5.x" },
+);
+
+function installProblemHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     let problem: Problem;
     const instance = request.url;

@@ -1,19 +1,14 @@
 /**
- * Wire schemas of the webhook and event routes (endpoints, deliveries, the merchant's event log).
- * Inputs are strict: unknown fields are refused.
+ * Wire schemas of the webhook endpoint routes (endpoints and their delivery logs). Inputs are strict:
+ * unknown fields are refused.
  */
 import { z } from "zod";
 
 import { EVENT_TYPES } from "../../domain/events.js";
-
-const isoTime = z.string().describe("ISO 8601 date-time (UTC)");
+import { isoTime } from "../schemas.js";
 
 export const endpointIdParam = z.strictObject({
   id: z.string().regex(/^we_[0-9a-f]{24}$/, "expected a webhook endpoint id (we_…)").describe("Webhook endpoint id (we_…)"),
-});
-
-export const eventIdParam = z.strictObject({
-  id: z.string().regex(/^evt_[0-9a-f]{32}$/, "expected an event id (evt_…)").describe("Event id (evt_…), also the webhook-id of its deliveries"),
 });
 
 export const createEndpointBody = z.strictObject({
@@ -29,17 +24,6 @@ export const createEndpointBody = z.strictObject({
     .optional()
     .describe("Event types to deliver here (default: all)"),
 });
-
-export const pageQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().max(512).optional().describe("`nextCursor` of the previous page"),
-});
-
-export const redeliverBody = z
-  .strictObject({
-    endpointId: endpointIdParam.shape.id.optional().describe("Only to this endpoint (default: every active endpoint taking the event's type)"),
-  })
-  .optional();
 
 export const endpointView = z.object({
   id: z.string(),
@@ -59,17 +43,6 @@ export const createdEndpointView = endpointView.extend({
 export const endpointList = z.object({ object: z.literal("list"), items: z.array(endpointView) });
 
 export const deletedEndpointView = z.object({ id: z.string(), object: z.literal("webhook_endpoint"), deleted: z.literal(true) });
-
-export const eventView = z.object({
-  id: z.string().describe("Also the webhook-id header of every delivery"),
-  object: z.literal("event"),
-  type: z.enum(EVENT_TYPES),
-  createdAt: isoTime,
-  data: z.record(z.string(), z.unknown()),
-});
-export type EventView = z.infer<typeof eventView>;
-
-export const eventList = z.object({ object: z.literal("list"), items: z.array(eventView), nextCursor: z.string().nullable() });
 
 export const deliveryView = z.object({
   object: z.literal("webhook_delivery"),
@@ -94,4 +67,3 @@ export const deliveryView = z.object({
 export type DeliveryView = z.infer<typeof deliveryView>;
 
 export const deliveryList = z.object({ object: z.literal("list"), items: z.array(deliveryView), nextCursor: z.string().nullable() });
-export const redeliveryResult = z.object({ object: z.literal("list"), items: z.array(deliveryView) });
