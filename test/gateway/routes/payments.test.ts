@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { TypedDataEncoder, verifyTypedData } from "ethers";
 
-import { deployScenario, startChain, type LocalChain, type Scenario } from "../helpers/chain.js";
-import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "./fixture.js";
+import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
+import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "../fixture.js";
 
 interface View {
   id: string;

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 
-import { deployScenario, startChain, type LocalChain, type Scenario } from "../helpers/chain.js";
-import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "./fixture.js";
+import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
+import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "../fixture.js";
 
 describe("gateway: Idempotency-Key on POST", function () {
   this.timeout(60_000);

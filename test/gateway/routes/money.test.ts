@@ -6,8 +6,8 @@
 import { expect } from "chai";
 import { keccak256, toUtf8Bytes, type HDNodeWallet, type Wallet } from "ethers";
 
-import { getJson, launchNetwork, type TestNetwork } from "../helpers/network.js";
-import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "./fixture.js";
+import { getJson, launchNetwork, type TestNetwork } from "../../helpers/network.js";
+import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "../fixture.js";
 
 interface TypedData {
   domain: Record<string, unknown>;

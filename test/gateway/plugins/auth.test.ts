@@ -1,9 +1,9 @@
 import { expect } from "chai";
 
-import { revokeApiKey, rotateApiKeys } from "../../gateway/domain/merchants.js";
-import { signRequest } from "../../gateway/client/signing.js";
-import { deployScenario, startChain, type LocalChain, type Scenario } from "../helpers/chain.js";
-import { gatewayFixture, paymentBody, signedInject, type GatewayFixture } from "./fixture.js";
+import { revokeApiKey, rotateApiKeys } from "../../../gateway/domain/merchants.js";
+import { signRequest } from "../../../gateway/client/signing.js";
+import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
+import { gatewayFixture, paymentBody, signedInject, type GatewayFixture } from "../fixture.js";
 
 const LIST = "/v1/payments?limit=5";
 

@@ -13,16 +13,16 @@ import { expect } from "chai";
 import type { HDNodeWallet, Wallet } from "ethers";
 import { pino } from "pino";
 
-import { HttpBankAdapter } from "../../gateway/adapters/bank.js";
-import { NodeClient } from "../../core/api/node-client.js";
-import { signRequest } from "../../gateway/client/signing.js";
-import { THREEWAY_CSV_COLUMNS, threeWayReport, type ThreeWayReport } from "../../gateway/domain/threeway.js";
-import { threeWayReportCommand } from "../../gateway/cli/threeway-report.js";
-import { writeDeployment } from "../../core/protocol/deployment.js";
-import type { SettlenetError } from "../../core/errors.js";
-import { launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
-import { signedPay, termsFor } from "../helpers/operations.js";
-import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "./fixture.js";
+import { HttpBankAdapter } from "../../../gateway/adapters/bank.js";
+import { NodeClient } from "../../../core/api/node-client.js";
+import { signRequest } from "../../../gateway/client/signing.js";
+import { THREEWAY_CSV_COLUMNS, threeWayReport, type ThreeWayReport } from "../../../gateway/domain/threeway.js";
+import { threeWayReportCommand } from "../../../gateway/cli/threeway-report.js";
+import { writeDeployment } from "../../../core/protocol/deployment.js";
+import type { SettlenetError } from "../../../core/errors.js";
+import { launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
+import { signedPay, termsFor } from "../../helpers/operations.js";
+import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "../fixture.js";
 
 interface PaymentView {
   id: string;

@@ -1,8 +1,8 @@
 import { expect } from "chai";
 import { z } from "zod";
 
-import { deployScenario, startChain, type LocalChain } from "../helpers/chain.js";
-import { gatewayFixture, type GatewayFixture } from "./fixture.js";
+import { deployScenario, startChain, type LocalChain } from "../../helpers/chain.js";
+import { gatewayFixture, type GatewayFixture } from "../fixture.js";
 
 // The parts of the OpenAPI 3.1 document structure the gateway uses, checked strictly where the
 // specification closes an object (no swagger parser is installed).

@@ -21,12 +21,12 @@ import { join } from "node:path";
 
 import { expect } from "chai";
 
-import { GatewayClient } from "../../gateway/client/client.js";
-import type { GatewayConfigInput } from "../../gateway/config.js";
-import { RECONCILE_CSV_COLUMNS } from "../../gateway/cli/reconcile-report.js";
-import { CLI, PROJECT_ROOT, runCli } from "../helpers/cli.js";
-import { freePort, getJson, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";
-import { WebhookReceiver } from "./webhook-receiver.js";
+import { GatewayClient } from "../../../gateway/client/client.js";
+import type { GatewayConfigInput } from "../../../gateway/config.js";
+import { RECONCILE_CSV_COLUMNS } from "../../../gateway/cli/reconcile-report.js";
+import { CLI, PROJECT_ROOT, runCli } from "../../helpers/cli.js";
+import { freePort, getJson, launchNetwork, waitFor, type TestNetwork } from "../../helpers/network.js";
+import { WebhookReceiver } from "../webhook-receiver.js";
 
 interface View {
   id: string;

@@ -12,12 +12,12 @@
 import { expect } from "chai";
 import type { HDNodeWallet, Wallet } from "ethers";
 
-import { GATEWAY_CODES } from "../../gateway/plugins/app/problem.js";
-import { signRequest } from "../../gateway/client/signing.js";
-import type { OrderRecord } from "../../gateway/domain/records.js";
-import { getJson, launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
-import { randomRef, signedTokenOp, tokenOperationIdOf } from "../helpers/tokens.js";
-import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "./fixture.js";
+import { GATEWAY_CODES } from "../../../gateway/plugins/app/problem.js";
+import { signRequest } from "../../../gateway/client/signing.js";
+import type { OrderRecord } from "../../../gateway/domain/records.js";
+import { getJson, launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
+import { randomRef, signedTokenOp, tokenOperationIdOf } from "../../helpers/tokens.js";
+import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "../fixture.js";
 
 interface TypedData {
   domain: Record<string, unknown>;
