@@ -140,4 +140,26 @@ describe("gateway: payment orders and merchant isolation", function () {
     expect(own.status).to.equal(200);
     expect(own.body.id).to.equal(id);
   });
+
+  it("answers the payer's and the money routes with 503 MONEY_NOT_CONFIGURED on a gateway without money modules", async function () {
+    const created = await signedInject<View>(gw.app, a, "POST", "/v1/payments", paymentBody(payer, "order-no-money"));
+    expect(created.status).to.equal(201);
+    const id = created.body.id;
+    for (const [method, path, body] of [
+      ["GET", `/v1/payments/${id}/confirm`, undefined],
+      ["GET", `/v1/payments/${id}/reclaim`, undefined],
+      ["POST", `/v1/payments/${id}/confirm`, { nonce: "1", deadline: "1", signature: `0x${"11".repeat(65)}` }],
+      ["GET", "/v1/balance", undefined],
+      ["GET", "/v1/payouts", undefined],
+      ["GET", `/v1/topups/tu_${"0".repeat(24)}`, undefined],
+      ["POST", "/v1/transfers", { to: b.address, amount: "1", currency: "CNY", reference: "r-1" }],
+      ["GET", "/v1/reports/threeway", undefined],
+    ] as const) {
+      const res = await signedInject<{ code: string }>(gw.app, a, method, path, body);
+      expect([res.status, res.body.code], `${method} ${path}`).to.deep.equal([503, "MONEY_NOT_CONFIGURED"]);
+    }
+    // Listing disputes needs no money modules: none were relayed here.
+    const disputes = await signedInject<{ items: unknown[] }>(gw.app, a, "GET", "/v1/disputes");
+    expect([disputes.status, disputes.body.items]).to.deep.equal([200, []]);
+  });
 });
