@@ -2,7 +2,7 @@
  * Records the node's modules exchange and persist. Money is a decimal string in stored/JSON records
  * (bigint in code that computes with it); times are unix seconds unless the name says `Ms`.
  */
-import type { AnyOperationKindName, OperationInput } from "./protocol/operations.js";
+import type { AnyOperationKindName, OperationInput } from "./operations/index.js";
 import type { PaymentStatusName } from "./protocol/eip712.js";
 
 /** Life of an operation inside one node. */

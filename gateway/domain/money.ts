@@ -25,7 +25,7 @@ import type { Logger } from "pino";
 import { SettlenetError } from "../../core/errors.js";
 import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
 import { PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
-import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/operations/index.js";
 import { NodeRefusal } from "../plugins/problem.js";
 import type { BankAdapter, BankSettlement, BankTransfer } from "../adapters/bank.js";
 import type { ChainReader } from "../adapters/chain.js";

@@ -14,7 +14,7 @@ import type { Logger } from "pino";
 import { SettlenetError } from "../../core/errors.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import { ESCROW_ACTION_TYPES, escrowDomain } from "../../core/protocol/eip712.js";
-import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import type { EscrowOperationInput } from "../../core/operations/index.js";
 import { NodeRefusal } from "../plugins/problem.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
 import type { PayerActionRecord } from "./money-types.js";

@@ -14,7 +14,7 @@ import type { Logger } from "pino";
 import { SettlenetError } from "../../core/errors.js";
 import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
 import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
-import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/operations/index.js";
 import { NodeRefusal } from "../plugins/problem.js";
 import type { CreatePaymentBody, PaymentView, RefundView } from "../routes/payments/schemas.js";
 import type { ChainReader } from "../adapters/chain.js";

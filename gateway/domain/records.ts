@@ -3,7 +3,7 @@
  * milliseconds where the name says `Ms`. API views (what merchants see) live in api/schemas.ts.
  */
 import type { PaymentStatusName } from "../../core/protocol/eip712.js";
-import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import type { EscrowOperationInput } from "../../core/operations/index.js";
 import type { SealedSecret } from "./secrets.js";
 
 /** A merchant served by this gateway; the gateway holds its on-chain signing key. */

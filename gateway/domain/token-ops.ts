@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { keccak256, toUtf8Bytes, type HDNodeWallet, type Wallet } from "ethers";
 
 import type { TokenDeployment } from "../../core/protocol/deployment.js";
-import { signTokenOperation, tokenOperationDigest, tokenOperationSchema, type TokenOperationInput } from "../../core/protocol/operations.js";
+import { signTokenOperation, tokenOperationDigest, tokenOperationSchema, type TokenOperationInput } from "../../core/operations/index.js";
 
 /** A mint or burn in its JSON wire form. */
 export type TokenOperationWire = Extract<TokenOperationInput, { kind: "mint" | "burn" }>;

@@ -12,7 +12,7 @@ import { ChainFollower } from "./follower.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import { OPERATION_KINDS, PAYMENT_STATUSES, type OperationKindName, type PaymentStatusName, type PaymentTerms } from "../../core/protocol/eip712.js";
-import { operationIdOf, paymentIdOf, type EscrowContext, type EscrowOperation } from "../../core/protocol/operations.js";
+import { operationIdOf, paymentIdOf, type EscrowContext, type EscrowOperation } from "../../core/operations/index.js";
 import type { IndexBatch, Logger, Storage } from "../services.js";
 import type { OperationFailure, PaymentEventRecord, PaymentRecord, StoredOperation } from "../../core/records.js";
 

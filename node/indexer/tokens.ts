@@ -13,7 +13,7 @@ import { SettlenetError } from "../../core/errors.js";
 import { ChainFollower } from "./follower.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
-import { tokenOperationDigest, type TokenOperation } from "../../core/protocol/operations.js";
+import { tokenOperationDigest, type TokenOperation } from "../../core/operations/index.js";
 import type { Logger } from "../services.js";
 import type { CustodianRecord, FrozenAccountRecord, TokenEventRecord, TokenIndexBatch, TokenRecord, TokenRepository } from "../storage/tokens.js";
 

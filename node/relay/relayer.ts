@@ -50,7 +50,7 @@ import {
   type EscrowOperation,
   type Operation,
   type TokenOperation,
-} from "../../core/protocol/operations.js";
+} from "../../core/operations/index.js";
 import type { Logger, Modules, Relayer, Storage } from "../services.js";
 import type { OperationUpdate } from "../storage/operations.js";
 import { FINAL_OPERATION_STATUSES, type OperationFailure, type StoredOperation } from "../../core/records.js";

@@ -3,7 +3,7 @@
  * the (signer, nonce) marks of operations that carry a nonce (`nonces`). Key layouts: keyspaces.ts.
  */
 import { SettlenetError } from "../../core/errors.js";
-import { isTokenOperationKind } from "../../core/protocol/operations.js";
+import { isTokenOperationKind } from "../../core/operations/index.js";
 import type { OperationRepository } from "../services.js";
 import { FINAL_OPERATION_STATUSES, type OperationStatus, type StoredOperation } from "../../core/records.js";
 import type { StorageContext, Sublevel, WriteOp } from "./db.js";

@@ -4,7 +4,7 @@
  * (what it has accepted), kept in memory and bounded: only today's and yesterday's totals and the
  * velocity window are retained.
  */
-import type { Operation } from "../../core/protocol/operations.js";
+import type { Operation } from "../../core/operations/index.js";
 import type { RiskRules } from "../services.js";
 import { refusal, type ValidationPath } from "./validate.js";
 

@@ -15,7 +15,7 @@
  */
 import { ZeroHash } from "ethers";
 
-import { tokenOperationDigest, tokenOperationRole, type TokenOperation } from "../../core/protocol/operations.js";
+import { tokenOperationDigest, tokenOperationRole, type TokenOperation } from "../../core/operations/index.js";
 import type { ValidatedOperation, ValidationContext } from "../services.js";
 import { recoverSigner } from "./signature.js";
 import { refusal, type ValidationPath } from "./validate.js";

@@ -18,7 +18,7 @@ import {
   operationSchema,
   type EscrowOperation,
   type Operation,
-} from "../../core/protocol/operations.js";
+} from "../../core/operations/index.js";
 import type { ValidatedOperation, ValidationContext } from "../services.js";
 import type { RiskEngine } from "./risk.js";
 import { recoverSigner } from "./signature.js";

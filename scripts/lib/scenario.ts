@@ -21,7 +21,7 @@ import { GatewayClient } from "../../gateway/client/client.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import { readDeployment, type Deployment } from "../../core/protocol/deployment.js";
 import { ESCROW_ACTION_TYPES, escrowDomain } from "../../core/protocol/eip712.js";
-import { signTokenOperation, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { signTokenOperation, type EscrowOperationInput } from "../../core/operations/index.js";
 import type { NetworkEndpoints, NetworkState } from "./network.js";
 
 // ------------------------------------------------------------------ sizes and plans

@@ -12,7 +12,7 @@ import { expect } from "chai";
 import { encodeBytes32String, getAddress, hexlify, randomBytes, type Signer } from "ethers";
 
 import { ESCROW_ACTION_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
-import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/operations/index.js";
 import { signCycle } from "../../node/settlement/attestation.js";
 import { LEAF_ENCODING, RECORD_KINDS, recordFromJson, summaryFromJson, type CycleSummaryJson, type RecordJson } from "../../core/settlement/records.js";
 import { openStorage } from "../../node/storage/db.js";

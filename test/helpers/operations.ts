@@ -2,7 +2,7 @@
 import { hexlify, randomBytes, type Signer } from "ethers";
 
 import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
-import { escrowOperationSchema, operationIdOf, paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { escrowOperationSchema, operationIdOf, paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/operations/index.js";
 import type { Scenario } from "./chain.js";
 
 let nonce = BigInt(Date.now()) * 1000n;

@@ -12,7 +12,7 @@ import { pino } from "pino";
 
 import { Indexer } from "../../../node/indexer/indexer.js";
 import { PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../../core/protocol/eip712.js";
-import { escrowOperationSchema, paymentIdOf, termsToJson, toContractOperation } from "../../../core/protocol/operations.js";
+import { escrowOperationSchema, paymentIdOf, termsToJson, toContractOperation } from "../../../core/operations/index.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { Scenario } from "../../helpers/chain.js";
 

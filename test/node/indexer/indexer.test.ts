@@ -15,7 +15,7 @@ import {
   termsToJson,
   toContractOperation,
   type EscrowOperationInput,
-} from "../../../core/protocol/operations.js";
+} from "../../../core/operations/index.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { StoredOperation } from "../../../core/records.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";

@@ -34,7 +34,7 @@ import {
   toContractOperation,
   type EscrowContext,
   type EscrowOperationInput,
-} from "../../../core/protocol/operations.js";
+} from "../../../core/operations/index.js";
 import { BatchRelayer, type BatchRelayerOptions } from "../../../node/relay/relayer.js";
 import type { Storage } from "../../../node/services.js";
 import { openStorage } from "../../../node/storage/db.js";

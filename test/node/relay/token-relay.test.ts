@@ -18,7 +18,7 @@ import { SettlenetError } from "../../../core/errors.js";
 import { TokenIndexer } from "../../../node/indexer/tokens.js";
 import { OperationPipeline } from "../../../node/pipeline.js";
 import { loadArtifact } from "../../../core/protocol/artifacts.js";
-import { tokenNamesOf, type TokenOperationInput } from "../../../core/protocol/operations.js";
+import { tokenNamesOf, type TokenOperationInput } from "../../../core/operations/index.js";
 import { BatchRelayer } from "../../../node/relay/relayer.js";
 import type { ValidationContext } from "../../../node/services.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";

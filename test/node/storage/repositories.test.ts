@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { Wallet, hexlify } from "ethers";
 
 import type { OperationKindName } from "../../../core/protocol/eip712.js";
-import type { EscrowOperationInput } from "../../../core/protocol/operations.js";
+import type { EscrowOperationInput } from "../../../core/operations/index.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { PaymentRecord, StoredOperation } from "../../../core/records.js";
 import { refusalOf } from "../../helpers/errors.js";

@@ -18,7 +18,7 @@ import {
   paymentIdOf,
   termsToJson,
   type EscrowOperationInput,
-} from "../../../core/protocol/operations.js";
+} from "../../../core/operations/index.js";
 import type { RiskRules, Storage, ValidationContext } from "../../../node/services.js";
 import { openStorage } from "../../../node/storage/db.js";
 import type { PaymentRecord, StoredOperation } from "../../../core/records.js";

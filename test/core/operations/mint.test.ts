@@ -14,7 +14,7 @@ import {
   tokenOperationToJson,
   tokenTypedData,
   type TokenOperationInput,
-} from "../../../core/protocol/operations.js";
+} from "../../../core/operations/index.js";
 import { recoverSigner } from "../../../node/validation/signature.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
 import { randomRef, signedTokenOp, tokenContext } from "../../helpers/tokens.js";

@@ -8,7 +8,7 @@ import {
   termsToJson,
   toContractOperation,
   type EscrowOperationInput,
-} from "../../../core/protocol/operations.js";
+} from "../../../core/operations/index.js";
 import { deployWorld, makeTerms, networkHelpers, signTerms, PaymentStatus } from "../../contracts/helpers/fixture.js";
 import { zodPaths } from "../../helpers/errors.js";
 

@@ -18,7 +18,7 @@ import {
   type OperationKindName,
   type PaymentTerms,
   type TypedDataTypes,
-} from "./eip712.js";
+} from "../protocol/eip712.js";
 
 const UINT256_MAX = (1n << 256n) - 1n;
 
