@@ -13,7 +13,8 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { encodeBytes32String, id, type ContractTransactionResponse, type Signer } from "ethers";
 import hre from "hardhat";
 
-import { CYCLE_TYPES, SETTLEMENT_RECORD_LEAF_ENCODING, ledgerDomain, type PaymentTerms } from "../core/protocol/eip712.js";
+import { CYCLE_TYPES, SETTLEMENT_RECORD_LEAF_ENCODING, ledgerDomain } from "../core/protocol/eip712.js";
+import type { PaymentTerms } from "../core/operations/index.js";
 import { OperationKind, PaymentStatus, deployWorld, operation } from "../test/contracts/helpers/fixture.js";
 import {
   NonceBook,

@@ -1,7 +1,7 @@
 /**
  * Token operations the gateway has the custodian sign and the node relay: `mint` (a confirmed bank
  * deposit, or the reversal of a rejected payout) and `burn` (a payout, before the bank pays), in the
- * node's wire form (core/protocol/operations.ts tokenOperationSchema). The operation id is the EIP-712
+ * node's wire form (core/operations/mint.ts and burn.ts). The operation id is the EIP-712
  * digest under the token's domain, so a stored operation resubmitted after a restart is the same
  * operation, and the token's unordered nonces let it execute at most once.
  */

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { TypedDataEncoder, encodeBytes32String, id, recoverAddress, type Signer } from "ethers";
 
-import { TOKEN_TYPES, tokenDomain } from "../../core/protocol/eip712.js";
+import { TOKEN_TYPES } from "../../core/operations/index.js";
+import { tokenDomain } from "../../core/protocol/eip712.js";
 import { deployWorld, ethers, networkHelpers, PAYER_FUNDS, RESERVES, type World } from "./helpers/fixture.js";
 
 const { time } = networkHelpers;

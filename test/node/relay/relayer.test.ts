@@ -25,8 +25,10 @@ import {
 import { pino } from "pino";
 
 import { loadArtifact } from "../../../core/protocol/artifacts.js";
-import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../../core/protocol/eip712.js";
+import { escrowDomain } from "../../../core/protocol/eip712.js";
 import {
+  ESCROW_ACTION_TYPES,
+  PAYMENT_TYPES,
   escrowOperationSchema,
   operationIdOf,
   paymentIdOf,
@@ -34,6 +36,7 @@ import {
   toContractOperation,
   type EscrowContext,
   type EscrowOperationInput,
+  type PaymentTerms,
 } from "../../../core/operations/index.js";
 import { BatchRelayer, type BatchRelayerOptions } from "../../../node/relay/relayer.js";
 import type { Storage } from "../../../node/services.js";
