@@ -23,6 +23,7 @@ import {
   type EscrowOperationInput,
   type EscrowOperationKind,
   type PaymentTerms,
+  type SignerRule,
   type UnsignedEscrowOperation,
 } from "../../../core/operations/index.js";
 import { recoverSigner } from "../../../node/validation/signature.js";
@@ -90,6 +91,20 @@ export function escrowEvents(world: World, receipt: TransactionReceipt): { name:
   });
 }
 
+/** True if `signer` is who the signer rule `rule` names for a payment on `terms`. */
+async function signerRuleHolds(world: World, rule: SignerRule, terms: PaymentTerms, signer: string): Promise<boolean> {
+  switch (rule) {
+    case "payer":
+      return signer === terms.payer;
+    case "merchant":
+      return signer === terms.merchant;
+    case "arbiter":
+      return world.registry.hasRole(await world.registry.ARBITER_ROLE(), signer);
+    default:
+      return false;
+  }
+}
+
 /** Defines the shared behaviour of `c.kind` (see the module comment). */
 export function shouldBehaveLikeEscrowOperation(c: EscrowCase): void {
   const descriptor = escrowDescriptorOf(c.kind);
@@ -110,7 +125,11 @@ export function shouldBehaveLikeEscrowOperation(c: EscrowCase): void {
       const parsed = escrowOperationSchema.parse(op);
       const { id, paymentId } = operationDigests(parsed, await escrowContext(world));
       expect(paymentId).to.equal(await world.escrow.paymentIdOf(terms));
-      if ("signature" in parsed && signer) expect(recoverSigner(id, parsed.signature)).to.equal(await signer.getAddress());
+      if ("signature" in parsed && signer) {
+        const address = await signer.getAddress();
+        expect(recoverSigner(id, parsed.signature)).to.equal(address);
+        expect(await signerRuleHolds(world, descriptor.signer, terms, address), `the ${descriptor.signer} signs it`).to.equal(true);
+      }
 
       const { receipt, refusals } = await executeBatch(world, [op]);
       expect(refusals.get(0), "the escrow refused it").to.equal(undefined);

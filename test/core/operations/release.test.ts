@@ -27,7 +27,8 @@ describe("release (core/operations/release.ts)", function () {
     const ctx = await escrowContext(world);
     const id = operationIdOf(escrowOperationSchema.parse({ kind: "release", terms }), ctx);
     expect(operationIdOf(escrowOperationSchema.parse(JSON.parse(JSON.stringify({ kind: "release", terms }))), ctx)).to.equal(id);
-    expect(id).to.not.equal(operationIdOf(escrowOperationSchema.parse({ kind: "release", terms: { ...terms, nonce: "1" } }), ctx));
+    const other = { ...terms, nonce: (BigInt(terms.nonce) + 1n).toString() };
+    expect(id).to.not.equal(operationIdOf(escrowOperationSchema.parse({ kind: "release", terms: other }), ctx));
     expect(id).to.not.equal(await world.escrow.paymentIdOf(escrowOperationSchema.parse({ kind: "release", terms }).terms));
   });
 

@@ -5,7 +5,7 @@
  * exactly the revert a second execution meets. Each token <kind>.test.ts runs it.
  */
 import { expect } from "chai";
-import { AbiCoder, concat, keccak256, type Interface, type Signer, type TransactionReceipt } from "ethers";
+import { AbiCoder, ZeroAddress, concat, keccak256, type Interface, type Signer, type TransactionReceipt } from "ethers";
 
 import {
   TOKEN_EXECUTION_EVENTS,
@@ -17,6 +17,7 @@ import {
   tokenOperationDigest,
   tokenOperationSchema,
   type ChainRefusal,
+  type SignerRule,
   type TokenContext,
   type TokenOperation,
   type TokenOperationInput,
@@ -85,6 +86,14 @@ async function contractDigest(world: World, op: TokenOperation): Promise<string>
   return keccak256(concat(["0x1901", String(await world.token.getFunction("DOMAIN_SEPARATOR")()), keccak256(encoded)]));
 }
 
+/** True if `signer` holds the role the signer rule `rule` names on the world's token. */
+async function signerRuleHolds(world: World, rule: SignerRule, signer: string): Promise<boolean> {
+  if (rule === "regulator") return world.registry.hasRole(await world.registry.REGULATOR_ROLE(), signer);
+  if (rule !== "custodian") return false;
+  const institution = await world.registry.institutionOfSigner(signer);
+  return institution !== ZeroAddress && (await world.token.isCustodian(institution));
+}
+
 /** Defines the shared behaviour of `c.kind` (see the module comment). */
 export function shouldBehaveLikeTokenOperation(c: TokenCase): void {
   const descriptor = tokenDescriptorOf(c.kind);
@@ -101,7 +110,9 @@ export function shouldBehaveLikeTokenOperation(c: TokenCase): void {
       const { op } = await signedToken(world, await c.operation(world), signer);
       const id = tokenOperationDigest(op, await tokenContext(world));
       expect(id).to.equal(await contractDigest(world, op));
-      expect(recoverSigner(id, op.signature)).to.equal(await signer.getAddress());
+      const address = await signer.getAddress();
+      expect(recoverSigner(id, op.signature)).to.equal(address);
+      expect(await signerRuleHolds(world, descriptor.signer, address), `a ${descriptor.signer} signs it`).to.equal(true);
       const { receipt, refusal } = await executeToken(world, op);
       expect(refusal, "the token refused it").to.equal(undefined);
       const events = receipt!.logs.map((log) => world.token.interface.parseLog(log)?.name);
