@@ -8,6 +8,7 @@
 import type { Signer, TypedDataDomain } from "ethers";
 import { z } from "zod";
 
+import { SettlenetError } from "../errors.js";
 import { escrowDomain, tokenDomain, type TypedDataTypes } from "../protocol/eip712.js";
 import { attestReserves } from "./attest-reserves.js";
 import { burn } from "./burn.js";
@@ -41,7 +42,9 @@ const ESCROW_DESCRIPTORS = { pay, markFulfilled, confirm, release, refund, dispu
 const TOKEN_DESCRIPTORS = { mint, burn, attestReserves, freeze } as const;
 const DESCRIPTORS = { ...ESCROW_DESCRIPTORS, ...TOKEN_DESCRIPTORS } as const;
 
+/** Kinds executed by PaymentEscrow. */
 export type EscrowOperationKind = keyof typeof ESCROW_DESCRIPTORS;
+/** Kinds executed by a SettlementToken. */
 export type TokenOperationKind = keyof typeof TOKEN_DESCRIPTORS;
 /** Every operation kind a node accepts. */
 export type OperationKind = keyof typeof DESCRIPTORS;
@@ -71,18 +74,21 @@ export const escrowOperationSchema = z.discriminatedUnion("kind", [
   resolve.schema,
   reclaim.schema,
 ]);
+/** A parsed escrow operation (money, nonces and deadlines as bigints). */
 export type EscrowOperation = z.infer<typeof escrowOperationSchema>;
 /** The JSON form (before parsing): what the API and gossip carry. */
 export type EscrowOperationInput = z.input<typeof escrowOperationSchema>;
 
 /** Every token operation, discriminated by `kind` (money, nonce and deadline as decimal strings). */
 export const tokenOperationSchema = z.discriminatedUnion("kind", [mint.schema, burn.schema, attestReserves.schema, freeze.schema]);
+/** A parsed token operation. */
 export type TokenOperation = z.infer<typeof tokenOperationSchema>;
 /** The JSON form of a token operation: what the API and gossip carry. */
 export type TokenOperationInput = z.input<typeof tokenOperationSchema>;
 
 /** Every operation a node accepts (escrow and token), discriminated by `kind`. */
 export const operationSchema = z.discriminatedUnion("kind", [escrowOperationSchema, tokenOperationSchema]);
+/** Any parsed operation. */
 export type Operation = z.infer<typeof operationSchema>;
 /** The JSON form of any operation. */
 export type OperationInput = z.input<typeof operationSchema>;
@@ -104,7 +110,7 @@ export function isTokenOperation<T extends { kind: string }>(op: T): op is Extra
 }
 
 /** The JSON wire form of a parsed operation (bigints as decimal strings). */
-export function operationToJson<T extends Operation>(op: T): z.input<typeof operationSchema> {
+export function operationToJson(op: Operation): OperationInput {
   return JSON.parse(JSON.stringify(op, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value))) as OperationInput;
 }
 
@@ -140,7 +146,7 @@ export function escrowTypedData(
 ): { domain: TypedDataDomain; types: TypedDataTypes; primaryType: string; message: Record<string, unknown> } {
   const descriptor = escrowDescriptorOf(op.kind);
   const { struct, message } = descriptor;
-  if (!struct || !message) throw new Error(`${op.kind} is not signed`);
+  if (!struct || !message) throw new SettlenetError("UNSIGNED_OPERATION", `${op.kind} is not signed`, { kind: op.kind });
   return { domain: escrowDomain(ctx.chainId, ctx.escrow), types: struct.types, primaryType: struct.primaryType, message: message(op, paymentIdOf(op.terms, ctx)) };
 }
 
