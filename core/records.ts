@@ -2,7 +2,7 @@
  * Records the node's modules exchange and persist. Money is a decimal string in stored/JSON records
  * (bigint in code that computes with it); times are unix seconds unless the name says `Ms`.
  */
-import type { AnyOperationKindName, OperationInput } from "./protocol/operations.js";
+import type { OperationInput, OperationKind } from "./operations/index.js";
 import type { PaymentStatusName } from "./protocol/eip712.js";
 
 /** Life of an operation inside one node. */
@@ -32,7 +32,7 @@ export interface OperationFailure {
 export interface StoredOperation {
   /** Operation id = EIP-712 signing digest (0x + 64 hex). */
   id: string;
-  kind: AnyOperationKindName;
+  kind: OperationKind;
   /** The payment it acts on; the zero hash for token operations, which belong to no payment. */
   paymentId: string;
   /** The operation exactly as received, in its JSON wire form. */

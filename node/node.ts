@@ -25,7 +25,7 @@ import { OperationPipeline } from "./pipeline.js";
 import { loadArtifact } from "../core/protocol/artifacts.js";
 import { readDeployment } from "../core/protocol/deployment.js";
 import { PAYMENT_STATUSES } from "../core/protocol/eip712.js";
-import { tokenNamesOf } from "../core/protocol/operations.js";
+import { tokenNamesOf } from "../core/operations/index.js";
 import { BatchRelayer } from "./relay/relayer.js";
 import { TransactionSender } from "./relay/sender.js";
 import { ATTESTATION_TOPIC } from "./settlement/attestation.js";

@@ -14,7 +14,8 @@ import type { OperationOrigin, StoredOperation } from "../core/records.js";
 import type { OutcomeMapper} from "./validation/outcome.js";
 import { type GossipVerdict, type Outcome } from "./validation/outcome.js";
 import type { RiskEngine } from "./validation/risk.js";
-import { refusal, validateOperation, type ValidationPath } from "./validation/validate.js";
+import { refusal, type ValidationPath } from "./validation/refusal.js";
+import { validateOperation } from "./validation/validate.js";
 
 export interface PipelineModules {
   logger: Logger;

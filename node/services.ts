@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 
-import type { Operation } from "../core/protocol/operations.js";
+import type { Operation } from "../core/operations/index.js";
 import type { PaymentStatusName } from "../core/protocol/eip712.js";
 import type { ListOptions, Page, PaymentRecord, StoredOperation, OperationStatus, OperationFailure } from "../core/records.js";
 

@@ -13,7 +13,8 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { encodeBytes32String, id, type ContractTransactionResponse, type Signer } from "ethers";
 import hre from "hardhat";
 
-import { CYCLE_TYPES, SETTLEMENT_RECORD_LEAF_ENCODING, TOKEN_TYPES, ledgerDomain, tokenDomain, type PaymentTerms } from "../core/protocol/eip712.js";
+import { CYCLE_TYPES, SETTLEMENT_RECORD_LEAF_ENCODING, ledgerDomain, tokenDomain } from "../core/protocol/eip712.js";
+import { TOKEN_TYPES, type PaymentTerms } from "../core/operations/index.js";
 import { OperationKind, PaymentStatus, deployWorld, operation } from "./lib/contract-world.js";
 import {
   NonceBook,

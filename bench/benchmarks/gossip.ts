@@ -7,7 +7,7 @@
  * `receivedAtMs` minus the origin's, read from the nodes' stored records for a random sample (same
  * machine, same clock). Operations are signed before the clock starts.
  */
-import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import type { EscrowOperationInput } from "../../core/operations/index.js";
 import { cpus } from "node:os";
 
 import { CpuMeter, cpuBottleneck } from "../lib/cpu.js";

@@ -17,7 +17,7 @@ import { pino } from "pino";
 import type * as Secp256k1 from "secp256k1";
 
 import { ChainRegistryView } from "../../node/chain/registry-view.js";
-import { escrowOperationSchema, operationDigests, type EscrowContext } from "../../core/protocol/operations.js";
+import { escrowOperationSchema, operationDigests, type EscrowContext } from "../../core/operations/index.js";
 import type { ValidationContext } from "../../node/services.js";
 import { openStorage } from "../../node/storage/db.js";
 import { RiskEngine } from "../../node/validation/risk.js";

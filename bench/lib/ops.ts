@@ -10,8 +10,7 @@ import { randomBytes } from "node:crypto";
 import { hexlify } from "ethers";
 import type * as Secp256k1 from "secp256k1";
 
-import type { PaymentTerms } from "../../core/protocol/eip712.js";
-import { paymentIdOf, termsToJson, type EscrowContext, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { paymentIdOf, termsToJson, type EscrowContext, type EscrowOperationInput, type PaymentTerms } from "../../core/operations/index.js";
 
 const require = createRequire(import.meta.url);
 const secp256k1 = require("secp256k1") as typeof Secp256k1;

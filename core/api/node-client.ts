@@ -6,8 +6,8 @@
 import { z } from "zod";
 
 import { SettlenetError } from "../errors.js";
-import type { EscrowOperationInput } from "../protocol/operations.js";
-import type { OperationInput } from "../protocol/operations.js";
+import type { EscrowOperationInput } from "../operations/index.js";
+import type { OperationInput } from "../operations/index.js";
 
 /** An RFC 9457 problem as the node sends it (extension members kept). */
 export const nodeProblemSchema = z.looseObject({

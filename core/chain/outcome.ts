@@ -6,12 +6,11 @@
 import { Interface, isError, type ErrorDescription } from "ethers";
 
 import { loadArtifact } from "../protocol/artifacts.js";
-import { PAYMENT_STATUSES, type PaymentStatusName } from "../protocol/eip712.js";
-import type { AnyOperationKindName } from "../protocol/operations.js";
+import { alreadyExecuted, type OperationKind } from "../operations/index.js";
 import type { OperationFailure } from "../records.js";
 
 /** What a transaction does on-chain: an operation of one kind, or the finalization of a cycle. */
-export type ChainAction = AnyOperationKindName | "finalize";
+export type ChainAction = OperationKind | "finalize";
 
 export type ChainOutcome =
   | { kind: "executed" }
@@ -20,35 +19,6 @@ export type ChainOutcome =
   | { kind: "failed"; error: OperationFailure }
   /** Reverted without data (out of gas inside a batch, or a bare revert): sending it again may work. */
   | { kind: "retry" };
-
-/** A custom error meaning "already executed"; `status` narrows InvalidPaymentStatus to the payment status it reports. */
-interface AlreadyExecutedRule {
-  error: string;
-  status?: PaymentStatusName;
-}
-
-// A signed action's nonce is checked before the payment's status, so a second execution of the same
-// signed operation always fails on its nonce.
-const NONCE_USED: readonly AlreadyExecutedRule[] = [{ error: "NonceAlreadyUsed" }];
-
-/** Per action, the refusals that mean it already ran. */
-const ALREADY_EXECUTED: Record<ChainAction, readonly AlreadyExecutedRule[]> = {
-  // A payment id is paid at most once.
-  pay: [{ error: "PaymentAlreadyExists" }],
-  markFulfilled: NONCE_USED,
-  confirm: NONCE_USED,
-  // Release is unsigned (no nonce): a second release finds the payment released.
-  release: [{ error: "InvalidPaymentStatus", status: "released" }],
-  refund: NONCE_USED,
-  dispute: NONCE_USED,
-  resolve: NONCE_USED,
-  reclaim: NONCE_USED,
-  mint: NONCE_USED,
-  burn: NONCE_USED,
-  attestReserves: NONCE_USED,
-  freeze: NONCE_USED,
-  finalize: [{ error: "CycleAlreadyFinalized" }],
-};
 
 let interfaces: Interface[] | undefined;
 
@@ -82,14 +52,13 @@ export function outcomeOf(action: ChainAction, revertData: string | undefined): 
   if (revertData === undefined) return { kind: "executed" };
   if (revertData === "0x" || revertData === "") return { kind: "retry" };
   const failure = decodeRevert(revertData);
-  if (ALREADY_EXECUTED[action].some((rule) => meansAlreadyExecuted(rule, failure))) return { kind: "alreadyExecuted", code: failure.code };
+  if (meansAlreadyExecuted(action, failure)) return { kind: "alreadyExecuted", code: failure.code };
   return { kind: "failed", error: failure };
 }
 
-function meansAlreadyExecuted(rule: AlreadyExecutedRule, failure: OperationFailure): boolean {
-  if (rule.error !== failure.code) return false;
-  if (rule.status === undefined) return true;
-  return PAYMENT_STATUSES[Number(failure.args?.[1])] === rule.status;
+/** An operation's own descriptor says which refusals mean it ran already; a cycle is finalized once. */
+function meansAlreadyExecuted(action: ChainAction, failure: OperationFailure): boolean {
+  return action === "finalize" ? failure.code === "CycleAlreadyFinalized" : alreadyExecuted(action, failure);
 }
 
 /** The failure recorded when an item keeps reverting without data after its retries. */

@@ -2,7 +2,7 @@
  * Records of money movement and payer actions as the gateway persists them (storage/money.ts). Money
  * is a decimal string in minor units; times are unix ms where the name says `Ms`.
  */
-import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import type { EscrowOperationInput } from "../../core/operations/index.js";
 import type { RejectionReason, TransferStatus } from "../../core/bank/wire.js";
 import type { SubmittedOperation } from "./records.js";
 import type { TokenOperationWire } from "./token-ops.js";

@@ -25,8 +25,7 @@ import type { Logger } from "pino";
 
 import { SettlenetError } from "../../core/errors.js";
 import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
-import { PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
-import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { paymentIdOf, signEscrowOperation, termsToJson, type EscrowOperationInput, type PaymentTerms } from "../../core/operations/index.js";
 import type { BankAdapter, BankSettlement, BankTransfer } from "../adapters/bank.js";
 import type { ChainReader } from "../adapters/chain.js";
 import type { MerchantAllowances } from "./allowances.js";
@@ -281,9 +280,9 @@ export class MoneyService {
       refundPeriod: 0,
       nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
     };
-    const domain = escrowDomain(this.chainId, escrow);
-    const signature = await wallet.signTypedData(domain, { Payment: PAYMENT_TYPES["Payment"] ?? [] }, terms);
-    const paymentId = paymentIdOf(terms, { chainId: this.chainId, escrow });
+    const ctx = { chainId: this.chainId, escrow };
+    const { signature } = await signEscrowOperation(wallet, { kind: "pay", terms: termsToJson(terms) }, ctx);
+    const paymentId = paymentIdOf(terms, ctx);
     const nowMs = this.now();
     const record: TransferRecord = {
       id: `tr_${randomBytes(12).toString("hex")}`,

@@ -8,13 +8,19 @@
  */
 import { randomBytes } from "node:crypto";
 
-import { TypedDataEncoder, getAddress, keccak256, recoverAddress, toUtf8Bytes } from "ethers";
+import { getAddress, keccak256, recoverAddress, toUtf8Bytes } from "ethers";
 import type { Logger } from "pino";
 
 import { SettlenetError } from "../../core/errors.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
-import { ESCROW_ACTION_TYPES, escrowDomain } from "../../core/protocol/eip712.js";
-import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import { escrowDomain } from "../../core/protocol/eip712.js";
+import {
+  escrowTypedData,
+  operationIdOf,
+  parseUnsignedEscrowOperation,
+  type EscrowContext,
+  type UnsignedEscrowOperation,
+} from "../../core/operations/index.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
 import type { PayerActionRecord } from "./money-types.js";
 import type { NodeClient } from "../../core/api/node-client.js";
@@ -32,7 +38,6 @@ const ACTIONABLE: Record<PayerAction, ReadonlySet<string>> = {
   // Only a payment never fulfilled; the fulfilment deadline is checked against chain time.
   reclaim: new Set(["held"]),
 };
-const PRIMARY_TYPES: Record<PayerAction, "Confirm" | "Dispute" | "Reclaim"> = { confirm: "Confirm", dispute: "Dispute", reclaim: "Reclaim" };
 const ALREADY_THERE = new Set(["DUPLICATE", "ALREADY_EXECUTED"]);
 const FINAL_ORDER = new Set(["released", "refunded", "resolved", "reclaimed", "failed"]);
 
@@ -58,16 +63,14 @@ export interface PayerActionServiceModules {
 /** Builds, verifies and relays payer-signed confirm and dispute operations. */
 export class PayerActionService {
   private readonly now: () => number;
-  private readonly chainId: bigint;
-  private readonly escrow: string;
+  private readonly ctx: EscrowContext;
 
   constructor(
     private readonly options: { deployment: Deployment; operationDeadlineSeconds: number },
     private readonly modules: PayerActionServiceModules,
   ) {
     this.now = modules.now ?? Date.now;
-    this.chainId = BigInt(options.deployment.chainId);
-    this.escrow = options.deployment.contracts.escrow;
+    this.ctx = { chainId: BigInt(options.deployment.chainId), escrow: options.deployment.contracts.escrow };
   }
 
   /** What the payer signs to confirm or dispute `id` now. */
@@ -83,7 +86,7 @@ export class PayerActionService {
       deadline: deadline.toString(),
       reason: action === "dispute" ? (reason ?? "") : null,
       reasonHash,
-      typedData: this.typedData(order, action, nonce.toString(), deadline.toString(), reasonHash),
+      typedData: this.typedData(unsignedAction(order, action, nonce.toString(), deadline.toString(), reasonHash)),
     };
   }
 
@@ -97,8 +100,8 @@ export class PayerActionService {
     const stored = await this.modules.storage.orders.get(id);
     if (!stored || stored.merchantId !== merchant.id) throw new SettlenetError("PAYMENT_NOT_FOUND", `no payment ${id}`, { id });
     const reasonHash = action === "dispute" ? keccak256(toUtf8Bytes(input.reason ?? "")) : null;
-    const typed = this.typedData(stored, action, input.nonce, input.deadline, reasonHash);
-    const operationId = TypedDataEncoder.hash(typed.domain, typed.types, typed.message);
+    const unsigned = unsignedAction(stored, action, input.nonce, input.deadline, reasonHash);
+    const operationId = operationIdOf(parseUnsignedEscrowOperation(unsigned), this.ctx);
     // Cheapest refusal first, and before anything is stored or sent: only the payer can do this.
     let signer: string;
     try {
@@ -113,11 +116,7 @@ export class PayerActionService {
     if (known) return { action: known, order: (await this.modules.payments.get(merchant, id)).order };
 
     const order = await this.actionable(merchant, id, action);
-    const op: EscrowOperationInput =
-      action === "dispute"
-        ? { kind: "dispute", terms: order.terms, reason: reasonHash ?? "", nonce: input.nonce, deadline: input.deadline, signature: input.signature }
-        : { kind: action, terms: order.terms, nonce: input.nonce, deadline: input.deadline, signature: input.signature };
-    const result = await this.modules.node.submit(op);
+    const result = await this.modules.node.submit({ ...unsignedAction(order, action, input.nonce, input.deadline, reasonHash), signature: input.signature });
     if (!result.accepted && !ALREADY_THERE.has(result.problem.code)) throw nodeRefusal(result.problem, action);
     const record: PayerActionRecord = {
       operationId,
@@ -176,15 +175,22 @@ export class PayerActionService {
     return order;
   }
 
-  private typedData(order: OrderRecord, action: PayerAction, nonce: string, deadline: string, reasonHash: string | null): TypedDataPayload {
-    const domain = escrowDomain(this.chainId, this.escrow);
-    const types: Record<string, readonly { name: string; type: string }[]> = ESCROW_ACTION_TYPES[action];
-    const primaryType = PRIMARY_TYPES[action];
+  /** The payload a wallet signs for `unsigned` (values as JSON strings). */
+  private typedData(unsigned: UnsignedEscrowOperation): TypedDataPayload {
+    const { types, primaryType, message } = escrowTypedData(parseUnsignedEscrowOperation(unsigned), this.ctx);
+    const domain = escrowDomain(this.ctx.chainId, this.ctx.escrow);
     return {
-      domain: { name: String(domain.name), version: String(domain.version), chainId: Number(this.chainId), verifyingContract: this.escrow },
-      types: { [primaryType]: [...(types[primaryType] ?? [])] },
+      domain: { name: String(domain.name), version: String(domain.version), chainId: Number(this.ctx.chainId), verifyingContract: this.ctx.escrow },
+      types,
       primaryType,
-      message: { paymentId: order.paymentId, ...(reasonHash ? { reason: reasonHash } : {}), nonce, deadline },
+      message: Object.fromEntries(Object.entries(message).map(([name, value]) => [name, typeof value === "bigint" ? value.toString() : (value as string)])),
     };
   }
+}
+
+/** The payer's `action` on `order` in wire form, before it is signed. */
+function unsignedAction(order: OrderRecord, action: PayerAction, nonce: string, deadline: string, reasonHash: string | null): UnsignedEscrowOperation {
+  return action === "dispute"
+    ? { kind: "dispute", terms: order.terms, reason: reasonHash ?? "", nonce, deadline }
+    : { kind: action, terms: order.terms, nonce, deadline };
 }

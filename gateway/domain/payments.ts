@@ -14,8 +14,8 @@ import type { Logger } from "pino";
 
 import { SettlenetError } from "../../core/errors.js";
 import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
-import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
-import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { escrowDomain } from "../../core/protocol/eip712.js";
+import { descriptorOf, paymentIdOf, signEscrowOperation, termsToJson, type EscrowOperationInput, type PaymentTerms } from "../../core/operations/index.js";
 import type { ChainReader } from "../adapters/chain.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
 import type { OrderDefaults } from "../config.js";
@@ -227,9 +227,11 @@ export class PaymentService {
       if (order.fulfilment && order.fulfilment.status !== "failed") return order;
       if (order.status !== "held") throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}, not held`, { id, status: order.status });
       const { nonce, deadline } = this.operationNonce();
-      const paymentId = order.paymentId;
-      const signature = await merchantWallet(merchant, this.modules.secrets).signTypedData(this.domain(), ESCROW_ACTION_TYPES.markFulfilled, { paymentId, nonce, deadline });
-      const op: EscrowOperationInput = { kind: "markFulfilled", terms: order.terms, nonce: nonce.toString(), deadline: deadline.toString(), signature };
+      const op = await signEscrowOperation(
+        merchantWallet(merchant, this.modules.secrets),
+        { kind: "markFulfilled", terms: order.terms, nonce: nonce.toString(), deadline: deadline.toString() },
+        { chainId: this.chainId, escrow: this.escrow },
+      );
       const result = await this.modules.node.submit(op);
       if (!result.accepted) {
         await this.recordRefusal(order, result.problem);
@@ -262,18 +264,11 @@ export class PaymentService {
       }
       if (onChain.status === "released") await this.modules.allowances?.toEscrow(merchant, [this.token(order.currency)]);
       const { nonce, deadline } = this.operationNonce();
-      const reasonHash = keccak256(toUtf8Bytes(input.reason));
-      const message = { paymentId: order.paymentId, amount, reason: reasonHash, nonce, deadline };
-      const signature = await merchantWallet(merchant, this.modules.secrets).signTypedData(this.domain(), ESCROW_ACTION_TYPES.refund, message);
-      const op: EscrowOperationInput = {
-        kind: "refund",
-        terms: order.terms,
-        amount: amount.toString(),
-        reason: reasonHash,
-        nonce: nonce.toString(),
-        deadline: deadline.toString(),
-        signature,
-      };
+      const op = await signEscrowOperation(
+        merchantWallet(merchant, this.modules.secrets),
+        { kind: "refund", terms: order.terms, amount: amount.toString(), reason: keccak256(toUtf8Bytes(input.reason)), nonce: nonce.toString(), deadline: deadline.toString() },
+        { chainId: this.chainId, escrow: this.escrow },
+      );
       const result = await this.modules.node.submit(op);
       if (!result.accepted) {
         await this.recordRefusal(order, result.problem);
@@ -315,10 +310,11 @@ export class PaymentService {
 
   /** The EIP-712 data the payer signs for `order`. */
   typedData(order: OrderRecord): TypedDataPayload {
+    const { struct } = descriptorOf("pay");
     return {
       domain: this.domain(),
-      types: { Payment: PAYMENT_TYPES["Payment"] ?? [] },
-      primaryType: "Payment",
+      types: struct.types,
+      primaryType: struct.primaryType,
       message: { ...order.terms },
     };
   }

@@ -4,7 +4,7 @@
  * (routes/<resource>/schemas.ts and views.ts).
  */
 import type { PaymentStatusName } from "../../core/protocol/eip712.js";
-import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import type { EscrowOperationInput } from "../../core/operations/index.js";
 import type { SealedSecret } from "./secrets.js";
 
 /** A merchant served by this gateway; the gateway holds its on-chain signing key. */

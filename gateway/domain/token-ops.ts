@@ -1,7 +1,7 @@
 /**
  * Token operations the gateway has the custodian sign and the node relay: `mint` (a confirmed bank
  * deposit, or the reversal of a rejected payout) and `burn` (a payout, before the bank pays), in the
- * node's wire form (core/protocol/operations.ts tokenOperationSchema). The operation id is the EIP-712
+ * node's wire form (core/operations/mint.ts and burn.ts). The operation id is the EIP-712
  * digest under the token's domain, so a stored operation resubmitted after a restart is the same
  * operation, and the token's unordered nonces let it execute at most once.
  */
@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { keccak256, toUtf8Bytes, type HDNodeWallet, type Wallet } from "ethers";
 
 import type { TokenDeployment } from "../../core/protocol/deployment.js";
-import { signTokenOperation, tokenOperationDigest, tokenOperationSchema, type TokenOperationInput } from "../../core/protocol/operations.js";
+import { signTokenOperation, tokenOperationDigest, tokenOperationSchema, type TokenOperationInput } from "../../core/operations/index.js";
 
 /** A mint or burn in its JSON wire form. */
 export type TokenOperationWire = Extract<TokenOperationInput, { kind: "mint" | "burn" }>;

@@ -17,7 +17,7 @@ import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 
 import { SettlenetError } from "../../core/errors.js";
-import { escrowOperationSchema, operationIdOf, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { escrowOperationSchema, operationIdOf, type EscrowOperationInput } from "../../core/operations/index.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
 import type { NodeClient, NodePayment } from "../../core/api/node-client.js";

@@ -12,8 +12,18 @@ import { SettlenetError } from "../../core/errors.js";
 import { ChainFollower } from "./follower.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
-import { OPERATION_KINDS, type OperationKindName, type PaymentTerms } from "../../core/protocol/eip712.js";
-import { operationIdOf, paymentIdOf, type EscrowContext, type EscrowOperation } from "../../core/protocol/operations.js";
+import {
+  ESCROW_OPERATION_KINDS,
+  contractOperationOf,
+  descriptorOf,
+  escrowKindsExecutedBy,
+  eventMatches,
+  fromContractOperation,
+  operationIdOf,
+  paymentIdOf,
+  type EscrowContext,
+  type EscrowOperationKind,
+} from "../../core/operations/index.js";
 import type { IndexBatch, Logger, Storage } from "../services.js";
 import type { PaymentEventRecord, PaymentRecord, StoredOperation } from "../../core/records.js";
 
@@ -54,7 +64,7 @@ const FETCH_CONCURRENCY = 16;
 /** One item of a relayed escrow call, identified as the node identifies operations. */
 interface RelayedItem {
   id: string;
-  kind: OperationKindName;
+  kind: EscrowOperationKind;
   paymentId: string;
 }
 
@@ -118,7 +128,7 @@ class StepState {
   }
 
   /** Stored operations of the payment still waiting to be seen on-chain (and not settled in this step). */
-  async pending(paymentId: string, kinds: readonly OperationKindName[]): Promise<StoredOperation[]> {
+  async pending(paymentId: string, kinds: readonly EscrowOperationKind[]): Promise<StoredOperation[]> {
     const key = paymentId.toLowerCase();
     let ops = this.ops.get(key);
     if (!ops) {
@@ -319,24 +329,24 @@ export class Indexer {
     }
   }
 
-  /** Marks the stored operations an executed event implies as executed. */
+  /** Marks the stored operations an executed event implies as executed (their descriptors name the events). */
   private async settleExecuted(state: StepState, log: Log, event: LogDescription, record: PaymentRecord | undefined): Promise<void> {
     const paymentId = String(event.args.getValue("paymentId")).toLowerCase();
-    const kinds = this.kindsOf(event.name, record);
+    const kinds = escrowKindsExecutedBy(event.name, record?.direct === true);
     let pending = await state.pending(paymentId, kinds);
     if (pending.length === 0) return;
     const tx = await this.transaction(state, log.transactionHash);
 
-    if (event.name === "PaymentRefunded") {
-      // Refunds are the one kind a payment can take several of: settle exactly one operation per event.
-      const amount = String(event.args.getValue("amount"));
-      const sameAmount = pending.filter((op) => op.op.kind === "refund" && BigInt(op.op.amount) === BigInt(amount));
+    const repeatable = kinds.filter((kind) => descriptorOf(kind).repeatable);
+    if (repeatable.length > 0) {
+      // A kind a payment may take several of (refunds): the event executed exactly one operation, one it matches.
+      const matching = pending.filter((op) => eventMatches(op.op, event.name, (name) => event.args.getValue(name)));
       let chosen: StoredOperation | undefined;
       if (tx.items) {
-        const ids = new Set(tx.items.filter((item) => item.kind === "refund" && item.paymentId === paymentId).map((item) => item.id));
-        chosen = sameAmount.find((op) => ids.has(op.id.toLowerCase()));
+        const ids = new Set(tx.items.filter((item) => repeatable.includes(item.kind) && item.paymentId === paymentId).map((item) => item.id));
+        chosen = matching.find((op) => ids.has(op.id.toLowerCase()));
       } else {
-        chosen = sameAmount[0];
+        chosen = matching[0];
       }
       pending = chosen ? [chosen] : [];
     }
@@ -345,34 +355,13 @@ export class Indexer {
     for (const op of pending) state.settle({ id: op.id, status: "executed", execution });
   }
 
-  private kindsOf(eventName: string, record: PaymentRecord | undefined): OperationKindName[] {
-    switch (eventName) {
-      case "PaymentPaid":
-        return ["pay"];
-      case "PaymentFulfilled":
-        return ["markFulfilled"];
-      case "PaymentReleased":
-        return record?.direct ? ["confirm", "release", "pay"] : ["confirm", "release"];
-      case "PaymentRefunded":
-        return ["refund"];
-      case "PaymentDisputed":
-        return ["dispute"];
-      case "PaymentResolved":
-        return ["resolve"];
-      case "PaymentReclaimed":
-        return ["reclaim"];
-      default:
-        return [];
-    }
-  }
-
   /**
    * A failed batch item: mark its operation failed. A failure that means it already ran is settled by
    * the execution's own event; one worth retrying is left to its relayer.
    */
   private async onFailure(state: StepState, log: Log, event: LogDescription): Promise<void> {
     const index = Number(event.args.getValue("index"));
-    const kind = OPERATION_KINDS[Number(event.args.getValue("kind"))];
+    const kind = ESCROW_OPERATION_KINDS[Number(event.args.getValue("kind"))];
     const paymentId = String(event.args.getValue("paymentId")).toLowerCase();
     if (!kind) return;
     const outcome = outcomeOf(kind, String(event.args.getValue("reason")));
@@ -420,51 +409,11 @@ export class Indexer {
     if (ops.length === 0) return undefined;
     const items: RelayedItem[] = [];
     for (const raw of ops) {
-      const op = this.operationOf(raw);
+      const op = fromContractOperation(contractOperationOf(raw));
       // An item the node could not have stored (unknown kind) still holds its batch index.
       if (!op) items.push({ id: "", kind: "pay", paymentId: "" });
       else items.push({ id: operationIdOf(op, this.ctx).toLowerCase(), kind: op.kind, paymentId: paymentIdOf(op.terms, this.ctx).toLowerCase() });
     }
     return items;
-  }
-
-  /** An `IPaymentEscrow.Operation` tuple back in the node's operation form (enough to compute its id). */
-  private operationOf(raw: Result): EscrowOperation | undefined {
-    const kind = OPERATION_KINDS[Number(raw.getValue("kind"))];
-    const t = raw.getValue("terms") as Result;
-    if (!kind) return undefined;
-    const terms: PaymentTerms = {
-      payer: String(t.getValue("payer")),
-      merchant: String(t.getValue("merchant")),
-      token: String(t.getValue("token")),
-      amount: t.getValue("amount") as bigint,
-      orderId: String(t.getValue("orderId")),
-      feeBps: Number(t.getValue("feeBps")),
-      direct: Boolean(t.getValue("direct")),
-      payDeadline: t.getValue("payDeadline") as bigint,
-      fulfilmentPeriod: Number(t.getValue("fulfilmentPeriod")),
-      autoReleasePeriod: Number(t.getValue("autoReleasePeriod")),
-      refundPeriod: Number(t.getValue("refundPeriod")),
-      nonce: t.getValue("nonce") as bigint,
-    };
-    const signature = String(raw.getValue("signature"));
-    const nonce = raw.getValue("nonce") as bigint;
-    const deadline = raw.getValue("deadline") as bigint;
-    const amount = raw.getValue("amount") as bigint;
-    const reason = String(raw.getValue("reason"));
-    switch (kind) {
-      case "pay":
-        return { kind, terms, signature };
-      case "release":
-        return { kind, terms };
-      case "refund":
-        return { kind, terms, amount, reason, nonce, deadline, signature };
-      case "dispute":
-        return { kind, terms, reason, nonce, deadline, signature };
-      case "resolve":
-        return { kind, terms, payerAmount: amount, reason, nonce, deadline, signature };
-      default:
-        return { kind, terms, nonce, deadline, signature };
-    }
   }
 }

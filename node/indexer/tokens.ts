@@ -7,13 +7,13 @@
  * half-indexes; RPC errors are retried with exponential backoff. It runs beside the escrow indexer
  * (indexer.ts) rather than inside it so each keeps its own, simple step.
  */
-import { Interface, getAddress, type AbstractProvider, type Log, type LogDescription, type Result } from "ethers";
+import { Interface, getAddress, type AbstractProvider, type Log, type LogDescription } from "ethers";
 
 import { SettlenetError } from "../../core/errors.js";
 import { ChainFollower } from "./follower.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
-import { tokenOperationDigest, type TokenOperation } from "../../core/protocol/operations.js";
+import { TOKEN_EXECUTION_EVENTS, fromTokenCall, tokenNamesOf, tokenOperationDigest, type TokenOperation } from "../../core/operations/index.js";
 import type { Logger } from "../services.js";
 import type { CustodianRecord, FrozenAccountRecord, TokenEventRecord, TokenIndexBatch, TokenRecord, TokenRepository } from "../storage/tokens.js";
 
@@ -36,8 +36,6 @@ export interface TokenIndexerModules {
 }
 
 const TOKEN_EVENTS = ["Minted", "Burned", "ReservesAttested", "FreezeChanged", "CustodianChanged"] as const;
-/** Events a relayed signed token operation emits, so the operation is executed. */
-const OPERATION_EVENTS: ReadonlySet<string> = new Set(["Minted", "Burned", "ReservesAttested", "FreezeChanged"]);
 
 /** Follows settlement token events into storage; see the module comment. */
 export class TokenIndexer {
@@ -59,7 +57,7 @@ export class TokenIndexer {
       if (!event) throw new SettlenetError("ABI_MISMATCH", `SettlementToken ABI lacks event ${name}`, { event: name });
       return event.topicHash;
     });
-    this.names = new Map(Object.values(options.deployment.tokens).map((token) => [token.address.toLowerCase(), token.name]));
+    this.names = tokenNamesOf(options.deployment);
     this.chainId = BigInt(options.deployment.chainId);
     this.maxBlocksPerStep = options.maxBlocksPerStep ?? 2000;
     this.confirmations = options.confirmations ?? 0;
@@ -174,7 +172,7 @@ export class TokenIndexer {
       record.updatedBlock = log.blockNumber;
       batch.events.push(eventRecord(token, log, event, timestamp));
 
-      if (OPERATION_EVENTS.has(event.name)) {
+      if (TOKEN_EXECUTION_EVENTS.has(event.name)) {
         let tx = txs.get(log.transactionHash);
         if (!tx) {
           tx = this.relayedOperation(log.transactionHash);
@@ -208,24 +206,8 @@ export class TokenIndexer {
       return { from: tx.from };
     }
     if (!call) return { from: tx.from };
-    const a: Result = call.args;
-    // Only the *WithSig functions carry (nonce, deadline, signature) after three arguments.
-    const tail = () => ({ nonce: a[3] as bigint, deadline: a[4] as bigint, signature: String(a[5]) });
-    switch (call.name) {
-      case "mintWithSig":
-        return { from: tx.from, op: { kind: "mint", token, to: getAddress(String(a[0])), amount: a[1] as bigint, bankRef: String(a[2]), ...tail() } };
-      case "burnWithSig":
-        return { from: tx.from, op: { kind: "burn", token, from: getAddress(String(a[0])), amount: a[1] as bigint, bankRef: String(a[2]), ...tail() } };
-      case "setFrozenWithSig":
-        return { from: tx.from, op: { kind: "freeze", token, account: getAddress(String(a[0])), frozen: Boolean(a[1]), reason: String(a[2]), ...tail() } };
-      case "attestReservesWithSig":
-        return {
-          from: tx.from,
-          op: { kind: "attestReserves", token, amount: a[0] as bigint, statementHash: String(a[1]), nonce: a[2] as bigint, deadline: a[3] as bigint, signature: String(a[4]) },
-        };
-      default:
-        return { from: tx.from };
-    }
+    const op = fromTokenCall(token, call.name, call.args);
+    return op ? { from: tx.from, op } : { from: tx.from };
   }
 }
 

@@ -11,7 +11,7 @@ import { outcomeOf, revertedWithoutData } from "../../core/chain/outcome.js";
 import { SettlenetError } from "../../core/errors.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
-import { isTokenOperation, toContractOperation, type EscrowOperation } from "../../core/protocol/operations.js";
+import { isTokenOperation, toContractOperation, type EscrowOperation } from "../../core/operations/index.js";
 import type { Logger, Storage } from "../services.js";
 import type { OperationUpdate } from "../storage/operations.js";
 import { describe, unconfirmedTxHash, type TransactionSender } from "./sender.js";

@@ -20,7 +20,7 @@ import { isError } from "ethers";
 
 import { SettlenetError } from "../../core/errors.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
-import { isTokenOperation, operationSchema } from "../../core/protocol/operations.js";
+import { isTokenOperation, operationSchema } from "../../core/operations/index.js";
 import { FINAL_OPERATION_STATUSES, type StoredOperation } from "../../core/records.js";
 import type { Logger, Modules, Relayer, Storage } from "../services.js";
 import { EscrowBatchSubmitter } from "./escrow-submitter.js";

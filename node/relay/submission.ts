@@ -1,5 +1,5 @@
 /** What the relayer hands its submitters and what they hand back. */
-import type { Operation } from "../../core/protocol/operations.js";
+import type { Operation } from "../../core/operations/index.js";
 import type { StoredOperation } from "../../core/records.js";
 
 /** An operation the relayer holds for sending. */

@@ -9,7 +9,7 @@ import { Interface, getAddress, type TransactionReceipt } from "ethers";
 
 import { outcomeOf, revertDataOf, type ChainOutcome } from "../../core/chain/outcome.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
-import { toTokenCall, type TokenOperation } from "../../core/protocol/operations.js";
+import { toTokenCall, type TokenOperation } from "../../core/operations/index.js";
 import type { StoredOperation } from "../../core/records.js";
 import type { Logger, Storage } from "../services.js";
 import { describe, unconfirmedTxHash, type TransactionSender } from "./sender.js";

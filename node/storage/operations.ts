@@ -3,7 +3,7 @@
  * the (signer, nonce) marks of operations that carry a nonce (`nonces`). Key layouts: keyspaces.ts.
  */
 import { SettlenetError } from "../../core/errors.js";
-import { isTokenOperationKind } from "../../core/protocol/operations.js";
+import { descriptorOf, isTokenOperationKind } from "../../core/operations/index.js";
 import type { OperationRepository } from "../services.js";
 import { FINAL_OPERATION_STATUSES, type OperationStatus, type StoredOperation } from "../../core/records.js";
 import type { StorageContext, Sublevel, WriteOp } from "./db.js";
@@ -23,10 +23,12 @@ export const operationKeys = {
     `${token === undefined ? "" : `${token.toLowerCase()}${SEP}`}${signer.toLowerCase()}${SEP}${nonce.toString()}`,
 };
 
-/** The (signer, nonce) an operation consumes on-chain, if any (every kind but pay and release), and the token whose nonce space it is in. */
+/** The (signer, nonce) an operation consumes on-chain, if its kind uses one, and the token whose nonce space it is in. */
 function nonceOf(op: StoredOperation): { signer: string; nonce: bigint; token?: string } | undefined {
-  if (op.signer === null || !("nonce" in op.op)) return undefined;
-  const token = isTokenOperationKind(op.op.kind) && "token" in op.op ? op.op.token : undefined;
+  const descriptor = descriptorOf(op.op.kind);
+  const consumesNonce = descriptor.contract === "token" || descriptor.consumesNonce;
+  if (op.signer === null || !consumesNonce || !("nonce" in op.op)) return undefined;
+  const token = descriptor.contract === "token" && "token" in op.op ? op.op.token : undefined;
   return { signer: op.signer, nonce: BigInt(op.op.nonce), ...(token !== undefined ? { token } : {}) };
 }
 

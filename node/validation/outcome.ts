@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import { OperationError, SettlenetError } from "../../core/errors.js";
 import type { ValidatedOperation } from "../services.js";
 import { OPERATION_CODES, isOperationCode } from "../../core/protocol/codes.js";
-import { refusal, type ValidationPath } from "./validate.js";
+import { refusal, type ValidationPath } from "./refusal.js";
 
 export type GossipVerdict = "accept" | "ignore" | "reject";
 

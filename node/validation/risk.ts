@@ -4,9 +4,9 @@
  * (what it has accepted), kept in memory and bounded: only today's and yesterday's totals and the
  * velocity window are retained.
  */
-import type { Operation } from "../../core/protocol/operations.js";
+import { riskSubjectOf, type Operation } from "../../core/operations/index.js";
 import type { RiskRules } from "../services.js";
-import { refusal, type ValidationPath } from "./validate.js";
+import { refusal, type ValidationPath } from "./refusal.js";
 
 const DAY_SECONDS = 86_400;
 
@@ -31,11 +31,12 @@ export class RiskEngine {
    * only on configuration or on the payment itself are REJECT; cumulative ones (this node's local
    * view, which gossip timing changes) are IGNORE on the gossip path and REJECT on the API path
    * (see OPERATION_CODES).
-   * Operations other than `pay` move no new money into the network and pass.
+   * Operations that move no new money into the network (every kind but pay) pass.
    */
   check(op: Operation, nowSeconds: number, path: ValidationPath): void {
-    if (op.kind !== "pay") return;
-    const { payer, merchant, amount } = op.terms;
+    const subject = riskSubjectOf(op);
+    if (!subject) return;
+    const { token, payer, merchant, amount } = subject;
     for (const [role, account] of [["payer", payer], ["merchant", merchant]] as const) {
       if (this.blacklist.has(account.toLowerCase())) {
         throw refusal("BLACKLISTED", path, `${role} ${account} is blacklisted`, { role, account });
@@ -51,7 +52,7 @@ export class RiskEngine {
     const day = dayOf(nowSeconds);
     const payerLimit = this.rules.payerDailyLimit;
     if (payerLimit !== undefined) {
-      const total = (this.payerTotals.get(day)?.get(counterKey(op.terms.token, payer)) ?? 0n) + amount;
+      const total = (this.payerTotals.get(day)?.get(counterKey(token, payer)) ?? 0n) + amount;
       if (total > payerLimit) {
         throw refusal("PAYER_DAILY_LIMIT", path, `payer ${payer} would pay ${total} today, over ${payerLimit}`, {
           account: payer,
@@ -62,7 +63,7 @@ export class RiskEngine {
     }
     const merchantLimit = this.rules.merchantDailyLimit;
     if (merchantLimit !== undefined) {
-      const total = (this.merchantTotals.get(day)?.get(counterKey(op.terms.token, merchant)) ?? 0n) + amount;
+      const total = (this.merchantTotals.get(day)?.get(counterKey(token, merchant)) ?? 0n) + amount;
       if (total > merchantLimit) {
         throw refusal("MERCHANT_DAILY_LIMIT", path, `merchant ${merchant} would receive ${total} today, over ${merchantLimit}`, {
           account: merchant,
@@ -87,13 +88,14 @@ export class RiskEngine {
 
   /** Counts an accepted payment towards the day totals and the payer's velocity. */
   record(op: Operation, nowSeconds: number): void {
-    if (op.kind !== "pay") return;
+    const subject = riskSubjectOf(op);
+    if (!subject) return;
     this.sweep(nowSeconds);
     const day = dayOf(nowSeconds);
-    add(this.payerTotals, day, counterKey(op.terms.token, op.terms.payer), op.terms.amount);
-    add(this.merchantTotals, day, counterKey(op.terms.token, op.terms.merchant), op.terms.amount);
+    add(this.payerTotals, day, counterKey(subject.token, subject.payer), subject.amount);
+    add(this.merchantTotals, day, counterKey(subject.token, subject.merchant), subject.amount);
     if (this.rules.payerVelocity) {
-      const payer = op.terms.payer.toLowerCase();
+      const payer = subject.payer.toLowerCase();
       const times = this.payerTimes.get(payer) ?? [];
       times.push(nowSeconds);
       this.payerTimes.set(payer, times);

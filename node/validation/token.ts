@@ -1,6 +1,7 @@
 /**
  * Validation of token operations (mint, burn, attestReserves, freeze): the token-specific half of the
- * shared validation core (validate.ts routes here after the schema). Checks run cheapest first:
+ * shared validation core (validate.ts routes here after the schema). The signer's role and the account
+ * whose balance changes come from each kind's descriptor in core/operations. Checks run cheapest first:
  *
  *   token registered → id → seen → accounts (permitted, not frozen) → deadline → signature → role → nonce
  *
@@ -15,10 +16,10 @@
  */
 import { ZeroHash } from "ethers";
 
-import { tokenOperationDigest, tokenOperationRole, type TokenOperation } from "../../core/protocol/operations.js";
+import { tokenDescriptorFor, tokenOperationDigest, type TokenOperation } from "../../core/operations/index.js";
 import type { ValidatedOperation, ValidationContext } from "../services.js";
+import { refusal, type ValidationPath } from "./refusal.js";
 import { recoverSigner } from "./signature.js";
-import { refusal, type ValidationPath } from "./validate.js";
 
 /** Validates a parsed token operation; throws an OperationError with a code from OPERATION_CODES. */
 export async function validateTokenOperation(op: TokenOperation, ctx: ValidationContext, path: ValidationPath): Promise<ValidatedOperation> {
@@ -32,7 +33,8 @@ export async function validateTokenOperation(op: TokenOperation, ctx: Validation
   if (await ctx.storage.operations.has(id)) throw refusal("DUPLICATE", path, `operation ${id} already received`, { id });
 
   // The accounts whose balance changes must be permitted and unfrozen (SettlementToken._update).
-  const moved = op.kind === "mint" ? op.to : op.kind === "burn" ? op.from : undefined;
+  const descriptor = tokenDescriptorFor(op);
+  const moved = descriptor.movedAccount?.(op);
   if (moved !== undefined) {
     const account = registry.account(moved);
     const permitted = (account?.active ?? false) || registry.institutionOfSigner(moved)?.active === true;
@@ -47,7 +49,7 @@ export async function validateTokenOperation(op: TokenOperation, ctx: Validation
   }
 
   const signer = recoverSigner(id, op.signature);
-  if (tokenOperationRole(op.kind) === "regulator") {
+  if (descriptor.signer === "regulator") {
     if (!registry.isRegulator(signer)) throw roleRefusal(op, signer, ctx, path, id);
   } else {
     const institution = registry.institutionOfSigner(signer);
@@ -70,7 +72,7 @@ function roleRefusal(op: TokenOperation, signer: string, ctx: ValidationContext,
     registry.isArbiter(signer) ||
     registry.operators().some((operator) => operator.signer.toLowerCase() === signer.toLowerCase());
   if (!known) return refusal("BAD_SIGNATURE", path, `signature recovers to ${signer}, which is no registered participant`, { signer, id });
-  return tokenOperationRole(op.kind) === "regulator"
+  return tokenDescriptorFor(op).signer === "regulator"
     ? refusal("NOT_REGULATOR", path, `${op.kind} signed by ${signer}, not a regulator`, { signer, id })
     : refusal("NOT_CUSTODIAN", path, `${op.kind} signed by ${signer}, not an active custodian of ${op.token}`, { signer, token: op.token, id });
 }

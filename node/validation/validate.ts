@@ -3,34 +3,28 @@
  *
  *   schema → id → seen → registry state → nonce and deadline → risk rules → signature
  *
- * Each refusal is an OperationError whose code is listed, with its gossip action and HTTP status,
- * in OPERATION_CODES (core/protocol/codes.ts: the one list the API docs and the outcome mapper share). Refusals that depend
- * on this node's local view (cumulative limits, a payment not yet seen) are IGNORE on the gossip
- * path, so the forwarding peer is not penalised, and REJECT on the API path.
+ * What each kind needs (who signs, whether it creates a payment or uses a nonce, its deadline) comes
+ * from its descriptor in core/operations. Each refusal is an OperationError whose code is listed, with
+ * its gossip action and HTTP status, in OPERATION_CODES (core/protocol/codes.ts: the one list the API
+ * docs and the outcome mapper share). Refusals that depend on this node's local view (cumulative
+ * limits, a payment not yet seen) are IGNORE on the gossip path, so the forwarding peer is not
+ * penalised, and REJECT on the API path.
  */
 
-import { OperationError } from "../../core/errors.js";
-import { OPERATION_CODES, type OperationCode } from "../../core/protocol/codes.js";
 import {
-  expectedSigner,
+  escrowDescriptorFor,
   isTokenOperation,
   operationDigests,
   operationSchema,
   type EscrowOperation,
+  type EscrowOperationDescriptor,
   type Operation,
-} from "../../core/protocol/operations.js";
+} from "../../core/operations/index.js";
 import type { ValidatedOperation, ValidationContext } from "../services.js";
+import { refusal, type ValidationPath } from "./refusal.js";
 import type { RiskEngine } from "./risk.js";
 import { recoverSigner } from "./signature.js";
 import { validateTokenOperation } from "./token.js";
-
-/** Where an operation arrived: a client of this node's API, or a peer. */
-export type ValidationPath = "api" | "gossip";
-
-/** The OperationError for `code` on `path`, with the action the table gives. */
-export function refusal(code: OperationCode, path: ValidationPath, message: string, meta: Record<string, unknown> = {}): OperationError {
-  return new OperationError(OPERATION_CODES[code][path], code, message, meta);
-}
 
 /**
  * Validates one operation (its JSON wire form, or the JSON text/bytes) arriving on `path`. Resolves
@@ -47,18 +41,19 @@ export async function validateOperation(
   const parsed = parse(input, path);
   if (isTokenOperation(parsed)) return validateTokenOperation(parsed, ctx, path);
   const op = parsed;
+  const descriptor = escrowDescriptorFor(op);
   const { id, paymentId } = operationDigests(op, ctx);
 
   if (await ctx.storage.operations.has(id)) throw refusal("DUPLICATE", path, `operation ${id} already received`, { id });
 
-  await checkRegistryState(op, id, paymentId, ctx, path);
+  await checkRegistryState(op, descriptor, id, paymentId, ctx, path);
 
   const now = ctx.nowSeconds();
-  const expected = expectedSigner(op);
-  if (op.kind !== "pay" && op.kind !== "release" && expected !== "arbiter" && expected !== null) {
-    await checkNonce(expected, op.nonce, ctx, path);
-  }
-  const deadline = op.kind === "pay" ? op.terms.payDeadline : op.kind === "release" ? undefined : op.deadline;
+  // The payer or merchant the terms name; an arbiter is known only from the signature.
+  const expected = descriptor.signer === "payer" ? op.terms.payer : descriptor.signer === "merchant" ? op.terms.merchant : undefined;
+  const nonce = descriptor.consumesNonce && "nonce" in op ? op.nonce : undefined;
+  if (expected !== undefined && nonce !== undefined) await checkNonce(expected, nonce, ctx, path);
+  const deadline = descriptor.deadline(op);
   // The contracts revert only when block.timestamp > deadline.
   if (deadline !== undefined && BigInt(now) > deadline) {
     throw refusal("EXPIRED", path, `deadline ${deadline} has passed (now ${now})`, { deadline: deadline.toString(), now });
@@ -66,12 +61,12 @@ export async function validateOperation(
 
   risk.check(op, now, path);
 
-  if (op.kind === "release") return { id, paymentId, op, signer: null };
+  if (descriptor.signer === "none" || !("signature" in op)) return { id, paymentId, op, signer: null };
   const signer = recoverSigner(id, op.signature);
-  if (expected === "arbiter") {
-    if (!ctx.registry.isArbiter(signer)) throw refusal("NOT_ARBITER", path, `resolve signed by ${signer}, not an arbiter`, { signer });
-    // Only now is the signer known whose nonce space the resolve uses.
-    if (op.kind !== "pay") await checkNonce(signer, op.nonce, ctx, path);
+  if (descriptor.signer === "arbiter") {
+    if (!ctx.registry.isArbiter(signer)) throw refusal("NOT_ARBITER", path, `${op.kind} signed by ${signer}, not an arbiter`, { signer });
+    // Only now is the signer known whose nonce space the operation uses.
+    if (nonce !== undefined) await checkNonce(signer, nonce, ctx, path);
   } else if (signer !== expected) {
     throw refusal("BAD_SIGNATURE", path, `signed by ${signer}, expected ${String(expected)}`, { signer, expected });
   }
@@ -101,6 +96,7 @@ function parse(input: unknown, path: ValidationPath): Operation {
 
 async function checkRegistryState(
   op: EscrowOperation,
+  descriptor: EscrowOperationDescriptor<EscrowOperation>,
   id: string,
   paymentId: string,
   ctx: ValidationContext,
@@ -108,7 +104,7 @@ async function checkRegistryState(
 ): Promise<void> {
   const { registry } = ctx;
   const { terms } = op;
-  if (op.kind !== "pay") {
+  if (!descriptor.createsPayment) {
     if (await ctx.storage.payments.get(paymentId)) return;
     const pay = await ctx.storage.operations.get(paymentId);
     if (pay && pay.status !== "failed") return;
@@ -148,5 +144,3 @@ async function checkNonce(signer: string, nonce: bigint, ctx: ValidationContext,
     throw refusal("NONCE_USED", path, `nonce ${nonce} of ${signer} is already used`, { signer, nonce: nonce.toString() });
   }
 }
-
-// ---------------------------------------------------------------- digests

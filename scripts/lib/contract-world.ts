@@ -8,7 +8,8 @@ import { network } from "hardhat";
 import type { BaseContract, Signer } from "ethers";
 import { hexlify, randomBytes, encodeBytes32String } from "ethers";
 
-import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
+import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, type PaymentTerms } from "../../core/operations/index.js";
+import { escrowDomain } from "../../core/protocol/eip712.js";
 import { deploySettlenet } from "./deploy.js";
 
 export const { ethers, networkHelpers } = await network.create();

@@ -19,7 +19,7 @@ import {
   type ActionName,
   type World,
 } from "./contract-world.js";
-import type { PaymentTerms } from "../../core/protocol/eip712.js";
+import type { PaymentTerms } from "../../core/operations/index.js";
 
 export { ethers, networkHelpers };
 

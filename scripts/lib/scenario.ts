@@ -20,8 +20,7 @@ import { Contract, JsonRpcProvider, Wallet, hexlify, keccak256, toUtf8Bytes, typ
 import { GatewayClient } from "../../gateway/client/client.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import { readDeployment, type Deployment } from "../../core/protocol/deployment.js";
-import { ESCROW_ACTION_TYPES, escrowDomain } from "../../core/protocol/eip712.js";
-import { signTokenOperation, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { signEscrowOperation, signTokenOperation, type EscrowOperationInput } from "../../core/operations/index.js";
 import type { NetworkEndpoints, NetworkState } from "./network.js";
 
 // ------------------------------------------------------------------ sizes and plans
@@ -518,9 +517,11 @@ const disputeStep: Step = {
     const nonce = BigInt(hexlify(randomBytes(16)));
     const deadline = BigInt(await chainNow(ctx)) + 3_600n;
     const decision = keccak256(toUtf8Bytes(`arbitration ${p.view.paymentId}: half refunded, goods kept`));
-    const domain = escrowDomain(BigInt(ctx.deployment.chainId), ctx.deployment.contracts.escrow);
-    const signature = await ctx.arbiter.signTypedData(domain, ESCROW_ACTION_TYPES.resolve, { paymentId: p.view.paymentId, payerAmount, reason: decision, nonce, deadline });
-    const op: EscrowOperationInput = { kind: "resolve", terms, payerAmount: payerAmount.toString(), reason: decision, nonce: nonce.toString(), deadline: deadline.toString(), signature };
+    const op = await signEscrowOperation(
+      ctx.arbiter,
+      { kind: "resolve", terms, payerAmount: payerAmount.toString(), reason: decision, nonce: nonce.toString(), deadline: deadline.toString() },
+      { chainId: BigInt(ctx.deployment.chainId), escrow: ctx.deployment.contracts.escrow },
+    );
     const submitted = await postJson<{ id?: string; code?: string }>(`${arbiterNode}/v1/operations`, op);
     check(ctx, this.name, "the arbiter's signed resolve is accepted by its node (POST /v1/operations)", submitted.status === 202, `${submitted.status} ${submitted.body.code ?? ""}`);
     const [unresolved] = await waitAll(ctx, "dispute resolved on-chain", [p], (v) => v.status === "resolved");

@@ -9,7 +9,7 @@ import { expect } from "chai";
 import { Wallet, encodeBytes32String } from "ethers";
 
 import { GOSSIP_VERSION, encodeGossipMessage } from "../../node/p2p/message.js";
-import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import type { EscrowOperationInput } from "../../core/operations/index.js";
 import type { PaymentRecord, StoredOperation } from "../../core/records.js";
 import {
   getJson,

@@ -8,7 +8,7 @@ import { getAddress, ZeroAddress } from "ethers";
 import { readFile, writeFile } from "node:fs/promises";
 
 import type { NodeConfigInput } from "../../node/config.js";
-import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import type { EscrowOperationInput } from "../../core/operations/index.js";
 import type { StoredOperation } from "../../core/records.js";
 import type { Scenario } from "../helpers/chain.js";
 import { getJson, launchNetwork, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 
 import { restoreBackup } from "../../node/backup/backup.js";
-import type { EscrowOperationInput } from "../../core/protocol/operations.js";
+import type { EscrowOperationInput } from "../../core/operations/index.js";
 import type { StoredOperation } from "../../core/records.js";
 import { startChain } from "../helpers/chain.js";
 import { getJson, launchNetwork, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";

@@ -11,8 +11,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { encodeBytes32String, getAddress, hexlify, randomBytes, type Signer } from "ethers";
 
-import { ESCROW_ACTION_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
-import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { signEscrowOperation, termsToJson, type EscrowOperationInput, type PaymentTerms, type UnsignedEscrowOperation } from "../../core/operations/index.js";
 import { signCycle } from "../../node/settlement/attestation.js";
 import { LEAF_ENCODING, RECORD_KINDS, recordFromJson, summaryFromJson, type CycleSummaryJson, type RecordJson } from "../../core/settlement/records.js";
 import { openStorage } from "../../node/storage/db.js";
@@ -78,11 +77,10 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
   ): Promise<EscrowOperationInput> {
     const s = net.scenario;
     const ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow };
-    const nonce = BigInt(hexlify(randomBytes(16)));
-    const deadline = BigInt((await chainTime()) + 3_600);
-    const signature = await signer.signTypedData(escrowDomain(ctx.chainId, ctx.escrow), ESCROW_ACTION_TYPES[kind], { paymentId: paymentIdOf(terms, ctx), ...extra, nonce, deadline });
+    const nonce = BigInt(hexlify(randomBytes(16))).toString();
+    const deadline = ((await chainTime()) + 3_600).toString();
     const wire = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
-    return { kind, terms: termsToJson(terms), ...wire, nonce: nonce.toString(), deadline: deadline.toString(), signature } as EscrowOperationInput;
+    return signEscrowOperation(signer, { kind, terms: termsToJson(terms), ...wire, nonce, deadline } as UnsignedEscrowOperation, ctx);
   }
 
   async function submit(op: EscrowOperationInput, via: NodeHandle = node("institution-0")): Promise<string> {

@@ -9,7 +9,7 @@ import { expect } from "chai";
 import { Wallet, type Contract } from "ethers";
 
 import { encodeGossipMessage } from "../../node/p2p/message.js";
-import type { EscrowOperationInput, TokenOperationInput } from "../../core/protocol/operations.js";
+import type { EscrowOperationInput, TokenOperationInput } from "../../core/operations/index.js";
 import type { StoredOperation } from "../../core/records.js";
 import type { Scenario } from "../helpers/chain.js";
 import { getJson, launchNetwork, peersOf, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";

@@ -1,8 +1,15 @@
 /** Builds signed operations in their JSON wire form from a deployed scenario, as a payer's wallet or a merchant would. */
 import { hexlify, randomBytes, type Signer } from "ethers";
 
-import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
-import { escrowOperationSchema, operationIdOf, paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import {
+  escrowOperationSchema,
+  operationIdOf,
+  paymentIdOf,
+  signEscrowOperation,
+  termsToJson,
+  type EscrowOperationInput,
+  type PaymentTerms,
+} from "../../core/operations/index.js";
 import type { Scenario } from "./chain.js";
 
 let nonce = BigInt(Date.now()) * 1000n;
@@ -40,8 +47,7 @@ export async function signedPay(s: Scenario, terms: PaymentTerms): Promise<{ op:
   const payer = s.payers.find((p) => p.address === terms.payer);
   if (!payer) throw new Error("payer not in scenario");
   const ctx = context(s);
-  const signature = await payer.signTypedData(escrowDomain(ctx.chainId, ctx.escrow), PAYMENT_TYPES, terms);
-  return { op: { kind: "pay", terms: termsToJson(terms), signature }, paymentId: paymentIdOf(terms, ctx) };
+  return { op: await signEscrowOperation(payer, { kind: "pay", terms: termsToJson(terms) }, ctx), paymentId: paymentIdOf(terms, ctx) };
 }
 
 /** `count` signed pays spread over every payer and merchant of the scenario (pay i: payer i mod n, merchant i mod m). */
@@ -69,20 +75,14 @@ export async function paidCounts(s: Scenario): Promise<Map<string, number>> {
  */
 export async function forgedPay(s: Scenario, terms: PaymentTerms, signer: Signer, chainId?: bigint): Promise<{ op: EscrowOperationInput; paymentId: string }> {
   const ctx = context(s);
-  const signature = await signer.signTypedData(escrowDomain(chainId ?? ctx.chainId, ctx.escrow), PAYMENT_TYPES, terms);
-  return { op: { kind: "pay", terms: termsToJson(terms), signature }, paymentId: paymentIdOf(terms, ctx) };
+  const op = await signEscrowOperation(signer, { kind: "pay", terms: termsToJson(terms) }, { ...ctx, chainId: chainId ?? ctx.chainId });
+  return { op, paymentId: paymentIdOf(terms, ctx) };
 }
 
 /** A confirm signed by `signer` (the payer, for a valid one). */
 export async function signedConfirm(s: Scenario, terms: PaymentTerms, signer: Signer, opNonce: bigint, deadlineSeconds = 3_600n): Promise<EscrowOperationInput> {
-  const ctx = context(s);
   const deadline = BigInt(Math.floor(Date.now() / 1000)) + deadlineSeconds;
-  const signature = await signer.signTypedData(escrowDomain(ctx.chainId, ctx.escrow), ESCROW_ACTION_TYPES.confirm, {
-    paymentId: paymentIdOf(terms, ctx),
-    nonce: opNonce,
-    deadline,
-  });
-  return { kind: "confirm", terms: termsToJson(terms), nonce: opNonce.toString(), deadline: deadline.toString(), signature };
+  return signEscrowOperation(signer, { kind: "confirm", terms: termsToJson(terms), nonce: opNonce.toString(), deadline: deadline.toString() }, context(s));
 }
 
 /** The operation id (EIP-712 digest) the nodes compute for a wire-form operation. */

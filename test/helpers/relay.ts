@@ -11,8 +11,18 @@ import { Interface, keccak256, type JsonRpcProvider, toUtf8Bytes, type HDNodeWal
 import { pino } from "pino";
 
 import { loadArtifact } from "../../core/protocol/artifacts.js";
-import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
-import { escrowOperationSchema, operationIdOf, paymentIdOf, termsToJson, type EscrowContext, type EscrowOperationInput } from "../../core/protocol/operations.js";
+import { escrowDomain } from "../../core/protocol/eip712.js";
+import {
+  ESCROW_ACTION_TYPES,
+  PAYMENT_TYPES,
+  escrowOperationSchema,
+  operationIdOf,
+  paymentIdOf,
+  termsToJson,
+  type EscrowContext,
+  type EscrowOperationInput,
+  type PaymentTerms,
+} from "../../core/operations/index.js";
 import type { OperationOrigin, OperationStatus, StoredOperation } from "../../core/records.js";
 import { BatchRelayer, type BatchRelayerOptions } from "../../node/relay/relayer.js";
 import { TransactionSender } from "../../node/relay/sender.js";

@@ -8,7 +8,7 @@ import {
   type TokenContext,
   type TokenOperationInput,
   type UnsignedTokenOperation,
-} from "../../core/protocol/operations.js";
+} from "../../core/operations/index.js";
 import type { Scenario } from "./chain.js";
 
 let counter = BigInt(Date.now()) * 1000n;

@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { TypedDataEncoder, verifyTypedData, ZeroAddress } from "ethers";
 
-import { escrowDomain, PAYMENT_TYPES } from "../../../core/protocol/eip712.js";
+import { PAYMENT_TYPES } from "../../../core/operations/index.js";
+import { escrowDomain } from "../../../core/protocol/eip712.js";
 import {
   deployWorld,
   ethers,

@@ -2,7 +2,8 @@ import { expect } from "chai";
 import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
 import { keccak256, toUtf8Bytes, TypedDataEncoder, verifyTypedData } from "ethers";
 
-import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type TypedDataTypes } from "../../../core/protocol/eip712.js";
+import { ESCROW_ACTION_TYPES, ESCROW_OPERATION_KINDS, PAYMENT_TYPES, descriptorOf } from "../../../core/operations/index.js";
+import { escrowDomain } from "../../../core/protocol/eip712.js";
 import {
   deployWorld,
   ethers,
@@ -373,22 +374,16 @@ describe("PaymentEscrow relayed operations", function () {
     });
   });
 
-  describe("EIP-712 types agree with core/protocol/eip712.ts", function () {
-    const typehashes: [string, TypedDataTypes][] = [
-      ["PAYMENT_TYPEHASH", PAYMENT_TYPES],
-      ["MARK_FULFILLED_TYPEHASH", ESCROW_ACTION_TYPES.markFulfilled],
-      ["CONFIRM_TYPEHASH", ESCROW_ACTION_TYPES.confirm],
-      ["REFUND_TYPEHASH", ESCROW_ACTION_TYPES.refund],
-      ["DISPUTE_TYPEHASH", ESCROW_ACTION_TYPES.dispute],
-      ["RESOLVE_TYPEHASH", ESCROW_ACTION_TYPES.resolve],
-      ["RECLAIM_TYPEHASH", ESCROW_ACTION_TYPES.reclaim],
-    ];
-
-    it("has every typehash equal to the hash of the TypeScript type string", async function () {
+  describe("EIP-712 types agree with the operation descriptors (core/operations)", function () {
+    it("has every typehash equal to the hash of the type string of the descriptor that signs it", async function () {
       const { escrow } = world;
-      for (const [constant, types] of typehashes) {
-        const primary = Object.keys(types)[0] ?? "";
-        const encoded = TypedDataEncoder.from(types).encodeType(primary);
+      const signed = ESCROW_OPERATION_KINDS.map((kind) => descriptorOf(kind).struct).filter((struct) => struct !== undefined);
+      expect(signed.map((struct) => struct.primaryType)).to.deep.equal(["Payment", "MarkFulfilled", "Confirm", "Refund", "Dispute", "Resolve", "Reclaim"]);
+      for (const struct of signed) {
+        // MarkFulfilled → MARK_FULFILLED_TYPEHASH
+        const constant = `${struct.primaryType.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()}_TYPEHASH`;
+        const encoded = TypedDataEncoder.from(struct.types).encodeType(struct.primaryType);
+        expect(encoded).to.equal(struct.typeString);
         const onChain = await escrow.getFunction(constant).staticCall();
         expect(onChain, `${constant} vs ${encoded}`).to.equal(keccak256(toUtf8Bytes(encoded)));
       }

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 
 import { deployWorld, ethers, makeTerms, networkHelpers, payHeld, PaymentStatus, type World } from "../helpers/fixture.js";
-import type { PaymentTerms } from "../../../core/protocol/eip712.js";
+import type { PaymentTerms } from "../../../core/operations/index.js";
 import { disputeAsPayer, fulfil, nextBlockAt, refundAsMerchant } from "../helpers/escrow-operations.js";
 
 describe("PaymentEscrow.release", function () {

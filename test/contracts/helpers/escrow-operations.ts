@@ -1,7 +1,7 @@
 /** Helpers for the per-operation escrow tests in test/contracts/escrow (one file per operation). */
 import { encodeBytes32String, ZeroHash } from "ethers";
 
-import type { PaymentTerms } from "../../../core/protocol/eip712.js";
+import type { PaymentTerms } from "../../../core/operations/index.js";
 import type { FeeOnTransferToken, ReentrantToken } from "../../../types/ethers-contracts/index.js";
 import { networkHelpers, PAYER_FUNDS, type World } from "./fixture.js";
 

@@ -1,7 +1,8 @@
 /** Escrow test helpers for the dispute, resolve, reclaim, relay and admin suites: signed operations and payment set-ups. */
 import type { Signer } from "ethers";
 
-import { escrowDomain, PAYMENT_TYPES, type PaymentTerms } from "../../../core/protocol/eip712.js";
+import { PAYMENT_TYPES, type PaymentTerms } from "../../../core/operations/index.js";
+import { escrowDomain } from "../../../core/protocol/eip712.js";
 import {
   ethers,
   networkHelpers,

@@ -1,6 +1,6 @@
 /** Shared contract-test world: a deployed, wired network with institutions, merchants and funded payers. */
 import type { Signer } from "ethers";
-import type { PaymentTerms } from "../../../core/protocol/eip712.js";
+import type { PaymentTerms } from "../../../core/operations/index.js";
 import type { World } from "../../../scripts/lib/contract-world.js";
 
 export {

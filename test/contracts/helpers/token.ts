@@ -1,7 +1,8 @@
 /** Helpers for the SettlementToken tests in test/contracts/token (one file per behaviour). */
 import { TypedDataEncoder, encodeBytes32String, recoverAddress, type Signer } from "ethers";
 
-import { TOKEN_TYPES, tokenDomain } from "../../../core/protocol/eip712.js";
+import { tokenDomain } from "../../../core/protocol/eip712.js";
+import { TOKEN_TYPES } from "../../../core/operations/index.js";
 import { ethers, networkHelpers, PAYER_FUNDS, type World } from "./fixture.js";
 
 export const DEPOSIT = encodeBytes32String("deposit-1");

@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { TypedDataEncoder, id } from "ethers";
 
-import { TOKEN_TYPES } from "../../../core/protocol/eip712.js";
+import { TOKEN_TYPES } from "../../../core/operations/index.js";
 import { deployWorld, networkHelpers } from "../helpers/fixture.js";
 import { tokenDomainOf } from "../helpers/token.js";
 

@@ -10,7 +10,7 @@ import { expect } from "chai";
 import { parseGatewayConfig, webhookConfigSchema } from "../../../gateway/config.js";
 import { backoffDelayMs } from "../../../gateway/jobs/webhooks.js";
 import type { SettlenetError } from "../../../core/errors.js";
-import { paymentTermsSchema } from "../../../core/protocol/operations.js";
+import { paymentTermsSchema } from "../../../core/operations/index.js";
 import { launchNetwork, postJson, waitFor, type TestNetwork } from "../../helpers/network.js";
 import { signedConfirm } from "../../helpers/operations.js";
 import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "../fixture.js";

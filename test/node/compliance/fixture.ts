@@ -11,8 +11,7 @@ import { hexlify, randomBytes } from "ethers";
 import { pino } from "pino";
 
 import { Indexer } from "../../../node/indexer/indexer.js";
-import { PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../../core/protocol/eip712.js";
-import { escrowOperationSchema, paymentIdOf, termsToJson, toContractOperation } from "../../../core/protocol/operations.js";
+import { escrowOperationSchema, paymentIdOf, signEscrowOperation, termsToJson, toContractOperation, type PaymentTerms } from "../../../core/operations/index.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { Scenario } from "../../helpers/chain.js";
 
@@ -64,8 +63,7 @@ export async function pay(s: Scenario, payerIndex: number, amounts: bigint[], op
       refundPeriod: 7 * DAY,
       nonce,
     };
-    const signature = await payer.signTypedData(escrowDomain(ctx.chainId, ctx.escrow), PAYMENT_TYPES, terms);
-    ops.push(toContractOperation(escrowOperationSchema.parse({ kind: "pay", terms: termsToJson(terms), signature })));
+    ops.push(toContractOperation(escrowOperationSchema.parse(await signEscrowOperation(payer, { kind: "pay", terms: termsToJson(terms) }, ctx))));
     ids.push(paymentIdOf(terms, ctx).toLowerCase());
   }
   if (options.at !== undefined) await setNextBlockTime(s, options.at);

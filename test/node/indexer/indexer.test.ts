@@ -7,22 +7,24 @@ import { JsonRpcProvider, Network, hexlify, randomBytes, type Filter, type Filte
 import { pino } from "pino";
 
 import { Indexer } from "../../../node/indexer/indexer.js";
-import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../../core/protocol/eip712.js";
 import {
   escrowOperationSchema,
   operationIdOf,
   paymentIdOf,
+  signEscrowOperation,
   termsToJson,
   toContractOperation,
   type EscrowOperationInput,
-} from "../../../core/protocol/operations.js";
+  type PaymentTerms,
+  type UnsignedEscrowOperation,
+} from "../../../core/operations/index.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { StoredOperation } from "../../../core/records.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
 import { startTcpProxy, type TcpProxy } from "../../helpers/tcp-proxy.js";
 
 type Actor = Wallet | HDNodeWallet;
-type ActionKind = keyof typeof ESCROW_ACTION_TYPES;
+type ActionKind = Exclude<EscrowOperationInput["kind"], "pay" | "release">;
 
 const DAY = 86_400;
 const silent = pino({ level: "silent" });
@@ -110,8 +112,7 @@ describe("chain indexer", function () {
   }
 
   async function signPay(terms: PaymentTerms, payerIndex = 0): Promise<EscrowOperationInput> {
-    const signature = await payer(payerIndex).signTypedData(escrowDomain(ctx.chainId, ctx.escrow), PAYMENT_TYPES, terms);
-    return { kind: "pay", terms: termsToJson(terms), signature };
+    return signEscrowOperation(payer(payerIndex), { kind: "pay", terms: termsToJson(terms) }, ctx);
   }
 
   let actionNonce = 1_000n;
@@ -121,21 +122,18 @@ describe("chain indexer", function () {
     terms: PaymentTerms,
     extra: { amount?: bigint; payerAmount?: bigint; nonce?: bigint; deadline?: bigint } = {},
   ): Promise<EscrowOperationInput> {
-    const paymentId = paymentIdOf(terms, ctx);
-    const nonce = extra.nonce ?? actionNonce++;
-    const deadline = extra.deadline ?? (await now()) + BigInt(DAY);
+    const nonce = (extra.nonce ?? actionNonce++).toString();
+    const deadline = (extra.deadline ?? (await now()) + BigInt(DAY)).toString();
     const reason = hexlify(randomBytes(32));
     const fields =
       kind === "refund"
-        ? { amount: extra.amount ?? 0n, reason }
+        ? { amount: (extra.amount ?? 0n).toString(), reason }
         : kind === "dispute"
           ? { reason }
           : kind === "resolve"
-            ? { payerAmount: extra.payerAmount ?? 0n, reason }
+            ? { payerAmount: (extra.payerAmount ?? 0n).toString(), reason }
             : {};
-    const signature = await signer.signTypedData(escrowDomain(ctx.chainId, ctx.escrow), ESCROW_ACTION_TYPES[kind], { paymentId, ...fields, nonce, deadline });
-    const wire = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
-    return { kind, terms: termsToJson(terms), ...wire, nonce: nonce.toString(), deadline: deadline.toString(), signature } as EscrowOperationInput;
+    return signEscrowOperation(signer, { kind, terms: termsToJson(terms), ...fields, nonce, deadline } as UnsignedEscrowOperation, ctx);
   }
 
   const release = (terms: PaymentTerms): EscrowOperationInput => ({ kind: "release", terms: termsToJson(terms) });

@@ -6,8 +6,7 @@
 import { expect } from "chai";
 import { Transaction, getAddress } from "ethers";
 
-import type { PaymentTerms } from "../../../core/protocol/eip712.js";
-import { escrowOperationSchema, termsToJson, toContractOperation, type EscrowContext } from "../../../core/protocol/operations.js";
+import { escrowOperationSchema, termsToJson, toContractOperation, type EscrowContext, type PaymentTerms } from "../../../core/operations/index.js";
 import type { StoredOperation } from "../../../core/records.js";
 import type { LocalChain, Scenario } from "../../helpers/chain.js";
 import { FAILED_TOPIC, RelayFixture, Status, escrowIface, sleep, waitFor } from "../../helpers/relay.js";

@@ -15,7 +15,7 @@ import { expect } from "chai";
 import { JsonRpcProvider, Network, Wallet } from "ethers";
 import { Registry } from "prom-client";
 
-import { escrowOperationSchema, operationIdOf, type EscrowContext } from "../../../core/protocol/operations.js";
+import { escrowOperationSchema, operationIdOf, type EscrowContext } from "../../../core/operations/index.js";
 import type { StoredOperation } from "../../../core/records.js";
 import { ChainRegistryView } from "../../../node/chain/registry-view.js";
 import { Indexer } from "../../../node/indexer/indexer.js";

@@ -18,7 +18,7 @@ import { SettlenetError } from "../../../core/errors.js";
 import { TokenIndexer } from "../../../node/indexer/tokens.js";
 import { OperationPipeline } from "../../../node/pipeline.js";
 import { loadArtifact } from "../../../core/protocol/artifacts.js";
-import { tokenNamesOf, type TokenOperationInput } from "../../../core/protocol/operations.js";
+import { descriptorOf, tokenNamesOf, type TokenOperationInput } from "../../../core/operations/index.js";
 import { BatchRelayer } from "../../../node/relay/relayer.js";
 import { TransactionSender } from "../../../node/relay/sender.js";
 import type { ValidationContext } from "../../../node/services.js";
@@ -165,6 +165,8 @@ describe("token operations in the node (validation, relay, token indexer)", func
       const supply = (await token.getFunction("totalSupply")()) as bigint;
       for (const [code, input] of cases) {
         expect(await refusalCode(input), JSON.stringify(input).slice(0, 80)).to.equal(code);
+        // Each refusal is one its kind's descriptor lists.
+        expect(descriptorOf((input as TokenOperationInput).kind).refusals).to.include(code);
       }
       expect(await storage.operations.listByStatus("accepted", 100)).to.have.length(0);
       expect((await token.getFunction("totalSupply")()) as bigint).to.equal(supply);

@@ -6,8 +6,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { Wallet, hexlify } from "ethers";
 
-import type { OperationKindName } from "../../../core/protocol/eip712.js";
-import type { EscrowOperationInput } from "../../../core/protocol/operations.js";
+import type { EscrowOperationInput, EscrowOperationKind } from "../../../core/operations/index.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { PaymentRecord, StoredOperation } from "../../../core/records.js";
 import { refusalOf } from "../../helpers/errors.js";
@@ -38,11 +37,11 @@ function terms(nonce = "1") {
 }
 
 /** A stored operation of `kind` on `paymentId` (signature bytes are irrelevant to storage). */
-function storedOp(kind: OperationKindName, paymentId: string, receivedAtMs: number, nonce = "7"): StoredOperation {
+function storedOp(kind: EscrowOperationKind, paymentId: string, receivedAtMs: number, nonce = "7"): StoredOperation {
   const signature = "0x" + "aa".repeat(65);
   const signed = { terms: terms(), nonce, deadline: "1900000000", signature };
   const reason = "0x" + "00".repeat(32);
-  const ops: Record<OperationKindName, EscrowOperationInput> = {
+  const ops: Record<EscrowOperationKind, EscrowOperationInput> = {
     pay: { kind: "pay", terms: terms(), signature },
     markFulfilled: { kind: "markFulfilled", ...signed },
     confirm: { kind: "confirm", ...signed },

@@ -8,24 +8,31 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 
 import { ChainRegistryView } from "../../../node/chain/registry-view.js";
-import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../../core/protocol/eip712.js";
+import { escrowDomain } from "../../../core/protocol/eip712.js";
 import { decodeGossipMessage } from "../../../node/p2p/message.js";
 import {
-  actionMessage,
-  operationDigests,
+  ESCROW_ACTION_TYPES,
+  PAYMENT_TYPES,
+  descriptorOf,
   escrowOperationSchema,
+  escrowTypedData,
+  operationDigests,
   operationIdOf,
   paymentIdOf,
+  signEscrowOperation,
   termsToJson,
   type EscrowOperationInput,
-} from "../../../core/protocol/operations.js";
+  type PaymentTerms,
+  type UnsignedEscrowOperation,
+} from "../../../core/operations/index.js";
 import type { RiskRules, Storage, ValidationContext } from "../../../node/services.js";
 import { openStorage } from "../../../node/storage/db.js";
 import type { PaymentRecord, StoredOperation } from "../../../core/records.js";
 import { OutcomeMapper, type Outcome } from "../../../node/validation/outcome.js";
 import { RiskEngine } from "../../../node/validation/risk.js";
 import { OPERATION_CODES } from "../../../core/protocol/codes.js";
-import { validateOperation, type ValidationPath } from "../../../node/validation/validate.js";
+import type { ValidationPath } from "../../../node/validation/refusal.js";
+import { validateOperation } from "../../../node/validation/validate.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
 
 type Actor = Wallet | HDNodeWallet;
@@ -95,8 +102,7 @@ describe("operation validation (api and gossip paths)", function () {
   }
 
   async function pay(t: PaymentTerms, signer: Actor = s.payers.find((p) => p.address === t.payer) ?? s.payers[0]!, signChainId = chainId) {
-    const signature = await signer.signTypedData(escrowDomain(signChainId, escrow), PAYMENT_TYPES, t);
-    return { kind: "pay", terms: termsToJson(t), signature } satisfies EscrowOperationInput;
+    return signEscrowOperation(signer, { kind: "pay" as const, terms: termsToJson(t) }, { chainId: signChainId, escrow });
   }
 
   async function action(
@@ -105,15 +111,18 @@ describe("operation validation (api and gossip paths)", function () {
     signer: Actor,
     fields: { nonce?: bigint; deadline?: bigint; amount?: bigint; payerAmount?: bigint; reason?: string } = {},
   ): Promise<EscrowOperationInput> {
-    const nonce = fields.nonce ?? nextNonce++;
-    const deadline = fields.deadline ?? BigInt(now() + 600);
+    const nonce = (fields.nonce ?? nextNonce++).toString();
+    const deadline = (fields.deadline ?? BigInt(now() + 600)).toString();
     const reason = fields.reason ?? ZERO32;
-    const paymentId = paymentIdOf(t, { chainId, escrow });
     const extra =
-      kind === "refund" ? { amount: fields.amount ?? 100n, reason } : kind === "dispute" ? { reason } : kind === "resolve" ? { payerAmount: fields.payerAmount ?? 500n, reason } : {};
-    const signature = await signer.signTypedData(escrowDomain(chainId, escrow), ESCROW_ACTION_TYPES[kind], { paymentId, nonce, deadline, ...extra });
-    const json = Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, typeof v === "bigint" ? v.toString() : v]));
-    return { kind, terms: termsToJson(t), nonce: nonce.toString(), deadline: deadline.toString(), signature, ...json } as EscrowOperationInput;
+      kind === "refund"
+        ? { amount: (fields.amount ?? 100n).toString(), reason }
+        : kind === "dispute"
+          ? { reason }
+          : kind === "resolve"
+            ? { payerAmount: (fields.payerAmount ?? 500n).toString(), reason }
+            : {};
+    return signEscrowOperation(signer, { kind, terms: termsToJson(t), nonce, deadline, ...extra } as UnsignedEscrowOperation, { chainId, escrow });
   }
 
   /** Stores an accepted operation as the node would after validation. */
@@ -134,9 +143,13 @@ describe("operation validation (api and gossip paths)", function () {
     return stored;
   }
 
-  function outcome(input: unknown, path: ValidationPath, rules: RiskRules | RiskEngine = {}): Promise<Outcome> {
+  /** The mapped outcome; a refusal of a well-formed kind must be one its descriptor lists. */
+  async function outcome(input: unknown, path: ValidationPath, rules: RiskRules | RiskEngine = {}): Promise<Outcome> {
     const risk = rules instanceof RiskEngine ? rules : new RiskEngine(rules);
-    return mapper.settle(path, validateOperation(input, ctx, path, risk), { peerId: path === "gossip" ? "peer-x" : undefined });
+    const o = await mapper.settle(path, validateOperation(input, ctx, path, risk), { peerId: path === "gossip" ? "peer-x" : undefined });
+    const kind = escrowOperationSchema.safeParse(input).data?.kind;
+    if (kind !== undefined && o.code !== "ACCEPTED") expect(descriptorOf(kind).refusals, `${kind} refused with ${o.code}`).to.include(o.code);
+    return o;
   }
 
   /** The verdict on each path: [api, gossip]. */
@@ -202,7 +215,7 @@ describe("operation validation (api and gossip paths)", function () {
             ? paymentId
             : op.kind === "release"
               ? keccak256(concat([toUtf8Bytes("settlenet.release:"), paymentId]))
-              : TypedDataEncoder.hash(domain, ESCROW_ACTION_TYPES[op.kind], actionMessage(op, paymentId));
+              : TypedDataEncoder.hash(domain, ESCROW_ACTION_TYPES[op.kind], escrowTypedData(op, c).message);
         expect(operationDigests(op, c)).to.deep.equal({ id, paymentId });
         expect(operationIdOf(op, c)).to.equal(id);
         expect(paymentIdOf(op.terms, c)).to.equal(paymentId);
