@@ -12,7 +12,8 @@ export type { Logger };
 
 // ------------------------------------------------------------------ registry mirror (node/chain/registry-view.ts)
 
-export type AccountKindName = "none" | "institution" | "merchant" | "customer" | "protocol";
+export type { AccountKindName } from "../core/protocol/registry.js";
+import type { AccountKindName } from "../core/protocol/registry.js";
 
 export interface AccountInfo {
   kind: AccountKindName;

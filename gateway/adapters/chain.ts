@@ -10,12 +10,11 @@ import { Contract, JsonRpcProvider, Network } from "ethers";
 import { SettlenetError } from "../../core/errors.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
+import { ACCOUNT_KINDS, STATUS_ACTIVE, type AccountKindName } from "../../core/protocol/registry.js";
 
-const ACCOUNT_KINDS = ["none", "institution", "merchant", "customer", "protocol"] as const;
-const STATUS_ACTIVE = 1n;
 
 export interface MerchantAccount {
-  kind: (typeof ACCOUNT_KINDS)[number];
+  kind: AccountKindName;
   active: boolean;
   feeBps: number;
   institution: string;

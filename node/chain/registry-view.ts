@@ -8,8 +8,9 @@ import { Interface, ZeroAddress, getAddress, id as keccakId, type AbstractProvid
 import type { Logger } from "pino";
 
 import { loadArtifact } from "../../core/protocol/artifacts.js";
+import { ACCOUNT_KINDS, STATUS_ACTIVE } from "../../core/protocol/registry.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
-import type { AccountInfo, AccountKindName, NodeOperator, RegistryView } from "../services.js";
+import type { AccountInfo, NodeOperator, RegistryView } from "../services.js";
 
 export interface ChainRegistryViewOptions {
   deployment: Deployment;
@@ -24,10 +25,6 @@ export interface ChainRegistryViewModules {
   logger: Logger;
 }
 
-/** IParticipantRegistry.AccountKind, by enum index. */
-const ACCOUNT_KINDS: readonly AccountKindName[] = ["none", "institution", "merchant", "customer", "protocol"];
-/** IParticipantRegistry.AccountStatus.Active. */
-const STATUS_ACTIVE = 1n;
 
 const REGULATOR_ROLE = keccakId("REGULATOR_ROLE");
 const ARBITER_ROLE = keccakId("ARBITER_ROLE");

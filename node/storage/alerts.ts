@@ -7,7 +7,7 @@
 import { SettlenetError } from "../../core/errors.js";
 import type { Alert, AlertRecord, AlertRule } from "../compliance/alert.js";
 import type { PaymentRecord, Page } from "../../core/records.js";
-import type { StorageContext, WriteOp } from "./db.js";
+import type { StorageContext, WriteOp } from "./keyspaces.js";
 import { SEP, pad } from "./keyspaces.js";
 
 const TIME_WIDTH = 12;

@@ -8,9 +8,8 @@ import type { AttestationRecord } from "../settlement/attestation.js";
 import type { RecordDifference } from "../settlement/records.js";
 import type { CycleSummaryJson, RecordJson } from "../../core/settlement/records.js";
 import type { Page } from "../../core/records.js";
-import type { StorageContext, WriteOp } from "./db.js";
-import { SEP, pad } from "./keyspaces.js";
-import { prefixRange } from "./operations.js";
+import type { StorageContext, WriteOp } from "./keyspaces.js";
+import { SEP, pad, prefixRange } from "./keyspaces.js";
 
 /** Life of a cycle in one node. */
 export type CycleStatus =

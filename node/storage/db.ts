@@ -8,8 +8,8 @@ import { createHash } from "node:crypto";
 
 import type { IndexBatch, Storage } from "../services.js";
 import { LevelCycleRepository } from "./cycles.js";
-import { KEYSPACES, type Keyspace } from "./keyspaces.js";
-import { openLevelStore, type StorageContext as LevelContext, type Sublevel, type WriteOp } from "../../core/storage/level.js";
+import { KEYSPACES, type SnapshotRecord, type WriteOp } from "./keyspaces.js";
+import { openLevelStore } from "../../core/storage/level.js";
 import { LevelOperationRepository, operationPatchWrites } from "./operations.js";
 import { LevelPaymentRepository, paymentRecordWrites } from "./payments.js";
 import { LevelAlertRepository } from "./alerts.js";
@@ -17,9 +17,7 @@ import { LevelTokenRepository, type TokenRepository } from "./tokens.js";
 
 const CURSOR_META = "indexer.cursor";
 
-/** What the node's repositories get from the database. */
-export type StorageContext = LevelContext<Keyspace>;
-export type { Sublevel, WriteOp };
+export type { SnapshotRecord, StorageContext, Sublevel, WriteOp } from "./keyspaces.js";
 
 /** The Storage interface plus what backup/restore checks need. */
 export interface NodeStorage extends Storage {
@@ -36,13 +34,6 @@ export interface NodeStorage extends Storage {
    * on meanwhile); values as their stored JSON text. `checksum()` hashes exactly this sequence.
    */
   exportSnapshot(onRecord: (record: SnapshotRecord) => Promise<void> | void): Promise<void>;
-}
-
-/** One stored record in its raw form (backup/restore). */
-export interface SnapshotRecord {
-  keyspace: Keyspace;
-  key: string;
-  value: string;
 }
 
 /** Opens (creating if needed) the node database in `dir`. */

@@ -1,6 +1,7 @@
 /**
  * Every LevelDB keyspace (sublevel) of a node, in one place. Keys are strings; values JSON.
- * Nothing outside node/storage opens or reads these directly.
+ * Nothing outside node/storage opens or reads these directly. The repositories get them through a
+ * StorageContext (defined here, so that repositories and db.ts do not import each other).
  *
  * | sublevel      | key                                              | value                      |
  * | ------------- | ------------------------------------------------ | -------------------------- |
@@ -22,6 +23,8 @@
  * | alerts        | alert id                                         | AlertRecord (compliance)   |
  * | alertsByTime  | at(12 digits) ! alert id                         | "" (index)                 |
  */
+import type { StorageContext as LevelContext, Sublevel, WriteOp } from "../../core/storage/level.js";
+
 export const KEYSPACES = [
   "ops",
   "opsByPayment",
@@ -47,12 +50,28 @@ export const KEYSPACES = [
 
 export type Keyspace = (typeof KEYSPACES)[number];
 
+/** What the node's repositories get from the database. */
+export type StorageContext = LevelContext<Keyspace>;
+export type { Sublevel, WriteOp };
+
+/** One stored record in its raw form (backup/restore). */
+export interface SnapshotRecord {
+  keyspace: Keyspace;
+  key: string;
+  value: string;
+}
+
 /** Separator inside composite keys (sorts below every hex digit and letter). */
 export const SEP = "!";
 
 /** Fixed-width decimal so that lexicographic order is numeric order. */
 export function pad(value: number, width: number): string {
   return value.toString().padStart(width, "0");
+}
+
+/** Key range of every key starting with `prefix` (a non-empty string). */
+export function prefixRange(prefix: string): { gte: string; lt: string } {
+  return { gte: prefix, lt: prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1) };
 }
 
 // Token keyspaces (the token indexer's, node/storage/tokens.ts), in KEYSPACES above:

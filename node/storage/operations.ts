@@ -6,9 +6,7 @@ import { SettlenetError } from "../../core/errors.js";
 import { descriptorOf, isTokenOperationKind } from "../../core/operations/index.js";
 import type { OperationRepository } from "../services.js";
 import { FINAL_OPERATION_STATUSES, type OperationStatus, type StoredOperation } from "../../core/records.js";
-import type { StorageContext, Sublevel, WriteOp } from "./db.js";
-import type { Keyspace } from "./keyspaces.js";
-import { SEP, pad } from "./keyspaces.js";
+import { SEP, pad, prefixRange, type Keyspace, type StorageContext, type Sublevel, type WriteOp } from "./keyspaces.js";
 
 type Spaces = Readonly<Record<Keyspace, Sublevel>>;
 type OperationPatch = Partial<Pick<StoredOperation, "status" | "txHash" | "execution" | "error">>;
@@ -36,11 +34,6 @@ function nonceOf(op: StoredOperation): { signer: string; nonce: bigint; token?: 
 export interface OperationUpdate {
   id: string;
   patch: OperationPatch;
-}
-
-/** Key range of every key starting with `prefix` (a non-empty string). */
-export function prefixRange(prefix: string): { gte: string; lt: string } {
-  return { gte: prefix, lt: prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1) };
 }
 
 const isFinal = (status: OperationStatus) => FINAL_OPERATION_STATUSES.includes(status);

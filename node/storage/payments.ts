@@ -6,7 +6,7 @@
 import { SettlenetError } from "../../core/errors.js";
 import type { PaymentRepository } from "../services.js";
 import type { ListOptions, Page, PaymentRecord } from "../../core/records.js";
-import type { StorageContext, Sublevel, WriteOp } from "./db.js";
+import type { StorageContext, Sublevel, WriteOp } from "./keyspaces.js";
 import type { Keyspace } from "./keyspaces.js";
 import { SEP, pad } from "./keyspaces.js";
 

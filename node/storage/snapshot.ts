@@ -3,7 +3,7 @@
  * text they were exported as, so the restored database hashes the same as the one backed up.
  */
 import { SettlenetError } from "../../core/errors.js";
-import type { SnapshotRecord } from "./db.js";
+import type { SnapshotRecord } from "./keyspaces.js";
 import { KEYSPACES, type Keyspace } from "./keyspaces.js";
 import { openLevelStore } from "../../core/storage/level.js";
 

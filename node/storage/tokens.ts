@@ -6,9 +6,9 @@
  */
 import { SettlenetError } from "../../core/errors.js";
 import type { OperationFailure, StoredOperation } from "../../core/records.js";
-import type { StorageContext, WriteOp } from "./db.js";
-import { SEP, pad } from "./keyspaces.js";
-import { operationPatchWrites, prefixRange } from "./operations.js";
+import type { StorageContext, WriteOp } from "./keyspaces.js";
+import { SEP, pad, prefixRange } from "./keyspaces.js";
+import { operationPatchWrites } from "./operations.js";
 
 /** A custodian institution of a token, as its events describe it. Money as decimal strings. */
 export interface CustodianRecord {
