@@ -25,7 +25,7 @@ import { healthView } from "./routes/payments/schemas.js";
 import { webhookRoutes } from "./routes/webhooks/index.js";
 import type { ChainReader } from "./adapters/chain.js";
 import { reconcileConfigSchema, webhookConfigSchema, type OrderDefaults } from "./config.js";
-import type { NodeClient } from "../core/api/node-client.js";
+import type { NodeApiClient } from "../core/api/client.js";
 import { PaymentService } from "./domain/payments.js";
 import { Reconciler, type ReconcileOptions } from "./jobs/reconciler.js";
 import type { SecretBox } from "./domain/secrets.js";
@@ -72,7 +72,7 @@ export interface GatewayMoneyModules {
 export interface GatewayAppModules {
   storage: GatewayStorage;
   secrets: SecretBox;
-  node: NodeClient;
+  node: NodeApiClient;
   chain: ChainReader;
   logger: Logger;
   /** Clock in unix ms. */

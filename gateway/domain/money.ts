@@ -31,7 +31,7 @@ import type { BankAdapter, BankSettlement, BankTransfer } from "../adapters/bank
 import type { ChainReader } from "../adapters/chain.js";
 import { assertNotFrozen } from "./freeze.js";
 import { merchantWallet } from "./merchants.js";
-import type { NodeClient, NodeProblem } from "../../core/api/node-client.js";
+import type { NodeApiClient, NodeProblem } from "../../core/api/client.js";
 import { canonicalHash } from "./payments.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
@@ -56,7 +56,7 @@ export interface MoneyServiceOptions {
 export interface MoneyServiceModules {
   storage: GatewayStorage;
   secrets: SecretBox;
-  node: NodeClient;
+  node: NodeApiClient;
   chain: ChainReader;
   money: MoneyChain;
   /** Without a custodian key and a bank, balances work but payouts and top-ups are refused. */

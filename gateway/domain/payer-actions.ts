@@ -18,7 +18,7 @@ import type { EscrowOperationInput } from "../../core/protocol/operations.js";
 import { NodeRefusal } from "../plugins/problem.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
 import type { PayerActionRecord } from "./money-types.js";
-import type { NodeClient } from "../../core/api/node-client.js";
+import type { NodeApiClient } from "../../core/api/client.js";
 import type { PaymentService, TypedDataPayload } from "./payments.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { MerchantRecord, OrderRecord } from "./records.js";
@@ -48,7 +48,7 @@ export interface PayerActionPayload {
 
 export interface PayerActionServiceModules {
   storage: GatewayStorage;
-  node: NodeClient;
+  node: NodeApiClient;
   payments: PaymentService;
   money: MoneyChain;
   logger: Logger;

@@ -20,7 +20,7 @@ import type { CreatePaymentBody, PaymentView, RefundView } from "../routes/payme
 import type { ChainReader } from "../adapters/chain.js";
 import type { OrderDefaults } from "../config.js";
 import { merchantWallet } from "./merchants.js";
-import type { NodeClient, NodeOperation, NodePayment, NodeProblem } from "../../core/api/node-client.js";
+import type { NodeApiClient, NodeOperation, NodePayment, NodeProblem } from "../../core/api/client.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { OrderListOptions } from "../storage/orders.js";
@@ -48,7 +48,7 @@ export interface PaymentServiceOptions {
 export interface PaymentServiceModules {
   storage: GatewayStorage;
   secrets: SecretBox;
-  node: NodeClient;
+  node: NodeApiClient;
   chain: ChainReader;
   logger: Logger;
   /** Clock in unix ms (tests may pin it). */

@@ -20,7 +20,7 @@ import { openBankStore, type BankStore } from "../../bank-sim/store.js";
 import { createChainReader, type ChainReader } from "../../gateway/adapters/chain.js";
 import { orderDefaultsSchema } from "../../gateway/config.js";
 import { addMerchant, createApiKey } from "../../gateway/domain/merchants.js";
-import { NodeClient } from "../../core/api/node-client.js";
+import { NodeApiClient } from "../../core/api/client.js";
 import { SecretBox } from "../../gateway/domain/secrets.js";
 import { MoneyChain } from "../../gateway/adapters/money-chain.js";
 import { signRequest } from "../../gateway/client/signing.js";
@@ -88,7 +88,7 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
   let money: GatewayMoneyModules | undefined;
   const build = async () => {
     chain = createChainReader(options.scenario.chain.url, options.scenario.deployment);
-    const node = new NodeClient({ baseUrl: options.nodeUrl ?? NO_NODE, timeoutMs: 5_000 });
+    const node = new NodeApiClient({ baseUrl: options.nodeUrl ?? NO_NODE, timeoutMs: 5_000 });
     money = options.money?.();
     const app = await buildApp(appOptions, { storage, secrets, node, chain, logger, ...(options.now ? { now: options.now } : {}), ...(money ? { money } : {}) });
     await app.ready();

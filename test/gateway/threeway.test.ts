@@ -14,7 +14,7 @@ import type { HDNodeWallet, Wallet } from "ethers";
 import { pino } from "pino";
 
 import { HttpBankAdapter } from "../../gateway/adapters/bank.js";
-import { NodeClient } from "../../core/api/node-client.js";
+import { NodeApiClient } from "../../core/api/client.js";
 import { signRequest } from "../../gateway/client/signing.js";
 import { THREEWAY_CSV_COLUMNS, threeWayReport, type ThreeWayReport } from "../../gateway/domain/threeway.js";
 import { threeWayReportCommand } from "../../gateway/cli/threeway-report.js";
@@ -74,7 +74,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
   const requests = merchantRequests(() => gw, () => a);
   const { get, post, poll } = requests;
   const report = () =>
-    threeWayReport({ storage: gw.storage, node: new NodeClient({ baseUrl: node0.apiUrl, timeoutMs: 10_000 }), bank: new HttpBankAdapter({ baseUrl: bank.url }, { logger }), deployment: net.scenario.deployment });
+    threeWayReport({ storage: gw.storage, node: new NodeApiClient({ baseUrl: node0.apiUrl, timeoutMs: 10_000 }), bank: new HttpBankAdapter({ baseUrl: bank.url }, { logger }), deployment: net.scenario.deployment });
 
   function paidOrder(merchantOrderId: string, payerIndex: number, overrides: Record<string, unknown>, until: string): Promise<PaymentView> {
     const payer = payers[payerIndex];

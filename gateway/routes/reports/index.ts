@@ -5,7 +5,7 @@ import { z } from "zod";
 import { SettlenetError } from "../../../core/errors.js";
 import type { Deployment } from "../../../core/protocol/deployment.js";
 import type { BankAdapter } from "../../adapters/bank.js";
-import type { NodeClient } from "../../../core/api/node-client.js";
+import type { NodeApiClient } from "../../../core/api/client.js";
 import type { GatewayStorage } from "../../storage/db.js";
 import { BREAK_KINDS, threeWayCsv, threeWayReport } from "../../domain/threeway.js";
 import type { MerchantRecord } from "../../domain/records.js";
@@ -42,7 +42,7 @@ export const threeWayView = z.object({
 
 export interface ReportRoutesOptions {
   storage: GatewayStorage;
-  node: NodeClient;
+  node: NodeApiClient;
   bank: BankAdapter | undefined;
   deployment: Deployment;
   now: () => number;

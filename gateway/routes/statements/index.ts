@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 
 import { SettlenetError } from "../../../core/errors.js";
-import type { NodeClient } from "../../../core/api/node-client.js";
+import type { NodeApiClient } from "../../../core/api/client.js";
 import { merchantStatement, merchantStatementCsv, statementSchema } from "../../domain/statements.js";
 import type { MerchantRecord } from "../../domain/records.js";
 import { SIGNED, problemResponses } from "../payments/schemas.js";
@@ -22,7 +22,7 @@ function merchantOf(request: { merchant: MerchantRecord | null }): MerchantRecor
 }
 
 /** Registers GET /statements on an authenticated /v1 scope. */
-export const statementRoutes: FastifyPluginAsyncZod<{ node: NodeClient }> = async (app, { node }) => {
+export const statementRoutes: FastifyPluginAsyncZod<{ node: NodeApiClient }> = async (app, { node }) => {
   app.get(
     "/statements",
     {

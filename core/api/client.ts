@@ -39,14 +39,14 @@ export type NodeOperation = z.infer<typeof nodeOperationSchema>;
 
 export type SubmitResult = { accepted: true; id: string } | { accepted: false; problem: NodeProblem };
 
-export interface NodeClientOptions {
+export interface NodeApiClientOptions {
   baseUrl: string;
   timeoutMs: number;
 }
 
 /** Talks to one institution node. */
-export class NodeClient {
-  constructor(private readonly options: NodeClientOptions) {}
+export class NodeApiClient {
+  constructor(private readonly options: NodeApiClientOptions) {}
 
   /** Submits one operation: accepted with its id, or refused with the node's problem document. */
   async submit(op: EscrowOperationInput | OperationInput): Promise<SubmitResult> {
