@@ -5,7 +5,9 @@
  * every client read them.
  */
 import { AbiCoder, keccak256 } from "ethers";
+import type { z } from "zod";
 
+import type { cycleSummaryJsonSchema, recordJsonSchema } from "../api/settlement.js";
 import { SETTLEMENT_RECORD_LEAF_ENCODING } from "../protocol/eip712.js";
 
 /** Record kinds (the leaf's uint8 `kind`); numbers are part of the on-chain format, never renumber. */
@@ -44,17 +46,7 @@ export interface SettlementRecord {
 }
 
 /** A record in JSON (stored and on the wire): money and the cycle id as decimal strings. */
-export interface RecordJson {
-  cycleId: string;
-  recordId: string;
-  kind: number;
-  kindName: string;
-  account: string;
-  counterparty: string;
-  token: string;
-  amount: string;
-  fee: string;
-}
+export type RecordJson = z.infer<typeof recordJsonSchema>;
 
 export type RecordValues = [bigint, string, number, string, string, string, bigint, bigint];
 
@@ -69,14 +61,7 @@ export interface CycleSummary {
 }
 
 /** A cycle summary in JSON. */
-export interface CycleSummaryJson {
-  cycleId: string;
-  merkleRoot: string;
-  recordCount: string;
-  grossAmount: string;
-  feeAmount: string;
-  totalsHash: string;
-}
+export type CycleSummaryJson = z.infer<typeof cycleSummaryJsonSchema>;
 
 export const LEAF_ENCODING = [...SETTLEMENT_RECORD_LEAF_ENCODING];
 const abi = AbiCoder.defaultAbiCoder();
