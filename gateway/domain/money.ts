@@ -31,7 +31,7 @@ import type { BankAdapter, BankSettlement, BankTransfer } from "../adapters/bank
 import type { ChainReader } from "../adapters/chain.js";
 import { assertNotFrozen } from "./freeze.js";
 import { merchantWallet } from "./merchants.js";
-import type { NodeApiClient, NodeProblem } from "../../core/api/client.js";
+import type { NodeApiClient, Problem } from "../../core/api/client.js";
 import { canonicalHash } from "./payments.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
@@ -636,7 +636,7 @@ function legOf(transfer: BankTransfer) {
   return { bankRef: transfer.bankRef, status: transfer.status, ...(transfer.reason ? { reason: transfer.reason } : {}) };
 }
 
-function refusal(problem: NodeProblem): NodeRefusal {
+function refusal(problem: Problem): NodeRefusal {
   const { type: _type, title, status, code, instance: _instance, ...extensions } = problem;
   return new NodeRefusal(status, code, title ?? `the node refused the operation (${code})`, extensions);
 }

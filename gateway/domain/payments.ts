@@ -20,7 +20,7 @@ import type { CreatePaymentBody, PaymentView, RefundView } from "../routes/payme
 import type { ChainReader } from "../adapters/chain.js";
 import type { OrderDefaults } from "../config.js";
 import { merchantWallet } from "./merchants.js";
-import type { NodeApiClient, NodeOperation, NodePayment, NodeProblem } from "../../core/api/client.js";
+import type { NodeApiClient, NodePayment, Problem, StoredOperation } from "../../core/api/client.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { OrderListOptions } from "../storage/orders.js";
@@ -411,7 +411,7 @@ export class PaymentService {
     };
   }
 
-  private async recordRefusal(order: OrderRecord, problem: NodeProblem): Promise<OrderRecord> {
+  private async recordRefusal(order: OrderRecord, problem: Problem): Promise<OrderRecord> {
     const nowMs = this.now();
     return this.modules.storage.orders.update(order.id, (current) => ({
       ...current,
@@ -420,7 +420,7 @@ export class PaymentService {
     }));
   }
 
-  private refusal(problem: NodeProblem): NodeRefusal {
+  private refusal(problem: Problem): NodeRefusal {
     const { type: _type, title, status, code, instance: _instance, ...extensions } = problem;
     return new NodeRefusal(status, code, title ?? `the node refused the operation (${code})`, extensions);
   }
@@ -448,12 +448,12 @@ export function canonicalHash(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(canonical(value))).digest("hex");
 }
 
-function operationStatus(op: NodeOperation | undefined): SubmittedStatus | undefined {
+function operationStatus(op: StoredOperation | undefined): SubmittedStatus | undefined {
   if (!op) return undefined;
   return op.status === "executed" ? "executed" : op.status === "failed" ? "failed" : "pending";
 }
 
-function withNodeStatus<T extends SubmittedOperation>(submitted: T, op: NodeOperation | undefined): T {
+function withNodeStatus<T extends SubmittedOperation>(submitted: T, op: StoredOperation | undefined): T {
   const status = operationStatus(op);
   if (!status || !op) return submitted;
   const { error: _previous, ...rest } = submitted;

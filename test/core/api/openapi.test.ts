@@ -12,9 +12,11 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 import { z } from "zod";
 
+import { NodeApiClient } from "../../../core/api/client.js";
 import { NODE_API_ROUTES } from "../../../core/api/routes.js";
 import { buildNodeApi } from "../../../node/api/app.js";
 import { openStorage } from "../../../node/storage/db.js";
+import { refusalOf } from "../../helpers/errors.js";
 import { startApiNode, type ApiNode } from "./fixture.js";
 
 // The parts of the OpenAPI 3.1 document structure the node uses, checked strictly where the
@@ -170,6 +172,12 @@ describe("node API: the document while the node catches up", function () {
       const refused = await app.inject({ url: "/v1/payments" });
       expect([refused.statusCode, refused.json<{ code: string }>().code]).to.deep.equal([503, "NOT_READY"]);
 
+      await app.listen({ host: "127.0.0.1", port: 0 });
+      const address = app.server.address();
+      const client = new NodeApiClient({ baseUrl: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}` });
+      expect(await client.health()).to.include({ ready: false });
+      const error = await refusalOf(client.payments({ limit: 1 }));
+      expect([error.code, error.meta["nodeCode"]]).to.deep.equal(["NODE_UNAVAILABLE", "NOT_READY"]);
     } finally {
       await app.close();
       await storage.close();
