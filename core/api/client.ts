@@ -362,7 +362,8 @@ export class NodeApiClient {
   private failure(route: NodeRoute, answer: Answer): SettlenetError {
     const problem = problemSchema.safeParse(answer.body);
     if (answer.status >= 400 && answer.status < 500 && problem.success) return new NodeApiError(answer.status, problem.data);
-    return this.unavailable(`${route.method} ${route.url} answered ${answer.status}`, problem.success ? problem.data.code : undefined);
+    const said = problem.success ? ` ${problem.data.code}: ${problem.data.title}` : "";
+    return this.unavailable(`${route.method} ${route.url} answered ${answer.status}${said}`, problem.success ? problem.data.code : undefined);
   }
 
   private unavailable(message: string, nodeCode?: string, cause?: unknown, detail: Record<string, unknown> = {}): SettlenetError {
