@@ -56,6 +56,7 @@ export function statusOfOperationError(error: OperationError): number {
   return isOperationCode(error.code) ? OPERATION_CODES[error.code].http : 422;
 }
 
+/** The problem document of an error: its code and metadata, the status its code maps to (500 INTERNAL if uncoded). */
 export function problemOf(error: unknown, instance?: string): Problem {
   if (error instanceof OperationError) {
     return {
