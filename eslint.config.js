@@ -13,18 +13,26 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
     },
   },
-  // Module boundaries: core/ is the shared kernel; node/, gateway/ and bank-sim/ import it and never each other.
+  // Module boundaries: core/ is the shared kernel; node/, gateway/ and bank-sim/ import it and never
+  // each other. Nothing but tests imports test/: what tooling needs from it belongs in scripts/lib/.
   ...[
-    { files: ["core/**/*.ts"], forbidden: ["node", "gateway", "bank-sim"] },
-    { files: ["node/**/*.ts"], forbidden: ["gateway", "bank-sim"] },
-    { files: ["gateway/**/*.ts"], forbidden: ["node", "bank-sim"] },
-    { files: ["bank-sim/**/*.ts"], forbidden: ["node", "gateway"] },
-  ].map(({ files, forbidden }) => ({
-    files,
+    { dir: "core", forbidden: ["node", "gateway", "bank-sim", "test"] },
+    { dir: "node", forbidden: ["gateway", "bank-sim", "test"] },
+    { dir: "gateway", forbidden: ["node", "bank-sim", "test"] },
+    { dir: "bank-sim", forbidden: ["node", "gateway", "test"] },
+    { dir: "scripts", forbidden: ["test"] },
+    { dir: "bench", forbidden: ["test"] },
+  ].map(({ dir, forbidden }) => ({
+    files: [`${dir}/**/*.ts`],
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: forbidden.map((dir) => ({ regex: `^(\\.\\./)+${dir}/`, message: `${files[0].split("/")[0]}/ must not import ${dir}/; share it through core/` })) },
+        {
+          patterns: forbidden.map((other) => ({
+            regex: `^(\\.\\./)+${other}/`,
+            message: other === "test" ? `${dir}/ must not import test/; move what it shares with the tests to scripts/lib/` : `${dir}/ must not import ${other}/; share it through core/`,
+          })),
+        },
       ],
     },
   })),

@@ -6,13 +6,11 @@
  *     "latencyMs": { "min": 200, "max": 2000 }, "failureRate": 0.05,
  *     "callbackUrl": "http://127.0.0.1:7300/bank/callbacks", "callbackSecret": "...", "seed": "dev" }
  */
-import { readFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-
 import type { FastifyInstance } from "fastify";
 import { Registry } from "prom-client";
 import { z } from "zod";
 
+import { loadConfig, parseConfig, type ConfigSpec } from "../core/config.js";
 import { SettlenetError } from "../core/errors.js";
 import type { Logger } from "pino";
 import { buildBankSimulator } from "./simulator.js";
@@ -46,27 +44,20 @@ export const bankConfigSchema = z
 export type BankConfig = z.infer<typeof bankConfigSchema>;
 export type BankConfigInput = z.input<typeof bankConfigSchema>;
 
+const bankConfig: ConfigSpec<typeof bankConfigSchema> = {
+  label: "bank",
+  schema: bankConfigSchema,
+  resolvePaths: (config, at) => ({ ...config, dataDir: at(config.dataDir) }),
+};
+
 /** Parses a config object; a relative `dataDir` is resolved against `baseDir`. */
 export function parseBankConfig(raw: unknown, baseDir: string): BankConfig {
-  const result = bankConfigSchema.safeParse(raw);
-  if (!result.success) {
-    const fields = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-    throw new SettlenetError("CONFIG_INVALID", `invalid bank configuration: ${fields.join("; ")}`, {
-      fields: result.error.issues.map((issue) => issue.path.join(".")),
-    });
-  }
-  return { ...result.data, dataDir: resolve(baseDir, result.data.dataDir) };
+  return parseConfig(bankConfig, raw, baseDir);
 }
 
 /** Reads and validates a bank config file. */
-export async function loadBankConfig(path: string): Promise<BankConfig> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, "utf8"));
-  } catch (error) {
-    throw new SettlenetError("CONFIG_UNREADABLE", `cannot read bank configuration ${path}: ${(error as Error).message}`, { path });
-  }
-  return parseBankConfig(raw, dirname(resolve(path)));
+export function loadBankConfig(path: string): Promise<BankConfig> {
+  return loadConfig(bankConfig, path);
 }
 
 export interface BankServer {

@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {Errors} from "./utils/Errors.sol";
 import {Roles} from "./utils/Roles.sol";
 
 /// @title ParticipantRegistry
@@ -35,7 +36,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     /// @param admin Consortium governance account (DEFAULT_ADMIN_ROLE).
     /// @param initialMaxFeeBps Highest merchant fee allowed, in basis points.
     constructor(address admin, uint16 initialMaxFeeBps) {
-        if (admin == address(0)) revert ZeroAddress();
+        if (admin == address(0)) revert Errors.ZeroAddress();
         if (initialMaxFeeBps > _BPS) revert InvalidMaximumFee(initialMaxFeeBps);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _maxFeeBps = initialMaxFeeBps;
@@ -256,7 +257,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     /// @notice Admits a settlement token for payments.
     /// @param token The token.
     function registerSettlementToken(address token) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (token == address(0)) revert ZeroAddress();
+        if (token == address(0)) revert Errors.ZeroAddress();
         if (_settlementTokens[token]) revert TokenAlreadyRegistered(token);
         _settlementTokens[token] = true;
         emit SettlementTokenRegistered(token);
@@ -339,7 +340,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     // ---------------------------------------------------------------- internals
 
     function _registerOperator(address account, string calldata peerId, string calldata name, bool regulator) private {
-        if (account == address(0)) revert ZeroAddress();
+        if (account == address(0)) revert Errors.ZeroAddress();
         if (bytes(peerId).length == 0) revert EmptyField("peerId");
         if (bytes(name).length == 0) revert EmptyField("name");
         if (_accounts[account].kind != AccountKind.None || _nodes[account].account != address(0)) {
@@ -363,7 +364,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     }
 
     function _rotate(address operator, address newSigner) private {
-        if (newSigner == address(0)) revert ZeroAddress();
+        if (newSigner == address(0)) revert Errors.ZeroAddress();
         if (_institutionOfSigner[newSigner] != address(0)) revert SignerAlreadyInUse(newSigner);
         // A key must not double as a participant account (it would gain the operator's powers).
         if (_accounts[newSigner].kind != AccountKind.None) revert AccountAlreadyRegistered(newSigner);
@@ -400,7 +401,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     }
 
     function _requireNewAccount(address account) private view {
-        if (account == address(0)) revert ZeroAddress();
+        if (account == address(0)) revert Errors.ZeroAddress();
         if (_accounts[account].kind != AccountKind.None || _institutionOfSigner[account] != address(0)) {
             revert AccountAlreadyRegistered(account);
         }

@@ -4,14 +4,14 @@ pragma solidity ^0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
+import {Errors} from "./utils/Errors.sol";
 import {Roles} from "./utils/Roles.sol";
-import {UnorderedNonces} from "./utils/UnorderedNonces.sol";
+import {SignedOperations} from "./utils/SignedOperations.sol";
 
 /// @title PaymentEscrow
 /// @notice The escrow (担保交易) state machine: the payer pays into escrow, the merchant fulfils, the payer
@@ -22,7 +22,7 @@ import {UnorderedNonces} from "./utils/UnorderedNonces.sol";
 /// @dev Only a one-slot {PaymentState} is stored per payment; callers pass the {PaymentTerms}, whose
 /// EIP-712 digest is the payment id, so the terms are verified by recomputing the id.
 /// Check → effect → emit → transfer, under a transient reentrancy guard.
-contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTransient, UnorderedNonces {
+contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, SignedOperations {
     using SafeERC20 for IERC20;
 
     /// @notice EIP-712 type of the payment terms (signed by the payer to pay).
@@ -61,7 +61,7 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
     /// @param registry_ The participant registry.
     /// @param feeReceiver_ Where fees go.
     constructor(IParticipantRegistry registry_, address feeReceiver_) EIP712("Settlenet PaymentEscrow", "1") {
-        if (address(registry_) == address(0) || feeReceiver_ == address(0)) revert ZeroAddress();
+        if (address(registry_) == address(0) || feeReceiver_ == address(0)) revert Errors.ZeroAddress();
         registry = registry_;
         feeReceiver = feeReceiver_;
         emit FeeReceiverUpdated(feeReceiver_);
@@ -184,8 +184,8 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
     /// @notice Changes where fees go (registry admin only).
     /// @param newFeeReceiver The new fee receiver.
     function setFeeReceiver(address newFeeReceiver) external {
-        if (!registry.hasRole(Roles.ADMIN, msg.sender)) revert Unauthorized(msg.sender, Roles.ADMIN);
-        if (newFeeReceiver == address(0)) revert ZeroAddress();
+        if (!registry.hasRole(Roles.ADMIN, msg.sender)) revert Errors.Unauthorized(msg.sender, Roles.ADMIN);
+        if (newFeeReceiver == address(0)) revert Errors.ZeroAddress();
         if (registry.accountOf(newFeeReceiver).status != IParticipantRegistry.AccountStatus.Active) {
             revert FeeReceiverNotRegistered(newFeeReceiver);
         }
@@ -223,30 +223,32 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
         } else if (kind == OperationKind.Release) {
             _release(paymentId, terms);
         } else if (kind == OperationKind.MarkFulfilled) {
-            _consume(op, keccak256(abi.encode(MARK_FULFILLED_TYPEHASH, paymentId, op.nonce, op.deadline)), terms.merchant);
+            bytes32 structHash = keccak256(abi.encode(MARK_FULFILLED_TYPEHASH, paymentId, op.nonce, op.deadline));
+            _consumeSignature(structHash, op.nonce, op.deadline, op.signature, terms.merchant);
             _markFulfilled(paymentId, terms);
         } else if (kind == OperationKind.Confirm) {
-            _consume(op, keccak256(abi.encode(CONFIRM_TYPEHASH, paymentId, op.nonce, op.deadline)), terms.payer);
+            bytes32 structHash = keccak256(abi.encode(CONFIRM_TYPEHASH, paymentId, op.nonce, op.deadline));
+            _consumeSignature(structHash, op.nonce, op.deadline, op.signature, terms.payer);
             _confirm(paymentId, terms);
         } else if (kind == OperationKind.Refund) {
-            _consume(
-                op,
-                keccak256(abi.encode(REFUND_TYPEHASH, paymentId, op.amount, op.reason, op.nonce, op.deadline)),
-                terms.merchant
+            bytes32 structHash = keccak256(
+                abi.encode(REFUND_TYPEHASH, paymentId, op.amount, op.reason, op.nonce, op.deadline)
             );
+            _consumeSignature(structHash, op.nonce, op.deadline, op.signature, terms.merchant);
             _refund(paymentId, terms, op.amount, op.reason);
         } else if (kind == OperationKind.Dispute) {
-            _consume(op, keccak256(abi.encode(DISPUTE_TYPEHASH, paymentId, op.reason, op.nonce, op.deadline)), terms.payer);
+            bytes32 structHash = keccak256(abi.encode(DISPUTE_TYPEHASH, paymentId, op.reason, op.nonce, op.deadline));
+            _consumeSignature(structHash, op.nonce, op.deadline, op.signature, terms.payer);
             _dispute(paymentId, terms, op.reason);
         } else if (kind == OperationKind.Resolve) {
-            address arbiter = _consume(
-                op,
-                keccak256(abi.encode(RESOLVE_TYPEHASH, paymentId, op.amount, op.reason, op.nonce, op.deadline)),
-                address(0)
+            bytes32 structHash = keccak256(
+                abi.encode(RESOLVE_TYPEHASH, paymentId, op.amount, op.reason, op.nonce, op.deadline)
             );
+            address arbiter = _consumeSignature(structHash, op.nonce, op.deadline, op.signature, _ANY_SIGNER);
             _resolve(paymentId, terms, arbiter, op.amount, op.reason);
         } else {
-            _consume(op, keccak256(abi.encode(RECLAIM_TYPEHASH, paymentId, op.nonce, op.deadline)), terms.payer);
+            bytes32 structHash = keccak256(abi.encode(RECLAIM_TYPEHASH, paymentId, op.nonce, op.deadline));
+            _consumeSignature(structHash, op.nonce, op.deadline, op.signature, terms.payer);
             _reclaim(paymentId, terms);
         }
     }
@@ -256,7 +258,7 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
         if (state.status != PaymentStatus.None) revert PaymentAlreadyExists(paymentId);
         if (block.timestamp > terms.payDeadline) revert PaymentExpired(paymentId, terms.payDeadline);
         uint256 amount = terms.amount;
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert Errors.ZeroAmount();
         if (amount > type(uint96).max) revert AmountTooLarge(amount);
         if (!registry.isSettlementToken(terms.token)) revert UnsupportedToken(terms.token);
         IParticipantRegistry.AccountRecord memory merchant = registry.accountOf(terms.merchant);
@@ -342,7 +344,7 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
     }
 
     function _refund(bytes32 paymentId, PaymentTerms calldata terms, uint256 amount, bytes32 reason) private {
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert Errors.ZeroAmount();
         PaymentState storage state = _payments[paymentId];
         PaymentStatus status = state.status;
         bool held = _isHeld(status);
@@ -413,26 +415,9 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
         return keccak256(abi.encode(PAYMENT_TYPEHASH, terms));
     }
 
-    /// @dev Verifies a relayed operation's deadline, signature and nonce; returns the signer.
-    /// `expected` zero means any signer (the caller checks its role).
-    function _consume(Operation calldata op, bytes32 structHash, address expected) private returns (address signer) {
-        if (block.timestamp > op.deadline) revert SignatureExpired(op.deadline);
-        signer = _recover(_hashTypedDataV4(structHash), op.signature);
-        if (expected != address(0) && signer != expected) revert InvalidSigner(signer, expected);
-        _useNonce(signer, op.nonce);
-    }
-
-    function _requireSigner(bytes32 digest, bytes calldata signature, address expected) private pure {
-        address signer = _recover(digest, signature);
-        if (signer != expected) revert InvalidSigner(signer, expected);
-    }
-
-    function _recover(bytes32 digest, bytes calldata signature) private pure returns (address signer) {
-        (signer, , ) = ECDSA.tryRecoverCalldata(digest, signature);
-    }
 
     function _requireCaller(address expected) private view {
-        if (msg.sender != expected) revert InvalidSigner(msg.sender, expected);
+        if (msg.sender != expected) revert Errors.InvalidSigner(msg.sender, expected);
     }
 
     function _requireStatus(bytes32 paymentId, PaymentStatus status, PaymentStatus expected) private pure {
@@ -451,7 +436,7 @@ contract PaymentEscrow is IPaymentEscrow, EIP712, Pausable, ReentrancyGuardTrans
 
     function _requireAdminOrRegulator() private view {
         if (!registry.hasRole(Roles.ADMIN, msg.sender) && !registry.hasRole(Roles.REGULATOR, msg.sender)) {
-            revert Unauthorized(msg.sender, Roles.REGULATOR);
+            revert Errors.Unauthorized(msg.sender, Roles.REGULATOR);
         }
     }
 }

@@ -4,12 +4,12 @@ pragma solidity ^0.8.28;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
+import {Errors} from "./utils/Errors.sol";
 import {Roles} from "./utils/Roles.sol";
-import {UnorderedNonces} from "./utils/UnorderedNonces.sol";
+import {SignedOperations} from "./utils/SignedOperations.sol";
 
 /// @title SettlementToken
 /// @notice One deployment per currency (e.g. CNY, 2 decimals). Each token is customer reserve money
@@ -17,7 +17,7 @@ import {UnorderedNonces} from "./utils/UnorderedNonces.sol";
 /// on a payout, and can never have more outstanding than its latest attested reserves. Tokens move only
 /// between registered, active, unfrozen participants and protocol contracts.
 /// @dev Custodian and regulator actions can be relayed with the actor's EIP-712 signature.
-contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISettlementToken {
+contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISettlementToken {
     /// @notice EIP-712 type of a relayed mint.
     bytes32 public constant MINT_TYPEHASH =
         keccak256("Mint(address to,uint256 amount,bytes32 bankRef,uint256 nonce,uint256 deadline)");
@@ -96,7 +96,8 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISett
         bytes calldata signature
     ) external {
         bytes32 structHash = keccak256(abi.encode(FREEZE_TYPEHASH, account, frozen, reason, nonce, deadline));
-        _setFrozen(_consumeSignature(structHash, nonce, deadline, signature), account, frozen, reason);
+        address signer = _consumeSignature(structHash, nonce, deadline, signature, _ANY_SIGNER);
+        _setFrozen(signer, account, frozen, reason);
     }
 
     // ---------------------------------------------------------------- custodians
@@ -119,7 +120,8 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISett
         bytes calldata signature
     ) external {
         bytes32 structHash = keccak256(abi.encode(MINT_TYPEHASH, to, amount, bankRef, nonce, deadline));
-        _mintAgainstReserves(_consumeSignature(structHash, nonce, deadline, signature), to, amount, bankRef);
+        address signer = _consumeSignature(structHash, nonce, deadline, signature, _ANY_SIGNER);
+        _mintAgainstReserves(signer, to, amount, bankRef);
     }
 
     /// @notice Burns `amount` from `from` for a bank payout (custodian only). Burning from another
@@ -141,7 +143,8 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISett
         bytes calldata signature
     ) external {
         bytes32 structHash = keccak256(abi.encode(BURN_TYPEHASH, from, amount, bankRef, nonce, deadline));
-        _burnForPayout(_consumeSignature(structHash, nonce, deadline, signature), from, amount, bankRef);
+        address signer = _consumeSignature(structHash, nonce, deadline, signature, _ANY_SIGNER);
+        _burnForPayout(signer, from, amount, bankRef);
     }
 
     /// @notice Records the custodian's reserves at its bank (custodian only). An attestation below the
@@ -161,7 +164,8 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISett
         bytes calldata signature
     ) external {
         bytes32 structHash = keccak256(abi.encode(ATTEST_RESERVES_TYPEHASH, amount, statementHash, nonce, deadline));
-        _attestReserves(_consumeSignature(structHash, nonce, deadline, signature), amount, statementHash);
+        address signer = _consumeSignature(structHash, nonce, deadline, signature, _ANY_SIGNER);
+        _attestReserves(signer, amount, statementHash);
     }
 
     // ---------------------------------------------------------------- views
@@ -190,7 +194,7 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISett
 
     function _mintAgainstReserves(address signer, address to, uint256 amount, bytes32 bankRef) private {
         address custodian = _requireCustodian(signer);
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert Errors.ZeroAmount();
         uint256 outstandingAfter = _outstanding[custodian] + amount;
         uint256 attested = _reserves[custodian].amount;
         if (outstandingAfter > attested) revert ReservesExceeded(custodian, outstandingAfter, attested);
@@ -201,7 +205,7 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISett
 
     function _burnForPayout(address signer, address from, uint256 amount, bytes32 bankRef) private {
         address custodian = _requireCustodian(signer);
-        if (amount == 0) revert ZeroAmount();
+        if (amount == 0) revert Errors.ZeroAmount();
         uint256 outstanding = _outstanding[custodian];
         if (amount > outstanding) revert BurnExceedsOutstanding(custodian, amount, outstanding);
         if (from != signer) _spendAllowance(from, signer, amount);
@@ -227,19 +231,6 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISett
         emit FreezeChanged(account, frozen, regulator, reason);
     }
 
-    function _consumeSignature(
-        bytes32 structHash,
-        uint256 nonce,
-        uint256 deadline,
-        bytes calldata signature
-    ) private returns (address signer) {
-        if (block.timestamp > deadline) revert SignatureExpired(deadline);
-        (address recovered, ECDSA.RecoverError err, ) = ECDSA.tryRecoverCalldata(_hashTypedDataV4(structHash), signature);
-        if (err != ECDSA.RecoverError.NoError || recovered == address(0)) revert InvalidSigner(recovered);
-        _useNonce(recovered, nonce);
-        return recovered;
-    }
-
     function _requireCustodian(address signer) private view returns (address custodian) {
         custodian = registry.institutionOfSigner(signer);
         if (custodian == address(0) || !_custodians[custodian] || !registry.isActiveInstitution(signer)) {
@@ -248,7 +239,7 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, UnorderedNonces, ISett
     }
 
     function _requireRole(bytes32 role, address account) private view {
-        if (!registry.hasRole(role, account)) revert Unauthorized(account, role);
+        if (!registry.hasRole(role, account)) revert Errors.Unauthorized(account, role);
     }
 
     function _requireAdminOrRegulator(address account) private view {

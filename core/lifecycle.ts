@@ -39,6 +39,6 @@ export function stopOnSignal(logger: Logger, stop: () => Promise<void>): void {
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
-  // Spawned with an IPC channel by the launcher (scripts/lib/network.ts): if the launcher dies, stop too.
+  // Spawned with an IPC channel by the launcher (scripts/lib/launch/part.ts): if the launcher dies, stop too.
   if (process.send) process.once("disconnect", () => shutdown("disconnect"));
 }

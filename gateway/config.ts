@@ -1,13 +1,11 @@
 /**
- * The gateway's configuration file (JSON), validated by zod. A bad file is refused at start with a
- * message that names the field. Relative paths resolve against the file's folder.
+ * The gateway's configuration file (JSON), validated by zod and read by core/config.ts: a bad file
+ * is refused at start with a message that names the file and the field. Relative paths resolve
+ * against the file's folder.
  */
-import { readFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-
 import { z } from "zod";
 
-import { SettlenetError } from "../core/errors.js";
+import { loadConfig, parseConfig, type ConfigSpec } from "../core/config.js";
 
 const DAY = 86_400;
 
@@ -127,32 +125,24 @@ export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;
 export type OrderDefaults = z.infer<typeof orderDefaultsSchema>;
 
+const gatewayConfig: ConfigSpec<typeof gatewayConfigSchema> = {
+  label: "gateway",
+  schema: gatewayConfigSchema,
+  resolvePaths: (config, at) => ({
+    ...config,
+    dataDir: at(config.dataDir),
+    deploymentFile: at(config.deploymentFile),
+    ...(config.custodian ? { custodian: { ...config.custodian, keyFile: at(config.custodian.keyFile) } } : {}),
+    ...(config.permitRelayer ? { permitRelayer: { ...config.permitRelayer, keyFile: at(config.permitRelayer.keyFile) } } : {}),
+  }),
+};
+
 /** Parses a config object; relative paths are resolved against `baseDir`. */
 export function parseGatewayConfig(raw: unknown, baseDir: string): GatewayConfig {
-  const result = gatewayConfigSchema.safeParse(raw);
-  if (!result.success) {
-    const fields = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-    throw new SettlenetError("CONFIG_INVALID", `invalid gateway configuration: ${fields.join("; ")}`, {
-      fields: result.error.issues.map((issue) => issue.path.join(".")),
-    });
-  }
-  const config = result.data;
-  return {
-    ...config,
-    dataDir: resolve(baseDir, config.dataDir),
-    deploymentFile: resolve(baseDir, config.deploymentFile),
-    ...(config.custodian ? { custodian: { ...config.custodian, keyFile: resolve(baseDir, config.custodian.keyFile) } } : {}),
-    ...(config.permitRelayer ? { permitRelayer: { ...config.permitRelayer, keyFile: resolve(baseDir, config.permitRelayer.keyFile) } } : {}),
-  };
+  return parseConfig(gatewayConfig, raw, baseDir);
 }
 
 /** Reads and validates a gateway config file. */
-export async function loadGatewayConfig(path: string): Promise<GatewayConfig> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, "utf8"));
-  } catch (error) {
-    throw new SettlenetError("CONFIG_UNREADABLE", `cannot read gateway configuration ${path}: ${(error as Error).message}`, { path });
-  }
-  return parseGatewayConfig(raw, dirname(resolve(path)));
+export function loadGatewayConfig(path: string): Promise<GatewayConfig> {
+  return loadConfig(gatewayConfig, path);
 }

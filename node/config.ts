@@ -1,14 +1,11 @@
 /**
- * The node's configuration file (JSON), validated by zod. A bad file is refused at start with a
- * message that names the field.
+ * The node's configuration file (JSON), validated by zod and read by core/config.ts: a bad file is
+ * refused at start with a message that names the file and the field.
  */
-import { readFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
-
 import { z } from "zod";
 
 import { complianceConfigSchema } from "./compliance/config.js";
-import { SettlenetError } from "../core/errors.js";
+import { loadConfig, parseConfig, type ConfigSpec } from "../core/config.js";
 
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+(\/p2p\/\w+)?$/, "expected a TCP multiaddr like /ip4/127.0.0.1/tcp/4001");
 const decimalAmount = z
@@ -75,33 +72,24 @@ export const nodeConfigSchema = z.strictObject({
 export type NodeConfig = z.infer<typeof nodeConfigSchema>;
 export type NodeConfigInput = z.input<typeof nodeConfigSchema>;
 
-/** Parses a config object; relative paths are resolved against `baseDir`. */
-export function parseNodeConfig(raw: unknown, baseDir: string): NodeConfig {
-  const result = nodeConfigSchema.safeParse(raw);
-  if (!result.success) {
-    const fields = result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`);
-    throw new SettlenetError("CONFIG_INVALID", `invalid node configuration: ${fields.join("; ")}`, {
-      fields: result.error.issues.map((issue) => issue.path.join(".")),
-    });
-  }
-  const config = result.data;
-  const at = (path: string) => resolve(baseDir, path);
-  return {
+const nodeConfig: ConfigSpec<typeof nodeConfigSchema> = {
+  label: "node",
+  schema: nodeConfigSchema,
+  resolvePaths: (config, at) => ({
     ...config,
     keyFile: at(config.keyFile),
     peerKeyFile: at(config.peerKeyFile),
     deploymentFile: at(config.deploymentFile),
     dataDir: at(config.dataDir),
-  };
+  }),
+};
+
+/** Parses a config object; relative paths are resolved against `baseDir`. */
+export function parseNodeConfig(raw: unknown, baseDir: string): NodeConfig {
+  return parseConfig(nodeConfig, raw, baseDir);
 }
 
 /** Reads and validates a config file. */
-export async function loadNodeConfig(path: string): Promise<NodeConfig> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, "utf8"));
-  } catch (error) {
-    throw new SettlenetError("CONFIG_UNREADABLE", `cannot read node configuration ${path}: ${(error as Error).message}`, { path });
-  }
-  return parseNodeConfig(raw, dirname(resolve(path)));
+export function loadNodeConfig(path: string): Promise<NodeConfig> {
+  return loadConfig(nodeConfig, path);
 }

@@ -27,6 +27,7 @@ import { readDeployment } from "../core/protocol/deployment.js";
 import { PAYMENT_STATUSES } from "../core/protocol/eip712.js";
 import { tokenNamesOf } from "../core/protocol/operations.js";
 import { BatchRelayer } from "./relay/relayer.js";
+import { TransactionSender } from "./relay/sender.js";
 import { ATTESTATION_TOPIC } from "./settlement/attestation.js";
 import { CycleService } from "./settlement/service.js";
 import type { ValidationContext } from "./services.js";
@@ -102,20 +103,21 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       tokenNames: tokenNamesOf(deployment),
     };
 
-    const relayer =
-      config.role === "institution"
-        ? new BatchRelayer(
-            { deployment, institutionId: operator.id, ...config.relay },
-            {
-              wallet: wallet.connect(provider),
-              storage,
-              logger: logger.child({ module: "relay" }),
-              activeInstitutions: () => registry.activeInstitutions(),
-              // Before a failover relay: index up to the head, so what another node executed is not sent again.
-              catchUp: () => Promise.all([indexer.syncOnce(), tokenIndexer.syncOnce()]),
-            },
-          )
-        : undefined;
+    // One transaction sender for the operator's key: the relayer and settlement finalization share its nonce.
+    const sender = config.role === "institution" ? new TransactionSender({}, { wallet: wallet.connect(provider), logger, metrics }) : undefined;
+    const relayer = sender
+      ? new BatchRelayer(
+          { deployment, institutionId: operator.id, ...config.relay },
+          {
+            sender,
+            storage,
+            logger: logger.child({ module: "relay" }),
+            activeInstitutions: () => registry.activeInstitutions(),
+            // Before a failover relay: index up to the head, so what another node executed is not sent again.
+            catchUp: () => Promise.all([indexer.syncOnce(), tokenIndexer.syncOnce()]),
+          },
+        )
+      : undefined;
     const pipeline = new OperationPipeline({ readOnly: config.role === "regulator" }, ctx, { logger, outcomes, risk, ...(relayer ? { relayer } : {}) });
 
     const indexer = new Indexer(
@@ -172,7 +174,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         provider,
         storage,
         registry,
-        ...(config.role === "institution" ? { wallet: wallet.connect(provider), publish: (data: Uint8Array) => network.publishTo(ATTESTATION_TOPIC, data) } : {}),
+        ...(sender ? { wallet: wallet.connect(provider), sender, publish: (data: Uint8Array) => network.publishTo(ATTESTATION_TOPIC, data) } : {}),
         logger,
         metrics,
       },

@@ -13,8 +13,8 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { encodeBytes32String, id, type ContractTransactionResponse, type Signer } from "ethers";
 import hre from "hardhat";
 
-import { CYCLE_TYPES, SETTLEMENT_RECORD_LEAF_ENCODING, ledgerDomain, type PaymentTerms } from "../core/protocol/eip712.js";
-import { OperationKind, PaymentStatus, deployWorld, operation } from "../test/contracts/helpers/fixture.js";
+import { CYCLE_TYPES, SETTLEMENT_RECORD_LEAF_ENCODING, TOKEN_TYPES, ledgerDomain, tokenDomain, type PaymentTerms } from "../core/protocol/eip712.js";
+import { OperationKind, PaymentStatus, deployWorld, operation } from "./lib/contract-world.js";
 import {
   NonceBook,
   PAYMENT_AMOUNT,
@@ -346,10 +346,58 @@ if (!firstRecord || !(await world.ledger.verifyRecord(firstRecord, recordTree.ge
   throw new Error("the finalized cycle does not prove its first record");
 }
 
-// ------------------------------------------------------------------ token reference
+// ------------------------------------------------------------------ token operations
 
-const mint = await measure(world.as(world.token, world.inst1).mint(await world.payer.getAddress(), 100_00n, encodeBytes32String("deposit")));
-const transfer = await measure(world.as(world.token, world.payer).transfer(await world.merchant.getAddress(), 10_00n));
+// Each token signer has used nonce 0 on the token, so relayed operations land in a bitmap word already in
+// use, as on the escrow; the merchant has given the custodian the unlimited allowance a payout burns from.
+const tokenAs = (signer: Signer) => world.as(world.token, signer);
+const relayerToken = tokenAs(world.relayer);
+const tokenTypedDomain = tokenDomain(world.chainId, tokenAddress, await world.token.name());
+const tokenNonces = new NonceBook();
+for (const signer of [world.inst1, world.regulator]) {
+  await (await tokenAs(signer).cancelNonce(0n)).wait();
+  tokenNonces.startAt(await signer.getAddress(), 1n);
+}
+const custodian = await world.inst1.getAddress();
+await (await tokenAs(world.merchant).approve(custodian, ethers.MaxUint256)).wait();
+
+/** The token operation `message` signed by `signer` with its next nonce, and the deadline it carries. */
+async function signedTokenOperation(signer: Signer, kind: keyof typeof TOKEN_TYPES, message: Record<string, unknown>) {
+  const nonce = tokenNonces.take(await signer.getAddress());
+  const deadline = BigInt(await networkHelpers.time.latest()) + 3_600n;
+  const signature = await signer.signTypedData(tokenTypedDomain, TOKEN_TYPES[kind], { ...message, nonce, deadline });
+  return { nonce, deadline, signature };
+}
+
+const payerAddress = await world.payer.getAddress();
+const merchantAddress = await world.merchant.getAddress();
+const DEPOSIT = encodeBytes32String("deposit");
+const PAYOUT = encodeBytes32String("payout");
+const STATEMENT = encodeBytes32String("statement");
+const DECISION = encodeBytes32String("decision");
+const MINTED = 100_00n;
+const BURNED = 10_00n;
+const RESERVES_ATTESTED = 200_000_000_00n;
+
+const mint = await measure(tokenAs(world.inst1).mint(payerAddress, MINTED, DEPOSIT));
+const mintSig = await signedTokenOperation(world.inst1, "mint", { to: payerAddress, amount: MINTED, bankRef: DEPOSIT });
+const mintWithSig = await measure(relayerToken.mintWithSig(payerAddress, MINTED, DEPOSIT, mintSig.nonce, mintSig.deadline, mintSig.signature));
+const burn = await measure(tokenAs(world.inst1).burn(merchantAddress, BURNED, PAYOUT));
+const burnSig = await signedTokenOperation(world.inst1, "burn", { from: merchantAddress, amount: BURNED, bankRef: PAYOUT });
+const burnWithSig = await measure(relayerToken.burnWithSig(merchantAddress, BURNED, PAYOUT, burnSig.nonce, burnSig.deadline, burnSig.signature));
+const attest = await measure(tokenAs(world.inst1).attestReserves(RESERVES_ATTESTED, STATEMENT));
+const attestSig = await signedTokenOperation(world.inst1, "attestReserves", { amount: RESERVES_ATTESTED + 1n, statementHash: STATEMENT });
+const attestWithSig = await measure(
+  relayerToken.attestReservesWithSig(RESERVES_ATTESTED + 1n, STATEMENT, attestSig.nonce, attestSig.deadline, attestSig.signature),
+);
+// Two accounts that hold tokens and are not frozen yet, one per form.
+const [frozenDirect, frozenRelayed] = [await world.payer2.getAddress(), await world.merchant2.getAddress()];
+const freeze = await measure(tokenAs(world.regulator).setFrozen(frozenDirect, true, DECISION));
+const freezeSig = await signedTokenOperation(world.regulator, "freeze", { account: frozenRelayed, frozen: true, reason: DECISION });
+const freezeWithSig = await measure(
+  relayerToken.setFrozenWithSig(frozenRelayed, true, DECISION, freezeSig.nonce, freezeSig.deadline, freezeSig.signature),
+);
+const transfer = await measure(tokenAs(world.payer).transfer(merchantAddress, 10_00n));
 
 // ------------------------------------------------------------------ report
 
@@ -384,7 +432,13 @@ const measurements: Measurements = {
     },
   ],
   finalize: { gas: finalize.gas, attestations: attestations.length, records: RECORDS_PER_CYCLE },
-  token: { mint: mint.gas, transfer: transfer.gas },
+  token: [
+    { operation: "mint", direct: mint.gas, relayed: mintWithSig.gas, notes: "custodian → registered payer that already holds tokens" },
+    { operation: "burn", direct: burn.gas, relayed: burnWithSig.gas, notes: "custodian, from a merchant's balance through its unlimited allowance (a payout)" },
+    { operation: "attestReserves", direct: attest.gas, relayed: attestWithSig.gas, notes: "custodian; replaces its previous attestation" },
+    { operation: "freeze", direct: freeze.gas, relayed: freezeWithSig.gas, notes: "regulator; freezes an account that was not frozen" },
+    { operation: "transfer", direct: transfer.gas, relayed: undefined, notes: "payer → merchant, both already holding tokens; includes the registry permission checks" },
+  ],
   traces: {
     directPay: await trace(directPay),
     directConfirm: await trace(directConfirm),

@@ -6,6 +6,7 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 /// @title Settlenet participant registry interface
 /// @notice Who may take part in the network: institutions (run nodes), merchants and customers
 /// (opened by their institution), regulators, arbiters, settlement tokens and protocol contracts.
+/// The error it shares with other contracts (`ZeroAddress`) is in {Errors}.
 interface IParticipantRegistry is IAccessControl {
     /// @notice What kind of account a registered address is.
     enum AccountKind {
@@ -59,8 +60,6 @@ interface IParticipantRegistry is IAccessControl {
     error AccountKindMismatch(address account, AccountKind expected, AccountKind actual);
     /// @notice `account` is not active.
     error AccountNotActive(address account);
-    /// @notice The zero address was given where an account is required.
-    error ZeroAddress();
     /// @notice A fee above the registry maximum.
     error FeeAboveMaximum(uint16 feeBps, uint16 maxFeeBps);
     /// @notice A maximum fee above 100%.

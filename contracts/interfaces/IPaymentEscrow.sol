@@ -2,7 +2,8 @@
 pragma solidity ^0.8.28;
 
 /// @title Payment escrow interface
-/// @notice Types, custom errors and events of {PaymentEscrow}.
+/// @notice Types, custom errors and events of {PaymentEscrow}; the errors it shares with other contracts
+/// (`Unauthorized`, `InvalidSigner`, `SignatureExpired`, `NonceAlreadyUsed`, `ZeroAmount`, `ZeroAddress`) are in {Errors}.
 interface IPaymentEscrow {
     /// @notice Where a payment stands. Values only ever increase over a payment's life.
     enum PaymentStatus {
@@ -95,16 +96,8 @@ interface IPaymentEscrow {
     error InvalidPaymentStatus(bytes32 paymentId, PaymentStatus status);
     /// @notice The order expired before payment.
     error PaymentExpired(bytes32 paymentId, uint64 payDeadline);
-    /// @notice A signature past its deadline.
-    error SignatureExpired(uint256 deadline);
-    /// @notice The signer (or caller) is not the party this operation needs.
-    error InvalidSigner(address signer, address expected);
     /// @notice `signer` lacks the arbiter role.
     error NotArbiter(address signer);
-    /// @notice The caller lacks registry `role`.
-    error Unauthorized(address caller, bytes32 role);
-    /// @notice A zero amount.
-    error ZeroAmount();
     /// @notice The amount does not fit the escrow's 96-bit accounting.
     error AmountTooLarge(uint256 amount);
     /// @notice The token is not a registered settlement token.
@@ -135,8 +128,6 @@ interface IPaymentEscrow {
     error FeeReceiverNotRegistered(address feeReceiver);
     /// @notice An internal entry point called from outside.
     error OnlySelf();
-    /// @notice The zero address where an account is required.
-    error ZeroAddress();
 
     /// @notice A payment was made: held in escrow, or (direct) released at once.
     /// @param deadline Held: fulfilment deadline. Direct: end of the refund window.

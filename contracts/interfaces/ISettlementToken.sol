@@ -2,7 +2,8 @@
 pragma solidity ^0.8.28;
 
 /// @title Settlement token interface
-/// @notice Custom errors and events of {SettlementToken}.
+/// @notice Custom errors and events of {SettlementToken}; the errors it shares with other contracts
+/// (`Unauthorized`, `InvalidSigner`, `SignatureExpired`, `NonceAlreadyUsed`, `ZeroAmount`) are in {Errors}.
 interface ISettlementToken {
     /// @notice A custodian's latest reserve attestation.
     struct ReserveAttestation {
@@ -16,8 +17,6 @@ interface ISettlementToken {
 
     /// @notice `caller` is not an active custodian institution of this token.
     error NotCustodian(address caller);
-    /// @notice `caller` lacks the registry `role` needed here.
-    error Unauthorized(address caller, bytes32 role);
     /// @notice `account` is not a registered, active participant or protocol contract.
     error AccountNotPermitted(address account);
     /// @notice `account` is frozen by a regulator.
@@ -28,12 +27,6 @@ interface ISettlementToken {
     error ReservesExceeded(address custodian, uint256 outstandingAfter, uint256 attestedReserves);
     /// @notice Burning more than `custodian` has outstanding.
     error BurnExceedsOutstanding(address custodian, uint256 amount, uint256 outstanding);
-    /// @notice A zero amount where a positive one is required.
-    error ZeroAmount();
-    /// @notice A signed operation past its deadline.
-    error SignatureExpired(uint256 deadline);
-    /// @notice The signature does not recover to an authorised signer.
-    error InvalidSigner(address recovered);
 
     /// @notice `custodian` minted `amount` to `to` against bank deposit `bankRef`.
     event Minted(address indexed custodian, address indexed to, uint256 amount, bytes32 indexed bankRef);

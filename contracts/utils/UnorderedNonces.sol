@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {Errors} from "./Errors.sol";
+
 /// @title UnorderedNonces
 /// @notice Replay protection for signed operations that may be executed in any order: each signer has
 /// a bitmap of used nonces (256 per storage word), so operations gossiped and relayed concurrently do
 /// not have to arrive in sequence, and each can be executed at most once.
 abstract contract UnorderedNonces {
     mapping(address signer => mapping(uint256 word => uint256 bitmap)) private _nonceBitmaps;
-
-    /// @notice `nonce` of `signer` was already used or cancelled.
-    error NonceAlreadyUsed(address signer, uint256 nonce);
 
     /// @notice `signer` cancelled `nonce`, so no operation signed with it can execute.
     event NonceCancelled(address indexed signer, uint256 nonce);
@@ -30,7 +29,7 @@ abstract contract UnorderedNonces {
         uint256 bit = uint256(1) << (nonce & 0xff);
         mapping(uint256 => uint256) storage bitmaps = _nonceBitmaps[signer];
         uint256 word = bitmaps[nonce >> 8];
-        if (word & bit != 0) revert NonceAlreadyUsed(signer, nonce);
+        if (word & bit != 0) revert Errors.NonceAlreadyUsed(signer, nonce);
         bitmaps[nonce >> 8] = word | bit;
     }
 }

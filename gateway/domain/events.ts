@@ -1,9 +1,9 @@
 /**
  * Merchant events: what the gateway tells merchants (through GET /v1/events and webhooks). Payment
- * and dispute events are derived from an order's change inside the orders repository, so they are
- * written in the same synced batch as the change itself: an event exists exactly when its change
- * does. Payout events come from the payouts code through `GatewayStorage.webhooks.enqueue` or
- * `eventWrites` (storage/webhooks.ts). Records of endpoints and deliveries live here too.
+ * and dispute events are derived from an order's change (`deriveOrderEvents`, applied to every order
+ * change by orders.ts) and handed to the orders repository with it, so they are written in the same
+ * synced batch as the change itself: an event exists exactly when its change does. Payout events join
+ * the payout's batch the same way (money.ts). Records of endpoints and deliveries live here too.
  */
 import { randomBytes } from "node:crypto";
 
@@ -33,7 +33,7 @@ export interface EventRecord {
   data: Record<string, unknown>;
 }
 
-/** An event before it is stored (`enqueue` gives it an id and a time). */
+/** An event before it is stored (`newEvent` gives it an id and a time). */
 export interface EventDraft {
   merchantId: string;
   type: EventType;
@@ -107,9 +107,9 @@ export interface ReconcileRecord {
 export const REPAIR_KINDS = ["payment_adopted", "status_repaired", "order_expired"] as const;
 export type RepairKind = (typeof REPAIR_KINDS)[number];
 
-/** A fresh event id. */
-export function newEventId(): string {
-  return `evt_${randomBytes(16).toString("hex")}`;
+/** The event record of `draft`, created at `atMs` with a fresh id. */
+export function newEvent(draft: EventDraft, atMs: number): EventRecord {
+  return { id: `evt_${randomBytes(16).toString("hex")}`, merchantId: draft.merchantId, type: draft.type, createdAtMs: atMs, data: draft.data };
 }
 
 const ON_CHAIN = new Set<OrderStatus>(Object.values(ON_CHAIN_ORDER_STATUSES));

@@ -14,8 +14,9 @@
  *
  * Payouts and top-ups are durable state machines (storage/money.ts): each step is stored before its
  * side effect, every side effect is idempotent (operation ids are EIP-712 digests with stored nonces;
- * bank requests carry the record id as reference), and `start` resumes every open record, so a
- * restart at any point neither loses a step nor repeats one.
+ * bank requests carry the record id as reference), and `advanceOpen` resumes every open record (the
+ * money tick, jobs/money-tick.ts, runs it at start and periodically), so a restart at any point
+ * neither loses a step nor repeats one.
  */
 import { randomBytes } from "node:crypto";
 
@@ -26,12 +27,14 @@ import { SettlenetError } from "../../core/errors.js";
 import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
 import { PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
 import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
-import { NodeRefusal } from "../plugins/problem.js";
 import type { BankAdapter, BankSettlement, BankTransfer } from "../adapters/bank.js";
 import type { ChainReader } from "../adapters/chain.js";
+import type { MerchantAllowances } from "./allowances.js";
+import { newEvent } from "./events.js";
 import { assertNotFrozen } from "./freeze.js";
 import { merchantWallet } from "./merchants.js";
-import type { NodeApiClient, Problem } from "../../core/api/client.js";
+import { nodeRefusal } from "./node-refusal.js";
+import type { NodeApiClient } from "../../core/api/client.js";
 import { canonicalHash } from "./payments.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
@@ -49,8 +52,6 @@ export interface MoneyServiceOptions {
   deployment: Deployment;
   /** Validity of the operations the gateway signs, from chain time. */
   operationDeadlineSeconds: number;
-  /** How often open records are advanced (0: only on demand; tests drive `tick`). */
-  tickMs: number;
 }
 
 export interface MoneyServiceModules {
@@ -59,11 +60,11 @@ export interface MoneyServiceModules {
   node: NodeApiClient;
   chain: ChainReader;
   money: MoneyChain;
+  /** Merchants' allowances to the custodian (payouts) and the escrow (transfers). */
+  allowances: Pick<MerchantAllowances, "to">;
   /** Without a custodian key and a bank, balances work but payouts and top-ups are refused. */
   custodian?: Wallet | HDNodeWallet | undefined;
   bank?: BankAdapter | undefined;
-  /** More periodic work run by the same tick (the payer actions' order sync). */
-  alsoOnTick?: () => Promise<void>;
   logger: Logger;
   now?: () => number;
 }
@@ -86,10 +87,6 @@ export class MoneyService {
   private readonly now: () => number;
   private readonly chainId: bigint;
   private readonly locks = new Map<string, Promise<unknown>>();
-  private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | undefined;
-  private stopped = false;
-  private removeListener: (() => void) | undefined;
 
   constructor(
     private readonly options: MoneyServiceOptions,
@@ -99,44 +96,22 @@ export class MoneyService {
     this.chainId = BigInt(options.deployment.chainId);
   }
 
-  /** Resumes open payouts and top-ups, listens to bank settlements, and keeps merchants' allowances. */
-  async start(): Promise<void> {
-    this.stopped = false;
-    this.removeListener = this.modules.bank?.onSettled((settlement) => this.onSettlement(settlement));
-    void this.ensureAllowancesForAll();
-    await this.tick();
-    if (this.options.tickMs > 0) {
-      this.timer = setInterval(() => void this.tick(), this.options.tickMs);
-      this.timer.unref();
+  /**
+   * Advances every open payout and top-up once; a record whose step fails stays open for the next
+   * pass. `stopping` ends the pass early (the gateway is shutting down).
+   */
+  async advanceOpen(stopping: () => boolean = () => false): Promise<void> {
+    for (const kind of ["payout", "topup"] as const) {
+      for (const id of await this.modules.storage.money.open(kind)) {
+        if (stopping()) return;
+        await this.advance(kind, id).catch((error: unknown) => this.logger.warn({ kind, id, code: (error as SettlenetError).code, err: error }, "advance failed; retrying later"));
+      }
     }
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    this.removeListener?.();
-    await this.ticking;
+  /** Resolves once no payout or top-up step is in flight (before the database closes). */
+  async idle(): Promise<void> {
     await Promise.allSettled([...this.locks.values()]);
-  }
-
-  /** Advances every open payout and top-up once (a tick already running is joined, not doubled). */
-  tick(): Promise<void> {
-    if (this.ticking) return this.ticking;
-    const run = (async () => {
-      try {
-        for (const kind of ["payout", "topup"] as const) {
-          for (const id of await this.modules.storage.money.open(kind)) {
-            if (this.stopped) return;
-            await this.advance(kind, id).catch((error: unknown) => this.logger.warn({ kind, id, code: (error as SettlenetError).code, err: error }, "advance failed; retrying later"));
-          }
-        }
-        await this.modules.alsoOnTick?.();
-      } catch (error) {
-        if (!this.stopped) this.logger.warn({ err: error }, "money tick failed");
-      }
-    })();
-    this.ticking = run.finally(() => (this.ticking = undefined));
-    return this.ticking;
   }
 
   // ---------------------------------------------------------------- balance
@@ -191,7 +166,7 @@ export class MoneyService {
     await assertNotFrozen(this.modules.money, token.address, [{ role: "merchant", address: merchant.address }]);
     await this.requirePayoutAccount(merchant, input.account);
     await this.requireSpendable(merchant, token, amount);
-    await this.modules.money.ensureAllowance(token, this.wallet(merchant), custodian.address);
+    await this.modules.allowances.to(merchant, token, custodian.address);
 
     const id = `po_${randomBytes(12).toString("hex")}`;
     const nowMs = this.now();
@@ -289,7 +264,7 @@ export class MoneyService {
     await this.requireSpendable(merchant, token, amount);
     const wallet = this.wallet(merchant);
     const escrow = this.options.deployment.contracts.escrow;
-    await this.modules.money.ensureAllowance(token, wallet, escrow);
+    await this.modules.allowances.to(merchant, token, escrow);
 
     const chainNow = await this.modules.money.now();
     const terms: PaymentTerms = {
@@ -337,7 +312,7 @@ export class MoneyService {
       await this.modules.storage.money.update("transfer", record.id, (current) => ({
         next: { ...current, operation: { ...current.operation, status: "failed", error: { code: result.problem.code, message: result.problem.title ?? result.problem.code } }, updatedAtMs: this.now() },
       }));
-      throw refusal(result.problem);
+      throw nodeRefusal(result.problem);
     }
     this.logger.info({ merchantId: merchant.id, id: record.id, paymentId, to: record.to, amount: record.amount }, "transfer relayed");
     return { created: true, record };
@@ -357,15 +332,6 @@ export class MoneyService {
         updatedAtMs: this.now(),
       },
     }));
-  }
-
-  /**
-   * Makes sure a merchant's allowance to the escrow exists (refunds after release pull from the
-   * merchant's balance). Called before such a refund; also done for every merchant at start.
-   */
-  async ensureEscrowAllowance(merchant: MerchantRecord, currency?: string): Promise<void> {
-    const tokens = currency ? [this.token(currency)] : Object.values(this.options.deployment.tokens);
-    for (const token of tokens) await this.modules.money.ensureAllowance(token, this.wallet(merchant), this.options.deployment.contracts.escrow);
   }
 
   // ---------------------------------------------------------------- state machines
@@ -536,13 +502,14 @@ export class MoneyService {
     return this.modules.storage.money.update("payout", id, (current) => {
       const next = { ...change(current), updatedAtMs: this.now() };
       if (!event) return { next };
-      // The one call site of payout events: they join the state change's batch (storage/money.ts eventWrites).
+      // The one call site of payout events: they join the state change's batch (storage/money.ts).
       this.logger.info({ id, merchantId: next.merchantId, event }, "payout event");
-      return { next, events: [{ type: event, merchantId: next.merchantId, data: payoutEventData(next) }] };
+      return { next, events: [newEvent({ type: event, merchantId: next.merchantId, data: payoutEventData(next) }, next.updatedAtMs)] };
     });
   }
 
-  private async onSettlement(settlement: BankSettlement): Promise<void> {
+  /** Applies the bank's settlement of a payout's or top-up's transfer and advances that record. */
+  async onSettlement(settlement: BankSettlement): Promise<void> {
     const owner = await this.modules.storage.money.byBankRef(settlement.transfer.bankRef);
     if (!owner) return; // a transfer of someone else, or one whose reference the gateway has not stored yet (the tick finds it)
     const leg = legOf(settlement.transfer);
@@ -551,7 +518,7 @@ export class MoneyService {
     } else {
       await this.modules.storage.money.update("topup", owner.id, (r) => (r.bank && r.bank.status === "pending" ? { next: { ...r, bank: leg, updatedAtMs: this.now() } } : undefined));
     }
-    if (!this.stopped) await this.advance(owner.kind, owner.id);
+    await this.advance(owner.kind, owner.id);
   }
 
   private async tokenOp(custodian: Wallet | HDNodeWallet, token: TokenDeployment, kind: "mint" | "burn", account: string, amount: bigint, bankRef: string): Promise<TokenOpAttempt> {
@@ -613,20 +580,6 @@ export class MoneyService {
     return existing;
   }
 
-  private async ensureAllowancesForAll(): Promise<void> {
-    try {
-      for (const merchant of await this.modules.storage.merchants.list()) {
-        if (this.stopped) return;
-        await this.ensureEscrowAllowance(merchant);
-        if (this.modules.custodian) {
-          for (const token of Object.values(this.options.deployment.tokens)) await this.modules.money.ensureAllowance(token, this.wallet(merchant), this.modules.custodian.address);
-        }
-      }
-    } catch (error) {
-      this.logger.warn({ code: (error as SettlenetError).code, err: error }, "could not set up merchant allowances (done again before each refund after release and payout)");
-    }
-  }
-
   private get logger(): Logger {
     return this.modules.logger;
   }
@@ -634,11 +587,6 @@ export class MoneyService {
 
 function legOf(transfer: BankTransfer) {
   return { bankRef: transfer.bankRef, status: transfer.status, ...(transfer.reason ? { reason: transfer.reason } : {}) };
-}
-
-function refusal(problem: Problem): NodeRefusal {
-  const { type: _type, title, status, code, instance: _instance, ...extensions } = problem;
-  return new NodeRefusal(status, code, title ?? `the node refused the operation (${code})`, extensions);
 }
 
 /** What payout.paid / payout.failed carry. */

@@ -15,12 +15,12 @@ import { SettlenetError } from "../../core/errors.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import { ESCROW_ACTION_TYPES, escrowDomain } from "../../core/protocol/eip712.js";
 import type { EscrowOperationInput } from "../../core/protocol/operations.js";
-import { NodeRefusal } from "../plugins/problem.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
 import type { PayerActionRecord } from "./money-types.js";
 import type { NodeApiClient } from "../../core/api/client.js";
 import type { PaymentService, TypedDataPayload } from "./payments.js";
 import type { GatewayStorage } from "../storage/db.js";
+import { nodeRefusal } from "./node-refusal.js";
 import type { MerchantRecord, OrderRecord } from "./records.js";
 
 export type PayerAction = "confirm" | "dispute" | "reclaim";
@@ -118,10 +118,7 @@ export class PayerActionService {
         ? { kind: "dispute", terms: order.terms, reason: reasonHash ?? "", nonce: input.nonce, deadline: input.deadline, signature: input.signature }
         : { kind: action, terms: order.terms, nonce: input.nonce, deadline: input.deadline, signature: input.signature };
     const result = await this.modules.node.submit(op);
-    if (!result.accepted && !ALREADY_THERE.has(result.problem.code)) {
-      const { type: _type, title, status, code, instance: _instance, ...extensions } = result.problem;
-      throw new NodeRefusal(status, code, title ?? `the node refused the ${action} (${code})`, extensions);
-    }
+    if (!result.accepted && !ALREADY_THERE.has(result.problem.code)) throw nodeRefusal(result.problem, action);
     const record: PayerActionRecord = {
       operationId,
       orderId: id,

@@ -3,8 +3,9 @@
  * merchant's registered fee and returns the EIP-712 data the payer signs), the payer's signature is
  * relayed to the institution node as a `pay`, and the gateway signs the merchant's `markFulfilled` and
  * `refund` with the merchant key it holds. The chain (through the node) is the truth: whenever the
- * gateway reads an order's node view it stores what changed (`syncOrder`), which is also where the
- * reconciler will plug in.
+ * gateway reads an order's node view it stores what changed (`syncOrder`; the reconciler and the
+ * keeper merge the same way with `mergeNodeView`). Refusals are coded errors; a refusal by the node
+ * keeps the node's code (NodeRefusal).
  */
 import { createHash, randomBytes } from "node:crypto";
 
@@ -15,15 +16,18 @@ import { SettlenetError } from "../../core/errors.js";
 import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
 import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../core/protocol/eip712.js";
 import { paymentIdOf, termsToJson, type EscrowOperationInput } from "../../core/protocol/operations.js";
-import { NodeRefusal } from "../plugins/problem.js";
-import type { CreatePaymentBody, PaymentView, RefundView } from "../routes/payments/schemas.js";
 import type { ChainReader } from "../adapters/chain.js";
+import type { MoneyChain } from "../adapters/money-chain.js";
 import type { OrderDefaults } from "../config.js";
+import type { MerchantAllowances } from "./allowances.js";
+import { assertNotFrozen } from "./freeze.js";
 import { merchantWallet } from "./merchants.js";
+import { nodeRefusal } from "./node-refusal.js";
 import type { NodeApiClient, NodePayment, Problem, StoredOperation } from "../../core/api/client.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { OrderListOptions } from "../storage/orders.js";
+import { updateOrder } from "./orders.js";
 import {
   ON_CHAIN_ORDER_STATUSES,
   type MerchantRecord,
@@ -53,10 +57,24 @@ export interface PaymentServiceModules {
   logger: Logger;
   /** Clock in unix ms (tests may pin it). */
   now?: () => number;
-  /** Runs before a refund of a released payment, which pulls from the merchant's balance (its escrow allowance). */
-  beforeRefundFromBalance?: (merchant: MerchantRecord, currency: string) => Promise<void>;
-  /** Runs before a payer's authorization is relayed; throws to refuse it with nothing changed (freeze checks). */
-  beforeAuthorize?: (order: OrderRecord) => Promise<void>;
+  /** A refund of a released payment pulls from the merchant's balance: its allowance to the escrow is given first. */
+  allowances?: Pick<MerchantAllowances, "toEscrow"> | undefined;
+  /** The token's freeze flags: a frozen payer's or merchant's authorization is refused before anything is stored or relayed. */
+  freezes?: Pick<MoneyChain, "isFrozen"> | undefined;
+}
+
+/** What a merchant asks for when it creates an order. */
+export interface NewPaymentOrder {
+  /** Minor units, decimal. */
+  amount: string;
+  currency: string;
+  merchantOrderId: string;
+  description?: string | undefined;
+  mode: "escrow" | "direct";
+  payer: string;
+  fulfilmentPeriod?: number | undefined;
+  autoReleasePeriod?: number | undefined;
+  expiresIn?: number | undefined;
 }
 
 /** The typed data a payer signs for an order. */
@@ -88,7 +106,7 @@ export class PaymentService {
    * Creates an order, or returns the one that already has this merchantOrderId if the request is the
    * same (`created: false`); MERCHANT_ORDER_ID_CONFLICT if it differs.
    */
-  async create(merchant: MerchantRecord, body: CreatePaymentBody): Promise<{ created: boolean; order: OrderRecord }> {
+  async create(merchant: MerchantRecord, body: NewPaymentOrder): Promise<{ created: boolean; order: OrderRecord }> {
     const requestHash = canonicalHash(body);
     const existing = await this.modules.storage.orders.getByMerchantOrderId(merchant.id, body.merchantOrderId);
     if (existing) return { created: false, order: this.sameRequest(existing, requestHash) };
@@ -178,15 +196,20 @@ export class PaymentService {
       if (order.status !== "awaiting_authorization") {
         throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}`, { id, status: order.status });
       }
-      await this.modules.beforeAuthorize?.(order);
+      if (this.modules.freezes) {
+        await assertNotFrozen(this.modules.freezes, order.terms.token, [
+          { role: "payer", address: order.terms.payer },
+          { role: "merchant", address: order.terms.merchant },
+        ]);
+      }
       const op: EscrowOperationInput = { kind: "pay", terms: order.terms, signature };
       const result = await this.modules.node.submit(op);
       const nowMs = this.now();
       if (!result.accepted && !PAY_ALREADY_THERE.has(result.problem.code)) {
         await this.recordRefusal(order, result.problem);
-        throw this.refusal(result.problem);
+        throw nodeRefusal(result.problem);
       }
-      order = await this.modules.storage.orders.update(id, (current) => ({
+      order = await this.update(id, (current) => ({
         ...current,
         status: current.status === "awaiting_authorization" ? "processing" : current.status,
         authorization: { operationId: order.paymentId, submittedAtMs: nowMs, status: "pending", signature },
@@ -210,10 +233,10 @@ export class PaymentService {
       const result = await this.modules.node.submit(op);
       if (!result.accepted) {
         await this.recordRefusal(order, result.problem);
-        throw this.refusal(result.problem);
+        throw nodeRefusal(result.problem);
       }
       const nowMs = this.now();
-      const updated = await this.modules.storage.orders.update(id, (current) => ({
+      const updated = await this.update(id, (current) => ({
         ...current,
         fulfilment: { operationId: result.id, submittedAtMs: nowMs, status: "pending" },
         updatedAtMs: nowMs,
@@ -237,7 +260,7 @@ export class PaymentService {
       if (amount > available) {
         throw new SettlenetError("REFUND_EXCEEDS_AVAILABLE", `refund of ${amount} exceeds the ${available} left`, { requested: amount.toString(), available: available.toString() });
       }
-      if (onChain.status === "released") await this.modules.beforeRefundFromBalance?.(merchant, order.currency);
+      if (onChain.status === "released") await this.modules.allowances?.toEscrow(merchant, [this.token(order.currency)]);
       const { nonce, deadline } = this.operationNonce();
       const reasonHash = keccak256(toUtf8Bytes(input.reason));
       const message = { paymentId: order.paymentId, amount, reason: reasonHash, nonce, deadline };
@@ -254,7 +277,7 @@ export class PaymentService {
       const result = await this.modules.node.submit(op);
       if (!result.accepted) {
         await this.recordRefusal(order, result.problem);
-        throw this.refusal(result.problem);
+        throw nodeRefusal(result.problem);
       }
       const nowMs = this.now();
       const refund: RefundRecord = {
@@ -265,7 +288,7 @@ export class PaymentService {
         submittedAtMs: nowMs,
         status: "pending",
       };
-      const updated = await this.modules.storage.orders.update(id, (current) => ({ ...current, refunds: [...current.refunds, refund], updatedAtMs: nowMs }));
+      const updated = await this.update(id, (current) => ({ ...current, refunds: [...current.refunds, refund], updatedAtMs: nowMs }));
       this.modules.logger.info({ merchantId: merchant.id, id, refundId: refund.id, operationId: result.id }, "refund submitted");
       return { order: updated, refund };
     });
@@ -280,7 +303,7 @@ export class PaymentService {
         throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}; only unpaid orders can be cancelled`, { id, status: order.status });
       }
       const nowMs = this.now();
-      return this.modules.storage.orders.update(id, (current) => ({
+      return this.update(id, (current) => ({
         ...current,
         status: "cancelled",
         cancelledAtMs: nowMs,
@@ -297,52 +320,6 @@ export class PaymentService {
       types: { Payment: PAYMENT_TYPES["Payment"] ?? [] },
       primaryType: "Payment",
       message: { ...order.terms },
-    };
-  }
-
-  /** The API view of an order. */
-  view(order: OrderRecord): PaymentView {
-    const iso = (ms: number) => new Date(ms).toISOString();
-    const submitted = (op: SubmittedOperation | undefined) =>
-      op ? { operationId: op.operationId, status: op.status, submittedAt: iso(op.submittedAtMs), ...(op.error ? { error: op.error } : {}) } : null;
-    return {
-      id: order.id,
-      object: "payment",
-      merchantOrderId: order.merchantOrderId,
-      status: order.status,
-      amount: order.amount,
-      currency: order.currency,
-      description: order.description,
-      mode: order.mode,
-      payer: order.terms.payer,
-      merchant: order.terms.merchant,
-      paymentId: order.paymentId,
-      feeBps: order.terms.feeBps,
-      refundedAmount: order.onChain?.refunded ?? "0",
-      periods: { fulfilment: order.terms.fulfilmentPeriod, autoRelease: order.terms.autoReleasePeriod, refund: order.terms.refundPeriod },
-      createdAt: iso(order.createdAtMs),
-      updatedAt: iso(order.updatedAtMs),
-      expiresAt: iso(order.expiresAtMs),
-      typedData: order.status === "awaiting_authorization" ? this.typedData(order) : null,
-      authorization: submitted(order.authorization),
-      fulfilment: submitted(order.fulfilment),
-      autoRelease: submitted(order.autoRelease),
-      refunds: order.refunds.map((r) => this.refundView(r)),
-      onChain: order.onChain ? { ...order.onChain, deadline: iso(order.onChain.deadline * 1000) } : null,
-      lastError: order.lastError ? { code: order.lastError.code, message: order.lastError.message, at: iso(order.lastError.atMs) } : null,
-    };
-  }
-
-  refundView(refund: RefundRecord): RefundView {
-    return {
-      id: refund.id,
-      object: "refund",
-      amount: refund.amount,
-      reason: refund.reason,
-      operationId: refund.operationId,
-      status: refund.status,
-      submittedAt: new Date(refund.submittedAtMs).toISOString(),
-      ...(refund.error ? { error: refund.error } : {}),
     };
   }
 
@@ -365,13 +342,18 @@ export class PaymentService {
     const nowMs = this.now();
     const next = mergeNodeView(order, view, nowMs);
     if (!next) return order;
-    const stored = await this.modules.storage.orders.update(order.id, (current) => {
+    const stored = await this.update(order.id, (current) => {
       // Re-derive from the freshest record: another action may have changed it meanwhile.
       const merged = mergeNodeView(current, view, nowMs);
       return merged ? { ...merged, updatedAtMs: nowMs } : undefined;
     });
     if (stored.status !== order.status) this.modules.logger.info({ id: order.id, from: order.status, to: stored.status }, "order status changed");
     return stored;
+  }
+
+  /** Stores a change of order `id` with the events it means. */
+  private async update(id: string, change: (current: OrderRecord) => OrderRecord | undefined): Promise<OrderRecord> {
+    return (await updateOrder(this.modules.storage.orders, id, change)).order;
   }
 
   private async owned(merchant: MerchantRecord, id: string): Promise<OrderRecord> {
@@ -413,16 +395,11 @@ export class PaymentService {
 
   private async recordRefusal(order: OrderRecord, problem: Problem): Promise<OrderRecord> {
     const nowMs = this.now();
-    return this.modules.storage.orders.update(order.id, (current) => ({
+    return this.update(order.id, (current) => ({
       ...current,
       lastError: { code: problem.code, message: problem.title ?? problem.code, atMs: nowMs },
       updatedAtMs: nowMs,
     }));
-  }
-
-  private refusal(problem: Problem): NodeRefusal {
-    const { type: _type, title, status, code, instance: _instance, ...extensions } = problem;
-    return new NodeRefusal(status, code, title ?? `the node refused the operation (${code})`, extensions);
   }
 
   private exclusive<T>(id: string, fn: () => Promise<T>): Promise<T> {

@@ -1,6 +1,7 @@
 /**
  * Records the gateway persists. Money is a decimal string in minor units; times are unix
- * milliseconds where the name says `Ms`. API views (what merchants see) live in api/schemas.ts.
+ * milliseconds where the name says `Ms`. API views (what merchants see) live with their routes
+ * (routes/<resource>/schemas.ts and views.ts).
  */
 import type { PaymentStatusName } from "../../core/protocol/eip712.js";
 import type { EscrowOperationInput } from "../../core/protocol/operations.js";

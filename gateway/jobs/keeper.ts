@@ -22,6 +22,7 @@ import type { Deployment } from "../../core/protocol/deployment.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
 import type { NodeApiClient, NodePayment } from "../../core/api/client.js";
 import { mergeNodeView, type PaymentService } from "../domain/payments.js";
+import { updateOrder } from "../domain/orders.js";
 import { PeriodicRunner } from "./periodic.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { OrderRecord, SubmittedOperation } from "../domain/records.js";
@@ -159,14 +160,14 @@ export class ReleaseKeeper {
       this.metrics.releases.inc({ result: "refused" });
       this.modules.logger.warn({ id, paymentId: order.paymentId, code: result.problem.code }, "the node refused an auto-release");
     }
-    await this.modules.storage.orders.update(id, (current) => ({ ...current, autoRelease: record, updatedAtMs: nowMs }));
+    await updateOrder(this.modules.storage.orders, id, (current) => ({ ...current, autoRelease: record, updatedAtMs: nowMs }));
   }
 
   /** Stores the node's view of the order and of its release operation (one batch, with the events they mean). */
-  private apply(id: string, view: NodePayment | undefined, releaseId: string): Promise<OrderRecord> {
+  private async apply(id: string, view: NodePayment | undefined, releaseId: string): Promise<OrderRecord> {
     const nowMs = this.modules.now();
     const op = view?.operations.find((o) => o.id.toLowerCase() === releaseId);
-    return this.modules.storage.orders.update(id, (current) => {
+    const { order } = await updateOrder(this.modules.storage.orders, id, (current) => {
       const merged = mergeNodeView(current, view, nowMs);
       let autoRelease = current.autoRelease;
       if (autoRelease && op) {
@@ -179,5 +180,6 @@ export class ReleaseKeeper {
       if (!merged && autoRelease === current.autoRelease) return undefined;
       return { ...(merged ?? current), ...(autoRelease ? { autoRelease } : {}), updatedAtMs: nowMs };
     });
+    return order;
   }
 }

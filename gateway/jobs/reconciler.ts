@@ -19,6 +19,7 @@ import { SettlenetError } from "../../core/errors.js";
 import type { RepairKind } from "../domain/events.js";
 import type { NodeApiClient } from "../../core/api/client.js";
 import { mergeNodeView } from "../domain/payments.js";
+import { updateOrder } from "../domain/orders.js";
 import { PeriodicRunner } from "./periodic.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { OrderRecord, OrderStatus, SubmittedOperation } from "../domain/records.js";
@@ -160,7 +161,8 @@ export class Reconciler {
     summary.checked += 1;
     this.metrics.checked.inc();
     const nowMs = this.modules.now();
-    const result = await this.modules.storage.orders.updateWithEffects(
+    const result = await updateOrder(
+      this.modules.storage.orders,
       order.id,
       (current) => {
         const merged = mergeNodeView(current, view, nowMs);

@@ -1,9 +1,8 @@
 /**
- * Webhooks (Standard Webhooks 1.0): merchants register endpoints, each with its own `whsec_` secret
- * (shown once, stored sealed under the master key); every event is POSTed as
+ * Webhook delivery (Standard Webhooks 1.0; endpoints: domain/webhooks.ts): every event is POSTed as
  * `{"id","type","timestamp","data"}` with `webhook-id` (the event id, the same on every retry),
  * `webhook-timestamp` (this attempt, unix seconds) and `webhook-signature` (`v1,` + base64
- * HMAC-SHA256 over `id.timestamp.body` keyed with the secret's decoded bytes).
+ * HMAC-SHA256 over `id.timestamp.body` keyed with the endpoint secret's decoded bytes).
  *
  * The dispatcher fans outbox entries out to endpoints and sends due deliveries: a 2xx answer is
  * success; anything else (3xx included: redirects are not followed, as the spec advises) is retried
@@ -12,24 +11,23 @@
  * the delivery due, so it is sent again after a restart: delivery is at least once, and receivers
  * deduplicate by `webhook-id`.
  */
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac } from "node:crypto";
 
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 import { SettlenetError } from "../../core/errors.js";
-import type { Page } from "../../core/records.js";
-import { EVENT_TYPES, type DeliveryAttempt, type DeliveryRecord, type EventRecord, type EventType, type WebhookEndpointRecord } from "../domain/events.js";
+import type { DeliveryAttempt, EventRecord } from "../domain/events.js";
 import type { SecretBox } from "../domain/secrets.js";
+import { webhookSecretContext, type WebhookEndpointOptions } from "../domain/webhooks.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { DueDelivery } from "../storage/webhooks.js";
-import type { MerchantRecord } from "../domain/records.js";
 
 /** Header names of the Standard Webhooks specification. */
 export const WEBHOOK_HEADERS = { id: "webhook-id", timestamp: "webhook-timestamp", signature: "webhook-signature" } as const;
 
-/** How deliveries are retried and sent (config: `webhooks`). */
-export interface WebhookOptions {
+/** How deliveries are retried and sent, and the endpoint limits (config: `webhooks`). */
+export interface WebhookOptions extends WebhookEndpointOptions {
   /** Delay after the first failed attempt; each later one multiplies it by `backoffFactor`. */
   initialDelayMs: number;
   backoffFactor: number;
@@ -40,16 +38,6 @@ export interface WebhookOptions {
   pollIntervalMs: number;
   /** Attempts in flight at once. */
   concurrency: number;
-  maxEndpointsPerMerchant: number;
-  /** Refuse endpoints that are not https (leave off only for development and tests on loopback). */
-  requireHttps: boolean;
-}
-
-const endpointContext = (id: string) => `webhookEndpoint:${id}`;
-
-/** A new endpoint secret: `whsec_` + base64 of 32 random bytes (the spec asks for 24 to 64). */
-export function newWebhookSecret(): string {
-  return `whsec_${randomBytes(32).toString("base64")}`;
 }
 
 /** The `webhook-signature` value for one attempt: `v1,` + base64 HMAC-SHA256(key, id.timestamp.body). */
@@ -69,98 +57,6 @@ export function backoffDelayMs(options: Pick<WebhookOptions, "initialDelayMs" | 
   const exponential = options.initialDelayMs * options.backoffFactor ** Math.max(0, failures - 1);
   const delay = Math.min(options.maxDelayMs, exponential);
   return Math.round(delay / 2 + (random() * delay) / 2);
-}
-
-// -------------------------------------------------------------------- service
-
-export interface WebhookServiceModules {
-  storage: GatewayStorage;
-  secrets: SecretBox;
-  logger: Logger;
-  now: () => number;
-}
-
-/** What merchants do with endpoints, events and deliveries (the routes call this). */
-export class WebhookService {
-  constructor(
-    private readonly options: Pick<WebhookOptions, "maxEndpointsPerMerchant" | "requireHttps">,
-    private readonly modules: WebhookServiceModules,
-  ) {}
-
-  /** Registers an endpoint; the secret is returned here only. */
-  async createEndpoint(merchant: MerchantRecord, input: { url: string; description?: string | undefined; eventTypes?: EventType[] | undefined }): Promise<{ endpoint: WebhookEndpointRecord; secret: string }> {
-    const url = new URL(input.url);
-    if (url.username || url.password) throw new SettlenetError("WEBHOOK_URL_INVALID", "webhook URLs must not carry credentials", { field: "url" });
-    if (this.options.requireHttps && url.protocol !== "https:") throw new SettlenetError("WEBHOOK_URL_INVALID", "webhook URLs must be https", { field: "url" });
-    const id = `we_${randomBytes(12).toString("hex")}`;
-    const secret = newWebhookSecret();
-    const endpoint: WebhookEndpointRecord = {
-      id,
-      merchantId: merchant.id,
-      url: url.toString(),
-      description: input.description ?? null,
-      eventTypes: input.eventTypes ? [...new Set(input.eventTypes)] : [...EVENT_TYPES],
-      secret: this.modules.secrets.seal(secret, endpointContext(id)),
-      status: "active",
-      createdAtMs: this.modules.now(),
-    };
-    await this.modules.storage.webhooks.createEndpoint(endpoint, this.options.maxEndpointsPerMerchant);
-    this.modules.logger.info({ merchantId: merchant.id, endpointId: id }, "webhook endpoint registered");
-    return { endpoint, secret };
-  }
-
-  listEndpoints(merchant: MerchantRecord): Promise<WebhookEndpointRecord[]> {
-    return this.modules.storage.webhooks.listEndpoints(merchant.id);
-  }
-
-  /** The merchant's endpoint; WEBHOOK_ENDPOINT_NOT_FOUND for anyone else's. */
-  async endpoint(merchant: MerchantRecord, id: string): Promise<WebhookEndpointRecord> {
-    const endpoint = await this.modules.storage.webhooks.getEndpoint(id);
-    if (!endpoint || endpoint.merchantId !== merchant.id) throw new SettlenetError("WEBHOOK_ENDPOINT_NOT_FOUND", `no webhook endpoint ${id}`, { id });
-    return endpoint;
-  }
-
-  async deleteEndpoint(merchant: MerchantRecord, id: string): Promise<WebhookEndpointRecord> {
-    const endpoint = await this.modules.storage.webhooks.deleteEndpoint(merchant.id, id);
-    this.modules.logger.info({ merchantId: merchant.id, endpointId: id }, "webhook endpoint deleted");
-    return endpoint;
-  }
-
-  async deliveries(merchant: MerchantRecord, endpointId: string, page: { limit: number; cursor?: string }): Promise<Page<DeliveryRecord>> {
-    await this.endpoint(merchant, endpointId);
-    return this.modules.storage.webhooks.listDeliveries(endpointId, page);
-  }
-
-  events(merchant: MerchantRecord, page: { limit: number; cursor?: string }): Promise<Page<EventRecord>> {
-    return this.modules.storage.webhooks.listEvents(merchant.id, page);
-  }
-
-  /** The merchant's event; EVENT_NOT_FOUND for anyone else's. */
-  async event(merchant: MerchantRecord, id: string): Promise<EventRecord> {
-    const event = await this.modules.storage.webhooks.getEvent(id);
-    if (!event || event.merchantId !== merchant.id) throw new SettlenetError("EVENT_NOT_FOUND", `no event ${id}`, { id });
-    return event;
-  }
-
-  /** Sends an event again (same webhook-id) to one endpoint or to every active endpoint taking its type. */
-  async redeliver(merchant: MerchantRecord, eventId: string, endpointId?: string): Promise<DeliveryRecord[]> {
-    const event = await this.event(merchant, eventId);
-    let targets: WebhookEndpointRecord[];
-    if (endpointId !== undefined) {
-      const endpoint = await this.endpoint(merchant, endpointId);
-      if (endpoint.status !== "active") throw new SettlenetError("WEBHOOK_ENDPOINT_DISABLED", `webhook endpoint ${endpointId} is disabled`, { id: endpointId });
-      if (!endpoint.eventTypes.includes(event.type)) {
-        throw new SettlenetError("WEBHOOK_EVENT_TYPE_NOT_SUBSCRIBED", `webhook endpoint ${endpointId} does not take ${event.type}`, { id: endpointId, type: event.type });
-      }
-      targets = [endpoint];
-    } else {
-      targets = (await this.listEndpoints(merchant)).filter((e) => e.status === "active" && e.eventTypes.includes(event.type));
-      if (targets.length === 0) throw new SettlenetError("NO_WEBHOOK_ENDPOINT", `no active webhook endpoint takes ${event.type}`, { type: event.type });
-    }
-    const deliveries = await this.modules.storage.webhooks.redeliver(event, targets.map((e) => e.id), this.modules.now());
-    this.modules.logger.info({ merchantId: merchant.id, eventId, endpoints: targets.length }, "webhook redelivery queued");
-    return deliveries;
-  }
 }
 
 // ----------------------------------------------------------------- dispatcher
@@ -218,7 +114,7 @@ export class WebhookDispatcher {
   private again = false;
 
   constructor(
-    private readonly options: WebhookOptions,
+    private readonly options: Omit<WebhookOptions, keyof WebhookEndpointOptions>,
     private readonly modules: WebhookDispatcherModules,
   ) {
     this.metrics = dispatcherMetrics(modules.metrics, modules.storage);
@@ -295,7 +191,7 @@ export class WebhookDispatcher {
     const startedMs = this.modules.now();
     const timestamp = Math.floor(startedMs / 1000);
     const body = webhookBody(event);
-    const secret = this.modules.secrets.open(endpoint.secret, endpointContext(endpoint.id));
+    const secret = this.modules.secrets.open(endpoint.secret, webhookSecretContext(endpoint.id));
     let statusCode: number | undefined;
     let error: string | undefined;
     let retryAfterMs: number | undefined;

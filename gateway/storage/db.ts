@@ -4,18 +4,14 @@
  * sections (uniqueness checks, nonce claims, index moves) run one at a time.
  */
 import { SettlenetError } from "../../core/errors.js";
-import { openLevelStore, type StorageContext as LevelContext, type Sublevel, type WriteOp } from "../../core/storage/level.js";
-import { KEYSPACES, type Keyspace } from "./keyspaces.js";
+import { openLevelStore } from "../../core/storage/level.js";
+import { KEYSPACES } from "./keyspaces.js";
 import { LevelApiKeyRepository, LevelMerchantRepository } from "./merchants.js";
 import { LevelOrderRepository } from "./orders.js";
 import { LevelMoneyRepository } from "./money.js";
 import { LevelReconcileLog } from "./reconcile.js";
 import { LevelIdempotencyStore, LevelNonceStore } from "./requests.js";
 import { LevelWebhookRepository } from "./webhooks.js";
-
-/** What the gateway's repositories get from the database. */
-export type StorageContext = LevelContext<Keyspace>;
-export type { Sublevel, WriteOp };
 
 /** Everything the gateway persists, behind repositories. */
 export interface GatewayStorage {

@@ -1,3 +1,5 @@
+import type { StorageContext as LevelContext, Sublevel, WriteOp } from "../../core/storage/level.js";
+
 /**
  * Every LevelDB keyspace (sublevel) of the gateway, in one place. Keys are strings; values JSON.
  * Nothing outside gateway/storage opens or reads these directly.
@@ -39,8 +41,9 @@
  * | reconcile         | atMs(16) ! repair id                                | ReconcileRecord         |
  *
  * Events (with their `outbox` entry) and repair records are written in the same synced batch as the
- * order change that causes them (storage/orders.ts `update`), so an event is never lost nor sent for
- * a change that did not happen; payout events join the payout's batch the same way (storage/money.ts).
+ * order change that causes them (storage/orders.ts `update`, given them by domain/orders.ts), so an
+ * event is never lost nor sent for a change that did not happen; payout events join the payout's
+ * batch the same way (storage/money.ts).
  */
 export const KEYSPACES = [
   "merchants",
@@ -79,6 +82,10 @@ export const KEYSPACES = [
 ] as const;
 
 export type Keyspace = (typeof KEYSPACES)[number];
+
+/** What the gateway's repositories get from the database. */
+export type StorageContext = LevelContext<Keyspace>;
+export type { Sublevel, WriteOp };
 
 /** Separator inside composite keys (identifiers that go into keys never contain it). */
 export const SEP = "!";

@@ -1,8 +1,7 @@
 /** Merchants and their API keys. Key layouts: keyspaces.ts. */
 import { SettlenetError } from "../../core/errors.js";
 import type { ApiKeyRecord, MerchantRecord } from "../domain/records.js";
-import type { StorageContext, WriteOp } from "./db.js";
-import { SEP, prefixRange } from "./keyspaces.js";
+import { SEP, prefixRange, type StorageContext, type WriteOp } from "./keyspaces.js";
 
 /** Merchants by id, unique by on-chain address. */
 export class LevelMerchantRepository {

@@ -2,14 +2,15 @@
  * Payouts, top-ups, transfers and payer actions with their indexes (key layouts: keyspaces.ts). A
  * payout or top-up stays in `moneyOpen` until it reaches a final stage, which is what the gateway
  * resumes after a restart; its bank reference maps back to it in `moneyBankRefs`. Every change is one
- * synced batch, and the merchant events a change causes (payout.paid, payout.failed) join that batch
- * (webhooks.ts `eventWrites`: event record, merchant event log, outbox entry).
+ * synced batch, and the merchant events a change causes (payout.paid, payout.failed; the caller makes
+ * the event records) join that batch (webhooks.ts `eventWrites`: event record, merchant event log,
+ * outbox entry).
  */
 import { SettlenetError } from "../../core/errors.js";
 import type { Page } from "../../core/records.js";
-import type { MoneyEvent, PayerActionRecord, PayoutRecord, TopupRecord, TransferRecord } from "../domain/money-types.js";
-import type { StorageContext, WriteOp } from "./db.js";
-import { SEP, pad } from "./keyspaces.js";
+import type { EventRecord } from "../domain/events.js";
+import type { PayerActionRecord, PayoutRecord, TopupRecord, TransferRecord } from "../domain/money-types.js";
+import { SEP, pad, type StorageContext, type WriteOp } from "./keyspaces.js";
 import { eventWrites } from "./webhooks.js";
 
 export type MoneyKind = "payout" | "topup" | "transfer";
@@ -84,7 +85,7 @@ export class LevelMoneyRepository {
    * events the change causes; record, indexes and events go in one synced batch. A record reaching a
    * final stage leaves the open set.
    */
-  update<K extends MoneyKind>(kind: K, id: string, change: (current: RecordOf[K]) => { next: RecordOf[K]; events?: MoneyEvent[] } | undefined): Promise<RecordOf[K]> {
+  update<K extends MoneyKind>(kind: K, id: string, change: (current: RecordOf[K]) => { next: RecordOf[K]; events?: EventRecord[] } | undefined): Promise<RecordOf[K]> {
     const s = this.ctx.spaces;
     return this.ctx.write(async () => {
       const current = (await s[SPACE[kind]].get(id)) as RecordOf[K] | undefined;
@@ -102,7 +103,7 @@ export class LevelMoneyRepository {
         }
       }
       // Events go to the webhook outbox in this same batch: never lost, never sent for a change that did not happen.
-      for (const draft of proposed.events ?? []) writes.push(...eventWrites(s, draft, (next as { updatedAtMs: number }).updatedAtMs).writes);
+      for (const event of proposed.events ?? []) writes.push(...eventWrites(s, event));
       await this.ctx.commit(writes);
       return next;
     });

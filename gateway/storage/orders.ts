@@ -1,17 +1,14 @@
 /**
  * Orders with their indexes: by merchant and time, by merchant and status, by merchant order id
  * (unique) and by on-chain payment id. Key layouts: keyspaces.ts. Every change moves the indexes in
- * the same synced batch as the record, together with the merchant events the change means (and
- * their webhook outbox entries) and, for the reconciler, the repair log record.
+ * the same synced batch as the record, together with the records the caller says the change causes:
+ * merchant events (with their webhook outbox entries) and a repair log record.
  */
-import { randomBytes } from "node:crypto";
-
 import { SettlenetError } from "../../core/errors.js";
 import type { Page } from "../../core/records.js";
-import { deriveOrderEvents, type EventRecord, type ReconcileRecord, type RepairKind } from "../domain/events.js";
+import type { EventRecord, ReconcileRecord } from "../domain/events.js";
 import type { OrderRecord, OrderStatus } from "../domain/records.js";
-import type { StorageContext, WriteOp } from "./db.js";
-import { SEP, pad } from "./keyspaces.js";
+import { SEP, pad, type StorageContext, type WriteOp } from "./keyspaces.js";
 import { repairWrites } from "./reconcile.js";
 import { eventWrites } from "./webhooks.js";
 
@@ -36,9 +33,13 @@ export interface OrderListOptions {
 /** Result of `create`: the new order, or the one that already holds the merchant order id. */
 export type CreateOutcome = { created: true; order: OrderRecord } | { created: false; existing: OrderRecord };
 
-export interface OrderUpdateOptions {
-  /** The reconciler's verdict on the change: a repair kind (logged in the same batch) or undefined. */
-  repair?: (current: OrderRecord, next: OrderRecord) => RepairKind | undefined;
+/** An order change: the next record and what it causes, all written in one batch. */
+export interface OrderChange {
+  next: OrderRecord;
+  /** Merchant events (each also queued in the webhook outbox). */
+  events?: EventRecord[];
+  /** The reconciler's repair log record. */
+  repair?: ReconcileRecord;
 }
 
 /** What an update did: the stored order, the events it wrote and the repair it logged. */
@@ -96,23 +97,18 @@ export class LevelOrderRepository {
   }
 
   /**
-   * Read-modify-write of one order: `change` gets the stored order and returns the next one (or
-   * undefined to leave it). The record, its status index and the events the change means move in
+   * Read-modify-write of one order: `change` gets the stored order and returns the change (or
+   * undefined to leave it). The record, its status index, the events and the repair record move in
    * one synced batch.
    */
-  async update(id: string, change: (current: OrderRecord) => OrderRecord | undefined): Promise<OrderRecord> {
-    return (await this.updateWithEffects(id, change)).order;
-  }
-
-  /** `update`, also reporting the events written and (with `options.repair`) the repair logged. */
-  updateWithEffects(id: string, change: (current: OrderRecord) => OrderRecord | undefined, options: OrderUpdateOptions = {}): Promise<OrderUpdateResult> {
+  update(id: string, change: (current: OrderRecord) => OrderChange | undefined): Promise<OrderUpdateResult> {
     const s = this.ctx.spaces;
     return this.ctx.write(async () => {
       const current = (await s.orders.get(id)) as OrderRecord | undefined;
       if (!current) throw new SettlenetError("PAYMENT_NOT_FOUND", `no payment ${id}`, { id });
       const proposed = change(current);
       if (!proposed) return { order: current, changed: false, events: [] };
-      const next: OrderRecord = { ...proposed, id: current.id, merchantId: current.merchantId, createdAtMs: current.createdAtMs };
+      const next: OrderRecord = { ...proposed.next, id: current.id, merchantId: current.merchantId, createdAtMs: current.createdAtMs };
       const writes: WriteOp[] = [{ type: "put", sublevel: s.orders, key: id, value: next }];
       if (next.status !== current.status) {
         writes.push(
@@ -120,29 +116,10 @@ export class LevelOrderRepository {
           { type: "put", sublevel: s.ordersByStatus, key: orderKeys.byStatus(current, next.status), value: "" },
         );
       }
-      const events: EventRecord[] = [];
-      for (const draft of deriveOrderEvents(current, next)) {
-        const { event, writes: eventOps } = eventWrites(s, draft, next.updatedAtMs);
-        events.push(event);
-        writes.push(...eventOps);
-      }
-      const kind = options.repair?.(current, next);
-      let repair: ReconcileRecord | undefined;
-      if (kind) {
-        repair = {
-          id: `rec_${randomBytes(12).toString("hex")}`,
-          atMs: next.updatedAtMs,
-          kind,
-          orderId: id,
-          merchantId: current.merchantId,
-          paymentId: current.paymentId,
-          from: current.status,
-          to: next.status,
-          onChainStatus: next.onChain?.status ?? null,
-          eventIds: events.map((e) => e.id),
-        };
-        writes.push(...repairWrites(s, repair));
-      }
+      const events = proposed.events ?? [];
+      for (const event of events) writes.push(...eventWrites(s, event));
+      const repair = proposed.repair;
+      if (repair) writes.push(...repairWrites(s, repair));
       await this.ctx.commit(writes);
       return { order: next, changed: true, events, ...(repair ? { repair } : {}) };
     });

@@ -4,9 +4,7 @@
  */
 import type { Page } from "../../core/records.js";
 import type { ReconcileRecord } from "../domain/events.js";
-import type { StorageContext, Sublevel, WriteOp } from "./db.js";
-import type { Keyspace } from "./keyspaces.js";
-import { SEP, pad } from "./keyspaces.js";
+import { SEP, pad, type StorageContext, type WriteOp } from "./keyspaces.js";
 
 /** Key of a repair: time first, so the log reads in order. */
 export function reconcileKey(record: Pick<ReconcileRecord, "atMs" | "id">): string {
@@ -14,7 +12,7 @@ export function reconcileKey(record: Pick<ReconcileRecord, "atMs" | "id">): stri
 }
 
 /** The write that logs `record` (for the batch of the order change). */
-export function repairWrites(spaces: Readonly<Record<Keyspace, Sublevel>>, record: ReconcileRecord): WriteOp[] {
+export function repairWrites(spaces: StorageContext["spaces"], record: ReconcileRecord): WriteOp[] {
   return [{ type: "put", sublevel: spaces.reconcile, key: reconcileKey(record), value: record }];
 }
 

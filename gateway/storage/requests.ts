@@ -4,8 +4,7 @@
  * entry in an expiry index so pruning reads only what has expired.
  */
 import type { IdempotencyRecord } from "../domain/records.js";
-import type { StorageContext, Sublevel, WriteOp } from "./db.js";
-import { SEP, pad } from "./keyspaces.js";
+import { SEP, pad, type StorageContext, type Sublevel, type WriteOp } from "./keyspaces.js";
 
 const expiryKey = (expiresAtMs: number, id: string) => `${pad(expiresAtMs, 16)}${SEP}${id}`;
 

@@ -2,17 +2,16 @@
  * Events, the webhook outbox, endpoints and deliveries. Key layouts: keyspaces.ts.
  *
  * An event is written with `eventWrites` inside the batch of the change that caused it (orders,
- * payouts): the event record, its place in the merchant's log and an `outbox` entry. The dispatcher
+ * payouts; the domain makes the event records): the event record, its place in the merchant's log
+ * and an `outbox` entry. The dispatcher
  * then fans each outbox entry out to the merchant's endpoints (one batch: outbox entry gone, one
  * pending delivery per endpoint queued), and records every attempt (one batch: delivery record and
  * its `webhookQueue` key move together). So an event is never lost between its change and delivery.
  */
 import { SettlenetError } from "../../core/errors.js";
 import type { Page } from "../../core/records.js";
-import { newEventId, type DeliveryAttempt, type DeliveryRecord, type EventDraft, type EventRecord, type WebhookEndpointRecord } from "../domain/events.js";
-import type { StorageContext, Sublevel, WriteOp } from "./db.js";
-import type { Keyspace } from "./keyspaces.js";
-import { SEP, pad, prefixRange } from "./keyspaces.js";
+import type { DeliveryAttempt, DeliveryRecord, EventRecord, WebhookEndpointRecord } from "../domain/events.js";
+import { SEP, pad, prefixRange, type StorageContext, type Sublevel, type WriteOp } from "./keyspaces.js";
 
 /** At most this many attempts are kept per delivery (the count goes on). */
 const MAX_ATTEMPTS_KEPT = 50;
@@ -26,20 +25,13 @@ export const webhookKeys = {
   queue: (dueAtMs: number, endpointId: string, eventId: string) => `${pad(dueAtMs, 16)}${SEP}${endpointId}${SEP}${eventId}`,
 };
 
-/**
- * The writes that store `draft` as a new event, for the batch of the change that caused it (call
- * inside a storage write section). Returns the event too, so callers can report its id.
- */
-export function eventWrites(spaces: Readonly<Record<Keyspace, Sublevel>>, draft: EventDraft, atMs: number): { event: EventRecord; writes: WriteOp[] } {
-  const event: EventRecord = { id: newEventId(), merchantId: draft.merchantId, type: draft.type, createdAtMs: atMs, data: draft.data };
-  return {
-    event,
-    writes: [
-      { type: "put", sublevel: spaces.events, key: event.id, value: event },
-      { type: "put", sublevel: spaces.eventsByMerchant, key: webhookKeys.eventByMerchant(event), value: "" },
-      { type: "put", sublevel: spaces.outbox, key: webhookKeys.outbox(event), value: "" },
-    ],
-  };
+/** The writes that store a new `event`, for the batch of the change that caused it (inside a storage write section). */
+export function eventWrites(spaces: StorageContext["spaces"], event: EventRecord): WriteOp[] {
+  return [
+    { type: "put", sublevel: spaces.events, key: event.id, value: event },
+    { type: "put", sublevel: spaces.eventsByMerchant, key: webhookKeys.eventByMerchant(event), value: "" },
+    { type: "put", sublevel: spaces.outbox, key: webhookKeys.outbox(event), value: "" },
+  ];
 }
 
 /** A delivery that is due, with what the dispatcher needs to send it. */
@@ -58,15 +50,6 @@ export class LevelWebhookRepository {
   constructor(private readonly ctx: StorageContext) {}
 
   // ------------------------------------------------------------------ events
-
-  /** Stores an event on its own (one synced batch); for changes that have no batch of their own. */
-  enqueue(draft: EventDraft, atMs: number): Promise<EventRecord> {
-    return this.ctx.write(async () => {
-      const { event, writes } = eventWrites(this.ctx.spaces, draft, atMs);
-      await this.ctx.commit(writes);
-      return event;
-    });
-  }
 
   getEvent(id: string): Promise<EventRecord | undefined> {
     return this.ctx.read(async () => (await this.ctx.spaces.events.get(id)) as EventRecord | undefined);

@@ -5,16 +5,17 @@
  * atomic batch together with the cursor, so a crash never half-indexes and a restart resumes after
  * the last indexed block. RPC errors are retried with exponential backoff.
  */
-import { Interface, type AbstractProvider, type ErrorDescription, type Log, type LogDescription, type Result } from "ethers";
+import { Interface, type AbstractProvider, type Log, type LogDescription, type Result } from "ethers";
 
+import { outcomeOf } from "../../core/chain/outcome.js";
 import { SettlenetError } from "../../core/errors.js";
 import { ChainFollower } from "./follower.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
-import { OPERATION_KINDS, PAYMENT_STATUSES, type OperationKindName, type PaymentStatusName, type PaymentTerms } from "../../core/protocol/eip712.js";
+import { OPERATION_KINDS, type OperationKindName, type PaymentTerms } from "../../core/protocol/eip712.js";
 import { operationIdOf, paymentIdOf, type EscrowContext, type EscrowOperation } from "../../core/protocol/operations.js";
 import type { IndexBatch, Logger, Storage } from "../services.js";
-import type { OperationFailure, PaymentEventRecord, PaymentRecord, StoredOperation } from "../../core/records.js";
+import type { PaymentEventRecord, PaymentRecord, StoredOperation } from "../../core/records.js";
 
 export interface IndexerOptions {
   deployment: Deployment;
@@ -50,18 +51,6 @@ const INDEXED_EVENTS = [...PAYMENT_EVENTS, "OperationFailed"] as const;
 /** Concurrent block/transaction look-ups within one step. */
 const FETCH_CONCURRENCY = 16;
 
-/** Highest status from which each kind can still execute; an InvalidPaymentStatus above it means "moved past". */
-const LAST_STATUS_FOR: Record<OperationKindName, PaymentStatusName> = {
-  pay: "none",
-  markFulfilled: "held",
-  confirm: "fulfilled",
-  release: "fulfilled",
-  refund: "released",
-  dispute: "fulfilled",
-  resolve: "disputed",
-  reclaim: "held",
-};
-
 /** One item of a relayed escrow call, identified as the node identifies operations. */
 interface RelayedItem {
   id: string;
@@ -77,8 +66,6 @@ interface TxInfo {
 
 type OperationChange = IndexBatch["operations"][number];
 
-const status = (index: bigint | number): PaymentStatusName => PAYMENT_STATUSES[Number(index)] ?? "none";
-const statusRank = (name: PaymentStatusName) => PAYMENT_STATUSES.indexOf(name);
 const PENDING: ReadonlySet<StoredOperation["status"]> = new Set(["accepted", "submitted"]);
 
 /** Event/error arguments as strings (bigints in decimal), booleans kept. */
@@ -153,7 +140,6 @@ class StepState {
 /** Follows escrow events into storage; see the module comment. */
 export class Indexer {
   private readonly escrow: Interface;
-  private readonly token: Interface;
   private readonly topics: string[];
   private readonly ctx: EscrowContext;
   private readonly maxBlocksPerStep: number;
@@ -165,8 +151,6 @@ export class Indexer {
     private readonly modules: IndexerModules,
   ) {
     this.escrow = new Interface(loadArtifact("PaymentEscrow").abi);
-    // Token reverts (frozen account, pause) bubble up through the escrow: decode them too.
-    this.token = new Interface(loadArtifact("SettlementToken").abi);
     this.topics = INDEXED_EVENTS.map((name) => {
       const event = this.escrow.getEvent(name);
       if (!event) throw new SettlenetError("ABI_MISMATCH", `PaymentEscrow ABI lacks event ${name}`, { event: name });
@@ -382,14 +366,17 @@ export class Indexer {
     }
   }
 
-  /** A failed batch item: mark its operation failed unless the failure means it already ran. */
+  /**
+   * A failed batch item: mark its operation failed. A failure that means it already ran is settled by
+   * the execution's own event; one worth retrying is left to its relayer.
+   */
   private async onFailure(state: StepState, log: Log, event: LogDescription): Promise<void> {
     const index = Number(event.args.getValue("index"));
     const kind = OPERATION_KINDS[Number(event.args.getValue("kind"))];
     const paymentId = String(event.args.getValue("paymentId")).toLowerCase();
     if (!kind) return;
-    const failure = this.decodeRevert(String(event.args.getValue("reason")));
-    if (this.alreadyExecuted(kind, failure)) return;
+    const outcome = outcomeOf(kind, String(event.args.getValue("reason")));
+    if (outcome.kind !== "failed") return;
 
     const pending = await state.pending(paymentId, [kind]);
     if (pending.length === 0) return;
@@ -403,34 +390,7 @@ export class Indexer {
     } else {
       this.modules.logger.warn({ paymentId, kind, txHash: log.transactionHash }, "failed batch item matches several stored operations; left pending");
     }
-    if (target) state.settle({ id: target.id, status: "failed", error: failure });
-  }
-
-  private alreadyExecuted(kind: OperationKindName, failure: OperationFailure): boolean {
-    if (failure.code === "PaymentAlreadyExists" || failure.code === "NonceAlreadyUsed") return true;
-    if (failure.code === "InvalidPaymentStatus") {
-      const current = status(BigInt(failure.args?.[1] ?? "0"));
-      return statusRank(current) > statusRank(LAST_STATUS_FOR[kind]);
-    }
-    return false;
-  }
-
-  /** Decodes revert data with the escrow's (then the token's) custom errors. */
-  private decodeRevert(data: string): OperationFailure {
-    let described: ErrorDescription | null = null;
-    for (const iface of [this.escrow, this.token]) {
-      try {
-        described = iface.parseError(data);
-      } catch {
-        described = null;
-      }
-      if (described) break;
-    }
-    if (!described) return { code: "UNKNOWN_REVERT", message: "reverted with undecodable data", args: [data] };
-    const args = described.fragment.inputs.map((_, i) => String(described.args[i]));
-    if (described.name === "Error") return { code: "REVERTED", message: args[0] ?? "", args };
-    if (described.name === "Panic") return { code: "PANIC", message: `panic ${args[0] ?? ""}`, args };
-    return { code: described.name, message: `${described.name}(${args.join(", ")})`, args };
+    if (target) state.settle({ id: target.id, status: "failed", error: outcome.error });
   }
 
   /** The sender of a transaction and, for relayed escrow calls, the ids of the operations it carried. */

@@ -7,20 +7,24 @@
  *    compares them: equal → an institution node signs the EIP-712 `Cycle` summary, stores the
  *    attestation and gossips it; different → it does not sign and raises an alert naming the records;
  * 3. follows open cycles: gathers attestations of its summary and, once more than two thirds of the
- *    active institutions attested, submits `SettlementLedger.finalize` — one institution at a time in
- *    a per-cycle order (keccak256(cycleId, institution)), each later one only after
- *    `finalizeFailoverMs × rank` and only if the cycle is still open; "already finalized" is success;
+ *    active institutions attested, submits `SettlementLedger.finalize` through the key's transaction
+ *    sender (the relayer's) — one institution at a time in the cycle's failover order
+ *    (core/chain/failover.ts), the first at quorum, each later one only after
+ *    `finalizeFailoverMs × position` and only if the cycle is still open; "already finalized" is success;
  * 4. records the on-chain finalization and alerts when its root is not this node's.
  * Attestations of a root other than this node's raise an alert too. A regulator node builds and checks
  * cycles (for proofs and statements) but never signs or submits.
  */
-import { AbiCoder, Contract, ZeroHash, getAddress, keccak256, type AbstractProvider, type Signer } from "ethers";
+import { Contract, Interface, ZeroHash, getAddress, type AbstractProvider, type Signer } from "ethers";
 import { Counter, Histogram, type Registry } from "prom-client";
 
+import { failoverDelayMs, failoverPosition } from "../../core/chain/failover.js";
+import { outcomeOf, revertDataOf } from "../../core/chain/outcome.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { GossipValidationResult } from "../p2p/network.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
+import { describe, type TransactionSender } from "../relay/sender.js";
 import type { Logger, RegistryView, Storage } from "../services.js";
 import type { CycleState, LevelCycleRepository, SettlementAlert, SettlementAlertType } from "../storage/cycles.js";
 import { decodeAttestation, encodeAttestation, recoverCycleSigner, signCycle, type AttestationRecord, type LedgerContext } from "./attestation.js";
@@ -34,7 +38,7 @@ export interface CycleServiceOptions {
   cycleSeconds: number;
   /** Pause between ticks. */
   tickMs: number;
-  /** Wait per rank before a later institution submits a finalization the first did not. */
+  /** Wait per failover position before a later institution submits a finalization the first did not. */
   finalizeFailoverMs: number;
   /** How often an open cycle's own attestation is gossiped again (late or restarted peers). */
   rebroadcastMs: number;
@@ -48,8 +52,10 @@ export interface CycleServiceModules {
   provider: AbstractProvider;
   storage: Storage & { cycles: LevelCycleRepository };
   registry: RegistryView;
-  /** The operator's key, connected to the provider (institutions only). */
+  /** The operator's key, which signs attestations (institutions only). */
   wallet?: Signer;
+  /** The transaction sender of the operator's key, which sends finalize (institutions only). */
+  sender?: TransactionSender;
   /** Publishes on the attestations topic. */
   publish?: (data: Uint8Array) => Promise<number>;
   logger: Logger;
@@ -72,6 +78,7 @@ export class CycleService {
   private readonly clock: ChainClock;
   private readonly chainSource: ChainEventSource;
   private readonly ledger: Contract;
+  private readonly ledgerIface = new Interface(loadArtifact("SettlementLedger").abi);
   private readonly ctx: LedgerContext;
   private readonly log: Logger;
   private readonly lastBroadcast = new Map<string, number>();
@@ -87,6 +94,8 @@ export class CycleService {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = true;
+  /** Aborted by stop(): ends a wait for a finalize receipt. */
+  private abort = new AbortController();
 
   constructor(
     private readonly options: CycleServiceOptions,
@@ -95,12 +104,12 @@ export class CycleService {
     if (!Number.isInteger(options.cycleSeconds) || options.cycleSeconds < 1) {
       throw new SettlenetError("INVALID_ARGUMENT", "cycleSeconds must be a positive integer", { cycleSeconds: options.cycleSeconds });
     }
-    if (options.institutionId && (!modules.wallet || !modules.publish)) {
-      throw new SettlenetError("INVALID_ARGUMENT", "an attesting node needs its wallet and the attestation publisher", {});
+    if (options.institutionId && (!modules.wallet || !modules.sender || !modules.publish)) {
+      throw new SettlenetError("INVALID_ARGUMENT", "an attesting node needs its wallet, its transaction sender and the attestation publisher", {});
     }
     this.clock = new ChainClock(modules.provider);
     this.chainSource = new ChainEventSource(options.deployment, modules.provider);
-    this.ledger = new Contract(options.deployment.contracts.ledger, loadArtifact("SettlementLedger").abi, modules.wallet ?? modules.provider);
+    this.ledger = new Contract(options.deployment.contracts.ledger, loadArtifact("SettlementLedger").abi, modules.provider);
     this.ctx = { chainId: BigInt(options.deployment.chainId), ledger: options.deployment.contracts.ledger };
     this.log = modules.logger.child({ module: "settlement" });
     const registers = [modules.metrics];
@@ -122,11 +131,13 @@ export class CycleService {
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
+    this.abort = new AbortController();
     this.schedule(0);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.abort.abort();
     clearTimeout(this.timer);
     await this.running?.catch(() => undefined);
   }
@@ -269,8 +280,8 @@ export class CycleService {
       await this.modules.storage.cycles.update(state.cycleId, { quorumSeenAtMs });
       this.log.info({ cycleId: state.cycleId, attestations: signatures.length, active: active.length }, "quorum of attestations gathered");
     }
-    const rank = submitterRank(BigInt(state.cycleId), this.options.institutionId, active.map((o) => o.id));
-    if (rank < 0 || Date.now() < quorumSeenAtMs + rank * this.options.finalizeFailoverMs) return;
+    const position = failoverPosition(BigInt(state.cycleId), this.options.institutionId, active.map((o) => o.id));
+    if (position < 0 || Date.now() < quorumSeenAtMs + failoverDelayMs(position, this.options.finalizeFailoverMs)) return;
     await this.submit(state, signatures);
   }
 
@@ -293,25 +304,33 @@ export class CycleService {
   }
 
   private async submit(state: CycleState, signatures: string[]): Promise<void> {
-    if (this.submitting.has(state.cycleId)) return;
+    const sender = this.modules.sender;
+    if (!sender || this.submitting.has(state.cycleId)) return;
     this.submitting.add(state.cycleId);
     try {
-      const summary = summaryFromJson(state.summary);
-      const tx = (await this.ledger.getFunction("finalize")(summary, signatures)) as { hash: string; wait(): Promise<{ status: number | null } | null> };
-      this.log.info({ cycleId: state.cycleId, txHash: tx.hash, attestations: signatures.length }, "finalize submitted");
-      const receipt = await tx.wait();
-      this.m.submissions.inc({ outcome: receipt?.status === 1 ? "finalized" : "reverted" });
-      if (receipt?.status === 1) await this.modules.storage.cycles.update(state.cycleId, { finalized: { merkleRoot: state.summary.merkleRoot, matches: true, attestationCount: signatures.length, finalizedAt: 0, txHash: tx.hash } });
-    } catch (error) {
-      const name = revertName(error);
-      if (name === "CycleAlreadyFinalized") {
-        // Another institution was first: that is success; the next tick records it from the chain.
-        this.m.submissions.inc({ outcome: "already_finalized" });
-        this.log.info({ cycleId: state.cycleId }, "cycle already finalized by another institution");
-      } else {
-        this.m.submissions.inc({ outcome: "error" });
-        this.log.warn({ cycleId: state.cycleId, err: error, revert: name }, "finalize failed; retrying next tick");
+      const data = this.ledgerIface.encodeFunctionData("finalize", [summaryFromJson(state.summary), signatures]);
+      let txHash: string;
+      try {
+        ({ hash: txHash } = await sender.send({ to: this.options.deployment.contracts.ledger, data, extraGas: 20_000n, purpose: "finalize" }));
+      } catch (error) {
+        const revert = revertDataOf(error);
+        const outcome = revert === undefined ? undefined : outcomeOf("finalize", revert);
+        if (outcome?.kind === "alreadyExecuted") {
+          // Another institution was first: that is success; the next tick records it from the chain.
+          this.m.submissions.inc({ outcome: "already_finalized" });
+          this.log.info({ cycleId: state.cycleId }, "cycle already finalized by another institution");
+        } else {
+          this.m.submissions.inc({ outcome: "error" });
+          this.log.warn({ cycleId: state.cycleId, error: describe(error), revert: outcome?.kind === "failed" ? outcome.error.code : undefined }, "finalize failed; retrying next tick");
+        }
+        return;
       }
+      this.log.info({ cycleId: state.cycleId, txHash, attestations: signatures.length }, "finalize submitted");
+      const receipt = await sender.waitForReceipt(txHash, this.abort.signal);
+      // Stopped, or dropped: the next tick reads the cycle from the chain and submits again if still open.
+      if (receipt === undefined || receipt === "dropped") return;
+      this.m.submissions.inc({ outcome: receipt.status === 1 ? "finalized" : "reverted" });
+      if (receipt.status === 1) await this.modules.storage.cycles.update(state.cycleId, { finalized: { merkleRoot: state.summary.merkleRoot, matches: true, attestationCount: signatures.length, finalizedAt: 0, txHash } });
     } finally {
       this.submitting.delete(state.cycleId);
     }
@@ -431,18 +450,4 @@ export class CycleService {
       "settlement alert",
     );
   }
-}
-
-/** This institution's place in cycle `cycleId`'s submission order (0 submits first), or -1 if not active. */
-export function submitterRank(cycleId: bigint, institution: string, active: string[]): number {
-  const abi = AbiCoder.defaultAbiCoder();
-  const key = (id: string) => keccak256(abi.encode(["uint64", "address"], [cycleId, id]));
-  const order = [...active].sort((a, b) => (key(a) < key(b) ? -1 : 1));
-  return order.findIndex((id) => id.toLowerCase() === institution.toLowerCase());
-}
-
-/** The custom error name of a contract revert, if ethers decoded one. */
-function revertName(error: unknown): string | undefined {
-  const revert = (error as { revert?: { name?: unknown } } | null)?.revert;
-  return typeof revert?.name === "string" ? revert.name : undefined;
 }

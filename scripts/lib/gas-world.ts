@@ -1,8 +1,8 @@
 /**
- * The gas report's world: the contract-test fixture's deployed network (3 institutions, arbiter,
- * merchants, funded payers) plus as many extra payers and merchants as the batches need, and the
- * signing of relayed operations. The fixture module creates its in-process EDR chain with
- * `network.create()` when imported; everything here runs on that chain.
+ * The gas report's world: the contract world (contract-world.ts: 3 institutions, arbiter, merchants,
+ * funded payers) plus as many extra payers and merchants as the batches need, and the signing of
+ * relayed operations. The contract world creates its in-process EDR chain with `network.create()`
+ * when imported; everything here runs on that chain.
  */
 import { MaxUint256, Wallet, encodeBytes32String, id } from "ethers";
 import type { ContractTransactionResponse, Signer } from "ethers";
@@ -18,7 +18,7 @@ import {
   signTerms,
   type ActionName,
   type World,
-} from "../../test/contracts/helpers/fixture.js";
+} from "./contract-world.js";
 import type { PaymentTerms } from "../../core/protocol/eip712.js";
 
 export { ethers, networkHelpers };

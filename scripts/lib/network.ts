@@ -1,22 +1,20 @@
 /**
  * The local Settlenet network as child processes (what `npm start`, `npm run demo` and the launcher
- * test share): a journaled EDR chain, three institution nodes and a regulator node, the gateway and
- * the bank simulator, each its own process group with its own data directory under the root
- * (`.settlenet/` by default) and its log in `<root>/<name>/<name>.log`.
+ * test share), launched with the launcher library (./launch/): a journaled EDR chain, three
+ * institution nodes and a regulator node, the gateway and the bank simulator, each its own process
+ * group with its own data directory under the root (`.settlenet/` by default) and its log in
+ * `<root>/<name>/<name>.log`.
  *
  * The first start provisions everything (keys, contracts, onboarding, merchants' API keys) and writes
  * `<root>/network.json` last; a later start finds that file and resumes: the chain replays its
  * journal and the nodes and the gateway reopen their LevelDB. `reset` deletes the root first.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 
-import { JsonRpcProvider } from "ethers";
 import { z } from "zod";
 
 import type { BankConfigInput } from "../../bank-sim/server.js";
@@ -24,12 +22,15 @@ import type { GatewayConfigInput } from "../../gateway/config.js";
 import type { NodeConfigInput } from "../../node/config.js";
 import { SettlenetError } from "../../core/errors.js";
 import { writeOperatorKeystore } from "../../core/keys.js";
-import { loadOrCreatePeerKey, peerIdOf } from "../../node/p2p/keys.js";
 import { CONTRACT_NAMES } from "../../core/protocol/artifacts.js";
 import { writeDeployment } from "../../core/protocol/deployment.js";
-import { DEV_ACCOUNTS, provisionConsortium } from "./consortium.js";
+import { startChainProcess } from "./launch/chain.js";
+import { DEV_ACCOUNTS, provisionConsortium } from "./launch/consortium.js";
+import { nodePeerId, spawnNode } from "./launch/nodes.js";
+import { PROJECT_ROOT, StopOrder, lastLogLine, settlenet, spawnPart, waitHealthy, writeConfig, type ChildPart } from "./launch/part.js";
+import { assertPortFree, freePort } from "./launch/ports.js";
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export { PROJECT_ROOT };
 /** Where `npm start` keeps the network's state. */
 export const DEFAULT_ROOT = join(PROJECT_ROOT, ".settlenet");
 
@@ -72,31 +73,9 @@ export function defaultPorts(base?: number): NetworkPorts {
   return { chain: base, gateway: base + 20, bank: base + 21, nodes: NODE_NAMES.map((_, i) => ({ api: base + 1 + i, p2p: base + 11 + i })) };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
 /** Ephemeral ports for every part (tests). */
 export async function autoPorts(): Promise<NetworkPorts> {
   return { chain: await freePort(), gateway: await freePort(), bank: await freePort(), nodes: await Promise.all(NODE_NAMES.map(async () => ({ api: await freePort(), p2p: await freePort() }))) };
-}
-
-async function assertPortFree(port: number, what: string): Promise<void> {
-  await new Promise<void>((resolveFree, reject) => {
-    const server = createServer();
-    server.once("error", (error: NodeJS.ErrnoException) =>
-      reject(new SettlenetError("PORT_IN_USE", `port ${port} (${what}) is in use: stop whatever listens there, or start on other ports with --base-port <n>`, { port, what, errno: error.code })),
-    );
-    server.listen(port, "127.0.0.1", () => server.close(() => resolveFree()));
-  });
 }
 
 // ------------------------------------------------------------------ state
@@ -171,104 +150,6 @@ export function runningLauncher(root: string = DEFAULT_ROOT): z.infer<typeof run
     return undefined;
   }
 }
-
-// ------------------------------------------------------------------ child processes
-
-/** One part of the network running as its own process group. */
-export interface ChildPart {
-  name: string;
-  logFile: string;
-  process: ChildProcess | undefined;
-  /** Resolves when the process exits, with how. */
-  exited: Promise<string>;
-  /** SIGTERM to the process group, SIGKILL after `timeoutMs`. */
-  stop(timeoutMs?: number): Promise<void>;
-}
-
-/** The last meaningful line of a log (the CLI's one-line error, or the last pino message). */
-export function lastLogLine(logFile: string): string {
-  let text: string;
-  try {
-    text = readFileSync(logFile, "utf8");
-  } catch {
-    return "";
-  }
-  const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
-  for (const line of lines.reverse()) {
-    if (!line.startsWith("{")) return line;
-    try {
-      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
-      if ((entry.level ?? 0) >= 50) return `${entry.msg ?? ""}${entry.err?.message ? `: ${entry.err.message}` : ""}`;
-    } catch {
-      return line;
-    }
-  }
-  return "";
-}
-
-function spawnPart(name: string, args: string[], logFile: string, env: NodeJS.ProcessEnv): ChildPart {
-  const fd = openSync(logFile, "a");
-  // Own process group (detached): Ctrl-C in the terminal reaches only the launcher, which stops the
-  // parts in order; the IPC channel lets a part notice that the launcher died (core/lifecycle.ts).
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
-    cwd: PROJECT_ROOT,
-    env: { ...process.env, ...env },
-    detached: true,
-    stdio: ["ignore", fd, fd, "ipc"],
-  });
-  closeSync(fd);
-  const exited = new Promise<string>((resolveExit) => {
-    child.once("exit", (code, signal) => resolveExit(signal ? `signal ${signal}` : `code ${code}`));
-    child.once("error", (error) => resolveExit(`spawn error ${error.message}`));
-  });
-  const part: ChildPart = {
-    name,
-    logFile,
-    process: child,
-    exited,
-    async stop(timeoutMs = 15_000) {
-      const pid = child.pid;
-      if (pid === undefined) return;
-      const signalGroup = (signal: NodeJS.Signals) => {
-        try {
-          process.kill(-pid, signal);
-        } catch {
-          // ESRCH: the group is gone.
-        }
-      };
-      if (child.exitCode === null && child.signalCode === null) {
-        signalGroup("SIGTERM");
-        const timer = setTimeout(() => signalGroup("SIGKILL"), timeoutMs);
-        await exited;
-        clearTimeout(timer);
-      }
-      // Anything the part started in its group goes with it.
-      signalGroup("SIGKILL");
-    },
-  };
-  return part;
-}
-
-async function waitReady(part: ChildPart, what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  let exit: string | undefined;
-  void part.exited.then((how) => (exit = how));
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (exit !== undefined) {
-      const last = lastLogLine(part.logFile);
-      throw new SettlenetError("PART_EXITED", `${part.name} exited (${exit}) while starting${last ? `: ${last}` : ""} (log: ${part.logFile})`, { part: part.name });
-    }
-    try {
-      if (await check()) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new SettlenetError("PART_NOT_READY", `${part.name} did not become ready (${what}) within ${Math.round(timeoutMs / 1000)} s (log: ${part.logFile})`, { part: part.name });
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-const httpOk = (url: string) => async () => (await fetch(url, { signal: AbortSignal.timeout(5_000) })).status === 200;
 
 // ------------------------------------------------------------------ the network
 
@@ -373,15 +254,16 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
   await writeFile(join(root, "launcher.json"), JSON.stringify({ pid: process.pid, ports, startedAt: new Date().toISOString() }, null, 2));
 
   const parts: ChildPart[] = [];
+  // Stopped in reverse: the gateway and the bank, then the nodes, then the chain, then launcher.json.
+  const order = new StopOrder();
+  order.stage(async () => {
+    const runtime = runningLauncher(root);
+    if (runtime?.pid === process.pid) await rm(join(root, "launcher.json"), { force: true });
+  });
   let stopping = false;
   const stopAll = async () => {
     stopping = true;
-    const byName = (names: (n: string) => boolean) => parts.filter((p) => names(p.name));
-    await Promise.all(byName((n) => n === "gateway" || n === "bank").map((p) => p.stop()));
-    await Promise.all(byName((n) => n.startsWith("institution") || n === "regulator").map((p) => p.stop()));
-    await Promise.all(byName((n) => n === "chain").map((p) => p.stop()));
-    const runtime = runningLauncher(root);
-    if (runtime?.pid === process.pid) await rm(join(root, "launcher.json"), { force: true });
+    await order.stop();
   };
 
   try {
@@ -394,75 +276,62 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
 
     // Peer keys first: their ids are registered on-chain.
     const peerIds: string[] = [];
-    for (const name of NODE_NAMES) peerIds.push(peerIdOf(await loadOrCreatePeerKey(join(dirOf(name), "peer.key"))));
+    for (const name of NODE_NAMES) peerIds.push(await nodePeerId(join(dirOf(name), "peer.key")));
 
     const chainUrl = `http://127.0.0.1:${ports.chain}`;
-    const chain = spawnPart("chain", [join(PROJECT_ROOT, "scripts", "chain.ts"), "--data-dir", join(dirOf("chain"), "data"), "--port", String(ports.chain)], join(dirOf("chain"), "chain.log"), {});
-    parts.push(chain);
-    const rpc = async (method: string) => {
-      const response = await fetch(chainUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: [] }), signal: AbortSignal.timeout(5_000) });
-      return response.status === 200;
-    };
-    await waitReady(chain, chainUrl, () => rpc("eth_chainId"), readyTimeoutMs);
+    const chain = await startChainProcess({ port: ports.chain, dataDir: join(dirOf("chain"), "data"), logFile: join(dirOf("chain"), "chain.log"), readyTimeoutMs });
+    parts.push(chain.part);
+    order.stage(() => chain.close());
     progress(`chain ready at ${chainUrl}${fresh ? "" : " (journal replayed)"}`);
+    const { provider } = chain;
 
     const deploymentFile = join(root, "deployment.json");
     if (!state) {
-      const provider = new JsonRpcProvider(chainUrl, undefined, { cacheTimeout: -1, pollingInterval: 100 });
-      try {
-        const payers = options.payers ?? 20;
-        const { deployment, attestedReserves } = await provisionConsortium(provider, {
-          institutionPeerIds: peerIds.slice(0, 3),
-          regulatorPeerId: peerIds[3] ?? "",
-          merchants: MERCHANTS.map((m) => ({ name: m.name, payoutAccount: m.payoutAccount })),
-          payers,
-          payerFunds: options.payerFunds ?? 10_000_000n,
-          merchantFeeBps: 100,
-          onStep: progress,
-        });
-        await writeDeployment(deploymentFile, deployment);
-        const nodes = NODE_NAMES.map((name, i) => ({
-          name,
-          role: name === "regulator" ? ("regulator" as const) : ("institution" as const),
-          address: (name === "regulator" ? DEV_ACCOUNTS.regulator() : DEV_ACCOUNTS.institution(i)).address,
-          peerId: peerIds[i] ?? "",
-        }));
-        for (const [i, name] of NODE_NAMES.entries()) {
-          const wallet = name === "regulator" ? DEV_ACCOUNTS.regulator() : DEV_ACCOUNTS.institution(i);
-          await writeOperatorKeystore(join(dirOf(name), "operator.json"), wallet.privateKey, keyPassword, true);
-        }
-        const merchants = await provisionGatewayMerchants(gatewayConfig(), masterKey);
-        state = {
-          version: 1,
-          createdAt: new Date().toISOString(),
-          chainId: deployment.chainId,
-          deploymentFile: "deployment.json",
-          attestedReserves: attestedReserves.toString(),
-          keyPassword,
-          masterKey,
-          nodes,
-          merchants,
-          payers: Array.from({ length: payers }, (_, i) => ({ address: DEV_ACCOUNTS.payer(i).address, privateKey: DEV_ACCOUNTS.payer(i).privateKey })),
-          arbiter: { address: DEV_ACCOUNTS.arbiter().address, privateKey: DEV_ACCOUNTS.arbiter().privateKey },
-          regulator: { address: DEV_ACCOUNTS.regulator().address },
-          cycleSeconds: options.cycleSeconds ?? LOCAL_CYCLE_SECONDS,
-        };
-        // Written last and atomically: its presence means "provisioned", so a start interrupted before it starts over.
-        await writeFile(join(root, "network.json.tmp"), JSON.stringify(state, null, 2), { mode: 0o600 });
-        await rename(join(root, "network.json.tmp"), join(root, "network.json"));
-        progress("network provisioned (state in network.json)");
-      } finally {
-        provider.destroy();
+      const payers = options.payers ?? 20;
+      const { deployment, attestedReserves } = await provisionConsortium(provider, {
+        institutionPeerIds: peerIds.slice(0, 3),
+        regulatorPeerId: peerIds[3] ?? "",
+        merchants: MERCHANTS.map((m) => ({ name: m.name, payoutAccount: m.payoutAccount })),
+        payers,
+        payerFunds: options.payerFunds ?? 10_000_000n,
+        merchantFeeBps: 100,
+        onStep: progress,
+      });
+      await writeDeployment(deploymentFile, deployment);
+      const nodes = NODE_NAMES.map((name, i) => ({
+        name,
+        role: name === "regulator" ? ("regulator" as const) : ("institution" as const),
+        address: (name === "regulator" ? DEV_ACCOUNTS.regulator() : DEV_ACCOUNTS.institution(i)).address,
+        peerId: peerIds[i] ?? "",
+      }));
+      for (const [i, name] of NODE_NAMES.entries()) {
+        const wallet = name === "regulator" ? DEV_ACCOUNTS.regulator() : DEV_ACCOUNTS.institution(i);
+        await writeOperatorKeystore(join(dirOf(name), "operator.json"), wallet.privateKey, keyPassword, true);
       }
+      const merchants = await provisionGatewayMerchants(gatewayConfig(), masterKey);
+      state = {
+        version: 1,
+        createdAt: new Date().toISOString(),
+        chainId: deployment.chainId,
+        deploymentFile: "deployment.json",
+        attestedReserves: attestedReserves.toString(),
+        keyPassword,
+        masterKey,
+        nodes,
+        merchants,
+        payers: Array.from({ length: payers }, (_, i) => ({ address: DEV_ACCOUNTS.payer(i).address, privateKey: DEV_ACCOUNTS.payer(i).privateKey })),
+        arbiter: { address: DEV_ACCOUNTS.arbiter().address, privateKey: DEV_ACCOUNTS.arbiter().privateKey },
+        regulator: { address: DEV_ACCOUNTS.regulator().address },
+        cycleSeconds: options.cycleSeconds ?? LOCAL_CYCLE_SECONDS,
+      };
+      // Written last and atomically: its presence means "provisioned", so a start interrupted before it starts over.
+      await writeFile(join(root, "network.json.tmp"), JSON.stringify(state, null, 2), { mode: 0o600 });
+      await rename(join(root, "network.json.tmp"), join(root, "network.json"));
+      progress("network provisioned (state in network.json)");
     } else {
       const deployment = JSON.parse(await readFile(deploymentFile, "utf8")) as { contracts: { registry: string } };
-      const provider = new JsonRpcProvider(chainUrl, undefined, { cacheTimeout: -1 });
-      try {
-        if ((await provider.getCode(deployment.contracts.registry)) === "0x") {
-          throw new SettlenetError("CHAIN_STATE_LOST", `the chain has no contracts at the deployed addresses (its journal in ${dirOf("chain")} is gone or was reset); start over with --reset`, { root });
-        }
-      } finally {
-        provider.destroy();
+      if ((await provider.getCode(deployment.contracts.registry)) === "0x") {
+        throw new SettlenetError("CHAIN_STATE_LOST", `the chain has no contracts at the deployed addresses (its journal in ${dirOf("chain")} is gone or was reset); start over with --reset`, { root });
       }
     }
     const provisioned = state;
@@ -513,12 +382,13 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
           logLevel,
         };
         const configFile = join(dirOf(name), "node.json");
-        await writeFile(configFile, JSON.stringify(config, null, 2));
-        return spawnPart(name, [join(PROJECT_ROOT, "scripts", "settlenet.ts"), "node", "start", "--config", configFile], join(dirOf(name), `${name}.log`), env);
+        await writeConfig(configFile, config);
+        return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env });
       }),
     );
     parts.push(...nodeParts);
-    await Promise.all(nodeParts.map((part, i) => waitReady(part, "GET /health", httpOk(`${endpoints.nodes[i]?.api}/health`), readyTimeoutMs)));
+    order.stage(...nodeParts.map((part) => () => part.stop()));
+    await Promise.all(nodeParts.map((part, i) => waitHealthy(part, endpoints.nodes[i]?.api ?? "", readyTimeoutMs)));
     progress(`${nodeParts.length} nodes ready`);
 
     const bankConfig: BankConfigInput = {
@@ -531,9 +401,10 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       callbackSecret: bankCallbackSecret,
       logLevel,
     };
-    await writeFile(join(dirOf("bank"), "bank.json"), JSON.stringify(bankConfig, null, 2));
-    const bank = spawnPart("bank", [join(PROJECT_ROOT, "scripts", "settlenet.ts"), "bank", "start", "--config", join(dirOf("bank"), "bank.json")], join(dirOf("bank"), "bank.log"), env);
+    await writeConfig(join(dirOf("bank"), "bank.json"), bankConfig);
+    const bank = spawnPart({ name: "bank", args: settlenet("bank", "start", "--config", join(dirOf("bank"), "bank.json")), logFile: join(dirOf("bank"), "bank.log"), env });
     parts.push(bank);
+    const services = order.stage(() => bank.stop());
     const gwConfigFile = join(dirOf("gateway"), "gateway.json");
     const gwConfig: GatewayConfigInput = {
       ...gatewayConfig(),
@@ -541,13 +412,11 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       permitRelayer: { keyFile: relayerKeyFile, keyPasswordEnv: KEY_PASSWORD_ENV },
       bank: { url: endpoints.bank, callbackSecret: bankCallbackSecret },
     };
-    await writeFile(gwConfigFile, JSON.stringify(gwConfig, null, 2));
-    const gateway = spawnPart("gateway", [join(PROJECT_ROOT, "scripts", "settlenet.ts"), "gateway", "start", "--config", gwConfigFile], join(dirOf("gateway"), "gateway.log"), env);
+    await writeConfig(gwConfigFile, gwConfig);
+    const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", gwConfigFile), logFile: join(dirOf("gateway"), "gateway.log"), env });
     parts.push(gateway);
-    await Promise.all([
-      waitReady(bank, "GET /health", httpOk(`${endpoints.bank}/health`), readyTimeoutMs),
-      waitReady(gateway, "GET /health", httpOk(`${endpoints.gateway}/health`), readyTimeoutMs),
-    ]);
+    services.add(() => gateway.stop());
+    await Promise.all([waitHealthy(bank, endpoints.bank, readyTimeoutMs), waitHealthy(gateway, endpoints.gateway, readyTimeoutMs)]);
     progress("gateway and bank simulator ready");
     await openBankReserves(endpoints.bank, provisioned);
 

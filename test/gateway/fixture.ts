@@ -1,39 +1,23 @@
 /**
- * A gateway app on real parts for tests: LevelDB in a temp dir, a master key, the deployed scenario's
- * merchants added with their keys and one API key each, and a signed `inject` helper; the bank
- * simulator over HTTP and the money modules that reach it; signed GET/POST/poll helpers for a merchant.
+ * A gateway app on real parts for tests (parts.ts: LevelDB in a temp dir, a master key, the deployed
+ * scenario's merchants with one API key each, the bank simulator and the money modules), a signed
+ * `inject` helper, and signed GET/POST/poll helpers for a merchant.
  */
-import { randomBytes } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-
 import { expect } from "chai";
 import type { HDNodeWallet, Wallet } from "ethers";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
 
 import { buildApp, type GatewayAppOptions, type GatewayMoneyModules } from "../../gateway/app.js";
-import { HttpBankAdapter } from "../../gateway/adapters/bank.js";
-import { buildBankSimulator, type BankSimulatorOptions } from "../../bank-sim/simulator.js";
-import { openBankStore, type BankStore } from "../../bank-sim/store.js";
-import { createChainReader, type ChainReader } from "../../gateway/adapters/chain.js";
-import { orderDefaultsSchema } from "../../gateway/config.js";
-import { addMerchant, createApiKey } from "../../gateway/domain/merchants.js";
-import { NodeApiClient } from "../../core/api/client.js";
-import { SecretBox } from "../../gateway/domain/secrets.js";
-import { MoneyChain } from "../../gateway/adapters/money-chain.js";
 import { signRequest } from "../../gateway/client/signing.js";
-import { openGatewayStorage, type GatewayStorage } from "../../gateway/storage/db.js";
-import { devWallet, type Scenario } from "../helpers/chain.js";
+import { orderDefaultsSchema } from "../../gateway/config.js";
+import type { SecretBox } from "../../gateway/domain/secrets.js";
+import type { GatewayStorage } from "../../gateway/storage/db.js";
+import type { Scenario } from "../helpers/chain.js";
 import { waitFor } from "../helpers/network.js";
+import { gatewayStore, nodeAndChain, type TestMerchant } from "./parts.js";
 
-export interface TestMerchant {
-  id: string;
-  address: string;
-  keyId: string;
-  secret: string;
-}
+export { NO_NODE, bankFixture, moneyModules, startBankSimulator, type BankFixture, type BankSimulatorHandle, type TestMerchant } from "./parts.js";
 
 export interface GatewayFixture {
   dir: string;
@@ -59,21 +43,11 @@ export interface FixtureOptions {
   money?: () => GatewayMoneyModules;
 }
 
-/** A port nothing listens on: node calls fail fast with NODE_UNAVAILABLE. */
-export const NO_NODE = "http://127.0.0.1:9";
-
 /** Builds a gateway with every scenario merchant registered and holding one API key. */
 export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFixture> {
-  const dir = await mkdtemp(join(tmpdir(), "settlenet-gateway-"));
-  const secrets = new SecretBox(randomBytes(32));
+  const store = await gatewayStore(options.scenario);
+  const { dir, secrets, merchants } = store;
   const logger = pino({ level: "silent" });
-  let storage = await openGatewayStorage(join(dir, "db"));
-  const merchants: TestMerchant[] = [];
-  for (const [i, wallet] of options.scenario.merchants.entries()) {
-    const added = await addMerchant({ id: `merchant-${i}`, privateKey: wallet.privateKey }, { storage, secrets });
-    const key = await createApiKey(added.id, { storage, secrets });
-    merchants.push({ id: added.id, address: added.address, keyId: key.keyId, secret: key.secret });
-  }
   const appOptions: GatewayAppOptions = {
     deployment: options.scenario.deployment,
     orders: orderDefaultsSchema.parse({}),
@@ -84,13 +58,13 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
     pruneIntervalMs: 0,
     ...options.app,
   };
-  let chain: ChainReader;
+  let reader: { close(): Promise<void> };
   let money: GatewayMoneyModules | undefined;
   const build = async () => {
-    chain = createChainReader(options.scenario.chain.url, options.scenario.deployment);
-    const node = new NodeApiClient({ baseUrl: options.nodeUrl ?? NO_NODE, timeoutMs: 5_000 });
+    const { node, chain, close } = nodeAndChain(options.scenario, options.nodeUrl);
+    reader = { close };
     money = options.money?.();
-    const app = await buildApp(appOptions, { storage, secrets, node, chain, logger, ...(options.now ? { now: options.now } : {}), ...(money ? { money } : {}) });
+    const app = await buildApp(appOptions, { storage: store.storage, secrets, node, chain, logger, ...(options.now ? { now: options.now } : {}), ...(money ? { money } : {}) });
     await app.ready();
     return app;
   };
@@ -98,24 +72,24 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
     dir,
     app: await build(),
     get storage() {
-      return storage;
+      return store.storage;
     },
     secrets,
     merchants,
     async stop() {
       await fixture.app.close();
-      await chain.close();
+      await reader.close();
       await money?.chain.close();
-      await storage.close();
+      await store.shut();
     },
     async restart() {
       await fixture.stop();
-      storage = await openGatewayStorage(join(dir, "db"));
+      await store.reopen();
       fixture.app = await build();
     },
     async close() {
       await fixture.stop();
-      await rm(dir, { recursive: true, force: true });
+      await store.close();
     },
   };
   return fixture;
@@ -173,62 +147,6 @@ export async function signedInject<T = Record<string, unknown>>(
 /** A create-payment body for `payer` (defaults: 100.00 CNY, escrow). */
 export function paymentBody(payer: string, merchantOrderId: string, overrides: Record<string, unknown> = {}) {
   return { amount: "10000", currency: "CNY", merchantOrderId, description: "test order", mode: "escrow", payer, ...overrides };
-}
-
-export interface BankSimulatorHandle {
-  url: string;
-  app: FastifyInstance;
-  store: BankStore;
-  /** Closes the app and the store (once; later calls do nothing), keeping the directory. */
-  stop(): Promise<void>;
-}
-
-/** The bank simulator in-process, listening on 127.0.0.1 (`port`, 0 for any) with its LevelDB in `dir`. */
-export async function startBankSimulator(dir: string, options: BankSimulatorOptions, port = 0): Promise<BankSimulatorHandle> {
-  const store = await openBankStore(dir);
-  const app = await buildBankSimulator(options, { logger: pino({ level: "silent" }), store });
-  await app.listen({ host: "127.0.0.1", port });
-  const address = app.server.address();
-  const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`;
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await app.close();
-    await store.close();
-  };
-  return { url, app, store, stop };
-}
-
-/** A bank simulator on a temp dir of its own. */
-export interface BankFixture extends BankSimulatorHandle {
-  /** Stops the simulator and removes its directory. */
-  close(): Promise<void>;
-}
-
-/** The bank simulator on a temp dir of its own (no failures, the given latency). */
-export async function bankFixture(latencyMs: BankSimulatorOptions["latencyMs"]): Promise<BankFixture> {
-  const dir = await mkdtemp(join(tmpdir(), "settlenet-gateway-bank-"));
-  const bank = await startBankSimulator(dir, { latencyMs, failureRate: 0 });
-  return {
-    ...bank,
-    async close() {
-      await bank.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Money modules for `gatewayFixture`: institution 0 as custodian, dev wallet 15 as permit relayer, the bank at `bankUrl`. */
-export function moneyModules(scenario: Scenario, bankUrl: string): () => GatewayMoneyModules {
-  const custodian = scenario.institutions[0];
-  if (!custodian) throw new Error("no custodian");
-  const logger = pino({ level: "silent" });
-  return () => ({
-    chain: new MoneyChain(scenario.chain.url, scenario.deployment, { permitRelayer: devWallet(15), logger }),
-    custodian,
-    bank: new HttpBankAdapter({ baseUrl: bankUrl, retryDelayMs: 50 }, { logger }),
-  });
 }
 
 /** The part of a payment view the order helpers read. */

@@ -1,38 +1,40 @@
-/** The /v1 payment routes (schemas in schemas.ts, behaviour in ../payments.ts). */
+/**
+ * The /v1 payment routes: every /payments and /payments/:id/* route, the merchant's (create, list,
+ * get, authorization, fulfilment, refunds, cancel) and the payer's (confirm, dispute, reclaim: the
+ * payload to sign, then the signature to relay). Schemas in schemas.ts, views in views.ts, behaviour
+ * in domain/payments.ts and domain/payer-actions.ts.
+ */
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 
-import { SettlenetError } from "../../../core/errors.js";
-import type { PaymentService } from "../../domain/payments.js";
-import type { MerchantRecord } from "../../domain/records.js";
+import { merchantOf } from "../../plugins/app/auth.js";
+import { moneyConfigured } from "../../plugins/app/services.js";
+import { SIGNED, emptyBody, idempotencyHeaders, problemResponses } from "../schemas.js";
 import {
-  SIGNED,
   authorizationBody,
   cancelBody,
+  confirmBody,
   createPaymentBody,
-  emptyBody,
-  idempotencyHeaders,
+  disputeBody,
+  disputePayloadQuery,
   listQuery,
+  payerActionPayloadView,
+  payerActionResult,
   paymentIdParam,
   paymentList,
   paymentView,
-  problemResponses,
+  reclaimBody,
   refundBody,
   refundResult,
 } from "./schemas.js";
-
-export interface PaymentRoutesOptions {
-  payments: PaymentService;
-}
-
-function merchantOf(request: { merchant: MerchantRecord | null }): MerchantRecord {
-  if (!request.merchant) throw new SettlenetError("INTERNAL", "route reached without an authenticated merchant");
-  return request.merchant;
-}
+import { payerActionViewOf, paymentViewOf, refundViewOf } from "./views.js";
 
 const common = { tags: ["payments"], security: SIGNED } as const;
 
-/** Registers the payment routes on an authenticated /v1 scope. */
-export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async (app, { payments }) => {
+/** Registers the payment routes on the signed /v1 scope. */
+export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
+  const { payments } = app;
+  /** Without money modules the payer's routes answer MONEY_NOT_CONFIGURED. */
+  const payerActions = () => moneyConfigured(app.payerActions);
   app.post(
     "/payments",
     {
@@ -48,7 +50,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
     },
     async (request, reply) => {
       const { created, order } = await payments.create(merchantOf(request), request.body);
-      return reply.status(created ? 201 : 200).send(payments.view(order));
+      return reply.status(created ? 201 : 200).send(paymentViewOf(order, payments));
     },
   );
 
@@ -69,7 +71,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
       if (merchantOrderId !== undefined) {
         const order = await payments.getByMerchantOrderId(merchant, merchantOrderId);
         const matches = order && (!status || order.status === status) && (!from || order.createdAtMs >= Date.parse(from)) && (!to || order.createdAtMs <= Date.parse(to));
-        return { object: "list" as const, items: matches ? [payments.view(order)] : [], nextCursor: null };
+        return { object: "list" as const, items: matches ? [paymentViewOf(order, payments)] : [], nextCursor: null };
       }
       const page = await payments.list(merchant, {
         limit,
@@ -78,7 +80,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
         ...(to ? { toMs: Date.parse(to) } : {}),
         ...(cursor ? { cursor } : {}),
       });
-      return { object: "list" as const, items: page.items.map((o) => payments.view(o)), nextCursor: page.next ?? null };
+      return { object: "list" as const, items: page.items.map((o) => paymentViewOf(o, payments)), nextCursor: page.next ?? null };
     },
   );
 
@@ -95,7 +97,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
     },
     async (request) => {
       const { order } = await payments.get(merchantOf(request), request.params.id);
-      return payments.view(order);
+      return paymentViewOf(order, payments);
     },
   );
 
@@ -115,7 +117,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
     },
     async (request, reply) => {
       const order = await payments.authorize(merchantOf(request), request.params.id, request.body.signature);
-      return reply.status(202).send(payments.view(order));
+      return reply.status(202).send(paymentViewOf(order, payments));
     },
   );
 
@@ -135,7 +137,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
     },
     async (request, reply) => {
       const order = await payments.fulfil(merchantOf(request), request.params.id);
-      return reply.status(202).send(payments.view(order));
+      return reply.status(202).send(paymentViewOf(order, payments));
     },
   );
 
@@ -155,7 +157,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
     },
     async (request, reply) => {
       const { order, refund } = await payments.refund(merchantOf(request), request.params.id, request.body);
-      return reply.status(202).send({ refund: payments.refundView(refund), payment: payments.view(order) });
+      return reply.status(202).send({ refund: refundViewOf(refund), payment: paymentViewOf(order, payments) });
     },
   );
 
@@ -174,7 +176,113 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRoutesOptions> = async 
     },
     async (request) => {
       const order = await payments.cancel(merchantOf(request), request.params.id, request.body?.reason);
-      return payments.view(order);
+      return paymentViewOf(order, payments);
+    },
+  );
+
+  app.get(
+    "/payments/:id/confirm",
+    {
+      schema: {
+        ...common,
+        operationId: "getConfirmPayload",
+        summary: "The payload the payer signs to confirm receipt",
+        description: "EIP-712 Confirm data (fresh nonce, deadline in chain time). The payer signs `typedData`; post the signature with the same nonce and deadline.",
+        params: paymentIdParam,
+        response: { 200: payerActionPayloadView, ...problemResponses },
+      },
+    },
+    async (request) => ({ object: "payer_action_payload" as const, ...(await payerActions().payload(merchantOf(request), request.params.id, "confirm")) }),
+  );
+
+  app.get(
+    "/payments/:id/dispute",
+    {
+      schema: {
+        ...common,
+        operationId: "getDisputePayload",
+        summary: "The payload the payer signs to dispute a payment",
+        description: "EIP-712 Dispute data for the given reason (its keccak256 is signed and goes on-chain).",
+        params: paymentIdParam,
+        querystring: disputePayloadQuery,
+        response: { 200: payerActionPayloadView, ...problemResponses },
+      },
+    },
+    async (request) => ({ object: "payer_action_payload" as const, ...(await payerActions().payload(merchantOf(request), request.params.id, "dispute", request.query.reason)) }),
+  );
+
+  app.post(
+    "/payments/:id/confirm",
+    {
+      schema: {
+        ...common,
+        operationId: "confirmPayment",
+        summary: "Relay the payer's signed confirmation (releases the payment)",
+        description: "A signature by anyone but the payer is refused with BAD_SIGNATURE and changes nothing. Node refusals keep the node's code.",
+        headers: idempotencyHeaders,
+        params: paymentIdParam,
+        body: confirmBody,
+        response: { 202: payerActionResult, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { action, order } = await payerActions().submit(merchantOf(request), request.params.id, "confirm", request.body);
+      return reply.status(202).send({ action: payerActionViewOf(action), payment: paymentViewOf(order, payments) });
+    },
+  );
+
+  app.post(
+    "/payments/:id/dispute",
+    {
+      schema: {
+        ...common,
+        operationId: "disputePayment",
+        summary: "Relay the payer's signed dispute (freezes the held payment)",
+        headers: idempotencyHeaders,
+        params: paymentIdParam,
+        body: disputeBody,
+        response: { 202: payerActionResult, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { action, order } = await payerActions().submit(merchantOf(request), request.params.id, "dispute", request.body);
+      return reply.status(202).send({ action: payerActionViewOf(action), payment: paymentViewOf(order, payments) });
+    },
+  );
+
+  app.get(
+    "/payments/:id/reclaim",
+    {
+      schema: {
+        ...common,
+        operationId: "getReclaimPayload",
+        summary: "The payload the payer signs to reclaim a payment the merchant never fulfilled",
+        description:
+          "EIP-712 Reclaim data (fresh nonce, deadline in chain time). Only for a held payment whose fulfilment period has ended in chain time (else RECLAIM_NOT_DUE, or INVALID_PAYMENT_STATUS once fulfilled).",
+        params: paymentIdParam,
+        response: { 200: payerActionPayloadView, ...problemResponses },
+      },
+    },
+    async (request) => ({ object: "payer_action_payload" as const, ...(await payerActions().payload(merchantOf(request), request.params.id, "reclaim")) }),
+  );
+
+  app.post(
+    "/payments/:id/reclaim",
+    {
+      schema: {
+        ...common,
+        operationId: "reclaimPayment",
+        summary: "Relay the payer's signed reclaim (returns the held amount to the payer)",
+        description: "A signature by anyone but the payer is refused with BAD_SIGNATURE and changes nothing; before the fulfilment deadline, RECLAIM_NOT_DUE. Emits payment.reclaimed once executed.",
+        headers: idempotencyHeaders,
+        params: paymentIdParam,
+        body: reclaimBody,
+        response: { 202: payerActionResult, ...problemResponses },
+      },
+    },
+    async (request, reply) => {
+      const { action, order } = await payerActions().submit(merchantOf(request), request.params.id, "reclaim", request.body);
+      return reply.status(202).send({ action: payerActionViewOf(action), payment: paymentViewOf(order, payments) });
     },
   );
 };

@@ -1,26 +1,15 @@
 /**
- * Every wire schema of the gateway's merchant API, in one place: request bodies, params and queries
- * (strict: unknown fields refused), response views and the problem document. The OpenAPI document is
- * generated from these.
+ * Wire schemas of the payment routes (orders, refunds and the payer's confirm, dispute and reclaim):
+ * strict request bodies, params and queries, response views.
  */
 import { z } from "zod";
 
 import { ORDER_STATUSES } from "../../domain/records.js";
-
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed 20-byte hex address");
-const minorUnits = z.string().regex(/^[1-9][0-9]{0,38}$/, "expected a positive integer amount in minor units as a decimal string");
-const isoTime = z.string().describe("ISO 8601 date-time (UTC)");
+import { address, isoTime, minorUnits, signature, uintString } from "../schemas.js";
 
 /** Gateway payment id. */
 export const paymentIdParam = z.strictObject({
   id: z.string().regex(/^pay_[0-9a-f]{32}$/, "expected a payment id (pay_…)").describe("Gateway payment id (pay_…)"),
-});
-
-export const idempotencyHeaders = z.looseObject({
-  "idempotency-key": z
-    .string()
-    .optional()
-    .describe("1-255 printable ASCII characters. The same key with the same request replays the first response (status and body); with another request it is refused (422)."),
 });
 
 export const createPaymentBody = z.strictObject({
@@ -42,9 +31,6 @@ export type CreatePaymentBody = z.infer<typeof createPaymentBody>;
 export const authorizationBody = z.strictObject({
   signature: z.string().regex(/^0x[0-9a-fA-F]{130}$/, "expected a 65-byte signature as 0x-prefixed hex").describe("The payer's EIP-712 signature of `typedData`"),
 });
-
-/** Optional empty object: POSTs without parameters may send `{}` or no body. */
-export const emptyBody = z.strictObject({}).optional();
 
 export const refundBody = z.strictObject({
   amount: minorUnits.describe("Amount to refund in minor units; at most what is left"),
@@ -127,24 +113,48 @@ export const paymentList = z.object({
 
 export const refundResult = z.object({ refund: refundView, payment: paymentView });
 
-export const problemSchema = z
-  .looseObject({
-    type: z.string(),
-    title: z.string(),
-    status: z.number(),
-    code: z.string().describe("Stable error code"),
-    detail: z.string().optional(),
-    instance: z.string().optional(),
-  })
-  .describe("RFC 9457 problem document (application/problem+json)");
+// ---------------------------------------------------------------- payer actions
 
-export const healthView = z.object({ status: z.literal("ok") });
+const reasonText = z.string().min(1).max(200);
 
-/** Problem responses every /v1 route may give. */
-export const problemResponses = {
-  "4xx": { description: "Refused: a problem document with a stable code", content: { "application/problem+json": { schema: problemSchema } } },
-  "5xx": { description: "Gateway or upstream failure: a problem document", content: { "application/problem+json": { schema: problemSchema } } },
-} as const;
+export const disputePayloadQuery = z.strictObject({
+  reason: reasonText.describe("The payer's reason; its keccak256 is what the payer signs and what goes on-chain"),
+});
 
-/** OpenAPI security requirement of the signed /v1 routes. */
-export const SIGNED = [{ keyId: [], timestamp: [], nonce: [], signature: [] }] as const;
+export const confirmBody = z.strictObject({
+  nonce: uintString.describe("The `nonce` of the payload the payer signed"),
+  deadline: uintString.describe("The `deadline` of the payload the payer signed"),
+  signature: signature.describe("The payer's EIP-712 signature of the Confirm payload"),
+});
+
+export const disputeBody = confirmBody.extend({
+  reason: reasonText.describe("The same reason the payload was made for"),
+  signature: signature.describe("The payer's EIP-712 signature of the Dispute payload"),
+});
+
+export const reclaimBody = confirmBody.extend({
+  signature: signature.describe("The payer's EIP-712 signature of the Reclaim payload"),
+});
+
+export const payerActionPayloadView = z.object({
+  object: z.literal("payer_action_payload"),
+  action: z.enum(["confirm", "dispute", "reclaim"]),
+  payer: z.string(),
+  nonce: z.string(),
+  deadline: z.string().describe("Unix seconds (chain time) after which the signature is void"),
+  reason: z.string().nullable(),
+  reasonHash: z.string().nullable(),
+  typedData: typedDataSchema,
+});
+
+export const payerActionView = z.object({
+  object: z.literal("payer_action"),
+  action: z.enum(["confirm", "dispute", "reclaim"]),
+  operationId: z.string(),
+  status: z.enum(["pending", "executed", "failed"]),
+  reason: z.string().nullable(),
+  submittedAt: isoTime,
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+export const payerActionResult = z.object({ action: payerActionView, payment: paymentView });

@@ -1,28 +1,13 @@
-/** GET /v1/statements: the merchant's settlement statement of a finalized cycle, in JSON or CSV (behaviour in ../statements.ts). */
+/** GET /v1/statements: the merchant's settlement statement of a finalized cycle, in JSON or CSV (behaviour in domain/statements.ts). */
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { z } from "zod";
 
-import { SettlenetError } from "../../../core/errors.js";
-import type { NodeApiClient } from "../../../core/api/client.js";
-import { merchantStatement, merchantStatementCsv, statementSchema } from "../../domain/statements.js";
-import type { MerchantRecord } from "../../domain/records.js";
-import { SIGNED, problemResponses } from "../payments/schemas.js";
+import { merchantStatementCsv } from "../../domain/statements.js";
+import { merchantOf } from "../../plugins/app/auth.js";
+import { SIGNED, problemResponses } from "../schemas.js";
+import { statementQuery, statementSchema } from "./schemas.js";
 
-export const statementQuery = z.strictObject({
-  cycle: z
-    .string()
-    .regex(/^(0|[1-9][0-9]{0,19})$/, "expected a cycle id (a non-negative integer)")
-    .describe("Settlement cycle id: the cycle covering chain time [id × cycleSeconds, (id + 1) × cycleSeconds)"),
-  format: z.enum(["json", "csv"]).default("json").describe("json (default) or csv (RFC 4180: one row per record, then one total row per token)"),
-});
-
-function merchantOf(request: { merchant: MerchantRecord | null }): MerchantRecord {
-  if (!request.merchant) throw new SettlenetError("INTERNAL", "route reached without an authenticated merchant");
-  return request.merchant;
-}
-
-/** Registers GET /statements on an authenticated /v1 scope. */
-export const statementRoutes: FastifyPluginAsyncZod<{ node: NodeApiClient }> = async (app, { node }) => {
+/** Registers GET /statements on the signed /v1 scope. */
+export const statementRoutes: FastifyPluginAsyncZod = async (app) => {
   app.get(
     "/statements",
     {
@@ -39,7 +24,7 @@ export const statementRoutes: FastifyPluginAsyncZod<{ node: NodeApiClient }> = a
     },
     async (request, reply) => {
       const merchant = merchantOf(request);
-      const statement = await merchantStatement(node, merchant, request.query.cycle);
+      const statement = await app.merchantStatement(merchant, request.query.cycle);
       if (request.query.format === "csv") {
         return reply
           .type("text/csv; charset=utf-8")

@@ -175,6 +175,16 @@ describe("PaymentEscrow relayed operations", function () {
         .to.be.revertedWithCustomError(escrow, "InvalidSigner")
         .withArgs(ethers.ZeroAddress, terms.merchant);
     });
+
+    it("refuses a resolution whose signature recovers to nobody, before looking for the arbiter role", async function () {
+      const { escrow, arbiter, relayer, as } = world;
+      const terms = await makeTerms(world);
+      await payDisputed(world, terms);
+      const op = { ...(await signedOperation(world, OperationKind.Resolve, terms, arbiter)), signature: "0x1234" };
+      await expect(as(escrow, relayer).execute(op))
+        .to.be.revertedWithCustomError(escrow, "InvalidSigner")
+        .withArgs(ethers.ZeroAddress, ethers.ZeroAddress);
+    });
   });
 
   describe("replay protection", function () {

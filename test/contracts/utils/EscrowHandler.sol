@@ -8,6 +8,7 @@ import {ParticipantRegistry} from "../../../contracts/ParticipantRegistry.sol";
 import {PaymentEscrow} from "../../../contracts/PaymentEscrow.sol";
 import {SettlementToken} from "../../../contracts/SettlementToken.sol";
 import {IPaymentEscrow} from "../../../contracts/interfaces/IPaymentEscrow.sol";
+import {Errors} from "../../../contracts/utils/Errors.sol";
 
 import {TestBase} from "./TestBase.sol";
 
@@ -668,7 +669,7 @@ contract EscrowHandler is TestBase {
         uint256 available,
         bool held
     ) private view returns (bytes memory) {
-        if (amount == 0) return abi.encodeWithSelector(IPaymentEscrow.ZeroAmount.selector);
+        if (amount == 0) return abi.encodeWithSelector(Errors.ZeroAmount.selector);
         if (!held) {
             if (p.status != IPaymentEscrow.PaymentStatus.Released) return _statusError(p.status);
             if (block.timestamp > p.deadline) {

@@ -311,13 +311,14 @@ describe("chain indexer", function () {
     expect(await storage.operations.listByStatus("submitted", 50)).to.deep.equal([]);
   });
 
-  it("records a failed batch item with its decoded error and ignores failures that mean already executed", async function () {
+  it("records a failed batch item with its decoded error, as its relayer does, and leaves a failure that means already executed pending", async function () {
     const terms = await newTerms();
     const pay = await signPay(terms);
     const expired = await signAction("markFulfilled", merchant(), terms, { deadline: (await now()) - 10n });
     const early = release(terms);
-    // A second payment: released before its dispute is relayed (moved past), and a refund whose nonce
-    // the merchant already spent on another operation.
+    // A second payment: released before its dispute is relayed (the dispute can never run), and a
+    // refund whose nonce the merchant already spent on another operation (already executed, by the
+    // operation's only on-chain meaning: its signer and nonce).
     const other = await newTerms();
     const otherPay = await signPay(other);
     const lateDispute = await signAction("dispute", payer(), other);
@@ -345,10 +346,12 @@ describe("chain indexer", function () {
     const earlyNow = (await storage.operations.get(earlyOp!.id))!;
     expect(earlyNow.status).to.equal("failed");
     expect(earlyNow.error).to.deep.include({ code: "InvalidPaymentStatus", args: [paymentIdOf(terms, ctx), "1"] });
-    expect((await storage.operations.get(lateDisputeOp!.id))!.status).to.equal("accepted");
+    const lateDisputeNow = (await storage.operations.get(lateDisputeOp!.id))!;
+    expect(lateDisputeNow.status).to.equal("failed");
+    expect(lateDisputeNow.error).to.deep.include({ code: "InvalidPaymentStatus", args: [paymentIdOf(other, ctx), "4"] });
     expect((await storage.operations.get(refundSpentOp!.id))!.status).to.equal("accepted");
-    expect(settled).to.have.members([payOp!.id, expiredOp!.id, earlyOp!.id]);
-    expect((await storage.operations.listByStatus("failed", 50)).map((o) => o.id)).to.have.members([expiredOp!.id, earlyOp!.id]);
+    expect(settled).to.have.members([payOp!.id, expiredOp!.id, earlyOp!.id, lateDisputeOp!.id]);
+    expect((await storage.operations.listByStatus("failed", 50)).map((o) => o.id)).to.have.members([expiredOp!.id, earlyOp!.id, lateDisputeOp!.id]);
   });
 
   it("continues from its cursor after a restart without indexing anything twice", async function () {

@@ -1,293 +1,52 @@
 /**
- * BatchRelayer against a real chain served over JSON-RPC (startChain/deployScenario): batching,
- * per-item failures, idempotency, gossip failover by rank, RPC outages (through a TCP proxy the
- * test stops and starts) and resuming from storage after a stop.
+ * BatchRelayer against a real chain served over JSON-RPC (RelayFixture): batching, per-item failures,
+ * idempotency and resuming from storage after a stop. Failover is in scheduler.test.ts, RPC outages
+ * and the shared nonce in sender.test.ts, token operations in token-relay.test.ts.
  */
-import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import net from "node:net";
-
 import { expect } from "chai";
-import {
-  Interface,
-  JsonRpcProvider,
-  Network,
-  Transaction,
-  getAddress,
-  keccak256,
-  solidityPackedKeccak256,
-  toUtf8Bytes,
-  type HDNodeWallet,
-  type Wallet,
-} from "ethers";
-import { pino } from "pino";
+import { Transaction, getAddress } from "ethers";
 
-import { loadArtifact } from "../../../core/protocol/artifacts.js";
-import { ESCROW_ACTION_TYPES, PAYMENT_TYPES, escrowDomain, type PaymentTerms } from "../../../core/protocol/eip712.js";
-import {
-  escrowOperationSchema,
-  operationIdOf,
-  paymentIdOf,
-  termsToJson,
-  toContractOperation,
-  type EscrowContext,
-  type EscrowOperationInput,
-} from "../../../core/protocol/operations.js";
-import { BatchRelayer, type BatchRelayerOptions } from "../../../node/relay/relayer.js";
-import type { Storage } from "../../../node/services.js";
-import { openStorage } from "../../../node/storage/db.js";
-import type { OperationOrigin, OperationStatus, StoredOperation } from "../../../core/records.js";
-import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
-
-const logger = pino({ level: process.env.RELAY_LOG_LEVEL ?? "silent" });
-const escrowIface = new Interface(loadArtifact("PaymentEscrow").abi);
-const PAID_TOPIC = escrowIface.getEvent("PaymentPaid")?.topicHash ?? "";
-const FAILED_TOPIC = escrowIface.getEvent("OperationFailed")?.topicHash ?? "";
-const ZERO32 = "0x" + "00".repeat(32);
-const Status = { None: 0n, Held: 1n, Fulfilled: 2n, Released: 4n } as const;
-
-// ---------------------------------------------------------------- TCP proxy between relayer and chain
-
-/**
- * Forwards loopback TCP to the chain's RPC port; stop() refuses and cuts every connection. With
- * `cutOn` set, the first client request containing that text is forwarded to the chain but its
- * answer is lost and the proxy goes down (a broadcast whose result the relayer never sees).
- */
-class TcpProxy {
-  port = 0;
-  cuts = 0;
-  cutOn: string | undefined;
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-
-  constructor(private readonly targetPort: number) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const server = net.createServer((client) => this.connect(client));
-    server.listen(this.port, "127.0.0.1");
-    await once(server, "listening");
-    this.port = (server.address() as net.AddressInfo).port;
-    this.server = server;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    this.sockets.clear();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  private connect(client: net.Socket): void {
-    const upstream = net.connect(this.targetPort, "127.0.0.1");
-    this.sockets.add(client);
-    this.sockets.add(upstream);
-    let cut = false;
-    client.on("data", (chunk: Buffer) => {
-      upstream.write(chunk);
-      if (this.cutOn && chunk.includes(this.cutOn)) {
-        this.cutOn = undefined;
-        this.cuts++;
-        cut = true;
-        // Keep the upstream connection until the chain has answered, so the request really runs.
-        this.sockets.delete(upstream);
-        void this.stop();
-      }
-    });
-    upstream.on("data", (chunk: Buffer) => {
-      if (cut) upstream.destroy();
-      else client.write(chunk);
-    });
-    client.on("close", () => {
-      this.sockets.delete(client);
-      if (!cut) upstream.destroy();
-    });
-    upstream.on("close", () => {
-      this.sockets.delete(upstream);
-      client.destroy();
-    });
-    client.on("error", () => {});
-    upstream.on("error", () => {});
-  }
-}
-
-// ---------------------------------------------------------------- helpers
-
-async function waitFor(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await predicate()) return;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+import type { PaymentTerms } from "../../../core/protocol/eip712.js";
+import { escrowOperationSchema, termsToJson, toContractOperation, type EscrowContext } from "../../../core/protocol/operations.js";
+import type { StoredOperation } from "../../../core/records.js";
+import type { LocalChain, Scenario } from "../../helpers/chain.js";
+import { FAILED_TOPIC, RelayFixture, Status, escrowIface, sleep, waitFor } from "../../helpers/relay.js";
 
 describe("BatchRelayer", function () {
   this.timeout(60_000);
 
+  let f: RelayFixture;
   let chain: LocalChain;
   let s: Scenario;
   let ctx: EscrowContext;
-  let seq = 0;
-  const cleanups: (() => Promise<void>)[] = [];
 
   before(async function () {
-    chain = await startChain();
-    s = await deployScenario(chain, { institutions: 3, payers: 4 });
-    ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow };
+    f = await RelayFixture.start({ institutions: 3, payers: 4 });
+    ({ chain, s, ctx } = f);
   });
 
   afterEach(async function () {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await f.cleanup();
   });
 
   after(async function () {
-    await chain?.close();
+    await f?.close();
   });
 
-  /** The chain's own time (EDR's clock can lag the wall clock in a long test run, so never mix them). */
-  async function chainNow(): Promise<bigint> {
-    const block = await chain.provider.getBlock("latest");
-    if (!block) throw new Error("no latest block");
-    return BigInt(block.timestamp);
-  }
-
-  async function terms(payer: Wallet | HDNodeWallet, amount: bigint, overrides: Partial<PaymentTerms> = {}): Promise<PaymentTerms> {
-    seq++;
-    const merchant = s.merchants[0];
-    const token = s.deployment.tokens["CNY"];
-    if (!merchant || !token) throw new Error("scenario incomplete");
-    return {
-      payer: payer.address,
-      merchant: merchant.address,
-      token: token.address,
-      amount,
-      orderId: keccak256(toUtf8Bytes(`relayer-test-order-${seq}`)),
-      feeBps: 100,
-      direct: false,
-      payDeadline: (await chainNow()) + 3600n,
-      fulfilmentPeriod: 3600,
-      autoReleasePeriod: 3600,
-      refundPeriod: 3600,
-      nonce: BigInt(seq),
-      ...overrides,
-    };
-  }
-
-  function payer(i: number): Wallet | HDNodeWallet {
-    const p = s.payers[i % s.payers.length];
-    if (!p) throw new Error("no payer");
-    return p;
-  }
-
-  async function pay(payerWallet: Wallet | HDNodeWallet, t: PaymentTerms): Promise<EscrowOperationInput> {
-    const signature = await payerWallet.signTypedData(escrowDomain(ctx.chainId, ctx.escrow), PAYMENT_TYPES, t);
-    return { kind: "pay", terms: termsToJson(t), signature };
-  }
-
-  async function action(
-    kind: "refund" | "confirm" | "markFulfilled",
-    signer: Wallet | HDNodeWallet,
-    t: PaymentTerms,
-    extra: { amount?: bigint } = {},
-  ): Promise<EscrowOperationInput> {
-    const paymentId = paymentIdOf(t, ctx);
-    seq++;
-    const nonce = BigInt(seq);
-    const deadline = (await chainNow()) + 3600n;
-    const base = { paymentId, nonce, deadline };
-    const message = kind === "refund" ? { ...base, amount: extra.amount ?? 0n, reason: ZERO32 } : base;
-    const signature = await signer.signTypedData(escrowDomain(ctx.chainId, ctx.escrow), ESCROW_ACTION_TYPES[kind], message);
-    const signed = { terms: termsToJson(t), nonce: nonce.toString(), deadline: deadline.toString(), signature };
-    if (kind === "refund") return { kind, ...signed, amount: (extra.amount ?? 0n).toString(), reason: ZERO32 };
-    return { kind, ...signed };
-  }
-
-  function stored(op: EscrowOperationInput, origin: OperationOrigin, receivedAtMs = Date.now()): StoredOperation {
-    const parsed = escrowOperationSchema.parse(op);
-    return {
-      id: operationIdOf(parsed, ctx),
-      kind: parsed.kind,
-      paymentId: paymentIdOf(parsed.terms, ctx),
-      op,
-      signer: null,
-      origin,
-      status: "accepted",
-      receivedAtMs,
-      updatedAtMs: receivedAtMs,
-    };
-  }
-
-  function institution(i: number): HDNodeWallet {
-    const inst = s.institutions[i];
-    if (!inst) throw new Error("no institution");
-    return inst;
-  }
-
-  function relayer(
-    i: number,
-    storage: Storage,
-    options: Partial<BatchRelayerOptions> = {},
-    provider: JsonRpcProvider = chain.provider,
-    catchUp?: () => Promise<unknown>,
-  ): BatchRelayer {
-    const wallet = institution(i).connect(provider);
-    const r = new BatchRelayer(
-      { deployment: s.deployment, institutionId: wallet.address, ...options },
-      { wallet, storage, logger, activeInstitutions: () => s.institutions.map((inst) => ({ id: inst.address })), ...(catchUp ? { catchUp } : {}) },
-    );
-    cleanups.push(() => r.stop());
-    return r;
-  }
-
-  async function storage(): Promise<Storage> {
-    const dir = await mkdtemp(join(tmpdir(), "settlenet-relayer-"));
-    const st = await openStorage(dir);
-    cleanups.push(async () => {
-      await st.close();
-      await rm(dir, { recursive: true, force: true });
-    });
-    return st;
-  }
-
-  async function statuses(st: Storage, ops: StoredOperation[]): Promise<(OperationStatus | undefined)[]> {
-    return Promise.all(ops.map(async (op) => (await st.operations.get(op.id))?.status));
-  }
-
-  async function allFinal(st: Storage, ops: StoredOperation[]): Promise<boolean> {
-    return (await statuses(st, ops)).every((status) => status === "executed" || status === "failed");
-  }
-
-  async function logsSince(fromBlock: number, topic: string) {
-    return chain.provider.getLogs({ address: ctx.escrow, fromBlock, toBlock: "latest", topics: [topic] });
-  }
-
-  async function paidCount(fromBlock: number, paymentId: string): Promise<number> {
-    const logs = await chain.provider.getLogs({ address: ctx.escrow, fromBlock, toBlock: "latest", topics: [PAID_TOPIC, paymentId] });
-    return logs.length;
-  }
-
-  async function balance(address: string): Promise<bigint> {
-    return s.token.balanceOf(address);
-  }
-
-  /** Failover rank (1 = first) computed here from the rule, independently of the relayer's code. */
-  function expectedRank(operationId: string, institutionIndex: number): number {
-    const sorted = s.institutions
-      .map((inst) => ({ address: inst.address, key: BigInt(solidityPackedKeccak256(["bytes32", "address"], [operationId, inst.address])) }))
-      .sort((a, b) => (a.key < b.key ? -1 : 1));
-    return sorted.findIndex((entry) => entry.address === institution(institutionIndex).address) + 1;
-  }
+  const storage = () => f.storage();
+  const relayer = (...args: Parameters<RelayFixture["relayer"]>) => f.relayer(...args);
+  const terms = (...args: Parameters<RelayFixture["terms"]>) => f.terms(...args);
+  const pay = (...args: Parameters<RelayFixture["pay"]>) => f.pay(...args);
+  const stored = (...args: Parameters<RelayFixture["stored"]>) => f.stored(...args);
+  const payer = (i: number) => f.payer(i);
+  const institution = (i: number) => f.institution(i);
+  const statuses = (...args: Parameters<RelayFixture["statuses"]>) => f.statuses(...args);
+  const allFinal = (...args: Parameters<RelayFixture["allFinal"]>) => f.allFinal(...args);
+  const logsSince = (...args: Parameters<RelayFixture["logsSince"]>) => f.logsSince(...args);
+  const paidCount = (...args: Parameters<RelayFixture["paidCount"]>) => f.paidCount(...args);
+  const action = (...args: Parameters<RelayFixture["action"]>) => f.action(...args);
+  const balance = (address: string) => f.balance(address);
+  const chainNow = () => f.chainNow();
 
   it("executes 50 signed API payments on-chain exactly once, in a few batches", async function () {
     const st = await storage();
@@ -429,148 +188,6 @@ describe("BatchRelayer", function () {
     expect(new Set(reasons)).to.deep.equal(new Set(["PaymentAlreadyExists", "NonceAlreadyUsed", "InvalidPaymentStatus"]));
     for (const op of pays) expect(await paidCount(fromBlock, op.paymentId)).to.equal(1);
     expect(await Promise.all(watched.map(balance))).to.deep.equal(balancesAfterFirst);
-  });
-
-  it("relays a gossip operation from the best-ranked watching institution after its timeout; the other sees it settled", async function () {
-    const failoverTimeoutMs = 700;
-    const stA = await storage();
-    const stB = await storage();
-    const rA = relayer(0, stA, { failoverTimeoutMs });
-    const rB = relayer(1, stB, { failoverTimeoutMs });
-    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
-    await rA.start();
-    await rB.start();
-
-    const t0 = Date.now();
-    const ops: StoredOperation[] = [];
-    for (let i = 0; i < 4; i++) ops.push(stored(await pay(payer(i), await terms(payer(i), 3_000n)), "gossip", t0));
-    await stA.operations.putAccepted(ops);
-    await stB.operations.putAccepted(ops);
-    rA.enqueue(ops);
-    rB.enqueue(ops);
-
-    // Stand-in for the indexer: whatever one node sees executed, the other is told is settled.
-    const executedAt = new Map<string, number>();
-    const settle = setInterval(() => {
-      void (async () => {
-        for (const op of ops) {
-          if (executedAt.has(op.id)) continue;
-          const [a, b] = await Promise.all([stA.operations.get(op.id), stB.operations.get(op.id)]);
-          if (a?.status === "executed") rB.settled([op.id]);
-          if (b?.status === "executed") rA.settled([op.id]);
-          if (a?.status === "executed" || b?.status === "executed") executedAt.set(op.id, Date.now() - t0);
-        }
-      })();
-    }, 20);
-    cleanups.push(async () => clearInterval(settle));
-
-    await waitFor("every gossip operation relayed", () => executedAt.size === ops.length);
-    // Past the latest moment the slower of the two would have relayed.
-    await sleep(Math.max(0, t0 + 3 * failoverTimeoutMs + 600 - Date.now()));
-
-    for (const op of ops) {
-      const rankA = expectedRank(op.id, 0);
-      const rankB = expectedRank(op.id, 1);
-      const [winner, loser, rank] = rankA < rankB ? [stA, stB, rankA] : [stB, stA, rankB];
-      const winnerAddress = institution(rankA < rankB ? 0 : 1).address;
-      const won = await winner.operations.get(op.id);
-      expect(won?.status).to.equal("executed");
-      expect(won?.execution?.relayer).to.equal(winnerAddress);
-      expect(executedAt.get(op.id)).to.be.at.least(rank * failoverTimeoutMs - 20);
-      expect((await loser.operations.get(op.id))?.status, "the other never sent it").to.equal("accepted");
-      expect(await paidCount(fromBlock, op.paymentId)).to.equal(1);
-    }
-    expect(await logsSince(fromBlock, FAILED_TOPIC)).to.have.length(0);
-  });
-
-  it("fails over to a lower-ranked institution when nobody else relays a gossip operation", async function () {
-    const failoverTimeoutMs = 300;
-    const st = await storage();
-    const r = relayer(2, st, { failoverTimeoutMs });
-    await r.start();
-    const t0 = Date.now();
-    const op = stored(await pay(payer(1), await terms(payer(1), 1_500n)), "gossip", t0);
-    await st.operations.putAccepted([op]);
-    r.enqueue([op]);
-    await waitFor("failover relay", async () => (await st.operations.get(op.id))?.status === "executed");
-    expect(Date.now() - t0).to.be.at.least(expectedRank(op.id, 2) * failoverTimeoutMs);
-    expect((await st.operations.get(op.id))?.execution?.relayer).to.equal(institution(2).address);
-  });
-
-  it("catches up with the chain before a failover: relays nothing its index then reports settled, and still relays when the catch-up fails", async function () {
-    const failoverTimeoutMs = 300;
-    const st = await storage();
-    const t0 = Date.now();
-    const settledElsewhere = stored(await pay(payer(1), await terms(payer(1), 1_700n)), "gossip", t0);
-    const unsettled = stored(await pay(payer(2), await terms(payer(2), 1_800n)), "gossip", t0);
-    let calls = 0;
-    // Stands in for the indexer: each catch-up finds `settledElsewhere` executed by another node, then the RPC fails.
-    const r: BatchRelayer = relayer(2, st, { failoverTimeoutMs }, chain.provider, async () => {
-      calls += 1;
-      r.settled([settledElsewhere.id]);
-      throw new Error("RPC down");
-    });
-    await r.start();
-    await st.operations.putAccepted([settledElsewhere, unsettled]);
-    r.enqueue([settledElsewhere, unsettled]);
-    await waitFor("the failover of the unsettled operation", async () => (await st.operations.get(unsettled.id))?.status === "executed");
-    await sleep(Math.max(0, t0 + 4 * failoverTimeoutMs + 500 - Date.now()));
-    expect(calls).to.be.at.least(1);
-    expect((await st.operations.get(unsettled.id))?.execution?.relayer).to.equal(institution(2).address);
-    expect((await st.operations.get(settledElsewhere.id))?.status).to.equal("accepted");
-    expect((await s.contracts.escrow.paymentOf(settledElsewhere.paymentId)).status).to.equal(Status.None);
-  });
-
-  it("keeps operations through an unreachable RPC and executes them once it returns, even when a broadcast's answer was lost", async function () {
-    const chainPort = Number(new URL(chain.url).port);
-    const proxy = new TcpProxy(chainPort);
-    await proxy.start();
-    cleanups.push(() => proxy.stop());
-    const provider = new JsonRpcProvider(proxy.url, Network.from(ctx.chainId), { staticNetwork: true, cacheTimeout: -1 });
-    cleanups.push(async () => provider.destroy());
-    const st = await storage();
-    const r = relayer(0, st, { batchSize: 10, batchIntervalMs: 50, maxRetryDelayMs: 400 }, provider);
-    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
-    await r.start();
-
-    const make = async (n: number) => {
-      const out: StoredOperation[] = [];
-      for (let i = 0; i < n; i++) out.push(stored(await pay(payer(i), await terms(payer(i), 1_000n)), "api"));
-      await st.operations.putAccepted(out);
-      return out;
-    };
-
-    const first = await make(10);
-    r.enqueue(first);
-    await waitFor("first batch", () => allFinal(st, first));
-
-    // Down for a while: nothing executes, nothing is dropped.
-    await proxy.stop();
-    const second = await make(20);
-    r.enqueue(second);
-    await sleep(2_000);
-    for (const op of second) expect((await s.contracts.escrow.paymentOf(op.paymentId)).status).to.equal(Status.None);
-    expect(new Set(await statuses(st, second))).to.not.include("executed");
-    await proxy.start();
-    await waitFor("operations after the outage", () => allFinal(st, second));
-
-    // The chain receives a batch but the relayer never hears back, then the RPC is gone for a while.
-    proxy.cutOn = "eth_sendRawTransaction";
-    const third = await make(10);
-    r.enqueue(third);
-    await waitFor("a cut broadcast", () => proxy.cuts === 1);
-    await sleep(1_000);
-    await proxy.start();
-    await waitFor("operations after the lost answer", () => allFinal(st, third));
-
-    const all = [...first, ...second, ...third];
-    expect(new Set(await statuses(st, all))).to.deep.equal(new Set(["executed"]));
-    for (const op of all) expect(await paidCount(fromBlock, op.paymentId)).to.equal(1);
-    // The cut batch was executed by its first transaction, which the relayer found on the chain
-    // instead of sending the operations again.
-    const cutHashes = new Set(await Promise.all(third.map(async (op) => (await st.operations.get(op.id))?.execution?.txHash)));
-    expect(cutHashes.size).to.equal(1);
-    expect(await logsSince(fromBlock, FAILED_TOPIC), "nothing was sent twice").to.have.length(0);
   });
 
   it("resumes after stop/start: queued operations, a mined batch whose outcome was never recorded, and one never broadcast", async function () {

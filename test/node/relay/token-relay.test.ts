@@ -20,6 +20,7 @@ import { OperationPipeline } from "../../../node/pipeline.js";
 import { loadArtifact } from "../../../core/protocol/artifacts.js";
 import { tokenNamesOf, type TokenOperationInput } from "../../../core/protocol/operations.js";
 import { BatchRelayer } from "../../../node/relay/relayer.js";
+import { TransactionSender } from "../../../node/relay/sender.js";
 import type { ValidationContext } from "../../../node/services.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { StoredOperation } from "../../../core/records.js";
@@ -104,9 +105,10 @@ describe("token operations in the node (validation, relay, token indexer)", func
   /** A relayer (and the token indexer feeding it) for institution `wallet`, started; stopped after the test. */
   async function startRelayer(wallet: HDNodeWallet, store: NodeStorage = storage) {
     const provider = new JsonRpcProvider(chain.url, Network.from(BigInt(s.deployment.chainId)), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 100 });
+    const sender = new TransactionSender({ receiptPollMs: 50 }, { wallet: wallet.connect(provider), logger });
     const relayer = new BatchRelayer(
-      { deployment: s.deployment, institutionId: wallet.address, batchIntervalMs: 50, failoverTimeoutMs: 60_000, receiptPollMs: 50 },
-      { wallet: wallet.connect(provider), storage: store, logger, activeInstitutions: () => view.activeInstitutions() },
+      { deployment: s.deployment, institutionId: wallet.address, batchIntervalMs: 50, failoverTimeoutMs: 60_000 },
+      { sender, storage: store, logger, activeInstitutions: () => view.activeInstitutions() },
     );
     const indexer = new TokenIndexer({ deployment: s.deployment, pollIntervalMs: 100 }, { provider, storage: store, logger, onSettled: (ids) => relayer.settled(ids) });
     await relayer.start();

@@ -5,7 +5,6 @@ import { Wallet, ZeroAddress, hexlify, randomBytes } from "ethers";
 
 import { buildCycle, diffRecords, totalsRecordId, type SettlementEvent } from "../../../node/settlement/records.js";
 import { LEAF_ENCODING, RECORD_KINDS, leafHashOf, recordValues } from "../../../core/settlement/records.js";
-import { submitterRank } from "../../../node/settlement/service.js";
 import { statementCsv } from "../../../core/settlement/statement.js";
 import { statementOf } from "../../../node/settlement/statement.js";
 import type { CycleState } from "../../../node/storage/cycles.js";
@@ -84,16 +83,6 @@ describe("settlement records", function () {
     expect(reclaim?.reference).to.equal(undefined);
     expect(diffRecords(local, reference, ["reclaimed"]).map((d) => d.recordId)).to.deep.equal([p5]);
     expect(diffRecords(local, local)).to.deep.equal([]);
-  });
-
-  it("orders submitters per cycle: every active institution once, others never", function () {
-    const active = [addr(), addr(), addr(), addr()];
-    for (const cycle of [1n, 2n, 3n]) {
-      expect(active.map((i) => submitterRank(cycle, i, active)).sort()).to.deep.equal([0, 1, 2, 3]);
-    }
-    const firsts = new Set([1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n].map((cycle) => active.find((i) => submitterRank(cycle, i, active) === 0)));
-    expect(firsts.size).to.be.greaterThan(1);
-    expect(submitterRank(1n, addr(), active)).to.equal(-1);
   });
 
   it("writes a merchant statement whose totals add up, also as CSV", function () {

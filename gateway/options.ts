@@ -1,0 +1,56 @@
+/** What `buildApp` (app.ts) takes: the gateway's options and the modules it runs on. */
+import type { HDNodeWallet, Wallet } from "ethers";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+
+import type { NodeApiClient } from "../core/api/client.js";
+import type { Deployment } from "../core/protocol/deployment.js";
+import type { BankAdapter } from "./adapters/bank.js";
+import type { ChainReader } from "./adapters/chain.js";
+import type { MoneyChain } from "./adapters/money-chain.js";
+import type { OrderDefaults } from "./config.js";
+import type { SecretBox } from "./domain/secrets.js";
+import type { KeeperOptions } from "./jobs/keeper.js";
+import type { ReconcileOptions } from "./jobs/reconciler.js";
+import type { WebhookOptions } from "./jobs/webhooks.js";
+import type { GatewayStorage } from "./storage/db.js";
+
+export interface GatewayAppOptions {
+  deployment: Deployment;
+  orders: OrderDefaults;
+  rateLimit: { max: number; timeWindowMs: number };
+  bodyLimit: number;
+  clockSkewSeconds: number;
+  idempotencyTtlSeconds: number;
+  /** How often expired nonces and idempotency records are pruned (0: never). */
+  pruneIntervalMs?: number;
+  /** Webhook delivery (defaults: config.ts webhookConfigSchema). */
+  webhooks?: Partial<WebhookOptions>;
+  /** The dropped-order reconciler (defaults: config.ts reconcileConfigSchema). */
+  reconcile?: Partial<ReconcileOptions>;
+  /** How often open payouts, top-ups and payer actions are advanced (0: only on requests and bank settlements). */
+  moneyTickMs?: number;
+  /** The auto-release keeper (defaults: config.ts keeperConfigSchema); runs only with money modules (chain time). */
+  keeper?: Partial<KeeperOptions>;
+}
+
+/** What money movement and payer actions need; without it those routes answer MONEY_NOT_CONFIGURED. */
+export interface GatewayMoneyModules {
+  chain: MoneyChain;
+  /** The custodian's signing key (mints and burns). */
+  custodian?: Wallet | HDNodeWallet | undefined;
+  bank?: BankAdapter | undefined;
+}
+
+export interface GatewayAppModules {
+  storage: GatewayStorage;
+  secrets: SecretBox;
+  node: NodeApiClient;
+  chain: ChainReader;
+  logger: Logger;
+  /** Clock in unix ms. */
+  now?: () => number;
+  money?: GatewayMoneyModules;
+  /** Prometheus registry served at /metrics (a fresh one if absent). */
+  metrics?: Registry;
+}

@@ -1,0 +1,108 @@
+/**
+ * Merchant authentication of every /v1 request (headers and canonical request: client/signing.ts).
+ * Checks, cheapest first: headers present and well-formed → timestamp within the skew → key known →
+ * HMAC → key not revoked/expired and merchant active → nonce unused (durably recorded). The key's
+ * status is told only to a caller that proved it holds the secret. The plugin decorates the app with
+ * `authenticate`, the preValidation hook the signed scope adds (routes/index.ts).
+ */
+import { timingSafeEqual } from "node:crypto";
+
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+
+import { SettlenetError } from "../../../core/errors.js";
+import { apiKeySecret } from "../../domain/merchants.js";
+import type { SecretBox } from "../../domain/secrets.js";
+import { AUTH_HEADERS, canonicalRequest, requestSignature } from "../../client/signing.js";
+import type { GatewayStorage } from "../../storage/db.js";
+import type { MerchantRecord } from "../../domain/records.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Authenticates a merchant request (a preValidation hook) and sets `request.merchant`. */
+    authenticate: (request: FastifyRequest) => Promise<void>;
+  }
+  interface FastifyRequest {
+    /** The authenticated merchant (set by `authenticate`). */
+    merchant: MerchantRecord | null;
+  }
+}
+
+export interface AuthOptions {
+  clockSkewSeconds: number;
+}
+
+export interface AuthModules {
+  storage: GatewayStorage;
+  secrets: SecretBox;
+  now: () => number;
+}
+
+/** The merchant a route runs for (the signed scope authenticated it). */
+export function merchantOf(request: { merchant: MerchantRecord | null }): MerchantRecord {
+  if (!request.merchant) throw new SettlenetError("INTERNAL", "route reached without an authenticated merchant");
+  return request.merchant;
+}
+
+const TIMESTAMP = /^[0-9]{1,12}$/;
+const NONCE = /^[A-Za-z0-9_-]{16,128}$/;
+const SIGNATURE = /^v1=[0-9a-f]{64}$/;
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The preValidation hook that authenticates a merchant request. */
+export function merchantAuth(options: AuthOptions, modules: AuthModules) {
+  return async function authenticate(request: FastifyRequest): Promise<void> {
+    const keyId = header(request, AUTH_HEADERS.keyId);
+    const timestamp = header(request, AUTH_HEADERS.timestamp);
+    const nonce = header(request, AUTH_HEADERS.nonce);
+    const signature = header(request, AUTH_HEADERS.signature);
+    if (!keyId || !timestamp || !nonce || !signature) {
+      const missing = Object.values(AUTH_HEADERS).filter((name) => !header(request, name));
+      throw new SettlenetError("AUTH_MISSING", `missing authentication headers: ${missing.join(", ")}`, { missing });
+    }
+    if (!TIMESTAMP.test(timestamp)) throw new SettlenetError("AUTH_MALFORMED", `${AUTH_HEADERS.timestamp} must be unix seconds`, { header: AUTH_HEADERS.timestamp });
+    if (!NONCE.test(nonce)) throw new SettlenetError("AUTH_MALFORMED", `${AUTH_HEADERS.nonce} must be 16-128 characters of A-Z a-z 0-9 _ -`, { header: AUTH_HEADERS.nonce });
+    if (!SIGNATURE.test(signature)) throw new SettlenetError("AUTH_MALFORMED", `${AUTH_HEADERS.signature} must be v1=<64 hex>`, { header: AUTH_HEADERS.signature });
+
+    const nowMs = modules.now();
+    const nowSeconds = Math.floor(nowMs / 1000);
+    const ts = Number(timestamp);
+    if (Math.abs(nowSeconds - ts) > options.clockSkewSeconds) {
+      throw new SettlenetError("AUTH_STALE_TIMESTAMP", `timestamp ${ts} is more than ${options.clockSkewSeconds} s from the gateway clock`, {
+        serverTime: nowSeconds,
+        allowedSkewSeconds: options.clockSkewSeconds,
+      });
+    }
+
+    const key = await modules.storage.apiKeys.get(keyId);
+    if (!key) throw new SettlenetError("AUTH_UNKNOWN_KEY", "unknown API key", {});
+    const expected = Buffer.from(requestSignature(apiKeySecret(key, modules.secrets), canonicalRequest(request.method, request.raw.url ?? request.url, timestamp, nonce, request.rawBody)));
+    const given = Buffer.from(signature);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      request.log.debug({ keyId }, "bad request signature");
+      throw new SettlenetError("AUTH_BAD_SIGNATURE", "the request signature does not match", {});
+    }
+    if (key.revokedAtMs !== undefined && key.revokedAtMs <= nowMs) throw new SettlenetError("AUTH_KEY_REVOKED", "the API key is revoked", { keyId });
+    if (key.expiresAtMs !== undefined && key.expiresAtMs <= nowMs) throw new SettlenetError("AUTH_KEY_EXPIRED", "the API key was rotated out and its overlap window has ended", { keyId });
+    const merchant = await modules.storage.merchants.get(key.merchantId);
+    if (!merchant || merchant.status !== "active") throw new SettlenetError("AUTH_KEY_REVOKED", "the merchant is suspended", { keyId });
+
+    // A nonce can be reused only once its timestamp could no longer pass the skew check.
+    const fresh = await modules.storage.nonces.claim(keyId, nonce, (ts + options.clockSkewSeconds + 1) * 1000, nowMs);
+    if (!fresh) throw new SettlenetError("AUTH_NONCE_REUSED", "this nonce was already used", {});
+    request.merchant = merchant;
+  };
+}
+
+/** Decorates the app with `authenticate`; needs the raw body kept by the content-type plugin. */
+export const authPlugin = fp<AuthOptions & { modules: AuthModules }>(
+  async (app: FastifyInstance, { modules, ...options }) => {
+    app.decorateRequest("merchant", null);
+    app.decorate("authenticate", merchantAuth(options, modules));
+  },
+  { name: "auth", fastify: "5.x", dependencies: ["content-type"] },
+);

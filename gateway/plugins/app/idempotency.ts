@@ -1,0 +1,99 @@
+/**
+ * Idempotency-Key on every POST: the first request under a key runs and its response (status, body)
+ * is recorded durably before it leaves; a repeat with the same request gets that response again, also
+ * after a restart; the same key with another request is IDEMPOTENCY_KEY_REUSED (422); a repeat while
+ * the first is still running is IDEMPOTENCY_IN_PROGRESS (409). Server errors and rate-limit refusals
+ * are not recorded, so they can be retried under the same key.
+ */
+import { createHash } from "node:crypto";
+
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import fp from "fastify-plugin";
+
+import { SettlenetError } from "../../../core/errors.js";
+import { IDEMPOTENCY_HEADER, bodyDigest } from "../../client/signing.js";
+import type { GatewayStorage } from "../../storage/db.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The preHandler and onSend hooks the signed scope adds after authentication (routes/index.ts). */
+    idempotency: ReturnType<typeof idempotencyHooks>;
+  }
+  interface FastifyRequest {
+    /** Set when this request runs under an Idempotency-Key. */
+    idempotencyKey: string | undefined;
+  }
+}
+
+export interface IdempotencyOptions {
+  ttlSeconds: number;
+  /** This gateway process (in-progress records of other processes are stale). */
+  owner: string;
+}
+
+export interface IdempotencyModules {
+  storage: GatewayStorage;
+  now: () => number;
+}
+
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** preHandler and onSend hooks implementing Idempotency-Key. */
+export function idempotencyHooks(options: IdempotencyOptions, modules: IdempotencyModules) {
+  const store = modules.storage.idempotency;
+
+  async function preHandler(request: FastifyRequest, reply: FastifyReply) {
+    if (request.method !== "POST") return;
+    const raw = request.headers[IDEMPOTENCY_HEADER];
+    if (raw === undefined) return;
+    const key = Array.isArray(raw) ? raw[0] : raw;
+    if (key === undefined || !KEY.test(key)) throw new SettlenetError("IDEMPOTENCY_KEY_INVALID", "Idempotency-Key must be 1-255 printable ASCII characters", {});
+    const merchant = request.merchant;
+    if (!merchant) throw new SettlenetError("INTERNAL", "idempotency before authentication");
+    const fingerprint = createHash("sha256").update(`${request.method}\n${request.raw.url ?? request.url}\n${bodyDigest(request.rawBody)}`).digest("hex");
+    const outcome = await store.begin(merchant.id, key, fingerprint, options.owner, modules.now(), options.ttlSeconds * 1000);
+    switch (outcome.state) {
+      case "started":
+        request.idempotencyKey = key;
+        return;
+      case "replay":
+        return reply.status(outcome.response.status).type(outcome.response.contentType).header("idempotent-replayed", "true").send(outcome.response.body);
+      case "mismatch":
+        throw new SettlenetError("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different request", {});
+      case "in_progress":
+        throw new SettlenetError("IDEMPOTENCY_IN_PROGRESS", "a request with this Idempotency-Key is still in progress", {});
+    }
+  }
+
+  async function onSend(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
+    const key = request.idempotencyKey;
+    const merchant = request.merchant;
+    if (key === undefined || !merchant) return payload;
+    request.idempotencyKey = undefined;
+    const status = reply.statusCode;
+    try {
+      if (status >= 500 || status === 429 || typeof payload !== "string") {
+        await store.abandon(merchant.id, key, options.owner);
+      } else {
+        const contentType = String(reply.getHeader("content-type") ?? "application/json");
+        await store.complete(merchant.id, key, options.owner, { status, contentType, body: payload });
+      }
+    } catch (error) {
+      // The response still goes out. The record stays in progress (retries are refused, never re-run)
+      // until this process restarts: re-running a refund would be worse than refusing it.
+      request.log.error({ err: error, merchantId: merchant.id }, "could not record the idempotent response");
+    }
+    return payload;
+  }
+
+  return { preHandler, onSend };
+}
+
+/** Decorates the app with the Idempotency-Key hooks; they need the authenticated merchant. */
+export const idempotencyPlugin = fp<IdempotencyOptions & { modules: IdempotencyModules }>(
+  async (app: FastifyInstance, { modules, ...options }) => {
+    app.decorateRequest("idempotencyKey", undefined);
+    app.decorate("idempotency", idempotencyHooks(options, modules));
+  },
+  { name: "idempotency", fastify: "5.x", dependencies: ["auth"] },
+);

@@ -1,0 +1,80 @@
+/**
+ * The gateway's background jobs, created once: webhook delivery, the dropped-order reconciler, the
+ * auto-release keeper and the money tick (the last two only with money modules), and the pruning of
+ * request records. They start when the app is ready and stop when it closes, before the database
+ * does. The keeper, reconciler and dispatcher are decorated for admin commands and tests.
+ */
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+import type { Registry } from "prom-client";
+
+import { keeperConfigSchema, reconcileConfigSchema, webhookConfigSchema } from "../../config.js";
+import { ReleaseKeeper } from "../../jobs/keeper.js";
+import { MoneyTick } from "../../jobs/money-tick.js";
+import { RequestRecordPruner } from "../../jobs/prune.js";
+import { Reconciler } from "../../jobs/reconciler.js";
+import { WebhookDispatcher } from "../../jobs/webhooks.js";
+import type { GatewayAppModules, GatewayAppOptions } from "../../options.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The webhook dispatcher (runs from onReady to onClose). */
+    webhookDispatcher: WebhookDispatcher;
+    /** The dropped-order reconciler (runs from onReady to onClose). */
+    reconciler: Reconciler;
+    /** The auto-release keeper (runs from onReady to onClose), absent without money modules. */
+    releaseKeeper: ReleaseKeeper | undefined;
+  }
+}
+
+export interface JobsOptions {
+  options: Pick<GatewayAppOptions, "deployment" | "webhooks" | "reconcile" | "keeper" | "moneyTickMs" | "pruneIntervalMs">;
+  modules: Pick<GatewayAppModules, "storage" | "secrets" | "node" | "logger" | "money"> & { now: () => number; metrics: Registry };
+}
+
+/** Creates the jobs and ties them to the app's lifecycle. */
+export const jobsPlugin = fp<JobsOptions>(
+  async (app: FastifyInstance, { options, modules }) => {
+    const { storage, secrets, node, logger, now, metrics, money } = modules;
+    const { payments, payerActions, allowances } = app;
+    const moneyService = app.money;
+
+    const webhookModules = { storage, secrets, logger: logger.child({ module: "webhooks" }), now };
+    const dispatcher = new WebhookDispatcher({ ...webhookConfigSchema.parse({}), ...options.webhooks }, { ...webhookModules, metrics });
+    const reconciler = new Reconciler(
+      { ...reconcileConfigSchema.parse({}), ...options.reconcile },
+      { storage, node, whenIdle: (id, fn) => payments.whenIdle(id, fn), logger: logger.child({ module: "reconciler" }), metrics, now },
+    );
+    const keeper = money
+      ? new ReleaseKeeper(
+          { ...keeperConfigSchema.parse({}), ...options.keeper, deployment: options.deployment },
+          { storage, node, payments, chain: money.chain, logger: logger.child({ module: "keeper" }), metrics, now },
+        )
+      : undefined;
+    const moneyTick =
+      money && moneyService && payerActions && allowances
+        ? new MoneyTick(
+            { deployment: options.deployment, tickMs: options.moneyTickMs ?? 1_000 },
+            { storage, money: moneyService, payerActions, allowances, custodian: money.custodian?.address, bank: money.bank, logger: logger.child({ module: "money" }) },
+          )
+        : undefined;
+    const pruner = new RequestRecordPruner({ intervalMs: options.pruneIntervalMs ?? 60_000 }, { storage, logger, now });
+
+    app.decorate("webhookDispatcher", dispatcher);
+    app.decorate("reconciler", reconciler);
+    app.decorate("releaseKeeper", keeper);
+
+    app.addHook("onReady", async () => {
+      await moneyTick?.start();
+      await pruner.start();
+      dispatcher.start();
+      reconciler.start();
+      keeper?.start();
+    });
+    app.addHook("onClose", async () => {
+      pruner.stop();
+      await Promise.all([moneyTick?.stop(), dispatcher.stop(), reconciler.stop(), keeper?.stop()]);
+    });
+  },
+  { name: "jobs", fastify: "5.x", dependencies: ["services"] },
+);

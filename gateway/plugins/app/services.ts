@@ -1,0 +1,103 @@
+/**
+ * The gateway's services, created once and decorated on the app: payments, the payer's actions,
+ * money movement, webhook endpoints, merchants' allowances, statements and three-way reports. Routes
+ * and jobs reach them through these decorators. Each service gets its collaborators at construction;
+ * none depends on another that is built after it.
+ */
+import type { FastifyInstance } from "fastify";
+import fp from "fastify-plugin";
+
+import { SettlenetError } from "../../../core/errors.js";
+
+import type { BankAdapter } from "../../adapters/bank.js";
+import { webhookConfigSchema } from "../../config.js";
+import { MerchantAllowances } from "../../domain/allowances.js";
+import { MoneyService } from "../../domain/money.js";
+import { PayerActionService } from "../../domain/payer-actions.js";
+import { PaymentService } from "../../domain/payments.js";
+import type { MerchantRecord } from "../../domain/records.js";
+import { merchantStatement, type StatementView } from "../../domain/statements.js";
+import { threeWayReport, type ThreeWayReport } from "../../domain/threeway.js";
+import { WebhookService } from "../../domain/webhooks.js";
+import type { GatewayAppModules, GatewayAppOptions } from "../../options.js";
+
+declare module "fastify" {
+  interface FastifyInstance {
+    payments: PaymentService;
+    /** The payer's confirm, dispute and reclaim; absent without money modules. */
+    payerActions: PayerActionService | undefined;
+    /** Balance, payouts, top-ups and transfers; absent without money modules. */
+    money: MoneyService | undefined;
+    /** Merchants' allowances to the escrow and the custodian; absent without money modules. */
+    allowances: MerchantAllowances | undefined;
+    webhooks: WebhookService;
+    /** The custodian bank (its callbacks land at POST /bank/callbacks); absent when none is configured. */
+    bank: BankAdapter | undefined;
+    /** A merchant's statement of a finalized settlement cycle, from the institution node. */
+    merchantStatement: (merchant: MerchantRecord, cycleId: string) => Promise<StatementView>;
+    /** A merchant's three-way reconciliation (gateway vs chain vs bank); absent without a bank. */
+    threeWayReport: ((merchantId: string) => Promise<ThreeWayReport>) | undefined;
+  }
+}
+
+/** `service`, or MONEY_NOT_CONFIGURED when the gateway was built without money modules. */
+export function moneyConfigured<T>(service: T | undefined): T {
+  if (!service) throw new SettlenetError("MONEY_NOT_CONFIGURED", "this gateway was started without chain access for money movement");
+  return service;
+}
+
+export interface ServicesOptions {
+  options: Pick<GatewayAppOptions, "deployment" | "orders" | "webhooks">;
+  modules: Omit<GatewayAppModules, "now" | "metrics"> & { now: () => number };
+}
+
+/** Creates the services once and decorates the app with them. */
+export const servicesPlugin = fp<ServicesOptions>(
+  async (app: FastifyInstance, { options, modules }) => {
+    const { deployment } = options;
+    const { storage, secrets, node, chain, logger, now, money } = modules;
+    const deadlineSeconds = options.orders.operationDeadlineSeconds;
+
+    const allowances = money ? new MerchantAllowances({ deployment }, { money: money.chain, secrets }) : undefined;
+    const payments = new PaymentService(
+      { deployment, orders: options.orders },
+      { storage, secrets, node, chain, logger: logger.child({ module: "payments" }), now, allowances, freezes: money?.chain },
+    );
+    const payerActions = money
+      ? new PayerActionService(
+          { deployment, operationDeadlineSeconds: deadlineSeconds },
+          { storage, node, payments, money: money.chain, logger: logger.child({ module: "payer-actions" }), now },
+        )
+      : undefined;
+    const moneyService =
+      money && allowances
+        ? new MoneyService(
+            { deployment, operationDeadlineSeconds: deadlineSeconds },
+            {
+              storage,
+              secrets,
+              node,
+              chain,
+              money: money.chain,
+              allowances,
+              custodian: money.custodian,
+              bank: money.bank,
+              logger: logger.child({ module: "money" }),
+              now,
+            },
+          )
+        : undefined;
+    const webhooks = new WebhookService({ ...webhookConfigSchema.parse({}), ...options.webhooks }, { storage, secrets, logger: logger.child({ module: "webhooks" }), now });
+    const bank = money?.bank;
+
+    app.decorate("payments", payments);
+    app.decorate("payerActions", payerActions);
+    app.decorate("money", moneyService);
+    app.decorate("allowances", allowances);
+    app.decorate("webhooks", webhooks);
+    app.decorate("bank", bank);
+    app.decorate("merchantStatement", (merchant: MerchantRecord, cycleId: string) => merchantStatement(node, merchant, cycleId));
+    app.decorate("threeWayReport", bank ? (merchantId: string) => threeWayReport({ storage, node, bank, deployment, now }, { merchantId }) : undefined);
+  },
+  { name: "services", fastify: "5.x" },
+);

@@ -1,0 +1,63 @@
+/**
+ * Every route of the gateway, one folder per resource. Outside /v1: service status, metrics and the
+ * OpenAPI document (service/) and the bank's signed callbacks (bank/). The /v1 scope is the merchant
+ * API: authentication → per-merchant rate limit → Idempotency-Key → the resource's route.
+ */
+import type { FastifyInstance } from "fastify";
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+
+import { SettlenetError } from "../../core/errors.js";
+import { balanceRoutes } from "./balance/index.js";
+import { bankRoutes } from "./bank/index.js";
+import { disputeRoutes } from "./disputes/index.js";
+import { eventRoutes } from "./events/index.js";
+import { paymentRoutes } from "./payments/index.js";
+import { payoutRoutes } from "./payouts/index.js";
+import { reportRoutes } from "./reports/index.js";
+import { serviceRoutes } from "./service/index.js";
+import { statementRoutes } from "./statements/index.js";
+import { topupRoutes } from "./topups/index.js";
+import { transferRoutes } from "./transfers/index.js";
+import { webhookEndpointRoutes } from "./webhook-endpoints/index.js";
+
+export interface RoutesOptions {
+  /** Per-merchant request budget of the /v1 scope. */
+  rateLimit: { max: number; timeWindowMs: number };
+}
+
+/** The signed merchant API. */
+const v1: FastifyPluginAsyncZod<RoutesOptions> = async (scope, options) => {
+  scope.addHook("preValidation", scope.authenticate);
+  scope.addHook(
+    "preHandler",
+    scope.rateLimit({
+      max: options.rateLimit.max,
+      timeWindow: options.rateLimit.timeWindowMs,
+      keyGenerator: (request) => `merchant:${request.merchant?.id ?? request.ip}`,
+      errorResponseBuilder: (_request, context) =>
+        new SettlenetError("RATE_LIMITED", `rate limit of ${context.max} requests exceeded, retry in ${context.after}`, {
+          limit: context.max,
+          retryAfterSeconds: Math.ceil(context.ttl / 1000),
+        }),
+    }),
+  );
+  scope.addHook("preHandler", scope.idempotency.preHandler);
+  scope.addHook("onSend", scope.idempotency.onSend);
+  await scope.register(paymentRoutes);
+  await scope.register(disputeRoutes);
+  await scope.register(balanceRoutes);
+  await scope.register(payoutRoutes);
+  await scope.register(topupRoutes);
+  await scope.register(transferRoutes);
+  await scope.register(webhookEndpointRoutes);
+  await scope.register(eventRoutes);
+  await scope.register(statementRoutes);
+  await scope.register(reportRoutes);
+};
+
+/** Registers every route; the app's plugins (services, auth, idempotency, rate limit) come first. */
+export async function routes(app: FastifyInstance, options: RoutesOptions): Promise<void> {
+  await app.register(serviceRoutes);
+  await app.register(bankRoutes);
+  await app.register(v1, { prefix: "/v1", ...options });
+}

@@ -1,0 +1,46 @@
+/** The /v1 payout routes: withdraw to the merchant's registered bank account (behaviour in domain/money.ts). */
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+
+import { merchantOf } from "../../plugins/app/auth.js";
+import { moneyConfigured } from "../../plugins/app/services.js";
+import { SIGNED, idempotencyHeaders, problemResponses } from "../schemas.js";
+import { payoutBody, payoutIdParam, payoutList, payoutListQuery, payoutView } from "./schemas.js";
+import { payoutToView } from "./views.js";
+
+const common = { tags: ["money"], security: SIGNED } as const;
+
+/** Registers the payout routes on the signed /v1 scope. */
+export const payoutRoutes: FastifyPluginAsyncZod = async (app) => {
+  const money = () => moneyConfigured(app.money);
+  app.post(
+    "/payouts",
+    {
+      schema: {
+        ...common,
+        operationId: "createPayout",
+        summary: "Withdraw to the merchant's registered bank account",
+        description: "The custodian burns the amount first (relayed through the node), then the bank pays; if the bank rejects, the amount is minted back (payout.failed). Paid: payout.paid.",
+        headers: idempotencyHeaders,
+        body: payoutBody,
+        response: { 202: payoutView, ...problemResponses },
+      },
+    },
+    async (request, reply) => reply.status(202).send(payoutToView(await money().createPayout(merchantOf(request), request.body))),
+  );
+
+  app.get(
+    "/payouts",
+    { schema: { ...common, operationId: "listPayouts", summary: "The merchant's payouts (newest first)", querystring: payoutListQuery, response: { 200: payoutList, ...problemResponses } } },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const page = await money().listPayouts(merchantOf(request), { limit, ...(cursor ? { cursor } : {}) });
+      return { object: "list" as const, items: page.items.map(payoutToView), nextCursor: page.next ?? null };
+    },
+  );
+
+  app.get(
+    "/payouts/:id",
+    { schema: { ...common, operationId: "getPayout", summary: "A payout and its stage", params: payoutIdParam, response: { 200: payoutView, ...problemResponses } } },
+    async (request) => payoutToView(await money().getPayout(merchantOf(request), request.params.id)),
+  );
+};

@@ -1,0 +1,56 @@
+/** The /v1 top-up routes: deposit from a bank account, minted once the bank confirms (behaviour in domain/money.ts). */
+import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
+
+import { merchantOf } from "../../plugins/app/auth.js";
+import { moneyConfigured } from "../../plugins/app/services.js";
+import type { TopupRecord } from "../../domain/money-types.js";
+import { opView } from "../payouts/views.js";
+import { SIGNED, idempotencyHeaders, problemResponses } from "../schemas.js";
+import { topupBody, topupIdParam, topupView } from "./schemas.js";
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const common = { tags: ["money"], security: SIGNED } as const;
+
+/** API view of a top-up. */
+function topupToView(r: TopupRecord) {
+  return {
+    id: r.id,
+    object: "topup" as const,
+    status: r.stage === "completed" ? ("completed" as const) : r.stage === "failed" ? ("failed" as const) : ("pending" as const),
+    stage: r.stage,
+    amount: r.amount,
+    currency: r.currency,
+    account: r.account,
+    bank: r.bank ?? null,
+    mint: opView(r.mint),
+    failure: r.failure ?? null,
+    createdAt: iso(r.createdAtMs),
+    updatedAt: iso(r.updatedAtMs),
+  };
+}
+
+/** Registers the top-up routes on the signed /v1 scope. */
+export const topupRoutes: FastifyPluginAsyncZod = async (app) => {
+  const money = () => moneyConfigured(app.money);
+  app.post(
+    "/topups",
+    {
+      schema: {
+        ...common,
+        operationId: "createTopup",
+        summary: "Deposit from a bank account",
+        description: "The bank collects the deposit and confirms asynchronously; only then does the custodian mint the tokens to the merchant.",
+        headers: idempotencyHeaders,
+        body: topupBody,
+        response: { 202: topupView, ...problemResponses },
+      },
+    },
+    async (request, reply) => reply.status(202).send(topupToView(await money().createTopup(merchantOf(request), request.body))),
+  );
+
+  app.get(
+    "/topups/:id",
+    { schema: { ...common, operationId: "getTopup", summary: "A top-up and its stage", params: topupIdParam, response: { 200: topupView, ...problemResponses } } },
+    async (request) => topupToView(await money().getTopup(merchantOf(request), request.params.id)),
+  );
+};

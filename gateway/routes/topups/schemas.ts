@@ -1,0 +1,29 @@
+/** Wire schemas of the top-up routes: the strict request body and params, the top-up view. */
+import { z } from "zod";
+
+import { wireAccount } from "../../../core/bank/wire.js";
+import { bankLegView, tokenOpView } from "../payouts/schemas.js";
+import { currency, isoTime, minorUnits } from "../schemas.js";
+
+export const topupBody = z.strictObject({
+  amount: minorUnits,
+  currency,
+  account: wireAccount.describe("The bank account the deposit is collected from"),
+});
+
+export const topupIdParam = z.strictObject({ id: z.string().regex(/^tu_[0-9a-f]{24}$/, "expected a top-up id (tu_…)") });
+
+export const topupView = z.object({
+  id: z.string(),
+  object: z.literal("topup"),
+  status: z.enum(["pending", "completed", "failed"]),
+  stage: z.enum(["requesting", "awaiting_bank", "minting", "completed", "failed"]).describe("requesting → awaiting_bank → (bank confirmed) minting → completed; a bank rejection → failed"),
+  amount: z.string(),
+  currency: z.string(),
+  account: z.string(),
+  bank: bankLegView.nullable(),
+  mint: tokenOpView.nullable(),
+  failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+});

@@ -1,0 +1,157 @@
+/**
+ * The launcher's chain: Hardhat's EDR JSON-RPC server on loopback whose blocks are journaled to
+ * `<dataDir>/journal.jsonl` (see chain-journal.ts) and replayed on the next start, so the chain
+ * survives restarts like the nodes' and the gateway's LevelDB do.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+
+import hre from "hardhat";
+import type { JsonRpcResponse } from "hardhat/types/providers";
+import type { EthereumProvider } from "hardhat/types/providers";
+import { toQuantity } from "ethers";
+
+import { SettlenetError } from "../../../core/errors.js";
+import type { Logger } from "pino";
+import { ChainJournal, MINING_METHODS, UNREPLAYABLE_METHODS, rawTransaction, type JournalBlock, type RpcTransaction } from "./chain-journal.js";
+
+export interface PersistentChainOptions {
+  dataDir: string;
+  host?: string;
+  port: number;
+}
+
+export interface PersistentChain {
+  url: string;
+  /** Blocks replayed from the journal at start (0 on a fresh chain). */
+  replayedBlocks: number;
+  close(): Promise<void>;
+}
+
+interface RpcBlock {
+  number: string;
+  timestamp: string;
+  hash: string;
+  transactions: RpcTransaction[];
+}
+
+/** Starts (or resumes) the journaled chain and listens on `host:port`. */
+export async function startPersistentChain(options: PersistentChainOptions, modules: { logger: Logger }): Promise<PersistentChain> {
+  const { logger } = modules;
+  await mkdir(options.dataDir, { recursive: true });
+  const file = join(options.dataDir, "journal.jsonl");
+  const existing = ChainJournal.read(file);
+
+  // The server's provider is captured when its connection is created, to replay in-process before listening.
+  let provider: EthereumProvider | undefined;
+  let journal: ChainJournal | undefined = existing;
+  let replaying = false;
+  let syncing: Promise<void> = Promise.resolve();
+
+  const request = async <T>(method: string, params: unknown[] = []): Promise<T> => {
+    if (!provider) throw new SettlenetError("INTERNAL", "chain provider not created");
+    return (await provider.request({ method, params })) as T;
+  };
+
+  /** Appends every block mined since the journal's height, before the answer that mined it is sent. */
+  const syncJournal = (): Promise<void> => {
+    const run = syncing.then(async () => {
+      if (!journal || replaying) return;
+      const head = Number(await request<string>("eth_blockNumber"));
+      const blocks: JournalBlock[] = [];
+      for (let n = journal.height + 1; n <= head; n++) {
+        const block = await request<RpcBlock>("eth_getBlockByNumber", [toQuantity(n), true]);
+        blocks.push({ number: n, timestamp: Number(block.timestamp), hash: block.hash, txs: block.transactions.map(rawTransaction) });
+      }
+      journal.append(blocks);
+    });
+    syncing = run.catch(() => undefined);
+    return run;
+  };
+
+  const handlers = {
+    newConnection: async (context: Parameters<typeof hre.hooks.runHandlerChain>[2][0], next: (c: never) => Promise<{ provider: EthereumProvider }>) => {
+      const connection = await next(context as never);
+      provider ??= connection.provider;
+      return connection;
+    },
+    onRequest: async (
+      context: unknown,
+      connection: unknown,
+      rpc: { id: number | string; method: string },
+      next: (c: unknown, n: unknown, r: unknown) => Promise<JsonRpcResponse>,
+    ): Promise<JsonRpcResponse> => {
+      if (!replaying && UNREPLAYABLE_METHODS.has(rpc.method)) {
+        return { jsonrpc: "2.0", id: rpc.id, error: { code: -32601, message: `${rpc.method} is not supported by the Settlenet chain: its journal can only replay mined blocks` } };
+      }
+      const response = await next(context, connection, rpc);
+      if (MINING_METHODS.has(rpc.method) && !("error" in response)) await syncJournal();
+      return response;
+    },
+  };
+  hre.hooks.registerHandlers("network", handlers as never);
+
+  const initialDate = existing ? new Date(existing.header.genesisTimestamp * 1000) : new Date();
+  // Automine seals one block per transaction; without allowBlocksWithSameTimestamp each block would be
+  // at least one second after the previous, so a busy minute (the demo's hundreds of transactions) would
+  // push chain time minutes ahead of the wall clock, and every escrow deadline and settlement cycle with
+  // it. Blocks of the same second share its timestamp instead, as on a chain sealing by wall-clock time.
+  const server = await hre.network.createServer({ network: "default", override: { initialDate, allowBlocksWithSameTimestamp: true } }, options.host ?? "127.0.0.1", options.port);
+  try {
+    const genesis = await request<RpcBlock>("eth_getBlockByNumber", ["0x0", false]);
+    const chainId = BigInt(await request<string>("eth_chainId")).toString();
+    if (existing) {
+      if (existing.header.genesisHash !== genesis.hash || existing.header.chainId !== chainId) {
+        throw new SettlenetError("CHAIN_JOURNAL_MISMATCH", `the journal ${file} was written by a different chain configuration (genesis ${existing.header.genesisHash}, now ${genesis.hash})`, { file });
+      }
+      replaying = true;
+      await request("evm_setAutomine", [false]);
+      for (const block of existing.blocks) {
+        for (const raw of block.txs) await request("eth_sendRawTransaction", [raw]);
+        await request("evm_mine", [block.timestamp]);
+      }
+      await request("evm_setAutomine", [true]);
+      replaying = false;
+      const last = existing.blocks.at(-1);
+      if (last) {
+        const replayed = await request<RpcBlock>("eth_getBlockByNumber", [toQuantity(last.number), false]);
+        if (replayed.hash !== last.hash) {
+          throw new SettlenetError("CHAIN_REPLAY_DIVERGED", `replaying ${file} gave block ${last.number} hash ${replayed.hash}, journal has ${last.hash}`, { file, block: last.number });
+        }
+      }
+      // The chain's clock stays where the last replayed block put it; bring it back to wall-clock time.
+      const now = Math.floor(Date.now() / 1000);
+      if (last && last.timestamp < now) {
+        await request("evm_mine", [now]);
+        await syncJournal();
+      }
+      logger.info({ blocks: existing.blocks.length, file }, "chain journal replayed");
+    } else {
+      journal = ChainJournal.create(file, { kind: "settlenet-chain-journal", version: 1, chainId, genesisTimestamp: Number(genesis.timestamp), genesisHash: genesis.hash });
+      logger.info({ file }, "new chain journal");
+    }
+  } catch (error) {
+    journal?.close();
+    hre.hooks.unregisterHandlers("network", handlers as never);
+    throw error;
+  }
+  let address: { address: string; port: number };
+  try {
+    address = await server.listen();
+  } catch (error) {
+    journal?.close();
+    throw new SettlenetError("LISTEN_FAILED", `cannot listen on ${options.host ?? "127.0.0.1"}:${options.port}: ${(error as Error).message}`, { port: options.port }, { cause: error });
+  }
+  const url = `http://${address.address}:${address.port}`;
+  logger.info({ url, height: journal?.height ?? 0 }, "chain listening");
+  return {
+    url,
+    replayedBlocks: existing?.blocks.length ?? 0,
+    async close() {
+      await server.close();
+      await syncing;
+      journal?.close();
+      hre.hooks.unregisterHandlers("network", handlers as never);
+    },
+  };
+}

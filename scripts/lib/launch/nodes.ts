@@ -1,0 +1,186 @@
+/**
+ * Node processes (`settlenet node start`) on 127.0.0.1: their keys, configuration files and start and
+ * stop, and a network of them on a local chain with a deployed scenario whose institutions and
+ * regulator are registered with the nodes' peer ids (what the end-to-end tests and the benchmarks run).
+ */
+import type { ChildProcess } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+
+import type { NodeConfigInput } from "../../../node/config.js";
+import { writeOperatorKeystore } from "../../../core/keys.js";
+import { writeDeployment } from "../../../core/protocol/deployment.js";
+import { loadOrCreatePeerKey, peerIdOf } from "../../../node/p2p/keys.js";
+import type { LocalChain } from "./chain.js";
+import { deployScenario, type Scenario, type ScenarioOptions } from "./consortium.js";
+import { settlenet, spawnPart, waitHealthy, writeConfig, type ChildPart } from "./part.js";
+import { freePort } from "./ports.js";
+
+/** The libp2p peer id of the node whose peer key is `peerKeyFile` (created on first use). */
+export async function nodePeerId(peerKeyFile: string): Promise<string> {
+  return peerIdOf(await loadOrCreatePeerKey(peerKeyFile));
+}
+
+/** Starts `settlenet node start --config <configFile>` as a part. */
+export function spawnNode(options: { name: string; configFile: string; logFile: string; env?: NodeJS.ProcessEnv; stopTimeoutMs?: number }): ChildPart {
+  const { configFile, ...rest } = options;
+  return spawnPart({ ...rest, args: settlenet("node", "start", "--config", configFile) });
+}
+
+/** A node process that can be stopped and started again over the same configuration and data. */
+export interface NodeHandle {
+  name: string;
+  role: "institution" | "regulator";
+  peerId: string;
+  apiUrl: string;
+  /** The node's libp2p listen address, ending in /p2p/<peer id> (what other peers dial). */
+  p2pAddr: string;
+  configFile: string;
+  dataDir: string;
+  logFile: string;
+  /** The running process (undefined while stopped). */
+  process: ChildProcess | undefined;
+  /** Starts (or restarts) the process and waits until its API reports ready. */
+  start(): Promise<void>;
+  /** Sends `signal` (SIGTERM by default) and waits for the process to exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+interface HandleOptions extends Omit<NodeHandle, "process" | "start" | "stop"> {
+  env: NodeJS.ProcessEnv;
+  readyTimeoutMs: number;
+  stopTimeoutMs: number;
+}
+
+function nodeHandle(options: HandleOptions): NodeHandle {
+  const { env, readyTimeoutMs, stopTimeoutMs, ...described } = options;
+  let part: ChildPart | undefined;
+  const handle: NodeHandle = {
+    ...described,
+    process: undefined,
+    async start() {
+      part = spawnNode({ name: handle.name, configFile: handle.configFile, logFile: handle.logFile, env, stopTimeoutMs });
+      handle.process = part.process;
+      await waitHealthy(part, handle.apiUrl, readyTimeoutMs);
+    },
+    async stop(signal: NodeJS.Signals = "SIGTERM") {
+      const stopping = part;
+      if (!stopping) return;
+      await stopping.stop(signal);
+      if (part === stopping) {
+        part = undefined;
+        handle.process = undefined;
+      }
+    },
+  };
+  return handle;
+}
+
+export interface NodeNetworkOptions extends Omit<ScenarioOptions, "institutionPeerIds" | "regulatorPeerId"> {
+  /** Folder for the deployment file and every node's keys, configuration, data and log (one subfolder each). */
+  dir: string;
+  /** The chain to deploy on (its owner stops it). */
+  chain: LocalChain;
+  /** The JSON-RPC URL the nodes use (default the chain's; e.g. a proxy that can cut it off). */
+  rpcUrl?: string;
+  /** Start a regulator node too (default true). */
+  regulator?: boolean;
+  /** Password of the operators' keystores, given to the nodes in SETTLENET_KEY_PASSWORD. */
+  keyPassword: string;
+  /** Merged into every node's configuration (relay, indexer and settlement are the node's defaults unless set here). */
+  config?: Partial<NodeConfigInput>;
+  /** Merged into one node's configuration (by name: institution-0, ..., regulator), after `config`. */
+  nodeConfig?: Record<string, Partial<NodeConfigInput>>;
+  /** How long each node may take to answer GET /health (default 60 s). */
+  readyTimeoutMs?: number;
+  /** How long a node may take to stop before SIGKILL (default 10 s). */
+  stopTimeoutMs?: number;
+}
+
+/** Nodes launched on a chain with a deployed scenario. */
+export interface NodeNetwork {
+  dir: string;
+  chain: LocalChain;
+  scenario: Scenario;
+  nodes: NodeHandle[];
+  /** The deployment file every node reads. */
+  deploymentFile: string;
+  /** Stops every node (SIGTERM) and waits for each; the chain is left to its owner. */
+  stop(): Promise<void>;
+}
+
+/** Deploys a scenario on `chain` and starts `institutions` institution nodes (+ a regulator node), each on ephemeral ports. */
+export async function launchNodes(options: NodeNetworkOptions): Promise<NodeNetwork> {
+  const { dir, chain } = options;
+  const nInstitutions = options.institutions ?? 3;
+  const names = [...Array.from({ length: nInstitutions }, (_, i) => `institution-${i}`), ...(options.regulator === false ? [] : ["regulator"])];
+  // Peer keys first: their ids are registered on-chain.
+  const prepared = await Promise.all(
+    names.map(async (name) => {
+      const nodeDir = join(dir, name);
+      await mkdir(nodeDir, { recursive: true });
+      const peerKeyFile = join(nodeDir, "peer.key");
+      return { name, nodeDir, peerKeyFile, peerId: await nodePeerId(peerKeyFile), p2pPort: await freePort(), apiPort: await freePort() };
+    }),
+  );
+  const regulatorPeer = prepared.find((p) => p.name === "regulator");
+  const scenario = await deployScenario(chain, {
+    ...options,
+    institutions: nInstitutions,
+    institutionPeerIds: prepared.filter((p) => p.name.startsWith("institution")).map((p) => p.peerId),
+    ...(regulatorPeer ? { regulatorPeerId: regulatorPeer.peerId } : {}),
+  });
+  const deploymentFile = join(dir, "deployment.json");
+  await writeDeployment(deploymentFile, scenario.deployment);
+
+  const addr = (p: (typeof prepared)[number]) => `/ip4/127.0.0.1/tcp/${p.p2pPort}/p2p/${p.peerId}`;
+  const nodes: NodeHandle[] = [];
+  for (const [index, p] of prepared.entries()) {
+    const role = p.name === "regulator" ? "regulator" : "institution";
+    const wallet = role === "regulator" ? scenario.regulator : scenario.institutions[index];
+    if (!wallet) throw new Error(`no key for ${p.name}`);
+    const keyFile = join(p.nodeDir, "operator.json");
+    await writeOperatorKeystore(keyFile, wallet.privateKey, options.keyPassword, true);
+    const config: NodeConfigInput = {
+      role,
+      keyFile,
+      peerKeyFile: p.peerKeyFile,
+      listen: [`/ip4/127.0.0.1/tcp/${p.p2pPort}`],
+      bootstrap: prepared.filter((other) => other !== p).map(addr),
+      rpcUrl: options.rpcUrl ?? chain.url,
+      deploymentFile,
+      dataDir: join(p.nodeDir, "data"),
+      api: { host: "127.0.0.1", port: p.apiPort },
+      logLevel: "info",
+      ...options.config,
+      ...options.nodeConfig?.[p.name],
+    };
+    const configFile = join(p.nodeDir, "node.json");
+    await writeConfig(configFile, config);
+    nodes.push(
+      nodeHandle({
+        name: p.name,
+        role,
+        peerId: p.peerId,
+        apiUrl: `http://127.0.0.1:${p.apiPort}`,
+        p2pAddr: addr(p),
+        configFile,
+        dataDir: join(p.nodeDir, "data"),
+        logFile: join(p.nodeDir, "node.log"),
+        env: { SETTLENET_KEY_PASSWORD: options.keyPassword },
+        readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
+        stopTimeoutMs: options.stopTimeoutMs ?? 10_000,
+      }),
+    );
+  }
+  const stop = async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+  };
+  try {
+    await Promise.all(nodes.map((n) => n.start()));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { dir, chain, scenario, nodes, deploymentFile, stop };
+}

@@ -1,0 +1,45 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+
+import { loadGatewayConfig, parseGatewayConfig } from "../../gateway/config.js";
+import type { SettlenetError } from "../../core/errors.js";
+import { refusalOf } from "../helpers/errors.js";
+
+const minimal = { port: 0, dataDir: "data", nodeUrl: "http://127.0.0.1:7000", rpcUrl: "http://127.0.0.1:8545", deploymentFile: "d.json" };
+
+describe("gateway configuration", function () {
+  it("validates the configuration and names the bad field", function () {
+    const config = parseGatewayConfig(minimal, "/srv/gw");
+    expect(config.dataDir).to.equal("/srv/gw/data");
+    expect(config.clockSkewSeconds).to.equal(300);
+    expect(config.orders.expirySeconds).to.equal(1_800);
+    try {
+      parseGatewayConfig({ port: 0, dataDir: "data", nodeUrl: "ftp://x", rpcUrl: "http://127.0.0.1:8545", deploymentFile: "d.json", extra: 1 }, "/");
+      expect.fail("accepted a bad config");
+    } catch (error) {
+      expect((error as SettlenetError).code).to.equal("CONFIG_INVALID");
+      expect((error as SettlenetError).meta["fields"]).to.include.members(["nodeUrl", ""]);
+    }
+  });
+
+  it("reads a file, resolves its key files against the file's folder, and names the file when a field is bad", async function () {
+    const dir = await mkdtemp(join(tmpdir(), "settlenet-gw-config-"));
+    try {
+      const file = join(dir, "gateway.json");
+      await writeFile(file, JSON.stringify({ ...minimal, custodian: { keyFile: "keys/custodian.json" } }));
+      const config = await loadGatewayConfig(file);
+      expect([config.dataDir, config.deploymentFile, config.custodian?.keyFile]).to.deep.equal([join(dir, "data"), join(dir, "d.json"), join(dir, "keys/custodian.json")]);
+      expect(config.custodian?.keyPasswordEnv).to.equal("SETTLENET_CUSTODIAN_KEY_PASSWORD");
+      await writeFile(file, JSON.stringify({ ...minimal, port: "7300" }));
+      const invalid = await refusalOf(loadGatewayConfig(file));
+      expect([invalid.code, invalid.meta["path"], invalid.meta["fields"]]).to.deep.equal(["CONFIG_INVALID", file, ["port"]]);
+      expect(invalid.message).to.include(file);
+      expect((await refusalOf(loadGatewayConfig(join(dir, "missing.json")))).code).to.equal("CONFIG_UNREADABLE");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,353 @@
+/**
+ * Webhooks and the merchant event log on real parts: a gateway app (LevelDB in a temp dir) in front
+ * of a real institution node process and chain, and a real receiver on 127.0.0.1 that verifies every
+ * delivery with its own implementation of the Standard Webhooks specification.
+ */
+import { randomBytes } from "node:crypto";
+
+import { expect } from "chai";
+
+import { parseGatewayConfig, webhookConfigSchema } from "../../../gateway/config.js";
+import { backoffDelayMs } from "../../../gateway/jobs/webhooks.js";
+import type { SettlenetError } from "../../../core/errors.js";
+import { paymentTermsSchema } from "../../../core/protocol/operations.js";
+import { launchNetwork, postJson, waitFor, type TestNetwork } from "../../helpers/network.js";
+import { signedConfirm } from "../../helpers/operations.js";
+import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "../fixture.js";
+import { WebhookReceiver, verifyStandardWebhook } from "../webhook-receiver.js";
+
+interface View {
+  id: string;
+  status: string;
+  paymentId: string;
+  typedData: { domain: Record<string, unknown>; types: Record<string, { name: string; type: string }[]>; message: Record<string, unknown> } | null;
+}
+interface EndpointView {
+  id: string;
+  url: string;
+  status: string;
+  eventTypes: string[];
+  secret?: string;
+}
+interface EventView {
+  id: string;
+  type: string;
+  data: { id: string; status: string; refundedAmount: string; refund?: { amount: string } };
+}
+interface DeliveryView {
+  eventId: string;
+  status: string;
+  attemptCount: number;
+  attempts: { statusCode: number | null; error: string | null; succeeded: boolean }[];
+}
+interface List<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+describe("gateway: webhooks, the event log and the dropped-order reconciler", function () {
+  this.timeout(180_000);
+  let net: TestNetwork;
+  let gw: GatewayFixture;
+  let a: TestMerchant;
+  let b: TestMerchant;
+  let offsetMs = 0;
+  const receiver = new WebhookReceiver();
+  let endpoint: EndpointView & { secret: string };
+  let orderSeq = 0;
+
+  before(async function () {
+    net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 2 });
+    const node = net.nodes[0];
+    if (!node) throw new Error("no node");
+    gw = await gatewayFixture({
+      scenario: net.scenario,
+      nodeUrl: node.apiUrl,
+      now: () => Date.now() + offsetMs,
+      app: {
+        webhooks: { initialDelayMs: 200, backoffFactor: 2, maxDelayMs: 1_000, pollIntervalMs: 100, requireHttps: false, maxEndpointsPerMerchant: 3 },
+        reconcile: { intervalMs: 300, dropAfterSeconds: 60 },
+      },
+    });
+    [a, b] = gw.merchants as [TestMerchant, TestMerchant];
+    await receiver.start();
+  });
+
+  after(async function () {
+    await receiver.stop();
+    await gw?.close();
+    await net?.stop();
+  });
+
+  const inject = <T>(merchant: TestMerchant, method: "GET" | "POST" | "DELETE", path: string, body?: unknown) => signedInject<T>(gw.app, merchant, method, path, body);
+
+  /** Creates an order for payer `payerIndex` and has the payer authorise it. */
+  async function payOrder(merchant: TestMerchant, payerIndex = 0): Promise<View & { terms: Record<string, unknown> }> {
+    const payer = net.scenario.payers[payerIndex];
+    if (!payer) throw new Error("no payer");
+    orderSeq += 1;
+    const created = await inject<View>(merchant, "POST", "/v1/payments", paymentBody(payer.address, `wh-${orderSeq}-${randomBytes(3).toString("hex")}`));
+    expect(created.status).to.equal(201);
+    const typedData = created.body.typedData;
+    if (!typedData) throw new Error("no typed data");
+    const signature = await payer.signTypedData(typedData.domain, typedData.types, typedData.message);
+    const authorized = await inject<View>(merchant, "POST", `/v1/payments/${created.body.id}/authorization`, { signature });
+    expect(authorized.status).to.equal(202);
+    return { ...created.body, terms: typedData.message };
+  }
+
+  const eventFor = (type: string, paymentId: string) => receiver.ofType(type).find((w) => w.payload.data["id"] === paymentId);
+  const waitForWebhook = (type: string, paymentId: string, timeoutMs = 40_000) => waitFor(`${type} for ${paymentId}`, () => eventFor(type, paymentId), timeoutMs, 100);
+
+  it("registers an endpoint, shows its whsec_ secret once and stores it only sealed", async function () {
+    const created = await inject<EndpointView & { secret: string }>(a, "POST", "/v1/webhook-endpoints", { url: receiver.url, description: "shop backend" });
+    expect(created.status).to.equal(201);
+    expect(created.body.id).to.match(/^we_[0-9a-f]{24}$/);
+    expect(created.body.secret).to.match(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(Buffer.from(created.body.secret.slice(6), "base64")).to.have.length(32);
+    expect(created.body.eventTypes).to.have.length(8);
+    expect(created.body.status).to.equal("active");
+    endpoint = created.body;
+    receiver.secret = endpoint.secret;
+
+    const listed = await inject<List<EndpointView>>(a, "GET", "/v1/webhook-endpoints");
+    expect(listed.body.items.map((e) => e.id)).to.deep.equal([endpoint.id]);
+    expect(listed.body.items[0]).to.not.have.property("secret");
+    const one = await inject<EndpointView>(a, "GET", `/v1/webhook-endpoints/${endpoint.id}`);
+    expect(one.body).to.not.have.property("secret");
+    expect(one.body.url).to.equal(receiver.url);
+
+    const stored = await gw.storage.webhooks.getEndpoint(endpoint.id);
+    expect(JSON.stringify(stored)).to.not.include(endpoint.secret.slice(6));
+    expect(gw.secrets.open(stored?.secret ?? { v: 1, iv: "", tag: "", data: "" }, `webhookEndpoint:${endpoint.id}`)).to.equal(endpoint.secret);
+  });
+
+  it("refuses bad input to the webhook and event routes with codes, and changes nothing", async function () {
+    const cases: [string, "GET" | "POST" | "DELETE", string, unknown, number, string][] = [
+      ["ftp URL", "POST", "/v1/webhook-endpoints", { url: "ftp://127.0.0.1/x" }, 400, "MALFORMED"],
+      ["not a URL", "POST", "/v1/webhook-endpoints", { url: "hooks" }, 400, "MALFORMED"],
+      ["credentials in the URL", "POST", "/v1/webhook-endpoints", { url: "http://user:pw@127.0.0.1/x" }, 422, "WEBHOOK_URL_INVALID"],
+      ["unknown event type", "POST", "/v1/webhook-endpoints", { url: receiver.url, eventTypes: ["payment.lost"] }, 400, "MALFORMED"],
+      ["no event types", "POST", "/v1/webhook-endpoints", { url: receiver.url, eventTypes: [] }, 400, "MALFORMED"],
+      ["unknown field", "POST", "/v1/webhook-endpoints", { url: receiver.url, secret: "whsec_mine" }, 400, "MALFORMED"],
+      ["malformed endpoint id", "GET", "/v1/webhook-endpoints/we_zz", undefined, 400, "MALFORMED"],
+      ["unknown endpoint", "GET", `/v1/webhook-endpoints/we_${"0".repeat(24)}`, undefined, 404, "WEBHOOK_ENDPOINT_NOT_FOUND"],
+      ["another merchant's endpoint", "GET", `/v1/webhook-endpoints/${endpoint.id}`, undefined, 404, "WEBHOOK_ENDPOINT_NOT_FOUND"],
+      ["another merchant's deliveries", "GET", `/v1/webhook-endpoints/${endpoint.id}/deliveries`, undefined, 404, "WEBHOOK_ENDPOINT_NOT_FOUND"],
+      ["deleting another merchant's endpoint", "DELETE", `/v1/webhook-endpoints/${endpoint.id}`, undefined, 404, "WEBHOOK_ENDPOINT_NOT_FOUND"],
+      ["limit over 100", "GET", "/v1/events?limit=101", undefined, 400, "MALFORMED"],
+      ["a cursor of another listing", "GET", `/v1/events?cursor=${Buffer.from("x!y").toString("base64url")}`, undefined, 400, "MALFORMED"],
+      ["malformed event id", "GET", "/v1/events/evt_1", undefined, 400, "MALFORMED"],
+      ["unknown event", "POST", `/v1/events/evt_${"0".repeat(32)}/redeliver`, {}, 404, "EVENT_NOT_FOUND"],
+      ["redeliver with an unknown field", "POST", `/v1/events/evt_${"0".repeat(32)}/redeliver`, { to: "x" }, 400, "MALFORMED"],
+    ];
+    for (const [what, method, path, body, status, code] of cases) {
+      // Merchant b for the cross-merchant cases, which must look exactly like unknown ids.
+      const res = await inject<{ code: string }>(what.startsWith("another") || what.startsWith("deleting") ? b : a, method, path, body);
+      expect(res.status, `${what}: ${JSON.stringify(res.body)}`).to.equal(status);
+      expect(res.body.code, what).to.equal(code);
+    }
+    // b may have 3 endpoints; the 4th is refused.
+    for (let i = 0; i < 3; i += 1) expect((await inject(b, "POST", "/v1/webhook-endpoints", { url: `${receiver.url}/b${i}`, eventTypes: ["payout.paid"] })).status).to.equal(201);
+    const fourth = await inject<{ code: string }>(b, "POST", "/v1/webhook-endpoints", { url: `${receiver.url}/b4` });
+    expect(fourth.status).to.equal(409);
+    expect(fourth.body.code).to.equal("WEBHOOK_ENDPOINT_LIMIT");
+    expect((await gw.storage.webhooks.listEndpoints(b.id)).length).to.equal(3);
+    expect((await gw.storage.webhooks.listEndpoints(a.id)).map((e) => e.id)).to.deep.equal([endpoint.id]);
+    for (const e of await gw.storage.webhooks.listEndpoints(b.id)) expect((await inject(b, "DELETE", `/v1/webhook-endpoints/${e.id}`)).status).to.equal(200);
+    expect(await gw.storage.webhooks.listEndpoints(b.id)).to.deep.equal([]);
+
+    // The configuration keeps retries for at least 24 h and https by default.
+    const base = { port: 0, dataDir: "d", nodeUrl: "http://127.0.0.1:1", rpcUrl: "http://127.0.0.1:2", deploymentFile: "x.json" };
+    expect(parseGatewayConfig(base, "/tmp").webhooks.requireHttps).to.equal(true);
+    expect(parseGatewayConfig(base, "/tmp").webhooks.retryForSeconds).to.be.at.least(86_400);
+    try {
+      parseGatewayConfig({ ...base, webhooks: { retryForSeconds: 3_600 } }, "/tmp");
+      expect.fail("a retry period under 24 h was accepted");
+    } catch (error) {
+      expect((error as SettlenetError).code).to.equal("CONFIG_INVALID");
+      expect((error as SettlenetError).meta["fields"]).to.deep.equal(["webhooks.retryForSeconds"]);
+    }
+  });
+
+  it("sends payment.held, payment.refunded and (after the payer confirms at the node) payment.released, each verified", async function () {
+    const order = await payOrder(a);
+    const held = await waitForWebhook("payment.held", order.id);
+    expect(held.payload.data["status"]).to.equal("held");
+    expect(held.payload.data["paymentId"]).to.equal(order.paymentId);
+    expect(held.payload.data["amount"]).to.equal("10000");
+    expect(held.id).to.match(/^evt_[0-9a-f]{32}$/);
+    expect(held.payload.id).to.equal(held.id);
+
+    const refund = await inject<{ refund: { id: string } }>(a, "POST", `/v1/payments/${order.id}/refunds`, { amount: "2500", reason: "one item out of stock" });
+    expect(refund.status).to.equal(202);
+    const refunded = await waitForWebhook("payment.refunded", order.id);
+    expect(refunded.payload.data["refundedAmount"]).to.equal("2500");
+    expect(refunded.payload.data["refund"]).to.deep.equal({ amount: "2500" });
+
+    // The payer confirms straight at the node: nobody asks the gateway, the reconciler notices.
+    const payer = net.scenario.payers[0];
+    const node = net.nodes[0];
+    if (!payer || !node) throw new Error("scenario incomplete");
+    const confirm = await signedConfirm(net.scenario, paymentTermsSchema.parse(order.terms), payer, BigInt(`0x${randomBytes(16).toString("hex")}`));
+    expect((await postJson(`${node.apiUrl}/v1/operations`, confirm)).status).to.equal(202);
+    const released = await waitForWebhook("payment.released", order.id);
+    expect(released.payload.data["status"]).to.equal("released");
+
+    expect(receiver.rejected).to.deep.equal([]);
+    // The event log lists them newest first, with the same ids as the webhook-id headers.
+    const events = await inject<List<EventView>>(a, "GET", "/v1/events?limit=10");
+    const mine = events.body.items.filter((e) => e.data.id === order.id);
+    expect(mine.map((e) => e.type)).to.deep.equal(["payment.released", "payment.refunded", "payment.held"]);
+    expect(mine.map((e) => e.id)).to.deep.equal([released.id, refunded.id, held.id]);
+    const one = await inject<EventView>(a, "GET", `/v1/events/${held.id}`);
+    expect(one.body.type).to.equal("payment.held");
+    expect((await inject<{ code: string }>(b, "GET", `/v1/events/${held.id}`)).body.code).to.equal("EVENT_NOT_FOUND");
+    // Ordinary catch-up is not a repair.
+    const repairs = await gw.storage.reconcile.list({ limit: 100 });
+    expect(repairs.items.filter((r) => r.orderId === order.id)).to.deep.equal([]);
+  });
+
+  it("delivers every event after the receiver was down for a while (503, then refused), none lost, deduplicated by webhook-id", async function () {
+    receiver.mode = "unavailable";
+    const orders = [await payOrder(a, 0), await payOrder(a, 1)];
+    // The events exist (in the log) while every attempt fails with 503.
+    const events = await waitFor("held events in the log", async () => {
+      const list = await inject<List<EventView>>(a, "GET", "/v1/events?limit=20");
+      const found = orders.map((o) => list.body.items.find((e) => e.type === "payment.held" && e.data.id === o.id));
+      return found.every((e) => e !== undefined) ? (found as EventView[]) : undefined;
+    }, 40_000);
+    await waitFor("retries answered 503", async () => {
+      const log = await inject<List<DeliveryView>>(a, "GET", `/v1/webhook-endpoints/${endpoint.id}/deliveries?limit=20`);
+      return events.every((e) => {
+        const d = log.body.items.find((x) => x.eventId === e.id);
+        return d && d.status === "pending" && d.attempts.filter((t) => t.statusCode === 503).length >= 2;
+      });
+    }, 20_000);
+
+    await receiver.stop();
+    await waitFor("an attempt refused at the TCP level", async () => {
+      const d = await gw.storage.webhooks.getDelivery(endpoint.id, events[0]?.id ?? "");
+      return d?.attempts.some((t) => t.error === "ECONNREFUSED");
+    }, 20_000);
+    for (const e of events) expect(eventFor("payment.held", e.data.id)).to.equal(undefined);
+
+    receiver.mode = "ok";
+    await receiver.start();
+    for (const o of orders) await waitForWebhook("payment.held", o.id, 20_000);
+    const log = await inject<List<DeliveryView>>(a, "GET", `/v1/webhook-endpoints/${endpoint.id}/deliveries?limit=2`);
+    expect(log.body.items).to.have.length(2);
+    expect(log.body.nextCursor).to.be.a("string");
+    for (const e of events) {
+      const d = await gw.storage.webhooks.getDelivery(endpoint.id, e.id);
+      expect(d?.status).to.equal("succeeded");
+      expect(d?.attempts.at(-1)?.succeeded).to.equal(true);
+      expect(d?.attempts.slice(0, -1).every((t) => !t.succeeded)).to.equal(true);
+    }
+    // Every event the merchant has was received exactly once as an authentic delivery.
+    const all = await inject<List<EventView>>(a, "GET", "/v1/events?limit=100");
+    expect([...receiver.unique.keys()].sort()).to.deep.equal(all.body.items.map((e) => e.id).sort());
+    expect(receiver.rejected).to.deep.equal([]);
+
+    // A redelivery carries the same webhook-id: the receiver recognises it.
+    const before = receiver.unique.size;
+    const duplicatesBefore = receiver.duplicates;
+    const again = await inject<List<DeliveryView>>(a, "POST", `/v1/events/${events[0]?.id}/redeliver`, { endpointId: endpoint.id });
+    expect(again.status).to.equal(202);
+    expect(again.body.items.map((d) => d.status)).to.deep.equal(["pending"]);
+    await waitFor("the redelivery", () => receiver.duplicates === duplicatesBefore + 1, 10_000, 50);
+    expect(receiver.unique.size).to.equal(before);
+
+    const metrics = await gw.app.inject({ method: "GET", url: "/metrics" });
+    expect(metrics.body).to.match(/gateway_webhook_attempts_total\{result="failed"\} [1-9]/);
+    expect(metrics.body).to.match(/gateway_webhook_deliveries_total\{result="succeeded"\} [1-9]/);
+    // The receiver counts the redelivery before the gateway stores the attempt's outcome: wait for it.
+    await waitFor("no pending delivery", async () => (await gw.app.inject({ method: "GET", url: "/metrics" })).body.includes("gateway_webhook_pending_deliveries 0"), 10_000, 50);
+  });
+
+  it("resumes pending deliveries after a restart", async function () {
+    await receiver.stop();
+    const order = await payOrder(a);
+    const event = await waitFor("the held event", async () => {
+      const list = await inject<List<EventView>>(a, "GET", "/v1/events?limit=5");
+      return list.body.items.find((e) => e.type === "payment.held" && e.data.id === order.id);
+    }, 40_000);
+    await waitFor("a failed attempt", async () => ((await gw.storage.webhooks.getDelivery(endpoint.id, event.id))?.attemptCount ?? 0) >= 1, 10_000);
+    await gw.restart();
+    expect((await gw.storage.webhooks.getDelivery(endpoint.id, event.id))?.status).to.equal("pending");
+    await receiver.start();
+    const received = await waitForWebhook("payment.held", order.id, 20_000);
+    expect(received.id).to.equal(event.id);
+  });
+
+  it("stops sending to an endpoint that answers 410 Gone", async function () {
+    receiver.mode = "gone";
+    const order = await payOrder(a);
+    await waitFor("the endpoint to be disabled", async () => (await gw.storage.webhooks.getEndpoint(endpoint.id))?.status === "disabled", 40_000);
+    const view = await inject<EndpointView>(a, "GET", `/v1/webhook-endpoints/${endpoint.id}`);
+    expect(view.body.status).to.equal("disabled");
+    const list = await inject<List<EventView>>(a, "GET", "/v1/events?limit=5");
+    const event = list.body.items.find((e) => e.data.id === order.id);
+    const delivery = await gw.storage.webhooks.getDelivery(endpoint.id, event?.id ?? "");
+    expect(delivery?.status).to.equal("failed");
+    expect(delivery?.attempts.map((t) => t.statusCode)).to.deep.equal([410]);
+    const refused = await inject<{ code: string }>(a, "POST", `/v1/events/${event?.id}/redeliver`, { endpointId: endpoint.id });
+    expect(refused.status).to.equal(409);
+    expect(refused.body.code).to.equal("WEBHOOK_ENDPOINT_DISABLED");
+    const none = await inject<{ code: string }>(a, "POST", `/v1/events/${event?.id}/redeliver`, {});
+    expect(none.status).to.equal(409);
+    expect(none.body.code).to.equal("NO_WEBHOOK_ENDPOINT");
+    receiver.mode = "ok";
+  });
+
+  it("closes an order past its deadline once the node confirms no pay, and logs the repair", async function () {
+    const payer = net.scenario.payers[0];
+    if (!payer) throw new Error("no payer");
+    const created = await inject<View>(a, "POST", "/v1/payments", paymentBody(payer.address, `expiring-${randomBytes(3).toString("hex")}`, { expiresIn: 60 }));
+    expect(created.status).to.equal(201);
+    const since = Date.now() + offsetMs;
+    // Two minutes on the gateway's clock (requests stay within the 300 s signing skew).
+    offsetMs = 120_000;
+    try {
+      const repair = await waitFor("the expiry repair", async () => (await gw.storage.reconcile.list({ limit: 100, fromMs: since })).items.find((r) => r.orderId === created.body.id), 20_000);
+      expect(repair.kind).to.equal("order_expired");
+      expect(repair.from).to.equal("awaiting_authorization");
+      expect(repair.to).to.equal("expired");
+      expect(repair.eventIds).to.deep.equal([]);
+      const stored = await gw.storage.orders.get(created.body.id);
+      expect(stored?.status).to.equal("expired");
+      const metrics = await gw.app.inject({ method: "GET", url: "/metrics" });
+      expect(metrics.body).to.match(/gateway_reconcile_repairs_total\{kind="order_expired"\} 1/);
+    } finally {
+      offsetMs = 0;
+    }
+  });
+
+  it("backs off exponentially with jitter up to the cap, and the default schedule keeps retrying for days", function () {
+    const options = { initialDelayMs: 1_000, backoffFactor: 2, maxDelayMs: 10_000 };
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelayMs(options, n, () => 1))).to.deep.equal([1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+    expect([1, 2, 3].map((n) => backoffDelayMs(options, n, () => 0))).to.deep.equal([500, 1_000, 2_000]);
+    const defaults = webhookConfigSchema.parse({});
+    // Even with the shortest jitter, attempts go on until the retry period (3 days) is over.
+    let elapsedMs = 0;
+    let attempts = 1;
+    while (elapsedMs < defaults.retryForSeconds * 1000) {
+      elapsedMs += backoffDelayMs(defaults, attempts, () => 0);
+      attempts += 1;
+    }
+    expect(defaults.retryForSeconds).to.equal(3 * 86_400);
+    expect(attempts).to.equal(44);
+  });
+
+  it("signs every delivery so that a tampered body, another secret or an old timestamp fails verification", function () {
+    const [sample] = receiver.unique.values();
+    if (!sample) throw new Error("nothing received");
+    const headers = { "webhook-id": sample.id, "webhook-timestamp": String(sample.timestamp), "webhook-signature": sample.signature };
+    expect(sample.signature).to.match(/^v1,[A-Za-z0-9+/]{43}=$/);
+    expect(verifyStandardWebhook(endpoint.secret, headers, sample.body, sample.timestamp)).to.equal(undefined);
+    expect(verifyStandardWebhook(endpoint.secret, headers, sample.body.replace("10000", "10001"), sample.timestamp)).to.equal("no matching signature");
+    expect(verifyStandardWebhook(`whsec_${randomBytes(32).toString("base64")}`, headers, sample.body, sample.timestamp)).to.equal("no matching signature");
+    expect(verifyStandardWebhook(endpoint.secret, { ...headers, "webhook-id": `${sample.id}x` }, sample.body, sample.timestamp)).to.equal("no matching signature");
+    expect(verifyStandardWebhook(endpoint.secret, headers, sample.body, sample.timestamp + 301)).to.equal("timestamp out of tolerance");
+  });
+});

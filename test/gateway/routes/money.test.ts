@@ -1,0 +1,270 @@
+/**
+ * Payer actions and money movement on real parts: a chain, one institution node process, the bank
+ * simulator over HTTP with its own LevelDB, and the gateway (LevelDB in a temp dir) with the
+ * custodian's key and a permit relayer. Requests are signed as a merchant would sign them.
+ */
+import { expect } from "chai";
+import { keccak256, toUtf8Bytes, type HDNodeWallet, type Wallet } from "ethers";
+
+import { getJson, launchNetwork, type TestNetwork } from "../../helpers/network.js";
+import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "../fixture.js";
+
+interface TypedData {
+  domain: Record<string, unknown>;
+  types: Record<string, { name: string; type: string }[]>;
+  message: Record<string, unknown>;
+}
+interface PaymentView {
+  id: string;
+  status: string;
+  paymentId: string;
+  typedData: TypedData | null;
+  fulfilment: { status: string } | null;
+  refunds: { status: string; amount: string }[];
+  refundedAmount: string;
+}
+interface Payload {
+  nonce: string;
+  deadline: string;
+  reasonHash: string | null;
+  typedData: TypedData;
+}
+interface Payout {
+  id: string;
+  status: string;
+  stage: string;
+  reversed: boolean;
+  burn: { operationId: string; status: string };
+  bank: { bankRef: string; status: string; reason?: string } | null;
+  reversal: { status: string } | null;
+  failure: { code: string } | null;
+}
+interface Topup {
+  id: string;
+  status: string;
+  stage: string;
+  bank: { bankRef: string; status: string } | null;
+  mint: { status: string } | null;
+}
+interface Balance {
+  balances: { currency: string; available: string; heldInEscrow: string; pendingPayouts: string; pendingTopups: string }[];
+}
+
+describe("gateway: payer actions and money movement (node, chain and bank simulator)", function () {
+  this.timeout(180_000);
+  let net: TestNetwork;
+  let gw: GatewayFixture;
+  let bank: BankFixture;
+  let a: TestMerchant;
+  let b: TestMerchant;
+  let payer: Wallet | HDNodeWallet;
+  let other: Wallet | HDNodeWallet;
+
+  before(async function () {
+    net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 2 });
+    bank = await bankFixture({ min: 1_500, max: 2_000 });
+    const node = net.nodes[0];
+    if (!node) throw new Error("network incomplete");
+    gw = await gatewayFixture({ scenario: net.scenario, nodeUrl: node.apiUrl, app: { moneyTickMs: 200 }, money: moneyModules(net.scenario, bank.url) });
+    [a, b] = gw.merchants as [TestMerchant, TestMerchant];
+    [payer, other] = net.scenario.payers as [Wallet, Wallet];
+  });
+
+  after(async function () {
+    await gw?.close();
+    await bank?.close();
+    await net?.stop();
+  });
+
+  const requests = merchantRequests(() => gw, () => a);
+  const { get, post, poll } = requests;
+  const tokenBalance = (address: string) => net.scenario.token.balanceOf(address);
+  const balanceOf = async (as: TestMerchant = a) => {
+    const res = await get<Balance>("/v1/balance", as);
+    expect(res.status).to.equal(200);
+    const line = res.body.balances.find((l) => l.currency === "CNY");
+    if (!line) throw new Error("no CNY line");
+    return line;
+  };
+
+  /** Creates an order, has the payer sign it and waits until it is held. */
+  function heldPayment(orderId: string, amount = "10000"): Promise<PaymentView> {
+    return requests.paidOrder<PaymentView>(payer, orderId, { amount }, "held");
+  }
+
+  async function signedAction(id: string, action: "confirm" | "dispute", signer: Wallet | HDNodeWallet, reason?: string) {
+    const query = reason ? `?reason=${encodeURIComponent(reason)}` : "";
+    const payload = await get<Payload>(`/v1/payments/${id}/${action}${query}`);
+    expect(payload.status).to.equal(200);
+    const { typedData, nonce, deadline } = payload.body;
+    const signature = await signer.signTypedData(typedData.domain, typedData.types, typedData.message);
+    return { nonce, deadline, signature, ...(reason ? { reason } : {}) };
+  }
+
+  it("has the payer confirm by signed payload; someone else's signature is refused with BAD_SIGNATURE and changes nothing", async function () {
+    const held = await heldPayment("confirm-1");
+    expect((await post(`/v1/payments/${held.id}/fulfilment`)).status).to.equal(202);
+    await poll<PaymentView>("fulfilment", `/v1/payments/${held.id}`, (v) => v.status === "fulfilled");
+
+    const forged = await signedAction(held.id, "confirm", other);
+    const refused = await post<{ code: string }>(`/v1/payments/${held.id}/confirm`, forged);
+    expect(refused.status).to.equal(422);
+    expect(refused.body.code).to.equal("BAD_SIGNATURE");
+    const unchanged = await get<PaymentView & { lastError: unknown }>(`/v1/payments/${held.id}`);
+    expect(unchanged.body.status).to.equal("fulfilled");
+    expect(unchanged.body.lastError).to.equal(null);
+    expect((await net.scenario.contracts.escrow.paymentOf(held.paymentId)).status).to.equal(2n);
+
+    const merchantBefore = await tokenBalance(a.address);
+    const confirmed = await post<{ action: { status: string; action: string } }>(`/v1/payments/${held.id}/confirm`, await signedAction(held.id, "confirm", payer));
+    expect(confirmed.status).to.equal(202);
+    expect(confirmed.body.action.action).to.equal("confirm");
+    const released = await poll<PaymentView>("release", `/v1/payments/${held.id}`, (v) => v.status === "released");
+    expect((await net.scenario.contracts.escrow.paymentOf(released.paymentId)).status).to.equal(4n);
+    // 10000 less the merchant's 1% fee.
+    expect((await tokenBalance(a.address)) - merchantBefore).to.equal(9_900n);
+
+    const late = await post<{ code: string }>(`/v1/payments/${held.id}/confirm`, forged);
+    expect(late.body.code).to.equal("BAD_SIGNATURE");
+    const wrongState = await get<{ code: string }>(`/v1/payments/${held.id}/confirm`);
+    expect(wrongState.status).to.equal(409);
+    expect(wrongState.body.code).to.equal("INVALID_PAYMENT_STATUS");
+  });
+
+  it("refunds after release from the merchant's balance (allowance by a relayed permit)", async function () {
+    const page = await get<{ items: PaymentView[] }>("/v1/payments?status=released");
+    const released = page.body.items[0];
+    if (!released) throw new Error("no released payment");
+    const payerBefore = await tokenBalance(payer.address);
+    const merchantBefore = await tokenBalance(a.address);
+    const refund = await post<{ refund: { status: string } }>(`/v1/payments/${released.id}/refunds`, { amount: "2500", reason: "returned after release" });
+    expect(refund.status).to.equal(202);
+    await poll<PaymentView>("the refund to execute", `/v1/payments/${released.id}`, (v) => v.refunds[0]?.status === "executed" && v.refundedAmount === "2500");
+    expect((await tokenBalance(payer.address)) - payerBefore).to.equal(2_500n);
+    expect(merchantBefore - (await tokenBalance(a.address))).to.equal(2_500n);
+    expect(await net.scenario.token.allowance(a.address, net.scenario.deployment.contracts.escrow)).to.equal((1n << 256n) - 1n);
+  });
+
+  it("has the payer dispute by signed payload and lists the dispute with its reason", async function () {
+    const held = await heldPayment("dispute-1", "4000");
+    const forged = await signedAction(held.id, "dispute", other, "item never arrived");
+    const refused = await post<{ code: string }>(`/v1/payments/${held.id}/dispute`, forged);
+    expect(refused.body.code).to.equal("BAD_SIGNATURE");
+    expect((await get<{ items: unknown[] }>("/v1/disputes")).body.items).to.have.length(0);
+
+    const disputed = await post(`/v1/payments/${held.id}/dispute`, await signedAction(held.id, "dispute", payer, "item never arrived"));
+    expect(disputed.status).to.equal(202);
+    await poll<PaymentView>("the dispute", `/v1/payments/${held.id}`, (v) => v.status === "disputed");
+    expect((await net.scenario.contracts.escrow.paymentOf(held.paymentId)).status).to.equal(3n);
+    const list = await get<{ items: { payment: { id: string; status: string }; reason: string; reasonHash: string }[]; nextCursor: string | null }>("/v1/disputes?limit=10");
+    expect(list.status).to.equal(200);
+    expect(list.body.items.map((d) => [d.payment.id, d.payment.status, d.reason])).to.deep.equal([[held.id, "disputed", "item never arrived"]]);
+    expect(list.body.items[0]?.reasonHash).to.equal(keccak256(toUtf8Bytes("item never arrived")));
+    expect((await get<{ items: unknown[] }>("/v1/disputes", b)).body.items).to.have.length(0);
+  });
+
+  it("reports the balance exactly: on-chain tokens and amounts held in escrow", async function () {
+    await heldPayment("held-1", "1234");
+    const line = await balanceOf();
+    expect(line.available).to.equal((await tokenBalance(a.address)).toString());
+    expect(line.available).to.equal("7400"); // 9900 released less the 2500 refund
+    expect(line.heldInEscrow).to.equal("5234"); // the disputed 4000 and the held 1234
+    expect(line.pendingPayouts).to.equal("0");
+    expect(line.pendingTopups).to.equal("0");
+  });
+
+  it("transfers to another merchant as a direct escrow payment, less the recipient's fee", async function () {
+    const before = await tokenBalance(b.address);
+    const body = { to: b.address, amount: "1000", currency: "CNY", reference: "settle-42" };
+    const created = await post<{ id: string; status: string; fee: string; netAmount: string }>("/v1/transfers", body);
+    expect(created.status).to.equal(202);
+    expect([created.body.fee, created.body.netAmount]).to.deep.equal(["10", "990"]);
+    await poll<{ status: string }>("the transfer", `/v1/transfers/${created.body.id}`, (v) => v.status === "executed");
+    expect((await tokenBalance(b.address)) - before).to.equal(990n);
+    expect((await balanceOf()).available).to.equal("6400");
+    const again = await post<{ id: string }>("/v1/transfers", body);
+    expect(again.status).to.equal(200);
+    expect(again.body.id).to.equal(created.body.id);
+    const conflict = await post<{ code: string }>("/v1/transfers", { ...body, amount: "1" });
+    expect(conflict.body.code).to.equal("TRANSFER_REFERENCE_CONFLICT");
+    const toPayer = await post<{ code: string }>("/v1/transfers", { ...body, to: payer.address, reference: "settle-43" });
+    expect(toPayer.body.code).to.equal("RECIPIENT_NOT_MERCHANT");
+    expect((await balanceOf()).available).to.equal("6400");
+  });
+
+  it("tops up: mints only after the bank confirms the deposit", async function () {
+    const before = await tokenBalance(a.address);
+    const created = await post<Topup>("/v1/topups", { amount: "5000", currency: "CNY", account: "CN-PAYER-001" });
+    expect(created.status).to.equal(202);
+    expect(created.body.stage).to.equal("awaiting_bank");
+    expect(created.body.mint).to.equal(null);
+    expect((await balanceOf()).pendingTopups).to.equal("5000");
+    const bankRef = created.body.bank?.bankRef ?? "";
+    expect((await getJson<{ status: string }>(`${bank.url}/v1/transfers/${bankRef}`)).body.status).to.equal("pending");
+    expect(await tokenBalance(a.address)).to.equal(before);
+
+    const done = await poll<Topup>("the top-up", `/v1/topups/${created.body.id}`, (v) => v.stage === "completed");
+    expect(done.bank?.status).to.equal("confirmed");
+    expect((await tokenBalance(a.address)) - before).to.equal(5_000n);
+    const minted = await net.scenario.token.queryFilter(net.scenario.token.filters.Minted());
+    expect(minted.filter((e) => e.args.bankRef === keccak256(toUtf8Bytes(bankRef))).map((e) => e.args.amount)).to.deep.equal([5_000n]);
+    const line = await balanceOf();
+    expect([line.available, line.pendingTopups]).to.deep.equal(["11400", "0"]);
+  });
+
+  it("pays out: burns first, then the bank pays; refuses other accounts and more than the balance", async function () {
+    const mismatch = await post<{ code: string }>("/v1/payouts", { amount: "100", currency: "CNY", account: "SOMEONE-ELSE" });
+    expect(mismatch.body.code).to.equal("PAYOUT_ACCOUNT_MISMATCH");
+    const tooMuch = await post<{ code: string }>("/v1/payouts", { amount: "11401", currency: "CNY", account: "merchant-0" });
+    expect(tooMuch.body.code).to.equal("INSUFFICIENT_BALANCE");
+    expect((await get<{ items: unknown[] }>("/v1/payouts")).body.items).to.have.length(0);
+
+    const created = await post<Payout>("/v1/payouts", { amount: "3000", currency: "CNY", account: "merchant-0" });
+    expect(created.status).to.equal(202);
+    expect(created.body.status).to.equal("pending");
+    const paid = await poll<Payout>("the payout", `/v1/payouts/${created.body.id}`, (v) => v.status === "paid");
+    expect(paid.burn.status).to.equal("executed");
+    expect(paid.bank?.status).to.equal("confirmed");
+    expect(await tokenBalance(a.address)).to.equal(8_400n);
+    const account = await getJson<{ balances: { paidOut: string }[] }>(`${bank.url}/v1/accounts/merchant-0`);
+    expect(account.body.balances[0]?.paidOut).to.equal("3000");
+    const events = await get<{ items: { type: string; data: { id: string } }[] }>("/v1/events");
+    expect(events.body.items.filter((e) => e.type.startsWith("payout.")).map((e) => [e.type, e.data.id])).to.deep.equal([["payout.paid", created.body.id]]);
+  });
+
+  it("re-mints a payout the bank rejects and restores the balance (payout.failed)", async function () {
+    // The custodian's reserve at the bank holds 2000 now (5000 deposited, 3000 paid): 4000 is rejected.
+    const created = await post<Payout>("/v1/payouts", { amount: "4000", currency: "CNY", account: "merchant-0" });
+    expect(created.status).to.equal(202);
+    const failed = await poll<Payout>("the payout to fail", `/v1/payouts/${created.body.id}`, (v) => v.status === "failed");
+    expect(failed.reversed).to.equal(true);
+    expect(failed.bank?.status).to.equal("rejected");
+    expect(failed.bank?.reason).to.equal("insufficient_funds");
+    expect(failed.reversal?.status).to.equal("executed");
+    expect(failed.failure?.code).to.equal("BANK_REJECTED");
+    expect(await tokenBalance(a.address)).to.equal(8_400n);
+    const burned = await net.scenario.token.queryFilter(net.scenario.token.filters.Burned());
+    expect(burned.filter((e) => e.args.bankRef === keccak256(toUtf8Bytes(created.body.id))).map((e) => e.args.amount)).to.deep.equal([4_000n]);
+    const events = await get<{ items: { type: string; data: { id: string; reversed: boolean } }[] }>("/v1/events");
+    const failedEvents = events.body.items.filter((e) => e.type === "payout.failed");
+    expect(failedEvents.map((e) => [e.data.id, e.data.reversed])).to.deep.equal([[created.body.id, true]]);
+    expect((await balanceOf()).pendingPayouts).to.equal("0");
+  });
+
+  it("resumes a payout after a restart in the middle without a second burn or bank transfer", async function () {
+    const created = await post<Payout>("/v1/payouts", { amount: "1500", currency: "CNY", account: "merchant-0" });
+    expect(created.status).to.equal(202);
+    // Restart while the bank has not answered yet.
+    await poll<Payout>("the burn", `/v1/payouts/${created.body.id}`, (v) => v.stage === "paying" && v.bank?.status === "pending");
+    await gw.restart();
+    const paid = await poll<Payout>("the payout after the restart", `/v1/payouts/${created.body.id}`, (v) => v.status === "paid");
+    expect(paid.bank?.status).to.equal("confirmed");
+    expect(await tokenBalance(a.address)).to.equal(6_900n);
+    const burned = await net.scenario.token.queryFilter(net.scenario.token.filters.Burned());
+    expect(burned.filter((e) => e.args.bankRef === keccak256(toUtf8Bytes(created.body.id)))).to.have.length(1);
+    const feed = await getJson<{ transfers: { reference: string }[] }>(`${bank.url}/v1/transfers?limit=500`);
+    expect(feed.body.transfers.filter((t) => t.reference === created.body.id)).to.have.length(1);
+    const account = await getJson<{ balances: { paidOut: string }[] }>(`${bank.url}/v1/accounts/merchant-0`);
+    expect(account.body.balances[0]?.paidOut).to.equal("4500");
+  });
+});

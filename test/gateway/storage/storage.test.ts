@@ -1,0 +1,87 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+
+import { openGatewayStorage, type GatewayStorage } from "../../../gateway/storage/db.js";
+import type { OrderRecord } from "../../../gateway/domain/records.js";
+import { refusalOf } from "../../helpers/errors.js";
+
+/** The code of what `fn` throws or rejects with. */
+const codeOf = async (fn: () => unknown): Promise<string> => (await refusalOf((async () => fn())())).code;
+
+function order(overrides: Partial<OrderRecord>): OrderRecord {
+  return {
+    id: `pay_${randomBytes(16).toString("hex")}`,
+    merchantId: "m1",
+    merchantOrderId: "o-1",
+    requestHash: "h",
+    status: "awaiting_authorization",
+    amount: "100",
+    currency: "CNY",
+    description: null,
+    mode: "escrow",
+    terms: {} as OrderRecord["terms"],
+    paymentId: `0x${randomBytes(32).toString("hex")}`,
+    createdAtMs: Date.now(),
+    updatedAtMs: Date.now(),
+    expiresAtMs: Date.now() + 60_000,
+    refunds: [],
+    ...overrides,
+  };
+}
+
+describe("gateway storage: orders, idempotency records and request nonces", function () {
+  let dir: string;
+  let storage: GatewayStorage;
+
+  beforeEach(async function () {
+    dir = await mkdtemp(join(tmpdir(), "settlenet-gw-storage-"));
+    storage = await openGatewayStorage(join(dir, "db"));
+  });
+  afterEach(async function () {
+    await storage?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("keeps merchantOrderId unique per merchant and moves the status index with the order", async function () {
+    const first = order({ merchantOrderId: "o-1" });
+    expect((await storage.orders.create(first)).created).to.equal(true);
+    const clash = await storage.orders.create(order({ merchantOrderId: "o-1" }));
+    expect(clash.created).to.equal(false);
+    if (!clash.created) expect(clash.existing.id).to.equal(first.id);
+    expect((await storage.orders.create(order({ merchantId: "m2", merchantOrderId: "o-1" }))).created).to.equal(true);
+
+    await storage.orders.update(first.id, (o) => ({ next: { ...o, status: "held" } }));
+    expect((await storage.orders.list("m1", { limit: 10, status: "awaiting_authorization" })).items).to.have.length(0);
+    expect((await storage.orders.list("m1", { limit: 10, status: "held" })).items.map((o) => o.id)).to.deep.equal([first.id]);
+    expect((await storage.orders.getByPaymentId(first.paymentId))?.id).to.equal(first.id);
+    expect(await codeOf(() => storage.orders.list("m2", { limit: 1, cursor: "garbage" }))).to.equal("MALFORMED");
+  });
+
+  it("takes over an in-progress idempotency record of an earlier process, not of the running one", async function () {
+    const now = Date.now();
+    expect((await storage.idempotency.begin("m1", "k", "f", "process-1", now, 60_000)).state).to.equal("started");
+    expect((await storage.idempotency.begin("m1", "k", "f", "process-1", now, 60_000)).state).to.equal("in_progress");
+    expect((await storage.idempotency.begin("m1", "k", "f", "process-2", now, 60_000)).state).to.equal("started");
+    await storage.idempotency.complete("m1", "k", "process-2", { status: 201, contentType: "application/json", body: "{}" });
+    expect((await storage.idempotency.begin("m1", "k", "f", "process-3", now, 60_000)).state).to.equal("replay");
+    expect((await storage.idempotency.begin("m1", "k", "other", "process-3", now, 60_000)).state).to.equal("mismatch");
+    // Expired records are pruned.
+    expect(await storage.idempotency.prune(now + 120_000)).to.equal(1);
+    expect((await storage.idempotency.begin("m1", "k", "other", "process-3", now + 120_000, 60_000)).state).to.equal("started");
+  });
+
+  it("refuses a nonce again until it expires, and prunes only expired nonces", async function () {
+    const now = Date.now();
+    expect(await storage.nonces.claim("key_1", "n-1", now + 1_000, now)).to.equal(true);
+    expect(await storage.nonces.claim("key_1", "n-1", now + 1_000, now + 500)).to.equal(false);
+    expect(await storage.nonces.claim("key_1", "n-2", now + 5_000, now)).to.equal(true);
+    expect(await storage.nonces.prune(now + 2_000)).to.equal(1);
+    expect(await storage.nonces.claim("key_1", "n-2", now + 5_000, now + 2_000)).to.equal(false);
+    expect(await storage.nonces.claim("key_1", "n-1", now + 9_000, now + 2_000)).to.equal(true);
+  });
+
+});

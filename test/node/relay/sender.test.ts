@@ -1,0 +1,323 @@
+/**
+ * The transaction sender of one key, against a real chain served over JSON-RPC: nonces assigned one
+ * transaction at a time, nothing broadcast when the record before the broadcast fails, a broadcast
+ * whose answer was lost resolved from the chain, and the relayer's escrow batches interleaved with the
+ * settlement service's cycle finalizations without the chain refusing any transaction for its nonce
+ * (a JSON-RPC pass-through between the node's parts and the chain records what the chain refused).
+ */
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+import { JsonRpcProvider, Network, Wallet } from "ethers";
+import { Registry } from "prom-client";
+
+import { escrowOperationSchema, operationIdOf, type EscrowContext } from "../../../core/protocol/operations.js";
+import type { StoredOperation } from "../../../core/records.js";
+import { ChainRegistryView } from "../../../node/chain/registry-view.js";
+import { Indexer } from "../../../node/indexer/indexer.js";
+import { BatchRelayer } from "../../../node/relay/relayer.js";
+import { TransactionSender } from "../../../node/relay/sender.js";
+import { CycleService } from "../../../node/settlement/service.js";
+import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
+import type { LocalChain, Scenario } from "../../helpers/chain.js";
+import { startJsonRpcProxy } from "../../helpers/json-rpc-proxy.js";
+import { signedPay, termsFor } from "../../helpers/operations.js";
+import { FAILED_TOPIC, RelayFixture, Status, logger, sleep, waitFor } from "../../helpers/relay.js";
+
+const CYCLE_SECONDS = 3_600;
+
+// ---------------------------------------------------------------- TCP proxy between relayer and chain
+
+// ---------------------------------------------------------------- TCP proxy between relayer and chain
+
+/**
+ * Forwards loopback TCP to the chain's RPC port; stop() refuses and cuts every connection. With
+ * `cutOn` set, the first client request containing that text is forwarded to the chain but its
+ * answer is lost and the proxy goes down (a broadcast whose result the relayer never sees).
+ */
+class TcpProxy {
+  port = 0;
+  cuts = 0;
+  cutOn: string | undefined;
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly targetPort: number) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    const server = net.createServer((client) => this.connect(client));
+    server.listen(this.port, "127.0.0.1");
+    await once(server, "listening");
+    this.port = (server.address() as net.AddressInfo).port;
+    this.server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private connect(client: net.Socket): void {
+    const upstream = net.connect(this.targetPort, "127.0.0.1");
+    this.sockets.add(client);
+    this.sockets.add(upstream);
+    let cut = false;
+    client.on("data", (chunk: Buffer) => {
+      upstream.write(chunk);
+      if (this.cutOn && chunk.includes(this.cutOn)) {
+        this.cutOn = undefined;
+        this.cuts++;
+        cut = true;
+        // Keep the upstream connection until the chain has answered, so the request really runs.
+        this.sockets.delete(upstream);
+        void this.stop();
+      }
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      if (cut) upstream.destroy();
+      else client.write(chunk);
+    });
+    client.on("close", () => {
+      this.sockets.delete(client);
+      if (!cut) upstream.destroy();
+    });
+    upstream.on("close", () => {
+      this.sockets.delete(upstream);
+      client.destroy();
+    });
+    client.on("error", () => {});
+    upstream.on("error", () => {});
+  }
+}
+
+describe("transaction sender", function () {
+  this.timeout(120_000);
+
+  let f: RelayFixture;
+  let chain: LocalChain;
+  let s: Scenario;
+  let ctx: EscrowContext;
+
+  before(async function () {
+    // One institution: its own attestation is a quorum, so it finalizes every cycle itself.
+    f = await RelayFixture.start({ institutions: 1, payers: 4 });
+    ({ chain, s, ctx } = f);
+  });
+
+  afterEach(async function () {
+    await f.cleanup();
+  });
+
+  after(async function () {
+    await f?.close();
+  });
+
+  const storage = () => f.storage();
+  const relayer = (...args: Parameters<RelayFixture["relayer"]>) => f.relayer(...args);
+  const terms = (...args: Parameters<RelayFixture["terms"]>) => f.terms(...args);
+  const pay = (...args: Parameters<RelayFixture["pay"]>) => f.pay(...args);
+  const stored = (...args: Parameters<RelayFixture["stored"]>) => f.stored(...args);
+  const payer = (i: number) => f.payer(i);
+  const statuses = (...args: Parameters<RelayFixture["statuses"]>) => f.statuses(...args);
+  const allFinal = (...args: Parameters<RelayFixture["allFinal"]>) => f.allFinal(...args);
+  const logsSince = (...args: Parameters<RelayFixture["logsSince"]>) => f.logsSince(...args);
+  const paidCount = (...args: Parameters<RelayFixture["paidCount"]>) => f.paidCount(...args);
+
+  /** A sender of the institution's key through its own provider; the provider is destroyed after the test. */
+  function sender(): TransactionSender {
+    const provider = new JsonRpcProvider(chain.url, Network.from(ctx.chainId), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
+    f.onCleanup(async () => provider.destroy());
+    return new TransactionSender({ receiptPollMs: 50 }, { wallet: f.institution(0).connect(provider), logger });
+  }
+
+  it("gives concurrent sends consecutive nonces, and every transaction is mined", async function () {
+    const txSender = sender();
+    const address = await txSender.address();
+    const first = await chain.provider.getTransactionCount(address);
+    const to = Wallet.createRandom().address;
+    const sent = await Promise.all(Array.from({ length: 8 }, () => txSender.send({ to, data: "0x", extraGas: 0n, purpose: "test" })));
+    expect(sent.map((tx) => tx.nonce).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 8 }, (_, i) => first + i));
+    const receipts = await Promise.all(sent.map((tx) => txSender.waitForReceipt(tx.hash, new AbortController().signal)));
+    for (const receipt of receipts) expect(receipt !== undefined && receipt !== "dropped" && receipt.status).to.equal(1);
+    expect(await chain.provider.getTransactionCount(address)).to.equal(first + 8);
+  });
+
+  it("broadcasts nothing when the record before the broadcast fails, and the next transaction takes the same nonce", async function () {
+    const txSender = sender();
+    const address = await txSender.address();
+    const before = await chain.provider.getTransactionCount(address);
+    const to = Wallet.createRandom().address;
+    let recorded: string | undefined;
+    const beforeBroadcast = async (txHash: string) => {
+      recorded = txHash;
+      throw new Error("disk full");
+    };
+    const refusal = await txSender.send({ to, data: "0x", extraGas: 0n, purpose: "test" }, { beforeBroadcast }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect((refusal as Error | undefined)?.message).to.equal("disk full");
+    expect(recorded).to.match(/^0x[0-9a-f]{64}$/);
+    expect(await chain.provider.getTransaction(recorded ?? "")).to.equal(null);
+    expect(await chain.provider.getTransactionCount(address)).to.equal(before);
+    const next = await txSender.send({ to, data: "0x", extraGas: 0n, purpose: "test" });
+    expect(next.nonce).to.equal(before);
+  });
+
+  it("keeps operations through an unreachable RPC and executes them once it returns, even when a broadcast's answer was lost", async function () {
+    const chainPort = Number(new URL(chain.url).port);
+    const proxy = new TcpProxy(chainPort);
+    await proxy.start();
+    f.onCleanup(() => proxy.stop());
+    const provider = new JsonRpcProvider(proxy.url, Network.from(ctx.chainId), { staticNetwork: true, cacheTimeout: -1 });
+    f.onCleanup(async () => provider.destroy());
+    const st = await storage();
+    const r = relayer(0, st, { batchSize: 10, batchIntervalMs: 50, maxRetryDelayMs: 400 }, provider);
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
+    await r.start();
+
+    const make = async (n: number) => {
+      const out: StoredOperation[] = [];
+      for (let i = 0; i < n; i++) out.push(stored(await pay(payer(i), await terms(payer(i), 1_000n)), "api"));
+      await st.operations.putAccepted(out);
+      return out;
+    };
+
+    const first = await make(10);
+    r.enqueue(first);
+    await waitFor("first batch", () => allFinal(st, first));
+
+    // Down for a while: nothing executes, nothing is dropped.
+    await proxy.stop();
+    const second = await make(20);
+    r.enqueue(second);
+    await sleep(2_000);
+    for (const op of second) expect((await s.contracts.escrow.paymentOf(op.paymentId)).status).to.equal(Status.None);
+    expect(new Set(await statuses(st, second))).to.not.include("executed");
+    await proxy.start();
+    await waitFor("operations after the outage", () => allFinal(st, second));
+
+    // The chain receives a batch but the relayer never hears back, then the RPC is gone for a while.
+    proxy.cutOn = "eth_sendRawTransaction";
+    const third = await make(10);
+    r.enqueue(third);
+    await waitFor("a cut broadcast", () => proxy.cuts === 1);
+    await sleep(1_000);
+    await proxy.start();
+    await waitFor("operations after the lost answer", () => allFinal(st, third));
+
+    const all = [...first, ...second, ...third];
+    expect(new Set(await statuses(st, all))).to.deep.equal(new Set(["executed"]));
+    for (const op of all) expect(await paidCount(fromBlock, op.paymentId)).to.equal(1);
+    // The cut batch was executed by its first transaction, which the relayer found on the chain
+    // instead of sending the operations again.
+    const cutHashes = new Set(await Promise.all(third.map(async (op) => (await st.operations.get(op.id))?.execution?.txHash)));
+    expect(cutHashes.size).to.equal(1);
+    expect(await logsSince(fromBlock, FAILED_TOPIC), "nothing was sent twice").to.have.length(0);
+  });
+
+  it("relays escrow batches and finalizes cycles with the same key, and the chain refuses no transaction for its nonce", async function () {
+    /** Direct payments (released at once): each one is a settlement record of the cycle it lands in. */
+    const pays = async (count: number, offset: number): Promise<StoredOperation[]> => {
+      const signed = [];
+      for (let i = offset; i < offset + count; i++) signed.push(await signedPay(s, await termsFor(s, i % s.payers.length, i % s.merchants.length, { direct: true })));
+      const now = Date.now();
+      return signed.map(({ op, paymentId }) => ({
+        id: operationIdOf(escrowOperationSchema.parse(op), ctx),
+        kind: "pay",
+        paymentId,
+        op,
+        signer: null,
+        origin: "api",
+        status: "accepted",
+        receivedAtMs: now,
+        updatedAtMs: now,
+      }));
+    };
+    const chainTime = async () => (await chain.provider.getBlock("latest"))?.timestamp ?? 0;
+
+    const proxy = await startJsonRpcProxy(chain.url);
+    f.onCleanup(() => proxy.close());
+    const provider = new JsonRpcProvider(proxy.url, Network.from(ctx.chainId), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50 });
+    f.onCleanup(async () => provider.destroy());
+    const dir = await mkdtemp(join(tmpdir(), "settlenet-sender-"));
+    const st: NodeStorage = await openStorage(dir);
+    f.onCleanup(async () => {
+      await st.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const registry = new ChainRegistryView({ deployment: s.deployment, pollIntervalMs: 200 }, { provider, logger });
+    await registry.start();
+    f.onCleanup(() => registry.stop());
+
+    // Wired as an institution node wires them: the relayer and the settlement service send with the key's one sender.
+    const institution = f.institution(0);
+    const wallet = institution.connect(provider);
+    const txSender = new TransactionSender({ receiptPollMs: 50 }, { wallet, logger });
+    const r = new BatchRelayer(
+      { deployment: s.deployment, institutionId: institution.address, batchIntervalMs: 20 },
+      { sender: txSender, storage: st, logger, activeInstitutions: () => registry.activeInstitutions() },
+    );
+    const cycles = new CycleService(
+      { deployment: s.deployment, cycleSeconds: CYCLE_SECONDS, tickMs: 60_000, finalizeFailoverMs: 60_000, rebroadcastMs: 60_000, confirmations: 0, institutionId: institution.address },
+      { provider, storage: st, registry, wallet, sender: txSender, publish: async () => 0, logger, metrics: new Registry() },
+    );
+    const indexer = new Indexer(
+      { deployment: s.deployment, pollIntervalMs: 60_000 },
+      { provider, storage: st, institutionOf: (account) => registry.account(account)?.institution, logger, onSettled: (ids) => r.settled(ids) },
+    );
+    await r.start();
+    f.onCleanup(() => r.stop());
+    await cycles.start();
+    f.onCleanup(() => cycles.stop());
+
+    const relayed: StoredOperation[] = [];
+    const relay = async (ops: StoredOperation[]) => {
+      await st.operations.putAccepted(ops);
+      relayed.push(...ops);
+      r.enqueue(ops);
+      await waitFor("the relayed payments executed", async () => (await statuses(st, ops)).every((status) => status === "executed"), 20_000);
+    };
+    /** Closes the current cycle (a block at the next one's start) and runs settlement until it is finalized on-chain. */
+    const finalize = async () => {
+      const cycle = BigInt(Math.floor((await chainTime()) / CYCLE_SECONDS));
+      await chain.provider.send("evm_setNextBlockTimestamp", [Math.max(Number((cycle + 1n) * BigInt(CYCLE_SECONDS)), (await chainTime()) + 1)]);
+      await chain.provider.send("evm_mine", []);
+      await registry.refresh();
+      await indexer.syncOnce();
+      // A tick already running when the cycle closed does not see it: tick until it is finalized.
+      await waitFor(
+        `cycle ${cycle} finalized`,
+        async () => {
+          await cycles.tick();
+          return s.contracts.ledger.isFinalized(cycle);
+        },
+        20_000,
+      );
+    };
+
+    // A batch, then a finalization, then a batch: each component sends right after the other.
+    await relay(await pays(5, 0));
+    await finalize();
+    await relay(await pays(5, 5));
+    // Both at once, twice.
+    await Promise.all([relay(await pays(5, 10)), finalize()]);
+    await Promise.all([relay(await pays(5, 15)), finalize()]);
+    await relay(await pays(5, 20));
+
+    const nonceRefusals = proxy.refused.filter((call) => call.method === "eth_sendRawTransaction" && /nonce/i.test(call.message));
+    expect(nonceRefusals, "transactions refused for their nonce").to.deep.equal([]);
+    for (const op of relayed) expect((await s.contracts.escrow.paymentOf(op.paymentId)).status).to.equal(Status.Released);
+  });
+});
