@@ -1,95 +1,35 @@
 /**
- * Records the node's modules exchange and persist. Money is a decimal string in stored/JSON records
- * (bigint in code that computes with it); times are unix seconds unless the name says `Ms`.
+ * Records the node's modules exchange and persist, and its API serves: their types come from the node
+ * API contract (core/api/), so storage, API and clients share one definition. Money is a decimal
+ * string in stored/JSON records (bigint in code that computes with it); times are unix seconds unless
+ * the name says `Ms`.
  */
-import type { OperationInput, OperationKind } from "./operations/index.js";
-import type { PaymentStatusName } from "./protocol/eip712.js";
+import type { z } from "zod";
 
-/** Life of an operation inside one node. */
-export type OperationStatus =
-  /** Validated and durably stored; waiting to be relayed or to be seen executed. */
-  | "accepted"
-  /** Sent on-chain by this node in transaction `txHash`, not yet seen executed. */
-  | "submitted"
-  /** Seen executed on-chain (by any relayer). Final. */
-  | "executed"
-  /** Reverted on-chain with `error` (the decoded custom error). Final. */
-  | "failed";
+import type { operationFailureSchema, operationStatusSchema, storedOperationSchema } from "./api/operations.js";
+import type { paymentEventSchema, paymentRecordSchema } from "./api/payments.js";
+
+export type { Page } from "./api/common.js";
+
+/** Life of an operation inside one node (accepted → submitted → executed | failed). */
+export type OperationStatus = z.infer<typeof operationStatusSchema>;
 
 export const FINAL_OPERATION_STATUSES: readonly OperationStatus[] = ["executed", "failed"];
 
 /** Where this node first received the operation. */
-export type OperationOrigin = "api" | "gossip";
+export type OperationOrigin = StoredOperation["origin"];
 
-export interface OperationFailure {
-  /** Stable code: the contract's custom error name (e.g. `PaymentExpired`) or a node code. */
-  code: string;
-  message: string;
-  /** Decoded custom error arguments as strings. */
-  args?: string[];
-}
+/** Why an operation failed on-chain: the contract's custom error (e.g. `PaymentExpired`) or a node code. */
+export type OperationFailure = z.infer<typeof operationFailureSchema>;
 
-export interface StoredOperation {
-  /** Operation id = EIP-712 signing digest (0x + 64 hex). */
-  id: string;
-  kind: OperationKind;
-  /** The payment it acts on; the zero hash for token operations, which belong to no payment. */
-  paymentId: string;
-  /** The operation exactly as received, in its JSON wire form. */
-  op: OperationInput;
-  /** Recovered signer (checksummed), or null for `release`. */
-  signer: string | null;
-  origin: OperationOrigin;
-  status: OperationStatus;
-  receivedAtMs: number;
-  updatedAtMs: number;
-  /** This node's relay attempt, if any. */
-  txHash?: string;
-  /** Where the chain executed it (from the indexer). */
-  execution?: { txHash: string; blockNumber: number; relayer: string; timestamp: number };
-  error?: OperationFailure;
-}
+/** An operation as one node stores it; `op` is exactly as received, in its JSON wire form. */
+export type StoredOperation = z.infer<typeof storedOperationSchema>;
 
 /** One escrow event affecting a payment, as indexed from the chain. */
-export interface PaymentEventRecord {
-  event: string;
-  blockNumber: number;
-  txHash: string;
-  logIndex: number;
-  timestamp: number;
-  /** Event arguments, bigints as decimal strings. */
-  args: Record<string, string | boolean>;
-}
+export type PaymentEventRecord = z.infer<typeof paymentEventSchema>;
 
 /** The indexer's view of a payment (built only from chain events). */
-export interface PaymentRecord {
-  paymentId: string;
-  payer: string;
-  merchant: string;
-  token: string;
-  amount: string;
-  orderId: string;
-  feeBps: number;
-  direct: boolean;
-  status: PaymentStatusName;
-  refunded: string;
-  /** Meaning depends on status (see IPaymentEscrow.PaymentState.deadline). */
-  deadline: number;
-  /** Institution of the payer (its customer account) and of the merchant (acquirer). */
-  payerInstitution: string;
-  merchantInstitution: string;
-  paidAt: number;
-  paidBlock: number;
-  updatedAt: number;
-  events: PaymentEventRecord[];
-}
-
-/** A page of a cursor-paginated list. */
-export interface Page<T> {
-  items: T[];
-  /** Opaque cursor for the next page, absent on the last page. */
-  next?: string;
-}
+export type PaymentRecord = z.infer<typeof paymentRecordSchema>;
 
 export interface ListOptions {
   limit: number;

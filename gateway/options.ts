@@ -3,7 +3,7 @@ import type { HDNodeWallet, Wallet } from "ethers";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 
-import type { NodeClient } from "../core/api/node-client.js";
+import type { NodeApiClient } from "../core/api/client.js";
 import type { Deployment } from "../core/protocol/deployment.js";
 import type { BankAdapter } from "./adapters/bank.js";
 import type { ChainReader } from "./adapters/chain.js";
@@ -45,7 +45,7 @@ export interface GatewayMoneyModules {
 export interface GatewayAppModules {
   storage: GatewayStorage;
   secrets: SecretBox;
-  node: NodeClient;
+  node: NodeApiClient;
   chain: ChainReader;
   logger: Logger;
   /** Clock in unix ms. */

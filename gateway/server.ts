@@ -17,7 +17,7 @@ import { loadOperatorWallet } from "../core/keys.js";
 import { HttpBankAdapter } from "./adapters/bank.js";
 import { merchantWallet } from "./domain/merchants.js";
 import { MoneyChain } from "./adapters/money-chain.js";
-import { NodeClient } from "../core/api/node-client.js";
+import { NodeApiClient } from "../core/api/client.js";
 import { secretBoxFromEnv } from "./domain/secrets.js";
 import { openGatewayStorage } from "./storage/db.js";
 
@@ -46,7 +46,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
 
     const chain = createChainReader(config.rpcUrl, deployment);
     stack.push(() => chain.close());
-    const node = new NodeClient({ baseUrl: config.nodeUrl, timeoutMs: config.nodeTimeoutMs });
+    const node = new NodeApiClient({ baseUrl: config.nodeUrl, timeoutMs: config.nodeTimeoutMs });
     // Money movement: chain access (balances, permits), the custodian's key, the bank.
     const custodian = config.custodian ? await loadOperatorWallet(config.custodian.keyFile, config.custodian.keyPasswordEnv) : undefined;
     const permitRelayer = config.permitRelayer ? await loadOperatorWallet(config.permitRelayer.keyFile, config.permitRelayer.keyPasswordEnv) : undefined;

@@ -43,6 +43,8 @@ export interface RunningNode {
   peerId: string;
   operator: string;
   apiUrl: string;
+  /** The HTTP API itself (its registered routes; `inject()`). */
+  api: FastifyInstance;
   multiaddrs(): string[];
   stop(): Promise<void>;
 }
@@ -264,7 +266,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const apiUrl = `http://${config.api.host}:${port}`;
     logger.info({ peerId, operator: operator.id, role: config.role, api: apiUrl, listen: network.multiaddrs() }, "node started");
 
-    return { peerId, operator: operator.id, apiUrl, multiaddrs: () => network.multiaddrs(), stop: stopAll };
+    return { peerId, operator: operator.id, apiUrl, api, multiaddrs: () => network.multiaddrs(), stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

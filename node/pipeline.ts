@@ -6,8 +6,8 @@
  */
 import type { Logger } from "pino";
 
-import type { Problem } from "../core/http/problem.js";
-import type { SubmitOutcome } from "./api/app.js";
+import type { SubmitOutcome } from "../core/api/operations.js";
+import { SettlenetError } from "../core/errors.js";
 import { decodeGossipMessage, encodeGossipMessage } from "./p2p/message.js";
 import type { Relayer, ValidatedOperation, ValidationContext } from "./services.js";
 import type { OperationOrigin, StoredOperation } from "../core/records.js";
@@ -50,10 +50,7 @@ export class OperationPipeline {
   /** API path: one outcome per input, in order. Accepted operations are durable before this resolves. */
   async submit(inputs: unknown[]): Promise<SubmitOutcome[]> {
     if (this.options.readOnly) {
-      return inputs.map(() => ({
-        accepted: false as const,
-        problem: { type: "https://settlenet.dev/problems/read_only", title: "This node is read-only", status: 403, code: "READ_ONLY" },
-      }));
+      return inputs.map(() => ({ accepted: false as const, error: new SettlenetError("READ_ONLY", "This node is read-only") }));
     }
     const outcomes = await this.validateAll(inputs, "api");
     const accepted = await this.storeAccepted(outcomes, inputs, "api");
@@ -66,7 +63,7 @@ export class OperationPipeline {
     return outcomes.map((outcome) =>
       outcome.operation && outcome.code === "ACCEPTED"
         ? { accepted: true as const, id: outcome.operation.id }
-        : { accepted: false as const, ...(outcome.operation ? { id: outcome.operation.id } : {}), problem: problemOf(outcome) },
+        : { accepted: false as const, ...(outcome.operation ? { id: outcome.operation.id } : {}), error: refusalOf(outcome) },
     );
   }
 
@@ -156,13 +153,7 @@ function duplicate(op: ValidatedOperation, path: ValidationPath) {
   return refusal("DUPLICATE", path, `operation ${op.id} submitted twice`, { id: op.id });
 }
 
-function problemOf(outcome: Outcome): Problem {
-  const error = outcome.error;
-  return {
-    type: `https://settlenet.dev/problems/${outcome.code.toLowerCase()}`,
-    title: error?.message ?? outcome.code,
-    status: outcome.http,
-    code: outcome.code,
-    ...(error ? { action: error.action, ...error.meta } : {}),
-  };
+/** The coded refusal of an outcome that was not accepted. */
+function refusalOf(outcome: Outcome): SettlenetError {
+  return outcome.error ?? new SettlenetError(outcome.code, outcome.code);
 }

@@ -7,12 +7,13 @@
  * `receivedAtMs` minus the origin's, read from the nodes' stored records for a random sample (same
  * machine, same clock). Operations are signed before the clock starts.
  */
-import type { EscrowOperationInput } from "../../core/operations/index.js";
 import { cpus } from "node:os";
 
+import type { BatchAnswer } from "../../core/api/operations.js";
+import type { EscrowOperationInput } from "../../core/operations/index.js";
 import { CpuMeter, cpuBottleneck } from "../lib/cpu.js";
 import type { Cluster } from "../lib/cluster.js";
-import { mapLimit, storedOperation, validatedCount } from "../lib/node-api.js";
+import { mapLimit, nodeApi, storedOperation, validatedCount } from "../lib/node-api.js";
 import { signedPay } from "../lib/ops.js";
 import { Progress } from "../lib/progress.js";
 import { atLeast, atMost, fmt, type BenchmarkResult } from "../lib/results.js";
@@ -64,6 +65,7 @@ export async function runGossip(cluster: Cluster, options: GossipOptions): Promi
   let accepted = 0;
   let refused = 0;
   const refusals: string[] = [];
+  const originApi = nodeApi(origin.apiUrl);
   const cpu = new CpuMeter(() => cluster.processes());
   await cpu.begin();
   const firstSubmit = Date.now();
@@ -81,17 +83,11 @@ export async function runGossip(cluster: Cluster, options: GossipOptions): Promi
         next += batch.length;
         const at = Date.now();
         for (const item of batch) submittedAt.set(item.id, at);
-        let body: { accepted?: number; refused?: number; results?: { status: string; code?: string }[] };
+        let body: Partial<BatchAnswer> = {};
         try {
-          const res = await fetch(`${origin.apiUrl}/v1/operations`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ operations: batch.map((b) => b.op) }),
-          });
-          body = (await res.json()) as typeof body;
+          body = await originApi.submitBatch(batch.map((b) => b.op));
         } catch (error) {
           // A failed submission is a measured failure of the node, not of the harness: counted, not fatal.
-          body = {};
           if (refusals.length < 10) refusals.push(`request failed: ${(error as Error).message}`);
         }
         accepted += body.accepted ?? 0;

@@ -1,16 +1,24 @@
-/** Reads from the nodes' HTTP APIs that the system benchmarks need. */
+/** The nodes' HTTP API as the system benchmarks use it, through the node API client. */
+import { NodeApiClient } from "../../core/api/client.js";
+import { SettlenetError } from "../../core/errors.js";
 import type { StoredOperation } from "../../core/records.js";
 
+/** A client of one node; generous per-request limit, since a loaded node answers slowly by design here. */
+export function nodeApi(apiUrl: string): NodeApiClient {
+  return new NodeApiClient({ baseUrl: apiUrl, timeoutMs: 120_000 });
+}
+
 /**
- * GET for the harness's own reads (not measured requests): retried on a network error, since a pooled
- * keep-alive connection the server just closed fails the first request on it ("fetch failed").
+ * A read for the harness itself (not a measured request): retried when the node could not be reached,
+ * since a pooled keep-alive connection the server just closed fails the first request on it.
  */
-async function get(url: string): Promise<Response> {
+async function harnessRead<T>(read: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await fetch(url);
+      return await read();
     } catch (error) {
-      if (attempt >= 3) throw error;
+      const unreachable = error instanceof SettlenetError && error.code === "NODE_UNAVAILABLE" && error.meta["nodeCode"] === undefined;
+      if (!unreachable || attempt >= 3) throw error;
       await new Promise((r) => setTimeout(r, 100 * attempt));
     }
   }
@@ -18,7 +26,7 @@ async function get(url: string): Promise<Response> {
 
 /** Sum of `settlenet_operations_validated_total` for `path` and `result` (Prometheus text from GET /metrics). */
 export async function validatedCount(apiUrl: string, path: "api" | "gossip", result: "accept" | "ignore" | "reject"): Promise<number> {
-  const text = await (await get(`${apiUrl}/metrics`)).text();
+  const text = await harnessRead(() => nodeApi(apiUrl).metrics());
   let total = 0;
   for (const line of text.split("\n")) {
     if (!line.startsWith("settlenet_operations_validated_total{")) continue;
@@ -28,15 +36,9 @@ export async function validatedCount(apiUrl: string, path: "api" | "gossip", res
   return total;
 }
 
-/** The node's stored operation, or undefined (404). */
-export async function storedOperation(apiUrl: string, id: string): Promise<StoredOperation | undefined> {
-  const res = await get(`${apiUrl}/v1/operations/${id}`);
-  if (res.status === 404) {
-    await res.arrayBuffer();
-    return undefined;
-  }
-  if (res.status !== 200) throw new Error(`GET /v1/operations/${id} answered ${res.status}`);
-  return (await res.json()) as StoredOperation;
+/** The node's stored operation, or undefined if it has none. */
+export function storedOperation(apiUrl: string, id: string): Promise<StoredOperation | undefined> {
+  return harnessRead(() => nodeApi(apiUrl).operation(id));
 }
 
 /** Runs `fn` over `items` with at most `concurrency` at a time. */

@@ -1,21 +1,25 @@
 /** RFC 9457 problem documents carrying the project's stable error codes. */
 import type { FastifyError, FastifyInstance } from "fastify";
 import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
+import { z } from "zod";
 
 import { OperationError, SettlenetError } from "../errors.js";
 import { OPERATION_CODES, isOperationCode } from "../protocol/codes.js";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  code: string;
-  detail?: string;
-  instance?: string;
-  [extension: string]: unknown;
-}
+/** An RFC 9457 problem document; extension members (the error's metadata) are kept. */
+export const problemSchema = z
+  .looseObject({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int().min(400).max(599),
+    code: z.string().describe("Stable error code"),
+    detail: z.string().optional(),
+    instance: z.string().optional(),
+  })
+  .describe("RFC 9457 problem document with a stable `code`; extension members carry the error's details");
+export type Problem = z.infer<typeof problemSchema>;
 
 /** HTTP status for a coded error that is not an operation refusal. */
 const STATUS_BY_CODE: Record<string, number> = {
@@ -52,6 +56,7 @@ export function statusOfOperationError(error: OperationError): number {
   return isOperationCode(error.code) ? OPERATION_CODES[error.code].http : 422;
 }
 
+/** The problem document of an error: its code and metadata, the status its code maps to (500 INTERNAL if uncoded). */
 export function problemOf(error: unknown, instance?: string): Problem {
   if (error instanceof OperationError) {
     return {

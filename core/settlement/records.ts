@@ -5,31 +5,13 @@
  * every client read them.
  */
 import { AbiCoder, keccak256 } from "ethers";
+import type { z } from "zod";
 
+import type { cycleSummaryJsonSchema, recordJsonSchema } from "../api/settlement.js";
 import { SETTLEMENT_RECORD_LEAF_ENCODING } from "../protocol/eip712.js";
+import { kindName } from "./kinds.js";
 
-/** Record kinds (the leaf's uint8 `kind`); numbers are part of the on-chain format, never renumber. */
-export const RECORD_KINDS = {
-  released: 0,
-  refunded: 1,
-  resolved: 2,
-  reclaimed: 3,
-  deposit: 4,
-  payout: 5,
-  merchantTotals: 6,
-  institutionTotals: 7,
-  directPayment: 8,
-} as const;
-export type RecordKindName = keyof typeof RECORD_KINDS;
-const KIND_NAMES = Object.fromEntries(Object.entries(RECORD_KINDS).map(([name, code]) => [code, name])) as Record<number, RecordKindName>;
-
-/** Kinds derived from escrow events (the node's payment index covers them). */
-export const PAYMENT_KINDS: readonly RecordKindName[] = ["released", "directPayment", "refunded", "resolved", "reclaimed", "merchantTotals", "institutionTotals"];
-
-/** Name of a record kind code (`kind-<n>` for a code this version does not know). */
-export function kindName(code: number): string {
-  return KIND_NAMES[code] ?? `kind-${code}`;
-}
+export { PAYMENT_KINDS, RECORD_KINDS, kindName, type RecordKindName } from "./kinds.js";
 
 /** A settlement record as TypeScript values (field order of ISettlementLedger.SettlementRecord). */
 export interface SettlementRecord {
@@ -44,17 +26,7 @@ export interface SettlementRecord {
 }
 
 /** A record in JSON (stored and on the wire): money and the cycle id as decimal strings. */
-export interface RecordJson {
-  cycleId: string;
-  recordId: string;
-  kind: number;
-  kindName: string;
-  account: string;
-  counterparty: string;
-  token: string;
-  amount: string;
-  fee: string;
-}
+export type RecordJson = z.infer<typeof recordJsonSchema>;
 
 export type RecordValues = [bigint, string, number, string, string, string, bigint, bigint];
 
@@ -69,14 +41,7 @@ export interface CycleSummary {
 }
 
 /** A cycle summary in JSON. */
-export interface CycleSummaryJson {
-  cycleId: string;
-  merkleRoot: string;
-  recordCount: string;
-  grossAmount: string;
-  feeAmount: string;
-  totalsHash: string;
-}
+export type CycleSummaryJson = z.infer<typeof cycleSummaryJsonSchema>;
 
 export const LEAF_ENCODING = [...SETTLEMENT_RECORD_LEAF_ENCODING];
 const abi = AbiCoder.defaultAbiCoder();

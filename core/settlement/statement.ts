@@ -2,32 +2,16 @@
  * Settlement statements of one cycle for one merchant or one institution, from the cycle's records
  * (so every figure is provable against the cycle's Merkle root): the JSON document and its CSV form.
  */
-import { RECORD_KINDS, type RecordJson } from "./records.js";
+import type { z } from "zod";
 
-export interface StatementTotals {
-  token: string;
-  /** Gross settled to the merchant(s): released, direct payments and the merchant share of resolutions. */
-  gross: string;
-  fee: string;
-  /** gross − fee. */
-  net: string;
-  refunded: string;
-  reclaimed: string;
-  /** Settled payments (released, direct, resolved). */
-  payments: number;
-  deposits: string;
-  payouts: string;
-}
+import type { statementSchema, statementTotalsSchema } from "../api/settlement.js";
+import { RECORD_KINDS } from "./records.js";
 
-export interface Statement {
-  cycleId: string;
-  party: { type: "merchant" | "institution"; account: string };
-  cycle: { start: number; end: number; status: string; merkleRoot: string; finalized: boolean; finalizedRoot?: string };
-  /** The records the statement covers (movement records and the party's totals records). */
-  records: RecordJson[];
-  /** Per token, recomputed from the movement records. */
-  totals: StatementTotals[];
-}
+/** Per token totals of a statement (money as decimal strings). */
+export type StatementTotals = z.infer<typeof statementTotalsSchema>;
+
+/** The statement of one merchant or institution in one cycle. */
+export type Statement = z.infer<typeof statementSchema>;
 
 /** Record kinds that settle a payment to a merchant. */
 export const SETTLED_KINDS: ReadonlySet<number> = new Set<number>([RECORD_KINDS.released, RECORD_KINDS.directPayment, RECORD_KINDS.resolved]);

@@ -16,7 +16,7 @@ import { SettlenetError } from "../../core/errors.js";
 import { readDeployment } from "../../core/protocol/deployment.js";
 import { HttpBankAdapter } from "../adapters/bank.js";
 import { loadGatewayConfig } from "../config.js";
-import { NodeClient } from "../../core/api/node-client.js";
+import { NodeApiClient } from "../../core/api/client.js";
 import { gatewayDbDir } from "../server.js";
 import { openGatewayStorage } from "../storage/db.js";
 import { threeWayCsv, threeWayReport } from "../domain/threeway.js";
@@ -69,7 +69,7 @@ export async function threeWayReportCommand(args: string[], output: (text: strin
     const report = await threeWayReport(
       {
         storage,
-        node: new NodeClient({ baseUrl: nodeUrl, timeoutMs: 30_000 }),
+        node: new NodeApiClient({ baseUrl: nodeUrl, timeoutMs: 30_000 }),
         bank: new HttpBankAdapter({ baseUrl: bankUrl }, { logger: pino({ level: "silent" }) }),
         deployment,
       },

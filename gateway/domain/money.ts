@@ -33,7 +33,7 @@ import { newEvent } from "./events.js";
 import { assertNotFrozen } from "./freeze.js";
 import { merchantWallet } from "./merchants.js";
 import { nodeRefusal } from "./node-refusal.js";
-import type { NodeClient } from "../../core/api/node-client.js";
+import type { NodeApiClient } from "../../core/api/client.js";
 import { canonicalHash } from "./payments.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
@@ -56,7 +56,7 @@ export interface MoneyServiceOptions {
 export interface MoneyServiceModules {
   storage: GatewayStorage;
   secrets: SecretBox;
-  node: NodeClient;
+  node: NodeApiClient;
   chain: ChainReader;
   money: MoneyChain;
   /** Merchants' allowances to the custodian (payouts) and the escrow (transfers). */

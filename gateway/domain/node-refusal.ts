@@ -4,7 +4,7 @@
  * the merchant sees exactly what the node decided.
  */
 import { SettlenetError } from "../../core/errors.js";
-import type { NodeProblem } from "../../core/api/node-client.js";
+import type { Problem } from "../../core/api/client.js";
 
 /** The node's refusal, keeping its code, the status it answered with and its extension members. */
 export class NodeRefusal extends SettlenetError {
@@ -18,7 +18,7 @@ export class NodeRefusal extends SettlenetError {
 }
 
 /** The refusal of the node's problem document; `what` names the refused operation in the default message. */
-export function nodeRefusal(problem: NodeProblem, what = "operation"): NodeRefusal {
+export function nodeRefusal(problem: Problem, what = "operation"): NodeRefusal {
   const { type: _type, title, status, code, instance: _instance, ...extensions } = problem;
   return new NodeRefusal(status, code, title ?? `the node refused the ${what} (${code})`, extensions);
 }

@@ -23,7 +23,7 @@ import {
 } from "../../core/operations/index.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
 import type { PayerActionRecord } from "./money-types.js";
-import type { NodeClient } from "../../core/api/node-client.js";
+import type { NodeApiClient } from "../../core/api/client.js";
 import type { PaymentService, TypedDataPayload } from "./payments.js";
 import type { GatewayStorage } from "../storage/db.js";
 import { nodeRefusal } from "./node-refusal.js";
@@ -53,7 +53,7 @@ export interface PayerActionPayload {
 
 export interface PayerActionServiceModules {
   storage: GatewayStorage;
-  node: NodeClient;
+  node: NodeApiClient;
   payments: PaymentService;
   money: MoneyChain;
   logger: Logger;

@@ -23,7 +23,7 @@ import type { MerchantAllowances } from "./allowances.js";
 import { assertNotFrozen } from "./freeze.js";
 import { merchantWallet } from "./merchants.js";
 import { nodeRefusal } from "./node-refusal.js";
-import type { NodeClient, NodeOperation, NodePayment, NodeProblem } from "../../core/api/node-client.js";
+import type { NodeApiClient, NodePayment, Problem, StoredOperation } from "../../core/api/client.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { OrderListOptions } from "../storage/orders.js";
@@ -52,7 +52,7 @@ export interface PaymentServiceOptions {
 export interface PaymentServiceModules {
   storage: GatewayStorage;
   secrets: SecretBox;
-  node: NodeClient;
+  node: NodeApiClient;
   chain: ChainReader;
   logger: Logger;
   /** Clock in unix ms (tests may pin it). */
@@ -389,7 +389,7 @@ export class PaymentService {
     };
   }
 
-  private async recordRefusal(order: OrderRecord, problem: NodeProblem): Promise<OrderRecord> {
+  private async recordRefusal(order: OrderRecord, problem: Problem): Promise<OrderRecord> {
     const nowMs = this.now();
     return this.update(order.id, (current) => ({
       ...current,
@@ -421,12 +421,12 @@ export function canonicalHash(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(canonical(value))).digest("hex");
 }
 
-function operationStatus(op: NodeOperation | undefined): SubmittedStatus | undefined {
+function operationStatus(op: StoredOperation | undefined): SubmittedStatus | undefined {
   if (!op) return undefined;
   return op.status === "executed" ? "executed" : op.status === "failed" ? "failed" : "pending";
 }
 
-function withNodeStatus<T extends SubmittedOperation>(submitted: T, op: NodeOperation | undefined): T {
+function withNodeStatus<T extends SubmittedOperation>(submitted: T, op: StoredOperation | undefined): T {
   const status = operationStatus(op);
   if (!status || !op) return submitted;
   const { error: _previous, ...rest } = submitted;

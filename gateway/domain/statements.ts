@@ -9,7 +9,7 @@ import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
 import { statementCsv, type Statement } from "../../core/settlement/statement.js";
-import type { NodeClient } from "../../core/api/node-client.js";
+import type { NodeApiClient } from "../../core/api/client.js";
 import type { MerchantRecord } from "./records.js";
 
 const amount = z.string().regex(/^(0|[1-9][0-9]*)$/);
@@ -57,7 +57,7 @@ export const statementSchema = z.object({
 export type StatementView = z.infer<typeof statementSchema>;
 
 /** The statement of `merchant` for a finalized cycle (CYCLE_NOT_FOUND, CYCLE_NOT_FINALIZED otherwise). */
-export async function merchantStatement(node: Pick<NodeClient, "statement">, merchant: MerchantRecord, cycleId: string): Promise<StatementView> {
+export async function merchantStatement(node: Pick<NodeApiClient, "statement">, merchant: MerchantRecord, cycleId: string): Promise<StatementView> {
   const body = await node.statement(cycleId, merchant.address);
   if (body === undefined) throw new SettlenetError("CYCLE_NOT_FOUND", `the node has no settlement cycle ${cycleId} (not closed yet, or empty)`, { cycle: cycleId });
   const parsed = statementSchema.safeParse(body);

@@ -28,7 +28,7 @@ import type { Deployment } from "../../core/protocol/deployment.js";
 import type { BankAdapter, BankTransfer } from "../adapters/bank.js";
 import type { PayoutRecord, TopupRecord, TransferRecord } from "./money-types.js";
 import { chainBankRef } from "./token-ops.js";
-import type { NodeClient } from "../../core/api/node-client.js";
+import type { NodeApiClient } from "../../core/api/client.js";
 import type { GatewayStorage } from "../storage/db.js";
 import { ON_CHAIN_ORDER_STATUSES, type MerchantRecord, type OrderRecord } from "./records.js";
 
@@ -140,7 +140,7 @@ async function allMoney<K extends "payout" | "topup" | "transfer">(storage: Gate
 }
 
 /** The chain's payments of the merchants (as merchant or as payer) and the tokens' mints and burns, through the node. */
-export async function chainSideFromNode(node: Pick<NodeClient, "payments" | "tokenEvents">, deployment: Deployment, merchants: Pick<MerchantRecord, "address">[]): Promise<ChainSide> {
+export async function chainSideFromNode(node: Pick<NodeApiClient, "payments" | "tokenEvents">, deployment: Deployment, merchants: Pick<MerchantRecord, "address">[]): Promise<ChainSide> {
   const payments = new Map<string, ChainPayment>();
   for (const merchant of merchants) {
     for (const filter of [{ merchant: merchant.address }, { payer: merchant.address }]) {
@@ -324,7 +324,7 @@ export function reconcileThreeWay(gateway: GatewaySide, chain: ChainSide, bank: 
 
 export interface ThreeWayModules {
   storage: GatewayStorage;
-  node: Pick<NodeClient, "payments" | "tokenEvents">;
+  node: Pick<NodeApiClient, "payments" | "tokenEvents">;
   bank: Pick<BankAdapter, "listTransfers">;
   deployment: Deployment;
   now?: () => number;

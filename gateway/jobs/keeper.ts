@@ -20,7 +20,7 @@ import { SettlenetError } from "../../core/errors.js";
 import { escrowOperationSchema, operationIdOf, type EscrowOperationInput } from "../../core/operations/index.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
-import type { NodeClient, NodePayment } from "../../core/api/node-client.js";
+import type { NodeApiClient, NodePayment } from "../../core/api/client.js";
 import { mergeNodeView, type PaymentService } from "../domain/payments.js";
 import { updateOrder } from "../domain/orders.js";
 import { PeriodicRunner } from "./periodic.js";
@@ -34,7 +34,7 @@ export interface KeeperOptions {
 
 export interface KeeperModules {
   storage: GatewayStorage;
-  node: NodeClient;
+  node: NodeApiClient;
   payments: Pick<PaymentService, "whenIdle">;
   chain: Pick<MoneyChain, "now">;
   logger: Logger;

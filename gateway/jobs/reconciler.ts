@@ -17,7 +17,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 
 import { SettlenetError } from "../../core/errors.js";
 import type { RepairKind } from "../domain/events.js";
-import type { NodeClient } from "../../core/api/node-client.js";
+import type { NodeApiClient } from "../../core/api/client.js";
 import { mergeNodeView } from "../domain/payments.js";
 import { updateOrder } from "../domain/orders.js";
 import { PeriodicRunner } from "./periodic.js";
@@ -35,7 +35,7 @@ export interface ReconcileOptions {
 
 export interface ReconcilerModules {
   storage: GatewayStorage;
-  node: NodeClient;
+  node: NodeApiClient;
   /** Serialises the check of an order with the payment actions on it (PaymentService.whenIdle). */
   whenIdle?: <T>(orderId: string, fn: () => Promise<T>) => Promise<T>;
   logger: Logger;

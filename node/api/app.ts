@@ -1,37 +1,27 @@
 /**
- * The node's HTTP API (Fastify, zod schemas): submit operations (single or batch), operation status,
- * payments by id and by merchant/payer/institution with cursor pagination, peers, health, metrics.
- * Built as an app without `listen` so tests use `inject()`.
+ * The node's HTTP API (Fastify): submit operations (single or batch), operation status, payments by
+ * id and by merchant/payer/institution with cursor pagination, peers, health, metrics. Every route is
+ * registered from its definition in the node API contract (core/api/), which also gives the OpenAPI
+ * 3.1 document served at /openapi.json and the human docs at /docs. Built as an app without `listen`
+ * so tests use `inject()`.
  */
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
+import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Registry } from "prom-client";
-import { z } from "zod";
 
+import { NODE_API_COMPONENTS, operationRoutes, submitBodySchema, type SubmitOutcome } from "../../core/api/operations.js";
+import { paymentRoutes } from "../../core/api/payments.js";
+import { NODE_API_DESCRIPTION, NODE_API_TAGS } from "../../core/api/routes.js";
+import { serviceRoutes, type HealthReport, type PeerInfo } from "../../core/api/service.js";
 import { SettlenetError } from "../../core/errors.js";
-import type { Logger, Storage } from "../services.js";
+import { installProblemHandler, PROBLEM_CONTENT_TYPE, problemOf } from "../../core/http/problem.js";
 import type { ListOptions } from "../../core/records.js";
-import { installProblemHandler, PROBLEM_CONTENT_TYPE, type Problem } from "../../core/http/problem.js";
+import type { Logger, Storage } from "../services.js";
 import { registerTokenRoutes, type TokenApiModules } from "./tokens.js";
 
-/** Outcome of submitting one operation through the shared validation core. */
-export type SubmitOutcome = { accepted: true; id: string } | { accepted: false; id?: string; problem: Problem };
-
-export interface PeerInfo {
-  peerId: string;
-  operator?: string;
-  name?: string;
-}
-
-export interface HealthReport {
-  ready: boolean;
-  role: "institution" | "regulator";
-  peerId: string;
-  operator: string;
-  /** Chain head, last block the indexer has indexed, last block the registry mirror reflects. */
-  chain: { head: number | null; indexed: number | null; registry: number };
-  peers: number;
-}
+export type { HealthReport, PeerInfo };
 
 export interface NodeApiModules {
   logger: Logger;
@@ -45,14 +35,16 @@ export interface NodeApiModules {
   onChainPayment(paymentId: string): Promise<{ status: string; amount: string; refunded: string; deadline: number } | undefined>;
   /** Further route sets (audit, settlement, ...) registered on the same app after the core routes. */
   routes?: ((app: FastifyInstance) => void)[];
-  /** False while the node catches up (chain and peers): every route but health, metrics and peers answers 503 NOT_READY. */
+  /** False while the node catches up (chain and peers): every route but health, metrics, peers and the docs answers 503 NOT_READY. */
   ready?: () => boolean;
   /** Settlement token reads (GET /v1/tokens...); absent: no token routes. */
   tokens?: TokenApiModules;
 }
 
-/** Routes that answer while the node is not ready. */
-const OPEN_WHILE_SYNCING: ReadonlySet<string> = new Set(["/health", "/metrics", "/v1/peers"]);
+type OpenApiSchemas = NonNullable<NonNullable<fastifySwagger.OpenAPIV3_2.Document["components"]>["schemas"]>;
+
+/** Routes that answer while the node is not ready (besides the docs under /docs/). */
+const OPEN_WHILE_SYNCING: ReadonlySet<string> = new Set(["/health", "/metrics", "/v1/peers", "/openapi.json"]);
 
 export interface NodeApiOptions {
   /** Largest accepted request body in bytes. */
@@ -61,21 +53,22 @@ export interface NodeApiOptions {
   maxBatch?: number;
 }
 
-const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected 32 bytes as 0x-prefixed hex");
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x address");
-const listQuery = z.strictObject({
-  merchant: address.optional(),
-  payer: address.optional(),
-  institution: address.optional(),
-  from: z.coerce.number().int().nonnegative().optional(),
-  to: z.coerce.number().int().nonnegative().optional(),
-  cursor: z.string().max(512).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-});
+/** A registered route; `documented` unless hidden from the OpenAPI document (the document itself, docs assets). */
+export interface NodeApiRoute {
+  method: string;
+  url: string;
+  documented: boolean;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Every route the node API registered (for the OpenAPI completeness check). */
+    nodeApiRoutes: readonly NodeApiRoute[];
+  }
+}
 
 /** Builds the node API; does not listen. */
 export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModules): Promise<FastifyInstance> {
-  const maxBatch = options.maxBatch ?? 500;
   const app = Fastify({
     loggerInstance: modules.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
@@ -83,87 +76,126 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
     // Kept-alive client connections must not hold up a node's shutdown.
     forceCloseConnections: true,
   });
+  const registered: NodeApiRoute[] = [];
+  app.decorate("nodeApiRoutes", registered);
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) {
+      registered.push({ method, url: route.url, documented: !(route.schema as { hide?: boolean } | undefined)?.hide });
+    }
+  });
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  // Answers are the typed records themselves, sent as JSON: re-checking each one against its schema
+  // would cost CPU on the hot path for nothing (clients parse them; the contract tests check them).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installProblemHandler(app);
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: "3.1.0",
+      info: { title: "Settlenet node", version: "1.0.0", description: NODE_API_DESCRIPTION },
+      tags: NODE_API_TAGS,
+      components: { schemas: NODE_API_COMPONENTS as OpenApiSchemas },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+
   const api = app.withTypeProvider<ZodTypeProvider>();
   const ready = modules.ready;
   if (ready) {
     app.addHook("onRequest", async (request, reply) => {
-      if (ready() || OPEN_WHILE_SYNCING.has(request.url.split("?")[0] ?? "")) return;
+      const path = request.url.split("?")[0] ?? "";
+      if (ready() || OPEN_WHILE_SYNCING.has(path) || path.startsWith("/docs")) return;
       return reply
         .status(503)
         .type(PROBLEM_CONTENT_TYPE)
         .send({ type: "https://settlenet.dev/problems/not_ready", title: "the node is catching up with the chain and its peers", status: 503, code: "NOT_READY", instance: request.url });
     });
   }
+  api.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
-  api.post(
-    "/v1/operations",
-    { schema: { body: z.union([z.strictObject({ operations: z.array(z.unknown()).min(1).max(maxBatch) }), z.record(z.string(), z.unknown())]) } },
-    async (request, reply) => {
-      const body = request.body;
+  const { submitOperations, getOperation } = operationRoutes;
+  api.route({
+    ...submitOperations,
+    // The contract's body bounds batches at its maximum; this node may take fewer.
+    schema: { ...submitOperations.schema, body: submitBodySchema(options.maxBatch) },
+    handler: async (request, reply) => {
+      const body = request.body as Record<string, unknown>;
       const batch = Array.isArray(body["operations"]) && Object.keys(body).length === 1;
       const inputs = batch ? (body["operations"] as unknown[]) : [body];
       const outcomes = await modules.submit(inputs);
       if (!batch) {
         const [outcome] = outcomes;
         if (!outcome) throw new SettlenetError("INTERNAL", "no outcome");
-        if (outcome.accepted) return reply.status(202).send({ id: outcome.id, status: "accepted" });
-        return reply.status(outcome.problem.status).type(PROBLEM_CONTENT_TYPE).send(outcome.problem);
+        if (outcome.accepted) return reply.status(202).send({ id: outcome.id, status: "accepted" as const });
+        const problem = problemOf(outcome.error);
+        return reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
       }
-      const results = outcomes.map((outcome) =>
-        outcome.accepted
-          ? { id: outcome.id, status: "accepted" as const }
-          : { id: outcome.id, status: "refused" as const, code: outcome.problem.code, problem: outcome.problem },
-      );
+      const results = outcomes.map((outcome) => {
+        if (outcome.accepted) return { id: outcome.id, status: "accepted" as const };
+        const problem = problemOf(outcome.error);
+        return { id: outcome.id, status: "refused" as const, code: problem.code, problem };
+      });
       const accepted = results.filter((r) => r.status === "accepted").length;
       return reply.status(accepted > 0 ? 202 : 422).send({ accepted, refused: results.length - accepted, results });
     },
-  );
-
-  api.get("/v1/operations/:id", { schema: { params: z.strictObject({ id: hex32 }) } }, async (request) => {
-    const op = await modules.storage.operations.get(request.params.id);
-    if (!op) throw new SettlenetError("OPERATION_NOT_FOUND", `no operation ${request.params.id}`, { id: request.params.id });
-    return op;
   });
 
-  api.get("/v1/payments/:id", { schema: { params: z.strictObject({ id: hex32 }) } }, async (request) => {
-    const id = request.params.id;
-    const [payment, operations, onChain] = await Promise.all([
-      modules.storage.payments.get(id),
-      modules.storage.operations.listByPayment(id),
-      modules.onChainPayment(id),
-    ]);
-    if (!payment && operations.length === 0 && !onChain) {
-      throw new SettlenetError("PAYMENT_NOT_FOUND", `no payment ${id}`, { id });
-    }
-    return { paymentId: id, payment: payment ?? null, onChain: onChain ?? null, operations };
+  api.route({
+    ...getOperation,
+    handler: async (request) => {
+      const op = await modules.storage.operations.get(request.params.id);
+      if (!op) throw new SettlenetError("OPERATION_NOT_FOUND", `no operation ${request.params.id}`, { id: request.params.id });
+      return op;
+    },
   });
 
-  api.get("/v1/payments", { schema: { querystring: listQuery } }, async (request) => {
-    const { merchant, payer, institution, limit, cursor, from, to } = request.query;
-    const list: ListOptions = { limit, ...(cursor ? { cursor } : {}), ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
-    const filters = [merchant, payer, institution].filter((v) => v !== undefined).length;
-    if (filters > 1) throw new SettlenetError("MALFORMED", "filter by one of merchant, payer or institution", {});
-    const repo = modules.storage.payments;
-    if (merchant) return repo.listByMerchant(merchant, list);
-    if (payer) return repo.listByPayer(payer, list);
-    if (institution) return repo.listByInstitution(institution, list);
-    return repo.listByTime(list);
+  api.route({
+    ...paymentRoutes.getPayment,
+    handler: async (request) => {
+      const id = request.params.id;
+      const [payment, operations, onChain] = await Promise.all([
+        modules.storage.payments.get(id),
+        modules.storage.operations.listByPayment(id),
+        modules.onChainPayment(id),
+      ]);
+      if (!payment && operations.length === 0 && !onChain) {
+        throw new SettlenetError("PAYMENT_NOT_FOUND", `no payment ${id}`, { id });
+      }
+      return { paymentId: id, payment: payment ?? null, onChain: onChain ?? null, operations };
+    },
   });
 
-  api.get("/v1/peers", async () => ({ peers: modules.peers() }));
+  api.route({
+    ...paymentRoutes.listPayments,
+    handler: async (request) => {
+      const { merchant, payer, institution, limit, cursor, from, to } = request.query;
+      const list: ListOptions = { limit, ...(cursor ? { cursor } : {}), ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) };
+      const filters = [merchant, payer, institution].filter((v) => v !== undefined).length;
+      if (filters > 1) throw new SettlenetError("MALFORMED", "filter by one of merchant, payer or institution", {});
+      const repo = modules.storage.payments;
+      if (merchant) return repo.listByMerchant(merchant, list);
+      if (payer) return repo.listByPayer(payer, list);
+      if (institution) return repo.listByInstitution(institution, list);
+      return repo.listByTime(list);
+    },
+  });
+
+  api.route({ ...serviceRoutes.listPeers, handler: async () => ({ peers: modules.peers() }) });
 
   if (modules.tokens) registerTokenRoutes(app, modules.tokens);
 
-  api.get("/health", async (_request, reply) => {
-    const report = await modules.health();
-    return reply.status(report.ready ? 200 : 503).send(report);
+  api.route({
+    ...serviceRoutes.health,
+    handler: async (_request, reply) => {
+      const report = await modules.health();
+      return reply.status(report.ready ? 200 : 503).send(report);
+    },
   });
 
-  api.get("/metrics", async (_request, reply) => {
-    return reply.type(modules.metrics.contentType).send(await modules.metrics.metrics());
+  api.route({
+    ...serviceRoutes.metrics,
+    handler: async (_request, reply) => reply.type(modules.metrics.contentType).send(await modules.metrics.metrics()),
   });
 
   for (const register of modules.routes ?? []) register(app);

@@ -6,8 +6,8 @@
 import { getAddress } from "ethers";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { z } from "zod";
 
+import { tokenRoutes } from "../../core/api/tokens.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { TokenDeployment } from "../../core/protocol/deployment.js";
 import type { TokenRepository } from "../storage/tokens.js";
@@ -23,7 +23,6 @@ export interface TokenApiModules {
   onChainAccount(token: string, account: string): Promise<{ balance: string; frozen: boolean }>;
 }
 
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x address");
 const MAX_FROZEN_LISTED = 500;
 
 /** Registers GET /v1/tokens, /v1/tokens/:token, /v1/tokens/:token/events and /v1/tokens/:token/accounts/:address. */
@@ -35,44 +34,52 @@ export function registerTokenRoutes(app: FastifyInstance, modules: TokenApiModul
     return found;
   };
 
-  api.get("/v1/tokens", async () => ({
-    tokens: modules.tokens.map((t) => ({ token: getAddress(t.address), symbol: t.symbol, name: t.name, decimals: t.decimals })),
-  }));
-
-  api.get("/v1/tokens/:token", { schema: { params: z.strictObject({ token: address }) } }, async (request) => {
-    const t = known(request.params.token);
-    const [indexed, frozen, onChain] = await Promise.all([
-      modules.repository.get(t.address),
-      modules.repository.listFrozen(t.address, MAX_FROZEN_LISTED),
-      modules.onChainToken(t.address),
-    ]);
-    return {
-      token: getAddress(t.address),
-      symbol: t.symbol,
-      name: t.name,
-      decimals: t.decimals,
-      onChain,
-      totalSupply: indexed?.totalSupply ?? "0",
-      custodians: Object.values(indexed?.custodians ?? {}),
-      latestAttestationAt: indexed?.latestAttestationAt ?? 0,
-      frozenAccounts: frozen,
-      indexedBlock: indexed?.updatedBlock ?? null,
-    };
+  api.route({
+    ...tokenRoutes.listTokens,
+    handler: async () => ({
+      tokens: modules.tokens.map((t) => ({ token: getAddress(t.address), symbol: t.symbol, name: t.name, decimals: t.decimals })),
+    }),
   });
 
-  api.get(
-    "/v1/tokens/:token/events",
-    { schema: { params: z.strictObject({ token: address }), querystring: z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(50) }) } },
-    async (request) => {
+  api.route({
+    ...tokenRoutes.getToken,
+    handler: async (request) => {
+      const t = known(request.params.token);
+      const [indexed, frozen, onChain] = await Promise.all([
+        modules.repository.get(t.address),
+        modules.repository.listFrozen(t.address, MAX_FROZEN_LISTED),
+        modules.onChainToken(t.address),
+      ]);
+      return {
+        token: getAddress(t.address),
+        symbol: t.symbol,
+        name: t.name,
+        decimals: t.decimals,
+        onChain,
+        totalSupply: indexed?.totalSupply ?? "0",
+        custodians: Object.values(indexed?.custodians ?? {}),
+        latestAttestationAt: indexed?.latestAttestationAt ?? 0,
+        frozenAccounts: frozen,
+        indexedBlock: indexed?.updatedBlock ?? null,
+      };
+    },
+  });
+
+  api.route({
+    ...tokenRoutes.listTokenEvents,
+    handler: async (request) => {
       const t = known(request.params.token);
       return { events: await modules.repository.listEvents(t.address, request.query.limit) };
     },
-  );
+  });
 
-  api.get("/v1/tokens/:token/accounts/:address", { schema: { params: z.strictObject({ token: address, address }) } }, async (request) => {
-    const t = known(request.params.token);
-    const account = getAddress(request.params.address);
-    const [onChain, frozenRecord] = await Promise.all([modules.onChainAccount(t.address, account), modules.repository.frozenAccount(t.address, account)]);
-    return { token: getAddress(t.address), account, balance: onChain.balance, frozen: onChain.frozen, freeze: frozenRecord ?? null };
+  api.route({
+    ...tokenRoutes.getTokenAccount,
+    handler: async (request) => {
+      const t = known(request.params.token);
+      const account = getAddress(request.params.address);
+      const [onChain, frozenRecord] = await Promise.all([modules.onChainAccount(t.address, account), modules.repository.frozenAccount(t.address, account)]);
+      return { token: getAddress(t.address), account, balance: onChain.balance, frozen: onChain.frozen, freeze: frozenRecord ?? null };
+    },
   });
 }

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 
 import { z } from "zod";
 
+import { NodeApiClient } from "../../core/api/client.js";
 import { SettlenetError } from "../../core/errors.js";
 
 export const REPORT_USAGE =
@@ -56,24 +57,9 @@ export async function reportCommand(argv: string[], output: (text: string) => vo
     api = `http://${config.api.host}:${config.api.port}`;
   }
   if (!api) throw new SettlenetError("USAGE", `name the node with --api or --config\n${REPORT_USAGE}`);
-  const query = new URLSearchParams({ format: args.format, ...(args.merchant ? { merchant: args.merchant } : { institution: args.institution as string }) });
-  const url = `${api.replace(/\/$/, "")}/v1/cycles/${args.cycle}/statement?${query}`;
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (error) {
-    throw new SettlenetError("NODE_UNREACHABLE", `cannot reach the node at ${api}`, { api }, { cause: error });
-  }
-  const body = await response.text();
-  if (!response.ok) {
-    let code = "REPORT_FAILED";
-    try {
-      code = String((JSON.parse(body) as { code?: unknown }).code ?? code);
-    } catch {
-      // not a problem document: keep the generic code
-    }
-    throw new SettlenetError(code, `the node answered ${response.status} for cycle ${args.cycle}`, { status: response.status });
-  }
+  const node = new NodeApiClient({ baseUrl: api });
+  const party = args.merchant ? { merchant: args.merchant } : { institution: args.institution as string };
+  const body = await node.cycleStatementText(args.cycle, party, args.format);
   const text = args.format === "json" ? `${JSON.stringify(JSON.parse(body), null, 2)}\n` : body;
   if (args.out) await writeFile(args.out, text);
   else output(text);

@@ -12,25 +12,20 @@
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { z } from "zod";
 
+import { auditRoutes } from "../../core/api/audit.js";
+import { settlementRoutes } from "../../core/api/settlement.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { Storage } from "../services.js";
 import type { LevelCycleRepository } from "../storage/cycles.js";
 import type { ListOptions } from "../../core/records.js";
-import { LEAF_ENCODING, RECORD_KINDS, kindName, recordFromJson, recordValues, type RecordKindName, type RecordValues } from "../../core/settlement/records.js";
+import { LEAF_ENCODING, RECORD_KINDS, kindName, recordFromJson, recordValues, type RecordValues } from "../../core/settlement/records.js";
 import { statementCsv } from "../../core/settlement/statement.js";
 import { statementOf } from "../settlement/statement.js";
 
 export interface AuditModules {
   storage: Storage & { cycles: LevelCycleRepository };
 }
-
-const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected 32 bytes as 0x-prefixed hex");
-const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x address");
-const cycleParam = z.strictObject({ id: z.string().regex(/^(0|[1-9][0-9]{0,19})$/, "expected a cycle id") });
-const page = { cursor: z.string().max(512).optional(), limit: z.coerce.number().int().min(1).max(500).default(50) };
-const kindNames = Object.keys(RECORD_KINDS) as [RecordKindName, ...RecordKindName[]];
 
 /** Proof trees of finalized cycles (their records no longer change), a few at a time. */
 const TREE_CACHE_SIZE = 8;
@@ -42,44 +37,35 @@ export function registerAuditRoutes(app: FastifyInstance, modules: AuditModules)
   const cycles = storage.cycles;
   const trees = new Map<string, { root: string; tree: StandardMerkleTree<RecordValues> }>();
 
-  api.get("/v1/audit/payments/:id", { schema: { params: z.strictObject({ id: hex32 }) } }, async (request) => {
-    const id = request.params.id.toLowerCase();
-    const [payment, operations] = await Promise.all([storage.payments.get(id), storage.operations.listByPayment(id)]);
-    if (!payment && operations.length === 0) throw new SettlenetError("PAYMENT_NOT_FOUND", `no payment ${id}`, { id });
-    const history = operations
-      .map((op) => ({
-        id: op.id,
-        kind: op.kind,
-        signer: op.signer,
-        signature: "signature" in op.op ? op.op.signature : null,
-        origin: op.origin,
-        receivedAtMs: op.receivedAtMs,
-        relayer: op.execution?.relayer ?? null,
-        txHash: op.execution?.txHash ?? op.txHash ?? null,
-        blockNumber: op.execution?.blockNumber ?? null,
-        timestamp: op.execution?.timestamp ?? null,
-        outcome: op.status,
-        ...(op.error ? { error: op.error } : {}),
-      }))
-      .sort((a, b) => (a.blockNumber ?? Number.MAX_SAFE_INTEGER) - (b.blockNumber ?? Number.MAX_SAFE_INTEGER) || a.receivedAtMs - b.receivedAtMs);
-    return { paymentId: id, payment: payment ?? null, operations: history, events: payment?.events ?? [] };
+  api.route({
+    ...auditRoutes.getPaymentHistory,
+    handler: async (request) => {
+      const id = request.params.id.toLowerCase();
+      const [payment, operations] = await Promise.all([storage.payments.get(id), storage.operations.listByPayment(id)]);
+      if (!payment && operations.length === 0) throw new SettlenetError("PAYMENT_NOT_FOUND", `no payment ${id}`, { id });
+      const history = operations
+        .map((op) => ({
+          id: op.id,
+          kind: op.kind,
+          signer: op.signer,
+          signature: "signature" in op.op ? op.op.signature : null,
+          origin: op.origin,
+          receivedAtMs: op.receivedAtMs,
+          relayer: op.execution?.relayer ?? null,
+          txHash: op.execution?.txHash ?? op.txHash ?? null,
+          blockNumber: op.execution?.blockNumber ?? null,
+          timestamp: op.execution?.timestamp ?? null,
+          outcome: op.status,
+          ...(op.error ? { error: op.error } : {}),
+        }))
+        .sort((a, b) => (a.blockNumber ?? Number.MAX_SAFE_INTEGER) - (b.blockNumber ?? Number.MAX_SAFE_INTEGER) || a.receivedAtMs - b.receivedAtMs);
+      return { paymentId: id, payment: payment ?? null, operations: history, events: payment?.events ?? [] };
+    },
   });
 
-  api.get(
-    "/v1/audit/payments",
-    {
-      schema: {
-        querystring: z.strictObject({
-          account: address.optional(),
-          merchant: address.optional(),
-          institution: address.optional(),
-          from: z.coerce.number().int().nonnegative().optional(),
-          to: z.coerce.number().int().nonnegative().optional(),
-          ...page,
-        }),
-      },
-    },
-    async (request) => {
+  api.route({
+    ...auditRoutes.listAuditPayments,
+    handler: async (request) => {
       const { account, merchant, institution, limit, cursor, from, to } = request.query;
       if ([account, merchant, institution].filter((v) => v !== undefined).length > 1) {
         throw new SettlenetError("MALFORMED", "filter by one of account, merchant or institution", {});
@@ -90,11 +76,14 @@ export function registerAuditRoutes(app: FastifyInstance, modules: AuditModules)
       if (institution) return storage.payments.listByInstitution(institution, list);
       return storage.payments.listByTime(list);
     },
-  );
+  });
 
-  api.get("/v1/cycles", { schema: { querystring: z.strictObject(page) } }, async (request) => {
-    const { limit, cursor } = request.query;
-    return cycles.list({ limit, ...(cursor ? { cursor } : {}) });
+  api.route({
+    ...settlementRoutes.listCycles,
+    handler: async (request) => {
+      const { limit, cursor } = request.query;
+      return cycles.list({ limit, ...(cursor ? { cursor } : {}) });
+    },
   });
 
   const cycleOrFail = async (id: string) => {
@@ -103,22 +92,27 @@ export function registerAuditRoutes(app: FastifyInstance, modules: AuditModules)
     return state;
   };
 
-  api.get("/v1/cycles/:id", { schema: { params: cycleParam } }, async (request) => {
-    const state = await cycleOrFail(request.params.id);
-    const attestations = await cycles.attestations(request.params.id);
-    return { ...state, attestations };
+  api.route({
+    ...settlementRoutes.getCycle,
+    handler: async (request) => {
+      const state = await cycleOrFail(request.params.id);
+      const attestations = await cycles.attestations(request.params.id);
+      return { ...state, attestations };
+    },
   });
 
-  api.get("/v1/cycles/:id/records", { schema: { params: cycleParam, querystring: z.strictObject(page) } }, async (request) => {
-    await cycleOrFail(request.params.id);
-    const { limit, cursor } = request.query;
-    return cycles.recordsPage(request.params.id, { limit, ...(cursor ? { cursor } : {}) });
+  api.route({
+    ...settlementRoutes.listCycleRecords,
+    handler: async (request) => {
+      await cycleOrFail(request.params.id);
+      const { limit, cursor } = request.query;
+      return cycles.recordsPage(request.params.id, { limit, ...(cursor ? { cursor } : {}) });
+    },
   });
 
-  api.get(
-    "/v1/cycles/:id/proof",
-    { schema: { params: cycleParam, querystring: z.strictObject({ kind: z.enum(kindNames), recordId: hex32 }) } },
-    async (request) => {
+  api.route({
+    ...settlementRoutes.getRecordProof,
+    handler: async (request) => {
       const cycleId = request.params.id;
       const state = await cycleOrFail(cycleId);
       if (state.status !== "finalized" || !state.finalized) {
@@ -174,17 +168,11 @@ export function registerAuditRoutes(app: FastifyInstance, modules: AuditModules)
       }
       throw new SettlenetError("RECORD_NOT_FOUND", `cycle ${cycleId} has no ${request.query.kind} record ${recordId}`, { cycleId, kind: request.query.kind, recordId });
     },
-  );
+  });
 
-  api.get(
-    "/v1/cycles/:id/statement",
-    {
-      schema: {
-        params: cycleParam,
-        querystring: z.strictObject({ merchant: address.optional(), institution: address.optional(), format: z.enum(["json", "csv"]).default("json") }),
-      },
-    },
-    async (request, reply) => {
+  api.route({
+    ...settlementRoutes.getStatement,
+    handler: async (request, reply) => {
       const { merchant, institution, format } = request.query;
       if ((merchant === undefined) === (institution === undefined)) {
         throw new SettlenetError("MALFORMED", "name exactly one of merchant or institution", {});
@@ -200,14 +188,13 @@ export function registerAuditRoutes(app: FastifyInstance, modules: AuditModules)
       }
       return statement;
     },
-  );
+  });
 
-  api.get(
-    "/v1/settlement/alerts",
-    { schema: { querystring: z.strictObject({ cycle: cycleParam.shape.id.optional(), ...page }) } },
-    async (request) => {
+  api.route({
+    ...settlementRoutes.listSettlementAlerts,
+    handler: async (request) => {
       const { cycle, limit, cursor } = request.query;
       return cycles.alerts({ limit, ...(cursor ? { cursor } : {}), ...(cycle !== undefined ? { cycleId: cycle } : {}) });
     },
-  );
+  });
 }

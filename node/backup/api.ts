@@ -7,26 +7,30 @@ import { PassThrough } from "node:stream";
 
 import type { FastifyInstance } from "fastify";
 
+import { adminRoutes } from "../../core/api/admin.js";
 import type { Logger } from "../services.js";
 import type { NodeStorage } from "../storage/db.js";
 import { writeBackup } from "./backup.js";
 
 /** Registers GET /v1/admin/backup (application/x-ndjson, see backup.ts for the format). */
 export async function registerBackupRoutes(app: FastifyInstance, modules: { storage: NodeStorage; logger: Logger }): Promise<void> {
-  app.get("/v1/admin/backup", async (_request, reply) => {
-    const out = new PassThrough();
-    const started = Date.now();
-    writeBackup(modules.storage, out).then(
-      (trailer) => {
-        modules.logger.info({ records: trailer.records, contentSha256: trailer.contentSha256, ms: Date.now() - started }, "backup streamed");
-        out.end();
-      },
-      (error: unknown) => {
-        modules.logger.error({ err: error }, "backup failed");
-        // The client sees a truncated body, which fails its checks: it never takes it for a backup.
-        out.destroy(error as Error);
-      },
-    );
-    return reply.type("application/x-ndjson").header("cache-control", "no-store").send(out);
+  app.route({
+    ...adminRoutes.downloadBackup,
+    handler: async (_request, reply) => {
+      const out = new PassThrough();
+      const started = Date.now();
+      writeBackup(modules.storage, out).then(
+        (trailer) => {
+          modules.logger.info({ records: trailer.records, contentSha256: trailer.contentSha256, ms: Date.now() - started }, "backup streamed");
+          out.end();
+        },
+        (error: unknown) => {
+          modules.logger.error({ err: error }, "backup failed");
+          // The client sees a truncated body, which fails its checks: it never takes it for a backup.
+          out.destroy(error as Error);
+        },
+      );
+      return reply.type("application/x-ndjson").header("cache-control", "no-store").send(out);
+    },
   });
 }

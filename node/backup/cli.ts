@@ -14,6 +14,7 @@ import { finished } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 
+import { NodeApiClient } from "../../core/api/client.js";
 import { SettlenetError } from "../../core/errors.js";
 import { openStorage } from "../storage/db.js";
 import { restoreBackup, verifyBackup, writeBackup } from "./backup.js";
@@ -28,17 +29,17 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** True if `error` (from fetch) means nothing listens at the address. */
+/** True if `error` (the client's NODE_UNAVAILABLE, caused by fetch's failure) means nothing listens at the address. */
 function refused(error: unknown): boolean {
-  const cause = (error as { cause?: { code?: string } }).cause;
-  return cause?.code === "ECONNREFUSED";
+  if (!(error instanceof SettlenetError) || error.code !== "NODE_UNAVAILABLE") return false;
+  const fetchFailure = error.cause as { cause?: { code?: string } } | undefined;
+  return fetchFailure?.cause?.code === "ECONNREFUSED";
 }
 
 async function downloadBackup(apiUrl: string, partial: string): Promise<void> {
-  const response = await fetch(`${apiUrl.replace(/\/$/, "")}/v1/admin/backup`);
-  if (!response.ok || !response.body) throw new SettlenetError("BACKUP_FAILED", `the node answered ${response.status} to the backup request`, { status: response.status });
+  const backup = await new NodeApiClient({ baseUrl: apiUrl }).backup();
   const file = createWriteStream(partial, { flags: "wx" });
-  Readable.fromWeb(response.body as WebReadableStream).pipe(file);
+  Readable.fromWeb(backup as WebReadableStream).pipe(file);
   await finished(file);
 }
 

@@ -3,11 +3,13 @@
  *   settlenet report aml (--node <api url> | --config <node.json>) [--format json|csv] [--out <file>]
  *                        [--rule R] [--status open|acknowledged] [--account A] [--from T] [--to T]
  *   settlenet report reserves (--node <api url> | --config <node.json>) [--format json|csv] [--out <file>]
- * Filters are passed to the API, which validates them (a bad one is a coded MALFORMED error).
+ * Filters are checked with the report route's query schema (a bad one is a coded MALFORMED error).
  */
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 
+import { NodeApiClient } from "../../core/api/client.js";
+import { alertReportQuery } from "../../core/api/compliance.js";
 import { SettlenetError } from "../../core/errors.js";
 
 export const REPORT_USAGE =
@@ -39,30 +41,21 @@ export async function reportCommand(kind: string | undefined, args: string[], pr
     apiUrl = `http://${config.api.host}:${config.api.port}`;
   }
   if (!apiUrl) throw new SettlenetError("USAGE", REPORT_USAGE);
-  const query = new URLSearchParams({ format: values.format });
+  const node = new NodeApiClient({ baseUrl: apiUrl });
+  let body: string;
   if (kind === "aml") {
-    for (const name of ["rule", "status", "account", "from", "to"] as const) {
-      const value = values[name];
-      if (value !== undefined) query.set(name, value);
+    const filter = Object.fromEntries((["rule", "status", "account", "from", "to"] as const).flatMap((name) => (values[name] === undefined ? [] : [[name, values[name]]])));
+    // The report route's own query schema, so a bad filter is the MALFORMED the node would answer.
+    const query = alertReportQuery.safeParse({ ...filter, format: values.format });
+    if (!query.success) {
+      throw new SettlenetError("MALFORMED", `bad report filter: ${query.error.issues.map((i) => `--${i.path.join(".")}: ${i.message}`).join("; ")}`, {
+        fields: query.error.issues.map((i) => i.path.join(".")),
+      });
     }
-  } else if (values.rule || values.status || values.account || values.from || values.to) {
-    throw new SettlenetError("USAGE", "the reserves report takes no filters");
-  }
-  let response: Response;
-  try {
-    response = await fetch(`${apiUrl.replace(/\/$/, "")}/v1/reports/${kind}?${query.toString()}`);
-  } catch (error) {
-    throw new SettlenetError("NODE_UNREACHABLE", `cannot reach the node at ${apiUrl}`, { apiUrl }, { cause: error });
-  }
-  const body = await response.text();
-  if (!response.ok) {
-    let code = "REPORT_FAILED";
-    try {
-      code = (JSON.parse(body) as { code?: string }).code ?? code;
-    } catch {
-      // not a problem document
-    }
-    throw new SettlenetError(code, `the node refused the report (${response.status})`, { status: response.status });
+    body = await node.amlReportText(query.data);
+  } else {
+    if (values.rule || values.status || values.account || values.from || values.to) throw new SettlenetError("USAGE", "the reserves report takes no filters");
+    body = await node.reservesReportText(values.format);
   }
   if (values.out) await writeFile(values.out, body);
   else print(body);

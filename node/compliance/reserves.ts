@@ -8,7 +8,9 @@
  */
 import { Contract, Interface, type AbstractProvider } from "ethers";
 import type { Registry } from "prom-client";
+import type { z } from "zod";
 
+import type { custodianReservesSchema, ReservesReport, tokenReservesSchema } from "../../core/api/reserves.js";
 import { SettlenetError } from "../../core/errors.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
@@ -17,41 +19,13 @@ import type { NodeStorage } from "../storage/db.js";
 import { ALERT_CATEGORY, alertId, type Alert, type AlertRecord } from "./alert.js";
 import { ComplianceMetrics } from "./metrics.js";
 
-/** One custodian's position in one token. Amounts are minor units as decimal strings. */
-export interface CustodianReserves {
-  custodian: string;
-  /** Still a custodian (may mint, burn, attest). */
-  active: boolean;
-  outstanding: string;
-  reserves: string;
-  statementHash: string;
-  /** Chain time of the latest attestation, null if it never attested. */
-  attestedAt: number | null;
-  ageSeconds: number | null;
-  /** reserves / outstanding with 4 decimals (rounded down), null when nothing is outstanding. */
-  ratio: string | null;
-  stale: boolean;
-  belowMinRatio: boolean;
-}
+export type { ReservesReport } from "../../core/api/reserves.js";
 
-export interface TokenReserves {
-  symbol: string;
-  token: string;
-  decimals: number;
-  totalSupply: string;
-  outstanding: string;
-  reserves: string;
-  ratio: string | null;
-  custodians: CustodianReserves[];
-}
+/** One custodian's position in one token. */
+export type CustodianReserves = z.infer<typeof custodianReservesSchema>;
 
-export interface ReservesReport {
-  /** The block every figure was read at. */
-  asOf: { blockNumber: number; timestamp: number };
-  maxAttestationAgeSeconds: number;
-  minRatioBps: number;
-  tokens: TokenReserves[];
-}
+/** One token's supply and reserves, per custodian. */
+export type TokenReserves = z.infer<typeof tokenReservesSchema>;
 
 export interface ReserveMonitorOptions {
   deployment: Deployment;

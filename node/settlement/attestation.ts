@@ -7,7 +7,7 @@ import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
 import { CYCLE_TYPES, ledgerDomain } from "../../core/protocol/eip712.js";
-import { summaryFromJson, summaryToJson, type CycleSummary, type CycleSummaryJson } from "../../core/settlement/records.js";
+import { summaryFromJson, summaryToJson, type CycleSummary } from "../../core/settlement/records.js";
 
 export const ATTESTATION_TOPIC = "/settlenet/attestations/1";
 export const ATTESTATION_VERSION = 1;
@@ -35,15 +35,7 @@ export const attestationMessageSchema = z.strictObject({
 });
 export type AttestationMessage = z.infer<typeof attestationMessageSchema>;
 
-/** A stored attestation (own or received). */
-export interface AttestationRecord {
-  institution: string;
-  signer: string;
-  summary: CycleSummaryJson;
-  signature: string;
-  receivedAtMs: number;
-  origin: "self" | "gossip";
-}
+export type { AttestationRecord } from "../../core/api/settlement.js";
 
 export interface LedgerContext {
   chainId: bigint;

@@ -10,7 +10,7 @@
  */
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { AbiCoder, ZeroAddress, getAddress, keccak256 } from "ethers";
-
+import type { RecordDifference } from "../../core/api/settlement.js";
 import {
   LEAF_ENCODING,
   RECORD_KINDS,
@@ -19,7 +19,6 @@ import {
   recordToJson,
   recordValues,
   type CycleSummary,
-  type RecordJson,
   type RecordKindName,
   type RecordValues,
   type SettlementRecord,
@@ -182,13 +181,7 @@ export function buildCycle(cycleId: bigint, events: SettlementEvent[], instituti
   };
 }
 
-/** One record two views of a cycle disagree on (absent on one side when it exists only on the other). */
-export interface RecordDifference {
-  kind: string;
-  recordId: string;
-  local?: RecordJson;
-  reference?: RecordJson;
-}
+export type { RecordDifference } from "../../core/api/settlement.js";
 
 /** Records of `local` and `reference` that differ, matched by (kind, record id, occurrence). */
 export function diffRecords(local: SettlementRecord[], reference: SettlementRecord[], kinds?: readonly RecordKindName[]): RecordDifference[] {

@@ -3,59 +3,17 @@
  * (`cycleRecords`), the attestations this node made or received (`cycleAttestations`) and the
  * settlement alerts it raised (`cycleAlerts`). Key layouts: keyspaces.ts.
  */
+import type { CycleState, SettlementAlert } from "../../core/api/settlement.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { AttestationRecord } from "../settlement/attestation.js";
-import type { RecordDifference } from "../settlement/records.js";
-import type { CycleSummaryJson, RecordJson } from "../../core/settlement/records.js";
+import type { RecordJson } from "../../core/settlement/records.js";
 import type { Page } from "../../core/records.js";
 import type { StorageContext, WriteOp } from "./keyspaces.js";
 import { SEP, pad, prefixRange } from "./keyspaces.js";
 
-/** Life of a cycle in one node. */
-export type CycleStatus =
-  /** Records built and checked; this node does not attest (regulator). */
-  | "built"
-  /** This node signed and gossiped its attestation. */
-  | "attested"
-  /** This node's views disagree: it did not sign (see the alert). */
-  | "diverged"
-  /** Finalized on-chain (see `finalized.matches`). */
-  | "finalized";
+export type { CycleState, CycleStatus, SettlementAlert } from "../../core/api/settlement.js";
 
-export interface CycleState {
-  cycleId: string;
-  /** Chain-time window [start, end) and its blocks. */
-  start: number;
-  end: number;
-  fromBlock: number;
-  toBlock: number;
-  status: CycleStatus;
-  /** This node's summary of the cycle. */
-  summary: CycleSummaryJson;
-  builtAtMs: number;
-  /** When this node first saw a quorum of attestations of its summary. */
-  quorumSeenAtMs?: number;
-  /** The on-chain finalization, once seen; `matches` is false when its root is not this node's. */
-  finalized?: { merkleRoot: string; matches: boolean; attestationCount: number; finalizedAt: number; txHash?: string };
-  /** Id of the alert that explains a divergence. */
-  alertId?: string;
-}
-
-export type SettlementAlertType = "RECORDS_DIFFER" | "ATTESTED_ROOT_DIFFERS" | "FINALIZED_ROOT_DIFFERS";
-
-export interface SettlementAlert {
-  id: string;
-  cycleId: string;
-  type: SettlementAlertType;
-  raisedAtMs: number;
-  localRoot: string;
-  /** The root this node's view disagrees with (chain view, a peer's attestation, or the finalized root). */
-  otherRoot?: string;
-  /** The institution whose attestation differs. */
-  institution?: string;
-  /** The differing records (as far as this node can name them). */
-  records: RecordDifference[];
-}
+export type SettlementAlertType = SettlementAlert["type"];
 
 const ID_WIDTH = 20;
 const cid = (cycleId: bigint | string) => BigInt(cycleId).toString().padStart(ID_WIDTH, "0");

@@ -4,6 +4,9 @@
  * event history — plus its cursor. One indexing step is one atomic, synced batch together with the
  * operation status changes it implies. Key layouts: keyspaces.ts.
  */
+import type { z } from "zod";
+
+import type { custodianRecordSchema, frozenAccountSchema, tokenEventSchema } from "../../core/api/tokens.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { OperationFailure, StoredOperation } from "../../core/records.js";
 import type { StorageContext, WriteOp } from "./keyspaces.js";
@@ -11,17 +14,7 @@ import { SEP, pad, prefixRange } from "./keyspaces.js";
 import { operationPatchWrites } from "./operations.js";
 
 /** A custodian institution of a token, as its events describe it. Money as decimal strings. */
-export interface CustodianRecord {
-  institution: string;
-  /** Currently a custodian (CustodianChanged). */
-  custodian: boolean;
-  /** Minted and not yet burned by this custodian. */
-  outstanding: string;
-  /** Latest attested reserves, its statement hash and time (unix seconds; 0 = never attested). */
-  reserves: string;
-  statementHash: string;
-  attestedAt: number;
-}
+export type CustodianRecord = z.infer<typeof custodianRecordSchema>;
 
 /** A settlement token as indexed from its events. */
 export interface TokenRecord {
@@ -36,27 +29,10 @@ export interface TokenRecord {
 }
 
 /** A frozen account (removed again when unfrozen). */
-export interface FrozenAccountRecord {
-  token: string;
-  account: string;
-  regulator: string;
-  reason: string;
-  blockNumber: number;
-  txHash: string;
-  timestamp: number;
-}
+export type FrozenAccountRecord = z.infer<typeof frozenAccountSchema>;
 
 /** One token event, for the audit trail. */
-export interface TokenEventRecord {
-  token: string;
-  event: string;
-  blockNumber: number;
-  txHash: string;
-  logIndex: number;
-  timestamp: number;
-  /** Event arguments, bigints as decimal strings. */
-  args: Record<string, string | boolean>;
-}
+export type TokenEventRecord = z.infer<typeof tokenEventSchema>;
 
 /** What one token indexing step writes, atomically. */
 export interface TokenIndexBatch {

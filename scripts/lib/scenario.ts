@@ -17,10 +17,13 @@ import { join } from "node:path";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { Contract, JsonRpcProvider, Wallet, hexlify, keccak256, toUtf8Bytes, type HDNodeWallet } from "ethers";
 
+import { NodeApiClient } from "../../core/api/client.js";
+import type { RecordProof } from "../../core/api/settlement.js";
+import { SettlenetError } from "../../core/errors.js";
 import { GatewayClient } from "../../gateway/client/client.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import { readDeployment, type Deployment } from "../../core/protocol/deployment.js";
-import { signEscrowOperation, signTokenOperation, type EscrowOperationInput } from "../../core/operations/index.js";
+import { signEscrowOperation, signTokenOperation } from "../../core/operations/index.js";
 import type { NetworkEndpoints, NetworkState } from "./network.js";
 
 // ------------------------------------------------------------------ sizes and plans
@@ -94,21 +97,6 @@ export interface PaymentView {
 
 interface Problem {
   code?: string;
-}
-
-interface NodePayment {
-  payment: { status: string; amount: string; refunded: string; events: { event: string; timestamp: number; args: Record<string, string | boolean> }[] } | null;
-  operations: { kind: string; op: Record<string, unknown> }[];
-}
-
-interface CycleView {
-  cycleId: string;
-  status: string;
-  start: number;
-  end: number;
-  summary: { merkleRoot: string; recordCount?: number };
-  finalized?: { merkleRoot: string; matches: boolean };
-  attestations?: unknown[];
 }
 
 // ------------------------------------------------------------------ context, checks and progress
@@ -211,17 +199,16 @@ function client(ctx: ScenarioContext, merchant: string): GatewayClient {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** GET a node or bank API as JSON. */
+/** GET the bank simulator's API as JSON. */
 async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
   const response = await fetch(url, { signal: AbortSignal.timeout(15_000) });
   const text = await response.text();
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
-async function postJson<T>(url: string, body: unknown): Promise<{ status: number; body: T }> {
-  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
-  const text = await response.text();
-  return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
+/** What a refused node submission says, for a check's detail. */
+function refusalDetail(result: { accepted: false; problem: { status: number; code: string } }): string {
+  return `${result.problem.status} ${result.problem.code}`;
 }
 
 /** Polls `probe` until it returns a value (not undefined) or the context's timeout passes. */
@@ -347,15 +334,16 @@ async function withBlockProducer<T>(ctx: ScenarioContext, work: () => Promise<T>
   }
 }
 
+const nodeApi = (url: string) => new NodeApiClient({ baseUrl: url, timeoutMs: 15_000 });
 const institutionNode = (ctx: ScenarioContext, i: number) => {
   const node = ctx.endpoints.nodes.filter((n) => n.role === "institution")[i];
   if (!node) throw new Error(`no institution node ${i}`);
-  return node.api;
+  return nodeApi(node.api);
 };
 const regulatorNode = (ctx: ScenarioContext) => {
   const node = ctx.endpoints.nodes.find((n) => n.role === "regulator");
   if (!node) throw new Error("no regulator node");
-  return node.api;
+  return nodeApi(node.api);
 };
 const cnyOf = (ctx: ScenarioContext) => {
   const token = ctx.deployment.tokens["CNY"];
@@ -509,10 +497,10 @@ const disputeStep: Step = {
 
     // The arbiter's side: it reads the payment terms from its node, signs `resolve` and submits it there.
     const arbiterNode = institutionNode(ctx, 1);
-    const record = await getJson<NodePayment>(`${arbiterNode}/v1/payments/${p.view.paymentId}`);
-    const pay = record.body.operations.find((o) => o.kind === "pay");
-    if (!pay) throw new Error(`the arbiter's node has no pay operation for ${p.view.paymentId}`);
-    const terms = pay.op["terms"] as EscrowOperationInput["terms"];
+    const record = await arbiterNode.payment(p.view.paymentId);
+    const pay = record?.operations.find((o) => o.kind === "pay");
+    if (!pay || !("terms" in pay.op)) throw new Error(`the arbiter's node has no pay operation for ${p.view.paymentId}`);
+    const terms = pay.op.terms;
     const payerAmount = p.amount / 2n;
     const nonce = BigInt(hexlify(randomBytes(16)));
     const deadline = BigInt(await chainNow(ctx)) + 3_600n;
@@ -522,12 +510,13 @@ const disputeStep: Step = {
       { kind: "resolve", terms, payerAmount: payerAmount.toString(), reason: decision, nonce: nonce.toString(), deadline: deadline.toString() },
       { chainId: BigInt(ctx.deployment.chainId), escrow: ctx.deployment.contracts.escrow },
     );
-    const submitted = await postJson<{ id?: string; code?: string }>(`${arbiterNode}/v1/operations`, op);
-    check(ctx, this.name, "the arbiter's signed resolve is accepted by its node (POST /v1/operations)", submitted.status === 202, `${submitted.status} ${submitted.body.code ?? ""}`);
+    const submitted = await arbiterNode.submit(op);
+    check(ctx, this.name, "the arbiter's signed resolve is accepted by its node (POST /v1/operations)", submitted.accepted, submitted.accepted ? "" : refusalDetail(submitted));
     const [unresolved] = await waitAll(ctx, "dispute resolved on-chain", [p], (v) => v.status === "resolved");
     check(ctx, this.name, "the gateway shows the payment resolved", !unresolved, unresolved ? `status ${p.view.status}` : "");
     // The regulator node indexes the chain on its own: it may see the resolution a moment after the gateway's node.
-    const resolved = await poll(ctx, async () => (await getJson<NodePayment>(`${regulatorNode(ctx)}/v1/payments/${p.view?.paymentId}`)).body.payment?.events.find((e) => e.event === "PaymentResolved"), 500, 30_000);
+    const disputedId = p.view.paymentId;
+    const resolved = await poll(ctx, async () => (await regulatorNode(ctx).payment(disputedId))?.payment?.events.find((e) => e.event === "PaymentResolved"), 500, 30_000);
     const paidBack = resolved ? String(resolved.args["payerAmount"] ?? "") : "";
     const toMerchant = resolved ? String(resolved.args["merchantAmount"] ?? "") : "";
     check(ctx, this.name, `the split is on-chain: ${yuan(payerAmount)} back to the payer`, paidBack === payerAmount.toString(), `payerAmount ${paidBack || "none"}`);
@@ -616,7 +605,7 @@ const amlStep: Step = {
       ctx.payments
         .filter((x) => x.plan !== "largeValue")
         .slice(0, ctx.state.payers.length)
-        .map(async (x) => ({ payer: x.payer, balance: BigInt((await getJson<{ balance: string }>(`${regulatorNode(ctx)}/v1/tokens/${token.address}/accounts/${x.payer.address}`)).body.balance) })),
+        .map(async (x) => ({ payer: x.payer, balance: BigInt((await regulatorNode(ctx).tokenAccount(token.address, x.payer.address)).balance) })),
     );
     const richest = balances.sort((a, b) => (a.balance === b.balance ? 0 : a.balance > b.balance ? -1 : 1))[0];
     if (!richest || richest.balance < p.amount) throw new Error(`no payer has ${yuan(p.amount)} left (start over with npm start -- --reset)`);
@@ -629,19 +618,18 @@ const amlStep: Step = {
       return;
     }
     const paymentId = p.view.paymentId.toLowerCase();
-    type AlertView = { id: string; rule: string; account: string; paymentIds: string[]; amount?: string; reportedBy: string[] };
     const alert = await waitStep(ctx, "regulator node receives the AML alert", () =>
       poll(ctx, async () => {
-        const res = await getJson<{ items: AlertView[] }>(`${regulatorNode(ctx)}/v1/alerts?rule=LARGE_VALUE&account=${p.payer.address}&limit=500`);
-        return res.body.items.find((a) => a.paymentIds.map((id) => id.toLowerCase()).includes(paymentId));
+        const res = await regulatorNode(ctx).alerts({ rule: "LARGE_VALUE", account: p.payer.address, limit: 500 });
+        return res.items.find((a) => a.paymentIds.map((id) => id.toLowerCase()).includes(paymentId));
       }),
     );
     check(ctx, this.name, "the regulator node has a LARGE_VALUE alert for that payment", alert?.amount === p.amount.toString(), alert ? `alert ${alert.id.slice(0, 10)}…, reported by ${alert.reportedBy.length} institutions` : "none");
-    const all = await getJson<{ items: AlertView[] }>(`${regulatorNode(ctx)}/v1/alerts?category=aml&limit=500`);
+    const all = await regulatorNode(ctx).alerts({ category: "aml", limit: 500 });
     const ours = ctx.payments.filter((x) => x.view).map((x) => x.view?.paymentId.toLowerCase());
-    const oursAlerted = all.body.items.filter((a) => a.paymentIds.some((id) => ours.includes(id.toLowerCase())));
+    const oursAlerted = all.items.filter((a) => a.paymentIds.some((id) => ours.includes(id.toLowerCase())));
     check(ctx, this.name, "no other payment of this run raised an AML alert", oursAlerted.length === 1, `${oursAlerted.length} alerts on this run's payments`);
-    ctx.findings.amlAlerts = { ours: oursAlerted.length, total: all.body.items.length, rule: alert?.rule ?? "", alertId: alert?.id ?? "" };
+    ctx.findings.amlAlerts = { ours: oursAlerted.length, total: all.items.length, rule: alert?.rule ?? "", alertId: alert?.id ?? "" };
     if (!alert) return;
 
     // The regulator reviews the alert and freezes the payer: a freeze signed with its key. Its own node
@@ -654,22 +642,22 @@ const amlStep: Step = {
         { kind: "freeze" as const, token: token.address, account: p.payer.address, frozen, reason: alert.id, nonce: BigInt(hexlify(randomBytes(16))).toString(), deadline: deadline.toString() },
         { chainId: BigInt(ctx.deployment.chainId), tokenName: token.name },
       );
-      const submitted = await postJson<{ id?: string; code?: string }>(`${institutionNode(ctx, 2)}/v1/operations`, op);
-      if (submitted.status !== 202 || !submitted.body.id) return { ok: false, detail: `${submitted.status} ${submitted.body.code ?? ""}` };
-      const id = submitted.body.id;
+      const submitted = await institutionNode(ctx, 2).submit(op);
+      if (!submitted.accepted) return { ok: false, detail: refusalDetail(submitted) };
+      const id = submitted.id;
       const executed = await poll(ctx, async () => {
-        const res = await getJson<{ status: string; execution?: { blockNumber: number } }>(`${regulatorNode(ctx)}/v1/operations/${id}`);
-        return res.body.status === "executed" ? res.body : undefined;
+        const stored = await regulatorNode(ctx).operation(id);
+        return stored?.status === "executed" ? stored : undefined;
       });
       if (!executed?.execution) return { ok: false, detail: `operation ${id.slice(0, 10)}… not executed` };
       // The acquiring node (the gateway's) must have seen the freeze before the next authorization.
       const block = executed.execution.blockNumber;
-      const seen = await poll(ctx, async () => ((await getJson<{ chain: { registry: number } }>(`${institutionNode(ctx, 0)}/health`)).body.chain.registry >= block ? true : undefined));
+      const seen = await poll(ctx, async () => ((await institutionNode(ctx, 0).health()).chain.registry >= block ? true : undefined));
       return { ok: seen === true, detail: seen ? "" : "the acquiring node did not see it" };
     };
     const frozen = await waitStep(ctx, "regulator freezes the payer", () => freezeOp(true));
     check(ctx, this.name, "the regulator's signed freeze is accepted (institution-3's node) and executed", frozen.ok, frozen.detail);
-    const shown = await poll(ctx, async () => ((await getJson<{ frozen: boolean }>(`${regulatorNode(ctx)}/v1/tokens/${token.address}/accounts/${p.payer.address}`)).body.frozen ? true : undefined), 500, 30_000);
+    const shown = await poll(ctx, async () => ((await regulatorNode(ctx).tokenAccount(token.address, p.payer.address)).frozen ? true : undefined), 500, 30_000);
     check(ctx, this.name, "the regulator node shows the payer's account frozen", shown === true, "not frozen");
 
     const next: DemoPayment = { index: p.index + 1, plan: "confirm", merchant: p.merchant, payer: p.payer, amount: 10_000n };
@@ -694,7 +682,7 @@ async function settlementCycle(ctx: ScenarioContext, step: string): Promise<void
   const released = ctx.payments.find((p) => p.plan === "confirm" && p.view?.status === "released");
   if (!released?.view) throw new Error("no released payment to prove");
   const paymentId = released.view.paymentId;
-  const at = await poll(ctx, async () => (await getJson<NodePayment>(`${regulatorNode(ctx)}/v1/payments/${paymentId}`)).body.payment?.events.find((e) => e.event === "PaymentReleased")?.timestamp);
+  const at = await poll(ctx, async () => (await regulatorNode(ctx).payment(paymentId))?.payment?.events.find((e) => e.event === "PaymentReleased")?.timestamp);
   if (at === undefined) throw new Error(`the regulator node has no release of ${paymentId}`);
   const cycleSeconds = ctx.state.cycleSeconds ?? 86_400;
   if (cycleSeconds > MAX_DEMO_CYCLE_SECONDS) {
@@ -707,8 +695,8 @@ async function settlementCycle(ctx: ScenarioContext, step: string): Promise<void
     poll(
       ctx,
       async () => {
-        const res = await getJson<CycleView>(`${regulatorNode(ctx)}/v1/cycles/${cycleId}`);
-        return res.status === 200 && res.body.status === "finalized" ? res.body : undefined;
+        const view = await regulatorNode(ctx).cycle(cycleId);
+        return view?.status === "finalized" ? view : undefined;
       },
       1_000,
       ctx.timeoutMs + cycleSeconds * 1_000,
@@ -719,23 +707,23 @@ async function settlementCycle(ctx: ScenarioContext, step: string): Promise<void
   const onChain = (await ledger.getFunction("cycleOf")(BigInt(cycleId))) as { merkleRoot: string };
   const institutions = ctx.state.nodes.filter((n) => n.role === "institution").length;
   const quorum = Math.floor((institutions * 2) / 3) + 1;
-  const attested = (cycle.attestations ?? []).length;
+  const attested = cycle.attestations.length;
   check(ctx, step, "its root is the one finalized on SettlementLedger", onChain.merkleRoot.toLowerCase() === cycle.finalized.merkleRoot.toLowerCase(), onChain.merkleRoot);
   check(ctx, step, `attested by a quorum (more than two thirds: ${quorum} of ${institutions})`, attested >= quorum, `${attested} attestations`);
 
-  const proof = await getJson<{ root: string; leafEncoding: string[]; leaf: string[]; proof: string[]; record: { cycleId: string; recordId: string; kind: number; account: string; counterparty: string; token: string; amount: string; fee: string } } & Problem>(
-    `${regulatorNode(ctx)}/v1/cycles/${cycleId}/proof?kind=released&recordId=${paymentId}`,
-  );
-  if (proof.status !== 200) {
-    check(ctx, step, "the regulator node gives a Merkle proof of the release", false, `${proof.status} ${proof.body.code ?? ""}`);
+  let proof: RecordProof;
+  try {
+    proof = await regulatorNode(ctx).recordProof(cycleId, { kind: "released", recordId: paymentId });
+  } catch (error) {
+    check(ctx, step, "the regulator node gives a Merkle proof of the release", false, error instanceof SettlenetError ? error.code : String(error));
     return;
   }
-  const byLibrary = StandardMerkleTree.verify(proof.body.root, proof.body.leafEncoding, proof.body.leaf, proof.body.proof);
-  check(ctx, step, "the proof of the release verifies with @openzeppelin/merkle-tree", byLibrary && proof.body.root === onChain.merkleRoot, "");
-  const r = proof.body.record;
+  const byLibrary = StandardMerkleTree.verify(proof.root, proof.leafEncoding, proof.leaf, proof.proof);
+  check(ctx, step, "the proof of the release verifies with @openzeppelin/merkle-tree", byLibrary && proof.root === onChain.merkleRoot, "");
+  const r = proof.record;
   const onChainRecord = { cycleId: BigInt(r.cycleId), recordId: r.recordId, kind: r.kind, account: r.account, counterparty: r.counterparty, token: r.token, amount: BigInt(r.amount), fee: BigInt(r.fee) };
-  const byContract = (await ledger.getFunction("verifyRecord")(onChainRecord, proof.body.proof)) as boolean;
-  const forged = (await ledger.getFunction("verifyRecord")({ ...onChainRecord, amount: onChainRecord.amount + 1n }, proof.body.proof)) as boolean;
+  const byContract = (await ledger.getFunction("verifyRecord")(onChainRecord, proof.proof)) as boolean;
+  const forged = (await ledger.getFunction("verifyRecord")({ ...onChainRecord, amount: onChainRecord.amount + 1n }, proof.proof)) as boolean;
   check(ctx, step, "SettlementLedger.verifyRecord accepts it on-chain and refuses a forged amount", byContract && !forged, `genuine ${byContract}, forged ${forged}`);
   const merchantAddress = ctx.state.merchants.find((m) => m.id === released.merchant)?.address ?? "";
   const expectedFee = (released.amount * BigInt(released.view.feeBps)) / 10_000n;

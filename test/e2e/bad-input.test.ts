@@ -10,10 +10,11 @@ import { Wallet, encodeBytes32String } from "ethers";
 
 import { GOSSIP_VERSION, encodeGossipMessage } from "../../node/p2p/message.js";
 import type { EscrowOperationInput } from "../../core/operations/index.js";
-import type { PaymentRecord, StoredOperation } from "../../core/records.js";
+import type { PaymentRecord } from "../../core/records.js";
 import {
   getJson,
   launchNetwork,
+  nodeApi,
   peersOf,
   postJson,
   postRaw,
@@ -109,7 +110,7 @@ describe("bad input is refused with its coded reason and changes nothing (real p
   async function heldPayment(payer: number, merchant = 0) {
     const terms = await termsFor(net.scenario, payer, merchant);
     const { op, paymentId } = await signedPay(net.scenario, terms);
-    expect((await submit(op)).status).to.equal(202);
+    expect((await nodeApi(entry).submit(op)).accepted).to.equal(true);
     await waitForOperation(net.nodes, paymentId);
     return { terms, paymentId };
   }
@@ -149,7 +150,7 @@ describe("bad input is refused with its coded reason and changes nothing (real p
       expect((await s.contracts.escrow.paymentOf(paymentId)).status).to.equal(1n);
 
       const first = await signedConfirm(s, terms, payer, 42n, 3_600n);
-      expect((await submit(first)).status).to.equal(202);
+      expect((await nodeApi(entry).submit(first)).accepted).to.equal(true);
       await waitForOperation(net.nodes, operationIdOfInput(s, first));
       const released = await s.contracts.escrow.paymentOf(paymentId);
       expect(released.status).to.equal(4n);
@@ -202,10 +203,7 @@ describe("bad input is refused with its coded reason and changes nothing (real p
       const receipt = await (await token.setFrozen(payer.address, true, encodeBytes32String("e2e-freeze"))).wait();
       if (!receipt) throw new Error("no receipt");
       for (const node of net.nodes) {
-        await waitFor(`${node.name}'s registry view to reach block ${receipt.blockNumber}`, async () => {
-          const { body } = await getJson<{ chain: { registry: number | null } }>(`${node.apiUrl}/health`);
-          return (body.chain.registry ?? -1) >= receipt.blockNumber;
-        });
+        await waitFor(`${node.name}'s registry view to reach block ${receipt.blockNumber}`, async () => (await nodeApi(node).health()).chain.registry >= receipt.blockNumber);
       }
       for (const node of net.nodes) {
         const { op } = await signedPay(s, await termsFor(s, 3, 0));
@@ -219,7 +217,7 @@ describe("bad input is refused with its coded reason and changes nothing (real p
       await expectRefused(op, 422, "AMOUNT_OVER_LIMIT");
       // The limit itself is allowed.
       const { op: atLimit, paymentId } = await signedPay(s, await termsFor(s, 0, 0, { amount: MAX_PAYMENT }));
-      expect((await submit(atLimit)).status).to.equal(202);
+      expect((await nodeApi(entry).submit(atLimit)).accepted).to.equal(true);
       await waitForOperation(net.nodes, paymentId);
     });
 
@@ -288,7 +286,7 @@ describe("bad input is refused with its coded reason and changes nothing (real p
       const small = await signedPay(s, await termsFor(s, 5, 1));
       expect(await sender.net.publish(encodeGossipMessage([small.op]))).to.equal(net.nodes.length);
       for (const node of net.nodes) {
-        await waitFor(`${node.name} to store the well-sized message's pay`, async () => (await getJson(`${node.apiUrl}/v1/operations/${small.paymentId}`)).status === 200);
+        await waitFor(`${node.name} to store the well-sized message's pay`, async () => (await nodeApi(node).operation(small.paymentId)) !== undefined);
       }
       await expectNotStored(big.paymentId);
 
@@ -310,13 +308,13 @@ describe("bad input is refused with its coded reason and changes nothing (real p
       // Five payments to merchant 2 (which nothing else pays) from payer 2, in one batch.
       const s = net.scenario;
       const pays = await Promise.all(Array.from({ length: 5 }, async () => signedPay(s, await termsFor(s, 2, 2))));
-      const answer = await submit<BatchAnswer>({ operations: pays.map((p) => p.op) });
-      expect(answer.body.accepted).to.equal(5);
+      const answer = await nodeApi(entry).submitBatch(pays.map((p) => p.op));
+      expect(answer.accepted).to.equal(5);
       listed = pays.map((p) => p.paymentId);
       for (const id of listed) await waitForOperation(net.nodes, id);
       for (const node of net.nodes) {
         for (const id of listed) {
-          await waitFor(`${node.name} to index ${id}`, async () => (await getJson<{ payment: unknown }>(`${node.apiUrl}/v1/payments/${id}`)).body.payment !== null);
+          await waitFor(`${node.name} to index ${id}`, async () => Boolean((await nodeApi(node).payment(id))?.payment));
         }
       }
     });
@@ -330,11 +328,9 @@ describe("bad input is refused with its coded reason and changes nothing (real p
         const pages: PaymentRecord[][] = [];
         let cursor: string | undefined;
         do {
-          const query = `merchant=${merchant.address}&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
-          const page = await getJson<{ items: PaymentRecord[]; next?: string }>(`${node.apiUrl}/v1/payments?${query}`);
-          expect(page.status).to.equal(200);
-          pages.push(page.body.items);
-          cursor = page.body.next;
+          const page = await nodeApi(node).payments({ merchant: merchant.address, limit: 2, ...(cursor ? { cursor } : {}) });
+          pages.push(page.items);
+          cursor = page.next;
         } while (cursor && pages.length < 10);
         const items = pages.flat();
         expect(pages.map((p) => p.length)).to.deep.equal([2, 2, 1]);
@@ -345,10 +341,10 @@ describe("bad input is refused with its coded reason and changes nothing (real p
         expect(order).to.deep.equal(sorted);
 
         // The address in any case; another list's cursor or a garbled one is refused.
-        const lower = await getJson<{ items: PaymentRecord[] }>(`${node.apiUrl}/v1/payments?merchant=${merchant.address.toLowerCase()}&limit=2`);
-        expect(lower.body.items.map((p) => p.paymentId)).to.deep.equal(pages[0]?.map((p) => p.paymentId));
-        const first = await getJson<{ next?: string }>(`${node.apiUrl}/v1/payments?merchant=${merchant.address}&limit=2`);
-        expectProblem(await getJson(`${node.apiUrl}/v1/payments?payer=${payer.address}&limit=2&cursor=${first.body.next ?? ""}`), 400, "INVALID_CURSOR");
+        const lower = await nodeApi(node).payments({ merchant: merchant.address.toLowerCase(), limit: 2 });
+        expect(lower.items.map((p) => p.paymentId)).to.deep.equal(pages[0]?.map((p) => p.paymentId));
+        const first = await nodeApi(node).payments({ merchant: merchant.address, limit: 2 });
+        expectProblem(await getJson(`${node.apiUrl}/v1/payments?payer=${payer.address}&limit=2&cursor=${first.next ?? ""}`), 400, "INVALID_CURSOR");
         expectProblem(await getJson(`${node.apiUrl}/v1/payments?merchant=${merchant.address}&cursor=bm90LWEta2V5`), 400, "INVALID_CURSOR");
         expectProblem(await getJson(`${node.apiUrl}/v1/payments?merchant=${merchant.address}&limit=0`), 400, "MALFORMED");
         expectProblem(await getJson(`${node.apiUrl}/v1/payments?merchant=${merchant.address}&payer=${payer.address}`), 400, "MALFORMED");
@@ -359,13 +355,8 @@ describe("bad input is refused with its coded reason and changes nothing (real p
       const [id] = listed;
       if (!id) throw new Error("nothing listed");
       for (const node of net.nodes) {
-        const { status, body } = await getJson<{
-          paymentId: string;
-          payment: PaymentRecord | null;
-          onChain: { status: string; amount: string } | null;
-          operations: StoredOperation[];
-        }>(`${node.apiUrl}/v1/payments/${id}`);
-        expect(status).to.equal(200);
+        const body = await nodeApi(node).payment(id);
+        if (!body) throw new Error(`${node.name} does not know ${id}`);
         expect(body.paymentId).to.equal(id);
         expect(body.onChain?.status).to.equal("held");
         expect(body.onChain?.amount).to.equal("10000");
@@ -390,10 +381,9 @@ describe("bad input is refused with its coded reason and changes nothing (real p
       expect(count('path="api",result="accept",code="ACCEPTED"')).to.be.at.least(8);
       expect(count('path="gossip",result="accept",code="ACCEPTED"')).to.be.at.least(1);
 
-      const health = await getJson<{ ready: boolean; role: string; peerId: string; peers: number; chain: { head: number; indexed: number } }>(`${entry.apiUrl}/health`);
-      expect(health.status).to.equal(200);
-      expect(health.body).to.include({ ready: true, role: "institution", peerId: entry.peerId, peers: 1 });
-      expect(health.body.chain.indexed).to.be.at.most(health.body.chain.head);
+      const health = await nodeApi(entry).health();
+      expect(health).to.include({ ready: true, role: "institution", peerId: entry.peerId, peers: 1 });
+      expect(health.chain.indexed).to.be.at.most(health.chain.head ?? 0);
     });
   });
 

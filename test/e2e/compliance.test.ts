@@ -9,11 +9,13 @@ import { join } from "node:path";
 
 import { expect } from "chai";
 
+import type { NodeApiError } from "../../core/api/client.js";
 import type { AlertRecord } from "../../node/compliance/alert.js";
 import type { ReservesReport } from "../../node/compliance/reserves.js";
 import { openStorage } from "../../node/storage/db.js";
 import { runCli } from "../helpers/cli.js";
-import { getJson, launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
+import { refusalOf } from "../helpers/errors.js";
+import { launchNetwork, nodeApi, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
 
 describe("e2e: compliance alerts, reports, backup and restore", function () {
@@ -40,9 +42,9 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
 
   async function payThrough(node: NodeHandle, amount: bigint, payerIndex = 0): Promise<string> {
     const { op, paymentId } = await signedPay(net.scenario, await termsFor(net.scenario, payerIndex, 0, { amount }));
-    const { status, body } = await postJson<{ id: string }>(`${node.apiUrl}/v1/operations`, op);
-    expect(status).to.equal(202);
-    await waitForOperation([node], body.id, "executed");
+    const submitted = await nodeApi(node).submit(op);
+    if (!submitted.accepted) throw new Error(`refused: ${submitted.problem.code}`);
+    await waitForOperation([node], submitted.id, "executed");
     return paymentId.toLowerCase();
   }
 
@@ -51,27 +53,27 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     const large = await payThrough(institution0, 10_000n);
     const operators = net.scenario.institutions.map((w) => w.address);
     const alert = await waitFor("the alert at the regulator, reported by both institutions", async () => {
-      const { body } = await getJson<{ items: AlertRecord[] }>(`${regulator.apiUrl}/v1/alerts?rule=LARGE_VALUE`);
-      const found = body.items.find((a) => a.paymentIds.includes(large));
+      const { items } = await nodeApi(regulator).alerts({ rule: "LARGE_VALUE" });
+      const found = items.find((a) => a.paymentIds.includes(large));
       return found && found.reportedBy.length === 2 ? found : undefined;
     });
     expect(alert).to.include({ origin: "gossip", amount: "10000", threshold: "10000", account: net.scenario.payers[0]!.address });
     expect(alert.reportedBy).to.have.members(operators);
-    const all = await getJson<{ items: AlertRecord[] }>(`${regulator.apiUrl}/v1/alerts`);
-    expect(all.body.items.filter((a) => a.paymentIds.includes(below))).to.deep.equal([]);
+    const all = await nodeApi(regulator).alerts();
+    expect(all.items.filter((a) => a.paymentIds.includes(below))).to.deep.equal([]);
     // Each institution raised it itself, with the same id.
-    const own = await getJson<AlertRecord>(`${institution1.apiUrl}/v1/alerts/${alert.id}`);
-    expect(own.body).to.include({ origin: "local", id: alert.id });
+    const own = await nodeApi(institution1).alert(alert.id);
+    expect(own).to.include({ origin: "local", id: alert.id });
 
-    const ack = await postJson<AlertRecord>(`${regulator.apiUrl}/v1/alerts/${alert.id}/ack`, { by: "inspector-7", note: "reviewed" });
-    expect(ack.status).to.equal(200);
-    expect(ack.body.ack).to.include({ by: "inspector-7", note: "reviewed" });
-    const again = await postJson<{ code: string }>(`${regulator.apiUrl}/v1/alerts/${alert.id}/ack`, { by: "inspector-8" });
-    expect([again.status, again.body.code]).to.deep.equal([409, "ALERT_ALREADY_ACKNOWLEDGED"]);
-    const unknown = await postJson<{ code: string }>(`${regulator.apiUrl}/v1/alerts/0x${"12".repeat(32)}/ack`, { by: "x" });
-    expect([unknown.status, unknown.body.code]).to.deep.equal([404, "ALERT_NOT_FOUND"]);
-    const bad = await postJson<{ code: string }>(`${regulator.apiUrl}/v1/alerts/${alert.id}/ack`, { by: "" });
-    expect([bad.status, bad.body.code]).to.deep.equal([400, "MALFORMED"]);
+    const ack = await nodeApi(regulator).acknowledgeAlert(alert.id, { by: "inspector-7", note: "reviewed" });
+    expect(ack.ack).to.include({ by: "inspector-7", note: "reviewed" });
+    const refusedWith = async (request: Promise<unknown>) => {
+      const error = (await refusalOf(request)) as NodeApiError;
+      return [error.status, error.code];
+    };
+    expect(await refusedWith(nodeApi(regulator).acknowledgeAlert(alert.id, { by: "inspector-8" }))).to.deep.equal([409, "ALERT_ALREADY_ACKNOWLEDGED"]);
+    expect(await refusedWith(nodeApi(regulator).acknowledgeAlert(`0x${"12".repeat(32)}`, { by: "x" }))).to.deep.equal([404, "ALERT_NOT_FOUND"]);
+    expect(await refusedWith(nodeApi(regulator).acknowledgeAlert(alert.id, { by: "" }))).to.deep.equal([400, "MALFORMED"]);
 
     const csv = await fetch(`${regulator.apiUrl}/v1/reports/aml?format=csv&status=acknowledged`);
     expect(csv.headers.get("content-type")).to.match(/^text\/csv/);
@@ -87,7 +89,7 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     expect(refused.code).to.equal(1);
     expect(refused.stderr).to.contain("MALFORMED");
 
-    const metrics = await (await fetch(`${regulator.apiUrl}/metrics`)).text();
+    const metrics = await nodeApi(regulator).metrics();
     expect(metrics).to.match(/settlenet_alerts_raised_total\{rule="LARGE_VALUE",origin="gossip"\} [1-9]/);
     expect(metrics).to.contain('settlenet_alerts_open{rule="LARGE_VALUE"}');
   });
@@ -109,7 +111,7 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
 
   it("backs up a running node, restores it into a wiped directory and catches up with what happened meanwhile", async function () {
     const before = await payThrough(institution0, 500n, 1);
-    await waitFor("institution-1 to index it", async () => (await getJson(`${institution1.apiUrl}/v1/payments/${before}`)).status === 200);
+    await waitFor("institution-1 to index it", async () => (await nodeApi(institution1).payment(before)) !== undefined);
     const backupFile = join(net.dir, "institution-1.backup");
     const backup = await runCli(["node", "backup", "--config", institution1.configFile, "--out", backupFile]);
     expect(backup.code, backup.stderr).to.equal(0);
@@ -123,6 +125,10 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     const originalChecksum = await original.checksum();
     await original.close();
     expect(summary.contentSha256).to.equal(originalChecksum);
+    // A stopped node is backed up from its database directly.
+    const offline = await runCli(["node", "backup", "--config", institution1.configFile, "--out", join(net.dir, "institution-1-stopped.backup")]);
+    expect(offline.code, offline.stderr).to.equal(0);
+    expect(JSON.parse(offline.stdout)).to.include({ source: "database", contentSha256: originalChecksum });
 
     // Refusals: a corrupted copy, a truncated copy, a non-empty target. Nothing is written.
     const text = await readFile(backupFile, "utf8");
@@ -157,14 +163,11 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
 
     await mkdir(institution1.dataDir, { recursive: true });
     await institution1.start();
-    for (const id of [before, ...meanwhile]) {
-      const { status, body } = await getJson<{ payment: { status: string } | null }>(`${institution1.apiUrl}/v1/payments/${id}`);
-      expect([status, body.payment?.status]).to.deep.equal([200, "held"]);
-    }
+    for (const id of [before, ...meanwhile]) expect((await nodeApi(institution1).payment(id))?.payment?.status).to.equal("held");
     // The restored node's AML monitor went on from its cursor: the large payment made while it was away is flagged.
     const flagged = await waitFor("the restored node's alert on the payment made meanwhile", async () => {
-      const { body } = await getJson<{ items: AlertRecord[] }>(`${institution1.apiUrl}/v1/alerts?rule=LARGE_VALUE`);
-      return body.items.find((a) => a.paymentIds.includes(meanwhile[1]!));
+      const { items } = await nodeApi(institution1).alerts({ rule: "LARGE_VALUE" });
+      return items.find((a) => a.paymentIds.includes(meanwhile[1]!));
     });
     expect(flagged).to.include({ origin: "local", amount: "10500" });
     // And it takes operations again.

@@ -1,7 +1,6 @@
 import { expect } from "chai";
 
-import type { StoredOperation } from "../../core/records.js";
-import { getJson, launchNetwork, postJson, waitFor, type TestNetwork } from "../helpers/network.js";
+import { launchNetwork, nodeApi, peersOf, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedConfirm, signedPay, termsFor } from "../helpers/operations.js";
 
 describe("a network of 3 institution nodes and 1 regulator node (real processes)", function () {
@@ -17,10 +16,7 @@ describe("a network of 3 institution nodes and 1 regulator node (real processes)
 
   it("connects every node to every other registered node", async function () {
     for (const node of net.nodes) {
-      await waitFor(`${node.name} to see 3 peers`, async () => {
-        const { body } = await getJson<{ peers: { peerId: string }[] }>(`${node.apiUrl}/v1/peers`);
-        return body.peers.length === net.nodes.length - 1;
-      });
+      await waitFor(`${node.name} to see 3 peers`, async () => (await peersOf(node)).length === net.nodes.length - 1);
     }
   });
 
@@ -30,14 +26,12 @@ describe("a network of 3 institution nodes and 1 regulator node (real processes)
     const { op, paymentId } = await signedPay(s, terms);
     const entry = net.nodes[0];
     if (!entry) throw new Error("no node");
-    const submitted = await postJson<{ id: string; status: string }>(`${entry.apiUrl}/v1/operations`, op);
-    expect(submitted.status).to.equal(202);
-    expect(submitted.body.id).to.equal(paymentId);
+    expect(await nodeApi(entry).submit(op)).to.deep.equal({ accepted: true, id: paymentId });
 
     for (const node of net.nodes) {
       const stored = await waitFor(`${node.name} to report the payment executed`, async () => {
-        const { status, body } = await getJson<StoredOperation>(`${node.apiUrl}/v1/operations/${paymentId}`);
-        return status === 200 && body.status === "executed" ? body : undefined;
+        const operation = await nodeApi(node).operation(paymentId);
+        return operation?.status === "executed" ? operation : undefined;
       });
       expect(stored.kind).to.equal("pay");
       expect(stored.origin).to.equal(node === entry ? "api" : "gossip");
@@ -46,12 +40,9 @@ describe("a network of 3 institution nodes and 1 regulator node (real processes)
     const paid = await s.contracts.escrow.queryFilter(s.contracts.escrow.filters.PaymentPaid(paymentId));
     expect(paid).to.have.length(1);
 
-    const payment = await getJson<{ payment: { status: string } | null; onChain: { status: string } }>(`${net.nodes[3]?.apiUrl}/v1/payments/${paymentId}`);
-    expect(payment.body.onChain.status).to.equal("held");
-    await waitFor("the regulator to index the payment", async () => {
-      const { body } = await getJson<{ payment: { status: string } | null }>(`${net.nodes[3]?.apiUrl}/v1/payments/${paymentId}`);
-      return body.payment?.status === "held";
-    });
+    const regulator = net.nodes[3] as NodeHandle;
+    expect((await nodeApi(regulator).payment(paymentId))?.onChain?.status).to.equal("held");
+    await waitFor("the regulator to index the payment", async () => (await nodeApi(regulator).payment(paymentId))?.payment?.status === "held");
   });
 
   it("refuses a confirm signed by the wrong party with its coded reason, and changes nothing", async function () {
@@ -60,23 +51,21 @@ describe("a network of 3 institution nodes and 1 regulator node (real processes)
     const { op, paymentId } = await signedPay(s, terms);
     const node = net.nodes[1];
     if (!node) throw new Error("no node");
-    expect((await postJson(`${node.apiUrl}/v1/operations`, op)).status).to.equal(202);
+    expect((await nodeApi(node).submit(op)).accepted).to.equal(true);
     await waitFor("the payment to be held", async () => (await s.contracts.escrow.paymentOf(paymentId)).status === 1n);
     const merchant = s.merchants[0];
     if (!merchant) throw new Error("no merchant");
     const forged = await signedConfirm(s, terms, merchant, 1n);
-    const refused = await postJson<{ code: string }>(`${node.apiUrl}/v1/operations`, forged);
-    expect(refused.status).to.equal(422);
-    expect(refused.body.code).to.equal("BAD_SIGNATURE");
+    const refused = await nodeApi(node).submit(forged);
+    expect(refused.accepted ? "accepted" : [refused.problem.status, refused.problem.code]).to.deep.equal([422, "BAD_SIGNATURE"]);
     expect((await s.contracts.escrow.paymentOf(paymentId)).status).to.equal(1n);
   });
 
   it("refuses submissions on the read-only regulator node", async function () {
     const s = net.scenario;
     const { op } = await signedPay(s, await termsFor(s, 2, 1));
-    const regulator = net.nodes.find((n) => n.role === "regulator");
-    const refused = await postJson<{ code: string }>(`${regulator?.apiUrl}/v1/operations`, op);
-    expect(refused.status).to.equal(403);
-    expect(refused.body.code).to.equal("READ_ONLY");
+    const regulator = net.nodes.find((n) => n.role === "regulator") as NodeHandle;
+    const refused = await nodeApi(regulator).submit(op);
+    expect(refused.accepted ? "accepted" : [refused.problem.status, refused.problem.code]).to.deep.equal([403, "READ_ONLY"]);
   });
 });

@@ -10,32 +10,21 @@ import { promisify } from "node:util";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { encodeBytes32String, getAddress, hexlify, randomBytes, type Signer } from "ethers";
+import type { z } from "zod";
 
 import { signEscrowOperation, termsToJson, type EscrowOperationInput, type PaymentTerms, type UnsignedEscrowOperation } from "../../core/operations/index.js";
 import { signCycle } from "../../node/settlement/attestation.js";
-import { LEAF_ENCODING, RECORD_KINDS, recordFromJson, summaryFromJson, type CycleSummaryJson, type RecordJson } from "../../core/settlement/records.js";
+import { LEAF_ENCODING, RECORD_KINDS, recordFromJson, summaryFromJson } from "../../core/settlement/records.js";
 import { openStorage } from "../../node/storage/db.js";
+import type { NodeApiError } from "../../core/api/client.js";
+import type { auditListQuery } from "../../core/api/audit.js";
 import type { PaymentRecord } from "../../core/records.js";
-import { getJson, launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
+import { refusalOf } from "../helpers/errors.js";
+import { getJson, launchNetwork, nodeApi, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
 
 const execFileAsync = promisify(execFile);
 const CYCLE = 3_600;
-
-interface CycleView {
-  cycleId: string;
-  status: string;
-  summary: CycleSummaryJson;
-  finalized?: { merkleRoot: string; matches: boolean };
-  attestations: { institution: string; signer: string; signature: string; summary: CycleSummaryJson; origin: string }[];
-}
-
-interface Alert {
-  id: string;
-  type: string;
-  cycleId: string;
-  records: { kind: string; recordId: string; local?: RecordJson; reference?: RecordJson }[];
-}
 
 /** The custom error a contract call reverts with (as ethers decodes it), or "none". */
 async function revertOf(call: Promise<unknown>): Promise<string> {
@@ -66,7 +55,16 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
     await net.chain.provider.send("evm_mine", []);
   };
   const ledger = () => net.scenario.contracts.ledger;
-  const cycleView = async (n: NodeHandle, id: bigint) => (await getJson<CycleView>(`${n.apiUrl}/v1/cycles/${id}`)).body;
+  const cycleView = async (n: NodeHandle, id: bigint) => {
+    const view = await nodeApi(n).cycle(id.toString());
+    if (!view) throw new Error(`${n.name} has no cycle ${id}`);
+    return view;
+  };
+  /** The coded refusal of a node API request, with its HTTP status. */
+  const refusedWith = async (request: Promise<unknown>) => {
+    const error = (await refusalOf(request)) as NodeApiError;
+    return [error.status, error.code];
+  };
 
   /** An escrow action signed by `signer`, deadline in chain time. */
   async function signedAction(
@@ -84,9 +82,9 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
   }
 
   async function submit(op: EscrowOperationInput, via: NodeHandle = node("institution-0")): Promise<string> {
-    const { status, body } = await postJson<{ id: string; code?: string }>(`${via.apiUrl}/v1/operations`, op);
-    expect(status, JSON.stringify(body)).to.equal(202);
-    return body.id;
+    const submitted = await nodeApi(via).submit(op);
+    if (!submitted.accepted) expect.fail(`refused: ${JSON.stringify(submitted.problem)}`);
+    return submitted.id;
   }
 
   before(async function () {
@@ -128,7 +126,7 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
       expect(view.summary.merkleRoot).to.equal(onChain.merkleRoot);
     }
     // Its records are the scenario's deposits: one per payer (minted by custodian institution 0).
-    const records = (await getJson<{ items: RecordJson[] }>(`${node("regulator").apiUrl}/v1/cycles/${firstCycle}/records?limit=500`)).body.items;
+    const records = (await nodeApi(node("regulator")).cycleRecords(firstCycle.toString(), { limit: 500 })).items;
     const deposits = records.filter((r) => r.kind === RECORD_KINDS.deposit);
     expect(deposits.map((r) => r.account).sort()).to.deep.equal(net.scenario.payers.map((p) => p.address).sort());
     expect(deposits.every((r) => r.counterparty === net.scenario.institutions[0]?.address)).to.equal(true);
@@ -178,14 +176,14 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
 
     await closeCycle(cycleN);
     const alert = await waitFor("institution 2 to raise a records alert", async () => {
-      const { body } = await getJson<{ items: Alert[] }>(`${tampered.apiUrl}/v1/settlement/alerts?cycle=${cycleN}`);
-      return body.items.find((a) => a.type === "RECORDS_DIFFER");
+      const { items } = await nodeApi(tampered).settlementAlerts({ cycle: cycleN.toString() });
+      return items.find((a) => a.type === "RECORDS_DIFFER");
     }, 60_000);
     expect(alert.records.map((r) => [r.kind, r.recordId])).to.deep.include(["released", payments.released.paymentId]);
     const named = alert.records.find((r) => r.kind === "released");
     expect(BigInt(named?.local?.amount ?? 0) - BigInt(named?.reference?.amount ?? 0)).to.equal(1n);
     expect((await cycleView(tampered, cycleN)).status).to.equal("diverged");
-    const metrics = await (await fetch(`${tampered.apiUrl}/metrics`)).text();
+    const metrics = await nodeApi(tampered).metrics();
     expect(metrics).to.match(/settlenet_settlement_alerts_total\{type="RECORDS_DIFFER"\} 1/);
 
     // Institutions 0 and 1 attest; 2 refused and 3 is down: 2 of 4 is no quorum.
@@ -240,21 +238,17 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
     }
     const tampered = node("institution-2");
     const alert = await waitFor("the finalized-root alert", async () => {
-      const { body } = await getJson<{ items: Alert[] }>(`${tampered.apiUrl}/v1/settlement/alerts?cycle=${cycleN}`);
-      return body.items.find((a) => a.type === "FINALIZED_ROOT_DIFFERS");
+      const { items } = await nodeApi(tampered).settlementAlerts({ cycle: cycleN.toString() });
+      return items.find((a) => a.type === "FINALIZED_ROOT_DIFFERS");
     });
     expect(alert.records.map((r) => r.recordId)).to.include(payments.released.paymentId);
-    const refused = await getJson<{ code: string }>(`${tampered.apiUrl}/v1/cycles/${cycleN}/proof?kind=released&recordId=${payments.released.paymentId}`);
-    expect(refused.status).to.equal(409);
-    expect(refused.body.code).to.equal("CYCLE_DIVERGED");
+    const proofOf = nodeApi(tampered).recordProof(cycleN.toString(), { kind: "released", recordId: payments.released.paymentId });
+    expect(await refusedWith(proofOf)).to.deep.equal([409, "CYCLE_DIVERGED"]);
   });
 
   it("exports a proof that verifies with @openzeppelin/merkle-tree and on-chain; a tampered record fails both", async function () {
     const regulator = node("regulator");
-    const { status, body } = await getJson<{ root: string; leaf: string[]; leafHash: string; proof: string[]; record: RecordJson; cycleId: string }>(
-      `${regulator.apiUrl}/v1/cycles/${cycleN}/proof?kind=released&recordId=${payments.released.paymentId}`,
-    );
-    expect(status).to.equal(200);
+    const body = await nodeApi(regulator).recordProof(cycleN.toString(), { kind: "released", recordId: payments.released.paymentId });
     expect(body.cycleId).to.equal(cycleN.toString());
     expect(body.root).to.equal((await ledger().cycleOf(cycleN)).merkleRoot);
     expect(body.record.amount).to.equal("10000");
@@ -274,10 +268,10 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
     // The same record claimed for another cycle: a proof is bound to its cycle.
     expect(await ledger().verifyRecord({ ...onChainRecord, cycleId: firstCycle }, body.proof)).to.equal(false);
 
-    const unknown = await getJson<{ code: string }>(`${regulator.apiUrl}/v1/cycles/${cycleN}/proof?kind=refunded&recordId=${payments.released.paymentId}`);
-    expect([unknown.status, unknown.body.code]).to.deep.equal([404, "RECORD_NOT_FOUND"]);
-    const open = await getJson<{ code: string }>(`${regulator.apiUrl}/v1/cycles/${cycleN + 1n}/proof?kind=released&recordId=${payments.released.paymentId}`);
-    expect([open.status, open.body.code]).to.deep.equal([404, "CYCLE_NOT_FOUND"]);
+    const unknown = nodeApi(regulator).recordProof(cycleN.toString(), { kind: "refunded", recordId: payments.released.paymentId });
+    expect(await refusedWith(unknown)).to.deep.equal([404, "RECORD_NOT_FOUND"]);
+    const open = nodeApi(regulator).recordProof((cycleN + 1n).toString(), { kind: "released", recordId: payments.released.paymentId });
+    expect(await refusedWith(open)).to.deep.equal([404, "CYCLE_NOT_FOUND"]);
   });
 
   it("serves exact statements per merchant and institution in JSON and CSV, through the API and the CLI", async function () {
@@ -285,24 +279,27 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
     const [merchant0, merchant1] = s.merchants.map((m) => m.address);
     const institution0 = s.institutions[0]?.address as string;
     const api = node("institution-1").apiUrl;
-    interface Totals { token: string; gross: string; fee: string; net: string; refunded: string; reclaimed: string; payments: number }
-    const statement = async (query: string) => (await getJson<{ totals: Totals[]; records: RecordJson[] }>(`${api}/v1/cycles/${cycleN}/statement?${query}`)).body;
+    const statement = async (party: { merchant: string } | { institution: string }) => {
+      const found = await nodeApi(node("institution-1")).cycleStatement(cycleN.toString(), party);
+      if (!found) throw new Error(`no statement of cycle ${cycleN}`);
+      return found;
+    };
 
-    const m0 = await statement(`merchant=${merchant0}`);
+    const m0 = await statement({ merchant: merchant0 as string });
     expect(m0.totals).to.have.length(1);
     expect(m0.totals[0]).to.include({ gross: "35000", fee: "350", net: "34650", refunded: "3000", reclaimed: "0", payments: 2 });
     const m0Totals = m0.records.find((r) => r.kind === RECORD_KINDS.merchantTotals);
     expect([m0Totals?.amount, m0Totals?.fee, m0Totals?.counterparty]).to.deep.equal(["35000", "350", institution0]);
     expect(m0.records.filter((r) => r.kind === RECORD_KINDS.directPayment).map((r) => r.recordId)).to.deep.equal([payments.direct.paymentId]);
 
-    const m1 = await statement(`merchant=${merchant1}`);
+    const m1 = await statement({ merchant: merchant1 as string });
     expect(m1.totals[0]).to.include({ gross: "4000", fee: "40", net: "3960", refunded: "0", payments: 1 });
 
-    const i0 = await statement(`institution=${institution0}`);
+    const i0 = await statement({ institution: institution0 });
     expect(i0.totals[0]).to.include({ gross: "39000", fee: "390", net: "38610", refunded: "3000", payments: 3 });
     const i0Totals = i0.records.find((r) => r.kind === RECORD_KINDS.institutionTotals);
     expect([i0Totals?.amount, i0Totals?.fee]).to.deep.equal(["39000", "390"]);
-    const i1 = await statement(`institution=${s.institutions[1]?.address}`);
+    const i1 = await statement({ institution: s.institutions[1]?.address as string });
     expect(i1.totals).to.deep.equal([]);
 
     const csv = await fetch(`${api}/v1/cycles/${cycleN}/statement?merchant=${merchant0}&format=csv`);
@@ -331,8 +328,8 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
   it("gives a payment's full history and paginates audit queries by account, merchant, institution and time", async function () {
     const s = net.scenario;
     const regulator = node("regulator");
-    interface Step { kind: string; signer: string | null; signature: string | null; relayer: string | null; txHash: string | null; blockNumber: number | null; timestamp: number | null; outcome: string }
-    const history = (await getJson<{ operations: Step[]; events: { event: string }[] }>(`${regulator.apiUrl}/v1/audit/payments/${payments.released.paymentId}`)).body;
+    const history = await nodeApi(regulator).paymentHistory(payments.released.paymentId);
+    if (!history) throw new Error("no history of the released payment");
     expect(history.operations.map((o) => o.kind)).to.deep.equal(["pay", "confirm"]);
     const institutions = new Set(s.institutions.map((i) => i.address));
     for (const step of history.operations) {
@@ -348,14 +345,12 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
     }
     expect(history.events.map((e) => e.event)).to.deep.equal(["PaymentPaid", "PaymentReleased"]);
 
-    interface PageOf { items: { paymentId: string; paidAt: number }[]; next?: string }
-    const all = async (query: string, limit: number) => {
+    const all = async (query: z.input<typeof auditListQuery>, limit: number) => {
       const seen: string[] = [];
       let cursor: string | undefined;
       let pages = 0;
       do {
-        const { status, body } = await getJson<PageOf>(`${regulator.apiUrl}/v1/audit/payments?${query}&limit=${limit}${cursor ? `&cursor=${cursor}` : ""}`);
-        expect(status).to.equal(200);
+        const body = await nodeApi(regulator).auditPayments({ ...query, limit, ...(cursor ? { cursor } : {}) });
         expect(body.items.length).to.be.at.most(limit);
         seen.push(...body.items.map((p) => p.paymentId));
         cursor = body.next;
@@ -363,27 +358,26 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
       } while (cursor);
       return { seen, pages };
     };
-    const byPayer0 = await all(`account=${s.payers[0]?.address}`, 1);
+    const byPayer0 = await all({ account: s.payers[0]?.address }, 1);
     expect(byPayer0.seen.sort()).to.deep.equal([payments.released.paymentId, payments.refunded.paymentId].sort());
     expect(byPayer0.pages).to.equal(2);
-    const byMerchant0 = await all(`merchant=${s.merchants[0]?.address}`, 2);
+    const byMerchant0 = await all({ merchant: s.merchants[0]?.address }, 2);
     expect(byMerchant0.seen.sort()).to.deep.equal([payments.released.paymentId, payments.direct.paymentId, payments.refunded.paymentId].sort());
     expect(byMerchant0.pages).to.equal(2);
     // Every payment's merchant is acquired by institution 0.
-    const byInstitution0 = await all(`institution=${s.institutions[0]?.address}`, 3);
+    const byInstitution0 = await all({ institution: s.institutions[0]?.address }, 3);
     expect(byInstitution0.seen).to.have.length(4);
     expect(new Set(byInstitution0.seen).size).to.equal(4);
 
-    const direct = (await getJson<{ payment: { paidAt: number } }>(`${regulator.apiUrl}/v1/audit/payments/${payments.direct.paymentId}`)).body.payment;
-    const inRange = await all(`from=${direct.paidAt}&to=${direct.paidAt}`, 10);
+    const direct = (await nodeApi(regulator).paymentHistory(payments.direct.paymentId))?.payment;
+    if (!direct) throw new Error("the direct payment is not indexed");
+    const inRange = await all({ from: direct.paidAt, to: direct.paidAt }, 10);
     expect(inRange.seen).to.include(payments.direct.paymentId);
-    const every = (await getJson<PageOf>(`${regulator.apiUrl}/v1/audit/payments?limit=500`)).body.items;
+    const every = (await nodeApi(regulator).auditPayments({ limit: 500 })).items;
     expect(inRange.seen.sort()).to.deep.equal(every.filter((p) => p.paidAt === direct.paidAt).map((p) => p.paymentId).sort());
 
-    const badCursor = await getJson<{ code: string }>(`${regulator.apiUrl}/v1/audit/payments?merchant=${s.merchants[0]?.address}&cursor=bm90LWEtY3Vyc29y`);
-    expect([badCursor.status, badCursor.body.code]).to.deep.equal([400, "INVALID_CURSOR"]);
-    const twoFilters = await getJson<{ code: string }>(`${regulator.apiUrl}/v1/audit/payments?account=${s.payers[0]?.address}&merchant=${s.merchants[0]?.address}`);
-    expect([twoFilters.status, twoFilters.body.code]).to.deep.equal([400, "MALFORMED"]);
+    expect(await refusedWith(nodeApi(regulator).auditPayments({ merchant: s.merchants[0]?.address, cursor: "bm90LWEtY3Vyc29y" }))).to.deep.equal([400, "INVALID_CURSOR"]);
+    expect(await refusedWith(nodeApi(regulator).auditPayments({ account: s.payers[0]?.address, merchant: s.merchants[0]?.address }))).to.deep.equal([400, "MALFORMED"]);
     const missing = await getJson<{ code: string }>(`${regulator.apiUrl}/v1/audit/payments/${hexlify(randomBytes(32))}`);
     expect([missing.status, missing.body.code]).to.deep.equal([404, "PAYMENT_NOT_FOUND"]);
   });

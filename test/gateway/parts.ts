@@ -14,7 +14,7 @@ import { pino } from "pino";
 
 import { buildBankSimulator, type BankSimulatorOptions } from "../../bank-sim/simulator.js";
 import { openBankStore, type BankStore } from "../../bank-sim/store.js";
-import { NodeClient } from "../../core/api/node-client.js";
+import { NodeApiClient } from "../../core/api/client.js";
 import { HttpBankAdapter } from "../../gateway/adapters/bank.js";
 import { createChainReader, type ChainReader } from "../../gateway/adapters/chain.js";
 import { MoneyChain } from "../../gateway/adapters/money-chain.js";
@@ -96,9 +96,9 @@ export async function gatewayStore(scenario: Scenario): Promise<GatewayStore> {
 }
 
 /** The node client and chain reader the gateway uses; `close` closes the chain reader. */
-export function nodeAndChain(scenario: Scenario, nodeUrl = NO_NODE): { node: NodeClient; chain: ChainReader; close(): Promise<void> } {
+export function nodeAndChain(scenario: Scenario, nodeUrl = NO_NODE): { node: NodeApiClient; chain: ChainReader; close(): Promise<void> } {
   const chain = createChainReader(scenario.chain.url, scenario.deployment);
-  return { node: new NodeClient({ baseUrl: nodeUrl, timeoutMs: 5_000 }), chain, close: () => chain.close() };
+  return { node: new NodeApiClient({ baseUrl: nodeUrl, timeoutMs: 5_000 }), chain, close: () => chain.close() };
 }
 
 export interface BankSimulatorHandle {

@@ -9,6 +9,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { NodeApiClient } from "../../core/api/client.js";
+import type { StoredOperation } from "../../core/records.js";
 import type { NodeConfigInput } from "../../node/config.js";
 import { startChain, type LocalChain } from "../../scripts/lib/launch/chain.js";
 import type { ScenarioOptions } from "../../scripts/lib/launch/consortium.js";
@@ -81,13 +83,18 @@ export async function postRaw<T = unknown>(url: string, body: string, contentTyp
   return jsonResponse<T>(await fetch(url, { method: "POST", headers: { "content-type": contentType }, body }));
 }
 
+/** The API client of a node. */
+export function nodeApi(node: { apiUrl: string }): NodeApiClient {
+  return new NodeApiClient({ baseUrl: node.apiUrl, timeoutMs: 30_000 });
+}
+
 /** Waits until every node in `nodes` stores operation `id` with `status`; returns their records. */
-export async function waitForOperation(nodes: NodeHandle[], id: string, status = "executed", timeoutMs = 30_000): Promise<{ status: string; origin: string }[]> {
+export async function waitForOperation(nodes: NodeHandle[], id: string, status = "executed", timeoutMs = 30_000): Promise<StoredOperation[]> {
   return Promise.all(
     nodes.map((node) =>
       waitFor(`${node.name} to report ${id} ${status}`, async () => {
-        const { status: http, body } = await getJson<{ status: string; origin: string }>(`${node.apiUrl}/v1/operations/${id}`);
-        return http === 200 && body.status === status ? body : undefined;
+        const stored = await nodeApi(node).operation(id);
+        return stored?.status === status ? stored : undefined;
       }, timeoutMs),
     ),
   );
@@ -95,8 +102,7 @@ export async function waitForOperation(nodes: NodeHandle[], id: string, status =
 
 /** Peer ids a node reports connected (GET /v1/peers). */
 export async function peersOf(node: NodeHandle): Promise<string[]> {
-  const { body } = await getJson<{ peers: { peerId: string }[] }>(`${node.apiUrl}/v1/peers`);
-  return body.peers.map((peer) => peer.peerId);
+  return (await nodeApi(node).peers()).map((peer) => peer.peerId);
 }
 
 /**

@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { TypedDataEncoder, Wallet, verifyTypedData, type HDNodeWallet } from "ethers";
 import { pino } from "pino";
 
-import { NodeClient } from "../../../core/api/node-client.js";
+import { NodeApiClient } from "../../../core/api/client.js";
 import { orderDefaultsSchema } from "../../../gateway/config.js";
 import { NodeRefusal } from "../../../gateway/domain/node-refusal.js";
 import { PaymentService, type NewPaymentOrder } from "../../../gateway/domain/payments.js";
@@ -140,7 +140,7 @@ describe("gateway domain: PaymentService on real storage, chain and node (no HTT
   it("answers with the stored order when the node cannot be reached, and never shows another merchant's order", async function () {
     const offline = new PaymentService(
       { deployment: net.scenario.deployment, orders: orderDefaultsSchema.parse({}) },
-      { storage: store.storage, secrets: store.secrets, node: new NodeClient({ baseUrl: NO_NODE, timeoutMs: 5_000 }), chain: parts.chain, logger: pino({ level: "silent" }) },
+      { storage: store.storage, secrets: store.secrets, node: new NodeApiClient({ baseUrl: NO_NODE, timeoutMs: 5_000 }), chain: parts.chain, logger: pino({ level: "silent" }) },
     );
     const [order] = (await store.storage.orders.list(merchant.id, { limit: 1 })).items;
     if (!order) throw new Error("no order");

@@ -25,7 +25,7 @@ import { GatewayClient } from "../../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../../gateway/config.js";
 import { RECONCILE_CSV_COLUMNS } from "../../../gateway/cli/reconcile-report.js";
 import { CLI, PROJECT_ROOT, runCli } from "../../helpers/cli.js";
-import { freePort, getJson, launchNetwork, waitFor, type TestNetwork } from "../../helpers/network.js";
+import { freePort, getJson, launchNetwork, nodeApi, waitFor, type TestNetwork } from "../../helpers/network.js";
 import { WebhookReceiver } from "../webhook-receiver.js";
 
 interface View {
@@ -72,8 +72,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
   }
 
   async function nodeOperationStatus(id: string): Promise<string | undefined> {
-    const res = await getJson<{ status: string }>(`${nodeUrl}/v1/operations/${id}`);
-    return res.status === 200 ? res.body.status : undefined;
+    return (await nodeApi({ apiUrl: nodeUrl }).operation(id))?.status;
   }
 
   before(async function () {

@@ -14,13 +14,13 @@ import type { HDNodeWallet, Wallet } from "ethers";
 import { pino } from "pino";
 
 import { HttpBankAdapter } from "../../../gateway/adapters/bank.js";
-import { NodeClient } from "../../../core/api/node-client.js";
+import { NodeApiClient } from "../../../core/api/client.js";
 import { signRequest } from "../../../gateway/client/signing.js";
 import { THREEWAY_CSV_COLUMNS, threeWayReport, type ThreeWayReport } from "../../../gateway/domain/threeway.js";
 import { threeWayReportCommand } from "../../../gateway/cli/threeway-report.js";
 import { writeDeployment } from "../../../core/protocol/deployment.js";
 import type { SettlenetError } from "../../../core/errors.js";
-import { launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
+import { launchNetwork, nodeApi, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
 import { signedPay, termsFor } from "../../helpers/operations.js";
 import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "../fixture.js";
 
@@ -74,7 +74,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
   const requests = merchantRequests(() => gw, () => a);
   const { get, post, poll } = requests;
   const report = () =>
-    threeWayReport({ storage: gw.storage, node: new NodeClient({ baseUrl: node0.apiUrl, timeoutMs: 10_000 }), bank: new HttpBankAdapter({ baseUrl: bank.url }, { logger }), deployment: net.scenario.deployment });
+    threeWayReport({ storage: gw.storage, node: new NodeApiClient({ baseUrl: node0.apiUrl, timeoutMs: 10_000 }), bank: new HttpBankAdapter({ baseUrl: bank.url }, { logger }), deployment: net.scenario.deployment });
 
   function paidOrder(merchantOrderId: string, payerIndex: number, overrides: Record<string, unknown>, until: string): Promise<PaymentView> {
     const payer = payers[payerIndex];
@@ -115,7 +115,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
     await gw.storage.orders.update(direct.id, (o) => ({ next: { ...o, amount: "9999" } }));
     // Chain side: a payment to merchant a that never went through the gateway.
     const { op, paymentId } = await signedPay(net.scenario, await termsFor(net.scenario, 0, 0, { amount: 1_234n }));
-    expect((await postJson(`${node0.apiUrl}/v1/operations`, op)).status).to.equal(202);
+    expect((await nodeApi(node0).submit(op)).accepted).to.equal(true);
     await waitForOperation([node0], paymentId, "executed", 60_000);
     foreignPaymentId = paymentId;
 

@@ -1,0 +1,372 @@
+/**
+ * The one typed client of a node's HTTP API (used by the gateway, the node's CLIs, the demo, the
+ * benchmarks and the tests). Requests are built from the contract's route definitions and every
+ * answer is parsed with the route's answer schema. Failures are coded: a node that cannot be reached,
+ * answers 5xx (503 NOT_READY while it catches up) or answers outside the contract is NODE_UNAVAILABLE
+ * (with the node's code when it sent one); a request the node refuses (4xx) is a NodeApiError with the
+ * node's own code and status. Lookups of one resource answer undefined when the node has none.
+ */
+import type { z } from "zod";
+
+import { SettlenetError } from "../errors.js";
+import type { OperationInput } from "../operations/index.js";
+import type { PaymentRecord, StoredOperation } from "../records.js";
+import type { RecordJson } from "../settlement/records.js";
+import type { Statement } from "../settlement/statement.js";
+import type { auditListQuery, PaymentHistory } from "./audit.js";
+import { problemSchema, type ContentAnswer, type NodeRoute, type Page, type Problem, type RouteSchema } from "./common.js";
+import type { AlertRecord, alertAckBody, alertListQuery, alertReportQuery } from "./compliance.js";
+import { acceptedSchema, batchAnswerSchema, type BatchAnswer } from "./operations.js";
+import type { paymentListQuery, NodePayment } from "./payments.js";
+import type { AmlReport, ReservesReport } from "./reserves.js";
+import { NODE_API_ROUTES as routes } from "./routes.js";
+import type { HealthReport, PeerInfo } from "./service.js";
+import type { CycleState, CycleView, RecordProof, SettlementAlert } from "./settlement.js";
+import type { TokenAccount, TokenEvent, TokenSummary, TokenView } from "./tokens.js";
+
+export type { NodePayment, Problem, StoredOperation };
+
+/** A single submission: accepted with the operation id, or refused with the node's problem document. */
+export type SubmitResult = { accepted: true; id: string } | { accepted: false; problem: Problem };
+
+/** The party a statement is about: one merchant or one institution. */
+export type StatementParty = { merchant: string } | { institution: string };
+
+export interface NodeApiClientOptions {
+  /** The node API's base URL, e.g. http://127.0.0.1:8080. */
+  baseUrl: string;
+  /** Limit per request (the backup download, a stream, has none); default 30 s. */
+  timeoutMs?: number;
+}
+
+/** The node refused a request: its problem document's code, the HTTP status and the document. */
+export class NodeApiError extends SettlenetError {
+  readonly status: number;
+  readonly problem: Problem;
+
+  constructor(status: number, problem: Problem) {
+    super(problem.code, problem.title, { status });
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+interface Request {
+  params?: Record<string, string>;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+}
+
+interface Answer {
+  status: number;
+  /** Media type without parameters. */
+  mediaType: string;
+  /** Parsed JSON for JSON media types, the text otherwise. */
+  body: unknown;
+  text: string;
+}
+
+const JSON_TYPES: ReadonlySet<string> = new Set(["application/json", "application/problem+json"]);
+
+/** The JSON schema of a route's 200 answer (its application/json content, for routes that also answer CSV). */
+type Json200<S extends RouteSchema> = S["response"]["200"] extends infer A
+  ? A extends z.ZodType
+    ? A
+    : A extends { content: { "application/json": { schema: infer J extends z.ZodType } } }
+      ? J
+      : never
+  : never;
+
+/** The 200 answer's JSON schema of a route. */
+function json200<S extends RouteSchema>(route: NodeRoute<S>): Json200<S> {
+  const declared = route.schema.response["200"];
+  const schema = declared && "content" in declared ? (declared as ContentAnswer).content["application/json"]?.schema : declared;
+  if (!schema) throw new SettlenetError("INTERNAL", `${route.method} ${route.url} declares no JSON answer`);
+  return schema as Json200<S>;
+}
+
+/** Talks to one node. */
+export class NodeApiClient {
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: NodeApiClientOptions) {
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  /** Submits one operation: accepted with its id, or refused with the node's problem document. */
+  async submit(op: OperationInput): Promise<SubmitResult> {
+    const route = routes.submitOperations;
+    const answer = await this.send(route, { body: op });
+    if (answer.status === 202) return { accepted: true, id: this.parse(route, acceptedSchema, answer).id };
+    if (answer.status >= 400 && answer.status < 500) return { accepted: false, problem: this.parse(route, problemSchema, answer) };
+    throw this.failure(route, answer);
+  }
+
+  /** Submits a batch (validated, stored and gossiped together): one result per operation, in order. */
+  async submitBatch(ops: OperationInput[]): Promise<BatchAnswer> {
+    const route = routes.submitOperations;
+    const answer = await this.send(route, { body: { operations: ops } });
+    // 422 is also the status of a refused single operation: only a batch answer is a batch's result.
+    if ((answer.status === 202 || answer.status === 422) && !problemSchema.safeParse(answer.body).success) return this.parse(route, batchAnswerSchema, answer);
+    throw this.failure(route, answer);
+  }
+
+  /** The node's record of one operation (status, relay, execution, failure), or undefined if it has none. */
+  operation(id: string): Promise<StoredOperation | undefined> {
+    return this.lookup(routes.getOperation, { params: { id } });
+  }
+
+  // ---------------------------------------------------------------- payments and audit
+
+  /** The node's view of a payment (indexed record, escrow state now, operations), or undefined if it knows nothing of it. */
+  payment(paymentId: string): Promise<NodePayment | undefined> {
+    return this.lookup(routes.getPayment, { params: { id: paymentId } });
+  }
+
+  /** One page of the payments the node indexed, newest first, filtered by merchant, payer or institution. */
+  payments(query: z.input<typeof paymentListQuery>): Promise<Page<PaymentRecord>> {
+    return this.read(routes.listPayments, { query });
+  }
+
+  /** A payment's full history (operations in chain order and escrow events), or undefined if unknown. */
+  paymentHistory(paymentId: string): Promise<PaymentHistory | undefined> {
+    return this.lookup(routes.getPaymentHistory, { params: { id: paymentId } });
+  }
+
+  /** One page of the audit payment query (by account, merchant or institution and time). */
+  auditPayments(query: z.input<typeof auditListQuery>): Promise<Page<PaymentRecord>> {
+    return this.read(routes.listAuditPayments, { query });
+  }
+
+  // ---------------------------------------------------------------- settlement
+
+  /** One page of the cycles this node built, newest first. */
+  cycles(query: { cursor?: string; limit?: number } = {}): Promise<Page<CycleState>> {
+    return this.read(routes.listCycles, { query });
+  }
+
+  /** One cycle with its attestations, or undefined if this node has none (not closed yet, or empty). */
+  cycle(cycleId: string): Promise<CycleView | undefined> {
+    return this.lookup(routes.getCycle, { params: { id: cycleId } });
+  }
+
+  /** One page of a cycle's records, in tree order. */
+  cycleRecords(cycleId: string, query: { cursor?: string; limit?: number } = {}): Promise<Page<RecordJson>> {
+    return this.read(routes.listCycleRecords, { params: { id: cycleId }, query });
+  }
+
+  /** The Merkle inclusion proof of one record of a finalized cycle. */
+  recordProof(cycleId: string, query: { kind: string; recordId: string }): Promise<RecordProof> {
+    return this.read(routes.getRecordProof, { params: { id: cycleId }, query });
+  }
+
+  /** The settlement statement of `merchant` for cycle `cycleId`, or undefined if the node has no such cycle. */
+  statement(cycleId: string, merchant: string): Promise<Statement | undefined> {
+    return this.cycleStatement(cycleId, { merchant });
+  }
+
+  /** The statement of a merchant or an institution in a cycle, or undefined if the node has no such cycle. */
+  cycleStatement(cycleId: string, party: StatementParty): Promise<Statement | undefined> {
+    return this.lookup(routes.getStatement, { params: { id: cycleId }, query: { ...party, format: "json" } });
+  }
+
+  /** The statement as the node renders it (JSON or CSV text), checked against the contract. */
+  async cycleStatementText(cycleId: string, party: StatementParty, format: "json" | "csv"): Promise<string> {
+    return this.text(routes.getStatement, { params: { id: cycleId }, query: { ...party, format } });
+  }
+
+  /** One page of settlement alerts, newest cycle first, optionally of one cycle. */
+  settlementAlerts(query: { cycle?: string; cursor?: string; limit?: number } = {}): Promise<Page<SettlementAlert>> {
+    return this.read(routes.listSettlementAlerts, { query });
+  }
+
+  // ---------------------------------------------------------------- compliance, reserves, reports
+
+  /** One page of compliance alerts, newest first. */
+  alerts(query: z.input<typeof alertListQuery> = {}): Promise<Page<AlertRecord>> {
+    return this.read(routes.listAlerts, { query });
+  }
+
+  /** One alert, or undefined if this node has none with this id. */
+  alert(id: string): Promise<AlertRecord | undefined> {
+    return this.lookup(routes.getAlert, { params: { id } });
+  }
+
+  /** Acknowledges an alert (once; ALERT_ALREADY_ACKNOWLEDGED after). */
+  acknowledgeAlert(id: string, ack: z.input<typeof alertAckBody>): Promise<AlertRecord> {
+    return this.read(routes.acknowledgeAlert, { params: { id }, body: ack });
+  }
+
+  /** Proof of reserves at the chain head. */
+  reserves(): Promise<ReservesReport> {
+    return this.read(routes.getReserves, {});
+  }
+
+  /** The AML report (every alert matching the filter; AML category unless named). */
+  amlReport(query: Omit<z.input<typeof alertReportQuery>, "format"> = {}): Promise<AmlReport> {
+    return this.read(routes.amlReport, { query: { ...query, format: "json" } });
+  }
+
+  /** The AML report as the node renders it (JSON or CSV text), checked against the contract. */
+  amlReportText(query: z.input<typeof alertReportQuery> & { format: "json" | "csv" }): Promise<string> {
+    return this.text(routes.amlReport, { query });
+  }
+
+  /** The reserves report as the node renders it (JSON or CSV text), checked against the contract. */
+  reservesReportText(format: "json" | "csv"): Promise<string> {
+    return this.text(routes.reservesReport, { query: { format } });
+  }
+
+  // ---------------------------------------------------------------- tokens
+
+  /** The deployment's settlement tokens. */
+  async tokens(): Promise<TokenSummary[]> {
+    return (await this.read(routes.listTokens, {})).tokens;
+  }
+
+  /** A settlement token's indexed state merged with the chain's. */
+  token(token: string): Promise<TokenView> {
+    return this.read(routes.getToken, { params: { token } });
+  }
+
+  /** The newest `limit` (at most 500) indexed events of `token`, newest first. */
+  async tokenEvents(token: string, limit: number): Promise<TokenEvent[]> {
+    return (await this.read(routes.listTokenEvents, { params: { token }, query: { limit } })).events;
+  }
+
+  /** An account's balance and freeze state on-chain now, with the indexed freeze. */
+  tokenAccount(token: string, account: string): Promise<TokenAccount> {
+    return this.read(routes.getTokenAccount, { params: { token, address: account } });
+  }
+
+  // ---------------------------------------------------------------- service and admin
+
+  /** Connected peers. */
+  async peers(): Promise<PeerInfo[]> {
+    return (await this.read(routes.listPeers, {})).peers;
+  }
+
+  /** The node's health report, ready or not (the node answers 503 with it while catching up). */
+  async health(): Promise<HealthReport> {
+    const route = routes.health;
+    // 503 with a health report is an answer here, not a failure.
+    const answer = await this.answerOf(route, await this.fetch(route, {}, true), true);
+    if (answer.status === 503 && !problemSchema.safeParse(answer.body).success) return this.parse(route, route.schema.response[503], answer);
+    if (answer.status !== 200) throw this.failure(route, answer);
+    return this.parse(route, route.schema.response[200], answer);
+  }
+
+  /** The node's Prometheus metrics (text exposition format). */
+  metrics(): Promise<string> {
+    return this.text(routes.metrics, {});
+  }
+
+  /** Streams a backup of the node's database (NDJSON); the caller checks it (see node/backup). */
+  async backup(): Promise<ReadableStream<Uint8Array>> {
+    const route = routes.downloadBackup;
+    const response = await this.fetch(route, {}, false);
+    if (response.status !== 200 || !response.body) throw this.failure(route, await this.answerOf(route, response));
+    return response.body;
+  }
+
+  // ---------------------------------------------------------------- requests and answers
+
+  /** The 200 answer of `route`, parsed with its JSON schema. */
+  private async read<S extends RouteSchema>(route: NodeRoute<S>, request: Request): Promise<z.infer<Json200<S>>> {
+    const answer = await this.send(route, request);
+    if (answer.status !== 200) throw this.failure(route, answer);
+    return this.parse(route, json200(route), answer);
+  }
+
+  /** Like `read`, but undefined when the node answers 404 (it has no such resource). */
+  private async lookup<S extends RouteSchema>(route: NodeRoute<S>, request: Request): Promise<z.infer<Json200<S>> | undefined> {
+    const answer = await this.send(route, request);
+    if (answer.status === 404) return undefined;
+    if (answer.status !== 200) throw this.failure(route, answer);
+    return this.parse(route, json200(route), answer);
+  }
+
+  /** A 200 answer's text, exactly as served, after checking it against the schema of its media type. */
+  private async text(route: NodeRoute, request: Request): Promise<string> {
+    const answer = await this.send(route, request);
+    if (answer.status !== 200) throw this.failure(route, answer);
+    const declared = route.schema.response["200"];
+    const content = declared && "content" in declared ? declared.content : undefined;
+    const schema = content?.[answer.mediaType]?.schema;
+    if (!schema) throw this.unavailable(`${route.method} ${route.url} answered ${answer.mediaType}, which the contract does not list`);
+    this.parse(route, schema, answer);
+    return answer.text;
+  }
+
+  private async send(route: NodeRoute, request: Request): Promise<Answer> {
+    return this.answerOf(route, await this.fetch(route, request, true));
+  }
+
+  private async fetch(route: NodeRoute, request: Request, timed: boolean): Promise<Response> {
+    const path = route.url.replace(/:(\w+)/g, (_match, name: string) => {
+      const value = request.params?.[name];
+      if (value === undefined) throw new SettlenetError("INVALID_ARGUMENT", `${route.url} needs ${name}`, { param: name });
+      return encodeURIComponent(value);
+    });
+    const url = new URL(path, this.options.baseUrl);
+    for (const [name, value] of Object.entries(request.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    try {
+      return await fetch(url, {
+        method: route.method,
+        headers: request.body === undefined ? {} : { "content-type": "application/json" },
+        ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
+        ...(timed ? { signal: AbortSignal.timeout(this.timeoutMs) } : {}),
+      });
+    } catch (error) {
+      throw this.unavailable(`node unreachable: ${(error as Error).message}`, undefined, error);
+    }
+  }
+
+  /** Reads the answer; a 5xx is NODE_UNAVAILABLE unless the caller takes it as an answer (`keep5xx`). */
+  private async answerOf(route: NodeRoute, response: Response, keep5xx = false): Promise<Answer> {
+    let text: string;
+    try {
+      text = await response.text();
+    } catch (error) {
+      throw this.unavailable(`${route.method} ${route.url}: the answer broke off: ${(error as Error).message}`, undefined, error);
+    }
+    const mediaType = response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
+    let body: unknown = text;
+    if (JSON_TYPES.has(mediaType) || (mediaType === "" && text !== "")) {
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch (error) {
+        throw this.unavailable(`node answered ${response.status} with non-JSON`, undefined, error);
+      }
+    }
+    const answer = { status: response.status, mediaType, body, text };
+    if (answer.status >= 500 && !keep5xx) throw this.failure(route, answer);
+    return answer;
+  }
+
+  private parse<T extends z.ZodType>(route: NodeRoute, schema: T, answer: Answer): z.infer<T> {
+    const result = schema.safeParse(answer.body);
+    if (!result.success) {
+      throw this.unavailable(`${route.method} ${route.url} answered a document outside the contract`, undefined, undefined, {
+        issues: result.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`),
+      });
+    }
+    return result.data;
+  }
+
+  /** The error for an answer that is not the expected success. */
+  private failure(route: NodeRoute, answer: Answer): SettlenetError {
+    const problem = problemSchema.safeParse(answer.body);
+    if (answer.status >= 400 && answer.status < 500 && problem.success) return new NodeApiError(answer.status, problem.data);
+    const said = problem.success ? ` ${problem.data.code}: ${problem.data.title}` : "";
+    return this.unavailable(`${route.method} ${route.url} answered ${answer.status}${said}`, problem.success ? problem.data.code : undefined);
+  }
+
+  private unavailable(message: string, nodeCode?: string, cause?: unknown, detail: Record<string, unknown> = {}): SettlenetError {
+    return new SettlenetError("NODE_UNAVAILABLE", message, { ...(nodeCode ? { nodeCode } : {}), ...detail }, cause === undefined ? undefined : { cause });
+  }
+}

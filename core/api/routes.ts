@@ -1,0 +1,53 @@
+/**
+ * Every route of the node API, grouped by resource, with the OpenAPI document's tags and description.
+ * The node serves exactly these (its OpenAPI test checks both ways) and NodeApiClient calls them.
+ */
+import { OPERATION_CODES } from "../protocol/codes.js";
+import { adminRoutes } from "./admin.js";
+import { auditRoutes } from "./audit.js";
+import { complianceRoutes } from "./compliance.js";
+import { operationRoutes } from "./operations.js";
+import { paymentRoutes } from "./payments.js";
+import { reservesRoutes } from "./reserves.js";
+import { serviceRoutes } from "./service.js";
+import { settlementRoutes } from "./settlement.js";
+import { tokenRoutes } from "./tokens.js";
+
+export const NODE_API_ROUTES = {
+  ...operationRoutes,
+  ...paymentRoutes,
+  ...auditRoutes,
+  ...settlementRoutes,
+  ...complianceRoutes,
+  ...reservesRoutes,
+  ...tokenRoutes,
+  ...serviceRoutes,
+  ...adminRoutes,
+};
+export type NodeApiOperation = keyof typeof NODE_API_ROUTES;
+
+export const NODE_API_TAGS = [
+  { name: "operations", description: "Signed operations: submit (one or a batch) and follow them" },
+  { name: "payments", description: "Payments as indexed from the escrow, merged with its state now" },
+  { name: "audit", description: "Payment histories and queries for auditors and regulators" },
+  { name: "settlement", description: "Settlement cycles, Merkle proofs of their records, statements and settlement alerts" },
+  { name: "compliance", description: "AML and proof-of-reserves alerts" },
+  { name: "reserves", description: "Proof of reserves and the compliance reports" },
+  { name: "tokens", description: "Settlement tokens: supply, custodians, reserves, freezes and events" },
+  { name: "service", description: "Health, peers and metrics" },
+  { name: "admin", description: "Operators' routes" },
+];
+
+/** The OpenAPI document's description: how the node answers, and every operation refusal code. */
+export const NODE_API_DESCRIPTION = `HTTP API of a Settlenet institution (or regulator) node.
+
+Money is minor units as decimal strings. Errors are RFC 9457 problem documents (\`application/problem+json\`)
+with a stable \`code\`. While the node catches up with the chain and its peers, every route but \`/health\`,
+\`/metrics\`, \`/v1/peers\` and this document answers 503 \`NOT_READY\`. A regulator node is read-only: it
+refuses every operation with 403 \`READ_ONLY\`.
+
+Refusal codes of a submitted operation (the same table decides gossip verdicts):
+
+${Object.entries(OPERATION_CODES)
+  .map(([code, { http, summary }]) => `- \`${code}\` (${http}): ${summary}`)
+  .join("\n")}`;

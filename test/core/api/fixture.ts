@@ -1,0 +1,96 @@
+/**
+ * One institution node running in this process on a local chain, with its data in a temp dir: the
+ * real node API (every route set, real LevelDB, indexer, relayer, settlement and compliance) for the
+ * contract, client and OpenAPI tests. Cycles are an hour of chain time, closed by moving the clock.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { pino } from "pino";
+
+import { NodeApiClient } from "../../../core/api/client.js";
+import { writeOperatorKeystore } from "../../../core/keys.js";
+import { writeDeployment } from "../../../core/protocol/deployment.js";
+import { parseNodeConfig } from "../../../node/config.js";
+import { startNode, type RunningNode } from "../../../node/node.js";
+import { loadOrCreatePeerKey, peerIdOf } from "../../../node/p2p/keys.js";
+import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
+
+export const CYCLE_SECONDS = 3_600;
+/** A single payment at or above this raises a LARGE_VALUE alert. */
+export const LARGE_VALUE = 500_000n;
+
+const PASSWORD_ENV = "SETTLENET_API_TEST_KEY_PASSWORD";
+
+export interface ApiNode {
+  chain: LocalChain;
+  scenario: Scenario;
+  node: RunningNode;
+  client: NodeApiClient;
+  /** Mines a block at the start of the cycle after `cycleId`, which closes it. */
+  closeCycle(cycleId: bigint): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts a chain, deploys a one-institution scenario and starts that institution's node in this process. */
+export async function startApiNode(): Promise<ApiNode> {
+  const dir = await mkdtemp(join(tmpdir(), "settlenet-api-"));
+  const chain = await startChain();
+  let node: RunningNode | undefined;
+  try {
+    const peerKeyFile = join(dir, "peer.key");
+    const peerId = peerIdOf(await loadOrCreatePeerKey(peerKeyFile));
+    const scenario = await deployScenario(chain, { institutions: 1, merchants: 1, payers: 2, institutionPeerIds: [peerId] });
+    const institution = scenario.institutions[0];
+    if (!institution) throw new Error("no institution");
+    const deploymentFile = join(dir, "deployment.json");
+    await writeDeployment(deploymentFile, scenario.deployment);
+    process.env[PASSWORD_ENV] = "api-test-password";
+    const keyFile = join(dir, "operator.json");
+    await writeOperatorKeystore(keyFile, institution.privateKey, "api-test-password", true);
+    const config = parseNodeConfig(
+      {
+        role: "institution",
+        keyFile,
+        keyPasswordEnv: PASSWORD_ENV,
+        peerKeyFile,
+        listen: ["/ip4/127.0.0.1/tcp/0"],
+        rpcUrl: chain.url,
+        deploymentFile,
+        dataDir: join(dir, "data"),
+        api: { host: "127.0.0.1", port: 0 },
+        relay: { batchIntervalMs: 50 },
+        indexer: { pollIntervalMs: 100 },
+        settlement: { cycleSeconds: CYCLE_SECONDS, tickMs: 100, finalizeFailoverMs: 1_000, rebroadcastMs: 1_000 },
+        compliance: { aml: { pollIntervalMs: 100, largeValue: { threshold: LARGE_VALUE.toString() } }, reserves: { checkIntervalMs: 500 } },
+        peerSyncTimeoutMs: 0,
+      },
+      dir,
+    );
+    node = await startNode(config, { logger: pino({ level: "silent" }) });
+    const running = node;
+    return {
+      chain,
+      scenario,
+      node: running,
+      client: new NodeApiClient({ baseUrl: running.apiUrl, timeoutMs: 10_000 }),
+      async closeCycle(cycleId) {
+        const next = Number((cycleId + 1n) * BigInt(CYCLE_SECONDS));
+        const now = (await chain.provider.getBlock("latest"))?.timestamp ?? 0;
+        await chain.provider.send("evm_setNextBlockTimestamp", [Math.max(next, now + 1)]);
+        await chain.provider.send("evm_mine", []);
+      },
+      async stop() {
+        await running.stop();
+        await chain.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await node?.stop();
+    await chain.close();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}

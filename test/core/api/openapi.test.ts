@@ -1,0 +1,187 @@
+/**
+ * The node's own OpenAPI 3.1 document: served by a real node at /openapi.json (and /docs), in the
+ * structure the specification prescribes, listing exactly the routes the node registered and exactly
+ * the routes of the contract; served while the node is catching up, when the API answers NOT_READY.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { z } from "zod";
+
+import { NodeApiClient } from "../../../core/api/client.js";
+import { NODE_API_ROUTES } from "../../../core/api/routes.js";
+import { buildNodeApi } from "../../../node/api/app.js";
+import { openStorage } from "../../../node/storage/db.js";
+import { refusalOf } from "../../helpers/errors.js";
+import { startApiNode, type ApiNode } from "./fixture.js";
+
+// The parts of the OpenAPI 3.1 document structure the node uses, checked strictly where the
+// specification closes an object (no swagger parser is installed).
+const schemaObject = z.record(z.string(), z.unknown());
+const mediaType = z.strictObject({ schema: schemaObject });
+const parameter = z.strictObject({
+  name: z.string().min(1),
+  in: z.enum(["query", "header", "path", "cookie"]),
+  required: z.boolean().optional(),
+  description: z.string().optional(),
+  schema: schemaObject,
+});
+const response = z.strictObject({ description: z.string(), content: z.record(z.string(), mediaType).optional(), headers: z.record(z.string(), z.unknown()).optional() });
+const operation = z.strictObject({
+  operationId: z.string().min(1),
+  summary: z.string().min(1),
+  description: z.string().optional(),
+  tags: z.array(z.string()).min(1),
+  parameters: z.array(parameter).optional(),
+  requestBody: z.strictObject({ content: z.record(z.string(), mediaType), required: z.boolean().optional(), description: z.string().optional() }).optional(),
+  responses: z.record(z.string().regex(/^([1-5][0-9X]{2}|default)$/), response),
+});
+const methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
+const pathItem = z.strictObject(Object.fromEntries(methods.map((m) => [m, operation.optional()])) as Record<(typeof methods)[number], z.ZodOptional<typeof operation>>);
+const openApi31 = z.strictObject({
+  openapi: z.string().regex(/^3\.1\.\d+$/),
+  info: z.strictObject({ title: z.string(), version: z.string(), description: z.string().optional() }),
+  paths: z.record(z.string().startsWith("/"), pathItem),
+  components: z.strictObject({ schemas: z.record(z.string(), schemaObject) }),
+  tags: z.array(z.strictObject({ name: z.string(), description: z.string().optional() })),
+  servers: z.array(z.unknown()).optional(),
+});
+type OpenApiDocument = z.infer<typeof openApi31>;
+
+/** Every value under `key` anywhere in `value`. */
+function collect(value: unknown, key: string, out: unknown[] = []): unknown[] {
+  if (Array.isArray(value)) value.forEach((v) => collect(v, key, out));
+  else if (value && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === key) out.push(v);
+      collect(v, key, out);
+    }
+  }
+  return out;
+}
+
+const openApiPath = (url: string) => url.replace(/:(\w+)/g, "{$1}");
+const documentedRoutes = (doc: OpenApiDocument) =>
+  Object.entries(doc.paths)
+    .flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`))
+    .sort();
+
+describe("node API: OpenAPI document and docs", function () {
+  this.timeout(120_000);
+  let api: ApiNode;
+  let doc: OpenApiDocument;
+
+  before(async function () {
+    api = await startApiNode();
+    const res = await fetch(`${api.node.apiUrl}/openapi.json`);
+    expect(res.status).to.equal(200);
+    doc = openApi31.parse(await res.json());
+  });
+  after(async function () {
+    await api?.stop();
+  });
+
+  it("is an OpenAPI 3.1 document in the structure the specification prescribes", function () {
+    expect(doc.openapi).to.match(/^3\.1\./);
+    // 3.0-only keywords must not leak into 3.1 (JSON Schema 2020-12) schemas.
+    expect(collect(doc.paths, "nullable")).to.deep.equal([]);
+    // Every $ref resolves inside the document.
+    const refs = collect(doc, "$ref");
+    expect(refs).to.include("#/components/schemas/Operation");
+    for (const ref of refs) {
+      expect(ref).to.be.a("string").and.match(/^#\//);
+      const target = String(ref).slice(2).split("/").reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], doc);
+      expect(target, String(ref)).to.not.equal(undefined);
+    }
+    const ids = Object.values(doc.paths).flatMap((item) => Object.values(item).map((op) => op?.operationId));
+    expect(new Set(ids).size).to.equal(ids.length);
+    const tags = new Set(doc.tags.map((t) => t.name));
+    for (const op of Object.values(doc.paths).flatMap((item) => Object.values(item))) expect(op?.tags?.every((t) => tags.has(t)), op?.operationId).to.equal(true);
+  });
+
+  it("lists every route the node serves, and only those", function () {
+    const served = api.node.api.nodeApiRoutes
+      .filter((r) => r.documented && r.method !== "HEAD")
+      .map((r) => `${r.method.toLowerCase()} ${openApiPath(r.url)}`)
+      .sort();
+    expect(documentedRoutes(doc)).to.deep.equal(served);
+  });
+
+  it("lists exactly the routes of the node API contract, with their operation ids", function () {
+    const contract = Object.values(NODE_API_ROUTES)
+      .map((r) => `${r.method.toLowerCase()} ${openApiPath(r.url)}`)
+      .sort();
+    expect(documentedRoutes(doc)).to.deep.equal(contract);
+    for (const [operationId, route] of Object.entries(NODE_API_ROUTES)) {
+      const documented = doc.paths[openApiPath(route.url)]?.[route.method.toLowerCase() as "get" | "post"];
+      expect(documented?.operationId, route.url).to.equal(operationId);
+      expect(Object.keys(documented?.responses ?? {}), operationId).to.include.members(["4XX", "5XX"]);
+    }
+  });
+
+  it("documents request bodies, query parameters and answers from the contract's schemas", function () {
+    const submit = doc.paths["/v1/operations"]?.post;
+    expect(Object.keys(submit?.responses ?? {})).to.include.members(["202", "422"]);
+    expect(JSON.stringify(submit?.requestBody?.content["application/json"]?.schema)).to.contain("#/components/schemas/Operation");
+    const operationSchema = doc.components.schemas["Operation"] as { oneOf?: unknown[] };
+    expect(operationSchema.oneOf).to.have.length(2);
+
+    const list = doc.paths["/v1/payments"]?.get;
+    expect(list?.parameters?.map((p) => p.name)).to.include.members(["merchant", "payer", "institution", "from", "to", "cursor", "limit"]);
+    const stored = doc.paths["/v1/operations/{id}"]?.get?.responses["200"]?.content?.["application/json"]?.schema as { required?: string[]; additionalProperties?: unknown };
+    expect(stored.required).to.include.members(["id", "kind", "paymentId", "op", "signer", "origin", "status", "receivedAtMs", "updatedAtMs"]);
+    expect(stored.additionalProperties).to.equal(false);
+    const statement = doc.paths["/v1/cycles/{id}/statement"]?.get?.responses["200"]?.content;
+    expect(Object.keys(statement ?? {}).sort()).to.deep.equal(["application/json", "text/csv"]);
+  });
+
+  it("serves human docs at /docs from the same document", async function () {
+    const html = await fetch(`${api.node.apiUrl}/docs/`);
+    expect(html.status).to.equal(200);
+    expect(html.headers.get("content-type")).to.match(/text\/html/);
+    await html.arrayBuffer();
+    const json = (await (await fetch(`${api.node.apiUrl}/docs/json`)).json()) as OpenApiDocument;
+    expect(Object.keys(json.paths).sort()).to.deep.equal(Object.keys(doc.paths).sort());
+  });
+});
+
+describe("node API: the document while the node catches up", function () {
+  it("serves /openapi.json and /docs while every other route but health, metrics and peers answers 503 NOT_READY", async function () {
+    const dir = await mkdtemp(join(tmpdir(), "settlenet-api-"));
+    const storage = await openStorage(join(dir, "db"));
+    const app = await buildNodeApi(
+      {},
+      {
+        logger: pino({ level: "silent" }),
+        metrics: new Registry(),
+        storage,
+        submit: async () => [],
+        peers: () => [],
+        health: async () => ({ ready: false, role: "institution", peerId: "peer", operator: "operator", chain: { head: 10, indexed: 2, registry: 10 }, peers: 0 }),
+        onChainPayment: async () => undefined,
+        ready: () => false,
+      },
+    );
+    try {
+      expect((await app.inject({ url: "/openapi.json" })).statusCode).to.equal(200);
+      expect((await app.inject({ url: "/docs/" })).statusCode).to.equal(200);
+      const refused = await app.inject({ url: "/v1/payments" });
+      expect([refused.statusCode, refused.json<{ code: string }>().code]).to.deep.equal([503, "NOT_READY"]);
+
+      await app.listen({ host: "127.0.0.1", port: 0 });
+      const address = app.server.address();
+      const client = new NodeApiClient({ baseUrl: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}` });
+      expect(await client.health()).to.include({ ready: false });
+      const error = await refusalOf(client.payments({ limit: 1 }));
+      expect([error.code, error.meta["nodeCode"]]).to.deep.equal(["NODE_UNAVAILABLE", "NOT_READY"]);
+    } finally {
+      await app.close();
+      await storage.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
