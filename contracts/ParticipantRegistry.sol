@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
+import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 import {Errors} from "./utils/Errors.sol";
 import {Roles} from "./utils/Roles.sol";
 
@@ -12,7 +13,10 @@ import {Roles} from "./utils/Roles.sol";
 /// regulators, arbiters, settlement tokens and protocol contracts; each institution onboards its own
 /// merchants and customers (real-name rule: every account holder is known to some institution).
 /// Nodes build their libp2p peer allowlist from {nodes}.
-/// @dev Every account has one packed {AccountRecord} so token transfers and escrow checks cost one SLOAD.
+/// @dev Every account has one packed {AccountRecord}, so the escrow's payment checks ({paymentParties}) cost
+/// one SLOAD per party. Settlement tokens do not call the registry per transfer: whenever an account's
+/// permission ({isPermitted}) can change, the registry pushes it to every settlement token, in the same
+/// transaction, after its own state change.
 /// An institution is identified by the account it registered with; its signing key can be rotated.
 contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     /// @notice Role of regulators: freeze accounts, pause, read-only nodes.
@@ -28,7 +32,8 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     mapping(address institution => address signer) private _signerOf;
     mapping(address operator => NodeRecord) private _nodes;
     mapping(bytes32 peerIdHash => address operator) private _peerIdOwner;
-    mapping(address token => bool) private _settlementTokens;
+    mapping(address token => TokenKind) private _tokenKinds;
+    address[] private _settlementTokens;
     address[] private _operators;
     uint256 private _activeInstitutions;
     uint16 private _maxFeeBps;
@@ -69,6 +74,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         });
         _activeInstitutions += 1;
         emit InstitutionRegistered(account, peerId, name);
+        _pushPermission(account);
     }
 
     /// @notice Admits a regulator: grants REGULATOR_ROLE and registers its read-only node.
@@ -97,6 +103,9 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         if (status == AccountStatus.Active) _activeInstitutions += 1;
         else _activeInstitutions -= 1;
         emit AccountStatusChanged(institution, AccountKind.Institution, status);
+        _pushPermission(institution);
+        address signer = _signerOf[institution];
+        if (signer != institution) _pushPermission(signer);
     }
 
     /// @notice Suspends or reactivates a regulator's node (the role itself is managed by AccessControl).
@@ -170,6 +179,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         });
         _payoutAccounts[account] = payoutAccount;
         emit MerchantRegistered(account, institution, kycLevel, feeBps, payoutAccount);
+        _pushPermission(account);
     }
 
     /// @notice Opens a customer (payer) account at the calling institution.
@@ -186,6 +196,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
             institution: institution
         });
         emit CustomerRegistered(account, institution, kycLevel);
+        _pushPermission(account);
     }
 
     /// @notice Changes a merchant's fee (its acquiring institution only).
@@ -235,6 +246,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         _requireStatusChange(account, record.status, status);
         record.status = status;
         emit AccountStatusChanged(account, record.kind, status);
+        _pushPermission(account);
     }
 
     // ---------------------------------------------------------------- protocol configuration
@@ -252,15 +264,31 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
             institution: address(0)
         });
         emit ProtocolAccountRegistered(account);
+        _pushPermission(account);
     }
 
-    /// @notice Admits a settlement token for payments.
-    /// @param token The token.
+    /// @notice Admits a settlement token for payments. From now on the registry pushes every permission
+    /// change to it; accounts admitted earlier are looked up once, on their first transfer of the token.
+    /// @param token The token; it must be bound to this registry.
     function registerSettlementToken(address token) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (token == address(0)) revert Errors.ZeroAddress();
-        if (_settlementTokens[token]) revert TokenAlreadyRegistered(token);
-        _settlementTokens[token] = true;
+        _requireNewToken(token);
+        // Pushes go to every settlement token: one that refused them would block every registration.
+        // solhint-disable-next-line avoid-low-level-calls
+        (bool answered, bytes memory bound) = token.staticcall(abi.encodeCall(ISettlementToken.registry, ()));
+        if (!answered || bound.length != 32 || abi.decode(bound, (address)) != address(this)) revert TokenNotBound(token);
+        _tokenKinds[token] = TokenKind.Settlement;
+        _settlementTokens.push(token);
         emit SettlementTokenRegistered(token);
+    }
+
+    /// @notice Admits an ERC-20 that is not a settlement token for escrow payments; the escrow checks that
+    /// each pull delivers the full amount (a fee-on-transfer token is refused), and the token's own rules
+    /// decide who may hold it.
+    /// @param token The token.
+    function registerForeignToken(address token) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _requireNewToken(token);
+        _tokenKinds[token] = TokenKind.Foreign;
+        emit ForeignTokenRegistered(token);
     }
 
     /// @notice Sets the highest merchant fee; existing merchants keep theirs until changed.
@@ -281,6 +309,30 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     /// @notice The payout bank account reference of merchant `account`.
     function payoutAccountOf(address account) external view returns (bytes32) {
         return _payoutAccounts[account];
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function paymentCheck(
+        address payer,
+        address merchant,
+        address token
+    ) external view returns (TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps, bool payerActive) {
+        AccountRecord storage merchantRecord = _accounts[merchant];
+        AccountRecord storage payerRecord = _accounts[payer];
+        AccountKind payerKind = payerRecord.kind;
+        return (
+            _tokenKinds[token],
+            merchantRecord.kind == AccountKind.Merchant && merchantRecord.status == AccountStatus.Active,
+            merchantRecord.feeBps,
+            payerRecord.status == AccountStatus.Active &&
+                (payerKind == AccountKind.Customer || payerKind == AccountKind.Merchant)
+        );
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function isPermitted(address account) public view returns (bool) {
+        // A rotated institution key is not an account of its own but may hold funds in transit.
+        return _accounts[account].status == AccountStatus.Active || isActiveInstitution(account);
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -314,7 +366,17 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
 
     /// @inheritdoc IParticipantRegistry
     function isSettlementToken(address token) external view returns (bool) {
-        return _settlementTokens[token];
+        return _tokenKinds[token] == TokenKind.Settlement;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function tokenKindOf(address token) external view returns (TokenKind) {
+        return _tokenKinds[token];
+    }
+
+    /// @notice Every settlement token, in the order admitted (the tokens the registry pushes permissions to).
+    function settlementTokens() external view returns (address[] memory) {
+        return _settlementTokens;
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -374,11 +436,17 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         _signerOf[operator] = newSigner;
         _nodes[operator].signer = newSigner;
         // The role moves with the key, unless governance revoked it.
-        if (_nodes[operator].regulator && hasRole(REGULATOR_ROLE, previous)) {
+        bool regulator = _nodes[operator].regulator;
+        if (regulator && hasRole(REGULATOR_ROLE, previous)) {
             _revokeRole(REGULATOR_ROLE, previous);
             _grantRole(REGULATOR_ROLE, newSigner);
         }
         emit InstitutionKeyRotated(operator, previous, newSigner);
+        // An institution's keys may hold tokens (a regulator's never do); its own account keeps its record.
+        if (!regulator) {
+            if (previous != operator) _pushPermission(previous);
+            _pushPermission(newSigner);
+        }
     }
 
     /// @dev The operator (institution or regulator) whose current key is `signer`, if its node is active.
@@ -404,6 +472,20 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         if (account == address(0)) revert Errors.ZeroAddress();
         if (_accounts[account].kind != AccountKind.None || _institutionOfSigner[account] != address(0)) {
             revert AccountAlreadyRegistered(account);
+        }
+    }
+
+    function _requireNewToken(address token) private view {
+        if (token == address(0)) revert Errors.ZeroAddress();
+        if (_tokenKinds[token] != TokenKind.None) revert TokenAlreadyRegistered(token);
+    }
+
+    /// @dev Tells every settlement token whether `account` may now hold and move it ({isPermitted}).
+    function _pushPermission(address account) private {
+        bool permitted = isPermitted(account);
+        uint256 count = _settlementTokens.length;
+        for (uint256 i = 0; i < count; ++i) {
+            ISettlementToken(_settlementTokens[i]).setPermitted(account, permitted);
         }
     }
 

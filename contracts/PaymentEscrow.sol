@@ -53,18 +53,20 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
 
     /// @notice The participant registry.
     IParticipantRegistry public immutable registry;
-    /// @notice Where fees go on release.
-    address public feeReceiver;
+    /// @notice Where fees go on release (fixed for the escrow's life: one read less per release).
+    address public immutable feeReceiver;
 
     mapping(bytes32 paymentId => PaymentState) private _payments;
 
     /// @param registry_ The participant registry.
-    /// @param feeReceiver_ Where fees go.
+    /// @param feeReceiver_ Where fees go: a registered, active account (settlement tokens pay no other).
     constructor(IParticipantRegistry registry_, address feeReceiver_) EIP712("Settlenet PaymentEscrow", "1") {
         if (address(registry_) == address(0) || feeReceiver_ == address(0)) revert Errors.ZeroAddress();
+        if (registry_.accountOf(feeReceiver_).status != IParticipantRegistry.AccountStatus.Active) {
+            revert FeeReceiverNotRegistered(feeReceiver_);
+        }
         registry = registry_;
         feeReceiver = feeReceiver_;
-        emit FeeReceiverUpdated(feeReceiver_);
     }
 
     // ---------------------------------------------------------------- direct calls (actor = msg.sender)
@@ -181,18 +183,6 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
         _unpause();
     }
 
-    /// @notice Changes where fees go (registry admin only).
-    /// @param newFeeReceiver The new fee receiver.
-    function setFeeReceiver(address newFeeReceiver) external {
-        if (!registry.hasRole(Roles.ADMIN, msg.sender)) revert Errors.Unauthorized(msg.sender, Roles.ADMIN);
-        if (newFeeReceiver == address(0)) revert Errors.ZeroAddress();
-        if (registry.accountOf(newFeeReceiver).status != IParticipantRegistry.AccountStatus.Active) {
-            revert FeeReceiverNotRegistered(newFeeReceiver);
-        }
-        feeReceiver = newFeeReceiver;
-        emit FeeReceiverUpdated(newFeeReceiver);
-    }
-
     // ---------------------------------------------------------------- views
 
     /// @notice The payment id of `terms`: their EIP-712 digest under this contract's domain.
@@ -260,25 +250,22 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
         uint256 amount = terms.amount;
         if (amount == 0) revert Errors.ZeroAmount();
         if (amount > type(uint96).max) revert AmountTooLarge(amount);
-        if (!registry.isSettlementToken(terms.token)) revert UnsupportedToken(terms.token);
-        IParticipantRegistry.AccountRecord memory merchant = registry.accountOf(terms.merchant);
-        if (
-            merchant.kind != IParticipantRegistry.AccountKind.Merchant ||
-            merchant.status != IParticipantRegistry.AccountStatus.Active
-        ) revert MerchantNotActive(terms.merchant);
-        if (merchant.feeBps != terms.feeBps) revert FeeMismatch(terms.feeBps, merchant.feeBps);
-        IParticipantRegistry.AccountRecord memory payer = registry.accountOf(terms.payer);
-        if (
-            payer.status != IParticipantRegistry.AccountStatus.Active ||
-            (payer.kind != IParticipantRegistry.AccountKind.Customer &&
-                payer.kind != IParticipantRegistry.AccountKind.Merchant)
-        ) revert PayerNotActive(terms.payer);
+        (IParticipantRegistry.TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps, bool payerActive) = registry
+            .paymentCheck(terms.payer, terms.merchant, terms.token);
+        if (tokenKind == IParticipantRegistry.TokenKind.None) revert UnsupportedToken(terms.token);
+        if (!merchantActive) revert MerchantNotActive(terms.merchant);
+        if (merchantFeeBps != terms.feeBps) revert FeeMismatch(terms.feeBps, merchantFeeBps);
+        if (!payerActive) revert PayerNotActive(terms.payer);
 
         bool direct = terms.direct;
         uint40 deadline = uint40(block.timestamp + (direct ? terms.refundPeriod : terms.fulfilmentPeriod));
-        state.status = direct ? PaymentStatus.Released : PaymentStatus.Held;
-        state.amount = uint96(amount);
-        state.deadline = deadline;
+        // One write of the whole slot.
+        _payments[paymentId] = PaymentState({
+            status: direct ? PaymentStatus.Released : PaymentStatus.Held,
+            amount: uint96(amount),
+            refunded: 0,
+            deadline: deadline
+        });
         emit PaymentPaid(
             paymentId,
             terms.payer,
@@ -292,10 +279,15 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
         );
 
         IERC20 token = IERC20(terms.token);
-        uint256 balanceBefore = token.balanceOf(address(this));
-        token.safeTransferFrom(terms.payer, address(this), amount);
-        uint256 received = token.balanceOf(address(this)) - balanceBefore;
-        if (received != amount) revert TransferAmountMismatch(amount, received);
+        if (tokenKind == IParticipantRegistry.TokenKind.Settlement) {
+            // A settlement token moves exactly the amount asked.
+            token.safeTransferFrom(terms.payer, address(this), amount);
+        } else {
+            uint256 balanceBefore = token.balanceOf(address(this));
+            token.safeTransferFrom(terms.payer, address(this), amount);
+            uint256 received = token.balanceOf(address(this)) - balanceBefore;
+            if (received != amount) revert TransferAmountMismatch(amount, received);
+        }
         if (direct) _payOut(paymentId, terms, amount, deadline);
     }
 

@@ -4,6 +4,7 @@ pragma solidity ^0.8.28;
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
@@ -15,8 +16,14 @@ import {SignedOperations} from "./utils/SignedOperations.sol";
 /// @notice One deployment per currency (e.g. CNY, 2 decimals). Each token is customer reserve money
 /// (备付金) held 1:1 by custodian institutions: a custodian mints on a confirmed bank deposit and burns
 /// on a payout, and can never have more outstanding than its latest attested reserves. Tokens move only
-/// between registered, active, unfrozen participants and protocol contracts.
+/// between registered, active, unfrozen participants and protocol contracts; a frozen account cannot spend
+/// an allowance either.
 /// @dev Custodian and regulator actions can be relayed with the actor's EIP-712 signature.
+/// Each account has one storage slot holding its balance and what the token knows of it: whether the
+/// registry permits it (pushed by the registry on every change, see {setPermitted}) and whether a
+/// regulator froze it. A transfer therefore reads one slot per side and never calls the registry, except
+/// once for an account admitted before this token was registered (then the answer is recorded, as the
+/// registry pushes every later change). ERC20's own balance and supply storage is unused.
 contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISettlementToken {
     /// @notice EIP-712 type of a relayed mint.
     bytes32 public constant MINT_TYPEHASH =
@@ -37,7 +44,15 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     mapping(address institution => bool) private _custodians;
     mapping(address institution => uint256) private _outstanding;
     mapping(address institution => ReserveAttestation) private _reserves;
-    mapping(address account => bool) private _frozen;
+    /// @dev Balance in the low 248 bits; flags above (see {_KNOWN}, {_PERMITTED}, {_FROZEN}).
+    mapping(address account => uint256) private _holders;
+    uint256 private _supply;
+
+    uint256 private constant _BALANCE = (1 << 248) - 1;
+    /// @dev The registry's answer for the account is recorded in {_PERMITTED}.
+    uint256 private constant _KNOWN = 1 << 248;
+    uint256 private constant _PERMITTED = 1 << 249;
+    uint256 private constant _FROZEN = 1 << 250;
 
     /// @param registry_ The participant registry.
     /// @param name_ Token name, e.g. "Settlenet CNY".
@@ -98,6 +113,13 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
         bytes32 structHash = keccak256(abi.encode(FREEZE_TYPEHASH, account, frozen, reason, nonce, deadline));
         address signer = _consumeSignature(structHash, nonce, deadline, signature, _ANY_SIGNER);
         _setFrozen(signer, account, frozen, reason);
+    }
+
+    /// @inheritdoc ISettlementToken
+    function setPermitted(address account, bool permitted) external {
+        if (msg.sender != address(registry)) revert NotRegistry(msg.sender);
+        uint256 holder = _holders[account] | _KNOWN;
+        _holders[account] = permitted ? holder | _PERMITTED : holder & ~_PERMITTED;
     }
 
     // ---------------------------------------------------------------- custodians
@@ -187,7 +209,23 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
 
     /// @notice True if `account` is frozen.
     function isFrozen(address account) external view returns (bool) {
-        return _frozen[account];
+        return _holders[account] & _FROZEN != 0;
+    }
+
+    /// @inheritdoc ISettlementToken
+    function permissionOf(address account) external view returns (bool recorded, bool permitted) {
+        uint256 holder = _holders[account];
+        return (holder & _KNOWN != 0, holder & _PERMITTED != 0);
+    }
+
+    /// @inheritdoc ERC20
+    function balanceOf(address account) public view override returns (uint256) {
+        return _holders[account] & _BALANCE;
+    }
+
+    /// @inheritdoc ERC20
+    function totalSupply() public view override returns (uint256) {
+        return _supply;
     }
 
     // ---------------------------------------------------------------- internals
@@ -226,8 +264,9 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
 
     function _setFrozen(address regulator, address account, bool frozen, bytes32 reason) private {
         _requireRole(Roles.REGULATOR, regulator);
-        if (_frozen[account] == frozen) revert FreezeStateUnchanged(account, frozen);
-        _frozen[account] = frozen;
+        uint256 holder = _holders[account];
+        if ((holder & _FROZEN != 0) == frozen) revert FreezeStateUnchanged(account, frozen);
+        _holders[account] = holder ^ _FROZEN;
         emit FreezeChanged(account, frozen, regulator, reason);
     }
 
@@ -249,18 +288,48 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     }
 
     /// @dev Every balance change: not paused, both sides permitted and unfrozen (mint has no sender,
-    /// burn no receiver).
+    /// burn no receiver). Replaces ERC20's balance bookkeeping with the packed {_holders} slots.
     function _update(address from, address to, uint256 value) internal override whenNotPaused {
-        if (from != address(0)) _requirePermitted(from);
-        if (to != address(0)) _requirePermitted(to);
-        super._update(from, to, value);
+        uint256 sender;
+        uint256 receiver;
+        if (from != address(0)) sender = _permittedHolder(from);
+        if (to != address(0)) receiver = _permittedHolder(to);
+        if (from == address(0)) {
+            // Every balance is at most the supply, so bounding the supply keeps balances inside their 248 bits.
+            _supply = SafeCast.toUint248(_supply + value);
+        } else {
+            uint256 balance = sender & _BALANCE;
+            if (balance < value) revert ERC20InsufficientBalance(from, balance, value);
+            unchecked {
+                _holders[from] = sender - value;
+            }
+            if (to == from) receiver = sender - value;
+        }
+        unchecked {
+            if (to == address(0)) _supply -= value;
+            else _holders[to] = receiver + value;
+        }
+        emit Transfer(from, to, value);
     }
 
-    function _requirePermitted(address account) private view {
-        if (_frozen[account]) revert AccountIsFrozen(account);
-        if (registry.accountOf(account).status != IParticipantRegistry.AccountStatus.Active) {
-            // A rotated institution key is not an account of its own but may hold funds in transit.
-            if (!registry.isActiveInstitution(account)) revert AccountNotPermitted(account);
+    /// @dev A frozen account cannot move tokens through an allowance either (e.g. between two permitted accounts).
+    function _spendAllowance(address owner, address spender, uint256 value) internal override {
+        if (_holders[spender] & _FROZEN != 0) revert AccountIsFrozen(spender);
+        super._spendAllowance(owner, spender, value);
+    }
+
+    /// @dev `account`'s slot, with the registry's answer recorded if it was not yet; reverts unless the account
+    /// is permitted and not frozen.
+    function _permittedHolder(address account) private view returns (uint256 holder) {
+        holder = _holders[account];
+        if (holder & _FROZEN != 0) revert AccountIsFrozen(account);
+        if (holder & _KNOWN == 0) {
+            // Admitted before this token was registered. Recording the answer is safe only once the registry
+            // pushes every change to this token.
+            if (!registry.isPermitted(account)) revert AccountNotPermitted(account);
+            if (registry.isSettlementToken(address(this))) holder |= _KNOWN | _PERMITTED;
+        } else if (holder & _PERMITTED == 0) {
+            revert AccountNotPermitted(account);
         }
     }
 }

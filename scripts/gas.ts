@@ -400,6 +400,18 @@ const freezeWithSig = await measure(
 );
 const transfer = await measure(tokenAs(world.payer).transfer(merchantAddress, 10_00n));
 
+// ------------------------------------------------------------------ registry changes that reach the token
+
+// Each pushes the account's permission to the deployment's one settlement token.
+const registryAs = (signer: Signer) => world.as(world.registry, signer);
+const addressOf = (label: string) => new ethers.Wallet(id(`settlenet-gas/registry/${label}`)).address;
+const newCustomer = addressOf("customer");
+const [ACTIVE, SUSPENDED] = [1, 2];
+const registerCustomer = await measure(registryAs(world.inst2).registerCustomer(newCustomer, 1));
+const suspend = await measure(registryAs(world.admin).setAccountStatus(newCustomer, SUSPENDED));
+const reactivate = await measure(registryAs(world.admin).setAccountStatus(newCustomer, ACTIVE));
+const rotate = await measure(registryAs(world.inst3).rotateKey(addressOf("key")));
+
 // ------------------------------------------------------------------ report
 
 const profile = hre.config.solidity.profiles["default"];
@@ -438,7 +450,18 @@ const measurements: Measurements = {
     { operation: "burn", direct: burn.gas, relayed: burnWithSig.gas, notes: "custodian, from a merchant's balance through its unlimited allowance (a payout)" },
     { operation: "attestReserves", direct: attest.gas, relayed: attestWithSig.gas, notes: "custodian; replaces its previous attestation" },
     { operation: "freeze", direct: freeze.gas, relayed: freezeWithSig.gas, notes: "regulator; freezes an account that was not frozen" },
-    { operation: "transfer", direct: transfer.gas, relayed: undefined, notes: "payer → merchant, both already holding tokens; includes the registry permission checks" },
+    {
+      operation: "transfer",
+      direct: transfer.gas,
+      relayed: undefined,
+      notes: "payer → merchant, both already holding tokens; permissions and freezes read from the balance slots, no registry call",
+    },
+  ],
+  registry: [
+    { operation: "registerCustomer", gas: registerCustomer.gas, notes: "institution opens a customer account; pushed to the token" },
+    { operation: "setAccountStatus (suspend)", gas: suspend.gas, notes: "admin suspends that customer; pushed to the token" },
+    { operation: "setAccountStatus (reactivate)", gas: reactivate.gas, notes: "admin reactivates it; pushed to the token" },
+    { operation: "rotateKey", gas: rotate.gas, notes: "institution's first rotation: the new key is pushed (its own account keeps its record)" },
   ],
   traces: {
     directPay: await trace(directPay),

@@ -24,6 +24,16 @@ interface IParticipantRegistry is IAccessControl {
         Suspended
     }
 
+    /// @notice How a token is admitted. `None`: not admitted. `Settlement`: a Settlenet {SettlementToken}
+    /// bound to this registry, which keeps a copy of every account's permission (pushed by the registry)
+    /// and moves exactly the amount asked. `Foreign`: any other ERC-20 governance admits; the escrow
+    /// measures what each pull delivers.
+    enum TokenKind {
+        None,
+        Settlement,
+        Foreign
+    }
+
     /// @notice The compact, single-slot record every account has; read on hot paths.
     struct AccountRecord {
         /// @notice What the account is.
@@ -78,8 +88,10 @@ interface IParticipantRegistry is IAccessControl {
     error InvalidStatus(address account, AccountStatus status);
     /// @notice `peerId` is already bound to another node.
     error PeerIdTaken(string peerId);
-    /// @notice `token` is already registered as a settlement token.
+    /// @notice `token` is already admitted (as a settlement or a foreign token).
     error TokenAlreadyRegistered(address token);
+    /// @notice `token` does not take this registry's permission updates (not a settlement token bound to it).
+    error TokenNotBound(address token);
 
     /// @notice An institution joined the network.
     event InstitutionRegistered(address indexed account, string peerId, string name);
@@ -109,13 +121,31 @@ interface IParticipantRegistry is IAccessControl {
     event AccountStatusChanged(address indexed account, AccountKind kind, AccountStatus status);
     /// @notice A protocol account (escrow, ledger, fee receiver) may hold settlement tokens.
     event ProtocolAccountRegistered(address indexed account);
-    /// @notice A settlement token was admitted for payments.
+    /// @notice A settlement token was admitted for payments; the registry now keeps its permissions current.
     event SettlementTokenRegistered(address indexed token);
+    /// @notice A foreign ERC-20 was admitted for escrow payments (each pull's delivered amount is checked).
+    event ForeignTokenRegistered(address indexed token);
     /// @notice The maximum merchant fee changed.
     event MaxFeeUpdated(uint16 maxFeeBps);
 
     /// @notice The single-slot record of `account` (all zero if unknown).
     function accountOf(address account) external view returns (AccountRecord memory);
+    /// @notice Everything the escrow checks before a payment, in one call.
+    /// @param payer The paying account.
+    /// @param merchant The account paid.
+    /// @param token The token paid in.
+    /// @return tokenKind How `token` is admitted (`None`: refused).
+    /// @return merchantActive Whether `merchant` is a registered, active merchant.
+    /// @return merchantFeeBps The merchant's registered fee (the terms must carry it).
+    /// @return payerActive Whether `payer` is a registered, active customer or merchant.
+    function paymentCheck(
+        address payer,
+        address merchant,
+        address token
+    ) external view returns (TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps, bool payerActive);
+    /// @notice True if `account` may hold and move settlement tokens: a registered, active account (of any
+    /// kind) or the current key of an active institution. Settlement tokens hold a copy the registry pushes.
+    function isPermitted(address account) external view returns (bool);
     /// @notice True if `account` is registered, active, and not a protocol contract.
     function isActiveParticipant(address account) external view returns (bool);
     /// @notice True if `signer` is the current key of an active institution.
@@ -126,8 +156,10 @@ interface IParticipantRegistry is IAccessControl {
     function signerOf(address institution) external view returns (address);
     /// @notice Number of active institutions (the quorum base for settlement attestations).
     function activeInstitutionCount() external view returns (uint256);
-    /// @notice True if `token` is an admitted settlement token.
+    /// @notice True if `token` is an admitted settlement token (not a foreign one).
     function isSettlementToken(address token) external view returns (bool);
+    /// @notice How `token` was admitted (`None` if it was not).
+    function tokenKindOf(address token) external view returns (TokenKind);
     /// @notice Highest merchant fee allowed, in basis points.
     function maxFeeBps() external view returns (uint16);
     /// @notice Role of regulators.

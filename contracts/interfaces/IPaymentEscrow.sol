@@ -100,7 +100,7 @@ interface IPaymentEscrow {
     error NotArbiter(address signer);
     /// @notice The amount does not fit the escrow's 96-bit accounting.
     error AmountTooLarge(uint256 amount);
-    /// @notice The token is not a registered settlement token.
+    /// @notice The token is not admitted by the registry (as a settlement or a foreign token).
     error UnsupportedToken(address token);
     /// @notice The merchant is not a registered, active merchant.
     error MerchantNotActive(address merchant);
@@ -108,7 +108,7 @@ interface IPaymentEscrow {
     error PayerNotActive(address payer);
     /// @notice The terms' fee differs from the merchant's registered fee.
     error FeeMismatch(uint16 termsFeeBps, uint16 merchantFeeBps);
-    /// @notice The escrow received a different amount than requested (e.g. a fee-on-transfer token).
+    /// @notice A foreign token delivered a different amount than requested (e.g. a fee-on-transfer token).
     error TransferAmountMismatch(uint256 expected, uint256 received);
     /// @notice The fulfilment deadline passed (the payer may now reclaim).
     error FulfilmentDeadlinePassed(bytes32 paymentId, uint40 deadline);
@@ -124,7 +124,8 @@ interface IPaymentEscrow {
     error ResolutionExceedsHeld(bytes32 paymentId, uint256 payerAmount, uint256 held);
     /// @notice The auto-release time has come: the payment can no longer be disputed.
     error DisputeWindowClosed(bytes32 paymentId, uint40 releaseAt);
-    /// @notice The fee receiver must be a registered, active account the settlement tokens can pay.
+    /// @notice The fee receiver given at deployment is not a registered, active account (settlement tokens
+    /// could never pay it).
     error FeeReceiverNotRegistered(address feeReceiver);
     /// @notice An internal entry point called from outside.
     error OnlySelf();
@@ -169,6 +170,4 @@ interface IPaymentEscrow {
     event PaymentReclaimed(bytes32 indexed paymentId, address indexed payer, uint256 amount);
     /// @notice Item `index` of a relayed batch failed with `reason` (the revert data); the others ran.
     event OperationFailed(uint256 indexed index, OperationKind kind, bytes32 indexed paymentId, bytes reason);
-    /// @notice Fees now go to `feeReceiver`.
-    event FeeReceiverUpdated(address indexed feeReceiver);
 }

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {IParticipantRegistry} from "./IParticipantRegistry.sol";
+
 /// @title Settlement token interface
-/// @notice Custom errors and events of {SettlementToken}; the errors it shares with other contracts
+/// @notice Custom errors and events of {SettlementToken}, and what the registry calls on it; the errors it shares with other contracts
 /// (`Unauthorized`, `InvalidSigner`, `SignatureExpired`, `NonceAlreadyUsed`, `ZeroAmount`) are in {Errors}.
 interface ISettlementToken {
     /// @notice A custodian's latest reserve attestation.
@@ -15,6 +17,8 @@ interface ISettlementToken {
         uint64 attestedAt;
     }
 
+    /// @notice `caller` is not the registry this token is bound to.
+    error NotRegistry(address caller);
     /// @notice `caller` is not an active custodian institution of this token.
     error NotCustodian(address caller);
     /// @notice `account` is not a registered, active participant or protocol contract.
@@ -38,4 +42,19 @@ interface ISettlementToken {
     event FreezeChanged(address indexed account, bool frozen, address indexed regulator, bytes32 reason);
     /// @notice The admin made `institution` a custodian of this token, or removed it.
     event CustodianChanged(address indexed institution, bool custodian);
+
+    /// @notice The registry this token is bound to: the only source of its accounts' permissions.
+    function registry() external view returns (IParticipantRegistry);
+
+    /// @notice Records whether `account` may hold and move this token (registry only). The registry calls
+    /// it whenever an account is registered, suspended or reactivated, or an institution key changes.
+    /// @param account The account.
+    /// @param permitted The registry's {IParticipantRegistry-isPermitted} for it.
+    function setPermitted(address account, bool permitted) external;
+
+    /// @notice This token's copy of the registry's permission for `account`. `recorded` is false for an account
+    /// admitted before the token was registered and not moved since: its first transfer asks the registry.
+    /// @return recorded Whether the token holds the registry's answer.
+    /// @return permitted The answer (false when not recorded).
+    function permissionOf(address account) external view returns (bool recorded, bool permitted);
 }

@@ -67,12 +67,9 @@ export async function deploySettlenet(
   // The deployer administers the registry while wiring, then hands over to `admin`.
   const registry = await deployContract<ParticipantRegistry>(signer, "ParticipantRegistry", [deployer, options.maxFeeBps ?? 300]);
   const registryAddress = await registry.getAddress();
-  const escrow = await deployContract<PaymentEscrow>(signer, "PaymentEscrow", [registryAddress, feeReceiver]);
-  const ledger = await deployContract<SettlementLedger>(signer, "SettlementLedger", [registryAddress]);
-  await send(registry, "registerProtocolAccount", await escrow.getAddress());
-  await send(registry, "registerProtocolAccount", await ledger.getAddress());
-  await send(registry, "registerProtocolAccount", feeReceiver);
 
+  // Tokens first: the registry pushes each account's permission to the tokens registered when it admits the
+  // account (a token registered later looks up older accounts once, on their first transfer).
   const tokens: Record<string, SettlementToken> = {};
   const tokenEntries: Deployment["tokens"] = {};
   for (const spec of tokenSpecs) {
@@ -81,6 +78,13 @@ export async function deploySettlenet(
     tokens[spec.symbol] = token;
     tokenEntries[spec.symbol] = { address: await token.getAddress(), symbol: spec.symbol, name: spec.name, decimals: 2 };
   }
+
+  // The escrow's fee receiver is fixed at deployment and must already be a registered account.
+  await send(registry, "registerProtocolAccount", feeReceiver);
+  const escrow = await deployContract<PaymentEscrow>(signer, "PaymentEscrow", [registryAddress, feeReceiver]);
+  const ledger = await deployContract<SettlementLedger>(signer, "SettlementLedger", [registryAddress]);
+  await send(registry, "registerProtocolAccount", await escrow.getAddress());
+  await send(registry, "registerProtocolAccount", await ledger.getAddress());
 
   if (admin.toLowerCase() !== deployer.toLowerCase()) {
     await send(registry, "grantRole", "0x" + "00".repeat(32), admin);

@@ -144,47 +144,26 @@ describe("PaymentEscrow administration", function () {
     });
   });
 
-  describe("setFeeReceiver", function () {
-    it("refuses a change from anyone but the registry admin", async function () {
-      const { escrow, regulator, outsider, as } = world;
-      for (const caller of [regulator, outsider]) {
-        await expect(as(escrow, caller).setFeeReceiver(await outsider.getAddress()))
-          .to.be.revertedWithCustomError(escrow, "Unauthorized")
-          .withArgs(await caller.getAddress(), ethers.ZeroHash);
-      }
+  describe("fee receiver", function () {
+    it("is fixed at deployment: the escrow offers no way to change it", async function () {
+      const { escrow, feeReceiver } = world;
+      expect(await escrow.feeReceiver()).to.equal(await feeReceiver.getAddress());
+      const feeFunctions: string[] = [];
+      escrow.interface.forEachFunction((f) => {
+        if (/fee/i.test(f.name)) feeFunctions.push(f.name);
+      });
+      expect(feeFunctions).to.deep.equal(["feeReceiver"]);
     });
 
-    it("refuses the zero address", async function () {
-      const { escrow, admin, as } = world;
-      await expect(as(escrow, admin).setFeeReceiver(ethers.ZeroAddress)).to.be.revertedWithCustomError(escrow, "ZeroAddress");
-    });
-
-    it("refuses a receiver that is not a registered, active account (fees could never be paid to it)", async function () {
-      const { escrow, admin, outsider, as } = world;
-      await expect(as(escrow, admin).setFeeReceiver(await outsider.getAddress()))
-        .to.be.revertedWithCustomError(escrow, "FeeReceiverNotRegistered")
-        .withArgs(await outsider.getAddress());
-    });
-
-    it("sends later fees to the new receiver", async function () {
-      const { escrow, registry, token, admin, payer, arbiter, feeReceiver, outsider, as } = world;
-      const newReceiver = await outsider.getAddress();
-      await (await as(registry, admin).registerProtocolAccount(newReceiver)).wait();
-      await expect(as(escrow, admin).setFeeReceiver(newReceiver)).to.emit(escrow, "FeeReceiverUpdated").withArgs(newReceiver);
-      expect(await escrow.feeReceiver()).to.equal(newReceiver);
-
+    it("receives the fee of every release and resolution", async function () {
+      const { escrow, token, payer, arbiter, feeReceiver, as } = world;
       const confirmed = await makeTerms(world, { amount: 100_00n });
       await payHeld(world, confirmed);
-      await expect(as(escrow, payer).confirm(confirmed)).to.changeTokenBalances(ethers, token, [outsider, feeReceiver], [1_00n, 0n]);
+      await expect(as(escrow, payer).confirm(confirmed)).to.changeTokenBalance(ethers, token, feeReceiver, 1_00n);
 
       const resolved = await makeTerms(world, { amount: 100_00n });
       await payDisputed(world, resolved);
-      await expect(as(escrow, arbiter).resolve(resolved, 0n, ethers.ZeroHash)).to.changeTokenBalances(
-        ethers,
-        token,
-        [outsider, feeReceiver],
-        [1_00n, 0n],
-      );
+      await expect(as(escrow, arbiter).resolve(resolved, 0n, ethers.ZeroHash)).to.changeTokenBalance(ethers, token, feeReceiver, 1_00n);
     });
   });
 
@@ -197,10 +176,17 @@ describe("PaymentEscrow administration", function () {
       await expect(noFeeReceiver).to.be.revertedWithCustomError(escrow, "ZeroAddress");
     });
 
-    it("records and announces the registry and the initial fee receiver", async function () {
-      const { registry, outsider } = world;
+    it("refuses a fee receiver that is not a registered, active account (fees could never be paid to it)", async function () {
+      const { escrow, registry, outsider } = world;
+      await expect(ethers.deployContract("PaymentEscrow", [await registry.getAddress(), await outsider.getAddress()]))
+        .to.be.revertedWithCustomError(escrow, "FeeReceiverNotRegistered")
+        .withArgs(await outsider.getAddress());
+    });
+
+    it("records the registry and a registered fee receiver", async function () {
+      const { registry, admin, outsider, as } = world;
+      await (await as(registry, admin).registerProtocolAccount(await outsider.getAddress())).wait();
       const escrow = await ethers.deployContract("PaymentEscrow", [await registry.getAddress(), await outsider.getAddress()]);
-      await expect(escrow.deploymentTransaction()).to.emit(escrow, "FeeReceiverUpdated").withArgs(await outsider.getAddress());
       expect(await escrow.registry()).to.equal(await registry.getAddress());
       expect(await escrow.feeReceiver()).to.equal(await outsider.getAddress());
     });

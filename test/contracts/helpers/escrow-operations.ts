@@ -19,10 +19,13 @@ export async function nextBlockIn(seconds = 1): Promise<bigint> {
   return timestamp;
 }
 
-/** Admits a test token as a settlement token (registry admin) and funds the payer, with an escrow allowance. */
+/**
+ * Admits a test token as a foreign token (registry admin: the escrow measures what each pull delivers) and
+ * funds the payer, with an escrow allowance.
+ */
 export async function admitTestToken<T extends FeeOnTransferToken | ReentrantToken>(world: World, token: T): Promise<T> {
   const tokenAddress = await token.getAddress();
-  await (await world.registry.registerSettlementToken(tokenAddress)).wait();
+  await (await world.registry.registerForeignToken(tokenAddress)).wait();
   await (await token.mint(await world.payer.getAddress(), PAYER_FUNDS)).wait();
   await (await token.connect(world.payer).approve(await world.escrow.getAddress(), PAYER_FUNDS)).wait();
   return token;

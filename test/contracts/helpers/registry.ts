@@ -8,6 +8,8 @@ import { deployWorld, ethers, networkHelpers, type World } from "./fixture.js";
 export const Kind = { None: 0, Institution: 1, Merchant: 2, Customer: 3, Protocol: 4 } as const;
 /** IParticipantRegistry.AccountStatus */
 export const Status = { None: 0, Active: 1, Suspended: 2 } as const;
+/** IParticipantRegistry.TokenKind */
+export const TokenKind = { None: 0, Settlement: 1, Foreign: 2 } as const;
 
 export const ADMIN_ROLE = ZeroHash;
 export const REGULATOR_ROLE = id("REGULATOR_ROLE");

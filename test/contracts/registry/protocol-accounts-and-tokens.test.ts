@@ -1,8 +1,9 @@
-/** ParticipantRegistry protocol accounts (escrow, ledger, fee receiver) and settlement tokens. */
+/** ParticipantRegistry protocol accounts (escrow, ledger, fee receiver), admitted tokens and the escrow's payment check. */
 import { expect } from "chai";
 import { ZeroAddress } from "ethers";
 
-import { accountOf, Kind, load, Status } from "../helpers/registry.js";
+import { ethers, MERCHANT_FEE_BPS } from "../helpers/fixture.js";
+import { accountOf, ADMIN_ROLE, Kind, load, Status, TokenKind } from "../helpers/registry.js";
 
 describe("ParticipantRegistry", function () {
   describe("protocol accounts", function () {
@@ -41,23 +42,94 @@ describe("ParticipantRegistry", function () {
   });
 
   describe("settlement tokens", function () {
-    it("admits a settlement token", async function () {
-      const { registry, token, fresh } = await load();
-      expect(await registry.isSettlementToken(await token.getAddress())).to.equal(true);
-      expect(await registry.isSettlementToken(fresh.address)).to.equal(false);
-      await expect(registry.registerSettlementToken(fresh.address))
-        .to.emit(registry, "SettlementTokenRegistered")
-        .withArgs(fresh.address);
-      expect(await registry.isSettlementToken(fresh.address)).to.equal(true);
-    });
-
-    it("refuses a token already admitted and the zero address", async function () {
+    it("admits a settlement token bound to this registry and lists it among the tokens it pushes to", async function () {
       const { registry, token } = await load();
       const tokenAddress = await token.getAddress();
-      await expect(registry.registerSettlementToken(tokenAddress))
-        .to.be.revertedWithCustomError(registry, "TokenAlreadyRegistered")
-        .withArgs(tokenAddress);
-      await expect(registry.registerSettlementToken(ZeroAddress)).to.be.revertedWithCustomError(registry, "ZeroAddress");
+      expect(await registry.isSettlementToken(tokenAddress)).to.equal(true);
+      expect(await registry.tokenKindOf(tokenAddress)).to.equal(TokenKind.Settlement);
+      const second = await ethers.deployContract("SettlementToken", [await registry.getAddress(), "Settlenet HKD", "HKD"]);
+      const secondAddress = await second.getAddress();
+      expect(await registry.tokenKindOf(secondAddress)).to.equal(TokenKind.None);
+      await expect(registry.registerSettlementToken(secondAddress)).to.emit(registry, "SettlementTokenRegistered").withArgs(secondAddress);
+      expect(await registry.isSettlementToken(secondAddress)).to.equal(true);
+      expect(await registry.settlementTokens()).to.deep.equal([tokenAddress, secondAddress]);
+    });
+
+    it("refuses a token that would not take its permission updates: an account, another registry's token, any other ERC-20", async function () {
+      const { registry, fresh } = await load();
+      const otherRegistry = await ethers.deployContract("ParticipantRegistry", [fresh.address, 300]);
+      const foreignBound = await ethers.deployContract("SettlementToken", [await otherRegistry.getAddress(), "Other CNY", "OCNY"]);
+      const plainErc20 = await ethers.deployContract("FeeOnTransferToken");
+      for (const candidate of [fresh.address, await foreignBound.getAddress(), await plainErc20.getAddress()]) {
+        await expect(registry.registerSettlementToken(candidate)).to.be.revertedWithCustomError(registry, "TokenNotBound").withArgs(candidate);
+        expect(await registry.tokenKindOf(candidate)).to.equal(TokenKind.None);
+      }
+    });
+
+    it("refuses a token already admitted, as either kind, and the zero address", async function () {
+      const { registry, token } = await load();
+      const tokenAddress = await token.getAddress();
+      const foreign = await (await ethers.deployContract("FeeOnTransferToken")).getAddress();
+      await (await registry.registerForeignToken(foreign)).wait();
+      for (const register of [registry.registerSettlementToken, registry.registerForeignToken]) {
+        for (const admitted of [tokenAddress, foreign]) {
+          await expect(register(admitted)).to.be.revertedWithCustomError(registry, "TokenAlreadyRegistered").withArgs(admitted);
+        }
+        await expect(register(ZeroAddress)).to.be.revertedWithCustomError(registry, "ZeroAddress");
+      }
+    });
+
+    it("refuses token admissions from anyone but the admin", async function () {
+      const { registry, inst1, fresh } = await load();
+      for (const register of ["registerSettlementToken", "registerForeignToken"] as const) {
+        await expect(registry.connect(inst1)[register](fresh.address))
+          .to.be.revertedWithCustomError(registry, "AccessControlUnauthorizedAccount")
+          .withArgs(inst1.address, ADMIN_ROLE);
+      }
+    });
+  });
+
+  describe("foreign tokens", function () {
+    it("admits a foreign ERC-20 for escrow payments, without pushing permissions to it", async function () {
+      const { registry, inst1, fresh } = await load();
+      const foreign = await (await ethers.deployContract("FeeOnTransferToken")).getAddress();
+      await expect(registry.registerForeignToken(foreign)).to.emit(registry, "ForeignTokenRegistered").withArgs(foreign);
+      expect(await registry.tokenKindOf(foreign)).to.equal(TokenKind.Foreign);
+      expect(await registry.isSettlementToken(foreign)).to.equal(false);
+      expect(await registry.settlementTokens()).to.not.include(foreign);
+      // Registrations go on: nothing is pushed to a token that would not take it.
+      await expect(registry.connect(inst1).registerCustomer(fresh.address, 1)).to.emit(registry, "CustomerRegistered");
+    });
+  });
+
+  describe("paymentCheck", function () {
+    it("answers the escrow's payment checks in one call", async function () {
+      const { registry, token, merchant, merchant2, payer, inst1, feeReceiver, escrow, fresh } = await load();
+      const tokenAddress = await token.getAddress();
+      const check = async (payerAddress: string, merchantAddress: string, tokenAt = tokenAddress) => {
+        const [tokenKind, merchantActive, merchantFeeBps, payerActive] = await registry.paymentCheck(payerAddress, merchantAddress, tokenAt);
+        return { tokenKind: Number(tokenKind), merchantActive, merchantFeeBps: Number(merchantFeeBps), payerActive };
+      };
+      expect(await check(payer.address, merchant.address)).to.deep.equal({
+        tokenKind: TokenKind.Settlement,
+        merchantActive: true,
+        merchantFeeBps: MERCHANT_FEE_BPS,
+        payerActive: true,
+      });
+      // A merchant may pay another merchant; institutions, protocol accounts and strangers may not pay.
+      expect((await check(merchant.address, merchant2.address)).payerActive).to.equal(true);
+      for (const notPayer of [inst1.address, feeReceiver.address, await escrow.getAddress(), fresh.address]) {
+        expect((await check(notPayer, merchant.address)).payerActive, notPayer).to.equal(false);
+      }
+      // Only an active merchant is paid.
+      for (const notMerchant of [payer.address, inst1.address, fresh.address]) {
+        expect((await check(payer.address, notMerchant)).merchantActive, notMerchant).to.equal(false);
+      }
+      await (await registry.setAccountStatus(merchant.address, Status.Suspended)).wait();
+      await (await registry.setAccountStatus(payer.address, Status.Suspended)).wait();
+      const suspended = await check(payer.address, merchant.address);
+      expect([suspended.merchantActive, suspended.payerActive]).to.deep.equal([false, false]);
+      expect((await check(payer.address, merchant.address, fresh.address)).tokenKind).to.equal(TokenKind.None);
     });
   });
 });

@@ -30,6 +30,33 @@ describe("SettlementToken", function () {
         .withArgs(payer.address);
     });
 
+    it("stops a frozen spender from moving another account's tokens through its allowance", async function () {
+      const { token, regulator, payer, payer2, merchant, as } = await networkHelpers.loadFixture(deployWorld);
+      await as(token, payer).approve(merchant.address, 10_00n);
+      await as(token, regulator).setFrozen(merchant.address, true, DECISION);
+      // Owner and receiver are both permitted and unfrozen: only the spender is frozen.
+      await expect(as(token, merchant).transferFrom(payer.address, payer2.address, 1_00n))
+        .to.be.revertedWithCustomError(token, "AccountIsFrozen")
+        .withArgs(merchant.address);
+      expect(await token.allowance(payer.address, merchant.address)).to.equal(10_00n);
+      await as(token, regulator).setFrozen(merchant.address, false, DECISION);
+      await expect(as(token, merchant).transferFrom(payer.address, payer2.address, 1_00n)).to.changeTokenBalances(
+        ethers,
+        token,
+        [payer, payer2],
+        [-1_00n, 1_00n],
+      );
+    });
+
+    it("stops a frozen custodian from burning another account's tokens through its allowance", async function () {
+      const { token, regulator, inst1, payer, as } = await networkHelpers.loadFixture(deployWorld);
+      await as(token, payer).approve(inst1.address, 1_00n);
+      await as(token, regulator).setFrozen(inst1.address, true, DECISION);
+      await expect(as(token, inst1).burn(payer.address, 1_00n, PAYOUT))
+        .to.be.revertedWithCustomError(token, "AccountIsFrozen")
+        .withArgs(inst1.address);
+    });
+
     it("stops a frozen account from receiving", async function () {
       const { token, regulator, payer, payer2, as } = await networkHelpers.loadFixture(deployWorld);
       await as(token, regulator).setFrozen(payer.address, true, DECISION);

@@ -47,14 +47,15 @@ abstract contract EscrowWorld is TestBase {
 
         registry = new ParticipantRegistry(address(this), maxFeeBps);
         token = new SettlementToken(registry, "Settlenet CNY", "CNY");
+        registry.registerSettlementToken(address(token));
+        // The fee receiver is fixed at deployment and must be registered first.
+        registry.registerProtocolAccount(feeReceiver);
         escrow = new PaymentEscrow(registry, feeReceiver);
         vm.label(address(registry), "registry");
         vm.label(address(token), "token");
         vm.label(address(escrow), "escrow");
 
         registry.registerProtocolAccount(address(escrow));
-        registry.registerProtocolAccount(feeReceiver);
-        registry.registerSettlementToken(address(token));
         registry.registerInstitution(institution, "12D3KooWInstitution", "Bank 1");
         registry.registerRegulator(regulator, "12D3KooWRegulator", "Regulator");
         registry.grantRole(registry.ARBITER_ROLE(), arbiter);
