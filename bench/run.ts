@@ -5,12 +5,13 @@
  * into docs/benchmarks.md. Each network benchmark starts a network of its own for each of its runs.
  *
  *   --quick                 short run: shorter loads, one run per network benchmark, smaller data sets
- *   --only=a,b              run only these: storage, audit, verification, gateway, gossip, e2e, single-node, burst, gas
+ *   --only=a,b              run only these: storage, audit, verification, gateway, gossip, e2e, single-node, burst, journal, gas
  *   --runs=N                runs of each network benchmark, each on a fresh network; rows show the median (default 3, quick 1)
  *   --seconds=N             load duration of gateway, gossip, e2e and single-node (default 30, 30, 60, 60; quick 10, 8, 15, 15)
  *   --micro-seconds=N       duration of each in-process rate (verification, storage; default 5, quick 2)
  *   --concurrency=N         concurrent clients of gateway, e2e and single-node (default 64)
  *   --burst=N               payments in the burst (default 10,000; quick 3,000)
+ *   --journal-payments=N    payments on the journaled chain before its restart is measured (default 5,000; quick 1,000)
  *   --audit-payments=N      indexed payments for audit (default 1,000,000; quick 100,000)
  *   --audit-queries=N       audit queries timed (default 2,000; quick 500)
  *   --data-dir=DIR          where the databases go (default: the OS temp folder if it is on a disk, else
@@ -18,7 +19,7 @@
  *   --out=FILE              results file
  */
 import { execFileSync } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -29,6 +30,7 @@ import { runEndToEnd } from "./benchmarks/e2e.js";
 import { runGas } from "./benchmarks/gas.js";
 import { runGateway } from "./benchmarks/gateway.js";
 import { runGossip } from "./benchmarks/gossip.js";
+import { runJournal } from "./benchmarks/journal.js";
 import { runStorage } from "./benchmarks/storage.js";
 import { runVerification } from "./benchmarks/verification.js";
 import { startCluster, type Cluster, type ClusterOptions } from "./lib/cluster.js";
@@ -39,7 +41,7 @@ import { consoleTable } from "./lib/render.js";
 import { combineRuns } from "./lib/repeat.js";
 import type { BenchmarkResult, RunResults } from "./lib/results.js";
 
-const ALL = ["storage", "audit", "verification", "gateway", "gossip", "e2e", "single-node", "burst", "gas"] as const;
+const ALL = ["storage", "audit", "verification", "gateway", "gossip", "e2e", "single-node", "burst", "journal", "gas"] as const;
 type Name = (typeof ALL)[number];
 
 const { values } = parseArgs({
@@ -51,6 +53,7 @@ const { values } = parseArgs({
     "micro-seconds": { type: "string" },
     concurrency: { type: "string" },
     burst: { type: "string" },
+    "journal-payments": { type: "string" },
     "audit-payments": { type: "string" },
     "audit-queries": { type: "string" },
     "data-dir": { type: "string" },
@@ -83,6 +86,7 @@ const options = {
   concurrency: Math.floor(positive("concurrency", values.concurrency, 64)),
   burstPayments: Math.floor(positive("burst", values.burst, quick ? 3_000 : 10_000)),
   burstRecoverSeconds: quick ? 180 : 300,
+  journalPayments: Math.floor(positive("journal-payments", values["journal-payments"], quick ? 1_000 : 5_000)),
   auditPayments: Math.floor(positive("audit-payments", values["audit-payments"], quick ? 100_000 : 1_000_000)),
   auditQueries: Math.floor(positive("audit-queries", values["audit-queries"], quick ? 500 : 2_000)),
   dataDir: dataRoot.path,
@@ -185,6 +189,14 @@ if (wants("single-node"))
   await network("single node", { institutions: 1 }, (c) => runEndToEnd(c, { name: "single node", seconds: options.e2eSeconds, concurrency: options.concurrency, drainSeconds: options.e2eDrainSeconds }));
 if (wants("burst"))
   await network("burst", {}, (c) => runBurst(c, { payments: options.burstPayments, concurrency: 8, recoverSeconds: options.burstRecoverSeconds, probeEveryMs: 1_000 }));
+if (wants("journal")) {
+  const chainDataDir = await mkdtemp(join(dataRoot.path, "settlenet-bench-journal-"));
+  try {
+    await network("journal", { institutions: 1, gateway: false, chainDataDir }, (c) => runJournal(c, { payments: options.journalPayments, chainDataDir, holdSeconds: 300 }), 1);
+  } finally {
+    await rm(chainDataDir, { recursive: true, force: true });
+  }
+}
 if (wants("gas")) await step("gas", () => runGas());
 
 const results: RunResults = {

@@ -10,12 +10,12 @@
  * latency of a new payment behind the backlog). CPU per payment by role and duplicate relayed items
  * are measured over the burst and the recovery.
  */
-import type { BatchAnswer } from "../../core/api/operations.js";
 import type { EscrowOperationInput } from "../../core/operations/index.js";
 import { HoldWatcher } from "../lib/chain-watch.js";
 import type { Cluster } from "../lib/cluster.js";
 import { CpuMeter, cpuPerUnit } from "../lib/cpu.js";
 import { Failures, RETRYABLE_CODES, codeOfError, describeFailures } from "../lib/failures.js";
+import { newSubmission, submitAll } from "../lib/submit.js";
 import { nodeApi } from "../lib/node-api.js";
 import { signedPay } from "../lib/ops.js";
 import { Progress } from "../lib/progress.js";
@@ -69,36 +69,14 @@ export async function runBurst(cluster: Cluster, options: BurstOptions): Promise
   const watcher = new HoldWatcher(scenario.chain.provider, escrow);
   await watcher.start();
   const metricBefore = await duplicateMetric(nodes);
-  const accepted = new Set<string>();
-  const retryable = new Failures();
-  const failures = new Failures();
+  const submission = newSubmission();
+  const { accepted, retryable, failures } = submission;
   const cpu = new CpuMeter(() => cluster.processes());
   await cpu.begin();
 
   const burstStart = Date.now();
-  let next = 0;
-  const stopProgress = progress.every(500, () => `${fmt(next)} submitted, ${fmt(accepted.size)} accepted, ${fmt(retryable.total)} refused retryable, ${fmt(watcher.holds.size)} held`);
-  await Promise.all(
-    Array.from({ length: options.concurrency }, async () => {
-      while (next < burst.length) {
-        const batch = burst.slice(next, next + BATCH);
-        next += batch.length;
-        let answer: BatchAnswer | undefined;
-        try {
-          answer = await api.submitBatch(batch.map((b) => b.op));
-        } catch (error) {
-          const code = codeOfError(error);
-          // A batch refused as a whole with a retryable code was not accepted: admission control, not a failure.
-          (RETRYABLE_CODES.has(code) ? retryable : failures).add(code, (error as Error).message, batch.length);
-          continue;
-        }
-        for (const [i, r] of answer.results.entries()) {
-          if (r.status === "accepted") accepted.add(r.id.toLowerCase());
-          else (RETRYABLE_CODES.has(r.code) ? retryable : failures).add(r.code, `${batch[i]?.id ?? "?"}: ${r.problem.title}`);
-        }
-      }
-    }),
-  );
+  const stopProgress = progress.every(500, () => `${fmt(submission.submitted)} submitted, ${fmt(accepted.size)} accepted, ${fmt(retryable.total)} refused retryable, ${fmt(watcher.holds.size)} held`);
+  await submitAll(api, burst, { batch: BATCH, concurrency: options.concurrency }, submission);
   const burstEnd = Date.now();
   stopProgress();
   progress.log(

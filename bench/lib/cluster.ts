@@ -25,6 +25,8 @@ export interface ClusterOptions {
   institutions?: number;
   /** Start the gateway (default true). */
   gateway?: boolean;
+  /** Journal the chain's blocks in this folder (as `npm start` does); default in memory only. */
+  chainDataDir?: string;
   merchants: number;
   payers: number;
   /** Progress lines. */
@@ -52,7 +54,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     if (!process.env["SETTLENET_KEEP_E2E"]) await rm(dir, { recursive: true, force: true });
   });
   try {
-    const chain = await startChainProcess({ logFile: join(dir, "chain.log"), stopTimeoutMs: 10_000 });
+    const chain = await startChainProcess({ logFile: join(dir, "chain.log"), stopTimeoutMs: 10_000, ...(options.chainDataDir ? { dataDir: options.chainDataDir } : {}) });
     order.stage(() => chain.close());
     options.log(`chain listening at ${chain.url}; deploying and starting ${institutions} institution node${institutions === 1 ? "" : "s"}`);
     const net = await launchNodes({

@@ -1,8 +1,9 @@
 /** Prometheus text as the nodes serve it on GET /metrics, read by metric name. */
 
 /**
- * Sum of every series of `name` whose labels include all of `labels`; undefined when the text has no
- * series of that metric at all (a node built before the metric existed), so callers can say "n/a".
+ * Sum of every series of `name` whose labels include all of `labels`; undefined when the text neither
+ * declares the metric nor has a series of it (a node built before the metric existed), so callers can
+ * say "n/a" rather than 0.
  */
 export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   let total: number | undefined;
