@@ -25,6 +25,7 @@ import { jsonSummary, summarize } from "../lib/stats.js";
 
 const LOST: Goal = { compare: "atMost", value: 0 };
 const RECOVER_SECONDS: Goal = { compare: "atMost", value: 60 };
+const DUPLICATE_PERCENT: Goal = { compare: "atMost", value: 1 };
 const BATCH = 100;
 
 export interface BurstOptions {
@@ -145,6 +146,7 @@ export async function runBurst(cluster: Cluster, options: BurstOptions): Promise
     `${fmt(burst.length)} pre-signed payments to ${origin.name} in batches of ${BATCH}, ${options.concurrency} in flight, answered within ${fmt(burstSeconds, 1)} s ` +
     `(${fmt(burst.length / Math.max(burstSeconds, 0.001))}/s offered); ${fmt(accepted.size)} accepted, ${refusedText}; ${nodes.length} institution nodes, chain and gateway`;
   const lostValue = lost + executedTwice;
+  const duplicatePercent = duplicates.relayed > 0 ? (100 * duplicates.duplicates) / duplicates.relayed : 0;
   const recoverMet = recovered && meets(secondsToRecover, RECOVER_SECONDS) && ok;
   return {
     name: "burst",
@@ -191,9 +193,21 @@ export async function runBurst(cluster: Cluster, options: BurstOptions): Promise
               },
             }),
       },
+      {
+        benchmark: "burst",
+        metric: "duplicate relayed items (share of escrow items sent on-chain)",
+        value: duplicatePercent,
+        unit: "%",
+        target: `≤ ${DUPLICATE_PERCENT.value}%`,
+        met: meets(duplicatePercent, DUPLICATE_PERCENT) && ok,
+        goal: DUPLICATE_PERCENT,
+        failures: failed,
+        notes: `${fmt(duplicates.duplicates)} of ${fmt(duplicates.relayed)} items in ${fmt(scan.relayed.transactions)} escrow transactions over the burst and the recovery, from the blocks' calldata (each costs gas and chain time; only the first relay of an operation can execute); nodes' ${duplicates.metric === null ? "settlenet_relay_duplicate_items_total n/a (not exported)" : `settlenet_relay_duplicate_items_total ${fmt(duplicates.metric)}`}`,
+      },
     ],
     details: {
       payments: burst.length,
+      duplicatePercent,
       batch: BATCH,
       concurrency: options.concurrency,
       burstSeconds,
