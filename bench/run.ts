@@ -82,6 +82,7 @@ const options = {
   gossipSeconds: seconds ?? (quick ? 8 : 30),
   e2eSeconds: seconds ?? (quick ? 15 : 60),
   e2eDrainSeconds: quick ? 60 : 120,
+  idleSeconds: quick ? 3 : 10,
   microSeconds: positive("micro-seconds", values["micro-seconds"], quick ? 2 : 5),
   concurrency: Math.floor(positive("concurrency", values.concurrency, 64)),
   burstPayments: Math.floor(positive("burst", values.burst, quick ? 3_000 : 10_000)),
@@ -184,11 +185,11 @@ if (wants("verification")) await network("verification", { institutions: 1, gate
 if (wants("gateway")) await network("gateway", {}, (c) => runGateway(c, { seconds: options.gatewaySeconds, concurrency: options.concurrency }));
 if (wants("gossip")) await network("gossip", { gateway: false }, (c) => runGossip(c, { seconds: options.gossipSeconds, concurrency: 4, poolRate: 3_000 }));
 if (wants("e2e"))
-  await network("end-to-end", {}, (c) => runEndToEnd(c, { name: "end-to-end", seconds: options.e2eSeconds, concurrency: options.concurrency, drainSeconds: options.e2eDrainSeconds }));
+  await network("end-to-end", {}, (c) => runEndToEnd(c, { name: "end-to-end", seconds: options.e2eSeconds, concurrency: options.concurrency, drainSeconds: options.e2eDrainSeconds, idleSeconds: options.idleSeconds }));
 if (wants("single-node"))
-  await network("single node", { institutions: 1 }, (c) => runEndToEnd(c, { name: "single node", seconds: options.e2eSeconds, concurrency: options.concurrency, drainSeconds: options.e2eDrainSeconds }));
+  await network("single node", { institutions: 1 }, (c) => runEndToEnd(c, { name: "single node", seconds: options.e2eSeconds, concurrency: options.concurrency, drainSeconds: options.e2eDrainSeconds, idleSeconds: options.idleSeconds }));
 if (wants("burst"))
-  await network("burst", {}, (c) => runBurst(c, { payments: options.burstPayments, concurrency: 8, recoverSeconds: options.burstRecoverSeconds, probeEveryMs: 1_000 }));
+  await network("burst", {}, (c) => runBurst(c, { payments: options.burstPayments, concurrency: 8, recoverSeconds: options.burstRecoverSeconds, probeEveryMs: 1_000, idleSeconds: options.idleSeconds }));
 if (wants("journal")) {
   const chainDataDir = await mkdtemp(join(dataRoot.path, "settlenet-bench-journal-"));
   try {

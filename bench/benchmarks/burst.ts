@@ -13,7 +13,7 @@
 import type { EscrowOperationInput } from "../../core/operations/index.js";
 import { HoldWatcher } from "../lib/chain-watch.js";
 import type { Cluster } from "../lib/cluster.js";
-import { CpuMeter, cpuPerUnit } from "../lib/cpu.js";
+import { CpuMeter, cpuPerUnit, idleCores } from "../lib/cpu.js";
 import { Failures, RETRYABLE_CODES, codeOfError, describeFailures } from "../lib/failures.js";
 import { newSubmission, submitAll } from "../lib/submit.js";
 import { nodeApi } from "../lib/node-api.js";
@@ -37,6 +37,8 @@ export interface BurstOptions {
   recoverSeconds: number;
   /** Interval of the probe payments during recovery. */
   probeEveryMs: number;
+  /** Quiet seconds measured before the burst, for the processes' background CPU. */
+  idleSeconds: number;
 }
 
 type Signed = { id: string; op: EscrowOperationInput };
@@ -67,6 +69,7 @@ export async function runBurst(cluster: Cluster, options: BurstOptions): Promise
   progress.log(`signed ${fmt(burst.length)} payments; submitting them to ${origin.name} in batches of ${BATCH}, ${options.concurrency} in flight`);
 
   const api = nodeApi(origin.apiUrl);
+  const idle = await idleCores(() => cluster.processes(), options.idleSeconds);
   const watcher = new HoldWatcher(scenario.chain.provider, escrow);
   await watcher.start();
   const metricBefore = await duplicateMetric(nodes);
@@ -131,7 +134,7 @@ export async function runBurst(cluster: Cluster, options: BurstOptions): Promise
   const held = heldTimes.length - lost + [...probeSent.keys()].filter((id) => watcher.holds.has(id)).length;
   progress.log(`reading the chain's blocks ${watcher.firstBlock}..${watcher.lastBlock} for relayed items`);
   const { duplicates, scan } = await relayedInWindow({ provider: scenario.chain.provider, escrow, nodes }, { from: watcher.firstBlock, to: watcher.lastBlock, metricBefore });
-  const perPayment = cpuPerUnit(cpuShares, held, "payment");
+  const perPayment = cpuPerUnit(cpuShares, held, "payment", { cores: idle, windowSeconds: cpu.seconds });
   const failed = failures.byCode();
   const refusedRetryable = retryable.byCode();
   const ok = failures.total === 0;
@@ -226,6 +229,7 @@ export async function runBurst(cluster: Cluster, options: BurstOptions): Promise
       machineCores: { busy: cpu.machineCores, otherWork: cpu.otherCores },
       cpuWindowSeconds: cpu.seconds,
       cpuMsPerPayment: perPayment,
+      idleCores: idle,
     },
     durationSeconds: (performance.now() - started) / 1000,
   };

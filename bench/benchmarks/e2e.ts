@@ -13,7 +13,7 @@
  */
 import { cpus } from "node:os";
 
-import { CpuMeter, cpuBottleneck, cpuPerUnit } from "../lib/cpu.js";
+import { CpuMeter, cpuBottleneck, cpuPerUnit, idleCores } from "../lib/cpu.js";
 import { HoldWatcher } from "../lib/chain-watch.js";
 import type { Cluster } from "../lib/cluster.js";
 import { CountedFailure, Failures, codeOfAnswer, codeOfError, describeFailures } from "../lib/failures.js";
@@ -38,6 +38,8 @@ export interface EndToEndOptions {
   concurrency: number;
   /** Longest wait after the load for every authorised payment's hold. */
   drainSeconds: number;
+  /** Quiet seconds measured before the load, for the processes' background CPU. */
+  idleSeconds: number;
 }
 
 interface Timed {
@@ -58,6 +60,8 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   if (!origin) throw new Error("no institution node");
   const payers = scenario.payers;
   const escrow = scenario.deployment.contracts.escrow;
+  progress.log(`measuring the network's background CPU for ${options.idleSeconds} s with no load`);
+  const idle = await idleCores(() => cluster.processes(), options.idleSeconds);
   const watcher = new HoldWatcher(scenario.chain.provider, escrow);
   await watcher.start();
   const metricBefore = await duplicateMetric(nodes);
@@ -163,7 +167,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
     return seen !== undefined && seen >= windowStart && seen <= loadEnd;
   });
   const cpuVerdict = cpuBottleneck(cpuShares, cpus().length, cpu.otherCores);
-  const perPayment = cpuPerUnit(cpuShares, held, "payment");
+  const perPayment = cpuPerUnit(cpuShares, held, "payment", { cores: idle, windowSeconds: cpu.seconds });
   const failed = failures.byCode();
   const ok = failures.total === 0;
   const duplicatePercent = duplicates.relayed > 0 ? (100 * duplicates.duplicates) / duplicates.relayed : 0;
@@ -226,7 +230,9 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
         met: cpuMet,
         goal: CPU_MS,
         failures: failed,
-        notes: `${roleText}; from /proc/<pid>/stat over the load and the drain (${fmt(cpu.seconds, 1)} s), divided by the ${fmt(held)} payments held`,
+        notes:
+          `${roleText}; from /proc/<pid>/stat over the load and the drain (${fmt(cpu.seconds, 1)} s), divided by the ${fmt(held)} payments held; ` +
+          `of the sum, ${fmt(perPayment.idleSystem ?? Number.NaN, 2)} ms is the processes' background with no load (${fmt(idle, 3)} cores, measured for ${options.idleSeconds} s before)`,
         ...(cpuMet ? {} : { bottleneck: cpuRowBottleneck }),
       },
       {
@@ -269,6 +275,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
       machineCores: { busy: cpu.machineCores, otherWork: cpu.otherCores },
       cpuWindowSeconds: cpu.seconds,
       cpuMsPerPayment: perPayment,
+      idleCores: idle,
       peers: peers.length,
     },
     durationSeconds: (performance.now() - started) / 1000,

@@ -132,10 +132,28 @@ export interface RoleCpu {
   system: number;
   /** This harness: signing, HTTP clients, the chain watcher. */
   loadGenerator: number;
+  /**
+   * Of `system`, what the same processes spend with no load at all (timers, polls, gossip heartbeats),
+   * measured just before the window and scaled to its length: at a low rate it is a large share of
+   * each unit's figure, at a high rate it vanishes. Undefined when not measured.
+   */
+  idleSystem?: number;
+}
+
+/**
+ * Cores the network's processes keep busy with no load, over `seconds` of quiet (a measurement window,
+ * not a wait for anything).
+ */
+export async function idleCores(processes: () => MeasuredProcess[], seconds: number): Promise<number> {
+  const meter = new CpuMeter(processes);
+  await meter.begin();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const shares = await meter.end();
+  return shares.filter((s) => s.role !== "load generator").reduce((sum, s) => sum + s.cpuSeconds, 0) / meter.seconds;
 }
 
 /** CPU milliseconds per unit of work for each role, from the shares of one window. */
-export function cpuPerUnit(shares: CpuShare[], units: number, unit: string): RoleCpu {
+export function cpuPerUnit(shares: CpuShare[], units: number, unit: string, idle?: { cores: number; windowSeconds: number }): RoleCpu {
   const ms = (seconds: number) => (units > 0 ? (seconds * 1000) / units : Number.NaN);
   const of = (role: CpuShare["role"]) => shares.filter((s) => s.role === role);
   const sum = (list: CpuShare[]) => list.reduce((total, s) => total + s.cpuSeconds, 0);
@@ -151,6 +169,7 @@ export function cpuPerUnit(shares: CpuShare[], units: number, unit: string): Rol
     chain: perRole("chain"),
     system: ms(sum(shares.filter((s) => s.role !== "load generator"))),
     loadGenerator: ms(sum(of("load generator"))),
+    ...(idle ? { idleSystem: ms(idle.cores * idle.windowSeconds) } : {}),
   };
 }
 

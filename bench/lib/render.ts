@@ -32,12 +32,13 @@ function cpuCells(row: Row & { cpu: RoleCpu }): string[] {
     ms(c.gateway),
     ms(c.chain),
     ms(c.system),
+    c.idleSystem === undefined ? "–" : ms(c.idleSystem),
     ms(c.loadGenerator),
     duplicatesText(row.duplicates),
   ];
 }
 
-const CPU_HEADER = ["row", "per", "origin node", "each peer node", "gateway", "chain", "system (sum)", "load generator (apart)", "duplicate relayed items"];
+const CPU_HEADER = ["row", "per", "origin node", "each peer node", "gateway", "chain", "system (sum)", "of it idle background", "load generator (apart)", "duplicate relayed items"];
 const withCpu = (results: RunResults) => rows(results).filter((r): r is Row & { cpu: RoleCpu } => r.cpu !== undefined);
 
 function plainTable(header: string[], body: string[][]): string[] {
@@ -119,7 +120,9 @@ export function markdown(results: RunResults, resultsFile: string): string {
       "",
       "Milliseconds of CPU per unit of work, from `/proc/<pid>/stat` (user + system time of every thread) of each process over",
       "the row's measured window. The origin node is the one the load enters (the gateway's node); a peer node's figure is",
-      "the mean over the peers, so the system's sum counts it once per peer. The load generator is this harness (signing,",
+      "the mean over the peers, so the system's sum counts it once per peer. \"Of it idle background\" is what the same",
+      "processes spend with no load (timers, polls, gossip heartbeats, measured just before the window): a large share at",
+      "a low rate, negligible at a high one. The load generator is this harness (signing,",
       "HTTP clients, chain watcher): it shares the machine but is not part of the system. Duplicate relayed items are",
       "escrow operations the chain was sent again after a first relay, counted from the blocks' calldata, with the nodes'",
       "own metric beside it where they export one.",

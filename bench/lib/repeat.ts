@@ -32,6 +32,7 @@ function medianCpu(list: RoleCpu[]): RoleCpu | undefined {
     chain: pick("chain"),
     system: pick("system") ?? Number.NaN,
     loadGenerator: pick("loadGenerator") ?? Number.NaN,
+    ...(list.some((c) => c.idleSystem !== undefined) ? { idleSystem: pick("idleSystem") ?? Number.NaN } : {}),
   };
 }
 

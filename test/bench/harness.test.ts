@@ -189,6 +189,8 @@ describe("bench harness", function () {
       { process: "harness", role: "load generator", cpuSeconds: 4, cores: 0 },
     ];
     expect(cpuPerUnit(shares, 1_000, "payment")).to.deep.equal({ unit: "payment", units: 1_000, originNode: 2, peerNode: 2, peers: 2, gateway: 0.5, chain: 1, system: 7.5, loadGenerator: 4 });
+    // Background with no load: 0.1 cores over a 20 s window is 2 s of the 1,000 payments' CPU.
+    expect(cpuPerUnit(shares, 1_000, "payment", { cores: 0.1, windowSeconds: 20 }).idleSystem).to.equal(2);
     const single = cpuPerUnit(shares.filter((s) => s.role !== "peer node"), 500, "payment");
     expect(single.peerNode).to.equal(null);
     expect(single.peers).to.equal(0);
@@ -275,7 +277,7 @@ describe("bench harness", function () {
       goal: { compare: "atLeast", value: 1_000 },
       failures: { NOT_HELD: 3, "TIMEOUT (create)": 1 },
       notes: "n",
-      cpu: { unit: "payment", units: 5_000, originNode: 3.21, peerNode: null, peers: 0, gateway: 4.1, chain: 3.4, system: 10.71, loadGenerator: 1.2 },
+      cpu: { unit: "payment", units: 5_000, originNode: 3.21, peerNode: null, peers: 0, gateway: 4.1, chain: 3.4, system: 10.71, loadGenerator: 1.2, idleSystem: 2.5 },
       duplicates: { relayed: 5_000, duplicates: 25, metric: null },
     };
     const burst: Row = { benchmark: "burst", metric: "accepted payments lost (never executed) or executed twice", value: 0, unit: "payments", target: "= 0", met: true, goal: { compare: "atMost", value: 0 }, failures: {}, notes: "0 lost" };
@@ -289,7 +291,7 @@ describe("bench harness", function () {
     expect(doc).to.contain("of commit `0123456789ab` **with uncommitted changes in the working tree**");
     expect(doc).to.contain("| single node | escrow payments created, signed and held on-chain, sustained | 250 payments/s | ≥ 1,000/s | 4 (3 NOT_HELD, 1 TIMEOUT (create)) | **missed** |");
     expect(doc).to.contain("| burst | accepted payments lost (never executed) or executed twice | 0 payments | = 0 | 0 | met |");
-    expect(doc).to.contain("| single node: escrow payments created, signed and held on-chain, sustained | payment (5,000) | 3.21 | n/a (no peers) | 4.10 | 3.40 | 10.7 | 1.20 | 25 of 5,000 (0.50%); nodes' metric n/a |");
+    expect(doc).to.contain("| single node: escrow payments created, signed and held on-chain, sustained | payment (5,000) | 3.21 | n/a (no peers) | 4.10 | 3.40 | 10.7 | 2.50 | 1.20 | 25 of 5,000 (0.50%); nodes' metric n/a |");
     expect(doc).to.contain("- Databases: /var/tmp on ext4");
     expect(doc).to.contain("single node 1.5");
     const table = consoleTable(withRows);
