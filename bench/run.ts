@@ -1,49 +1,62 @@
 /**
- * `npm run bench [-- options]`: runs the benchmarks of issue 7 on this machine against real processes
- * on 127.0.0.1, shows progress on stderr, prints the table on stdout and writes the results as JSON
+ * `npm run bench [-- options]`: runs the benchmarks on this machine against real processes on
+ * 127.0.0.1, shows progress on stderr, prints the table on stdout and writes the results as JSON
  * (bench/results/<timestamp>.json unless --out is given). `npm run bench:doc` turns a results file
- * into docs/benchmarks.md.
+ * into docs/benchmarks.md. Each network benchmark starts a network of its own for each of its runs.
  *
- *   --quick                 short run (under 5 minutes): shorter loads, 100,000 indexed payments for audit
- *   --only=a,b              run only these: storage, audit, verification, gateway, gossip, e2e, gas
- *   --seconds=N             load duration of gateway, gossip and e2e (default 30, 30, 60; quick 10, 8, 15)
+ *   --quick                 short run: shorter loads, one run per network benchmark, smaller data sets
+ *   --only=a,b              run only these: storage, audit, verification, gateway, gossip, e2e, single-node, burst, journal, gas
+ *   --runs=N                runs of each network benchmark, each on a fresh network; rows show the median (default 3, quick 1)
+ *   --seconds=N             load duration of gateway, gossip, e2e and single-node (default 30, 30, 60, 60; quick 10, 8, 15, 15)
  *   --micro-seconds=N       duration of each in-process rate (verification, storage; default 5, quick 2)
- *   --concurrency=N         concurrent clients of gateway and e2e (default 64)
+ *   --concurrency=N         concurrent clients of gateway, e2e and single-node (default 64)
+ *   --burst=N               payments in the burst (default 10,000; quick 3,000)
+ *   --journal-payments=N    payments on the journaled chain before its restart is measured (default 5,000; quick 1,000)
  *   --audit-payments=N      indexed payments for audit (default 1,000,000; quick 100,000)
  *   --audit-queries=N       audit queries timed (default 2,000; quick 500)
+ *   --data-dir=DIR          where the databases go (default: the OS temp folder if it is on a disk, else
+ *                           .settlenet/bench; also SETTLENET_BENCH_DIR)
  *   --out=FILE              results file
  */
 import { execFileSync } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 import { runAudit } from "./benchmarks/audit.js";
+import { runBurst } from "./benchmarks/burst.js";
 import { runEndToEnd } from "./benchmarks/e2e.js";
 import { runGas } from "./benchmarks/gas.js";
 import { runGateway } from "./benchmarks/gateway.js";
 import { runGossip } from "./benchmarks/gossip.js";
+import { runJournal } from "./benchmarks/journal.js";
 import { runStorage } from "./benchmarks/storage.js";
 import { runVerification } from "./benchmarks/verification.js";
-import { startCluster, type Cluster } from "./lib/cluster.js";
+import { startCluster, type Cluster, type ClusterOptions } from "./lib/cluster.js";
+import { chooseDataRoot } from "./lib/data-dir.js";
 import { machineInfo } from "./lib/machine.js";
 import { projectRoot } from "./lib/paths.js";
 import { consoleTable } from "./lib/render.js";
+import { combineRuns } from "./lib/repeat.js";
 import type { BenchmarkResult, RunResults } from "./lib/results.js";
 
-const ALL = ["storage", "audit", "verification", "gateway", "gossip", "e2e", "gas"] as const;
+const ALL = ["storage", "audit", "verification", "gateway", "gossip", "e2e", "single-node", "burst", "journal", "gas"] as const;
 type Name = (typeof ALL)[number];
 
 const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     only: { type: "string" },
+    runs: { type: "string" },
     seconds: { type: "string" },
     "micro-seconds": { type: "string" },
     concurrency: { type: "string" },
+    burst: { type: "string" },
+    "journal-payments": { type: "string" },
     "audit-payments": { type: "string" },
     "audit-queries": { type: "string" },
+    "data-dir": { type: "string" },
     out: { type: "string" },
   },
   strict: true,
@@ -60,16 +73,24 @@ const quick = values.quick === true;
 const only = values.only === undefined ? [...ALL] : values.only.split(",").map((s) => s.trim());
 for (const name of only) if (!(ALL as readonly string[]).includes(name)) throw new Error(`--only: unknown benchmark ${name} (known: ${ALL.join(", ")})`);
 const seconds = values.seconds === undefined ? undefined : positive("seconds", values.seconds, 1);
+const dataRoot = chooseDataRoot(values["data-dir"]);
 const options = {
   quick,
   only,
+  runs: Math.floor(positive("runs", values.runs, quick ? 1 : 3)),
   gatewaySeconds: seconds ?? (quick ? 10 : 30),
   gossipSeconds: seconds ?? (quick ? 8 : 30),
   e2eSeconds: seconds ?? (quick ? 15 : 60),
+  e2eDrainSeconds: quick ? 60 : 120,
+  idleSeconds: quick ? 3 : 10,
   microSeconds: positive("micro-seconds", values["micro-seconds"], quick ? 2 : 5),
   concurrency: Math.floor(positive("concurrency", values.concurrency, 64)),
+  burstPayments: Math.floor(positive("burst", values.burst, quick ? 3_000 : 10_000)),
+  burstRecoverSeconds: quick ? 180 : 300,
+  journalPayments: Math.floor(positive("journal-payments", values["journal-payments"], quick ? 1_000 : 5_000)),
   auditPayments: Math.floor(positive("audit-payments", values["audit-payments"], quick ? 100_000 : 1_000_000)),
   auditQueries: Math.floor(positive("audit-queries", values["audit-queries"], quick ? 500 : 2_000)),
+  dataDir: dataRoot.path,
 };
 const startedAt = new Date();
 const outFile = resolve(values.out ?? join(projectRoot, "bench", "results", `${startedAt.toISOString().replaceAll(":", "-")}.json`));
@@ -85,50 +106,96 @@ function commit(): RunResults["commit"] {
   }
 }
 
+// Taken before anything runs: the commit (and the state of the working tree) is what the run measures.
+const measured = commit();
 const machine = machineInfo();
 const benchmarks: BenchmarkResult[] = [];
+const load = () => loadavg().map((v) => Math.round(v * 100) / 100);
+const failedRow = (name: string, error: unknown, t: number, loadAverageAtStart: number[]): BenchmarkResult => ({
+  name,
+  rows: [],
+  details: {},
+  error: (error as Error).message,
+  durationSeconds: (performance.now() - t) / 1000,
+  loadAverageAtStart,
+});
+
 /** Runs one benchmark; a failure becomes a failed row, never stops the others. */
 async function step(name: string, fn: () => Promise<BenchmarkResult>): Promise<void> {
   const t = performance.now();
-  process.stderr.write(`\n== ${name}\n`);
+  const loadAverageAtStart = load();
+  process.stderr.write(`\n== ${name} (load ${loadAverageAtStart.join(" ")})\n`);
   try {
-    benchmarks.push(await fn());
+    benchmarks.push({ ...(await fn()), loadAverageAtStart });
   } catch (error) {
     process.stderr.write(`${name} failed: ${(error as Error).stack ?? String(error)}\n`);
-    benchmarks.push({ name, rows: [], details: {}, error: (error as Error).message, durationSeconds: (performance.now() - t) / 1000 });
+    benchmarks.push(failedRow(name, error, t, loadAverageAtStart));
   }
 }
 
-process.stderr.write(`settlenet benchmarks${quick ? " (quick)" : ""} on ${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadAverage.join(" ")}\n`);
-if (wants("storage")) await step("storage", () => runStorage({ seconds: options.microSeconds }));
-if (wants("audit")) await step("audit", () => runAudit({ payments: options.auditPayments, queries: options.auditQueries }));
+let running: Cluster | undefined;
+process.once("SIGINT", () => {
+  process.stderr.write("\ninterrupted: stopping the network\n");
+  void (running?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+});
 
-const clusterBenchmarks: Name[] = ["verification", "gateway", "gossip", "e2e"];
-if (clusterBenchmarks.some(wants)) {
-  let cluster: Cluster | undefined;
-  process.stderr.write("\n== network: chain, 4 institution nodes, gateway\n");
-  try {
-    cluster = await startCluster({ merchants: 2, payers: 16, log: (m) => process.stderr.write(`${m}\n`) });
-  } catch (error) {
-    process.stderr.write(`the network did not start: ${(error as Error).stack ?? String(error)}\n`);
-    for (const name of clusterBenchmarks.filter(wants)) benchmarks.push({ name, rows: [], details: {}, error: `network did not start: ${(error as Error).message}`, durationSeconds: 0 });
-  }
-  if (cluster) {
-    const c = cluster;
-    const stop = () => {
-      void c.stop().finally(() => process.exit(130));
-    };
-    process.once("SIGINT", stop);
+/**
+ * Runs a network benchmark `runs` times, each on a network started for it (so no run inherits another
+ * benchmark's relay backlog, and the network is stopped right after), and combines the runs (medians).
+ */
+async function network(name: string, cluster: Partial<ClusterOptions>, fn: (c: Cluster) => Promise<BenchmarkResult>, runs = options.runs): Promise<void> {
+  const results: BenchmarkResult[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const t = performance.now();
+    const loadAverageAtStart = load();
+    const institutions = cluster.institutions ?? 4;
+    process.stderr.write(
+      `\n== ${name}${runs > 1 ? ` (run ${run} of ${runs})` : ""}: a fresh network, chain + ${institutions} institution node${institutions === 1 ? "" : "s"}${cluster.gateway === false ? "" : " + gateway"} (load ${loadAverageAtStart.join(" ")})\n`,
+    );
     try {
-      if (wants("verification")) await step("verification", () => runVerification(c, { seconds: options.microSeconds }));
-      if (wants("gateway")) await step("gateway", () => runGateway(c, { seconds: options.gatewaySeconds, concurrency: options.concurrency }));
-      if (wants("gossip")) await step("gossip", () => runGossip(c, { seconds: options.gossipSeconds, concurrency: 4, poolRate: 3_000, drainSeconds: quick ? 60 : 300 }));
-      if (wants("e2e")) await step("end-to-end", () => runEndToEnd(c, { seconds: options.e2eSeconds, concurrency: options.concurrency }));
-    } finally {
-      process.removeListener("SIGINT", stop);
-      process.stderr.write("stopping the network\n");
-      await c.stop();
+      running = await startCluster({ merchants: 2, payers: 16, dataRoot: dataRoot.path, log: (m) => process.stderr.write(`${m}\n`), ...cluster });
+    } catch (error) {
+      process.stderr.write(`the network did not start: ${(error as Error).stack ?? String(error)}\n`);
+      results.push(failedRow(name, new Error(`network did not start: ${(error as Error).message}`), t, loadAverageAtStart));
+      continue;
     }
+    try {
+      results.push({ ...(await fn(running)), loadAverageAtStart });
+    } catch (error) {
+      process.stderr.write(`${name} failed: ${(error as Error).stack ?? String(error)}\n`);
+      results.push(failedRow(name, error, t, loadAverageAtStart));
+    } finally {
+      process.stderr.write("stopping the network\n");
+      await running.stop().catch((error: unknown) => process.stderr.write(`stopping the network failed: ${(error as Error).message}\n`));
+      running = undefined;
+    }
+  }
+  benchmarks.push(combineRuns(name, results));
+}
+
+process.stderr.write(
+  `settlenet benchmarks${quick ? " (quick)" : ""} on ${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadAverage.join(" ")}; ` +
+    `databases in ${dataRoot.path} (${dataRoot.filesystem})\n`,
+);
+if (dataRoot.inMemory) process.stderr.write(`WARNING: ${dataRoot.path} is on ${dataRoot.filesystem} (memory): durable-write figures will overstate a disk\n`);
+if (wants("storage")) await step("storage", () => runStorage({ seconds: options.microSeconds, dataRoot: dataRoot.path }));
+if (wants("audit")) await step("audit", () => runAudit({ payments: options.auditPayments, queries: options.auditQueries, dataRoot: dataRoot.path }));
+// In-process rates: the network only provides the registry the validation reads, so one run on a small one.
+if (wants("verification")) await network("verification", { institutions: 1, gateway: false }, (c) => runVerification(c, { seconds: options.microSeconds, dataRoot: dataRoot.path }), 1);
+if (wants("gateway")) await network("gateway", {}, (c) => runGateway(c, { seconds: options.gatewaySeconds, concurrency: options.concurrency }));
+if (wants("gossip")) await network("gossip", { gateway: false }, (c) => runGossip(c, { seconds: options.gossipSeconds, concurrency: 4, poolRate: 3_000 }));
+if (wants("e2e"))
+  await network("end-to-end", {}, (c) => runEndToEnd(c, { name: "end-to-end", seconds: options.e2eSeconds, concurrency: options.concurrency, drainSeconds: options.e2eDrainSeconds, idleSeconds: options.idleSeconds }));
+if (wants("single-node"))
+  await network("single node", { institutions: 1 }, (c) => runEndToEnd(c, { name: "single node", seconds: options.e2eSeconds, concurrency: options.concurrency, drainSeconds: options.e2eDrainSeconds, idleSeconds: options.idleSeconds }));
+if (wants("burst"))
+  await network("burst", {}, (c) => runBurst(c, { payments: options.burstPayments, concurrency: 8, recoverSeconds: options.burstRecoverSeconds, probeEveryMs: 1_000, idleSeconds: options.idleSeconds }));
+if (wants("journal")) {
+  const chainDataDir = await mkdtemp(join(dataRoot.path, "settlenet-bench-journal-"));
+  try {
+    await network("journal", { institutions: 1, gateway: false, chainDataDir }, (c) => runJournal(c, { payments: options.journalPayments, chainDataDir, holdSeconds: 300 }), 1);
+  } finally {
+    await rm(chainDataDir, { recursive: true, force: true });
   }
 }
 if (wants("gas")) await step("gas", () => runGas());
@@ -141,7 +208,8 @@ const results: RunResults = {
   options,
   machine,
   loadAverageAtEnd: loadavg().map((v) => Math.round(v * 100) / 100),
-  commit: commit(),
+  commit: measured,
+  dataRoot,
   benchmarks,
 };
 await mkdir(dirname(outFile), { recursive: true });

@@ -4,7 +4,6 @@
  * indexer's atomic batch API) and queried with `PaymentRepository.listByMerchant`, on a fresh LevelDB.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { openStorage } from "../../node/storage/db.js";
@@ -27,12 +26,14 @@ const PAGE = 100;
 export interface AuditOptions {
   payments: number;
   queries: number;
+  /** Folder for the database (the benchmarks' data folder). */
+  dataRoot: string;
 }
 
 export async function runAudit(options: AuditOptions): Promise<BenchmarkResult> {
   const progress = new Progress("audit");
   const started = performance.now();
-  const dir = await mkdtemp(join(tmpdir(), "settlenet-bench-audit-"));
+  const dir = await mkdtemp(join(options.dataRoot, "settlenet-bench-audit-"));
   const storage = await openStorage(join(dir, "db"));
   try {
     const token = randomAddress();

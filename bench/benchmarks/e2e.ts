@@ -1,32 +1,45 @@
 /**
  * end-to-end: escrow payments created through the gateway (POST /v1/payments), signed by the payer
  * (the returned payment id is the EIP-712 digest the payer's wallet signs), authorised (POST
- * /v1/payments/{id}/authorization → the institution node validates, stores, gossips to the other three
- * and relays in batches) and held on-chain. Closed loop with a fixed number of concurrent shoppers.
+ * /v1/payments/{id}/authorization → the institution node validates, stores, gossips to its peers and
+ * relays in batches) and held on-chain. Closed loop with a fixed number of concurrent shoppers.
  * The hold is observed from outside: a watcher polls the chain for PaymentPaid events. Latency = API
  * call → hold seen; stages are timed per payment from the harness's clocks and the nodes' stored
- * records (receivedAtMs); CPU per process shows what limits throughput.
+ * records (receivedAtMs). Every create or authorisation not answered as expected is a failure with its
+ * code, and so is every authorised payment not held on-chain after the load (NOT_HELD) or held twice
+ * (EXECUTED_TWICE). CPU per payment per role is measured over the load and the drain; duplicate
+ * relayed items come from the chain's blocks. Run on 4 institution nodes (end-to-end) and on one
+ * (single node: what the chain, one node and the gateway do without gossip or peers).
  */
 import { cpus } from "node:os";
 
-import { CpuMeter, cpuBottleneck } from "../lib/cpu.js";
+import { CpuMeter, cpuBottleneck, cpuPerUnit, idleCores } from "../lib/cpu.js";
 import { HoldWatcher } from "../lib/chain-watch.js";
 import type { Cluster } from "../lib/cluster.js";
+import { CountedFailure, Failures, codeOfAnswer, codeOfError, describeFailures } from "../lib/failures.js";
 import { closedLoop } from "../lib/load.js";
 import { mapLimit, storedOperation } from "../lib/node-api.js";
 import { signDigest } from "../lib/ops.js";
 import { Progress } from "../lib/progress.js";
-import { atLeast, atMost, fmt, type BenchmarkResult } from "../lib/results.js";
+import { duplicateMetric, relayedInWindow } from "../lib/relay-check.js";
+import { fmt, meets, type BenchmarkResult, type Goal } from "../lib/results.js";
 import { jsonSummary, summarize, type Summary } from "../lib/stats.js";
 
-const TARGET_RATE = 1_000;
-const TARGET_P99_MS = 2_000;
+const RATE: Goal = { compare: "atLeast", value: 1_000 };
+const P99_MS: Goal = { compare: "atMost", value: 2_000 };
+const CPU_MS: Goal = { compare: "atMost", value: 2 };
+const DUPLICATE_PERCENT: Goal = { compare: "atMost", value: 1 };
 const SAMPLE = 500;
-const DRAIN_MS = 120_000;
 
 export interface EndToEndOptions {
+  /** Row label: "end-to-end" (4 nodes) or "single node". */
+  name: string;
   seconds: number;
   concurrency: number;
+  /** Longest wait after the load for every authorised payment's hold. */
+  drainSeconds: number;
+  /** Quiet seconds measured before the load, for the processes' background CPU. */
+  idleSeconds: number;
 }
 
 interface Timed {
@@ -39,16 +52,22 @@ interface Timed {
 }
 
 export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): Promise<BenchmarkResult> {
-  const progress = new Progress("end-to-end");
+  const name = options.name;
+  const progress = new Progress(name);
   const started = performance.now();
   const { scenario, nodes } = cluster.net;
   const [origin, ...peers] = nodes;
   if (!origin) throw new Error("no institution node");
   const payers = scenario.payers;
-  const watcher = new HoldWatcher(scenario.chain.provider, scenario.deployment.contracts.escrow);
+  const escrow = scenario.deployment.contracts.escrow;
+  progress.log(`measuring the network's background CPU for ${options.idleSeconds} s with no load`);
+  const idle = await idleCores(() => cluster.processes(), options.idleSeconds);
+  const watcher = new HoldWatcher(scenario.chain.provider, escrow);
   await watcher.start();
+  const metricBefore = await duplicateMetric(nodes);
   const run = `e${Date.now().toString(36)}`;
   const timed: Timed[] = [];
+  const failures = new Failures();
   const cpu = new CpuMeter(() => cluster.processes());
   await cpu.begin();
   const loadStart = Date.now();
@@ -58,33 +77,47 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
       const client = cluster.clients[seq % cluster.clients.length];
       const payer = payers[seq % payers.length];
       if (!client || !payer) throw new Error("no client or payer");
-      const t0 = Date.now();
-      const created = await client.post<{ id: string; paymentId: string }>("/v1/payments", {
-        amount: "100",
-        currency: "CNY",
-        merchantOrderId: `${run}-${seq}`,
-        payer: payer.address,
-      });
-      if (created.status !== 201) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body).slice(0, 200)}`);
-      const t1 = Date.now();
-      const signature = signDigest(created.body.paymentId, payer.privateKey);
-      const t2 = Date.now();
-      const authorized = await client.post(`/v1/payments/${created.body.id}/authorization`, { signature });
-      if (authorized.status !== 202) throw new Error(`authorization answered ${authorized.status}: ${JSON.stringify(authorized.body).slice(0, 200)}`);
-      timed.push({ paymentId: created.body.paymentId.toLowerCase(), t0, t1, t2, t3: Date.now() });
+      let stage = "create";
+      try {
+        const t0 = Date.now();
+        const created = await client.post<{ id: string; paymentId: string }>("/v1/payments", { amount: "100", currency: "CNY", merchantOrderId: `${run}-${seq}`, payer: payer.address });
+        if (created.status !== 201) {
+          failures.add(`${codeOfAnswer(created.status, created.body)} (create)`, JSON.stringify(created.body).slice(0, 200));
+          throw new CountedFailure(`create answered ${created.status}`);
+        }
+        const t1 = Date.now();
+        const signature = signDigest(created.body.paymentId, payer.privateKey);
+        const t2 = Date.now();
+        stage = "authorize";
+        const authorized = await client.post(`/v1/payments/${created.body.id}/authorization`, { signature });
+        if (authorized.status !== 202) {
+          failures.add(`${codeOfAnswer(authorized.status, authorized.body)} (authorize)`, JSON.stringify(authorized.body).slice(0, 200));
+          throw new CountedFailure(`authorization answered ${authorized.status}`);
+        }
+        timed.push({ paymentId: created.body.paymentId.toLowerCase(), t0, t1, t2, t3: Date.now() });
+      } catch (error) {
+        if (!(error instanceof CountedFailure)) failures.add(`${codeOfError(error)} (${stage})`, (error as Error).message);
+        throw error;
+      }
     },
     (r) => progress.update(`${fmt(r.completed)} authorised, ${fmt(timed.filter((t) => watcher.holds.has(t.paymentId)).length)} of them held on-chain, ${r.failed} failed`),
   );
   const loadEnd = Date.now();
   progress.log(`${fmt(timed.length)} payments authorised in ${options.seconds} s (${load.failed} failed); waiting for their holds`);
 
-  const drainEnd = Date.now() + DRAIN_MS;
+  const drainEnd = Date.now() + options.drainSeconds * 1000;
   while (Date.now() < drainEnd && timed.some((t) => !watcher.holds.has(t.paymentId))) {
     progress.update(`${fmt(timed.filter((t) => watcher.holds.has(t.paymentId)).length)} / ${fmt(timed.length)} held`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  watcher.stop();
+  await watcher.stop();
   const cpuShares = await cpu.end();
+  const held = timed.filter((t) => watcher.holds.has(t.paymentId)).length;
+  const unheld = timed.length - held;
+  failures.add("NOT_HELD", `${unheld} authorised payments not held on-chain ${options.drainSeconds} s after the load`, unheld);
+  failures.add("EXECUTED_TWICE", "a payment paid more than once on-chain", watcher.executedTwice());
+  progress.log(`reading the chain's blocks ${watcher.firstBlock}..${watcher.lastBlock} for relayed items`);
+  const { duplicates, scan } = await relayedInWindow({ provider: scenario.chain.provider, escrow, nodes }, { from: watcher.firstBlock, to: watcher.lastBlock, metricBefore });
 
   // Sustained rate: holds seen after the first tenth of the run (ramp-up) until the load stopped.
   const windowStart = loadStart + (loadEnd - loadStart) / 10;
@@ -97,12 +130,11 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
     const at = watcher.holds.get(t.paymentId);
     return at === undefined ? Infinity : at - t.t0;
   });
-  const unheld = latencies.filter((l) => !Number.isFinite(l)).length;
   const latency = summarize(latencies);
 
   // Stages from a random sample, with the nodes' own acceptance times.
   const sample = [...timed].sort(() => Math.random() - 0.5).slice(0, SAMPLE);
-  progress.log(`reading ${sample.length} sampled payments from all 4 nodes`);
+  progress.log(`reading ${sample.length} sampled payments from ${nodes.length} node${nodes.length === 1 ? "" : "s"}`);
   const stored = await mapLimit(sample, 16, async (t) => ({ t, records: await Promise.all(nodes.map((n) => storedOperation(n.apiUrl, t.paymentId))) }));
   const stage: Record<string, number[]> = {
     "gateway create (POST /v1/payments)": [],
@@ -120,7 +152,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
     if (o) {
       stage["authorize → origin node accepted (gateway checks and node sync, node validation)"]?.push(o.receivedAtMs - t.t2);
       stage["origin accepted → authorize answered (node store + gossip publish, gateway update)"]?.push(t.t3 - o.receivedAtMs);
-      gossip.push(p.every((x) => x) ? Math.max(...p.map((x) => (x as { receivedAtMs: number }).receivedAtMs)) - o.receivedAtMs : Infinity);
+      if (p.length > 0) gossip.push(p.every((x) => x) ? Math.max(...p.map((x) => (x as { receivedAtMs: number }).receivedAtMs)) - o.receivedAtMs : Infinity);
     }
     stage["relay and chain (authorize answered → hold seen in a block)"]?.push(hold === undefined ? Infinity : hold - t.t3);
   }
@@ -130,65 +162,120 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   const stageText = Object.entries(stages)
     .map(([k, s]) => `${k} p50 ${fmt(s.p50)} / p99 ${fmt(s.p99)} ms`)
     .join("; ");
-  const windowBlocks = watcher.blocks.filter((b) => b.seenAtMs >= windowStart && b.seenAtMs <= loadEnd);
-  const cpuVerdict = cpuBottleneck(cpuShares, cpus().length);
+  const windowBlocks = scan.blocks.filter((b) => {
+    const seen = watcher.blockSeenAt.get(b.number);
+    return seen !== undefined && seen >= windowStart && seen <= loadEnd;
+  });
+  const cpuVerdict = cpuBottleneck(cpuShares, cpus().length, cpu.otherCores);
+  const perPayment = cpuPerUnit(cpuShares, held, "payment", { cores: idle, windowSeconds: cpu.seconds });
+  const failed = failures.byCode();
+  const ok = failures.total === 0;
+  const duplicatePercent = duplicates.relayed > 0 ? (100 * duplicates.duplicates) / duplicates.relayed : 0;
 
-  const rateMet = atLeast(rate, TARGET_RATE);
-  const p99Met = atMost(latency.p99, TARGET_P99_MS) && unheld === 0;
-  const notes =
-    `${options.concurrency} concurrent shoppers (create → sign → authorise), ${options.seconds} s; ${fmt(timed.length)} authorised, ` +
-    `${load.failed} failed${unheld ? `, ${unheld} not held within ${DRAIN_MS / 1000} s after the load (counted as ∞ latency)` : ""}; ` +
-    `4 institution nodes, node default relay settings (batches of up to 100 every 200 ms)`;
+  const rateMet = meets(rate, RATE) && ok;
+  const p99Met = meets(latency.p99, P99_MS) && ok;
+  const cpuMet = meets(perPayment.system, CPU_MS) && ok;
+  const network = `${nodes.length} institution node${nodes.length === 1 ? "" : "s"}, chain and gateway, node default relay settings`;
+  const notes = `${options.concurrency} concurrent shoppers (create → sign → authorise), ${options.seconds} s; ${fmt(timed.length)} authorised, ${fmt(held)} held; ${network}`;
+  const roleText =
+    `origin node ${fmt(perPayment.originNode ?? Number.NaN, 2)}, ${peers.length > 0 ? `each of ${peers.length} peers ${fmt(perPayment.peerNode ?? Number.NaN, 2)}, ` : ""}` +
+    `gateway ${fmt(perPayment.gateway ?? Number.NaN, 2)}, chain ${fmt(perPayment.chain ?? Number.NaN, 2)} ms per payment; load generator ${fmt(perPayment.loadGenerator, 2)} ms apart`;
+  const cpuRowBottleneck = (() => {
+    const roles: [string, number | null][] = [
+      ["origin node", perPayment.originNode],
+      [`peer nodes (${peers.length})`, perPayment.peerNode === null ? null : perPayment.peerNode * peers.length],
+      ["gateway", perPayment.gateway],
+      ["chain", perPayment.chain],
+    ];
+    const worst = roles.filter((r): r is [string, number] => r[1] !== null).sort((a, b) => b[1] - a[1])[0];
+    return { stage: `CPU of ${worst?.[0] ?? "?"} per payment`, evidence: roleText };
+  })();
   return {
-    name: "end-to-end",
+    name,
     rows: [
       {
-        benchmark: "end-to-end",
+        benchmark: name,
         metric: "escrow payments created, signed and held on-chain, sustained",
         value: rate,
         unit: "payments/s",
-        target: `≥ ${fmt(TARGET_RATE)}/s`,
+        target: `≥ ${fmt(RATE.value)}/s`,
         met: rateMet,
+        goal: RATE,
+        failures: failed,
         notes,
-        ...(rateMet
-          ? {}
-          : {
-              bottleneck: {
-                stage: cpuVerdict.stage,
-                evidence: `${cpuVerdict.evidence}; per payment: ${stageText}`,
-              },
-            }),
+        cpu: perPayment,
+        duplicates,
+        ...(rateMet ? {} : { bottleneck: { stage: cpuVerdict.stage, evidence: `${cpuVerdict.evidence}; per payment: ${stageText}` } }),
       },
       {
-        benchmark: "end-to-end",
+        benchmark: name,
         metric: "p99 latency, API call → on-chain hold",
         value: latency.p99,
         unit: "ms",
-        target: `≤ ${fmt(TARGET_P99_MS)} ms`,
+        target: `≤ ${fmt(P99_MS.value)} ms`,
         met: p99Met,
-        notes: `p50 ${fmt(latency.p50)} ms over ${fmt(latency.count)} payments; gossip to the other 3 nodes p50 ${fmt(gossipSummary.p50)} / p99 ${fmt(gossipSummary.p99)} ms (in parallel with the relay)`,
+        goal: P99_MS,
+        failures: failed,
+        notes:
+          `p50 ${fmt(latency.p50)} ms over ${fmt(latency.count)} authorised payments (one never held counts as ∞)` +
+          (peers.length > 0 ? `; gossip to the other ${peers.length} nodes p50 ${fmt(gossipSummary.p50)} / p99 ${fmt(gossipSummary.p99)} ms (in parallel with the relay)` : ""),
         ...(p99Met || !slowest ? {} : { bottleneck: { stage: slowest[0], evidence: stageText } }),
+      },
+      {
+        benchmark: name,
+        metric: "CPU per payment, summed over every process (load generator apart)",
+        value: perPayment.system,
+        unit: "ms",
+        target: `≤ ${CPU_MS.value} ms`,
+        met: cpuMet,
+        goal: CPU_MS,
+        failures: failed,
+        notes:
+          `${roleText}; from /proc/<pid>/stat over the load and the drain (${fmt(cpu.seconds, 1)} s), divided by the ${fmt(held)} payments held; ` +
+          `of the sum, ${fmt(perPayment.idleSystem ?? Number.NaN, 2)} ms is the processes' background with no load (${fmt(idle, 3)} cores, measured for ${options.idleSeconds} s before)`,
+        ...(cpuMet ? {} : { bottleneck: cpuRowBottleneck }),
+      },
+      {
+        benchmark: name,
+        metric: "duplicate relayed items (share of escrow items sent on-chain)",
+        value: duplicatePercent,
+        unit: "%",
+        target: `≤ ${DUPLICATE_PERCENT.value}%`,
+        met: meets(duplicatePercent, DUPLICATE_PERCENT),
+        goal: DUPLICATE_PERCENT,
+        failures: failed,
+        notes: `${fmt(duplicates.duplicates)} of ${fmt(duplicates.relayed)} items in ${fmt(scan.relayed.transactions)} escrow transactions, from the blocks' calldata; nodes' ${duplicates.metric === null ? "settlenet_relay_duplicate_items_total n/a (not exported)" : `settlenet_relay_duplicate_items_total ${fmt(duplicates.metric)}`}`,
       },
     ],
     details: {
       concurrency: options.concurrency,
       seconds: options.seconds,
       authorised: timed.length,
-      failed: load.failed,
-      errors: load.errors,
+      held,
+      failures: failed,
+      failureSummary: describeFailures(failed),
+      failureExamples: failures.examples,
       heldInWindow,
       windowSeconds: (loadEnd - windowStart) / 1000,
       unheld,
+      executedTwice: watcher.executedTwice(),
       latencyMs: jsonSummary(latency),
       stagesMs: Object.fromEntries(Object.entries(stages).map(([k, s]) => [k, jsonSummary(s)])),
       gossipToPeersMs: jsonSummary(gossipSummary),
       sampled: sample.length,
       chain: {
+        blocks: scan.blocks.length,
         blocksInWindow: windowBlocks.length,
         transactionsInWindow: windowBlocks.reduce((n, b) => n + b.transactions, 0),
         gasPerSecondInWindow: windowBlocks.reduce((n, b) => n + b.gasUsed, 0) / ((loadEnd - windowStart) / 1000),
+        relayed: scan.relayed,
       },
+      duplicates,
       cpu: cpuShares,
+      machineCores: { busy: cpu.machineCores, otherWork: cpu.otherCores },
+      cpuWindowSeconds: cpu.seconds,
+      cpuMsPerPayment: perPayment,
+      idleCores: idle,
       peers: peers.length,
     },
     durationSeconds: (performance.now() - started) / 1000,

@@ -8,7 +8,6 @@
  * sync costs.
  */
 import { open, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { openStorage } from "../../node/storage/db.js";
@@ -23,6 +22,8 @@ const TARGET = 40_000;
 export interface StorageOptions {
   /** Measuring time of each batch size. */
   seconds: number;
+  /** Folder for the databases (the benchmarks' data folder, on a disk). */
+  dataRoot: string;
 }
 
 /** Writes for `seconds`, `batch` operations per synced putAccepted; returns operations per second. */
@@ -122,7 +123,7 @@ async function fsyncLatency(dir: string, count: number) {
 export async function runStorage(options: StorageOptions): Promise<BenchmarkResult> {
   const progress = new Progress("storage");
   const started = performance.now();
-  const dir = await mkdtemp(join(tmpdir(), "settlenet-bench-storage-"));
+  const dir = await mkdtemp(join(options.dataRoot, "settlenet-bench-storage-"));
   try {
     const runs = [];
     for (const batch of [1, 10, 100]) {

@@ -9,7 +9,6 @@
  */
 import { createRequire } from "node:module";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { SigningKey, Signature } from "ethers";
@@ -27,7 +26,7 @@ import type { Cluster } from "../lib/cluster.js";
 import { signedPay } from "../lib/ops.js";
 import { Progress } from "../lib/progress.js";
 import { fmt, type BenchmarkResult } from "../lib/results.js";
-import { bestRates, rateOfAsync } from "../lib/stats.js";
+import { interleavedRates, rateOfAsync } from "../lib/stats.js";
 
 const require = createRequire(import.meta.url);
 const TARGET_PER_CORE = 10_000;
@@ -37,6 +36,8 @@ const OPS = 2_000;
 export interface VerificationOptions {
   /** Measuring time of each rate. */
   seconds: number;
+  /** Folder for the seen-check's LevelDB (the benchmarks' data folder). */
+  dataRoot: string;
 }
 
 export async function runVerification(cluster: Cluster, options: VerificationOptions): Promise<BenchmarkResult> {
@@ -73,7 +74,7 @@ export async function runVerification(cluster: Cluster, options: VerificationOpt
 
   const secp256k1 = require("secp256k1") as typeof Secp256k1;
   progress.log(`recovery rates and components, interleaved in rounds (${options.seconds} s each in all)`);
-  const rates = bestRates(
+  const rates = interleavedRates(
     {
       native: (i) => {
         const r = at(raw, i);
@@ -94,21 +95,21 @@ export async function runVerification(cluster: Cluster, options: VerificationOpt
     },
     ms,
   );
-  const best = (name: string) => rates[name]?.best ?? 0;
-  const native = { perSecond: best("native") };
-  const nodePath = { perSecond: best("nodePath") };
-  const recoverOnly = { perSecond: best("recoverSigner") };
-  const digestsOnly = { perSecond: best("operationDigests") };
-  const schemaOnly = { perSecond: best("schemaParse") };
+  const median = (name: string) => rates[name]?.median ?? 0;
+  const native = { perSecond: median("native") };
+  const nodePath = { perSecond: median("nodePath") };
+  const recoverOnly = { perSecond: median("recoverSigner") };
+  const digestsOnly = { perSecond: median("operationDigests") };
+  const schemaOnly = { perSecond: median("schemaParse") };
   const rawRates = [
     { implementation: "libsecp256k1 (native, `secp256k1` package)", perSecond: native.perSecond },
-    { implementation: "ethers SigningKey (pure JS, @noble/curves)", perSecond: best("ethersJs") },
+    { implementation: "ethers SigningKey (pure JS, @noble/curves)", perSecond: median("ethersJs") },
   ].sort((a, b) => b.perSecond - a.perSecond);
   const fastest = rawRates[0] as { implementation: string; perSecond: number };
 
   // The whole validation core against the network's registry (an in-memory mirror built from chain
   // events) and a LevelDB seen-check; nothing is stored, so the same operations stay new.
-  const dir = await mkdtemp(join(tmpdir(), "settlenet-bench-verify-"));
+  const dir = await mkdtemp(join(options.dataRoot, "settlenet-bench-verify-"));
   const storage = await openStorage(join(dir, "db"));
   const registry = new ChainRegistryView({ deployment, pollIntervalMs: 60_000 }, { provider: scenario.chain.provider, logger: pino({ level: "silent" }) });
   let full: { perSecond: number; calls: number };
@@ -147,7 +148,7 @@ export async function runVerification(cluster: Cluster, options: VerificationOpt
         met,
         notes:
           `${fmt(share * 100, 1)}% of the fastest raw rate here, ${fastest.implementation} at ${fmt(fastest.perSecond)}/s; ` +
-          `whole validateOperation (schema, registry, LevelDB seen-check, signature) ${fmt(full.perSecond)}/s; single thread` +
+          `whole validateOperation (schema, registry, LevelDB seen-check, signature) ${fmt(full.perSecond)}/s; single thread, median of 5 interleaved rounds` +
           (NATIVE_SECP256K1 ? "" : "; WARNING: the node fell back to the pure-JS secp256k1"),
         ...(met
           ? {}
@@ -156,7 +157,7 @@ export async function runVerification(cluster: Cluster, options: VerificationOpt
                 stage: worst.stage,
                 evidence:
                   stages.map((s) => `${s.stage}: ${s.us < 0 ? "below the noise" : `${fmt(s.us, 1)} µs`}`).join("; ") +
-                  " (per call, from the best of 5 interleaved rounds of each rate; differences of rates can be negative on a busy machine)",
+                  " (per call, from the median of 5 interleaved rounds of each rate; differences of rates can be negative on a busy machine)",
               },
             }),
       },
@@ -166,7 +167,7 @@ export async function runVerification(cluster: Cluster, options: VerificationOpt
       rawRecoveryPerSecond: rawRates,
       nodePathPerSecond: nodePath.perSecond,
       shareOfFastestRaw: share,
-      ratesPerSecondBestAndMedianOfRounds: rates,
+      ratesPerSecondMedianBestAndRounds: rates,
       componentsPerSecond: {
         recoverSigner: recoverOnly.perSecond,
         operationDigests: digestsOnly.perSecond,

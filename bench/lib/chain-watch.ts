@@ -1,24 +1,25 @@
 /**
- * Watches the chain for held payments from the outside: polls the latest block every few tens of
- * milliseconds and records, per payment id, the wall-clock time its PaymentPaid event was first seen
- * in a mined block (the on-chain hold), plus each new block's transaction count and gas.
+ * Watches the chain for held payments from the outside: polls the block number every few tens of
+ * milliseconds and, when it moved, reads the new blocks' PaymentPaid events. Per payment id it keeps
+ * the wall-clock time its hold was first seen and how many times it was paid (more than once would be
+ * a payment executed twice). Block contents are read once, after the measured window (chain-scan.ts),
+ * so the watcher's own load on the chain stays one eth_blockNumber per poll and one eth_getLogs per
+ * new block range.
  */
 import { Interface, type JsonRpcProvider } from "ethers";
 
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 
-export interface BlockSeen {
-  number: number;
-  seenAtMs: number;
-  transactions: number;
-  gasUsed: number;
-}
-
 /** Records holds until stopped. */
 export class HoldWatcher {
   /** payment id (lower case) → Date.now() when its hold was first seen. */
   readonly holds = new Map<string, number>();
-  readonly blocks: BlockSeen[] = [];
+  /** payment id → PaymentPaid events seen (1 for every payment executed once). */
+  readonly paidCount = new Map<string, number>();
+  /** block number → Date.now() when it was first seen. */
+  readonly blockSeenAt = new Map<number, number>();
+  /** First block after start() (the first the watcher covers). */
+  firstBlock = 0;
   private timer: NodeJS.Timeout | undefined;
   private last = -1;
   private busy = false;
@@ -37,11 +38,28 @@ export class HoldWatcher {
   /** Starts after the current block. */
   async start(): Promise<void> {
     this.last = await this.provider.getBlockNumber();
+    this.firstBlock = this.last + 1;
     this.timer = setInterval(() => void this.poll(), this.everyMs);
   }
 
-  stop(): void {
+  /** The last block the watcher has read. */
+  get lastBlock(): number {
+    return this.last;
+  }
+
+  /** Payments paid more than once, and how many extra times. */
+  executedTwice(): number {
+    let extra = 0;
+    for (const n of this.paidCount.values()) if (n > 1) extra += n - 1;
+    return extra;
+  }
+
+  /** Stops polling after one last read, so every block mined so far is covered. */
+  async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    while (this.busy) await new Promise((r) => setTimeout(r, this.everyMs));
+    await this.poll();
   }
 
   private async poll(): Promise<void> {
@@ -56,11 +74,9 @@ export class HoldWatcher {
       for (const log of logs) {
         const id = (log.topics[1] ?? "").toLowerCase();
         if (!this.holds.has(id)) this.holds.set(id, seenAtMs);
+        this.paidCount.set(id, (this.paidCount.get(id) ?? 0) + 1);
       }
-      for (let n = from; n <= latest; n++) {
-        const block = await this.provider.getBlock(n);
-        if (block) this.blocks.push({ number: n, seenAtMs, transactions: block.transactions.length, gasUsed: Number(block.gasUsed) });
-      }
+      for (let n = from; n <= latest; n++) this.blockSeenAt.set(n, seenAtMs);
       this.last = latest;
     } catch {
       // A failed poll is retried on the next tick; the time of first sight is then a little later.

@@ -1,12 +1,13 @@
 /**
  * The network the system benchmarks run against, all real processes on 127.0.0.1 launched by the
  * launcher library (scripts/lib/launch/): the chain (EDR JSON-RPC in memory, its own process), four
- * institution nodes with the node's default relay and indexer settings, and a gateway whose merchants
- * and API keys are set up with the admin CLI, like an operator would.
+ * institution nodes (or one) with the node's default relay and indexer settings, and a gateway whose
+ * merchants and API keys are set up with the admin CLI, like an operator would. Every network
+ * benchmark starts its own, so none inherits another's relay backlog; the folder (every LevelDB) is
+ * under the benchmarks' data folder, on a disk (data-dir.ts).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { GatewayClient, type GatewayCredentials } from "../../gateway/client/client.js";
@@ -15,8 +16,17 @@ import { startChainProcess } from "../../scripts/lib/launch/chain.js";
 import { launchNodes, type NodeNetwork } from "../../scripts/lib/launch/nodes.js";
 import { StopOrder, runSettlenet, settlenet, spawnPart, waitHealthy, writeConfig } from "../../scripts/lib/launch/part.js";
 import { freePort } from "../../scripts/lib/launch/ports.js";
+import type { MeasuredProcess } from "./cpu.js";
 
 export interface ClusterOptions {
+  /** Folder the cluster's own folder is created in (the benchmarks' data folder). */
+  dataRoot: string;
+  /** Institution nodes (default 4); the first is the origin, the one the gateway and the load talk to. */
+  institutions?: number;
+  /** Start the gateway (default true). */
+  gateway?: boolean;
+  /** Journal the chain's blocks in this folder (as `npm start` does); default in memory only. */
+  chainDataDir?: string;
   merchants: number;
   payers: number;
   /** Progress lines. */
@@ -25,30 +35,32 @@ export interface ClusterOptions {
 
 export interface Cluster {
   net: NodeNetwork;
+  /** The gateway's URL ("" without a gateway). */
   gatewayUrl: string;
-  /** One signed client per gateway merchant (same order as net.scenario.merchants). */
+  /** One signed client per gateway merchant (same order as net.scenario.merchants; none without a gateway). */
   clients: GatewayClient[];
-  /** Every process of the network, for CPU accounting. */
-  processes(): { name: string; pid: number | undefined }[];
+  /** Every process of the network with its role, for CPU accounting. */
+  processes(): MeasuredProcess[];
   /** Stops the gateway, the nodes, then the chain, and deletes the folder (kept if SETTLENET_KEEP_E2E is set). */
   stop(): Promise<void>;
 }
 
-/** Starts chain, four institution nodes and a gateway. */
+/** Starts chain, the institution nodes and (unless told not to) a gateway. */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const order = new StopOrder();
-  const dir = await mkdtemp(join(tmpdir(), "settlenet-bench-"));
+  const institutions = options.institutions ?? 4;
+  const dir = await mkdtemp(join(options.dataRoot, "settlenet-bench-"));
   order.stage(async () => {
     if (!process.env["SETTLENET_KEEP_E2E"]) await rm(dir, { recursive: true, force: true });
   });
   try {
-    const chain = await startChainProcess({ logFile: join(dir, "chain.log"), stopTimeoutMs: 10_000 });
+    const chain = await startChainProcess({ logFile: join(dir, "chain.log"), stopTimeoutMs: 10_000, ...(options.chainDataDir ? { dataDir: options.chainDataDir } : {}) });
     order.stage(() => chain.close());
-    options.log(`chain listening at ${chain.url}; deploying and starting 4 institution nodes`);
+    options.log(`chain listening at ${chain.url}; deploying and starting ${institutions} institution node${institutions === 1 ? "" : "s"}`);
     const net = await launchNodes({
       dir,
       chain,
-      institutions: 4,
+      institutions,
       regulator: false,
       merchants: options.merchants,
       payers: options.payers,
@@ -58,6 +70,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     order.stage(() => net.stop());
     const node = net.nodes[0];
     if (!node) throw new Error("no institution node");
+    const nodeProcesses = (): MeasuredProcess[] => [
+      { name: "chain (EDR JSON-RPC)", role: "chain", pid: chain.part.process.pid },
+      ...net.nodes.map((n, i): MeasuredProcess => ({ name: `node ${n.name}`, role: i === 0 ? "origin node" : "peer node", pid: n.process?.pid })),
+    ];
+    if (options.gateway === false) return { net, gatewayUrl: "", clients: [], processes: nodeProcesses, stop: () => order.stop() };
     options.log("nodes ready; setting up the gateway's merchants and starting it");
     const port = await freePort();
     const env = { SETTLENET_GATEWAY_MASTER_KEY: randomBytes(32).toString("hex") };
@@ -87,11 +104,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       net,
       gatewayUrl,
       clients: credentials.map((c) => new GatewayClient(gatewayUrl, c)),
-      processes: () => [
-        { name: "chain (EDR JSON-RPC)", pid: chain.part.process.pid },
-        ...net.nodes.map((n) => ({ name: `node ${n.name}`, pid: n.process?.pid })),
-        { name: "gateway", pid: gateway.process.pid },
-      ],
+      processes: () => [...nodeProcesses(), { name: "gateway", role: "gateway", pid: gateway.process.pid }],
       stop: () => order.stop(),
     };
   } catch (error) {

@@ -2,6 +2,7 @@
 import { NodeApiClient } from "../../core/api/client.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { StoredOperation } from "../../core/records.js";
+import { metricSum } from "./metrics.js";
 
 /** A client of one node; generous per-request limit, since a loaded node answers slowly by design here. */
 export function nodeApi(apiUrl: string): NodeApiClient {
@@ -24,16 +25,14 @@ async function harnessRead<T>(read: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A metric of one node summed over its series (undefined when the node does not export it). */
+export async function nodeMetric(apiUrl: string, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  return metricSum(await harnessRead(() => nodeApi(apiUrl).metrics()), name, labels);
+}
+
 /** Sum of `settlenet_operations_validated_total` for `path` and `result` (Prometheus text from GET /metrics). */
 export async function validatedCount(apiUrl: string, path: "api" | "gossip", result: "accept" | "ignore" | "reject"): Promise<number> {
-  const text = await harnessRead(() => nodeApi(apiUrl).metrics());
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("settlenet_operations_validated_total{")) continue;
-    if (!line.includes(`path="${path}"`) || !line.includes(`result="${result}"`)) continue;
-    total += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return total;
+  return (await nodeMetric(apiUrl, "settlenet_operations_validated_total", { path, result })) ?? 0;
 }
 
 /** The node's stored operation, or undefined if it has none. */

@@ -74,11 +74,12 @@ export async function rateOfAsync(fn: (i: number) => Promise<unknown>, durationM
 }
 
 /**
- * Rates of several functions measured in alternating rounds, best round kept for each: on a machine
- * where other work comes and goes, interleaving exposes every function to the same interference and
- * the best round is the one least disturbed (the usual way to take microbenchmarks).
+ * Rates of several functions measured in alternating rounds: on a machine where other work comes and
+ * goes, interleaving exposes every function to the same interference. The median round is the figure
+ * (the best round would report the luckiest moment, not the code); the best and every round are kept
+ * for the results file.
  */
-export function bestRates(fns: Record<string, (i: number) => void>, totalMs: number, rounds = 5): Record<string, { best: number; median: number }> {
+export function interleavedRates(fns: Record<string, (i: number) => void>, totalMs: number, rounds = 5): Record<string, { median: number; best: number; rounds: number[] }> {
   const names = Object.keys(fns);
   const roundMs = Math.max(50, totalMs / rounds);
   const samples: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
@@ -87,8 +88,11 @@ export function bestRates(fns: Record<string, (i: number) => void>, totalMs: num
   }
   return Object.fromEntries(
     names.map((name) => {
-      const sorted = [...(samples[name] ?? [])].sort((a, b) => a - b);
-      return [name, { best: sorted.at(-1) ?? 0, median: percentile(sorted, 50) }];
+      const list = samples[name] ?? [];
+      const sorted = [...list].sort((a, b) => a - b);
+      const mid = Math.floor(sorted.length / 2);
+      const median = sorted.length % 2 === 1 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+      return [name, { median, best: sorted.at(-1) ?? 0, rounds: list.map((v) => round(v, 1)) }];
     }),
   );
 }

@@ -1,13 +1,28 @@
 /**
  * The benchmark harness's own arithmetic and reporting: percentiles (unfinished work counts as
- * infinitely slow), the closed-loop counter, and the table/doc rendering of met, missed and failed rows.
+ * infinitely slow), the closed-loop counter, failures by code (a row with any is never met), medians
+ * over runs, CPU per unit of work by role from /proc, metrics read by name, duplicate relayed items
+ * from calldata, the data folder's file system, and the table/doc rendering.
  */
-import { expect } from "chai";
+import { randomBytes } from "node:crypto";
 
+import { expect } from "chai";
+import { Interface } from "ethers";
+
+import { escrowOperationSchema, toContractOperation } from "../../core/operations/index.js";
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import { RelayedItemCounter } from "../../bench/lib/chain-scan.js";
+import { CpuMeter, cpuPerUnit, parseMachineStat, parseProcStat, type CpuShare } from "../../bench/lib/cpu.js";
+import { chooseDataRoot, filesystemOf } from "../../bench/lib/data-dir.js";
+import { Failures, codeOfAnswer, codeOfError, describeFailures } from "../../bench/lib/failures.js";
 import { closedLoop } from "../../bench/lib/load.js";
+import { metricSum } from "../../bench/lib/metrics.js";
+import { signedPay } from "../../bench/lib/ops.js";
 import { consoleTable, markdown } from "../../bench/lib/render.js";
-import type { RunResults } from "../../bench/lib/results.js";
+import { combineRuns, median } from "../../bench/lib/repeat.js";
+import { verdict, type BenchmarkResult, type Row, type RunResults } from "../../bench/lib/results.js";
 import { percentile, summarize } from "../../bench/lib/stats.js";
+import { SettlenetError } from "../../core/errors.js";
 
 function results(overrides: Partial<RunResults> = {}): RunResults {
   return {
@@ -82,7 +97,7 @@ describe("bench harness", function () {
 
   it("writes the doc with machine, command, quick and contention marks", function () {
     const quiet = markdown(results(), "bench/results/x.json");
-    expect(quiet).to.contain("| storage | writes | 1,235 ops/s | ≥ 40,000/s | **missed** |");
+    expect(quiet).to.contain("| storage | writes | 1,235 ops/s | ≥ 40,000/s | – | **missed** |");
     expect(quiet).to.contain("`npm run bench -- --quick`");
     expect(quiet).to.contain("Test CPU, 2 cores");
     expect(quiet).to.contain("**Quick run**");
@@ -90,5 +105,199 @@ describe("bench harness", function () {
     expect(quiet).not.to.contain("Contended machine");
     const busy = markdown(results({ machine: { ...results().machine, loadAverage: [3.2, 2, 1] } }), "bench/results/x.json");
     expect(busy).to.contain("**Contended machine**");
+  });
+
+  it("never calls a row with failures met, and says why", function () {
+    const row: Row = { benchmark: "end-to-end", metric: "rate", value: 1_200, unit: "payments/s", target: "≥ 1,000/s", met: true, notes: "" };
+    expect(verdict(row)).to.equal("met");
+    expect(verdict({ ...row, failures: { NOT_HELD: 0 } })).to.equal("met");
+    expect(verdict({ ...row, failures: { NOT_HELD: 2, TIMEOUT: 1 } })).to.equal("missed");
+    expect(verdict({ ...row, value: null })).to.equal("failed");
+    expect(verdict({ ...row, met: undefined, failures: { X: 1 } })).to.equal("–");
+    const failures = new Failures();
+    failures.add("TIMEOUT", "no answer");
+    failures.add("RELAY_BACKLOG", undefined, 100);
+    failures.add("NOT_HELD", undefined, 0);
+    expect(failures.total).to.equal(101);
+    expect(failures.byCode()).to.deep.equal({ RELAY_BACKLOG: 100, TIMEOUT: 1 });
+    expect(describeFailures(failures.byCode())).to.equal("101 failed (100 RELAY_BACKLOG, 1 TIMEOUT)");
+    expect(describeFailures({})).to.equal("0 failed");
+    // The node's code behind a 5xx, a problem document's code, the transport's code.
+    expect(codeOfError(new SettlenetError("NODE_UNAVAILABLE", "503", { nodeCode: "RELAY_BACKLOG" }))).to.equal("RELAY_BACKLOG");
+    expect(codeOfError(new SettlenetError("NODE_UNAVAILABLE", "down"))).to.equal("NODE_UNAVAILABLE");
+    expect(codeOfError(Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNRESET" } }))).to.equal("ECONNRESET");
+    expect(codeOfError(new DOMException("timed out", "TimeoutError"))).to.equal("TIMEOUT");
+    expect(codeOfAnswer(503, { code: "RELAY_BACKLOG", title: "busy" })).to.equal("RELAY_BACKLOG");
+    expect(codeOfAnswer(502, "Bad Gateway")).to.equal("HTTP_502");
+  });
+
+  it("combines runs by their median, sums their failures and takes the verdict again", function () {
+    expect(median([3, 1, 2])).to.equal(2);
+    expect(median([4, 1, 3, 2])).to.equal(2.5);
+    expect(Number.isNaN(median([]))).to.equal(true);
+    const run = (value: number, failures: Record<string, number>, originNode: number): BenchmarkResult => ({
+      name: "end-to-end",
+      rows: [
+        {
+          benchmark: "end-to-end",
+          metric: "rate",
+          value,
+          unit: "payments/s",
+          target: "≥ 1,000/s",
+          met: value >= 1_000,
+          goal: { compare: "atLeast", value: 1_000 },
+          failures,
+          notes: `run at ${value}`,
+          cpu: { unit: "payment", units: 100, originNode, peerNode: 1, peers: 3, gateway: 2, chain: 1, system: originNode + 6, loadGenerator: 0.5 },
+          duplicates: { relayed: 100, duplicates: 1, metric: null },
+        },
+      ],
+      details: { value },
+      durationSeconds: 10,
+    });
+    // The best run met the target; the median did not: the combined row is missed.
+    const combined = combineRuns("end-to-end", [run(900, {}, 4), run(1_500, {}, 6), run(950, { TIMEOUT: 2 }, 5)]);
+    const [row] = combined.rows;
+    if (!row) throw new Error("no row");
+    expect(row.value).to.equal(950);
+    expect(row.met).to.equal(false);
+    expect(row.runs).to.deep.equal([900, 1_500, 950]);
+    expect(row.failures).to.deep.equal({ TIMEOUT: 2 });
+    expect(row.notes).to.match(/^median of 3 runs, each on a fresh network \(900 \/ 1,500 \/ 950 payments\/s\); run at 950$/);
+    expect(row.cpu?.originNode).to.equal(5);
+    expect(row.duplicates).to.deep.equal({ relayed: 300, duplicates: 3, metric: null });
+    expect(combined.durationSeconds).to.equal(30);
+    // A median that meets the target is met only without failures; a run that failed outright counts.
+    const good = combineRuns("end-to-end", [run(1_100, {}, 4), run(1_200, {}, 4), { name: "end-to-end", rows: [], details: {}, error: "network did not start", durationSeconds: 1 }]);
+    expect(good.rows[0]?.value).to.equal(1_150);
+    expect(good.rows[0]?.met).to.equal(true);
+    expect(good.rows[0]?.failures).to.deep.equal({ RUN_FAILED: 1 });
+    expect(verdict(good.rows[0] as Row)).to.equal("missed");
+    expect(good.error).to.match(/^1 of 3 runs failed/);
+  });
+
+  it("reads a process's CPU from /proc and reports it per unit of work by role, the load generator apart", async function () {
+    // Command names may hold spaces and parentheses: fields are counted after the last ')'.
+    const stat = "4242 (node (x) y) S 1 4242 4242 0 -1 4194560 1 0 0 0 250 50 0 0 20 0 11 0 1 1 1";
+    expect(parseProcStat(stat)).to.equal(3);
+    const shares: CpuShare[] = [
+      { process: "chain", role: "chain", cpuSeconds: 1, cores: 0 },
+      { process: "node 0", role: "origin node", cpuSeconds: 2, cores: 0 },
+      { process: "node 1", role: "peer node", cpuSeconds: 1, cores: 0 },
+      { process: "node 2", role: "peer node", cpuSeconds: 3, cores: 0 },
+      { process: "gateway", role: "gateway", cpuSeconds: 0.5, cores: 0 },
+      { process: "harness", role: "load generator", cpuSeconds: 4, cores: 0 },
+    ];
+    expect(cpuPerUnit(shares, 1_000, "payment")).to.deep.equal({ unit: "payment", units: 1_000, originNode: 2, peerNode: 2, peers: 2, gateway: 0.5, chain: 1, system: 7.5, loadGenerator: 4 });
+    // Background with no load: 0.1 cores over a 20 s window is 2 s of the 1,000 payments' CPU.
+    expect(cpuPerUnit(shares, 1_000, "payment", { cores: 0.1, windowSeconds: 20 }).idleSystem).to.equal(2);
+    const single = cpuPerUnit(shares.filter((s) => s.role !== "peer node"), 500, "payment");
+    expect(single.peerNode).to.equal(null);
+    expect(single.peers).to.equal(0);
+    // A real process: this one, kept busy for 300 ms of its own CPU time (not wall-clock time, which a
+    // busy machine stretches), measured from /proc like any part of the network.
+    const meter = new CpuMeter(() => [{ name: "this process", role: "gateway", pid: process.pid }]);
+    await meter.begin();
+    const before = process.cpuUsage();
+    let spin = 0;
+    while (process.cpuUsage(before).user < 300_000) for (let i = 0; i < 10_000; i++) spin += Math.sqrt(spin + i);
+    const measured = await meter.end();
+    const self = measured.find((s) => s.role === "gateway");
+    const generator = measured.find((s) => s.role === "load generator");
+    expect(self?.cpuSeconds).to.be.within(0.2, 1);
+    expect(generator?.cpuSeconds).to.be.within(0.2, 1);
+    // The whole machine was at least as busy as this process (/proc/stat), the rest is others' work.
+    expect(meter.machineCores).to.be.at.least(0.9 * (self?.cores ?? 0));
+    expect(meter.otherCores).to.be.at.least(0);
+    expect(parseMachineStat("cpu  100 20 30 400 50 5 5 10 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")).to.equal(1.7);
+  });
+
+  it("reads metrics by name, tells an absent metric from a zero one, and sums series by label", function () {
+    const text = [
+      "# HELP settlenet_operations_validated_total Operations validated",
+      "# TYPE settlenet_operations_validated_total counter",
+      'settlenet_operations_validated_total{path="api",result="accept",kind="pay"} 10',
+      'settlenet_operations_validated_total{path="api",result="accept",kind="refund"} 5',
+      'settlenet_operations_validated_total{path="gossip",result="accept",kind="pay"} 7',
+      "# TYPE settlenet_relay_duplicate_items_total counter",
+      "settlenet_relay_duplicate_items_total_extra 99",
+    ].join("\n");
+    expect(metricSum(text, "settlenet_operations_validated_total", { path: "api", result: "accept" })).to.equal(15);
+    expect(metricSum(text, "settlenet_operations_validated_total")).to.equal(22);
+    expect(metricSum(text, "settlenet_relay_duplicate_items_total")).to.equal(0);
+    expect(metricSum(text, "settlenet_not_exported_total")).to.equal(undefined);
+  });
+
+  it("counts duplicate relayed items from execute and executeBatch calldata by their encoding", function () {
+    const escrow = new Interface(loadArtifact("PaymentEscrow").abi);
+    const ctx = { chainId: 31_337n, escrow: "0x5FbDB2315678afecb367f032d93F642f64180aa3" };
+    const party = (i: number) => ({
+      payer: { address: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", privateKey: `0x${(i + 1).toString(16).padStart(64, "0")}` },
+      merchant: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+      token: "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+      feeBps: 100,
+    });
+    const ops = [0, 1, 2].map((i) => toContractOperation(escrowOperationSchema.parse(signedPay(party(i), ctx, 2_000_000_000n).op)));
+    const counter = new RelayedItemCounter();
+    counter.add(escrow.encodeFunctionData("executeBatch", [[ops[0], ops[1]]]));
+    // The same operations relayed again (a failover relay), one of them alone.
+    counter.add(escrow.encodeFunctionData("executeBatch", [[ops[1], ops[2]]]));
+    counter.add(escrow.encodeFunctionData("execute", [ops[0]]));
+    // Not an escrow operation call: ignored.
+    counter.add(escrow.encodeFunctionData("pause", []));
+    counter.add(`0x${randomBytes(40).toString("hex")}`);
+    expect(counter.result()).to.deep.equal({ items: 5, unique: 3, duplicates: 2, transactions: 3 });
+  });
+
+  it("finds the file system of the data folder and keeps databases off memory", function () {
+    const mountinfo = [
+      "22 27 0:21 / /proc rw,relatime - proc proc rw",
+      "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw",
+      "41 27 254:16 / /tmp/disk rw - xfs /dev/vdb rw",
+      "40 27 0:40 / /tmp rw,nosuid - tmpfs tmpfs rw,size=1024k",
+      "42 27 0:41 / /mnt/with\\040space rw - tmpfs tmpfs rw",
+    ].join("\n");
+    expect(filesystemOf("/tmp/settlenet-bench-x", mountinfo)).to.deep.equal({ filesystem: "tmpfs", mountPoint: "/tmp" });
+    expect(filesystemOf("/tmp/disk/a", mountinfo)).to.deep.equal({ filesystem: "xfs", mountPoint: "/tmp/disk" });
+    expect(filesystemOf("/tmpfoo", mountinfo)).to.deep.equal({ filesystem: "ext4", mountPoint: "/" });
+    expect(filesystemOf("/mnt/with space/x", mountinfo)).to.deep.equal({ filesystem: "tmpfs", mountPoint: "/mnt/with space" });
+    const root = chooseDataRoot();
+    expect(root.inMemory).to.equal(false);
+    expect(["tmpdir", "project", "option"]).to.include(root.source);
+  });
+
+  it("renders CPU per role, duplicates, failures by code and the measured commit in the doc", function () {
+    const e2e: Row = {
+      benchmark: "single node",
+      metric: "escrow payments created, signed and held on-chain, sustained",
+      value: 250,
+      unit: "payments/s",
+      target: "≥ 1,000/s",
+      met: false,
+      goal: { compare: "atLeast", value: 1_000 },
+      failures: { NOT_HELD: 3, "TIMEOUT (create)": 1 },
+      notes: "n",
+      cpu: { unit: "payment", units: 5_000, originNode: 3.21, peerNode: null, peers: 0, gateway: 4.1, chain: 3.4, system: 10.71, loadGenerator: 1.2, idleSystem: 2.5 },
+      duplicates: { relayed: 5_000, duplicates: 25, metric: null },
+    };
+    const burst: Row = { benchmark: "burst", metric: "accepted payments lost (never executed) or executed twice", value: 0, unit: "payments", target: "= 0", met: true, goal: { compare: "atMost", value: 0 }, failures: {}, notes: "0 lost" };
+    const base = results();
+    const withRows = results({
+      commit: { sha: "0123456789abcdef0123", dirty: true },
+      dataRoot: { path: "/var/tmp", filesystem: "ext4", mountPoint: "/", source: "tmpdir", inMemory: false },
+      benchmarks: [...base.benchmarks, { name: "single node", rows: [e2e], details: {}, durationSeconds: 1, loadAverageAtStart: [1.5, 1, 1] }, { name: "burst", rows: [burst], details: {}, durationSeconds: 1 }],
+    });
+    const doc = markdown(withRows, "bench/results/x.json");
+    expect(doc).to.contain("of commit `0123456789ab` **with uncommitted changes in the working tree**");
+    expect(doc).to.contain("| single node | escrow payments created, signed and held on-chain, sustained | 250 payments/s | ≥ 1,000/s | 4 (3 NOT_HELD, 1 TIMEOUT (create)) | **missed** |");
+    expect(doc).to.contain("| burst | accepted payments lost (never executed) or executed twice | 0 payments | = 0 | 0 | met |");
+    expect(doc).to.contain("| single node: escrow payments created, signed and held on-chain, sustained | payment (5,000) | 3.21 | n/a (no peers) | 4.10 | 3.40 | 10.7 | 2.50 | 1.20 | 25 of 5,000 (0.50%); nodes' metric n/a |");
+    expect(doc).to.contain("- Databases: /var/tmp on ext4");
+    expect(doc).to.contain("single node 1.5");
+    const table = consoleTable(withRows);
+    expect(table).to.match(/single node\s+escrow payments.*4 \(3 NOT_HELD, 1 TIMEOUT \(create\)\)\s+missed/);
+    expect(table).to.contain("CPU milliseconds per unit of work, by role");
+    const inMemory = markdown(results({ dataRoot: { path: "/dev/shm/x", filesystem: "tmpfs", mountPoint: "/dev/shm", source: "option", inMemory: true } }), "x.json");
+    expect(inMemory).to.contain("**Databases in memory**");
   });
 });

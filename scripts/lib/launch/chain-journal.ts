@@ -1,15 +1,21 @@
 /**
- * A persistent local chain. Hardhat's EDR keeps its state in memory only (NomicFoundation/edr#409:
- * no dump/load of state), so the launcher's chain journals every mined block — its timestamp and its
- * signed transactions — to an append-only file before the JSON-RPC answer that mined it goes out,
- * and a restarted chain replays that journal block by block with the same timestamps. EDR is
- * deterministic, so the replayed chain has the same block hashes, state and event logs, and nodes and
- * the gateway resume against the chain they left.
+ * A persistent local chain. Hardhat's EDR keeps its state in memory only and can neither dump nor load
+ * it (no hardhat_dumpState/anvil_dumpState, NomicFoundation/edr#409; a genesis state's storage is
+ * ignored, edr#911), and a block's hash commits to the whole state, so the only way back to the same
+ * chain — same block hashes, state and event logs — is to execute its blocks again. The launcher's
+ * chain therefore journals every mined block (its timestamp and its signed transactions) to an
+ * append-only file before the JSON-RPC answer that mined it goes out, and a restarted chain replays
+ * that journal block by block with the same timestamps. EDR is deterministic, so the replayed chain is
+ * the same, and nodes and the gateway resume against the chain they left.
+ *
+ * The journal is streamed, never held: the replay reads it a chunk at a time and keeps one block in
+ * memory, and the running chain remembers only the height and the last hash. Each replayed block's
+ * hash is compared with the journal's, so a divergence is reported at the block where it happens.
  *
  * Methods that change state without a block (hardhat_setBalance, evm_revert, ...) cannot be replayed
  * and are refused.
  */
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from "node:fs";
 
 import { Transaction, keccak256 } from "ethers";
 import { z } from "zod";
@@ -105,49 +111,133 @@ export function rawTransaction(tx: RpcTransaction): string {
   return raw;
 }
 
-/** The journal file: one header line, then one line per block (JSON Lines), each write fsynced. */
+/** One line of the journal file: its text (without the newline), where it ends, and whether a newline ended it. */
+interface Line {
+  text: string;
+  /** Byte offset just past the line (and its newline, if any). */
+  end: number;
+  terminated: boolean;
+}
+
+/** The lines of `file`, read `chunkBytes` at a time: memory holds one chunk and the line being read. */
+export function* readLines(file: string, chunkBytes = 1 << 16): Generator<Line> {
+  const fd = openSync(file, "r");
+  try {
+    const chunk = Buffer.alloc(chunkBytes);
+    let pending: Buffer[] = [];
+    let offset = 0;
+    for (;;) {
+      const read = readSync(fd, chunk, 0, chunkBytes, null);
+      if (read === 0) break;
+      let start = 0;
+      for (let nl = chunk.indexOf(10, 0); nl !== -1 && nl < read; nl = chunk.indexOf(10, start)) {
+        pending.push(chunk.subarray(start, nl));
+        const bytes = Buffer.concat(pending);
+        offset += bytes.length + 1;
+        pending = [];
+        yield { text: bytes.toString("utf8"), end: offset, terminated: true };
+        start = nl + 1;
+      }
+      // The rest of the chunk continues on the next read; copied, since the chunk buffer is reused.
+      if (start < read) pending.push(Buffer.from(chunk.subarray(start, read)));
+    }
+    if (pending.length > 0) {
+      const bytes = Buffer.concat(pending);
+      offset += bytes.length;
+      yield { text: bytes.toString("utf8"), end: offset, terminated: false };
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function parseLine<T>(schema: z.ZodType<T>, file: string, line: Line, at: number): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(line.text);
+  } catch (error) {
+    throw new SettlenetError("CHAIN_JOURNAL_CORRUPT", `${file}:${at}: not JSON`, { file, line: at }, { cause: error });
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) throw new SettlenetError("CHAIN_JOURNAL_CORRUPT", `${file}:${at}: ${result.error.issues[0]?.message ?? "invalid"}`, { file, line: at });
+  return result.data;
+}
+
+/** What a replay is told, in order: the header (before any block), then every block. */
+export interface ReplayHandlers {
+  header(header: JournalHeader): Promise<void> | void;
+  block(block: JournalBlock): Promise<void>;
+}
+
+/**
+ * The journal file: one header line, then one line per block (JSON Lines), each append fsynced. Only
+ * the height and the last block's hash stay in memory.
+ */
 export class ChainJournal {
   private fd: number | undefined;
 
   private constructor(
     readonly file: string,
     readonly header: JournalHeader,
-    readonly blocks: JournalBlock[],
+    private last: { number: number; hash: string } | undefined,
   ) {}
 
-  /** Reads an existing journal (a torn last line from a crash is dropped); undefined if there is none. */
-  static read(file: string): ChainJournal | undefined {
+  /** The header of an existing journal (its first line only); undefined if there is no journal. */
+  static readHeader(file: string): JournalHeader | undefined {
     if (!existsSync(file)) return undefined;
-    const lines = readFileSync(file, "utf8").split("\n");
-    const parse = <T>(schema: z.ZodType<T>, line: string, at: number): T => {
-      const result = schema.safeParse(JSON.parse(line));
-      if (!result.success) throw new SettlenetError("CHAIN_JOURNAL_CORRUPT", `${file}:${at + 1}: ${result.error.issues[0]?.message ?? "invalid"}`, { file, line: at + 1 });
-      return result.data;
-    };
-    const first = lines[0];
-    if (!first) throw new SettlenetError("CHAIN_JOURNAL_CORRUPT", `${file} has no header`, { file });
-    const header = parse(headerSchema, first, 0);
-    const blocks: JournalBlock[] = [];
-    for (const [i, line] of lines.entries()) {
-      if (i === 0 || line.trim() === "") continue;
-      let block: JournalBlock;
-      try {
-        block = parse(blockSchema, line, i);
-      } catch (error) {
-        // Only the last line may be torn (a crash during its write); it was never acknowledged.
-        if (i >= lines.length - 2 && error instanceof SyntaxError) break;
-        throw error;
+    for (const line of readLines(file)) return parseLine(headerSchema, file, line, 1);
+    throw new SettlenetError("CHAIN_JOURNAL_CORRUPT", `${file} has no header`, { file });
+  }
+
+  /**
+   * Streams an existing journal through `handlers` (header first, then each block in order, awaited
+   * one at a time) and returns it ready for appending; undefined if there is no journal. A torn last
+   * line (a crash during its write, so never acknowledged) is cut off the file, so appends continue
+   * after the last complete block.
+   */
+  static async replay(file: string, handlers: ReplayHandlers): Promise<ChainJournal | undefined> {
+    if (!existsSync(file)) return undefined;
+    let header: JournalHeader | undefined;
+    let last: { number: number; hash: string } | undefined;
+    let validBytes = 0;
+    let at = 0;
+    for (const line of readLines(file)) {
+      at += 1;
+      // Every append ends its lines with a newline in one write, so an unterminated last line is a write
+      // a crash cut short: its fsync never returned and no answer acknowledged its blocks.
+      if (!line.terminated) break;
+      if (line.text.trim() === "") {
+        validBytes = line.end;
+        continue;
       }
-      const expected = (blocks.at(-1)?.number ?? 0) + 1;
-      if (block.number !== expected) throw new SettlenetError("CHAIN_JOURNAL_CORRUPT", `${file}:${i + 1}: block ${block.number}, expected ${expected}`, { file, line: i + 1 });
-      blocks.push(block);
+      if (!header) {
+        header = parseLine(headerSchema, file, line, at);
+        await handlers.header(header);
+        validBytes = line.end;
+        continue;
+      }
+      const block = parseLine(blockSchema, file, line, at);
+      const expected = (last?.number ?? 0) + 1;
+      if (block.number !== expected) throw new SettlenetError("CHAIN_JOURNAL_CORRUPT", `${file}:${at}: block ${block.number}, expected ${expected}`, { file, line: at });
+      await handlers.block(block);
+      last = { number: block.number, hash: block.hash };
+      validBytes = line.end;
     }
-    return new ChainJournal(file, header, blocks);
+    if (!header) throw new SettlenetError("CHAIN_JOURNAL_CORRUPT", `${file} has no header`, { file });
+    // Cut a torn tail off, so the next append starts on a line of its own.
+    const fd = openSync(file, "r+");
+    try {
+      ftruncateSync(fd, validBytes);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return new ChainJournal(file, header, last);
   }
 
   /** Creates a new journal with its header (overwrites). */
   static create(file: string, header: JournalHeader): ChainJournal {
-    const journal = new ChainJournal(file, header, []);
+    const journal = new ChainJournal(file, header, undefined);
     const fd = openSync(file, "w");
     writeSync(fd, `${JSON.stringify(header)}\n`);
     fsyncSync(fd);
@@ -156,16 +246,24 @@ export class ChainJournal {
   }
 
   get height(): number {
-    return this.blocks.at(-1)?.number ?? 0;
+    return this.last?.number ?? 0;
+  }
+
+  /** The hash of the last journaled block (undefined before the first). */
+  get lastHash(): string | undefined {
+    return this.last?.hash;
   }
 
   /** Appends blocks (in order, contiguous with the journal) in one synced write. */
   append(blocks: JournalBlock[]): void {
     if (blocks.length === 0) return;
+    const expected = this.height + 1;
+    if (blocks[0]?.number !== expected) throw new SettlenetError("CHAIN_JOURNAL_CORRUPT", `append of block ${blocks[0]?.number} to a journal at height ${this.height}`, { file: this.file });
     this.fd ??= openSync(this.file, "a");
     writeSync(this.fd, blocks.map((b) => `${JSON.stringify(b)}\n`).join(""));
     fsyncSync(this.fd);
-    this.blocks.push(...blocks);
+    const lastBlock = blocks.at(-1) as JournalBlock;
+    this.last = { number: lastBlock.number, hash: lastBlock.hash };
   }
 
   close(): void {

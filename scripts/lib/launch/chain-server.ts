@@ -1,7 +1,8 @@
 /**
  * The launcher's chain: Hardhat's EDR JSON-RPC server on loopback whose blocks are journaled to
  * `<dataDir>/journal.jsonl` (see chain-journal.ts) and replayed on the next start, so the chain
- * survives restarts like the nodes' and the gateway's LevelDB do.
+ * survives restarts like the nodes' and the gateway's LevelDB do. The replay streams the journal
+ * (one block in memory at a time) and checks every replayed block's hash against the journal's.
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -40,12 +41,14 @@ export async function startPersistentChain(options: PersistentChainOptions, modu
   const { logger } = modules;
   await mkdir(options.dataDir, { recursive: true });
   const file = join(options.dataDir, "journal.jsonl");
-  const existing = ChainJournal.read(file);
+  // Only the header is needed before the chain exists (its genesis date); the blocks stream in later.
+  const existingHeader = ChainJournal.readHeader(file);
 
   // The server's provider is captured when its connection is created, to replay in-process before listening.
   let provider: EthereumProvider | undefined;
-  let journal: ChainJournal | undefined = existing;
+  let journal: ChainJournal | undefined;
   let replaying = false;
+  let replayedBlocks = 0;
   let syncing: Promise<void> = Promise.resolve();
 
   const request = async <T>(method: string, params: unknown[] = []): Promise<T> => {
@@ -91,7 +94,7 @@ export async function startPersistentChain(options: PersistentChainOptions, modu
   };
   hre.hooks.registerHandlers("network", handlers as never);
 
-  const initialDate = existing ? new Date(existing.header.genesisTimestamp * 1000) : new Date();
+  const initialDate = existingHeader ? new Date(existingHeader.genesisTimestamp * 1000) : new Date();
   // Automine seals one block per transaction; without allowBlocksWithSameTimestamp each block would be
   // at least one second after the previous, so a busy minute (the demo's hundreds of transactions) would
   // push chain time minutes ahead of the wall clock, and every escrow deadline and settlement cycle with
@@ -100,32 +103,41 @@ export async function startPersistentChain(options: PersistentChainOptions, modu
   try {
     const genesis = await request<RpcBlock>("eth_getBlockByNumber", ["0x0", false]);
     const chainId = BigInt(await request<string>("eth_chainId")).toString();
-    if (existing) {
-      if (existing.header.genesisHash !== genesis.hash || existing.header.chainId !== chainId) {
-        throw new SettlenetError("CHAIN_JOURNAL_MISMATCH", `the journal ${file} was written by a different chain configuration (genesis ${existing.header.genesisHash}, now ${genesis.hash})`, { file });
-      }
+    if (existingHeader) {
+      let lastTimestamp: number | undefined;
       replaying = true;
       await request("evm_setAutomine", [false]);
-      for (const block of existing.blocks) {
-        for (const raw of block.txs) await request("eth_sendRawTransaction", [raw]);
-        await request("evm_mine", [block.timestamp]);
-      }
+      journal = await ChainJournal.replay(file, {
+        header: (header) => {
+          if (header.genesisHash !== genesis.hash || header.chainId !== chainId) {
+            throw new SettlenetError("CHAIN_JOURNAL_MISMATCH", `the journal ${file} was written by a different chain configuration (genesis ${header.genesisHash}, now ${genesis.hash})`, { file });
+          }
+        },
+        block: async (block) => {
+          for (const raw of block.txs) await request("eth_sendRawTransaction", [raw]);
+          await request("evm_mine", [block.timestamp]);
+          // Every block, not only the last: a divergence is reported where it starts, not after the whole replay.
+          const replayed = await request<{ latestBlockNumber: number; latestBlockHash: string }>("hardhat_metadata");
+          if (replayed.latestBlockNumber !== block.number || replayed.latestBlockHash !== block.hash) {
+            throw new SettlenetError("CHAIN_REPLAY_DIVERGED", `replaying ${file} gave block ${replayed.latestBlockNumber} hash ${replayed.latestBlockHash}, journal has block ${block.number} ${block.hash}`, {
+              file,
+              block: block.number,
+            });
+          }
+          replayedBlocks += 1;
+          lastTimestamp = block.timestamp;
+        },
+      });
       await request("evm_setAutomine", [true]);
       replaying = false;
-      const last = existing.blocks.at(-1);
-      if (last) {
-        const replayed = await request<RpcBlock>("eth_getBlockByNumber", [toQuantity(last.number), false]);
-        if (replayed.hash !== last.hash) {
-          throw new SettlenetError("CHAIN_REPLAY_DIVERGED", `replaying ${file} gave block ${last.number} hash ${replayed.hash}, journal has ${last.hash}`, { file, block: last.number });
-        }
-      }
+      if (!journal) throw new SettlenetError("CHAIN_JOURNAL_CORRUPT", `${file} disappeared during the replay`, { file });
       // The chain's clock stays where the last replayed block put it; bring it back to wall-clock time.
       const now = Math.floor(Date.now() / 1000);
-      if (last && last.timestamp < now) {
+      if (lastTimestamp !== undefined && lastTimestamp < now) {
         await request("evm_mine", [now]);
         await syncJournal();
       }
-      logger.info({ blocks: existing.blocks.length, file }, "chain journal replayed");
+      logger.info({ blocks: replayedBlocks, file }, "chain journal replayed");
     } else {
       journal = ChainJournal.create(file, { kind: "settlenet-chain-journal", version: 1, chainId, genesisTimestamp: Number(genesis.timestamp), genesisHash: genesis.hash });
       logger.info({ file }, "new chain journal");
@@ -146,7 +158,7 @@ export async function startPersistentChain(options: PersistentChainOptions, modu
   logger.info({ url, height: journal?.height ?? 0 }, "chain listening");
   return {
     url,
-    replayedBlocks: existing?.blocks.length ?? 0,
+    replayedBlocks,
     async close() {
       await server.close();
       await syncing;
@@ -155,3 +167,4 @@ export async function startPersistentChain(options: PersistentChainOptions, modu
     },
   };
 }
+

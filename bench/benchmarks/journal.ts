@@ -1,0 +1,152 @@
+/**
+ * journal: what a restart of the journaled local chain (`npm start`'s chain) costs. A network whose
+ * chain journals its blocks (one institution node, no gateway) puts N signed payments on-chain in
+ * relayed batches; then the network stops and the chain process is started again on its journal,
+ * which it replays block by block (EDR can neither dump nor load its state, see
+ * scripts/lib/launch/chain-journal.ts). Measured from /proc: the replaying process's CPU and peak
+ * resident memory, against a chain process started with no journal (Hardhat and EDR loading), so the
+ * difference is the replay's. The replayed head block must have the hash the chain had before.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { join } from "node:path";
+
+import { startChainProcess, type ChainProcess } from "../../scripts/lib/launch/chain.js";
+import { HoldWatcher } from "../lib/chain-watch.js";
+import type { Cluster } from "../lib/cluster.js";
+import { cpuSecondsOf } from "../lib/cpu.js";
+import { describeFailures } from "../lib/failures.js";
+import { nodeApi } from "../lib/node-api.js";
+import { signedPay } from "../lib/ops.js";
+import { Progress } from "../lib/progress.js";
+import { fmt, type BenchmarkResult } from "../lib/results.js";
+import { submitAll } from "../lib/submit.js";
+
+export interface JournalOptions {
+  payments: number;
+  /** The folder the cluster's chain journals to (ClusterOptions.chainDataDir). */
+  chainDataDir: string;
+  /** Longest wait for the payments to be held. */
+  holdSeconds: number;
+}
+
+/** Peak resident memory of `pid` in MiB (VmHWM), undefined once it is gone. */
+async function peakRssMiB(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const match = /^VmHWM:\s+(\d+) kB$/m.exec(await readFile(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+interface Start {
+  wallSeconds: number;
+  cpuSeconds: number | undefined;
+  peakRssMiB: number | undefined;
+  replayedBlocks: number;
+  chain: ChainProcess;
+}
+
+async function startMeasured(logFile: string, dataDir?: string): Promise<Start> {
+  const t = performance.now();
+  const chain = await startChainProcess({ logFile, readyTimeoutMs: 3_600_000, stopTimeoutMs: 10_000, ...(dataDir ? { dataDir } : {}) });
+  const wallSeconds = (performance.now() - t) / 1000;
+  const pid = chain.part.process.pid;
+  return { wallSeconds, cpuSeconds: pid === undefined ? undefined : await cpuSecondsOf(pid), peakRssMiB: await peakRssMiB(pid), replayedBlocks: chain.replayedBlocks, chain };
+}
+
+export async function runJournal(cluster: Cluster, options: JournalOptions): Promise<BenchmarkResult> {
+  const progress = new Progress("journal");
+  const started = performance.now();
+  const { scenario, nodes } = cluster.net;
+  const origin = nodes[0];
+  if (!origin) throw new Error("no institution node");
+  const deployment = scenario.deployment;
+  const escrow = deployment.contracts.escrow;
+  const ctx = { chainId: BigInt(deployment.chainId), escrow };
+  const token = deployment.tokens["CNY"]?.address;
+  if (!token) throw new Error("no CNY token");
+  const deadline = BigInt(Math.floor(Date.now() / 1000) + 3_600);
+  const ops = Array.from({ length: options.payments }, (_, i) =>
+    signedPay(
+      { payer: scenario.payers[i % scenario.payers.length] as { address: string; privateKey: string }, merchant: (scenario.merchants[i % scenario.merchants.length] as { address: string }).address, token, feeBps: 100 },
+      ctx,
+      deadline,
+    ),
+  );
+  const watcher = new HoldWatcher(scenario.chain.provider, escrow);
+  await watcher.start();
+  progress.log(`putting ${fmt(ops.length)} payments on the journaled chain through ${origin.name}`);
+  const submission = await submitAll(nodeApi(origin.apiUrl), ops, { batch: 100, concurrency: 4 });
+  const failures = submission.failures;
+  failures.merge(submission.retryable.byCode());
+  const holdEnd = Date.now() + options.holdSeconds * 1000;
+  const unheld = () => [...submission.accepted].filter((id) => !watcher.holds.has(id)).length;
+  while (Date.now() < holdEnd && unheld() > 0) {
+    progress.update(`${fmt(submission.accepted.size - unheld())} / ${fmt(submission.accepted.size)} held`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await watcher.stop();
+  failures.add("NOT_HELD", "accepted but not held before the restart", unheld());
+  const provider = scenario.chain.provider;
+  const height = await provider.getBlockNumber();
+  const headHash = (await provider.getBlock(height))?.hash ?? "";
+  const journalFile = join(options.chainDataDir, "journal.jsonl");
+  progress.log(`stopping the network at block ${height}; starting the chain again on its journal`);
+  await cluster.stop();
+  const journalBytes = (await stat(journalFile)).size;
+
+  // A chain with no journal first: what starting Hardhat and EDR costs by itself.
+  const fresh = await startMeasured(join(options.chainDataDir, "fresh.log"));
+  await fresh.chain.close();
+  const replay = await startMeasured(join(options.chainDataDir, "replay.log"), options.chainDataDir);
+  let replayedHash: string;
+  try {
+    replayedHash = (await replay.chain.provider.getBlock(height))?.hash ?? "";
+  } finally {
+    await replay.chain.close();
+  }
+  if (replayedHash !== headHash) failures.add("CHAIN_REPLAY_DIVERGED", `block ${height}: ${replayedHash} after the replay, ${headHash} before`);
+  if (replay.replayedBlocks < height) failures.add("NOT_REPLAYED", `${replay.replayedBlocks} of ${height} blocks replayed`, height - replay.replayedBlocks);
+
+  const held = watcher.holds.size;
+  const cpuSeconds = replay.cpuSeconds !== undefined && fresh.cpuSeconds !== undefined ? replay.cpuSeconds - fresh.cpuSeconds : null;
+  const wallSeconds = replay.wallSeconds - fresh.wallSeconds;
+  const perPayment = cpuSeconds === null || held === 0 ? null : (cpuSeconds * 1000) / held;
+  const failed = failures.byCode();
+  const mib = (v: number | undefined) => (v === undefined ? "n/a" : `${fmt(v, 0)} MiB`);
+  progress.log(`replayed ${replay.replayedBlocks} blocks in ${fmt(wallSeconds, 1)} s (${cpuSeconds === null ? "n/a" : fmt(cpuSeconds, 1)} s of CPU); ${describeFailures(failed)}`);
+  return {
+    name: "journal",
+    rows: [
+      {
+        benchmark: "journal",
+        metric: "chain restart: CPU to replay the journal, per payment it holds",
+        value: perPayment,
+        unit: "ms",
+        target: "–",
+        met: undefined,
+        failures: failed,
+        notes:
+          `${fmt(replay.replayedBlocks)} blocks with ${fmt(held)} payments (${fmt(journalBytes / 2 ** 20, 1)} MiB of journal) replayed in ${fmt(wallSeconds, 1)} s beyond a bare chain start ` +
+          `(${cpuSeconds === null ? "CPU n/a" : `${fmt(cpuSeconds, 1)} s of CPU`}); peak resident memory ${mib(replay.peakRssMiB)} replaying vs ${mib(fresh.peakRssMiB)} for a chain with no journal ` +
+          `(EDR keeps every block and the state in memory; the journal itself is streamed); head block hash ${replayedHash === headHash ? "identical" : "DIFFERENT"} after the replay`,
+      },
+    ],
+    details: {
+      payments: ops.length,
+      accepted: submission.accepted.size,
+      held,
+      failures: failed,
+      failureExamples: failures.examples,
+      height,
+      journalBytes,
+      fresh: { wallSeconds: fresh.wallSeconds, cpuSeconds: fresh.cpuSeconds, peakRssMiB: fresh.peakRssMiB },
+      replay: { wallSeconds: replay.wallSeconds, cpuSeconds: replay.cpuSeconds, peakRssMiB: replay.peakRssMiB, replayedBlocks: replay.replayedBlocks },
+      replayCpuSeconds: cpuSeconds,
+      replayWallSeconds: wallSeconds,
+    },
+    durationSeconds: (performance.now() - started) / 1000,
+  };
+}
