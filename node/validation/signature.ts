@@ -193,11 +193,13 @@ export class SignatureWorkerPool implements SignatureVerifier {
   }
 
   private spawn(): PoolWorker {
-    // Without type stripping in this Node, the worker needs the TypeScript loader the process runs with.
-    const loader = !(process.features as { typescript?: unknown }).typescript && !process.execArgv.some((arg) => arg.includes("tsx")) ? ["--import", "tsx"] : [];
+    // Where Node strips types itself the worker needs no loader (and starts lighter without tsx);
+    // elsewhere it needs the TypeScript loader the process runs with.
+    const strips = Boolean((process.features as { typescript?: unknown }).typescript);
+    const hasLoader = process.execArgv.some((arg) => arg.includes("tsx"));
     const worker = new Worker(new URL("./signature-worker.ts", import.meta.url), {
       workerData: { settlenetSignatureWorker: true },
-      execArgv: [...process.execArgv, ...loader],
+      execArgv: strips ? [] : hasLoader ? process.execArgv : [...process.execArgv, "--import", "tsx"],
     });
     const entry: PoolWorker = { worker, dead: false, load: 0, pending: new Map() };
     worker.on("message", (response: RecoveryResponse) => {
