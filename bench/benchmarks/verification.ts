@@ -32,6 +32,7 @@ import { RiskEngine } from "../../node/validation/risk.js";
 import { NATIVE_SECP256K1, SignatureWorkerPool, recoverNow, recoverSigner } from "../../node/validation/signature.js";
 import { validateGroup, validateOperation, type GroupItem } from "../../node/validation/validate.js";
 import type { Cluster } from "../lib/cluster.js";
+import { measurePipelineCpu, type PipelineCpu } from "../lib/pipeline-cpu.js";
 import { signedPay } from "../lib/ops.js";
 import { Progress } from "../lib/progress.js";
 import { fmt, type BenchmarkResult } from "../lib/results.js";
@@ -194,6 +195,24 @@ export async function runVerification(cluster: Cluster, options: VerificationOpt
     await storage.close();
     await rm(dir, { recursive: true, force: true });
   }
+  // The pipeline as a node runs it, without network or relay: origin (API groups) and peer (their gossip messages).
+  progress.log(`pipeline: an origin takes API groups of ${GROUP}, a peer their gossip messages, each storing synced`);
+  const pipelinePool = new SignatureWorkerPool({ workers }, { logger: pino({ level: "silent" }) });
+  let pipeline: PipelineCpu;
+  try {
+    pipeline = await measurePipelineCpu({
+      deployment,
+      provider: scenario.chain.provider,
+      payers: scenario.payers,
+      merchants: scenario.merchants,
+      group: GROUP,
+      groups: 10,
+      rounds,
+      modules: { signatures: pipelinePool },
+    });
+  } finally {
+    await pipelinePool.close();
+  }
   const poolPerCpuSecond = 1e6 / poolCpu.median;
   const poolShare = poolPerCpuSecond / native.perSecond;
 
@@ -253,8 +272,27 @@ export async function runVerification(cluster: Cluster, options: VerificationOpt
           `decode, digests, LevelDB seen-check, registry, risk, signatures in the pool; JSON API group of ${GROUP} (JSON.parse + zod) ${fmt(apiGroup.median, 1)} µs; ` +
           `one operation at a time on this thread (validateOperation) ${fmt(single.median, 1)} µs; decoding alone: compact ${fmt(decodeCompact.median, 1)} µs vs JSON + zod ${fmt(parseJson.median, 1)} µs (medians of ${rounds} rounds)`,
       },
+      {
+        benchmark: "verification",
+        metric: `node pipeline CPU per operation, origin: API groups of ${GROUP} validated, stored synced, gossip message encoded`,
+        value: pipeline.origin.median,
+        unit: "µs",
+        target: "",
+        met: undefined,
+        notes: `every thread of the process (signature workers included), no network, relay or indexer; median of ${rounds} rounds of ${fmt(10 * GROUP)} (best ${fmt(pipeline.origin.best, 1)} µs)`,
+      },
+      {
+        benchmark: "verification",
+        metric: `node pipeline CPU per operation, peer: the origin's gossip messages decoded, validated, stored synced`,
+        value: pipeline.peer.median,
+        unit: "µs",
+        target: "",
+        met: undefined,
+        notes: `as the origin row; ${fmt(pipeline.messageBytesPerOperation, 0)} gossip bytes per operation (best ${fmt(pipeline.peer.best, 1)} µs)`,
+      },
     ],
     details: {
+      pipelineCpuMicrosecondsPerOperation: pipeline,
       nativeSecp256k1InNode: NATIVE_SECP256K1,
       rawRecoveryPerSecond: rawRates,
       nodePathPerSecond: nodePath.perSecond,
