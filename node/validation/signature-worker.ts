@@ -103,10 +103,12 @@ function keccak256(data: Uint8Array): Buffer {
 const HALF_ORDER = Buffer.from("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0", "hex");
 const HEX = Buffer.from("0123456789abcdef", "latin1");
 
+// Scratch space of recoverInto, which runs to completion without yielding (one per thread).
+const publicKey = Buffer.alloc(65);
+const lowerHex = Buffer.alloc(40);
+
 /** Recovers the signer of each of `count` packed items of `input` into `output` (layouts in the module comment). */
 export function recoverInto(input: Uint8Array, count: number, output: Uint8Array): void {
-  const publicKey = Buffer.alloc(65);
-  const lowerHex = Buffer.alloc(40);
   for (let i = 0; i < count; i++) {
     const at = i * ITEM_BYTES;
     const out = i * RESULT_BYTES;
