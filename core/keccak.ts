@@ -2,11 +2,13 @@
  * keccak256 through the native binding of the `keccak` package (the Keccak team's C code): every
  * operation id, payment id, recovered signer and address checksum is a keccak256, and the pure-JS
  * implementation costs several times the native one per call. Falls back to the package's own JS
- * state (same interface) where the binding does not load. OpenSSL's SHA3-256 is not keccak256 (other
+ * state (same interface) where the binding does not load, and to ethers' where the package is missing. OpenSSL's SHA3-256 is not keccak256 (other
  * padding), so node:crypto cannot stand in.
  */
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
+
+import { keccak256 as ethersKeccak256 } from "ethers";
 
 import { SettlenetError } from "./errors.js";
 
@@ -20,8 +22,28 @@ interface KeccakState {
 
 const require = createRequire(import.meta.url);
 
+/** ethers' keccak256 behind the sponge interface: only for a tree whose `npm install` has not brought `keccak` yet. */
+class EthersKeccak implements KeccakState {
+  private chunks: Buffer[] = [];
+  initialize(): void {
+    this.chunks = [];
+  }
+  absorb(data: Buffer): void {
+    this.chunks.push(Buffer.from(data));
+  }
+  absorbLastFewBits(): void {}
+  squeeze(): Buffer {
+    return Buffer.from(ethersKeccak256(Buffer.concat(this.chunks)).slice(2), "hex");
+  }
+}
+
 function loadKeccak(): { State: new () => KeccakState; native: boolean } {
-  const root = dirname(require.resolve("keccak/package.json"));
+  let root: string;
+  try {
+    root = dirname(require.resolve("keccak/package.json"));
+  } catch {
+    return { State: EthersKeccak, native: false };
+  }
   const fromPackage = createRequire(`${root}/package.json`);
   try {
     const State = (fromPackage("node-gyp-build") as (dir: string) => unknown)(root);

@@ -81,8 +81,27 @@ function loadSecp256k1(): { secp: RawSecp256k1; native: boolean } {
 function loadKeccak(): { State: new () => KeccakState; native: boolean } {
   const State = nativeAddon("keccak");
   if (typeof State === "function") return { State: State as new () => KeccakState, native: true };
-  const root = dirname(require.resolve("keccak/package.json"));
-  return { State: createRequire(`${root}/package.json`)("./lib/keccak.js") as new () => KeccakState, native: false };
+  try {
+    const root = dirname(require.resolve("keccak/package.json"));
+    return { State: createRequire(`${root}/package.json`)("./lib/keccak.js") as new () => KeccakState, native: false };
+  } catch {
+    // The package is missing (a tree not installed since it became a dependency): ethers' keccak256.
+    const { keccak256 } = require("ethers") as { keccak256(data: Uint8Array): string };
+    class EthersKeccak implements KeccakState {
+      private chunks: Buffer[] = [];
+      initialize(): void {
+        this.chunks = [];
+      }
+      absorb(data: Uint8Array): void {
+        this.chunks.push(Buffer.from(data));
+      }
+      absorbLastFewBits(): void {}
+      squeeze(): Buffer {
+        return Buffer.from(keccak256(Buffer.concat(this.chunks)).slice(2), "hex");
+      }
+    }
+    return { State: EthersKeccak, native: false };
+  }
 }
 
 const { secp, native: nativeSecp } = loadSecp256k1();
