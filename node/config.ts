@@ -52,6 +52,12 @@ export const nodeConfigSchema = z.strictObject({
     })
     .prefault({}),
   risk: riskConfigSchema.prefault({}),
+  validation: z
+    .strictObject({
+      /** Worker threads recovering signatures; default one per core. 0 recovers on the main thread. */
+      signatureWorkers: z.number().int().min(0).max(64).optional(),
+    })
+    .prefault({}),
   /** Settlement cycles (清结算); every node of a network must use the same cycleSeconds. */
   settlement: z
     .strictObject({

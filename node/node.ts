@@ -34,6 +34,7 @@ import type { ValidationContext } from "./services.js";
 import { openStorage } from "./storage/db.js";
 import { OutcomeMapper } from "./validation/outcome.js";
 import { RiskEngine } from "./validation/risk.js";
+import { createSignatureVerifier } from "./validation/signature.js";
 import { ALERTS_TOPIC, startCompliance } from "./compliance/service.js";
 import { registerBackupRoutes } from "./backup/api.js";
 import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
@@ -118,7 +119,9 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
           },
         )
       : undefined;
-    const pipeline = new OperationPipeline({ readOnly: config.role === "regulator" }, ctx, { logger, outcomes, risk, ...(relayer ? { relayer } : {}) });
+    const signatures = createSignatureVerifier({ ...(config.validation.signatureWorkers !== undefined ? { workers: config.validation.signatureWorkers } : {}) }, { logger });
+    stack.push(() => signatures.close());
+    const pipeline = new OperationPipeline({ readOnly: config.role === "regulator" }, ctx, { logger, outcomes, risk, signatures, ...(relayer ? { relayer } : {}) });
 
     const indexer = new Indexer(
       { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },

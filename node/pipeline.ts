@@ -1,26 +1,32 @@
 /**
- * The one path every operation takes into a node, from its API or from gossip: validate (shared core)
- * → map the outcome (one place) → store accepted operations in one synced batch → only then gossip
- * them and hand them to the relayer. Nothing is acknowledged or forwarded before it is durable, and
- * the API acknowledges only once the gossip message is handed to the peers.
+ * The one path every operation takes into a node, from its API or from gossip, a group at a time (an
+ * API call's operations, or one gossip message): validate the group (shared core; its signatures in
+ * worker threads) → map each outcome (one place) → store the accepted operations in one synced batch
+ * → only then gossip them as one message and hand them to the relayer. Nothing is acknowledged or
+ * forwarded before it is durable, and the API acknowledges only once the gossip message is handed to
+ * the peers.
  */
 import type { Logger } from "pino";
 
 import type { SubmitOutcome } from "../core/api/operations.js";
 import { SettlenetError } from "../core/errors.js";
+import { operationToJson } from "../core/operations/index.js";
+import type { OperationOrigin, StoredOperation } from "../core/records.js";
 import { decodeGossipMessage, encodeGossipMessage } from "./p2p/message.js";
 import type { Relayer, ValidatedOperation, ValidationContext } from "./services.js";
-import type { OperationOrigin, StoredOperation } from "../core/records.js";
-import type { OutcomeMapper} from "./validation/outcome.js";
+import type { OutcomeMapper } from "./validation/outcome.js";
 import { type GossipVerdict, type Outcome } from "./validation/outcome.js";
 import type { RiskEngine } from "./validation/risk.js";
 import { refusal, type ValidationPath } from "./validation/refusal.js";
-import { validateOperation } from "./validation/validate.js";
+import { InlineVerifier, type SignatureVerifier } from "./validation/signature.js";
+import { validateGroup, type GroupItem } from "./validation/validate.js";
 
 export interface PipelineModules {
   logger: Logger;
   outcomes: OutcomeMapper;
   risk: RiskEngine;
+  /** Recovers each group's signatures: the node passes its worker pool; default on the calling thread. */
+  signatures?: SignatureVerifier;
   /** Absent on regulator nodes, which never relay. */
   relayer?: Relayer;
   /** Publishes a gossip message; set once the network is up. */
@@ -32,15 +38,25 @@ export interface PipelineOptions {
   readOnly: boolean;
 }
 
+/** An accepted operation of a group and the form it is stored in. */
+interface Accepted {
+  operation: ValidatedOperation;
+  record: StoredOperation;
+}
+
 /** Validates, stores, gossips and relays operations; see the module comment. */
 export class OperationPipeline {
+  /** Ids accepted by a group whose synced write is under way (the seen-check cannot see them yet). */
   private readonly inFlight = new Set<string>();
+  private readonly signatures: SignatureVerifier;
 
   constructor(
     private readonly options: PipelineOptions,
     private readonly ctx: ValidationContext,
     private readonly modules: PipelineModules,
-  ) {}
+  ) {
+    this.signatures = modules.signatures ?? new InlineVerifier();
+  }
 
   /** Sets the gossip publisher (the network starts after the pipeline exists). */
   setPublisher(publish: (data: Uint8Array) => Promise<number>): void {
@@ -52,13 +68,16 @@ export class OperationPipeline {
     if (this.options.readOnly) {
       return inputs.map(() => ({ accepted: false as const, error: new SettlenetError("READ_ONLY", "This node is read-only") }));
     }
-    const outcomes = await this.validateAll(inputs, "api");
-    const accepted = await this.storeAccepted(outcomes, inputs, "api");
-    if (accepted.length > 0) {
+    const { outcomes, accepted } = await this.validateGroup(
+      inputs.map((input) => ({ input })),
+      "api",
+    );
+    const stored = await this.store(accepted);
+    if (stored.length > 0) {
       // Handed to the peers before the caller hears "accepted": a crash right after the answer must
       // still leave the operations with nodes that can fail over, not only in this node's storage.
-      this.modules.relayer?.enqueue(accepted);
-      await this.gossip(accepted.map((op) => op.op));
+      this.modules.relayer?.enqueue(stored.map((a) => a.record));
+      await this.gossip(stored.map((a) => a.operation));
     }
     return outcomes.map((outcome) =>
       outcome.operation && outcome.code === "ACCEPTED"
@@ -67,38 +86,52 @@ export class OperationPipeline {
     );
   }
 
-  /** Gossip path: the verdict for the whole message (reject if any operation in it is invalid). */
+  /**
+   * Gossip path: one message is one group, validated and stored like an API group. The verdict is for
+   * the whole message: reject if any operation in it is invalid (the forwarding peer is penalised even
+   * when the rest of its group is good), else accept if any was new here, else ignore.
+   */
   async onGossip(fromPeerId: string, data: Uint8Array): Promise<GossipVerdict> {
-    let ops: unknown[];
+    let items: GroupItem[];
     try {
-      ops = decodeGossipMessage(data).ops;
+      items = decodeGossipMessage(data);
     } catch (error) {
       return this.modules.outcomes.map("gossip", { status: "rejected", reason: error }, { peerId: fromPeerId }).gossip;
     }
-    const outcomes = await this.validateAll(ops, "gossip", fromPeerId);
-    const accepted = await this.storeAccepted(outcomes, ops, "gossip");
-    if (accepted.length > 0) this.modules.relayer?.enqueue(accepted);
+    const { outcomes, accepted } = await this.validateGroup(items, "gossip", fromPeerId);
+    const stored = await this.store(accepted);
+    if (stored.length > 0) this.modules.relayer?.enqueue(stored.map((a) => a.record));
     if (outcomes.some((outcome) => outcome.gossip === "reject")) return "reject";
     return outcomes.some((outcome) => outcome.gossip === "accept") ? "accept" : "ignore";
   }
 
-  private async validateAll(inputs: unknown[], path: ValidationPath, peerId?: string): Promise<Outcome[]> {
-    const settled = await Promise.allSettled(inputs.map((input) => validateOperation(input, this.ctx, path, this.modules.risk)));
+  /**
+   * Validates a group and maps each outcome (the one place, OutcomeMapper). Accepted operations are
+   * claimed in `inFlight` in the same synchronous step as the mapping, so a concurrent group holding
+   * one of them refuses it as a duplicate rather than storing and relaying it twice.
+   */
+  private async validateGroup(items: GroupItem[], path: ValidationPath, peerId?: string): Promise<{ outcomes: Outcome[]; accepted: Accepted[] }> {
+    const settled = await validateGroup(items, this.ctx, path, { risk: this.modules.risk, signatures: this.signatures });
     const seen = new Set<string>();
     const now = this.ctx.nowSeconds();
-    return settled.map((result) => {
+    const receivedAtMs = Date.now();
+    const origin: OperationOrigin = path;
+    const accepted: Accepted[] = [];
+    const outcomes = settled.map((result, index) => {
       let outcome = this.modules.outcomes.map(path, result, peerId ? { peerId } : {});
       const op = outcome.operation;
       if (op && outcome.code === "ACCEPTED") {
-        // The same operation twice in one batch, or arriving concurrently on both paths: keep one.
+        // The same operation twice in one group, or arriving concurrently on both paths: keep one.
         if (seen.has(op.id) || this.inFlight.has(op.id)) {
           outcome = this.modules.outcomes.map(path, { status: "rejected", reason: duplicate(op, path) }, { id: op.id });
         } else {
-          // Cumulative limits also count earlier operations of the same batch.
+          // Cumulative limits also count earlier operations of the same group.
           try {
             this.modules.risk.check(op.op, now, path);
             this.modules.risk.record(op.op, now);
             seen.add(op.id);
+            this.inFlight.add(op.id);
+            accepted.push({ operation: op, record: recordOf(op, items[index] as GroupItem, origin, receivedAtMs) });
           } catch (error) {
             outcome = this.modules.outcomes.map(path, { status: "rejected", reason: error }, { id: op.id });
           }
@@ -106,47 +139,47 @@ export class OperationPipeline {
       }
       return outcome;
     });
+    return { outcomes, accepted };
   }
 
-  private async storeAccepted(outcomes: Outcome[], inputs: unknown[], origin: OperationOrigin): Promise<StoredOperation[]> {
-    const now = Date.now();
-    const records: StoredOperation[] = [];
-    outcomes.forEach((outcome, index) => {
-      const op = outcome.operation;
-      if (!op || outcome.code !== "ACCEPTED") return;
-      records.push({
-        id: op.id,
-        kind: op.op.kind,
-        paymentId: op.paymentId,
-        op: inputs[index] as StoredOperation["op"],
-        signer: op.signer,
-        origin,
-        status: "accepted",
-        receivedAtMs: now,
-        updatedAtMs: now,
-      });
-    });
-    if (records.length === 0) return records;
-    for (const record of records) this.inFlight.add(record.id);
+  /** Stores a group's accepted operations in one synced batch (one fsync for the group). */
+  private async store(accepted: Accepted[]): Promise<Accepted[]> {
+    if (accepted.length === 0) return accepted;
     try {
-      await this.ctx.storage.operations.putAccepted(records);
+      await this.ctx.storage.operations.putAccepted(accepted.map((a) => a.record));
     } finally {
-      for (const record of records) this.inFlight.delete(record.id);
+      for (const a of accepted) this.inFlight.delete(a.operation.id);
     }
-    return records;
+    return accepted;
   }
 
-  /** Publishes; never rejects (the operations are stored and relayed regardless). */
-  private async gossip(ops: StoredOperation["op"][]): Promise<void> {
+  /** Publishes the group as one message; never rejects (the operations are stored and relayed regardless). */
+  private async gossip(ops: ValidatedOperation[]): Promise<void> {
     const publish = this.modules.publish;
     if (!publish) return;
     try {
-      await publish(encodeGossipMessage(ops));
+      await publish(encodeGossipMessage(ops.map((o) => o.op)));
     } catch (error) {
       // Peers also learn the result from the chain.
       this.modules.logger.warn({ err: error, count: ops.length }, "gossip publish failed");
     }
   }
+}
+
+/** The stored form of an accepted operation: as received on the API (its JSON object), else its JSON wire form. */
+function recordOf(op: ValidatedOperation, item: GroupItem, origin: OperationOrigin, now: number): StoredOperation {
+  const received = "input" in item && typeof item.input === "object" && item.input !== null && !(item.input instanceof Uint8Array) ? item.input : operationToJson(op.op);
+  return {
+    id: op.id,
+    kind: op.op.kind,
+    paymentId: op.paymentId,
+    op: received as StoredOperation["op"],
+    signer: op.signer,
+    origin,
+    status: "accepted",
+    receivedAtMs: now,
+    updatedAtMs: now,
+  };
 }
 
 function duplicate(op: ValidatedOperation, path: ValidationPath) {

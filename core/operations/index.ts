@@ -24,7 +24,7 @@ import { reclaim } from "./reclaim.js";
 import { refund } from "./refund.js";
 import { release } from "./release.js";
 import { resolve } from "./resolve.js";
-import { PAYMENT_STRUCT, escrowDomainSeparator, paymentIdOf, type EscrowContext } from "./terms.js";
+import { PAYMENT_STRUCT, escrowDomainSeparator, paymentIdOf, termsToJson, type EscrowContext, type PaymentTerms } from "./terms.js";
 import { tokenDomainSeparator, tokenNameFor, type TokenCall, type TokenContext, type TokenFunction, type TokenOperationDescriptor } from "./token.js";
 import { structDigest } from "./typed-data.js";
 import { UNSIGNED } from "./wire.js";
@@ -35,6 +35,7 @@ export { contractOperationOf, type ContractOperation, type EscrowOperationDescri
 export { tokenNamesOf, type TokenCall, type TokenContext, type TokenOperationDescriptor } from "./token.js";
 export type { ChainRefusal, SignerRule } from "./descriptor.js";
 export type { Eip712Struct } from "./typed-data.js";
+export { decodeOperationAt, encodeOperationInto, encodedLength, type DecodedOperation } from "./binary.js";
 
 /** Escrow operation descriptors by kind. */
 const ESCROW_DESCRIPTORS = { pay, markFulfilled, confirm, release, refund, dispute, resolve, reclaim } as const;
@@ -111,7 +112,11 @@ export function isTokenOperation<T extends { kind: string }>(op: T): op is Extra
 
 /** The JSON wire form of a parsed operation (bigints as decimal strings). */
 export function operationToJson(op: Operation): OperationInput {
-  return JSON.parse(JSON.stringify(op, (_key, value: unknown) => (typeof value === "bigint" ? value.toString() : value))) as OperationInput;
+  const json: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(op)) {
+    json[key] = typeof value === "bigint" ? value.toString() : key === "terms" ? termsToJson(value as PaymentTerms) : value;
+  }
+  return json as OperationInput;
 }
 
 // ---------------------------------------------------------------- escrow operations

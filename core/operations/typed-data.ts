@@ -4,8 +4,9 @@
  * Doing that directly is about ten times faster than ethers' TypedDataEncoder, which re-parses the
  * types on every call and alone would cap validation near a thousand operations per second.
  */
-import { TypedDataEncoder, getAddress, keccak256, toUtf8Bytes, type TypedDataDomain, type TypedDataField } from "ethers";
+import { TypedDataEncoder, getAddress, type TypedDataDomain, type TypedDataField } from "ethers";
 
+import { keccak256Bytes } from "../keccak.js";
 import type { TypedDataTypes } from "../protocol/eip712.js";
 
 /** One EIP-712 struct: its primary type, its fields and the type hash the contracts declare. */
@@ -29,18 +30,21 @@ export function eip712Struct(primaryType: string, fields: TypedDataField[]): Eip
   }
   const types = { [primaryType]: fields };
   const typeString = TypedDataEncoder.from(types).encodeType(primaryType);
-  return { primaryType, types, fields, typeString, typeHash: hexBytes(keccak256(toUtf8Bytes(typeString))) };
+  return { primaryType, types, fields, typeString, typeHash: keccak256Bytes(Buffer.from(typeString, "utf8")) };
 }
-
-const EIP712_PREFIX = Buffer.from([0x19, 0x01]);
 
 /** The EIP-712 digest of `message` as a `struct` under the domain whose separator is `domainSeparator`. */
 export function structDigest(domainSeparator: Buffer, struct: Eip712Struct, message: Record<string, unknown>): string {
   const words = Buffer.alloc(32 * (struct.fields.length + 1));
   struct.typeHash.copy(words, 0);
   struct.fields.forEach((f, i) => encodeWord(words, 32 * (i + 1), f.type, message[f.name]));
-  const structHash = hexBytes(keccak256(words));
-  return keccak256(Buffer.concat([EIP712_PREFIX, domainSeparator, structHash]));
+  // 0x19 0x01 ‖ domain separator ‖ struct hash
+  const envelope = Buffer.allocUnsafe(66);
+  envelope[0] = 0x19;
+  envelope[1] = 0x01;
+  domainSeparator.copy(envelope, 2);
+  keccak256Bytes(words).copy(envelope, 34);
+  return "0x" + keccak256Bytes(envelope).toString("hex");
 }
 
 const separators = new Map<string, Buffer>();
@@ -64,9 +68,12 @@ function encodeWord(out: Buffer, offset: number, type: string, value: unknown): 
     out.write(hex, offset + 32 - hex.length / 2, "hex");
   } else if (type === "bool") {
     out[offset + 31] = value ? 1 : 0;
+  } else if (typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= 0xffffffffffff) {
+    // Small integers (fee, periods) fit in the word's last 6 bytes.
+    out.writeUIntBE(value, offset + 26, 6);
   } else {
     // uintN: the wire schema bounded the value already.
-    out.write(BigInt(value as bigint | number).toString(16).padStart(64, "0"), offset, "hex");
+    out.write(BigInt(value as bigint).toString(16).padStart(64, "0"), offset, "hex");
   }
 }
 

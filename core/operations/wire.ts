@@ -2,16 +2,24 @@
  * zod schemas of the fields operations are made of. Money, nonces and deadlines travel as decimal
  * strings (never JSON numbers, which lose precision); addresses are normalised to their checksum form.
  */
-import { getAddress } from "ethers";
 import { z } from "zod";
+
+import { checksumAddress } from "../keccak.js";
 
 const UINT256_MAX = (1n << 256n) - 1n;
 
-/** A 0x address, normalised to its checksum form. */
+/** A 0x address, normalised to its checksum form; a mixed-case address must carry the right checksum. */
 export const addressSchema = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed 20-byte hex address")
-  .transform((value) => getAddress(value));
+  .transform((value, context) => {
+    try {
+      return checksumAddress(value);
+    } catch {
+      context.addIssue({ code: "custom", message: "bad address checksum (mixed case that is not EIP-55)" });
+      return z.NEVER;
+    }
+  });
 
 /** 32 bytes as 0x hex (ids, references, reasons). */
 export const bytes32Schema = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected 32 bytes as 0x-prefixed hex");

@@ -1,17 +1,23 @@
 /**
- * The permissioned gossip network: libp2p over TCP with Noise and Yamux, gossipsub with strict signing
- * on the operations topic plus any further topics declared up front (`topics`) and subscribed with
+ * The permissioned gossip network: libp2p over TCP with Noise and Yamux, gossipsub on the operations topic plus any further topics declared up front (`topics`) and subscribed with
  * `addTopic`, each with its own validator (settlement attestations, compliance alerts). Only peers in the registry-derived allowlist may connect (the connection gater checks
  * every encrypted connection); discovery is explicit (the bootstrap list, re-dialled periodically).
  * Every received message goes through its topic's validator; each "reject" is an offence against the
  * peer that forwarded it, and after `maxRejects` offences that peer is hung up and banned for a while.
  * Gossipsub peer scoring runs alongside, so rejected messages also lower the peer's score.
+ *
+ * Messages are not signed by gossipsub (StrictNoSign: no author, sequence number or signature on the
+ * wire). What they carry is signed already (operations, attestations and alerts by their signers),
+ * and every peer is authenticated by Noise and the allowlist, so gossipsub's own Ed25519 signature
+ * proved nothing more, and it was verified on every copy before duplicates were dropped. A message's
+ * id is a hash of its data (and topic), so each further copy is dropped by the seen-cache before any
+ * validation or signature check, and the same data published by two nodes is one message.
  */
 import { createHash } from "node:crypto";
 
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
-import { gossipsub, StrictSign, TopicValidatorResult, type GossipSub, type Message } from "@libp2p/gossipsub";
+import { gossipsub, StrictNoSign, TopicValidatorResult, type GossipSub, type Message } from "@libp2p/gossipsub";
 import { createTopicScoreParams } from "@libp2p/gossipsub/score";
 import { identify, type Identify } from "@libp2p/identify";
 import type { ConnectionGater, Libp2p, PeerId, PrivateKey } from "@libp2p/interface";
@@ -27,7 +33,7 @@ import type { Logger } from "../services.js";
 
 /** Largest length-prefixed frame gossipsub encodes or decodes (it-length-prefixed's default, set explicitly). */
 const MAX_FRAME_BYTES = 4 * 1024 * 1024;
-/** Room for the RPC envelope around one message's data: topic, seqno, from, key, signature. */
+/** Room for the RPC envelope around one message's data (topic and framing; no author or signature). */
 const FRAME_OVERHEAD_BYTES = 64 * 1024;
 const DIAL_TIMEOUT_MS = 5_000;
 /** Gossipsub's publish threshold: a peer at or below it no longer receives our own messages. */
@@ -170,7 +176,7 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
     services: {
       identify: identify(),
       pubsub: gossipsub({
-        globalSignaturePolicy: StrictSign,
+        globalSignaturePolicy: StrictNoSign,
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         fallbackToFloodsub: false,

@@ -1,33 +1,38 @@
 /**
- * Fast ECDSA signer recovery for EIP-712 digests with the native libsecp256k1 binding: validation
- * recovers one signer per operation, and pure-JS recovery (~thousands/s per core) would cap the node's
- * throughput. Accepts exactly what the contracts accept (OpenZeppelin ECDSA): low-s, v 27 or 28.
+ * Signer recovery for groups of operations. Recovery (libsecp256k1 plus two keccak256 per signature)
+ * is most of the CPU a valid operation costs, so it runs in worker threads, one per core by default:
+ * a group is packed into one buffer of digests and signatures (signature-worker.ts has the layout),
+ * split into at most one chunk per worker, transferred (not copied) and answered the same way. The
+ * main thread keeps the event loop for I/O and the cheap checks.
  */
-import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
 
-import { getAddress, keccak256 } from "ethers";
-import type * as Secp256k1 from "secp256k1";
+import type { Logger } from "pino";
 
-import { OperationError, ValidationAction } from "../../core/errors.js";
+import { OperationError, SettlenetError, ValidationAction } from "../../core/errors.js";
+import { ITEM_BYTES, NATIVE_RECOVERY, RECOVERY_STATUS, RESULT_BYTES, recoverInto, type RecoveryRequest, type RecoveryResponse } from "./signature-worker.js";
 
-const require = createRequire(import.meta.url);
+/** True when recovery runs in native libsecp256k1 and native keccak (the node logs a warning otherwise). */
+export const NATIVE_SECP256K1 = NATIVE_RECOVERY;
 
-/** The native binding if it loads (prebuilt for linux/darwin/win), else the package's elliptic fallback. */
-function loadSecp256k1(): { lib: typeof Secp256k1; native: boolean } {
-  try {
-    return { lib: require("secp256k1/bindings.js") as typeof Secp256k1, native: true };
-  } catch {
-    return { lib: require("secp256k1/elliptic.js") as typeof Secp256k1, native: false };
-  }
+/** One signature to recover: the 32-byte digest it signs (0x hex) and the 65-byte r ‖ s ‖ v signature (0x hex or bytes). */
+export interface SignatureItem {
+  digest: string;
+  signature: string | Uint8Array;
 }
 
-const { lib: secp256k1, native } = loadSecp256k1();
+/** The checksummed signer of an item, or the BAD_SIGNATURE refusal (REJECT: the signature is the sender's fault). */
+export type Recovery = string | OperationError;
 
-/** True when the native libsecp256k1 binding is in use (the node logs a warning otherwise). */
-export const NATIVE_SECP256K1 = native;
-
-/** secp256k1 group order / 2: OpenZeppelin ECDSA refuses s above it (malleable signatures). */
-const HALF_ORDER = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
+/** Recovers signers of groups of signatures. */
+export interface SignatureVerifier {
+  /** One result per item, in order. */
+  recover(items: readonly SignatureItem[]): Promise<Recovery[]>;
+  /** Worker threads in use (0: on the calling thread). */
+  readonly workers: number;
+  close(): Promise<void>;
+}
 
 const HEX_SIGNATURE = /^0x[0-9a-fA-F]{130}$/;
 const HEX_DIGEST = /^0x[0-9a-fA-F]{64}$/;
@@ -36,25 +41,198 @@ function badSignature(reason: string): OperationError {
   return new OperationError(ValidationAction.REJECT, "BAD_SIGNATURE", `invalid signature: ${reason}`, { reason });
 }
 
+const STATUS_REASONS: Record<number, string> = {
+  [RECOVERY_STATUS.badV]: "v must be 27 or 28",
+  [RECOVERY_STATUS.highS]: "s is in the upper half order",
+  [RECOVERY_STATUS.noKey]: "no public key recovers from it",
+};
+
 /**
- * The checksummed address that signed the 32-byte `digest` with the 65-byte `signature` (r ‖ s ‖ v).
- * Throws OperationError REJECT `BAD_SIGNATURE` for a high s, a v other than 27/28 (the EVM's
- * ecrecover, and so the contracts, accept no other), or a signature that recovers no key.
+ * Packs the well-formed items into one buffer; `slots[i]` is item i's index in it, or its refusal
+ * (a digest or signature of the wrong shape never reaches the curve).
  */
-export function recoverSigner(digest: string, signature: string): string {
-  if (!HEX_DIGEST.test(digest)) throw badSignature("digest is not 32 bytes of hex");
-  if (!HEX_SIGNATURE.test(signature)) throw badSignature("signature is not 65 bytes of hex");
-  const bytes = Buffer.from(signature.slice(2), "hex");
-  const v = bytes[64] ?? 0;
-  if (v !== 27 && v !== 28) throw badSignature("v must be 27 or 28");
-  if (BigInt("0x" + signature.slice(66, 130)) > HALF_ORDER) throw badSignature("s is in the upper half order");
-  let publicKey: Uint8Array;
-  try {
-    publicKey = secp256k1.ecdsaRecover(bytes.subarray(0, 64), v - 27, Buffer.from(digest.slice(2), "hex"), false);
-  } catch {
-    // r or s zero or out of range, or no point for this r: ecrecover would return the zero address.
-    throw badSignature("no public key recovers from it");
+function pack(items: readonly SignatureItem[]): { buffer: Uint8Array; count: number; slots: (number | OperationError)[] } {
+  const buffer = Buffer.allocUnsafe(items.length * ITEM_BYTES);
+  const slots: (number | OperationError)[] = [];
+  let count = 0;
+  for (const { digest, signature } of items) {
+    if (!HEX_DIGEST.test(digest)) {
+      slots.push(badSignature("digest is not 32 bytes of hex"));
+      continue;
+    }
+    const at = count * ITEM_BYTES;
+    if (typeof signature === "string") {
+      if (!HEX_SIGNATURE.test(signature)) {
+        slots.push(badSignature("signature is not 65 bytes of hex"));
+        continue;
+      }
+      buffer.write(signature.slice(2), at + 32, 65, "hex");
+    } else {
+      if (signature.byteLength !== 65) {
+        slots.push(badSignature("signature is not 65 bytes"));
+        continue;
+      }
+      buffer.set(signature, at + 32);
+    }
+    buffer.write(digest.slice(2), at, 32, "hex");
+    slots.push(count++);
   }
-  // Uncompressed key = 0x04 ‖ x ‖ y; the address is the last 20 bytes of keccak256(x ‖ y).
-  return getAddress("0x" + keccak256(publicKey.subarray(1)).slice(26));
+  return { buffer: buffer.subarray(0, count * ITEM_BYTES), count, slots };
+}
+
+/** The results of `pack`'s slots from the packed results `output`. */
+function unpack(slots: (number | OperationError)[], output: Uint8Array): Recovery[] {
+  const text = Buffer.from(output.buffer, output.byteOffset, output.byteLength);
+  return slots.map((slot) => {
+    if (typeof slot !== "number") return slot;
+    const at = slot * RESULT_BYTES;
+    const status = output[at] as number;
+    if (status !== RECOVERY_STATUS.recovered) return badSignature(STATUS_REASONS[status] ?? "no public key recovers from it");
+    return "0x" + text.toString("latin1", at + 1, at + RESULT_BYTES);
+  });
+}
+
+/** Recovers on the calling thread (tests, tools, and a node configured with no workers). */
+export class InlineVerifier implements SignatureVerifier {
+  readonly workers = 0;
+
+  recover(items: readonly SignatureItem[]): Promise<Recovery[]> {
+    return Promise.resolve(recoverNow(items));
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Recovers `items` synchronously on this thread. */
+export function recoverNow(items: readonly SignatureItem[]): Recovery[] {
+  const { buffer, count, slots } = pack(items);
+  const output = new Uint8Array(count * RESULT_BYTES);
+  recoverInto(buffer, count, output);
+  return unpack(slots, output);
+}
+
+/**
+ * The checksummed address that signed the 32-byte `digest` with the 65-byte `signature` (r ‖ s ‖ v),
+ * on this thread. Throws OperationError REJECT `BAD_SIGNATURE` for a high s, a v other than 27/28 (the
+ * EVM's ecrecover, and so the contracts, accept no other), or a signature that recovers no key.
+ */
+export function recoverSigner(digest: string, signature: string | Uint8Array): string {
+  const [result] = recoverNow([{ digest, signature }]);
+  if (typeof result !== "string") throw result ?? badSignature("no public key recovers from it");
+  return result;
+}
+
+export interface SignatureWorkerPoolOptions {
+  /** Worker threads; default one per core (`os.availableParallelism()`). */
+  workers?: number;
+  /** Fewest signatures worth a chunk of their own: a smaller group goes to one worker whole. */
+  minChunk?: number;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  /** Set once it failed or exited: its requests are refused and another worker takes its place. */
+  dead: boolean;
+  /** Items sent and not answered yet (the least loaded worker gets the next chunk). */
+  load: number;
+  pending: Map<number, { count: number; resolve: (output: Uint8Array) => void; reject: (error: unknown) => void }>;
+}
+
+/** Runs recovery in worker threads; see the module comment. */
+export class SignatureWorkerPool implements SignatureVerifier {
+  readonly workers: number;
+  private readonly minChunk: number;
+  private readonly pool: PoolWorker[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(
+    options: SignatureWorkerPoolOptions,
+    private readonly modules: { logger: Logger },
+  ) {
+    this.workers = Math.max(1, options.workers ?? availableParallelism());
+    this.minChunk = Math.max(1, options.minChunk ?? 16);
+    for (let i = 0; i < this.workers; i++) this.pool.push(this.spawn());
+    if (!NATIVE_SECP256K1) modules.logger.warn("native libsecp256k1 or keccak did not load: signature recovery runs in JavaScript, several times slower");
+  }
+
+  async recover(items: readonly SignatureItem[]): Promise<Recovery[]> {
+    if (this.closed) throw new SettlenetError("VERIFIER_CLOSED", "the signature workers are stopped");
+    const { buffer, count, slots } = pack(items);
+    if (count === 0) return unpack(slots, new Uint8Array(0));
+    const chunks = Math.min(this.workers, Math.ceil(count / this.minChunk));
+    const size = Math.ceil(count / chunks);
+    const parts: Promise<Uint8Array>[] = [];
+    for (let start = 0; start < count; start += size) {
+      parts.push(this.send(buffer.subarray(start * ITEM_BYTES, Math.min(count, start + size) * ITEM_BYTES), Math.min(size, count - start)));
+    }
+    const outputs = await Promise.all(parts);
+    const output = outputs.length === 1 ? (outputs[0] as Uint8Array) : Buffer.concat(outputs);
+    return unpack(slots, output);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.pool.map(({ worker }) => worker.terminate()));
+  }
+
+  private send(items: Uint8Array, count: number): Promise<Uint8Array> {
+    const target = this.pool.reduce((best, w) => (w.load < best.load ? w : best));
+    // A copy that owns its memory, so it can be transferred rather than cloned.
+    const input = new Uint8Array(items).buffer;
+    const id = this.nextId++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      // A worker with work in hand keeps the process alive until it answers; an idle one does not.
+      if (target.load === 0) target.worker.ref();
+      target.load += count;
+      target.pending.set(id, { count, resolve, reject });
+      const request: RecoveryRequest = { id, input, count };
+      target.worker.postMessage(request, [input]);
+    });
+  }
+
+  private spawn(): PoolWorker {
+    // Where Node strips types itself the worker needs no loader (and starts lighter without tsx);
+    // elsewhere it needs the TypeScript loader the process runs with.
+    const strips = Boolean((process.features as { typescript?: unknown }).typescript);
+    const hasLoader = process.execArgv.some((arg) => arg.includes("tsx"));
+    const worker = new Worker(new URL("./signature-worker.ts", import.meta.url), {
+      workerData: { settlenetSignatureWorker: true },
+      execArgv: strips ? [] : hasLoader ? process.execArgv : [...process.execArgv, "--import", "tsx"],
+    });
+    const entry: PoolWorker = { worker, dead: false, load: 0, pending: new Map() };
+    worker.on("message", (response: RecoveryResponse) => {
+      const request = entry.pending.get(response.id);
+      if (!request) return;
+      entry.pending.delete(response.id);
+      entry.load -= request.count;
+      if (entry.load === 0) worker.unref();
+      request.resolve(new Uint8Array(response.output));
+    });
+    const fail = (error: unknown) => {
+      if (entry.dead) return;
+      entry.dead = true;
+      for (const request of entry.pending.values()) {
+        request.reject(new SettlenetError("SIGNATURE_WORKER_FAILED", "a signature worker stopped", {}, { cause: error }));
+      }
+      entry.pending.clear();
+      entry.load = 0;
+      if (this.closed) return;
+      this.modules.logger.error({ err: error }, "signature worker failed; starting another");
+      const index = this.pool.indexOf(entry);
+      if (index >= 0) this.pool[index] = this.spawn();
+    };
+    worker.on("error", fail);
+    worker.on("exit", (code) => {
+      if (!this.closed) fail(new Error(`signature worker exited with code ${code}`));
+    });
+    worker.unref();
+    return entry;
+  }
+}
+
+/** The node's verifier: a worker pool, or recovery on the calling thread when `workers` is 0. */
+export function createSignatureVerifier(options: SignatureWorkerPoolOptions, modules: { logger: Logger }): SignatureVerifier {
+  return options.workers === 0 ? new InlineVerifier() : new SignatureWorkerPool(options, modules);
 }

@@ -1,6 +1,7 @@
 /**
  * Validation of token operations (mint, burn, attestReserves, freeze): the token-specific half of the
- * shared validation core (validate.ts routes here after the schema). The signer's role and the account
+ * shared validation core (validate.ts routes here after the schema, and recovers the signature with
+ * the rest of the group's). The signer's role and the account
  * whose balance changes come from each kind's descriptor in core/operations. Checks run cheapest first:
  *
  *   token registered → id → seen → accounts (permitted, not frozen) → deadline → signature → role → nonce
@@ -17,12 +18,21 @@
 import { ZeroHash } from "ethers";
 
 import { tokenDescriptorFor, tokenOperationDigest, type TokenOperation } from "../../core/operations/index.js";
-import type { ValidatedOperation, ValidationContext } from "../services.js";
+import type { ValidationContext } from "../services.js";
 import { refusal, type ValidationPath } from "./refusal.js";
-import { recoverSigner } from "./signature.js";
+import type { PreparedOperation } from "./validate.js";
 
-/** Validates a parsed token operation; throws an OperationError with a code from OPERATION_CODES. */
-export async function validateTokenOperation(op: TokenOperation, ctx: ValidationContext, path: ValidationPath): Promise<ValidatedOperation> {
+/**
+ * The checks of a parsed token operation that need no signer; its `finish` checks the signer's role
+ * and nonce once the group's signatures are recovered. Throws an OperationError with a code from
+ * OPERATION_CODES.
+ */
+export async function prepareTokenOperation(
+  op: TokenOperation,
+  ctx: ValidationContext,
+  path: ValidationPath,
+  signatureBytes?: Uint8Array,
+): Promise<PreparedOperation> {
   const { registry } = ctx;
   const tokenName = ctx.tokenNames?.get(op.token.toLowerCase());
   if (!registry.isSettlementToken(op.token) || tokenName === undefined) {
@@ -48,18 +58,25 @@ export async function validateTokenOperation(op: TokenOperation, ctx: Validation
     throw refusal("EXPIRED", path, `deadline ${op.deadline} has passed (now ${now})`, { deadline: op.deadline.toString(), now, id });
   }
 
-  const signer = recoverSigner(id, op.signature);
-  if (descriptor.signer === "regulator") {
-    if (!registry.isRegulator(signer)) throw roleRefusal(op, signer, ctx, path, id);
-  } else {
-    const institution = registry.institutionOfSigner(signer);
-    if (!institution?.active || !registry.isCustodian(op.token, institution.id)) throw roleRefusal(op, signer, ctx, path, id);
-  }
-
-  if (await ctx.storage.operations.nonceSeen(signer, op.nonce, op.token)) {
-    throw refusal("NONCE_USED", path, `nonce ${op.nonce} of ${signer} on ${op.token} is already used`, { signer, nonce: op.nonce.toString(), id });
-  }
-  return { id, paymentId: ZeroHash, op, signer };
+  return {
+    id,
+    paymentId: ZeroHash,
+    op,
+    signature: signatureBytes ?? op.signature,
+    async finish(signer) {
+      if (signer === null) throw refusal("BAD_SIGNATURE", path, "no signer was recovered", { id });
+      if (descriptor.signer === "regulator") {
+        if (!registry.isRegulator(signer)) throw roleRefusal(op, signer, ctx, path, id);
+      } else {
+        const institution = registry.institutionOfSigner(signer);
+        if (!institution?.active || !registry.isCustodian(op.token, institution.id)) throw roleRefusal(op, signer, ctx, path, id);
+      }
+      if (await ctx.storage.operations.nonceSeen(signer, op.nonce, op.token)) {
+        throw refusal("NONCE_USED", path, `nonce ${op.nonce} of ${signer} on ${op.token} is already used`, { signer, nonce: op.nonce.toString(), id });
+      }
+      return { id, paymentId: ZeroHash, op, signer };
+    },
+  };
 }
 
 /** NOT_CUSTODIAN / NOT_REGULATOR for a known participant; BAD_SIGNATURE for an address nobody registered. */

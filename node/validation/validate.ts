@@ -1,7 +1,9 @@
 /**
- * The validation core shared by the HTTP submit path and the gossip path. Checks run cheapest first:
+ * The validation core shared by the HTTP submit path and the gossip path, for a group of operations
+ * at a time. Checks run cheapest first:
  *
- *   schema → id → seen → registry state → nonce and deadline → risk rules → signature
+ *   schema → id → seen → registry state → nonce and deadline → risk rules → signature (the group's
+ *   signatures together, in the verifier's worker threads) → the signer's role and nonce
  *
  * What each kind needs (who signs, whether it creates a payment or uses a nonce, its deadline) comes
  * from its descriptor in core/operations. Each refusal is an OperationError whose code is listed, with
@@ -16,6 +18,7 @@ import {
   isTokenOperation,
   operationDigests,
   operationSchema,
+  type DecodedOperation,
   type EscrowOperation,
   type EscrowOperationDescriptor,
   type Operation,
@@ -23,23 +26,99 @@ import {
 import type { ValidatedOperation, ValidationContext } from "../services.js";
 import { refusal, type ValidationPath } from "./refusal.js";
 import type { RiskEngine } from "./risk.js";
-import { recoverSigner } from "./signature.js";
-import { validateTokenOperation } from "./token.js";
+import { InlineVerifier, type SignatureVerifier } from "./signature.js";
+import { prepareTokenOperation } from "./token.js";
+
+/** One operation of a group: its JSON wire form (or that as text or bytes), or one decoded from a gossip message. */
+export type GroupItem = { input: unknown } | DecodedOperation;
+
+/** What validating a group needs besides the context: the risk rules and the signature verifier. */
+export interface ValidationModules {
+  risk: RiskEngine;
+  signatures: SignatureVerifier;
+}
+
+/**
+ * An operation that passed every check that does not need its signer: its id (computed once, and the
+ * digest its signature covers), the signature to recover, and the checks that need the signer.
+ */
+export interface PreparedOperation {
+  id: string;
+  paymentId: string;
+  op: Operation;
+  /** Absent for unsigned kinds (release). */
+  signature?: string | Uint8Array;
+  finish(signer: string | null): Promise<ValidatedOperation>;
+}
+
+/**
+ * Validates a group of operations arriving together on `path`: each operation's cheap checks (schema,
+ * id, seen, registry, nonce, deadline, risk) run first, then the signatures of all that passed are
+ * recovered in one call to the verifier (worker threads), then the checks that need the signer. One
+ * settled result per item, in order: the group never fails as a whole. Nothing is stored or counted
+ * towards risk totals: the caller does both for what it accepts.
+ */
+export async function validateGroup(
+  items: readonly GroupItem[],
+  ctx: ValidationContext,
+  path: ValidationPath,
+  modules: ValidationModules,
+): Promise<PromiseSettledResult<ValidatedOperation>[]> {
+  const prepared = await Promise.allSettled(items.map((item) => prepare(item, ctx, path, modules.risk)));
+  const signed: number[] = [];
+  const signatures: { digest: string; signature: string | Uint8Array }[] = [];
+  prepared.forEach((result, i) => {
+    if (result.status === "fulfilled" && result.value.signature !== undefined) {
+      signed[i] = signatures.length;
+      signatures.push({ digest: result.value.id, signature: result.value.signature });
+    }
+  });
+  // A verifier failure (a worker died) is this node's fault: each operation it held is INTERNAL.
+  const recovered = signatures.length === 0 ? [] : await modules.signatures.recover(signatures).catch((error: unknown) => signatures.map(() => error));
+  return Promise.allSettled(
+    prepared.map(async (result, i) => {
+      if (result.status === "rejected") throw result.reason;
+      const slot = signed[i];
+      if (slot === undefined) return result.value.finish(null);
+      const signer = recovered[slot];
+      if (typeof signer !== "string") throw signer;
+      return result.value.finish(signer);
+    }),
+  );
+}
 
 /**
  * Validates one operation (its JSON wire form, or the JSON text/bytes) arriving on `path`. Resolves
  * with the parsed operation, its id and its signer; throws an OperationError with a code from
- * OPERATION_CODES. Does not store anything or count it towards risk totals: the caller does both
- * once the operation is accepted (`risk.record`).
+ * OPERATION_CODES. Recovers the signature on the calling thread unless a verifier is given.
  */
 export async function validateOperation(
   input: unknown,
   ctx: ValidationContext,
   path: ValidationPath,
   risk: RiskEngine,
+  signatures: SignatureVerifier = inline,
 ): Promise<ValidatedOperation> {
-  const parsed = parse(input, path);
-  if (isTokenOperation(parsed)) return validateTokenOperation(parsed, ctx, path);
+  const [result] = await validateGroup([{ input }], ctx, path, { risk, signatures });
+  if (result?.status !== "fulfilled") throw result?.reason;
+  return result.value;
+}
+
+const inline = new InlineVerifier();
+
+/** The checks of one operation that need no signer, cheapest first. */
+async function prepare(item: GroupItem, ctx: ValidationContext, path: ValidationPath, risk: RiskEngine): Promise<PreparedOperation> {
+  let parsed: Operation;
+  let signatureBytes: Uint8Array | undefined;
+  if ("input" in item) {
+    parsed = parse(item.input, path);
+  } else if ("error" in item) {
+    throw refusal("MALFORMED", path, item.error.message, item.error.meta);
+  } else {
+    parsed = item.op;
+    signatureBytes = item.signature;
+  }
+  if (isTokenOperation(parsed)) return prepareTokenOperation(parsed, ctx, path, signatureBytes);
   const op = parsed;
   const descriptor = escrowDescriptorFor(op);
   const { id, paymentId } = operationDigests(op, ctx);
@@ -61,16 +140,24 @@ export async function validateOperation(
 
   risk.check(op, now, path);
 
-  if (descriptor.signer === "none" || !("signature" in op)) return { id, paymentId, op, signer: null };
-  const signer = recoverSigner(id, op.signature);
-  if (descriptor.signer === "arbiter") {
-    if (!ctx.registry.isArbiter(signer)) throw refusal("NOT_ARBITER", path, `${op.kind} signed by ${signer}, not an arbiter`, { signer });
-    // Only now is the signer known whose nonce space the operation uses.
-    if (nonce !== undefined) await checkNonce(signer, nonce, ctx, path);
-  } else if (signer !== expected) {
-    throw refusal("BAD_SIGNATURE", path, `signed by ${signer}, expected ${String(expected)}`, { signer, expected });
-  }
-  return { id, paymentId, op, signer };
+  if (descriptor.signer === "none" || !("signature" in op)) return { id, paymentId, op, finish: async () => ({ id, paymentId, op, signer: null }) };
+  return {
+    id,
+    paymentId,
+    op,
+    signature: signatureBytes ?? op.signature,
+    async finish(signer) {
+      if (signer === null) throw refusal("BAD_SIGNATURE", path, "no signer was recovered");
+      if (descriptor.signer === "arbiter") {
+        if (!ctx.registry.isArbiter(signer)) throw refusal("NOT_ARBITER", path, `${op.kind} signed by ${signer}, not an arbiter`, { signer });
+        // Only now is the signer known whose nonce space the operation uses.
+        if (nonce !== undefined) await checkNonce(signer, nonce, ctx, path);
+      } else if (signer !== expected) {
+        throw refusal("BAD_SIGNATURE", path, `signed by ${signer}, expected ${String(expected)}`, { signer, expected });
+      }
+      return { id, paymentId, op, signer };
+    },
+  };
 }
 
 // ---------------------------------------------------------------- steps

@@ -8,7 +8,7 @@
 import { expect } from "chai";
 import { Wallet, encodeBytes32String } from "ethers";
 
-import { GOSSIP_VERSION, encodeGossipMessage } from "../../node/p2p/message.js";
+import { encodeGossipMessage } from "../../node/p2p/message.js";
 import type { EscrowOperationInput } from "../../core/operations/index.js";
 import type { PaymentRecord } from "../../core/records.js";
 import {
@@ -276,9 +276,8 @@ describe("bad input is refused with its coded reason and changes nothing (real p
         return lists.every((list) => list.includes(peerId)) && net.nodes.every((n) => sender.net.topicPeers().includes(n.peerId));
       });
 
-      /** A gossip message carrying `op`, valid JSON padded with whitespace to over `bytes`. */
-      const oversized = (op: EscrowOperationInput, bytes: number) =>
-        new TextEncoder().encode(JSON.stringify({ v: GOSSIP_VERSION, ops: [op] }) + " ".repeat(bytes));
+      /** A gossip message carrying `op`, padded to over `bytes` (refused for its size before it is decoded). */
+      const oversized = (op: EscrowOperationInput, bytes: number) => Buffer.concat([encodeGossipMessage([op]), Buffer.alloc(bytes)]);
 
       const big = await signedPay(s, await termsFor(s, 5, 1));
       expect(await sender.net.publish(oversized(big.op, 2 * MAX_GOSSIP_BYTES))).to.equal(net.nodes.length);

@@ -2,8 +2,17 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import { gossipsub, StrictNoSign, StrictSign, type GossipSub, type Message } from "@libp2p/gossipsub";
+import { identify, type Identify } from "@libp2p/identify";
+import { tcp } from "@libp2p/tcp";
+import { multiaddr } from "@multiformats/multiaddr";
 import { expect } from "chai";
+import { createLibp2p } from "libp2p";
 import { pino } from "pino";
+
+import { GOSSIP_TOPIC } from "../../../node/p2p/message.js";
 
 import { loadOrCreatePeerKey, peerIdOf, type PrivateKey } from "../../../node/p2p/keys.js";
 import { createGossipNetwork, type GossipNetwork, type GossipNetworkOptions, type GossipValidationResult } from "../../../node/p2p/network.js";
@@ -147,6 +156,42 @@ describe("permissioned gossip network", function () {
     await a.net.publish(encoder.encode("barrier"));
     await waitFor("barrier", () => texts(c).includes("barrier"));
     expect(texts(c).filter((t) => t === "operation 1")).to.have.length(1);
+  });
+
+  it("sends messages without author, sequence number or signature, and drops signed ones before validation", async function () {
+    const a = await start("a");
+    /** A bare gossipsub peer (allowlisted) with the given signature policy, dialled into `a`. */
+    const bare = async (name: string, policy: typeof StrictSign | typeof StrictNoSign) => {
+      const { key: privateKey, peerId } = await key(name);
+      allowed.add(peerId);
+      const node = await createLibp2p<{ identify: Identify; pubsub: GossipSub }>({
+        privateKey,
+        addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+        transports: [tcp()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        services: { identify: identify(), pubsub: gossipsub({ globalSignaturePolicy: policy, allowPublishToZeroTopicPeers: true }) },
+      });
+      running.push({ stop: () => node.stop() } as GossipNetwork);
+      const messages: Message[] = [];
+      node.services.pubsub.addEventListener("message", (event) => messages.push(event.detail));
+      node.services.pubsub.subscribe(GOSSIP_TOPIC);
+      await node.dial(multiaddr(a.net.multiaddrs()[0]!));
+      await waitFor(`${name} subscribed`, () => a.net.topicPeers().includes(peerId));
+      return { node, peerId, messages };
+    };
+    // A peer that only takes unsigned messages receives a's: so a signs nothing.
+    const plain = await bare("plain", StrictNoSign);
+    await a.net.publish(encoder.encode("from a"));
+    await waitFor("plain receives a's message", () => plain.messages.length === 1);
+    expect(plain.messages[0]?.type).to.equal("unsigned");
+    // A message signed the old way is refused before a's validator sees it, and counts against its sender.
+    const signer = await bare("signer", StrictSign);
+    await signer.node.services.pubsub.publish(GOSSIP_TOPIC, encoder.encode("signed by gossipsub"));
+    await waitFor("the signed message's sender penalised", () => a.net.peerScore(signer.peerId) < 0);
+    await plain.node.services.pubsub.publish(GOSSIP_TOPIC, encoder.encode("from plain"));
+    await waitFor("a receives plain's message", () => texts(a).includes("from plain"));
+    expect(texts(a)).to.deep.equal(["from plain"]);
   });
 
   it("refuses connections from a node whose peer id is not allowlisted", async function () {

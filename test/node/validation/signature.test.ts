@@ -1,8 +1,10 @@
 import { expect } from "chai";
 import { Signature, Wallet, hexlify, randomBytes, recoverAddress, toBeHex } from "ethers";
 
+import { pino } from "pino";
+
 import { OperationError } from "../../../core/errors.js";
-import { NATIVE_SECP256K1, recoverSigner } from "../../../node/validation/signature.js";
+import { InlineVerifier, NATIVE_SECP256K1, SignatureWorkerPool, recoverSigner, type Recovery } from "../../../node/validation/signature.js";
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 
@@ -82,5 +84,66 @@ describe("signer recovery (native secp256k1)", function () {
     const ethers = rate(recoverAddress, samples.slice(0, 200));
     console.log(`      recoverSigner: ${native}/s, ethers.recoverAddress: ${ethers}/s (x${(native / ethers).toFixed(1)})`);
     expect(native).to.be.greaterThan(0);
+  });
+
+  describe("in worker threads, a group at a time", function () {
+    let pool: SignatureWorkerPool;
+    before(function () {
+      pool = new SignatureWorkerPool({ workers: 2, minChunk: 8 }, { logger: pino({ level: "silent" }) });
+    });
+    after(async function () {
+      await pool?.close();
+    });
+
+    const outcome = (r: Recovery | undefined) => (typeof r === "string" ? r : r?.code);
+
+    it("recovers every signer of a group split across the workers, in order, as on the calling thread", async function () {
+      const samples = signRandom(300);
+      const items = samples.map(({ digest, signature }, i) => ({ digest, signature: i % 2 === 0 ? signature : Buffer.from(signature.slice(2), "hex") }));
+      const recovered = await pool.recover(items);
+      expect(recovered).to.deep.equal(samples.map((s) => s.signer));
+      expect(await new InlineVerifier().recover(items)).to.deep.equal(recovered);
+      expect(pool.workers).to.equal(2);
+    });
+
+    it("refuses each bad signature of a group on its own and recovers the others", async function () {
+      const samples = signRandom(40);
+      const sig = Signature.from(samples[3]!.signature);
+      const items = samples.map(({ digest, signature }) => ({ digest, signature: signature as string | Uint8Array }));
+      items[3] = { digest: samples[3]!.digest, signature: sig.r + toBeHex(N - BigInt(sig.s), 32).slice(2) + (sig.v === 27 ? "1c" : "1b") };
+      items[7] = { digest: samples[7]!.digest, signature: samples[7]!.signature.slice(0, 130) + "1d" };
+      items[11] = { digest: samples[11]!.digest, signature: "0x" + "00".repeat(32) + samples[11]!.signature.slice(66) };
+      items[20] = { digest: samples[20]!.digest, signature: "0x1234" };
+      items[21] = { digest: samples[21]!.digest, signature: new Uint8Array(64) };
+      items[30] = { digest: "0x12", signature: samples[30]!.signature };
+      const results = await pool.recover(items);
+      const bad = new Set([3, 7, 11, 20, 21, 30]);
+      results.forEach((result, i) => {
+        expect(outcome(result), `item ${i}`).to.equal(bad.has(i) ? "BAD_SIGNATURE" : samples[i]!.signer);
+        if (bad.has(i)) expect((result as OperationError).action).to.equal("reject");
+      });
+      expect((results[3] as OperationError).meta["reason"]).to.equal("s is in the upper half order");
+      expect((results[7] as OperationError).meta["reason"]).to.equal("v must be 27 or 28");
+    });
+
+    it("answers an empty group and a group of nothing but malformed signatures without a round trip", async function () {
+      expect(await pool.recover([])).to.deep.equal([]);
+      expect((await pool.recover([{ digest: "0x00", signature: "0x00" }])).map(outcome)).to.deep.equal(["BAD_SIGNATURE"]);
+    });
+
+    it("keeps answering after a worker dies, with the requests in flight refused as SIGNATURE_WORKER_FAILED", async function () {
+      const samples = signRandom(64);
+      const items = samples.map(({ digest, signature }) => ({ digest, signature }));
+      const workers = (pool as unknown as { pool: { worker: { terminate(): Promise<number> } }[] }).pool;
+      const pending = pool.recover(items);
+      await workers[0]!.worker.terminate();
+      const settled = await pending.then(
+        () => "recovered",
+        (error: { code?: string }) => error.code,
+      );
+      // The request may have been answered before the worker stopped; either way nothing is lost silently.
+      expect(["recovered", "SIGNATURE_WORKER_FAILED"]).to.include(settled);
+      expect(await pool.recover(items)).to.deep.equal(samples.map((s) => s.signer));
+    });
   });
 });

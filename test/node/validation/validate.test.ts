@@ -236,6 +236,12 @@ describe("operation validation (api and gossip paths)", function () {
     expect((o.error?.meta["issues"] as { path: string }[]).map((i) => i.path)).to.deep.equal(["terms.amount"]);
     const unknown = await outcome(JSON.stringify({ ...good, terms: { ...good.terms, memo: "x" } }), "gossip");
     expect((unknown.error?.meta["issues"] as { path: string }[]).map((i) => i.path)).to.deep.equal(["terms"]);
+    // A mixed-case address must carry its EIP-55 checksum (the case of one letter flipped breaks it).
+    const payer = good.terms.payer;
+    const letter = payer.slice(2).search(/[a-fA-F]/) + 2;
+    const flipped = payer.slice(0, letter) + (payer[letter] === payer[letter]!.toUpperCase() ? payer[letter]!.toLowerCase() : payer[letter]!.toUpperCase()) + payer.slice(letter + 1);
+    const badChecksum = await outcome({ ...good, terms: { ...good.terms, payer: flipped } }, "gossip");
+    expect([badChecksum.code, (badChecksum.error?.meta["issues"] as { path: string }[]).map((i) => i.path)]).to.deep.equal(["MALFORMED", ["terms.payer"]]);
   });
 
   it("maps the gossip codec's MALFORMED (a coded SettlenetError) to reject", function () {

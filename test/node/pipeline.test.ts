@@ -1,0 +1,145 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+import { hexlify, randomBytes, type HDNodeWallet, type Wallet } from "ethers";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+
+import { signEscrowOperation, termsToJson, type EscrowOperationInput, type PaymentTerms } from "../../core/operations/index.js";
+import type { StoredOperation } from "../../core/records.js";
+import { ChainRegistryView } from "../../node/chain/registry-view.js";
+import { decodeGossipMessage, encodeGossipMessage } from "../../node/p2p/message.js";
+import { OperationPipeline } from "../../node/pipeline.js";
+import type { ValidationContext } from "../../node/services.js";
+import { openStorage, type NodeStorage } from "../../node/storage/db.js";
+import { OutcomeMapper } from "../../node/validation/outcome.js";
+import { RiskEngine } from "../../node/validation/risk.js";
+import { SignatureWorkerPool } from "../../node/validation/signature.js";
+import { deployScenario, startChain, type LocalChain, type Scenario } from "../helpers/chain.js";
+
+const now = () => Math.floor(Date.now() / 1000);
+
+describe("operation pipeline: a group at every hop", function () {
+  this.timeout(60_000);
+  let chain: LocalChain;
+  let s: Scenario;
+  let view: ChainRegistryView;
+  let storage: NodeStorage;
+  let dir: string;
+  let ctx: ValidationContext;
+  let pool: SignatureWorkerPool;
+  let metrics: Registry;
+  let pipeline: OperationPipeline;
+  let published: Uint8Array[];
+  /** Each call of putAccepted (one synced batch): the ids it stored. */
+  let batches: string[][];
+  let nextNonce = 1n;
+
+  before(async function () {
+    chain = await startChain();
+    s = await deployScenario(chain, { institutions: 2, merchants: 2, payers: 4 });
+    view = new ChainRegistryView({ deployment: s.deployment, pollIntervalMs: 60_000 }, { provider: chain.provider, logger: pino({ level: "silent" }) });
+    await view.start();
+    dir = await mkdtemp(join(tmpdir(), "settlenet-pipeline-"));
+    storage = await openStorage(dir);
+    const putAccepted = storage.operations.putAccepted.bind(storage.operations);
+    storage.operations.putAccepted = (ops: StoredOperation[]) => {
+      batches.push(ops.map((op) => op.id));
+      return putAccepted(ops);
+    };
+    ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow, registry: view, storage, rules: {}, nowSeconds: now };
+    pool = new SignatureWorkerPool({ workers: 2, minChunk: 4 }, { logger: pino({ level: "silent" }) });
+  });
+
+  beforeEach(function () {
+    published = [];
+    batches = [];
+    metrics = new Registry();
+    const logger = pino({ level: "silent" });
+    pipeline = new OperationPipeline({ readOnly: false }, ctx, { logger, outcomes: new OutcomeMapper({ logger, metrics }), risk: new RiskEngine({}), signatures: pool });
+    pipeline.setPublisher(async (data) => {
+      published.push(data);
+      return 3;
+    });
+  });
+
+  after(async function () {
+    await pool?.close();
+    await view?.stop();
+    await storage?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+    await chain?.close();
+  });
+
+  function terms(payer: number): PaymentTerms {
+    return {
+      payer: s.payers[payer]!.address,
+      merchant: s.merchants[0]!.address,
+      token: s.deployment.tokens["CNY"]!.address,
+      amount: 1_000n,
+      orderId: hexlify(randomBytes(32)),
+      feeBps: 100,
+      direct: false,
+      payDeadline: BigInt(now() + 3600),
+      fulfilmentPeriod: 3600,
+      autoReleasePeriod: 3600,
+      refundPeriod: 3600,
+      nonce: nextNonce++,
+    };
+  }
+
+  /** `count` pays signed by their payers (cycling through the scenario's), or all by `signer` (forged). */
+  async function pays(count: number, signer?: Wallet | HDNodeWallet): Promise<EscrowOperationInput[]> {
+    const escrow = { chainId: ctx.chainId, escrow: ctx.escrow };
+    return Promise.all(
+      Array.from({ length: count }, (_, i) => signEscrowOperation(signer ?? s.payers[i % 4]!, { kind: "pay" as const, terms: termsToJson(terms(i % 4)) }, escrow)),
+    );
+  }
+
+  const validated = async (code: string) =>
+    (await metrics.getSingleMetric("settlenet_operations_validated_total")?.get())?.values.filter((v) => v.labels["code"] === code).reduce((sum, v) => sum + v.value, 0) ?? 0;
+
+  it("validates an API group together, stores its accepted operations in one synced batch and publishes them as one message", async function () {
+    const good = await pays(20);
+    const [forged] = await pays(1, s.payers[3]);
+    const group = [...good, { ...forged!, terms: { ...forged!.terms, payer: s.payers[0]!.address } }, good[4]!];
+    const outcomes = await pipeline.submit(group);
+    expect(outcomes.map((o) => (o.accepted ? "accepted" : o.error.code))).to.deep.equal([...good.map(() => "accepted"), "BAD_SIGNATURE", "DUPLICATE"]);
+    expect(batches).to.have.length(1);
+    expect(batches[0]).to.have.length(20);
+    expect(published).to.have.length(1);
+    const message = decodeGossipMessage(published[0]!);
+    expect(message.map((d) => ("op" in d ? d.op.kind : "malformed"))).to.deep.equal(good.map(() => "pay"));
+    for (const outcome of outcomes.slice(0, 20)) expect(await storage.operations.has((outcome as { id: string }).id)).to.equal(true);
+  });
+
+  it("validates a gossip group the same way, stores its valid operations and rejects the message for one forged operation", async function () {
+    const good = await pays(12);
+    const [forged] = await pays(1, s.payers[2]);
+    const tampered = { ...forged!, terms: { ...forged!.terms, payer: s.payers[1]!.address } };
+    const message = encodeGossipMessage([...good.slice(0, 6), tampered, ...good.slice(6)]);
+    expect(await pipeline.onGossip("peer-x", message)).to.equal("reject");
+    expect(batches).to.have.length(1);
+    expect(batches[0]).to.have.length(12);
+    expect(await validated("BAD_SIGNATURE")).to.equal(1);
+    // The same message again holds nothing new: ignored, nothing written, the peer not penalised twice over its good part.
+    batches = [];
+    const again = encodeGossipMessage(good);
+    expect(await pipeline.onGossip("peer-y", again)).to.equal("ignore");
+    expect(batches).to.deep.equal([]);
+    expect(published).to.deep.equal([]);
+  });
+
+  it("rejects a gossip message that is not a compact group as MALFORMED, and one malformed operation inside a group", async function () {
+    expect(await pipeline.onGossip("peer-x", new TextEncoder().encode('{"v":1,"ops":[]}'))).to.equal("reject");
+    const [good] = await pays(2);
+    const message = Buffer.from(encodeGossipMessage([good!]));
+    // The pay's amount (after the version, the count, the kind byte and three addresses) set to zero.
+    message.fill(0, 3 + 1 + 60, 3 + 1 + 72);
+    expect(await pipeline.onGossip("peer-x", message)).to.equal("reject");
+    expect(await validated("MALFORMED")).to.equal(2);
+    expect(batches).to.deep.equal([]);
+  });
+});
