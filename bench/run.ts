@@ -5,12 +5,13 @@
  * into docs/benchmarks.md.
  *
  *   --quick                 short run (under 5 minutes): shorter loads, 100,000 indexed payments for audit
- *   --only=a,b              run only these: storage, audit, verification, gateway, gossip, e2e, gas
+ *   --only=a,b              run only these: storage, audit, indexer, verification, gateway, gossip, e2e, gas
  *   --seconds=N             load duration of gateway, gossip and e2e (default 30, 30, 60; quick 10, 8, 15)
  *   --micro-seconds=N       duration of each in-process rate (verification, storage; default 5, quick 2)
  *   --concurrency=N         concurrent clients of gateway and e2e (default 64)
  *   --audit-payments=N      indexed payments for audit (default 1,000,000; quick 100,000)
  *   --audit-queries=N       audit queries timed (default 2,000; quick 500)
+ *   --indexer-payments=N    pays relayed and indexed for indexer (default 4,000; quick 1,000)
  *   --out=FILE              results file
  */
 import { execFileSync } from "node:child_process";
@@ -24,6 +25,7 @@ import { runEndToEnd } from "./benchmarks/e2e.js";
 import { runGas } from "./benchmarks/gas.js";
 import { runGateway } from "./benchmarks/gateway.js";
 import { runGossip } from "./benchmarks/gossip.js";
+import { runIndexer } from "./benchmarks/indexer.js";
 import { runStorage } from "./benchmarks/storage.js";
 import { runVerification } from "./benchmarks/verification.js";
 import { startCluster, type Cluster } from "./lib/cluster.js";
@@ -32,7 +34,7 @@ import { projectRoot } from "./lib/paths.js";
 import { consoleTable } from "./lib/render.js";
 import type { BenchmarkResult, RunResults } from "./lib/results.js";
 
-const ALL = ["storage", "audit", "verification", "gateway", "gossip", "e2e", "gas"] as const;
+const ALL = ["storage", "audit", "indexer", "verification", "gateway", "gossip", "e2e", "gas"] as const;
 type Name = (typeof ALL)[number];
 
 const { values } = parseArgs({
@@ -44,6 +46,7 @@ const { values } = parseArgs({
     concurrency: { type: "string" },
     "audit-payments": { type: "string" },
     "audit-queries": { type: "string" },
+    "indexer-payments": { type: "string" },
     out: { type: "string" },
   },
   strict: true,
@@ -70,6 +73,7 @@ const options = {
   concurrency: Math.floor(positive("concurrency", values.concurrency, 64)),
   auditPayments: Math.floor(positive("audit-payments", values["audit-payments"], quick ? 100_000 : 1_000_000)),
   auditQueries: Math.floor(positive("audit-queries", values["audit-queries"], quick ? 500 : 2_000)),
+  indexerPayments: Math.floor(positive("indexer-payments", values["indexer-payments"], quick ? 1_000 : 4_000)),
 };
 const startedAt = new Date();
 const outFile = resolve(values.out ?? join(projectRoot, "bench", "results", `${startedAt.toISOString().replaceAll(":", "-")}.json`));
@@ -102,6 +106,7 @@ async function step(name: string, fn: () => Promise<BenchmarkResult>): Promise<v
 process.stderr.write(`settlenet benchmarks${quick ? " (quick)" : ""} on ${machine.cpuModel}, ${machine.cores} cores, load ${machine.loadAverage.join(" ")}\n`);
 if (wants("storage")) await step("storage", () => runStorage({ seconds: options.microSeconds }));
 if (wants("audit")) await step("audit", () => runAudit({ payments: options.auditPayments, queries: options.auditQueries }));
+if (wants("indexer")) await step("indexer", () => runIndexer({ payments: options.indexerPayments, batch: 150 }));
 
 const clusterBenchmarks: Name[] = ["verification", "gateway", "gossip", "e2e"];
 if (clusterBenchmarks.some(wants)) {

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 
-import { Contract, JsonRpcProvider, Network } from "ethers";
+import { Contract, Network } from "ethers";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
@@ -14,6 +14,7 @@ import { buildNodeApi, type HealthReport } from "./api/app.js";
 import { registerAuditRoutes } from "./audit/routes.js";
 import { ChainRegistryView } from "./chain/registry-view.js";
 import type { NodeConfig } from "./config.js";
+import { FetchJsonRpcProvider } from "../core/chain/json-rpc.js";
 import { SettlenetError } from "../core/errors.js";
 import { Indexer } from "./indexer/indexer.js";
 import { TokenIndexer } from "./indexer/tokens.js";
@@ -58,7 +59,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const deployment = await readDeployment(config.deploymentFile);
     const wallet = await loadOperatorWallet(config.keyFile, config.keyPasswordEnv);
     const chainId = BigInt(deployment.chainId);
-    const provider = new JsonRpcProvider(config.rpcUrl, Network.from(chainId), {
+    const provider = new FetchJsonRpcProvider(config.rpcUrl, Network.from(chainId), {
       staticNetwork: true,
       cacheTimeout: -1,
       pollingInterval: config.indexer.pollIntervalMs,
