@@ -68,6 +68,21 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
 
     const storage = await openStorage(join(config.dataDir, "db"));
     stack.push(() => storage.close());
+    // The change feed keeps a bounded number of changes.
+    let pruning = false;
+    const feedPruner = setInterval(() => {
+      if (pruning) return;
+      pruning = true;
+      storage.changes
+        .prune(config.feed.keepChanges)
+        .then((deleted) => {
+          if (deleted > 0) logger.info({ deleted, keep: config.feed.keepChanges }, "pruned the change feed");
+        })
+        .catch((error: unknown) => logger.warn({ err: error }, "change feed pruning failed"))
+        .finally(() => (pruning = false));
+    }, config.feed.pruneIntervalMs);
+    feedPruner.unref();
+    stack.push(async () => clearInterval(feedPruner));
     // While catching up with the chain, clients get 503 NOT_READY rather than a refused connection
     // (with port 0 the real API picks its own port: nothing to hold).
     const notReady = config.api.port === 0 ? undefined : await listenNotReady(config.api, { logger });
