@@ -66,8 +66,8 @@ export function isRetryLater(error: unknown): error is NodeApiError & { retryAft
   return error instanceof NodeApiError && error.retryAfterSeconds !== undefined;
 }
 
-/** Connection errors that mean the request never reached the node. */
-const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "ERR_INVALID_URL"]);
+/** Connection errors after which the request may have reached the node (any other failure happened before sending). */
+const MAYBE_SENT = new Set(["UND_ERR_SOCKET", "UND_ERR_CLOSED", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ECONNRESET", "EPIPE", "ETIMEDOUT"]);
 
 /** The Retry-After header's delay in whole seconds (delay-seconds or an HTTP date), if any. */
 function retryAfterOf(header: string | null): number | undefined {
@@ -84,6 +84,8 @@ interface Request {
   body?: unknown;
   /** Added to the client's time limit (a long poll's wait). */
   extraTimeMs?: number;
+  /** Gives up the request (a long poll of a client that stops). */
+  signal?: AbortSignal | undefined;
 }
 
 interface Answer {
@@ -178,8 +180,8 @@ export class NodeApiClient {
    * holds the request until a change follows or the wait ends. A cursor the node cannot continue from
    * is a NodeApiError FEED_CURSOR_EXPIRED (410) whose problem's `latest` says where the feed is now.
    */
-  changes(query: { after?: string | undefined; limit?: number; waitMs?: number } = {}): Promise<ChangesPage> {
-    return this.read(routes.listChanges, { query: { after: query.after, limit: query.limit, waitMs: query.waitMs }, extraTimeMs: query.waitMs ?? 0 });
+  changes(query: { after?: string | undefined; limit?: number; waitMs?: number } = {}, signal?: AbortSignal): Promise<ChangesPage> {
+    return this.read(routes.listChanges, { query: { after: query.after, limit: query.limit, waitMs: query.waitMs }, extraTimeMs: query.waitMs ?? 0, signal });
   }
 
   // ---------------------------------------------------------------- settlement
@@ -362,14 +364,15 @@ export class NodeApiClient {
         method: route.method,
         headers: request.body === undefined ? {} : { "content-type": "application/json" },
         ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-        ...(timed ? { signal: AbortSignal.timeout(limitMs) } : {}),
+        ...(timed ? { signal: request.signal ? AbortSignal.any([AbortSignal.timeout(limitMs), request.signal]) : AbortSignal.timeout(limitMs) } : {}),
       });
     } catch (error) {
       if ((error as Error).name === "TimeoutError") throw this.noAnswer(`${route.method} ${route.url}: no answer within ${limitMs} ms`, error);
       const code = (error as { cause?: { code?: unknown } }).cause?.code;
-      if (typeof code === "string" && NOT_SENT.has(code)) throw this.unavailable(`node unreachable: ${(error as Error).message}`, undefined, error);
-      // The connection broke with the request possibly delivered.
-      throw this.noAnswer(`${route.method} ${route.url}: the connection broke before an answer: ${(error as Error).message}`, error);
+      if (typeof code === "string" && MAYBE_SENT.has(code)) {
+        throw this.noAnswer(`${route.method} ${route.url}: the connection broke before an answer: ${(error as Error).message}`, error);
+      }
+      throw this.unavailable(`node unreachable: ${(error as Error).message}`, undefined, error);
     }
   }
 
