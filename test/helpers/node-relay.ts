@@ -2,12 +2,14 @@
  * An HTTP relay between a gateway and its (real) node, for the tests of what the gateway does when the
  * node misbehaves: it forwards every request, counts the operations submitted per request, and on
  * demand withholds the node's answer to a submission (the node took it; the gateway hears nothing),
- * turns submissions away with 503 and Retry-After as a node under admission control does, or holds
- * the change feed's requests until released.
+ * loses a submission (the node never sees it; the gateway hears nothing), turns submissions away with
+ * 503 and Retry-After as a node under admission control does, or holds the change feed's requests
+ * until released.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
-export type SubmissionMode = "pass" | "withhold" | "busy";
+/** pass: forward; withhold: forward, never answer; lose: neither forward nor answer; busy: 503 with Retry-After. */
+export type SubmissionMode = "pass" | "withhold" | "lose" | "busy";
 
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -66,6 +68,10 @@ export class NodeRelay {
     if (submission) {
       const parsed = JSON.parse(body.toString("utf8") || "{}") as { operations?: unknown[] };
       this.submissions.push(Array.isArray(parsed.operations) ? parsed.operations.length : 1);
+      if (this.submissionMode === "lose") {
+        this.held.add(res);
+        return;
+      }
       if (this.submissionMode === "busy") {
         const problem = { type: "https://settlenet.dev/problems/relay_backlog", title: "the relay is behind; retry later", status: 503, code: "RELAY_BACKLOG" };
         res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "2" }).end(JSON.stringify(problem));
