@@ -5,7 +5,7 @@
  * into docs/benchmarks.md. Each network benchmark starts a network of its own for each of its runs.
  *
  *   --quick                 short run: shorter loads, one run per network benchmark, smaller data sets
- *   --only=a,b              run only these: storage, audit, verification, gateway, gossip, e2e, single-node, burst, journal, gas
+ *   --only=a,b              run only these: storage, audit, indexer, verification, gateway, gossip, e2e, single-node, burst, journal, gas
  *   --runs=N                runs of each network benchmark, each on a fresh network; rows show the median (default 3, quick 1)
  *   --seconds=N             load duration of gateway, gossip, e2e and single-node (default 30, 30, 60, 60; quick 10, 8, 15, 15)
  *   --micro-seconds=N       duration of each in-process rate (verification, storage; default 5, quick 2)
@@ -14,6 +14,7 @@
  *   --journal-payments=N    payments on the journaled chain before its restart is measured (default 5,000; quick 1,000)
  *   --audit-payments=N      indexed payments for audit (default 1,000,000; quick 100,000)
  *   --audit-queries=N       audit queries timed (default 2,000; quick 500)
+ *   --indexer-payments=N    pays relayed and indexed for indexer (default 4,000; quick 1,000)
  *   --data-dir=DIR          where the databases go (default: the OS temp folder if it is on a disk, else
  *                           .settlenet/bench; also SETTLENET_BENCH_DIR)
  *   --out=FILE              results file
@@ -30,6 +31,7 @@ import { runEndToEnd } from "./benchmarks/e2e.js";
 import { runGas } from "./benchmarks/gas.js";
 import { runGateway } from "./benchmarks/gateway.js";
 import { runGossip } from "./benchmarks/gossip.js";
+import { runIndexer } from "./benchmarks/indexer.js";
 import { runJournal } from "./benchmarks/journal.js";
 import { runStorage } from "./benchmarks/storage.js";
 import { runVerification } from "./benchmarks/verification.js";
@@ -41,7 +43,7 @@ import { consoleTable } from "./lib/render.js";
 import { combineRuns } from "./lib/repeat.js";
 import type { BenchmarkResult, RunResults } from "./lib/results.js";
 
-const ALL = ["storage", "audit", "verification", "gateway", "gossip", "e2e", "single-node", "burst", "journal", "gas"] as const;
+const ALL = ["storage", "audit", "indexer", "verification", "gateway", "gossip", "e2e", "single-node", "burst", "journal", "gas"] as const;
 type Name = (typeof ALL)[number];
 
 const { values } = parseArgs({
@@ -57,6 +59,7 @@ const { values } = parseArgs({
     "audit-payments": { type: "string" },
     "audit-queries": { type: "string" },
     "data-dir": { type: "string" },
+    "indexer-payments": { type: "string" },
     out: { type: "string" },
   },
   strict: true,
@@ -91,6 +94,7 @@ const options = {
   auditPayments: Math.floor(positive("audit-payments", values["audit-payments"], quick ? 100_000 : 1_000_000)),
   auditQueries: Math.floor(positive("audit-queries", values["audit-queries"], quick ? 500 : 2_000)),
   dataDir: dataRoot.path,
+  indexerPayments: Math.floor(positive("indexer-payments", values["indexer-payments"], quick ? 1_000 : 4_000)),
 };
 const startedAt = new Date();
 const outFile = resolve(values.out ?? join(projectRoot, "bench", "results", `${startedAt.toISOString().replaceAll(":", "-")}.json`));
@@ -180,6 +184,7 @@ process.stderr.write(
 if (dataRoot.inMemory) process.stderr.write(`WARNING: ${dataRoot.path} is on ${dataRoot.filesystem} (memory): durable-write figures will overstate a disk\n`);
 if (wants("storage")) await step("storage", () => runStorage({ seconds: options.microSeconds, dataRoot: dataRoot.path }));
 if (wants("audit")) await step("audit", () => runAudit({ payments: options.auditPayments, queries: options.auditQueries, dataRoot: dataRoot.path }));
+if (wants("indexer")) await step("indexer", () => runIndexer({ payments: options.indexerPayments, batch: 150, dataRoot: dataRoot.path }));
 // In-process rates: the network only provides the registry the validation reads, so one run on a small one.
 if (wants("verification")) await network("verification", { institutions: 1, gateway: false }, (c) => runVerification(c, { seconds: options.microSeconds, dataRoot: dataRoot.path }), 1);
 if (wants("gateway")) await network("gateway", {}, (c) => runGateway(c, { seconds: options.gatewaySeconds, concurrency: options.concurrency }));

@@ -155,7 +155,8 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
             try this.executeFromBatch(ops[i]) {
                 succeeded[i] = true;
             } catch (bytes memory reason) {
-                emit OperationFailed(i, ops[i].kind, paymentIdOf(ops[i].terms), reason);
+                bytes32 paymentId = paymentIdOf(ops[i].terms);
+                emit OperationFailed(i, ops[i].kind, paymentId, _operationIdOf(ops[i], paymentId), reason);
             }
         }
     }
@@ -399,6 +400,28 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
         state.status = PaymentStatus.Reclaimed;
         emit PaymentReclaimed(paymentId, terms.payer, held);
         IERC20(terms.token).safeTransfer(terms.payer, held);
+    }
+
+    /// @dev The id nodes give `op` (see {OperationFailed}); computed only when a batch item fails.
+    function _operationIdOf(Operation calldata op, bytes32 paymentId) private view returns (bytes32) {
+        OperationKind kind = op.kind;
+        if (kind == OperationKind.Pay) return paymentId;
+        if (kind == OperationKind.Release) return keccak256(abi.encodePacked("settlenet.release:", paymentId));
+        bytes32 structHash;
+        if (kind == OperationKind.MarkFulfilled) {
+            structHash = keccak256(abi.encode(MARK_FULFILLED_TYPEHASH, paymentId, op.nonce, op.deadline));
+        } else if (kind == OperationKind.Confirm) {
+            structHash = keccak256(abi.encode(CONFIRM_TYPEHASH, paymentId, op.nonce, op.deadline));
+        } else if (kind == OperationKind.Refund) {
+            structHash = keccak256(abi.encode(REFUND_TYPEHASH, paymentId, op.amount, op.reason, op.nonce, op.deadline));
+        } else if (kind == OperationKind.Dispute) {
+            structHash = keccak256(abi.encode(DISPUTE_TYPEHASH, paymentId, op.reason, op.nonce, op.deadline));
+        } else if (kind == OperationKind.Resolve) {
+            structHash = keccak256(abi.encode(RESOLVE_TYPEHASH, paymentId, op.amount, op.reason, op.nonce, op.deadline));
+        } else {
+            structHash = keccak256(abi.encode(RECLAIM_TYPEHASH, paymentId, op.nonce, op.deadline));
+        }
+        return _hashTypedDataV4(structHash);
     }
 
     // ---------------------------------------------------------------- checks

@@ -53,10 +53,26 @@ export const webhookConfigSchema = z.strictObject({
 export const reconcileConfigSchema = z.strictObject({
   /** Time between runs (the first runs at start); 0 runs it only at start. */
   intervalMs: z.number().int().min(0).max(3_600_000).default(5_000),
-  /** An operation resolved on-chain while still pending locally for longer than this is logged as a repair. */
+  /** A pending operation the gateway learns resolved more than this after it happened (it was down, or cut off from the node) is logged as a repair. */
   dropAfterSeconds: seconds(1, DAY).default(60),
   /** Expired and cancelled orders are still compared this long after their deadline. */
   expiredGraceSeconds: seconds(0, 30 * DAY).default(3_600),
+});
+
+/** Submissions to the node in groups (adapters/node-batcher.ts). */
+export const nodeBatchConfigSchema = z.strictObject({
+  /** How long the first operation of a group waits for others (a few ms: the latency it adds). */
+  windowMs: z.number().int().min(0).max(1_000).default(2),
+  /** A group is sent at once at this size (the node takes at most 500 per request). */
+  maxOperations: z.number().int().min(1).max(500).default(200),
+});
+
+/** Following the node's change feed (jobs/feed.ts). */
+export const feedConfigSchema = z.strictObject({
+  /** Long polling: how long the node holds a request when nothing new has happened. */
+  waitMs: z.number().int().min(0).max(30_000).default(10_000),
+  /** Most changes applied per synced batch. */
+  pageSize: z.number().int().min(1).max(1_000).default(500),
 });
 
 /** The auto-release keeper (keeper.ts). */
@@ -67,6 +83,8 @@ export const keeperConfigSchema = z.strictObject({
 
 export type WebhookConfig = z.infer<typeof webhookConfigSchema>;
 export type ReconcileConfig = z.infer<typeof reconcileConfigSchema>;
+export type NodeBatchConfig = z.infer<typeof nodeBatchConfigSchema>;
+export type FeedConfig = z.infer<typeof feedConfigSchema>;
 
 export const gatewayConfigSchema = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
@@ -94,8 +112,10 @@ export const gatewayConfigSchema = z.strictObject({
   clockSkewSeconds: z.number().int().min(1).max(3_600).default(300),
   /** How long an Idempotency-Key's recorded response is kept. */
   idempotencyTtlSeconds: z.number().int().min(60).default(DAY),
-  /** Timeout of one call to the node API. */
+  /** Timeout of one call to the node API (a submission not answered in time is left pending, never failed). */
   nodeTimeoutMs: z.number().int().min(100).default(10_000),
+  nodeBatch: nodeBatchConfigSchema.prefault({}),
+  feed: feedConfigSchema.prefault({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** The custodian institution's signing key (ethers keystore): signs the mints of top-ups and the burns of payouts. */
   custodian: keystoreSchema("SETTLENET_CUSTODIAN_KEY_PASSWORD").optional(),

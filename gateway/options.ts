@@ -8,7 +8,7 @@ import type { Deployment } from "../core/protocol/deployment.js";
 import type { BankAdapter } from "./adapters/bank.js";
 import type { ChainReader } from "./adapters/chain.js";
 import type { MoneyChain } from "./adapters/money-chain.js";
-import type { OrderDefaults } from "./config.js";
+import type { FeedConfig, NodeBatchConfig, OrderDefaults } from "./config.js";
 import type { SecretBox } from "./domain/secrets.js";
 import type { KeeperOptions } from "./jobs/keeper.js";
 import type { ReconcileOptions } from "./jobs/reconciler.js";
@@ -32,6 +32,10 @@ export interface GatewayAppOptions {
   moneyTickMs?: number;
   /** The auto-release keeper (defaults: config.ts keeperConfigSchema); runs only with money modules (chain time). */
   keeper?: Partial<KeeperOptions>;
+  /** Submissions to the node in groups (defaults: config.ts nodeBatchConfigSchema). */
+  nodeBatch?: Partial<NodeBatchConfig>;
+  /** Following the node's change feed (defaults: config.ts feedConfigSchema). */
+  feed?: Partial<FeedConfig>;
 }
 
 /** What money movement and payer actions need; without it those routes answer MONEY_NOT_CONFIGURED. */

@@ -72,6 +72,8 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         reconcile: config.reconcile,
         moneyTickMs: config.moneyTickMs,
         keeper: config.keeper,
+        nodeBatch: config.nodeBatch,
+        feed: config.feed,
       },
       { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }), metrics, money: { chain: moneyChain, custodian, bank } },
     );

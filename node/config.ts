@@ -51,6 +51,14 @@ export const nodeConfigSchema = z.strictObject({
       confirmations: z.number().int().min(0).default(0),
     })
     .prefault({}),
+  /** The change feed (GET /v1/changes). */
+  feed: z
+    .strictObject({
+      /** Changes kept (the oldest are pruned): a client that falls further behind re-reads what it needs. */
+      keepChanges: z.number().int().min(1_000).default(2_000_000),
+      pruneIntervalMs: z.number().int().min(1_000).default(60_000),
+    })
+    .prefault({}),
   risk: riskConfigSchema.prefault({}),
   validation: z
     .strictObject({

@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 
-import { Contract, JsonRpcProvider, Network } from "ethers";
+import { Contract, Network } from "ethers";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
@@ -14,6 +14,7 @@ import { buildNodeApi, type HealthReport } from "./api/app.js";
 import { registerAuditRoutes } from "./audit/routes.js";
 import { ChainRegistryView } from "./chain/registry-view.js";
 import type { NodeConfig } from "./config.js";
+import { FetchJsonRpcProvider } from "../core/chain/json-rpc.js";
 import { SettlenetError } from "../core/errors.js";
 import { Indexer } from "./indexer/indexer.js";
 import { TokenIndexer } from "./indexer/tokens.js";
@@ -59,7 +60,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const deployment = await readDeployment(config.deploymentFile);
     const wallet = await loadOperatorWallet(config.keyFile, config.keyPasswordEnv);
     const chainId = BigInt(deployment.chainId);
-    const provider = new JsonRpcProvider(config.rpcUrl, Network.from(chainId), {
+    const provider = new FetchJsonRpcProvider(config.rpcUrl, Network.from(chainId), {
       staticNetwork: true,
       cacheTimeout: -1,
       pollingInterval: config.indexer.pollIntervalMs,
@@ -68,6 +69,21 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
 
     const storage = await openStorage(join(config.dataDir, "db"));
     stack.push(() => storage.close());
+    // The change feed keeps a bounded number of changes.
+    let pruning = false;
+    const feedPruner = setInterval(() => {
+      if (pruning) return;
+      pruning = true;
+      storage.changes
+        .prune(config.feed.keepChanges)
+        .then((deleted) => {
+          if (deleted > 0) logger.info({ deleted, keep: config.feed.keepChanges }, "pruned the change feed");
+        })
+        .catch((error: unknown) => logger.warn({ err: error }, "change feed pruning failed"))
+        .finally(() => (pruning = false));
+    }, config.feed.pruneIntervalMs);
+    feedPruner.unref();
+    stack.push(async () => clearInterval(feedPruner));
     // While catching up with the chain, clients get 503 NOT_READY rather than a refused connection
     // (with port 0 the real API picks its own port: nothing to hold).
     const notReady = config.api.port === 0 ? undefined : await listenNotReady(config.api, { logger });

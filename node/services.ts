@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import type { Operation } from "../core/operations/index.js";
 import type { PaymentStatusName } from "../core/protocol/eip712.js";
 import type { ListOptions, Page, PaymentRecord, StoredOperation, OperationStatus, OperationFailure } from "../core/records.js";
+import type { FeedPage, FeedPosition } from "./storage/changes.js";
 
 export type { Logger };
 
@@ -95,9 +96,23 @@ export interface IndexBatch {
   cursor: number;
 }
 
+/** The change feed (node/storage/changes.ts). */
+export interface ChangeFeed {
+  /** The newest sequence number given out. */
+  readonly latest: number;
+  cursor(seq: number): string;
+  /** FEED_CURSOR_EXPIRED for a cursor of another feed. */
+  position(cursor: string): FeedPosition;
+  /** FEED_CURSOR_EXPIRED when the changes after `after` are no longer kept or `after` is beyond the newest. */
+  page(after: FeedPosition | undefined, limit: number): Promise<FeedPage>;
+  /** Resolves once a change after `after` is recorded, after `ms`, or when `signal` aborts. */
+  waitAfter(after: number, ms: number, signal?: AbortSignal): Promise<void>;
+}
+
 export interface Storage {
   operations: OperationRepository;
   payments: PaymentRepository;
+  changes: ChangeFeed;
   /** Last fully indexed block, or undefined before the first run. */
   getCursor(): Promise<number | undefined>;
   applyIndexBatch(batch: IndexBatch): Promise<void>;

@@ -63,7 +63,7 @@ async function measure(tx: Promise<ContractTransactionResponse>): Promise<Measur
   for (const log of receipt.logs) {
     if (log.address !== escrowAddress) continue;
     const event = world.escrow.interface.parseLog(log);
-    if (event?.name === "OperationFailed") throw new Error(`batch item ${event.args[0]} failed: ${event.args[3]}`);
+    if (event?.name === "OperationFailed") throw new Error(`batch item ${event.args.getValue("index")} failed: ${event.args.getValue("reason")}`);
   }
   return { gas: Number(receipt.gasUsed), hash: receipt.hash, to: receipt.to };
 }

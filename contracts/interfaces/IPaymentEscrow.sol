@@ -169,5 +169,17 @@ interface IPaymentEscrow {
     /// @notice The payer took back a payment the merchant never fulfilled.
     event PaymentReclaimed(bytes32 indexed paymentId, address indexed payer, uint256 amount);
     /// @notice Item `index` of a relayed batch failed with `reason` (the revert data); the others ran.
-    event OperationFailed(uint256 indexed index, OperationKind kind, bytes32 indexed paymentId, bytes reason);
+    /// @param index The item's position in the batch.
+    /// @param kind The item's operation kind.
+    /// @param paymentId The payment the item acts on.
+    /// @param operationId The item's operation id, as nodes identify it without the calldata: the EIP-712
+    /// digest its actor signed (for Pay the payment id; for Release keccak256("settlenet.release:" ‖ paymentId)).
+    /// @param reason The revert data.
+    event OperationFailed(
+        uint256 indexed index,
+        OperationKind kind,
+        bytes32 indexed paymentId,
+        bytes32 operationId,
+        bytes reason
+    );
 }

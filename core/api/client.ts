@@ -3,8 +3,11 @@
  * benchmarks and the tests). Requests are built from the contract's route definitions and every
  * answer is parsed with the route's answer schema. Failures are coded: a node that cannot be reached,
  * answers 5xx (503 NOT_READY while it catches up) or answers outside the contract is NODE_UNAVAILABLE
- * (with the node's code when it sent one); a request the node refuses (4xx) is a NodeApiError with the
- * node's own code and status. Lookups of one resource answer undefined when the node has none.
+ * (with the node's code when it sent one); a request sent but not answered (the time limit passed, or
+ * the connection broke) is NODE_TIMEOUT, because the node may still have applied it; a request the
+ * node refuses (4xx), or turns away for now (503 with Retry-After: admission control), is a
+ * NodeApiError with the node's own code and status (and `retryAfterSeconds`). Lookups of one resource
+ * answer undefined when the node has none.
  */
 import type { z } from "zod";
 
@@ -14,6 +17,7 @@ import type { PaymentRecord, StoredOperation } from "../records.js";
 import type { RecordJson } from "../settlement/records.js";
 import type { Statement } from "../settlement/statement.js";
 import type { auditListQuery, PaymentHistory } from "./audit.js";
+import type { ChangesPage } from "./changes.js";
 import { problemSchema, type ContentAnswer, type NodeRoute, type Page, type Problem, type RouteSchema } from "./common.js";
 import type { AlertRecord, alertAckBody, alertListQuery, alertReportQuery } from "./compliance.js";
 import { acceptedSchema, batchAnswerSchema, type BatchAnswer } from "./operations.js";
@@ -39,28 +43,57 @@ export interface NodeApiClientOptions {
   timeoutMs?: number;
 }
 
-/** The node refused a request: its problem document's code, the HTTP status and the document. */
+/**
+ * The node refused a request: its problem document's code, the HTTP status and the document. With
+ * `retryAfterSeconds` (a 503 with Retry-After) the refusal is for now only: the same request may be
+ * sent again after that delay.
+ */
 export class NodeApiError extends SettlenetError {
   readonly status: number;
   readonly problem: Problem;
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(status: number, problem: Problem) {
-    super(problem.code, problem.title, { status });
+  constructor(status: number, problem: Problem, retryAfterSeconds?: number) {
+    super(problem.code, problem.title, { status, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) });
     this.status = status;
     this.problem = problem;
+    this.retryAfterSeconds = retryAfterSeconds;
   }
+}
+
+/** True if `error` says the node turned the request away for now (retry after `retryAfterSeconds`). */
+export function isRetryLater(error: unknown): error is NodeApiError & { retryAfterSeconds: number } {
+  return error instanceof NodeApiError && error.retryAfterSeconds !== undefined;
+}
+
+/** Connection errors after which the request may have reached the node (any other failure happened before sending). */
+const MAYBE_SENT = new Set(["UND_ERR_SOCKET", "UND_ERR_CLOSED", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ECONNRESET", "EPIPE", "ETIMEDOUT"]);
+
+/** The Retry-After header's delay in whole seconds (delay-seconds or an HTTP date), if any. */
+function retryAfterOf(header: string | null): number | undefined {
+  if (header === null) return undefined;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
 interface Request {
   params?: Record<string, string>;
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
+  /** Added to the client's time limit (a long poll's wait). */
+  extraTimeMs?: number;
+  /** Gives up the request (a long poll of a client that stops). */
+  signal?: AbortSignal | undefined;
 }
 
 interface Answer {
   status: number;
   /** Media type without parameters. */
   mediaType: string;
+  /** The Retry-After header, in seconds. */
+  retryAfterSeconds: number | undefined;
   /** Parsed JSON for JSON media types, the text otherwise. */
   body: unknown;
   text: string;
@@ -138,6 +171,17 @@ export class NodeApiClient {
   /** One page of the audit payment query (by account, merchant or institution and time). */
   auditPayments(query: z.input<typeof auditListQuery>): Promise<Page<PaymentRecord>> {
     return this.read(routes.listAuditPayments, { query });
+  }
+
+  // ---------------------------------------------------------------- change feed
+
+  /**
+   * The node's changes after `after` (absent: from the oldest kept), in order; with `waitMs` the node
+   * holds the request until a change follows or the wait ends. A cursor the node cannot continue from
+   * is a NodeApiError FEED_CURSOR_EXPIRED (410) whose problem's `latest` says where the feed is now.
+   */
+  changes(query: { after?: string | undefined; limit?: number; waitMs?: number } = {}, signal?: AbortSignal): Promise<ChangesPage> {
+    return this.read(routes.listChanges, { query: { after: query.after, limit: query.limit, waitMs: query.waitMs }, extraTimeMs: query.waitMs ?? 0, signal });
   }
 
   // ---------------------------------------------------------------- settlement
@@ -314,14 +358,20 @@ export class NodeApiClient {
     for (const [name, value] of Object.entries(request.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
+    const limitMs = this.timeoutMs + (request.extraTimeMs ?? 0);
     try {
       return await fetch(url, {
         method: route.method,
         headers: request.body === undefined ? {} : { "content-type": "application/json" },
         ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
-        ...(timed ? { signal: AbortSignal.timeout(this.timeoutMs) } : {}),
+        ...(timed ? { signal: request.signal ? AbortSignal.any([AbortSignal.timeout(limitMs), request.signal]) : AbortSignal.timeout(limitMs) } : {}),
       });
     } catch (error) {
+      if ((error as Error).name === "TimeoutError") throw this.noAnswer(`${route.method} ${route.url}: no answer within ${limitMs} ms`, error);
+      const code = (error as { cause?: { code?: unknown } }).cause?.code;
+      if (typeof code === "string" && MAYBE_SENT.has(code)) {
+        throw this.noAnswer(`${route.method} ${route.url}: the connection broke before an answer: ${(error as Error).message}`, error);
+      }
       throw this.unavailable(`node unreachable: ${(error as Error).message}`, undefined, error);
     }
   }
@@ -332,7 +382,7 @@ export class NodeApiClient {
     try {
       text = await response.text();
     } catch (error) {
-      throw this.unavailable(`${route.method} ${route.url}: the answer broke off: ${(error as Error).message}`, undefined, error);
+      throw this.noAnswer(`${route.method} ${route.url}: the answer broke off: ${(error as Error).message}`, error);
     }
     const mediaType = response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
     let body: unknown = text;
@@ -343,7 +393,7 @@ export class NodeApiClient {
         throw this.unavailable(`node answered ${response.status} with non-JSON`, undefined, error);
       }
     }
-    const answer = { status: response.status, mediaType, body, text };
+    const answer = { status: response.status, mediaType, body, text, retryAfterSeconds: retryAfterOf(response.headers.get("retry-after")) };
     if (answer.status >= 500 && !keep5xx) throw this.failure(route, answer);
     return answer;
   }
@@ -362,8 +412,20 @@ export class NodeApiClient {
   private failure(route: NodeRoute, answer: Answer): SettlenetError {
     const problem = problemSchema.safeParse(answer.body);
     if (answer.status >= 400 && answer.status < 500 && problem.success) return new NodeApiError(answer.status, problem.data);
+    if (answer.status === 503 && answer.retryAfterSeconds !== undefined) {
+      // Turned away for now (admission control): retryable after the delay, whatever the node's code.
+      const document = problem.success
+        ? problem.data
+        : { type: "about:blank", title: "the node is busy; retry later", status: 503, code: "NODE_BUSY" };
+      return new NodeApiError(503, document, answer.retryAfterSeconds);
+    }
     const said = problem.success ? ` ${problem.data.code}: ${problem.data.title}` : "";
     return this.unavailable(`${route.method} ${route.url} answered ${answer.status}${said}`, problem.success ? problem.data.code : undefined);
+  }
+
+  /** NODE_TIMEOUT: the request went out and no answer came; the node may have applied it. */
+  private noAnswer(message: string, cause: unknown): SettlenetError {
+    return new SettlenetError("NODE_TIMEOUT", message, { outcome: "unknown" }, { cause });
   }
 
   private unavailable(message: string, nodeCode?: string, cause?: unknown, detail: Record<string, unknown> = {}): SettlenetError {

@@ -5,6 +5,7 @@
 import { OPERATION_CODES } from "../protocol/codes.js";
 import { adminRoutes } from "./admin.js";
 import { auditRoutes } from "./audit.js";
+import { changeRoutes } from "./changes.js";
 import { complianceRoutes } from "./compliance.js";
 import { operationRoutes } from "./operations.js";
 import { paymentRoutes } from "./payments.js";
@@ -16,6 +17,7 @@ import { tokenRoutes } from "./tokens.js";
 export const NODE_API_ROUTES = {
   ...operationRoutes,
   ...paymentRoutes,
+  ...changeRoutes,
   ...auditRoutes,
   ...settlementRoutes,
   ...complianceRoutes,
@@ -29,6 +31,7 @@ export type NodeApiOperation = keyof typeof NODE_API_ROUTES;
 export const NODE_API_TAGS = [
   { name: "operations", description: "Signed operations: submit (one or a batch) and follow them" },
   { name: "payments", description: "Payments as indexed from the escrow, merged with its state now" },
+  { name: "changes", description: "The change feed: operation status and payment state changes in order, followed with a cursor" },
   { name: "audit", description: "Payment histories and queries for auditors and regulators" },
   { name: "settlement", description: "Settlement cycles, Merkle proofs of their records, statements and settlement alerts" },
   { name: "compliance", description: "AML and proof-of-reserves alerts" },

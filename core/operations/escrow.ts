@@ -32,8 +32,11 @@ export interface ExecutionEvent {
   event: string;
   /** Only for direct payments (a direct pay also releases at once). */
   directOnly?: boolean;
-  /** The event argument that equals the operation field of the same value (compared as integers), when several may match. */
-  match?: { arg: string; field: string };
+  /**
+   * When several operations of the kind may be pending for one payment: the event arguments that equal
+   * the operation's fields (compared as integers); the event executed one whose fields all match.
+   */
+  match?: readonly { arg: string; field: string }[];
 }
 
 /** Who and what a payment moves into the network: what the risk rules (limits, blacklist, velocity) apply to. */
@@ -64,6 +67,8 @@ export interface EscrowOperationDescriptor<Op extends { kind: string; terms: Pay
   readonly consumesNonce: boolean;
   /** Operation id (also the gossip message id): for a signed kind the digest its signature covers. */
   operationId(op: Op, paymentId: string, domainSeparator: Buffer): string;
+  /** For a kind a payment takes at most one of whatever its fields (pay, release): its id from the payment id alone. */
+  operationIdOfPayment?(paymentId: string): string;
   /** The time after which the contract refuses it, if any (seconds). */
   deadline(op: Op): bigint | undefined;
   /** The new money it moves into the escrow, if any: the risk rules apply to it. */

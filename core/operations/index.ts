@@ -195,9 +195,18 @@ export function eventMatches(op: OperationInput, event: string, arg: (name: stri
   if (isTokenOperationKind(op.kind)) return TOKEN_DESCRIPTORS[op.kind].executedBy === event;
   const execution = escrowDescriptorOf(op.kind).executedBy.find((e) => e.event === event);
   if (!execution) return false;
-  if (!execution.match) return true;
-  const value = (op as Record<string, unknown>)[execution.match.field];
-  return value !== undefined && BigInt(value as string) === BigInt(arg(execution.match.arg) as bigint | string);
+  return (execution.match ?? []).every(({ arg: name, field }) => {
+    const value = (op as Record<string, unknown>)[field];
+    return value !== undefined && BigInt(value as string) === BigInt(arg(name) as bigint | string);
+  });
+}
+
+/**
+ * The id of the operation of `kind` on payment `paymentId` when the payment id alone gives it (a
+ * payment takes at most one pay and one release); undefined for every other kind.
+ */
+export function operationIdOfPayment(kind: EscrowOperationKind, paymentId: string): string | undefined {
+  return escrowDescriptorOf(kind).operationIdOfPayment?.(paymentId);
 }
 
 /** The new money an operation moves into the escrow (risk rules apply to it), if any. */

@@ -28,6 +28,7 @@ export const pay = {
   // The payer's nonce is part of the terms (a payment id is paid at most once), not an unordered nonce.
   consumesNonce: false,
   operationId: (_op, paymentId) => paymentId,
+  operationIdOfPayment: (paymentId) => paymentId,
   deadline: (op) => op.terms.payDeadline,
   riskSubject: (op) => op.terms,
   contractFields: (op) => ({ signature: op.signature }),

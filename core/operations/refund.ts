@@ -48,8 +48,16 @@ export const refund = {
     deadline: item.deadline,
     signature: item.signature,
   }),
-  // Each PaymentRefunded is one refund: the one of that amount.
-  executedBy: [{ event: "PaymentRefunded", match: { arg: "amount", field: "amount" } }],
+  // Each PaymentRefunded is one refund: the one of that amount and reason.
+  executedBy: [
+    {
+      event: "PaymentRefunded",
+      match: [
+        { arg: "amount", field: "amount" },
+        { arg: "reason", field: "reason" },
+      ],
+    },
+  ],
   repeatable: true,
   alreadyExecuted: nonceUsed,
   refusals: ACTION_REFUSALS,

@@ -30,6 +30,7 @@ export const release = {
   createsPayment: false,
   consumesNonce: false,
   operationId: (_op, paymentId) => keccak256(concat([RELEASE_PREFIX, paymentId])),
+  operationIdOfPayment: (paymentId) => keccak256(concat([RELEASE_PREFIX, paymentId])),
   deadline: () => undefined,
   contractFields: () => ({}),
   fromContract: (item) => ({ kind: "release", terms: item.terms }),

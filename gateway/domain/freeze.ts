@@ -1,9 +1,10 @@
 /**
- * Regulator freezes seen from the gateway: before it relays anything that would move a frozen
- * account's tokens (a payer's authorization, a payout, a top-up, a transfer), it reads the token's
- * freeze flags from the chain and refuses with ACCOUNT_FROZEN (403). Nothing is stored or submitted,
- * so the refusal changes nothing; the node and the token check again (the node answers the same code).
- * The chain, not the node's mirror, is read so that a freeze executed a moment ago already counts.
+ * Regulator freezes seen from the gateway's money movement: before a payout, a top-up or a transfer
+ * (flows that read the chain anyway, for balances and allowances), it reads the token's freeze flags
+ * from the chain and refuses with ACCOUNT_FROZEN (403). Nothing is stored or submitted, so the refusal
+ * changes nothing; the node and the token check again. A payer's authorization is not checked here:
+ * it is on the hot path, and the node refuses it with the same code from its registry mirror
+ * (domain/payments.ts names the frozen party), with no chain read.
  */
 import { SettlenetError } from "../../core/errors.js";
 import type { MoneyChain } from "../adapters/money-chain.js";

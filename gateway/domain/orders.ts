@@ -1,14 +1,47 @@
 /**
- * Order changes with what they mean. Every change of a stored order goes through `updateOrder`, which
- * hands the orders repository the merchant events the change causes (`deriveOrderEvents`) and, when
- * the reconciler calls it a repair, the repair record: the repository writes them with the order in
- * one synced batch, so an event or a repair exists exactly when its change does.
+ * Order changes with what they mean. Every change of a stored order goes through `updateOrder` (or
+ * `updateOrders` for several at once), which hands the orders repository the merchant events the
+ * change causes (`deriveOrderEvents`) and, when the caller calls it a repair, the repair record: the
+ * repository writes them with the order in one synced batch, so an event or a repair exists exactly
+ * when its change does. Each change also sets when the reconciler should look at the order
+ * (`checkTimeOf`), so its worklist is exactly the orders the change feed has not settled.
  */
 import { randomBytes } from "node:crypto";
 
-import type { LevelOrderRepository, OrderUpdateResult } from "../storage/orders.js";
+import type { WriteOp } from "../storage/keyspaces.js";
+import type { LevelOrderRepository, OrderChange, OrderUpdateResult } from "../storage/orders.js";
 import { deriveOrderEvents, newEvent, type ReconcileRecord, type RepairKind } from "./events.js";
-import type { OrderRecord } from "./records.js";
+import type { OrderRecord, SubmittedOperation } from "./records.js";
+
+/** An operation still pending this long after its submission, and not settled by the change feed, is compared with the node. */
+export const CHECK_PENDING_AFTER_MS = 30_000;
+/** After a comparison that left an operation pending, the next one waits this long. */
+export const RECHECK_AFTER_MS = 60_000;
+
+/** The operations of an order the gateway submitted and has not seen final yet. */
+export function pendingOperations(order: OrderRecord): SubmittedOperation[] {
+  return [order.authorization, order.fulfilment, order.autoRelease, ...order.refunds].filter((op): op is SubmittedOperation => op?.status === "pending");
+}
+
+/**
+ * When the reconciler should compare `order` with the node if the change feed has not settled it by
+ * then: an unauthorised order at its expiry (to close it), an order with a pending operation a while
+ * after its submission (and again a while after each comparison); never otherwise.
+ */
+export function checkTimeOf(order: OrderRecord): number | undefined {
+  if (order.status === "awaiting_authorization" && !order.authorization) return order.expiresAtMs;
+  const pending = pendingOperations(order);
+  if (pending.length === 0) return undefined;
+  const due = Math.min(...pending.map((op) => op.submittedAtMs)) + CHECK_PENDING_AFTER_MS;
+  return order.checkedAtMs === undefined ? due : Math.max(due, order.checkedAtMs + RECHECK_AFTER_MS);
+}
+
+/** `order` with its reconciler check time set from its state. */
+export function withCheckTime(order: OrderRecord): OrderRecord {
+  const { checkAtMs: _previous, ...rest } = order;
+  const checkAtMs = checkTimeOf(rest);
+  return checkAtMs === undefined ? rest : { ...rest, checkAtMs };
+}
 
 export interface OrderUpdateOptions {
   /** The reconciler's verdict on the change: a repair kind (logged in the same batch) or undefined. */
@@ -25,26 +58,43 @@ export function updateOrder(
   change: (current: OrderRecord) => OrderRecord | undefined,
   options: OrderUpdateOptions = {},
 ): Promise<OrderUpdateResult> {
-  return orders.update(id, (current) => {
-    const proposed = change(current);
-    if (!proposed) return undefined;
-    const next: OrderRecord = { ...proposed, id: current.id, merchantId: current.merchantId, createdAtMs: current.createdAtMs };
-    const events = deriveOrderEvents(current, next).map((draft) => newEvent(draft, next.updatedAtMs));
-    const kind = options.repair?.(current, next);
-    const repair: ReconcileRecord | undefined = kind
-      ? {
-          id: `rec_${randomBytes(12).toString("hex")}`,
-          atMs: next.updatedAtMs,
-          kind,
-          orderId: id,
-          merchantId: current.merchantId,
-          paymentId: current.paymentId,
-          from: current.status,
-          to: next.status,
-          onChainStatus: next.onChain?.status ?? null,
-          eventIds: events.map((e) => e.id),
-        }
-      : undefined;
-    return { next, events, ...(repair ? { repair } : {}) };
-  });
+  return orders.update(id, (current) => orderChange(current, change, options));
+}
+
+/**
+ * Read-modify-write of several orders in one synced batch with `extra` writes (the change feed
+ * follower's page and its cursor); `changes` maps order ids to their change, as `updateOrder` takes it.
+ */
+export function updateOrders(
+  orders: Pick<LevelOrderRepository, "updateMany">,
+  changes: ReadonlyMap<string, (current: OrderRecord) => OrderRecord | undefined>,
+  extra: WriteOp[],
+  options: OrderUpdateOptions = {},
+): Promise<OrderUpdateResult[]> {
+  const wrapped = new Map([...changes].map(([id, change]) => [id, (current: OrderRecord) => orderChange(current, change, options)]));
+  return orders.updateMany(wrapped, extra);
+}
+
+/** The repository's change of one order: the next record, its events and its repair record. */
+function orderChange(current: OrderRecord, change: (current: OrderRecord) => OrderRecord | undefined, options: OrderUpdateOptions): OrderChange | undefined {
+  const proposed = change(current);
+  if (!proposed) return undefined;
+  const next = withCheckTime({ ...proposed, id: current.id, merchantId: current.merchantId, createdAtMs: current.createdAtMs });
+  const events = deriveOrderEvents(current, next).map((draft) => newEvent(draft, next.updatedAtMs));
+  const kind = options.repair?.(current, next);
+  const repair: ReconcileRecord | undefined = kind
+    ? {
+        id: `rec_${randomBytes(12).toString("hex")}`,
+        atMs: next.updatedAtMs,
+        kind,
+        orderId: current.id,
+        merchantId: current.merchantId,
+        paymentId: current.paymentId,
+        from: current.status,
+        to: next.status,
+        onChainStatus: next.onChain?.status ?? null,
+        eventIds: events.map((e) => e.id),
+      }
+    : undefined;
+  return { next, events, ...(repair ? { repair } : {}) };
 }

@@ -23,10 +23,11 @@ import {
 } from "../../core/operations/index.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
 import type { PayerActionRecord } from "./money-types.js";
-import type { NodeApiClient } from "../../core/api/client.js";
+import { isRetryLater, type NodeApiClient } from "../../core/api/client.js";
+import type { NodeSubmitter } from "../adapters/node-batcher.js";
 import type { PaymentService, TypedDataPayload } from "./payments.js";
 import type { GatewayStorage } from "../storage/db.js";
-import { nodeRefusal } from "./node-refusal.js";
+import { nodeRefusal, retryLater } from "./node-refusal.js";
 import type { MerchantRecord, OrderRecord } from "./records.js";
 
 export type PayerAction = "confirm" | "dispute" | "reclaim";
@@ -54,6 +55,8 @@ export interface PayerActionPayload {
 export interface PayerActionServiceModules {
   storage: GatewayStorage;
   node: NodeApiClient;
+  /** Where operations are submitted: the batcher in the app; the node client itself when absent. */
+  submitter?: NodeSubmitter | undefined;
   payments: PaymentService;
   money: MoneyChain;
   logger: Logger;
@@ -116,8 +119,15 @@ export class PayerActionService {
     if (known) return { action: known, order: (await this.modules.payments.get(merchant, id)).order };
 
     const order = await this.actionable(merchant, id, action);
-    const result = await this.modules.node.submit({ ...unsignedAction(order, action, input.nonce, input.deadline, reasonHash), signature: input.signature });
-    if (!result.accepted && !ALREADY_THERE.has(result.problem.code)) throw nodeRefusal(result.problem, action);
+    let result;
+    try {
+      result = await (this.modules.submitter ?? this.modules.node).submit({ ...unsignedAction(order, action, input.nonce, input.deadline, reasonHash), signature: input.signature });
+    } catch (error) {
+      if (isRetryLater(error)) throw retryLater(error, action);
+      // No answer: the node may have it. Recorded as pending, settled like any other (never as failed).
+      if (!(error instanceof SettlenetError && error.code === "NODE_TIMEOUT")) throw error;
+    }
+    if (result && !result.accepted && !ALREADY_THERE.has(result.problem.code)) throw nodeRefusal(result.problem, action);
     const record: PayerActionRecord = {
       operationId,
       orderId: id,
@@ -156,7 +166,9 @@ export class PayerActionService {
   }
 
   private async actionable(merchant: MerchantRecord, id: string, action: PayerAction): Promise<OrderRecord> {
-    const { order } = await this.modules.payments.get(merchant, id);
+    let { order } = await this.modules.payments.get(merchant, id);
+    // The feed may not have brought the latest state yet: only then is the node asked.
+    if (!ACTIONABLE[action].has(order.status)) order = await this.modules.payments.syncOrder(order, await this.modules.node.payment(order.paymentId));
     if (!ACTIONABLE[action].has(order.status)) {
       const allowed = action === "reclaim" ? "a held (never fulfilled)" : "a held or fulfilled";
       throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}; the payer can ${action} only ${allowed} payment`, { id, status: order.status });

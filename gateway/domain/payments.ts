@@ -2,32 +2,46 @@
  * Payment orders: a merchant creates an order (the gateway builds the payment terms with the
  * merchant's registered fee and returns the EIP-712 data the payer signs), the payer's signature is
  * relayed to the institution node as a `pay`, and the gateway signs the merchant's `markFulfilled` and
- * `refund` with the merchant key it holds. The chain (through the node) is the truth: whenever the
- * gateway reads an order's node view it stores what changed (`syncOrder`; the reconciler and the
- * keeper merge the same way with `mergeNodeView`). Refusals are coded errors; a refusal by the node
- * keeps the node's code (NodeRefusal).
+ * `refund` with the merchant key it holds. The chain (through the node) is the truth: the node's change
+ * feed keeps the stored orders current (jobs/feed.ts applies it with `applyFeedChanges`; the
+ * reconciler, the keeper and the payer actions merge a node read with `mergeNodeView`), so reads and
+ * actions start from the stored order and read the node only when it forbids the action (the feed may
+ * lag). Operations go to the node in groups (adapters/node-batcher.ts); the node's own answer
+ * (DUPLICATE, ACCOUNT_FROZEN, ...) is the check, nothing is read before. Refusals are coded errors; a
+ * refusal by the node keeps the node's code (NodeRefusal). An operation the node may have taken
+ * without answering (NODE_TIMEOUT) is recorded as pending, never as failed: the feed or the
+ * reconciler settles it. A node that turns work away for now gives a retryable refusal, nothing stored.
  */
 import { createHash, randomBytes } from "node:crypto";
 
 import { keccak256, toUtf8Bytes } from "ethers";
 import type { Logger } from "pino";
 
+import type { Change } from "../../core/api/changes.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
-import { escrowDomain } from "../../core/protocol/eip712.js";
-import { descriptorOf, paymentIdOf, signEscrowOperation, termsToJson, type EscrowOperationInput, type PaymentTerms } from "../../core/operations/index.js";
+import { PAYMENT_STATUSES, escrowDomain } from "../../core/protocol/eip712.js";
+import {
+  descriptorOf,
+  escrowOperationSchema,
+  operationIdOf,
+  paymentIdOf,
+  signEscrowOperation,
+  termsToJson,
+  type EscrowOperationInput,
+  type PaymentTerms,
+} from "../../core/operations/index.js";
 import type { ChainReader } from "../adapters/chain.js";
-import type { MoneyChain } from "../adapters/money-chain.js";
+import type { NodeSubmitter } from "../adapters/node-batcher.js";
 import type { OrderDefaults } from "../config.js";
 import type { MerchantAllowances } from "./allowances.js";
-import { assertNotFrozen } from "./freeze.js";
 import { merchantWallet } from "./merchants.js";
-import { nodeRefusal } from "./node-refusal.js";
-import type { NodeApiClient, NodePayment, Problem, StoredOperation } from "../../core/api/client.js";
+import { nodeRefusal, retryLater } from "./node-refusal.js";
+import { isRetryLater, type NodeApiClient, type NodePayment, type Problem, type StoredOperation } from "../../core/api/client.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { OrderListOptions } from "../storage/orders.js";
-import { updateOrder } from "./orders.js";
+import { updateOrder, withCheckTime } from "./orders.js";
 import {
   ON_CHAIN_ORDER_STATUSES,
   type MerchantRecord,
@@ -41,8 +55,8 @@ import {
 const UINT96_MAX = (1n << 96n) - 1n;
 /** Escrow statuses in which the merchant may refund (after release only within the refund window). */
 const REFUNDABLE = new Set(["held", "fulfilled", "disputed", "released"]);
-/** Node codes that mean "this exact pay is already there": the authorization took. */
-const PAY_ALREADY_THERE = new Set(["DUPLICATE", "ALREADY_EXECUTED"]);
+/** Node codes that mean "this exact operation is already there": the submission took. */
+const ALREADY_THERE = new Set(["DUPLICATE", "ALREADY_EXECUTED"]);
 
 export interface PaymentServiceOptions {
   deployment: Deployment;
@@ -52,16 +66,20 @@ export interface PaymentServiceOptions {
 export interface PaymentServiceModules {
   storage: GatewayStorage;
   secrets: SecretBox;
+  /** Reads of the node (an order's payment, when its stored state forbids an action). */
   node: NodeApiClient;
+  /** Where operations are submitted: the batcher in the app; the node client itself when absent. */
+  submitter?: NodeSubmitter;
   chain: ChainReader;
   logger: Logger;
   /** Clock in unix ms (tests may pin it). */
   now?: () => number;
   /** A refund of a released payment pulls from the merchant's balance: its allowance to the escrow is given first. */
   allowances?: Pick<MerchantAllowances, "toEscrow"> | undefined;
-  /** The token's freeze flags: a frozen payer's or merchant's authorization is refused before anything is stored or relayed. */
-  freezes?: Pick<MoneyChain, "isFrozen"> | undefined;
 }
+
+/** What the node made of a submission: accepted (or already there), refused, or unknown (no answer). */
+type Submission = { outcome: "accepted"; id: string } | { outcome: "refused"; problem: Problem } | { outcome: "unknown" };
 
 /** What a merchant asks for when it creates an order. */
 export interface NewPaymentOrder {
@@ -92,6 +110,7 @@ export class PaymentService {
   private readonly escrow: string;
   /** Tail of each order's action queue: actions on one order run one at a time. */
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly submitter: NodeSubmitter;
 
   constructor(
     private readonly options: PaymentServiceOptions,
@@ -100,6 +119,7 @@ export class PaymentService {
     this.now = modules.now ?? Date.now;
     this.chainId = BigInt(options.deployment.chainId);
     this.escrow = options.deployment.contracts.escrow;
+    this.submitter = modules.submitter ?? modules.node;
   }
 
   /**
@@ -138,7 +158,7 @@ export class PaymentService {
       refundPeriod: defaults.refundPeriodSeconds,
       nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
     };
-    const order: OrderRecord = {
+    const order: OrderRecord = withCheckTime({
       id: `pay_${randomBytes(16).toString("hex")}`,
       merchantId: merchant.id,
       merchantOrderId: body.merchantOrderId,
@@ -154,23 +174,16 @@ export class PaymentService {
       updatedAtMs: nowMs,
       expiresAtMs: Number(payDeadline) * 1000,
       refunds: [],
-    };
+    });
     const outcome = await this.modules.storage.orders.create(order);
     if (!outcome.created) return { created: false, order: this.sameRequest(outcome.existing, requestHash) };
     this.modules.logger.info({ merchantId: merchant.id, id: order.id, paymentId: order.paymentId }, "order created");
     return { created: true, order };
   }
 
-  /** The merchant's order (PAYMENT_NOT_FOUND for anyone else's), merged with the node's view when reachable. */
-  async get(merchant: MerchantRecord, id: string): Promise<{ order: OrderRecord; live: boolean }> {
-    const order = await this.owned(merchant, id);
-    try {
-      return { order: await this.syncWithNode(order), live: true };
-    } catch (error) {
-      if (!(error instanceof SettlenetError) || error.code !== "NODE_UNAVAILABLE") throw error;
-      this.modules.logger.warn({ id, code: error.code }, "node unavailable; answering with the stored order");
-      return { order, live: false };
-    }
+  /** The merchant's order as stored (PAYMENT_NOT_FOUND for anyone else's); the change feed keeps it current. */
+  async get(merchant: MerchantRecord, id: string): Promise<{ order: OrderRecord }> {
+    return { order: await this.owned(merchant, id) };
   }
 
   /** The merchant's orders as stored (newest first). */
@@ -182,10 +195,13 @@ export class PaymentService {
     return this.modules.storage.orders.getByMerchantOrderId(merchant.id, merchantOrderId);
   }
 
-  /** Relays the payer's signature of the order's terms to the node as a `pay`. */
+  /**
+   * Relays the payer's signature of the order's terms to the node as a `pay`. Nothing is read first:
+   * the node refuses what it must (DUPLICATE and ALREADY_EXECUTED mean the pay is there already).
+   */
   authorize(merchant: MerchantRecord, id: string, signature: string): Promise<OrderRecord> {
     return this.exclusive(id, async () => {
-      let order = await this.syncWithNode(await this.owned(merchant, id));
+      const order = await this.owned(merchant, id);
       if (order.authorization && order.authorization.status !== "failed") {
         if (order.authorization.signature.toLowerCase() === signature.toLowerCase()) return order;
         throw new SettlenetError("ALREADY_AUTHORIZED", `payment ${id} already has an authorization`, { id });
@@ -196,35 +212,41 @@ export class PaymentService {
       if (order.status !== "awaiting_authorization") {
         throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}`, { id, status: order.status });
       }
-      if (this.modules.freezes) {
-        await assertNotFrozen(this.modules.freezes, order.terms.token, [
-          { role: "payer", address: order.terms.payer },
-          { role: "merchant", address: order.terms.merchant },
-        ]);
+      const submission = await this.submit({ kind: "pay", terms: order.terms, signature }, "authorization");
+      if (submission.outcome === "refused") {
+        const { problem } = submission;
+        if (problem.code === "ACCOUNT_FROZEN") throw frozenRefusal(order, problem);
+        await this.recordRefusal(order, problem);
+        throw nodeRefusal(problem);
       }
-      const op: EscrowOperationInput = { kind: "pay", terms: order.terms, signature };
-      const result = await this.modules.node.submit(op);
       const nowMs = this.now();
-      if (!result.accepted && !PAY_ALREADY_THERE.has(result.problem.code)) {
-        await this.recordRefusal(order, result.problem);
-        throw nodeRefusal(result.problem);
+      const updated = await this.update(id, (current) => {
+        // The feed may have settled this very pay already: keep what it recorded.
+        const known = current.authorization;
+        const kept = known && known.operationId.toLowerCase() === order.paymentId.toLowerCase() && known.status !== "failed" ? known : undefined;
+        return {
+          ...current,
+          status: current.status === "awaiting_authorization" ? "processing" : current.status,
+          authorization: kept ? { ...kept, signature } : { operationId: order.paymentId, submittedAtMs: nowMs, status: "pending", signature },
+          updatedAtMs: nowMs,
+        };
+      });
+      if (submission.outcome === "unknown") {
+        this.modules.logger.warn({ merchantId: merchant.id, id, paymentId: order.paymentId }, "the node did not answer the authorization in time; recorded as pending for the change feed and the reconciler");
+      } else {
+        this.modules.logger.debug({ merchantId: merchant.id, id, paymentId: order.paymentId }, "authorization relayed");
       }
-      order = await this.update(id, (current) => ({
-        ...current,
-        status: current.status === "awaiting_authorization" ? "processing" : current.status,
-        authorization: { operationId: order.paymentId, submittedAtMs: nowMs, status: "pending", signature },
-        updatedAtMs: nowMs,
-      }));
-      this.modules.logger.info({ merchantId: merchant.id, id, paymentId: order.paymentId }, "authorization relayed");
-      return order;
+      return updated;
     });
   }
 
   /** Signs `markFulfilled` with the merchant's key and submits it. */
   fulfil(merchant: MerchantRecord, id: string): Promise<OrderRecord> {
     return this.exclusive(id, async () => {
-      const order = await this.syncWithNode(await this.owned(merchant, id));
+      let order = await this.owned(merchant, id);
       if (order.fulfilment && order.fulfilment.status !== "failed") return order;
+      // The feed may not have brought the hold yet: only then is the node asked.
+      if (order.status !== "held") order = await this.syncWithNode(order);
       if (order.status !== "held") throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}, not held`, { id, status: order.status });
       const { nonce, deadline } = this.operationNonce();
       const op = await signEscrowOperation(
@@ -232,18 +254,19 @@ export class PaymentService {
         { kind: "markFulfilled", terms: order.terms, nonce: nonce.toString(), deadline: deadline.toString() },
         { chainId: this.chainId, escrow: this.escrow },
       );
-      const result = await this.modules.node.submit(op);
-      if (!result.accepted) {
-        await this.recordRefusal(order, result.problem);
-        throw nodeRefusal(result.problem);
+      const submission = await this.submit(op, "fulfilment");
+      if (submission.outcome === "refused") {
+        await this.recordRefusal(order, submission.problem);
+        throw nodeRefusal(submission.problem);
       }
+      const operationId = this.operationId(op);
       const nowMs = this.now();
       const updated = await this.update(id, (current) => ({
         ...current,
-        fulfilment: { operationId: result.id, submittedAtMs: nowMs, status: "pending" },
+        fulfilment: { operationId, submittedAtMs: nowMs, status: "pending" },
         updatedAtMs: nowMs,
       }));
-      this.modules.logger.info({ merchantId: merchant.id, id, operationId: result.id }, "fulfilment submitted");
+      this.modules.logger.info({ merchantId: merchant.id, id, operationId, answered: submission.outcome === "accepted" }, "fulfilment submitted");
       return updated;
     });
   }
@@ -251,12 +274,14 @@ export class PaymentService {
   /** Signs a (partial or full) `refund` with the merchant's key and submits it. */
   refund(merchant: MerchantRecord, id: string, input: { amount: string; reason: string }): Promise<{ order: OrderRecord; refund: RefundRecord }> {
     return this.exclusive(id, async () => {
-      const order = await this.syncWithNode(await this.owned(merchant, id));
+      let order = await this.owned(merchant, id);
+      if (!order.onChain || !REFUNDABLE.has(order.onChain.status)) order = await this.syncWithNode(order);
       const onChain = order.onChain;
       if (!onChain || !REFUNDABLE.has(onChain.status)) {
         throw new SettlenetError("INVALID_PAYMENT_STATUS", `payment ${id} is ${order.status}; refunds need a held or released payment`, { id, status: order.status });
       }
       const amount = BigInt(input.amount);
+      // Refunds still pending count against what is left; the escrow checks again.
       const pending = order.refunds.filter((r) => r.status === "pending").reduce((sum, r) => sum + BigInt(r.amount), 0n);
       const available = BigInt(onChain.amount) - BigInt(onChain.refunded) - pending;
       if (amount > available) {
@@ -269,22 +294,22 @@ export class PaymentService {
         { kind: "refund", terms: order.terms, amount: amount.toString(), reason: keccak256(toUtf8Bytes(input.reason)), nonce: nonce.toString(), deadline: deadline.toString() },
         { chainId: this.chainId, escrow: this.escrow },
       );
-      const result = await this.modules.node.submit(op);
-      if (!result.accepted) {
-        await this.recordRefusal(order, result.problem);
-        throw nodeRefusal(result.problem);
+      const submission = await this.submit(op, "refund");
+      if (submission.outcome === "refused") {
+        await this.recordRefusal(order, submission.problem);
+        throw nodeRefusal(submission.problem);
       }
       const nowMs = this.now();
       const refund: RefundRecord = {
         id: `re_${randomBytes(12).toString("hex")}`,
         amount: amount.toString(),
         reason: input.reason,
-        operationId: result.id,
+        operationId: this.operationId(op),
         submittedAtMs: nowMs,
         status: "pending",
       };
       const updated = await this.update(id, (current) => ({ ...current, refunds: [...current.refunds, refund], updatedAtMs: nowMs }));
-      this.modules.logger.info({ merchantId: merchant.id, id, refundId: refund.id, operationId: result.id }, "refund submitted");
+      this.modules.logger.info({ merchantId: merchant.id, id, refundId: refund.id, operationId: refund.operationId, answered: submission.outcome === "accepted" }, "refund submitted");
       return { order: updated, refund };
     });
   }
@@ -325,6 +350,30 @@ export class PaymentService {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /**
+   * Submits `op` through the batcher: accepted (or already at the node), refused with the node's
+   * problem, or unknown when the node took the request without answering (it may still execute it).
+   * A node that turns work away for now throws a retryable refusal; an unreachable one NODE_UNAVAILABLE.
+   */
+  private async submit(op: EscrowOperationInput, what: string): Promise<Submission> {
+    let result;
+    try {
+      result = await this.submitter.submit(op);
+    } catch (error) {
+      if (isRetryLater(error)) throw retryLater(error, what);
+      if (error instanceof SettlenetError && error.code === "NODE_TIMEOUT") return { outcome: "unknown" };
+      throw error;
+    }
+    if (result.accepted) return { outcome: "accepted", id: result.id };
+    if (ALREADY_THERE.has(result.problem.code)) return { outcome: "accepted", id: this.operationId(op) };
+    return { outcome: "refused", problem: result.problem };
+  }
+
+  /** The id of an escrow operation, as the node gives it. */
+  private operationId(op: EscrowOperationInput): string {
+    return operationIdOf(escrowOperationSchema.parse(op), { chainId: this.chainId, escrow: this.escrow });
+  }
 
   /** Reads the node's view of the order's payment and stores what changed. */
   private async syncWithNode(order: OrderRecord): Promise<OrderRecord> {
@@ -410,6 +459,16 @@ export class PaymentService {
   }
 }
 
+/**
+ * The node's ACCOUNT_FROZEN refusal of an order's pay, naming which party of the order is frozen
+ * (the node checks its registry mirror, which follows the token's freezes).
+ */
+function frozenRefusal(order: OrderRecord, problem: Problem) {
+  const account = typeof problem["account"] === "string" ? problem["account"] : "";
+  const role = account.toLowerCase() === order.terms.merchant.toLowerCase() ? "merchant" : "payer";
+  return nodeRefusal({ ...problem, role, title: `the ${role} ${account} is frozen on ${order.terms.token} by a regulator` });
+}
+
 /** sha256 of a JSON value with sorted keys (what "the same request" means for a merchantOrderId). */
 export function canonicalHash(value: unknown): string {
   const canonical = (v: unknown): unknown =>
@@ -455,23 +514,83 @@ export function mergeNodeView(order: OrderRecord, view: NodePayment | undefined,
     };
   }
   const fulfilment = order.fulfilment ? withNodeStatus(order.fulfilment, ops.get(order.fulfilment.operationId.toLowerCase())) : undefined;
+  const autoRelease = order.autoRelease ? withNodeStatus(order.autoRelease, ops.get(order.autoRelease.operationId.toLowerCase())) : undefined;
   const refunds = order.refunds.map((r) => withNodeStatus(r, ops.get(r.operationId.toLowerCase())));
   const onChain = view?.onChain ?? order.onChain;
 
-  let status: OrderStatus = order.status;
-  const chainStatus = onChain ? ON_CHAIN_ORDER_STATUSES[onChain.status as keyof typeof ON_CHAIN_ORDER_STATUSES] : undefined;
-  if (chainStatus) status = chainStatus;
-  else if (authorization?.status === "failed") status = "failed";
-  else if (authorization) status = "processing";
-  else if (order.status === "awaiting_authorization" && nowMs > order.expiresAtMs) status = "expired";
-
   const next: OrderRecord = {
     ...order,
-    status,
     refunds,
     ...(authorization ? { authorization } : {}),
     ...(fulfilment ? { fulfilment } : {}),
+    ...(autoRelease ? { autoRelease } : {}),
     ...(onChain ? { onChain } : {}),
   };
+  next.status = derivedStatus(next, nowMs);
   return canonicalHash(next) === canonicalHash(order) ? undefined : next;
+}
+
+/** An order's status from what it records: the escrow's status wins; before it, the authorization's fate. */
+function derivedStatus(order: OrderRecord, nowMs: number): OrderStatus {
+  const { onChain, authorization } = order;
+  const chainStatus = onChain ? ON_CHAIN_ORDER_STATUSES[onChain.status as keyof typeof ON_CHAIN_ORDER_STATUSES] : undefined;
+  if (chainStatus) return chainStatus;
+  if (authorization?.status === "failed") return "failed";
+  if (authorization) return "processing";
+  if (order.status === "awaiting_authorization" && nowMs > order.expiresAtMs) return "expired";
+  return order.status;
+}
+
+/** A pay the node knows that the gateway never recorded (it crashed between relaying and storing). */
+export interface AdoptedPay {
+  signature: string;
+  receivedAtMs: number;
+}
+
+const PAYMENT_RANK = new Map<string, number>(PAYMENT_STATUSES.map((status, i) => [status, i]));
+
+/**
+ * The order after the node's changes to its payment and operations (in feed order), or undefined if
+ * nothing changed. Escrow statuses only ever advance and refunds only grow, and an operation's final
+ * status is final, so a change older than what the order already shows (the reconciler read the node
+ * after it) changes nothing. A pay settled on-chain that the order never recorded is adopted with
+ * `adopted` (read from the node by the caller).
+ */
+export function applyFeedChanges(order: OrderRecord, changes: readonly Change[], nowMs: number, adopted?: AdoptedPay): OrderRecord | undefined {
+  const next: OrderRecord = { ...order, refunds: [...order.refunds] };
+  const payId = order.paymentId.toLowerCase();
+  for (const change of changes) {
+    if (change.type === "payment") {
+      const current = next.onChain;
+      const rank = PAYMENT_RANK.get(change.status) ?? 0;
+      const currentRank = current ? (PAYMENT_RANK.get(current.status) ?? 0) : -1;
+      if (current && (rank < currentRank || (rank === currentRank && BigInt(change.refunded) < BigInt(current.refunded)))) continue;
+      next.onChain = { status: change.status, amount: change.amount, refunded: change.refunded, deadline: change.deadline };
+      continue;
+    }
+    const status: SubmittedStatus = change.status === "executed" ? "executed" : change.status === "failed" ? "failed" : "pending";
+    const error = change.error ? { code: change.error.code, message: change.error.message } : undefined;
+    const id = change.id.toLowerCase();
+    if (id === payId) {
+      if (next.authorization) next.authorization = advanced(next.authorization, status, error);
+      else if (adopted && status !== "pending") {
+        next.authorization = { operationId: change.id, submittedAtMs: adopted.receivedAtMs, status, signature: adopted.signature, ...(error ? { error } : {}) };
+      }
+    } else if (next.fulfilment?.operationId.toLowerCase() === id) {
+      next.fulfilment = advanced(next.fulfilment, status, error);
+    } else if (next.autoRelease?.operationId.toLowerCase() === id) {
+      next.autoRelease = advanced(next.autoRelease, status, error);
+    } else {
+      next.refunds = next.refunds.map((refund) => (refund.operationId.toLowerCase() === id ? advanced(refund, status, error) : refund));
+    }
+  }
+  next.status = derivedStatus(next, nowMs);
+  return canonicalHash(next) === canonicalHash(order) ? undefined : next;
+}
+
+/** `submitted` with the node's newer status; a final status stays final. */
+function advanced<T extends SubmittedOperation>(submitted: T, status: SubmittedStatus, error: { code: string; message: string } | undefined): T {
+  if (submitted.status !== "pending" || status === submitted.status) return submitted;
+  const { error: _previous, ...rest } = submitted;
+  return { ...rest, status, ...(error ? { error } : {}) } as T;
 }

@@ -128,4 +128,11 @@ export interface OrderRecord {
   onChain?: OnChainState;
   /** The last refusal of an operation for this order. */
   lastError?: { code: string; message: string; atMs: number };
+  /**
+   * When the reconciler compares the order with the node unless the change feed settles it first
+   * (domain/orders.ts `checkTimeOf`); absent when nothing is awaited.
+   */
+  checkAtMs?: number;
+  /** When the reconciler last compared the order with the node. */
+  checkedAtMs?: number;
 }

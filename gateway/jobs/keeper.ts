@@ -2,12 +2,15 @@
  * Auto-release keeper: `release` is permissionless and unsigned, so once a fulfilled payment's
  * auto-release time has passed in chain time (and nobody disputed or confirmed it), the gateway
  * submits it through its node, so merchants are paid without waiting for some other party to do it.
+ * Its candidates come from the orders' index of fulfilled orders by auto-release time, which the
+ * change feed keeps current (a confirmation or dispute takes the order out of it): no node read per
+ * order; the node's answer to the submission is the check.
  *
  * Once and durably: a release's operation id is a hash of the payment id, the same whoever sends it,
  * so a resubmission after a crash is the same operation (the node answers DUPLICATE or
  * ALREADY_EXECUTED, which count as success) and the escrow executes it at most once. What the keeper
- * submitted is stored on the order (`autoRelease`), together with the order's new state when the node
- * reports it executed; the order change writes `payment.released` to the event outbox in the same batch
+ * submitted is stored on the order (`autoRelease`); the feed records it executed and the order
+ * released, and that change writes `payment.released` to the event outbox in the same batch
  * (storage/orders.ts), so the webhook goes out exactly like any other observed release.
  *
  * Chain time, not the wall clock, decides "due" (EDR and permissioned chains can lag): the latest
@@ -20,8 +23,9 @@ import { SettlenetError } from "../../core/errors.js";
 import { escrowOperationSchema, operationIdOf, type EscrowOperationInput } from "../../core/operations/index.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
-import type { NodeApiClient, NodePayment } from "../../core/api/client.js";
-import { mergeNodeView, type PaymentService } from "../domain/payments.js";
+import type { NodeSubmitter } from "../adapters/node-batcher.js";
+import { isRetryLater, type NodeApiClient } from "../../core/api/client.js";
+import type { PaymentService } from "../domain/payments.js";
 import { updateOrder } from "../domain/orders.js";
 import { PeriodicRunner } from "./periodic.js";
 import type { GatewayStorage } from "../storage/db.js";
@@ -35,6 +39,8 @@ export interface KeeperOptions {
 export interface KeeperModules {
   storage: GatewayStorage;
   node: NodeApiClient;
+  /** Where releases are submitted: the batcher in the app; the node client itself when absent. */
+  submitter?: NodeSubmitter;
   payments: Pick<PaymentService, "whenIdle">;
   chain: Pick<MoneyChain, "now">;
   logger: Logger;
@@ -50,7 +56,8 @@ export interface KeeperSummary {
 }
 
 const ALREADY_THERE = new Set(["DUPLICATE", "ALREADY_EXECUTED"]);
-const PAGE = 100;
+/** Most candidates one run looks at (the earliest due first). */
+const MAX_PER_RUN = 1_000;
 
 function keeperMetrics(registry: Registry) {
   for (const name of ["gateway_keeper_releases_total", "gateway_keeper_runs_total"]) {
@@ -106,26 +113,17 @@ export class ReleaseKeeper {
     const summary: KeeperSummary = { checked: 0, submitted: [] };
     try {
       const chainNow = await this.modules.chain.now();
-      for (const merchant of await this.modules.storage.merchants.list()) {
-        let cursor: string | undefined;
-        do {
-          const page = await this.modules.storage.orders.list(merchant.id, { status: "fulfilled", limit: PAGE, ...(cursor ? { cursor } : {}) });
-          for (const order of page.items) {
-            if (this.runner.closing) return summary;
-            // Not due by what the gateway last saw: skip without asking the node.
-            if (!order.onChain || BigInt(order.onChain.deadline) > chainNow) continue;
-            summary.checked += 1;
-            await this.modules.payments.whenIdle(order.id, () => this.check(order.id, chainNow, summary));
-          }
-          cursor = page.next;
-        } while (cursor);
+      for (const id of await this.modules.storage.orders.listReleaseDue(Number(chainNow), MAX_PER_RUN)) {
+        if (this.runner.closing) return summary;
+        summary.checked += 1;
+        await this.modules.payments.whenIdle(id, () => this.check(id, chainNow, summary));
       }
       this.metrics.runs.inc({ result: "complete" });
       return summary;
     } catch (error) {
       const code = error instanceof SettlenetError ? error.code : "INTERNAL";
-      if (code === "NODE_UNAVAILABLE" || code === "CHAIN_UNAVAILABLE") {
-        this.metrics.runs.inc({ result: code.toLowerCase() });
+      if (code === "NODE_UNAVAILABLE" || code === "NODE_TIMEOUT" || code === "CHAIN_UNAVAILABLE" || isRetryLater(error)) {
+        this.metrics.runs.inc({ result: code === "CHAIN_UNAVAILABLE" ? "chain_unavailable" : "node_unavailable" });
         this.modules.logger.warn({ code, checked: summary.checked }, "keeper run stopped early");
         return summary;
       }
@@ -135,51 +133,31 @@ export class ReleaseKeeper {
   }
 
   private async check(id: string, chainNow: bigint, summary: KeeperSummary): Promise<void> {
-    const stored = await this.modules.storage.orders.get(id);
-    if (!stored || stored.status !== "fulfilled") return;
-    // A fresh view: the payer may have confirmed or disputed since the gateway last looked.
-    const view = await this.modules.node.payment(stored.paymentId);
-    const releaseId = this.releaseIdOf(stored).toLowerCase();
-    const order = await this.apply(id, view, releaseId);
-    if (order.status !== "fulfilled" || !order.onChain || BigInt(order.onChain.deadline) > chainNow) return;
-    const known = view?.operations.some((op) => op.id.toLowerCase() === releaseId) ?? false;
-    // Submitted before and the node has it (pending or failed): nothing to send again.
-    if (order.autoRelease && (known || order.autoRelease.status === "failed")) return;
-
-    const result = await this.modules.node.submit(this.releaseOp(order));
+    const order = await this.modules.storage.orders.get(id);
+    if (!order || order.status !== "fulfilled" || !order.onChain || BigInt(order.onChain.deadline) > chainNow) return;
+    // Submitted before: pending ones are settled by the feed (or the reconciler), refused ones are not sent again.
+    if (order.autoRelease) return;
+    const releaseId = this.releaseIdOf(order).toLowerCase();
+    let result;
+    try {
+      result = await (this.modules.submitter ?? this.modules.node).submit(this.releaseOp(order));
+    } catch (error) {
+      // No answer: the node may have it. Recorded as pending like an accepted one; anything else ends the run.
+      if (!(error instanceof SettlenetError && error.code === "NODE_TIMEOUT")) throw error;
+    }
     const nowMs = this.modules.now();
     let record: SubmittedOperation;
-    if (result.accepted || ALREADY_THERE.has(result.problem.code)) {
+    if (!result || result.accepted || ALREADY_THERE.has(result.problem.code)) {
       record = { operationId: releaseId, submittedAtMs: nowMs, status: "pending" };
-      this.metrics.releases.inc({ result: result.accepted ? "submitted" : "already_there" });
+      this.metrics.releases.inc({ result: !result || result.accepted ? "submitted" : "already_there" });
       summary.submitted.push(id);
       this.modules.logger.info({ id, merchantId: order.merchantId, paymentId: order.paymentId, operationId: releaseId }, "auto-release submitted");
     } else {
       // Recorded as failed so the keeper does not send it every run; the payer can still confirm.
-      record = { operationId: releaseId, submittedAtMs: nowMs, status: "failed", error: { code: result.problem.code, message: result.problem.title ?? result.problem.code } };
+      record = { operationId: releaseId, submittedAtMs: nowMs, status: "failed", error: { code: result.problem.code, message: result.problem.title } };
       this.metrics.releases.inc({ result: "refused" });
       this.modules.logger.warn({ id, paymentId: order.paymentId, code: result.problem.code }, "the node refused an auto-release");
     }
-    await updateOrder(this.modules.storage.orders, id, (current) => ({ ...current, autoRelease: record, updatedAtMs: nowMs }));
-  }
-
-  /** Stores the node's view of the order and of its release operation (one batch, with the events they mean). */
-  private async apply(id: string, view: NodePayment | undefined, releaseId: string): Promise<OrderRecord> {
-    const nowMs = this.modules.now();
-    const op = view?.operations.find((o) => o.id.toLowerCase() === releaseId);
-    const { order } = await updateOrder(this.modules.storage.orders, id, (current) => {
-      const merged = mergeNodeView(current, view, nowMs);
-      let autoRelease = current.autoRelease;
-      if (autoRelease && op) {
-        const status = op.status === "executed" ? "executed" : op.status === "failed" ? "failed" : "pending";
-        if (status !== autoRelease.status) {
-          const { error: _previous, ...rest } = autoRelease;
-          autoRelease = { ...rest, status, ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}) };
-        }
-      }
-      if (!merged && autoRelease === current.autoRelease) return undefined;
-      return { ...(merged ?? current), ...(autoRelease ? { autoRelease } : {}), updatedAtMs: nowMs };
-    });
-    return order;
+    await updateOrder(this.modules.storage.orders, id, (current) => (current.autoRelease ? undefined : { ...current, autoRelease: record, updatedAtMs: nowMs }));
   }
 }

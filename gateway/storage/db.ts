@@ -7,7 +7,9 @@ import { SettlenetError } from "../../core/errors.js";
 import { openLevelStore } from "../../core/storage/level.js";
 import { KEYSPACES } from "./keyspaces.js";
 import { LevelApiKeyRepository, LevelMerchantRepository } from "./merchants.js";
-import { LevelOrderRepository } from "./orders.js";
+import type { OrderRecord } from "../domain/records.js";
+import type { WriteOp } from "./keyspaces.js";
+import { LevelOrderRepository, orderIndexWrites } from "./orders.js";
 import { LevelMoneyRepository } from "./money.js";
 import { LevelReconcileLog } from "./reconcile.js";
 import { LevelIdempotencyStore, LevelNonceStore } from "./requests.js";
@@ -27,10 +29,13 @@ export interface GatewayStorage {
   reconcile: LevelReconcileLog;
   getMeta<T>(name: string): Promise<T | undefined>;
   putMeta(name: string, value: unknown): Promise<void>;
+  /** The write of a meta value, to join another change's batch (the feed cursor with the changes it applied). */
+  metaWrite(name: string, value: unknown): WriteOp;
   close(): Promise<void>;
 }
 
-const SCHEMA_VERSION = 1;
+/** 2: the reconciler's and the keeper's order indexes (ordersCheck, ordersRelease). */
+const SCHEMA_VERSION = 2;
 
 /** Opens (creating if needed) the gateway database in `dir`. */
 export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
@@ -42,6 +47,14 @@ export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
   const version = await ctx.read(() => spaces.meta.get("schema.version"));
   if (version === undefined) {
     await ctx.write(() => ctx.commit([{ type: "put", sublevel: spaces.meta, key: "schema.version", value: SCHEMA_VERSION }]));
+  } else if (version === 1) {
+    // Version 1 had no ordersCheck and ordersRelease: index every order once, in one batch.
+    await ctx.write(async () => {
+      const writes: WriteOp[] = [];
+      for await (const value of spaces.orders.values()) writes.push(...orderIndexWrites(spaces, value as OrderRecord));
+      writes.push({ type: "put", sublevel: spaces.meta, key: "schema.version", value: SCHEMA_VERSION });
+      await ctx.commit(writes);
+    });
   } else if (version !== SCHEMA_VERSION) {
     await db.close();
     throw new SettlenetError("STORAGE_VERSION_UNSUPPORTED", `gateway database schema ${String(version)} is not ${SCHEMA_VERSION}`, { dir });
@@ -61,6 +74,9 @@ export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
     },
     putMeta(name: string, value: unknown) {
       return ctx.write(() => ctx.commit([{ type: "put", sublevel: spaces.meta, key: name, value }]));
+    },
+    metaWrite(name: string, value: unknown): WriteOp {
+      return { type: "put", sublevel: spaces.meta, key: name, value };
     },
     close,
   };

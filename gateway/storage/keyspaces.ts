@@ -19,7 +19,9 @@ import type { StorageContext as LevelContext, Sublevel, WriteOp } from "../../co
  * | ordersByOrderId   | merchant id ! merchantOrderId                       | payment id (unique)     |
  * | ordersByStatus    | merchant id ! status ! createdAtMs(16) ! payment id | "" (index)              |
  * | ordersByPayment   | on-chain payment id (lower case)                    | gateway payment id      |
- * | meta              | name (e.g. "schema.version")                        | JSON value              |
+ * | ordersCheck       | checkAtMs(16) ! payment id                          | "" (the reconciler's worklist) |
+ * | ordersRelease     | auto-release time, unix s(12) ! payment id (fulfilled orders) | "" (the keeper's candidates) |
+ * | meta              | name (e.g. "schema.version", "feed.cursor")         | JSON value              |
  * | payouts           | payout id (po_…)                                    | PayoutRecord            |
  * | topups            | top-up id (tu_…)                                    | TopupRecord             |
  * | moneyTransfers    | transfer id (tr_…)                                  | TransferRecord          |
@@ -59,6 +61,8 @@ export const KEYSPACES = [
   "ordersByOrderId",
   "ordersByStatus",
   "ordersByPayment",
+  "ordersCheck",
+  "ordersRelease",
   "meta",
   "payouts",
   "topups",

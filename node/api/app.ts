@@ -11,6 +11,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Registry } from "prom-client";
 
+import { changeRoutes } from "../../core/api/changes.js";
 import { NODE_API_COMPONENTS, operationRoutes, submitBodySchema, type SubmitOutcome } from "../../core/api/operations.js";
 import { paymentRoutes } from "../../core/api/payments.js";
 import { NODE_API_DESCRIPTION, NODE_API_TAGS } from "../../core/api/routes.js";
@@ -178,6 +179,28 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
       if (payer) return repo.listByPayer(payer, list);
       if (institution) return repo.listByInstitution(institution, list);
       return repo.listByTime(list);
+    },
+  });
+
+  api.route({
+    ...changeRoutes.listChanges,
+    handler: async (request, reply) => {
+      const feed = modules.storage.changes;
+      const { after, limit, waitMs } = request.query;
+      const position = after === undefined ? undefined : feed.position(after);
+      if (waitMs > 0) {
+        // Long polling: held until a change follows the cursor, the wait ends or the client goes away.
+        const gone = new AbortController();
+        const onClose = () => gone.abort();
+        reply.raw.once("close", onClose);
+        try {
+          await feed.waitAfter(position?.seq ?? 0, waitMs, gone.signal);
+        } finally {
+          reply.raw.off("close", onClose);
+        }
+      }
+      const page = await feed.page(position, limit);
+      return { changes: page.changes, next: feed.cursor(page.next), latest: feed.cursor(page.latest) };
     },
   });
 

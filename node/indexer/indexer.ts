@@ -1,27 +1,28 @@
 /**
  * Chain indexer: follows PaymentEscrow events from the deployment block, builds the payment records
  * (payments by id, payer, merchant, institution and time), marks stored operations executed or
- * failed from what the chain did, and keeps a cursor. Each step (a block range) is written in one
- * atomic batch together with the cursor, so a crash never half-indexes and a restart resumes after
- * the last indexed block. RPC errors are retried with exponential backoff.
+ * failed from what the chain did, and keeps a cursor. Everything comes from the event logs and one
+ * block read per block with events (its time and each transaction's sender, the relayer): a failed
+ * batch item's log names its operation id, an executed operation is found among the payment's pending
+ * ones by the events its descriptor lists (core/operations/<kind>.ts), and no calldata is decoded.
+ * Each step (a block range) is written in one atomic, synced batch together with the cursor, so a
+ * crash never half-indexes and a restart resumes after the last indexed block. RPC errors are retried
+ * with exponential backoff.
  */
-import { Interface, type AbstractProvider, type Log, type LogDescription, type Result } from "ethers";
+import { Interface, type AbstractProvider } from "ethers";
 
 import { outcomeOf } from "../../core/chain/outcome.js";
 import { SettlenetError } from "../../core/errors.js";
+import { EventDecoder, fetchLogs, type ChainLog, type DecodedEvent } from "./events.js";
 import { ChainFollower } from "./follower.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import {
   ESCROW_OPERATION_KINDS,
-  contractOperationOf,
   descriptorOf,
   escrowKindsExecutedBy,
   eventMatches,
-  fromContractOperation,
-  operationIdOf,
-  paymentIdOf,
-  type EscrowContext,
+  operationIdOfPayment,
   type EscrowOperationKind,
 } from "../../core/operations/index.js";
 import type { IndexBatch, Logger, Storage } from "../services.js";
@@ -58,33 +59,26 @@ const PAYMENT_EVENTS = [
 ] as const;
 const INDEXED_EVENTS = [...PAYMENT_EVENTS, "OperationFailed"] as const;
 
-/** Concurrent block/transaction look-ups within one step. */
+/** Concurrent block look-ups within one step. */
 const FETCH_CONCURRENCY = 16;
 
-/** One item of a relayed escrow call, identified as the node identifies operations. */
-interface RelayedItem {
-  id: string;
-  kind: EscrowOperationKind;
-  paymentId: string;
-}
-
-interface TxInfo {
-  from: string;
-  /** The operations of an `execute`/`executeBatch` call, in batch order; undefined for other calls. */
-  items?: RelayedItem[];
+/** What one block read gives a step: its time and the sender of each transaction. */
+interface BlockInfo {
+  timestamp: number;
+  senders: Map<string, string>;
 }
 
 type OperationChange = IndexBatch["operations"][number];
 
 const PENDING: ReadonlySet<StoredOperation["status"]> = new Set(["accepted", "submitted"]);
 
-/** Event/error arguments as strings (bigints in decimal), booleans kept. */
-function argsOf(fragmentInputs: readonly { name: string }[], values: Result): Record<string, string | boolean> {
+/** Event arguments as strings (bigints in decimal), booleans kept. */
+function argsOf(event: DecodedEvent): Record<string, string | boolean> {
   const args: Record<string, string | boolean> = {};
-  fragmentInputs.forEach((input, i) => {
-    const value: unknown = values[i];
-    args[input.name] = typeof value === "boolean" ? value : String(value);
-  });
+  for (const name of event.names) {
+    const value = event.arg(name);
+    args[name] = typeof value === "boolean" ? value : String(value);
+  }
   return args;
 }
 
@@ -106,14 +100,19 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
 class StepState {
   readonly records = new Map<string, PaymentRecord | null>();
   readonly touched = new Set<string>();
-  readonly ops = new Map<string, StoredOperation[]>();
+  /** Stored operations read in this step, by id (null: not stored here). */
+  readonly byId = new Map<string, StoredOperation | null>();
+  readonly byPayment = new Map<string, StoredOperation[]>();
   readonly changes = new Map<string, OperationChange>();
-  readonly txs = new Map<string, Promise<TxInfo>>();
 
   constructor(
-    readonly timestamps: Map<number, number>,
+    readonly blocks: Map<number, BlockInfo>,
     private readonly storage: Storage,
   ) {}
+
+  timestamp(blockNumber: number): number {
+    return this.blocks.get(blockNumber)?.timestamp ?? 0;
+  }
 
   async record(paymentId: string): Promise<PaymentRecord | undefined> {
     const key = paymentId.toLowerCase();
@@ -127,13 +126,29 @@ class StepState {
     this.touched.add(key);
   }
 
-  /** Stored operations of the payment still waiting to be seen on-chain (and not settled in this step). */
+  /** The stored operation `id` if it still waits to be seen on-chain (and was not settled in this step). */
+  async pendingById(id: string): Promise<StoredOperation | undefined> {
+    const key = id.toLowerCase();
+    if (!this.byId.has(key)) this.byId.set(key, (await this.storage.operations.get(key)) ?? null);
+    const op = this.byId.get(key);
+    return op && PENDING.has(op.status) && !this.changes.has(key) ? op : undefined;
+  }
+
+  /**
+   * Stored operations of the payment of `kinds` still waiting to be seen on-chain, oldest received
+   * first. Kinds whose id follows from the payment id are read by id; the others need the payment's list.
+   */
   async pending(paymentId: string, kinds: readonly EscrowOperationKind[]): Promise<StoredOperation[]> {
     const key = paymentId.toLowerCase();
-    let ops = this.ops.get(key);
+    const byId = kinds.map((kind) => operationIdOfPayment(kind, key));
+    if (byId.every((id) => id !== undefined)) {
+      const ops = await Promise.all(byId.map((id) => this.pendingById(id)));
+      return ops.filter((op): op is StoredOperation => op !== undefined);
+    }
+    let ops = this.byPayment.get(key);
     if (!ops) {
       ops = await this.storage.operations.listByPayment(key);
-      this.ops.set(key, ops);
+      this.byPayment.set(key, ops);
     }
     return ops.filter((op) => PENDING.has(op.status) && (kinds as readonly string[]).includes(op.kind) && !this.changes.has(op.id.toLowerCase()));
   }
@@ -149,9 +164,8 @@ class StepState {
 
 /** Follows escrow events into storage; see the module comment. */
 export class Indexer {
-  private readonly escrow: Interface;
-  private readonly topics: string[];
-  private readonly ctx: EscrowContext;
+  private readonly events: EventDecoder;
+  private readonly escrowAddress: string;
   private readonly maxBlocksPerStep: number;
   private readonly confirmations: number;
   private readonly follower: ChainFollower;
@@ -160,13 +174,8 @@ export class Indexer {
     private readonly options: IndexerOptions,
     private readonly modules: IndexerModules,
   ) {
-    this.escrow = new Interface(loadArtifact("PaymentEscrow").abi);
-    this.topics = INDEXED_EVENTS.map((name) => {
-      const event = this.escrow.getEvent(name);
-      if (!event) throw new SettlenetError("ABI_MISMATCH", `PaymentEscrow ABI lacks event ${name}`, { event: name });
-      return event.topicHash;
-    });
-    this.ctx = { chainId: BigInt(options.deployment.chainId), escrow: options.deployment.contracts.escrow };
+    this.events = new EventDecoder(new Interface(loadArtifact("PaymentEscrow").abi), INDEXED_EVENTS);
+    this.escrowAddress = options.deployment.contracts.escrow;
     this.maxBlocksPerStep = options.maxBlocksPerStep ?? 2000;
     this.confirmations = options.confirmations ?? 0;
     this.follower = new ChainFollower({ name: "indexer", pollIntervalMs: options.pollIntervalMs }, { logger: modules.logger, sync: () => this.sync() });
@@ -212,25 +221,26 @@ export class Indexer {
   /** Indexes blocks [from, to] and stores the result with cursor = to; returns the settled operation ids. */
   private async step(from: number, to: number): Promise<string[]> {
     const { provider, storage, logger } = this.modules;
-    const logs = await provider.getLogs({ address: this.ctx.escrow, fromBlock: from, toBlock: to, topics: [this.topics] });
-    const events: { log: Log; event: LogDescription }[] = [];
+    const logs = await fetchLogs(provider, { address: this.escrowAddress, fromBlock: from, toBlock: to, topics: this.events.topics });
+    const events: { log: ChainLog; event: DecodedEvent }[] = [];
     for (const log of logs) {
-      if (log.removed || log.address.toLowerCase() !== this.ctx.escrow.toLowerCase()) continue;
-      const event = this.escrow.parseLog(log);
+      if (log.removed || log.address.toLowerCase() !== this.escrowAddress.toLowerCase()) continue;
+      const event = this.events.decode(log);
       if (event) events.push({ log, event });
     }
     events.sort((a, b) => a.log.blockNumber - b.log.blockNumber || a.log.index - b.log.index);
 
     const blocks = [...new Set(events.map(({ log }) => log.blockNumber))];
-    const times = await mapLimited(blocks, FETCH_CONCURRENCY, async (number) => {
-      const block = await provider.getBlock(number);
+    const infos = await mapLimited(blocks, FETCH_CONCURRENCY, async (number): Promise<BlockInfo> => {
+      // One read per block: its time, and who sent each transaction (the relayer of what it executed).
+      const block = await provider.getBlock(number, true);
       if (!block) throw new SettlenetError("RPC_INCONSISTENT", "the RPC returned logs for a block it does not know", { blockNumber: number });
-      return block.timestamp;
+      return { timestamp: block.timestamp, senders: new Map(block.prefetchedTransactions.map((tx) => [tx.hash.toLowerCase(), tx.from])) };
     });
-    const state = new StepState(new Map(blocks.map((number, i) => [number, times[i] ?? 0])), storage);
+    const state = new StepState(new Map(blocks.map((number, i) => [number, infos[i] as BlockInfo])), storage);
 
     for (const { log, event } of events) {
-      if (event.name === "OperationFailed") await this.onFailure(state, log, event);
+      if (event.name === "OperationFailed") await this.onFailure(state, event);
       else await this.onPaymentEvent(state, log, event);
     }
 
@@ -240,30 +250,30 @@ export class Indexer {
     return operations.map((change) => change.id);
   }
 
-  private async onPaymentEvent(state: StepState, log: Log, event: LogDescription): Promise<void> {
-    const args = event.args;
-    const paymentId = String(args.getValue("paymentId")).toLowerCase();
-    const timestamp = state.timestamps.get(log.blockNumber) ?? 0;
+  private async onPaymentEvent(state: StepState, log: ChainLog, event: DecodedEvent): Promise<void> {
+    const arg = (name: string) => event.arg(name);
+    const paymentId = String(arg("paymentId")).toLowerCase();
+    const timestamp = state.timestamp(log.blockNumber);
     let record = await state.record(paymentId);
 
     if (event.name === "PaymentPaid") {
       if (!record) {
-        const payer = String(args.getValue("payer"));
-        const merchant = String(args.getValue("merchant"));
-        const direct = Boolean(args.getValue("direct"));
+        const payer = String(arg("payer"));
+        const merchant = String(arg("merchant"));
+        const direct = Boolean(arg("direct"));
         record = {
           paymentId,
           payer,
           merchant,
-          token: String(args.getValue("token")),
-          amount: String(args.getValue("amount")),
-          orderId: String(args.getValue("orderId")),
-          feeBps: Number(args.getValue("feeBps")),
+          token: String(arg("token")),
+          amount: String(arg("amount")),
+          orderId: String(arg("orderId")),
+          feeBps: Number(arg("feeBps")),
           direct,
           // As PaymentEscrow._pay: a direct payment is released at once.
           status: direct ? "released" : "held",
           refunded: "0",
-          deadline: Number(args.getValue("deadline")),
+          deadline: Number(arg("deadline")),
           payerInstitution: this.modules.institutionOf(payer) ?? "",
           merchantInstitution: this.modules.institutionOf(merchant) ?? "",
           paidAt: timestamp,
@@ -288,7 +298,7 @@ export class Indexer {
           txHash: log.transactionHash,
           logIndex: log.index,
           timestamp,
-          args: argsOf(event.fragment.inputs, args),
+          args: argsOf(event),
         };
         record.events.push(entry);
         record.updatedAt = Math.max(record.updatedAt, timestamp);
@@ -300,28 +310,28 @@ export class Indexer {
   }
 
   /** The payment state change of one event, exactly as PaymentEscrow makes it. */
-  private applyTransition(record: PaymentRecord, event: LogDescription): void {
-    const args = event.args;
+  private applyTransition(record: PaymentRecord, event: DecodedEvent): void {
+    const arg = (name: string) => event.arg(name);
     switch (event.name) {
       case "PaymentFulfilled":
         record.status = "fulfilled";
-        record.deadline = Number(args.getValue("releaseAt"));
+        record.deadline = Number(arg("releaseAt"));
         break;
       case "PaymentReleased":
         record.status = "released";
-        record.deadline = Number(args.getValue("refundDeadline"));
+        record.deadline = Number(arg("refundDeadline"));
         break;
       case "PaymentRefunded":
-        record.refunded = (BigInt(record.refunded) + BigInt(args.getValue("amount") as bigint)).toString();
+        record.refunded = (BigInt(record.refunded) + BigInt(arg("amount") as bigint)).toString();
         // A partial refund keeps the status; refunding the rest ends the payment.
-        if (BigInt(args.getValue("remaining") as bigint) === 0n) record.status = "refunded";
+        if (BigInt(arg("remaining") as bigint) === 0n) record.status = "refunded";
         break;
       case "PaymentDisputed":
         record.status = "disputed";
         break;
       case "PaymentResolved":
         record.status = "resolved";
-        record.refunded = (BigInt(record.refunded) + BigInt(args.getValue("payerAmount") as bigint)).toString();
+        record.refunded = (BigInt(record.refunded) + BigInt(arg("payerAmount") as bigint)).toString();
         break;
       case "PaymentReclaimed":
         record.status = "reclaimed";
@@ -330,90 +340,36 @@ export class Indexer {
   }
 
   /** Marks the stored operations an executed event implies as executed (their descriptors name the events). */
-  private async settleExecuted(state: StepState, log: Log, event: LogDescription, record: PaymentRecord | undefined): Promise<void> {
-    const paymentId = String(event.args.getValue("paymentId")).toLowerCase();
+  private async settleExecuted(state: StepState, log: ChainLog, event: DecodedEvent, record: PaymentRecord | undefined): Promise<void> {
+    const paymentId = String(event.arg("paymentId")).toLowerCase();
     const kinds = escrowKindsExecutedBy(event.name, record?.direct === true);
+    if (kinds.length === 0) return;
     let pending = await state.pending(paymentId, kinds);
     if (pending.length === 0) return;
-    const tx = await this.transaction(state, log.transactionHash);
 
-    const repeatable = kinds.filter((kind) => descriptorOf(kind).repeatable);
-    if (repeatable.length > 0) {
-      // A kind a payment may take several of (refunds): the event executed exactly one operation, one it matches.
-      const matching = pending.filter((op) => eventMatches(op.op, event.name, (name) => event.args.getValue(name)));
-      let chosen: StoredOperation | undefined;
-      if (tx.items) {
-        const ids = new Set(tx.items.filter((item) => repeatable.includes(item.kind) && item.paymentId === paymentId).map((item) => item.id));
-        chosen = matching.find((op) => ids.has(op.id.toLowerCase()));
-      } else {
-        chosen = matching[0];
-      }
+    if (kinds.some((kind) => descriptorOf(kind).repeatable)) {
+      // A kind a payment may take several of (refunds): the event executed exactly one operation, one
+      // whose fields its arguments match. Equal ones are interchangeable; the oldest is taken.
+      const chosen = pending.find((op) => eventMatches(op.op, event.name, event.arg));
       pending = chosen ? [chosen] : [];
     }
     // Every other kind happens at most once per payment: the event fulfils every pending operation of it.
-    const execution = { txHash: log.transactionHash, blockNumber: log.blockNumber, relayer: tx.from, timestamp: state.timestamps.get(log.blockNumber) ?? 0 };
+    const relayer = state.blocks.get(log.blockNumber)?.senders.get(log.transactionHash.toLowerCase());
+    if (!relayer) throw new SettlenetError("RPC_INCONSISTENT", "a log's transaction is not in its block", { txHash: log.transactionHash, blockNumber: log.blockNumber });
+    const execution = { txHash: log.transactionHash, blockNumber: log.blockNumber, relayer, timestamp: state.timestamp(log.blockNumber) };
     for (const op of pending) state.settle({ id: op.id, status: "executed", execution });
   }
 
   /**
-   * A failed batch item: mark its operation failed. A failure that means it already ran is settled by
-   * the execution's own event; one worth retrying is left to its relayer.
+   * A failed batch item: the log names its operation; mark it failed. A failure that means it already
+   * ran is settled by the execution's own event; one worth retrying is left to its relayer.
    */
-  private async onFailure(state: StepState, log: Log, event: LogDescription): Promise<void> {
-    const index = Number(event.args.getValue("index"));
-    const kind = ESCROW_OPERATION_KINDS[Number(event.args.getValue("kind"))];
-    const paymentId = String(event.args.getValue("paymentId")).toLowerCase();
+  private async onFailure(state: StepState, event: DecodedEvent): Promise<void> {
+    const kind = ESCROW_OPERATION_KINDS[Number(event.arg("kind"))];
     if (!kind) return;
-    const outcome = outcomeOf(kind, String(event.args.getValue("reason")));
+    const outcome = outcomeOf(kind, String(event.arg("reason")));
     if (outcome.kind !== "failed") return;
-
-    const pending = await state.pending(paymentId, [kind]);
-    if (pending.length === 0) return;
-    const tx = await this.transaction(state, log.transactionHash);
-    let target: StoredOperation | undefined;
-    if (tx.items) {
-      const item = tx.items[index];
-      target = item ? pending.find((op) => op.id.toLowerCase() === item.id) : undefined;
-    } else if (pending.length === 1) {
-      target = pending[0];
-    } else {
-      this.modules.logger.warn({ paymentId, kind, txHash: log.transactionHash }, "failed batch item matches several stored operations; left pending");
-    }
+    const target = await state.pendingById(String(event.arg("operationId")));
     if (target) state.settle({ id: target.id, status: "failed", error: outcome.error });
-  }
-
-  /** The sender of a transaction and, for relayed escrow calls, the ids of the operations it carried. */
-  private transaction(state: StepState, hash: string): Promise<TxInfo> {
-    let info = state.txs.get(hash);
-    if (!info) {
-      info = (async () => {
-        const tx = await this.modules.provider.getTransaction(hash);
-        if (!tx) throw new SettlenetError("RPC_INCONSISTENT", "the RPC returned a log of a transaction it does not know", { txHash: hash });
-        return { from: tx.from, items: this.relayedItems(tx.to, tx.data) };
-      })();
-      state.txs.set(hash, info);
-    }
-    return info;
-  }
-
-  private relayedItems(to: string | null, data: string): RelayedItem[] | undefined {
-    if (to?.toLowerCase() !== this.ctx.escrow.toLowerCase()) return undefined;
-    let call;
-    try {
-      call = this.escrow.parseTransaction({ data });
-    } catch {
-      return undefined;
-    }
-    if (!call) return undefined;
-    const ops: Result[] = call.name === "execute" ? [call.args[0] as Result] : call.name === "executeBatch" ? [...(call.args[0] as Result)] : [];
-    if (ops.length === 0) return undefined;
-    const items: RelayedItem[] = [];
-    for (const raw of ops) {
-      const op = fromContractOperation(contractOperationOf(raw));
-      // An item the node could not have stored (unknown kind) still holds its batch index.
-      if (!op) items.push({ id: "", kind: "pay", paymentId: "" });
-      else items.push({ id: operationIdOf(op, this.ctx).toLowerCase(), kind: op.kind, paymentId: paymentIdOf(op.terms, this.ctx).toLowerCase() });
-    }
-    return items;
   }
 }

@@ -173,7 +173,7 @@ export class EscrowBatchSubmitter {
     try {
       const parsed = this.iface.parseLog(log);
       if (parsed?.name !== "OperationFailed") return undefined;
-      return { index: Number(parsed.args[0]), reason: String(parsed.args[3]) };
+      return { index: Number(parsed.args.getValue("index")), reason: String(parsed.args.getValue("reason")) };
     } catch {
       return undefined;
     }

@@ -8,7 +8,9 @@ import { createHash } from "node:crypto";
 
 import type { IndexBatch, Storage } from "../services.js";
 import { LevelCycleRepository } from "./cycles.js";
-import { KEYSPACES, type SnapshotRecord, type WriteOp } from "./keyspaces.js";
+import type { ChangeDraft } from "../../core/api/changes.js";
+import { LevelChangeLog } from "./changes.js";
+import { FEED_KEYSPACES, KEYSPACES, type SnapshotRecord, type StorageContext, type WriteOp } from "./keyspaces.js";
 import { openLevelStore } from "../../core/storage/level.js";
 import { LevelOperationRepository, operationPatchWrites } from "./operations.js";
 import { LevelPaymentRepository, paymentRecordWrites } from "./payments.js";
@@ -29,6 +31,8 @@ export interface NodeStorage extends Storage {
   alerts: LevelAlertRepository;
   /** The token indexer's state (supply, custodians, reserves, frozen accounts, events). */
   tokens: TokenRepository;
+  /** The change feed (GET /v1/changes). */
+  changes: LevelChangeLog;
   /**
    * Every record, keyspace by keyspace in key order, from one LevelDB snapshot taken now (writes go
    * on meanwhile); values as their stored JSON text. `checksum()` hashes exactly this sequence.
@@ -38,16 +42,23 @@ export interface NodeStorage extends Storage {
 
 /** Opens (creating if needed) the node database in `dir`. */
 export async function openStorage(dir: string): Promise<NodeStorage> {
-  const { db, spaces, ctx, close } = await openLevelStore(dir, KEYSPACES, { label: "node" });
+  const { db, spaces, ctx: store, close } = await openLevelStore(dir, [...KEYSPACES, ...FEED_KEYSPACES], { label: "node" });
+  const changes = await LevelChangeLog.open(store);
+  // Every write section may have recorded changes: once it is durable, the feed's waiting readers look.
+  const ctx: StorageContext = {
+    ...store,
+    write: (fn) => store.write(fn).finally(() => changes.wake()),
+  };
 
-  const operations = new LevelOperationRepository(ctx);
+  const operations = new LevelOperationRepository(ctx, changes);
   const payments = new LevelPaymentRepository(ctx);
 
   return {
     operations,
     payments,
     cycles: new LevelCycleRepository(ctx),
-    tokens: new LevelTokenRepository(ctx),
+    tokens: new LevelTokenRepository(ctx, changes),
+    changes,
 
     async getCursor() {
       const value = await ctx.read(() => spaces.meta.get(CURSOR_META));
@@ -59,18 +70,33 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
         const writes: WriteOp[] = [];
         const records = new Map(batch.payments.map((record) => [record.paymentId.toLowerCase(), record]));
         const existing = await spaces.payments.getMany([...records.keys()]);
-        [...records.values()].forEach((record, i) => writes.push(...paymentRecordWrites(spaces, record, existing[i] !== undefined)));
-
-        const changes = new Map(batch.operations.map((change) => [change.id.toLowerCase(), change]));
-        const stored = await operations.getMany([...changes.keys()]);
         const now = Date.now();
+        const paymentChanges: ChangeDraft[] = [];
+        [...records.values()].forEach((record, i) => {
+          writes.push(...paymentRecordWrites(spaces, record, existing[i] !== undefined));
+          paymentChanges.push({
+            type: "payment",
+            paymentId: record.paymentId,
+            payer: record.payer,
+            merchant: record.merchant,
+            status: record.status,
+            amount: record.amount,
+            refunded: record.refunded,
+            deadline: record.deadline,
+            blockNumber: record.events.at(-1)?.blockNumber ?? record.paidBlock,
+          });
+        });
+        writes.push(...changes.append(paymentChanges, now));
+
+        const settled = new Map(batch.operations.map((change) => [change.id.toLowerCase(), change]));
+        const stored = await operations.getMany([...settled.keys()]);
         for (const current of stored) {
           if (!current) continue; // the indexer only reports stored operations; nothing to move otherwise
-          const change = changes.get(current.id.toLowerCase());
+          const change = settled.get(current.id.toLowerCase());
           if (!change) continue;
           const { status, execution, error } = change;
           const patch = { status, ...(execution ? { execution } : {}), ...(error ? { error } : {}) };
-          writes.push(...operationPatchWrites(spaces, current, patch, now).writes);
+          writes.push(...operationPatchWrites(spaces, current, patch, now, changes).writes);
         }
         writes.push({ type: "put", sublevel: spaces.meta, key: CURSOR_META, value: batch.cursor });
         await ctx.commit(writes);
@@ -121,6 +147,9 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
       });
     },
 
-    close,
+    async close() {
+      changes.releaseWaiters();
+      await close();
+    },
   };
 }

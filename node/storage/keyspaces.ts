@@ -22,6 +22,10 @@
  * | cycleAlerts   | cycleId(20 digits) ! alert id                    | SettlementAlert            |
  * | alerts        | alert id                                         | AlertRecord (compliance)   |
  * | alertsByTime  | at(12 digits) ! alert id                         | "" (index)                 |
+ * | changes       | seq(16 digits); "~epoch"                         | Change (the change feed); the feed's epoch |
+ *
+ * `changes` (changes.ts) is derived from the other keyspaces' changes: it is opened with them and
+ * written in their batches, but neither backed up nor checksummed (KEYSPACES lists the rest).
  */
 import type { StorageContext as LevelContext, Sublevel, WriteOp } from "../../core/storage/level.js";
 
@@ -48,7 +52,12 @@ export const KEYSPACES = [
   "tokenEvents",
 ] as const;
 
-export type Keyspace = (typeof KEYSPACES)[number];
+/** The change feed's keyspace: not backed up, restored or checksummed (a restored node starts a new feed). */
+export const FEED_KEYSPACES = ["changes"] as const;
+
+/** A keyspace of the node's state (backed up and checksummed). */
+export type StateKeyspace = (typeof KEYSPACES)[number];
+export type Keyspace = StateKeyspace | (typeof FEED_KEYSPACES)[number];
 
 /** What the node's repositories get from the database. */
 export type StorageContext = LevelContext<Keyspace>;
@@ -56,7 +65,7 @@ export type { Sublevel, WriteOp };
 
 /** One stored record in its raw form (backup/restore). */
 export interface SnapshotRecord {
-  keyspace: Keyspace;
+  keyspace: StateKeyspace;
   key: string;
   value: string;
 }

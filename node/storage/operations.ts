@@ -2,10 +2,12 @@
  * Operation pool repository: stored operations (`ops`), their indexes by payment and by status, and
  * the (signer, nonce) marks of operations that carry a nonce (`nonces`). Key layouts: keyspaces.ts.
  */
+import type { ChangeDraft } from "../../core/api/changes.js";
 import { SettlenetError } from "../../core/errors.js";
 import { descriptorOf, isTokenOperationKind } from "../../core/operations/index.js";
 import type { OperationRepository } from "../services.js";
 import { FINAL_OPERATION_STATUSES, type OperationStatus, type StoredOperation } from "../../core/records.js";
+import type { LevelChangeLog } from "./changes.js";
 import { SEP, pad, prefixRange, type Keyspace, type StorageContext, type Sublevel, type WriteOp } from "./keyspaces.js";
 
 type Spaces = Readonly<Record<Keyspace, Sublevel>>;
@@ -39,15 +41,17 @@ export interface OperationUpdate {
 const isFinal = (status: OperationStatus) => FINAL_OPERATION_STATUSES.includes(status);
 
 /**
- * The stored operation after `patch` and the writes that persist it (record plus status-index move).
- * A final status (executed, failed) never changes: a patch that would leave one keeps the status and
- * applies only its other fields, so a late relay update cannot undo what the indexer saw on-chain.
+ * The stored operation after `patch` and the writes that persist it (record plus status-index move,
+ * and the change feed's record of a status change). A final status (executed, failed) never changes:
+ * a patch that would leave one keeps the status and applies only its other fields, so a late relay
+ * update cannot undo what the indexer saw on-chain. Call inside a write section.
  */
 export function operationPatchWrites(
   spaces: Spaces,
   current: StoredOperation,
   patch: OperationPatch,
   nowMs: number,
+  changes: LevelChangeLog,
 ): { next: StoredOperation; writes: WriteOp[] } {
   const status = patch.status !== undefined && !isFinal(current.status) ? patch.status : current.status;
   const next: StoredOperation = { ...current, ...patch, status, updatedAtMs: nowMs };
@@ -56,14 +60,32 @@ export function operationPatchWrites(
     writes.push(
       { type: "del", sublevel: spaces.opsByStatus, key: operationKeys.byStatus(current.status, current.receivedAtMs, current.id) },
       { type: "put", sublevel: spaces.opsByStatus, key: operationKeys.byStatus(status, current.receivedAtMs, current.id), value: "" },
+      ...changes.append([operationChangeOf(next)], nowMs),
     );
   }
   return { next, writes };
 }
 
+/** The change feed's record of `op` now in its status. */
+export function operationChangeOf(op: StoredOperation): ChangeDraft {
+  return {
+    type: "operation",
+    id: op.id,
+    kind: op.kind,
+    paymentId: op.paymentId,
+    status: op.status,
+    ...(op.txHash !== undefined ? { txHash: op.txHash } : {}),
+    ...(op.execution !== undefined ? { execution: op.execution } : {}),
+    ...(op.error !== undefined ? { error: op.error } : {}),
+  };
+}
+
 /** OperationRepository on LevelDB. */
 export class LevelOperationRepository implements OperationRepository {
-  constructor(private readonly ctx: StorageContext) {}
+  constructor(
+    private readonly ctx: StorageContext,
+    private readonly changes: LevelChangeLog,
+  ) {}
 
   private get spaces(): Spaces {
     return this.ctx.spaces;
@@ -93,8 +115,10 @@ export class LevelOperationRepository implements OperationRepository {
       if (unique.length === 0) return;
       const present = await this.spaces.ops.hasMany(unique.map((op) => operationKeys.op(op.id)));
       const writes: WriteOp[] = [];
+      const accepted: ChangeDraft[] = [];
       unique.forEach((op, i) => {
         if (present[i]) return;
+        accepted.push(operationChangeOf(op));
         writes.push(
           { type: "put", sublevel: this.spaces.ops, key: operationKeys.op(op.id), value: op },
           { type: "put", sublevel: this.spaces.opsByStatus, key: operationKeys.byStatus(op.status, op.receivedAtMs, op.id), value: "" },
@@ -106,6 +130,7 @@ export class LevelOperationRepository implements OperationRepository {
         const mark = nonceOf(op);
         if (mark) writes.push({ type: "put", sublevel: this.spaces.nonces, key: operationKeys.nonce(mark.signer, mark.nonce, mark.token), value: op.id });
       });
+      writes.push(...this.changes.append(accepted, Date.now()));
       await this.ctx.commit(writes);
     });
   }
@@ -115,7 +140,7 @@ export class LevelOperationRepository implements OperationRepository {
     return this.ctx.write(async () => {
       const current = (await this.spaces.ops.get(operationKeys.op(id))) as StoredOperation | undefined;
       if (!current) throw new SettlenetError("NOT_FOUND", "no stored operation with this id", { id });
-      const { next, writes } = operationPatchWrites(this.spaces, current, patch, Date.now());
+      const { next, writes } = operationPatchWrites(this.spaces, current, patch, Date.now(), this.changes);
       await this.ctx.commit(writes);
       return next;
     });
@@ -144,7 +169,7 @@ export class LevelOperationRepository implements OperationRepository {
       for (const { id, patch } of updates) {
         const key = operationKeys.op(id);
         const before = current.get(key) as StoredOperation;
-        const { next, writes: opWrites } = operationPatchWrites(this.spaces, before, patch, now);
+        const { next, writes: opWrites } = operationPatchWrites(this.spaces, before, patch, now, this.changes);
         current.set(key, next);
         results.push(next);
         writes.push(...opWrites);

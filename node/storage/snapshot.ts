@@ -4,13 +4,13 @@
  */
 import { SettlenetError } from "../../core/errors.js";
 import type { SnapshotRecord } from "./keyspaces.js";
-import { KEYSPACES, type Keyspace } from "./keyspaces.js";
+import { KEYSPACES, type StateKeyspace } from "./keyspaces.js";
 import { openLevelStore } from "../../core/storage/level.js";
 
 const BATCH = 1_000;
 
 /** True if `name` is one of this version's keyspaces. */
-export function isKeyspace(name: string): name is Keyspace {
+export function isKeyspace(name: string): name is StateKeyspace {
   return (KEYSPACES as readonly string[]).includes(name);
 }
 

@@ -11,6 +11,7 @@ import { SettlenetError } from "../../core/errors.js";
 import type { OperationFailure, StoredOperation } from "../../core/records.js";
 import type { StorageContext, WriteOp } from "./keyspaces.js";
 import { SEP, pad, prefixRange } from "./keyspaces.js";
+import type { LevelChangeLog } from "./changes.js";
 import { operationPatchWrites } from "./operations.js";
 
 /** A custodian institution of a token, as its events describe it. Money as decimal strings. */
@@ -67,7 +68,10 @@ export const tokenKeys = {
 
 /** TokenRepository on LevelDB (the node database's token keyspaces). */
 export class LevelTokenRepository implements TokenRepository {
-  constructor(private readonly ctx: StorageContext) {}
+  constructor(
+    private readonly ctx: StorageContext,
+    private readonly changes: LevelChangeLog,
+  ) {}
 
   get(token: string): Promise<TokenRecord | undefined> {
     return this.ctx.read(async () => (await this.ctx.spaces.tokens.get(tokenKeys.token(token))) as TokenRecord | undefined);
@@ -118,7 +122,7 @@ export class LevelTokenRepository implements TokenRepository {
         const change = current && byId.get(current.id.toLowerCase());
         if (!current || !change) continue;
         const patch = { status: change.status, ...(change.execution ? { execution: change.execution } : {}), ...(change.error ? { error: change.error } : {}) };
-        writes.push(...operationPatchWrites(spaces, current, patch, now).writes);
+        writes.push(...operationPatchWrites(spaces, current, patch, now, this.changes).writes);
       }
       writes.push({ type: "put", sublevel: spaces.meta, key: CURSOR_META, value: batch.cursor });
       await this.ctx.commit(writes);

@@ -1,14 +1,16 @@
 /**
- * The gateway's background jobs, created once: webhook delivery, the dropped-order reconciler, the
- * auto-release keeper and the money tick (the last two only with money modules), and the pruning of
- * request records. They start when the app is ready and stop when it closes, before the database
- * does. The keeper, reconciler and dispatcher are decorated for admin commands and tests.
+ * The gateway's background jobs, created once: the change feed follower (orders follow the node),
+ * webhook delivery, the dropped-order reconciler, the auto-release keeper and the money tick (the last
+ * two only with money modules), and the pruning of request records. They start when the app is ready
+ * and stop when it closes, before the database does. The follower, keeper, reconciler and dispatcher
+ * are decorated for admin commands and tests.
  */
 import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Registry } from "prom-client";
 
-import { keeperConfigSchema, reconcileConfigSchema, webhookConfigSchema } from "../../config.js";
+import { feedConfigSchema, keeperConfigSchema, reconcileConfigSchema, webhookConfigSchema } from "../../config.js";
+import { FeedFollower } from "../../jobs/feed.js";
 import { ReleaseKeeper } from "../../jobs/keeper.js";
 import { MoneyTick } from "../../jobs/money-tick.js";
 import { RequestRecordPruner } from "../../jobs/prune.js";
@@ -18,6 +20,8 @@ import type { GatewayAppModules, GatewayAppOptions } from "../../options.js";
 
 declare module "fastify" {
   interface FastifyInstance {
+    /** The change feed follower (runs from onReady to onClose). */
+    feedFollower: FeedFollower;
     /** The webhook dispatcher (runs from onReady to onClose). */
     webhookDispatcher: WebhookDispatcher;
     /** The dropped-order reconciler (runs from onReady to onClose). */
@@ -28,7 +32,7 @@ declare module "fastify" {
 }
 
 export interface JobsOptions {
-  options: Pick<GatewayAppOptions, "deployment" | "webhooks" | "reconcile" | "keeper" | "moneyTickMs" | "pruneIntervalMs">;
+  options: Pick<GatewayAppOptions, "deployment" | "webhooks" | "reconcile" | "keeper" | "moneyTickMs" | "pruneIntervalMs" | "feed">;
   modules: Pick<GatewayAppModules, "storage" | "secrets" | "node" | "logger" | "money"> & { now: () => number; metrics: Registry };
 }
 
@@ -36,19 +40,29 @@ export interface JobsOptions {
 export const jobsPlugin = fp<JobsOptions>(
   async (app: FastifyInstance, { options, modules }) => {
     const { storage, secrets, node, logger, now, metrics, money } = modules;
-    const { payments, payerActions, allowances } = app;
+    const { payments, payerActions, allowances, nodeSubmitter: submitter } = app;
     const moneyService = app.money;
+    const reconcile = { ...reconcileConfigSchema.parse({}), ...options.reconcile };
 
     const webhookModules = { storage, secrets, logger: logger.child({ module: "webhooks" }), now };
     const dispatcher = new WebhookDispatcher({ ...webhookConfigSchema.parse({}), ...options.webhooks }, { ...webhookModules, metrics });
-    const reconciler = new Reconciler(
-      { ...reconcileConfigSchema.parse({}), ...options.reconcile },
-      { storage, node, whenIdle: (id, fn) => payments.whenIdle(id, fn), logger: logger.child({ module: "reconciler" }), metrics, now },
+    const reconciler = new Reconciler(reconcile, {
+      storage,
+      node,
+      submitter,
+      whenIdle: (id, fn) => payments.whenIdle(id, fn),
+      logger: logger.child({ module: "reconciler" }),
+      metrics,
+      now,
+    });
+    const follower = new FeedFollower(
+      { ...feedConfigSchema.parse({}), ...options.feed, dropAfterSeconds: reconcile.dropAfterSeconds },
+      { storage, node, logger: logger.child({ module: "feed" }), metrics, now, onRepair: (kind) => reconciler.countRepair(kind) },
     );
     const keeper = money
       ? new ReleaseKeeper(
           { ...keeperConfigSchema.parse({}), ...options.keeper, deployment: options.deployment },
-          { storage, node, payments, chain: money.chain, logger: logger.child({ module: "keeper" }), metrics, now },
+          { storage, node, submitter, payments, chain: money.chain, logger: logger.child({ module: "keeper" }), metrics, now },
         )
       : undefined;
     const moneyTick =
@@ -60,6 +74,7 @@ export const jobsPlugin = fp<JobsOptions>(
         : undefined;
     const pruner = new RequestRecordPruner({ intervalMs: options.pruneIntervalMs ?? 60_000 }, { storage, logger, now });
 
+    app.decorate("feedFollower", follower);
     app.decorate("webhookDispatcher", dispatcher);
     app.decorate("reconciler", reconciler);
     app.decorate("releaseKeeper", keeper);
@@ -67,13 +82,14 @@ export const jobsPlugin = fp<JobsOptions>(
     app.addHook("onReady", async () => {
       await moneyTick?.start();
       await pruner.start();
+      follower.start();
       dispatcher.start();
       reconciler.start();
       keeper?.start();
     });
     app.addHook("onClose", async () => {
       pruner.stop();
-      await Promise.all([moneyTick?.stop(), dispatcher.stop(), reconciler.stop(), keeper?.stop()]);
+      await Promise.all([follower.stop(), moneyTick?.stop(), dispatcher.stop(), reconciler.stop(), keeper?.stop()]);
     });
   },
   { name: "jobs", fastify: "5.x", dependencies: ["services"] },

@@ -40,7 +40,9 @@ export const GATEWAY_CODES = {
   ALREADY_AUTHORIZED: { status: 409, summary: "a different authorization was already submitted for this payment" },
   ORDER_EXPIRED: { status: 409, summary: "the order's payment deadline has passed" },
   REFUND_EXCEEDS_AVAILABLE: { status: 422, summary: "the refund is larger than what is left to refund" },
-  NODE_UNAVAILABLE: { status: 503, summary: "the institution node cannot be reached or answered an error" },
+  NODE_UNAVAILABLE: { status: 503, summary: "the institution node cannot be reached or answered an error; nothing was submitted" },
+  NODE_TIMEOUT: { status: 503, summary: "the institution node did not answer in time; a submission it may have taken is kept pending (never failed) and settled from the node's change feed" },
+  NODE_BUSY: { status: 503, summary: "the institution node turns new work away for now (admission control: its own code, e.g. RELAY_BACKLOG, is passed on when it gives one); nothing was stored: send the same request again after Retry-After seconds" },
   CHAIN_UNAVAILABLE: { status: 503, summary: "the chain's JSON-RPC endpoint cannot be reached" },
   STORAGE_CLOSED: { status: 503, summary: "the gateway is shutting down" },
   INTERNAL: { status: 500, summary: "the gateway failed; never the caller's fault" },
@@ -126,7 +128,12 @@ function installProblemHandler(app: FastifyInstance): void {
       problem = { type: "about:blank", title: error.message, status: error.statusCode, code: error.code ?? "BAD_REQUEST", instance };
     } else {
       problem = problemOf(error, instance);
-      if (problem.status >= 500) request.log.error({ err: error, code: problem.code }, "request failed");
+      if (error instanceof NodeRefusal && error.retryAfterSeconds !== undefined) {
+        // The node turned the work away for now: the merchant may send the same request again.
+        void reply.header("retry-after", String(error.retryAfterSeconds));
+      } else if (problem.status >= 500) {
+        request.log.error({ err: error, code: problem.code }, "request failed");
+      }
     }
     void reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
   });

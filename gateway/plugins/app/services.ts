@@ -10,7 +10,8 @@ import fp from "fastify-plugin";
 import { SettlenetError } from "../../../core/errors.js";
 
 import type { BankAdapter } from "../../adapters/bank.js";
-import { webhookConfigSchema } from "../../config.js";
+import { NodeBatcher } from "../../adapters/node-batcher.js";
+import { nodeBatchConfigSchema, webhookConfigSchema } from "../../config.js";
 import { MerchantAllowances } from "../../domain/allowances.js";
 import { MoneyService } from "../../domain/money.js";
 import { PayerActionService } from "../../domain/payer-actions.js";
@@ -23,6 +24,8 @@ import type { GatewayAppModules, GatewayAppOptions } from "../../options.js";
 
 declare module "fastify" {
   interface FastifyInstance {
+    /** Submits operations to the node in groups (adapters/node-batcher.ts). */
+    nodeSubmitter: NodeBatcher;
     payments: PaymentService;
     /** The payer's confirm, dispute and reclaim; absent without money modules. */
     payerActions: PayerActionService | undefined;
@@ -47,7 +50,7 @@ export function moneyConfigured<T>(service: T | undefined): T {
 }
 
 export interface ServicesOptions {
-  options: Pick<GatewayAppOptions, "deployment" | "orders" | "webhooks">;
+  options: Pick<GatewayAppOptions, "deployment" | "orders" | "webhooks" | "nodeBatch">;
   modules: Omit<GatewayAppModules, "now" | "metrics"> & { now: () => number };
 }
 
@@ -58,15 +61,17 @@ export const servicesPlugin = fp<ServicesOptions>(
     const { storage, secrets, node, chain, logger, now, money } = modules;
     const deadlineSeconds = options.orders.operationDeadlineSeconds;
 
+    // Operations go to the node in groups (one batch request per few milliseconds).
+    const submitter = new NodeBatcher({ ...nodeBatchConfigSchema.parse({}), ...options.nodeBatch }, { node, logger: logger.child({ module: "node-batcher" }) });
     const allowances = money ? new MerchantAllowances({ deployment }, { money: money.chain, secrets }) : undefined;
     const payments = new PaymentService(
       { deployment, orders: options.orders },
-      { storage, secrets, node, chain, logger: logger.child({ module: "payments" }), now, allowances, freezes: money?.chain },
+      { storage, secrets, node, submitter, chain, logger: logger.child({ module: "payments" }), now, allowances },
     );
     const payerActions = money
       ? new PayerActionService(
           { deployment, operationDeadlineSeconds: deadlineSeconds },
-          { storage, node, payments, money: money.chain, logger: logger.child({ module: "payer-actions" }), now },
+          { storage, node, submitter, payments, money: money.chain, logger: logger.child({ module: "payer-actions" }), now },
         )
       : undefined;
     const moneyService =
@@ -90,6 +95,9 @@ export const servicesPlugin = fp<ServicesOptions>(
     const webhooks = new WebhookService({ ...webhookConfigSchema.parse({}), ...options.webhooks }, { storage, secrets, logger: logger.child({ module: "webhooks" }), now });
     const bank = money?.bank;
 
+    app.decorate("nodeSubmitter", submitter);
+    // A group still in its window goes out before the app closes.
+    app.addHook("onClose", async () => submitter.flush());
     app.decorate("payments", payments);
     app.decorate("payerActions", payerActions);
     app.decorate("money", moneyService);

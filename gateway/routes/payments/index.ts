@@ -90,7 +90,7 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         ...common,
         operationId: "getPayment",
-        summary: "Get a payment, merged with the institution node's view",
+        summary: "Get a payment, as the institution node's change feed keeps it",
         params: paymentIdParam,
         response: { 200: paymentView, ...problemResponses },
       },

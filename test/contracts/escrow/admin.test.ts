@@ -79,7 +79,7 @@ describe("PaymentEscrow administration", function () {
       const tx = batch.executeBatch([op]);
       await expect(tx)
         .to.emit(escrow, "OperationFailed")
-        .withArgs(0n, OperationKind.Pay, id, escrow.interface.encodeErrorResult("EnforcedPause", []));
+        .withArgs(0n, OperationKind.Pay, id, id, escrow.interface.encodeErrorResult("EnforcedPause", []));
       await expect(tx).to.changeTokenBalances(ethers, token, [payer, escrow], [0n, 0n]);
       expect((await escrow.paymentOf(id)).status).to.equal(PaymentStatus.None);
     });

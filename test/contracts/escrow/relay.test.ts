@@ -14,7 +14,7 @@ import {
   PaymentStatus,
   type World,
 } from "../helpers/fixture.js";
-import { actionMessage, payDisputed, payFulfilled, reasonOf, signedOperation } from "../helpers/escrow2.js";
+import { actionMessage, operationIdOfTuple, payDisputed, payFulfilled, reasonOf, signedOperation } from "../helpers/escrow2.js";
 
 describe("PaymentEscrow relayed operations", function () {
   let world: World;
@@ -322,8 +322,12 @@ describe("PaymentEscrow relayed operations", function () {
       const wrongSigner = escrow.interface.encodeErrorResult("InvalidSigner", [await payer.getAddress(), await merchant.getAddress()]);
       const notFulfilled = escrow.interface.encodeErrorResult("InvalidPaymentStatus", [heldId, PaymentStatus.Held]);
       const tx = batch.executeBatch(ops);
-      await expect(tx).to.emit(escrow, "OperationFailed").withArgs(1n, OperationKind.MarkFulfilled, heldId, wrongSigner);
-      await expect(tx).to.emit(escrow, "OperationFailed").withArgs(3n, OperationKind.Release, heldId, notFulfilled);
+      await expect(tx)
+        .to.emit(escrow, "OperationFailed")
+        .withArgs(1n, OperationKind.MarkFulfilled, heldId, await operationIdOfTuple(world, ops[1]!), wrongSigner);
+      await expect(tx)
+        .to.emit(escrow, "OperationFailed")
+        .withArgs(3n, OperationKind.Release, heldId, await operationIdOfTuple(world, ops[3]!), notFulfilled);
       const receipt = await (await tx).wait();
       const failures = (receipt?.logs ?? []).filter((log) => escrow.interface.parseLog(log)?.name === "OperationFailed");
       expect(failures).to.have.length(2);
@@ -345,7 +349,7 @@ describe("PaymentEscrow relayed operations", function () {
       const tx = batch.executeBatch([op, op]);
       await expect(tx)
         .to.emit(escrow, "OperationFailed")
-        .withArgs(1n, OperationKind.Pay, id, escrow.interface.encodeErrorResult("PaymentAlreadyExists", [id]));
+        .withArgs(1n, OperationKind.Pay, id, id, escrow.interface.encodeErrorResult("PaymentAlreadyExists", [id]));
       await expect(tx).to.changeTokenBalances(ethers, token, [payer, escrow], [-terms.amount, terms.amount]);
     });
 
@@ -361,6 +365,33 @@ describe("PaymentEscrow relayed operations", function () {
         const state = await escrow.paymentOf(await escrow.paymentIdOf(terms));
         expect(state.status).to.equal(PaymentStatus.Held);
         expect(state.amount).to.equal(terms.amount);
+      }
+    });
+
+    it("names each failed item by the operation id nodes compute for it, for every kind", async function () {
+      const { escrow, payer, merchant, arbiter, relayer, as } = world;
+      // Every kind fails: the payment is already paid (pay), unknown (the rest).
+      const paid = await makeTerms(world);
+      await payHeld(world, paid);
+      const unknown = await makeTerms(world);
+      const ops = [
+        await signedOperation(world, OperationKind.Pay, paid, payer),
+        await signedOperation(world, OperationKind.MarkFulfilled, unknown, merchant),
+        await signedOperation(world, OperationKind.Confirm, unknown, payer),
+        await signedOperation(world, OperationKind.Release, unknown, relayer),
+        await signedOperation(world, OperationKind.Refund, unknown, merchant, { amount: 5n, reason: reasonOf("late") }),
+        await signedOperation(world, OperationKind.Dispute, unknown, payer, { reason: reasonOf("broken") }),
+        await signedOperation(world, OperationKind.Resolve, unknown, arbiter, { amount: 7n, reason: reasonOf("split") }),
+        await signedOperation(world, OperationKind.Reclaim, unknown, payer),
+      ];
+      const receipt = await (await as(escrow, relayer).executeBatch(ops)).wait();
+      const failed = (receipt?.logs ?? []).flatMap((log) => {
+        const event = escrow.interface.parseLog(log);
+        return event?.name === "OperationFailed" ? [{ index: Number(event.args.getValue("index")), operationId: String(event.args.getValue("operationId")) }] : [];
+      });
+      expect(failed.map((f) => f.index)).to.deep.equal([0, 1, 2, 3, 4, 5, 6, 7]);
+      for (const [i, op] of ops.entries()) {
+        expect(failed[i]?.operationId, `item ${i} (${ESCROW_OPERATION_KINDS[op.kind]})`).to.equal(await operationIdOfTuple(world, op));
       }
     });
 

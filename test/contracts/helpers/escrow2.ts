@@ -1,7 +1,7 @@
 /** Escrow test helpers for the dispute, resolve, reclaim, relay and admin suites: signed operations and payment set-ups. */
 import type { Signer } from "ethers";
 
-import { PAYMENT_TYPES, type PaymentTerms } from "../../../core/operations/index.js";
+import { PAYMENT_TYPES, fromContractOperation, operationIdOf, type ContractOperation, type PaymentTerms } from "../../../core/operations/index.js";
 import { escrowDomain } from "../../../core/protocol/eip712.js";
 import {
   ethers,
@@ -109,3 +109,10 @@ export async function payDisputed(world: World, terms: PaymentTerms, reason = et
 
 /** Bytes32 of a short reason label. */
 export const reasonOf = (label: string) => ethers.encodeBytes32String(label);
+
+/** The id a node gives a relayed operation tuple (what OperationFailed reports for a failed batch item). */
+export async function operationIdOfTuple(world: World, op: ContractOperation): Promise<string> {
+  const parsed = fromContractOperation(op);
+  if (!parsed) throw new Error(`no descriptor for kind ${op.kind}`);
+  return operationIdOf(parsed, { chainId: world.chainId, escrow: await world.escrow.getAddress() });
+}

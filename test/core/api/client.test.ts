@@ -9,7 +9,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { hexlify, randomBytes } from "ethers";
 
-import { NodeApiClient, NodeApiError } from "../../../core/api/client.js";
+import { NodeApiClient, NodeApiError, isRetryLater } from "../../../core/api/client.js";
 import type { OperationInput } from "../../../core/operations/index.js";
 import { RECORD_KINDS } from "../../../core/settlement/records.js";
 import { refusalOf } from "../../helpers/errors.js";
@@ -81,6 +81,34 @@ describe("node API client against a real node (one institution, real chain and L
     const refused = await api.client.submitBatch([pay.op]);
     expect([refused.accepted, refused.refused, refused.results[0]?.status]).to.deep.equal([0, 1, "refused"]);
     await executed(pay.paymentId);
+  });
+
+  it("follows the change feed: every status and payment change in order, long polling for the next, refusing a foreign cursor", async function () {
+    const s = api.scenario;
+    const all = await api.client.changes({ limit: 1_000 });
+    const ofFirst = all.changes.filter((c) => c.paymentId.toLowerCase() === paymentId.toLowerCase());
+    expect(ofFirst.map((c) => (c.type === "operation" ? c.status : `payment ${c.status}`))).to.include.ordered.members(["accepted", "submitted"]);
+    expect(ofFirst.map((c) => (c.type === "operation" ? c.status : `payment ${c.status}`))).to.include.members(["executed", "payment held"]);
+    expect(all.changes.map((c) => c.seq)).to.deep.equal([...all.changes.map((c) => c.seq)].sort((a, b) => a - b));
+    expect(all.next).to.equal(all.latest);
+
+    // Caught up: a short wait answers an empty page at the same cursor.
+    const idle = await api.client.changes({ after: all.next, waitMs: 100 });
+    expect([idle.changes, idle.next]).to.deep.equal([[], all.next]);
+    // A long wait is answered by the next change (here, a new operation's acceptance), not by the time limit.
+    const waiting = api.client.changes({ after: all.next, waitMs: 30_000 });
+    const next = await signedPay(s, await termsFor(s, 0, 0));
+    expect((await api.client.submit(next.op)).accepted).to.equal(true);
+    const woken = await waiting;
+    expect(woken.changes[0]).to.include({ type: "operation", id: next.paymentId, kind: "pay", status: "accepted" });
+    await executed(next.paymentId);
+
+    const foreign = (await refusalOf(api.client.changes({ after: `${"0".repeat(16)}-1` }))) as NodeApiError;
+    expect([foreign.status, foreign.code]).to.deep.equal([410, "FEED_CURSOR_EXPIRED"]);
+    expect(foreign.problem["latest"]).to.match(/^[0-9a-f]{16}-[1-9][0-9]*$/);
+    const [epoch] = all.next.split("-");
+    const ahead = (await refusalOf(api.client.changes({ after: `${epoch}-999999999` }))) as NodeApiError;
+    expect([ahead.status, ahead.code]).to.deep.equal([410, "FEED_CURSOR_EXPIRED"]);
   });
 
   it("answers undefined for unknown resources and a coded NodeApiError for refused requests", async function () {
@@ -220,6 +248,33 @@ describe("node API client: a node it cannot use", function () {
     const error = await refusalOf(client.operation(randomId()));
     expect(error.code).to.equal("NODE_UNAVAILABLE");
     expect(error.meta["issues"]).to.include.members(["paymentId: Invalid input: expected string, received undefined"]);
+  });
+
+  it("is NODE_TIMEOUT (the outcome is unknown) when the node takes the request and never answers", async function () {
+    const listening = createServer(() => undefined);
+    server = listening;
+    await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
+    const address = listening.address();
+    const client = new NodeApiClient({ baseUrl: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`, timeoutMs: 200 });
+    const error = await refusalOf(client.submit({ kind: "release" } as OperationInput));
+    expect([error.code, error.meta["outcome"]]).to.deep.equal(["NODE_TIMEOUT", "unknown"]);
+    listening.closeAllConnections();
+  });
+
+  it("is a NodeApiError to retry after Retry-After when the node answers 503 with it (admission control)", async function () {
+    const listening = createServer((_request, response) => {
+      const problem = { type: "https://settlenet.dev/problems/relay_backlog", title: "relay lag too high", status: 503, code: "RELAY_BACKLOG" };
+      response.writeHead(503, { "content-type": "application/problem+json", "retry-after": "3" }).end(JSON.stringify(problem));
+    });
+    server = listening;
+    await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
+    const address = listening.address();
+    const client = new NodeApiClient({ baseUrl: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}` });
+    for (const attempt of [client.submit({ kind: "release" } as OperationInput), client.submitBatch([{ kind: "release" } as OperationInput])]) {
+      const error = await refusalOf(attempt);
+      expect(isRetryLater(error)).to.equal(true);
+      expect([(error as NodeApiError).status, error.code, (error as NodeApiError).retryAfterSeconds]).to.deep.equal([503, "RELAY_BACKLOG", 3]);
+    }
   });
 
   it("is NODE_UNAVAILABLE with the node's code when the node fails", async function () {

@@ -77,8 +77,9 @@ export async function executeBatch(world: World, ops: EscrowOperationInput[]): P
   for (const log of receipt.logs) {
     const event = world.escrow.interface.parseLog(log);
     if (event?.name !== "OperationFailed") continue;
-    const decoded = world.escrow.interface.parseError(String(event.args[3])) ?? world.token.interface.parseError(String(event.args[3]));
-    refusals.set(Number(event.args[0]), { code: decoded?.name ?? "undecoded", args: decoded ? decoded.args.toArray().map(String) : [] });
+    const reason = String(event.args.getValue("reason"));
+    const decoded = world.escrow.interface.parseError(reason) ?? world.token.interface.parseError(reason);
+    refusals.set(Number(event.args.getValue("index")), { code: decoded?.name ?? "undecoded", args: decoded ? decoded.args.toArray().map(String) : [] });
   }
   return { receipt, refusals };
 }

@@ -25,18 +25,18 @@ describe("refund (core/operations/refund.ts)", function () {
     }),
   });
 
-  it("matches each PaymentRefunded to the refund of its amount (a payment may take several)", async function () {
+  it("matches each PaymentRefunded to the refund of its amount and reason (a payment may take several)", async function () {
     const world = await networkHelpers.loadFixture(deployWorld);
     const terms = termsToJson(await heldPayment(world));
-    const refund = async (amount: string) =>
-      signed(world, { kind: "refund", terms, amount, reason: REASON, nonce: freshNonce(), deadline: await deadlineAhead() }, world.merchant);
-    const [small, large] = [await refund("100"), await refund("2500")];
+    const refund = async (amount: string, reason = REASON) =>
+      signed(world, { kind: "refund", terms, amount, reason, nonce: freshNonce(), deadline: await deadlineAhead() }, world.merchant);
+    const [small, large, otherReason] = [await refund("100"), await refund("2500"), await refund("100", encodeBytes32String("wrong size"))];
     const { receipt, refusals } = await executeBatch(world, [small, large]);
     expect(refusals.size).to.equal(0);
     const refunded = escrowEvents(world, receipt).filter((event) => event.name === "PaymentRefunded");
-    expect(refunded.map((event) => [eventMatches(small, event.name, event.arg), eventMatches(large, event.name, event.arg)])).to.deep.equal([
-      [true, false],
-      [false, true],
+    expect(refunded.map((event) => [small, large, otherReason].map((op) => eventMatches(op, event.name, event.arg)))).to.deep.equal([
+      [true, false, false],
+      [false, true, false],
     ]);
   });
 

@@ -1,13 +1,20 @@
 /**
  * PaymentService without HTTP: built straight from the gateway's parts (LevelDB in a temp dir, the
- * chain's registry, one institution node process) and called as the routes call it. What it stores,
- * relays and refuses is checked on the records, the node and the chain.
+ * chain's registry, one institution node process, the change feed follower that keeps the orders
+ * current) and called as the routes call it. What it stores, relays and refuses is checked on the
+ * records, the node and the chain. The node's timeouts and its 503 with Retry-After (admission
+ * control, which this branch's node does not have yet) are produced by an HTTP relay in front of
+ * the real node.
  */
 import { expect } from "chai";
 import { TypedDataEncoder, Wallet, verifyTypedData, type HDNodeWallet } from "ethers";
 import { pino } from "pino";
+import { Registry } from "prom-client";
 
 import { NodeApiClient } from "../../../core/api/client.js";
+import { NodeBatcher, type NodeSubmitter } from "../../../gateway/adapters/node-batcher.js";
+import { FeedFollower } from "../../../gateway/jobs/feed.js";
+import { NodeRelay } from "../../helpers/node-relay.js";
 import { orderDefaultsSchema } from "../../../gateway/config.js";
 import { NodeRefusal } from "../../../gateway/domain/node-refusal.js";
 import { PaymentService, type NewPaymentOrder } from "../../../gateway/domain/payments.js";
@@ -26,25 +33,39 @@ describe("gateway domain: PaymentService on real storage, chain and node (no HTT
   let merchant: MerchantRecord;
   let payer: Wallet | HDNodeWallet;
   let other: Wallet | HDNodeWallet;
+  let follower: FeedFollower;
+  let relay: NodeRelay;
 
   before(async function () {
     net = await launchNetwork({ institutions: 1, regulator: false, merchants: 1, payers: 2 });
     node = net.nodes[0] as NodeHandle;
     store = await gatewayStore(net.scenario);
     parts = nodeAndChain(net.scenario, node.apiUrl);
-    payments = new PaymentService(
-      { deployment: net.scenario.deployment, orders: orderDefaultsSchema.parse({}) },
-      { storage: store.storage, secrets: store.secrets, node: parts.node, chain: parts.chain, logger: pino({ level: "silent" }) },
+    payments = service(parts.node);
+    follower = new FeedFollower(
+      { waitMs: 0, pageSize: 500, dropAfterSeconds: 60 },
+      { storage: store.storage, node: parts.node, logger: silent, metrics: new Registry(), now: Date.now },
     );
     merchant = await store.merchant(0);
     [payer, other] = net.scenario.payers as [Wallet, Wallet];
+    relay = new NodeRelay(node.apiUrl);
+    await relay.start();
   });
 
   after(async function () {
+    await relay?.stop();
     await parts?.close();
     await store?.close();
     await net?.stop();
   });
+
+  const silent = pino({ level: "silent" });
+  /** A PaymentService on the shared storage submitting through `submitter` (the node client itself by default). */
+  const service = (node: NodeApiClient, submitter?: NodeSubmitter) =>
+    new PaymentService(
+      { deployment: net.scenario.deployment, orders: orderDefaultsSchema.parse({}) },
+      { storage: store.storage, secrets: store.secrets, node, ...(submitter ? { submitter } : {}), chain: parts.chain, logger: silent },
+    );
 
   const newOrder = (merchantOrderId: string, overrides: Partial<NewPaymentOrder> = {}): NewPaymentOrder => ({
     amount: "10000",
@@ -60,12 +81,18 @@ describe("gateway domain: PaymentService on real storage, chain and node (no HTT
     return signer.signTypedData(domain, types, message);
   }
 
-  /** The order as PaymentService reads it once the node reports `status`. */
+  /** The order as PaymentService reads it once the feed brought `status`. */
   const until = (order: OrderRecord, status: string) =>
     waitFor(`${order.merchantOrderId} to be ${status}`, async () => {
-      const { order: current } = await payments.get(merchant, order.id);
-      return current.status === status ? current : undefined;
+      const stored = await current(order);
+      return stored.status === status ? stored : undefined;
     }, 60_000, 250);
+
+  /** The stored order once the feed follower has applied every change the node has made. */
+  const current = async (order: OrderRecord) => {
+    await follower.catchUp();
+    return (await payments.get(merchant, order.id)).order;
+  };
 
   const eventsOf = async (order: OrderRecord) =>
     (await store.storage.webhooks.listEvents(merchant.id, { limit: 100 })).items.filter((e) => e.data["id"] === order.id).map((e) => e.type).reverse();
@@ -129,15 +156,65 @@ describe("gateway domain: PaymentService on real storage, chain and node (no HTT
     expect((await refusalOf(payments.refund(merchant, order.id, { amount: "7501", reason: "rest" }))).meta["available"]).to.equal("7500");
     await waitForOperation([node], refund.operationId, "executed", 60_000);
     const refunded = await waitFor("the refund on-chain", async () => {
-      const { order: current } = await payments.get(merchant, order.id);
-      return current.onChain?.refunded === "2500" ? current : undefined;
+      const stored = await current(order);
+      return stored.onChain?.refunded === "2500" ? stored : undefined;
     }, 60_000, 250);
     expect(refunded.refunds.map((r) => r.status)).to.deep.equal(["executed"]);
     expect((await net.scenario.contracts.escrow.paymentOf(order.paymentId)).refunded).to.equal(2_500n);
     expect(await eventsOf(order)).to.deep.equal(["payment.held", "payment.refunded"]);
   });
 
-  it("answers with the stored order when the node cannot be reached, and never shows another merchant's order", async function () {
+  it("submits concurrent authorizations to the node in one request and answers each caller with its own item's result", async function () {
+    const viaRelay = new NodeApiClient({ baseUrl: relay.url, timeoutMs: 10_000 });
+    // The group is sent when its fourth operation arrives: its window is far longer than the test.
+    const grouped = service(viaRelay, new NodeBatcher({ windowMs: 600_000, maxOperations: 4 }, { node: viaRelay, logger: silent }));
+    const orders = await Promise.all(["dom-group-1", "dom-group-2", "dom-group-3", "dom-group-4"].map(async (id) => (await payments.create(merchant, newOrder(id))).order));
+    const signatures = await Promise.all(orders.map((order, i) => signed(order, i === 2 ? other : payer)));
+    const before = relay.submissions.length;
+    const outcomes = await Promise.allSettled(orders.map((order, i) => grouped.authorize(merchant, order.id, signatures[i] ?? "")));
+    expect(relay.submissions.slice(before)).to.deep.equal([4]);
+    expect(outcomes.map((o) => (o.status === "fulfilled" ? o.value.status : (o.reason as NodeRefusal).code))).to.deep.equal(["processing", "processing", "BAD_SIGNATURE", "processing"]);
+    for (const [i, order] of orders.entries()) if (i !== 2) await until(order, "held");
+  });
+
+  it("records an authorization the node took without answering as pending (processing, never failed), and the feed settles it", async function () {
+    const viaRelay = new NodeApiClient({ baseUrl: relay.url, timeoutMs: 500 });
+    const slow = service(viaRelay, new NodeBatcher({ windowMs: 1, maxOperations: 100 }, { node: viaRelay, logger: silent }));
+    const { order } = await payments.create(merchant, newOrder("dom-timeout"));
+    relay.submissionMode = "withhold";
+    try {
+      const authorized = await slow.authorize(merchant, order.id, await signed(order));
+      expect([authorized.status, authorized.authorization?.status, authorized.lastError]).to.deep.equal(["processing", "pending", undefined]);
+      expect(relay.withheld.at(-1)?.status).to.equal(202);
+    } finally {
+      relay.submissionMode = "pass";
+    }
+    const held = await until(order, "held");
+    expect(held.authorization?.status).to.equal("executed");
+    expect(await eventsOf(order)).to.deep.equal(["payment.held"]);
+  });
+
+  it("passes a node's 503 with Retry-After on as a retryable refusal, storing nothing; the same request then goes through", async function () {
+    const viaRelay = new NodeApiClient({ baseUrl: relay.url, timeoutMs: 10_000 });
+    const busy = service(viaRelay, new NodeBatcher({ windowMs: 1, maxOperations: 100 }, { node: viaRelay, logger: silent }));
+    const { order } = await payments.create(merchant, newOrder("dom-busy"));
+    const signature = await signed(order);
+    relay.submissionMode = "busy";
+    let refusal: NodeRefusal;
+    try {
+      refusal = (await refusalOf(busy.authorize(merchant, order.id, signature))) as NodeRefusal;
+    } finally {
+      relay.submissionMode = "pass";
+    }
+    expect(refusal).to.be.instanceOf(NodeRefusal);
+    expect([refusal.status, refusal.code, refusal.retryAfterSeconds, refusal.meta["retryable"]]).to.deep.equal([503, "RELAY_BACKLOG", 2, true]);
+    expect(await store.storage.orders.get(order.id)).to.deep.equal(order);
+    expect(await parts.node.operation(order.paymentId)).to.equal(undefined);
+    expect((await busy.authorize(merchant, order.id, signature)).status).to.equal("processing");
+    await until(order, "held");
+  });
+
+  it("answers with the stored order without asking the node, and never shows another merchant's order", async function () {
     const offline = new PaymentService(
       { deployment: net.scenario.deployment, orders: orderDefaultsSchema.parse({}) },
       { storage: store.storage, secrets: store.secrets, node: new NodeApiClient({ baseUrl: NO_NODE, timeoutMs: 5_000 }), chain: parts.chain, logger: pino({ level: "silent" }) },
@@ -145,7 +222,7 @@ describe("gateway domain: PaymentService on real storage, chain and node (no HTT
     const [order] = (await store.storage.orders.list(merchant.id, { limit: 1 })).items;
     if (!order) throw new Error("no order");
     const answer = await offline.get(merchant, order.id);
-    expect([answer.live, answer.order.id]).to.deep.equal([false, order.id]);
+    expect(answer.order).to.deep.equal(await store.storage.orders.get(order.id));
     const stranger = { ...merchant, id: "merchant-x" };
     expect((await refusalOf(payments.get(stranger, order.id))).code).to.equal("PAYMENT_NOT_FOUND");
     expect((await refusalOf(payments.refund(stranger, order.id, { amount: "1", reason: "x" }))).code).to.equal("PAYMENT_NOT_FOUND");

@@ -1,16 +1,20 @@
 /**
  * Dropped orders (掉单) with real processes: a chain, one institution node, the gateway started with
  * `settlenet gateway start` and killed with SIGKILL between the on-chain execution of a payment and
- * the gateway's local write of it; after a restart the reconciler repairs the order and the webhook
- * goes out exactly once. The repairs are then listed by `settlenet report reconcile` (JSON and CSV).
+ * the gateway's local write of it; after a restart the gateway repairs the order (from the node's
+ * change feed, which it resumes after the last change it applied, or by its reconciler) and the
+ * webhook goes out exactly once. The repairs are then listed by `settlenet report reconcile` (JSON
+ * and CSV). A node that turns the authorization away for now (503 with Retry-After) gets the merchant
+ * a retryable answer with the same Retry-After and nothing stored.
  *
  * How the crash lands in the window, without a crash point in the product: the gateway reaches its
- * node through an HTTP relay in this test. For the first payment the relay forwards the gateway's
- * `pay` to the node, withholds the node's 202, waits until the node reports the operation executed
- * on-chain, and then kills the gateway: it dies having relayed a pay that executed but with nothing
- * written (the order still awaits authorization). For the second payment the gateway records the
- * authorization normally; the test waits until the node reports the pay executed and kills the
- * gateway before its reconciler (one run at start, then every 60 s) could look again.
+ * node through an HTTP relay in this test, which holds the gateway's change feed requests while a
+ * crash is staged (so the gateway cannot learn of the pay before it dies). For the first payment the
+ * relay forwards the gateway's `pay` to the node, withholds the node's 202, waits until the node
+ * reports the operation executed on-chain, and then kills the gateway: it dies having relayed a pay
+ * that executed but with nothing written (the order still awaits authorization). For the second
+ * payment the gateway records the authorization normally; the test waits until the node reports the
+ * pay executed and kills the gateway before it could learn of it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
@@ -56,6 +60,18 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
   /** When set, the relay crashes the gateway after the next pay executes. */
   let crashOnPay = false;
   let crashed: { operationId: string } | undefined;
+  /** When set, the relay answers submissions 503 with Retry-After (a node under admission control). */
+  let busy = false;
+  /** While set, the relay holds the gateway's change feed requests. */
+  let feedGate: Promise<void> | undefined;
+  let openFeed: (() => void) | undefined;
+  const holdFeed = () => {
+    feedGate ??= new Promise<void>((resolve) => (openFeed = resolve));
+  };
+  const releaseFeed = () => {
+    openFeed?.();
+    feedGate = undefined;
+  };
 
   async function startGateway(): Promise<void> {
     const log = createWriteStream(join(net.dir, "gateway.log"), { flags: "a" });
@@ -86,7 +102,15 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     relay = createServer((req, res) => {
       void (async () => {
         const body = await readBody(req);
-        const isPay = req.method === "POST" && req.url === "/v1/operations" && (JSON.parse(body.toString("utf8") || "{}") as { kind?: string }).kind === "pay";
+        if (req.method === "GET" && req.url?.startsWith("/v1/changes")) await feedGate;
+        const submitted = req.method === "POST" && req.url === "/v1/operations" ? (JSON.parse(body.toString("utf8") || "{}") as { kind?: string; operations?: { kind?: string }[] }) : undefined;
+        if (submitted && busy) {
+          const problem = { type: "https://settlenet.dev/problems/relay_backlog", title: "the relay is behind; retry later", status: 503, code: "RELAY_BACKLOG" };
+          res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "2" }).end(JSON.stringify(problem));
+          return;
+        }
+        // The gateway submits in groups: a group of one pay.
+        const isPay = submitted !== undefined && (submitted.kind === "pay" || submitted.operations?.[0]?.kind === "pay");
         const upstream = await fetch(new URL(req.url ?? "/", nodeUrl), {
           method: req.method ?? "GET",
           headers: req.headers["content-type"] ? { "content-type": req.headers["content-type"] } : {},
@@ -95,7 +119,8 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
         const text = await upstream.text();
         if (isPay && crashOnPay && upstream.status === 202) {
           crashOnPay = false;
-          const { id } = JSON.parse(text) as { id: string };
+          const answer = JSON.parse(text) as { id?: string; results?: { id: string }[] };
+          const id = answer.id ?? answer.results?.[0]?.id ?? "";
           await waitFor("the pay to execute on-chain", async () => (await nodeOperationStatus(id)) === "executed", 30_000, 50);
           gateway?.kill("SIGKILL");
           crashed = { operationId: id };
@@ -170,6 +195,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     const order = await createAndSign("dropped-1");
     const dying = gateway;
     if (!dying) throw new Error("no gateway");
+    holdFeed();
     crashOnPay = true;
     const answer = await client.post(`/v1/payments/${order.id}/authorization`, { signature: order.signature }).then(
       (res) => `answered ${res.status}`,
@@ -183,6 +209,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     expect(receiver.ofType("payment.held")).to.deep.equal([]);
 
     await startGateway();
+    releaseFeed();
     expect(await heldWebhooksFor(order.id)).to.equal(1);
     expect(receiver.duplicates).to.equal(0);
     const view = await client.get<View>(`/v1/payments/${order.id}`);
@@ -196,6 +223,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
 
   it("repairs an order whose recorded pay executed while the gateway was down", async function () {
     const order = await createAndSign("dropped-2");
+    holdFeed();
     const authorized = await client.post<View>(`/v1/payments/${order.id}/authorization`, { signature: order.signature });
     expect(authorized.status).to.equal(202);
     expect(authorized.body.status).to.equal("processing");
@@ -207,11 +235,32 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     expect(receiver.ofType("payment.held").filter((w) => w.payload.data["id"] === order.id)).to.deep.equal([]);
 
     await startGateway();
+    releaseFeed();
     expect(await heldWebhooksFor(order.id)).to.equal(1);
     expect(receiver.duplicates).to.equal(0);
     expect(receiver.rejected).to.deep.equal([]);
     const metrics = await fetch(`${gatewayUrl}/metrics`).then((r) => r.text());
     expect(metrics).to.match(/gateway_reconcile_repairs_total\{kind="status_repaired"\} 1/);
+  });
+
+  it("answers 503 with the node's Retry-After when the node turns the authorization away, storing nothing; the same request then goes through", async function () {
+    const order = await createAndSign("busy-1");
+    busy = true;
+    let refused;
+    try {
+      refused = await client.post<{ code: string; retryable?: boolean }>(`/v1/payments/${order.id}/authorization`, { signature: order.signature }, { idempotencyKey: "busy-1-authorization" });
+    } finally {
+      busy = false;
+    }
+    expect([refused.status, refused.headers.get("retry-after"), refused.body.code, refused.body.retryable]).to.deep.equal([503, "2", "RELAY_BACKLOG", true]);
+    const unchanged = await client.get<View>(`/v1/payments/${order.id}`);
+    expect([unchanged.body.status, unchanged.body.authorization]).to.deep.equal(["awaiting_authorization", null]);
+    expect(await nodeOperationStatus(order.paymentId)).to.equal(undefined);
+
+    // The same request under the same Idempotency-Key: a 503 is not recorded, so it runs again.
+    const accepted = await client.post<View>(`/v1/payments/${order.id}/authorization`, { signature: order.signature }, { idempotencyKey: "busy-1-authorization" });
+    expect([accepted.status, accepted.body.status]).to.deep.equal([202, "processing"]);
+    await waitFor("the pay to execute on-chain", async () => (await nodeOperationStatus(order.paymentId)) === "executed", 30_000, 50);
   });
 
   it("lists the repairs with `settlenet report reconcile` as JSON and CSV, and refuses bad arguments", async function () {

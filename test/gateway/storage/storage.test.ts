@@ -61,6 +61,36 @@ describe("gateway storage: orders, idempotency records and request nonces", func
     expect(await codeOf(() => storage.orders.list("m2", { limit: 1, cursor: "garbage" }))).to.equal("MALFORMED");
   });
 
+  it("indexes orders by reconciler check time and fulfilled orders by auto-release time, moving both with every change", async function () {
+    const now = Date.now();
+    const unpaid = order({ checkAtMs: now + 1_000 });
+    const fulfilled = order({ merchantOrderId: "o-2", status: "fulfilled", onChain: { status: "fulfilled", amount: "100", refunded: "0", deadline: 5_000 } });
+    await storage.orders.create(unpaid);
+    await storage.orders.create(fulfilled);
+    expect(await storage.orders.listCheckDue(now + 999, 10)).to.deep.equal([]);
+    expect(await storage.orders.listCheckDue(now + 1_000, 10)).to.deep.equal([unpaid.id]);
+    expect(await storage.orders.listReleaseDue(4_999, 10)).to.deep.equal([]);
+    expect(await storage.orders.listReleaseDue(5_000, 10)).to.deep.equal([fulfilled.id]);
+
+    const moved = new Map<string, (o: OrderRecord) => { next: OrderRecord }>([
+      [unpaid.id, (o) => ({ next: { ...o, checkAtMs: now + 9_000 } })],
+      [fulfilled.id, (o) => ({ next: { ...o, status: "released" } })],
+    ]);
+    await storage.orders.updateMany(moved, [storage.metaWrite("test.marker", 7)]);
+    expect(await storage.getMeta("test.marker")).to.equal(7);
+    expect(await storage.orders.listCheckDue(now + 1_000, 10)).to.deep.equal([]);
+    expect(await storage.orders.listCheckDue(now + 9_000, 10)).to.deep.equal([unpaid.id]);
+    expect(await storage.orders.listReleaseDue(10_000, 10)).to.deep.equal([]);
+    expect(await storage.orders.idsByPayment([fulfilled.paymentId, "0x" + "00".repeat(32)])).to.deep.equal(new Map([[fulfilled.paymentId.toLowerCase(), fulfilled.id]]));
+
+    // A schema-1 database is indexed again at open, without duplicates.
+    await storage.putMeta("schema.version", 1);
+    await storage.close();
+    storage = await openGatewayStorage(join(dir, "db"));
+    expect(await storage.getMeta("schema.version")).to.equal(2);
+    expect(await storage.orders.listCheckDue(now + 9_000, 10)).to.deep.equal([unpaid.id]);
+  });
+
   it("takes over an in-progress idempotency record of an earlier process, not of the running one", async function () {
     const now = Date.now();
     expect((await storage.idempotency.begin("m1", "k", "f", "process-1", now, 60_000)).state).to.equal("started");

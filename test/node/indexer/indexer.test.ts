@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
-import { JsonRpcProvider, Network, hexlify, randomBytes, type Filter, type FilterByBlockHash, type HDNodeWallet, type Log, type Wallet } from "ethers";
+import { JsonRpcProvider, Network, hexlify, randomBytes, type HDNodeWallet, type Wallet } from "ethers";
 import { pino } from "pino";
 
 import { Indexer } from "../../../node/indexer/indexer.js";
@@ -29,12 +29,15 @@ type ActionKind = Exclude<EscrowOperationInput["kind"], "pay" | "release">;
 const DAY = 86_400;
 const silent = pino({ level: "silent" });
 
-/** A JsonRpcProvider that records the block ranges it was asked for logs (to check where indexing resumes). */
+/** A JsonRpcProvider that records the block ranges it was asked for logs (to check where indexing resumes) and counts its JSON-RPC calls. */
 class RecordingProvider extends JsonRpcProvider {
   readonly ranges: { fromBlock: number; toBlock: number }[] = [];
-  override async getLogs(filter: Filter | FilterByBlockHash): Promise<Log[]> {
-    if ("fromBlock" in filter) this.ranges.push({ fromBlock: Number(filter.fromBlock), toBlock: Number(filter.toBlock) });
-    return super.getLogs(filter);
+  readonly calls = new Map<string, number>();
+  override async send(method: string, params: unknown[] | Record<string, unknown>): Promise<unknown> {
+    this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
+    const filter = method === "eth_getLogs" && Array.isArray(params) ? (params[0] as { fromBlock?: string; toBlock?: string }) : undefined;
+    if (filter?.fromBlock !== undefined) this.ranges.push({ fromBlock: Number(filter.fromBlock), toBlock: Number(filter.toBlock) });
+    return super.send(method, params);
   }
 }
 
@@ -350,6 +353,35 @@ describe("chain indexer", function () {
     expect((await storage.operations.get(refundSpentOp!.id))!.status).to.equal("accepted");
     expect(settled).to.have.members([payOp!.id, expiredOp!.id, earlyOp!.id, lateDisputeOp!.id]);
     expect((await storage.operations.listByStatus("failed", 50)).map((o) => o.id)).to.have.members([expiredOp!.id, earlyOp!.id, lateDisputeOp!.id]);
+  });
+
+  it("settles operations from the logs alone: a failed item by the id its log names, among several of its kind, with one block read per block", async function () {
+    const terms = await newTerms();
+    const pay = await signPay(terms);
+    // Two fulfilments of the same payment are pending; the expired one fails in a batch, the other runs later.
+    const expired = await signAction("markFulfilled", merchant(), terms, { deadline: (await now()) - 10n });
+    const valid = await signAction("markFulfilled", merchant(), terms);
+    const ops = [stored(pay, payer().address, 1), stored(expired, merchant().address, 2), stored(valid, merchant().address, 3)];
+    const [payOp, expiredOp, validOp] = ops;
+    const { storage } = await tempStorage();
+    await storage.operations.putAccepted(ops);
+    const from = (await chain.provider.getBlockNumber()) + 1;
+    const batch = await executeBatch([pay, expired], relayer(1));
+    const fulfilled = await execute(valid, relayer(2));
+
+    const provider = new RecordingProvider(chain.url, Network.from(ctx.chainId), { staticNetwork: true, cacheTimeout: -1 });
+    cleanups.push(async () => provider.destroy());
+    await storage.applyIndexBatch({ payments: [], operations: [], cursor: from - 1 });
+    await indexer(storage, { provider }).syncOnce();
+
+    expect(await storage.operations.get(payOp!.id)).to.deep.include({ status: "executed" });
+    expect((await storage.operations.get(payOp!.id))!.execution).to.include({ txHash: batch.hash, relayer: relayer(1).address });
+    expect((await storage.operations.get(expiredOp!.id))!.error).to.deep.include({ code: "SignatureExpired" });
+    expect((await storage.operations.get(validOp!.id))!.execution).to.include({ txHash: fulfilled.hash, relayer: relayer(2).address });
+    // No transaction or receipt is fetched: one getLogs and one full block read per block with events.
+    expect(provider.calls.get("eth_getTransactionByHash") ?? 0).to.equal(0);
+    expect(provider.calls.get("eth_getTransactionReceipt") ?? 0).to.equal(0);
+    expect(provider.calls.get("eth_getBlockByNumber")).to.equal(2);
   });
 
   it("continues from its cursor after a restart without indexing anything twice", async function () {

@@ -183,7 +183,7 @@ describe("BatchRelayer", function () {
 
     const failures = await logsSince(fromBlock, FAILED_TOPIC);
     expect(failures).to.have.length(ops.length);
-    const reasons = failures.map((log) => escrowIface.parseError(String(escrowIface.parseLog(log)?.args[3]))?.name);
+    const reasons = failures.map((log) => escrowIface.parseError(String(escrowIface.parseLog(log)?.args.getValue("reason")))?.name);
     expect(new Set(reasons)).to.deep.equal(new Set(["PaymentAlreadyExists", "NonceAlreadyUsed", "InvalidPaymentStatus"]));
     for (const op of pays) expect(await paidCount(fromBlock, op.paymentId)).to.equal(1);
     expect(await Promise.all(watched.map(balance))).to.deep.equal(balancesAfterFirst);
