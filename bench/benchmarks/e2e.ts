@@ -189,6 +189,8 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
         gasPerSecondInWindow: windowBlocks.reduce((n, b) => n + b.gasUsed, 0) / ((loadEnd - windowStart) / 1000),
       },
       cpu: cpuShares,
+      // Batch items the chain refused during the run: as already executed (relayed twice), or otherwise.
+      batchItems: { duplicate: watcher.items.duplicate, failed: watcher.items.failed },
       peers: peers.length,
     },
     durationSeconds: (performance.now() - started) / 1000,
