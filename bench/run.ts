@@ -5,10 +5,11 @@
  * into docs/benchmarks.md.
  *
  *   --quick                 short run (under 5 minutes): shorter loads, 100,000 indexed payments for audit
- *   --only=a,b              run only these: storage, audit, verification, gateway, gossip, e2e, gas
+ *   --only=a,b              run only these: storage, audit, verification, gateway, gossip, relay, e2e, gas
  *   --seconds=N             load duration of gateway, gossip and e2e (default 30, 30, 60; quick 10, 8, 15)
  *   --micro-seconds=N       duration of each in-process rate (verification, storage; default 5, quick 2)
  *   --concurrency=N         concurrent clients of gateway and e2e (default 64)
+ *   --relay-payments=N      backlog of pays relayed by one node (default 10,000; quick 3,000)
  *   --audit-payments=N      indexed payments for audit (default 1,000,000; quick 100,000)
  *   --audit-queries=N       audit queries timed (default 2,000; quick 500)
  *   --out=FILE              results file
@@ -24,6 +25,7 @@ import { runEndToEnd } from "./benchmarks/e2e.js";
 import { runGas } from "./benchmarks/gas.js";
 import { runGateway } from "./benchmarks/gateway.js";
 import { runGossip } from "./benchmarks/gossip.js";
+import { runRelay } from "./benchmarks/relay.js";
 import { runStorage } from "./benchmarks/storage.js";
 import { runVerification } from "./benchmarks/verification.js";
 import { startCluster, type Cluster } from "./lib/cluster.js";
@@ -32,7 +34,7 @@ import { projectRoot } from "./lib/paths.js";
 import { consoleTable } from "./lib/render.js";
 import type { BenchmarkResult, RunResults } from "./lib/results.js";
 
-const ALL = ["storage", "audit", "verification", "gateway", "gossip", "e2e", "gas"] as const;
+const ALL = ["storage", "audit", "verification", "gateway", "gossip", "relay", "e2e", "gas"] as const;
 type Name = (typeof ALL)[number];
 
 const { values } = parseArgs({
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     seconds: { type: "string" },
     "micro-seconds": { type: "string" },
     concurrency: { type: "string" },
+    "relay-payments": { type: "string" },
     "audit-payments": { type: "string" },
     "audit-queries": { type: "string" },
     out: { type: "string" },
@@ -68,6 +71,7 @@ const options = {
   e2eSeconds: seconds ?? (quick ? 15 : 60),
   microSeconds: positive("micro-seconds", values["micro-seconds"], quick ? 2 : 5),
   concurrency: Math.floor(positive("concurrency", values.concurrency, 64)),
+  relayPayments: Math.floor(positive("relay-payments", values["relay-payments"], quick ? 3_000 : 10_000)),
   auditPayments: Math.floor(positive("audit-payments", values["audit-payments"], quick ? 100_000 : 1_000_000)),
   auditQueries: Math.floor(positive("audit-queries", values["audit-queries"], quick ? 500 : 2_000)),
 };
@@ -103,7 +107,7 @@ process.stderr.write(`settlenet benchmarks${quick ? " (quick)" : ""} on ${machin
 if (wants("storage")) await step("storage", () => runStorage({ seconds: options.microSeconds }));
 if (wants("audit")) await step("audit", () => runAudit({ payments: options.auditPayments, queries: options.auditQueries }));
 
-const clusterBenchmarks: Name[] = ["verification", "gateway", "gossip", "e2e"];
+const clusterBenchmarks: Name[] = ["verification", "gateway", "gossip", "relay", "e2e"];
 if (clusterBenchmarks.some(wants)) {
   let cluster: Cluster | undefined;
   process.stderr.write("\n== network: chain, 4 institution nodes, gateway\n");
@@ -123,6 +127,7 @@ if (clusterBenchmarks.some(wants)) {
       if (wants("verification")) await step("verification", () => runVerification(c, { seconds: options.microSeconds }));
       if (wants("gateway")) await step("gateway", () => runGateway(c, { seconds: options.gatewaySeconds, concurrency: options.concurrency }));
       if (wants("gossip")) await step("gossip", () => runGossip(c, { seconds: options.gossipSeconds, concurrency: 4, poolRate: 3_000, drainSeconds: quick ? 60 : 300 }));
+      if (wants("relay")) await step("relay", () => runRelay(c, { payments: options.relayPayments, drainSeconds: quick ? 120 : 300 }));
       if (wants("e2e")) await step("end-to-end", () => runEndToEnd(c, { seconds: options.e2eSeconds, concurrency: options.concurrency }));
     } finally {
       process.removeListener("SIGINT", stop);
