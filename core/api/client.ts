@@ -3,8 +3,11 @@
  * benchmarks and the tests). Requests are built from the contract's route definitions and every
  * answer is parsed with the route's answer schema. Failures are coded: a node that cannot be reached,
  * answers 5xx (503 NOT_READY while it catches up) or answers outside the contract is NODE_UNAVAILABLE
- * (with the node's code when it sent one); a request the node refuses (4xx) is a NodeApiError with the
- * node's own code and status. Lookups of one resource answer undefined when the node has none.
+ * (with the node's code when it sent one, and `retryAfterSeconds` when it said when to try again); a
+ * request the node refuses (4xx) is a NodeApiError with the node's own code and status. A submission
+ * refused by the node's admission control is NODE_UNAVAILABLE with nodeCode RELAY_BACKLOG and
+ * retryAfterSeconds: nothing was stored, send the same operations again after that long
+ * (`backlogRetryAfter` reads it). Lookups of one resource answer undefined when the node has none.
  */
 import type { z } from "zod";
 
@@ -16,7 +19,7 @@ import type { Statement } from "../settlement/statement.js";
 import type { auditListQuery, PaymentHistory } from "./audit.js";
 import { problemSchema, type ContentAnswer, type NodeRoute, type Page, type Problem, type RouteSchema } from "./common.js";
 import type { AlertRecord, alertAckBody, alertListQuery, alertReportQuery } from "./compliance.js";
-import { acceptedSchema, batchAnswerSchema, type BatchAnswer } from "./operations.js";
+import { RELAY_BACKLOG, RETRY_AFTER_HEADER, acceptedSchema, batchAnswerSchema, type BatchAnswer } from "./operations.js";
 import type { paymentListQuery, NodePayment } from "./payments.js";
 import type { AmlReport, ReservesReport } from "./reserves.js";
 import { NODE_API_ROUTES as routes } from "./routes.js";
@@ -59,6 +62,8 @@ interface Request {
 
 interface Answer {
   status: number;
+  /** Seconds from a Retry-After header (delay-seconds form), if the node sent one. */
+  retryAfterSeconds?: number;
   /** Media type without parameters. */
   mediaType: string;
   /** Parsed JSON for JSON media types, the text otherwise. */
@@ -343,7 +348,8 @@ export class NodeApiClient {
         throw this.unavailable(`node answered ${response.status} with non-JSON`, undefined, error);
       }
     }
-    const answer = { status: response.status, mediaType, body, text };
+    const retryAfter = response.headers.get(RETRY_AFTER_HEADER);
+    const answer: Answer = { status: response.status, mediaType, body, text, ...(retryAfter !== null && /^\d+$/.test(retryAfter) ? { retryAfterSeconds: Number(retryAfter) } : {}) };
     if (answer.status >= 500 && !keep5xx) throw this.failure(route, answer);
     return answer;
   }
@@ -363,10 +369,21 @@ export class NodeApiClient {
     const problem = problemSchema.safeParse(answer.body);
     if (answer.status >= 400 && answer.status < 500 && problem.success) return new NodeApiError(answer.status, problem.data);
     const said = problem.success ? ` ${problem.data.code}: ${problem.data.title}` : "";
-    return this.unavailable(`${route.method} ${route.url} answered ${answer.status}${said}`, problem.success ? problem.data.code : undefined);
+    const retry = answer.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: answer.retryAfterSeconds };
+    return this.unavailable(`${route.method} ${route.url} answered ${answer.status}${said}`, problem.success ? problem.data.code : undefined, undefined, retry);
   }
 
   private unavailable(message: string, nodeCode?: string, cause?: unknown, detail: Record<string, unknown> = {}): SettlenetError {
     return new SettlenetError("NODE_UNAVAILABLE", message, { ...(nodeCode ? { nodeCode } : {}), ...detail }, cause === undefined ? undefined : { cause });
   }
+}
+
+/**
+ * The seconds after which to submit again if `error` is a submission refused by the node's admission
+ * control (503 RELAY_BACKLOG: nothing was stored); undefined for any other error.
+ */
+export function backlogRetryAfter(error: unknown): number | undefined {
+  if (!(error instanceof SettlenetError) || error.code !== "NODE_UNAVAILABLE" || error.meta["nodeCode"] !== RELAY_BACKLOG) return undefined;
+  const seconds = error.meta["retryAfterSeconds"];
+  return typeof seconds === "number" ? seconds : 1;
 }
