@@ -57,14 +57,21 @@ export function batchGasClass(op: { kind: EscrowOperationKind; terms: { direct: 
   return op.kind === "pay" && op.terms.direct ? "directPay" : op.kind;
 }
 
+/** Budgets by gas class (BATCH_ITEM_GAS unless a relayer is given others). */
+export type BatchGasBudgets = Readonly<Record<BatchGasClass, bigint>>;
+
 /** Gas of an item: its budget (times `factor` after it ran out of gas) plus its calldata. */
-export function batchItemGas(gasClass: BatchGasClass, calldataGas: bigint, factor = 1): bigint {
-  return BATCH_ITEM_GAS[gasClass] * BigInt(factor) + calldataGas;
+export function batchItemGas(gasClass: BatchGasClass, calldataGas: bigint, factor = 1, budgets: BatchGasBudgets = BATCH_ITEM_GAS): bigint {
+  return budgets[gasClass] * BigInt(factor) + calldataGas;
 }
 
 /** The gas limit of an executeBatch transaction with `calldata` carrying items of these classes (and retry factors). */
-export function batchGasLimit(items: readonly { gasClass: BatchGasClass; factor?: number }[], calldata: Uint8Array): bigint {
+export function batchGasLimit(
+  items: readonly { gasClass: BatchGasClass; factor?: number }[],
+  calldata: Uint8Array,
+  budgets: BatchGasBudgets = BATCH_ITEM_GAS,
+): bigint {
   let gas = TX_BASE_GAS + BATCH_BASE_GAS + calldataGas(calldata);
-  for (const item of items) gas += BATCH_ITEM_GAS[item.gasClass] * BigInt(item.factor ?? 1);
+  for (const item of items) gas += budgets[item.gasClass] * BigInt(item.factor ?? 1);
   return gas;
 }
