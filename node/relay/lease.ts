@@ -9,7 +9,9 @@
  *   `validForMs`, which the holder sets from the latency it observes between sending a transaction and
  *   seeing it mined;
  * - its backlog: how many operations it has pending and how old the oldest one is, so that others can
- *   tell whether an operation nobody claimed may still be in its queue.
+ *   tell whether an operation nobody claimed may still be in its queue;
+ * - its key's next nonce: a lease whose messages stop arriving while the key keeps mining transactions
+ *   is alive (its messages are late), and others count that as a renewal.
  * The board below is one node's view of everyone else's leases.
  */
 import { keccak256, toUtf8Bytes } from "ethers";
@@ -38,6 +40,8 @@ export const leaseBodySchema = z.strictObject({
   validForMs: z.number().int().positive().max(3_600_000),
   /** The last block in which one of its transactions was mined (0 before any). */
   progressBlock: z.number().int().nonnegative(),
+  /** Transactions its key had broadcast when it was issued (its next nonce): a later count on-chain shows progress since. */
+  nonce: z.number().int().nonnegative(),
   pending: z.number().int().nonnegative(),
   oldestPendingAgeMs: z.number().int().nonnegative(),
   /** Concatenated 32-byte operation ids, base64. */
@@ -121,6 +125,8 @@ export interface LeaseView {
   oldestPendingAt: number;
   pending: number;
   progressBlock: number;
+  /** The holder key's nonce as last known: from its last message, or read on-chain since. */
+  nonce: number;
 }
 
 /** Everyone else's leases, as this node hears them. */
@@ -141,8 +147,26 @@ export class LeaseBoard {
       oldestPendingAt: now - body.oldestPendingAgeMs,
       pending: body.pending,
       progressBlock: body.progressBlock,
+      nonce: Math.max(body.nonce, known?.nonce ?? 0),
     });
     return true;
+  }
+
+  /**
+   * The holder's key has `nonce` transactions mined on-chain now: if that is more than last known, it
+   * made progress since (its lease messages are late), which renews its lease at `now`. True if so.
+   */
+  progressedOnChain(institution: string, nonce: number, now: number): boolean {
+    const lease = this.get(institution);
+    if (!lease || nonce <= lease.nonce) return false;
+    lease.nonce = nonce;
+    lease.renewedAt = now;
+    return true;
+  }
+
+  /** Holders whose lease has lapsed at `now`. */
+  lapsedHolders(now: number, floorMs: number): LeaseView[] {
+    return [...this.leases.values()].filter((lease) => !this.live(lease.institution, now, floorMs));
   }
 
   get(institution: string): LeaseView | undefined {

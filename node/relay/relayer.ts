@@ -757,6 +757,7 @@ export class BatchRelayer implements Relayer {
         renew,
         validForMs,
         progressBlock: this.progressBlock,
+        nonce: this.sender.nextNonceHint(),
         pending,
         oldestPendingAgeMs: now - oldest,
         claims: encodeClaims(ids.slice(at, at + MAX_CLAIMS_PER_MESSAGE)),
@@ -786,6 +787,7 @@ export class BatchRelayer implements Relayer {
     this.sweeping = true;
     this.settledInSweep.clear();
     try {
+      await this.checkLapsedOnChain(Date.now());
       const now = Date.now();
       const due = this.failover.due(now);
       if (due.length === 0) return;
@@ -813,6 +815,32 @@ export class BatchRelayer implements Relayer {
   }
 
   private readonly pendingSince = new Map<string, number>();
+  /** When each lapsed holder's key was last looked up on-chain. */
+  private readonly chainChecks = new Map<string, number>();
+
+  /**
+   * A holder whose lease lapsed but whose key mined transactions since its last known nonce is alive
+   * (its lease messages are late, e.g. behind a busy link): that renews it. Read at most once per
+   * leaseRenewMs per holder, and only for holders with work pending or held here.
+   */
+  private async checkLapsedOnChain(now: number): Promise<void> {
+    for (const lease of this.leases.lapsedHolders(now, this.failoverTimeoutMs)) {
+      if (lease.pending === 0 && !this.failover.holds(lease.institution)) continue;
+      if (now - (this.chainChecks.get(lease.institution) ?? 0) < this.leaseRenewMs) continue;
+      this.chainChecks.set(lease.institution, now);
+      const signer = this.signerOf(lease.institution);
+      if (signer === undefined) continue;
+      try {
+        const mined = await this.sender.minedTransactionCount(signer);
+        if (this.leases.progressedOnChain(lease.institution, mined, Date.now())) {
+          this.m.leases.inc({ result: "renewed_on_chain" });
+          this.log.info({ holder: lease.institution, nonce: mined }, "lease lapsed but its key keeps mining transactions: left to it");
+        }
+      } catch (error) {
+        this.log.debug({ error: describe(error) }, "cannot read a lapsed holder's nonce");
+      }
+    }
+  }
 
   /** True while the lapsed holder's key still has transactions waiting to be mined (they may carry its operations). */
   private async holderStillSending(holder: string, signer: string, now: number): Promise<boolean> {

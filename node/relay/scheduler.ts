@@ -84,6 +84,11 @@ export class LeaseFailover {
     return this.watched.has(id);
   }
 
+  /** True if this node watches operations claimed by `holder`. */
+  holds(holder: string): boolean {
+    return (this.byHolder.get(holder.toLowerCase())?.size ?? 0) > 0;
+  }
+
   get size(): number {
     return this.watched.size;
   }

@@ -109,6 +109,8 @@ export class TransactionSender {
   private chainIdOf: Promise<bigint> | undefined;
   private fees: { data: Promise<FeeData>; at: number } | undefined;
   private nextNonce: number | undefined;
+  /** The nonce of the last transaction broadcast (-1 before any). */
+  private lastNonce = -1;
   /** Bumped whenever the nonce sequence is re-read from the chain. */
   private epoch = 0;
   /** The signing (nonce order) of the transaction being signed (one at a time). */
@@ -218,6 +220,7 @@ export class TransactionSender {
     try {
       if (this.provider instanceof JsonRpcApiProvider) await this.provider.send("eth_sendRawTransaction", [signed.serialized]);
       else await this.provider.broadcastTransaction(signed.serialized);
+      this.lastNonce = Math.max(this.lastNonce, signed.nonce);
     } catch (error) {
       // Whatever failed, the chain's count is the truth for the next transaction.
       this.resetNonce();
@@ -307,6 +310,16 @@ export class TransactionSender {
     const block = await this.provider.getBlock("latest");
     if (!block) throw new SettlenetError("RELAY_BLOCK_MISSING", "the chain has no latest block");
     return block.gasLimit;
+  }
+
+  /** The nonce the key's next transaction takes as far as this sender knows (0 before its first one). */
+  nextNonceHint(): number {
+    return this.nextNonce ?? this.lastNonce + 1;
+  }
+
+  /** Transactions of `address` mined so far (its "latest" nonce). */
+  minedTransactionCount(address: string): Promise<number> {
+    return this.provider.getTransactionCount(address, "latest");
   }
 
   /** True if `address` has transactions the chain node holds but has not mined ("pending" nonce above "latest"). */

@@ -16,7 +16,7 @@ const signerOf = (institution: string) => (institution.toLowerCase() === holder.
 const sign = (wallet: BaseWallet) => (digest: string) => wallet.signingKey.sign(digest).serialized;
 
 function body(overrides: Partial<LeaseBody> = {}): LeaseBody {
-  return { v: 1, chainId: "31337", institution: holder.address, seq: 1, renew: true, validForMs: 3_000, progressBlock: 7, pending: 2, oldestPendingAgeMs: 40, claims: "", ...overrides };
+  return { v: 1, chainId: "31337", institution: holder.address, seq: 1, renew: true, validForMs: 3_000, progressBlock: 7, nonce: 3, pending: 2, oldestPendingAgeMs: 40, claims: "", ...overrides };
 }
 
 describe("relay leases", function () {
@@ -57,6 +57,18 @@ describe("relay leases", function () {
     expect(board.record(body({ seq: 12, validForMs: 500 }), 3_600)).to.equal(true);
     expect(board.expiresAt(holder.address, 1_000)).to.equal(4_600);
     expect(board.get(holder.address)?.oldestPendingAt).to.equal(3_560);
+  });
+
+  it("counts a holder's key mining past its last known nonce as a renewal, and nothing else", function () {
+    const board = new LeaseBoard();
+    board.record(body({ seq: 1, nonce: 3, validForMs: 1_000 }), 0);
+    expect(board.progressedOnChain(holder.address, 3, 5_000)).to.equal(false);
+    expect(board.live(holder.address, 5_000, 1_000)).to.equal(false);
+    expect(board.progressedOnChain(holder.address, 5, 5_000)).to.equal(true);
+    expect(board.live(holder.address, 5_500, 1_000)).to.equal(true);
+    // The next look must see it move again.
+    expect(board.progressedOnChain(holder.address, 5, 7_000)).to.equal(false);
+    expect(board.progressedOnChain(stranger.address, 9, 7_000)).to.equal(false);
   });
 
   it("lets a holder that never renewed lapse one floor after it was first heard of", function () {

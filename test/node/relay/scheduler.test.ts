@@ -107,6 +107,39 @@ describe("failover by lease", function () {
     expect(await logsSince(fromBlock, FAILED_TOPIC), "no item was sent twice").to.have.length(0);
   });
 
+  it("leaves a holder's backlog alone when its lease messages stop arriving but its key keeps mining transactions", async function () {
+    const failoverTimeoutMs = 300;
+    const stA = await storage();
+    const stB = await storage();
+    const rA = relayer(0, stA, { batchSize: 1, maxInFlightBatches: 1, batchIntervalMs: 10, leaseRenewMs: 100, failoverTimeoutMs });
+    const rB = relayer(1, stB, { leaseRenewMs: 100, failoverTimeoutMs });
+    // A's claims reach B; after that, none of its messages do (a congested link).
+    let claimsDelivered = false;
+    f.linkLeases([rA, rB], (from, data) => {
+      if (from !== rA) return true;
+      if (claimsDelivered) return false;
+      claimsDelivered = JSON.parse(JSON.parse(new TextDecoder().decode(data)).body).claims !== "";
+      return true;
+    });
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
+    const nonceB = await nonceOf(1);
+    await rA.start();
+    await rB.start();
+    const { api, gossip } = await pays(60);
+    await stA.operations.putAccepted(api);
+    await stB.operations.putAccepted(gossip);
+    const started = Date.now();
+    rA.enqueue(api);
+    rB.enqueue(gossip);
+    const executedAt = shareSettlements([{ st: stA, r: rA }, { st: stB, r: rB }], api);
+
+    await waitFor("the backlog relayed", () => executedAt.size === api.length, 60_000);
+    expect(Math.max(...executedAt.values()) - started, "the backlog must outlast the failover timeout").to.be.greaterThan(3 * failoverTimeoutMs);
+    expect(claimsDelivered).to.equal(true);
+    expect(await nonceOf(1), "B sent nothing").to.equal(nonceB);
+    expect(await logsSince(fromBlock, FAILED_TOPIC), "no item was sent twice").to.have.length(0);
+  });
+
   it("takes over a lapsed holder's operations: the first institution in its failover order, which claims them, and no other", async function () {
     const failoverTimeoutMs = 500;
     const nodes = [0, 1, 2].map(async (i) => ({ i, st: await storage() }));
