@@ -5,13 +5,14 @@
  * into docs/benchmarks.md. Each network benchmark starts a network of its own for each of its runs.
  *
  *   --quick                 short run: shorter loads, one run per network benchmark, smaller data sets
- *   --only=a,b              run only these: storage, audit, indexer, verification, gateway, gossip, e2e, single-node, burst, journal, gas
+ *   --only=a,b              run only these: storage, audit, indexer, verification, gateway, gossip, relay, e2e, single-node, burst, journal, gas
  *   --runs=N                runs of each network benchmark, each on a fresh network; rows show the median (default 3, quick 1)
  *   --seconds=N             load duration of gateway, gossip, e2e and single-node (default 30, 30, 60, 60; quick 10, 8, 15, 15)
  *   --micro-seconds=N       duration of each in-process rate (verification, storage; default 5, quick 2)
  *   --concurrency=N         concurrent clients of gateway, e2e and single-node (default 64)
  *   --burst=N               payments in the burst (default 10,000; quick 3,000)
  *   --journal-payments=N    payments on the journaled chain before its restart is measured (default 5,000; quick 1,000)
+ *   --relay-payments=N      backlog of pays relayed by one node (default 10,000; quick 3,000)
  *   --audit-payments=N      indexed payments for audit (default 1,000,000; quick 100,000)
  *   --audit-queries=N       audit queries timed (default 2,000; quick 500)
  *   --indexer-payments=N    pays relayed and indexed for indexer (default 4,000; quick 1,000)
@@ -33,6 +34,7 @@ import { runGateway } from "./benchmarks/gateway.js";
 import { runGossip } from "./benchmarks/gossip.js";
 import { runIndexer } from "./benchmarks/indexer.js";
 import { runJournal } from "./benchmarks/journal.js";
+import { runRelay } from "./benchmarks/relay.js";
 import { runStorage } from "./benchmarks/storage.js";
 import { runVerification } from "./benchmarks/verification.js";
 import { startCluster, type Cluster, type ClusterOptions } from "./lib/cluster.js";
@@ -43,7 +45,7 @@ import { consoleTable } from "./lib/render.js";
 import { combineRuns } from "./lib/repeat.js";
 import type { BenchmarkResult, RunResults } from "./lib/results.js";
 
-const ALL = ["storage", "audit", "indexer", "verification", "gateway", "gossip", "e2e", "single-node", "burst", "journal", "gas"] as const;
+const ALL = ["storage", "audit", "indexer", "verification", "gateway", "gossip", "relay", "e2e", "single-node", "burst", "journal", "gas"] as const;
 type Name = (typeof ALL)[number];
 
 const { values } = parseArgs({
@@ -56,6 +58,7 @@ const { values } = parseArgs({
     concurrency: { type: "string" },
     burst: { type: "string" },
     "journal-payments": { type: "string" },
+    "relay-payments": { type: "string" },
     "audit-payments": { type: "string" },
     "audit-queries": { type: "string" },
     "data-dir": { type: "string" },
@@ -91,6 +94,7 @@ const options = {
   burstPayments: Math.floor(positive("burst", values.burst, quick ? 3_000 : 10_000)),
   burstRecoverSeconds: quick ? 180 : 300,
   journalPayments: Math.floor(positive("journal-payments", values["journal-payments"], quick ? 1_000 : 5_000)),
+  relayPayments: Math.floor(positive("relay-payments", values["relay-payments"], quick ? 3_000 : 10_000)),
   auditPayments: Math.floor(positive("audit-payments", values["audit-payments"], quick ? 100_000 : 1_000_000)),
   auditQueries: Math.floor(positive("audit-queries", values["audit-queries"], quick ? 500 : 2_000)),
   dataDir: dataRoot.path,
@@ -189,6 +193,7 @@ if (wants("indexer")) await step("indexer", () => runIndexer({ payments: options
 if (wants("verification")) await network("verification", { institutions: 1, gateway: false }, (c) => runVerification(c, { seconds: options.microSeconds, dataRoot: dataRoot.path }), 1);
 if (wants("gateway")) await network("gateway", {}, (c) => runGateway(c, { seconds: options.gatewaySeconds, concurrency: options.concurrency }));
 if (wants("gossip")) await network("gossip", { gateway: false }, (c) => runGossip(c, { seconds: options.gossipSeconds, concurrency: 4, poolRate: 3_000 }));
+if (wants("relay")) await network("relay", { gateway: false }, (c) => runRelay(c, { payments: options.relayPayments, drainSeconds: quick ? 120 : 300 }));
 if (wants("e2e"))
   await network("end-to-end", {}, (c) => runEndToEnd(c, { name: "end-to-end", seconds: options.e2eSeconds, concurrency: options.concurrency, drainSeconds: options.e2eDrainSeconds, idleSeconds: options.idleSeconds }));
 if (wants("single-node"))

@@ -42,7 +42,18 @@ export const nodeConfigSchema = z.strictObject({
     .strictObject({
       batchSize: z.number().int().min(1).max(500).default(100),
       batchIntervalMs: z.number().int().min(1).default(200),
+      /** Shortest time after another institution's last lease renewal before this node relays what it holds. */
       failoverTimeoutMs: z.number().int().min(100).default(5_000),
+      /** How often this node sends its lease message (renewal and claims). */
+      leaseRenewMs: z.number().int().min(50).default(1_000),
+      maxInFlightBatches: z.number().int().min(1).max(64).default(4),
+      /** Most gas per batch transaction; default the chain's block gas limit, at most 2^24. */
+      maxBatchGas: z.number().int().min(1_000_000).max(16_777_216).optional(),
+      maxBatchBytes: z.number().int().min(10_000).default(120_000),
+      /** Admission control: refuse new API work (503 RELAY_BACKLOG) while the oldest own operation not executed is older than this. */
+      maxLagMs: z.number().int().min(100).default(5_000),
+      /** Admission control: ... or while the queued and in-flight batch items need more gas than this. */
+      maxQueueGas: z.number().int().min(1_000_000).default(200_000_000),
     })
     .prefault({}),
   indexer: z

@@ -27,7 +27,7 @@ import { loadArtifact } from "../core/protocol/artifacts.js";
 import { readDeployment } from "../core/protocol/deployment.js";
 import { PAYMENT_STATUSES } from "../core/protocol/eip712.js";
 import { tokenNamesOf } from "../core/operations/index.js";
-import { BatchRelayer } from "./relay/relayer.js";
+import { BatchRelayer, LEASE_TOPIC } from "./relay/relayer.js";
 import { TransactionSender } from "./relay/sender.js";
 import { ATTESTATION_TOPIC } from "./settlement/attestation.js";
 import { CycleService } from "./settlement/service.js";
@@ -129,8 +129,11 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
             sender,
             storage,
             logger: logger.child({ module: "relay" }),
+            metrics,
             activeInstitutions: () => registry.activeInstitutions(),
-            // Before a failover relay: index up to the head, so what another node executed is not sent again.
+            // Leases are signed with the institution's current operator key.
+            signerOf: (institution) => registry.activeInstitutions().find((o) => o.id.toLowerCase() === institution.toLowerCase())?.signer,
+            // Before a takeover: index up to the head, so what another node executed is not sent again.
             catchUp: () => Promise.all([indexer.syncOnce(), tokenIndexer.syncOnce()]),
           },
         )
@@ -166,12 +169,16 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         privateKey: peerKey,
         listen: config.listen,
         bootstrap: config.bootstrap,
-        topics: [ATTESTATION_TOPIC, ALERTS_TOPIC, SYNC_TOPIC],
+        topics: [ATTESTATION_TOPIC, ALERTS_TOPIC, SYNC_TOPIC, LEASE_TOPIC],
       },
       { logger: logger.child({ module: "p2p" }), allowlist: () => registry.allowedPeerIds(), validate: (from, data) => pipeline.onGossip(from, data) },
     );
     stack.push(() => network.stop());
     pipeline.setPublisher((data) => network.publish(data));
+    if (relayer) {
+      relayer.setLeasePublisher((data) => network.publishTo(LEASE_TOPIC, data));
+      network.addTopic(LEASE_TOPIC, async (_from, data) => relayer.onLease(data));
+    }
     registry.onChange(() => {
       network.refreshAllowlist().catch((error: unknown) => logger.warn({ err: error }, "allowlist refresh failed"));
     });
@@ -231,6 +238,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         metrics,
         storage,
         submit: (inputs) => pipeline.submit(inputs),
+        ...(relayer ? { admission: () => relayer.admission() } : {}),
         peers: () =>
           network.connectedPeers().map((id) => {
             const known = registry.operators().find((o) => o.peerId === id);

@@ -276,6 +276,8 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
       cpuWindowSeconds: cpu.seconds,
       cpuMsPerPayment: perPayment,
       idleCores: idle,
+      // Batch items the chain refused during the run: as already executed (relayed twice), or otherwise.
+      batchItems: { duplicate: watcher.items.duplicate, failed: watcher.items.failed },
       peers: peers.length,
     },
     durationSeconds: (performance.now() - started) / 1000,

@@ -2,12 +2,15 @@
  * Watches the chain for held payments from the outside: polls the block number every few tens of
  * milliseconds and, when it moved, reads the new blocks' PaymentPaid events. Per payment id it keeps
  * the wall-clock time its hold was first seen and how many times it was paid (more than once would be
- * a payment executed twice). Block contents are read once, after the measured window (chain-scan.ts),
- * so the watcher's own load on the chain stays one eth_blockNumber per poll and one eth_getLogs per
- * new block range.
+ * a payment executed twice), and it counts the batch items that failed (OperationFailed): duplicates
+ * (refused as already executed, so a relayer sent an operation twice) apart from real failures. Block
+ * contents are read once, after the measured window (chain-scan.ts), so the watcher's own load on the
+ * chain stays one eth_blockNumber per poll and one eth_getLogs per new block range.
  */
 import { Interface, type JsonRpcProvider } from "ethers";
 
+import { outcomeOf } from "../../core/chain/outcome.js";
+import { ESCROW_OPERATION_KINDS } from "../../core/operations/index.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 
 /** Records holds until stopped. */
@@ -20,19 +23,24 @@ export class HoldWatcher {
   readonly blockSeenAt = new Map<number, number>();
   /** First block after start() (the first the watcher covers). */
   firstBlock = 0;
+  /** Batch items refused as already executed (sent again by some relayer), and other failed items. */
+  readonly items = { duplicate: 0, failed: 0 };
   private timer: NodeJS.Timeout | undefined;
   private last = -1;
   private busy = false;
   private readonly topic: string;
+  private readonly iface = new Interface(loadArtifact("PaymentEscrow").abi);
+  private readonly failedTopic: string;
 
   constructor(
     private readonly provider: JsonRpcProvider,
     private readonly escrow: string,
     private readonly everyMs = 25,
   ) {
-    const event = new Interface(loadArtifact("PaymentEscrow").abi).getEvent("PaymentPaid");
+    const event = this.iface.getEvent("PaymentPaid");
     if (!event) throw new Error("PaymentEscrow has no PaymentPaid event");
     this.topic = event.topicHash;
+    this.failedTopic = this.iface.getEvent("OperationFailed")?.topicHash ?? "";
   }
 
   /** Starts after the current block. */
@@ -70,8 +78,12 @@ export class HoldWatcher {
       if (latest <= this.last) return;
       const seenAtMs = Date.now();
       const from = this.last + 1;
-      const logs = await this.provider.getLogs({ address: this.escrow, topics: [this.topic], fromBlock: from, toBlock: latest });
+      const logs = await this.provider.getLogs({ address: this.escrow, topics: [[this.topic, this.failedTopic]], fromBlock: from, toBlock: latest });
       for (const log of logs) {
+        if (log.topics[0] === this.failedTopic) {
+          this.countFailed(log);
+          continue;
+        }
         const id = (log.topics[1] ?? "").toLowerCase();
         if (!this.holds.has(id)) this.holds.set(id, seenAtMs);
         this.paidCount.set(id, (this.paidCount.get(id) ?? 0) + 1);
@@ -83,5 +95,13 @@ export class HoldWatcher {
     } finally {
       this.busy = false;
     }
+  }
+
+  private countFailed(log: { topics: readonly string[]; data: string }): void {
+    const parsed = this.iface.parseLog(log);
+    const kind = ESCROW_OPERATION_KINDS[Number(parsed?.args.getValue("kind"))];
+    const reason = String(parsed?.args.getValue("reason"));
+    if (kind !== undefined && outcomeOf(kind, reason).kind === "alreadyExecuted") this.items.duplicate++;
+    else this.items.failed++;
   }
 }

@@ -5,9 +5,10 @@
  * answers 5xx (503 NOT_READY while it catches up) or answers outside the contract is NODE_UNAVAILABLE
  * (with the node's code when it sent one); a request sent but not answered (the time limit passed, or
  * the connection broke) is NODE_TIMEOUT, because the node may still have applied it; a request the
- * node refuses (4xx), or turns away for now (503 with Retry-After: admission control), is a
- * NodeApiError with the node's own code and status (and `retryAfterSeconds`). Lookups of one resource
- * answer undefined when the node has none.
+ * node refuses (4xx), or turns away for now (503 with Retry-After: admission control, code
+ * RELAY_BACKLOG, nothing stored — send the same operations again after that long), is a NodeApiError
+ * with the node's own code and status (and `retryAfterSeconds`; `isRetryLater` and `backlogRetryAfter`
+ * read it). Lookups of one resource answer undefined when the node has none.
  */
 import type { z } from "zod";
 
@@ -20,7 +21,7 @@ import type { auditListQuery, PaymentHistory } from "./audit.js";
 import type { ChangesPage } from "./changes.js";
 import { problemSchema, type ContentAnswer, type NodeRoute, type Page, type Problem, type RouteSchema } from "./common.js";
 import type { AlertRecord, alertAckBody, alertListQuery, alertReportQuery } from "./compliance.js";
-import { acceptedSchema, batchAnswerSchema, type BatchAnswer } from "./operations.js";
+import { RELAY_BACKLOG, RETRY_AFTER_HEADER, acceptedSchema, batchAnswerSchema, type BatchAnswer } from "./operations.js";
 import type { paymentListQuery, NodePayment } from "./payments.js";
 import type { AmlReport, ReservesReport } from "./reserves.js";
 import { NODE_API_ROUTES as routes } from "./routes.js";
@@ -393,7 +394,7 @@ export class NodeApiClient {
         throw this.unavailable(`node answered ${response.status} with non-JSON`, undefined, error);
       }
     }
-    const answer = { status: response.status, mediaType, body, text, retryAfterSeconds: retryAfterOf(response.headers.get("retry-after")) };
+    const answer = { status: response.status, mediaType, body, text, retryAfterSeconds: retryAfterOf(response.headers.get(RETRY_AFTER_HEADER)) };
     if (answer.status >= 500 && !keep5xx) throw this.failure(route, answer);
     return answer;
   }
@@ -420,7 +421,8 @@ export class NodeApiClient {
       return new NodeApiError(503, document, answer.retryAfterSeconds);
     }
     const said = problem.success ? ` ${problem.data.code}: ${problem.data.title}` : "";
-    return this.unavailable(`${route.method} ${route.url} answered ${answer.status}${said}`, problem.success ? problem.data.code : undefined);
+    const retry = answer.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: answer.retryAfterSeconds };
+    return this.unavailable(`${route.method} ${route.url} answered ${answer.status}${said}`, problem.success ? problem.data.code : undefined, undefined, retry);
   }
 
   /** NODE_TIMEOUT: the request went out and no answer came; the node may have applied it. */
@@ -431,4 +433,13 @@ export class NodeApiClient {
   private unavailable(message: string, nodeCode?: string, cause?: unknown, detail: Record<string, unknown> = {}): SettlenetError {
     return new SettlenetError("NODE_UNAVAILABLE", message, { ...(nodeCode ? { nodeCode } : {}), ...detail }, cause === undefined ? undefined : { cause });
   }
+}
+
+/**
+ * The seconds after which to submit again if `error` is a submission refused by the node's admission
+ * control (503 RELAY_BACKLOG: nothing was stored); undefined for any other error.
+ */
+export function backlogRetryAfter(error: unknown): number | undefined {
+  if (!(error instanceof NodeApiError) || error.code !== RELAY_BACKLOG) return undefined;
+  return error.retryAfterSeconds ?? 1;
 }

@@ -11,6 +11,14 @@ import { address, hex32, integer, problemResponses, problemSchema, route } from 
 /** Most operations in one batch submission (a node may be configured lower). */
 export const MAX_BATCH = 500;
 
+/**
+ * The code of a submission refused by admission control: 503, a `Retry-After` header in seconds, and
+ * nothing stored (send the same operations again after that long). It refuses the whole request.
+ */
+export const RELAY_BACKLOG = "RELAY_BACKLOG";
+/** The header of a RELAY_BACKLOG answer saying after how many seconds to try again. */
+export const RETRY_AFTER_HEADER = "retry-after";
+
 const { $schema: _dialect, ...operationJsonSchema } = z.toJSONSchema(operationSchema, { io: "input", target: "draft-2020-12" });
 
 /**
@@ -106,9 +114,14 @@ export const operationRoutes = {
     operationId: "submitOperations",
     tags: ["operations"],
     summary: "Submit one signed operation, or a batch",
-    description: `A single operation is answered 202 \`{id, status: "accepted"}\` once it is validated, durably stored and handed to the peers, or refused with a problem document whose status and code come from the table of operation codes. A batch (\`{"operations": [...]}\`, at most ${MAX_BATCH}) is validated, stored and gossiped together and answered with one result per operation: 202 if any was accepted, 422 if none.`,
+    description: `A single operation is answered 202 \`{id, status: "accepted"}\` once it is validated, durably stored and handed to the peers, or refused with a problem document whose status and code come from the table of operation codes. A batch (\`{"operations": [...]}\`, at most ${MAX_BATCH}) is validated, stored and gossiped together and answered with one result per operation: 202 if any was accepted, 422 if none. While the node's relay lags behind, the whole request is refused before anything is stored: 503 \`${RELAY_BACKLOG}\` with a \`Retry-After\` header (seconds); send the same operations again after that long.`,
     body: submitBodySchema(),
-    response: { 202: z.union([acceptedSchema, batchAnswerSchema]), 422: z.union([batchAnswerSchema, problemSchema]), ...problemResponses },
+    response: {
+      202: z.union([acceptedSchema, batchAnswerSchema]),
+      422: z.union([batchAnswerSchema, problemSchema]),
+      503: problemSchema.describe(`${RELAY_BACKLOG} (admission control, with a Retry-After header in seconds; nothing stored) or NOT_READY`),
+      ...problemResponses,
+    },
   }),
   getOperation: route("GET", "/v1/operations/:id", {
     operationId: "getOperation",

@@ -75,7 +75,7 @@ export function problemOf(error: unknown, instance?: string): Problem {
     return {
       type: `https://settlenet.dev/problems/${error.code.toLowerCase()}`,
       title: error.message,
-      status: STATUS_BY_CODE[error.code] ?? 500,
+      status: STATUS_BY_CODE[error.code] ?? (isOperationCode(error.code) ? OPERATION_CODES[error.code].http : 500),
       code: error.code,
       ...(instance ? { instance } : {}),
       ...error.meta,

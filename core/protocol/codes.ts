@@ -47,6 +47,12 @@ export const OPERATION_CODES = {
   NOT_REGULATOR: { gossip: REJECT, api: REJECT, http: 403, summary: "a freeze not signed by a regulator" },
   ACCOUNT_NOT_PERMITTED: { gossip: IGNORE, api: REJECT, http: 422, summary: "a mint's recipient or a burn's source is not a registered, active participant" },
   INTERNAL: { gossip: IGNORE, api: IGNORE, http: 500, summary: "this node failed to validate it (storage, bug); never the sender's fault" },
+  RELAY_BACKLOG: {
+    gossip: IGNORE,
+    api: IGNORE,
+    http: 503,
+    summary: "the node's relay lags behind (admission control): nothing was stored; submit the same operations again after the `Retry-After` seconds",
+  },
 } as const satisfies Record<string, CodeSpec>;
 
 export type OperationCode = keyof typeof OPERATION_CODES;

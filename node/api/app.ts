@@ -12,7 +12,7 @@ import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from "fa
 import type { Registry } from "prom-client";
 
 import { changeRoutes } from "../../core/api/changes.js";
-import { NODE_API_COMPONENTS, operationRoutes, submitBodySchema, type SubmitOutcome } from "../../core/api/operations.js";
+import { NODE_API_COMPONENTS, RELAY_BACKLOG, RETRY_AFTER_HEADER, operationRoutes, submitBodySchema, type SubmitOutcome } from "../../core/api/operations.js";
 import { paymentRoutes } from "../../core/api/payments.js";
 import { NODE_API_DESCRIPTION, NODE_API_TAGS } from "../../core/api/routes.js";
 import { serviceRoutes, type HealthReport, type PeerInfo } from "../../core/api/service.js";
@@ -30,6 +30,8 @@ export interface NodeApiModules {
   storage: Storage;
   /** Validates, stores, gossips and enqueues; one outcome per input, in order. */
   submit(inputs: unknown[]): Promise<SubmitOutcome[]>;
+  /** Admission control, asked before anything is validated or stored: refuse while the relay lags (absent: always admit). */
+  admission?: () => { refuse: false } | { refuse: true; retryAfterSeconds: number; lagMs: number; queueGas: number };
   peers(): PeerInfo[];
   health(): Promise<HealthReport>;
   /** The payment as the escrow stores it now, straight from the chain (undefined if unknown). */
@@ -124,6 +126,16 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
       const body = request.body as Record<string, unknown>;
       const batch = Array.isArray(body["operations"]) && Object.keys(body).length === 1;
       const inputs = batch ? (body["operations"] as unknown[]) : [body];
+      // Before anything is validated or stored: a refused request leaves no trace to clean up.
+      const admission = modules.admission?.();
+      if (admission?.refuse) {
+        const { retryAfterSeconds, lagMs, queueGas } = admission;
+        const problem = problemOf(
+          new SettlenetError(RELAY_BACKLOG, "the node's relay lags behind; nothing was stored: submit again after Retry-After seconds", { retryAfterSeconds, lagMs, queueGas }),
+          request.url,
+        );
+        return reply.status(problem.status).header(RETRY_AFTER_HEADER, String(retryAfterSeconds)).type(PROBLEM_CONTENT_TYPE).send(problem);
+      }
       const outcomes = await modules.submit(inputs);
       if (!batch) {
         const [outcome] = outcomes;

@@ -1,46 +1,63 @@
 /**
  * Escrow operations on-chain: one `PaymentEscrow.executeBatch` transaction per batch, whose items fail
- * independently. Each batch is recorded "submitted" with its transaction's hash before the broadcast
- * (a crash leaves a record `recover` resolves from the chain), and each item's outcome is read from
- * the mined receipt's OperationFailed events. A second execution reverts inside the batch and is
- * recorded as executed.
+ * independently. The calldata is the items' encodings (built once per operation) put together, and
+ * the gas limit is fixed per item by kind (core/chain/batch-gas.ts): no estimate. Each batch is
+ * recorded "submitted" with its transaction's hash before the broadcast (a crash leaves a record
+ * `recover` resolves from the chain), and each item's outcome is read from the mined receipt's
+ * OperationFailed events, by index. A second execution reverts inside the batch and is recorded as
+ * executed (and counted as a duplicate). An item that runs out of gas inside the batch is sent again
+ * alone with twice its budget, and is failed (REVERT_WITHOUT_REASON) after MAX_EMPTY_REVERTS.
  */
-import { AbiCoder, Interface, getAddress, type Log, type ParamType, type TransactionReceipt } from "ethers";
+import { Interface, getAddress, type Log, type TransactionReceipt } from "ethers";
+import type { Counter } from "prom-client";
 
+import { TX_GAS_CAP, batchGasClass, batchGasLimit, type BatchGasBudgets } from "../../core/chain/batch-gas.js";
 import { outcomeOf, revertedWithoutData } from "../../core/chain/outcome.js";
 import { SettlenetError } from "../../core/errors.js";
+import { executeBatchCalldata, splitBatchCalldata } from "../../core/operations/calldata.js";
+import { isTokenOperation, type EscrowOperation } from "../../core/operations/index.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
-import { isTokenOperation, toContractOperation, type EscrowOperation } from "../../core/operations/index.js";
 import type { Logger, Storage } from "../services.js";
 import type { OperationUpdate } from "../storage/operations.js";
 import { describe, unconfirmedTxHash, type TransactionSender } from "./sender.js";
-import { DONE, type RelayEntry, type Settlement, type Submission } from "./submission.js";
+import { DONE, withGasFactor, type RelayEntry, type Settlement, type Submission } from "./submission.js";
 
 export interface EscrowBatchSubmitterModules {
   sender: TransactionSender;
   storage: Storage;
   logger: Logger;
+  /** Items the chain refused as already executed, by the entry's origin. */
+  duplicates?: Counter<"origin">;
+  /** Gas budgets per item class (default BATCH_ITEM_GAS). */
+  budgets?: BatchGasBudgets;
+  /** A transaction of this node's was mined `latencyMs` after it was sent (lease progress). */
+  onMined?: (blockNumber: number, latencyMs: number) => void;
 }
 
 /** An item that reverts without data (out of gas inside the batch) is sent this many times in all. */
-const MAX_EMPTY_REVERTS = 3;
+export const MAX_EMPTY_REVERTS = 3;
+/** Largest multiple of an item's budget after its batches ran out of gas. */
+const MAX_GAS_FACTOR = 8;
+
+/** Block timestamps kept for the execution records of batches mined in the same block. */
+const TIMESTAMPS_KEPT = 64;
 
 /** Sends batches of escrow operations and records their outcomes. */
 export class EscrowBatchSubmitter {
   private readonly escrowAddress: string;
   private readonly iface: Interface;
-  private readonly operationType: ParamType;
   private readonly sender: TransactionSender;
   private readonly storage: Storage;
   private readonly log: Logger;
+  private readonly timestamps = new Map<number, number>();
 
-  constructor(options: { deployment: Deployment }, modules: EscrowBatchSubmitterModules) {
+  constructor(
+    options: { deployment: Deployment },
+    private readonly modules: EscrowBatchSubmitterModules,
+  ) {
     this.escrowAddress = getAddress(options.deployment.contracts.escrow);
     this.iface = new Interface(loadArtifact("PaymentEscrow").abi);
-    const batchInput = this.iface.getFunction("executeBatch")?.inputs[0]?.arrayChildren;
-    if (!batchInput) throw new SettlenetError("RELAY_ABI_MISMATCH", "PaymentEscrow.executeBatch(Operation[]) not found in the artifact");
-    this.operationType = batchInput;
     this.sender = modules.sender;
     this.storage = modules.storage;
     this.log = modules.logger;
@@ -48,14 +65,21 @@ export class EscrowBatchSubmitter {
 
   /** Sends `batch` as one executeBatch transaction; its settlement resolves once the outcome is stored. */
   async submit(batch: RelayEntry[], signal: AbortSignal): Promise<Submission> {
-    const data = this.iface.encodeFunctionData("executeBatch", [batch.map((entry) => toContractOperation(escrowOf(entry)))]);
+    const data = executeBatchCalldata(batch.map(itemOf));
+    const limit = batchGasLimit(
+      batch.map((entry) => ({ gasClass: batchGasClass(escrowOf(entry)), factor: entry.gasFactor })),
+      data,
+      this.modules.budgets,
+    );
+    const gasLimit = limit < TX_GAS_CAP ? limit : TX_GAS_CAP;
+    const sentAt = Date.now();
     try {
       const sent = await this.sender.send(
-        { to: this.escrowAddress, data, extraGas: 50_000n, purpose: "escrow_batch" },
+        { to: this.escrowAddress, data, gasLimit, purpose: "escrow_batch" },
         { beforeBroadcast: (txHash) => this.markSubmitted(batch, txHash) },
       );
-      this.log.info({ txHash: sent.hash, nonce: sent.nonce, ops: batch.length }, "batch sent");
-      return { sent: true, settled: this.settle(sent.hash, batch, signal) };
+      this.log.info({ txHash: sent.hash, nonce: sent.nonce, ops: batch.length, gasLimit: gasLimit.toString() }, "batch sent");
+      return { sent: true, settled: this.settle(sent.hash, batch, signal, sentAt) };
     } catch (error) {
       // The broadcast may have reached the chain even though its answer did not reach us: resolve it
       // from the chain like a batch left "submitted" by a crash, rather than sending it blindly again.
@@ -84,30 +108,26 @@ export class EscrowBatchSubmitter {
   }
 
   /** Waits for a sent batch's receipt and stores its outcome; re-sends the batch if it was dropped. */
-  private async settle(txHash: string, items: (RelayEntry | undefined)[], signal: AbortSignal): Promise<Settlement> {
+  private async settle(txHash: string, items: (RelayEntry | undefined)[], signal: AbortSignal, sentAt?: number): Promise<Settlement> {
     const receipt = await this.sender.waitForReceipt(txHash, signal);
     if (receipt === undefined) return DONE;
     if (receipt === "dropped") {
       this.log.warn({ txHash }, "sent batch was dropped; re-sending its operations");
       return { requeue: defined(items), backoff: false };
     }
+    if (sentAt !== undefined) this.modules.onMined?.(receipt.blockNumber, Date.now() - sentAt);
     return this.apply(receipt, items, signal);
   }
 
   /** Aligns entries with the items of a sent executeBatch call (by their ABI encoding). */
   private matchBatchItems(data: string, entries: RelayEntry[]): (RelayEntry | undefined)[] {
-    let decoded: readonly unknown[];
-    try {
-      decoded = this.iface.decodeFunctionData("executeBatch", data)[0] as readonly unknown[];
-    } catch {
-      return [];
-    }
-    const coder = AbiCoder.defaultAbiCoder();
-    const byKey = new Map(entries.map((entry) => [coder.encode([this.operationType], [toContractOperation(escrowOf(entry))]), entry]));
-    return decoded.map((item) => {
-      const key = coder.encode([this.operationType], [item]);
-      const entry = byKey.get(key);
-      byKey.delete(key);
+    const items = splitBatchCalldata(Buffer.from(data.slice(2), "hex"));
+    if (!items) return [];
+    const byItem = new Map(entries.map((entry) => [itemOf(entry).toString("hex"), entry]));
+    return items.map((item) => {
+      const key = item.toString("hex");
+      const entry = byItem.get(key);
+      byItem.delete(key);
       return entry;
     });
   }
@@ -116,15 +136,33 @@ export class EscrowBatchSubmitter {
   private async apply(receipt: TransactionReceipt, items: (RelayEntry | undefined)[], signal: AbortSignal): Promise<Settlement> {
     const mine = defined(items);
     if (receipt.status !== 1) {
-      this.log.warn({ txHash: receipt.hash, ops: mine.length }, "batch transaction reverted; retrying its operations");
-      return { requeue: mine, backoff: true };
+      // executeBatch catches every item's revert: the whole transaction fails only when it runs out of
+      // gas. Its items go again with twice their budgets, up to MAX_GAS_FACTOR; then, or if it was
+      // alone, each item goes alone and has had one of its tries.
+      this.log.warn({ txHash: receipt.hash, ops: mine.length, gasUsed: receipt.gasUsed.toString() }, "batch transaction reverted (out of gas); retrying with larger budgets");
+      if (mine.length > 1 && mine.some((entry) => entry.gasFactor < MAX_GAS_FACTOR)) {
+        return { requeue: mine.map((entry) => ({ ...withGasFactor(entry, Math.min(entry.gasFactor * 2, MAX_GAS_FACTOR)), urgent: true })), backoff: true };
+      }
+      const again: RelayEntry[] = [];
+      const exhausted: OperationUpdate[] = [];
+      for (const entry of mine) {
+        const retried = this.outOfGas(entry);
+        if (retried) again.push(retried);
+        else exhausted.push({ id: entry.op.id, patch: { status: "failed", error: revertedWithoutData() } });
+      }
+      try {
+        await this.storage.operations.updateMany(exhausted);
+      } catch (error) {
+        this.log.error({ error: describe(error), txHash: receipt.hash }, "cannot record a reverted operation as failed");
+      }
+      return { requeue: again, backoff: true };
     }
     const reasons = new Map<number, string>();
     for (const log of receipt.logs) {
       const failed = this.operationFailed(log);
       if (failed) reasons.set(failed.index, failed.reason);
     }
-    const timestamp = await this.sender.blockTimestamp(receipt.blockNumber, signal);
+    const timestamp = await this.blockTimestamp(receipt.blockNumber, signal);
     // Stopped: the operations stay "submitted" and the next start reads this receipt again.
     if (timestamp === undefined) return DONE;
     const execution = { txHash: receipt.hash, blockNumber: receipt.blockNumber, relayer: await this.sender.address(), timestamp };
@@ -133,8 +171,7 @@ export class EscrowBatchSubmitter {
     const updates: OperationUpdate[] = [];
     for (const [index, entry] of items.entries()) {
       if (!entry) continue;
-      let outcome = outcomeOf(entry.parsed.kind, reasons.get(index));
-      if (outcome.kind === "retry" && entry.emptyReverts + 1 >= MAX_EMPTY_REVERTS) outcome = { kind: "failed", error: revertedWithoutData() };
+      const outcome = outcomeOf(entry.parsed.kind, reasons.get(index));
       const id = entry.op.id;
       switch (outcome.kind) {
         case "executed":
@@ -143,6 +180,7 @@ export class EscrowBatchSubmitter {
           break;
         case "alreadyExecuted":
           counts.alreadyExecuted++;
+          this.modules.duplicates?.inc({ origin: entry.op.origin });
           this.log.debug({ id, code: outcome.code }, "operation was already executed");
           // A final status stays as it is: the indexer may have recorded the execution (with its details) already.
           updates.push({ id, patch: { status: "executed" } });
@@ -152,9 +190,12 @@ export class EscrowBatchSubmitter {
           this.log.info({ id, code: outcome.error.code }, "operation reverted on-chain");
           updates.push({ id, patch: { status: "failed", error: outcome.error } });
           break;
-        case "retry":
-          retry.push({ ...entry, emptyReverts: entry.emptyReverts + 1 });
+        case "retry": {
+          const again = this.outOfGas(entry);
+          if (again) retry.push(again);
+          else updates.push({ id, patch: { status: "failed", error: revertedWithoutData() } });
           break;
+        }
       }
     }
     try {
@@ -168,6 +209,25 @@ export class EscrowBatchSubmitter {
     return { requeue: retry, backoff: false };
   }
 
+  /** The entry to send again alone with twice its gas after it ran out of gas; undefined once it has had its tries. */
+  private outOfGas(entry: RelayEntry): RelayEntry | undefined {
+    if (entry.emptyReverts + 1 >= MAX_EMPTY_REVERTS) return undefined;
+    this.log.warn({ id: entry.op.id, kind: entry.parsed.kind, gasFactor: entry.gasFactor * 2 }, "batch item ran out of gas; sending it alone with a larger budget");
+    return { ...withGasFactor(entry, entry.gasFactor * 2), emptyReverts: entry.emptyReverts + 1, alone: true, urgent: true };
+  }
+
+  /** A mined block's timestamp (read once per block). */
+  private async blockTimestamp(blockNumber: number, signal: AbortSignal): Promise<number | undefined> {
+    const known = this.timestamps.get(blockNumber);
+    if (known !== undefined) return known;
+    const timestamp = await this.sender.blockTimestamp(blockNumber, signal);
+    if (timestamp === undefined) return undefined;
+    this.timestamps.set(blockNumber, timestamp);
+    if (this.timestamps.size > TIMESTAMPS_KEPT) this.timestamps.delete(this.timestamps.keys().next().value as number);
+    return timestamp;
+  }
+
+  /** Index and revert data of an OperationFailed event of the escrow (read by name: the event may carry more fields). */
   private operationFailed(log: Log): { index: number; reason: string } | undefined {
     if (getAddress(log.address) !== this.escrowAddress) return undefined;
     try {
@@ -184,6 +244,12 @@ export class EscrowBatchSubmitter {
 function escrowOf(entry: RelayEntry): EscrowOperation {
   if (isTokenOperation(entry.parsed)) throw new SettlenetError("RELAY_WRONG_QUEUE", "a token operation in an escrow batch", { id: entry.op.id });
   return entry.parsed;
+}
+
+/** The encoded item of a batch entry. */
+function itemOf(entry: RelayEntry): Buffer {
+  if (!entry.item) throw new SettlenetError("RELAY_WRONG_QUEUE", "a token operation in an escrow batch", { id: entry.op.id });
+  return entry.item;
 }
 
 function defined<T>(items: (T | undefined)[]): T[] {

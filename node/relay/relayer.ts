@@ -1,33 +1,46 @@
 /**
- * The relayer: sends the operations this node accepted on-chain, composed of
- * - a failover scheduler (scheduler.ts) for operations that arrived by gossip: relayed only if nobody
- *   settled them by this node's failover turn;
- * - an escrow batch submitter (escrow-submitter.ts): `PaymentEscrow.executeBatch`, batched up to
- *   `batchSize` or `batchIntervalMs`, several batches in flight;
+ * The relayer: sends the operations this node is responsible for on-chain, composed of
+ * - failover by lease (lease.ts, scheduler.ts): this node claims what it relays in signed lease
+ *   messages and renews its lease while it makes progress; operations that arrived by gossip are
+ *   relayed only when their holder's lease lapsed (or nobody claimed them), after the index has caught
+ *   up with the chain and the holder has no transaction left pending;
+ * - an escrow batch submitter (escrow-submitter.ts): `PaymentEscrow.executeBatch`, batches sized to
+ *   `batchSize`, the block's gas (fixed gas per item by kind) and `maxBatchBytes`, several in flight
+ *   with consecutive nonces;
  * - a token submitter (token-submitter.ts): one *WithSig transaction per token operation, one in flight
  *   at a time, so that an attestation is mined before the mint queued after it is simulated;
  * - the key's transaction sender (sender.ts), shared with everything else that signs with the key.
  *
- * Operations this node accepted from its API (origin "api") are relayed at once. Nothing is executed
- * twice: each operation is recorded "submitted" with its transaction's hash before the broadcast, so a
- * crash leaves a record the next start resolves from the chain (mined → outcome read from the receipt;
- * unknown → re-sent), and the contract refuses a second execution (counted as success). Nothing is
- * lost: whole-transaction failures (RPC down, gas estimation failures, a reverted or dropped
- * transaction) put the operations back in the queue and retry with exponential backoff and jitter;
- * stop() keeps no state that storage does not hold.
+ * Fair queueing: operations from this node's API fill batches first; operations taken over from
+ * another institution get at least a quarter of each batch, so neither waits behind the other's
+ * backlog. Admission control (`admission`): when the oldest operation of this node's own that is not
+ * executed yet is older than `maxLagMs`, or the queued work exceeds `maxQueueGas`, the API refuses new
+ * work (RELAY_BACKLOG, Retry-After) before storing anything; what was accepted is always relayed.
+ *
+ * Nothing is executed twice: each operation is recorded "submitted" with its transaction's hash before
+ * the broadcast, so a crash leaves a record the next start resolves from the chain (mined → outcome
+ * read from the receipt; unknown → re-sent), and the contract refuses a second execution (counted as
+ * success, and as a duplicate item). Nothing is lost: whole-transaction failures (RPC down, a reverted
+ * or dropped transaction) put the operations back in the queue and retry with exponential backoff and
+ * jitter; stop() keeps no state that storage does not hold.
  */
-import { isError } from "ethers";
+import { Counter, Gauge, type Registry } from "prom-client";
 
+import { BATCH_ITEM_GAS, TX_GAS_CAP, type BatchGasBudgets } from "../../core/chain/batch-gas.js";
 import { SettlenetError } from "../../core/errors.js";
+import { BATCH_CALLDATA_BASE_BYTES, encodeBatchItem } from "../../core/operations/calldata.js";
+import { isTokenOperation, operationSchema, toContractOperation, type Operation } from "../../core/operations/index.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
-import { isTokenOperation, operationSchema } from "../../core/operations/index.js";
 import { FINAL_OPERATION_STATUSES, type StoredOperation } from "../../core/records.js";
 import type { Logger, Modules, Relayer, Storage } from "../services.js";
 import { EscrowBatchSubmitter } from "./escrow-submitter.js";
-import { FailoverScheduler } from "./scheduler.js";
+import { LEASE_TOPIC, LeaseBoard, MAX_CLAIMS_PER_MESSAGE, decodeClaims, decodeLease, encodeClaims, encodeLease, type LeaseBody } from "./lease.js";
+import { LeaseFailover, type DueGroup } from "./scheduler.js";
 import { describe, type TransactionSender } from "./sender.js";
-import type { RelayEntry, Settlement, Submission } from "./submission.js";
+import { relayEntry, type RelayEntry, type Settlement, type Submission } from "./submission.js";
 import { TokenSubmitter } from "./token-submitter.js";
+
+export { LEASE_TOPIC };
 
 export interface BatchRelayerOptions {
   deployment: Deployment;
@@ -37,103 +50,274 @@ export interface BatchRelayerOptions {
   batchSize?: number;
   /** Longest an API operation waits for a batch to fill. */
   batchIntervalMs?: number;
-  /** Failover delay per turn for gossip operations. */
+  /** Shortest time after a holder's last lease renewal before this node relays its operations (and how long an unclaimed one waits). */
   failoverTimeoutMs?: number;
+  /** How often this node sends its lease message. */
+  leaseRenewMs?: number;
   /** Cap of the backoff between whole-transaction retries. */
   maxRetryDelayMs?: number;
   /** Batches sent and not yet mined at the same time. */
   maxInFlightBatches?: number;
+  /** Most gas of one batch transaction; default the chain's block gas limit, at most 2^24. */
+  maxBatchGas?: number;
+  /** Most calldata bytes of one batch transaction (transaction pools refuse large ones). */
+  maxBatchBytes?: number;
+  /** Refuse new API work when the oldest own operation not executed yet is older than this. */
+  maxLagMs?: number;
+  /** Refuse new API work when queued and in-flight batch items need more gas than this. */
+  maxQueueGas?: number;
+  /** Gas budgets of batch items by class (default BATCH_ITEM_GAS, measured on the contracts). */
+  itemGas?: Partial<BatchGasBudgets>;
 }
 
 export interface BatchRelayerModules extends Modules {
-  /** The transaction sender of this node's key (the one settlement finalizes with). */
+  /** The transaction sender of this node's key (the one settlement finalizes with); it also signs the lease. */
   sender: TransactionSender;
   storage: Storage;
   /** Active institutions (RegistryView.activeInstitutions). */
   activeInstitutions: () => { id: string }[];
+  /** The operator key of an institution, which signs its lease (default: the id itself). */
+  signerOf?: (institution: string) => string | undefined;
   /**
    * Indexes the chain up to its head now (reporting settled operations through `settled`); awaited
-   * before a gossip operation's failover relay. Absent: relay on the index as it is.
+   * before this node takes over anything. Absent: take over on the index as it is.
    */
   catchUp?: () => Promise<unknown>;
+  metrics?: Registry;
 }
+
+/** Whether the API may take new work now (see `admission`). */
+export type Admission = { refuse: false } | { refuse: true; retryAfterSeconds: number; lagMs: number; queueGas: number };
 
 /** Upper bound of operations reloaded per status on start (the repository lists have no cursor). */
 const RELOAD_LIMIT = 1_000_000;
-/** Consecutive estimation reverts after which batches are halved to isolate a poisonous item. */
-const SPLIT_AFTER_FAILURES = 3;
 const BASE_RETRY_DELAY_MS = 100;
+/** Share of a batch kept for operations taken over from others while own ones wait too. */
+const TAKEOVER_SHARE = 0.25;
+/** How long admission figures are reused (the API asks on every request). */
+const ADMISSION_CACHE_MS = 100;
+/** Gas of a batch transaction around its items, at most (intrinsic gas, executeBatch itself, the calldata head). */
+const BATCH_OVERHEAD_GAS = 100_000n;
+/** Longest a takeover waits for the lapsed holder's pending transactions to be mined or dropped. */
+const HOLDER_PENDING_WAIT_MS = 30_000;
 
-/** Relays accepted operations on-chain with batching, failover and retries; see the module comment. */
+interface RelayMetrics {
+  duplicates: Counter<"origin">;
+  takeovers: Counter<"from">;
+  refusals: Counter;
+  leases: Counter<"result">;
+}
+
+/** Relays accepted operations on-chain with batching, failover by lease and retries; see the module comment. */
 export class BatchRelayer implements Relayer {
+  /** This node's institution id as configured, and in lower case. */
+  private readonly institution: string;
+  private readonly self: string;
+  private readonly chainId: string;
   private readonly batchSize: number;
   private readonly batchIntervalMs: number;
+  private readonly failoverTimeoutMs: number;
+  private readonly leaseRenewMs: number;
   private readonly maxRetryDelayMs: number;
   private readonly maxInFlightBatches: number;
+  private readonly maxBatchBytes: number;
+  private readonly maxLagMs: number;
+  private readonly maxQueueGas: bigint;
+  private readonly budgets: BatchGasBudgets;
+  private maxBatchGas: bigint;
+  /** True unless maxBatchGas was configured: read the block gas limit at start. */
+  private readonly readGasLimit: boolean;
   private readonly sender: TransactionSender;
   private readonly storage: Storage;
   private readonly log: Logger;
-  private readonly scheduler: FailoverScheduler<RelayEntry>;
+  private readonly m: RelayMetrics;
   private readonly escrow: EscrowBatchSubmitter;
   private readonly tokens: TokenSubmitter;
+  private readonly leases = new LeaseBoard();
+  private readonly failover: LeaseFailover;
 
-  /** Escrow operations ready to send, in FIFO order. */
-  private readonly queue = new Map<string, RelayEntry>();
+  /** This node's own operations (its API's), in FIFO order. */
+  private readonly own = new Map<string, RelayEntry>();
+  /** Operations taken over from other institutions, in FIFO order. */
+  private readonly takeovers = new Map<string, RelayEntry>();
+  /** Entries sent in a batch of their own (they ran out of gas inside one). */
+  private readonly solo = new Map<string, RelayEntry>();
   /** Token operations ready to send, in FIFO order. */
   private readonly tokenQueue = new Map<string, RelayEntry>();
   /** In a sent transaction, or being recovered from a "submitted" record. */
   private readonly inflight = new Map<string, RelayEntry>();
+  private queued = { count: 0, gas: 0n, bytes: 0, urgent: 0 };
   private readonly tasks = new Set<Promise<void>>();
   private inflightBatches = 0;
   /** Token transactions sent (or being recovered) and not yet resolved. */
   private inflightTokens = 0;
   private running = false;
+  private startedAt = 0;
   private abort = new AbortController();
   private wakeUp: (() => void) | undefined;
   private failures = 0;
-  private estimationFailures = 0;
   private backoffUntil = 0;
 
-  constructor(options: BatchRelayerOptions, modules: BatchRelayerModules) {
+  // Lease holding.
+  private publishLease: ((data: Uint8Array) => Promise<number>) | undefined;
+  private readonly claims = new Set<string>();
+  private leaseSeq = 0;
+  private lastRenewalAt = 0;
+  private lastMinedAt = 0;
+  private progressBlock = 0;
+  /** Send → mined latency of this node's transactions (exponentially weighted). */
+  private latencyMs = 0;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  /** Ids settled while a sweep was checking the chain. */
+  private readonly settledInSweep = new Set<string>();
+  /** The last catch-up with the chain failed. */
+  private chainDown = false;
+  /** When the chain became readable again after a failed catch-up. */
+  private chainBackAt: number | undefined;
+  private admissionCache: { at: number; lagMs: number; queueGas: bigint } | undefined;
+
+  constructor(options: BatchRelayerOptions, private readonly modules: BatchRelayerModules) {
+    this.self = options.institutionId.toLowerCase();
+    this.chainId = String(options.deployment.chainId);
     this.batchSize = options.batchSize ?? 100;
     this.batchIntervalMs = options.batchIntervalMs ?? 200;
-    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 5000;
+    this.failoverTimeoutMs = options.failoverTimeoutMs ?? 5_000;
+    this.leaseRenewMs = options.leaseRenewMs ?? 1_000;
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
     this.maxInFlightBatches = options.maxInFlightBatches ?? 4;
+    this.maxBatchBytes = options.maxBatchBytes ?? 120_000;
+    this.maxLagMs = options.maxLagMs ?? 5_000;
+    this.maxQueueGas = BigInt(options.maxQueueGas ?? 200_000_000);
+    this.budgets = { ...BATCH_ITEM_GAS, ...options.itemGas };
+    this.maxBatchGas = options.maxBatchGas === undefined ? TX_GAS_CAP : BigInt(options.maxBatchGas);
+    this.readGasLimit = options.maxBatchGas === undefined;
+    this.institution = options.institutionId;
     if (this.batchSize < 1) throw new SettlenetError("RELAY_BAD_OPTION", "batchSize must be at least 1", { batchSize: this.batchSize });
     this.sender = modules.sender;
     this.storage = modules.storage;
     this.log = modules.logger.child({ module: "relay" });
-    this.scheduler = new FailoverScheduler(
-      { institutionId: options.institutionId, failoverTimeoutMs: options.failoverTimeoutMs ?? 5000 },
-      {
-        activeInstitutions: modules.activeInstitutions,
-        ...(modules.catchUp ? { catchUp: modules.catchUp } : {}),
-        onDue: (id, entry) => {
-          this.queueOf(entry).set(id, { ...entry, since: Date.now(), urgent: true });
-          this.wake();
+    const registers = modules.metrics ? [modules.metrics] : [];
+    this.m = {
+      duplicates: new Counter({
+        name: "settlenet_relay_duplicate_items_total",
+        help: "Batch items (and token operations) this node sent that the chain refused as already executed, by the operation's origin here (api: own, gossip: taken over)",
+        labelNames: ["origin"],
+        registers,
+      }),
+      takeovers: new Counter({ name: "settlenet_relay_takeovers_total", help: "Operations this node took over, from a lapsed lease or unclaimed", labelNames: ["from"], registers }),
+      refusals: new Counter({ name: "settlenet_relay_admission_refusals_total", help: "API requests refused RELAY_BACKLOG", registers }),
+      leases: new Counter({ name: "settlenet_relay_lease_messages_total", help: "Lease messages, by result (sent, renewed, accepted, ignored, rejected)", labelNames: ["result"], registers }),
+    };
+    if (modules.metrics) {
+      // eslint-disable-next-line @typescript-eslint/no-this-alias -- prom-client calls collect() with the gauge as `this`
+      const relayer = this;
+      new Gauge({
+        name: "settlenet_relay_lag_seconds",
+        help: "Age of the oldest operation this node accepted from its API and has not seen executed",
+        registers,
+        collect() {
+          this.set(relayer.figures(Date.now()).lagMs / 1000);
         },
-        logger: this.log,
-      },
+      });
+      new Gauge({
+        name: "settlenet_relay_queue_gas",
+        help: "Gas the batch items queued or in flight need",
+        registers,
+        collect() {
+          this.set(Number(relayer.figures(Date.now()).queueGas));
+        },
+      });
+      new Gauge({
+        name: "settlenet_relay_watched_operations",
+        help: "Gossip operations watched for failover",
+        registers,
+        collect() {
+          this.set(relayer.failover.size);
+        },
+      });
+    }
+    this.failover = new LeaseFailover(
+      { institutionId: this.self, failoverTimeoutMs: this.failoverTimeoutMs, leaseRenewMs: this.leaseRenewMs },
+      { activeInstitutions: modules.activeInstitutions, leases: this.leases },
     );
-    const submitterModules = { sender: this.sender, storage: modules.storage, logger: this.log };
-    this.escrow = new EscrowBatchSubmitter({ deployment: options.deployment }, submitterModules);
+    const submitterModules = { sender: this.sender, storage: modules.storage, logger: this.log, duplicates: this.m.duplicates };
+    this.escrow = new EscrowBatchSubmitter(
+      { deployment: options.deployment },
+      { ...submitterModules, budgets: this.budgets, onMined: (block, latencyMs) => this.mined(block, latencyMs) },
+    );
     this.tokens = new TokenSubmitter(submitterModules);
+  }
+
+  /** Sets the publisher of this node's lease messages (the network starts after the relayer exists). */
+  setLeasePublisher(publish: (data: Uint8Array) => Promise<number>): void {
+    this.publishLease = publish;
   }
 
   /** Queues API operations for relay and watches gossip operations for failover. */
   enqueue(ops: StoredOperation[]): void {
-    for (const op of ops) this.admit(op, Date.now(), false);
+    const now = Date.now();
+    for (const op of ops) this.admit(op, now);
     this.wake();
   }
 
-  /** Drops settled operations from the queue and cancels their failover timers. */
+  /** Drops settled operations from the queues and from the failover watch. */
   settled(ids: string[]): void {
     for (const id of ids) {
-      this.scheduler.cancel(id);
+      // A sweep holds what it took out of the watch while it checks the chain: it must not put these back.
+      if (this.sweeping) this.settledInSweep.add(id);
+      this.failover.cancel(id);
+      this.claims.delete(id);
       // A transaction already sent is left alone: its receipt says what happened.
-      this.queue.delete(id);
+      this.unqueue(id);
       this.tokenQueue.delete(id);
     }
+  }
+
+  /**
+   * Whether the API may take new work: refused while this node's relay lags more than `maxLagMs` or
+   * its queue needs more than `maxQueueGas`, with the seconds after which to try again.
+   */
+  admission(now = Date.now()): Admission {
+    const { lagMs, queueGas } = this.figures(now);
+    if (lagMs <= this.maxLagMs && queueGas <= this.maxQueueGas) return { refuse: false };
+    this.m.refusals.inc();
+    const retryAfterSeconds = Math.min(30, Math.max(1, Math.ceil(lagMs / 2_000)));
+    return { refuse: true, retryAfterSeconds, lagMs, queueGas: Number(queueGas) };
+  }
+
+  /** A lease message from the lease topic: "reject" if it is forged or malformed, "ignore" if stale. */
+  onLease(data: Uint8Array): "accept" | "ignore" | "reject" {
+    let body: LeaseBody;
+    try {
+      body = decodeLease(data, (institution) => this.signerOf(institution));
+    } catch (error) {
+      // An institution this node's registry mirror does not know yet is no fault of the forwarding peer.
+      const unknown = error instanceof SettlenetError && error.code === "UNKNOWN_INSTITUTION";
+      this.m.leases.inc({ result: unknown ? "ignored" : "rejected" });
+      this.log.debug({ error: describe(error) }, "lease message refused");
+      return unknown ? "ignore" : "reject";
+    }
+    const holder = body.institution.toLowerCase();
+    const now = Date.now();
+    const active = this.modules.activeInstitutions().some((institution) => institution.id.toLowerCase() === holder);
+    if (body.chainId !== this.chainId || holder === this.self || !active) {
+      this.m.leases.inc({ result: "ignored" });
+      return "ignore";
+    }
+    const wasLive = this.leases.live(holder, now, this.failoverTimeoutMs);
+    if (!this.leases.record(body, now)) {
+      this.m.leases.inc({ result: "ignored" });
+      return "ignore";
+    }
+    this.m.leases.inc({ result: "accepted" });
+    if (body.renew && !wasLive) this.yieldTo(holder, now);
+    if (body.claims.length > 0) {
+      const ids = decodeClaims(body.claims);
+      this.failover.claim(holder, ids, now);
+    }
+    return "accept";
   }
 
   /** Reloads this node's unfinished operations from storage and starts relaying. */
@@ -142,8 +326,10 @@ export class BatchRelayer implements Relayer {
     const relayer = await this.sender.address();
     this.abort = new AbortController();
     this.failures = 0;
-    this.estimationFailures = 0;
     this.backoffUntil = 0;
+    this.startedAt = Date.now();
+    this.chainDown = false;
+    this.chainBackAt = undefined;
     const [accepted, submitted] = await Promise.all([
       this.storage.operations.listByStatus("accepted", RELOAD_LIMIT),
       this.storage.operations.listByStatus("submitted", RELOAD_LIMIT),
@@ -151,18 +337,21 @@ export class BatchRelayer implements Relayer {
     if (accepted.length === RELOAD_LIMIT || submitted.length === RELOAD_LIMIT) {
       this.log.warn({ limit: RELOAD_LIMIT }, "more unfinished operations than reloaded; the rest wait for the next start");
     }
+    if (this.readGasLimit) await this.readBlockGasLimit();
     this.running = true;
     const now = Date.now();
-    for (const op of accepted) this.admit(op, now, true);
+    for (const op of accepted) this.admit(op, now);
     const byTx = new Map<string, RelayEntry[]>();
     for (const op of submitted) {
-      const entry = this.entryOf(op, now);
-      if (!entry || this.inflight.has(op.id)) continue;
+      if (this.inflight.has(op.id)) continue;
+      const entry = this.entryOf(op, now, { urgent: true, takeover: op.origin !== "api" });
+      if (!entry) continue;
       // Enqueued before start with a stale status: the stored "submitted" record wins.
-      this.queue.delete(op.id);
+      this.unqueue(op.id);
       this.tokenQueue.delete(op.id);
-      this.scheduler.cancel(op.id);
+      this.failover.cancel(op.id);
       this.inflight.set(op.id, entry);
+      this.claims.add(op.id);
       const group = byTx.get(op.txHash ?? "") ?? [];
       group.push(entry);
       byTx.set(op.txHash ?? "", group);
@@ -174,15 +363,21 @@ export class BatchRelayer implements Relayer {
         continue;
       }
       const escrowEntries = entries.filter((entry) => !isTokenOperation(entry.parsed));
-      if (escrowEntries.length > 0) this.follow(escrowEntries, this.escrow.recover(txHash, escrowEntries, signal));
+      if (escrowEntries.length > 0) {
+        this.inflightBatches++;
+        this.follow(escrowEntries, this.escrow.recover(txHash, escrowEntries, signal), () => this.inflightBatches--);
+      }
       // A token transaction carries exactly one operation.
       for (const entry of entries.filter((e) => isTokenOperation(e.parsed))) {
         this.inflightTokens++;
         this.follow([entry], this.tokens.recover(txHash, entry, signal), () => this.inflightTokens--);
       }
     }
-    this.scheduler.start();
-    this.log.info({ relayer, accepted: accepted.length, submitted: submitted.length }, "relayer started");
+    this.leaseTimer = setInterval(() => this.leaseTick(), this.leaseRenewMs);
+    this.sweepTimer = setInterval(() => void this.sweep(), Math.max(50, Math.floor(this.leaseRenewMs / 4)));
+    this.leaseTimer.unref();
+    this.sweepTimer.unref();
+    this.log.info({ relayer, accepted: accepted.length, submitted: submitted.length, maxBatchGas: this.maxBatchGas.toString() }, "relayer started");
     this.spawn(this.pump());
   }
 
@@ -190,13 +385,19 @@ export class BatchRelayer implements Relayer {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    clearInterval(this.leaseTimer);
+    clearInterval(this.sweepTimer);
     this.abort.abort();
     this.wake();
-    this.scheduler.stop();
     await Promise.allSettled([...this.tasks]);
-    this.queue.clear();
+    this.failover.clear();
+    this.own.clear();
+    this.takeovers.clear();
+    this.solo.clear();
+    this.queued = { count: 0, gas: 0n, bytes: 0, urgent: 0 };
     this.tokenQueue.clear();
     this.inflight.clear();
+    this.claims.clear();
     this.inflightBatches = 0;
     this.inflightTokens = 0;
     this.log.info("relayer stopped");
@@ -204,48 +405,78 @@ export class BatchRelayer implements Relayer {
 
   // ---------------------------------------------------------------- queueing
 
-  private admit(op: StoredOperation, now: number, reloaded: boolean): void {
+  private admit(op: StoredOperation, now: number): void {
     if (FINAL_OPERATION_STATUSES.includes(op.status) || this.isKnown(op.id)) return;
-    const entry = this.entryOf(op, now);
-    if (!entry) return;
     if (op.origin === "api") {
-      this.queueOf(entry).set(op.id, entry);
+      const entry = this.entryOf(op, now, { urgent: false, takeover: false });
+      if (!entry) return;
+      this.enqueueEntry(entry);
+      this.claims.add(op.id);
       return;
     }
-    // A reloaded operation gets a full delay from now, so the indexer can catch up first.
-    const since = reloaded ? now : Math.min(op.receivedAtMs, now);
-    if (!this.scheduler.watch(op.id, entry, since)) this.log.debug({ id: op.id }, "not an active institution: gossip operation not watched");
+    // Watched from now (a reloaded one too): the claims of its holder and the index get their full time to arrive.
+    if (!this.failover.watch(op, now)) this.log.debug({ id: op.id }, "not an active institution: gossip operation not watched");
   }
 
-  private entryOf(op: StoredOperation, now: number): RelayEntry | undefined {
+  private entryOf(op: StoredOperation, now: number, fields: { urgent: boolean; takeover: boolean; takenFrom?: string }): RelayEntry | undefined {
     const parsed = operationSchema.safeParse(op.op);
     if (!parsed.success) {
       this.log.error({ id: op.id }, "stored operation does not parse; not relayed");
       return undefined;
     }
-    return { op, parsed: parsed.data, since: now, urgent: false, emptyReverts: 0 };
+    const acceptedAt = Math.max(op.receivedAtMs, this.startedAt);
+    return relayEntry(op, parsed.data, encodeEscrowItem, { since: now, acceptedAt, budgets: this.budgets, ...fields });
   }
 
   private isKnown(id: string): boolean {
-    return this.queue.has(id) || this.tokenQueue.has(id) || this.scheduler.has(id) || this.inflight.has(id);
+    return this.own.has(id) || this.takeovers.has(id) || this.solo.has(id) || this.tokenQueue.has(id) || this.failover.has(id) || this.inflight.has(id);
   }
 
   /** Token operations go to the token contract one by one; escrow operations are batched. */
-  private queueOf(entry: RelayEntry): Map<string, RelayEntry> {
-    return isTokenOperation(entry.parsed) ? this.tokenQueue : this.queue;
+  private enqueueEntry(entry: RelayEntry): void {
+    const id = entry.op.id;
+    if (isTokenOperation(entry.parsed)) {
+      this.tokenQueue.set(id, entry);
+      return;
+    }
+    this.unqueue(id);
+    const queue = entry.alone ? this.solo : entry.takeover ? this.takeovers : this.own;
+    queue.set(id, entry);
+    this.queued.count++;
+    this.queued.gas += entry.gas;
+    this.queued.bytes += entry.bytes;
+    if (entry.urgent) this.queued.urgent++;
   }
 
-  /** Puts entries back at the end of their queue, to be sent next. */
+  /** Takes `id` out of the escrow queues; the entry, if it was queued. */
+  private unqueue(id: string): RelayEntry | undefined {
+    for (const queue of [this.own, this.takeovers, this.solo]) {
+      const entry = queue.get(id);
+      if (!entry) continue;
+      queue.delete(id);
+      this.queued.count--;
+      this.queued.gas -= entry.gas;
+      this.queued.bytes -= entry.bytes;
+      if (entry.urgent) this.queued.urgent--;
+      return entry;
+    }
+    return undefined;
+  }
+
+  /** Puts entries back in their queue, to be sent next. */
   private requeue(entries: RelayEntry[]): void {
     for (const entry of entries) {
       this.inflight.delete(entry.op.id);
-      if (this.running) this.queueOf(entry).set(entry.op.id, { ...entry, urgent: true });
+      if (this.running) this.enqueueEntry({ ...entry, urgent: true });
     }
     this.wake();
   }
 
   private forget(entries: RelayEntry[]): void {
-    for (const entry of entries) this.inflight.delete(entry.op.id);
+    for (const entry of entries) {
+      this.inflight.delete(entry.op.id);
+      this.claims.delete(entry.op.id);
+    }
   }
 
   // ---------------------------------------------------------------- sending
@@ -271,51 +502,98 @@ export class BatchRelayer implements Relayer {
         await this.idle();
         continue;
       }
-      const size = this.effectiveBatchSize();
-      const dueAt = this.flushAt(size);
+      const dueAt = this.flushAt(now);
       if (dueAt > now) {
         await this.idle(dueAt === Infinity ? undefined : dueAt - now);
         continue;
       }
-      const batch: RelayEntry[] = [];
-      for (const [id, entry] of this.queue) {
-        if (batch.length >= size) break;
-        this.queue.delete(id);
-        this.inflight.set(id, entry);
-        batch.push(entry);
+      const batch = this.takeBatch();
+      if (batch.length === 0) {
+        await this.idle();
+        continue;
       }
-      await this.sendBatch(batch);
+      for (const entry of batch) this.inflight.set(entry.op.id, entry);
+      this.inflightBatches++;
+      // Not awaited: the next batch is built, signed and recorded while this one is broadcast and mined.
+      this.spawn(
+        this.sendBatch(batch).finally(() => {
+          this.inflightBatches--;
+          this.wake();
+        }),
+      );
     }
   }
 
-  /** When the queue should be flushed: now if a batch is full or urgent, else after batchIntervalMs. */
-  private flushAt(size: number): number {
-    if (this.queue.size === 0) return Infinity;
-    if (this.queue.size >= size) return 0;
+  /** The gas available to items in one batch. */
+  private itemGasCap(): bigint {
+    return this.maxBatchGas - BATCH_OVERHEAD_GAS;
+  }
+
+  /** When the escrow queues should be flushed: now if a batch is full or something is urgent, else after batchIntervalMs. */
+  private flushAt(now: number): number {
+    if (this.queued.count === 0) return Infinity;
+    if (this.solo.size > 0 || this.queued.urgent > 0) return now;
+    if (this.queued.count >= this.batchSize || this.queued.gas >= this.itemGasCap() || BATCH_CALLDATA_BASE_BYTES + this.queued.bytes >= this.maxBatchBytes) return now;
     let oldest = Infinity;
-    for (const entry of this.queue.values()) {
-      if (entry.urgent) return 0;
-      oldest = Math.min(oldest, entry.since);
+    for (const queue of [this.own, this.takeovers]) {
+      const first = queue.values().next();
+      if (!first.done) oldest = Math.min(oldest, first.value.since);
     }
     return oldest + this.batchIntervalMs;
   }
 
-  private effectiveBatchSize(): number {
-    const halvings = Math.floor(this.estimationFailures / SPLIT_AFTER_FAILURES);
-    return Math.max(1, this.batchSize >> Math.min(halvings, 30));
+  /**
+   * The next batch, taken out of the queues: a solo entry alone, else own operations first and taken-over
+   * ones after, each kind keeping its share while the other waits, within batchSize, the gas cap and the byte cap.
+   */
+  private takeBatch(): RelayEntry[] {
+    const [solo] = this.solo.values();
+    if (solo) {
+      this.unqueue(solo.op.id);
+      return [solo];
+    }
+    const gasCap = this.itemGasCap();
+    const batch: RelayEntry[] = [];
+    let gas = 0n;
+    let bytes = BATCH_CALLDATA_BASE_BYTES;
+    const fill = (queue: Map<string, RelayEntry>, maxItems: number, maxGas: bigint): void => {
+      let taken = 0;
+      // Deleting the entry being visited is safe while iterating a Map.
+      for (const entry of queue.values()) {
+        if (batch.length >= this.batchSize || taken >= maxItems) return;
+        if (gas + entry.gas > maxGas || bytes + entry.bytes > this.maxBatchBytes) {
+          // Always make progress: an entry alone never exceeds the caps by construction of the budgets.
+          if (batch.length === 0) {
+            this.unqueue(entry.op.id);
+            batch.push(entry);
+          }
+          return;
+        }
+        this.unqueue(entry.op.id);
+        batch.push(entry);
+        gas += entry.gas;
+        bytes += entry.bytes;
+        taken++;
+      }
+    };
+    const both = this.own.size > 0 && this.takeovers.size > 0;
+    const ownItems = both ? Math.ceil(this.batchSize * (1 - TAKEOVER_SHARE)) : this.batchSize;
+    const ownGas = both ? (gasCap * BigInt(Math.round((1 - TAKEOVER_SHARE) * 100))) / 100n : gasCap;
+    fill(this.own, ownItems, ownGas);
+    fill(this.takeovers, this.batchSize, gasCap);
+    fill(this.own, this.batchSize, gasCap);
+    return batch;
   }
 
-  private async sendBatch(candidates: RelayEntry[]): Promise<void> {
-    const submission = await this.submit("batch", candidates, (batch) => this.escrow.submit(batch, this.abort.signal));
-    if (!submission) return;
-    if (submission.error !== undefined && isError(submission.error, "CALL_EXCEPTION")) this.estimationFailures++;
-    if (!submission.sent) {
-      this.follow(candidates, submission.settled);
-      return;
+  private async sendBatch(batch: RelayEntry[]): Promise<void> {
+    try {
+      const submission = await this.submit("batch", batch, (kept) => this.escrow.submit(kept, this.abort.signal));
+      if (submission) await this.settle(batch, submission.settled);
+    } catch (error) {
+      this.log.error({ error: describe(error) }, "unexpected batch relay failure");
+      this.backoff();
+      this.requeue(batch);
     }
-    this.estimationFailures = 0;
-    this.inflightBatches++;
-    this.follow(candidates, submission.settled, () => this.inflightBatches--);
   }
 
   private async sendToken(entry: RelayEntry): Promise<void> {
@@ -363,26 +641,32 @@ export class BatchRelayer implements Relayer {
     return keep;
   }
 
-  /** Applies a submission's settlement once it comes: forgets its entries, re-queues what must be sent again. */
+  /** Waits for a submission's settlement: forgets its entries, re-queues what must be sent again. */
+  private async settle(entries: RelayEntry[], settled: Promise<Settlement>): Promise<void> {
+    try {
+      const settlement = await settled;
+      this.forget(entries);
+      if (settlement.backoff) this.backoff();
+      if (settlement.requeue.length > 0) {
+        for (const entry of settlement.requeue) this.claims.add(entry.op.id);
+        this.requeue(settlement.requeue);
+      }
+    } catch (error) {
+      this.log.error({ error: describe(error) }, "unexpected failure while settling a transaction");
+      this.backoff();
+      this.requeue(entries);
+    } finally {
+      this.wake();
+    }
+  }
+
+  /** Applies a settlement once it comes, in its own task; `finished` runs after it (then the pump is woken). */
   private follow(entries: RelayEntry[], settled: Promise<Settlement>, finished?: () => void): void {
     this.spawn(
-      settled
-        .then(
-          (settlement) => {
-            this.forget(entries);
-            if (settlement.backoff) this.backoff();
-            if (settlement.requeue.length > 0) this.requeue(settlement.requeue);
-          },
-          (error: unknown) => {
-            this.log.error({ error: describe(error) }, "unexpected failure while settling a transaction");
-            this.backoff();
-            this.requeue(entries);
-          },
-        )
-        .finally(() => {
-          finished?.();
-          this.wake();
-        }),
+      this.settle(entries, settled).finally(() => {
+        finished?.();
+        this.wake();
+      }),
     );
   }
 
@@ -390,6 +674,234 @@ export class BatchRelayer implements Relayer {
     this.failures++;
     const delay = Math.min(this.maxRetryDelayMs, BASE_RETRY_DELAY_MS * 2 ** Math.min(this.failures - 1, 20));
     this.backoffUntil = Date.now() + delay * (0.5 + Math.random() / 2);
+  }
+
+  /** The block gas limit, read once (at most 2^24 a transaction); on failure the cap stays and is read again next start. */
+  private async readBlockGasLimit(): Promise<void> {
+    try {
+      const limit = await this.sender.blockGasLimit();
+      if (limit < this.maxBatchGas) this.maxBatchGas = limit;
+    } catch (error) {
+      this.log.warn({ error: describe(error) }, "cannot read the block gas limit; batches stay within the transaction gas cap");
+    }
+  }
+
+  // ---------------------------------------------------------------- admission
+
+  /** Relay lag and queued gas now (reused for ADMISSION_CACHE_MS). */
+  private figures(now: number): { lagMs: number; queueGas: bigint } {
+    const cached = this.admissionCache;
+    if (cached && now - cached.at < ADMISSION_CACHE_MS) return cached;
+    let oldest = now;
+    for (const queue of [this.own, this.solo, this.tokenQueue, this.inflight]) {
+      for (const entry of queue.values()) if (!entry.takeover && entry.acceptedAt < oldest) oldest = entry.acceptedAt;
+    }
+    let inflightGas = 0n;
+    for (const entry of this.inflight.values()) inflightGas += entry.gas;
+    const figures = { at: now, lagMs: now - oldest, queueGas: this.queued.gas + inflightGas };
+    this.admissionCache = figures;
+    return figures;
+  }
+
+  // ---------------------------------------------------------------- lease
+
+  /** A transaction of this node's was mined: progress for the lease, and a latency sample. */
+  private mined(blockNumber: number, latencyMs: number): void {
+    this.lastMinedAt = Date.now();
+    this.progressBlock = Math.max(this.progressBlock, blockNumber);
+    this.latencyMs = this.latencyMs === 0 ? latencyMs : 0.8 * this.latencyMs + 0.2 * latencyMs;
+  }
+
+  /** Pending work of this node: count and the time the oldest was received. */
+  private pendingWork(now: number): { pending: number; oldest: number } {
+    let pending = 0;
+    let oldest = now;
+    for (const queue of [this.own, this.takeovers, this.solo, this.tokenQueue, this.inflight]) {
+      pending += queue.size;
+      for (const entry of queue.values()) if (entry.op.receivedAtMs < oldest) oldest = entry.op.receivedAtMs;
+    }
+    return { pending, oldest };
+  }
+
+  /** True if this node made progress since its last renewal: idle, something mined, or only just batching. */
+  private progressing(now: number, pending: number): boolean {
+    if (pending === 0 || this.lastMinedAt > this.lastRenewalAt) return true;
+    if (this.inflightBatches > 0 || this.inflightTokens > 0 || now < this.backoffUntil) return false;
+    let oldestSince = now;
+    for (const queue of [this.own, this.takeovers, this.solo, this.tokenQueue]) {
+      const first = queue.values().next();
+      if (!first.done) oldestSince = Math.min(oldestSince, first.value.since);
+    }
+    return now - oldestSince < this.batchIntervalMs + this.leaseRenewMs;
+  }
+
+  /** Sends this node's lease message: a renewal while it progresses, and what it claimed since the last one. */
+  private leaseTick(): void {
+    const publish = this.publishLease;
+    if (!this.running || !publish) return;
+    const now = Date.now();
+    const { pending, oldest } = this.pendingWork(now);
+    const renew = this.progressing(now, pending);
+    const ids = [...this.claims].filter((id) => this.inflight.has(id) || this.own.has(id) || this.takeovers.has(id) || this.solo.has(id) || this.tokenQueue.has(id));
+    this.claims.clear();
+    if (!renew && ids.length === 0) return;
+    if (renew) this.lastRenewalAt = now;
+    const validForMs = Math.min(3_600_000, Math.max(this.failoverTimeoutMs, 3 * this.leaseRenewMs, Math.round(4 * this.latencyMs)));
+    for (let at = 0; at === 0 || at < ids.length; at += MAX_CLAIMS_PER_MESSAGE) {
+      this.leaseSeq = Math.max(this.leaseSeq + 1, now);
+      const body: LeaseBody = {
+        v: 1,
+        chainId: this.chainId,
+        institution: this.institution,
+        seq: this.leaseSeq,
+        renew,
+        validForMs,
+        progressBlock: this.progressBlock,
+        nonce: this.sender.nextNonceHint(),
+        pending,
+        oldestPendingAgeMs: now - oldest,
+        claims: encodeClaims(ids.slice(at, at + MAX_CLAIMS_PER_MESSAGE)),
+      };
+      const data = encodeLease(body, (digest) => this.sender.signDigest(digest));
+      this.m.leases.inc({ result: renew ? "renewed" : "sent" });
+      publish(data).catch((error: unknown) => this.log.debug({ error: describe(error) }, "lease message not published"));
+    }
+  }
+
+  /** The holder whose lease lapsed is back: operations taken over from it and not sent yet are its again. */
+  private yieldTo(holder: string, now: number): void {
+    const back: StoredOperation[] = [];
+    for (const entry of [...this.takeovers.values()]) {
+      if (entry.takenFrom !== holder) continue;
+      this.unqueue(entry.op.id);
+      back.push(entry.op);
+    }
+    if (back.length === 0) return;
+    this.failover.restore({ holder, ops: back }, () => now);
+    this.log.info({ holder, ops: back.length }, "lease renewed again: its operations not sent yet are left to it");
+  }
+
+  /** Takes over what the failover says is due, once the chain and the index have been checked. */
+  private async sweep(): Promise<void> {
+    if (!this.running || this.sweeping) return;
+    this.sweeping = true;
+    this.settledInSweep.clear();
+    try {
+      await this.checkLapsedOnChain(Date.now());
+      const now = Date.now();
+      const due = this.failover.due(now);
+      if (due.length === 0) return;
+      const unsettled = (group: DueGroup): DueGroup => ({ ...group, ops: group.ops.filter((op) => !this.settledInSweep.has(op.id)) });
+      const restore = (group: DueGroup) => this.failover.restore(unsettled(group), (op) => Math.min(op.receivedAtMs, now));
+      // The index first: what someone executed meanwhile is settled, and nothing is sent on a chain this
+      // node cannot read (its holder cannot either, and must get its chance once the chain is back).
+      if (!(await this.chainReadable())) {
+        for (const group of due) restore(group);
+        return;
+      }
+      for (const group of due.map(unsettled)) {
+        const signer = group.holder === undefined ? undefined : this.signerOf(group.holder);
+        if (signer !== undefined && group.holder !== undefined && (await this.holderStillSending(group.holder, signer, now))) {
+          restore(group);
+          continue;
+        }
+        this.takeOver(group);
+      }
+    } catch (error) {
+      this.log.warn({ error: describe(error) }, "failover sweep failed");
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private readonly pendingSince = new Map<string, number>();
+  /** When each lapsed holder's key was last looked up on-chain. */
+  private readonly chainChecks = new Map<string, number>();
+
+  /**
+   * A holder whose lease lapsed but whose key mined transactions since its last known nonce is alive
+   * (its lease messages are late, e.g. behind a busy link): that renews it. Read at most once per
+   * leaseRenewMs per holder, and only for holders with work pending or held here.
+   */
+  private async checkLapsedOnChain(now: number): Promise<void> {
+    for (const lease of this.leases.lapsedHolders(now, this.failoverTimeoutMs)) {
+      if (lease.pending === 0 && !this.failover.holds(lease.institution)) continue;
+      if (now - (this.chainChecks.get(lease.institution) ?? 0) < this.leaseRenewMs) continue;
+      this.chainChecks.set(lease.institution, now);
+      const signer = this.signerOf(lease.institution);
+      if (signer === undefined) continue;
+      try {
+        const mined = await this.sender.minedTransactionCount(signer);
+        if (this.leases.progressedOnChain(lease.institution, mined, Date.now())) {
+          this.m.leases.inc({ result: "renewed_on_chain" });
+          this.log.info({ holder: lease.institution, nonce: mined }, "lease lapsed but its key keeps mining transactions: left to it");
+        }
+      } catch (error) {
+        this.log.debug({ error: describe(error) }, "cannot read a lapsed holder's nonce");
+      }
+    }
+  }
+
+  /** True while the lapsed holder's key still has transactions waiting to be mined (they may carry its operations). */
+  private async holderStillSending(holder: string, signer: string, now: number): Promise<boolean> {
+    let pending: boolean;
+    try {
+      pending = await this.sender.hasPendingTransactions(signer);
+    } catch {
+      return true;
+    }
+    if (!pending) {
+      this.pendingSince.delete(holder);
+      return false;
+    }
+    const since = this.pendingSince.get(holder) ?? now;
+    this.pendingSince.set(holder, since);
+    return now - since < HOLDER_PENDING_WAIT_MS;
+  }
+
+  /** Catches the index up; true unless the chain cannot be read, or could not until less than failoverTimeoutMs ago. */
+  private async chainReadable(): Promise<boolean> {
+    const catchUp = this.modules.catchUp;
+    if (!catchUp) return true;
+    try {
+      await catchUp();
+    } catch (error) {
+      this.chainDown = true;
+      this.log.debug({ error: describe(error) }, "cannot catch up with the chain; no takeover until it is readable again");
+      return false;
+    }
+    const now = Date.now();
+    if (this.chainDown) {
+      this.chainDown = false;
+      this.chainBackAt = now;
+    }
+    // Back after an outage: the holders get their chance to renew first.
+    return this.chainBackAt === undefined || now - this.chainBackAt >= this.failoverTimeoutMs;
+  }
+
+  private takeOver(group: DueGroup): void {
+    const now = Date.now();
+    let count = 0;
+    for (const op of group.ops) {
+      if (this.isKnown(op.id)) continue;
+      const entry = this.entryOf(op, now, { urgent: true, takeover: true, ...(group.holder ? { takenFrom: group.holder } : {}) });
+      if (!entry) continue;
+      this.enqueueEntry(entry);
+      this.claims.add(op.id);
+      count++;
+    }
+    if (count === 0) return;
+    this.m.takeovers.inc({ from: group.holder === undefined ? "unclaimed" : "lapsed" }, count);
+    this.log.info({ holder: group.holder ?? null, ops: count }, group.holder ? "lease lapsed: relaying the operations it held" : "relaying operations nobody claimed");
+    // Claimed at once, so that the institutions after this one in the failover order leave them alone.
+    this.leaseTick();
+    this.wake();
+  }
+
+  private signerOf(institution: string): string | undefined {
+    const known = this.modules.activeInstitutions().some((i) => i.id.toLowerCase() === institution.toLowerCase());
+    if (!known) return undefined;
+    return this.modules.signerOf ? this.modules.signerOf(institution) : institution;
   }
 
   // ---------------------------------------------------------------- plumbing
@@ -421,4 +933,9 @@ export class BatchRelayer implements Relayer {
       this.wakeUp = done;
     });
   }
+}
+
+/** The batch item of an escrow operation (token operations have none). */
+function encodeEscrowItem(parsed: Operation): Buffer | undefined {
+  return isTokenOperation(parsed) ? undefined : encodeBatchItem(toContractOperation(parsed));
 }

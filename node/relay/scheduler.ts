@@ -1,125 +1,213 @@
 /**
- * Failover for operations that arrived by gossip. The node whose API accepted an operation relays it
- * at once (the first turn); every other active institution watches it and relays it only if nobody
- * settled it by its own turn: `failoverTimeoutMs` × (1 + its failover position). When its turn comes,
- * the node first brings its index up to the chain head (`catchUp`): the index lags the chain by a poll
- * interval or more, and relaying what the API node already executed costs a whole transaction on a
- * chain that is busy already (under load, that was most failover traffic).
+ * Failover by lease for operations that arrived by gossip: which of them this node must relay now.
+ * Every watched operation is held by the institution that claimed it in its lease (lease.ts), or by
+ * nobody yet. This node steps in only when:
+ * - the holder's lease has lapsed (no renewal within its validity, and never sooner than
+ *   `failoverTimeoutMs`): every operation it holds, by the live institution first in the holder's
+ *   failover order (core/chain/failover.ts); the next one `stepMs` later, by which time the first
+ *   one's lease has claimed them if it did step in; or
+ * - nobody claimed it for `failoverTimeoutMs` and no live holder can still have it queued (each
+ *   holder's lease says how old its oldest pending operation is): by the live institution first in
+ *   the operation's own failover order, the next one `stepMs` later.
+ * The relayer (relayer.ts) then checks the chain and its index before it sends anything.
  */
-import { failoverDelayMs, failoverPosition } from "../../core/chain/failover.js";
-import type { Logger } from "../services.js";
-import { describe } from "./sender.js";
+import { failoverPosition } from "../../core/chain/failover.js";
+import type { StoredOperation } from "../../core/records.js";
+import type { LeaseBoard } from "./lease.js";
 
-export interface FailoverSchedulerOptions {
+export interface LeaseFailoverOptions {
   /** This node's institution id. */
   institutionId: string;
-  /** Wait per failover turn. */
+  /** Shortest time after a holder's last renewal before anyone steps in; how long an unclaimed operation waits. */
   failoverTimeoutMs: number;
+  /** How often holders send lease messages. */
+  leaseRenewMs: number;
 }
 
-export interface FailoverSchedulerModules<T> {
+export interface LeaseFailoverModules {
   /** Active institutions (RegistryView.activeInstitutions). */
   activeInstitutions: () => { id: string }[];
-  /** Indexes the chain up to its head now (settling what it finds executed); absent: fail over on the index as it is. */
-  catchUp?: () => Promise<unknown>;
-  /** Called when a watched item's turn came and it is still unsettled. */
-  onDue: (id: string, item: T) => void;
-  logger: Logger;
+  leases: LeaseBoard;
 }
 
-interface Watched<T> {
-  item: T;
-  dueAt: number;
-  timer?: NodeJS.Timeout;
+interface Watched {
+  op: StoredOperation;
+  /** When this node received it (its clock). */
+  receivedAt: number;
+  /** Lower-case institution id of the holder; undefined while nobody claimed it. */
+  holder: string | undefined;
 }
 
-/** Watches gossip operations and hands each to `onDue` when this node's failover turn comes. */
-export class FailoverScheduler<T> {
-  private readonly watching = new Map<string, Watched<T>>();
-  /** The catch-up that turns coming now wait for (one at a time; at most one queued). */
-  private catchUpRunning: Promise<void> = Promise.resolve();
-  private catchUpQueued: Promise<void> | undefined;
-  private running = false;
+/** Operations due for this node to relay: those of one lapsed holder, or unclaimed ones. */
+export interface DueGroup {
+  /** The lapsed holder (lower-case id); undefined for operations nobody claimed. */
+  holder: string | undefined;
+  ops: StoredOperation[];
+}
+
+/** Claims of operations not received yet are kept this many times failoverTimeoutMs at most. */
+const EARLY_CLAIM_LIFETIME = 20;
+const MAX_EARLY_CLAIMS = 200_000;
+
+/** Watches gossip operations and says which are due for this node; see the module comment. */
+export class LeaseFailover {
+  private readonly self: string;
+  private readonly stepMs: number;
+  private readonly watched = new Map<string, Watched>();
+  private readonly byHolder = new Map<string, Set<string>>();
+  /** Ids nobody claimed, in the order they arrived. */
+  private readonly unclaimed = new Set<string>();
+  /** Claims that arrived before their operation (gossip topics are not ordered). */
+  private readonly earlyClaims = new Map<string, { holder: string; at: number }>();
 
   constructor(
-    private readonly options: FailoverSchedulerOptions,
-    private readonly modules: FailoverSchedulerModules<T>,
-  ) {}
+    private readonly options: LeaseFailoverOptions,
+    private readonly modules: LeaseFailoverModules,
+  ) {
+    this.self = options.institutionId.toLowerCase();
+    this.stepMs = Math.max(1_000, 2 * options.leaseRenewMs);
+  }
 
-  /**
-   * Watches `id` from `since` (ms); false if this node is no active institution (it never relays it).
-   * Timers run only between start() and stop().
-   */
-  watch(id: string, item: T, since: number): boolean {
-    const institutions = this.modules.activeInstitutions().map((institution) => institution.id);
-    const position = failoverPosition(id, this.options.institutionId, institutions);
-    if (position < 0) return false;
-    // The API node that accepted the operation holds the first turn.
-    const dueAt = since + failoverDelayMs(position + 1, this.options.failoverTimeoutMs);
-    this.watching.set(id, { item, dueAt });
-    if (this.running) this.arm(id);
+  /** Watches a gossip operation received at `receivedAt`; false if this node is no active institution (it never relays it). */
+  watch(op: StoredOperation, receivedAt: number): boolean {
+    if (!this.isActive()) return false;
+    if (this.watched.has(op.id)) return true;
+    const early = this.earlyClaims.get(op.id);
+    this.earlyClaims.delete(op.id);
+    const watched: Watched = { op, receivedAt, holder: undefined };
+    this.watched.set(op.id, watched);
+    this.assign(op.id, watched, early?.holder);
     return true;
   }
 
   has(id: string): boolean {
-    return this.watching.has(id);
+    return this.watched.has(id);
   }
 
-  /** Stops watching `id` (settled, or taken over by a stored record). */
+  /** True if this node watches operations claimed by `holder`. */
+  holds(holder: string): boolean {
+    return (this.byHolder.get(holder.toLowerCase())?.size ?? 0) > 0;
+  }
+
+  get size(): number {
+    return this.watched.size;
+  }
+
+  /** Stops watching `id` (settled, or now relayed by this node). */
   cancel(id: string): void {
-    const watched = this.watching.get(id);
+    const watched = this.watched.get(id);
+    this.earlyClaims.delete(id);
     if (!watched) return;
-    clearTimeout(watched.timer);
-    this.watching.delete(id);
+    this.watched.delete(id);
+    this.assign(id, undefined, undefined, watched);
   }
 
-  /** Arms the timers of everything watched. */
-  start(): void {
-    this.running = true;
-    for (const [id, watched] of this.watching) if (!watched.timer) this.arm(id);
-  }
-
-  /** Clears every timer and forgets what it watched. */
-  stop(): void {
-    this.running = false;
-    for (const watched of this.watching.values()) clearTimeout(watched.timer);
-    this.watching.clear();
-  }
-
-  private arm(id: string): void {
-    const watched = this.watching.get(id);
-    if (!watched) return;
-    watched.timer = setTimeout(() => {
-      if (this.watching.get(id) !== watched) return;
-      // Still watched while the index catches up: cancel() drops it if it was executed meanwhile.
-      void this.caughtUp().then(() => {
-        if (!this.running || this.watching.get(id) !== watched) return;
-        this.watching.delete(id);
-        this.modules.logger.info({ id }, "gossip operation not settled in time: relaying it");
-        this.modules.onDue(id, watched.item);
-      });
-    }, Math.max(0, watched.dueAt - Date.now()));
-    watched.timer.unref();
-  }
-
-  /**
-   * Resolves after a catch-up that started after this call (turns coming together share it); never
-   * rejects: if the chain cannot be read, the failover goes ahead on the index as it is.
-   */
-  private caughtUp(): Promise<void> {
-    const catchUp = this.modules.catchUp;
-    if (!catchUp) return Promise.resolve();
-    if (this.catchUpQueued) return this.catchUpQueued;
-    const queued = this.catchUpRunning.then(async () => {
-      this.catchUpQueued = undefined;
-      try {
-        await catchUp();
-      } catch (error) {
-        this.modules.logger.debug({ error: describe(error) }, "could not catch up with the chain before a failover; relaying on the index as it is");
+  /** `holder` (not this node) claims `ids`: they are its to relay while its lease lasts. */
+  claim(holder: string, ids: readonly string[], now: number): void {
+    const key = holder.toLowerCase();
+    if (key === this.self) return;
+    for (const id of ids) {
+      const watched = this.watched.get(id);
+      if (watched) {
+        if (watched.holder !== key) this.assign(id, watched, key, watched);
+      } else {
+        this.earlyClaims.set(id, { holder: key, at: now });
       }
-    });
-    this.catchUpQueued = queued;
-    this.catchUpRunning = queued;
-    return queued;
+    }
+    this.forgetOldClaims(now);
+  }
+
+  /** Takes out and returns the operations due for this node at `now`; see the module comment. */
+  due(now: number): DueGroup[] {
+    const groups: DueGroup[] = [];
+    const floor = this.options.failoverTimeoutMs;
+    const { leases } = this.modules;
+    const institutions = this.modules.activeInstitutions().map((institution) => institution.id.toLowerCase());
+    const live = institutions.filter((id) => id === this.self || leases.live(id, now, floor));
+    for (const [holder, ids] of this.byHolder) {
+      if (leases.live(holder, now, floor)) continue;
+      const others = live.filter((id) => id !== holder);
+      const turn = failoverPosition(BigInt(holder), this.self, others);
+      if (turn < 0 || now < leases.expiresAt(holder, floor) + turn * this.stepMs) continue;
+      groups.push({ holder, ops: this.takeOut([...ids]) });
+    }
+    const holders = leases.liveHolders(now, floor).filter((lease) => lease.institution !== this.self && lease.pending > 0);
+    const orphans: string[] = [];
+    for (const id of this.unclaimed) {
+      const watched = this.watched.get(id);
+      if (!watched) continue;
+      if (now - watched.receivedAt < floor) break;
+      // A live holder whose oldest pending operation is older than this one may still have it queued.
+      if (holders.some((lease) => lease.oldestPendingAt <= watched.receivedAt + this.options.leaseRenewMs)) continue;
+      const turn = failoverPosition(id, this.self, live);
+      if (turn >= 0 && now >= watched.receivedAt + floor + turn * this.stepMs) orphans.push(id);
+    }
+    if (orphans.length > 0) groups.push({ holder: undefined, ops: this.takeOut(orphans) });
+    return groups;
+  }
+
+  /** Watches operations taken out by `due` again (this node could not take them over yet). */
+  restore(group: DueGroup, receivedAt: (op: StoredOperation) => number): void {
+    for (const op of group.ops) {
+      if (this.watched.has(op.id)) continue;
+      const watched: Watched = { op, receivedAt: receivedAt(op), holder: undefined };
+      this.watched.set(op.id, watched);
+      this.assign(op.id, watched, group.holder);
+    }
+  }
+
+  /** Forgets everything (stop). */
+  clear(): void {
+    this.watched.clear();
+    this.byHolder.clear();
+    this.unclaimed.clear();
+    this.earlyClaims.clear();
+  }
+
+  private takeOut(ids: string[]): StoredOperation[] {
+    const ops: StoredOperation[] = [];
+    for (const id of ids) {
+      const watched = this.watched.get(id);
+      if (!watched) continue;
+      this.cancel(id);
+      ops.push(watched.op);
+    }
+    return ops;
+  }
+
+  /** Moves `id` from `previous`'s holder set (if any) to `holder`'s (or to the unclaimed ones). */
+  private assign(id: string, watched: Watched | undefined, holder: string | undefined, previous?: Watched): void {
+    if (previous) {
+      if (previous.holder === undefined) this.unclaimed.delete(id);
+      else {
+        const set = this.byHolder.get(previous.holder);
+        set?.delete(id);
+        if (set?.size === 0) this.byHolder.delete(previous.holder);
+      }
+    }
+    if (!watched) return;
+    watched.holder = holder;
+    if (holder === undefined) {
+      this.unclaimed.add(id);
+      return;
+    }
+    let set = this.byHolder.get(holder);
+    if (!set) {
+      set = new Set();
+      this.byHolder.set(holder, set);
+    }
+    set.add(id);
+  }
+
+  private isActive(): boolean {
+    return this.modules.activeInstitutions().some((institution) => institution.id.toLowerCase() === this.self);
+  }
+
+  private forgetOldClaims(now: number): void {
+    const oldest = now - EARLY_CLAIM_LIFETIME * this.options.failoverTimeoutMs;
+    for (const [id, claim] of this.earlyClaims) {
+      if (claim.at >= oldest && this.earlyClaims.size <= MAX_EARLY_CLAIMS) break;
+      this.earlyClaims.delete(id);
+    }
   }
 }

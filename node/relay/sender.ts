@@ -4,17 +4,31 @@
  * the key has one nonce sequence: a second sender with its own idea of the next nonce makes one of
  * the two fail NONCE_EXPIRED (or replace the other's transaction).
  *
- * - Nonces: assigned here, one transaction at a time (sign → record → broadcast runs under a lock),
- *   consecutive while broadcasts succeed; re-read from the chain ("pending") after any failure or a
- *   dropped transaction.
- * - Gas and fees: the gas estimate (which also simulates the call: a revert is the caller's to
- *   decode) and the fee data are read side by side, before the lock, so waiting for the lock costs no
- *   chain round trip.
+ * - Pipelined: nonce, signature and the record before the broadcast run one transaction at a time
+ *   (nonce order); the broadcasts follow in the same order, each after the one before it has been
+ *   answered, so several transactions are in flight with consecutive nonces while the next one is
+ *   signed and recorded. After a failed broadcast the nonce is re-read from the chain ("pending") and
+ *   the transactions signed before it are not broadcast (their senders resolve them like a crash).
+ * - Gas and fees: a caller may give a fixed gas limit (the relay's batches, whose gas is fixed per
+ *   item); otherwise the gas is estimated, which also simulates the call (a revert is the caller's to
+ *   decode). Fee data is read at most once per `feeTtlMs`.
  * - Crash safety: `beforeBroadcast` runs with the signed transaction's hash before it is broadcast, so
  *   a crash at any point leaves a record that `lookup` resolves from the chain on the next start.
  * - Receipts: polled; a transaction the chain node no longer knows after `droppedAfterMs` is dropped.
  */
-import { Transaction, getAddress, type Provider, type Signer, type TransactionReceipt, type TransactionResponse } from "ethers";
+import {
+  BaseWallet,
+  JsonRpcApiProvider,
+  Transaction,
+  getAddress,
+  hexlify,
+  keccak256,
+  type FeeData,
+  type Provider,
+  type Signer,
+  type TransactionReceipt,
+  type TransactionResponse,
+} from "ethers";
 import { Counter, type Registry } from "prom-client";
 
 import { revertDataOf } from "../../core/chain/outcome.js";
@@ -28,6 +42,8 @@ export interface TransactionSenderOptions {
   droppedAfterMs?: number;
   /** Cap of the backoff between retried chain reads. */
   maxRetryDelayMs?: number;
+  /** How long fee data read from the chain is used for new transactions. */
+  feeTtlMs?: number;
 }
 
 export interface TransactionSenderModules {
@@ -40,9 +56,11 @@ export interface TransactionSenderModules {
 /** A contract call to send. */
 export interface TransactionRequest {
   to: string;
-  data: string;
-  /** Gas added to 5/4 of the estimate (a batch needs more: each item runs with 63/64 of the gas left). */
-  extraGas: bigint;
+  data: string | Uint8Array;
+  /** The gas limit; absent: estimated (which also simulates the call) and raised by `extraGas`. */
+  gasLimit?: bigint;
+  /** Without `gasLimit`: gas added to 5/4 of the estimate. */
+  extraGas?: bigint;
   /** What the transaction is for (a metrics label): escrow_batch, token, finalize. */
   purpose: string;
 }
@@ -68,6 +86,15 @@ export const BROADCAST_UNCONFIRMED = "TX_BROADCAST_UNCONFIRMED";
 
 const BASE_RETRY_DELAY_MS = 100;
 
+/** A transaction signed and recorded, waiting for its turn to be broadcast. */
+interface Signed {
+  serialized: string;
+  hash: string;
+  nonce: number;
+  /** The nonce epoch it was signed in: after a failed broadcast, the earlier epoch's transactions are not broadcast. */
+  epoch: number;
+}
+
 /** Signs and sends the transactions of one key; see the module comment. */
 export class TransactionSender {
   private readonly receiptPollMs: number;
@@ -76,16 +103,26 @@ export class TransactionSender {
   private readonly wallet: Signer;
   private readonly provider: Provider;
   private readonly log: Logger;
+  private readonly feeTtlMs: number;
   private readonly m: { sent: Counter<"purpose">; refused: Counter<"purpose" | "code">; dropped: Counter };
   private addressOf: Promise<string> | undefined;
+  private chainIdOf: Promise<bigint> | undefined;
+  private fees: { data: Promise<FeeData>; at: number } | undefined;
   private nextNonce: number | undefined;
-  /** The send holding the nonce (one at a time). */
+  /** The nonce of the last transaction broadcast (-1 before any). */
+  private lastNonce = -1;
+  /** Bumped whenever the nonce sequence is re-read from the chain. */
+  private epoch = 0;
+  /** The signing (nonce order) of the transaction being signed (one at a time). */
   private lock: Promise<unknown> = Promise.resolve();
+  /** The broadcast of the last transaction signed: the next one is broadcast after it. */
+  private broadcastTail: Promise<unknown> = Promise.resolve();
 
   constructor(options: TransactionSenderOptions, modules: TransactionSenderModules) {
     this.receiptPollMs = options.receiptPollMs ?? 100;
     this.droppedAfterMs = options.droppedAfterMs ?? 30_000;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
+    this.feeTtlMs = options.feeTtlMs ?? 1_000;
     if (!modules.wallet.provider) throw new SettlenetError("RELAY_NO_PROVIDER", "the sender's wallet must be connected to a provider");
     this.provider = modules.wallet.provider;
     this.wallet = modules.wallet;
@@ -104,46 +141,114 @@ export class TransactionSender {
     return this.addressOf;
   }
 
+  /** Signs a 32-byte digest with the key (65 bytes r ‖ s ‖ v, v 27 or 28); for messages the node signs besides transactions. */
+  signDigest(digest: string): string {
+    if (!(this.wallet instanceof BaseWallet)) throw new SettlenetError("RELAY_NO_SIGNING_KEY", "the sender's key cannot sign a digest");
+    return this.wallet.signingKey.sign(digest).serialized;
+  }
+
   /**
-   * Estimates, signs and broadcasts a call with the key's next nonce. Throws what failed: a
-   * CALL_EXCEPTION from the estimate (the call reverts: `revertDataOf` reads why), or, once the
-   * transaction was signed and `beforeBroadcast` ran, a BROADCAST_UNCONFIRMED error carrying `txHash`.
+   * Signs and broadcasts a call with the key's next nonce, estimating its gas unless `gasLimit` is
+   * given. Throws what failed: a CALL_EXCEPTION from the estimate (the call reverts: `revertDataOf`
+   * reads why), or, once the transaction was signed and `beforeBroadcast` ran, a
+   * BROADCAST_UNCONFIRMED error carrying `txHash` (it may or may not have reached the chain).
    */
   async send(request: TransactionRequest, hooks: SendHooks = {}): Promise<SentTransaction> {
     try {
       const from = await this.address();
-      const call = { to: request.to, data: request.data, from };
-      const [estimate, fees] = await Promise.all([this.wallet.estimateGas(call), this.provider.getFeeData()]);
-      const fee = fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null ? { maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas } : {};
-      const gasLimit = (estimate * 5n) / 4n + request.extraGas;
-      const sent = await this.serialized(() => this.signAndBroadcast({ ...call, gasLimit, ...fee }, hooks));
+      const data = typeof request.data === "string" ? request.data : hexlify(request.data);
+      const call = { to: request.to, data, from };
+      const [gasLimit, fees, chainId] = await Promise.all([
+        request.gasLimit ?? this.wallet.estimateGas(call).then((estimate) => (estimate * 5n) / 4n + (request.extraGas ?? 0n)),
+        this.feeData(),
+        this.chainId(),
+      ]);
+      const signed = await this.serialized(() => this.signAndRecord({ to: request.to, data, gasLimit, chainId, fees }, hooks));
+      await signed.broadcast;
       this.m.sent.inc({ purpose: request.purpose });
-      return sent;
+      return { hash: signed.hash, nonce: signed.nonce };
     } catch (error) {
       this.m.refused.inc({ purpose: request.purpose, code: codeOf(error) });
       throw error;
     }
   }
 
-  private async signAndBroadcast(transaction: { to: string; data: string; from: string; gasLimit: bigint }, hooks: SendHooks): Promise<SentTransaction> {
-    let hash: string | undefined;
-    let nonce: number | undefined;
+  /**
+   * Under the nonce lock: assigns the nonce, signs, records (beforeBroadcast) and queues the
+   * broadcast behind the previous one. Returns the hash, the nonce and the broadcast to await.
+   */
+  private async signAndRecord(
+    tx: { to: string; data: string; gasLimit: bigint; chainId: bigint; fees: FeeData },
+    hooks: SendHooks,
+  ): Promise<{ hash: string; nonce: number; broadcast: Promise<void> }> {
+    const epoch = this.epoch;
+    const nonce = this.nextNonce ?? (await this.provider.getTransactionCount(await this.address(), "pending"));
+    const signed = await this.sign(tx, nonce, epoch);
+    await hooks.beforeBroadcast?.(signed.hash);
+    // A failed broadcast meanwhile re-reads the chain's count; otherwise the next nonce follows this one.
+    if (this.epoch === epoch) this.nextNonce = nonce + 1;
+    const broadcast = this.broadcastTail.then(() => this.broadcast(signed));
+    this.broadcastTail = broadcast.catch(() => undefined);
+    return { hash: signed.hash, nonce, broadcast };
+  }
+
+  private async sign(tx: { to: string; data: string; gasLimit: bigint; chainId: bigint; fees: FeeData }, nonce: number, epoch: number): Promise<Signed> {
+    const { fees } = tx;
+    const pricing =
+      fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null
+        ? { type: 2, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas }
+        : { type: 0, gasPrice: fees.gasPrice };
+    const transaction = Transaction.from({ to: tx.to, data: tx.data, gasLimit: tx.gasLimit, chainId: tx.chainId, nonce, ...pricing });
+    let serialized: string;
+    if (this.wallet instanceof BaseWallet) {
+      // Signs the transaction as built: no populate round trips, no parse of the signed bytes again.
+      transaction.signature = this.wallet.signingKey.sign(transaction.unsignedHash);
+      serialized = transaction.serialized;
+    } else {
+      serialized = await this.wallet.signTransaction({ ...transaction.toJSON(), from: await this.address() });
+    }
+    return { serialized, hash: keccak256(serialized), nonce, epoch };
+  }
+
+  /** Broadcasts `signed` unless the nonce sequence was re-read since it was signed; BROADCAST_UNCONFIRMED if it failed or was held back. */
+  private async broadcast(signed: Signed): Promise<void> {
+    const unconfirmed = (cause: unknown, code: string) =>
+      new SettlenetError(BROADCAST_UNCONFIRMED, "the broadcast of a signed transaction failed; it may have reached the chain", { txHash: signed.hash, nonce: signed.nonce, code }, { cause });
+    if (signed.epoch !== this.epoch) {
+      throw unconfirmed(undefined, "TX_HELD_BACK");
+    }
     try {
-      nonce = this.nextNonce ?? (await this.provider.getTransactionCount(transaction.from, "pending"));
-      const signed = await this.wallet.signTransaction(await this.wallet.populateTransaction({ ...transaction, nonce }));
-      const signedHash = Transaction.from(signed).hash;
-      if (!signedHash) throw new SettlenetError("RELAY_UNSIGNED", "signed transaction has no hash");
-      await hooks.beforeBroadcast?.(signedHash);
-      hash = signedHash;
-      await this.provider.broadcastTransaction(signed);
-      this.nextNonce = nonce + 1;
-      return { hash, nonce };
+      if (this.provider instanceof JsonRpcApiProvider) await this.provider.send("eth_sendRawTransaction", [signed.serialized]);
+      else await this.provider.broadcastTransaction(signed.serialized);
+      this.lastNonce = Math.max(this.lastNonce, signed.nonce);
     } catch (error) {
       // Whatever failed, the chain's count is the truth for the next transaction.
-      this.nextNonce = undefined;
-      if (hash === undefined) throw error;
-      throw new SettlenetError(BROADCAST_UNCONFIRMED, "the broadcast of a signed transaction failed; it may have reached the chain", { txHash: hash, nonce, code: codeOf(error) }, { cause: error });
+      this.resetNonce();
+      throw unconfirmed(error, codeOf(error));
     }
+  }
+
+  private resetNonce(): void {
+    this.nextNonce = undefined;
+    this.epoch++;
+  }
+
+  private chainId(): Promise<bigint> {
+    this.chainIdOf ??= this.provider.getNetwork().then((network) => network.chainId);
+    return this.chainIdOf;
+  }
+
+  /** Fee data, read again once older than feeTtlMs (a failed read is not kept). */
+  private feeData(): Promise<FeeData> {
+    const now = Date.now();
+    if (!this.fees || now - this.fees.at > this.feeTtlMs) {
+      const data = this.provider.getFeeData();
+      this.fees = { data, at: now };
+      data.catch(() => {
+        if (this.fees?.data === data) this.fees = undefined;
+      });
+    }
+    return this.fees.data;
   }
 
   /** Runs `fn` once every earlier call has finished (nonces are assigned one transaction at a time). */
@@ -168,7 +273,7 @@ export class TransactionSender {
           if (!(await this.provider.getTransaction(txHash))) {
             this.log.warn({ txHash }, "sent transaction was dropped");
             this.m.dropped.inc();
-            this.nextNonce = undefined;
+            this.resetNonce();
             return "dropped";
           }
         }
@@ -198,6 +303,29 @@ export class TransactionSender {
       if (!block) throw new SettlenetError("RELAY_BLOCK_MISSING", "block of a mined transaction not found", { blockNumber });
       return block.timestamp;
     });
+  }
+
+  /** The gas limit of the chain's latest block. */
+  async blockGasLimit(): Promise<bigint> {
+    const block = await this.provider.getBlock("latest");
+    if (!block) throw new SettlenetError("RELAY_BLOCK_MISSING", "the chain has no latest block");
+    return block.gasLimit;
+  }
+
+  /** The nonce the key's next transaction takes as far as this sender knows (0 before its first one). */
+  nextNonceHint(): number {
+    return this.nextNonce ?? this.lastNonce + 1;
+  }
+
+  /** Transactions of `address` mined so far (its "latest" nonce). */
+  minedTransactionCount(address: string): Promise<number> {
+    return this.provider.getTransactionCount(address, "latest");
+  }
+
+  /** True if `address` has transactions the chain node holds but has not mined ("pending" nonce above "latest"). */
+  async hasPendingTransactions(address: string): Promise<boolean> {
+    const [pending, latest] = await Promise.all([this.provider.getTransactionCount(address, "pending"), this.provider.getTransactionCount(address, "latest")]);
+    return pending > latest;
   }
 
   /** Revert data of the call if it reverts now; undefined if it would succeed or the chain cannot be read. */

@@ -6,6 +6,7 @@
  * relayers of an operation the chain refuses spend no gas on it either.
  */
 import { Interface, getAddress, type TransactionReceipt } from "ethers";
+import type { Counter } from "prom-client";
 
 import { outcomeOf, revertDataOf, type ChainOutcome } from "../../core/chain/outcome.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
@@ -19,6 +20,8 @@ export interface TokenSubmitterModules {
   sender: TransactionSender;
   storage: Storage;
   logger: Logger;
+  /** Operations the chain refused as already executed, by the operation's origin. */
+  duplicates?: Counter<"origin">;
 }
 
 /** Sends token operations one at a time and records their outcomes. */
@@ -28,7 +31,7 @@ export class TokenSubmitter {
   private readonly storage: Storage;
   private readonly log: Logger;
 
-  constructor(modules: TokenSubmitterModules) {
+  constructor(private readonly modules: TokenSubmitterModules) {
     this.sender = modules.sender;
     this.storage = modules.storage;
     this.log = modules.logger;
@@ -96,6 +99,8 @@ export class TokenSubmitter {
     // A receipt carries no revert data: simulate again to learn why (usually another relayer executed it first).
     const data = await this.sender.revertDataOfCall(this.request(entry.parsed as TokenOperation));
     const outcome: ChainOutcome = data === undefined ? { kind: "retry" } : outcomeOf(entry.parsed.kind, data);
+    // Sent and mined for an operation that had run already: a duplicate.
+    if (outcome.kind === "alreadyExecuted") this.modules.duplicates?.inc({ origin: entry.op.origin });
     return this.record(entry, outcome);
   }
 

@@ -69,7 +69,16 @@ describe("token operations under faults: chain RPC outage and forged token gossi
   const peers: TestPeer[] = [];
 
   before(async function () {
-    net = await launchNetwork({ institutions: 3, regulator: true, payers: 4, merchants: 2, payerFunds: 100_000_000n, rpcProxy: true });
+    // Admission control is set above the outage: the point here is that nothing accepted during it is lost.
+    net = await launchNetwork({
+      institutions: 3,
+      regulator: true,
+      payers: 4,
+      merchants: 2,
+      payerFunds: 100_000_000n,
+      rpcProxy: true,
+      config: { relay: { batchIntervalMs: 100, failoverTimeoutMs: 3_000, maxLagMs: 60_000 } },
+    });
     for (const node of net.nodes) {
       await waitFor(`${node.name} to see every other node`, async () => (await peersOf(node)).length === net.nodes.length - 1);
     }

@@ -1,6 +1,7 @@
 /**
  * An HTTP pass-through in front of a chain's JSON-RPC endpoint that records every call and the error
- * the chain answered, so a test sees what the chain refused whichever component sent it.
+ * the chain answered, so a test sees what the chain refused whichever component sent it. It can also
+ * hold back calls of one method until released, or answer the next one with an error itself.
  */
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -20,6 +21,10 @@ export interface JsonRpcProxy {
   readonly calls: ReadonlyMap<string, number>;
   /** Calls the chain answered with an error, in order. */
   readonly refused: readonly RefusedCall[];
+  /** Holds requests carrying a call of `method` (forwarded in arrival order) until the returned function is called. */
+  hold(method: string): () => void;
+  /** Answers the next request carrying a call of `method` (once it is let through) with a JSON-RPC error, without forwarding it. */
+  failNext(method: string): void;
   close(): Promise<void>;
 }
 
@@ -37,13 +42,28 @@ interface Response {
 export async function startJsonRpcProxy(target: string): Promise<JsonRpcProxy> {
   const calls = new Map<string, number>();
   const refused: RefusedCall[] = [];
+  const held = new Map<string, Promise<void>>();
+  const failing = new Set<string>();
+  /** Requests of a held method go through in arrival order once released. */
+  let order: Promise<void> = Promise.resolve();
   const server: Server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
       const requests = parseAll<Request>(body);
-      for (const request of requests) {
-        const method = String(request.method);
-        calls.set(method, (calls.get(method) ?? 0) + 1);
+      const methods = requests.map((request) => String(request.method));
+      for (const method of methods) calls.set(method, (calls.get(method) ?? 0) + 1);
+      const gate = methods.map((method) => held.get(method)).find((promise) => promise !== undefined);
+      if (gate) {
+        const turn = order.then(() => gate);
+        order = turn;
+        await turn;
+      }
+      const failed = methods.find((method) => failing.has(method));
+      if (failed !== undefined) {
+        failing.delete(failed);
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(requests.map((request) => ({ jsonrpc: "2.0", id: request.id, error: { code: -32000, message: `${failed} failed (test)` } }))));
+        return;
       }
       let answer: globalThis.Response;
       try {
@@ -73,6 +93,17 @@ export async function startJsonRpcProxy(target: string): Promise<JsonRpcProxy> {
     url: `http://127.0.0.1:${port}`,
     calls,
     refused,
+    hold(method) {
+      let release!: () => void;
+      held.set(method, new Promise<void>((resolve) => (release = resolve)));
+      return () => {
+        held.delete(method);
+        release();
+      };
+    },
+    failNext(method) {
+      failing.add(method);
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

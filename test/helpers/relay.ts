@@ -182,6 +182,21 @@ export class RelayFixture {
     return r;
   }
 
+  /**
+   * Delivers every lease message one relayer publishes to the others (what the lease topic does
+   * between nodes); `tap` sees each message first and may drop it (return false).
+   */
+  linkLeases(relayers: BatchRelayer[], tap?: (from: BatchRelayer, data: Uint8Array) => boolean): void {
+    for (const from of relayers) {
+      from.setLeasePublisher(async (data) => {
+        if (tap && !tap(from, data)) return 0;
+        const others = relayers.filter((to) => to !== from);
+        for (const to of others) to.onLease(data);
+        return others.length;
+      });
+    }
+  }
+
   /** Node storage in a temporary directory; closed and removed after the test. */
   async storage(): Promise<Storage> {
     const dir = await mkdtemp(join(tmpdir(), "settlenet-relayer-"));

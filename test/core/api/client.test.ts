@@ -9,7 +9,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { hexlify, randomBytes } from "ethers";
 
-import { NodeApiClient, NodeApiError, isRetryLater } from "../../../core/api/client.js";
+import { NodeApiClient, NodeApiError, backlogRetryAfter, isRetryLater } from "../../../core/api/client.js";
 import type { OperationInput } from "../../../core/operations/index.js";
 import { RECORD_KINDS } from "../../../core/settlement/records.js";
 import { refusalOf } from "../../helpers/errors.js";
@@ -216,6 +216,44 @@ describe("node API client against a real node (one institution, real chain and L
     const lines = (await new Response(await api.client.backup()).text()).trim().split("\n");
     expect(lines.length).to.be.greaterThan(2);
     expect(JSON.parse(lines.at(-1) ?? "{}")).to.have.property("contentSha256");
+  });
+});
+
+describe("node API client: a node whose relay lags behind (admission control)", function () {
+  this.timeout(120_000);
+  let api: ApiNode;
+
+  before(async function () {
+    // Its batches wait a minute to fill: the first accepted payment is soon older than maxLagMs.
+    api = await startApiNode({ relay: { batchIntervalMs: 60_000, batchSize: 500, maxLagMs: 200 } });
+  });
+  after(async function () {
+    await api?.stop();
+  });
+
+  it("refuses new work with 503 RELAY_BACKLOG and Retry-After before storing any of it, and keeps what it accepted", async function () {
+    const s = api.scenario;
+    const first = await signedPay(s, await termsFor(s, 0));
+    expect(await api.client.submit(first.op)).to.deep.equal({ accepted: true, id: first.paymentId });
+    await waitFor("the relay lag past maxLagMs", async () => /settlenet_relay_lag_seconds 0\.[3-9]|settlenet_relay_lag_seconds [1-9]/.test(await api.client.metrics()));
+
+    const refused = [await signedPay(s, await termsFor(s, 1)), await signedPay(s, await termsFor(s, 0))];
+    const error = await refusalOf(api.client.submitBatch(refused.map((p) => p.op)));
+    expect(error).to.be.instanceOf(NodeApiError);
+    expect([error.code, (error as NodeApiError).status, isRetryLater(error)]).to.deep.equal(["RELAY_BACKLOG", 503, true]);
+    const retryAfter = backlogRetryAfter(error);
+    expect(retryAfter).to.be.within(1, 30);
+    expect(backlogRetryAfter(new NodeApiError(409, { type: "about:blank", title: "dup", status: 409, code: "DUPLICATE" }))).to.equal(undefined);
+
+    const response = await fetch(`${api.node.apiUrl}/v1/operations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(refused[0]?.op) });
+    expect(response.status).to.equal(503);
+    expect(response.headers.get("retry-after")).to.match(/^[1-9][0-9]*$/);
+    expect(response.headers.get("content-type")).to.match(/^application\/problem\+json/);
+    expect(await response.json()).to.include({ status: 503, code: "RELAY_BACKLOG" });
+
+    // Nothing of the refused requests was stored; the accepted payment waits to be relayed, not dropped.
+    for (const pay of refused) expect(await api.client.operation(pay.paymentId)).to.equal(undefined);
+    expect((await api.client.operation(first.paymentId))?.status).to.equal("accepted");
   });
 });
 

@@ -12,7 +12,7 @@ import { pino } from "pino";
 import { NodeApiClient } from "../../../core/api/client.js";
 import { writeOperatorKeystore } from "../../../core/keys.js";
 import { writeDeployment } from "../../../core/protocol/deployment.js";
-import { parseNodeConfig } from "../../../node/config.js";
+import { parseNodeConfig, type NodeConfigInput } from "../../../node/config.js";
 import { startNode, type RunningNode } from "../../../node/node.js";
 import { loadOrCreatePeerKey, peerIdOf } from "../../../node/p2p/keys.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
@@ -33,8 +33,8 @@ export interface ApiNode {
   stop(): Promise<void>;
 }
 
-/** Starts a chain, deploys a one-institution scenario and starts that institution's node in this process. */
-export async function startApiNode(): Promise<ApiNode> {
+/** Starts a chain, deploys a one-institution scenario and starts that institution's node in this process (`relay` overrides its relay settings). */
+export async function startApiNode(options: { relay?: NodeConfigInput["relay"] } = {}): Promise<ApiNode> {
   const dir = await mkdtemp(join(tmpdir(), "settlenet-api-"));
   const chain = await startChain();
   let node: RunningNode | undefined;
@@ -60,7 +60,7 @@ export async function startApiNode(): Promise<ApiNode> {
         deploymentFile,
         dataDir: join(dir, "data"),
         api: { host: "127.0.0.1", port: 0 },
-        relay: { batchIntervalMs: 50 },
+        relay: { batchIntervalMs: 50, ...options.relay },
         indexer: { pollIntervalMs: 100 },
         settlement: { cycleSeconds: CYCLE_SECONDS, tickMs: 100, finalizeFailoverMs: 1_000, rebroadcastMs: 1_000 },
         compliance: { aml: { pollIntervalMs: 100, largeValue: { threshold: LARGE_VALUE.toString() } }, reserves: { checkIntervalMs: 500 } },

@@ -1,14 +1,17 @@
 /**
- * BatchRelayer against a real chain served over JSON-RPC (RelayFixture): batching, per-item failures,
- * idempotency and resuming from storage after a stop. Failover is in scheduler.test.ts, RPC outages
- * and the shared nonce in sender.test.ts, token operations in token-relay.test.ts.
+ * BatchRelayer against a real chain served over JSON-RPC (RelayFixture): batching, several batches in
+ * flight with their gas fixed per item, per-item failures, an item out of gas retried alone,
+ * idempotency, admission control and resuming from storage after a stop. Failover is in
+ * scheduler.test.ts, RPC outages and the shared nonce in sender.test.ts, token operations in
+ * token-relay.test.ts.
  */
 import { expect } from "chai";
-import { Transaction, getAddress } from "ethers";
+import { JsonRpcProvider, Network, Transaction, getAddress } from "ethers";
 
 import { escrowOperationSchema, termsToJson, toContractOperation, type EscrowContext, type PaymentTerms } from "../../../core/operations/index.js";
 import type { StoredOperation } from "../../../core/records.js";
 import type { LocalChain, Scenario } from "../../helpers/chain.js";
+import { startJsonRpcProxy, type JsonRpcProxy } from "../../helpers/json-rpc-proxy.js";
 import { FAILED_TOPIC, RelayFixture, Status, escrowIface, sleep, waitFor } from "../../helpers/relay.js";
 
 describe("BatchRelayer", function () {
@@ -234,5 +237,106 @@ describe("BatchRelayer", function () {
     expect((await st.operations.get(lost.id))?.execution?.txHash).to.not.equal(lostHash);
     for (const op of all) expect(await paidCount(fromBlock, op.paymentId)).to.equal(1);
     expect(await logsSince(fromBlock, FAILED_TOPIC), "nothing was sent twice").to.have.length(0);
+  });
+
+  /** A provider through a JSON-RPC pass-through (one call per HTTP request), closed after the test. */
+  async function proxied(): Promise<{ provider: JsonRpcProvider; proxy: JsonRpcProxy }> {
+    const proxy = await startJsonRpcProxy(chain.url);
+    f.onCleanup(() => proxy.close());
+    const provider = new JsonRpcProvider(proxy.url, Network.from(ctx.chainId), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50, batchMaxCount: 1 });
+    f.onCleanup(async () => provider.destroy());
+    return { provider, proxy };
+  }
+
+  const payments = async (count: number): Promise<StoredOperation[]> => {
+    const ops: StoredOperation[] = [];
+    for (let i = 0; i < count; i++) ops.push(stored(await pay(payer(i), await terms(payer(i), 1_000n)), "api"));
+    return ops;
+  };
+
+  it("keeps several batches in flight with consecutive nonces, their gas fixed per item: no gas estimate", async function () {
+    const { provider, proxy } = await proxied();
+    const st = await storage();
+    const r = relayer(0, st, { batchSize: 10, batchIntervalMs: 10, maxInFlightBatches: 3, receiptPollMs: 50 }, provider);
+    await r.start();
+    const ops = await payments(40);
+    await st.operations.putAccepted(ops);
+    const release = proxy.hold("eth_sendRawTransaction");
+    r.enqueue(ops);
+    // The first broadcast is held: the next batches are signed and recorded behind it meanwhile.
+    await waitFor("three batches recorded as submitted", async () => {
+      const records = await Promise.all(ops.map((op) => st.operations.get(op.id)));
+      return new Set(records.filter((record) => record?.status === "submitted").map((record) => record?.txHash)).size === 3;
+    });
+    expect(proxy.calls.get("eth_sendRawTransaction")).to.equal(1);
+    release();
+    await waitFor("every payment executed", () => allFinal(st, ops));
+    const hashes = [...new Set(await Promise.all(ops.map(async (op) => (await st.operations.get(op.id))?.execution?.txHash ?? "")))];
+    expect(hashes).to.have.length(4);
+    const nonces = (await Promise.all(hashes.map((hash) => chain.provider.getTransaction(hash)))).map((tx) => tx?.nonce ?? -1).sort((a, b) => a - b);
+    expect(nonces).to.deep.equal([0, 1, 2, 3].map((i) => (nonces[0] ?? 0) + i));
+    expect(proxy.calls.get("eth_estimateGas") ?? 0, "gas estimates").to.equal(0);
+    expect(new Set(await statuses(st, ops))).to.deep.equal(new Set(["executed"]));
+  });
+
+  it("sends an item that ran out of gas again alone with twice its budget, and fails it once its tries are spent", async function () {
+    const st = await storage();
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
+    // A pay needs about 110,000 gas: at 30,000 it runs out, at 120,000 (its fourth budget) it fits.
+    const r = relayer(0, st, { batchIntervalMs: 10, itemGas: { pay: 30_000n } });
+    await r.start();
+    const ops = await payments(3);
+    await st.operations.putAccepted(ops);
+    r.enqueue(ops);
+    await waitFor("the payments executed after retries", () => allFinal(st, ops));
+    expect(new Set(await statuses(st, ops))).to.deep.equal(new Set(["executed"]));
+    for (const op of ops) expect(await paidCount(fromBlock, op.paymentId)).to.equal(1);
+    const executions = await Promise.all(ops.map(async (op) => chain.provider.getTransaction((await st.operations.get(op.id))?.execution?.txHash ?? "")));
+    expect(executions.some((tx) => (tx?.gasLimit ?? 0n) > 4n * 30_000n), "retried with a larger budget").to.equal(true);
+
+    // Never enough: recorded failed, not dropped in silence.
+    const st2 = await storage();
+    const r2 = relayer(1, st2, { batchIntervalMs: 10, itemGas: { pay: 1_000n } });
+    await r2.start();
+    const [doomed] = await payments(1);
+    if (!doomed) throw new Error("no payment");
+    await st2.operations.putAccepted([doomed]);
+    r2.enqueue([doomed]);
+    await waitFor("the starved payment failed", () => allFinal(st2, [doomed]));
+    const record = await st2.operations.get(doomed.id);
+    expect(record?.status).to.equal("failed");
+    expect(record?.error?.code).to.equal("REVERT_WITHOUT_REASON");
+    expect((await s.contracts.escrow.paymentOf(doomed.paymentId)).status).to.equal(Status.None);
+  });
+
+  it("refuses new API work while its own oldest operation waits longer than maxLagMs, and admits it again once that is relayed", async function () {
+    const { provider, proxy } = await proxied();
+    const st = await storage();
+    const r = relayer(0, st, { batchIntervalMs: 10, maxLagMs: 300, receiptPollMs: 50 }, provider);
+    await r.start();
+    expect(r.admission().refuse).to.equal(false);
+    const ops = await payments(2);
+    await st.operations.putAccepted(ops);
+    const release = proxy.hold("eth_sendRawTransaction");
+    r.enqueue(ops);
+    await waitFor("the relay lag past maxLagMs", () => r.admission().refuse);
+    const refusal = r.admission();
+    if (!refusal.refuse) throw new Error("admitted");
+    expect(refusal.lagMs).to.be.greaterThan(300);
+    expect(refusal.retryAfterSeconds).to.be.within(1, 30);
+    release();
+    await waitFor("the operations relayed", () => allFinal(st, ops));
+    await waitFor("admitted again", () => !r.admission().refuse);
+  });
+
+  it("counts only its own operations in the relay lag, not gossip ones it watches", async function () {
+    const st = await storage();
+    const r = relayer(0, st, { maxLagMs: 100, failoverTimeoutMs: 60_000 });
+    await r.start();
+    const gossip = (await payments(2)).map((op) => ({ ...op, origin: "gossip" as const, receivedAtMs: Date.now() - 60_000 }));
+    await st.operations.putAccepted(gossip);
+    r.enqueue(gossip);
+    await sleep(250);
+    expect(r.admission().refuse).to.equal(false);
   });
 });

@@ -1,18 +1,23 @@
 /**
- * Failover of gossip operations, observed through relayers on a real chain (RelayFixture): the
- * watching institution whose turn comes first relays, the others see it settled; a later turn relays
- * when nobody else did; each turn catches the index up with the chain first.
+ * Failover by lease, observed through relayers on a real chain (RelayFixture) whose lease messages
+ * are delivered to each other as the lease topic would: a holder that keeps making progress is left
+ * alone however long its backlog takes; once its lease lapses, the first institution in its failover
+ * order takes its operations over and claims them, so the next one leaves them alone; an operation
+ * nobody claimed is relayed after the failover timeout; nothing is taken over before the index has
+ * caught up with the chain, nor while the chain cannot be read; and the node's own API operations are
+ * not held up behind a takeover backlog.
  */
 import { expect } from "chai";
-import { AbiCoder, keccak256 } from "ethers";
+import { AbiCoder, keccak256, toBeHex } from "ethers";
 
 import type { StoredOperation } from "../../../core/records.js";
 import type { BatchRelayer } from "../../../node/relay/relayer.js";
+import type { Storage } from "../../../node/services.js";
 import type { LocalChain, Scenario } from "../../helpers/chain.js";
-import { FAILED_TOPIC, RelayFixture, Status, sleep, waitFor } from "../../helpers/relay.js";
+import { FAILED_TOPIC, RelayFixture, Status, waitFor } from "../../helpers/relay.js";
 
-describe("failover of gossip operations", function () {
-  this.timeout(60_000);
+describe("failover by lease", function () {
+  this.timeout(90_000);
 
   let f: RelayFixture;
   let chain: LocalChain;
@@ -33,114 +38,216 @@ describe("failover of gossip operations", function () {
 
   const storage = () => f.storage();
   const relayer = (...args: Parameters<RelayFixture["relayer"]>) => f.relayer(...args);
-  const terms = (...args: Parameters<RelayFixture["terms"]>) => f.terms(...args);
-  const pay = (...args: Parameters<RelayFixture["pay"]>) => f.pay(...args);
-  const stored = (...args: Parameters<RelayFixture["stored"]>) => f.stored(...args);
-  const payer = (i: number) => f.payer(i);
   const institution = (i: number) => f.institution(i);
   const logsSince = (...args: Parameters<RelayFixture["logsSince"]>) => f.logsSince(...args);
-  const paidCount = (...args: Parameters<RelayFixture["paidCount"]>) => f.paidCount(...args);
+  const nonceOf = (i: number) => chain.provider.getTransactionCount(institution(i).address);
 
-  /**
-   * Failover turn of institution `institutionIndex` for `operationId`, computed here from the rule
-   * independently of the relayer's code: positions by ascending keccak256(abi.encode(operationId,
-   * institution)), and the API node that accepted the operation holds turn 0, so position p waits p + 1 turns.
-   */
-  function expectedTurn(operationId: string, institutionIndex: number): number {
-    const coder = AbiCoder.defaultAbiCoder();
-    const sorted = s.institutions
-      .map((inst) => ({ address: inst.address, key: BigInt(keccak256(coder.encode(["bytes32", "address"], [operationId, inst.address]))) }))
-      .sort((a, b) => (a.key < b.key ? -1 : 1));
-    return sorted.findIndex((entry) => entry.address === institution(institutionIndex).address) + 1;
+  /** `count` signed pays, as the API node stores them and as the gossip nodes do. */
+  async function pays(count: number): Promise<{ api: StoredOperation[]; gossip: StoredOperation[] }> {
+    const api: StoredOperation[] = [];
+    for (let i = 0; i < count; i++) {
+      const payer = f.payer(i);
+      api.push(f.stored(await f.pay(payer, await f.terms(payer, 1_000n)), "api"));
+    }
+    return { api, gossip: api.map((op) => ({ ...op, origin: "gossip" as const })) };
   }
 
-  it("relays a gossip operation from the best-ranked watching institution after its timeout; the other sees it settled", async function () {
-    const failoverTimeoutMs = 700;
-    const stA = await storage();
-    const stB = await storage();
-    const rA = relayer(0, stA, { failoverTimeoutMs });
-    const rB = relayer(1, stB, { failoverTimeoutMs });
-    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
-    await rA.start();
-    await rB.start();
-
-    const t0 = Date.now();
-    const ops: StoredOperation[] = [];
-    for (let i = 0; i < 4; i++) ops.push(stored(await pay(payer(i), await terms(payer(i), 3_000n)), "gossip", t0));
-    await stA.operations.putAccepted(ops);
-    await stB.operations.putAccepted(ops);
-    rA.enqueue(ops);
-    rB.enqueue(ops);
-
-    // Stand-in for the indexer: whatever one node sees executed, the other is told is settled.
+  /** Stand-in for the nodes' indexers: what one storage shows executed, the other relayers are told is settled. */
+  function shareSettlements(nodes: { st: Storage; r: BatchRelayer }[], ops: StoredOperation[]): Map<string, number> {
     const executedAt = new Map<string, number>();
-    const settle = setInterval(() => {
+    const timer = setInterval(() => {
       void (async () => {
         for (const op of ops) {
           if (executedAt.has(op.id)) continue;
-          const [a, b] = await Promise.all([stA.operations.get(op.id), stB.operations.get(op.id)]);
-          if (a?.status === "executed") rB.settled([op.id]);
-          if (b?.status === "executed") rA.settled([op.id]);
-          if (a?.status === "executed" || b?.status === "executed") executedAt.set(op.id, Date.now() - t0);
+          const stored = await Promise.all(nodes.map(({ st }) => st.operations.get(op.id)));
+          if (!stored.some((record) => record?.status === "executed")) continue;
+          executedAt.set(op.id, Date.now());
+          for (const { r } of nodes) r.settled([op.id]);
         }
       })();
     }, 20);
-    f.onCleanup(async () => clearInterval(settle));
+    f.onCleanup(async () => clearInterval(timer));
+    return executedAt;
+  }
 
-    await waitFor("every gossip operation relayed", () => executedAt.size === ops.length);
-    // Past the latest moment the slower of the two would have relayed.
-    await sleep(Math.max(0, t0 + 3 * failoverTimeoutMs + 600 - Date.now()));
+  /** Position of institution `i` in the failover order of `holder` among `among`, from the rule itself: ascending keccak256(abi.encode(bytes32 holder, institution)). */
+  function turnOf(holder: string, i: number, among: number[]): number {
+    const coder = AbiCoder.defaultAbiCoder();
+    const sorted = among
+      .map((j) => ({ j, key: BigInt(keccak256(coder.encode(["bytes32", "address"], [toBeHex(BigInt(holder), 32), institution(j).address]))) }))
+      .sort((a, b) => (a.key < b.key ? -1 : 1));
+    return sorted.findIndex((entry) => entry.j === i);
+  }
 
-    for (const op of ops) {
-      const rankA = expectedTurn(op.id, 0);
-      const rankB = expectedTurn(op.id, 1);
-      const [winner, loser, rank] = rankA < rankB ? [stA, stB, rankA] : [stB, stA, rankB];
-      const winnerAddress = institution(rankA < rankB ? 0 : 1).address;
-      const won = await winner.operations.get(op.id);
-      expect(won?.status).to.equal("executed");
-      expect(won?.execution?.relayer).to.equal(winnerAddress);
-      expect(executedAt.get(op.id)).to.be.at.least(rank * failoverTimeoutMs - 20);
-      expect((await loser.operations.get(op.id))?.status, "the other never sent it").to.equal("accepted");
-      expect(await paidCount(fromBlock, op.paymentId)).to.equal(1);
-    }
-    expect(await logsSince(fromBlock, FAILED_TOPIC)).to.have.length(0);
+  it("leaves a backlog to its holder while the holder keeps renewing its lease, however much longer than the failover timeout it takes", async function () {
+    const failoverTimeoutMs = 300;
+    const stA = await storage();
+    const stB = await storage();
+    // A relays one operation per transaction, one transaction at a time: a backlog of seconds.
+    const rA = relayer(0, stA, { batchSize: 1, maxInFlightBatches: 1, batchIntervalMs: 10, leaseRenewMs: 100, failoverTimeoutMs });
+    const rB = relayer(1, stB, { leaseRenewMs: 100, failoverTimeoutMs });
+    f.linkLeases([rA, rB]);
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
+    const nonceB = await nonceOf(1);
+    await rA.start();
+    await rB.start();
+    const { api, gossip } = await pays(60);
+    await stA.operations.putAccepted(api);
+    await stB.operations.putAccepted(gossip);
+    const started = Date.now();
+    rA.enqueue(api);
+    rB.enqueue(gossip);
+    const executedAt = shareSettlements([{ st: stA, r: rA }, { st: stB, r: rB }], api);
+
+    await waitFor("the backlog relayed", () => executedAt.size === api.length, 60_000);
+    const tookMs = Math.max(...executedAt.values()) - started;
+    expect(tookMs, "the backlog must outlast the failover timeout for this test to mean anything").to.be.greaterThan(3 * failoverTimeoutMs);
+    expect(await nonceOf(1), "B sent nothing").to.equal(nonceB);
+    for (const op of api) expect((await stA.operations.get(op.id))?.execution?.relayer).to.equal(institution(0).address);
+    expect(await logsSince(fromBlock, FAILED_TOPIC), "no item was sent twice").to.have.length(0);
   });
 
-  it("fails over to a lower-ranked institution when nobody else relays a gossip operation", async function () {
+  it("leaves a holder's backlog alone when its lease messages stop arriving but its key keeps mining transactions", async function () {
+    const failoverTimeoutMs = 300;
+    const stA = await storage();
+    const stB = await storage();
+    const rA = relayer(0, stA, { batchSize: 1, maxInFlightBatches: 1, batchIntervalMs: 10, leaseRenewMs: 100, failoverTimeoutMs });
+    const rB = relayer(1, stB, { leaseRenewMs: 100, failoverTimeoutMs });
+    // A's claims reach B; after that, none of its messages do (a congested link).
+    let claimsDelivered = false;
+    f.linkLeases([rA, rB], (from, data) => {
+      if (from !== rA) return true;
+      if (claimsDelivered) return false;
+      claimsDelivered = JSON.parse(JSON.parse(new TextDecoder().decode(data)).body).claims !== "";
+      return true;
+    });
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
+    const nonceB = await nonceOf(1);
+    await rA.start();
+    await rB.start();
+    const { api, gossip } = await pays(60);
+    await stA.operations.putAccepted(api);
+    await stB.operations.putAccepted(gossip);
+    const started = Date.now();
+    rA.enqueue(api);
+    rB.enqueue(gossip);
+    const executedAt = shareSettlements([{ st: stA, r: rA }, { st: stB, r: rB }], api);
+
+    await waitFor("the backlog relayed", () => executedAt.size === api.length, 60_000);
+    expect(Math.max(...executedAt.values()) - started, "the backlog must outlast the failover timeout").to.be.greaterThan(3 * failoverTimeoutMs);
+    expect(claimsDelivered).to.equal(true);
+    expect(await nonceOf(1), "B sent nothing").to.equal(nonceB);
+    expect(await logsSince(fromBlock, FAILED_TOPIC), "no item was sent twice").to.have.length(0);
+  });
+
+  it("takes over a lapsed holder's operations: the first institution in its failover order, which claims them, and no other", async function () {
+    const failoverTimeoutMs = 500;
+    const nodes = [0, 1, 2].map(async (i) => ({ i, st: await storage() }));
+    const [a, b, c] = await Promise.all(nodes);
+    if (!a || !b || !c) throw new Error("no storage");
+    // A holds its operations in a batch that never fills: it claims them, then it is gone.
+    const rA = relayer(0, a.st, { batchSize: 500, batchIntervalMs: 600_000, leaseRenewMs: 100, failoverTimeoutMs });
+    const rB = relayer(1, b.st, { leaseRenewMs: 100, failoverTimeoutMs });
+    const rC = relayer(2, c.st, { leaseRenewMs: 100, failoverTimeoutMs });
+    let claimed: () => void = () => undefined;
+    const claimsHeard = new Promise<void>((resolve) => (claimed = resolve));
+    f.linkLeases([rA, rB, rC], (from, data) => {
+      if (from === rA && JSON.parse(JSON.parse(new TextDecoder().decode(data)).body).claims !== "") claimed();
+      return true;
+    });
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
+    const nonces = [await nonceOf(1), await nonceOf(2)];
+    for (const r of [rA, rB, rC]) await r.start();
+    const { api, gossip } = await pays(6);
+    await a.st.operations.putAccepted(api);
+    await b.st.operations.putAccepted(gossip);
+    await c.st.operations.putAccepted(gossip);
+    rA.enqueue(api);
+    rB.enqueue(gossip);
+    rC.enqueue(gossip);
+    await claimsHeard;
+    await rA.stop();
+    const stoppedAt = Date.now();
+    const executedAt = shareSettlements([{ st: b.st, r: rB }, { st: c.st, r: rC }], api);
+
+    await waitFor("the lapsed holder's operations relayed", () => executedAt.size === api.length, 30_000);
+    const takerIndex = turnOf(institution(0).address, 1, [1, 2]) === 0 ? 1 : 2;
+    const [taker, other] = takerIndex === 1 ? [b, c] : [c, b];
+    for (const op of api) {
+      expect((await taker.st.operations.get(op.id))?.execution?.relayer).to.equal(institution(takerIndex).address);
+      expect(executedAt.get(op.id)).to.be.at.least(stoppedAt + failoverTimeoutMs - 200);
+      expect((await s.contracts.escrow.paymentOf(op.paymentId)).status).to.equal(Status.Held);
+    }
+    expect(await nonceOf(other.i), "the other institution sent nothing").to.equal(nonces[other.i - 1]);
+    expect(await logsSince(fromBlock, FAILED_TOPIC), "no item was sent twice").to.have.length(0);
+  });
+
+  it("relays an operation nobody claimed after the failover timeout", async function () {
     const failoverTimeoutMs = 300;
     const st = await storage();
-    const r = relayer(2, st, { failoverTimeoutMs });
+    const r = relayer(2, st, { failoverTimeoutMs, leaseRenewMs: 100 });
     await r.start();
-    const t0 = Date.now();
-    const op = stored(await pay(payer(1), await terms(payer(1), 1_500n)), "gossip", t0);
+    const { gossip } = await pays(1);
+    const [op] = gossip;
+    if (!op) throw new Error("no operation");
     await st.operations.putAccepted([op]);
+    const t0 = Date.now();
     r.enqueue([op]);
-    await waitFor("failover relay", async () => (await st.operations.get(op.id))?.status === "executed");
-    expect(Date.now() - t0).to.be.at.least(expectedTurn(op.id, 2) * failoverTimeoutMs);
+    await waitFor("the unclaimed operation relayed", async () => (await st.operations.get(op.id))?.status === "executed");
+    expect(Date.now() - t0).to.be.at.least(failoverTimeoutMs);
     expect((await st.operations.get(op.id))?.execution?.relayer).to.equal(institution(2).address);
   });
 
-  it("catches up with the chain before a failover: relays nothing its index then reports settled, and still relays when the catch-up fails", async function () {
+  it("catches up with the chain before a takeover: relays nothing its index then reports settled, and nothing while the chain cannot be read", async function () {
     const failoverTimeoutMs = 300;
     const st = await storage();
-    const t0 = Date.now();
-    const settledElsewhere = stored(await pay(payer(1), await terms(payer(1), 1_700n)), "gossip", t0);
-    const unsettled = stored(await pay(payer(2), await terms(payer(2), 1_800n)), "gossip", t0);
+    const { gossip } = await pays(2);
+    const [settledElsewhere, unsettled] = gossip;
+    if (!settledElsewhere || !unsettled) throw new Error("no operations");
     let calls = 0;
-    // Stands in for the indexer: each catch-up finds `settledElsewhere` executed by another node, then the RPC fails.
-    const r: BatchRelayer = relayer(2, st, { failoverTimeoutMs }, chain.provider, async () => {
+    let readableAt = 0;
+    // Stands in for the indexer: the first catch-up finds `settledElsewhere` executed by another node, then the RPC fails; the next ones succeed.
+    const r: BatchRelayer = relayer(2, st, { failoverTimeoutMs, leaseRenewMs: 100 }, chain.provider, async () => {
       calls += 1;
-      r.settled([settledElsewhere.id]);
-      throw new Error("RPC down");
+      if (calls === 1) {
+        r.settled([settledElsewhere.id]);
+        throw new Error("RPC down");
+      }
+      readableAt ||= Date.now();
     });
     await r.start();
     await st.operations.putAccepted([settledElsewhere, unsettled]);
     r.enqueue([settledElsewhere, unsettled]);
-    await waitFor("the failover of the unsettled operation", async () => (await st.operations.get(unsettled.id))?.status === "executed");
-    await sleep(Math.max(0, t0 + 4 * failoverTimeoutMs + 500 - Date.now()));
-    expect(calls).to.be.at.least(1);
+    await waitFor("the takeover of the unsettled operation", async () => (await st.operations.get(unsettled.id))?.status === "executed");
+    const executedAt = Date.now();
+    expect(calls).to.be.at.least(2);
+    // Back after a failure: the holders get a failover timeout of readable chain to renew first.
+    expect(executedAt - readableAt).to.be.at.least(failoverTimeoutMs);
     expect((await st.operations.get(unsettled.id))?.execution?.relayer).to.equal(institution(2).address);
     expect((await st.operations.get(settledElsewhere.id))?.status).to.equal("accepted");
     expect((await s.contracts.escrow.paymentOf(settledElsewhere.paymentId)).status).to.equal(Status.None);
+  });
+
+  it("relays its own API operations ahead of a backlog taken over from others", async function () {
+    const st = await storage();
+    const r = relayer(2, st, { failoverTimeoutMs: 200, leaseRenewMs: 100, batchSize: 10, maxInFlightBatches: 1, batchIntervalMs: 10 });
+    await r.start();
+    const { gossip: backlog } = await pays(80);
+    await st.operations.putAccepted(backlog);
+    r.enqueue(backlog);
+    await waitFor("the takeover under way", async () => (await f.statuses(st, backlog)).includes("executed"));
+    const { api: own } = await pays(10);
+    await st.operations.putAccepted(own);
+    r.enqueue(own);
+    await waitFor("everything relayed", () => f.allFinal(st, [...backlog, ...own]), 60_000);
+
+    const blockOf = async (op: StoredOperation) => (await st.operations.get(op.id))?.execution?.blockNumber ?? Infinity;
+    const ownBlocks = await Promise.all(own.map(blockOf));
+    const backlogBlocks = await Promise.all(backlog.map(blockOf));
+    const takeoverBatches = new Set(backlogBlocks).size;
+    // Eight of every ten places go to own operations while both wait: two batches take all ten.
+    expect(new Set(ownBlocks).size).to.be.at.most(2);
+    expect(Math.max(...ownBlocks), "own operations were not left behind the backlog").to.be.lessThan(Math.max(...backlogBlocks));
+    expect(takeoverBatches).to.be.at.least(8);
   });
 });

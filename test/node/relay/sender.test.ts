@@ -1,9 +1,11 @@
 /**
  * The transaction sender of one key, against a real chain served over JSON-RPC: nonces assigned one
- * transaction at a time, nothing broadcast when the record before the broadcast fails, a broadcast
- * whose answer was lost resolved from the chain, and the relayer's escrow batches interleaved with the
- * settlement service's cycle finalizations without the chain refusing any transaction for its nonce
- * (a JSON-RPC pass-through between the node's parts and the chain records what the chain refused).
+ * transaction at a time, the next transaction signed and recorded while the one before it is being
+ * broadcast (and nothing signed behind a failed broadcast sent after it), no gas estimate for a fixed
+ * gas limit, nothing broadcast when the record before the broadcast fails, a broadcast whose answer
+ * was lost resolved from the chain, and the relayer's escrow batches interleaved with the settlement
+ * service's cycle finalizations without the chain refusing any transaction for its nonce (a JSON-RPC
+ * pass-through between the node's parts and the chain records what the chain refused).
  */
 import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -20,17 +22,16 @@ import type { StoredOperation } from "../../../core/records.js";
 import { ChainRegistryView } from "../../../node/chain/registry-view.js";
 import { Indexer } from "../../../node/indexer/indexer.js";
 import { BatchRelayer } from "../../../node/relay/relayer.js";
-import { TransactionSender } from "../../../node/relay/sender.js";
+import { BROADCAST_UNCONFIRMED, TransactionSender } from "../../../node/relay/sender.js";
+import type { SettlenetError } from "../../../core/errors.js";
 import { CycleService } from "../../../node/settlement/service.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { LocalChain, Scenario } from "../../helpers/chain.js";
-import { startJsonRpcProxy } from "../../helpers/json-rpc-proxy.js";
+import { startJsonRpcProxy, type JsonRpcProxy } from "../../helpers/json-rpc-proxy.js";
 import { signedPay, termsFor } from "../../helpers/operations.js";
 import { FAILED_TOPIC, RelayFixture, Status, logger, sleep, waitFor } from "../../helpers/relay.js";
 
 const CYCLE_SECONDS = 3_600;
-
-// ---------------------------------------------------------------- TCP proxy between relayer and chain
 
 // ---------------------------------------------------------------- TCP proxy between relayer and chain
 
@@ -146,11 +147,70 @@ describe("transaction sender", function () {
     const address = await txSender.address();
     const first = await chain.provider.getTransactionCount(address);
     const to = Wallet.createRandom().address;
-    const sent = await Promise.all(Array.from({ length: 8 }, () => txSender.send({ to, data: "0x", extraGas: 0n, purpose: "test" })));
+    const sent = await Promise.all(Array.from({ length: 8 }, () => txSender.send({ to, data: "0x", purpose: "test" })));
     expect(sent.map((tx) => tx.nonce).sort((a, b) => a - b)).to.deep.equal(Array.from({ length: 8 }, (_, i) => first + i));
     const receipts = await Promise.all(sent.map((tx) => txSender.waitForReceipt(tx.hash, new AbortController().signal)));
     for (const receipt of receipts) expect(receipt !== undefined && receipt !== "dropped" && receipt.status).to.equal(1);
     expect(await chain.provider.getTransactionCount(address)).to.equal(first + 8);
+  });
+
+  /** A sender of the institution's key through a JSON-RPC pass-through, one call per HTTP request. */
+  async function proxiedSender(): Promise<{ txSender: TransactionSender; proxy: JsonRpcProxy }> {
+    const proxy = await startJsonRpcProxy(chain.url);
+    f.onCleanup(() => proxy.close());
+    const provider = new JsonRpcProvider(proxy.url, Network.from(ctx.chainId), { staticNetwork: true, cacheTimeout: -1, pollingInterval: 50, batchMaxCount: 1 });
+    f.onCleanup(async () => provider.destroy());
+    return { txSender: new TransactionSender({ receiptPollMs: 50 }, { wallet: f.institution(0).connect(provider), logger }), proxy };
+  }
+
+  it("signs and records the next transaction while the one before it is broadcast, and broadcasts them in nonce order without a gas estimate", async function () {
+    const { txSender, proxy } = await proxiedSender();
+    const to = Wallet.createRandom().address;
+    const recorded: string[] = [];
+    const beforeBroadcast = async (txHash: string) => {
+      recorded.push(txHash);
+    };
+    const release = proxy.hold("eth_sendRawTransaction");
+    const first = txSender.send({ to, data: "0x", gasLimit: 21_000n, purpose: "test" }, { beforeBroadcast });
+    const second = txSender.send({ to, data: "0x", gasLimit: 21_000n, purpose: "test" }, { beforeBroadcast });
+    await waitFor("both transactions signed and recorded", () => recorded.length === 2);
+    // The first broadcast is still unanswered: the second waits behind it, already recorded.
+    expect(proxy.calls.get("eth_sendRawTransaction")).to.equal(1);
+    release();
+    const [a, b] = await Promise.all([first, second]);
+    expect(b.nonce).to.equal(a.nonce + 1);
+    expect(recorded).to.deep.equal([a.hash, b.hash]);
+    for (const sent of [a, b]) {
+      const receipt = await txSender.waitForReceipt(sent.hash, new AbortController().signal);
+      expect(receipt !== undefined && receipt !== "dropped" && receipt.status).to.equal(1);
+    }
+    expect(proxy.calls.get("eth_estimateGas") ?? 0, "gas estimates").to.equal(0);
+  });
+
+  it("after a failed broadcast, broadcasts nothing signed behind it and takes the nonce from the chain again", async function () {
+    const { txSender, proxy } = await proxiedSender();
+    const address = await txSender.address();
+    const before = await chain.provider.getTransactionCount(address);
+    const to = Wallet.createRandom().address;
+    const recorded: string[] = [];
+    const beforeBroadcast = async (txHash: string) => {
+      recorded.push(txHash);
+    };
+    const release = proxy.hold("eth_sendRawTransaction");
+    const first = txSender.send({ to, data: "0x", gasLimit: 21_000n, purpose: "test" }, { beforeBroadcast }).then(() => undefined, (error: unknown) => error);
+    const second = txSender.send({ to, data: "0x", gasLimit: 21_000n, purpose: "test" }, { beforeBroadcast }).then(() => undefined, (error: unknown) => error);
+    await waitFor("both transactions signed and recorded", () => recorded.length === 2);
+    proxy.failNext("eth_sendRawTransaction");
+    release();
+    const [firstError, secondError] = (await Promise.all([first, second])) as (SettlenetError | undefined)[];
+    expect(firstError?.code).to.equal(BROADCAST_UNCONFIRMED);
+    expect(secondError?.code).to.equal(BROADCAST_UNCONFIRMED);
+    expect(secondError?.meta["code"]).to.equal("TX_HELD_BACK");
+    expect(proxy.calls.get("eth_sendRawTransaction"), "the second was never sent").to.equal(1);
+    for (const hash of recorded) expect(await chain.provider.getTransaction(hash)).to.equal(null);
+    const next = await txSender.send({ to, data: "0x", gasLimit: 21_000n, purpose: "test" });
+    expect(next.nonce).to.equal(before);
+    expect(await txSender.waitForReceipt(next.hash, new AbortController().signal)).to.have.property("status", 1);
   });
 
   it("broadcasts nothing when the record before the broadcast fails, and the next transaction takes the same nonce", async function () {

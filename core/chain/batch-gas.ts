@@ -1,0 +1,77 @@
+/**
+ * The gas an `executeBatch` transaction gets, fixed per item by kind instead of asked of the chain
+ * (`eth_estimateGas` runs the whole batch once more, and cost the chain more CPU than executing it).
+ * Each budget is the worst case measured on the contracts plus a margin (fresh nonce bitmap words,
+ * balances going from zero, the first deposit into the escrow); test/contracts/escrow/batch-gas.test.ts
+ * runs every kind at exactly its budget and fails if one no longer fits. An item that still runs out
+ * of gas is retried alone with a multiple of its budget (node/relay/escrow-submitter.ts).
+ */
+import { calldataGas } from "../operations/calldata.js";
+import type { EscrowOperationKind } from "../operations/index.js";
+
+/** Intrinsic gas of every transaction. */
+export const TX_BASE_GAS = 21_000n;
+
+/** The most gas one transaction may use (EIP-7825, 2^24): a batch never asks for more. */
+export const TX_GAS_CAP = 16_777_216n;
+
+/**
+ * Gas a batch keeps beyond its items' budgets: executeBatch itself (about 1,300) and room for the last
+ * item, which gets only 63/64 of the gas left when it is called (EIP-150).
+ */
+export const BATCH_BASE_GAS = 40_000n;
+
+/** What an item's gas budget depends on: its kind, and for pay whether it is direct (paid out at once). */
+export type BatchGasClass = EscrowOperationKind | "directPay";
+
+/**
+ * Gas an item of each class may use inside executeBatch, its calldata excluded: its own call frame
+ * (`this.executeFromBatch`) and the loop's share. From the worst cases measured by
+ * test/contracts/escrow/batch-gas.test.ts (`BATCH_GAS_REPORT=1` prints the gas used): the least budget
+ * at which the item still executes, which exceeds the gas used (refunds are paid at the end, and the
+ * item is called with 63/64 of the gas left), plus at least 5%.
+ */
+export const BATCH_ITEM_GAS: Readonly<Record<BatchGasClass, bigint>> = {
+  // Uses 106,092, needs at most 110,000: the escrow's first deposit (its token balance from zero).
+  pay: 116_000n,
+  // Uses 160,461, needs at most 185,000: the merchant's and the fee receiver's first tokens.
+  directPay: 195_000n,
+  // Uses 39,506, needs at most 41,000: the merchant's nonce in a fresh bitmap word.
+  markFulfilled: 44_000n,
+  // Uses 125,529, needs at most 135,000: the payer's nonce in a fresh word, the merchant's and the fee receiver's first tokens.
+  confirm: 142_000n,
+  // Uses 98,429, needs at most 104,000: the merchant's and the fee receiver's first tokens.
+  release: 110_000n,
+  // Uses 78,461, needs at most 80,000: after release, from the merchant's balance, the merchant's nonce in a fresh word.
+  refund: 85_000n,
+  // Uses 40,026, needs at most 41,000: the payer's nonce in a fresh word.
+  dispute: 44_000n,
+  // Uses 147,665, needs at most 154,000: three transfers, the merchant's and the fee receiver's first tokens.
+  resolve: 162_000n,
+  // Uses 69,814, needs at most 75,000: the payer's nonce in a fresh word.
+  reclaim: 79_000n,
+};
+
+/** The gas class of an escrow operation. */
+export function batchGasClass(op: { kind: EscrowOperationKind; terms: { direct: boolean } }): BatchGasClass {
+  return op.kind === "pay" && op.terms.direct ? "directPay" : op.kind;
+}
+
+/** Budgets by gas class (BATCH_ITEM_GAS unless a relayer is given others). */
+export type BatchGasBudgets = Readonly<Record<BatchGasClass, bigint>>;
+
+/** Gas of an item: its budget (times `factor` after it ran out of gas) plus its calldata. */
+export function batchItemGas(gasClass: BatchGasClass, calldataGas: bigint, factor = 1, budgets: BatchGasBudgets = BATCH_ITEM_GAS): bigint {
+  return budgets[gasClass] * BigInt(factor) + calldataGas;
+}
+
+/** The gas limit of an executeBatch transaction with `calldata` carrying items of these classes (and retry factors). */
+export function batchGasLimit(
+  items: readonly { gasClass: BatchGasClass; factor?: number }[],
+  calldata: Uint8Array,
+  budgets: BatchGasBudgets = BATCH_ITEM_GAS,
+): bigint {
+  let gas = TX_BASE_GAS + BATCH_BASE_GAS + calldataGas(calldata);
+  for (const item of items) gas += budgets[item.gasClass] * BigInt(item.factor ?? 1);
+  return gas;
+}
