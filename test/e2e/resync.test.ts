@@ -23,13 +23,12 @@ import { paidCounts, signedPays } from "../helpers/operations.js";
 
 type Pay = { op: EscrowOperationInput; paymentId: string };
 
-/** What one probe of the starting node saw. */
-interface Sample {
-  get: number | "refused";
-  getCode?: string;
-  post: number | "refused";
-  postCode?: string;
-  /** On the first answer other than 503 to the GET: how many of the expected operations it held, by status. */
+/** One probe of the starting node, in the order the probes were made (one at a time). */
+interface Probe {
+  kind: "get" | "post";
+  status: number | "refused";
+  code?: string;
+  /** On the first probe answered with anything but 503: how many of the expected operations it held, by status. */
   held?: Record<string, number>;
 }
 
@@ -54,62 +53,61 @@ async function statuses(node: NodeHandle, ids: string[]): Promise<Record<string,
 }
 
 /**
- * Starts `node` and probes it every few milliseconds until it is ready: GET of operation `probeId`
- * and a re-submission of `resubmit` (which the network already accepted). The first time the GET is
- * answered with anything but 503, also counts which of `expected` it holds.
+ * Starts `node` and probes it every few milliseconds until it is ready: GET of operation `probeId`,
+ * then a re-submission of `resubmit` (which the network already accepted), one request at a time so
+ * that the probes' order is the order the node saw them. The first time a probe is answered with
+ * anything but 503, also counts which of `expected` the node holds.
  */
-async function startWatching(node: NodeHandle, probeId: string, resubmit: EscrowOperationInput, expected: string[]): Promise<Sample[]> {
-  const samples: Sample[] = [];
+async function startWatching(node: NodeHandle, probeId: string, resubmit: EscrowOperationInput, expected: string[]): Promise<Probe[]> {
+  const probes: Probe[] = [];
   let started = false;
   let failed: unknown;
   const starting = node.start().then(
     () => (started = true),
     (error: unknown) => (failed = error),
   );
-  const probe = async <T extends { code?: string }>(call: () => Promise<{ status: number; body: T }>): Promise<{ status: number | "refused"; code?: string }> => {
+  const probe = async (kind: Probe["kind"], call: () => Promise<{ status: number; body: { code?: string } }>): Promise<void> => {
+    let answer: Probe;
     try {
       const { status, body } = await call();
-      return { status, ...(body.code ? { code: body.code } : {}) };
+      answer = { kind, status, ...(body.code ? { code: body.code } : {}) };
     } catch {
-      return { status: "refused" };
+      answer = { kind, status: "refused" };
     }
+    if (answer.status !== "refused" && answer.status !== 503 && !probes.some((p) => p.held)) answer.held = await statuses(node, expected);
+    probes.push(answer);
   };
-  let counted = false;
   // Probe until the node is up, and a little longer: what it answers right after must hold too.
   for (let after = 0; after < 5 && failed === undefined; after += started ? 1 : 0) {
-    const [get, post] = await Promise.all([
-      probe(() => getJson<{ code?: string }>(`${node.apiUrl}/v1/operations/${probeId}`)),
-      probe(() => postJson<{ code?: string }>(`${node.apiUrl}/v1/operations`, resubmit)),
-    ]);
-    const sample: Sample = { get: get.status, post: post.status, ...(get.code ? { getCode: get.code } : {}), ...(post.code ? { postCode: post.code } : {}) };
-    if (!counted && get.status !== "refused" && get.status !== 503) {
-      counted = true;
-      sample.held = await statuses(node, expected);
-    }
-    samples.push(sample);
+    await probe("get", () => getJson<{ code?: string }>(`${node.apiUrl}/v1/operations/${probeId}`));
+    await probe("post", () => postJson<{ code?: string }>(`${node.apiUrl}/v1/operations`, resubmit));
+    // Paces the probes (not a synchronisation: the loop ends on the node's own start).
     await new Promise((r) => setTimeout(r, 20));
   }
   await starting;
   if (failed) throw failed;
-  return samples;
+  return probes;
 }
 
-/** The gate held: refused or 503 NOT_READY, then (for good) the caught-up answers. */
-function expectGated(samples: Sample[], expected: { get: number; post: number; postCode: string }, held: Record<string, number>): void {
-  const shown = JSON.stringify(samples.slice(-12));
-  const firstServed = samples.findIndex((s) => s.get !== "refused" && s.get !== 503);
+/**
+ * The gate held: every probe before the first served one was refused or answered 503 NOT_READY, and
+ * every probe from it on got the caught-up answer. Readiness only ever turns on, so one NOT_READY
+ * after a served probe is a gate that let a request through before the node was ready.
+ */
+function expectGated(probes: Probe[], expected: { get: number; post: number; postCode: string }, held: Record<string, number>): void {
+  const shown = JSON.stringify(probes.slice(-12));
+  const firstServed = probes.findIndex((p) => p.status !== "refused" && p.status !== 503);
   expect(firstServed, `never served: ${shown}`).to.be.greaterThan(0);
-  const before = samples.slice(0, firstServed);
-  const after = samples.slice(firstServed);
+  const before = probes.slice(0, firstServed);
+  const after = probes.slice(firstServed);
   // Not-ready answers were seen (the gate exists), each coded, and nothing else before the node was ready.
-  expect(before.filter((s) => s.get === 503 && s.getCode === "NOT_READY"), `no NOT_READY seen: ${shown}`).to.not.have.length(0);
-  expect(before.filter((s) => !(s.get === "refused" || (s.get === 503 && s.getCode === "NOT_READY"))), shown).to.deep.equal([]);
-  expect(before.filter((s) => !(s.post === "refused" || (s.post === 503 && s.postCode === "NOT_READY"))), shown).to.deep.equal([]);
+  expect(before.filter((p) => p.status === 503 && p.code === "NOT_READY"), `no NOT_READY seen: ${shown}`).to.not.have.length(0);
+  expect(before.filter((p) => !(p.status === "refused" || (p.status === 503 && p.code === "NOT_READY"))), shown).to.deep.equal([]);
   // From the first answer on: the operation is known, the re-submission a duplicate, never NOT_READY again.
-  expect(after.filter((s) => s.get !== expected.get || s.post !== expected.post), shown).to.deep.equal([]);
-  expect(after.filter((s) => s.post === 409 && s.postCode !== expected.postCode), shown).to.deep.equal([]);
+  expect(after.filter((p) => p.status !== (p.kind === "get" ? expected.get : expected.post)), shown).to.deep.equal([]);
+  expect(after.filter((p) => p.kind === "post" && p.code !== expected.postCode), shown).to.deep.equal([]);
   expect(after[0]?.held, shown).to.deep.equal(held);
-  const notReady = before.filter((s) => s.get === 503).length;
+  const notReady = before.filter((p) => p.status === 503).length;
   console.log(`      ${before.length - notReady} probes refused, ${notReady} answered NOT_READY, then served`);
 }
 
@@ -193,8 +191,8 @@ describe("resync: a restored or emptied node catches up with the chain and its p
     const ids = pays.map((p) => p.paymentId);
     await rm(c.dataDir, { recursive: true, force: true });
 
-    const samples = await startWatching(c, ids[0]!, pays[1]!.op, ids);
-    expectGated(samples, { get: 200, post: 409, postCode: "DUPLICATE" }, { accepted: ids.length });
+    const probes = await startWatching(c, ids[0]!, pays[1]!.op, ids);
+    expectGated(probes, { get: 200, post: 409, postCode: "DUPLICATE" }, { accepted: ids.length });
     const origins = await Promise.all(ids.slice(0, 50).map(async (id) => (await getJson<StoredOperation>(`${c.apiUrl}/v1/operations/${id}`)).body.origin));
     expect(new Set(origins)).to.deep.equal(new Set(["gossip"]));
     expect(await opStatus(c, ids[0]!)).to.equal("accepted");
@@ -218,8 +216,8 @@ describe("resync: a restored or emptied node catches up with the chain and its p
     await mkdir(c.dataDir, { recursive: true });
 
     // Before its first answer it has replayed the chain since the backup and taken the peers' pending operations.
-    const samples = await startWatching(c, ids[0]!, pays[1]!.op, [...earlier, ...ids]);
-    expectGated(samples, { get: 200, post: 409, postCode: "DUPLICATE" }, { executed: earlier.length, accepted: ids.length });
+    const probes = await startWatching(c, ids[0]!, pays[1]!.op, [...earlier, ...ids]);
+    expectGated(probes, { get: 200, post: 409, postCode: "DUPLICATE" }, { executed: earlier.length, accepted: ids.length });
 
     await executeOnceAfterResume(pays);
   });
