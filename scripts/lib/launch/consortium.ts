@@ -201,6 +201,8 @@ export interface ConsortiumOptions {
   /** CNY minted to each payer, in minor units. */
   payerFunds: bigint;
   merchantFeeBps: number;
+  /** Onboard into this deployment (checked on the chain) instead of deploying. */
+  deployment?: Deployment;
   onStep?: (step: string) => void;
 }
 
@@ -213,6 +215,9 @@ export async function provisionConsortium(provider: JsonRpcProvider, options: Co
     payers: Array.from({ length: options.payers }, (_, i) => DEV_ACCOUNTS.payer(i)),
     payerFunds: options.payerFunds,
     merchantFeeBps: options.merchantFeeBps,
+    // The gateway's permit relayer pays gas: a chain that does not prefund it gets it from governance.
+    fund: [{ address: DEV_ACCOUNTS.permitRelayer().address, minimum: SENDER_FUNDS }],
+    ...(options.deployment ? { deployment: options.deployment } : {}),
     ...(options.onStep ? { onStep: options.onStep } : {}),
   });
   return { deployment, attestedReserves };
@@ -229,6 +234,8 @@ export interface ScenarioOptions {
   regulatorPeerId?: string;
   payerFunds?: bigint;
   merchantFeeBps?: number;
+  /** Further accounts to fund from the governance key (keys a test sends transactions with). */
+  fund?: { address: string; minimum: bigint }[];
 }
 
 export interface Scenario {
@@ -261,6 +268,7 @@ export async function deployScenario(chain: LocalChain, options: ScenarioOptions
     payers,
     payerFunds: options.payerFunds ?? 10_000_000n,
     merchantFeeBps: options.merchantFeeBps ?? 100,
+    ...(options.fund ? { fund: options.fund } : {}),
   });
   const token = contracts.tokens["CNY"];
   if (!token) throw new Error("CNY token missing");
