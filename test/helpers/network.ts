@@ -14,7 +14,7 @@ import type { StoredOperation } from "../../core/records.js";
 import type { NodeConfigInput } from "../../node/config.js";
 import type { LocalChain } from "../../scripts/lib/launch/chain.js";
 import type { ScenarioOptions } from "../../scripts/lib/launch/consortium.js";
-import { launchNodes, type NodeHandle, type NodeNetwork } from "../../scripts/lib/launch/nodes.js";
+import { launchNodes, type NodeHandle, type NodeNetwork, type NodeNetworkOptions } from "../../scripts/lib/launch/nodes.js";
 import { StopOrder } from "../../scripts/lib/launch/part.js";
 import { startTestChain } from "./chain.js";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
@@ -41,6 +41,8 @@ export interface NetworkOptions extends Omit<ScenarioOptions, "institutionPeerId
   rpcProxy?: boolean;
   /** A chain started elsewhere; closed by stop(). */
   chain?: LocalChain;
+  /** Where each node runs: its listen address and network namespace (default 127.0.0.1, this namespace). */
+  placement?: NodeNetworkOptions["placement"];
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
