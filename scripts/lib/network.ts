@@ -91,7 +91,16 @@ const stateSchema = z.strictObject({
   /** Development secrets: the operators' keystore password and the gateway master key. */
   keyPassword: z.string(),
   masterKey: z.string(),
-  nodes: z.array(z.strictObject({ name: z.string(), role: z.enum(["institution", "regulator"]), address: z.string(), peerId: z.string() })),
+  nodes: z.array(
+    z.strictObject({
+      name: z.string(),
+      role: z.enum(["institution", "regulator"]),
+      address: z.string(),
+      peerId: z.string(),
+      /** The address the node's libp2p and API listen on (absent: 127.0.0.1). */
+      host: z.string().optional(),
+    }),
+  ),
   merchants: z.array(
     z.strictObject({
       id: z.string(),
@@ -126,7 +135,10 @@ export function endpointsOf(ports: NetworkPorts, state: Pick<NetworkState, "node
     chain: state.chainUrl ?? `http://127.0.0.1:${ports.chain}`,
     gateway: `http://127.0.0.1:${ports.gateway}`,
     bank: `http://127.0.0.1:${ports.bank}`,
-    nodes: state.nodes.map((node, i) => ({ name: node.name, role: node.role, api: `http://127.0.0.1:${ports.nodes[i]?.api}`, p2p: `/ip4/127.0.0.1/tcp/${ports.nodes[i]?.p2p}/p2p/${node.peerId}` })),
+    nodes: state.nodes.map((node, i) => {
+      const host = node.host ?? "127.0.0.1";
+      return { name: node.name, role: node.role, api: `http://${host}:${ports.nodes[i]?.api}`, p2p: `/ip4/${host}/tcp/${ports.nodes[i]?.p2p}/p2p/${node.peerId}` };
+    }),
   };
 }
 
@@ -183,6 +195,12 @@ export interface StartNetworkOptions {
   chainUrl?: string;
   /** With `chainUrl`: a deployment on that chain to onboard into instead of deploying anew. */
   deploymentFile?: string;
+  /**
+   * Where each node runs, in the order institution-1..3, regulator: the address its libp2p and API
+   * listen on (kept in network.json) and a network namespace (`ip netns exec`, e.g. separate hosts'
+   * networks on one machine). The chain must then be reachable from there: use `chainUrl`.
+   */
+  placement?: { host: string; netns?: string }[];
 }
 
 export interface RunningNetwork {
@@ -333,6 +351,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         role: name === "regulator" ? ("regulator" as const) : ("institution" as const),
         address: (name === "regulator" ? DEV_ACCOUNTS.regulator() : DEV_ACCOUNTS.institution(i)).address,
         peerId: peerIds[i] ?? "",
+        ...(options.placement?.[i] ? { host: options.placement[i].host } : {}),
       }));
       for (const [i, name] of NODE_NAMES.entries()) {
         const wallet = name === "regulator" ? DEV_ACCOUNTS.regulator() : DEV_ACCOUNTS.institution(i);
@@ -383,7 +402,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       return {
         port: ports.gateway,
         dataDir: join(dirOf("gateway"), "data"),
-        nodeUrl: `http://127.0.0.1:${ports.nodes[0]?.api}`,
+        nodeUrl: `http://${options.placement?.[0]?.host ?? state?.nodes[0]?.host ?? "127.0.0.1"}:${ports.nodes[0]?.api}`,
         rpcUrl: chainUrl,
         deploymentFile,
         masterKeyEnv: MASTER_KEY_ENV,
@@ -401,12 +420,12 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
           keyFile: "operator.json",
           keyPasswordEnv: KEY_PASSWORD_ENV,
           peerKeyFile: "peer.key",
-          listen: [`/ip4/127.0.0.1/tcp/${ports.nodes[i]?.p2p}`],
+          listen: [`/ip4/${provisioned.nodes[i]?.host ?? "127.0.0.1"}/tcp/${ports.nodes[i]?.p2p}`],
           bootstrap: endpoints.nodes.filter((_, j) => j !== i).map((n) => n.p2p),
           rpcUrl: chainUrl,
           deploymentFile: "../deployment.json",
           dataDir: "data",
-          api: { host: "127.0.0.1", port: ports.nodes[i]?.api ?? 0 },
+          api: { host: provisioned.nodes[i]?.host ?? "127.0.0.1", port: ports.nodes[i]?.api ?? 0 },
           relay: { batchIntervalMs: 100, failoverTimeoutMs: 5_000 },
           indexer: { pollIntervalMs: 250 },
           settlement: { cycleSeconds, tickMs: 1_000, finalizeFailoverMs: 5_000, rebroadcastMs: 5_000 },
@@ -415,7 +434,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         };
         const configFile = join(dirOf(name), "node.json");
         await writeConfig(configFile, config);
-        return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env });
+        const netns = options.placement?.[i]?.netns;
+        return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env, ...(netns ? { netns } : {}) });
       }),
     );
     parts.push(...nodeParts);

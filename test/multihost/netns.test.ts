@@ -4,14 +4,21 @@
  * they reach each other only over libp2p on those addresses and the chain only over its JSON-RPC on
  * the bridge's address; nothing binds 127.0.0.1 across namespaces. They converge: every node connects to
  * every other, and an operation submitted to one is stored, executed once and reported executed by all.
+ * Then the whole network of `npm start` (gateway and bank simulator in this namespace, talking to the
+ * nodes over the bridge) runs the demo scenario at its test size with the nodes placed the same way.
  * `npm run test:multihost` (root only; skipped, with the reason printed, when namespaces are refused).
  */
 import { execFile } from "node:child_process";
 import { randomBytes, randomInt } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 
 import { expect } from "chai";
 
+import { startNetwork } from "../../scripts/lib/network.js";
+import { SCENARIO_SIZES, runScenario } from "../../scripts/lib/scenario.js";
 import { startChain } from "../helpers/chain.js";
 import { launchNetwork, nodeApi, peersOf, waitFor, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
@@ -24,7 +31,7 @@ async function ip(...args: string[]): Promise<void> {
 }
 
 describe("multi-host: nodes in separate network namespaces, connected over libp2p and the chain's RPC only", function () {
-  this.timeout(300_000);
+  this.timeout(600_000);
   const tag = randomBytes(2).toString("hex");
   // A /24 of its own per run, so that parallel runs on one machine do not meet.
   const subnet = `10.${200 + randomInt(50)}.${randomInt(250)}`;
@@ -112,5 +119,34 @@ describe("multi-host: nodes in separate network namespaces, connected over libp2
       expect(stored.origin).to.equal(node === entry ? "api" : "gossip");
     }
     expect(await s.contracts.escrow.queryFilter(s.contracts.escrow.filters.PaymentPaid(paymentId))).to.have.length(1);
+  });
+
+  it("runs the demo scenario (test size) with the nodes in their namespaces, the gateway and bank outside", async function () {
+    await net?.stop();
+    net = undefined;
+    const chain = await startChain({ host: `${subnet}.1` });
+    const root = await mkdtemp(join(tmpdir(), "settlenet-netns-demo-"));
+    try {
+      const started = await startNetwork({
+        root,
+        chainUrl: chain.url,
+        ports: "auto",
+        payers: SCENARIO_SIZES.test.payers,
+        logLevel: "warn",
+        placement: NAMES.map((_, i) => ({ host: hostOf(i), netns: namespaces[i] ?? "" })),
+      });
+      try {
+        expect(started.endpoints.nodes.map((n) => new URL(n.api).hostname)).to.deep.equal(NAMES.map((_, i) => hostOf(i)));
+        const summary = await runScenario({ root, endpoints: started.endpoints, state: started.state, size: SCENARIO_SIZES.test, timeoutMs: 120_000 });
+        const failed = summary.checks.filter((c) => !c.ok);
+        expect(failed, JSON.stringify(failed)).to.deep.equal([]);
+        expect(summary.ok).to.equal(true);
+      } finally {
+        await started.stop();
+      }
+    } finally {
+      await chain.close();
+      if (!process.env["SETTLENET_KEEP_E2E"]) await rm(root, { recursive: true, force: true });
+    }
   });
 });
