@@ -158,6 +158,12 @@ describe("operator commands against a JSON-RPC chain", function () {
     expect(line).to.equal(`settlenet: CHAIN_ID_MISMATCH: the JSON-RPC at ${chain.url} serves chain 31337 but the deployment file ${join(dir, "other-chain.json")} is for chain 4242`);
   });
 
+  it("a node refuses a chain it cannot reach, in one line", async function () {
+    const closed = await freePort();
+    await writeFile(join(dir, "node-unreachable.json"), JSON.stringify({ ...nodeConfig("bank.json", "deployment.json", await freePort(), await freePort()), rpcUrl: `http://127.0.0.1:${closed}` }));
+    expect(oneLineError(await runCli(["node", "start", "--config", join(dir, "node-unreachable.json")], env))).to.match(new RegExp(`^settlenet: CHAIN_UNREACHABLE: cannot reach the chain's JSON-RPC at http://127\\.0\\.0\\.1:${closed}: `));
+  });
+
   it("a node and the gateway refuse a deployment whose contract has no code, in one line", async function () {
     const deployment = JSON.parse(await readFile(join(dir, "deployment.json"), "utf8")) as { contracts: { ledger: string } };
     const nowhere = Wallet.createRandom().address;
