@@ -96,6 +96,8 @@ export const gatewayConfigSchema = z.strictObject({
   /** JSON-RPC endpoint of the chain: merchants' registered fees are read from ParticipantRegistry. */
   rpcUrl: z.url({ protocol: /^https?$/ }),
   deploymentFile: z.string().min(1),
+  /** How often the chain is polled for receipts and blocks; default a quarter of the chain's block interval (0.1-1 s), measured at start. */
+  chainPollIntervalMs: z.number().int().min(10).max(60_000).optional(),
   /** Environment variable holding the 32-byte master key (64 hex chars or base64) that encrypts secrets at rest. */
   masterKeyEnv: z.string().min(1).default("SETTLENET_GATEWAY_MASTER_KEY"),
   orders: orderDefaultsSchema.prefault({}),

@@ -20,6 +20,7 @@ import { MoneyChain } from "./adapters/money-chain.js";
 import { NodeApiClient } from "../core/api/client.js";
 import { secretBoxFromEnv } from "./domain/secrets.js";
 import { openGatewayStorage } from "./storage/db.js";
+import { checkGatewayChain } from "./startup.js";
 
 export interface RunningGateway {
   url: string;
@@ -38,19 +39,20 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
   const stopAll = () => stack.stopAll();
   try {
     const deployment = await readDeployment(config.deploymentFile);
+    const custodian = config.custodian ? await loadOperatorWallet(config.custodian.keyFile, config.custodian.keyPasswordEnv) : undefined;
+    const { pollingInterval } = await checkGatewayChain(config, deployment, custodian?.address);
     const secrets = secretBoxFromEnv(config.masterKeyEnv);
     const storage = await openGatewayStorage(gatewayDbDir(config));
     stack.push(() => storage.close());
     // Fail at start, not at the first refund, if the master key is not the one the secrets were sealed with.
     for (const merchant of await storage.merchants.list()) merchantWallet(merchant, secrets);
 
-    const chain = createChainReader(config.rpcUrl, deployment);
+    const chain = createChainReader(config.rpcUrl, deployment, { pollingInterval });
     stack.push(() => chain.close());
     const node = new NodeApiClient({ baseUrl: config.nodeUrl, timeoutMs: config.nodeTimeoutMs });
     // Money movement: chain access (balances, permits), the custodian's key, the bank.
-    const custodian = config.custodian ? await loadOperatorWallet(config.custodian.keyFile, config.custodian.keyPasswordEnv) : undefined;
     const permitRelayer = config.permitRelayer ? await loadOperatorWallet(config.permitRelayer.keyFile, config.permitRelayer.keyPasswordEnv) : undefined;
-    const moneyChain = new MoneyChain(config.rpcUrl, deployment, { permitRelayer, logger: logger.child({ module: "money-chain" }) });
+    const moneyChain = new MoneyChain(config.rpcUrl, deployment, { permitRelayer, logger: logger.child({ module: "money-chain" }) }, { pollingInterval });
     stack.push(() => moneyChain.close());
     const bank = config.bank
       ? new HttpBankAdapter(

@@ -15,6 +15,7 @@ import { registerAuditRoutes } from "./audit/routes.js";
 import { ChainRegistryView } from "./chain/registry-view.js";
 import type { NodeConfig } from "./config.js";
 import { FetchJsonRpcProvider } from "../core/chain/json-rpc.js";
+import { checkDeploymentOnChain } from "../core/chain/startup.js";
 import { SettlenetError } from "../core/errors.js";
 import { Indexer } from "./indexer/indexer.js";
 import { TokenIndexer } from "./indexer/tokens.js";
@@ -66,6 +67,8 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       pollingInterval: config.indexer.pollIntervalMs,
     });
     stack.push(async () => provider.destroy());
+    // Before anything is opened or served: the right chain, with the deployment's contracts on it.
+    await checkDeploymentOnChain(provider, deployment, { rpcUrl: config.rpcUrl, deploymentFile: config.deploymentFile });
 
     const storage = await openStorage(join(config.dataDir, "db"));
     stack.push(() => storage.close());
@@ -93,15 +96,20 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     await registry.start();
     stack.push(() => registry.stop());
 
+    // The peer key first: an unregistered operator needs its peer id to get registered.
+    const peerKey = await loadOrCreatePeerKey(config.peerKeyFile);
+    const peerId = peerIdOf(peerKey);
     const operator = registry.operators().find((o) => o.signer.toLowerCase() === wallet.address.toLowerCase());
     if (!operator) {
-      throw new SettlenetError("NOT_REGISTERED", `key ${wallet.address} is not the signing key of any registered institution or regulator`, { signer: wallet.address });
+      throw new SettlenetError(
+        "NOT_REGISTERED",
+        `key ${wallet.address} is not the signing key of any registered ${config.role}: register address ${wallet.address} with peer id ${peerId} (settlenet ${config.role} register)`,
+        { signer: wallet.address, peerId },
+      );
     }
     if (operator.regulator !== (config.role === "regulator")) {
       throw new SettlenetError("ROLE_MISMATCH", `configured role ${config.role} but ${operator.id} is registered as ${operator.regulator ? "a regulator" : "an institution"}`, { operator: operator.id });
     }
-    const peerKey = await loadOrCreatePeerKey(config.peerKeyFile);
-    const peerId = peerIdOf(peerKey);
     if (operator.peerId !== peerId) {
       throw new SettlenetError("PEER_ID_MISMATCH", `this node's peer id ${peerId} differs from the one registered for ${operator.id} (${operator.peerId})`, { peerId, registered: operator.peerId });
     }

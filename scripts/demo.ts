@@ -2,6 +2,7 @@
  * `npm run demo`: runs the demo scenario (scripts/lib/scenario.ts) through the gateway's HTTP API of
  * the network `npm start` runs, or starts that network itself (same library) and stops it afterwards.
  *   npm run demo [-- --size full|test] [-- --payments <n> --payers <n>] [-- --dir <folder>] [-- --base-port <n>]
+ *                [-- --chain-url <url> [--deployment <file>]]   (a network it starts itself runs on that chain)
  * Exits 0 only if every check held.
  */
 import { resolve } from "node:path";
@@ -12,11 +13,11 @@ import { SettlenetError } from "../core/errors.js";
 import { DEFAULT_ROOT, defaultPorts, endpointsOf, ensureBuilt, readNetworkState, runningLauncher, startNetwork, type NetworkPorts, type RunningNetwork } from "./lib/network.js";
 import { SCENARIO_SIZES, consoleProgress, formatSummary, runScenario, type ScenarioSize } from "./lib/scenario.js";
 
-const USAGE = "usage: npm run demo [-- --size full|test] [-- --payments <n> --payers <n>] [-- --dir <folder>] [-- --base-port <n>]";
+const USAGE = "usage: npm run demo [-- --size full|test] [-- --payments <n> --payers <n>] [-- --dir <folder>] [-- --base-port <n>] [-- --chain-url <url> [--deployment <file>]]";
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { size: { type: "string" }, payments: { type: "string" }, payers: { type: "string" }, dir: { type: "string" }, "base-port": { type: "string" } },
+    options: { size: { type: "string" }, payments: { type: "string" }, payers: { type: "string" }, dir: { type: "string" }, "base-port": { type: "string" }, "chain-url": { type: "string" }, deployment: { type: "string" } },
     strict: true,
   });
   const preset = values.size ?? "full";
@@ -46,6 +47,8 @@ async function main(): Promise<number> {
       payers: Math.max(size.payers, 20),
       logLevel: "warn",
       ...(basePort !== undefined ? { ports: defaultPorts(basePort) } : {}),
+      ...(values["chain-url"] !== undefined ? { chainUrl: values["chain-url"] } : {}),
+      ...(values.deployment !== undefined ? { deploymentFile: values.deployment } : {}),
       onProgress: (line) => process.stdout.write(`  ${line}\n`),
     });
     ports = started.ports;

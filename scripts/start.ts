@@ -2,6 +2,8 @@
  * `npm start`: brings up the whole local network (scripts/lib/network.ts), prints where everything
  * answers, the merchants' API credentials and commands to try, and stops every part on Ctrl-C.
  *   npm start [-- --reset] [-- --base-port <n>] [-- --payers <n>] [-- --cycle-seconds <n>]
+ *   npm start -- --chain-url <url> [--deployment <file>]   (on an existing chain, e.g. anvil: deploys or
+ *                                                        reuses, funds the keys from the governance key)
  * Failures (ports in use, missing build, a part that exits) are reported in one line.
  */
 import { parseArgs } from "node:util";
@@ -10,7 +12,7 @@ import { SettlenetError } from "../core/errors.js";
 import { DEFAULT_ROOT, LOCAL_LARGE_VALUE_THRESHOLD, defaultPorts, ensureBuilt, startNetwork, type RunningNetwork } from "./lib/network.js";
 import { yuan } from "./lib/scenario.js";
 
-const USAGE = "usage: npm start [-- --reset] [-- --base-port <n>] [-- --payers <n>] [-- --cycle-seconds <n>] [-- --dir <folder>]";
+const USAGE = "usage: npm start [-- --reset] [-- --base-port <n>] [-- --payers <n>] [-- --cycle-seconds <n>] [-- --dir <folder>] [-- --chain-url <url> [--deployment <file>]]";
 
 function fail(error: unknown): never {
   const line = error instanceof SettlenetError ? `settlenet: ${error.code}: ${error.message}` : `settlenet: ${(error as Error).message ?? String(error)}`;
@@ -56,6 +58,8 @@ async function main(): Promise<void> {
       payers: { type: "string" },
       "cycle-seconds": { type: "string" },
       dir: { type: "string" },
+      "chain-url": { type: "string" },
+      deployment: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -72,6 +76,10 @@ async function main(): Promise<void> {
   if (cycleSeconds !== undefined && (!Number.isInteger(cycleSeconds) || cycleSeconds < 10 || cycleSeconds > 86_400)) {
     throw new SettlenetError("USAGE", `--cycle-seconds must be an integer between 10 and 86400 (used when a new network is provisioned); ${USAGE}`);
   }
+
+  const chainUrl = values["chain-url"];
+  if (chainUrl !== undefined && !URL.canParse(chainUrl)) throw new SettlenetError("USAGE", `--chain-url must be a JSON-RPC URL (http://host:port); ${USAGE}`);
+  if (values.deployment !== undefined && chainUrl === undefined) throw new SettlenetError("USAGE", `--deployment needs --chain-url; ${USAGE}`);
 
   const running: { net?: RunningNetwork } = {};
   let stopping = false;
@@ -99,6 +107,8 @@ async function main(): Promise<void> {
     ...(basePort !== undefined ? { ports: defaultPorts(basePort) } : {}),
     ...(payers !== undefined ? { payers } : {}),
     ...(cycleSeconds !== undefined ? { cycleSeconds } : {}),
+    ...(chainUrl !== undefined ? { chainUrl } : {}),
+    ...(values.deployment !== undefined ? { deploymentFile: values.deployment } : {}),
     onProgress: (line) => process.stdout.write(`  ${line}\n`),
   });
   running.net = net;

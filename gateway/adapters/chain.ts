@@ -30,11 +30,17 @@ export interface ChainReader {
 export interface ChainReaderOptions {
   /** How long an active merchant's record is reused (0: read the chain every time). Default 2,000 ms. */
   cacheMs?: number;
+  /** Polling interval of the provider (ethers' default is 4 s). */
+  pollingInterval?: number;
 }
 
 /** A ChainReader on a JSON-RPC endpoint. */
 export function createChainReader(rpcUrl: string, deployment: Deployment, options: ChainReaderOptions = {}): ChainReader {
-  const provider = new JsonRpcProvider(rpcUrl, Network.from(BigInt(deployment.chainId)), { staticNetwork: true, cacheTimeout: -1 });
+  const provider = new JsonRpcProvider(rpcUrl, Network.from(BigInt(deployment.chainId)), {
+    staticNetwork: true,
+    cacheTimeout: -1,
+    ...(options.pollingInterval ? { pollingInterval: options.pollingInterval } : {}),
+  });
   const registry = new Contract(deployment.contracts.registry, loadArtifact("ParticipantRegistry").abi, provider);
   const cacheMs = options.cacheMs ?? 2_000;
   const cache = new Map<string, { account: Promise<MerchantAccount>; untilMs: number }>();

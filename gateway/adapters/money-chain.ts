@@ -40,9 +40,15 @@ export class MoneyChain {
     rpcUrl: string,
     private readonly deployment: Deployment,
     modules: { permitRelayer?: Wallet | HDNodeWallet | undefined; logger: Logger },
+    /** Receipt polling (a permit waits for its receipt; ethers' default is 4 s). */
+    options: { pollingInterval?: number } = {},
   ) {
     this.logger = modules.logger;
-    this.provider = new JsonRpcProvider(rpcUrl, Network.from(BigInt(deployment.chainId)), { staticNetwork: true, cacheTimeout: -1 });
+    this.provider = new JsonRpcProvider(rpcUrl, Network.from(BigInt(deployment.chainId)), {
+      staticNetwork: true,
+      cacheTimeout: -1,
+      ...(options.pollingInterval ? { pollingInterval: options.pollingInterval } : {}),
+    });
     this.registry = new Contract(deployment.contracts.registry, loadArtifact("ParticipantRegistry").abi, this.provider);
     this.relayer = modules.permitRelayer?.connect(this.provider);
   }

@@ -15,6 +15,7 @@ import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 
+import type { JsonRpcProvider } from "ethers";
 import { z } from "zod";
 
 import type { BankConfigInput } from "../../bank-sim/server.js";
@@ -23,7 +24,8 @@ import type { NodeConfigInput } from "../../node/config.js";
 import { SettlenetError } from "../../core/errors.js";
 import { writeOperatorKeystore } from "../../core/keys.js";
 import { CONTRACT_NAMES } from "../../core/protocol/artifacts.js";
-import { writeDeployment } from "../../core/protocol/deployment.js";
+import { readDeployment, writeDeployment } from "../../core/protocol/deployment.js";
+import { providerFor } from "../operator/chain.js";
 import { startChainProcess } from "./launch/chain.js";
 import { DEV_ACCOUNTS, provisionConsortium } from "./launch/consortium.js";
 import { nodePeerId, spawnNode } from "./launch/nodes.js";
@@ -89,7 +91,16 @@ const stateSchema = z.strictObject({
   /** Development secrets: the operators' keystore password and the gateway master key. */
   keyPassword: z.string(),
   masterKey: z.string(),
-  nodes: z.array(z.strictObject({ name: z.string(), role: z.enum(["institution", "regulator"]), address: z.string(), peerId: z.string() })),
+  nodes: z.array(
+    z.strictObject({
+      name: z.string(),
+      role: z.enum(["institution", "regulator"]),
+      address: z.string(),
+      peerId: z.string(),
+      /** The address the node's libp2p and API listen on (absent: 127.0.0.1). */
+      host: z.string().optional(),
+    }),
+  ),
   merchants: z.array(
     z.strictObject({
       id: z.string(),
@@ -106,6 +117,8 @@ const stateSchema = z.strictObject({
   regulator: z.strictObject({ address: z.string() }),
   /** Settlement cycle length chosen at provisioning (absent: a network from before cycles were configured, which cut daily cycles). */
   cycleSeconds: z.number().int().positive().optional(),
+  /** The JSON-RPC of a chain the launcher does not run (`--chain-url`); absent: its own local chain. */
+  chainUrl: z.string().optional(),
 });
 export type NetworkState = z.infer<typeof stateSchema>;
 
@@ -117,12 +130,15 @@ export interface NetworkEndpoints {
   nodes: { name: string; role: "institution" | "regulator"; api: string; p2p: string }[];
 }
 
-export function endpointsOf(ports: NetworkPorts, state: Pick<NetworkState, "nodes">): NetworkEndpoints {
+export function endpointsOf(ports: NetworkPorts, state: Pick<NetworkState, "nodes" | "chainUrl">): NetworkEndpoints {
   return {
-    chain: `http://127.0.0.1:${ports.chain}`,
+    chain: state.chainUrl ?? `http://127.0.0.1:${ports.chain}`,
     gateway: `http://127.0.0.1:${ports.gateway}`,
     bank: `http://127.0.0.1:${ports.bank}`,
-    nodes: state.nodes.map((node, i) => ({ name: node.name, role: node.role, api: `http://127.0.0.1:${ports.nodes[i]?.api}`, p2p: `/ip4/127.0.0.1/tcp/${ports.nodes[i]?.p2p}/p2p/${node.peerId}` })),
+    nodes: state.nodes.map((node, i) => {
+      const host = node.host ?? "127.0.0.1";
+      return { name: node.name, role: node.role, api: `http://${host}:${ports.nodes[i]?.api}`, p2p: `/ip4/${host}/tcp/${ports.nodes[i]?.p2p}/p2p/${node.peerId}` };
+    }),
   };
 }
 
@@ -171,6 +187,20 @@ export interface StartNetworkOptions {
   onProgress?: (line: string) => void;
   /** Per-part start timeout (default 120 s: CPU may be contended). */
   readyTimeoutMs?: number;
+  /**
+   * Run on this JSON-RPC chain instead of starting a local one: a new network deploys there (or reuses
+   * `deploymentFile`) and funds its keys from the governance key, the development mnemonic's first
+   * account (prefunded by anvil and Hardhat). A resumed network keeps the chain it was provisioned on.
+   */
+  chainUrl?: string;
+  /** With `chainUrl`: a deployment on that chain to onboard into instead of deploying anew. */
+  deploymentFile?: string;
+  /**
+   * Where each node runs, in the order institution-1..3, regulator: the address its libp2p and API
+   * listen on (kept in network.json) and a network namespace (`ip netns exec`, e.g. separate hosts'
+   * networks on one machine). The chain must then be reachable from there: use `chainUrl`.
+   */
+  placement?: { host: string; netns?: string }[];
 }
 
 export interface RunningNetwork {
@@ -240,8 +270,14 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
   const portsFile = join(root, "ports.json");
   const lastPorts = existsSync(portsFile) ? portsSchema.safeParse(JSON.parse(readFileSync(portsFile, "utf8"))) : undefined;
   const ports = options.ports === "auto" ? await autoPorts() : (options.ports ?? (lastPorts?.success ? lastPorts.data : defaultPorts()));
+  const chainUrlOption = options.chainUrl ?? state?.chainUrl;
+  if (state?.chainUrl && options.chainUrl && options.chainUrl !== state.chainUrl) {
+    throw new SettlenetError("CHAIN_URL_DIFFERS", `the network in ${root} runs on ${state.chainUrl}, not ${options.chainUrl}; start over with --reset to use another chain`, { root });
+  }
+  if (state && !state.chainUrl && options.chainUrl) throw new SettlenetError("CHAIN_URL_DIFFERS", `the network in ${root} runs on its own local chain; start over with --reset to use ${options.chainUrl}`, { root });
+  if (options.deploymentFile && (!options.chainUrl || state)) throw new SettlenetError("USAGE", "--deployment is for provisioning a new network on --chain-url");
   const portList: [number, string][] = [
-    [ports.chain, "chain JSON-RPC"],
+    ...(chainUrlOption ? [] : ([[ports.chain, "chain JSON-RPC"]] as [number, string][])),
     [ports.gateway, "gateway"],
     [ports.bank, "bank simulator"],
     ...ports.nodes.flatMap((p, i): [number, string][] => [
@@ -278,12 +314,23 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     const peerIds: string[] = [];
     for (const name of NODE_NAMES) peerIds.push(await nodePeerId(join(dirOf(name), "peer.key")));
 
-    const chainUrl = `http://127.0.0.1:${ports.chain}`;
-    const chain = await startChainProcess({ port: ports.chain, dataDir: join(dirOf("chain"), "data"), logFile: join(dirOf("chain"), "chain.log"), readyTimeoutMs });
-    parts.push(chain.part);
-    order.stage(() => chain.close());
-    progress(`chain ready at ${chainUrl}${fresh ? "" : " (journal replayed)"}`);
-    const { provider } = chain;
+    let chainUrl: string;
+    let provider: JsonRpcProvider;
+    if (chainUrlOption) {
+      // Someone else's chain: checked and polled at a rate suited to its block time, never stopped here.
+      chainUrl = chainUrlOption;
+      provider = await providerFor(chainUrl);
+      const external = provider;
+      order.stage(async () => external.destroy());
+      progress(`using the chain at ${chainUrl} (chain id ${(await provider.getNetwork()).chainId})`);
+    } else {
+      chainUrl = `http://127.0.0.1:${ports.chain}`;
+      const chain = await startChainProcess({ port: ports.chain, dataDir: join(dirOf("chain"), "data"), logFile: join(dirOf("chain"), "chain.log"), readyTimeoutMs });
+      parts.push(chain.part);
+      order.stage(() => chain.close());
+      progress(`chain ready at ${chainUrl}${fresh ? "" : " (journal replayed)"}`);
+      provider = chain.provider;
+    }
 
     const deploymentFile = join(root, "deployment.json");
     if (!state) {
@@ -295,6 +342,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         payers,
         payerFunds: options.payerFunds ?? 10_000_000n,
         merchantFeeBps: 100,
+        ...(options.deploymentFile ? { deployment: await readDeployment(options.deploymentFile) } : {}),
         onStep: progress,
       });
       await writeDeployment(deploymentFile, deployment);
@@ -303,6 +351,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         role: name === "regulator" ? ("regulator" as const) : ("institution" as const),
         address: (name === "regulator" ? DEV_ACCOUNTS.regulator() : DEV_ACCOUNTS.institution(i)).address,
         peerId: peerIds[i] ?? "",
+        ...(options.placement?.[i] ? { host: options.placement[i].host } : {}),
       }));
       for (const [i, name] of NODE_NAMES.entries()) {
         const wallet = name === "regulator" ? DEV_ACCOUNTS.regulator() : DEV_ACCOUNTS.institution(i);
@@ -323,6 +372,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         arbiter: { address: DEV_ACCOUNTS.arbiter().address, privateKey: DEV_ACCOUNTS.arbiter().privateKey },
         regulator: { address: DEV_ACCOUNTS.regulator().address },
         cycleSeconds: options.cycleSeconds ?? LOCAL_CYCLE_SECONDS,
+        ...(chainUrlOption ? { chainUrl: chainUrlOption } : {}),
       };
       // Written last and atomically: its presence means "provisioned", so a start interrupted before it starts over.
       await writeFile(join(root, "network.json.tmp"), JSON.stringify(state, null, 2), { mode: 0o600 });
@@ -331,7 +381,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     } else {
       const deployment = JSON.parse(await readFile(deploymentFile, "utf8")) as { contracts: { registry: string } };
       if ((await provider.getCode(deployment.contracts.registry)) === "0x") {
-        throw new SettlenetError("CHAIN_STATE_LOST", `the chain has no contracts at the deployed addresses (its journal in ${dirOf("chain")} is gone or was reset); start over with --reset`, { root });
+        const why = state.chainUrl ? `the chain at ${state.chainUrl} was reset or is another chain` : `its journal in ${dirOf("chain")} is gone or was reset`;
+        throw new SettlenetError("CHAIN_STATE_LOST", `the chain has no contracts at the deployed addresses (${why}); start over with --reset`, { root });
       }
     }
     const provisioned = state;
@@ -351,7 +402,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       return {
         port: ports.gateway,
         dataDir: join(dirOf("gateway"), "data"),
-        nodeUrl: `http://127.0.0.1:${ports.nodes[0]?.api}`,
+        nodeUrl: `http://${options.placement?.[0]?.host ?? state?.nodes[0]?.host ?? "127.0.0.1"}:${ports.nodes[0]?.api}`,
         rpcUrl: chainUrl,
         deploymentFile,
         masterKeyEnv: MASTER_KEY_ENV,
@@ -369,12 +420,12 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
           keyFile: "operator.json",
           keyPasswordEnv: KEY_PASSWORD_ENV,
           peerKeyFile: "peer.key",
-          listen: [`/ip4/127.0.0.1/tcp/${ports.nodes[i]?.p2p}`],
+          listen: [`/ip4/${provisioned.nodes[i]?.host ?? "127.0.0.1"}/tcp/${ports.nodes[i]?.p2p}`],
           bootstrap: endpoints.nodes.filter((_, j) => j !== i).map((n) => n.p2p),
           rpcUrl: chainUrl,
           deploymentFile: "../deployment.json",
           dataDir: "data",
-          api: { host: "127.0.0.1", port: ports.nodes[i]?.api ?? 0 },
+          api: { host: provisioned.nodes[i]?.host ?? "127.0.0.1", port: ports.nodes[i]?.api ?? 0 },
           relay: { batchIntervalMs: 100, failoverTimeoutMs: 5_000 },
           indexer: { pollIntervalMs: 250 },
           settlement: { cycleSeconds, tickMs: 1_000, finalizeFailoverMs: 5_000, rebroadcastMs: 5_000 },
@@ -383,7 +434,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         };
         const configFile = join(dirOf(name), "node.json");
         await writeConfig(configFile, config);
-        return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env });
+        const netns = options.placement?.[i]?.netns;
+        return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env, ...(netns ? { netns } : {}) });
       }),
     );
     parts.push(...nodeParts);

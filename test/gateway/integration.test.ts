@@ -16,6 +16,7 @@ import { GatewayClient } from "../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
 import type { BankConfigInput } from "../../bank-sim/server.js";
 import { writeOperatorKeystore } from "../../core/keys.js";
+import { SENDER_FUNDS } from "../../scripts/lib/launch/consortium.js";
 import { devWallet } from "../helpers/chain.js";
 import { CLI, PROJECT_ROOT, runCliOk } from "../helpers/cli.js";
 import { freePort, getJson, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";
@@ -47,7 +48,8 @@ describe("gateway integration: an external merchant over HTTP against a real nod
   };
 
   before(async function () {
-    net = await launchNetwork({ institutions: 1, regulator: false, merchants: 1, payers: 1 });
+    // The permit relayer pays gas: funded from the governance key (a chain need not prefund it).
+    net = await launchNetwork({ institutions: 1, regulator: false, merchants: 1, payers: 1, fund: [{ address: devWallet(16).address, minimum: SENDER_FUNDS }] });
     const node = net.nodes[0];
     const merchant = net.scenario.merchants[0];
     if (!node || !merchant) throw new Error("network incomplete");

@@ -12,10 +12,11 @@ import { join } from "node:path";
 import { NodeApiClient } from "../../core/api/client.js";
 import type { StoredOperation } from "../../core/records.js";
 import type { NodeConfigInput } from "../../node/config.js";
-import { startChain, type LocalChain } from "../../scripts/lib/launch/chain.js";
+import type { LocalChain } from "../../scripts/lib/launch/chain.js";
 import type { ScenarioOptions } from "../../scripts/lib/launch/consortium.js";
-import { launchNodes, type NodeHandle, type NodeNetwork } from "../../scripts/lib/launch/nodes.js";
+import { launchNodes, type NodeHandle, type NodeNetwork, type NodeNetworkOptions } from "../../scripts/lib/launch/nodes.js";
 import { StopOrder } from "../../scripts/lib/launch/part.js";
+import { startTestChain } from "./chain.js";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
 export { freePort } from "../../scripts/lib/launch/ports.js";
@@ -40,6 +41,8 @@ export interface NetworkOptions extends Omit<ScenarioOptions, "institutionPeerId
   rpcProxy?: boolean;
   /** A chain started elsewhere; closed by stop(). */
   chain?: LocalChain;
+  /** Where each node runs: its listen address and network namespace (default 127.0.0.1, this namespace). */
+  placement?: NodeNetworkOptions["placement"];
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
@@ -136,7 +139,7 @@ export async function launchNetwork(options: NetworkOptions = {}): Promise<TestN
     if (!process.env["SETTLENET_KEEP_E2E"]) await rm(dir, { recursive: true, force: true });
   });
   try {
-    const chain = options.chain ?? (await startChain());
+    const chain = options.chain ?? (await startTestChain());
     order.stage(() => chain.close());
     const rpcProxy = options.rpcProxy ? await startTcpProxy(chain.url) : undefined;
     if (rpcProxy) order.stage(() => rpcProxy.close());

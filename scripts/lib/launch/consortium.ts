@@ -7,22 +7,33 @@
  * network, never a production one.
  */
 import {
+  Contract,
   HDNodeWallet,
   Mnemonic,
   NonceManager,
-  Signature,
   Wallet,
   encodeBytes32String,
   keccak256,
+  parseEther,
   toUtf8Bytes,
-  type Contract,
   type JsonRpcProvider,
   type Signer,
 } from "ethers";
 
-import type { ParticipantRegistry, SettlementToken } from "../../../types/ethers-contracts/index.js";
+import type { ParticipantRegistry, PaymentEscrow, SettlementLedger, SettlementToken } from "../../../types/ethers-contracts/index.js";
+import { checkDeploymentOnChain } from "../../../core/chain/startup.js";
+import { SettlenetError } from "../../../core/errors.js";
+import { loadArtifact, type ContractName } from "../../../core/protocol/artifacts.js";
 import type { Deployment } from "../../../core/protocol/deployment.js";
-import { tokenDomain } from "../../../core/protocol/eip712.js";
+import { setArbiter } from "../../operator/arbiter.js";
+import { actorOf, chainOf, type ActionResult, type Actor, type OperatorChain } from "../../operator/chain.js";
+import { setCustodian } from "../../operator/custodian.js";
+import { registerCustomer } from "../../operator/customer.js";
+import { fund } from "../../operator/fund.js";
+import { registerOperator, setOwnPeerId, type OperatorRole } from "../../operator/institution.js";
+import { registerMerchant } from "../../operator/merchant.js";
+import { attestReserves } from "../../operator/reserves.js";
+import { mint, permit } from "../../operator/token.js";
 import { deploySettlenet, type DeployedContracts } from "../deploy.js";
 import type { LocalChain } from "./chain.js";
 
@@ -56,6 +67,11 @@ export const DEV_ACCOUNTS = {
 /** A key that signs typed data (payers sign their permit; nothing else). */
 type TypedDataSigner = Pick<Wallet, "address" | "signTypedData">;
 
+/** Native currency each key that sends transactions is topped up to (institutions relay and attest). */
+export const SENDER_FUNDS = parseEther("10");
+/** … and keys that normally only sign (regulator, arbiter), for the odd direct transaction. */
+export const SIGNER_FUNDS = parseEther("1");
+
 export interface OnboardingOptions {
   /** One libp2p peer id per institution (dev accounts 1..n), registered with it. */
   institutionPeerIds: string[];
@@ -66,6 +82,12 @@ export interface OnboardingOptions {
   /** CNY minted to each payer, in minor units. */
   payerFunds: bigint;
   merchantFeeBps: number;
+  /** The governance key (default the development mnemonic's first account); it pays for everything it funds. */
+  governance?: Wallet | HDNodeWallet;
+  /** Reuse this deployment (checked on the chain) instead of deploying. */
+  deployment?: Deployment;
+  /** Further accounts to fund from the governance key (e.g. the gateway's permit relayer). */
+  fund?: { address: string; minimum: bigint }[];
   /** Called after each step, for progress output. */
   onStep?: (step: string) => void;
 }
@@ -78,67 +100,94 @@ export interface OnboardedConsortium {
   attestedReserves: bigint;
 }
 
-const MAX_UINT = (1n << 256n) - 1n;
+/** Registers an operator; one registered before with another peer id (a reused deployment, new node keys) takes the new one with its own key. */
+async function ensureOperator(chain: OperatorChain, governance: Actor, role: OperatorRole, key: Actor, params: { address: string; peerId: string; name: string }): Promise<ActionResult> {
+  try {
+    return await registerOperator(chain, governance, role, params);
+  } catch (error) {
+    if (!(error instanceof SettlenetError && error.code === "PEER_ID_DIFFERS")) throw error;
+    return setOwnPeerId(chain, key, role, params.peerId);
+  }
+}
 
-/** Deploys and onboards the consortium; every transaction is awaited, so the chain is ready when it returns. */
+/**
+ * Deploys (or reuses a deployment) and onboards the consortium with the operator commands' code
+ * (scripts/operator/): every step checks first and is skipped when already done, so it can run again
+ * on the same chain. Independent transactions of a step are sent together (each key's nonces are
+ * counted locally), so a chain with real block times spends a block per step, not per transaction.
+ */
 export async function onboardConsortium(provider: JsonRpcProvider, options: OnboardingOptions): Promise<OnboardedConsortium> {
   const step = options.onStep ?? (() => undefined);
-  const admin = new NonceManager(DEV_ACCOUNTS.admin().connect(provider));
-  const institutions = options.institutionPeerIds.map((_, i) => DEV_ACCOUNTS.institution(i).connect(provider));
+  const admin = await actorOf(new NonceManager((options.governance ?? DEV_ACCOUNTS.admin()).connect(provider)));
+  const institutionKeys = options.institutionPeerIds.map((_, i) => DEV_ACCOUNTS.institution(i).connect(provider));
+  const institutions = await Promise.all(institutionKeys.map((key) => actorOf(key)));
+  const regulatorKey = DEV_ACCOUNTS.regulator().connect(provider);
   const acquirer = institutions[0];
   if (!acquirer) throw new Error("at least one institution is needed");
-  const { deployment, contracts } = await deploySettlenet(admin as unknown as Signer, { feeReceiver: DEV_ACCOUNTS.feeReceiver().address, maxFeeBps: 300 });
-  step("contracts deployed");
-  const { registry } = contracts;
-  const token = contracts.tokens["CNY"];
-  const tokenEntry = deployment.tokens["CNY"];
-  if (!token || !tokenEntry) throw new Error("the CNY token was not deployed");
-  const as = <T>(contract: T, signer: Signer) => (contract as unknown as Contract).connect(signer) as unknown as T;
-  const send = async (tx: Promise<{ wait(): Promise<unknown> }>) => {
-    await (await tx).wait();
-  };
 
-  for (const [i, institution] of institutions.entries()) {
-    await send(registry.registerInstitution(institution.address, options.institutionPeerIds[i] ?? "", `Bank ${i + 1}`));
+  let deployment = options.deployment;
+  let deployed: DeployedContracts | undefined;
+  if (deployment) {
+    await checkDeploymentOnChain(provider, deployment, { rpcUrl: "the chain", deploymentFile: "the reused deployment" });
+    step("deployment reused");
+  } else {
+    ({ deployment, contracts: deployed } = await deploySettlenet(admin.signer, { feeReceiver: DEV_ACCOUNTS.feeReceiver().address, maxFeeBps: 300 }));
+    step("contracts deployed");
   }
-  await send(registry.registerRegulator(DEV_ACCOUNTS.regulator().address, options.regulatorPeerId, "Regulator"));
-  await send(registry.grantRole(await registry.ARBITER_ROLE(), DEV_ACCOUNTS.arbiter().address));
+  const chain = chainOf(provider, deployment);
+  const contracts = deployed ?? contractsOf(deployment, admin.signer);
+
+  await settled([
+    ...institutions.map((institution) => fund(chain, admin, { to: institution.address, minimum: SENDER_FUNDS })),
+    ...[regulatorKey.address, DEV_ACCOUNTS.arbiter().address].map((to) => fund(chain, admin, { to, minimum: SIGNER_FUNDS })),
+    ...(options.fund ?? []).map((f) => fund(chain, admin, { to: f.address, minimum: f.minimum })),
+  ]);
+  step("operators' keys funded from the governance key");
+
+  await settled([
+    ...institutions.map((institution, i) => ensureOperator(chain, admin, "institution", institution, { address: institution.address, peerId: options.institutionPeerIds[i] ?? "", name: `Bank ${i + 1}` })),
+    ensureOperator(chain, admin, "regulator", await actorOf(regulatorKey), { address: regulatorKey.address, peerId: options.regulatorPeerId, name: "Regulator" }),
+    setArbiter(chain, admin, DEV_ACCOUNTS.arbiter().address, true),
+  ]);
   step("institutions, regulator and arbiter registered");
 
-  for (const merchant of options.merchants) {
-    await send(as<ParticipantRegistry>(registry, acquirer).registerMerchant(merchant.address, 2, options.merchantFeeBps, merchant.account));
-  }
-  step("merchants onboarded");
+  await settled([
+    ...options.merchants.map((merchant) => registerMerchant(chain, acquirer, { address: merchant.address, kycLevel: 2, feeBps: options.merchantFeeBps, payoutAccount: merchant.account })),
+    ...options.payers.map((payer, i) => registerCustomer(chain, institutions[i % institutions.length] ?? acquirer, { address: payer.address, kycLevel: 1 })),
+    setCustodian(chain, admin, { institution: acquirer.address, symbol: "CNY", custodian: true }),
+  ]);
+  step("merchants and customers onboarded, custodian set");
 
   const attestedReserves = options.payerFunds * BigInt(options.payers.length + 1);
-  const custodian = as<SettlementToken>(token, acquirer);
-  await send(token.setCustodian(acquirer.address, true));
-  await send(custodian.attestReserves(attestedReserves, encodeBytes32String("reserves-0")));
-  const { chainId } = await provider.getNetwork();
-  for (const [i, payer] of options.payers.entries()) {
-    const institution = institutions[i % institutions.length];
-    if (!institution) throw new Error("no institution");
-    await send(as<ParticipantRegistry>(registry, institution).registerCustomer(payer.address, 1));
-    await send(custodian.mint(payer.address, options.payerFunds, encodeBytes32String(`deposit-${i}`)));
-    const deadline = BigInt((await provider.getBlock("latest"))?.timestamp ?? 0) + 3600n;
-    const signature = await payer.signTypedData(
-      tokenDomain(chainId, tokenEntry.address, tokenEntry.name),
-      {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      },
-      { owner: payer.address, spender: deployment.contracts.escrow, value: MAX_UINT, nonce: 0n, deadline },
-    );
-    const { v, r, s } = Signature.from(signature);
-    await send(token.permit(payer.address, deployment.contracts.escrow, MAX_UINT, deadline, v, r, s));
-  }
+  await attestReserves(chain, acquirer, { symbol: "CNY", amount: attestedReserves, statementHash: encodeBytes32String("reserves-0") });
+  await settled([
+    ...options.payers.map((payer, i) => mint(chain, acquirer, { symbol: "CNY", to: payer.address, amount: options.payerFunds, bankRef: encodeBytes32String(`deposit-${i}`) })),
+    ...options.payers.map((payer) => permit(chain, admin, { symbol: "CNY", owner: payer })),
+  ]);
   step(`${options.payers.length} payers onboarded and funded`);
   return { deployment, contracts, attestedReserves };
+}
+
+/**
+ * Waits for every action of a step, then throws the first failure: nothing of a failed step is still
+ * being sent when the caller moves on (its keys' nonces stay counted right).
+ */
+async function settled(actions: Promise<ActionResult>[]): Promise<ActionResult[]> {
+  const outcomes = await Promise.allSettled(actions);
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  if (failed) throw failed.reason;
+  return outcomes.map((o) => (o as PromiseFulfilledResult<ActionResult>).value);
+}
+
+/** The deployment's contracts as typed bindings, connected to `signer`. */
+function contractsOf(deployment: Deployment, signer: Signer): DeployedContracts {
+  const bind = <T>(name: ContractName, address: string) => new Contract(address, loadArtifact(name).abi, signer) as unknown as T;
+  return {
+    registry: bind<ParticipantRegistry>("ParticipantRegistry", deployment.contracts.registry),
+    escrow: bind<PaymentEscrow>("PaymentEscrow", deployment.contracts.escrow),
+    ledger: bind<SettlementLedger>("SettlementLedger", deployment.contracts.ledger),
+    tokens: Object.fromEntries(Object.entries(deployment.tokens).map(([symbol, token]) => [symbol, bind<SettlementToken>("SettlementToken", token.address)])),
+  };
 }
 
 // ------------------------------------------------------------------ the local network (npm start)
@@ -152,6 +201,8 @@ export interface ConsortiumOptions {
   /** CNY minted to each payer, in minor units. */
   payerFunds: bigint;
   merchantFeeBps: number;
+  /** Onboard into this deployment (checked on the chain) instead of deploying. */
+  deployment?: Deployment;
   onStep?: (step: string) => void;
 }
 
@@ -164,6 +215,9 @@ export async function provisionConsortium(provider: JsonRpcProvider, options: Co
     payers: Array.from({ length: options.payers }, (_, i) => DEV_ACCOUNTS.payer(i)),
     payerFunds: options.payerFunds,
     merchantFeeBps: options.merchantFeeBps,
+    // The gateway's permit relayer pays gas: a chain that does not prefund it gets it from governance.
+    fund: [{ address: DEV_ACCOUNTS.permitRelayer().address, minimum: SENDER_FUNDS }],
+    ...(options.deployment ? { deployment: options.deployment } : {}),
     ...(options.onStep ? { onStep: options.onStep } : {}),
   });
   return { deployment, attestedReserves };
@@ -180,6 +234,8 @@ export interface ScenarioOptions {
   regulatorPeerId?: string;
   payerFunds?: bigint;
   merchantFeeBps?: number;
+  /** Further accounts to fund from the governance key (keys a test sends transactions with). */
+  fund?: { address: string; minimum: bigint }[];
 }
 
 export interface Scenario {
@@ -212,6 +268,7 @@ export async function deployScenario(chain: LocalChain, options: ScenarioOptions
     payers,
     payerFunds: options.payerFunds ?? 10_000_000n,
     merchantFeeBps: options.merchantFeeBps ?? 100,
+    ...(options.fund ? { fund: options.fund } : {}),
   });
   const token = contracts.tokens["CNY"];
   if (!token) throw new Error("CNY token missing");

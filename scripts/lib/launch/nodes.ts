@@ -22,7 +22,7 @@ export async function nodePeerId(peerKeyFile: string): Promise<string> {
 }
 
 /** Starts `settlenet node start --config <configFile>` as a part. */
-export function spawnNode(options: { name: string; configFile: string; logFile: string; env?: NodeJS.ProcessEnv; stopTimeoutMs?: number }): ChildPart {
+export function spawnNode(options: { name: string; configFile: string; logFile: string; env?: NodeJS.ProcessEnv; stopTimeoutMs?: number; netns?: string }): ChildPart {
   const { configFile, ...rest } = options;
   return spawnPart({ ...rest, args: settlenet("node", "start", "--config", configFile) });
 }
@@ -48,18 +48,19 @@ export interface NodeHandle {
 
 interface HandleOptions extends Omit<NodeHandle, "process" | "start" | "stop"> {
   env: NodeJS.ProcessEnv;
+  netns: string | undefined;
   readyTimeoutMs: number;
   stopTimeoutMs: number;
 }
 
 function nodeHandle(options: HandleOptions): NodeHandle {
-  const { env, readyTimeoutMs, stopTimeoutMs, ...described } = options;
+  const { env, readyTimeoutMs, stopTimeoutMs, netns, ...described } = options;
   let part: ChildPart | undefined;
   const handle: NodeHandle = {
     ...described,
     process: undefined,
     async start() {
-      part = spawnNode({ name: handle.name, configFile: handle.configFile, logFile: handle.logFile, env, stopTimeoutMs });
+      part = spawnNode({ name: handle.name, configFile: handle.configFile, logFile: handle.logFile, env, stopTimeoutMs, ...(netns ? { netns } : {}) });
       handle.process = part.process;
       await waitHealthy(part, handle.apiUrl, readyTimeoutMs);
     },
@@ -95,6 +96,8 @@ export interface NodeNetworkOptions extends Omit<ScenarioOptions, "institutionPe
   readyTimeoutMs?: number;
   /** How long a node may take to stop before SIGKILL (default 10 s). */
   stopTimeoutMs?: number;
+  /** Where a node runs (by name): the address its libp2p and API listen on (default 127.0.0.1) and its network namespace. */
+  placement?: Record<string, { host: string; netns?: string }>;
 }
 
 /** Nodes launched on a chain with a deployed scenario. */
@@ -133,7 +136,8 @@ export async function launchNodes(options: NodeNetworkOptions): Promise<NodeNetw
   const deploymentFile = join(dir, "deployment.json");
   await writeDeployment(deploymentFile, scenario.deployment);
 
-  const addr = (p: (typeof prepared)[number]) => `/ip4/127.0.0.1/tcp/${p.p2pPort}/p2p/${p.peerId}`;
+  const hostOf = (name: string) => options.placement?.[name]?.host ?? "127.0.0.1";
+  const addr = (p: (typeof prepared)[number]) => `/ip4/${hostOf(p.name)}/tcp/${p.p2pPort}/p2p/${p.peerId}`;
   const nodes: NodeHandle[] = [];
   for (const [index, p] of prepared.entries()) {
     const role = p.name === "regulator" ? "regulator" : "institution";
@@ -145,12 +149,12 @@ export async function launchNodes(options: NodeNetworkOptions): Promise<NodeNetw
       role,
       keyFile,
       peerKeyFile: p.peerKeyFile,
-      listen: [`/ip4/127.0.0.1/tcp/${p.p2pPort}`],
+      listen: [`/ip4/${hostOf(p.name)}/tcp/${p.p2pPort}`],
       bootstrap: prepared.filter((other) => other !== p).map(addr),
       rpcUrl: options.rpcUrl ?? chain.url,
       deploymentFile,
       dataDir: join(p.nodeDir, "data"),
-      api: { host: "127.0.0.1", port: p.apiPort },
+      api: { host: hostOf(p.name), port: p.apiPort },
       logLevel: "info",
       ...options.config,
       ...options.nodeConfig?.[p.name],
@@ -162,7 +166,7 @@ export async function launchNodes(options: NodeNetworkOptions): Promise<NodeNetw
         name: p.name,
         role,
         peerId: p.peerId,
-        apiUrl: `http://127.0.0.1:${p.apiPort}`,
+        apiUrl: `http://${hostOf(p.name)}:${p.apiPort}`,
         p2pAddr: addr(p),
         configFile,
         dataDir: join(p.nodeDir, "data"),
@@ -170,6 +174,7 @@ export async function launchNodes(options: NodeNetworkOptions): Promise<NodeNetw
         env: { SETTLENET_KEY_PASSWORD: options.keyPassword },
         readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
         stopTimeoutMs: options.stopTimeoutMs ?? 10_000,
+        netns: options.placement?.[p.name]?.netns,
       }),
     );
   }

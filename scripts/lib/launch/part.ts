@@ -37,6 +37,8 @@ export interface PartOptions {
   env?: NodeJS.ProcessEnv;
   /** How long stop() waits after its signal before SIGKILL (default 15 s). */
   stopTimeoutMs?: number;
+  /** Run inside this network namespace (`ip netns exec`, which execs: the pid and process group stay the part's). */
+  netns?: string;
 }
 
 /** Arguments that run the settlenet CLI with `args`, for PartOptions.args. */
@@ -52,7 +54,10 @@ export function spawnPart(options: PartOptions): ChildPart {
   // Own process group (detached): Ctrl-C in the terminal reaches only the launcher, which stops the
   // parts in order; the IPC channel lets a part notice that the launcher died (core/lifecycle.ts) and
   // carries what a part reports (the chain's URL).
-  const child = spawn(process.execPath, ["--import", "tsx", ...options.args], {
+  const command = [process.execPath, "--import", "tsx", ...options.args];
+  if (options.netns) command.unshift("ip", "netns", "exec", options.netns);
+  const [file = process.execPath, ...args] = command;
+  const child = spawn(file, args, {
     cwd: PROJECT_ROOT,
     env: { ...process.env, ...options.env },
     detached: true,
