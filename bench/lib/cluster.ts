@@ -96,7 +96,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await runSettlenet(["gateway", "merchant", "add", "--config", configFile, "--id", id, "--private-key-env", "MERCHANT_KEY"], { ...env, MERCHANT_KEY: merchant.privateKey });
       credentials.push(JSON.parse(await runSettlenet(["gateway", "keys", "create", "--config", configFile, "--merchant", id], env)) as GatewayCredentials);
     }
-    const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", configFile), logFile: join(dir, "gateway.log"), env, stopTimeoutMs: 10_000 });
+    // SETTLENET_BENCH_PROFILE_DIR: the gateway writes a V8 CPU profile there when it stops (read it to see where its time goes).
+    const profileDir = process.env["SETTLENET_BENCH_PROFILE_DIR"];
+    const profile = profileDir ? { NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() } : {};
+    const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", configFile), logFile: join(dir, "gateway.log"), env: { ...env, ...profile }, stopTimeoutMs: 10_000 });
     order.stage(() => gateway.stop());
     const gatewayUrl = `http://127.0.0.1:${port}`;
     await waitHealthy(gateway, gatewayUrl, 60_000);
