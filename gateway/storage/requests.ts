@@ -68,8 +68,11 @@ export type IdempotencyBegin =
  * response, before that response leaves.
  */
 export class LevelIdempotencyStore {
-  /** merchant ! key → fingerprint of the request running under it. */
-  private readonly running = new Map<string, string>();
+  /**
+   * merchant ! key → the request running under it: its fingerprint, and the expiry of the stale
+   * record `begin` found (its index entry goes when the response is recorded; no second read).
+   */
+  private readonly running = new Map<string, { fingerprint: string; staleExpiresAtMs?: number }>();
 
   constructor(private readonly ctx: StorageContext) {}
 
@@ -81,9 +84,10 @@ export class LevelIdempotencyStore {
   async begin(merchantId: string, key: string, fingerprint: string, nowMs: number): Promise<IdempotencyBegin> {
     const id = `${merchantId}${SEP}${key}`;
     const running = this.running.get(id);
-    if (running !== undefined) return running === fingerprint ? { state: "in_progress" } : { state: "mismatch" };
+    if (running !== undefined) return running.fingerprint === fingerprint ? { state: "in_progress" } : { state: "mismatch" };
     // Claimed before the read: a second request under the key while this one reads is in progress.
-    this.running.set(id, fingerprint);
+    const claim: { fingerprint: string; staleExpiresAtMs?: number } = { fingerprint };
+    this.running.set(id, claim);
     let current: IdempotencyRecord | undefined;
     try {
       current = await this.ctx.read(async () => (await this.ctx.spaces.idempotency.get(id)) as IdempotencyRecord | undefined);
@@ -96,6 +100,7 @@ export class LevelIdempotencyStore {
       if (current.fingerprint !== fingerprint) return { state: "mismatch" };
       return { state: "replay", response: current.response };
     }
+    if (current) claim.staleExpiresAtMs = current.expiresAtMs;
     return { state: "started" };
   }
 
@@ -106,13 +111,12 @@ export class LevelIdempotencyStore {
   async complete(merchantId: string, key: string, response: NonNullable<IdempotencyRecord["response"]>, nowMs: number, ttlMs: number): Promise<void> {
     const { idempotency, idempotencyByExpiry } = this.ctx.spaces;
     const id = `${merchantId}${SEP}${key}`;
-    const fingerprint = this.running.get(id);
-    if (fingerprint === undefined) return;
-    await this.ctx.write(async () => {
-      const previous = (await idempotency.get(id)) as IdempotencyRecord | undefined;
-      const record: IdempotencyRecord = { merchantId, key, fingerprint, state: "complete", createdAtMs: nowMs, expiresAtMs: nowMs + ttlMs, response };
-      await this.ctx.commit(putWithExpiry(idempotency, idempotencyByExpiry, id, record, previous));
-    });
+    const claim = this.running.get(id);
+    if (claim === undefined) return;
+    const record: IdempotencyRecord = { merchantId, key, fingerprint: claim.fingerprint, state: "complete", createdAtMs: nowMs, expiresAtMs: nowMs + ttlMs, response };
+    // Nothing else writes this key while it runs here (pruning the stale record meanwhile only makes the delete a no-op).
+    const previous = claim.staleExpiresAtMs === undefined ? undefined : { expiresAtMs: claim.staleExpiresAtMs };
+    await this.ctx.write(() => this.ctx.commit(putWithExpiry(idempotency, idempotencyByExpiry, id, record, previous)));
     this.running.delete(id);
   }
 

@@ -110,8 +110,15 @@ describe("gateway storage: orders, idempotency records and request nonces", func
     expect((await storage.idempotency.begin("m1", "k2", "f", now)).state).to.equal("started");
     storage.idempotency.abandon("m1", "k2");
     expect((await storage.idempotency.begin("m1", "k2", "f", now)).state).to.equal("started");
+    // A key whose record expired runs again; its new record replaces the old one's expiry entry.
+    expect((await storage.idempotency.begin("m1", "k3", "f", now)).state).to.equal("started");
+    await storage.idempotency.complete("m1", "k3", response, now, 1_000);
+    expect((await storage.idempotency.begin("m1", "k3", "f", now + 5_000)).state).to.equal("started");
+    await storage.idempotency.complete("m1", "k3", response, now + 5_000, 60_000);
+    expect(await storage.idempotency.prune(now + 10_000)).to.equal(0);
+    expect((await storage.idempotency.begin("m1", "k3", "f", now + 10_000)).state).to.equal("replay");
     // Expired records are pruned.
-    expect(await storage.idempotency.prune(now + 120_000)).to.equal(1);
+    expect(await storage.idempotency.prune(now + 120_000)).to.equal(2);
     expect((await storage.idempotency.begin("m1", "k", "other", now + 120_000)).state).to.equal("started");
   });
 
