@@ -174,7 +174,7 @@ export class FeedFollower {
     const pass: FullPassMeta = { createdBeforeMs: now() };
     await storage.putMeta(FULL_PASS_META, pass);
     await this.saveCursor(latest);
-    logger.info({ cursor: latest, why }, "following the node's change feed from its newest change; the reconciler compares every open order once");
+    logger.info({ cursor: latest, why }, "following the node's change feed from its newest change; the reconciler compares every open order created before now once");
   }
 
   private async saveCursor(cursor: string): Promise<void> {
