@@ -11,8 +11,6 @@
  *
  * Each plugin declares the plugins it depends on, so a wrong order fails at start.
  */
-import { randomBytes } from "node:crypto";
-
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { Registry } from "prom-client";
@@ -78,8 +76,7 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   await app.register(problemPlugin);
   await app.register(servicesPlugin, { options, modules: { ...modules, now } });
   await app.register(authPlugin, { clockSkewSeconds: options.clockSkewSeconds, modules: { storage, secrets, now } });
-  // The owner tells this process's in-progress Idempotency-Key records from those of an earlier one.
-  await app.register(idempotencyPlugin, { ttlSeconds: options.idempotencyTtlSeconds, owner: randomBytes(8).toString("hex"), modules: { storage, now } });
+  await app.register(idempotencyPlugin, { ttlSeconds: options.idempotencyTtlSeconds, modules: { storage, now } });
   await app.register(jobsPlugin, { options, modules: { ...modules, now, metrics } });
 
   await app.register(routes, { rateLimit: options.rateLimit });

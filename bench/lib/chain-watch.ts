@@ -74,11 +74,13 @@ export class HoldWatcher {
     if (this.busy) return;
     this.busy = true;
     try {
-      const latest = await this.provider.getBlockNumber();
+      // Raw JSON-RPC: ethers' formatting of every block number and log is the load generator's own cost.
+      const latest = Number(await this.provider.send("eth_blockNumber", []));
       if (latest <= this.last) return;
       const seenAtMs = Date.now();
       const from = this.last + 1;
-      const logs = await this.provider.getLogs({ address: this.escrow, topics: [[this.topic, this.failedTopic]], fromBlock: from, toBlock: latest });
+      const filter = { address: this.escrow, topics: [[this.topic, this.failedTopic]], fromBlock: `0x${from.toString(16)}`, toBlock: `0x${latest.toString(16)}` };
+      const logs = (await this.provider.send("eth_getLogs", [filter])) as { topics: string[]; data: string }[];
       for (const log of logs) {
         if (log.topics[0] === this.failedTopic) {
           this.countFailed(log);

@@ -10,13 +10,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 
-import { GatewayClient, type GatewayCredentials } from "../../gateway/client/client.js";
+import type { GatewayCredentials } from "../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
 import { startChainProcess } from "../../scripts/lib/launch/chain.js";
 import { launchNodes, type NodeNetwork } from "../../scripts/lib/launch/nodes.js";
 import { StopOrder, runSettlenet, settlenet, spawnPart, waitHealthy, writeConfig } from "../../scripts/lib/launch/part.js";
 import { freePort } from "../../scripts/lib/launch/ports.js";
 import type { MeasuredProcess } from "./cpu.js";
+import { BenchGatewayClient, benchAgent } from "./gateway-client.js";
 
 export interface ClusterOptions {
   /** Folder the cluster's own folder is created in (the benchmarks' data folder). */
@@ -38,7 +39,7 @@ export interface Cluster {
   /** The gateway's URL ("" without a gateway). */
   gatewayUrl: string;
   /** One signed client per gateway merchant (same order as net.scenario.merchants; none without a gateway). */
-  clients: GatewayClient[];
+  clients: BenchGatewayClient[];
   /** Every process of the network with its role, for CPU accounting. */
   processes(): MeasuredProcess[];
   /** Stops the gateway, the nodes, then the chain, and deletes the folder (kept if SETTLENET_KEEP_E2E is set). */
@@ -96,14 +97,19 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       await runSettlenet(["gateway", "merchant", "add", "--config", configFile, "--id", id, "--private-key-env", "MERCHANT_KEY"], { ...env, MERCHANT_KEY: merchant.privateKey });
       credentials.push(JSON.parse(await runSettlenet(["gateway", "keys", "create", "--config", configFile, "--merchant", id], env)) as GatewayCredentials);
     }
-    const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", configFile), logFile: join(dir, "gateway.log"), env, stopTimeoutMs: 10_000 });
+    // SETTLENET_BENCH_PROFILE_DIR: the gateway writes a V8 CPU profile there when it stops (read it to see where its time goes).
+    const profileDir = process.env["SETTLENET_BENCH_PROFILE_DIR"];
+    const profile = profileDir ? { NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() } : {};
+    const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", configFile), logFile: join(dir, "gateway.log"), env: { ...env, ...profile }, stopTimeoutMs: 10_000 });
     order.stage(() => gateway.stop());
     const gatewayUrl = `http://127.0.0.1:${port}`;
     await waitHealthy(gateway, gatewayUrl, 60_000);
+    const agent = benchAgent();
+    order.stage(() => agent.close());
     return {
       net,
       gatewayUrl,
-      clients: credentials.map((c) => new GatewayClient(gatewayUrl, c)),
+      clients: credentials.map((c) => new BenchGatewayClient(gatewayUrl, c, agent)),
       processes: () => [...nodeProcesses(), { name: "gateway", role: "gateway", pid: gateway.process.pid }],
       stop: () => order.stop(),
     };

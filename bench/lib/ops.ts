@@ -18,7 +18,7 @@ const secp256k1 = require("secp256k1") as typeof Secp256k1;
 /** r ‖ s ‖ v (27/28) of `digest` signed with `privateKey` (both 0x hex). */
 export function signDigest(digest: string, privateKey: string): string {
   const { signature, recid } = secp256k1.ecdsaSign(Buffer.from(digest.slice(2), "hex"), Buffer.from(privateKey.slice(2), "hex"));
-  return `${hexlify(signature)}${(27 + recid).toString(16)}`;
+  return `0x${Buffer.from(signature).toString("hex")}${(27 + recid).toString(16)}`;
 }
 
 export interface PayParty {

@@ -30,7 +30,12 @@ export function bodyDigest(body: string | Uint8Array | undefined): string {
 
 /** The string the signature covers. */
 export function canonicalRequest(method: string, pathWithQuery: string, timestamp: string, nonce: string, body: string | Uint8Array | undefined): string {
-  return [method.toUpperCase(), pathWithQuery, timestamp, nonce, bodyDigest(body)].join("\n");
+  return canonicalRequestOfDigest(method, pathWithQuery, timestamp, nonce, bodyDigest(body));
+}
+
+/** The canonical request from the body's digest (`bodyDigest`) instead of the body. */
+export function canonicalRequestOfDigest(method: string, pathWithQuery: string, timestamp: string, nonce: string, digest: string): string {
+  return `${method.toUpperCase()}\n${pathWithQuery}\n${timestamp}\n${nonce}\n${digest}`;
 }
 
 /** `v1=<hex HMAC-SHA256>` of the canonical request under `secret`. */

@@ -19,6 +19,7 @@ import type { Logger } from "pino";
 
 import type { Change } from "../../core/api/changes.js";
 import { SettlenetError } from "../../core/errors.js";
+import { keccak256Hex } from "../../core/keccak.js";
 import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
 import { PAYMENT_STATUSES, escrowDomain } from "../../core/protocol/eip712.js";
 import {
@@ -149,7 +150,7 @@ export class PaymentService {
       token: token.address,
       amount,
       // The merchant's order id, hashed: visible on-chain as a stable reference without its text.
-      orderId: keccak256(toUtf8Bytes(body.merchantOrderId)),
+      orderId: keccak256Hex(Buffer.from(body.merchantOrderId, "utf8")),
       feeBps: account.feeBps,
       direct: body.mode === "direct",
       payDeadline,
@@ -177,7 +178,8 @@ export class PaymentService {
     });
     const outcome = await this.modules.storage.orders.create(order);
     if (!outcome.created) return { created: false, order: this.sameRequest(outcome.existing, requestHash) };
-    this.modules.logger.info({ merchantId: merchant.id, id: order.id, paymentId: order.paymentId }, "order created");
+    // Debug, not info: one line per order is the hot path's cost at a thousand orders a second.
+    this.modules.logger.debug({ merchantId: merchant.id, id: order.id, paymentId: order.paymentId }, "order created");
     return { created: true, order };
   }
 
@@ -480,6 +482,29 @@ export function canonicalHash(value: unknown): string {
   return createHash("sha256").update(JSON.stringify(canonical(value))).digest("hex");
 }
 
+/**
+ * Whether two JSON-like values would serialize to the same canonical JSON (key order and keys whose
+ * value is undefined do not count): whether a change changed a record, without hashing both.
+ */
+export function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((x, i) => sameJson(x, b[i]));
+  }
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let keys = 0;
+  for (const key in x) {
+    if (x[key] === undefined) continue;
+    keys += 1;
+    if (!sameJson(x[key], y[key])) return false;
+  }
+  for (const key in y) if (y[key] !== undefined) keys -= 1;
+  return keys === 0;
+}
+
 function operationStatus(op: StoredOperation | undefined): SubmittedStatus | undefined {
   if (!op) return undefined;
   return op.status === "executed" ? "executed" : op.status === "failed" ? "failed" : "pending";
@@ -527,7 +552,7 @@ export function mergeNodeView(order: OrderRecord, view: NodePayment | undefined,
     ...(onChain ? { onChain } : {}),
   };
   next.status = derivedStatus(next, nowMs);
-  return canonicalHash(next) === canonicalHash(order) ? undefined : next;
+  return sameJson(next, order) ? undefined : next;
 }
 
 /** An order's status from what it records: the escrow's status wins; before it, the authorization's fate. */
@@ -585,7 +610,7 @@ export function applyFeedChanges(order: OrderRecord, changes: readonly Change[],
     }
   }
   next.status = derivedStatus(next, nowMs);
-  return canonicalHash(next) === canonicalHash(order) ? undefined : next;
+  return sameJson(next, order) ? undefined : next;
 }
 
 /** `submitted` with the node's newer status; a final status stays final. */

@@ -31,15 +31,16 @@ export interface ApiKeyRecord {
   revokedAtMs?: number;
 }
 
-/** What an Idempotency-Key recorded: a request in flight, or the response to replay. */
+/** What an Idempotency-Key recorded: the response to replay (older versions also stored requests in flight). */
 export interface IdempotencyRecord {
   merchantId: string;
   key: string;
   /** sha256 over method, path and body: the same key with another request is refused. */
   fingerprint: string;
+  /** Only "complete" is written now; an "in_progress" record was left by an earlier version's process and is disregarded. */
   state: "in_progress" | "complete";
-  /** The gateway process that holds an in-progress record (stale after a restart). */
-  owner: string;
+  /** The process that held an in-progress record (earlier versions). */
+  owner?: string;
   createdAtMs: number;
   expiresAtMs: number;
   response?: { status: number; contentType: string; body: string };

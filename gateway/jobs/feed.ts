@@ -30,8 +30,15 @@ import type { GatewayStorage } from "../storage/db.js";
 
 /** Where the follower is in its node's feed (meta, written with the changes applied). */
 export const FEED_CURSOR_META = "feed.cursor";
-/** Set (durably) while the reconciler owes a comparison of every open order with the node. */
+/**
+ * Set (durably) while the reconciler owes a comparison of every open order with the node: the orders
+ * created up to `createdBeforeMs` (those after it have all their changes in the feed after the new
+ * cursor). `true`, from earlier versions, means every open order; `false`, none.
+ */
 export const FULL_PASS_META = "reconcile.fullPass";
+
+/** The value of FULL_PASS_META. */
+export type FullPassMeta = { createdBeforeMs: number } | boolean;
 
 const ZERO_ID = "0x" + "00".repeat(32);
 const BACKOFF_START_MS = 250;
@@ -160,12 +167,14 @@ export class FeedFollower {
     return page.changes.length;
   }
 
-  /** Continues from `latest` after the reconciler is owed a full pass (both durable first). */
+  /** Continues from `latest` after the reconciler is owed a full pass of the orders created until now (both durable first). */
   private async restart(latest: string, why: string): Promise<void> {
-    const { storage, logger } = this.modules;
-    await storage.putMeta(FULL_PASS_META, true);
+    const { storage, logger, now } = this.modules;
+    // Taken after `latest`: an order created later has every change of its payment after that cursor.
+    const pass: FullPassMeta = { createdBeforeMs: now() };
+    await storage.putMeta(FULL_PASS_META, pass);
     await this.saveCursor(latest);
-    logger.info({ cursor: latest, why }, "following the node's change feed from its newest change; the reconciler compares every open order once");
+    logger.info({ cursor: latest, why }, "following the node's change feed from its newest change; the reconciler compares every open order created before now once");
   }
 
   private async saveCursor(cursor: string): Promise<void> {

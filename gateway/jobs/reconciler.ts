@@ -9,7 +9,8 @@
  * again (same signature, same operation); any other operation the node never received is recorded as
  * failed with NODE_NEVER_RECEIVED (an auto-release is dropped, so the keeper sends it again). When the
  * feed cannot continue from its cursor the follower owes a full pass (FULL_PASS_META): every open order
- * is compared once, as the reconciler did before there was a feed.
+ * created before it continued from the feed's newest change is compared once, as the reconciler did
+ * before there was a feed.
  *
  * A change counts as a repair (logged in `reconcile`, counted in /metrics) when the local record could
  * not have caught up on its own: the chain has a pay the gateway never recorded, an operation the
@@ -28,7 +29,7 @@ import { updateOrder } from "../domain/orders.js";
 import { mergeNodeView } from "../domain/payments.js";
 import type { OrderRecord, OrderStatus, SubmittedOperation } from "../domain/records.js";
 import type { GatewayStorage } from "../storage/db.js";
-import { FULL_PASS_META } from "./feed.js";
+import { FULL_PASS_META, type FullPassMeta } from "./feed.js";
 import { PeriodicRunner } from "./periodic.js";
 
 export interface ReconcileOptions {
@@ -128,9 +129,10 @@ export class Reconciler {
     const summary: ReconcileSummary = { checked: 0, updated: 0, repairs: [], complete: false };
     const seen = new Set<string>();
     try {
-      const fullPass = (await this.modules.storage.getMeta<boolean>(FULL_PASS_META)) === true;
-      if (fullPass) {
-        if (!(await this.fullPass(summary, seen))) return summary;
+      const fullPass = await this.modules.storage.getMeta<FullPassMeta>(FULL_PASS_META);
+      if (fullPass === true || (typeof fullPass === "object" && fullPass !== null)) {
+        const createdBeforeMs = fullPass === true ? Number.MAX_SAFE_INTEGER : fullPass.createdBeforeMs;
+        if (!(await this.fullPass(summary, seen, createdBeforeMs))) return summary;
         await this.modules.storage.putMeta(FULL_PASS_META, false);
       } else {
         const due = await this.modules.storage.orders.listCheckDue(this.modules.now(), MAX_CHECKS_PER_RUN);
@@ -160,13 +162,13 @@ export class Reconciler {
     }
   }
 
-  /** Every open order, merchant by merchant, each once; false if the run is stopping. */
-  private async fullPass(summary: ReconcileSummary, seen: Set<string>): Promise<boolean> {
+  /** Every open order created up to `createdBeforeMs`, merchant by merchant, each once; false if the run is stopping. */
+  private async fullPass(summary: ReconcileSummary, seen: Set<string>, createdBeforeMs: number): Promise<boolean> {
     for (const merchant of await this.modules.storage.merchants.list()) {
       for (const status of OPEN_STATUSES) {
         let cursor: string | undefined;
         do {
-          const page = await this.modules.storage.orders.list(merchant.id, { status, limit: PAGE, ...(cursor ? { cursor } : {}) });
+          const page = await this.modules.storage.orders.list(merchant.id, { status, limit: PAGE, toMs: createdBeforeMs, ...(cursor ? { cursor } : {}) });
           for (const order of page.items) {
             if (this.runner.closing) return false;
             // An order that moved to a later status during the pass is listed again: once is enough.

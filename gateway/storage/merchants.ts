@@ -1,14 +1,60 @@
-/** Merchants and their API keys. Key layouts: keyspaces.ts. */
+/**
+ * Merchants and their API keys. Key layouts: keyspaces.ts.
+ *
+ * Every signed request reads its API key and its merchant, so both repositories keep the records they
+ * have read in memory (frozen, so a caller cannot change the cached copy). Only this process can
+ * hold the database and every change goes through these repositories, which drop the cached record
+ * when they commit a change to it: the cache never answers anything the database would not.
+ */
 import { SettlenetError } from "../../core/errors.js";
 import type { ApiKeyRecord, MerchantRecord } from "../domain/records.js";
-import { SEP, prefixRange, type StorageContext, type WriteOp } from "./keyspaces.js";
+import { SEP, prefixRange, type StorageContext, type Sublevel, type WriteOp } from "./keyspaces.js";
+
+/** Records read by id, kept until a change to them is committed through the repository. */
+class RecordCache<T extends object> {
+  private readonly records = new Map<string, Readonly<T>>();
+  /** Bumped by every change: a read that began before a change must not cache what it read. */
+  private version = 0;
+
+  constructor(
+    private readonly ctx: StorageContext,
+    private readonly sublevel: Sublevel,
+  ) {}
+
+  async get(id: string): Promise<Readonly<T> | undefined> {
+    const cached = this.records.get(id);
+    if (cached) return cached;
+    const version = this.version;
+    const record = await this.ctx.read(async () => (await this.sublevel.get(id)) as T | undefined);
+    if (record === undefined) return undefined;
+    const frozen = deepFreeze(record);
+    if (version === this.version) this.records.set(id, frozen);
+    return frozen;
+  }
+
+  /** Forgets `ids` (call when committing a change to them). */
+  changed(ids: string[]): void {
+    this.version += 1;
+    for (const id of ids) this.records.delete(id);
+  }
+}
+
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const child of Object.values(value)) if (typeof child === "object" && child !== null) deepFreeze(child as object);
+  return Object.freeze(value);
+}
 
 /** Merchants by id, unique by on-chain address. */
 export class LevelMerchantRepository {
-  constructor(private readonly ctx: StorageContext) {}
+  private readonly cache: RecordCache<MerchantRecord>;
 
-  get(id: string): Promise<MerchantRecord | undefined> {
-    return this.ctx.read(async () => (await this.ctx.spaces.merchants.get(id)) as MerchantRecord | undefined);
+  constructor(private readonly ctx: StorageContext) {
+    this.cache = new RecordCache(ctx, ctx.spaces.merchants);
+  }
+
+  /** The merchant (a frozen record, shared by every caller). */
+  get(id: string): Promise<Readonly<MerchantRecord> | undefined> {
+    return this.cache.get(id);
   }
 
   list(): Promise<MerchantRecord[]> {
@@ -29,6 +75,7 @@ export class LevelMerchantRepository {
         { type: "put", sublevel: merchants, key: record.id, value: record },
         { type: "put", sublevel: merchantsByAddr, key: addressKey, value: record.id },
       ]);
+      this.cache.changed([record.id]);
     });
   }
 
@@ -39,6 +86,7 @@ export class LevelMerchantRepository {
       if (!current) throw new SettlenetError("MERCHANT_NOT_FOUND", `no merchant ${id}`, { merchantId: id });
       const next = { ...current, status };
       await this.ctx.commit([{ type: "put", sublevel: this.ctx.spaces.merchants, key: id, value: next }]);
+      this.cache.changed([id]);
       return next;
     });
   }
@@ -46,10 +94,15 @@ export class LevelMerchantRepository {
 
 /** API keys by key id, indexed by merchant. */
 export class LevelApiKeyRepository {
-  constructor(private readonly ctx: StorageContext) {}
+  private readonly cache: RecordCache<ApiKeyRecord>;
 
-  get(keyId: string): Promise<ApiKeyRecord | undefined> {
-    return this.ctx.read(async () => (await this.ctx.spaces.apiKeys.get(keyId)) as ApiKeyRecord | undefined);
+  constructor(private readonly ctx: StorageContext) {
+    this.cache = new RecordCache(ctx, ctx.spaces.apiKeys);
+  }
+
+  /** The key (a frozen record, shared by every caller). */
+  get(keyId: string): Promise<Readonly<ApiKeyRecord> | undefined> {
+    return this.cache.get(keyId);
   }
 
   listByMerchant(merchantId: string): Promise<ApiKeyRecord[]> {
@@ -87,6 +140,7 @@ export class LevelApiKeyRepository {
         }
       }
       await this.ctx.commit(writes);
+      this.cache.changed([record.keyId, ...retired.map((k) => k.keyId)]);
       return retired;
     });
   }
@@ -99,6 +153,7 @@ export class LevelApiKeyRepository {
       if (current.revokedAtMs !== undefined) return current;
       const next = { ...current, revokedAtMs: atMs };
       await this.ctx.commit([{ type: "put", sublevel: this.ctx.spaces.apiKeys, key: keyId, value: next }]);
+      this.cache.changed([keyId]);
       return next;
     });
   }

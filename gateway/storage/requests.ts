@@ -61,56 +61,68 @@ export type IdempotencyBegin =
   | { state: "mismatch" }
   | { state: "in_progress" };
 
-/** Idempotency-Key records per merchant. */
+/**
+ * Idempotency-Key records per merchant. A request under a key is in progress only in this process's
+ * memory: only one process can hold the database, so a request in progress is never seen by another,
+ * and one left unfinished by a crash must run again. The durable record is written once, with the
+ * response, before that response leaves.
+ */
 export class LevelIdempotencyStore {
+  /**
+   * merchant ! key → the request running under it: its fingerprint, and the expiry of the stale
+   * record `begin` found (its index entry goes when the response is recorded; no second read).
+   */
+  private readonly running = new Map<string, { fingerprint: string; staleExpiresAtMs?: number }>();
+
   constructor(private readonly ctx: StorageContext) {}
 
   /**
    * Starts a request under an Idempotency-Key, or says why not: a recorded response to replay, a
-   * different request under the same key, or the same key still in flight. An in-progress record
-   * whose owner is another (earlier, crashed) gateway process is taken over: only one process can
-   * hold the database, so that request will never finish.
+   * different request under the same key, or the same key still in flight. A record left in progress
+   * by an earlier gateway version is disregarded (that process is gone; its request never finished).
    */
-  begin(merchantId: string, key: string, fingerprint: string, owner: string, nowMs: number, ttlMs: number): Promise<IdempotencyBegin> {
-    const { idempotency, idempotencyByExpiry } = this.ctx.spaces;
+  async begin(merchantId: string, key: string, fingerprint: string, nowMs: number): Promise<IdempotencyBegin> {
     const id = `${merchantId}${SEP}${key}`;
-    return this.ctx.write(async () => {
-      const current = (await idempotency.get(id)) as IdempotencyRecord | undefined;
-      const live = current && current.expiresAtMs >= nowMs && !(current.state === "in_progress" && current.owner !== owner);
-      if (current && live) {
-        if (current.fingerprint !== fingerprint) return { state: "mismatch" };
-        if (current.state === "in_progress" || !current.response) return { state: "in_progress" };
-        return { state: "replay", response: current.response };
-      }
-      const record: IdempotencyRecord = { merchantId, key, fingerprint, state: "in_progress", owner, createdAtMs: nowMs, expiresAtMs: nowMs + ttlMs };
-      await this.ctx.commit(putWithExpiry(idempotency, idempotencyByExpiry, id, record, current));
-      return { state: "started" };
-    });
+    const running = this.running.get(id);
+    if (running !== undefined) return running.fingerprint === fingerprint ? { state: "in_progress" } : { state: "mismatch" };
+    // Claimed before the read: a second request under the key while this one reads is in progress.
+    const claim: { fingerprint: string; staleExpiresAtMs?: number } = { fingerprint };
+    this.running.set(id, claim);
+    let current: IdempotencyRecord | undefined;
+    try {
+      current = await this.ctx.read(async () => (await this.ctx.spaces.idempotency.get(id)) as IdempotencyRecord | undefined);
+    } catch (error) {
+      this.running.delete(id);
+      throw error;
+    }
+    if (current && current.expiresAtMs >= nowMs && current.state === "complete" && current.response) {
+      this.running.delete(id);
+      if (current.fingerprint !== fingerprint) return { state: "mismatch" };
+      return { state: "replay", response: current.response };
+    }
+    if (current) claim.staleExpiresAtMs = current.expiresAtMs;
+    return { state: "started" };
   }
 
-  /** Records the response of a started request (synced before the response leaves). */
-  complete(merchantId: string, key: string, owner: string, response: NonNullable<IdempotencyRecord["response"]>): Promise<void> {
-    const { idempotency } = this.ctx.spaces;
+  /**
+   * Records the response of a started request (synced before the response leaves). If recording
+   * fails the key stays in progress in this process: retries are refused, never run again.
+   */
+  async complete(merchantId: string, key: string, response: NonNullable<IdempotencyRecord["response"]>, nowMs: number, ttlMs: number): Promise<void> {
+    const { idempotency, idempotencyByExpiry } = this.ctx.spaces;
     const id = `${merchantId}${SEP}${key}`;
-    return this.ctx.write(async () => {
-      const current = (await idempotency.get(id)) as IdempotencyRecord | undefined;
-      if (!current || current.state !== "in_progress" || current.owner !== owner) return;
-      await this.ctx.commit([{ type: "put", sublevel: idempotency, key: id, value: { ...current, state: "complete", response } }]);
-    });
+    const claim = this.running.get(id);
+    if (claim === undefined) return;
+    const record: IdempotencyRecord = { merchantId, key, fingerprint: claim.fingerprint, state: "complete", createdAtMs: nowMs, expiresAtMs: nowMs + ttlMs, response };
+    // Nothing else writes this key while it runs here (pruning the stale record meanwhile only makes the delete a no-op).
+    const previous = claim.staleExpiresAtMs === undefined ? undefined : { expiresAtMs: claim.staleExpiresAtMs };
+    await this.ctx.write(() => this.ctx.commit(putWithExpiry(idempotency, idempotencyByExpiry, id, record, previous)));
+    this.running.delete(id);
   }
 
   /** Forgets a started request whose outcome must not be replayed (server error, rate limit). */
-  abandon(merchantId: string, key: string, owner: string): Promise<void> {
-    const { idempotency, idempotencyByExpiry } = this.ctx.spaces;
-    const id = `${merchantId}${SEP}${key}`;
-    return this.ctx.write(async () => {
-      const current = (await idempotency.get(id)) as IdempotencyRecord | undefined;
-      if (!current || current.state !== "in_progress" || current.owner !== owner) return;
-      await this.ctx.commit([
-        { type: "del", sublevel: idempotency, key: id },
-        { type: "del", sublevel: idempotencyByExpiry, key: expiryKey(current.expiresAtMs, id) },
-      ]);
-    });
+  abandon(merchantId: string, key: string): void {
+    this.running.delete(`${merchantId}${SEP}${key}`);
   }
 
   prune(nowMs: number): Promise<number> {

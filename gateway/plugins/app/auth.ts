@@ -5,7 +5,7 @@
  * status is told only to a caller that proved it holds the secret. The plugin decorates the app with
  * `authenticate`, the preValidation hook the signed scope adds (routes/index.ts).
  */
-import { timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from "node:crypto";
 
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
@@ -13,9 +13,9 @@ import fp from "fastify-plugin";
 import { SettlenetError } from "../../../core/errors.js";
 import { apiKeySecret } from "../../domain/merchants.js";
 import type { SecretBox } from "../../domain/secrets.js";
-import { AUTH_HEADERS, canonicalRequest, requestSignature } from "../../client/signing.js";
+import { AUTH_HEADERS, bodyDigest, canonicalRequestOfDigest } from "../../client/signing.js";
 import type { GatewayStorage } from "../../storage/db.js";
-import type { MerchantRecord } from "../../domain/records.js";
+import type { ApiKeyRecord, MerchantRecord } from "../../domain/records.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -25,6 +25,8 @@ declare module "fastify" {
   interface FastifyRequest {
     /** The authenticated merchant (set by `authenticate`). */
     merchant: MerchantRecord | null;
+    /** Hex sha256 of the raw body, as the signature covers it (set by `authenticate`). */
+    bodyDigest: string | undefined;
   }
 }
 
@@ -55,6 +57,18 @@ function header(request: FastifyRequest, name: string): string | undefined {
 
 /** The preValidation hook that authenticates a merchant request. */
 export function merchantAuth(options: AuthOptions, modules: AuthModules) {
+  // The opened HMAC key of each API key record the repository hands out (it hands out the same
+  // object until the record changes), so the sealed secret is decrypted once, not per request.
+  const hmacKeys = new WeakMap<ApiKeyRecord, KeyObject>();
+  const hmacKeyOf = (key: ApiKeyRecord): KeyObject => {
+    let secret = hmacKeys.get(key);
+    if (!secret) {
+      secret = createSecretKey(Buffer.from(apiKeySecret(key, modules.secrets), "utf8"));
+      hmacKeys.set(key, secret);
+    }
+    return secret;
+  };
+
   return async function authenticate(request: FastifyRequest): Promise<void> {
     const keyId = header(request, AUTH_HEADERS.keyId);
     const timestamp = header(request, AUTH_HEADERS.timestamp);
@@ -80,8 +94,11 @@ export function merchantAuth(options: AuthOptions, modules: AuthModules) {
 
     const key = await modules.storage.apiKeys.get(keyId);
     if (!key) throw new SettlenetError("AUTH_UNKNOWN_KEY", "unknown API key", {});
-    const expected = Buffer.from(requestSignature(apiKeySecret(key, modules.secrets), canonicalRequest(request.method, request.raw.url ?? request.url, timestamp, nonce, request.rawBody)));
-    const given = Buffer.from(signature);
+    // The body digest is kept for the Idempotency-Key fingerprint.
+    const digest = bodyDigest(request.rawBody);
+    const canonical = canonicalRequestOfDigest(request.method, request.raw.url ?? request.url, timestamp, nonce, digest);
+    const expected = createHmac("sha256", hmacKeyOf(key)).update(canonical).digest();
+    const given = Buffer.from(signature.slice(3), "hex");
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
       request.log.debug({ keyId }, "bad request signature");
       throw new SettlenetError("AUTH_BAD_SIGNATURE", "the request signature does not match", {});
@@ -95,6 +112,7 @@ export function merchantAuth(options: AuthOptions, modules: AuthModules) {
     const fresh = await modules.storage.nonces.claim(keyId, nonce, (ts + options.clockSkewSeconds + 1) * 1000, nowMs);
     if (!fresh) throw new SettlenetError("AUTH_NONCE_REUSED", "this nonce was already used", {});
     request.merchant = merchant;
+    request.bodyDigest = digest;
   };
 }
 
@@ -102,6 +120,7 @@ export function merchantAuth(options: AuthOptions, modules: AuthModules) {
 export const authPlugin = fp<AuthOptions & { modules: AuthModules }>(
   async (app: FastifyInstance, { modules, ...options }) => {
     app.decorateRequest("merchant", null);
+    app.decorateRequest("bodyDigest", undefined);
     app.decorate("authenticate", merchantAuth(options, modules));
   },
   { name: "auth", fastify: "5.x", dependencies: ["content-type"] },

@@ -3,7 +3,8 @@
  * is recorded durably before it leaves; a repeat with the same request gets that response again, also
  * after a restart; the same key with another request is IDEMPOTENCY_KEY_REUSED (422); a repeat while
  * the first is still running is IDEMPOTENCY_IN_PROGRESS (409). Server errors and rate-limit refusals
- * are not recorded, so they can be retried under the same key.
+ * are not recorded, so they can be retried under the same key. A request in progress is known only to
+ * this process (storage/requests.ts): after a crash, a request that never answered runs again.
  */
 import { createHash } from "node:crypto";
 
@@ -27,8 +28,6 @@ declare module "fastify" {
 
 export interface IdempotencyOptions {
   ttlSeconds: number;
-  /** This gateway process (in-progress records of other processes are stale). */
-  owner: string;
 }
 
 export interface IdempotencyModules {
@@ -50,8 +49,9 @@ export function idempotencyHooks(options: IdempotencyOptions, modules: Idempoten
     if (key === undefined || !KEY.test(key)) throw new SettlenetError("IDEMPOTENCY_KEY_INVALID", "Idempotency-Key must be 1-255 printable ASCII characters", {});
     const merchant = request.merchant;
     if (!merchant) throw new SettlenetError("INTERNAL", "idempotency before authentication");
-    const fingerprint = createHash("sha256").update(`${request.method}\n${request.raw.url ?? request.url}\n${bodyDigest(request.rawBody)}`).digest("hex");
-    const outcome = await store.begin(merchant.id, key, fingerprint, options.owner, modules.now(), options.ttlSeconds * 1000);
+    const digest = request.bodyDigest ?? bodyDigest(request.rawBody);
+    const fingerprint = createHash("sha256").update(`${request.method}\n${request.raw.url ?? request.url}\n${digest}`).digest("hex");
+    const outcome = await store.begin(merchant.id, key, fingerprint, modules.now());
     switch (outcome.state) {
       case "started":
         request.idempotencyKey = key;
@@ -73,10 +73,10 @@ export function idempotencyHooks(options: IdempotencyOptions, modules: Idempoten
     const status = reply.statusCode;
     try {
       if (status >= 500 || status === 429 || typeof payload !== "string") {
-        await store.abandon(merchant.id, key, options.owner);
+        store.abandon(merchant.id, key);
       } else {
         const contentType = String(reply.getHeader("content-type") ?? "application/json");
-        await store.complete(merchant.id, key, options.owner, { status, contentType, body: payload });
+        await store.complete(merchant.id, key, { status, contentType, body: payload }, modules.now(), options.ttlSeconds * 1000);
       }
     } catch (error) {
       // The response still goes out. The record stays in progress (retries are refused, never re-run)

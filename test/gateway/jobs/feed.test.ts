@@ -17,7 +17,7 @@ import { orderDefaultsSchema } from "../../../gateway/config.js";
 import { CHECK_PENDING_AFTER_MS } from "../../../gateway/domain/orders.js";
 import { PaymentService, type NewPaymentOrder } from "../../../gateway/domain/payments.js";
 import type { MerchantRecord, OrderRecord } from "../../../gateway/domain/records.js";
-import { FEED_CURSOR_META, FULL_PASS_META, FeedFollower } from "../../../gateway/jobs/feed.js";
+import { FEED_CURSOR_META, FULL_PASS_META, FeedFollower, type FullPassMeta } from "../../../gateway/jobs/feed.js";
 import { Reconciler } from "../../../gateway/jobs/reconciler.js";
 import { launchNetwork, waitFor, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
 import { NodeRelay } from "../../helpers/node-relay.js";
@@ -100,12 +100,17 @@ describe("gateway: following the node's change feed, and the reconciler behind i
     expect((await store.storage.orders.get(order.id))?.status).to.equal("held");
   });
 
-  it("continues from the newest change after a cursor the node cannot continue from, and the reconciler then compares every open order once", async function () {
+  it("continues from the newest change after a cursor the node cannot continue from, and the reconciler then compares every open order created before once", async function () {
     await store.storage.putMeta(FEED_CURSOR_META, `${"0".repeat(16)}-5`);
+    const before = Date.now();
     await follower().catchUp();
-    expect(await store.storage.getMeta(FULL_PASS_META)).to.equal(true);
+    const owed = await store.storage.getMeta<FullPassMeta>(FULL_PASS_META);
+    expect(owed).to.have.property("createdBeforeMs").within(before, Date.now());
     expect(await store.storage.getMeta<string>(FEED_CURSOR_META)).to.not.equal(`${"0".repeat(16)}-5`);
     const open = (await store.storage.orders.list(merchant.id, { limit: 100 })).items.filter((o) => o.status === "held").length;
+    // An order created after the follower continued has all its changes in the feed: not compared.
+    const later = (await payments.create(merchant, newOrder("feed-after-restart"))).order;
+    expect(later.createdAtMs).to.be.greaterThan((owed as { createdBeforeMs: number }).createdBeforeMs);
     const pass = await reconciler().runOnce();
     expect([pass.complete, pass.checked]).to.deep.equal([true, open]);
     expect(await store.storage.getMeta(FULL_PASS_META)).to.equal(false);

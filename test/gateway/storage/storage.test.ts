@@ -5,7 +5,9 @@ import { join } from "node:path";
 
 import { expect } from "chai";
 
+import { openLevelStore } from "../../../core/storage/level.js";
 import { openGatewayStorage, type GatewayStorage } from "../../../gateway/storage/db.js";
+import { KEYSPACES } from "../../../gateway/storage/keyspaces.js";
 import type { OrderRecord } from "../../../gateway/domain/records.js";
 import { refusalOf } from "../../helpers/errors.js";
 
@@ -91,17 +93,44 @@ describe("gateway storage: orders, idempotency records and request nonces", func
     expect(await storage.orders.listCheckDue(now + 9_000, 10)).to.deep.equal([unpaid.id]);
   });
 
-  it("takes over an in-progress idempotency record of an earlier process, not of the running one", async function () {
+  it("keeps an Idempotency-Key in progress only in the running process, records the response once and prunes it after expiry", async function () {
     const now = Date.now();
-    expect((await storage.idempotency.begin("m1", "k", "f", "process-1", now, 60_000)).state).to.equal("started");
-    expect((await storage.idempotency.begin("m1", "k", "f", "process-1", now, 60_000)).state).to.equal("in_progress");
-    expect((await storage.idempotency.begin("m1", "k", "f", "process-2", now, 60_000)).state).to.equal("started");
-    await storage.idempotency.complete("m1", "k", "process-2", { status: 201, contentType: "application/json", body: "{}" });
-    expect((await storage.idempotency.begin("m1", "k", "f", "process-3", now, 60_000)).state).to.equal("replay");
-    expect((await storage.idempotency.begin("m1", "k", "other", "process-3", now, 60_000)).state).to.equal("mismatch");
+    const response = { status: 201, contentType: "application/json", body: "{}" };
+    expect((await storage.idempotency.begin("m1", "k", "f", now)).state).to.equal("started");
+    expect((await storage.idempotency.begin("m1", "k", "f", now)).state).to.equal("in_progress");
+    expect((await storage.idempotency.begin("m1", "k", "other", now)).state).to.equal("mismatch");
+    // A restart: the request that never answered runs again.
+    await storage.close();
+    storage = await openGatewayStorage(join(dir, "db"));
+    expect((await storage.idempotency.begin("m1", "k", "f", now)).state).to.equal("started");
+    await storage.idempotency.complete("m1", "k", response, now, 60_000);
+    expect(await storage.idempotency.begin("m1", "k", "f", now)).to.deep.equal({ state: "replay", response });
+    expect((await storage.idempotency.begin("m1", "k", "other", now)).state).to.equal("mismatch");
+    // An abandoned request leaves nothing behind.
+    expect((await storage.idempotency.begin("m1", "k2", "f", now)).state).to.equal("started");
+    storage.idempotency.abandon("m1", "k2");
+    expect((await storage.idempotency.begin("m1", "k2", "f", now)).state).to.equal("started");
+    // A key whose record expired runs again; its new record replaces the old one's expiry entry.
+    expect((await storage.idempotency.begin("m1", "k3", "f", now)).state).to.equal("started");
+    await storage.idempotency.complete("m1", "k3", response, now, 1_000);
+    expect((await storage.idempotency.begin("m1", "k3", "f", now + 5_000)).state).to.equal("started");
+    await storage.idempotency.complete("m1", "k3", response, now + 5_000, 60_000);
+    expect(await storage.idempotency.prune(now + 10_000)).to.equal(0);
+    expect((await storage.idempotency.begin("m1", "k3", "f", now + 10_000)).state).to.equal("replay");
     // Expired records are pruned.
-    expect(await storage.idempotency.prune(now + 120_000)).to.equal(1);
-    expect((await storage.idempotency.begin("m1", "k", "other", "process-3", now + 120_000, 60_000)).state).to.equal("started");
+    expect(await storage.idempotency.prune(now + 120_000)).to.equal(2);
+    expect((await storage.idempotency.begin("m1", "k", "other", now + 120_000)).state).to.equal("started");
+  });
+
+  it("disregards an in-progress Idempotency-Key record an earlier version left behind", async function () {
+    await storage.close();
+    const now = Date.now();
+    const store = await openLevelStore(join(dir, "db"), KEYSPACES, { label: "gateway" });
+    const stale = { merchantId: "m1", key: "k", fingerprint: "f", state: "in_progress", owner: "gone", createdAtMs: now, expiresAtMs: now + 60_000 };
+    await store.ctx.write(() => store.ctx.commit([{ type: "put", sublevel: store.spaces.idempotency, key: "m1!k", value: stale }]));
+    await store.close();
+    storage = await openGatewayStorage(join(dir, "db"));
+    expect((await storage.idempotency.begin("m1", "k", "f", now)).state).to.equal("started");
   });
 
   it("refuses a nonce again until it expires, and prunes only expired nonces", async function () {
