@@ -355,8 +355,8 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
         super._spendAllowance(owner, spender, value);
     }
 
-    /// @dev An allowance to the escrow: unlimited as the owner's flag, anything else in the mapping (clearing
-    /// the flag), so that exactly one of them holds it.
+    /// @dev An allowance to the escrow: unlimited as the owner's flag, anything else in the mapping, clearing
+    /// the flag (which, while set, is the allowance whatever the mapping still holds).
     function _approve(address owner, address spender, uint256 value, bool emitEvent) internal override {
         if (owner != address(0) && spender != address(0) && _holders[spender] & _ESCROW != 0) {
             uint256 holder = _holders[owner];
