@@ -5,7 +5,7 @@
  * into docs/benchmarks.md. Each network benchmark starts a network of its own for each of its runs.
  *
  *   --quick                 short run: shorter loads, one run per network benchmark, smaller data sets
- *   --only=a,b              run only these: storage, audit, indexer, verification, gateway, gossip, relay, e2e, single-node, burst, journal, gas
+ *   --only=a,b              run only these: storage, audit, indexer, verification, gateway, gossip, relay, e2e, single-node, burst, journal, chain, gas
  *   --runs=N                runs of each network benchmark, each on a fresh network; rows show the median (default 3, quick 1)
  *   --seconds=N             load duration of gateway, gossip, e2e and single-node (default 30, 30, 60, 60; quick 10, 8, 15, 15)
  *   --micro-seconds=N       duration of each in-process rate (verification, storage; default 5, quick 2)
@@ -13,6 +13,7 @@
  *   --burst=N               payments in the burst (default 10,000; quick 3,000)
  *   --journal-payments=N    payments on the journaled chain before its restart is measured (default 5,000; quick 1,000)
  *   --relay-payments=N      backlog of pays relayed by one node (default 10,000; quick 3,000)
+ *   --chain-payments=N      pays relayed straight to the chain, no nodes (default 10,000; quick 3,000)
  *   --audit-payments=N      indexed payments for audit (default 1,000,000; quick 100,000)
  *   --audit-queries=N       audit queries timed (default 2,000; quick 500)
  *   --indexer-payments=N    pays relayed and indexed for indexer (default 4,000; quick 1,000)
@@ -30,6 +31,7 @@ import { parseArgs } from "node:util";
 
 import { runAudit } from "./benchmarks/audit.js";
 import { runBurst } from "./benchmarks/burst.js";
+import { runChain } from "./benchmarks/chain.js";
 import { runEndToEnd } from "./benchmarks/e2e.js";
 import { runGas } from "./benchmarks/gas.js";
 import { runGateway } from "./benchmarks/gateway.js";
@@ -47,7 +49,7 @@ import { consoleTable } from "./lib/render.js";
 import { combineRuns } from "./lib/repeat.js";
 import type { BenchmarkResult, RunResults } from "./lib/results.js";
 
-const ALL = ["storage", "audit", "indexer", "verification", "gateway", "gossip", "relay", "e2e", "single-node", "burst", "journal", "gas"] as const;
+const ALL = ["storage", "audit", "indexer", "verification", "gateway", "gossip", "relay", "e2e", "single-node", "burst", "journal", "chain", "gas"] as const;
 type Name = (typeof ALL)[number];
 
 const { values } = parseArgs({
@@ -61,6 +63,7 @@ const { values } = parseArgs({
     burst: { type: "string" },
     "journal-payments": { type: "string" },
     "relay-payments": { type: "string" },
+    "chain-payments": { type: "string" },
     "audit-payments": { type: "string" },
     "audit-queries": { type: "string" },
     "data-dir": { type: "string" },
@@ -97,6 +100,7 @@ const options = {
   burstRecoverSeconds: quick ? 180 : 300,
   journalPayments: Math.floor(positive("journal-payments", values["journal-payments"], quick ? 1_000 : 5_000)),
   relayPayments: Math.floor(positive("relay-payments", values["relay-payments"], quick ? 3_000 : 10_000)),
+  chainPayments: Math.floor(positive("chain-payments", values["chain-payments"], quick ? 3_000 : 10_000)),
   auditPayments: Math.floor(positive("audit-payments", values["audit-payments"], quick ? 100_000 : 1_000_000)),
   auditQueries: Math.floor(positive("audit-queries", values["audit-queries"], quick ? 500 : 2_000)),
   dataDir: dataRoot.path,
@@ -210,6 +214,7 @@ if (wants("journal")) {
     await rm(chainDataDir, { recursive: true, force: true });
   }
 }
+if (wants("chain")) await step("chain", () => runChain({ payments: options.chainPayments, batch: 100, inFlight: 4, dataRoot: dataRoot.path }));
 if (wants("gas")) await step("gas", () => runGas());
 
 const results: RunResults = {

@@ -152,11 +152,13 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
         uint256 count = ops.length;
         succeeded = new bool[](count);
         for (uint256 i = 0; i < count; ++i) {
-            try this.executeFromBatch(ops[i]) {
+            Operation calldata op = ops[i];
+            if (_forwardToSelf(op)) {
                 succeeded[i] = true;
-            } catch (bytes memory reason) {
-                bytes32 paymentId = paymentIdOf(ops[i].terms);
-                emit OperationFailed(i, ops[i].kind, paymentId, _operationIdOf(ops[i], paymentId), reason);
+            } else {
+                bytes memory reason = _returnData();
+                bytes32 paymentId = paymentIdOf(op.terms);
+                emit OperationFailed(i, op.kind, paymentId, _operationIdOf(op, paymentId), reason);
             }
         }
     }
@@ -422,6 +424,38 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
             structHash = keccak256(abi.encode(RECLAIM_TYPEHASH, paymentId, op.nonce, op.deadline));
         }
         return _hashTypedDataV4(structHash);
+    }
+
+    /// @dev Calls {executeFromBatch} with `op`'s own calldata bytes instead of re-encoding the struct: its
+    /// offsets are relative to its start, so the bytes from there to the end of its signature are its
+    /// encoding. The call data is written past the free memory pointer and not kept, so memory does not
+    /// grow with the batch. Reading the signature's length first makes Solidity check that the item,
+    /// signature included, lies inside the calldata.
+    function _forwardToSelf(Operation calldata op) private returns (bool ok) {
+        uint256 signatureLength = op.signature.length;
+        bytes4 selector = this.executeFromBatch.selector;
+        assembly ("memory-safe") {
+            // Head: kind, the 12 words of the terms, amount, reason, nonce, deadline, the signature's offset.
+            let size := add(add(calldataload(add(op, 544)), 32), and(add(signatureLength, 31), not(31)))
+            if lt(size, 576) {
+                size := 576
+            }
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 4), 0x20)
+            calldatacopy(add(ptr, 36), op, size)
+            ok := call(gas(), address(), 0, ptr, add(size, 36), 0, 0)
+        }
+    }
+
+    /// @dev The last call's return data (a failed item's revert data).
+    function _returnData() private pure returns (bytes memory data) {
+        assembly ("memory-safe") {
+            data := mload(0x40)
+            mstore(data, returndatasize())
+            returndatacopy(add(data, 32), 0, returndatasize())
+            mstore(0x40, add(add(data, 32), and(add(returndatasize(), 31), not(31))))
+        }
     }
 
     // ---------------------------------------------------------------- checks

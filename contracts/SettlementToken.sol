@@ -44,15 +44,24 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     mapping(address institution => bool) private _custodians;
     mapping(address institution => uint256) private _outstanding;
     mapping(address institution => ReserveAttestation) private _reserves;
-    /// @dev Balance in the low 248 bits; flags above (see {_KNOWN}, {_PERMITTED}, {_FROZEN}).
+    /// @dev Balance in the low 248 bits; flags above (see {_KNOWN}, {_PERMITTED}, {_FROZEN}, {_ESCROW},
+    /// {_ESCROW_UNLIMITED}).
     mapping(address account => uint256) private _holders;
     uint256 private _supply;
+    /// @dev The escrow whose unlimited allowances are kept as {_ESCROW_UNLIMITED}; set once.
+    address private _escrow;
 
     uint256 private constant _BALANCE = (1 << 248) - 1;
     /// @dev The registry's answer for the account is recorded in {_PERMITTED}.
     uint256 private constant _KNOWN = 1 << 248;
     uint256 private constant _PERMITTED = 1 << 249;
     uint256 private constant _FROZEN = 1 << 250;
+    /// @dev On the escrow's own slot: this account is {escrow}. A pull reads the spender's slot anyway (the
+    /// freeze check), so this tells it, without another read, that the owner's flag below applies.
+    uint256 private constant _ESCROW = 1 << 251;
+    /// @dev On an owner's slot: its allowance to {escrow} is unlimited. The owner's slot is read by the pull's
+    /// transfer anyway, so the allowance costs no read of its own.
+    uint256 private constant _ESCROW_UNLIMITED = 1 << 252;
 
     /// @param registry_ The participant registry.
     /// @param name_ Token name, e.g. "Settlenet CNY".
@@ -79,6 +88,20 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
         _requireRole(Roles.ADMIN, msg.sender);
         _custodians[institution] = custodian;
         emit CustodianChanged(institution, custodian);
+    }
+
+    /// @notice Names the escrow (registry admin only, once): from then on an unlimited allowance to it is kept
+    /// in the owner's balance slot instead of the allowance mapping. Only the storage changes; {allowance},
+    /// {approve}, {permit} and {transferFrom} behave as for any spender. Set once, because the owners' flags
+    /// name no spender: a second escrow would inherit them.
+    /// @param escrow_ The payment escrow.
+    function setEscrow(address escrow_) external {
+        _requireRole(Roles.ADMIN, msg.sender);
+        if (escrow_ == address(0)) revert Errors.ZeroAddress();
+        if (_escrow != address(0)) revert EscrowAlreadySet(_escrow);
+        _escrow = escrow_;
+        _holders[escrow_] |= _ESCROW;
+        emit EscrowSet(escrow_);
     }
 
     /// @notice Stops all transfers, mints and burns (registry admin or regulator).
@@ -207,6 +230,11 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
         return _reserves[institution];
     }
 
+    /// @notice The escrow named by {setEscrow} (zero until then).
+    function escrow() external view returns (address) {
+        return _escrow;
+    }
+
     /// @notice True if `account` is frozen.
     function isFrozen(address account) external view returns (bool) {
         return _holders[account] & _FROZEN != 0;
@@ -221,6 +249,12 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     /// @inheritdoc ERC20
     function balanceOf(address account) public view override returns (uint256) {
         return _holders[account] & _BALANCE;
+    }
+
+    /// @inheritdoc ERC20
+    function allowance(address owner, address spender) public view override returns (uint256) {
+        if (_unlimitedToEscrow(_holders[spender], owner)) return type(uint256).max;
+        return super.allowance(owner, spender);
     }
 
     /// @inheritdoc ERC20
@@ -313,9 +347,32 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     }
 
     /// @dev A frozen account cannot move tokens through an allowance either (e.g. between two permitted accounts).
+    /// An unlimited allowance is never decreased, so the escrow's flag needs no update.
     function _spendAllowance(address owner, address spender, uint256 value) internal override {
-        if (_holders[spender] & _FROZEN != 0) revert AccountIsFrozen(spender);
+        uint256 spenderHolder = _holders[spender];
+        if (spenderHolder & _FROZEN != 0) revert AccountIsFrozen(spender);
+        if (_unlimitedToEscrow(spenderHolder, owner)) return;
         super._spendAllowance(owner, spender, value);
+    }
+
+    /// @dev An allowance to the escrow: unlimited as the owner's flag, anything else in the mapping, clearing
+    /// the flag (which, while set, is the allowance whatever the mapping still holds).
+    function _approve(address owner, address spender, uint256 value, bool emitEvent) internal override {
+        if (owner != address(0) && spender != address(0) && _holders[spender] & _ESCROW != 0) {
+            uint256 holder = _holders[owner];
+            if (value == type(uint256).max) {
+                _holders[owner] = holder | _ESCROW_UNLIMITED;
+                if (emitEvent) emit Approval(owner, spender, value);
+                return;
+            }
+            if (holder & _ESCROW_UNLIMITED != 0) _holders[owner] = holder & ~_ESCROW_UNLIMITED;
+        }
+        super._approve(owner, spender, value, emitEvent);
+    }
+
+    /// @dev True if `spenderHolder` is the escrow's slot and `owner` allows it without limit.
+    function _unlimitedToEscrow(uint256 spenderHolder, address owner) private view returns (bool) {
+        return spenderHolder & _ESCROW != 0 && _holders[owner] & _ESCROW_UNLIMITED != 0;
     }
 
     /// @dev `account`'s slot, with the registry's answer recorded if it was not yet; reverts unless the account

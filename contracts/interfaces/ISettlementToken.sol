@@ -25,6 +25,8 @@ interface ISettlementToken {
     error AccountNotPermitted(address account);
     /// @notice `account` is frozen by a regulator.
     error AccountIsFrozen(address account);
+    /// @notice The escrow was already named (see {SettlementToken-setEscrow}).
+    error EscrowAlreadySet(address escrow);
     /// @notice `account` is already in the requested freeze state.
     error FreezeStateUnchanged(address account, bool frozen);
     /// @notice Minting would take `custodian`'s outstanding supply above its attested reserves.
@@ -40,6 +42,8 @@ interface ISettlementToken {
     event ReservesAttested(address indexed custodian, uint256 amount, bytes32 statementHash, uint256 outstanding);
     /// @notice A regulator froze or unfroze `account`.
     event FreezeChanged(address indexed account, bool frozen, address indexed regulator, bytes32 reason);
+    /// @notice The admin named the escrow whose unlimited allowances are kept in the owners' balance slots.
+    event EscrowSet(address indexed escrow);
     /// @notice The admin made `institution` a custodian of this token, or removed it.
     event CustodianChanged(address indexed institution, bool custodian);
 

@@ -85,6 +85,8 @@ export async function deploySettlenet(
   const ledger = await deployContract<SettlementLedger>(signer, "SettlementLedger", [registryAddress]);
   await send(registry, "registerProtocolAccount", await escrow.getAddress());
   await send(registry, "registerProtocolAccount", await ledger.getAddress());
+  // Unlimited allowances to the escrow are then kept in the payers' balance slots (one read less per pay).
+  for (const token of Object.values(tokens)) await send(token, "setEscrow", await escrow.getAddress());
 
   if (admin.toLowerCase() !== deployer.toLowerCase()) {
     await send(registry, "grantRole", "0x" + "00".repeat(32), admin);

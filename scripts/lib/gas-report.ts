@@ -126,9 +126,7 @@ function payConfirmSection(m: Measurements): string {
 
   // Accruing fees replaces the fee transfer by one counter update in the escrow.
   const feeSaving = feeTransfer - (COLD_SLOAD + WARM_WRITE);
-  // An unlimited escrow allowance kept in the payer's balance slot spares the pull its allowance read.
-  const allowanceSaving = COLD_SLOAD;
-  const projected = pairTotal - feeSaving - allowanceSaving;
+  const projected = pairTotal - feeSaving;
   // What a hold-then-release of a new payment pays whatever the contracts do: two transactions with the terms
   // as calldata, the new payment record, and three balance updates of accounts not yet touched in the transaction.
   const floor = intrinsic + NEW_SLOT + 3 * (COLD_SLOAD + WARM_WRITE);
@@ -166,7 +164,8 @@ Where it goes, for the ${fmt(pairTotal)} gas of the direct pair:
   and the payer's records, all cold, and entering the registry).
 - **Three token transfers** (payer → escrow ${fmt(pull)}, escrow → merchant ${fmt(payout)}, escrow → fee receiver ${fmt(feeTransfer)}),
   of which **${fmt(tokenStorage)}** is the token's storage: each side's balance slot (one read, one write; it also holds the
-  account's permission and freeze flags), the payer's allowance to the escrow, and the token's pause flag once per transaction.
+  account's permission and freeze flags, and the payer's unlimited allowance to the escrow, so the pull reads no allowance
+  of its own), and the token's pause flag once per transaction.
   The token calls the registry ${tokenRegistryCalls === 0 ? "in none of them" : `${tokenRegistryCalls} times`}.
 
 What would move it (estimates, from the measured parts above and the gas schedule):
@@ -175,8 +174,6 @@ What would move it (estimates, from the measured parts above and the gas schedul
   transfer on every release: the fee transfer measured ${fmt(feeTransfer)}; a counter update costs about ${fmt(COLD_SLOAD + WARM_WRITE)}
   → **≈ ${fmt(feeSaving)} less per confirm, release, resolve and direct payment**, at the price of the escrow holding
   fees between sweeps.
-- Keep an unlimited allowance to the escrow as a flag in the payer's balance slot instead of the allowance mapping:
-  **≈ ${fmt(allowanceSaving)}** per pay (the cold allowance read).
 - Relayed only: every relayed operation but pay and release spends a nonce of its signer. A confirm whose nonce opens a
   fresh bitmap word measured ${freshWord === undefined || usedWord === undefined ? "more" : `${fmt(freshWord - usedWord)} more`} than one in a word already in use
   (a payer's first relayed operation is always the expensive case), and a used word still costs ≈ ${fmt(COLD_SLOAD + WARM_WRITE)}.
@@ -185,11 +182,11 @@ What would move it (estimates, from the measured parts above and the gas schedul
   for the others saves that much per relayed operation, at the price of \`cancelNonce\` no longer withdrawing such a
   signature (its deadline still bounds it). Not counted below, which is about the direct pair.
 
-Together ≈ ${fmt(pairTotal - projected)}, leaving pay + confirm at **≈ ${fmt(projected)}** (estimate):
+That leaves pay + confirm at **≈ ${fmt(projected)}** (estimate):
 ${status(projected, TARGETS.payConfirm).replace(/\*\*/g, "")} for ${fmt(TARGETS.payConfirm)}. Whatever the contracts do, a new payment held and then
 released as two transactions pays ≈ ${fmt(floor)}: the two bases and calldata (${fmt(intrinsic)}), the payment record
 (${fmt(NEW_SLOT)}) and three balance slots read and written (${fmt(3 * (COLD_SLOAD + WARM_WRITE))}); the rest is events, the pause flags,
-the registry check, the allowance and execution. For comparison, a direct payment (\`terms.direct\`, no hold) is a single
+the registry check and execution. For comparison, a direct payment (\`terms.direct\`, no hold) is a single
 transaction of ${fmt(m.singles.find((s) => s.operation.startsWith("pay, direct payment"))?.direct ?? 0)}, and relayed in batches the pair costs
 ${fmt(batchPair)} per payment (measured: a pay in a batch of 100 plus a confirm in a batch of 100 with the nonce word in use).
 `;
@@ -215,7 +212,7 @@ function batchSection(m: Measurements): string {
   const events = per(ownOf(tx, naming, "PaymentEscrow", "events") + ownOf(tx, naming, "SettlementToken", "events"));
   const escrowOther = per(ownOf(tx, naming, "PaymentEscrow", "compute") + ownOf(tx, naming, "PaymentEscrow", "hashing")) - loop;
   // The parts a new payment from a payer never seen in this transaction cannot avoid.
-  const inherent = NEW_SLOT + (COLD_SLOAD + WARM_WRITE) + COLD_SLOAD + COLD_SLOAD + ECRECOVER;
+  const inherent = NEW_SLOT + (COLD_SLOAD + WARM_WRITE) + COLD_SLOAD + ECRECOVER;
   const internalDebit = COLD_SLOAD + WARM_WRITE;
   const withInternalBalances = measured - (pull - internalDebit);
 
@@ -232,20 +229,17 @@ Where it goes, per pay (${fmt(measured)}):
 - **${fmt(calldata)}** calldata: each item carries the full terms, four operation fields and a 65-byte signature
   (the ${fmt(TX_BASE)} transaction base adds only ${fmt(TX_BASE / items)} per item).
 - **≈ ${fmt(inherent)}** is inherent to a new payment from a payer not yet touched in the transaction (estimate from the gas schedule):
-  the payment record ${fmt(NEW_SLOT)}, the payer's balance slot read and written ${fmt(COLD_SLOAD + WARM_WRITE)}, its allowance to the escrow
-  ${fmt(COLD_SLOAD)}, its registry record ${fmt(COLD_SLOAD)}, and the signature recovery ${fmt(ECRECOVER)}.
+  the payment record ${fmt(NEW_SLOT)}, the payer's balance slot read and written ${fmt(COLD_SLOAD + WARM_WRITE)} (it also holds the
+  payer's unlimited allowance to the escrow), its registry record ${fmt(COLD_SLOAD)}, and the signature recovery ${fmt(ECRECOVER)}.
 - **${fmt(events)}** the two events (\`PaymentPaid\`, the token's \`Transfer\`).
 - The pull (\`transferFrom\`) costs ${fmt(pull)} in all, the escrow's registry check ${fmt(registry)} (the merchant's record and the
   token's admission are warm after the first item).
-- **${fmt(loop)}** batch mechanics in \`executeBatch\` (loop, re-encoding each item for the self-call, a growing memory) plus
+- **${fmt(loop)}** batch mechanics in \`executeBatch\` (loop, copying each item's own calldata into the self-call) plus
   ${fmt(itemEntry)} to enter each item's call frame, and **≈ ${fmt(escrowOther)}** the escrow's own execution per item (decoding the
   operation, hashing the terms, ABI coding of its calls and event, checks).
 
 What would move it (estimates):
 
-- Forward each batch item as its calldata slice (\`address(this).call\` with the item's \`msg.data\` bytes) instead of ABI
-  re-encoding the \`Operation\` into a growing memory for \`this.executeFromBatch\`: part of the ${fmt(loop)} of batch mechanics.
-- An unlimited escrow allowance kept as a flag in the payer's balance slot: ${fmt(COLD_SLOAD)}.
 - Reaching ${fmt(TARGETS.batchPay)} needs a cheaper way to move the money than an ERC-20 pull per payment, e.g. payer balances
   held inside the escrow (deposited once, debited with one storage write per pay): the pull costs ${fmt(pull)} against about
   ${fmt(internalDebit)} for debiting an internal balance, so **≈ ${fmt(withInternalBalances)}** per pay (estimate). The rest would have
@@ -407,13 +401,13 @@ ${missed.length === 0 ? "All targets are met." : missed.join("\n")}
     optimizer.runs === undefined ? "" : ` with ${fmt(optimizer.runs)} runs`
   }, EVM version \`${m.settings.evmVersion}\`.
 - World: the contract world (\`scripts/lib/contract-world.ts\`: 3 institutions, regulator, arbiter, merchants at a
-  1% fee, payers with an unlimited escrow allowance, so pulls read but never write it), in a steady state: the escrow always holds a payment, merchants and
+  1% fee, payers with an unlimited escrow allowance, kept as a flag in their balance slots), in a steady state: the escrow always holds a payment, merchants and
   the fee receiver already hold tokens, so no transfer writes a zero balance slot. Payments are 100.00 CNY.
 - Single operations: each line runs on a fresh payment brought to the required state; the relayer submits relayed
   operations with the actor's EIP-712 signature. Signers use sequential nonces in a bitmap word they have used before,
   except on the line that shows the cost of a fresh word.
 - Batches: ${m.batches[1]?.items ?? 100} distinct payers (each a customer registered by one of the three institutions, funded
-  and with its own allowance), so every item pays the cold storage of its payer (balance slot, allowance, registry
+  and with its own unlimited allowance), so every item pays the cold storage of its payer (balance slot, registry
   record); the payments rotate over 10 merchants, who are therefore warm after their first item in a batch.
 - Anchoring: a real StandardMerkleTree of ${fmt(m.finalize.records)} settlement records; the script checks a proof of the
   first record against the finalized cycle.

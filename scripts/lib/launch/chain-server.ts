@@ -10,7 +10,7 @@ import { join } from "node:path";
 import hre from "hardhat";
 import type { JsonRpcResponse } from "hardhat/types/providers";
 import type { EthereumProvider } from "hardhat/types/providers";
-import { toQuantity } from "ethers";
+import { isHexString, keccak256, toQuantity } from "ethers";
 
 import { SettlenetError } from "../../../core/errors.js";
 import type { Logger } from "pino";
@@ -29,11 +29,11 @@ export interface PersistentChain {
   close(): Promise<void>;
 }
 
-interface RpcBlock {
+interface RpcBlock<T = RpcTransaction> {
   number: string;
   timestamp: string;
   hash: string;
-  transactions: RpcTransaction[];
+  transactions: T[];
 }
 
 /** Starts (or resumes) the journaled chain and listens on `host:port`. */
@@ -50,6 +50,14 @@ export async function startPersistentChain(options: PersistentChainOptions, modu
   let replaying = false;
   let replayedBlocks = 0;
   let syncing: Promise<void> = Promise.resolve();
+  /**
+   * Raw transactions sent with eth_sendRawTransaction and not yet journaled, by their hash (keccak256 of the
+   * bytes): the journal takes the bytes that were sent instead of fetching the mined transaction and
+   * re-serialising it (a relayed batch carries tens of kilobytes of calldata, which that round costs the
+   * chain CPU on every block). Entered before the chain sees the transaction, so a concurrent request's
+   * journal sync that mines it first finds it too.
+   */
+  const sentRaw = new Map<string, string>();
 
   const request = async <T>(method: string, params: unknown[] = []): Promise<T> => {
     if (!provider) throw new SettlenetError("INTERNAL", "chain provider not created");
@@ -63,8 +71,16 @@ export async function startPersistentChain(options: PersistentChainOptions, modu
       const head = Number(await request<string>("eth_blockNumber"));
       const blocks: JournalBlock[] = [];
       for (let n = journal.height + 1; n <= head; n++) {
-        const block = await request<RpcBlock>("eth_getBlockByNumber", [toQuantity(n), true]);
-        blocks.push({ number: n, timestamp: Number(block.timestamp), hash: block.hash, txs: block.transactions.map(rawTransaction) });
+        const block = await request<RpcBlock<string>>("eth_getBlockByNumber", [toQuantity(n), false]);
+        let txs = block.transactions.map((hash) => sentRaw.get(hash.toLowerCase()));
+        // Keyed by the hash of its bytes, an entry found is exactly the mined transaction; any other (signed
+        // by the chain's own accounts, or sent before a restart) is re-serialised from the block.
+        if (txs.some((raw) => raw === undefined)) {
+          const full = await request<RpcBlock>("eth_getBlockByNumber", [toQuantity(n), true]);
+          txs = full.transactions.map(rawTransaction);
+        }
+        for (const hash of block.transactions) sentRaw.delete(hash.toLowerCase());
+        blocks.push({ number: n, timestamp: Number(block.timestamp), hash: block.hash, txs: txs as string[] });
       }
       journal.append(blocks);
     });
@@ -81,13 +97,18 @@ export async function startPersistentChain(options: PersistentChainOptions, modu
     onRequest: async (
       context: unknown,
       connection: unknown,
-      rpc: { id: number | string; method: string },
+      rpc: { id: number | string; method: string; params?: unknown },
       next: (c: unknown, n: unknown, r: unknown) => Promise<JsonRpcResponse>,
     ): Promise<JsonRpcResponse> => {
       if (!replaying && UNREPLAYABLE_METHODS.has(rpc.method)) {
         return { jsonrpc: "2.0", id: rpc.id, error: { code: -32601, message: `${rpc.method} is not supported by the Settlenet chain: its journal can only replay mined blocks` } };
       }
+      const raw = rpc.method === "eth_sendRawTransaction" && !replaying && Array.isArray(rpc.params) ? (rpc.params[0] as unknown) : undefined;
+      const rawHash = typeof raw === "string" && isHexString(raw) ? keccak256(raw).toLowerCase() : undefined;
+      if (rawHash) sentRaw.set(rawHash, raw as string);
       const response = await next(context, connection, rpc);
+      // Refused, or hashed differently by the chain (it re-encoded it): the entry would never be found.
+      if (rawHash && ("error" in response || String(response.result).toLowerCase() !== rawHash)) sentRaw.delete(rawHash);
       if (MINING_METHODS.has(rpc.method) && !("error" in response)) await syncJournal();
       return response;
     },

@@ -69,7 +69,9 @@ export interface ChainProcess extends LocalChain {
 /** Starts scripts/chain.ts as a part and resolves once it listens. */
 export async function startChainProcess(options: ChainProcessOptions): Promise<ChainProcess> {
   const args = [join(PROJECT_ROOT, "scripts", "chain.ts"), "--port", String(options.port ?? 0), ...(options.dataDir ? ["--data-dir", options.dataDir] : [])];
-  const part = spawnPart({ name: "chain", args, logFile: options.logFile, ...(options.stopTimeoutMs ? { stopTimeoutMs: options.stopTimeoutMs } : {}) });
+  // CHAIN_NODE_OPTIONS reaches the chain alone (e.g. a CPU profile of the chain without one of every node).
+  const nodeOptions = process.env["CHAIN_NODE_OPTIONS"];
+  const part = spawnPart({ name: "chain", args, logFile: options.logFile, ...(nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {}), ...(options.stopTimeoutMs ? { stopTimeoutMs: options.stopTimeoutMs } : {}) });
   const timeoutMs = options.readyTimeoutMs ?? 120_000;
   let timer: NodeJS.Timeout | undefined;
   try {

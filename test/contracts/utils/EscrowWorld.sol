@@ -56,6 +56,7 @@ abstract contract EscrowWorld is TestBase {
         vm.label(address(escrow), "escrow");
 
         registry.registerProtocolAccount(address(escrow));
+        token.setEscrow(address(escrow));
         registry.registerInstitution(institution, "12D3KooWInstitution", "Bank 1");
         registry.registerRegulator(regulator, "12D3KooWRegulator", "Regulator");
         registry.grantRole(registry.ARBITER_ROLE(), arbiter);

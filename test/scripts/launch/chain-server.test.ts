@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
-import { JsonRpcProvider, Wallet, getCreateAddress } from "ethers";
+import { JsonRpcProvider, Wallet, getCreateAddress, keccak256 } from "ethers";
 import { pino } from "pino";
 
 import { SettlenetError } from "../../../core/errors.js";
@@ -112,6 +112,27 @@ describe("launcher: the journaled chain resumes by replaying its journal", funct
     await stop();
     const { chain: resumed, provider: q } = await start();
     expect(resumed.replayedBlocks).to.be.at.least(height + 1);
+    expect((await seen(q)).hashes.slice(0, hashes.length)).to.deep.equal(hashes);
+  });
+
+  it("journals a raw transaction as the bytes sent, and a transaction the chain signed as its re-serialised bytes", async function () {
+    const file = join(dataDir, "journal.jsonl");
+    const { provider: p } = await start();
+    const wallet = devWallet(1, p);
+    const raw = await wallet.signTransaction(await wallet.populateTransaction({ to: recipients[0], value: 3n }));
+    const rawHash = (await p.send("eth_sendRawTransaction", [raw])) as string;
+    await p.waitForTransaction(rawHash);
+    // Signed by the chain with one of its own accounts: no raw bytes were sent.
+    const signedHash = (await p.send("eth_sendTransaction", [{ from: devWallet(2).address, to: recipients[1], value: "0x4" }])) as string;
+    await p.waitForTransaction(signedHash);
+    const hashes = (await seen(p)).hashes;
+    await stop();
+
+    const journaled = readFileSync(file, "utf8").trim().split("\n").slice(1).map((line) => JSON.parse(line) as { txs: string[] });
+    const txs = journaled.flatMap((block) => block.txs);
+    expect(txs).to.include(raw);
+    expect(txs.map((tx) => keccak256(tx))).to.include.members([rawHash, signedHash]);
+    const { provider: q } = await start();
     expect((await seen(q)).hashes.slice(0, hashes.length)).to.deep.equal(hashes);
   });
 
