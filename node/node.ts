@@ -13,7 +13,7 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 import { buildNodeApi, type HealthReport } from "./api/app.js";
 import { registerAuditRoutes } from "./audit/routes.js";
 import { ChainRegistryView } from "./chain/registry-view.js";
-import type { NodeConfig } from "./config.js";
+import { credentialsFileOf, type NodeConfig } from "./config.js";
 import { FetchJsonRpcProvider } from "../core/chain/json-rpc.js";
 import { SettlenetError } from "../core/errors.js";
 import { Indexer } from "./indexer/indexer.js";
@@ -38,6 +38,8 @@ import { RiskEngine } from "./validation/risk.js";
 import { createSignatureVerifier } from "./validation/signature.js";
 import { ALERTS_TOPIC, startCompliance } from "./compliance/service.js";
 import { registerBackupRoutes } from "./backup/api.js";
+import { registerAuditLogRoutes } from "./api/audit-log.js";
+import { CredentialVerifier } from "./api/credentials.js";
 import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
 import { listenNotReady } from "./backup/not-ready-server.js";
 
@@ -231,10 +233,19 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         peers: network.connectedPeers().length,
       };
     };
+    const credentials = new CredentialVerifier(credentialsFileOf(config), {
+      onError: (error) => logger.error({ err: error, file: credentialsFileOf(config) }, "credentials file unreadable: every API request is refused until it is fixed"),
+      onLoad: async (loaded) => {
+        logger.info({ credentials: loaded.filter((c) => c.revokedAtMs === undefined).length }, "API credentials loaded");
+        await storage.auditCredentialChanges(loaded).catch((error: unknown) => logger.error({ err: error }, "could not log credential changes"));
+      },
+    });
+    await credentials.refresh();
     const api: FastifyInstance = await buildNodeApi(
       {},
       {
         logger: logger.child({ module: "api" }),
+        credentials,
         metrics,
         storage,
         submit: (inputs) => pipeline.submit(inputs),
@@ -245,7 +256,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
             return { peerId: id, ...(known ? { operator: known.id, name: known.name } : {}) };
           }),
         health,
-        routes: [(app) => registerAuditRoutes(app, { storage })],
+        routes: [(app) => registerAuditRoutes(app, { storage }), (app) => registerAuditLogRoutes(app, { audit: storage.audit })],
         ready: () => readiness.isReady(),
         tokens: {
           repository: storage.tokens,

@@ -1,7 +1,7 @@
 /**
  * `settlenet` command line: dispatches to the command modules of each process, loaded on demand so
  * that one command does not pay for the others' start-up.
- *   settlenet node start|backup|restore …          (node/cli.ts)
+ *   settlenet node start|backup|restore|credentials|audit …  (node/cli.ts)
  *   settlenet report statement|aml|reserves …       (node/cli.ts: a node's audit and compliance reports)
  *   settlenet gateway start|merchant|keys …         (gateway/cli.ts)
  *   settlenet report reconcile|threeway …           (gateway/cli.ts: the gateway's reports)
@@ -11,7 +11,7 @@
 import { SettlenetError } from "../core/errors.js";
 
 const USAGE =
-  "usage: settlenet node start|backup|restore … | settlenet bank start --config <file> | settlenet gateway … | settlenet report statement|aml|reserves|reconcile|threeway …";
+  "usage: settlenet node start|backup|restore|credentials|audit … | settlenet bank start --config <file> | settlenet gateway … | settlenet report statement|aml|reserves|reconcile|threeway …";
 
 async function main(argv: string[]): Promise<void> {
   const [group, command] = argv;

@@ -74,7 +74,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
   const requests = merchantRequests(() => gw, () => a);
   const { get, post, poll } = requests;
   const report = () =>
-    threeWayReport({ storage: gw.storage, node: new NodeApiClient({ baseUrl: node0.apiUrl, timeoutMs: 10_000 }), bank: new HttpBankAdapter({ baseUrl: bank.url }, { logger }), deployment: net.scenario.deployment });
+    threeWayReport({ storage: gw.storage, node: new NodeApiClient({ baseUrl: node0.apiUrl, timeoutMs: 10_000, credentials: node0.credentials.gateway }), bank: new HttpBankAdapter({ baseUrl: bank.url }, { logger }), deployment: net.scenario.deployment });
 
   function paidOrder(merchantOrderId: string, payerIndex: number, overrides: Record<string, unknown>, until: string): Promise<PaymentView> {
     const payer = payers[payerIndex];
