@@ -23,7 +23,8 @@ interface CodeSpec {
  * with the request (an idempotent repeat, a stale operation) but it is not accepted again.
  */
 export const OPERATION_CODES = {
-  MALFORMED: { gossip: REJECT, api: REJECT, http: 400, summary: "not UTF-8 JSON, or fails the wire schema (unknown field, money as a JSON number, bad address, ...)" },
+  MALFORMED: { gossip: REJECT, api: REJECT, http: 400, summary: "not UTF-8 JSON, or fails the wire schema (unknown field, money as a JSON number, ...)" },
+  BAD_ADDRESS: { gossip: REJECT, api: REJECT, http: 400, summary: "an address whose mixed case is not its EIP-55 checksum (all lower-case and all upper-case are accepted)" },
   DUPLICATE: { gossip: IGNORE, api: IGNORE, http: 409, summary: "an operation with this id is already stored (its status is at GET /operations/{id})" },
   ALREADY_EXECUTED: { gossip: IGNORE, api: IGNORE, http: 409, summary: "the payment is already executed on-chain" },
   UNSUPPORTED_TOKEN: { gossip: REJECT, api: REJECT, http: 422, summary: "the token is not a registered settlement token" },

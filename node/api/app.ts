@@ -13,7 +13,7 @@ import type { Registry } from "prom-client";
 
 import { BEARER_SCHEME, FORBIDDEN, UNAUTHENTICATED } from "../../core/api/auth.js";
 import { changeRoutes } from "../../core/api/changes.js";
-import { NODE_API_COMPONENTS, RELAY_BACKLOG, RETRY_AFTER_HEADER, operationRoutes, submitBodySchema, type SubmitOutcome } from "../../core/api/operations.js";
+import { BATCH_TOO_LARGE, MAX_BATCH, NODE_API_COMPONENTS, RELAY_BACKLOG, RETRY_AFTER_HEADER, operationRoutes, submitBodySchema, type SubmitOutcome } from "../../core/api/operations.js";
 import { paymentRoutes } from "../../core/api/payments.js";
 import { NODE_API_DESCRIPTION, NODE_API_TAGS, accessOf } from "../../core/api/routes.js";
 import { serviceRoutes, type HealthReport, type PeerInfo } from "../../core/api/service.js";
@@ -167,10 +167,18 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
   api.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   const { submitOperations, getOperation } = operationRoutes;
+  const maxBatch = options.maxBatch ?? MAX_BATCH;
   api.route({
     ...submitOperations,
     // The contract's body bounds batches at its maximum; this node may take fewer.
-    schema: { ...submitOperations.schema, body: submitBodySchema(options.maxBatch) },
+    schema: { ...submitOperations.schema, body: submitBodySchema(maxBatch) },
+    // Before the body schema and anything else looks at the items: an oversized batch costs nothing.
+    preValidation: async (request, reply) => {
+      const items = (request.body as { operations?: unknown } | null)?.operations;
+      if (!Array.isArray(items) || items.length <= maxBatch) return;
+      const problem = problemOf(new SettlenetError(BATCH_TOO_LARGE, `a batch holds at most ${maxBatch} operations; nothing was stored`, { max: maxBatch, received: items.length }), request.url);
+      return reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
+    },
     handler: async (request, reply) => {
       const body = request.body as Record<string, unknown>;
       const batch = Array.isArray(body["operations"]) && Object.keys(body).length === 1;

@@ -23,6 +23,7 @@ import {
   type EscrowOperationDescriptor,
   type Operation,
 } from "../../core/operations/index.js";
+import { BAD_ADDRESS_ISSUE } from "../../core/operations/wire.js";
 import type { ValidatedOperation, ValidationContext } from "../services.js";
 import { refusal, type ValidationPath } from "./refusal.js";
 import type { RiskEngine } from "./risk.js";
@@ -176,6 +177,7 @@ function parse(input: unknown, path: ValidationPath): Operation {
   const result = operationSchema.safeParse(value);
   if (!result.success) {
     const issues = result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), code: issue.code, message: issue.message }));
+    if (issues.some((issue) => issue.message === BAD_ADDRESS_ISSUE)) throw refusal("BAD_ADDRESS", path, "an address's mixed case is not its EIP-55 checksum", { issues });
     throw refusal("MALFORMED", path, `operation does not match the schema: ${issues.map((i) => i.path || "(root)").join(", ")}`, { issues });
   }
   return result.data;

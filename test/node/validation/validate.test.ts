@@ -241,7 +241,8 @@ describe("operation validation (api and gossip paths)", function () {
     const letter = payer.slice(2).search(/[a-fA-F]/) + 2;
     const flipped = payer.slice(0, letter) + (payer[letter] === payer[letter]!.toUpperCase() ? payer[letter]!.toLowerCase() : payer[letter]!.toUpperCase()) + payer.slice(letter + 1);
     const badChecksum = await outcome({ ...good, terms: { ...good.terms, payer: flipped } }, "gossip");
-    expect([badChecksum.code, (badChecksum.error?.meta["issues"] as { path: string }[]).map((i) => i.path)]).to.deep.equal(["MALFORMED", ["terms.payer"]]);
+    // Its own code (still a reject: the sender's fault), so clients can tell it from other schema failures.
+    expect([badChecksum.code, badChecksum.gossip, (badChecksum.error?.meta["issues"] as { path: string }[]).map((i) => i.path)]).to.deep.equal(["BAD_ADDRESS", "reject", ["terms.payer"]]);
   });
 
   it("maps the gossip codec's MALFORMED (a coded SettlenetError) to reject", function () {
