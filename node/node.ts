@@ -39,6 +39,7 @@ import { createSignatureVerifier } from "./validation/signature.js";
 import { ALERTS_TOPIC, startCompliance } from "./compliance/service.js";
 import { registerBackupRoutes } from "./backup/api.js";
 import { registerAuditLogRoutes } from "./api/audit-log.js";
+import { ChainClock } from "./chain/clock.js";
 import { CredentialVerifier } from "./api/credentials.js";
 import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
 import { listenNotReady } from "./backup/not-ready-server.js";
@@ -112,6 +113,9 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     collectDefaultMetrics({ register: metrics });
     const outcomes = new OutcomeMapper({ logger, metrics });
     const risk = new RiskEngine(config.risk);
+    const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider });
+    clock.start();
+    stack.push(async () => clock.stop());
     const ctx: ValidationContext = {
       chainId,
       escrow: deployment.contracts.escrow,
@@ -119,6 +123,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       storage,
       rules: config.risk,
       nowSeconds: () => Math.floor(Date.now() / 1000),
+      chainNowSeconds: async (fresh) => (fresh ? clock.fresh() : (clock.cached() ?? clock.fresh())),
       tokenNames: tokenNamesOf(deployment),
     };
 

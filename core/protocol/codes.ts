@@ -37,6 +37,7 @@ export const OPERATION_CODES = {
   UNKNOWN_PAYMENT: { gossip: IGNORE, api: REJECT, http: 404, summary: "not a pay, and its payment is neither indexed nor pending on this node" },
   NONCE_USED: { gossip: IGNORE, api: IGNORE, http: 409, summary: "another stored operation of the signer used this nonce" },
   EXPIRED: { gossip: IGNORE, api: IGNORE, http: 422, summary: "the deadline (payDeadline for pay) has passed" },
+  NOT_DUE: { gossip: IGNORE, api: IGNORE, http: 422, summary: "a release before the payment's auto-release time, or a reclaim before its fulfilment deadline has passed, in this node's view of the chain (send it again once due)" },
   BLACKLISTED: { gossip: REJECT, api: REJECT, http: 403, summary: "the payer or the merchant is on the configured blacklist" },
   AMOUNT_OVER_LIMIT: { gossip: REJECT, api: REJECT, http: 422, summary: "a single payment above maxPaymentAmount" },
   PAYER_DAILY_LIMIT: { gossip: IGNORE, api: REJECT, http: 422, summary: "the payer's UTC-day total would exceed payerDailyLimit" },
