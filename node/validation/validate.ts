@@ -124,7 +124,12 @@ async function prepare(item: GroupItem, ctx: ValidationContext, path: Validation
   const descriptor = escrowDescriptorFor(op);
   const { id, paymentId } = operationDigests(op, ctx);
 
-  if (await ctx.storage.operations.has(id)) throw refusal("DUPLICATE", path, `operation ${id} already received`, { id });
+  if (await ctx.storage.operations.has(id)) {
+    // A release's id is fixed per payment: one whose execution failed must not block a later one (the
+    // escrow still releases once at most). Every other operation is signed once and stays refused.
+    const retry = op.kind === "release" && (await ctx.storage.operations.get(id))?.status === "failed";
+    if (!retry) throw refusal("DUPLICATE", path, `operation ${id} already received`, { id });
+  }
 
   await checkRegistryState(op, descriptor, id, paymentId, ctx, path);
   if (op.kind === "release" || op.kind === "reclaim") await checkDue(op.kind, paymentId, ctx, path);

@@ -1,7 +1,8 @@
 /**
  * Releases and reclaims before they are due, against a real node (in this process, real chain and
  * LevelDB): ignored at validation with NOT_DUE (not rejected: the sender is not at fault), nothing
- * stored, so the payment's one release id stays free and the release sent once it is due executes.
+ * stored, so the payment's one release id stays free and the release sent once it is due executes; and
+ * a release whose execution failed (here: the token paused) does not block the one sent after.
  */
 import { expect } from "chai";
 
@@ -70,6 +71,33 @@ describe("node validation: releases and reclaims before they are due", function 
     expect(due.statusCode, due.body).to.equal(202);
     await executed(releaseId);
     await indexedAs(paymentId, "released");
+  });
+
+  it("takes a release again after its execution failed, and executes the later one", async function () {
+    const terms = await termsFor(api.scenario, 2 % api.scenario.payers.length, 0, { autoReleasePeriod: 600 });
+    const paymentId = await paid(terms);
+    const merchant = api.scenario.merchants[0]!;
+    const fulfil = await signEscrowOperation(merchant, { kind: "markFulfilled", terms: termsToJson(terms), nonce: "2", deadline: String((await chainTime()) + 3_600) }, context());
+    expect((await submit(fulfil)).statusCode).to.equal(202);
+    await indexedAs(paymentId, "fulfilled");
+    await mineAt((await api.client.payment(paymentId))!.payment!.deadline);
+
+    const release: EscrowOperationInput = { kind: "release", terms: termsToJson(terms) };
+    const releaseId = operationIdOfInput(api.scenario, release);
+    const token = api.scenario.token.connect(api.scenario.admin);
+    await (await token.pause()).wait();
+    try {
+      expect((await submit(release)).statusCode).to.equal(202);
+      await waitFor("the release to fail", async () => (await api.client.operation(releaseId))?.status === "failed", 60_000, 100);
+    } finally {
+      await (await token.unpause()).wait();
+    }
+    const again = await submit(release);
+    expect(again.statusCode, again.body).to.equal(202);
+    await executed(releaseId);
+    await indexedAs(paymentId, "released");
+    // Accepted once more, never twice: a third one is a duplicate now that it executed.
+    expect((await submit(release)).json<{ code: string }>().code).to.equal("DUPLICATE");
   });
 
   it("ignores a reclaim until the fulfilment deadline has passed in chain time, then executes it", async function () {
