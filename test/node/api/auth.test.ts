@@ -5,6 +5,7 @@
  * effect from the next request, are stored hashed, and land in the node's audit log, which the CLI verifies.
  */
 import { readFile, stat } from "node:fs/promises";
+import { createServer } from "node:http";
 
 import { expect } from "chai";
 
@@ -110,5 +111,24 @@ describe("node API authentication and roles", function () {
     const refused = await runCli(["node", "audit", "verify", "--node", api.node.apiUrl], { SETTLENET_NODE_TOKEN: api.credentials.gateway });
     expect(refused.code).to.equal(1);
     expect(refused.stderr).to.contain("FORBIDDEN");
+  });
+
+  it("has `node audit verify` check every link itself and exit non-zero naming the first broken entry", async function () {
+    // The node's real log, then the same pages with entry 2 edited, served as a node would serve them.
+    const page = await api.client.auditLog({ limit: 1_000 });
+    expect(page.entries.length).to.be.greaterThan(2);
+    const tampered = { ...page, entries: page.entries.map((e) => (e.seq === 2 ? { ...e, actor: "someone-else" } : e)) };
+    const server = createServer((_request, response) => response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(tampered)));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const address = server.address();
+      const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+      const broken = await runCli(["node", "audit", "verify", "--node", url], { SETTLENET_NODE_TOKEN: api.credentials.regulator });
+      expect(broken.code).to.equal(1);
+      expect(JSON.parse(broken.stdout)).to.deep.include({ ok: false, brokenAt: 2 });
+      expect(broken.stderr).to.contain("AUDIT_LOG_BROKEN").and.contain("entry 2");
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
