@@ -3,6 +3,7 @@
  * pipeline, permissioned gossip, relayer and HTTP API, wired together. `startNode` returns once the
  * node has caught up with the chain and listens; `stop` shuts everything down in reverse order.
  */
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { Contract, Network } from "ethers";
@@ -89,7 +90,8 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     stack.push(async () => clearInterval(feedPruner));
     // While catching up with the chain, clients get 503 NOT_READY rather than a refused connection
     // (with port 0 the real API picks its own port: nothing to hold).
-    const notReady = config.api.port === 0 ? undefined : await listenNotReady(config.api, { logger });
+    const tls = config.api.tls ? { cert: await readFile(config.api.tls.certFile), key: await readFile(config.api.tls.keyFile) } : undefined;
+    const notReady = config.api.port === 0 ? undefined : await listenNotReady({ ...config.api, tls }, { logger });
     if (notReady) stack.push(() => notReady.close());
 
     const registry = new ChainRegistryView({ deployment, pollIntervalMs: 1_000 }, { provider, logger: logger.child({ module: "registry" }) });
@@ -247,7 +249,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     });
     await credentials.refresh();
     const api: FastifyInstance = await buildNodeApi(
-      {},
+      tls ? { tls } : {},
       {
         logger: logger.child({ module: "api" }),
         credentials,
@@ -306,7 +308,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     stack.push(() => api.close());
     const address = api.server.address();
     const port = typeof address === "object" && address ? address.port : config.api.port;
-    const apiUrl = `http://${config.api.host}:${port}`;
+    const apiUrl = `${tls ? "https" : "http"}://${config.api.host}:${port}`;
     logger.info({ peerId, operator: operator.id, role: config.role, api: apiUrl, listen: network.multiaddrs() }, "node started");
 
     return { peerId, operator: operator.id, apiUrl, api, multiaddrs: () => network.multiaddrs(), stop: stopAll };

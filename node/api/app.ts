@@ -58,6 +58,8 @@ export interface NodeApiOptions {
   bodyLimit?: number;
   /** Most operations in one batch submission. */
   maxBatch?: number;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /** A registered route; `documented` unless hidden from the OpenAPI document (the document itself, docs assets). */
@@ -92,13 +94,15 @@ function refusal(code: typeof UNAUTHENTICATED | typeof FORBIDDEN, instance: stri
 
 /** Builds the node API; does not listen. */
 export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModules): Promise<FastifyInstance> {
+  // The instance's server type differs with TLS; the routes and hooks do not care which it is.
   const app = Fastify({
+    https: options.tls ?? null,
     loggerInstance: modules.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     logController: new LogController({ disableRequestLogging: true }),
     // Kept-alive client connections must not hold up a node's shutdown.
     forceCloseConnections: true,
-  });
+  }) as unknown as FastifyInstance;
   const registered: NodeApiRoute[] = [];
   app.decorate("nodeApiRoutes", registered);
   app.decorateRequest("principal", undefined);

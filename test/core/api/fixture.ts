@@ -38,7 +38,7 @@ export interface ApiNode {
 }
 
 /** Starts a chain, deploys a one-institution scenario and starts that institution's node in this process (`relay` overrides its relay settings). */
-export async function startApiNode(options: { relay?: NodeConfigInput["relay"] } = {}): Promise<ApiNode> {
+export async function startApiNode(options: { relay?: NodeConfigInput["relay"]; tls?: { certFile: string; keyFile: string } } = {}): Promise<ApiNode> {
   const dir = await mkdtemp(join(tmpdir(), "settlenet-api-"));
   const chain = await startChain();
   let node: RunningNode | undefined;
@@ -63,7 +63,7 @@ export async function startApiNode(options: { relay?: NodeConfigInput["relay"] }
         rpcUrl: chain.url,
         deploymentFile,
         dataDir: join(dir, "data"),
-        api: { host: "127.0.0.1", port: 0 },
+        api: { host: "127.0.0.1", port: 0, ...(options.tls ? { tls: options.tls } : {}) },
         relay: { batchIntervalMs: 50, ...options.relay },
         indexer: { pollIntervalMs: 100 },
         settlement: { cycleSeconds: CYCLE_SECONDS, tickMs: 100, finalizeFailoverMs: 1_000, rebroadcastMs: 1_000 },
