@@ -93,6 +93,8 @@ export const gatewayConfigSchema = z.strictObject({
   dataDir: z.string().min(1),
   /** HTTP API of the acquiring institution's node (operations are submitted there). */
   nodeUrl: z.url({ protocol: /^https?$/ }),
+  /** File (mode 0600) holding this gateway's node API credential (role `gateway`, from `settlenet node credentials create`). */
+  nodeCredentialFile: z.string().min(1).optional(),
   /** JSON-RPC endpoint of the chain: merchants' registered fees are read from ParticipantRegistry. */
   rpcUrl: z.url({ protocol: /^https?$/ }),
   deploymentFile: z.string().min(1),
@@ -154,6 +156,7 @@ const gatewayConfig: ConfigSpec<typeof gatewayConfigSchema> = {
     ...config,
     dataDir: at(config.dataDir),
     deploymentFile: at(config.deploymentFile),
+    ...(config.nodeCredentialFile ? { nodeCredentialFile: at(config.nodeCredentialFile) } : {}),
     ...(config.custodian ? { custodian: { ...config.custodian, keyFile: at(config.custodian.keyFile) } } : {}),
     ...(config.permitRelayer ? { permitRelayer: { ...config.permitRelayer, keyFile: at(config.permitRelayer.keyFile) } } : {}),
   }),

@@ -3,6 +3,7 @@
  * stored secrets open with this master key, builds the app and listens. `stop` closes everything in
  * reverse order.
  */
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import type { Logger } from "pino";
@@ -49,7 +50,8 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
 
     const chain = createChainReader(config.rpcUrl, deployment, { pollingInterval });
     stack.push(() => chain.close());
-    const node = new NodeApiClient({ baseUrl: config.nodeUrl, timeoutMs: config.nodeTimeoutMs });
+    const nodeCredential = config.nodeCredentialFile ? (await readFile(config.nodeCredentialFile, "utf8")).trim() : undefined;
+    const node = new NodeApiClient({ baseUrl: config.nodeUrl, timeoutMs: config.nodeTimeoutMs, ...(nodeCredential ? { credentials: nodeCredential } : {}) });
     // Money movement: chain access (balances, permits), the custodian's key, the bank.
     const permitRelayer = config.permitRelayer ? await loadOperatorWallet(config.permitRelayer.keyFile, config.permitRelayer.keyPasswordEnv) : undefined;
     const moneyChain = new MoneyChain(config.rpcUrl, deployment, { permitRelayer, logger: logger.child({ module: "money-chain" }) }, { pollingInterval });

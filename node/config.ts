@@ -37,6 +37,10 @@ export const nodeConfigSchema = z.strictObject({
   api: z.strictObject({
     host: z.string().default("127.0.0.1"),
     port: z.number().int().min(0).max(65_535),
+    /** The API's credentials (node/api/credentials.ts), beside the config file by default: not in dataDir, so a restore keeps them. */
+    credentialsFile: z.string().min(1).default("credentials.json"),
+    /** Serve HTTPS with this certificate (PEM, with its chain) and key; absent: plain HTTP (loopback only). */
+    tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
   }),
   relay: z
     .strictObject({
@@ -106,12 +110,22 @@ const nodeConfig: ConfigSpec<typeof nodeConfigSchema> = {
     peerKeyFile: at(config.peerKeyFile),
     deploymentFile: at(config.deploymentFile),
     dataDir: at(config.dataDir),
+    api: {
+      ...config.api,
+      credentialsFile: at(config.api.credentialsFile),
+      ...(config.api.tls ? { tls: { certFile: at(config.api.tls.certFile), keyFile: at(config.api.tls.keyFile) } } : {}),
+    },
   }),
 };
 
 /** Parses a config object; relative paths are resolved against `baseDir`. */
 export function parseNodeConfig(raw: unknown, baseDir: string): NodeConfig {
   return parseConfig(nodeConfig, raw, baseDir);
+}
+
+/** Where the node's API credentials live. */
+export function credentialsFileOf(config: Pick<NodeConfig, "api">): string {
+  return config.api.credentialsFile;
 }
 
 /** Reads and validates a config file. */

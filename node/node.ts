@@ -3,6 +3,7 @@
  * pipeline, permissioned gossip, relayer and HTTP API, wired together. `startNode` returns once the
  * node has caught up with the chain and listens; `stop` shuts everything down in reverse order.
  */
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { Contract, Network } from "ethers";
@@ -13,7 +14,7 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 import { buildNodeApi, type HealthReport } from "./api/app.js";
 import { registerAuditRoutes } from "./audit/routes.js";
 import { ChainRegistryView } from "./chain/registry-view.js";
-import type { NodeConfig } from "./config.js";
+import { credentialsFileOf, type NodeConfig } from "./config.js";
 import { FetchJsonRpcProvider } from "../core/chain/json-rpc.js";
 import { checkDeploymentOnChain } from "../core/chain/startup.js";
 import { SettlenetError } from "../core/errors.js";
@@ -39,6 +40,9 @@ import { RiskEngine } from "./validation/risk.js";
 import { createSignatureVerifier } from "./validation/signature.js";
 import { ALERTS_TOPIC, startCompliance } from "./compliance/service.js";
 import { registerBackupRoutes } from "./backup/api.js";
+import { registerAuditLogRoutes } from "./api/audit-log.js";
+import { ChainClock } from "./chain/clock.js";
+import { CredentialVerifier } from "./api/credentials.js";
 import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
 import { listenNotReady } from "./backup/not-ready-server.js";
 
@@ -89,7 +93,8 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     stack.push(async () => clearInterval(feedPruner));
     // While catching up with the chain, clients get 503 NOT_READY rather than a refused connection
     // (with port 0 the real API picks its own port: nothing to hold).
-    const notReady = config.api.port === 0 ? undefined : await listenNotReady(config.api, { logger });
+    const tls = config.api.tls ? { cert: await readFile(config.api.tls.certFile), key: await readFile(config.api.tls.keyFile) } : undefined;
+    const notReady = config.api.port === 0 ? undefined : await listenNotReady({ ...config.api, tls }, { logger });
     if (notReady) stack.push(() => notReady.close());
 
     const registry = new ChainRegistryView({ deployment, pollIntervalMs: 1_000 }, { provider, logger: logger.child({ module: "registry" }) });
@@ -118,6 +123,9 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     collectDefaultMetrics({ register: metrics });
     const outcomes = new OutcomeMapper({ logger, metrics });
     const risk = new RiskEngine(config.risk);
+    const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider });
+    clock.start();
+    stack.push(async () => clock.stop());
     const ctx: ValidationContext = {
       chainId,
       escrow: deployment.contracts.escrow,
@@ -125,6 +133,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       storage,
       rules: config.risk,
       nowSeconds: () => Math.floor(Date.now() / 1000),
+      chainNowSeconds: async (fresh) => (fresh ? clock.fresh() : (clock.cached() ?? clock.fresh())),
       tokenNames: tokenNamesOf(deployment),
     };
 
@@ -239,10 +248,19 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         peers: network.connectedPeers().length,
       };
     };
+    const credentials = new CredentialVerifier(credentialsFileOf(config), {
+      onError: (error) => logger.error({ err: error, file: credentialsFileOf(config) }, "credentials file unreadable: every API request is refused until it is fixed"),
+      onLoad: async (loaded) => {
+        logger.info({ credentials: loaded.filter((c) => c.revokedAtMs === undefined).length }, "API credentials loaded");
+        await storage.auditCredentialChanges(loaded).catch((error: unknown) => logger.error({ err: error }, "could not log credential changes"));
+      },
+    });
+    await credentials.refresh();
     const api: FastifyInstance = await buildNodeApi(
-      {},
+      tls ? { tls } : {},
       {
         logger: logger.child({ module: "api" }),
+        credentials,
         metrics,
         storage,
         submit: (inputs) => pipeline.submit(inputs),
@@ -253,7 +271,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
             return { peerId: id, ...(known ? { operator: known.id, name: known.name } : {}) };
           }),
         health,
-        routes: [(app) => registerAuditRoutes(app, { storage })],
+        routes: [(app) => registerAuditRoutes(app, { storage }), (app) => registerAuditLogRoutes(app, { audit: storage.audit })],
         ready: () => readiness.isReady(),
         tokens: {
           repository: storage.tokens,
@@ -298,7 +316,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     stack.push(() => api.close());
     const address = api.server.address();
     const port = typeof address === "object" && address ? address.port : config.api.port;
-    const apiUrl = `http://${config.api.host}:${port}`;
+    const apiUrl = `${tls ? "https" : "http"}://${config.api.host}:${port}`;
     logger.info({ peerId, operator: operator.id, role: config.role, api: apiUrl, listen: network.multiaddrs() }, "node started");
 
     return { peerId, operator: operator.id, apiUrl, api, multiaddrs: () => network.multiaddrs(), stop: stopAll };

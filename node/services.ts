@@ -144,6 +144,8 @@ export interface ValidationContext {
   storage: Storage;
   rules: RiskRules;
   nowSeconds(): number;
+  /** The latest block's timestamp (`fresh`: read from the chain now, else as last polled; undefined: unknown); releases and reclaims fall due by it. */
+  chainNowSeconds?: (fresh: boolean) => Promise<number | undefined>;
   /** Settlement token names (their EIP-712 domain names) by lower-case address; token operations need them. */
   tokenNames?: ReadonlyMap<string, string>;
 }

@@ -1,7 +1,7 @@
 /**
  * `settlenet` command line: dispatches to the command modules of each process, loaded on demand so
  * that one command does not pay for the others' start-up.
- *   settlenet node start|backup|restore …          (node/cli.ts)
+ *   settlenet node start|backup|restore|credentials|audit …  (node/cli.ts)
  *   settlenet report statement|aml|reserves …       (node/cli.ts: a node's audit and compliance reports)
  *   settlenet gateway start|merchant|keys …         (gateway/cli.ts)
  *   settlenet report reconcile|threeway …           (gateway/cli.ts: the gateway's reports)
@@ -22,7 +22,7 @@
 import { SettlenetError } from "../core/errors.js";
 
 const USAGE =
-  "usage: settlenet node start|id|backup|restore … | settlenet bank start --config <file> | settlenet gateway … | settlenet report statement|aml|reserves|reconcile|threeway … | " +
+  "usage: settlenet node start|id|backup|restore|credentials|audit … | settlenet bank start --config <file> | settlenet gateway … | settlenet report statement|aml|reserves|reconcile|threeway … | " +
   "settlenet keys|deploy|institution|regulator|arbiter|merchant|customer|custodian|reserves|token|fund …";
 
 /** Operator command groups: module and entry point. */

@@ -6,10 +6,12 @@
  *                                                        reuses, funds the keys from the governance key)
  * Failures (ports in use, missing build, a part that exits) are reported in one line.
  */
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 
 import { SettlenetError } from "../core/errors.js";
 import { DEFAULT_ROOT, LOCAL_LARGE_VALUE_THRESHOLD, defaultPorts, ensureBuilt, startNetwork, type RunningNetwork } from "./lib/network.js";
+import { NODE_CLIENT_CREDENTIALS_FILE } from "./lib/launch/nodes.js";
 import { yuan } from "./lib/scenario.js";
 
 const USAGE = "usage: npm start [-- --reset] [-- --base-port <n>] [-- --payers <n>] [-- --cycle-seconds <n>] [-- --dir <folder>] [-- --chain-url <url> [--deployment <file>]]";
@@ -30,7 +32,7 @@ export function describeNetwork(net: RunningNetwork): string {
     "",
     "Endpoints",
     `  chain JSON-RPC      ${endpoints.chain}   (chain id ${state.chainId})`,
-    ...endpoints.nodes.map((n) => `  ${n.name.padEnd(18)}  ${n.api}   (${n.role} node API: /health, /v1/peers, /v1/payments, /metrics)`),
+    ...endpoints.nodes.map((n) => `  ${n.name.padEnd(18)}  ${n.api}   (${n.role} node API: /health, /v1/peers, /v1/payments, /metrics; tokens per role in ${join(net.root, n.name, NODE_CLIENT_CREDENTIALS_FILE)})`),
     `  gateway             ${endpoints.gateway}   (merchant API /v1, docs ${endpoints.gateway}/docs, OpenAPI ${endpoints.gateway}/openapi.json)`,
     `  bank simulator      ${endpoints.bank}`,
     "",
@@ -41,7 +43,7 @@ export function describeNetwork(net: RunningNetwork): string {
     `Settlement cycles: ${state.cycleSeconds ?? 86_400} s of chain time; AML large-value alerts from ${yuan(LOCAL_LARGE_VALUE_THRESHOLD)}.`,
     "",
     "Try",
-    `  curl ${endpoints.nodes[0]?.api}/v1/peers`,
+    `  curl -H "authorization: Bearer $(node -p 'require("${join(net.root, endpoints.nodes[0]?.name ?? "institution-1", NODE_CLIENT_CREDENTIALS_FILE)}").gateway')" ${endpoints.nodes[0]?.api}/v1/peers`,
     `  npx tsx scripts/request.ts --merchant ${merchant?.id ?? "tea-house"} GET /v1/payments`,
     "  npm run demo                      (in another terminal: a scenario through the gateway's HTTP API)",
     "  npm start -- --reset              (next time: start over with a new network)",

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { GatewayCredentials } from "../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
 import { startChainProcess } from "../../scripts/lib/launch/chain.js";
-import { launchNodes, type NodeNetwork } from "../../scripts/lib/launch/nodes.js";
+import { launchNodes, writeTokenFile, type NodeNetwork } from "../../scripts/lib/launch/nodes.js";
 import { StopOrder, runSettlenet, settlenet, spawnPart, waitHealthy, writeConfig } from "../../scripts/lib/launch/part.js";
 import { freePort } from "../../scripts/lib/launch/ports.js";
 import type { MeasuredProcess } from "./cpu.js";
@@ -79,10 +79,13 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     options.log("nodes ready; setting up the gateway's merchants and starting it");
     const port = await freePort();
     const env = { SETTLENET_GATEWAY_MASTER_KEY: randomBytes(32).toString("hex") };
+    const nodeCredentialFile = join(dir, "gateway-node-credential");
+    await writeTokenFile(nodeCredentialFile, node.credentials.gateway);
     const config: GatewayConfigInput = {
       port,
       dataDir: join(dir, "gateway"),
       nodeUrl: node.apiUrl,
+      nodeCredentialFile,
       rpcUrl: chain.url,
       deploymentFile: net.deploymentFile,
       // The benchmark measures capacity: the per-merchant request budget (a policy, default 600/min) must not cap it.

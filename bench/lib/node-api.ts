@@ -1,12 +1,14 @@
 /** The nodes' HTTP API as the system benchmarks use it, through the node API client. */
 import { NodeApiClient } from "../../core/api/client.js";
+import { launchedCredentials } from "../../scripts/lib/launch/nodes.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { StoredOperation } from "../../core/records.js";
 import { metricSum } from "./metrics.js";
 
 /** A client of one node; generous per-request limit, since a loaded node answers slowly by design here. */
 export function nodeApi(apiUrl: string): NodeApiClient {
-  return new NodeApiClient({ baseUrl: apiUrl, timeoutMs: 120_000 });
+  const credentials = launchedCredentials(apiUrl);
+  return new NodeApiClient({ baseUrl: apiUrl, timeoutMs: 120_000, ...(credentials ? { credentials } : {}) });
 }
 
 /**

@@ -24,7 +24,9 @@ import type { AlertRecord, alertAckBody, alertListQuery, alertReportQuery } from
 import { RELAY_BACKLOG, RETRY_AFTER_HEADER, acceptedSchema, batchAnswerSchema, type BatchAnswer } from "./operations.js";
 import type { paymentListQuery, NodePayment } from "./payments.js";
 import type { AmlReport, ReservesReport } from "./reserves.js";
-import { NODE_API_ROUTES as routes } from "./routes.js";
+import { NODE_API_ROUTES as routes, accessOf } from "./routes.js";
+import { bearer, tokenFor, type ClientCredentials } from "./auth.js";
+import type { AuditLogPage, auditLogQuery } from "./admin.js";
 import type { HealthReport, PeerInfo } from "./service.js";
 import type { CycleState, CycleView, RecordProof, SettlementAlert } from "./settlement.js";
 import type { TokenAccount, TokenEvent, TokenSummary, TokenView } from "./tokens.js";
@@ -42,6 +44,11 @@ export interface NodeApiClientOptions {
   baseUrl: string;
   /** Limit per request (the backup download, a stream, has none); default 30 s. */
   timeoutMs?: number;
+  /**
+   * The node API credential(s) to send: one token, or one per role (each request carries the token of
+   * a role its route allows). Without one, every route but health answers 401 UNAUTHENTICATED.
+   */
+  credentials?: ClientCredentials;
 }
 
 /**
@@ -316,6 +323,11 @@ export class NodeApiClient {
     return response.body;
   }
 
+  /** One page of the node's audit log (oldest first) with its head. */
+  auditLog(query: z.input<typeof auditLogQuery> = {}): Promise<AuditLogPage> {
+    return this.read(routes.listAuditLog, { query });
+  }
+
   // ---------------------------------------------------------------- requests and answers
 
   /** The 200 answer of `route`, parsed with its JSON schema. */
@@ -360,10 +372,13 @@ export class NodeApiClient {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
     const limitMs = this.timeoutMs + (request.extraTimeMs ?? 0);
+    const token = tokenFor(this.options.credentials, accessOf(route.schema.operationId) ?? []);
+    const headers: Record<string, string> = token === undefined ? {} : { authorization: bearer(token) };
+    if (request.body !== undefined) headers["content-type"] = "application/json";
     try {
       return await fetch(url, {
         method: route.method,
-        headers: request.body === undefined ? {} : { "content-type": "application/json" },
+        headers,
         ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
         ...(timed ? { signal: request.signal ? AbortSignal.any([AbortSignal.timeout(limitMs), request.signal]) : AbortSignal.timeout(limitMs) } : {}),
       });

@@ -7,11 +7,16 @@
 import { z } from "zod";
 
 import { problemSchema } from "../http/problem.js";
+import { BAD_ADDRESS_ISSUE, isWellFormedAddress } from "../operations/wire.js";
 
 export { problemSchema, type Problem } from "../http/problem.js";
 
 export const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected 32 bytes as 0x-prefixed hex");
-export const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x address");
+/** A 0x address: all lower-case, all upper-case or EIP-55 checksummed (a wrong checksum is 400 BAD_ADDRESS). */
+export const address = z
+  .string()
+  .regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x address")
+  .refine(isWellFormedAddress, { message: BAD_ADDRESS_ISSUE, abort: true });
 /** Money and other uint256 figures: minor units as a decimal string (never a JSON number). */
 export const amount = z.string().regex(/^(0|[1-9][0-9]*)$/, "expected minor units as a decimal string");
 /** A settlement cycle id (cycle N covers chain time [N × cycleSeconds, (N + 1) × cycleSeconds)). */

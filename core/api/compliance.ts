@@ -33,8 +33,8 @@ export const alertSchema = z.strictObject({
 });
 export type Alert = z.infer<typeof alertSchema>;
 
-/** Acknowledgement of an alert by a person at this node. */
-export const alertAckSchema = z.strictObject({ by: z.string(), atMs: integer, note: z.string() });
+/** Acknowledgement of an alert at this node: `by` is the authenticated credential, `statedBy` what the caller wrote (unverified). */
+export const alertAckSchema = z.strictObject({ by: z.string(), atMs: integer, note: z.string(), statedBy: z.string().optional() });
 export type AlertAck = z.infer<typeof alertAckSchema>;
 
 /** An alert as one node stores it: the alert plus what is local to the node. */
@@ -55,7 +55,8 @@ const alertFilter = {
 };
 export const alertListQuery = z.strictObject({ ...alertFilter, ...pageQuery });
 export const alertReportQuery = z.strictObject({ ...alertFilter, format: formatQuery });
-export const alertAckBody = z.strictObject({ by: z.string().trim().min(1).max(128), note: z.string().max(2_000).default("") });
+/** `by` is kept as the caller's own statement (`statedBy`); the acknowledgement is recorded under the authenticated credential. */
+export const alertAckBody = z.strictObject({ by: z.string().trim().min(1).max(128).optional(), note: z.string().max(2_000).default("") });
 
 export const complianceRoutes = {
   listAlerts: route("GET", "/v1/alerts", {
@@ -75,7 +76,7 @@ export const complianceRoutes = {
   acknowledgeAlert: route("POST", "/v1/alerts/:id/ack", {
     operationId: "acknowledgeAlert",
     tags: ["compliance"],
-    summary: "Acknowledge an alert (once: 409 ALERT_ALREADY_ACKNOWLEDGED after)",
+    summary: "Acknowledge an alert (once: 409 ALERT_ALREADY_ACKNOWLEDGED after), as the calling credential; recorded in the node's audit log",
     params: z.strictObject({ id: hex32 }),
     body: alertAckBody,
     response: { 200: alertRecordSchema, ...problemResponses },

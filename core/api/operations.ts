@@ -10,6 +10,8 @@ import { address, hex32, integer, problemResponses, problemSchema, route } from 
 
 /** Most operations in one batch submission (a node may be configured lower). */
 export const MAX_BATCH = 500;
+/** A batch with more operations than the node takes: 413, refused before any validation, nothing stored. */
+export const BATCH_TOO_LARGE = "BATCH_TOO_LARGE";
 
 /**
  * The code of a submission refused by admission control: 503, a `Retry-After` header in seconds, and
@@ -114,7 +116,7 @@ export const operationRoutes = {
     operationId: "submitOperations",
     tags: ["operations"],
     summary: "Submit one signed operation, or a batch",
-    description: `A single operation is answered 202 \`{id, status: "accepted"}\` once it is validated, durably stored and handed to the peers, or refused with a problem document whose status and code come from the table of operation codes. A batch (\`{"operations": [...]}\`, at most ${MAX_BATCH}) is validated, stored and gossiped together and answered with one result per operation: 202 if any was accepted, 422 if none. While the node's relay lags behind, the whole request is refused before anything is stored: 503 \`${RELAY_BACKLOG}\` with a \`Retry-After\` header (seconds); send the same operations again after that long.`,
+    description: `A single operation is answered 202 \`{id, status: "accepted"}\` once it is validated, durably stored and handed to the peers, or refused with a problem document whose status and code come from the table of operation codes. A batch (\`{"operations": [...]}\`, at most ${MAX_BATCH}; a larger one is refused whole with 413 \`${BATCH_TOO_LARGE}\` before any validation) is validated, stored and gossiped together and answered with one result per operation: 202 if any was accepted, 422 if none. While the node's relay lags behind, the whole request is refused before anything is stored: 503 \`${RELAY_BACKLOG}\` with a \`Retry-After\` header (seconds); send the same operations again after that long.`,
     body: submitBodySchema(),
     response: {
       202: z.union([acceptedSchema, batchAnswerSchema]),

@@ -4,6 +4,7 @@
  */
 import { OPERATION_CODES } from "../protocol/codes.js";
 import { adminRoutes } from "./admin.js";
+import { NODE_API_ROLES, type RouteAccess } from "./auth.js";
 import { auditRoutes } from "./audit.js";
 import { changeRoutes } from "./changes.js";
 import { complianceRoutes } from "./compliance.js";
@@ -28,6 +29,50 @@ export const NODE_API_ROUTES = {
 };
 export type NodeApiOperation = keyof typeof NODE_API_ROUTES;
 
+const READERS = ["gateway", "regulator", "operator"] as const;
+const OVERSIGHT = ["regulator", "operator"] as const;
+
+/**
+ * Who may call each route (the node answers 401 UNAUTHENTICATED without a valid credential and 403
+ * FORBIDDEN to a role not listed). Routes outside the contract (the OpenAPI document, /docs) take any
+ * valid credential.
+ */
+export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
+  submitOperations: ["gateway"],
+  getOperation: READERS,
+  getPayment: READERS,
+  listPayments: READERS,
+  listChanges: READERS,
+  getPaymentHistory: OVERSIGHT,
+  listAuditPayments: OVERSIGHT,
+  listCycles: READERS,
+  getCycle: READERS,
+  listCycleRecords: READERS,
+  getRecordProof: READERS,
+  getStatement: READERS,
+  listSettlementAlerts: OVERSIGHT,
+  listAlerts: OVERSIGHT,
+  getAlert: OVERSIGHT,
+  acknowledgeAlert: ["operator"],
+  getReserves: OVERSIGHT,
+  amlReport: OVERSIGHT,
+  reservesReport: OVERSIGHT,
+  listTokens: READERS,
+  getToken: READERS,
+  listTokenEvents: READERS,
+  getTokenAccount: READERS,
+  listPeers: READERS,
+  health: "public",
+  metrics: ["metrics", "operator"],
+  downloadBackup: ["operator"],
+  listAuditLog: OVERSIGHT,
+};
+
+/** The access of the route with this OpenAPI operation id (undefined: not a contract route). */
+export function accessOf(operationId: string | undefined): RouteAccess | undefined {
+  return operationId !== undefined && Object.hasOwn(NODE_API_ACCESS, operationId) ? NODE_API_ACCESS[operationId as NodeApiOperation] : undefined;
+}
+
 export const NODE_API_TAGS = [
   { name: "operations", description: "Signed operations: submit (one or a batch) and follow them" },
   { name: "payments", description: "Payments as indexed from the escrow, merged with its state now" },
@@ -38,11 +83,16 @@ export const NODE_API_TAGS = [
   { name: "reserves", description: "Proof of reserves and the compliance reports" },
   { name: "tokens", description: "Settlement tokens: supply, custodians, reserves, freezes and events" },
   { name: "service", description: "Health, peers and metrics" },
-  { name: "admin", description: "Operators' routes" },
+  { name: "admin", description: "Operators' routes: backup and the node's audit log of admin, compliance and backup actions" },
 ];
 
 /** The OpenAPI document's description: how the node answers, and every operation refusal code. */
 export const NODE_API_DESCRIPTION = `HTTP API of a Settlenet institution (or regulator) node.
+
+Every route but \`/health\` needs a bearer credential (\`Authorization: Bearer snc_…\`, issued with
+\`settlenet node credentials create\`) bound to one role: ${NODE_API_ROLES.map((r) => `\`${r}\``).join(", ")}. Without a valid
+one the node answers 401 \`UNAUTHENTICATED\`; a role the route does not list gets 403 \`FORBIDDEN\`. Each
+route's description names its roles.
 
 Money is minor units as decimal strings. Errors are RFC 9457 problem documents (\`application/problem+json\`)
 with a stable \`code\`. While the node catches up with the chain and its peers, every route but \`/health\`,

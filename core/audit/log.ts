@@ -149,27 +149,18 @@ export class AuditLog {
   /** Walks the whole chain: consecutive sequence numbers, each link and hash, and the stored head. */
   verify(): Promise<AuditVerification> {
     return this.ctx.read(async () => {
-      let expectedSeq = 1;
-      let prev = GENESIS_HASH;
+      const walk = new AuditChainWalk();
       for await (const raw of this.space.values({ gt: "e!", lt: "e!~" })) {
-        const parsed = entrySchema.safeParse(raw);
-        if (!parsed.success) return { ok: false, entries: expectedSeq - 1, brokenAt: expectedSeq, reason: "entry is malformed" };
-        const entry = parsed.data as AuditEntry;
-        if (entry.seq !== expectedSeq) return { ok: false, entries: expectedSeq - 1, brokenAt: expectedSeq, reason: `entry ${expectedSeq} is missing (found ${entry.seq})` };
-        if (entry.prevHash !== prev) return { ok: false, entries: expectedSeq - 1, brokenAt: entry.seq, reason: "entry does not link to the one before it" };
-        const { hash, ...body } = entry;
-        if (entryHash(body) !== hash) return { ok: false, entries: expectedSeq - 1, brokenAt: entry.seq, reason: "entry was altered (hash differs)" };
-        prev = hash;
-        expectedSeq += 1;
+        const broken = walk.next(raw);
+        if (broken) return broken;
       }
-      const count = expectedSeq - 1;
-      const head = headSchema.safeParse((await this.space.get(HEAD_KEY)) ?? { seq: 0, hash: GENESIS_HASH });
-      if (!head.success) return { ok: false, entries: count, brokenAt: count + 1, reason: "head is malformed" };
-      if (head.data.seq !== count || head.data.hash !== prev) {
-        return { ok: false, entries: count, brokenAt: count + 1, reason: `log ends at entry ${count} but its head names entry ${head.data.seq}` };
-      }
-      return { ok: true, entries: count, head: prev };
+      return walk.end((await this.space.get(HEAD_KEY)) ?? { seq: 0, hash: GENESIS_HASH });
     });
+  }
+
+  /** The stored head (sequence number and hash of the last entry). */
+  head(): Promise<{ seq: number; hash: string }> {
+    return this.ctx.read(async () => headSchema.parse((await this.space.get(HEAD_KEY)) ?? { seq: 0, hash: GENESIS_HASH }));
   }
 
   /** Like `verify`, but throws `AUDIT_LOG_BROKEN` naming where the chain breaks. */
@@ -177,5 +168,41 @@ export class AuditLog {
     const result = await this.verify();
     if (!result.ok) throw new SettlenetError("AUDIT_LOG_BROKEN", `audit log broken at entry ${result.brokenAt}: ${result.reason}`, { brokenAt: result.brokenAt });
     return { entries: result.entries, head: result.head };
+  }
+}
+
+/**
+ * Checks a log entry by entry, in order (from the store, or from the pages of a node's API): each
+ * entry well-formed, numbered after the one before, linked to it and hashing to its `hash`; `end`
+ * checks the head against the last entry, so a cut-off tail is found too.
+ */
+export class AuditChainWalk {
+  private expectedSeq = 1;
+  private prev = GENESIS_HASH;
+
+  /** Checks the next entry; the failure if the chain breaks there. */
+  next(raw: unknown): Extract<AuditVerification, { ok: false }> | undefined {
+    const expectedSeq = this.expectedSeq;
+    const parsed = entrySchema.safeParse(raw);
+    if (!parsed.success) return { ok: false, entries: expectedSeq - 1, brokenAt: expectedSeq, reason: "entry is malformed" };
+    const entry = parsed.data as AuditEntry;
+    if (entry.seq !== expectedSeq) return { ok: false, entries: expectedSeq - 1, brokenAt: expectedSeq, reason: `entry ${expectedSeq} is missing (found ${entry.seq})` };
+    if (entry.prevHash !== this.prev) return { ok: false, entries: expectedSeq - 1, brokenAt: entry.seq, reason: "entry does not link to the one before it" };
+    const { hash, ...body } = entry;
+    if (entryHash(body) !== hash) return { ok: false, entries: expectedSeq - 1, brokenAt: entry.seq, reason: "entry was altered (hash differs)" };
+    this.prev = hash;
+    this.expectedSeq += 1;
+    return undefined;
+  }
+
+  /** The outcome once every entry was given, against the log's stored head. */
+  end(rawHead: unknown): AuditVerification {
+    const count = this.expectedSeq - 1;
+    const head = headSchema.safeParse(rawHead);
+    if (!head.success) return { ok: false, entries: count, brokenAt: count + 1, reason: "head is malformed" };
+    if (head.data.seq !== count || head.data.hash !== this.prev) {
+      return { ok: false, entries: count, brokenAt: count + 1, reason: `log ends at entry ${count} but its head names entry ${head.data.seq}` };
+    }
+    return { ok: true, entries: count, head: this.prev };
   }
 }

@@ -4,6 +4,7 @@ import { hasZodFastifySchemaValidationErrors } from "fastify-type-provider-zod";
 import { z } from "zod";
 
 import { OperationError, SettlenetError } from "../errors.js";
+import { BAD_ADDRESS_ISSUE } from "../operations/wire.js";
 import { OPERATION_CODES, isOperationCode } from "../protocol/codes.js";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
@@ -27,10 +28,12 @@ const STATUS_BY_CODE: Record<string, number> = {
   OPERATION_NOT_FOUND: 404,
   PAYMENT_NOT_FOUND: 404,
   MALFORMED: 400,
+  BAD_ADDRESS: 400,
   // Storage refuses a list cursor of another list (or a garbled one) and bad list arguments.
   INVALID_CURSOR: 400,
   INVALID_ARGUMENT: 400,
   BODY_TOO_LARGE: 413,
+  BATCH_TOO_LARGE: 413,
   NOT_READY: 503,
   READ_ONLY: 403,
   CYCLE_NOT_FOUND: 404,
@@ -89,11 +92,12 @@ export function installProblemHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     let problem: Problem;
     if (hasZodFastifySchemaValidationErrors(error)) {
+      const badAddress = error.validation.some((issue) => issue.message === BAD_ADDRESS_ISSUE);
       problem = {
-        type: "https://settlenet.dev/problems/malformed",
-        title: "Request does not match the schema",
+        type: `https://settlenet.dev/problems/${badAddress ? "bad_address" : "malformed"}`,
+        title: badAddress ? "An address's mixed case is not its EIP-55 checksum" : "Request does not match the schema",
         status: 400,
-        code: "MALFORMED",
+        code: badAddress ? "BAD_ADDRESS" : "MALFORMED",
         instance: request.url,
         issues: error.validation.map((issue) => ({ path: issue.instancePath, message: issue.message })),
       };

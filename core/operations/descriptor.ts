@@ -17,7 +17,7 @@ export interface ChainRefusal {
 }
 
 /** Refusals any operation can meet on receipt, whatever its kind. */
-export const RECEIPT_REFUSALS = ["MALFORMED", "DUPLICATE", "INTERNAL"] as const satisfies readonly OperationCode[];
+export const RECEIPT_REFUSALS = ["MALFORMED", "BAD_ADDRESS", "DUPLICATE", "INTERNAL"] as const satisfies readonly OperationCode[];
 
 /** True if `refusal` is the contract saying this signer's nonce is used: the same signed operation ran already. */
 export function nonceUsed(refusal: ChainRefusal): boolean {

@@ -36,5 +36,5 @@ export const reclaim = {
   executedBy: [{ event: "PaymentReclaimed" }],
   repeatable: false,
   alreadyExecuted: nonceUsed,
-  refusals: ACTION_REFUSALS,
+  refusals: [...ACTION_REFUSALS, "NOT_DUE"],
 } as const satisfies EscrowOperationDescriptor<ReclaimOperation>;

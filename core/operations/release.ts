@@ -1,7 +1,8 @@
 /**
  * release — anyone releases a fulfilled payment once its auto-release time has come: what is held goes
  * to the merchant, less the fee. Unsigned (no actor, no nonce), so its id is a hash of the payment id:
- * one release per payment, whoever sends it.
+ * one release per payment, whoever sends it; nodes ignore one that is not due yet (NOT_DUE), so a
+ * premature release never takes that id.
  */
 import { concat, keccak256, toUtf8Bytes } from "ethers";
 import { z } from "zod";
@@ -38,5 +39,5 @@ export const release = {
   repeatable: false,
   // Without a nonce, a second release meets the payment Released already (InvalidPaymentStatus(id, status)).
   alreadyExecuted: (refusal) => refusal.code === "InvalidPaymentStatus" && Number(refusal.args?.[1]) === RELEASED,
-  refusals: [...RECEIPT_REFUSALS, "UNKNOWN_PAYMENT"],
+  refusals: [...RECEIPT_REFUSALS, "UNKNOWN_PAYMENT", "NOT_DUE"],
 } as const satisfies EscrowOperationDescriptor<ReleaseOperation>;

@@ -8,6 +8,19 @@ import { checksumAddress } from "../keccak.js";
 
 const UINT256_MAX = (1n << 256n) - 1n;
 
+/** The issue message of an address whose mixed case is not its EIP-55 checksum (boundaries answer it as BAD_ADDRESS). */
+export const BAD_ADDRESS_ISSUE = "bad address checksum (mixed case that is not EIP-55)";
+
+/** Whether `value` is a 0x address that is all lower-case, all upper-case or correctly checksummed. */
+export function isWellFormedAddress(value: string): boolean {
+  try {
+    checksumAddress(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A 0x address, normalised to its checksum form; a mixed-case address must carry the right checksum. */
 export const addressSchema = z
   .string()
@@ -16,7 +29,7 @@ export const addressSchema = z
     try {
       return checksumAddress(value);
     } catch {
-      context.addIssue({ code: "custom", message: "bad address checksum (mixed case that is not EIP-55)" });
+      context.addIssue({ code: "custom", message: BAD_ADDRESS_ISSUE });
       return z.NEVER;
     }
   });

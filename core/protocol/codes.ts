@@ -23,7 +23,8 @@ interface CodeSpec {
  * with the request (an idempotent repeat, a stale operation) but it is not accepted again.
  */
 export const OPERATION_CODES = {
-  MALFORMED: { gossip: REJECT, api: REJECT, http: 400, summary: "not UTF-8 JSON, or fails the wire schema (unknown field, money as a JSON number, bad address, ...)" },
+  MALFORMED: { gossip: REJECT, api: REJECT, http: 400, summary: "not UTF-8 JSON, or fails the wire schema (unknown field, money as a JSON number, ...)" },
+  BAD_ADDRESS: { gossip: REJECT, api: REJECT, http: 400, summary: "an address whose mixed case is not its EIP-55 checksum (all lower-case and all upper-case are accepted)" },
   DUPLICATE: { gossip: IGNORE, api: IGNORE, http: 409, summary: "an operation with this id is already stored (its status is at GET /operations/{id})" },
   ALREADY_EXECUTED: { gossip: IGNORE, api: IGNORE, http: 409, summary: "the payment is already executed on-chain" },
   UNSUPPORTED_TOKEN: { gossip: REJECT, api: REJECT, http: 422, summary: "the token is not a registered settlement token" },
@@ -36,6 +37,7 @@ export const OPERATION_CODES = {
   UNKNOWN_PAYMENT: { gossip: IGNORE, api: REJECT, http: 404, summary: "not a pay, and its payment is neither indexed nor pending on this node" },
   NONCE_USED: { gossip: IGNORE, api: IGNORE, http: 409, summary: "another stored operation of the signer used this nonce" },
   EXPIRED: { gossip: IGNORE, api: IGNORE, http: 422, summary: "the deadline (payDeadline for pay) has passed" },
+  NOT_DUE: { gossip: IGNORE, api: IGNORE, http: 422, summary: "a release before the payment's auto-release time, or a reclaim before its fulfilment deadline has passed, in this node's view of the chain (send it again once due)" },
   BLACKLISTED: { gossip: REJECT, api: REJECT, http: 403, summary: "the payer or the merchant is on the configured blacklist" },
   AMOUNT_OVER_LIMIT: { gossip: REJECT, api: REJECT, http: 422, summary: "a single payment above maxPaymentAmount" },
   PAYER_DAILY_LIMIT: { gossip: IGNORE, api: REJECT, http: 422, summary: "the payer's UTC-day total would exceed payerDailyLimit" },

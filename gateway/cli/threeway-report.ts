@@ -6,7 +6,7 @@
  * is stopped (STORAGE_LOCKED otherwise); while it runs, a merchant reads its own report from
  * GET /v1/reports/threeway. Exit status 0 whatever the breaks: the report is the answer.
  */
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 
 import { pino } from "pino";
@@ -63,13 +63,15 @@ export async function threeWayReportCommand(args: string[], output: (text: strin
   const bankUrl = parsed.data.bank ?? config.bank?.url;
   if (!bankUrl) throw new SettlenetError("USAGE", `the gateway config has no bank: give --bank\nusage: ${THREEWAY_REPORT_USAGE}`);
   const deployment = await readDeployment(config.deploymentFile);
+  // The gateway's own node credential (read-only use here: statements and payments).
+  const nodeCredential = config.nodeCredentialFile ? (await readFile(config.nodeCredentialFile, "utf8")).trim() : undefined;
   const storage = await openGatewayStorage(gatewayDbDir(config));
   try {
     if (merchant !== undefined && !(await storage.merchants.get(merchant))) throw new SettlenetError("MERCHANT_NOT_FOUND", `no merchant ${merchant}`, { merchantId: merchant });
     const report = await threeWayReport(
       {
         storage,
-        node: new NodeApiClient({ baseUrl: nodeUrl, timeoutMs: 30_000 }),
+        node: new NodeApiClient({ baseUrl: nodeUrl, timeoutMs: 30_000, ...(nodeCredential ? { credentials: nodeCredential } : {}) }),
         bank: new HttpBankAdapter({ baseUrl: bankUrl }, { logger: pino({ level: "silent" }) }),
         deployment,
       },

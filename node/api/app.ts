@@ -11,21 +11,25 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Registry } from "prom-client";
 
+import { BEARER_SCHEME, FORBIDDEN, UNAUTHENTICATED } from "../../core/api/auth.js";
 import { changeRoutes } from "../../core/api/changes.js";
-import { NODE_API_COMPONENTS, RELAY_BACKLOG, RETRY_AFTER_HEADER, operationRoutes, submitBodySchema, type SubmitOutcome } from "../../core/api/operations.js";
+import { BATCH_TOO_LARGE, MAX_BATCH, NODE_API_COMPONENTS, RELAY_BACKLOG, RETRY_AFTER_HEADER, operationRoutes, submitBodySchema, type SubmitOutcome } from "../../core/api/operations.js";
 import { paymentRoutes } from "../../core/api/payments.js";
-import { NODE_API_DESCRIPTION, NODE_API_TAGS } from "../../core/api/routes.js";
+import { NODE_API_DESCRIPTION, NODE_API_TAGS, accessOf } from "../../core/api/routes.js";
 import { serviceRoutes, type HealthReport, type PeerInfo } from "../../core/api/service.js";
 import { SettlenetError } from "../../core/errors.js";
 import { installProblemHandler, PROBLEM_CONTENT_TYPE, problemOf } from "../../core/http/problem.js";
 import type { ListOptions } from "../../core/records.js";
 import type { Logger, Storage } from "../services.js";
+import type { Principal } from "./credentials.js";
 import { registerTokenRoutes, type TokenApiModules } from "./tokens.js";
 
 export type { HealthReport, PeerInfo };
 
 export interface NodeApiModules {
   logger: Logger;
+  /** Who is calling: the principal of an Authorization header, or undefined (see credentials.ts). */
+  credentials: { authenticate(header: string | undefined): Promise<Principal | undefined> };
   metrics: Registry;
   storage: Storage;
   /** Validates, stores, gossips and enqueues; one outcome per input, in order. */
@@ -54,6 +58,8 @@ export interface NodeApiOptions {
   bodyLimit?: number;
   /** Most operations in one batch submission. */
   maxBatch?: number;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 /** A registered route; `documented` unless hidden from the OpenAPI document (the document itself, docs assets). */
@@ -68,19 +74,38 @@ declare module "fastify" {
     /** Every route the node API registered (for the OpenAPI completeness check). */
     nodeApiRoutes: readonly NodeApiRoute[];
   }
+  interface FastifyRequest {
+    /** The authenticated caller (set before any handler runs; absent only on /health). */
+    principal?: Principal;
+  }
+}
+
+/** The caller of a request that went through authentication (every route but /health). */
+export function principalOf(request: { principal?: Principal }): Principal {
+  if (!request.principal) throw new SettlenetError("INTERNAL", "request was not authenticated");
+  return request.principal;
+}
+
+function refusal(code: typeof UNAUTHENTICATED | typeof FORBIDDEN, instance: string) {
+  return code === UNAUTHENTICATED
+    ? { type: "https://settlenet.dev/problems/unauthenticated", title: "a valid node API credential is required", status: 401, code, instance }
+    : { type: "https://settlenet.dev/problems/forbidden", title: "this credential's role may not call this route", status: 403, code, instance };
 }
 
 /** Builds the node API; does not listen. */
 export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModules): Promise<FastifyInstance> {
+  // The instance's server type differs with TLS; the routes and hooks do not care which it is.
   const app = Fastify({
+    https: options.tls ?? null,
     loggerInstance: modules.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
     logController: new LogController({ disableRequestLogging: true }),
     // Kept-alive client connections must not hold up a node's shutdown.
     forceCloseConnections: true,
-  });
+  }) as unknown as FastifyInstance;
   const registered: NodeApiRoute[] = [];
   app.decorate("nodeApiRoutes", registered);
+  app.decorateRequest("principal", undefined);
   app.addHook("onRoute", (route) => {
     for (const method of [route.method].flat()) {
       registered.push({ method, url: route.url, documented: !(route.schema as { hide?: boolean } | undefined)?.hide });
@@ -97,13 +122,41 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
       openapi: "3.1.0",
       info: { title: "Settlenet node", version: "1.0.0", description: NODE_API_DESCRIPTION },
       tags: NODE_API_TAGS,
-      components: { schemas: NODE_API_COMPONENTS as OpenApiSchemas },
+      components: {
+        schemas: NODE_API_COMPONENTS as OpenApiSchemas,
+        securitySchemes: { [BEARER_SCHEME]: { type: "http", scheme: "bearer", description: "A node API credential (snc_<id>_<secret>) bound to one role" } },
+      },
     },
-    transform: jsonSchemaTransform,
+    transform: (document) => {
+      const transformed = jsonSchemaTransform(document);
+      const access = accessOf((document.schema as { operationId?: string } | undefined)?.operationId);
+      if (access === undefined || access === "public") return transformed;
+      const schema = transformed.schema as Record<string, unknown>;
+      const roles = `Roles: ${access.join(", ")}.`;
+      return {
+        ...transformed,
+        schema: { ...schema, security: [{ [BEARER_SCHEME]: [] }], description: typeof schema["description"] === "string" ? `${schema["description"]}\n\n${roles}` : roles },
+      };
+    },
   });
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
 
   const api = app.withTypeProvider<ZodTypeProvider>();
+  // Before readiness and before any body is parsed: an unauthenticated caller learns nothing.
+  app.addHook("onRequest", async (request, reply) => {
+    const path = request.url.split("?")[0] ?? "";
+    const access = accessOf(request.routeOptions.schema?.operationId) ?? (path === "/health" ? "public" : undefined);
+    if (access === "public") return;
+    const principal = await modules.credentials.authenticate(request.headers.authorization);
+    if (!principal) {
+      return reply.status(401).header("www-authenticate", 'Bearer realm="settlenet-node"').type(PROBLEM_CONTENT_TYPE).send(refusal(UNAUTHENTICATED, request.url));
+    }
+    // Routes outside the contract (the OpenAPI document and /docs, unknown paths) take any valid credential.
+    if (access !== undefined && !access.includes(principal.role)) {
+      return reply.status(403).type(PROBLEM_CONTENT_TYPE).send({ ...refusal(FORBIDDEN, request.url), role: principal.role });
+    }
+    request.principal = principal;
+  });
   const ready = modules.ready;
   if (ready) {
     app.addHook("onRequest", async (request, reply) => {
@@ -118,10 +171,18 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
   api.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
 
   const { submitOperations, getOperation } = operationRoutes;
+  const maxBatch = options.maxBatch ?? MAX_BATCH;
   api.route({
     ...submitOperations,
     // The contract's body bounds batches at its maximum; this node may take fewer.
-    schema: { ...submitOperations.schema, body: submitBodySchema(options.maxBatch) },
+    schema: { ...submitOperations.schema, body: submitBodySchema(maxBatch) },
+    // Before the body schema and anything else looks at the items: an oversized batch costs nothing.
+    preValidation: async (request, reply) => {
+      const items = (request.body as { operations?: unknown } | null)?.operations;
+      if (!Array.isArray(items) || items.length <= maxBatch) return;
+      const problem = problemOf(new SettlenetError(BATCH_TOO_LARGE, `a batch holds at most ${maxBatch} operations; nothing was stored`, { max: maxBatch, received: items.length }), request.url);
+      return reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
+    },
     handler: async (request, reply) => {
       const body = request.body as Record<string, unknown>;
       const batch = Array.isArray(body["operations"]) && Object.keys(body).length === 1;

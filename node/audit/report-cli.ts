@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 
 import { z } from "zod";
 
+import { tokenFromEnv } from "../../core/api/auth.js";
 import { NodeApiClient } from "../../core/api/client.js";
 import { SettlenetError } from "../../core/errors.js";
 
@@ -57,7 +58,7 @@ export async function reportCommand(argv: string[], output: (text: string) => vo
     api = `http://${config.api.host}:${config.api.port}`;
   }
   if (!api) throw new SettlenetError("USAGE", `name the node with --api or --config\n${REPORT_USAGE}`);
-  const node = new NodeApiClient({ baseUrl: api });
+  const node = new NodeApiClient({ baseUrl: api, credentials: tokenFromEnv() });
   const party = args.merchant ? { merchant: args.merchant } : { institution: args.institution as string };
   const body = await node.cycleStatementText(args.cycle, party, args.format);
   const text = args.format === "json" ? `${JSON.stringify(JSON.parse(body), null, 2)}\n` : body;

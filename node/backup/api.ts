@@ -1,7 +1,7 @@
 /**
  * Admin route of the node API that streams a backup of the running node's database (one LevelDB
- * snapshot, taken when the request arrives; the node keeps writing meanwhile). The node API listens on
- * loopback by default; expose it no further than the operators who may read the whole store.
+ * snapshot, taken when the request arrives; the node keeps writing meanwhile). Operator credentials
+ * only; each download is recorded in the node's audit log first.
  */
 import { PassThrough } from "node:stream";
 
@@ -11,12 +11,18 @@ import { adminRoutes } from "../../core/api/admin.js";
 import type { Logger } from "../services.js";
 import type { NodeStorage } from "../storage/db.js";
 import { writeBackup } from "./backup.js";
+import { principalOf } from "../api/app.js";
+import { actorOf } from "../api/credentials.js";
 
 /** Registers GET /v1/admin/backup (application/x-ndjson, see backup.ts for the format). */
 export async function registerBackupRoutes(app: FastifyInstance, modules: { storage: NodeStorage; logger: Logger }): Promise<void> {
   app.route({
     ...adminRoutes.downloadBackup,
-    handler: async (_request, reply) => {
+    handler: async (request, reply) => {
+      const principal = principalOf(request);
+      // Logged (synced) before the first byte leaves: no download goes unrecorded.
+      const entry = await modules.storage.audit.append({ actor: actorOf(principal), role: principal.role, action: "backup.download", details: { remote: request.ip } });
+      request.log.info({ credential: principal.id, audit: entry.seq }, "backup requested");
       const out = new PassThrough();
       const started = Date.now();
       writeBackup(modules.storage, out).then(

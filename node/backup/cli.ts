@@ -1,7 +1,9 @@
 /**
  * `settlenet node backup|restore`:
  *   settlenet node backup --out <file> (--config <node.json> | --node <api url>)
- *     from the running node's admin API; with --config and the node stopped, from its database directly.
+ *     from the running node's admin API (an operator token in SETTLENET_NODE_TOKEN); with --config and
+ *     the node stopped, from its database directly (whoever can read the stopped node's files has the
+ *     data anyway; a download from the running node is recorded in its audit log).
  *     Written to <file>.partial, checked, then renamed; an existing <file> is refused (BACKUP_EXISTS).
  *   settlenet node restore --from <file> --data <dir>
  *     into a fresh data directory; refuses a non-empty one and a corrupted file.
@@ -14,6 +16,7 @@ import { finished } from "node:stream/promises";
 import { parseArgs } from "node:util";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 
+import { tokenFromEnv } from "../../core/api/auth.js";
 import { NodeApiClient } from "../../core/api/client.js";
 import { SettlenetError } from "../../core/errors.js";
 import { openStorage } from "../storage/db.js";
@@ -37,7 +40,7 @@ function refused(error: unknown): boolean {
 }
 
 async function downloadBackup(apiUrl: string, partial: string): Promise<void> {
-  const backup = await new NodeApiClient({ baseUrl: apiUrl }).backup();
+  const backup = await new NodeApiClient({ baseUrl: apiUrl, credentials: tokenFromEnv() }).backup();
   const file = createWriteStream(partial, { flags: "wx" });
   Readable.fromWeb(backup as WebReadableStream).pipe(file);
   await finished(file);

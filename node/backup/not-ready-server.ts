@@ -6,7 +6,8 @@
  * backup command can tell "catching up" from "not running". It is closed right before the real API
  * listens on the same port.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 
 import type { Logger } from "../services.js";
 
@@ -23,13 +24,14 @@ export interface NotReadyServer {
 }
 
 /** Listens on `host:port` answering 503 NOT_READY; rejects as `listen` does (e.g. EADDRINUSE). */
-export async function listenNotReady(address: { host: string; port: number }, modules: { logger: Logger }): Promise<NotReadyServer> {
-  const server: Server = createServer((request, response) => {
+export async function listenNotReady(address: { host: string; port: number; tls?: { cert: Buffer; key: Buffer } | undefined }, modules: { logger: Logger }): Promise<NotReadyServer> {
+  const answer = (request: IncomingMessage, response: ServerResponse) => {
     const body = JSON.stringify({ ...PROBLEM, instance: request.url ?? "/" });
     // Close the connection after answering: the next request should reach the real API.
     response.writeHead(503, { "content-type": "application/problem+json; charset=utf-8", "retry-after": "1", connection: "close" });
     response.end(body);
-  });
+  };
+  const server: Server = address.tls ? createHttpsServer(address.tls, answer) : createServer(answer);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(address.port, address.host, () => {

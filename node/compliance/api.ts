@@ -10,6 +10,8 @@ import type { z } from "zod";
 import { complianceRoutes, type alertListQuery, type alertReportQuery } from "../../core/api/compliance.js";
 import { reservesRoutes } from "../../core/api/reserves.js";
 import { SettlenetError } from "../../core/errors.js";
+import { principalOf } from "../api/app.js";
+import { actorOf } from "../api/credentials.js";
 import type { AlertFilter, LevelAlertRepository } from "../storage/alerts.js";
 import type { AlertRecord } from "./alert.js";
 import { MAX_REPORT_ROWS, amlReport, reservesReport } from "./report.js";
@@ -70,8 +72,13 @@ export async function registerComplianceRoutes(app: FastifyInstance, modules: Co
   api.route({
     ...complianceRoutes.acknowledgeAlert,
     handler: async (request) => {
-      const alert = await modules.alerts.acknowledge(request.params.id, { by: request.body.by, note: request.body.note }, Date.now());
-      request.log.info({ alert: alert.id, rule: alert.rule, by: alert.ack?.by }, "alert acknowledged");
+      const principal = principalOf(request);
+      const alert = await modules.alerts.acknowledge(
+        request.params.id,
+        { by: actorOf(principal), role: principal.role, note: request.body.note, statedBy: request.body.by },
+        Date.now(),
+      );
+      request.log.info({ alert: alert.id, rule: alert.rule, credential: principal.id }, "alert acknowledged");
       modules.onAcknowledged?.(alert);
       return alert;
     },

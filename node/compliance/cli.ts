@@ -8,6 +8,7 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 
+import { tokenFromEnv } from "../../core/api/auth.js";
 import { NodeApiClient } from "../../core/api/client.js";
 import { alertReportQuery } from "../../core/api/compliance.js";
 import { SettlenetError } from "../../core/errors.js";
@@ -41,7 +42,7 @@ export async function reportCommand(kind: string | undefined, args: string[], pr
     apiUrl = `http://${config.api.host}:${config.api.port}`;
   }
   if (!apiUrl) throw new SettlenetError("USAGE", REPORT_USAGE);
-  const node = new NodeApiClient({ baseUrl: apiUrl });
+  const node = new NodeApiClient({ baseUrl: apiUrl, credentials: tokenFromEnv() });
   let body: string;
   if (kind === "aml") {
     const filter = Object.fromEntries((["rule", "status", "account", "from", "to"] as const).flatMap((name) => (values[name] === undefined ? [] : [[name, values[name]]])));

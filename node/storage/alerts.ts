@@ -4,6 +4,7 @@
  * stored together with the monitor's progress (a `meta` entry) in one synced batch, so an alert is
  * never lost nor raised twice across a crash. Key layouts: keyspaces.ts.
  */
+import type { AuditLog } from "../../core/audit/log.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { Alert, AlertRecord, AlertRule } from "../compliance/alert.js";
 import type { PaymentRecord, Page } from "../../core/records.js";
@@ -43,7 +44,11 @@ const timeKey = (at: number, id: string) => `${pad(at, TIME_WIDTH)}${SEP}${id.to
 
 /** Alert storage on LevelDB (see the module comment). */
 export class LevelAlertRepository {
-  constructor(private readonly ctx: StorageContext) {}
+  constructor(
+    private readonly ctx: StorageContext,
+    /** Acknowledgements are logged here, in the same batch. */
+    private readonly audit: AuditLog,
+  ) {}
 
   get(id: string): Promise<AlertRecord | undefined> {
     return this.ctx.read(async () => (await this.ctx.spaces.alerts.get(id.toLowerCase())) as AlertRecord | undefined);
@@ -80,15 +85,25 @@ export class LevelAlertRepository {
     });
   }
 
-  /** Records who acknowledged an alert; ALERT_NOT_FOUND, ALERT_ALREADY_ACKNOWLEDGED. */
-  acknowledge(id: string, ack: { by: string; note: string }, nowMs: number): Promise<AlertRecord> {
+  /**
+   * Records who acknowledged an alert (`by`: the authenticated caller; `role` its role) and logs it
+   * in the audit log in the same synced batch; ALERT_NOT_FOUND, ALERT_ALREADY_ACKNOWLEDGED.
+   */
+  acknowledge(id: string, ack: { by: string; role: string; note: string; statedBy?: string | undefined }, nowMs: number): Promise<AlertRecord> {
     return this.ctx.write(async () => {
       const key = id.toLowerCase();
       const current = (await this.ctx.spaces.alerts.get(key)) as AlertRecord | undefined;
       if (!current) throw new SettlenetError("ALERT_NOT_FOUND", `no alert ${id}`, { id });
       if (current.ack) throw new SettlenetError("ALERT_ALREADY_ACKNOWLEDGED", `alert ${id} was acknowledged by ${current.ack.by}`, { id, ack: current.ack });
-      const next: AlertRecord = { ...current, ack: { by: ack.by, atMs: nowMs, note: ack.note } };
-      await this.ctx.commit([{ type: "put", sublevel: this.ctx.spaces.alerts, key, value: next }]);
+      const next: AlertRecord = { ...current, ack: { by: ack.by, atMs: nowMs, note: ack.note, ...(ack.statedBy === undefined ? {} : { statedBy: ack.statedBy }) } };
+      const logged = await this.audit.prepare({
+        actor: ack.by,
+        role: ack.role,
+        action: "alert.acknowledge",
+        target: key,
+        details: { rule: current.rule, account: current.account, note: ack.note, ...(ack.statedBy === undefined ? {} : { statedBy: ack.statedBy }) },
+      });
+      await this.ctx.commit([{ type: "put", sublevel: this.ctx.spaces.alerts, key, value: next }, ...logged.writes]);
       return next;
     });
   }

@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 
+import { AuditLog, type AuditAction, type AuditEntry } from "../../core/audit/log.js";
 import type { IndexBatch, Storage } from "../services.js";
 import { LevelCycleRepository } from "./cycles.js";
 import type { ChangeDraft } from "../../core/api/changes.js";
@@ -18,6 +19,17 @@ import { LevelAlertRepository } from "./alerts.js";
 import { LevelTokenRepository, type TokenRepository } from "./tokens.js";
 
 const CURSOR_META = "indexer.cursor";
+const CREDENTIALS_AUDITED_META = "credentials.audited";
+
+/** A credential as the audit log needs it (node/api/credentials.ts). */
+export interface CredentialChange {
+  id: string;
+  name: string;
+  role: string;
+  createdBy: string;
+  revokedAtMs?: number | undefined;
+  revokedBy?: string | undefined;
+}
 
 export type { SnapshotRecord, StorageContext, Sublevel, WriteOp } from "./keyspaces.js";
 
@@ -33,6 +45,13 @@ export interface NodeStorage extends Storage {
   tokens: TokenRepository;
   /** The change feed (GET /v1/changes). */
   changes: LevelChangeLog;
+  /** The hash-chained log of admin, compliance and backup actions. */
+  audit: AuditLog;
+  /**
+   * Logs what changed in the credentials file since the node last looked (issued, revoked), each
+   * entry synced with the note that it was logged, so every change is logged once, even across restarts.
+   */
+  auditCredentialChanges(credentials: readonly CredentialChange[]): Promise<AuditEntry[]>;
   /**
    * Every record, keyspace by keyspace in key order, from one LevelDB snapshot taken now (writes go
    * on meanwhile); values as their stored JSON text. `checksum()` hashes exactly this sequence.
@@ -50,6 +69,7 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
     write: (fn) => store.write(fn).finally(() => changes.wake()),
   };
 
+  const audit = new AuditLog(ctx, spaces.audit);
   const operations = new LevelOperationRepository(ctx, changes);
   const payments = new LevelPaymentRepository(ctx);
 
@@ -59,6 +79,29 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
     cycles: new LevelCycleRepository(ctx),
     tokens: new LevelTokenRepository(ctx, changes),
     changes,
+    audit,
+
+    auditCredentialChanges(credentials) {
+      return ctx.write(async () => {
+        const logged = { ...(((await spaces.meta.get(CREDENTIALS_AUDITED_META)) as Record<string, "issued" | "revoked"> | undefined) ?? {}) };
+        const entries: AuditEntry[] = [];
+        for (const c of credentials) {
+          const steps: [AuditAction, "issued" | "revoked"][] = [];
+          if (logged[c.id] === undefined) steps.push([{ actor: c.createdBy, role: "operator", action: "credential.issue", target: c.id, details: { name: c.name, role: c.role } }, "issued"]);
+          if (c.revokedAtMs !== undefined && logged[c.id] !== "revoked") {
+            steps.push([{ actor: c.revokedBy ?? "unknown", role: "operator", action: "credential.revoke", target: c.id, details: { name: c.name, role: c.role } }, "revoked"]);
+          }
+          // One entry per batch: `prepare` chains on the stored head.
+          for (const [action, state] of steps) {
+            const { entry, writes } = await audit.prepare(action);
+            logged[c.id] = state;
+            await ctx.commit([...writes, { type: "put", sublevel: spaces.meta, key: CREDENTIALS_AUDITED_META, value: logged }]);
+            entries.push(entry);
+          }
+        }
+        return entries;
+      });
+    },
 
     async getCursor() {
       const value = await ctx.read(() => spaces.meta.get(CURSOR_META));
@@ -131,7 +174,7 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
       });
     },
 
-    alerts: new LevelAlertRepository(ctx),
+    alerts: new LevelAlertRepository(ctx, audit),
 
     exportSnapshot(onRecord) {
       return ctx.read(async () => {

@@ -23,6 +23,10 @@
  * | alerts        | alert id                                         | AlertRecord (compliance)   |
  * | alertsByTime  | at(12 digits) ! alert id                         | "" (index)                 |
  * | changes       | seq(16 digits); "~epoch"                         | Change (the change feed); the feed's epoch |
+ * | audit         | "e!" seq(16 digits); "head"                      | AuditEntry; the log's head (core/audit/log.ts) |
+ *
+ * `audit` is backed up and restored with the state: the record of who downloaded backups, acknowledged
+ * alerts and issued or revoked credentials must outlive the machine (a restored log still verifies).
  *
  * `changes` (changes.ts) is derived from the other keyspaces' changes: it is opened with them and
  * written in their batches, but neither backed up nor checksummed (KEYSPACES lists the rest).
@@ -50,6 +54,7 @@ export const KEYSPACES = [
   "tokens",
   "tokenFrozen",
   "tokenEvents",
+  "audit",
 ] as const;
 
 /** The change feed's keyspace: not backed up, restored or checksummed (a restored node starts a new feed). */

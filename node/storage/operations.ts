@@ -107,7 +107,8 @@ export class LevelOperationRepository implements OperationRepository {
 
   /**
    * Atomic, synced: the operations, their payment and status indexes and their (signer, nonce) marks.
-   * Operations already stored are left as they are (storing again must not reset a later status).
+   * Operations already stored are left as they are (storing again must not reset a later status),
+   * except a failed release sent again, which starts over as accepted (its id is fixed per payment).
    */
   putAccepted(ops: StoredOperation[]): Promise<void> {
     return this.ctx.write(async () => {
@@ -116,8 +117,16 @@ export class LevelOperationRepository implements OperationRepository {
       const present = await this.spaces.ops.hasMany(unique.map((op) => operationKeys.op(op.id)));
       const writes: WriteOp[] = [];
       const accepted: ChangeDraft[] = [];
+      const again = unique.filter((op, i) => present[i] && op.kind === "release");
+      const failed = new Map<string, StoredOperation>();
+      if (again.length > 0) {
+        const stored = (await this.spaces.ops.getMany(again.map((op) => operationKeys.op(op.id)))) as (StoredOperation | undefined)[];
+        for (const record of stored) if (record?.status === "failed") failed.set(record.id, record);
+      }
       unique.forEach((op, i) => {
-        if (present[i]) return;
+        const retried = failed.get(op.id);
+        if (present[i] && !retried) return;
+        if (retried) writes.push({ type: "del", sublevel: this.spaces.opsByStatus, key: operationKeys.byStatus(retried.status, retried.receivedAtMs, retried.id) });
         accepted.push(operationChangeOf(op));
         writes.push(
           { type: "put", sublevel: this.spaces.ops, key: operationKeys.op(op.id), value: op },

@@ -23,6 +23,7 @@ import {
   type EscrowOperationDescriptor,
   type Operation,
 } from "../../core/operations/index.js";
+import { BAD_ADDRESS_ISSUE } from "../../core/operations/wire.js";
 import type { ValidatedOperation, ValidationContext } from "../services.js";
 import { refusal, type ValidationPath } from "./refusal.js";
 import type { RiskEngine } from "./risk.js";
@@ -123,9 +124,15 @@ async function prepare(item: GroupItem, ctx: ValidationContext, path: Validation
   const descriptor = escrowDescriptorFor(op);
   const { id, paymentId } = operationDigests(op, ctx);
 
-  if (await ctx.storage.operations.has(id)) throw refusal("DUPLICATE", path, `operation ${id} already received`, { id });
+  if (await ctx.storage.operations.has(id)) {
+    // A release's id is fixed per payment: one whose execution failed must not block a later one (the
+    // escrow still releases once at most). Every other operation is signed once and stays refused.
+    const retry = op.kind === "release" && (await ctx.storage.operations.get(id))?.status === "failed";
+    if (!retry) throw refusal("DUPLICATE", path, `operation ${id} already received`, { id });
+  }
 
   await checkRegistryState(op, descriptor, id, paymentId, ctx, path);
+  if (op.kind === "release" || op.kind === "reclaim") await checkDue(op.kind, paymentId, ctx, path);
 
   const now = ctx.nowSeconds();
   // The payer or merchant the terms name; an arbiter is known only from the signature.
@@ -176,6 +183,7 @@ function parse(input: unknown, path: ValidationPath): Operation {
   const result = operationSchema.safeParse(value);
   if (!result.success) {
     const issues = result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), code: issue.code, message: issue.message }));
+    if (issues.some((issue) => issue.message === BAD_ADDRESS_ISSUE)) throw refusal("BAD_ADDRESS", path, "an address's mixed case is not its EIP-55 checksum", { issues });
     throw refusal("MALFORMED", path, `operation does not match the schema: ${issues.map((i) => i.path || "(root)").join(", ")}`, { issues });
   }
   return result.data;
@@ -224,6 +232,28 @@ async function checkRegistryState(
   if (await ctx.storage.payments.get(paymentId)) {
     throw refusal("ALREADY_EXECUTED", path, `payment ${paymentId} is already on-chain`, { paymentId });
   }
+}
+
+/**
+ * A release or reclaim that the escrow would refuse as not due yet (ReleaseNotDue, ReclaimNotDue) is
+ * ignored here instead of being accepted, stored, gossiped and relayed to fail: by the node's mirror of
+ * the payment (its status and deadline) and the chain's time (the latest block's timestamp; the next
+ * block's is at least that). Not the sender's fault in gossip terms (its view may be ahead of ours).
+ */
+async function checkDue(kind: "release" | "reclaim", paymentId: string, ctx: ValidationContext, path: ValidationPath): Promise<void> {
+  const payment = await ctx.storage.payments.get(paymentId);
+  // A payment still to be indexed (its pay pending) is neither fulfilled nor past any deadline here.
+  if (!payment) throw refusal("NOT_DUE", path, `payment ${paymentId} is not indexed yet: ${kind} is not due`, { paymentId });
+  const meta = { paymentId, paymentStatus: payment.status, deadline: payment.deadline };
+  if (kind === "release" && payment.status === "held") throw refusal("NOT_DUE", path, `payment ${paymentId} is not fulfilled yet`, meta);
+  // Other states are the escrow's to judge (already released, disputed...): only the time is checked here.
+  if (payment.status !== (kind === "release" ? "fulfilled" : "held") || !ctx.chainNowSeconds) return;
+  // The escrow releases at block.timestamp >= releaseAt and reclaims at block.timestamp > the fulfilment deadline.
+  const due = (now: number | undefined) => now === undefined || (kind === "release" ? now >= payment.deadline : now > payment.deadline);
+  let chainNow = await ctx.chainNowSeconds(false);
+  // The polled time may lag a block the sender has seen: read the chain before refusing (rare: only near the deadline).
+  if (!due(chainNow)) chainNow = await ctx.chainNowSeconds(true);
+  if (!due(chainNow)) throw refusal("NOT_DUE", path, `${kind} of ${paymentId} is due at chain time ${payment.deadline} (latest block ${chainNow})`, { ...meta, chainNow });
 }
 
 async function checkNonce(signer: string, nonce: bigint, ctx: ValidationContext, path: ValidationPath): Promise<void> {

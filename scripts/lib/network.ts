@@ -28,7 +28,7 @@ import { readDeployment, writeDeployment } from "../../core/protocol/deployment.
 import { providerFor } from "../operator/chain.js";
 import { startChainProcess } from "./launch/chain.js";
 import { DEV_ACCOUNTS, provisionConsortium } from "./launch/consortium.js";
-import { nodePeerId, spawnNode } from "./launch/nodes.js";
+import { NODE_CLIENT_CREDENTIALS_FILE, ensureNodeCredentials, nodePeerId, spawnNode, writeTokenFile, type NodeClientCredentials } from "./launch/nodes.js";
 import { PROJECT_ROOT, StopOrder, lastLogLine, settlenet, spawnPart, waitHealthy, writeConfig, type ChildPart } from "./launch/part.js";
 import { assertPortFree, freePort } from "./launch/ports.js";
 
@@ -403,6 +403,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         port: ports.gateway,
         dataDir: join(dirOf("gateway"), "data"),
         nodeUrl: `http://${options.placement?.[0]?.host ?? state?.nodes[0]?.host ?? "127.0.0.1"}:${ports.nodes[0]?.api}`,
+        // Only its own node's gateway credential (written below, before the gateway starts).
+        nodeCredentialFile: "node-credential",
         rpcUrl: chainUrl,
         deploymentFile,
         masterKeyEnv: MASTER_KEY_ENV,
@@ -412,7 +414,9 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       };
     }
 
-    // Configuration files are regenerated at every start from the state and the ports.
+    // Configuration files are regenerated at every start from the state and the ports; each node's API
+    // credentials are issued once (kept across starts) and the launcher keeps their tokens beside it.
+    const nodeTokens: NodeClientCredentials[] = [];
     const nodeParts = await Promise.all(
       NODE_NAMES.map(async (name, i) => {
         const config: NodeConfigInput = {
@@ -434,6 +438,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         };
         const configFile = join(dirOf(name), "node.json");
         await writeConfig(configFile, config);
+        nodeTokens[i] = await ensureNodeCredentials(join(dirOf(name), "credentials.json"), join(dirOf(name), NODE_CLIENT_CREDENTIALS_FILE));
         const netns = options.placement?.[i]?.netns;
         return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env, ...(netns ? { netns } : {}) });
       }),
@@ -465,6 +470,9 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       bank: { url: endpoints.bank, callbackSecret: bankCallbackSecret },
     };
     await writeConfig(gwConfigFile, gwConfig);
+    const gatewayToken = nodeTokens[0]?.gateway;
+    if (!gatewayToken) throw new SettlenetError("INTERNAL", "no gateway credential was issued on institution-1");
+    await writeTokenFile(join(dirOf("gateway"), "node-credential"), gatewayToken);
     const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", gwConfigFile), logFile: join(dirOf("gateway"), "gateway.log"), env });
     parts.push(gateway);
     services.add(() => gateway.stop());

@@ -18,6 +18,7 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { Contract, JsonRpcProvider, Wallet, hexlify, keccak256, toUtf8Bytes, type HDNodeWallet } from "ethers";
 
 import { NodeApiClient } from "../../core/api/client.js";
+import { NODE_CLIENT_CREDENTIALS_FILE, type NodeClientCredentials } from "./launch/nodes.js";
 import type { RecordProof } from "../../core/api/settlement.js";
 import { SettlenetError } from "../../core/errors.js";
 import { GatewayClient } from "../../gateway/client/client.js";
@@ -185,6 +186,8 @@ export interface ScenarioContext {
   timeoutMs: number;
   /** Scenario run id: makes merchant order ids unique across runs on one network. */
   run: string;
+  /** The demo's node API tokens by API URL: the gateway role (submit, read) and the regulator role (alerts, audit), nothing more. */
+  nodeCredentials: Map<string, Partial<NodeClientCredentials>>;
 }
 
 function check(ctx: ScenarioContext, step: string, name: string, ok: boolean, detail = ""): void {
@@ -334,16 +337,16 @@ async function withBlockProducer<T>(ctx: ScenarioContext, work: () => Promise<T>
   }
 }
 
-const nodeApi = (url: string) => new NodeApiClient({ baseUrl: url, timeoutMs: 15_000 });
+const nodeApi = (ctx: ScenarioContext, url: string) => new NodeApiClient({ baseUrl: url, timeoutMs: 15_000, credentials: ctx.nodeCredentials.get(url) ?? {} });
 const institutionNode = (ctx: ScenarioContext, i: number) => {
   const node = ctx.endpoints.nodes.filter((n) => n.role === "institution")[i];
   if (!node) throw new Error(`no institution node ${i}`);
-  return nodeApi(node.api);
+  return nodeApi(ctx, node.api);
 };
 const regulatorNode = (ctx: ScenarioContext) => {
   const node = ctx.endpoints.nodes.find((n) => n.role === "regulator");
   if (!node) throw new Error("no regulator node");
-  return nodeApi(node.api);
+  return nodeApi(ctx, node.api);
 };
 const cnyOf = (ctx: ScenarioContext) => {
   const token = ctx.deployment.tokens["CNY"];
@@ -837,6 +840,14 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
     findings: {},
     timeoutMs: options.timeoutMs ?? 180_000,
     run: Date.now().toString(36),
+    nodeCredentials: new Map(
+      await Promise.all(
+        endpoints.nodes.map(async (node) => {
+          const all = JSON.parse(await readFile(join(options.root, node.name, NODE_CLIENT_CREDENTIALS_FILE), "utf8")) as NodeClientCredentials;
+          return [node.api, { gateway: all.gateway, regulator: all.regulator }] as const;
+        }),
+      ),
+    ),
   };
   try {
     for (const step of SCENARIO_STEPS) {

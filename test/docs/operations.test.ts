@@ -10,7 +10,7 @@ import { ESCROW_OPERATION_KINDS, TOKEN_OPERATION_KINDS, descriptorOf, type Opera
 
 const KINDS: OperationKind[] = [...ESCROW_OPERATION_KINDS, ...TOKEN_OPERATION_KINDS];
 /** Codes any operation can meet on receipt; the index page explains them once. */
-const COMMON = new Set(["MALFORMED", "DUPLICATE", "INTERNAL"]);
+const COMMON = new Set(["MALFORMED", "BAD_ADDRESS", "DUPLICATE", "INTERNAL"]);
 const fileOf = (kind: string) => kind.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase();
 const pageOf = (kind: string) => readFileSync(new URL(`../../docs/operations/${fileOf(kind)}.md`, import.meta.url), "utf8");
 

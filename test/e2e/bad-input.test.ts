@@ -24,6 +24,7 @@ import {
   type JsonResponse,
   type NodeHandle,
   type TestNetwork,
+  nodeFetch,
 } from "../helpers/network.js";
 import { forgedPay, operationIdOfInput, signedConfirm, signedPay, termsFor } from "../helpers/operations.js";
 import { freshPeerKey, startTestPeer, type TestPeer } from "../helpers/peer.js";
@@ -369,7 +370,7 @@ describe("bad input is refused with its coded reason and changes nothing (real p
     });
 
     it("counts validations by path, result and code in /metrics, and reports health", async function () {
-      const response = await fetch(`${entry.apiUrl}/metrics`);
+      const response = await nodeFetch(`${entry.apiUrl}/metrics`);
       expect(response.status).to.equal(200);
       expect(response.headers.get("content-type")).to.match(/^text\/plain/);
       const text = await response.text();

@@ -9,13 +9,14 @@ import { join } from "node:path";
 
 import { expect } from "chai";
 
-import type { NodeApiError } from "../../core/api/client.js";
+import { parseToken } from "../../core/api/auth.js";
+import { NodeApiClient, type NodeApiError } from "../../core/api/client.js";
 import type { AlertRecord } from "../../node/compliance/alert.js";
 import type { ReservesReport } from "../../node/compliance/reserves.js";
 import { openStorage } from "../../node/storage/db.js";
 import { runCli } from "../helpers/cli.js";
 import { refusalOf } from "../helpers/errors.js";
-import { launchNetwork, nodeApi, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
+import { launchNetwork, nodeApi, nodeFetch, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
 
 describe("e2e: compliance alerts, reports, backup and restore", function () {
@@ -65,8 +66,16 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     const own = await nodeApi(institution1).alert(alert.id);
     expect(own).to.include({ origin: "local", id: alert.id });
 
+    // The regulator's own credential may read alerts but not acknowledge them; the node's operator may.
+    const regulatorOnly = new NodeApiClient({ baseUrl: regulator.apiUrl, credentials: regulator.credentials.regulator });
+    expect(((await refusalOf(regulatorOnly.acknowledgeAlert(alert.id, { note: "x" }))) as NodeApiError).code).to.equal("FORBIDDEN");
     const ack = await nodeApi(regulator).acknowledgeAlert(alert.id, { by: "inspector-7", note: "reviewed" });
-    expect(ack.ack).to.include({ by: "inspector-7", note: "reviewed" });
+    // Recorded under the authenticated credential; the body's `by` is only the caller's statement.
+    const operatorId = parseToken(regulator.credentials.operator)!.id;
+    expect(ack.ack).to.include({ by: `credential:${operatorId}:launcher-operator`, statedBy: "inspector-7", note: "reviewed" });
+    const logged = (await nodeApi(regulator).auditLog()).entries.filter((e) => e.action === "alert.acknowledge");
+    expect(logged).to.have.length(1);
+    expect(logged[0]).to.deep.include({ actor: `credential:${operatorId}:launcher-operator`, role: "operator", target: alert.id });
     const refusedWith = async (request: Promise<unknown>) => {
       const error = (await refusalOf(request)) as NodeApiError;
       return [error.status, error.code];
@@ -75,17 +84,18 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     expect(await refusedWith(nodeApi(regulator).acknowledgeAlert(`0x${"12".repeat(32)}`, { by: "x" }))).to.deep.equal([404, "ALERT_NOT_FOUND"]);
     expect(await refusedWith(nodeApi(regulator).acknowledgeAlert(alert.id, { by: "" }))).to.deep.equal([400, "MALFORMED"]);
 
-    const csv = await fetch(`${regulator.apiUrl}/v1/reports/aml?format=csv&status=acknowledged`);
+    const csv = await nodeFetch(`${regulator.apiUrl}/v1/reports/aml?format=csv&status=acknowledged`);
     expect(csv.headers.get("content-type")).to.match(/^text\/csv/);
     const lines = (await csv.text()).trim().split("\r\n");
     expect(lines[0]!.split(",").slice(0, 3)).to.deep.equal(["id", "rule", "category"]);
     expect(lines).to.have.length(2);
-    expect(lines[1]).to.contain(alert.id).and.contain("inspector-7");
+    expect(lines[1]).to.contain(alert.id).and.contain(operatorId);
 
-    const report = await runCli(["report", "aml", "--node", regulator.apiUrl, "--format", "json", "--rule", "LARGE_VALUE"]);
+    const asRegulator = { SETTLENET_NODE_TOKEN: regulator.credentials.regulator };
+    const report = await runCli(["report", "aml", "--node", regulator.apiUrl, "--format", "json", "--rule", "LARGE_VALUE"], asRegulator);
     expect(report.code, report.stderr).to.equal(0);
     expect((JSON.parse(report.stdout) as { alerts: AlertRecord[] }).alerts.map((a) => a.id)).to.include(alert.id);
-    const refused = await runCli(["report", "aml", "--node", regulator.apiUrl, "--status", "closed"]);
+    const refused = await runCli(["report", "aml", "--node", regulator.apiUrl, "--status", "closed"], asRegulator);
     expect(refused.code).to.equal(1);
     expect(refused.stderr).to.contain("MALFORMED");
 
@@ -98,12 +108,12 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     const custodian = net.scenario.institutions[0]!.address;
     const outstanding = await net.scenario.token.outstandingOf(custodian);
     const reserves = (await net.scenario.token.reservesOf(custodian)).amount;
-    const json = await runCli(["report", "reserves", "--config", institution0.configFile, "--format", "json"]);
+    const json = await runCli(["report", "reserves", "--config", institution0.configFile, "--format", "json"], { SETTLENET_NODE_TOKEN: institution0.credentials.regulator });
     expect(json.code, json.stderr).to.equal(0);
     const report = JSON.parse(json.stdout) as ReservesReport;
     const entry = report.tokens[0]!.custodians.find((c) => c.custodian === custodian)!;
     expect(entry).to.deep.include({ outstanding: outstanding.toString(), reserves: reserves.toString(), stale: false, belowMinRatio: false });
-    const csv = await runCli(["report", "reserves", "--node", institution0.apiUrl, "--format", "csv"]);
+    const csv = await runCli(["report", "reserves", "--node", institution0.apiUrl, "--format", "csv"], { SETTLENET_NODE_TOKEN: institution0.credentials.regulator });
     const [header, row] = csv.stdout.trim().split("\r\n");
     expect(header).to.equal("asOfBlock,asOfTime,symbol,token,custodian,active,outstanding,reserves,ratio,attestedAt,ageSeconds,stale,belowMinRatio");
     expect(row!.split(",").slice(2, 8)).to.deep.equal(["CNY", await net.scenario.token.getAddress(), custodian, "true", outstanding.toString(), reserves.toString()]);
@@ -113,11 +123,14 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     const before = await payThrough(institution0, 500n, 1);
     await waitFor("institution-1 to index it", async () => (await nodeApi(institution1).payment(before)) !== undefined);
     const backupFile = join(net.dir, "institution-1.backup");
-    const backup = await runCli(["node", "backup", "--config", institution1.configFile, "--out", backupFile]);
+    const asOperator = { SETTLENET_NODE_TOKEN: institution1.credentials.operator };
+    const backup = await runCli(["node", "backup", "--config", institution1.configFile, "--out", backupFile], asOperator);
     expect(backup.code, backup.stderr).to.equal(0);
     const summary = JSON.parse(backup.stdout) as { source: string; records: number; contentSha256: string };
     expect(summary.source).to.equal("api");
-    expect((await runCli(["node", "backup", "--config", institution1.configFile, "--out", backupFile])).stderr).to.contain("BACKUP_EXISTS");
+    expect((await runCli(["node", "backup", "--config", institution1.configFile, "--out", backupFile], asOperator)).stderr).to.contain("BACKUP_EXISTS");
+    const downloads = (await nodeApi(institution1).auditLog()).entries.filter((e) => e.action === "backup.download");
+    expect(downloads.map((e) => e.actor)).to.deep.equal([`credential:${parseToken(institution1.credentials.operator)!.id}:launcher-operator`]);
 
     // Nothing happened since the snapshot: the stopped node's database is exactly what was backed up.
     await institution1.stop();

@@ -18,7 +18,7 @@ import { restoreBackup } from "../../node/backup/backup.js";
 import type { EscrowOperationInput } from "../../core/operations/index.js";
 import type { StoredOperation } from "../../core/records.js";
 import { startChain } from "../helpers/chain.js";
-import { getJson, launchNetwork, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
+import { getJson, launchNetwork, nodeFetch, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { paidCounts, signedPays } from "../helpers/operations.js";
 
 type Pay = { op: EscrowOperationInput; paymentId: string };
@@ -198,7 +198,7 @@ describe("resync: a restored or emptied node catches up with the chain and its p
     expect(await opStatus(c, ids[0]!)).to.equal("accepted");
 
     // Backed up now, with the pays pending in it: the next test restores this.
-    const response = await fetch(`${c.apiUrl}/v1/admin/backup`);
+    const response = await nodeFetch(`${c.apiUrl}/v1/admin/backup`);
     expect(response.status).to.equal(200);
     await writeFile(backupFile, Buffer.from(await response.arrayBuffer()));
 

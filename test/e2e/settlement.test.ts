@@ -20,7 +20,7 @@ import type { NodeApiError } from "../../core/api/client.js";
 import type { auditListQuery } from "../../core/api/audit.js";
 import type { PaymentRecord } from "../../core/records.js";
 import { refusalOf } from "../helpers/errors.js";
-import { getJson, launchNetwork, nodeApi, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
+import { getJson, launchedCredentials, launchNetwork, nodeApi, nodeFetch, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
 
 const execFileAsync = promisify(execFile);
@@ -302,7 +302,7 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
     const i1 = await statement({ institution: s.institutions[1]?.address as string });
     expect(i1.totals).to.deep.equal([]);
 
-    const csv = await fetch(`${api}/v1/cycles/${cycleN}/statement?merchant=${merchant0}&format=csv`);
+    const csv = await nodeFetch(`${api}/v1/cycles/${cycleN}/statement?merchant=${merchant0}&format=csv`);
     expect(csv.headers.get("content-type")).to.match(/^text\/csv/);
     const text = await csv.text();
     const rows = text.trim().split("\n").map((line) => line.split(","));
@@ -313,7 +313,10 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
     expect(rows.filter((r) => r[1] === "record")).to.have.length(m0.records.length);
 
     const root = join(import.meta.dirname, "..", "..");
-    const cli = await execFileAsync(process.execPath, ["--import", "tsx", join(root, "scripts", "settlenet.ts"), "report", "statement", "--cycle", cycleN.toString(), "--merchant", merchant0 as string, "--format", "csv", "--api", api], { cwd: root });
+    const cli = await execFileAsync(process.execPath, ["--import", "tsx", join(root, "scripts", "settlenet.ts"), "report", "statement", "--cycle", cycleN.toString(), "--merchant", merchant0 as string, "--format", "csv", "--api", api], {
+      cwd: root,
+      env: { ...process.env, SETTLENET_NODE_TOKEN: launchedCredentials(api)?.regulator },
+    });
     expect(cli.stdout).to.equal(text);
     const bad = await execFileAsync(process.execPath, ["--import", "tsx", join(root, "scripts", "settlenet.ts"), "report", "statement", "--cycle", "x", "--merchant", merchant0 as string, "--api", api], { cwd: root }).catch(
       (error: { code: number; stderr: string }) => error,

@@ -12,7 +12,7 @@ import { encodeGossipMessage } from "../../node/p2p/message.js";
 import type { EscrowOperationInput, TokenOperationInput } from "../../core/operations/index.js";
 import type { StoredOperation } from "../../core/records.js";
 import type { Scenario } from "../helpers/chain.js";
-import { getJson, launchNetwork, peersOf, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
+import { getJson, launchNetwork, nodeFetch, peersOf, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { paidCounts, signedPay, termsFor } from "../helpers/operations.js";
 import { freshPeerKey, startTestPeer, type TestPeer } from "../helpers/peer.js";
 import { randomRef, signedTokenOp, tokenOperationIdOf } from "../helpers/tokens.js";
@@ -199,7 +199,7 @@ describe("token operations under faults: chain RPC outage and forged token gossi
     expect(honest.filter((m) => minted.get(m.bankRef.toLowerCase()) !== 1).map((m) => m.id)).to.deep.equal([]);
     expect(forged.filter((f) => minted.has(f.bankRef.toLowerCase()))).to.deep.equal([]);
     // Counted as rejected gossip, with the reason.
-    const metrics = await (await fetch(`${net.nodes[3]!.apiUrl}/metrics`)).text();
+    const metrics = await (await nodeFetch(`${net.nodes[3]!.apiUrl}/metrics`)).text();
     expect(metrics).to.match(/settlenet_operations_validated_total\{path="gossip",result="reject",code="BAD_SIGNATURE"\} [1-9]/);
   });
 });

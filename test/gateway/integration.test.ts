@@ -19,7 +19,7 @@ import { writeOperatorKeystore } from "../../core/keys.js";
 import { SENDER_FUNDS } from "../../scripts/lib/launch/consortium.js";
 import { devWallet } from "../helpers/chain.js";
 import { CLI, PROJECT_ROOT, runCliOk } from "../helpers/cli.js";
-import { freePort, getJson, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";
+import { freePort, gatewayCredentialFile, getJson, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";
 
 interface View {
   id: string;
@@ -86,6 +86,7 @@ describe("gateway integration: an external merchant over HTTP against a real nod
       port,
       dataDir: join(net.dir, "gateway"),
       nodeUrl: node.apiUrl,
+      nodeCredentialFile: await gatewayCredentialFile(net.dir, node),
       rpcUrl: net.chain.url,
       deploymentFile: join(net.dir, "deployment.json"),
       logLevel: "info",

@@ -15,6 +15,7 @@ import { pino } from "pino";
 import { buildBankSimulator, type BankSimulatorOptions } from "../../bank-sim/simulator.js";
 import { openBankStore, type BankStore } from "../../bank-sim/store.js";
 import { NodeApiClient } from "../../core/api/client.js";
+import { launchedCredentials } from "../../scripts/lib/launch/nodes.js";
 import { HttpBankAdapter } from "../../gateway/adapters/bank.js";
 import { createChainReader, type ChainReader } from "../../gateway/adapters/chain.js";
 import { MoneyChain } from "../../gateway/adapters/money-chain.js";
@@ -98,7 +99,8 @@ export async function gatewayStore(scenario: Scenario): Promise<GatewayStore> {
 /** The node client and chain reader the gateway uses; `close` closes the chain reader. */
 export function nodeAndChain(scenario: Scenario, nodeUrl = NO_NODE): { node: NodeApiClient; chain: ChainReader; close(): Promise<void> } {
   const chain = createChainReader(scenario.chain.url, scenario.deployment);
-  return { node: new NodeApiClient({ baseUrl: nodeUrl, timeoutMs: 5_000 }), chain, close: () => chain.close() };
+  const credentials = launchedCredentials(nodeUrl)?.gateway;
+  return { node: new NodeApiClient({ baseUrl: nodeUrl, timeoutMs: 5_000, ...(credentials ? { credentials } : {}) }), chain, close: () => chain.close() };
 }
 
 export interface BankSimulatorHandle {

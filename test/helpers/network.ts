@@ -9,18 +9,21 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
+import { bearer, tokenFor, type ClientCredentials } from "../../core/api/auth.js";
 import { NodeApiClient } from "../../core/api/client.js";
+import { NODE_API_ACCESS, NODE_API_ROUTES, type NodeApiOperation } from "../../core/api/routes.js";
 import type { StoredOperation } from "../../core/records.js";
 import type { NodeConfigInput } from "../../node/config.js";
 import type { LocalChain } from "../../scripts/lib/launch/chain.js";
 import type { ScenarioOptions } from "../../scripts/lib/launch/consortium.js";
-import { launchNodes, type NodeHandle, type NodeNetwork, type NodeNetworkOptions } from "../../scripts/lib/launch/nodes.js";
+import { launchNodes, launchedCredentials, writeTokenFile, type NodeHandle, type NodeNetwork, type NodeNetworkOptions } from "../../scripts/lib/launch/nodes.js";
 import { StopOrder } from "../../scripts/lib/launch/part.js";
 import { startTestChain } from "./chain.js";
 import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
 
 export { freePort } from "../../scripts/lib/launch/ports.js";
 export type { NodeHandle } from "../../scripts/lib/launch/nodes.js";
+export { launchedCredentials } from "../../scripts/lib/launch/nodes.js";
 
 const PASSWORD = "e2e-password";
 
@@ -73,8 +76,42 @@ async function jsonResponse<T>(response: Response): Promise<JsonResponse<T>> {
   return { status: response.status, contentType, body: (await response.json()) as T };
 }
 
+/** The route of the node API contract that serves `method path` (undefined: none). */
+function contractRoute(method: string, path: string): NodeApiOperation | undefined {
+  for (const [name, route] of Object.entries(NODE_API_ROUTES)) {
+    if (route.method !== method) continue;
+    const pattern = new RegExp(`^${route.url.replace(/:\w+/g, "[^/]+")}$`);
+    if (pattern.test(path)) return name as NodeApiOperation;
+  }
+  return undefined;
+}
+
+/**
+ * The Authorization header a test client sends to a node this process launched: the launcher's token
+ * of a role the route allows (any of them on routes outside the contract); none for other URLs.
+ */
+export function nodeAuthHeaders(url: string, method = "GET"): Record<string, string> {
+  const credentials = launchedCredentials(url);
+  if (!credentials) return {};
+  const route = contractRoute(method, new URL(url).pathname);
+  const token = tokenFor(credentials, route ? NODE_API_ACCESS[route] : []);
+  return token ? { authorization: bearer(token) } : {};
+}
+
+/** A 0600 file holding only `node`'s gateway token, for a gateway process's `nodeCredentialFile`. */
+export async function gatewayCredentialFile(dir: string, node: NodeHandle): Promise<string> {
+  const file = join(dir, `${node.name}-gateway-credential`);
+  await writeTokenFile(file, node.credentials.gateway);
+  return file;
+}
+
+/** fetch, with the launcher's credential for nodes this process launched. */
+export function nodeFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(url, { ...init, headers: { ...nodeAuthHeaders(url, init.method ?? "GET"), ...(init.headers as Record<string, string> | undefined) } });
+}
+
 export async function getJson<T = unknown>(url: string): Promise<JsonResponse<T>> {
-  return jsonResponse<T>(await fetch(url));
+  return jsonResponse<T>(await nodeFetch(url));
 }
 
 export async function postJson<T = unknown>(url: string, body: unknown): Promise<JsonResponse<T>> {
@@ -83,12 +120,13 @@ export async function postJson<T = unknown>(url: string, body: unknown): Promise
 
 /** POSTs `body` exactly as given (e.g. invalid JSON or an oversized document). */
 export async function postRaw<T = unknown>(url: string, body: string, contentType = "application/json"): Promise<JsonResponse<T>> {
-  return jsonResponse<T>(await fetch(url, { method: "POST", headers: { "content-type": contentType }, body }));
+  return jsonResponse<T>(await nodeFetch(url, { method: "POST", headers: { "content-type": contentType }, body }));
 }
 
-/** The API client of a node. */
-export function nodeApi(node: { apiUrl: string }): NodeApiClient {
-  return new NodeApiClient({ baseUrl: node.apiUrl, timeoutMs: 30_000 });
+/** The API client of a node, with the launcher's credentials for it (one per role). */
+export function nodeApi(node: { apiUrl: string; credentials?: ClientCredentials }): NodeApiClient {
+  const credentials = node.credentials ?? launchedCredentials(node.apiUrl);
+  return new NodeApiClient({ baseUrl: node.apiUrl, timeoutMs: 30_000, ...(credentials ? { credentials } : {}) });
 }
 
 /** Waits until every node in `nodes` stores operation `id` with `status`; returns their records. */

@@ -8,6 +8,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
+import { nodeAuthHeaders } from "./network.js";
+
 /** pass: forward; withhold: forward, never answer; lose: neither forward nor answer; busy: 503 with Retry-After. */
 export type SubmissionMode = "pass" | "withhold" | "lose" | "busy";
 
@@ -80,7 +82,11 @@ export class NodeRelay {
     }
     const upstream = await fetch(new URL(path, this.nodeUrl), {
       method: req.method ?? "GET",
-      headers: req.headers["content-type"] ? { "content-type": req.headers["content-type"] } : {},
+      headers: {
+        ...(req.headers["content-type"] ? { "content-type": req.headers["content-type"] } : {}),
+        // The caller's credential, or (a client of the relay without one) the launcher's for the node.
+        ...(req.headers.authorization ? { authorization: req.headers.authorization } : nodeAuthHeaders(new URL(path, this.nodeUrl).href, req.method ?? "GET")),
+      },
       ...(body.length > 0 ? { body } : {}),
     });
     const text = await upstream.text();

@@ -4,8 +4,11 @@
  * regulator are registered with the nodes' peer ids (what the end-to-end tests and the benchmarks run).
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+
+import { NODE_API_ROLES, parseToken, type NodeApiRole } from "../../../core/api/auth.js";
+import { createCredential, readCredentials, revokeCredential } from "../../../node/api/credentials.js";
 
 import type { NodeConfigInput } from "../../../node/config.js";
 import { writeOperatorKeystore } from "../../../core/keys.js";
@@ -19,6 +22,61 @@ import { freePort } from "./ports.js";
 /** The libp2p peer id of the node whose peer key is `peerKeyFile` (created on first use). */
 export async function nodePeerId(peerKeyFile: string): Promise<string> {
   return peerIdOf(await loadOrCreatePeerKey(peerKeyFile));
+}
+
+/** One token per role for a node's API, as the launcher keeps them for its clients. */
+export type NodeClientCredentials = Record<NodeApiRole, string>;
+
+/** Where, in a node's folder, the launcher keeps its tokens for that node (mode 0600). */
+export const NODE_CLIENT_CREDENTIALS_FILE = "client-credentials.json";
+
+/** Credentials of the nodes this process launched, by API URL (for the tests' and benchmarks' clients). */
+const launched = new Map<string, NodeClientCredentials>();
+
+/** The credentials this process issued for the node at `apiUrl` (undefined if it did not launch it). */
+export function launchedCredentials(apiUrl: string): NodeClientCredentials | undefined {
+  return launched.get(new URL(apiUrl).origin);
+}
+
+/**
+ * One credential per role on a node (named `launcher-<role>`), issued into the node's credentials file
+ * before it starts; the tokens are kept in `clientFile` (mode 0600, the launcher's, never a node's or
+ * the gateway's) so a later start reuses them. A token whose credential is gone or revoked is replaced.
+ */
+export async function ensureNodeCredentials(credentialsFile: string, clientFile: string, apiUrl?: string): Promise<NodeClientCredentials> {
+  let kept: Partial<NodeClientCredentials> = {};
+  try {
+    kept = JSON.parse(await readFile(clientFile, "utf8")) as Partial<NodeClientCredentials>;
+  } catch {
+    // None yet.
+  }
+  const active = new Set((await readCredentials(credentialsFile)).filter((c) => c.revokedAtMs === undefined).map((c) => c.id));
+  const tokens = {} as NodeClientCredentials;
+  let changed = false;
+  for (const role of NODE_API_ROLES) {
+    const token = kept[role];
+    const id = token ? parseToken(token)?.id : undefined;
+    if (token && id && active.has(id)) {
+      tokens[role] = token;
+      continue;
+    }
+    const name = `launcher-${role}`;
+    await revokeCredential(credentialsFile, { idOrName: name, by: "launcher" }).catch(() => undefined);
+    tokens[role] = (await createCredential(credentialsFile, { role, name, by: "launcher" })).token;
+    changed = true;
+  }
+  if (changed) {
+    await writeFile(`${clientFile}.tmp`, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
+    await rename(`${clientFile}.tmp`, clientFile);
+  }
+  if (apiUrl) launched.set(new URL(apiUrl).origin, tokens);
+  return tokens;
+}
+
+/** Writes one token alone to `file` (mode 0600): what a process that needs only that credential is given. */
+export async function writeTokenFile(file: string, token: string): Promise<void> {
+  await writeFile(`${file}.tmp`, `${token}\n`, { mode: 0o600 });
+  await rename(`${file}.tmp`, file);
 }
 
 /** Starts `settlenet node start --config <configFile>` as a part. */
@@ -38,6 +96,10 @@ export interface NodeHandle {
   configFile: string;
   dataDir: string;
   logFile: string;
+  /** The launcher's tokens for this node's API, one per role. */
+  credentials: NodeClientCredentials;
+  /** The node's credentials file (`settlenet node credentials` edits it). */
+  credentialsFile: string;
   /** The running process (undefined while stopped). */
   process: ChildProcess | undefined;
   /** Starts (or restarts) the process and waits until its API reports ready. */
@@ -161,12 +223,18 @@ export async function launchNodes(options: NodeNetworkOptions): Promise<NodeNetw
     };
     const configFile = join(p.nodeDir, "node.json");
     await writeConfig(configFile, config);
+    const apiUrl = `http://${hostOf(p.name)}:${p.apiPort}`;
+    const credentialsFile = resolve(p.nodeDir, config.api.credentialsFile ?? "credentials.json");
+    await mkdir(dirname(credentialsFile), { recursive: true });
+    const credentials = await ensureNodeCredentials(credentialsFile, join(p.nodeDir, NODE_CLIENT_CREDENTIALS_FILE), apiUrl);
     nodes.push(
       nodeHandle({
         name: p.name,
         role,
         peerId: p.peerId,
-        apiUrl: `http://${hostOf(p.name)}:${p.apiPort}`,
+        apiUrl,
+        credentials,
+        credentialsFile,
         p2pAddr: addr(p),
         configFile,
         dataDir: join(p.nodeDir, "data"),

@@ -9,11 +9,12 @@ import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { expect } from "chai";
 import { hexlify, randomBytes } from "ethers";
 
+import { parseToken } from "../../../core/api/auth.js";
 import { NodeApiClient, NodeApiError, backlogRetryAfter, isRetryLater } from "../../../core/api/client.js";
 import type { OperationInput } from "../../../core/operations/index.js";
 import { RECORD_KINDS } from "../../../core/settlement/records.js";
 import { refusalOf } from "../../helpers/errors.js";
-import { freePort, waitFor } from "../../helpers/network.js";
+import { freePort, nodeFetch, waitFor } from "../../helpers/network.js";
 import { signedPay, termsFor } from "../../helpers/operations.js";
 import { CYCLE_SECONDS, LARGE_VALUE, startApiNode, type ApiNode } from "./fixture.js";
 
@@ -180,7 +181,8 @@ describe("node API client against a real node (one institution, real chain and L
     expect(await api.client.alert(alert.id)).to.deep.equal(alert);
 
     const acknowledged = await api.client.acknowledgeAlert(alert.id, { by: "inspector-7", note: "reviewed" });
-    expect(acknowledged.ack).to.include({ by: "inspector-7", note: "reviewed" });
+    // Recorded under the operator credential that acknowledged it; the body's `by` is only what the caller says.
+    expect(acknowledged.ack).to.include({ by: `credential:${parseToken(api.credentials.operator)!.id}:launcher-operator`, statedBy: "inspector-7", note: "reviewed" });
     const twice = (await refusalOf(api.client.acknowledgeAlert(alert.id, { by: "inspector-8" }))) as NodeApiError;
     expect([twice.status, twice.code]).to.deep.equal([409, "ALERT_ALREADY_ACKNOWLEDGED"]);
     expect((await api.client.alerts({ status: "acknowledged" })).items.map((a) => a.id)).to.deep.equal([alert.id]);
@@ -245,7 +247,7 @@ describe("node API client: a node whose relay lags behind (admission control)", 
     expect(retryAfter).to.be.within(1, 30);
     expect(backlogRetryAfter(new NodeApiError(409, { type: "about:blank", title: "dup", status: 409, code: "DUPLICATE" }))).to.equal(undefined);
 
-    const response = await fetch(`${api.node.apiUrl}/v1/operations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(refused[0]?.op) });
+    const response = await nodeFetch(`${api.node.apiUrl}/v1/operations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(refused[0]?.op) });
     expect(response.status).to.equal(503);
     expect(response.headers.get("retry-after")).to.match(/^[1-9][0-9]*$/);
     expect(response.headers.get("content-type")).to.match(/^application\/problem\+json/);

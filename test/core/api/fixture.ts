@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 
 import { NodeApiClient } from "../../../core/api/client.js";
+import { ensureNodeCredentials, type NodeClientCredentials } from "../../../scripts/lib/launch/nodes.js";
 import { writeOperatorKeystore } from "../../../core/keys.js";
 import { writeDeployment } from "../../../core/protocol/deployment.js";
 import { parseNodeConfig, type NodeConfigInput } from "../../../node/config.js";
@@ -27,6 +28,9 @@ export interface ApiNode {
   chain: LocalChain;
   scenario: Scenario;
   node: RunningNode;
+  /** One token per role (the client holds them all and sends the one each route allows). */
+  credentials: NodeClientCredentials;
+  credentialsFile: string;
   client: NodeApiClient;
   /** Mines a block at the start of the cycle after `cycleId`, which closes it. */
   closeCycle(cycleId: bigint): Promise<void>;
@@ -34,7 +38,7 @@ export interface ApiNode {
 }
 
 /** Starts a chain, deploys a one-institution scenario and starts that institution's node in this process (`relay` overrides its relay settings). */
-export async function startApiNode(options: { relay?: NodeConfigInput["relay"] } = {}): Promise<ApiNode> {
+export async function startApiNode(options: { relay?: NodeConfigInput["relay"]; tls?: { certFile: string; keyFile: string } } = {}): Promise<ApiNode> {
   const dir = await mkdtemp(join(tmpdir(), "settlenet-api-"));
   const chain = await startChain();
   let node: RunningNode | undefined;
@@ -59,7 +63,7 @@ export async function startApiNode(options: { relay?: NodeConfigInput["relay"] }
         rpcUrl: chain.url,
         deploymentFile,
         dataDir: join(dir, "data"),
-        api: { host: "127.0.0.1", port: 0 },
+        api: { host: "127.0.0.1", port: 0, ...(options.tls ? { tls: options.tls } : {}) },
         relay: { batchIntervalMs: 50, ...options.relay },
         indexer: { pollIntervalMs: 100 },
         settlement: { cycleSeconds: CYCLE_SECONDS, tickMs: 100, finalizeFailoverMs: 1_000, rebroadcastMs: 1_000 },
@@ -68,13 +72,18 @@ export async function startApiNode(options: { relay?: NodeConfigInput["relay"] }
       },
       dir,
     );
+    const credentialsFile = join(dir, "credentials.json");
+    await ensureNodeCredentials(credentialsFile, join(dir, "client-credentials.json"));
     node = await startNode(config, { logger: pino({ level: "silent" }) });
     const running = node;
+    const credentials = await ensureNodeCredentials(credentialsFile, join(dir, "client-credentials.json"), running.apiUrl);
     return {
       chain,
       scenario,
       node: running,
-      client: new NodeApiClient({ baseUrl: running.apiUrl, timeoutMs: 10_000 }),
+      credentials,
+      credentialsFile,
+      client: new NodeApiClient({ baseUrl: running.apiUrl, timeoutMs: 10_000, credentials }),
       async closeCycle(cycleId) {
         const next = Number((cycleId + 1n) * BigInt(CYCLE_SECONDS));
         const now = (await chain.provider.getBlock("latest"))?.timestamp ?? 0;

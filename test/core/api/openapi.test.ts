@@ -13,10 +13,13 @@ import { Registry } from "prom-client";
 import { z } from "zod";
 
 import { NodeApiClient } from "../../../core/api/client.js";
-import { NODE_API_ROUTES } from "../../../core/api/routes.js";
+import { BEARER_SCHEME } from "../../../core/api/auth.js";
+import { NODE_API_ACCESS, NODE_API_ROUTES } from "../../../core/api/routes.js";
 import { buildNodeApi } from "../../../node/api/app.js";
 import { openStorage } from "../../../node/storage/db.js";
+import { testCredentials } from "../../helpers/credentials.js";
 import { refusalOf } from "../../helpers/errors.js";
+import { nodeFetch } from "../../helpers/network.js";
 import { startApiNode, type ApiNode } from "./fixture.js";
 
 // The parts of the OpenAPI 3.1 document structure the node uses, checked strictly where the
@@ -39,6 +42,7 @@ const operation = z.strictObject({
   parameters: z.array(parameter).optional(),
   requestBody: z.strictObject({ content: z.record(z.string(), mediaType), required: z.boolean().optional(), description: z.string().optional() }).optional(),
   responses: z.record(z.string().regex(/^([1-5][0-9X]{2}|default)$/), response),
+  security: z.array(z.record(z.string(), z.array(z.string()))).optional(),
 });
 const methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
 const pathItem = z.strictObject(Object.fromEntries(methods.map((m) => [m, operation.optional()])) as Record<(typeof methods)[number], z.ZodOptional<typeof operation>>);
@@ -46,7 +50,10 @@ const openApi31 = z.strictObject({
   openapi: z.string().regex(/^3\.1\.\d+$/),
   info: z.strictObject({ title: z.string(), version: z.string(), description: z.string().optional() }),
   paths: z.record(z.string().startsWith("/"), pathItem),
-  components: z.strictObject({ schemas: z.record(z.string(), schemaObject) }),
+  components: z.strictObject({
+    schemas: z.record(z.string(), schemaObject),
+    securitySchemes: z.record(z.string(), z.strictObject({ type: z.literal("http"), scheme: z.string(), description: z.string().optional() })).optional(),
+  }),
   tags: z.array(z.strictObject({ name: z.string(), description: z.string().optional() })),
   servers: z.array(z.unknown()).optional(),
 });
@@ -77,7 +84,7 @@ describe("node API: OpenAPI document and docs", function () {
 
   before(async function () {
     api = await startApiNode();
-    const res = await fetch(`${api.node.apiUrl}/openapi.json`);
+    const res = await nodeFetch(`${api.node.apiUrl}/openapi.json`);
     expect(res.status).to.equal(200);
     doc = openApi31.parse(await res.json());
   });
@@ -139,12 +146,26 @@ describe("node API: OpenAPI document and docs", function () {
     expect(Object.keys(statement ?? {}).sort()).to.deep.equal(["application/json", "text/csv"]);
   });
 
+  it("declares the bearer credential scheme on every route but health, naming each route's roles", function () {
+    expect(doc.components.securitySchemes?.[BEARER_SCHEME]).to.deep.include({ type: "http", scheme: "bearer" });
+    for (const [operationId, route] of Object.entries(NODE_API_ROUTES)) {
+      const documented = doc.paths[openApiPath(route.url)]?.[route.method.toLowerCase() as "get" | "post"];
+      const access = NODE_API_ACCESS[operationId as keyof typeof NODE_API_ACCESS];
+      if (access === "public") {
+        expect(documented?.security, operationId).to.equal(undefined);
+        continue;
+      }
+      expect(documented?.security, operationId).to.deep.equal([{ [BEARER_SCHEME]: [] }]);
+      expect(documented?.description, operationId).to.contain(`Roles: ${access.join(", ")}.`);
+    }
+  });
+
   it("serves human docs at /docs from the same document", async function () {
-    const html = await fetch(`${api.node.apiUrl}/docs/`);
+    const html = await nodeFetch(`${api.node.apiUrl}/docs/`);
     expect(html.status).to.equal(200);
     expect(html.headers.get("content-type")).to.match(/text\/html/);
     await html.arrayBuffer();
-    const json = (await (await fetch(`${api.node.apiUrl}/docs/json`)).json()) as OpenApiDocument;
+    const json = (await (await nodeFetch(`${api.node.apiUrl}/docs/json`)).json()) as OpenApiDocument;
     expect(Object.keys(json.paths).sort()).to.deep.equal(Object.keys(doc.paths).sort());
   });
 });
@@ -153,10 +174,12 @@ describe("node API: the document while the node catches up", function () {
   it("serves /openapi.json and /docs while every other route but health, metrics and peers answers 503 NOT_READY", async function () {
     const dir = await mkdtemp(join(tmpdir(), "settlenet-api-"));
     const storage = await openStorage(join(dir, "db"));
+    const credentials = await testCredentials();
     const app = await buildNodeApi(
       {},
       {
         logger: pino({ level: "silent" }),
+        credentials: credentials.verifier,
         metrics: new Registry(),
         storage,
         submit: async () => [],
@@ -167,14 +190,15 @@ describe("node API: the document while the node catches up", function () {
       },
     );
     try {
-      expect((await app.inject({ url: "/openapi.json" })).statusCode).to.equal(200);
-      expect((await app.inject({ url: "/docs/" })).statusCode).to.equal(200);
-      const refused = await app.inject({ url: "/v1/payments" });
+      const headers = credentials.as("gateway");
+      expect((await app.inject({ url: "/openapi.json", headers })).statusCode).to.equal(200);
+      expect((await app.inject({ url: "/docs/", headers })).statusCode).to.equal(200);
+      const refused = await app.inject({ url: "/v1/payments", headers });
       expect([refused.statusCode, refused.json<{ code: string }>().code]).to.deep.equal([503, "NOT_READY"]);
 
       await app.listen({ host: "127.0.0.1", port: 0 });
       const address = app.server.address();
-      const client = new NodeApiClient({ baseUrl: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}` });
+      const client = new NodeApiClient({ baseUrl: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`, credentials: credentials.tokens });
       expect(await client.health()).to.include({ ready: false });
       const error = await refusalOf(client.payments({ limit: 1 }));
       expect([error.code, error.meta["nodeCode"]]).to.deep.equal(["NODE_UNAVAILABLE", "NOT_READY"]);
@@ -182,6 +206,7 @@ describe("node API: the document while the node catches up", function () {
       await app.close();
       await storage.close();
       await rm(dir, { recursive: true, force: true });
+      await credentials.cleanup();
     }
   });
 });

@@ -29,7 +29,7 @@ import { GatewayClient } from "../../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../../gateway/config.js";
 import { RECONCILE_CSV_COLUMNS } from "../../../gateway/cli/reconcile-report.js";
 import { CLI, PROJECT_ROOT, runCli } from "../../helpers/cli.js";
-import { freePort, getJson, launchNetwork, nodeApi, waitFor, type TestNetwork } from "../../helpers/network.js";
+import { freePort, gatewayCredentialFile, getJson, launchNetwork, nodeApi, waitFor, type TestNetwork } from "../../helpers/network.js";
 import { WebhookReceiver } from "../webhook-receiver.js";
 
 interface View {
@@ -113,7 +113,10 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
         const isPay = submitted !== undefined && (submitted.kind === "pay" || submitted.operations?.[0]?.kind === "pay");
         const upstream = await fetch(new URL(req.url ?? "/", nodeUrl), {
           method: req.method ?? "GET",
-          headers: req.headers["content-type"] ? { "content-type": req.headers["content-type"] } : {},
+          headers: {
+            ...(req.headers["content-type"] ? { "content-type": req.headers["content-type"] } : {}),
+            ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+          },
           ...(body.length > 0 ? { body } : {}),
         });
         const text = await upstream.text();
@@ -140,6 +143,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
       port,
       dataDir: join(net.dir, "gateway"),
       nodeUrl: `http://127.0.0.1:${relayPort}`,
+      nodeCredentialFile: await gatewayCredentialFile(net.dir, node),
       rpcUrl: net.chain.url,
       deploymentFile: join(net.dir, "deployment.json"),
       nodeTimeoutMs: 30_000,

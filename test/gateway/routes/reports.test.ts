@@ -18,6 +18,7 @@ import { NodeApiClient } from "../../../core/api/client.js";
 import { signRequest } from "../../../gateway/client/signing.js";
 import { THREEWAY_CSV_COLUMNS, threeWayReport, type ThreeWayReport } from "../../../gateway/domain/threeway.js";
 import { threeWayReportCommand } from "../../../gateway/cli/threeway-report.js";
+import { writeTokenFile } from "../../../scripts/lib/launch/nodes.js";
 import { writeDeployment } from "../../../core/protocol/deployment.js";
 import type { SettlenetError } from "../../../core/errors.js";
 import { launchNetwork, nodeApi, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
@@ -74,7 +75,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
   const requests = merchantRequests(() => gw, () => a);
   const { get, post, poll } = requests;
   const report = () =>
-    threeWayReport({ storage: gw.storage, node: new NodeApiClient({ baseUrl: node0.apiUrl, timeoutMs: 10_000 }), bank: new HttpBankAdapter({ baseUrl: bank.url }, { logger }), deployment: net.scenario.deployment });
+    threeWayReport({ storage: gw.storage, node: new NodeApiClient({ baseUrl: node0.apiUrl, timeoutMs: 10_000, credentials: node0.credentials.gateway }), bank: new HttpBankAdapter({ baseUrl: bank.url }, { logger }), deployment: net.scenario.deployment });
 
   function paidOrder(merchantOrderId: string, payerIndex: number, overrides: Record<string, unknown>, until: string): Promise<PaymentView> {
     const payer = payers[payerIndex];
@@ -152,7 +153,9 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
     const deploymentFile = join(gw.dir, "deployment.json");
     const configFile = join(gw.dir, "gateway.json");
     await writeDeployment(deploymentFile, net.scenario.deployment);
-    await writeFile(configFile, JSON.stringify({ port: 0, dataDir: gw.dir, nodeUrl: node0.apiUrl, rpcUrl: net.chain.url, deploymentFile, bank: { url: bank.url } }));
+    const nodeCredentialFile = join(gw.dir, "node-credential");
+    await writeTokenFile(nodeCredentialFile, node0.credentials.gateway);
+    await writeFile(configFile, JSON.stringify({ port: 0, dataDir: gw.dir, nodeUrl: node0.apiUrl, nodeCredentialFile, rpcUrl: net.chain.url, deploymentFile, bank: { url: bank.url } }));
     // The running gateway holds the database.
     const locked = await threeWayReportCommand(["--gateway-config", configFile], () => undefined).catch((e: unknown) => e);
     expect((locked as SettlenetError).code).to.equal("STORAGE_LOCKED");

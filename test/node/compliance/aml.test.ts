@@ -178,12 +178,16 @@ describe("AML monitoring of indexed payments", function () {
     expect(page2.next).to.equal(undefined);
 
     const velocity = alerts.find((a) => a.rule === "VELOCITY" && a.account === account)!;
-    const acked = await storage.alerts.acknowledge(velocity.id, { by: "officer-1", note: "customer called" }, 1_700_000_000_000);
+    const acked = await storage.alerts.acknowledge(velocity.id, { by: "officer-1", role: "operator", note: "customer called" }, 1_700_000_000_000);
     expect(acked.ack).to.deep.equal({ by: "officer-1", atMs: 1_700_000_000_000, note: "customer called" });
-    const again = await storage.alerts.acknowledge(velocity.id, { by: "officer-2", note: "" }, 1).catch((e: unknown) => e);
+    const again = await storage.alerts.acknowledge(velocity.id, { by: "officer-2", role: "operator", note: "" }, 1).catch((e: unknown) => e);
     expect((again as SettlenetError).code).to.equal("ALERT_ALREADY_ACKNOWLEDGED");
-    const missing = await storage.alerts.acknowledge(`0x${"ab".repeat(32)}`, { by: "x", note: "" }, 1).catch((e: unknown) => e);
+    const missing = await storage.alerts.acknowledge(`0x${"ab".repeat(32)}`, { by: "x", role: "operator", note: "" }, 1).catch((e: unknown) => e);
     expect((missing as SettlenetError).code).to.equal("ALERT_NOT_FOUND");
+    // The acknowledgement is in the audit log (once: refused attempts leave nothing), and the log verifies.
+    const logged = (await storage.audit.list({ limit: 10 })).entries.filter((e) => e.action === "alert.acknowledge");
+    expect(logged.map((e) => [e.actor, e.role, e.target])).to.deep.equal([["officer-1", "operator", velocity.id.toLowerCase()]]);
+    expect((await storage.audit.verify()).ok).to.equal(true);
     expect((await storage.alerts.list({ limit: 10, account, status: "acknowledged" })).items.map((a) => a.id)).to.deep.equal([velocity.id]);
     expect((await storage.alerts.list({ limit: 10, account, status: "open" })).items).to.have.length(3);
     const bad = await storage.alerts.list({ limit: 10, cursor: "garbage" }).catch((e: unknown) => e);

@@ -3,6 +3,7 @@ import { Registry } from "prom-client";
 
 import { ChainRegistryView } from "../../../node/chain/registry-view.js";
 import { buildNodeApi } from "../../../node/api/app.js";
+import { testCredentials } from "../../helpers/credentials.js";
 import { alertId, type Alert } from "../../../node/compliance/alert.js";
 import { decodeAlertMessage, encodeAlertMessages } from "../../../node/compliance/gossip.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
@@ -64,12 +65,14 @@ describe("alert gossip messages and the not-ready gate", function () {
 
   it("answers 503 NOT_READY on every route but health, metrics and peers until the node is ready", async function () {
     const store = await indexedStorage(s);
+    const credentials = await testCredentials();
     let ready = false;
     const submitted: unknown[] = [];
     const app = await buildNodeApi(
       {},
       {
         logger: silent,
+        credentials: credentials.verifier,
         metrics: new Registry(),
         storage: store.storage,
         submit: async (inputs) => {
@@ -83,18 +86,20 @@ describe("alert gossip messages and the not-ready gate", function () {
       },
     );
     try {
-      const post = await app.inject({ method: "POST", url: "/v1/operations", payload: { kind: "release" } });
+      const gateway = credentials.as("gateway");
+      const post = await app.inject({ method: "POST", url: "/v1/operations", payload: { kind: "release" }, headers: gateway });
       expect([post.statusCode, post.json<{ code: string }>().code]).to.deep.equal([503, "NOT_READY"]);
       expect(submitted).to.deep.equal([]);
-      expect((await app.inject({ url: "/v1/payments?limit=1" })).statusCode).to.equal(503);
+      expect((await app.inject({ url: "/v1/payments?limit=1", headers: gateway })).statusCode).to.equal(503);
       expect((await app.inject({ url: "/health" })).statusCode).to.equal(503);
-      expect((await app.inject({ url: "/metrics" })).statusCode).to.equal(200);
+      expect((await app.inject({ url: "/metrics", headers: credentials.as("metrics") })).statusCode).to.equal(200);
       ready = true;
-      expect((await app.inject({ method: "POST", url: "/v1/operations", payload: { kind: "release" } })).statusCode).to.equal(202);
+      expect((await app.inject({ method: "POST", url: "/v1/operations", payload: { kind: "release" }, headers: gateway })).statusCode).to.equal(202);
       expect(submitted).to.have.length(1);
     } finally {
       await app.close();
       await store.cleanup();
+      await credentials.cleanup();
     }
   });
 });
