@@ -18,6 +18,7 @@ import { FetchJsonRpcProvider } from "../core/chain/json-rpc.js";
 import { SettlenetError } from "../core/errors.js";
 import { Indexer } from "./indexer/indexer.js";
 import { TokenIndexer } from "./indexer/tokens.js";
+import { useNativeKeccakInEthers } from "../core/keccak.js";
 import { loadOperatorWallet } from "../core/keys.js";
 import { StopStack } from "../core/lifecycle.js";
 import { createGossipNetwork, type GossipNetwork } from "./p2p/network.js";
@@ -54,6 +55,8 @@ export interface RunningNode {
 /** Starts a node from its validated configuration. */
 export async function startNode(config: NodeConfig, modules: { logger: Logger }): Promise<RunningNode> {
   const logger = modules.logger;
+  // Every transaction hash, parsed log and formatted receipt hashes with ethers' keccak256.
+  if (!useNativeKeccakInEthers()) logger.warn("the native keccak binding did not load: hashing runs in JavaScript");
   const stack = new StopStack(logger);
   const stopAll = () => stack.stopAll();
   try {
