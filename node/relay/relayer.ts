@@ -255,10 +255,13 @@ export class BatchRelayer implements Relayer {
     this.publishLease = publish;
   }
 
-  /** Queues API operations for relay and watches gossip operations for failover. */
-  enqueue(ops: StoredOperation[]): void {
+  /**
+   * Queues API operations for relay and watches gossip operations for failover. `parsed[i]`, when
+   * given, is `ops[i]` as validation parsed it (saves parsing the stored form again).
+   */
+  enqueue(ops: StoredOperation[], parsed?: readonly Operation[]): void {
     const now = Date.now();
-    for (const op of ops) this.admit(op, now);
+    ops.forEach((op, i) => this.admit(op, now, parsed?.[i]));
     this.wake();
   }
 
@@ -405,10 +408,10 @@ export class BatchRelayer implements Relayer {
 
   // ---------------------------------------------------------------- queueing
 
-  private admit(op: StoredOperation, now: number): void {
+  private admit(op: StoredOperation, now: number, parsed?: Operation): void {
     if (FINAL_OPERATION_STATUSES.includes(op.status) || this.isKnown(op.id)) return;
     if (op.origin === "api") {
-      const entry = this.entryOf(op, now, { urgent: false, takeover: false });
+      const entry = this.entryOf(op, now, { urgent: false, takeover: false }, parsed);
       if (!entry) return;
       this.enqueueEntry(entry);
       this.claims.add(op.id);
@@ -418,14 +421,19 @@ export class BatchRelayer implements Relayer {
     if (!this.failover.watch(op, now)) this.log.debug({ id: op.id }, "not an active institution: gossip operation not watched");
   }
 
-  private entryOf(op: StoredOperation, now: number, fields: { urgent: boolean; takeover: boolean; takenFrom?: string }): RelayEntry | undefined {
-    const parsed = operationSchema.safeParse(op.op);
-    if (!parsed.success) {
-      this.log.error({ id: op.id }, "stored operation does not parse; not relayed");
-      return undefined;
+  /** The relay entry of a stored operation; `validated` is its parsed form if validation just gave it (else the stored form is parsed). */
+  private entryOf(op: StoredOperation, now: number, fields: { urgent: boolean; takeover: boolean; takenFrom?: string }, validated?: Operation): RelayEntry | undefined {
+    let parsed = validated;
+    if (parsed === undefined) {
+      const result = operationSchema.safeParse(op.op);
+      if (!result.success) {
+        this.log.error({ id: op.id }, "stored operation does not parse; not relayed");
+        return undefined;
+      }
+      parsed = result.data;
     }
     const acceptedAt = Math.max(op.receivedAtMs, this.startedAt);
-    return relayEntry(op, parsed.data, encodeEscrowItem, { since: now, acceptedAt, budgets: this.budgets, ...fields });
+    return relayEntry(op, parsed, encodeEscrowItem, { since: now, acceptedAt, budgets: this.budgets, ...fields });
   }
 
   private isKnown(id: string): boolean {
