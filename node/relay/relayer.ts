@@ -100,6 +100,12 @@ const ADMISSION_CACHE_MS = 100;
 const BATCH_OVERHEAD_GAS = 100_000n;
 /** Longest a takeover waits for the lapsed holder's pending transactions to be mined or dropped. */
 const HOLDER_PENDING_WAIT_MS = 30_000;
+/**
+ * With nothing pending and nothing claimed, a lease is renewed only every this many renewal periods,
+ * valid three times as long: an idle node has nothing for others to take over, so frequent renewals
+ * would be background traffic (a signature, a gossip message and a verification on every peer) only.
+ */
+const IDLE_RENEW_PERIODS = 10;
 
 interface RelayMetrics {
   duplicates: Counter<"origin">;
@@ -163,6 +169,8 @@ export class BatchRelayer implements Relayer {
   private readonly claims = new Set<string>();
   private leaseSeq = 0;
   private lastRenewalAt = 0;
+  /** When the current run of idle renewals began to be sent (undefined: the last renewal was not an idle one). */
+  private idleRenewalAt: number | undefined;
   private lastMinedAt = 0;
   private progressBlock = 0;
   /** Send → mined latency of this node's transactions (exponentially weighted). */
@@ -749,12 +757,18 @@ export class BatchRelayer implements Relayer {
     if (!this.running || !publish) return;
     const now = Date.now();
     const { pending, oldest } = this.pendingWork(now);
-    const renew = this.progressing(now, pending);
+    // Idle at the last tick: no time to have stalled yet, and the long idle validity must be cut short now.
+    const renew = this.idleRenewalAt !== undefined || this.progressing(now, pending);
     const ids = [...this.claims].filter((id) => this.inflight.has(id) || this.own.has(id) || this.takeovers.has(id) || this.solo.has(id) || this.tokenQueue.has(id));
     this.claims.clear();
     if (!renew && ids.length === 0) return;
+    const idleEveryMs = IDLE_RENEW_PERIODS * this.leaseRenewMs;
+    const idle = pending === 0 && ids.length === 0;
+    if (idle && this.idleRenewalAt !== undefined && now - this.idleRenewalAt < idleEveryMs) return;
+    this.idleRenewalAt = idle ? now : undefined;
     if (renew) this.lastRenewalAt = now;
-    const validForMs = Math.min(3_600_000, Math.max(this.failoverTimeoutMs, 3 * this.leaseRenewMs, Math.round(4 * this.latencyMs)));
+    const activeValidForMs = Math.max(this.failoverTimeoutMs, 3 * this.leaseRenewMs, Math.round(4 * this.latencyMs));
+    const validForMs = Math.min(3_600_000, idle ? Math.max(activeValidForMs, 3 * idleEveryMs) : activeValidForMs);
     for (let at = 0; at === 0 || at < ids.length; at += MAX_CLAIMS_PER_MESSAGE) {
       this.leaseSeq = Math.max(this.leaseSeq + 1, now);
       const body: LeaseBody = {
