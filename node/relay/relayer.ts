@@ -160,7 +160,8 @@ export class BatchRelayer implements Relayer {
   private running = false;
   private startedAt = 0;
   private abort = new AbortController();
-  private wakeUp: (() => void) | undefined;
+  /** Whoever waits in idle() for work, each removed once woken (by wake() or its own timer). */
+  private readonly waiters = new Set<() => void>();
   private failures = 0;
   private backoffUntil = 0;
 
@@ -937,22 +938,21 @@ export class BatchRelayer implements Relayer {
   }
 
   private wake(): void {
-    const wake = this.wakeUp;
-    this.wakeUp = undefined;
-    wake?.();
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const waiter of waiters) waiter();
   }
 
   /** Waits for wake() or `ms`, whichever comes first. */
   private idle(ms?: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(done, ms);
-      const previous = this.wakeUp;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        previous?.();
+        this.waiters.delete(done);
         resolve();
-      }
-      this.wakeUp = done;
+      };
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      this.waiters.add(done);
     });
   }
 }
