@@ -12,6 +12,7 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 
 import { buildNodeApi, type HealthReport } from "./api/app.js";
 import { registerAuditRoutes } from "./audit/routes.js";
+import { ChainHeads } from "./chain/heads.js";
 import { ChainRegistryView } from "./chain/registry-view.js";
 import type { NodeConfig } from "./config.js";
 import { FetchJsonRpcProvider } from "../core/chain/json-rpc.js";
@@ -92,7 +93,11 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const notReady = config.api.port === 0 ? undefined : await listenNotReady(config.api, { logger });
     if (notReady) stack.push(() => notReady.close());
 
-    const registry = new ChainRegistryView({ deployment, pollIntervalMs: 1_000 }, { provider, logger: logger.child({ module: "registry" }) });
+    // One head poll for the indexers and the registry view: each catches up when it sees a new block.
+    const heads = new ChainHeads({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider, logger: logger.child({ module: "heads" }) });
+    heads.start();
+    stack.push(async () => heads.stop());
+    const registry = new ChainRegistryView({ deployment, pollIntervalMs: 1_000 }, { provider, heads, logger: logger.child({ module: "registry" }) });
     await registry.start();
     stack.push(() => registry.stop());
 
@@ -149,6 +154,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
       {
         provider,
+        heads,
         storage,
         institutionOf: (account) => registry.account(account)?.institution,
         logger: logger.child({ module: "indexer" }),
@@ -161,7 +167,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     stack.push(() => indexer.stop());
     const tokenIndexer = new TokenIndexer(
       { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
-      { provider, storage, logger: logger.child({ module: "token-indexer" }), onSettled: (ids) => relayer?.settled(ids) },
+      { provider, heads, storage, logger: logger.child({ module: "token-indexer" }), onSettled: (ids) => relayer?.settled(ids) },
     );
     await tokenIndexer.syncOnce();
     await tokenIndexer.start();

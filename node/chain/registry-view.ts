@@ -11,6 +11,7 @@ import { loadArtifact } from "../../core/protocol/artifacts.js";
 import { ACCOUNT_KINDS, STATUS_ACTIVE } from "../../core/protocol/registry.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import type { AccountInfo, NodeOperator, RegistryView } from "../services.js";
+import type { ChainHeads } from "./heads.js";
 
 export interface ChainRegistryViewOptions {
   deployment: Deployment;
@@ -23,6 +24,8 @@ export interface ChainRegistryViewOptions {
 export interface ChainRegistryViewModules {
   provider: AbstractProvider;
   logger: Logger;
+  /** The node's head poll: the view catches up when it sees a new block instead of on a timer of its own. */
+  heads?: ChainHeads;
 }
 
 
@@ -80,12 +83,14 @@ export class ChainRegistryView implements RegistryView {
   private queue: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private readonly heads: ChainHeads | undefined;
 
   constructor(options: ChainRegistryViewOptions, modules: ChainRegistryViewModules) {
     this.deployment = options.deployment;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.maxBlockRange = options.maxBlockRange ?? 2000;
     this.provider = modules.provider;
+    this.heads = modules.heads;
     this.logger = modules.logger.child({ module: "registry-view" });
     this.registryAddress = getAddress(options.deployment.contracts.registry);
     this.nextBlock = options.deployment.deploymentBlock;
@@ -184,6 +189,10 @@ export class ChainRegistryView implements RegistryView {
 
   private schedule(): void {
     if (!this.running) return;
+    if (this.heads) {
+      void this.follow(this.heads);
+      return;
+    }
     this.timer = setTimeout(() => {
       this.refresh()
         .catch((error: unknown) => {
@@ -193,6 +202,23 @@ export class ChainRegistryView implements RegistryView {
         .finally(() => this.schedule());
     }, this.pollIntervalMs);
     this.timer.unref();
+  }
+
+  /** Catches up each time the node's head poll sees a new block (after a failure: again after the poll interval). */
+  private async follow(heads: ChainHeads): Promise<void> {
+    while (this.running) {
+      const seen = heads.seen;
+      try {
+        await this.refresh();
+        await heads.changed(seen);
+      } catch (error) {
+        this.logger.warn({ err: error, nextBlock: this.nextBlock }, "registry refresh failed");
+        await new Promise<void>((resolve) => {
+          this.timer = setTimeout(resolve, this.pollIntervalMs);
+          this.timer.unref();
+        });
+      }
+    }
   }
 
   private async catchUp(): Promise<void> {

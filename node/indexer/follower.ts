@@ -1,10 +1,12 @@
 /**
- * The loop both chain indexers run: one sync step at a time, every poll interval, with exponential
- * backoff while the RPC fails, and a bounded wait on stop (the RPC may hang).
+ * The loop both chain indexers run: one sync step at a time, each time the node's head poll
+ * (`heads`) sees a new block (without it: every poll interval), with exponential backoff while the
+ * RPC fails, and a bounded wait on stop (the RPC may hang).
  */
 import type { Logger } from "pino";
 
 import { SettlenetError } from "../../core/errors.js";
+import type { ChainHeads } from "../chain/heads.js";
 
 const BACKOFF_START_MS = 250;
 const BACKOFF_CAP_MS = 5_000;
@@ -26,7 +28,7 @@ export class ChainFollower {
 
   constructor(
     private readonly options: FollowerOptions,
-    private readonly modules: { logger: Logger; sync: () => Promise<number> },
+    private readonly modules: { logger: Logger; sync: () => Promise<number>; heads?: ChainHeads },
   ) {}
 
   /** Starts following the chain in the background. */
@@ -69,9 +71,14 @@ export class ChainFollower {
     while (!this.stopped) {
       let delay = this.options.pollIntervalMs;
       try {
+        const seen = this.modules.heads?.seen;
         await this.syncOnce();
         if (failures > 0) logger.info({ failures }, `${name} caught up again after RPC errors`);
         failures = 0;
+        if (seen !== undefined && this.modules.heads) {
+          await this.untilStopped(this.modules.heads.changed(seen));
+          continue;
+        }
       } catch (error) {
         if (this.stopped) break;
         if (error instanceof SettlenetError && error.code === "STORAGE_CLOSED") {
@@ -84,6 +91,15 @@ export class ChainFollower {
       }
       await this.sleep(delay);
     }
+  }
+
+  /** Waits for `event`, or for stop(). */
+  private untilStopped(event: Promise<void>): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      void event.then(resolve);
+    });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -1,0 +1,99 @@
+/**
+ * The node's one head poll, against a real chain: waiters hear of a new block and of nothing else,
+ * and a registry view and an indexer given it catch up on a new block although their own polling
+ * timers are set to a minute (so nothing but the head poll can have woken them).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+import { Wallet, encodeBytes32String } from "ethers";
+import { pino } from "pino";
+
+import { ChainHeads } from "../../../node/chain/heads.js";
+import { ChainRegistryView } from "../../../node/chain/registry-view.js";
+import { Indexer } from "../../../node/indexer/indexer.js";
+import { openStorage } from "../../../node/storage/db.js";
+import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
+import { waitFor } from "../../helpers/network.js";
+
+describe("one head poll for the node's chain followers", function () {
+  this.timeout(60_000);
+  const logger = pino({ level: "silent" });
+  let chain: LocalChain;
+  let s: Scenario;
+  const cleanups: (() => Promise<void> | void)[] = [];
+
+  before(async function () {
+    chain = await startChain();
+    s = await deployScenario(chain, { institutions: 2, merchants: 1, payers: 1 });
+  });
+
+  afterEach(async function () {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  after(async function () {
+    await chain.close();
+  });
+
+  /** Heads over the real provider, counting its block-number reads. */
+  function countedHeads(pollIntervalMs: number): { heads: ChainHeads; reads: () => number } {
+    let reads = 0;
+    const provider = {
+      getBlockNumber: () => {
+        reads += 1;
+        return chain.provider.getBlockNumber();
+      },
+    };
+    const heads = new ChainHeads({ pollIntervalMs }, { provider, logger });
+    cleanups.push(() => heads.stop());
+    return { heads, reads: () => reads };
+  }
+
+  it("tells waiters of a new block, and not of polls that found the same head", async function () {
+    const { heads, reads } = countedHeads(20);
+    heads.start();
+    await waitFor("the first head", () => heads.seen > 0, 10_000, 5);
+    const seen = heads.seen;
+    let told = false;
+    const changed = heads.changed(seen).then(() => (told = true));
+    const readsBefore = reads();
+    await waitFor("three more polls", () => reads() >= readsBefore + 3, 10_000, 5);
+    expect(told, "no new block yet").to.equal(false);
+    await chain.provider.send("evm_mine", []);
+    await changed;
+    expect(heads.seen).to.be.greaterThan(seen);
+    // A waiter that read the head before the change is told at once.
+    await heads.changed(seen);
+  });
+
+  it("wakes a registry view and an indexer on a new block although their own timers are a minute long", async function () {
+    const { heads } = countedHeads(20);
+    heads.start();
+    const view = new ChainRegistryView({ deployment: s.deployment, pollIntervalMs: 60_000 }, { provider: chain.provider, heads, logger });
+    cleanups.push(() => view.stop());
+    await view.start();
+    const dir = await mkdtemp(join(tmpdir(), "settlenet-heads-"));
+    const storage = await openStorage(dir);
+    cleanups.push(async () => {
+      await storage.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const indexer = new Indexer(
+      { deployment: s.deployment, pollIntervalMs: 60_000 },
+      { provider: chain.provider, heads, storage, institutionOf: (account) => view.account(account)?.institution, logger },
+    );
+    cleanups.push(() => indexer.stop());
+    await indexer.start();
+    // Both have caught up with the chain as it is and wait: for the head poll, or for a minute.
+    await indexer.syncOnce();
+    await view.refresh();
+
+    const merchant = Wallet.createRandom().address;
+    const receipt = await (await s.contracts.registry.connect(s.institutions[0]!).registerMerchant(merchant, 3, 250, encodeBytes32String("new"))).wait();
+    await waitFor("the view to show the new merchant", () => view.account(merchant)?.kind === "merchant", 10_000, 10);
+    await waitFor("the indexer's cursor at the new block", async () => ((await storage.getCursor()) ?? -1) >= (receipt?.blockNumber ?? Infinity), 10_000, 10);
+  });
+});
