@@ -204,19 +204,28 @@ export class ChainRegistryView implements RegistryView {
     this.timer.unref();
   }
 
-  /** Catches up each time the node's head poll sees a new block (after a failure: again after the poll interval). */
+  /**
+   * Catches up once the node's head poll has seen a new block and the poll interval has passed since
+   * the last refresh (blocks come faster under load than registry changes need reading); after a
+   * failure, again after the poll interval.
+   */
   private async follow(heads: ChainHeads): Promise<void> {
+    const pause = (ms: number) =>
+      new Promise<void>((resolve) => {
+        this.timer = setTimeout(resolve, ms);
+        this.timer.unref();
+      });
     while (this.running) {
       const seen = heads.seen;
+      const startedAt = Date.now();
       try {
         await this.refresh();
         await heads.changed(seen);
+        const wait = startedAt + this.pollIntervalMs - Date.now();
+        if (wait > 0 && this.running) await pause(wait);
       } catch (error) {
         this.logger.warn({ err: error, nextBlock: this.nextBlock }, "registry refresh failed");
-        await new Promise<void>((resolve) => {
-          this.timer = setTimeout(resolve, this.pollIntervalMs);
-          this.timer.unref();
-        });
+        await pause(this.pollIntervalMs);
       }
     }
   }

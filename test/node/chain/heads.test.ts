@@ -1,7 +1,8 @@
 /**
- * The node's one head poll, against a real chain: waiters hear of a new block and of nothing else,
- * and a registry view and an indexer given it catch up on a new block although their own polling
- * timers are set to a minute (so nothing but the head poll can have woken them).
+ * The node's one head poll, against a real chain: waiters hear of a new block and of nothing else;
+ * an indexer given it catches up on a new block although its own polling timer is set to a minute
+ * (so nothing but the head poll can have woken it), and a registry view on a new block but no more
+ * often than its poll interval.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -69,10 +70,25 @@ describe("one head poll for the node's chain followers", function () {
     await heads.changed(seen);
   });
 
-  it("wakes a registry view and an indexer on a new block although their own timers are a minute long", async function () {
+  it("wakes an indexer on a new block although its own timer is a minute long, and a registry view at most once per poll interval", async function () {
     const { heads } = countedHeads(20);
     heads.start();
-    const view = new ChainRegistryView({ deployment: s.deployment, pollIntervalMs: 60_000 }, { provider: chain.provider, heads, logger });
+    const { heads: viewHeads, reads: headReads } = countedHeads(20);
+    viewHeads.start();
+    // The view's reads of the chain, counted: with no new block it must make none, however long it waits.
+    let viewReads = 0;
+    const viewProvider = new Proxy(chain.provider, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (property === "getLogs" || property === "getBlockNumber") viewReads += 1;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    // At most one refresh per poll interval (blocks come faster under load than registry changes need reading).
+    const view = new ChainRegistryView({ deployment: s.deployment, pollIntervalMs: 100 }, { provider: viewProvider, heads: viewHeads, logger });
     cleanups.push(() => view.stop());
     await view.start();
     const dir = await mkdtemp(join(tmpdir(), "settlenet-heads-"));
@@ -90,6 +106,10 @@ describe("one head poll for the node's chain followers", function () {
     // Both have caught up with the chain as it is and wait: for the head poll, or for a minute.
     await indexer.syncOnce();
     await view.refresh();
+    const viewReadsBefore = viewReads;
+    const headReadsBefore = headReads();
+    await waitFor("polls of the head longer than the view's poll interval", () => headReads() >= headReadsBefore + 15, 10_000, 5);
+    expect(viewReads, "the view read nothing while no block came").to.equal(viewReadsBefore);
 
     const merchant = Wallet.createRandom().address;
     const receipt = await (await s.contracts.registry.connect(s.institutions[0]!).registerMerchant(merchant, 3, 250, encodeBytes32String("new"))).wait();
