@@ -36,6 +36,11 @@ export class ChainHeads {
     return this.version;
   }
 
+  /** The last head read (undefined before the first read): what a follower woken by `changed` catches up to. */
+  get latest(): number | undefined {
+    return this.head;
+  }
+
   /** Starts polling. */
   start(): void {
     if (this.running) return;

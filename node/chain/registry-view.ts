@@ -182,7 +182,12 @@ export class ChainRegistryView implements RegistryView {
 
   /** Catches up with the chain; concurrent calls run one after another. Rejects on RPC failure. */
   refresh(): Promise<void> {
-    const run = this.queue.then(() => this.catchUp());
+    return this.refreshTo(undefined);
+  }
+
+  /** Catches up with `head` if given (what the head poll saw), else with the head read from the chain. */
+  private refreshTo(head: number | undefined): Promise<void> {
+    const run = this.queue.then(() => this.catchUp(head));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -219,7 +224,7 @@ export class ChainRegistryView implements RegistryView {
       const seen = heads.seen;
       const startedAt = Date.now();
       try {
-        await this.refresh();
+        await this.refreshTo(heads.latest);
         await heads.changed(seen);
         const wait = startedAt + this.pollIntervalMs - Date.now();
         if (wait > 0 && this.running) await pause(wait);
@@ -230,8 +235,8 @@ export class ChainRegistryView implements RegistryView {
     }
   }
 
-  private async catchUp(): Promise<void> {
-    const head = await this.provider.getBlockNumber();
+  private async catchUp(knownHead: number | undefined): Promise<void> {
+    const head = knownHead ?? (await this.provider.getBlockNumber());
     let changed = false;
     try {
       while (this.nextBlock <= head) {

@@ -28,7 +28,7 @@ export class ChainFollower {
 
   constructor(
     private readonly options: FollowerOptions,
-    private readonly modules: { logger: Logger; sync: () => Promise<number>; heads?: ChainHeads },
+    private readonly modules: { logger: Logger; sync: (head?: number) => Promise<number>; heads?: ChainHeads },
   ) {}
 
   /** Starts following the chain in the background. */
@@ -54,11 +54,11 @@ export class ChainFollower {
     if (gaveUp) this.modules.logger.warn({ waitedMs: STOP_WAIT_MS }, `${this.options.name} stopped while a step was still waiting for the RPC`);
   }
 
-  /** Indexes every block up to the head; returns the new cursor. Calls run one at a time. */
-  syncOnce(): Promise<number> {
+  /** Indexes every block up to the head (`head` if given, else read from the chain); returns the new cursor. Calls run one at a time. */
+  syncOnce(head?: number): Promise<number> {
     const run = this.queue.then(
-      () => this.modules.sync(),
-      () => this.modules.sync(),
+      () => this.modules.sync(head),
+      () => this.modules.sync(head),
     );
     this.queue = run.catch(() => undefined);
     return run;
@@ -68,15 +68,19 @@ export class ChainFollower {
     const { logger } = this.modules;
     const { name } = this.options;
     let failures = 0;
+    // The head the head poll woke this loop for: no need to ask the chain for it again.
+    let head: number | undefined;
     while (!this.stopped) {
       let delay = this.options.pollIntervalMs;
       try {
         const seen = this.modules.heads?.seen;
-        await this.syncOnce();
+        await this.syncOnce(head);
+        head = undefined;
         if (failures > 0) logger.info({ failures }, `${name} caught up again after RPC errors`);
         failures = 0;
         if (seen !== undefined && this.modules.heads) {
           await this.untilStopped(this.modules.heads.changed(seen));
+          head = this.modules.heads.latest;
           continue;
         }
       } catch (error) {
@@ -86,6 +90,7 @@ export class ChainFollower {
           break;
         }
         failures += 1;
+        head = undefined;
         delay = Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** (failures - 1));
         logger.warn({ err: error, failures, retryInMs: delay }, `${name} step failed; retrying`);
       }

@@ -181,7 +181,7 @@ export class Indexer {
     this.escrowAddress = options.deployment.contracts.escrow;
     this.maxBlocksPerStep = options.maxBlocksPerStep ?? 2000;
     this.confirmations = options.confirmations ?? 0;
-    this.follower = new ChainFollower({ name: "indexer", pollIntervalMs: options.pollIntervalMs }, { logger: modules.logger, sync: () => this.sync(), ...(modules.heads ? { heads: modules.heads } : {}) });
+    this.follower = new ChainFollower({ name: "indexer", pollIntervalMs: options.pollIntervalMs }, { logger: modules.logger, sync: (head) => this.sync(head), ...(modules.heads ? { heads: modules.heads } : {}) });
     if (!Number.isInteger(this.maxBlocksPerStep) || this.maxBlocksPerStep < 1) {
       throw new SettlenetError("INVALID_ARGUMENT", "maxBlocksPerStep must be a positive integer", { maxBlocksPerStep: this.maxBlocksPerStep });
     }
@@ -202,10 +202,10 @@ export class Indexer {
     return this.follower.syncOnce();
   }
 
-  private async sync(): Promise<number> {
+  private async sync(knownHead?: number): Promise<number> {
     const { provider, storage, logger } = this.modules;
     let cursor = (await storage.getCursor()) ?? this.options.deployment.deploymentBlock - 1;
-    const head = (await provider.getBlockNumber()) - this.confirmations;
+    const head = (knownHead ?? (await provider.getBlockNumber())) - this.confirmations;
     while (cursor < head) {
       const to = Math.min(head, cursor + this.maxBlocksPerStep);
       const settled = await this.step(cursor + 1, to);

@@ -64,7 +64,7 @@ export class TokenIndexer {
     this.chainId = BigInt(options.deployment.chainId);
     this.maxBlocksPerStep = options.maxBlocksPerStep ?? 2000;
     this.confirmations = options.confirmations ?? 0;
-    this.follower = new ChainFollower({ name: "token indexer", pollIntervalMs: options.pollIntervalMs }, { logger: modules.logger, sync: () => this.sync(), ...(modules.heads ? { heads: modules.heads } : {}) });
+    this.follower = new ChainFollower({ name: "token indexer", pollIntervalMs: options.pollIntervalMs }, { logger: modules.logger, sync: (head) => this.sync(head), ...(modules.heads ? { heads: modules.heads } : {}) });
   }
 
   /** Starts following the chain in the background. */
@@ -82,10 +82,10 @@ export class TokenIndexer {
     return this.follower.syncOnce();
   }
 
-  private async sync(): Promise<number> {
+  private async sync(knownHead?: number): Promise<number> {
     const { provider, storage } = this.modules;
     let cursor = (await storage.tokens.getCursor()) ?? this.options.deployment.deploymentBlock - 1;
-    const head = (await provider.getBlockNumber()) - this.confirmations;
+    const head = (knownHead ?? (await provider.getBlockNumber())) - this.confirmations;
     while (cursor < head) {
       const to = Math.min(head, cursor + this.maxBlocksPerStep);
       const settled = await this.step(cursor + 1, to);

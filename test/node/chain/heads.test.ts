@@ -53,6 +53,20 @@ describe("one head poll for the node's chain followers", function () {
     return { heads, reads: () => reads };
   }
 
+  /** `provider`, with `count` told the name of each method called. */
+  function counting<T extends object>(provider: T, count: (method: string | symbol) => void): T {
+    return new Proxy(provider, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property, target);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          count(property);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  }
+
   it("tells waiters of a new block, and not of polls that found the same head", async function () {
     const { heads, reads } = countedHeads(20);
     heads.start();
@@ -77,15 +91,8 @@ describe("one head poll for the node's chain followers", function () {
     viewHeads.start();
     // The view's reads of the chain, counted: with no new block it must make none, however long it waits.
     let viewReads = 0;
-    const viewProvider = new Proxy(chain.provider, {
-      get(target, property) {
-        const value: unknown = Reflect.get(target, property, target);
-        if (typeof value !== "function") return value;
-        return (...args: unknown[]) => {
-          if (property === "getLogs" || property === "getBlockNumber") viewReads += 1;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
+    const viewProvider = counting(chain.provider, (method) => {
+      if (method === "getLogs" || method === "getBlockNumber") viewReads += 1;
     });
     // At most one refresh per poll interval (blocks come faster under load than registry changes need reading).
     const view = new ChainRegistryView({ deployment: s.deployment, pollIntervalMs: 100 }, { provider: viewProvider, heads: viewHeads, logger });
@@ -97,9 +104,14 @@ describe("one head poll for the node's chain followers", function () {
       await storage.close();
       await rm(dir, { recursive: true, force: true });
     });
+    // Woken by the head poll, the indexer catches up to the head it saw: it does not ask the chain again.
+    let indexerHeadReads = 0;
+    const indexerProvider = counting(chain.provider, (method) => {
+      if (method === "getBlockNumber") indexerHeadReads += 1;
+    });
     const indexer = new Indexer(
       { deployment: s.deployment, pollIntervalMs: 60_000 },
-      { provider: chain.provider, heads, storage, institutionOf: (account) => view.account(account)?.institution, logger },
+      { provider: indexerProvider, heads, storage, institutionOf: (account) => view.account(account)?.institution, logger },
     );
     cleanups.push(() => indexer.stop());
     await indexer.start();
@@ -110,10 +122,12 @@ describe("one head poll for the node's chain followers", function () {
     const headReadsBefore = headReads();
     await waitFor("polls of the head longer than the view's poll interval", () => headReads() >= headReadsBefore + 15, 10_000, 5);
     expect(viewReads, "the view read nothing while no block came").to.equal(viewReadsBefore);
+    const indexerHeadReadsBefore = indexerHeadReads;
 
     const merchant = Wallet.createRandom().address;
     const receipt = await (await s.contracts.registry.connect(s.institutions[0]!).registerMerchant(merchant, 3, 250, encodeBytes32String("new"))).wait();
     await waitFor("the view to show the new merchant", () => view.account(merchant)?.kind === "merchant", 10_000, 10);
     await waitFor("the indexer's cursor at the new block", async () => ((await storage.getCursor()) ?? -1) >= (receipt?.blockNumber ?? Infinity), 10_000, 10);
+    expect(indexerHeadReads, "the indexer read no head of its own").to.equal(indexerHeadReadsBefore);
   });
 });
