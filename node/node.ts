@@ -15,7 +15,7 @@ import { registerAuditRoutes } from "./audit/routes.js";
 import { ChainHeads } from "./chain/heads.js";
 import { ChainRegistryView } from "./chain/registry-view.js";
 import type { NodeConfig } from "./config.js";
-import { FetchJsonRpcProvider } from "../core/chain/json-rpc.js";
+import { HttpJsonRpcProvider } from "../core/chain/json-rpc.js";
 import { SettlenetError } from "../core/errors.js";
 import { Indexer } from "./indexer/indexer.js";
 import { TokenIndexer } from "./indexer/tokens.js";
@@ -64,7 +64,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const deployment = await readDeployment(config.deploymentFile);
     const wallet = await loadOperatorWallet(config.keyFile, config.keyPasswordEnv);
     const chainId = BigInt(deployment.chainId);
-    const provider = new FetchJsonRpcProvider(config.rpcUrl, Network.from(chainId), {
+    const provider = new HttpJsonRpcProvider(config.rpcUrl, Network.from(chainId), {
       staticNetwork: true,
       cacheTimeout: -1,
       pollingInterval: config.indexer.pollIntervalMs,
