@@ -8,6 +8,7 @@
  *   --only=a,b              run only these: storage, audit, indexer, verification, gateway, gossip, relay, e2e, single-node, burst, journal, chain, gas
  *   --runs=N                runs of each network benchmark, each on a fresh network; rows show the median (default 3, quick 1)
  *   --seconds=N             load duration of gateway, gossip, e2e and single-node (default 30, 30, 60, 60; quick 10, 8, 15, 15)
+ *   --idle-seconds=N        quiet seconds before the e2e and single-node loads, for the network's background CPU (default 10; quick 3)
  *   --micro-seconds=N       duration of each in-process rate (verification, storage; default 5, quick 2)
  *   --concurrency=N         concurrent clients of gateway, e2e and single-node (default 64)
  *   --burst=N               payments in the burst (default 10,000; quick 3,000)
@@ -58,6 +59,7 @@ const { values } = parseArgs({
     only: { type: "string" },
     runs: { type: "string" },
     seconds: { type: "string" },
+    "idle-seconds": { type: "string" },
     "micro-seconds": { type: "string" },
     concurrency: { type: "string" },
     burst: { type: "string" },
@@ -93,7 +95,7 @@ const options = {
   gossipSeconds: seconds ?? (quick ? 8 : 30),
   e2eSeconds: seconds ?? (quick ? 15 : 60),
   e2eDrainSeconds: quick ? 60 : 120,
-  idleSeconds: quick ? 3 : 10,
+  idleSeconds: positive("idle-seconds", values["idle-seconds"], quick ? 3 : 10),
   microSeconds: positive("micro-seconds", values["micro-seconds"], quick ? 2 : 5),
   concurrency: Math.floor(positive("concurrency", values.concurrency, 64)),
   burstPayments: Math.floor(positive("burst", values.burst, quick ? 3_000 : 10_000)),

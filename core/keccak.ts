@@ -69,6 +69,23 @@ export function keccak256Bytes(data: Uint8Array): Buffer {
   return state.squeeze(32);
 }
 
+let ethersNative = false;
+
+/**
+ * Makes ethers' own keccak256 run in the native binding for the rest of the process: ethers hashes in
+ * JavaScript wherever it is used (a transaction's signing hash, an event's topic hash every time a log
+ * is parsed, an address checksum every time a log or receipt is formatted). Idempotent; false (and
+ * nothing changed) where the binding does not load.
+ */
+export function useNativeKeccakInEthers(): boolean {
+  if (!native) return false;
+  if (!ethersNative) {
+    ethersKeccak256.register((data: Uint8Array) => keccak256Bytes(data));
+    ethersNative = true;
+  }
+  return true;
+}
+
 /** keccak256 of `data` as 0x hex. */
 export function keccak256Hex(data: Uint8Array): string {
   return "0x" + keccak256Bytes(data).toString("hex");

@@ -13,13 +13,15 @@ import { Registry, collectDefaultMetrics } from "prom-client";
 
 import { buildNodeApi, type HealthReport } from "./api/app.js";
 import { registerAuditRoutes } from "./audit/routes.js";
+import { ChainHeads } from "./chain/heads.js";
 import { ChainRegistryView } from "./chain/registry-view.js";
 import { credentialsFileOf, type NodeConfig } from "./config.js";
-import { FetchJsonRpcProvider } from "../core/chain/json-rpc.js";
+import { HttpJsonRpcProvider } from "../core/chain/json-rpc.js";
 import { checkDeploymentOnChain } from "../core/chain/startup.js";
 import { SettlenetError } from "../core/errors.js";
 import { Indexer } from "./indexer/indexer.js";
 import { TokenIndexer } from "./indexer/tokens.js";
+import { useNativeKeccakInEthers } from "../core/keccak.js";
 import { loadOperatorWallet } from "../core/keys.js";
 import { StopStack } from "../core/lifecycle.js";
 import { createGossipNetwork, type GossipNetwork } from "./p2p/network.js";
@@ -59,13 +61,15 @@ export interface RunningNode {
 /** Starts a node from its validated configuration. */
 export async function startNode(config: NodeConfig, modules: { logger: Logger }): Promise<RunningNode> {
   const logger = modules.logger;
+  // Every transaction hash, parsed log and formatted receipt hashes with ethers' keccak256.
+  if (!useNativeKeccakInEthers()) logger.warn("the native keccak binding did not load: hashing runs in JavaScript");
   const stack = new StopStack(logger);
   const stopAll = () => stack.stopAll();
   try {
     const deployment = await readDeployment(config.deploymentFile);
     const wallet = await loadOperatorWallet(config.keyFile, config.keyPasswordEnv);
     const chainId = BigInt(deployment.chainId);
-    const provider = new FetchJsonRpcProvider(config.rpcUrl, Network.from(chainId), {
+    const provider = new HttpJsonRpcProvider(config.rpcUrl, Network.from(chainId), {
       staticNetwork: true,
       cacheTimeout: -1,
       pollingInterval: config.indexer.pollIntervalMs,
@@ -97,7 +101,11 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const notReady = config.api.port === 0 ? undefined : await listenNotReady({ ...config.api, tls }, { logger });
     if (notReady) stack.push(() => notReady.close());
 
-    const registry = new ChainRegistryView({ deployment, pollIntervalMs: 1_000 }, { provider, logger: logger.child({ module: "registry" }) });
+    // One head poll for the indexers and the registry view: each catches up when it sees a new block.
+    const heads = new ChainHeads({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider, logger: logger.child({ module: "heads" }) });
+    heads.start();
+    stack.push(async () => heads.stop());
+    const registry = new ChainRegistryView({ deployment, pollIntervalMs: 1_000 }, { provider, heads, logger: logger.child({ module: "registry" }) });
     await registry.start();
     stack.push(() => registry.stop());
 
@@ -163,6 +171,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
       {
         provider,
+        heads,
         storage,
         institutionOf: (account) => registry.account(account)?.institution,
         logger: logger.child({ module: "indexer" }),
@@ -175,7 +184,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     stack.push(() => indexer.stop());
     const tokenIndexer = new TokenIndexer(
       { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
-      { provider, storage, logger: logger.child({ module: "token-indexer" }), onSettled: (ids) => relayer?.settled(ids) },
+      { provider, heads, storage, logger: logger.child({ module: "token-indexer" }), onSettled: (ids) => relayer?.settled(ids) },
     );
     await tokenIndexer.syncOnce();
     await tokenIndexer.start();

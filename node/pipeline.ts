@@ -76,7 +76,10 @@ export class OperationPipeline {
     if (stored.length > 0) {
       // Handed to the peers before the caller hears "accepted": a crash right after the answer must
       // still leave the operations with nodes that can fail over, not only in this node's storage.
-      this.modules.relayer?.enqueue(stored.map((a) => a.record));
+      this.modules.relayer?.enqueue(
+        stored.map((a) => a.record),
+        stored.map((a) => a.operation.op),
+      );
       await this.gossip(stored.map((a) => a.operation));
     }
     return outcomes.map((outcome) =>
@@ -100,7 +103,12 @@ export class OperationPipeline {
     }
     const { outcomes, accepted } = await this.validateGroup(items, "gossip", fromPeerId);
     const stored = await this.store(accepted);
-    if (stored.length > 0) this.modules.relayer?.enqueue(stored.map((a) => a.record));
+    if (stored.length > 0) {
+      this.modules.relayer?.enqueue(
+        stored.map((a) => a.record),
+        stored.map((a) => a.operation.op),
+      );
+    }
     if (outcomes.some((outcome) => outcome.gossip === "reject")) return "reject";
     return outcomes.some((outcome) => outcome.gossip === "accept") ? "accept" : "ignore";
   }

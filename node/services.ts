@@ -162,8 +162,11 @@ export interface ValidatedOperation {
 // ------------------------------------------------------------------ relay (node/relay/*)
 
 export interface Relayer {
-  /** Accepted operations this node should relay (origin api) or watch for failover (origin gossip). */
-  enqueue(ops: StoredOperation[]): void;
+  /**
+   * Accepted operations this node should relay (origin api) or watch for failover (origin gossip);
+   * `parsed[i]`, when given, is `ops[i]` as validation parsed it.
+   */
+  enqueue(ops: StoredOperation[], parsed?: readonly Operation[]): void;
   /** The indexer saw these operation ids finalised on-chain. */
   settled(ids: string[]): void;
   start(): Promise<void>;

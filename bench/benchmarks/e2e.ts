@@ -13,7 +13,7 @@
  */
 import { cpus } from "node:os";
 
-import { CpuMeter, cpuBottleneck, cpuPerUnit, idleCores } from "../lib/cpu.js";
+import { CpuMeter, cpuBottleneck, cpuPerUnit, idleCores, type MonotonicWindow } from "../lib/cpu.js";
 import { HoldWatcher } from "../lib/chain-watch.js";
 import type { Cluster } from "../lib/cluster.js";
 import { CountedFailure, Failures, codeOfAnswer, codeOfError, describeFailures } from "../lib/failures.js";
@@ -61,7 +61,8 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   const payers = scenario.payers;
   const escrow = scenario.deployment.contracts.escrow;
   progress.log(`measuring the network's background CPU for ${options.idleSeconds} s with no load`);
-  const idle = await idleCores(() => cluster.processes(), options.idleSeconds);
+  let idleWindow: MonotonicWindow | undefined;
+  const idle = await idleCores(() => cluster.processes(), options.idleSeconds, (w) => (idleWindow = w));
   const watcher = new HoldWatcher(scenario.chain.provider, escrow);
   await watcher.start();
   const metricBefore = await duplicateMetric(nodes);
@@ -274,6 +275,8 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
       cpu: cpuShares,
       machineCores: { busy: cpu.machineCores, otherWork: cpu.otherCores },
       cpuWindowSeconds: cpu.seconds,
+      // For bench/profile.ts: the windows on the clock CPU profiles use (idle: per second of quiet).
+      profileWindows: { load: { ...cpu.window, units: held }, ...(idleWindow ? { idle: { ...idleWindow, units: options.idleSeconds } } : {}) },
       cpuMsPerPayment: perPayment,
       idleCores: idle,
       // Batch items the chain refused during the run: as already executed (relayed twice), or otherwise.

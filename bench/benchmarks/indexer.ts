@@ -14,7 +14,7 @@ import { pino } from "pino";
 
 import { escrowOperationSchema, toContractOperation } from "../../core/operations/index.js";
 import type { StoredOperation } from "../../core/records.js";
-import { FetchJsonRpcProvider } from "../../core/chain/json-rpc.js";
+import { HttpJsonRpcProvider } from "../../core/chain/json-rpc.js";
 import { Indexer } from "../../node/indexer/indexer.js";
 import { openStorage } from "../../node/storage/db.js";
 import { startChainProcess } from "../../scripts/lib/launch/chain.js";
@@ -82,7 +82,7 @@ export async function runIndexer(options: IndexerBenchOptions): Promise<Benchmar
     const owners = new Map(s.payers.map((p) => [p.address.toLowerCase(), relayer.address]));
     owners.set(merchant.address.toLowerCase(), relayer.address);
     // The provider a node gives its indexer (node/node.ts).
-    const provider = new FetchJsonRpcProvider(chain.url, Network.from(ctx.chainId), { staticNetwork: true, cacheTimeout: -1 });
+    const provider = new HttpJsonRpcProvider(chain.url, Network.from(ctx.chainId), { staticNetwork: true, cacheTimeout: -1 });
     const indexer = new Indexer(
       { deployment: s.deployment, pollIntervalMs: 1_000 },
       { provider, storage, institutionOf: (account) => owners.get(account.toLowerCase()), logger: pino({ level: "silent" }) },

@@ -140,6 +140,8 @@ export async function runRelay(cluster: Cluster, options: RelayOptions): Promise
       secondsToHoldAll: seconds,
       cpuMsPerPayment: { chain: chainMs, origin: originMs, peers: peerMs },
       cpu: cpuShares,
+      // For bench/profile.ts: the window on the clock CPU profiles use.
+      profileWindows: { load: { ...cpu.window, units: held } },
       chain: { blocks: scan.blocks.length, transactions: scan.relayed.transactions, gasUsed: scan.blocks.reduce((n, b) => n + b.gasUsed, 0) },
     },
     durationSeconds: (performance.now() - started) / 1000,

@@ -57,6 +57,8 @@ async function machineBusySeconds(): Promise<number | undefined> {
 export interface CpuShare {
   process: string;
   role: Role | "load generator";
+  /** Its process id (CPU profiles are named after it). */
+  pid?: number;
   /** CPU seconds used during the window. */
   cpuSeconds: number;
   /** Cores kept busy on average (cpuSeconds / window seconds). */
@@ -64,6 +66,14 @@ export interface CpuShare {
 }
 
 export const LOAD_GENERATOR = "load generator (this harness process)";
+
+/** A measured window on the monotonic clock, in µs: the clock of process.hrtime and of V8's CPU profiles (bench/profile.ts). */
+export interface MonotonicWindow {
+  startUs: number;
+  endUs: number;
+}
+
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 /** Samples the network's processes and this harness over a window. */
 export class CpuMeter {
@@ -73,6 +83,8 @@ export class CpuMeter {
   private startMachine: number | undefined;
   /** Window length of the last end(), in seconds. */
   seconds = 0;
+  /** The last window (begin() to end()) on the monotonic clock. */
+  window: MonotonicWindow = { startUs: 0, endUs: 0 };
   /** Cores the whole machine kept busy during the last window (undefined off Linux). */
   machineCores: number | undefined;
   /** Of those, cores busy with work that is neither the network nor this harness (other users of the machine). */
@@ -90,6 +102,7 @@ export class CpuMeter {
     this.startMachine = await machineBusySeconds();
     this.startHarness = process.cpuUsage();
     this.startedAt = performance.now();
+    this.window = { startUs: monotonicUs(), endUs: 0 };
   }
 
   /** Ends the window: CPU use per process, busiest first, the load generator among them. */
@@ -97,15 +110,16 @@ export class CpuMeter {
     const harness = process.cpuUsage(this.startHarness);
     const seconds = (performance.now() - this.startedAt) / 1000;
     this.seconds = seconds;
+    this.window = { ...this.window, endUs: monotonicUs() };
     const shares: CpuShare[] = [];
     for (const { name, role, pid } of this.processes()) {
       const before = this.start.get(name);
       const after = pid === undefined ? undefined : await cpuSecondsOf(pid);
       if (before === undefined || after === undefined) continue;
-      shares.push({ process: name, role, cpuSeconds: round(after - before), cores: round((after - before) / seconds) });
+      shares.push({ process: name, role, ...(pid === undefined ? {} : { pid }), cpuSeconds: round(after - before), cores: round((after - before) / seconds) });
     }
     const harnessSeconds = (harness.user + harness.system) / 1e6;
-    shares.push({ process: LOAD_GENERATOR, role: "load generator", cpuSeconds: round(harnessSeconds), cores: round(harnessSeconds / seconds) });
+    shares.push({ process: LOAD_GENERATOR, role: "load generator", pid: process.pid, cpuSeconds: round(harnessSeconds), cores: round(harnessSeconds / seconds) });
     const machineAfter = await machineBusySeconds();
     this.machineCores = this.startMachine === undefined || machineAfter === undefined ? undefined : round((machineAfter - this.startMachine) / seconds);
     const ours = shares.reduce((sum, s) => sum + s.cores, 0);
@@ -142,13 +156,14 @@ export interface RoleCpu {
 
 /**
  * Cores the network's processes keep busy with no load, over `seconds` of quiet (a measurement window,
- * not a wait for anything).
+ * not a wait for anything); `onWindow` gets the window.
  */
-export async function idleCores(processes: () => MeasuredProcess[], seconds: number): Promise<number> {
+export async function idleCores(processes: () => MeasuredProcess[], seconds: number, onWindow?: (window: MonotonicWindow) => void): Promise<number> {
   const meter = new CpuMeter(processes);
   await meter.begin();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const shares = await meter.end();
+  onWindow?.(meter.window);
   return shares.filter((s) => s.role !== "load generator").reduce((sum, s) => sum + s.cpuSeconds, 0) / meter.seconds;
 }
 

@@ -11,6 +11,7 @@ import { loadArtifact } from "../../core/protocol/artifacts.js";
 import { ACCOUNT_KINDS, STATUS_ACTIVE } from "../../core/protocol/registry.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import type { AccountInfo, NodeOperator, RegistryView } from "../services.js";
+import type { ChainHeads } from "./heads.js";
 
 export interface ChainRegistryViewOptions {
   deployment: Deployment;
@@ -23,6 +24,8 @@ export interface ChainRegistryViewOptions {
 export interface ChainRegistryViewModules {
   provider: AbstractProvider;
   logger: Logger;
+  /** The node's head poll: the view catches up when it sees a new block instead of on a timer of its own. */
+  heads?: ChainHeads;
 }
 
 
@@ -80,12 +83,14 @@ export class ChainRegistryView implements RegistryView {
   private queue: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private readonly heads: ChainHeads | undefined;
 
   constructor(options: ChainRegistryViewOptions, modules: ChainRegistryViewModules) {
     this.deployment = options.deployment;
     this.pollIntervalMs = options.pollIntervalMs ?? 1000;
     this.maxBlockRange = options.maxBlockRange ?? 2000;
     this.provider = modules.provider;
+    this.heads = modules.heads;
     this.logger = modules.logger.child({ module: "registry-view" });
     this.registryAddress = getAddress(options.deployment.contracts.registry);
     this.nextBlock = options.deployment.deploymentBlock;
@@ -177,13 +182,22 @@ export class ChainRegistryView implements RegistryView {
 
   /** Catches up with the chain; concurrent calls run one after another. Rejects on RPC failure. */
   refresh(): Promise<void> {
-    const run = this.queue.then(() => this.catchUp());
+    return this.refreshTo(undefined);
+  }
+
+  /** Catches up with `head` if given (what the head poll saw), else with the head read from the chain. */
+  private refreshTo(head: number | undefined): Promise<void> {
+    const run = this.queue.then(() => this.catchUp(head));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
   private schedule(): void {
     if (!this.running) return;
+    if (this.heads) {
+      void this.follow(this.heads);
+      return;
+    }
     this.timer = setTimeout(() => {
       this.refresh()
         .catch((error: unknown) => {
@@ -195,8 +209,34 @@ export class ChainRegistryView implements RegistryView {
     this.timer.unref();
   }
 
-  private async catchUp(): Promise<void> {
-    const head = await this.provider.getBlockNumber();
+  /**
+   * Catches up once the node's head poll has seen a new block and the poll interval has passed since
+   * the last refresh (blocks come faster under load than registry changes need reading); after a
+   * failure, again after the poll interval.
+   */
+  private async follow(heads: ChainHeads): Promise<void> {
+    const pause = (ms: number) =>
+      new Promise<void>((resolve) => {
+        this.timer = setTimeout(resolve, ms);
+        this.timer.unref();
+      });
+    while (this.running) {
+      const seen = heads.seen;
+      const startedAt = Date.now();
+      try {
+        await this.refreshTo(heads.latest);
+        await heads.changed(seen);
+        const wait = startedAt + this.pollIntervalMs - Date.now();
+        if (wait > 0 && this.running) await pause(wait);
+      } catch (error) {
+        this.logger.warn({ err: error, nextBlock: this.nextBlock }, "registry refresh failed");
+        await pause(this.pollIntervalMs);
+      }
+    }
+  }
+
+  private async catchUp(knownHead: number | undefined): Promise<void> {
+    const head = knownHead ?? (await this.provider.getBlockNumber());
     let changed = false;
     try {
       while (this.nextBlock <= head) {

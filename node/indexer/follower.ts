@@ -1,10 +1,12 @@
 /**
- * The loop both chain indexers run: one sync step at a time, every poll interval, with exponential
- * backoff while the RPC fails, and a bounded wait on stop (the RPC may hang).
+ * The loop both chain indexers run: one sync step at a time, each time the node's head poll
+ * (`heads`) sees a new block (without it: every poll interval), with exponential backoff while the
+ * RPC fails, and a bounded wait on stop (the RPC may hang).
  */
 import type { Logger } from "pino";
 
 import { SettlenetError } from "../../core/errors.js";
+import type { ChainHeads } from "../chain/heads.js";
 
 const BACKOFF_START_MS = 250;
 const BACKOFF_CAP_MS = 5_000;
@@ -26,7 +28,7 @@ export class ChainFollower {
 
   constructor(
     private readonly options: FollowerOptions,
-    private readonly modules: { logger: Logger; sync: () => Promise<number> },
+    private readonly modules: { logger: Logger; sync: (head?: number) => Promise<number>; heads?: ChainHeads },
   ) {}
 
   /** Starts following the chain in the background. */
@@ -52,11 +54,11 @@ export class ChainFollower {
     if (gaveUp) this.modules.logger.warn({ waitedMs: STOP_WAIT_MS }, `${this.options.name} stopped while a step was still waiting for the RPC`);
   }
 
-  /** Indexes every block up to the head; returns the new cursor. Calls run one at a time. */
-  syncOnce(): Promise<number> {
+  /** Indexes every block up to the head (`head` if given, else read from the chain); returns the new cursor. Calls run one at a time. */
+  syncOnce(head?: number): Promise<number> {
     const run = this.queue.then(
-      () => this.modules.sync(),
-      () => this.modules.sync(),
+      () => this.modules.sync(head),
+      () => this.modules.sync(head),
     );
     this.queue = run.catch(() => undefined);
     return run;
@@ -66,12 +68,21 @@ export class ChainFollower {
     const { logger } = this.modules;
     const { name } = this.options;
     let failures = 0;
+    // The head the head poll woke this loop for: no need to ask the chain for it again.
+    let head: number | undefined;
     while (!this.stopped) {
       let delay = this.options.pollIntervalMs;
       try {
-        await this.syncOnce();
+        const seen = this.modules.heads?.seen;
+        await this.syncOnce(head);
+        head = undefined;
         if (failures > 0) logger.info({ failures }, `${name} caught up again after RPC errors`);
         failures = 0;
+        if (seen !== undefined && this.modules.heads) {
+          await this.untilStopped(this.modules.heads.changed(seen));
+          head = this.modules.heads.latest;
+          continue;
+        }
       } catch (error) {
         if (this.stopped) break;
         if (error instanceof SettlenetError && error.code === "STORAGE_CLOSED") {
@@ -79,11 +90,21 @@ export class ChainFollower {
           break;
         }
         failures += 1;
+        head = undefined;
         delay = Math.min(BACKOFF_CAP_MS, BACKOFF_START_MS * 2 ** (failures - 1));
         logger.warn({ err: error, failures, retryInMs: delay }, `${name} step failed; retrying`);
       }
       await this.sleep(delay);
     }
+  }
+
+  /** Waits for `event`, or for stop(). */
+  private untilStopped(event: Promise<void>): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      void event.then(resolve);
+    });
   }
 
   private sleep(ms: number): Promise<void> {

@@ -14,6 +14,7 @@ import { Interface, type AbstractProvider } from "ethers";
 import { outcomeOf } from "../../core/chain/outcome.js";
 import { SettlenetError } from "../../core/errors.js";
 import { EventDecoder, fetchLogs, type ChainLog, type DecodedEvent } from "./events.js";
+import type { ChainHeads } from "../chain/heads.js";
 import { ChainFollower } from "./follower.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
@@ -44,6 +45,8 @@ export interface IndexerModules {
   /** Institution id of an account (the institution that opened it), if registered. */
   institutionOf: (account: string) => string | undefined;
   logger: Logger;
+  /** The node's head poll: steps run when it sees a new block instead of on a timer of their own. */
+  heads?: ChainHeads;
   /** Operation ids this step marked executed or failed (after the step is stored). */
   onSettled?: (ids: string[]) => void;
 }
@@ -178,7 +181,7 @@ export class Indexer {
     this.escrowAddress = options.deployment.contracts.escrow;
     this.maxBlocksPerStep = options.maxBlocksPerStep ?? 2000;
     this.confirmations = options.confirmations ?? 0;
-    this.follower = new ChainFollower({ name: "indexer", pollIntervalMs: options.pollIntervalMs }, { logger: modules.logger, sync: () => this.sync() });
+    this.follower = new ChainFollower({ name: "indexer", pollIntervalMs: options.pollIntervalMs }, { logger: modules.logger, sync: (head) => this.sync(head), ...(modules.heads ? { heads: modules.heads } : {}) });
     if (!Number.isInteger(this.maxBlocksPerStep) || this.maxBlocksPerStep < 1) {
       throw new SettlenetError("INVALID_ARGUMENT", "maxBlocksPerStep must be a positive integer", { maxBlocksPerStep: this.maxBlocksPerStep });
     }
@@ -199,10 +202,10 @@ export class Indexer {
     return this.follower.syncOnce();
   }
 
-  private async sync(): Promise<number> {
+  private async sync(knownHead?: number): Promise<number> {
     const { provider, storage, logger } = this.modules;
     let cursor = (await storage.getCursor()) ?? this.options.deployment.deploymentBlock - 1;
-    const head = (await provider.getBlockNumber()) - this.confirmations;
+    const head = (knownHead ?? (await provider.getBlockNumber())) - this.confirmations;
     while (cursor < head) {
       const to = Math.min(head, cursor + this.maxBlocksPerStep);
       const settled = await this.step(cursor + 1, to);

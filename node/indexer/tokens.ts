@@ -10,6 +10,7 @@
 import { Interface, getAddress, type AbstractProvider, type Log, type LogDescription } from "ethers";
 
 import { SettlenetError } from "../../core/errors.js";
+import type { ChainHeads } from "../chain/heads.js";
 import { ChainFollower } from "./follower.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
@@ -31,6 +32,8 @@ export interface TokenIndexerModules {
   provider: AbstractProvider;
   storage: { tokens: TokenRepository };
   logger: Logger;
+  /** The node's head poll: steps run when it sees a new block instead of on a timer of their own. */
+  heads?: ChainHeads;
   /** Operation ids a step marked executed (after the step is stored). */
   onSettled?: (ids: string[]) => void;
 }
@@ -61,7 +64,7 @@ export class TokenIndexer {
     this.chainId = BigInt(options.deployment.chainId);
     this.maxBlocksPerStep = options.maxBlocksPerStep ?? 2000;
     this.confirmations = options.confirmations ?? 0;
-    this.follower = new ChainFollower({ name: "token indexer", pollIntervalMs: options.pollIntervalMs }, { logger: modules.logger, sync: () => this.sync() });
+    this.follower = new ChainFollower({ name: "token indexer", pollIntervalMs: options.pollIntervalMs }, { logger: modules.logger, sync: (head) => this.sync(head), ...(modules.heads ? { heads: modules.heads } : {}) });
   }
 
   /** Starts following the chain in the background. */
@@ -79,10 +82,10 @@ export class TokenIndexer {
     return this.follower.syncOnce();
   }
 
-  private async sync(): Promise<number> {
+  private async sync(knownHead?: number): Promise<number> {
     const { provider, storage } = this.modules;
     let cursor = (await storage.tokens.getCursor()) ?? this.options.deployment.deploymentBlock - 1;
-    const head = (await provider.getBlockNumber()) - this.confirmations;
+    const head = (knownHead ?? (await provider.getBlockNumber())) - this.confirmations;
     while (cursor < head) {
       const to = Math.min(head, cursor + this.maxBlocksPerStep);
       const settled = await this.step(cursor + 1, to);

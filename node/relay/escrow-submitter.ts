@@ -46,7 +46,9 @@ const TIMESTAMPS_KEPT = 64;
 /** Sends batches of escrow operations and records their outcomes. */
 export class EscrowBatchSubmitter {
   private readonly escrowAddress: string;
+  private readonly escrowKey: string;
   private readonly iface: Interface;
+  private readonly operationFailedTopic: string;
   private readonly sender: TransactionSender;
   private readonly storage: Storage;
   private readonly log: Logger;
@@ -57,7 +59,11 @@ export class EscrowBatchSubmitter {
     private readonly modules: EscrowBatchSubmitterModules,
   ) {
     this.escrowAddress = getAddress(options.deployment.contracts.escrow);
+    this.escrowKey = this.escrowAddress.toLowerCase();
     this.iface = new Interface(loadArtifact("PaymentEscrow").abi);
+    const failed = this.iface.getEvent("OperationFailed");
+    if (!failed) throw new SettlenetError("INTERNAL", "PaymentEscrow has no OperationFailed event");
+    this.operationFailedTopic = failed.topicHash;
     this.sender = modules.sender;
     this.storage = modules.storage;
     this.log = modules.logger;
@@ -229,7 +235,8 @@ export class EscrowBatchSubmitter {
 
   /** Index and revert data of an OperationFailed event of the escrow (read by name: the event may carry more fields). */
   private operationFailed(log: Log): { index: number; reason: string } | undefined {
-    if (getAddress(log.address) !== this.escrowAddress) return undefined;
+    // Most of a receipt's logs are the executed items' own events: told apart by their topic, unparsed.
+    if (log.topics[0] !== this.operationFailedTopic || log.address.toLowerCase() !== this.escrowKey) return undefined;
     try {
       const parsed = this.iface.parseLog(log);
       if (parsed?.name !== "OperationFailed") return undefined;

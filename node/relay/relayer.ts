@@ -100,6 +100,12 @@ const ADMISSION_CACHE_MS = 100;
 const BATCH_OVERHEAD_GAS = 100_000n;
 /** Longest a takeover waits for the lapsed holder's pending transactions to be mined or dropped. */
 const HOLDER_PENDING_WAIT_MS = 30_000;
+/**
+ * With nothing pending and nothing claimed, a lease is renewed only every this many renewal periods,
+ * valid three times as long: an idle node has nothing for others to take over, so frequent renewals
+ * would be background traffic (a signature, a gossip message and a verification on every peer) only.
+ */
+const IDLE_RENEW_PERIODS = 10;
 
 interface RelayMetrics {
   duplicates: Counter<"origin">;
@@ -154,7 +160,8 @@ export class BatchRelayer implements Relayer {
   private running = false;
   private startedAt = 0;
   private abort = new AbortController();
-  private wakeUp: (() => void) | undefined;
+  /** Whoever waits in idle() for work, each removed once woken (by wake() or its own timer). */
+  private readonly waiters = new Set<() => void>();
   private failures = 0;
   private backoffUntil = 0;
 
@@ -163,6 +170,8 @@ export class BatchRelayer implements Relayer {
   private readonly claims = new Set<string>();
   private leaseSeq = 0;
   private lastRenewalAt = 0;
+  /** When the current run of idle renewals began to be sent (undefined: the last renewal was not an idle one). */
+  private idleRenewalAt: number | undefined;
   private lastMinedAt = 0;
   private progressBlock = 0;
   /** Send → mined latency of this node's transactions (exponentially weighted). */
@@ -255,10 +264,13 @@ export class BatchRelayer implements Relayer {
     this.publishLease = publish;
   }
 
-  /** Queues API operations for relay and watches gossip operations for failover. */
-  enqueue(ops: StoredOperation[]): void {
+  /**
+   * Queues API operations for relay and watches gossip operations for failover. `parsed[i]`, when
+   * given, is `ops[i]` as validation parsed it (saves parsing the stored form again).
+   */
+  enqueue(ops: StoredOperation[], parsed?: readonly Operation[]): void {
     const now = Date.now();
-    for (const op of ops) this.admit(op, now);
+    ops.forEach((op, i) => this.admit(op, now, parsed?.[i]));
     this.wake();
   }
 
@@ -405,10 +417,10 @@ export class BatchRelayer implements Relayer {
 
   // ---------------------------------------------------------------- queueing
 
-  private admit(op: StoredOperation, now: number): void {
+  private admit(op: StoredOperation, now: number, parsed?: Operation): void {
     if (FINAL_OPERATION_STATUSES.includes(op.status) || this.isKnown(op.id)) return;
     if (op.origin === "api") {
-      const entry = this.entryOf(op, now, { urgent: false, takeover: false });
+      const entry = this.entryOf(op, now, { urgent: false, takeover: false }, parsed);
       if (!entry) return;
       this.enqueueEntry(entry);
       this.claims.add(op.id);
@@ -418,14 +430,19 @@ export class BatchRelayer implements Relayer {
     if (!this.failover.watch(op, now)) this.log.debug({ id: op.id }, "not an active institution: gossip operation not watched");
   }
 
-  private entryOf(op: StoredOperation, now: number, fields: { urgent: boolean; takeover: boolean; takenFrom?: string }): RelayEntry | undefined {
-    const parsed = operationSchema.safeParse(op.op);
-    if (!parsed.success) {
-      this.log.error({ id: op.id }, "stored operation does not parse; not relayed");
-      return undefined;
+  /** The relay entry of a stored operation; `validated` is its parsed form if validation just gave it (else the stored form is parsed). */
+  private entryOf(op: StoredOperation, now: number, fields: { urgent: boolean; takeover: boolean; takenFrom?: string }, validated?: Operation): RelayEntry | undefined {
+    let parsed = validated;
+    if (parsed === undefined) {
+      const result = operationSchema.safeParse(op.op);
+      if (!result.success) {
+        this.log.error({ id: op.id }, "stored operation does not parse; not relayed");
+        return undefined;
+      }
+      parsed = result.data;
     }
     const acceptedAt = Math.max(op.receivedAtMs, this.startedAt);
-    return relayEntry(op, parsed.data, encodeEscrowItem, { since: now, acceptedAt, budgets: this.budgets, ...fields });
+    return relayEntry(op, parsed, encodeEscrowItem, { since: now, acceptedAt, budgets: this.budgets, ...fields });
   }
 
   private isKnown(id: string): boolean {
@@ -741,12 +758,18 @@ export class BatchRelayer implements Relayer {
     if (!this.running || !publish) return;
     const now = Date.now();
     const { pending, oldest } = this.pendingWork(now);
-    const renew = this.progressing(now, pending);
+    // Idle at the last tick: no time to have stalled yet, and the long idle validity must be cut short now.
+    const renew = this.idleRenewalAt !== undefined || this.progressing(now, pending);
     const ids = [...this.claims].filter((id) => this.inflight.has(id) || this.own.has(id) || this.takeovers.has(id) || this.solo.has(id) || this.tokenQueue.has(id));
     this.claims.clear();
     if (!renew && ids.length === 0) return;
+    const idleEveryMs = IDLE_RENEW_PERIODS * this.leaseRenewMs;
+    const idle = pending === 0 && ids.length === 0;
+    if (idle && this.idleRenewalAt !== undefined && now - this.idleRenewalAt < idleEveryMs) return;
+    this.idleRenewalAt = idle ? now : undefined;
     if (renew) this.lastRenewalAt = now;
-    const validForMs = Math.min(3_600_000, Math.max(this.failoverTimeoutMs, 3 * this.leaseRenewMs, Math.round(4 * this.latencyMs)));
+    const activeValidForMs = Math.max(this.failoverTimeoutMs, 3 * this.leaseRenewMs, Math.round(4 * this.latencyMs));
+    const validForMs = Math.min(3_600_000, idle ? Math.max(activeValidForMs, 3 * idleEveryMs) : activeValidForMs);
     for (let at = 0; at === 0 || at < ids.length; at += MAX_CLAIMS_PER_MESSAGE) {
       this.leaseSeq = Math.max(this.leaseSeq + 1, now);
       const body: LeaseBody = {
@@ -915,22 +938,21 @@ export class BatchRelayer implements Relayer {
   }
 
   private wake(): void {
-    const wake = this.wakeUp;
-    this.wakeUp = undefined;
-    wake?.();
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const waiter of waiters) waiter();
   }
 
   /** Waits for wake() or `ms`, whichever comes first. */
   private idle(ms?: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(done, ms);
-      const previous = this.wakeUp;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        previous?.();
+        this.waiters.delete(done);
         resolve();
-      }
-      this.wakeUp = done;
+      };
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      this.waiters.add(done);
     });
   }
 }

@@ -21,7 +21,6 @@ import {
   JsonRpcApiProvider,
   Transaction,
   getAddress,
-  hexlify,
   keccak256,
   type FeeData,
   type Provider,
@@ -34,6 +33,7 @@ import { Counter, type Registry } from "prom-client";
 import { revertDataOf } from "../../core/chain/outcome.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { Logger } from "../services.js";
+import { signRawCall } from "./raw-transaction.js";
 
 export interface TransactionSenderOptions {
   /** How often a sent transaction's receipt is polled. */
@@ -156,10 +156,10 @@ export class TransactionSender {
   async send(request: TransactionRequest, hooks: SendHooks = {}): Promise<SentTransaction> {
     try {
       const from = await this.address();
-      const data = typeof request.data === "string" ? request.data : hexlify(request.data);
-      const call = { to: request.to, data, from };
+      // Kept as bytes: hex only where a JSON-RPC call needs it (the estimate, a signer without a local key).
+      const data = typeof request.data === "string" ? Buffer.from(request.data.slice(2), "hex") : request.data;
       const [gasLimit, fees, chainId] = await Promise.all([
-        request.gasLimit ?? this.wallet.estimateGas(call).then((estimate) => (estimate * 5n) / 4n + (request.extraGas ?? 0n)),
+        request.gasLimit ?? this.wallet.estimateGas({ to: request.to, data: hexOf(data), from }).then((estimate) => (estimate * 5n) / 4n + (request.extraGas ?? 0n)),
         this.feeData(),
         this.chainId(),
       ]);
@@ -178,7 +178,7 @@ export class TransactionSender {
    * broadcast behind the previous one. Returns the hash, the nonce and the broadcast to await.
    */
   private async signAndRecord(
-    tx: { to: string; data: string; gasLimit: bigint; chainId: bigint; fees: FeeData },
+    tx: { to: string; data: Uint8Array; gasLimit: bigint; chainId: bigint; fees: FeeData },
     hooks: SendHooks,
   ): Promise<{ hash: string; nonce: number; broadcast: Promise<void> }> {
     const epoch = this.epoch;
@@ -192,21 +192,19 @@ export class TransactionSender {
     return { hash: signed.hash, nonce, broadcast };
   }
 
-  private async sign(tx: { to: string; data: string; gasLimit: bigint; chainId: bigint; fees: FeeData }, nonce: number, epoch: number): Promise<Signed> {
+  private async sign(tx: { to: string; data: Uint8Array; gasLimit: bigint; chainId: bigint; fees: FeeData }, nonce: number, epoch: number): Promise<Signed> {
     const { fees } = tx;
     const pricing =
       fees.maxFeePerGas !== null && fees.maxPriorityFeePerGas !== null
-        ? { type: 2, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas }
-        : { type: 0, gasPrice: fees.gasPrice };
-    const transaction = Transaction.from({ to: tx.to, data: tx.data, gasLimit: tx.gasLimit, chainId: tx.chainId, nonce, ...pricing });
-    let serialized: string;
+        ? { type: 2 as const, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas }
+        : { type: 0 as const, gasPrice: fees.gasPrice ?? 0n };
     if (this.wallet instanceof BaseWallet) {
-      // Signs the transaction as built: no populate round trips, no parse of the signed bytes again.
-      transaction.signature = this.wallet.signingKey.sign(transaction.unsignedHash);
-      serialized = transaction.serialized;
-    } else {
-      serialized = await this.wallet.signTransaction({ ...transaction.toJSON(), from: await this.address() });
+      // Signs the transaction as built: no populate round trips, no hex round trips of the calldata.
+      const signed = signRawCall({ to: tx.to, gasLimit: tx.gasLimit, chainId: tx.chainId, nonce, pricing }, tx.data, this.wallet.signingKey);
+      return { ...signed, nonce, epoch };
     }
+    const transaction = Transaction.from({ to: tx.to, data: hexOf(tx.data), gasLimit: tx.gasLimit, chainId: tx.chainId, nonce, ...pricing });
+    const serialized = await this.wallet.signTransaction({ ...transaction.toJSON(), from: await this.address() });
     return { serialized, hash: keccak256(serialized), nonce, epoch };
   }
 
@@ -388,4 +386,8 @@ export function describe(error: unknown): { code?: string; message: string } {
     return { ...(typeof code === "string" ? { code } : {}), message: (error.message + cause).slice(0, 200) };
   }
   return { message: String(error) };
+}
+
+function hexOf(data: Uint8Array): string {
+  return "0x" + Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString("hex");
 }

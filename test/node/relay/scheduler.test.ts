@@ -5,7 +5,7 @@
  * order takes its operations over and claims them, so the next one leaves them alone; an operation
  * nobody claimed is relayed after the failover timeout; nothing is taken over before the index has
  * caught up with the chain, nor while the chain cannot be read; and the node's own API operations are
- * not held up behind a takeover backlog.
+ * not held up behind a takeover backlog. An idle holder renews rarely, and promptly once it has work.
  */
 import { expect } from "chai";
 import { AbiCoder, keccak256, toBeHex } from "ethers";
@@ -249,5 +249,37 @@ describe("failover by lease", function () {
     expect(new Set(ownBlocks).size).to.be.at.most(2);
     expect(Math.max(...ownBlocks), "own operations were not left behind the backlog").to.be.lessThan(Math.max(...backlogBlocks));
     expect(takeoverBatches).to.be.at.least(8);
+  });
+
+  it("renews an idle lease only every ten renewal periods, valid three times as long, and with the short validity at the first tick with work", async function () {
+    const leaseRenewMs = 100;
+    const failoverTimeoutMs = 300;
+    const stA = await storage();
+    const stB = await storage();
+    const rA = relayer(0, stA, { leaseRenewMs, failoverTimeoutMs, batchIntervalMs: 10 });
+    const rB = relayer(1, stB, { leaseRenewMs, failoverTimeoutMs });
+    const fromA: { at: number; body: { renew: boolean; validForMs: number; pending: number; claims: string } }[] = [];
+    f.linkLeases([rA, rB], (from, data) => {
+      if (from === rA) fromA.push({ at: Date.now(), body: JSON.parse(JSON.parse(new TextDecoder().decode(data)).body) });
+      return true;
+    });
+    await rA.start();
+    await rB.start();
+    await waitFor("three idle renewals", () => fromA.length >= 3);
+    const idle = fromA.slice(0, 3);
+    for (const [i, message] of idle.entries()) {
+      expect(message.body).to.include({ renew: true, pending: 0, claims: "", validForMs: 3 * 10 * leaseRenewMs });
+      if (i > 0) expect(message.at - (idle[i - 1]?.at ?? 0), "no renewal in between").to.be.at.least(10 * leaseRenewMs - 5);
+    }
+
+    const { api } = await pays(1);
+    await stA.operations.putAccepted(api);
+    rA.enqueue(api);
+    await waitFor("a lease message with work", () => fromA.some((message) => message.body.pending > 0 || message.body.claims !== ""));
+    const working = fromA.find((message) => message.body.pending > 0 || message.body.claims !== "");
+    expect(working?.body.renew).to.equal(true);
+    // The active validity (the failover timeout, or four times the observed relay latency), not the idle one.
+    expect(working?.body.validForMs).to.be.at.least(failoverTimeoutMs).and.lessThan(3 * 10 * leaseRenewMs);
+    await waitFor("the payment relayed", () => f.allFinal(stA, api));
   });
 });

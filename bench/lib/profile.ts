@@ -1,0 +1,95 @@
+/**
+ * Summaries of a V8 CPU profile (the `.cpuprofile` that `node --cpu-prof` writes): self time by
+ * module and by function within a window of the monotonic clock, and time attributed to the nearest
+ * project function on the stack.
+ */
+
+/** The parts of a `.cpuprofile` read here. */
+export interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; parent?: number; children?: number[] }[];
+  /** Microseconds on the monotonic clock (the one process.hrtime reads). */
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileSummary {
+  /** Sampled time in the window that was not idle, in µs. */
+  busyUs: number;
+  gcUs: number;
+  /** [name, µs], largest first. */
+  byModule: [string, number][];
+  byFunction: [string, number][];
+  byProjectFunction: [string, number][];
+}
+
+const IDLE = new Set(["(idle)"]);
+
+/** Where a frame's code lives: a project folder (node/relay), a package, a Node internal module, or a V8 pseudo-frame. */
+export function moduleOf(url: string, functionName: string, projectRoot: string): string {
+  if (url === "") return functionName.startsWith("(") ? functionName : "(native)";
+  if (url.startsWith("node:")) return `node:${url.slice(5).split("/").slice(0, 2).join("/")}`;
+  const path = url.startsWith("file://") ? decodeURIComponent(url.slice(7)) : url;
+  const nm = path.lastIndexOf("/node_modules/");
+  if (nm >= 0) {
+    const parts = path.slice(nm + "/node_modules/".length).split("/");
+    return parts[0]?.startsWith("@") ? `${parts[0]}/${parts[1]}` : (parts[0] ?? path);
+  }
+  if (path.startsWith(projectRoot)) {
+    const parts = path.slice(projectRoot.length).split("/");
+    return parts.length > 2 ? parts.slice(0, 2).join("/") : parts.join("/");
+  }
+  return path;
+}
+
+function isProject(url: string, projectRoot: string): boolean {
+  const path = url.startsWith("file://") ? decodeURIComponent(url.slice(7)) : url;
+  return path.startsWith(projectRoot) && !path.includes("/node_modules/");
+}
+
+/** Self time by module and function of the samples taken in [fromUs, toUs]. */
+export function summarizeProfile(profile: CpuProfile, options: { fromUs: number; toUs: number; projectRoot: string }): ProfileSummary {
+  const { projectRoot } = options;
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const selfUs = new Map<number, number>();
+  let at = profile.startTime;
+  // Each sample stands for the interval up to the next one.
+  for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i] ?? 0;
+    const next = profile.timeDeltas[i + 1] ?? 0;
+    if (at < options.fromUs || at > options.toUs) continue;
+    const id = profile.samples[i] as number;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + next);
+  }
+  const modules = new Map<string, number>();
+  const functions = new Map<string, number>();
+  const project = new Map<string, number>();
+  let busyUs = 0;
+  let gcUs = 0;
+  const label = (frame: CpuProfile["nodes"][number]["callFrame"]) => {
+    const path = frame.url.startsWith("file://") ? decodeURIComponent(frame.url.slice(7)) : frame.url;
+    const short = path.startsWith(projectRoot) ? path.slice(projectRoot.length) : path.replace(/^.*\/node_modules\//, "");
+    return `${frame.functionName || "(anonymous)"}${short ? ` ${short}:${frame.lineNumber + 1}` : ""}`;
+  };
+  for (const [id, us] of selfUs) {
+    const node = byId.get(id);
+    if (!node) continue;
+    const { callFrame } = node;
+    if (IDLE.has(callFrame.functionName)) continue;
+    busyUs += us;
+    if (callFrame.functionName === "(garbage collector)") gcUs += us;
+    const module = moduleOf(callFrame.url, callFrame.functionName, projectRoot);
+    modules.set(module, (modules.get(module) ?? 0) + us);
+    const name = label(callFrame);
+    functions.set(name, (functions.get(name) ?? 0) + us);
+    let owner: number | undefined = id;
+    while (owner !== undefined && !isProject(byId.get(owner)?.callFrame.url ?? "", projectRoot)) owner = parent.get(owner);
+    const ownerName = owner === undefined ? `(no project frame) ${module}` : label((byId.get(owner) as CpuProfile["nodes"][number]).callFrame);
+    project.set(ownerName, (project.get(ownerName) ?? 0) + us);
+  }
+  const sorted = (map: Map<string, number>) => [...map].sort((a, b) => b[1] - a[1]);
+  return { busyUs, gcUs, byModule: sorted(modules), byFunction: sorted(functions), byProjectFunction: sorted(project) };
+}
