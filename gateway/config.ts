@@ -47,6 +47,11 @@ export const webhookConfigSchema = z.strictObject({
   maxEndpointsPerMerchant: z.number().int().min(1).max(100).default(10),
   /** Refuse http:// endpoints (set false only for development on loopback). */
   requireHttps: z.boolean().default(true),
+  /**
+   * Allow endpoints whose host resolves to loopback (127.0.0.0/8, ::1): development only (the local
+   * launcher sets it). Private, link-local and other special-purpose addresses are always refused.
+   */
+  allowLoopback: z.boolean().default(false),
 });
 
 /** The dropped-order reconciler. */

@@ -10,6 +10,7 @@ import type { ChainReader } from "./adapters/chain.js";
 import type { MoneyChain } from "./adapters/money-chain.js";
 import type { FeedConfig, NodeBatchConfig, OrderDefaults } from "./config.js";
 import type { SecretBox } from "./domain/secrets.js";
+import type { HostResolver } from "./domain/webhook-target.js";
 import type { KeeperOptions } from "./jobs/keeper.js";
 import type { ReconcileOptions } from "./jobs/reconciler.js";
 import type { WebhookOptions } from "./jobs/webhooks.js";
@@ -57,4 +58,6 @@ export interface GatewayAppModules {
   money?: GatewayMoneyModules;
   /** Prometheus registry served at /metrics (a fresh one if absent). */
   metrics?: Registry;
+  /** Host name resolution for webhook targets (the system resolver if absent). */
+  resolve?: HostResolver;
 }

@@ -182,6 +182,16 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
     expect(freeze).to.include({ refusedWith: "ACCOUNT_FROZEN", lifted: true });
     expect(reconciliation?.breaks).to.equal(0);
     expect(reconciliation?.compared).to.be.at.least(n + 2);
+
+    // A merchant's development receiver on loopback may be registered on a local network; private targets may not.
+    const merchant = state.merchants[0];
+    if (!merchant) throw new Error("no merchant");
+    const client = new GatewayClient(`http://127.0.0.1:${base + 20}`, merchant);
+    const local = await client.post<{ id: string }>("/v1/webhook-endpoints", { url: "http://127.0.0.1:9/hooks" });
+    expect(local.status, JSON.stringify(local.body)).to.equal(201);
+    expect((await client.request("DELETE", `/v1/webhook-endpoints/${local.body.id}`)).status).to.equal(200);
+    const internal = await client.post<{ code: string }>("/v1/webhook-endpoints", { url: "http://10.0.0.1/hooks" });
+    expect([internal.status, internal.body.code]).to.deep.equal([400, "WEBHOOK_URL_FORBIDDEN"]);
   });
 
   it("stops every part on Ctrl-C and leaves no process behind", async function () {

@@ -12,6 +12,7 @@ import { buildApp, type GatewayAppOptions, type GatewayMoneyModules } from "../.
 import { signRequest } from "../../gateway/client/signing.js";
 import { orderDefaultsSchema } from "../../gateway/config.js";
 import type { SecretBox } from "../../gateway/domain/secrets.js";
+import type { HostResolver } from "../../gateway/domain/webhook-target.js";
 import type { GatewayStorage } from "../../gateway/storage/db.js";
 import type { Scenario } from "../helpers/chain.js";
 import { waitFor } from "../helpers/network.js";
@@ -41,6 +42,8 @@ export interface FixtureOptions {
   now?: () => number;
   /** Money modules, built anew for each (re)start; their chain access is closed on stop. */
   money?: () => GatewayMoneyModules;
+  /** Host name resolution for webhook targets (names no real resolver knows, or answers that change). */
+  resolve?: HostResolver;
 }
 
 /** Builds a gateway with every scenario merchant registered and holding one API key. */
@@ -64,7 +67,7 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
     const { node, chain, close } = nodeAndChain(options.scenario, options.nodeUrl);
     reader = { close };
     money = options.money?.();
-    const app = await buildApp(appOptions, { storage: store.storage, secrets, node, chain, logger, ...(options.now ? { now: options.now } : {}), ...(money ? { money } : {}) });
+    const app = await buildApp(appOptions, { storage: store.storage, secrets, node, chain, logger, ...(options.now ? { now: options.now } : {}), ...(money ? { money } : {}), ...(options.resolve ? { resolve: options.resolve } : {}) });
     await app.ready();
     return app;
   };

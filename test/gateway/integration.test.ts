@@ -91,7 +91,7 @@ describe("gateway integration: an external merchant over HTTP against a real nod
       permitRelayer: { keyFile: "relayer.json" },
       bank: { url: bankUrl },
       moneyTickMs: 200,
-      webhooks: { requireHttps: false, pollIntervalMs: 200 },
+      webhooks: { requireHttps: false, allowLoopback: true, pollIntervalMs: 200 },
     };
     const configFile = join(net.dir, "gateway.json");
     await writeFile(configFile, JSON.stringify(config, null, 2));

@@ -63,6 +63,8 @@ export const GATEWAY_CODES = {
   BANK_CALLBACK_MALFORMED: { status: 400, summary: "a bank callback that is not a transfer event" },
   BANK_CALLBACK_NOT_CONFIGURED: { status: 404, summary: "no bank callback secret is configured" },
   WEBHOOK_URL_INVALID: { status: 422, summary: "the webhook URL carries credentials, or is not https where the gateway requires it" },
+  WEBHOOK_URL_FORBIDDEN: { status: 400, summary: "the webhook URL's host resolves to a loopback, private, link-local, unspecified, multicast or other special-purpose address" },
+  WEBHOOK_URL_UNRESOLVABLE: { status: 400, summary: "the webhook URL's host does not resolve" },
   WEBHOOK_ENDPOINT_LIMIT: { status: 409, summary: "the merchant has the most webhook endpoints allowed" },
   WEBHOOK_ENDPOINT_NOT_FOUND: { status: 404, summary: "no webhook endpoint with this id for this merchant" },
   WEBHOOK_ENDPOINT_DISABLED: { status: 409, summary: "the webhook endpoint is disabled (it answered 410 Gone)" },

@@ -92,7 +92,7 @@ export const servicesPlugin = fp<ServicesOptions>(
             },
           )
         : undefined;
-    const webhooks = new WebhookService({ ...webhookConfigSchema.parse({}), ...options.webhooks }, { storage, secrets, logger: logger.child({ module: "webhooks" }), now });
+    const webhooks = new WebhookService({ ...webhookConfigSchema.parse({}), ...options.webhooks }, { storage, secrets, logger: logger.child({ module: "webhooks" }), now, ...(modules.resolve ? { resolve: modules.resolve } : {}) });
     const bank = money?.bank;
 
     app.decorate("nodeSubmitter", submitter);

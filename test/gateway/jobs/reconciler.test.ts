@@ -144,7 +144,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
       deploymentFile: join(net.dir, "deployment.json"),
       nodeTimeoutMs: 30_000,
       logLevel: "info",
-      webhooks: { requireHttps: false, initialDelayMs: 200, backoffFactor: 2, maxDelayMs: 1_000, pollIntervalMs: 100 },
+      webhooks: { requireHttps: false, allowLoopback: true, initialDelayMs: 200, backoffFactor: 2, maxDelayMs: 1_000, pollIntervalMs: 100 },
       // One run at start, then once a minute: nothing polls between the pay and the kill.
       reconcile: { intervalMs: 60_000, dropAfterSeconds: 1 },
     };
