@@ -28,6 +28,7 @@ export const GATEWAY_CODES = {
   IDEMPOTENCY_KEY_REUSED: { status: 422, summary: "this Idempotency-Key was used with a different request" },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, summary: "a request with this Idempotency-Key is still being processed" },
   MALFORMED: { status: 400, summary: "the request does not match the schema, or is not JSON" },
+  BAD_ADDRESS: { status: 400, summary: "an address is not 0x + 40 hex digits, or its mixed-case EIP-55 checksum is wrong (all lowercase is accepted)" },
   BODY_TOO_LARGE: { status: 413, summary: "the request body exceeds the configured limit" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: "request bodies must be application/json" },
   ROUTE_NOT_FOUND: { status: 404, summary: "no such route" },
@@ -90,10 +91,22 @@ export function statusOf(error: SettlenetError): number {
 
 const typeOf = (code: string) => `https://settlenet.dev/problems/${code.toLowerCase()}`;
 
-/** The problem document of any error. */
+/** Extension members a 5xx answer may carry: anything else could hold upstream or library text. */
+const SERVER_ERROR_MEMBERS = new Set(["upstream", "retryable", "nodeCode", "outcome"]);
+
+/**
+ * The problem document of any error. A 5xx answer's title is its code's fixed summary, never the
+ * error's message: those wrap chain, node and library failures (e.g. an ethers message with its version),
+ * which go to the log instead.
+ */
 export function problemOf(error: unknown, instance: string): Problem {
   if (error instanceof SettlenetError) {
     const status = statusOf(error);
+    if (status >= 500) {
+      const members = Object.fromEntries(Object.entries(error.meta).filter(([key]) => SERVER_ERROR_MEMBERS.has(key)));
+      const summary = Object.hasOwn(GATEWAY_CODES, error.code) ? GATEWAY_CODES[error.code as GatewayCode].summary : isOperationCode(error.code) ? OPERATION_CODES[error.code].summary : "the gateway failed";
+      return { ...members, type: typeOf(error.code), title: summary, status, code: error.code, instance };
+    }
     return { ...error.meta, type: typeOf(error.code), title: error.message, status, code: error.code, instance };
   }
   return { type: "about:blank", title: "Internal Server Error", status: 500, code: "INTERNAL", instance };
@@ -112,11 +125,13 @@ function installProblemHandler(app: FastifyInstance): void {
     let problem: Problem;
     const instance = request.url;
     if (hasZodFastifySchemaValidationErrors(error)) {
+      // A field schema may name a more precise code for its failure (e.g. BAD_ADDRESS).
+      const coded = error.validation.map((issue) => (issue.params as { params?: { code?: unknown } }).params?.code).find((c): c is GatewayCode => typeof c === "string" && Object.hasOwn(GATEWAY_CODES, c));
       problem = {
-        type: typeOf("MALFORMED"),
-        title: "Request does not match the schema",
+        type: typeOf(coded ?? "MALFORMED"),
+        title: coded ? GATEWAY_CODES[coded].summary : "Request does not match the schema",
         status: 400,
-        code: "MALFORMED",
+        code: coded ?? "MALFORMED",
         instance,
         issues: error.validation.map((issue) => ({ path: issue.instancePath, message: issue.message })),
       };
