@@ -1,7 +1,8 @@
 /**
  * Every route of the gateway, one folder per resource. Outside /v1: service status, metrics and the
  * OpenAPI document (service/) and the bank's signed callbacks (bank/). The /v1 scope is the merchant
- * API: authentication → per-merchant rate limit → Idempotency-Key → the resource's route.
+ * API: authentication → Idempotency-Key presence (money-moving POSTs) → per-merchant rate limit →
+ * Idempotency-Key → the resource's route.
  */
 import type { FastifyInstance } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -12,6 +13,7 @@ import { bankRoutes } from "./bank/index.js";
 import { disputeRoutes } from "./disputes/index.js";
 import { eventRoutes } from "./events/index.js";
 import { paymentRoutes } from "./payments/index.js";
+import { requiredIdempotencyHeaders } from "./schemas.js";
 import { payoutRoutes } from "./payouts/index.js";
 import { reportRoutes } from "./reports/index.js";
 import { serviceRoutes } from "./service/index.js";
@@ -28,6 +30,13 @@ export interface RoutesOptions {
 /** The signed merchant API. */
 const v1: FastifyPluginAsyncZod<RoutesOptions> = async (scope, options) => {
   scope.addHook("preValidation", scope.authenticate);
+  // Routes whose headers schema requires the key refuse a request without one before its body is
+  // looked at, so the answer does not depend on what else is wrong with it.
+  scope.addHook("preValidation", async (request) => {
+    if (request.routeOptions.schema?.headers === requiredIdempotencyHeaders && request.headers["idempotency-key"] === undefined) {
+      throw new SettlenetError("IDEMPOTENCY_KEY_REQUIRED", "this request moves money or changes a payment: send an Idempotency-Key header", {});
+    }
+  });
   scope.addHook(
     "preHandler",
     scope.rateLimit({

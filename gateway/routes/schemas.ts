@@ -38,6 +38,17 @@ export const idempotencyHeaders = z.looseObject({
     .describe("1-255 printable ASCII characters. The same key with the same request replays the first response (status and body); with another request it is refused (422)."),
 });
 
+/**
+ * Idempotency-Key on the POSTs that move money or change a payment: a network failure leaves the
+ * merchant unsure whether the request ran, and only the key makes the retry safe (a missing one is
+ * IDEMPOTENCY_KEY_REQUIRED).
+ */
+export const requiredIdempotencyHeaders = z.looseObject({
+  "idempotency-key": z
+    .string()
+    .describe("Required. 1-255 printable ASCII characters. The same key with the same request replays the first response (status and body); with another request it is refused (422)."),
+});
+
 /** Optional empty object: POSTs without parameters may send `{}` or no body. */
 export const emptyBody = z.strictObject({}).optional();
 

@@ -3,6 +3,8 @@
  * scenario's merchants with one API key each, the bank simulator and the money modules), a signed
  * `inject` helper, and signed GET/POST/poll helpers for a merchant.
  */
+import { randomBytes } from "node:crypto";
+
 import { expect } from "chai";
 import type { HDNodeWallet, Wallet } from "ethers";
 import type { FastifyInstance } from "fastify";
@@ -99,7 +101,8 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
 }
 
 export interface SignedInjectOptions {
-  idempotencyKey?: string;
+  /** Sent as Idempotency-Key; a POST gets a fresh one unless this is null (sent without one). */
+  idempotencyKey?: string | null;
   timestamp?: number;
   nonce?: string;
   /** Overrides or removes (undefined) headers after signing. */
@@ -138,7 +141,8 @@ export async function signedInject<T = Record<string, unknown>>(
     }),
   };
   if (text !== undefined) headers["content-type"] = "application/json";
-  if (options.idempotencyKey !== undefined) headers["idempotency-key"] = options.idempotencyKey;
+  if (typeof options.idempotencyKey === "string") headers["idempotency-key"] = options.idempotencyKey;
+  else if (options.idempotencyKey === undefined && method === "POST") headers["idempotency-key"] = `k-${randomBytes(8).toString("hex")}`;
   for (const [name, value] of Object.entries(options.headers ?? {})) {
     if (value === undefined) delete headers[name];
     else headers[name] = value;

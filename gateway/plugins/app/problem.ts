@@ -24,6 +24,7 @@ export const GATEWAY_CODES = {
   AUTH_KEY_EXPIRED: { status: 401, summary: "the API key was rotated out and its overlap window has ended" },
   AUTH_NONCE_REUSED: { status: 401, summary: "this nonce was already used with this key within the window" },
   RATE_LIMITED: { status: 429, summary: "the merchant's request budget is used up; retry after Retry-After seconds" },
+  IDEMPOTENCY_KEY_REQUIRED: { status: 400, summary: "this POST moves money or changes a payment: it needs an Idempotency-Key header" },
   IDEMPOTENCY_KEY_INVALID: { status: 400, summary: "Idempotency-Key must be 1-255 printable ASCII characters" },
   IDEMPOTENCY_KEY_REUSED: { status: 422, summary: "this Idempotency-Key was used with a different request" },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, summary: "a request with this Idempotency-Key is still being processed" },
@@ -126,7 +127,10 @@ function installProblemHandler(app: FastifyInstance): void {
     const instance = request.url;
     if (hasZodFastifySchemaValidationErrors(error)) {
       // A field schema may name a more precise code for its failure (e.g. BAD_ADDRESS).
-      const coded = error.validation.map((issue) => (issue.params as { params?: { code?: unknown } }).params?.code).find((c): c is GatewayCode => typeof c === "string" && Object.hasOwn(GATEWAY_CODES, c));
+      const missingKey = error.validationContext === "headers" && error.validation.some((issue) => issue.instancePath === "/idempotency-key");
+      const coded = missingKey
+        ? "IDEMPOTENCY_KEY_REQUIRED"
+        : error.validation.map((issue) => (issue.params as { params?: { code?: unknown } }).params?.code).find((c): c is GatewayCode => typeof c === "string" && Object.hasOwn(GATEWAY_CODES, c));
       problem = {
         type: typeOf(coded ?? "MALFORMED"),
         title: coded ? GATEWAY_CODES[coded].summary : "Request does not match the schema",

@@ -107,4 +107,20 @@ describe("gateway: Idempotency-Key on POST", function () {
     expect(res.status).to.equal(400);
     expect(res.body["code"]).to.equal("IDEMPOTENCY_KEY_INVALID");
   });
+
+  it("requires an Idempotency-Key on every POST that moves money or changes a payment, and runs none without one", async function () {
+    const id = `pay_${"0".repeat(32)}`;
+    const moneyPosts = gw.app.gatewayRoutes.filter((r) => r.method === "POST" && /^\/v1\/(payments|payouts|topups|transfers)/.test(r.url)).map((r) => r.url.replace(":id", id));
+    expect(moneyPosts).to.include.members(["/v1/payments", `/v1/payments/${id}/authorization`, `/v1/payments/${id}/refunds`, "/v1/payouts", "/v1/topups", "/v1/transfers"]);
+    for (const path of moneyPosts) {
+      const body = path === "/v1/payments" ? paymentBody(payer, "idem-no-key") : {};
+      const res = await signedInject(gw.app, a, "POST", path, body, { idempotencyKey: null });
+      expect([res.status, res.body["code"]], path).to.deep.equal([400, "IDEMPOTENCY_KEY_REQUIRED"]);
+    }
+    const list = await signedInject<{ items: unknown[] }>(gw.app, a, "GET", "/v1/payments?merchantOrderId=idem-no-key");
+    expect(list.body.items).to.deep.equal([]);
+    // Authentication still comes first: an unsigned request learns nothing about the route.
+    const unsigned = await gw.app.inject({ method: "POST", url: "/v1/payouts", payload: {} });
+    expect(unsigned.statusCode).to.equal(401);
+  });
 });
