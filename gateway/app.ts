@@ -79,7 +79,7 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   await app.register(servicesPlugin, { options, modules: { ...modules, now } });
   await app.register(authPlugin, { clockSkewSeconds: options.clockSkewSeconds, modules: { storage, secrets, now } });
   // The owner tells this process's in-progress Idempotency-Key records from those of an earlier one.
-  await app.register(idempotencyPlugin, { ttlSeconds: options.idempotencyTtlSeconds, owner: randomBytes(8).toString("hex"), modules: { storage, now } });
+  await app.register(idempotencyPlugin, { ttlSeconds: options.idempotencyTtlSeconds, owner: randomBytes(8).toString("hex"), modules: { storage, secrets, now } });
   await app.register(jobsPlugin, { options, modules: { ...modules, now, metrics } });
 
   await app.register(routes, { rateLimit: options.rateLimit });

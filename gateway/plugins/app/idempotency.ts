@@ -3,7 +3,10 @@
  * is recorded durably before it leaves; a repeat with the same request gets that response again, also
  * after a restart; the same key with another request is IDEMPOTENCY_KEY_REUSED (422); a repeat while
  * the first is still running is IDEMPOTENCY_IN_PROGRESS (409). Server errors and rate-limit refusals
- * are not recorded, so they can be retried under the same key.
+ * are not recorded, so they can be retried under the same key. A route whose answer carries a secret
+ * (config `idempotencySealed`) has its recorded body sealed under the master key: a replay must
+ * still hand the secret over (the first answer may have been lost, and the secret is shown only
+ * then), but the database must not hold it in plaintext.
  */
 import { createHash } from "node:crypto";
 
@@ -12,6 +15,7 @@ import fp from "fastify-plugin";
 
 import { SettlenetError } from "../../../core/errors.js";
 import { IDEMPOTENCY_HEADER, bodyDigest } from "../../client/signing.js";
+import type { SecretBox } from "../../domain/secrets.js";
 import type { GatewayStorage } from "../../storage/db.js";
 
 declare module "fastify" {
@@ -23,6 +27,10 @@ declare module "fastify" {
     /** Set when this request runs under an Idempotency-Key. */
     idempotencyKey: string | undefined;
   }
+  interface FastifyContextConfig {
+    /** The route's answer carries a secret: its recorded body is sealed (see above). */
+    idempotencySealed?: boolean;
+  }
 }
 
 export interface IdempotencyOptions {
@@ -33,10 +41,14 @@ export interface IdempotencyOptions {
 
 export interface IdempotencyModules {
   storage: GatewayStorage;
+  secrets: SecretBox;
   now: () => number;
 }
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The sealing context of a recorded answer: bound to its merchant and key. */
+const sealContext = (merchantId: string, key: string) => `idempotency:${merchantId}:${key}`;
 
 /** preHandler and onSend hooks implementing Idempotency-Key. */
 export function idempotencyHooks(options: IdempotencyOptions, modules: IdempotencyModules) {
@@ -56,8 +68,11 @@ export function idempotencyHooks(options: IdempotencyOptions, modules: Idempoten
       case "started":
         request.idempotencyKey = key;
         return;
-      case "replay":
-        return reply.status(outcome.response.status).type(outcome.response.contentType).header("idempotent-replayed", "true").send(outcome.response.body);
+      case "replay": {
+        const { response } = outcome;
+        const body = response.sealedBody ? modules.secrets.open(response.sealedBody, sealContext(merchant.id, key)) : response.body;
+        return reply.status(response.status).type(response.contentType).header("idempotent-replayed", "true").send(body);
+      }
       case "mismatch":
         throw new SettlenetError("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different request", {});
       case "in_progress":
@@ -76,7 +91,8 @@ export function idempotencyHooks(options: IdempotencyOptions, modules: Idempoten
         await store.abandon(merchant.id, key, options.owner);
       } else {
         const contentType = String(reply.getHeader("content-type") ?? "application/json");
-        await store.complete(merchant.id, key, options.owner, { status, contentType, body: payload });
+        const sealed = request.routeOptions.config.idempotencySealed === true;
+        await store.complete(merchant.id, key, options.owner, sealed ? { status, contentType, body: "", sealedBody: modules.secrets.seal(payload, sealContext(merchant.id, key)) } : { status, contentType, body: payload });
       }
     } catch (error) {
       // The response still goes out. The record stays in progress (retries are refused, never re-run)
