@@ -18,6 +18,7 @@ import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod
 import { Registry } from "prom-client";
 
 import type { GatewayAppModules, GatewayAppOptions } from "./options.js";
+import { adminPlugin } from "./plugins/app/admin.js";
 import { authPlugin } from "./plugins/app/auth.js";
 import { idempotencyPlugin } from "./plugins/app/idempotency.js";
 import { jobsPlugin } from "./plugins/app/jobs.js";
@@ -77,6 +78,7 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   const { storage, secrets } = modules;
   await app.register(problemPlugin);
   await app.register(servicesPlugin, { options, modules: { ...modules, now } });
+  await app.register(adminPlugin, { credentialsFile: options.adminCredentialsFile, modules: { storage, secrets, now } });
   await app.register(authPlugin, { clockSkewSeconds: options.clockSkewSeconds, modules: { storage, secrets, now } });
   // The owner tells this process's in-progress Idempotency-Key records from those of an earlier one.
   await app.register(idempotencyPlugin, { ttlSeconds: options.idempotencyTtlSeconds, owner: randomBytes(8).toString("hex"), modules: { storage, secrets, now } });

@@ -142,6 +142,8 @@ export const gatewayConfigSchema = z.strictObject({
   /** How often open payouts, top-ups and transfers are advanced (bank and node polled). */
   moneyTickMs: z.number().int().min(50).max(60_000).default(1_000),
   webhooks: webhookConfigSchema.prefault({}),
+  /** The admin API (/admin/v1): hashed bearer credentials, in a file of their own (`settlenet gateway admin credential add`). */
+  admin: z.strictObject({ credentialsFile: z.string().min(1) }).optional(),
   reconcile: reconcileConfigSchema.prefault({}),
   keeper: keeperConfigSchema.prefault({}),
 });
@@ -159,6 +161,7 @@ const gatewayConfig: ConfigSpec<typeof gatewayConfigSchema> = {
     deploymentFile: at(config.deploymentFile),
     ...(config.custodian ? { custodian: { ...config.custodian, keyFile: at(config.custodian.keyFile) } } : {}),
     ...(config.permitRelayer ? { permitRelayer: { ...config.permitRelayer, keyFile: at(config.permitRelayer.keyFile) } } : {}),
+    ...(config.admin ? { admin: { credentialsFile: at(config.admin.credentialsFile) } } : {}),
   }),
 };
 

@@ -37,6 +37,8 @@ export interface GatewayAppOptions {
   nodeBatch?: Partial<NodeBatchConfig>;
   /** Following the node's change feed (defaults: config.ts feedConfigSchema). */
   feed?: Partial<FeedConfig>;
+  /** The admin credentials file (domain/admin-credentials.ts); without it the admin API refuses everyone. */
+  adminCredentialsFile?: string | undefined;
 }
 
 /** What money movement and payer actions need; without it those routes answer MONEY_NOT_CONFIGURED. */

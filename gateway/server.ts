@@ -74,6 +74,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         keeper: config.keeper,
         nodeBatch: config.nodeBatch,
         feed: config.feed,
+        adminCredentialsFile: config.admin?.credentialsFile,
       },
       { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }), metrics, money: { chain: moneyChain, custodian, bank } },
     );

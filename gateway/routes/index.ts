@@ -1,6 +1,7 @@
 /**
  * Every route of the gateway, one folder per resource. Outside /v1: service status, metrics and the
- * OpenAPI document (service/) and the bank's signed callbacks (bank/). The /v1 scope is the merchant
+ * OpenAPI document (service/), the bank's signed callbacks (bank/) and the admin API (admin/, under
+ * /admin/v1 with an admin credential). The /v1 scope is the merchant
  * API: authentication → Idempotency-Key presence (money-moving POSTs) → per-merchant rate limit →
  * Idempotency-Key → the resource's route.
  */
@@ -8,6 +9,7 @@ import type { FastifyInstance } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 
 import { SettlenetError } from "../../core/errors.js";
+import { adminRoutes } from "./admin/index.js";
 import { balanceRoutes } from "./balance/index.js";
 import { bankRoutes } from "./bank/index.js";
 import { disputeRoutes } from "./disputes/index.js";
@@ -64,9 +66,16 @@ const v1: FastifyPluginAsyncZod<RoutesOptions> = async (scope, options) => {
   await scope.register(reportRoutes);
 };
 
+/** The admin API: an admin credential on every route. */
+const admin: FastifyPluginAsyncZod = async (scope) => {
+  scope.addHook("preValidation", scope.authenticateAdmin);
+  await scope.register(adminRoutes);
+};
+
 /** Registers every route; the app's plugins (services, auth, idempotency, rate limit) come first. */
 export async function routes(app: FastifyInstance, options: RoutesOptions): Promise<void> {
   await app.register(serviceRoutes);
   await app.register(bankRoutes);
   await app.register(v1, { prefix: "/v1", ...options });
+  await app.register(admin, { prefix: "/admin/v1" });
 }

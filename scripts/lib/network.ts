@@ -273,6 +273,15 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     const keyPassword = state?.keyPassword ?? randomBytes(16).toString("hex");
     const masterKey = state?.masterKey ?? randomBytes(32).toString("hex");
     const env = { [KEY_PASSWORD_ENV]: keyPassword, [MASTER_KEY_ENV]: masterKey };
+    // The operator's admin credential for the gateway's admin API (its token in a 0600 file, the gateway keeping only its hash).
+    const adminCredentialsFile = join(dirOf("gateway"), "admin-credentials.json");
+    const adminTokenFile = join(dirOf("gateway"), "admin-token");
+    if (!existsSync(adminTokenFile)) {
+      const { issueAdminCredential } = await import("../../gateway/domain/admin-credentials.js");
+      await rm(adminCredentialsFile, { force: true });
+      const { token } = await issueAdminCredential(adminCredentialsFile, "operator");
+      await writeFile(adminTokenFile, `${token}\n`, { mode: 0o600 });
+    }
 
     // Peer keys first: their ids are registered on-chain.
     const peerIds: string[] = [];
@@ -359,6 +368,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         rateLimit: { max: 100_000, timeWindowMs: 60_000 },
         // Merchants' development receivers listen on http://127.0.0.1 (private and link-local stay refused).
         webhooks: { requireHttps: false, allowLoopback: true },
+        admin: { credentialsFile: adminCredentialsFile },
         logLevel,
       };
     }
