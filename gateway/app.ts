@@ -84,6 +84,6 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   await app.register(idempotencyPlugin, { ttlSeconds: options.idempotencyTtlSeconds, owner: randomBytes(8).toString("hex"), modules: { storage, secrets, now } });
   await app.register(jobsPlugin, { options, modules: { ...modules, now, metrics } });
 
-  await app.register(routes, { rateLimit: options.rateLimit });
+  await app.register(routes, { rateLimit: options.rateLimit, addressRateLimit: options.addressRateLimit });
   return app;
 }

@@ -111,6 +111,13 @@ export const gatewayConfigSchema = z.strictObject({
       timeWindowMs: z.number().int().min(1_000).default(60_000),
     })
     .prefault({}),
+  /** Per client address budget of /v1, /admin/v1 and /metrics, applied before authentication (unsigned floods). */
+  addressRateLimit: z
+    .strictObject({
+      max: z.number().int().min(1).default(1_200),
+      timeWindowMs: z.number().int().min(1_000).default(60_000),
+    })
+    .prefault({}),
   /** Largest accepted request body in bytes. */
   bodyLimit: z.number().int().min(1_024).max(10 * 1024 * 1024).default(64 * 1024),
   /** Accepted difference between a request's timestamp and the gateway's clock. */

@@ -20,6 +20,8 @@ export interface GatewayAppOptions {
   deployment: Deployment;
   orders: OrderDefaults;
   rateLimit: { max: number; timeWindowMs: number };
+  /** Per client address request budget, before authentication (none if absent). */
+  addressRateLimit?: { max: number; timeWindowMs: number } | undefined;
   bodyLimit: number;
   clockSkewSeconds: number;
   idempotencyTtlSeconds: number;

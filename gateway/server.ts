@@ -65,6 +65,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         deployment,
         orders: config.orders,
         rateLimit: config.rateLimit,
+        addressRateLimit: config.addressRateLimit,
         bodyLimit: config.bodyLimit,
         clockSkewSeconds: config.clockSkewSeconds,
         idempotencyTtlSeconds: config.idempotencyTtlSeconds,

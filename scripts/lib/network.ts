@@ -366,6 +366,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         masterKeyEnv: MASTER_KEY_ENV,
         // A local network driven by one demo client: the per-merchant budget is not the point here.
         rateLimit: { max: 100_000, timeWindowMs: 60_000 },
+        addressRateLimit: { max: 1_000_000, timeWindowMs: 60_000 },
         // Merchants' development receivers listen on http://127.0.0.1 (private and link-local stay refused).
         webhooks: { requireHttps: false, allowLoopback: true },
         admin: { credentialsFile: adminCredentialsFile },

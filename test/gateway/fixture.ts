@@ -4,6 +4,7 @@
  * `inject` helper, and signed GET/POST/poll helpers for a merchant.
  */
 import { randomBytes } from "node:crypto";
+import { join } from "node:path";
 
 import { expect } from "chai";
 import type { HDNodeWallet, Wallet } from "ethers";
@@ -13,6 +14,7 @@ import { pino } from "pino";
 import { buildApp, type GatewayAppOptions, type GatewayMoneyModules } from "../../gateway/app.js";
 import { signRequest } from "../../gateway/client/signing.js";
 import { orderDefaultsSchema } from "../../gateway/config.js";
+import { issueAdminCredential } from "../../gateway/domain/admin-credentials.js";
 import type { SecretBox } from "../../gateway/domain/secrets.js";
 import type { HostResolver } from "../../gateway/domain/webhook-target.js";
 import type { GatewayStorage } from "../../gateway/storage/db.js";
@@ -28,6 +30,10 @@ export interface GatewayFixture {
   storage: GatewayStorage;
   secrets: SecretBox;
   merchants: TestMerchant[];
+  /** An admin credential's bearer token (admin API, /metrics), unless the test gave its own credentials file. */
+  adminToken: string;
+  /** GET /metrics with the admin credential. */
+  metrics(): Promise<string>;
   /** Closes the app and the database, keeping the directory. */
   stop(): Promise<void>;
   /** Opens the same directory again with a fresh app (a restart). */
@@ -52,6 +58,12 @@ export interface FixtureOptions {
 export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFixture> {
   const store = await gatewayStore(options.scenario);
   const { dir, secrets, merchants } = store;
+  let adminToken = "";
+  let adminCredentialsFile = options.app?.adminCredentialsFile;
+  if (adminCredentialsFile === undefined) {
+    adminCredentialsFile = join(dir, "admin-credentials.json");
+    adminToken = (await issueAdminCredential(adminCredentialsFile, "test-admin")).token;
+  }
   const logger = pino({ level: "silent" });
   const appOptions: GatewayAppOptions = {
     deployment: options.scenario.deployment,
@@ -62,6 +74,7 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
     idempotencyTtlSeconds: 86_400,
     pruneIntervalMs: 0,
     ...options.app,
+    adminCredentialsFile,
   };
   let reader: { close(): Promise<void> };
   let money: GatewayMoneyModules | undefined;
@@ -81,6 +94,10 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
     },
     secrets,
     merchants,
+    adminToken,
+    async metrics() {
+      return (await fixture.app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${adminToken}` } })).body;
+    },
     async stop() {
       await fixture.app.close();
       await reader.close();

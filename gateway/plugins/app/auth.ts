@@ -1,11 +1,11 @@
 /**
  * Merchant authentication of every /v1 request (headers and canonical request: client/signing.ts).
- * Checks, cheapest first: headers present and well-formed → timestamp within the skew → key known →
- * HMAC → key not revoked/expired and merchant active → nonce unused (durably recorded). The key's
+ * Checks, cheapest first: headers present and well-formed → timestamp within the skew → HMAC with
+ * the key's secret (an unknown key fails here, answering exactly as a bad signature) → key not revoked/expired and merchant active → nonce unused (durably recorded). The key's
  * status is told only to a caller that proved it holds the secret. The plugin decorates the app with
  * `authenticate`, the preValidation hook the signed scope adds (routes/index.ts).
  */
-import { timingSafeEqual } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
@@ -44,6 +44,7 @@ export function merchantOf(request: { merchant: MerchantRecord | null }): Mercha
   return request.merchant;
 }
 
+const UNKNOWN_KEY_SECRET = randomBytes(32).toString("base64url");
 const TIMESTAMP = /^[0-9]{1,12}$/;
 const NONCE = /^[A-Za-z0-9_-]{16,128}$/;
 const SIGNATURE = /^v1=[0-9a-f]{64}$/;
@@ -78,13 +79,14 @@ export function merchantAuth(options: AuthOptions, modules: AuthModules) {
       });
     }
 
+    // An unknown key id and a wrong signature answer alike (and cost the same HMAC), so key ids cannot be probed.
     const key = await modules.storage.apiKeys.get(keyId);
-    if (!key) throw new SettlenetError("AUTH_UNKNOWN_KEY", "unknown API key", {});
-    const expected = Buffer.from(requestSignature(apiKeySecret(key, modules.secrets), canonicalRequest(request.method, request.raw.url ?? request.url, timestamp, nonce, request.rawBody)));
+    const secret = key ? apiKeySecret(key, modules.secrets) : UNKNOWN_KEY_SECRET;
+    const expected = Buffer.from(requestSignature(secret, canonicalRequest(request.method, request.raw.url ?? request.url, timestamp, nonce, request.rawBody)));
     const given = Buffer.from(signature);
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-      request.log.debug({ keyId }, "bad request signature");
-      throw new SettlenetError("AUTH_BAD_SIGNATURE", "the request signature does not match", {});
+    if (!key || expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      request.log.debug({ keyId, known: key !== undefined }, "bad request signature");
+      throw new SettlenetError("AUTH_BAD_SIGNATURE", "the key id or the request signature is not valid", {});
     }
     if (key.revokedAtMs !== undefined && key.revokedAtMs <= nowMs) throw new SettlenetError("AUTH_KEY_REVOKED", "the API key is revoked", { keyId });
     if (key.expiresAtMs !== undefined && key.expiresAtMs <= nowMs) throw new SettlenetError("AUTH_KEY_EXPIRED", "the API key was rotated out and its overlap window has ended", { keyId });

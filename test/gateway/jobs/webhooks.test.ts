@@ -272,11 +272,11 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
     await waitFor("the redelivery", () => receiver.duplicates === duplicatesBefore + 1, 10_000, 50);
     expect(receiver.unique.size).to.equal(before);
 
-    const metrics = await gw.app.inject({ method: "GET", url: "/metrics" });
+    const metrics = { body: await gw.metrics() };
     expect(metrics.body).to.match(/gateway_webhook_attempts_total\{result="failed"\} [1-9]/);
     expect(metrics.body).to.match(/gateway_webhook_deliveries_total\{result="succeeded"\} [1-9]/);
     // The receiver counts the redelivery before the gateway stores the attempt's outcome: wait for it.
-    await waitFor("no pending delivery", async () => (await gw.app.inject({ method: "GET", url: "/metrics" })).body.includes("gateway_webhook_pending_deliveries 0"), 10_000, 50);
+    await waitFor("no pending delivery", async () => (await gw.metrics()).includes("gateway_webhook_pending_deliveries 0"), 10_000, 50);
   });
 
   it("resumes pending deliveries after a restart", async function () {
@@ -330,7 +330,7 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
       expect(repair.eventIds).to.deep.equal([]);
       const stored = await gw.storage.orders.get(created.body.id);
       expect(stored?.status).to.equal("expired");
-      const metrics = await gw.app.inject({ method: "GET", url: "/metrics" });
+      const metrics = { body: await gw.metrics() };
       expect(metrics.body).to.match(/gateway_reconcile_repairs_total\{kind="order_expired"\} 1/);
     } finally {
       offsetMs = 0;
