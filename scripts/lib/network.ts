@@ -86,8 +86,10 @@ const stateSchema = z.strictObject({
   chainId: z.string(),
   deploymentFile: z.string(),
   attestedReserves: z.string(),
-  /** Development secrets: the operators' keystore password and the gateway master key. */
+  /** Development secrets: the root of the keystore passwords and the gateway master key. */
   keyPassword: z.string(),
+  /** "per-process": each process's keystores have their own password, derived from `keyPassword` (absent: one shared password, networks provisioned before). */
+  keystorePasswords: z.literal("per-process").optional(),
   masterKey: z.string(),
   nodes: z.array(z.strictObject({ name: z.string(), role: z.enum(["institution", "regulator"]), address: z.string(), peerId: z.string() })),
   merchants: z.array(
@@ -108,6 +110,12 @@ const stateSchema = z.strictObject({
   cycleSeconds: z.number().int().positive().optional(),
 });
 export type NetworkState = z.infer<typeof stateSchema>;
+
+/** The password of process `name`'s keystores (its own, derived from the root one, on networks provisioned with per-process passwords). */
+export function keystorePasswordOf(state: Pick<NetworkState, "keyPassword" | "keystorePasswords"> | undefined, keyPassword: string, name: string): string {
+  const perProcess = !state || state.keystorePasswords === "per-process";
+  return perProcess ? createHmac("sha256", keyPassword).update(`keystore:${name}`).digest("hex") : keyPassword;
+}
 
 /** Where a running network answers. */
 export interface NetworkEndpoints {
@@ -272,7 +280,11 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     for (const name of ["chain", "gateway", "bank", ...NODE_NAMES]) await mkdir(dirOf(name), { recursive: true });
     const keyPassword = state?.keyPassword ?? randomBytes(16).toString("hex");
     const masterKey = state?.masterKey ?? randomBytes(32).toString("hex");
-    const env = { [KEY_PASSWORD_ENV]: keyPassword, [MASTER_KEY_ENV]: masterKey };
+    // Each process gets only its own secrets: a node its keystore's password, the gateway its keystores'
+    // password and the master key, the bank neither. Passwords are derived per process from the root one.
+    const passwordOf = (name: string) => keystorePasswordOf(state, keyPassword, name);
+    const envOf = (name: string): NodeJS.ProcessEnv =>
+      name === "bank" ? {} : name === "gateway" ? { [KEY_PASSWORD_ENV]: passwordOf(name), [MASTER_KEY_ENV]: masterKey } : { [KEY_PASSWORD_ENV]: passwordOf(name) };
     // The operator's admin credential for the gateway's admin API (its token in a 0600 file, the gateway keeping only its hash).
     const adminCredentialsFile = join(dirOf("gateway"), "admin-credentials.json");
     const adminTokenFile = join(dirOf("gateway"), "admin-token");
@@ -315,7 +327,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       }));
       for (const [i, name] of NODE_NAMES.entries()) {
         const wallet = name === "regulator" ? DEV_ACCOUNTS.regulator() : DEV_ACCOUNTS.institution(i);
-        await writeOperatorKeystore(join(dirOf(name), "operator.json"), wallet.privateKey, keyPassword, true);
+        await writeOperatorKeystore(join(dirOf(name), "operator.json"), wallet.privateKey, passwordOf(name), true);
       }
       const merchants = await provisionGatewayMerchants(gatewayConfig(), masterKey);
       state = {
@@ -325,6 +337,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         deploymentFile: "deployment.json",
         attestedReserves: attestedReserves.toString(),
         keyPassword,
+        keystorePasswords: "per-process",
         masterKey,
         nodes,
         merchants,
@@ -350,8 +363,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     // network provisioned before the gateway moved money).
     const custodianKeyFile = join(dirOf("gateway"), "custodian.json");
     const relayerKeyFile = join(dirOf("gateway"), "permit-relayer.json");
-    if (!existsSync(custodianKeyFile)) await writeOperatorKeystore(custodianKeyFile, DEV_ACCOUNTS.institution(0).privateKey, keyPassword, true);
-    if (!existsSync(relayerKeyFile)) await writeOperatorKeystore(relayerKeyFile, DEV_ACCOUNTS.permitRelayer().privateKey, keyPassword, true);
+    if (!existsSync(custodianKeyFile)) await writeOperatorKeystore(custodianKeyFile, DEV_ACCOUNTS.institution(0).privateKey, passwordOf("gateway"), true);
+    if (!existsSync(relayerKeyFile)) await writeOperatorKeystore(relayerKeyFile, DEV_ACCOUNTS.permitRelayer().privateKey, passwordOf("gateway"), true);
     // Shared by the bank simulator (signs its callbacks) and the gateway (verifies them); derived, so nothing more to keep.
     const bankCallbackSecret = createHmac("sha256", masterKey).update("settlenet bank callbacks").digest("hex");
     const cycleSeconds = provisioned.cycleSeconds ?? 86_400;
@@ -396,7 +409,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         };
         const configFile = join(dirOf(name), "node.json");
         await writeConfig(configFile, config);
-        return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env });
+        return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env: envOf(name) });
       }),
     );
     parts.push(...nodeParts);
@@ -415,7 +428,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       logLevel,
     };
     await writeConfig(join(dirOf("bank"), "bank.json"), bankConfig);
-    const bank = spawnPart({ name: "bank", args: settlenet("bank", "start", "--config", join(dirOf("bank"), "bank.json")), logFile: join(dirOf("bank"), "bank.log"), env });
+    const bank = spawnPart({ name: "bank", args: settlenet("bank", "start", "--config", join(dirOf("bank"), "bank.json")), logFile: join(dirOf("bank"), "bank.log"), env: envOf("bank") });
     parts.push(bank);
     const services = order.stage(() => bank.stop());
     const gwConfigFile = join(dirOf("gateway"), "gateway.json");
@@ -426,7 +439,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       bank: { url: endpoints.bank, callbackSecret: bankCallbackSecret },
     };
     await writeConfig(gwConfigFile, gwConfig);
-    const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", gwConfigFile), logFile: join(dirOf("gateway"), "gateway.log"), env });
+    const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", gwConfigFile), logFile: join(dirOf("gateway"), "gateway.log"), env: envOf("gateway") });
     parts.push(gateway);
     services.add(() => gateway.stop());
     await Promise.all([waitHealthy(bank, endpoints.bank, readyTimeoutMs), waitHealthy(gateway, endpoints.gateway, readyTimeoutMs)]);

@@ -24,7 +24,7 @@ import { GatewayClient } from "../../gateway/client/client.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import { readDeployment, type Deployment } from "../../core/protocol/deployment.js";
 import { signEscrowOperation, signTokenOperation } from "../../core/operations/index.js";
-import type { NetworkEndpoints, NetworkState } from "./network.js";
+import { keystorePasswordOf, type NetworkEndpoints, type NetworkState } from "./network.js";
 
 // ------------------------------------------------------------------ sizes and plans
 
@@ -810,7 +810,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
   if (size.payments < RECLAIMED_INDEX + 1) throw new Error(`the scenario needs at least ${RECLAIMED_INDEX + 1} payments`);
   const deployment = await readDeployment(join(options.root, state.deploymentFile));
   const regulatorName = state.nodes.find((n) => n.role === "regulator")?.name ?? "regulator";
-  const regulator = await Wallet.fromEncryptedJson(await readFile(join(options.root, regulatorName, "operator.json"), "utf8"), state.keyPassword);
+  const regulator = await Wallet.fromEncryptedJson(await readFile(join(options.root, regulatorName, "operator.json"), "utf8"), keystorePasswordOf(state, state.keyPassword, regulatorName));
   const clients = new Map(state.merchants.map((m) => [m.id, new GatewayClient(endpoints.gateway, { keyId: m.keyId, secret: m.secret })]));
   const payers = state.payers.slice(0, size.payers).map((p) => new Wallet(p.privateKey));
   const merchants = state.merchants.map((m) => m.id);
