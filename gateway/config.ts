@@ -146,6 +146,17 @@ export const gatewayConfigSchema = z.strictObject({
       timeoutMs: z.number().int().min(100).default(10_000),
     })
     .optional(),
+  /** Bounds on merchants' top-ups (money in minor units as decimal strings). */
+  topups: z
+    .strictObject({
+      /** Largest single top-up (default ¥1,000,000.00). */
+      maxAmount: z.string().regex(/^[1-9][0-9]{0,38}$/).default("100000000"),
+      /** Most one merchant may top up in 24 hours, failed top-ups not counted (default ¥5,000,000.00). */
+      dailyMaxAmount: z.string().regex(/^[1-9][0-9]{0,38}$/).default("500000000"),
+      /** Mint attempts (about 5 s apart) before a top-up whose deposit the bank confirmed ends `failed`, with an error log and a topup.failed event. */
+      maxMintAttempts: z.number().int().min(1).max(100).default(5),
+    })
+    .prefault({}),
   /** How often open payouts, top-ups and transfers are advanced (bank and node polled). */
   moneyTickMs: z.number().int().min(50).max(60_000).default(1_000),
   webhooks: webhookConfigSchema.prefault({}),

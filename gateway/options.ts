@@ -9,6 +9,7 @@ import type { BankAdapter } from "./adapters/bank.js";
 import type { ChainReader } from "./adapters/chain.js";
 import type { MoneyChain } from "./adapters/money-chain.js";
 import type { FeedConfig, NodeBatchConfig, OrderDefaults } from "./config.js";
+import type { TopupLimits } from "./domain/money.js";
 import type { SecretBox } from "./domain/secrets.js";
 import type { HostResolver } from "./domain/webhook-target.js";
 import type { KeeperOptions } from "./jobs/keeper.js";
@@ -20,6 +21,8 @@ export interface GatewayAppOptions {
   deployment: Deployment;
   orders: OrderDefaults;
   rateLimit: { max: number; timeWindowMs: number };
+  /** Top-up bounds (defaults: domain/money.ts DEFAULT_TOPUP_LIMITS). */
+  topups?: TopupLimits | undefined;
   /** Per client address request budget, before authentication (none if absent). */
   addressRateLimit?: { max: number; timeWindowMs: number } | undefined;
   bodyLimit: number;

@@ -66,6 +66,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         orders: config.orders,
         rateLimit: config.rateLimit,
         addressRateLimit: config.addressRateLimit,
+        topups: { maxAmount: BigInt(config.topups.maxAmount), dailyMaxAmount: BigInt(config.topups.dailyMaxAmount), maxMintAttempts: config.topups.maxMintAttempts },
         bodyLimit: config.bodyLimit,
         clockSkewSeconds: config.clockSkewSeconds,
         idempotencyTtlSeconds: config.idempotencyTtlSeconds,

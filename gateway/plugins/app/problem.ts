@@ -55,6 +55,8 @@ export const GATEWAY_CODES = {
   TOPUP_NOT_FOUND: { status: 404, summary: "no top-up with this id for this merchant" },
   TRANSFER_NOT_FOUND: { status: 404, summary: "no transfer with this id for this merchant" },
   INSUFFICIENT_BALANCE: { status: 422, summary: "the merchant's on-chain token balance is smaller than the amount" },
+  TOPUP_ACCOUNT_MISMATCH: { status: 422, summary: "top-ups are collected only from the merchant's registered bank account (the payout account registered on-chain)" },
+  TOPUP_LIMIT_EXCEEDED: { status: 422, summary: "the top-up is above the per-top-up limit, or would take the merchant's last 24 hours of top-ups above the daily limit" },
   PAYOUT_ACCOUNT_MISMATCH: { status: 422, summary: "the bank account is not the payout account registered for the merchant on-chain" },
   RECIPIENT_NOT_MERCHANT: { status: 422, summary: "transfers go to another active merchant registered on-chain" },
   TRANSFER_REFERENCE_CONFLICT: { status: 409, summary: "the transfer reference is already used with different details" },
