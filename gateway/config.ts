@@ -143,6 +143,8 @@ export const gatewayConfigSchema = z.strictObject({
       url: z.url({ protocol: /^https?$/ }),
       /** Verifies the bank's callbacks at POST /bank/callbacks (without it, settlements are learnt by polling only). */
       callbackSecret: z.string().min(16).optional(),
+      /** The gateway's client id and HMAC secret at the bank: every request to it is signed. */
+      client: z.strictObject({ id: z.string().min(1), secret: z.string().min(32) }).optional(),
       timeoutMs: z.number().int().min(100).default(10_000),
     })
     .optional(),

@@ -54,7 +54,12 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
     stack.push(() => moneyChain.close());
     const bank = config.bank
       ? new HttpBankAdapter(
-          { baseUrl: config.bank.url, timeoutMs: config.bank.timeoutMs, ...(config.bank.callbackSecret ? { callbackSecret: config.bank.callbackSecret } : {}) },
+          {
+            baseUrl: config.bank.url,
+            timeoutMs: config.bank.timeoutMs,
+            ...(config.bank.callbackSecret ? { callbackSecret: config.bank.callbackSecret } : {}),
+            ...(config.bank.client ? { client: config.bank.client } : {}),
+          },
           { logger: logger.child({ module: "bank" }) },
         )
       : undefined;

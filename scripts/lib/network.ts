@@ -24,6 +24,7 @@ import { SettlenetError } from "../../core/errors.js";
 import { writeOperatorKeystore } from "../../core/keys.js";
 import { CONTRACT_NAMES } from "../../core/protocol/artifacts.js";
 import { writeDeployment } from "../../core/protocol/deployment.js";
+import { bankRequestHeaders } from "../../core/bank/wire.js";
 import { startChainProcess } from "./launch/chain.js";
 import { DEV_ACCOUNTS, provisionConsortium } from "./launch/consortium.js";
 import { nodePeerId, spawnNode } from "./launch/nodes.js";
@@ -115,6 +116,11 @@ export type NetworkState = z.infer<typeof stateSchema>;
 export function keystorePasswordOf(state: Pick<NetworkState, "keyPassword" | "keystorePasswords"> | undefined, keyPassword: string, name: string): string {
   const perProcess = !state || state.keystorePasswords === "per-process";
   return perProcess ? createHmac("sha256", keyPassword).update(`keystore:${name}`).digest("hex") : keyPassword;
+}
+
+/** A bank client of the local network (`gateway` or `operator`): its id and HMAC secret, derived from the master key. */
+export function bankClientOf(state: Pick<NetworkState, "masterKey">, id: "gateway" | "operator"): { id: string; secret: string } {
+  return { id, secret: createHmac("sha256", state.masterKey).update(`settlenet bank client ${id}`).digest("hex") };
 }
 
 /** Where a running network answers. */
@@ -367,6 +373,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     if (!existsSync(relayerKeyFile)) await writeOperatorKeystore(relayerKeyFile, DEV_ACCOUNTS.permitRelayer().privateKey, passwordOf("gateway"), true);
     // Shared by the bank simulator (signs its callbacks) and the gateway (verifies them); derived, so nothing more to keep.
     const bankCallbackSecret = createHmac("sha256", masterKey).update("settlenet bank callbacks").digest("hex");
+    // The bank's callers, each with its own HMAC secret (derived likewise): the gateway, and the launcher itself (opening reserves, the demo's checks).
+    const bankClients = (["gateway", "operator"] as const).map((id) => bankClientOf({ masterKey }, id));
     const cycleSeconds = provisioned.cycleSeconds ?? 86_400;
 
     function gatewayConfig(): GatewayConfigInput & { dataDir: string } {
@@ -425,6 +433,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       seed: "settlenet-dev",
       callbackUrl: `${endpoints.gateway}/bank/callbacks`,
       callbackSecret: bankCallbackSecret,
+      clients: bankClients,
       logLevel,
     };
     await writeConfig(join(dirOf("bank"), "bank.json"), bankConfig);
@@ -436,7 +445,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       ...gatewayConfig(),
       custodian: { keyFile: custodianKeyFile, keyPasswordEnv: KEY_PASSWORD_ENV },
       permitRelayer: { keyFile: relayerKeyFile, keyPasswordEnv: KEY_PASSWORD_ENV },
-      bank: { url: endpoints.bank, callbackSecret: bankCallbackSecret },
+      bank: { url: endpoints.bank, callbackSecret: bankCallbackSecret, client: bankClients[0] },
     };
     await writeConfig(gwConfigFile, gwConfig);
     const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", gwConfigFile), logFile: join(dirOf("gateway"), "gateway.log"), env: envOf("gateway") });
@@ -444,7 +453,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     services.add(() => gateway.stop());
     await Promise.all([waitHealthy(bank, endpoints.bank, readyTimeoutMs), waitHealthy(gateway, endpoints.gateway, readyTimeoutMs)]);
     progress("gateway and bank simulator ready");
-    await openBankReserves(endpoints.bank, provisioned);
+    await openBankReserves(endpoints.bank, provisioned, bankClientOf(provisioned, "operator"));
 
     const failure = new Promise<{ part: string; how: string; lastLine: string; logFile: string }>((resolveFailure) => {
       for (const part of parts) {
@@ -465,9 +474,10 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
  * account at the bank: one opening deposit, so payouts (which the bank pays from that account) are
  * covered. The bank keys transfers by reference, so repeating this at every start changes nothing.
  */
-async function openBankReserves(bankUrl: string, state: NetworkState): Promise<void> {
-  const body = { reference: "opening-reserves", account: "Custodian reserve opening balance", amount: state.attestedReserves, currency: "CNY" };
-  const response = await fetch(`${bankUrl}/v1/deposits`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+async function openBankReserves(bankUrl: string, state: NetworkState, client: { id: string; secret: string }): Promise<void> {
+  const body = JSON.stringify({ reference: "opening-reserves", account: "Custodian reserve opening balance", amount: state.attestedReserves, currency: "CNY" });
+  const headers = { "content-type": "application/json", ...bankRequestHeaders(client, "POST", "/v1/deposits", body) };
+  const response = await fetch(`${bankUrl}/v1/deposits`, { method: "POST", headers, body, signal: AbortSignal.timeout(10_000) });
   if (response.status !== 200 && response.status !== 201) {
     throw new SettlenetError("BANK_RESERVES_FAILED", `the bank simulator refused the custodian's opening reserves deposit (${response.status})`, { status: response.status });
   }
