@@ -35,6 +35,10 @@ export const bankConfigSchema = z
     callbackSecret: z.string().min(16, "use at least 16 characters").optional(),
     /** Backoff between callback attempts. */
     callbackRetryMs: msRange(DAY_MS).default({ min: 500, max: 60_000 }),
+    /** The callers of the bank's API and their HMAC secrets: every request but /health must be signed by one. */
+    clients: z.array(z.strictObject({ id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), secret: z.string().min(32, "use at least 32 characters") })).min(1),
+    /** Replay window of signed requests. */
+    requestToleranceSeconds: z.number().int().min(1).max(3_600).default(300),
     /** Makes latencies and answers reproducible. */
     seed: z.string().min(1).optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -77,6 +81,8 @@ export async function startBankServer(config: BankConfig, modules: { logger: Log
         latencyMs: config.latencyMs,
         failureRate: config.failureRate,
         callbackRetryMs: config.callbackRetryMs,
+        clients: Object.fromEntries(config.clients.map((c) => [c.id, c.secret])),
+        requestToleranceSeconds: config.requestToleranceSeconds,
         ...(config.seed !== undefined ? { seed: config.seed } : {}),
         ...(config.callbackUrl !== undefined ? { callbackUrl: config.callbackUrl } : {}),
         ...(config.callbackSecret !== undefined ? { callbackSecret: config.callbackSecret } : {}),

@@ -9,7 +9,7 @@
  *
  * Built without `listen` (buildBankSimulator); server.ts runs it as its own process.
  */
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
@@ -23,6 +23,8 @@ import type { Logger } from "pino";
 import { transferWire, type BankStore, type CallbackRecord, type TransferPlan } from "./store.js";
 import {
   BANK_CALLBACK_HEADERS,
+  BANK_REQUEST_HEADERS,
+  signBankRequest,
   reserveSchema,
   signCallback,
   transferListQuerySchema,
@@ -52,6 +54,14 @@ export interface BankSimulatorOptions {
   callbackRetryMs?: { min: number; max: number };
   /** How long one callback attempt may take. */
   callbackTimeoutMs?: number;
+  /**
+   * Callers and their HMAC secrets (client id → secret): every route but /health then needs a signed
+   * request (core/bank/wire.ts BANK_REQUEST_HEADERS); anything else is 401 BANK_AUTH_FAILED and changes
+   * nothing. The bank process always has some (server.ts); without them (in-process tests only) the API is open.
+   */
+  clients?: Record<string, string>;
+  /** Largest accepted distance between a request's timestamp and the bank's clock (replay window). */
+  requestToleranceSeconds?: number;
   bodyLimit?: number;
 }
 
@@ -70,6 +80,7 @@ const BANK_STATUS: Record<string, number> = {
   STORAGE_CLOSED: 503,
   STORAGE_IO_ERROR: 503,
   STORAGE_CORRUPT: 500,
+  BANK_AUTH_FAILED: 401,
 };
 
 /** Settles due transfers (one timer, armed for the earliest) and delivers the callback outbox. */
@@ -281,6 +292,39 @@ export async function buildBankSimulator(options: BankSimulatorOptions, modules:
         .type(PROBLEM_CONTENT_TYPE)
         .send({ ...problemOf(error, request.url), status });
     });
+    const clients = options.clients;
+    if (clients) {
+      // The signature covers the body as sent: keep its text.
+      scope.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+        (request as unknown as { rawBody: string }).rawBody = body as string;
+        try {
+          done(null, (body as string).length === 0 ? undefined : JSON.parse(body as string));
+        } catch (error) {
+          done(error as Error, undefined);
+        }
+      });
+      const tolerance = options.requestToleranceSeconds ?? 300;
+      scope.addHook("preValidation", async (request) => {
+        if (request.url === "/health") return;
+        const one = (name: string) => {
+          const value = request.headers[name];
+          return Array.isArray(value) ? value[0] : value;
+        };
+        const client = one(BANK_REQUEST_HEADERS.client);
+        const timestamp = one(BANK_REQUEST_HEADERS.timestamp);
+        const signature = one(BANK_REQUEST_HEADERS.signature) ?? "";
+        const secret = client !== undefined && Object.hasOwn(clients, client) ? clients[client] : undefined;
+        const ts = timestamp !== undefined && /^[0-9]{1,12}$/.test(timestamp) ? Number(timestamp) : undefined;
+        const fresh = ts !== undefined && Math.abs(Math.floor(Date.now() / 1000) - ts) <= tolerance;
+        const expected = Buffer.from(signBankRequest(secret ?? "unknown client", request.method, request.url, ts ?? 0, (request as unknown as { rawBody?: string }).rawBody ?? ""));
+        const given = Buffer.from(signature);
+        const matches = expected.length === given.length && timingSafeEqual(expected, given);
+        if (!secret || !fresh || !matches) {
+          modules.logger.warn({ client, route: request.routeOptions.url, fresh }, "unauthenticated bank request refused");
+          throw new SettlenetError("BANK_AUTH_FAILED", "the request is not signed by a known client within the replay window", {});
+        }
+      });
+    }
     const api = scope.withTypeProvider<ZodTypeProvider>();
 
     for (const kind of ["deposit", "payout"] as const) {

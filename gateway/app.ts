@@ -16,6 +16,7 @@ import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod
 import { Registry } from "prom-client";
 
 import type { GatewayAppModules, GatewayAppOptions } from "./options.js";
+import { adminPlugin } from "./plugins/app/admin.js";
 import { authPlugin } from "./plugins/app/auth.js";
 import { idempotencyPlugin } from "./plugins/app/idempotency.js";
 import { jobsPlugin } from "./plugins/app/jobs.js";
@@ -75,10 +76,11 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   const { storage, secrets } = modules;
   await app.register(problemPlugin);
   await app.register(servicesPlugin, { options, modules: { ...modules, now } });
+  await app.register(adminPlugin, { credentialsFile: options.adminCredentialsFile, modules: { storage, secrets, now } });
   await app.register(authPlugin, { clockSkewSeconds: options.clockSkewSeconds, modules: { storage, secrets, now } });
-  await app.register(idempotencyPlugin, { ttlSeconds: options.idempotencyTtlSeconds, modules: { storage, now } });
+  await app.register(idempotencyPlugin, { ttlSeconds: options.idempotencyTtlSeconds, modules: { storage, secrets, now } });
   await app.register(jobsPlugin, { options, modules: { ...modules, now, metrics } });
 
-  await app.register(routes, { rateLimit: options.rateLimit });
+  await app.register(routes, { rateLimit: options.rateLimit, addressRateLimit: options.addressRateLimit });
   return app;
 }

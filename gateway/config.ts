@@ -47,6 +47,11 @@ export const webhookConfigSchema = z.strictObject({
   maxEndpointsPerMerchant: z.number().int().min(1).max(100).default(10),
   /** Refuse http:// endpoints (set false only for development on loopback). */
   requireHttps: z.boolean().default(true),
+  /**
+   * Allow endpoints whose host resolves to loopback (127.0.0.0/8, ::1): development only (the local
+   * launcher sets it). Private, link-local and other special-purpose addresses are always refused.
+   */
+  allowLoopback: z.boolean().default(false),
 });
 
 /** The dropped-order reconciler. */
@@ -110,6 +115,13 @@ export const gatewayConfigSchema = z.strictObject({
       timeWindowMs: z.number().int().min(1_000).default(60_000),
     })
     .prefault({}),
+  /** Per client address budget of /v1, /admin/v1 and /metrics, applied before authentication (unsigned floods). */
+  addressRateLimit: z
+    .strictObject({
+      max: z.number().int().min(1).default(1_200),
+      timeWindowMs: z.number().int().min(1_000).default(60_000),
+    })
+    .prefault({}),
   /** Largest accepted request body in bytes. */
   bodyLimit: z.number().int().min(1_024).max(10 * 1024 * 1024).default(64 * 1024),
   /** Accepted difference between a request's timestamp and the gateway's clock. */
@@ -135,12 +147,27 @@ export const gatewayConfigSchema = z.strictObject({
       url: z.url({ protocol: /^https?$/ }),
       /** Verifies the bank's callbacks at POST /bank/callbacks (without it, settlements are learnt by polling only). */
       callbackSecret: z.string().min(16).optional(),
+      /** The gateway's client id and HMAC secret at the bank: every request to it is signed. */
+      client: z.strictObject({ id: z.string().min(1), secret: z.string().min(32) }).optional(),
       timeoutMs: z.number().int().min(100).default(10_000),
     })
     .optional(),
+  /** Bounds on merchants' top-ups (money in minor units as decimal strings). */
+  topups: z
+    .strictObject({
+      /** Largest single top-up (default ¥1,000,000.00). */
+      maxAmount: z.string().regex(/^[1-9][0-9]{0,38}$/).default("100000000"),
+      /** Most one merchant may top up in 24 hours, failed top-ups not counted (default ¥5,000,000.00). */
+      dailyMaxAmount: z.string().regex(/^[1-9][0-9]{0,38}$/).default("500000000"),
+      /** Mint attempts (about 5 s apart) before a top-up whose deposit the bank confirmed ends `failed`, with an error log and a topup.failed event. */
+      maxMintAttempts: z.number().int().min(1).max(100).default(5),
+    })
+    .prefault({}),
   /** How often open payouts, top-ups and transfers are advanced (bank and node polled). */
   moneyTickMs: z.number().int().min(50).max(60_000).default(1_000),
   webhooks: webhookConfigSchema.prefault({}),
+  /** The admin API (/admin/v1): hashed bearer credentials, in a file of their own (`settlenet gateway admin credential add`). */
+  admin: z.strictObject({ credentialsFile: z.string().min(1) }).optional(),
   reconcile: reconcileConfigSchema.prefault({}),
   keeper: keeperConfigSchema.prefault({}),
 });
@@ -159,6 +186,7 @@ const gatewayConfig: ConfigSpec<typeof gatewayConfigSchema> = {
     ...(config.nodeCredentialFile ? { nodeCredentialFile: at(config.nodeCredentialFile) } : {}),
     ...(config.custodian ? { custodian: { ...config.custodian, keyFile: at(config.custodian.keyFile) } } : {}),
     ...(config.permitRelayer ? { permitRelayer: { ...config.permitRelayer, keyFile: at(config.permitRelayer.keyFile) } } : {}),
+    ...(config.admin ? { admin: { credentialsFile: at(config.admin.credentialsFile) } } : {}),
   }),
 };
 

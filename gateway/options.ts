@@ -9,7 +9,9 @@ import type { BankAdapter } from "./adapters/bank.js";
 import type { ChainReader } from "./adapters/chain.js";
 import type { MoneyChain } from "./adapters/money-chain.js";
 import type { FeedConfig, NodeBatchConfig, OrderDefaults } from "./config.js";
+import type { TopupLimits } from "./domain/money.js";
 import type { SecretBox } from "./domain/secrets.js";
+import type { HostResolver } from "./domain/webhook-target.js";
 import type { KeeperOptions } from "./jobs/keeper.js";
 import type { ReconcileOptions } from "./jobs/reconciler.js";
 import type { WebhookOptions } from "./jobs/webhooks.js";
@@ -19,6 +21,10 @@ export interface GatewayAppOptions {
   deployment: Deployment;
   orders: OrderDefaults;
   rateLimit: { max: number; timeWindowMs: number };
+  /** Top-up bounds (defaults: domain/money.ts DEFAULT_TOPUP_LIMITS). */
+  topups?: TopupLimits | undefined;
+  /** Per client address request budget, before authentication (none if absent). */
+  addressRateLimit?: { max: number; timeWindowMs: number } | undefined;
   bodyLimit: number;
   clockSkewSeconds: number;
   idempotencyTtlSeconds: number;
@@ -36,6 +42,8 @@ export interface GatewayAppOptions {
   nodeBatch?: Partial<NodeBatchConfig>;
   /** Following the node's change feed (defaults: config.ts feedConfigSchema). */
   feed?: Partial<FeedConfig>;
+  /** The admin credentials file (domain/admin-credentials.ts); without it the admin API refuses everyone. */
+  adminCredentialsFile?: string | undefined;
 }
 
 /** What money movement and payer actions need; without it those routes answer MONEY_NOT_CONFIGURED. */
@@ -57,4 +65,6 @@ export interface GatewayAppModules {
   money?: GatewayMoneyModules;
   /** Prometheus registry served at /metrics (a fresh one if absent). */
   metrics?: Registry;
+  /** Host name resolution for webhook targets (the system resolver if absent). */
+  resolve?: HostResolver;
 }

@@ -58,7 +58,12 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
     stack.push(() => moneyChain.close());
     const bank = config.bank
       ? new HttpBankAdapter(
-          { baseUrl: config.bank.url, timeoutMs: config.bank.timeoutMs, ...(config.bank.callbackSecret ? { callbackSecret: config.bank.callbackSecret } : {}) },
+          {
+            baseUrl: config.bank.url,
+            timeoutMs: config.bank.timeoutMs,
+            ...(config.bank.callbackSecret ? { callbackSecret: config.bank.callbackSecret } : {}),
+            ...(config.bank.client ? { client: config.bank.client } : {}),
+          },
           { logger: logger.child({ module: "bank" }) },
         )
       : undefined;
@@ -69,6 +74,8 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         deployment,
         orders: config.orders,
         rateLimit: config.rateLimit,
+        addressRateLimit: config.addressRateLimit,
+        topups: { maxAmount: BigInt(config.topups.maxAmount), dailyMaxAmount: BigInt(config.topups.dailyMaxAmount), maxMintAttempts: config.topups.maxMintAttempts },
         bodyLimit: config.bodyLimit,
         clockSkewSeconds: config.clockSkewSeconds,
         idempotencyTtlSeconds: config.idempotencyTtlSeconds,
@@ -78,6 +85,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         keeper: config.keeper,
         nodeBatch: config.nodeBatch,
         feed: config.feed,
+        adminCredentialsFile: config.admin?.credentialsFile,
       },
       { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }), metrics, money: { chain: moneyChain, custodian, bank } },
     );

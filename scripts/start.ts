@@ -1,6 +1,7 @@
 /**
  * `npm start`: brings up the whole local network (scripts/lib/network.ts), prints where everything
- * answers, the merchants' API credentials and commands to try, and stops every part on Ctrl-C.
+ * answers, the merchants' key ids and where their secrets are (never a secret itself) and commands to
+ * try, and stops every part on Ctrl-C.
  *   npm start [-- --reset] [-- --base-port <n>] [-- --payers <n>] [-- --cycle-seconds <n>]
  *   npm start -- --chain-url <url> [--deployment <file>]   (on an existing chain, e.g. anvil: deploys or
  *                                                        reuses, funds the keys from the governance key)
@@ -36,8 +37,9 @@ export function describeNetwork(net: RunningNetwork): string {
     `  gateway             ${endpoints.gateway}   (merchant API /v1, docs ${endpoints.gateway}/docs, OpenAPI ${endpoints.gateway}/openapi.json)`,
     `  bank simulator      ${endpoints.bank}`,
     "",
-    "Merchant credentials (HMAC-signed requests; see docs/gateway.md)",
-    ...state.merchants.map((m) => `  ${m.id.padEnd(12)} ${m.address}  key id ${m.keyId}  secret ${m.secret}`),
+    `Merchant credentials (HMAC-signed requests; see docs/gateway.md): secrets in ${net.root}/network.json (mode 0600)`,
+    ...state.merchants.map((m) => `  ${m.id.padEnd(12)} ${m.address}  key id ${m.keyId}`),
+    `Gateway admin credential (admin API /admin/v1, /metrics): ${net.root}/gateway/admin-token (mode 0600)`,
     "",
     `Payers: ${state.payers.length} funded customers (keys in ${net.root}/network.json).`,
     `Settlement cycles: ${state.cycleSeconds ?? 86_400} s of chain time; AML large-value alerts from ${yuan(LOCAL_LARGE_VALUE_THRESHOLD)}.`,

@@ -90,6 +90,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       deploymentFile: net.deploymentFile,
       // The benchmark measures capacity: the per-merchant request budget (a policy, default 600/min) must not cap it.
       rateLimit: { max: 1_000_000_000 },
+      addressRateLimit: { max: 1_000_000_000 },
       logLevel: "info",
     };
     const configFile = join(dir, "gateway.json");

@@ -10,7 +10,7 @@
  *   bank-signature:  "v1=" + hex(HMAC-SHA256(secret, `${timestamp}.${rawBody}`))
  * Any 2xx answer acknowledges the event; anything else (or no answer) is retried with backoff.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
 import { z } from "zod";
 
@@ -105,6 +105,33 @@ export const BANK_CALLBACK_HEADERS = {
   timestamp: "bank-timestamp",
   signature: "bank-signature",
 } as const;
+
+/**
+ * Headers of a signed request to the bank (every route but /health): the caller's client id, Unix
+ * seconds of signing, and "v1=" + hex(HMAC-SHA256(client secret, canonical request)), the canonical
+ * request being `METHOD \n path?query \n timestamp \n hex(sha256(raw body))`. The bank refuses a
+ * timestamp outside its replay window; transfer requests are idempotent by reference besides.
+ */
+export const BANK_REQUEST_HEADERS = {
+  client: "bank-client-id",
+  timestamp: "bank-request-timestamp",
+  signature: "bank-request-signature",
+} as const;
+
+/** The `bank-request-signature` of a request. */
+export function signBankRequest(secret: string, method: string, pathWithQuery: string, timestamp: number, body: string): string {
+  const digest = createHash("sha256").update(body, "utf8").digest("hex");
+  return `v1=${createHmac("sha256", secret).update(`${method.toUpperCase()}\n${pathWithQuery}\n${timestamp}\n${digest}`).digest("hex")}`;
+}
+
+/** The three headers that sign a request as `client`. */
+export function bankRequestHeaders(client: { id: string; secret: string }, method: string, pathWithQuery: string, body: string, nowSeconds = Math.floor(Date.now() / 1000)): Record<string, string> {
+  return {
+    [BANK_REQUEST_HEADERS.client]: client.id,
+    [BANK_REQUEST_HEADERS.timestamp]: String(nowSeconds),
+    [BANK_REQUEST_HEADERS.signature]: signBankRequest(client.secret, method, pathWithQuery, nowSeconds, body),
+  };
+}
 
 /** RFC 9457 problem document as the bank sends it (extension members allowed). */
 export const bankProblemSchema = z.looseObject({

@@ -22,6 +22,7 @@ import type { z } from "zod";
 import { SettlenetError } from "../../core/errors.js";
 import type { Logger } from "pino";
 import {
+  bankRequestHeaders,
   BANK_CALLBACK_HEADERS,
   bankProblemSchema,
   callbackEventSchema,
@@ -126,6 +127,8 @@ export interface BankAdapter {
 export interface HttpBankAdapterOptions {
   /** The bank API's base URL, e.g. http://127.0.0.1:7400. */
   baseUrl: string;
+  /** Signs every request to the bank as this client (core/bank/wire.ts BANK_REQUEST_HEADERS). */
+  client?: { id: string; secret: string };
   /** Verifies callbacks; without it handleCallback refuses everything. */
   callbackSecret?: string;
   /** Largest accepted distance between a callback's timestamp and now. */
@@ -324,11 +327,16 @@ export class HttpBankAdapter implements BankAdapter {
     const route = path.split("?")[0];
     let response: Response;
     let text: string;
+    const payload = body === undefined ? undefined : JSON.stringify(body);
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: body === undefined ? { accept: "application/json" } : { accept: "application/json", "content-type": "application/json" },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        headers: {
+          accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(this.options.client ? bankRequestHeaders(this.options.client, method, path, payload ?? "") : {}),
+        },
+        ...(payload === undefined ? {} : { body: payload }),
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
       });
       text = await response.text();

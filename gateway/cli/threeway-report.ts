@@ -72,7 +72,7 @@ export async function threeWayReportCommand(args: string[], output: (text: strin
       {
         storage,
         node: new NodeApiClient({ baseUrl: nodeUrl, timeoutMs: 30_000, ...(nodeCredential ? { credentials: nodeCredential } : {}) }),
-        bank: new HttpBankAdapter({ baseUrl: bankUrl }, { logger: pino({ level: "silent" }) }),
+        bank: new HttpBankAdapter({ baseUrl: bankUrl, ...(config.bank?.client ? { client: config.bank.client } : {}) }, { logger: pino({ level: "silent" }) }),
         deployment,
       },
       merchant !== undefined ? { merchantId: merchant } : {},

@@ -20,6 +20,7 @@ export const EVENT_TYPES = [
   "dispute.resolved",
   "payout.paid",
   "payout.failed",
+  "topup.failed",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -60,7 +61,7 @@ export interface DeliveryAttempt {
   durationMs: number;
   /** The receiver's HTTP status, absent when no answer came (refused, reset, timeout). */
   statusCode?: number;
-  /** Why it failed without an HTTP answer (e.g. ECONNREFUSED, TIMEOUT). */
+  /** Why it failed without an HTTP answer: UNREACHABLE (any network failure or timeout, deliberately not told apart) or ADDRESS_FORBIDDEN. */
   error?: string;
   succeeded: boolean;
 }

@@ -1,12 +1,14 @@
 /**
- * Merchant administration (what the admin CLI does) and access to the secrets the gateway holds for
- * merchants: their on-chain signing keys and their API key secrets, both sealed under the master key.
+ * Merchant administration (what the admin API and CLI do) and access to the secrets the gateway holds
+ * for merchants: their on-chain signing keys and their API key secrets, both sealed under the master
+ * key. Every change lands in the gateway's audit log with who made it, in the change's own batch.
  */
 import { randomBytes } from "node:crypto";
 
 import { Wallet } from "ethers";
 import { z } from "zod";
 
+import type { AuditAction } from "../../core/audit/log.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
@@ -18,11 +20,29 @@ const privateKeySchema = z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/, "expected a 
 const merchantContext = (id: string) => `merchant:${id}`;
 const apiKeyContext = (keyId: string) => `apiKey:${keyId}`;
 
+/** Who performs an admin action, as authenticated (the admin API's credential id, or the local operator). */
+export interface AdminActor {
+  actor: string;
+  role: string;
+}
+
+/** The actor of actions taken with direct access to the database (provisioning, the CLI while the gateway is stopped). */
+export const LOCAL_ADMIN: AdminActor = { actor: "local", role: "admin" };
+
 export interface AdminModules {
   storage: GatewayStorage;
   secrets: SecretBox;
   now?: () => number;
+  /** Recorded in the audit log (LOCAL_ADMIN if absent). */
+  by?: AdminActor;
 }
+
+const auditOf = (modules: AdminModules, action: string, target: string, details?: AuditAction["details"]): AuditAction => ({
+  ...(modules.by ?? LOCAL_ADMIN),
+  action,
+  target,
+  ...(details ? { details } : {}),
+});
 
 /** A newly created API key: the secret is shown this once and stored only encrypted. */
 export interface IssuedApiKey {
@@ -54,7 +74,7 @@ export async function addMerchant(
     status: "active",
     createdAtMs: (modules.now ?? Date.now)(),
   };
-  await modules.storage.merchants.create(record);
+  await modules.storage.merchants.create(record, auditOf(modules, "merchant.add", id, { address: record.address }));
   return { id, name: record.name, address: record.address };
 }
 
@@ -64,7 +84,11 @@ export async function createApiKey(merchantId: string, modules: AdminModules, ro
   const keyId = `key_${randomBytes(16).toString("hex")}`;
   const secret = `sk_${randomBytes(32).toString("base64url")}`;
   const record: ApiKeyRecord = { keyId, merchantId, secret: modules.secrets.seal(secret, apiKeyContext(keyId)), createdAtMs: now };
-  const retired = await modules.storage.apiKeys.create(record, rotateOverlapSeconds === undefined ? undefined : now + rotateOverlapSeconds * 1000);
+  const audit = auditOf(modules, rotateOverlapSeconds === undefined ? "apiKey.create" : "apiKey.rotate", merchantId, {
+    keyId,
+    ...(rotateOverlapSeconds === undefined ? {} : { overlapSeconds: rotateOverlapSeconds }),
+  });
+  const retired = await modules.storage.apiKeys.create(record, rotateOverlapSeconds === undefined ? undefined : now + rotateOverlapSeconds * 1000, audit);
   return {
     merchantId,
     keyId,
@@ -82,8 +106,14 @@ export function rotateApiKeys(merchantId: string, overlapSeconds: number, module
 
 /** Revokes a key immediately. */
 export async function revokeApiKey(merchantId: string, keyId: string, modules: AdminModules): Promise<{ keyId: string; revokedAt: string }> {
-  const record = await modules.storage.apiKeys.revoke(merchantId, keyId, (modules.now ?? Date.now)());
+  const record = await modules.storage.apiKeys.revoke(merchantId, keyId, (modules.now ?? Date.now)(), auditOf(modules, "apiKey.revoke", merchantId, { keyId }));
   return { keyId, revokedAt: new Date(record.revokedAtMs ?? 0).toISOString() };
+}
+
+/** Suspends a merchant (every key refused at once) or reactivates it. */
+export async function setMerchantStatus(merchantId: string, status: MerchantRecord["status"], modules: AdminModules): Promise<{ id: string; status: MerchantRecord["status"] }> {
+  const next = await modules.storage.merchants.setStatus(merchantId, status, auditOf(modules, status === "active" ? "merchant.reactivate" : "merchant.suspend", merchantId));
+  return { id: next.id, status: next.status };
 }
 
 /** The merchant's keys without secrets. */

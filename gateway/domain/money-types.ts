@@ -120,7 +120,7 @@ export interface PayerActionRecord {
 
 /** A merchant event caused by a money state change (delivered by the webhook outbox). */
 export interface MoneyEvent {
-  type: "payout.paid" | "payout.failed";
+  type: "payout.paid" | "payout.failed" | "topup.failed";
   merchantId: string;
   /** The object the event is about, as the API shows it. */
   data: Record<string, unknown>;

@@ -47,8 +47,22 @@ const ALREADY_THERE = new Set(["DUPLICATE", "ALREADY_EXECUTED"]);
 /** Wait before re-signing a mint whose previous attempt failed. */
 const RETRY_MINT_MS = 5_000;
 
+/** Bounds on top-ups (config: `topups`). */
+export interface TopupLimits {
+  /** Largest single top-up (minor units). */
+  maxAmount: bigint;
+  /** Most a merchant may top up in 24 hours, failed top-ups not counted (minor units). */
+  dailyMaxAmount: bigint;
+  /** Mint attempts before a confirmed deposit's top-up ends `failed` (and is left to operators). */
+  maxMintAttempts: number;
+}
+
+export const DEFAULT_TOPUP_LIMITS: TopupLimits = { maxAmount: 100_000_000n, dailyMaxAmount: 500_000_000n, maxMintAttempts: 5 };
+
 export interface MoneyServiceOptions {
   deployment: Deployment;
+  /** DEFAULT_TOPUP_LIMITS if absent. */
+  topups?: TopupLimits;
   /** Validity of the operations the gateway signs, from chain time. */
   operationDeadlineSeconds: number;
 }
@@ -202,10 +216,31 @@ export class MoneyService {
 
   // ---------------------------------------------------------------- top-ups
 
-  /** Asks the bank to collect a deposit; tokens are minted when it confirms. */
+  /**
+   * Asks the bank to collect a deposit from the merchant's registered bank account (the one payouts go
+   * to: nobody else's account can be drawn on), within the per-top-up and daily limits; tokens are
+   * minted when the bank confirms.
+   */
   async createTopup(merchant: MerchantRecord, input: { amount: string; currency: string; account: string }): Promise<TopupRecord> {
     this.requireMoney();
     const token = this.token(input.currency);
+    const limits = this.options.topups ?? DEFAULT_TOPUP_LIMITS;
+    const amount = BigInt(input.amount);
+    if (amount > limits.maxAmount) {
+      throw new SettlenetError("TOPUP_LIMIT_EXCEEDED", `a top-up may be at most ${limits.maxAmount} minor units`, { limit: limits.maxAmount.toString(), period: "single" });
+    }
+    const recent = await this.toppedUpSince(merchant, this.now() - 86_400_000);
+    if (recent + amount > limits.dailyMaxAmount) {
+      throw new SettlenetError("TOPUP_LIMIT_EXCEEDED", `top-ups may total at most ${limits.dailyMaxAmount} minor units in 24 hours`, { limit: limits.dailyMaxAmount.toString(), period: "day", used: recent.toString() });
+    }
+    try {
+      await this.requirePayoutAccount(merchant, input.account);
+    } catch (error) {
+      if (error instanceof SettlenetError && error.code === "PAYOUT_ACCOUNT_MISMATCH") {
+        throw new SettlenetError("TOPUP_ACCOUNT_MISMATCH", "top-ups are collected only from the merchant's registered bank account", { field: "account" });
+      }
+      throw error;
+    }
     // The bank would collect the deposit and the mint to a frozen account would then fail.
     await assertNotFrozen(this.modules.money, token.address, [{ role: "merchant", address: merchant.address }]);
     const nowMs = this.now();
@@ -225,6 +260,21 @@ export class MoneyService {
     await this.modules.storage.money.create("topup", record);
     this.logger.info({ merchantId: merchant.id, id: record.id, amount: record.amount }, "top-up created");
     return this.advanceQuietly("topup", record.id);
+  }
+
+  /** What the merchant's top-ups created since `sinceMs` add up to, failed ones not counted. */
+  private async toppedUpSince(merchant: MerchantRecord, sinceMs: number): Promise<bigint> {
+    let total = 0n;
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.modules.storage.money.list("topup", merchant.id, { limit: 100, ...(cursor ? { cursor } : {}) });
+      for (const record of page.items) {
+        if (record.createdAtMs < sinceMs) return total;
+        if (record.stage !== "failed") total += BigInt(record.amount);
+      }
+      if (!page.next) return total;
+      cursor = page.next;
+    }
   }
 
   async getTopup(merchant: MerchantRecord, id: string): Promise<TopupRecord> {
@@ -473,7 +523,16 @@ export class MoneyService {
       }
       if (attempt.status === "failed") return record;
       const driven = await this.driveTokenOp(attempt);
-      if (driven.status === "failed") this.logger.error({ id, operationId: driven.operationId, error: driven.error }, "the top-up's mint failed; retrying");
+      const maxAttempts = (this.options.topups ?? DEFAULT_TOPUP_LIMITS).maxMintAttempts;
+      if (driven.status === "failed" && record.mintAttempts >= maxAttempts) {
+        // The bank holds the deposit but no tokens exist for it: an operator must look (reserves, freeze, key).
+        this.logger.error({ id, merchantId: record.merchantId, operationId: driven.operationId, error: driven.error, attempts: record.mintAttempts, alert: "TOPUP_MINT_FAILED" }, "the top-up's mint kept failing: top-up failed, deposit held at the bank");
+        return money.update("topup", id, (r) => {
+          const next: TopupRecord = { ...r, mint: driven, stage: "failed", failure: { code: "MINT_FAILED", message: `the mint failed ${r.mintAttempts} times (${driven.error?.code ?? "failed"})` }, updatedAtMs: this.now() };
+          return { next, events: [newEvent({ type: "topup.failed", merchantId: next.merchantId, data: topupEventData(next) }, next.updatedAtMs)] };
+        });
+      }
+      if (driven.status === "failed") this.logger.error({ id, operationId: driven.operationId, error: driven.error, attempts: record.mintAttempts }, "the top-up's mint failed; retrying");
       return update((r) => ({ ...r, mint: driven, ...(driven.status === "executed" ? { stage: "completed" as const } : {}) }));
     }
     return record;
@@ -589,6 +648,19 @@ function legOf(transfer: BankTransfer) {
 }
 
 /** What payout.paid / payout.failed carry. */
+/** The `data` of a top-up's webhook event. */
+export function topupEventData(record: TopupRecord): Record<string, unknown> {
+  return {
+    id: record.id,
+    object: "topup",
+    status: record.stage === "completed" ? "completed" : record.stage === "failed" ? "failed" : "pending",
+    amount: record.amount,
+    currency: record.currency,
+    ...(record.bank ? { bankRef: record.bank.bankRef } : {}),
+    ...(record.failure ? { failure: record.failure } : {}),
+  };
+}
+
 export function payoutEventData(record: PayoutRecord): Record<string, unknown> {
   return {
     id: record.id,

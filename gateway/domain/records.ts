@@ -43,7 +43,12 @@ export interface IdempotencyRecord {
   owner?: string;
   createdAtMs: number;
   expiresAtMs: number;
-  response?: { status: number; contentType: string; body: string };
+  /**
+   * The recorded answer. A body that carries a secret (a webhook endpoint's whsec_) is kept only
+   * sealed under the master key (`sealedBody`, `body` empty), so the replay still gives the secret
+   * but the database never holds it in plaintext.
+   */
+  response?: { status: number; contentType: string; body: string; sealedBody?: SealedSecret };
 }
 
 /** Order lifecycle as the gateway reports it (on-chain statuses plus the steps before and beside them). */

@@ -13,12 +13,15 @@ import type { GatewayStorage } from "../storage/db.js";
 import { EVENT_TYPES, type DeliveryRecord, type EventRecord, type EventType, type WebhookEndpointRecord } from "./events.js";
 import type { MerchantRecord } from "./records.js";
 import type { SecretBox } from "./secrets.js";
+import { resolveWebhookTarget, type HostResolver } from "./webhook-target.js";
 
 /** Limits on merchants' endpoints (config: `webhooks`). */
 export interface WebhookEndpointOptions {
   maxEndpointsPerMerchant: number;
   /** Refuse endpoints that are not https (leave off only for development and tests on loopback). */
   requireHttps: boolean;
+  /** Allow hosts resolving to loopback (development); private and link-local targets stay refused. */
+  allowLoopback: boolean;
 }
 
 /** The sealing context of an endpoint's secret. */
@@ -36,6 +39,8 @@ export interface WebhookServiceModules {
   secrets: SecretBox;
   logger: Logger;
   now: () => number;
+  /** Host name resolution for the target check (the system resolver unless a test pins it). */
+  resolve?: HostResolver;
 }
 
 /** What merchants do with endpoints, events and deliveries (the routes call this). */
@@ -50,6 +55,7 @@ export class WebhookService {
     const url = new URL(input.url);
     if (url.username || url.password) throw new SettlenetError("WEBHOOK_URL_INVALID", "webhook URLs must not carry credentials", { field: "url" });
     if (this.options.requireHttps && url.protocol !== "https:") throw new SettlenetError("WEBHOOK_URL_INVALID", "webhook URLs must be https", { field: "url" });
+    await resolveWebhookTarget(url, { allowLoopback: this.options.allowLoopback }, this.modules.resolve);
     const id = `we_${randomBytes(12).toString("hex")}`;
     const secret = newWebhookSecret();
     const endpoint: WebhookEndpointRecord = {

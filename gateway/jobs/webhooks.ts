@@ -10,8 +10,16 @@
  * (at least 24 h by default) has passed; 410 Gone disables the endpoint. A crash at any point leaves
  * the delivery due, so it is sent again after a restart: delivery is at least once, and receivers
  * deduplicate by `webhook-id`.
+ *
+ * Every attempt checks the target again (domain/webhook-target.ts) and connects to the checked
+ * address. An attempt without an HTTP answer is recorded as UNREACHABLE whatever the cause
+ * (refused, reset, timeout, not HTTP), so the delivery log cannot be used to scan ports; the cause
+ * goes to the gateway's log.
  */
 import { createHmac } from "node:crypto";
+import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { LookupFunction } from "node:net";
 
 import type { Logger } from "pino";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
@@ -19,6 +27,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { SettlenetError } from "../../core/errors.js";
 import type { DeliveryAttempt, EventRecord } from "../domain/events.js";
 import type { SecretBox } from "../domain/secrets.js";
+import { resolveWebhookTarget, systemResolver, type HostResolver, type WebhookTargetPolicy } from "../domain/webhook-target.js";
 import { webhookSecretContext, type WebhookEndpointOptions } from "../domain/webhooks.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { DueDelivery } from "../storage/webhooks.js";
@@ -69,6 +78,8 @@ export interface WebhookDispatcherModules {
   now: () => number;
   /** Randomness for jitter (tests may pin it). */
   random?: () => number;
+  /** Host name resolution for the target check (the system resolver unless a test pins it). */
+  resolve?: HostResolver;
 }
 
 /** Delivery metrics, registered once per registry. */
@@ -114,7 +125,7 @@ export class WebhookDispatcher {
   private again = false;
 
   constructor(
-    private readonly options: Omit<WebhookOptions, keyof WebhookEndpointOptions>,
+    private readonly options: Omit<WebhookOptions, Exclude<keyof WebhookEndpointOptions, "allowLoopback">>,
     private readonly modules: WebhookDispatcherModules,
   ) {
     this.metrics = dispatcherMetrics(modules.metrics, modules.storage);
@@ -197,9 +208,9 @@ export class WebhookDispatcher {
     let retryAfterMs: number | undefined;
     const started = performance.now();
     try {
-      const response = await fetch(endpoint.url, {
-        method: "POST",
-        headers: {
+      const response = await postWebhook(
+        new URL(endpoint.url),
+        {
           "content-type": "application/json",
           "user-agent": "Settlenet-Webhooks/1",
           [WEBHOOK_HEADERS.id]: event.id,
@@ -207,17 +218,17 @@ export class WebhookDispatcher {
           [WEBHOOK_HEADERS.signature]: signWebhook(secret, event.id, timestamp, body),
         },
         body,
-        redirect: "manual",
-        signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.abort.signal]),
-      });
-      statusCode = response.status;
-      const retryAfter = Number(response.headers.get("retry-after"));
+        { allowLoopback: this.options.allowLoopback },
+        { resolve: this.modules.resolve ?? systemResolver, signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.abort.signal]) },
+      );
+      statusCode = response.statusCode;
+      const retryAfter = Number(response.headers["retry-after"]);
       if (Number.isFinite(retryAfter) && retryAfter > 0) retryAfterMs = retryAfter * 1000;
-      await response.body?.cancel().catch(() => undefined);
     } catch (caught) {
       // Shutting down: the delivery stays due and is sent after the restart.
       if (this.abort.signal.aborted) return;
-      error = failureCode(caught);
+      error = caught instanceof SettlenetError && caught.code === "WEBHOOK_URL_FORBIDDEN" ? "ADDRESS_FORBIDDEN" : "UNREACHABLE";
+      this.modules.logger.debug({ endpointId: endpoint.id, eventId: event.id, cause: failureCode(caught) }, "webhook attempt got no answer");
     }
     const durationMs = Math.round(performance.now() - started);
     this.metrics.duration.observe(durationMs / 1000);
@@ -252,7 +263,41 @@ export class WebhookDispatcher {
   }
 }
 
-/** A short code for a failed request without an HTTP answer. */
+/**
+ * POSTs one webhook: the host is resolved and every address checked (WEBHOOK_URL_FORBIDDEN otherwise),
+ * then the connection goes to a checked address (the socket's lookup is answered with them, so nothing
+ * resolves the name again); TLS still verifies the certificate against the host name. Redirects are
+ * not followed; the answer's body is discarded.
+ */
+export async function postWebhook(
+  url: URL,
+  headers: Record<string, string>,
+  body: string,
+  policy: WebhookTargetPolicy,
+  options: { resolve: HostResolver; signal: AbortSignal },
+): Promise<{ statusCode: number; headers: IncomingHttpHeaders }> {
+  const addresses = await resolveWebhookTarget(url, policy, options.resolve);
+  const lookup: LookupFunction = (_hostname, lookupOptions, callback) => {
+    if (lookupOptions.all) {
+      callback(null, addresses);
+      return;
+    }
+    const first = addresses[0];
+    if (first) callback(null, first.address, first.family);
+    else callback(new Error("no address"), "", 4);
+  };
+  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolvePost, rejectPost) => {
+    const request = send(url, { method: "POST", headers: { ...headers, "content-length": String(Buffer.byteLength(body)) }, lookup, signal: options.signal, agent: false }, (response) => {
+      response.resume();
+      resolvePost({ statusCode: response.statusCode ?? 0, headers: response.headers });
+    });
+    request.on("error", rejectPost);
+    request.end(body);
+  });
+}
+
+/** A short code for a failed request without an HTTP answer (for the gateway's log only). */
 function failureCode(error: unknown): string {
   const e = error as { name?: string; code?: string; cause?: { code?: string; name?: string } };
   if (e.name === "TimeoutError" || e.cause?.name === "TimeoutError") return "TIMEOUT";

@@ -1,20 +1,24 @@
 /**
  * Every route of the gateway, one folder per resource. Outside /v1: service status, metrics and the
- * OpenAPI document (service/) and the bank's signed callbacks (bank/). The /v1 scope is the merchant
- * API: authentication → per-merchant rate limit → Idempotency-Key → the resource's route.
+ * OpenAPI document (service/), the bank's signed callbacks (bank/) and the admin API (admin/, under
+ * /admin/v1 with an admin credential). The /v1 scope is the merchant
+ * API: authentication → Idempotency-Key presence (money-moving POSTs) → per-merchant rate limit →
+ * Idempotency-Key → the resource's route.
  */
 import type { FastifyInstance } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 
 import { SettlenetError } from "../../core/errors.js";
+import { adminRoutes } from "./admin/index.js";
 import { balanceRoutes } from "./balance/index.js";
 import { bankRoutes } from "./bank/index.js";
 import { disputeRoutes } from "./disputes/index.js";
 import { eventRoutes } from "./events/index.js";
 import { paymentRoutes } from "./payments/index.js";
+import { requiredIdempotencyHeaders } from "./schemas.js";
 import { payoutRoutes } from "./payouts/index.js";
 import { reportRoutes } from "./reports/index.js";
-import { serviceRoutes } from "./service/index.js";
+import { metricsRoutes, serviceRoutes } from "./service/index.js";
 import { statementRoutes } from "./statements/index.js";
 import { topupRoutes } from "./topups/index.js";
 import { transferRoutes } from "./transfers/index.js";
@@ -23,11 +27,37 @@ import { webhookEndpointRoutes } from "./webhook-endpoints/index.js";
 export interface RoutesOptions {
   /** Per-merchant request budget of the /v1 scope. */
   rateLimit: { max: number; timeWindowMs: number };
+  /** Per client address budget of /v1, /admin/v1 and /metrics, applied before authentication (none if absent). */
+  addressRateLimit?: { max: number; timeWindowMs: number } | undefined;
+}
+
+/** The per-address limit as an onRequest hook: it runs before authentication spends any work. */
+function addressLimit(app: FastifyInstance, limit: RoutesOptions["addressRateLimit"]) {
+  if (!limit) return undefined;
+  return app.rateLimit({
+    max: limit.max,
+    timeWindow: limit.timeWindowMs,
+    keyGenerator: (request) => `address:${request.ip}`,
+    errorResponseBuilder: (_request, context) =>
+      new SettlenetError("RATE_LIMITED", `rate limit of ${context.max} requests per client address exceeded, retry in ${context.after}`, {
+        limit: context.max,
+        retryAfterSeconds: Math.ceil(context.ttl / 1000),
+      }),
+  });
 }
 
 /** The signed merchant API. */
 const v1: FastifyPluginAsyncZod<RoutesOptions> = async (scope, options) => {
+  const perAddress = addressLimit(scope, options.addressRateLimit);
+  if (perAddress) scope.addHook("onRequest", perAddress);
   scope.addHook("preValidation", scope.authenticate);
+  // Routes whose headers schema requires the key refuse a request without one before its body is
+  // looked at, so the answer does not depend on what else is wrong with it.
+  scope.addHook("preValidation", async (request) => {
+    if (request.routeOptions.schema?.headers === requiredIdempotencyHeaders && request.headers["idempotency-key"] === undefined) {
+      throw new SettlenetError("IDEMPOTENCY_KEY_REQUIRED", "this request moves money or changes a payment: send an Idempotency-Key header", {});
+    }
+  });
   scope.addHook(
     "preHandler",
     scope.rateLimit({
@@ -55,9 +85,19 @@ const v1: FastifyPluginAsyncZod<RoutesOptions> = async (scope, options) => {
   await scope.register(reportRoutes);
 };
 
+/** The admin API and /metrics: an admin credential on every route. */
+const admin: FastifyPluginAsyncZod<Pick<RoutesOptions, "addressRateLimit"> & { api: boolean }> = async (scope, options) => {
+  const perAddress = addressLimit(scope, options.addressRateLimit);
+  if (perAddress) scope.addHook("onRequest", perAddress);
+  scope.addHook("preValidation", scope.authenticateAdmin);
+  await scope.register(options.api ? adminRoutes : metricsRoutes);
+};
+
 /** Registers every route; the app's plugins (services, auth, idempotency, rate limit) come first. */
 export async function routes(app: FastifyInstance, options: RoutesOptions): Promise<void> {
   await app.register(serviceRoutes);
   await app.register(bankRoutes);
   await app.register(v1, { prefix: "/v1", ...options });
+  await app.register(admin, { prefix: "/admin/v1", api: true, addressRateLimit: options.addressRateLimit });
+  await app.register(admin, { api: false, addressRateLimit: options.addressRateLimit });
 }

@@ -4,9 +4,22 @@
  * own bodies, params, queries and views in routes/<resource>/schemas.ts; inputs are strict objects
  * (unknown fields refused) and the OpenAPI document is generated from them.
  */
+import { getAddress } from "ethers";
 import { z } from "zod";
 
-export const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed 20-byte hex address");
+/**
+ * An address: 0x and 40 hex digits, either in one case (no checksum) or with a correct EIP-55
+ * checksum. A mistyped checksummed address is refused as BAD_ADDRESS (the problem handler reads the
+ * issue's `code`) instead of reaching the chain or the node.
+ */
+export const address = z.string().refine(isAcceptedAddress, { message: "expected a 0x-prefixed 20-byte hex address, all one case or with a correct EIP-55 checksum", params: { code: "BAD_ADDRESS" } });
+
+function isAcceptedAddress(value: string): boolean {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(value)) return false;
+  const digits = value.slice(2);
+  if (digits === digits.toLowerCase() || digits === digits.toUpperCase()) return true;
+  return getAddress(value.toLowerCase()) === value;
+}
 export const minorUnits = z.string().regex(/^[1-9][0-9]{0,38}$/, "expected a positive integer amount in minor units as a decimal string");
 export const uintString = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, "expected a non-negative integer as a decimal string");
 export const signature = z.string().regex(/^0x[0-9a-fA-F]{130}$/, "expected a 65-byte signature as 0x-prefixed hex");
@@ -23,6 +36,17 @@ export const idempotencyHeaders = z.looseObject({
     .string()
     .optional()
     .describe("1-255 printable ASCII characters. The same key with the same request replays the first response (status and body); with another request it is refused (422)."),
+});
+
+/**
+ * Idempotency-Key on the POSTs that move money or change a payment: a network failure leaves the
+ * merchant unsure whether the request ran, and only the key makes the retry safe (a missing one is
+ * IDEMPOTENCY_KEY_REQUIRED).
+ */
+export const requiredIdempotencyHeaders = z.looseObject({
+  "idempotency-key": z
+    .string()
+    .describe("Required. 1-255 printable ASCII characters. The same key with the same request replays the first response (status and body); with another request it is refused (422)."),
 });
 
 /** Optional empty object: POSTs without parameters may send `{}` or no body. */

@@ -3,6 +3,7 @@
  * JSON values, typed repositories on top. Every state change is one synced batch; read-modify-write
  * sections (uniqueness checks, nonce claims, index moves) run one at a time.
  */
+import { AuditLog } from "../../core/audit/log.js";
 import { SettlenetError } from "../../core/errors.js";
 import { openLevelStore } from "../../core/storage/level.js";
 import { KEYSPACES } from "./keyspaces.js";
@@ -27,6 +28,8 @@ export interface GatewayStorage {
   webhooks: LevelWebhookRepository;
   /** The reconciler's repair log. */
   reconcile: LevelReconcileLog;
+  /** The hash-chained log of admin actions (each lands in the batch of the change it made). */
+  audit: AuditLog;
   getMeta<T>(name: string): Promise<T | undefined>;
   putMeta(name: string, value: unknown): Promise<void>;
   /** The write of a meta value, to join another change's batch (the feed cursor with the changes it applied). */
@@ -60,15 +63,17 @@ export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
     throw new SettlenetError("STORAGE_VERSION_UNSUPPORTED", `gateway database schema ${String(version)} is not ${SCHEMA_VERSION}`, { dir });
   }
 
+  const audit = new AuditLog(ctx, spaces.audit);
   return {
-    merchants: new LevelMerchantRepository(ctx),
-    apiKeys: new LevelApiKeyRepository(ctx),
+    merchants: new LevelMerchantRepository(ctx, audit),
+    apiKeys: new LevelApiKeyRepository(ctx, audit),
     nonces: new LevelNonceStore(ctx),
     idempotency: new LevelIdempotencyStore(ctx),
     orders: new LevelOrderRepository(ctx),
     money: new LevelMoneyRepository(ctx),
     webhooks: new LevelWebhookRepository(ctx),
     reconcile: new LevelReconcileLog(ctx),
+    audit,
     getMeta<T>(name: string) {
       return ctx.read(async () => (await spaces.meta.get(name)) as T | undefined);
     },

@@ -41,6 +41,7 @@ import type { StorageContext as LevelContext, Sublevel, WriteOp } from "../../co
  * | webhookDeliveriesByEndpoint | endpoint id ! createdAtMs(16) ! event id  | "" (index, delivery log)|
  * | webhookQueue      | nextAttemptAtMs(16) ! endpoint id ! event id        | "" (pending attempts)   |
  * | reconcile         | atMs(16) ! repair id                                | ReconcileRecord         |
+ * | audit             | e!seq(16) / head (core/audit/log.ts)                | AuditEntry / head       |
  *
  * Events (with their `outbox` entry) and repair records are written in the same synced batch as the
  * order change that causes them (storage/orders.ts `update`, given them by domain/orders.ts), so an
@@ -83,6 +84,7 @@ export const KEYSPACES = [
   "webhookDeliveriesByEndpoint",
   "webhookQueue",
   "reconcile",
+  "audit",
 ] as const;
 
 export type Keyspace = (typeof KEYSPACES)[number];

@@ -1,11 +1,13 @@
 /**
- * Merchants and their API keys. Key layouts: keyspaces.ts.
+ * Merchants and their API keys. Key layouts: keyspaces.ts. Admin changes take the audit action that
+ * describes them: its log entry is written in the same synced batch as the change.
  *
  * Every signed request reads its API key and its merchant, so both repositories keep the records they
  * have read in memory (frozen, so a caller cannot change the cached copy). Only this process can
  * hold the database and every change goes through these repositories, which drop the cached record
  * when they commit a change to it: the cache never answers anything the database would not.
  */
+import type { AuditAction, AuditLog } from "../../core/audit/log.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { ApiKeyRecord, MerchantRecord } from "../domain/records.js";
 import { SEP, prefixRange, type StorageContext, type Sublevel, type WriteOp } from "./keyspaces.js";
@@ -48,7 +50,10 @@ function deepFreeze<T extends object>(value: T): Readonly<T> {
 export class LevelMerchantRepository {
   private readonly cache: RecordCache<MerchantRecord>;
 
-  constructor(private readonly ctx: StorageContext) {
+  constructor(
+    private readonly ctx: StorageContext,
+    private readonly audit: AuditLog,
+  ) {
     this.cache = new RecordCache(ctx, ctx.spaces.merchants);
   }
 
@@ -62,7 +67,7 @@ export class LevelMerchantRepository {
   }
 
   /** Adds a merchant; MERCHANT_EXISTS if the id or the on-chain address is taken. */
-  create(record: MerchantRecord): Promise<void> {
+  create(record: MerchantRecord, audit?: AuditAction): Promise<void> {
     const { merchants, merchantsByAddr } = this.ctx.spaces;
     const addressKey = record.address.toLowerCase();
     return this.ctx.write(async () => {
@@ -74,18 +79,19 @@ export class LevelMerchantRepository {
       await this.ctx.commit([
         { type: "put", sublevel: merchants, key: record.id, value: record },
         { type: "put", sublevel: merchantsByAddr, key: addressKey, value: record.id },
+        ...(audit ? (await this.audit.prepare(audit)).writes : []),
       ]);
       this.cache.changed([record.id]);
     });
   }
 
   /** Changes a merchant's status (suspension is immediate for every key). */
-  setStatus(id: string, status: MerchantRecord["status"]): Promise<MerchantRecord> {
+  setStatus(id: string, status: MerchantRecord["status"], audit?: AuditAction): Promise<MerchantRecord> {
     return this.ctx.write(async () => {
       const current = (await this.ctx.spaces.merchants.get(id)) as MerchantRecord | undefined;
       if (!current) throw new SettlenetError("MERCHANT_NOT_FOUND", `no merchant ${id}`, { merchantId: id });
       const next = { ...current, status };
-      await this.ctx.commit([{ type: "put", sublevel: this.ctx.spaces.merchants, key: id, value: next }]);
+      await this.ctx.commit([{ type: "put", sublevel: this.ctx.spaces.merchants, key: id, value: next }, ...(audit ? (await this.audit.prepare(audit)).writes : [])]);
       this.cache.changed([id]);
       return next;
     });
@@ -96,7 +102,10 @@ export class LevelMerchantRepository {
 export class LevelApiKeyRepository {
   private readonly cache: RecordCache<ApiKeyRecord>;
 
-  constructor(private readonly ctx: StorageContext) {
+  constructor(
+    private readonly ctx: StorageContext,
+    private readonly audit: AuditLog,
+  ) {
     this.cache = new RecordCache(ctx, ctx.spaces.apiKeys);
   }
 
@@ -117,7 +126,7 @@ export class LevelApiKeyRepository {
    * Adds `record`; with `retireOthersAtMs`, every other unexpired, unrevoked key of the merchant
    * stays valid only until then (rotation). One batch, so a crash never leaves two half-rotated sets.
    */
-  create(record: ApiKeyRecord, retireOthersAtMs?: number): Promise<ApiKeyRecord[]> {
+  create(record: ApiKeyRecord, retireOthersAtMs?: number, audit?: AuditAction): Promise<ApiKeyRecord[]> {
     const { apiKeys, apiKeysByMerchant, merchants } = this.ctx.spaces;
     return this.ctx.write(async () => {
       if (!(await merchants.has(record.merchantId))) {
@@ -139,6 +148,7 @@ export class LevelApiKeyRepository {
           writes.push({ type: "put", sublevel: apiKeys, key: other.keyId, value: next });
         }
       }
+      if (audit) writes.push(...(await this.audit.prepare({ ...audit, details: { ...audit.details, retired: retired.map((k) => k.keyId) } })).writes);
       await this.ctx.commit(writes);
       this.cache.changed([record.keyId, ...retired.map((k) => k.keyId)]);
       return retired;
@@ -146,13 +156,13 @@ export class LevelApiKeyRepository {
   }
 
   /** Revokes a key at once. KEY_NOT_FOUND unless it belongs to `merchantId`. */
-  revoke(merchantId: string, keyId: string, atMs: number): Promise<ApiKeyRecord> {
+  revoke(merchantId: string, keyId: string, atMs: number, audit?: AuditAction): Promise<ApiKeyRecord> {
     return this.ctx.write(async () => {
       const current = (await this.ctx.spaces.apiKeys.get(keyId)) as ApiKeyRecord | undefined;
       if (!current || current.merchantId !== merchantId) throw new SettlenetError("KEY_NOT_FOUND", `merchant ${merchantId} has no key ${keyId}`, { merchantId, keyId });
       if (current.revokedAtMs !== undefined) return current;
       const next = { ...current, revokedAtMs: atMs };
-      await this.ctx.commit([{ type: "put", sublevel: this.ctx.spaces.apiKeys, key: keyId, value: next }]);
+      await this.ctx.commit([{ type: "put", sublevel: this.ctx.spaces.apiKeys, key: keyId, value: next }, ...(audit ? (await this.audit.prepare(audit)).writes : [])]);
       this.cache.changed([keyId]);
       return next;
     });

@@ -25,6 +25,7 @@ import { SettlenetError } from "../../core/errors.js";
 import { writeOperatorKeystore } from "../../core/keys.js";
 import { CONTRACT_NAMES } from "../../core/protocol/artifacts.js";
 import { readDeployment, writeDeployment } from "../../core/protocol/deployment.js";
+import { bankRequestHeaders } from "../../core/bank/wire.js";
 import { providerFor } from "../operator/chain.js";
 import { startChainProcess } from "./launch/chain.js";
 import { DEV_ACCOUNTS, provisionConsortium } from "./launch/consortium.js";
@@ -88,8 +89,10 @@ const stateSchema = z.strictObject({
   chainId: z.string(),
   deploymentFile: z.string(),
   attestedReserves: z.string(),
-  /** Development secrets: the operators' keystore password and the gateway master key. */
+  /** Development secrets: the root of the keystore passwords and the gateway master key. */
   keyPassword: z.string(),
+  /** "per-process": each process's keystores have their own password, derived from `keyPassword` (absent: one shared password, networks provisioned before). */
+  keystorePasswords: z.literal("per-process").optional(),
   masterKey: z.string(),
   nodes: z.array(
     z.strictObject({
@@ -121,6 +124,17 @@ const stateSchema = z.strictObject({
   chainUrl: z.string().optional(),
 });
 export type NetworkState = z.infer<typeof stateSchema>;
+
+/** The password of process `name`'s keystores (its own, derived from the root one, on networks provisioned with per-process passwords). */
+export function keystorePasswordOf(state: Pick<NetworkState, "keyPassword" | "keystorePasswords"> | undefined, keyPassword: string, name: string): string {
+  const perProcess = !state || state.keystorePasswords === "per-process";
+  return perProcess ? createHmac("sha256", keyPassword).update(`keystore:${name}`).digest("hex") : keyPassword;
+}
+
+/** A bank client of the local network (`gateway` or `operator`): its id and HMAC secret, derived from the master key. */
+export function bankClientOf(state: Pick<NetworkState, "masterKey">, id: "gateway" | "operator"): { id: string; secret: string } {
+  return { id, secret: createHmac("sha256", state.masterKey).update(`settlenet bank client ${id}`).digest("hex") };
+}
 
 /** Where a running network answers. */
 export interface NetworkEndpoints {
@@ -308,7 +322,20 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     for (const name of ["chain", "gateway", "bank", ...NODE_NAMES]) await mkdir(dirOf(name), { recursive: true });
     const keyPassword = state?.keyPassword ?? randomBytes(16).toString("hex");
     const masterKey = state?.masterKey ?? randomBytes(32).toString("hex");
-    const env = { [KEY_PASSWORD_ENV]: keyPassword, [MASTER_KEY_ENV]: masterKey };
+    // Each process gets only its own secrets: a node its keystore's password, the gateway its keystores'
+    // password and the master key, the bank neither. Passwords are derived per process from the root one.
+    const passwordOf = (name: string) => keystorePasswordOf(state, keyPassword, name);
+    const envOf = (name: string): NodeJS.ProcessEnv =>
+      name === "bank" ? {} : name === "gateway" ? { [KEY_PASSWORD_ENV]: passwordOf(name), [MASTER_KEY_ENV]: masterKey } : { [KEY_PASSWORD_ENV]: passwordOf(name) };
+    // The operator's admin credential for the gateway's admin API (its token in a 0600 file, the gateway keeping only its hash).
+    const adminCredentialsFile = join(dirOf("gateway"), "admin-credentials.json");
+    const adminTokenFile = join(dirOf("gateway"), "admin-token");
+    if (!existsSync(adminTokenFile)) {
+      const { issueAdminCredential } = await import("../../gateway/domain/admin-credentials.js");
+      await rm(adminCredentialsFile, { force: true });
+      const { token } = await issueAdminCredential(adminCredentialsFile, "operator");
+      await writeFile(adminTokenFile, `${token}\n`, { mode: 0o600 });
+    }
 
     // Peer keys first: their ids are registered on-chain.
     const peerIds: string[] = [];
@@ -355,7 +382,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       }));
       for (const [i, name] of NODE_NAMES.entries()) {
         const wallet = name === "regulator" ? DEV_ACCOUNTS.regulator() : DEV_ACCOUNTS.institution(i);
-        await writeOperatorKeystore(join(dirOf(name), "operator.json"), wallet.privateKey, keyPassword, true);
+        await writeOperatorKeystore(join(dirOf(name), "operator.json"), wallet.privateKey, passwordOf(name), true);
       }
       const merchants = await provisionGatewayMerchants(gatewayConfig(), masterKey);
       state = {
@@ -365,6 +392,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         deploymentFile: "deployment.json",
         attestedReserves: attestedReserves.toString(),
         keyPassword,
+        keystorePasswords: "per-process",
         masterKey,
         nodes,
         merchants,
@@ -392,10 +420,12 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     // network provisioned before the gateway moved money).
     const custodianKeyFile = join(dirOf("gateway"), "custodian.json");
     const relayerKeyFile = join(dirOf("gateway"), "permit-relayer.json");
-    if (!existsSync(custodianKeyFile)) await writeOperatorKeystore(custodianKeyFile, DEV_ACCOUNTS.institution(0).privateKey, keyPassword, true);
-    if (!existsSync(relayerKeyFile)) await writeOperatorKeystore(relayerKeyFile, DEV_ACCOUNTS.permitRelayer().privateKey, keyPassword, true);
+    if (!existsSync(custodianKeyFile)) await writeOperatorKeystore(custodianKeyFile, DEV_ACCOUNTS.institution(0).privateKey, passwordOf("gateway"), true);
+    if (!existsSync(relayerKeyFile)) await writeOperatorKeystore(relayerKeyFile, DEV_ACCOUNTS.permitRelayer().privateKey, passwordOf("gateway"), true);
     // Shared by the bank simulator (signs its callbacks) and the gateway (verifies them); derived, so nothing more to keep.
     const bankCallbackSecret = createHmac("sha256", masterKey).update("settlenet bank callbacks").digest("hex");
+    // The bank's callers, each with its own HMAC secret (derived likewise): the gateway, and the launcher itself (opening reserves, the demo's checks).
+    const bankClients = (["gateway", "operator"] as const).map((id) => bankClientOf({ masterKey }, id));
     const cycleSeconds = provisioned.cycleSeconds ?? 86_400;
 
     function gatewayConfig(): GatewayConfigInput & { dataDir: string } {
@@ -410,6 +440,10 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         masterKeyEnv: MASTER_KEY_ENV,
         // A local network driven by one demo client: the per-merchant budget is not the point here.
         rateLimit: { max: 100_000, timeWindowMs: 60_000 },
+        addressRateLimit: { max: 1_000_000, timeWindowMs: 60_000 },
+        // Merchants' development receivers listen on http://127.0.0.1 (private and link-local stay refused).
+        webhooks: { requireHttps: false, allowLoopback: true },
+        admin: { credentialsFile: adminCredentialsFile },
         logLevel,
       };
     }
@@ -440,7 +474,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         await writeConfig(configFile, config);
         nodeTokens[i] = await ensureNodeCredentials(join(dirOf(name), "credentials.json"), join(dirOf(name), NODE_CLIENT_CREDENTIALS_FILE));
         const netns = options.placement?.[i]?.netns;
-        return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env, ...(netns ? { netns } : {}) });
+        return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env: envOf(name), ...(netns ? { netns } : {}) });
       }),
     );
     parts.push(...nodeParts);
@@ -456,10 +490,11 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       seed: "settlenet-dev",
       callbackUrl: `${endpoints.gateway}/bank/callbacks`,
       callbackSecret: bankCallbackSecret,
+      clients: bankClients,
       logLevel,
     };
     await writeConfig(join(dirOf("bank"), "bank.json"), bankConfig);
-    const bank = spawnPart({ name: "bank", args: settlenet("bank", "start", "--config", join(dirOf("bank"), "bank.json")), logFile: join(dirOf("bank"), "bank.log"), env });
+    const bank = spawnPart({ name: "bank", args: settlenet("bank", "start", "--config", join(dirOf("bank"), "bank.json")), logFile: join(dirOf("bank"), "bank.log"), env: envOf("bank") });
     parts.push(bank);
     const services = order.stage(() => bank.stop());
     const gwConfigFile = join(dirOf("gateway"), "gateway.json");
@@ -467,18 +502,18 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       ...gatewayConfig(),
       custodian: { keyFile: custodianKeyFile, keyPasswordEnv: KEY_PASSWORD_ENV },
       permitRelayer: { keyFile: relayerKeyFile, keyPasswordEnv: KEY_PASSWORD_ENV },
-      bank: { url: endpoints.bank, callbackSecret: bankCallbackSecret },
+      bank: { url: endpoints.bank, callbackSecret: bankCallbackSecret, client: bankClients[0] },
     };
     await writeConfig(gwConfigFile, gwConfig);
     const gatewayToken = nodeTokens[0]?.gateway;
     if (!gatewayToken) throw new SettlenetError("INTERNAL", "no gateway credential was issued on institution-1");
     await writeTokenFile(join(dirOf("gateway"), "node-credential"), gatewayToken);
-    const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", gwConfigFile), logFile: join(dirOf("gateway"), "gateway.log"), env });
+    const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", gwConfigFile), logFile: join(dirOf("gateway"), "gateway.log"), env: envOf("gateway") });
     parts.push(gateway);
     services.add(() => gateway.stop());
     await Promise.all([waitHealthy(bank, endpoints.bank, readyTimeoutMs), waitHealthy(gateway, endpoints.gateway, readyTimeoutMs)]);
     progress("gateway and bank simulator ready");
-    await openBankReserves(endpoints.bank, provisioned);
+    await openBankReserves(endpoints.bank, provisioned, bankClientOf(provisioned, "operator"));
 
     const failure = new Promise<{ part: string; how: string; lastLine: string; logFile: string }>((resolveFailure) => {
       for (const part of parts) {
@@ -499,9 +534,10 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
  * account at the bank: one opening deposit, so payouts (which the bank pays from that account) are
  * covered. The bank keys transfers by reference, so repeating this at every start changes nothing.
  */
-async function openBankReserves(bankUrl: string, state: NetworkState): Promise<void> {
-  const body = { reference: "opening-reserves", account: "Custodian reserve opening balance", amount: state.attestedReserves, currency: "CNY" };
-  const response = await fetch(`${bankUrl}/v1/deposits`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+async function openBankReserves(bankUrl: string, state: NetworkState, client: { id: string; secret: string }): Promise<void> {
+  const body = JSON.stringify({ reference: "opening-reserves", account: "Custodian reserve opening balance", amount: state.attestedReserves, currency: "CNY" });
+  const headers = { "content-type": "application/json", ...bankRequestHeaders(client, "POST", "/v1/deposits", body) };
+  const response = await fetch(`${bankUrl}/v1/deposits`, { method: "POST", headers, body, signal: AbortSignal.timeout(10_000) });
   if (response.status !== 200 && response.status !== 201) {
     throw new SettlenetError("BANK_RESERVES_FAILED", `the bank simulator refused the custodian's opening reserves deposit (${response.status})`, { status: response.status });
   }

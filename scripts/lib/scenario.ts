@@ -25,7 +25,8 @@ import { GatewayClient } from "../../gateway/client/client.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import { readDeployment, type Deployment } from "../../core/protocol/deployment.js";
 import { signEscrowOperation, signTokenOperation } from "../../core/operations/index.js";
-import type { NetworkEndpoints, NetworkState } from "./network.js";
+import { bankClientOf, keystorePasswordOf, type NetworkEndpoints, type NetworkState } from "./network.js";
+import { bankRequestHeaders } from "../../core/bank/wire.js";
 
 // ------------------------------------------------------------------ sizes and plans
 
@@ -203,8 +204,8 @@ function client(ctx: ScenarioContext, merchant: string): GatewayClient {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** GET the bank simulator's API as JSON. */
-async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+async function getJson<T>(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: T }> {
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(15_000) });
   const text = await response.text();
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
 }
@@ -547,7 +548,9 @@ const payoutStep: Step = {
     );
     check(ctx, this.name, "the payout is paid (burned on-chain, confirmed by the bank)", paid?.stage === "paid" && !paid.reversed, paid ? `stage ${paid.stage}` : "timed out");
     if (!paid?.bank) return;
-    const atBank = await getJson<{ status: string; amount: string; account: string }>(`${ctx.endpoints.bank}/v1/transfers/${paid.bank.bankRef}`);
+    // The bank answers signed requests only: the launcher's own client.
+    const bankPath = `/v1/transfers/${paid.bank.bankRef}`;
+    const atBank = await getJson<{ status: string; amount: string; account: string }>(`${ctx.endpoints.bank}${bankPath}`, bankRequestHeaders(bankClientOf(ctx.state, "operator"), "GET", bankPath, ""));
     check(
       ctx,
       this.name,
@@ -813,7 +816,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
   if (size.payments < RECLAIMED_INDEX + 1) throw new Error(`the scenario needs at least ${RECLAIMED_INDEX + 1} payments`);
   const deployment = await readDeployment(join(options.root, state.deploymentFile));
   const regulatorName = state.nodes.find((n) => n.role === "regulator")?.name ?? "regulator";
-  const regulator = await Wallet.fromEncryptedJson(await readFile(join(options.root, regulatorName, "operator.json"), "utf8"), state.keyPassword);
+  const regulator = await Wallet.fromEncryptedJson(await readFile(join(options.root, regulatorName, "operator.json"), "utf8"), keystorePasswordOf(state, state.keyPassword, regulatorName));
   const clients = new Map(state.merchants.map((m) => [m.id, new GatewayClient(endpoints.gateway, { keyId: m.keyId, secret: m.secret })]));
   const payers = state.payers.slice(0, size.payers).map((p) => new Wallet(p.privateKey));
   const merchants = state.merchants.map((m) => m.id);

@@ -14,7 +14,7 @@ import { HttpBankAdapter, type BankSettlement, type HttpBankAdapterOptions } fro
 import { parseBankConfig, type BankConfigInput } from "../../bank-sim/server.js";
 import { transferPlanner, type BankSimulatorOptions } from "../../bank-sim/simulator.js";
 import { openBankStore } from "../../bank-sim/store.js";
-import { BANK_CALLBACK_HEADERS, callbackSignatureMatches, signCallback } from "../../core/bank/wire.js";
+import { BANK_CALLBACK_HEADERS, bankRequestHeaders, callbackSignatureMatches, signCallback } from "../../core/bank/wire.js";
 import { freePort, waitFor } from "../helpers/network.js";
 import { startBankSimulator, type BankSimulatorHandle } from "../gateway/fixture.js";
 import { refusalOf } from "../helpers/errors.js";
@@ -114,6 +114,9 @@ async function startFakeBank(status: number, body: string): Promise<string> {
   const address = server.address();
   return `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
 }
+
+/** A caller of the bank with its HMAC secret. */
+const CLIENT = { id: "gateway", secret: "bank-test-client-secret-000000000001" };
 
 describe("bank simulator and HttpBankAdapter", function () {
   this.timeout(30_000);
@@ -243,6 +246,35 @@ describe("bank simulator and HttpBankAdapter", function () {
   });
 
   describe("refusals", function () {
+    it("refuses unsigned, badly signed, stale and unknown-client requests with 401 and changes nothing", async function () {
+      const dir = await tempDir();
+      const sim = await startSimulator(dir, { clients: { [CLIENT.id]: CLIENT.secret } });
+      const body = JSON.stringify({ reference: "auth-1", account: ACCOUNT, amount: "500", currency: "CNY" });
+      const post = (headers: Record<string, string>) => fetch(`${sim.url}/v1/payouts`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+      const now = Math.floor(Date.now() / 1000);
+      const answers = [
+        await post({}),
+        await post(bankRequestHeaders({ id: CLIENT.id, secret: "another-secret-of-the-same-length-0001" }, "POST", "/v1/payouts", body)),
+        await post(bankRequestHeaders({ id: "stranger", secret: CLIENT.secret }, "POST", "/v1/payouts", body)),
+        await post(bankRequestHeaders(CLIENT, "POST", "/v1/payouts", body, now - 301)),
+        // Signed for another body (amount 5), sent with this one.
+        await post(bankRequestHeaders(CLIENT, "POST", "/v1/payouts", body.replace('"500"', '"5"'))),
+        await fetch(`${sim.url}/v1/transfers?limit=10`),
+      ];
+      for (const answer of answers) {
+        expect(answer.status).to.equal(401);
+        expect(((await answer.json()) as { code: string }).code).to.equal("BANK_AUTH_FAILED");
+      }
+      expect((await sim.store.list({ limit: 10 })).transfers).to.deep.equal([]);
+      // Signed by the client, the same request goes through; /health stays open.
+      const signed = await post(bankRequestHeaders(CLIENT, "POST", "/v1/deposits".replace("deposits", "payouts"), body));
+      expect([201, 422, 409]).to.include(signed.status);
+      expect((await fetch(`${sim.url}/health`)).status).to.equal(200);
+      const adapter = adapterFor(sim.url, { client: CLIENT });
+      const deposit = await adapter.requestDeposit({ reference: "auth-2", account: ACCOUNT, amount: 70n, currency: "CNY" });
+      expect((await settled(adapter, deposit.bankRef)).status).to.equal("confirmed");
+    });
+
     it("refuses bad input with MALFORMED and creates no transfer", async function () {
       const sim = await startSimulator(await tempDir());
       const good = { reference: "topup-1", account: ACCOUNT, amount: "100", currency: "CNY" };
@@ -542,12 +574,15 @@ describe("bank simulator and HttpBankAdapter", function () {
       const dir = await tempDir();
       const port = await freePort();
       const url = `http://127.0.0.1:${port}`;
-      const config: BankConfigInput = { host: "127.0.0.1", port, dataDir: "bank-data", latencyMs: { min: 800, max: 800 }, failureRate: 0, seed: "cli", logLevel: "warn" };
+      const config: BankConfigInput = { host: "127.0.0.1", port, dataDir: "bank-data", latencyMs: { min: 800, max: 800 }, failureRate: 0, seed: "cli", clients: [CLIENT], logLevel: "warn" };
       const configFile = join(dir, "bank.json");
       await writeFile(configFile, JSON.stringify(config));
 
       await startProcess(configFile, url);
-      const bank = adapterFor(url);
+      // The process always authenticates its callers.
+      const unsigned = await fetch(`${url}/v1/deposits`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ reference: "x-1", account: ACCOUNT, amount: "1", currency: "CNY" }) });
+      expect(unsigned.status).to.equal(401);
+      const bank = adapterFor(url, { client: CLIENT });
       const first = await bank.requestDeposit({ reference: "topup-1", account: ACCOUNT, amount: 70n, currency: "CNY" });
       expect((await settled(bank, first.bankRef)).status).to.equal("confirmed");
 
@@ -560,7 +595,7 @@ describe("bank simulator and HttpBankAdapter", function () {
       await startProcess(configFile, url);
       expect((await settled(bank, pending.bankRef)).status).to.equal("confirmed");
       expect((await bank.getReserve("CNY")).balance).to.equal(100n);
-      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const metrics = await (await fetch(`${url}/metrics`, { headers: bankRequestHeaders(CLIENT, "GET", "/metrics", "") })).text();
       expect(metrics).to.match(/settlenet_bank_transfers_total\{kind="deposit",status="confirmed"\} 1/);
       expect(await stopProcess("SIGTERM")).to.equal(0);
     });
@@ -579,13 +614,16 @@ describe("bank simulator and HttpBankAdapter", function () {
     });
 
     it("fills config defaults, resolves dataDir and requires a secret with a callback URL", function () {
-      const config = parseBankConfig({ port: 7400, dataDir: "bank-data", latencyMs: { min: 0, max: 10 }, failureRate: 0 }, "/srv/bank");
+      const config = parseBankConfig({ port: 7400, dataDir: "bank-data", latencyMs: { min: 0, max: 10 }, failureRate: 0, clients: [CLIENT] }, "/srv/bank");
+      expect(config.requestToleranceSeconds).to.equal(300);
+      // A bank process without callers to authenticate is refused.
+      expect(() => parseBankConfig({ port: 7400, dataDir: "d", latencyMs: { min: 0, max: 10 }, failureRate: 0 }, "/srv/bank")).to.throw(SettlenetError);
       expect(config.dataDir).to.equal("/srv/bank/bank-data");
       expect(config.host).to.equal("127.0.0.1");
       expect(config.callbackRetryMs).to.deep.equal({ min: 500, max: 60_000 });
       let error: unknown;
       try {
-        parseBankConfig({ port: 7400, dataDir: "d", latencyMs: { min: 0, max: 10 }, failureRate: 0, callbackUrl: "http://127.0.0.1:1/cb" }, "/srv/bank");
+        parseBankConfig({ port: 7400, dataDir: "d", latencyMs: { min: 0, max: 10 }, failureRate: 0, clients: [CLIENT], callbackUrl: "http://127.0.0.1:1/cb" }, "/srv/bank");
       } catch (caught) {
         error = caught;
       }

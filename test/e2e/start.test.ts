@@ -7,7 +7,7 @@
  * left behind, a second start resumes the same chain and data, and a port in use is reported in one line.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -133,6 +133,29 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
     // 7 processes: chain, 4 nodes, bank, gateway (the launcher's own command line names the folder too).
     expect(processesUsing(dir).length).to.equal(8);
 
+    // Secrets: every file holding one is the owner's only, the banner prints none, and each process
+    // has only its own (no master key outside the gateway, no password in the bank, one per node).
+    for (const file of ["network.json", "gateway/gateway.json", "gateway/admin-token", "gateway/admin-credentials.json", "gateway/custodian.json", "gateway/permit-relayer.json", "bank/bank.json", "institution-1/node.json", "institution-1/operator.json", "regulator/node.json", "regulator/operator.json"]) {
+      expect(statSync(join(dir, file)).mode & 0o777, file).to.equal(0o600);
+    }
+    for (const merchant of state.merchants) expect(launcher.out()).to.not.include(merchant.secret);
+    expect(launcher.out()).to.not.include(readFileSync(join(dir, "gateway", "admin-token"), "utf8").trim());
+    const environOf = (config: string) => {
+      const pid = processesUsing(dir).find((p) => readFileSync(`/proc/${p}/cmdline`, "utf8").includes(config));
+      if (pid === undefined) throw new Error(`no process runs ${config}`);
+      return readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+    };
+    const passwordOf = (environ: string[]) => environ.find((v) => v.startsWith("SETTLENET_KEY_PASSWORD="));
+    const regulator = environOf(join("regulator", "node.json"));
+    expect(regulator.join("\n")).to.not.include(state.masterKey);
+    const bankEnv = environOf(join("bank", "bank.json"));
+    expect(bankEnv.join("\n")).to.not.include(state.masterKey);
+    expect(passwordOf(bankEnv)).to.equal(undefined);
+    const nodePasswords = ["institution-1", "institution-2", "institution-3", "regulator"].map((name) => passwordOf(environOf(join(name, "node.json"))));
+    expect(new Set(nodePasswords).size).to.equal(4);
+    expect(nodePasswords).to.not.include(`SETTLENET_KEY_PASSWORD=${state.keyPassword}`);
+    expect(environOf(join("gateway", "gateway.json")).join("\n")).to.include(state.masterKey);
+
     summary = await runScenario({ root: dir, endpoints: endpointsOf(defaultPorts(base), state), state, size: SCENARIO_SIZES.test, timeoutMs: 120_000 });
     const failed = summary.checks.filter((c) => !c.ok);
     expect(failed, JSON.stringify(failed)).to.deep.equal([]);
@@ -182,6 +205,16 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
     expect(freeze).to.include({ refusedWith: "ACCOUNT_FROZEN", lifted: true });
     expect(reconciliation?.breaks).to.equal(0);
     expect(reconciliation?.compared).to.be.at.least(n + 2);
+
+    // A merchant's development receiver on loopback may be registered on a local network; private targets may not.
+    const merchant = state.merchants[0];
+    if (!merchant) throw new Error("no merchant");
+    const client = new GatewayClient(`http://127.0.0.1:${base + 20}`, merchant);
+    const local = await client.post<{ id: string }>("/v1/webhook-endpoints", { url: "http://127.0.0.1:9/hooks" });
+    expect(local.status, JSON.stringify(local.body)).to.equal(201);
+    expect((await client.request("DELETE", `/v1/webhook-endpoints/${local.body.id}`)).status).to.equal(200);
+    const internal = await client.post<{ code: string }>("/v1/webhook-endpoints", { url: "http://10.0.0.1/hooks" });
+    expect([internal.status, internal.body.code]).to.deep.equal([400, "WEBHOOK_URL_FORBIDDEN"]);
   });
 
   it("stops every part on Ctrl-C and leaves no process behind", async function () {

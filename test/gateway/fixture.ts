@@ -3,6 +3,9 @@
  * scenario's merchants with one API key each, the bank simulator and the money modules), a signed
  * `inject` helper, and signed GET/POST/poll helpers for a merchant.
  */
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+
 import { expect } from "chai";
 import type { HDNodeWallet, Wallet } from "ethers";
 import type { FastifyInstance } from "fastify";
@@ -11,7 +14,9 @@ import { pino } from "pino";
 import { buildApp, type GatewayAppOptions, type GatewayMoneyModules } from "../../gateway/app.js";
 import { signRequest } from "../../gateway/client/signing.js";
 import { orderDefaultsSchema } from "../../gateway/config.js";
+import { issueAdminCredential } from "../../gateway/domain/admin-credentials.js";
 import type { SecretBox } from "../../gateway/domain/secrets.js";
+import type { HostResolver } from "../../gateway/domain/webhook-target.js";
 import type { GatewayStorage } from "../../gateway/storage/db.js";
 import type { Scenario } from "../helpers/chain.js";
 import { waitFor } from "../helpers/network.js";
@@ -25,6 +30,10 @@ export interface GatewayFixture {
   storage: GatewayStorage;
   secrets: SecretBox;
   merchants: TestMerchant[];
+  /** An admin credential's bearer token (admin API, /metrics), unless the test gave its own credentials file. */
+  adminToken: string;
+  /** GET /metrics with the admin credential. */
+  metrics(): Promise<string>;
   /** Closes the app and the database, keeping the directory. */
   stop(): Promise<void>;
   /** Opens the same directory again with a fresh app (a restart). */
@@ -41,12 +50,20 @@ export interface FixtureOptions {
   now?: () => number;
   /** Money modules, built anew for each (re)start; their chain access is closed on stop. */
   money?: () => GatewayMoneyModules;
+  /** Host name resolution for webhook targets (names no real resolver knows, or answers that change). */
+  resolve?: HostResolver;
 }
 
 /** Builds a gateway with every scenario merchant registered and holding one API key. */
 export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFixture> {
   const store = await gatewayStore(options.scenario);
   const { dir, secrets, merchants } = store;
+  let adminToken = "";
+  let adminCredentialsFile = options.app?.adminCredentialsFile;
+  if (adminCredentialsFile === undefined) {
+    adminCredentialsFile = join(dir, "admin-credentials.json");
+    adminToken = (await issueAdminCredential(adminCredentialsFile, "test-admin")).token;
+  }
   const logger = pino({ level: "silent" });
   const appOptions: GatewayAppOptions = {
     deployment: options.scenario.deployment,
@@ -57,6 +74,7 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
     idempotencyTtlSeconds: 86_400,
     pruneIntervalMs: 0,
     ...options.app,
+    adminCredentialsFile,
   };
   let reader: { close(): Promise<void> };
   let money: GatewayMoneyModules | undefined;
@@ -64,7 +82,7 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
     const { node, chain, close } = nodeAndChain(options.scenario, options.nodeUrl);
     reader = { close };
     money = options.money?.();
-    const app = await buildApp(appOptions, { storage: store.storage, secrets, node, chain, logger, ...(options.now ? { now: options.now } : {}), ...(money ? { money } : {}) });
+    const app = await buildApp(appOptions, { storage: store.storage, secrets, node, chain, logger, ...(options.now ? { now: options.now } : {}), ...(money ? { money } : {}), ...(options.resolve ? { resolve: options.resolve } : {}) });
     await app.ready();
     return app;
   };
@@ -76,6 +94,10 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
     },
     secrets,
     merchants,
+    adminToken,
+    async metrics() {
+      return (await fixture.app.inject({ method: "GET", url: "/metrics", headers: { authorization: `Bearer ${adminToken}` } })).body;
+    },
     async stop() {
       await fixture.app.close();
       await reader.close();
@@ -96,7 +118,8 @@ export async function gatewayFixture(options: FixtureOptions): Promise<GatewayFi
 }
 
 export interface SignedInjectOptions {
-  idempotencyKey?: string;
+  /** Sent as Idempotency-Key; a POST gets a fresh one unless this is null (sent without one). */
+  idempotencyKey?: string | null;
   timestamp?: number;
   nonce?: string;
   /** Overrides or removes (undefined) headers after signing. */
@@ -135,7 +158,8 @@ export async function signedInject<T = Record<string, unknown>>(
     }),
   };
   if (text !== undefined) headers["content-type"] = "application/json";
-  if (options.idempotencyKey !== undefined) headers["idempotency-key"] = options.idempotencyKey;
+  if (typeof options.idempotencyKey === "string") headers["idempotency-key"] = options.idempotencyKey;
+  else if (options.idempotencyKey === undefined && method === "POST") headers["idempotency-key"] = `k-${randomBytes(8).toString("hex")}`;
   for (const [name, value] of Object.entries(options.headers ?? {})) {
     if (value === undefined) delete headers[name];
     else headers[name] = value;

@@ -31,6 +31,9 @@ interface View {
   refunds: { id: string; status: string; amount: string }[];
 }
 
+/** The gateway's client at the bank simulator (every request to the bank is signed). */
+const BANK_CLIENT = { id: "gateway", secret: "integration-test-bank-client-secret-0001" };
+
 describe("gateway integration: an external merchant over HTTP against a real node network", function () {
   this.timeout(120_000);
   let net: TestNetwork;
@@ -61,7 +64,7 @@ describe("gateway integration: an external merchant over HTTP against a real nod
     await writeOperatorKeystore(join(net.dir, "relayer.json"), devWallet(16).privateKey, env.SETTLENET_RELAYER_KEY_PASSWORD, true);
     // The bank simulator as its own process.
     const bankPort = await freePort();
-    const bankConfig: BankConfigInput = { port: bankPort, dataDir: join(net.dir, "bank"), latencyMs: { min: 200, max: 400 }, failureRate: 0, logLevel: "warn" };
+    const bankConfig: BankConfigInput = { port: bankPort, dataDir: join(net.dir, "bank"), latencyMs: { min: 200, max: 400 }, failureRate: 0, clients: [BANK_CLIENT], logLevel: "warn" };
     await writeFile(join(net.dir, "bank.json"), JSON.stringify(bankConfig));
     const bankLog = createWriteStream(join(net.dir, "bank.log"));
     bank = spawn(process.execPath, ["--import", "tsx", CLI, "bank", "start", "--config", join(net.dir, "bank.json")], { cwd: PROJECT_ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
@@ -92,9 +95,9 @@ describe("gateway integration: an external merchant over HTTP against a real nod
       logLevel: "info",
       custodian: { keyFile: "custodian.json" },
       permitRelayer: { keyFile: "relayer.json" },
-      bank: { url: bankUrl },
+      bank: { url: bankUrl, client: BANK_CLIENT },
       moneyTickMs: 200,
-      webhooks: { requireHttps: false, pollIntervalMs: 200 },
+      webhooks: { requireHttps: false, allowLoopback: true, pollIntervalMs: 200 },
     };
     const configFile = join(net.dir, "gateway.json");
     await writeFile(configFile, JSON.stringify(config, null, 2));
@@ -254,7 +257,8 @@ describe("gateway integration: an external merchant over HTTP against a real nod
 
   it("tops up through the bank simulator and has a payout paid by it (payout.paid webhook)", async function () {
     const merchant = net.scenario.merchants[0]?.address ?? "";
-    const topup = await client.post<{ id: string; stage: string }>("/v1/topups", { amount: "5000", currency: "CNY", account: "CN-SHOP-OPS" });
+    // Top-ups are collected only from the merchant's registered bank account (the payout account).
+    const topup = await client.post<{ id: string; stage: string }>("/v1/topups", { amount: "5000", currency: "CNY", account: "merchant-0" });
     expect(topup.status).to.equal(202);
     await waitFor("the top-up", async () => (await client.get<{ stage: string }>(`/v1/topups/${topup.body.id}`)).body.stage === "completed", 60_000, 250);
     expect(await net.scenario.token.balanceOf(merchant)).to.equal(23_800n);

@@ -1,11 +1,11 @@
 /**
  * Merchant authentication of every /v1 request (headers and canonical request: client/signing.ts).
- * Checks, cheapest first: headers present and well-formed → timestamp within the skew → key known →
- * HMAC → key not revoked/expired and merchant active → nonce unused (durably recorded). The key's
+ * Checks, cheapest first: headers present and well-formed → timestamp within the skew → HMAC with
+ * the key's secret (an unknown key fails here, answering exactly as a bad signature) → key not revoked/expired and merchant active → nonce unused (durably recorded). The key's
  * status is told only to a caller that proved it holds the secret. The plugin decorates the app with
  * `authenticate`, the preValidation hook the signed scope adds (routes/index.ts).
  */
-import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from "node:crypto";
+import { createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from "node:crypto";
 
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
@@ -46,6 +46,7 @@ export function merchantOf(request: { merchant: MerchantRecord | null }): Mercha
   return request.merchant;
 }
 
+const UNKNOWN_KEY = createSecretKey(randomBytes(32));
 const TIMESTAMP = /^[0-9]{1,12}$/;
 const NONCE = /^[A-Za-z0-9_-]{16,128}$/;
 const SIGNATURE = /^v1=[0-9a-f]{64}$/;
@@ -92,16 +93,16 @@ export function merchantAuth(options: AuthOptions, modules: AuthModules) {
       });
     }
 
+    // An unknown key id and a wrong signature answer alike (and cost the same HMAC), so key ids cannot be probed.
     const key = await modules.storage.apiKeys.get(keyId);
-    if (!key) throw new SettlenetError("AUTH_UNKNOWN_KEY", "unknown API key", {});
     // The body digest is kept for the Idempotency-Key fingerprint.
     const digest = bodyDigest(request.rawBody);
     const canonical = canonicalRequestOfDigest(request.method, request.raw.url ?? request.url, timestamp, nonce, digest);
-    const expected = createHmac("sha256", hmacKeyOf(key)).update(canonical).digest();
+    const expected = createHmac("sha256", key ? hmacKeyOf(key) : UNKNOWN_KEY).update(canonical).digest();
     const given = Buffer.from(signature.slice(3), "hex");
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-      request.log.debug({ keyId }, "bad request signature");
-      throw new SettlenetError("AUTH_BAD_SIGNATURE", "the request signature does not match", {});
+    if (!key || expected.length !== given.length || !timingSafeEqual(expected, given)) {
+      request.log.debug({ keyId, known: key !== undefined }, "bad request signature");
+      throw new SettlenetError("AUTH_BAD_SIGNATURE", "the key id or the request signature is not valid", {});
     }
     if (key.revokedAtMs !== undefined && key.revokedAtMs <= nowMs) throw new SettlenetError("AUTH_KEY_REVOKED", "the API key is revoked", { keyId });
     if (key.expiresAtMs !== undefined && key.expiresAtMs <= nowMs) throw new SettlenetError("AUTH_KEY_EXPIRED", "the API key was rotated out and its overlap window has ended", { keyId });

@@ -4,7 +4,10 @@
  * after a restart; the same key with another request is IDEMPOTENCY_KEY_REUSED (422); a repeat while
  * the first is still running is IDEMPOTENCY_IN_PROGRESS (409). Server errors and rate-limit refusals
  * are not recorded, so they can be retried under the same key. A request in progress is known only to
- * this process (storage/requests.ts): after a crash, a request that never answered runs again.
+ * this process (storage/requests.ts): after a crash, a request that never answered runs again. A route
+ * whose answer carries a secret (config `idempotencySealed`) has its recorded body sealed under the
+ * master key: a replay must still hand the secret over (the first answer may have been lost, and the
+ * secret is shown only then), but the database must not hold it in plaintext.
  */
 import { createHash } from "node:crypto";
 
@@ -13,6 +16,7 @@ import fp from "fastify-plugin";
 
 import { SettlenetError } from "../../../core/errors.js";
 import { IDEMPOTENCY_HEADER, bodyDigest } from "../../client/signing.js";
+import type { SecretBox } from "../../domain/secrets.js";
 import type { GatewayStorage } from "../../storage/db.js";
 
 declare module "fastify" {
@@ -24,6 +28,10 @@ declare module "fastify" {
     /** Set when this request runs under an Idempotency-Key. */
     idempotencyKey: string | undefined;
   }
+  interface FastifyContextConfig {
+    /** The route's answer carries a secret: its recorded body is sealed (see above). */
+    idempotencySealed?: boolean;
+  }
 }
 
 export interface IdempotencyOptions {
@@ -32,10 +40,14 @@ export interface IdempotencyOptions {
 
 export interface IdempotencyModules {
   storage: GatewayStorage;
+  secrets: SecretBox;
   now: () => number;
 }
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The sealing context of a recorded answer: bound to its merchant and key. */
+const sealContext = (merchantId: string, key: string) => `idempotency:${merchantId}:${key}`;
 
 /** preHandler and onSend hooks implementing Idempotency-Key. */
 export function idempotencyHooks(options: IdempotencyOptions, modules: IdempotencyModules) {
@@ -56,8 +68,11 @@ export function idempotencyHooks(options: IdempotencyOptions, modules: Idempoten
       case "started":
         request.idempotencyKey = key;
         return;
-      case "replay":
-        return reply.status(outcome.response.status).type(outcome.response.contentType).header("idempotent-replayed", "true").send(outcome.response.body);
+      case "replay": {
+        const { response } = outcome;
+        const body = response.sealedBody ? modules.secrets.open(response.sealedBody, sealContext(merchant.id, key)) : response.body;
+        return reply.status(response.status).type(response.contentType).header("idempotent-replayed", "true").send(body);
+      }
       case "mismatch":
         throw new SettlenetError("IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different request", {});
       case "in_progress":
@@ -76,7 +91,9 @@ export function idempotencyHooks(options: IdempotencyOptions, modules: Idempoten
         store.abandon(merchant.id, key);
       } else {
         const contentType = String(reply.getHeader("content-type") ?? "application/json");
-        await store.complete(merchant.id, key, { status, contentType, body: payload }, modules.now(), options.ttlSeconds * 1000);
+        const sealed = request.routeOptions.config.idempotencySealed === true;
+        const response = sealed ? { status, contentType, body: "", sealedBody: modules.secrets.seal(payload, sealContext(merchant.id, key)) } : { status, contentType, body: payload };
+        await store.complete(merchant.id, key, response, modules.now(), options.ttlSeconds * 1000);
       }
     } catch (error) {
       // The response still goes out. The record stays in progress (retries are refused, never re-run)

@@ -33,7 +33,7 @@ declare module "fastify" {
 
 export interface JobsOptions {
   options: Pick<GatewayAppOptions, "deployment" | "webhooks" | "reconcile" | "keeper" | "moneyTickMs" | "pruneIntervalMs" | "feed">;
-  modules: Pick<GatewayAppModules, "storage" | "secrets" | "node" | "logger" | "money"> & { now: () => number; metrics: Registry };
+  modules: Pick<GatewayAppModules, "storage" | "secrets" | "node" | "logger" | "money" | "resolve"> & { now: () => number; metrics: Registry };
 }
 
 /** Creates the jobs and ties them to the app's lifecycle. */
@@ -44,7 +44,7 @@ export const jobsPlugin = fp<JobsOptions>(
     const moneyService = app.money;
     const reconcile = { ...reconcileConfigSchema.parse({}), ...options.reconcile };
 
-    const webhookModules = { storage, secrets, logger: logger.child({ module: "webhooks" }), now };
+    const webhookModules = { storage, secrets, logger: logger.child({ module: "webhooks" }), now, ...(modules.resolve ? { resolve: modules.resolve } : {}) };
     const dispatcher = new WebhookDispatcher({ ...webhookConfigSchema.parse({}), ...options.webhooks }, { ...webhookModules, metrics });
     const reconciler = new Reconciler(reconcile, {
       storage,

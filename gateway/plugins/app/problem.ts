@@ -18,16 +18,20 @@ export const GATEWAY_CODES = {
   AUTH_MISSING: { status: 401, summary: "a Settlenet-Key-Id, -Timestamp, -Nonce or -Signature header is missing" },
   AUTH_MALFORMED: { status: 401, summary: "an authentication header is malformed (timestamp not integer seconds, nonce charset, signature not v1=<hex>)" },
   AUTH_STALE_TIMESTAMP: { status: 401, summary: "the timestamp is more than the allowed clock skew (default 300 s) away from the gateway's clock" },
-  AUTH_UNKNOWN_KEY: { status: 401, summary: "no API key has this id" },
-  AUTH_BAD_SIGNATURE: { status: 401, summary: "the HMAC does not match the canonical request" },
+  AUTH_BAD_SIGNATURE: { status: 401, summary: "no API key has this id, or the HMAC does not match the canonical request (not told apart)" },
   AUTH_KEY_REVOKED: { status: 401, summary: "the API key was revoked, or its merchant is suspended" },
   AUTH_KEY_EXPIRED: { status: 401, summary: "the API key was rotated out and its overlap window has ended" },
   AUTH_NONCE_REUSED: { status: 401, summary: "this nonce was already used with this key within the window" },
-  RATE_LIMITED: { status: 429, summary: "the merchant's request budget is used up; retry after Retry-After seconds" },
+  ADMIN_AUTH_FAILED: { status: 401, summary: "the admin credential (Authorization: Bearer <id>.<secret>) is missing or not valid" },
+  MERCHANT_NOT_FOUND: { status: 404, summary: "no merchant with this id (admin API)" },
+  KEY_NOT_FOUND: { status: 404, summary: "the merchant has no API key with this id (admin API)" },
+  RATE_LIMITED: { status: 429, summary: "the merchant's request budget, or the client address's budget before authentication, is used up; retry after Retry-After seconds" },
+  IDEMPOTENCY_KEY_REQUIRED: { status: 400, summary: "this POST moves money or changes a payment: it needs an Idempotency-Key header" },
   IDEMPOTENCY_KEY_INVALID: { status: 400, summary: "Idempotency-Key must be 1-255 printable ASCII characters" },
   IDEMPOTENCY_KEY_REUSED: { status: 422, summary: "this Idempotency-Key was used with a different request" },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, summary: "a request with this Idempotency-Key is still being processed" },
   MALFORMED: { status: 400, summary: "the request does not match the schema, or is not JSON" },
+  BAD_ADDRESS: { status: 400, summary: "an address is not 0x + 40 hex digits, or its mixed-case EIP-55 checksum is wrong (all lowercase is accepted)" },
   BODY_TOO_LARGE: { status: 413, summary: "the request body exceeds the configured limit" },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, summary: "request bodies must be application/json" },
   ROUTE_NOT_FOUND: { status: 404, summary: "no such route" },
@@ -51,6 +55,8 @@ export const GATEWAY_CODES = {
   TOPUP_NOT_FOUND: { status: 404, summary: "no top-up with this id for this merchant" },
   TRANSFER_NOT_FOUND: { status: 404, summary: "no transfer with this id for this merchant" },
   INSUFFICIENT_BALANCE: { status: 422, summary: "the merchant's on-chain token balance is smaller than the amount" },
+  TOPUP_ACCOUNT_MISMATCH: { status: 422, summary: "top-ups are collected only from the merchant's registered bank account (the payout account registered on-chain)" },
+  TOPUP_LIMIT_EXCEEDED: { status: 422, summary: "the top-up is above the per-top-up limit, or would take the merchant's last 24 hours of top-ups above the daily limit" },
   PAYOUT_ACCOUNT_MISMATCH: { status: 422, summary: "the bank account is not the payout account registered for the merchant on-chain" },
   RECIPIENT_NOT_MERCHANT: { status: 422, summary: "transfers go to another active merchant registered on-chain" },
   TRANSFER_REFERENCE_CONFLICT: { status: 409, summary: "the transfer reference is already used with different details" },
@@ -63,6 +69,8 @@ export const GATEWAY_CODES = {
   BANK_CALLBACK_MALFORMED: { status: 400, summary: "a bank callback that is not a transfer event" },
   BANK_CALLBACK_NOT_CONFIGURED: { status: 404, summary: "no bank callback secret is configured" },
   WEBHOOK_URL_INVALID: { status: 422, summary: "the webhook URL carries credentials, or is not https where the gateway requires it" },
+  WEBHOOK_URL_FORBIDDEN: { status: 400, summary: "the webhook URL's host resolves to a loopback, private, link-local, unspecified, multicast or other special-purpose address" },
+  WEBHOOK_URL_UNRESOLVABLE: { status: 400, summary: "the webhook URL's host does not resolve" },
   WEBHOOK_ENDPOINT_LIMIT: { status: 409, summary: "the merchant has the most webhook endpoints allowed" },
   WEBHOOK_ENDPOINT_NOT_FOUND: { status: 404, summary: "no webhook endpoint with this id for this merchant" },
   WEBHOOK_ENDPOINT_DISABLED: { status: 409, summary: "the webhook endpoint is disabled (it answered 410 Gone)" },
@@ -88,10 +96,22 @@ export function statusOf(error: SettlenetError): number {
 
 const typeOf = (code: string) => `https://settlenet.dev/problems/${code.toLowerCase()}`;
 
-/** The problem document of any error. */
+/** Extension members a 5xx answer may carry: anything else could hold upstream or library text. */
+const SERVER_ERROR_MEMBERS = new Set(["upstream", "retryable", "nodeCode", "outcome"]);
+
+/**
+ * The problem document of any error. A 5xx answer's title is its code's fixed summary, never the
+ * error's message: those wrap chain, node and library failures (e.g. an ethers message with its version),
+ * which go to the log instead.
+ */
 export function problemOf(error: unknown, instance: string): Problem {
   if (error instanceof SettlenetError) {
     const status = statusOf(error);
+    if (status >= 500) {
+      const members = Object.fromEntries(Object.entries(error.meta).filter(([key]) => SERVER_ERROR_MEMBERS.has(key)));
+      const summary = Object.hasOwn(GATEWAY_CODES, error.code) ? GATEWAY_CODES[error.code as GatewayCode].summary : isOperationCode(error.code) ? OPERATION_CODES[error.code].summary : "the gateway failed";
+      return { ...members, type: typeOf(error.code), title: summary, status, code: error.code, instance };
+    }
     return { ...error.meta, type: typeOf(error.code), title: error.message, status, code: error.code, instance };
   }
   return { type: "about:blank", title: "Internal Server Error", status: 500, code: "INTERNAL", instance };
@@ -110,11 +130,16 @@ function installProblemHandler(app: FastifyInstance): void {
     let problem: Problem;
     const instance = request.url;
     if (hasZodFastifySchemaValidationErrors(error)) {
+      // A field schema may name a more precise code for its failure (e.g. BAD_ADDRESS).
+      const missingKey = error.validationContext === "headers" && error.validation.some((issue) => issue.instancePath === "/idempotency-key");
+      const coded = missingKey
+        ? "IDEMPOTENCY_KEY_REQUIRED"
+        : error.validation.map((issue) => (issue.params as { params?: { code?: unknown } }).params?.code).find((c): c is GatewayCode => typeof c === "string" && Object.hasOwn(GATEWAY_CODES, c));
       problem = {
-        type: typeOf("MALFORMED"),
-        title: "Request does not match the schema",
+        type: typeOf(coded ?? "MALFORMED"),
+        title: coded ? GATEWAY_CODES[coded].summary : "Request does not match the schema",
         status: 400,
-        code: "MALFORMED",
+        code: coded ?? "MALFORMED",
         instance,
         issues: error.validation.map((issue) => ({ path: issue.instancePath, message: issue.message })),
       };

@@ -50,7 +50,7 @@ export function moneyConfigured<T>(service: T | undefined): T {
 }
 
 export interface ServicesOptions {
-  options: Pick<GatewayAppOptions, "deployment" | "orders" | "webhooks" | "nodeBatch">;
+  options: Pick<GatewayAppOptions, "deployment" | "orders" | "webhooks" | "nodeBatch" | "topups">;
   modules: Omit<GatewayAppModules, "now" | "metrics"> & { now: () => number };
 }
 
@@ -77,7 +77,7 @@ export const servicesPlugin = fp<ServicesOptions>(
     const moneyService =
       money && allowances
         ? new MoneyService(
-            { deployment, operationDeadlineSeconds: deadlineSeconds },
+            { deployment, operationDeadlineSeconds: deadlineSeconds, ...(options.topups ? { topups: options.topups } : {}) },
             {
               storage,
               secrets,
@@ -92,7 +92,7 @@ export const servicesPlugin = fp<ServicesOptions>(
             },
           )
         : undefined;
-    const webhooks = new WebhookService({ ...webhookConfigSchema.parse({}), ...options.webhooks }, { storage, secrets, logger: logger.child({ module: "webhooks" }), now });
+    const webhooks = new WebhookService({ ...webhookConfigSchema.parse({}), ...options.webhooks }, { storage, secrets, logger: logger.child({ module: "webhooks" }), now, ...(modules.resolve ? { resolve: modules.resolve } : {}) });
     const bank = money?.bank;
 
     app.decorate("nodeSubmitter", submitter);

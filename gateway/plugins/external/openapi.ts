@@ -51,6 +51,7 @@ export const openApiPlugin = fp<OpenApiOptions>(
             timestamp: { type: "apiKey", in: "header", name: "Settlenet-Timestamp", description: `Unix seconds, within ±${options.clockSkewSeconds} s of the gateway` },
             nonce: { type: "apiKey", in: "header", name: "Settlenet-Nonce", description: "Unique per key within the time window" },
             signature: { type: "apiKey", in: "header", name: "Settlenet-Signature", description: "v1=<hex HMAC-SHA256 of the canonical request>" },
+            adminBearer: { type: "http", scheme: "bearer", description: "Admin credential `<id>.<secret>` (settlenet gateway admin credential add); never a merchant's API key" },
           },
         },
       },

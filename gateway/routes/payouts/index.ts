@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 
 import { merchantOf } from "../../plugins/app/auth.js";
 import { moneyConfigured } from "../../plugins/app/services.js";
-import { SIGNED, idempotencyHeaders, problemResponses } from "../schemas.js";
+import { SIGNED, requiredIdempotencyHeaders, problemResponses } from "../schemas.js";
 import { payoutBody, payoutIdParam, payoutList, payoutListQuery, payoutView } from "./schemas.js";
 import { payoutToView } from "./views.js";
 
@@ -20,7 +20,7 @@ export const payoutRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: "createPayout",
         summary: "Withdraw to the merchant's registered bank account",
         description: "The custodian burns the amount first (relayed through the node), then the bank pays; if the bank rejects, the amount is minted back (payout.failed). Paid: payout.paid.",
-        headers: idempotencyHeaders,
+        headers: requiredIdempotencyHeaders,
         body: payoutBody,
         response: { 202: payoutView, ...problemResponses },
       },

@@ -5,7 +5,7 @@ import { merchantOf } from "../../plugins/app/auth.js";
 import { moneyConfigured } from "../../plugins/app/services.js";
 import type { TopupRecord } from "../../domain/money-types.js";
 import { opView } from "../payouts/views.js";
-import { SIGNED, idempotencyHeaders, problemResponses } from "../schemas.js";
+import { SIGNED, requiredIdempotencyHeaders, problemResponses } from "../schemas.js";
 import { topupBody, topupIdParam, topupView } from "./schemas.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -40,7 +40,7 @@ export const topupRoutes: FastifyPluginAsyncZod = async (app) => {
         operationId: "createTopup",
         summary: "Deposit from a bank account",
         description: "The bank collects the deposit and confirms asynchronously; only then does the custodian mint the tokens to the merchant.",
-        headers: idempotencyHeaders,
+        headers: requiredIdempotencyHeaders,
         body: topupBody,
         response: { 202: topupView, ...problemResponses },
       },

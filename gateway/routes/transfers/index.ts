@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { merchantOf } from "../../plugins/app/auth.js";
 import { moneyConfigured } from "../../plugins/app/services.js";
 import type { TransferRecord } from "../../domain/money-types.js";
-import { SIGNED, idempotencyHeaders, problemResponses } from "../schemas.js";
+import { SIGNED, requiredIdempotencyHeaders, problemResponses } from "../schemas.js";
 import { transferBody, transferIdParam, transferView } from "./schemas.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -45,7 +45,7 @@ export const transferRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: "Transfer to another registered merchant",
         description:
           "Carried by a direct escrow payment the gateway signs with this merchant's key as payer (the token has no signed transfer): the recipient must be an active merchant and the escrow deducts the recipient's registered fee.",
-        headers: idempotencyHeaders,
+        headers: requiredIdempotencyHeaders,
         body: transferBody,
         response: { 200: transferView, 202: transferView, ...problemResponses },
       },

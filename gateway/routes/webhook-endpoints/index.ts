@@ -22,6 +22,8 @@ export const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     "/webhook-endpoints",
     {
+      // The answer carries the endpoint's secret: an Idempotency-Key replay keeps it sealed at rest.
+      config: { idempotencySealed: true },
       schema: {
         ...endpoints,
         operationId: "createWebhookEndpoint",

@@ -59,7 +59,7 @@ export const deliveryView = z.object({
       at: isoTime,
       durationMs: z.number().int(),
       statusCode: z.number().int().nullable(),
-      error: z.string().nullable().describe("Why no HTTP answer came (ECONNREFUSED, TIMEOUT, …)"),
+      error: z.string().nullable().describe("Why no HTTP answer came: UNREACHABLE (refused, reset, timed out or not HTTP: not told apart) or ADDRESS_FORBIDDEN (the host now resolves to a refused address)"),
       succeeded: z.boolean(),
     }),
   ),

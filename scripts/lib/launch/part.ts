@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { chmod, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -147,9 +147,11 @@ export function waitHealthy(part: ChildPart, baseUrl: string, timeoutMs: number)
   return waitReady(part, "GET /health", async () => (await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(5_000) })).status === 200, timeoutMs);
 }
 
-/** Writes a part's JSON configuration file. */
+/** Writes a part's JSON configuration file (mode 0600). */
 export async function writeConfig(file: string, config: unknown): Promise<void> {
-  await writeFile(file, JSON.stringify(config, null, 2));
+  // Configs may hold secrets (callback secrets, credentials): readable by their owner only, also when rewritten.
+  await writeFile(file, JSON.stringify(config, null, 2), { mode: 0o600 });
+  await chmod(file, 0o600);
 }
 
 /** Runs the settlenet CLI to completion (an operator's one-off command); resolves with its stdout, refuses on a non-zero exit. */

@@ -54,6 +54,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
   let configFile: string;
   let gatewayUrl: string;
   let client: GatewayClient;
+  let adminToken = "";
   let nodeUrl: string;
   const receiver = new WebhookReceiver();
   const env = { SETTLENET_GATEWAY_MASTER_KEY: randomBytes(32).toString("hex") };
@@ -148,9 +149,10 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
       deploymentFile: join(net.dir, "deployment.json"),
       nodeTimeoutMs: 30_000,
       logLevel: "info",
-      webhooks: { requireHttps: false, initialDelayMs: 200, backoffFactor: 2, maxDelayMs: 1_000, pollIntervalMs: 100 },
+      webhooks: { requireHttps: false, allowLoopback: true, initialDelayMs: 200, backoffFactor: 2, maxDelayMs: 1_000, pollIntervalMs: 100 },
       // One run at start, then once a minute: nothing polls between the pay and the kill.
       reconcile: { intervalMs: 60_000, dropAfterSeconds: 1 },
+      admin: { credentialsFile: join(net.dir, "admin-credentials.json") },
     };
     configFile = join(net.dir, "gateway.json");
     await writeFile(configFile, JSON.stringify(config, null, 2));
@@ -159,6 +161,9 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     const key = await runCli(["gateway", "keys", "create", "--config", configFile, "--merchant", "shop"], env);
     expect(key.code, key.stderr).to.equal(0);
     client = new GatewayClient(gatewayUrl, JSON.parse(key.stdout) as { keyId: string; secret: string });
+    const credential = await runCli(["gateway", "admin", "credential", "add", "--config", configFile, "--id", "ops"], env);
+    expect(credential.code, credential.stderr).to.equal(0);
+    adminToken = (JSON.parse(credential.stdout) as { token: string }).token;
 
     await receiver.start();
     await startGateway();
@@ -221,7 +226,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     expect(view.body.authorization?.status).to.equal("executed");
     const events = await client.get<{ items: { type: string; data: { id: string } }[] }>("/v1/events?limit=50");
     expect(events.body.items.filter((e) => e.data.id === order.id).map((e) => e.type)).to.deep.equal(["payment.held"]);
-    const metrics = await fetch(`${gatewayUrl}/metrics`).then((r) => r.text());
+    const metrics = await fetch(`${gatewayUrl}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } }).then((r) => r.text());
     expect(metrics).to.match(/gateway_reconcile_repairs_total\{kind="payment_adopted"\} 1/);
   });
 
@@ -243,7 +248,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     expect(await heldWebhooksFor(order.id)).to.equal(1);
     expect(receiver.duplicates).to.equal(0);
     expect(receiver.rejected).to.deep.equal([]);
-    const metrics = await fetch(`${gatewayUrl}/metrics`).then((r) => r.text());
+    const metrics = await fetch(`${gatewayUrl}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } }).then((r) => r.text());
     expect(metrics).to.match(/gateway_reconcile_repairs_total\{kind="status_repaired"\} 1/);
   });
 

@@ -4,6 +4,8 @@
  * delivery with its own implementation of the Standard Webhooks specification.
  */
 import { randomBytes } from "node:crypto";
+import { createServer as createHttpServer } from "node:http";
+import { createServer as createTcpServer, type AddressInfo } from "node:net";
 
 import { expect } from "chai";
 
@@ -55,6 +57,17 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
   const receiver = new WebhookReceiver();
   let endpoint: EndpointView & { secret: string };
   let orderSeq = 0;
+  // Host names only this test's resolver knows; "rebind.test" answers a public address once, then loopback.
+  let rebindAnswers = 0;
+  const resolve = async (host: string) => {
+    if (host === "hooks.test") return [{ address: "127.0.0.1", family: 4 as const }];
+    if (host === "private.test") return [{ address: "8.8.8.8", family: 4 as const }, { address: "10.1.2.3", family: 4 as const }];
+    if (host === "rebind.test") return [{ address: (rebindAnswers++ === 0 ? "8.8.8.8" : "127.0.0.1"), family: 4 as const }];
+    const { systemResolver } = await import("../../../gateway/domain/webhook-target.js");
+    return systemResolver(host);
+  };
+  // Mutated before a restart to run with the development flag off.
+  const webhookOptions = { initialDelayMs: 200, backoffFactor: 2, maxDelayMs: 1_000, pollIntervalMs: 100, requireHttps: false, maxEndpointsPerMerchant: 3, allowLoopback: true };
 
   before(async function () {
     net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 2 });
@@ -65,9 +78,10 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
       nodeUrl: node.apiUrl,
       now: () => Date.now() + offsetMs,
       app: {
-        webhooks: { initialDelayMs: 200, backoffFactor: 2, maxDelayMs: 1_000, pollIntervalMs: 100, requireHttps: false, maxEndpointsPerMerchant: 3 },
+        webhooks: webhookOptions,
         reconcile: { intervalMs: 300, dropAfterSeconds: 60 },
       },
+      resolve,
     });
     [a, b] = gw.merchants as [TestMerchant, TestMerchant];
     await receiver.start();
@@ -105,7 +119,7 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
     expect(created.body.id).to.match(/^we_[0-9a-f]{24}$/);
     expect(created.body.secret).to.match(/^whsec_[A-Za-z0-9+/]{43}=$/);
     expect(Buffer.from(created.body.secret.slice(6), "base64")).to.have.length(32);
-    expect(created.body.eventTypes).to.have.length(8);
+    expect(created.body.eventTypes).to.have.length(9);
     expect(created.body.status).to.equal("active");
     endpoint = created.body;
     receiver.secret = endpoint.secret;
@@ -228,7 +242,7 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
     await receiver.stop();
     await waitFor("an attempt refused at the TCP level", async () => {
       const d = await gw.storage.webhooks.getDelivery(endpoint.id, events[0]?.id ?? "");
-      return d?.attempts.some((t) => t.error === "ECONNREFUSED");
+      return d?.attempts.some((t) => t.error === "UNREACHABLE");
     }, 20_000);
     for (const e of events) expect(eventFor("payment.held", e.data.id)).to.equal(undefined);
 
@@ -258,11 +272,11 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
     await waitFor("the redelivery", () => receiver.duplicates === duplicatesBefore + 1, 10_000, 50);
     expect(receiver.unique.size).to.equal(before);
 
-    const metrics = await gw.app.inject({ method: "GET", url: "/metrics" });
+    const metrics = { body: await gw.metrics() };
     expect(metrics.body).to.match(/gateway_webhook_attempts_total\{result="failed"\} [1-9]/);
     expect(metrics.body).to.match(/gateway_webhook_deliveries_total\{result="succeeded"\} [1-9]/);
     // The receiver counts the redelivery before the gateway stores the attempt's outcome: wait for it.
-    await waitFor("no pending delivery", async () => (await gw.app.inject({ method: "GET", url: "/metrics" })).body.includes("gateway_webhook_pending_deliveries 0"), 10_000, 50);
+    await waitFor("no pending delivery", async () => (await gw.metrics()).includes("gateway_webhook_pending_deliveries 0"), 10_000, 50);
   });
 
   it("resumes pending deliveries after a restart", async function () {
@@ -316,7 +330,7 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
       expect(repair.eventIds).to.deep.equal([]);
       const stored = await gw.storage.orders.get(created.body.id);
       expect(stored?.status).to.equal("expired");
-      const metrics = await gw.app.inject({ method: "GET", url: "/metrics" });
+      const metrics = { body: await gw.metrics() };
       expect(metrics.body).to.match(/gateway_reconcile_repairs_total\{kind="order_expired"\} 1/);
     } finally {
       offsetMs = 0;
@@ -349,5 +363,115 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
     expect(verifyStandardWebhook(`whsec_${randomBytes(32).toString("base64")}`, headers, sample.body, sample.timestamp)).to.equal("no matching signature");
     expect(verifyStandardWebhook(endpoint.secret, { ...headers, "webhook-id": `${sample.id}x` }, sample.body, sample.timestamp)).to.equal("no matching signature");
     expect(verifyStandardWebhook(endpoint.secret, headers, sample.body, sample.timestamp + 301)).to.equal("timestamp out of tolerance");
+  });
+
+  describe("webhook targets (SSRF)", function () {
+    let event: EventView;
+    const created: string[] = [];
+    const register = (url: string) => inject<EndpointView & { code?: string }>(b, "POST", "/v1/webhook-endpoints", { url, eventTypes: ["payment.held"] });
+    /** Sends `event` to a new endpoint at `url` and returns its first recorded attempt. */
+    async function attemptAt(url: string) {
+      const endpointCreated = await register(url);
+      expect(endpointCreated.status, JSON.stringify(endpointCreated.body)).to.equal(201);
+      created.push(endpointCreated.body.id);
+      expect((await inject(b, "POST", `/v1/events/${event.id}/redeliver`, { endpointId: endpointCreated.body.id })).status).to.equal(202);
+      return waitFor(`an attempt at ${url}`, async () => (await gw.storage.webhooks.getDelivery(endpointCreated.body.id, event.id))?.attempts[0], 20_000, 50);
+    }
+    afterEach(async function () {
+      for (const id of created.splice(0)) await inject(b, "DELETE", `/v1/webhook-endpoints/${id}`);
+    });
+
+    before(async function () {
+      receiver.mode = "ok";
+      const order = await payOrder(b);
+      event = await waitFor("b's held event", async () => (await inject<List<EventView>>(b, "GET", "/v1/events?limit=5")).body.items.find((e) => e.type === "payment.held" && e.data.id === order.id), 40_000);
+    });
+
+    it("refuses private, link-local, unspecified and multicast targets at registration even with loopback allowed", async function () {
+      for (const url of [
+        "http://10.0.0.1/x",
+        "http://172.16.5.4/x",
+        "http://192.168.1.1/x",
+        "http://169.254.169.254/latest/meta-data",
+        "http://0.0.0.0:80/x",
+        "http://224.0.0.1/x",
+        "http://[fd00::1]/x",
+        "http://[fe80::1]/x",
+        "http://[::]/x",
+        "http://[ff02::1]/x",
+        "http://[::ffff:10.0.0.1]/x",
+        "http://private.test/x",
+      ]) {
+        const res = await register(url);
+        expect(res.status, url).to.equal(400);
+        expect(res.body.code, url).to.equal("WEBHOOK_URL_FORBIDDEN");
+      }
+      const unresolvable = await register("http://nothing.invalid/x");
+      expect(unresolvable.status).to.equal(400);
+      expect(unresolvable.body.code).to.equal("WEBHOOK_URL_UNRESOLVABLE");
+      expect(await gw.storage.webhooks.listEndpoints(b.id)).to.deep.equal([]);
+    });
+
+    it("connects to the address it checked, without resolving the name again", async function () {
+      const before = receiver.requests;
+      const attempt = await attemptAt(`http://hooks.test:${receiver.port}/hooks`);
+      // The system resolver does not know hooks.test: an HTTP answer means the checked address was used.
+      expect(attempt.statusCode).to.be.a("number");
+      expect(receiver.requests).to.equal(before + 1);
+    });
+
+    it("does not follow redirects, and tells no open port from a closed one", async function () {
+      let redirectedTo = 0;
+      const target = createHttpServer((_req, res) => {
+        redirectedTo += 1;
+        res.writeHead(204).end();
+      });
+      const redirecting = createHttpServer((_req, res) => res.writeHead(302, { location: `http://127.0.0.1:${(target.address() as AddressInfo).port}/` }).end());
+      // A port that is open but does not speak HTTP.
+      const notHttp = createTcpServer((socket) => socket.destroy());
+      for (const server of [target, redirecting, notHttp]) await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+      const closed = createTcpServer();
+      await new Promise<void>((done) => closed.listen(0, "127.0.0.1", done));
+      const closedPort = (closed.address() as AddressInfo).port;
+      await new Promise<void>((done) => closed.close(() => done()));
+      try {
+        const redirected = await attemptAt(`http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/`);
+        expect(redirected.statusCode).to.equal(302);
+        expect(redirectedTo).to.equal(0);
+        const open = await attemptAt(`http://127.0.0.1:${(notHttp.address() as AddressInfo).port}/`);
+        const shut = await attemptAt(`http://127.0.0.1:${closedPort}/`);
+        expect([open.statusCode ?? null, open.error]).to.deep.equal([null, "UNREACHABLE"]);
+        expect([shut.statusCode ?? null, shut.error]).to.deep.equal([null, "UNREACHABLE"]);
+      } finally {
+        for (const server of [target, redirecting, notHttp]) await new Promise<void>((done) => server.close(() => done()));
+      }
+    });
+
+    it("without the development flag refuses loopback at registration and at every delivery, after a DNS answer changes too", async function () {
+      const loopbackEndpoint = await register(receiver.url);
+      expect(loopbackEndpoint.status).to.equal(201);
+      created.push(loopbackEndpoint.body.id);
+      webhookOptions.allowLoopback = false;
+      try {
+        await gw.restart();
+        for (const url of [receiver.url, `http://localhost:${receiver.port}/hooks`, `http://[::1]:${receiver.port}/hooks`, `http://[::ffff:127.0.0.1]:${receiver.port}/hooks`, "http://127.1.2.3/x"]) {
+          const res = await register(url);
+          expect(res.status, url).to.equal(400);
+          expect(res.body.code, url).to.equal("WEBHOOK_URL_FORBIDDEN");
+        }
+        const before = receiver.requests;
+        // Registered while loopback was allowed: each delivery checks again.
+        expect((await inject(b, "POST", `/v1/events/${event.id}/redeliver`, { endpointId: loopbackEndpoint.body.id })).status).to.equal(202);
+        const refused = await waitFor("the refused attempt", async () => (await gw.storage.webhooks.getDelivery(loopbackEndpoint.body.id, event.id))?.attempts.at(-1), 20_000, 50);
+        expect(refused.error).to.equal("ADDRESS_FORBIDDEN");
+        // A public address at registration, loopback at delivery (DNS rebinding).
+        const rebound = await attemptAt(`http://rebind.test:${receiver.port}/hooks`);
+        expect(rebound.error).to.equal("ADDRESS_FORBIDDEN");
+        expect(receiver.requests).to.equal(before);
+      } finally {
+        webhookOptions.allowLoopback = true;
+        await gw.restart();
+      }
+    });
   });
 });

@@ -103,10 +103,19 @@ describe("gateway: merchant authentication, rate limit and body limit", function
     expect(otherKey.status).to.equal(200);
   });
 
-  it("refuses an unknown key id with AUTH_UNKNOWN_KEY", async function () {
-    const res = await signedInject(gw.app, { keyId: "key_00000000000000000000000000000000", secret: "sk_x" }, "GET", LIST, undefined, { timestamp: seconds() });
-    expect(res.status).to.equal(401);
-    expect(res.body["code"]).to.equal("AUTH_UNKNOWN_KEY");
+  it("answers an unknown key id exactly as a bad signature, so key ids cannot be probed", async function () {
+    const unknown = await signedInject(gw.app, { keyId: "key_00000000000000000000000000000000", secret: "sk_x" }, "GET", LIST, undefined, { timestamp: seconds() });
+    const badSignature = await signedInject(gw.app, merchant(0), "GET", LIST, undefined, { timestamp: seconds(), secret: "sk_x" });
+    expect(unknown.status).to.equal(401);
+    expect(unknown.body["code"]).to.equal("AUTH_BAD_SIGNATURE");
+    expect([unknown.status, unknown.body]).to.deep.equal([badSignature.status, badSignature.body]);
+  });
+
+  it("serves /metrics only with an admin credential, never to a merchant", async function () {
+    expect((await gw.app.inject({ method: "GET", url: "/metrics" })).statusCode).to.equal(401);
+    const asMerchant = await signedInject(gw.app, merchant(0), "GET", "/metrics", undefined, { timestamp: seconds() });
+    expect([asMerchant.status, asMerchant.body["code"]]).to.deep.equal([401, "ADMIN_AUTH_FAILED"]);
+    expect(await gw.metrics()).to.match(/gateway_/);
   });
 
   it("keeps old and new keys valid during a rotation's overlap, then only the new one", async function () {
@@ -160,6 +169,31 @@ describe("gateway: merchant authentication, rate limit and body limit", function
       expect(refused.body["code"]).to.equal("RATE_LIMITED");
       expect(Number(refused.headers["retry-after"])).to.be.greaterThan(0);
       expect((await signedInject(limited.app, b, "GET", LIST)).status).to.equal(200);
+    });
+  });
+
+  describe("per client address rate limit before authentication", function () {
+    let limited: GatewayFixture;
+    before(async function () {
+      limited = await gatewayFixture({ scenario, app: { addressRateLimit: { max: 3, timeWindowMs: 60_000 } } });
+    });
+    after(async function () {
+      await limited?.close();
+    });
+
+    it("answers unsigned floods 429 RATE_LIMITED with Retry-After before looking at credentials", async function () {
+      const unsigned = () => limited.app.inject({ method: "GET", url: LIST, remoteAddress: "198.51.100.7" });
+      for (let i = 0; i < 3; i++) expect((await unsigned()).statusCode).to.equal(401);
+      const refused = await unsigned();
+      expect([refused.statusCode, refused.json().code]).to.deep.equal([429, "RATE_LIMITED"]);
+      expect(Number(refused.headers["retry-after"])).to.be.greaterThan(0);
+      // A correctly signed request from the same address is refused too: the limit comes first.
+      const [a] = limited.merchants;
+      if (!a) throw new Error("no merchant");
+      const signed = signRequest({ keyId: a.keyId, secret: a.secret, method: "GET", path: LIST });
+      expect((await limited.app.inject({ method: "GET", url: LIST, headers: signed, remoteAddress: "198.51.100.7" })).statusCode).to.equal(429);
+      // Another address has its own budget.
+      expect((await limited.app.inject({ method: "GET", url: LIST, headers: signRequest({ keyId: a.keyId, secret: a.secret, method: "GET", path: LIST }), remoteAddress: "198.51.100.8" })).statusCode).to.equal(200);
     });
   });
 });

@@ -1,3 +1,6 @@
+import { readFile, readdir } from "node:fs/promises";
+import { join } from "node:path";
+
 import { expect } from "chai";
 
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
@@ -106,5 +109,52 @@ describe("gateway: Idempotency-Key on POST", function () {
     const res = await create(a, paymentBody(payer, "idem-8"), "has space");
     expect(res.status).to.equal(400);
     expect(res.body["code"]).to.equal("IDEMPOTENCY_KEY_INVALID");
+  });
+
+  it("requires an Idempotency-Key on every POST that moves money or changes a payment, and runs none without one", async function () {
+    const id = `pay_${"0".repeat(32)}`;
+    const moneyPosts = gw.app.gatewayRoutes.filter((r) => r.method === "POST" && /^\/v1\/(payments|payouts|topups|transfers)/.test(r.url)).map((r) => r.url.replace(":id", id));
+    expect(moneyPosts).to.include.members(["/v1/payments", `/v1/payments/${id}/authorization`, `/v1/payments/${id}/refunds`, "/v1/payouts", "/v1/topups", "/v1/transfers"]);
+    for (const path of moneyPosts) {
+      const body = path === "/v1/payments" ? paymentBody(payer, "idem-no-key") : {};
+      const res = await signedInject(gw.app, a, "POST", path, body, { idempotencyKey: null });
+      expect([res.status, res.body["code"]], path).to.deep.equal([400, "IDEMPOTENCY_KEY_REQUIRED"]);
+    }
+    const list = await signedInject<{ items: unknown[] }>(gw.app, a, "GET", "/v1/payments?merchantOrderId=idem-no-key");
+    expect(list.body.items).to.deep.equal([]);
+    // Authentication still comes first: an unsigned request learns nothing about the route.
+    const unsigned = await gw.app.inject({ method: "POST", url: "/v1/payouts", payload: {} });
+    expect(unsigned.statusCode).to.equal(401);
+  });
+
+  it("replays a webhook endpoint's creation with its secret, which the database holds only sealed", async function () {
+    // A public address literal: registration resolves nothing and refuses nothing.
+    const body = { url: "https://93.184.215.14/hooks" };
+    const first = await signedInject<{ id: string; secret: string }>(gw.app, a, "POST", "/v1/webhook-endpoints", body, { idempotencyKey: "key-idem-secret" });
+    expect(first.status).to.equal(201);
+    const again = await signedInject<{ id: string; secret: string }>(gw.app, a, "POST", "/v1/webhook-endpoints", body, { idempotencyKey: "key-idem-secret" });
+    expect([again.status, again.headers["idempotent-replayed"]]).to.deep.equal([201, "true"]);
+    expect(again.body).to.deep.equal(first.body);
+    const secret = first.body.secret;
+    expect(secret).to.match(/^whsec_/);
+    // Every file of the gateway's LevelDB (its write-ahead log included), after the writes were flushed by closing it.
+    await gw.restart();
+    const files: string[] = [];
+    const walk = async (dir: string) => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        if (entry.isDirectory()) await walk(join(dir, entry.name));
+        else files.push(join(dir, entry.name));
+      }
+    };
+    await walk(gw.dir);
+    expect(files.some((f) => f.endsWith(".log") || f.endsWith(".ldb"))).to.equal(true);
+    const needles = [Buffer.from(secret), Buffer.from(secret.slice("whsec_".length)), Buffer.from(secret.slice("whsec_".length), "base64")];
+    for (const file of files) {
+      const bytes = await readFile(file);
+      for (const needle of needles) expect(bytes.includes(needle), `${file} holds the secret`).to.equal(false);
+    }
+    // After the restart the replay still hands the secret over.
+    const afterRestart = await signedInject<{ secret: string }>(gw.app, a, "POST", "/v1/webhook-endpoints", body, { idempotencyKey: "key-idem-secret" });
+    expect(afterRestart.body.secret).to.equal(secret);
   });
 });

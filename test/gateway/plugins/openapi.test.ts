@@ -28,7 +28,10 @@ const operation = z.strictObject({
 });
 const methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
 const pathItem = z.strictObject(Object.fromEntries(methods.map((m) => [m, operation.optional()])) as Record<(typeof methods)[number], z.ZodOptional<typeof operation>>);
-const securityScheme = z.strictObject({ type: z.literal("apiKey"), in: z.enum(["header", "query", "cookie"]), name: z.string(), description: z.string().optional() });
+const securityScheme = z.union([
+  z.strictObject({ type: z.literal("apiKey"), in: z.enum(["header", "query", "cookie"]), name: z.string(), description: z.string().optional() }),
+  z.strictObject({ type: z.literal("http"), scheme: z.string(), description: z.string().optional() }),
+]);
 const openApi31 = z.strictObject({
   openapi: z.string().regex(/^3\.1\.\d+$/),
   info: z.strictObject({ title: z.string(), version: z.string(), description: z.string().optional() }),
@@ -104,7 +107,8 @@ describe("gateway: OpenAPI document and docs", function () {
   });
 
   it("documents the signed headers, Idempotency-Key, bodies and problem responses of /v1", function () {
-    expect(Object.values(doc.components.securitySchemes).map((s) => s.name).sort()).to.deep.equal([
+    expect(doc.components.securitySchemes["adminBearer"]).to.deep.include({ type: "http", scheme: "bearer" });
+    expect(Object.values(doc.components.securitySchemes).flatMap((s) => ("name" in s ? [s.name] : [])).sort()).to.deep.equal([
       "Settlenet-Key-Id",
       "Settlenet-Nonce",
       "Settlenet-Signature",

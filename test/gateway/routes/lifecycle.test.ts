@@ -165,7 +165,7 @@ describe("gateway: freezes, auto-release, reclaim and statements (nodes, chain a
 
     const refusals = [
       await post<Problem>("/v1/payouts", { amount: "1000", currency: "CNY", account: "merchant-0" }),
-      await post<Problem>("/v1/topups", { amount: "5000", currency: "CNY", account: "CN-PAYER-001" }),
+      await post<Problem>("/v1/topups", { amount: "5000", currency: "CNY", account: "merchant-0" }),
       await post<Problem>("/v1/transfers", { to: b.address, amount: "1000", currency: "CNY", reference: "frozen-1" }),
       await post<Problem>(`/v1/payments/${order.id}/authorization`, { signature }),
     ];
@@ -178,7 +178,7 @@ describe("gateway: freezes, auto-release, reclaim and statements (nodes, chain a
     expect(await tokenBalance(b.address)).to.equal(0n);
 
     await setFrozen(a.address, false);
-    const topup = await post<{ id: string }>("/v1/topups", { amount: "5000", currency: "CNY", account: "CN-PAYER-001" });
+    const topup = await post<{ id: string }>("/v1/topups", { amount: "5000", currency: "CNY", account: "merchant-0" });
     expect(topup.status).to.equal(202);
     await poll<{ stage: string }>("the top-up", `/v1/topups/${topup.body.id}`, (v) => v.stage === "completed");
     const payout = await post<{ id: string }>("/v1/payouts", { amount: "1000", currency: "CNY", account: "merchant-0" });

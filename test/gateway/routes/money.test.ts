@@ -45,6 +45,7 @@ interface Topup {
   stage: string;
   bank: { bankRef: string; status: string } | null;
   mint: { status: string } | null;
+  failure: { code: string } | null;
 }
 interface Balance {
   balances: { currency: string; available: string; heldInEscrow: string; pendingPayouts: string; pendingTopups: string }[];
@@ -65,7 +66,11 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     bank = await bankFixture({ min: 1_500, max: 2_000 });
     const node = net.nodes[0];
     if (!node) throw new Error("network incomplete");
-    gw = await gatewayFixture({ scenario: net.scenario, nodeUrl: node.apiUrl, app: { moneyTickMs: 200 }, money: moneyModules(net.scenario, bank.url) });
+    gw = await gatewayFixture({
+      scenario: net.scenario,
+      nodeUrl: node.apiUrl,
+      app: { moneyTickMs: 200, topups: { maxAmount: 50_000_000n, dailyMaxAmount: 60_000_000n, maxMintAttempts: 2 } },
+      money: moneyModules(net.scenario, bank.url) });
     [a, b] = gw.merchants as [TestMerchant, TestMerchant];
     [payer, other] = net.scenario.payers as [Wallet, Wallet];
   });
@@ -194,7 +199,8 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
 
   it("tops up: mints only after the bank confirms the deposit", async function () {
     const before = await tokenBalance(a.address);
-    const created = await post<Topup>("/v1/topups", { amount: "5000", currency: "CNY", account: "CN-PAYER-001" });
+    // From the merchant's registered bank account (the one payouts go to): no other account may be drawn on.
+    const created = await post<Topup>("/v1/topups", { amount: "5000", currency: "CNY", account: "merchant-0" });
     expect(created.status).to.equal(202);
     expect(created.body.stage).to.equal("awaiting_bank");
     expect(created.body.mint).to.equal(null);
@@ -266,5 +272,32 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     expect(feed.body.transfers.filter((t) => t.reference === created.body.id)).to.have.length(1);
     const account = await getJson<{ balances: { paidOut: string }[] }>(`${bank.url}/v1/accounts/merchant-0`);
     expect(account.body.balances[0]?.paidOut).to.equal("4500");
+  });
+
+  it("takes top-ups only from the registered account and within the limits; a mint that keeps failing ends failed with topup.failed", async function () {
+    const elsewhere = await post<{ code: string }>("/v1/topups", { amount: "100", currency: "CNY", account: "SOMEONE-ELSES-ACCOUNT" });
+    expect([elsewhere.status, elsewhere.body.code]).to.deep.equal([422, "TOPUP_ACCOUNT_MISMATCH"]);
+    const huge = await post<{ code: string }>("/v1/topups", { amount: "50000001", currency: "CNY", account: "merchant-0" });
+    expect([huge.status, huge.body.code]).to.deep.equal([422, "TOPUP_LIMIT_EXCEEDED"]);
+
+    // Above the reserves the custodian attested: the bank confirms the deposit, every mint fails on-chain.
+    const before = await tokenBalance(a.address);
+    const unbacked = await post<Topup>("/v1/topups", { amount: "20000000", currency: "CNY", account: "merchant-0" });
+    expect(unbacked.status).to.equal(202);
+    // 5,000 earlier + 20,000,000 pending + 40,000,000 would pass the day's 60,000,000.
+    const daily = await post<{ code: string }>("/v1/topups", { amount: "40000000", currency: "CNY", account: "merchant-0" });
+    expect([daily.status, daily.body.code]).to.deep.equal([422, "TOPUP_LIMIT_EXCEEDED"]);
+
+    const failed = await poll<Topup>("the unbacked top-up to fail", `/v1/topups/${unbacked.body.id}`, (v) => v.status === "failed");
+    expect(failed.bank?.status).to.equal("confirmed");
+    expect(failed.failure?.code).to.equal("MINT_FAILED");
+    expect(await tokenBalance(a.address)).to.equal(before);
+    const events = await get<{ items: { type: string; data: { id: string } }[] }>("/v1/events");
+    expect(events.body.items.filter((e) => e.type === "topup.failed").map((e) => e.data.id)).to.deep.equal([unbacked.body.id]);
+    // Failed is final: no more mints are signed for it.
+    const stored = await gw.storage.money.get("topup", unbacked.body.id);
+    expect(stored?.mintAttempts).to.equal(2);
+    await gw.app.money?.advance("topup", unbacked.body.id);
+    expect((await gw.storage.money.get("topup", unbacked.body.id))?.mintAttempts).to.equal(2);
   });
 });

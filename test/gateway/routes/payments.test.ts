@@ -88,6 +88,38 @@ describe("gateway: payment orders and merchant isolation", function () {
     expect(text.body["code"]).to.equal("UNSUPPORTED_MEDIA_TYPE");
   });
 
+  it("refuses a payer address with a wrong EIP-55 checksum as BAD_ADDRESS and takes one in lowercase", async function () {
+    // Flip the case of one letter of the checksummed address: still hex, checksum wrong.
+    const at = [...payer].findIndex((c, i) => i > 1 && /[a-fA-F]/.test(c));
+    const flipped = payer.slice(0, at) + (payer[at] === payer[at]?.toUpperCase() ? payer[at]?.toLowerCase() : payer[at]?.toUpperCase()) + payer.slice(at + 1);
+    for (const [what, bad] of [
+      ["wrong checksum", flipped],
+      ["too short", payer.slice(0, 41)],
+      ["not hex", `0x${"g".repeat(40)}`],
+    ] as const) {
+      const res = await signedInject(gw.app, a, "POST", "/v1/payments", paymentBody(bad, `order-bad-${what}`));
+      expect([res.status, res.body["code"]], what).to.deep.equal([400, "BAD_ADDRESS"]);
+      expect(JSON.stringify(res.body), what).to.not.match(/ethers|version=/);
+    }
+    const transfer = await signedInject(gw.app, a, "POST", "/v1/transfers", { to: flipped, amount: "1", currency: "CNY", reference: "r-bad" });
+    expect([transfer.status, transfer.body["code"]]).to.deep.equal([400, "BAD_ADDRESS"]);
+    expect((await signedInject(gw.app, a, "POST", "/v1/payments", paymentBody(payer.toLowerCase(), "order-lowercase"))).status).to.equal(201);
+    expect(await gw.storage.orders.getByMerchantOrderId(a.id, `order-bad-wrong checksum`)).to.equal(undefined);
+  });
+
+  it("answers a chain failure with 503 CHAIN_UNAVAILABLE and a fixed title, never the library's message", async function () {
+    // The same merchants, with the chain's JSON-RPC endpoint on a closed port.
+    const cut = await gatewayFixture({ scenario: { ...scenario, chain: { ...chain, url: "http://127.0.0.1:9" } as LocalChain } });
+    try {
+      const [m] = cut.merchants as [TestMerchant];
+      const res = await signedInject(cut.app, m, "POST", "/v1/payments", paymentBody(payer, "order-no-chain"));
+      expect([res.status, res.body["code"]]).to.deep.equal([503, "CHAIN_UNAVAILABLE"]);
+      expect(JSON.stringify(res.body)).to.not.match(/ethers|version=|ECONNREFUSED|127\.0\.0\.1:9/);
+    } finally {
+      await cut.close();
+    }
+  });
+
   it("lists a merchant's payments newest first with cursor pagination and filters", async function () {
     for (let i = 0; i < 5; i++) {
       expect((await signedInject(gw.app, b, "POST", "/v1/payments", paymentBody(payer, `page-${i}`))).status).to.equal(201);

@@ -86,7 +86,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
   it("finds no break after real payments, a top-up, a payout and a transfer", async function () {
     held = await paidOrder("held-1", 0, { amount: "3000" }, "held");
     direct = await paidOrder("direct-1", 1, { mode: "direct", amount: "10000" }, "released");
-    const topup = await post<{ id: string }>("/v1/topups", { amount: "5000", currency: "CNY", account: "CN-PAYER-001" });
+    const topup = await post<{ id: string }>("/v1/topups", { amount: "5000", currency: "CNY", account: "merchant-0" });
     await poll<{ stage: string }>("the top-up", `/v1/topups/${topup.body.id}`, (v) => v.stage === "completed");
     const payout = await post<{ id: string }>("/v1/payouts", { amount: "1000", currency: "CNY", account: "merchant-0" });
     await poll<{ status: string }>("the payout", `/v1/payouts/${payout.body.id}`, (v) => v.status === "paid");
