@@ -256,7 +256,9 @@ describe("failover by lease", function () {
     const failoverTimeoutMs = 300;
     const stA = await storage();
     const stB = await storage();
-    const rA = relayer(0, stA, { leaseRenewMs, failoverTimeoutMs, batchIntervalMs: 10 });
+    // A batches for ten renewal periods, so its work is still queued at the next tick: relayed sooner, it
+    // could be done before any tick saw it (and then there is rightly nothing to renew for).
+    const rA = relayer(0, stA, { leaseRenewMs, failoverTimeoutMs, batchIntervalMs: 10 * leaseRenewMs });
     const rB = relayer(1, stB, { leaseRenewMs, failoverTimeoutMs });
     const fromA: { at: number; body: { renew: boolean; validForMs: number; pending: number; claims: string } }[] = [];
     f.linkLeases([rA, rB], (from, data) => {
