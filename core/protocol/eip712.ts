@@ -3,7 +3,7 @@
  * operations are in their descriptors (core/operations/<kind>.ts). These mirror the contracts
  * (PaymentEscrow, SettlementToken, SettlementLedger); the contract tests check that they agree.
  */
-import type { TypedDataDomain, TypedDataField } from "ethers";
+import { MaxUint256, type TypedDataDomain, type TypedDataField } from "ethers";
 
 export type TypedDataTypes = Record<string, TypedDataField[]>;
 
@@ -51,6 +51,20 @@ export function tokenDomain(chainId: bigint, token: string, tokenName: string): 
 }
 
 /** Payment statuses, in the order of IPaymentEscrow.PaymentStatus. */
+/** ERC-2612 Permit type (OpenZeppelin ERC20Permit), signed under the token's domain. */
+export const PERMIT_TYPES: TypedDataTypes = {
+  Permit: [
+    { name: "owner", type: "address" },
+    { name: "spender", type: "address" },
+    { name: "value", type: "uint256" },
+    { name: "nonce", type: "uint256" },
+    { name: "deadline", type: "uint256" },
+  ],
+};
+
+/** An allowance at or above this is treated as unlimited (OpenZeppelin never decrements MaxUint256). */
+export const UNLIMITED_ALLOWANCE = MaxUint256 / 2n;
+
 export const PAYMENT_STATUSES = [
   "none",
   "held",

@@ -11,21 +11,8 @@ import type { Logger } from "pino";
 import { SettlenetError } from "../../core/errors.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
-import { DOMAIN_VERSION } from "../../core/protocol/eip712.js";
+import { DOMAIN_VERSION, PERMIT_TYPES, UNLIMITED_ALLOWANCE } from "../../core/protocol/eip712.js";
 
-/** ERC-2612 Permit type (OpenZeppelin ERC20Permit). */
-export const PERMIT_TYPES = {
-  Permit: [
-    { name: "owner", type: "address" },
-    { name: "spender", type: "address" },
-    { name: "value", type: "uint256" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
-
-/** An allowance at or above this is treated as unlimited (OpenZeppelin never decrements MaxUint256). */
-const UNLIMITED = MaxUint256 / 2n;
 
 /** Chain reads and permit submission for money movement. */
 export class MoneyChain {
@@ -106,7 +93,7 @@ export class MoneyChain {
   }
 
   private async permit(token: TokenDeployment, owner: Wallet | HDNodeWallet, spender: string): Promise<void> {
-    if ((await this.allowance(token, owner.address, spender)) >= UNLIMITED) return;
+    if ((await this.allowance(token, owner.address, spender)) >= UNLIMITED_ALLOWANCE) return;
     const relayer = this.relayer;
     if (!relayer) {
       throw new SettlenetError("ALLOWANCE_UNAVAILABLE", `${owner.address} has no allowance to ${spender} and no permit relayer is configured`, { owner: owner.address, spender });

@@ -647,7 +647,6 @@ function legOf(transfer: BankTransfer) {
   return { bankRef: transfer.bankRef, status: transfer.status, ...(transfer.reason ? { reason: transfer.reason } : {}) };
 }
 
-/** What payout.paid / payout.failed carry. */
 /** The `data` of a top-up's webhook event. */
 export function topupEventData(record: TopupRecord): Record<string, unknown> {
   return {
@@ -661,6 +660,7 @@ export function topupEventData(record: TopupRecord): Record<string, unknown> {
   };
 }
 
+/** What payout.paid / payout.failed carry. */
 export function payoutEventData(record: PayoutRecord): Record<string, unknown> {
   return {
     id: record.id,

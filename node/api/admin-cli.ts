@@ -16,6 +16,7 @@ import { nodeApiRoleSchema, tokenFromEnv } from "../../core/api/auth.js";
 import { NodeApiClient } from "../../core/api/client.js";
 import { AuditChainWalk, type AuditVerification } from "../../core/audit/log.js";
 import { SettlenetError } from "../../core/errors.js";
+import { nodeRefused, nodeTarget } from "../cli-target.js";
 import { openStorage } from "../storage/db.js";
 import { createCredential, readCredentials, revokeCredential } from "./credentials.js";
 
@@ -90,31 +91,19 @@ export async function verifyAuditLogOf(node: NodeApiClient): Promise<AuditVerifi
   return walk.end(head);
 }
 
-function refused(error: unknown): boolean {
-  if (!(error instanceof SettlenetError) || error.code !== "NODE_UNAVAILABLE") return false;
-  return (error.cause as { cause?: { code?: string } } | undefined)?.cause?.code === "ECONNREFUSED";
-}
-
 /** `settlenet node audit verify`: prints the outcome; AUDIT_LOG_BROKEN (non-zero exit) naming the entry if the chain breaks. */
 export async function auditCommand(args: string[], print: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<void> {
   const [command, ...rest] = args;
   const { values } = parseArgs({ args: rest, options: { config: { type: "string", short: "c" }, node: { type: "string" } }, strict: true });
   if (command !== "verify" || (!values.config && !values.node)) throw new SettlenetError("USAGE", ADMIN_USAGE);
-  let apiUrl = values.node;
-  let dataDir: string | undefined;
-  if (values.config) {
-    const { loadNodeConfig } = await import("../config.js");
-    const config = await loadNodeConfig(values.config);
-    apiUrl ??= `http://${config.api.host}:${config.api.port}`;
-    dataDir = config.dataDir;
-  }
+  const { apiUrl, dataDir } = await nodeTarget(values, ADMIN_USAGE);
   let result: AuditVerification;
   let source = "api";
   try {
-    result = await verifyAuditLogOf(new NodeApiClient({ baseUrl: apiUrl!, credentials: tokenFromEnv() }));
+    result = await verifyAuditLogOf(new NodeApiClient({ baseUrl: apiUrl, credentials: tokenFromEnv() }));
   } catch (error) {
     // A stopped node: its database is not locked, walk it directly.
-    if (!refused(error) || !dataDir) throw error;
+    if (!nodeRefused(error) || !dataDir) throw error;
     const storage = await openStorage(join(dataDir, "db"));
     try {
       result = await storage.audit.verify();

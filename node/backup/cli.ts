@@ -19,6 +19,7 @@ import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { tokenFromEnv } from "../../core/api/auth.js";
 import { NodeApiClient } from "../../core/api/client.js";
 import { SettlenetError } from "../../core/errors.js";
+import { nodeRefused, nodeTarget } from "../cli-target.js";
 import { openStorage } from "../storage/db.js";
 import { restoreBackup, verifyBackup, writeBackup } from "./backup.js";
 
@@ -30,13 +31,6 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-/** True if `error` (the client's NODE_UNAVAILABLE, caused by fetch's failure) means nothing listens at the address. */
-function refused(error: unknown): boolean {
-  if (!(error instanceof SettlenetError) || error.code !== "NODE_UNAVAILABLE") return false;
-  const fetchFailure = error.cause as { cause?: { code?: string } } | undefined;
-  return fetchFailure?.cause?.code === "ECONNREFUSED";
 }
 
 async function downloadBackup(apiUrl: string, partial: string): Promise<void> {
@@ -61,20 +55,13 @@ export async function nodeDataCommand(command: "backup" | "restore", args: strin
   const partial = `${values.out}.partial`;
   await rm(partial, { force: true });
   try {
-    let apiUrl = values.node;
-    let dataDir: string | undefined;
-    if (values.config) {
-      const { loadNodeConfig } = await import("../config.js");
-      const config = await loadNodeConfig(values.config);
-      apiUrl ??= `http://${config.api.host}:${config.api.port}`;
-      dataDir = config.dataDir;
-    }
+    const { apiUrl, dataDir } = await nodeTarget(values, NODE_DATA_USAGE);
     let source = "api";
     try {
-      await downloadBackup(apiUrl!, partial);
+      await downloadBackup(apiUrl, partial);
     } catch (error) {
       // A stopped node: read its database directly (it is not locked then).
-      if (!refused(error) || !dataDir) throw error;
+      if (!nodeRefused(error) || !dataDir) throw error;
       await rm(partial, { force: true });
       const storage = await openStorage(join(dataDir, "db"));
       try {

@@ -10,7 +10,7 @@ import { MaxUint256, Signature, encodeBytes32String, isHexString, type HDNodeWal
 import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
-import { tokenDomain } from "../../core/protocol/eip712.js";
+import { PERMIT_TYPES, UNLIMITED_ALLOWANCE, tokenDomain } from "../../core/protocol/eip712.js";
 import { CHAIN_OPTIONS, CHAIN_USAGE, address, loadKey, minorUnits, parse, printResult, validate, withContext } from "./args.js";
 import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "./chain.js";
 import { tokenSymbol } from "./custodian.js";
@@ -26,18 +26,6 @@ export function bankReference(reference: string): string {
   }
 }
 
-const PERMIT_TYPES = {
-  Permit: [
-    { name: "owner", type: "address" },
-    { name: "spender", type: "address" },
-    { name: "value", type: "uint256" },
-    { name: "nonce", type: "uint256" },
-    { name: "deadline", type: "uint256" },
-  ],
-};
-
-/** An allowance this high is unlimited (OpenZeppelin never decrements MaxUint256). */
-const UNLIMITED = MaxUint256 / 2n;
 
 /** Mints `amount` of `symbol` to `to` against bank deposit `bankRef`, as the custodian whose key `actor` is. */
 export async function mint(chain: OperatorChain, actor: Actor, params: { symbol: string; to: string; amount: bigint; bankRef: string }): Promise<ActionResult> {
@@ -64,7 +52,7 @@ export async function permit(chain: OperatorChain, submitter: Actor, params: { s
   const { entry, contract } = chain.token(params.symbol);
   const spender = params.spender ?? chain.deployment.contracts.escrow;
   const owner = params.owner.address;
-  if (((await contract.getFunction("allowance")(owner, spender)) as bigint) >= UNLIMITED) return unchanged(`${owner} allows ${spender} to move its ${params.symbol}`);
+  if (((await contract.getFunction("allowance")(owner, spender)) as bigint) >= UNLIMITED_ALLOWANCE) return unchanged(`${owner} allows ${spender} to move its ${params.symbol}`);
   const [nonce, block] = await Promise.all([contract.getFunction("nonces")(owner) as Promise<bigint>, chain.provider.getBlock("latest")]);
   const deadline = BigInt(block?.timestamp ?? Math.floor(Date.now() / 1000)) + 3_600n;
   const domain = tokenDomain(BigInt(chain.deployment.chainId), entry.address, entry.name);

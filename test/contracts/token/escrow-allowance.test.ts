@@ -7,6 +7,7 @@ import { expect } from "chai";
 
 import { DECISION } from "../helpers/token.js";
 import { deployWorld, ethers, makeTerms, networkHelpers, payHeld, type World } from "../helpers/fixture.js";
+import { PERMIT_TYPES } from "../../../core/protocol/eip712.js";
 
 const MAX = ethers.MaxUint256;
 
@@ -61,15 +62,7 @@ describe("SettlementToken", function () {
       await as(token, payer).approve(escrowAddress, 0n);
       const deadline = BigInt(await networkHelpers.time.latest()) + 3_600n;
       const domain = { name: await token.name(), version: "1", chainId: w.chainId, verifyingContract: await token.getAddress() };
-      const types = {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      };
+      const types = PERMIT_TYPES;
       const message = { owner: payer.address, spender: escrowAddress, value: MAX, nonce: await token.nonces(payer.address), deadline };
       const { v, r, s } = ethers.Signature.from(await payer.signTypedData(domain, types, message));
       await as(token, outsider).permit(payer.address, escrowAddress, MAX, deadline, v, r, s);

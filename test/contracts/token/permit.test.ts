@@ -4,6 +4,7 @@ import type { Signer } from "ethers";
 
 import { deployWorld, ethers, networkHelpers, type World } from "../helpers/fixture.js";
 import { deadlineIn, tokenDomainOf } from "../helpers/token.js";
+import { PERMIT_TYPES } from "../../../core/protocol/eip712.js";
 
 const { time } = networkHelpers;
 
@@ -11,15 +12,7 @@ describe("SettlementToken", function () {
   describe("permit", function () {
     async function signPermit(world: World, owner: Signer, spender: string, value: bigint, deadline: bigint) {
       const ownerAddress = await owner.getAddress();
-      const types = {
-        Permit: [
-          { name: "owner", type: "address" },
-          { name: "spender", type: "address" },
-          { name: "value", type: "uint256" },
-          { name: "nonce", type: "uint256" },
-          { name: "deadline", type: "uint256" },
-        ],
-      };
+      const types = PERMIT_TYPES;
       const message = { owner: ownerAddress, spender, value, nonce: await world.token.nonces(ownerAddress), deadline };
       return ethers.Signature.from(await owner.signTypedData(await tokenDomainOf(world), types, message));
     }
