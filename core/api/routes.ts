@@ -66,6 +66,8 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   metrics: ["metrics", "operator"],
   downloadBackup: ["operator"],
   listAuditLog: OVERSIGHT,
+  getRiskRules: OVERSIGHT,
+  putRiskRules: ["operator"],
 };
 
 /** The access of the route with this OpenAPI operation id (undefined: not a contract route). */

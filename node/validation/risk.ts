@@ -1,6 +1,9 @@
 /**
  * Risk rules (风控) applied to payments before they are accepted: blacklist, single-payment limit,
- * per-payer and per-merchant UTC-day totals, and payer velocity. Counters are this node's local view
+ * per-payer and per-merchant UTC-day totals, payer velocity, and the single and day limits of the
+ * payer's KYC level (customers only; the level comes from the node's registry mirror, so no chain
+ * read on this path; a payer that is not a registered customer, e.g. a merchant paying, has none).
+ * The rules can be replaced at runtime (`apply`, from a signed risk-rules document); the counters stay. Counters are this node's local view
  * (what it has accepted), kept in memory and bounded: only today's and yesterday's totals and the
  * velocity window are retained.
  */
@@ -12,8 +15,8 @@ const DAY_SECONDS = 86_400;
 
 /** Per-account day totals and payer velocity; see the module comment. */
 export class RiskEngine {
-  private readonly rules: RiskRules;
-  private readonly blacklist: ReadonlySet<string>;
+  private rules: RiskRules;
+  private blacklist: ReadonlySet<string>;
   /** UTC day number → "token!account" → total paid (payer) or received (merchant) that day. */
   private readonly payerTotals = new Map<number, Map<string, bigint>>();
   private readonly merchantTotals = new Map<number, Map<string, bigint>>();
@@ -21,7 +24,17 @@ export class RiskEngine {
   private readonly payerTimes = new Map<string, number[]>();
   private lastSweepDay = -1;
 
-  constructor(rules: RiskRules) {
+  /** `kycLevelOf`: the KYC level of a registered customer, undefined for any other account. */
+  constructor(
+    rules: RiskRules,
+    private readonly kycLevelOf: (account: string) => number | undefined = () => undefined,
+  ) {
+    this.rules = rules;
+    this.blacklist = new Set((rules.blacklist ?? []).map((address) => address.toLowerCase()));
+  }
+
+  /** Applies new rules from the next check on; today's totals and velocity windows are kept. */
+  apply(rules: RiskRules): void {
     this.rules = rules;
     this.blacklist = new Set((rules.blacklist ?? []).map((address) => address.toLowerCase()));
   }
@@ -49,14 +62,32 @@ export class RiskEngine {
         limit: max.toString(),
       });
     }
+    const level = this.rules.kycLimits?.size ? this.kycLevelOf(payer) : undefined;
+    const kyc = level === undefined ? undefined : this.rules.kycLimits?.get(level)?.get(token.toLowerCase());
+    if (kyc?.single !== undefined && amount > kyc.single) {
+      throw refusal("KYC_LIMIT_EXCEEDED", path, `amount ${amount} exceeds the single-payment limit ${kyc.single} of KYC level ${level}`, {
+        account: payer,
+        kycLevel: level,
+        amount: amount.toString(),
+        limit: kyc.single.toString(),
+      });
+    }
     const day = dayOf(nowSeconds);
+    const paidToday = (this.payerTotals.get(day)?.get(counterKey(token, payer)) ?? 0n) + amount;
+    if (kyc?.daily !== undefined && paidToday > kyc.daily) {
+      throw refusal("KYC_DAILY_LIMIT_EXCEEDED", path, `payer ${payer} would pay ${paidToday} today, over ${kyc.daily} of KYC level ${level}`, {
+        account: payer,
+        kycLevel: level,
+        total: paidToday.toString(),
+        limit: kyc.daily.toString(),
+      });
+    }
     const payerLimit = this.rules.payerDailyLimit;
     if (payerLimit !== undefined) {
-      const total = (this.payerTotals.get(day)?.get(counterKey(token, payer)) ?? 0n) + amount;
-      if (total > payerLimit) {
-        throw refusal("PAYER_DAILY_LIMIT", path, `payer ${payer} would pay ${total} today, over ${payerLimit}`, {
+      if (paidToday > payerLimit) {
+        throw refusal("PAYER_DAILY_LIMIT", path, `payer ${payer} would pay ${paidToday} today, over ${payerLimit}`, {
           account: payer,
-          total: total.toString(),
+          total: paidToday.toString(),
           limit: payerLimit.toString(),
         });
       }
