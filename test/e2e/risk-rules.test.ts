@@ -3,13 +3,20 @@
  * a level-1 customer's pay above its level's single-payment limit is refused on every node; governance
  * raises the limit through one node's admin API and every node applies it without a restart (a node
  * that was down meanwhile gets it when it comes back); forged and older documents, and a regulator's
- * credential, change nothing; the audit logs record each application.
+ * credential, change nothing; the audit logs record each application. Then the operator command
+ * signs and submits a document (twice: the second run changes nothing) that adds a daily limit.
  */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
 import { expect } from "chai";
 import { Wallet } from "ethers";
 
+import { writeOperatorKeystore } from "../../core/keys.js";
+
 import { NodeApiClient, type NodeApiError } from "../../core/api/client.js";
 import { riskRulesDomain, rulesHash, signRiskRules, type RiskRulesDocument, type SignedRiskRules } from "../../core/protocol/risk-rules.js";
+import { runCli, runCliOk } from "../helpers/cli.js";
 import { refusalOf } from "../helpers/errors.js";
 import { launchNetwork, nodeApi, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
@@ -117,5 +124,41 @@ describe("e2e: KYC limits and signed risk rules applied at runtime on every node
 
     for (const node of nodes) expect(await nodeApi(node).riskRules(), node.name).to.deep.equal(before);
     expect((await nodeApi(institution0).auditLog()).head).to.deep.equal(auditBefore);
+  });
+
+  it("signs and submits with `settlenet risk-rules`, once: a daily KYC limit then refuses the payer's next pay", async function () {
+    const late = nodes[1] as NodeHandle;
+    const current = await nodeApi(late).riskRules();
+    const version = current.version + 1;
+    const dir = net.dir;
+    const key = join(dir, "governance.json");
+    await writeOperatorKeystore(key, net.scenario.admin.privateKey, "governance-password", true);
+    const rulesFile = join(dir, "risk-rules.json");
+    // The payer paid 6000 today through `late` (first test): a day limit of 10000 leaves 4000.
+    await writeFile(rulesFile, JSON.stringify({ kycLimits: { "1": { [token]: { single: "10000", daily: "10000" } } } }));
+    const out = join(dir, `risk-rules-v${version}.json`);
+    const sign = ["risk-rules", "sign", "--rules", rulesFile, "--version", String(version), "--out", out, "--deployment", net.deploymentFile, "--key", key];
+    const keyEnv = { SETTLENET_KEY_PASSWORD: "governance-password" };
+    expect((await runCliOk(sign, keyEnv)).trim()).to.match(new RegExp(`^risk rules version ${version} .* signed by ${net.scenario.admin.address} in `));
+    expect((await runCliOk(sign, keyEnv)).trim()).to.match(/: already done, nothing changed$/);
+
+    const submit = ["risk-rules", "submit", "--node", late.apiUrl, "--file", out];
+    const refused = await runCli(submit, { SETTLENET_NODE_TOKEN: late.credentials.regulator });
+    expect(refused.code).to.not.equal(0);
+    expect(refused.stderr).to.include("FORBIDDEN");
+    const operatorEnv = { SETTLENET_NODE_TOKEN: late.credentials.operator };
+    expect((await runCliOk(submit, operatorEnv)).trim()).to.match(new RegExp(`^node applies risk rules version ${version} \\(rules 0x[0-9a-f]{64}\\)$`));
+    expect((await runCliOk(submit, operatorEnv)).trim()).to.match(/: already done, nothing changed$/);
+    expect(await runCliOk(["risk-rules", "show", "--node", late.apiUrl, "--json"], { SETTLENET_NODE_TOKEN: late.credentials.regulator })).to.include(`"version":${version}`);
+    const bad = await runCli(["risk-rules", "sign", "--rules", rulesFile, "--version", "zero", "--out", out, "--deployment", net.deploymentFile, "--key", key], keyEnv);
+    expect(bad.code).to.not.equal(0);
+    expect(bad.stderr).to.include("INVALID_ARGUMENT").and.include("--version");
+
+    const signed = (await nodeApi(late).riskRules()).signed as SignedRiskRules;
+    await appliedEverywhere(signed, nodes);
+    const { op } = await signedPay(net.scenario, await termsFor(net.scenario, 0, 0, { amount: 5_000n }));
+    const result = await nodeApi(late).submit(op);
+    expect(result.accepted).to.equal(false);
+    if (!result.accepted) expect(result.problem).to.deep.include({ code: "KYC_DAILY_LIMIT_EXCEEDED", kycLevel: 1, total: "11000", limit: "10000" });
   });
 });
