@@ -124,7 +124,7 @@ export class RiskRulesService {
     return { view: this.view(), entry };
   }
 
-  /** A document from a peer: reject a forged or malformed one; ignore one not newer; else apply and forward. */
+  /** A document from a peer: reject a malformed one; ignore one not newer or not signed by governance now; else apply and forward. */
   async onGossip(fromPeerId: string, data: Uint8Array): Promise<GossipValidationResult> {
     let signed: SignedRiskRules;
     try {
@@ -137,8 +137,9 @@ export class RiskRulesService {
     try {
       signer = await this.verify(signed);
     } catch (error) {
-      if (error instanceof SettlenetError && error.code === "RISK_RULES_BAD_SIGNATURE") return "reject";
-      this.modules.logger.warn({ err: error, from: fromPeerId }, "could not check a risk-rules document");
+      // Ignored, not rejected: a document governance signed before a key rotation is not governance's
+      // now, yet a peer re-publishing it did nothing wrong. It is never applied either way.
+      this.modules.logger.warn({ err: error, from: fromPeerId }, "risk-rules document not applied");
       return "ignore";
     }
     try {
