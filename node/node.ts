@@ -132,11 +132,18 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
     const outcomes = new OutcomeMapper({ logger, metrics });
-    // Customers' KYC levels from the registry mirror: no chain read on the validation path.
-    const risk = new RiskEngine(config.risk, (account) => {
-      const known = registry.account(account);
-      return known?.kind === "customer" ? known.kycLevel : undefined;
-    });
+    const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider });
+    clock.start();
+    stack.push(async () => clock.stop());
+    // Customers' KYC levels from the registry mirror and chain time as polled: no chain read on the validation path.
+    const risk = new RiskEngine(
+      config.risk,
+      (account) => {
+        const known = registry.account(account);
+        return known?.kind === "customer" ? known.kycLevel : undefined;
+      },
+      () => clock.cached(),
+    );
     // Signed risk rules: the stored document replaces node.json's before anything is validated.
     const registryContract = new Contract(deployment.contracts.registry, loadArtifact("ParticipantRegistry").abi, provider);
     const riskRules = new RiskRulesService(
@@ -149,9 +156,6 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       },
     );
     await riskRules.load();
-    const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider });
-    clock.start();
-    stack.push(async () => clock.stop());
     const ctx: ValidationContext = {
       chainId,
       escrow: deployment.contracts.escrow,

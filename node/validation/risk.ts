@@ -3,9 +3,10 @@
  * per-payer and per-merchant UTC-day totals, payer velocity, and the single and day limits of the
  * payer's KYC level (customers only; the level comes from the node's registry mirror, so no chain
  * read on this path; a payer that is not a registered customer, e.g. a merchant paying, has none).
- * The rules can be replaced at runtime (`apply`, from a signed risk-rules document); the counters stay. Counters are this node's local view
- * (what it has accepted), kept in memory and bounded: only today's and yesterday's totals and the
- * velocity window are retained.
+ * The rules can be replaced at runtime (`apply`, from a signed risk-rules document); the counters
+ * stay. Counters are this node's local view (what it has accepted), kept in memory and bounded: only
+ * today's and yesterday's totals and the velocity window are retained. Days are UTC days of chain
+ * time (the latest block's, as polled).
  */
 import { riskSubjectOf, type Operation } from "../../core/operations/index.js";
 import type { RiskRules } from "../services.js";
@@ -24,10 +25,15 @@ export class RiskEngine {
   private readonly payerTimes = new Map<string, number[]>();
   private lastSweepDay = -1;
 
-  /** `kycLevelOf`: the KYC level of a registered customer, undefined for any other account. */
+  /**
+   * `kycLevelOf`: the KYC level of a registered customer, undefined for any other account.
+   * `chainNowSeconds`: the latest block's time as last polled; day totals are per day of chain time
+   * when it is known (as the contracts and the AML rules count days), else of `nowSeconds`.
+   */
   constructor(
     rules: RiskRules,
     private readonly kycLevelOf: (account: string) => number | undefined = () => undefined,
+    private readonly chainNowSeconds: () => number | undefined = () => undefined,
   ) {
     this.rules = rules;
     this.blacklist = new Set((rules.blacklist ?? []).map((address) => address.toLowerCase()));
@@ -72,7 +78,7 @@ export class RiskEngine {
         limit: kyc.single.toString(),
       });
     }
-    const day = dayOf(nowSeconds);
+    const day = this.dayAt(nowSeconds);
     const paidToday = (this.payerTotals.get(day)?.get(counterKey(token, payer)) ?? 0n) + amount;
     if (kyc?.daily !== undefined && paidToday > kyc.daily) {
       throw refusal("KYC_DAILY_LIMIT_EXCEEDED", path, `payer ${payer} would pay ${paidToday} today, over ${kyc.daily} of KYC level ${level}`, {
@@ -122,7 +128,7 @@ export class RiskEngine {
     const subject = riskSubjectOf(op);
     if (!subject) return;
     this.sweep(nowSeconds);
-    const day = dayOf(nowSeconds);
+    const day = this.dayAt(nowSeconds);
     add(this.payerTotals, day, counterKey(subject.token, subject.payer), subject.amount);
     add(this.merchantTotals, day, counterKey(subject.token, subject.merchant), subject.amount);
     if (this.rules.payerVelocity) {
@@ -135,7 +141,7 @@ export class RiskEngine {
 
   /** Today's totals of `account` in `token` (for the API and tests). */
   totals(token: string, account: string, nowSeconds: number): { paid: bigint; received: bigint } {
-    const day = dayOf(nowSeconds);
+    const day = this.dayAt(nowSeconds);
     const k = counterKey(token, account);
     return { paid: this.payerTotals.get(day)?.get(k) ?? 0n, received: this.merchantTotals.get(day)?.get(k) ?? 0n };
   }
@@ -145,6 +151,10 @@ export class RiskEngine {
     let n = this.payerTimes.size;
     for (const totals of [this.payerTotals, this.merchantTotals]) for (const day of totals.values()) n += day.size;
     return n;
+  }
+
+  private dayAt(nowSeconds: number): number {
+    return dayOf(this.chainNowSeconds() ?? nowSeconds);
   }
 
   private recentPayments(payer: string, nowSeconds: number, windowSeconds: number): number {
@@ -159,7 +169,7 @@ export class RiskEngine {
 
   /** Once per day: drop totals older than yesterday and velocity entries out of the window. */
   private sweep(nowSeconds: number): void {
-    const day = dayOf(nowSeconds);
+    const day = this.dayAt(nowSeconds);
     if (day === this.lastSweepDay) return;
     this.lastSweepDay = day;
     for (const totals of [this.payerTotals, this.merchantTotals]) {

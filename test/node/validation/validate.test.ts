@@ -473,6 +473,21 @@ describe("operation validation (api and gossip paths)", function () {
     expect(risk.size).to.equal(4);
   });
 
+  it("counts day totals per UTC day of chain time when the chain clock is known", function () {
+    const day = 86_400 * 20_000;
+    let chainNow: number | undefined = day + 100;
+    const risk = new RiskEngine({ payerDailyLimit: 1_500n }, undefined, () => chainNow);
+    const op = escrowOperationSchema.parse({ kind: "pay", terms: termsToJson(terms()), signature: "0x" + "11".repeat(65) });
+    // This node's own clock is a day ahead of the chain: the chain's day counts.
+    risk.record(op, day + 86_400 + 100);
+    expect(() => risk.check(op, day + 86_400 + 200, "gossip")).to.throw().with.property("code", "PAYER_DAILY_LIMIT");
+    chainNow = day + 86_400;
+    expect(() => risk.check(op, day + 86_400 + 200, "gossip")).to.not.throw();
+    // Unknown chain time (not yet polled): the node's own clock.
+    chainNow = undefined;
+    expect(() => risk.check(op, day + 200, "gossip")).to.throw().with.property("code", "PAYER_DAILY_LIMIT");
+  });
+
   // ---------------------------------------------------------------- outcome mapping
 
   it("answers INTERNAL (ignore, 500) when this node's storage fails, never penalising the sender", async function () {
