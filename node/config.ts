@@ -6,20 +6,12 @@ import { z } from "zod";
 
 import { complianceConfigSchema } from "./compliance/config.js";
 import { loadConfig, parseConfig, type ConfigSpec } from "../core/config.js";
+import { riskRulesWire, rulesOf } from "../core/protocol/risk-rules.js";
 
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+(\/p2p\/\w+)?$/, "expected a TCP multiaddr like /ip4/127.0.0.1/tcp/4001");
-const decimalAmount = z
-  .string()
-  .regex(/^(0|[1-9][0-9]*)$/, "expected an amount in minor units as a decimal string")
-  .transform((value) => BigInt(value));
 
-export const riskConfigSchema = z.strictObject({
-  maxPaymentAmount: decimalAmount.optional(),
-  payerDailyLimit: decimalAmount.optional(),
-  merchantDailyLimit: decimalAmount.optional(),
-  payerVelocity: z.strictObject({ count: z.number().int().positive(), windowSeconds: z.number().int().positive() }).optional(),
-  blacklist: z.array(z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected an address")).default([]),
-});
+/** The start-up risk rules (core/protocol/risk-rules.ts), until a signed document replaces them. */
+export const riskConfigSchema = riskRulesWire.transform(rulesOf);
 
 export const nodeConfigSchema = z.strictObject({
   /** `institution` nodes validate, relay and attest; `regulator` nodes are read-only observers. */
@@ -74,7 +66,14 @@ export const nodeConfigSchema = z.strictObject({
       pruneIntervalMs: z.number().int().min(1_000).default(60_000),
     })
     .prefault({}),
+  /** The start-up risk rules, until a signed risk-rules document (node/risk/rules.ts) replaces them. */
   risk: riskConfigSchema.prefault({}),
+  riskRules: z
+    .strictObject({
+      /** How often this node re-publishes the signed document it applies (a late or restarted peer gets it so). */
+      rebroadcastMs: z.number().int().min(100).default(30_000),
+    })
+    .prefault({}),
   validation: z
     .strictObject({
       /** Worker threads recovering signatures; default one per core. 0 recovers on the main thread. */

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
-import { Contract, Network } from "ethers";
+import { Contract, Network, ZeroHash } from "ethers";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
@@ -39,6 +39,8 @@ import type { ValidationContext } from "./services.js";
 import { openStorage } from "./storage/db.js";
 import { OutcomeMapper } from "./validation/outcome.js";
 import { RiskEngine } from "./validation/risk.js";
+import { registerRiskRulesRoutes } from "./risk/api.js";
+import { RISK_RULES_TOPIC, RiskRulesService } from "./risk/rules.js";
 import { createSignatureVerifier } from "./validation/signature.js";
 import { ALERTS_TOPIC, startCompliance } from "./compliance/service.js";
 import { registerBackupRoutes } from "./backup/api.js";
@@ -130,10 +132,30 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
     const outcomes = new OutcomeMapper({ logger, metrics });
-    const risk = new RiskEngine(config.risk);
     const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider });
     clock.start();
     stack.push(async () => clock.stop());
+    // Customers' KYC levels from the registry mirror and chain time as polled: no chain read on the validation path.
+    const risk = new RiskEngine(
+      config.risk,
+      (account) => {
+        const known = registry.account(account);
+        return known?.kind === "customer" ? known.kycLevel : undefined;
+      },
+      () => clock.cached(),
+    );
+    // Signed risk rules: the stored document replaces node.json's before anything is validated.
+    const registryContract = new Contract(deployment.contracts.registry, loadArtifact("ParticipantRegistry").abi, provider);
+    const riskRules = new RiskRulesService(
+      { chainId, registry: deployment.contracts.registry, rebroadcastMs: config.riskRules.rebroadcastMs },
+      {
+        storage,
+        risk,
+        isGovernance: async (account) => (await registryContract.getFunction("hasRole")(ZeroHash, account)) as boolean,
+        logger: logger.child({ module: "risk-rules" }),
+      },
+    );
+    await riskRules.load();
     const ctx: ValidationContext = {
       chainId,
       escrow: deployment.contracts.escrow,
@@ -195,7 +217,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         privateKey: peerKey,
         listen: config.listen,
         bootstrap: config.bootstrap,
-        topics: [ATTESTATION_TOPIC, ALERTS_TOPIC, SYNC_TOPIC, LEASE_TOPIC],
+        topics: [ATTESTATION_TOPIC, ALERTS_TOPIC, SYNC_TOPIC, LEASE_TOPIC, RISK_RULES_TOPIC],
       },
       { logger: logger.child({ module: "p2p" }), allowlist: () => registry.allowedPeerIds(), validate: (from, data) => pipeline.onGossip(from, data) },
     );
@@ -205,6 +227,10 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       relayer.setLeasePublisher((data) => network.publishTo(LEASE_TOPIC, data));
       network.addTopic(LEASE_TOPIC, async (_from, data) => relayer.onLease(data));
     }
+    riskRules.setPublisher((data) => network.publishTo(RISK_RULES_TOPIC, data));
+    network.addTopic(RISK_RULES_TOPIC, (from, data) => riskRules.onGossip(from, data));
+    riskRules.start();
+    stack.push(async () => riskRules.stop());
     registry.onChange(() => {
       network.refreshAllowlist().catch((error: unknown) => logger.warn({ err: error }, "allowlist refresh failed"));
     });
@@ -280,7 +306,11 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
             return { peerId: id, ...(known ? { operator: known.id, name: known.name } : {}) };
           }),
         health,
-        routes: [(app) => registerAuditRoutes(app, { storage }), (app) => registerAuditLogRoutes(app, { audit: storage.audit })],
+        routes: [
+          (app) => registerAuditRoutes(app, { storage }),
+          (app) => registerAuditLogRoutes(app, { audit: storage.audit }),
+          (app) => registerRiskRulesRoutes(app, { rules: riskRules }),
+        ],
         ready: () => readiness.isReady(),
         tokens: {
           repository: storage.tokens,

@@ -123,19 +123,8 @@ export interface Storage {
 
 // ------------------------------------------------------------------ validation (node/validation/*)
 
-/** Per-day and velocity limits; amounts in minor units. */
-export interface RiskRules {
-  /** Largest single payment. */
-  maxPaymentAmount?: bigint;
-  /** Per payer per UTC day. */
-  payerDailyLimit?: bigint;
-  /** Per merchant per UTC day. */
-  merchantDailyLimit?: bigint;
-  /** At most `count` payments per payer within `windowSeconds`. */
-  payerVelocity?: { count: number; windowSeconds: number };
-  /** Accounts that may neither pay nor be paid. */
-  blacklist?: string[];
-}
+import type { RiskRules } from "../core/protocol/risk-rules.js";
+export type { RiskRules };
 
 export interface ValidationContext {
   chainId: bigint;

@@ -17,13 +17,14 @@
  *   settlenet reserves attest|show …                 (reserves.ts)
  *   settlenet token mint|permit …                    (token.ts)
  *   settlenet fund …                                 (fund.ts: gas money from the governance key)
+ *   settlenet risk-rules sign|submit|show …          (risk-rules.ts: governance-signed risk rules, applied on every node)
  * Errors are reported in one line with their code; the exit status is non-zero.
  */
 import { SettlenetError } from "../core/errors.js";
 
 const USAGE =
   "usage: settlenet node start|id|backup|restore|credentials|audit … | settlenet bank start --config <file> | settlenet gateway … | settlenet report statement|aml|reserves|reconcile|threeway … | " +
-  "settlenet keys|deploy|institution|regulator|arbiter|merchant|customer|custodian|reserves|token|fund …";
+  "settlenet keys|deploy|institution|regulator|arbiter|merchant|customer|custodian|reserves|token|fund|risk-rules …";
 
 /** Operator command groups: module and entry point. */
 const OPERATOR_GROUPS: Record<string, (args: string[]) => Promise<void>> = {
@@ -38,6 +39,7 @@ const OPERATOR_GROUPS: Record<string, (args: string[]) => Promise<void>> = {
   reserves: async (args) => (await import("./operator/reserves.js")).reservesCommand(args),
   token: async (args) => (await import("./operator/token.js")).tokenCommand(args),
   fund: async (args) => (await import("./operator/fund.js")).fundCommand(args),
+  "risk-rules": async (args) => (await import("./operator/risk-rules.js")).riskRulesCommand(args),
 };
 
 async function main(argv: string[]): Promise<void> {

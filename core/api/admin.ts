@@ -1,7 +1,18 @@
 /** Admin resource of the node API: a backup of the running node's database, and the node's audit log. */
 import { z } from "zod";
 
+import { signedRiskRules } from "../protocol/risk-rules.js";
 import { integer, problemResponses, route, text } from "./common.js";
+
+/** The risk rules a node applies: node.json's (version 0) or a signed document's. */
+export const riskRulesViewSchema = z.strictObject({
+  version: z.number().int().nonnegative().describe("0: the node's configured rules; else the applied signed document's version"),
+  source: z.enum(["config", "signed"]),
+  rulesHash: z.string().regex(/^0x[0-9a-f]{64}$/).optional().describe("keccak256 of the rules' canonical JSON (what the signature covers)"),
+  signer: z.string().optional().describe("The governance account that signed the document"),
+  signed: signedRiskRules.optional(),
+});
+export type RiskRulesViewBody = z.infer<typeof riskRulesViewSchema>;
 
 /** One entry of the node's hash-chained audit log (core/audit/log.ts). */
 export const auditEntrySchema = z.strictObject({
@@ -40,6 +51,21 @@ export const adminRoutes = {
       200: { description: "The backup", content: { "application/x-ndjson": { schema: text("Backup lines (header, records, trailer)") } } },
       ...problemResponses,
     },
+  }),
+  getRiskRules: route("GET", "/v1/admin/risk-rules", {
+    operationId: "getRiskRules",
+    tags: ["admin"],
+    summary: "The risk rules this node applies (per-KYC-level limits and thresholds), with their version and signer",
+    response: { 200: riskRulesViewSchema, ...problemResponses },
+  }),
+  putRiskRules: route("PUT", "/v1/admin/risk-rules", {
+    operationId: "putRiskRules",
+    tags: ["admin"],
+    summary: "Apply a risk-rules document signed by consortium governance, on this node at once and on every node through gossip",
+    description:
+      "The signature must be governance's (an account holding the registry's DEFAULT_ADMIN_ROLE), else 403 RISK_RULES_BAD_SIGNATURE; the version must be above the applied one, else 409 RISK_RULES_STALE. Either refusal changes nothing. An applied document is stored with an audit-log entry (`riskRules.apply`: the credential, version, rules hash and signer) in one synced batch.",
+    body: signedRiskRules,
+    response: { 200: riskRulesViewSchema, ...problemResponses },
   }),
   listAuditLog: route("GET", "/v1/admin/audit", {
     operationId: "listAuditLog",

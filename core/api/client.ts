@@ -26,7 +26,8 @@ import type { paymentListQuery, NodePayment } from "./payments.js";
 import type { AmlReport, ReservesReport } from "./reserves.js";
 import { NODE_API_ROUTES as routes, accessOf } from "./routes.js";
 import { bearer, tokenFor, type ClientCredentials } from "./auth.js";
-import type { AuditLogPage, auditLogQuery } from "./admin.js";
+import type { AuditLogPage, RiskRulesViewBody, auditLogQuery } from "./admin.js";
+import type { SignedRiskRules } from "../protocol/risk-rules.js";
 import type { HealthReport, PeerInfo } from "./service.js";
 import type { CycleState, CycleView, RecordProof, SettlementAlert } from "./settlement.js";
 import type { TokenAccount, TokenEvent, TokenSummary, TokenView } from "./tokens.js";
@@ -326,6 +327,16 @@ export class NodeApiClient {
   /** One page of the node's audit log (oldest first) with its head. */
   auditLog(query: z.input<typeof auditLogQuery> = {}): Promise<AuditLogPage> {
     return this.read(routes.listAuditLog, { query });
+  }
+
+  /** The risk rules the node applies. */
+  riskRules(): Promise<RiskRulesViewBody> {
+    return this.read(routes.getRiskRules, {});
+  }
+
+  /** Submits a signed risk-rules document (operator role). */
+  putRiskRules(signed: SignedRiskRules): Promise<RiskRulesViewBody> {
+    return this.read(routes.putRiskRules, { body: signed });
   }
 
   // ---------------------------------------------------------------- requests and answers

@@ -66,6 +66,8 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   metrics: ["metrics", "operator"],
   downloadBackup: ["operator"],
   listAuditLog: OVERSIGHT,
+  getRiskRules: OVERSIGHT,
+  putRiskRules: ["operator"],
 };
 
 /** The access of the route with this OpenAPI operation id (undefined: not a contract route). */
@@ -83,7 +85,7 @@ export const NODE_API_TAGS = [
   { name: "reserves", description: "Proof of reserves and the compliance reports" },
   { name: "tokens", description: "Settlement tokens: supply, custodians, reserves, freezes and events" },
   { name: "service", description: "Health, peers and metrics" },
-  { name: "admin", description: "Operators' routes: backup and the node's audit log of admin, compliance and backup actions" },
+  { name: "admin", description: "Operators' routes: backup, the node's audit log of admin, compliance and backup actions, and the signed risk rules" },
 ];
 
 /** The OpenAPI document's description: how the node answers, and every operation refusal code. */

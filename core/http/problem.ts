@@ -47,6 +47,9 @@ const STATUS_BY_CODE: Record<string, number> = {
   TOKEN_NOT_FOUND: 404,
   // The change feed (node/storage/changes.ts): the cursor is not one this node can continue from.
   FEED_CURSOR_EXPIRED: 410,
+  // Signed risk rules (node/risk/rules.ts).
+  RISK_RULES_BAD_SIGNATURE: 403,
+  RISK_RULES_STALE: 409,
 };
 
 /** Fastify's body parser errors that mean the request body is not a JSON document (Fastify 5 codes). */

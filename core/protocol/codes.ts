@@ -42,6 +42,10 @@ export const OPERATION_CODES = {
   AMOUNT_OVER_LIMIT: { gossip: REJECT, api: REJECT, http: 422, summary: "a single payment above maxPaymentAmount" },
   PAYER_DAILY_LIMIT: { gossip: IGNORE, api: REJECT, http: 422, summary: "the payer's UTC-day total would exceed payerDailyLimit" },
   MERCHANT_DAILY_LIMIT: { gossip: IGNORE, api: REJECT, http: 422, summary: "the merchant's UTC-day total would exceed merchantDailyLimit" },
+  // IGNORE on gossip: nodes apply a new risk-rules document and learn a level change at slightly
+  // different moments, so a peer that accepted under the newer view has done nothing wrong.
+  KYC_LIMIT_EXCEEDED: { gossip: IGNORE, api: REJECT, http: 422, summary: "a customer's payment above the single-payment limit of its KYC level in this token" },
+  KYC_DAILY_LIMIT_EXCEEDED: { gossip: IGNORE, api: REJECT, http: 422, summary: "a customer's UTC-day total in this token would exceed the daily limit of its KYC level" },
   VELOCITY_LIMIT: { gossip: IGNORE, api: REJECT, http: 429, summary: "the payer's payments within the velocity window would exceed the count" },
   BAD_SIGNATURE: { gossip: REJECT, api: REJECT, http: 422, summary: "signature malformed, high-s, or not by the expected signer (e.g. signed for another chain)" },
   NOT_ARBITER: { gossip: REJECT, api: REJECT, http: 403, summary: "a resolve not signed by an arbiter" },

@@ -7,6 +7,7 @@
 import { createHash } from "node:crypto";
 
 import { AuditLog, type AuditAction, type AuditEntry } from "../../core/audit/log.js";
+import { signedRiskRules, type SignedRiskRules } from "../../core/protocol/risk-rules.js";
 import type { IndexBatch, Storage } from "../services.js";
 import { LevelCycleRepository } from "./cycles.js";
 import type { ChangeDraft } from "../../core/api/changes.js";
@@ -20,6 +21,7 @@ import { LevelTokenRepository, type TokenRepository } from "./tokens.js";
 
 const CURSOR_META = "indexer.cursor";
 const CREDENTIALS_AUDITED_META = "credentials.audited";
+const RISK_RULES_META = "riskRules";
 
 /** A credential as the audit log needs it (node/api/credentials.ts). */
 export interface CredentialChange {
@@ -52,6 +54,13 @@ export interface NodeStorage extends Storage {
    * entry synced with the note that it was logged, so every change is logged once, even across restarts.
    */
   auditCredentialChanges(credentials: readonly CredentialChange[]): Promise<AuditEntry[]>;
+  /** The newest signed risk-rules document this node applies (undefined: node.json's rules). */
+  riskRules(): Promise<SignedRiskRules | undefined>;
+  /**
+   * Stores `signed` with its audit entry in one synced batch if its version is above the stored one;
+   * otherwise stores nothing and answers the stored version.
+   */
+  storeRiskRules(signed: SignedRiskRules, action: AuditAction): Promise<{ stored: true; entry: AuditEntry } | { stored: false; current: number }>;
   /**
    * Every record, keyspace by keyspace in key order, from one LevelDB snapshot taken now (writes go
    * on meanwhile); values as their stored JSON text. `checksum()` hashes exactly this sequence.
@@ -100,6 +109,24 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
           }
         }
         return entries;
+      });
+    },
+
+    riskRules() {
+      return ctx.read(async () => {
+        const value: unknown = await spaces.meta.get(RISK_RULES_META);
+        return value === undefined ? undefined : signedRiskRules.parse(value);
+      });
+    },
+
+    storeRiskRules(signed, action) {
+      return ctx.write(async () => {
+        const current = (await spaces.meta.get(RISK_RULES_META)) as SignedRiskRules | undefined;
+        const currentVersion = current?.document.version ?? 0;
+        if (signed.document.version <= currentVersion) return { stored: false as const, current: currentVersion };
+        const { entry, writes } = await audit.prepare(action);
+        await ctx.commit([...writes, { type: "put", sublevel: spaces.meta, key: RISK_RULES_META, value: signed }]);
+        return { stored: true as const, entry };
       });
     },
 

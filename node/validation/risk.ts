@@ -1,8 +1,12 @@
 /**
  * Risk rules (风控) applied to payments before they are accepted: blacklist, single-payment limit,
- * per-payer and per-merchant UTC-day totals, and payer velocity. Counters are this node's local view
- * (what it has accepted), kept in memory and bounded: only today's and yesterday's totals and the
- * velocity window are retained.
+ * per-payer and per-merchant UTC-day totals, payer velocity, and the single and day limits of the
+ * payer's KYC level (customers only; the level comes from the node's registry mirror, so no chain
+ * read on this path; a payer that is not a registered customer, e.g. a merchant paying, has none).
+ * The rules can be replaced at runtime (`apply`, from a signed risk-rules document); the counters
+ * stay. Counters are this node's local view (what it has accepted), kept in memory and bounded: only
+ * today's and yesterday's totals and the velocity window are retained. Days are UTC days of chain
+ * time (the latest block's, as polled).
  */
 import { riskSubjectOf, type Operation } from "../../core/operations/index.js";
 import type { RiskRules } from "../services.js";
@@ -12,8 +16,8 @@ const DAY_SECONDS = 86_400;
 
 /** Per-account day totals and payer velocity; see the module comment. */
 export class RiskEngine {
-  private readonly rules: RiskRules;
-  private readonly blacklist: ReadonlySet<string>;
+  private rules: RiskRules;
+  private blacklist: ReadonlySet<string>;
   /** UTC day number → "token!account" → total paid (payer) or received (merchant) that day. */
   private readonly payerTotals = new Map<number, Map<string, bigint>>();
   private readonly merchantTotals = new Map<number, Map<string, bigint>>();
@@ -21,7 +25,22 @@ export class RiskEngine {
   private readonly payerTimes = new Map<string, number[]>();
   private lastSweepDay = -1;
 
-  constructor(rules: RiskRules) {
+  /**
+   * `kycLevelOf`: the KYC level of a registered customer, undefined for any other account.
+   * `chainNowSeconds`: the latest block's time as last polled; day totals are per day of chain time
+   * when it is known (as the contracts and the AML rules count days), else of `nowSeconds`.
+   */
+  constructor(
+    rules: RiskRules,
+    private readonly kycLevelOf: (account: string) => number | undefined = () => undefined,
+    private readonly chainNowSeconds: () => number | undefined = () => undefined,
+  ) {
+    this.rules = rules;
+    this.blacklist = new Set((rules.blacklist ?? []).map((address) => address.toLowerCase()));
+  }
+
+  /** Applies new rules from the next check on; today's totals and velocity windows are kept. */
+  apply(rules: RiskRules): void {
     this.rules = rules;
     this.blacklist = new Set((rules.blacklist ?? []).map((address) => address.toLowerCase()));
   }
@@ -49,14 +68,32 @@ export class RiskEngine {
         limit: max.toString(),
       });
     }
-    const day = dayOf(nowSeconds);
+    const level = this.rules.kycLimits?.size ? this.kycLevelOf(payer) : undefined;
+    const kyc = level === undefined ? undefined : this.rules.kycLimits?.get(level)?.get(token.toLowerCase());
+    if (kyc?.single !== undefined && amount > kyc.single) {
+      throw refusal("KYC_LIMIT_EXCEEDED", path, `amount ${amount} exceeds the single-payment limit ${kyc.single} of KYC level ${level}`, {
+        account: payer,
+        kycLevel: level,
+        amount: amount.toString(),
+        limit: kyc.single.toString(),
+      });
+    }
+    const day = this.dayAt(nowSeconds);
+    const paidToday = (this.payerTotals.get(day)?.get(counterKey(token, payer)) ?? 0n) + amount;
+    if (kyc?.daily !== undefined && paidToday > kyc.daily) {
+      throw refusal("KYC_DAILY_LIMIT_EXCEEDED", path, `payer ${payer} would pay ${paidToday} today, over ${kyc.daily} of KYC level ${level}`, {
+        account: payer,
+        kycLevel: level,
+        total: paidToday.toString(),
+        limit: kyc.daily.toString(),
+      });
+    }
     const payerLimit = this.rules.payerDailyLimit;
     if (payerLimit !== undefined) {
-      const total = (this.payerTotals.get(day)?.get(counterKey(token, payer)) ?? 0n) + amount;
-      if (total > payerLimit) {
-        throw refusal("PAYER_DAILY_LIMIT", path, `payer ${payer} would pay ${total} today, over ${payerLimit}`, {
+      if (paidToday > payerLimit) {
+        throw refusal("PAYER_DAILY_LIMIT", path, `payer ${payer} would pay ${paidToday} today, over ${payerLimit}`, {
           account: payer,
-          total: total.toString(),
+          total: paidToday.toString(),
           limit: payerLimit.toString(),
         });
       }
@@ -91,7 +128,7 @@ export class RiskEngine {
     const subject = riskSubjectOf(op);
     if (!subject) return;
     this.sweep(nowSeconds);
-    const day = dayOf(nowSeconds);
+    const day = this.dayAt(nowSeconds);
     add(this.payerTotals, day, counterKey(subject.token, subject.payer), subject.amount);
     add(this.merchantTotals, day, counterKey(subject.token, subject.merchant), subject.amount);
     if (this.rules.payerVelocity) {
@@ -104,7 +141,7 @@ export class RiskEngine {
 
   /** Today's totals of `account` in `token` (for the API and tests). */
   totals(token: string, account: string, nowSeconds: number): { paid: bigint; received: bigint } {
-    const day = dayOf(nowSeconds);
+    const day = this.dayAt(nowSeconds);
     const k = counterKey(token, account);
     return { paid: this.payerTotals.get(day)?.get(k) ?? 0n, received: this.merchantTotals.get(day)?.get(k) ?? 0n };
   }
@@ -114,6 +151,10 @@ export class RiskEngine {
     let n = this.payerTimes.size;
     for (const totals of [this.payerTotals, this.merchantTotals]) for (const day of totals.values()) n += day.size;
     return n;
+  }
+
+  private dayAt(nowSeconds: number): number {
+    return dayOf(this.chainNowSeconds() ?? nowSeconds);
   }
 
   private recentPayments(payer: string, nowSeconds: number, windowSeconds: number): number {
@@ -128,7 +169,7 @@ export class RiskEngine {
 
   /** Once per day: drop totals older than yesterday and velocity entries out of the window. */
   private sweep(nowSeconds: number): void {
-    const day = dayOf(nowSeconds);
+    const day = this.dayAt(nowSeconds);
     if (day === this.lastSweepDay) return;
     this.lastSweepDay = day;
     for (const totals of [this.payerTotals, this.merchantTotals]) {

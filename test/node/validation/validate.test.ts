@@ -30,6 +30,7 @@ import { openStorage } from "../../../node/storage/db.js";
 import type { PaymentRecord, StoredOperation } from "../../../core/records.js";
 import { OutcomeMapper, type Outcome } from "../../../node/validation/outcome.js";
 import { RiskEngine } from "../../../node/validation/risk.js";
+import { riskConfigSchema } from "../../../node/config.js";
 import { OPERATION_CODES } from "../../../core/protocol/codes.js";
 import type { ValidationPath } from "../../../node/validation/refusal.js";
 import { validateOperation } from "../../../node/validation/validate.js";
@@ -427,6 +428,38 @@ describe("operation validation (api and gossip paths)", function () {
     }
   });
 
+  it("limits a customer by its KYC level from node.json's rules: reject on the API, ignore on gossip; others keep today's rules", async function () {
+    const token = await s.token.getAddress();
+    // node.json's form (decimal strings), as the config loader parses it.
+    const rules = riskConfigSchema.parse({ kycLimits: { "1": { [token]: { single: "1500", daily: "2500" } }, "2": { [token]: { single: "1" } } } });
+    const levelOf = (account: string) => {
+      const known = view.account(account);
+      return known?.kind === "customer" ? known.kycLevel : undefined;
+    };
+    expect(levelOf(s.payers[0]!.address)).to.equal(1);
+    const risk = new RiskEngine(rules, levelOf);
+    const over = await pay(terms({ amount: 1_501n }));
+    const api = await outcome(over, "api", risk);
+    const gossip = await outcome(over, "gossip", risk);
+    expect([api.code, api.gossip, api.http, gossip.code, gossip.gossip]).to.deep.equal(["KYC_LIMIT_EXCEEDED", "reject", 422, "KYC_LIMIT_EXCEEDED", "ignore"]);
+    expect(api.error?.meta).to.deep.include({ kycLevel: 1, limit: "1500", amount: "1501" });
+
+    const first = await validateOperation(await pay(terms({ amount: 1_500n })), ctx, "api", risk);
+    risk.record(first.op, now());
+    const second = await outcome(await pay(terms({ amount: 1_001n })), "api", risk);
+    expect([second.code, second.error?.meta["total"], second.error?.meta["limit"]]).to.deep.equal(["KYC_DAILY_LIMIT_EXCEEDED", "2501", "2500"]);
+    expect((await outcome(await pay(terms({ amount: 1_000n })), "api", risk)).code).to.equal("ACCEPTED");
+
+    // A payer that is not a registered customer (a merchant paying) has no KYC limit.
+    expect(levelOf(s.merchants[1]!.address)).to.equal(undefined);
+    expect((await outcome(await pay(terms({ payer: s.merchants[1]!.address, amount: 5_000n }), s.merchants[1]!), "api", risk)).code).to.equal("ACCEPTED");
+
+    // New rules apply from the next check on; today's totals stay.
+    risk.apply(riskConfigSchema.parse({ kycLimits: { "1": { [token]: { single: "10000" } } } }));
+    expect((await outcome(over, "api", risk)).code).to.equal("ACCEPTED");
+    expect(risk.totals(token, s.payers[0]!.address, now()).paid).to.equal(1_500n);
+  });
+
   it("counts day totals per UTC day and forgets old days", function () {
     const risk = new RiskEngine({ payerDailyLimit: 1_500n });
     const op = escrowOperationSchema.parse({ kind: "pay", terms: termsToJson(terms()), signature: "0x" + "11".repeat(65) });
@@ -438,6 +471,21 @@ describe("operation validation (api and gossip paths)", function () {
     expect(risk.totals(op.terms.token, op.terms.payer, day + 5 * 86_400).paid).to.equal(1_000n);
     // Only today and yesterday are kept, for the payer and the merchant.
     expect(risk.size).to.equal(4);
+  });
+
+  it("counts day totals per UTC day of chain time when the chain clock is known", function () {
+    const day = 86_400 * 20_000;
+    let chainNow: number | undefined = day + 100;
+    const risk = new RiskEngine({ payerDailyLimit: 1_500n }, undefined, () => chainNow);
+    const op = escrowOperationSchema.parse({ kind: "pay", terms: termsToJson(terms()), signature: "0x" + "11".repeat(65) });
+    // This node's own clock is a day ahead of the chain: the chain's day counts.
+    risk.record(op, day + 86_400 + 100);
+    expect(() => risk.check(op, day + 86_400 + 200, "gossip")).to.throw().with.property("code", "PAYER_DAILY_LIMIT");
+    chainNow = day + 86_400;
+    expect(() => risk.check(op, day + 86_400 + 200, "gossip")).to.not.throw();
+    // Unknown chain time (not yet polled): the node's own clock.
+    chainNow = undefined;
+    expect(() => risk.check(op, day + 200, "gossip")).to.throw().with.property("code", "PAYER_DAILY_LIMIT");
   });
 
   // ---------------------------------------------------------------- outcome mapping
