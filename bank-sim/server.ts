@@ -12,6 +12,7 @@ import { z } from "zod";
 
 import { loadConfig, parseConfig, type ConfigSpec } from "../core/config.js";
 import { SettlenetError } from "../core/errors.js";
+import { readTlsCredentials, resolveTlsPaths, serverUrl, tlsConfigSchema } from "../core/http/tls.js";
 import type { Logger } from "pino";
 import { buildBankSimulator } from "./simulator.js";
 import { openBankStore } from "./store.js";
@@ -26,6 +27,8 @@ export const bankConfigSchema = z
   .strictObject({
     host: z.string().min(1).default("127.0.0.1"),
     port: z.number().int().min(0).max(65_535),
+    /** Serve HTTPS with this certificate (PEM, with its chain) and key; absent: plain HTTP (keep it on loopback). */
+    tls: tlsConfigSchema.optional(),
     /** The simulator's LevelDB (relative paths: against the config file's folder). */
     dataDir: z.string().min(1),
     latencyMs: msRange(DAY_MS),
@@ -51,7 +54,7 @@ export type BankConfigInput = z.input<typeof bankConfigSchema>;
 const bankConfig: ConfigSpec<typeof bankConfigSchema> = {
   label: "bank",
   schema: bankConfigSchema,
-  resolvePaths: (config, at) => ({ ...config, dataDir: at(config.dataDir) }),
+  resolvePaths: (config, at) => ({ ...config, dataDir: at(config.dataDir), ...(config.tls ? { tls: resolveTlsPaths(config.tls, at) } : {}) }),
 };
 
 /** Parses a config object; a relative `dataDir` is resolved against `baseDir`. */
@@ -83,6 +86,7 @@ export async function startBankServer(config: BankConfig, modules: { logger: Log
         callbackRetryMs: config.callbackRetryMs,
         clients: Object.fromEntries(config.clients.map((c) => [c.id, c.secret])),
         requestToleranceSeconds: config.requestToleranceSeconds,
+        tls: await readTlsCredentials(config.tls),
         ...(config.seed !== undefined ? { seed: config.seed } : {}),
         ...(config.callbackUrl !== undefined ? { callbackUrl: config.callbackUrl } : {}),
         ...(config.callbackSecret !== undefined ? { callbackSecret: config.callbackSecret } : {}),
@@ -100,7 +104,7 @@ export async function startBankServer(config: BankConfig, modules: { logger: Log
   const server = app;
   const address = server.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
-  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  const url = serverUrl(config.host, port, config.tls !== undefined);
   modules.logger.info({ url, dataDir: config.dataDir, failureRate: config.failureRate, latencyMs: config.latencyMs }, "bank simulator listening");
   return {
     url,

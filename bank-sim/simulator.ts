@@ -17,6 +17,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from "fas
 import { Counter, type Registry } from "prom-client";
 import { z } from "zod";
 
+import type { TlsCredentials } from "../core/http/tls.js";
 import { installProblemHandler, PROBLEM_CONTENT_TYPE, problemOf } from "../core/http/problem.js";
 import { SettlenetError } from "../core/errors.js";
 import type { Logger } from "pino";
@@ -63,6 +64,8 @@ export interface BankSimulatorOptions {
   /** Largest accepted distance between a request's timestamp and the bank's clock (replay window). */
   requestToleranceSeconds?: number;
   bodyLimit?: number;
+  /** Serve HTTPS with this certificate and key (PEM); absent: plain HTTP. */
+  tls?: TlsCredentials | undefined;
 }
 
 export interface BankSimulatorModules {
@@ -265,14 +268,16 @@ export async function buildBankSimulator(options: BankSimulatorOptions, modules:
   const plan = transferPlanner(options);
   const engine = new BankEngine(options, modules);
 
+  // The instance's server type differs with TLS; the routes do not care which it is.
   const app = Fastify({
+    https: options.tls ?? null,
     loggerInstance: modules.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     logController: new LogController({ disableRequestLogging: true }),
     // Keep-alive connections that were busy when close began would otherwise hold close() open forever;
     // a request cut off here is safe to repeat (references are idempotent).
     forceCloseConnections: true,
-  });
+  }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandler(app);

@@ -49,14 +49,16 @@ declare module "fastify" {
 export async function buildApp(options: GatewayAppOptions, modules: GatewayAppModules): Promise<FastifyInstance> {
   const now = modules.now ?? Date.now;
   const metrics = modules.metrics ?? new Registry();
+  // The instance's server type differs with TLS; the routes and plugins do not care which it is.
   const app = Fastify({
+    https: options.tls ?? null,
     loggerInstance: modules.logger as FastifyBaseLogger,
     bodyLimit: options.bodyLimit,
     // Requests are not logged one by one (they carry merchant data); failures are, by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     // Kept-alive client connections must not hold up the gateway's shutdown.
     forceCloseConnections: true,
-  });
+  }) as unknown as FastifyInstance;
   const routesSeen: GatewayRoute[] = [];
   app.decorate("gatewayRoutes", routesSeen);
   app.addHook("onRoute", (route) => {

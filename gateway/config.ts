@@ -6,6 +6,7 @@
 import { z } from "zod";
 
 import { loadConfig, parseConfig, type ConfigSpec } from "../core/config.js";
+import { resolveTlsPaths, tlsConfigSchema } from "../core/http/tls.js";
 
 const DAY = 86_400;
 
@@ -94,6 +95,8 @@ export type FeedConfig = z.infer<typeof feedConfigSchema>;
 export const gatewayConfigSchema = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
   port: z.number().int().min(0).max(65_535),
+  /** Serve HTTPS with this certificate (PEM, with its chain) and key; absent: plain HTTP (keep it on loopback). */
+  tls: tlsConfigSchema.optional(),
   /** LevelDB and local state. */
   dataDir: z.string().min(1),
   /** HTTP API of the acquiring institution's node (operations are submitted there). */
@@ -182,6 +185,7 @@ const gatewayConfig: ConfigSpec<typeof gatewayConfigSchema> = {
   resolvePaths: (config, at) => ({
     ...config,
     dataDir: at(config.dataDir),
+    ...(config.tls ? { tls: resolveTlsPaths(config.tls, at) } : {}),
     deploymentFile: at(config.deploymentFile),
     ...(config.nodeCredentialFile ? { nodeCredentialFile: at(config.nodeCredentialFile) } : {}),
     ...(config.custodian ? { custodian: { ...config.custodian, keyFile: at(config.custodian.keyFile) } } : {}),

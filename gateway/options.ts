@@ -15,6 +15,7 @@ import type { HostResolver } from "./domain/webhook-target.js";
 import type { KeeperOptions } from "./jobs/keeper.js";
 import type { ReconcileOptions } from "./jobs/reconciler.js";
 import type { WebhookOptions } from "./jobs/webhooks.js";
+import type { TlsCredentials } from "../core/http/tls.js";
 import type { GatewayStorage } from "./storage/db.js";
 
 export interface GatewayAppOptions {
@@ -44,6 +45,8 @@ export interface GatewayAppOptions {
   feed?: Partial<FeedConfig>;
   /** The admin credentials file (domain/admin-credentials.ts); without it the admin API refuses everyone. */
   adminCredentialsFile?: string | undefined;
+  /** Serve HTTPS with this certificate and key (PEM); absent: plain HTTP. */
+  tls?: TlsCredentials | undefined;
 }
 
 /** What money movement and payer actions need; without it those routes answer MONEY_NOT_CONFIGURED. */

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 
 import { StopStack } from "../core/lifecycle.js";
+import { readTlsCredentials, serverUrl } from "../core/http/tls.js";
 import { readDeployment } from "../core/protocol/deployment.js";
 import { buildApp } from "./app.js";
 import { createChainReader } from "./adapters/chain.js";
@@ -86,6 +87,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         nodeBatch: config.nodeBatch,
         feed: config.feed,
         adminCredentialsFile: config.admin?.credentialsFile,
+        tls: await readTlsCredentials(config.tls),
       },
       { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }), metrics, money: { chain: moneyChain, custodian, bank } },
     );
@@ -93,7 +95,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
     stack.push(() => app.close());
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
-    const url = `http://${config.host}:${port}`;
+    const url = serverUrl(config.host, port, config.tls !== undefined);
     logger.info({ url, node: config.nodeUrl }, "gateway started");
     return { url, stop: stopAll };
   } catch (error) {

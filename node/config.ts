@@ -6,6 +6,7 @@ import { z } from "zod";
 
 import { complianceConfigSchema } from "./compliance/config.js";
 import { loadConfig, parseConfig, type ConfigSpec } from "../core/config.js";
+import { resolveTlsPaths, tlsConfigSchema } from "../core/http/tls.js";
 import { riskRulesWire, rulesOf } from "../core/protocol/risk-rules.js";
 
 const multiaddr = z.string().regex(/^\/(ip4|ip6|dns4|dns6|dns)\/[^/]+\/tcp\/\d+(\/p2p\/\w+)?$/, "expected a TCP multiaddr like /ip4/127.0.0.1/tcp/4001");
@@ -32,7 +33,7 @@ export const nodeConfigSchema = z.strictObject({
     /** The API's credentials (node/api/credentials.ts), beside the config file by default: not in dataDir, so a restore keeps them. */
     credentialsFile: z.string().min(1).default("credentials.json"),
     /** Serve HTTPS with this certificate (PEM, with its chain) and key; absent: plain HTTP (loopback only). */
-    tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
+    tls: tlsConfigSchema.optional(),
   }),
   relay: z
     .strictObject({
@@ -112,7 +113,7 @@ const nodeConfig: ConfigSpec<typeof nodeConfigSchema> = {
     api: {
       ...config.api,
       credentialsFile: at(config.api.credentialsFile),
-      ...(config.api.tls ? { tls: { certFile: at(config.api.tls.certFile), keyFile: at(config.api.tls.keyFile) } } : {}),
+      ...(config.api.tls ? { tls: resolveTlsPaths(config.api.tls, at) } : {}),
     },
   }),
 };

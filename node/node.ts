@@ -3,7 +3,6 @@
  * pipeline, permissioned gossip, relayer and HTTP API, wired together. `startNode` returns once the
  * node has caught up with the chain and listens; `stop` shuts everything down in reverse order.
  */
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { Contract, Network, ZeroHash } from "ethers";
@@ -19,6 +18,7 @@ import { credentialsFileOf, type NodeConfig } from "./config.js";
 import { HttpJsonRpcProvider } from "../core/chain/json-rpc.js";
 import { checkDeploymentOnChain } from "../core/chain/startup.js";
 import { SettlenetError } from "../core/errors.js";
+import { readTlsCredentials } from "../core/http/tls.js";
 import { Indexer } from "./indexer/indexer.js";
 import { TokenIndexer } from "./indexer/tokens.js";
 import { useNativeKeccakInEthers } from "../core/keccak.js";
@@ -99,7 +99,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     stack.push(async () => clearInterval(feedPruner));
     // While catching up with the chain, clients get 503 NOT_READY rather than a refused connection
     // (with port 0 the real API picks its own port: nothing to hold).
-    const tls = config.api.tls ? { cert: await readFile(config.api.tls.certFile), key: await readFile(config.api.tls.keyFile) } : undefined;
+    const tls = await readTlsCredentials(config.api.tls);
     const notReady = config.api.port === 0 ? undefined : await listenNotReady({ ...config.api, tls }, { logger });
     if (notReady) stack.push(() => notReady.close());
 

@@ -1,6 +1,7 @@
 /**
  * A small merchant-side client: signs each request with the merchant's API key as an external
- * merchant would (see signing.ts) and speaks plain HTTP to the gateway. Tests and the demo use it.
+ * merchant would (see signing.ts), over HTTP or HTTPS (a private CA is trusted through
+ * NODE_EXTRA_CA_CERTS, as fetch does). Tests and the demo use it.
  */
 import { randomUUID } from "node:crypto";
 

@@ -18,6 +18,7 @@ import { paymentRoutes } from "../../core/api/payments.js";
 import { NODE_API_DESCRIPTION, NODE_API_TAGS, accessOf } from "../../core/api/routes.js";
 import { serviceRoutes, type HealthReport, type PeerInfo } from "../../core/api/service.js";
 import { SettlenetError } from "../../core/errors.js";
+import type { TlsCredentials } from "../../core/http/tls.js";
 import { installProblemHandler, PROBLEM_CONTENT_TYPE, problemOf } from "../../core/http/problem.js";
 import type { ListOptions } from "../../core/records.js";
 import type { Logger, Storage } from "../services.js";
@@ -59,7 +60,7 @@ export interface NodeApiOptions {
   /** Most operations in one batch submission. */
   maxBatch?: number;
   /** Serve HTTPS with this certificate and key (PEM). */
-  tls?: { cert: Buffer; key: Buffer };
+  tls?: TlsCredentials;
 }
 
 /** A registered route; `documented` unless hidden from the OpenAPI document (the document itself, docs assets). */

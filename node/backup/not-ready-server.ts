@@ -9,6 +9,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 
+import type { TlsCredentials } from "../../core/http/tls.js";
 import type { Logger } from "../services.js";
 
 const PROBLEM = {
@@ -24,7 +25,7 @@ export interface NotReadyServer {
 }
 
 /** Listens on `host:port` answering 503 NOT_READY; rejects as `listen` does (e.g. EADDRINUSE). */
-export async function listenNotReady(address: { host: string; port: number; tls?: { cert: Buffer; key: Buffer } | undefined }, modules: { logger: Logger }): Promise<NotReadyServer> {
+export async function listenNotReady(address: { host: string; port: number; tls?: TlsCredentials | undefined }, modules: { logger: Logger }): Promise<NotReadyServer> {
   const answer = (request: IncomingMessage, response: ServerResponse) => {
     const body = JSON.stringify({ ...PROBLEM, instance: request.url ?? "/" });
     // Close the connection after answering: the next request should reach the real API.

@@ -42,4 +42,17 @@ describe("gateway configuration", function () {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("takes a certificate and key for HTTPS, resolved against the config's folder, and refuses a TLS field it does not know", function () {
+    const config = parseGatewayConfig({ ...minimal, tls: { certFile: "tls/gateway.pem", keyFile: "/etc/gw/gateway.key" } }, "/srv/gw");
+    expect(config.tls).to.deep.equal({ certFile: "/srv/gw/tls/gateway.pem", keyFile: "/etc/gw/gateway.key" });
+    expect(parseGatewayConfig(minimal, "/srv/gw").tls).to.equal(undefined);
+    try {
+      parseGatewayConfig({ ...minimal, tls: { certFile: "gateway.pem", keyFile: "gateway.key", ca: "ca.pem" } }, "/");
+      expect.fail("accepted an unknown TLS field");
+    } catch (error) {
+      expect((error as SettlenetError).code).to.equal("CONFIG_INVALID");
+      expect((error as SettlenetError).meta["fields"]).to.deep.equal(["tls"]);
+    }
+  });
 });

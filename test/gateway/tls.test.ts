@@ -1,0 +1,75 @@
+/**
+ * The gateway over HTTPS: given a certificate and key it serves TLS only; a merchant's client
+ * (gateway/client) reaches it once the issuing CA is trusted, a client that does not trust the CA is
+ * refused at the handshake, and plain HTTP to the port gets no answer.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+
+import { GatewayClient } from "../../gateway/client/client.js";
+import { deployScenario, startChain, type LocalChain } from "../helpers/chain.js";
+import { devCertificates, httpsGet, trustCa, type DevCertificates } from "../helpers/tls.js";
+import { gatewayFixture, type GatewayFixture, type TestMerchant } from "./fixture.js";
+
+/** A plain-HTTP GET: its status, or the error that ended it. */
+function httpGet(url: string): Promise<{ status: number } | { error: Error }> {
+  return new Promise((resolve) => {
+    const request = httpRequest(url, { agent: false }, (response) => {
+      response.resume();
+      response.once("end", () => resolve({ status: response.statusCode ?? 0 }));
+    });
+    request.once("error", (error) => resolve({ error }));
+    request.end();
+  });
+}
+
+describe("gateway over HTTPS", function () {
+  this.timeout(120_000);
+  let chain: LocalChain;
+  let dir: string;
+  let certs: DevCertificates;
+  let gw: GatewayFixture;
+  let base: string;
+
+  before(async function () {
+    dir = await mkdtemp(join(tmpdir(), "settlenet-gw-tls-"));
+    certs = await devCertificates(dir);
+    chain = await startChain();
+    const scenario = await deployScenario(chain, { institutions: 1, merchants: 1, payers: 1 });
+    gw = await gatewayFixture({ scenario, app: { tls: { cert: await readFile(certs.cert), key: await readFile(certs.key) } } });
+    await gw.app.listen({ host: "127.0.0.1", port: 0 });
+    const address = gw.app.server.address();
+    base = `https://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  });
+  after(async function () {
+    await gw?.close();
+    await chain?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("serves HTTPS to a client that trusts its CA", async function () {
+    expect(await httpsGet(`${base}/health`, await readFile(certs.ca))).to.deep.equal({ status: 200 });
+  });
+
+  it("refuses a client that does not trust the CA, and answers nothing over plain HTTP", async function () {
+    expect(await httpsGet(`${base}/health`)).to.have.nested.property("error.code", "UNABLE_TO_VERIFY_LEAF_SIGNATURE");
+    expect(await httpGet(`${base.replace("https:", "http:")}/health`)).to.have.property("error");
+  });
+
+  it("answers a merchant's signed request from the gateway client once the CA is trusted", async function () {
+    const [shop] = gw.merchants as [TestMerchant];
+    const client = new GatewayClient(base, shop);
+    const untrust = await trustCa(certs.ca);
+    try {
+      const response = await client.request<{ object: string; items: unknown[] }>("GET", "/v1/webhook-endpoints");
+      expect(response.status, JSON.stringify(response.body)).to.equal(200);
+      expect(response.body).to.deep.equal({ object: "list", items: [] });
+    } finally {
+      untrust();
+    }
+  });
+});
