@@ -1,14 +1,21 @@
 /**
  * The gateway over HTTPS: given a certificate and key it serves TLS only; a merchant's client
  * (gateway/client) reaches it once the issuing CA is trusted, a client that does not trust the CA is
- * refused at the handshake, and plain HTTP to the port gets no answer.
+ * refused at the handshake, and plain HTTP to the port gets no answer. The gateway as
+ * `settlenet gateway start` runs it (startGateway from a parsed gateway.json) reports an https URL.
  */
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
+import { pino } from "pino";
+
+import { writeDeployment } from "../../core/protocol/deployment.js";
+import { parseGatewayConfig } from "../../gateway/config.js";
+import { startGateway } from "../../gateway/server.js";
 
 import { GatewayClient } from "../../gateway/client/client.js";
 import { deployScenario, startChain, type LocalChain } from "../helpers/chain.js";
@@ -34,12 +41,14 @@ describe("gateway over HTTPS", function () {
   let certs: DevCertificates;
   let gw: GatewayFixture;
   let base: string;
+  let deployment: Parameters<typeof writeDeployment>[1];
 
   before(async function () {
     dir = await mkdtemp(join(tmpdir(), "settlenet-gw-tls-"));
     certs = await devCertificates(dir);
     chain = await startChain();
     const scenario = await deployScenario(chain, { institutions: 1, merchants: 1, payers: 1 });
+    deployment = scenario.deployment;
     gw = await gatewayFixture({ scenario, app: { tls: { cert: await readFile(certs.cert), key: await readFile(certs.key) } } });
     await gw.app.listen({ host: "127.0.0.1", port: 0 });
     const address = gw.app.server.address();
@@ -70,6 +79,33 @@ describe("gateway over HTTPS", function () {
       expect(response.body).to.deep.equal({ object: "list", items: [] });
     } finally {
       untrust();
+    }
+  });
+
+  it("starts from a gateway.json with tls (paths relative to the file) and answers at an https URL", async function () {
+    const gatewayDir = await mkdtemp(join(dir, "gateway-"));
+    await writeDeployment(join(gatewayDir, "deployment.json"), deployment);
+    process.env["GW_TLS_TEST_MASTER_KEY"] = randomBytes(32).toString("hex");
+    const config = parseGatewayConfig(
+      {
+        port: 0,
+        dataDir: "data",
+        nodeUrl: "http://127.0.0.1:9",
+        rpcUrl: chain.url,
+        deploymentFile: "deployment.json",
+        masterKeyEnv: "GW_TLS_TEST_MASTER_KEY",
+        logLevel: "silent",
+        tls: { certFile: "../server.pem", keyFile: "../server.key" },
+      },
+      gatewayDir,
+    );
+    const running = await startGateway(config, { logger: pino({ level: "silent" }) });
+    try {
+      expect(running.url).to.match(/^https:\/\/127\.0\.0\.1:\d+$/);
+      expect(await httpsGet(`${running.url}/health`, await readFile(certs.ca))).to.deep.equal({ status: 200 });
+    } finally {
+      await running.stop();
+      delete process.env["GW_TLS_TEST_MASTER_KEY"];
     }
   });
 });
