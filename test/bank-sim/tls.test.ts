@@ -4,7 +4,6 @@
  * the handshake, and plain HTTP to the port gets no answer.
  */
 import { copyFile, mkdtemp, readFile, rm } from "node:fs/promises";
-import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -13,22 +12,10 @@ import { pino } from "pino";
 
 import { parseBankConfig, startBankServer, type BankServer } from "../../bank-sim/server.js";
 import { HttpBankAdapter } from "../../gateway/adapters/bank.js";
-import { devCertificates, httpsGet, trustCa, type DevCertificates } from "../helpers/tls.js";
+import { devCertificates, httpGet, httpsGet, trustCa, type DevCertificates } from "../helpers/tls.js";
 
 const logger = pino({ level: "silent" });
 const CLIENT = { id: "gateway", secret: "a-bank-client-secret-of-32-chars!" };
-
-/** A plain-HTTP GET: its status, or the error that ended it. */
-function httpGet(url: string): Promise<{ status: number } | { error: Error }> {
-  return new Promise((resolve) => {
-    const request = httpRequest(url, { agent: false }, (response) => {
-      response.resume();
-      response.once("end", () => resolve({ status: response.statusCode ?? 0 }));
-    });
-    request.once("error", (error) => resolve({ error }));
-    request.end();
-  });
-}
 
 describe("bank simulator over HTTPS", function () {
   this.timeout(60_000);

@@ -6,7 +6,6 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -19,20 +18,8 @@ import { startGateway } from "../../gateway/server.js";
 
 import { GatewayClient } from "../../gateway/client/client.js";
 import { deployScenario, startChain, type LocalChain } from "../helpers/chain.js";
-import { devCertificates, httpsGet, trustCa, type DevCertificates } from "../helpers/tls.js";
+import { devCertificates, httpGet, httpsGet, trustCa, type DevCertificates } from "../helpers/tls.js";
 import { gatewayFixture, type GatewayFixture, type TestMerchant } from "./fixture.js";
-
-/** A plain-HTTP GET: its status, or the error that ended it. */
-function httpGet(url: string): Promise<{ status: number } | { error: Error }> {
-  return new Promise((resolve) => {
-    const request = httpRequest(url, { agent: false }, (response) => {
-      response.resume();
-      response.once("end", () => resolve({ status: response.statusCode ?? 0 }));
-    });
-    request.once("error", (error) => resolve({ error }));
-    request.end();
-  });
-}
 
 describe("gateway over HTTPS", function () {
   this.timeout(120_000);

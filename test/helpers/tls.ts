@@ -4,6 +4,7 @@
  */
 import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { getCACertificates, setDefaultCACertificates } from "node:tls";
 import { join } from "node:path";
@@ -27,6 +28,18 @@ export async function devCertificates(dir: string): Promise<DevCertificates> {
   await writeFile(at("ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
   await run("openssl", ["x509", "-req", "-in", at("server.csr"), "-CA", at("ca.pem"), "-CAkey", at("ca.key"), "-CAcreateserial", "-out", at("server.pem"), "-days", "1", "-extfile", at("ext.cnf")]);
   return { ca: at("ca.pem"), cert: at("server.pem"), key: at("server.key") };
+}
+
+/** A plain-HTTP GET: its status, or the error that ended it (what an HTTPS port gives a plain client). */
+export function httpGet(url: string): Promise<{ status: number } | { error: Error }> {
+  return new Promise((resolve) => {
+    const request = httpRequest(url, { agent: false }, (response) => {
+      response.resume();
+      response.once("end", () => resolve({ status: response.statusCode ?? 0 }));
+    });
+    request.once("error", (error) => resolve({ error }));
+    request.end();
+  });
 }
 
 /** GET `url` over HTTPS trusting only `ca` (or the default CAs): its status, or the error that ended it. */
