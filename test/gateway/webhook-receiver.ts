@@ -49,8 +49,8 @@ export class WebhookReceiver {
   duplicates = 0;
   /** Requests that failed verification, with the reason. */
   readonly rejected: string[] = [];
-  /** Every request that reached the server (any mode). */
-  requests = 0;
+  /** Every request that reached the server (any mode), by request path: a test that needs an exact count gives its endpoint its own path. */
+  readonly requestsByPath = new Map<string, number>();
   secret = "";
   private server: Server | undefined;
   port = 0;
@@ -85,7 +85,8 @@ export class WebhookReceiver {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.requests += 1;
+    const path = req.url ?? "";
+    this.requestsByPath.set(path, (this.requestsByPath.get(path) ?? 0) + 1);
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     if (this.mode === "unavailable") {
