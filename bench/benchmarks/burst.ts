@@ -17,7 +17,7 @@ import { CpuMeter, cpuPerUnit, idleCores } from "../lib/cpu.js";
 import { Failures, RETRYABLE_CODES, codeOfError, describeFailures } from "../lib/failures.js";
 import { newSubmission, submitAll } from "../lib/submit.js";
 import { nodeApi } from "../lib/node-api.js";
-import { signedPay } from "../lib/ops.js";
+import { clusterPaySigner } from "../lib/ops.js";
 import { Progress } from "../lib/progress.js";
 import { duplicateMetric, relayedInWindow } from "../lib/relay-check.js";
 import { fmt, meets, type BenchmarkResult, type Goal } from "../lib/results.js";
@@ -49,17 +49,8 @@ export async function runBurst(cluster: Cluster, options: BurstOptions): Promise
   const { scenario, nodes } = cluster.net;
   const origin = nodes[0];
   if (!origin) throw new Error("no institution node");
-  const deployment = scenario.deployment;
-  const escrow = deployment.contracts.escrow;
-  const ctx = { chainId: BigInt(deployment.chainId), escrow };
-  const token = deployment.tokens["CNY"]?.address;
-  if (!token) throw new Error("no CNY token");
-  const deadline = BigInt(Math.floor(Date.now() / 1000) + 3_600);
-  const sign = (i: number): Signed => {
-    const payer = scenario.payers[i % scenario.payers.length] as { address: string; privateKey: string };
-    const merchant = (scenario.merchants[i % scenario.merchants.length] as { address: string }).address;
-    return signedPay({ payer, merchant, token, feeBps: 100 }, ctx, deadline);
-  };
+  const escrow = scenario.deployment.contracts.escrow;
+  const sign = clusterPaySigner(scenario);
   const burst: Signed[] = [];
   for (let i = 0; i < options.payments; i++) {
     burst.push(sign(i));

@@ -16,7 +16,7 @@ import type { Cluster } from "../lib/cluster.js";
 import { cpuSecondsOf } from "../lib/cpu.js";
 import { describeFailures } from "../lib/failures.js";
 import { nodeApi } from "../lib/node-api.js";
-import { signedPay } from "../lib/ops.js";
+import { clusterPaySigner } from "../lib/ops.js";
 import { Progress } from "../lib/progress.js";
 import { fmt, type BenchmarkResult } from "../lib/results.js";
 import { submitAll } from "../lib/submit.js";
@@ -62,19 +62,9 @@ export async function runJournal(cluster: Cluster, options: JournalOptions): Pro
   const { scenario, nodes } = cluster.net;
   const origin = nodes[0];
   if (!origin) throw new Error("no institution node");
-  const deployment = scenario.deployment;
-  const escrow = deployment.contracts.escrow;
-  const ctx = { chainId: BigInt(deployment.chainId), escrow };
-  const token = deployment.tokens["CNY"]?.address;
-  if (!token) throw new Error("no CNY token");
-  const deadline = BigInt(Math.floor(Date.now() / 1000) + 3_600);
-  const ops = Array.from({ length: options.payments }, (_, i) =>
-    signedPay(
-      { payer: scenario.payers[i % scenario.payers.length] as { address: string; privateKey: string }, merchant: (scenario.merchants[i % scenario.merchants.length] as { address: string }).address, token, feeBps: 100 },
-      ctx,
-      deadline,
-    ),
-  );
+  const escrow = scenario.deployment.contracts.escrow;
+  const sign = clusterPaySigner(scenario);
+  const ops = Array.from({ length: options.payments }, (_, i) => sign(i));
   const watcher = new HoldWatcher(scenario.chain.provider, escrow);
   await watcher.start();
   progress.log(`putting ${fmt(ops.length)} payments on the journaled chain through ${origin.name}`);

@@ -11,6 +11,7 @@ import { hexlify } from "ethers";
 import type * as Secp256k1 from "secp256k1";
 
 import { paymentIdOf, termsToJson, type EscrowContext, type EscrowOperationInput, type PaymentTerms } from "../../core/operations/index.js";
+import type { Cluster } from "./cluster.js";
 
 const require = createRequire(import.meta.url);
 const secp256k1 = require("secp256k1") as typeof Secp256k1;
@@ -46,4 +47,21 @@ export function signedPay(party: PayParty, ctx: EscrowContext, payDeadline: bigi
   };
   const id = paymentIdOf(terms, ctx);
   return { id, op: { kind: "pay", terms: termsToJson(terms), signature: signDigest(id, party.payer.privateKey) } };
+}
+
+/**
+ * Signs the `i`-th CNY pay of a cluster's scenario: payers and merchants taken in turn, 1% fee, a pay
+ * deadline an hour from when the signer was made.
+ */
+export function clusterPaySigner(scenario: Cluster["net"]["scenario"]): (i: number) => { id: string; op: EscrowOperationInput } {
+  const deployment = scenario.deployment;
+  const ctx: EscrowContext = { chainId: BigInt(deployment.chainId), escrow: deployment.contracts.escrow };
+  const token = deployment.tokens["CNY"]?.address;
+  if (!token) throw new Error("no CNY token");
+  const deadline = BigInt(Math.floor(Date.now() / 1000) + 3_600);
+  return (i) => {
+    const payer = scenario.payers[i % scenario.payers.length] as { address: string; privateKey: string };
+    const merchant = (scenario.merchants[i % scenario.merchants.length] as { address: string }).address;
+    return signedPay({ payer, merchant, token, feeBps: 100 }, ctx, deadline);
+  };
 }
