@@ -30,7 +30,7 @@ import { OperationPipeline } from "./pipeline.js";
 import { loadArtifact } from "../core/protocol/artifacts.js";
 import { readDeployment } from "../core/protocol/deployment.js";
 import { PAYMENT_STATUSES } from "../core/protocol/eip712.js";
-import { tokenNamesOf } from "../core/operations/index.js";
+import { descriptorOf, operationSchema, tokenNamesOf } from "../core/operations/index.js";
 import { BatchRelayer, LEASE_TOPIC } from "./relay/relayer.js";
 import { TransactionSender } from "./relay/sender.js";
 import { ATTESTATION_TOPIC } from "./settlement/attestation.js";
@@ -156,6 +156,16 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       },
     );
     await riskRules.load();
+    // Before anything is validated or relayed: the day totals and velocity windows survive a restart.
+    const restored = await risk.restore(
+      (sinceMs, visit) =>
+        storage.operations.forEachReceivedSince(sinceMs, (stored) => {
+          // Only kinds that move new money in count; parse just those.
+          if ("riskSubject" in descriptorOf(stored.op.kind)) visit(operationSchema.parse(stored.op), stored.receivedAtMs);
+        }),
+      Math.floor(Date.now() / 1000),
+    );
+    if (restored > 0) logger.info({ operations: restored }, "risk counters rebuilt from stored operations");
     const ctx: ValidationContext = {
       chainId,
       escrow: deployment.contracts.escrow,

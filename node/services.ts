@@ -77,6 +77,8 @@ export interface OperationRepository {
   updateMany(updates: { id: string; patch: Partial<Pick<StoredOperation, "status" | "txHash" | "execution" | "error">> }[]): Promise<StoredOperation[]>;
   listByStatus(status: OperationStatus, limit: number): Promise<StoredOperation[]>;
   listByPayment(paymentId: string): Promise<StoredOperation[]>;
+  /** Visits every stored operation received at or after `sinceMs` (bounded memory); walk before anything writes. */
+  forEachReceivedSince(sinceMs: number, visit: (op: StoredOperation) => void, pageSize?: number): Promise<void>;
   /** True if (signer, nonce) was already used by a stored operation; `token` selects that token's nonce space. */
   nonceSeen(signer: string, nonce: bigint, token?: string): Promise<boolean>;
 }

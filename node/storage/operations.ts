@@ -3,6 +3,7 @@
  * the (signer, nonce) marks of operations that carry a nonce (`nonces`). Key layouts: keyspaces.ts.
  */
 import type { ChangeDraft } from "../../core/api/changes.js";
+import { operationStatusSchema } from "../../core/api/operations.js";
 import { SettlenetError } from "../../core/errors.js";
 import { descriptorOf, isTokenOperationKind } from "../../core/operations/index.js";
 import type { OperationRepository } from "../services.js";
@@ -206,6 +207,29 @@ export class LevelOperationRepository implements OperationRepository {
       const ops = await this.resolve(keys.map((key) => key.slice(prefix.length)));
       return ops.sort((a, b) => a.receivedAtMs - b.receivedAtMs);
     });
+  }
+
+  /**
+   * Calls `visit` with every stored operation received at or after `sinceMs`, status by status in
+   * pages of `pageSize`, so memory stays bounded whatever their number. An operation whose status
+   * changes during the walk may be visited twice or not at all: walk before anything writes.
+   */
+  async forEachReceivedSince(sinceMs: number, visit: (op: StoredOperation) => void, pageSize = 500): Promise<void> {
+    for (const status of operationStatusSchema.options) {
+      const { lt } = prefixRange(`${status}${SEP}`);
+      let gte = operationKeys.byStatus(status, sinceMs, "");
+      for (;;) {
+        const page = await this.ctx.read(async () => {
+          const keys = await this.spaces.opsByStatus.keys({ gte, lt, limit: pageSize }).all();
+          return { keys, ops: await this.resolve(keys.map((key) => key.slice(key.lastIndexOf(SEP) + 1))) };
+        });
+        for (const op of page.ops) visit(op);
+        const last = page.keys.at(-1);
+        if (last === undefined || page.keys.length < pageSize) break;
+        // The smallest key after `last`.
+        gte = `${last}\u0000`;
+      }
+    }
   }
 
   /** True if (signer, nonce) was already used by a stored operation (in `token`'s nonce space for token operations). */

@@ -6,7 +6,8 @@
  * The rules can be replaced at runtime (`apply`, from a signed risk-rules document); the counters
  * stay. Counters are this node's local view (what it has accepted), kept in memory and bounded: only
  * today's and yesterday's totals and the velocity window are retained. Days are UTC days of chain
- * time (the latest block's, as polled).
+ * time (the latest block's, as polled). At start they are rebuilt from the operations the node stored
+ * (`restore`), so a restart does not reset a payer's or merchant's day.
  */
 import { riskSubjectOf, type Operation } from "../../core/operations/index.js";
 import type { RiskRules } from "../services.js";
@@ -137,6 +138,45 @@ export class RiskEngine {
       times.push(nowSeconds);
       this.payerTimes.set(payer, times);
     }
+  }
+
+  /**
+   * Rebuilds the counters from operations this node accepted earlier (stored with their receive time):
+   * those since the start of yesterday count towards their day's totals, those inside the velocity
+   * window towards it. A stored operation's chain-time day is not stored, so its receive time is
+   * shifted by the chain clock's present offset from `nowSeconds` (0 while chain time is unknown).
+   * Call before the first `check`; returns the operations counted.
+   */
+  async restore(forEachReceivedSince: (sinceMs: number, visit: (op: Operation, receivedAtMs: number) => void) => Promise<void>, nowSeconds: number): Promise<number> {
+    const offset = (this.chainNowSeconds() ?? nowSeconds) - nowSeconds;
+    const today = this.dayAt(nowSeconds);
+    const velocityFrom = nowSeconds - (this.rules.payerVelocity?.windowSeconds ?? 0);
+    const since = Math.min((today - 1) * DAY_SECONDS - offset, velocityFrom);
+    let counted = 0;
+    const times: [string, number][] = [];
+    await forEachReceivedSince(since * 1000, (op, receivedAtMs) => {
+      const subject = riskSubjectOf(op);
+      if (!subject) return;
+      const receivedAt = Math.floor(receivedAtMs / 1000);
+      const day = dayOf(receivedAt + offset);
+      const inDays = day >= today - 1 && day <= today;
+      if (inDays) {
+        add(this.payerTotals, day, counterKey(subject.token, subject.payer), subject.amount);
+        add(this.merchantTotals, day, counterKey(subject.token, subject.merchant), subject.amount);
+      }
+      const inWindow = this.rules.payerVelocity !== undefined && receivedAt > velocityFrom;
+      if (inWindow) times.push([subject.payer.toLowerCase(), receivedAt]);
+      if (inDays || inWindow) counted += 1;
+    });
+    // Velocity windows are kept ascending by time; the walk visits statuses one after another.
+    times.sort((a, b) => a[1] - b[1]);
+    for (const [payer, time] of times) {
+      const list = this.payerTimes.get(payer) ?? [];
+      list.push(time);
+      this.payerTimes.set(payer, list);
+    }
+    this.lastSweepDay = today;
+    return counted;
   }
 
   /** Today's totals of `account` in `token` (for the API and tests). */

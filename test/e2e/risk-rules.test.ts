@@ -4,7 +4,8 @@
  * raises the limit through one node's admin API and every node applies it without a restart (a node
  * that was down meanwhile gets it when it comes back); forged and older documents, and a regulator's
  * credential, change nothing; the audit logs record each application. Then the operator command
- * signs and submits a document (twice: the second run changes nothing) that adds a daily limit.
+ * signs and submits a document (twice: the second run changes nothing) that adds a daily limit, which
+ * still holds after the node restarts.
  */
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -160,5 +161,12 @@ describe("e2e: KYC limits and signed risk rules applied at runtime on every node
     const result = await nodeApi(late).submit(op);
     expect(result.accepted).to.equal(false);
     if (!result.accepted) expect(result.problem).to.deep.include({ code: "KYC_DAILY_LIMIT_EXCEEDED", kycLevel: 1, total: "11000", limit: "10000" });
+
+    // The day's total survives a restart: the node rebuilds it from the operations it stored.
+    await late.stop();
+    await late.start();
+    const afterRestart = await nodeApi(late).submit(op);
+    expect(afterRestart.accepted).to.equal(false);
+    if (!afterRestart.accepted) expect(afterRestart.problem).to.deep.include({ code: "KYC_DAILY_LIMIT_EXCEEDED", total: "11000", limit: "10000" });
   });
 });

@@ -165,6 +165,20 @@ describe("node storage (LevelDB)", function () {
       expect(await storage.operations.listByStatus("accepted", 10)).to.deep.equal([]);
     });
 
+    it("visits every operation received since a time, whatever its status, page after page", async function () {
+      const paymentId = hex32();
+      const ops = Array.from({ length: 7 }, (_, i) => storedOp("confirm", paymentId, 1_000 + i, String(i)));
+      await storage.operations.putAccepted(ops);
+      await storage.operations.update(ops[4]!.id, { status: "submitted" });
+      await storage.operations.update(ops[5]!.id, { status: "executed" });
+      const visited: string[] = [];
+      await storage.operations.forEachReceivedSince(1_002, (op) => visited.push(op.id), 2);
+      expect(visited.sort()).to.deep.equal(ops.slice(2).map((op) => op.id).sort());
+      const all: string[] = [];
+      await storage.operations.forEachReceivedSince(0, (op) => all.push(op.id), 1);
+      expect(all).to.have.length(7);
+    });
+
     it("refuses to update an unknown operation", async function () {
       expect(await codeOf(storage.operations.update(hex32(), { status: "executed" }))).to.equal("NOT_FOUND");
     });
