@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 
 import { SettlenetError } from "../core/errors.js";
 
-import { DEFAULT_ROOT, defaultPorts, endpointsOf, ensureBuilt, readNetworkState, runningLauncher, startNetwork, type NetworkPorts, type RunningNetwork } from "./lib/network.js";
+import { DEFAULT_ROOT, defaultPorts, endpointsOf, ensureBuilt, readNetworkState, runningLauncher, startNetwork, trustNetworkCa, type NetworkPorts, type RunningNetwork } from "./lib/network.js";
 import { SCENARIO_SIZES, consoleProgress, formatSummary, runScenario, type ScenarioSize } from "./lib/scenario.js";
 
 const USAGE = "usage: npm run demo [-- --size full|test] [-- --payments <n> --payers <n>] [-- --dir <folder>] [-- --base-port <n>] [-- --chain-url <url> [--deployment <file>]]";
@@ -38,7 +38,8 @@ async function main(): Promise<number> {
   const running = runningLauncher(root);
   if (running) {
     ports = running.ports;
-    process.stdout.write(`Using the network running from ${root} (gateway http://127.0.0.1:${ports.gateway}).\n`);
+    process.stdout.write(`Using the network running from ${root} (gateway https://127.0.0.1:${ports.gateway}).\n`);
+    await trustNetworkCa(root);
   } else {
     process.stdout.write(`No network is running from ${root}; starting one (stopped again at the end).\n`);
     await ensureBuilt(root, (line) => process.stdout.write(`  ${line}\n`));

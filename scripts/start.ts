@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 
 import { SettlenetError } from "../core/errors.js";
-import { DEFAULT_ROOT, LOCAL_LARGE_VALUE_THRESHOLD, defaultPorts, ensureBuilt, startNetwork, type RunningNetwork } from "./lib/network.js";
+import { DEFAULT_ROOT, LOCAL_LARGE_VALUE_THRESHOLD, caFileOf, defaultPorts, ensureBuilt, startNetwork, type RunningNetwork } from "./lib/network.js";
 import { NODE_CLIENT_CREDENTIALS_FILE } from "./lib/launch/nodes.js";
 import { yuan } from "./lib/scenario.js";
 
@@ -37,6 +37,9 @@ export function describeNetwork(net: RunningNetwork): string {
     `  gateway             ${endpoints.gateway}   (merchant API /v1, docs ${endpoints.gateway}/docs, OpenAPI ${endpoints.gateway}/openapi.json)`,
     `  bank simulator      ${endpoints.bank}`,
     "",
+    `HTTPS: certificates of this network's development CA, ${caFileOf(net.root)}; trust it in clients, e.g.`,
+    `  curl --cacert ${caFileOf(net.root)} …   or   NODE_EXTRA_CA_CERTS=${caFileOf(net.root)} node …`,
+    "",
     `Merchant credentials (HMAC-signed requests; see docs/gateway.md): secrets in ${net.root}/network.json (mode 0600)`,
     ...state.merchants.map((m) => `  ${m.id.padEnd(12)} ${m.address}  key id ${m.keyId}`),
     `Gateway admin credential (admin API /admin/v1, /metrics): ${net.root}/gateway/admin-token (mode 0600)`,
@@ -45,7 +48,7 @@ export function describeNetwork(net: RunningNetwork): string {
     `Settlement cycles: ${state.cycleSeconds ?? 86_400} s of chain time; AML large-value alerts from ${yuan(LOCAL_LARGE_VALUE_THRESHOLD)}.`,
     "",
     "Try",
-    `  curl -H "authorization: Bearer $(node -p 'require("${join(net.root, endpoints.nodes[0]?.name ?? "institution-1", NODE_CLIENT_CREDENTIALS_FILE)}").gateway')" ${endpoints.nodes[0]?.api}/v1/peers`,
+    `  curl --cacert ${caFileOf(net.root)} -H "authorization: Bearer $(node -p 'require("${join(net.root, endpoints.nodes[0]?.name ?? "institution-1", NODE_CLIENT_CREDENTIALS_FILE)}").gateway')" ${endpoints.nodes[0]?.api}/v1/peers`,
     `  npx tsx scripts/request.ts --merchant ${merchant?.id ?? "tea-house"} GET /v1/payments`,
     "  npm run demo                      (in another terminal: a scenario through the gateway's HTTP API)",
     "  npm start -- --reset              (next time: start over with a new network)",

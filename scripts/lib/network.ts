@@ -28,6 +28,7 @@ import { readDeployment, writeDeployment } from "../../core/protocol/deployment.
 import { bankRequestHeaders } from "../../core/bank/wire.js";
 import { providerFor } from "../operator/chain.js";
 import { startChainProcess } from "./launch/chain.js";
+import { ensureDevCa, ensurePartCertificate, trustCaFile, type PartCertificate } from "./launch/dev-ca.js";
 import { DEV_ACCOUNTS, provisionConsortium } from "./launch/consortium.js";
 import { NODE_CLIENT_CREDENTIALS_FILE, ensureNodeCredentials, nodePeerId, spawnNode, writeTokenFile, type NodeClientCredentials } from "./launch/nodes.js";
 import { PROJECT_ROOT, StopOrder, lastLogLine, settlenet, spawnPart, waitHealthy, writeConfig, type ChildPart } from "./launch/part.js";
@@ -144,16 +145,29 @@ export interface NetworkEndpoints {
   nodes: { name: string; role: "institution" | "regulator"; api: string; p2p: string }[];
 }
 
+/** The node APIs, the gateway and the bank serve HTTPS with certificates of the network's development CA (see caFileOf). */
 export function endpointsOf(ports: NetworkPorts, state: Pick<NetworkState, "nodes" | "chainUrl">): NetworkEndpoints {
   return {
     chain: state.chainUrl ?? `http://127.0.0.1:${ports.chain}`,
-    gateway: `http://127.0.0.1:${ports.gateway}`,
-    bank: `http://127.0.0.1:${ports.bank}`,
+    gateway: `https://127.0.0.1:${ports.gateway}`,
+    bank: `https://127.0.0.1:${ports.bank}`,
     nodes: state.nodes.map((node, i) => {
       const host = node.host ?? "127.0.0.1";
-      return { name: node.name, role: node.role, api: `http://${host}:${ports.nodes[i]?.api}`, p2p: `/ip4/${host}/tcp/${ports.nodes[i]?.p2p}/p2p/${node.peerId}` };
+      return { name: node.name, role: node.role, api: `https://${host}:${ports.nodes[i]?.api}`, p2p: `/ip4/${host}/tcp/${ports.nodes[i]?.p2p}/p2p/${node.peerId}` };
     }),
   };
+}
+
+/** The development CA certificate of the network in `root`: what its clients trust (NODE_EXTRA_CA_CERTS, curl --cacert). */
+export function caFileOf(root: string = DEFAULT_ROOT): string {
+  return join(root, "tls", "ca.pem");
+}
+
+/** Makes this process trust the development CA of the network in `root` (for clients of a running network). */
+export async function trustNetworkCa(root: string = DEFAULT_ROOT): Promise<void> {
+  const file = caFileOf(root);
+  if (!existsSync(file)) throw new SettlenetError("NETWORK_CA_MISSING", `${file} is missing: start the network with npm start first`, { file });
+  await trustCaFile(file);
 }
 
 /** Reads `<root>/network.json` (undefined before the first complete start). */
@@ -272,7 +286,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
   assertBuilt();
   const other = runningLauncher(root);
   if (other && other.pid !== process.pid) {
-    throw new SettlenetError("NETWORK_RUNNING", `a network is already running from ${root} (launcher pid ${other.pid}, gateway http://127.0.0.1:${other.ports.gateway}); stop it with Ctrl-C first`, { pid: other.pid });
+    throw new SettlenetError("NETWORK_RUNNING", `a network is already running from ${root} (launcher pid ${other.pid}, gateway https://127.0.0.1:${other.ports.gateway}); stop it with Ctrl-C first`, { pid: other.pid });
   }
   if (options.reset) await rm(root, { recursive: true, force: true });
   let state = await readNetworkState(root);
@@ -325,8 +339,16 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     // Each process gets only its own secrets: a node its keystore's password, the gateway its keystores'
     // password and the master key, the bank neither. Passwords are derived per process from the root one.
     const passwordOf = (name: string) => keystorePasswordOf(state, keyPassword, name);
-    const envOf = (name: string): NodeJS.ProcessEnv =>
-      name === "bank" ? {} : name === "gateway" ? { [KEY_PASSWORD_ENV]: passwordOf(name), [MASTER_KEY_ENV]: masterKey } : { [KEY_PASSWORD_ENV]: passwordOf(name) };
+    // HTTPS between every part: each serving process its own certificate, every client trusting the CA.
+    const ca = await ensureDevCa(join(root, "tls"));
+    await trustCaFile(ca.caFile);
+    const trust = { NODE_EXTRA_CA_CERTS: ca.caFile };
+    const envOf = (name: string): NodeJS.ProcessEnv => ({
+      ...trust,
+      ...(name === "bank" ? {} : name === "gateway" ? { [KEY_PASSWORD_ENV]: passwordOf(name), [MASTER_KEY_ENV]: masterKey } : { [KEY_PASSWORD_ENV]: passwordOf(name) }),
+    });
+    const certificateOf = (name: string, host = "127.0.0.1"): Promise<PartCertificate> =>
+      ensurePartCertificate(ca, join(dirOf(name), "tls"), name, host === "127.0.0.1" ? [host, "localhost"] : [host]);
     // The operator's admin credential for the gateway's admin API (its token in a 0600 file, the gateway keeping only its hash).
     const adminCredentialsFile = join(dirOf("gateway"), "admin-credentials.json");
     const adminTokenFile = join(dirOf("gateway"), "admin-token");
@@ -432,7 +454,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       return {
         port: ports.gateway,
         dataDir: join(dirOf("gateway"), "data"),
-        nodeUrl: `http://${options.placement?.[0]?.host ?? state?.nodes[0]?.host ?? "127.0.0.1"}:${ports.nodes[0]?.api}`,
+        nodeUrl: `https://${options.placement?.[0]?.host ?? state?.nodes[0]?.host ?? "127.0.0.1"}:${ports.nodes[0]?.api}`,
         // Only its own node's gateway credential (written below, before the gateway starts).
         nodeCredentialFile: "node-credential",
         rpcUrl: chainUrl,
@@ -463,7 +485,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
           rpcUrl: chainUrl,
           deploymentFile: "../deployment.json",
           dataDir: "data",
-          api: { host: provisioned.nodes[i]?.host ?? "127.0.0.1", port: ports.nodes[i]?.api ?? 0 },
+          api: { host: provisioned.nodes[i]?.host ?? "127.0.0.1", port: ports.nodes[i]?.api ?? 0, tls: await certificateOf(name, provisioned.nodes[i]?.host) },
           relay: { batchIntervalMs: 100, failoverTimeoutMs: 5_000 },
           indexer: { pollIntervalMs: 250 },
           settlement: { cycleSeconds, tickMs: 1_000, finalizeFailoverMs: 5_000, rebroadcastMs: 5_000 },
@@ -491,6 +513,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       callbackUrl: `${endpoints.gateway}/bank/callbacks`,
       callbackSecret: bankCallbackSecret,
       clients: bankClients,
+      tls: await certificateOf("bank"),
       logLevel,
     };
     await writeConfig(join(dirOf("bank"), "bank.json"), bankConfig);
@@ -503,6 +526,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       custodian: { keyFile: custodianKeyFile, keyPasswordEnv: KEY_PASSWORD_ENV },
       permitRelayer: { keyFile: relayerKeyFile, keyPasswordEnv: KEY_PASSWORD_ENV },
       bank: { url: endpoints.bank, callbackSecret: bankCallbackSecret, client: bankClients[0] },
+      tls: await certificateOf("gateway"),
     };
     await writeConfig(gwConfigFile, gwConfig);
     const gatewayToken = nodeTokens[0]?.gateway;

@@ -16,8 +16,9 @@ import { join } from "node:path";
 import { expect } from "chai";
 
 import { GatewayClient } from "../../gateway/client/client.js";
-import { PROJECT_ROOT, defaultPorts, endpointsOf, readNetworkState, type NetworkState } from "../../scripts/lib/network.js";
+import { PROJECT_ROOT, defaultPorts, endpointsOf, readNetworkState, trustNetworkCa, type NetworkState } from "../../scripts/lib/network.js";
 import { DISPUTED_INDEX, LARGE_VALUE_AMOUNT, PAYOUT_AMOUNT, SCENARIO_SIZES, amountOf, planOf, runScenario, type Plan, type ScenarioSummary } from "../../scripts/lib/scenario.js";
+import { httpGet } from "../helpers/tls.js";
 
 const START = join(PROJECT_ROOT, "scripts", "start.ts");
 
@@ -106,6 +107,7 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
   let launcher: Launcher | undefined;
   let state: NetworkState | undefined;
   let summary: ScenarioSummary | undefined;
+  let gatewayCertificate = "";
 
   before(async function () {
     dir = await mkdtemp(join(tmpdir(), "settlenet-start-"));
@@ -124,7 +126,11 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
   it("starts every part, runs a small scenario through the gateway and every check holds", async function () {
     launcher = launch(["--dir", dir, "--base-port", String(base), "--payers", String(SCENARIO_SIZES.test.payers)]);
     await waitForBanner(launcher, 240_000);
-    expect(launcher.out()).to.include(`gateway             http://127.0.0.1:${base + 20}`);
+    expect(launcher.out()).to.include(`gateway             https://127.0.0.1:${base + 20}`);
+    expect(launcher.out()).to.include(`--cacert ${join(dir, "tls", "ca.pem")}`);
+    // Every API answers HTTPS only, under the network's development CA, which this process now trusts.
+    await trustNetworkCa(dir);
+    for (const port of [base + 20, base + 21, base + 1]) expect(await httpGet(`http://127.0.0.1:${port}/health`), String(port)).to.have.property("error");
     state = await readNetworkState(dir);
     if (!state) throw new Error("no network.json");
     expect(state.nodes.map((n) => n.role)).to.deep.equal(["institution", "institution", "institution", "regulator"]);
@@ -135,7 +141,7 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
 
     // Secrets: every file holding one is the owner's only, the banner prints none, and each process
     // has only its own (no master key outside the gateway, no password in the bank, one per node).
-    for (const file of ["network.json", "gateway/gateway.json", "gateway/admin-token", "gateway/admin-credentials.json", "gateway/custodian.json", "gateway/permit-relayer.json", "bank/bank.json", "institution-1/node.json", "institution-1/operator.json", "regulator/node.json", "regulator/operator.json"]) {
+    for (const file of ["network.json", "gateway/gateway.json", "gateway/admin-token", "gateway/admin-credentials.json", "gateway/custodian.json", "gateway/permit-relayer.json", "bank/bank.json", "institution-1/node.json", "institution-1/operator.json", "regulator/node.json", "regulator/operator.json", "tls/ca.key", "gateway/tls/key.pem", "bank/tls/key.pem", "institution-1/tls/key.pem"]) {
       expect(statSync(join(dir, file)).mode & 0o777, file).to.equal(0o600);
     }
     for (const merchant of state.merchants) expect(launcher.out()).to.not.include(merchant.secret);
@@ -155,6 +161,8 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
     expect(new Set(nodePasswords).size).to.equal(4);
     expect(nodePasswords).to.not.include(`SETTLENET_KEY_PASSWORD=${state.keyPassword}`);
     expect(environOf(join("gateway", "gateway.json")).join("\n")).to.include(state.masterKey);
+    // Each serving process has its own certificate's key and trusts the CA; no process is given the CA's key.
+    expect(environOf(join("bank", "bank.json"))).to.include(`NODE_EXTRA_CA_CERTS=${join(dir, "tls", "ca.pem")}`);
 
     summary = await runScenario({ root: dir, endpoints: endpointsOf(defaultPorts(base), state), state, size: SCENARIO_SIZES.test, timeoutMs: 120_000 });
     const failed = summary.checks.filter((c) => !c.ok);
@@ -209,7 +217,7 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
     // A merchant's development receiver on loopback may be registered on a local network; private targets may not.
     const merchant = state.merchants[0];
     if (!merchant) throw new Error("no merchant");
-    const client = new GatewayClient(`http://127.0.0.1:${base + 20}`, merchant);
+    const client = new GatewayClient(`https://127.0.0.1:${base + 20}`, merchant);
     const local = await client.post<{ id: string }>("/v1/webhook-endpoints", { url: "http://127.0.0.1:9/hooks" });
     expect(local.status, JSON.stringify(local.body)).to.equal(201);
     expect((await client.request("DELETE", `/v1/webhook-endpoints/${local.body.id}`)).status).to.equal(200);
@@ -219,6 +227,7 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
 
   it("stops every part on Ctrl-C and leaves no process behind", async function () {
     if (!launcher) this.skip();
+    gatewayCertificate = readFileSync(join(dir, "gateway", "tls", "cert.pem"), "utf8");
     launcher.child.kill("SIGINT");
     expect(await launcher.exited).to.equal(0);
     expect(launcher.out()).to.include("stopped.");
@@ -231,12 +240,14 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
     await waitForBanner(launcher, 240_000);
     expect(launcher.out()).to.include("(resumed;");
     expect(launcher.out()).to.include("(journal replayed)");
+    // The certificates of the first start are kept.
+    expect(readFileSync(join(dir, "gateway", "tls", "cert.pem"), "utf8")).to.equal(gatewayCertificate);
     const again = await readNetworkState(dir);
     expect(again?.deploymentFile).to.equal(state.deploymentFile);
     expect(again?.merchants).to.deep.equal(state.merchants);
     const [merchant] = state.merchants;
     if (!merchant) throw new Error("no merchant");
-    const client = new GatewayClient(`http://127.0.0.1:${base + 20}`, merchant);
+    const client = new GatewayClient(`https://127.0.0.1:${base + 20}`, merchant);
     const list = await client.get<{ items: { id: string; status: string }[] }>("/v1/payments?limit=100");
     expect(list.status).to.equal(200);
     // Half the scenario's payments, the large-value one and the frozen payer's refused (cancelled) order.
