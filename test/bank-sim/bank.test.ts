@@ -48,7 +48,7 @@ function adapterFor(url: string, options: Partial<HttpBankAdapterOptions> = {}):
   return adapter;
 }
 
-async function settled(adapter: HttpBankAdapter, bankRef: string, timeoutMs = 5_000) {
+async function settled(adapter: HttpBankAdapter, bankRef: string, timeoutMs = 30_000) {
   return waitFor(`transfer ${bankRef} to settle`, async () => {
     const transfer = await adapter.getTransfer(bankRef);
     return transfer.status === "pending" ? undefined : transfer;
@@ -412,8 +412,8 @@ describe("bank simulator and HttpBankAdapter", function () {
 
       const payout = await bank.requestPayout({ reference: "payout-1", account: "MERCHANT 1", amount: 9n, currency: "CNY" });
       const deposit = await bank.requestDeposit({ reference: "topup-1", account: ACCOUNT, amount: 9n, currency: "CNY" });
-      await waitFor("two settlements", () => settlements.length >= 2, 5_000, 20);
-      await waitFor("the outbox to drain", async () => (await health(sim.url)).callbacks === 0, 5_000, 20);
+      await waitFor("two settlements", () => settlements.length >= 2, 30_000, 20);
+      await waitFor("the outbox to drain", async () => (await health(sim.url)).callbacks === 0, 30_000, 20);
 
       const byRef = new Map(settlements.map((s) => [s.transfer.bankRef, s]));
       expect(byRef.get(deposit.bankRef)?.transfer.status).to.equal("confirmed");
@@ -480,8 +480,8 @@ describe("bank simulator and HttpBankAdapter", function () {
         settlements.push(settlement);
       });
       const receiver = await startReceiver(port, viaAdapter(bank));
-      await waitFor("the callback to be processed", () => settlements.length === 1, 5_000, 20);
-      await waitFor("the outbox to drain", async () => (await health(sim.url)).callbacks === 0, 5_000, 20);
+      await waitFor("the callback to be processed", () => settlements.length === 1, 30_000, 20);
+      await waitFor("the outbox to drain", async () => (await health(sim.url)).callbacks === 0, 30_000, 20);
 
       expect(receiver.received.length).to.be.at.least(2);
       const ids = new Set(receiver.received.map((c) => c.headers[BANK_CALLBACK_HEADERS.id]));
@@ -507,9 +507,9 @@ describe("bank simulator and HttpBankAdapter", function () {
         settlements.push(settlement);
       });
       await startReceiver(port, viaAdapter(bank));
-      await waitFor("the callback after the restart", () => settlements.length === 1, 5_000, 20);
+      await waitFor("the callback after the restart", () => settlements.length === 1, 30_000, 20);
       expect(settlements[0]?.transfer.bankRef).to.equal(deposit.bankRef);
-      await waitFor("the outbox to drain", async () => (await health(sim.url)).callbacks === 0, 5_000, 20);
+      await waitFor("the outbox to drain", async () => (await health(sim.url)).callbacks === 0, 30_000, 20);
     });
 
     it("reports settlements by polling the change feed, each once per change", async function () {
@@ -534,7 +534,7 @@ describe("bank simulator and HttpBankAdapter", function () {
 
       bank.startPolling();
       const next = await bank.requestDeposit({ reference: "topup-9", account: ACCOUNT, amount: 1n, currency: "CNY" });
-      await waitFor("the polled settlement", () => settlements.some((s) => s.transfer.bankRef === next.bankRef), 5_000, 20);
+      await waitFor("the polled settlement", () => settlements.some((s) => s.transfer.bankRef === next.bankRef), 30_000, 20);
       await bank.stopPolling();
       expect(settlements).to.have.length(4);
 
