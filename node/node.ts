@@ -233,6 +233,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     );
     stack.push(() => network.stop());
     pipeline.setPublisher((data) => network.publish(data));
+    stack.push(() => pipeline.stop());
     if (relayer) {
       relayer.setLeasePublisher((data) => network.publishTo(LEASE_TOPIC, data));
       network.addTopic(LEASE_TOPIC, async (_from, data) => relayer.onLease(data));
@@ -353,13 +354,16 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     // Answers 503 NOT_READY until the peers' pending operations are in.
     // A node without peers configured has nobody to catch up from.
     const syncing = config.bootstrap.length === 0 ? Promise.resolve(0) : peerSync.syncOnce();
-    void syncing.then(
-      () => readiness.markPeersSynced(),
-      (error: unknown) => {
-        logger.warn({ err: error }, "peer sync failed; acknowledging without it");
-        readiness.markPeersSynced();
-      },
-    );
+    // Once the peers are reached: what this node stored but never gossiped (a crash or a failed publish).
+    void syncing
+      .then(
+        () => readiness.markPeersSynced(),
+        (error: unknown) => {
+          logger.warn({ err: error }, "peer sync failed; acknowledging without it");
+          readiness.markPeersSynced();
+        },
+      )
+      .then(() => pipeline.start());
     await notReady?.close();
     await api.listen({ host: config.api.host, port: config.api.port });
     stack.push(() => api.close());

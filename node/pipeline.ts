@@ -5,6 +5,10 @@
  * → only then gossip them as one message and hand them to the relayer. Nothing is acknowledged or
  * forwarded before it is durable, and the API acknowledges only once the gossip message is handed to
  * the peers.
+ *
+ * API operations are stored together with a gossip-outbox entry, cleared once their message is
+ * published. A failed publish is retried from the outbox with backoff, and `start` publishes what a
+ * crash left there (stored, never gossiped), so peers always hear of what this node accepted.
  */
 import type { Logger } from "pino";
 
@@ -12,7 +16,8 @@ import type { SubmitOutcome } from "../core/api/operations.js";
 import { SettlenetError } from "../core/errors.js";
 import { operationToJson } from "../core/operations/index.js";
 import type { OperationOrigin, StoredOperation } from "../core/records.js";
-import { decodeGossipMessage, encodeGossipMessage } from "./p2p/message.js";
+import { FINAL_OPERATION_STATUSES } from "../core/records.js";
+import { decodeGossipMessage, encodeGossipMessage, MAX_OPERATIONS_PER_MESSAGE } from "./p2p/message.js";
 import type { Relayer, ValidatedOperation, ValidationContext } from "./services.js";
 import type { OutcomeMapper } from "./validation/outcome.js";
 import { type GossipVerdict, type Outcome } from "./validation/outcome.js";
@@ -36,7 +41,11 @@ export interface PipelineModules {
 export interface PipelineOptions {
   /** Regulator nodes accept no operations through their API. */
   readOnly: boolean;
+  /** Delay before publishing the gossip outbox again after a failed publish; doubles per failure up to `maxMs`. */
+  republishBackoff?: { firstMs: number; maxMs: number };
 }
+
+const DEFAULT_REPUBLISH_BACKOFF = { firstMs: 1_000, maxMs: 60_000 };
 
 /** An accepted operation of a group and the form it is stored in. */
 interface Accepted {
@@ -49,6 +58,14 @@ export class OperationPipeline {
   /** Ids accepted by a group whose synced write is under way (the seen-check cannot see them yet). */
   private readonly inFlight = new Set<string>();
   private readonly signatures: SignatureVerifier;
+  private readonly backoff: { firstMs: number; maxMs: number };
+  private backoffMs: number;
+  private republishTimer: NodeJS.Timeout | undefined;
+  /** The outbox drains, one at a time. */
+  private draining: Promise<void> = Promise.resolve();
+  /** Outbox clears not yet written (awaited by `stop`). */
+  private readonly clearing = new Set<Promise<void>>();
+  private stopped = false;
 
   constructor(
     private readonly options: PipelineOptions,
@@ -56,6 +73,22 @@ export class OperationPipeline {
     private readonly modules: PipelineModules,
   ) {
     this.signatures = modules.signatures ?? new InlineVerifier();
+    this.backoff = options.republishBackoff ?? DEFAULT_REPUBLISH_BACKOFF;
+    this.backoffMs = this.backoff.firstMs;
+  }
+
+  /** Publishes what the gossip outbox holds (stored before a crash or a failed publish); call once the publisher is set. */
+  start(): Promise<void> {
+    return this.republish();
+  }
+
+  /** Stops retrying and waits for a running outbox drain and outbox clears (before closing storage). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.republishTimer);
+    this.republishTimer = undefined;
+    await this.draining;
+    await Promise.all(this.clearing);
   }
 
   /** Sets the gossip publisher (the network starts after the pipeline exists). */
@@ -72,7 +105,7 @@ export class OperationPipeline {
       inputs.map((input) => ({ input })),
       "api",
     );
-    const stored = await this.store(accepted);
+    const stored = await this.store(accepted, { gossip: true });
     if (stored.length > 0) {
       // Handed to the peers before the caller hears "accepted": a crash right after the answer must
       // still leave the operations with nodes that can fail over, not only in this node's storage.
@@ -150,26 +183,84 @@ export class OperationPipeline {
     return { outcomes, accepted };
   }
 
-  /** Stores a group's accepted operations in one synced batch (one fsync for the group). */
-  private async store(accepted: Accepted[]): Promise<Accepted[]> {
+  /** Stores a group's accepted operations in one synced batch (one fsync for the group); with `gossip`, in the outbox too. */
+  private async store(accepted: Accepted[], options: { gossip?: boolean } = {}): Promise<Accepted[]> {
     if (accepted.length === 0) return accepted;
     try {
-      await this.ctx.storage.operations.putAccepted(accepted.map((a) => a.record));
+      await this.ctx.storage.operations.putAccepted(
+        accepted.map((a) => a.record),
+        options,
+      );
     } finally {
       for (const a of accepted) this.inFlight.delete(a.operation.id);
     }
     return accepted;
   }
 
-  /** Publishes the group as one message; never rejects (the operations are stored and relayed regardless). */
+  /**
+   * Publishes the group as one message and clears it from the outbox; never rejects (the operations are
+   * stored and relayed regardless). On failure they stay in the outbox and are published again later.
+   */
   private async gossip(ops: ValidatedOperation[]): Promise<void> {
     const publish = this.modules.publish;
     if (!publish) return;
     try {
       await publish(encodeGossipMessage(ops.map((o) => o.op)));
     } catch (error) {
-      // Peers also learn the result from the chain.
-      this.modules.logger.warn({ err: error, count: ops.length }, "gossip publish failed");
+      this.modules.logger.warn({ err: error, count: ops.length, retryInMs: this.backoffMs }, "gossip publish failed; publishing again from the outbox");
+      this.scheduleRepublish();
+      return;
+    }
+    // Not awaited: the caller's answer need not wait for it, and a clear lost in a crash only means
+    // the group is published once more at the next start (peers ignore what they hold).
+    this.clearOutbox(ops.map((o) => o.id));
+  }
+
+  private clearOutbox(ids: string[]): void {
+    const clearing = this.ctx.storage.operations.markPublished(ids).catch((error: unknown) => {
+      this.modules.logger.warn({ err: error, count: ids.length }, "could not clear the gossip outbox (published again at the next start)");
+    });
+    this.clearing.add(clearing);
+    void clearing.finally(() => this.clearing.delete(clearing));
+  }
+
+  private scheduleRepublish(): void {
+    if (this.stopped || this.republishTimer) return;
+    this.republishTimer = setTimeout(() => {
+      this.republishTimer = undefined;
+      void this.republish();
+    }, this.backoffMs);
+    this.republishTimer.unref();
+  }
+
+  /** Queues one drain of the outbox after any running one; resolves when it is done (never rejects). */
+  private republish(): Promise<void> {
+    this.draining = this.draining.then(() => this.drainOutbox());
+    return this.draining;
+  }
+
+  /**
+   * Publishes the outbox a message at a time until it is empty; on a failed publish, backs off and
+   * schedules the next drain. Operations already final (executed, failed) are only cleared.
+   */
+  private async drainOutbox(): Promise<void> {
+    const publish = this.modules.publish;
+    if (!publish || this.stopped) return;
+    try {
+      for (;;) {
+        const pending = await this.ctx.storage.operations.listUnpublished(MAX_OPERATIONS_PER_MESSAGE);
+        if (pending.length === 0) break;
+        const open = pending.filter((op) => !FINAL_OPERATION_STATUSES.includes(op.status));
+        if (open.length > 0) await publish(encodeGossipMessage(open.map((op) => op.op)));
+        await this.ctx.storage.operations.markPublished(pending.map((op) => op.id));
+        this.modules.logger.info({ count: open.length }, "published operations from the gossip outbox");
+        if (this.stopped) return;
+      }
+      this.backoffMs = this.backoff.firstMs;
+    } catch (error) {
+      this.backoffMs = Math.min(this.backoffMs * 2, this.backoff.maxMs);
+      this.modules.logger.warn({ err: error, retryInMs: this.backoffMs }, "publishing the gossip outbox failed");
+      this.scheduleRepublish();
     }
   }
 }

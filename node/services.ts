@@ -69,8 +69,15 @@ export interface RegistryView {
 export interface OperationRepository {
   get(id: string): Promise<StoredOperation | undefined>;
   has(id: string): Promise<boolean>;
-  /** Atomic, synced: the operations, their indexes and their (signer, nonce) marks. */
-  putAccepted(ops: StoredOperation[]): Promise<void>;
+  /**
+   * Atomic, synced: the operations, their indexes and their (signer, nonce) marks; with `gossip`, also
+   * their gossip-outbox entries (operations this node must still publish).
+   */
+  putAccepted(ops: StoredOperation[], options?: { gossip?: boolean }): Promise<void>;
+  /** Up to `limit` operations in the gossip outbox. */
+  listUnpublished(limit: number): Promise<StoredOperation[]>;
+  /** Takes operations out of the gossip outbox once they are handed to the gossip network. */
+  markPublished(ids: string[]): Promise<void>;
   /** Atomic, synced status change (moves the status index). */
   update(id: string, patch: Partial<Pick<StoredOperation, "status" | "txHash" | "execution" | "error">>): Promise<StoredOperation>;
   /** Many status changes in one atomic, synced batch; NOT_FOUND (and nothing written) if an id is unknown. */

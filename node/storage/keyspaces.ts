@@ -16,6 +16,7 @@
  * | meta          | name (e.g. "indexer.cursor")                     | JSON value                 |
  * | risk          | counter key (e.g. "payer!<addr>!<day>")          | { amount, count, times }   |
  * | nonces        | signer ! nonce; token ops: token ! signer ! nonce | operation id (seen nonces) |
+ * | gossipOutbox  | operation id                                     | "" (taken on the API, not yet gossiped) |
  * | cycles        | cycleId(20 digits)                               | CycleState                 |
  * | cycleRecords  | cycleId(20 digits) ! index in tree order(8)      | RecordJson                 |
  * | cycleAttestations | cycleId(20 digits) ! merkleRoot ! institution | AttestationRecord         |
@@ -45,6 +46,7 @@ export const KEYSPACES = [
   "meta",
   "risk",
   "nonces",
+  "gossipOutbox",
   "cycles",
   "cycleRecords",
   "cycleAttestations",

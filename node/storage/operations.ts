@@ -107,11 +107,12 @@ export class LevelOperationRepository implements OperationRepository {
   }
 
   /**
-   * Atomic, synced: the operations, their payment and status indexes and their (signer, nonce) marks.
+   * Atomic, synced: the operations, their payment and status indexes and their (signer, nonce) marks,
+   * and with `gossip` their gossip-outbox entries (this node must still publish them; `markPublished`).
    * Operations already stored are left as they are (storing again must not reset a later status),
    * except a failed release sent again, which starts over as accepted (its id is fixed per payment).
    */
-  putAccepted(ops: StoredOperation[]): Promise<void> {
+  putAccepted(ops: StoredOperation[], options: { gossip?: boolean } = {}): Promise<void> {
     return this.ctx.write(async () => {
       const unique = [...new Map(ops.map((op) => [operationKeys.op(op.id), op])).values()];
       if (unique.length === 0) return;
@@ -139,6 +140,7 @@ export class LevelOperationRepository implements OperationRepository {
         }
         const mark = nonceOf(op);
         if (mark) writes.push({ type: "put", sublevel: this.spaces.nonces, key: operationKeys.nonce(mark.signer, mark.nonce, mark.token), value: op.id });
+        if (options.gossip) writes.push({ type: "put", sublevel: this.spaces.gossipOutbox, key: operationKeys.op(op.id), value: "" });
       });
       writes.push(...this.changes.append(accepted, Date.now()));
       await this.ctx.commit(writes);
@@ -197,6 +199,21 @@ export class LevelOperationRepository implements OperationRepository {
       const keys = await this.spaces.opsByStatus.keys({ ...prefixRange(`${status}${SEP}`), limit }).all();
       return this.resolve(keys.map((key) => key.slice(key.lastIndexOf(SEP) + 1)));
     });
+  }
+
+  /** Up to `limit` operations in the gossip outbox (stored with `gossip`, not yet marked published). */
+  listUnpublished(limit: number): Promise<StoredOperation[]> {
+    return this.ctx.read(async () => {
+      if (!Number.isInteger(limit) || limit < 0) throw new SettlenetError("INVALID_ARGUMENT", "limit must be a non-negative integer", { limit });
+      if (limit === 0) return [];
+      return this.resolve(await this.spaces.gossipOutbox.keys({ limit }).all());
+    });
+  }
+
+  /** Takes operations out of the gossip outbox (they were handed to the gossip network). */
+  markPublished(ids: string[]): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    return this.ctx.write(() => this.ctx.commit(ids.map((id) => ({ type: "del" as const, sublevel: this.spaces.gossipOutbox, key: operationKeys.op(id) }))));
   }
 
   /** Every stored operation of a payment, oldest received first. */

@@ -116,8 +116,6 @@ describe("resync: a restored or emptied node catches up with the chain and its p
   let net: TestNetwork;
   let c: NodeHandle;
   let backupFile: string;
-  /** The first test's pays: pending in the backup, executed since. */
-  let earlier: string[] = [];
 
   before(async function () {
     const chain = await startChain();
@@ -158,7 +156,7 @@ describe("resync: a restored or emptied node catches up with the chain and its p
       expect([ack.status, ack.body.accepted]).to.deep.equal([202, slice.length]);
     }
     for (const node of [b, d]) {
-      await waitFor(`${node.name} to hold the pending operations`, async () => (await statuses(node, pays.map((p) => p.paymentId)))["accepted"] === count, 20_000, 500);
+      await waitFor(`${node.name} to hold the pending operations`, async () => (await statuses(node, pays.map((p) => p.paymentId)))["accepted"] === count, 60_000, 500);
     }
     expect([...(await paidCounts(s)).keys()].filter((id) => pays.some((p) => p.paymentId.toLowerCase() === id))).to.deep.equal([]);
     return pays;
@@ -185,6 +183,25 @@ describe("resync: a restored or emptied node catches up with the chain and its p
     expect(ids.filter((id) => again.get(id.toLowerCase()) !== 1)).to.deep.equal([]);
   }
 
+  /**
+   * With the other nodes cut off the chain, `count` pays accepted by A reach C (up, and not relaying);
+   * C is backed up holding them accepted, then they execute. Returns their payment ids.
+   */
+  async function backupHoldingPending(count: number, offset: number): Promise<string[]> {
+    const a = net.nodes[0]!;
+    await net.rpcProxy!.pause();
+    const pays = await signedPays(net.scenario, count, offset);
+    const ack = await postJson<{ accepted: number }>(`${a.apiUrl}/v1/operations`, { operations: pays.map((p) => p.op) });
+    expect([ack.status, ack.body.accepted]).to.deep.equal([202, count]);
+    const ids = pays.map((p) => p.paymentId);
+    await waitFor("C to hold the pending operations", async () => (await statuses(c, ids))["accepted"] === count, 60_000, 500);
+    const response = await nodeFetch(`${c.apiUrl}/v1/admin/backup`);
+    expect(response.status).to.equal(200);
+    await writeFile(backupFile, Buffer.from(await response.arrayBuffer()));
+    await executeOnceAfterResume(pays);
+    return ids;
+  }
+
   it("an emptied node answers NOT_READY until it holds the operations its peers accepted meanwhile, then reports them executed", async function () {
     // More than one sync answer message holds (500 operations): each peer answers in two parts.
     const pays = await pendingWhileCIsDown(510, 0);
@@ -197,19 +214,13 @@ describe("resync: a restored or emptied node catches up with the chain and its p
     expect(new Set(origins)).to.deep.equal(new Set(["gossip"]));
     expect(await opStatus(c, ids[0]!)).to.equal("accepted");
 
-    // Backed up now, with the pays pending in it: the next test restores this.
-    const response = await nodeFetch(`${c.apiUrl}/v1/admin/backup`);
-    expect(response.status).to.equal(200);
-    await writeFile(backupFile, Buffer.from(await response.arrayBuffer()));
-
     await executeOnceAfterResume(pays);
-    earlier = ids;
   });
 
   it("a restored node reports what executed since its backup and holds what its peers accepted meanwhile before it answers", async function () {
-    // The backup holds the previous test's pays as accepted; they executed since.
-    expect(earlier).to.have.length(510);
-    const pays = await pendingWhileCIsDown(10, 510);
+    // A backup holding pays as accepted, which executed since.
+    const earlier = await backupHoldingPending(100, 510);
+    const pays = await pendingWhileCIsDown(10, 610);
     const ids = pays.map((p) => p.paymentId);
     await rm(c.dataDir, { recursive: true, force: true });
     await restoreBackup(backupFile, c.dataDir);

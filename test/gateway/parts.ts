@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 
 import { buildBankSimulator, type BankSimulatorOptions } from "../../bank-sim/simulator.js";
 import { openBankStore, type BankStore } from "../../bank-sim/store.js";
@@ -111,10 +111,10 @@ export interface BankSimulatorHandle {
   stop(): Promise<void>;
 }
 
-/** The bank simulator in-process, listening on 127.0.0.1 (`port`, 0 for any) with its LevelDB in `dir`. */
-export async function startBankSimulator(dir: string, options: BankSimulatorOptions, port = 0): Promise<BankSimulatorHandle> {
+/** The bank simulator in-process, listening on 127.0.0.1 (`port`, 0 for any) with its LevelDB in `dir`; silent unless given a logger. */
+export async function startBankSimulator(dir: string, options: BankSimulatorOptions, port = 0, logger: Logger = pino({ level: "silent" })): Promise<BankSimulatorHandle> {
   const store = await openBankStore(dir);
-  const app = await buildBankSimulator(options, { logger: pino({ level: "silent" }), store });
+  const app = await buildBankSimulator(options, { logger, store });
   await app.listen({ host: "127.0.0.1", port });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`;

@@ -12,6 +12,8 @@ export interface ReceivedWebhook {
   timestamp: number;
   signature: string;
   body: string;
+  /** When it arrived (unix seconds, this process's clock). */
+  receivedAt: number;
   payload: { id: string; type: string; timestamp: string; data: Record<string, unknown> };
 }
 
@@ -52,6 +54,8 @@ export class WebhookReceiver {
   /** Every request that reached the server (any mode), by request path: a test that needs an exact count gives its endpoint its own path. */
   readonly requestsByPath = new Map<string, number>();
   secret = "";
+  /** Secrets of endpoints at other paths than the default one (the default `secret` elsewhere). */
+  readonly secretsByPath = new Map<string, string>();
   private server: Server | undefined;
   port = 0;
 
@@ -98,7 +102,8 @@ export class WebhookReceiver {
       return;
     }
     const body = Buffer.concat(chunks).toString("utf8");
-    const failure = verifyStandardWebhook(this.secret, req.headers, body, Math.floor(Date.now() / 1000));
+    const receivedAt = Math.floor(Date.now() / 1000);
+    const failure = verifyStandardWebhook(this.secretsByPath.get(path) ?? this.secret, req.headers, body, receivedAt);
     if (failure) {
       this.rejected.push(failure);
       res.writeHead(400).end();
@@ -108,7 +113,7 @@ export class WebhookReceiver {
     if (this.unique.has(id)) {
       this.duplicates += 1;
     } else {
-      this.unique.set(id, { id, timestamp: Number(req.headers["webhook-timestamp"]), signature: String(req.headers["webhook-signature"]), body, payload: JSON.parse(body) as ReceivedWebhook["payload"] });
+      this.unique.set(id, { id, timestamp: Number(req.headers["webhook-timestamp"]), signature: String(req.headers["webhook-signature"]), body, receivedAt, payload: JSON.parse(body) as ReceivedWebhook["payload"] });
     }
     res.writeHead(204).end();
   }

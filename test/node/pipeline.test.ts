@@ -11,6 +11,7 @@ import { signEscrowOperation, termsToJson, type EscrowOperationInput, type Payme
 import type { StoredOperation } from "../../core/records.js";
 import { ChainRegistryView } from "../../node/chain/registry-view.js";
 import { decodeGossipMessage, encodeGossipMessage } from "../../node/p2p/message.js";
+import { createGossipNetwork, type GossipNetwork } from "../../node/p2p/network.js";
 import { OperationPipeline } from "../../node/pipeline.js";
 import type { ValidationContext } from "../../node/services.js";
 import { openStorage, type NodeStorage } from "../../node/storage/db.js";
@@ -18,6 +19,8 @@ import { OutcomeMapper } from "../../node/validation/outcome.js";
 import { RiskEngine } from "../../node/validation/risk.js";
 import { SignatureWorkerPool } from "../../node/validation/signature.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../helpers/chain.js";
+import { waitFor } from "../helpers/network.js";
+import { freshPeerKey } from "../helpers/peer.js";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -45,9 +48,9 @@ describe("operation pipeline: a group at every hop", function () {
     dir = await mkdtemp(join(tmpdir(), "settlenet-pipeline-"));
     storage = await openStorage(dir);
     const putAccepted = storage.operations.putAccepted.bind(storage.operations);
-    storage.operations.putAccepted = (ops: StoredOperation[]) => {
+    storage.operations.putAccepted = (ops: StoredOperation[], options?: { gossip?: boolean }) => {
       batches.push(ops.map((op) => op.id));
-      return putAccepted(ops);
+      return putAccepted(ops, options);
     };
     ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow, registry: view, storage, rules: {}, nowSeconds: now };
     pool = new SignatureWorkerPool({ workers: 2, minChunk: 4 }, { logger: pino({ level: "silent" }) });
@@ -141,5 +144,120 @@ describe("operation pipeline: a group at every hop", function () {
     expect(await pipeline.onGossip("peer-x", message)).to.equal("reject");
     expect(await validated("MALFORMED")).to.equal(2);
     expect(batches).to.deep.equal([]);
+  });
+
+  describe("gossip outbox: what was stored is published, even after a failed publish or a crash", function () {
+    let dirs: string[];
+    let nets: GossipNetwork[];
+    let pipelines: OperationPipeline[];
+    let closing: (() => Promise<void>)[];
+
+    beforeEach(function () {
+      dirs = [];
+      nets = [];
+      pipelines = [];
+      closing = [];
+    });
+
+    afterEach(async function () {
+      await Promise.all(pipelines.map((p) => p.stop()));
+      await Promise.all(nets.map((net) => net.stop()));
+      for (const close of closing) await close();
+      for (const d of dirs) await rm(d, { recursive: true, force: true });
+    });
+
+    /**
+     * Two real gossip networks on loopback, meshed: `origin` publishes; the peer runs its own pipeline
+     * on its own storage, and `received(id)` says whether the peer stored that operation.
+     */
+    async function gossipPair(): Promise<{ origin: GossipNetwork; received: (id: string) => Promise<boolean> }> {
+      const [a, b] = await Promise.all([freshPeerKey(), freshPeerKey()]);
+      const allowed = new Set([a.peerId, b.peerId]);
+      const peerDir = await mkdtemp(join(tmpdir(), "settlenet-pipeline-peer-"));
+      dirs.push(peerDir);
+      const peerStorage = await openStorage(peerDir);
+      closing.push(() => peerStorage.close());
+      const peerPipeline = pipelineOn(peerStorage);
+      const logger = pino({ level: "silent" });
+      const origin = await createGossipNetwork({ privateKey: a.privateKey, listen: ["/ip4/127.0.0.1/tcp/0"], redialIntervalMs: 200 }, { logger, allowlist: () => allowed, validate: async () => "ignore" });
+      nets.push(origin);
+      const peer = await createGossipNetwork(
+        { privateKey: b.privateKey, listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: [origin.multiaddrs()[0]!], redialIntervalMs: 200 },
+        {
+          logger,
+          allowlist: () => allowed,
+          validate: (from, data) => peerPipeline.onGossip(from, data),
+        },
+      );
+      nets.push(peer);
+      await waitFor("the two networks meshed", () => origin.topicPeers().includes(peer.peerId) && peer.topicPeers().includes(origin.peerId));
+      return { origin, received: (id) => peerStorage.operations.has(id) };
+    }
+
+    const receivedAll = async (received: (id: string) => Promise<boolean>, ids: string[]) => (await Promise.all(ids.map(received))).every(Boolean);
+
+    function pipelineOn(storageOf: NodeStorage, publish?: (data: Uint8Array) => Promise<number>): OperationPipeline {
+      const logger = pino({ level: "silent" });
+      const p = new OperationPipeline(
+        { readOnly: false, republishBackoff: { firstMs: 50, maxMs: 400 } },
+        { ...ctx, storage: storageOf },
+        { logger, outcomes: new OutcomeMapper({ logger, metrics: new Registry() }), risk: new RiskEngine({}), signatures: pool },
+      );
+      if (publish) p.setPublisher(publish);
+      pipelines.push(p);
+      return p;
+    }
+
+    const acceptedIds = (outcomes: Awaited<ReturnType<OperationPipeline["submit"]>>) =>
+      outcomes.map((o) => {
+        expect(o.accepted, JSON.stringify(o)).to.equal(true);
+        return (o as { id: string }).id;
+      });
+
+    it("publishes a group again after its publish fails, and the peer receives every operation", async function () {
+      const { origin, received } = await gossipPair();
+      let failures = 0;
+      const p = pipelineOn(storage, async (data) => {
+        if (failures++ === 0) throw new Error("publish failed once");
+        return origin.publish(data);
+      });
+      const ids = acceptedIds(await p.submit(await pays(5)));
+      expect(failures).to.equal(1);
+      await waitFor("the peer received the operations", () => receivedAll(received, ids));
+      await waitFor("the outbox emptied", async () => (await storage.operations.listUnpublished(1_000)).every((op) => !ids.includes(op.id)));
+    });
+
+    it("publishes at start what was stored but never gossiped when the node died between the synced store and the publish", async function () {
+      const crashDir = await mkdtemp(join(tmpdir(), "settlenet-pipeline-crash-"));
+      dirs.push(crashDir);
+      const before = await openStorage(crashDir);
+      // The process dies inside the publish: stored and synced, never handed to a peer.
+      let publishing: () => void = () => undefined;
+      const reachedPublish = new Promise<void>((resolve) => (publishing = resolve));
+      const dying = pipelineOn(before, () => {
+        publishing();
+        return new Promise<number>(() => undefined);
+      });
+      const group = await pays(3);
+      void dying.submit(group);
+      await reachedPublish;
+      pipelines.splice(pipelines.indexOf(dying), 1);
+      await before.close();
+
+      const { origin, received } = await gossipPair();
+      const after = await openStorage(crashDir);
+      try {
+        const stored = await after.operations.listUnpublished(10);
+        expect(stored).to.have.length(3);
+        const restarted = pipelineOn(after, (data) => origin.publish(data));
+        await restarted.start();
+        const ids = stored.map((op) => op.id);
+        await waitFor("the peer received the operations stored before the crash", () => receivedAll(received, ids));
+        expect(await after.operations.listUnpublished(10)).to.deep.equal([]);
+        await restarted.stop();
+      } finally {
+        await after.close();
+      }
+    });
   });
 });

@@ -183,17 +183,26 @@ describe("storage: group commit of synced writes", function () {
     // The first group's batch is held until `release`, so the second write stays pending meanwhile.
     const real = store.db.batch;
     let first = true;
+    let entered!: () => void;
+    const firstBatch = new Promise<void>((r) => (entered = r));
     (store.db as unknown as { batch: unknown }).batch = async (ops: unknown, options: unknown) => {
       if (first) {
         first = false;
+        entered();
         await gate;
       }
       return (real as (o: unknown, p: unknown) => Promise<void>).call(store.db, ops, options);
     };
     const w1 = put("x", 1);
-    await new Promise((r) => setTimeout(r, 20));
-    const w2 = put("y", 2);
-    await new Promise((r) => setTimeout(r, 20)); // its section has run: "y" waits in the next group
+    await firstBatch;
+    let committed!: () => void;
+    const sectionRan = new Promise<void>((r) => (committed = r));
+    const w2 = store.ctx.write(() => {
+      const commit = store.ctx.commit([{ type: "put", sublevel: store.spaces.a, key: "y", value: 2 }]);
+      committed();
+      return commit;
+    });
+    await sectionRan; // "y" waits in the next group
     let readDone = false;
     const read = store.ctx
       .read(() => store.spaces.a.get("y"))
@@ -201,6 +210,7 @@ describe("storage: group commit of synced writes", function () {
         readDone = true;
         return v;
       });
+    // Not a synchronisation: room for a wrong early answer to show (the right one cannot come before `release`).
     await new Promise((r) => setTimeout(r, 50));
     const early = readDone;
     release();
@@ -214,9 +224,12 @@ describe("storage: group commit of synced writes", function () {
     const gate = new Promise<void>((r) => (release = r));
     const real = store.db.batch;
     let calls = 0;
+    let entered!: () => void;
+    const firstBatch = new Promise<void>((r) => (entered = r));
     (store.db as unknown as { batch: unknown }).batch = async (ops: unknown, options: unknown) => {
       calls += 1;
       if (calls === 1) {
+        entered();
         await gate;
         return (real as (o: unknown, p: unknown) => Promise<void>).call(store.db, ops, options);
       }
@@ -224,7 +237,7 @@ describe("storage: group commit of synced writes", function () {
       return (real as (o: unknown, p: unknown) => Promise<void>).call(store.db, ops, options);
     };
     const first = put("ok", 1);
-    await new Promise((r) => setTimeout(r, 20));
+    await firstBatch;
     // These three pile into the second group, which fails.
     const doomed = [put("f1", 1), put("f2", 2), store.ctx.write(async () => (await store.spaces.a.get("f1")) as number)];
     release();

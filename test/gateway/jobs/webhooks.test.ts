@@ -10,7 +10,7 @@ import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { expect } from "chai";
 
 import { parseGatewayConfig, webhookConfigSchema } from "../../../gateway/config.js";
-import { backoffDelayMs } from "../../../gateway/jobs/webhooks.js";
+import { backoffDelayMs, signWebhook } from "../../../gateway/jobs/webhooks.js";
 import type { SettlenetError } from "../../../core/errors.js";
 import { paymentTermsSchema } from "../../../core/operations/index.js";
 import { launchNetwork, postJson, waitFor, type TestNetwork } from "../../helpers/network.js";
@@ -353,16 +353,41 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
     expect(attempts).to.equal(44);
   });
 
-  it("signs every delivery so that a tampered body, another secret or an old timestamp fails verification", function () {
-    const [sample] = receiver.unique.values();
-    if (!sample) throw new Error("nothing received");
+  it("signs every delivery so that a tampered body, another secret, another id or an old timestamp fails verification", async function () {
+    // Both sides are pinned to the Standard Webhooks specification's published test vector, not to each
+    // other: the gateway's signer reproduces it, and the receiver's verifier accepts it.
+    const vector = { secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", id: "msg_p5jXN8AQM9LWM0D4loKWxJek", timestamp: 1614265330, body: '{"test": 2432232314}' };
+    const vectorSignature = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+    expect(signWebhook(vector.secret, vector.id, vector.timestamp, vector.body)).to.equal(vectorSignature);
+    const vectorHeaders = { "webhook-id": vector.id, "webhook-timestamp": String(vector.timestamp), "webhook-signature": vectorSignature };
+    expect(verifyStandardWebhook(vector.secret, vectorHeaders, vector.body, vector.timestamp)).to.equal(undefined);
+
+    // What the gateway sent on the wire for an order of this test, to an endpoint of this test (merchant b's).
+    const created = await inject<EndpointView & { secret: string }>(b, "POST", "/v1/webhook-endpoints", { url: `${receiver.url}/signing`, eventTypes: ["payment.held"] });
+    expect(created.status).to.equal(201);
+    const secret = created.body.secret;
+    receiver.secretsByPath.set("/hooks/signing", secret);
+    const order = await payOrder(b);
+    const sample = await waitForWebhook("payment.held", order.id);
     const headers = { "webhook-id": sample.id, "webhook-timestamp": String(sample.timestamp), "webhook-signature": sample.signature };
     expect(sample.signature).to.match(/^v1,[A-Za-z0-9+/]{43}=$/);
-    expect(verifyStandardWebhook(endpoint.secret, headers, sample.body, sample.timestamp)).to.equal(undefined);
-    expect(verifyStandardWebhook(endpoint.secret, headers, sample.body.replace("10000", "10001"), sample.timestamp)).to.equal("no matching signature");
-    expect(verifyStandardWebhook(`whsec_${randomBytes(32).toString("base64")}`, headers, sample.body, sample.timestamp)).to.equal("no matching signature");
-    expect(verifyStandardWebhook(endpoint.secret, { ...headers, "webhook-id": `${sample.id}x` }, sample.body, sample.timestamp)).to.equal("no matching signature");
-    expect(verifyStandardWebhook(endpoint.secret, headers, sample.body, sample.timestamp + 301)).to.equal("timestamp out of tolerance");
+    // Signed when sent: the timestamp is the sending time, within the receiver's tolerance.
+    expect(Math.abs(sample.receivedAt - sample.timestamp)).to.be.at.most(60);
+    expect(verifyStandardWebhook(secret, headers, sample.body, sample.receivedAt)).to.equal(undefined);
+    expect(sample.body).to.include('"amount":"10000"');
+    expect(verifyStandardWebhook(secret, headers, sample.body.replace('"amount":"10000"', '"amount":"10001"'), sample.receivedAt)).to.equal("no matching signature");
+    expect(verifyStandardWebhook(`whsec_${randomBytes(32).toString("base64")}`, headers, sample.body, sample.receivedAt)).to.equal("no matching signature");
+    expect(verifyStandardWebhook(secret, { ...headers, "webhook-id": `${sample.id}x` }, sample.body, sample.receivedAt)).to.equal("no matching signature");
+    expect(verifyStandardWebhook(secret, { ...headers, "webhook-timestamp": String(sample.timestamp - 1) }, sample.body, sample.receivedAt)).to.equal("no matching signature");
+    // Replayed later than the tolerance, the same genuine delivery is refused.
+    expect(verifyStandardWebhook(secret, headers, sample.body, sample.timestamp + 301)).to.equal("timestamp out of tolerance");
+
+    // Replayed to the receiver over HTTP with its body tampered, the gateway's signature is refused there too.
+    const rejected = receiver.rejected.length;
+    const tampered = await fetch(`${receiver.url}/signing`, { method: "POST", headers: { ...headers, "content-type": "application/json" }, body: sample.body.replace('"amount":"10000"', '"amount":"10001"') });
+    expect(tampered.status).to.equal(400);
+    expect(receiver.rejected.splice(rejected)).to.deep.equal(["no matching signature"]);
+    expect((await inject(b, "DELETE", `/v1/webhook-endpoints/${created.body.id}`)).status).to.equal(200);
   });
 
   describe("webhook targets (SSRF)", function () {

@@ -26,7 +26,9 @@ describe("gateway: payment orders and merchant isolation", function () {
   before(async function () {
     chain = await startChain();
     scenario = await deployScenario(chain, { institutions: 1, merchants: 2, payers: 1, merchantFeeBps: 150 });
-    gw = await gatewayFixture({ scenario });
+    // A clock that never answers the same millisecond twice: orders created in a row sort by creation.
+    let lastMs = 0;
+    gw = await gatewayFixture({ scenario, now: () => (lastMs = Math.max(Date.now(), lastMs + 1)) });
     [a, b] = gw.merchants as [TestMerchant, TestMerchant];
     payer = scenario.payers[0]?.address ?? "";
   });
@@ -123,7 +125,6 @@ describe("gateway: payment orders and merchant isolation", function () {
   it("lists a merchant's payments newest first with cursor pagination and filters", async function () {
     for (let i = 0; i < 5; i++) {
       expect((await signedInject(gw.app, b, "POST", "/v1/payments", paymentBody(payer, `page-${i}`))).status).to.equal(201);
-      await new Promise((r) => setTimeout(r, 2));
     }
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -148,6 +149,8 @@ describe("gateway: payment orders and merchant isolation", function () {
   it("never shows or acts on another merchant's payment: 404 exactly as for an unknown id", async function () {
     const created = await signedInject<View>(gw.app, a, "POST", "/v1/payments", paymentBody(payer, "private-1"));
     const id = created.body.id;
+    const before = await signedInject<View>(gw.app, a, "GET", `/v1/payments/${id}`);
+    const storedBefore = await gw.storage.orders.get(id);
     const unknown = "pay_0123456789abcdef0123456789abcdef";
     const attempts: [method: "GET" | "POST", suffix: string, body?: unknown][] = [
       ["GET", ""],
@@ -167,10 +170,13 @@ describe("gateway: payment orders and merchant isolation", function () {
     expect(listed.body.items).to.have.length(0);
     const all = await signedInject<{ items: View[] }>(gw.app, b, "GET", "/v1/payments?limit=100");
     expect(all.body.items.map((v) => v.id)).to.not.include(id);
-    // The owner still sees it (the node is not running: the stored view is answered).
+    // The owner still sees it exactly as before b's cancel, refund and authorization attempts (the node
+    // is not running: the stored view is answered).
     const own = await signedInject<View>(gw.app, a, "GET", `/v1/payments/${id}`);
     expect(own.status).to.equal(200);
-    expect(own.body.id).to.equal(id);
+    expect(own.body).to.deep.equal(before.body);
+    expect(own.body.status).to.equal("awaiting_authorization");
+    expect(await gw.storage.orders.get(id)).to.deep.equal(storedBefore);
   });
 
   it("answers the payer's and the money routes with 503 MONEY_NOT_CONFIGURED on a gateway without money modules", async function () {
