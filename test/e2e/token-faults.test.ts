@@ -140,6 +140,7 @@ describe("token operations under faults: chain RPC outage and forged token gossi
     if (remaining > 0) await new Promise((r) => setTimeout(r, remaining));
     const mintedDuring = await mintedCounts(s);
     expect(during.filter((m) => mintedDuring.has(m.bankRef.toLowerCase()))).to.deep.equal([]);
+    const waiting = payIds.length + mints.length;
     await proxy.resume();
     const resumedAt = Date.now();
     await stream(4, 100);
@@ -160,9 +161,11 @@ describe("token operations under faults: chain RPC outage and forged token gossi
     const balancesAfter = await Promise.all(s.merchants.map((m) => s.token.balanceOf(m.address)));
     const expected = s.merchants.map((m, i) => balancesBefore[i]! + mints.filter((x) => x.to === m.address).reduce((sum, x) => sum + x.amount, 0n));
     expect(balancesAfter).to.deep.equal(expected);
-    // No node failed: no operation relayed twice, no failed relay, one transaction hash everywhere.
-    await expectExactlyOnce(s, net.nodes, ids, { fromBlock, maxDuplicates: 0 });
-    console.log(`      ${ids.length} operations (${during.length * 3} during a ${resumedAt - pausedAt} ms outage): all executed ${catchUpMs} ms after the RPC returned`);
+    // Each executed once, no failed relay but duplicates, one transaction hash everywhere. Duplicates
+    // occur: every institution's failover timer fires while no relayer can make progress, so once the
+    // RPC returns more than one may relay what was waiting, at most once more per other institution.
+    const { duplicates } = await expectExactlyOnce(s, net.nodes, ids, { fromBlock, maxDuplicates: (institutions.length - 1) * waiting });
+    console.log(`      ${ids.length} operations (${during.length * 3} during a ${resumedAt - pausedAt} ms outage): all executed ${catchUpMs} ms after the RPC returned; ${duplicates} duplicate relays`);
   });
 
   it("refuses forged token operations gossiped by a registered peer everywhere, bans the peer, and honest mints go on", async function () {
