@@ -180,6 +180,8 @@ export class BatchRelayer implements Relayer {
   private readonly claims = new Set<string>();
   private leaseSeq = 0;
   private lastRenewalAt = 0;
+  /** The validity its last renewal announced: past it, the others may take its operations over. */
+  private lastValidForMs = 0;
   /** When the current run of idle renewals began to be sent (undefined: the last renewal was not an idle one). */
   private idleRenewalAt: number | undefined;
   private lastMinedAt = 0;
@@ -782,9 +784,12 @@ export class BatchRelayer implements Relayer {
     const idle = pending === 0 && ids.length === 0;
     if (idle && this.idleRenewalAt !== undefined && now - this.idleRenewalAt < idleEveryMs) return;
     this.idleRenewalAt = idle ? now : undefined;
-    if (renew) this.lastRenewalAt = now;
     const activeValidForMs = Math.max(this.failoverTimeoutMs, 3 * this.leaseRenewMs, Math.round(4 * this.latencyMs));
     const validForMs = Math.min(3_600_000, idle ? Math.max(activeValidForMs, 3 * idleEveryMs) : activeValidForMs);
+    if (renew) {
+      this.lastRenewalAt = now;
+      this.lastValidForMs = validForMs;
+    }
     for (let at = 0; at === 0 || at < ids.length; at += MAX_CLAIMS_PER_MESSAGE) {
       this.leaseSeq = Math.max(this.leaseSeq + 1, now);
       const body: LeaseBody = {
@@ -824,10 +829,15 @@ export class BatchRelayer implements Relayer {
     this.leaveTo(claimer, left, now);
   }
 
-  /** Whether this node leaves `entry` to `claimer`: its own operation always, a takeover if `claimer` comes first in the order. */
+  /**
+   * Whether this node leaves `entry` to `claimer`: its own operation always; one it took over if its own
+   * lease has lapsed (the claimer took it from this node) or `claimer` comes first in the failover order
+   * (both took it over from the same holder).
+   */
   private yields(entry: RelayEntry, claimer: string): boolean {
     if (claimer.toLowerCase() === this.self) return false;
-    return !entry.takeover || this.failover.precedes(claimer, entry.takenFrom, entry.op.id);
+    if (!entry.takeover || Date.now() >= this.lastRenewalAt + Math.max(this.lastValidForMs, this.failoverTimeoutMs)) return true;
+    return this.failover.precedes(claimer, entry.takenFrom, entry.op.id);
   }
 
   private leaveTo(claimer: string, entries: RelayEntry[], now: number): void {
@@ -857,6 +867,11 @@ export class BatchRelayer implements Relayer {
         return;
       }
       for (const group of due.map(unsettled)) {
+        // The checks above take time: the holder may have renewed meanwhile.
+        if (group.holder !== undefined && this.leases.live(group.holder, Date.now(), this.failoverTimeoutMs)) {
+          restore(group);
+          continue;
+        }
         const signer = group.holder === undefined ? undefined : this.signerOf(group.holder);
         if (signer !== undefined && group.holder !== undefined && ((await this.holderProgressed(group.holder, signer)) || (await this.holderStillSending(group.holder, signer, now)))) {
           restore(group);
@@ -957,6 +972,9 @@ export class BatchRelayer implements Relayer {
   private takeOver(group: DueGroup): void {
     const now = Date.now();
     let count = 0;
+    // Claimed by someone else while this node was checking: watched under that one's lease instead.
+    const claimed = group.ops.filter((op) => this.failover.claimedBy(op.id) !== undefined);
+    if (claimed.length > 0) this.failover.restore({ holder: undefined, ops: claimed }, () => now);
     for (const op of group.ops) {
       if (this.isKnown(op.id)) continue;
       const entry = this.entryOf(op, now, { urgent: true, takeover: true, ...(group.holder ? { takenFrom: group.holder } : {}) });

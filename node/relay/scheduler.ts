@@ -178,13 +178,15 @@ export class LeaseFailover {
     return this.earlyClaims.get(id)?.holder;
   }
 
-  /** Watches operations taken out by `due` again (this node could not take them over yet). */
+  /** Watches operations taken out by `due` again (this node could not take them over yet); a claim heard meanwhile wins. */
   restore(group: DueGroup, receivedAt: (op: StoredOperation) => number): void {
     for (const op of group.ops) {
       if (this.watched.has(op.id)) continue;
+      const early = this.earlyClaims.get(op.id);
+      this.earlyClaims.delete(op.id);
       const watched: Watched = { op, receivedAt: receivedAt(op), holder: undefined };
       this.watched.set(op.id, watched);
-      this.assign(op.id, watched, group.holder);
+      this.assign(op.id, watched, early?.holder ?? group.holder);
     }
   }
 
