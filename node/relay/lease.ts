@@ -164,6 +164,19 @@ export class LeaseBoard {
     return true;
   }
 
+  /**
+   * This node could not read the chain until `now`: as far as it can tell nobody could make progress,
+   * so every lease counts as renewed now (a holder stalled by an outage everyone shared is not lapsed).
+   */
+  renewAll(now: number): void {
+    for (const lease of this.leases.values()) lease.renewedAt = Math.max(lease.renewedAt ?? lease.firstHeardAt, now);
+  }
+
+  /** True if this node heard from `institution` and its lease has lapsed since (never heard of: false). */
+  knownLapsed(institution: string, now: number, floorMs: number): boolean {
+    return this.get(institution) !== undefined && !this.live(institution, now, floorMs);
+  }
+
   /** Holders whose lease has lapsed at `now`. */
   lapsedHolders(now: number, floorMs: number): LeaseView[] {
     return [...this.leases.values()].filter((lease) => !this.live(lease.institution, now, floorMs));

@@ -17,6 +17,15 @@
  * executed yet is older than `maxLagMs`, or the queued work exceeds `maxQueueGas`, the API refuses new
  * work (RELAY_BACKLOG, Retry-After) before storing anything; what was accepted is always relayed.
  *
+ * Nothing is relayed twice while no node fails: an institution takes over only what a lapsed holder
+ * held, after its index caught up and the holder's key shows no progress on-chain; an operation it
+ * still has queued that another institution claims it leaves to that one (the origin to anyone who
+ * claims it, a takeover to an institution before it in the failover order); and a chain outage lapses
+ * nobody's lease (every lease counts as renewed when the chain is readable again, and retries back off
+ * to at most a quarter of the failover timeout, so a stalled holder makes progress again well within
+ * it). When a node is killed, what it had broadcast and not yet seen mined may be relayed again by its
+ * successor: at most its batches in flight.
+ *
  * Nothing is executed twice: each operation is recorded "submitted" with its transaction's hash before
  * the broadcast, so a crash leaves a record the next start resolves from the chain (mined → outcome
  * read from the receipt; unknown → re-sent), and the contract refuses a second execution (counted as
@@ -54,7 +63,7 @@ export interface BatchRelayerOptions {
   failoverTimeoutMs?: number;
   /** How often this node sends its lease message. */
   leaseRenewMs?: number;
-  /** Cap of the backoff between whole-transaction retries. */
+  /** Cap of the backoff between whole-transaction retries (default a quarter of failoverTimeoutMs, at most 5 s). */
   maxRetryDelayMs?: number;
   /** Batches sent and not yet mined at the same time. */
   maxInFlightBatches?: number;
@@ -110,6 +119,7 @@ const IDLE_RENEW_PERIODS = 10;
 interface RelayMetrics {
   duplicates: Counter<"origin">;
   takeovers: Counter<"from">;
+  yielded: Counter;
   refusals: Counter;
   leases: Counter<"result">;
 }
@@ -170,6 +180,8 @@ export class BatchRelayer implements Relayer {
   private readonly claims = new Set<string>();
   private leaseSeq = 0;
   private lastRenewalAt = 0;
+  /** The validity its last renewal announced: past it, the others may take its operations over. */
+  private lastValidForMs = 0;
   /** When the current run of idle renewals began to be sent (undefined: the last renewal was not an idle one). */
   private idleRenewalAt: number | undefined;
   private lastMinedAt = 0;
@@ -194,7 +206,8 @@ export class BatchRelayer implements Relayer {
     this.batchIntervalMs = options.batchIntervalMs ?? 200;
     this.failoverTimeoutMs = options.failoverTimeoutMs ?? 5_000;
     this.leaseRenewMs = options.leaseRenewMs ?? 1_000;
-    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
+    // A holder stalled by an outage must make progress again well within its lease once the chain is back.
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? Math.min(5_000, Math.max(BASE_RETRY_DELAY_MS, Math.floor(this.failoverTimeoutMs / 4)));
     this.maxInFlightBatches = options.maxInFlightBatches ?? 4;
     this.maxBatchBytes = options.maxBatchBytes ?? 120_000;
     this.maxLagMs = options.maxLagMs ?? 5_000;
@@ -216,6 +229,7 @@ export class BatchRelayer implements Relayer {
         registers,
       }),
       takeovers: new Counter({ name: "settlenet_relay_takeovers_total", help: "Operations this node took over, from a lapsed lease or unclaimed", labelNames: ["from"], registers }),
+      yielded: new Counter({ name: "settlenet_relay_yielded_total", help: "Operations this node had queued and left to another institution that claimed them", registers }),
       refusals: new Counter({ name: "settlenet_relay_admission_refusals_total", help: "API requests refused RELAY_BACKLOG", registers }),
       leases: new Counter({ name: "settlenet_relay_lease_messages_total", help: "Lease messages, by result (sent, renewed, accepted, ignored, rejected)", labelNames: ["result"], registers }),
     };
@@ -318,15 +332,14 @@ export class BatchRelayer implements Relayer {
       this.m.leases.inc({ result: "ignored" });
       return "ignore";
     }
-    const wasLive = this.leases.live(holder, now, this.failoverTimeoutMs);
     if (!this.leases.record(body, now)) {
       this.m.leases.inc({ result: "ignored" });
       return "ignore";
     }
     this.m.leases.inc({ result: "accepted" });
-    if (body.renew && !wasLive) this.yieldTo(holder, now);
     if (body.claims.length > 0) {
       const ids = decodeClaims(body.claims);
+      this.yieldClaimed(holder, ids, now);
       this.failover.claim(holder, ids, now);
     }
     return "accept";
@@ -480,11 +493,15 @@ export class BatchRelayer implements Relayer {
     return undefined;
   }
 
-  /** Puts entries back in their queue, to be sent next. */
+  /** Puts entries back in their queue, to be sent next; those another institution claimed meanwhile are left to it. */
   private requeue(entries: RelayEntry[]): void {
+    const now = Date.now();
     for (const entry of entries) {
       this.inflight.delete(entry.op.id);
-      if (this.running) this.enqueueEntry({ ...entry, urgent: true });
+      if (!this.running) continue;
+      const claimer = this.failover.claimedBy(entry.op.id);
+      if (claimer !== undefined && this.yields(entry, claimer)) this.leaveTo(claimer, [entry], now);
+      else this.enqueueEntry({ ...entry, urgent: true });
     }
     this.wake();
   }
@@ -767,9 +784,12 @@ export class BatchRelayer implements Relayer {
     const idle = pending === 0 && ids.length === 0;
     if (idle && this.idleRenewalAt !== undefined && now - this.idleRenewalAt < idleEveryMs) return;
     this.idleRenewalAt = idle ? now : undefined;
-    if (renew) this.lastRenewalAt = now;
     const activeValidForMs = Math.max(this.failoverTimeoutMs, 3 * this.leaseRenewMs, Math.round(4 * this.latencyMs));
     const validForMs = Math.min(3_600_000, idle ? Math.max(activeValidForMs, 3 * idleEveryMs) : activeValidForMs);
+    if (renew) {
+      this.lastRenewalAt = now;
+      this.lastValidForMs = validForMs;
+    }
     for (let at = 0; at === 0 || at < ids.length; at += MAX_CLAIMS_PER_MESSAGE) {
       this.leaseSeq = Math.max(this.leaseSeq + 1, now);
       const body: LeaseBody = {
@@ -791,17 +811,41 @@ export class BatchRelayer implements Relayer {
     }
   }
 
-  /** The holder whose lease lapsed is back: operations taken over from it and not sent yet are its again. */
-  private yieldTo(holder: string, now: number): void {
-    const back: StoredOperation[] = [];
-    for (const entry of [...this.takeovers.values()]) {
-      if (entry.takenFrom !== holder) continue;
-      this.unqueue(entry.op.id);
-      back.push(entry.op);
+  /**
+   * `claimer` claimed `ids`: those this node has queued and not sent it leaves to it, and watches under
+   * its lease instead (taken over again if that lapses). A claim of this node's own operation means the
+   * claimer found this node's lease lapsed and took it over; of a takeover, that two took it over.
+   */
+  private yieldClaimed(claimer: string, ids: string[], now: number): void {
+    const left: RelayEntry[] = [];
+    for (const id of ids) {
+      const entry = this.own.get(id) ?? this.takeovers.get(id) ?? this.solo.get(id) ?? this.tokenQueue.get(id);
+      // Not queued here, or already sent: the transaction's receipt says what happened.
+      if (!entry || !this.yields(entry, claimer)) continue;
+      this.unqueue(id);
+      this.tokenQueue.delete(id);
+      left.push(entry);
     }
-    if (back.length === 0) return;
-    this.failover.restore({ holder, ops: back }, () => now);
-    this.log.info({ holder, ops: back.length }, "lease renewed again: its operations not sent yet are left to it");
+    this.leaveTo(claimer, left, now);
+  }
+
+  /**
+   * Whether this node leaves `entry` to `claimer`: its own operation always; one it took over if its own
+   * lease has lapsed (the claimer took it from this node) or `claimer` comes first in the failover order
+   * (both took it over from the same holder).
+   */
+  private yields(entry: RelayEntry, claimer: string): boolean {
+    if (claimer.toLowerCase() === this.self) return false;
+    if (!entry.takeover || Date.now() >= this.lastRenewalAt + Math.max(this.lastValidForMs, this.failoverTimeoutMs)) return true;
+    return this.failover.precedes(claimer, entry.takenFrom, entry.op.id);
+  }
+
+  private leaveTo(claimer: string, entries: RelayEntry[], now: number): void {
+    if (entries.length === 0) return;
+    for (const entry of entries) this.claims.delete(entry.op.id);
+    this.failover.restore({ holder: claimer.toLowerCase(), ops: entries.map((entry) => entry.op) }, () => now);
+    this.m.yielded.inc(entries.length);
+    this.log.info({ claimer: claimer.toLowerCase(), ops: entries.length }, "operations claimed by another institution: left to it");
   }
 
   /** Takes over what the failover says is due, once the chain and the index have been checked. */
@@ -823,8 +867,13 @@ export class BatchRelayer implements Relayer {
         return;
       }
       for (const group of due.map(unsettled)) {
+        // The checks above take time: the holder may have renewed meanwhile.
+        if (group.holder !== undefined && this.leases.live(group.holder, Date.now(), this.failoverTimeoutMs)) {
+          restore(group);
+          continue;
+        }
         const signer = group.holder === undefined ? undefined : this.signerOf(group.holder);
-        if (signer !== undefined && group.holder !== undefined && (await this.holderStillSending(group.holder, signer, now))) {
+        if (signer !== undefined && group.holder !== undefined && ((await this.holderProgressed(group.holder, signer)) || (await this.holderStillSending(group.holder, signer, now)))) {
           restore(group);
           continue;
         }
@@ -865,6 +914,22 @@ export class BatchRelayer implements Relayer {
     }
   }
 
+  /**
+   * Read now, just before a takeover: true if the lapsed holder's key mined transactions since its last
+   * known nonce (it is alive and relaying; that renews its lease), or if its nonce cannot be read.
+   */
+  private async holderProgressed(holder: string, signer: string): Promise<boolean> {
+    try {
+      const mined = await this.sender.minedTransactionCount(signer);
+      if (!this.leases.progressedOnChain(holder, mined, Date.now())) return false;
+      this.m.leases.inc({ result: "renewed_on_chain" });
+      this.log.info({ holder, nonce: mined }, "lease lapsed but its key keeps mining transactions: left to it");
+      return true;
+    } catch {
+      return true;
+    }
+  }
+
   /** True while the lapsed holder's key still has transactions waiting to be mined (they may carry its operations). */
   private async holderStillSending(holder: string, signer: string, now: number): Promise<boolean> {
     let pending: boolean;
@@ -897,6 +962,8 @@ export class BatchRelayer implements Relayer {
     if (this.chainDown) {
       this.chainDown = false;
       this.chainBackAt = now;
+      // Nobody could relay while this node could not read the chain either: no lease lapsed meanwhile.
+      this.leases.renewAll(now);
     }
     // Back after an outage: the holders get their chance to renew first.
     return this.chainBackAt === undefined || now - this.chainBackAt >= this.failoverTimeoutMs;
@@ -905,6 +972,9 @@ export class BatchRelayer implements Relayer {
   private takeOver(group: DueGroup): void {
     const now = Date.now();
     let count = 0;
+    // Claimed by someone else while this node was checking: watched under that one's lease instead.
+    const claimed = group.ops.filter((op) => this.failover.claimedBy(op.id) !== undefined);
+    if (claimed.length > 0) this.failover.restore({ holder: undefined, ops: claimed }, () => now);
     for (const op of group.ops) {
       if (this.isKnown(op.id)) continue;
       const entry = this.entryOf(op, now, { urgent: true, takeover: true, ...(group.holder ? { takenFrom: group.holder } : {}) });

@@ -3,12 +3,15 @@
  * Every watched operation is held by the institution that claimed it in its lease (lease.ts), or by
  * nobody yet. This node steps in only when:
  * - the holder's lease has lapsed (no renewal within its validity, and never sooner than
- *   `failoverTimeoutMs`): every operation it holds, by the live institution first in the holder's
- *   failover order (core/chain/failover.ts); the next one `stepMs` later, by which time the first
- *   one's lease has claimed them if it did step in; or
+ *   `failoverTimeoutMs`): every operation it holds, by the institution first in the holder's failover
+ *   order (core/chain/failover.ts); the next one `stepMs` later, by which time the first one's lease
+ *   has claimed them if it did step in; or
  * - nobody claimed it for `failoverTimeoutMs` and no live holder can still have it queued (each
- *   holder's lease says how old its oldest pending operation is): by the live institution first in
- *   the operation's own failover order, the next one `stepMs` later.
+ *   holder's lease says how old its oldest pending operation is): by the institution first in the
+ *   operation's own failover order, the next one `stepMs` after it became eligible.
+ * The order leaves out only institutions this node heard from and whose lease lapsed since: one it never
+ * heard from keeps its turn, because another node may well have heard from it (views of who is live
+ * differ, and two nodes that both believe they are first relay everything twice).
  * The relayer (relayer.ts) then checks the chain and its index before it sends anything.
  */
 import { failoverPosition } from "../../core/chain/failover.js";
@@ -36,6 +39,8 @@ interface Watched {
   receivedAt: number;
   /** Lower-case institution id of the holder; undefined while nobody claimed it. */
   holder: string | undefined;
+  /** Unclaimed: when it was first found past the timeout with no live holder that may have it (turns count from here). */
+  eligibleAt?: number;
 }
 
 /** Operations due for this node to relay: those of one lapsed holder, or unclaimed ones. */
@@ -123,10 +128,10 @@ export class LeaseFailover {
     const floor = this.options.failoverTimeoutMs;
     const { leases } = this.modules;
     const institutions = this.modules.activeInstitutions().map((institution) => institution.id.toLowerCase());
-    const live = institutions.filter((id) => id === this.self || leases.live(id, now, floor));
+    const standby = institutions.filter((id) => id === this.self || !leases.knownLapsed(id, now, floor));
     for (const [holder, ids] of this.byHolder) {
       if (leases.live(holder, now, floor)) continue;
-      const others = live.filter((id) => id !== holder);
+      const others = standby.filter((id) => id !== holder);
       const turn = failoverPosition(BigInt(holder), this.self, others);
       if (turn < 0 || now < leases.expiresAt(holder, floor) + turn * this.stepMs) continue;
       groups.push({ holder, ops: this.takeOut([...ids]) });
@@ -138,21 +143,50 @@ export class LeaseFailover {
       if (!watched) continue;
       if (now - watched.receivedAt < floor) break;
       // A live holder whose oldest pending operation is older than this one may still have it queued.
-      if (holders.some((lease) => lease.oldestPendingAt <= watched.receivedAt + this.options.leaseRenewMs)) continue;
-      const turn = failoverPosition(id, this.self, live);
-      if (turn >= 0 && now >= watched.receivedAt + floor + turn * this.stepMs) orphans.push(id);
+      if (holders.some((lease) => lease.oldestPendingAt <= watched.receivedAt + this.options.leaseRenewMs)) {
+        watched.eligibleAt = undefined;
+        continue;
+      }
+      // Turns count from when it became eligible, not from its arrival: after a holder that blocked it
+      // lapses, the next institution in the order still waits its step behind the first.
+      watched.eligibleAt ??= now;
+      const turn = failoverPosition(id, this.self, standby);
+      if (turn >= 0 && now >= watched.eligibleAt + turn * this.stepMs) orphans.push(id);
     }
     if (orphans.length > 0) groups.push({ holder: undefined, ops: this.takeOut(orphans) });
     return groups;
   }
 
-  /** Watches operations taken out by `due` again (this node could not take them over yet). */
+  /**
+   * True if `claimer` comes before this node in the failover order of an operation taken over from
+   * `holder` (or, unclaimed, of the operation `id` itself): of two institutions that both took it over,
+   * the later one leaves it to the earlier. The order here is over every active institution, so both
+   * reach the same answer whatever each knows of the others' leases.
+   */
+  precedes(claimer: string, holder: string | undefined, id: string): boolean {
+    const key = claimer.toLowerCase();
+    if (holder !== undefined && key === holder) return false;
+    const institutions = this.modules.activeInstitutions().map((institution) => institution.id.toLowerCase()).filter((institution) => institution !== holder);
+    const subject = holder === undefined ? id : BigInt(holder);
+    const theirs = failoverPosition(subject, key, institutions);
+    const mine = failoverPosition(subject, this.self, institutions);
+    return theirs >= 0 && mine >= 0 && theirs < mine;
+  }
+
+  /** The institution (other than this node) whose claim of `id` arrived while this node did not watch it. */
+  claimedBy(id: string): string | undefined {
+    return this.earlyClaims.get(id)?.holder;
+  }
+
+  /** Watches operations taken out by `due` again (this node could not take them over yet); a claim heard meanwhile wins. */
   restore(group: DueGroup, receivedAt: (op: StoredOperation) => number): void {
     for (const op of group.ops) {
       if (this.watched.has(op.id)) continue;
+      const early = this.earlyClaims.get(op.id);
+      this.earlyClaims.delete(op.id);
       const watched: Watched = { op, receivedAt: receivedAt(op), holder: undefined };
       this.watched.set(op.id, watched);
-      this.assign(op.id, watched, group.holder);
+      this.assign(op.id, watched, early?.holder ?? group.holder);
     }
   }
 

@@ -121,7 +121,8 @@ export class TransactionSender {
   constructor(options: TransactionSenderOptions, modules: TransactionSenderModules) {
     this.receiptPollMs = options.receiptPollMs ?? 100;
     this.droppedAfterMs = options.droppedAfterMs ?? 30_000;
-    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 5_000;
+    // Chain reads are retried often enough that transactions sent before an outage are resolved soon after it.
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 1_000;
     this.feeTtlMs = options.feeTtlMs ?? 1_000;
     if (!modules.wallet.provider) throw new SettlenetError("RELAY_NO_PROVIDER", "the sender's wallet must be connected to a provider");
     this.provider = modules.wallet.provider;

@@ -4,6 +4,8 @@
  * the middle of a stream of mints and pays (nothing lost, each executed exactly once after it returns,
  * every node reporting it executed), and a registered peer gossiping forged token operations (refused
  * everywhere, penalised and banned like forged escrow operations) while honest mints go on.
+ * Exactly-once is judged from the relay transactions (test/helpers/exactly-once.ts) as well as from
+ * the Minted/PaymentPaid events, which the contracts cannot repeat whatever the nodes do.
  */
 import { expect } from "chai";
 import { Wallet, type Contract } from "ethers";
@@ -12,6 +14,7 @@ import { encodeGossipMessage } from "../../node/p2p/message.js";
 import type { EscrowOperationInput, TokenOperationInput } from "../../core/operations/index.js";
 import type { StoredOperation } from "../../core/records.js";
 import type { Scenario } from "../helpers/chain.js";
+import { duplicatesCounted, expectExactlyOnce, nextBlock, relayAccount } from "../helpers/exactly-once.js";
 import { getJson, launchNetwork, nodeFetch, peersOf, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { paidCounts, signedPay, termsFor } from "../helpers/operations.js";
 import { freshPeerKey, startTestPeer, type TestPeer } from "../helpers/peer.js";
@@ -93,6 +96,7 @@ describe("token operations under faults: chain RPC outage and forged token gossi
     const proxy = net.rpcProxy!;
     const institutions = net.nodes.filter((n) => n.role === "institution");
     const balancesBefore = await Promise.all(s.merchants.map((m) => s.token.balanceOf(m.address)));
+    const fromBlock = await nextBlock(s);
 
     /** One post: two pays and a mint, in one batch. */
     let k = 0;
@@ -156,6 +160,11 @@ describe("token operations under faults: chain RPC outage and forged token gossi
     const balancesAfter = await Promise.all(s.merchants.map((m) => s.token.balanceOf(m.address)));
     const expected = s.merchants.map((m, i) => balancesBefore[i]! + mints.filter((x) => x.to === m.address).reduce((sum, x) => sum + x.amount, 0n));
     expect(balancesAfter).to.deep.equal(expected);
+    // No node failed: the outage lapses nobody's lease, so nothing is relayed twice, no relay fails, and
+    // every node reports the one transaction hash; the nodes' own duplicate counters agree.
+    await expectExactlyOnce(s, net.nodes, ids, { fromBlock, maxDuplicates: 0 });
+    const duplicates = await Promise.all(institutions.map(duplicatesCounted));
+    expect(duplicates, "duplicate items counted by each institution").to.deep.equal(institutions.map(() => 0));
     console.log(`      ${ids.length} operations (${during.length * 3} during a ${resumedAt - pausedAt} ms outage): all executed ${catchUpMs} ms after the RPC returned`);
   });
 
@@ -170,6 +179,7 @@ describe("token operations under faults: chain RPC outage and forged token gossi
       return lists.every((list) => list.includes(peerId)) && net.nodes.every((n) => forger.net.topicPeers().includes(n.peerId));
     });
 
+    const fromBlock = await nextBlock(s);
     const honest: Mint[] = [];
     const forged: { id: string; bankRef: string }[] = [];
     for (let i = 0; i < MAX_REJECTS; i++) {
@@ -198,6 +208,9 @@ describe("token operations under faults: chain RPC outage and forged token gossi
     const minted = await mintedCounts(s);
     expect(honest.filter((m) => minted.get(m.bankRef.toLowerCase()) !== 1).map((m) => m.id)).to.deep.equal([]);
     expect(forged.filter((f) => minted.has(f.bankRef.toLowerCase()))).to.deep.equal([]);
+    await expectExactlyOnce(s, net.nodes, honest.map((m) => m.id), { fromBlock, maxDuplicates: 0 });
+    const account = await relayAccount(s, fromBlock);
+    expect(forged.filter((f) => account.relays.has(f.id.toLowerCase())), "a forged mint was relayed").to.deep.equal([]);
     // Counted as rejected gossip, with the reason.
     const metrics = await (await nodeFetch(`${net.nodes[3]!.apiUrl}/metrics`)).text();
     expect(metrics).to.match(/settlenet_operations_validated_total\{path="gossip",result="reject",code="BAD_SIGNATURE"\} [1-9]/);

@@ -71,6 +71,16 @@ describe("relay leases", function () {
     expect(board.progressedOnChain(stranger.address, 9, 7_000)).to.equal(false);
   });
 
+  it("counts every lease as renewed when this node can read the chain again after an outage", function () {
+    const board = new LeaseBoard();
+    board.record(body({ seq: 1, validForMs: 1_000 }), 0);
+    expect(board.knownLapsed(holder.address, 5_000, 1_000)).to.equal(true);
+    expect(board.knownLapsed(stranger.address, 5_000, 1_000), "never heard of: not known to have lapsed").to.equal(false);
+    board.renewAll(10_000);
+    expect(board.live(holder.address, 10_999, 1_000)).to.equal(true);
+    expect(board.live(holder.address, 11_000, 1_000)).to.equal(false);
+  });
+
   it("lets a holder that never renewed lapse one floor after it was first heard of", function () {
     const board = new LeaseBoard();
     board.record(body({ renew: false }), 500);

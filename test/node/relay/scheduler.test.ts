@@ -7,14 +7,20 @@
  * caught up with the chain, nor while the chain cannot be read; and the node's own API operations are
  * not held up behind a takeover backlog. An idle holder renews rarely, and promptly once it has work.
  */
-import { expect } from "chai";
-import { AbiCoder, keccak256, toBeHex } from "ethers";
+import { randomBytes } from "node:crypto";
 
+import { expect } from "chai";
+import { AbiCoder, JsonRpcProvider, Network, Wallet, hexlify, keccak256, toBeHex } from "ethers";
+
+import { failoverPosition } from "../../../core/chain/failover.js";
 import type { StoredOperation } from "../../../core/records.js";
+import { LeaseBoard, type LeaseBody } from "../../../node/relay/lease.js";
+import { LeaseFailover } from "../../../node/relay/scheduler.js";
 import type { BatchRelayer } from "../../../node/relay/relayer.js";
 import type { Storage } from "../../../node/services.js";
 import type { LocalChain, Scenario } from "../../helpers/chain.js";
-import { FAILED_TOPIC, RelayFixture, Status, waitFor } from "../../helpers/relay.js";
+import { FAILED_TOPIC, RelayFixture, Status, sleep, waitFor } from "../../helpers/relay.js";
+import { startTcpProxy } from "../../helpers/tcp-proxy.js";
 
 describe("failover by lease", function () {
   this.timeout(90_000);
@@ -182,6 +188,85 @@ describe("failover by lease", function () {
     expect(await logsSince(fromBlock, FAILED_TOPIC), "no item was sent twice").to.have.length(0);
   });
 
+  it("leaves its queued operations to an institution that took them over, and relays none of them itself", async function () {
+    const failoverTimeoutMs = 300;
+    const stA = await storage();
+    const stB = await storage();
+    const COUNT = 5;
+    // A is alive but batches until COUNT + 1 operations wait; its lease messages stop reaching B after its
+    // claims did, so B finds its lease lapsed and takes its operations over.
+    const rA = relayer(0, stA, { batchSize: COUNT + 1, batchIntervalMs: 600_000, leaseRenewMs: 100, failoverTimeoutMs });
+    const rB = relayer(1, stB, { leaseRenewMs: 100, failoverTimeoutMs });
+    let claimsDelivered = false;
+    f.linkLeases([rA, rB], (from, data) => {
+      if (from !== rA) return true;
+      if (claimsDelivered) return false;
+      claimsDelivered = JSON.parse(JSON.parse(new TextDecoder().decode(data)).body).claims !== "";
+      return true;
+    });
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
+    const nonceA = await nonceOf(0);
+    await rA.start();
+    await rB.start();
+    const { api, gossip } = await pays(2 * COUNT + 1);
+    const taken = api.slice(0, COUNT);
+    await stA.operations.putAccepted(taken);
+    await stB.operations.putAccepted(gossip.slice(0, COUNT));
+    rA.enqueue(taken);
+    rB.enqueue(gossip.slice(0, COUNT));
+    await waitFor("B to take A's operations over and relay them", () => f.allFinal(stB, gossip.slice(0, COUNT)), 30_000);
+    for (const op of gossip.slice(0, COUNT)) expect((await stB.operations.get(op.id))?.execution?.relayer).to.equal(institution(1).address);
+
+    // New operations fill A's batch: had A kept the operations B claimed, they would go in it first.
+    const last = api.slice(COUNT);
+    await stA.operations.putAccepted(last);
+    rA.enqueue(last);
+    await waitFor("A's batch mined", async () => (await nonceOf(0)) > nonceA, 30_000);
+    expect(await logsSince(fromBlock, FAILED_TOPIC), "no item was sent twice").to.have.length(0);
+    await waitFor("A's new operations relayed", () => f.allFinal(stA, last), 30_000);
+    expect(await nonceOf(0), "A sent one transaction").to.equal(nonceA + 1);
+    expect(await f.statuses(stA, taken), "A still watches what it left to B").to.deep.equal(taken.map(() => "accepted"));
+  });
+
+  it("takes nothing over from a holder that a chain outage everyone shared stalled, once the chain is back", async function () {
+    const failoverTimeoutMs = 500;
+    const proxy = await startTcpProxy(chain.url);
+    f.onCleanup(() => proxy.close());
+    const provider = () => {
+      const p = new JsonRpcProvider(proxy.url, Network.from(BigInt(s.deployment.chainId)), { staticNetwork: true, cacheTimeout: -1 });
+      f.onCleanup(async () => p.destroy());
+      return p;
+    };
+    const [pA, pB] = [provider(), provider()];
+    const stA = await storage();
+    const stB = await storage();
+    // B is the first in A's failover order: it would step in at once when A's lease lapses.
+    const b = turnOf(institution(0).address, 1, [1, 2]) === 0 ? 1 : 2;
+    const rA = relayer(0, stA, { batchIntervalMs: 10, leaseRenewMs: 100, failoverTimeoutMs }, pA);
+    // B's index is read through the proxy too: it cannot catch up while the chain is cut off.
+    const rB = relayer(b, stB, { leaseRenewMs: 100, failoverTimeoutMs }, pB, () => pB.getBlockNumber());
+    f.linkLeases([rA, rB]);
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
+    const nonceB = await nonceOf(b);
+    await rA.start();
+    await rB.start();
+    const { api, gossip } = await pays(20);
+    await proxy.pause();
+    await stA.operations.putAccepted(api);
+    await stB.operations.putAccepted(gossip);
+    rA.enqueue(api);
+    rB.enqueue(gossip);
+    // The outage lasts several failover timeouts: by the clock alone, A's lease lapses long before it ends.
+    await sleep(6 * failoverTimeoutMs);
+    expect(await f.statuses(stA, api)).to.not.include("executed");
+    await proxy.resume();
+    const executedAt = shareSettlements([{ st: stA, r: rA }, { st: stB, r: rB }], api);
+    await waitFor("the operations relayed after the outage", () => executedAt.size === api.length, 60_000);
+    for (const op of api) expect((await stA.operations.get(op.id))?.execution?.relayer).to.equal(institution(0).address);
+    expect(await nonceOf(b), "B sent nothing").to.equal(nonceB);
+    expect(await logsSince(fromBlock, FAILED_TOPIC), "no item was sent twice").to.have.length(0);
+  });
+
   it("relays an operation nobody claimed after the failover timeout", async function () {
     const failoverTimeoutMs = 300;
     const st = await storage();
@@ -283,5 +368,88 @@ describe("failover by lease", function () {
     // The active validity (the failover timeout, or four times the observed relay latency), not the idle one.
     expect(working?.body.validForMs).to.be.at.least(failoverTimeoutMs).and.lessThan(3 * 10 * leaseRenewMs);
     await waitFor("the payment relayed", () => f.allFinal(stA, api));
+  });
+});
+
+/**
+ * The failover order on its own (LeaseFailover and LeaseBoard, no chain): who steps in when, as each
+ * node decides from what it heard, so that two nodes whose views differ do not both step in first.
+ */
+describe("failover order", function () {
+  const FLOOR = 1_000;
+  const RENEW = 100;
+  /** stepMs of a LeaseFailover with leaseRenewMs RENEW. */
+  const STEP = 1_000;
+  const [holderKey, firstKey, secondKey] = [Wallet.createRandom(), Wallet.createRandom(), Wallet.createRandom()].map((w) => w.address.toLowerCase()) as [string, string, string];
+  const institutions = [holderKey, firstKey, secondKey].map((id) => ({ id }));
+
+  /** A gossip operation as the failover watches it (only its id matters here). */
+  function gossipOp(id: string, receivedAtMs: number): StoredOperation {
+    return { id, kind: "pay", paymentId: id, op: {} as StoredOperation["op"], signer: null, origin: "gossip", status: "accepted", receivedAtMs, updatedAtMs: receivedAtMs };
+  }
+
+  function lease(institution: string, at: number, fields: Partial<LeaseBody> = {}): [LeaseBody, number] {
+    return [{ v: 1, chainId: "31337", institution, seq: at + 1, renew: true, validForMs: FLOOR, progressBlock: 0, nonce: 0, pending: 0, oldestPendingAgeMs: 0, claims: "", ...fields }, at];
+  }
+
+  /** The two others in `subject`'s order among them, first and second. */
+  function ordered(subject: string | bigint, among: string[]): [string, string] {
+    const sorted = [...among].sort((a, b) => failoverPosition(subject, a, among) - failoverPosition(subject, b, among));
+    return sorted as [string, string];
+  }
+
+  function failoverOf(self: string, board: LeaseBoard): LeaseFailover {
+    return new LeaseFailover({ institutionId: self, failoverTimeoutMs: FLOOR, leaseRenewMs: RENEW }, { activeInstitutions: () => institutions, leases: board });
+  }
+
+  it("keeps the turn of an institution it never heard from: the second in a lapsed holder's order waits its step", function () {
+    const [, second] = ordered(BigInt(holderKey), [firstKey, secondKey]);
+    const board = new LeaseBoard();
+    board.record(...lease(holderKey, 0));
+    const failover = failoverOf(second, board);
+    const op = gossipOp(hexlify(randomBytes(32)), 0);
+    failover.watch(op, 0);
+    failover.claim(holderKey, [op.id], 0);
+    // The holder lapsed at FLOOR; the first in its order never sent a lease this node heard.
+    expect(failover.due(FLOOR), "not the second's turn yet").to.deep.equal([]);
+    expect(failover.due(FLOOR + STEP - 1)).to.deep.equal([]);
+    expect(failover.due(FLOOR + STEP).map((group) => group.ops.map((o) => o.id))).to.deep.equal([[op.id]]);
+  });
+
+  it("skips an institution whose lease it saw lapse", function () {
+    const [first, second] = ordered(BigInt(holderKey), [firstKey, secondKey]);
+    const board = new LeaseBoard();
+    board.record(...lease(holderKey, 0));
+    board.record(...lease(first, 0));
+    const failover = failoverOf(second, board);
+    const op = gossipOp(hexlify(randomBytes(32)), 0);
+    failover.watch(op, 0);
+    failover.claim(holderKey, [op.id], 0);
+    expect(failover.due(FLOOR).map((group) => group.holder)).to.deep.equal([holderKey]);
+  });
+
+  it("counts the turns of an unclaimed operation from when no live holder may still have it queued", function () {
+    const id = hexlify(randomBytes(32));
+    const [, second] = ordered(id, [firstKey, secondKey]);
+    const board = new LeaseBoard();
+    // A holder with work older than the operation, live until 5 s: it may have the operation queued.
+    board.record(...lease(holderKey, 0, { validForMs: 5_000, pending: 3 }));
+    const failover = failoverOf(second, board);
+    failover.watch(gossipOp(id, 0), 0);
+    expect(failover.due(FLOOR + STEP), "blocked by the live holder").to.deep.equal([]);
+    // The holder lapses: eligible from now, so the second still waits a step behind the first.
+    expect(failover.due(5_000)).to.deep.equal([]);
+    expect(failover.due(5_000 + STEP - 1)).to.deep.equal([]);
+    expect(failover.due(5_000 + STEP).flatMap((group) => group.ops.map((o) => o.id))).to.deep.equal([id]);
+  });
+
+  it("says the same about who comes first to both of two institutions that took over one operation, and the holder never comes first", function () {
+    const id = hexlify(randomBytes(32));
+    const board = new LeaseBoard();
+    const [a, b] = [failoverOf(firstKey, board), failoverOf(secondKey, board)];
+    for (const holder of [holderKey, undefined]) {
+      expect(a.precedes(secondKey, holder, id), `holder ${holder}`).to.equal(!b.precedes(firstKey, holder, id));
+    }
+    expect(a.precedes(holderKey, holderKey, id)).to.equal(false);
   });
 });
