@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 
 import { expect } from "chai";
 
+import { setMerchantStatus } from "../../../gateway/domain/merchants.js";
 import { createOwner } from "../../../gateway/domain/users.js";
 import { totpCode } from "../../../gateway/domain/totp.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
@@ -393,6 +394,19 @@ describe("gateway: dashboard users, sessions, CSRF and session access to /v1", f
     expect((await gw.storage.audit.verify()).ok).to.equal(true);
     const text = JSON.stringify(entries);
     for (const secret of [PASSWORD_A, PASSWORD_B, ...Object.values(secrets), "sess_", "inv_", "sk_"]) expect(text).to.not.include(secret);
+  });
+
+  it("refuses a suspended merchant's sessions at once, and admits them again on reactivation", async function () {
+    const b = await signIn("owner@b.example", PASSWORD_B);
+    await setMerchantStatus(shopB.id, "suspended", { storage: gw.storage, secrets: gw.secrets });
+    try {
+      const refused = await send("GET", "/v1/payments", { session: b });
+      expect([refused.status, refused.body["code"]]).to.deep.equal([403, "MERCHANT_SUSPENDED"]);
+      expect((await send("GET", "/dashboard/api/session", { session: b })).body["code"]).to.equal("MERCHANT_SUSPENDED");
+    } finally {
+      await setMerchantStatus(shopB.id, "active", { storage: gw.storage, secrets: gw.secrets });
+    }
+    expect((await send("GET", "/v1/payments", { session: b })).status).to.equal(200);
   });
 
   it("limits sign-in attempts per client address before any password is checked", async function () {
