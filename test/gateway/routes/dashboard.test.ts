@@ -144,6 +144,14 @@ describe("gateway: dashboard users, sessions, CSRF and session access to /v1", f
     expect((await gw.storage.users.byEmail("owner@a.example"))?.failures).to.equal(0);
   });
 
+  it("accepts a code once when two sign-ins race with it", async function () {
+    nextStep();
+    const body = { email: "owner@a.example", password: PASSWORD_A, totp: totpCode(secrets["owner@a.example"] ?? "", clock.ms) };
+    const answers = await Promise.all([send("POST", "/dashboard/api/session", { body }), send("POST", "/dashboard/api/session", { body })]);
+    expect(answers.map((a) => a.status).sort()).to.deep.equal([201, 401]);
+    await signIn("owner@a.example", PASSWORD_A);
+  });
+
   it("locks an account after 3 failures in a row, refuses even the right credentials until the lock ends, and records it", async function () {
     for (let i = 0; i < 3; i += 1) expect((await attempt("owner@b.example", "wrong password!")).body["code"]).to.equal("SIGNIN_FAILED");
     const refused = await attempt("owner@b.example", PASSWORD_B);
