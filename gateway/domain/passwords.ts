@@ -1,6 +1,6 @@
 /**
  * Dashboard passwords, hashed with scrypt (node:crypto): N = 2^15, r = 8, p = 1, a 16-byte random
- * salt and a 32-byte key (the parameters OWASP lists for scrypt; about 32 MiB and tens of ms per
+ * salt and a 32-byte key (the parameters OWASP lists for scrypt; 128·N·r = 32 MiB of memory per
  * hash). The parameters are stored with each hash, so they can be raised later without invalidating
  * stored ones. Comparison is constant time; an unknown user is checked against a dummy hash so the
  * answer takes as long as for a wrong password.

@@ -244,7 +244,8 @@ export interface ActiveSession {
 
 /**
  * The live session of `token`: SESSION_REQUIRED if there is none, it expired (idle or absolute) or its
- * user is gone. Activity is recorded at most every `touchEveryMs`, so reads do not each cost a write.
+ * user is gone. Activity is recorded at most once a minute (or a tenth of the idle period), so
+ * requests do not each cost a write; idle time counts from the last recorded activity.
  */
 export async function resolveSession(token: string, modules: UserModules, options: DashboardOptions): Promise<ActiveSession> {
   const required = () => new SettlenetError("SESSION_REQUIRED", "sign in first: no session, or it has ended", {});
@@ -260,14 +261,15 @@ export async function resolveSession(token: string, modules: UserModules, option
   const user = await modules.storage.users.get(session.userId);
   if (!user || user.status !== "active") throw required();
   const touchEveryMs = Math.min(60_000, (options.sessionIdleSeconds * 1000) / 10);
-  if (now - session.lastSeenMs >= touchEveryMs) await modules.storage.users.touchSession(hash, now);
-  return { hash, token, session, user };
+  if (now - session.lastSeenMs < touchEveryMs) return { hash, token, session, user };
+  await modules.storage.users.touchSession(hash, now);
+  return { hash, token, session: { ...session, lastSeenMs: now }, user };
 }
 
-/** The idle and absolute expiry of a session as seen now. */
-export function sessionExpiry(session: SessionRecord, options: DashboardOptions, nowMs: number) {
+/** The idle expiry (from the last recorded activity) and the absolute expiry of a session. */
+export function sessionExpiry(session: SessionRecord, options: DashboardOptions) {
   return {
-    expiresAt: new Date(Math.min(session.expiresAtMs, Math.max(nowMs, session.lastSeenMs) + options.sessionIdleSeconds * 1000)).toISOString(),
+    expiresAt: new Date(Math.min(session.expiresAtMs, session.lastSeenMs + options.sessionIdleSeconds * 1000)).toISOString(),
     absoluteExpiresAt: new Date(session.expiresAtMs).toISOString(),
   };
 }

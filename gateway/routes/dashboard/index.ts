@@ -72,7 +72,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod<DashboardRoutesOptions> = as
     async (request, reply) => {
       const started = await signIn(request.body, modules, options);
       setSessionCookie(reply, started.token, options.sessionAbsoluteSeconds);
-      return reply.status(201).send({ user: started.user, csrfToken: started.csrfToken, ...sessionExpiry(started.session, options, modules.now()) });
+      return reply.status(201).send({ user: started.user, csrfToken: started.csrfToken, ...sessionExpiry(started.session, options) });
     },
   );
   app.get(
@@ -80,7 +80,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod<DashboardRoutesOptions> = as
     { preValidation: app.authenticateSession, schema: { ...common, operationId: "dashboardSession", summary: "Who is signed in, and the session's CSRF token", response: withResponses({ 200: sessionView }) } },
     async (request) => {
       const active = activeOf(request);
-      return { user: viewOf(active.user), csrfToken: csrfTokenOf(active.token), ...sessionExpiry(active.session, options, modules.now()) };
+      return { user: viewOf(active.user), csrfToken: csrfTokenOf(active.token), ...sessionExpiry(active.session, options) };
     },
   );
   app.delete(
