@@ -305,6 +305,18 @@ describe("gateway: dashboard users, sessions, CSRF and session access to /v1", f
     expect((await gw.storage.users.get(viewerId))?.role).to.equal("operator");
   });
 
+  it("refuses an expired or unknown invitation token, leaving the invited user without a password", async function () {
+    const owner = await signIn("owner@a.example", PASSWORD_A);
+    const invited = await send("POST", "/dashboard/api/users", { session: owner, body: { email: "late@a.example", role: "operator" } });
+    expect(Date.parse(String(invited.body["expiresAt"]))).to.equal(clock.ms + 72 * 3600_000);
+    clock.ms += 72 * 3600_000;
+    const late = await send("POST", "/dashboard/api/invitations/accept", { body: { token: invited.body["invitationToken"], password: "a late password" } });
+    const unknown = await send("POST", "/dashboard/api/invitations/accept", { body: { token: `inv_${"b".repeat(43)}`, password: "a late password" } });
+    for (const answer of [late, unknown]) expect([answer.status, answer.body["code"]]).to.deep.equal([410, "INVITATION_INVALID"]);
+    const user = await gw.storage.users.byEmail("late@a.example");
+    expect([user?.status, user?.password]).to.deep.equal(["invited", undefined]);
+  });
+
   it("lets an owner create, rotate and revoke API keys online, for its own merchant only", async function () {
     const owner = await signIn("owner@a.example", PASSWORD_A);
     const created = await send("POST", "/dashboard/api/keys", { session: owner, body: {} });
