@@ -6,7 +6,7 @@
  */
 import type { AuditAction, AuditLog } from "../../core/audit/log.js";
 import { SettlenetError } from "../../core/errors.js";
-import type { InvitationRecord, SessionRecord, UserRecord, UserRole } from "../domain/records.js";
+import type { InvitationRecord, SessionRecord, UserRecord } from "../domain/records.js";
 import { SEP, prefixRange, type StorageContext, type WriteOp } from "./keyspaces.js";
 
 /** What a change to a user writes (LevelUserRepository.change). */
@@ -154,7 +154,7 @@ export class LevelUserRepository {
   async otherActiveOwners(merchantId: string, exceptUserId: string): Promise<number> {
     const keys = await this.ctx.spaces.usersByMerchant.keys(prefixRange(`${merchantId}${SEP}`)).all();
     const users = (await this.ctx.spaces.users.getMany(keys.map((k) => k.slice(merchantId.length + 1)))) as (UserRecord | undefined)[];
-    return users.filter((u) => u && u.id !== exceptUserId && u.role === ("owner" satisfies UserRole) && u.status === "active").length;
+    return users.filter((u) => u && u.id !== exceptUserId && u.role === "owner" && u.status === "active").length;
   }
 
   /** Appends an audit entry on its own (a failed sign-in for an unknown e-mail changes nothing else). */
