@@ -5,7 +5,8 @@
  * - plugins/external: the JSON-only content-type parser that keeps the raw body, the OpenAPI 3.1
  *   document and /docs generated from the zod schemas, the rate limiter;
  * - plugins/app: the one problem+json error handler, the services (created once and decorated),
- *   merchant authentication, Idempotency-Key, and the background jobs;
+ *   merchant authentication (API key signature or dashboard session), Idempotency-Key, and the
+ *   background jobs;
  * - routes: one folder per resource, the signed /v1 scope (authentication → per-merchant rate limit
  *   → Idempotency-Key → routes) and the unauthenticated service and bank callback routes.
  *
@@ -22,10 +23,12 @@ import { idempotencyPlugin } from "./plugins/app/idempotency.js";
 import { jobsPlugin } from "./plugins/app/jobs.js";
 import { problemPlugin } from "./plugins/app/problem.js";
 import { servicesPlugin } from "./plugins/app/services.js";
+import { sessionPlugin } from "./plugins/app/session.js";
 import { contentTypePlugin } from "./plugins/external/content-type.js";
 import { openApiPlugin } from "./plugins/external/openapi.js";
 import { rateLimitPlugin } from "./plugins/external/rate-limit.js";
 import { routes } from "./routes/index.js";
+import { DEFAULT_DASHBOARD_OPTIONS } from "./domain/users.js";
 
 export type { GatewayAppModules, GatewayAppOptions, GatewayMoneyModules } from "./options.js";
 
@@ -80,9 +83,14 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   await app.register(servicesPlugin, { options, modules: { ...modules, now } });
   await app.register(adminPlugin, { credentialsFile: options.adminCredentialsFile, modules: { storage, secrets, now } });
   await app.register(authPlugin, { clockSkewSeconds: options.clockSkewSeconds, modules: { storage, secrets, now } });
+  await app.register(sessionPlugin, { options: { ...DEFAULT_DASHBOARD_OPTIONS, ...options.dashboard }, modules: { storage, secrets, now } });
   await app.register(idempotencyPlugin, { ttlSeconds: options.idempotencyTtlSeconds, modules: { storage, secrets, now } });
   await app.register(jobsPlugin, { options, modules: { ...modules, now, metrics } });
 
-  await app.register(routes, { rateLimit: options.rateLimit, addressRateLimit: options.addressRateLimit });
+  await app.register(routes, {
+    rateLimit: options.rateLimit,
+    addressRateLimit: options.addressRateLimit,
+    signInRateLimit: options.signInRateLimit ?? { max: 20, timeWindowMs: 60_000 },
+  });
   return app;
 }

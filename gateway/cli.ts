@@ -6,12 +6,15 @@
  *   gateway keys create|rotate|revoke|list --config <file> --merchant <id> [--overlap <seconds>] [--key <key id>]
  *   gateway admin credential add --config <file> --id <id>
  *   gateway audit verify|list --config <file>
+ *   gateway user create-owner --config <file> --merchant <id> --email <e> [--password-file <file>]
+ *   gateway totp --secret-file <file>   (the current code of a TOTP secret, for the local demo)
  *   report reconcile …   (cli/reconcile-report.ts: the dropped-order repairs)
  *   report threeway …    (cli/threeway-report.ts: gateway vs chain vs bank)
  * Admin commands open the gateway database directly when the gateway is stopped (LevelDB allows one
  * process); while it runs (STORAGE_LOCKED) they go through its admin API with an admin credential
  * (`--admin-token-file` or SETTLENET_GATEWAY_ADMIN_TOKEN). Either way the change lands in the audit
- * log. They print JSON; a new key's secret and a new admin token are printed once, only here.
+ * log. They print JSON; a new key's secret, a new admin token, an owner's one-time invitation link
+ * and TOTP enrolment URI are printed once, only here.
  */
 import { readFile } from "node:fs/promises";
 import { userInfo } from "node:os";
@@ -19,13 +22,17 @@ import { parseArgs } from "node:util";
 
 import { Wallet } from "ethers";
 import { pino } from "pino";
+import { z } from "zod";
 
 import { SettlenetError } from "../core/errors.js";
+import { serverUrl } from "../core/http/tls.js";
 import { stopOnSignal } from "../core/lifecycle.js";
 import { loadGatewayConfig, type GatewayConfig } from "./config.js";
 import { issueAdminCredential } from "./domain/admin-credentials.js";
-import { addMerchant, createApiKey, listApiKeys, revokeApiKey, rotateApiKeys, setMerchantStatus, type AdminModules } from "./domain/merchants.js";
+import { LOCAL_ADMIN, addMerchant, createApiKey, listApiKeys, revokeApiKey, rotateApiKeys, setMerchantStatus, type AdminModules } from "./domain/merchants.js";
 import { secretBoxFromEnv } from "./domain/secrets.js";
+import { base32Decode, totpCode } from "./domain/totp.js";
+import { createOwner, emailSchema, passwordSchema } from "./domain/users.js";
 import { gatewayDbDir, startGateway } from "./server.js";
 import { openGatewayStorage, type GatewayStorage } from "./storage/db.js";
 
@@ -36,6 +43,8 @@ export const GATEWAY_USAGE = [
   "settlenet gateway keys create|rotate|revoke|list --config <file> --merchant <id> [--overlap <seconds>] [--key <key id>]",
   "settlenet gateway admin credential add --config <file> --id <id>",
   "settlenet gateway audit verify|list --config <file>",
+  "settlenet gateway user create-owner --config <file> --merchant <id> --email <e> [--password-file <file>]",
+  "settlenet gateway totp --secret-file <file>",
   "(while the gateway runs: --admin-token-file <file> or SETTLENET_GATEWAY_ADMIN_TOKEN)",
 ].join("\n       ");
 
@@ -51,7 +60,7 @@ function usage(): SettlenetError {
 interface AdminCommand {
   offline(storage: GatewayStorage, modules: AdminModules): Promise<unknown>;
   /** Method, path under /admin/v1 and body; absent if the command needs the database (merchant add). */
-  online?: { method: "GET" | "POST"; path: string; body?: unknown };
+  online?: { method: "GET" | "POST"; path: string; body?: unknown; then?: (answer: Record<string, unknown>) => unknown };
 }
 
 /** Runs one `settlenet gateway` command (`args`: the words after `gateway`), or `report reconcile|threeway …`. */
@@ -66,7 +75,8 @@ export async function gatewayCommand(args: string[], out: (line: string) => void
     return threeWayReportCommand(args.slice(2));
   }
   if (first === "start") return start(args.slice(1));
-  if (first !== "merchant" && first !== "keys" && first !== "admin" && first !== "audit") throw usage();
+  if (first === "totp") return printTotp(args.slice(1), out);
+  if (first !== "merchant" && first !== "keys" && first !== "admin" && first !== "audit" && first !== "user") throw usage();
   const rest = first === "admin" ? args.slice(3) : args.slice(2);
   const { values } = parseArgs({
     args: rest,
@@ -80,6 +90,8 @@ export async function gatewayCommand(args: string[], out: (line: string) => void
       key: { type: "string" },
       overlap: { type: "string" },
       "admin-token-file": { type: "string" },
+      email: { type: "string" },
+      "password-file": { type: "string" },
     },
     strict: true,
   });
@@ -93,13 +105,14 @@ export async function gatewayCommand(args: string[], out: (line: string) => void
     return print(await issueAdminCredential(config.admin.credentialsFile, values.id));
   }
 
-  const command = adminCommand(first, second, values);
+  const command = first === "user" ? await userCommand(second, values, config) : adminCommand(first, second, values);
   let storage: GatewayStorage;
   try {
     storage = await openGatewayStorage(gatewayDbDir(config));
   } catch (error) {
     if (!(error instanceof SettlenetError && error.code === "STORAGE_LOCKED") || !command.online) throw error;
-    return print(await viaAdminApi(config, command.online, values["admin-token-file"]));
+    const answer = await viaAdminApi(config, command.online, values["admin-token-file"]);
+    return print(command.online.then ? command.online.then(answer as Record<string, unknown>) : answer);
   }
   try {
     const by = { actor: `local:${userInfo().username}`, role: "admin" };
@@ -184,6 +197,44 @@ function adminCommand(first: string | undefined, second: string | undefined, val
     default:
       throw usage();
   }
+}
+
+/**
+ * `user create-owner`: with --password-file, an enrolled owner (the otpauth:// URI printed once);
+ * without, an invitation whose one-time link is printed once.
+ */
+async function userCommand(second: string | undefined, values: Record<string, string | boolean | undefined>, config: GatewayConfig): Promise<AdminCommand> {
+  const merchantId = typeof values["merchant"] === "string" ? values["merchant"] : undefined;
+  const email = typeof values["email"] === "string" ? values["email"] : undefined;
+  if (second !== "create-owner" || !merchantId || !email) throw usage();
+  const passwordFile = values["password-file"];
+  const password = typeof passwordFile === "string" ? (await readFile(passwordFile, "utf8")).replace(/\r?\n$/, "") : undefined;
+  const parsed = z.strictObject({ email: emailSchema, password: passwordSchema.optional() }).safeParse({ email, password });
+  if (!parsed.success) throw new SettlenetError("MALFORMED", parsed.error.issues.map((i) => i.message).join("; "), {});
+  const link = (shown: Record<string, unknown>) => {
+    if (typeof shown["invitationToken"] !== "string") return shown;
+    const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+    // In the fragment, so the token never reaches a server log or a Referer header.
+    return { ...shown, link: `${serverUrl(host, config.port, config.tls !== undefined)}/dashboard/invite#token=${shown["invitationToken"]}` };
+  };
+  return {
+    offline: async (storage, modules) => {
+      const created = await createOwner(merchantId, parsed.data, modules.by ?? LOCAL_ADMIN, { storage, secrets: modules.secrets, now: Date.now }, { invitationTtlSeconds: config.dashboard.invitationTtlSeconds });
+      const { totpSecret: _secret, ...shown } = "totpSecret" in created ? created : { ...created, totpSecret: undefined };
+      return link(shown);
+    },
+    online: { method: "POST", path: `/merchants/${encodeURIComponent(merchantId)}/owners`, body: parsed.data, then: link },
+  };
+}
+
+/** Prints the current code of the TOTP secret in a file (raw base32, or JSON with `totpSecret`). */
+async function printTotp(args: string[], out: (line: string) => void): Promise<void> {
+  const { values } = parseArgs({ args, options: { "secret-file": { type: "string" } }, strict: true });
+  if (!values["secret-file"]) throw usage();
+  const text = (await readFile(values["secret-file"], "utf8")).trim();
+  const secret = text.startsWith("{") ? (JSON.parse(text) as { totpSecret?: unknown }).totpSecret : text;
+  if (typeof secret !== "string" || !base32Decode(secret)) throw new SettlenetError("MALFORMED", `${values["secret-file"]} holds no base32 TOTP secret`, {});
+  out(totpCode(secret, Date.now()));
 }
 
 /** Sends an admin command to the running gateway; a refusal is thrown with the gateway's code. */

@@ -87,6 +87,27 @@ export const keeperConfigSchema = z.strictObject({
   intervalMs: z.number().int().min(0).max(3_600_000).default(5_000),
 });
 
+/** Dashboard users' sessions, lock-out and invitations (domain/users.ts). */
+export const dashboardConfigSchema = z.strictObject({
+  /** A session unused this long ends. */
+  sessionIdleSeconds: seconds(60, 86_400).default(30 * 60),
+  /** A session ends this long after sign-in, however active. */
+  sessionAbsoluteSeconds: seconds(300, 30 * 86_400).default(12 * 3600),
+  /** Failed sign-ins in a row that lock an account… */
+  maxFailures: z.number().int().min(1).max(100).default(5),
+  /** …for this long. */
+  lockoutSeconds: seconds(1, 86_400).default(15 * 60),
+  /** How long an invitation token is valid. */
+  invitationTtlSeconds: seconds(300, 30 * 86_400).default(72 * 3600),
+  /** Per client address budget of sign-ins and invitation acceptances, before any password is checked. */
+  signInRateLimit: z
+    .strictObject({
+      max: z.number().int().min(1).default(20),
+      timeWindowMs: z.number().int().min(1_000).default(60_000),
+    })
+    .prefault({}),
+});
+
 export type WebhookConfig = z.infer<typeof webhookConfigSchema>;
 export type ReconcileConfig = z.infer<typeof reconcileConfigSchema>;
 export type NodeBatchConfig = z.infer<typeof nodeBatchConfigSchema>;
@@ -118,7 +139,7 @@ export const gatewayConfigSchema = z.strictObject({
       timeWindowMs: z.number().int().min(1_000).default(60_000),
     })
     .prefault({}),
-  /** Per client address budget of /v1, /admin/v1 and /metrics, applied before authentication (unsigned floods). */
+  /** Per client address budget of /v1, /admin/v1, /metrics and /dashboard/api, applied before authentication (unsigned floods). */
   addressRateLimit: z
     .strictObject({
       max: z.number().int().min(1).default(1_200),
@@ -172,6 +193,7 @@ export const gatewayConfigSchema = z.strictObject({
   /** The admin API (/admin/v1): hashed bearer credentials, in a file of their own (`settlenet gateway admin credential add`). */
   admin: z.strictObject({ credentialsFile: z.string().min(1) }).optional(),
   reconcile: reconcileConfigSchema.prefault({}),
+  dashboard: dashboardConfigSchema.prefault({}),
   keeper: keeperConfigSchema.prefault({}),
 });
 

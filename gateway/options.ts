@@ -11,6 +11,7 @@ import type { MoneyChain } from "./adapters/money-chain.js";
 import type { FeedConfig, NodeBatchConfig, OrderDefaults } from "./config.js";
 import type { TopupLimits } from "./domain/money.js";
 import type { SecretBox } from "./domain/secrets.js";
+import type { DashboardOptions } from "./domain/users.js";
 import type { HostResolver } from "./domain/webhook-target.js";
 import type { KeeperOptions } from "./jobs/keeper.js";
 import type { ReconcileOptions } from "./jobs/reconciler.js";
@@ -45,6 +46,10 @@ export interface GatewayAppOptions {
   feed?: Partial<FeedConfig>;
   /** The admin credentials file (domain/admin-credentials.ts); without it the admin API refuses everyone. */
   adminCredentialsFile?: string | undefined;
+  /** Dashboard sessions, lock-out and invitations (defaults: domain/users.ts DEFAULT_DASHBOARD_OPTIONS). */
+  dashboard?: Partial<DashboardOptions> | undefined;
+  /** Per client address budget of sign-ins and invitation acceptances (default 20 a minute). */
+  signInRateLimit?: { max: number; timeWindowMs: number } | undefined;
   /** Serve HTTPS with this certificate and key (PEM); absent: plain HTTP. */
   tls?: TlsCredentials | undefined;
 }

@@ -87,6 +87,8 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         nodeBatch: config.nodeBatch,
         feed: config.feed,
         adminCredentialsFile: config.admin?.credentialsFile,
+        dashboard: config.dashboard,
+        signInRateLimit: config.dashboard.signInRateLimit,
         tls: await readTlsCredentials(config.tls),
       },
       { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }), metrics, money: { chain: moneyChain, custodian, bank } },

@@ -3,7 +3,7 @@
  * that one command does not pay for the others' start-up.
  *   settlenet node start|backup|restore|credentials|audit …  (node/cli.ts)
  *   settlenet report statement|aml|reserves …       (node/cli.ts: a node's audit and compliance reports)
- *   settlenet gateway start|merchant|keys …         (gateway/cli.ts)
+ *   settlenet gateway start|merchant|keys|user|totp … (gateway/cli.ts)
  *   settlenet report reconcile|threeway …           (gateway/cli.ts: the gateway's reports)
  *   settlenet bank start --config <file>            (bank-sim/cli.ts: the bank simulator)
  * Operating a network (scripts/operator/, one module per group; any JSON-RPC chain):

@@ -142,3 +142,45 @@ export interface OrderRecord {
   /** When the reconciler last compared the order with the node. */
   checkedAtMs?: number;
 }
+
+/** What a dashboard user may do (routes/dashboard, plugins/app/session.ts). */
+export const USER_ROLES = ["owner", "operator", "read-only"] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+/** A dashboard user of one merchant. E-mail addresses are unique across the gateway (sign-in names no merchant). */
+export interface UserRecord {
+  id: string;
+  merchantId: string;
+  /** Lower case. */
+  email: string;
+  role: UserRole;
+  /** "invited" until the invitation is accepted (no password or TOTP yet). */
+  status: "invited" | "active";
+  /** scrypt hash (domain/passwords.ts). */
+  password?: { alg: "scrypt"; N: number; r: number; p: number; salt: string; hash: string };
+  /** The base32 TOTP secret, sealed under the master key (context `user-totp:<id>`). */
+  totp?: SealedSecret;
+  /** The TOTP step of the last accepted code: that code and earlier ones are refused. */
+  totpLastStep?: number;
+  /** Consecutive failed sign-ins since the last success or lock-out. */
+  failures: number;
+  lockedUntilMs?: number;
+  createdAtMs: number;
+}
+
+/** A signed-in session; its key is the SHA-256 of the cookie's token (the token itself is never stored). */
+export interface SessionRecord {
+  userId: string;
+  merchantId: string;
+  createdAtMs: number;
+  lastSeenMs: number;
+  /** Absolute expiry, whatever the activity. */
+  expiresAtMs: number;
+}
+
+/** A pending invitation; its key is the SHA-256 of the one-time token. */
+export interface InvitationRecord {
+  userId: string;
+  merchantId: string;
+  expiresAtMs: number;
+}

@@ -1,8 +1,8 @@
 /**
  * Every route of the gateway, one folder per resource. Outside /v1: service status, metrics and the
  * OpenAPI document (service/), the bank's signed callbacks (bank/) and the admin API (admin/, under
- * /admin/v1 with an admin credential). The /v1 scope is the merchant
- * API: authentication → Idempotency-Key presence (money-moving POSTs) → per-merchant rate limit →
+ * /admin/v1 with an admin credential) and the dashboard's sessions, users and keys (dashboard/,
+ * under /dashboard/api). The /v1 scope is the merchant API: authentication (signature or session) → Idempotency-Key presence (money-moving POSTs) → per-merchant rate limit →
  * Idempotency-Key → the resource's route.
  */
 import type { FastifyInstance } from "fastify";
@@ -12,6 +12,7 @@ import { SettlenetError } from "../../core/errors.js";
 import { adminRoutes } from "./admin/index.js";
 import { balanceRoutes } from "./balance/index.js";
 import { bankRoutes } from "./bank/index.js";
+import { dashboardRoutes } from "./dashboard/index.js";
 import { disputeRoutes } from "./disputes/index.js";
 import { eventRoutes } from "./events/index.js";
 import { paymentRoutes } from "./payments/index.js";
@@ -27,8 +28,10 @@ import { webhookEndpointRoutes } from "./webhook-endpoints/index.js";
 export interface RoutesOptions {
   /** Per-merchant request budget of the /v1 scope. */
   rateLimit: { max: number; timeWindowMs: number };
-  /** Per client address budget of /v1, /admin/v1 and /metrics, applied before authentication (none if absent). */
+  /** Per client address budget of /v1, /admin/v1, /metrics and /dashboard/api, applied before authentication (none if absent). */
   addressRateLimit?: { max: number; timeWindowMs: number } | undefined;
+  /** Per client address budget of sign-ins and invitation acceptances. */
+  signInRateLimit: { max: number; timeWindowMs: number };
 }
 
 /** The per-address limit as an onRequest hook: it runs before authentication spends any work. */
@@ -50,7 +53,7 @@ function addressLimit(app: FastifyInstance, limit: RoutesOptions["addressRateLim
 const v1: FastifyPluginAsyncZod<RoutesOptions> = async (scope, options) => {
   const perAddress = addressLimit(scope, options.addressRateLimit);
   if (perAddress) scope.addHook("onRequest", perAddress);
-  scope.addHook("preValidation", scope.authenticate);
+  scope.addHook("preValidation", scope.authenticateMerchantApi);
   // Routes whose headers schema requires the key refuse a request without one before its body is
   // looked at, so the answer does not depend on what else is wrong with it.
   scope.addHook("preValidation", async (request) => {
@@ -93,11 +96,19 @@ const admin: FastifyPluginAsyncZod<Pick<RoutesOptions, "addressRateLimit"> & { a
   await scope.register(options.api ? adminRoutes : metricsRoutes);
 };
 
+/** The dashboard's own API (sessions, users, API keys); the console uses /v1 for the rest. */
+const dashboard: FastifyPluginAsyncZod<RoutesOptions> = async (scope, options) => {
+  const perAddress = addressLimit(scope, options.addressRateLimit);
+  if (perAddress) scope.addHook("onRequest", perAddress);
+  await scope.register(dashboardRoutes, { signInRateLimit: options.signInRateLimit });
+};
+
 /** Registers every route; the app's plugins (services, auth, idempotency, rate limit) come first. */
 export async function routes(app: FastifyInstance, options: RoutesOptions): Promise<void> {
   await app.register(serviceRoutes);
   await app.register(bankRoutes);
   await app.register(v1, { prefix: "/v1", ...options });
+  await app.register(dashboard, { prefix: "/dashboard/api", ...options });
   await app.register(admin, { prefix: "/admin/v1", api: true, addressRateLimit: options.addressRateLimit });
   await app.register(admin, { api: false, addressRateLimit: options.addressRateLimit });
 }

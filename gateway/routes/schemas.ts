@@ -69,5 +69,5 @@ export const problemResponses = {
   "5xx": { description: "Gateway or upstream failure: a problem document", content: { "application/problem+json": { schema: problemSchema } } },
 } as const;
 
-/** OpenAPI security requirement of the signed /v1 routes. */
-export const SIGNED = [{ keyId: [], timestamp: [], nonce: [], signature: [] }] as const;
+/** OpenAPI security requirement of the /v1 routes: the signed headers, or a dashboard session with its CSRF token. */
+export const SIGNED = [{ keyId: [], timestamp: [], nonce: [], signature: [] }, { sessionCookie: [], csrfToken: [] }] as const;

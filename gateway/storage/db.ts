@@ -14,6 +14,7 @@ import { LevelOrderRepository, orderIndexWrites } from "./orders.js";
 import { LevelMoneyRepository } from "./money.js";
 import { LevelReconcileLog } from "./reconcile.js";
 import { LevelIdempotencyStore, LevelNonceStore } from "./requests.js";
+import { LevelUserRepository } from "./users.js";
 import { LevelWebhookRepository } from "./webhooks.js";
 
 /** Everything the gateway persists, behind repositories. */
@@ -28,6 +29,8 @@ export interface GatewayStorage {
   webhooks: LevelWebhookRepository;
   /** The reconciler's repair log. */
   reconcile: LevelReconcileLog;
+  /** Dashboard users, sessions and invitations. */
+  users: LevelUserRepository;
   /** The hash-chained log of admin actions (each lands in the batch of the change it made). */
   audit: AuditLog;
   getMeta<T>(name: string): Promise<T | undefined>;
@@ -73,6 +76,7 @@ export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
     money: new LevelMoneyRepository(ctx),
     webhooks: new LevelWebhookRepository(ctx),
     reconcile: new LevelReconcileLog(ctx),
+    users: new LevelUserRepository(ctx, audit),
     audit,
     getMeta<T>(name: string) {
       return ctx.read(async () => (await spaces.meta.get(name)) as T | undefined);

@@ -42,6 +42,13 @@ import type { StorageContext as LevelContext, Sublevel, WriteOp } from "../../co
  * | webhookQueue      | nextAttemptAtMs(16) ! endpoint id ! event id        | "" (pending attempts)   |
  * | reconcile         | atMs(16) ! repair id                                | ReconcileRecord         |
  * | audit             | e!seq(16) / head (core/audit/log.ts)                | AuditEntry / head       |
+ * | users             | dashboard user id (usr_…)                           | UserRecord              |
+ * | usersByEmail      | e-mail (lower case)                                 | user id (unique)        |
+ * | usersByMerchant   | merchant id ! user id                               | "" (index)              |
+ * | sessions          | sha256(session token), hex                          | SessionRecord           |
+ * | sessionsByUser    | user id ! sha256(session token)                     | "" (ended with the user)|
+ * | invitations       | sha256(invitation token), hex                       | InvitationRecord        |
+ * | invitationsByUser | user id                                             | sha256(invitation token)|
  *
  * Events (with their `outbox` entry) and repair records are written in the same synced batch as the
  * order change that causes them (storage/orders.ts `update`, given them by domain/orders.ts), so an
@@ -85,6 +92,13 @@ export const KEYSPACES = [
   "webhookQueue",
   "reconcile",
   "audit",
+  "users",
+  "usersByEmail",
+  "usersByMerchant",
+  "sessions",
+  "sessionsByUser",
+  "invitations",
+  "invitationsByUser",
 ] as const;
 
 export type Keyspace = (typeof KEYSPACES)[number];

@@ -444,6 +444,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     const relayerKeyFile = join(dirOf("gateway"), "permit-relayer.json");
     if (!existsSync(custodianKeyFile)) await writeOperatorKeystore(custodianKeyFile, DEV_ACCOUNTS.institution(0).privateKey, passwordOf("gateway"), true);
     if (!existsSync(relayerKeyFile)) await writeOperatorKeystore(relayerKeyFile, DEV_ACCOUNTS.permitRelayer().privateKey, passwordOf("gateway"), true);
+    // One dashboard owner per merchant (also in a network provisioned before the dashboard), before the gateway holds its database.
+    await ensureDashboardOwners(gatewayConfig(), masterKey, root, provisioned.merchants);
     // Shared by the bank simulator (signs its callbacks) and the gateway (verifies them); derived, so nothing more to keep.
     const bankCallbackSecret = createHmac("sha256", masterKey).update("settlenet bank callbacks").digest("hex");
     // The bank's callers, each with its own HMAC secret (derived likewise): the gateway, and the launcher itself (opening reserves, the demo's checks).
@@ -564,6 +566,57 @@ async function openBankReserves(bankUrl: string, state: NetworkState, client: { 
   const response = await fetch(`${bankUrl}/v1/deposits`, { method: "POST", headers, body, signal: AbortSignal.timeout(10_000) });
   if (response.status !== 200 && response.status !== 201) {
     throw new SettlenetError("BANK_RESERVES_FAILED", `the bank simulator refused the custodian's opening reserves deposit (${response.status})`, { status: response.status });
+  }
+}
+
+/** Where the launcher keeps a merchant's dashboard owner: e-mail, password and TOTP secret (mode 0600). */
+export function dashboardOwnerFile(root: string, merchantId: string): string {
+  return join(root, "gateway", "dashboard", `${merchantId}.json`);
+}
+
+/** The e-mail address of a local merchant's dashboard owner. */
+export function dashboardOwnerEmail(merchantId: string): string {
+  return `owner@${merchantId}.example`;
+}
+
+/** How each merchant's dashboard owner signs in: its e-mail, and where its password and TOTP secret are (never the secrets). */
+export function dashboardSignIn(root: string, gatewayUrl: string, merchants: readonly { id: string }[]): string[] {
+  const [first] = merchants;
+  return [
+    `Dashboard sign-in (API ${gatewayUrl}/dashboard/api): e-mail, password from the owner's file (mode 0600), and the current TOTP code`,
+    ...merchants.map((m) => `  ${m.id.padEnd(12)} ${dashboardOwnerEmail(m.id).padEnd(28)} ${dashboardOwnerFile(root, m.id)}`),
+    `  code: npm run settlenet -- gateway totp --secret-file ${dashboardOwnerFile(root, first?.id ?? "tea-house")}`,
+  ];
+}
+
+/**
+ * Creates each merchant's dashboard owner that has no file yet, with a random password, and writes
+ * its sign-in (e-mail, password, TOTP secret) to a 0600 file: no banner prints them and no other
+ * process gets them in its environment. An owner whose file was deleted is left as it is.
+ */
+async function ensureDashboardOwners(config: { dataDir: string }, masterKey: string, root: string, merchants: readonly { id: string }[]): Promise<void> {
+  const missing = merchants.filter((m) => !existsSync(dashboardOwnerFile(root, m.id)));
+  if (missing.length === 0) return;
+  const { openGatewayStorage } = await import("../../gateway/storage/db.js");
+  const { gatewayDbDir } = await import("../../gateway/server.js");
+  const { createOwner } = await import("../../gateway/domain/users.js");
+  const { SecretBox, parseMasterKey } = await import("../../gateway/domain/secrets.js");
+  const storage = await openGatewayStorage(gatewayDbDir(config));
+  try {
+    const modules = { storage, secrets: new SecretBox(parseMasterKey(masterKey)), now: Date.now };
+    await mkdir(join(root, "gateway", "dashboard"), { recursive: true, mode: 0o700 });
+    for (const merchant of missing) {
+      const email = dashboardOwnerEmail(merchant.id);
+      if (await storage.users.byEmail(email)) continue;
+      const password = randomBytes(18).toString("base64url");
+      const owner = await createOwner(merchant.id, { email, password }, { actor: "local:launcher", role: "admin" }, modules, { invitationTtlSeconds: 3600 });
+      if (!("totpSecret" in owner)) continue;
+      const file = dashboardOwnerFile(root, merchant.id);
+      await writeFile(`${file}.tmp`, JSON.stringify({ email, password, totpSecret: owner.totpSecret, otpauthUri: owner.otpauthUri }, null, 2), { mode: 0o600 });
+      await rename(`${file}.tmp`, file);
+    }
+  } finally {
+    await storage.close();
   }
 }
 

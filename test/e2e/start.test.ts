@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { expect } from "chai";
 
 import { GatewayClient } from "../../gateway/client/client.js";
-import { PROJECT_ROOT, defaultPorts, endpointsOf, readNetworkState, trustNetworkCa, type NetworkState } from "../../scripts/lib/network.js";
+import { totpCode } from "../../gateway/domain/totp.js";
+import { PROJECT_ROOT, dashboardOwnerFile, defaultPorts, endpointsOf, readNetworkState, trustNetworkCa, type NetworkState } from "../../scripts/lib/network.js";
 import { DISPUTED_INDEX, LARGE_VALUE_AMOUNT, PAYOUT_AMOUNT, SCENARIO_SIZES, amountOf, planOf, runScenario, type Plan, type ScenarioSummary } from "../../scripts/lib/scenario.js";
 import { httpGet } from "../helpers/tls.js";
 
@@ -163,6 +164,25 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
     expect(environOf(join("gateway", "gateway.json")).join("\n")).to.include(state.masterKey);
     // Each serving process has its own certificate's key and trusts the CA; no process is given the CA's key.
     expect(environOf(join("bank", "bank.json"))).to.include(`NODE_EXTRA_CA_CERTS=${join(dir, "tls", "ca.pem")}`);
+
+    // Each merchant's dashboard owner: its sign-in in a 0600 file that the banner names with the
+    // e-mail, never printing the password or TOTP secret, which no process has in its environment.
+    for (const merchant of state.merchants) {
+      const file = dashboardOwnerFile(dir, merchant.id);
+      expect(statSync(file).mode & 0o777, file).to.equal(0o600);
+      const owner = JSON.parse(readFileSync(file, "utf8")) as { email: string; password: string; totpSecret: string };
+      expect(launcher.out()).to.include(owner.email).and.include(file);
+      expect(launcher.out()).to.not.include(owner.password);
+      expect(launcher.out()).to.not.include(owner.totpSecret);
+      for (const pid of processesUsing(dir)) expect(readFileSync(`/proc/${pid}/environ`, "utf8")).to.not.include(owner.password);
+    }
+    const firstOwner = JSON.parse(readFileSync(dashboardOwnerFile(dir, state.merchants[0]?.id ?? ""), "utf8")) as { email: string; password: string; totpSecret: string };
+    const signIn = await fetch(`https://127.0.0.1:${base + 20}/dashboard/api/session`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: firstOwner.email, password: firstOwner.password, totp: totpCode(firstOwner.totpSecret, Date.now()) }),
+    });
+    expect(signIn.status).to.equal(201);
 
     summary = await runScenario({ root: dir, endpoints: endpointsOf(defaultPorts(base), state), state, size: SCENARIO_SIZES.test, timeoutMs: 120_000 });
     const failed = summary.checks.filter((c) => !c.ok);

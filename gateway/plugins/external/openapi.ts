@@ -21,7 +21,8 @@ const apiDescription = (skewSeconds: number) => `Merchant API of a Settlenet gat
 Every /v1 request is signed with an API key: headers \`Settlenet-Key-Id\`, \`Settlenet-Timestamp\` (unix
 seconds, within ±${skewSeconds} s), \`Settlenet-Nonce\` (16-128 of [A-Za-z0-9_-], never reused within the window) and
 \`Settlenet-Signature\` = \`v1=\` + hex HMAC-SHA256(secret, METHOD + "\\n" + path?query + "\\n" + timestamp +
-"\\n" + nonce + "\\n" + hex sha256(body)). Every POST accepts \`Idempotency-Key\`. Errors are RFC 9457
+"\\n" + nonce + "\\n" + hex sha256(body)). The dashboard may instead send its session cookie with the
+session's CSRF token (x-csrf-token) and acts within its user's role. Every POST accepts \`Idempotency-Key\`. Errors are RFC 9457
 problem documents with a stable \`code\`:
 
 ${Object.entries(GATEWAY_CODES)
@@ -44,6 +45,7 @@ export const openApiPlugin = fp<OpenApiOptions>(
           { name: "bank", description: "Callbacks of the custodian bank" },
           { name: "webhooks", description: "Webhook endpoints and their delivery logs (Standard Webhooks)" },
           { name: "events", description: "The merchant's event log" },
+          { name: "dashboard", description: "Dashboard sign-in, sessions, users and API keys (session cookie)" },
         ],
         components: {
           securitySchemes: {
@@ -51,6 +53,8 @@ export const openApiPlugin = fp<OpenApiOptions>(
             timestamp: { type: "apiKey", in: "header", name: "Settlenet-Timestamp", description: `Unix seconds, within ±${options.clockSkewSeconds} s of the gateway` },
             nonce: { type: "apiKey", in: "header", name: "Settlenet-Nonce", description: "Unique per key within the time window" },
             signature: { type: "apiKey", in: "header", name: "Settlenet-Signature", description: "v1=<hex HMAC-SHA256 of the canonical request>" },
+            sessionCookie: { type: "apiKey", in: "cookie", name: "__Host-settlenet_session", description: "Dashboard session (POST /dashboard/api/session); acts for the user's merchant within its role" },
+            csrfToken: { type: "apiKey", in: "header", name: "x-csrf-token", description: "The session's CSRF token (given at sign-in and by GET /dashboard/api/session); required with the cookie on every request that changes state" },
             adminBearer: { type: "http", scheme: "bearer", description: "Admin credential `<id>.<secret>` (settlenet gateway admin credential add); never a merchant's API key" },
           },
         },

@@ -1,6 +1,7 @@
 /**
  * The admin API (`/admin/v1`, admin credential required, never a merchant's API key): API keys
- * (create, rotate, revoke, list), merchant suspension and reactivation while the gateway runs, and the
+ * (create, rotate, revoke, list), merchant suspension and reactivation while the gateway runs, a
+ * merchant's dashboard owner, and the
  * audit log in which each of these changes lands with the admin who made it.
  */
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
@@ -8,6 +9,7 @@ import { z } from "zod";
 
 import { SettlenetError } from "../../../core/errors.js";
 import { createApiKey, listApiKeys, merchantIdSchema, revokeApiKey, rotateApiKeys, setMerchantStatus } from "../../domain/merchants.js";
+import { createOwner, emailSchema, passwordSchema } from "../../domain/users.js";
 import { adminOf } from "../../plugins/app/admin.js";
 
 const ADMIN = [{ adminBearer: [] }] as const;
@@ -78,6 +80,28 @@ export const adminRoutes: FastifyPluginAsyncZod = async (app) => {
     "/merchants/:merchant/keys/:keyId/revoke",
     { schema: { tags, security: ADMIN, operationId: "adminRevokeKey", summary: "Revoke an API key at once", params: keyParam } },
     async (request) => revokeApiKey(request.params.merchant, request.params.keyId, act(request)),
+  );
+
+  app.post(
+    "/merchants/:merchant/owners",
+    {
+      schema: {
+        tags,
+        security: ADMIN,
+        operationId: "adminCreateOwner",
+        summary: "A dashboard owner for the merchant: invited (the one-time token in this answer), or with a password, enrolled (the otpauth:// URI in this answer)",
+        params: merchantParam,
+        body: z.strictObject({ email: emailSchema, password: passwordSchema.optional() }),
+      },
+    },
+    async (request, reply) => {
+      await existing(request.params.merchant);
+      const { storage, secrets, now } = app.adminModules;
+      const created = await createOwner(request.params.merchant, request.body, adminOf(request), { storage, secrets, now }, app.dashboard.options);
+      // The TOTP secret leaves only inside the otpauth:// URI.
+      const { totpSecret: _secret, ...shown } = "totpSecret" in created ? created : { ...created, totpSecret: undefined };
+      return reply.status(201).send(shown);
+    },
   );
 
   app.get(

@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance } from "fastify";
 import { authPlugin } from "../../../gateway/plugins/app/auth.js";
 import { idempotencyPlugin } from "../../../gateway/plugins/app/idempotency.js";
 import { jobsPlugin } from "../../../gateway/plugins/app/jobs.js";
+import { sessionPlugin } from "../../../gateway/plugins/app/session.js";
 import { contentTypePlugin } from "../../../gateway/plugins/external/content-type.js";
 
 /** The error `register` leads to once the app loads its plugins. */
@@ -30,6 +31,7 @@ describe("gateway plugins: each declares what it depends on", function () {
       ["idempotency", "auth", (app) => void app.register(idempotencyPlugin, unused)],
       ["idempotency", "auth", (app) => void app.register(contentTypePlugin).register(idempotencyPlugin, unused)],
       ["jobs", "services", (app) => void app.register(jobsPlugin, unused)],
+      ["session", "auth", (app) => void app.register(sessionPlugin, unused)],
     ];
     for (const [plugin, dependency, register] of cases) {
       const error = await loadError(register);

@@ -103,22 +103,29 @@ describe("gateway: OpenAPI document and docs", function () {
       "post /v1/payments/{id}/fulfilment",
       "post /v1/payments/{id}/refunds",
       "post /v1/payments/{id}/cancel",
+      "post /dashboard/api/session",
+      "get /dashboard/api/session",
+      "delete /dashboard/api/session",
     ]);
   });
 
-  it("documents the signed headers, Idempotency-Key, bodies and problem responses of /v1", function () {
+  it("documents the signed headers or the session, Idempotency-Key, bodies and problem responses of /v1", function () {
     expect(doc.components.securitySchemes["adminBearer"]).to.deep.include({ type: "http", scheme: "bearer" });
     expect(Object.values(doc.components.securitySchemes).flatMap((s) => ("name" in s ? [s.name] : [])).sort()).to.deep.equal([
       "Settlenet-Key-Id",
       "Settlenet-Nonce",
       "Settlenet-Signature",
       "Settlenet-Timestamp",
+      "__Host-settlenet_session",
+      "x-csrf-token",
     ]);
+    expect(doc.components.securitySchemes["sessionCookie"]).to.deep.include({ type: "apiKey", in: "cookie" });
     for (const [path, item] of Object.entries(doc.paths)) {
       if (!path.startsWith("/v1/")) continue;
       for (const [method, op] of Object.entries(item)) {
         if (!op) continue;
-        expect(op.security, `${method} ${path}`).to.deep.equal([{ keyId: [], timestamp: [], nonce: [], signature: [] }]);
+        // Either the signed headers or a dashboard session with its CSRF token.
+        expect(op.security, `${method} ${path}`).to.deep.equal([{ keyId: [], timestamp: [], nonce: [], signature: [] }, { sessionCookie: [], csrfToken: [] }]);
         expect(Object.keys(op.responses), `${method} ${path}`).to.include.members(["4XX", "5XX"]);
         if (method === "post") {
           expect(op.parameters?.map((p) => p.name), `${method} ${path}`).to.include("idempotency-key");
