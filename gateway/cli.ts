@@ -244,7 +244,8 @@ async function viaAdminApi(config: GatewayConfig, call: NonNullable<AdminCommand
     throw new SettlenetError("ADMIN_TOKEN_MISSING", `the gateway is running (its database is locked): give an admin credential with --admin-token-file or ${ADMIN_TOKEN_ENV}`, {});
   }
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${config.port}/admin/v1${call.path}`;
+  // HTTPS when the gateway serves it (the CLI trusts a private CA through NODE_EXTRA_CA_CERTS, as every client here).
+  const url = `${serverUrl(host, config.port, config.tls !== undefined)}/admin/v1${call.path}`;
   const response = await fetch(url, {
     method: call.method,
     headers: { authorization: `Bearer ${token}`, ...(call.body !== undefined ? { "content-type": "application/json" } : {}) },

@@ -2,10 +2,11 @@
  * The gateway over HTTPS: given a certificate and key it serves TLS only; a merchant's client
  * (gateway/client) reaches it once the issuing CA is trusted, a client that does not trust the CA is
  * refused at the handshake, and plain HTTP to the port gets no answer. The gateway as
- * `settlenet gateway start` runs it (startGateway from a parsed gateway.json) reports an https URL.
+ * `settlenet gateway start` runs it (startGateway from a parsed gateway.json) reports an https URL, and
+ * the admin CLI reaches it over HTTPS.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -13,6 +14,7 @@ import { expect } from "chai";
 import { pino } from "pino";
 
 import { writeDeployment } from "../../core/protocol/deployment.js";
+import { ADMIN_TOKEN_ENV, gatewayCommand } from "../../gateway/cli.js";
 import { parseGatewayConfig } from "../../gateway/config.js";
 import { startGateway } from "../../gateway/server.js";
 
@@ -67,6 +69,26 @@ describe("gateway over HTTPS", function () {
     } finally {
       untrust();
     }
+  });
+
+  it("is reached over HTTPS by the admin CLI while it runs (its database locked)", async function () {
+    const [shop] = gw.merchants as [TestMerchant];
+    const configFile = join(gw.dir, "gateway-tls.json");
+    const port = Number(new URL(base).port);
+    const config = { port, dataDir: ".", nodeUrl: "http://127.0.0.1:9", rpcUrl: chain.url, deploymentFile: "d.json", masterKeyEnv: "GW_TLS_CLI_MASTER_KEY", admin: { credentialsFile: join(gw.dir, "admin-credentials.json") }, tls: { certFile: certs.cert, keyFile: certs.key } };
+    await writeFile(configFile, JSON.stringify(config));
+    const passwordFile = join(dir, "owner-password");
+    await writeFile(passwordFile, "a long enough password\n", { mode: 0o600 });
+    const lines: string[] = [];
+    const untrust = await trustCa(certs.ca);
+    process.env[ADMIN_TOKEN_ENV] = gw.adminToken;
+    try {
+      await gatewayCommand(["user", "create-owner", "--merchant", shop.id, "--email", "tls-owner@shop.example", "--password-file", passwordFile, "--config", configFile], (line) => lines.push(line));
+    } finally {
+      delete process.env[ADMIN_TOKEN_ENV];
+      untrust();
+    }
+    expect((JSON.parse(lines.join("\n")) as { user: { email: string } }).user.email).to.equal("tls-owner@shop.example");
   });
 
   it("starts from a gateway.json with tls (paths relative to the file) and answers at an https URL", async function () {
