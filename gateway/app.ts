@@ -11,6 +11,8 @@
  *
  * Each plugin declares the plugins it depends on, so a wrong order fails at start.
  */
+import { fileURLToPath } from "node:url";
+
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { Registry } from "prom-client";
@@ -26,6 +28,9 @@ import { contentTypePlugin } from "./plugins/external/content-type.js";
 import { openApiPlugin } from "./plugins/external/openapi.js";
 import { rateLimitPlugin } from "./plugins/external/rate-limit.js";
 import { routes } from "./routes/index.js";
+
+/** Where `npm run console:build` writes the console. */
+export const CONSOLE_DIST = fileURLToPath(new URL("../console/dist", import.meta.url));
 
 export type { GatewayAppModules, GatewayAppOptions, GatewayMoneyModules } from "./options.js";
 
@@ -83,6 +88,12 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   await app.register(idempotencyPlugin, { ttlSeconds: options.idempotencyTtlSeconds, modules: { storage, secrets, now } });
   await app.register(jobsPlugin, { options, modules: { ...modules, now, metrics } });
 
-  await app.register(routes, { rateLimit: options.rateLimit, addressRateLimit: options.addressRateLimit });
+  await app.register(routes, {
+    rateLimit: options.rateLimit,
+    addressRateLimit: options.addressRateLimit,
+    checkoutRateLimit: options.checkoutRateLimit ?? { max: 300, timeWindowMs: 60_000 },
+    consoleDir: options.consoleDir ?? CONSOLE_DIST,
+    publicUrl: options.publicUrl,
+  });
   return app;
 }

@@ -1,17 +1,21 @@
 /**
  * Every route of the gateway, one folder per resource. Outside /v1: service status, metrics and the
  * OpenAPI document (service/), the bank's signed callbacks (bank/) and the admin API (admin/, under
- * /admin/v1 with an admin credential). The /v1 scope is the merchant
+ * /admin/v1 with an admin credential), the hosted checkout's public routes (checkout/, under
+ * /v1/checkout, the payer's signatures being the authority) and the console's pages (console/). The
+ * /v1 scope is the merchant
  * API: authentication → Idempotency-Key presence (money-moving POSTs) → per-merchant rate limit →
  * Idempotency-Key → the resource's route.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 
 import { SettlenetError } from "../../core/errors.js";
 import { adminRoutes } from "./admin/index.js";
 import { balanceRoutes } from "./balance/index.js";
 import { bankRoutes } from "./bank/index.js";
+import { checkoutRoutes } from "./checkout/index.js";
+import { consoleRoutes } from "./console/index.js";
 import { disputeRoutes } from "./disputes/index.js";
 import { eventRoutes } from "./events/index.js";
 import { paymentRoutes } from "./payments/index.js";
@@ -29,6 +33,19 @@ export interface RoutesOptions {
   rateLimit: { max: number; timeWindowMs: number };
   /** Per client address budget of /v1, /admin/v1 and /metrics, applied before authentication (none if absent). */
   addressRateLimit?: { max: number; timeWindowMs: number } | undefined;
+  /** Per client address budget of the hosted checkout's public routes. */
+  checkoutRateLimit: { max: number; timeWindowMs: number };
+  /** The console's build output, served at /checkout/:id, /dashboard and /assets/. */
+  consoleDir: string;
+  /** The gateway's URL as payers reach it (default: the request's protocol and Host). */
+  publicUrl?: string | undefined;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The hosted checkout page of payment `id`, as the payer opens it. */
+    checkoutUrl: (request: FastifyRequest, id: string) => string;
+  }
 }
 
 /** The per-address limit as an onRequest hook: it runs before authentication spends any work. */
@@ -95,9 +112,13 @@ const admin: FastifyPluginAsyncZod<Pick<RoutesOptions, "addressRateLimit"> & { a
 
 /** Registers every route; the app's plugins (services, auth, idempotency, rate limit) come first. */
 export async function routes(app: FastifyInstance, options: RoutesOptions): Promise<void> {
+  const base = options.publicUrl?.replace(/\/+$/, "");
+  app.decorate("checkoutUrl", (request: FastifyRequest, id: string) => `${base ?? `${request.protocol}://${request.host}`}/checkout/${id}`);
   await app.register(serviceRoutes);
   await app.register(bankRoutes);
   await app.register(v1, { prefix: "/v1", ...options });
+  await app.register(checkoutRoutes, { prefix: "/v1/checkout", rateLimit: options.checkoutRateLimit });
+  await app.register(consoleRoutes, { dir: options.consoleDir });
   await app.register(admin, { prefix: "/admin/v1", api: true, addressRateLimit: options.addressRateLimit });
   await app.register(admin, { api: false, addressRateLimit: options.addressRateLimit });
 }
