@@ -9,14 +9,15 @@ import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 
 import { expect } from "chai";
-import { Wallet, type HDNodeWallet } from "ethers";
+import { Wallet, parseEther, type HDNodeWallet } from "ethers";
 import type { Browser, Page } from "playwright-core";
 import { pino } from "pino";
 
 import { MoneyChain } from "../../gateway/adapters/money-chain.js";
 import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
 import { devWallet } from "../helpers/chain.js";
-import { freePort, launchNetwork, type TestNetwork } from "../helpers/network.js";
+import { freePort, launchNetwork, postJson, waitFor, waitForOperation, type TestNetwork } from "../helpers/network.js";
+import { randomRef, signedTokenOp, tokenOperationIdOf } from "../helpers/tokens.js";
 import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
 import { PHONE, launchChromium, walletPage, type WatchedPage } from "./browser.js";
 
@@ -46,7 +47,8 @@ describe("console: hosted checkout in Chromium (chain, node, gateway)", function
   before(async function () {
     const consoleBuild = await ensureConsoleBuilt();
     if (!consoleBuild.built) throw new Error(`the console did not build:\n${consoleBuild.output}`);
-    net = await launchNetwork({ institutions: 1, regulator: false, merchants: 1, payers: 1 });
+    // Payers: 0 pays, 1 has no allowance to the escrow (permit first), 2 gets frozen.
+    net = await launchNetwork({ institutions: 1, regulator: false, merchants: 1, payers: 3 });
     const node = net.nodes[0];
     if (!node) throw new Error("no node");
     chainId = BigInt(net.scenario.deployment.chainId);
@@ -81,8 +83,8 @@ describe("console: hosted checkout in Chromium (chain, node, gateway)", function
     await net?.stop();
   });
 
-  const create = async (ref: string, overrides: Record<string, unknown> = {}) => {
-    const res = await signedInject<Created>(gw.app, merchant, "POST", "/v1/payments", paymentBody(payer.address, ref, { description: "Longjing tea, 250 g", ...overrides }));
+  const create = async (ref: string, overrides: Record<string, unknown> = {}, from: Wallet | HDNodeWallet = payer) => {
+    const res = await signedInject<Created>(gw.app, merchant, "POST", "/v1/payments", paymentBody(from.address, ref, { description: "Longjing tea, 250 g", ...overrides }));
     expect(res.status, JSON.stringify(res.body)).to.equal(201);
     return res.body;
   };
@@ -166,5 +168,50 @@ describe("console: hosted checkout in Chromium (chain, node, gateway)", function
     expect(await page.getByRole("heading", { level: 1 }).textContent()).to.equal("向 merchant-0 付款");
     expect(await page.getByLabel("金额").textContent()).to.equal("¥1,234,567.89");
     expect(await page.evaluate<string>("document.documentElement.lang")).to.equal("zh-CN");
+  });
+
+  it("offers the permit first when the escrow may not collect from the payer, then pays", async function () {
+    const s = net.scenario;
+    const newcomer = s.payers[1] as Wallet | HDNodeWallet;
+    // Take the onboarding's allowance away (the payer sends this one transaction itself, with gas from governance).
+    await (await s.admin.sendTransaction({ to: newcomer.address, value: parseEther("1") })).wait();
+    await (await s.token.connect(newcomer).approve(s.deployment.contracts.escrow, 0n)).wait();
+    expect(await s.token.allowance(newcomer.address, s.deployment.contracts.escrow)).to.equal(0n);
+
+    const order = await create("tea-5", {}, newcomer);
+    const { page } = await open(order.checkoutUrl, newcomer);
+    await page.getByRole("button", { name: "Connect wallet" }).click();
+    expect(await page.getByRole("button", { name: /Sign and pay/ }).count()).to.equal(0);
+    await page.getByRole("button", { name: "Allow the escrow" }).click();
+    await page.getByText("The escrow may now collect from your account.").waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect(await s.token.allowance(newcomer.address, s.deployment.contracts.escrow)).to.equal(2n ** 256n - 1n);
+    await page.getByRole("button", { name: "Sign and pay ¥100.00" }).click();
+    await waitForStatus(page, "held");
+  });
+
+  it("tells the payer, in words, that the account is frozen or the balance too small, and offers no signature", async function () {
+    const s = net.scenario;
+    const frozen = s.payers[2] as Wallet | HDNodeWallet;
+    const op = await signedTokenOp(s, s.regulator, { kind: "freeze", account: frozen.address, frozen: true, reason: randomRef() });
+    expect((await postJson(`${net.nodes[0]?.apiUrl}/v1/operations`, op)).status).to.equal(202);
+    await waitForOperation(net.nodes, tokenOperationIdOf(s, op), "executed", SHOWN_WITHIN_MS);
+    await waitFor("the freeze on-chain", async () => s.token.isFrozen(frozen.address));
+
+    const frozenOrder = await create("tea-6", {}, frozen);
+    const first = await open(frozenOrder.checkoutUrl, frozen);
+    await first.page.getByRole("button", { name: "Connect wallet" }).click();
+    await first.page.getByText("The paying account is frozen by a regulator; it cannot pay now. Contact your bank.").waitFor();
+    expect(await first.page.getByRole("button", { name: /Sign and pay/ }).count()).to.equal(0);
+    first.check();
+    await first.close();
+
+    const tooMuch = await create("tea-7", { amount: "100000000000" });
+    const { page, walletCalls } = await open(tooMuch.checkoutUrl, payer);
+    await page.getByRole("button", { name: "Connect wallet" }).click();
+    const alert = page.getByRole("alert");
+    await alert.waitFor();
+    expect(await alert.textContent()).to.match(/^Insufficient balance: your account holds ¥[0-9,]+\.\d\d, less than the ¥1,000,000,000\.00 to pay\.$/);
+    expect(await page.getByRole("button", { name: /Sign and pay/ }).count()).to.equal(0);
+    expect(walletCalls).to.not.include("eth_signTypedData_v4");
   });
 });
