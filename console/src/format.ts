@@ -31,13 +31,6 @@ export function formatMinorUnits(amount: string | bigint, decimals: number, curr
   return number.startsWith("-") ? `-${symbol}${number.slice(1)}` : `${symbol}${number}`;
 }
 
-/** Compares two amounts in minor units (decimal strings) without floats. */
-export function compareMinorUnits(a: string, b: string): -1 | 0 | 1 {
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /** A period in seconds as its largest whole unit and count, for the message catalogue. */
 export function durationParts(seconds: number): { unit: "day" | "hour" | "minute" | "second"; count: number } {
   if (seconds >= 86_400 && seconds % 86_400 === 0) return { unit: "day", count: seconds / 86_400 };

@@ -27,7 +27,7 @@ export interface CheckoutPayment {
   token: TokenDeployment;
   expired: boolean;
   typedData: TypedDataPayload | null;
-  payerAccount: { balance: bigint; allowanceSufficient: boolean; frozen: boolean } | null;
+  payerAccount: { balanceSufficient: boolean; allowanceSufficient: boolean; frozen: boolean } | null;
   actions: Record<PayerAction, boolean>;
 }
 
@@ -60,7 +60,7 @@ export class CheckoutService {
         money.allowance(token, order.terms.payer, this.options.deployment.contracts.escrow),
         money.isFrozen(token.address, order.terms.payer),
       ]);
-      payerAccount = { balance, allowanceSufficient: allowance >= BigInt(order.amount), frozen };
+      payerAccount = { balanceSufficient: balance >= BigInt(order.amount), allowanceSufficient: allowance >= BigInt(order.amount), frozen };
     }
     const held = order.status === "held" && !order.fulfilment;
     const reclaim = held && money !== undefined && order.onChain !== undefined && (await money.now()) > BigInt(order.onChain.deadline);
@@ -97,7 +97,8 @@ export class CheckoutService {
       const amount = BigInt(order.amount);
       const balance = await money.balanceOf(token, payer);
       if (balance < amount) {
-        throw new SettlenetError("PAYER_INSUFFICIENT_BALANCE", `the payer's balance ${balance} is smaller than the amount ${amount}`, { balance: balance.toString(), amount: amount.toString() });
+        // The balance itself is not told: whoever holds the link would learn it.
+        throw new SettlenetError("PAYER_INSUFFICIENT_BALANCE", `the payer's balance is smaller than the amount ${amount}`, { amount: amount.toString() });
       }
       if ((await money.allowance(token, payer, this.options.deployment.contracts.escrow)) < amount) {
         throw new SettlenetError("PAYER_ALLOWANCE_MISSING", "the escrow may not take the amount from the payer yet: sign the permit first", { amount: amount.toString() });

@@ -210,8 +210,48 @@ describe("console: hosted checkout in Chromium (chain, node, gateway)", function
     await page.getByRole("button", { name: "Connect wallet" }).click();
     const alert = page.getByRole("alert");
     await alert.waitFor();
-    expect(await alert.textContent()).to.match(/^Insufficient balance: your account holds ¥[0-9,]+\.\d\d, less than the ¥1,000,000,000\.00 to pay\.$/);
+    expect(await alert.textContent()).to.equal("Insufficient balance: your account holds less than the ¥1,000,000,000.00 to pay. Top it up and try again.");
     expect(await page.getByRole("button", { name: /Sign and pay/ }).count()).to.equal(0);
     expect(walletCalls).to.not.include("eth_signTypedData_v4");
+  });
+
+  /** Pays `order` through its page as `from` and leaves the page showing it held. */
+  const payThroughPage = async (order: Created, from: Wallet | HDNodeWallet = payer) => {
+    const { page } = await open(order.checkoutUrl, from);
+    await page.getByRole("button", { name: "Connect wallet" }).click();
+    await page.getByRole("button", { name: /^Sign and pay/ }).click();
+    await waitForStatus(page, "held");
+    return page;
+  };
+
+  it("lets the payer open a dispute with a reason and shows the payment disputed", async function () {
+    const page = await payThroughPage(await create("tea-8"));
+    await page.getByLabel("Reason for the dispute").fill("The tea never arrived");
+    await page.getByRole("button", { name: "Open a dispute" }).click();
+    await waitForStatus(page, "disputed");
+    const actions = await gw.storage.money.payerActionsOf((await gw.storage.orders.getByMerchantOrderId(merchant.id, "tea-8"))?.id ?? "");
+    expect(actions.map((a) => [a.action, a.reason])).to.deep.equal([["dispute", "The tea never arrived"]]);
+  });
+
+  it("lets the payer take the money back once the fulfilment period has passed in chain time", async function () {
+    const order = await create("tea-9", { fulfilmentPeriod: 60 });
+    const page = await payThroughPage(order);
+    expect(await page.getByRole("button", { name: "Take my money back" }).count()).to.equal(0);
+    const { provider } = net.chain;
+    const latest = await provider.getBlock("latest");
+    await provider.send("evm_setNextBlockTimestamp", [(latest?.timestamp ?? 0) + 120]);
+    await provider.send("evm_mine", []);
+    const reclaim = page.getByRole("button", { name: "Take my money back" });
+    await reclaim.waitFor({ timeout: SHOWN_WITHIN_MS });
+    await reclaim.click();
+    await waitForStatus(page, "reclaimed");
+    expect(await statusOf(page).textContent()).to.equal("Returned to you");
+  });
+
+  it("serves the dashboard's frame in both languages", async function () {
+    const { page } = await open(`${baseUrl}/dashboard`, payer);
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).to.equal("Merchant dashboard");
+    await page.getByLabel("Language").selectOption("zh-CN");
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).to.equal("商户后台");
   });
 });

@@ -9,7 +9,7 @@ import { useEffect, useState } from "react";
 
 import { ApiError, checkoutApi, type CheckoutAction, type CheckoutView } from "../api/checkout.ts";
 import { Alert } from "../components/Alert.tsx";
-import { compareMinorUnits, durationParts, formatMinorUnits } from "../format.ts";
+import { durationParts, formatMinorUnits } from "../format.ts";
 import { useI18n } from "../i18n/i18n.tsx";
 import type { MessageKey } from "../i18n/messages.ts";
 import { WalletError, hasWallet, onAccountsChanged, requestAccount, signTypedData, walletChainId } from "../wallet/eip1193.ts";
@@ -50,7 +50,7 @@ export function CheckoutPage({ id }: { id: string }) {
       if (error.code === "NETWORK") return t("error.network");
       if (error.code === "WRONG_NETWORK") return t("wallet.wrongNetwork", { actual: String(error.meta["actual"]), expected: String(error.meta["expected"]) });
       if (error.code === "PAYER_INSUFFICIENT_BALANCE") {
-        return t("error.PAYER_INSUFFICIENT_BALANCE", { balance: money(String(error.meta["balance"] ?? "0")), amount: money(String(error.meta["amount"] ?? view?.amount ?? "0")) });
+        return t("error.PAYER_INSUFFICIENT_BALANCE", { amount: money(String(error.meta["amount"] ?? view?.amount ?? "0")) });
       }
       const key = `error.${error.code}` as MessageKey;
       if (key in KNOWN_ERRORS) return t(key);
@@ -120,7 +120,7 @@ export function CheckoutPage({ id }: { id: string }) {
   const wrongAccount = account !== undefined && account.toLowerCase() !== view.payer.toLowerCase();
   const awaiting = view.status === "awaiting_authorization" && !view.expired;
   const payerAccount = view.payerAccount;
-  const short = payerAccount !== null && compareMinorUnits(payerAccount.balance, view.amount) < 0;
+  const short = payerAccount !== null && !payerAccount.balanceSufficient;
   const canAct = account !== undefined && !wrongAccount && !busy;
 
   return (
@@ -191,7 +191,7 @@ export function CheckoutPage({ id }: { id: string }) {
           {awaiting && account !== undefined && !wrongAccount && payerAccount ? (
             <>
               {payerAccount.frozen ? <Alert text={t("error.ACCOUNT_FROZEN")} /> : null}
-              {short ? <Alert text={t("error.insufficient", { balance: money(payerAccount.balance), amount: money(view.amount) })} /> : null}
+              {short ? <Alert text={t("error.PAYER_INSUFFICIENT_BALANCE", { amount: money(view.amount) })} /> : null}
               {!payerAccount.frozen && !short && !payerAccount.allowanceSufficient ? (
                 <>
                   <p>{t("pay.permit.explain")}</p>

@@ -55,7 +55,7 @@ export function checkoutViewOf(p: CheckoutPayment): CheckoutView {
     },
     fulfilBy: order.status === "held" && order.onChain ? iso(order.onChain.deadline * 1000) : null,
     typedData: p.typedData,
-    payerAccount: p.payerAccount ? { ...p.payerAccount, balance: p.payerAccount.balance.toString() } : null,
+    payerAccount: p.payerAccount,
     actions: p.actions,
     lastError: order.lastError ? { code: order.lastError.code, message: order.lastError.message } : null,
   };

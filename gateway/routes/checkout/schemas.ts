@@ -48,7 +48,7 @@ export const checkoutView = z.object({
   typedData: checkoutTypedData.nullable().describe("What the payer signs to pay; present while the payment awaits authorization"),
   payerAccount: z
     .object({
-      balance: z.string(),
+      balanceSufficient: z.boolean().describe("Whether the payer's balance covers the amount (the balance itself is not shown: whoever holds the link would see it)"),
       allowanceSufficient: z.boolean().describe("Whether the escrow may take the amount; if not, sign the permit first"),
       frozen: z.boolean(),
     })

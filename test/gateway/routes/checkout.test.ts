@@ -70,7 +70,7 @@ describe("gateway: hosted checkout routes and console pages", function () {
     expect(body).to.include({ object: "checkout", id: created.id, status: "awaiting_authorization", merchantOrderId: "co-1", amount: "10000", currency: "CNY", decimals: 2, expired: false });
     expect(body.merchantName).to.be.a("string").and.not.empty;
     expect(body.terms.fulfilmentPeriodSeconds).to.be.above(0);
-    expect(body.payerAccount).to.deep.equal({ balance: "1000000", allowanceSufficient: true, frozen: false });
+    expect(body.payerAccount).to.deep.equal({ balanceSufficient: true, allowanceSufficient: true, frozen: false });
     expect(body.typedData?.primaryType).to.equal("Payment");
     expect(body.actions).to.deep.equal({ confirm: false, dispute: false, reclaim: false });
   });
@@ -98,7 +98,9 @@ describe("gateway: hosted checkout routes and console pages", function () {
     const bigData = (await view(big.id)).json<CheckoutView>().typedData;
     if (!bigData) throw new Error("no typed data");
     const tooMuch = await gw.app.inject({ method: "POST", url: `/v1/checkout/${big.id}/authorization`, payload: { signature: await payer.signTypedData(bigData.domain, bigData.types, bigData.message) } });
-    expect(tooMuch.json()).to.include({ code: "PAYER_INSUFFICIENT_BALANCE" });
+    expect(tooMuch.json()).to.include({ code: "PAYER_INSUFFICIENT_BALANCE", amount: "1000001" });
+    expect(tooMuch.json()).to.not.have.property("balance");
+    expect((await view(big.id)).json<CheckoutView>().payerAccount?.balanceSufficient).to.equal(false);
 
     const soon = await create("co-4", { expiresIn: 60 });
     const soonData = (await view(soon.id)).json<CheckoutView>().typedData;
