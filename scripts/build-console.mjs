@@ -1,6 +1,7 @@
 // Builds the console (console/, React + Vite) into console/dist, which the gateway serves at
-// /checkout and /dashboard. Run by `npm install` (postinstall), `npm run console:build`, and by
-// `npm start` and the browser tests with --if-missing. Vite needs a newer Node than npm may run on:
+// /checkout and /dashboard. Run by `npm install` (postinstall, --if-available: an install without dev
+// dependencies goes on without it), `npm run console:build`, and by `npm start` and the browser tests
+// with --if-missing. Vite needs a newer Node than npm may run on:
 // under an older one this re-runs itself with the project's pinned runtime (node_modules/.bin/node).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -23,6 +24,15 @@ if ((major ?? 0) < 22 && !(major === 20 && (minor ?? 0) >= 19)) {
   process.exit(result.status ?? 1);
 }
 
-const { build } = await import("vite");
+let vite;
+try {
+  vite = await import("vite");
+} catch {
+  // An install without dev dependencies (--omit=dev) has no Vite: the gateway then answers 503 on its pages.
+  const message = "settlenet: Vite is not installed (an install without dev dependencies?): the console is not built; the gateway's /checkout and /dashboard answer 503 until `npm run console:build` runs with dev dependencies";
+  console.warn(message);
+  process.exit(process.argv.includes("--if-available") ? 0 : 1);
+}
+const { build } = vite;
 await build({ configFile: join(root, "console", "vite.config.ts"), logLevel: "warn" });
 console.log(`settlenet: console built into ${join("console", "dist")}`);
