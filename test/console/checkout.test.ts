@@ -103,7 +103,7 @@ describe("console: hosted checkout in Chromium (chain, node, gateway)", function
 
     expect(await page.getByRole("heading", { level: 1 }).textContent()).to.equal("Pay merchant-0");
     expect(await page.getByLabel("Amount").textContent()).to.equal("¥100.00");
-    expect(await page.getByText("The merchant must fulfil the order within 7 day(s)").count()).to.equal(1);
+    expect(await page.getByText("The merchant must fulfil the order within 7 days of your payment; if it does not, you can take your money back.").count()).to.equal(1);
     expect(await statusOf(page).getAttribute("data-status")).to.equal("awaiting_authorization");
     // Phone width: nothing wider than the screen.
     expect(await page.evaluate<number>("document.documentElement.scrollWidth")).to.be.at.most(PHONE.width);

@@ -39,6 +39,7 @@ describe("console: message catalogue", function () {
     expect(Object.keys(zhCN).sort()).to.deep.equal(Object.keys(en).sort());
     const placeholders = (text: string) => (text.match(/\{\w+\}/g) ?? []).sort();
     for (const key of Object.keys(en) as (keyof typeof en)[]) expect(placeholders(CATALOGUES["zh-CN"][key]), key).to.deep.equal(placeholders(en[key]));
+    expect(translate("en", "duration.day", { count: 7 })).to.equal("7 days");
   });
 
   it("fills in placeholders", function () {

@@ -36,10 +36,13 @@ export function CheckoutPage({ id }: { id: string }) {
   useEffect(() => onAccountsChanged((accounts) => setAccount(accounts[0])), []);
 
   const view = query.data;
+  const status = view?.status;
+  // A notice about a submission is over once the payment's state moves on.
+  useEffect(() => setNotice(undefined), [status]);
   const money = (amount: string) => (view ? formatMinorUnits(amount, view.decimals, view.currency) : amount);
   const period = (seconds: number) => {
     const { unit, count } = durationParts(seconds);
-    return t(`duration.${unit}`, { count });
+    return count === 1 ? t(`duration.${unit}.one`) : t(`duration.${unit}`, { count });
   };
   const time = (iso: string) => new Date(iso).toLocaleString(locale);
 

@@ -69,10 +69,14 @@ export const en = {
   "error.network": "The payment service cannot be reached. Check your connection and try again.",
   "dashboard.title": "Merchant dashboard",
   "dashboard.signInUnavailable": "Sign-in to the dashboard is not available on this gateway yet. Merchants use the signed API (/docs) meanwhile.",
-  "duration.day": "{count} day(s)",
-  "duration.hour": "{count} hour(s)",
-  "duration.minute": "{count} minute(s)",
-  "duration.second": "{count} second(s)",
+  "duration.day": "{count} days",
+  "duration.hour": "{count} hours",
+  "duration.minute": "{count} minutes",
+  "duration.second": "{count} seconds",
+  "duration.day.one": "1 day",
+  "duration.hour.one": "1 hour",
+  "duration.minute.one": "1 minute",
+  "duration.second.one": "1 second",
 } as const;
 
 export type MessageKey = keyof typeof en;
@@ -148,6 +152,10 @@ export const zhCN: Record<MessageKey, string> = {
   "duration.hour": "{count} 小时",
   "duration.minute": "{count} 分钟",
   "duration.second": "{count} 秒",
+  "duration.day.one": "1 天",
+  "duration.hour.one": "1 小时",
+  "duration.minute.one": "1 分钟",
+  "duration.second.one": "1 秒",
 };
 
 export const LOCALES = ["en", "zh-CN"] as const;
