@@ -101,6 +101,3 @@ export const actionBody = z.strictObject({
   reason: reason.optional().describe("For dispute: the same reason the payload was made for"),
 });
 export type ActionBody = z.infer<typeof actionBody>;
-
-/** RFC 9457 problem document, as the checkout page reads it. */
-export const checkoutProblem = z.object({ code: z.string(), title: z.string().optional(), detail: z.string().optional(), status: z.number().optional() }).loose();
