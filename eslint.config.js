@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "artifacts/", "cache/", "types/", "coverage/", ".settlenet/"] },
+  { ignores: ["node_modules/", "artifacts/", "cache/", "types/", "coverage/", ".settlenet/", "console/dist/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -36,6 +36,27 @@ export default tseslint.config(
       ],
     },
   })),
+  // The console runs in the browser: of the server code it imports only the gateway's wire schemas.
+  {
+    files: ["console/src/**/*.ts", "console/src/**/*.tsx"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^(\\.\\./)+(node|bank-sim|test|scripts|core)/",
+              message: "console/ runs in the browser: it imports server code only as the gateway's wire schemas (gateway/routes/*/schemas.ts)",
+            },
+            {
+              regex: "^(\\.\\./)+gateway/(?!routes/[a-z-]+/schemas\\.js$)",
+              message: "console/ imports from gateway/ only the wire schemas (gateway/routes/*/schemas.ts)",
+            },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ["test/**/*.ts"],
     rules: { "@typescript-eslint/no-unused-expressions": "off" },

@@ -12,6 +12,8 @@
  *
  * Each plugin declares the plugins it depends on, so a wrong order fails at start.
  */
+import { fileURLToPath } from "node:url";
+
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { Registry } from "prom-client";
@@ -29,6 +31,9 @@ import { openApiPlugin } from "./plugins/external/openapi.js";
 import { rateLimitPlugin } from "./plugins/external/rate-limit.js";
 import { routes } from "./routes/index.js";
 import { DEFAULT_DASHBOARD_OPTIONS } from "./domain/users.js";
+
+/** Where `npm run console:build` writes the console. */
+export const CONSOLE_DIST = fileURLToPath(new URL("../console/dist", import.meta.url));
 
 export type { GatewayAppModules, GatewayAppOptions, GatewayMoneyModules } from "./options.js";
 
@@ -91,6 +96,9 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
     rateLimit: options.rateLimit,
     addressRateLimit: options.addressRateLimit,
     signInRateLimit: options.signInRateLimit ?? { max: 20, timeWindowMs: 60_000 },
+    checkoutRateLimit: options.checkoutRateLimit ?? { max: 300, timeWindowMs: 60_000 },
+    consoleDir: options.consoleDir ?? CONSOLE_DIST,
+    publicUrl: options.publicUrl,
   });
   return app;
 }

@@ -146,6 +146,15 @@ export const gatewayConfigSchema = z.strictObject({
       timeWindowMs: z.number().int().min(1_000).default(60_000),
     })
     .prefault({}),
+  /** Per client address budget of the hosted checkout's public routes (/v1/checkout, no credential). */
+  checkoutRateLimit: z
+    .strictObject({
+      max: z.number().int().min(1).default(300),
+      timeWindowMs: z.number().int().min(1_000).default(60_000),
+    })
+    .prefault({}),
+  /** The gateway's URL as payers reach it (behind a proxy), for the `checkoutUrl` of payments; default: from each request's Host. */
+  publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   /** Largest accepted request body in bytes. */
   bodyLimit: z.number().int().min(1_024).max(10 * 1024 * 1024).default(64 * 1024),
   /** Accepted difference between a request's timestamp and the gateway's clock. */

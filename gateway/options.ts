@@ -27,6 +27,12 @@ export interface GatewayAppOptions {
   topups?: TopupLimits | undefined;
   /** Per client address request budget, before authentication (none if absent). */
   addressRateLimit?: { max: number; timeWindowMs: number } | undefined;
+  /** Per client address budget of the hosted checkout's public routes (default 300 a minute). */
+  checkoutRateLimit?: { max: number; timeWindowMs: number } | undefined;
+  /** The console's build output (default: console/dist of this checkout). */
+  consoleDir?: string | undefined;
+  /** The gateway's URL as payers reach it, for `checkoutUrl` (default: from the request's Host). */
+  publicUrl?: string | undefined;
   bodyLimit: number;
   clockSkewSeconds: number;
   idempotencyTtlSeconds: number;

@@ -76,6 +76,8 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         orders: config.orders,
         rateLimit: config.rateLimit,
         addressRateLimit: config.addressRateLimit,
+        checkoutRateLimit: config.checkoutRateLimit,
+        publicUrl: config.publicUrl,
         topups: { maxAmount: BigInt(config.topups.maxAmount), dailyMaxAmount: BigInt(config.topups.dailyMaxAmount), maxMintAttempts: config.topups.maxMintAttempts },
         bodyLimit: config.bodyLimit,
         clockSkewSeconds: config.clockSkewSeconds,

@@ -35,6 +35,7 @@ export function describeNetwork(net: RunningNetwork): string {
     `  chain JSON-RPC      ${endpoints.chain}   (chain id ${state.chainId})`,
     ...endpoints.nodes.map((n) => `  ${n.name.padEnd(18)}  ${n.api}   (${n.role} node API: /health, /v1/peers, /v1/payments, /metrics; tokens per role in ${join(net.root, n.name, NODE_CLIENT_CREDENTIALS_FILE)})`),
     `  gateway             ${endpoints.gateway}   (merchant API /v1, docs ${endpoints.gateway}/docs, OpenAPI ${endpoints.gateway}/openapi.json)`,
+    `  hosted checkout     ${endpoints.gateway}/checkout/<payment id>   (the checkoutUrl of each payment; payers sign with a browser wallet)`,
     `  bank simulator      ${endpoints.bank}`,
     "",
     `HTTPS: certificates of this network's development CA, ${caFileOf(net.root)}; trust it in clients, e.g.`,

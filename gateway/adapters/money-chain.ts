@@ -88,6 +88,28 @@ export class MoneyChain {
     return run;
   }
 
+  /** The next ERC-2612 nonce of `owner` on `token`. */
+  async permitNonce(token: TokenDeployment, owner: string): Promise<bigint> {
+    return this.read(async () => (await this.token(token).getFunction("nonces")(owner)) as bigint);
+  }
+
+  /**
+   * Submits a permit `owner` signed elsewhere (a payer's wallet, through the hosted checkout) with the
+   * permit relayer, and waits for its receipt. ALLOWANCE_UNAVAILABLE when there is no relayer or the
+   * permit does not take.
+   */
+  submitPermit(token: TokenDeployment, permit: { owner: string; spender: string; value: bigint; deadline: bigint; signature: string }): Promise<void> {
+    const key = `${token.address}:${permit.owner}`.toLowerCase();
+    const previous = this.permitLocks.get(key) ?? Promise.resolve();
+    const run = previous.then(() => this.sendPermit(token, permit));
+    const tail = run.catch(() => undefined);
+    this.permitLocks.set(key, tail);
+    void tail.then(() => {
+      if (this.permitLocks.get(key) === tail) this.permitLocks.delete(key);
+    });
+    return run;
+  }
+
   async close(): Promise<void> {
     this.provider.destroy();
   }
@@ -113,6 +135,25 @@ export class MoneyChain {
       this.logger.info({ owner: owner.address, spender, token: token.symbol, txHash: tx.hash }, "permit submitted");
     } catch (error) {
       throw new SettlenetError("ALLOWANCE_UNAVAILABLE", `the permit of ${owner.address} to ${spender} failed: ${(error as Error).message}`, { owner: owner.address, spender }, { cause: error });
+    }
+  }
+
+  private async sendPermit(token: TokenDeployment, permit: { owner: string; spender: string; value: bigint; deadline: bigint; signature: string }): Promise<void> {
+    const { owner, spender, value, deadline } = permit;
+    if ((await this.allowance(token, owner, spender)) >= UNLIMITED_ALLOWANCE) return;
+    const relayer = this.relayer;
+    if (!relayer) throw new SettlenetError("ALLOWANCE_UNAVAILABLE", `${owner} has no allowance to ${spender} and no permit relayer is configured`, { owner, spender });
+    try {
+      const signature = Signature.from(permit.signature);
+      const tx = (await (this.token(token).connect(relayer) as Contract).getFunction("permit")(owner, spender, value, deadline, signature.v, signature.r, signature.s)) as {
+        hash: string;
+        wait(): Promise<{ status: number | null } | null>;
+      };
+      const receipt = await tx.wait();
+      if (receipt?.status !== 1) throw new Error(`permit transaction ${tx.hash} failed`);
+      this.logger.info({ owner, spender, token: token.symbol, txHash: tx.hash }, "permit submitted");
+    } catch (error) {
+      throw new SettlenetError("ALLOWANCE_UNAVAILABLE", `the permit of ${owner} to ${spender} failed: ${(error as Error).message}`, { owner, spender }, { cause: error });
     }
   }
 

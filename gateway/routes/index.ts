@@ -1,11 +1,14 @@
 /**
  * Every route of the gateway, one folder per resource. Outside /v1: service status, metrics and the
  * OpenAPI document (service/), the bank's signed callbacks (bank/) and the admin API (admin/, under
- * /admin/v1 with an admin credential) and the dashboard's sessions, users and keys (dashboard/,
- * under /dashboard/api). The /v1 scope is the merchant API: authentication (signature or session) → Idempotency-Key presence (money-moving POSTs) → per-merchant rate limit →
+ * /admin/v1 with an admin credential), the dashboard's sessions, users and keys (dashboard/, under
+ * /dashboard/api), the hosted checkout's public routes (checkout/, under /v1/checkout, the payer's
+ * signatures being the authority) and the console's pages (console/). The /v1 scope is the merchant
+ * API: authentication (signature or session) → Idempotency-Key presence (money-moving POSTs) →
+ * per-merchant rate limit →
  * Idempotency-Key → the resource's route.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 
 import { SettlenetError } from "../../core/errors.js";
@@ -13,6 +16,8 @@ import { adminRoutes } from "./admin/index.js";
 import { balanceRoutes } from "./balance/index.js";
 import { bankRoutes } from "./bank/index.js";
 import { dashboardRoutes } from "./dashboard/index.js";
+import { checkoutRoutes } from "./checkout/index.js";
+import { consoleRoutes } from "./console/index.js";
 import { disputeRoutes } from "./disputes/index.js";
 import { eventRoutes } from "./events/index.js";
 import { paymentRoutes } from "./payments/index.js";
@@ -32,6 +37,19 @@ export interface RoutesOptions {
   addressRateLimit?: { max: number; timeWindowMs: number } | undefined;
   /** Per client address budget of sign-ins and invitation acceptances. */
   signInRateLimit: { max: number; timeWindowMs: number };
+  /** Per client address budget of the hosted checkout's public routes. */
+  checkoutRateLimit: { max: number; timeWindowMs: number };
+  /** The console's build output, served at /checkout/:id, /dashboard and /assets/. */
+  consoleDir: string;
+  /** The gateway's URL as payers reach it (default: the request's protocol and Host). */
+  publicUrl?: string | undefined;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The hosted checkout page of payment `id`, as the payer opens it. */
+    checkoutUrl: (request: FastifyRequest, id: string) => string;
+  }
 }
 
 /** The per-address limit as an onRequest hook: it runs before authentication spends any work. */
@@ -105,10 +123,14 @@ const dashboard: FastifyPluginAsyncZod<RoutesOptions> = async (scope, options) =
 
 /** Registers every route; the app's plugins (services, auth, idempotency, rate limit) come first. */
 export async function routes(app: FastifyInstance, options: RoutesOptions): Promise<void> {
+  const base = options.publicUrl?.replace(/\/+$/, "");
+  app.decorate("checkoutUrl", (request: FastifyRequest, id: string) => `${base ?? `${request.protocol}://${request.host}`}/checkout/${id}`);
   await app.register(serviceRoutes);
   await app.register(bankRoutes);
   await app.register(v1, { prefix: "/v1", ...options });
   await app.register(dashboard, { prefix: "/dashboard/api", ...options });
+  await app.register(checkoutRoutes, { prefix: "/v1/checkout", rateLimit: options.checkoutRateLimit });
+  await app.register(consoleRoutes, { dir: options.consoleDir });
   await app.register(admin, { prefix: "/admin/v1", api: true, addressRateLimit: options.addressRateLimit });
   await app.register(admin, { api: false, addressRateLimit: options.addressRateLimit });
 }

@@ -28,6 +28,7 @@ import { readDeployment, writeDeployment } from "../../core/protocol/deployment.
 import { bankRequestHeaders } from "../../core/bank/wire.js";
 import { providerFor } from "../operator/chain.js";
 import { startChainProcess } from "./launch/chain.js";
+import { CONSOLE_INDEX, ensureConsoleBuilt } from "./launch/console.js";
 import { ensureDevCa, ensurePartCertificate, trustCaFile, type PartCertificate } from "./launch/dev-ca.js";
 import { DEV_ACCOUNTS, provisionConsortium } from "./launch/consortium.js";
 import { NODE_CLIENT_CREDENTIALS_FILE, ensureNodeCredentials, nodePeerId, spawnNode, writeTokenFile, type NodeClientCredentials } from "./launch/nodes.js";
@@ -257,6 +258,12 @@ function assertBuilt(): void {
  * output goes to `<root>/build.log`. A failed build is one BUILD_FAILED error.
  */
 export async function ensureBuilt(root: string = DEFAULT_ROOT, progress: (line: string) => void = () => undefined): Promise<void> {
+  if (!existsSync(CONSOLE_INDEX)) {
+    progress("building the console (checkout and dashboard pages)");
+    const consoleBuild = await ensureConsoleBuilt();
+    // The gateway runs without its pages (they answer 503 CONSOLE_NOT_BUILT): say so and go on.
+    if (!consoleBuild.built) progress(`the console did not build; /checkout and /dashboard will answer 503 until \`npm run console:build\` succeeds:\n${consoleBuild.output}`);
+  }
   try {
     assertBuilt();
     return;

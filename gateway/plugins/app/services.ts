@@ -13,6 +13,7 @@ import type { BankAdapter } from "../../adapters/bank.js";
 import { NodeBatcher } from "../../adapters/node-batcher.js";
 import { nodeBatchConfigSchema, webhookConfigSchema } from "../../config.js";
 import { MerchantAllowances } from "../../domain/allowances.js";
+import { CheckoutService } from "../../domain/checkout.js";
 import { MoneyService } from "../../domain/money.js";
 import { PayerActionService } from "../../domain/payer-actions.js";
 import { PaymentService } from "../../domain/payments.js";
@@ -34,6 +35,8 @@ declare module "fastify" {
     /** Merchants' allowances to the escrow and the custodian; absent without money modules. */
     allowances: MerchantAllowances | undefined;
     webhooks: WebhookService;
+    /** The hosted checkout's payer-facing reads and signed actions. */
+    checkout: CheckoutService;
     /** The custodian bank (its callbacks land at POST /bank/callbacks); absent when none is configured. */
     bank: BankAdapter | undefined;
     /** A merchant's statement of a finalized settlement cycle, from the institution node. */
@@ -102,6 +105,7 @@ export const servicesPlugin = fp<ServicesOptions>(
     app.decorate("payerActions", payerActions);
     app.decorate("money", moneyService);
     app.decorate("allowances", allowances);
+    app.decorate("checkout", new CheckoutService({ deployment }, { storage, payments, payerActions, money: money?.chain, now }));
     app.decorate("webhooks", webhooks);
     app.decorate("bank", bank);
     app.decorate("merchantStatement", (merchant: MerchantRecord, cycleId: string) => merchantStatement(node, merchant, cycleId));

@@ -4,8 +4,10 @@
  * payload to sign, then the signature to relay). Schemas in schemas.ts, views in views.ts, behaviour
  * in domain/payments.ts and domain/payer-actions.ts.
  */
+import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 
+import type { OrderRecord } from "../../domain/records.js";
 import { merchantOf } from "../../plugins/app/auth.js";
 import { moneyConfigured } from "../../plugins/app/services.js";
 import { SIGNED, emptyBody, requiredIdempotencyHeaders, problemResponses } from "../schemas.js";
@@ -33,6 +35,8 @@ const common = { tags: ["payments"], security: SIGNED } as const;
 /** Registers the payment routes on the signed /v1 scope. */
 export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
   const { payments } = app;
+  /** The view with the hosted checkout's URL, for the merchant to send the payer to. */
+  const viewOf = (request: FastifyRequest, order: OrderRecord) => ({ ...paymentViewOf(order, payments), checkoutUrl: app.checkoutUrl(request, order.id) });
   /** Without money modules the payer's routes answer MONEY_NOT_CONFIGURED. */
   const payerActions = () => moneyConfigured(app.payerActions);
   app.post(
@@ -42,7 +46,8 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
         ...common,
         operationId: "createPayment",
         summary: "Create a payment order",
-        description: "Builds the payment terms (with the merchant's registered fee) and returns the EIP-712 typed data the payer must sign.",
+        description:
+          "Builds the payment terms (with the merchant's registered fee) and returns the EIP-712 typed data the payer must sign, and `checkoutUrl`: the hosted checkout page where the payer signs with a browser wallet instead.",
         headers: requiredIdempotencyHeaders,
         body: createPaymentBody,
         response: { 200: paymentView, 201: paymentView, ...problemResponses },
@@ -50,7 +55,7 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const { created, order } = await payments.create(merchantOf(request), request.body);
-      return reply.status(created ? 201 : 200).send(paymentViewOf(order, payments));
+      return reply.status(created ? 201 : 200).send(viewOf(request, order));
     },
   );
 
@@ -71,7 +76,7 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
       if (merchantOrderId !== undefined) {
         const order = await payments.getByMerchantOrderId(merchant, merchantOrderId);
         const matches = order && (!status || order.status === status) && (!from || order.createdAtMs >= Date.parse(from)) && (!to || order.createdAtMs <= Date.parse(to));
-        return { object: "list" as const, items: matches ? [paymentViewOf(order, payments)] : [], nextCursor: null };
+        return { object: "list" as const, items: matches ? [viewOf(request, order)] : [], nextCursor: null };
       }
       const page = await payments.list(merchant, {
         limit,
@@ -80,7 +85,7 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
         ...(to ? { toMs: Date.parse(to) } : {}),
         ...(cursor ? { cursor } : {}),
       });
-      return { object: "list" as const, items: page.items.map((o) => paymentViewOf(o, payments)), nextCursor: page.next ?? null };
+      return { object: "list" as const, items: page.items.map((o) => viewOf(request, o)), nextCursor: page.next ?? null };
     },
   );
 
@@ -97,7 +102,7 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const { order } = await payments.get(merchantOf(request), request.params.id);
-      return paymentViewOf(order, payments);
+      return viewOf(request, order);
     },
   );
 

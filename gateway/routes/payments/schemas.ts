@@ -102,6 +102,10 @@ export const paymentView = z.object({
     .nullable()
     .describe("The escrow's state when last seen"),
   lastError: z.object({ code: z.string(), message: z.string(), at: isoTime }).nullable(),
+  checkoutUrl: z
+    .string()
+    .optional()
+    .describe("The hosted checkout page (unguessable URL) where the payer sees the payment and signs with a browser wallet (EIP-1193); send the payer there"),
 });
 export type PaymentView = z.infer<typeof paymentView>;
 

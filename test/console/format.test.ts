@@ -1,0 +1,49 @@
+import { expect } from "chai";
+
+import { durationParts, formatMinorUnits } from "../../console/src/format.js";
+import { CATALOGUES, en, translate, zhCN } from "../../console/src/i18n/messages.js";
+
+describe("console: amounts in yuan from minor units", function () {
+  it("writes fen as yuan with every digit and thousands grouped", function () {
+    expect(formatMinorUnits("123456", 2, "CNY")).to.equal("¥1,234.56");
+    expect(formatMinorUnits("1", 2, "CNY")).to.equal("¥0.01");
+    expect(formatMinorUnits("10", 2, "CNY")).to.equal("¥0.10");
+    expect(formatMinorUnits("0", 2, "CNY")).to.equal("¥0.00");
+    expect(formatMinorUnits("100000000", 2, "CNY")).to.equal("¥1,000,000.00");
+    expect(formatMinorUnits(-250n, 2, "CNY")).to.equal("-¥2.50");
+    expect(formatMinorUnits("007", 2)).to.equal("0.07");
+    expect(formatMinorUnits("5", 0, "XYZ")).to.equal("5 XYZ");
+  });
+
+  it("keeps amounts no float can hold exactly (up to 2^96 - 1 minor units)", function () {
+    const max = ((1n << 96n) - 1n).toString();
+    expect(max).to.equal("79228162514264337593543950335");
+    expect(formatMinorUnits(max, 2, "CNY")).to.equal("¥792,281,625,142,643,375,935,439,503.35");
+    // Through a float the last digits would be lost: 9007199254740993 fen is not a double.
+    expect(formatMinorUnits("9007199254740993", 2, "CNY")).to.equal("¥90,071,992,547,409.93");
+  });
+
+  it("refuses what is not an integer amount", function () {
+    for (const bad of ["1.5", "", "1e3", "abc", "0x10", " - 1"]) expect(() => formatMinorUnits(bad, 2), bad).to.throw(RangeError);
+  });
+
+  it("names periods by their largest whole unit", function () {
+    expect(durationParts(604_800)).to.deep.equal({ unit: "day", count: 7 });
+    expect(durationParts(7_200)).to.deep.equal({ unit: "hour", count: 2 });
+    expect(durationParts(90)).to.deep.equal({ unit: "second", count: 90 });
+  });
+});
+
+describe("console: message catalogue", function () {
+  it("has every English message in Chinese, with the same placeholders", function () {
+    expect(Object.keys(zhCN).sort()).to.deep.equal(Object.keys(en).sort());
+    const placeholders = (text: string) => (text.match(/\{\w+\}/g) ?? []).sort();
+    for (const key of Object.keys(en) as (keyof typeof en)[]) expect(placeholders(CATALOGUES["zh-CN"][key]), key).to.deep.equal(placeholders(en[key]));
+    expect(translate("en", "duration.day", { count: 7 })).to.equal("7 days");
+  });
+
+  it("fills in placeholders", function () {
+    expect(translate("zh-CN", "checkout.title", { merchant: "茶馆" })).to.equal("向 茶馆 付款");
+    expect(translate("en", "pay.sign", { amount: "¥1.00" })).to.equal("Sign and pay ¥1.00");
+  });
+});
