@@ -416,7 +416,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     const provisioned = state;
     const endpoints = endpointsOf(ports, provisioned);
     // The gateway's money keys: the custodian (institution 1, which holds the CNY reserves) signs mints
-    // and burns; the permit relayer pays the gas of merchants' permits. Written once (also into a
+    // (payouts are the merchants' own redemptions); the permit relayer pays the gas of merchants' permits
+    // to the escrow. Written once (also into a
     // network provisioned before the gateway moved money).
     const custodianKeyFile = join(dirOf("gateway"), "custodian.json");
     const relayerKeyFile = join(dirOf("gateway"), "permit-relayer.json");
@@ -491,6 +492,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       callbackUrl: `${endpoints.gateway}/bank/callbacks`,
       callbackSecret: bankCallbackSecret,
       clients: bankClients,
+      // The bank pays a payout only against the merchant's redemption, final on this chain, which it reads itself.
+      chain: { rpcUrl: chainUrl, deploymentFile, confirmations: 0 },
       logLevel,
     };
     await writeConfig(join(dirOf("bank"), "bank.json"), bankConfig);
