@@ -14,11 +14,12 @@ import {SignedOperations} from "./utils/SignedOperations.sol";
 
 /// @title SettlementToken
 /// @notice One deployment per currency (e.g. CNY, 2 decimals). Each token is customer reserve money
-/// (备付金) held 1:1 by custodian institutions: a custodian mints on a confirmed bank deposit and burns
-/// on a payout, and can never have more outstanding than its latest attested reserves. Tokens move only
+/// (备付金) held 1:1 by custodian institutions: a custodian mints on a confirmed bank deposit, a holder
+/// redeems (burns) its own balance for a bank payout with its own signature ({redeemWithSig}), and a
+/// custodian can never have more outstanding than its latest attested reserves. Tokens move only
 /// between registered, active, unfrozen participants and protocol contracts; a frozen account cannot spend
 /// an allowance either.
-/// @dev Custodian and regulator actions can be relayed with the actor's EIP-712 signature.
+/// @dev Custodian, regulator and holder actions can be relayed with the actor's EIP-712 signature.
 /// Each account has one storage slot holding its balance and what the token knows of it: whether the
 /// registry permits it (pushed by the registry on every change, see {setPermitted}) and whether a
 /// regulator froze it. A transfer therefore reads one slot per side and never calls the registry, except
