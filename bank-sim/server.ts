@@ -4,7 +4,10 @@
  *
  *   { "host": "127.0.0.1", "port": 7400, "dataDir": "bank-data",
  *     "latencyMs": { "min": 200, "max": 2000 }, "failureRate": 0.05,
- *     "callbackUrl": "http://127.0.0.1:7300/bank/callbacks", "callbackSecret": "...", "seed": "dev" }
+ *     "callbackUrl": "http://127.0.0.1:7300/bank/callbacks", "callbackSecret": "...", "seed": "dev",
+ *     "chain": { "rpcUrl": "http://127.0.0.1:8545", "deploymentFile": "deployment.json", "confirmations": 0 } }
+ *
+ * Without `chain` the bank refuses every payout: it pays only against a final redemption it read itself.
  */
 import type { FastifyInstance } from "fastify";
 import { Registry } from "prom-client";
@@ -14,6 +17,8 @@ import { loadConfig, parseConfig, type ConfigSpec } from "../core/config.js";
 import { SettlenetError } from "../core/errors.js";
 import { readTlsCredentials, resolveTlsPaths, serverUrl, tlsConfigSchema } from "../core/http/tls.js";
 import type { Logger } from "pino";
+import { readDeployment } from "../core/protocol/deployment.js";
+import { ChainRedemptions } from "./redemptions.js";
 import { buildBankSimulator } from "./simulator.js";
 import { openBankStore } from "./store.js";
 
@@ -42,6 +47,18 @@ export const bankConfigSchema = z
     clients: z.array(z.strictObject({ id: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), secret: z.string().min(32, "use at least 32 characters") })).min(1),
     /** Replay window of signed requests. */
     requestToleranceSeconds: z.number().int().min(1).max(3_600).default(300),
+    /**
+     * The chain the bank reads redemptions from (payouts are paid only against a final one); absent:
+     * every payout is refused. `deploymentFile` relative paths: against the config file's folder.
+     */
+    chain: z
+      .strictObject({
+        rpcUrl: z.url({ protocol: /^https?$/ }),
+        deploymentFile: z.string().min(1),
+        /** Blocks under the head before a redemption counts as final. */
+        confirmations: z.number().int().min(0).max(1_000).default(0),
+      })
+      .optional(),
     /** Makes latencies and answers reproducible. */
     seed: z.string().min(1).optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
@@ -54,7 +71,12 @@ export type BankConfigInput = z.input<typeof bankConfigSchema>;
 const bankConfig: ConfigSpec<typeof bankConfigSchema> = {
   label: "bank",
   schema: bankConfigSchema,
-  resolvePaths: (config, at) => ({ ...config, dataDir: at(config.dataDir), ...(config.tls ? { tls: resolveTlsPaths(config.tls, at) } : {}) }),
+  resolvePaths: (config, at) => ({
+    ...config,
+    dataDir: at(config.dataDir),
+    ...(config.tls ? { tls: resolveTlsPaths(config.tls, at) } : {}),
+    ...(config.chain ? { chain: { ...config.chain, deploymentFile: at(config.chain.deploymentFile) } } : {}),
+  }),
 };
 
 /** Parses a config object; a relative `dataDir` is resolved against `baseDir`. */
@@ -76,6 +98,9 @@ export interface BankServer {
 
 /** Opens the store, builds the simulator and listens. */
 export async function startBankServer(config: BankConfig, modules: { logger: Logger }): Promise<BankServer> {
+  const deployment = config.chain ? await readDeployment(config.chain.deploymentFile) : undefined;
+  const redemptions =
+    config.chain && deployment ? ChainRedemptions.connect(config.chain.rpcUrl, BigInt(deployment.chainId), { deployment, confirmations: config.chain.confirmations }) : undefined;
   const store = await openBankStore(config.dataDir);
   let app: FastifyInstance | undefined;
   try {
@@ -91,7 +116,7 @@ export async function startBankServer(config: BankConfig, modules: { logger: Log
         ...(config.callbackUrl !== undefined ? { callbackUrl: config.callbackUrl } : {}),
         ...(config.callbackSecret !== undefined ? { callbackSecret: config.callbackSecret } : {}),
       },
-      { logger: modules.logger, store, metrics: new Registry() },
+      { logger: modules.logger, store, metrics: new Registry(), ...(redemptions ? { redemptions } : {}) },
     );
     await app.listen({ host: config.host, port: config.port }).catch((error: unknown) => {
       throw new SettlenetError("LISTEN_FAILED", `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`, { host: config.host, port: config.port }, { cause: error });
@@ -99,6 +124,7 @@ export async function startBankServer(config: BankConfig, modules: { logger: Log
   } catch (error) {
     await app?.close().catch(() => undefined);
     await store.close();
+    redemptions?.close();
     throw error;
   }
   const server = app;
@@ -112,6 +138,7 @@ export async function startBankServer(config: BankConfig, modules: { logger: Log
     async close() {
       await server.close();
       await store.close();
+      redemptions?.close();
     },
   };
 }

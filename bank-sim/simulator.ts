@@ -21,6 +21,7 @@ import type { TlsCredentials } from "../core/http/tls.js";
 import { installProblemHandler, PROBLEM_CONTENT_TYPE, problemOf } from "../core/http/problem.js";
 import { SettlenetError } from "../core/errors.js";
 import type { Logger } from "pino";
+import type { RedemptionCheck } from "./redemptions.js";
 import { transferWire, type BankStore, type CallbackRecord, type TransferPlan } from "./store.js";
 import {
   BANK_CALLBACK_HEADERS,
@@ -73,6 +74,11 @@ export interface BankSimulatorModules {
   store: BankStore;
   /** Counters are registered here and served at /metrics when given. */
   metrics?: Registry;
+  /**
+   * Checks each payout against a final on-chain redemption carrying its reference (redemptions.ts).
+   * Without it every payout is refused (PAYOUT_UNVERIFIABLE): the bank never pays on its caller's word.
+   */
+  redemptions?: RedemptionCheck;
 }
 
 /** HTTP status of the simulator's own error codes; anything else goes to the shared problem handler. */
@@ -84,6 +90,10 @@ const BANK_STATUS: Record<string, number> = {
   STORAGE_IO_ERROR: 503,
   STORAGE_CORRUPT: 500,
   BANK_AUTH_FAILED: 401,
+  REDEMPTION_NOT_FINAL: 409,
+  REDEMPTION_MISMATCH: 422,
+  PAYOUT_UNVERIFIABLE: 422,
+  CHAIN_UNAVAILABLE: 503,
 };
 
 /** Settles due transfers (one timer, armed for the earliest) and delivers the callback outbox. */
@@ -335,6 +345,12 @@ export async function buildBankSimulator(options: BankSimulatorOptions, modules:
     for (const kind of ["deposit", "payout"] as const) {
       api.post(`/v1/${kind}s`, { schema: { body: transferRequestSchema, response: { 200: transferSchema, 201: transferSchema } } }, async (request, reply) => {
         const { reference, account, amount, currency } = request.body;
+        // A new payout is paid only against a final redemption of its reference that the bank read on-chain
+        // itself; a repeated reference finds what was made (or is named a conflict) as for a deposit.
+        if (kind === "payout" && !(await store.hasReference(reference))) {
+          if (!modules.redemptions) throw new SettlenetError("PAYOUT_UNVERIFIABLE", "this bank reads no chain, so it cannot see the redemption a payout needs", { reference });
+          await modules.redemptions.verify({ reference, account, amount: BigInt(amount), currency });
+        }
         const { transfer, created } = await store.create({ kind, reference, account, amount: BigInt(amount), currency }, Date.now(), plan);
         if (created) engine.accepted(kind, transfer.dueAt);
         return reply.status(created ? 201 : 200).send(transferWire(transfer));

@@ -103,6 +103,8 @@ export interface BankStore {
   /** Creates a transfer, or returns the one already made under `reference` (REFERENCE_CONFLICT if it differs). */
   create(request: NewTransfer, now: number, plan: (index: number) => TransferPlan): Promise<{ transfer: StoredTransfer; created: boolean }>;
   get(bankRef: string): Promise<StoredTransfer | undefined>;
+  /** True if a transfer was made under `reference`. */
+  hasReference(reference: string): Promise<boolean>;
   /** The change feed: transfers last changed at or after `since`, oldest change first. */
   list(options: { since?: number; limit: number; cursor?: string }): Promise<TransferPageWire>;
   /** Pending transfers whose answer is due at `now`, earliest first. */
@@ -214,6 +216,9 @@ export async function openBankStore(dir: string): Promise<BankStore> {
 
     get(bankRef) {
       return read(async () => (await spaces.transfers.get(bankRef)) as StoredTransfer | undefined);
+    },
+    hasReference(reference) {
+      return read(async () => (await spaces.references.get(reference)) !== undefined);
     },
 
     list({ since, limit, cursor }) {

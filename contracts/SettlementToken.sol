@@ -14,11 +14,12 @@ import {SignedOperations} from "./utils/SignedOperations.sol";
 
 /// @title SettlementToken
 /// @notice One deployment per currency (e.g. CNY, 2 decimals). Each token is customer reserve money
-/// (备付金) held 1:1 by custodian institutions: a custodian mints on a confirmed bank deposit and burns
-/// on a payout, and can never have more outstanding than its latest attested reserves. Tokens move only
+/// (备付金) held 1:1 by custodian institutions: a custodian mints on a confirmed bank deposit, a holder
+/// redeems (burns) its own balance for a bank payout with its own signature ({redeemWithSig}), and a
+/// custodian can never have more outstanding than its latest attested reserves. Tokens move only
 /// between registered, active, unfrozen participants and protocol contracts; a frozen account cannot spend
 /// an allowance either.
-/// @dev Custodian and regulator actions can be relayed with the actor's EIP-712 signature.
+/// @dev Custodian, regulator and holder actions can be relayed with the actor's EIP-712 signature.
 /// Each account has one storage slot holding its balance and what the token knows of it: whether the
 /// registry permits it (pushed by the registry on every change, see {setPermitted}) and whether a
 /// regulator froze it. A transfer therefore reads one slot per side and never calls the registry, except
@@ -37,6 +38,11 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     /// @notice EIP-712 type of a relayed freeze or unfreeze.
     bytes32 public constant FREEZE_TYPEHASH =
         keccak256("Freeze(address account,bool frozen,bytes32 reason,uint256 nonce,uint256 deadline)");
+    /// @notice EIP-712 type of a holder's redemption of its own balance.
+    bytes32 public constant REDEEM_TYPEHASH =
+        keccak256(
+            "Redeem(address holder,address custodian,uint256 amount,bytes32 bankRef,uint256 nonce,uint256 deadline)"
+        );
 
     /// @notice The registry this token consults for participants and roles.
     IParticipantRegistry public immutable registry;
@@ -50,6 +56,8 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     uint256 private _supply;
     /// @dev The escrow whose unlimited allowances are kept as {_ESCROW_UNLIMITED}; set once.
     address private _escrow;
+    /// @dev Bank references of executed redemptions: the bank pays a reference once, so it is burned once.
+    mapping(bytes32 bankRef => bool) private _redeemedRefs;
 
     uint256 private constant _BALANCE = (1 << 248) - 1;
     /// @dev The registry's answer for the account is recorded in {_PERMITTED}.
@@ -213,6 +221,39 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
         _attestReserves(signer, amount, statementHash);
     }
 
+    // ---------------------------------------------------------------- holders
+
+    /// @notice Burns `amount` of `holder`'s own balance for a bank payout, relayed with `holder`'s EIP-712
+    /// signature: no allowance to anyone is involved. The custodian's outstanding supply falls by `amount`;
+    /// its bank pays `holder`'s registered account once it sees {Redeemed} with `bankRef` final.
+    /// @param holder The account redeemed from; must be the signer.
+    /// @param custodian The custodian institution whose outstanding supply (and bank reserves) the payout draws on.
+    /// @param amount Minor units.
+    /// @param bankRef The payout's reference at the bank; each is redeemed at most once.
+    /// @param nonce The holder's unordered nonce.
+    /// @param deadline Last valid block timestamp.
+    /// @param signature The holder's signature of the Redeem struct.
+    function redeemWithSig(
+        address holder,
+        address custodian,
+        uint256 amount,
+        bytes32 bankRef,
+        uint256 nonce,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        bytes32 structHash = keccak256(
+            abi.encode(REDEEM_TYPEHASH, holder, custodian, amount, bankRef, nonce, deadline)
+        );
+        _consumeSignature(structHash, nonce, deadline, signature, holder);
+        _redeem(holder, custodian, amount, bankRef);
+    }
+
+    /// @notice True if a redemption with bank reference `bankRef` executed.
+    function isRedeemed(bytes32 bankRef) external view returns (bool) {
+        return _redeemedRefs[bankRef];
+    }
+
     // ---------------------------------------------------------------- views
 
     /// @notice True if `institution` is a custodian of this token.
@@ -284,6 +325,20 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
         _outstanding[custodian] = outstanding - amount;
         emit Burned(custodian, from, amount, bankRef);
         _burn(from, amount);
+    }
+
+    function _redeem(address holder, address custodian, uint256 amount, bytes32 bankRef) private {
+        if (!_custodians[custodian]) revert NotCustodian(custodian);
+        if (amount == 0) revert Errors.ZeroAmount();
+        if (_redeemedRefs[bankRef]) revert RedemptionReferenceUsed(bankRef);
+        uint256 outstanding = _outstanding[custodian];
+        if (amount > outstanding) revert BurnExceedsOutstanding(custodian, amount, outstanding);
+        _redeemedRefs[bankRef] = true;
+        _outstanding[custodian] = outstanding - amount;
+        // Burned keeps supply accounting in one event for every reader; Redeemed is what the bank pays against.
+        emit Burned(custodian, holder, amount, bankRef);
+        emit Redeemed(holder, custodian, amount, bankRef);
+        _burn(holder, amount);
     }
 
     function _attestReserves(address signer, uint256 amount, bytes32 statementHash) private {

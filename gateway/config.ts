@@ -166,11 +166,11 @@ export const gatewayConfigSchema = z.strictObject({
   nodeBatch: nodeBatchConfigSchema.prefault({}),
   feed: feedConfigSchema.prefault({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** The custodian institution's signing key (ethers keystore): signs the mints of top-ups and the burns of payouts. */
+  /** The custodian institution's signing key (ethers keystore): signs the mints of top-ups and of payout reversals (payouts are the merchants' own redemptions). */
   custodian: keystoreSchema("SETTLENET_CUSTODIAN_KEY_PASSWORD").optional(),
   /**
    * An account with gas that submits merchants' ERC-2612 permits (allowances to the escrow for refunds
-   * after release and transfers, and to the custodian for payout burns): the node relays only signed
+   * after release and transfers; merchants allow no person anything): the node relays only signed
    * escrow and token operations, and merchants hold no gas.
    */
   permitRelayer: keystoreSchema("SETTLENET_RELAYER_KEY_PASSWORD").optional(),

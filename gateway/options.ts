@@ -63,7 +63,7 @@ export interface GatewayAppOptions {
 /** What money movement and payer actions need; without it those routes answer MONEY_NOT_CONFIGURED. */
 export interface GatewayMoneyModules {
   chain: MoneyChain;
-  /** The custodian's signing key (mints and burns). */
+  /** The custodian's signing key (mints of top-ups and payout reversals). */
   custodian?: Wallet | HDNodeWallet | undefined;
   bank?: BankAdapter | undefined;
 }

@@ -1,7 +1,7 @@
 /**
  * The gateway's start-up checks, before it opens anything: the chain behind `rpcUrl` is the
- * deployment's, with its contracts (core/chain/startup.ts), and the custodian key it signs mints and
- * burns with belongs to an active custodian institution. Also how often it polls the chain.
+ * deployment's, with its contracts (core/chain/startup.ts), and the custodian key it signs mints
+ * with belongs to an active custodian institution. Also how often it polls the chain.
  */
 import { Contract, JsonRpcProvider, Network, ZeroAddress } from "ethers";
 

@@ -350,12 +350,13 @@ if (!firstRecord || !(await world.ledger.verifyRecord(firstRecord, recordTree.ge
 // ------------------------------------------------------------------ token operations
 
 // Each token signer has used nonce 0 on the token, so relayed operations land in a bitmap word already in
-// use, as on the escrow; the merchant has given the custodian the unlimited allowance a payout burns from.
+// use, as on the escrow. The custodian's burn is measured through an unlimited allowance from the merchant
+// (given here for the measurement only: Settlenet's merchants allow no person anything, and pay out by redeem).
 const tokenAs = (signer: Signer) => world.as(world.token, signer);
 const relayerToken = tokenAs(world.relayer);
 const tokenTypedDomain = tokenDomain(world.chainId, tokenAddress, await world.token.name());
 const tokenNonces = new NonceBook();
-for (const signer of [world.inst1, world.regulator]) {
+for (const signer of [world.inst1, world.regulator, world.merchant]) {
   await (await tokenAs(signer).cancelNonce(0n)).wait();
   tokenNonces.startAt(await signer.getAddress(), 1n);
 }
@@ -386,6 +387,11 @@ const mintWithSig = await measure(relayerToken.mintWithSig(payerAddress, MINTED,
 const burn = await measure(tokenAs(world.inst1).burn(merchantAddress, BURNED, PAYOUT));
 const burnSig = await signedTokenOperation(world.inst1, "burn", { from: merchantAddress, amount: BURNED, bankRef: PAYOUT });
 const burnWithSig = await measure(relayerToken.burnWithSig(merchantAddress, BURNED, PAYOUT, burnSig.nonce, burnSig.deadline, burnSig.signature));
+const REDEEMED_REF = encodeBytes32String("redeemed-payout");
+const redeemSig = await signedTokenOperation(world.merchant, "redeem", { holder: merchantAddress, custodian, amount: BURNED, bankRef: REDEEMED_REF });
+const redeemWithSig = await measure(
+  relayerToken.redeemWithSig(merchantAddress, custodian, BURNED, REDEEMED_REF, redeemSig.nonce, redeemSig.deadline, redeemSig.signature),
+);
 const attest = await measure(tokenAs(world.inst1).attestReserves(RESERVES_ATTESTED, STATEMENT));
 const attestSig = await signedTokenOperation(world.inst1, "attestReserves", { amount: RESERVES_ATTESTED + 1n, statementHash: STATEMENT });
 const attestWithSig = await measure(
@@ -447,7 +453,8 @@ const measurements: Measurements = {
   finalize: { gas: finalize.gas, attestations: attestations.length, records: RECORDS_PER_CYCLE },
   token: [
     { operation: "mint", direct: mint.gas, relayed: mintWithSig.gas, notes: "custodian → registered payer that already holds tokens" },
-    { operation: "burn", direct: burn.gas, relayed: burnWithSig.gas, notes: "custodian, from a merchant's balance through its unlimited allowance (a payout)" },
+    { operation: "burn", direct: burn.gas, relayed: burnWithSig.gas, notes: "custodian, from another account's balance through an unlimited allowance to it (payouts are redeems)" },
+    { operation: "redeem", direct: undefined, relayed: redeemWithSig.gas, notes: "merchant, its own balance for a payout, signed by itself (no allowance); emits Burned and Redeemed" },
     { operation: "attestReserves", direct: attest.gas, relayed: attestWithSig.gas, notes: "custodian; replaces its previous attestation" },
     { operation: "freeze", direct: freeze.gas, relayed: freezeWithSig.gas, notes: "regulator; freezes an account that was not frozen" },
     {

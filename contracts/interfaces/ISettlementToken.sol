@@ -33,11 +33,16 @@ interface ISettlementToken {
     error ReservesExceeded(address custodian, uint256 outstandingAfter, uint256 attestedReserves);
     /// @notice Burning more than `custodian` has outstanding.
     error BurnExceedsOutstanding(address custodian, uint256 amount, uint256 outstanding);
+    /// @notice A redemption with bank reference `bankRef` already executed.
+    error RedemptionReferenceUsed(bytes32 bankRef);
 
     /// @notice `custodian` minted `amount` to `to` against bank deposit `bankRef`.
     event Minted(address indexed custodian, address indexed to, uint256 amount, bytes32 indexed bankRef);
     /// @notice `custodian` burned `amount` from `from` for bank payout `bankRef`.
     event Burned(address indexed custodian, address indexed from, uint256 amount, bytes32 indexed bankRef);
+    /// @notice `holder` redeemed `amount` of its own balance, signed by itself, for bank payout `bankRef` drawn on
+    /// `custodian`'s reserves (emitted after the matching {Burned}).
+    event Redeemed(address indexed holder, address indexed custodian, uint256 amount, bytes32 indexed bankRef);
     /// @notice `custodian` attested `amount` of reserves backed by statement `statementHash`.
     event ReservesAttested(address indexed custodian, uint256 amount, bytes32 statementHash, uint256 outstanding);
     /// @notice A regulator froze or unfroze `account`.

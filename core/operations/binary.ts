@@ -65,6 +65,7 @@ const LAYOUTS: Record<OperationKind, { code: number; fields: Layout }> = {
   burn: { code: 17, fields: [["token", address], ["from", address], ["amount", uint(32, { positive: true })], ["bankRef", bytes32], ...SIGNED] },
   attestReserves: { code: 18, fields: [["token", address], ["amount", uint(32)], ["statementHash", bytes32], ...SIGNED] },
   freeze: { code: 19, fields: [["token", address], ["account", address], ["frozen", bool], ["reason", bytes32], ...SIGNED] },
+  redeem: { code: 20, fields: [["token", address], ["holder", address], ["custodian", address], ["amount", uint(32, { positive: true })], ["bankRef", bytes32], ...SIGNED] },
 };
 
 /** The field names of each kind's layout (nested terms as `terms.<field>`), for checking them against the wire schemas. */

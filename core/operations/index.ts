@@ -21,6 +21,7 @@ import { markFulfilled } from "./mark-fulfilled.js";
 import { mint } from "./mint.js";
 import { pay } from "./pay.js";
 import { reclaim } from "./reclaim.js";
+import { redeem } from "./redeem.js";
 import { refund } from "./refund.js";
 import { release } from "./release.js";
 import { resolve } from "./resolve.js";
@@ -40,7 +41,7 @@ export { decodeOperationAt, encodeOperationInto, encodedLength, type DecodedOper
 /** Escrow operation descriptors by kind. */
 const ESCROW_DESCRIPTORS = { pay, markFulfilled, confirm, release, refund, dispute, resolve, reclaim } as const;
 /** Token operation descriptors by kind. */
-const TOKEN_DESCRIPTORS = { mint, burn, attestReserves, freeze } as const;
+const TOKEN_DESCRIPTORS = { mint, burn, attestReserves, freeze, redeem } as const;
 const DESCRIPTORS = { ...ESCROW_DESCRIPTORS, ...TOKEN_DESCRIPTORS } as const;
 
 /** Kinds executed by PaymentEscrow. */
@@ -81,7 +82,7 @@ export type EscrowOperation = z.infer<typeof escrowOperationSchema>;
 export type EscrowOperationInput = z.input<typeof escrowOperationSchema>;
 
 /** Every token operation, discriminated by `kind` (money, nonce and deadline as decimal strings). */
-export const tokenOperationSchema = z.discriminatedUnion("kind", [mint.schema, burn.schema, attestReserves.schema, freeze.schema]);
+export const tokenOperationSchema = z.discriminatedUnion("kind", [mint.schema, burn.schema, attestReserves.schema, freeze.schema, redeem.schema]);
 /** A parsed token operation. */
 export type TokenOperation = z.infer<typeof tokenOperationSchema>;
 /** The JSON form of a token operation: what the API and gossip carry. */
@@ -305,4 +306,5 @@ export const TOKEN_TYPES = {
   burn: burn.struct.types,
   attestReserves: attestReserves.struct.types,
   freeze: freeze.struct.types,
+  redeem: redeem.struct.types,
 } as const satisfies Record<TokenOperationKind, TypedDataTypes>;

@@ -1,7 +1,8 @@
 /**
  * How the gateway talks to the custodian bank. Deposits (top-ups): money arrives at the custodian's
- * reserve account and tokens are minted only once the bank confirms. Payouts (withdrawals): tokens
- * are burned first, the bank pays the merchant's account, and a rejection is reversed by re-minting.
+ * reserve account and tokens are minted only once the bank confirms. Payouts (withdrawals): the
+ * merchant redeems (burns) its tokens first, the bank pays the merchant's account only against that
+ * redemption, final on-chain, and a rejection is reversed by re-minting.
  *
  * `reference` is the caller's idempotency key: asking twice with one reference returns the one
  * transfer made the first time, whatever its status (a different transfer under a used reference is
@@ -11,7 +12,8 @@
  * same `onSettled` listeners, at least once each (listeners must be idempotent by bankRef and status).
  *
  * Error codes: BANK_UNAVAILABLE (network, timeout, 5xx: safe to retry with the same reference),
- * BANK_REJECTED (the bank refused the request; meta.bankCode says why), BANK_REFERENCE_CONFLICT,
+ * BANK_REJECTED (the bank refused the request; meta.bankCode says why), BANK_REDEMPTION_NOT_FINAL (a
+ * payout whose redemption the bank does not see final on-chain yet: retry later), BANK_REFERENCE_CONFLICT,
  * BANK_TRANSFER_NOT_FOUND, BANK_INVALID_RESPONSE (an answer that does not parse or does not match the
  * request), BANK_CALLBACK_* (a callback that is unsigned, badly signed, stale or malformed).
  */
@@ -367,6 +369,8 @@ export class HttpBankAdapter implements BankAdapter {
     }
     if (!problem.success) throw this.invalid("the bank refused with an unreadable answer", meta);
     if (response.status === 404 && bankCode === "TRANSFER_NOT_FOUND") throw new SettlenetError("BANK_TRANSFER_NOT_FOUND", "the bank does not know this transfer", meta);
+    // The bank pays a payout only once it sees the redemption final on-chain itself: ask again later.
+    if (response.status === 409 && bankCode === "REDEMPTION_NOT_FINAL") throw new SettlenetError("BANK_REDEMPTION_NOT_FINAL", "the bank does not see the payout's redemption final yet", meta);
     if (response.status === 409 && bankCode === "REFERENCE_CONFLICT") throw new SettlenetError("BANK_REFERENCE_CONFLICT", "the reference was already used for a different transfer", { ...meta, ...pick(problem.data, "bankRef") });
     throw new SettlenetError("BANK_REJECTED", "the bank refused the request", meta);
   }

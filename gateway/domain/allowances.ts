@@ -1,7 +1,7 @@
 /**
  * Merchants' token allowances. Operations the gateway signs for a merchant pull from the merchant's
- * token balance through a spender: the escrow for a refund after release and for a transfer, the
- * custodian for a payout's burn. Merchants hold no gas, so a missing allowance is given by an ERC-2612
+ * token balance through the escrow (a contract, no person): for a refund after release and for a
+ * transfer. A payout needs none (the merchant redeems its own balance). Merchants hold no gas, so a missing allowance is given by an ERC-2612
  * permit the merchant's key signs and the permit relayer submits (adapters/money-chain.ts). Payments
  * and money movement share this one component.
  */
@@ -16,7 +16,7 @@ export interface MerchantAllowancesModules {
   secrets: SecretBox;
 }
 
-/** Gives merchants' allowances to the escrow and the custodian when they are missing. */
+/** Gives merchants' allowances to the escrow when they are missing. */
 export class MerchantAllowances {
   constructor(
     private readonly options: { deployment: Deployment },
@@ -25,11 +25,11 @@ export class MerchantAllowances {
 
   /** The merchant's allowance to the escrow on `tokens` (default: every settlement token). */
   async toEscrow(merchant: MerchantRecord, tokens: TokenDeployment[] = Object.values(this.options.deployment.tokens)): Promise<void> {
-    for (const token of tokens) await this.to(merchant, token, this.options.deployment.contracts.escrow);
+    for (const token of tokens) await this.toEscrowOn(merchant, token);
   }
 
-  /** The merchant's allowance to `spender` on `token`. */
-  to(merchant: MerchantRecord, token: TokenDeployment, spender: string): Promise<void> {
-    return this.modules.money.ensureAllowance(token, merchantWallet(merchant, this.modules.secrets), spender);
+  /** The merchant's allowance to the escrow on `token`; the escrow is the only spender merchants allow. */
+  toEscrowOn(merchant: MerchantRecord, token: TokenDeployment): Promise<void> {
+    return this.modules.money.ensureAllowance(token, merchantWallet(merchant, this.modules.secrets), this.options.deployment.contracts.escrow);
   }
 }

@@ -7,7 +7,7 @@ import type { RejectionReason, TransferStatus } from "../../core/bank/wire.js";
 import type { SubmittedOperation } from "./records.js";
 import type { TokenOperationWire } from "./token-ops.js";
 
-/** A custodian-signed mint or burn the gateway submitted (or is about to submit) to its node. */
+/** A token operation the gateway submitted (or is about to submit) to its node: a custodian's mint, a merchant's redemption. */
 export interface TokenOpAttempt {
   operationId: string;
   op: TokenOperationWire;
@@ -26,8 +26,9 @@ export interface BankLeg {
 }
 
 /**
- * Payout stages: `burning` (burn signed and submitted; nothing at the bank yet) → `paying` (burned;
- * the bank is asked, with the payout id as its idempotency reference) → `paid`; or a bank rejection →
+ * Payout stages: `burning` (the merchant's redemption signed and submitted; nothing at the bank yet) →
+ * `paying` (redeemed; the bank is asked, with the payout id as its idempotency reference, and pays
+ * only against that redemption final on-chain) → `paid`; or a bank rejection →
  * `reversing` (re-mint to the merchant) → `failed` with `reversed: true`; or a burn that did not execute
  * → `failed` with `reversed: false` (nothing left the merchant's balance).
  */
@@ -45,6 +46,7 @@ export interface PayoutRecord {
   /** The merchant's bank account (matches the registry's payout-account reference). */
   account: string;
   stage: PayoutStage;
+  /** The merchant's redemption (a custodian burn in payouts stored before redemptions). */
   burn: TokenOpAttempt;
   bank?: BankLeg;
   /** The latest re-mint attempt after a rejection. */

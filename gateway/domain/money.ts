@@ -1,10 +1,12 @@
 /**
  * Money movement for merchants: balance, payouts, top-ups and transfers.
  *
- * - Payout: the custodian signs a `burn` of the merchant's tokens (the merchant's permit gives the
- *   custodian the allowance) and the node relays it; only once it executed is the bank asked to pay,
- *   with the payout id as the bank's idempotency reference. A bank rejection is reversed by a
- *   custodian `mint` back to the merchant, then `payout.failed`; a confirmation is `payout.paid`.
+ * - Payout: the merchant's own key (kept by the gateway) signs a `redeem` of its tokens, drawn on a
+ *   custodian of the token, and the node relays it: no allowance to anyone is involved. Only once the
+ *   node reports it executed is the bank asked to pay, with the payout id as the bank's idempotency
+ *   reference; the bank itself pays only against that redemption, final on-chain, for the merchant's
+ *   registered account (bank-sim/redemptions.ts). A bank rejection is reversed by a custodian `mint`
+ *   back to the merchant, then `payout.failed`; a confirmation is `payout.paid`.
  * - Top-up: the bank is asked to collect a deposit (top-up id as reference); only when it confirms does
  *   the custodian sign a `mint` to the merchant.
  * - Transfer: SettlementToken has no signed transfer, so a transfer is a direct escrow payment that the
@@ -39,7 +41,7 @@ import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { MerchantRecord } from "./records.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
-import { chainBankRef, signCustodianOperation } from "./token-ops.js";
+import { chainBankRef, signCustodianOperation, signRedemption } from "./token-ops.js";
 import type { MoneyEvent, PayoutRecord, TokenOpAttempt, TopupRecord, TransferRecord } from "./money-types.js";
 
 /** Node codes that mean "the node already has this exact operation". */
@@ -73,9 +75,9 @@ export interface MoneyServiceModules {
   node: NodeApiClient;
   chain: ChainReader;
   money: MoneyChain;
-  /** Merchants' allowances to the custodian (payouts) and the escrow (transfers). */
-  allowances: Pick<MerchantAllowances, "to">;
-  /** Without a custodian key and a bank, balances work but payouts and top-ups are refused. */
+  /** Merchants' allowances to the escrow (transfers). */
+  allowances: Pick<MerchantAllowances, "toEscrowOn">;
+  /** Without a bank, balances work but payouts and top-ups are refused; without a custodian key, top-ups (and payout reversals). */
   custodian?: Wallet | HDNodeWallet | undefined;
   bank?: BankAdapter | undefined;
   logger: Logger;
@@ -171,19 +173,24 @@ export class MoneyService {
 
   // ---------------------------------------------------------------- payouts
 
-  /** Starts a payout to the merchant's registered bank account: burn first, then the bank. */
+  /**
+   * Starts a payout to the merchant's registered bank account: the merchant redeems its own tokens
+   * first (signed with its key), then the bank pays against that redemption.
+   */
   async createPayout(merchant: MerchantRecord, input: { amount: string; currency: string; account: string }): Promise<PayoutRecord> {
-    const { custodian } = this.requireMoney();
+    this.requireBank();
     const token = this.token(input.currency);
     const amount = BigInt(input.amount);
     await assertNotFrozen(this.modules.money, token.address, [{ role: "merchant", address: merchant.address }]);
     await this.requirePayoutAccount(merchant, input.account);
     await this.requireSpendable(merchant, token, amount);
-    await this.modules.allowances.to(merchant, token, custodian.address);
+    const custodian = await this.redeemingCustodian(token, amount);
 
     const id = `po_${randomBytes(12).toString("hex")}`;
     const nowMs = this.now();
-    const burn = await this.tokenOp(custodian, token, "burn", merchant.address, amount, chainBankRef(id));
+    const deadline = (await this.modules.money.now()) + BigInt(this.options.operationDeadlineSeconds);
+    const signed = await signRedemption(this.wallet(merchant), { chainId: this.chainId, token }, { custodian, amount, bankRef: chainBankRef(id), deadline });
+    const burn: TokenOpAttempt = { operationId: signed.id, op: signed.op, submitted: false, status: "pending", createdAtMs: nowMs };
     const record: PayoutRecord = {
       id,
       merchantId: merchant.id,
@@ -199,8 +206,9 @@ export class MoneyService {
       createdAtMs: nowMs,
       updatedAtMs: nowMs,
     };
+    // Stored before it is submitted: a crash in between resubmits this same redemption, never a second one.
     await this.modules.storage.money.create("payout", record);
-    this.logger.info({ merchantId: merchant.id, id, amount: record.amount, operationId: burn.operationId }, "payout created");
+    this.logger.info({ merchantId: merchant.id, id, amount: record.amount, operationId: burn.operationId, custodian }, "payout created");
     return this.advanceQuietly("payout", id);
   }
 
@@ -313,7 +321,7 @@ export class MoneyService {
     await this.requireSpendable(merchant, token, amount);
     const wallet = this.wallet(merchant);
     const escrow = this.options.deployment.contracts.escrow;
-    await this.modules.allowances.to(merchant, token, escrow);
+    await this.modules.allowances.toEscrowOn(merchant, token);
 
     const chainNow = await this.modules.money.now();
     const terms: PaymentTerms = {
@@ -428,7 +436,7 @@ export class MoneyService {
     }
 
     if (record.stage === "paying") {
-      const bank = this.requireMoney().bank;
+      const bank = this.requireBank();
       let transfer: BankTransfer | undefined;
       try {
         transfer = record.bank
@@ -579,13 +587,31 @@ export class MoneyService {
     await this.advance(owner.kind, owner.id);
   }
 
-  private async tokenOp(custodian: Wallet | HDNodeWallet, token: TokenDeployment, kind: "mint" | "burn", account: string, amount: bigint, bankRef: string): Promise<TokenOpAttempt> {
+  private async tokenOp(custodian: Wallet | HDNodeWallet, token: TokenDeployment, kind: "mint", account: string, amount: bigint, bankRef: string): Promise<TokenOpAttempt> {
     const deadline = (await this.modules.money.now()) + BigInt(this.options.operationDeadlineSeconds);
     const { id, op } = await signCustodianOperation(custodian, { chainId: this.chainId, token }, { kind, account, amount, bankRef, deadline });
     return { operationId: id, op, submitted: false, status: "pending", createdAtMs: this.now() };
   }
 
   // ---------------------------------------------------------------- checks
+
+  private requireBank(): BankAdapter {
+    const { bank } = this.modules;
+    if (!bank) throw new SettlenetError("MONEY_NOT_CONFIGURED", "this gateway has no bank configured", { custodian: Boolean(this.modules.custodian), bank: false });
+    return bank;
+  }
+
+  /**
+   * The custodian a redemption of `amount` draws on: an active custodian of the token whose outstanding
+   * supply covers it (the largest), as the node indexed them.
+   */
+  private async redeemingCustodian(token: TokenDeployment, amount: bigint): Promise<string> {
+    const view = await this.modules.node.token(token.address);
+    const candidates = view.custodians.filter((c) => c.custodian && BigInt(c.outstanding) >= amount).sort((a, b) => (BigInt(b.outstanding) > BigInt(a.outstanding) ? 1 : -1));
+    const chosen = candidates[0];
+    if (!chosen) throw new SettlenetError("NO_REDEEMING_CUSTODIAN", `no custodian of ${token.symbol} has ${amount} outstanding to redeem against`, { token: token.address, amount: amount.toString() });
+    return chosen.institution;
+  }
 
   private requireMoney(): { custodian: Wallet | HDNodeWallet; bank: BankAdapter } {
     const { custodian, bank } = this.modules;

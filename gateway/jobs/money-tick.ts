@@ -2,8 +2,8 @@
  * The money tick: at start and then every `tickMs` it advances every open payout and top-up (bank and
  * node polled) and syncs the orders of relayed payer actions; between ticks, a bank settlement
  * callback advances its payout or top-up at once. At start it also gives every merchant its
- * allowances to the escrow and the custodian (given again before each refund after release, payout
- * and transfer, so a failure here only costs time). A tick already running is joined, not doubled;
+ * allowance to the escrow (given again before each refund after release and transfer, so a failure
+ * here only costs time); merchants allow no person anything: payouts are their own redemptions. A tick already running is joined, not doubled;
  * `stop` waits for it and for every step in flight, so the database can close.
  */
 import type { Logger } from "pino";
@@ -26,9 +26,7 @@ export interface MoneyTickModules {
   storage: GatewayStorage;
   money: Pick<MoneyService, "advanceOpen" | "onSettlement" | "idle">;
   payerActions: Pick<PayerActionService, "sync">;
-  allowances: Pick<MerchantAllowances, "toEscrow" | "to">;
-  /** The custodian's address: merchants' payouts burn through its allowance. */
-  custodian?: string | undefined;
+  allowances: Pick<MerchantAllowances, "toEscrow">;
   bank?: BankAdapter | undefined;
   logger: Logger;
 }
@@ -82,17 +80,13 @@ export class MoneyTick {
   }
 
   private async giveAllowances(): Promise<void> {
-    const custodian = this.modules.custodian;
     try {
       for (const merchant of await this.modules.storage.merchants.list()) {
         if (this.stopped) return;
         await this.modules.allowances.toEscrow(merchant);
-        if (custodian) {
-          for (const token of Object.values(this.options.deployment.tokens)) await this.modules.allowances.to(merchant, token, custodian);
-        }
       }
     } catch (error) {
-      this.modules.logger.warn({ code: (error as SettlenetError).code, err: error }, "could not set up merchant allowances (done again before each refund after release and payout)");
+      this.modules.logger.warn({ code: (error as SettlenetError).code, err: error }, "could not set up merchant allowances (done again before each refund after release and transfer)");
     }
   }
 }

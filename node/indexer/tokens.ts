@@ -1,5 +1,5 @@
 /**
- * Token indexer: follows the events of the deployment's settlement tokens (Minted, Burned,
+ * Token indexer: follows the events of the deployment's settlement tokens (Minted, Burned, Redeemed,
  * ReservesAttested, FreezeChanged, CustodianChanged) from the deployment block into the token
  * repository — supply per custodian, attested reserves and their time, frozen accounts, the event
  * history — and marks the stored token operations a relayed *WithSig call executed, on every node.
@@ -14,7 +14,7 @@ import type { ChainHeads } from "../chain/heads.js";
 import { ChainFollower } from "./follower.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
-import { TOKEN_EXECUTION_EVENTS, fromTokenCall, tokenNamesOf, tokenOperationDigest, type TokenOperation } from "../../core/operations/index.js";
+import { TOKEN_EXECUTION_EVENTS, fromTokenCall, tokenDescriptorOf, tokenNamesOf, tokenOperationDigest, type TokenOperation } from "../../core/operations/index.js";
 import type { Logger } from "../services.js";
 import type { CustodianRecord, FrozenAccountRecord, TokenEventRecord, TokenIndexBatch, TokenRecord, TokenRepository } from "../storage/tokens.js";
 
@@ -38,7 +38,7 @@ export interface TokenIndexerModules {
   onSettled?: (ids: string[]) => void;
 }
 
-const TOKEN_EVENTS = ["Minted", "Burned", "ReservesAttested", "FreezeChanged", "CustodianChanged"] as const;
+const TOKEN_EVENTS = ["Minted", "Burned", "Redeemed", "ReservesAttested", "FreezeChanged", "CustodianChanged"] as const;
 
 /** Follows settlement token events into storage; see the module comment. */
 export class TokenIndexer {
@@ -183,7 +183,8 @@ export class TokenIndexer {
         }
         const { from: relayer, op } = await tx;
         const name = op ? this.names.get(op.token.toLowerCase()) : undefined;
-        if (op && name !== undefined && op.token.toLowerCase() === key) {
+        // A redemption emits Burned and Redeemed: only its own kind's event settles it, once.
+        if (op && name !== undefined && op.token.toLowerCase() === key && tokenDescriptorOf(op.kind).executedBy === event.name) {
           const id = tokenOperationDigest(op, { chainId: this.chainId, tokenName: name });
           batch.operations.push({ id, status: "executed", execution: { txHash: log.transactionHash, blockNumber: log.blockNumber, relayer, timestamp } });
         }

@@ -1,5 +1,5 @@
 /**
- * Validation of token operations (mint, burn, attestReserves, freeze): the token-specific half of the
+ * Validation of token operations (mint, burn, attestReserves, freeze, redeem): the token-specific half of the
  * shared validation core (validate.ts routes here after the schema, and recovers the signature with
  * the rest of the group's). The signer's role and the account
  * whose balance changes come from each kind's descriptor in core/operations. Checks run cheapest first:
@@ -8,7 +8,8 @@
  *
  * Unlike escrow operations the message does not name its signer (any custodian may mint), so the
  * signer is known only after recovery, and the role and the nonce (in that token's nonce space) are
- * checked after it, as for an arbiter's resolve. A signature that recovers to an address the registry
+ * checked after it, as for an arbiter's resolve. A redemption names its signer (the holder) and the
+ * custodian it draws on; the custodian is checked before the signature, the signer after. A signature that recovers to an address the registry
  * knows nothing about is a bad signature (tampered, or signed for another chain or token); one that
  * recovers to a known participant without the role is NOT_CUSTODIAN / NOT_REGULATOR. Reserves
  * (ReservesExceeded, BurnExceedsOutstanding) and the freeze state (FreezeStateUnchanged) are left to
@@ -52,6 +53,11 @@ export async function prepareTokenOperation(
     if (registry.isFrozen(op.token, moved)) throw refusal("ACCOUNT_FROZEN", path, `${moved} is frozen on ${op.token}`, { account: moved, token: op.token, id });
   }
 
+  // A redemption draws on a custodian's outstanding supply: it must be one (SettlementToken._redeem).
+  if (op.kind === "redeem" && !registry.isCustodian(op.token, op.custodian)) {
+    throw refusal("NOT_CUSTODIAN", path, `${op.custodian} is not a custodian of ${op.token}`, { custodian: op.custodian, token: op.token, id });
+  }
+
   const now = ctx.nowSeconds();
   // The token reverts only when block.timestamp > deadline.
   if (BigInt(now) > op.deadline) {
@@ -65,7 +71,12 @@ export async function prepareTokenOperation(
     signature: signatureBytes ?? op.signature,
     async finish(signer) {
       if (signer === null) throw refusal("BAD_SIGNATURE", path, "no signer was recovered", { id });
-      if (descriptor.signer === "regulator") {
+      if (descriptor.signer === "holder") {
+        const holder = descriptor.signerAccount?.(op);
+        if (holder === undefined || holder.toLowerCase() !== signer.toLowerCase()) {
+          throw refusal("BAD_SIGNATURE", path, `${op.kind} signed by ${signer}, not by the holder ${String(holder)}`, { signer, expected: holder, id });
+        }
+      } else if (descriptor.signer === "regulator") {
         if (!registry.isRegulator(signer)) throw roleRefusal(op, signer, ctx, path, id);
       } else {
         const institution = registry.institutionOfSigner(signer);

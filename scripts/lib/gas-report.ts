@@ -7,7 +7,7 @@ export interface Measurements {
   batches: { batch: string; items: number; total: number; notes: string; key?: "pay100" | "confirm100" }[];
   finalize: { gas: number; attestations: number; records: number };
   /** SettlementToken operations: the actor's own call and, where there is one, the `*WithSig` call a relayer sends. */
-  token: { operation: string; direct: number; relayed: number | undefined; notes: string }[];
+  token: { operation: string; direct: number | undefined; relayed: number | undefined; notes: string }[];
   /** ParticipantRegistry changes that push an account's permission to the settlement tokens. */
   registry: { operation: string; gas: number; notes: string }[];
   traces: {
@@ -337,7 +337,7 @@ export function renderReport(m: Measurements): string {
 
   const token = table(
     ["SettlementToken operation", "direct (actor's own transaction)", "relayed via `*WithSig`", "notes"],
-    m.token.map((row) => [row.operation, fmt(row.direct), row.relayed === undefined ? "—" : fmt(row.relayed), row.notes]),
+    m.token.map((row) => [row.operation, row.direct === undefined ? "—" : fmt(row.direct), row.relayed === undefined ? "—" : fmt(row.relayed), row.notes]),
     ["l", "r", "r", "l"],
   );
 

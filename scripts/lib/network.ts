@@ -445,7 +445,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     const provisioned = state;
     const endpoints = endpointsOf(ports, provisioned);
     // The gateway's money keys: the custodian (institution 1, which holds the CNY reserves) signs mints
-    // and burns; the permit relayer pays the gas of merchants' permits. Written once (also into a
+    // (payouts are the merchants' own redemptions); the permit relayer pays the gas of merchants' permits
+    // to the escrow. Written once (also into a
     // network provisioned before the gateway moved money).
     const custodianKeyFile = join(dirOf("gateway"), "custodian.json");
     const relayerKeyFile = join(dirOf("gateway"), "permit-relayer.json");
@@ -523,6 +524,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       callbackSecret: bankCallbackSecret,
       clients: bankClients,
       tls: await certificateOf("bank"),
+      // The bank pays a payout only against the merchant's redemption, final on this chain, which it reads itself.
+      chain: { rpcUrl: chainUrl, deploymentFile, confirmations: 0 },
       logLevel,
     };
     await writeConfig(join(dirOf("bank"), "bank.json"), bankConfig);

@@ -540,14 +540,29 @@ const payoutStep: Step = {
     const created = await c.post<{ id: string; stage: string } & Problem>("/v1/payouts", { amount: PAYOUT_AMOUNT.toString(), currency: "CNY", account });
     check(ctx, this.name, `${merchant.id} asks for a payout of ${yuan(PAYOUT_AMOUNT)} (POST /v1/payouts)`, created.status === 202, `${created.status} ${created.body.code ?? ""}`);
     if (created.status !== 202) return;
-    const paid = await waitStep(ctx, "burn, bank transfer, paid", () =>
+    const paid = await waitStep(ctx, "the merchant's redemption, bank transfer, paid", () =>
       poll(ctx, async () => {
         const res = await c.get<{ id: string; stage: string; reversed: boolean; amount: string; bank: { bankRef: string; status: string } | null }>(`/v1/payouts/${created.body.id}`);
         return res.status === 200 && (res.body.stage === "paid" || res.body.stage === "failed") ? res.body : undefined;
       }),
     );
-    check(ctx, this.name, "the payout is paid (burned on-chain, confirmed by the bank)", paid?.stage === "paid" && !paid.reversed, paid ? `stage ${paid.stage}` : "timed out");
+    check(ctx, this.name, "the payout is paid (redeemed on-chain, confirmed by the bank)", paid?.stage === "paid" && !paid.reversed, paid ? `stage ${paid.stage}` : "timed out");
     if (!paid?.bank) return;
+    // Separation of powers: the merchant's own signature burned its balance; nobody holds an allowance from it.
+    const cny = ctx.deployment.tokens["CNY"];
+    const custodian = ctx.state.nodes.find((n) => n.role === "institution")?.address;
+    if (cny && custodian) {
+      const token = new Contract(cny.address, loadArtifact("SettlementToken").abi, ctx.provider);
+      const redeemed = await token.queryFilter(token.getEvent("Redeemed")(merchant.address, undefined, undefined, keccak256(toUtf8Bytes(created.body.id))));
+      const allowance = (await token.getFunction("allowance")(merchant.address, custodian)) as bigint;
+      check(
+        ctx,
+        this.name,
+        "the merchant redeemed with its own signature (one Redeemed event for the payout) and allows the custodian nothing",
+        redeemed.length === 1 && allowance === 0n,
+        `${redeemed.length} redemptions, allowance ${allowance}`,
+      );
+    }
     // The bank answers signed requests only: the launcher's own client.
     const bankPath = `/v1/transfers/${paid.bank.bankRef}`;
     const atBank = await getJson<{ status: string; amount: string; account: string }>(`${ctx.endpoints.bank}${bankPath}`, bankRequestHeaders(bankClientOf(ctx.state, "operator"), "GET", bankPath, ""));

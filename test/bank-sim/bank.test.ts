@@ -6,12 +6,17 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { expect } from "chai";
+import { hexlify, randomBytes as randomHex, type Contract } from "ethers";
 import { pino } from "pino";
 
 import { SettlenetError } from "../../core/errors.js";
 import { HttpBankAdapter, type BankSettlement, type HttpBankAdapterOptions } from "../../gateway/adapters/bank.js";
 import { parseBankConfig, type BankConfigInput } from "../../bank-sim/server.js";
+import { ChainRedemptions, redemptionRefOf } from "../../bank-sim/redemptions.js";
 import { transferPlanner, type BankSimulatorOptions } from "../../bank-sim/simulator.js";
+import { toTokenCall, tokenOperationSchema } from "../../core/operations/index.js";
+import { deployScenario, startTestChain, type LocalChain, type Scenario } from "../helpers/chain.js";
+import { signedTokenOp } from "../helpers/tokens.js";
 import { openBankStore } from "../../bank-sim/store.js";
 import { BANK_CALLBACK_HEADERS, bankRequestHeaders, callbackSignatureMatches, signCallback } from "../../core/bank/wire.js";
 import { freePort, waitFor } from "../helpers/network.js";
@@ -35,9 +40,50 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-/** The simulator in-process, listening on 127.0.0.1 with its LevelDB in `dir`; stopped after the test. */
+/** A chain with one custodian and one merchant (payout account "merchant-0"), shared by the tests that pay out. */
+let payoutChain: Promise<{ chain: LocalChain; scenario: Scenario; redemptions: ChainRedemptions }> | undefined;
+/** The merchant's payout account in `payoutChain`. */
+const MERCHANT_ACCOUNT = "merchant-0";
+after(async function () {
+  const started = await payoutChain;
+  started?.redemptions.close();
+  await started?.chain.close();
+});
+
+function redemptionChain() {
+  payoutChain ??= (async () => {
+    const chain = await startTestChain();
+    const scenario = await deployScenario(chain, { institutions: 1, merchants: 1, payers: 1 });
+    const redemptions = ChainRedemptions.connect(chain.url, BigInt(scenario.deployment.chainId), { deployment: scenario.deployment, confirmations: 0 });
+    return { chain, scenario, redemptions };
+  })();
+  return payoutChain;
+}
+
+/**
+ * A fresh payout reference the merchant redeemed `amount` for on-chain (the custodian mints it to the
+ * merchant first, then relays the merchant's signed redemption), as the gateway's payouts do.
+ */
+async function redeemedPayout(amount: bigint): Promise<string> {
+  const { scenario: s } = await redemptionChain();
+  const [custodian] = s.institutions;
+  const [merchant] = s.merchants;
+  if (!custodian || !merchant) throw new Error("scenario incomplete");
+  const reference = `po_${hexlify(randomHex(12)).slice(2)}`;
+  const token = s.token.connect(custodian) as unknown as Contract;
+  await (await token.getFunction("mint")(merchant.address, amount, hexlify(randomHex(32)))).wait();
+  const op = tokenOperationSchema.parse(
+    await signedTokenOp(s, merchant, { kind: "redeem", holder: merchant.address, custodian: custodian.address, amount: amount.toString(), bankRef: redemptionRefOf(reference) }),
+  );
+  const call = toTokenCall(op);
+  await (await token.getFunction(call.functionName)(...call.args)).wait();
+  return reference;
+}
+
+/** The simulator in-process, listening on 127.0.0.1 with its LevelDB in `dir`, paying against the test chain's redemptions; stopped after the test. */
 async function startSimulator(dir: string, options: Partial<BankSimulatorOptions> = {}, port = 0, simLogger?: pino.Logger): Promise<BankSimulatorHandle> {
-  const sim = await startBankSimulator(dir, { latencyMs: { min: 20, max: 40 }, failureRate: 0, ...options }, port, simLogger);
+  const { redemptions } = await redemptionChain();
+  const sim = await startBankSimulator(dir, { latencyMs: { min: 20, max: 40 }, failureRate: 0, ...options }, port, redemptions, simLogger);
   cleanups.push(sim.stop);
   return sim;
 }
@@ -143,19 +189,19 @@ describe("bank simulator and HttpBankAdapter", function () {
       const bank = adapterFor(sim.url);
       await settled(bank, (await bank.requestDeposit({ reference: "topup-1", account: ACCOUNT, amount: 1_000n, currency: "CNY" })).bankRef);
 
-      const payout = await bank.requestPayout({ reference: "payout-1", account: "MERCHANT 1", amount: 400n, currency: "CNY" });
+      const payout = await bank.requestPayout({ reference: await redeemedPayout(400n), account: MERCHANT_ACCOUNT, amount: 400n, currency: "CNY" });
       expect(payout.status).to.equal("pending");
       expect(await bank.getReserve("CNY")).to.deep.equal({ currency: "CNY", balance: 1_000n, held: 400n, available: 600n });
       expect((await settled(bank, payout.bankRef)).status).to.equal("confirmed");
       expect(await bank.getReserve("CNY")).to.deep.equal({ currency: "CNY", balance: 600n, held: 0n, available: 600n });
 
-      const tooLarge = await bank.requestPayout({ reference: "payout-2", account: "MERCHANT 1", amount: 700n, currency: "CNY" });
+      const tooLarge = await bank.requestPayout({ reference: await redeemedPayout(700n), account: MERCHANT_ACCOUNT, amount: 700n, currency: "CNY" });
       const rejected = await settled(bank, tooLarge.bankRef);
       expect(rejected.status).to.equal("rejected");
       expect(rejected.reason).to.equal("insufficient_funds");
       expect((await bank.getReserve("CNY")).balance).to.equal(600n);
 
-      const accounts = (await (await fetch(`${sim.url}/v1/accounts/${encodeURIComponent("MERCHANT 1")}`)).json()) as { balances: unknown[] };
+      const accounts = (await (await fetch(`${sim.url}/v1/accounts/${encodeURIComponent(MERCHANT_ACCOUNT)}`)).json()) as { balances: unknown[] };
       expect(accounts.balances).to.deep.equal([{ currency: "CNY", deposited: "0", paidOut: "400" }]);
     });
 
@@ -169,7 +215,7 @@ describe("bank simulator and HttpBankAdapter", function () {
       sim = await startSimulator(dir, { failureRate: 1 });
       bank = adapterFor(sim.url);
       const deposit = await bank.requestDeposit({ reference: "topup-2", account: ACCOUNT, amount: 100n, currency: "CNY" });
-      const payout = await bank.requestPayout({ reference: "payout-1", account: "MERCHANT 1", amount: 300n, currency: "CNY" });
+      const payout = await bank.requestPayout({ reference: await redeemedPayout(300n), account: MERCHANT_ACCOUNT, amount: 300n, currency: "CNY" });
       expect((await bank.getReserve("CNY")).held).to.equal(300n);
       for (const bankRef of [deposit.bankRef, payout.bankRef]) {
         const transfer = await settled(bank, bankRef);
@@ -196,6 +242,51 @@ describe("bank simulator and HttpBankAdapter", function () {
       const plan = transferPlanner({ latencyMs: { min: 0, max: 1_000 }, failureRate: 0.5, seed: "reproducible" });
       const again = transferPlanner({ latencyMs: { min: 0, max: 1_000 }, failureRate: 0.5, seed: "reproducible" });
       expect([0, 1, 2, 3].map(plan)).to.deep.equal([0, 1, 2, 3].map(again));
+    });
+  });
+
+  describe("payouts only against final redemptions", function () {
+    it("refuses a payout no redemption carries (REDEMPTION_NOT_FINAL, retryable), then pays it once the merchant redeemed, and only once", async function () {
+      const sim = await startSimulator(await tempDir());
+      const bank = adapterFor(sim.url);
+      await settled(bank, (await bank.requestDeposit({ reference: "topup-r", account: ACCOUNT, amount: 1_000n, currency: "CNY" })).bankRef);
+      const reference = `po_${hexlify(randomHex(12)).slice(2)}`;
+      const early = await refusalOf(bank.requestPayout({ reference, account: MERCHANT_ACCOUNT, amount: 250n, currency: "CNY" }));
+      expect(early.code).to.equal("BANK_REDEMPTION_NOT_FINAL");
+      expect((await bank.getReserve("CNY")).held).to.equal(0n);
+
+      const redeemed = await redeemedPayout(250n);
+      const request = { reference: redeemed, account: MERCHANT_ACCOUNT, amount: 250n, currency: "CNY" };
+      const [first, second] = await Promise.all([bank.requestPayout(request), bank.requestPayout(request)]);
+      expect(second?.bankRef).to.equal(first?.bankRef);
+      expect((await settled(bank, first.bankRef)).status).to.equal("confirmed");
+      expect((await bank.requestPayout(request)).bankRef).to.equal(first.bankRef);
+      const accounts = (await (await fetch(`${sim.url}/v1/accounts/${encodeURIComponent(MERCHANT_ACCOUNT)}`)).json()) as { balances: { paidOut: string }[] };
+      expect(accounts.balances[0]?.paidOut).to.equal("250");
+    });
+
+    it("refuses a payout whose redemption burned another amount or whose account is not the redeeming merchant's (REDEMPTION_MISMATCH), and pays nothing", async function () {
+      const sim = await startSimulator(await tempDir());
+      const bank = adapterFor(sim.url);
+      await settled(bank, (await bank.requestDeposit({ reference: "topup-m", account: ACCOUNT, amount: 1_000n, currency: "CNY" })).bankRef);
+      const reference = await redeemedPayout(100n);
+      for (const request of [
+        { reference, account: MERCHANT_ACCOUNT, amount: 900n, currency: "CNY" },
+        { reference, account: ACCOUNT, amount: 100n, currency: "CNY" },
+      ]) {
+        const refused = await refusalOf(bank.requestPayout(request));
+        expect([refused.code, refused.meta["bankCode"]]).to.deep.equal(["BANK_REJECTED", "REDEMPTION_MISMATCH"]);
+      }
+      expect(await bank.getReserve("CNY")).to.deep.equal({ currency: "CNY", balance: 1_000n, held: 0n, available: 1_000n });
+    });
+
+    it("without a chain to read, refuses every payout (PAYOUT_UNVERIFIABLE) and still takes deposits", async function () {
+      const sim = await startBankSimulator(await tempDir(), { latencyMs: { min: 20, max: 40 }, failureRate: 0 });
+      cleanups.push(sim.stop);
+      const bank = adapterFor(sim.url);
+      const refused = await refusalOf(bank.requestPayout({ reference: await redeemedPayout(10n), account: MERCHANT_ACCOUNT, amount: 10n, currency: "CNY" }));
+      expect([refused.code, refused.meta["bankCode"]]).to.deep.equal(["BANK_REJECTED", "PAYOUT_UNVERIFIABLE"]);
+      expect((await bank.requestDeposit({ reference: "topup-u", account: ACCOUNT, amount: 5n, currency: "CNY" })).status).to.equal("pending");
     });
   });
 
@@ -410,7 +501,7 @@ describe("bank simulator and HttpBankAdapter", function () {
       });
       const receiver = await startReceiver(port, viaAdapter(bank));
 
-      const payout = await bank.requestPayout({ reference: "payout-1", account: "MERCHANT 1", amount: 9n, currency: "CNY" });
+      const payout = await bank.requestPayout({ reference: await redeemedPayout(9n), account: MERCHANT_ACCOUNT, amount: 9n, currency: "CNY" });
       const deposit = await bank.requestDeposit({ reference: "topup-1", account: ACCOUNT, amount: 9n, currency: "CNY" });
       await waitFor("two settlements", () => settlements.length >= 2, 30_000, 20);
       await waitFor("the outbox to drain", async () => (await health(sim.url)).callbacks === 0, 30_000, 20);

@@ -95,6 +95,44 @@ describe("token operations across a network of 3 institution nodes and a regulat
     for (const n of net.nodes) expect((await getJson(`${n.apiUrl}/v1/operations/${tokenOperationIdOf(s, mint)}`)).status).to.equal(404);
   });
 
+  it("executes a holder's own redemption exactly once on every node; refuses it signed by anyone else or drawn on a non-custodian, and a second one for the same reference burns nothing", async function () {
+    const s = net.scenario;
+    const holder = s.payers[0];
+    const [custodian, , other] = s.institutions;
+    if (!holder || !custodian || !other) throw new Error("scenario incomplete");
+    const before = await balanceOf(holder.address);
+    const outstanding = await s.token.outstandingOf(custodian.address);
+    const bankRef = randomRef();
+    const draft = { kind: "redeem" as const, holder: holder.address, custodian: custodian.address, amount: "1500", bankRef };
+
+    // The custodian cannot redeem a holder's balance: only the holder's signature counts.
+    const byCustodian = await signedTokenOp(s, custodian, draft);
+    const refused = await submit<{ code: string }>(node(0), byCustodian);
+    expect([refused.status, refused.body.code]).to.deep.equal([422, "BAD_SIGNATURE"]);
+    const elsewhere = await submit<{ code: string }>(node(0), await signedTokenOp(s, holder, { ...draft, custodian: other.address }));
+    expect([elsewhere.status, elsewhere.body.code]).to.deep.equal([403, "NOT_CUSTODIAN"]);
+
+    const redeem = await signedTokenOp(s, holder, draft);
+    const id = tokenOperationIdOf(s, redeem);
+    expect((await submit(node(1), redeem)).status).to.equal(202);
+    const again = await submit<{ code: string }>(node(2), redeem);
+    expect(again.body.code).to.equal("DUPLICATE");
+    const records = await waitForOperation(net.nodes, id, "executed", 60_000);
+    expect(new Set(records.map((r) => r.execution?.txHash)).size).to.equal(1);
+    expect(await balanceOf(holder.address)).to.equal(before - 1500n);
+    expect(await s.token.outstandingOf(custodian.address)).to.equal(outstanding - 1500n);
+    const redeemed = await (s.token as unknown as Contract).queryFilter(s.token.filters.Redeemed(holder.address, custodian.address, undefined, bankRef));
+    expect(redeemed).to.have.length(1);
+
+    // The same payout signed again under a fresh nonce is a different operation: the chain refuses its reference.
+    const replay = await signedTokenOp(s, holder, draft);
+    const replayId = tokenOperationIdOf(s, replay);
+    expect((await submit(node(0), replay)).status).to.equal(202);
+    const [failed] = await waitForOperation([node(0)], replayId, "failed", 60_000);
+    expect(failed?.error?.code).to.equal("RedemptionReferenceUsed");
+    expect(await balanceOf(holder.address)).to.equal(before - 1500n);
+  });
+
   it("refuses a pay from a payer the regulator froze through a node (ACCOUNT_FROZEN, balance unchanged); the unfreeze restores it", async function () {
     const s = net.scenario;
     const payer = s.payers[2];

@@ -64,7 +64,16 @@ describe("gateway integration: an external merchant over HTTP against a real nod
     await writeOperatorKeystore(join(net.dir, "relayer.json"), devWallet(16).privateKey, env.SETTLENET_RELAYER_KEY_PASSWORD, true);
     // The bank simulator as its own process.
     const bankPort = await freePort();
-    const bankConfig: BankConfigInput = { port: bankPort, dataDir: join(net.dir, "bank"), latencyMs: { min: 200, max: 400 }, failureRate: 0, clients: [BANK_CLIENT], logLevel: "warn" };
+    const bankConfig: BankConfigInput = {
+      port: bankPort,
+      dataDir: join(net.dir, "bank"),
+      latencyMs: { min: 200, max: 400 },
+      failureRate: 0,
+      clients: [BANK_CLIENT],
+      // Payouts are paid only against the merchant's redemption, which the bank reads on this chain.
+      chain: { rpcUrl: net.chain.url, deploymentFile: join(net.dir, "deployment.json") },
+      logLevel: "warn",
+    };
     await writeFile(join(net.dir, "bank.json"), JSON.stringify(bankConfig));
     const bankLog = createWriteStream(join(net.dir, "bank.log"));
     bank = spawn(process.execPath, ["--import", "tsx", CLI, "bank", "start", "--config", join(net.dir, "bank.json")], { cwd: PROJECT_ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });

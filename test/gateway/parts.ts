@@ -12,7 +12,8 @@ import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
 import { pino, type Logger } from "pino";
 
-import { buildBankSimulator, type BankSimulatorOptions } from "../../bank-sim/simulator.js";
+import { ChainRedemptions } from "../../bank-sim/redemptions.js";
+import { buildBankSimulator, type BankSimulatorModules, type BankSimulatorOptions } from "../../bank-sim/simulator.js";
 import { openBankStore, type BankStore } from "../../bank-sim/store.js";
 import { NodeApiClient } from "../../core/api/client.js";
 import { launchedCredentials } from "../../scripts/lib/launch/nodes.js";
@@ -111,10 +112,13 @@ export interface BankSimulatorHandle {
   stop(): Promise<void>;
 }
 
-/** The bank simulator in-process, listening on 127.0.0.1 (`port`, 0 for any) with its LevelDB in `dir`; silent unless given a logger. */
-export async function startBankSimulator(dir: string, options: BankSimulatorOptions, port = 0, logger: Logger = pino({ level: "silent" })): Promise<BankSimulatorHandle> {
+/**
+ * The bank simulator in-process, listening on 127.0.0.1 (`port`, 0 for any) with its LevelDB in `dir`;
+ * it pays payouts only against redemptions `redemptions` finds (none without it). Silent unless given a logger.
+ */
+export async function startBankSimulator(dir: string, options: BankSimulatorOptions, port = 0, redemptions?: BankSimulatorModules["redemptions"], logger: Logger = pino({ level: "silent" })): Promise<BankSimulatorHandle> {
   const store = await openBankStore(dir);
-  const app = await buildBankSimulator(options, { logger, store });
+  const app = await buildBankSimulator(options, { logger, store, ...(redemptions ? { redemptions } : {}) });
   await app.listen({ host: "127.0.0.1", port });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : port}`;
@@ -134,14 +138,16 @@ export interface BankFixture extends BankSimulatorHandle {
   close(): Promise<void>;
 }
 
-/** The bank simulator on a temp dir of its own (no failures, the given latency). */
-export async function bankFixture(latencyMs: BankSimulatorOptions["latencyMs"]): Promise<BankFixture> {
+/** The bank simulator on a temp dir of its own (no failures, the given latency), reading `scenario`'s chain for redemptions. */
+export async function bankFixture(latencyMs: BankSimulatorOptions["latencyMs"], scenario: Scenario): Promise<BankFixture> {
   const dir = await mkdtemp(join(tmpdir(), "settlenet-gateway-bank-"));
-  const bank = await startBankSimulator(dir, { latencyMs, failureRate: 0 });
+  const redemptions = ChainRedemptions.connect(scenario.chain.url, BigInt(scenario.deployment.chainId), { deployment: scenario.deployment, confirmations: 0 });
+  const bank = await startBankSimulator(dir, { latencyMs, failureRate: 0 }, 0, redemptions);
   return {
     ...bank,
     async close() {
       await bank.stop();
+      redemptions.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

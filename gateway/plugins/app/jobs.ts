@@ -69,7 +69,7 @@ export const jobsPlugin = fp<JobsOptions>(
       money && moneyService && payerActions && allowances
         ? new MoneyTick(
             { deployment: options.deployment, tickMs: options.moneyTickMs ?? 1_000 },
-            { storage, money: moneyService, payerActions, allowances, custodian: money.custodian?.address, bank: money.bank, logger: logger.child({ module: "money" }) },
+            { storage, money: moneyService, payerActions, allowances, bank: money.bank, logger: logger.child({ module: "money" }) },
           )
         : undefined;
     const pruner = new RequestRecordPruner({ intervalMs: options.pruneIntervalMs ?? 60_000 }, { storage, logger, now });

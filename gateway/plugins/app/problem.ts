@@ -68,6 +68,7 @@ export const GATEWAY_CODES = {
   TOPUP_ACCOUNT_MISMATCH: { status: 422, summary: "top-ups are collected only from the merchant's registered bank account (the payout account registered on-chain)" },
   TOPUP_LIMIT_EXCEEDED: { status: 422, summary: "the top-up is above the per-top-up limit, or would take the merchant's last 24 hours of top-ups above the daily limit" },
   PAYOUT_ACCOUNT_MISMATCH: { status: 422, summary: "the bank account is not the payout account registered for the merchant on-chain" },
+  NO_REDEEMING_CUSTODIAN: { status: 409, summary: "no custodian of the token has enough outstanding supply for the payout's redemption to draw on" },
   RECIPIENT_NOT_MERCHANT: { status: 422, summary: "transfers go to another active merchant registered on-chain" },
   TRANSFER_REFERENCE_CONFLICT: { status: 409, summary: "the transfer reference is already used with different details" },
   PAYER_INSUFFICIENT_BALANCE: { status: 422, summary: "hosted checkout: the payer's on-chain token balance is smaller than the payment" },

@@ -68,6 +68,8 @@ function randomOperation(kind: OperationKind): Record<string, unknown> {
       return { kind, token: address(), amount: pick(0n, U256).toString(), statementHash: bytes32(), ...signed };
     case "freeze":
       return { kind, token: address(), account: address(), frozen: pick(true, false), reason: bytes32(), ...signed };
+    case "redeem":
+      return { kind, token: address(), holder: address(), custodian: address(), amount: pick(1n, U256).toString(), bankRef: bytes32(), ...signed };
   }
 }
 

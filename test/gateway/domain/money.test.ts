@@ -32,7 +32,7 @@ describe("gateway domain: MoneyService on real storage, chain, node and bank (no
   before(async function () {
     net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 1 });
     const node = net.nodes[0] as NodeHandle;
-    bank = await bankFixture({ min: 200, max: 400 });
+    bank = await bankFixture({ min: 200, max: 400 }, net.scenario);
     store = await gatewayStore(net.scenario);
     parts = nodeAndChain(net.scenario, node.apiUrl);
     modules = moneyModules(net.scenario, bank.url)();
@@ -97,7 +97,7 @@ describe("gateway domain: MoneyService on real storage, chain, node and bank (no
     expect(await line(a)).to.include({ available: 5_000n, pendingTopups: 0n });
   });
 
-  it("pays out: refuses another account and more than the balance; burns, then the bank pays, and payout.paid joins the payout's batch", async function () {
+  it("pays out: refuses another account and more than the balance; the merchant redeems with its own key, then the bank pays once, and payout.paid joins the payout's batch", async function () {
     expect((await refusalOf(money.createPayout(a, { amount: "100", currency: "CNY", account: "SOMEONE-ELSE" }))).code).to.equal("PAYOUT_ACCOUNT_MISMATCH");
     const tooMuch = await refusalOf(money.createPayout(a, { amount: "5001", currency: "CNY", account: "merchant-0" }));
     expect([tooMuch.code, tooMuch.meta["available"]]).to.deep.equal(["INSUFFICIENT_BALANCE", "5000"]);
@@ -108,11 +108,39 @@ describe("gateway domain: MoneyService on real storage, chain, node and bank (no
     const paid = await advanceUntil<PayoutRecord>("payout", created.id, (r) => r.stage === "paid");
     expect([paid.burn.status, paid.bank?.status, paid.reversed]).to.deep.equal(["executed", "confirmed", false]);
     expect(await tokens(a.address)).to.equal(2_000n);
+    // Signed by the merchant's own key, for its own balance: no allowance to the custodian was given or used.
+    const custodian = net.scenario.institutions[0]?.address ?? "";
+    expect(paid.burn.op).to.include({ kind: "redeem", holder: a.address, custodian });
+    const redeemed = await net.scenario.token.queryFilter(net.scenario.token.filters.Redeemed(a.address, undefined, undefined, keccak256(toUtf8Bytes(created.id))));
+    expect(redeemed.map((e) => e.args.amount)).to.deep.equal([3_000n]);
+    expect(await net.scenario.token.allowance(a.address, custodian)).to.equal(0n);
+    // Advanced again, as after a restart: the bank still made one transfer for it.
+    expect((await money.advance("payout", created.id)).stage).to.equal("paid");
+    const transfers = await getJson<{ transfers: { reference: string }[] }>(`${bank.url}/v1/transfers?limit=500`);
+    expect(transfers.body.transfers.filter((t) => t.reference === created.id)).to.have.length(1);
     const account = await getJson<{ balances: { paidOut: string }[] }>(`${bank.url}/v1/accounts/merchant-0`);
     expect(account.body.balances[0]?.paidOut).to.equal("3000");
     expect(await eventsOf(a)).to.deep.equal([["payout.paid", created.id]]);
     expect((await money.getPayout(a, created.id)).stage).to.equal("paid");
     expect((await refusalOf(money.getPayout(b, created.id))).code).to.equal("PAYOUT_NOT_FOUND");
+  });
+
+  it("never pays a payout whose redemption fails on-chain: it ends failed with payout.failed, the balance untouched and the bank never asked", async function () {
+    const token = net.scenario.token.connect(net.scenario.admin) as typeof net.scenario.token;
+    await (await token.pause()).wait();
+    try {
+      const created = await money.createPayout(a, { amount: "500", currency: "CNY", account: "merchant-0" });
+      const failed = await advanceUntil<PayoutRecord>("payout", created.id, (r) => r.stage === "failed");
+      expect([failed.burn.status, failed.burn.error?.code, failed.bank, failed.reversed]).to.deep.equal(["failed", "EnforcedPause", undefined, false]);
+      expect(failed.failure?.code).to.equal("EnforcedPause");
+      const transfers = await getJson<{ transfers: { reference: string }[] }>(`${bank.url}/v1/transfers?limit=500`);
+      expect(transfers.body.transfers.filter((t) => t.reference === created.id)).to.deep.equal([]);
+      expect((await eventsOf(a)).at(-1)).to.deep.equal(["payout.failed", created.id]);
+      expect(await store.storage.money.open("payout")).to.deep.equal([]);
+    } finally {
+      await (await token.unpause()).wait();
+    }
+    expect(await tokens(a.address)).to.equal(2_000n);
   });
 
   it("transfers to another merchant as a direct escrow payment less the recipient's fee; the same reference is the same transfer", async function () {

@@ -72,7 +72,7 @@ describe("gateway: freezes, auto-release, reclaim and statements (nodes, chain a
       config: { settlement: { cycleSeconds: CYCLE, tickMs: 300, finalizeFailoverMs: 1_000, rebroadcastMs: 1_000 } },
     });
     [node0, node1] = net.nodes as [NodeHandle, NodeHandle];
-    bank = await bankFixture({ min: 100, max: 300 });
+    bank = await bankFixture({ min: 100, max: 300 }, net.scenario);
     gw = await gatewayFixture({
       scenario: net.scenario,
       nodeUrl: node0.apiUrl,

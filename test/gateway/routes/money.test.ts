@@ -4,9 +4,9 @@
  * custodian's key and a permit relayer. Requests are signed as a merchant would sign them.
  */
 import { expect } from "chai";
-import { keccak256, toUtf8Bytes, type HDNodeWallet, type Wallet } from "ethers";
+import { MaxUint256, keccak256, toUtf8Bytes, type HDNodeWallet, type Wallet } from "ethers";
 
-import { getJson, launchNetwork, type TestNetwork } from "../../helpers/network.js";
+import { getJson, launchNetwork, waitFor, type TestNetwork } from "../../helpers/network.js";
 import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "../fixture.js";
 
 interface TypedData {
@@ -63,7 +63,7 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
 
   before(async function () {
     net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 2 });
-    bank = await bankFixture({ min: 1_500, max: 2_000 });
+    bank = await bankFixture({ min: 1_500, max: 2_000 }, net.scenario);
     const node = net.nodes[0];
     if (!node) throw new Error("network incomplete");
     gw = await gatewayFixture({
@@ -218,7 +218,7 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     expect([line.available, line.pendingTopups]).to.deep.equal(["11400", "0"]);
   });
 
-  it("pays out: burns first, then the bank pays; refuses other accounts and more than the balance", async function () {
+  it("pays out: the merchant redeems first, then the bank pays; refuses other accounts and more than the balance", async function () {
     const mismatch = await post<{ code: string }>("/v1/payouts", { amount: "100", currency: "CNY", account: "SOMEONE-ELSE" });
     expect(mismatch.body.code).to.equal("PAYOUT_ACCOUNT_MISMATCH");
     const tooMuch = await post<{ code: string }>("/v1/payouts", { amount: "11401", currency: "CNY", account: "merchant-0" });
@@ -236,6 +236,26 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     expect(account.body.balances[0]?.paidOut).to.equal("3000");
     const events = await get<{ items: { type: string; data: { id: string } }[] }>("/v1/events");
     expect(events.body.items.filter((e) => e.type.startsWith("payout.")).map((e) => [e.type, e.data.id])).to.deep.equal([["payout.paid", created.body.id]]);
+  });
+
+  it("leaves merchants allowing nobody but the escrow contract, after provisioning and a payout: the custodian's transferFrom(merchant → custodian) fails", async function () {
+    const { token, deployment } = net.scenario;
+    const escrow = deployment.contracts.escrow;
+    const custodian = net.scenario.institutions[0];
+    if (!custodian) throw new Error("no custodian");
+    for (const merchant of gw.merchants) {
+      // The money tick gave each merchant its escrow allowance at start (refunds after release, transfers).
+      await waitFor(`${merchant.address}'s escrow allowance`, async () => (await token.allowance(merchant.address, escrow)) === MaxUint256);
+      const approvals = await token.queryFilter(token.filters.Approval(merchant.address));
+      expect([...new Set(approvals.map((e) => e.args.spender))], merchant.address).to.deep.equal([escrow]);
+      expect(await token.allowance(merchant.address, custodian.address)).to.equal(0n);
+    }
+    const asCustodian = token.connect(custodian) as typeof token;
+    const refusal = await asCustodian.transferFrom.staticCall(a.address, custodian.address, 1n).then(
+      () => undefined,
+      (error: { revert?: { name: string } }) => error.revert?.name,
+    );
+    expect(refusal).to.equal("ERC20InsufficientAllowance");
   });
 
   it("re-mints a payout the bank rejects and restores the balance (payout.failed)", async function () {

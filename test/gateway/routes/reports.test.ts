@@ -1,8 +1,8 @@
 /**
  * Three-way reconciliation on real parts: a chain, an institution node process, the bank simulator over
  * HTTP and the gateway. After real activity (escrow and direct payments, a top-up, a payout, a
- * transfer) the three sides agree (no break); then one break is injected on each side — a bank payout
- * the gateway never made, orders whose stored state or amount differs from the chain, a chain payment
+ * transfer) the three sides agree (no break); then one break is injected on each side — a payout
+ * the gateway never made (redeemed on-chain by the merchant's key and paid by the bank), orders whose stored state or amount differs from the chain, a chain payment
  * the gateway does not know — and each is listed once with its kind, by the function, the merchant's
  * GET /v1/reports/threeway and the CLI (`settlenet report threeway`, gateway stopped) in JSON and CSV.
  */
@@ -23,6 +23,8 @@ import { writeDeployment } from "../../../core/protocol/deployment.js";
 import type { SettlenetError } from "../../../core/errors.js";
 import { launchNetwork, nodeApi, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
 import { signedPay, termsFor } from "../../helpers/operations.js";
+import { signedTokenOp, tokenOperationIdOf } from "../../helpers/tokens.js";
+import { chainBankRef } from "../../../gateway/domain/token-ops.js";
 import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "../fixture.js";
 
 interface PaymentView {
@@ -54,7 +56,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
   before(async function () {
     net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 2 });
     node0 = net.nodes[0] as NodeHandle;
-    bank = await bankFixture({ min: 100, max: 300 });
+    bank = await bankFixture({ min: 100, max: 300 }, net.scenario);
     gw = await gatewayFixture({
       scenario: net.scenario,
       nodeUrl: node0.apiUrl,
@@ -108,7 +110,14 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
   });
 
   it("lists one break of the right kind for each injected disagreement, in JSON and CSV", async function () {
-    // Bank side: a payout the gateway never asked for.
+    // Chain and bank side: a payout the gateway never made. The bank pays only against a final redemption,
+    // so the merchant's key redeems outside the gateway first, then the bank is asked directly.
+    const merchantKey = net.scenario.merchants.find((m) => m.address === a.address);
+    if (!merchantKey) throw new Error("merchant a's key is not in the scenario");
+    const custodian = net.scenario.institutions[0]?.address ?? "";
+    const redemption = await signedTokenOp(net.scenario, merchantKey, { kind: "redeem", holder: a.address, custodian, amount: "700", bankRef: chainBankRef(ORPHAN_PAYOUT) });
+    expect((await nodeApi(node0).submit(redemption)).accepted).to.equal(true);
+    await waitForOperation([node0], tokenOperationIdOf(net.scenario, redemption), "executed", 60_000);
     const orphan = await postJson<{ bankRef: string }>(`${bank.url}/v1/payouts`, { reference: ORPHAN_PAYOUT, account: "merchant-0", amount: "700", currency: "CNY" });
     expect(orphan.status).to.equal(201);
     // Gateway side: a stored state and a stored amount the chain does not have.
@@ -124,16 +133,17 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
       ["amount_mismatch", "payment", direct.id, a.id],
       ["missing_in_gateway", "payment", foreignPaymentId, a.id],
       ["missing_in_gateway", "payout", ORPHAN_PAYOUT, null],
+      ["missing_in_gateway", "payout", chainBankRef(ORPHAN_PAYOUT), a.id],
       ["status_mismatch", "payment", held.id, a.id],
     ].sort();
     const found = await waitFor("the injected breaks", async () => {
       const r = await report();
-      return r.breaks.length === 4 ? r : undefined;
+      return r.breaks.length === 5 ? r : undefined;
     }, 60_000, 500);
     expect(summary(found)).to.deep.equal(expected);
     const status = found.breaks.find((x) => x.kind === "status_mismatch");
     expect([status?.gateway, status?.chain]).to.deep.equal(["released 3000 refunded 0", "held 3000 refunded 0"]);
-    expect(found.breaks.find((x) => x.subject === "payout")?.bank).to.match(/ 700$/);
+    expect(found.breaks.find((x) => x.subject === "payout" && x.ref === ORPHAN_PAYOUT)?.bank).to.match(/ 700$/);
 
     // The merchant's own report: the same breaks (the orphan payout went to its registered account); b has none.
     const own = await get<ThreeWayReport>("/v1/reports/threeway");
@@ -168,7 +178,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
       expect(summary(json)).to.deep.equal(expected);
       let csv = "";
       await threeWayReportCommand(["--gateway-config", configFile, "--format", "csv", "--node", node0.apiUrl, "--bank", bank.url], (t) => (csv += t));
-      expect(csv.trim().split("\r\n")).to.have.length(5);
+      expect(csv.trim().split("\r\n")).to.have.length(6);
       for (const args of [["--format", "csv"], ["--gateway-config", configFile, "--format", "xml"], ["--gateway-config", configFile, "--bank", "ftp://x"], ["--gateway-config", configFile, "--nope"]]) {
         const refused = await threeWayReportCommand(args, () => undefined).catch((e: unknown) => e);
         expect((refused as SettlenetError).code, args.join(" ")).to.equal("USAGE");
