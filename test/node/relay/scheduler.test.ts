@@ -267,6 +267,53 @@ describe("failover by lease", function () {
     expect(await logsSince(fromBlock, FAILED_TOPIC), "no item was sent twice").to.have.length(0);
   });
 
+  it("leaves what it took over and could not send to the institution that took it over from it in turn", async function () {
+    const failoverTimeoutMs = 500;
+    // C is the first in A's failover order, B the second.
+    const [c, b] = turnOf(institution(0).address, 1, [1, 2]) === 0 ? [1, 2] : [2, 1];
+    const proxy = await startTcpProxy(chain.url);
+    f.onCleanup(() => proxy.close());
+    const pC = new JsonRpcProvider(proxy.url, Network.from(BigInt(s.deployment.chainId)), { staticNetwork: true, cacheTimeout: -1 });
+    f.onCleanup(async () => pC.destroy());
+    const [stA, stB, stC] = [await storage(), await storage(), await storage()];
+    // A claims its operations in a batch that never fills, then it is gone.
+    const rA = relayer(0, stA, { batchSize: 500, batchIntervalMs: 600_000, leaseRenewMs: 100, failoverTimeoutMs });
+    const rB = relayer(b, stB, { leaseRenewMs: 100, failoverTimeoutMs });
+    const rC = relayer(c, stC, { leaseRenewMs: 100, failoverTimeoutMs }, pC);
+    let claimedByA: () => void = () => undefined;
+    const aClaimed = new Promise<void>((resolve) => (claimedByA = resolve));
+    let resumed = false;
+    let idleAfterResume = false;
+    f.linkLeases([rA, rB, rC], (from, data) => {
+      const body = JSON.parse(JSON.parse(new TextDecoder().decode(data)).body) as { claims: string; pending: number };
+      if (from === rA && body.claims !== "") claimedByA();
+      // C's chain goes away the moment it claims A's operations: its batch is signed and never answered.
+      if (from === rC && body.claims !== "" && proxy.running && !resumed) void proxy.pause();
+      if (from === rC && resumed && body.pending === 0) idleAfterResume = true;
+      return true;
+    });
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
+    for (const r of [rA, rB, rC]) await r.start();
+    const { api, gossip } = await pays(4);
+    await stA.operations.putAccepted(api);
+    await stB.operations.putAccepted(gossip);
+    await stC.operations.putAccepted(gossip);
+    rA.enqueue(api);
+    rB.enqueue(gossip);
+    rC.enqueue(gossip);
+    await aClaimed;
+    await rA.stop();
+    // C cannot make progress, so its lease lapses too and B takes the operations over from C.
+    await waitFor("B to relay A's operations", () => f.allFinal(stB, gossip), 30_000);
+    for (const op of gossip) expect((await stB.operations.get(op.id))?.execution?.relayer).to.equal(institution(b).address);
+    await proxy.resume();
+    resumed = true;
+    // C finds its batch never reached the chain: it must leave the operations to B, not send them again.
+    await waitFor("C to have nothing pending after its chain came back", () => idleAfterResume, 30_000);
+    expect(await logsSince(fromBlock, FAILED_TOPIC), "no item was sent twice").to.have.length(0);
+    expect(await f.statuses(stC, gossip)).to.not.include("executed");
+  });
+
   it("relays an operation nobody claimed after the failover timeout", async function () {
     const failoverTimeoutMs = 300;
     const st = await storage();
