@@ -14,7 +14,7 @@ import type { Logger } from "pino";
 
 import type { SubmitOutcome } from "../core/api/operations.js";
 import { SettlenetError } from "../core/errors.js";
-import { operationToJson } from "../core/operations/index.js";
+import { descriptorOf, escrowKindsExecutedBy, eventMatches, isTokenOperationKind, operationToJson, type EscrowOperationKind } from "../core/operations/index.js";
 import type { OperationOrigin, StoredOperation } from "../core/records.js";
 import { FINAL_OPERATION_STATUSES } from "../core/records.js";
 import { decodeGossipMessage, encodeGossipMessage, MAX_OPERATIONS_PER_MESSAGE } from "./p2p/message.js";
@@ -135,7 +135,7 @@ export class OperationPipeline {
       return this.modules.outcomes.map("gossip", { status: "rejected", reason: error }, { peerId: fromPeerId }).gossip;
     }
     const { outcomes, accepted } = await this.validateGroup(items, "gossip", fromPeerId);
-    const stored = await this.store(accepted);
+    const stored = await this.settleIndexed(await this.store(accepted));
     if (stored.length > 0) {
       this.modules.relayer?.enqueue(
         stored.map((a) => a.record),
@@ -195,6 +195,32 @@ export class OperationPipeline {
       for (const a of accepted) this.inFlight.delete(a.operation.id);
     }
     return accepted;
+  }
+
+  /**
+   * Gossip can bring an operation after the indexer stored the block that executed it (validation ran
+   * before that block was indexed, the store after it): the indexer settled only what it held, so
+   * such an operation would wait, and be relayed again by a takeover. Read after the store, the index
+   * tells: an operation whose execution event the payment already has is settled executed now, as
+   * the indexer would have, and not handed to the relayer. Kinds a payment may take several of
+   * (refunds) are left to the indexer: an event cannot tell equal ones apart. Returns the rest.
+   */
+  private async settleIndexed(stored: Accepted[]): Promise<Accepted[]> {
+    const settled: { id: string; patch: { status: "executed"; execution: NonNullable<StoredOperation["execution"]> } }[] = [];
+    for (const { record } of stored) {
+      if (isTokenOperationKind(record.kind) || descriptorOf(record.kind).repeatable) continue;
+      const payment = await this.ctx.storage.payments.get(record.paymentId);
+      const event = payment?.events.find(
+        (e) => e.relayer !== undefined && escrowKindsExecutedBy(e.event, payment.direct).includes(record.kind as EscrowOperationKind) && eventMatches(record.op, e.event, (name) => e.args[name]),
+      );
+      if (!event?.relayer) continue;
+      settled.push({ id: record.id, patch: { status: "executed", execution: { txHash: event.txHash, blockNumber: event.blockNumber, relayer: event.relayer, timestamp: event.timestamp } } });
+    }
+    if (settled.length === 0) return stored;
+    await this.ctx.storage.operations.updateMany(settled);
+    this.modules.logger.debug({ count: settled.length }, "gossiped operations already executed on-chain: settled from the index");
+    const done = new Set(settled.map((s) => s.id));
+    return stored.filter((a) => !done.has(a.record.id));
   }
 
   /**

@@ -17,6 +17,7 @@ export const paymentEventSchema = z.strictObject({
   logIndex: integer,
   timestamp: integer,
   args: z.record(z.string(), z.union([z.string(), z.boolean()])).describe("Event arguments, integers as decimal strings"),
+  relayer: address.optional().describe("Sender of the transaction that emitted it (the relaying institution's key); absent in records indexed before it was kept"),
 });
 
 /** The indexer's view of a payment (built only from chain events). */

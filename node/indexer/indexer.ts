@@ -295,6 +295,7 @@ export class Indexer {
     if (record) {
       const seen = record.events.some((e) => e.txHash === log.transactionHash && e.logIndex === log.index);
       if (!seen) {
+        const relayer = state.blocks.get(log.blockNumber)?.senders.get(log.transactionHash.toLowerCase());
         const entry: PaymentEventRecord = {
           event: event.name,
           blockNumber: log.blockNumber,
@@ -302,6 +303,7 @@ export class Indexer {
           logIndex: log.index,
           timestamp,
           args: argsOf(event),
+          ...(relayer ? { relayer } : {}),
         };
         record.events.push(entry);
         record.updatedAt = Math.max(record.updatedAt, timestamp);

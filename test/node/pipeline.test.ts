@@ -8,12 +8,12 @@ import { pino } from "pino";
 import { Registry } from "prom-client";
 
 import { signEscrowOperation, termsToJson, type EscrowOperationInput, type PaymentTerms } from "../../core/operations/index.js";
-import type { StoredOperation } from "../../core/records.js";
+import type { PaymentRecord, StoredOperation } from "../../core/records.js";
 import { ChainRegistryView } from "../../node/chain/registry-view.js";
 import { decodeGossipMessage, encodeGossipMessage } from "../../node/p2p/message.js";
 import { createGossipNetwork, type GossipNetwork } from "../../node/p2p/network.js";
 import { OperationPipeline } from "../../node/pipeline.js";
-import type { ValidationContext } from "../../node/services.js";
+import type { Relayer, ValidationContext } from "../../node/services.js";
 import { openStorage, type NodeStorage } from "../../node/storage/db.js";
 import { OutcomeMapper } from "../../node/validation/outcome.js";
 import { RiskEngine } from "../../node/validation/risk.js";
@@ -38,6 +38,8 @@ describe("operation pipeline: a group at every hop", function () {
   let published: Uint8Array[];
   /** Each call of putAccepted (one synced batch): the ids it stored. */
   let batches: string[][];
+  /** Runs inside the next store, before its batch is written (what another writer does meanwhile). */
+  let beforeStore: ((ops: StoredOperation[]) => Promise<void>) | undefined;
   let nextNonce = 1n;
 
   before(async function () {
@@ -48,8 +50,11 @@ describe("operation pipeline: a group at every hop", function () {
     dir = await mkdtemp(join(tmpdir(), "settlenet-pipeline-"));
     storage = await openStorage(dir);
     const putAccepted = storage.operations.putAccepted.bind(storage.operations);
-    storage.operations.putAccepted = (ops: StoredOperation[], options?: { gossip?: boolean }) => {
+    storage.operations.putAccepted = async (ops: StoredOperation[], options?: { gossip?: boolean }) => {
       batches.push(ops.map((op) => op.id));
+      const hook = beforeStore;
+      beforeStore = undefined;
+      await hook?.(ops);
       return putAccepted(ops, options);
     };
     ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow, registry: view, storage, rules: {}, nowSeconds: now };
@@ -133,6 +138,45 @@ describe("operation pipeline: a group at every hop", function () {
     expect(await pipeline.onGossip("peer-y", again)).to.equal("ignore");
     expect(batches).to.deep.equal([]);
     expect(published).to.deep.equal([]);
+  });
+
+  it("settles a gossiped pay whose execution was indexed between its validation and its store, and hands it to no relayer", async function () {
+    const relayed: string[] = [];
+    const logger = pino({ level: "silent" });
+    const relayer = { enqueue: (records: StoredOperation[]) => relayed.push(...records.map((r) => r.id)) } as unknown as Relayer;
+    const p = new OperationPipeline({ readOnly: false }, ctx, { logger, outcomes: new OutcomeMapper({ logger, metrics }), risk: new RiskEngine({}), signatures: pool, relayer });
+    const [late, fresh] = await pays(2);
+    const execution = { txHash: hexlify(randomBytes(32)), blockNumber: 42, relayer: s.institutions[1]!.address, timestamp: now() };
+    // The indexer stores the block that executed `late` after the pay was validated, before it is stored.
+    beforeStore = async (ops) => {
+      const op = ops.find((o) => o.kind === "pay" && (o.op as { terms: { orderId: string } }).terms.orderId === late!.terms.orderId)!;
+      const t = late!.terms;
+      const record: PaymentRecord = {
+        paymentId: op.paymentId,
+        payer: t.payer,
+        merchant: t.merchant,
+        token: t.token,
+        amount: t.amount,
+        orderId: t.orderId,
+        feeBps: t.feeBps,
+        direct: false,
+        status: "held",
+        refunded: "0",
+        deadline: now() + 3600,
+        payerInstitution: "",
+        merchantInstitution: "",
+        paidAt: execution.timestamp,
+        paidBlock: execution.blockNumber,
+        updatedAt: execution.timestamp,
+        events: [{ event: "PaymentPaid", blockNumber: execution.blockNumber, txHash: execution.txHash, logIndex: 0, timestamp: execution.timestamp, args: {}, relayer: execution.relayer }],
+      };
+      await storage.applyIndexBatch({ payments: [record], operations: [], cursor: (await storage.getCursor()) ?? 0 });
+    };
+    expect(await p.onGossip("peer-x", encodeGossipMessage([late!, fresh!]))).to.equal("accept");
+    const [lateId, freshId] = batches[0]!;
+    expect(await storage.operations.get(lateId!)).to.deep.include({ status: "executed", execution });
+    expect((await storage.operations.get(freshId!))?.status).to.equal("accepted");
+    expect(relayed).to.deep.equal([freshId]);
   });
 
   it("rejects a gossip message that is not a compact group as MALFORMED, and one malformed operation inside a group", async function () {
