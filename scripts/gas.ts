@@ -386,10 +386,13 @@ const mintWithSig = await measure(relayerToken.mintWithSig(payerAddress, MINTED,
 const burn = await measure(tokenAs(world.inst1).burn(merchantAddress, BURNED, PAYOUT));
 const burnSig = await signedTokenOperation(world.inst1, "burn", { from: merchantAddress, amount: BURNED, bankRef: PAYOUT });
 const burnWithSig = await measure(relayerToken.burnWithSig(merchantAddress, BURNED, PAYOUT, burnSig.nonce, burnSig.deadline, burnSig.signature));
-const attest = await measure(tokenAs(world.inst1).attestReserves(RESERVES_ATTESTED, STATEMENT));
-const attestSig = await signedTokenOperation(world.inst1, "attestReserves", { amount: RESERVES_ATTESTED + 1n, statementHash: STATEMENT });
+const custodianId = await world.inst1.getAddress();
+const latestStatement = await world.token.reservesOf(custodianId);
+const asOf = BigInt(await networkHelpers.time.latest());
+const attest = await measure(tokenAs(world.attestor).attestReserves(custodianId, RESERVES_ATTESTED, asOf, latestStatement.sequence + 1n, STATEMENT));
+const attestSig = await signedTokenOperation(world.attestor, "attestReserves", { custodian: custodianId, amount: RESERVES_ATTESTED + 1n, asOf, sequence: latestStatement.sequence + 2n, statementHash: STATEMENT });
 const attestWithSig = await measure(
-  relayerToken.attestReservesWithSig(RESERVES_ATTESTED + 1n, STATEMENT, attestSig.nonce, attestSig.deadline, attestSig.signature),
+  relayerToken.attestReservesWithSig(custodianId, RESERVES_ATTESTED + 1n, asOf, latestStatement.sequence + 2n, STATEMENT, attestSig.nonce, attestSig.deadline, attestSig.signature),
 );
 // Two accounts that hold tokens and are not frozen yet, one per form.
 const [frozenDirect, frozenRelayed] = [await world.payer2.getAddress(), await world.merchant2.getAddress()];
@@ -448,7 +451,7 @@ const measurements: Measurements = {
   token: [
     { operation: "mint", direct: mint.gas, relayed: mintWithSig.gas, notes: "custodian → registered payer that already holds tokens" },
     { operation: "burn", direct: burn.gas, relayed: burnWithSig.gas, notes: "custodian, from a merchant's balance through its unlimited allowance (a payout)" },
-    { operation: "attestReserves", direct: attest.gas, relayed: attestWithSig.gas, notes: "custodian; replaces its previous attestation" },
+    { operation: "attestReserves", direct: attest.gas, relayed: attestWithSig.gas, notes: "the custodian's reserve attestor; replaces the previous statement" },
     { operation: "freeze", direct: freeze.gas, relayed: freezeWithSig.gas, notes: "regulator; freezes an account that was not frozen" },
     {
       operation: "transfer",

@@ -32,8 +32,8 @@ export interface TokenOperationDescriptor<Op extends { kind: string; token: stri
   readonly struct: Eip712Struct;
   /** The message of `struct` for `op`. */
   message(op: Op): Record<string, unknown>;
-  /** Any active custodian institution of the token, or any regulator. */
-  readonly signer: "custodian" | "regulator";
+  /** Any active custodian institution of the token (its custodian key), the reserve attestor the registry names for the custodian the operation names, or any regulator. */
+  readonly signer: "custodian" | "attestor" | "regulator";
   /** The account whose balance it changes, if any: it must be a permitted, unfrozen participant. */
   movedAccount?(op: Op): string;
   /** The `*WithSig` function that executes it. */
