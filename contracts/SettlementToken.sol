@@ -205,7 +205,7 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     /// @param asOf When the reserve account held `amount` (unix seconds).
     /// @param sequence The attestor's statement number.
     /// @param statementHash Hash of the bank statement.
-    function attestReserves(
+    function attestReserveStatement(
         address custodian,
         uint256 amount,
         uint64 asOf,
@@ -215,8 +215,8 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
         _attestReserves(msg.sender, custodian, amount, asOf, sequence, statementHash);
     }
 
-    /// @notice {attestReserves} relayed with the reserve attestor's EIP-712 signature.
-    function attestReservesWithSig(
+    /// @notice {attestReserveStatement} relayed with the reserve attestor's EIP-712 signature.
+    function attestReserveStatementWithSig(
         address custodian,
         uint256 amount,
         uint64 asOf,

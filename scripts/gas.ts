@@ -389,10 +389,10 @@ const burnWithSig = await measure(relayerToken.burnWithSig(merchantAddress, BURN
 const custodianId = await world.inst1.getAddress();
 const latestStatement = await world.token.reservesOf(custodianId);
 const asOf = BigInt(await networkHelpers.time.latest());
-const attest = await measure(tokenAs(world.attestor).attestReserves(custodianId, RESERVES_ATTESTED, asOf, latestStatement.sequence + 1n, STATEMENT));
+const attest = await measure(tokenAs(world.attestor).attestReserveStatement(custodianId, RESERVES_ATTESTED, asOf, latestStatement.sequence + 1n, STATEMENT));
 const attestSig = await signedTokenOperation(world.attestor, "attestReserves", { custodian: custodianId, amount: RESERVES_ATTESTED + 1n, asOf, sequence: latestStatement.sequence + 2n, statementHash: STATEMENT });
 const attestWithSig = await measure(
-  relayerToken.attestReservesWithSig(custodianId, RESERVES_ATTESTED + 1n, asOf, latestStatement.sequence + 2n, STATEMENT, attestSig.nonce, attestSig.deadline, attestSig.signature),
+  relayerToken.attestReserveStatementWithSig(custodianId, RESERVES_ATTESTED + 1n, asOf, latestStatement.sequence + 2n, STATEMENT, attestSig.nonce, attestSig.deadline, attestSig.signature),
 );
 // Two accounts that hold tokens and are not frozen yet, one per form.
 const [frozenDirect, frozenRelayed] = [await world.payer2.getAddress(), await world.merchant2.getAddress()];

@@ -41,7 +41,7 @@ export const attestReserves = {
   ]),
   message: (op) => ({ custodian: op.custodian, amount: op.amount, asOf: op.asOf, sequence: op.sequence, statementHash: op.statementHash, nonce: op.nonce, deadline: op.deadline }),
   signer: "attestor",
-  functionName: "attestReservesWithSig",
+  functionName: "attestReserveStatementWithSig",
   callArgs: (op) => [op.custodian, op.amount, op.asOf, op.sequence, op.statementHash, ...signedCallArgs(op)],
   fromCall: (token, args) => ({
     kind: "attestReserves",

@@ -13,7 +13,7 @@ import { RECEIPT_REFUSALS, type ChainRefusal } from "./descriptor.js";
 import { domainSeparatorOf, type Eip712Struct } from "./typed-data.js";
 
 /** The SettlementToken functions that execute token operations. */
-export type TokenFunction = "mintWithSig" | "burnWithSig" | "attestReservesWithSig" | "setFrozenWithSig";
+export type TokenFunction = "mintWithSig" | "burnWithSig" | "attestReserveStatementWithSig" | "setFrozenWithSig";
 
 /** A SettlementToken call: function name and arguments. */
 export interface TokenCall {

@@ -57,7 +57,7 @@ export async function deployWorld() {
 
   await (await token.setCustodian(await inst1.getAddress(), true)).wait();
   await (await registry.setReserveAttestor(await inst1.getAddress(), await attestor.getAddress())).wait();
-  await (await as(token, attestor).attestReserves(await inst1.getAddress(), RESERVES, await networkHelpers.time.latest(), 1n, encodeBytes32String("statement-0"))).wait();
+  await (await as(token, attestor).attestReserveStatement(await inst1.getAddress(), RESERVES, await networkHelpers.time.latest(), 1n, encodeBytes32String("statement-0"))).wait();
   for (const p of [payer, payer2]) {
     await (await as(token, inst1).mint(await p.getAddress(), PAYER_FUNDS, encodeBytes32String("deposit"))).wait();
     await (await as(token, p).approve(await escrow.getAddress(), ethers.MaxUint256)).wait();
@@ -79,7 +79,7 @@ export async function deployWorld() {
 export async function attest(world: World, amount: bigint, statementHash: string, sender: Signer = world.attestor, custodian?: string) {
   const of = custodian ?? (await world.inst1.getAddress());
   const { sequence } = await world.token.reservesOf(of);
-  return world.as(world.token, sender).attestReserves(of, amount, await networkHelpers.time.latest(), sequence + 1n, statementHash);
+  return world.as(world.token, sender).attestReserveStatement(of, amount, await networkHelpers.time.latest(), sequence + 1n, statementHash);
 }
 
 let termsNonce = 0n;

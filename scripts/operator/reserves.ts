@@ -66,7 +66,7 @@ export async function attestReserves(
   return sendAs(
     actor,
     contract,
-    "attestReserves",
+    "attestReserveStatement",
     [params.custodian, params.amount, asOf, latest.sequence + 1n, params.statementHash],
     `attested reserves of ${params.amount} ${params.symbol} minor units for ${params.custodian} (statement ${latest.sequence + 1n}, ${params.statementHash})`,
   );

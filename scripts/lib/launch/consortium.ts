@@ -27,7 +27,7 @@ import { loadArtifact, type ContractName } from "../../../core/protocol/artifact
 import type { Deployment } from "../../../core/protocol/deployment.js";
 import { setArbiter } from "../../operator/arbiter.js";
 import { actorOf, chainOf, type ActionResult, type Actor, type OperatorChain } from "../../operator/chain.js";
-import { setCustodian } from "../../operator/custodian.js";
+import { setCustodian, setCustodianKey } from "../../operator/custodian.js";
 import { registerCustomer } from "../../operator/customer.js";
 import { fund } from "../../operator/fund.js";
 import { registerOperator, setOwnPeerId, type OperatorRole } from "../../operator/institution.js";
@@ -62,6 +62,8 @@ export const DEV_ACCOUNTS = {
   permitRelayer: () => devKey(0, 13),
   /** The CNY custodian's independent reserve attestor (locally the bank simulator signs with it). */
   reserveAttestor: () => devKey(0, 14),
+  /** The CNY custodian's custodian key, apart from institution 1's operator key: it only signs (the node relays). */
+  custodian: () => devKey(3, 0),
   merchant: (i: number) => devKey(2, i),
   payer: (i: number) => devKey(1, i),
 };
@@ -92,6 +94,8 @@ export interface OnboardingOptions {
   fund?: { address: string; minimum: bigint }[];
   /** The custodian's reserve attestor (default the development account DEV_ACCOUNTS.reserveAttestor). */
   reserveAttestor?: Wallet | HDNodeWallet;
+  /** Give the custodian institution this custodian key once the payers are funded (absent: its operator key mints and burns). */
+  custodianKey?: string;
   /** Called after each step, for progress output. */
   onStep?: (step: string) => void;
 }
@@ -171,6 +175,10 @@ export async function onboardConsortium(provider: JsonRpcProvider, options: Onbo
     ...options.payers.map((payer) => permit(chain, admin, { symbol: "CNY", owner: payer })),
   ]);
   step(`${options.payers.length} payers onboarded and funded`);
+  if (options.custodianKey) {
+    await setCustodianKey(chain, admin, { institution: acquirer.address, key: options.custodianKey });
+    step("the custodian's own custodian key set (its operator key no longer mints or burns)");
+  }
   return { deployment, contracts, attestedReserves };
 }
 
@@ -223,6 +231,7 @@ export async function provisionConsortium(provider: JsonRpcProvider, options: Co
     merchantFeeBps: options.merchantFeeBps,
     // The gateway's permit relayer pays gas: a chain that does not prefund it gets it from governance.
     fund: [{ address: DEV_ACCOUNTS.permitRelayer().address, minimum: SENDER_FUNDS }],
+    custodianKey: DEV_ACCOUNTS.custodian().address,
     ...(options.deployment ? { deployment: options.deployment } : {}),
     ...(options.onStep ? { onStep: options.onStep } : {}),
   });

@@ -23,7 +23,7 @@ const NOT_RECORDED = { recorded: false, permitted: false };
 async function newToken(world: World): Promise<SettlementToken> {
   const token = (await ethers.deployContract("SettlementToken", [await world.registry.getAddress(), "Settlenet HKD", "HKD"])) as unknown as SettlementToken;
   await (await token.setCustodian(world.inst1.address, true)).wait();
-  await (await world.as(token, world.attestor).attestReserves(world.inst1.address, 1_000_000_00n, await networkHelpers.time.latest(), 1n, STATEMENT)).wait();
+  await (await world.as(token, world.attestor).attestReserveStatement(world.inst1.address, 1_000_000_00n, await networkHelpers.time.latest(), 1n, STATEMENT)).wait();
   return token;
 }
 

@@ -12,7 +12,7 @@ describe("SettlementToken", function () {
       const world = await networkHelpers.loadFixture(deployWorld);
       const { token, inst1, attestor } = world;
       const asOf = BigInt(await time.latest());
-      await expect(world.as(token, attestor).attestReserves(inst1.address, RESERVES + 5_00n, asOf, 2n, STATEMENT))
+      await expect(world.as(token, attestor).attestReserveStatement(inst1.address, RESERVES + 5_00n, asOf, 2n, STATEMENT))
         .to.emit(token, "ReservesAttested")
         .withArgs(inst1.address, attestor.address, RESERVES + 5_00n, asOf, 2n, STATEMENT, FIXTURE_OUTSTANDING);
       const reserves = await token.reservesOf(inst1.address);
@@ -72,13 +72,13 @@ describe("SettlementToken", function () {
       const { token, inst1, attestor, as } = world;
       const latest = await token.reservesOf(inst1.address);
       const now = BigInt(await time.latest());
-      await expect(as(token, attestor).attestReserves(inst1.address, 1n, now, latest.sequence, STATEMENT))
+      await expect(as(token, attestor).attestReserveStatement(inst1.address, 1n, now, latest.sequence, STATEMENT))
         .to.be.revertedWithCustomError(token, "AttestationOutOfOrder")
         .withArgs(inst1.address, latest.sequence, latest.sequence);
-      await expect(as(token, attestor).attestReserves(inst1.address, 1n, latest.asOf - 1n, latest.sequence + 1n, STATEMENT))
+      await expect(as(token, attestor).attestReserveStatement(inst1.address, 1n, latest.asOf - 1n, latest.sequence + 1n, STATEMENT))
         .to.be.revertedWithCustomError(token, "AttestationTimeInvalid")
         .withArgs(inst1.address, latest.asOf - 1n, latest.asOf);
-      await expect(as(token, attestor).attestReserves(inst1.address, 1n, now + 1_000n, latest.sequence + 1n, STATEMENT))
+      await expect(as(token, attestor).attestReserveStatement(inst1.address, 1n, now + 1_000n, latest.sequence + 1n, STATEMENT))
         .to.be.revertedWithCustomError(token, "AttestationTimeInvalid")
         .withArgs(inst1.address, now + 1_000n, latest.asOf);
     });

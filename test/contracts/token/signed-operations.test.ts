@@ -50,7 +50,7 @@ describe("SettlementToken", function () {
       const asOf = BigInt(await time.latest());
       const message = { custodian: inst1.address, amount: 123_45n + FIXTURE_OUTSTANDING, asOf, sequence: 2n, statementHash: STATEMENT, nonce: 3n, deadline: await deadlineIn(3_600) };
       const signature = await signTokenOperation(world, attestor, "attestReserves", message);
-      await expect(as(token, relayer).attestReservesWithSig(inst1.address, message.amount, asOf, 2n, message.statementHash, message.nonce, message.deadline, signature))
+      await expect(as(token, relayer).attestReserveStatementWithSig(inst1.address, message.amount, asOf, 2n, message.statementHash, message.nonce, message.deadline, signature))
         .to.emit(token, "ReservesAttested")
         .withArgs(inst1.address, attestor.address, message.amount, asOf, 2n, STATEMENT, FIXTURE_OUTSTANDING);
       const reserves = await token.reservesOf(inst1.address);
@@ -144,7 +144,7 @@ describe("SettlementToken", function () {
       await expect(relayed.burnWithSig(payer.address, 1n, PAYOUT, 1n, deadline, await signTokenOperation(world, inst1, "burn", burn)))
         .to.be.revertedWithCustomError(token, "SignatureExpired")
         .withArgs(deadline);
-      await expect(relayed.attestReservesWithSig(inst1.address, 1n, deadline, 2n, STATEMENT, 2n, deadline, await signTokenOperation(world, attestor, "attestReserves", attest)))
+      await expect(relayed.attestReserveStatementWithSig(inst1.address, 1n, deadline, 2n, STATEMENT, 2n, deadline, await signTokenOperation(world, attestor, "attestReserves", attest)))
         .to.be.revertedWithCustomError(token, "SignatureExpired")
         .withArgs(deadline);
       await expect(
@@ -211,7 +211,7 @@ describe("SettlementToken", function () {
       const asOf = BigInt(await time.latest());
       const message = { custodian: inst1.address, amount: RESERVES * 10n, asOf, sequence: 2n, statementHash: STATEMENT, nonce: 1n, deadline: await deadlineIn(3_600) };
       const signature = await signTokenOperation(world, inst1, "attestReserves", message);
-      await expect(as(token, relayer).attestReservesWithSig(inst1.address, RESERVES * 10n, asOf, 2n, STATEMENT, 1n, message.deadline, signature))
+      await expect(as(token, relayer).attestReserveStatementWithSig(inst1.address, RESERVES * 10n, asOf, 2n, STATEMENT, 1n, message.deadline, signature))
         .to.be.revertedWithCustomError(token, "NotReserveAttestor")
         .withArgs(inst1.address, inst1.address);
     });

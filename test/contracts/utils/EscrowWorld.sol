@@ -65,7 +65,7 @@ abstract contract EscrowWorld is TestBase {
         address attestor = _account(ATTESTOR_KEY, "attestor");
         registry.setReserveAttestor(institution, attestor);
         vm.prank(attestor);
-        token.attestReserves(institution, RESERVES, uint64(block.timestamp), 1, keccak256("statement-0"));
+        token.attestReserveStatement(institution, RESERVES, uint64(block.timestamp), 1, keccak256("statement-0"));
 
         vm.startPrank(institution);
         for (uint256 i = 0; i < merchantFees.length; ++i) {

@@ -183,7 +183,7 @@ contract PermissionHandler is TestBase {
         if (!registry.isActiveInstitution(registry.signerOf(institutions[0]))) return;
         uint64 sequence = token.reservesOf(institutions[0]).sequence + 1;
         vm.prank(_ATTESTOR);
-        token.attestReserves(institutions[0], type(uint128).max, uint64(block.timestamp), sequence, bytes32(0));
+        token.attestReserveStatement(institutions[0], type(uint128).max, uint64(block.timestamp), sequence, bytes32(0));
     }
 
     function _mayHold(SettlementToken token, address account) private view returns (bool) {

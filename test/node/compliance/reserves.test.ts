@@ -40,7 +40,7 @@ describe("proof of reserves", function () {
     const asOf = at ?? (await chainNow(s));
     if (at !== undefined) await setNextBlockTime(s, at);
     const { sequence } = await s.token.reservesOf(custodian().address);
-    await send(s.token.connect(s.reserveAttestor).attestReserves(custodian().address, amount, asOf, sequence + 1n, encodeBytes32String(`statement-${amount}`)));
+    await send(s.token.connect(s.reserveAttestor).attestReserveStatement(custodian().address, amount, asOf, sequence + 1n, encodeBytes32String(`statement-${amount}`)));
     return asOf;
   }
   /** Alerts about custodian 0 (the inactive second custodian of the previous test is stale too). */
@@ -65,7 +65,7 @@ describe("proof of reserves", function () {
     await send(s.token.connect(s.admin).setCustodian(second.address, true));
     await send(s.contracts.registry.connect(s.admin).setReserveAttestor(second.address, secondAttestor.address));
     await (await s.admin.sendTransaction({ to: secondAttestor.address, value: parseEther("1") })).wait();
-    await send(s.token.connect(secondAttestor).attestReserves(second.address, 1_000n, await chainNow(s), 1n, encodeBytes32String("second")));
+    await send(s.token.connect(secondAttestor).attestReserveStatement(second.address, 1_000n, await chainNow(s), 1n, encodeBytes32String("second")));
     await send(s.token.connect(second).mint(s.payers[1]!.address, 750n, encodeBytes32String("deposit-x")));
     const attestedAt = (await s.token.reservesOf(custodian().address)).asOf;
     const secondAttestedAt = (await s.token.reservesOf(second.address)).asOf;
