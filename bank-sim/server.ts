@@ -17,7 +17,9 @@ import { loadConfig, parseConfig, type ConfigSpec } from "../core/config.js";
 import { SettlenetError } from "../core/errors.js";
 import { readTlsCredentials, resolveTlsPaths, serverUrl, tlsConfigSchema } from "../core/http/tls.js";
 import type { Logger } from "pino";
+import { loadOperatorWallet } from "../core/keys.js";
 import { readDeployment } from "../core/protocol/deployment.js";
+import { ReserveAttestor } from "./attestor.js";
 import { ChainRedemptions } from "./redemptions.js";
 import { buildBankSimulator } from "./simulator.js";
 import { openBankStore } from "./store.js";
@@ -61,6 +63,22 @@ export const bankConfigSchema = z
       .optional(),
     /** Makes latencies and answers reproducible. */
     seed: z.string().min(1).optional(),
+    /**
+     * The bank as the custodian's independent reserve attestor (bank-sim/attestor.ts): it signs statements of
+     * the reserve account's balance from its own books with this key (the one the registry names) and sends them.
+     */
+    attestor: z
+      .strictObject({
+        keyFile: z.string().min(1),
+        keyPasswordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).default("SETTLENET_ATTESTOR_KEY_PASSWORD"),
+        rpcUrl: z.url({ protocol: /^https?$/ }),
+        deploymentFile: z.string().min(1),
+        custodian: z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected the custodian institution's address"),
+        currency: z.string().regex(/^[A-Z0-9]{1,11}$/).default("CNY"),
+        pollMs: z.number().int().min(100).max(DAY_MS).default(1_000),
+        heartbeatMs: z.number().int().min(1_000).max(DAY_MS).default(600_000),
+      })
+      .optional(),
     logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   })
   .refine((config) => !config.callbackUrl || config.callbackSecret, { message: "required with callbackUrl", path: ["callbackSecret"] });
@@ -76,6 +94,7 @@ const bankConfig: ConfigSpec<typeof bankConfigSchema> = {
     dataDir: at(config.dataDir),
     ...(config.tls ? { tls: resolveTlsPaths(config.tls, at) } : {}),
     ...(config.chain ? { chain: { ...config.chain, deploymentFile: at(config.chain.deploymentFile) } } : {}),
+    ...(config.attestor ? { attestor: { ...config.attestor, keyFile: at(config.attestor.keyFile), deploymentFile: at(config.attestor.deploymentFile) } } : {}),
   }),
 };
 
@@ -103,7 +122,15 @@ export async function startBankServer(config: BankConfig, modules: { logger: Log
     config.chain && deployment ? ChainRedemptions.connect(config.chain.rpcUrl, BigInt(deployment.chainId), { deployment, confirmations: config.chain.confirmations }) : undefined;
   const store = await openBankStore(config.dataDir);
   let app: FastifyInstance | undefined;
+  let attestor: ReserveAttestor | undefined;
   try {
+    if (config.attestor) {
+      const a = config.attestor;
+      attestor = new ReserveAttestor(
+        { deployment: await readDeployment(a.deploymentFile), rpcUrl: a.rpcUrl, custodian: a.custodian, currency: a.currency, pollMs: a.pollMs, heartbeatMs: a.heartbeatMs },
+        { store, wallet: await loadOperatorWallet(a.keyFile, a.keyPasswordEnv), logger: modules.logger.child({ module: "reserve-attestor" }) },
+      );
+    }
     app = await buildBankSimulator(
       {
         latencyMs: config.latencyMs,
@@ -121,7 +148,9 @@ export async function startBankServer(config: BankConfig, modules: { logger: Log
     await app.listen({ host: config.host, port: config.port }).catch((error: unknown) => {
       throw new SettlenetError("LISTEN_FAILED", `cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`, { host: config.host, port: config.port }, { cause: error });
     });
+    attestor?.start();
   } catch (error) {
+    await attestor?.stop().catch(() => undefined);
     await app?.close().catch(() => undefined);
     await store.close();
     redemptions?.close();
@@ -136,6 +165,7 @@ export async function startBankServer(config: BankConfig, modules: { logger: Log
     url,
     app: server,
     async close() {
+      await attestor?.stop();
       await server.close();
       await store.close();
       redemptions?.close();

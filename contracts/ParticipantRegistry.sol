@@ -33,6 +33,11 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     mapping(address operator => NodeRecord) private _nodes;
     mapping(bytes32 peerIdHash => address operator) private _peerIdOwner;
     mapping(address token => TokenKind) private _tokenKinds;
+    mapping(address institution => address attestor) private _reserveAttestorOf;
+    mapping(address institution => address key) private _custodianKeyOf;
+    mapping(address key => address institution) private _institutionOfCustodianKey;
+    /// @dev Keys that hold a separate power (custodian keys and reserve attestors), so none takes on another.
+    mapping(address key => bool) private _powerKeys;
     address[] private _settlementTokens;
     address[] private _operators;
     uint256 private _activeInstitutions;
@@ -299,6 +304,42 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         emit MaxFeeUpdated(newMaxFeeBps);
     }
 
+    // ---------------------------------------------------------------- separated powers
+
+    /// @notice Names the independent reserve attestor of custodian `institution` (the custodian's bank or
+    /// auditor): settlement tokens accept that institution's reserve statements from this key only.
+    /// @param institution The custodian institution's id.
+    /// @param attestor The attestor's key; zero removes it. It may hold no other role or account.
+    function setReserveAttestor(address institution, address attestor) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _requireKind(institution, _accounts[institution].kind, AccountKind.Institution);
+        address previous = _reserveAttestorOf[institution];
+        if (attestor != address(0)) _requireIndependentKey(attestor);
+        if (previous != address(0)) delete _powerKeys[previous];
+        if (attestor != address(0)) _powerKeys[attestor] = true;
+        _reserveAttestorOf[institution] = attestor;
+        emit ReserveAttestorSet(institution, attestor);
+    }
+
+    /// @notice Gives institution `institution` a custodian key distinct from its operator key: from then on
+    /// only that key mints and burns for it, so the node's operator key (and whatever holds it) cannot.
+    /// @param institution The institution's id.
+    /// @param key The custodian key; zero makes the operator key the custodian key again.
+    function setCustodianKey(address institution, address key) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _requireKind(institution, _accounts[institution].kind, AccountKind.Institution);
+        address previous = _custodianKeyOf[institution];
+        if (key != address(0)) _requireIndependentKey(key);
+        if (previous != address(0)) {
+            delete _institutionOfCustodianKey[previous];
+            delete _powerKeys[previous];
+        }
+        if (key != address(0)) {
+            _institutionOfCustodianKey[key] = institution;
+            _powerKeys[key] = true;
+        }
+        _custodianKeyOf[institution] = key;
+        emit CustodianKeySet(institution, key);
+    }
+
     // ---------------------------------------------------------------- views
 
     /// @inheritdoc IParticipantRegistry
@@ -360,6 +401,28 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     }
 
     /// @inheritdoc IParticipantRegistry
+    function reserveAttestorOf(address institution) external view returns (address) {
+        return _reserveAttestorOf[institution];
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function custodianKeyOf(address institution) external view returns (address) {
+        return _custodianKeyOf[institution];
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function custodianInstitutionOf(address key) external view returns (address institution) {
+        institution = _institutionOfCustodianKey[key];
+        if (institution == address(0)) {
+            institution = _institutionOfSigner[key];
+            // An institution with a custodian key mints and burns with that key only.
+            if (institution == address(0) || _custodianKeyOf[institution] != address(0)) return address(0);
+        }
+        AccountRecord storage record = _accounts[institution];
+        if (record.kind != AccountKind.Institution || record.status != AccountStatus.Active) return address(0);
+    }
+
+    /// @inheritdoc IParticipantRegistry
     function activeInstitutionCount() external view returns (uint256) {
         return _activeInstitutions;
     }
@@ -409,6 +472,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
             revert AccountAlreadyRegistered(account);
         }
         if (_institutionOfSigner[account] != address(0)) revert SignerAlreadyInUse(account);
+        if (_powerKeys[account]) revert KeyNotIndependent(account);
         bytes32 key = keccak256(bytes(peerId));
         if (_peerIdOwner[key] != address(0)) revert PeerIdTaken(peerId);
         _peerIdOwner[key] = account;
@@ -428,6 +492,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     function _rotate(address operator, address newSigner) private {
         if (newSigner == address(0)) revert Errors.ZeroAddress();
         if (_institutionOfSigner[newSigner] != address(0)) revert SignerAlreadyInUse(newSigner);
+        if (_powerKeys[newSigner]) revert KeyNotIndependent(newSigner);
         // A key must not double as a participant account (it would gain the operator's powers).
         if (_accounts[newSigner].kind != AccountKind.None) revert AccountAlreadyRegistered(newSigner);
         address previous = _signerOf[operator];
@@ -473,6 +538,20 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         if (_accounts[account].kind != AccountKind.None || _institutionOfSigner[account] != address(0)) {
             revert AccountAlreadyRegistered(account);
         }
+        if (_powerKeys[account]) revert KeyNotIndependent(account);
+    }
+
+    /// @dev A key that takes on a separated power must hold no other: no account, operator key, role or power key.
+    function _requireIndependentKey(address key) private view {
+        if (
+            _powerKeys[key] ||
+            _accounts[key].kind != AccountKind.None ||
+            _institutionOfSigner[key] != address(0) ||
+            _nodes[key].account != address(0) ||
+            hasRole(DEFAULT_ADMIN_ROLE, key) ||
+            hasRole(REGULATOR_ROLE, key) ||
+            hasRole(ARBITER_ROLE, key)
+        ) revert KeyNotIndependent(key);
     }
 
     function _requireNewToken(address token) private view {

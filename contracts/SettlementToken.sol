@@ -16,7 +16,9 @@ import {SignedOperations} from "./utils/SignedOperations.sol";
 /// @notice One deployment per currency (e.g. CNY, 2 decimals). Each token is customer reserve money
 /// (备付金) held 1:1 by custodian institutions: a custodian mints on a confirmed bank deposit, a holder
 /// redeems (burns) its own balance for a bank payout with its own signature ({redeemWithSig}), and a
-/// custodian can never have more outstanding than its latest attested reserves. Tokens move only
+/// custodian can never have more outstanding than its latest attested reserves. Reserves are attested by
+/// an independent party the registry names per custodian (its bank or auditor), never by the custodian
+/// itself; a custodian may mint and burn with a custodian key distinct from its operator key. Tokens move only
 /// between registered, active, unfrozen participants and protocol contracts; a frozen account cannot spend
 /// an allowance either.
 /// @dev Custodian, regulator and holder actions can be relayed with the actor's EIP-712 signature.
@@ -34,7 +36,9 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
         keccak256("Burn(address from,uint256 amount,bytes32 bankRef,uint256 nonce,uint256 deadline)");
     /// @notice EIP-712 type of a relayed reserve attestation.
     bytes32 public constant ATTEST_RESERVES_TYPEHASH =
-        keccak256("AttestReserves(uint256 amount,bytes32 statementHash,uint256 nonce,uint256 deadline)");
+        keccak256(
+            "AttestReserves(address custodian,uint256 amount,uint64 asOf,uint64 sequence,bytes32 statementHash,uint256 nonce,uint256 deadline)"
+        );
     /// @notice EIP-712 type of a relayed freeze or unfreeze.
     bytes32 public constant FREEZE_TYPEHASH =
         keccak256("Freeze(address account,bool frozen,bytes32 reason,uint256 nonce,uint256 deadline)");
@@ -91,7 +95,7 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
 
     /// @notice Makes an institution a custodian of this token or removes it (registry admin only).
     /// @param institution The institution id.
-    /// @param custodian Whether it may mint, burn and attest.
+    /// @param custodian Whether it may mint and burn (against reserves its attestor states).
     function setCustodian(address institution, bool custodian) external {
         _requireRole(Roles.ADMIN, msg.sender);
         _custodians[institution] = custodian;
@@ -200,25 +204,41 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
         _burnForPayout(signer, from, amount, bankRef);
     }
 
-    /// @notice Records the custodian's reserves at its bank (custodian only). An attestation below the
-    /// outstanding supply is recorded as the truth; it blocks further mints until reserves recover.
+    /// @notice Records a statement of `custodian`'s reserves at its bank (its reserve attestor only, see
+    /// {ParticipantRegistry-setReserveAttestor}). Statements are numbered and dated: each must have a higher
+    /// `sequence` than the last and an `asOf` no earlier than the last's and not after the block. A statement below
+    /// the outstanding supply is recorded as the truth; it blocks further mints until reserves recover.
+    /// @param custodian The custodian institution whose reserves these are.
     /// @param amount Reserves in minor units.
+    /// @param asOf When the reserve account held `amount` (unix seconds).
+    /// @param sequence The attestor's statement number.
     /// @param statementHash Hash of the bank statement.
-    function attestReserves(uint256 amount, bytes32 statementHash) external {
-        _attestReserves(msg.sender, amount, statementHash);
+    function attestReserveStatement(
+        address custodian,
+        uint256 amount,
+        uint64 asOf,
+        uint64 sequence,
+        bytes32 statementHash
+    ) external {
+        _attestReserves(msg.sender, custodian, amount, asOf, sequence, statementHash);
     }
 
-    /// @notice {attestReserves} relayed with the custodian's EIP-712 signature.
-    function attestReservesWithSig(
+    /// @notice {attestReserveStatement} relayed with the reserve attestor's EIP-712 signature.
+    function attestReserveStatementWithSig(
+        address custodian,
         uint256 amount,
+        uint64 asOf,
+        uint64 sequence,
         bytes32 statementHash,
         uint256 nonce,
         uint256 deadline,
         bytes calldata signature
     ) external {
-        bytes32 structHash = keccak256(abi.encode(ATTEST_RESERVES_TYPEHASH, amount, statementHash, nonce, deadline));
+        bytes32 structHash = keccak256(
+            abi.encode(ATTEST_RESERVES_TYPEHASH, custodian, amount, asOf, sequence, statementHash, nonce, deadline)
+        );
         address signer = _consumeSignature(structHash, nonce, deadline, signature, _ANY_SIGNER);
-        _attestReserves(signer, amount, statementHash);
+        _attestReserves(signer, custodian, amount, asOf, sequence, statementHash);
     }
 
     // ---------------------------------------------------------------- holders
@@ -341,14 +361,28 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
         _burn(holder, amount);
     }
 
-    function _attestReserves(address signer, uint256 amount, bytes32 statementHash) private {
-        address custodian = _requireCustodian(signer);
+    function _attestReserves(
+        address signer,
+        address custodian,
+        uint256 amount,
+        uint64 asOf,
+        uint64 sequence,
+        bytes32 statementHash
+    ) private {
+        address attestor = registry.reserveAttestorOf(custodian);
+        if (attestor == address(0) || signer != attestor) revert NotReserveAttestor(signer, custodian);
+        if (!_custodians[custodian]) revert NotCustodian(custodian);
+        ReserveAttestation storage latest = _reserves[custodian];
+        if (sequence <= latest.sequence) revert AttestationOutOfOrder(custodian, sequence, latest.sequence);
+        if (asOf > block.timestamp || asOf < latest.asOf) revert AttestationTimeInvalid(custodian, asOf, latest.asOf);
         _reserves[custodian] = ReserveAttestation({
             amount: amount,
             statementHash: statementHash,
-            attestedAt: uint64(block.timestamp)
+            attestedAt: uint64(block.timestamp),
+            asOf: asOf,
+            sequence: sequence
         });
-        emit ReservesAttested(custodian, amount, statementHash, _outstanding[custodian]);
+        emit ReservesAttested(custodian, signer, amount, asOf, sequence, statementHash, _outstanding[custodian]);
     }
 
     function _setFrozen(address regulator, address account, bool frozen, bytes32 reason) private {
@@ -360,10 +394,8 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     }
 
     function _requireCustodian(address signer) private view returns (address custodian) {
-        custodian = registry.institutionOfSigner(signer);
-        if (custodian == address(0) || !_custodians[custodian] || !registry.isActiveInstitution(signer)) {
-            revert NotCustodian(signer);
-        }
+        custodian = registry.custodianInstitutionOf(signer);
+        if (custodian == address(0) || !_custodians[custodian]) revert NotCustodian(signer);
     }
 
     function _requireRole(bytes32 role, address account) private view {

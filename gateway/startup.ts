@@ -18,8 +18,9 @@ export async function checkGatewayChain(config: Pick<GatewayConfig, "rpcUrl" | "
     await checkDeploymentOnChain(provider, deployment, { rpcUrl: config.rpcUrl, deploymentFile: config.deploymentFile });
     if (custodian) {
       const registry = new Contract(deployment.contracts.registry, loadArtifact("ParticipantRegistry").abi, provider);
-      const institution = (await registry.getFunction("institutionOfSigner")(custodian)) as string;
-      const active = institution !== ZeroAddress && ((await registry.getFunction("isActiveInstitution")(custodian)) as boolean);
+      // The institution whose custodian key this is (or whose operator key, while it has no custodian key), if active.
+      const institution = (await registry.getFunction("custodianInstitutionOf")(custodian)) as string;
+      const active = institution !== ZeroAddress;
       const custodianOf = active
         ? await Promise.all(
             Object.values(deployment.tokens).map(async (token) => ((await new Contract(token.address, loadArtifact("SettlementToken").abi, provider).getFunction("isCustodian")(institution)) as boolean) ? token.symbol : undefined),
@@ -28,7 +29,7 @@ export async function checkGatewayChain(config: Pick<GatewayConfig, "rpcUrl" | "
       if (!custodianOf.some((symbol) => symbol !== undefined)) {
         throw new SettlenetError(
           "CUSTODIAN_NOT_REGISTERED",
-          `the gateway's custodian key ${custodian} is not the signing key of an active custodian institution (settlenet custodian set)`,
+          `the gateway's custodian key ${custodian} is not the custodian key of an active custodian institution (settlenet custodian set, settlenet custodian key)`,
           { custodian, institution },
         );
       }

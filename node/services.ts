@@ -49,6 +49,13 @@ export interface RegistryView {
   custodiansOf(token: string): string[];
   /** The institution whose current signing key is `signer` (as registry.institutionOfSigner), active or not. */
   institutionOfSigner(signer: string): NodeOperator | undefined;
+  /**
+   * The institution for which `key` may act as custodian (as registry.custodianInstitutionOf, active or
+   * not): the one whose custodian key it is, or whose operator key it is while it has no custodian key.
+   */
+  custodianInstitutionOf(key: string): NodeOperator | undefined;
+  /** The reserve attestor the registry names for institution `institution` (ReserveAttestorSet), if any. */
+  reserveAttestorOf(institution: string): string | undefined;
   isSettlementToken(token: string): boolean;
   /** Node operators (institutions and regulators), active or not. */
   operators(): NodeOperator[];

@@ -392,10 +392,13 @@ const redeemSig = await signedTokenOperation(world.merchant, "redeem", { holder:
 const redeemWithSig = await measure(
   relayerToken.redeemWithSig(merchantAddress, custodian, BURNED, REDEEMED_REF, redeemSig.nonce, redeemSig.deadline, redeemSig.signature),
 );
-const attest = await measure(tokenAs(world.inst1).attestReserves(RESERVES_ATTESTED, STATEMENT));
-const attestSig = await signedTokenOperation(world.inst1, "attestReserves", { amount: RESERVES_ATTESTED + 1n, statementHash: STATEMENT });
+const custodianId = await world.inst1.getAddress();
+const latestStatement = await world.token.reservesOf(custodianId);
+const asOf = BigInt(await networkHelpers.time.latest());
+const attest = await measure(tokenAs(world.attestor).attestReserveStatement(custodianId, RESERVES_ATTESTED, asOf, latestStatement.sequence + 1n, STATEMENT));
+const attestSig = await signedTokenOperation(world.attestor, "attestReserves", { custodian: custodianId, amount: RESERVES_ATTESTED + 1n, asOf, sequence: latestStatement.sequence + 2n, statementHash: STATEMENT });
 const attestWithSig = await measure(
-  relayerToken.attestReservesWithSig(RESERVES_ATTESTED + 1n, STATEMENT, attestSig.nonce, attestSig.deadline, attestSig.signature),
+  relayerToken.attestReserveStatementWithSig(custodianId, RESERVES_ATTESTED + 1n, asOf, latestStatement.sequence + 2n, STATEMENT, attestSig.nonce, attestSig.deadline, attestSig.signature),
 );
 // Two accounts that hold tokens and are not frozen yet, one per form.
 const [frozenDirect, frozenRelayed] = [await world.payer2.getAddress(), await world.merchant2.getAddress()];
@@ -455,7 +458,7 @@ const measurements: Measurements = {
     { operation: "mint", direct: mint.gas, relayed: mintWithSig.gas, notes: "custodian → registered payer that already holds tokens" },
     { operation: "burn", direct: burn.gas, relayed: burnWithSig.gas, notes: "custodian, from another account's balance through an unlimited allowance to it (payouts are redeems)" },
     { operation: "redeem", direct: undefined, relayed: redeemWithSig.gas, notes: "merchant, its own balance for a payout, signed by itself (no allowance); emits Burned and Redeemed" },
-    { operation: "attestReserves", direct: attest.gas, relayed: attestWithSig.gas, notes: "custodian; replaces its previous attestation" },
+    { operation: "attestReserves", direct: attest.gas, relayed: attestWithSig.gas, notes: "the custodian's reserve attestor; replaces the previous statement" },
     { operation: "freeze", direct: freeze.gas, relayed: freezeWithSig.gas, notes: "regulator; freezes an account that was not frozen" },
     {
       operation: "transfer",

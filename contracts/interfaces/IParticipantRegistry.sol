@@ -92,6 +92,9 @@ interface IParticipantRegistry is IAccessControl {
     error TokenAlreadyRegistered(address token);
     /// @notice `token` does not take this registry's permission updates (not a settlement token bound to it).
     error TokenNotBound(address token);
+    /// @notice `key` is already a participant account, an operator key, a custodian key or a reserve attestor,
+    /// so it cannot take on a separate power.
+    error KeyNotIndependent(address key);
 
     /// @notice An institution joined the network.
     event InstitutionRegistered(address indexed account, string peerId, string name);
@@ -127,6 +130,12 @@ interface IParticipantRegistry is IAccessControl {
     event ForeignTokenRegistered(address indexed token);
     /// @notice The maximum merchant fee changed.
     event MaxFeeUpdated(uint16 maxFeeBps);
+    /// @notice Governance named `attestor` as the independent party whose signed statements are the reserves of
+    /// custodian `institution` (zero: none, so no attestation is accepted).
+    event ReserveAttestorSet(address indexed institution, address indexed attestor);
+    /// @notice Governance gave `institution` a custodian key of its own: it alone mints and burns for the
+    /// institution, and the operator key no longer does (zero: the operator key again).
+    event CustodianKeySet(address indexed institution, address indexed key);
 
     /// @notice The single-slot record of `account` (all zero if unknown).
     function accountOf(address account) external view returns (AccountRecord memory);
@@ -162,6 +171,13 @@ interface IParticipantRegistry is IAccessControl {
     function tokenKindOf(address token) external view returns (TokenKind);
     /// @notice Highest merchant fee allowed, in basis points.
     function maxFeeBps() external view returns (uint16);
+    /// @notice The reserve attestor of custodian `institution` (zero if none).
+    function reserveAttestorOf(address institution) external view returns (address);
+    /// @notice The custodian key of `institution` (zero: its operator key acts as custodian).
+    function custodianKeyOf(address institution) external view returns (address);
+    /// @notice The active institution for which `key` may act as custodian: the institution whose custodian key
+    /// it is, or whose operator key it is when that institution has no custodian key; zero otherwise.
+    function custodianInstitutionOf(address key) external view returns (address);
     /// @notice Role of regulators.
     function REGULATOR_ROLE() external view returns (bytes32);
     /// @notice Role of dispute arbiters.

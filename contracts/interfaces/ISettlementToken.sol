@@ -7,14 +7,18 @@ import {IParticipantRegistry} from "./IParticipantRegistry.sol";
 /// @notice Custom errors and events of {SettlementToken}, and what the registry calls on it; the errors it shares with other contracts
 /// (`Unauthorized`, `InvalidSigner`, `SignatureExpired`, `NonceAlreadyUsed`, `ZeroAmount`) are in {Errors}.
 interface ISettlementToken {
-    /// @notice A custodian's latest reserve attestation.
+    /// @notice A custodian's latest reserve attestation, signed by its reserve attestor.
     struct ReserveAttestation {
         /// @notice Reserves held at the custodian bank, in token minor units.
         uint256 amount;
         /// @notice Hash of the bank statement backing the figure.
         bytes32 statementHash;
-        /// @notice When the attestation was recorded.
+        /// @notice When the attestation was recorded on-chain.
         uint64 attestedAt;
+        /// @notice The time (unix seconds) at which the reserve account held `amount`, as the attestor states it.
+        uint64 asOf;
+        /// @notice The attestor's statement number: each accepted one is higher than the last.
+        uint64 sequence;
     }
 
     /// @notice `caller` is not the registry this token is bound to.
@@ -31,6 +35,12 @@ interface ISettlementToken {
     error FreezeStateUnchanged(address account, bool frozen);
     /// @notice Minting would take `custodian`'s outstanding supply above its attested reserves.
     error ReservesExceeded(address custodian, uint256 outstandingAfter, uint256 attestedReserves);
+    /// @notice `caller` is not the reserve attestor the registry names for `custodian`.
+    error NotReserveAttestor(address caller, address custodian);
+    /// @notice A reserve statement numbered `sequence` arrived after statement `latestSequence` of `custodian`.
+    error AttestationOutOfOrder(address custodian, uint64 sequence, uint64 latestSequence);
+    /// @notice A reserve statement as of `asOf` is later than the block, or earlier than the latest one (`latestAsOf`).
+    error AttestationTimeInvalid(address custodian, uint64 asOf, uint64 latestAsOf);
     /// @notice Burning more than `custodian` has outstanding.
     error BurnExceedsOutstanding(address custodian, uint256 amount, uint256 outstanding);
     /// @notice A redemption with bank reference `bankRef` already executed.
@@ -43,8 +53,17 @@ interface ISettlementToken {
     /// @notice `holder` redeemed `amount` of its own balance, signed by itself, for bank payout `bankRef` drawn on
     /// `custodian`'s reserves (emitted after the matching {Burned}).
     event Redeemed(address indexed holder, address indexed custodian, uint256 amount, bytes32 indexed bankRef);
-    /// @notice `custodian` attested `amount` of reserves backed by statement `statementHash`.
-    event ReservesAttested(address indexed custodian, uint256 amount, bytes32 statementHash, uint256 outstanding);
+    /// @notice `attestor` stated that `custodian`'s reserves were `amount` at `asOf` (statement `sequence`, hash
+    /// `statementHash`), when `custodian` had `outstanding` minted and not burned.
+    event ReservesAttested(
+        address indexed custodian,
+        address indexed attestor,
+        uint256 amount,
+        uint64 asOf,
+        uint64 sequence,
+        bytes32 statementHash,
+        uint256 outstanding
+    );
     /// @notice A regulator froze or unfroze `account`.
     event FreezeChanged(address indexed account, bool frozen, address indexed regulator, bytes32 reason);
     /// @notice The admin named the escrow whose unlimited allowances are kept in the owners' balance slots.

@@ -1,6 +1,7 @@
 /**
- * attestReserves — a custodian institution of the token records its reserves at its bank (amount and
- * statement hash); later mints are capped by it. An attestation below the outstanding supply is
+ * attestReserves — the custodian's independent reserve attestor (named per custodian in the registry:
+ * its bank or auditor) states the custodian's reserve account balance as of a time, in numbered
+ * statements; later mints are capped by the latest one. A statement below the outstanding supply is
  * recorded as the truth and blocks mints until reserves recover.
  */
 import { z } from "zod";
@@ -13,7 +14,10 @@ import { addressSchema, bytes32Schema, signedFields, uintString } from "./wire.j
 const schema = z.strictObject({
   kind: z.literal("attestReserves"),
   token: addressSchema,
+  custodian: addressSchema,
   amount: uintString(256),
+  asOf: uintString(64),
+  sequence: uintString(64),
   statementHash: bytes32Schema,
   ...signedFields,
 });
@@ -26,13 +30,30 @@ export const attestReserves = {
   kind: "attestReserves",
   contract: "token",
   schema,
-  struct: eip712Struct("AttestReserves", [field("amount", "uint256"), field("statementHash", "bytes32"), field("nonce", "uint256"), field("deadline", "uint256")]),
-  message: (op) => ({ amount: op.amount, statementHash: op.statementHash, nonce: op.nonce, deadline: op.deadline }),
-  signer: "custodian",
-  functionName: "attestReservesWithSig",
-  callArgs: (op) => [op.amount, op.statementHash, ...signedCallArgs(op)],
-  fromCall: (token, args) => ({ kind: "attestReserves", token, amount: args[0] as bigint, statementHash: String(args[1]), ...signedArgsOf(args, 2) }),
+  struct: eip712Struct("AttestReserves", [
+    field("custodian", "address"),
+    field("amount", "uint256"),
+    field("asOf", "uint64"),
+    field("sequence", "uint64"),
+    field("statementHash", "bytes32"),
+    field("nonce", "uint256"),
+    field("deadline", "uint256"),
+  ]),
+  message: (op) => ({ custodian: op.custodian, amount: op.amount, asOf: op.asOf, sequence: op.sequence, statementHash: op.statementHash, nonce: op.nonce, deadline: op.deadline }),
+  signer: "attestor",
+  functionName: "attestReserveStatementWithSig",
+  callArgs: (op) => [op.custodian, op.amount, op.asOf, op.sequence, op.statementHash, ...signedCallArgs(op)],
+  fromCall: (token, args) => ({
+    kind: "attestReserves",
+    token,
+    custodian: String(args[0]),
+    amount: args[1] as bigint,
+    asOf: args[2] as bigint,
+    sequence: args[3] as bigint,
+    statementHash: String(args[4]),
+    ...signedArgsOf(args, 5),
+  }),
   executedBy: "ReservesAttested",
   alreadyExecuted: nonceUsed,
-  refusals: [...TOKEN_REFUSALS, "NOT_CUSTODIAN"],
+  refusals: [...TOKEN_REFUSALS, "NOT_RESERVE_ATTESTOR"],
 } as const satisfies TokenOperationDescriptor<AttestReservesOperation>;

@@ -63,7 +63,7 @@ const LAYOUTS: Record<OperationKind, { code: number; fields: Layout }> = {
   reclaim: { code: 8, fields: [["terms", terms], ...SIGNED] },
   mint: { code: 16, fields: [["token", address], ["to", address], ["amount", uint(32, { positive: true })], ["bankRef", bytes32], ...SIGNED] },
   burn: { code: 17, fields: [["token", address], ["from", address], ["amount", uint(32, { positive: true })], ["bankRef", bytes32], ...SIGNED] },
-  attestReserves: { code: 18, fields: [["token", address], ["amount", uint(32)], ["statementHash", bytes32], ...SIGNED] },
+  attestReserves: { code: 18, fields: [["token", address], ["custodian", address], ["amount", uint(32)], ["asOf", uint(8)], ["sequence", uint(8)], ["statementHash", bytes32], ...SIGNED] },
   freeze: { code: 19, fields: [["token", address], ["account", address], ["frozen", bool], ["reason", bytes32], ...SIGNED] },
   redeem: { code: 20, fields: [["token", address], ["holder", address], ["custodian", address], ["amount", uint(32, { positive: true })], ["bankRef", bytes32], ...SIGNED] },
 };

@@ -6,10 +6,10 @@ import type { OperationCode } from "../protocol/codes.js";
 
 /**
  * Who must sign: the payment's payer or merchant (named in its terms), any holder of the arbiter,
- * custodian or regulator role (known only once the signature is recovered), the token holder the
- * operation names (a redemption), or nobody.
+ * custodian or regulator role, the reserve attestor of the custodian an attestation names (known only
+ * once the signature is recovered), the token holder the operation names (a redemption), or nobody.
  */
-export type SignerRule = "payer" | "merchant" | "arbiter" | "custodian" | "regulator" | "holder" | "none";
+export type SignerRule = "payer" | "merchant" | "arbiter" | "custodian" | "attestor" | "regulator" | "holder" | "none";
 
 /** A revert the chain reported for an operation, decoded: the custom error's name and its arguments as strings. */
 export interface ChainRefusal {

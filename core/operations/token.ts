@@ -13,7 +13,7 @@ import { RECEIPT_REFUSALS, type ChainRefusal } from "./descriptor.js";
 import { domainSeparatorOf, type Eip712Struct } from "./typed-data.js";
 
 /** The SettlementToken functions that execute token operations. */
-export type TokenFunction = "mintWithSig" | "burnWithSig" | "attestReservesWithSig" | "setFrozenWithSig" | "redeemWithSig";
+export type TokenFunction = "mintWithSig" | "burnWithSig" | "attestReserveStatementWithSig" | "setFrozenWithSig" | "redeemWithSig";
 
 /** A SettlementToken call: function name and arguments. */
 export interface TokenCall {
@@ -32,8 +32,8 @@ export interface TokenOperationDescriptor<Op extends { kind: string; token: stri
   readonly struct: Eip712Struct;
   /** The message of `struct` for `op`. */
   message(op: Op): Record<string, unknown>;
-  /** Any active custodian institution of the token, any regulator, or the holder the operation names. */
-  readonly signer: "custodian" | "regulator" | "holder";
+  /** Any active custodian institution of the token (its custodian key), the reserve attestor the registry names for the custodian the operation names, any regulator, or the holder the operation names. */
+  readonly signer: "custodian" | "attestor" | "regulator" | "holder";
   /** For signer "holder": the account that must have signed. */
   signerAccount?(op: Op): string;
   /** The account whose balance it changes, if any: it must be a permitted, unfrozen participant. */

@@ -1,5 +1,6 @@
 /**
- * In-memory mirror of ParticipantRegistry (accounts, node operators, roles, settlement tokens) and of
+ * In-memory mirror of ParticipantRegistry (accounts, node operators, roles, settlement tokens, custodian
+ * keys and reserve attestors) and of
  * every settlement token's freeze list and custodians, rebuilt by replaying events from the deployment block and kept
  * current by polling. Validation reads it synchronously on every operation; the p2p layer listens to
  * its changes to drop suspended peers within seconds.
@@ -46,6 +47,8 @@ const REGISTRY_EVENTS = [
   "SettlementTokenRegistered",
   "RoleGranted",
   "RoleRevoked",
+  "ReserveAttestorSet",
+  "CustodianKeySet",
 ] as const;
 
 const key = (address: string) => address.toLowerCase();
@@ -74,6 +77,10 @@ export class ChainRegistryView implements RegistryView {
   private readonly frozen = new Map<string, Set<string>>();
   /** token → custodian institution ids (SettlementToken.CustodianChanged). */
   private readonly custodians = new Map<string, Set<string>>();
+  /** institution id → its custodian key (ParticipantRegistry.CustodianKeySet). */
+  private readonly custodianKeys = new Map<string, string>();
+  /** institution id → its reserve attestor (ParticipantRegistry.ReserveAttestorSet). */
+  private readonly attestors = new Map<string, string>();
   /** Tokens whose FreezeChanged events are followed (the deployment's, then any registered later). */
   private readonly watchedTokens = new Set<string>();
 
@@ -125,6 +132,18 @@ export class ChainRegistryView implements RegistryView {
   institutionOfSigner(signer: string): NodeOperator | undefined {
     for (const node of this.nodes.values()) if (!node.regulator && key(node.signer) === key(signer)) return node;
     return undefined;
+  }
+
+  custodianInstitutionOf(custodianKey: string): NodeOperator | undefined {
+    for (const [institution, k] of this.custodianKeys) if (k === key(custodianKey)) return this.nodes.get(institution);
+    const institution = this.institutionOfSigner(custodianKey);
+    // An institution with a custodian key mints and burns with that key only.
+    return institution && !this.custodianKeys.has(key(institution.id)) ? institution : undefined;
+  }
+
+  reserveAttestorOf(institution: string): string | undefined {
+    const attestor = this.attestors.get(key(institution));
+    return attestor === undefined ? undefined : getAddress(attestor);
   }
 
   isArbiter(address: string): boolean {
@@ -350,6 +369,15 @@ export class ChainRegistryView implements RegistryView {
       case "SettlementTokenRegistered":
         this.settlementTokens.add(key(addr("token")));
         return true;
+      case "ReserveAttestorSet":
+      case "CustodianKeySet": {
+        const institution = key(addr("institution"));
+        const map = parsed.name === "ReserveAttestorSet" ? this.attestors : this.custodianKeys;
+        const value = key(addr(parsed.name === "ReserveAttestorSet" ? "attestor" : "key"));
+        if (value === key(ZeroAddress)) map.delete(institution);
+        else map.set(institution, value);
+        return true;
+      }
       case "RoleGranted":
       case "RoleRevoked": {
         const role = String(a.getValue("role"));

@@ -1,7 +1,7 @@
 /**
  * Proof of reserves (备付金): per settlement token and custodian, the outstanding supply (minted less
  * burned), the latest attested reserves, their ratio and the chain-time age of the attestation, all
- * read from SettlementToken at one block. Custodians are found from CustodianChanged events (a former
+ * read from SettlementToken at one block; the age runs from the attestor's as-of time of the balance. Custodians are found from CustodianChanged events (a former
  * custodian stays in the report while it has supply outstanding). The monitor raises
  * RESERVES_STALE when an attestation is older than the configured age (or an active custodian never
  * attested) and RESERVES_RATIO_LOW when reserves fall below outstanding × minRatioBps / 10000.
@@ -94,9 +94,10 @@ export class ReserveMonitor {
       let reservesSum = 0n;
       for (const [custodian, active] of [...state.custodians].sort(([a], [b]) => (a < b ? -1 : 1))) {
         const outstanding = (await call("outstandingOf", custodian)) as bigint;
-        const attestation = (await call("reservesOf", custodian)) as { amount: bigint; statementHash: string; attestedAt: bigint };
+        const attestation = (await call("reservesOf", custodian)) as { amount: bigint; statementHash: string; asOf: bigint; sequence: bigint };
         if (!active && outstanding === 0n) continue;
-        const attestedAt = attestation.attestedAt === 0n ? null : Number(attestation.attestedAt);
+        // The age runs from when the bank account held the amount (the statement's as-of time), not from when it reached the chain.
+        const attestedAt = attestation.sequence === 0n ? null : Number(attestation.asOf);
         const ageSeconds = attestedAt === null ? null : Math.max(0, now - attestedAt);
         const reserves = attestation.amount;
         outstandingSum += outstanding;

@@ -11,7 +11,9 @@
  * checked after it, as for an arbiter's resolve. A redemption names its signer (the holder) and the
  * custodian it draws on; the custodian is checked before the signature, the signer after. A signature that recovers to an address the registry
  * knows nothing about is a bad signature (tampered, or signed for another chain or token); one that
- * recovers to a known participant without the role is NOT_CUSTODIAN / NOT_REGULATOR. Reserves
+ * recovers to a known participant without the role is NOT_CUSTODIAN / NOT_REGULATOR. A reserve
+ * attestation must recover to the attestor the registry names for the custodian it names, whoever
+ * else the signer is (NOT_RESERVE_ATTESTOR). Reserves
  * (ReservesExceeded, BurnExceedsOutstanding) and the freeze state (FreezeStateUnchanged) are left to
  * the chain: they depend on operations still pending (an attestation accepted just before a mint),
  * and the relayer records the decoded revert.
@@ -78,8 +80,14 @@ export async function prepareTokenOperation(
         }
       } else if (descriptor.signer === "regulator") {
         if (!registry.isRegulator(signer)) throw roleRefusal(op, signer, ctx, path, id);
+      } else if (op.kind === "attestReserves") {
+        // Only the custodian's independent attestor; the chain also checks the custodian role and the statement's order.
+        const attestor = registry.reserveAttestorOf(op.custodian);
+        if (attestor === undefined || attestor.toLowerCase() !== signer.toLowerCase()) {
+          throw refusal("NOT_RESERVE_ATTESTOR", path, `attestReserves signed by ${signer}, not the reserve attestor of ${op.custodian}`, { signer, custodian: op.custodian, id });
+        }
       } else {
-        const institution = registry.institutionOfSigner(signer);
+        const institution = registry.custodianInstitutionOf(signer);
         if (!institution?.active || !registry.isCustodian(op.token, institution.id)) throw roleRefusal(op, signer, ctx, path, id);
       }
       if (await ctx.storage.operations.nonceSeen(signer, op.nonce, op.token)) {
@@ -95,6 +103,7 @@ function roleRefusal(op: TokenOperation, signer: string, ctx: ValidationContext,
   const { registry } = ctx;
   const known =
     registry.account(signer) !== undefined ||
+    registry.custodianInstitutionOf(signer) !== undefined ||
     registry.institutionOfSigner(signer) !== undefined ||
     registry.isRegulator(signer) ||
     registry.isArbiter(signer) ||

@@ -32,6 +32,8 @@ export async function deployWorld() {
   const [admin, inst1, inst2, inst3, regulator, arbiter, merchant, merchant2, payer, payer2, feeReceiver, relayer, outsider] = [
     at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7), at(8), at(9), at(10), at(11), at(12),
   ] as const;
+  // inst1's independent reserve attestor (its bank): the last account, as the tests take spare ones from #13 on.
+  const attestor = at(19);
   const { deployment, contracts } = await deploySettlenet(admin, {
     feeReceiver: await feeReceiver.getAddress(),
     maxFeeBps: MAX_FEE_BPS,
@@ -54,7 +56,8 @@ export async function deployWorld() {
   await (await as(registry, inst2).registerCustomer(await payer2.getAddress(), 1)).wait();
 
   await (await token.setCustodian(await inst1.getAddress(), true)).wait();
-  await (await as(token, inst1).attestReserves(RESERVES, encodeBytes32String("statement-0"))).wait();
+  await (await registry.setReserveAttestor(await inst1.getAddress(), await attestor.getAddress())).wait();
+  await (await as(token, attestor).attestReserveStatement(await inst1.getAddress(), RESERVES, await networkHelpers.time.latest(), 1n, encodeBytes32String("statement-0"))).wait();
   for (const p of [payer, payer2]) {
     await (await as(token, inst1).mint(await p.getAddress(), PAYER_FUNDS, encodeBytes32String("deposit"))).wait();
     await (await as(token, p).approve(await escrow.getAddress(), ethers.MaxUint256)).wait();
@@ -64,9 +67,19 @@ export async function deployWorld() {
   const { chainId } = await ethers.provider.getNetwork();
   return {
     deployment, registry, escrow, ledger, token, chainId,
-    admin, inst1, inst2, inst3, institutions, regulator, arbiter, merchant, merchant2, payer, payer2, feeReceiver, relayer, outsider,
+    admin, inst1, inst2, inst3, institutions, regulator, arbiter, merchant, merchant2, payer, payer2, feeReceiver, relayer, outsider, attestor,
     as,
   };
+}
+
+/**
+ * The attestor's next reserve statement for inst1 (sequence one above the latest, as of the latest block), sent by
+ * `sender` (the attestor by default: anyone else is refused).
+ */
+export async function attest(world: World, amount: bigint, statementHash: string, sender: Signer = world.attestor, custodian?: string) {
+  const of = custodian ?? (await world.inst1.getAddress());
+  const { sequence } = await world.token.reservesOf(of);
+  return world.as(world.token, sender).attestReserveStatement(of, amount, await networkHelpers.time.latest(), sequence + 1n, statementHash);
 }
 
 let termsNonce = 0n;

@@ -344,7 +344,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     const keyPassword = state?.keyPassword ?? randomBytes(16).toString("hex");
     const masterKey = state?.masterKey ?? randomBytes(32).toString("hex");
     // Each process gets only its own secrets: a node its keystore's password, the gateway its keystores'
-    // password and the master key, the bank neither. Passwords are derived per process from the root one.
+    // password and the master key, the bank its reserve attestor keystore's password. Passwords are derived per process from the root one.
     const passwordOf = (name: string) => keystorePasswordOf(state, keyPassword, name);
     // HTTPS between every part: each serving process its own certificate, every client trusting the CA.
     const ca = await ensureDevCa(join(root, "tls"));
@@ -352,7 +352,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     const trust = { NODE_EXTRA_CA_CERTS: ca.caFile };
     const envOf = (name: string): NodeJS.ProcessEnv => ({
       ...trust,
-      ...(name === "bank" ? {} : name === "gateway" ? { [KEY_PASSWORD_ENV]: passwordOf(name), [MASTER_KEY_ENV]: masterKey } : { [KEY_PASSWORD_ENV]: passwordOf(name) }),
+      ...(name === "gateway" ? { [KEY_PASSWORD_ENV]: passwordOf(name), [MASTER_KEY_ENV]: masterKey } : { [KEY_PASSWORD_ENV]: passwordOf(name) }),
     });
     const certificateOf = (name: string, host = "127.0.0.1"): Promise<PartCertificate> =>
       ensurePartCertificate(ca, join(dirOf(name), "tls"), name, host === "127.0.0.1" ? [host, "localhost"] : [host]);
@@ -444,13 +444,13 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     }
     const provisioned = state;
     const endpoints = endpointsOf(ports, provisioned);
-    // The gateway's money keys: the custodian (institution 1, which holds the CNY reserves) signs mints
-    // (payouts are the merchants' own redemptions); the permit relayer pays the gas of merchants' permits
-    // to the escrow. Written once (also into a
-    // network provisioned before the gateway moved money).
+    // The gateway's money keys: the CNY custodian's custodian key (not institution 1's operator key,
+    // which only institution 1's node holds) signs mints, capped by the reserves the bank attests
+    // (payouts are the merchants' own redemptions); the permit relayer pays the gas of merchants'
+    // permits to the escrow. Written once (also into a network provisioned before the gateway moved money).
     const custodianKeyFile = join(dirOf("gateway"), "custodian.json");
     const relayerKeyFile = join(dirOf("gateway"), "permit-relayer.json");
-    if (!existsSync(custodianKeyFile)) await writeOperatorKeystore(custodianKeyFile, DEV_ACCOUNTS.institution(0).privateKey, passwordOf("gateway"), true);
+    if (!existsSync(custodianKeyFile)) await writeOperatorKeystore(custodianKeyFile, DEV_ACCOUNTS.custodian().privateKey, passwordOf("gateway"), true);
     if (!existsSync(relayerKeyFile)) await writeOperatorKeystore(relayerKeyFile, DEV_ACCOUNTS.permitRelayer().privateKey, passwordOf("gateway"), true);
     // One dashboard owner per merchant (also in a network provisioned before the dashboard), before the gateway holds its database.
     await ensureDashboardOwners(gatewayConfig(), masterKey, root, provisioned.merchants);
@@ -527,6 +527,19 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       // The bank pays a payout only against the merchant's redemption, final on this chain, which it reads itself.
       chain: { rpcUrl: chainUrl, deploymentFile, confirmations: 0 },
       logLevel,
+    };
+    // The bank is the custodian's independent reserve attestor: its own key, which the registry names.
+    const attestorKeyFile = join(dirOf("bank"), "attestor.json");
+    if (!existsSync(attestorKeyFile)) await writeOperatorKeystore(attestorKeyFile, DEV_ACCOUNTS.reserveAttestor().privateKey, passwordOf("bank"), true);
+    bankConfig.attestor = {
+      keyFile: "attestor.json",
+      keyPasswordEnv: KEY_PASSWORD_ENV,
+      rpcUrl: chainUrl,
+      deploymentFile: "../deployment.json",
+      custodian: DEV_ACCOUNTS.institution(0).address,
+      currency: "CNY",
+      pollMs: 1_000,
+      heartbeatMs: 60_000,
     };
     await writeConfig(join(dirOf("bank"), "bank.json"), bankConfig);
     const bank = spawnPart({ name: "bank", args: settlenet("bank", "start", "--config", join(dirOf("bank"), "bank.json")), logFile: join(dirOf("bank"), "bank.log"), env: envOf("bank") });

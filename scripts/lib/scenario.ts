@@ -15,7 +15,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
-import { Contract, JsonRpcProvider, Wallet, hexlify, keccak256, toUtf8Bytes, type HDNodeWallet } from "ethers";
+import { Contract, JsonRpcProvider, Wallet, ZeroAddress, hexlify, keccak256, toUtf8Bytes, type HDNodeWallet } from "ethers";
 
 import { NodeApiClient } from "../../core/api/client.js";
 import { NODE_CLIENT_CREDENTIALS_FILE, type NodeClientCredentials } from "./launch/nodes.js";
@@ -27,6 +27,7 @@ import { readDeployment, type Deployment } from "../../core/protocol/deployment.
 import { signEscrowOperation, signTokenOperation } from "../../core/operations/index.js";
 import { bankClientOf, keystorePasswordOf, type NetworkEndpoints, type NetworkState } from "./network.js";
 import { bankRequestHeaders } from "../../core/bank/wire.js";
+import { keyHolding } from "./separation.js";
 
 // ------------------------------------------------------------------ sizes and plans
 
@@ -168,6 +169,7 @@ export interface ScenarioFindings {
   freeze?: { account: string; refusedWith: string; lifted: boolean };
   dispute?: { payerAmount: string; merchantAmount: string };
   reconciliation?: { compared: number; breaks: number; source: string };
+  keys?: { gateway: string; attestor: string; attestedBy: string; statement: string };
 }
 
 export interface ScenarioContext {
@@ -189,6 +191,8 @@ export interface ScenarioContext {
   run: string;
   /** The demo's node API tokens by API URL: the gateway role (submit, read) and the regulator role (alerts, audit), nothing more. */
   nodeCredentials: Map<string, Partial<NodeClientCredentials>>;
+  /** The network's folder (each part's files under it). */
+  root: string;
 }
 
 function check(ctx: ScenarioContext, step: string, name: string, ok: boolean, detail = ""): void {
@@ -577,6 +581,35 @@ const payoutStep: Step = {
   },
 };
 
+/** The gateway (internet-facing) holds no institution key, and the custodian's reserves are stated by the bank, not the custodian. */
+const separationStep: Step = {
+  name: "separation of powers",
+  async run(ctx) {
+    const custodian = ctx.state.nodes.find((n) => n.role === "institution")?.address ?? "";
+    const held = await keyHolding(join(ctx.root, "gateway"), ctx.provider, ctx.deployment, custodian);
+    const keys = held.gatewayKeys.map((k) => `${k.file}: ${k.role}`).join("; ");
+    check(ctx, this.name, "the gateway's folder holds no institution operator key and no reserve attestor key", held.forbidden.length === 0, held.forbidden.map((k) => `${k.file} is the ${k.role} ${k.address}`).join("; "));
+    const { reserves } = held;
+    check(
+      ctx,
+      this.name,
+      "the custodian's reserves are stated by its independent attestor (the bank), not by an institution",
+      reserves.attestor !== ZeroAddress && !reserves.attestorIsInstitution && reserves.attestedBy?.toLowerCase() === reserves.attestor.toLowerCase(),
+      `attestor ${reserves.attestor}, latest statement by ${reserves.attestedBy ?? "nobody"}`,
+    );
+    // The statements follow the bank's own books: the latest one equals the reserve account's balance there.
+    const token = new Contract(ctx.deployment.tokens["CNY"]?.address ?? ZeroAddress, loadArtifact("SettlementToken").abi, ctx.provider);
+    const reservePath = "/v1/reserves/CNY";
+    const matched = await poll(ctx, async () => {
+      const books = await getJson<{ balance: string }>(`${ctx.endpoints.bank}${reservePath}`, bankRequestHeaders(bankClientOf(ctx.state, "operator"), "GET", reservePath, ""));
+      const latest = (await token.getFunction("reservesOf")(custodian)) as { amount: bigint; sequence: bigint };
+      return books.status === 200 && BigInt(books.body.balance) === latest.amount ? { balance: books.body.balance, sequence: latest.sequence } : undefined;
+    });
+    check(ctx, this.name, "the latest reserve statement is the balance of the reserve account in the bank's books", matched !== undefined, matched ? "" : "the statement never caught up with the bank's balance");
+    ctx.findings.keys = { gateway: keys, attestor: reserves.attestor, attestedBy: reserves.attestedBy ?? "nobody", statement: matched ? `statement ${matched.sequence}: ${yuan(matched.balance)}` : "behind the books" };
+  },
+};
+
 const autoReleaseStep: Step = {
   name: "auto-release",
   run: (ctx) => withBlockProducer(ctx, () => autoRelease(ctx)),
@@ -791,7 +824,7 @@ const reconcileStep: Step = {
 };
 
 /** Every step in order. */
-export const SCENARIO_STEPS: Step[] = [payStep, fulfilStep, refundStep, confirmStep, disputeStep, payoutStep, autoReleaseStep, reclaimStep, amlStep, cycleStep, reconcileStep];
+export const SCENARIO_STEPS: Step[] = [payStep, fulfilStep, refundStep, confirmStep, disputeStep, payoutStep, separationStep, autoReleaseStep, reclaimStep, amlStep, cycleStep, reconcileStep];
 
 // ------------------------------------------------------------------ summary
 
@@ -858,6 +891,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
     findings: {},
     timeoutMs: options.timeoutMs ?? 180_000,
     run: Date.now().toString(36),
+    root: options.root,
     nodeCredentials: new Map(
       await Promise.all(
         endpoints.nodes.map(async (node) => {
@@ -934,6 +968,8 @@ export function formatSummary(summary: ScenarioSummary): string {
     ["  proof verified", f.cycle ? `${f.cycle.proofRecord}: merkle-tree ${yesNo(f.cycle.proofVerified)}, on-chain ${yesNo(f.cycle.verifiedOnChain)}` : "not reached"],
     ["AML alerts", f.amlAlerts ? `${f.amlAlerts.ours} on this run's payments (${f.amlAlerts.rule}); ${f.amlAlerts.total} on the regulator node` : "not reached"],
     ["freeze", f.freeze ? `next authorization refused with ${f.freeze.refusedWith}; lifted ${yesNo(f.freeze.lifted)}` : "not reached"],
+    ["gateway's keys", f.keys?.gateway ?? "not reached"],
+    ["reserve statements", f.keys ? `${f.keys.statement}, by ${f.keys.attestedBy} (the attestor the registry names: ${f.keys.attestor})` : "not reached"],
     ["reconciliation breaks", f.reconciliation ? `${f.reconciliation.breaks} (${f.reconciliation.compared} orders, ${f.reconciliation.source})` : "not reached"],
     ["duration", `${summary.seconds} s`],
   ];

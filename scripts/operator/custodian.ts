@@ -1,8 +1,11 @@
 /**
  * `settlenet custodian set|unset --institution <a> [--token CNY]`: governance makes an institution a
  * custodian of a settlement token (it may then mint against its attested reserves and burn) or
- * removes it.
+ * removes it. `settlenet custodian key --institution <a> --custodian-key <a|none>`: governance gives the
+ * institution a custodian key distinct from its operator key (only that key mints and burns for it
+ * then), or takes it back.
  */
+import { ZeroAddress } from "ethers";
 import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
@@ -24,11 +27,28 @@ export async function setCustodian(chain: OperatorChain, governance: Actor, para
   return sendAs(governance, contract, "setCustodian", [params.institution, params.custodian], `${params.institution} is ${params.custodian ? "now a" : "no longer a"} custodian of ${params.symbol}`);
 }
 
-/** Runs `settlenet custodian set|unset …`. */
+/** Gives `institution` the custodian key `key` (zero address: its operator key again) (governance). */
+export async function setCustodianKey(chain: OperatorChain, governance: Actor, params: { institution: string; key: string }): Promise<ActionResult> {
+  const current = (await chain.registry.getFunction("custodianKeyOf")(params.institution)) as string;
+  const describe = (k: string) => (k === ZeroAddress ? "its operator key" : k);
+  if (current.toLowerCase() === params.key.toLowerCase()) return unchanged(`${params.institution} mints and burns with ${describe(current)}`);
+  if ((await accountRecord(chain, params.institution)).kind !== "institution") {
+    throw new SettlenetError("NOT_REGISTERED", `${params.institution} is not a registered institution`, { account: params.institution });
+  }
+  await requireGovernance(chain, governance);
+  return sendAs(governance, chain.registry, "setCustodianKey", [params.institution, params.key], `${params.institution} now mints and burns with ${describe(params.key)}`);
+}
+
+/** Runs `settlenet custodian set|unset|key …`. */
 export async function custodianCommand(args: string[]): Promise<void> {
   const [command, ...rest] = args;
-  const usage = `usage: settlenet custodian set|unset --institution <a> [--token CNY]; with ${CHAIN_USAGE}`;
-  const values = parse(rest, { ...CHAIN_OPTIONS, institution: { type: "string" }, token: { type: "string" } }, usage);
+  const usage = `usage: settlenet custodian set|unset --institution <a> [--token CNY] | key --institution <a> --custodian-key <a|none>; with ${CHAIN_USAGE}`;
+  const values = parse(rest, { ...CHAIN_OPTIONS, institution: { type: "string" }, token: { type: "string" }, "custodian-key": { type: "string" } }, usage);
+  if (command === "key") {
+    const p = validate(z.strictObject({ institution: address, "custodian-key": z.union([address, z.literal("none")]) }), { institution: values.institution, "custodian-key": values["custodian-key"] });
+    const key = p["custodian-key"] === "none" ? ZeroAddress : p["custodian-key"];
+    return withContext(values, usage, async (ctx) => printResult(await setCustodianKey(ctx.chain, ctx.actor, { institution: p.institution, key }), ctx.json));
+  }
   if (command !== "set" && command !== "unset") throw new SettlenetError("USAGE", usage);
   const p = validate(z.strictObject({ institution: address, token: tokenSymbol }), { institution: values.institution, token: values.token });
   return withContext(values, usage, async (ctx) => printResult(await setCustodian(ctx.chain, ctx.actor, { institution: p.institution, symbol: p.token, custodian: command === "set" }), ctx.json));

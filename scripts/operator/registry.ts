@@ -65,6 +65,15 @@ export async function institutionOf(chain: OperatorChain, actor: Actor): Promise
   return institution;
 }
 
+/** The active institution for which `actor` may mint and burn: its custodian key, or its operator key while it has none (NOT_CUSTODIAN_KEY otherwise). */
+export async function custodianOf(chain: OperatorChain, actor: Actor): Promise<string> {
+  const institution = (await chain.registry.getFunction("custodianInstitutionOf")(actor.address)) as string;
+  if (institution === ZeroAddress) {
+    throw new SettlenetError("NOT_CUSTODIAN_KEY", `${actor.address} is not the custodian key of an active institution (nor the operator key of one without a custodian key); use the custodian's keystore`, { account: actor.address });
+  }
+  return institution;
+}
+
 /** Refuses a peer id another operator already has (PEER_ID_TAKEN). */
 export async function requirePeerIdFree(chain: OperatorChain, peerId: string, forAccount: string): Promise<void> {
   const owner = (await chain.registry.getFunction("operatorOfPeer")(peerId)) as string;

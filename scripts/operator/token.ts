@@ -2,7 +2,7 @@
  * `settlenet token …`: a custodian mints settlement tokens against a confirmed bank deposit (at most
  * its attested reserves), and a holder's ERC-2612 permit to the escrow is submitted for it (payers
  * never send transactions: the allowance comes from their signature).
- *   settlenet token mint --to <a> --amount <minor units> --bank-ref <reference> [--token CNY]      (custodian key)
+ *   settlenet token mint --to <a> --amount <minor units> --bank-ref <reference> [--token CNY]      (the custodian key: its own, or its operator key if it has none)
  *   settlenet token permit --owner-key <keystore> [--owner-password-env <VAR>] [--spender <a>] [--token CNY]   (--key pays the gas)
  * A mint is done once per bank reference: the same reference to the same account is never minted again.
  */
@@ -14,7 +14,7 @@ import { PERMIT_TYPES, UNLIMITED_ALLOWANCE, tokenDomain } from "../../core/proto
 import { CHAIN_OPTIONS, CHAIN_USAGE, address, loadKey, minorUnits, parse, printResult, validate, withContext } from "./args.js";
 import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "./chain.js";
 import { tokenSymbol } from "./custodian.js";
-import { institutionOf } from "./registry.js";
+import { custodianOf } from "./registry.js";
 
 /** A bank reference as bytes32: 32 bytes as given, or text of at most 31 bytes. */
 export function bankReference(reference: string): string {
@@ -30,7 +30,7 @@ export function bankReference(reference: string): string {
 /** Mints `amount` of `symbol` to `to` against bank deposit `bankRef`, as the custodian whose key `actor` is. */
 export async function mint(chain: OperatorChain, actor: Actor, params: { symbol: string; to: string; amount: bigint; bankRef: string }): Promise<ActionResult> {
   const { contract } = chain.token(params.symbol);
-  const institution = await institutionOf(chain, actor);
+  const institution = await custodianOf(chain, actor);
   if (!((await contract.getFunction("isCustodian")(institution)) as boolean)) {
     throw new SettlenetError("NOT_CUSTODIAN", `institution ${institution} is not a custodian of ${params.symbol} (settlenet custodian set)`, { institution });
   }

@@ -141,8 +141,8 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
     expect(processesUsing(dir).length).to.equal(8);
 
     // Secrets: every file holding one is the owner's only, the banner prints none, and each process
-    // has only its own (no master key outside the gateway, no password in the bank, one per node).
-    for (const file of ["network.json", "gateway/gateway.json", "gateway/admin-token", "gateway/admin-credentials.json", "gateway/custodian.json", "gateway/permit-relayer.json", "bank/bank.json", "institution-1/node.json", "institution-1/operator.json", "regulator/node.json", "regulator/operator.json", "tls/ca.key", "gateway/tls/key.pem", "bank/tls/key.pem", "institution-1/tls/key.pem"]) {
+    // has only its own (no master key outside the gateway; the bank, each node and the gateway a password of its own).
+    for (const file of ["network.json", "gateway/gateway.json", "gateway/admin-token", "gateway/admin-credentials.json", "gateway/custodian.json", "gateway/permit-relayer.json", "bank/bank.json", "bank/attestor.json", "institution-1/node.json", "institution-1/operator.json", "regulator/node.json", "regulator/operator.json", "tls/ca.key", "gateway/tls/key.pem", "bank/tls/key.pem", "institution-1/tls/key.pem"]) {
       expect(statSync(join(dir, file)).mode & 0o777, file).to.equal(0o600);
     }
     for (const merchant of state.merchants) expect(launcher.out()).to.not.include(merchant.secret);
@@ -157,9 +157,11 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
     expect(regulator.join("\n")).to.not.include(state.masterKey);
     const bankEnv = environOf(join("bank", "bank.json"));
     expect(bankEnv.join("\n")).to.not.include(state.masterKey);
-    expect(passwordOf(bankEnv)).to.equal(undefined);
     const nodePasswords = ["institution-1", "institution-2", "institution-3", "regulator"].map((name) => passwordOf(environOf(join(name, "node.json"))));
-    expect(new Set(nodePasswords).size).to.equal(4);
+    // The bank's opens only its reserve attestor keystore.
+    const passwords = [...nodePasswords, passwordOf(bankEnv), passwordOf(environOf(join("gateway", "gateway.json")))];
+    expect(passwords).to.not.include(undefined);
+    expect(new Set(passwords).size).to.equal(6);
     expect(nodePasswords).to.not.include(`SETTLENET_KEY_PASSWORD=${state.keyPassword}`);
     expect(environOf(join("gateway", "gateway.json")).join("\n")).to.include(state.masterKey);
     // Each serving process has its own certificate's key and trusts the CA; no process is given the CA's key.
@@ -196,6 +198,7 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
         "payer confirmation",
         "dispute resolved by the arbiter",
         "payout through the bank simulator",
+        "separation of powers",
         "auto-release",
         "payer reclaim",
         "AML alert and regulator freeze",

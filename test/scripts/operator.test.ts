@@ -137,7 +137,18 @@ describe("operator commands against a JSON-RPC chain", function () {
     const merchant = Wallet.createRandom();
     await twice(["merchant", "register", ...asBank, "--address", merchant.address, "--kyc-level", "2", "--fee-bps", "100", "--payout-account", "ICBC 0001"]);
     await twice(["customer", "register", ...asBank, "--address", newcomer.address, "--kyc-level", "1"]);
-    await twice(["reserves", "attest", ...asBank, "--amount", "500000", "--statement-hash", keccak256(toUtf8Bytes("statement 1"))]);
+    // The custodian's reserves are stated by an independent attestor that governance names, never by the custodian.
+    await ok(["keys", "create", "--out", join(dir, "auditor.json")]);
+    const auditor = await ok(["keys", "address", "--key", join(dir, "auditor.json")]);
+    await twice(["fund", ...gov, "--to", auditor, "--minimum", "1"]);
+    await twice(["reserves", "attestor", ...gov, "--institution", bank, "--attestor", auditor]);
+    const statement = ["--institution", bank, "--amount", "500000", "--statement-hash", keccak256(toUtf8Bytes("statement 1"))];
+    expect(oneLineError(await runCli(["reserves", "attest", ...asBank, ...statement], env))).to.match(/^settlenet: NOT_RESERVE_ATTESTOR: /);
+    await twice(["reserves", "attest", ...chainArgs, "--key", join(dir, "auditor.json"), ...statement]);
+    // A custodian key of its own, then the operator key again.
+    const custodianKey = Wallet.createRandom().address;
+    await twice(["custodian", "key", ...gov, "--institution", bank, "--custodian-key", custodianKey]);
+    await twice(["custodian", "key", ...gov, "--institution", bank, "--custodian-key", "none"]);
     await twice(["institution", "suspend", ...gov, "--address", bank]);
     await twice(["institution", "reactivate", ...gov, "--address", bank]);
 

@@ -27,12 +27,12 @@ import { loadArtifact, type ContractName } from "../../../core/protocol/artifact
 import type { Deployment } from "../../../core/protocol/deployment.js";
 import { setArbiter } from "../../operator/arbiter.js";
 import { actorOf, chainOf, type ActionResult, type Actor, type OperatorChain } from "../../operator/chain.js";
-import { setCustodian } from "../../operator/custodian.js";
+import { setCustodian, setCustodianKey } from "../../operator/custodian.js";
 import { registerCustomer } from "../../operator/customer.js";
 import { fund } from "../../operator/fund.js";
 import { registerOperator, setOwnPeerId, type OperatorRole } from "../../operator/institution.js";
 import { registerMerchant } from "../../operator/merchant.js";
-import { attestReserves } from "../../operator/reserves.js";
+import { attestReserves, setReserveAttestor } from "../../operator/reserves.js";
 import { mint, permit } from "../../operator/token.js";
 import { deploySettlenet, type DeployedContracts } from "../deploy.js";
 import type { LocalChain } from "./chain.js";
@@ -60,6 +60,10 @@ export const DEV_ACCOUNTS = {
   feeReceiver: () => devKey(0, 12),
   /** Pays the gas of merchants' ERC-2612 permits the gateway submits (no role on-chain). */
   permitRelayer: () => devKey(0, 13),
+  /** The CNY custodian's independent reserve attestor (locally the bank simulator signs with it). */
+  reserveAttestor: () => devKey(0, 14),
+  /** The CNY custodian's custodian key, apart from institution 1's operator key: it only signs (the node relays). */
+  custodian: () => devKey(3, 0),
   merchant: (i: number) => devKey(2, i),
   payer: (i: number) => devKey(1, i),
 };
@@ -88,6 +92,10 @@ export interface OnboardingOptions {
   deployment?: Deployment;
   /** Further accounts to fund from the governance key (e.g. the gateway's permit relayer). */
   fund?: { address: string; minimum: bigint }[];
+  /** The custodian's reserve attestor (default the development account DEV_ACCOUNTS.reserveAttestor). */
+  reserveAttestor?: Wallet | HDNodeWallet;
+  /** Give the custodian institution this custodian key once the payers are funded (absent: its operator key mints and burns). */
+  custodianKey?: string;
   /** Called after each step, for progress output. */
   onStep?: (step: string) => void;
 }
@@ -122,6 +130,7 @@ export async function onboardConsortium(provider: JsonRpcProvider, options: Onbo
   const institutionKeys = options.institutionPeerIds.map((_, i) => DEV_ACCOUNTS.institution(i).connect(provider));
   const institutions = await Promise.all(institutionKeys.map((key) => actorOf(key)));
   const regulatorKey = DEV_ACCOUNTS.regulator().connect(provider);
+  const attestorKey = (options.reserveAttestor ?? DEV_ACCOUNTS.reserveAttestor()).connect(provider);
   const acquirer = institutions[0];
   if (!acquirer) throw new Error("at least one institution is needed");
 
@@ -139,7 +148,7 @@ export async function onboardConsortium(provider: JsonRpcProvider, options: Onbo
 
   await settled([
     ...institutions.map((institution) => fund(chain, admin, { to: institution.address, minimum: SENDER_FUNDS })),
-    ...[regulatorKey.address, DEV_ACCOUNTS.arbiter().address].map((to) => fund(chain, admin, { to, minimum: SIGNER_FUNDS })),
+    ...[regulatorKey.address, DEV_ACCOUNTS.arbiter().address, attestorKey.address].map((to) => fund(chain, admin, { to, minimum: SIGNER_FUNDS })),
     ...(options.fund ?? []).map((f) => fund(chain, admin, { to: f.address, minimum: f.minimum })),
   ]);
   step("operators' keys funded from the governance key");
@@ -155,16 +164,21 @@ export async function onboardConsortium(provider: JsonRpcProvider, options: Onbo
     ...options.merchants.map((merchant) => registerMerchant(chain, acquirer, { address: merchant.address, kycLevel: 2, feeBps: options.merchantFeeBps, payoutAccount: merchant.account })),
     ...options.payers.map((payer, i) => registerCustomer(chain, institutions[i % institutions.length] ?? acquirer, { address: payer.address, kycLevel: 1 })),
     setCustodian(chain, admin, { institution: acquirer.address, symbol: "CNY", custodian: true }),
+    setReserveAttestor(chain, admin, { institution: acquirer.address, attestor: attestorKey.address }),
   ]);
-  step("merchants and customers onboarded, custodian set");
+  step("merchants and customers onboarded, custodian and its reserve attestor set");
 
   const attestedReserves = options.payerFunds * BigInt(options.payers.length + 1);
-  await attestReserves(chain, acquirer, { symbol: "CNY", amount: attestedReserves, statementHash: encodeBytes32String("reserves-0") });
+  await attestReserves(chain, await actorOf(attestorKey), { symbol: "CNY", custodian: acquirer.address, amount: attestedReserves, statementHash: encodeBytes32String("reserves-0") });
   await settled([
     ...options.payers.map((payer, i) => mint(chain, acquirer, { symbol: "CNY", to: payer.address, amount: options.payerFunds, bankRef: encodeBytes32String(`deposit-${i}`) })),
     ...options.payers.map((payer) => permit(chain, admin, { symbol: "CNY", owner: payer })),
   ]);
   step(`${options.payers.length} payers onboarded and funded`);
+  if (options.custodianKey) {
+    await setCustodianKey(chain, admin, { institution: acquirer.address, key: options.custodianKey });
+    step("the custodian's own custodian key set (its operator key no longer mints or burns)");
+  }
   return { deployment, contracts, attestedReserves };
 }
 
@@ -217,6 +231,7 @@ export async function provisionConsortium(provider: JsonRpcProvider, options: Co
     merchantFeeBps: options.merchantFeeBps,
     // The gateway's permit relayer pays gas: a chain that does not prefund it gets it from governance.
     fund: [{ address: DEV_ACCOUNTS.permitRelayer().address, minimum: SENDER_FUNDS }],
+    custodianKey: DEV_ACCOUNTS.custodian().address,
     ...(options.deployment ? { deployment: options.deployment } : {}),
     ...(options.onStep ? { onStep: options.onStep } : {}),
   });
@@ -246,6 +261,8 @@ export interface Scenario {
   institutions: HDNodeWallet[];
   regulator: HDNodeWallet;
   arbiter: HDNodeWallet;
+  /** Institution 0's reserve attestor. */
+  reserveAttestor: HDNodeWallet;
   merchants: (Wallet | HDNodeWallet)[];
   payers: (Wallet | HDNodeWallet)[];
   feeReceiver: string;
@@ -280,6 +297,7 @@ export async function deployScenario(chain: LocalChain, options: ScenarioOptions
     institutions: Array.from({ length: nInstitutions }, (_, i) => devWallet(1 + i, provider)),
     regulator: devWallet(10, provider),
     arbiter: devWallet(11, provider),
+    reserveAttestor: devWallet(14, provider),
     merchants,
     payers,
     feeReceiver: devWallet(12).address,

@@ -11,6 +11,7 @@ export {
   PAYER_FUNDS,
   PaymentStatus,
   RESERVES,
+  attest,
   deployWorld,
   ethers,
   makeTerms,

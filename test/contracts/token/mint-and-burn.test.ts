@@ -1,7 +1,7 @@
 /** SettlementToken custodians: appointment by the admin, mints against attested reserves, burns for payouts. */
 import { expect } from "chai";
 
-import { deployWorld, ethers, networkHelpers, RESERVES } from "../helpers/fixture.js";
+import { attest, deployWorld, ethers, networkHelpers, RESERVES } from "../helpers/fixture.js";
 import { ADMIN_ROLE, Status } from "../helpers/registry.js";
 import { DEPOSIT, FIXTURE_OUTSTANDING, PAYOUT, spareSigners, STATEMENT } from "../helpers/token.js";
 
@@ -69,9 +69,12 @@ describe("SettlementToken", function () {
     });
 
     it("holds each custodian to its own reserves", async function () {
-      const { token, inst1, inst2, payer2, as } = await networkHelpers.loadFixture(deployWorld);
+      const world = await networkHelpers.loadFixture(deployWorld);
+      const { token, registry, inst1, inst2, payer2, as } = world;
+      const { keyA: inst2Attestor } = await spareSigners();
       await token.setCustodian(inst2.address, true);
-      await as(token, inst2).attestReserves(500_00n, STATEMENT);
+      await registry.setReserveAttestor(inst2.address, inst2Attestor.address);
+      await attest(world, 500_00n, STATEMENT, inst2Attestor, inst2.address);
       await expect(as(token, inst2).mint(payer2.address, 500_00n, DEPOSIT))
         .to.emit(token, "Minted")
         .withArgs(inst2.address, payer2.address, 500_00n, DEPOSIT);
@@ -170,9 +173,12 @@ describe("SettlementToken", function () {
     });
 
     it("refuses to burn more than the custodian has outstanding", async function () {
-      const { token, inst2, payer2, as } = await networkHelpers.loadFixture(deployWorld);
+      const world = await networkHelpers.loadFixture(deployWorld);
+      const { token, registry, inst2, payer2, as } = world;
+      const { keyA: inst2Attestor } = await spareSigners();
       await token.setCustodian(inst2.address, true);
-      await as(token, inst2).attestReserves(1_000_00n, STATEMENT);
+      await registry.setReserveAttestor(inst2.address, inst2Attestor.address);
+      await attest(world, 1_000_00n, STATEMENT, inst2Attestor, inst2.address);
       await as(token, inst2).mint(payer2.address, 300_00n, DEPOSIT);
       await as(token, payer2).approve(inst2.address, 1_000_00n);
       // payer2 holds plenty (minted by inst1), but inst2 has only 300.00 outstanding.

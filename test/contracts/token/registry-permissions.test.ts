@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { encodeBytes32String } from "ethers";
 
 import type { SettlementToken } from "../../../types/ethers-contracts/index.js";
-import { deployWorld, ethers, networkHelpers, type World } from "../helpers/fixture.js";
+import { attest, deployWorld, ethers, networkHelpers, type World } from "../helpers/fixture.js";
 import { Status } from "../helpers/registry.js";
 import { DEPOSIT, spareSigners, STATEMENT } from "../helpers/token.js";
 
@@ -23,7 +23,7 @@ const NOT_RECORDED = { recorded: false, permitted: false };
 async function newToken(world: World): Promise<SettlementToken> {
   const token = (await ethers.deployContract("SettlementToken", [await world.registry.getAddress(), "Settlenet HKD", "HKD"])) as unknown as SettlementToken;
   await (await token.setCustodian(world.inst1.address, true)).wait();
-  await (await world.as(token, world.inst1).attestReserves(1_000_000_00n, STATEMENT)).wait();
+  await (await world.as(token, world.attestor).attestReserveStatement(world.inst1.address, 1_000_000_00n, await networkHelpers.time.latest(), 1n, STATEMENT)).wait();
   return token;
 }
 
@@ -169,8 +169,9 @@ describe("SettlementToken", function () {
     });
 
     it("keeps the supply, and so every balance, within 248 bits", async function () {
-      const { token, inst1, payer, as } = await networkHelpers.loadFixture(deployWorld);
-      await (await as(token, inst1).attestReserves(ethers.MaxUint256, STATEMENT)).wait();
+      const world = await networkHelpers.loadFixture(deployWorld);
+      const { token, inst1, payer, as } = world;
+      await (await attest(world, ethers.MaxUint256, STATEMENT)).wait();
       const room = 2n ** 248n - 1n - (await token.totalSupply());
       await expect(as(token, inst1).mint(payer.address, room + 1n, DEPOSIT)).to.be.revertedWithCustomError(
         token,

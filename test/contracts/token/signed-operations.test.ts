@@ -44,14 +44,15 @@ describe("SettlementToken", function () {
       expect(await token.outstandingOf(inst1.address)).to.equal(FIXTURE_OUTSTANDING - 30_00n);
     });
 
-    it("executes a custodian's signed reserve attestation", async function () {
+    it("executes the attestor's signed reserve attestation", async function () {
       const world = await networkHelpers.loadFixture(deployWorld);
-      const { token, inst1, relayer, as } = world;
-      const message = { amount: 123_45n + FIXTURE_OUTSTANDING, statementHash: STATEMENT, nonce: 3n, deadline: await deadlineIn(3_600) };
-      const signature = await signTokenOperation(world, inst1, "attestReserves", message);
-      await expect(as(token, relayer).attestReservesWithSig(message.amount, message.statementHash, message.nonce, message.deadline, signature))
+      const { token, inst1, attestor, relayer, as } = world;
+      const asOf = BigInt(await time.latest());
+      const message = { custodian: inst1.address, amount: 123_45n + FIXTURE_OUTSTANDING, asOf, sequence: 2n, statementHash: STATEMENT, nonce: 3n, deadline: await deadlineIn(3_600) };
+      const signature = await signTokenOperation(world, attestor, "attestReserves", message);
+      await expect(as(token, relayer).attestReserveStatementWithSig(inst1.address, message.amount, asOf, 2n, message.statementHash, message.nonce, message.deadline, signature))
         .to.emit(token, "ReservesAttested")
-        .withArgs(inst1.address, message.amount, STATEMENT, FIXTURE_OUTSTANDING);
+        .withArgs(inst1.address, attestor.address, message.amount, asOf, 2n, STATEMENT, FIXTURE_OUTSTANDING);
       const reserves = await token.reservesOf(inst1.address);
       expect([reserves.amount, reserves.statementHash, reserves.attestedAt]).to.deep.equal([
         message.amount,
@@ -109,9 +110,9 @@ describe("SettlementToken", function () {
         const signature = await signTokenOperation(world, inst1, "mint", message);
         await as(token, relayer).mintWithSig(payer.address, 1n, DEPOSIT, nonce, deadline, signature);
       }
-      const attestation = { amount: RESERVES, statementHash: STATEMENT, nonce: 7n, deadline };
-      const signature = await signTokenOperation(world, inst1, "attestReserves", attestation);
-      await expect(as(token, relayer).attestReservesWithSig(RESERVES, STATEMENT, 7n, deadline, signature))
+      const burn = { from: payer.address, amount: RESERVES, bankRef: PAYOUT, nonce: 7n, deadline };
+      const signature = await signTokenOperation(world, inst1, "burn", burn);
+      await expect(as(token, relayer).burnWithSig(payer.address, RESERVES, PAYOUT, 7n, deadline, signature))
         .to.be.revertedWithCustomError(token, "NonceAlreadyUsed")
         .withArgs(inst1.address, 7n);
     });
@@ -134,16 +135,16 @@ describe("SettlementToken", function () {
 
     it("refuses an expired signed burn, attestation and freeze", async function () {
       const world = await networkHelpers.loadFixture(deployWorld);
-      const { token, inst1, regulator, payer, relayer, as } = world;
+      const { token, inst1, attestor, regulator, payer, relayer, as } = world;
       const deadline = BigInt(await time.latest());
       const burn = { from: payer.address, amount: 1n, bankRef: PAYOUT, nonce: 1n, deadline };
-      const attest = { amount: 1n, statementHash: STATEMENT, nonce: 2n, deadline };
+      const attest = { custodian: inst1.address, amount: 1n, asOf: deadline, sequence: 2n, statementHash: STATEMENT, nonce: 2n, deadline };
       const freeze = { account: payer.address, frozen: true, reason: DECISION, nonce: 3n, deadline };
       const relayed = as(token, relayer);
       await expect(relayed.burnWithSig(payer.address, 1n, PAYOUT, 1n, deadline, await signTokenOperation(world, inst1, "burn", burn)))
         .to.be.revertedWithCustomError(token, "SignatureExpired")
         .withArgs(deadline);
-      await expect(relayed.attestReservesWithSig(1n, STATEMENT, 2n, deadline, await signTokenOperation(world, inst1, "attestReserves", attest)))
+      await expect(relayed.attestReserveStatementWithSig(inst1.address, 1n, deadline, 2n, STATEMENT, 2n, deadline, await signTokenOperation(world, attestor, "attestReserves", attest)))
         .to.be.revertedWithCustomError(token, "SignatureExpired")
         .withArgs(deadline);
       await expect(
@@ -194,14 +195,25 @@ describe("SettlementToken", function () {
         .withArgs(recovered);
     });
 
-    it("refuses a signed operation from a signer that is not a custodian", async function () {
+    it("refuses a signed mint from a signer that is not a custodian", async function () {
       const world = await networkHelpers.loadFixture(deployWorld);
-      const { token, inst2, relayer, as } = world;
-      const message = { amount: 1n, statementHash: STATEMENT, nonce: 1n, deadline: await deadlineIn(3_600) };
-      const signature = await signTokenOperation(world, inst2, "attestReserves", message);
-      await expect(as(token, relayer).attestReservesWithSig(1n, STATEMENT, 1n, message.deadline, signature))
+      const { token, inst2, payer, relayer, as } = world;
+      const message = { to: payer.address, amount: 1n, bankRef: DEPOSIT, nonce: 1n, deadline: await deadlineIn(3_600) };
+      const signature = await signTokenOperation(world, inst2, "mint", message);
+      await expect(as(token, relayer).mintWithSig(payer.address, 1n, DEPOSIT, 1n, message.deadline, signature))
         .to.be.revertedWithCustomError(token, "NotCustodian")
         .withArgs(inst2.address);
+    });
+
+    it("refuses a signed reserve attestation from the custodian itself", async function () {
+      const world = await networkHelpers.loadFixture(deployWorld);
+      const { token, inst1, relayer, as } = world;
+      const asOf = BigInt(await time.latest());
+      const message = { custodian: inst1.address, amount: RESERVES * 10n, asOf, sequence: 2n, statementHash: STATEMENT, nonce: 1n, deadline: await deadlineIn(3_600) };
+      const signature = await signTokenOperation(world, inst1, "attestReserves", message);
+      await expect(as(token, relayer).attestReserveStatementWithSig(inst1.address, RESERVES * 10n, asOf, 2n, STATEMENT, 1n, message.deadline, signature))
+        .to.be.revertedWithCustomError(token, "NotReserveAttestor")
+        .withArgs(inst1.address, inst1.address);
     });
 
     it("refuses a malformed signature", async function () {

@@ -17,6 +17,7 @@ abstract contract EscrowWorld is TestBase {
     uint256 internal constant INSTITUTION_KEY = 0x1157;
     uint256 internal constant REGULATOR_KEY = 0x4E6;
     uint256 internal constant ARBITER_KEY = 0xA4B;
+    uint256 internal constant ATTESTOR_KEY = 0xA77E;
     uint256 internal constant FEE_RECEIVER_KEY = 0xFEE;
     uint256 internal constant FIRST_PAYER_KEY = 0xB0B0;
     uint256 internal constant FIRST_MERCHANT_KEY = 0x5E11;
@@ -61,9 +62,12 @@ abstract contract EscrowWorld is TestBase {
         registry.registerRegulator(regulator, "12D3KooWRegulator", "Regulator");
         registry.grantRole(registry.ARBITER_ROLE(), arbiter);
         token.setCustodian(institution, true);
+        address attestor = _account(ATTESTOR_KEY, "attestor");
+        registry.setReserveAttestor(institution, attestor);
+        vm.prank(attestor);
+        token.attestReserveStatement(institution, RESERVES, uint64(block.timestamp), 1, keccak256("statement-0"));
 
         vm.startPrank(institution);
-        token.attestReserves(RESERVES, keccak256("statement-0"));
         for (uint256 i = 0; i < merchantFees.length; ++i) {
             address merchant = _account(FIRST_MERCHANT_KEY + i, "merchant");
             registry.registerMerchant(merchant, 2, merchantFees[i], keccak256(abi.encode("payout", i)));

@@ -20,6 +20,8 @@ contract PermissionHandler is TestBase {
     uint256 private constant KEYS = 4;
     uint256 private constant INSTITUTIONS = 2;
     uint256 private constant MAX_MOVE = 1e9;
+    /// @dev The reserve attestor of institution 0, a key that holds no other role.
+    address private constant _ATTESTOR = address(0xA77E5707);
 
     ParticipantRegistry public immutable registry;
     SettlementToken[] private _tokens;
@@ -57,6 +59,7 @@ contract PermissionHandler is TestBase {
         for (uint256 i = 0; i < INSTITUTIONS; ++i) {
             registry.registerInstitution(institutions[i], string.concat("12D3KooWInstitution", vm.toString(i)), "Bank");
         }
+        registry.setReserveAttestor(institutions[0], _ATTESTOR);
         _attest(_tokens[0]);
     }
 
@@ -177,10 +180,10 @@ contract PermissionHandler is TestBase {
     }
 
     function _attest(SettlementToken token) private {
-        address custodian = registry.signerOf(institutions[0]);
-        if (!registry.isActiveInstitution(custodian)) return;
-        vm.prank(custodian);
-        token.attestReserves(type(uint128).max, bytes32(0));
+        if (!registry.isActiveInstitution(registry.signerOf(institutions[0]))) return;
+        uint64 sequence = token.reservesOf(institutions[0]).sequence + 1;
+        vm.prank(_ATTESTOR);
+        token.attestReserveStatement(institutions[0], type(uint128).max, uint64(block.timestamp), sequence, bytes32(0));
     }
 
     function _mayHold(SettlementToken token, address account) private view returns (bool) {

@@ -65,7 +65,7 @@ function randomOperation(kind: OperationKind): Record<string, unknown> {
     case "burn":
       return { kind, token: address(), from: address(), amount: pick(1n, U256).toString(), bankRef: bytes32(), ...signed };
     case "attestReserves":
-      return { kind, token: address(), amount: pick(0n, U256).toString(), statementHash: bytes32(), ...signed };
+      return { kind, token: address(), custodian: address(), amount: pick(0n, U256).toString(), asOf: pick(0n, U64).toString(), sequence: pick(0n, U64).toString(), statementHash: bytes32(), ...signed };
     case "freeze":
       return { kind, token: address(), account: address(), frozen: pick(true, false), reason: bytes32(), ...signed };
     case "redeem":

@@ -90,8 +90,9 @@ async function contractDigest(world: World, op: TokenOperation): Promise<string>
 async function signerRuleHolds(world: World, rule: SignerRule, signer: string, op: TokenOperation): Promise<boolean> {
   if (rule === "holder") return tokenDescriptorOf(op.kind).signerAccount?.(op) === signer;
   if (rule === "regulator") return world.registry.hasRole(await world.registry.REGULATOR_ROLE(), signer);
+  if (rule === "attestor") return (await world.registry.reserveAttestorOf(await world.inst1.getAddress())) === signer;
   if (rule !== "custodian") return false;
-  const institution = await world.registry.institutionOfSigner(signer);
+  const institution = await world.registry.custodianInstitutionOf(signer);
   return institution !== ZeroAddress && (await world.token.isCustodian(institution));
 }
 

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { encodeBytes32String, type ContractTransactionResponse } from "ethers";
+import { Wallet, encodeBytes32String, parseEther, type ContractTransactionResponse } from "ethers";
 import { Registry } from "prom-client";
 
 import type { AlertRecord } from "../../../node/compliance/alert.js";
@@ -35,10 +35,13 @@ describe("proof of reserves", function () {
     );
   const custodian = () => s.institutions[0]!;
   const send = async (tx: Promise<ContractTransactionResponse>) => (await (await tx).wait())!;
+  /** The attestor's next statement of custodian 0's reserves, as of the block it lands in; that block's time. */
   async function attest(amount: bigint, at?: number): Promise<number> {
+    const asOf = at ?? (await chainNow(s));
     if (at !== undefined) await setNextBlockTime(s, at);
-    const receipt = await send(s.token.connect(custodian()).attestReserves(amount, encodeBytes32String(`statement-${amount}`)));
-    return (await chain.provider.getBlock(receipt.blockNumber))!.timestamp;
+    const { sequence } = await s.token.reservesOf(custodian().address);
+    await send(s.token.connect(s.reserveAttestor).attestReserveStatement(custodian().address, amount, asOf, sequence + 1n, encodeBytes32String(`statement-${amount}`)));
+    return asOf;
   }
   /** Alerts about custodian 0 (the inactive second custodian of the previous test is stale too). */
   const mine = (alerts: AlertRecord[]) => alerts.filter((a) => a.account === custodian().address);
@@ -58,11 +61,14 @@ describe("proof of reserves", function () {
   it("reports outstanding supply, attested reserves, ratio and attestation age per custodian, read from the chain", async function () {
     // A second custodian that attests and mints a little to payer 1.
     const second = s.institutions[1]!;
+    const secondAttestor = Wallet.createRandom(chain.provider);
     await send(s.token.connect(s.admin).setCustodian(second.address, true));
-    await send(s.token.connect(second).attestReserves(1_000n, encodeBytes32String("second")));
+    await send(s.contracts.registry.connect(s.admin).setReserveAttestor(second.address, secondAttestor.address));
+    await (await s.admin.sendTransaction({ to: secondAttestor.address, value: parseEther("1") })).wait();
+    await send(s.token.connect(secondAttestor).attestReserveStatement(second.address, 1_000n, await chainNow(s), 1n, encodeBytes32String("second")));
     await send(s.token.connect(second).mint(s.payers[1]!.address, 750n, encodeBytes32String("deposit-x")));
-    const attestedAt = (await s.token.reservesOf(custodian().address)).attestedAt;
-    const secondAttestedAt = (await s.token.reservesOf(second.address)).attestedAt;
+    const attestedAt = (await s.token.reservesOf(custodian().address)).asOf;
+    const secondAttestedAt = (await s.token.reservesOf(second.address)).asOf;
     const block = await mineAt((await chainNow(s)) + 5);
     const now = (await chain.provider.getBlock(block))!.timestamp;
 

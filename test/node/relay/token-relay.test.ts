@@ -90,6 +90,8 @@ describe("token operations in the node (validation, relay, token indexer)", func
   const custodian = () => s.institutions[0] as HDNodeWallet;
   const other = () => s.institutions[1] as HDNodeWallet;
   const payer = (i = 0) => s.payers[i]?.address ?? "";
+  /** A statement of the custodian's reserves (sequence and as-of time far enough ahead to be taken as new). */
+  const statement = (amount: string) => ({ kind: "attestReserves" as const, custodian: custodian().address, amount, asOf: "1", sequence: String(freshNonce() % 2n ** 63n), statementHash: randomRef() });
   const balanceOf = async (account: string) => (await token.getFunction("balanceOf")(account)) as bigint;
 
   async function refusalCode(input: unknown): Promise<string> {
@@ -147,7 +149,10 @@ describe("token operations in the node (validation, relay, token indexer)", func
       const cases: [string, unknown][] = [
         // Signed by an institution that is no custodian of CNY, and by a payer.
         ["NOT_CUSTODIAN", await signedTokenOp(s, other(), { kind: "mint", to: payer(), amount: "100", bankRef: randomRef() })],
-        ["NOT_CUSTODIAN", await signedTokenOp(s, s.payers[1] as HDNodeWallet, { kind: "attestReserves", amount: "1", statementHash: randomRef() })],
+        ["NOT_CUSTODIAN", await signedTokenOp(s, s.payers[1] as HDNodeWallet, { kind: "mint", to: payer(), amount: "1", bankRef: randomRef() })],
+        // Reserves stated by anyone but the custodian's attestor: the custodian itself, or a payer.
+        ["NOT_RESERVE_ATTESTOR", await signedTokenOp(s, custodian(), statement("1000000000000"))],
+        ["NOT_RESERVE_ATTESTOR", await signedTokenOp(s, s.payers[1] as HDNodeWallet, statement("1"))],
         // A freeze by a custodian (regulators only).
         ["NOT_REGULATOR", await signedTokenOp(s, custodian(), { kind: "freeze", account: payer(), frozen: true, reason: randomRef() })],
         // Not a settlement token (the escrow's address).
@@ -174,13 +179,13 @@ describe("token operations in the node (validation, relay, token indexer)", func
 
     it("refuses a nonce the custodian already used on this token, but not the same nonce on another token's space or the escrow's", async function () {
       const nonce = freshNonce().toString();
-      const first = await signedTokenOp(s, custodian(), { kind: "attestReserves", amount: "100000000", statementHash: randomRef(), nonce });
+      const first = await signedTokenOp(s, custodian(), { kind: "mint", to: payer(), amount: "1", bankRef: randomRef(), nonce });
       const validated = await validateOperation(first, ctx, "api", risk);
       const now = Date.now();
       await storage.operations.putAccepted([
-        { id: validated.id, kind: "attestReserves", paymentId: ZeroHash, op: first, signer: validated.signer, origin: "gossip", status: "accepted", receivedAtMs: now, updatedAtMs: now },
+        { id: validated.id, kind: "mint", paymentId: ZeroHash, op: first, signer: validated.signer, origin: "gossip", status: "accepted", receivedAtMs: now, updatedAtMs: now },
       ]);
-      const again = await signedTokenOp(s, custodian(), { kind: "attestReserves", amount: "200000000", statementHash: randomRef(), nonce });
+      const again = await signedTokenOp(s, custodian(), { kind: "mint", to: payer(), amount: "2", bankRef: randomRef(), nonce });
       expect(await refusalCode(again)).to.equal("NONCE_USED");
       expect(await refusalCode(first)).to.equal("DUPLICATE");
       expect(await storage.operations.nonceSeen(custodian().address, BigInt(nonce), tokenAddress)).to.equal(true);
@@ -294,9 +299,9 @@ describe("token operations in the node (validation, relay, token indexer)", func
     async function stored(n: number): Promise<StoredOperation[]> {
       const ops: StoredOperation[] = [];
       for (let i = 0; i < n; i++) {
-        const op = await signedTokenOp(s, custodian(), { kind: "attestReserves", amount: String(i), statementHash: randomRef() });
+        const op = await signedTokenOp(s, s.reserveAttestor, statement(String(i)));
         const now = Date.now();
-        ops.push({ id: tokenOperationIdOf(s, op), kind: "attestReserves", paymentId: ZeroHash, op, signer: custodian().address, origin: "api", status: "accepted", receivedAtMs: now + i, updatedAtMs: now });
+        ops.push({ id: tokenOperationIdOf(s, op), kind: "attestReserves", paymentId: ZeroHash, op, signer: s.reserveAttestor.address, origin: "api", status: "accepted", receivedAtMs: now + i, updatedAtMs: now });
       }
       await storage.operations.putAccepted(ops);
       return ops;
