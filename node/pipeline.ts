@@ -43,7 +43,15 @@ export interface PipelineOptions {
   readOnly: boolean;
   /** Delay before publishing the gossip outbox again after a failed publish; doubles per failure up to `maxMs`. */
   republishBackoff?: { firstMs: number; maxMs: number };
+  /**
+   * Crash point for fault tests (SETTLENET_FAILPOINT): the process kills itself with SIGKILL at that
+   * point of an API submission. `after-store-before-gossip`: the group is stored and synced, not gossiped.
+   */
+  failpoint?: PipelineFailpoint;
 }
+
+export const PIPELINE_FAILPOINTS = ["after-store-before-gossip"] as const;
+export type PipelineFailpoint = (typeof PIPELINE_FAILPOINTS)[number];
 
 const DEFAULT_REPUBLISH_BACKOFF = { firstMs: 1_000, maxMs: 60_000 };
 
@@ -117,6 +125,7 @@ export class OperationPipeline {
         stored.map((a) => a.record),
         stored.map((a) => a.operation.op),
       );
+      if (this.options.failpoint === "after-store-before-gossip") process.kill(process.pid, "SIGKILL");
       await this.gossip(stored.map((a) => a.operation));
     }
     return outcomes.map((outcome) =>
