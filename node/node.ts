@@ -26,7 +26,7 @@ import { loadOperatorWallet } from "../core/keys.js";
 import { StopStack } from "../core/lifecycle.js";
 import { createGossipNetwork, type GossipNetwork } from "./p2p/network.js";
 import { loadOrCreatePeerKey, peerIdOf } from "./p2p/keys.js";
-import { OperationPipeline } from "./pipeline.js";
+import { OperationPipeline, PIPELINE_FAILPOINTS, type PipelineFailpoint } from "./pipeline.js";
 import { loadArtifact } from "../core/protocol/artifacts.js";
 import { readDeployment } from "../core/protocol/deployment.js";
 import { PAYMENT_STATUSES } from "../core/protocol/eip712.js";
@@ -197,7 +197,9 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       : undefined;
     const signatures = createSignatureVerifier({ ...(config.validation.signatureWorkers !== undefined ? { workers: config.validation.signatureWorkers } : {}) }, { logger });
     stack.push(() => signatures.close());
-    const pipeline = new OperationPipeline({ readOnly: config.role === "regulator" }, ctx, { logger, outcomes, risk, signatures, ...(relayer ? { relayer } : {}) });
+    const failpoint = pipelineFailpoint(process.env["SETTLENET_FAILPOINT"]);
+    if (failpoint) logger.warn({ failpoint }, "fault-test crash point set: this node kills itself there");
+    const pipeline = new OperationPipeline({ readOnly: config.role === "regulator", ...(failpoint ? { failpoint } : {}) }, ctx, { logger, outcomes, risk, signatures, ...(relayer ? { relayer } : {}) });
 
     const indexer = new Indexer(
       { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
@@ -232,7 +234,13 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       { logger: logger.child({ module: "p2p" }), allowlist: () => registry.allowedPeerIds(), validate: (from, data) => pipeline.onGossip(from, data) },
     );
     stack.push(() => network.stop());
-    pipeline.setPublisher((data) => network.publish(data));
+    // A node with peers configured has published only once a peer got the message (else the pipeline
+    // keeps it in its outbox and publishes again); a node alone has nobody to hand it to.
+    pipeline.setPublisher(async (data) => {
+      const recipients = await network.publish(data);
+      if (recipients === 0 && config.bootstrap.length > 0) throw new SettlenetError("P2P_NO_RECIPIENTS", "no peer received the gossip message", {});
+      return recipients;
+    });
     stack.push(() => pipeline.stop());
     if (relayer) {
       relayer.setLeasePublisher((data) => network.publishTo(LEASE_TOPIC, data));
@@ -377,4 +385,11 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     await stopAll();
     throw error;
   }
+}
+
+/** The crash point named by SETTLENET_FAILPOINT; CONFIG_INVALID for a name no component knows. */
+function pipelineFailpoint(value: string | undefined): PipelineFailpoint | undefined {
+  if (value === undefined || value === "") return undefined;
+  if ((PIPELINE_FAILPOINTS as readonly string[]).includes(value)) return value as PipelineFailpoint;
+  throw new SettlenetError("CONFIG_INVALID", `SETTLENET_FAILPOINT=${value} is not one of ${PIPELINE_FAILPOINTS.join(", ")}`, { fields: ["SETTLENET_FAILPOINT"] });
 }

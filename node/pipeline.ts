@@ -6,8 +6,8 @@
  * forwarded before it is durable, and the API acknowledges only once the gossip message is handed to
  * the peers.
  *
- * API operations are stored together with a gossip-outbox entry, cleared once their message is
- * published. A failed publish is retried from the outbox with backoff, and `start` publishes what a
+ * API operations are stored together with a gossip-outbox entry, cleared (in the next group's batch)
+ * once their message is published. A failed publish is retried from the outbox with backoff, and `start` publishes what a
  * crash left there (stored, never gossiped), so peers always hear of what this node accepted.
  */
 import type { Logger } from "pino";
@@ -43,7 +43,15 @@ export interface PipelineOptions {
   readOnly: boolean;
   /** Delay before publishing the gossip outbox again after a failed publish; doubles per failure up to `maxMs`. */
   republishBackoff?: { firstMs: number; maxMs: number };
+  /**
+   * Crash point for fault tests (SETTLENET_FAILPOINT): the process kills itself with SIGKILL at that
+   * point of an API submission. `after-store-before-gossip`: the group is stored and synced, not gossiped.
+   */
+  failpoint?: PipelineFailpoint;
 }
+
+export const PIPELINE_FAILPOINTS = ["after-store-before-gossip"] as const;
+export type PipelineFailpoint = (typeof PIPELINE_FAILPOINTS)[number];
 
 const DEFAULT_REPUBLISH_BACKOFF = { firstMs: 1_000, maxMs: 60_000 };
 
@@ -63,8 +71,8 @@ export class OperationPipeline {
   private republishTimer: NodeJS.Timeout | undefined;
   /** The outbox drains, one at a time. */
   private draining: Promise<void> = Promise.resolve();
-  /** Outbox clears not yet written (awaited by `stop`). */
-  private readonly clearing = new Set<Promise<void>>();
+  /** Published ids whose outbox entries are still to be cleared (by the next stored group's batch). */
+  private readonly toClear = new Set<string>();
   private stopped = false;
 
   constructor(
@@ -88,7 +96,11 @@ export class OperationPipeline {
     clearTimeout(this.republishTimer);
     this.republishTimer = undefined;
     await this.draining;
-    await Promise.all(this.clearing);
+    const published = [...this.toClear];
+    this.toClear.clear();
+    await this.ctx.storage.operations.markPublished(published).catch((error: unknown) => {
+      this.modules.logger.warn({ err: error, count: published.length }, "could not clear the gossip outbox (published again at the next start)");
+    });
   }
 
   /** Sets the gossip publisher (the network starts after the pipeline exists). */
@@ -113,6 +125,7 @@ export class OperationPipeline {
         stored.map((a) => a.record),
         stored.map((a) => a.operation.op),
       );
+      if (this.options.failpoint === "after-store-before-gossip") process.kill(process.pid, "SIGKILL");
       await this.gossip(stored.map((a) => a.operation));
     }
     return outcomes.map((outcome) =>
@@ -183,14 +196,22 @@ export class OperationPipeline {
     return { outcomes, accepted };
   }
 
-  /** Stores a group's accepted operations in one synced batch (one fsync for the group); with `gossip`, in the outbox too. */
+  /**
+   * Stores a group's accepted operations in one synced batch (one fsync for the group); with `gossip`,
+   * in the outbox too. The same batch clears the outbox entries of groups published since the last one.
+   */
   private async store(accepted: Accepted[], options: { gossip?: boolean } = {}): Promise<Accepted[]> {
     if (accepted.length === 0) return accepted;
+    const published = [...this.toClear];
+    this.toClear.clear();
     try {
       await this.ctx.storage.operations.putAccepted(
         accepted.map((a) => a.record),
-        options,
+        { ...options, published },
       );
+    } catch (error) {
+      for (const id of published) this.toClear.add(id);
+      throw error;
     } finally {
       for (const a of accepted) this.inFlight.delete(a.operation.id);
     }
@@ -237,17 +258,9 @@ export class OperationPipeline {
       this.scheduleRepublish();
       return;
     }
-    // Not awaited: the caller's answer need not wait for it, and a clear lost in a crash only means
-    // the group is published once more at the next start (peers ignore what they hold).
-    this.clearOutbox(ops.map((o) => o.id));
-  }
-
-  private clearOutbox(ids: string[]): void {
-    const clearing = this.ctx.storage.operations.markPublished(ids).catch((error: unknown) => {
-      this.modules.logger.warn({ err: error, count: ids.length }, "could not clear the gossip outbox (published again at the next start)");
-    });
-    this.clearing.add(clearing);
-    void clearing.finally(() => this.clearing.delete(clearing));
+    // Cleared with the next group's batch (or at stop), not by a write of its own: a clear lost in a
+    // crash only means the group is published once more at the next start (peers ignore what they hold).
+    for (const o of ops) this.toClear.add(o.id);
   }
 
   private scheduleRepublish(): void {
@@ -276,9 +289,11 @@ export class OperationPipeline {
       for (;;) {
         const pending = await this.ctx.storage.operations.listUnpublished(MAX_OPERATIONS_PER_MESSAGE);
         if (pending.length === 0) break;
-        const open = pending.filter((op) => !FINAL_OPERATION_STATUSES.includes(op.status));
+        // Already published (awaiting their clear), or final (executed, failed): only cleared.
+        const open = pending.filter((op) => !this.toClear.has(op.id) && !FINAL_OPERATION_STATUSES.includes(op.status));
         if (open.length > 0) await publish(encodeGossipMessage(open.map((op) => op.op)));
         await this.ctx.storage.operations.markPublished(pending.map((op) => op.id));
+        for (const op of pending) this.toClear.delete(op.id);
         this.modules.logger.info({ count: open.length }, "published operations from the gossip outbox");
         if (this.stopped) return;
       }

@@ -78,9 +78,9 @@ export interface OperationRepository {
   has(id: string): Promise<boolean>;
   /**
    * Atomic, synced: the operations, their indexes and their (signer, nonce) marks; with `gossip`, also
-   * their gossip-outbox entries (operations this node must still publish).
+   * their gossip-outbox entries (operations this node must still publish); removes those of `published`.
    */
-  putAccepted(ops: StoredOperation[], options?: { gossip?: boolean }): Promise<void>;
+  putAccepted(ops: StoredOperation[], options?: { gossip?: boolean; published?: readonly string[] }): Promise<void>;
   /** Up to `limit` operations in the gossip outbox. */
   listUnpublished(limit: number): Promise<StoredOperation[]>;
   /** Takes operations out of the gossip outbox once they are handed to the gossip network. */

@@ -12,7 +12,7 @@ import type { IndexBatch, Storage } from "../services.js";
 import { LevelCycleRepository } from "./cycles.js";
 import type { ChangeDraft } from "../../core/api/changes.js";
 import { LevelChangeLog } from "./changes.js";
-import { FEED_KEYSPACES, KEYSPACES, type SnapshotRecord, type StorageContext, type WriteOp } from "./keyspaces.js";
+import { FEED_KEYSPACES, KEYSPACES, OUTBOX_KEYSPACES, type SnapshotRecord, type StorageContext, type WriteOp } from "./keyspaces.js";
 import { openLevelStore } from "../../core/storage/level.js";
 import { LevelOperationRepository, operationPatchWrites } from "./operations.js";
 import { LevelPaymentRepository, paymentRecordWrites } from "./payments.js";
@@ -70,7 +70,7 @@ export interface NodeStorage extends Storage {
 
 /** Opens (creating if needed) the node database in `dir`. */
 export async function openStorage(dir: string): Promise<NodeStorage> {
-  const { db, spaces, ctx: store, close } = await openLevelStore(dir, [...KEYSPACES, ...FEED_KEYSPACES], { label: "node" });
+  const { db, spaces, ctx: store, close } = await openLevelStore(dir, [...KEYSPACES, ...FEED_KEYSPACES, ...OUTBOX_KEYSPACES], { label: "node" });
   const changes = await LevelChangeLog.open(store);
   // Every write section may have recorded changes: once it is durable, the feed's waiting readers look.
   const ctx: StorageContext = {

@@ -30,7 +30,8 @@
  * alerts and issued or revoked credentials must outlive the machine (a restored log still verifies).
  *
  * `changes` (changes.ts) is derived from the other keyspaces' changes: it is opened with them and
- * written in their batches, but neither backed up nor checksummed (KEYSPACES lists the rest).
+ * written in their batches, but neither backed up nor checksummed (KEYSPACES lists the rest); nor is
+ * `gossipOutbox`, written in the same batch as the operations it names and cleared once they are gossiped.
  */
 import type { StorageContext as LevelContext, Sublevel, WriteOp } from "../../core/storage/level.js";
 
@@ -46,7 +47,6 @@ export const KEYSPACES = [
   "meta",
   "risk",
   "nonces",
-  "gossipOutbox",
   "cycles",
   "cycleRecords",
   "cycleAttestations",
@@ -62,9 +62,16 @@ export const KEYSPACES = [
 /** The change feed's keyspace: not backed up, restored or checksummed (a restored node starts a new feed). */
 export const FEED_KEYSPACES = ["changes"] as const;
 
+/**
+ * What this node must still publish: not backed up, restored or checksummed (a backup's content, and
+ * so its checksum, stays independent of this node's publishing; a restored node gets from its peers
+ * what they accepted, and relays what it holds).
+ */
+export const OUTBOX_KEYSPACES = ["gossipOutbox"] as const;
+
 /** A keyspace of the node's state (backed up and checksummed). */
 export type StateKeyspace = (typeof KEYSPACES)[number];
-export type Keyspace = StateKeyspace | (typeof FEED_KEYSPACES)[number];
+export type Keyspace = StateKeyspace | (typeof FEED_KEYSPACES)[number] | (typeof OUTBOX_KEYSPACES)[number];
 
 /** What the node's repositories get from the database. */
 export type StorageContext = LevelContext<Keyspace>;

@@ -108,11 +108,12 @@ export class LevelOperationRepository implements OperationRepository {
 
   /**
    * Atomic, synced: the operations, their payment and status indexes and their (signer, nonce) marks,
-   * and with `gossip` their gossip-outbox entries (this node must still publish them; `markPublished`).
+   * and with `gossip` their gossip-outbox entries (this node must still publish them); the outbox
+   * entries of `published` are removed in the same batch (as by `markPublished`).
    * Operations already stored are left as they are (storing again must not reset a later status),
    * except a failed release sent again, which starts over as accepted (its id is fixed per payment).
    */
-  putAccepted(ops: StoredOperation[], options: { gossip?: boolean } = {}): Promise<void> {
+  putAccepted(ops: StoredOperation[], options: { gossip?: boolean; published?: readonly string[] } = {}): Promise<void> {
     return this.ctx.write(async () => {
       const unique = [...new Map(ops.map((op) => [operationKeys.op(op.id), op])).values()];
       if (unique.length === 0) return;
@@ -143,6 +144,7 @@ export class LevelOperationRepository implements OperationRepository {
         if (options.gossip) writes.push({ type: "put", sublevel: this.spaces.gossipOutbox, key: operationKeys.op(op.id), value: "" });
       });
       writes.push(...this.changes.append(accepted, Date.now()));
+      for (const id of options.published ?? []) writes.push({ type: "del", sublevel: this.spaces.gossipOutbox, key: operationKeys.op(id) });
       await this.ctx.commit(writes);
     });
   }

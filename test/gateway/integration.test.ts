@@ -19,7 +19,7 @@ import { writeOperatorKeystore } from "../../core/keys.js";
 import { SENDER_FUNDS } from "../../scripts/lib/launch/consortium.js";
 import { devWallet } from "../helpers/chain.js";
 import { CLI, PROJECT_ROOT, runCliOk } from "../helpers/cli.js";
-import { freePort, gatewayCredentialFile, getJson, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";
+import { gatewayCredentialFile, getJson, launchNetwork, loggedUrl, waitFor, type TestNetwork } from "../helpers/network.js";
 
 interface View {
   id: string;
@@ -56,33 +56,30 @@ describe("gateway integration: an external merchant over HTTP against a real nod
     const node = net.nodes[0];
     const merchant = net.scenario.merchants[0];
     if (!node || !merchant) throw new Error("network incomplete");
-    const port = await freePort();
     // The custodian (the institution's key) signs mints and burns; the permit relayer pays for merchants' permits.
     const custodian = net.scenario.institutions[0];
     if (!custodian) throw new Error("no custodian");
     await writeOperatorKeystore(join(net.dir, "custodian.json"), custodian.privateKey, env.SETTLENET_CUSTODIAN_KEY_PASSWORD, true);
     await writeOperatorKeystore(join(net.dir, "relayer.json"), devWallet(16).privateKey, env.SETTLENET_RELAYER_KEY_PASSWORD, true);
     // The bank simulator as its own process.
-    const bankPort = await freePort();
+    // On port 0: it logs where it listens. Payouts are paid only against the merchant's redemption, which the bank reads on this chain.
     const bankConfig: BankConfigInput = {
-      port: bankPort,
+      port: 0,
       dataDir: join(net.dir, "bank"),
       latencyMs: { min: 200, max: 400 },
       failureRate: 0,
       clients: [BANK_CLIENT],
-      // Payouts are paid only against the merchant's redemption, which the bank reads on this chain.
       chain: { rpcUrl: net.chain.url, deploymentFile: join(net.dir, "deployment.json") },
-      logLevel: "warn",
+      logLevel: "info",
     };
     await writeFile(join(net.dir, "bank.json"), JSON.stringify(bankConfig));
     const bankLog = createWriteStream(join(net.dir, "bank.log"));
     bank = spawn(process.execPath, ["--import", "tsx", CLI, "bank", "start", "--config", join(net.dir, "bank.json")], { cwd: PROJECT_ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
     bank.stdout?.pipe(bankLog);
     bank.stderr?.pipe(bankLog);
-    const bankUrl = `http://127.0.0.1:${bankPort}`;
-    await waitFor("the bank simulator to listen", async () => (await getJson(`${bankUrl}/health`)).status === 200, 30_000);
+    const bankUrl = await loggedUrl(bank, "bank simulator listening");
+    await waitFor("the bank simulator to be healthy", async () => (await getJson(`${bankUrl}/health`)).status === 200, 60_000);
     // The merchant's webhook receiver.
-    const receiverPort = await freePort();
     receiver = createServer((request, response) => {
       const chunks: Buffer[] = [];
       request.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -92,10 +89,11 @@ describe("gateway integration: an external merchant over HTTP against a real nod
         response.writeHead(204).end();
       });
     });
-    await new Promise<void>((r) => receiver?.listen(receiverPort, "127.0.0.1", r));
-    receiverUrl = `http://127.0.0.1:${receiverPort}/hooks`;
+    await new Promise<void>((r) => receiver?.listen(0, "127.0.0.1", r));
+    const receiverAddress = receiver.address();
+    receiverUrl = `http://127.0.0.1:${typeof receiverAddress === "object" && receiverAddress ? receiverAddress.port : 0}/hooks`;
     const config: GatewayConfigInput = {
-      port,
+      port: 0,
       dataDir: join(net.dir, "gateway"),
       nodeUrl: node.apiUrl,
       nodeCredentialFile: await gatewayCredentialFile(net.dir, node),
@@ -119,8 +117,8 @@ describe("gateway integration: an external merchant over HTTP against a real nod
     gateway = spawn(process.execPath, ["--import", "tsx", CLI, "gateway", "start", "--config", configFile], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     gateway.stdout?.pipe(log);
     gateway.stderr?.pipe(log);
-    const url = `http://127.0.0.1:${port}`;
-    await waitFor("the gateway to listen", async () => (await getJson(`${url}/health`)).status === 200, 30_000);
+    const url = await loggedUrl(gateway, "gateway started");
+    await waitFor("the gateway to be healthy", async () => (await getJson(`${url}/health`)).status === 200, 60_000);
     client = new GatewayClient(url, key);
   });
 

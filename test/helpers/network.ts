@@ -5,7 +5,9 @@
  * the nodes, and one `settlenet node start` process per node with its own data directory. Also the
  * polling and HTTP helpers the tests share.
  */
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createInterface } from "node:readline";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -46,6 +48,35 @@ export interface NetworkOptions extends Omit<ScenarioOptions, "institutionPeerId
   chain?: LocalChain;
   /** Where each node runs: its listen address and network namespace (default 127.0.0.1, this namespace). */
   placement?: NodeNetworkOptions["placement"];
+}
+
+/**
+ * The `url` of the first JSON log line `msg` that `child` prints on stdout: where a process started
+ * on port 0 listens. Rejects if it exits first.
+ */
+export function loggedUrl(child: ChildProcess, msg: string): Promise<string> {
+  const stdout = child.stdout;
+  if (!stdout) return Promise.reject(new Error("the process's stdout is not piped"));
+  return new Promise((resolveUrl, reject) => {
+    const lines = createInterface({ input: stdout });
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      lines.close();
+      reject(new Error(`the process exited (${signal ?? code}) before logging "${msg}"`));
+    };
+    child.once("exit", onExit);
+    lines.on("line", (line) => {
+      let entry: { msg?: unknown; url?: unknown };
+      try {
+        entry = JSON.parse(line) as { msg?: unknown; url?: unknown };
+      } catch {
+        return;
+      }
+      if (entry.msg !== msg || typeof entry.url !== "string") return;
+      child.off("exit", onExit);
+      lines.close();
+      resolveUrl(entry.url);
+    });
+  });
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */

@@ -271,6 +271,22 @@ describe("operation pipeline: a group at every hop", function () {
       await waitFor("the outbox emptied", async () => (await storage.operations.listUnpublished(1_000)).every((op) => !ids.includes(op.id)));
     });
 
+    it("clears a published group's outbox entries with the next stored group's batch, and what is left at stop", async function () {
+      const own = await mkdtemp(join(tmpdir(), "settlenet-pipeline-outbox-"));
+      dirs.push(own);
+      const ownStorage = await openStorage(own);
+      closing.push(() => ownStorage.close());
+      const p = pipelineOn(ownStorage, async () => 1);
+      const outbox = async () => (await ownStorage.operations.listUnpublished(100)).map((op) => op.id).sort();
+      const first = acceptedIds(await p.submit(await pays(2)));
+      // Published, its entries not yet cleared: no write of their own.
+      expect(await outbox()).to.deep.equal([...first].sort());
+      const second = acceptedIds(await p.submit(await pays(2)));
+      expect(await outbox()).to.deep.equal([...second].sort());
+      await p.stop();
+      expect(await outbox()).to.deep.equal([]);
+    });
+
     it("publishes at start what was stored but never gossiped when the node died between the synced store and the publish", async function () {
       const crashDir = await mkdtemp(join(tmpdir(), "settlenet-pipeline-crash-"));
       dirs.push(crashDir);

@@ -29,7 +29,7 @@ import { GatewayClient } from "../../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../../gateway/config.js";
 import { RECONCILE_CSV_COLUMNS } from "../../../gateway/cli/reconcile-report.js";
 import { CLI, PROJECT_ROOT, runCli } from "../../helpers/cli.js";
-import { freePort, gatewayCredentialFile, getJson, launchNetwork, nodeApi, waitFor, type TestNetwork } from "../../helpers/network.js";
+import { gatewayCredentialFile, loggedUrl, getJson, launchNetwork, nodeApi, waitFor, type TestNetwork } from "../../helpers/network.js";
 import { WebhookReceiver } from "../webhook-receiver.js";
 
 interface View {
@@ -54,6 +54,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
   let configFile: string;
   let gatewayUrl: string;
   let client: GatewayClient;
+  let apiKey: { keyId: string; secret: string };
   let adminToken = "";
   let nodeUrl: string;
   const receiver = new WebhookReceiver();
@@ -80,7 +81,10 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     gateway = child;
-    await waitFor("the gateway to listen", async () => (await getJson(`${gatewayUrl}/health`)).status === 200, 60_000);
+    // On port 0 at every start: it logs where it listens.
+    gatewayUrl = await loggedUrl(child, "gateway started");
+    client = new GatewayClient(gatewayUrl, apiKey);
+    await waitFor("the gateway to be healthy", async () => (await getJson(`${gatewayUrl}/health`)).status === 200, 60_000);
   }
 
   function exited(child: ChildProcess): Promise<NodeJS.Signals | number | null> {
@@ -138,10 +142,8 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     const relayAddress = relay.address();
     const relayPort = typeof relayAddress === "object" && relayAddress ? relayAddress.port : 0;
 
-    const port = await freePort();
-    gatewayUrl = `http://127.0.0.1:${port}`;
     const config: GatewayConfigInput = {
-      port,
+      port: 0,
       dataDir: join(net.dir, "gateway"),
       nodeUrl: `http://127.0.0.1:${relayPort}`,
       nodeCredentialFile: await gatewayCredentialFile(net.dir, node),
@@ -160,7 +162,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
     expect(added.code, added.stderr).to.equal(0);
     const key = await runCli(["gateway", "keys", "create", "--config", configFile, "--merchant", "shop"], env);
     expect(key.code, key.stderr).to.equal(0);
-    client = new GatewayClient(gatewayUrl, JSON.parse(key.stdout) as { keyId: string; secret: string });
+    apiKey = JSON.parse(key.stdout) as { keyId: string; secret: string };
     const credential = await runCli(["gateway", "admin", "credential", "add", "--config", configFile, "--id", "ops"], env);
     expect(credential.code, credential.stderr).to.equal(0);
     adminToken = (JSON.parse(credential.stdout) as { token: string }).token;

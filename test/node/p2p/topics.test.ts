@@ -16,7 +16,7 @@ const decoder = new TextDecoder();
 const ALERTS = "/settlenet/test-alerts/1";
 const UNDECLARED = "/settlenet/undeclared/1";
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
@@ -31,7 +31,7 @@ interface TopicNode {
 }
 
 describe("gossip network: further topics", function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
   let dir: string;
   let running: GossipNetwork[];
   const allowed = new Set<string>();
