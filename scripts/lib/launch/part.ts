@@ -105,6 +105,8 @@ export function lastLogLine(logFile: string): string {
   }
   const lines = text.split("\n").map((l) => l.trim()).filter(Boolean);
   for (const line of lines.reverse()) {
+    // A crash's stack trace ends in frames and the error object's fields: its message is above them.
+    if (/^(at |\}|\{$|\[|[a-zA-Z]+: ['"\d-]|[a-zA-Z]+: undefined)/.test(line) && !/^[A-Z]\w*Error\b/.test(line)) continue;
     if (!line.startsWith("{")) return line;
     try {
       const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };

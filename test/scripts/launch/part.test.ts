@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 
 import { SettlenetError } from "../../../core/errors.js";
-import { StopOrder, spawnPart, waitReady } from "../../../scripts/lib/launch/part.js";
+import { StopOrder, lastLogLine, spawnPart, waitReady } from "../../../scripts/lib/launch/part.js";
 
 /** True while `pid` is a live process (a zombie waiting to be reaped counts as gone). */
 function alive(pid: number): boolean {
@@ -143,5 +143,32 @@ describe("launcher: stop order", function () {
     // Stopping twice stops nothing again.
     await order.stop();
     expect(stopped).to.deep.equal(["gateway", "chain"]);
+  });
+});
+
+describe("launcher: the line that says why a part exited", function () {
+  it("names an error log entry, or a crash's message above its stack frames and fields", async function () {
+    const dir = await mkdtemp(join(tmpdir(), "settlenet-lastline-"));
+    try {
+      const file = join(dir, "part.log");
+      await writeFile(file, `${JSON.stringify({ level: 30, msg: "starting" })}\n${JSON.stringify({ level: 50, msg: "startup failed", err: { message: "NOT_REGISTERED" } })}\n`);
+      expect(lastLogLine(file)).to.equal("startup failed: NOT_REGISTERED");
+      const crash = [
+        JSON.stringify({ level: 30, msg: "starting" }),
+        "node:events:502",
+        "      throw er; // Unhandled 'error' event",
+        "Error: listen EADDRINUSE: address already in use 127.0.0.1:7101",
+        "    at Server.setupListenHandle [as _listen2] (node:net:1937:16)",
+        "    at process.processTicksAndRejections (node:internal/process/task_queues:89:21) {",
+        "  code: 'EADDRINUSE',",
+        "  errno: -98,",
+        "  port: 7101",
+        "}",
+      ];
+      await writeFile(file, `${crash.join("\n")}\n`);
+      expect(lastLogLine(file)).to.equal("Error: listen EADDRINUSE: address already in use 127.0.0.1:7101");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
