@@ -76,7 +76,23 @@ describe("node API: people's sign-in, sessions and roles", function () {
         removed = (JSON.parse(await cli(configFile, "create", "--email", "leaver@bank.example", "--role", "operator", "--password-file", passwordFile)) as { user: { id: string } })
           .user;
         expect(JSON.parse(await cli(configFile, "remove", "leaver@bank.example"))).to.include({ id: removed.id, state: "removed" });
-        listed = (await cli(configFile, "list"))
+        const shortPassword = join(dirname(configFile), "short.txt");
+        await writeFile(shortPassword, "too short\n");
+        const refused = await runCli([
+          "node",
+          "user",
+          "create",
+          "--node-dir",
+          dirname(configFile),
+          "--email",
+          "short@bank.example",
+          "--role",
+          "operator",
+          "--password-file",
+          shortPassword,
+        ]);
+        expect([refused.code, refused.stderr]).to.satisfy(([code, stderr]: [number, string]) => code === 1 && stderr.includes("MALFORMED"));
+        listed = (await runCliOk(["node", "user", "list", "--node-dir", dirname(configFile)]))
           .trim()
           .split("\n")
           .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -117,7 +133,7 @@ describe("node API: people's sign-in, sessions and roles", function () {
     };
   }
 
-  it("manages users offline with the CLI: the e-mail lower-cased, no secret listed, the TOTP secret sealed at rest, refused while the node runs", async function () {
+  it("manages users offline with the CLI (a short password refused): the e-mail lower-cased, no secret listed, the TOTP secret sealed at rest, refused while the node runs", async function () {
     expect(listed.map((u) => [u["email"], u["role"]]).sort()).to.deep.equal(USERS.map(([name, role]) => [`${name.toLowerCase()}@bank.example`, role]).sort());
     expect(JSON.stringify(listed)).to.not.match(/secret|password|hash/i);
     const keyFile = join(dirname(api.configFile), "user-secrets.key");
@@ -251,7 +267,11 @@ describe("node API: people's sign-in, sessions and roles", function () {
     expect([forbidden.status, ((await forbidden.json()) as { code: string }).code]).to.deep.equal([403, "FORBIDDEN"]);
 
     const operator = await session(users.ackOp);
-    for (const headers of [{ cookie: operator.cookie } as Record<string, string>, { cookie: operator.cookie, [CSRF_HEADER]: regulator.csrf }, { cookie: operator.cookie, [CSRF_HEADER]: "" }]) {
+    for (const headers of [
+      { cookie: operator.cookie } as Record<string, string>,
+      { cookie: operator.cookie, [CSRF_HEADER]: regulator.csrf },
+      { cookie: operator.cookie, [CSRF_HEADER]: "" },
+    ]) {
       const refused = await ack(headers);
       expect([refused.status, ((await refused.json()) as { code: string }).code]).to.deep.equal([403, "CSRF_TOKEN_INVALID"]);
     }
