@@ -113,6 +113,7 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
   const registered: NodeApiRoute[] = [];
   app.decorate("nodeApiRoutes", registered);
   app.decorateRequest("principal", undefined);
+  app.decorateRequest("userSession", undefined);
   app.addHook("onRoute", (route) => {
     for (const method of [route.method].flat()) {
       registered.push({ method, url: route.url, documented: !(route.schema as { hide?: boolean } | undefined)?.hide });
