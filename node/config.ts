@@ -48,6 +48,8 @@ export const nodeConfigSchema = z.strictObject({
         sessionIdleSeconds: z.number().int().min(1).default(30 * 60),
         /** A session ends this long after sign-in, however active. */
         sessionAbsoluteSeconds: z.number().int().min(1).default(12 * 3600),
+        /** Sign-in attempts per client address and window, refused before any password work. */
+        rateLimit: z.strictObject({ max: z.number().int().min(1).default(20), timeWindowMs: z.number().int().min(1_000).default(60_000) }).prefault({}),
       })
       .prefault({}),
     /** Serve HTTPS with this certificate (PEM, with its chain) and key; absent: plain HTTP (loopback only). */

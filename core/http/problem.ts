@@ -55,6 +55,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   SIGNIN_LOCKED: 429,
   CSRF_TOKEN_INVALID: 403,
   NO_SESSION: 409,
+  RATE_LIMITED: 429,
 };
 
 /** Fastify's body parser errors that mean the request body is not a JSON document (Fastify 5 codes). */

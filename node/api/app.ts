@@ -5,6 +5,7 @@
  * 3.1 document served at /openapi.json and the human docs at /docs. Built as an app without `listen`
  * so tests use `inject()`.
  */
+import fastifyRateLimit from "@fastify/rate-limit";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
@@ -152,6 +153,8 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  // Not global: only sign-in takes a budget per client address (session.ts).
+  await app.register(fastifyRateLimit, { global: false });
 
   const api = app.withTypeProvider<ZodTypeProvider>();
   // Before readiness and before any body is parsed: an unauthenticated caller learns nothing.

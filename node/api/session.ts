@@ -52,8 +52,20 @@ export function registerSessionRoutes(app: FastifyInstance, modules: UserModules
     return request.principal;
   };
 
+  // Before any password work: the lock-out guards one user, this bounds guesses spread over many.
+  const signInLimit = app.rateLimit({
+    max: options.rateLimit.max,
+    timeWindow: options.rateLimit.timeWindowMs,
+    keyGenerator: (request) => `signin:${request.ip}`,
+    errorResponseBuilder: (_request, context) =>
+      new SettlenetError("RATE_LIMITED", `at most ${context.max} sign-in attempts per client address, retry in ${context.after}`, {
+        limit: context.max,
+        retryAfterSeconds: Math.ceil(context.ttl / 1000),
+      }),
+  });
   api.route({
     ...sessionRoutes.signIn,
+    onRequest: signInLimit,
     handler: async (request, reply) => {
       const started = await signIn(request.body, modules, options);
       void reply.header("set-cookie", sessionCookie(NODE_SESSION_COOKIE, started.token, options.sessionAbsoluteSeconds));

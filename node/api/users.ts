@@ -35,6 +35,8 @@ export interface SignInOptions {
   lockoutSeconds: number;
   sessionIdleSeconds: number;
   sessionAbsoluteSeconds: number;
+  /** Sign-in attempts per client address and window. */
+  rateLimit: { max: number; timeWindowMs: number };
 }
 
 export interface UserModules {

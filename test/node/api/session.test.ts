@@ -57,7 +57,8 @@ describe("node API: people's sign-in, sessions and roles", function () {
 
   before(async function () {
     api = await startApiNode({
-      api: { signIn: { maxFailures: 3, lockoutSeconds: 600 } },
+      // The sign-in budget per address holds every test's sign-ins; the last test spends the rest.
+      api: { signIn: { maxFailures: 3, lockoutSeconds: 600, rateLimit: { max: 40, timeWindowMs: 600_000 } } },
       // Users live in the node's database, which LevelDB locks while the node runs: made before it starts.
       beforeStart: async (configFile) => {
         const passwordFile = join(dirname(configFile), "password.txt");
@@ -301,5 +302,23 @@ describe("node API: people's sign-in, sessions and roles", function () {
     expect(entries.find((e) => e.action === "user.create" && e.target === users.ackOp.id)?.actor).to.match(/^cli:/);
     const verified = await runCliOk(["node", "audit", "verify", "--node", api.node.apiUrl], { SETTLENET_NODE_TOKEN: api.credentials.regulator });
     expect(JSON.parse(verified)).to.include({ ok: true });
+  });
+
+  it("limits sign-in attempts per client address before any password is checked", async function () {
+    const email = "guess@bank.example";
+    let failed = 0;
+    let limited: Awaited<ReturnType<typeof signIn>> | undefined;
+    for (let attempt = 0; attempt < 41 && !limited; attempt += 1) {
+      const answer = await signIn({ id: "", email, secret: users.victim.secret }, { password: `guess number ${attempt}` });
+      if (answer.status === 429) limited = answer;
+      else {
+        expect(answer.body["code"]).to.equal("SIGNIN_FAILED");
+        failed += 1;
+      }
+    }
+    expect(limited?.body).to.include({ code: "RATE_LIMITED", limit: 40 });
+    // Refused before the password was looked at: no failed sign-in logged for it.
+    const logged = (await api.client.auditLog({ limit: 1_000 })).entries.filter((e) => e.details?.["email"] === email);
+    expect(logged).to.have.length(failed);
   });
 });
