@@ -31,7 +31,7 @@ import { loadGatewayConfig, type GatewayConfig } from "./config.js";
 import { issueAdminCredential } from "./domain/admin-credentials.js";
 import { LOCAL_ADMIN, addMerchant, createApiKey, listApiKeys, revokeApiKey, rotateApiKeys, setMerchantStatus, type AdminModules } from "./domain/merchants.js";
 import { secretBoxFromEnv } from "./domain/secrets.js";
-import { base32Decode, totpCode } from "./domain/totp.js";
+import { base32Decode, totpCode } from "../core/auth/totp.js";
 import { createOwner, emailSchema, passwordSchema } from "./domain/users.js";
 import { gatewayDbDir, startGateway } from "./server.js";
 import { openGatewayStorage, type GatewayStorage } from "./storage/db.js";

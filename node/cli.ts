@@ -2,7 +2,7 @@
  * The node's commands (dispatched from scripts/settlenet.ts):
  *   settlenet node start --config <file>
  *   settlenet node backup|restore …        (backup/cli.ts)
- *   settlenet node credentials|audit …     (api/admin-cli.ts)
+ *   settlenet node credentials|user|audit …  (api/admin-cli.ts)
  *   settlenet report statement …           (audit/report-cli.ts: from a running node's audit API)
  *   settlenet report aml|reserves …        (compliance/cli.ts)
  */
@@ -13,7 +13,7 @@ import { pino } from "pino";
 import { SettlenetError } from "../core/errors.js";
 import { stopOnSignal } from "../core/lifecycle.js";
 
-const USAGE = "usage: settlenet node start --config <file> | settlenet node backup|restore … | settlenet node credentials create|list|revoke … | settlenet node audit verify … | settlenet report statement|aml|reserves …";
+const USAGE = "usage: settlenet node start --config <file> | settlenet node backup|restore … | settlenet node credentials create|list|revoke … | settlenet node user create|list|remove … | settlenet node audit verify … | settlenet report statement|aml|reserves …";
 
 /** Runs one node command; `argv` starts with the group (`node` or `report`). */
 export async function nodeCommand(argv: string[]): Promise<void> {
@@ -36,6 +36,10 @@ export async function nodeCommand(argv: string[]): Promise<void> {
   if (group === "node" && command === "credentials") {
     const { credentialsCommand } = await import("./api/admin-cli.js");
     return credentialsCommand(rest);
+  }
+  if (group === "node" && command === "user") {
+    const { userCommand } = await import("./api/admin-cli.js");
+    return userCommand(rest);
   }
   if (group === "node" && command === "audit") {
     const { auditCommand } = await import("./api/admin-cli.js");

@@ -32,6 +32,26 @@ export const nodeConfigSchema = z.strictObject({
     port: z.number().int().min(0).max(65_535),
     /** The API's credentials (node/api/credentials.ts), beside the config file by default: not in dataDir, so a restore keeps them. */
     credentialsFile: z.string().min(1).default("credentials.json"),
+    /**
+     * The 32-byte key (mode 0600, created on first use) that seals users' TOTP secrets in the database
+     * (node/api/users.ts): beside the config like the credentials, never in dataDir nor in a backup.
+     */
+    userSecretsKeyFile: z.string().min(1).default("user-secrets.key"),
+    /** People's sign-in (POST /v1/session): lock-out and session lifetimes. */
+    signIn: z
+      .strictObject({
+        /** Failed sign-ins in a row that lock a user. */
+        maxFailures: z.number().int().min(1).default(5),
+        /** How long a locked user refuses every sign-in. */
+        lockoutSeconds: z.number().int().min(1).default(15 * 60),
+        /** A session unused this long ends. */
+        sessionIdleSeconds: z.number().int().min(1).default(30 * 60),
+        /** A session ends this long after sign-in, however active. */
+        sessionAbsoluteSeconds: z.number().int().min(1).default(12 * 3600),
+        /** Sign-in attempts per client address and window, refused before any password work. */
+        rateLimit: z.strictObject({ max: z.number().int().min(1).default(20), timeWindowMs: z.number().int().min(1_000).default(60_000) }).prefault({}),
+      })
+      .prefault({}),
     /** Serve HTTPS with this certificate (PEM, with its chain) and key; absent: plain HTTP (loopback only). */
     tls: tlsConfigSchema.optional(),
   }),
@@ -113,6 +133,7 @@ const nodeConfig: ConfigSpec<typeof nodeConfigSchema> = {
     api: {
       ...config.api,
       credentialsFile: at(config.api.credentialsFile),
+      userSecretsKeyFile: at(config.api.userSecretsKeyFile),
       ...(config.api.tls ? { tls: resolveTlsPaths(config.api.tls, at) } : {}),
     },
   }),

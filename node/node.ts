@@ -47,6 +47,8 @@ import { registerBackupRoutes } from "./backup/api.js";
 import { registerAuditLogRoutes } from "./api/audit-log.js";
 import { ChainClock } from "./chain/clock.js";
 import { CredentialVerifier } from "./api/credentials.js";
+import { registerSessionRoutes, sessionAuthenticator } from "./api/session.js";
+import { loadOrCreateUserSecrets } from "./api/users.js";
 import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
 import { listenNotReady } from "./backup/not-ready-server.js";
 
@@ -310,11 +312,13 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       },
     });
     await credentials.refresh();
+    const userModules = { users: storage.users, secrets: await loadOrCreateUserSecrets(config.api.userSecretsKeyFile), now: Date.now };
     const api: FastifyInstance = await buildNodeApi(
       tls ? { tls } : {},
       {
         logger: logger.child({ module: "api" }),
         credentials,
+        sessions: sessionAuthenticator(userModules, config.api.signIn),
         metrics,
         storage,
         submit: (inputs) => pipeline.submit(inputs),
@@ -329,6 +333,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
           (app) => registerAuditRoutes(app, { storage }),
           (app) => registerAuditLogRoutes(app, { audit: storage.audit }),
           (app) => registerRiskRulesRoutes(app, { rules: riskRules }),
+          (app) => registerSessionRoutes(app, userModules, config.api.signIn),
         ],
         ready: () => readiness.isReady(),
         tokens: {

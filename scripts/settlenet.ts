@@ -23,7 +23,7 @@
 import { SettlenetError } from "../core/errors.js";
 
 const USAGE =
-  "usage: settlenet node start|id|backup|restore|credentials|audit … | settlenet bank start --config <file> | settlenet gateway … | settlenet report statement|aml|reserves|reconcile|threeway … | " +
+  "usage: settlenet node start|id|backup|restore|credentials|user|audit … | settlenet bank start --config <file> | settlenet gateway … | settlenet report statement|aml|reserves|reconcile|threeway … | " +
   "settlenet keys|deploy|institution|regulator|arbiter|merchant|customer|custodian|reserves|token|fund|risk-rules …";
 
 /** Operator command groups: module and entry point. */

@@ -13,7 +13,22 @@ export const NODE_API_ROLES = ["gateway", "regulator", "operator", "metrics"] as
 export const nodeApiRoleSchema = z.enum(NODE_API_ROLES);
 export type NodeApiRole = z.infer<typeof nodeApiRoleSchema>;
 
-/** Roles on a route: who may call it, or "public" (health only). */
+/**
+ * The roles people hold: a user (settlenet node user create) signs in with password and TOTP and
+ * acts with exactly its role's routes. gateway and metrics are programs' roles only.
+ */
+export const NODE_USER_ROLES = ["regulator", "operator"] as const;
+export const nodeUserRoleSchema = z.enum(NODE_USER_ROLES);
+export type NodeUserRole = z.infer<typeof nodeUserRoleSchema>;
+
+/** The node's session cookie; `__Host-` makes browsers refuse it unless Secure, Path=/ and without Domain. */
+export const NODE_SESSION_COOKIE = "__Host-settlenet_node_session";
+/** Separates the node's CSRF tokens from the gateway's (core/auth/sessions.ts). */
+export const NODE_CSRF_LABEL = "settlenet-node-csrf";
+/** The OpenAPI security scheme of a signed-in user's session cookie. */
+export const SESSION_SCHEME = "nodeSession";
+
+/** Roles on a route: who may call it, or "public" (health and sign-in). */
 export type RouteAccess = readonly NodeApiRole[] | "public";
 
 /** The OpenAPI security scheme every non-public route declares. */

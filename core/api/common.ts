@@ -73,7 +73,7 @@ export interface RouteSchema {
 
 /** One route of the node API. */
 export interface NodeRoute<S extends RouteSchema = RouteSchema> {
-  method: "GET" | "POST" | "PUT";
+  method: "GET" | "POST" | "PUT" | "DELETE";
   /** Fastify path syntax (`/v1/payments/:id`). */
   url: string;
   schema: S;

@@ -4,7 +4,7 @@
  */
 import { OPERATION_CODES } from "../protocol/codes.js";
 import { adminRoutes } from "./admin.js";
-import { NODE_API_ROLES, type RouteAccess } from "./auth.js";
+import { NODE_API_ROLES, NODE_USER_ROLES, type RouteAccess } from "./auth.js";
 import { auditRoutes } from "./audit.js";
 import { changeRoutes } from "./changes.js";
 import { complianceRoutes } from "./compliance.js";
@@ -12,6 +12,7 @@ import { operationRoutes } from "./operations.js";
 import { paymentRoutes } from "./payments.js";
 import { reservesRoutes } from "./reserves.js";
 import { serviceRoutes } from "./service.js";
+import { sessionRoutes } from "./session.js";
 import { settlementRoutes } from "./settlement.js";
 import { tokenRoutes } from "./tokens.js";
 
@@ -26,16 +27,19 @@ export const NODE_API_ROUTES = {
   ...tokenRoutes,
   ...serviceRoutes,
   ...adminRoutes,
+  ...sessionRoutes,
 };
 export type NodeApiOperation = keyof typeof NODE_API_ROUTES;
 
 const READERS = ["gateway", "regulator", "operator"] as const;
 const OVERSIGHT = ["regulator", "operator"] as const;
+const ANYONE = ["gateway", "regulator", "operator", "metrics"] as const;
 
 /**
- * Who may call each route (the node answers 401 UNAUTHENTICATED without a valid credential and 403
- * FORBIDDEN to a role not listed). Routes outside the contract (the OpenAPI document, /docs) take any
- * valid credential.
+ * Who may call each route (the node answers 401 UNAUTHENTICATED without a valid credential or session
+ * and 403 FORBIDDEN to a role not listed). A signed-in user holds one role and gets exactly that role's
+ * routes, as a bearer credential of that role would. Routes outside the contract (the OpenAPI
+ * document, /docs) take any valid credential or session.
  */
 export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   submitOperations: ["gateway"],
@@ -68,6 +72,9 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   listAuditLog: OVERSIGHT,
   getRiskRules: OVERSIGHT,
   putRiskRules: ["operator"],
+  signIn: "public",
+  getSession: ANYONE,
+  signOut: OVERSIGHT,
 };
 
 /** The access of the route with this OpenAPI operation id (undefined: not a contract route). */
@@ -85,16 +92,19 @@ export const NODE_API_TAGS = [
   { name: "reserves", description: "Proof of reserves and the compliance reports" },
   { name: "tokens", description: "Settlement tokens: supply, custodians, reserves, freezes and events" },
   { name: "service", description: "Health, peers and metrics" },
+  { name: "session", description: "Sign-in of people (regulators, operators): password and TOTP, a session cookie and its CSRF token" },
   { name: "admin", description: "Operators' routes: backup, the node's audit log of admin, compliance and backup actions, and the signed risk rules" },
 ];
 
 /** The OpenAPI document's description: how the node answers, and every operation refusal code. */
 export const NODE_API_DESCRIPTION = `HTTP API of a Settlenet institution (or regulator) node.
 
-Every route but \`/health\` needs a bearer credential (\`Authorization: Bearer snc_…\`, issued with
-\`settlenet node credentials create\`) bound to one role: ${NODE_API_ROLES.map((r) => `\`${r}\``).join(", ")}. Without a valid
-one the node answers 401 \`UNAUTHENTICATED\`; a role the route does not list gets 403 \`FORBIDDEN\`. Each
-route's description names its roles.
+Every route but \`/health\` and sign-in needs a bearer credential (\`Authorization: Bearer snc_…\`, issued with
+\`settlenet node credentials create\`) bound to one role: ${NODE_API_ROLES.map((r) => `\`${r}\``).join(", ")}; or, for people, the
+session cookie of \`POST /v1/session\` (a user made with \`settlenet node user create\`, role ${NODE_USER_ROLES.map((r) => `\`${r}\``).join(" or ")}),
+with the session's CSRF token in \`x-csrf-token\` on every POST, PUT and DELETE. Without a valid credential
+or session the node answers 401 \`UNAUTHENTICATED\` (a missing or wrong CSRF token: 403 \`CSRF_TOKEN_INVALID\`);
+a role the route does not list gets 403 \`FORBIDDEN\`. Each route's description names its roles.
 
 Money is minor units as decimal strings. Errors are RFC 9457 problem documents (\`application/problem+json\`)
 with a stable \`code\`. While the node catches up with the chain and its peers, every route but \`/health\`,

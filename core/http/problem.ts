@@ -50,6 +50,12 @@ const STATUS_BY_CODE: Record<string, number> = {
   // Signed risk rules (node/risk/rules.ts).
   RISK_RULES_BAD_SIGNATURE: 403,
   RISK_RULES_STALE: 409,
+  // People's sign-in on the node (node/api/users.ts).
+  SIGNIN_FAILED: 401,
+  SIGNIN_LOCKED: 429,
+  CSRF_TOKEN_INVALID: 403,
+  NO_SESSION: 409,
+  RATE_LIMITED: 429,
 };
 
 /** Fastify's body parser errors that mean the request body is not a JSON document (Fastify 5 codes). */

@@ -156,7 +156,7 @@ export interface UserRecord {
   role: UserRole;
   /** "invited" until the invitation is accepted (no password or TOTP yet). */
   status: "invited" | "active";
-  /** scrypt hash (domain/passwords.ts). */
+  /** scrypt hash (core/auth/passwords.ts). */
   password?: { alg: "scrypt"; N: number; r: number; p: number; salt: string; hash: string };
   /** The base32 TOTP secret, sealed under the master key (context `user-totp:<id>`). */
   totp?: SealedSecret;

@@ -6,18 +6,19 @@
  * Every sign-in, failure, lock-out, invitation, role change and removal lands in the audit log in the
  * batch of the change it records.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes } from "node:crypto";
 
 import { z } from "zod";
 
+import { hashPassword, passwordSchema, verifyPassword } from "../../core/auth/passwords.js";
+import { csrfTokenMatches as sessionCsrfMatches, csrfTokenOf as sessionCsrfOf, isSessionToken, newSessionToken, tokenHash } from "../../core/auth/sessions.js";
+import { newTotpSecret, otpauthUri, verifyTotp } from "../../core/auth/totp.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { UserChange } from "../storage/users.js";
 import type { AdminActor } from "./merchants.js";
-import { hashPassword, passwordSchema, verifyPassword } from "./passwords.js";
 import { USER_ROLES, type SessionRecord, type UserRecord, type UserRole } from "./records.js";
 import type { SecretBox } from "./secrets.js";
-import { newTotpSecret, otpauthUri, verifyTotp } from "./totp.js";
 
 /** Session lifetimes, lock-out and invitation expiry (config.ts dashboardConfigSchema gives the defaults). */
 export interface DashboardOptions {
@@ -55,7 +56,7 @@ export { passwordSchema };
 export const totpCodeSchema = z.string().regex(/^[0-9]{6}$/, "expected the 6-digit code of the authenticator app");
 
 const totpContext = (userId: string) => `user-totp:${userId}`;
-const sha256 = (token: string) => createHash("sha256").update(token, "utf8").digest("hex");
+const sha256 = tokenHash;
 const CSRF_LABEL = "settlenet-dashboard-csrf";
 
 /** The user as the dashboard shows it (never its hash or secret). */
@@ -79,14 +80,12 @@ export function userActor(user: Pick<UserRecord, "id" | "role">): AdminActor {
 
 /** The CSRF token of a session: bound to the cookie's token, which only its holder knows (HttpOnly). */
 export function csrfTokenOf(sessionToken: string): string {
-  return createHmac("sha256", sessionToken).update(CSRF_LABEL).digest("base64url");
+  return sessionCsrfOf(sessionToken, CSRF_LABEL);
 }
 
 /** Whether `given` is the CSRF token of `sessionToken` (constant time). */
 export function csrfTokenMatches(sessionToken: string, given: string | undefined): boolean {
-  const expected = Buffer.from(csrfTokenOf(sessionToken), "utf8");
-  const actual = Buffer.from(given ?? "", "utf8");
-  return actual.length === expected.length && timingSafeEqual(actual, expected);
+  return sessionCsrfMatches(sessionToken, CSRF_LABEL, given);
 }
 
 function newUser(merchantId: string, email: string, role: UserRole, nowMs: number): UserRecord {
@@ -218,7 +217,7 @@ export async function signIn(input: { email: string; password: string; totp: str
       }
       return { next: { ...current, failures }, audit: { ...who, action: "session.signInFailed", details: { userId: current.id, reason, failures } }, result: { failed: true as const } };
     }
-    const token = `sess_${randomBytes(32).toString("base64url")}`;
+    const token = newSessionToken();
     const session: SessionRecord = { userId: current.id, merchantId: current.merchantId, createdAtMs: now, lastSeenMs: now, expiresAtMs: now + options.sessionAbsoluteSeconds * 1000 };
     const next: UserRecord = { ...current, failures: 0, totpLastStep: step };
     delete next.lockedUntilMs;
@@ -249,7 +248,7 @@ export interface ActiveSession {
  */
 export async function resolveSession(token: string, modules: UserModules, options: DashboardOptions): Promise<ActiveSession> {
   const required = () => new SettlenetError("SESSION_REQUIRED", "sign in first: no session, or it has ended", {});
-  if (!/^sess_[A-Za-z0-9_-]{43}$/.test(token)) throw required();
+  if (!isSessionToken(token)) throw required();
   const hash = sha256(token);
   const session = await modules.storage.users.getSession(hash);
   if (!session) throw required();

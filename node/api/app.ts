@@ -5,13 +5,15 @@
  * 3.1 document served at /openapi.json and the human docs at /docs. Built as an app without `listen`
  * so tests use `inject()`.
  */
+import fastifyRateLimit from "@fastify/rate-limit";
 import fastifySwagger from "@fastify/swagger";
 import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, validatorCompiler, type ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Registry } from "prom-client";
 
-import { BEARER_SCHEME, FORBIDDEN, UNAUTHENTICATED } from "../../core/api/auth.js";
+import { BEARER_SCHEME, FORBIDDEN, NODE_CSRF_LABEL, NODE_SESSION_COOKIE, NODE_USER_ROLES, SESSION_SCHEME, UNAUTHENTICATED } from "../../core/api/auth.js";
+import { CSRF_HEADER, SAFE_METHODS, cookieValue, csrfTokenMatches, headerValue } from "../../core/auth/sessions.js";
 import { changeRoutes } from "../../core/api/changes.js";
 import { BATCH_TOO_LARGE, MAX_BATCH, NODE_API_COMPONENTS, RELAY_BACKLOG, RETRY_AFTER_HEADER, operationRoutes, submitBodySchema, type SubmitOutcome } from "../../core/api/operations.js";
 import { paymentRoutes } from "../../core/api/payments.js";
@@ -23,6 +25,7 @@ import { installProblemHandler, PROBLEM_CONTENT_TYPE, problemOf } from "../../co
 import type { ListOptions } from "../../core/records.js";
 import type { Logger, Storage } from "../services.js";
 import type { Principal } from "./credentials.js";
+import type { SessionAuthenticator } from "./session.js";
 import { registerTokenRoutes, type TokenApiModules } from "./tokens.js";
 
 export type { HealthReport, PeerInfo };
@@ -31,6 +34,8 @@ export interface NodeApiModules {
   logger: Logger;
   /** Who is calling: the principal of an Authorization header, or undefined (see credentials.ts). */
   credentials: { authenticate(header: string | undefined): Promise<Principal | undefined> };
+  /** Signed-in users' sessions (session.ts); absent: only bearer credentials authenticate. */
+  sessions?: SessionAuthenticator;
   metrics: Registry;
   storage: Storage;
   /** Validates, stores, gossips and enqueues; one outcome per input, in order. */
@@ -87,10 +92,12 @@ export function principalOf(request: { principal?: Principal }): Principal {
   return request.principal;
 }
 
-function refusal(code: typeof UNAUTHENTICATED | typeof FORBIDDEN, instance: string) {
-  return code === UNAUTHENTICATED
-    ? { type: "https://settlenet.dev/problems/unauthenticated", title: "a valid node API credential is required", status: 401, code, instance }
-    : { type: "https://settlenet.dev/problems/forbidden", title: "this credential's role may not call this route", status: 403, code, instance };
+const CSRF_TOKEN_INVALID = "CSRF_TOKEN_INVALID";
+
+function refusal(code: typeof UNAUTHENTICATED | typeof FORBIDDEN | typeof CSRF_TOKEN_INVALID, instance: string) {
+  if (code === UNAUTHENTICATED) return { type: "https://settlenet.dev/problems/unauthenticated", title: "a valid node API credential or session is required", status: 401, code, instance };
+  if (code === CSRF_TOKEN_INVALID) return { type: "https://settlenet.dev/problems/csrf_token_invalid", title: `a request that changes state with a session needs the session's CSRF token in ${CSRF_HEADER}`, status: 403, code, instance };
+  return { type: "https://settlenet.dev/problems/forbidden", title: "this credential's role may not call this route", status: 403, code, instance };
 }
 
 /** Builds the node API; does not listen. */
@@ -107,6 +114,7 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
   const registered: NodeApiRoute[] = [];
   app.decorate("nodeApiRoutes", registered);
   app.decorateRequest("principal", undefined);
+  app.decorateRequest("userSession", undefined);
   app.addHook("onRoute", (route) => {
     for (const method of [route.method].flat()) {
       registered.push({ method, url: route.url, documented: !(route.schema as { hide?: boolean } | undefined)?.hide });
@@ -125,7 +133,10 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
       tags: NODE_API_TAGS,
       components: {
         schemas: NODE_API_COMPONENTS as OpenApiSchemas,
-        securitySchemes: { [BEARER_SCHEME]: { type: "http", scheme: "bearer", description: "A node API credential (snc_<id>_<secret>) bound to one role" } },
+        securitySchemes: {
+          [BEARER_SCHEME]: { type: "http", scheme: "bearer", description: "A node API credential (snc_<id>_<secret>) bound to one role" },
+          [SESSION_SCHEME]: { type: "apiKey", in: "cookie", name: NODE_SESSION_COOKIE, description: `A signed-in user's session (POST /v1/session); POST, PUT and DELETE also need its CSRF token in ${CSRF_HEADER}` },
+        },
       },
     },
     transform: (document) => {
@@ -134,13 +145,16 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
       if (access === undefined || access === "public") return transformed;
       const schema = transformed.schema as Record<string, unknown>;
       const roles = `Roles: ${access.join(", ")}.`;
+      const people = access.some((role) => (NODE_USER_ROLES as readonly string[]).includes(role));
       return {
         ...transformed,
-        schema: { ...schema, security: [{ [BEARER_SCHEME]: [] }], description: typeof schema["description"] === "string" ? `${schema["description"]}\n\n${roles}` : roles },
+        schema: { ...schema, security: [{ [BEARER_SCHEME]: [] }, ...(people ? [{ [SESSION_SCHEME]: [] }] : [])], description: typeof schema["description"] === "string" ? `${schema["description"]}\n\n${roles}` : roles },
       };
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: "/docs" });
+  // Not global: only sign-in takes a budget per client address (session.ts).
+  await app.register(fastifyRateLimit, { global: false });
 
   const api = app.withTypeProvider<ZodTypeProvider>();
   // Before readiness and before any body is parsed: an unauthenticated caller learns nothing.
@@ -148,7 +162,20 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
     const path = request.url.split("?")[0] ?? "";
     const access = accessOf(request.routeOptions.schema?.operationId) ?? (path === "/health" ? "public" : undefined);
     if (access === "public") return;
-    const principal = await modules.credentials.authenticate(request.headers.authorization);
+    // A bearer credential when the request carries one; else a session cookie (browsers), whose
+    // state-changing requests must also carry the CSRF token that a page of another origin cannot read.
+    let principal: Principal | undefined;
+    const sessionToken = request.headers.authorization === undefined && modules.sessions ? cookieValue(request.headers.cookie, NODE_SESSION_COOKIE) : undefined;
+    if (sessionToken !== undefined && modules.sessions) {
+      const signedIn = await modules.sessions.authenticate(sessionToken);
+      if (signedIn && !SAFE_METHODS.has(request.method) && !csrfTokenMatches(sessionToken, NODE_CSRF_LABEL, headerValue(request.headers[CSRF_HEADER]))) {
+        return reply.status(403).type(PROBLEM_CONTENT_TYPE).send(refusal(CSRF_TOKEN_INVALID, request.url));
+      }
+      principal = signedIn?.principal;
+      if (signedIn) request.userSession = signedIn.active;
+    } else {
+      principal = await modules.credentials.authenticate(request.headers.authorization);
+    }
     if (!principal) {
       return reply.status(401).header("www-authenticate", 'Bearer realm="settlenet-node"').type(PROBLEM_CONTENT_TYPE).send(refusal(UNAUTHENTICATED, request.url));
     }

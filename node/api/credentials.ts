@@ -29,15 +29,18 @@ export type CredentialRecord = z.infer<typeof credentialRecordSchema>;
 
 const fileSchema = z.strictObject({ version: z.literal(1), credentials: z.array(credentialRecordSchema) });
 
-/** The caller a request was authenticated as. */
+/** The caller a request was authenticated as: a bearer credential, or a signed-in user (node/api/users.ts). */
 export interface Principal {
+  kind: "credential" | "user";
+  /** The credential's id or the user's id. */
   id: string;
+  /** The credential's name or the user's e-mail address. */
   name: string;
   role: NodeApiRole;
 }
 
 /** How the audit log names a principal. */
-export const actorOf = (principal: Principal) => `credential:${principal.id}:${principal.name}`;
+export const actorOf = (principal: Principal) => `${principal.kind}:${principal.id}:${principal.name}`;
 
 /** Reads the file; [] if it does not exist. */
 export async function readCredentials(file: string): Promise<CredentialRecord[]> {
@@ -117,7 +120,7 @@ export class CredentialVerifier {
     // Hash and compare even for an unknown id, so timing does not tell known ids from unknown ones.
     const matches = secretMatches(parsed.secret, record?.secretSha256 ?? "0".repeat(64));
     if (!record || !matches || record.revokedAtMs !== undefined) return undefined;
-    return { id: record.id, name: record.name, role: record.role };
+    return { kind: "credential", id: record.id, name: record.name, role: record.role };
   }
 
   /** Reloads the file if it changed since the last look (one stat per call). */

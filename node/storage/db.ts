@@ -12,12 +12,13 @@ import type { IndexBatch, Storage } from "../services.js";
 import { LevelCycleRepository } from "./cycles.js";
 import type { ChangeDraft } from "../../core/api/changes.js";
 import { LevelChangeLog } from "./changes.js";
-import { FEED_KEYSPACES, KEYSPACES, OUTBOX_KEYSPACES, type SnapshotRecord, type StorageContext, type WriteOp } from "./keyspaces.js";
+import { FEED_KEYSPACES, KEYSPACES, LOCAL_KEYSPACES, OUTBOX_KEYSPACES, type SnapshotRecord, type StorageContext, type WriteOp } from "./keyspaces.js";
 import { openLevelStore } from "../../core/storage/level.js";
 import { LevelOperationRepository, operationPatchWrites } from "./operations.js";
 import { LevelPaymentRepository, paymentRecordWrites } from "./payments.js";
 import { LevelAlertRepository } from "./alerts.js";
 import { LevelTokenRepository, type TokenRepository } from "./tokens.js";
+import { LevelUserRepository } from "./users.js";
 
 const CURSOR_META = "indexer.cursor";
 const CREDENTIALS_AUDITED_META = "credentials.audited";
@@ -49,6 +50,8 @@ export interface NodeStorage extends Storage {
   changes: LevelChangeLog;
   /** The hash-chained log of admin, compliance and backup actions. */
   audit: AuditLog;
+  /** People who sign in to the API, and their sessions (local to this machine, never backed up). */
+  users: LevelUserRepository;
   /**
    * Logs what changed in the credentials file since the node last looked (issued, revoked), each
    * entry synced with the note that it was logged, so every change is logged once, even across restarts.
@@ -70,7 +73,7 @@ export interface NodeStorage extends Storage {
 
 /** Opens (creating if needed) the node database in `dir`. */
 export async function openStorage(dir: string): Promise<NodeStorage> {
-  const { db, spaces, ctx: store, close } = await openLevelStore(dir, [...KEYSPACES, ...FEED_KEYSPACES, ...OUTBOX_KEYSPACES], { label: "node" });
+  const { db, spaces, ctx: store, close } = await openLevelStore(dir, [...KEYSPACES, ...FEED_KEYSPACES, ...OUTBOX_KEYSPACES, ...LOCAL_KEYSPACES], { label: "node" });
   const changes = await LevelChangeLog.open(store);
   // Every write section may have recorded changes: once it is durable, the feed's waiting readers look.
   const ctx: StorageContext = {
@@ -89,6 +92,7 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
     tokens: new LevelTokenRepository(ctx, changes),
     changes,
     audit,
+    users: new LevelUserRepository(ctx, audit),
 
     auditCredentialChanges(credentials) {
       return ctx.write(async () => {

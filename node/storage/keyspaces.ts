@@ -69,9 +69,22 @@ export const FEED_KEYSPACES = ["changes"] as const;
  */
 export const OUTBOX_KEYSPACES = ["gossipOutbox"] as const;
 
+/**
+ * People who sign in to the node's API and their sessions (users.ts): kept on this machine only, never
+ * in a backup (a backup leaves the machine; password hashes and sealed TOTP secrets stay). A restored
+ * node enrols its people again; the audit log, which is backed up, keeps what they did.
+ *
+ * | sublevel      | key                 | value                      |
+ * | ------------- | ------------------- | -------------------------- |
+ * | users         | user id             | NodeUserRecord             |
+ * | usersByEmail  | e-mail (lower case) | user id                    |
+ * | sessions      | SHA-256 of token    | NodeSessionRecord          |
+ */
+export const LOCAL_KEYSPACES = ["users", "usersByEmail", "sessions"] as const;
+
 /** A keyspace of the node's state (backed up and checksummed). */
 export type StateKeyspace = (typeof KEYSPACES)[number];
-export type Keyspace = StateKeyspace | (typeof FEED_KEYSPACES)[number] | (typeof OUTBOX_KEYSPACES)[number];
+export type Keyspace = StateKeyspace | (typeof FEED_KEYSPACES)[number] | (typeof OUTBOX_KEYSPACES)[number] | (typeof LOCAL_KEYSPACES)[number];
 
 /** What the node's repositories get from the database. */
 export type StorageContext = LevelContext<Keyspace>;

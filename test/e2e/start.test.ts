@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 
 import { GatewayClient } from "../../gateway/client/client.js";
-import { totpCode } from "../../gateway/domain/totp.js";
+import { totpCode } from "../../core/auth/totp.js";
 import { PROJECT_ROOT, dashboardOwnerFile, defaultPorts, endpointsOf, readNetworkState, trustNetworkCa, type NetworkState } from "../../scripts/lib/network.js";
 import { DISPUTED_INDEX, LARGE_VALUE_AMOUNT, PAYOUT_AMOUNT, SCENARIO_SIZES, amountOf, planOf, runScenario, type Plan, type ScenarioSummary } from "../../scripts/lib/scenario.js";
 import { httpGet } from "../helpers/tls.js";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 
 import { ADMIN_TOKEN_ENV, gatewayCommand } from "../../gateway/cli.js";
-import { base32Encode, totpCode } from "../../gateway/domain/totp.js";
+import { base32Encode, totpCode } from "../../core/auth/totp.js";
 import { deployScenario, startChain, type LocalChain } from "../helpers/chain.js";
 import { gatewayFixture, type GatewayFixture, type TestMerchant } from "./fixture.js";
 

@@ -9,6 +9,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 
+import { CSRF_HEADER, SAFE_METHODS, cookieValue, headerValue, sessionCookie } from "../../../core/auth/sessions.js";
 import { SettlenetError } from "../../../core/errors.js";
 import { AUTH_HEADERS, bodyDigest } from "../../client/signing.js";
 import type { UserRole } from "../../domain/records.js";
@@ -16,8 +17,7 @@ import { csrfTokenMatches, resolveSession, type ActiveSession, type DashboardOpt
 
 /** The session cookie; `__Host-` makes browsers refuse it unless Secure, Path=/ and without Domain. */
 export const SESSION_COOKIE = "__Host-settlenet_session";
-/** The header the CSRF token travels in. */
-export const CSRF_HEADER = "x-csrf-token";
+export { CSRF_HEADER };
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -34,27 +34,19 @@ declare module "fastify" {
   }
 }
 
-const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
-
 /** The session token in the request's cookies, if any. */
 export function sessionTokenOf(request: FastifyRequest): string | undefined {
-  const header = request.headers.cookie;
-  if (!header) return undefined;
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === SESSION_COOKIE) return part.slice(eq + 1).trim();
-  }
-  return undefined;
+  return cookieValue(request.headers.cookie, SESSION_COOKIE);
 }
 
 /** Sets the session cookie (its lifetime is the session's absolute one; the gateway enforces idle expiry). */
 export function setSessionCookie(reply: FastifyReply, token: string, maxAgeSeconds: number): void {
-  void reply.header("set-cookie", `${SESSION_COOKIE}=${token}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`);
+  void reply.header("set-cookie", sessionCookie(SESSION_COOKIE, token, maxAgeSeconds));
 }
 
 /** Tells the browser to drop the session cookie. */
 export function clearSessionCookie(reply: FastifyReply): void {
-  void reply.header("set-cookie", `${SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0`);
+  void reply.header("set-cookie", sessionCookie(SESSION_COOKIE, "", 0));
 }
 
 /**
@@ -79,8 +71,7 @@ export const sessionPlugin = fp<{ options: DashboardOptions; modules: UserModule
       if (token === undefined) throw new SettlenetError("SESSION_REQUIRED", "sign in first: no session, or it has ended", {});
       const active = await resolveSession(token, modules, options);
       if (!SAFE_METHODS.has(request.method)) {
-        const given = request.headers[CSRF_HEADER];
-        if (!csrfTokenMatches(token, Array.isArray(given) ? given[0] : given)) {
+        if (!csrfTokenMatches(token, headerValue(request.headers[CSRF_HEADER]))) {
           throw new SettlenetError("CSRF_TOKEN_INVALID", `a request that changes state needs the session's CSRF token in ${CSRF_HEADER}`, { header: CSRF_HEADER });
         }
       }

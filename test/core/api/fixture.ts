@@ -3,7 +3,7 @@
  * real node API (every route set, real LevelDB, indexer, relayer, settlement and compliance) for the
  * contract, client and OpenAPI tests. Cycles are an hour of chain time, closed by moving the clock.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -31,6 +31,8 @@ export interface ApiNode {
   /** One token per role (the client holds them all and sends the one each route allows). */
   credentials: NodeClientCredentials;
   credentialsFile: string;
+  /** node.json of this node (paths relative to its directory), for the CLI. */
+  configFile: string;
   client: NodeApiClient;
   /** Mines a block at the start of the cycle after `cycleId`, which closes it. */
   closeCycle(cycleId: bigint): Promise<void>;
@@ -38,7 +40,9 @@ export interface ApiNode {
 }
 
 /** Starts a chain, deploys a one-institution scenario and starts that institution's node in this process (`relay` overrides its relay settings). */
-export async function startApiNode(options: { relay?: NodeConfigInput["relay"]; tls?: { certFile: string; keyFile: string } } = {}): Promise<ApiNode> {
+export async function startApiNode(
+  options: { relay?: NodeConfigInput["relay"]; tls?: { certFile: string; keyFile: string }; api?: Partial<NodeConfigInput["api"]>; beforeStart?: (configFile: string) => Promise<void> } = {},
+): Promise<ApiNode> {
   const dir = await mkdtemp(join(tmpdir(), "settlenet-api-"));
   const chain = await startChain();
   let node: RunningNode | undefined;
@@ -53,25 +57,27 @@ export async function startApiNode(options: { relay?: NodeConfigInput["relay"]; 
     process.env[PASSWORD_ENV] = "api-test-password";
     const keyFile = join(dir, "operator.json");
     await writeOperatorKeystore(keyFile, institution.privateKey, "api-test-password", true);
-    const config = parseNodeConfig(
-      {
-        role: "institution",
-        keyFile,
-        keyPasswordEnv: PASSWORD_ENV,
-        peerKeyFile,
-        listen: ["/ip4/127.0.0.1/tcp/0"],
-        rpcUrl: chain.url,
-        deploymentFile,
-        dataDir: join(dir, "data"),
-        api: { host: "127.0.0.1", port: 0, ...(options.tls ? { tls: options.tls } : {}) },
-        relay: { batchIntervalMs: 50, ...options.relay },
-        indexer: { pollIntervalMs: 100 },
-        settlement: { cycleSeconds: CYCLE_SECONDS, tickMs: 100, finalizeFailoverMs: 1_000, rebroadcastMs: 1_000 },
-        compliance: { aml: { pollIntervalMs: 100, largeValue: { threshold: LARGE_VALUE.toString() } }, reserves: { checkIntervalMs: 500 } },
-        peerSyncTimeoutMs: 0,
-      },
-      dir,
-    );
+    const input: NodeConfigInput = {
+      role: "institution",
+      keyFile,
+      keyPasswordEnv: PASSWORD_ENV,
+      peerKeyFile,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      rpcUrl: chain.url,
+      deploymentFile,
+      dataDir: join(dir, "data"),
+      api: { host: "127.0.0.1", port: 0, ...(options.tls ? { tls: options.tls } : {}), ...options.api },
+      relay: { batchIntervalMs: 50, ...options.relay },
+      indexer: { pollIntervalMs: 100 },
+      settlement: { cycleSeconds: CYCLE_SECONDS, tickMs: 100, finalizeFailoverMs: 1_000, rebroadcastMs: 1_000 },
+      compliance: { aml: { pollIntervalMs: 100, largeValue: { threshold: LARGE_VALUE.toString() } }, reserves: { checkIntervalMs: 500 } },
+      peerSyncTimeoutMs: 0,
+    };
+    const config = parseNodeConfig(input, dir);
+    // The same config as a file, for the CLI commands that take --config.
+    const configFile = join(dir, "node.json");
+    await writeFile(configFile, JSON.stringify(input));
+    await options.beforeStart?.(configFile);
     const credentialsFile = join(dir, "credentials.json");
     await ensureNodeCredentials(credentialsFile, join(dir, "client-credentials.json"));
     node = await startNode(config, { logger: pino({ level: "silent" }) });
@@ -83,6 +89,7 @@ export async function startApiNode(options: { relay?: NodeConfigInput["relay"]; 
       node: running,
       credentials,
       credentialsFile,
+      configFile,
       client: new NodeApiClient({ baseUrl: running.apiUrl, timeoutMs: 10_000, credentials }),
       async closeCycle(cycleId) {
         const next = Number((cycleId + 1n) * BigInt(CYCLE_SECONDS));

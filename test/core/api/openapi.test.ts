@@ -13,7 +13,7 @@ import { Registry } from "prom-client";
 import { z } from "zod";
 
 import { NodeApiClient } from "../../../core/api/client.js";
-import { BEARER_SCHEME } from "../../../core/api/auth.js";
+import { BEARER_SCHEME, NODE_USER_ROLES, SESSION_SCHEME } from "../../../core/api/auth.js";
 import { NODE_API_ACCESS, NODE_API_ROUTES } from "../../../core/api/routes.js";
 import { buildNodeApi } from "../../../node/api/app.js";
 import { openStorage } from "../../../node/storage/db.js";
@@ -52,7 +52,15 @@ const openApi31 = z.strictObject({
   paths: z.record(z.string().startsWith("/"), pathItem),
   components: z.strictObject({
     schemas: z.record(z.string(), schemaObject),
-    securitySchemes: z.record(z.string(), z.strictObject({ type: z.literal("http"), scheme: z.string(), description: z.string().optional() })).optional(),
+    securitySchemes: z
+      .record(
+        z.string(),
+        z.union([
+          z.strictObject({ type: z.literal("http"), scheme: z.string(), description: z.string().optional() }),
+          z.strictObject({ type: z.literal("apiKey"), in: z.enum(["header", "query", "cookie"]), name: z.string(), description: z.string().optional() }),
+        ]),
+      )
+      .optional(),
   }),
   tags: z.array(z.strictObject({ name: z.string(), description: z.string().optional() })),
   servers: z.array(z.unknown()).optional(),
@@ -146,8 +154,9 @@ describe("node API: OpenAPI document and docs", function () {
     expect(Object.keys(statement ?? {}).sort()).to.deep.equal(["application/json", "text/csv"]);
   });
 
-  it("declares the bearer credential scheme on every route but health, naming each route's roles", function () {
+  it("declares the bearer credential scheme on every route but health and sign-in, the session cookie where people may call, naming each route's roles", function () {
     expect(doc.components.securitySchemes?.[BEARER_SCHEME]).to.deep.include({ type: "http", scheme: "bearer" });
+    expect(doc.components.securitySchemes?.[SESSION_SCHEME]).to.deep.include({ type: "apiKey", in: "cookie", name: "__Host-settlenet_node_session" });
     for (const [operationId, route] of Object.entries(NODE_API_ROUTES)) {
       const documented = doc.paths[openApiPath(route.url)]?.[route.method.toLowerCase() as "get" | "post"];
       const access = NODE_API_ACCESS[operationId as keyof typeof NODE_API_ACCESS];
@@ -155,7 +164,9 @@ describe("node API: OpenAPI document and docs", function () {
         expect(documented?.security, operationId).to.equal(undefined);
         continue;
       }
-      expect(documented?.security, operationId).to.deep.equal([{ [BEARER_SCHEME]: [] }]);
+      // People (a session cookie) hold the regulator and operator roles only.
+      const people = access.some((role) => (NODE_USER_ROLES as readonly string[]).includes(role));
+      expect(documented?.security, operationId).to.deep.equal([{ [BEARER_SCHEME]: [] }, ...(people ? [{ [SESSION_SCHEME]: [] }] : [])]);
       expect(documented?.description, operationId).to.contain(`Roles: ${access.join(", ")}.`);
     }
   });

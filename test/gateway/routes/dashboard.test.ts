@@ -10,7 +10,7 @@ import { expect } from "chai";
 
 import { setMerchantStatus } from "../../../gateway/domain/merchants.js";
 import { createOwner } from "../../../gateway/domain/users.js";
-import { totpCode } from "../../../gateway/domain/totp.js";
+import { totpCode } from "../../../core/auth/totp.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
 import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "../fixture.js";
 

@@ -1,7 +1,7 @@
 /**
- * Dashboard passwords, hashed with scrypt (node:crypto): N = 2^15, r = 8, p = 1, a 16-byte random
- * salt and a 32-byte key (the parameters OWASP lists for scrypt; 128·N·r = 32 MiB of memory per
- * hash). The parameters are stored with each hash, so they can be raised later without invalidating
+ * Passwords of people who sign in (gateway dashboard, node consoles), hashed with scrypt
+ * (node:crypto): N = 2^15, r = 8, p = 1, a 16-byte random salt and a 32-byte key (the parameters
+ * OWASP lists for scrypt; 128·N·r = 32 MiB of memory per hash). The parameters are stored with each hash, so they can be raised later without invalidating
  * stored ones. Comparison is constant time; an unknown user is checked against a dummy hash so the
  * answer takes as long as for a wrong password.
  */
@@ -11,7 +11,7 @@ import { z } from "zod";
 
 export const SCRYPT_PARAMS = { N: 2 ** 15, r: 8, p: 1, keyLength: 32 } as const;
 
-/** A password as the dashboard accepts it: 12 to 256 characters. */
+/** A password as sign-in accepts it: 12 to 256 characters. */
 export const passwordSchema = z.string().min(12, "a password has at least 12 characters").max(256, "a password has at most 256 characters");
 
 /** A stored password hash. */

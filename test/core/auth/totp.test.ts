@@ -1,8 +1,8 @@
 /** TOTP (RFC 6238 appendix B vectors, SHA-1) and scrypt password hashing. */
 import { expect } from "chai";
 
-import { hashPassword, verifyPassword } from "../../../gateway/domain/passwords.js";
-import { base32Decode, base32Encode, hotp, otpauthUri, totpCode, verifyTotp } from "../../../gateway/domain/totp.js";
+import { hashPassword, verifyPassword } from "../../../core/auth/passwords.js";
+import { base32Decode, base32Encode, hotp, otpauthUri, totpCode, verifyTotp } from "../../../core/auth/totp.js";
 
 // RFC 6238 appendix B: the SHA-1 seed is the ASCII string "12345678901234567890".
 const RFC_SEED = Buffer.from("12345678901234567890", "ascii");
@@ -15,7 +15,7 @@ const RFC_SHA1_VECTORS: [number, string][] = [
   [20000000000, "65353130"],
 ];
 
-describe("gateway: TOTP and passwords", function () {
+describe("auth: TOTP and passwords", function () {
   this.timeout(30_000);
 
   it("gives the RFC 6238 SHA-1 test vectors (8 digits) and their last 6 digits as 6-digit codes", function () {

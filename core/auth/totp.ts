@@ -9,7 +9,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 export const TOTP_STEP_SECONDS = 30;
 /** Digits of a code. */
 export const TOTP_DIGITS = 6;
-/** Steps either side of the current one still accepted, for clock drift between phone and gateway. */
+/** Steps either side of the current one still accepted, for clock drift between phone and server. */
 export const TOTP_DRIFT_STEPS = 1;
 
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
