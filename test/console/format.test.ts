@@ -1,6 +1,7 @@
 import { expect } from "chai";
 
-import { durationParts, formatMinorUnits } from "../../console/src/format.js";
+import { csvField, toCsv } from "../../console/src/dashboard/csv.js";
+import { decimalsOf, durationParts, formatMinorUnits, parseMajorUnits } from "../../console/src/format.js";
 import { CATALOGUES, en, translate, zhCN } from "../../console/src/i18n/messages.js";
 
 describe("console: amounts in yuan from minor units", function () {
@@ -45,5 +46,24 @@ describe("console: message catalogue", function () {
   it("fills in placeholders", function () {
     expect(translate("zh-CN", "checkout.title", { merchant: "茶馆" })).to.equal("向 茶馆 付款");
     expect(translate("en", "pay.sign", { amount: "¥1.00" })).to.equal("Sign and pay ¥1.00");
+  });
+});
+
+describe("console: amounts typed in yuan, and CSV fields", function () {
+  it("reads yuan as fen by string arithmetic, refusing more decimals than the currency has", function () {
+    expect(parseMajorUnits("12.34", 2)).to.equal(1234n);
+    expect(parseMajorUnits("12.3", 2)).to.equal(1230n);
+    expect(parseMajorUnits("1,000", 2)).to.equal(100000n);
+    expect(parseMajorUnits("0.01", 2)).to.equal(1n);
+    expect(parseMajorUnits("792281625142643375935439503.35", 2)).to.equal((1n << 96n) - 1n);
+    for (const bad of ["0", "0.00", "1.234", "-1", "1e3", "", "abc", "1.2.3"]) expect(parseMajorUnits(bad, 2), bad).to.equal(undefined);
+    expect(decimalsOf("CNY")).to.equal(2);
+  });
+
+  it("quotes CSV fields that need it and defuses spreadsheet formulas", function () {
+    expect(toCsv(["a", "b"], [["1", 'say "hi", then go']])).to.equal('a,b\r\n1,"say ""hi"", then go"\r\n');
+    expect(csvField("=SUM(A1)")).to.equal("'=SUM(A1)");
+    expect(csvField("-5")).to.equal("'-5");
+    expect(csvField("250.00")).to.equal("250.00");
   });
 });
