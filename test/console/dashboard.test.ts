@@ -11,7 +11,9 @@ import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { Wallet, type HDNodeWallet } from "ethers";
 import type { Browser, Page } from "playwright-core";
+import { pino } from "pino";
 
+import { MoneyChain } from "../../gateway/adapters/money-chain.js";
 import { createOwner, inviteUser } from "../../gateway/domain/users.js";
 import { totpCode } from "../../gateway/domain/totp.js";
 import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
@@ -59,6 +61,8 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
       scenario: net.scenario,
       nodeUrl: node.apiUrl,
       now,
+      // Chain access for the balance page.
+      money: () => ({ chain: new MoneyChain(net.scenario.chain.url, net.scenario.deployment, { logger: pino({ level: "silent" }) }) }),
       // The webhook endpoint's host name, as a resolver would answer it (a public address).
       resolve: async () => [{ address: "93.184.215.14", family: 4 }],
       app: { publicUrl: baseUrl, dashboard: { maxFailures: 3, lockoutSeconds: 600 }, signInRateLimit: { max: 1_000, timeWindowMs: 60_000 } },
@@ -151,6 +155,16 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     await page.setViewportSize(DESKTOP);
     await signIn(page, "owner@a.example");
     expect(await page.getByText("owner@a.example (owner)").count()).to.equal(1);
+    // The overview: this merchant's two paid payments today (¥100.00 and ¥250.00, fee 1%).
+    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+    expect(await page.getByLabel("Volume", { exact: true }).textContent()).to.equal("¥350.00");
+    expect(await page.getByLabel("Payments", { exact: true }).textContent()).to.equal("2");
+    expect(await page.getByLabel("Fees", { exact: true }).textContent()).to.equal("¥3.50");
+    expect(await page.getByLabel("Refunds", { exact: true }).textContent()).to.equal("¥0.00");
+    expect(await page.getByRole("img", { name: "Volume per day, total ¥350.00" }).count()).to.equal(1);
+    await page.screenshot({ path: `${SCREENSHOTS}dashboard-overview.png`, fullPage: true });
+
+    await page.getByRole("link", { name: "Payments" }).click();
     await page.getByRole("heading", { name: "Payments", level: 1 }).waitFor();
     await page.getByRole("link", { name: "tea-200" }).waitFor();
     // Only this merchant's payments are listed.
@@ -278,7 +292,7 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     expect(await page.getByRole("heading", { name: "API keys" }).count()).to.equal(0);
   });
 
-  it("lets the owner create, rotate and revoke API keys, seeing each secret once, and add a webhook endpoint", async function () {
+  it("lets the owner create, rotate and revoke API keys, seeing each secret once", async function () {
     const { page } = await open();
     await signIn(page, "owner@a.example");
     await page.getByRole("link", { name: "Developers" }).click();
@@ -293,7 +307,25 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     await page.getByRole("button", { name: `Revoke ${keyId}` }).click();
     await page.getByRole("group", { name: "Confirm" }).getByRole("button", { name: "Yes, do it" }).click();
     await page.getByText(`${keyId} — revoked`).waitFor();
+  });
 
+  it("shows the balance held in escrow and refuses, in words, a statement of a cycle that has not closed", async function () {
+    const watch = await open();
+    watch.allow(/status of 404 .*\/v1\/statements\?cycle=99999999&format=csv\)$/);
+    const { page } = watch;
+    await signIn(page, "owner@a.example");
+    await page.getByRole("link", { name: "Balance" }).click();
+    // tea-100 (¥100.00, fulfilled) and tea-200 (¥250.00 less the ¥12.34 refunded) are held.
+    await page.getByLabel("Held in escrow", { exact: true }).filter({ hasText: "¥337.66" }).waitFor({ timeout: SHOWN_WITHIN_MS });
+    await page.getByLabel("Settlement cycle number").fill("99999999");
+    await page.getByRole("button", { name: "Download statement (CSV)" }).click();
+    await page.getByRole("alert").filter({ hasText: "There is no statement for that cycle: it has not closed yet, or nothing was settled in it." }).waitFor();
+  });
+
+  it("adds a webhook endpoint, its signing secret shown once", async function () {
+    const { page } = await open();
+    await signIn(page, "owner@a.example");
+    await page.getByRole("link", { name: "Developers" }).click();
     await page.getByLabel("Endpoint URL").fill("https://hooks.example.com/settlenet");
     await page.getByRole("button", { name: "Add endpoint" }).click();
     await page.getByRole("status").filter({ hasText: "whsec_" }).waitFor();

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 
 import { csvField, toCsv } from "../../console/src/dashboard/csv.js";
+import { dailyFigures, fractionOf } from "../../console/src/dashboard/overview.js";
 import { decimalsOf, durationParts, formatMinorUnits, parseMajorUnits } from "../../console/src/format.js";
 import { CATALOGUES, en, translate, zhCN } from "../../console/src/i18n/messages.js";
 
@@ -65,5 +66,24 @@ describe("console: amounts typed in yuan, and CSV fields", function () {
     expect(csvField("=SUM(A1)")).to.equal("'=SUM(A1)");
     expect(csvField("-5")).to.equal("'-5");
     expect(csvField("250.00")).to.equal("250.00");
+  });
+});
+
+describe("console: the overview's daily figures", function () {
+  const p = (createdAt: string, amount: string, status = "held", refundedAmount = "0") => ({ status, amount, feeBps: 100, refundedAmount, createdAt });
+
+  it("sums paid payments per UTC day in bigint, fees on what is left after refunds, unpaid ones left out", function () {
+    const days = dailyFigures(
+      [p("2026-12-04T23:59:59.999Z", "10000"), p("2026-12-05T00:00:00.000Z", "25000", "held", "1234"), p("2026-12-05T01:00:00.000Z", "99999", "expired"), p("2026-12-05T02:00:00.000Z", ((1n << 96n) - 1n).toString(), "released")],
+      "2026-12-03",
+      "2026-12-05",
+    );
+    expect(days.map((d) => [d.day, d.count, d.volume, d.fees, d.refunds])).to.deep.equal([
+      ["2026-12-03", 0, 0n, 0n, 0n],
+      ["2026-12-04", 1, 10000n, 100n, 0n],
+      ["2026-12-05", 2, 25000n + (1n << 96n) - 1n, 237n + ((1n << 96n) - 1n) / 100n, 1234n],
+    ]);
+    expect(fractionOf(5n, 10n)).to.equal(0.5);
+    expect(fractionOf(0n, 0n)).to.equal(0);
   });
 });

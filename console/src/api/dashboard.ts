@@ -7,7 +7,7 @@
 import { z } from "zod";
 
 import { checkoutView } from "../../../gateway/routes/checkout/schemas.js";
-import { call, type CallOptions } from "./http.ts";
+import { ApiError, call, type CallOptions } from "./http.ts";
 
 export { ApiError } from "./http.ts";
 
@@ -78,12 +78,33 @@ const event = z.object({ id: z.string(), type: z.string(), createdAt: z.string()
 export type DashboardEvent = z.infer<typeof event>;
 const eventList = z.object({ items: z.array(event), nextCursor: z.string().nullable() });
 const deleted = z.object({ id: z.string(), deleted: z.literal(true) });
+const balance = z.object({
+  balances: z.array(z.object({ currency: z.string(), available: z.string(), heldInEscrow: z.string(), pendingPayouts: z.string(), pendingTopups: z.string() })),
+});
+export type Balance = z.infer<typeof balance>;
+const payout = z.object({ id: z.string(), status: z.string(), stage: z.string(), amount: z.string(), currency: z.string(), account: z.string(), createdAt: z.string() });
+export type Payout = z.infer<typeof payout>;
+const payoutList = z.object({ items: z.array(payout), nextCursor: z.string().nullable() });
 
 /** A signed-in request: the cookie goes along, and the CSRF token on anything but a read. */
 function session<S extends z.ZodType>(schema: S, path: string, options: CallOptions = {}): Promise<z.infer<S>> {
   const method = options.method ?? "GET";
   const headers = { ...options.headers, ...(method !== "GET" && csrfToken ? { "x-csrf-token": csrfToken } : {}) };
   return call(schema, path, { ...options, headers, credentials: "same-origin" });
+}
+
+/** A signed-in read of a text answer (CSV); refusals are thrown as ApiError like every other call's. */
+async function sessionText(path: string): Promise<string> {
+  let response: Response;
+  try {
+    response = await fetch(path, { credentials: "same-origin", headers: { accept: "text/csv, application/problem+json" } });
+  } catch (error) {
+    throw new ApiError("NETWORK", 0, (error as Error).message);
+  }
+  if (response.ok) return response.text();
+  const problem = z.object({ code: z.string(), title: z.string().optional() }).loose().safeParse(await response.json().catch(() => undefined));
+  if (problem.success) throw new ApiError(problem.data.code, response.status, problem.data.title ?? problem.data.code, problem.data);
+  throw new ApiError("UNEXPECTED_ANSWER", response.status, `HTTP ${response.status}`);
 }
 
 /** A state-changing /v1 call that moves money or changes a payment carries one Idempotency-Key per confirmed action. */
@@ -124,6 +145,10 @@ export const dashboardApi = {
   refund: (id: string, body: { amount: string; reason: string }, idempotencyKey: string) =>
     session(refundResult, `/v1/payments/${encodeURIComponent(id)}/refunds`, { method: "POST", body, headers: once(idempotencyKey) }),
   cancel: (id: string, idempotencyKey: string) => session(payment, `/v1/payments/${encodeURIComponent(id)}/cancel`, { method: "POST", body: {}, headers: once(idempotencyKey) }),
+
+  balance: () => session(balance, "/v1/balance"),
+  payouts: (cursor?: string) => session(payoutList, `/v1/payouts?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
+  statementCsv: (cycle: string) => sessionText(`/v1/statements?cycle=${encodeURIComponent(cycle)}&format=csv`),
 
   keys: () => session(keyList, "/dashboard/api/keys"),
   createKey: () => session(issuedKey, "/dashboard/api/keys", { method: "POST" }),

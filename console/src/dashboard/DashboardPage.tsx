@@ -1,6 +1,6 @@
 /**
  * The merchant dashboard: sign-in (e-mail, password, TOTP code), the invitation page, and once signed
- * in the payments and developers pages. Whether a session exists is asked of the gateway (the cookie
+ * in the overview, payments, balance and developers pages. Whether a session exists is asked of the gateway (the cookie
  * is HttpOnly); a 401 from any page's request brings the sign-in form back.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
@@ -10,6 +10,8 @@ import { ApiError, dashboardApi, type DashboardUser } from "../api/dashboard.ts"
 import { Alert } from "../components/Alert.tsx";
 import { useI18n } from "../i18n/i18n.tsx";
 import { DevelopersPage } from "./DevelopersPage.tsx";
+import { MoneyPage } from "./MoneyPage.tsx";
+import { OverviewPage } from "./OverviewPage.tsx";
 import { useErrorText } from "./errors.ts";
 import { PaymentPage } from "./PaymentPage.tsx";
 import { PaymentsPage } from "./PaymentsPage.tsx";
@@ -62,11 +64,15 @@ function Frame({ user }: { user: DashboardUser }) {
   let page;
   if (payment?.[1]) page = <PaymentPage id={decodeURIComponent(payment[1])} role={user.role} />;
   else if (path === "/dashboard/developers") page = <DevelopersPage role={user.role} />;
-  else page = <PaymentsPage />;
+  else if (path === "/dashboard/payments") page = <PaymentsPage />;
+  else if (path === "/dashboard/money") page = <MoneyPage />;
+  else page = <OverviewPage />;
   return (
     <div className="dashboard">
       <nav aria-label={t("dash.nav")} className="dash-nav">
+        <Link to="/dashboard">{t("dash.nav.overview")}</Link>
         <Link to="/dashboard/payments">{t("dash.nav.payments")}</Link>
+        <Link to="/dashboard/money">{t("dash.nav.money")}</Link>
         <Link to="/dashboard/developers">{t("dash.nav.developers")}</Link>
         <span className="who" title={user.email}>
           {t("dash.signedInAs", { email: user.email, role: t(`role.${user.role}`) })}
