@@ -271,6 +271,18 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     await page.getByRole("heading", { name: "Order b-1" }).waitFor();
   });
 
+  it("brings the sign-in form back when the session ends while the page is open", async function () {
+    const watch = await open();
+    const { page, context } = watch;
+    await signIn(page, "owner@a.example");
+    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+    // The session ends outside this page (as after idle expiry or a sign-out elsewhere).
+    await context.clearCookies();
+    watch.allow(/status of 401 .*\/v1\/payments\?limit=20\)$/);
+    await page.getByRole("link", { name: "Payments" }).click();
+    await page.getByRole("heading", { name: "Sign in to the merchant dashboard" }).waitFor();
+  });
+
   it("lets an invited user set a password, enrol TOTP from the page once, and sign in with the role given", async function () {
     const modules = { storage: gw.storage, secrets: gw.secrets, now };
     const { invitationToken } = await inviteUser(shopA.id, { email: "op@a.example", role: "operator" }, { actor: "local:test", role: "admin" }, modules, { invitationTtlSeconds: 3600 });
