@@ -189,6 +189,11 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     await page.getByRole("heading", { name: "Order tea-200" }).waitFor();
     expect(await page.getByLabel("Amount").first().textContent()).to.equal("¥250.00");
     expect(await page.getByText("Payment authorised — executed on-chain").count()).to.equal(1);
+    // The payment's held event, which no webhook endpoint took (none exists yet).
+    const held = page.locator('[data-event="payment.held"]');
+    await held.waitFor();
+    expect(await held.count(), "only this payment's events").to.equal(1);
+    expect(await held.getByText("Not delivered to any webhook endpoint.").count()).to.equal(1);
 
     await page.getByLabel("Amount to refund in yuan (at most ¥250.00)").fill("12.34");
     await page.getByLabel("Reason").fill("Lid cracked in transit");

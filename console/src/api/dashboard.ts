@@ -74,7 +74,7 @@ const delivery = z.object({
 });
 export type Delivery = z.infer<typeof delivery>;
 const deliveryList = z.object({ items: z.array(delivery), nextCursor: z.string().nullable() });
-const event = z.object({ id: z.string(), type: z.string(), createdAt: z.string() }).loose();
+const event = z.object({ id: z.string(), type: z.string(), createdAt: z.string(), data: z.object({ id: z.string().optional() }).loose() });
 export type DashboardEvent = z.infer<typeof event>;
 const eventList = z.object({ items: z.array(event), nextCursor: z.string().nullable() });
 const deleted = z.object({ id: z.string(), deleted: z.literal(true) });
@@ -159,6 +159,7 @@ export const dashboardApi = {
   createEndpoint: (url: string, idempotencyKey: string) => session(createdEndpoint, "/v1/webhook-endpoints", { method: "POST", body: { url }, headers: once(idempotencyKey) }),
   deleteEndpoint: (id: string) => session(deleted, `/v1/webhook-endpoints/${encodeURIComponent(id)}`, { method: "DELETE" }),
   deliveries: (id: string) => session(deliveryList, `/v1/webhook-endpoints/${encodeURIComponent(id)}/deliveries?limit=10`),
-  events: (cursor?: string) => session(eventList, `/v1/events?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
+  events: (cursor?: string, limit = 20) => session(eventList, `/v1/events?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
+  deliveriesOf: (endpointId: string, limit: number) => session(deliveryList, `/v1/webhook-endpoints/${encodeURIComponent(endpointId)}/deliveries?limit=${limit}`),
   redeliver: (eventId: string, idempotencyKey: string) => session(z.unknown(), `/v1/events/${encodeURIComponent(eventId)}/redeliver`, { method: "POST", body: {}, headers: once(idempotencyKey) }),
 };

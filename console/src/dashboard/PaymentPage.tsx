@@ -1,6 +1,6 @@
 /**
  * One payment: its facts, its timeline (each operation the gateway submitted for it: what, who signs
- * it, operation id, state, time) and the merchant's actions — fulfil, refund part or all, cancel —
+ * it, operation id, state, time), its events with their webhook deliveries, and the merchant's actions — fulfil, refund part or all, cancel —
  * each behind a confirmation step, refusals in words by their code. Each confirmed action carries
  * one Idempotency-Key, so a retry after a lost answer cannot act twice.
  */
@@ -13,6 +13,7 @@ import { decimalsOf, formatMinorUnits, parseMajorUnits } from "../format.ts";
 import { useI18n } from "../i18n/i18n.tsx";
 import type { MessageKey } from "../i18n/messages.ts";
 import { useErrorText } from "./errors.ts";
+import { PaymentEvents } from "./PaymentEvents.tsx";
 import { money } from "./PaymentsPage.tsx";
 import { Link } from "./router.tsx";
 
@@ -160,6 +161,8 @@ export function PaymentPage({ id, role }: { id: string; role: DashboardUser["rol
         </ol>
         {p.onChain ? <p>{t("dash.timeline.onChain", { status: p.onChain.status, refunded: money(p.onChain.refunded, p.currency) })}</p> : null}
       </section>
+
+      <PaymentEvents paymentId={p.id} version={p.updatedAt} />
 
       {mayAct ? (
         <section className="card" aria-labelledby="actions-title">
