@@ -254,6 +254,9 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
 
     // The page's own action carries the token: through the confirmation, the same change goes through.
     await page.goto(`${baseUrl}/dashboard/payments/${id}`);
+    await page.getByRole("button", { name: "Mark fulfilled" }).waitFor();
+    // Phone width: the payment's page is no wider than the screen.
+    expect(await page.evaluate<number>("document.documentElement.scrollWidth")).to.be.at.most(PHONE.width);
     await page.getByRole("button", { name: "Mark fulfilled" }).click();
     await page.getByRole("group", { name: "Confirm" }).getByRole("button", { name: "Yes, do it" }).click();
     await page.getByText("Marked fulfilled —").waitFor();
@@ -264,6 +267,9 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     const watch = await open();
     const { page } = watch;
     await signIn(page, "owner@b.example");
+    await page.getByRole("link", { name: "Payments" }).click();
+    await page.getByRole("link", { name: "b-1" }).waitFor();
+    expect(await page.evaluate<number>("document.documentElement.scrollWidth"), "the payments list at phone width").to.be.at.most(PHONE.width);
     const theirs = paid["tea-100"]?.id ?? "";
     watch.allow(new RegExp(`status of 404 .*/v1/payments/${theirs}\\)$`));
     await page.goto(`${baseUrl}/dashboard/payments/${theirs}`);

@@ -168,7 +168,7 @@ export function PaymentPage({ id, role }: { id: string; role: DashboardUser["rol
         <section className="card" aria-labelledby="actions-title">
           <h2 id="actions-title">{t("dash.actions.title")}</h2>
           {act.isError ? <Alert text={errorText(act.error)} /> : null}
-          {act.isSuccess ? <Alert kind="info" text={t("dash.actions.submitted")} /> : null}
+          {act.isSuccess && hasPending(p) ? <Alert kind="info" text={t("dash.actions.submitted")} /> : null}
           {pending ? (
             <div role="group" aria-label={t("dash.confirm.label")} className="confirm">
               <p>{question(pending.action)}</p>
