@@ -43,3 +43,25 @@ export function durationParts(seconds: number): { unit: "day" | "hour" | "minute
 export function shortAddress(address: string): string {
   return address.length > 12 ? `${address.slice(0, 6)}…${address.slice(-4)}` : address;
 }
+
+/**
+ * Minor units per major unit of the currencies the dashboard shows (its payment answers name only
+ * the currency); an unknown currency is shown and entered in minor units.
+ */
+const DECIMALS: Readonly<Record<string, number>> = { CNY: 2 };
+export function decimalsOf(currency: string): number {
+  return DECIMALS[currency] ?? 0;
+}
+
+/**
+ * A typed amount in major units ("12.3", "1,000") as minor units, by string arithmetic only;
+ * undefined when it is not a positive amount with at most `decimals` decimal places.
+ */
+export function parseMajorUnits(text: string, decimals: number): bigint | undefined {
+  const match = /^(\d+)(?:\.(\d*))?$/.exec(text.trim().replace(/,/g, ""));
+  if (!match) return undefined;
+  const fraction = match[2] ?? "";
+  if (fraction.length > decimals) return undefined;
+  const minor = BigInt(`${match[1]}${fraction.padEnd(decimals, "0")}`);
+  return minor > 0n ? minor : undefined;
+}

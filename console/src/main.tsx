@@ -1,19 +1,39 @@
 /** The console's entry: the page for the path (/checkout/:id or /dashboard/*), with language and data fetching. */
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { MutationCache, QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { z } from "zod";
 
 import { CheckoutPage } from "./checkout/CheckoutPage.tsx";
 import { Layout } from "./components/Layout.tsx";
-import { DashboardPage } from "./dashboard/DashboardPage.tsx";
+import { ApiError } from "./api/http.ts";
+import { DashboardPage, SESSION_KEY } from "./dashboard/DashboardPage.tsx";
 import { I18nProvider } from "./i18n/i18n.tsx";
 import "./styles.css";
 
 // zod's compiled parsers use `new Function`, which the Content-Security-Policy forbids.
 z.config({ jitless: true });
 
-const queryClient = new QueryClient({ defaultOptions: { queries: { refetchOnWindowFocus: true, staleTime: 1_000 } } });
+/**
+ * A dashboard session that ended (signed out elsewhere, idle, removed) brings the sign-in form back:
+ * /dashboard/api says SESSION_REQUIRED, and /v1 without the cookie asks for its signed headers.
+ */
+const SIGNED_OUT = new Set(["SESSION_REQUIRED", "AUTH_MISSING"]);
+const onError = (error: Error) => {
+  if (error instanceof ApiError && SIGNED_OUT.has(error.code)) queryClient.setQueryData(SESSION_KEY, null);
+};
+const queryClient: QueryClient = new QueryClient({
+  queryCache: new QueryCache({ onError }),
+  mutationCache: new MutationCache({ onError }),
+  defaultOptions: {
+    queries: {
+      refetchOnWindowFocus: true,
+      staleTime: 1_000,
+      // A refusal (4xx) answers the same when asked again: only failures to reach the gateway are retried.
+      retry: (failures, error) => !(error instanceof ApiError && error.status >= 400 && error.status < 500) && failures < 3,
+    },
+  },
+});
 
 function Page() {
   const checkout = /^\/checkout\/([^/]+)\/?$/.exec(window.location.pathname);

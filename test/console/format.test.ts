@@ -1,6 +1,8 @@
 import { expect } from "chai";
 
-import { durationParts, formatMinorUnits } from "../../console/src/format.js";
+import { csvField, toCsv } from "../../console/src/dashboard/csv.js";
+import { dailyFigures, fractionOf } from "../../console/src/dashboard/overview.js";
+import { decimalsOf, durationParts, formatMinorUnits, parseMajorUnits } from "../../console/src/format.js";
 import { CATALOGUES, en, translate, zhCN } from "../../console/src/i18n/messages.js";
 
 describe("console: amounts in yuan from minor units", function () {
@@ -45,5 +47,43 @@ describe("console: message catalogue", function () {
   it("fills in placeholders", function () {
     expect(translate("zh-CN", "checkout.title", { merchant: "茶馆" })).to.equal("向 茶馆 付款");
     expect(translate("en", "pay.sign", { amount: "¥1.00" })).to.equal("Sign and pay ¥1.00");
+  });
+});
+
+describe("console: amounts typed in yuan, and CSV fields", function () {
+  it("reads yuan as fen by string arithmetic, refusing more decimals than the currency has", function () {
+    expect(parseMajorUnits("12.34", 2)).to.equal(1234n);
+    expect(parseMajorUnits("12.3", 2)).to.equal(1230n);
+    expect(parseMajorUnits("1,000", 2)).to.equal(100000n);
+    expect(parseMajorUnits("0.01", 2)).to.equal(1n);
+    expect(parseMajorUnits("792281625142643375935439503.35", 2)).to.equal((1n << 96n) - 1n);
+    for (const bad of ["0", "0.00", "1.234", "-1", "1e3", "", "abc", "1.2.3"]) expect(parseMajorUnits(bad, 2), bad).to.equal(undefined);
+    expect(decimalsOf("CNY")).to.equal(2);
+  });
+
+  it("quotes CSV fields that need it and defuses spreadsheet formulas", function () {
+    expect(toCsv(["a", "b"], [["1", 'say "hi", then go']])).to.equal('a,b\r\n1,"say ""hi"", then go"\r\n');
+    expect(csvField("=SUM(A1)")).to.equal("'=SUM(A1)");
+    expect(csvField("-5")).to.equal("'-5");
+    expect(csvField("250.00")).to.equal("250.00");
+  });
+});
+
+describe("console: the overview's daily figures", function () {
+  const p = (createdAt: string, amount: string, status = "held", refundedAmount = "0") => ({ status, amount, feeBps: 100, refundedAmount, createdAt });
+
+  it("sums paid payments per UTC day in bigint, fees on what is left after refunds, unpaid ones left out", function () {
+    const days = dailyFigures(
+      [p("2026-12-04T23:59:59.999Z", "10000"), p("2026-12-05T00:00:00.000Z", "25000", "held", "1234"), p("2026-12-05T01:00:00.000Z", "99999", "expired"), p("2026-12-05T02:00:00.000Z", ((1n << 96n) - 1n).toString(), "released")],
+      "2026-12-03",
+      "2026-12-05",
+    );
+    expect(days.map((d) => [d.day, d.count, d.volume, d.fees, d.refunds])).to.deep.equal([
+      ["2026-12-03", 0, 0n, 0n, 0n],
+      ["2026-12-04", 1, 10000n, 100n, 0n],
+      ["2026-12-05", 2, 25000n + (1n << 96n) - 1n, 237n + ((1n << 96n) - 1n) / 100n, 1234n],
+    ]);
+    expect(fractionOf(5n, 10n)).to.equal(0.5);
+    expect(fractionOf(0n, 0n)).to.equal(0);
   });
 });
