@@ -15,7 +15,7 @@ import { pino } from "pino";
 
 import { MoneyChain } from "../../gateway/adapters/money-chain.js";
 import { createOwner, inviteUser } from "../../gateway/domain/users.js";
-import { totpCode } from "../../gateway/domain/totp.js";
+import { totpCode } from "../../core/auth/totp.js";
 import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
 import { freePort, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";
 import { gatewayFixture, merchantRequests, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
