@@ -22,7 +22,7 @@ import { ZeroHash } from "ethers";
 
 import { tokenDescriptorFor, tokenOperationDigest, type TokenOperation } from "../../core/operations/index.js";
 import type { ValidationContext } from "../services.js";
-import { refusal, type ValidationPath } from "./refusal.js";
+import { nonceRefusal, refusal, type ValidationPath } from "./refusal.js";
 import type { PreparedOperation } from "./validate.js";
 
 /**
@@ -90,9 +90,7 @@ export async function prepareTokenOperation(
         const institution = registry.custodianInstitutionOf(signer);
         if (!institution?.active || !registry.isCustodian(op.token, institution.id)) throw roleRefusal(op, signer, ctx, path, id);
       }
-      if (await ctx.storage.operations.nonceSeen(signer, op.nonce, op.token)) {
-        throw refusal("NONCE_USED", path, `nonce ${op.nonce} of ${signer} on ${op.token} is already used`, { signer, nonce: op.nonce.toString(), id });
-      }
+      if (await ctx.storage.operations.nonceSeen(signer, op.nonce, op.token)) throw await nonceRefusal(signer, op.nonce, id, ctx, path, op.token);
       return { id, paymentId: ZeroHash, op, signer };
     },
   };

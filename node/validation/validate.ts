@@ -25,7 +25,7 @@ import {
 } from "../../core/operations/index.js";
 import { BAD_ADDRESS_ISSUE } from "../../core/operations/wire.js";
 import type { ValidatedOperation, ValidationContext } from "../services.js";
-import { refusal, type ValidationPath } from "./refusal.js";
+import { nonceRefusal, refusal, type ValidationPath } from "./refusal.js";
 import type { RiskEngine } from "./risk.js";
 import { InlineVerifier, type SignatureVerifier } from "./signature.js";
 import { prepareTokenOperation } from "./token.js";
@@ -138,7 +138,7 @@ async function prepare(item: GroupItem, ctx: ValidationContext, path: Validation
   // The payer or merchant the terms name; an arbiter is known only from the signature.
   const expected = descriptor.signer === "payer" ? op.terms.payer : descriptor.signer === "merchant" ? op.terms.merchant : undefined;
   const nonce = descriptor.consumesNonce && "nonce" in op ? op.nonce : undefined;
-  if (expected !== undefined && nonce !== undefined) await checkNonce(expected, nonce, ctx, path);
+  if (expected !== undefined && nonce !== undefined) await checkNonce(expected, nonce, id, ctx, path);
   const deadline = descriptor.deadline(op);
   // The contracts revert only when block.timestamp > deadline.
   if (deadline !== undefined && BigInt(now) > deadline) {
@@ -158,7 +158,7 @@ async function prepare(item: GroupItem, ctx: ValidationContext, path: Validation
       if (descriptor.signer === "arbiter") {
         if (!ctx.registry.isArbiter(signer)) throw refusal("NOT_ARBITER", path, `${op.kind} signed by ${signer}, not an arbiter`, { signer });
         // Only now is the signer known whose nonce space the operation uses.
-        if (nonce !== undefined) await checkNonce(signer, nonce, ctx, path);
+        if (nonce !== undefined) await checkNonce(signer, nonce, id, ctx, path);
       } else if (signer !== expected) {
         throw refusal("BAD_SIGNATURE", path, `signed by ${signer}, expected ${String(expected)}`, { signer, expected });
       }
@@ -256,8 +256,9 @@ async function checkDue(kind: "release" | "reclaim", paymentId: string, ctx: Val
   if (!due(chainNow)) throw refusal("NOT_DUE", path, `${kind} of ${paymentId} is due at chain time ${payment.deadline} (latest block ${chainNow})`, { ...meta, chainNow });
 }
 
-async function checkNonce(signer: string, nonce: bigint, ctx: ValidationContext, path: ValidationPath): Promise<void> {
+async function checkNonce(signer: string, nonce: bigint, id: string, ctx: ValidationContext, path: ValidationPath): Promise<void> {
   if (await ctx.storage.operations.nonceSeen(signer, nonce)) {
-    throw refusal("NONCE_USED", path, `nonce ${nonce} of ${signer} is already used`, { signer, nonce: nonce.toString() });
+    throw await nonceRefusal(signer, nonce, id, ctx, path);
   }
 }
+
