@@ -606,7 +606,7 @@ export function dashboardOwnerEmail(merchantId: string): string {
 export function dashboardSignIn(root: string, gatewayUrl: string, merchants: readonly { id: string }[]): string[] {
   const [first] = merchants;
   return [
-    `Dashboard sign-in (API ${gatewayUrl}/dashboard/api): e-mail, password from the owner's file (mode 0600), and the current TOTP code`,
+    `Merchant dashboard ${gatewayUrl}/dashboard (the browser must trust the development CA): sign in with the e-mail, the password from the owner's file (mode 0600) and the current TOTP code`,
     ...merchants.map((m) => `  ${m.id.padEnd(12)} ${dashboardOwnerEmail(m.id).padEnd(28)} ${dashboardOwnerFile(root, m.id)}`),
     `  code: npm run settlenet -- gateway totp --secret-file ${dashboardOwnerFile(root, first?.id ?? "tea-house")}`,
   ];
