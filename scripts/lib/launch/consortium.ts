@@ -12,6 +12,7 @@ import {
   Mnemonic,
   NonceManager,
   Wallet,
+  ZeroAddress,
   encodeBytes32String,
   keccak256,
   parseEther,
@@ -170,8 +171,20 @@ export async function onboardConsortium(provider: JsonRpcProvider, options: Onbo
 
   const attestedReserves = options.payerFunds * BigInt(options.payers.length + 1);
   await attestReserves(chain, await actorOf(attestorKey), { symbol: "CNY", custodian: acquirer.address, amount: attestedReserves, statementHash: encodeBytes32String("reserves-0") });
+  // A reused deployment whose custodian already mints with its custodian key (set by an earlier
+  // onboarding): that key mints here too, since the operator key no longer may.
+  const custodianKeyNow = (await chain.registry.getFunction("custodianKeyOf")(acquirer.address)) as string;
+  let minter = acquirer;
+  if (custodianKeyNow !== ZeroAddress) {
+    const devKey = DEV_ACCOUNTS.custodian();
+    if (custodianKeyNow.toLowerCase() !== devKey.address.toLowerCase()) {
+      throw new SettlenetError("CUSTODIAN_KEY_UNKNOWN", `${acquirer.address} mints with custodian key ${custodianKeyNow}, which this launcher does not hold`, { custodianKey: custodianKeyNow });
+    }
+    await fund(chain, admin, { to: devKey.address, minimum: SIGNER_FUNDS });
+    minter = await actorOf(devKey.connect(provider));
+  }
   await settled([
-    ...options.payers.map((payer, i) => mint(chain, acquirer, { symbol: "CNY", to: payer.address, amount: options.payerFunds, bankRef: encodeBytes32String(`deposit-${i}`) })),
+    ...options.payers.map((payer, i) => mint(chain, minter, { symbol: "CNY", to: payer.address, amount: options.payerFunds, bankRef: encodeBytes32String(`deposit-${i}`) })),
     ...options.payers.map((payer) => permit(chain, admin, { symbol: "CNY", owner: payer })),
   ]);
   step(`${options.payers.length} payers onboarded and funded`);
