@@ -12,6 +12,7 @@ import { join } from "node:path";
 
 import type { GatewayCredentials } from "../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
+import type { NodeConfigInput } from "../../node/config.js";
 import { startChainProcess } from "../../scripts/lib/launch/chain.js";
 import { launchNodes, writeTokenFile, type NodeNetwork } from "../../scripts/lib/launch/nodes.js";
 import { StopOrder, runSettlenet, settlenet, spawnPart, waitHealthy, writeConfig } from "../../scripts/lib/launch/part.js";
@@ -30,6 +31,8 @@ export interface ClusterOptions {
   chainDataDir?: string;
   merchants: number;
   payers: number;
+  /** Merged into every node's configuration (default: the node's own defaults). */
+  nodeConfig?: Partial<NodeConfigInput>;
   /** Progress lines. */
   log: (message: string) => void;
 }
@@ -66,7 +69,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       merchants: options.merchants,
       payers: options.payers,
       keyPassword: randomBytes(16).toString("hex"),
-      // No relay, indexer or settlement settings: the node's own defaults (batch 100 every 200 ms, failover 5 s, indexer poll 500 ms).
+      // Unless a benchmark says otherwise, no relay, indexer or settlement settings: the node's own defaults
+      // (batch 100 every 200 ms, failover 5 s, indexer poll 500 ms).
+      ...(options.nodeConfig ? { config: options.nodeConfig } : {}),
     });
     order.stage(() => net.stop());
     const node = net.nodes[0];
