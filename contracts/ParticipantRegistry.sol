@@ -288,7 +288,7 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
 
     /// @notice Admits an ERC-20 that is not a settlement token for escrow payments; the escrow checks that
     /// each pull delivers the full amount (a fee-on-transfer token is refused), and the token's own rules
-    /// decide who may hold it.
+    /// decide who may hold it. Never a rebasing token: the escrow holds payments by amount.
     /// @param token The token.
     function registerForeignToken(address token) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _requireNewToken(token);

@@ -2,7 +2,7 @@
 import { encodeBytes32String, ZeroHash } from "ethers";
 
 import type { PaymentTerms } from "../../../core/operations/index.js";
-import type { FeeOnTransferToken, ReentrantToken } from "../../../types/ethers-contracts/index.js";
+import type { BlocklistPausableToken, FeeOnTransferToken, NoReturnToken, ReentrantToken } from "../../../types/ethers-contracts/index.js";
 import { networkHelpers, PAYER_FUNDS, type World } from "./fixture.js";
 
 export const REASON = encodeBytes32String("damaged-goods");
@@ -23,7 +23,7 @@ export async function nextBlockIn(seconds = 1): Promise<bigint> {
  * Admits a test token as a foreign token (registry admin: the escrow measures what each pull delivers) and
  * funds the payer, with an escrow allowance.
  */
-export async function admitTestToken<T extends FeeOnTransferToken | ReentrantToken>(world: World, token: T): Promise<T> {
+export async function admitTestToken<T extends FeeOnTransferToken | ReentrantToken | NoReturnToken | BlocklistPausableToken>(world: World, token: T): Promise<T> {
   const tokenAddress = await token.getAddress();
   await (await world.registry.registerForeignToken(tokenAddress)).wait();
   await (await token.mint(await world.payer.getAddress(), PAYER_FUNDS)).wait();
