@@ -134,7 +134,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
     const outcomes = new OutcomeMapper({ logger, metrics });
-    const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider });
+    const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider, metrics });
     clock.start();
     stack.push(async () => clock.stop());
     // Customers' KYC levels from the registry mirror and chain time as polled: no chain read on the validation path.
@@ -144,7 +144,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         const known = registry.account(account);
         return known?.kind === "customer" ? known.kycLevel : undefined;
       },
-      () => clock.cached(),
+      () => clock.now(),
     );
     // Signed risk rules: the stored document replaces node.json's before anything is validated.
     const registryContract = new Contract(deployment.contracts.registry, loadArtifact("ParticipantRegistry").abi, provider);
@@ -174,7 +174,8 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       registry,
       storage,
       rules: config.risk,
-      nowSeconds: () => Math.floor(Date.now() / 1000),
+      // Deadlines by chain time (the machine's clock only until the chain was first read).
+      nowSeconds: () => clock.now() ?? Math.floor(Date.now() / 1000),
       chainNowSeconds: async (fresh) => (fresh ? clock.fresh() : (clock.cached() ?? clock.fresh())),
       tokenNames: tokenNamesOf(deployment),
     };

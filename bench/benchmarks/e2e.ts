@@ -7,7 +7,10 @@
  * call → hold seen; stages are timed per payment from the harness's clocks and the nodes' stored
  * records (receivedAtMs). Every create or authorisation not answered as expected is a failure with its
  * code, and so is every authorised payment not held on-chain after the load (NOT_HELD) or held twice
- * (EXECUTED_TWICE). CPU per payment per role is measured over the load and the drain; duplicate
+ * (EXECUTED_TWICE). Each merchant has a webhook endpoint for `payment.held` on a receiver in this
+ * process that checks every delivery's Standard Webhooks signature: every held payment's webhook must
+ * arrive (WEBHOOK_NOT_DELIVERED, WEBHOOK_BAD_SIGNATURE otherwise), and its delay after the hold was
+ * seen is a row. CPU per payment per role is measured over the load and the drain; duplicate
  * relayed items come from the chain's blocks. Run on 4 institution nodes (end-to-end) and on one
  * (single node: what the chain, one node and the gateway do without gossip or peers).
  */
@@ -24,11 +27,13 @@ import { Progress } from "../lib/progress.js";
 import { duplicateMetric, relayedInWindow } from "../lib/relay-check.js";
 import { fmt, meets, type BenchmarkResult, type Goal } from "../lib/results.js";
 import { jsonSummary, summarize, type Summary } from "../lib/stats.js";
+import { WebhookReceiver } from "../../scripts/lib/webhook-receiver.js";
 
 const RATE: Goal = { compare: "atLeast", value: 1_000 };
 const P99_MS: Goal = { compare: "atMost", value: 2_000 };
 const CPU_MS: Goal = { compare: "atMost", value: 2 };
 const DUPLICATE_PERCENT: Goal = { compare: "atMost", value: 1 };
+const WEBHOOK_P99_MS: Goal = { compare: "atMost", value: 2_000 };
 const SAMPLE = 500;
 
 export interface EndToEndOptions {
@@ -63,6 +68,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   progress.log(`measuring the network's background CPU for ${options.idleSeconds} s with no load`);
   let idleWindow: MonotonicWindow | undefined;
   const idle = await idleCores(() => cluster.processes(), options.idleSeconds, (w) => (idleWindow = w));
+  const receiver = await webhookReceiver(cluster);
   const watcher = new HoldWatcher(scenario.chain.provider, escrow);
   await watcher.start();
   const metricBefore = await duplicateMetric(nodes);
@@ -112,11 +118,24 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
     await new Promise((r) => setTimeout(r, 200));
   }
   await watcher.stop();
+  const heldIds = timed.map((t) => t.paymentId).filter((id) => watcher.holds.has(id));
+  const webhookEnd = Date.now() + options.drainSeconds * 1000;
+  let delivered = heldDeliveries(receiver);
+  while (Date.now() < webhookEnd && heldIds.some((id) => !delivered.has(id))) {
+    progress.update(`${fmt(heldIds.filter((id) => delivered.has(id)).length)} / ${fmt(heldIds.length)} payment.held webhooks delivered`);
+    await new Promise((r) => setTimeout(r, 200));
+    delivered = heldDeliveries(receiver);
+  }
+  await receiver.stop();
   const cpuShares = await cpu.end();
   const held = timed.filter((t) => watcher.holds.has(t.paymentId)).length;
   const unheld = timed.length - held;
   failures.add("NOT_HELD", `${unheld} authorised payments not held on-chain ${options.drainSeconds} s after the load`, unheld);
   failures.add("EXECUTED_TWICE", "a payment paid more than once on-chain", watcher.executedTwice());
+  const undelivered = heldIds.filter((id) => !delivered.has(id)).length;
+  failures.add("WEBHOOK_NOT_DELIVERED", `${undelivered} held payments without their payment.held webhook ${options.drainSeconds} s after the holds`, undelivered);
+  failures.add("WEBHOOK_BAD_SIGNATURE", `deliveries that failed Standard Webhooks verification: ${receiver.rejected.slice(0, 3).join(", ")}`, receiver.rejected.length);
+  const webhookDelays = summarize(heldIds.map((id) => (delivered.get(id) ?? Infinity) - (watcher.holds.get(id) ?? 0)));
   progress.log(`reading the chain's blocks ${watcher.firstBlock}..${watcher.lastBlock} for relayed items`);
   const { duplicates, scan } = await relayedInWindow({ provider: scenario.chain.provider, escrow, nodes }, { from: watcher.firstBlock, to: watcher.lastBlock, metricBefore });
 
@@ -238,6 +257,19 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
       },
       {
         benchmark: name,
+        metric: "payment.held webhook p99 delay after the hold was seen on-chain",
+        value: webhookDelays.p99,
+        unit: "ms",
+        target: `≤ ${fmt(WEBHOOK_P99_MS.value)} ms`,
+        met: meets(webhookDelays.p99, WEBHOOK_P99_MS) && ok,
+        goal: WEBHOOK_P99_MS,
+        failures: failed,
+        notes:
+          `p50 ${fmt(webhookDelays.p50)} ms over ${fmt(heldIds.length)} held payments (one never delivered counts as ∞); one endpoint per merchant on a receiver in the load generator that verifies every signature; ` +
+          `${fmt(receiver.duplicates)} repeated deliveries of an event already received; the hold is "seen" when the harness's chain watcher reads its block`,
+      },
+      {
+        benchmark: name,
         metric: "duplicate relayed items (share of escrow items sent on-chain)",
         value: duplicatePercent,
         unit: "%",
@@ -272,6 +304,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
         relayed: scan.relayed,
       },
       duplicates,
+      webhooks: { held: heldIds.length, delivered: heldIds.length - undelivered, repeated: receiver.duplicates, rejected: receiver.rejected.length, delayMs: jsonSummary(webhookDelays) },
       cpu: cpuShares,
       machineCores: { busy: cpu.machineCores, otherWork: cpu.otherCores },
       cpuWindowSeconds: cpu.seconds,
@@ -285,4 +318,28 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
     },
     durationSeconds: (performance.now() - started) / 1000,
   };
+}
+
+/** A receiver in this process with one `payment.held` endpoint per merchant (its own path and secret). */
+async function webhookReceiver(cluster: Cluster): Promise<WebhookReceiver> {
+  const receiver = new WebhookReceiver();
+  await receiver.start();
+  for (const [i, client] of cluster.clients.entries()) {
+    const path = `/hooks/${i}`;
+    const created = await client.post<{ secret: string }>("/v1/webhook-endpoints", { url: `http://127.0.0.1:${receiver.port}${path}`, eventTypes: ["payment.held"] });
+    if (created.status !== 201) throw new Error(`webhook endpoint not created: ${created.status} ${JSON.stringify(created.body).slice(0, 200)}`);
+    receiver.secretsByPath.set(path, created.body.secret);
+  }
+  return receiver;
+}
+
+/** When each payment's first `payment.held` delivery arrived (Date.now()), by payment id. */
+function heldDeliveries(receiver: WebhookReceiver): Map<string, number> {
+  const at = new Map<string, number>();
+  for (const w of receiver.ofType("payment.held")) {
+    const id = String(w.payload.data["paymentId"]).toLowerCase();
+    const known = at.get(id);
+    if (known === undefined || w.receivedAtMs < known) at.set(id, w.receivedAtMs);
+  }
+  return at;
 }

@@ -96,6 +96,8 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       // The benchmark measures capacity: the per-merchant request budget (a policy, default 600/min) must not cap it.
       rateLimit: { max: 1_000_000_000 },
       addressRateLimit: { max: 1_000_000_000 },
+      // The benchmarks' webhook receiver listens on 127.0.0.1 over http.
+      webhooks: { requireHttps: false, allowLoopback: true },
       logLevel: "info",
     };
     const configFile = join(dir, "gateway.json");

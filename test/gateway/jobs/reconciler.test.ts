@@ -30,7 +30,7 @@ import type { GatewayConfigInput } from "../../../gateway/config.js";
 import { RECONCILE_CSV_COLUMNS } from "../../../gateway/cli/reconcile-report.js";
 import { CLI, PROJECT_ROOT, runCli } from "../../helpers/cli.js";
 import { gatewayCredentialFile, loggedUrl, getJson, launchNetwork, nodeApi, waitFor, type TestNetwork } from "../../helpers/network.js";
-import { WebhookReceiver } from "../webhook-receiver.js";
+import { WebhookReceiver } from "../../../scripts/lib/webhook-receiver.js";
 
 interface View {
   id: string;

@@ -16,7 +16,7 @@ import { paymentTermsSchema } from "../../../core/operations/index.js";
 import { launchNetwork, postJson, waitFor, type TestNetwork } from "../../helpers/network.js";
 import { signedConfirm } from "../../helpers/operations.js";
 import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "../fixture.js";
-import { WebhookReceiver, verifyStandardWebhook } from "../webhook-receiver.js";
+import { WebhookReceiver, verifyStandardWebhook } from "../../../scripts/lib/webhook-receiver.js";
 
 interface View {
   id: string;

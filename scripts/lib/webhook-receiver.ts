@@ -1,5 +1,5 @@
 /**
- * A merchant's webhook receiver for tests: a real HTTP server on 127.0.0.1 that verifies every
+ * A merchant's webhook receiver for tests and benchmarks: a real HTTP server on 127.0.0.1 that verifies every
  * request with its own implementation of the Standard Webhooks specification (not the gateway's
  * code) and deduplicates by `webhook-id`. It can answer 503, answer 410, or be down (connection
  * refused) and come back on the same port.
@@ -14,6 +14,8 @@ export interface ReceivedWebhook {
   body: string;
   /** When it arrived (unix seconds, this process's clock). */
   receivedAt: number;
+  /** When it arrived (Date.now()). */
+  receivedAtMs: number;
   payload: { id: string; type: string; timestamp: string; data: Record<string, unknown> };
 }
 
@@ -102,7 +104,8 @@ export class WebhookReceiver {
       return;
     }
     const body = Buffer.concat(chunks).toString("utf8");
-    const receivedAt = Math.floor(Date.now() / 1000);
+    const receivedAtMs = Date.now();
+    const receivedAt = Math.floor(receivedAtMs / 1000);
     const failure = verifyStandardWebhook(this.secretsByPath.get(path) ?? this.secret, req.headers, body, receivedAt);
     if (failure) {
       this.rejected.push(failure);
@@ -113,7 +116,7 @@ export class WebhookReceiver {
     if (this.unique.has(id)) {
       this.duplicates += 1;
     } else {
-      this.unique.set(id, { id, timestamp: Number(req.headers["webhook-timestamp"]), signature: String(req.headers["webhook-signature"]), body, receivedAt, payload: JSON.parse(body) as ReceivedWebhook["payload"] });
+      this.unique.set(id, { id, timestamp: Number(req.headers["webhook-timestamp"]), signature: String(req.headers["webhook-signature"]), body, receivedAt, receivedAtMs, payload: JSON.parse(body) as ReceivedWebhook["payload"] });
     }
     res.writeHead(204).end();
   }
