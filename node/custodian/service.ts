@@ -286,7 +286,8 @@ export class CustodianService {
     if (!token || !record.to) throw new SettlenetError("INTERNAL", "a minting record without token or recipient", { bankRef: record.bankRef });
     const head = await this.modules.provider.getBlock("latest");
     if (!head) throw new SettlenetError("RPC_INCONSISTENT", "the RPC has no latest block", {});
-    const deadline = head.timestamp + this.options.mintDeadlineSeconds;
+    // From the later of the head's time and the clock: a chain without recent blocks mines the next one at about now.
+    const deadline = Math.max(head.timestamp, Math.floor(this.now() / 1000)) + this.options.mintDeadlineSeconds;
     const ctx = { chainId: BigInt(this.options.deployment.chainId), tokenName: token.name };
     const op = await signTokenOperation(
       this.modules.wallet,

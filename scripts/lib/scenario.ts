@@ -581,14 +581,15 @@ const payoutStep: Step = {
   },
 };
 
-/** The gateway (internet-facing) holds no institution key, and the custodian's reserves are stated by the bank, not the custodian. */
+/** The gateway (internet-facing) holds no institution or custodian key, and the custodian's reserves are stated by the bank, not the custodian. */
 const separationStep: Step = {
   name: "separation of powers",
   async run(ctx) {
     const custodian = ctx.state.nodes.find((n) => n.role === "institution")?.address ?? "";
     const held = await keyHolding(join(ctx.root, "gateway"), ctx.provider, ctx.deployment, custodian);
     const keys = held.gatewayKeys.map((k) => `${k.file}: ${k.role}`).join("; ");
-    check(ctx, this.name, "the gateway's folder holds no institution operator key and no reserve attestor key", held.forbidden.length === 0, held.forbidden.map((k) => `${k.file} is the ${k.role} ${k.address}`).join("; "));
+    check(ctx, this.name, "the gateway's folder holds no institution operator key, no custodian key and no reserve attestor key", held.forbidden.length === 0, held.forbidden.map((k) => `${k.file} is the ${k.role} ${k.address}`).join("; "));
+    check(ctx, this.name, "the gateway's config names no key but its permit relayer's (no custodian key)", held.configuredKeys.length === 0, held.configuredKeys.join(", "));
     const { reserves } = held;
     check(
       ctx,
