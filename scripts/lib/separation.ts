@@ -75,7 +75,7 @@ export async function keyHolding(gatewayDir: string, provider: JsonRpcProvider, 
   };
 }
 
-/** Key sections of the gateway's config other than the permit relayer's (e.g. a `custodian` keystore). */
+/** Keystore sections of the gateway's config other than the permit relayer's (e.g. a `custodian` keystore; a TLS certificate's key is not one). */
 async function configuredKeys(configFile: string): Promise<string[]> {
   let config: Record<string, unknown>;
   try {
@@ -84,6 +84,6 @@ async function configuredKeys(configFile: string): Promise<string[]> {
     return [];
   }
   return Object.entries(config)
-    .filter(([name, value]) => name !== "permitRelayer" && typeof value === "object" && value !== null && "keyFile" in value)
+    .filter(([name, value]) => name !== "permitRelayer" && typeof value === "object" && value !== null && "keyFile" in value && !("certFile" in value))
     .map(([name]) => name);
 }

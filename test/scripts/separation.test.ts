@@ -52,9 +52,9 @@ describe("key holding (scripts/lib/separation.ts)", function () {
     expect(held.configuredKeys).to.deep.equal(["custodian"]);
   });
 
-  it("accepts keys with no role (the permit relayer's) and a config naming only those", async function () {
+  it("accepts keys with no role (the permit relayer's) and a config naming only those and a TLS certificate", async function () {
     await writeOperatorKeystore(join(dir, "relayer.json"), Wallet.createRandom().privateKey, "pw", true);
-    await writeFile(join(dir, "gateway.json"), JSON.stringify({ port: 1, permitRelayer: { keyFile: "relayer.json" } }));
+    await writeFile(join(dir, "gateway.json"), JSON.stringify({ port: 1, permitRelayer: { keyFile: "relayer.json" }, tls: { certFile: "tls/cert.pem", keyFile: "tls/key.pem" } }));
     const held = await holding();
     expect(held.forbidden).to.deep.equal([]);
     expect(held.configuredKeys).to.deep.equal([]);
