@@ -166,8 +166,6 @@ export const gatewayConfigSchema = z.strictObject({
   nodeBatch: nodeBatchConfigSchema.prefault({}),
   feed: feedConfigSchema.prefault({}),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** The custodian institution's signing key (ethers keystore): signs the mints of top-ups and of payout reversals (payouts are the merchants' own redemptions). */
-  custodian: keystoreSchema("SETTLENET_CUSTODIAN_KEY_PASSWORD").optional(),
   /**
    * An account with gas that submits merchants' ERC-2612 permits (allowances to the escrow for refunds
    * after release and transfers; merchants allow no person anything): the node relays only signed
@@ -192,8 +190,6 @@ export const gatewayConfigSchema = z.strictObject({
       maxAmount: z.string().regex(/^[1-9][0-9]{0,38}$/).default("100000000"),
       /** Most one merchant may top up in 24 hours, failed top-ups not counted (default ¥5,000,000.00). */
       dailyMaxAmount: z.string().regex(/^[1-9][0-9]{0,38}$/).default("500000000"),
-      /** Mint attempts (about 5 s apart) before a top-up whose deposit the bank confirmed ends `failed`, with an error log and a topup.failed event. */
-      maxMintAttempts: z.number().int().min(1).max(100).default(5),
     })
     .prefault({}),
   /** How often open payouts, top-ups and transfers are advanced (bank and node polled). */
@@ -219,7 +215,6 @@ const gatewayConfig: ConfigSpec<typeof gatewayConfigSchema> = {
     ...(config.tls ? { tls: resolveTlsPaths(config.tls, at) } : {}),
     deploymentFile: at(config.deploymentFile),
     ...(config.nodeCredentialFile ? { nodeCredentialFile: at(config.nodeCredentialFile) } : {}),
-    ...(config.custodian ? { custodian: { ...config.custodian, keyFile: at(config.custodian.keyFile) } } : {}),
     ...(config.permitRelayer ? { permitRelayer: { ...config.permitRelayer, keyFile: at(config.permitRelayer.keyFile) } } : {}),
     ...(config.admin ? { admin: { credentialsFile: at(config.admin.credentialsFile) } } : {}),
   }),

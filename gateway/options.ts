@@ -1,5 +1,4 @@
 /** What `buildApp` (app.ts) takes: the gateway's options and the modules it runs on. */
-import type { HDNodeWallet, Wallet } from "ethers";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 
@@ -63,8 +62,6 @@ export interface GatewayAppOptions {
 /** What money movement and payer actions need; without it those routes answer MONEY_NOT_CONFIGURED. */
 export interface GatewayMoneyModules {
   chain: MoneyChain;
-  /** The custodian's signing key (mints of top-ups and payout reversals). */
-  custodian?: Wallet | HDNodeWallet | undefined;
   bank?: BankAdapter | undefined;
 }
 

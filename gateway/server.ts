@@ -41,8 +41,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
   const stopAll = () => stack.stopAll();
   try {
     const deployment = await readDeployment(config.deploymentFile);
-    const custodian = config.custodian ? await loadOperatorWallet(config.custodian.keyFile, config.custodian.keyPasswordEnv) : undefined;
-    const { pollingInterval } = await checkGatewayChain(config, deployment, custodian?.address);
+    const { pollingInterval } = await checkGatewayChain(config, deployment);
     const secrets = secretBoxFromEnv(config.masterKeyEnv);
     const storage = await openGatewayStorage(gatewayDbDir(config));
     stack.push(() => storage.close());
@@ -53,7 +52,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
     stack.push(() => chain.close());
     const nodeCredential = config.nodeCredentialFile ? (await readFile(config.nodeCredentialFile, "utf8")).trim() : undefined;
     const node = new NodeApiClient({ baseUrl: config.nodeUrl, timeoutMs: config.nodeTimeoutMs, ...(nodeCredential ? { credentials: nodeCredential } : {}) });
-    // Money movement: chain access (balances, permits), the custodian's key, the bank.
+    // Money movement: chain access (balances, permits) and the bank; mints are the custodian service's (node/custodian/), never the gateway's.
     const permitRelayer = config.permitRelayer ? await loadOperatorWallet(config.permitRelayer.keyFile, config.permitRelayer.keyPasswordEnv) : undefined;
     const moneyChain = new MoneyChain(config.rpcUrl, deployment, { permitRelayer, logger: logger.child({ module: "money-chain" }) }, { pollingInterval });
     stack.push(() => moneyChain.close());
@@ -78,7 +77,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         addressRateLimit: config.addressRateLimit,
         checkoutRateLimit: config.checkoutRateLimit,
         publicUrl: config.publicUrl,
-        topups: { maxAmount: BigInt(config.topups.maxAmount), dailyMaxAmount: BigInt(config.topups.dailyMaxAmount), maxMintAttempts: config.topups.maxMintAttempts },
+        topups: { maxAmount: BigInt(config.topups.maxAmount), dailyMaxAmount: BigInt(config.topups.dailyMaxAmount) },
         bodyLimit: config.bodyLimit,
         clockSkewSeconds: config.clockSkewSeconds,
         idempotencyTtlSeconds: config.idempotencyTtlSeconds,
@@ -93,7 +92,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         signInRateLimit: config.dashboard.signInRateLimit,
         tls: await readTlsCredentials(config.tls),
       },
-      { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }), metrics, money: { chain: moneyChain, custodian, bank } },
+      { storage, secrets, node, chain, logger: logger.child({ module: "gateway" }), metrics, money: { chain: moneyChain, bank } },
     );
     await app.listen({ host: config.host, port: config.port });
     stack.push(() => app.close());

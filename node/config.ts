@@ -5,6 +5,7 @@
 import { z } from "zod";
 
 import { complianceConfigSchema } from "./compliance/config.js";
+import { custodianConfigSchema } from "./custodian/config.js";
 import { loadConfig, parseConfig, type ConfigSpec } from "../core/config.js";
 import { resolveTlsPaths, tlsConfigSchema } from "../core/http/tls.js";
 import { riskRulesWire, rulesOf } from "../core/protocol/risk-rules.js";
@@ -114,6 +115,8 @@ export const nodeConfigSchema = z.strictObject({
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** AML rules, proof-of-reserves checks and alert gossip (node/compliance/config.ts). */
   compliance: complianceConfigSchema.prefault({}),
+  /** The custodian service (node/custodian/): only on the custodian institution's node, with the custodian key. */
+  custodian: custodianConfigSchema.optional(),
   /** Before acknowledging anything: wait this long at most for peers' pending operations (node/backup/sync.ts). */
   peerSyncTimeoutMs: z.number().int().min(0).default(10_000),
 });
@@ -130,6 +133,7 @@ const nodeConfig: ConfigSpec<typeof nodeConfigSchema> = {
     peerKeyFile: at(config.peerKeyFile),
     deploymentFile: at(config.deploymentFile),
     dataDir: at(config.dataDir),
+    ...(config.custodian ? { custodian: { ...config.custodian, keyFile: at(config.custodian.keyFile) } } : {}),
     api: {
       ...config.api,
       credentialsFile: at(config.api.credentialsFile),

@@ -51,6 +51,7 @@ import { registerSessionRoutes, sessionAuthenticator } from "./api/session.js";
 import { loadOrCreateUserSecrets } from "./api/users.js";
 import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
 import { listenNotReady } from "./backup/not-ready-server.js";
+import { startCustodian, registerCustodyRoutes } from "./custodian/start.js";
 
 export interface RunningNode {
   peerId: string;
@@ -364,6 +365,12 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       },
     );
     await compliance.register(api);
+    // The custodian service, on the custodian institution's node only: its own key, store and bank client.
+    const custodian = config.custodian
+      ? await startCustodian(config.custodian, { dataDir: config.dataDir, deployment }, { provider, registry, pipeline, storage, compliance, logger: logger.child({ module: "custodian" }) })
+      : undefined;
+    if (custodian) stack.push(() => custodian.stop());
+    await registerCustodyRoutes(api, custodian);
     await registerBackupRoutes(api, { storage, logger: logger.child({ module: "backup" }) });
     // Answers 503 NOT_READY until the peers' pending operations are in.
     // A node without peers configured has nobody to catch up from.
@@ -377,7 +384,8 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
           readiness.markPeersSynced();
         },
       )
-      .then(() => pipeline.start());
+      .then(() => pipeline.start())
+      .then(() => custodian?.start());
     await notReady?.close();
     await api.listen({ host: config.api.host, port: config.api.port });
     stack.push(() => api.close());

@@ -21,6 +21,7 @@ import type { auditListQuery, PaymentHistory } from "./audit.js";
 import type { ChangesPage } from "./changes.js";
 import { problemSchema, type ContentAnswer, type NodeRoute, type Page, type Problem, type RouteSchema } from "./common.js";
 import type { AlertRecord, alertAckBody, alertListQuery, alertReportQuery } from "./compliance.js";
+import type { CustodyTransfer } from "./custody.js";
 import { RELAY_BACKLOG, RETRY_AFTER_HEADER, acceptedSchema, batchAnswerSchema, type BatchAnswer } from "./operations.js";
 import type { paymentListQuery, NodePayment } from "./payments.js";
 import type { AmlReport, ReservesReport } from "./reserves.js";
@@ -250,6 +251,11 @@ export class NodeApiClient {
   /** Acknowledges an alert (once; ALERT_ALREADY_ACKNOWLEDGED after). */
   acknowledgeAlert(id: string, ack: z.input<typeof alertAckBody>): Promise<AlertRecord> {
     return this.read(routes.acknowledgeAlert, { params: { id }, body: ack });
+  }
+
+  /** What the node's custodian service did with bank transfer `bankRef`; undefined if nothing (yet). */
+  custodyTransfer(bankRef: string): Promise<CustodyTransfer | undefined> {
+    return this.lookup(routes.getCustodyTransfer, { params: { bankRef } });
   }
 
   /** Proof of reserves at the chain head. */

@@ -12,6 +12,7 @@ export const ALERT_RULES = [
   "BLACKLISTED_COUNTERPARTY",
   "RESERVES_STALE",
   "RESERVES_RATIO_LOW",
+  "CUSTODY_MINT_FAILED",
 ] as const;
 export type AlertRule = (typeof ALERT_RULES)[number];
 

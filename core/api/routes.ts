@@ -8,6 +8,7 @@ import { NODE_API_ROLES, NODE_USER_ROLES, type RouteAccess } from "./auth.js";
 import { auditRoutes } from "./audit.js";
 import { changeRoutes } from "./changes.js";
 import { complianceRoutes } from "./compliance.js";
+import { custodyRoutes } from "./custody.js";
 import { operationRoutes } from "./operations.js";
 import { paymentRoutes } from "./payments.js";
 import { reservesRoutes } from "./reserves.js";
@@ -25,6 +26,7 @@ export const NODE_API_ROUTES = {
   ...complianceRoutes,
   ...reservesRoutes,
   ...tokenRoutes,
+  ...custodyRoutes,
   ...serviceRoutes,
   ...adminRoutes,
   ...sessionRoutes,
@@ -65,6 +67,7 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   getToken: READERS,
   listTokenEvents: READERS,
   getTokenAccount: READERS,
+  getCustodyTransfer: READERS,
   listPeers: READERS,
   health: "public",
   metrics: ["metrics", "operator"],

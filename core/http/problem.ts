@@ -45,6 +45,8 @@ const STATUS_BY_CODE: Record<string, number> = {
   ALERT_ALREADY_ACKNOWLEDGED: 409,
   REPORT_TOO_LARGE: 422,
   TOKEN_NOT_FOUND: 404,
+  // The custodian service (node/custodian/).
+  CUSTODY_TRANSFER_NOT_FOUND: 404,
   // The change feed (node/storage/changes.ts): the cursor is not one this node can continue from.
   FEED_CURSOR_EXPIRED: 410,
   // Signed risk rules (node/risk/rules.ts).

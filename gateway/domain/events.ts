@@ -20,6 +20,7 @@ export const EVENT_TYPES = [
   "dispute.resolved",
   "payout.paid",
   "payout.failed",
+  "topup.completed",
   "topup.failed",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -7,10 +7,13 @@ import type { RejectionReason, TransferStatus } from "../../core/bank/wire.js";
 import type { SubmittedOperation } from "./records.js";
 import type { TokenOperationWire } from "./token-ops.js";
 
-/** A token operation the gateway submitted (or is about to submit) to its node: a custodian's mint, a merchant's redemption. */
+/**
+ * A token operation: a merchant's redemption the gateway signed and submits to its node (with `op`), or
+ * the custodian service's mint as the node reports it (no `op`: the gateway never holds it to submit).
+ */
 export interface TokenOpAttempt {
   operationId: string;
-  op: TokenOperationWire;
+  op?: TokenOperationWire;
   /** The node took it (or already had it): only then is its status worth asking for. */
   submitted: boolean;
   status: "pending" | "executed" | "failed";
@@ -29,8 +32,9 @@ export interface BankLeg {
  * Payout stages: `burning` (the merchant's redemption signed and submitted; nothing at the bank yet) →
  * `paying` (redeemed; the bank is asked, with the payout id as its idempotency reference, and pays
  * only against that redemption final on-chain) → `paid`; or a bank rejection →
- * `reversing` (re-mint to the merchant) → `failed` with `reversed: true`; or a burn that did not execute
- * → `failed` with `reversed: false` (nothing left the merchant's balance).
+ * `reversing` (the custodian service mints it back) → `failed` with `reversed: true` (or `reversed: false`
+ * with REVERSAL_FAILED when the custodian could not); or a burn that did not execute → `failed` with
+ * `reversed: false` (nothing left the merchant's balance).
  */
 export type PayoutStage = "burning" | "paying" | "paid" | "reversing" | "failed";
 
@@ -59,9 +63,10 @@ export interface PayoutRecord {
 }
 
 /**
- * Top-up stages: `requesting` (stored before the bank is asked; the top-up id is the bank reference)
- * → `awaiting_bank` → on confirmation `minting` → `completed`; a bank rejection → `failed` (nothing
- * minted). Tokens are minted only after the bank confirmed.
+ * Top-up stages: `requesting` (stored before the bank is asked; the bank reference names the top-up and
+ * the merchant) → `awaiting_bank` → on confirmation `minting` (the custodian service mints) →
+ * `completed`; a bank rejection, or a mint the custodian refused or gave up on → `failed`. Tokens are
+ * minted only after the bank confirmed, by the custodian, never by the gateway.
  */
 export type TopupStage = "requesting" | "awaiting_bank" | "minting" | "completed" | "failed";
 
@@ -122,7 +127,7 @@ export interface PayerActionRecord {
 
 /** A merchant event caused by a money state change (delivered by the webhook outbox). */
 export interface MoneyEvent {
-  type: "payout.paid" | "payout.failed" | "topup.failed";
+  type: "payout.paid" | "payout.failed" | "topup.completed" | "topup.failed";
   merchantId: string;
   /** The object the event is about, as the API shows it. */
   data: Record<string, unknown>;

@@ -5,10 +5,14 @@
  *   custodian of the token, and the node relays it: no allowance to anyone is involved. Only once the
  *   node reports it executed is the bank asked to pay, with the payout id as the bank's idempotency
  *   reference; the bank itself pays only against that redemption, final on-chain, for the merchant's
- *   registered account (bank-sim/redemptions.ts). A bank rejection is reversed by a custodian `mint`
- *   back to the merchant, then `payout.failed`; a confirmation is `payout.paid`.
- * - Top-up: the bank is asked to collect a deposit (top-up id as reference); only when it confirms does
- *   the custodian sign a `mint` to the merchant.
+ *   registered account (bank-sim/redemptions.ts). A confirmation is `payout.paid`. A rejection is
+ *   reversed by the custodian service beside the custodian institution's node (node/custodian/), which
+ *   reads the rejection from the bank itself and mints the redeemed amount back; the gateway follows
+ *   that through its node (GET /v1/custody/transfers/:bankRef), then `payout.failed`.
+ * - Top-up: the bank is asked to collect a deposit from the merchant's registered account (the
+ *   reference names the top-up and the merchant: core/bank/references.ts). The custodian service mints
+ *   once the bank confirms to it; the gateway learns the outcome through its node: `topup.completed`,
+ *   or `topup.failed` when the custodian gave up. The gateway holds no custodian key.
  * - Transfer: SettlementToken has no signed transfer, so a transfer is a direct escrow payment that the
  *   gateway signs with the sending merchant's key as payer (its permit gives the escrow the allowance),
  *   relayed through the node like any payment: the recipient must be an active merchant, and the
@@ -22,7 +26,7 @@
  */
 import { randomBytes } from "node:crypto";
 
-import { encodeBytes32String, getAddress, keccak256, toUtf8Bytes, type HDNodeWallet, type Wallet } from "ethers";
+import { encodeBytes32String, getAddress, keccak256, toUtf8Bytes, type Wallet } from "ethers";
 import type { Logger } from "pino";
 
 import { SettlenetError } from "../../core/errors.js";
@@ -41,13 +45,13 @@ import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { MerchantRecord } from "./records.js";
 import type { MoneyChain } from "../adapters/money-chain.js";
-import { chainBankRef, signCustodianOperation, signRedemption } from "./token-ops.js";
+import { chainBankRef, signRedemption } from "./token-ops.js";
+import { depositReference } from "../../core/bank/references.js";
+import type { CustodyTransfer } from "../../core/api/custody.js";
 import type { MoneyEvent, PayoutRecord, TokenOpAttempt, TopupRecord, TransferRecord } from "./money-types.js";
 
 /** Node codes that mean "the node already has this exact operation". */
 const ALREADY_THERE = new Set(["DUPLICATE", "ALREADY_EXECUTED"]);
-/** Wait before re-signing a mint whose previous attempt failed. */
-const RETRY_MINT_MS = 5_000;
 
 /** Bounds on top-ups (config: `topups`). */
 export interface TopupLimits {
@@ -55,11 +59,9 @@ export interface TopupLimits {
   maxAmount: bigint;
   /** Most a merchant may top up in 24 hours, failed top-ups not counted (minor units). */
   dailyMaxAmount: bigint;
-  /** Mint attempts before a confirmed deposit's top-up ends `failed` (and is left to operators). */
-  maxMintAttempts: number;
 }
 
-export const DEFAULT_TOPUP_LIMITS: TopupLimits = { maxAmount: 100_000_000n, dailyMaxAmount: 500_000_000n, maxMintAttempts: 5 };
+export const DEFAULT_TOPUP_LIMITS: TopupLimits = { maxAmount: 100_000_000n, dailyMaxAmount: 500_000_000n };
 
 export interface MoneyServiceOptions {
   deployment: Deployment;
@@ -77,8 +79,7 @@ export interface MoneyServiceModules {
   money: MoneyChain;
   /** Merchants' allowances to the escrow (transfers). */
   allowances: Pick<MerchantAllowances, "toEscrowOn">;
-  /** Without a bank, balances work but payouts and top-ups are refused; without a custodian key, top-ups (and payout reversals). */
-  custodian?: Wallet | HDNodeWallet | undefined;
+  /** Without a bank, balances work but payouts and top-ups are refused. */
   bank?: BankAdapter | undefined;
   logger: Logger;
   now?: () => number;
@@ -230,7 +231,7 @@ export class MoneyService {
    * minted when the bank confirms.
    */
   async createTopup(merchant: MerchantRecord, input: { amount: string; currency: string; account: string }): Promise<TopupRecord> {
-    this.requireMoney();
+    this.requireBank();
     const token = this.token(input.currency);
     const limits = this.options.topups ?? DEFAULT_TOPUP_LIMITS;
     const amount = BigInt(input.amount);
@@ -446,9 +447,14 @@ export class MoneyService {
           : await bank.requestPayout({ reference: record.id, account: record.account, amount: BigInt(record.amount), currency: record.currency });
       } catch (error) {
         if (!(error instanceof SettlenetError) || error.code !== "BANK_REJECTED") throw error;
-        // The bank refused the instruction itself: as good as a rejection, and the burn must be reversed.
-        record = await this.updatePayout(id, (r) => ({ ...r, failure: { code: "BANK_REJECTED", message: `the bank refused the payout (${String(error.meta["bankCode"] ?? "refused")})` } }));
-        return this.startReversal(record);
+        // The bank refused the instruction itself, so it holds no rejected payout the custodian could
+        // verify and reverse: the redeemed amount stays burned, for operators (reconciliation shows it).
+        this.logger.error({ id, bankCode: error.meta["bankCode"], alert: "PAYOUT_REFUSED_UNREVERSED" }, "the bank refused a redeemed payout: nothing to reverse against");
+        return this.updatePayout(
+          id,
+          (r) => ({ ...r, stage: "failed", failure: { code: "BANK_REJECTED", message: `the bank refused the payout (${String(error.meta["bankCode"] ?? "refused")}); the redeemed amount is not minted back automatically` } }),
+          "payout.failed",
+        );
       }
       if (transfer) record = await this.updatePayout(id, (r) => ({ ...r, bank: legOf(transfer) }));
       if (record.bank?.status === "confirmed") {
@@ -467,29 +473,29 @@ export class MoneyService {
   }
 
   private async startReversal(record: PayoutRecord): Promise<PayoutRecord> {
-    this.logger.warn({ id: record.id, bankRef: record.bank?.bankRef, reason: record.bank?.reason }, "payout rejected by the bank; re-minting");
+    this.logger.warn({ id: record.id, bankRef: record.bank?.bankRef, reason: record.bank?.reason }, "payout rejected by the bank; the custodian mints it back");
     const updated = await this.updatePayout(record.id, (r) => ({ ...r, stage: "reversing" }));
     return this.driveReversal(updated);
   }
 
-  /** Re-mints a rejected payout's amount to the merchant; retried with a fresh operation while attempts fail. */
+  /** Follows the custodian's reversal of a rejected payout (it reads the rejection from the bank itself). */
   private async driveReversal(record: PayoutRecord): Promise<PayoutRecord> {
     const id = record.id;
-    let attempt = record.reversal;
-    if (!attempt || (attempt.status === "failed" && this.now() - attempt.createdAtMs >= RETRY_MINT_MS)) {
-      const { custodian } = this.requireMoney();
-      const next = await this.tokenOp(custodian, this.token(record.currency), "mint", record.merchant, BigInt(record.amount), chainBankRef(`${id}:reversal`));
-      record = await this.updatePayout(id, (r) => ({ ...r, reversal: next, reversalAttempts: r.reversalAttempts + 1 }));
-      attempt = next;
+    const bankRef = record.bank?.bankRef;
+    if (!bankRef) return record;
+    const custody = await this.modules.node.custodyTransfer(bankRef);
+    if (!custody) return record; // the custodian has not read the rejection from the bank yet
+    const reversal = custodyAttempt(custody, record.reversal, this.now());
+    if (custody.status === "minted") {
+      this.logger.info({ id, operationId: custody.operationId }, "payout reversed");
+      return this.updatePayout(id, (r) => ({ ...r, reversal, reversalAttempts: custody.attempts, reversed: true, stage: "failed" }), "payout.failed");
     }
-    if (attempt.status === "failed") return record;
-    const driven = await this.driveTokenOp(attempt);
-    if (driven.status === "executed") {
-      this.logger.info({ id, operationId: driven.operationId }, "payout reversed");
-      return this.updatePayout(id, (r) => ({ ...r, reversal: driven, reversed: true, stage: "failed" }), "payout.failed");
+    if (custody.status === "failed" || custody.status === "refused") {
+      this.logger.error({ id, bankRef, failure: custody.failure }, "the custodian could not reverse the payout: the redeemed amount is not minted back");
+      const failure = { code: "REVERSAL_FAILED", message: `the custodian could not mint the payout back (${custody.failure?.code ?? custody.status})` };
+      return this.updatePayout(id, (r) => ({ ...r, ...(reversal ? { reversal } : {}), reversalAttempts: custody.attempts, stage: "failed", failure }), "payout.failed");
     }
-    if (driven.status === "failed") this.logger.error({ id, operationId: driven.operationId, error: driven.error }, "the payout's re-mint failed; retrying");
-    return this.updatePayout(id, (r) => ({ ...r, reversal: driven }));
+    return this.updatePayout(id, (r) => ({ ...r, ...(reversal ? { reversal } : {}), reversalAttempts: custody.attempts }));
   }
 
   private async advanceTopup(id: string): Promise<TopupRecord> {
@@ -499,11 +505,11 @@ export class MoneyService {
     const update = (change: (r: TopupRecord) => TopupRecord) => money.update("topup", id, (r) => ({ next: { ...change(r), updatedAtMs: this.now() } }));
 
     if (record.stage === "requesting" || record.stage === "awaiting_bank") {
-      const bank = this.requireMoney().bank;
+      const bank = this.requireBank();
       let transfer: BankTransfer | undefined;
       try {
         transfer = !record.bank
-          ? await bank.requestDeposit({ reference: record.id, account: record.account, amount: BigInt(record.amount), currency: record.currency })
+          ? await bank.requestDeposit({ reference: depositReference(record.id, record.merchant), account: record.account, amount: BigInt(record.amount), currency: record.currency })
           : record.bank.status === "pending"
             ? await bank.getTransfer(record.bank.bankRef)
             : undefined;
@@ -517,31 +523,31 @@ export class MoneyService {
       }
       if (record.bank?.status !== "confirmed") return record;
       record = await update((r) => ({ ...r, stage: "minting" }));
-      this.logger.info({ id, bankRef: record.bank?.bankRef }, "deposit confirmed by the bank; minting");
+      this.logger.info({ id, bankRef: record.bank?.bankRef }, "deposit confirmed by the bank; the custodian mints");
     }
 
     if (record.stage === "minting") {
-      let attempt = record.mint;
-      if (!attempt || (attempt.status === "failed" && this.now() - attempt.createdAtMs >= RETRY_MINT_MS)) {
-        const { custodian } = this.requireMoney();
-        const bankRef = record.bank?.bankRef ?? record.id;
-        const next = await this.tokenOp(custodian, this.token(record.currency), "mint", record.merchant, BigInt(record.amount), chainBankRef(bankRef));
-        record = await update((r) => ({ ...r, mint: next, mintAttempts: r.mintAttempts + 1 }));
-        attempt = next;
-      }
-      if (attempt.status === "failed") return record;
-      const driven = await this.driveTokenOp(attempt);
-      const maxAttempts = (this.options.topups ?? DEFAULT_TOPUP_LIMITS).maxMintAttempts;
-      if (driven.status === "failed" && record.mintAttempts >= maxAttempts) {
-        // The bank holds the deposit but no tokens exist for it: an operator must look (reserves, freeze, key).
-        this.logger.error({ id, merchantId: record.merchantId, operationId: driven.operationId, error: driven.error, attempts: record.mintAttempts, alert: "TOPUP_MINT_FAILED" }, "the top-up's mint kept failing: top-up failed, deposit held at the bank");
-        return money.update("topup", id, (r) => {
-          const next: TopupRecord = { ...r, mint: driven, stage: "failed", failure: { code: "MINT_FAILED", message: `the mint failed ${r.mintAttempts} times (${driven.error?.code ?? "failed"})` }, updatedAtMs: this.now() };
-          return { next, events: [newEvent({ type: "topup.failed", merchantId: next.merchantId, data: topupEventData(next) }, next.updatedAtMs)] };
+      const bankRef = record.bank?.bankRef;
+      if (!bankRef) return record;
+      const custody = await this.modules.node.custodyTransfer(bankRef);
+      if (!custody) return record; // the custodian has not read the confirmation from the bank yet
+      const mint = custodyAttempt(custody, record.mint, this.now());
+      const topupEvent = (type: "topup.completed" | "topup.failed", change: (r: TopupRecord) => TopupRecord) =>
+        money.update("topup", id, (r) => {
+          const next: TopupRecord = { ...change(r), ...(mint ? { mint } : {}), mintAttempts: custody.attempts, updatedAtMs: this.now() };
+          return { next, events: [newEvent({ type, merchantId: next.merchantId, data: topupEventData(next) }, next.updatedAtMs)] };
         });
+      if (custody.status === "minted") {
+        this.logger.info({ id, bankRef, operationId: custody.operationId }, "top-up minted");
+        return topupEvent("topup.completed", (r) => ({ ...r, stage: "completed" }));
       }
-      if (driven.status === "failed") this.logger.error({ id, operationId: driven.operationId, error: driven.error, attempts: record.mintAttempts }, "the top-up's mint failed; retrying");
-      return update((r) => ({ ...r, mint: driven, ...(driven.status === "executed" ? { stage: "completed" as const } : {}) }));
+      if (custody.status === "failed" || custody.status === "refused") {
+        // The bank holds the deposit but no tokens exist for it: the custodian raised an alert for operators.
+        this.logger.error({ id, merchantId: record.merchantId, bankRef, failure: custody.failure, attempts: custody.attempts }, "the custodian did not mint the top-up: top-up failed, deposit held at the bank");
+        const failure = custody.status === "refused" ? { code: "MINT_REFUSED", message: custody.failure?.message ?? "the custodian refused to mint" } : { code: "MINT_FAILED", message: custody.failure?.message ?? "the mint failed" };
+        return topupEvent("topup.failed", (r) => ({ ...r, stage: "failed", failure }));
+      }
+      return update((r) => ({ ...r, ...(mint ? { mint } : {}), mintAttempts: custody.attempts }));
     }
     return record;
   }
@@ -551,6 +557,7 @@ export class MoneyService {
     if (attempt.status !== "pending") return attempt;
     let current = attempt;
     if (!current.submitted) {
+      if (!current.op) throw new SettlenetError("INTERNAL", "an operation to submit without its signed form", { operationId: current.operationId });
       const result = await this.modules.node.submit(current.op);
       if (!result.accepted && !ALREADY_THERE.has(result.problem.code)) {
         return { ...current, status: "failed", error: { code: result.problem.code, message: result.problem.title ?? result.problem.code } };
@@ -587,17 +594,11 @@ export class MoneyService {
     await this.advance(owner.kind, owner.id);
   }
 
-  private async tokenOp(custodian: Wallet | HDNodeWallet, token: TokenDeployment, kind: "mint", account: string, amount: bigint, bankRef: string): Promise<TokenOpAttempt> {
-    const deadline = (await this.modules.money.now()) + BigInt(this.options.operationDeadlineSeconds);
-    const { id, op } = await signCustodianOperation(custodian, { chainId: this.chainId, token }, { kind, account, amount, bankRef, deadline });
-    return { operationId: id, op, submitted: false, status: "pending", createdAtMs: this.now() };
-  }
-
   // ---------------------------------------------------------------- checks
 
   private requireBank(): BankAdapter {
     const { bank } = this.modules;
-    if (!bank) throw new SettlenetError("MONEY_NOT_CONFIGURED", "this gateway has no bank configured", { custodian: Boolean(this.modules.custodian), bank: false });
+    if (!bank) throw new SettlenetError("MONEY_NOT_CONFIGURED", "this gateway has no bank configured", { bank: false });
     return bank;
   }
 
@@ -611,12 +612,6 @@ export class MoneyService {
     const chosen = candidates[0];
     if (!chosen) throw new SettlenetError("NO_REDEEMING_CUSTODIAN", `no custodian of ${token.symbol} has ${amount} outstanding to redeem against`, { token: token.address, amount: amount.toString() });
     return chosen.institution;
-  }
-
-  private requireMoney(): { custodian: Wallet | HDNodeWallet; bank: BankAdapter } {
-    const { custodian, bank } = this.modules;
-    if (!custodian || !bank) throw new SettlenetError("MONEY_NOT_CONFIGURED", "this gateway has no custodian key or bank configured", { custodian: Boolean(custodian), bank: Boolean(bank) });
-    return { custodian, bank };
   }
 
   private async requirePayoutAccount(merchant: MerchantRecord, account: string): Promise<void> {
@@ -667,6 +662,19 @@ export class MoneyService {
   private get logger(): Logger {
     return this.modules.logger;
   }
+}
+
+/** The custodian's latest mint attempt as a top-up or payout shows it (undefined before its first). */
+function custodyAttempt(custody: CustodyTransfer, previous: TokenOpAttempt | undefined, nowMs: number): TokenOpAttempt | undefined {
+  if (!custody.operationId) return previous;
+  const status = custody.status === "minted" ? "executed" : custody.status === "minting" ? (custody.failure ? "failed" : "pending") : "failed";
+  return {
+    operationId: custody.operationId,
+    submitted: true,
+    status,
+    ...(status === "failed" && custody.failure ? { error: custody.failure } : {}),
+    createdAtMs: previous?.operationId === custody.operationId ? previous.createdAtMs : nowMs,
+  };
 }
 
 function legOf(transfer: BankTransfer) {

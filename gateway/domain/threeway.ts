@@ -14,7 +14,7 @@
  * Only contradictions are breaks: a step still in flight on one side (a pay the node has not executed
  * yet, a bank transfer still pending) is not. Matching keys: payments by payment id; payouts by the
  * burn's bankRef (keccak256 of the payout id) and the bank reference (the payout id); top-ups by the
- * bank reference (the top-up id) and the mint's bankRef (keccak256 of the bank's bt_ reference).
+ * bank reference (the top-up id and merchant: core/bank/references.ts) and the mint's bankRef (keccak256 of the bank's bt_ reference).
  *
  * Sources: the gateway side from its database (`gatewaySideFromStorage`: the CLI opens it while the
  * gateway is stopped, the gateway's own GET /v1/reports/threeway reads it in-process for one
@@ -28,6 +28,7 @@ import type { Deployment } from "../../core/protocol/deployment.js";
 import type { BankAdapter, BankTransfer } from "../adapters/bank.js";
 import type { PayoutRecord, TopupRecord, TransferRecord } from "./money-types.js";
 import { chainBankRef } from "./token-ops.js";
+import { depositReference } from "../../core/bank/references.js";
 import type { NodeApiClient } from "../../core/api/client.js";
 import type { GatewayStorage } from "../storage/db.js";
 import { ON_CHAIN_ORDER_STATUSES, type MerchantRecord, type OrderRecord } from "./records.js";
@@ -270,8 +271,9 @@ export function reconcileThreeWay(gateway: GatewaySide, chain: ChainSide, bank: 
     }
   }
   for (const topup of gateway.topups) {
-    const atBank = bankByReference.get(`deposit:${topup.id}`);
-    usedBank.add(`deposit:${topup.id}`);
+    // The deposit's reference names the merchant (top-ups stored before it did carry the bare id).
+    const atBank = bankByReference.get(`deposit:${depositReference(topup.id, topup.merchant)}`) ?? bankByReference.get(`deposit:${topup.id}`);
+    usedBank.add(`deposit:${depositReference(topup.id, topup.merchant)}`).add(`deposit:${topup.id}`);
     const bankRef = topup.bank?.bankRef ?? atBank?.bankRef;
     const mintKey = bankRef ? `Minted:${lower(chainBankRef(bankRef))}` : undefined;
     const mint = mintKey ? moves.get(mintKey) : undefined;

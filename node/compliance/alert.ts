@@ -19,6 +19,7 @@ export const ALERT_CATEGORY: Record<AlertRule, "aml" | "reserves"> = {
   BLACKLISTED_COUNTERPARTY: "aml",
   RESERVES_STALE: "reserves",
   RESERVES_RATIO_LOW: "reserves",
+  CUSTODY_MINT_FAILED: "reserves",
 };
 
 /** Deterministic alert id: keccak256 of the rule and the parts that identify the finding. */

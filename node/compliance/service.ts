@@ -10,7 +10,7 @@ import type { GossipNetwork } from "../p2p/network.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import type { Logger, RegistryView } from "../services.js";
 import type { NodeStorage } from "../storage/db.js";
-import type { AlertRecord } from "./alert.js";
+import type { Alert, AlertRecord } from "./alert.js";
 import { AmlMonitor } from "./aml.js";
 import { registerComplianceRoutes } from "./api.js";
 import type { ComplianceConfig } from "./config.js";
@@ -42,6 +42,11 @@ export interface ComplianceModules {
 export interface RunningCompliance {
   aml: AmlMonitor;
   reserves: ReserveMonitor;
+  /**
+   * Stores alerts another part of the node found (the custodian service) as this node's own and
+   * publishes the new ones like the monitors' (so they reach the regulators); returns the new ones.
+   */
+  raise(alerts: Alert[]): Promise<AlertRecord[]>;
   /** Adds the compliance routes to the node API (before it listens). */
   register(app: FastifyInstance): Promise<void>;
   stop(): Promise<void>;
@@ -75,6 +80,15 @@ export async function startCompliance(options: ComplianceOptions, modules: Compl
   return {
     aml,
     reserves,
+    async raise(alerts) {
+      const created = await storage.alerts.record(alerts, { origin: "local", reporter: options.operator, nowMs: Date.now() });
+      for (const record of created) metrics.alertsRaised.inc({ rule: record.rule, origin: "local" });
+      if (created.length > 0) {
+        log.warn({ alerts: created.map((a) => ({ id: a.id, rule: a.rule, account: a.account })) }, "alerts raised");
+        onAlerts(created);
+      }
+      return created;
+    },
     register: (app) => registerComplianceRoutes(app, { alerts: storage.alerts, reserves: () => reserves.report() }),
     async stop() {
       await aml.stop();

@@ -46,6 +46,9 @@ const MERCHANTS = [
 ];
 const KEY_PASSWORD_ENV = "SETTLENET_KEY_PASSWORD";
 const MASTER_KEY_ENV = "SETTLENET_GATEWAY_MASTER_KEY";
+const CUSTODIAN_KEY_PASSWORD_ENV = "SETTLENET_CUSTODIAN_KEY_PASSWORD";
+/** The node whose institution is the CNY custodian: its node runs the custodian service. */
+const CUSTODIAN_NODE = "institution-1";
 
 /**
  * Settlement cycle length of a new local network: one minute, so the demo sees a cycle closed,
@@ -133,8 +136,8 @@ export function keystorePasswordOf(state: Pick<NetworkState, "keyPassword" | "ke
   return perProcess ? createHmac("sha256", keyPassword).update(`keystore:${name}`).digest("hex") : keyPassword;
 }
 
-/** A bank client of the local network (`gateway` or `operator`): its id and HMAC secret, derived from the master key. */
-export function bankClientOf(state: Pick<NetworkState, "masterKey">, id: "gateway" | "operator"): { id: string; secret: string } {
+/** A bank client of the local network (`gateway`, `custodian` or `operator`): its id and HMAC secret, derived from the master key. */
+export function bankClientOf(state: Pick<NetworkState, "masterKey">, id: "gateway" | "custodian" | "operator"): { id: string; secret: string } {
   return { id, secret: createHmac("sha256", state.masterKey).update(`settlenet bank client ${id}`).digest("hex") };
 }
 
@@ -350,9 +353,12 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     const ca = await ensureDevCa(join(root, "tls"));
     await trustCaFile(ca.caFile);
     const trust = { NODE_EXTRA_CA_CERTS: ca.caFile };
+    // Each process gets only its own secrets: the custodian key's password goes to the custodian's node alone.
     const envOf = (name: string): NodeJS.ProcessEnv => ({
       ...trust,
-      ...(name === "gateway" ? { [KEY_PASSWORD_ENV]: passwordOf(name), [MASTER_KEY_ENV]: masterKey } : { [KEY_PASSWORD_ENV]: passwordOf(name) }),
+      [KEY_PASSWORD_ENV]: passwordOf(name),
+      ...(name === "gateway" ? { [MASTER_KEY_ENV]: masterKey } : {}),
+      ...(name === CUSTODIAN_NODE ? { [CUSTODIAN_KEY_PASSWORD_ENV]: passwordOf("custodian") } : {}),
     });
     const certificateOf = (name: string, host = "127.0.0.1"): Promise<PartCertificate> =>
       ensurePartCertificate(ca, join(dirOf(name), "tls"), name, host === "127.0.0.1" ? [host, "localhost"] : [host]);
@@ -444,20 +450,22 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     }
     const provisioned = state;
     const endpoints = endpointsOf(ports, provisioned);
-    // The gateway's money keys: the CNY custodian's custodian key (not institution 1's operator key,
-    // which only institution 1's node holds) signs mints, capped by the reserves the bank attests
-    // (payouts are the merchants' own redemptions); the permit relayer pays the gas of merchants'
-    // permits to the escrow. Written once (also into a network provisioned before the gateway moved money).
-    const custodianKeyFile = join(dirOf("gateway"), "custodian.json");
+    // The CNY custodian's custodian key (apart from institution 1's operator key) belongs to the custodian
+    // service beside institution 1's node, never to the gateway: it mints against the deposits and payout
+    // rejections it reads from the bank, capped by the reserves the bank attests. A gateway folder of an
+    // earlier network still holding it is cleared. The gateway keeps only the permit relayer's key, which
+    // pays the gas of merchants' permits to the escrow. Written once.
+    const custodianKeyFile = join(dirOf(CUSTODIAN_NODE), "custodian.json");
     const relayerKeyFile = join(dirOf("gateway"), "permit-relayer.json");
-    if (!existsSync(custodianKeyFile)) await writeOperatorKeystore(custodianKeyFile, DEV_ACCOUNTS.custodian().privateKey, passwordOf("gateway"), true);
+    if (!existsSync(custodianKeyFile)) await writeOperatorKeystore(custodianKeyFile, DEV_ACCOUNTS.custodian().privateKey, passwordOf("custodian"), true);
+    await rm(join(dirOf("gateway"), "custodian.json"), { force: true });
     if (!existsSync(relayerKeyFile)) await writeOperatorKeystore(relayerKeyFile, DEV_ACCOUNTS.permitRelayer().privateKey, passwordOf("gateway"), true);
     // One dashboard owner per merchant (also in a network provisioned before the dashboard), before the gateway holds its database.
     await ensureDashboardOwners(gatewayConfig(), masterKey, root, provisioned.merchants);
     // Shared by the bank simulator (signs its callbacks) and the gateway (verifies them); derived, so nothing more to keep.
     const bankCallbackSecret = createHmac("sha256", masterKey).update("settlenet bank callbacks").digest("hex");
     // The bank's callers, each with its own HMAC secret (derived likewise): the gateway, and the launcher itself (opening reserves, the demo's checks).
-    const bankClients = (["gateway", "operator"] as const).map((id) => bankClientOf({ masterKey }, id));
+    const bankClients = (["gateway", "custodian", "operator"] as const).map((id) => bankClientOf({ masterKey }, id));
     const cycleSeconds = provisioned.cycleSeconds ?? 86_400;
 
     function gatewayConfig(): GatewayConfigInput & { dataDir: string } {
@@ -500,6 +508,9 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
           indexer: { pollIntervalMs: 250 },
           settlement: { cycleSeconds, tickMs: 1_000, finalizeFailoverMs: 5_000, rebroadcastMs: 5_000 },
           compliance: { aml: { largeValue: { threshold: LOCAL_LARGE_VALUE_THRESHOLD.toString() } } },
+          ...(name === CUSTODIAN_NODE
+            ? { custodian: { keyFile: "custodian.json", keyPasswordEnv: CUSTODIAN_KEY_PASSWORD_ENV, bank: { url: endpoints.bank, client: bankClientOf({ masterKey }, "custodian") }, pollIntervalMs: 500 } }
+            : {}),
           logLevel,
         };
         const configFile = join(dirOf(name), "node.json");
@@ -548,7 +559,6 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     const gwConfigFile = join(dirOf("gateway"), "gateway.json");
     const gwConfig: GatewayConfigInput = {
       ...gatewayConfig(),
-      custodian: { keyFile: custodianKeyFile, keyPasswordEnv: KEY_PASSWORD_ENV },
       permitRelayer: { keyFile: relayerKeyFile, keyPasswordEnv: KEY_PASSWORD_ENV },
       bank: { url: endpoints.bank, callbackSecret: bankCallbackSecret, client: bankClients[0] },
       tls: await certificateOf("gateway"),

@@ -74,6 +74,8 @@ const SHORT_PERIOD_SECONDS = 60;
 const MAX_DEMO_CYCLE_SECONDS = 600;
 /** What the merchant pays out to its bank account: ¥100.00. */
 export const PAYOUT_AMOUNT = 10_000n;
+/** A merchant's top-up in the payout step: ¥100.00, minted by the custodian institution once the bank confirms. */
+const TOPUP_AMOUNT = 10_000n;
 
 // ------------------------------------------------------------------ wire views (the subset the demo reads)
 
@@ -541,6 +543,26 @@ const payoutStep: Step = {
     const account = merchant.payoutAccount ?? merchant.name;
     const wrong = await c.post<Problem>("/v1/payouts", { amount: PAYOUT_AMOUNT.toString(), currency: "CNY", account: "SOMEONE ELSE 0000" });
     check(ctx, this.name, "a payout to an unregistered account is refused (PAYOUT_ACCOUNT_MISMATCH)", wrong.status === 422 && wrong.body.code === "PAYOUT_ACCOUNT_MISMATCH", `${wrong.status} ${wrong.body.code ?? ""}`);
+    // A top-up first: the bank collects it from the registered account, and the custodian service beside
+    // institution 1's node (not the gateway, which holds no custodian key) mints it once the bank confirms.
+    const topup = await c.post<{ id: string } & Problem>("/v1/topups", { amount: TOPUP_AMOUNT.toString(), currency: "CNY", account });
+    check(ctx, this.name, `${merchant.id} tops up ${yuan(TOPUP_AMOUNT)} from its registered account (POST /v1/topups)`, topup.status === 202, `${topup.status} ${topup.body.code ?? ""}`);
+    if (topup.status === 202) {
+      const done = await waitStep(ctx, "the bank's confirmation and the custodian's mint", () =>
+        poll(ctx, async () => {
+          const res = await c.get<{ stage: string; bank: { bankRef: string } | null }>(`/v1/topups/${topup.body.id}`);
+          return res.status === 200 && (res.body.stage === "completed" || res.body.stage === "failed") ? res.body : undefined;
+        }),
+      );
+      const custody = done?.bank ? await institutionNode(ctx, 0).custodyTransfer(done.bank.bankRef) : undefined;
+      check(
+        ctx,
+        this.name,
+        "the top-up is completed: the custodian institution minted it once, after the bank confirmed (GET /v1/custody/transfers on institution 1)",
+        done?.stage === "completed" && custody?.status === "minted" && custody.attempts === 1,
+        done ? `stage ${done.stage}, custodian ${custody?.status ?? "nothing"}` : "timed out",
+      );
+    }
     const created = await c.post<{ id: string; stage: string } & Problem>("/v1/payouts", { amount: PAYOUT_AMOUNT.toString(), currency: "CNY", account });
     check(ctx, this.name, `${merchant.id} asks for a payout of ${yuan(PAYOUT_AMOUNT)} (POST /v1/payouts)`, created.status === 202, `${created.status} ${created.body.code ?? ""}`);
     if (created.status !== 202) return;
@@ -581,14 +603,15 @@ const payoutStep: Step = {
   },
 };
 
-/** The gateway (internet-facing) holds no institution key, and the custodian's reserves are stated by the bank, not the custodian. */
+/** The gateway (internet-facing) holds no institution or custodian key, and the custodian's reserves are stated by the bank, not the custodian. */
 const separationStep: Step = {
   name: "separation of powers",
   async run(ctx) {
     const custodian = ctx.state.nodes.find((n) => n.role === "institution")?.address ?? "";
     const held = await keyHolding(join(ctx.root, "gateway"), ctx.provider, ctx.deployment, custodian);
     const keys = held.gatewayKeys.map((k) => `${k.file}: ${k.role}`).join("; ");
-    check(ctx, this.name, "the gateway's folder holds no institution operator key and no reserve attestor key", held.forbidden.length === 0, held.forbidden.map((k) => `${k.file} is the ${k.role} ${k.address}`).join("; "));
+    check(ctx, this.name, "the gateway's folder holds no institution operator key, no custodian key and no reserve attestor key", held.forbidden.length === 0, held.forbidden.map((k) => `${k.file} is the ${k.role} ${k.address}`).join("; "));
+    check(ctx, this.name, "the gateway's config names no key but its permit relayer's (no custodian key)", held.configuredKeys.length === 0, held.configuredKeys.join(", "));
     const { reserves } = held;
     check(
       ctx,

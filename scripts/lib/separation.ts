@@ -1,8 +1,9 @@
 /**
  * Who holds which key on a local network, read from the parts' folders and the registry: the demo
- * checks with it that the internet-facing gateway's folder holds no institution's operator key and no
- * reserve attestor key, and that the custodian's reserves are stated by its attestor (the bank), not
- * by the custodian.
+ * checks with it that the internet-facing gateway's folder holds no institution's operator key, no
+ * custodian key (the custodian service beside the custodian's node holds it) and no reserve attestor
+ * key, that its config names none, and that the custodian's reserves are stated by its attestor (the
+ * bank), not by the custodian.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -29,8 +30,10 @@ export async function keystoresIn(dir: string): Promise<{ file: string; address:
 export interface KeyHolding {
   /** Keystores in the gateway's folder and what the registry says each key is. */
   gatewayKeys: { file: string; address: string; role: string }[];
-  /** Gateway keys that are an institution's operator key or a reserve attestor. */
+  /** Gateway keys that are an institution's operator key, a custodian key or a reserve attestor. */
   forbidden: { file: string; address: string; role: string }[];
+  /** Key files the gateway's config (gateway.json) names that are not its permit relayer's. */
+  configuredKeys: string[];
   /** The custodian institution, its attestor and whether the latest statement came from it. */
   reserves: { custodian: string; attestor: string; attestorIsInstitution: boolean; attestedBy: string | undefined };
 }
@@ -61,7 +64,8 @@ export async function keyHolding(gatewayDir: string, provider: JsonRpcProvider, 
   const last = events.at(-1) as { args?: { getValue(name: string): unknown } } | undefined;
   return {
     gatewayKeys,
-    forbidden: gatewayKeys.filter((k) => k.role === "institution operator key" || k.role === "reserve attestor"),
+    forbidden: gatewayKeys.filter((k) => k.role !== "no role"),
+    configuredKeys: await configuredKeys(join(gatewayDir, "gateway.json")),
     reserves: {
       custodian,
       attestor,
@@ -69,4 +73,17 @@ export async function keyHolding(gatewayDir: string, provider: JsonRpcProvider, 
       attestedBy: last?.args ? String(last.args.getValue("attestor")) : undefined,
     },
   };
+}
+
+/** Keystore sections of the gateway's config other than the permit relayer's (e.g. a `custodian` keystore; a TLS certificate's key is not one). */
+async function configuredKeys(configFile: string): Promise<string[]> {
+  let config: Record<string, unknown>;
+  try {
+    config = JSON.parse(await readFile(configFile, "utf8")) as Record<string, unknown>;
+  } catch {
+    return [];
+  }
+  return Object.entries(config)
+    .filter(([name, value]) => name !== "permitRelayer" && typeof value === "object" && value !== null && "keyFile" in value && !("certFile" in value))
+    .map(([name]) => name);
 }

@@ -7,7 +7,7 @@
  * left behind, a second start resumes the same chain and data, and a port in use is reported in one line.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -142,7 +142,7 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
 
     // Secrets: every file holding one is the owner's only, the banner prints none, and each process
     // has only its own (no master key outside the gateway; the bank, each node and the gateway a password of its own).
-    for (const file of ["network.json", "gateway/gateway.json", "gateway/admin-token", "gateway/admin-credentials.json", "gateway/custodian.json", "gateway/permit-relayer.json", "bank/bank.json", "bank/attestor.json", "institution-1/node.json", "institution-1/operator.json", "regulator/node.json", "regulator/operator.json", "tls/ca.key", "gateway/tls/key.pem", "bank/tls/key.pem", "institution-1/tls/key.pem"]) {
+    for (const file of ["network.json", "gateway/gateway.json", "gateway/admin-token", "gateway/admin-credentials.json", "institution-1/custodian.json", "gateway/permit-relayer.json", "bank/bank.json", "bank/attestor.json", "institution-1/node.json", "institution-1/operator.json", "regulator/node.json", "regulator/operator.json", "tls/ca.key", "gateway/tls/key.pem", "bank/tls/key.pem", "institution-1/tls/key.pem"]) {
       expect(statSync(join(dir, file)).mode & 0o777, file).to.equal(0o600);
     }
     for (const merchant of state.merchants) expect(launcher.out()).to.not.include(merchant.secret);
@@ -164,6 +164,14 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
     expect(new Set(passwords).size).to.equal(6);
     expect(nodePasswords).to.not.include(`SETTLENET_KEY_PASSWORD=${state.keyPassword}`);
     expect(environOf(join("gateway", "gateway.json")).join("\n")).to.include(state.masterKey);
+    // The custodian key is the custodian service's, beside institution 1's node: the gateway's folder and
+    // config hold none, and only that node is given its password.
+    expect(existsSync(join(dir, "gateway", "custodian.json"))).to.equal(false);
+    expect(JSON.parse(readFileSync(join(dir, "gateway", "gateway.json"), "utf8"))).to.not.have.property("custodian");
+    const custodianPasswords = ["institution-1", "institution-2", "institution-3", "regulator", "bank", "gateway"].map((name) =>
+      environOf(join(name, name === "bank" ? "bank.json" : name === "gateway" ? "gateway.json" : "node.json")).some((v) => v.startsWith("SETTLENET_CUSTODIAN_KEY_PASSWORD=")),
+    );
+    expect(custodianPasswords).to.deep.equal([true, false, false, false, false, false]);
     // Each serving process has its own certificate's key and trusts the CA; no process is given the CA's key.
     expect(environOf(join("bank", "bank.json"))).to.include(`NODE_EXTRA_CA_CERTS=${join(dir, "tls", "ca.pem")}`);
 

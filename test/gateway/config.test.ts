@@ -29,10 +29,13 @@ describe("gateway configuration", function () {
     const dir = await mkdtemp(join(tmpdir(), "settlenet-gw-config-"));
     try {
       const file = join(dir, "gateway.json");
-      await writeFile(file, JSON.stringify({ ...minimal, custodian: { keyFile: "keys/custodian.json" } }));
+      await writeFile(file, JSON.stringify({ ...minimal, permitRelayer: { keyFile: "keys/relayer.json" } }));
       const config = await loadGatewayConfig(file);
-      expect([config.dataDir, config.deploymentFile, config.custodian?.keyFile]).to.deep.equal([join(dir, "data"), join(dir, "d.json"), join(dir, "keys/custodian.json")]);
-      expect(config.custodian?.keyPasswordEnv).to.equal("SETTLENET_CUSTODIAN_KEY_PASSWORD");
+      expect([config.dataDir, config.deploymentFile, config.permitRelayer?.keyFile]).to.deep.equal([join(dir, "data"), join(dir, "d.json"), join(dir, "keys/relayer.json")]);
+      // The gateway holds no custodian key: a config naming one is refused (the custodian service beside the custodian's node holds it).
+      await writeFile(file, JSON.stringify({ ...minimal, custodian: { keyFile: "keys/custodian.json" } }));
+      const custodian = await refusalOf(loadGatewayConfig(file));
+      expect([custodian.code, custodian.meta["fields"]]).to.deep.equal(["CONFIG_INVALID", [""]]);
       await writeFile(file, JSON.stringify({ ...minimal, port: "7300" }));
       const invalid = await refusalOf(loadGatewayConfig(file));
       expect([invalid.code, invalid.meta["path"], invalid.meta["fields"]]).to.deep.equal(["CONFIG_INVALID", file, ["port"]]);

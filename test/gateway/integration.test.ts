@@ -5,7 +5,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
@@ -16,10 +17,10 @@ import { GatewayClient } from "../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
 import type { BankConfigInput } from "../../bank-sim/server.js";
 import { writeOperatorKeystore } from "../../core/keys.js";
-import { SENDER_FUNDS } from "../../scripts/lib/launch/consortium.js";
+import { DEV_ACCOUNTS, SENDER_FUNDS } from "../../scripts/lib/launch/consortium.js";
 import { devWallet } from "../helpers/chain.js";
 import { CLI, PROJECT_ROOT, runCliOk } from "../helpers/cli.js";
-import { gatewayCredentialFile, getJson, launchNetwork, loggedUrl, waitFor, type TestNetwork } from "../helpers/network.js";
+import { freePort, gatewayCredentialFile, getJson, launchNetwork, loggedUrl, waitFor, type TestNetwork } from "../helpers/network.js";
 
 interface View {
   id: string;
@@ -33,10 +34,13 @@ interface View {
 
 /** The gateway's client at the bank simulator (every request to the bank is signed). */
 const BANK_CLIENT = { id: "gateway", secret: "integration-test-bank-client-secret-0001" };
+/** The custodian service's own client at the bank (it reads the transfers it mints against). */
+const CUSTODIAN_CLIENT = { id: "custodian", secret: "integration-test-bank-custodian-secret-01" };
 
 describe("gateway integration: an external merchant over HTTP against a real node network", function () {
   this.timeout(120_000);
   let net: TestNetwork;
+  let keysDir: string | undefined;
   let gateway: ChildProcess | undefined;
   let bank: ChildProcess | undefined;
   let receiver: Server | undefined;
@@ -46,29 +50,40 @@ describe("gateway integration: an external merchant over HTTP against a real nod
   const deliveries: { id: string; timestamp: string; signature: string; body: string }[] = [];
   const env = {
     SETTLENET_GATEWAY_MASTER_KEY: randomBytes(32).toString("hex"),
-    SETTLENET_CUSTODIAN_KEY_PASSWORD: "custodian-password",
     SETTLENET_RELAYER_KEY_PASSWORD: "relayer-password",
   };
 
   before(async function () {
     // The permit relayer pays gas: funded from the governance key (a chain need not prefund it).
-    net = await launchNetwork({ institutions: 1, regulator: false, merchants: 1, payers: 1, fund: [{ address: devWallet(16).address, minimum: SENDER_FUNDS }] });
+    // The custodian key is the custodian service's, beside the institution's node (never the gateway's);
+    // the bank it reads listens on a port chosen before the node starts.
+    keysDir = await mkdtemp(join(tmpdir(), "settlenet-gw-integration-"));
+    await writeOperatorKeystore(join(keysDir, "custodian.json"), DEV_ACCOUNTS.custodian().privateKey, "e2e-password", true);
+    const bankPort = await freePort();
+    net = await launchNetwork({
+      institutions: 1,
+      regulator: false,
+      merchants: 1,
+      payers: 1,
+      fund: [{ address: devWallet(16).address, minimum: SENDER_FUNDS }],
+      custodianKey: DEV_ACCOUNTS.custodian().address,
+      nodeConfig: {
+        "institution-0": { custodian: { keyFile: join(keysDir, "custodian.json"), keyPasswordEnv: "SETTLENET_KEY_PASSWORD", bank: { url: `http://127.0.0.1:${bankPort}`, client: CUSTODIAN_CLIENT }, pollIntervalMs: 200 } },
+      },
+    });
     const node = net.nodes[0];
     const merchant = net.scenario.merchants[0];
     if (!node || !merchant) throw new Error("network incomplete");
-    // The custodian (the institution's key) signs mints and burns; the permit relayer pays for merchants' permits.
-    const custodian = net.scenario.institutions[0];
-    if (!custodian) throw new Error("no custodian");
-    await writeOperatorKeystore(join(net.dir, "custodian.json"), custodian.privateKey, env.SETTLENET_CUSTODIAN_KEY_PASSWORD, true);
+    // The permit relayer pays for merchants' permits.
     await writeOperatorKeystore(join(net.dir, "relayer.json"), devWallet(16).privateKey, env.SETTLENET_RELAYER_KEY_PASSWORD, true);
     // The bank simulator as its own process.
     // On port 0: it logs where it listens. Payouts are paid only against the merchant's redemption, which the bank reads on this chain.
     const bankConfig: BankConfigInput = {
-      port: 0,
+      port: bankPort,
       dataDir: join(net.dir, "bank"),
       latencyMs: { min: 200, max: 400 },
       failureRate: 0,
-      clients: [BANK_CLIENT],
+      clients: [BANK_CLIENT, CUSTODIAN_CLIENT],
       chain: { rpcUrl: net.chain.url, deploymentFile: join(net.dir, "deployment.json") },
       logLevel: "info",
     };
@@ -100,7 +115,6 @@ describe("gateway integration: an external merchant over HTTP against a real nod
       rpcUrl: net.chain.url,
       deploymentFile: join(net.dir, "deployment.json"),
       logLevel: "info",
-      custodian: { keyFile: "custodian.json" },
       permitRelayer: { keyFile: "relayer.json" },
       bank: { url: bankUrl, client: BANK_CLIENT },
       moneyTickMs: 200,
@@ -133,6 +147,7 @@ describe("gateway integration: an external merchant over HTTP against a real nod
     receiver?.closeAllConnections();
     await new Promise((r) => (receiver ? receiver.close(r) : r(undefined)));
     await net?.stop();
+    if (keysDir) await rm(keysDir, { recursive: true, force: true });
   });
 
   const poll = (what: string, id: string, check: (v: View) => boolean) =>

@@ -153,14 +153,11 @@ export async function bankFixture(latencyMs: BankSimulatorOptions["latencyMs"], 
   };
 }
 
-/** Money modules: institution 0 as custodian, dev wallet 15 as permit relayer, the bank at `bankUrl`. */
+/** Money modules: dev wallet 15 as permit relayer, the bank at `bankUrl` (no custodian key: mints are the custodian service's). */
 export function moneyModules(scenario: Scenario, bankUrl: string): () => GatewayMoneyModules {
-  const custodian = scenario.institutions[0];
-  if (!custodian) throw new Error("no custodian");
   const logger = pino({ level: "silent" });
   return () => ({
     chain: new MoneyChain(scenario.chain.url, scenario.deployment, { permitRelayer: devWallet(15), logger }),
-    custodian,
     bank: new HttpBankAdapter({ baseUrl: bankUrl, retryDelayMs: 50 }, { logger }),
   });
 }

@@ -88,7 +88,6 @@ export const servicesPlugin = fp<ServicesOptions>(
               chain,
               money: money.chain,
               allowances,
-              custodian: money.custodian,
               bank: money.bank,
               logger: logger.child({ module: "money" }),
               now,

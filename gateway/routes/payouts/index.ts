@@ -19,7 +19,7 @@ export const payoutRoutes: FastifyPluginAsyncZod = async (app) => {
         ...common,
         operationId: "createPayout",
         summary: "Withdraw to the merchant's registered bank account",
-        description: "The custodian burns the amount first (relayed through the node), then the bank pays; if the bank rejects, the amount is minted back (payout.failed). Paid: payout.paid.",
+        description: "The merchant redeems the amount from its own balance first (signed with its key, relayed through the node), then the bank pays against that redemption: payout.paid. If the bank rejects the payout, the custodian institution, reading the rejection from the bank itself, mints the amount back (reversed: true) and the payout ends failed: payout.failed.",
         headers: requiredIdempotencyHeaders,
         body: payoutBody,
         response: { 202: payoutView, ...problemResponses },

@@ -15,7 +15,7 @@ export const payoutBody = z.strictObject({
 
 export const payoutIdParam = z.strictObject({ id: z.string().regex(/^po_[0-9a-f]{24}$/, "expected a payout id (po_…)") });
 
-/** A custodian mint or burn as the node last reported it. */
+/** A merchant's redemption or the custodian's mint as the node last reported it. */
 export const tokenOpView = z.object({ operationId: z.string(), status: z.enum(["pending", "executed", "failed"]), error: z.object({ code: z.string(), message: z.string() }).optional() });
 
 /** The bank's side of a payout or top-up. */
@@ -25,11 +25,11 @@ export const payoutView = z.object({
   id: z.string(),
   object: z.literal("payout"),
   status: z.enum(["pending", "paid", "failed"]),
-  stage: z.enum(["burning", "paying", "paid", "reversing", "failed"]).describe("burning → paying → paid; or paying → reversing (the bank rejected: re-mint) → failed"),
+  stage: z.enum(["burning", "paying", "paid", "reversing", "failed"]).describe("burning → paying → paid; or paying → reversing (the bank rejected: the custodian mints it back) → failed"),
   amount: z.string(),
   currency: z.string(),
   account: z.string(),
-  reversed: z.boolean().describe("The bank rejected the payout and the burned amount was minted back"),
+  reversed: z.boolean().describe("The bank rejected the payout and the custodian minted the redeemed amount back"),
   burn: tokenOpView,
   bank: bankLegView.nullable(),
   reversal: tokenOpView.nullable(),

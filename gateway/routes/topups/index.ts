@@ -39,7 +39,7 @@ export const topupRoutes: FastifyPluginAsyncZod = async (app) => {
         ...common,
         operationId: "createTopup",
         summary: "Deposit from a bank account",
-        description: "The bank collects the deposit and confirms asynchronously; only then does the custodian mint the tokens to the merchant.",
+        description: "The bank collects the deposit from the merchant's registered account and confirms asynchronously. The custodian institution (not the gateway) learns of the confirmation from the bank itself and mints the tokens to the merchant: topup.completed. A rejected deposit ends failed; so does a mint the custodian refuses or gives up on after bounded retries (e.g. above the attested reserves), with topup.failed.",
         headers: requiredIdempotencyHeaders,
         body: topupBody,
         response: { 202: topupView, ...problemResponses },

@@ -17,7 +17,7 @@ export const topupView = z.object({
   id: z.string(),
   object: z.literal("topup"),
   status: z.enum(["pending", "completed", "failed"]),
-  stage: z.enum(["requesting", "awaiting_bank", "minting", "completed", "failed"]).describe("requesting → awaiting_bank → (bank confirmed) minting → completed; a bank rejection → failed"),
+  stage: z.enum(["requesting", "awaiting_bank", "minting", "completed", "failed"]).describe("requesting → awaiting_bank → (bank confirmed) minting (by the custodian) → completed (topup.completed); a bank rejection → failed; a mint the custodian refused or gave up on → failed (topup.failed)"),
   amount: z.string(),
   currency: z.string(),
   account: z.string(),

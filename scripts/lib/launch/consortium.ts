@@ -264,6 +264,8 @@ export interface ScenarioOptions {
   merchantFeeBps?: number;
   /** Further accounts to fund from the governance key (keys a test sends transactions with). */
   fund?: { address: string; minimum: bigint }[];
+  /** Give institution 0 this custodian key once the payers are funded (absent: its operator key mints). */
+  custodianKey?: string;
 }
 
 export interface Scenario {
@@ -299,6 +301,7 @@ export async function deployScenario(chain: LocalChain, options: ScenarioOptions
     payerFunds: options.payerFunds ?? 10_000_000n,
     merchantFeeBps: options.merchantFeeBps ?? 100,
     ...(options.fund ? { fund: options.fund } : {}),
+    ...(options.custodianKey ? { custodianKey: options.custodianKey } : {}),
   });
   const token = contracts.tokens["CNY"];
   if (!token) throw new Error("CNY token missing");

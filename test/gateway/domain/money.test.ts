@@ -1,7 +1,8 @@
 /**
  * MoneyService without HTTP and without the money tick: built straight from the gateway's parts
- * (LevelDB in a temp dir, the chain, one institution node process, the bank simulator over HTTP, the
- * custodian's key and a permit relayer), with the test advancing payouts and top-ups itself. What it
+ * (LevelDB in a temp dir, the chain, one institution node process running the custodian service, the
+ * bank simulator over HTTP and a permit relayer; no custodian key), with the test advancing payouts
+ * and top-ups itself. What it
  * stores, relays and refuses is checked on the records, the chain and the bank.
  */
 import { expect } from "chai";
@@ -14,13 +15,15 @@ import { MoneyService } from "../../../gateway/domain/money.js";
 import type { PayoutRecord, TopupRecord } from "../../../gateway/domain/money-types.js";
 import type { MerchantRecord, OrderRecord } from "../../../gateway/domain/records.js";
 import { refusalOf } from "../../helpers/errors.js";
-import { getJson, launchNetwork, waitFor, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
-import { bankFixture, gatewayStore, moneyModules, nodeAndChain, type BankFixture, type GatewayStore } from "../parts.js";
+import { launchCustodianNetwork, type CustodianNetwork } from "../../helpers/custodian.js";
+import { getJson, waitFor, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
+import { gatewayStore, moneyModules, nodeAndChain, type BankSimulatorHandle, type GatewayStore } from "../parts.js";
 
 describe("gateway domain: MoneyService on real storage, chain, node and bank (no HTTP)", function () {
   this.timeout(180_000);
+  let custody: CustodianNetwork;
   let net: TestNetwork;
-  let bank: BankFixture;
+  let bank: BankSimulatorHandle;
   let store: GatewayStore;
   let parts: ReturnType<typeof nodeAndChain>;
   let modules: GatewayMoneyModules;
@@ -30,9 +33,9 @@ describe("gateway domain: MoneyService on real storage, chain, node and bank (no
   let payer: Wallet | HDNodeWallet;
 
   before(async function () {
-    net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 1 });
+    custody = await launchCustodianNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 1, bankLatencyMs: { min: 200, max: 400 } });
+    ({ net, bank } = custody);
     const node = net.nodes[0] as NodeHandle;
-    bank = await bankFixture({ min: 200, max: 400 }, net.scenario);
     store = await gatewayStore(net.scenario);
     parts = nodeAndChain(net.scenario, node.apiUrl);
     modules = moneyModules(net.scenario, bank.url)();
@@ -46,8 +49,7 @@ describe("gateway domain: MoneyService on real storage, chain, node and bank (no
     await modules?.chain.close();
     await parts?.close();
     await store?.close();
-    await bank?.close();
-    await net?.stop();
+    await custody?.close();
   });
 
   function service(given: Partial<GatewayMoneyModules> & Pick<GatewayMoneyModules, "chain">): MoneyService {
@@ -61,7 +63,6 @@ describe("gateway domain: MoneyService on real storage, chain, node and bank (no
         chain: parts.chain,
         money: given.chain,
         allowances,
-        custodian: given.custodian,
         bank: given.bank,
         logger: pino({ level: "silent" }),
       },
@@ -82,19 +83,23 @@ describe("gateway domain: MoneyService on real storage, chain, node and bank (no
     }, 60_000, 200);
   const eventsOf = async (merchant: MerchantRecord) => (await store.storage.webhooks.listEvents(merchant.id, { limit: 100 })).items.map((e) => [e.type, e.data["id"]]).reverse();
 
-  it("tops up: asks the bank first and mints only once the bank confirmed", async function () {
+  it("tops up: asks the bank first; the custodian service mints once the bank confirmed, and the gateway follows it through the node", async function () {
     const created = await money.createTopup(a, { amount: "5000", currency: "CNY", account: "merchant-0" });
     expect([created.stage, created.mint, created.bank?.status]).to.deep.equal(["awaiting_bank", undefined, "pending"]);
     expect((await line(a)).pendingTopups).to.equal(5_000n);
     expect(await tokens(a.address)).to.equal(0n);
 
     const done = await advanceUntil<TopupRecord>("topup", created.id, (r) => r.stage === "completed");
-    expect([done.bank?.status, done.mint?.status, done.mintAttempts]).to.deep.equal(["confirmed", "executed", 1]);
+    expect([done.bank?.status, done.mint?.status, done.mint?.op, done.mintAttempts]).to.deep.equal(["confirmed", "executed", undefined, 1]);
     expect(await tokens(a.address)).to.equal(5_000n);
     const minted = await net.scenario.token.queryFilter(net.scenario.token.filters.Minted());
     expect(minted.filter((e) => e.args.bankRef === keccak256(toUtf8Bytes(done.bank?.bankRef ?? ""))).map((e) => e.args.amount)).to.deep.equal([5_000n]);
     expect(await store.storage.money.open("topup")).to.deep.equal([]);
     expect(await line(a)).to.include({ available: 5_000n, pendingTopups: 0n });
+    // topup.completed joins the completion's batch; advanced again, nothing more happens.
+    expect(await eventsOf(a)).to.deep.equal([["topup.completed", created.id]]);
+    expect((await money.advance("topup", created.id)).stage).to.equal("completed");
+    expect(await eventsOf(a)).to.deep.equal([["topup.completed", created.id]]);
   });
 
   it("pays out: refuses another account and more than the balance; the merchant redeems with its own key, then the bank pays once, and payout.paid joins the payout's batch", async function () {
@@ -120,7 +125,7 @@ describe("gateway domain: MoneyService on real storage, chain, node and bank (no
     expect(transfers.body.transfers.filter((t) => t.reference === created.id)).to.have.length(1);
     const account = await getJson<{ balances: { paidOut: string }[] }>(`${bank.url}/v1/accounts/merchant-0`);
     expect(account.body.balances[0]?.paidOut).to.equal("3000");
-    expect(await eventsOf(a)).to.deep.equal([["payout.paid", created.id]]);
+    expect((await eventsOf(a)).filter(([type]) => String(type).startsWith("payout."))).to.deep.equal([["payout.paid", created.id]]);
     expect((await money.getPayout(a, created.id)).stage).to.equal("paid");
     expect((await refusalOf(money.getPayout(b, created.id))).code).to.equal("PAYOUT_NOT_FOUND");
   });
@@ -192,7 +197,7 @@ describe("gateway domain: MoneyService on real storage, chain, node and bank (no
     expect(await line(a)).to.include({ available: 1_000n, heldInEscrow: 5_000n, pendingPayouts: 0n, pendingTopups: 0n });
   });
 
-  it("without a custodian and a bank, refuses payouts and top-ups with MONEY_NOT_CONFIGURED and stores nothing", async function () {
+  it("without a bank, refuses payouts and top-ups with MONEY_NOT_CONFIGURED and stores nothing", async function () {
     const bare = service({ chain: modules.chain });
     for (const attempt of [
       () => bare.createPayout(a, { amount: "1", currency: "CNY", account: "merchant-0" }),

@@ -15,9 +15,10 @@ import type { HDNodeWallet, Wallet } from "ethers";
 import { GATEWAY_CODES } from "../../../gateway/plugins/app/problem.js";
 import { signRequest } from "../../../gateway/client/signing.js";
 import type { OrderRecord } from "../../../gateway/domain/records.js";
-import { getJson, launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
+import { getJson, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
 import { randomRef, signedTokenOp, tokenOperationIdOf } from "../../helpers/tokens.js";
-import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "../fixture.js";
+import { gatewayFixture, merchantRequests, moneyModules, type BankSimulatorHandle, type GatewayFixture, type TestMerchant } from "../fixture.js";
+import { launchCustodianNetwork, type CustodianNetwork } from "../../helpers/custodian.js";
 
 interface TypedData {
   domain: Record<string, unknown>;
@@ -52,9 +53,10 @@ const CYCLE = 300;
 
 describe("gateway: freezes, auto-release, reclaim and statements (nodes, chain and bank simulator)", function () {
   this.timeout(240_000);
+  let custody: CustodianNetwork;
   let net: TestNetwork;
   let gw: GatewayFixture;
-  let bank: BankFixture;
+  let bank: BankSimulatorHandle;
   let a: TestMerchant;
   let b: TestMerchant;
   let payers: (Wallet | HDNodeWallet)[];
@@ -64,15 +66,17 @@ describe("gateway: freezes, auto-release, reclaim and statements (nodes, chain a
   let toRelease: PaymentView;
 
   before(async function () {
-    net = await launchNetwork({
+    // Top-ups are minted by the custodian service on node 0, reading the bank.
+    custody = await launchCustodianNetwork({
       institutions: 2,
       regulator: false,
       merchants: 2,
       payers: 3,
       config: { settlement: { cycleSeconds: CYCLE, tickMs: 300, finalizeFailoverMs: 1_000, rebroadcastMs: 1_000 } },
+      bankLatencyMs: { min: 100, max: 300 },
     });
+    ({ net, bank } = custody);
     [node0, node1] = net.nodes as [NodeHandle, NodeHandle];
-    bank = await bankFixture({ min: 100, max: 300 }, net.scenario);
     gw = await gatewayFixture({
       scenario: net.scenario,
       nodeUrl: node0.apiUrl,
@@ -85,8 +89,7 @@ describe("gateway: freezes, auto-release, reclaim and statements (nodes, chain a
 
   after(async function () {
     await gw?.close();
-    await bank?.close();
-    await net?.stop();
+    await custody?.close();
   });
 
   const payer = (i: number) => {

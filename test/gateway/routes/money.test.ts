@@ -1,13 +1,16 @@
 /**
- * Payer actions and money movement on real parts: a chain, one institution node process, the bank
- * simulator over HTTP with its own LevelDB, and the gateway (LevelDB in a temp dir) with the
- * custodian's key and a permit relayer. Requests are signed as a merchant would sign them.
+ * Payer actions and money movement on real parts: a chain, one institution node process running the
+ * custodian service (node/custodian/) with its own custodian key, the bank simulator over HTTP with its
+ * own LevelDB, and the gateway (LevelDB in a temp dir) with a permit relayer and no custodian key.
+ * Requests are signed as a merchant would sign them.
  */
 import { expect } from "chai";
 import { MaxUint256, keccak256, toUtf8Bytes, type HDNodeWallet, type Wallet } from "ethers";
 
-import { getJson, launchNetwork, waitFor, type TestNetwork } from "../../helpers/network.js";
-import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "../fixture.js";
+import { chainBankRef, reversalBankRef } from "../../../core/bank/references.js";
+import { launchCustodianNetwork, type CustodianNetwork } from "../../helpers/custodian.js";
+import { getJson, nodeApi, waitFor, type TestNetwork } from "../../helpers/network.js";
+import { gatewayFixture, merchantRequests, moneyModules, type BankSimulatorHandle, type GatewayFixture, type TestMerchant } from "../fixture.js";
 
 interface TypedData {
   domain: Record<string, unknown>;
@@ -53,23 +56,25 @@ interface Balance {
 
 describe("gateway: payer actions and money movement (node, chain and bank simulator)", function () {
   this.timeout(180_000);
+  let custody: CustodianNetwork;
   let net: TestNetwork;
   let gw: GatewayFixture;
-  let bank: BankFixture;
+  let bank: BankSimulatorHandle;
   let a: TestMerchant;
   let b: TestMerchant;
   let payer: Wallet | HDNodeWallet;
   let other: Wallet | HDNodeWallet;
 
   before(async function () {
-    net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 2 });
-    bank = await bankFixture({ min: 1_500, max: 2_000 }, net.scenario);
+    // Two mint attempts of 5 s each before the custodian gives up on a transfer.
+    custody = await launchCustodianNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 2, bankLatencyMs: { min: 1_500, max: 2_000 }, custodian: { maxMintAttempts: 2, mintDeadlineSeconds: 5 } });
+    ({ net, bank } = custody);
     const node = net.nodes[0];
     if (!node) throw new Error("network incomplete");
     gw = await gatewayFixture({
       scenario: net.scenario,
       nodeUrl: node.apiUrl,
-      app: { moneyTickMs: 200, topups: { maxAmount: 50_000_000n, dailyMaxAmount: 60_000_000n, maxMintAttempts: 2 } },
+      app: { moneyTickMs: 200, topups: { maxAmount: 50_000_000n, dailyMaxAmount: 60_000_000n } },
       money: moneyModules(net.scenario, bank.url) });
     [a, b] = gw.merchants as [TestMerchant, TestMerchant];
     [payer, other] = net.scenario.payers as [Wallet, Wallet];
@@ -77,8 +82,7 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
 
   after(async function () {
     await gw?.close();
-    await bank?.close();
-    await net?.stop();
+    await custody?.close();
   });
 
   const requests = merchantRequests(() => gw, () => a);
@@ -212,8 +216,15 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     const done = await poll<Topup>("the top-up", `/v1/topups/${created.body.id}`, (v) => v.stage === "completed");
     expect(done.bank?.status).to.equal("confirmed");
     expect((await tokenBalance(a.address)) - before).to.equal(5_000n);
+    // Minted by the custodian service beside the node, signed with the custodian key: the gateway holds none.
     const minted = await net.scenario.token.queryFilter(net.scenario.token.filters.Minted());
-    expect(minted.filter((e) => e.args.bankRef === keccak256(toUtf8Bytes(bankRef))).map((e) => e.args.amount)).to.deep.equal([5_000n]);
+    expect(minted.filter((e) => e.args.bankRef === keccak256(toUtf8Bytes(bankRef))).map((e) => [e.args.custodian, e.args.to, e.args.amount])).to.deep.equal([[net.scenario.institutions[0]?.address, a.address, 5_000n]]);
+    const record = await nodeApi(net.nodes[0]!).custodyTransfer(bankRef);
+    expect(record).to.deep.include({ kind: "deposit", status: "minted", attempts: 1, to: a.address, amount: "5000", chainBankRef: chainBankRef(bankRef) });
+    const mintOp = await nodeApi(net.nodes[0]!).operation(record?.operationId ?? "");
+    expect(mintOp?.op).to.include({ kind: "mint", to: a.address });
+    const events = await get<{ items: { type: string; data: { id: string; status: string } }[] }>("/v1/events");
+    expect(events.body.items.filter((e) => e.type.startsWith("topup.")).map((e) => [e.type, e.data.id, e.data.status])).to.deep.equal([["topup.completed", created.body.id, "completed"]]);
     const line = await balanceOf();
     expect([line.available, line.pendingTopups]).to.deep.equal(["11400", "0"]);
   });
@@ -258,7 +269,7 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     expect(refusal).to.equal("ERC20InsufficientAllowance");
   });
 
-  it("re-mints a payout the bank rejects and restores the balance (payout.failed)", async function () {
+  it("has the custodian mint back, exactly once, a payout the bank rejects, restoring the balance (payout.failed)", async function () {
     // The custodian's reserve at the bank holds 2000 now (5000 deposited, 3000 paid): 4000 is rejected.
     const created = await post<Payout>("/v1/payouts", { amount: "4000", currency: "CNY", account: "merchant-0" });
     expect(created.status).to.equal(202);
@@ -275,6 +286,11 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     const failedEvents = events.body.items.filter((e) => e.type === "payout.failed");
     expect(failedEvents.map((e) => [e.data.id, e.data.reversed])).to.deep.equal([[created.body.id, true]]);
     expect((await balanceOf()).pendingPayouts).to.equal("0");
+    // The custodian read the rejection from the bank itself and minted the redeemed amount back once.
+    const reversal = await nodeApi(net.nodes[0]!).custodyTransfer(failed.bank?.bankRef ?? "");
+    expect(reversal).to.deep.include({ kind: "reversal", status: "minted", attempts: 1, to: a.address, amount: "4000" });
+    const reMinted = await net.scenario.token.queryFilter(net.scenario.token.filters.Minted(undefined, undefined, undefined, reversalBankRef(created.body.id)));
+    expect(reMinted.map((e) => [e.args.to, e.args.amount])).to.deep.equal([[a.address, 4_000n]]);
   });
 
   it("resumes a payout after a restart in the middle without a second burn or bank transfer", async function () {
@@ -308,16 +324,32 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     const daily = await post<{ code: string }>("/v1/topups", { amount: "40000000", currency: "CNY", account: "merchant-0" });
     expect([daily.status, daily.body.code]).to.deep.equal([422, "TOPUP_LIMIT_EXCEEDED"]);
 
-    const failed = await poll<Topup>("the unbacked top-up to fail", `/v1/topups/${unbacked.body.id}`, (v) => v.status === "failed");
+    // A failed attempt is replaced only once its deadline has passed in chain time: blocks are mined meanwhile.
+    const failed = await waitFor("the unbacked top-up to fail", async () => {
+      await net.scenario.chain.provider.send("evm_mine", []);
+      const view = await get<Topup>(`/v1/topups/${unbacked.body.id}`);
+      return view.body.status === "failed" ? view.body : undefined;
+    }, 120_000, 500);
     expect(failed.bank?.status).to.equal("confirmed");
     expect(failed.failure?.code).to.equal("MINT_FAILED");
+    expect(failed.mint?.status).to.equal("failed");
     expect(await tokenBalance(a.address)).to.equal(before);
     const events = await get<{ items: { type: string; data: { id: string } }[] }>("/v1/events");
     expect(events.body.items.filter((e) => e.type === "topup.failed").map((e) => e.data.id)).to.deep.equal([unbacked.body.id]);
+    // The custodian gave up after its two attempts, each refused by the chain above the attested reserves,
+    // and raised an alert that the node's alerts API serves (and gossips to regulators).
+    const bankRef = failed.bank?.bankRef ?? "";
+    const record = await nodeApi(net.nodes[0]!).custodyTransfer(bankRef);
+    expect(record).to.deep.include({ status: "failed", attempts: 2 });
+    expect(record?.failure?.message).to.include("ReservesExceeded");
+    const alerts = await nodeApi(net.nodes[0]!).alerts({ rule: "CUSTODY_MINT_FAILED" });
+    expect(alerts.items.map((x) => [x.account, x.amount, x.facts["bankRef"], x.facts["attempts"]])).to.deep.equal([[a.address, "20000000", bankRef, "2"]]);
     // Failed is final: no more mints are signed for it.
     const stored = await gw.storage.money.get("topup", unbacked.body.id);
     expect(stored?.mintAttempts).to.equal(2);
+    await net.scenario.chain.provider.send("evm_mine", []);
     await gw.app.money?.advance("topup", unbacked.body.id);
+    expect((await nodeApi(net.nodes[0]!).custodyTransfer(bankRef))?.attempts).to.equal(2);
     expect((await gw.storage.money.get("topup", unbacked.body.id))?.mintAttempts).to.equal(2);
   });
 });

@@ -21,11 +21,12 @@ import { threeWayReportCommand } from "../../../gateway/cli/threeway-report.js";
 import { writeTokenFile } from "../../../scripts/lib/launch/nodes.js";
 import { writeDeployment } from "../../../core/protocol/deployment.js";
 import type { SettlenetError } from "../../../core/errors.js";
-import { launchNetwork, nodeApi, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
+import { nodeApi, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../../helpers/network.js";
 import { signedPay, termsFor } from "../../helpers/operations.js";
 import { signedTokenOp, tokenOperationIdOf } from "../../helpers/tokens.js";
 import { chainBankRef } from "../../../gateway/domain/token-ops.js";
-import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "../fixture.js";
+import { gatewayFixture, merchantRequests, moneyModules, type BankSimulatorHandle, type GatewayFixture, type TestMerchant } from "../fixture.js";
+import { launchCustodianNetwork, type CustodianNetwork } from "../../helpers/custodian.js";
 
 interface PaymentView {
   id: string;
@@ -40,10 +41,11 @@ const summary = (report: Pick<ThreeWayReport, "breaks">) => report.breaks.map((b
 
 describe("gateway: three-way reconciliation of gateway, chain and bank (node, chain and bank simulator)", function () {
   this.timeout(180_000);
+  let custody: CustodianNetwork;
   let net: TestNetwork;
   let node0: NodeHandle;
   let gw: GatewayFixture;
-  let bank: BankFixture;
+  let bank: BankSimulatorHandle;
   let a: TestMerchant;
   let b: TestMerchant;
   let payers: (Wallet | HDNodeWallet)[];
@@ -54,9 +56,10 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
   let expected: (string | null)[][];
 
   before(async function () {
-    net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 2 });
+    // Top-ups are minted by the custodian service on node 0, reading the bank.
+    custody = await launchCustodianNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 2, bankLatencyMs: { min: 100, max: 300 } });
+    ({ net, bank } = custody);
     node0 = net.nodes[0] as NodeHandle;
-    bank = await bankFixture({ min: 100, max: 300 }, net.scenario);
     gw = await gatewayFixture({
       scenario: net.scenario,
       nodeUrl: node0.apiUrl,
@@ -70,8 +73,7 @@ describe("gateway: three-way reconciliation of gateway, chain and bank (node, ch
 
   after(async function () {
     await gw?.close();
-    await bank?.close();
-    await net?.stop();
+    await custody?.close();
   });
 
   const requests = merchantRequests(() => gw, () => a);
