@@ -16,7 +16,7 @@
  */
 import { cpus } from "node:os";
 
-import { CpuMeter, cpuBottleneck, cpuPerUnit, idleCores, type MonotonicWindow } from "../lib/cpu.js";
+import { CpuMeter, cpuBottleneck, cpuPerUnit, idleCores, type CpuShare, type MonotonicWindow } from "../lib/cpu.js";
 import { HoldWatcher } from "../lib/chain-watch.js";
 import type { Cluster } from "../lib/cluster.js";
 import { CountedFailure, Failures, codeOfAnswer, codeOfError, describeFailures } from "../lib/failures.js";
@@ -67,7 +67,13 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   const escrow = scenario.deployment.contracts.escrow;
   progress.log(`measuring the network's background CPU for ${options.idleSeconds} s with no load`);
   let idleWindow: MonotonicWindow | undefined;
-  const idle = await idleCores(() => cluster.processes(), options.idleSeconds, (w) => (idleWindow = w));
+  let idleShares: CpuShare[] = [];
+  const idle = await idleCores(
+    () => cluster.processes(),
+    options.idleSeconds,
+    (w) => (idleWindow = w),
+    (shares) => (idleShares = shares),
+  );
   const receiver = await webhookReceiver(cluster);
   const watcher = new HoldWatcher(scenario.chain.provider, escrow);
   await watcher.start();
@@ -312,6 +318,9 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
       profileWindows: { load: { ...cpu.window, units: held }, ...(idleWindow ? { idle: { ...idleWindow, units: options.idleSeconds } } : {}) },
       cpuMsPerPayment: perPayment,
       idleCores: idle,
+      // Each process's background with no load, per second (so a role's load figure can be read net of it: at a
+      // low rate the background is a large share of each payment's figure).
+      idleCoresByProcess: Object.fromEntries(idleShares.map((s) => [s.process, { role: s.role, cores: s.cores }])),
       // Batch items the chain refused during the run: as already executed (relayed twice), or otherwise.
       batchItems: { duplicate: watcher.items.duplicate, failed: watcher.items.failed },
       peers: peers.length,

@@ -158,12 +158,18 @@ export interface RoleCpu {
  * Cores the network's processes keep busy with no load, over `seconds` of quiet (a measurement window,
  * not a wait for anything); `onWindow` gets the window.
  */
-export async function idleCores(processes: () => MeasuredProcess[], seconds: number, onWindow?: (window: MonotonicWindow) => void): Promise<number> {
+export async function idleCores(
+  processes: () => MeasuredProcess[],
+  seconds: number,
+  onWindow?: (window: MonotonicWindow) => void,
+  onShares?: (shares: CpuShare[]) => void,
+): Promise<number> {
   const meter = new CpuMeter(processes);
   await meter.begin();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const shares = await meter.end();
   onWindow?.(meter.window);
+  onShares?.(shares);
   return shares.filter((s) => s.role !== "load generator").reduce((sum, s) => sum + s.cpuSeconds, 0) / meter.seconds;
 }
 

@@ -86,16 +86,19 @@ interface Pending {
   group: number;
 }
 
-/** A raw batch op with the value already encoded (later mutation of the caller's object cannot leak in). */
-type EncodedOp =
-  | {
-      type: "put";
-      sublevel: Sublevel;
-      key: string;
-      value: string;
-      valueEncoding: "utf8";
-    }
-  | { type: "del"; sublevel: Sublevel; key: string };
+/**
+ * A batch op of the root database with the value already encoded (later mutation of the caller's
+ * object cannot leak in) and the key already under its keyspace's prefix: the same bytes a sublevel
+ * writes, without a sublevel's per-op key transcoding (a sublevel encodes each key to bytes on the
+ * way down; the root takes the string as it is).
+ */
+type EncodedOp = { type: "put"; key: string; value: string; valueEncoding: "utf8" } | { type: "del"; key: string };
+
+/** A keyspace of the database: its name and the plain sublevel. */
+interface KnownSpace {
+  name: string;
+  raw: Sublevel;
+}
 
 interface Waiter {
   group: number;
@@ -117,6 +120,8 @@ class GroupCommitter {
   /** Number of the open group (the one collecting writes); groups below it are sealed. */
   private open = 1;
   private ops: EncodedOp[] = [];
+  /** Keyspace overlay and key of each op in `ops` (to clear the overlay once applied). */
+  private targets: { space: Map<string, Pending>; key: string }[] = [];
   /** Every group ≤ this is settled (synced, or failed). */
   private settled = 0;
   private flushing = false;
@@ -130,7 +135,7 @@ class GroupCommitter {
 
   constructor(
     private readonly db: Database,
-    private readonly names: Map<Sublevel, { name: string; raw: Sublevel }>,
+    private readonly names: Map<Sublevel, KnownSpace>,
     private readonly label: string,
   ) {}
 
@@ -146,20 +151,16 @@ class GroupCommitter {
       if (!known) throw new SettlenetError("INTERNAL", "a write names a keyspace of another database", { key: op.key });
       let space = this.overlay.get(known.name);
       if (!space) this.overlay.set(known.name, (space = new Map()));
+      const key = `${known.raw.prefix}${op.key}`;
       if (op.type === "put") {
         const json = JSON.stringify(op.value);
-        this.ops.push({
-          type: "put",
-          sublevel: known.raw,
-          key: op.key,
-          value: json,
-          valueEncoding: "utf8",
-        });
+        this.ops.push({ type: "put", key, value: json, valueEncoding: "utf8" });
         space.set(op.key, { json, group: this.open });
       } else {
-        this.ops.push({ type: "del", sublevel: known.raw, key: op.key });
+        this.ops.push({ type: "del", key });
         space.set(op.key, { json: undefined, group: this.open });
       }
+      this.targets.push({ space, key: op.key });
     }
   }
 
@@ -182,22 +183,21 @@ class GroupCommitter {
     this.flushing = true;
     const group = this.open;
     const ops = this.ops;
+    const targets = this.targets;
     this.open += 1;
     this.ops = [];
+    this.targets = [];
     this.db.batch(ops as never, { sync: true }).then(
       () => {
         // Applied: the database now answers these keys (unless a later group rewrote them).
-        for (const op of ops) {
-          const name = this.names.get(op.sublevel)?.name;
-          const space = name === undefined ? undefined : this.overlay.get(name);
-          if (space?.get(op.key)?.group === group) space.delete(op.key);
-        }
+        for (const { space, key } of targets) if (space.get(key)?.group === group) space.delete(key);
         this.settle(group);
       },
       (error: unknown) => {
         // Later groups may build on this one's writes: they fail with it, and the overlay is dropped.
         const failed = this.open - 1 + (this.ops.length > 0 ? 1 : 0);
         this.ops = [];
+        this.targets = [];
         this.open = failed + 1;
         this.overlay.clear();
         this.sectionBroken = true;
@@ -356,7 +356,7 @@ export async function openLevelStore<K extends string>(dir: string, keyspaces: r
   const raw = Object.fromEntries(keyspaces.map((name) => [name, openSublevel(db, name)])) as Record<K, Sublevel>;
   // Sublevels finish opening after the database: point reads are synchronous, so wait for them here.
   await Promise.all(Object.values<Sublevel>(raw).map((sublevel) => sublevel.open()));
-  const names = new Map<Sublevel, { name: string; raw: Sublevel }>();
+  const names = new Map<Sublevel, KnownSpace>();
   const group = new GroupCommitter(db, names, label);
   const spaces = Object.fromEntries(
     keyspaces.map((name) => {

@@ -273,10 +273,10 @@ export class AmlMonitor {
     }
     candidates.sort(comparePayments);
 
+    const histories = await this.histories(candidates);
     const alerts: Alert[] = [];
     for (const payment of candidates) {
-      const earlier = await this.history(payment);
-      alerts.push(...evaluatePayment(payment, earlier, this.options.rules));
+      alerts.push(...evaluatePayment(payment, histories.get(payment.payer.toLowerCase()) ?? [], this.options.rules));
     }
     const next: AmlCursor = truncated
       ? { block: Math.max(...candidates.map((p) => p.paidBlock)), paidAt: lastPaidAt }
@@ -300,16 +300,33 @@ export class AmlMonitor {
     return { created, truncated };
   }
 
-  /** The payer's indexed payments within the rules' look-back of `payment` (including later ones; the rules filter). */
-  private async history(payment: PaymentRecord): Promise<PaymentRecord[]> {
-    const from = lookbackStart(this.options.rules, payment.paidAt);
-    const records: PaymentRecord[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.modules.storage.payments.listByPayer(payment.payer, { limit: 500, from, to: payment.paidAt, ...(cursor ? { cursor } : {}) });
-      records.push(...page.items);
-      cursor = page.next;
-    } while (cursor);
-    return records;
+  /**
+   * Each candidate payer's indexed payments within the rules' look-back of its candidates (including
+   * later ones; the rules filter), read once per payer and step rather than once per payment, and not
+   * at all when no rule looks back (large value and blacklist judge a payment alone).
+   */
+  private async histories(candidates: PaymentRecord[]): Promise<Map<string, PaymentRecord[]>> {
+    const { rules } = this.options;
+    const histories = new Map<string, PaymentRecord[]>();
+    if (!rules.payerDaily && !rules.structuring && !rules.velocity) return histories;
+    const spans = new Map<string, { payer: string; from: number; to: number }>();
+    for (const payment of candidates) {
+      const key = payment.payer.toLowerCase();
+      const from = lookbackStart(rules, payment.paidAt);
+      const span = spans.get(key);
+      if (!span) spans.set(key, { payer: payment.payer, from, to: payment.paidAt });
+      else spans.set(key, { payer: span.payer, from: Math.min(span.from, from), to: Math.max(span.to, payment.paidAt) });
+    }
+    for (const [key, { payer, from, to }] of spans) {
+      const records: PaymentRecord[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await this.modules.storage.payments.listByPayer(payer, { limit: 500, from, to, ...(cursor ? { cursor } : {}) });
+        records.push(...page.items);
+        cursor = page.next;
+      } while (cursor);
+      histories.set(key, records);
+    }
+    return histories;
   }
 }

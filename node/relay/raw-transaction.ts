@@ -8,6 +8,7 @@
 import type { SigningKey } from "ethers";
 
 import { keccak256Bytes } from "../../core/keccak.js";
+import { signDigest } from "./digest-signer.js";
 
 /** The fields of a contract call to sign, besides its calldata. */
 export interface RawCall {
@@ -35,13 +36,13 @@ export function signRawCall(call: RawCall, data: Uint8Array, key: SigningKey): {
       bytes(data),
       list([]),
     ];
-    const signature = key.sign(keccak256Bytes(typed(2, list(fields))));
-    signed = typed(2, list([...fields, integer(BigInt(signature.yParity)), integer(BigInt(signature.r)), integer(BigInt(signature.s))]));
+    const signature = signDigest(key, keccak256Bytes(typed(2, list(fields))));
+    signed = typed(2, list([...fields, integer(BigInt(signature.yParity)), integer(signature.r), integer(signature.s)]));
   } else {
     const fields = [integer(BigInt(call.nonce)), integer(call.pricing.gasPrice), integer(call.gasLimit), bytes(to), integer(0n), bytes(data)];
-    const signature = key.sign(keccak256Bytes(list([...fields, integer(call.chainId), integer(0n), integer(0n)])));
+    const signature = signDigest(key, keccak256Bytes(list([...fields, integer(call.chainId), integer(0n), integer(0n)])));
     const v = call.chainId * 2n + 35n + BigInt(signature.yParity);
-    signed = list([...fields, integer(v), integer(BigInt(signature.r)), integer(BigInt(signature.s))]);
+    signed = list([...fields, integer(v), integer(signature.r), integer(signature.s)]);
   }
   return { serialized: "0x" + signed.toString("hex"), hash: "0x" + keccak256Bytes(signed).toString("hex") };
 }

@@ -33,6 +33,7 @@ import { Counter, type Registry } from "prom-client";
 import { revertDataOf } from "../../core/chain/outcome.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { Logger } from "../services.js";
+import { signDigest } from "./digest-signer.js";
 import { signRawCall } from "./raw-transaction.js";
 
 export interface TransactionSenderOptions {
@@ -145,7 +146,7 @@ export class TransactionSender {
   /** Signs a 32-byte digest with the key (65 bytes r ‖ s ‖ v, v 27 or 28); for messages the node signs besides transactions. */
   signDigest(digest: string): string {
     if (!(this.wallet instanceof BaseWallet)) throw new SettlenetError("RELAY_NO_SIGNING_KEY", "the sender's key cannot sign a digest");
-    return this.wallet.signingKey.sign(digest).serialized;
+    return signDigest(this.wallet.signingKey, digest).serialized;
   }
 
   /**

@@ -43,6 +43,10 @@ export interface FeedPage {
 /** The change log of one node database; see the module comment. */
 export class LevelChangeLog {
   private waiters = new Set<{ after: number; resolve: () => void }>();
+  /** The oldest sequence number kept, once read (every page with a cursor checks it; only prune changes it). */
+  private oldestKept: number | undefined;
+  /** Bumped by each prune deletion, so a read of the oldest that overlapped one is not kept. */
+  private prunes = 0;
 
   private constructor(
     private readonly ctx: StorageContext,
@@ -160,14 +164,20 @@ export class LevelChangeLog {
       const keys = await this.ctx.read(() => space.keys({ gte: FIRST_KEY, lt: below, limit: PRUNE_CHUNK }).all());
       if (keys.length === 0) return deleted;
       await this.ctx.write(() => this.ctx.commit(keys.map((key) => ({ type: "del" as const, sublevel: space, key }))));
+      this.prunes += 1;
+      this.oldestKept = undefined;
       deleted += keys.length;
     }
   }
 
   /** The oldest sequence number kept, if any. */
   private async oldest(): Promise<number | undefined> {
+    if (this.oldestKept !== undefined) return this.oldestKept;
+    const prunes = this.prunes;
     const [first] = await this.ctx.spaces.changes.keys({ gte: FIRST_KEY, lt: AFTER_LAST_KEY, limit: 1 }).all();
-    return first === undefined ? undefined : Number(first);
+    const oldest = first === undefined ? undefined : Number(first);
+    if (prunes === this.prunes) this.oldestKept = oldest;
+    return oldest;
   }
 
   private expired(cursor: string, why: string): SettlenetError {

@@ -48,7 +48,8 @@ describe("storage: group commit of synced writes", function () {
     // Observes (and, when asked, fails) the real batches; the writes themselves go to the real LevelDB.
     (store.db as unknown as { batch: unknown }).batch = async (ops: { key: string }[], options: { sync?: boolean }) => {
       const seen: SeenBatch = {
-        keys: ops.map((op) => op.key),
+        // The batch goes to the root database with each key under its keyspace's prefix (!a!k000).
+        keys: ops.map((op) => op.key.replace(/^!\w+!/, "")),
         sync: options?.sync === true,
       };
       batches.push(seen);

@@ -163,6 +163,35 @@ describe("AML monitoring of indexed payments", function () {
     expect(listed.items.map((a) => a.id).sort()).to.deep.equal(first.map((a) => a.id).sort());
   });
 
+  it("reads each payer's history once per evaluation, and none when no rule looks back", async function () {
+    const t = await nextDayAt(s, 21_600);
+    await pay(s, 0, [100n, 100n, 100n], { at: t });
+    for (const [rules, looksBack] of [
+      [{ velocity: { count: 10, windowSeconds: 60 } }, true],
+      [{ largeValue: { threshold: "10000" }, blacklist: [s.payers[0]!.address] }, false],
+    ] as const) {
+      const store = await indexedStorage(s);
+      cleanups.push(store.cleanup);
+      await store.indexer.syncOnce();
+      const reads: string[] = [];
+      const payments = store.storage.payments;
+      const list = payments.listByPayer.bind(payments);
+      payments.listByPayer = (payer, options) => {
+        reads.push(payer.toLowerCase());
+        return list(payer, options);
+      };
+      const monitor = new AmlMonitor({ rules: amlConfigSchema.parse(rules) }, { storage: store.storage, logger: silent, metrics: new Registry() });
+      const alerts = await monitor.evaluateOnce();
+      if (looksBack) {
+        expect(reads).to.include(s.payers[0]!.address.toLowerCase());
+        expect(reads).to.have.length(new Set(reads).size);
+      } else {
+        expect(reads).to.deep.equal([]);
+        expect(alerts.filter((a) => a.rule === "BLACKLISTED_COUNTERPARTY")).to.have.length.greaterThan(2);
+      }
+    }
+  });
+
   it("lists alerts newest first with filters and a cursor, and records one acknowledgement", async function () {
     const t = await nextDayAt(s, 18_000);
     await pay(s, 11, [20_000n], { at: t });

@@ -173,7 +173,8 @@ describe("transaction sender", function () {
     const release = proxy.hold("eth_sendRawTransaction");
     const first = txSender.send({ to, data: "0x", gasLimit: 21_000n, purpose: "test" }, { beforeBroadcast });
     const second = txSender.send({ to, data: "0x", gasLimit: 21_000n, purpose: "test" }, { beforeBroadcast });
-    await waitFor("both transactions signed and recorded", () => recorded.length === 2);
+    // Signing is quick enough for both to be recorded before the first broadcast reaches the chain: wait for both.
+    await waitFor("both transactions signed and recorded, the first broadcast", () => recorded.length === 2 && proxy.calls.get("eth_sendRawTransaction") === 1);
     // The first broadcast is still unanswered: the second waits behind it, already recorded.
     expect(proxy.calls.get("eth_sendRawTransaction")).to.equal(1);
     release();

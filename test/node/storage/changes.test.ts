@@ -137,6 +137,8 @@ describe("change feed log (node/storage/changes.ts)", function () {
     expect([foreign.code, foreign.meta["latest"]]).to.deep.equal(["FEED_CURSOR_EXPIRED", feed.cursor(5)]);
     expect((await refusalOf(feed.page({ epoch: feed.epoch, seq: 9 }, 10))).code).to.equal("FEED_CURSOR_EXPIRED");
 
+    // Read with a cursor before the prune too: what the feed knows of its oldest change must follow the prune.
+    expect((await feed.page({ epoch: feed.epoch, seq: 1 }, 10)).changes).to.have.length(4);
     expect(await feed.prune(2)).to.equal(3);
     expect(summary((await feed.page(undefined, 10)).changes)).to.deep.equal(["4 operation accepted", "5 operation accepted"]);
     // After 3 the feed continues at 4: still fine. After 2, change 3 is gone.
