@@ -143,4 +143,22 @@ describe("gateway storage: orders, idempotency records and request nonces", func
     expect(await storage.nonces.claim("key_1", "n-1", now + 9_000, now + 2_000)).to.equal(true);
   });
 
+  it("fans every outbox entry out once, in key order, also one whose earlier time sorts before entries already fanned out", async function () {
+    const held = order({ merchantOrderId: "o-outbox" });
+    await storage.orders.create(held);
+    const t = Date.now();
+    const event = (id: string, createdAtMs: number) => ({ id, merchantId: "m1", type: "payment.held" as const, createdAtMs, data: {} });
+    const write = (...events: ReturnType<typeof event>[]) => storage.orders.update(held.id, (o) => ({ next: { ...o, updatedAtMs: o.updatedAtMs + 1 }, events }));
+    const ids = async (limit: number) => (await storage.webhooks.fanOut(t, limit)).map((e) => e.id);
+
+    await write(event("evt_b", t + 2), event("evt_c", t + 3), event("evt_d", t + 4));
+    expect(await ids(2)).to.deep.equal(["evt_b", "evt_c"]);
+    // Taken before its write section ran: it sorts before what the last pass fanned out.
+    await write(event("evt_a", t + 1));
+    expect(await ids(10)).to.deep.equal(["evt_a", "evt_d"]);
+    expect(await ids(10)).to.deep.equal([]);
+    await write(event("evt_e", t + 5));
+    expect(await ids(10)).to.deep.equal(["evt_e"]);
+  });
+
 });
