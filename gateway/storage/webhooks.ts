@@ -59,6 +59,13 @@ export type AttemptOutcome =
   | { status: "succeeded" | "failed"; disableEndpoint?: boolean };
 
 export class LevelWebhookRepository {
+  /**
+   * A key at or below every queued attempt, where `due` starts its scan: deliveries leave the queue
+   * as tombstones a scan from its head would step over (the outbox's reason, see `outboxFloors`).
+   * `lowered` counts the writes that put a key below it, so a scan that raced one keeps the floor.
+   */
+  private readonly queueFloor = { key: "", lowered: 0 };
+
   constructor(private readonly ctx: StorageContext) {}
 
   // ------------------------------------------------------------------ events
@@ -191,8 +198,12 @@ export class LevelWebhookRepository {
   async due(atMs: number, limit: number, busy: ReadonlySet<string>): Promise<DueDelivery[]> {
     const s = this.ctx.spaces;
     const orphans: string[] = [];
+    const floor = this.queueFloor;
+    const lowered = floor.lowered;
     const found = this.ctx.read(async () => {
-      const keys = await s.webhookQueue.keys({ lt: `${pad(atMs + 1, 16)}`, limit: limit + busy.size }).all();
+      const keys = await s.webhookQueue.keys({ gte: floor.key, lt: `${pad(atMs + 1, 16)}`, limit: limit + busy.size }).all();
+      // Nothing was queued before the first key found (or before atMs + 1 when none was), unless a write meanwhile put it there.
+      if (floor.lowered === lowered) floor.key = keys[0] ?? pad(atMs + 1, 16);
       const out: DueDelivery[] = [];
       for (const key of keys) {
         if (out.length >= limit) break;
@@ -291,7 +302,14 @@ export class LevelWebhookRepository {
     if (previous?.nextAttemptAtMs !== undefined && previous.nextAttemptAtMs !== next.nextAttemptAtMs) {
       writes.push({ type: "del", sublevel: s.webhookQueue, key: webhookKeys.queue(previous.nextAttemptAtMs, next.endpointId, next.eventId) });
     }
-    if (next.nextAttemptAtMs !== undefined) writes.push({ type: "put", sublevel: s.webhookQueue, key: webhookKeys.queue(next.nextAttemptAtMs, next.endpointId, next.eventId), value: "" });
+    if (next.nextAttemptAtMs !== undefined) {
+      const key = webhookKeys.queue(next.nextAttemptAtMs, next.endpointId, next.eventId);
+      if (key < this.queueFloor.key) {
+        this.queueFloor.key = key;
+        this.queueFloor.lowered += 1;
+      }
+      writes.push({ type: "put", sublevel: s.webhookQueue, key, value: "" });
+    }
     return writes;
   }
 }
