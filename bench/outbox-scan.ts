@@ -1,11 +1,12 @@
 /**
- * `tsx bench/outbox-scan.ts [--events=20000] [--passes=200] [--data-dir=DIR]`: what one webhook fan-out
- * pass costs once many events have gone through the outbox. Events are written as the gateway writes
- * them (an order change with its events, one synced batch each) and fanned out; then, with the outbox
- * empty, it times (process CPU) the gateway's fan-out pass, which scans from its floor, and a scan of
- * the outbox from its head, which is what a pass did without the floor: LevelDB steps over the
- * tombstone of every entry fanned out since the last compaction. Prints CPU microseconds per pass at
- * each step of the event count.
+ * `tsx bench/outbox-scan.ts [--events=20000] [--passes=200] [--data-dir=DIR]`: what the webhook
+ * dispatcher's two scans cost once many events have gone through the outbox and their deliveries
+ * through the queue. Events are written as the gateway writes them (an order change with its events,
+ * one synced batch each), fanned out to one endpoint, and each delivery recorded as succeeded; then,
+ * with nothing left to do, it times (process CPU) the fan-out pass and the due-deliveries scan, which
+ * start from their floors, against scans of the outbox and of the queue from their heads, which is what
+ * they did without the floors: LevelDB steps over the tombstone of every entry done since the last
+ * compaction. Prints CPU microseconds per pass at each step of the event count.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -49,13 +50,23 @@ try {
     refunds: [],
   };
   await storage.orders.create(order);
+  const endpoint = { id: "we_1", merchantId: "m1", url: "https://example.com/hook", description: null, eventTypes: ["payment.held" as const], secret: { v: 1 } as never, status: "active" as const, createdAtMs: now };
+  await storage.webhooks.createEndpoint(endpoint, 10);
+  const fanOutAndDeliver = async () => {
+    const fanned = await storage.webhooks.fanOut(now, 100);
+    const attempt = { atMs: now, durationMs: 1, statusCode: 200, succeeded: true };
+    await Promise.all(fanned.map((e) => storage.webhooks.recordAttempt("we_1", e.id, attempt, { status: "succeeded" })));
+    return fanned.length;
+  };
   const cpuPerPass = async (fn: () => Promise<unknown>) => {
     const start = process.cpuUsage();
     for (let i = 0; i < passes; i++) await fn();
     const used = process.cpuUsage(start);
     return (used.user + used.system) / passes;
   };
-  process.stdout.write(`events fanned out | fan-out pass (from its floor), µs CPU | scan from the outbox's head, µs CPU\n`);
+  const later = now + 60_000;
+  const columns = ["events done", "fan-out pass", "outbox from its head", "due deliveries", "queue from its head"];
+  process.stdout.write(`µs of CPU per pass\n${columns.join(" | ")}\n`);
   let written = 0;
   for (const step of [0, 1_000, 5_000, total].filter((n, i, all) => n <= total && all.indexOf(n) === i)) {
     // Ten events per order change, fanned out a hundred at a time, as the dispatcher does.
@@ -63,12 +74,16 @@ try {
       const events = Array.from({ length: 10 }, (_, i) => ({ id: `evt_${written + i}`, merchantId: "m1", type: "payment.held" as const, createdAtMs: now + written + i, data: {} }));
       await storage.orders.update(order.id, (o) => ({ next: { ...o, updatedAtMs: o.updatedAtMs + 1 }, events }));
       written += events.length;
-      if (written % 100 === 0) await storage.webhooks.fanOut(now, 100);
+      if (written % 100 === 0) await fanOutAndDeliver();
     }
-    while ((await storage.webhooks.fanOut(now, 100)).length > 0);
-    const pass = await cpuPerPass(() => storage.webhooks.fanOut(now, 100));
-    const head = await cpuPerPass(() => ctx.read(() => ctx.spaces.outbox.keys({ limit: 100 }).all()));
-    process.stdout.write(`${String(step).padStart(17)} | ${pass.toFixed(0).padStart(37)} | ${head.toFixed(0).padStart(36)}\n`);
+    while ((await fanOutAndDeliver()) > 0);
+    const figures = [
+      await cpuPerPass(() => storage.webhooks.fanOut(now, 100)),
+      await cpuPerPass(() => ctx.read(() => ctx.spaces.outbox.keys({ limit: 100 }).all())),
+      await cpuPerPass(() => storage.webhooks.due(later, 16, new Set())),
+      await cpuPerPass(() => ctx.read(() => ctx.spaces.webhookQueue.keys({ lt: String(later + 1).padStart(16, "0"), limit: 16 }).all())),
+    ];
+    process.stdout.write([String(step), ...figures.map((f) => f.toFixed(0))].map((cell, i) => cell.padStart((columns[i] as string).length)).join(" | ") + "\n");
   }
 } finally {
   await store.close();
