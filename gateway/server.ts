@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 
+import { useNativeKeccakInEthers } from "../core/keccak.js";
 import { StopStack } from "../core/lifecycle.js";
 import { readTlsCredentials, serverUrl } from "../core/http/tls.js";
 import { readDeployment } from "../core/protocol/deployment.js";
@@ -39,6 +40,8 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
   const { logger } = modules;
   const stack = new StopStack(logger);
   const stopAll = () => stack.stopAll();
+  // ethers hashes in JavaScript otherwise (typed data, payment ids, log and receipt formatting).
+  if (!useNativeKeccakInEthers()) logger.warn("the native keccak binding did not load: hashing runs in JavaScript");
   try {
     const deployment = await readDeployment(config.deploymentFile);
     const { pollingInterval } = await checkGatewayChain(config, deployment);

@@ -4,8 +4,9 @@
  * own bodies, params, queries and views in routes/<resource>/schemas.ts; inputs are strict objects
  * (unknown fields refused) and the OpenAPI document is generated from them.
  */
-import { getAddress } from "ethers";
 import { z } from "zod";
+
+import { checksumAddress } from "../../core/keccak.js";
 
 /**
  * An address: 0x and 40 hex digits, either in one case (no checksum) or with a correct EIP-55
@@ -18,7 +19,8 @@ function isAcceptedAddress(value: string): boolean {
   if (!/^0x[0-9a-fA-F]{40}$/.test(value)) return false;
   const digits = value.slice(2);
   if (digits === digits.toLowerCase() || digits === digits.toUpperCase()) return true;
-  return getAddress(value.toLowerCase()) === value;
+  // The native, cached checksum: every address of every request and response view passes here.
+  return checksumAddress(value.toLowerCase()) === value;
 }
 export const minorUnits = z.string().regex(/^[1-9][0-9]{0,38}$/, "expected a positive integer amount in minor units as a decimal string");
 export const uintString = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, "expected a non-negative integer as a decimal string");

@@ -25,12 +25,24 @@ export const webhookKeys = {
   queue: (dueAtMs: number, endpointId: string, eventId: string) => `${pad(dueAtMs, 16)}${SEP}${endpointId}${SEP}${eventId}`,
 };
 
+/**
+ * Per outbox keyspace: a key at or below every outbox entry (the fan-out scans from it). The outbox is
+ * a queue, so everything the fan-out deleted lies before its head as LevelDB tombstones until
+ * compaction; a scan from the start would step over all of them every pass (thousands after a minute
+ * at a few hundred payments a second). An entry's time is taken before its write section runs, so a
+ * new entry may sort before the floor: writing it lowers the floor.
+ */
+const outboxFloors = new WeakMap<Sublevel, { key: string }>();
+
 /** The writes that store a new `event`, for the batch of the change that caused it (inside a storage write section). */
 export function eventWrites(spaces: StorageContext["spaces"], event: EventRecord): WriteOp[] {
+  const outboxKey = webhookKeys.outbox(event);
+  const floor = outboxFloors.get(spaces.outbox);
+  if (floor && outboxKey < floor.key) floor.key = outboxKey;
   return [
     { type: "put", sublevel: spaces.events, key: event.id, value: event },
     { type: "put", sublevel: spaces.eventsByMerchant, key: webhookKeys.eventByMerchant(event), value: "" },
-    { type: "put", sublevel: spaces.outbox, key: webhookKeys.outbox(event), value: "" },
+    { type: "put", sublevel: spaces.outbox, key: outboxKey, value: "" },
   ];
 }
 
@@ -47,6 +59,13 @@ export type AttemptOutcome =
   | { status: "succeeded" | "failed"; disableEndpoint?: boolean };
 
 export class LevelWebhookRepository {
+  /**
+   * A key at or below every queued attempt, where `due` starts its scan: deliveries leave the queue
+   * as tombstones a scan from its head would step over (the outbox's reason, see `outboxFloors`).
+   * `lowered` counts the writes that put a key below it, so a scan that raced one keeps the floor.
+   */
+  private readonly queueFloor = { key: "", lowered: 0 };
+
   constructor(private readonly ctx: StorageContext) {}
 
   // ------------------------------------------------------------------ events
@@ -132,40 +151,59 @@ export class LevelWebhookRepository {
    * Turns up to `limit` outbox entries into pending deliveries, one per active endpoint of the
    * merchant that takes the event type, due at once. One batch; returns the events fanned out.
    */
-  fanOut(atMs: number, limit: number): Promise<EventRecord[]> {
+  async fanOut(atMs: number, limit: number): Promise<EventRecord[]> {
     const s = this.ctx.spaces;
-    return this.ctx.write(async () => {
-      const keys = await s.outbox.keys({ limit }).all();
-      if (keys.length === 0) return [];
-      const events = (await s.events.getMany(keys.map(lastPart))) as (EventRecord | undefined)[];
-      const writes: WriteOp[] = keys.map((key) => ({ type: "del", sublevel: s.outbox, key }));
-      const endpointsByMerchant = new Map<string, WebhookEndpointRecord[]>();
-      const fanned: EventRecord[] = [];
-      for (const event of events) {
-        if (!event) continue;
-        fanned.push(event);
-        let endpoints = endpointsByMerchant.get(event.merchantId);
-        if (!endpoints) {
-          endpoints = await this.endpointsOf(event.merchantId);
-          endpointsByMerchant.set(event.merchantId, endpoints);
-        }
-        for (const endpoint of endpoints) {
-          if (endpoint.status !== "active" || !endpoint.eventTypes.includes(event.type)) continue;
-          const delivery = newDelivery(endpoint.id, event, atMs);
-          writes.push(...this.deliveryWrites(delivery, undefined), { type: "put", sublevel: s.webhookDeliveriesByEndpoint, key: webhookKeys.deliveryByEndpoint(delivery), value: "" });
-        }
+    let floor = outboxFloors.get(s.outbox);
+    if (!floor) outboxFloors.set(s.outbox, (floor = { key: "" }));
+    const outboxFloor = floor;
+    try {
+      return await this.ctx.write(() => this.fanOutFrom(outboxFloor, atMs, limit));
+    } catch (error) {
+      // The entries this pass meant to delete may still be there: scan from the start next time.
+      outboxFloor.key = "";
+      throw error;
+    }
+  }
+
+  /** The fan-out pass inside its write section, scanning the outbox from `floor`. */
+  private async fanOutFrom(floor: { key: string }, atMs: number, limit: number): Promise<EventRecord[]> {
+    const s = this.ctx.spaces;
+    const keys = await s.outbox.keys({ gte: floor.key, limit }).all();
+    if (keys.length === 0) return [];
+    // Every entry before the last one scanned is fanned out in this batch; later writes lower the floor again.
+    floor.key = keys[keys.length - 1] as string;
+    const events = (await s.events.getMany(keys.map(lastPart))) as (EventRecord | undefined)[];
+    const writes: WriteOp[] = keys.map((key) => ({ type: "del", sublevel: s.outbox, key }));
+    const endpointsByMerchant = new Map<string, WebhookEndpointRecord[]>();
+    const fanned: EventRecord[] = [];
+    for (const event of events) {
+      if (!event) continue;
+      fanned.push(event);
+      let endpoints = endpointsByMerchant.get(event.merchantId);
+      if (!endpoints) {
+        endpoints = await this.endpointsOf(event.merchantId);
+        endpointsByMerchant.set(event.merchantId, endpoints);
       }
-      await this.ctx.commit(writes);
-      return fanned;
-    });
+      for (const endpoint of endpoints) {
+        if (endpoint.status !== "active" || !endpoint.eventTypes.includes(event.type)) continue;
+        const delivery = newDelivery(endpoint.id, event, atMs);
+        writes.push(...this.deliveryWrites(delivery, undefined), { type: "put", sublevel: s.webhookDeliveriesByEndpoint, key: webhookKeys.deliveryByEndpoint(delivery), value: "" });
+      }
+    }
+    await this.ctx.commit(writes);
+    return fanned;
   }
 
   /** Pending deliveries due at `atMs`, earliest first, skipping those in `busy` (delivery keys). */
   async due(atMs: number, limit: number, busy: ReadonlySet<string>): Promise<DueDelivery[]> {
     const s = this.ctx.spaces;
     const orphans: string[] = [];
+    const floor = this.queueFloor;
+    const lowered = floor.lowered;
     const found = this.ctx.read(async () => {
-      const keys = await s.webhookQueue.keys({ lt: `${pad(atMs + 1, 16)}`, limit: limit + busy.size }).all();
+      const keys = await s.webhookQueue.keys({ gte: floor.key, lt: `${pad(atMs + 1, 16)}`, limit: limit + busy.size }).all();
+      // Nothing was queued before the first key found (or before atMs + 1 when none was), unless a write meanwhile put it there.
+      if (floor.lowered === lowered) floor.key = keys[0] ?? pad(atMs + 1, 16);
       const out: DueDelivery[] = [];
       for (const key of keys) {
         if (out.length >= limit) break;
@@ -264,7 +302,14 @@ export class LevelWebhookRepository {
     if (previous?.nextAttemptAtMs !== undefined && previous.nextAttemptAtMs !== next.nextAttemptAtMs) {
       writes.push({ type: "del", sublevel: s.webhookQueue, key: webhookKeys.queue(previous.nextAttemptAtMs, next.endpointId, next.eventId) });
     }
-    if (next.nextAttemptAtMs !== undefined) writes.push({ type: "put", sublevel: s.webhookQueue, key: webhookKeys.queue(next.nextAttemptAtMs, next.endpointId, next.eventId), value: "" });
+    if (next.nextAttemptAtMs !== undefined) {
+      const key = webhookKeys.queue(next.nextAttemptAtMs, next.endpointId, next.eventId);
+      if (key < this.queueFloor.key) {
+        this.queueFloor.key = key;
+        this.queueFloor.lowered += 1;
+      }
+      writes.push({ type: "put", sublevel: s.webhookQueue, key, value: "" });
+    }
     return writes;
   }
 }

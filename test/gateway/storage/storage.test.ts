@@ -8,6 +8,7 @@ import { expect } from "chai";
 import { openLevelStore } from "../../../core/storage/level.js";
 import { openGatewayStorage, type GatewayStorage } from "../../../gateway/storage/db.js";
 import { KEYSPACES } from "../../../gateway/storage/keyspaces.js";
+import type { WebhookEndpointRecord } from "../../../gateway/domain/events.js";
 import type { OrderRecord } from "../../../gateway/domain/records.js";
 import { refusalOf } from "../../helpers/errors.js";
 
@@ -141,6 +142,50 @@ describe("gateway storage: orders, idempotency records and request nonces", func
     expect(await storage.nonces.prune(now + 2_000)).to.equal(1);
     expect(await storage.nonces.claim("key_1", "n-2", now + 5_000, now + 2_000)).to.equal(false);
     expect(await storage.nonces.claim("key_1", "n-1", now + 9_000, now + 2_000)).to.equal(true);
+  });
+
+  it("fans every outbox entry out once, in key order, also one whose earlier time sorts before entries already fanned out", async function () {
+    const held = order({ merchantOrderId: "o-outbox" });
+    await storage.orders.create(held);
+    const t = Date.now();
+    const event = (id: string, createdAtMs: number) => ({ id, merchantId: "m1", type: "payment.held" as const, createdAtMs, data: {} });
+    const write = (...events: ReturnType<typeof event>[]) => storage.orders.update(held.id, (o) => ({ next: { ...o, updatedAtMs: o.updatedAtMs + 1 }, events }));
+    const ids = async (limit: number) => (await storage.webhooks.fanOut(t, limit)).map((e) => e.id);
+
+    await write(event("evt_b", t + 2), event("evt_c", t + 3), event("evt_d", t + 4));
+    expect(await ids(2)).to.deep.equal(["evt_b", "evt_c"]);
+    // Taken before its write section ran: it sorts before what the last pass fanned out.
+    await write(event("evt_a", t + 1));
+    expect(await ids(10)).to.deep.equal(["evt_a", "evt_d"]);
+    expect(await ids(10)).to.deep.equal([]);
+    await write(event("evt_e", t + 5));
+    expect(await ids(10)).to.deep.equal(["evt_e"]);
+  });
+
+  it("finds every due delivery once earlier ones are done, also one queued at a time before where the last scan started", async function () {
+    const held = order({ merchantOrderId: "o-queue" });
+    await storage.orders.create(held);
+    const endpoint = { id: "we_1", merchantId: "m1", url: "https://example.com/hook", description: null, eventTypes: ["payment.held" as const], secret: {} as WebhookEndpointRecord["secret"], status: "active" as const, createdAtMs: 0 };
+    await storage.webhooks.createEndpoint(endpoint, 10);
+    const t = Date.now();
+    const event = (id: string) => ({ id, merchantId: "m1", type: "payment.held" as const, createdAtMs: t, data: {} });
+    const write = (...events: ReturnType<typeof event>[]) => storage.orders.update(held.id, (o) => ({ next: { ...o, updatedAtMs: o.updatedAtMs + 1 }, events }));
+    const due = async (atMs: number) => (await storage.webhooks.due(atMs, 10, new Set())).map((d) => d.event.id);
+    const succeed = (eventId: string, atMs: number) => storage.webhooks.recordAttempt("we_1", eventId, { atMs, durationMs: 1, statusCode: 200, succeeded: true }, { status: "succeeded" });
+
+    await write(event("evt_1"), event("evt_2"));
+    await storage.webhooks.fanOut(t + 10, 10);
+    expect(await due(t + 10)).to.deep.equal(["evt_1", "evt_2"]);
+    await succeed("evt_1", t + 10);
+    await succeed("evt_2", t + 10);
+    expect(await due(t + 20)).to.deep.equal([]);
+    // Fanned out at a time before the last scan's end (the pass took its clock reading earlier).
+    await write(event("evt_3"));
+    await storage.webhooks.fanOut(t + 15, 10);
+    expect(await due(t + 20)).to.deep.equal(["evt_3"]);
+    await storage.webhooks.recordAttempt("we_1", "evt_3", { atMs: t + 20, durationMs: 1, statusCode: 500, succeeded: false }, { status: "pending", nextAttemptAtMs: t + 40 });
+    expect(await due(t + 30)).to.deep.equal([]);
+    expect(await due(t + 40)).to.deep.equal(["evt_3"]);
   });
 
 });
