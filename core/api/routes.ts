@@ -33,7 +33,10 @@ export type NodeApiOperation = keyof typeof NODE_API_ROUTES;
 
 const READERS = ["gateway", "regulator", "operator"] as const;
 const OVERSIGHT = ["regulator", "operator"] as const;
-const ANYONE = ["gateway", "regulator", "operator", "metrics"] as const;
+/** Readers of payments and their operations, and arbiters, who decide disputed payments. */
+const PAYMENT_READERS = [...READERS, "arbiter"] as const;
+const PEOPLE = ["regulator", "operator", "arbiter"] as const;
+const ANYONE = ["gateway", "regulator", "operator", "arbiter", "metrics"] as const;
 
 /**
  * Who may call each route (the node answers 401 UNAUTHENTICATED without a valid credential or session
@@ -43,9 +46,9 @@ const ANYONE = ["gateway", "regulator", "operator", "metrics"] as const;
  */
 export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   submitOperations: ["gateway"],
-  getOperation: READERS,
-  getPayment: READERS,
-  listPayments: READERS,
+  getOperation: PAYMENT_READERS,
+  getPayment: PAYMENT_READERS,
+  listPayments: PAYMENT_READERS,
   listChanges: READERS,
   getPaymentHistory: OVERSIGHT,
   listAuditPayments: OVERSIGHT,
@@ -61,7 +64,7 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   getReserves: OVERSIGHT,
   amlReport: OVERSIGHT,
   reservesReport: OVERSIGHT,
-  listTokens: READERS,
+  listTokens: PAYMENT_READERS,
   getToken: READERS,
   listTokenEvents: READERS,
   getTokenAccount: READERS,
@@ -74,7 +77,7 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   putRiskRules: ["operator"],
   signIn: "public",
   getSession: ANYONE,
-  signOut: OVERSIGHT,
+  signOut: PEOPLE,
 };
 
 /** The access of the route with this OpenAPI operation id (undefined: not a contract route). */
@@ -92,7 +95,7 @@ export const NODE_API_TAGS = [
   { name: "reserves", description: "Proof of reserves and the compliance reports" },
   { name: "tokens", description: "Settlement tokens: supply, custodians, reserves, freezes and events" },
   { name: "service", description: "Health, peers and metrics" },
-  { name: "session", description: "Sign-in of people (regulators, operators): password and TOTP, a session cookie and its CSRF token" },
+  { name: "session", description: "Sign-in of people (regulators, operators, arbiters): password and TOTP, a session cookie and its CSRF token" },
   { name: "admin", description: "Operators' routes: backup, the node's audit log of admin, compliance and backup actions, and the signed risk rules" },
 ];
 

@@ -48,6 +48,7 @@ describe("node API: people's sign-in, sessions and roles", function () {
     ["ackReg", "regulator"],
     ["ackOp", "operator"],
     ["victim", "regulator"],
+    ["arb", "arbiter"],
   ] as const;
   const users = {} as Record<(typeof USERS)[number][0], Enrolled>;
   let removed: { id: string };
@@ -227,6 +228,7 @@ describe("node API: people's sign-in, sessions and roles", function () {
     for (const [name, role] of [
       ["reg", "regulator"],
       ["op", "operator"],
+      ["arb", "arbiter"],
     ] as const) {
       const { cookie, csrf } = await session(users[name]);
       for (const [operation, access] of Object.entries(NODE_API_ACCESS) as [NodeApiOperation, (typeof NODE_API_ACCESS)[NodeApiOperation]][]) {
