@@ -45,7 +45,7 @@ const ANYONE = ["gateway", "regulator", "operator", "arbiter", "metrics"] as con
  * document, /docs) take any valid credential or session.
  */
 export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
-  submitOperations: ["gateway"],
+  submitOperations: ["gateway", "regulator", "arbiter"],
   getOperation: PAYMENT_READERS,
   getPayment: PAYMENT_READERS,
   listPayments: PAYMENT_READERS,
@@ -60,7 +60,7 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   listSettlementAlerts: OVERSIGHT,
   listAlerts: OVERSIGHT,
   getAlert: OVERSIGHT,
-  acknowledgeAlert: ["operator"],
+  acknowledgeAlert: OVERSIGHT,
   getReserves: OVERSIGHT,
   amlReport: OVERSIGHT,
   reservesReport: OVERSIGHT,
@@ -112,7 +112,7 @@ a role the route does not list gets 403 \`FORBIDDEN\`. Each route's description 
 Money is minor units as decimal strings. Errors are RFC 9457 problem documents (\`application/problem+json\`)
 with a stable \`code\`. While the node catches up with the chain and its peers, every route but \`/health\`,
 \`/metrics\`, \`/v1/peers\` and this document answers 503 \`NOT_READY\`. A regulator node is read-only: it
-refuses every operation with 403 \`READ_ONLY\`.
+refuses every operation but a regulator's freeze (which it gossips for the institutions to relay) with 403 \`READ_ONLY\`.
 
 Refusal codes of a submitted operation (the same table decides gossip verdicts):
 

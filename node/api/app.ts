@@ -15,7 +15,7 @@ import type { Registry } from "prom-client";
 import { BEARER_SCHEME, FORBIDDEN, NODE_CSRF_LABEL, NODE_SESSION_COOKIE, NODE_USER_ROLES, SESSION_SCHEME, UNAUTHENTICATED } from "../../core/api/auth.js";
 import { CSRF_HEADER, SAFE_METHODS, cookieValue, csrfTokenMatches, headerValue } from "../../core/auth/sessions.js";
 import { changeRoutes } from "../../core/api/changes.js";
-import { BATCH_TOO_LARGE, MAX_BATCH, NODE_API_COMPONENTS, RELAY_BACKLOG, RETRY_AFTER_HEADER, operationRoutes, submitBodySchema, type SubmitOutcome } from "../../core/api/operations.js";
+import { BATCH_TOO_LARGE, OPERATION_KIND_FORBIDDEN, SUBMITTABLE_KINDS, MAX_BATCH, NODE_API_COMPONENTS, RELAY_BACKLOG, RETRY_AFTER_HEADER, operationRoutes, submitBodySchema, type SubmitOutcome } from "../../core/api/operations.js";
 import { paymentRoutes } from "../../core/api/payments.js";
 import { NODE_API_DESCRIPTION, NODE_API_TAGS, accessOf } from "../../core/api/routes.js";
 import { serviceRoutes, type HealthReport, type PeerInfo } from "../../core/api/service.js";
@@ -231,6 +231,15 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
       const body = request.body as Record<string, unknown>;
       const batch = Array.isArray(body["operations"]) && Object.keys(body).length === 1;
       const inputs = batch ? (body["operations"] as unknown[]) : [body];
+      // People submit only what their own key signs for their role; anything else is not theirs to send.
+      const kinds = SUBMITTABLE_KINDS[principalOf(request).role];
+      if (kinds) {
+        const other = inputs.map((input) => (input as { kind?: unknown } | null)?.kind).find((kind) => typeof kind === "string" && !(kinds as readonly string[]).includes(kind));
+        if (other !== undefined) {
+          const problem = problemOf(new SettlenetError(OPERATION_KIND_FORBIDDEN, `the ${principalOf(request).role} role submits only ${kinds.join(", ")} operations; nothing was stored`, { kind: String(other), allowed: [...kinds] }), request.url);
+          return reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
+        }
+      }
       // Before anything is validated or stored: a refused request leaves no trace to clean up.
       const admission = modules.admission?.();
       if (admission?.refuse) {
