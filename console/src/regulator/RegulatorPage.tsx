@@ -1,6 +1,9 @@
 /** The regulator console's pages under /console/regulator. */
 import type { MessageKey } from "../i18n/messages.ts";
-import { useI18n } from "../i18n/i18n.tsx";
+import { AlertPage, AlertsPage } from "./AlertsPage.tsx";
+import { AuditPage, PaymentHistoryPage } from "./AuditPage.tsx";
+import { CyclePage, CyclesPage } from "./CyclesPage.tsx";
+import { ReportsPage, ReservesPage } from "./ReservesPage.tsx";
 
 export const REGULATOR_PAGES: { to: string; label: MessageKey }[] = [
   { to: "/console/regulator", label: "reg.nav.alerts" },
@@ -11,11 +14,14 @@ export const REGULATOR_PAGES: { to: string; label: MessageKey }[] = [
 ];
 
 export function RegulatorPage({ path }: { path: string }) {
-  const { t } = useI18n();
-  const current = REGULATOR_PAGES.find((p) => p.to === path) ?? REGULATOR_PAGES[0];
-  return (
-    <section className="card">
-      <h1>{current ? t(current.label) : null}</h1>
-    </section>
-  );
+  const rest = path.replace(/^\/console\/regulator\/?/, "");
+  const [page, id] = rest.split("/").map(decodeURIComponent);
+  if (page === "alerts" && id) return <AlertPage id={id} />;
+  if (page === "payments" && id) return <PaymentHistoryPage id={id} />;
+  if (page === "cycles" && id) return <CyclePage id={id} />;
+  if (page === "audit") return <AuditPage />;
+  if (page === "cycles") return <CyclesPage />;
+  if (page === "reserves") return <ReservesPage />;
+  if (page === "reports") return <ReportsPage />;
+  return <AlertsPage />;
 }
