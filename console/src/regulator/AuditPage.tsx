@@ -149,8 +149,8 @@ export function PaymentHistoryPage({ id }: { id: string }) {
       </ol>
       <h2>{t("reg.history.events")}</h2>
       <ol className="timeline">
-        {events.map((e) => (
-          <li key={`${e.txHash}-${e.event}`}>
+        {events.map((e, i) => (
+          <li key={`${e.txHash}-${e.event}-${i}`}>
             {t("reg.history.event", { event: e.event, block: e.blockNumber, time: chainTime(e.timestamp) })} <Hex value={e.txHash} label={t("reg.history.tx")} />
           </li>
         ))}

@@ -45,7 +45,7 @@ export function ReservesPage() {
               </li>
             ))}
           </ul>
-          <History token={token.token} />
+          <History token={token.token} now={{ at: report.data?.asOf.timestamp ?? 0, reserves: BigInt(token.reserves), outstanding: BigInt(token.outstanding) }} />
         </div>
       ))}
       <h2>{t("reg.reserves.alerts")}</h2>
@@ -64,7 +64,8 @@ export function ReservesPage() {
 const WIDTH = 600;
 const HEIGHT = 200;
 
-function History({ token }: { token: string }) {
+/** The attested points, then the report's figures at the chain head (supply moves between statements). */
+function History({ token, now }: { token: string; now: { at: number; reserves: bigint; outstanding: bigint } }) {
   const { t } = useI18n();
   const tokens = useTokens();
   const events = useQuery({ queryKey: ["reg", "tokenEvents", token], queryFn: () => regulatorApi.tokenEvents(token) });
@@ -72,6 +73,7 @@ function History({ token }: { token: string }) {
     .filter((e) => e.event === "ReservesAttested")
     .map((e) => ({ at: e.timestamp, reserves: BigInt(String(e.args["amount"] ?? "0")), outstanding: BigInt(String(e.args["outstanding"] ?? "0")) }))
     .sort((a, b) => a.at - b.at);
+  if (points.length > 0 && now.at >= (points[points.length - 1]?.at ?? 0)) points.push(now);
   if (points.length === 0) return <p>{t("reg.reserves.noHistory")}</p>;
   const top = points.reduce((m, p) => (p.reserves > m ? p.reserves : p.outstanding > m ? p.outstanding : m), 1n);
   const first = points[0]?.at ?? 0;
@@ -86,6 +88,12 @@ function History({ token }: { token: string }) {
       <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={t("reg.reserves.chart", { count: points.length })}>
         <polyline points={line((p) => p.reserves)} className="line-reserves" />
         <polyline points={line((p) => p.outstanding)} className="line-outstanding" />
+        {points.map((p, i) => (
+          <g key={`${p.at}-${i}`}>
+            <circle cx={x(p.at)} cy={y(p.reserves)} r={4} className="dot-reserves" />
+            <circle cx={x(p.at)} cy={y(p.outstanding)} r={4} className="dot-outstanding" />
+          </g>
+        ))}
       </svg>
       <figcaption>
         <span className="key-reserves">{t("reg.reserves.reserves")}</span> · <span className="key-outstanding">{t("reg.reserves.outstanding")}</span>
