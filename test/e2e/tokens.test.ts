@@ -135,7 +135,7 @@ describe("token operations across a network of 3 institution nodes and a regulat
     expect(await balanceOf(holder.address)).to.equal(before - 1500n);
   });
 
-  it("takes a regulator's freeze at the regulator node from the regulator's own credential, which an institution relays; refuses the regulator any other kind and the regulator node any other operation", async function () {
+  it("takes a regulator's freeze at the regulator node from the regulator's own credential, which an institution relays; refuses the regulator and an arbiter any other kind, and the regulator node any other operation", async function () {
     const s = net.scenario;
     const account = s.payers[1]!.address;
     const regulatorNode = node(3);
@@ -147,6 +147,9 @@ describe("token operations across a network of 3 institution nodes and a regulat
     expect(await s.token.isFrozen(account)).to.equal(true);
 
     const { op } = await signedPay(s, await termsFor(s, 0, 0));
+    const asArbiter = new NodeApiClient({ baseUrl: node(0).apiUrl, credentials: node(0).credentials.arbiter });
+    const notArbiters = await asArbiter.submit(op);
+    expect(notArbiters.accepted ? "accepted" : [notArbiters.problem.status, notArbiters.problem.code]).to.deep.equal([403, "OPERATION_KIND_FORBIDDEN"]);
     const notItsKind = await asRegulator.submit(op);
     expect(notItsKind.accepted ? "accepted" : [notItsKind.problem.status, notItsKind.problem.code]).to.deep.equal([403, "OPERATION_KIND_FORBIDDEN"]);
     const readOnly = await submit<{ code: string }>(regulatorNode, op);
