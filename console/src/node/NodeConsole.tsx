@@ -45,8 +45,8 @@ function Frame({ user }: { user: NodeUser }) {
   const signOut = useMutation({
     mutationFn: () => sessionApi.signOut(),
     onSettled: () => {
-      // Nothing read under the session outlives it; the session query itself stays, now empty.
-      queryClient.removeQueries({ predicate: (query) => JSON.stringify(query.queryKey) !== JSON.stringify(NODE_SESSION_KEY) });
+      // The pages unmount with the session; what they read is dropped at the next sign-in (removed
+      // now, a still-mounted page would fetch it again without a session).
       queryClient.setQueryData(NODE_SESSION_KEY, null);
       navigate("/console");
     },
@@ -101,6 +101,8 @@ function SignInForm() {
     onSuccess: (user) => {
       setPassword("");
       setTotp("");
+      // Nothing read under an earlier session (perhaps another user's) is shown under this one.
+      queryClient.removeQueries({ predicate: (query) => JSON.stringify(query.queryKey) !== JSON.stringify(NODE_SESSION_KEY) });
       queryClient.setQueryData(NODE_SESSION_KEY, user);
     },
   });
