@@ -45,7 +45,7 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: "^(\\.\\./)+(node|bank-sim|test|scripts|core)/",
+              regex: "^(\\.\\./){2,}(node|bank-sim|test|scripts|core)/",
               message: "console/ runs in the browser: it imports server code only as the gateway's wire schemas (gateway/routes/*/schemas.ts)",
             },
             {

@@ -1,7 +1,7 @@
 /**
- * The console's build: one single-page app (checkout and dashboard) into console/dist, which the
- * gateway serves (gateway/routes/console). No inline scripts or styles, so the pages run under the
- * gateway's strict Content-Security-Policy.
+ * The console's build: one single-page app (checkout, dashboard, node consoles) into console/dist,
+ * which the gateway and every node serve (core/http/console.ts). No inline scripts or styles, so the
+ * pages run under the console's strict Content-Security-Policy.
  */
 import { fileURLToPath } from "node:url";
 

@@ -110,8 +110,10 @@ export class OperationPipeline {
 
   /** API path: one outcome per input, in order. Accepted operations are durable before this resolves. */
   async submit(inputs: unknown[]): Promise<SubmitOutcome[]> {
-    if (this.options.readOnly) {
-      return inputs.map(() => ({ accepted: false as const, error: new SettlenetError("READ_ONLY", "This node is read-only") }));
+    // A regulator's node relays nothing, but takes its regulator's freezes: stored and gossiped, the
+    // institutions relay them (nobody claims them, so the first in failover order takes them over).
+    if (this.options.readOnly && !inputs.every((input) => (input as { kind?: unknown } | null)?.kind === "freeze")) {
+      return inputs.map(() => ({ accepted: false as const, error: new SettlenetError("READ_ONLY", "This node is read-only: it takes only a regulator's freezes") }));
     }
     const { outcomes, accepted } = await this.validateGroup(
       inputs.map((input) => ({ input })),

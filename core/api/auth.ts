@@ -8,8 +8,8 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 
 import { z } from "zod";
 
-/** gateway: submit and read; regulator: audit, alerts, reports, reserves; operator: admin; metrics: scrape /metrics. */
-export const NODE_API_ROLES = ["gateway", "regulator", "operator", "metrics"] as const;
+/** gateway: submit and read; regulator: audit, alerts, reports, reserves; operator: admin; arbiter: disputes; metrics: scrape /metrics. */
+export const NODE_API_ROLES = ["gateway", "regulator", "operator", "arbiter", "metrics"] as const;
 export const nodeApiRoleSchema = z.enum(NODE_API_ROLES);
 export type NodeApiRole = z.infer<typeof nodeApiRoleSchema>;
 
@@ -17,7 +17,7 @@ export type NodeApiRole = z.infer<typeof nodeApiRoleSchema>;
  * The roles people hold: a user (settlenet node user create) signs in with password and TOTP and
  * acts with exactly its role's routes. gateway and metrics are programs' roles only.
  */
-export const NODE_USER_ROLES = ["regulator", "operator"] as const;
+export const NODE_USER_ROLES = ["regulator", "operator", "arbiter"] as const;
 export const nodeUserRoleSchema = z.enum(NODE_USER_ROLES);
 export type NodeUserRole = z.infer<typeof nodeUserRoleSchema>;
 

@@ -18,6 +18,14 @@ export const BATCH_TOO_LARGE = "BATCH_TOO_LARGE";
  * nothing stored (send the same operations again after that long). It refuses the whole request.
  */
 export const RELAY_BACKLOG = "RELAY_BACKLOG";
+/**
+ * What people's roles may submit: a regulator its freezes, an arbiter its resolutions (each signed with
+ * that person's own key). A request holding another kind is refused whole with 403
+ * OPERATION_KIND_FORBIDDEN before anything is validated or stored. The gateway submits any kind.
+ */
+export const OPERATION_KIND_FORBIDDEN = "OPERATION_KIND_FORBIDDEN";
+export const SUBMITTABLE_KINDS: Readonly<Record<string, readonly OperationKind[]>> = { regulator: ["freeze"], arbiter: ["resolve"] };
+
 /** The header of a RELAY_BACKLOG answer saying after how many seconds to try again. */
 export const RETRY_AFTER_HEADER = "retry-after";
 
@@ -116,7 +124,7 @@ export const operationRoutes = {
     operationId: "submitOperations",
     tags: ["operations"],
     summary: "Submit one signed operation, or a batch",
-    description: `A single operation is answered 202 \`{id, status: "accepted"}\` once it is validated, durably stored and handed to the peers, or refused with a problem document whose status and code come from the table of operation codes. A batch (\`{"operations": [...]}\`, at most ${MAX_BATCH}; a larger one is refused whole with 413 \`${BATCH_TOO_LARGE}\` before any validation) is validated, stored and gossiped together and answered with one result per operation: 202 if any was accepted, 422 if none. While the node's relay lags behind, the whole request is refused before anything is stored: 503 \`${RELAY_BACKLOG}\` with a \`Retry-After\` header (seconds); send the same operations again after that long.`,
+    description: `A single operation is answered 202 \`{id, status: "accepted"}\` once it is validated, durably stored and handed to the peers, or refused with a problem document whose status and code come from the table of operation codes. A batch (\`{"operations": [...]}\`, at most ${MAX_BATCH}; a larger one is refused whole with 413 \`${BATCH_TOO_LARGE}\` before any validation) is validated, stored and gossiped together and answered with one result per operation: 202 if any was accepted, 422 if none. While the node's relay lags behind, the whole request is refused before anything is stored: 503 \`${RELAY_BACKLOG}\` with a \`Retry-After\` header (seconds); send the same operations again after that long. A regulator may submit only \`freeze\` and an arbiter only \`resolve\` operations (else 403 \`${OPERATION_KIND_FORBIDDEN}\`, nothing stored); a regulator node accepts only freezes, which it gossips for the institutions to relay.`,
     body: submitBodySchema(),
     response: {
       202: z.union([acceptedSchema, batchAnswerSchema]),

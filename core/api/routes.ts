@@ -35,7 +35,10 @@ export type NodeApiOperation = keyof typeof NODE_API_ROUTES;
 
 const READERS = ["gateway", "regulator", "operator"] as const;
 const OVERSIGHT = ["regulator", "operator"] as const;
-const ANYONE = ["gateway", "regulator", "operator", "metrics"] as const;
+/** Readers of payments and their operations, and arbiters, who decide disputed payments. */
+const PAYMENT_READERS = [...READERS, "arbiter"] as const;
+const PEOPLE = ["regulator", "operator", "arbiter"] as const;
+const ANYONE = ["gateway", "regulator", "operator", "arbiter", "metrics"] as const;
 
 /**
  * Who may call each route (the node answers 401 UNAUTHENTICATED without a valid credential or session
@@ -44,10 +47,10 @@ const ANYONE = ["gateway", "regulator", "operator", "metrics"] as const;
  * document, /docs) take any valid credential or session.
  */
 export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
-  submitOperations: ["gateway"],
-  getOperation: READERS,
-  getPayment: READERS,
-  listPayments: READERS,
+  submitOperations: ["gateway", "regulator", "arbiter"],
+  getOperation: PAYMENT_READERS,
+  getPayment: PAYMENT_READERS,
+  listPayments: PAYMENT_READERS,
   listChanges: READERS,
   getPaymentHistory: OVERSIGHT,
   listAuditPayments: OVERSIGHT,
@@ -59,11 +62,11 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   listSettlementAlerts: OVERSIGHT,
   listAlerts: OVERSIGHT,
   getAlert: OVERSIGHT,
-  acknowledgeAlert: ["operator"],
+  acknowledgeAlert: OVERSIGHT,
   getReserves: OVERSIGHT,
   amlReport: OVERSIGHT,
   reservesReport: OVERSIGHT,
-  listTokens: READERS,
+  listTokens: PAYMENT_READERS,
   getToken: READERS,
   listTokenEvents: READERS,
   getTokenAccount: READERS,
@@ -77,7 +80,7 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   putRiskRules: ["operator"],
   signIn: "public",
   getSession: ANYONE,
-  signOut: OVERSIGHT,
+  signOut: PEOPLE,
 };
 
 /** The access of the route with this OpenAPI operation id (undefined: not a contract route). */
@@ -95,7 +98,7 @@ export const NODE_API_TAGS = [
   { name: "reserves", description: "Proof of reserves and the compliance reports" },
   { name: "tokens", description: "Settlement tokens: supply, custodians, reserves, freezes and events" },
   { name: "service", description: "Health, peers and metrics" },
-  { name: "session", description: "Sign-in of people (regulators, operators): password and TOTP, a session cookie and its CSRF token" },
+  { name: "session", description: "Sign-in of people (regulators, operators, arbiters): password and TOTP, a session cookie and its CSRF token" },
   { name: "admin", description: "Operators' routes: backup, the node's audit log of admin, compliance and backup actions, and the signed risk rules" },
 ];
 
@@ -112,7 +115,7 @@ a role the route does not list gets 403 \`FORBIDDEN\`. Each route's description 
 Money is minor units as decimal strings. Errors are RFC 9457 problem documents (\`application/problem+json\`)
 with a stable \`code\`. While the node catches up with the chain and its peers, every route but \`/health\`,
 \`/metrics\`, \`/v1/peers\` and this document answers 503 \`NOT_READY\`. A regulator node is read-only: it
-refuses every operation with 403 \`READ_ONLY\`.
+refuses every operation but a regulator's freeze (which it gossips for the institutions to relay) with 403 \`READ_ONLY\`.
 
 Refusal codes of a submitted operation (the same table decides gossip verdicts):
 

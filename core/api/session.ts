@@ -1,5 +1,5 @@
 /**
- * Session resource of the node API: people (regulators, operators) sign in with e-mail, password and
+ * Session resource of the node API: people (regulators, operators, arbiters) sign in with e-mail, password and
  * TOTP code and get a session cookie; requests that change state with it carry its CSRF token.
  */
 import { z } from "zod";

@@ -1,10 +1,10 @@
 /**
  * Operators' commands on a node's API credentials and audit log:
- *   settlenet node credentials create --role <gateway|regulator|operator|metrics> --name <name> (--config <node.json> | --file <credentials file>)
+ *   settlenet node credentials create --role <gateway|regulator|operator|arbiter|metrics> --name <name> (--config <node.json> | --file <credentials file>)
  *     prints the token once (it is stored only hashed); works while the node runs (it reloads the file).
  *   settlenet node credentials list (--config | --file)        ids, names, roles, states; never secrets
  *   settlenet node credentials revoke <id or name> (--config | --file)   refused from the node's next request on
- *   settlenet node user create --email <e> --role <regulator|operator> --password-file <file> (--config <node.json> | --node-dir <dir>)
+ *   settlenet node user create --email <e> --role <regulator|operator|arbiter> --password-file <file> (--config <node.json> | --node-dir <dir>)
  *     a person who signs in to the API (POST /v1/session); prints the TOTP enrolment URI once.
  *   settlenet node user list | remove <id or e-mail> (--config | --node-dir)
  *     the users live in the node's database, which LevelDB locks while the node runs: stop it first.
@@ -27,10 +27,10 @@ import { createCredential, readCredentials, revokeCredential } from "./credentia
 import { createUser, loadOrCreateUserSecrets, removeUser, userView } from "./users.js";
 
 export const ADMIN_USAGE =
-  "usage: settlenet node credentials create --role <gateway|regulator|operator|metrics> --name <name> | list | revoke <id|name>  (--config <node.json> | --file <credentials file>);  settlenet node audit verify (--config <node.json> | --node <api url>)";
+  "usage: settlenet node credentials create --role <gateway|regulator|operator|arbiter|metrics> --name <name> | list | revoke <id|name>  (--config <node.json> | --file <credentials file>);  settlenet node audit verify (--config <node.json> | --node <api url>)";
 
 export const USER_USAGE =
-  "usage: settlenet node user create --email <e> --role <regulator|operator> --password-file <file> | list | remove <id|e-mail>  (--config <node.json> | --node-dir <dir holding node.json>)";
+  "usage: settlenet node user create --email <e> --role <regulator|operator|arbiter> --password-file <file> | list | remove <id|e-mail>  (--config <node.json> | --node-dir <dir holding node.json>)";
 
 /** Who runs a command, as the audit log names them. */
 const localActor = () => `cli:${userInfo().username}`;

@@ -1,5 +1,5 @@
 /**
- * People who sign in to the node's API: regulators and operators, each bound to one role and acting
+ * People who sign in to the node's API: regulators, operators and arbiters, each bound to one role and acting
  * with exactly that role's routes. A user has a scrypt password hash and a TOTP secret sealed under
  * the node's user-secrets key; a session is a random token in a cookie, stored only as its SHA-256.
  *

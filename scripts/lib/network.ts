@@ -515,6 +515,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         };
         const configFile = join(dirOf(name), "node.json");
         await writeConfig(configFile, config);
+        await ensureConsoleUsers(root, name, configFile);
         nodeTokens[i] = await ensureNodeCredentials(join(dirOf(name), "credentials.json"), join(dirOf(name), NODE_CLIENT_CREDENTIALS_FILE));
         const netns = options.placement?.[i]?.netns;
         return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env: envOf(name), ...(netns ? { netns } : {}) });
@@ -620,6 +621,56 @@ export function dashboardSignIn(root: string, gatewayUrl: string, merchants: rea
     ...merchants.map((m) => `  ${m.id.padEnd(12)} ${dashboardOwnerEmail(m.id).padEnd(28)} ${dashboardOwnerFile(root, m.id)}`),
     `  code: npm run settlenet -- gateway totp --secret-file ${dashboardOwnerFile(root, first?.id ?? "tea-house")}`,
   ];
+}
+
+/** The people who sign in to the node consoles the launcher provisions: who, on which node, with which key. */
+const CONSOLE_PEOPLE = [
+  { role: "regulator", node: "regulator", email: "regulator@settlenet.example", key: () => DEV_ACCOUNTS.regulator() },
+  { role: "arbiter", node: "institution-1", email: "arbiter@settlenet.example", key: () => DEV_ACCOUNTS.arbiter() },
+] as const;
+
+/** Where the launcher keeps a console user's sign-in (e-mail, password, TOTP secret, keystore password; mode 0600). */
+export function consoleUserFile(root: string, role: string): string {
+  return join(root, "consoles", `${role}.json`);
+}
+
+/** How the regulator and the arbiter sign in to their consoles (never the secrets themselves). */
+export function consoleSignIn(root: string, nodes: readonly { name: string; api: string }[]): string[] {
+  return [
+    "Node consoles (the browser must trust the development CA): sign in with the e-mail, the password from the user's file (mode 0600) and the current TOTP code; the same file names the keystore that signs freezes or resolutions in the page, and its password",
+    ...CONSOLE_PEOPLE.map((p) => `  ${p.role.padEnd(10)} ${`${nodes.find((n) => n.name === p.node)?.api ?? ""}/console/`.padEnd(36)} ${p.email.padEnd(28)} ${consoleUserFile(root, p.role)}`),
+    `  code: npm run settlenet -- gateway totp --secret-file ${consoleUserFile(root, "regulator")}`,
+  ];
+}
+
+/**
+ * Creates the regulator's and the arbiter's console users that have no file yet (in their node's
+ * database, before the node runs), each with a random password and a keystore of its own signing key
+ * under another random password, and writes the sign-in to a 0600 file, as for dashboard owners.
+ */
+async function ensureConsoleUsers(root: string, name: string, configFile: string): Promise<void> {
+  const { userCommand } = await import("../../node/api/admin-cli.js");
+  for (const person of CONSOLE_PEOPLE.filter((p) => p.node === name)) {
+    const file = consoleUserFile(root, person.role);
+    if (existsSync(file)) continue;
+    await mkdir(join(root, "consoles"), { recursive: true, mode: 0o700 });
+    const password = randomBytes(18).toString("base64url");
+    const passwordFile = `${file}.password`;
+    await writeFile(passwordFile, password, { mode: 0o600 });
+    let created = "";
+    try {
+      await userCommand(["create", "--config", configFile, "--email", person.email, "--role", person.role, "--password-file", passwordFile], (line) => (created += line));
+    } finally {
+      await rm(passwordFile, { force: true });
+    }
+    const { otpauthUri } = JSON.parse(created) as { otpauthUri: string };
+    const keystoreFile = join(root, "consoles", `${person.role}-key.json`);
+    const keystorePassword = randomBytes(18).toString("base64url");
+    await writeOperatorKeystore(keystoreFile, person.key().privateKey, keystorePassword, true);
+    const totpSecret = new URL(otpauthUri).searchParams.get("secret");
+    await writeFile(`${file}.tmp`, JSON.stringify({ email: person.email, password, totpSecret, otpauthUri, keystoreFile, keystorePassword }, null, 2), { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+  }
 }
 
 /**

@@ -66,16 +66,17 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     const own = await nodeApi(institution1).alert(alert.id);
     expect(own).to.include({ origin: "local", id: alert.id });
 
-    // The regulator's own credential may read alerts but not acknowledge them; the node's operator may.
+    // The regulator triages its alerts: its own credential acknowledges them (a gateway's may not).
+    const gatewayOnly = new NodeApiClient({ baseUrl: regulator.apiUrl, credentials: regulator.credentials.gateway });
+    expect(((await refusalOf(gatewayOnly.acknowledgeAlert(alert.id, { note: "x" }))) as NodeApiError).code).to.equal("FORBIDDEN");
     const regulatorOnly = new NodeApiClient({ baseUrl: regulator.apiUrl, credentials: regulator.credentials.regulator });
-    expect(((await refusalOf(regulatorOnly.acknowledgeAlert(alert.id, { note: "x" }))) as NodeApiError).code).to.equal("FORBIDDEN");
-    const ack = await nodeApi(regulator).acknowledgeAlert(alert.id, { by: "inspector-7", note: "reviewed" });
+    const ack = await regulatorOnly.acknowledgeAlert(alert.id, { by: "inspector-7", note: "reviewed" });
     // Recorded under the authenticated credential; the body's `by` is only the caller's statement.
-    const operatorId = parseToken(regulator.credentials.operator)!.id;
-    expect(ack.ack).to.include({ by: `credential:${operatorId}:launcher-operator`, statedBy: "inspector-7", note: "reviewed" });
+    const regulatorId = parseToken(regulator.credentials.regulator)!.id;
+    expect(ack.ack).to.include({ by: `credential:${regulatorId}:launcher-regulator`, statedBy: "inspector-7", note: "reviewed" });
     const logged = (await nodeApi(regulator).auditLog()).entries.filter((e) => e.action === "alert.acknowledge");
     expect(logged).to.have.length(1);
-    expect(logged[0]).to.deep.include({ actor: `credential:${operatorId}:launcher-operator`, role: "operator", target: alert.id });
+    expect(logged[0]).to.deep.include({ actor: `credential:${regulatorId}:launcher-regulator`, role: "regulator", target: alert.id });
     const refusedWith = async (request: Promise<unknown>) => {
       const error = (await refusalOf(request)) as NodeApiError;
       return [error.status, error.code];
@@ -89,7 +90,7 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
     const lines = (await csv.text()).trim().split("\r\n");
     expect(lines[0]!.split(",").slice(0, 3)).to.deep.equal(["id", "rule", "category"]);
     expect(lines).to.have.length(2);
-    expect(lines[1]).to.contain(alert.id).and.contain(operatorId);
+    expect(lines[1]).to.contain(alert.id).and.contain(regulatorId);
 
     const asRegulator = { SETTLENET_NODE_TOKEN: regulator.credentials.regulator };
     const report = await runCli(["report", "aml", "--node", regulator.apiUrl, "--format", "json", "--rule", "LARGE_VALUE"], asRegulator);

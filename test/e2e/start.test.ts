@@ -17,7 +17,7 @@ import { expect } from "chai";
 
 import { GatewayClient } from "../../gateway/client/client.js";
 import { totpCode } from "../../core/auth/totp.js";
-import { PROJECT_ROOT, dashboardOwnerFile, defaultPorts, endpointsOf, readNetworkState, trustNetworkCa, type NetworkState } from "../../scripts/lib/network.js";
+import { PROJECT_ROOT, consoleUserFile, dashboardOwnerFile, defaultPorts, endpointsOf, readNetworkState, trustNetworkCa, type NetworkState } from "../../scripts/lib/network.js";
 import { DISPUTED_INDEX, LARGE_VALUE_AMOUNT, PAYOUT_AMOUNT, SCENARIO_SIZES, amountOf, planOf, runScenario, type Plan, type ScenarioSummary } from "../../scripts/lib/scenario.js";
 import { httpGet } from "../helpers/tls.js";
 
@@ -193,6 +193,29 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
       body: JSON.stringify({ email: firstOwner.email, password: firstOwner.password, totp: totpCode(firstOwner.totpSecret, Date.now()) }),
     });
     expect(signIn.status).to.equal(201);
+
+    // The regulator's and the arbiter's console users likewise, each on its node; the regulator signs in there.
+    const nodeApis = endpointsOf(defaultPorts(base), state).nodes;
+    for (const [role, node] of [
+      ["regulator", "regulator"],
+      ["arbiter", "institution-1"],
+    ] as const) {
+      const file = consoleUserFile(dir, role);
+      expect(statSync(file).mode & 0o777, file).to.equal(0o600);
+      const person = JSON.parse(readFileSync(file, "utf8")) as { email: string; password: string; totpSecret: string; keystoreFile: string; keystorePassword: string };
+      expect(statSync(person.keystoreFile).mode & 0o777, person.keystoreFile).to.equal(0o600);
+      const api = nodeApis.find((n) => n.name === node)?.api ?? "";
+      expect(launcher.out()).to.include(`${api}/console/`).and.include(person.email).and.include(file);
+      for (const secret of [person.password, person.totpSecret, person.keystorePassword]) expect(launcher.out()).to.not.include(secret);
+      if (role !== "regulator") continue;
+      const consoleSignIn = await fetch(`${api}/v1/session`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: person.email, password: person.password, totp: totpCode(person.totpSecret, Date.now()) }),
+      });
+      expect(consoleSignIn.status).to.equal(201);
+      expect((await fetch(`${api}/console/`)).status).to.equal(200);
+    }
 
     summary = await runScenario({ root: dir, endpoints: endpointsOf(defaultPorts(base), state), state, size: SCENARIO_SIZES.test, timeoutMs: 120_000 });
     const failed = summary.checks.filter((c) => !c.ok);

@@ -9,6 +9,7 @@
 import { expect } from "chai";
 import type { Contract } from "ethers";
 
+import { NodeApiClient } from "../../core/api/client.js";
 import type { TokenRecord } from "../../node/storage/tokens.js";
 import type { StoredOperation } from "../../core/records.js";
 import { getJson, launchNetwork, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
@@ -132,6 +133,32 @@ describe("token operations across a network of 3 institution nodes and a regulat
     const [failed] = await waitForOperation([node(0)], replayId, "failed", 60_000);
     expect(failed?.error?.code).to.equal("RedemptionReferenceUsed");
     expect(await balanceOf(holder.address)).to.equal(before - 1500n);
+  });
+
+  it("takes a regulator's freeze at the regulator node from the regulator's own credential, which an institution relays; refuses the regulator and an arbiter any other kind, and the regulator node any other operation", async function () {
+    const s = net.scenario;
+    const account = s.payers[1]!.address;
+    const regulatorNode = node(3);
+    const asRegulator = new NodeApiClient({ baseUrl: regulatorNode.apiUrl, credentials: regulatorNode.credentials.regulator });
+    const freeze = await signedTokenOp(s, s.regulator, { kind: "freeze", account, frozen: true, reason: randomRef() });
+    const accepted = await asRegulator.submit(freeze);
+    expect(accepted.accepted ? accepted.id : accepted.problem.code).to.equal(tokenOperationIdOf(s, freeze));
+    await waitForOperation(net.nodes, tokenOperationIdOf(s, freeze), "executed", 60_000);
+    expect(await s.token.isFrozen(account)).to.equal(true);
+
+    const { op } = await signedPay(s, await termsFor(s, 0, 0));
+    const asArbiter = new NodeApiClient({ baseUrl: node(0).apiUrl, credentials: node(0).credentials.arbiter });
+    const notArbiters = await asArbiter.submit(op);
+    expect(notArbiters.accepted ? "accepted" : [notArbiters.problem.status, notArbiters.problem.code]).to.deep.equal([403, "OPERATION_KIND_FORBIDDEN"]);
+    const notItsKind = await asRegulator.submit(op);
+    expect(notItsKind.accepted ? "accepted" : [notItsKind.problem.status, notItsKind.problem.code]).to.deep.equal([403, "OPERATION_KIND_FORBIDDEN"]);
+    const readOnly = await submit<{ code: string }>(regulatorNode, op);
+    expect([readOnly.status, readOnly.body.code]).to.deep.equal([403, "READ_ONLY"]);
+
+    const unfreeze = await signedTokenOp(s, s.regulator, { kind: "freeze", account, frozen: false, reason: randomRef() });
+    expect((await asRegulator.submit(unfreeze)).accepted).to.equal(true);
+    await waitForOperation(net.nodes, tokenOperationIdOf(s, unfreeze), "executed", 60_000);
+    expect(await s.token.isFrozen(account)).to.equal(false);
   });
 
   it("refuses a pay from a payer the regulator froze through a node (ACCOUNT_FROZEN, balance unchanged); the unfreeze restores it", async function () {

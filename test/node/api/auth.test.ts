@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 
 import { expect } from "chai";
 
-import { bearer, newToken, parseToken, type NodeApiRole } from "../../../core/api/auth.js";
+import { NODE_API_ROLES, bearer, newToken, parseToken } from "../../../core/api/auth.js";
 import { NodeApiClient, type NodeApiError } from "../../../core/api/client.js";
 import { NODE_API_ACCESS, NODE_API_ROUTES, type NodeApiOperation } from "../../../core/api/routes.js";
 import { runCli, runCliOk } from "../../helpers/cli.js";
@@ -69,7 +69,7 @@ describe("node API authentication and roles", function () {
   it("refuses each role what it may not do with 403 FORBIDDEN, and lets it do the rest", async function () {
     for (const [operation, access] of Object.entries(NODE_API_ACCESS) as [NodeApiOperation, (typeof NODE_API_ACCESS)[NodeApiOperation]][]) {
       if (access === "public") continue;
-      for (const role of ["gateway", "regulator", "operator", "metrics"] as NodeApiRole[]) {
+      for (const role of NODE_API_ROLES) {
         const answer = await call(operation, { authorization: bearer(api.credentials[role]) });
         if (access.includes(role)) expect([401, 403], `${role} ${operation}`).to.not.include(answer.statusCode);
         else expect([answer.statusCode, answer.json<{ code: string }>().code], `${role} ${operation}`).to.deep.equal([403, "FORBIDDEN"]);

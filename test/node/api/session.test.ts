@@ -48,6 +48,7 @@ describe("node API: people's sign-in, sessions and roles", function () {
     ["ackReg", "regulator"],
     ["ackOp", "operator"],
     ["victim", "regulator"],
+    ["arb", "arbiter"],
   ] as const;
   const users = {} as Record<(typeof USERS)[number][0], Enrolled>;
   let removed: { id: string };
@@ -227,6 +228,7 @@ describe("node API: people's sign-in, sessions and roles", function () {
     for (const [name, role] of [
       ["reg", "regulator"],
       ["op", "operator"],
+      ["arb", "arbiter"],
     ] as const) {
       const { cookie, csrf } = await session(users[name]);
       for (const [operation, access] of Object.entries(NODE_API_ACCESS) as [NodeApiOperation, (typeof NODE_API_ACCESS)[NodeApiOperation]][]) {
@@ -261,32 +263,29 @@ describe("node API: people's sign-in, sessions and roles", function () {
         body: JSON.stringify({ note: "reviewed", by: "someone else" }),
       });
     const regulator = await session(users.ackReg);
-    const forbidden = await ack({
-      cookie: regulator.cookie,
-      [CSRF_HEADER]: regulator.csrf,
-    });
-    expect([forbidden.status, ((await forbidden.json()) as { code: string }).code]).to.deep.equal([403, "FORBIDDEN"]);
-
     const operator = await session(users.ackOp);
     for (const headers of [
-      { cookie: operator.cookie } as Record<string, string>,
-      { cookie: operator.cookie, [CSRF_HEADER]: regulator.csrf },
-      { cookie: operator.cookie, [CSRF_HEADER]: "" },
+      { cookie: regulator.cookie } as Record<string, string>,
+      { cookie: regulator.cookie, [CSRF_HEADER]: operator.csrf },
+      { cookie: regulator.cookie, [CSRF_HEADER]: "" },
     ]) {
       const refused = await ack(headers);
       expect([refused.status, ((await refused.json()) as { code: string }).code]).to.deep.equal([403, "CSRF_TOKEN_INVALID"]);
     }
     expect((await api.client.alert(alert.id))?.ack).to.equal(undefined);
 
+    // The regulator triages: acknowledged once, under the signed-in user.
     const done = await ack({
-      cookie: operator.cookie,
-      [CSRF_HEADER]: operator.csrf,
+      cookie: regulator.cookie,
+      [CSRF_HEADER]: regulator.csrf,
     });
     expect(done.status).to.equal(200);
-    const actor = `user:${users.ackOp.id}:${users.ackOp.email}`;
+    const actor = `user:${users.ackReg.id}:${users.ackReg.email}`;
     expect(((await done.json()) as { ack: Record<string, unknown> }).ack).to.include({ by: actor, statedBy: "someone else", note: "reviewed" });
     const entry = (await api.client.auditLog({ limit: 1_000 })).entries.find((e) => e.action === "alert.acknowledge" && e.target === alert.id);
-    expect(entry).to.include({ actor, role: "operator" });
+    expect(entry).to.include({ actor, role: "regulator" });
+    const again = await ack({ cookie: operator.cookie, [CSRF_HEADER]: operator.csrf });
+    expect([again.status, ((await again.json()) as { code: string }).code]).to.deep.equal([409, "ALERT_ALREADY_ACKNOWLEDGED"]);
   });
 
   it("records sign-ins, sign-outs and user changes in the audit log, which still verifies", async function () {
