@@ -48,6 +48,7 @@ import { registerAuditLogRoutes } from "./api/audit-log.js";
 import { ChainClock } from "./chain/clock.js";
 import { CredentialVerifier } from "./api/credentials.js";
 import { registerSessionRoutes, sessionAuthenticator } from "./api/session.js";
+import { registerUserAdminRoutes } from "./api/user-admin.js";
 import { loadOrCreateUserSecrets } from "./api/users.js";
 import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
 import { listenNotReady } from "./backup/not-ready-server.js";
@@ -334,6 +335,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
           (app) => registerAuditLogRoutes(app, { audit: storage.audit }),
           (app) => registerRiskRulesRoutes(app, { rules: riskRules }),
           (app) => registerSessionRoutes(app, userModules, config.api.signIn),
+          (app) => registerUserAdminRoutes(app, userModules),
         ],
         ready: () => readiness.isReady(),
         tokens: {

@@ -15,6 +15,7 @@ import { serviceRoutes } from "./service.js";
 import { sessionRoutes } from "./session.js";
 import { settlementRoutes } from "./settlement.js";
 import { tokenRoutes } from "./tokens.js";
+import { userRoutes } from "./users.js";
 
 export const NODE_API_ROUTES = {
   ...operationRoutes,
@@ -27,6 +28,7 @@ export const NODE_API_ROUTES = {
   ...tokenRoutes,
   ...serviceRoutes,
   ...adminRoutes,
+  ...userRoutes,
   ...sessionRoutes,
 };
 export type NodeApiOperation = keyof typeof NODE_API_ROUTES;
@@ -72,6 +74,11 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   listAuditLog: OVERSIGHT,
   getRiskRules: OVERSIGHT,
   putRiskRules: ["operator"],
+  listNodeUsers: ["operator"],
+  createNodeUser: ["operator"],
+  disableNodeUser: ["operator"],
+  enableNodeUser: ["operator"],
+  removeNodeUser: ["operator"],
   signIn: "public",
   getSession: ANYONE,
   signOut: OVERSIGHT,
@@ -93,7 +100,7 @@ export const NODE_API_TAGS = [
   { name: "tokens", description: "Settlement tokens: supply, custodians, reserves, freezes and events" },
   { name: "service", description: "Health, peers and metrics" },
   { name: "session", description: "Sign-in of people (regulators, operators): password and TOTP, a session cookie and its CSRF token" },
-  { name: "admin", description: "Operators' routes: backup, the node's audit log of admin, compliance and backup actions, and the signed risk rules" },
+  { name: "admin", description: "Operators' routes: backup, the node's audit log of admin, compliance and backup actions, the signed risk rules, and the people who sign in" },
 ];
 
 /** The OpenAPI document's description: how the node answers, and every operation refusal code. */

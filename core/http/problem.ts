@@ -56,6 +56,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   CSRF_TOKEN_INVALID: 403,
   NO_SESSION: 409,
   RATE_LIMITED: 429,
+  // Node users managed online (node/api/user-admin.ts).
+  NODE_USER_EXISTS: 409,
+  NODE_USER_NOT_FOUND: 404,
+  NODE_USER_SELF: 409,
 };
 
 /** Fastify's body parser errors that mean the request body is not a JSON document (Fastify 5 codes). */

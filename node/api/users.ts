@@ -34,7 +34,7 @@ import {
   type UserRealm,
 } from "../../core/auth/signin.js";
 import { SettlenetError } from "../../core/errors.js";
-import type { LevelUserRepository, NodeSessionRecord, NodeUserRecord } from "../storage/users.js";
+import { nodeUserNotFound, type LevelUserRepository, type NodeSessionRecord, type NodeUserRecord } from "../storage/users.js";
 
 /** Lock-out and session lifetimes (node.json `api.signIn`). */
 export interface SignInOptions extends SignInPolicy {
@@ -94,6 +94,7 @@ export function userView(user: NodeUserRecord) {
     createdAtMs: user.createdAtMs,
     createdBy: user.createdBy,
     ...(user.lockedUntilMs !== undefined ? { lockedUntilMs: user.lockedUntilMs } : {}),
+    ...(user.disabledAtMs !== undefined ? { disabledAtMs: user.disabledAtMs, disabledBy: user.disabledBy ?? "" } : {}),
   };
 }
 
@@ -142,6 +143,29 @@ export async function removeUser(idOrEmail: string, by: string, modules: Pick<Us
   return userView(removed);
 }
 
+/**
+ * Disables a user (its sessions end at once, sign-in answers as for an unknown user) or enables it
+ * again; a user already in that state is answered unchanged and nothing is logged.
+ */
+export async function setUserDisabled(idOrEmail: string, disabled: boolean, by: string, modules: Pick<UserModules, "users" | "now">) {
+  const named = idOrEmail.startsWith("usr_") ? await modules.users.get(idOrEmail) : await modules.users.byEmail(idOrEmail);
+  if (!named) throw nodeUserNotFound(idOrEmail);
+  return modules.users.change(named.id, async (current) => {
+    if (!current) throw nodeUserNotFound(idOrEmail);
+    if ((current.disabledAtMs !== undefined) === disabled) return { result: userView(current) };
+    const next: NodeUserRecord = { ...current, failures: 0 };
+    delete next.disabledAtMs;
+    delete next.disabledBy;
+    if (disabled) Object.assign(next, { disabledAtMs: modules.now(), disabledBy: by });
+    return {
+      next,
+      ...(disabled ? { writes: await modules.users.sessionDeletes(current.id) } : {}),
+      audit: { actor: by, role: "operator", action: disabled ? "user.disable" : "user.enable", target: current.id, details: { email: current.email, role: current.role } },
+      result: userView(next),
+    };
+  });
+}
+
 /** A new session: the token goes into the cookie and is stored only as its hash. */
 export interface StartedSession {
   token: string;
@@ -151,7 +175,7 @@ export interface StartedSession {
 /** What the shared sign-in (core/auth/signin.ts) needs to know of node users. */
 const realm: UserRealm<NodeUserRecord, NodeSessionRecord> = {
   totpContext,
-  isActive: () => true,
+  isActive: (user) => user.disabledAtMs === undefined,
   actor: (user) => ({ actor: userActorOf(user), role: user.role }),
   subject: (user) => ({ target: user.id, details: { email: user.email } }),
   session: (_user, times) => times,

@@ -27,6 +27,9 @@ export const nodeUserRecordSchema = z.strictObject({
   lockedUntilMs: z.number().int().nonnegative().optional(),
   createdAtMs: z.number().int().nonnegative(),
   createdBy: z.string(),
+  /** Disabled by an operator: no sign-in, no session, until enabled again. */
+  disabledAtMs: z.number().int().nonnegative().optional(),
+  disabledBy: z.string().optional(),
 });
 export type NodeUserRecord = z.infer<typeof nodeUserRecordSchema>;
 
