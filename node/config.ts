@@ -54,6 +54,8 @@ export const nodeConfigSchema = z.strictObject({
       .prefault({}),
     /** Serve HTTPS with this certificate (PEM, with its chain) and key; absent: plain HTTP (loopback only). */
     tls: tlsConfigSchema.optional(),
+    /** The built console served at /console/ (index.html and assets/); default this checkout's console/dist. */
+    consoleDir: z.string().min(1).optional(),
   }),
   relay: z
     .strictObject({
@@ -134,6 +136,7 @@ const nodeConfig: ConfigSpec<typeof nodeConfigSchema> = {
       ...config.api,
       credentialsFile: at(config.api.credentialsFile),
       userSecretsKeyFile: at(config.api.userSecretsKeyFile),
+      ...(config.api.consoleDir !== undefined ? { consoleDir: at(config.api.consoleDir) } : {}),
       ...(config.api.tls ? { tls: resolveTlsPaths(config.api.tls, at) } : {}),
     },
   }),

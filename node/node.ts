@@ -10,6 +10,7 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { Registry, collectDefaultMetrics } from "prom-client";
 
+import { CONSOLE_DIST } from "../core/http/console.js";
 import { buildNodeApi, type HealthReport } from "./api/app.js";
 import { registerAuditRoutes } from "./audit/routes.js";
 import { ChainHeads } from "./chain/heads.js";
@@ -314,8 +315,9 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     });
     await credentials.refresh();
     const userModules = { users: storage.users, secrets: await loadOrCreateUserSecrets(config.api.userSecretsKeyFile), now: Date.now };
+    const consoleNetwork = { chainId: deployment.chainId.toString(), escrow: deployment.contracts.escrow, ledger: deployment.contracts.ledger };
     const api: FastifyInstance = await buildNodeApi(
-      tls ? { tls } : {},
+      { ...(tls ? { tls } : {}), console: { dir: config.api.consoleDir ?? CONSOLE_DIST, network: consoleNetwork } },
       {
         logger: logger.child({ module: "api" }),
         credentials,

@@ -21,6 +21,7 @@ import { NODE_API_DESCRIPTION, NODE_API_TAGS, accessOf } from "../../core/api/ro
 import { serviceRoutes, type HealthReport, type PeerInfo } from "../../core/api/service.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { TlsCredentials } from "../../core/http/tls.js";
+import { CONSOLE_ASSETS_PREFIX, registerConsolePages } from "../../core/http/console.js";
 import { installProblemHandler, PROBLEM_CONTENT_TYPE, problemOf } from "../../core/http/problem.js";
 import type { ListOptions } from "../../core/records.js";
 import type { Logger, Storage } from "../services.js";
@@ -66,6 +67,21 @@ export interface NodeApiOptions {
   maxBatch?: number;
   /** Serve HTTPS with this certificate and key (PEM). */
   tls?: TlsCredentials;
+  /** Serve the built console (console/dist) at /console/ for people who sign in; absent: no console. */
+  console?: { dir: string; network: ConsoleNetwork };
+}
+
+/** What the console's pages need to build signed operations: the chain and the contracts' addresses. */
+export interface ConsoleNetwork {
+  chainId: string;
+  escrow: string;
+  ledger: string;
+}
+
+/** The console's pages and assets: public (they hold no data; every API call they make is authenticated). */
+export const CONSOLE_PREFIX = "/console";
+export function isConsolePath(path: string): boolean {
+  return path === CONSOLE_PREFIX || path.startsWith(`${CONSOLE_PREFIX}/`) || path.startsWith(CONSOLE_ASSETS_PREFIX);
 }
 
 /** A registered route; `documented` unless hidden from the OpenAPI document (the document itself, docs assets). */
@@ -160,7 +176,7 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
   // Before readiness and before any body is parsed: an unauthenticated caller learns nothing.
   app.addHook("onRequest", async (request, reply) => {
     const path = request.url.split("?")[0] ?? "";
-    const access = accessOf(request.routeOptions.schema?.operationId) ?? (path === "/health" ? "public" : undefined);
+    const access = accessOf(request.routeOptions.schema?.operationId) ?? (path === "/health" || isConsolePath(path) ? "public" : undefined);
     if (access === "public") return;
     // A bearer credential when the request carries one; else a session cookie (browsers), whose
     // state-changing requests must also carry the CSRF token that a page of another origin cannot read.
@@ -189,7 +205,7 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
   if (ready) {
     app.addHook("onRequest", async (request, reply) => {
       const path = request.url.split("?")[0] ?? "";
-      if (ready() || OPEN_WHILE_SYNCING.has(path) || path.startsWith("/docs")) return;
+      if (ready() || OPEN_WHILE_SYNCING.has(path) || path.startsWith("/docs") || isConsolePath(path)) return;
       return reply
         .status(503)
         .type(PROBLEM_CONTENT_TYPE)
@@ -323,6 +339,13 @@ export async function buildNodeApi(options: NodeApiOptions, modules: NodeApiModu
   });
 
   for (const register of modules.routes ?? []) register(app);
+
+  if (options.console) {
+    const { dir, network } = options.console;
+    api.get(`${CONSOLE_PREFIX}/network.json`, { schema: { hide: true } }, async () => network);
+    const built = await registerConsolePages(app, { dir, pages: [CONSOLE_PREFIX, `${CONSOLE_PREFIX}/*`] });
+    if (!built) app.log.warn({ dir }, "the console is not built: /console answers CONSOLE_NOT_BUILT; run `npm run console:build`");
+  }
 
   return app;
 }

@@ -48,6 +48,8 @@ export interface NetworkOptions extends Omit<ScenarioOptions, "institutionPeerId
   chain?: LocalChain;
   /** Where each node runs: its listen address and network namespace (default 127.0.0.1, this namespace). */
   placement?: NodeNetworkOptions["placement"];
+  /** Runs before any node starts (users are made here: a running node locks its database). */
+  beforeStart?: NodeNetworkOptions["beforeStart"];
 }
 
 /**

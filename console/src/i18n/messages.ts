@@ -2,7 +2,11 @@
  * The console's message catalogue, English and Simplified Chinese. Every key must exist in both (the
  * Chinese catalogue is typed by the English one); `{name}` is replaced by the value of `name`.
  */
-export const en = {
+import { institutionEn, institutionZhCN } from "./institution.js";
+import { nodeEn, nodeZhCN } from "./node.js";
+import { regulatorEn, regulatorZhCN } from "./regulator.js";
+
+const commonEn = {
   "app.title": "Settlenet",
   "lang.label": "Language",
   "lang.en": "English",
@@ -246,9 +250,11 @@ export const en = {
   "duration.second.one": "1 second",
 } as const;
 
+/** Every message: the shared ones, then the node consoles' (frame, regulator and arbiter, institution). */
+export const en = { ...commonEn, ...nodeEn, ...regulatorEn, ...institutionEn };
 export type MessageKey = keyof typeof en;
 
-export const zhCN: Record<MessageKey, string> = {
+const commonZhCN: Record<keyof typeof commonEn, string> = {
   "app.title": "Settlenet",
   "lang.label": "语言",
   "lang.en": "English",
@@ -491,6 +497,8 @@ export const zhCN: Record<MessageKey, string> = {
   "duration.minute.one": "1 分钟",
   "duration.second.one": "1 秒",
 };
+
+export const zhCN: Record<MessageKey, string> = { ...commonZhCN, ...nodeZhCN, ...regulatorZhCN, ...institutionZhCN };
 
 export const LOCALES = ["en", "zh-CN"] as const;
 export type Locale = (typeof LOCALES)[number];

@@ -160,6 +160,8 @@ export interface NodeNetworkOptions extends Omit<ScenarioOptions, "institutionPe
   stopTimeoutMs?: number;
   /** Where a node runs (by name): the address its libp2p and API listen on (default 127.0.0.1) and its network namespace. */
   placement?: Record<string, { host: string; netns?: string }>;
+  /** Runs once every node is configured and before any starts (a node's database is locked while it runs: users are made here). */
+  beforeStart?: (nodes: NodeHandle[]) => Promise<void>;
 }
 
 /** Nodes launched on a chain with a deployed scenario. */
@@ -250,6 +252,7 @@ export async function launchNodes(options: NodeNetworkOptions): Promise<NodeNetw
     await Promise.all(nodes.map((n) => n.stop()));
   };
   try {
+    await options.beforeStart?.(nodes);
     await Promise.all(nodes.map((n) => n.start()));
   } catch (error) {
     await stop();
