@@ -8,6 +8,8 @@ import { NODE_API_ROLES, NODE_USER_ROLES, type RouteAccess } from "./auth.js";
 import { auditRoutes } from "./audit.js";
 import { changeRoutes } from "./changes.js";
 import { complianceRoutes } from "./compliance.js";
+import { consoleRoutes } from "./console.js";
+import { onboardingRoutes } from "./onboarding.js";
 import { operationRoutes } from "./operations.js";
 import { paymentRoutes } from "./payments.js";
 import { reservesRoutes } from "./reserves.js";
@@ -29,6 +31,8 @@ export const NODE_API_ROUTES = {
   ...serviceRoutes,
   ...adminRoutes,
   ...userRoutes,
+  ...onboardingRoutes,
+  ...consoleRoutes,
   ...sessionRoutes,
 };
 export type NodeApiOperation = keyof typeof NODE_API_ROUTES;
@@ -79,6 +83,14 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   disableNodeUser: ["operator"],
   enableNodeUser: ["operator"],
   removeNodeUser: ["operator"],
+  getRegistryAccount: ["operator"],
+  registerMerchant: ["operator"],
+  updateMerchant: ["operator"],
+  registerCustomer: ["operator"],
+  updateCustomer: ["operator"],
+  setAccountStatus: ["operator"],
+  getMetricsSummary: ["operator"],
+  listFailedOperations: ["operator"],
   signIn: "public",
   getSession: ANYONE,
   signOut: OVERSIGHT,
@@ -100,7 +112,7 @@ export const NODE_API_TAGS = [
   { name: "tokens", description: "Settlement tokens: supply, custodians, reserves, freezes and events" },
   { name: "service", description: "Health, peers and metrics" },
   { name: "session", description: "Sign-in of people (regulators, operators): password and TOTP, a session cookie and its CSRF token" },
-  { name: "admin", description: "Operators' routes: backup, the node's audit log of admin, compliance and backup actions, the signed risk rules, and the people who sign in" },
+  { name: "admin", description: "Operators' routes: backup, the node's audit log of admin, compliance and backup actions, the signed risk rules, the people who sign in, and onboarding of the institution's merchants and customers" },
 ];
 
 /** The OpenAPI document's description: how the node answers, and every operation refusal code. */
