@@ -504,6 +504,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         };
         const configFile = join(dirOf(name), "node.json");
         await writeConfig(configFile, config);
+        if (name !== "regulator") await ensureOperatorUser(root, name, configFile);
         nodeTokens[i] = await ensureNodeCredentials(join(dirOf(name), "credentials.json"), join(dirOf(name), NODE_CLIENT_CREDENTIALS_FILE));
         const netns = options.placement?.[i]?.netns;
         return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env: envOf(name), ...(netns ? { netns } : {}) });
@@ -610,6 +611,48 @@ export function dashboardSignIn(root: string, gatewayUrl: string, merchants: rea
     ...merchants.map((m) => `  ${m.id.padEnd(12)} ${dashboardOwnerEmail(m.id).padEnd(28)} ${dashboardOwnerFile(root, m.id)}`),
     `  code: npm run settlenet -- gateway totp --secret-file ${dashboardOwnerFile(root, first?.id ?? "tea-house")}`,
   ];
+}
+
+/** Where the launcher keeps an institution node's console operator: e-mail, password and TOTP secret (mode 0600). */
+export function operatorUserFile(root: string, node: string): string {
+  return join(root, "consoles", `operator-${node}.json`);
+}
+
+/** The e-mail address of an institution node's console operator. */
+export const operatorEmail = (node: string) => `operator@${node}.settlenet.example`;
+
+/** How each institution's operator signs in to the institution console (never the secrets themselves). */
+export function institutionConsoleSignIn(root: string, nodes: readonly { name: string; role: string; api: string }[]): string[] {
+  const institutions = nodes.filter((n) => n.role === "institution");
+  return [
+    "Institution consoles (the browser must trust the development CA): sign in with the e-mail, the password from the operator's file (mode 0600) and the current TOTP code",
+    ...institutions.map((n) => `  ${n.name.padEnd(14)} ${`${n.api}/console/`.padEnd(36)} ${operatorEmail(n.name).padEnd(38)} ${operatorUserFile(root, n.name)}`),
+    `  code: npm run settlenet -- gateway totp --secret-file ${operatorUserFile(root, institutions[0]?.name ?? "institution-0")}`,
+  ];
+}
+
+/**
+ * Creates an institution node's console operator if it has no file yet (in the node's database,
+ * before the node runs), with a random password, and writes its sign-in to a 0600 file.
+ */
+async function ensureOperatorUser(root: string, node: string, configFile: string): Promise<void> {
+  const file = operatorUserFile(root, node);
+  if (existsSync(file)) return;
+  const { userCommand } = await import("../../node/api/admin-cli.js");
+  await mkdir(join(root, "consoles"), { recursive: true, mode: 0o700 });
+  const password = randomBytes(18).toString("base64url");
+  const passwordFile = `${file}.password`;
+  await writeFile(passwordFile, password, { mode: 0o600 });
+  let created = "";
+  try {
+    await userCommand(["create", "--config", configFile, "--email", operatorEmail(node), "--role", "operator", "--password-file", passwordFile], (line) => (created += line));
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
+  const { otpauthUri } = JSON.parse(created) as { otpauthUri: string };
+  const totpSecret = new URL(otpauthUri).searchParams.get("secret");
+  await writeFile(`${file}.tmp`, JSON.stringify({ email: operatorEmail(node), password, totpSecret, otpauthUri }, null, 2), { mode: 0o600 });
+  await rename(`${file}.tmp`, file);
 }
 
 /**
