@@ -45,6 +45,7 @@ export default tseslint.config(
         {
           patterns: [
             {
+              // Two or more levels up: one level up from a page folder is console/src itself (its own node/ pages).
               regex: "^(\\.\\./){2,}(node|bank-sim|test|scripts|core)/",
               message: "console/ runs in the browser: it imports server code only as the gateway's wire schemas (gateway/routes/*/schemas.ts)",
             },

@@ -13,7 +13,7 @@ import { pino } from "pino";
 import { SettlenetError } from "../core/errors.js";
 import { stopOnSignal } from "../core/lifecycle.js";
 
-const USAGE = "usage: settlenet node start --config <file> | settlenet node backup|restore … | settlenet node credentials create|list|revoke … | settlenet node user create|list|remove … | settlenet node audit verify … | settlenet report statement|aml|reserves …";
+const USAGE = "usage: settlenet node start --config <file> | settlenet node backup|restore … | settlenet node credentials create|list|revoke … | settlenet node user create|list|remove|disable|enable … | settlenet node audit verify … | settlenet report statement|aml|reserves …";
 
 /** Runs one node command; `argv` starts with the group (`node` or `report`). */
 export async function nodeCommand(argv: string[]): Promise<void> {

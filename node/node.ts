@@ -34,6 +34,7 @@ import { PAYMENT_STATUSES } from "../core/protocol/eip712.js";
 import { descriptorOf, operationSchema, tokenNamesOf } from "../core/operations/index.js";
 import { BatchRelayer, LEASE_TOPIC } from "./relay/relayer.js";
 import { TransactionSender } from "./relay/sender.js";
+import { chainOf } from "../scripts/operator/chain.js";
 import { ATTESTATION_TOPIC } from "./settlement/attestation.js";
 import { CycleService } from "./settlement/service.js";
 import type { ValidationContext } from "./services.js";
@@ -49,6 +50,9 @@ import { registerAuditLogRoutes } from "./api/audit-log.js";
 import { ChainClock } from "./chain/clock.js";
 import { CredentialVerifier } from "./api/credentials.js";
 import { registerSessionRoutes, sessionAuthenticator } from "./api/session.js";
+import { registerConsoleRoutes } from "./api/console.js";
+import { registerOnboardingRoutes } from "./api/onboarding.js";
+import { registerUserAdminRoutes } from "./api/user-admin.js";
 import { loadOrCreateUserSecrets } from "./api/users.js";
 import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
 import { listenNotReady } from "./backup/not-ready-server.js";
@@ -315,6 +319,26 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       },
     });
     await credentials.refresh();
+    // Onboarding through the API sends with the operator key through its one sender.
+    const onboardingStop = new AbortController();
+    stack.push(async () => onboardingStop.abort());
+    const onboarding = sender
+      ? {
+          chain: chainOf(provider, deployment),
+          audit: storage.audit,
+          actor: {
+            address: operator.signer,
+            signer: wallet,
+            send: async (call: { to: string; data: string; what: string }) => {
+              const { hash } = await sender.send({ to: call.to, data: call.data, purpose: "onboarding" });
+              const receipt = await sender.waitForReceipt(hash, onboardingStop.signal);
+              if (receipt === "dropped") throw new SettlenetError("TX_DROPPED", `${call.what}: transaction ${hash} was dropped`, { txHash: hash });
+              if (!receipt) throw new SettlenetError("NODE_STOPPING", `${call.what}: the node stopped before transaction ${hash} was mined`, { txHash: hash });
+              return receipt;
+            },
+          },
+        }
+      : undefined;
     const userModules = { users: storage.users, secrets: await loadOrCreateUserSecrets(config.api.userSecretsKeyFile), now: Date.now };
     const consoleNetwork = { chainId: deployment.chainId.toString(), escrow: deployment.contracts.escrow, ledger: deployment.contracts.ledger };
     const api: FastifyInstance = await buildNodeApi(
@@ -338,6 +362,9 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
           (app) => registerAuditLogRoutes(app, { audit: storage.audit }),
           (app) => registerRiskRulesRoutes(app, { rules: riskRules }),
           (app) => registerSessionRoutes(app, userModules, config.api.signIn),
+          (app) => registerUserAdminRoutes(app, userModules),
+          (app) => registerConsoleRoutes(app, { metrics, storage }),
+          ...(onboarding ? [(app: FastifyInstance) => registerOnboardingRoutes(app, onboarding)] : []),
         ],
         ready: () => readiness.isReady(),
         tokens: {

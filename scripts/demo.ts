@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 
 import { SettlenetError } from "../core/errors.js";
 
-import { DEFAULT_ROOT, consoleSignIn, dashboardSignIn, defaultPorts, endpointsOf, ensureBuilt, readNetworkState, runningLauncher, startNetwork, trustNetworkCa, type NetworkPorts, type RunningNetwork } from "./lib/network.js";
+import { DEFAULT_ROOT, consoleSignIn, dashboardSignIn, defaultPorts, institutionConsoleSignIn, endpointsOf, ensureBuilt, readNetworkState, runningLauncher, startNetwork, trustNetworkCa, type NetworkPorts, type RunningNetwork } from "./lib/network.js";
 import { SCENARIO_SIZES, consoleProgress, formatSummary, runScenario, type ScenarioSize } from "./lib/scenario.js";
 
 const USAGE = "usage: npm run demo [-- --size full|test] [-- --payments <n> --payers <n>] [-- --dir <folder>] [-- --base-port <n>] [-- --chain-url <url> [--deployment <file>]]";
@@ -64,8 +64,9 @@ async function main(): Promise<number> {
     const summary = await runScenario({ root, endpoints: endpointsOf(ports, state), state, size, progress: consoleProgress() });
     process.stdout.write(`${formatSummary(summary)}\n\n`);
     // The demo's payments are the merchants' on the dashboard while the network runs.
-    const gatewayUrl = endpointsOf(ports, state).gateway;
-    process.stdout.write(`${[...dashboardSignIn(root, gatewayUrl, state.merchants), ...consoleSignIn(root, endpointsOf(ports, state).nodes)].join("\n")}\n${started ? "(the network stops now: npm start keeps it running)\n" : ""}\n`);
+    const endpoints = endpointsOf(ports, state);
+    const signIn = [...dashboardSignIn(root, endpoints.gateway, state.merchants), ...consoleSignIn(root, endpoints.nodes), ...institutionConsoleSignIn(root, endpoints.nodes)];
+    process.stdout.write(`${signIn.join("\n")}\n${started ? "(the network stops now: npm start keeps it running)\n" : ""}\n`);
     if (summary.ok) {
       process.stdout.write("Every check held.\n");
       return 0;

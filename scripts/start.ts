@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 
 import { SettlenetError } from "../core/errors.js";
-import { DEFAULT_ROOT, LOCAL_LARGE_VALUE_THRESHOLD, caFileOf, consoleSignIn, dashboardSignIn, defaultPorts, ensureBuilt, startNetwork, type RunningNetwork } from "./lib/network.js";
+import { DEFAULT_ROOT, LOCAL_LARGE_VALUE_THRESHOLD, caFileOf, consoleSignIn, dashboardSignIn, defaultPorts, institutionConsoleSignIn, ensureBuilt, startNetwork, type RunningNetwork } from "./lib/network.js";
 import { NODE_CLIENT_CREDENTIALS_FILE } from "./lib/launch/nodes.js";
 import { yuan } from "./lib/scenario.js";
 
@@ -46,6 +46,7 @@ export function describeNetwork(net: RunningNetwork): string {
     `Gateway admin credential (admin API /admin/v1, /metrics): ${net.root}/gateway/admin-token (mode 0600)`,
     ...dashboardSignIn(net.root, endpoints.gateway, state.merchants),
     ...consoleSignIn(net.root, endpoints.nodes),
+    ...institutionConsoleSignIn(net.root, endpoints.nodes),
     "",
     `Payers: ${state.payers.length} funded customers (keys in ${net.root}/network.json).`,
     `Settlement cycles: ${state.cycleSeconds ?? 86_400} s of chain time; AML large-value alerts from ${yuan(LOCAL_LARGE_VALUE_THRESHOLD)}.`,

@@ -35,6 +35,7 @@ import type { SignedRiskRules } from "../protocol/risk-rules.js";
 import type { HealthReport, PeerInfo } from "./service.js";
 import type { CycleState, CycleView, RecordProof, SettlementAlert } from "./settlement.js";
 import type { TokenAccount, TokenEvent, TokenSummary, TokenView } from "./tokens.js";
+import type { NodeUserView, createNodeUserBody } from "./users.js";
 
 export type { NodePayment, Problem, StoredOperation };
 
@@ -354,6 +355,29 @@ export class NodeApiClient {
   /** Submits a signed risk-rules document (operator role). */
   putRiskRules(signed: SignedRiskRules): Promise<RiskRulesViewBody> {
     return this.read(routes.putRiskRules, { body: signed });
+  }
+
+  /** The people who sign in to the node (operator role). */
+  async nodeUsers(): Promise<NodeUserView[]> {
+    return (await this.read(routes.listNodeUsers, {})).users;
+  }
+
+  /** Creates a node user enrolled at once; the answer's otpauth URI is the only copy of its TOTP secret. */
+  async createNodeUser(body: z.input<typeof createNodeUserBody>): Promise<{ user: NodeUserView; otpauthUri: string }> {
+    const route = routes.createNodeUser;
+    const answer = await this.send(route, { body });
+    if (answer.status !== 201) throw this.failure(route, answer);
+    return this.parse(route, route.schema.response[201], answer);
+  }
+
+  /** Disables (or with `disabled` false, enables) a node user. */
+  setNodeUserDisabled(id: string, disabled: boolean): Promise<NodeUserView> {
+    return this.read(disabled ? routes.disableNodeUser : routes.enableNodeUser, { params: { id } });
+  }
+
+  /** Removes a node user, ending its sessions. */
+  removeNodeUser(id: string): Promise<{ id: string; removed: true }> {
+    return this.read(routes.removeNodeUser, { params: { id } });
   }
 
   // ---------------------------------------------------------------- requests and answers

@@ -8,7 +8,9 @@ import { NODE_API_ROLES, NODE_USER_ROLES, type RouteAccess } from "./auth.js";
 import { auditRoutes } from "./audit.js";
 import { changeRoutes } from "./changes.js";
 import { complianceRoutes } from "./compliance.js";
+import { consoleRoutes } from "./console.js";
 import { custodyRoutes } from "./custody.js";
+import { onboardingRoutes } from "./onboarding.js";
 import { operationRoutes } from "./operations.js";
 import { paymentRoutes } from "./payments.js";
 import { reservesRoutes } from "./reserves.js";
@@ -16,6 +18,7 @@ import { serviceRoutes } from "./service.js";
 import { sessionRoutes } from "./session.js";
 import { settlementRoutes } from "./settlement.js";
 import { tokenRoutes } from "./tokens.js";
+import { userRoutes } from "./users.js";
 
 export const NODE_API_ROUTES = {
   ...operationRoutes,
@@ -29,6 +32,9 @@ export const NODE_API_ROUTES = {
   ...custodyRoutes,
   ...serviceRoutes,
   ...adminRoutes,
+  ...userRoutes,
+  ...onboardingRoutes,
+  ...consoleRoutes,
   ...sessionRoutes,
 };
 export type NodeApiOperation = keyof typeof NODE_API_ROUTES;
@@ -78,6 +84,19 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   listAuditLog: OVERSIGHT,
   getRiskRules: OVERSIGHT,
   putRiskRules: ["operator"],
+  listNodeUsers: ["operator"],
+  createNodeUser: ["operator"],
+  disableNodeUser: ["operator"],
+  enableNodeUser: ["operator"],
+  removeNodeUser: ["operator"],
+  getRegistryAccount: ["operator"],
+  registerMerchant: ["operator"],
+  updateMerchant: ["operator"],
+  registerCustomer: ["operator"],
+  updateCustomer: ["operator"],
+  setAccountStatus: ["operator"],
+  getMetricsSummary: ["operator"],
+  listFailedOperations: ["operator"],
   signIn: "public",
   getSession: ANYONE,
   signOut: PEOPLE,
@@ -99,7 +118,7 @@ export const NODE_API_TAGS = [
   { name: "tokens", description: "Settlement tokens: supply, custodians, reserves, freezes and events" },
   { name: "service", description: "Health, peers and metrics" },
   { name: "session", description: "Sign-in of people (regulators, operators, arbiters): password and TOTP, a session cookie and its CSRF token" },
-  { name: "admin", description: "Operators' routes: backup, the node's audit log of admin, compliance and backup actions, and the signed risk rules" },
+  { name: "admin", description: "Operators' routes: backup, the node's audit log of admin, compliance and backup actions, the signed risk rules, the people who sign in, and onboarding of the institution's merchants and customers" },
 ];
 
 /** The OpenAPI document's description: how the node answers, and every operation refusal code. */

@@ -59,6 +59,22 @@ const STATUS_BY_CODE: Record<string, number> = {
   CSRF_TOKEN_INVALID: 403,
   NO_SESSION: 409,
   RATE_LIMITED: 429,
+  // Node users managed online (node/api/user-admin.ts).
+  NODE_USER_EXISTS: 409,
+  NODE_USER_NOT_FOUND: 404,
+  NODE_USER_SELF: 409,
+  // Onboarding through the node (node/api/onboarding.ts, scripts/operator).
+  ACCOUNT_EXISTS: 409,
+  MERCHANT_TERMS_DIFFER: 409,
+  CUSTOMER_TERMS_DIFFER: 409,
+  NOT_REGISTERED: 404,
+  NOT_ACCOUNT_INSTITUTION: 403,
+  NOT_INSTITUTION_KEY: 403,
+  FEE_ABOVE_MAXIMUM: 422,
+  TX_REVERTED: 422,
+  TX_FAILED: 502,
+  TX_DROPPED: 502,
+  INSUFFICIENT_FUNDS: 503,
 };
 
 /** Fastify's body parser errors that mean the request body is not a JSON document (Fastify 5 codes). */

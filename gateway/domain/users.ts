@@ -10,26 +10,26 @@ import { randomBytes } from "node:crypto";
 
 import { z } from "zod";
 
-import { hashPassword, passwordSchema, verifyPassword } from "../../core/auth/passwords.js";
-import { csrfTokenMatches as sessionCsrfMatches, csrfTokenOf as sessionCsrfOf, isSessionToken, newSessionToken, tokenHash } from "../../core/auth/sessions.js";
-import { newTotpSecret, otpauthUri, verifyTotp } from "../../core/auth/totp.js";
+import { passwordSchema } from "../../core/auth/passwords.js";
+import { csrfTokenMatches as sessionCsrfMatches, csrfTokenOf as sessionCsrfOf, tokenHash } from "../../core/auth/sessions.js";
+import {
+  enrol,
+  resolveSession as resolveUserSession,
+  sessionExpiry,
+  signIn as signInUser,
+  signOut as signOutUser,
+  type LiveSession,
+  type SignInPolicy,
+  type UserRealm,
+} from "../../core/auth/signin.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { GatewayStorage } from "../storage/db.js";
-import type { UserChange } from "../storage/users.js";
 import type { AdminActor } from "./merchants.js";
 import { USER_ROLES, type SessionRecord, type UserRecord, type UserRole } from "./records.js";
 import type { SecretBox } from "./secrets.js";
 
 /** Session lifetimes, lock-out and invitation expiry (config.ts dashboardConfigSchema gives the defaults). */
-export interface DashboardOptions {
-  /** A session unused this long ends. */
-  sessionIdleSeconds: number;
-  /** A session ends this long after sign-in, however active. */
-  sessionAbsoluteSeconds: number;
-  /** Failed sign-ins in a row that lock an account. */
-  maxFailures: number;
-  /** How long a locked account refuses every sign-in. */
-  lockoutSeconds: number;
+export interface DashboardOptions extends SignInPolicy {
   /** How long an invitation token is valid. */
   invitationTtlSeconds: number;
 }
@@ -114,11 +114,11 @@ export async function inviteUser(
 
 /** Enrols TOTP for a user setting its password; the secret is returned only here. */
 async function enrolment(user: UserRecord, password: string, modules: UserModules) {
-  const secret = newTotpSecret();
-  const next: UserRecord = { ...user, status: "active", password: await hashPassword(password), totp: modules.secrets.seal(secret, totpContext(user.id)), failures: 0 };
+  const enrolled = await enrol(user.id, user.email, password, modules.secrets, totpContext(user.id));
+  const next: UserRecord = { ...user, status: "active", password: enrolled.password, totp: enrolled.totp, failures: 0 };
   delete next.totpLastStep;
   delete next.lockedUntilMs;
-  return { next, secret, uri: otpauthUri(secret, user.email) };
+  return { next, secret: enrolled.secret, uri: enrolled.uri };
 }
 
 /**
@@ -171,111 +171,38 @@ export interface StartedSession {
   session: SessionRecord;
 }
 
-const signInFailed = () => new SettlenetError("SIGNIN_FAILED", "the e-mail address, password or code is not valid", {});
-const locked = (untilMs: number, nowMs: number) =>
-  new SettlenetError("SIGNIN_LOCKED", "too many failed sign-ins: the account is locked for now", { retryAfterSeconds: Math.max(1, Math.ceil((untilMs - nowMs) / 1000)) });
+/** What the shared sign-in (core/auth/signin.ts) needs to know of dashboard users. */
+const realm: UserRealm<UserRecord, SessionRecord> = {
+  totpContext,
+  isActive: (user) => user.status === "active",
+  actor: userActor,
+  subject: (user) => ({ target: user.merchantId, details: { userId: user.id } }),
+  session: (user, times) => ({ ...times, merchantId: user.merchantId }),
+};
 
-/**
- * Signs in with e-mail, password and TOTP code. An unknown e-mail, a wrong password and a wrong or
- * reused code answer alike (SIGNIN_FAILED) after the same scrypt work. `maxFailures` failures in a row
- * lock the account for `lockoutSeconds`: while locked every attempt is SIGNIN_LOCKED and nothing is
- * checked, so the lock cannot be used to test passwords.
- */
+const signInModules = (modules: UserModules) => ({ users: modules.storage.users, secrets: modules.secrets, now: modules.now });
+
+/** Signs in with e-mail, password and TOTP code (the rules: core/auth/signin.ts). */
 export async function signIn(input: { email: string; password: string; totp: string }, modules: UserModules, options: DashboardOptions): Promise<StartedSession> {
-  const { users } = modules.storage;
-  const known = await users.byEmail(input.email);
-  const startMs = modules.now();
-  if (known?.lockedUntilMs !== undefined && known.lockedUntilMs > startMs) {
-    await users.appendAudit({ actor: "anonymous", role: "none", action: "session.signInRefused", target: known.merchantId, details: { userId: known.id, reason: "locked" } });
-    throw locked(known.lockedUntilMs, startMs);
-  }
-  const passwordOk = await verifyPassword(input.password, known?.status === "active" ? known.password : undefined);
-  if (!known) {
-    await users.appendAudit({ actor: "anonymous", role: "none", action: "session.signInFailed", details: { email: input.email, reason: "unknown" } });
-    throw signInFailed();
-  }
-  type Outcome = { failed: true } | { locked: number } | { started: StartedSession };
-  const outcome = await users.change<Outcome>(known.id, async (current): Promise<UserChange<Outcome>> => {
-    const now = modules.now();
-    if (!current || current.status !== "active" || !current.totp) {
-      return { audit: { actor: "anonymous", role: "none", action: "session.signInFailed", details: { email: input.email, reason: "unknown" } }, result: { failed: true as const } };
-    }
-    if (current.lockedUntilMs !== undefined && current.lockedUntilMs > now) return { result: { locked: current.lockedUntilMs } };
-    const step = passwordOk ? verifyTotp(modules.secrets.open(current.totp, totpContext(current.id)), input.totp, now, current.totpLastStep) : undefined;
-    const who = { actor: "anonymous", role: "none", target: current.merchantId };
-    if (step === undefined) {
-      const failures = current.failures + 1;
-      const reason = passwordOk ? "totp" : "password";
-      if (failures >= options.maxFailures) {
-        const lockedUntilMs = now + options.lockoutSeconds * 1000;
-        return {
-          next: { ...current, failures: 0, lockedUntilMs },
-          writes: await users.sessionDeletes(current.id),
-          audit: { ...who, action: "user.lockout", details: { userId: current.id, reason, failures, lockedUntil: new Date(lockedUntilMs).toISOString() } },
-          result: { failed: true as const },
-        };
-      }
-      return { next: { ...current, failures }, audit: { ...who, action: "session.signInFailed", details: { userId: current.id, reason, failures } }, result: { failed: true as const } };
-    }
-    const token = newSessionToken();
-    const session: SessionRecord = { userId: current.id, merchantId: current.merchantId, createdAtMs: now, lastSeenMs: now, expiresAtMs: now + options.sessionAbsoluteSeconds * 1000 };
-    const next: UserRecord = { ...current, failures: 0, totpLastStep: step };
-    delete next.lockedUntilMs;
-    return {
-      next,
-      writes: users.sessionWrites(sha256(token), session),
-      audit: { ...userActor(current), action: "session.signIn", target: current.merchantId, details: { userId: current.id } },
-      result: { started: { token, csrfToken: csrfTokenOf(token), user: userView(next), session } },
-    };
-  });
-  if ("started" in outcome) return outcome.started;
-  if ("locked" in outcome) throw locked(outcome.locked, modules.now());
-  throw signInFailed();
+  const started = await signInUser(input, realm, signInModules(modules), options);
+  return { token: started.token, csrfToken: csrfTokenOf(started.token), user: userView(started.user), session: started.session };
 }
 
 /** The session a cookie's token names, with its user. */
-export interface ActiveSession {
-  hash: string;
-  token: string;
-  session: SessionRecord;
-  user: UserRecord;
-}
+export type ActiveSession = LiveSession<UserRecord, SessionRecord>;
 
-/**
- * The live session of `token`: SESSION_REQUIRED if there is none, it expired (idle or absolute) or its
- * user is gone. Activity is recorded at most once a minute (or a tenth of the idle period), so
- * requests do not each cost a write; idle time counts from the last recorded activity.
- */
+/** The live session of `token`: SESSION_REQUIRED if there is none, it expired (idle or absolute) or its user is gone. */
 export async function resolveSession(token: string, modules: UserModules, options: DashboardOptions): Promise<ActiveSession> {
-  const required = () => new SettlenetError("SESSION_REQUIRED", "sign in first: no session, or it has ended", {});
-  if (!isSessionToken(token)) throw required();
-  const hash = sha256(token);
-  const session = await modules.storage.users.getSession(hash);
-  if (!session) throw required();
-  const now = modules.now();
-  if (now >= session.expiresAtMs || now - session.lastSeenMs >= options.sessionIdleSeconds * 1000) {
-    await modules.storage.users.endSession(hash);
-    throw required();
-  }
-  const user = await modules.storage.users.get(session.userId);
-  if (!user || user.status !== "active") throw required();
-  const touchEveryMs = Math.min(60_000, (options.sessionIdleSeconds * 1000) / 10);
-  if (now - session.lastSeenMs < touchEveryMs) return { hash, token, session, user };
-  await modules.storage.users.touchSession(hash, now);
-  return { hash, token, session: { ...session, lastSeenMs: now }, user };
+  const active = await resolveUserSession(token, realm, signInModules(modules), options);
+  if (!active) throw new SettlenetError("SESSION_REQUIRED", "sign in first: no session, or it has ended", {});
+  return active;
 }
 
-/** The idle expiry (from the last recorded activity) and the absolute expiry of a session. */
-export function sessionExpiry(session: SessionRecord, options: DashboardOptions) {
-  return {
-    expiresAt: new Date(Math.min(session.expiresAtMs, session.lastSeenMs + options.sessionIdleSeconds * 1000)).toISOString(),
-    absoluteExpiresAt: new Date(session.expiresAtMs).toISOString(),
-  };
-}
+export { sessionExpiry };
 
 /** Ends a session (sign-out). */
 export function signOut(active: ActiveSession, modules: UserModules): Promise<void> {
-  return modules.storage.users.endSession(active.hash, { ...userActor(active.user), action: "session.signOut", target: active.user.merchantId, details: { userId: active.user.id } });
+  return signOutUser(active, realm, signInModules(modules));
 }
 
 /** The merchant's users. */

@@ -6,8 +6,10 @@
  *   settlenet node credentials revoke <id or name> (--config | --file)   refused from the node's next request on
  *   settlenet node user create --email <e> --role <regulator|operator|arbiter> --password-file <file> (--config <node.json> | --node-dir <dir>)
  *     a person who signs in to the API (POST /v1/session); prints the TOTP enrolment URI once.
- *   settlenet node user list | remove <id or e-mail> (--config | --node-dir)
- *     the users live in the node's database, which LevelDB locks while the node runs: stop it first.
+ *   settlenet node user list | remove|disable|enable <id or e-mail> (--config | --node-dir)
+ *     the users live in the node's database: while the node runs (LevelDB locks it) the commands go
+ *     through its API (the address in the config, or --node <url>) with the operator token in
+ *     SETTLENET_NODE_TOKEN, else straight to the database.
  *   settlenet node audit verify (--config <node.json> | --node <api url>)
  *     walks the node's audit log (its database if the node is stopped, else GET /v1/admin/audit with the
  *     operator or regulator token in SETTLENET_NODE_TOKEN); exits non-zero naming the first broken entry.
@@ -17,20 +19,20 @@ import { userInfo } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-import { nodeApiRoleSchema, nodeUserRoleSchema, tokenFromEnv } from "../../core/api/auth.js";
+import { NODE_TOKEN_ENV, nodeApiRoleSchema, nodeUserRoleSchema, tokenFromEnv, type NodeUserRole } from "../../core/api/auth.js";
 import { NodeApiClient } from "../../core/api/client.js";
 import { AuditChainWalk, type AuditVerification } from "../../core/audit/log.js";
 import { SettlenetError } from "../../core/errors.js";
 import { nodeRefused, nodeTarget } from "../cli-target.js";
 import { openStorage } from "../storage/db.js";
 import { createCredential, readCredentials, revokeCredential } from "./credentials.js";
-import { createUser, loadOrCreateUserSecrets, removeUser, userView } from "./users.js";
+import { createUser, loadOrCreateUserSecrets, removeUser, setUserDisabled, userView } from "./users.js";
 
 export const ADMIN_USAGE =
   "usage: settlenet node credentials create --role <gateway|regulator|operator|arbiter|metrics> --name <name> | list | revoke <id|name>  (--config <node.json> | --file <credentials file>);  settlenet node audit verify (--config <node.json> | --node <api url>)";
 
 export const USER_USAGE =
-  "usage: settlenet node user create --email <e> --role <regulator|operator|arbiter> --password-file <file> | list | remove <id|e-mail>  (--config <node.json> | --node-dir <dir holding node.json>)";
+  "usage: settlenet node user create --email <e> --role <regulator|operator|arbiter> --password-file <file> | list | remove|disable|enable <id|e-mail>  (--config <node.json> | --node-dir <dir holding node.json>) [--node <api url> while it runs]";
 
 /** Who runs a command, as the audit log names them. */
 const localActor = () => `cli:${userInfo().username}`;
@@ -125,48 +127,95 @@ export async function auditCommand(args: string[], print: (line: string) => void
   if (!result.ok) throw new SettlenetError("AUDIT_LOG_BROKEN", `audit log broken at entry ${result.brokenAt}: ${result.reason}`, { brokenAt: result.brokenAt });
 }
 
-/** `settlenet node user …` against the stopped node's database; prints JSON lines. */
+/**
+ * `settlenet node user …`; prints JSON lines. Against the node's database when the node is stopped;
+ * while it runs (LevelDB locked) through its API with the operator credential in SETTLENET_NODE_TOKEN.
+ */
 export async function userCommand(args: string[], print: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Promise<void> {
   const [command, ...rest] = args;
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { config: { type: "string", short: "c" }, "node-dir": { type: "string" }, email: { type: "string" }, role: { type: "string" }, "password-file": { type: "string" } },
+    options: { config: { type: "string", short: "c" }, "node-dir": { type: "string" }, node: { type: "string" }, email: { type: "string" }, role: { type: "string" }, "password-file": { type: "string" } },
     allowPositionals: true,
     strict: true,
   });
   const configFile = values.config ?? (values["node-dir"] ? join(values["node-dir"], "node.json") : undefined);
-  if (!configFile || !["create", "list", "remove"].includes(command ?? "")) throw new SettlenetError("USAGE", USER_USAGE);
+  if (!configFile || !USER_COMMANDS.includes(command ?? "")) throw new SettlenetError("USAGE", USER_USAGE);
+  const [target] = positionals;
+  if (command !== "create" && command !== "list" && !target) throw new SettlenetError("USAGE", USER_USAGE);
+  const readCreation = async () => {
+    const role = nodeUserRoleSchema.safeParse(values.role);
+    const passwordFile = values["password-file"];
+    if (!role.success || !values.email || !passwordFile) throw new SettlenetError("USAGE", USER_USAGE);
+    return { email: values.email, role: role.data, password: (await readFile(passwordFile, "utf8")).replace(/\r?\n$/, "") };
+  };
   const { loadNodeConfig } = await import("../config.js");
   const config = await loadNodeConfig(configFile);
   let storage;
   try {
     storage = await openStorage(join(config.dataDir, "db"));
   } catch (error) {
-    if (error instanceof SettlenetError && error.code === "STORAGE_LOCKED") {
-      throw new SettlenetError("NODE_RUNNING", "the node's database is in use: stop the node, then manage its users", { dataDir: config.dataDir }, { cause: error });
+    if (!(error instanceof SettlenetError) || error.code !== "STORAGE_LOCKED") throw error;
+    const token = tokenFromEnv();
+    if (!token) {
+      throw new SettlenetError("NODE_RUNNING", `the node's database is in use: set ${NODE_TOKEN_ENV} to an operator credential to manage its users through its API, or stop the node`, { dataDir: config.dataDir }, { cause: error });
     }
-    throw error;
+    const { apiUrl } = await nodeTarget({ config: configFile, node: values.node }, USER_USAGE);
+    await userCommandOnline(command as UserCommand, target, readCreation, new NodeApiClient({ baseUrl: apiUrl, credentials: token }), print);
+    return;
   }
   try {
     const by = localActor();
     if (command === "create") {
-      const role = nodeUserRoleSchema.safeParse(values.role);
-      const passwordFile = values["password-file"];
-      if (!role.success || !values.email || !passwordFile) throw new SettlenetError("USAGE", USER_USAGE);
-      const password = (await readFile(passwordFile, "utf8")).replace(/\r?\n$/, "");
+      const input = await readCreation();
       const secrets = await loadOrCreateUserSecrets(config.api.userSecretsKeyFile);
-      const created = await createUser({ email: values.email, role: role.data, password }, by, { users: storage.users, secrets, now: Date.now });
-      print(JSON.stringify({ ...created, note: "enrol the authenticator app from otpauthUri now: it is shown once" }));
+      const created = await createUser(input, by, { users: storage.users, secrets, now: Date.now });
+      print(JSON.stringify({ ...created, note: ENROL_NOTE }));
       return;
     }
     if (command === "list") {
       for (const user of await storage.users.list()) print(JSON.stringify(userView(user)));
       return;
     }
-    const [target] = positionals;
-    if (!target) throw new SettlenetError("USAGE", USER_USAGE);
-    print(JSON.stringify({ ...(await removeUser(target, by, { users: storage.users })), state: "removed" }));
+    if (command === "remove") {
+      print(JSON.stringify({ ...(await removeUser(target as string, by, { users: storage.users })), state: "removed" }));
+      return;
+    }
+    const view = await setUserDisabled(target as string, command === "disable", by, { users: storage.users, now: Date.now });
+    print(JSON.stringify({ ...view, state: view.disabledAtMs === undefined ? "enabled" : "disabled" }));
   } finally {
     await storage.close();
   }
+}
+
+const USER_COMMANDS = ["create", "list", "remove", "disable", "enable"];
+type UserCommand = "create" | "list" | "remove" | "disable" | "enable";
+const ENROL_NOTE = "enrol the authenticator app from otpauthUri now: it is shown once";
+
+/** The same commands through a running node's API (the node records the credential as the actor). */
+async function userCommandOnline(
+  command: UserCommand,
+  target: string | undefined,
+  readCreation: () => Promise<{ email: string; role: NodeUserRole; password: string }>,
+  node: NodeApiClient,
+  print: (line: string) => void,
+): Promise<void> {
+  if (command === "create") {
+    print(JSON.stringify({ ...(await node.createNodeUser(await readCreation())), note: ENROL_NOTE }));
+    return;
+  }
+  const users = await node.nodeUsers();
+  if (command === "list") {
+    for (const user of users) print(JSON.stringify(user));
+    return;
+  }
+  const named = users.find((u) => u.id === target || u.email === target?.toLowerCase());
+  if (!named) throw new SettlenetError("NODE_USER_NOT_FOUND", `no user ${target}`, { user: target ?? "" });
+  if (command === "remove") {
+    await node.removeNodeUser(named.id);
+    print(JSON.stringify({ ...named, state: "removed" }));
+    return;
+  }
+  const view = await node.setNodeUserDisabled(named.id, command === "disable");
+  print(JSON.stringify({ ...view, state: view.disabledAtMs === undefined ? "enabled" : "disabled" }));
 }

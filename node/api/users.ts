@@ -8,10 +8,9 @@
  * `node user` commands must not need the operator's signing-key password, and a database backup does
  * not open the secrets without the file.
  *
- * Sign-in: an unknown e-mail, a wrong password and a wrong or reused code answer alike
- * (SIGNIN_FAILED) after the same scrypt work; `maxFailures` failures in a row lock the user for
- * `lockoutSeconds`, during which nothing is checked. Every sign-in, failure, lock-out, sign-out and
- * user change is in the audit log, in the batch of the change it records; no secret ever is.
+ * Sign-in, lock-out and sessions follow the rules shared with the gateway's dashboard
+ * (core/auth/signin.ts). Every sign-in, failure, lock-out, sign-out and user change is in the audit
+ * log, in the batch of the change it records; no secret ever is.
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, open, readFile } from "node:fs/promises";
@@ -21,20 +20,24 @@ import { z } from "zod";
 
 import { NODE_CSRF_LABEL, type NodeUserRole } from "../../core/api/auth.js";
 import type { SessionView } from "../../core/api/session.js";
-import { hashPassword, passwordSchema, verifyPassword } from "../../core/auth/passwords.js";
+import { passwordSchema } from "../../core/auth/passwords.js";
 import { SecretBox } from "../../core/auth/secrets.js";
-import { csrfTokenOf, isSessionToken, newSessionToken, tokenHash } from "../../core/auth/sessions.js";
-import { newTotpSecret, otpauthUri, verifyTotp } from "../../core/auth/totp.js";
-import type { AuditAction } from "../../core/audit/log.js";
+import { csrfTokenOf } from "../../core/auth/sessions.js";
+import {
+  enrol,
+  resolveSession as resolveUserSession,
+  sessionExpiry,
+  signIn as signInUser,
+  signOut as signOutUser,
+  type LiveSession,
+  type SignInPolicy,
+  type UserRealm,
+} from "../../core/auth/signin.js";
 import { SettlenetError } from "../../core/errors.js";
-import type { LevelUserRepository, NodeSessionRecord, NodeUserRecord, UserChange } from "../storage/users.js";
+import { nodeUserNotFound, type LevelUserRepository, type NodeSessionRecord, type NodeUserRecord } from "../storage/users.js";
 
 /** Lock-out and session lifetimes (node.json `api.signIn`). */
-export interface SignInOptions {
-  maxFailures: number;
-  lockoutSeconds: number;
-  sessionIdleSeconds: number;
-  sessionAbsoluteSeconds: number;
+export interface SignInOptions extends SignInPolicy {
   /** Sign-in attempts per client address and window. */
   rateLimit: { max: number; timeWindowMs: number };
 }
@@ -91,6 +94,7 @@ export function userView(user: NodeUserRecord) {
     createdAtMs: user.createdAtMs,
     createdBy: user.createdBy,
     ...(user.lockedUntilMs !== undefined ? { lockedUntilMs: user.lockedUntilMs } : {}),
+    ...(user.disabledAtMs !== undefined ? { disabledAtMs: user.disabledAtMs, disabledBy: user.disabledBy ?? "" } : {}),
   };
 }
 
@@ -103,13 +107,13 @@ export async function createUser(input: { email: string; role: NodeUserRole; pas
   if (!parsed.success) throw new SettlenetError("MALFORMED", parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "), {});
   const { email, password } = parsed.data;
   const id = `usr_${randomBytes(12).toString("hex")}`;
-  const secret = newTotpSecret();
+  const enrolled = await enrol(id, email, password, modules.secrets, totpContext(id), "Settlenet node");
   const user: NodeUserRecord = {
     id,
     email,
     role: input.role,
-    password: await hashPassword(password),
-    totp: modules.secrets.seal(secret, totpContext(id)),
+    password: enrolled.password,
+    totp: enrolled.totp,
     failures: 0,
     createdAtMs: modules.now(),
     createdBy: by,
@@ -123,7 +127,7 @@ export async function createUser(input: { email: string; role: NodeUserRole; pas
   });
   return {
     user: userView(user),
-    otpauthUri: otpauthUri(secret, email, "Settlenet node"),
+    otpauthUri: enrolled.uri,
   };
 }
 
@@ -139,169 +143,68 @@ export async function removeUser(idOrEmail: string, by: string, modules: Pick<Us
   return userView(removed);
 }
 
+/**
+ * Disables a user (its sessions end at once, sign-in answers as for an unknown user) or enables it
+ * again; a user already in that state is answered unchanged and nothing is logged.
+ */
+export async function setUserDisabled(idOrEmail: string, disabled: boolean, by: string, modules: Pick<UserModules, "users" | "now">) {
+  const named = idOrEmail.startsWith("usr_") ? await modules.users.get(idOrEmail) : await modules.users.byEmail(idOrEmail);
+  if (!named) throw nodeUserNotFound(idOrEmail);
+  return modules.users.change(named.id, async (current) => {
+    if (!current) throw nodeUserNotFound(idOrEmail);
+    if ((current.disabledAtMs !== undefined) === disabled) return { result: userView(current) };
+    const next: NodeUserRecord = { ...current, failures: 0 };
+    delete next.disabledAtMs;
+    delete next.disabledBy;
+    if (disabled) Object.assign(next, { disabledAtMs: modules.now(), disabledBy: by });
+    return {
+      next,
+      ...(disabled ? { writes: await modules.users.sessionDeletes(current.id) } : {}),
+      audit: { actor: by, role: "operator", action: disabled ? "user.disable" : "user.enable", target: current.id, details: { email: current.email, role: current.role } },
+      result: userView(next),
+    };
+  });
+}
+
 /** A new session: the token goes into the cookie and is stored only as its hash. */
 export interface StartedSession {
   token: string;
   view: SessionView;
 }
 
-const signInFailed = () => new SettlenetError("SIGNIN_FAILED", "the e-mail address, password or code is not valid", {});
-const locked = (untilMs: number, nowMs: number) =>
-  new SettlenetError("SIGNIN_LOCKED", "too many failed sign-ins: the user is locked for now", { retryAfterSeconds: Math.max(1, Math.ceil((untilMs - nowMs) / 1000)) });
-const ANONYMOUS = { actor: "anonymous", role: "none" } as const;
+/** What the shared sign-in (core/auth/signin.ts) needs to know of node users. */
+const realm: UserRealm<NodeUserRecord, NodeSessionRecord> = {
+  totpContext,
+  isActive: (user) => user.disabledAtMs === undefined,
+  actor: (user) => ({ actor: userActorOf(user), role: user.role }),
+  subject: (user) => ({ target: user.id, details: { email: user.email } }),
+  session: (_user, times) => times,
+};
 
 /** The view of a session: expiries from its last recorded activity and its sign-in. */
 export function sessionView(user: NodeUserRecord, token: string, session: NodeSessionRecord, options: SignInOptions): SessionView {
   return {
     user: { id: user.id, email: user.email, role: user.role },
     csrfToken: csrfTokenOf(token, NODE_CSRF_LABEL),
-    expiresAt: new Date(Math.min(session.expiresAtMs, session.lastSeenMs + options.sessionIdleSeconds * 1000)).toISOString(),
-    absoluteExpiresAt: new Date(session.expiresAtMs).toISOString(),
+    ...sessionExpiry(session, options),
   };
 }
 
-/** Signs in with e-mail, password and TOTP code (see the module comment). */
+/** Signs in with e-mail, password and TOTP code (the rules: core/auth/signin.ts). */
 export async function signIn(input: { email: string; password: string; totp: string }, modules: UserModules, options: SignInOptions): Promise<StartedSession> {
-  const { users } = modules;
-  const email = input.email.toLowerCase();
-  const known = await users.byEmail(email);
-  const startMs = modules.now();
-  if (known?.lockedUntilMs !== undefined && known.lockedUntilMs > startMs) {
-    await users.appendAudit({
-      ...ANONYMOUS,
-      action: "session.signInRefused",
-      target: known.id,
-      details: { email, reason: "locked" },
-    });
-    throw locked(known.lockedUntilMs, startMs);
-  }
-  const passwordOk = await verifyPassword(input.password, known?.password);
-  if (!known) {
-    await users.appendAudit({
-      ...ANONYMOUS,
-      action: "session.signInFailed",
-      details: { email, reason: "unknown" },
-    });
-    throw signInFailed();
-  }
-  type Outcome = { failed: true } | { locked: number } | { started: StartedSession };
-  const outcome = await users.change<Outcome>(known.id, async (current): Promise<UserChange<Outcome>> => {
-    const now = modules.now();
-    // Removed meanwhile.
-    if (!current)
-      return {
-        audit: {
-          ...ANONYMOUS,
-          action: "session.signInFailed",
-          details: { email, reason: "unknown" },
-        },
-        result: { failed: true },
-      };
-    if (current.lockedUntilMs !== undefined && current.lockedUntilMs > now) return { result: { locked: current.lockedUntilMs } };
-    const step = passwordOk ? verifyTotp(modules.secrets.open(current.totp, totpContext(current.id)), input.totp, now, current.totpLastStep) : undefined;
-    if (step === undefined) {
-      const failures = current.failures + 1;
-      const reason = passwordOk ? "totp" : "password";
-      if (failures >= options.maxFailures) {
-        const lockedUntilMs = now + options.lockoutSeconds * 1000;
-        return {
-          next: { ...current, failures: 0, lockedUntilMs },
-          writes: await users.sessionDeletes(current.id),
-          audit: {
-            ...ANONYMOUS,
-            action: "user.lockout",
-            target: current.id,
-            details: {
-              email,
-              reason,
-              failures,
-              lockedUntil: new Date(lockedUntilMs).toISOString(),
-            },
-          },
-          result: { failed: true },
-        };
-      }
-      return {
-        next: { ...current, failures },
-        audit: {
-          ...ANONYMOUS,
-          action: "session.signInFailed",
-          target: current.id,
-          details: { email, reason, failures },
-        },
-        result: { failed: true },
-      };
-    }
-    const token = newSessionToken();
-    const session: NodeSessionRecord = {
-      userId: current.id,
-      createdAtMs: now,
-      lastSeenMs: now,
-      expiresAtMs: now + options.sessionAbsoluteSeconds * 1000,
-    };
-    const next: NodeUserRecord = {
-      ...current,
-      failures: 0,
-      totpLastStep: step,
-    };
-    delete next.lockedUntilMs;
-    return {
-      next,
-      writes: users.sessionWrites(tokenHash(token), session),
-      audit: {
-        actor: userActorOf(current),
-        role: current.role,
-        action: "session.signIn",
-        target: current.id,
-      },
-      result: {
-        started: { token, view: sessionView(next, token, session, options) },
-      },
-    };
-  });
-  if ("started" in outcome) return outcome.started;
-  if ("locked" in outcome) throw locked(outcome.locked, modules.now());
-  throw signInFailed();
+  const started = await signInUser(input, realm, modules, options);
+  return { token: started.token, view: sessionView(started.user, started.token, started.session, options) };
 }
 
 /** The session a cookie's token names, with its user. */
-export interface ActiveSession {
-  hash: string;
-  token: string;
-  session: NodeSessionRecord;
-  user: NodeUserRecord;
-}
+export type ActiveSession = LiveSession<NodeUserRecord, NodeSessionRecord>;
 
-/**
- * The live session of `token`, or undefined if there is none, it expired (idle or absolute) or its
- * user is gone. Activity is recorded at most once a minute (or a tenth of the idle period), so
- * requests do not each cost a write.
- */
-export async function resolveSession(token: string, modules: UserModules, options: SignInOptions): Promise<ActiveSession | undefined> {
-  if (!isSessionToken(token)) return undefined;
-  const hash = tokenHash(token);
-  const session = await modules.users.getSession(hash);
-  if (!session) return undefined;
-  const now = modules.now();
-  if (now >= session.expiresAtMs || now - session.lastSeenMs >= options.sessionIdleSeconds * 1000) {
-    await modules.users.endSession(hash);
-    return undefined;
-  }
-  const user = await modules.users.get(session.userId);
-  if (!user) return undefined;
-  const touchEveryMs = Math.min(60_000, (options.sessionIdleSeconds * 1000) / 10);
-  if (now - session.lastSeenMs < touchEveryMs) return { hash, token, session, user };
-  await modules.users.touchSession(hash, now);
-  return { hash, token, session: { ...session, lastSeenMs: now }, user };
+/** The live session of `token`, or undefined if there is none, it expired (idle or absolute) or its user is gone. */
+export function resolveSession(token: string, modules: UserModules, options: SignInOptions): Promise<ActiveSession | undefined> {
+  return resolveUserSession(token, realm, modules, options);
 }
 
 /** Ends a session (sign-out), in the audit log. */
 export function signOut(active: ActiveSession, modules: Pick<UserModules, "users">): Promise<void> {
-  const action: AuditAction = {
-    actor: userActorOf(active.user),
-    role: active.user.role,
-    action: "session.signOut",
-    target: active.user.id,
-  };
-  return modules.users.endSession(active.hash, action);
+  return signOutUser(active, realm, modules);
 }

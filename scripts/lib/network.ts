@@ -13,7 +13,7 @@ import { spawn } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 import type { JsonRpcProvider } from "ethers";
 import { z } from "zod";
@@ -516,6 +516,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         const configFile = join(dirOf(name), "node.json");
         await writeConfig(configFile, config);
         await ensureConsoleUsers(root, name, configFile);
+        if (name !== "regulator") await ensureOperatorUser(root, name, configFile);
         nodeTokens[i] = await ensureNodeCredentials(join(dirOf(name), "credentials.json"), join(dirOf(name), NODE_CLIENT_CREDENTIALS_FILE));
         const netns = options.placement?.[i]?.netns;
         return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env: envOf(name), ...(netns ? { netns } : {}) });
@@ -643,34 +644,67 @@ export function consoleSignIn(root: string, nodes: readonly { name: string; api:
   ];
 }
 
+/** Where the launcher keeps an institution node's console operator: e-mail, password and TOTP secret (mode 0600). */
+export function operatorUserFile(root: string, node: string): string {
+  return join(root, "consoles", `operator-${node}.json`);
+}
+
+/** The e-mail address of an institution node's console operator. */
+export const operatorEmail = (node: string) => `operator@${node}.settlenet.example`;
+
+/** How each institution's operator signs in to the institution console (never the secrets themselves). */
+export function institutionConsoleSignIn(root: string, nodes: readonly { name: string; role: string; api: string }[]): string[] {
+  const institutions = nodes.filter((n) => n.role === "institution");
+  return [
+    "Institution consoles (the browser must trust the development CA): sign in with the e-mail, the password from the operator's file (mode 0600) and the current TOTP code",
+    ...institutions.map((n) => `  ${n.name.padEnd(14)} ${`${n.api}/console/`.padEnd(36)} ${operatorEmail(n.name).padEnd(38)} ${operatorUserFile(root, n.name)}`),
+    `  code: npm run settlenet -- gateway totp --secret-file ${operatorUserFile(root, institutions[0]?.name ?? "institution-0")}`,
+  ];
+}
+
 /**
- * Creates the regulator's and the arbiter's console users that have no file yet (in their node's
- * database, before the node runs), each with a random password and a keystore of its own signing key
- * under another random password, and writes the sign-in to a 0600 file, as for dashboard owners.
+ * Creates a node user for a console in the node's database (before the node runs) with a random
+ * password, and writes its sign-in (e-mail, password, TOTP secret, and `extra`) to a 0600 file, as for
+ * dashboard owners: no banner prints them and no other process gets them in its environment.
+ */
+async function createConsoleUser(file: string, configFile: string, email: string, role: string, extra: Record<string, string> = {}): Promise<void> {
+  const { userCommand } = await import("../../node/api/admin-cli.js");
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const password = randomBytes(18).toString("base64url");
+  const passwordFile = `${file}.password`;
+  await writeFile(passwordFile, password, { mode: 0o600 });
+  let created = "";
+  try {
+    await userCommand(["create", "--config", configFile, "--email", email, "--role", role, "--password-file", passwordFile], (line) => (created += line));
+  } finally {
+    await rm(passwordFile, { force: true });
+  }
+  const { otpauthUri } = JSON.parse(created) as { otpauthUri: string };
+  const totpSecret = new URL(otpauthUri).searchParams.get("secret");
+  await writeFile(`${file}.tmp`, JSON.stringify({ email, password, totpSecret, otpauthUri, ...extra }, null, 2), { mode: 0o600 });
+  await rename(`${file}.tmp`, file);
+}
+
+/**
+ * The regulator's and the arbiter's console users that have no file yet, each with a keystore of its
+ * own signing key under another random password (named in its file), for signing in the page.
  */
 async function ensureConsoleUsers(root: string, name: string, configFile: string): Promise<void> {
-  const { userCommand } = await import("../../node/api/admin-cli.js");
   for (const person of CONSOLE_PEOPLE.filter((p) => p.node === name)) {
     const file = consoleUserFile(root, person.role);
     if (existsSync(file)) continue;
     await mkdir(join(root, "consoles"), { recursive: true, mode: 0o700 });
-    const password = randomBytes(18).toString("base64url");
-    const passwordFile = `${file}.password`;
-    await writeFile(passwordFile, password, { mode: 0o600 });
-    let created = "";
-    try {
-      await userCommand(["create", "--config", configFile, "--email", person.email, "--role", person.role, "--password-file", passwordFile], (line) => (created += line));
-    } finally {
-      await rm(passwordFile, { force: true });
-    }
-    const { otpauthUri } = JSON.parse(created) as { otpauthUri: string };
     const keystoreFile = join(root, "consoles", `${person.role}-key.json`);
     const keystorePassword = randomBytes(18).toString("base64url");
     await writeOperatorKeystore(keystoreFile, person.key().privateKey, keystorePassword, true);
-    const totpSecret = new URL(otpauthUri).searchParams.get("secret");
-    await writeFile(`${file}.tmp`, JSON.stringify({ email: person.email, password, totpSecret, otpauthUri, keystoreFile, keystorePassword }, null, 2), { mode: 0o600 });
-    await rename(`${file}.tmp`, file);
+    await createConsoleUser(file, configFile, person.email, person.role, { keystoreFile, keystorePassword });
   }
+}
+
+/** An institution node's console operator, if it has no file yet. */
+async function ensureOperatorUser(root: string, node: string, configFile: string): Promise<void> {
+  const file = operatorUserFile(root, node);
+  if (!existsSync(file)) await createConsoleUser(file, configFile, operatorEmail(node), "operator");
 }
 
 /**

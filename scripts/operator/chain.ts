@@ -26,6 +26,11 @@ export interface OperatorChain {
 export interface Actor {
   address: string;
   signer: Signer;
+  /**
+   * Sends a contract call through the process's own sender of this key instead of `signer` (a running
+   * node's relay sender: one nonce source for the key), resolving with the mined receipt.
+   */
+  send?: (call: { to: string; data: string; what: string }) => Promise<TransactionReceipt | null>;
 }
 
 /** What an action did. */
@@ -91,6 +96,18 @@ export async function openChain(rpcUrl: string, deployment: Deployment, deployme
   return chainOf(provider, deployment);
 }
 
+/** The error with its revert decoded from the call's revert data when ethers did not (a raw estimate). */
+function withRevert(error: unknown, contract: Contract): unknown {
+  const data = (error as { data?: unknown }).data;
+  if ((error as { revert?: unknown }).revert || typeof data !== "string") return error;
+  try {
+    const parsed = contract.interface.parseError(data);
+    return parsed ? Object.assign(error as object, { revert: { name: parsed.name, args: [...parsed.args] } }) : error;
+  } catch {
+    return error;
+  }
+}
+
 /** A revert's custom error as "Name(arg, …)", decoded with the contract's ABI. */
 function revertOf(error: unknown): string | undefined {
   const revert = (error as { revert?: { name?: string; args?: unknown[] } }).revert;
@@ -107,12 +124,19 @@ export async function sendAs(actor: Actor, contract: Contract, method: string, a
   let receipt: TransactionReceipt | null;
   let hash: string | undefined;
   try {
-    const connected = contract.connect(actor.signer) as Contract;
-    const tx = (await connected.getFunction(method)(...args, overrides)) as { hash: string; wait(): Promise<TransactionReceipt | null> };
-    hash = tx.hash;
-    receipt = await tx.wait();
+    if (actor.send) {
+      receipt = await actor.send({ to: await contract.getAddress(), data: contract.interface.encodeFunctionData(method, args), what: method });
+      hash = receipt?.hash;
+      if (receipt && receipt.status !== 1) throw new SettlenetError("TX_REVERTED", `${method} reverted (tx ${receipt.hash})`, { txHash: receipt.hash });
+    } else {
+      const connected = contract.connect(actor.signer) as Contract;
+      const tx = (await connected.getFunction(method)(...args, overrides)) as { hash: string; wait(): Promise<TransactionReceipt | null> };
+      hash = tx.hash;
+      receipt = await tx.wait();
+    }
   } catch (error) {
-    throw sendError(error, actor, `${method}`, hash);
+    if (error instanceof SettlenetError) throw error;
+    throw sendError(withRevert(error, contract), actor, `${method}`, hash);
   }
   if (!receipt) throw new SettlenetError("TX_DROPPED", `${method}: transaction ${hash} was dropped`, { txHash: hash });
   return { changed: true, summary, txHash: receipt.hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed.toString() };

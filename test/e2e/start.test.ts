@@ -17,7 +17,7 @@ import { expect } from "chai";
 
 import { GatewayClient } from "../../gateway/client/client.js";
 import { totpCode } from "../../core/auth/totp.js";
-import { PROJECT_ROOT, consoleUserFile, dashboardOwnerFile, defaultPorts, endpointsOf, readNetworkState, trustNetworkCa, type NetworkState } from "../../scripts/lib/network.js";
+import { PROJECT_ROOT, consoleUserFile, dashboardOwnerFile, defaultPorts, endpointsOf, operatorUserFile, readNetworkState, trustNetworkCa, type NetworkState } from "../../scripts/lib/network.js";
 import { DISPUTED_INDEX, LARGE_VALUE_AMOUNT, PAYOUT_AMOUNT, SCENARIO_SIZES, amountOf, planOf, runScenario, type Plan, type ScenarioSummary } from "../../scripts/lib/scenario.js";
 import { httpGet } from "../helpers/tls.js";
 
@@ -215,6 +215,22 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
       });
       expect(consoleSignIn.status).to.equal(201);
       expect((await fetch(`${api}/console/`)).status).to.equal(200);
+    }
+
+    // Each institution node's console operator: the same, signing in to its node.
+    for (const node of endpointsOf(defaultPorts(base), state).nodes.filter((n) => n.role === "institution")) {
+      const file = operatorUserFile(dir, node.name);
+      expect(statSync(file).mode & 0o777, file).to.equal(0o600);
+      const operator = JSON.parse(readFileSync(file, "utf8")) as { email: string; password: string; totpSecret: string };
+      expect(launcher.out()).to.include(`${node.api}/console/`).and.include(operator.email).and.include(file);
+      expect(launcher.out()).to.not.include(operator.password);
+      expect(launcher.out()).to.not.include(operator.totpSecret);
+      const session = await fetch(`${node.api}/v1/session`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: operator.email, password: operator.password, totp: totpCode(operator.totpSecret, Date.now()) }),
+      });
+      expect([session.status, ((await session.json()) as { user: { role: string } }).user.role], node.name).to.deep.equal([201, "operator"]);
     }
 
     summary = await runScenario({ root: dir, endpoints: endpointsOf(defaultPorts(base), state), state, size: SCENARIO_SIZES.test, timeoutMs: 120_000 });

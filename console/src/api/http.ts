@@ -22,7 +22,7 @@ export class ApiError extends Error {
 const problem = z.object({ code: z.string(), title: z.string().optional(), detail: z.string().optional(), status: z.number().optional() }).loose();
 
 export interface CallOptions {
-  method?: "GET" | "POST" | "DELETE";
+  method?: "GET" | "POST" | "PUT" | "DELETE";
   body?: unknown;
   /** "omit" for the public checkout; a signed-in page sends its session cookie ("same-origin"). */
   credentials?: RequestCredentials;

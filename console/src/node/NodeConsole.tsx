@@ -15,7 +15,7 @@ import { Alert } from "../components/Alert.tsx";
 import { Link, navigate, useLocation } from "../components/router.tsx";
 import { useI18n } from "../i18n/i18n.tsx";
 import type { MessageKey } from "../i18n/messages.ts";
-import { InstitutionPage } from "../institution/InstitutionPage.tsx";
+import { INSTITUTION_PAGES, InstitutionPage } from "../institution/InstitutionPage.tsx";
 import { REGULATOR_PAGES, RegulatorPage } from "../regulator/RegulatorPage.tsx";
 import { useNodeErrorText } from "./errors.ts";
 
@@ -24,7 +24,7 @@ export const NODE_SESSION_KEY = ["node", "session"] as const;
 /** Each role's area of the console, its pages and their navigation labels. */
 const AREAS: Record<NodeUserRole, { base: string; nav: { to: string; label: MessageKey }[]; page: (path: string) => ReactNode }> = {
   regulator: { base: "/console/regulator", nav: REGULATOR_PAGES, page: (path) => <RegulatorPage path={path} /> },
-  operator: { base: "/console/institution", nav: [{ to: "/console/institution", label: "node.nav.institution" }], page: () => <InstitutionPage /> },
+  operator: { base: "/console/institution", nav: INSTITUTION_PAGES, page: (path) => <InstitutionPage path={path} /> },
   arbiter: { base: "/console/arbiter", nav: [{ to: "/console/arbiter", label: "node.nav.disputes" }], page: () => <ArbiterPage /> },
 };
 

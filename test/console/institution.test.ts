@@ -1,0 +1,122 @@
+/**
+ * The institution console in a real Chromium against a real network (chain, an institution node and a
+ * regulator node, both processes): an operator signs in with TOTP, sees the node's health, peers,
+ * relay and charts, onboards a merchant and suspends it (the registry on-chain then has it suspended),
+ * verifies the audit log in the browser; an operator cannot freeze nor use the regulator's pages, by
+ * URL and by API. Any page error or console error fails a test. Writes docs/screenshots/institution-*.png.
+ */
+import { fileURLToPath } from "node:url";
+
+import { expect } from "chai";
+import { Contract, JsonRpcProvider, Wallet } from "ethers";
+import type { Browser } from "playwright-core";
+
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
+import { launchChromium, type WatchedPage } from "./browser.js";
+import { launchConsoleNetwork, signedInConsole, type ConsoleNetwork } from "./node-helpers.js";
+
+const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
+
+describe("console: the institution console in Chromium", function () {
+  this.timeout(300_000);
+  let net: ConsoleNetwork;
+  let browser: Browser;
+  let watched: WatchedPage | undefined;
+
+  before(async function () {
+    const build = await ensureConsoleBuilt();
+    if (!build.built) throw new Error(`the console did not build:\n${build.output}`);
+    net = await launchConsoleNetwork({
+      institutions: 1,
+      users: {
+        "onboard@bank.example": { role: "operator", node: "institution-0" },
+        "watch@bank.example": { role: "operator", node: "institution-0" },
+        "limits@bank.example": { role: "operator", node: "institution-0" },
+      },
+    });
+    browser = await launchChromium();
+  });
+  afterEach(async function () {
+    const page = watched;
+    watched = undefined;
+    if (!page) return;
+    try {
+      page.check();
+    } finally {
+      await page.close();
+    }
+  });
+  after(async function () {
+    await browser?.close();
+    await net?.net.stop();
+  });
+
+  const user = (email: string) => {
+    const found = net.users[email];
+    if (!found) throw new Error(`no user ${email}`);
+    return found;
+  };
+
+  it("lets an operator onboard a merchant and suspend it: the registry on-chain has it suspended", async function () {
+    watched = await signedInConsole(browser, net, user("onboard@bank.example"), "/console/institution/onboarding");
+    const { page } = watched;
+    const merchant = Wallet.createRandom().address;
+    await page.getByLabel("Account address").first().fill(merchant);
+    await page.getByLabel("KYC level").first().fill("2");
+    await page.getByLabel("Fee (basis points)").fill("150");
+    await page.getByLabel("Payout bank account").fill("CN88 0001 2345 6789");
+    await page.getByRole("button", { name: "Register" }).first().click();
+    await page.getByRole("status").filter({ hasText: `registered merchant ${merchant}` }).waitFor();
+    const account = page.getByTestId("account");
+    await account.filter({ hasText: "active, KYC 2, fee 150 bps" }).waitFor();
+    await page.screenshot({ path: `${SCREENSHOTS}institution-onboarding.png`, fullPage: true });
+
+    await account.getByRole("button", { name: "Suspend" }).click();
+    await account.filter({ hasText: "suspended" }).waitFor();
+    await account.getByRole("button", { name: "Reactivate" }).waitFor();
+
+    const { deployment } = net.net.scenario;
+    const registry = new Contract(deployment.contracts.registry, loadArtifact("ParticipantRegistry").abi, new JsonRpcProvider(net.net.chain.url));
+    const onChain = (await registry.getFunction("accountOf")(merchant)) as { status: bigint; feeBps: bigint; kycLevel: bigint };
+    // AccountStatus: 1 active, 2 suspended.
+    expect([onChain.status, onChain.feeBps, onChain.kycLevel]).to.deep.equal([2n, 150n, 2n]);
+  });
+
+  it("shows the node's health, peers, relay and charts, and verifies the audit log in the browser", async function () {
+    watched = await signedInConsole(browser, net, user("watch@bank.example"), "/console/institution");
+    const { page } = watched;
+    await page.getByTestId("health").filter({ hasText: "Ready" }).waitFor();
+    await page.getByRole("heading", { name: /^Peers \(\d+\)$/ }).waitFor();
+    await page.getByText(/^Relay lag: /).waitFor();
+    // Two readings make the first point of each chart.
+    await page.getByRole("img", { name: "Accepted operations per second" }).locator("polyline[points*=',']").waitFor({ state: "attached" });
+    await page.screenshot({ path: `${SCREENSHOTS}institution-overview.png`, fullPage: true });
+
+    await page.getByRole("navigation").getByRole("link", { name: "Audit log" }).click();
+    await page.getByRole("cell", { name: "session.signIn" }).first().waitFor();
+    await page.getByRole("button", { name: "Verify the chain here" }).click();
+    await page.getByRole("status").filter({ hasText: "The audit log verifies" }).waitFor();
+    await page.screenshot({ path: `${SCREENSHOTS}institution-audit.png`, fullPage: true });
+  });
+
+  it("keeps an operator from freezing (403 FORBIDDEN) and out of the regulator's pages, by URL and by API", async function () {
+    watched = await signedInConsole(browser, net, user("limits@bank.example"), "/console/regulator");
+    const { page } = watched;
+    await page.getByRole("heading", { name: "Not for your role" }).waitFor();
+    expect(await page.getByRole("alert").textContent()).to.include("FORBIDDEN");
+    // A freeze is an operation the node takes only from the gateway role's submissions.
+    const answers = await page.evaluate(async () => {
+      const csrf = ((await (await fetch("/v1/session", { credentials: "same-origin" })).json()) as { session: { csrfToken: string } }).session.csrfToken;
+      const freeze = await fetch("/v1/operations", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "content-type": "application/json", "x-csrf-token": csrf },
+        body: JSON.stringify({ kind: "freeze" }),
+      });
+      return { freeze: { status: freeze.status, code: ((await freeze.json()) as { code: string }).code } };
+    });
+    watched.allow(/status of 403 .*\/v1\/operations\)$/);
+    expect(answers.freeze).to.deep.equal({ status: 403, code: "FORBIDDEN" });
+  });
+});
