@@ -19,6 +19,7 @@ import { totpCode } from "../../core/auth/totp.js";
 import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
 import { freePort, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";
 import { gatewayFixture, merchantRequests, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
+import { WebhookReceiver, verifyStandardWebhook } from "../gateway/webhook-receiver.js";
 import { PHONE, launchChromium, walletPage, type WatchedPage } from "./browser.js";
 
 const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
@@ -48,6 +49,8 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
   const users: Record<string, { password: string; secret: string }> = {};
   const paid: Record<string, PaymentView> = {};
   const requestsOf = (merchant: () => TestMerchant) => merchantRequests(() => gw, merchant);
+  // The merchant's webhook receiver on 127.0.0.1, checking timestamps against the gateway's clock.
+  const receiver = new WebhookReceiver(now);
 
   before(async function () {
     const consoleBuild = await ensureConsoleBuilt();
@@ -65,7 +68,13 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
       money: () => ({ chain: new MoneyChain(net.scenario.chain.url, net.scenario.deployment, { logger: pino({ level: "silent" }) }) }),
       // The webhook endpoint's host name, as a resolver would answer it (a public address).
       resolve: async () => [{ address: "93.184.215.14", family: 4 }],
-      app: { publicUrl: baseUrl, dashboard: { maxFailures: 3, lockoutSeconds: 600 }, signInRateLimit: { max: 1_000, timeWindowMs: 60_000 } },
+      app: {
+        publicUrl: baseUrl,
+        dashboard: { maxFailures: 3, lockoutSeconds: 600 },
+        signInRateLimit: { max: 1_000, timeWindowMs: 60_000 },
+        // The receiver listens on loopback over plain HTTP; a refused delivery waits a minute for its retry, so "send again" is what delivers it.
+        webhooks: { requireHttps: false, allowLoopback: true, pollIntervalMs: 100, initialDelayMs: 60_000, maxDelayMs: 120_000 },
+      },
     });
     await gw.app.listen({ host: "127.0.0.1", port });
     [shopA, shopB] = gw.merchants as [TestMerchant, TestMerchant];
@@ -89,6 +98,7 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
       const requests = requestsOf(() => merchant);
       paid[ref] = await requests.paidOrder<PaymentView>(payer, ref, { amount: ref === "tea-200" ? "25000" : "10000", expiresIn: 86_400 });
     }
+    await receiver.start();
     browser = await launchChromium();
     await mkdir(SCREENSHOTS, { recursive: true });
   });
@@ -103,6 +113,7 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     }
   });
   after(async function () {
+    await receiver.stop();
     await browser?.close();
     await gw?.close();
     await net?.stop();
@@ -343,6 +354,52 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     await page.getByLabel("Settlement cycle number").fill("99999999");
     await page.getByRole("button", { name: "Download statement (CSV)" }).click();
     await page.getByRole("alert").filter({ hasText: "There is no statement for that cycle: it has not closed yet, or nothing was settled in it." }).waitFor();
+  });
+
+  it("rotates a webhook endpoint's secret online: later deliveries verify with the new secret, one not received yet is sent again", async function () {
+    const watch = await open();
+    const { page } = watch;
+    await signIn(page, "owner@a.example");
+    await page.getByRole("link", { name: "Developers" }).click();
+    await page.getByLabel("Endpoint URL").fill(receiver.url);
+    await page.getByRole("button", { name: "Add endpoint" }).click();
+    const first = page.getByRole("status").filter({ hasText: "whsec_" });
+    await first.waitFor();
+    const oldSecret = (await first.getByLabel("Signing secret").textContent()) ?? "";
+    expect(oldSecret).to.match(/^whsec_/);
+    receiver.secret = oldSecret;
+
+    await page.getByRole("button", { name: `Rotate the signing secret of ${receiver.url}` }).click();
+    const confirm = page.getByRole("group", { name: "Confirm" });
+    expect(await confirm.getByText("Give this endpoint a new signing secret now?", { exact: false }).count()).to.equal(1);
+    await confirm.getByRole("button", { name: "Yes, do it" }).click();
+    const label = `New signing secret of ${receiver.url}`;
+    await page.getByLabel(label).waitFor();
+    const newSecret = (await page.getByLabel(label).textContent()) ?? "";
+    expect(newSecret).to.match(/^whsec_/);
+    expect(newSecret).to.not.equal(oldSecret);
+
+    // The receiver still checks the old secret: the next event's delivery is refused and retried.
+    const order = await requestsOf(() => shopA).paidOrder<PaymentView>(net.scenario.payers[0] as Wallet | HDNodeWallet, "tea-300", { amount: "3000", expiresIn: 86_400 });
+    await waitFor("a delivery the receiver refused", () => receiver.rejected.length > 0, SHOWN_WITHIN_MS, 50);
+    expect(receiver.rejected.every((r) => r === "no matching signature")).to.equal(true);
+    await page.getByRole("button", { name: `Recent deliveries to ${receiver.url}` }).click();
+    const row = page.getByRole("list", { name: `Recent deliveries to ${receiver.url}` }).getByRole("listitem").filter({ hasText: "payment.held" });
+    await row.filter({ hasText: "retrying" }).waitFor();
+    const eventId = (await row.getAttribute("data-delivery")) ?? "";
+
+    // The receiver now has the new secret: sending it again from the page delivers it at once.
+    receiver.secret = newSecret;
+    await row.getByRole("button", { name: `Send event ${eventId} again to this endpoint` }).click();
+    const held = await waitFor("the held event, verified", () => receiver.ofType("payment.held").find((w) => w.payload.data["id"] === order.id), SHOWN_WITHIN_MS, 50);
+    expect(held.id).to.equal(eventId);
+    const headers = { "webhook-id": held.id, "webhook-timestamp": String(held.timestamp), "webhook-signature": held.signature };
+    expect(verifyStandardWebhook(newSecret, headers, held.body, held.timestamp)).to.equal(undefined);
+    expect(verifyStandardWebhook(oldSecret, headers, held.body, held.timestamp)).to.equal("no matching signature");
+    // The list follows a delivery still under way until it settles.
+    await row.filter({ hasText: "delivered" }).waitFor({ timeout: SHOWN_WITHIN_MS });
+    expect(await row.getByRole("button").count(), "a delivered event is not offered again here").to.equal(0);
+    await page.screenshot({ path: `${SCREENSHOTS}dashboard-developers.png`, fullPage: true });
   });
 
   it("adds a webhook endpoint, its signing secret shown once", async function () {

@@ -157,9 +157,12 @@ export const dashboardApi = {
 
   endpoints: () => session(endpointList, "/v1/webhook-endpoints"),
   createEndpoint: (url: string, idempotencyKey: string) => session(createdEndpoint, "/v1/webhook-endpoints", { method: "POST", body: { url }, headers: once(idempotencyKey) }),
+  rotateEndpointSecret: (id: string, idempotencyKey: string) =>
+    session(createdEndpoint, `/v1/webhook-endpoints/${encodeURIComponent(id)}/secret/rotate`, { method: "POST", body: {}, headers: once(idempotencyKey) }),
   deleteEndpoint: (id: string) => session(deleted, `/v1/webhook-endpoints/${encodeURIComponent(id)}`, { method: "DELETE" }),
   deliveries: (id: string) => session(deliveryList, `/v1/webhook-endpoints/${encodeURIComponent(id)}/deliveries?limit=10`),
   events: (cursor?: string, limit = 20) => session(eventList, `/v1/events?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
   deliveriesOf: (endpointId: string, limit: number) => session(deliveryList, `/v1/webhook-endpoints/${encodeURIComponent(endpointId)}/deliveries?limit=${limit}`),
-  redeliver: (eventId: string, idempotencyKey: string) => session(z.unknown(), `/v1/events/${encodeURIComponent(eventId)}/redeliver`, { method: "POST", body: {}, headers: once(idempotencyKey) }),
+  redeliver: (eventId: string, idempotencyKey: string, endpointId?: string) =>
+    session(z.unknown(), `/v1/events/${encodeURIComponent(eventId)}/redeliver`, { method: "POST", body: endpointId ? { endpointId } : {}, headers: once(idempotencyKey) }),
 };
