@@ -17,7 +17,7 @@ import { MoneyChain } from "../../gateway/adapters/money-chain.js";
 import { createOwner, inviteUser } from "../../gateway/domain/users.js";
 import { totpCode } from "../../core/auth/totp.js";
 import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
-import { freePort, launchNetwork, waitFor, type TestNetwork } from "../helpers/network.js";
+import { freePort, launchNetwork, waitFor, waitForOperation, type TestNetwork } from "../helpers/network.js";
 import { gatewayFixture, merchantRequests, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
 import { WebhookReceiver, verifyStandardWebhook } from "../gateway/webhook-receiver.js";
 import { PHONE, launchChromium, walletPage, type WatchedPage } from "./browser.js";
@@ -29,6 +29,7 @@ const DESKTOP = { width: 1200, height: 900 };
 
 interface PaymentView {
   id: string;
+  paymentId: string;
   status: string;
   typedData: null;
   refunds: { amount: string; reason: string; status: string }[];
@@ -200,6 +201,13 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     await page.getByRole("heading", { name: "Order tea-200" }).waitFor();
     expect(await page.getByLabel("Amount").first().textContent()).to.equal("¥250.00");
     expect(await page.getByText("Payment authorised — executed on-chain").count()).to.equal(1);
+    // Where the chain executed the payer's pay, as the node's indexer recorded it.
+    const [pay] = await waitForOperation(net.nodes.slice(0, 1), paid["tea-200"]?.paymentId ?? "", "executed");
+    const payExecution = pay?.execution;
+    if (!payExecution) throw new Error("the node has no execution of the pay");
+    const payTx = page.locator("[data-transaction]").first();
+    expect(await payTx.getAttribute("data-transaction")).to.equal(payExecution.txHash);
+    expect(await payTx.textContent()).to.match(new RegExp(`^Transaction ${payExecution.txHash}, block ${payExecution.blockNumber}, `));
     // The payment's held event, which no webhook endpoint took (none exists yet).
     const held = page.locator('[data-event="payment.held"]');
     await held.waitFor();
@@ -217,6 +225,16 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     await page.getByText("¥12.34: Lid cracked in transit").waitFor();
     await page.getByLabel("Refunded", { exact: true }).filter({ hasText: "¥12.34" }).waitFor({ timeout: SHOWN_WITHIN_MS });
     expect(await page.getByText("Refund — executed on-chain").count()).to.equal(1);
+    // The refund's transaction too, the same the API gives.
+    await page.locator("[data-transaction]").nth(1).waitFor({ timeout: SHOWN_WITHIN_MS });
+    const viewed = await page.evaluate(async (path) => (await fetch(path, { credentials: "same-origin" })).json(), `/v1/payments/${paid["tea-200"]?.id ?? ""}`) as {
+      authorization: { execution: { txHash: string; blockNumber: number } | null };
+      refunds: { operationId: string; execution: { txHash: string; blockNumber: number } | null }[];
+    };
+    expect(viewed.authorization.execution).to.include({ txHash: payExecution.txHash, blockNumber: payExecution.blockNumber });
+    const [refundOp] = await waitForOperation(net.nodes.slice(0, 1), viewed.refunds[0]?.operationId ?? "", "executed");
+    expect(viewed.refunds[0]?.execution).to.include({ txHash: refundOp?.execution?.txHash, blockNumber: refundOp?.execution?.blockNumber });
+    expect(await page.locator("[data-transaction]").nth(1).getAttribute("data-transaction")).to.equal(refundOp?.execution?.txHash);
     const refunds = (await gw.storage.orders.get(paid["tea-200"]?.id ?? ""))?.refunds;
     expect(refunds?.map((r) => [r.amount, r.reason, r.status])).to.deep.equal([["1234", "Lid cracked in transit", "executed"]]);
     await page.screenshot({ path: `${SCREENSHOTS}dashboard-payment-timeline.png`, fullPage: true });

@@ -22,7 +22,14 @@ export type DashboardUser = z.infer<typeof user>;
 const sessionView = z.object({ user, csrfToken: z.string(), expiresAt: z.string() });
 const enrolmentView = z.object({ user, otpauthUri: z.string() });
 
-const submitted = z.object({ operationId: z.string(), status: z.enum(["pending", "executed", "failed"]), submittedAt: z.string(), error: z.object({ code: z.string(), message: z.string() }).optional() });
+const execution = z.object({ txHash: z.string(), blockNumber: z.number(), executedAt: z.string() });
+const submitted = z.object({
+  operationId: z.string(),
+  status: z.enum(["pending", "executed", "failed"]),
+  submittedAt: z.string(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  execution: execution.nullable(),
+});
 const refund = submitted.extend({ id: z.string(), amount: z.string(), reason: z.string() });
 export const payment = z.object({
   id: z.string(),
