@@ -5,7 +5,7 @@ import { merchantOf } from "../../plugins/app/auth.js";
 import { moneyConfigured } from "../../plugins/app/services.js";
 import type { TransferRecord } from "../../domain/money-types.js";
 import { SIGNED, requiredIdempotencyHeaders, problemResponses } from "../schemas.js";
-import { transferBody, transferIdParam, transferView } from "./schemas.js";
+import { transferBody, transferIdParam, transferList, transferListQuery, transferView } from "./schemas.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const common = { tags: ["money"], security: SIGNED } as const;
@@ -53,6 +53,16 @@ export const transferRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { created, record } = await money().createTransfer(merchantOf(request), request.body);
       return reply.status(created ? 202 : 200).send(transferToView(record));
+    },
+  );
+
+  app.get(
+    "/transfers",
+    { schema: { ...common, operationId: "listTransfers", summary: "The merchant's transfers (newest first; a pending one's status as last stored)", querystring: transferListQuery, response: { 200: transferList, ...problemResponses } } },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const page = await money().listTransfers(merchantOf(request), { limit, ...(cursor ? { cursor } : {}) });
+      return { object: "list" as const, items: page.items.map(transferToView), nextCursor: page.next ?? null };
     },
   );
 
