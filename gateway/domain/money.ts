@@ -222,12 +222,12 @@ export class MoneyService {
     return this.modules.storage.money.list("payout", merchant.id, options);
   }
 
-  /** The merchant's top-ups as stored (newest first); one read by id advances a pending one. */
+  /** The merchant's top-ups as stored (newest first). */
   listTopups(merchant: MerchantRecord, options: { limit: number; cursor?: string }) {
     return this.modules.storage.money.list("topup", merchant.id, options);
   }
 
-  /** The merchant's transfers as stored (newest first); one read by id asks the node about a pending one. */
+  /** The merchant's transfers as stored (newest first). */
   listTransfers(merchant: MerchantRecord, options: { limit: number; cursor?: string }) {
     return this.modules.storage.money.list("transfer", merchant.id, options);
   }

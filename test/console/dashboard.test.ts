@@ -11,14 +11,12 @@ import { fileURLToPath } from "node:url";
 import { expect } from "chai";
 import { Wallet, type HDNodeWallet } from "ethers";
 import type { Browser, Page } from "playwright-core";
-import { pino } from "pino";
 
-import { MoneyChain } from "../../gateway/adapters/money-chain.js";
 import { createOwner, inviteUser } from "../../gateway/domain/users.js";
 import { totpCode } from "../../core/auth/totp.js";
 import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
 import { freePort, launchNetwork, waitFor, waitForOperation, type TestNetwork } from "../helpers/network.js";
-import { gatewayFixture, merchantRequests, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
+import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
 import { WebhookReceiver, verifyStandardWebhook } from "../gateway/webhook-receiver.js";
 import { PHONE, launchChromium, walletPage, type WatchedPage } from "./browser.js";
 
@@ -39,6 +37,7 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
   this.timeout(300_000);
   let net: TestNetwork;
   let gw: GatewayFixture;
+  let bank: BankFixture;
   let browser: Browser;
   let shopA: TestMerchant;
   let shopB: TestMerchant;
@@ -49,7 +48,7 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
   const now = () => Date.now() + clockOffsetMs;
   const users: Record<string, { password: string; secret: string }> = {};
   const paid: Record<string, PaymentView> = {};
-  const requestsOf = (merchant: () => TestMerchant) => merchantRequests(() => gw, merchant);
+  const requestsOf = (merchant: () => TestMerchant) => merchantRequests(() => gw, merchant, now);
   // The merchant's webhook receiver on 127.0.0.1, checking timestamps against the gateway's clock.
   const receiver = new WebhookReceiver(now);
 
@@ -61,16 +60,18 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     if (!node) throw new Error("no node");
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
+    bank = await bankFixture({ min: 50, max: 100 }, net.scenario);
     gw = await gatewayFixture({
       scenario: net.scenario,
       nodeUrl: node.apiUrl,
       now,
-      // Chain access for the balance page.
-      money: () => ({ chain: new MoneyChain(net.scenario.chain.url, net.scenario.deployment, { logger: pino({ level: "silent" }) }) }),
+      // Chain access for the balance page, the bank simulator for top-ups and reconciliation.
+      money: moneyModules(net.scenario, bank.url),
       // The webhook endpoint's host name, as a resolver would answer it (a public address).
       resolve: async () => [{ address: "93.184.215.14", family: 4 }],
       app: {
         publicUrl: baseUrl,
+        moneyTickMs: 200,
         dashboard: { maxFailures: 3, lockoutSeconds: 600 },
         signInRateLimit: { max: 1_000, timeWindowMs: 60_000 },
         // The receiver listens on loopback over plain HTTP; a refused delivery waits a minute for its retry, so "send again" is what delivers it.
@@ -117,6 +118,7 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     await receiver.stop();
     await browser?.close();
     await gw?.close();
+    await bank?.close();
     await net?.stop();
   });
 
@@ -428,5 +430,79 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     await page.getByRole("button", { name: "Add endpoint" }).click();
     await page.getByRole("status").filter({ hasText: "whsec_" }).waitFor();
     await page.getByText("https://hooks.example.com/settlenet").waitFor();
+  });
+  it("shows a dispute with the payer's reason, makes a top-up and a transfer after a confirmation, and reports reconciliation and payments by state", async function () {
+    const payer = net.scenario.payers[0] as Wallet | HDNodeWallet;
+    const { get, post, poll, paidOrder } = requestsOf(() => shopA);
+    const disputed = await paidOrder<PaymentView>(payer, "tea-500", { amount: "4200", expiresIn: 86_400 });
+    const reason = "Tea arrived stale";
+    const payload = await get<{ typedData: { domain: Record<string, unknown>; types: Record<string, { name: string; type: string }[]>; message: Record<string, unknown> }; nonce: string; deadline: string }>(
+      `/v1/payments/${disputed.id}/dispute?reason=${encodeURIComponent(reason)}`,
+    );
+    const signature = await payer.signTypedData(payload.body.typedData.domain, payload.body.typedData.types, payload.body.typedData.message);
+    expect((await post(`/v1/payments/${disputed.id}/dispute`, { nonce: payload.body.nonce, deadline: payload.body.deadline, signature, reason })).status).to.equal(202);
+    await poll<PaymentView>("the dispute", `/v1/payments/${disputed.id}`, (v) => v.status === "disputed");
+
+    const { page } = await open();
+    await signIn(page, "owner@a.example");
+    await page.getByRole("link", { name: "Disputes" }).click();
+    const dispute = page.locator(`[data-dispute="${disputed.id}"]`);
+    await dispute.waitFor();
+    expect(await dispute.getByRole("link", { name: "tea-500" }).count()).to.equal(1);
+    expect(await dispute.getByText(`Payer's reason: ${reason}`).count()).to.equal(1);
+    expect(await page.locator("[data-dispute]").count(), "only open disputes of this merchant").to.equal(1);
+
+    // A top-up from the registered bank account: nothing is asked of the bank before the confirmation.
+    await page.getByRole("link", { name: "Top-ups" }).click();
+    await page.getByLabel("Amount in yuan").fill("50");
+    await page.getByLabel("Your registered bank account").fill("merchant-0");
+    await page.getByRole("button", { name: "Top up", exact: true }).click();
+    const confirmTopup = page.getByRole("group", { name: "Confirm" });
+    expect(await confirmTopup.getByText("Collect ¥50.00 from bank account merchant-0 and add it to your balance?").count()).to.equal(1);
+    expect((await get<{ items: unknown[] }>("/v1/topups")).body.items).to.deep.equal([]);
+    await confirmTopup.getByRole("button", { name: "Yes, do it" }).click();
+    const topup = page.locator("[data-topup]").filter({ hasText: "¥50.00" });
+    await topup.filter({ hasText: "completed" }).waitFor({ timeout: SHOWN_WITHIN_MS });
+    const topups = (await get<{ items: { id: string; stage: string; amount: string }[] }>("/v1/topups")).body.items;
+    expect(topups.map((x) => [x.stage, x.amount])).to.deep.equal([["completed", "5000"]]);
+    expect(await topup.getAttribute("data-topup")).to.equal(topups[0]?.id);
+
+    // A transfer to the other merchant, less its fee.
+    await page.getByRole("link", { name: "Transfers" }).click();
+    await page.getByLabel("Recipient merchant's account (0x…)").fill(shopB.address);
+    await page.getByLabel("Amount in yuan").fill("10");
+    await page.getByLabel("Your reference (letters, digits, . _ : -)").fill("settle-1");
+    await page.getByRole("button", { name: "Transfer", exact: true }).click();
+    const confirmTransfer = page.getByRole("group", { name: "Confirm" });
+    expect(await confirmTransfer.getByText(`Transfer ¥10.00 to ${shopB.address} (reference settle-1)? This cannot be undone.`).count()).to.equal(1);
+    await confirmTransfer.getByRole("button", { name: "Yes, do it" }).click();
+    const transfer = page.locator('[data-transfer="settle-1"]');
+    await transfer.filter({ hasText: "executed on-chain" }).waitFor({ timeout: SHOWN_WITHIN_MS });
+    const transfers = (await get<{ items: { fee: string; netAmount: string; status: string }[] }>("/v1/transfers")).body.items;
+    expect(transfers.map((x) => [x.status, x.fee, x.netAmount])).to.deep.equal([["executed", "10", "990"]]);
+    expect(await transfer.getByText("Fee ¥0.10, the recipient receives ¥9.90").count()).to.equal(1);
+
+    // The reconciliation page says what the report says, and its CSV is the API's.
+    await page.getByRole("link", { name: "Reconciliation" }).click();
+    await page.getByRole("heading", { name: /^Breaks: \d+$/ }).waitFor({ timeout: SHOWN_WITHIN_MS });
+    const report = (await get<{ breaks: { kind: string; ref: string }[]; counts: { orders: number; topups: number; transfers: number } }>("/v1/reports/threeway")).body;
+    expect(await page.getByRole("heading", { name: /^Breaks: / }).textContent()).to.equal(`Breaks: ${report.breaks.length}`);
+    expect(await page.getByLabel("Top-ups at the gateway", { exact: true }).textContent()).to.equal(String(report.counts.topups));
+    expect(await page.getByLabel("Transfers at the gateway", { exact: true }).textContent()).to.equal(String(report.counts.transfers));
+    expect(await page.locator("[data-break]").count()).to.equal(report.breaks.length);
+    const [csvDownload] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download report (CSV)" }).click()]);
+    const csv = await readFile(await csvDownload.path(), "utf8");
+    const apiCsv = await gw.app.inject({ method: "GET", url: "/v1/reports/threeway?format=csv", headers: { cookie: (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join("; ") } });
+    expect(csv.split("\n")[0]).to.equal(apiCsv.body.split("\n")[0]);
+    expect(csv.split("\n").length).to.equal(apiCsv.body.split("\n").length);
+    await page.screenshot({ path: `${SCREENSHOTS}dashboard-reconciliation.png`, fullPage: true });
+
+    // Payments by state on the overview: the disputed one among them.
+    await page.getByRole("link", { name: "Overview" }).click();
+    const byState = page.locator('[data-state="disputed"]');
+    await byState.waitFor();
+    expect(await byState.getByLabel("Disputed: count and volume").textContent()).to.equal("count 1, volume ¥42.00");
+    await page.setViewportSize(DESKTOP);
+    await page.screenshot({ path: `${SCREENSHOTS}dashboard-overview.png`, fullPage: true });
   });
 });

@@ -50,11 +50,13 @@ export const topupRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     "/topups",
-    { schema: { ...common, operationId: "listTopups", summary: "The merchant's top-ups (newest first; a pending one's stage as last stored)", querystring: topupListQuery, response: { 200: topupList, ...problemResponses } } },
+    { schema: { ...common, operationId: "listTopups", summary: "The merchant's top-ups (newest first); a pending one is advanced as a read by id does", querystring: topupListQuery, response: { 200: topupList, ...problemResponses } } },
     async (request) => {
       const { limit, cursor } = request.query;
-      const page = await money().listTopups(merchantOf(request), { limit, ...(cursor ? { cursor } : {}) });
-      return { object: "list" as const, items: page.items.map(topupToView), nextCursor: page.next ?? null };
+      const merchant = merchantOf(request);
+      const page = await money().listTopups(merchant, { limit, ...(cursor ? { cursor } : {}) });
+      const items = await Promise.all(page.items.map((r) => (r.stage === "completed" || r.stage === "failed" ? r : money().getTopup(merchant, r.id))));
+      return { object: "list" as const, items: items.map(topupToView), nextCursor: page.next ?? null };
     },
   );
 

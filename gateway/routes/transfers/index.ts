@@ -58,11 +58,14 @@ export const transferRoutes: FastifyPluginAsyncZod = async (app) => {
 
   app.get(
     "/transfers",
-    { schema: { ...common, operationId: "listTransfers", summary: "The merchant's transfers (newest first; a pending one's status as last stored)", querystring: transferListQuery, response: { 200: transferList, ...problemResponses } } },
+    { schema: { ...common, operationId: "listTransfers", summary: "The merchant's transfers (newest first); a pending one is brought up to date as a read by id does", querystring: transferListQuery, response: { 200: transferList, ...problemResponses } } },
     async (request) => {
       const { limit, cursor } = request.query;
-      const page = await money().listTransfers(merchantOf(request), { limit, ...(cursor ? { cursor } : {}) });
-      return { object: "list" as const, items: page.items.map(transferToView), nextCursor: page.next ?? null };
+      const merchant = merchantOf(request);
+      const page = await money().listTransfers(merchant, { limit, ...(cursor ? { cursor } : {}) });
+      // Only a read asks the node about a pending transfer: the list does it for the ones it shows.
+      const items = await Promise.all(page.items.map((r) => (r.operation.status === "pending" ? money().getTransfer(merchant, r.id) : r)));
+      return { object: "list" as const, items: items.map(transferToView), nextCursor: page.next ?? null };
     },
   );
 
