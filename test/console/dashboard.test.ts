@@ -505,4 +505,86 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     await page.setViewportSize(DESKTOP);
     await page.screenshot({ path: `${SCREENSHOTS}dashboard-overview.png`, fullPage: true });
   });
+  it("works by keyboard at phone width: signs in and opens a payment; every button on every page is reachable, named and visibly focused", async function () {
+    const { page } = await open();
+    const user = users["owner@a.example"];
+    if (!user) throw new Error("no user");
+    clockOffsetMs += 30_000;
+    await page.getByRole("heading", { name: "Sign in to the merchant dashboard" }).waitFor();
+    // Sign in with the keyboard only: Tab to each field, type, Enter submits.
+    const typeInto = async (label: string, text: string) => {
+      for (let step = 0; step < 20; step++) {
+        await page.keyboard.press("Tab");
+        if ((await page.evaluate<string | null>("document.activeElement?.labels?.[0]?.textContent ?? null")) === label) {
+          await page.keyboard.type(text);
+          return;
+        }
+      }
+      throw new Error(`Tab never reached ${label}`);
+    };
+    await typeInto("E-mail address", "owner@a.example");
+    await typeInto("Password", user.password);
+    await typeInto("Code from your authenticator app", totpCode(user.secret, now()));
+    await page.keyboard.press("Enter");
+    await page.getByRole("button", { name: "Sign out" }).waitFor();
+
+    /** Tabs through the whole page once; every focused control's name and focus outline, in order. */
+    const tabThrough = async () => {
+      await page.evaluate("document.activeElement?.blur()");
+      const seen: { key: string; name: string; outline: string }[] = [];
+      for (let step = 0; step < 300; step++) {
+        await page.keyboard.press("Tab");
+        // Runs in the page (the test's tsconfig has no DOM types): the focused control, marked as reached.
+        const focused = await page.evaluate<{ key: string; name: string; outline: string } | null>(`(() => {
+          const el = document.activeElement;
+          if (!el || el === document.body) return null;
+          const style = getComputedStyle(el);
+          const name = (el.getAttribute("aria-label") ?? el.labels?.[0]?.textContent ?? el.textContent ?? "").trim();
+          el.dataset.tabSeen = "yes";
+          // A date field's calendar button has its focus inside the browser's own shadow tree (styled by the console's CSS too), not on the field.
+          if (!el.matches(":focus")) return { key: el.tagName + ":" + name + ":inner", name, outline: "inner control" };
+          return { key: el.tagName + ":" + name, name, outline: style.outlineStyle === "none" || style.outlineWidth === "0px" ? "" : style.outlineStyle + " " + style.outlineWidth };
+        })()`);
+        if (!focused) continue;
+        if (seen.some((s) => s.key === focused.key) && seen[0]?.key === focused.key) break;
+        seen.push(focused);
+      }
+      // Every enabled button on the page was reached by Tab.
+      const missed = await page.evaluate<string[]>(
+        `[...document.querySelectorAll("button")].filter((b) => !b.disabled && b.offsetParent !== null && b.dataset.tabSeen !== "yes").map((b) => b.getAttribute("aria-label") ?? b.textContent)`,
+      );
+      return { seen, missed };
+    };
+    const pages: [string, string][] = [
+      ["Overview", "Overview"],
+      ["Payments", "Payments"],
+      ["Disputes", "Disputes"],
+      ["Balance", "Balance and payouts"],
+      ["Top-ups", "Top-ups"],
+      ["Transfers", "Transfers"],
+      ["Reconciliation", "Three-way reconciliation"],
+      ["Developers", "Developers"],
+    ];
+    for (const [link, heading] of pages) {
+      await page.getByRole("link", { name: link, exact: true }).click();
+      await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+      await page.getByText("Loading…").waitFor({ state: "detached" });
+      const { seen, missed } = await tabThrough();
+      expect(missed, `buttons on ${link} that Tab never reaches`).to.deep.equal([]);
+      expect(seen.filter((s) => s.name === ""), `controls without a name on ${link}`).to.deep.equal([]);
+      expect(seen.filter((s) => s.outline === ""), `controls without a visible focus on ${link}`).to.deep.equal([]);
+      expect(await page.evaluate<number>("document.documentElement.scrollWidth"), `${link} at phone width`).to.be.at.most(PHONE.width);
+    }
+
+    // Open a payment from the list with the keyboard: focus its link, Enter.
+    await page.getByRole("link", { name: "Payments", exact: true }).click();
+    await page.getByRole("link", { name: "tea-100" }).focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Order tea-100" }).waitFor();
+    const { seen, missed } = await tabThrough();
+    expect(missed, "buttons on the payment's page that Tab never reaches").to.deep.equal([]);
+    expect(seen.filter((s) => s.name === "" || s.outline === "")).to.deep.equal([]);
+    expect(await page.evaluate<number>("document.documentElement.scrollWidth"), "the payment at phone width").to.be.at.most(PHONE.width);
+    await page.screenshot({ path: `${SCREENSHOTS}dashboard-payment-phone.png`, fullPage: true });
+  });
 });
