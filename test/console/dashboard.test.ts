@@ -24,6 +24,8 @@ const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta
 /** Bounds only how long a page may take to show a state (the chain and the node are real). */
 const SHOWN_WITHIN_MS = 120_000;
 const DESKTOP = { width: 1200, height: 900 };
+/** Settlement cycle length (chain seconds): short, so the test closes one by mining a block. */
+const CYCLE = 60;
 
 interface PaymentView {
   id: string;
@@ -55,7 +57,14 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
   before(async function () {
     const consoleBuild = await ensureConsoleBuilt();
     if (!consoleBuild.built) throw new Error(`the console did not build:\n${consoleBuild.output}`);
-    net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 1 });
+    net = await launchNetwork({
+      institutions: 1,
+      regulator: false,
+      merchants: 2,
+      payers: 1,
+      // One institution: its own attestation is the quorum, so a closed cycle finalizes.
+      config: { settlement: { cycleSeconds: CYCLE, tickMs: 300, finalizeFailoverMs: 1_000, rebroadcastMs: 1_000 } },
+    });
     const node = net.nodes[0];
     if (!node) throw new Error("no node");
     const port = await freePort();
@@ -586,5 +595,39 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     expect(seen.filter((s) => s.name === "" || s.outline === "")).to.deep.equal([]);
     expect(await page.evaluate<number>("document.documentElement.scrollWidth"), "the payment at phone width").to.be.at.most(PHONE.width);
     await page.screenshot({ path: `${SCREENSHOTS}dashboard-payment-phone.png`, fullPage: true });
+  });
+  it("downloads a finalized settlement cycle's statement as CSV, the same as the API's", async function () {
+    // A direct payment settles in its cycle; the cycle is closed by a block at the next one's start and finalized by the node.
+    const direct = await requestsOf(() => shopA).paidOrder<PaymentView>(net.scenario.payers[0] as Wallet | HDNodeWallet, "tea-direct", { mode: "direct", amount: "2000", expiresIn: 86_400 }, "released");
+    const [pay] = await waitForOperation(net.nodes.slice(0, 1), direct.paymentId, "executed");
+    const paidAt = pay?.execution?.timestamp;
+    if (paidAt === undefined) throw new Error("the node has no execution of the pay");
+    const cycle = Math.floor(paidAt / CYCLE);
+    const provider = net.scenario.chain.provider;
+    const chainTime = (await provider.getBlock("latest"))?.timestamp ?? 0;
+    await provider.send("evm_setNextBlockTimestamp", [Math.max((cycle + 1) * CYCLE, chainTime + 1)]);
+    await provider.send("evm_mine", []);
+    await waitFor("the cycle to be finalized", () => net.scenario.contracts.ledger.isFinalized(BigInt(cycle)), SHOWN_WITHIN_MS, 500);
+
+    const { page } = await open();
+    await signIn(page, "owner@a.example");
+    await page.getByRole("link", { name: "Balance" }).click();
+    await page.getByLabel("Settlement cycle number").fill(String(cycle));
+    const [statement] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Download statement (CSV)" }).click()]);
+    expect(statement.suggestedFilename()).to.equal(`statement-${cycle}.csv`);
+    const csv = await readFile(await statement.path(), "utf8");
+    const api = await waitFor("the statement from the API", async () => {
+      const res = await requestsOf(() => shopA).get<{ records: { kindName: string; amount: string; recordId?: string }[] }>(`/v1/statements?cycle=${cycle}`);
+      return res.status === 200 ? res.body : undefined;
+    });
+    const lines = csv.trim().split("\n");
+    expect(lines[0]).to.equal("cycle_id,section,kind,record_id,account,counterparty,token,amount,fee,net,refunded,reclaimed,payments");
+    expect(lines.every((l, i) => i === 0 || l.startsWith(`${cycle},`)), "every row of this cycle").to.equal(true);
+    // The same rows as the API's own CSV, and a record row per record of the JSON statement.
+    const apiCsv = await gw.app.inject({ method: "GET", url: `/v1/statements?cycle=${cycle}&format=csv`, headers: { cookie: (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join("; ") } });
+    expect(csv).to.equal(apiCsv.body);
+    expect(lines.filter((l) => l.split(",")[1] === "record")).to.have.length(api.records.length);
+    expect(api.records.filter((r) => r.kindName === "directPayment" && r.amount === "2000")).to.have.length(1);
+    expect(lines.filter((l) => l.includes(",record,directPayment,") && l.includes(`,${shopA.address},`) && l.includes(",2000,"))).to.have.length(1);
   });
 });
