@@ -63,16 +63,14 @@ async function main(): Promise<number> {
     process.stdout.write(`Scenario: ${size.payments} payments from ${size.payers} payers to ${state.merchants.length} merchants, then a large-value payment.\n`);
     const summary = await runScenario({ root, endpoints: endpointsOf(ports, state), state, size, progress: consoleProgress() });
     process.stdout.write(`${formatSummary(summary)}\n\n`);
-    // The demo's payments are the merchants' on the dashboard while the network runs.
+    process.stdout.write(summary.ok ? "Every check held.\n\n" : `${summary.checks.filter((c) => !c.ok).length} checks failed.\n\n`);
+    // Last, so it is what the reader sees: the consoles' sign-ins, and the dashboard's, where the demo's
+    // payments are the merchants', kept in the gateway's database under the root (npm start from the same
+    // directory shows them again).
     const endpoints = endpointsOf(ports, state);
-    const signIn = [...dashboardSignIn(root, endpoints.gateway, state.merchants), ...consoleSignIn(root, endpoints.nodes), ...institutionConsoleSignIn(root, endpoints.nodes)];
-    process.stdout.write(`${signIn.join("\n")}\n${started ? "(the network stops now: npm start keeps it running)\n" : ""}\n`);
-    if (summary.ok) {
-      process.stdout.write("Every check held.\n");
-      return 0;
-    }
-    process.stdout.write(`${summary.checks.filter((c) => !c.ok).length} checks failed.\n`);
-    return 1;
+    const signIn = [...consoleSignIn(root, endpoints.nodes), ...institutionConsoleSignIn(root, endpoints.nodes), ...dashboardSignIn(root, endpoints.gateway, state.merchants)];
+    process.stdout.write(`${signIn.join("\n")}\n${started ? "(this network stops now: `npm start` runs it again with these payments and keeps it running)\n" : ""}`);
+    return summary.ok ? 0 : 1;
   } finally {
     await started?.stop();
   }

@@ -223,6 +223,16 @@ export class MoneyService {
     return this.modules.storage.money.list("payout", merchant.id, options);
   }
 
+  /** The merchant's top-ups as stored (newest first). */
+  listTopups(merchant: MerchantRecord, options: { limit: number; cursor?: string }) {
+    return this.modules.storage.money.list("topup", merchant.id, options);
+  }
+
+  /** The merchant's transfers as stored (newest first). */
+  listTransfers(merchant: MerchantRecord, options: { limit: number; cursor?: string }) {
+    return this.modules.storage.money.list("transfer", merchant.id, options);
+  }
+
   // ---------------------------------------------------------------- top-ups
 
   /**

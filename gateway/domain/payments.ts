@@ -46,6 +46,7 @@ import { updateOrder, withCheckTime } from "./orders.js";
 import {
   ON_CHAIN_ORDER_STATUSES,
   type MerchantRecord,
+  type OperationExecution,
   type OrderRecord,
   type OrderStatus,
   type RefundRecord,
@@ -513,8 +514,14 @@ function operationStatus(op: StoredOperation | undefined): SubmittedStatus | und
 function withNodeStatus<T extends SubmittedOperation>(submitted: T, op: StoredOperation | undefined): T {
   const status = operationStatus(op);
   if (!status || !op) return submitted;
-  const { error: _previous, ...rest } = submitted;
-  return { ...rest, status, ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}) } as T;
+  const { error: _previous, execution: _known, ...rest } = submitted;
+  const execution = executionOf(op.execution) ?? submitted.execution;
+  return { ...rest, status, ...(op.error ? { error: { code: op.error.code, message: op.error.message } } : {}), ...(execution ? { execution } : {}) } as T;
+}
+
+/** The part of the node's execution record the gateway keeps. */
+function executionOf(execution: StoredOperation["execution"]): OperationExecution | undefined {
+  return execution ? { txHash: execution.txHash, blockNumber: execution.blockNumber, timestamp: execution.timestamp } : undefined;
 }
 
 /**
@@ -595,27 +602,30 @@ export function applyFeedChanges(order: OrderRecord, changes: readonly Change[],
     }
     const status: SubmittedStatus = change.status === "executed" ? "executed" : change.status === "failed" ? "failed" : "pending";
     const error = change.error ? { code: change.error.code, message: change.error.message } : undefined;
+    const execution = executionOf(change.execution);
     const id = change.id.toLowerCase();
     if (id === payId) {
-      if (next.authorization) next.authorization = advanced(next.authorization, status, error);
+      if (next.authorization) next.authorization = advanced(next.authorization, status, error, execution);
       else if (adopted && status !== "pending") {
-        next.authorization = { operationId: change.id, submittedAtMs: adopted.receivedAtMs, status, signature: adopted.signature, ...(error ? { error } : {}) };
+        next.authorization = { operationId: change.id, submittedAtMs: adopted.receivedAtMs, status, signature: adopted.signature, ...(error ? { error } : {}), ...(execution ? { execution } : {}) };
       }
     } else if (next.fulfilment?.operationId.toLowerCase() === id) {
-      next.fulfilment = advanced(next.fulfilment, status, error);
+      next.fulfilment = advanced(next.fulfilment, status, error, execution);
     } else if (next.autoRelease?.operationId.toLowerCase() === id) {
-      next.autoRelease = advanced(next.autoRelease, status, error);
+      next.autoRelease = advanced(next.autoRelease, status, error, execution);
     } else {
-      next.refunds = next.refunds.map((refund) => (refund.operationId.toLowerCase() === id ? advanced(refund, status, error) : refund));
+      next.refunds = next.refunds.map((refund) => (refund.operationId.toLowerCase() === id ? advanced(refund, status, error, execution) : refund));
     }
   }
   next.status = derivedStatus(next, nowMs);
   return sameJson(next, order) ? undefined : next;
 }
 
-/** `submitted` with the node's newer status; a final status stays final. */
-function advanced<T extends SubmittedOperation>(submitted: T, status: SubmittedStatus, error: { code: string; message: string } | undefined): T {
-  if (submitted.status !== "pending" || status === submitted.status) return submitted;
+/** `submitted` with the node's newer status; a final status stays final (it may still learn where it executed). */
+function advanced<T extends SubmittedOperation>(submitted: T, status: SubmittedStatus, error: { code: string; message: string } | undefined, execution: OperationExecution | undefined): T {
+  if (submitted.status !== "pending" || status === submitted.status) {
+    return execution && !submitted.execution && status === submitted.status && status === "executed" ? { ...submitted, execution } : submitted;
+  }
   const { error: _previous, ...rest } = submitted;
-  return { ...rest, status, ...(error ? { error } : {}) } as T;
+  return { ...rest, status, ...(error ? { error } : {}), ...(execution ? { execution } : {}) } as T;
 }

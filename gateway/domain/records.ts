@@ -87,6 +87,15 @@ export interface SubmittedOperation {
   submittedAtMs: number;
   status: SubmittedStatus;
   error?: { code: string; message: string };
+  /** Where the chain executed it, once the node knows (its indexer or relayer). */
+  execution?: OperationExecution;
+}
+
+/** The transaction and block an operation was executed in (chain time in unix seconds). */
+export interface OperationExecution {
+  txHash: string;
+  blockNumber: number;
+  timestamp: number;
 }
 
 export interface RefundRecord extends SubmittedOperation {

@@ -90,6 +90,18 @@ export class WebhookService {
     return endpoint;
   }
 
+  /**
+   * Gives the endpoint a new signing secret, returned here only. Every attempt from now on is signed
+   * with it, retries of earlier events too (each attempt is signed when it is sent), so a receiver
+   * still on the old secret refuses them and they are retried until it has the new one: nothing is lost.
+   */
+  async rotateSecret(merchant: MerchantRecord, id: string): Promise<{ endpoint: WebhookEndpointRecord; secret: string }> {
+    const secret = newWebhookSecret();
+    const endpoint = await this.modules.storage.webhooks.replaceSecret(merchant.id, id, this.modules.secrets.seal(secret, webhookSecretContext(id)));
+    this.modules.logger.info({ merchantId: merchant.id, endpointId: id }, "webhook endpoint secret rotated");
+    return { endpoint, secret };
+  }
+
   async deliveries(merchant: MerchantRecord, endpointId: string, page: { limit: number; cursor?: string }): Promise<Page<DeliveryRecord>> {
     await this.endpoint(merchant, endpointId);
     return this.modules.storage.webhooks.listDeliveries(endpointId, page);

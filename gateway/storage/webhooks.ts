@@ -108,6 +108,18 @@ export class LevelWebhookRepository {
     });
   }
 
+  /** Replaces the endpoint's sealed signing secret; WEBHOOK_ENDPOINT_NOT_FOUND unless it is the merchant's. */
+  replaceSecret(merchantId: string, id: string, secret: WebhookEndpointRecord["secret"]): Promise<WebhookEndpointRecord> {
+    const s = this.ctx.spaces;
+    return this.ctx.write(async () => {
+      const endpoint = (await s.webhookEndpoints.get(id)) as WebhookEndpointRecord | undefined;
+      if (!endpoint || endpoint.merchantId !== merchantId) throw new SettlenetError("WEBHOOK_ENDPOINT_NOT_FOUND", `no webhook endpoint ${id}`, { id });
+      const next = { ...endpoint, secret };
+      await this.ctx.commit([{ type: "put", sublevel: s.webhookEndpoints, key: id, value: next }]);
+      return next;
+    });
+  }
+
   /** Removes an endpoint and cancels its pending deliveries (their log goes with it). */
   deleteEndpoint(merchantId: string, id: string): Promise<WebhookEndpointRecord> {
     const s = this.ctx.spaces;

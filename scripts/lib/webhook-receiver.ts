@@ -61,6 +61,9 @@ export class WebhookReceiver {
   private server: Server | undefined;
   port = 0;
 
+  /** `nowMs`: the clock timestamps are checked against (the gateway's, when a test moves it). */
+  constructor(private readonly nowMs: () => number = Date.now) {}
+
   get url(): string {
     return `http://127.0.0.1:${this.port}/hooks`;
   }
@@ -105,7 +108,7 @@ export class WebhookReceiver {
     }
     const body = Buffer.concat(chunks).toString("utf8");
     const receivedAtMs = Date.now();
-    const receivedAt = Math.floor(receivedAtMs / 1000);
+    const receivedAt = Math.floor(this.nowMs() / 1000);
     const failure = verifyStandardWebhook(this.secretsByPath.get(path) ?? this.secret, req.headers, body, receivedAt);
     if (failure) {
       this.rejected.push(failure);

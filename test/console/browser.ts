@@ -13,8 +13,8 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 /** Debian's Chromium (`apt-get install -y chromium`; .ci/run installs it when missing). */
 export const CHROMIUM = process.env["SETTLENET_CHROMIUM"] ?? "/usr/bin/chromium";
 
-/** A phone's screen: the console must work at this width. */
-export const PHONE = { width: 390, height: 844 };
+/** A small phone's screen (375 CSS px, as an iPhone SE or mini): the console must work at this width. */
+export const PHONE = { width: 375, height: 812 };
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set SETTLENET_CHROMIUM)`);

@@ -101,7 +101,7 @@ describe("console: hosted checkout in Chromium (chain, node, gateway)", function
     expect(paid.checkoutUrl).to.equal(`${baseUrl}/checkout/${paid.id}`);
     const { page } = await open(paid.checkoutUrl, payer);
 
-    expect(await page.getByRole("heading", { level: 1 }).textContent()).to.equal("Pay merchant-0");
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).to.equal("Pay Jasmine Tea Shop");
     expect(await page.getByLabel("Amount").textContent()).to.equal("¥100.00");
     expect(await page.getByText("The merchant must fulfil the order within 7 days of your payment; if it does not, you can take your money back.").count()).to.equal(1);
     expect(await statusOf(page).getAttribute("data-status")).to.equal("awaiting_authorization");
@@ -165,7 +165,7 @@ describe("console: hosted checkout in Chromium (chain, node, gateway)", function
     const order = await create("tea-4", { amount: "123456789" });
     const { page } = await open(order.checkoutUrl, payer);
     await page.getByLabel("Language").selectOption("zh-CN");
-    expect(await page.getByRole("heading", { level: 1 }).textContent()).to.equal("向 merchant-0 付款");
+    expect(await page.getByRole("heading", { level: 1 }).textContent()).to.equal("向 Jasmine Tea Shop 付款");
     expect(await page.getByLabel("金额").textContent()).to.equal("¥1,234,567.89");
     expect(await page.evaluate<string>("document.documentElement.lang")).to.equal("zh-CN");
   });

@@ -184,10 +184,12 @@ export interface SignablePayment {
  * Signed requests as one merchant (by default) through the fixture's current app. Both are read
  * lazily, so the helpers can be declared in a `describe` before `before` builds the fixture.
  */
-export function merchantRequests(fixture: () => GatewayFixture, defaultMerchant: () => TestMerchant) {
-  const get = <T>(path: string, as: TestMerchant = defaultMerchant()) => signedInject<T>(fixture().app, as, "GET", path);
+export function merchantRequests(fixture: () => GatewayFixture, defaultMerchant: () => TestMerchant, nowMs?: () => number) {
+  // Signed with the gateway's clock when the test moves it (the signature's timestamp must be within its skew).
+  const clock = () => (nowMs ? { timestamp: Math.floor(nowMs() / 1000) } : {});
+  const get = <T>(path: string, as: TestMerchant = defaultMerchant()) => signedInject<T>(fixture().app, as, "GET", path, undefined, clock());
   const post = <T>(path: string, body: unknown = {}, as: TestMerchant = defaultMerchant()) =>
-    signedInject<T>(fixture().app, as, "POST", path, body, { idempotencyKey: `k-${Math.random()}` });
+    signedInject<T>(fixture().app, as, "POST", path, body, { idempotencyKey: `k-${Math.random()}`, ...clock() });
   /** GETs `path` until it answers 200 with a body that passes `check`. */
   const poll = <T>(what: string, path: string, check: (v: T) => boolean, as: TestMerchant = defaultMerchant()) =>
     waitFor(what, async () => {

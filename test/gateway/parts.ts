@@ -37,6 +37,9 @@ export interface TestMerchant {
   secret: string;
 }
 
+/** Display names of the scenario's merchants, as the payer sees them on the checkout. */
+export const FIXTURE_MERCHANT_NAMES = ["Jasmine Tea Shop", "Harbour Books"] as const;
+
 /** The gateway's database in a temp dir, with the scenario's merchants and their API keys. */
 export interface GatewayStore {
   dir: string;
@@ -62,7 +65,7 @@ export async function gatewayStore(scenario: Scenario): Promise<GatewayStore> {
   let open = true;
   const merchants: TestMerchant[] = [];
   for (const [i, wallet] of scenario.merchants.entries()) {
-    const added = await addMerchant({ id: `merchant-${i}`, privateKey: wallet.privateKey }, { storage, secrets });
+    const added = await addMerchant({ id: `merchant-${i}`, name: FIXTURE_MERCHANT_NAMES[i] ?? `Test Shop ${i}`, privateKey: wallet.privateKey }, { storage, secrets });
     const key = await createApiKey(added.id, { storage, secrets });
     merchants.push({ id: added.id, address: added.address, keyId: key.keyId, secret: key.secret });
   }

@@ -22,7 +22,14 @@ export type DashboardUser = z.infer<typeof user>;
 const sessionView = z.object({ user, csrfToken: z.string(), expiresAt: z.string() });
 const enrolmentView = z.object({ user, otpauthUri: z.string() });
 
-const submitted = z.object({ operationId: z.string(), status: z.enum(["pending", "executed", "failed"]), submittedAt: z.string(), error: z.object({ code: z.string(), message: z.string() }).optional() });
+const execution = z.object({ txHash: z.string(), blockNumber: z.number(), executedAt: z.string() });
+const submitted = z.object({
+  operationId: z.string(),
+  status: z.enum(["pending", "executed", "failed"]),
+  submittedAt: z.string(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  execution: execution.nullable(),
+});
 const refund = submitted.extend({ id: z.string(), amount: z.string(), reason: z.string() });
 export const payment = z.object({
   id: z.string(),
@@ -86,6 +93,40 @@ const payout = z.object({ id: z.string(), status: z.string(), stage: z.string(),
 export type Payout = z.infer<typeof payout>;
 const payoutList = z.object({ items: z.array(payout), nextCursor: z.string().nullable() });
 
+const dispute = z.object({ payment, reason: z.string().nullable(), openedAt: z.string().nullable() });
+export type Dispute = z.infer<typeof dispute>;
+const disputeList = z.object({ items: z.array(dispute), nextCursor: z.string().nullable() });
+const failure = z.object({ code: z.string(), message: z.string() });
+const topup = z.object({ id: z.string(), status: z.enum(["pending", "completed", "failed"]), stage: z.string(), amount: z.string(), currency: z.string(), account: z.string(), failure: failure.nullable(), createdAt: z.string() });
+export type Topup = z.infer<typeof topup>;
+const topupList = z.object({ items: z.array(topup), nextCursor: z.string().nullable() });
+const transfer = z.object({
+  id: z.string(),
+  status: z.enum(["pending", "executed", "failed"]),
+  reference: z.string(),
+  to: z.string(),
+  amount: z.string(),
+  currency: z.string(),
+  fee: z.string(),
+  netAmount: z.string(),
+  description: z.string().nullable(),
+  error: failure.optional(),
+  createdAt: z.string(),
+});
+export type Transfer = z.infer<typeof transfer>;
+const transferList = z.object({ items: z.array(transfer), nextCursor: z.string().nullable() });
+const reportBreak = z.object({ kind: z.string(), subject: z.string(), ref: z.string(), gateway: z.string().nullable(), chain: z.string().nullable(), bank: z.string().nullable(), detail: z.string() });
+export type ReportBreak = z.infer<typeof reportBreak>;
+const threeWay = z.object({
+  generatedAt: z.string(),
+  counts: z.object({ orders: z.number(), transfers: z.number(), payouts: z.number(), topups: z.number(), chainPayments: z.number(), chainTokenEvents: z.number(), bankTransfers: z.number() }),
+  chainEventsTruncated: z.boolean(),
+  breaks: z.array(reportBreak),
+});
+export type ThreeWay = z.infer<typeof threeWay>;
+
+const page = (cursor?: string, limit = 20) => `limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+
 /** A signed-in request: the cookie goes along, and the CSRF token on anything but a read. */
 function session<S extends z.ZodType>(schema: S, path: string, options: CallOptions = {}): Promise<z.infer<S>> {
   const method = options.method ?? "GET";
@@ -148,6 +189,14 @@ export const dashboardApi = {
 
   balance: () => session(balance, "/v1/balance"),
   payouts: (cursor?: string) => session(payoutList, `/v1/payouts?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
+  disputes: (status: "disputed" | "resolved", cursor?: string) => session(disputeList, `/v1/disputes?status=${status}&${page(cursor)}`),
+  topups: (cursor?: string) => session(topupList, `/v1/topups?${page(cursor)}`),
+  createTopup: (body: { amount: string; currency: string; account: string }, idempotencyKey: string) => session(topup, "/v1/topups", { method: "POST", body, headers: once(idempotencyKey) }),
+  transfers: (cursor?: string) => session(transferList, `/v1/transfers?${page(cursor)}`),
+  createTransfer: (body: { to: string; amount: string; currency: string; reference: string; description?: string }, idempotencyKey: string) =>
+    session(transfer, "/v1/transfers", { method: "POST", body, headers: once(idempotencyKey) }),
+  threeWay: () => session(threeWay, "/v1/reports/threeway"),
+  threeWayCsv: () => sessionText("/v1/reports/threeway?format=csv"),
   statementCsv: (cycle: string) => sessionText(`/v1/statements?cycle=${encodeURIComponent(cycle)}&format=csv`),
 
   keys: () => session(keyList, "/dashboard/api/keys"),
@@ -157,9 +206,12 @@ export const dashboardApi = {
 
   endpoints: () => session(endpointList, "/v1/webhook-endpoints"),
   createEndpoint: (url: string, idempotencyKey: string) => session(createdEndpoint, "/v1/webhook-endpoints", { method: "POST", body: { url }, headers: once(idempotencyKey) }),
+  rotateEndpointSecret: (id: string, idempotencyKey: string) =>
+    session(createdEndpoint, `/v1/webhook-endpoints/${encodeURIComponent(id)}/secret/rotate`, { method: "POST", body: {}, headers: once(idempotencyKey) }),
   deleteEndpoint: (id: string) => session(deleted, `/v1/webhook-endpoints/${encodeURIComponent(id)}`, { method: "DELETE" }),
   deliveries: (id: string) => session(deliveryList, `/v1/webhook-endpoints/${encodeURIComponent(id)}/deliveries?limit=10`),
   events: (cursor?: string, limit = 20) => session(eventList, `/v1/events?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
   deliveriesOf: (endpointId: string, limit: number) => session(deliveryList, `/v1/webhook-endpoints/${encodeURIComponent(endpointId)}/deliveries?limit=${limit}`),
-  redeliver: (eventId: string, idempotencyKey: string) => session(z.unknown(), `/v1/events/${encodeURIComponent(eventId)}/redeliver`, { method: "POST", body: {}, headers: once(idempotencyKey) }),
+  redeliver: (eventId: string, idempotencyKey: string, endpointId?: string) =>
+    session(z.unknown(), `/v1/events/${encodeURIComponent(eventId)}/redeliver`, { method: "POST", body: endpointId ? { endpointId } : {}, headers: once(idempotencyKey) }),
 };

@@ -133,6 +133,8 @@ export function CheckoutPage({ id }: { id: string }) {
         {money(view.amount)}
       </p>
       <dl className="facts">
+        <dt>{t("checkout.merchantAccount")}</dt>
+        <dd className="address">{view.merchantAccount}</dd>
         <dt>{t("checkout.orderRef")}</dt>
         <dd>{view.merchantOrderId}</dd>
         {view.description ? (

@@ -10,11 +10,15 @@ import { ApiError, dashboardApi, type DashboardUser } from "../api/dashboard.ts"
 import { Alert } from "../components/Alert.tsx";
 import { useI18n } from "../i18n/i18n.tsx";
 import { DevelopersPage } from "./DevelopersPage.tsx";
+import { DisputesPage } from "./DisputesPage.tsx";
 import { MoneyPage } from "./MoneyPage.tsx";
 import { OverviewPage } from "./OverviewPage.tsx";
 import { useErrorText } from "./errors.ts";
 import { PaymentPage } from "./PaymentPage.tsx";
 import { PaymentsPage } from "./PaymentsPage.tsx";
+import { ReconciliationPage } from "./ReconciliationPage.tsx";
+import { TopupsPage } from "./TopupsPage.tsx";
+import { TransfersPage } from "./TransfersPage.tsx";
 import { Link, navigate, useLocation } from "./router.tsx";
 
 export const SESSION_KEY = ["dashboard", "session"] as const;
@@ -66,13 +70,21 @@ function Frame({ user }: { user: DashboardUser }) {
   else if (path === "/dashboard/developers") page = <DevelopersPage role={user.role} />;
   else if (path === "/dashboard/payments") page = <PaymentsPage />;
   else if (path === "/dashboard/money") page = <MoneyPage />;
+  else if (path === "/dashboard/disputes") page = <DisputesPage />;
+  else if (path === "/dashboard/topups") page = <TopupsPage role={user.role} />;
+  else if (path === "/dashboard/transfers") page = <TransfersPage role={user.role} />;
+  else if (path === "/dashboard/reconciliation") page = <ReconciliationPage />;
   else page = <OverviewPage />;
   return (
     <div className="dashboard">
       <nav aria-label={t("dash.nav")} className="dash-nav">
         <Link to="/dashboard">{t("dash.nav.overview")}</Link>
         <Link to="/dashboard/payments">{t("dash.nav.payments")}</Link>
+        <Link to="/dashboard/disputes">{t("dash.nav.disputes")}</Link>
         <Link to="/dashboard/money">{t("dash.nav.money")}</Link>
+        <Link to="/dashboard/topups">{t("dash.nav.topups")}</Link>
+        <Link to="/dashboard/transfers">{t("dash.nav.transfers")}</Link>
+        <Link to="/dashboard/reconciliation">{t("dash.nav.reconciliation")}</Link>
         <Link to="/dashboard/developers">{t("dash.nav.developers")}</Link>
         <span className="who" title={user.email}>
           {t("dash.signedInAs", { email: user.email, role: t(`role.${user.role}`) })}

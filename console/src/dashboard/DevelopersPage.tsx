@@ -1,14 +1,15 @@
 /**
  * Developers: the merchant's API keys (owners: create, rotate, revoke; a new secret is shown once and
- * never fetched again), webhook endpoints (create with the signing secret shown once, delete, recent
- * deliveries) and the event log with redelivery.
+ * never fetched again), webhook endpoints (create and rotate the signing secret, shown once; delete;
+ * recent deliveries, each not yet received sent again) and the event log with redelivery.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 
-import { dashboardApi, type DashboardUser, type Endpoint } from "../api/dashboard.ts";
+import { dashboardApi, type DashboardUser, type Delivery, type Endpoint } from "../api/dashboard.ts";
 import { Alert } from "../components/Alert.tsx";
 import { useI18n } from "../i18n/i18n.tsx";
+import type { MessageKey } from "../i18n/messages.ts";
 import { useErrorText } from "./errors.ts";
 
 export function DevelopersPage({ role }: { role: DashboardUser["role"] }) {
@@ -129,7 +130,7 @@ function Endpoints({ mayEdit }: { mayEdit: boolean }) {
       {secret ? <OneTimeSecret label={t("dash.dev.endpointSecret")} secret={secret} /> : null}
       <ul className="rows">
         {(endpoints.data?.items ?? []).map((e) => (
-          <EndpointRow key={e.id} endpoint={e} mayEdit={mayEdit} onDelete={() => remove.mutate(e.id)} />
+          <EndpointRow key={e.id} endpoint={e} mayEdit={mayEdit} onDelete={() => remove.mutate(e.id)} onRotated={() => setSecret(undefined)} />
         ))}
       </ul>
       {endpoints.isSuccess && endpoints.data.items.length === 0 ? <p>{t("dash.dev.noEndpoints")}</p> : null}
@@ -147,42 +148,86 @@ function Endpoints({ mayEdit }: { mayEdit: boolean }) {
   );
 }
 
-function EndpointRow({ endpoint, mayEdit, onDelete }: { endpoint: Endpoint; mayEdit: boolean; onDelete: () => void }) {
+function EndpointRow({ endpoint, mayEdit, onDelete, onRotated }: { endpoint: Endpoint; mayEdit: boolean; onDelete: () => void; onRotated: () => void }) {
   const { t } = useI18n();
   const errorText = useErrorText();
+  const queryClient = useQueryClient();
   const [open, setOpen] = useState(false);
-  const [confirming, setConfirming] = useState(false);
-  const deliveries = useQuery({ queryKey: ["dashboard", "deliveries", endpoint.id], queryFn: () => dashboardApi.deliveries(endpoint.id), enabled: open });
+  const [confirming, setConfirming] = useState<"delete" | "rotate" | undefined>();
+  const [secret, setSecret] = useState<string | undefined>();
+  const [resent, setResent] = useState<string | undefined>();
+  const deliveriesKey = ["dashboard", "deliveries", endpoint.id];
+  const deliveries = useQuery({
+    queryKey: deliveriesKey,
+    queryFn: () => dashboardApi.deliveries(endpoint.id),
+    enabled: open,
+    // Follow deliveries still being retried until they settle.
+    refetchInterval: (query) => (query.state.data?.items.some((d) => d.status === "pending") ? 2_000 : false),
+  });
+  const rotate = useMutation({
+    mutationFn: () => dashboardApi.rotateEndpointSecret(endpoint.id, crypto.randomUUID()),
+    onSuccess: (rotated) => {
+      setConfirming(undefined);
+      setSecret(rotated.secret);
+      // The secret shown at creation no longer signs anything: only the new one stays on screen.
+      onRotated();
+    },
+  });
+  const redeliver = useMutation({
+    mutationFn: (eventId: string) => dashboardApi.redeliver(eventId, crypto.randomUUID(), endpoint.id),
+    onSuccess: (_answer, eventId) => {
+      setResent(eventId);
+      void queryClient.invalidateQueries({ queryKey: deliveriesKey });
+    },
+  });
+  const host = endpoint.url;
   return (
     <li>
-      <span className="address">{endpoint.url}</span> — {endpoint.status}
-      <button type="button" aria-expanded={open} onClick={() => setOpen(!open)}>
-        {t("dash.dev.deliveries")}
-      </button>
-      {mayEdit ? (
-        confirming ? (
-          <span role="group" aria-label={t("dash.confirm.label")}>
-            {t("dash.dev.deleteConfirm")}
-            <button type="button" className="primary" onClick={onDelete}>
-              {t("dash.confirm.yes")}
+      <span className="address">{endpoint.url}</span> — {t(endpoint.status === "active" ? "dash.dev.endpointActive" : "dash.dev.endpointDisabled")}
+      {rotate.isError ? <Alert text={errorText(rotate.error)} /> : null}
+      {secret ? <OneTimeSecret label={t("dash.dev.newEndpointSecret", { url: host })} secret={secret} /> : null}
+      <div className="actions">
+        <button type="button" aria-expanded={open} onClick={() => setOpen(!open)} aria-label={t("dash.dev.deliveriesOf", { url: host })}>
+          {t("dash.dev.deliveries")}
+        </button>
+        {mayEdit && confirming === undefined ? (
+          <>
+            <button type="button" onClick={() => setConfirming("rotate")} aria-label={t("dash.dev.rotateSecretOf", { url: host })}>
+              {t("dash.dev.rotateSecret")}
             </button>
-            <button type="button" onClick={() => setConfirming(false)}>
-              {t("dash.confirm.no")}
+            <button type="button" onClick={() => setConfirming("delete")} aria-label={t("dash.dev.deleteEndpointOf", { url: host })}>
+              {t("dash.dev.deleteEndpoint")}
             </button>
-          </span>
-        ) : (
-          <button type="button" onClick={() => setConfirming(true)}>
-            {t("dash.dev.deleteEndpoint")}
+          </>
+        ) : null}
+      </div>
+      {mayEdit && confirming !== undefined ? (
+        <div role="group" aria-label={t("dash.confirm.label")} className="confirm">
+          <p>{t(confirming === "rotate" ? "dash.dev.rotateSecretConfirm" : "dash.dev.deleteConfirm")}</p>
+          <button type="button" className="primary" disabled={rotate.isPending} onClick={() => (confirming === "rotate" ? rotate.mutate() : onDelete())}>
+            {t("dash.confirm.yes")}
           </button>
-        )
+          <button type="button" onClick={() => setConfirming(undefined)}>
+            {t("dash.confirm.no")}
+          </button>
+        </div>
       ) : null}
       {open ? (
         <>
           {deliveries.isError ? <Alert text={errorText(deliveries.error)} /> : null}
-          <ul>
+          {redeliver.isError ? <Alert text={errorText(redeliver.error)} /> : null}
+          {resent ? <Alert kind="info" text={t("dash.dev.redelivered", { id: resent })} /> : null}
+          <ul className="rows" aria-label={t("dash.dev.deliveriesOf", { url: host })}>
             {(deliveries.data?.items ?? []).map((d) => (
-              <li key={`${d.eventId}-${d.createdAt}`}>
-                {d.eventType} · {d.status} · {t("dash.dev.attempts", { count: d.attemptCount })} · {new Date(d.createdAt).toLocaleString()}
+              <li key={`${d.eventId}-${d.createdAt}`} data-delivery={d.eventId}>
+                {d.eventType} · {t(`dash.delivery.${d.status}` as MessageKey)} · {t("dash.dev.attempts", { count: d.attemptCount })} · {new Date(d.createdAt).toLocaleString()}
+                {lastAttemptText(d, t)}
+                {/* A delivery the receiver has is not sent again from here; the event log can still. */}
+                {mayEdit && d.status !== "succeeded" && endpoint.status === "active" ? (
+                  <button type="button" onClick={() => redeliver.mutate(d.eventId)} disabled={redeliver.isPending} aria-label={t("dash.dev.redeliverTo", { id: d.eventId })}>
+                    {t("dash.dev.redeliver")}
+                  </button>
+                ) : null}
               </li>
             ))}
           </ul>
@@ -191,6 +236,14 @@ function EndpointRow({ endpoint, mayEdit, onDelete }: { endpoint: Endpoint; mayE
       ) : null}
     </li>
   );
+}
+
+/** The last attempt's answer, in words (an HTTP status, or why none came). */
+function lastAttemptText(d: Delivery, t: ReturnType<typeof useI18n>["t"]): string {
+  const last = d.attempts.at(-1);
+  if (!last) return "";
+  if (last.statusCode !== null) return ` · ${t("dash.dev.lastAnswer", { status: String(last.statusCode) })}`;
+  return ` · ${t("dash.dev.lastError", { error: last.error ?? "" })}`;
 }
 
 function Events({ mayRedeliver }: { mayRedeliver: boolean }) {

@@ -1,16 +1,17 @@
 /**
- * Overview: volume, count, fees and refunds per day over the last 14 days (UTC), as SVG bar charts
+ * Overview: volume, count, fees and refunds per day over the last 14 days (UTC), as SVG bar charts,
+ * and count and volume per payment state over the same days
  * (no chart package): each chart's total in text and its label, each day's exact figure in its bar's
  * title. Built from the payments the list answers for that range, fetched page by page.
  */
 import { useQuery } from "@tanstack/react-query";
 
-import { dashboardApi, type Payment } from "../api/dashboard.ts";
+import { PAYMENT_STATUSES, dashboardApi, type Payment } from "../api/dashboard.ts";
 import { Alert } from "../components/Alert.tsx";
 import { useI18n } from "../i18n/i18n.tsx";
 import type { MessageKey } from "../i18n/messages.ts";
 import { useErrorText } from "./errors.ts";
-import { dailyFigures, fractionOf, type Day } from "./overview.ts";
+import { dailyFigures, fractionOf, stateFigures, type Day, type StateFigures } from "./overview.ts";
 import { money } from "./PaymentsPage.tsx";
 
 const DAYS = 14;
@@ -52,6 +53,7 @@ export function OverviewPage() {
         <Chart title="dash.overview.fees" days={days} value={(d) => d.fees} format={(v) => money(v.toString(), currency)} totalText={money(total((d) => d.fees).toString(), currency)} />
         <Chart title="dash.overview.refunds" days={days} value={(d) => d.refunds} format={(v) => money(v.toString(), currency)} totalText={money(total((d) => d.refunds).toString(), currency)} />
       </div>
+      <ByState states={stateFigures(payments.data.items, PAYMENT_STATUSES)} currency={currency} />
     </section>
   );
 }
@@ -90,3 +92,28 @@ function Chart({ title, days, value, format, totalText }: { title: MessageKey; d
   );
 }
 
+
+/** Count and volume per payment state over the same range, as bars of volume with the figures in words beside them. */
+function ByState({ states, currency }: { states: StateFigures[]; currency: string }) {
+  const { t } = useI18n();
+  const max = states.reduce((m, s) => (s.volume > m ? s.volume : m), 0n);
+  return (
+    <figure className="card chart" aria-labelledby="by-state-title">
+      <figcaption id="by-state-title">
+        <strong>{t("dash.overview.byState")}</strong>
+      </figcaption>
+      {states.length === 0 ? <p>{t("dash.overview.noPayments")}</p> : null}
+      <ul className="by-state">
+        {states.map((s) => (
+          <li key={s.status} data-state={s.status}>
+            <span className="state-name">{t(`dash.status.${s.status}` as MessageKey)}</span>
+            <svg viewBox="0 0 100 8" preserveAspectRatio="none" aria-hidden="true" className="state-bar">
+              <rect x="0" y="0" height="8" width={Math.max(fractionOf(s.volume, max) * 100, s.volume > 0n ? 0.5 : 0)} className="bar" />
+            </svg>
+            <span aria-label={t("dash.overview.stateFigures", { state: t(`dash.status.${s.status}` as MessageKey) })}>{t("dash.overview.stateLine", { count: String(s.count), volume: money(s.volume.toString(), currency) })}</span>
+          </li>
+        ))}
+      </ul>
+    </figure>
+  );
+}

@@ -8,6 +8,7 @@ import { useQuery } from "@tanstack/react-query";
 import { dashboardApi, type DashboardEvent, type Delivery } from "../api/dashboard.ts";
 import { Alert } from "../components/Alert.tsx";
 import { useI18n } from "../i18n/i18n.tsx";
+import type { MessageKey } from "../i18n/messages.ts";
 import { useErrorText } from "./errors.ts";
 
 const EVENT_PAGES = 3;
@@ -49,7 +50,7 @@ export function PaymentEvents({ paymentId, version }: { paymentId: string; versi
               ) : (
                 <ul>
                   {deliveries.map((d) => (
-                    <li key={`${d.endpointId}-${d.createdAt}`}>{t("dash.paymentEvents.delivery", { endpoint: d.endpointId, status: d.status, count: d.attemptCount })}</li>
+                    <li key={`${d.endpointId}-${d.createdAt}`}>{t("dash.paymentEvents.delivery", { endpoint: d.endpointId, status: t(`dash.delivery.${d.status}` as MessageKey), count: d.attemptCount })}</li>
                   ))}
                 </ul>
               )}

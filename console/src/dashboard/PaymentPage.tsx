@@ -30,12 +30,13 @@ interface Step {
   at: string;
   detail?: string;
   error?: string;
+  execution: NonNullable<Payment["authorization"]>["execution"];
 }
 
 function timelineOf(p: Payment, t: ReturnType<typeof useI18n>["t"]): Step[] {
   const steps: Step[] = [];
   const op = (what: MessageKey, signer: MessageKey, s: NonNullable<Payment["authorization"]>, detail?: string) =>
-    steps.push({ what, signer, operationId: s.operationId, status: s.status, at: s.submittedAt, ...(detail ? { detail } : {}), ...(s.error ? { error: s.error.code } : {}) });
+    steps.push({ what, signer, operationId: s.operationId, status: s.status, at: s.submittedAt, execution: s.execution, ...(detail ? { detail } : {}), ...(s.error ? { error: s.error.code } : {}) });
   if (p.authorization) op("dash.timeline.authorization", "dash.signer.payer", p.authorization);
   if (p.fulfilment) op("dash.timeline.fulfilment", "dash.signer.merchant", p.fulfilment);
   if (p.autoRelease) op("dash.timeline.autoRelease", "dash.signer.gateway", p.autoRelease);
@@ -155,6 +156,11 @@ export function PaymentPage({ id, role }: { id: string; role: DashboardUser["rol
               <div className="address">
                 {t("dash.timeline.operation")}: {s.operationId}
               </div>
+              {s.execution ? (
+                <div className="address" data-transaction={s.execution.txHash}>
+                  {t("dash.timeline.transaction", { hash: s.execution.txHash, block: String(s.execution.blockNumber), at: new Date(s.execution.executedAt).toLocaleString() })}
+                </div>
+              ) : null}
               {s.error ? <div className="bad">{t("dash.timeline.failed", { code: s.error })}</div> : null}
             </li>
           ))}

@@ -44,6 +44,25 @@ export function dailyFigures(payments: readonly PaymentFigures[], fromDay: strin
   return [...days.values()];
 }
 
+export interface StateFigures {
+  status: string;
+  count: number;
+  volume: bigint;
+}
+
+/** Count and volume per payment state, in `order` (states without payments left out), then any other state seen. */
+export function stateFigures(payments: readonly PaymentFigures[], order: readonly string[]): StateFigures[] {
+  const byState = new Map<string, StateFigures>();
+  for (const p of payments) {
+    const entry = byState.get(p.status) ?? { status: p.status, count: 0, volume: 0n };
+    entry.count += 1;
+    entry.volume += BigInt(p.amount);
+    byState.set(p.status, entry);
+  }
+  const known = order.flatMap((status) => byState.get(status) ?? []);
+  return [...known, ...[...byState.values()].filter((e) => !order.includes(e.status))];
+}
+
 /** `value / max` as a fraction for drawing (never for money): exact enough at 1/10,000. */
 export function fractionOf(value: bigint, max: bigint): number {
   return max > 0n ? Number((value * 10_000n) / max) / 10_000 : 0;

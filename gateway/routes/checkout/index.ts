@@ -39,6 +39,7 @@ export function checkoutViewOf(p: CheckoutPayment): CheckoutView {
     id: order.id,
     status: order.status,
     merchantName: p.merchant.name,
+    merchantAccount: p.merchant.address,
     merchantOrderId: order.merchantOrderId,
     description: order.description,
     amount: order.amount,

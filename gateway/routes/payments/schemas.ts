@@ -64,6 +64,10 @@ const submittedSchema = z.object({
   status: z.enum(["pending", "executed", "failed"]),
   submittedAt: isoTime,
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  execution: z
+    .object({ txHash: z.string(), blockNumber: z.number().int(), executedAt: isoTime.describe("The block's time") })
+    .nullable()
+    .describe("The transaction and block the chain executed it in, once the node knows; null before"),
 });
 
 export const refundView = submittedSchema.extend({

@@ -6,8 +6,12 @@ import type { PaymentView, RefundView } from "./schemas.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+function executionView(op: SubmittedOperation) {
+  return op.execution ? { txHash: op.execution.txHash, blockNumber: op.execution.blockNumber, executedAt: iso(op.execution.timestamp * 1000) } : null;
+}
+
 function submittedView(op: SubmittedOperation | undefined) {
-  return op ? { operationId: op.operationId, status: op.status, submittedAt: iso(op.submittedAtMs), ...(op.error ? { error: op.error } : {}) } : null;
+  return op ? { operationId: op.operationId, status: op.status, submittedAt: iso(op.submittedAtMs), ...(op.error ? { error: op.error } : {}), execution: executionView(op) } : null;
 }
 
 /** The API view of an order; `payments` gives the typed data the payer signs while it awaits authorization. */
@@ -51,6 +55,7 @@ export function refundViewOf(refund: RefundRecord): RefundView {
     status: refund.status,
     submittedAt: iso(refund.submittedAtMs),
     ...(refund.error ? { error: refund.error } : {}),
+    execution: executionView(refund),
   };
 }
 

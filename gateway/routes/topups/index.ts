@@ -6,7 +6,7 @@ import { moneyConfigured } from "../../plugins/app/services.js";
 import type { TopupRecord } from "../../domain/money-types.js";
 import { opView } from "../payouts/views.js";
 import { SIGNED, requiredIdempotencyHeaders, problemResponses } from "../schemas.js";
-import { topupBody, topupIdParam, topupView } from "./schemas.js";
+import { topupBody, topupIdParam, topupList, topupListQuery, topupView } from "./schemas.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const common = { tags: ["money"], security: SIGNED } as const;
@@ -46,6 +46,18 @@ export const topupRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => reply.status(202).send(topupToView(await money().createTopup(merchantOf(request), request.body))),
+  );
+
+  app.get(
+    "/topups",
+    { schema: { ...common, operationId: "listTopups", summary: "The merchant's top-ups (newest first); a pending one is advanced as a read by id does", querystring: topupListQuery, response: { 200: topupList, ...problemResponses } } },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const merchant = merchantOf(request);
+      const page = await money().listTopups(merchant, { limit, ...(cursor ? { cursor } : {}) });
+      const items = await Promise.all(page.items.map((r) => (r.stage === "completed" || r.stage === "failed" ? r : money().getTopup(merchant, r.id))));
+      return { object: "list" as const, items: items.map(topupToView), nextCursor: page.next ?? null };
+    },
   );
 
   app.get(

@@ -3,7 +3,7 @@ import { z } from "zod";
 
 import { wireAccount } from "../../../core/bank/wire.js";
 import { bankLegView, tokenOpView } from "../payouts/schemas.js";
-import { currency, isoTime, minorUnits } from "../schemas.js";
+import { currency, cursor, isoTime, listLimit, minorUnits } from "../schemas.js";
 
 export const topupBody = z.strictObject({
   amount: minorUnits,
@@ -27,3 +27,7 @@ export const topupView = z.object({
   createdAt: isoTime,
   updatedAt: isoTime,
 });
+
+export const topupListQuery = z.strictObject({ limit: listLimit, cursor });
+
+export const topupList = z.object({ object: z.literal("list"), items: z.array(topupView), nextCursor: z.string().nullable() });

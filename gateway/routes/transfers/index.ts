@@ -5,7 +5,7 @@ import { merchantOf } from "../../plugins/app/auth.js";
 import { moneyConfigured } from "../../plugins/app/services.js";
 import type { TransferRecord } from "../../domain/money-types.js";
 import { SIGNED, requiredIdempotencyHeaders, problemResponses } from "../schemas.js";
-import { transferBody, transferIdParam, transferView } from "./schemas.js";
+import { transferBody, transferIdParam, transferList, transferListQuery, transferView } from "./schemas.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const common = { tags: ["money"], security: SIGNED } as const;
@@ -53,6 +53,19 @@ export const transferRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const { created, record } = await money().createTransfer(merchantOf(request), request.body);
       return reply.status(created ? 202 : 200).send(transferToView(record));
+    },
+  );
+
+  app.get(
+    "/transfers",
+    { schema: { ...common, operationId: "listTransfers", summary: "The merchant's transfers (newest first); a pending one is brought up to date as a read by id does", querystring: transferListQuery, response: { 200: transferList, ...problemResponses } } },
+    async (request) => {
+      const { limit, cursor } = request.query;
+      const merchant = merchantOf(request);
+      const page = await money().listTransfers(merchant, { limit, ...(cursor ? { cursor } : {}) });
+      // Only a read asks the node about a pending transfer: the list does it for the ones it shows.
+      const items = await Promise.all(page.items.map((r) => (r.operation.status === "pending" ? money().getTransfer(merchant, r.id) : r)));
+      return { object: "list" as const, items: items.map(transferToView), nextCursor: page.next ?? null };
     },
   );
 

@@ -1,7 +1,7 @@
 /** Wire schemas of the transfer routes: the strict request body and params, the transfer view. */
 import { z } from "zod";
 
-import { address, currency, isoTime, minorUnits } from "../schemas.js";
+import { address, currency, cursor, isoTime, listLimit, minorUnits } from "../schemas.js";
 
 export const transferBody = z.strictObject({
   to: address.describe("The recipient: another active merchant registered on-chain"),
@@ -34,3 +34,7 @@ export const transferView = z.object({
   createdAt: isoTime,
   updatedAt: isoTime,
 });
+
+export const transferListQuery = z.strictObject({ limit: listLimit, cursor });
+
+export const transferList = z.object({ object: z.literal("list"), items: z.array(transferView), nextCursor: z.string().nullable() });

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 
 import { merchantOf } from "../../plugins/app/auth.js";
-import { SIGNED, idempotencyHeaders, pageQuery, problemResponses } from "../schemas.js";
+import { SIGNED, emptyBody, idempotencyHeaders, pageQuery, problemResponses } from "../schemas.js";
 import {
   createEndpointBody,
   createdEndpointView,
@@ -68,6 +68,29 @@ export const webhookEndpointRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const endpoint = await webhooks.deleteEndpoint(merchantOf(request), request.params.id);
       return { id: endpoint.id, object: "webhook_endpoint" as const, deleted: true as const };
+    },
+  );
+
+  app.post(
+    "/webhook-endpoints/:id/secret/rotate",
+    {
+      // The answer carries the new secret: an Idempotency-Key replay keeps it sealed at rest.
+      config: { idempotencySealed: true },
+      schema: {
+        ...endpoints,
+        operationId: "rotateWebhookSecret",
+        summary: "Give a webhook endpoint a new signing secret",
+        description:
+          "The new secret is returned only in this answer and signs every attempt from now on, including retries of earlier events; the old one stops at once. Deliveries the receiver refuses while it still has the old secret are retried (with the same webhook-id) until it accepts them.",
+        headers: idempotencyHeaders,
+        params: endpointIdParam,
+        body: emptyBody,
+        response: { 200: createdEndpointView, ...problemResponses },
+      },
+    },
+    async (request) => {
+      const { endpoint, secret } = await webhooks.rotateSecret(merchantOf(request), request.params.id);
+      return { ...endpointViewOf(endpoint), secret };
     },
   );
 

@@ -139,6 +139,9 @@ describe("gateway domain: PaymentService on real storage, chain and node (no HTT
 
     const held = await until(order, "held");
     expect(held.authorization?.status).to.equal("executed");
+    // Where the chain executed it, as the node recorded it.
+    const [pay] = await waitForOperation([node], order.paymentId, "executed");
+    expect(held.authorization?.execution).to.deep.equal({ txHash: pay?.execution?.txHash, blockNumber: pay?.execution?.blockNumber, timestamp: pay?.execution?.timestamp });
     expect((await net.scenario.contracts.escrow.paymentOf(order.paymentId)).status).to.equal(1n);
     expect(await eventsOf(order)).to.deep.equal(["payment.held"]);
     expect((await refusalOf(payments.cancel(merchant, order.id))).code).to.equal("INVALID_PAYMENT_STATUS");
@@ -160,6 +163,8 @@ describe("gateway domain: PaymentService on real storage, chain and node (no HTT
       return stored.onChain?.refunded === "2500" ? stored : undefined;
     }, 60_000, 250);
     expect(refunded.refunds.map((r) => r.status)).to.deep.equal(["executed"]);
+    const [refundOp] = await waitForOperation([node], refund.operationId, "executed");
+    expect(refunded.refunds[0]?.execution?.txHash).to.equal(refundOp?.execution?.txHash);
     expect((await net.scenario.contracts.escrow.paymentOf(order.paymentId)).refunded).to.equal(2_500n);
     expect(await eventsOf(order)).to.deep.equal(["payment.held", "payment.refunded"]);
   });

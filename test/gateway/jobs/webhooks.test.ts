@@ -294,6 +294,34 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
     expect(received.id).to.equal(event.id);
   });
 
+  it("rotates an endpoint's secret online: attempts after it are signed with the new secret only, none lost", async function () {
+    const old = endpoint.secret;
+    const rotated = await inject<EndpointView & { secret: string }>(a, "POST", `/v1/webhook-endpoints/${endpoint.id}/secret/rotate`, {});
+    expect(rotated.status).to.equal(200);
+    expect(rotated.body.id).to.equal(endpoint.id);
+    expect(rotated.body.secret).to.match(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(rotated.body.secret).to.not.equal(old);
+    const stored = await gw.storage.webhooks.getEndpoint(endpoint.id);
+    expect(JSON.stringify(stored)).to.not.include(rotated.body.secret.slice(6));
+    expect(gw.secrets.open(stored?.secret ?? { v: 1, iv: "", tag: "", data: "" }, `webhookEndpoint:${endpoint.id}`)).to.equal(rotated.body.secret);
+    // Another merchant cannot rotate it, nor learn that it exists.
+    const theirs = await inject<{ code: string }>(b, "POST", `/v1/webhook-endpoints/${endpoint.id}/secret/rotate`, {});
+    expect([theirs.status, theirs.body.code]).to.deep.equal([404, "WEBHOOK_ENDPOINT_NOT_FOUND"]);
+
+    // The receiver still verifies with the old secret: it refuses the new signatures, and the gateway retries.
+    const rejectedBefore = receiver.rejected.length;
+    const order = await payOrder(a);
+    await waitFor("an attempt the receiver refused", () => receiver.rejected.length > rejectedBefore, 40_000, 50);
+    expect(receiver.rejected.slice(rejectedBefore).every((r) => r === "no matching signature")).to.equal(true);
+    expect(eventFor("payment.held", order.id)).to.equal(undefined);
+    receiver.secret = rotated.body.secret;
+    const held = await waitForWebhook("payment.held", order.id, 20_000);
+    expect(verifyStandardWebhook(rotated.body.secret, { "webhook-id": held.id, "webhook-timestamp": String(held.timestamp), "webhook-signature": held.signature }, held.body, held.timestamp)).to.equal(undefined);
+    expect(verifyStandardWebhook(old, { "webhook-id": held.id, "webhook-timestamp": String(held.timestamp), "webhook-signature": held.signature }, held.body, held.timestamp)).to.equal("no matching signature");
+    endpoint = { ...endpoint, secret: rotated.body.secret };
+    receiver.rejected.splice(rejectedBefore);
+  });
+
   it("stops sending to an endpoint that answers 410 Gone", async function () {
     receiver.mode = "gone";
     const order = await payOrder(a);

@@ -68,7 +68,8 @@ describe("gateway: hosted checkout routes and console pages", function () {
     expect(res.statusCode).to.equal(200);
     const body = res.json<CheckoutView>();
     expect(body).to.include({ object: "checkout", id: created.id, status: "awaiting_authorization", merchantOrderId: "co-1", amount: "10000", currency: "CNY", decimals: 2, expired: false });
-    expect(body.merchantName).to.be.a("string").and.not.empty;
+    expect(body.merchantName).to.equal("Jasmine Tea Shop");
+    expect(body.merchantAccount).to.equal(merchant.address);
     expect(body.terms.fulfilmentPeriodSeconds).to.be.above(0);
     expect(body.payerAccount).to.deep.equal({ balanceSufficient: true, allowanceSufficient: true, frozen: false });
     expect(body.typedData?.primaryType).to.equal("Payment");

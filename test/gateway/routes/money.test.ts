@@ -199,6 +199,12 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     const toPayer = await post<{ code: string }>("/v1/transfers", { ...body, to: payer.address, reference: "settle-43" });
     expect(toPayer.body.code).to.equal("RECIPIENT_NOT_MERCHANT");
     expect((await balanceOf()).available).to.equal("6400");
+    // The merchant's transfers are listed (the refused ones were never stored); another merchant sees none of them.
+    const listed = await get<{ items: { id: string; reference: string; status: string }[]; nextCursor: string | null }>("/v1/transfers?limit=10");
+    expect(listed.body.items.map((t) => [t.id, t.reference, t.status])).to.deep.equal([[created.body.id, "settle-42", "executed"]]);
+    expect(listed.body.nextCursor).to.equal(null);
+    const theirs = await merchantRequests(() => gw, () => b).get<{ items: unknown[] }>("/v1/transfers");
+    expect(theirs.body.items).to.deep.equal([]);
   });
 
   it("tops up: mints only after the bank confirms the deposit", async function () {
@@ -227,6 +233,9 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     expect(events.body.items.filter((e) => e.type.startsWith("topup.")).map((e) => [e.type, e.data.id, e.data.status])).to.deep.equal([["topup.completed", created.body.id, "completed"]]);
     const line = await balanceOf();
     expect([line.available, line.pendingTopups]).to.deep.equal(["11400", "0"]);
+    const listed = await get<{ items: { id: string; stage: string; amount: string }[] }>("/v1/topups?limit=1");
+    expect(listed.body.items.map((t) => [t.id, t.stage, t.amount])).to.deep.equal([[created.body.id, "completed", "5000"]]);
+    expect((await merchantRequests(() => gw, () => b).get<{ items: unknown[] }>("/v1/topups")).body.items).to.deep.equal([]);
   });
 
   it("pays out: the merchant redeems first, then the bank pays; refuses other accounts and more than the balance", async function () {
