@@ -22,6 +22,7 @@ import { BANK_CALLBACK_HEADERS, bankRequestHeaders, callbackSignatureMatches, si
 import { freePort, waitFor } from "../helpers/network.js";
 import { startBankSimulator, type BankSimulatorHandle } from "../gateway/fixture.js";
 import { refusalOf } from "../helpers/errors.js";
+import { cliArgs } from "../helpers/cli.js";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const logger = pino({ level: "silent" });
@@ -639,7 +640,7 @@ describe("bank simulator and HttpBankAdapter", function () {
 
     async function startProcess(configFile: string, url: string): Promise<void> {
       output = "";
-      const started = spawn(process.execPath, ["--import", "tsx", join(projectRoot, "scripts", "settlenet.ts"), "bank", "start", "--config", configFile], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
+      const started = spawn(process.execPath, cliArgs("bank", "start", "--config", configFile), { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
       child = started;
       started.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
       started.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -698,7 +699,7 @@ describe("bank simulator and HttpBankAdapter", function () {
       const dir = await tempDir();
       const configFile = join(dir, "bank.json");
       await writeFile(configFile, JSON.stringify({ port: 1, dataDir: "d", latencyMs: { min: 10, max: 5 }, failureRate: 2, callbackUrl: "http://127.0.0.1:1/cb" }));
-      const run = spawn(process.execPath, ["--import", "tsx", join(projectRoot, "scripts", "settlenet.ts"), "bank", "start", "--config", configFile], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
+      const run = spawn(process.execPath, cliArgs("bank", "start", "--config", configFile), { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
       let stderr = "";
       run.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
       const code = await new Promise<number | null>((r) => run.once("exit", (c) => r(c)));
