@@ -55,6 +55,7 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     net = await launchNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 1 });
     const node = net.nodes[0];
     if (!node) throw new Error("no node");
+    // Known before the gateway is built: its public URL (links in invitations and e-mails) names it.
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
     gw = await gatewayFixture({

@@ -5,7 +5,7 @@
  * end-to-end tests and the benchmarks launch every process this way.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync } from "node:fs";
 import { chmod, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -152,6 +152,45 @@ export async function waitReady(part: ChildPart, what: string, check: () => Prom
     if (Date.now() > deadline) throw new SettlenetError("PART_NOT_READY", `${part.name} did not become ready (${what}) within ${Math.round(timeoutMs / 1000)} s (log: ${part.logFile})`, { part: part.name });
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/** The size of `file` (0 if it does not exist yet): where what a part logs from now on starts. */
+export function logOffset(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The first JSON line with `msg` in `logFile` after byte `offset` (undefined: none yet). */
+function loggedEntry(logFile: string, offset: number, msg: string): Record<string, unknown> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(logFile).subarray(offset).toString("utf8");
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry["msg"] === msg) return entry;
+    } catch {
+      // A line still being written.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Waits until the part logs `msg` (a JSON log line written after byte `offset` of its log) and returns
+ * that entry: how a part started on port 0 reports where it listens. Refuses as waitReady does.
+ */
+export async function waitLogged(part: ChildPart, msg: string, offset: number, timeoutMs: number): Promise<Record<string, unknown>> {
+  let entry: Record<string, unknown> | undefined;
+  await waitReady(part, `log "${msg}"`, async () => (entry = loggedEntry(part.logFile, offset, msg)) !== undefined, timeoutMs);
+  return entry as Record<string, unknown>;
 }
 
 /** Waits until the part's `GET <baseUrl>/health` answers 200 (see waitReady). */
