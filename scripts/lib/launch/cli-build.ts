@@ -17,6 +17,8 @@ const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", ".."
 /** Where builds are kept (hardhat's cache folder: ignored by git, emptied by `hardhat clean`). */
 export const CLI_BUILD_DIR = join(PROJECT_ROOT, "cache", "settlenet-cli");
 const CLI_SOURCE = join(PROJECT_ROOT, "scripts", "settlenet.ts");
+/** This file, which says how the CLI is built: every build's key covers it. */
+const RECIPE = relative(PROJECT_ROOT, fileURLToPath(import.meta.url));
 const MANIFEST = join(CLI_BUILD_DIR, "current.json");
 /** Builds kept besides the current one: a process started from an older build may still load its chunks. */
 const KEPT_BUILDS = 4;
@@ -53,7 +55,7 @@ function readManifest(): Manifest | undefined {
 /** The built entry point if the current build matches the sources. */
 function currentEntry(): string | undefined {
   const manifest = readManifest();
-  if (!manifest) return undefined;
+  if (!manifest?.inputs.includes(RECIPE)) return undefined;
   const entry = join(CLI_BUILD_DIR, manifest.hash, "settlenet.js");
   return hashInputs(manifest.inputs) === manifest.hash && existsSync(entry) ? entry : undefined;
 }
@@ -96,9 +98,8 @@ export async function buildCli(): Promise<string> {
     logLevel: "warning",
     plugins: [sourceLocations],
   });
-  const inputs = Object.keys(result.metafile.inputs)
-    .map((input) => relative(PROJECT_ROOT, resolve(PROJECT_ROOT, input)))
-    .sort();
+  // The recipe is part of the key too: a change to how the CLI is built rebuilds it.
+  const inputs = [...new Set([RECIPE, ...Object.keys(result.metafile.inputs).map((input) => relative(PROJECT_ROOT, resolve(PROJECT_ROOT, input)))])].sort();
   const hash = hashInputs(inputs);
   if (!hash) throw new Error("a source file vanished while the settlenet CLI was built");
   const target = join(CLI_BUILD_DIR, hash);
