@@ -15,8 +15,7 @@ import type { GatewayConfigInput } from "../../gateway/config.js";
 import type { NodeConfigInput } from "../../node/config.js";
 import { startChainProcess } from "../../scripts/lib/launch/chain.js";
 import { launchNodes, writeTokenFile, type NodeNetwork } from "../../scripts/lib/launch/nodes.js";
-import { StopOrder, runSettlenet, settlenet, spawnPart, waitHealthy, writeConfig } from "../../scripts/lib/launch/part.js";
-import { freePort } from "../../scripts/lib/launch/ports.js";
+import { StopOrder, runSettlenet, settlenet, spawnPart, waitHealthy, waitLogged, writeConfig } from "../../scripts/lib/launch/part.js";
 import type { MeasuredProcess } from "./cpu.js";
 import { BenchGatewayClient, benchAgent } from "./gateway-client.js";
 
@@ -82,12 +81,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     ];
     if (options.gateway === false) return { net, gatewayUrl: "", clients: [], processes: nodeProcesses, stop: () => order.stop() };
     options.log("nodes ready; setting up the gateway's merchants and starting it");
-    const port = await freePort();
     const env = { SETTLENET_GATEWAY_MASTER_KEY: randomBytes(32).toString("hex") };
     const nodeCredentialFile = join(dir, "gateway-node-credential");
     await writeTokenFile(nodeCredentialFile, node.credentials.gateway);
     const config: GatewayConfigInput = {
-      port,
+      // Port 0: the gateway binds one and logs its URL ("gateway started").
+      port: 0,
       dataDir: join(dir, "gateway"),
       nodeUrl: node.apiUrl,
       nodeCredentialFile,
@@ -113,7 +112,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const profile = profileDir ? { NODE_OPTIONS: `${process.env["NODE_OPTIONS"] ?? ""} --cpu-prof --cpu-prof-dir=${profileDir}`.trim() } : {};
     const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", configFile), logFile: join(dir, "gateway.log"), env: { ...env, ...profile }, stopTimeoutMs: 10_000 });
     order.stage(() => gateway.stop());
-    const gatewayUrl = `http://127.0.0.1:${port}`;
+    const gatewayUrl = String((await waitLogged(gateway, "gateway started", 0, 60_000))["url"]);
     await waitHealthy(gateway, gatewayUrl, 60_000);
     const agent = benchAgent();
     order.stage(() => agent.close());

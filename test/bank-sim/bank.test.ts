@@ -19,9 +19,10 @@ import { deployScenario, startTestChain, type LocalChain, type Scenario } from "
 import { signedTokenOp } from "../helpers/tokens.js";
 import { openBankStore } from "../../bank-sim/store.js";
 import { BANK_CALLBACK_HEADERS, bankRequestHeaders, callbackSignatureMatches, signCallback } from "../../core/bank/wire.js";
-import { freePort, waitFor } from "../helpers/network.js";
+import { freePort, loggedUrl, waitFor } from "../helpers/network.js";
 import { startBankSimulator, type BankSimulatorHandle } from "../gateway/fixture.js";
 import { refusalOf } from "../helpers/errors.js";
+import { cliArgs } from "../helpers/cli.js";
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const logger = pino({ level: "silent" });
@@ -420,6 +421,7 @@ describe("bank simulator and HttpBankAdapter", function () {
 
     it("maps an absent, failing or nonsensical bank to BANK_UNAVAILABLE and BANK_INVALID_RESPONSE", async function () {
       const request = { reference: "topup-1", account: ACCOUNT, amount: 1n, currency: "CNY" };
+      // A port nothing listens on (the bank is "down").
       const down = adapterFor(`http://127.0.0.1:${await freePort()}`);
       expect((await refusalOf(down.requestDeposit(request))).code).to.equal("BANK_UNAVAILABLE");
 
@@ -492,6 +494,7 @@ describe("bank simulator and HttpBankAdapter", function () {
 
   describe("confirmations", function () {
     it("delivers a signed callback that the adapter verifies and reports", async function () {
+      // The callback receiver's port is in the simulator's configuration before the receiver listens.
       const port = await freePort();
       const sim = await startSimulator(await tempDir(), { callbackUrl: `http://127.0.0.1:${port}/bank/callbacks`, callbackSecret: SECRET });
       const bank = adapterFor(sim.url);
@@ -540,6 +543,7 @@ describe("bank simulator and HttpBankAdapter", function () {
     });
 
     it("retries a callback while the receiver is down or failing until it answers 2xx", async function () {
+      // The receiver is down at first: its port is in the simulator's configuration before it listens.
       const port = await freePort();
       const failedAttempts: number[] = [];
       const simLogger = pino({ level: "warn" }, {
@@ -582,6 +586,7 @@ describe("bank simulator and HttpBankAdapter", function () {
 
     it("keeps an undelivered callback across a restart and delivers it afterwards", async function () {
       const dir = await tempDir();
+      // The receiver is down at first: its port is in the simulator's configuration before it listens.
       const port = await freePort();
       const options = { latencyMs: { min: 5, max: 5 }, callbackUrl: `http://127.0.0.1:${port}/cb`, callbackSecret: SECRET, callbackRetryMs: { min: 40, max: 80 } };
       let sim = await startSimulator(dir, options);
@@ -637,18 +642,24 @@ describe("bank simulator and HttpBankAdapter", function () {
     let child: ChildProcess | undefined;
     let output = "";
 
-    async function startProcess(configFile: string, url: string): Promise<void> {
+    /** Starts the process and waits until it is healthy; resolves with the URL it logged listening at. */
+    async function startProcess(configFile: string): Promise<string> {
       output = "";
-      const started = spawn(process.execPath, ["--import", "tsx", join(projectRoot, "scripts", "settlenet.ts"), "bank", "start", "--config", configFile], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
+      const started = spawn(process.execPath, cliArgs("bank", "start", "--config", configFile), { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
       child = started;
+      const listening = loggedUrl(started, "bank simulator listening");
       started.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
       started.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
       let exited: string | undefined;
       started.once("exit", (code, signal) => (exited = `exited with ${code ?? signal}`));
+      const url = await listening.catch((error: Error) => {
+        throw new Error(`${error.message}: ${output}`);
+      });
       await waitFor("the bank process to answer /health", async () => {
         if (exited) throw new Error(`bank process ${exited}: ${output}`);
         return (await health(url)).status === "ok";
       }, 30_000, 100);
+      return url;
     }
 
     async function stopProcess(signal: NodeJS.Signals): Promise<number | null> {
@@ -666,13 +677,13 @@ describe("bank simulator and HttpBankAdapter", function () {
 
     it("serves the API from its own process and completes a transfer pending across kill -9", async function () {
       const dir = await tempDir();
-      const port = await freePort();
-      const url = `http://127.0.0.1:${port}`;
-      const config: BankConfigInput = { host: "127.0.0.1", port, dataDir: "bank-data", latencyMs: { min: 800, max: 800 }, failureRate: 0, seed: "cli", clients: [CLIENT], logLevel: "warn" };
+      const config: BankConfigInput = { host: "127.0.0.1", port: 0, dataDir: "bank-data", latencyMs: { min: 800, max: 800 }, failureRate: 0, seed: "cli", clients: [CLIENT], logLevel: "info" };
       const configFile = join(dir, "bank.json");
       await writeFile(configFile, JSON.stringify(config));
 
-      await startProcess(configFile, url);
+      const url = await startProcess(configFile);
+      // The restart below comes back on the port it bound now: the adapter keeps its URL.
+      await writeFile(configFile, JSON.stringify({ ...config, port: Number(new URL(url).port) }));
       // The process always authenticates its callers.
       const unsigned = await fetch(`${url}/v1/deposits`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ reference: "x-1", account: ACCOUNT, amount: "1", currency: "CNY" }) });
       expect(unsigned.status).to.equal(401);
@@ -686,7 +697,7 @@ describe("bank simulator and HttpBankAdapter", function () {
       expect((await store.get(pending.bankRef))?.status).to.equal("pending");
       await store.close();
 
-      await startProcess(configFile, url);
+      expect(await startProcess(configFile)).to.equal(url);
       expect((await settled(bank, pending.bankRef)).status).to.equal("confirmed");
       expect((await bank.getReserve("CNY")).balance).to.equal(100n);
       const metrics = await (await fetch(`${url}/metrics`, { headers: bankRequestHeaders(CLIENT, "GET", "/metrics", "") })).text();
@@ -698,7 +709,7 @@ describe("bank simulator and HttpBankAdapter", function () {
       const dir = await tempDir();
       const configFile = join(dir, "bank.json");
       await writeFile(configFile, JSON.stringify({ port: 1, dataDir: "d", latencyMs: { min: 10, max: 5 }, failureRate: 2, callbackUrl: "http://127.0.0.1:1/cb" }));
-      const run = spawn(process.execPath, ["--import", "tsx", join(projectRoot, "scripts", "settlenet.ts"), "bank", "start", "--config", configFile], { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
+      const run = spawn(process.execPath, cliArgs("bank", "start", "--config", configFile), { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] });
       let stderr = "";
       run.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
       const code = await new Promise<number | null>((r) => run.once("exit", (c) => r(c)));

@@ -53,6 +53,7 @@ describe("console: hosted checkout in Chromium (chain, node, gateway)", function
     if (!node) throw new Error("no node");
     chainId = BigInt(net.scenario.deployment.chainId);
     payer = net.scenario.payers[0] as Wallet | HDNodeWallet;
+    // Known before the gateway is built: its public URL (the checkout links it hands out) names it.
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
     gw = await gatewayFixture({

@@ -67,6 +67,7 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     });
     const node = net.nodes[0];
     if (!node) throw new Error("no node");
+    // Known before the gateway is built: its public URL (links in invitations and e-mails) names it.
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
     bank = await bankFixture({ min: 50, max: 100 }, net.scenario);

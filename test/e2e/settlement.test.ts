@@ -19,6 +19,7 @@ import { openStorage } from "../../node/storage/db.js";
 import type { NodeApiError } from "../../core/api/client.js";
 import type { auditListQuery } from "../../core/api/audit.js";
 import type { PaymentRecord } from "../../core/records.js";
+import { cliArgs } from "../helpers/cli.js";
 import { refusalOf } from "../helpers/errors.js";
 import { getJson, launchedCredentials, launchNetwork, nodeApi, nodeFetch, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
@@ -313,12 +314,12 @@ describe("settlement cycles, audit API and statements (4 institutions + regulato
     expect(rows.filter((r) => r[1] === "record")).to.have.length(m0.records.length);
 
     const root = join(import.meta.dirname, "..", "..");
-    const cli = await execFileAsync(process.execPath, ["--import", "tsx", join(root, "scripts", "settlenet.ts"), "report", "statement", "--cycle", cycleN.toString(), "--merchant", merchant0 as string, "--format", "csv", "--api", api], {
+    const cli = await execFileAsync(process.execPath, cliArgs("report", "statement", "--cycle", cycleN.toString(), "--merchant", merchant0 as string, "--format", "csv", "--api", api), {
       cwd: root,
       env: { ...process.env, SETTLENET_NODE_TOKEN: launchedCredentials(api)?.regulator },
     });
     expect(cli.stdout).to.equal(text);
-    const bad = await execFileAsync(process.execPath, ["--import", "tsx", join(root, "scripts", "settlenet.ts"), "report", "statement", "--cycle", "x", "--merchant", merchant0 as string, "--api", api], { cwd: root }).catch(
+    const bad = await execFileAsync(process.execPath, cliArgs("report", "statement", "--cycle", "x", "--merchant", merchant0 as string, "--api", api), { cwd: root }).catch(
       (error: { code: number; stderr: string }) => error,
     );
     expect((bad as { code: number }).code).to.equal(1);

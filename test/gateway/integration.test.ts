@@ -19,7 +19,7 @@ import type { BankConfigInput } from "../../bank-sim/server.js";
 import { writeOperatorKeystore } from "../../core/keys.js";
 import { DEV_ACCOUNTS, SENDER_FUNDS } from "../../scripts/lib/launch/consortium.js";
 import { devWallet } from "../helpers/chain.js";
-import { CLI, PROJECT_ROOT, runCliOk } from "../helpers/cli.js";
+import { PROJECT_ROOT, cliArgs, runCliOk } from "../helpers/cli.js";
 import { freePort, gatewayCredentialFile, getJson, launchNetwork, loggedUrl, waitFor, type TestNetwork } from "../helpers/network.js";
 
 interface View {
@@ -89,7 +89,7 @@ describe("gateway integration: an external merchant over HTTP against a real nod
     };
     await writeFile(join(net.dir, "bank.json"), JSON.stringify(bankConfig));
     const bankLog = createWriteStream(join(net.dir, "bank.log"));
-    bank = spawn(process.execPath, ["--import", "tsx", CLI, "bank", "start", "--config", join(net.dir, "bank.json")], { cwd: PROJECT_ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
+    bank = spawn(process.execPath, cliArgs("bank", "start", "--config", join(net.dir, "bank.json")), { cwd: PROJECT_ROOT, env: process.env, stdio: ["ignore", "pipe", "pipe"] });
     bank.stdout?.pipe(bankLog);
     bank.stderr?.pipe(bankLog);
     const bankUrl = await loggedUrl(bank, "bank simulator listening");
@@ -128,7 +128,7 @@ describe("gateway integration: an external merchant over HTTP against a real nod
     const key = JSON.parse(await runCliOk(["gateway", "keys", "create", "--config", configFile, "--merchant", "shop"], env)) as { keyId: string; secret: string };
 
     const log = createWriteStream(join(net.dir, "gateway.log"));
-    gateway = spawn(process.execPath, ["--import", "tsx", CLI, "gateway", "start", "--config", configFile], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    gateway = spawn(process.execPath, cliArgs("gateway", "start", "--config", configFile), { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     gateway.stdout?.pipe(log);
     gateway.stderr?.pipe(log);
     const url = await loggedUrl(gateway, "gateway started");

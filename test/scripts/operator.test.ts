@@ -61,16 +61,17 @@ describe("operator commands against a JSON-RPC chain", function () {
     return first;
   }
 
-  function nodeConfig(keyFile: string, deploymentFile: string, apiPort: number, p2pPort: number): NodeConfigInput {
+  /** A node's configuration on ports it binds itself (port 0). */
+  function nodeConfig(keyFile: string, deploymentFile: string): NodeConfigInput {
     return {
       role: "institution",
       keyFile,
       peerKeyFile: `${keyFile}.peer`,
-      listen: [`/ip4/127.0.0.1/tcp/${p2pPort}`],
+      listen: ["/ip4/127.0.0.1/tcp/0"],
       rpcUrl: chain.url,
       deploymentFile,
       dataDir: `${keyFile}.data`,
-      api: { host: "127.0.0.1", port: apiPort },
+      api: { host: "127.0.0.1", port: 0 },
       logLevel: "warn",
     };
   }
@@ -102,7 +103,7 @@ describe("operator commands against a JSON-RPC chain", function () {
   });
 
   it("prints an unregistered node's address and peer id, which it keeps", async function () {
-    await writeFile(join(dir, "bank-node.json"), JSON.stringify(nodeConfig("bank.json", "deployment.json", await freePort(), await freePort())));
+    await writeFile(join(dir, "bank-node.json"), JSON.stringify(nodeConfig("bank.json", "deployment.json")));
     const first = JSON.parse(await ok(["node", "id", "--config", join(dir, "bank-node.json"), "--json"])) as { address: string; peerId: string; peerKeyCreated: boolean };
     expect(first.address).to.equal(bank);
     expect(first.peerId).to.match(/^12D3KooW/);
@@ -164,14 +165,15 @@ describe("operator commands against a JSON-RPC chain", function () {
   it("a node refuses a deployment for another chain id, in one line", async function () {
     const deployment = JSON.parse(await readFile(join(dir, "deployment.json"), "utf8")) as { chainId: string };
     await writeFile(join(dir, "other-chain.json"), JSON.stringify({ ...deployment, chainId: "4242" }));
-    await writeFile(join(dir, "node-other-chain.json"), JSON.stringify(nodeConfig("bank.json", "other-chain.json", await freePort(), await freePort())));
+    await writeFile(join(dir, "node-other-chain.json"), JSON.stringify(nodeConfig("bank.json", "other-chain.json")));
     const line = oneLineError(await runCli(["node", "start", "--config", join(dir, "node-other-chain.json")], env));
     expect(line).to.equal(`settlenet: CHAIN_ID_MISMATCH: the JSON-RPC at ${chain.url} serves chain 31337 but the deployment file ${join(dir, "other-chain.json")} is for chain 4242`);
   });
 
   it("a node refuses a chain it cannot reach, in one line", async function () {
+    // A port nothing listens on: the chain it names is unreachable.
     const closed = await freePort();
-    await writeFile(join(dir, "node-unreachable.json"), JSON.stringify({ ...nodeConfig("bank.json", "deployment.json", await freePort(), await freePort()), rpcUrl: `http://127.0.0.1:${closed}` }));
+    await writeFile(join(dir, "node-unreachable.json"), JSON.stringify({ ...nodeConfig("bank.json", "deployment.json"), rpcUrl: `http://127.0.0.1:${closed}` }));
     expect(oneLineError(await runCli(["node", "start", "--config", join(dir, "node-unreachable.json")], env))).to.match(new RegExp(`^settlenet: CHAIN_UNREACHABLE: cannot reach the chain's JSON-RPC at http://127\\.0\\.0\\.1:${closed}: `));
   });
 
@@ -179,17 +181,17 @@ describe("operator commands against a JSON-RPC chain", function () {
     const deployment = JSON.parse(await readFile(join(dir, "deployment.json"), "utf8")) as { contracts: { ledger: string } };
     const nowhere = Wallet.createRandom().address;
     await writeFile(join(dir, "missing.json"), JSON.stringify({ ...deployment, contracts: { ...deployment.contracts, ledger: nowhere } }));
-    await writeFile(join(dir, "node-missing.json"), JSON.stringify(nodeConfig("bank.json", "missing.json", await freePort(), await freePort())));
+    await writeFile(join(dir, "node-missing.json"), JSON.stringify(nodeConfig("bank.json", "missing.json")));
     expect(oneLineError(await runCli(["node", "start", "--config", join(dir, "node-missing.json")], env))).to.equal(
       `settlenet: CONTRACT_MISSING: chain 31337 has no code at ${nowhere} (SettlementLedger in ${join(dir, "missing.json")}): the deployment file is not for this chain, or the chain was reset`,
     );
-    const gateway: GatewayConfigInput = { port: await freePort(), dataDir: "gateway-data", nodeUrl: "http://127.0.0.1:9", rpcUrl: chain.url, deploymentFile: "missing.json", masterKeyEnv: "GATEWAY_MASTER_KEY", logLevel: "warn" };
+    const gateway: GatewayConfigInput = { port: 0, dataDir: "gateway-data", nodeUrl: "http://127.0.0.1:9", rpcUrl: chain.url, deploymentFile: "missing.json", masterKeyEnv: "GATEWAY_MASTER_KEY", logLevel: "warn" };
     await writeFile(join(dir, "gateway.json"), JSON.stringify(gateway));
     expect(oneLineError(await runCli(["gateway", "start", "--config", join(dir, "gateway.json")], { ...env, GATEWAY_MASTER_KEY: "11".repeat(32) }))).to.match(/^settlenet: CONTRACT_MISSING: chain 31337 has no code at /);
   });
 
   it("a node with an unregistered key names its address and peer id to register, in one line", async function () {
-    await writeFile(join(dir, "newcomer-node.json"), JSON.stringify(nodeConfig("newcomer.json", "deployment.json", await freePort(), await freePort())));
+    await writeFile(join(dir, "newcomer-node.json"), JSON.stringify(nodeConfig("newcomer.json", "deployment.json")));
     const run = await runCli(["node", "start", "--config", join(dir, "newcomer-node.json")], env);
     const line = oneLineError(run);
     const id = JSON.parse(await ok(["node", "id", "--config", join(dir, "newcomer-node.json"), "--json"])) as { address: string; peerId: string; peerKeyCreated: boolean };

@@ -16,7 +16,7 @@ import { writeDeployment } from "../../../core/protocol/deployment.js";
 import { loadOrCreatePeerKey, peerIdOf } from "../../../node/p2p/keys.js";
 import type { LocalChain } from "./chain.js";
 import { deployScenario, type Scenario, type ScenarioOptions } from "./consortium.js";
-import { settlenet, spawnPart, waitHealthy, writeConfig, type ChildPart } from "./part.js";
+import { logOffset, settlenet, spawnPart, waitHealthy, waitLogged, writeConfig, type ChildPart } from "./part.js";
 import { freePort } from "./ports.js";
 
 /** The libp2p peer id of the node whose peer key is `peerKeyFile` (created on first use). */
@@ -90,6 +90,7 @@ export interface NodeHandle {
   name: string;
   role: "institution" | "regulator";
   peerId: string;
+  /** Where the node's API listens: the port it bound on its first start, kept across restarts. */
   apiUrl: string;
   /** The node's libp2p listen address, ending in /p2p/<peer id> (what other peers dial). */
   p2pAddr: string;
@@ -108,7 +109,9 @@ export interface NodeHandle {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-interface HandleOptions extends Omit<NodeHandle, "process" | "start" | "stop"> {
+interface HandleOptions extends Omit<NodeHandle, "process" | "start" | "stop" | "apiUrl"> {
+  /** The API's host (its port is the one the node reports binding). */
+  apiHost: string;
   env: NodeJS.ProcessEnv;
   netns: string | undefined;
   readyTimeoutMs: number;
@@ -116,14 +119,27 @@ interface HandleOptions extends Omit<NodeHandle, "process" | "start" | "stop"> {
 }
 
 function nodeHandle(options: HandleOptions): NodeHandle {
-  const { env, readyTimeoutMs, stopTimeoutMs, netns, ...described } = options;
+  const { env, readyTimeoutMs, stopTimeoutMs, netns, apiHost, ...described } = options;
   let part: ChildPart | undefined;
   const handle: NodeHandle = {
     ...described,
+    apiUrl: "",
     process: undefined,
     async start() {
+      const offset = logOffset(handle.logFile);
       part = spawnNode({ name: handle.name, configFile: handle.configFile, logFile: handle.logFile, env, stopTimeoutMs, ...(netns ? { netns } : {}) });
       handle.process = part.process;
+      if (!handle.apiUrl) {
+        // First start on port 0: the node reports the port it bound, which its configuration keeps
+        // from now on, so that clients find it again after a restart and its not-ready stand-in
+        // answers there while it catches up.
+        const started = await waitLogged(part, "node started", offset, readyTimeoutMs);
+        const apiUrl = new URL(String(started["api"]));
+        const config = JSON.parse(await readFile(handle.configFile, "utf8")) as NodeConfigInput;
+        await writeConfig(handle.configFile, { ...config, api: { ...config.api, host: apiHost, port: Number(apiUrl.port) } });
+        handle.apiUrl = apiUrl.origin;
+        launched.set(apiUrl.origin, handle.credentials);
+      }
       await waitHealthy(part, handle.apiUrl, readyTimeoutMs);
     },
     async stop(signal: NodeJS.Signals = "SIGTERM") {
@@ -176,7 +192,7 @@ export interface NodeNetwork {
   stop(): Promise<void>;
 }
 
-/** Deploys a scenario on `chain` and starts `institutions` institution nodes (+ a regulator node), each on ephemeral ports. */
+/** Deploys a scenario on `chain` and starts `institutions` institution nodes (+ a regulator node), each API on the port it binds (port 0). */
 export async function launchNodes(options: NodeNetworkOptions): Promise<NodeNetwork> {
   const { dir, chain } = options;
   const nInstitutions = options.institutions ?? 3;
@@ -187,7 +203,11 @@ export async function launchNodes(options: NodeNetworkOptions): Promise<NodeNetw
       const nodeDir = join(dir, name);
       await mkdir(nodeDir, { recursive: true });
       const peerKeyFile = join(nodeDir, "peer.key");
-      return { name, nodeDir, peerKeyFile, peerId: await nodePeerId(peerKeyFile), p2pPort: await freePort(), apiPort: await freePort() };
+      // Chosen before any node starts: each node's bootstrap list names every other node's libp2p
+      // address, and is static configuration (it also decides whether a node syncs pending operations
+      // from peers and keeps unpublished gossip for them), so these ports cannot be reported after
+      // the fact. The API ports need no such thing: each node binds port 0 and reports it.
+      return { name, nodeDir, peerKeyFile, peerId: await nodePeerId(peerKeyFile), p2pPort: await freePort() };
     }),
   );
   const regulatorPeer = prepared.find((p) => p.name === "regulator");
@@ -218,23 +238,22 @@ export async function launchNodes(options: NodeNetworkOptions): Promise<NodeNetw
       rpcUrl: options.rpcUrl ?? chain.url,
       deploymentFile,
       dataDir: join(p.nodeDir, "data"),
-      api: { host: hostOf(p.name), port: p.apiPort },
       logLevel: "info",
       ...options.config,
       ...options.nodeConfig?.[p.name],
+      api: { ...options.config?.api, ...options.nodeConfig?.[p.name]?.api, host: hostOf(p.name), port: 0 },
     };
     const configFile = join(p.nodeDir, "node.json");
     await writeConfig(configFile, config);
-    const apiUrl = `http://${hostOf(p.name)}:${p.apiPort}`;
     const credentialsFile = resolve(p.nodeDir, config.api.credentialsFile ?? "credentials.json");
     await mkdir(dirname(credentialsFile), { recursive: true });
-    const credentials = await ensureNodeCredentials(credentialsFile, join(p.nodeDir, NODE_CLIENT_CREDENTIALS_FILE), apiUrl);
+    const credentials = await ensureNodeCredentials(credentialsFile, join(p.nodeDir, NODE_CLIENT_CREDENTIALS_FILE));
     nodes.push(
       nodeHandle({
         name: p.name,
         role,
         peerId: p.peerId,
-        apiUrl,
+        apiHost: hostOf(p.name),
         credentials,
         credentialsFile,
         p2pAddr: addr(p),

@@ -1,16 +1,17 @@
 /**
- * One part of a local network (chain, node, gateway, bank simulator) as a child process: `tsx <script>`
- * in its own process group with its output appended to its log file, waited for until it is ready,
- * and stopped with its whole group. `npm start`, the end-to-end tests and the benchmarks launch every
- * process this way.
+ * One part of a local network (chain, node, gateway, bank simulator) as a child process (the settlenet
+ * CLI from its build, other scripts through tsx) in its own process group with its output appended to
+ * its log file, waited for until it is ready, and stopped with its whole group. `npm start`, the
+ * end-to-end tests and the benchmarks launch every process this way.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync } from "node:fs";
 import { chmod, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { SettlenetError } from "../../../core/errors.js";
+import { settlenetCliEntry } from "./cli-build.js";
 
 /** The repository root (every part's working directory). */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -30,7 +31,7 @@ export interface ChildPart {
 
 export interface PartOptions {
   name: string;
-  /** The script run with tsx and its arguments. */
+  /** The script and its arguments (see nodeArgs). */
   args: string[];
   logFile: string;
   /** Added to this process's environment. */
@@ -46,6 +47,14 @@ export function settlenet(...args: string[]): string[] {
   return [SETTLENET_CLI, ...args];
 }
 
+/**
+ * Node's arguments for `script args...`: the settlenet CLI runs from its build (cli-build.ts), any
+ * other TypeScript script through tsx.
+ */
+export function nodeArgs(script: string, ...args: string[]): string[] {
+  return script === SETTLENET_CLI ? [settlenetCliEntry(), ...args] : ["--import", "tsx", script, ...args];
+}
+
 /** Starts a part; it runs until stop() or until it exits by itself (see `exited`). */
 export function spawnPart(options: PartOptions): ChildPart {
   const { name, logFile } = options;
@@ -54,7 +63,8 @@ export function spawnPart(options: PartOptions): ChildPart {
   // Own process group (detached): Ctrl-C in the terminal reaches only the launcher, which stops the
   // parts in order; the IPC channel lets a part notice that the launcher died (core/lifecycle.ts) and
   // carries what a part reports (the chain's URL).
-  const command = [process.execPath, "--import", "tsx", ...options.args];
+  const [script = "", ...scriptArgs] = options.args;
+  const command = [process.execPath, ...nodeArgs(script, ...scriptArgs)];
   if (options.netns) command.unshift("ip", "netns", "exec", options.netns);
   const [file = process.execPath, ...args] = command;
   const child = spawn(file, args, {
@@ -144,6 +154,45 @@ export async function waitReady(part: ChildPart, what: string, check: () => Prom
   }
 }
 
+/** The size of `file` (0 if it does not exist yet): where what a part logs from now on starts. */
+export function logOffset(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The first JSON line with `msg` in `logFile` after byte `offset` (undefined: none yet). */
+function loggedEntry(logFile: string, offset: number, msg: string): Record<string, unknown> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(logFile).subarray(offset).toString("utf8");
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    try {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry["msg"] === msg) return entry;
+    } catch {
+      // A line still being written.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Waits until the part logs `msg` (a JSON log line written after byte `offset` of its log) and returns
+ * that entry: how a part started on port 0 reports where it listens. Refuses as waitReady does.
+ */
+export async function waitLogged(part: ChildPart, msg: string, offset: number, timeoutMs: number): Promise<Record<string, unknown>> {
+  let entry: Record<string, unknown> | undefined;
+  await waitReady(part, `log "${msg}"`, async () => (entry = loggedEntry(part.logFile, offset, msg)) !== undefined, timeoutMs);
+  return entry as Record<string, unknown>;
+}
+
 /** Waits until the part's `GET <baseUrl>/health` answers 200 (see waitReady). */
 export function waitHealthy(part: ChildPart, baseUrl: string, timeoutMs: number): Promise<void> {
   return waitReady(part, "GET /health", async () => (await fetch(`${baseUrl}/health`, { signal: AbortSignal.timeout(5_000) })).status === 200, timeoutMs);
@@ -159,7 +208,7 @@ export async function writeConfig(file: string, config: unknown): Promise<void> 
 /** Runs the settlenet CLI to completion (an operator's one-off command); resolves with its stdout, refuses on a non-zero exit. */
 export function runSettlenet(args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", SETTLENET_CLI, ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, nodeArgs(SETTLENET_CLI, ...args), { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));

@@ -278,6 +278,7 @@ describe("node API client: a node it cannot use", function () {
   }
 
   it("is NODE_UNAVAILABLE when nothing listens", async function () {
+    // A port nothing listens on.
     const client = new NodeApiClient({ baseUrl: `http://127.0.0.1:${await freePort()}`, timeoutMs: 5_000 });
     expect((await refusalOf(client.payment(randomId()))).code).to.equal("NODE_UNAVAILABLE");
     expect((await refusalOf(client.submit({ kind: "release" } as OperationInput))).code).to.equal("NODE_UNAVAILABLE");

@@ -28,7 +28,7 @@ import { expect } from "chai";
 import { GatewayClient } from "../../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../../gateway/config.js";
 import { RECONCILE_CSV_COLUMNS } from "../../../gateway/cli/reconcile-report.js";
-import { CLI, PROJECT_ROOT, runCli } from "../../helpers/cli.js";
+import { PROJECT_ROOT, cliArgs, runCli } from "../../helpers/cli.js";
 import { gatewayCredentialFile, loggedUrl, getJson, launchNetwork, nodeApi, waitFor, type TestNetwork } from "../../helpers/network.js";
 import { WebhookReceiver } from "../../../scripts/lib/webhook-receiver.js";
 
@@ -77,7 +77,7 @@ describe("gateway: a dropped order is repaired after kill -9 and its webhook sen
 
   async function startGateway(): Promise<void> {
     const log = createWriteStream(join(net.dir, "gateway.log"), { flags: "a" });
-    const child = spawn(process.execPath, ["--import", "tsx", CLI, "gateway", "start", "--config", configFile], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, cliArgs("gateway", "start", "--config", configFile), { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     gateway = child;
