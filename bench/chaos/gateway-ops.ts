@@ -53,14 +53,14 @@ export class WebhookReceiver {
   }
 }
 
-/** Every event id in the merchant's event log (GET /v1/events, all pages). */
-export async function eventIds(client: BenchGatewayClient): Promise<string[]> {
+/** Ids of the events in the merchant's event log created after `sinceMs` (GET /v1/events, all pages). */
+export async function eventIds(client: BenchGatewayClient, sinceMs: number): Promise<string[]> {
   const ids: string[] = [];
   let cursor: string | null = null;
   for (;;) {
-    const page: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await client.get(`/v1/events?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    const page: { status: number; body: { items: { id: string; createdAt: string }[]; nextCursor: string | null } } = await client.get(`/v1/events?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
     if (page.status !== 200) throw new Error(`GET /v1/events answered ${page.status}`);
-    ids.push(...page.body.items.map((e) => e.id));
+    ids.push(...page.body.items.filter((e) => Date.parse(e.createdAt) > sinceMs).map((e) => e.id));
     cursor = page.body.nextCursor;
     if (!cursor) return ids;
   }

@@ -33,6 +33,8 @@ export const NODES = ["institution-1", "institution-2", "institution-3", "regula
 export interface Timing {
   /** Steady stream before the fault. */
   baselineSeconds: number;
+  /** How long a fault lasts (the chain outage, a partition, a full disk, a flood). */
+  faultSeconds: number;
   /** Steady stream after the heal. */
   tailSeconds: number;
   /** Longest wait after the stream for acknowledged payments to execute. */

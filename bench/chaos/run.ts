@@ -17,8 +17,8 @@ import { machineInfo } from "../lib/machine.js";
 import { fmtSeconds, runScenario, type ScenarioResult, type Timing } from "./harness.js";
 import { SCENARIOS } from "./scenarios.js";
 
-const FULL: Timing = { baselineSeconds: 15, tailSeconds: 20, drainSeconds: 120, perSecond: 4 };
-const QUICK: Timing = { baselineSeconds: 8, tailSeconds: 12, drainSeconds: 60, perSecond: 4 };
+const FULL: Timing = { baselineSeconds: 10, faultSeconds: 30, tailSeconds: 15, drainSeconds: 90, perSecond: 4 };
+const QUICK: Timing = { baselineSeconds: 6, faultSeconds: 15, tailSeconds: 10, drainSeconds: 60, perSecond: 4 };
 
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { only: { type: "string" }, quick: { type: "boolean" }, doc: { type: "string" }, "no-doc": { type: "boolean" } }, strict: true });
