@@ -479,7 +479,7 @@ const flood: Scenario = {
     const others = ctx.net.endpoints.nodes.filter((n) => n.name !== FLOOD_NODE);
     const ids = new Set(ctx.net.state.nodes.map((n) => n.peerId));
     const peer = await createGossipNetwork(
-      { privateKey, listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: others.map((n) => n.p2p), maxMessageBytes: 4 * 1024 * 1024 },
+      { privateKey, listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: others.map((n) => n.p2p) },
       { logger: pino({ level: "silent" }), allowlist: () => ids, validate: async () => "ignore" },
     );
     let sent = 0;
