@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 
 import { pino } from "pino";
 
+import { applyClockOffsetFromEnv } from "../core/clock-offset.js";
 import { SettlenetError } from "../core/errors.js";
 import { stopOnSignal } from "../core/lifecycle.js";
 
@@ -25,6 +26,8 @@ export async function nodeCommand(argv: string[]): Promise<void> {
     const { startNode } = await import("./node.js");
     const config = await loadNodeConfig(values.config);
     const logger = pino({ level: config.logLevel, base: { role: config.role } });
+    const clockOffsetMs = applyClockOffsetFromEnv();
+    if (clockOffsetMs !== 0) logger.warn({ clockOffsetMs }, "fault-test clock offset set: this node's wall clock is off by that much");
     const node = await startNode(config, { logger });
     stopOnSignal(logger, () => node.stop());
     return;

@@ -19,6 +19,7 @@ import { credentialsFileOf, type NodeConfig } from "./config.js";
 import { HttpJsonRpcProvider } from "../core/chain/json-rpc.js";
 import { checkDeploymentOnChain } from "../core/chain/startup.js";
 import { SettlenetError } from "../core/errors.js";
+import { armFailpointWhenServing, failpointFromEnv } from "../core/failpoints.js";
 import { readTlsCredentials } from "../core/http/tls.js";
 import { Indexer } from "./indexer/indexer.js";
 import { TokenIndexer } from "./indexer/tokens.js";
@@ -27,7 +28,7 @@ import { loadOperatorWallet } from "../core/keys.js";
 import { StopStack } from "../core/lifecycle.js";
 import { createGossipNetwork, type GossipNetwork } from "./p2p/network.js";
 import { loadOrCreatePeerKey, peerIdOf } from "./p2p/keys.js";
-import { OperationPipeline, PIPELINE_FAILPOINTS, type PipelineFailpoint } from "./pipeline.js";
+import { OperationPipeline } from "./pipeline.js";
 import { loadArtifact } from "../core/protocol/artifacts.js";
 import { readDeployment } from "../core/protocol/deployment.js";
 import { PAYMENT_STATUSES } from "../core/protocol/eip712.js";
@@ -206,9 +207,9 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       : undefined;
     const signatures = createSignatureVerifier({ ...(config.validation.signatureWorkers !== undefined ? { workers: config.validation.signatureWorkers } : {}) }, { logger });
     stack.push(() => signatures.close());
-    const failpoint = pipelineFailpoint(process.env["SETTLENET_FAILPOINT"]);
-    if (failpoint) logger.warn({ failpoint }, "fault-test crash point set: this node kills itself there");
-    const pipeline = new OperationPipeline({ readOnly: config.role === "regulator", ...(failpoint ? { failpoint } : {}) }, ctx, { logger, outcomes, risk, signatures, ...(relayer ? { relayer } : {}) });
+    const failpoint = failpointFromEnv();
+    if (failpoint) logger.warn({ failpoint }, "fault-test crash point set: this node kills itself there once serving");
+    const pipeline = new OperationPipeline({ readOnly: config.role === "regulator" }, ctx, { logger, outcomes, risk, signatures, ...(relayer ? { relayer } : {}) });
 
     const indexer = new Indexer(
       { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
@@ -417,6 +418,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       .then(() => custodian?.start());
     await notReady?.close();
     await api.listen({ host: config.api.host, port: config.api.port });
+    armFailpointWhenServing();
     stack.push(() => api.close());
     const address = api.server.address();
     const port = typeof address === "object" && address ? address.port : config.api.port;
@@ -428,11 +430,4 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     await stopAll();
     throw error;
   }
-}
-
-/** The crash point named by SETTLENET_FAILPOINT; CONFIG_INVALID for a name no component knows. */
-function pipelineFailpoint(value: string | undefined): PipelineFailpoint | undefined {
-  if (value === undefined || value === "") return undefined;
-  if ((PIPELINE_FAILPOINTS as readonly string[]).includes(value)) return value as PipelineFailpoint;
-  throw new SettlenetError("CONFIG_INVALID", `SETTLENET_FAILPOINT=${value} is not one of ${PIPELINE_FAILPOINTS.join(", ")}`, { fields: ["SETTLENET_FAILPOINT"] });
 }

@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 
 import type { SubmitOutcome } from "../core/api/operations.js";
 import { SettlenetError } from "../core/errors.js";
+import { failpoint } from "../core/failpoints.js";
 import { descriptorOf, escrowKindsExecutedBy, eventMatches, isTokenOperationKind, operationToJson, type EscrowOperationKind } from "../core/operations/index.js";
 import type { OperationOrigin, StoredOperation } from "../core/records.js";
 import { FINAL_OPERATION_STATUSES } from "../core/records.js";
@@ -43,15 +44,7 @@ export interface PipelineOptions {
   readOnly: boolean;
   /** Delay before publishing the gossip outbox again after a failed publish; doubles per failure up to `maxMs`. */
   republishBackoff?: { firstMs: number; maxMs: number };
-  /**
-   * Crash point for fault tests (SETTLENET_FAILPOINT): the process kills itself with SIGKILL at that
-   * point of an API submission. `after-store-before-gossip`: the group is stored and synced, not gossiped.
-   */
-  failpoint?: PipelineFailpoint;
 }
-
-export const PIPELINE_FAILPOINTS = ["after-store-before-gossip"] as const;
-export type PipelineFailpoint = (typeof PIPELINE_FAILPOINTS)[number];
 
 const DEFAULT_REPUBLISH_BACKOFF = { firstMs: 1_000, maxMs: 60_000 };
 
@@ -127,8 +120,9 @@ export class OperationPipeline {
         stored.map((a) => a.record),
         stored.map((a) => a.operation.op),
       );
-      if (this.options.failpoint === "after-store-before-gossip") process.kill(process.pid, "SIGKILL");
+      failpoint("after-store-before-gossip");
       await this.gossip(stored.map((a) => a.operation));
+      failpoint("after-gossip-before-relay");
     }
     return outcomes.map((outcome) =>
       outcome.operation && outcome.code === "ACCEPTED"

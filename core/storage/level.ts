@@ -16,6 +16,7 @@ import { mkdir } from "node:fs/promises";
 import { ClassicLevel } from "classic-level";
 
 import { SettlenetError } from "../errors.js";
+import { failpoint } from "../failpoints.js";
 
 export type Database = ClassicLevel<string, unknown>;
 
@@ -187,7 +188,9 @@ class GroupCommitter {
     this.open += 1;
     this.ops = [];
     this.targets = [];
-    this.db.batch(ops as never, { sync: true }).then(
+    const written = this.db.batch(ops as never, { sync: true });
+    failpoint("mid-group-commit");
+    written.then(
       () => {
         // Applied: the database now answers these keys (unless a later group rewrote them).
         for (const { space, key } of targets) if (space.get(key)?.group === group) space.delete(key);

@@ -14,6 +14,7 @@ import type { Counter } from "prom-client";
 import { TX_GAS_CAP, batchGasClass, batchGasLimit, type BatchGasBudgets } from "../../core/chain/batch-gas.js";
 import { outcomeOf, revertedWithoutData } from "../../core/chain/outcome.js";
 import { SettlenetError } from "../../core/errors.js";
+import { failpoint } from "../../core/failpoints.js";
 import { executeBatchCalldata, splitBatchCalldata } from "../../core/operations/calldata.js";
 import { isTokenOperation, type EscrowOperation } from "../../core/operations/index.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
@@ -85,6 +86,7 @@ export class EscrowBatchSubmitter {
         { beforeBroadcast: (txHash) => this.markSubmitted(batch, txHash) },
       );
       this.log.info({ txHash: sent.hash, nonce: sent.nonce, ops: batch.length, gasLimit: gasLimit.toString() }, "batch sent");
+      failpoint("after-broadcast-before-receipt");
       return { sent: true, settled: this.settle(sent.hash, batch, signal, sentAt) };
     } catch (error) {
       // The broadcast may have reached the chain even though its answer did not reach us: resolve it

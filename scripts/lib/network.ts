@@ -233,6 +233,16 @@ export interface StartNetworkOptions {
    * networks on one machine). The chain must then be reachable from there: use `chainUrl`.
    */
   placement?: { host: string; netns?: string }[];
+  /** Fault tests: the JSON-RPC URL a part (institution-1 … regulator, gateway, bank) uses instead of the chain's, e.g. a proxy that can cut it off. */
+  rpcUrlOf?: (part: string, chainUrl: string) => string;
+  /** Fault tests: where the bank sends its callbacks instead of the gateway's `/bank/callbacks` (e.g. a proxy in front of it). */
+  bankCallbackUrl?: string;
+  /** Fault tests: the libp2p address node `from` dials node `to` at instead of `address` (e.g. a proxy that can partition them). */
+  p2pAddressOf?: (from: string, to: string, address: string) => string;
+  /** Fault tests: environment added to a part's process, by part name. */
+  partEnv?: Record<string, NodeJS.ProcessEnv>;
+  /** Fault tests: called once the root exists and before any part starts (e.g. to mount a part's data folder). */
+  prepare?: (root: string) => Promise<void>;
 }
 
 export interface RunningNetwork {
@@ -247,6 +257,12 @@ export interface RunningNetwork {
   failure: Promise<{ part: string; how: string; lastLine: string; logFile: string }>;
   /** Stops every part (gateway and bank, nodes, chain last) and waits for each process group to end. */
   stop(): Promise<void>;
+  /** Fault tests: sends `signal` (default SIGKILL) to part `name` (a node, gateway or bank) and waits until it exited; not a failure. */
+  kill(name: string, signal?: NodeJS.Signals): Promise<void>;
+  /** Fault tests: the running process of part `name` (a node, gateway or bank), if any. */
+  part(name: string): ChildPart | undefined;
+  /** Fault tests: starts part `name` again over the same configuration and data (`env` added) and waits until it is healthy. */
+  restart(name: string, env?: NodeJS.ProcessEnv): Promise<void>;
 }
 
 function assertBuilt(): void {
@@ -303,6 +319,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
   if (!state) await rm(root, { recursive: true, force: true }); // a half-provisioned folder: start over
   await mkdir(root, { recursive: true });
   const fresh = !state;
+  await options.prepare?.(root);
 
   // The ports of the previous start are kept (ports.json), so endpoints stay where the user saw them.
   const portsFile = join(root, "ports.json");
@@ -328,6 +345,12 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
   await writeFile(join(root, "launcher.json"), JSON.stringify({ pid: process.pid, ports, startedAt: new Date().toISOString() }, null, 2));
 
   const parts: ChildPart[] = [];
+  // The running process of each restartable part (a fault test may kill and restart it), how to start
+  // it again, and the parts stopped on purpose (their exit is no failure).
+  const live = new Map<string, ChildPart>();
+  const respawn = new Map<string, { start: (env: NodeJS.ProcessEnv) => ChildPart; url: string }>();
+  const deliberate = new Set<ChildPart>();
+  const stopLive = (name: string) => () => live.get(name)?.stop() ?? Promise.resolve();
   // Stopped in reverse: the gateway and the bank, then the nodes, then the chain, then launcher.json.
   const order = new StopOrder();
   order.stage(async () => {
@@ -355,6 +378,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     const trust = { NODE_EXTRA_CA_CERTS: ca.caFile };
     // Each process gets only its own secrets: the custodian key's password goes to the custodian's node alone.
     const envOf = (name: string): NodeJS.ProcessEnv => ({
+      ...options.partEnv?.[name],
       ...trust,
       [KEY_PASSWORD_ENV]: passwordOf(name),
       ...(name === "gateway" ? { [MASTER_KEY_ENV]: masterKey } : {}),
@@ -394,6 +418,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       provider = chain.provider;
     }
 
+    const rpcOf = (part: string) => options.rpcUrlOf?.(part, chainUrl) ?? chainUrl;
     const deploymentFile = join(root, "deployment.json");
     if (!state) {
       const payers = options.payers ?? 20;
@@ -475,7 +500,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         nodeUrl: `https://${options.placement?.[0]?.host ?? state?.nodes[0]?.host ?? "127.0.0.1"}:${ports.nodes[0]?.api}`,
         // Only its own node's gateway credential (written below, before the gateway starts).
         nodeCredentialFile: "node-credential",
-        rpcUrl: chainUrl,
+        rpcUrl: rpcOf("gateway"),
         deploymentFile,
         masterKeyEnv: MASTER_KEY_ENV,
         // A local network driven by one demo client: the per-merchant budget is not the point here.
@@ -499,8 +524,8 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
           keyPasswordEnv: KEY_PASSWORD_ENV,
           peerKeyFile: "peer.key",
           listen: [`/ip4/${provisioned.nodes[i]?.host ?? "127.0.0.1"}/tcp/${ports.nodes[i]?.p2p}`],
-          bootstrap: endpoints.nodes.filter((_, j) => j !== i).map((n) => n.p2p),
-          rpcUrl: chainUrl,
+          bootstrap: endpoints.nodes.filter((_, j) => j !== i).map((n) => options.p2pAddressOf?.(name, n.name, n.p2p) ?? n.p2p),
+          rpcUrl: rpcOf(name),
           deploymentFile: "../deployment.json",
           dataDir: "data",
           api: { host: provisioned.nodes[i]?.host ?? "127.0.0.1", port: ports.nodes[i]?.api ?? 0, tls: await certificateOf(name, provisioned.nodes[i]?.host) },
@@ -519,11 +544,15 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
         if (name !== "regulator") await ensureOperatorUser(root, name, configFile);
         nodeTokens[i] = await ensureNodeCredentials(join(dirOf(name), "credentials.json"), join(dirOf(name), NODE_CLIENT_CREDENTIALS_FILE));
         const netns = options.placement?.[i]?.netns;
-        return spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env: envOf(name), ...(netns ? { netns } : {}) });
+        const start = (env: NodeJS.ProcessEnv) => spawnNode({ name, configFile, logFile: join(dirOf(name), `${name}.log`), env: { ...envOf(name), ...env }, ...(netns ? { netns } : {}) });
+        respawn.set(name, { start, url: endpoints.nodes[i]?.api ?? "" });
+        const part = start({});
+        live.set(name, part);
+        return part;
       }),
     );
     parts.push(...nodeParts);
-    order.stage(...nodeParts.map((part) => () => part.stop()));
+    order.stage(...NODE_NAMES.map(stopLive));
     await Promise.all(nodeParts.map((part, i) => waitHealthy(part, endpoints.nodes[i]?.api ?? "", readyTimeoutMs)));
     progress(`${nodeParts.length} nodes ready`);
 
@@ -533,12 +562,12 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       latencyMs: { min: 200, max: 1_500 },
       failureRate: 0,
       seed: "settlenet-dev",
-      callbackUrl: `${endpoints.gateway}/bank/callbacks`,
+      callbackUrl: options.bankCallbackUrl ?? `${endpoints.gateway}/bank/callbacks`,
       callbackSecret: bankCallbackSecret,
       clients: bankClients,
       tls: await certificateOf("bank"),
       // The bank pays a payout only against the merchant's redemption, final on this chain, which it reads itself.
-      chain: { rpcUrl: chainUrl, deploymentFile, confirmations: 0 },
+      chain: { rpcUrl: rpcOf("bank"), deploymentFile, confirmations: 0 },
       logLevel,
     };
     // The bank is the custodian's independent reserve attestor: its own key, which the registry names.
@@ -547,7 +576,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     bankConfig.attestor = {
       keyFile: "attestor.json",
       keyPasswordEnv: KEY_PASSWORD_ENV,
-      rpcUrl: chainUrl,
+      rpcUrl: rpcOf("bank"),
       deploymentFile: "../deployment.json",
       custodian: DEV_ACCOUNTS.institution(0).address,
       currency: "CNY",
@@ -555,9 +584,12 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       heartbeatMs: 60_000,
     };
     await writeConfig(join(dirOf("bank"), "bank.json"), bankConfig);
-    const bank = spawnPart({ name: "bank", args: settlenet("bank", "start", "--config", join(dirOf("bank"), "bank.json")), logFile: join(dirOf("bank"), "bank.log"), env: envOf("bank") });
+    const startBank = (env: NodeJS.ProcessEnv) => spawnPart({ name: "bank", args: settlenet("bank", "start", "--config", join(dirOf("bank"), "bank.json")), logFile: join(dirOf("bank"), "bank.log"), env: { ...envOf("bank"), ...env } });
+    respawn.set("bank", { start: startBank, url: endpoints.bank });
+    const bank = startBank({});
+    live.set("bank", bank);
     parts.push(bank);
-    const services = order.stage(() => bank.stop());
+    const services = order.stage(stopLive("bank"));
     const gwConfigFile = join(dirOf("gateway"), "gateway.json");
     const gwConfig: GatewayConfigInput = {
       ...gatewayConfig(),
@@ -569,9 +601,12 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     const gatewayToken = nodeTokens[0]?.gateway;
     if (!gatewayToken) throw new SettlenetError("INTERNAL", "no gateway credential was issued on institution-1");
     await writeTokenFile(join(dirOf("gateway"), "node-credential"), gatewayToken);
-    const gateway = spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", gwConfigFile), logFile: join(dirOf("gateway"), "gateway.log"), env: envOf("gateway") });
+    const startGateway = (env: NodeJS.ProcessEnv) => spawnPart({ name: "gateway", args: settlenet("gateway", "start", "--config", gwConfigFile), logFile: join(dirOf("gateway"), "gateway.log"), env: { ...envOf("gateway"), ...env } });
+    respawn.set("gateway", { start: startGateway, url: endpoints.gateway });
+    const gateway = startGateway({});
+    live.set("gateway", gateway);
     parts.push(gateway);
-    services.add(() => gateway.stop());
+    services.add(stopLive("gateway"));
     await Promise.all([waitHealthy(bank, endpoints.bank, readyTimeoutMs), waitHealthy(gateway, endpoints.gateway, readyTimeoutMs)]);
     progress("gateway and bank simulator ready");
     await openBankReserves(endpoints.bank, provisioned, bankClientOf(provisioned, "operator"));
@@ -579,11 +614,29 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     const failure = new Promise<{ part: string; how: string; lastLine: string; logFile: string }>((resolveFailure) => {
       for (const part of parts) {
         void part.exited.then((how) => {
-          if (!stopping) resolveFailure({ part: part.name, how, lastLine: lastLogLine(part.logFile), logFile: part.logFile });
+          if (!stopping && !deliberate.has(part)) resolveFailure({ part: part.name, how, lastLine: lastLogLine(part.logFile), logFile: part.logFile });
         });
       }
     });
-    return { root, fresh, state: provisioned, ports, endpoints, parts, failure, stop: stopAll };
+    const kill = async (name: string, signal: NodeJS.Signals = "SIGKILL") => {
+      const part = live.get(name);
+      if (!part) throw new SettlenetError("USAGE", `no running part named ${name}`);
+      deliberate.add(part);
+      await part.stop(signal);
+    };
+    const restart = async (name: string, env: NodeJS.ProcessEnv = {}) => {
+      const how = respawn.get(name);
+      if (!how) throw new SettlenetError("USAGE", `no part named ${name} can be restarted`);
+      const before = live.get(name);
+      if (before) {
+        deliberate.add(before);
+        await before.stop();
+      }
+      const part = how.start(env);
+      live.set(name, part);
+      await waitHealthy(part, how.url, readyTimeoutMs);
+    };
+    return { root, fresh, state: provisioned, ports, endpoints, parts, failure, stop: stopAll, kill, restart, part: (name: string) => live.get(name) };
   } catch (error) {
     await stopAll();
     throw error;
