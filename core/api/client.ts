@@ -10,9 +10,6 @@
  * with the node's own code and status (and `retryAfterSeconds`; `isRetryLater` and `backlogRetryAfter`
  * read it). Lookups of one resource answer undefined when the node has none.
  */
-import { Readable } from "node:stream";
-
-import { request as httpRequest } from "undici";
 import type { z } from "zod";
 
 import { SettlenetError } from "../errors.js";
@@ -100,14 +97,6 @@ interface Request {
   extraTimeMs?: number;
   /** Gives up the request (a long poll of a client that stops). */
   signal?: AbortSignal | undefined;
-}
-
-/** What the transport gives back: the status, a header reader and the body (read once). */
-interface RawResponse {
-  status: number;
-  header(name: string): string | null;
-  text(): Promise<string>;
-  body: Readable;
 }
 
 interface Answer {
@@ -338,8 +327,8 @@ export class NodeApiClient {
   async backup(): Promise<ReadableStream<Uint8Array>> {
     const route = routes.downloadBackup;
     const response = await this.fetch(route, {}, false);
-    if (response.status !== 200) throw this.failure(route, await this.answerOf(route, response));
-    return Readable.toWeb(response.body) as ReadableStream<Uint8Array>;
+    if (response.status !== 200 || !response.body) throw this.failure(route, await this.answerOf(route, response));
+    return response.body;
   }
 
   /** One page of the node's audit log (oldest first) with its head. */
@@ -413,11 +402,7 @@ export class NodeApiClient {
     return this.answerOf(route, await this.fetch(route, request, true));
   }
 
-  /**
-   * Sends one request with undici's own `request` (the keep-alive pool fetch also uses, without the
-   * WHATWG Request/Response/stream layers: a node client sends hundreds of these a second).
-   */
-  private async fetch(route: NodeRoute, request: Request, timed: boolean): Promise<RawResponse> {
+  private async fetch(route: NodeRoute, request: Request, timed: boolean): Promise<Response> {
     const path = route.url.replace(/:(\w+)/g, (_match, name: string) => {
       const value = request.params?.[name];
       if (value === undefined) throw new SettlenetError("INVALID_ARGUMENT", `${route.url} needs ${name}`, { param: name });
@@ -432,25 +417,15 @@ export class NodeApiClient {
     const headers: Record<string, string> = token === undefined ? {} : { authorization: bearer(token) };
     if (request.body !== undefined) headers["content-type"] = "application/json";
     try {
-      const response = await httpRequest(url, {
-        method: route.method as "GET",
+      return await fetch(url, {
+        method: route.method,
         headers,
         ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
         ...(timed ? { signal: request.signal ? AbortSignal.any([AbortSignal.timeout(limitMs), request.signal]) : AbortSignal.timeout(limitMs) } : {}),
       });
-      const { body } = response;
-      return {
-        status: response.statusCode,
-        header(name) {
-          const value = response.headers[name];
-          return value === undefined ? null : Array.isArray(value) ? value.join(", ") : value;
-        },
-        text: () => body.text(),
-        body,
-      };
     } catch (error) {
       if ((error as Error).name === "TimeoutError") throw this.noAnswer(`${route.method} ${route.url}: no answer within ${limitMs} ms`, error);
-      const code = (error as { code?: unknown }).code ?? (error as { cause?: { code?: unknown } }).cause?.code;
+      const code = (error as { cause?: { code?: unknown } }).cause?.code;
       if (typeof code === "string" && MAYBE_SENT.has(code)) {
         throw this.noAnswer(`${route.method} ${route.url}: the connection broke before an answer: ${(error as Error).message}`, error);
       }
@@ -459,14 +434,14 @@ export class NodeApiClient {
   }
 
   /** Reads the answer; a 5xx is NODE_UNAVAILABLE unless the caller takes it as an answer (`keep5xx`). */
-  private async answerOf(route: NodeRoute, response: RawResponse, keep5xx = false): Promise<Answer> {
+  private async answerOf(route: NodeRoute, response: Response, keep5xx = false): Promise<Answer> {
     let text: string;
     try {
       text = await response.text();
     } catch (error) {
       throw this.noAnswer(`${route.method} ${route.url}: the answer broke off: ${(error as Error).message}`, error);
     }
-    const mediaType = response.header("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
+    const mediaType = response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
     let body: unknown = text;
     if (JSON_TYPES.has(mediaType) || (mediaType === "" && text !== "")) {
       try {
@@ -475,7 +450,7 @@ export class NodeApiClient {
         throw this.unavailable(`node answered ${response.status} with non-JSON`, undefined, error);
       }
     }
-    const answer = { status: response.status, mediaType, body, text, retryAfterSeconds: retryAfterOf(response.header(RETRY_AFTER_HEADER.toLowerCase())) };
+    const answer = { status: response.status, mediaType, body, text, retryAfterSeconds: retryAfterOf(response.headers.get(RETRY_AFTER_HEADER)) };
     if (answer.status >= 500 && !keep5xx) throw this.failure(route, answer);
     return answer;
   }
