@@ -141,7 +141,7 @@ async function prepare(item: GroupItem, ctx: ValidationContext, path: Validation
   if (expected !== undefined && nonce !== undefined) await checkNonce(expected, nonce, id, ctx, path);
   const deadline = descriptor.deadline(op);
   // The contracts revert only when block.timestamp > deadline.
-  if (deadline !== undefined && BigInt(now) > deadline) {
+  if (deadline !== undefined && (BigInt(now) > deadline || (await passedOnFreshRead(deadline, ctx)))) {
     throw refusal("EXPIRED", path, `deadline ${deadline} has passed (now ${now})`, { deadline: deadline.toString(), now });
   }
 
@@ -262,3 +262,15 @@ async function checkNonce(signer: string, nonce: bigint, id: string, ctx: Valida
   }
 }
 
+
+/**
+ * Whether a deadline the chain-time estimate still allows has passed by the chain's latest block read
+ * now. Asked only where this machine's clock says it has passed: after an idle spell the estimate can
+ * lag (it counts from a block that was already old when read), while a clock that runs ahead must not
+ * refuse what the contracts would take.
+ */
+async function passedOnFreshRead(deadline: bigint, ctx: ValidationContext): Promise<boolean> {
+  if (BigInt(Math.floor(Date.now() / 1000)) <= deadline || !ctx.chainNowSeconds) return false;
+  const fresh = await ctx.chainNowSeconds(true);
+  return fresh !== undefined && BigInt(fresh) > deadline;
+}

@@ -81,7 +81,8 @@ export async function forgedPay(s: Scenario, terms: PaymentTerms, signer: Signer
 
 /** A confirm signed by `signer` (the payer, for a valid one). */
 export async function signedConfirm(s: Scenario, terms: PaymentTerms, signer: Signer, opNonce: bigint, deadlineSeconds = 3_600n): Promise<EscrowOperationInput> {
-  const deadline = BigInt(Math.floor(Date.now() / 1000)) + deadlineSeconds;
+  // Deadlines are chain time, as the contracts and the nodes judge them.
+  const deadline = BigInt((await s.chain.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000)) + deadlineSeconds;
   return signEscrowOperation(signer, { kind: "confirm", terms: termsToJson(terms), nonce: opNonce.toString(), deadline: deadline.toString() }, context(s));
 }
 

@@ -182,7 +182,7 @@ describe("node API client against a real node (one institution, real chain and L
 
     const acknowledged = await api.client.acknowledgeAlert(alert.id, { by: "inspector-7", note: "reviewed" });
     // Recorded under the operator credential that acknowledged it; the body's `by` is only what the caller says.
-    expect(acknowledged.ack).to.include({ by: `credential:${parseToken(api.credentials.operator)!.id}:launcher-operator`, statedBy: "inspector-7", note: "reviewed" });
+    expect(acknowledged.ack).to.include({ by: `credential:${parseToken(api.credentials.regulator)!.id}:launcher-regulator`, statedBy: "inspector-7", note: "reviewed" });
     const twice = (await refusalOf(api.client.acknowledgeAlert(alert.id, { by: "inspector-8" }))) as NodeApiError;
     expect([twice.status, twice.code]).to.deep.equal([409, "ALERT_ALREADY_ACKNOWLEDGED"]);
     expect((await api.client.alerts({ status: "acknowledged" })).items.map((a) => a.id)).to.deep.equal([alert.id]);

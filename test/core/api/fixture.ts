@@ -17,6 +17,7 @@ import { parseNodeConfig, type NodeConfigInput } from "../../../node/config.js";
 import { startNode, type RunningNode } from "../../../node/node.js";
 import { loadOrCreatePeerKey, peerIdOf } from "../../../node/p2p/keys.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
+import { waitFor } from "../../helpers/network.js";
 
 export const CYCLE_SECONDS = 3_600;
 /** A single payment at or above this raises a LARGE_VALUE alert. */
@@ -83,6 +84,8 @@ export async function startApiNode(
     node = await startNode(config, { logger: pino({ level: "silent" }) });
     const running = node;
     const credentials = await ensureNodeCredentials(credentialsFile, join(dir, "client-credentials.json"), running.apiUrl);
+    // Every route but health answers NOT_READY until the node has caught up with the chain.
+    await waitFor("the node to be ready", async () => ((await (await fetch(`${running.apiUrl}/health`)).json()) as { ready?: boolean }).ready === true, 60_000, 50);
     return {
       chain,
       scenario,
