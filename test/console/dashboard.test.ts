@@ -15,8 +15,9 @@ import type { Browser, Page } from "playwright-core";
 import { createOwner, inviteUser } from "../../gateway/domain/users.js";
 import { totpCode } from "../../core/auth/totp.js";
 import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
-import { freePort, launchNetwork, waitFor, waitForOperation, type TestNetwork } from "../helpers/network.js";
-import { bankFixture, gatewayFixture, merchantRequests, moneyModules, type BankFixture, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
+import { launchCustodianNetwork, type CustodianNetwork } from "../helpers/custodian.js";
+import { freePort, waitFor, waitForOperation, type TestNetwork } from "../helpers/network.js";
+import { gatewayFixture, merchantRequests, moneyModules, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
 import { WebhookReceiver, verifyStandardWebhook } from "../../scripts/lib/webhook-receiver.js";
 import { PHONE, launchChromium, walletPage, type WatchedPage } from "./browser.js";
 
@@ -39,7 +40,7 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
   this.timeout(300_000);
   let net: TestNetwork;
   let gw: GatewayFixture;
-  let bank: BankFixture;
+  let custody: CustodianNetwork;
   let browser: Browser;
   let shopA: TestMerchant;
   let shopB: TestMerchant;
@@ -57,26 +58,28 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
   before(async function () {
     const consoleBuild = await ensureConsoleBuilt();
     if (!consoleBuild.built) throw new Error(`the console did not build:\n${consoleBuild.output}`);
-    net = await launchNetwork({
+    // The institution runs the custodian service, which mints the top-ups the bank confirms.
+    custody = await launchCustodianNetwork({
       institutions: 1,
       regulator: false,
       merchants: 2,
       payers: 1,
       // One institution: its own attestation is the quorum, so a closed cycle finalizes.
       config: { settlement: { cycleSeconds: CYCLE, tickMs: 300, finalizeFailoverMs: 1_000, rebroadcastMs: 1_000 } },
+      bankLatencyMs: { min: 50, max: 100 },
     });
+    ({ net } = custody);
     const node = net.nodes[0];
     if (!node) throw new Error("no node");
     // Known before the gateway is built: its public URL (links in invitations and e-mails) names it.
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
-    bank = await bankFixture({ min: 50, max: 100 }, net.scenario);
     gw = await gatewayFixture({
       scenario: net.scenario,
       nodeUrl: node.apiUrl,
       now,
       // Chain access for the balance page, the bank simulator for top-ups and reconciliation.
-      money: moneyModules(net.scenario, bank.url),
+      money: moneyModules(net.scenario, custody.bank.url),
       // The webhook endpoint's host name, as a resolver would answer it (a public address).
       resolve: async () => [{ address: "93.184.215.14", family: 4 }],
       app: {
@@ -128,8 +131,7 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     await receiver.stop();
     await browser?.close();
     await gw?.close();
-    await bank?.close();
-    await net?.stop();
+    await custody?.close();
   });
 
   /** A fresh browser (no cookie) on the dashboard; its first look for a session is refused (401), as expected. */
