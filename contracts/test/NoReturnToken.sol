@@ -6,15 +6,35 @@ pragma solidity ^0.8.28;
 /// tokens do), so a caller that expects a `bool` return value fails to decode the answer.
 /// @dev Shows that the escrow moves such a token through SafeERC20.
 contract NoReturnToken {
-    string public constant name = "No Return";
-    string public constant symbol = "NRT";
-    uint8 public constant decimals = 2;
+    /// @notice A transfer beyond the allowance.
+    error AllowanceExceeded();
+    /// @notice A transfer beyond the balance.
+    error BalanceExceeded();
+
     uint256 public totalSupply;
     mapping(address account => uint256) public balanceOf;
     mapping(address owner => mapping(address spender => uint256)) public allowance;
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
+
+    /// @notice The token's name.
+    /// @return The name.
+    function name() external pure returns (string memory) {
+        return "No Return";
+    }
+
+    /// @notice The token's symbol.
+    /// @return The symbol.
+    function symbol() external pure returns (string memory) {
+        return "NRT";
+    }
+
+    /// @notice Decimals of an amount.
+    /// @return The decimals.
+    function decimals() external pure returns (uint8) {
+        return 2;
+    }
 
     /// @notice Mints `amount` to `to`; unrestricted, as this is a test token.
     /// @param to Receiver.
@@ -38,7 +58,7 @@ contract NoReturnToken {
     /// @param amount Amount moved.
     function transferFrom(address from, address to, uint256 amount) external {
         uint256 allowed = allowance[from][msg.sender];
-        require(allowed >= amount, "allowance");
+        if (allowed < amount) revert AllowanceExceeded();
         if (allowed != type(uint256).max) allowance[from][msg.sender] = allowed - amount;
         _move(from, to, amount);
     }
@@ -52,7 +72,7 @@ contract NoReturnToken {
     }
 
     function _move(address from, address to, uint256 amount) private {
-        require(balanceOf[from] >= amount, "balance");
+        if (balanceOf[from] < amount) revert BalanceExceeded();
         balanceOf[from] -= amount;
         balanceOf[to] += amount;
         emit Transfer(from, to, amount);
