@@ -85,7 +85,8 @@ export async function startApiNode(
     const running = node;
     const credentials = await ensureNodeCredentials(credentialsFile, join(dir, "client-credentials.json"), running.apiUrl);
     // Every route but health answers NOT_READY until the node has caught up with the chain.
-    await waitFor("the node to be ready", async () => ((await (await fetch(`${running.apiUrl}/health`)).json()) as { ready?: boolean }).ready === true, 60_000, 50);
+    // Asked in process, so a node serving HTTPS with a test CA is asked the same way.
+    await waitFor("the node to be ready", async () => (await running.api.inject({ method: "GET", url: "/health" })).json<{ ready?: boolean }>().ready === true, 60_000, 50);
     return {
       chain,
       scenario,
