@@ -397,7 +397,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     await compliance.register(api);
     // The custodian service, on the custodian institution's node only: its own key, store and bank client.
     const custodian = config.custodian
-      ? await startCustodian(config.custodian, { dataDir: config.dataDir, deployment }, { provider, registry, pipeline, storage, compliance, logger: logger.child({ module: "custodian" }) })
+      ? await startCustodian(config.custodian, { dataDir: config.dataDir, deployment }, { provider, registry, pipeline, storage, compliance, chainNow: () => clock.now(), logger: logger.child({ module: "custodian" }) })
       : undefined;
     if (custodian) stack.push(() => custodian.stop());
     await registerCustodyRoutes(api, custodian);

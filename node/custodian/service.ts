@@ -62,6 +62,9 @@ export interface CustodianServiceModules {
   /** Stores and gossips alerts as the node's own (node/compliance/service.ts). */
   raise(alerts: Alert[]): Promise<unknown>;
   logger: Logger;
+  /** The node's chain time in seconds (node/chain/clock.ts; undefined before its first read). */
+  chainNow?: () => number | undefined;
+  /** Record times (ms); the machine's clock by default. */
   now?: () => number;
 }
 
@@ -286,8 +289,10 @@ export class CustodianService {
     if (!token || !record.to) throw new SettlenetError("INTERNAL", "a minting record without token or recipient", { bankRef: record.bankRef });
     const head = await this.modules.provider.getBlock("latest");
     if (!head) throw new SettlenetError("RPC_INCONSISTENT", "the RPC has no latest block", {});
-    // From the later of the head's time and the clock: a chain without recent blocks mines the next one at about now.
-    const deadline = Math.max(head.timestamp, Math.floor(this.now() / 1000)) + this.options.mintDeadlineSeconds;
+    // By the node's chain clock (the head plus the time since the node saw it), the one the node's
+    // validation judges deadlines by: never the machine's clock, which may run ahead of the chain's,
+    // and a replacement waits until the chain has passed the deadline.
+    const deadline = Math.max(head.timestamp, this.modules.chainNow?.() ?? 0) + this.options.mintDeadlineSeconds;
     const ctx = { chainId: BigInt(this.options.deployment.chainId), tokenName: token.name };
     const op = await signTokenOperation(
       this.modules.wallet,

@@ -30,7 +30,7 @@ export interface RunningCustodian {
 export async function startCustodian(
   config: CustodianConfig,
   options: { dataDir: string; deployment: Deployment },
-  modules: { provider: AbstractProvider; registry: RegistryView; pipeline: OperationPipeline; storage: NodeStorage; compliance: RunningCompliance; logger: Logger },
+  modules: { provider: AbstractProvider; registry: RegistryView; pipeline: OperationPipeline; storage: NodeStorage; compliance: RunningCompliance; chainNow: () => number | undefined; logger: Logger },
 ): Promise<RunningCustodian> {
   const wallet = await loadOperatorWallet(config.keyFile, config.keyPasswordEnv);
   const institution = modules.registry.custodianInstitutionOf(wallet.address);
@@ -49,6 +49,7 @@ export async function startCustodian(
       submit: (inputs) => modules.pipeline.submit(inputs),
       operation: (id) => modules.storage.operations.get(id),
       raise: (alerts) => modules.compliance.raise(alerts),
+      chainNow: modules.chainNow,
       logger: modules.logger,
     },
   );

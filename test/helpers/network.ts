@@ -42,6 +42,8 @@ export interface NetworkOptions extends Omit<ScenarioOptions, "institutionPeerId
   config?: Partial<NodeConfigInput>;
   /** Overrides merged into one node's config (by name: institution-0, ..., regulator), after `config`. */
   nodeConfig?: Record<string, Partial<NodeConfigInput>>;
+  /** Extra environment of some nodes, by name (e.g. SETTLENET_CLOCK_OFFSET_MS). */
+  nodeEnv?: NodeNetworkOptions["nodeEnv"];
   /** Route every node's rpcUrl through one TCP proxy (TestNetwork.rpcProxy), to cut the chain off. */
   rpcProxy?: boolean;
   /** A chain started elsewhere; closed by stop(). */

@@ -170,6 +170,8 @@ export interface NodeNetworkOptions extends Omit<ScenarioOptions, "institutionPe
   config?: Partial<NodeConfigInput>;
   /** Merged into one node's configuration (by name: institution-0, ..., regulator), after `config`. */
   nodeConfig?: Record<string, Partial<NodeConfigInput>>;
+  /** Extra environment of some nodes, by name (e.g. SETTLENET_CLOCK_OFFSET_MS). */
+  nodeEnv?: Record<string, Record<string, string>>;
   /** How long each node may take to answer GET /health (default 60 s). */
   readyTimeoutMs?: number;
   /** How long a node may take to stop before SIGKILL (default 10 s). */
@@ -260,7 +262,7 @@ export async function launchNodes(options: NodeNetworkOptions): Promise<NodeNetw
         configFile,
         dataDir: join(p.nodeDir, "data"),
         logFile: join(p.nodeDir, "node.log"),
-        env: { SETTLENET_KEY_PASSWORD: options.keyPassword },
+        env: { ...options.nodeEnv?.[p.name], SETTLENET_KEY_PASSWORD: options.keyPassword },
         readyTimeoutMs: options.readyTimeoutMs ?? 60_000,
         stopTimeoutMs: options.stopTimeoutMs ?? 10_000,
         netns: options.placement?.[p.name]?.netns,

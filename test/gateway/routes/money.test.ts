@@ -66,8 +66,18 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
   let other: Wallet | HDNodeWallet;
 
   before(async function () {
-    // Two mint attempts of 5 s each before the custodian gives up on a transfer.
-    custody = await launchCustodianNetwork({ institutions: 1, regulator: false, merchants: 2, payers: 2, bankLatencyMs: { min: 1_500, max: 2_000 }, custodian: { maxMintAttempts: 2, mintDeadlineSeconds: 5 } });
+    // Two mint attempts of 5 s each before the custodian gives up on a transfer. The custodian's
+    // machine clock runs 5 minutes ahead of the chain: its deadlines, and the node's judgement of
+    // them, go by chain time all the same.
+    custody = await launchCustodianNetwork({
+      institutions: 1,
+      regulator: false,
+      merchants: 2,
+      payers: 2,
+      bankLatencyMs: { min: 1_500, max: 2_000 },
+      custodian: { maxMintAttempts: 2, mintDeadlineSeconds: 5 },
+      nodeEnv: { "institution-0": { SETTLENET_CLOCK_OFFSET_MS: String(5 * 60_000) } },
+    });
     ({ net, bank } = custody);
     const node = net.nodes[0];
     if (!node) throw new Error("network incomplete");
@@ -334,11 +344,18 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     expect([daily.status, daily.body.code]).to.deep.equal([422, "TOPUP_LIMIT_EXCEEDED"]);
 
     // A failed attempt is replaced only once its deadline has passed in chain time: blocks are mined meanwhile.
+    let last: Topup | undefined;
     const failed = await waitFor("the unbacked top-up to fail", async () => {
       await net.scenario.chain.provider.send("evm_mine", []);
       const view = await get<Topup>(`/v1/topups/${unbacked.body.id}`);
+      last = view.body;
       return view.body.status === "failed" ? view.body : undefined;
-    }, 120_000, 500);
+    }, 120_000, 500).catch(async (error: Error) => {
+      // What the gateway and the custodian last said, for a failure that happens only under load.
+      const record = last?.bank?.bankRef ? await nodeApi(net.nodes[0]!).custodyTransfer(last.bank.bankRef).catch(() => undefined) : undefined;
+      const head = await net.scenario.chain.provider.getBlock("latest");
+      throw new Error(`${error.message}; top-up ${JSON.stringify(last)}; custody ${JSON.stringify(record)}; head ${head?.number} at ${head?.timestamp}, wall ${Math.floor(Date.now() / 1000)}; logs ${net.dir}`);
+    });
     expect(failed.bank?.status).to.equal("confirmed");
     expect(failed.failure?.code).to.equal("MINT_FAILED");
     expect(failed.mint?.status).to.equal("failed");
