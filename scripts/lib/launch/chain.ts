@@ -29,6 +29,12 @@ export async function startChain(options: { host?: string; port?: number } = {})
   const { address, port: listening } = await server.listen();
   const url = `http://${address}:${listening}`;
   const provider = providerOf(url);
+  // EDR dates every chain a process creates from one genesis time taken when Hardhat loaded, so a
+  // chain created minutes into a test run would carry times minutes behind the clock; a real chain
+  // starts at about now. The next block is dated now.
+  const genesis = await provider.getBlock("latest");
+  const behind = genesis ? Math.floor(Date.now() / 1000) - genesis.timestamp : 0;
+  if (behind > 0) await provider.send("evm_increaseTime", [behind]);
   return {
     url,
     provider,
