@@ -87,6 +87,20 @@ export const keeperConfigSchema = z.strictObject({
   intervalMs: z.number().int().min(0).max(3_600_000).default(5_000),
 });
 
+/** Alerts for money stuck in an intermediate state (jobs/overdue.ts); durations on the gateway's clock. */
+export const overdueConfigSchema = z.strictObject({
+  /** Check every this often (each check reads at most `maxItems` records per kind). */
+  checkIntervalMs: z.number().int().min(10).max(3_600_000).default(10_000),
+  /** A top-up not completed (bank deposit pending, or the custodian's mint not done) this long after it was asked for. */
+  topupSeconds: seconds(1, 30 * DAY).default(3_600),
+  /** A payout not final (redemption, the bank's confirmation or rejection, a reversal) this long after it was asked for. */
+  payoutSeconds: seconds(1, 30 * DAY).default(3_600),
+  /** A webhook delivery still pending this long after its retries began. */
+  webhookSeconds: seconds(1, 30 * DAY).default(3_600),
+  /** Most records one check looks at per kind; beyond it the count is a lower bound. */
+  maxItems: z.number().int().min(1).max(100_000).default(1_000),
+});
+
 /** Dashboard users' sessions, lock-out and invitations (domain/users.ts). */
 export const dashboardConfigSchema = z.strictObject({
   /** A session unused this long ends. */
@@ -112,6 +126,7 @@ export type WebhookConfig = z.infer<typeof webhookConfigSchema>;
 export type ReconcileConfig = z.infer<typeof reconcileConfigSchema>;
 export type NodeBatchConfig = z.infer<typeof nodeBatchConfigSchema>;
 export type FeedConfig = z.infer<typeof feedConfigSchema>;
+export type OverdueConfig = z.infer<typeof overdueConfigSchema>;
 
 export const gatewayConfigSchema = z.strictObject({
   host: z.string().min(1).default("127.0.0.1"),
@@ -200,6 +215,7 @@ export const gatewayConfigSchema = z.strictObject({
   reconcile: reconcileConfigSchema.prefault({}),
   dashboard: dashboardConfigSchema.prefault({}),
   keeper: keeperConfigSchema.prefault({}),
+  overdue: overdueConfigSchema.prefault({}),
 });
 
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -7,7 +7,7 @@ import type { Deployment } from "../core/protocol/deployment.js";
 import type { BankAdapter } from "./adapters/bank.js";
 import type { ChainReader } from "./adapters/chain.js";
 import type { MoneyChain } from "./adapters/money-chain.js";
-import type { FeedConfig, NodeBatchConfig, OrderDefaults } from "./config.js";
+import type { FeedConfig, NodeBatchConfig, OrderDefaults, OverdueConfig } from "./config.js";
 import type { TopupLimits } from "./domain/money.js";
 import type { SecretBox } from "./domain/secrets.js";
 import type { DashboardOptions } from "./domain/users.js";
@@ -45,6 +45,8 @@ export interface GatewayAppOptions {
   moneyTickMs?: number;
   /** The auto-release keeper (defaults: config.ts keeperConfigSchema); runs only with money modules (chain time). */
   keeper?: Partial<KeeperOptions>;
+  /** Alerts for payouts, top-ups and webhook deliveries stuck too long (defaults: config.ts overdueConfigSchema). */
+  overdue?: Partial<OverdueConfig>;
   /** Submissions to the node in groups (defaults: config.ts nodeBatchConfigSchema). */
   nodeBatch?: Partial<NodeBatchConfig>;
   /** Following the node's change feed (defaults: config.ts feedConfigSchema). */

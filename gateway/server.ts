@@ -88,6 +88,7 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
         reconcile: config.reconcile,
         moneyTickMs: config.moneyTickMs,
         keeper: config.keeper,
+        overdue: config.overdue,
         nodeBatch: config.nodeBatch,
         feed: config.feed,
         adminCredentialsFile: config.admin?.credentialsFile,

@@ -6,6 +6,7 @@ import { z } from "zod";
 
 import { complianceConfigSchema } from "./compliance/config.js";
 import { custodianConfigSchema } from "./custodian/config.js";
+import { overdueConfigSchema } from "./overdue/config.js";
 import { loadConfig, parseConfig, type ConfigSpec } from "../core/config.js";
 import { resolveTlsPaths, tlsConfigSchema } from "../core/http/tls.js";
 import { riskRulesWire, rulesOf } from "../core/protocol/risk-rules.js";
@@ -119,6 +120,8 @@ export const nodeConfigSchema = z.strictObject({
   compliance: complianceConfigSchema.prefault({}),
   /** The custodian service (node/custodian/): only on the custodian institution's node, with the custodian key. */
   custodian: custodianConfigSchema.optional(),
+  /** Operational alerts for money stuck in an intermediate state (node/overdue/config.ts). */
+  overdue: overdueConfigSchema.prefault({}),
   /** Before acknowledging anything: wait this long at most for peers' pending operations (node/backup/sync.ts). */
   peerSyncTimeoutMs: z.number().int().min(0).default(10_000),
 });

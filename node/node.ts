@@ -58,6 +58,8 @@ import { loadOrCreateUserSecrets } from "./api/users.js";
 import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
 import { listenNotReady } from "./backup/not-ready-server.js";
 import { startCustodian, registerCustodyRoutes } from "./custodian/start.js";
+import { registerOverdueRoutes } from "./overdue/api.js";
+import { OverdueMonitor } from "./overdue/monitor.js";
 
 export interface RunningNode {
   peerId: string;
@@ -401,6 +403,16 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       : undefined;
     if (custodian) stack.push(() => custodian.stop());
     await registerCustodyRoutes(api, custodian);
+    // Money stuck in an intermediate state: operational alerts for this institution's operators.
+    const overdue = new OverdueMonitor(config.overdue, {
+      operations: storage.operations,
+      minting: custodian ? (limit) => custodian.minting(limit) : undefined,
+      logger: logger.child({ module: "overdue" }),
+      metrics,
+    });
+    registerOverdueRoutes(api, { monitor: overdue });
+    overdue.start();
+    stack.push(() => overdue.stop());
     await registerBackupRoutes(api, { storage, logger: logger.child({ module: "backup" }) });
     // Answers 503 NOT_READY until the peers' pending operations are in.
     // A node without peers configured has nobody to catch up from.

@@ -76,6 +76,8 @@ export interface RegistryView {
 export interface OperationRepository {
   get(id: string): Promise<StoredOperation | undefined>;
   has(id: string): Promise<boolean>;
+  /** Several operations by id, in order (undefined where unknown). */
+  getMany(ids: string[]): Promise<(StoredOperation | undefined)[]>;
   /**
    * Atomic, synced: the operations, their indexes and their (signer, nonce) marks; with `gossip`, also
    * their gossip-outbox entries (operations this node must still publish); removes those of `published`.
@@ -90,6 +92,8 @@ export interface OperationRepository {
   /** Many status changes in one atomic, synced batch; NOT_FOUND (and nothing written) if an id is unknown. */
   updateMany(updates: { id: string; patch: Partial<Pick<StoredOperation, "status" | "txHash" | "execution" | "error">> }[]): Promise<StoredOperation[]>;
   listByStatus(status: OperationStatus, limit: number): Promise<StoredOperation[]>;
+  /** Up to `limit` ids (with receipt times) in `status` received before `beforeMs`, oldest first (index keys only). */
+  listReceivedBefore(status: OperationStatus, beforeMs: number, limit: number): Promise<{ id: string; receivedAtMs: number }[]>;
   listByPayment(paymentId: string): Promise<StoredOperation[]>;
   /** Visits every stored operation received at or after `sinceMs` (bounded memory); walk before anything writes. */
   forEachReceivedSince(sinceMs: number, visit: (op: StoredOperation) => void, pageSize?: number): Promise<void>;

@@ -23,6 +23,7 @@ import { problemSchema, type ContentAnswer, type NodeRoute, type Page, type Prob
 import type { AlertRecord, alertAckBody, alertListQuery, alertReportQuery } from "./compliance.js";
 import type { CustodyTransfer } from "./custody.js";
 import { RELAY_BACKLOG, RETRY_AFTER_HEADER, acceptedSchema, batchAnswerSchema, type BatchAnswer } from "./operations.js";
+import type { OverdueReport } from "./overdue.js";
 import type { paymentListQuery, NodePayment } from "./payments.js";
 import type { AmlReport, ReservesReport } from "./reserves.js";
 import { NODE_API_ROUTES as routes, accessOf } from "./routes.js";
@@ -344,6 +345,11 @@ export class NodeApiClient {
   /** Submits a signed risk-rules document (operator role). */
   putRiskRules(signed: SignedRiskRules): Promise<RiskRulesViewBody> {
     return this.read(routes.putRiskRules, { body: signed });
+  }
+
+  /** Money stuck in an intermediate state as of the node's last overdue check, oldest first (operator role). */
+  overdue(limit?: number): Promise<OverdueReport> {
+    return this.read(routes.listOverdue, { query: { limit } });
   }
 
   /** The people who sign in to the node (operator role). */

@@ -12,6 +12,7 @@ import { consoleRoutes } from "./console.js";
 import { custodyRoutes } from "./custody.js";
 import { onboardingRoutes } from "./onboarding.js";
 import { operationRoutes } from "./operations.js";
+import { overdueRoutes } from "./overdue.js";
 import { paymentRoutes } from "./payments.js";
 import { reservesRoutes } from "./reserves.js";
 import { serviceRoutes } from "./service.js";
@@ -35,6 +36,7 @@ export const NODE_API_ROUTES = {
   ...userRoutes,
   ...onboardingRoutes,
   ...consoleRoutes,
+  ...overdueRoutes,
   ...sessionRoutes,
 };
 export type NodeApiOperation = keyof typeof NODE_API_ROUTES;
@@ -97,6 +99,7 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   setAccountStatus: ["operator"],
   getMetricsSummary: ["operator"],
   listFailedOperations: ["operator"],
+  listOverdue: ["operator"],
   signIn: "public",
   getSession: ANYONE,
   signOut: PEOPLE,

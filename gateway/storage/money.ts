@@ -115,6 +115,16 @@ export class LevelMoneyRepository {
     return this.ctx.read(async () => (await this.ctx.spaces.moneyOpen.keys({ gte: prefix, lt: `${prefix}\uffff` }).all()).map((key) => key.slice(prefix.length)));
   }
 
+  /** Up to `limit` payouts or top-ups not yet final (the overdue check's bounded look). */
+  openRecords<K extends "payout" | "topup">(kind: K, limit: number): Promise<RecordOf[K][]> {
+    const prefix = `${kind}${SEP}`;
+    return this.ctx.read(async () => {
+      const keys = await this.ctx.spaces.moneyOpen.keys({ gte: prefix, lt: `${prefix}\uffff`, limit }).all();
+      const records = (await this.ctx.spaces[SPACE[kind]].getMany(keys.map((key) => key.slice(prefix.length)))) as (RecordOf[K] | undefined)[];
+      return records.filter((r): r is RecordOf[K] => r !== undefined && !FINAL[kind].has(r.stage));
+    });
+  }
+
   /** Which payout or top-up a bank transfer belongs to. */
   byBankRef(bankRef: string): Promise<{ kind: "payout" | "topup"; id: string } | undefined> {
     return this.ctx.read(async () => {

@@ -241,6 +241,23 @@ export class LevelWebhookRepository {
     return out;
   }
 
+  /**
+   * Up to `limit` pending deliveries, latest due first: a delivery retried for long waits longest
+   * between attempts, so it sorts towards the end of the queue (and the end holds no tombstones).
+   */
+  pendingDeliveries(limit: number): Promise<DeliveryRecord[]> {
+    const s = this.ctx.spaces;
+    return this.ctx.read(async () => {
+      const keys = await s.webhookQueue.keys({ reverse: true, limit }).all();
+      const ids = keys.map((key) => {
+        const [, endpointId, eventId] = key.split(SEP) as [string, string, string];
+        return webhookKeys.delivery(endpointId, eventId);
+      });
+      const records = (await s.webhookDeliveries.getMany(ids)) as (DeliveryRecord | undefined)[];
+      return records.filter((r): r is DeliveryRecord => r?.status === "pending");
+    });
+  }
+
   /** Pending deliveries in total (the queue's size). */
   pendingCount(): Promise<number> {
     return this.ctx.read(async () => (await this.ctx.spaces.webhookQueue.keys().all()).length);

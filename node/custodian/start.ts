@@ -17,10 +17,12 @@ import type { NodeStorage } from "../storage/db.js";
 import { CustodianBank } from "./bank.js";
 import type { CustodianConfig } from "./config.js";
 import { CustodianService, custodyView } from "./service.js";
-import { CustodyStore } from "./store.js";
+import { CustodyStore, type CustodyRecord } from "./store.js";
 
 export interface RunningCustodian {
   service: CustodianService;
+  /** Up to `limit` custody records still minting. */
+  minting(limit: number): Promise<CustodyRecord[]>;
   /** Starts reading the bank (once the node acknowledges operations). */
   start(): void;
   stop(): Promise<void>;
@@ -56,6 +58,7 @@ export async function startCustodian(
   modules.logger.info({ custodianKey: wallet.address, institution: institution.id, bank: config.bank.url }, "custodian service ready");
   return {
     service,
+    minting: (limit) => store.minting(limit),
     start: () => service.start(),
     async stop() {
       await service.stop();

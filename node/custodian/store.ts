@@ -92,6 +92,15 @@ export class CustodyStore {
     });
   }
 
+  /** Up to `limit` records still minting (the overdue monitor's bounded look). */
+  minting(limit: number): Promise<CustodyRecord[]> {
+    return this.store.ctx.read(async () => {
+      const keys = await this.store.spaces.open.keys({ limit }).all();
+      const records = (await this.store.spaces.transfers.getMany(keys)) as (CustodyRecord | undefined)[];
+      return records.filter((r): r is CustodyRecord => r?.status === "minting");
+    });
+  }
+
   close(): Promise<void> {
     return this.store.close();
   }

@@ -203,6 +203,23 @@ export class LevelOperationRepository implements OperationRepository {
     });
   }
 
+  /**
+   * Up to `limit` operations in `status` received before `beforeMs`, oldest first, as id and receipt
+   * time: keys of the status index only, so the work is bounded by `limit` whatever the pool's size.
+   */
+  listReceivedBefore(status: OperationStatus, beforeMs: number, limit: number): Promise<{ id: string; receivedAtMs: number }[]> {
+    return this.ctx.read(async () => {
+      if (!Number.isInteger(limit) || limit < 0) throw new SettlenetError("INVALID_ARGUMENT", "limit must be a non-negative integer", { limit });
+      if (limit === 0) return [];
+      const gte = `${status}${SEP}`;
+      const keys = await this.spaces.opsByStatus.keys({ gte, lt: `${gte}${pad(Math.max(0, Math.floor(beforeMs)), 16)}`, limit }).all();
+      return keys.map((key) => {
+        const [, at, id] = key.split(SEP) as [string, string, string];
+        return { id, receivedAtMs: Number(at) };
+      });
+    });
+  }
+
   /** Up to `limit` operations in the gossip outbox (stored with `gossip`, not yet marked published). */
   listUnpublished(limit: number): Promise<StoredOperation[]> {
     return this.ctx.read(async () => {

@@ -1,9 +1,9 @@
 /**
  * The institution console in a real Chromium against a real network (chain, an institution node and a
  * regulator node, both processes): an operator signs in with TOTP, sees the node's health, peers,
- * relay and charts, onboards a merchant and suspends it (the registry on-chain then has it suspended),
- * verifies the audit log in the browser; an operator cannot freeze nor use the regulator's pages, by
- * URL and by API. Any page error or console error fails a test. Writes docs/screenshots/institution-*.png.
+ * relay, money waiting too long and charts, onboards a merchant and suspends it (the registry on-chain
+ * then has it suspended), verifies the audit log in the browser; an operator cannot freeze nor use the
+ * regulator's pages, by URL and by API. Any page error or console error fails a test. Writes docs/screenshots/institution-*.png.
  */
 import { fileURLToPath } from "node:url";
 
@@ -89,6 +89,9 @@ describe("console: the institution console in Chromium", function () {
     await page.getByTestId("health").filter({ hasText: "Ready" }).waitFor();
     await page.getByRole("heading", { name: /^Peers \(\d+\)$/ }).waitFor();
     await page.getByText(/^Relay lag: /).waitFor();
+    // The overdue monitor's figures: nothing waits past its threshold.
+    await page.getByTestId("overdue-operation_not_relayed").filter({ hasText: "Not relayed: 0 overdue (threshold 120 s)" }).waitFor();
+    await page.getByText("Nothing is waiting beyond its threshold.").waitFor();
     // Two readings make the first point of each chart.
     await page.getByRole("img", { name: "Accepted operations per second" }).locator("polyline[points*=',']").waitFor({ state: "attached" });
     await page.screenshot({ path: `${SCREENSHOTS}institution-overview.png`, fullPage: true });

@@ -21,6 +21,8 @@ const PASSWORD = "e2e-password";
 export interface CustodianNetwork {
   net: TestNetwork;
   bank: BankSimulatorHandle;
+  /** The bank simulator's data directory (to start it again on the same data). */
+  bankDir: string;
   /** The custodian key (registered for institution 0, held only by institution 0's node). */
   custodianKey: string;
   close(): Promise<void>;
@@ -53,6 +55,7 @@ export async function launchCustodianNetwork(
   return {
     net,
     bank,
+    bankDir,
     custodianKey: key.address,
     async close() {
       await bank.stop();

@@ -84,6 +84,16 @@ export const institutionEn = {
   "node.error.NODE_USER_SELF": "You cannot disable or remove your own user: ask another operator.",
   "node.error.RISK_RULES_BAD_SIGNATURE": "The document is not signed by consortium governance.",
   "node.error.RISK_RULES_STALE": "The document's version is not above the applied one.",
+  "inst.overdue": "Money waiting too long",
+  "inst.overdue.kind.operation_not_relayed": "Not relayed",
+  "inst.overdue.kind.operation_no_outcome": "Relayed, no outcome",
+  "inst.overdue.kind.custody_minting": "Custody mint running",
+  "inst.overdue.count": "{count} overdue (threshold {seconds} s)",
+  "inst.overdue.none": "Nothing is waiting beyond its threshold.",
+  "inst.overdue.what": "What",
+  "inst.overdue.since": "Waiting since",
+  "inst.overdue.age": "Waited",
+  "inst.overdue.seconds": "{seconds} s",
 } as const;
 
 export const institutionZhCN: Record<keyof typeof institutionEn, string> = {
@@ -171,4 +181,14 @@ export const institutionZhCN: Record<keyof typeof institutionEn, string> = {
   "node.error.NODE_USER_SELF": "不能停用或删除自己的用户：请其他运营人员操作。",
   "node.error.RISK_RULES_BAD_SIGNATURE": "该文档不是由联盟治理方签署的。",
   "node.error.RISK_RULES_STALE": "该文档的版本不高于当前生效的版本。",
+  "inst.overdue": "等待过久的资金",
+  "inst.overdue.kind.operation_not_relayed": "未上链提交",
+  "inst.overdue.kind.operation_no_outcome": "已提交，无结果",
+  "inst.overdue.kind.custody_minting": "托管铸币进行中",
+  "inst.overdue.count": "{count} 项逾期（阈值 {seconds} 秒）",
+  "inst.overdue.none": "没有超过阈值仍在等待的项目。",
+  "inst.overdue.what": "类型",
+  "inst.overdue.since": "开始等待",
+  "inst.overdue.age": "已等待",
+  "inst.overdue.seconds": "{seconds} 秒",
 };

@@ -12,6 +12,7 @@ import type { MessageKey } from "../i18n/messages.ts";
 import { useNodeErrorText } from "../node/errors.ts";
 import { AuditPage, RiskRulesPage, UsersPage } from "./AdminPages.tsx";
 import { OnboardingPage } from "./OnboardingPage.tsx";
+import { OverdueSection } from "./OverdueSection.tsx";
 
 const BASE = "/console/institution";
 
@@ -99,6 +100,7 @@ function Overview() {
           <li>{t("inst.relay.sent", { count: metricTotal(m, "settlenet_transactions_sent_total") })}</li>
         </ul>
       </section>
+      <OverdueSection pollMs={POLL_MS} />
       <section className="card" aria-labelledby="charts-title">
         <h2 id="charts-title">{t("inst.charts")}</h2>
         {readings.length < 2 ? <p>{t("inst.charts.waiting")}</p> : null}

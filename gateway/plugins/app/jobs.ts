@@ -1,7 +1,7 @@
 /**
  * The gateway's background jobs, created once: the change feed follower (orders follow the node),
  * webhook delivery, the dropped-order reconciler, the auto-release keeper and the money tick (the last
- * two only with money modules), and the pruning of request records. They start when the app is ready
+ * two only with money modules), the overdue check, and the pruning of request records. They start when the app is ready
  * and stop when it closes, before the database does. The follower, keeper, reconciler and dispatcher
  * are decorated for admin commands and tests.
  */
@@ -9,10 +9,11 @@ import type { FastifyInstance } from "fastify";
 import fp from "fastify-plugin";
 import type { Registry } from "prom-client";
 
-import { feedConfigSchema, keeperConfigSchema, reconcileConfigSchema, webhookConfigSchema } from "../../config.js";
+import { feedConfigSchema, keeperConfigSchema, overdueConfigSchema, reconcileConfigSchema, webhookConfigSchema } from "../../config.js";
 import { FeedFollower } from "../../jobs/feed.js";
 import { ReleaseKeeper } from "../../jobs/keeper.js";
 import { MoneyTick } from "../../jobs/money-tick.js";
+import { OverdueWatch } from "../../jobs/overdue.js";
 import { RequestRecordPruner } from "../../jobs/prune.js";
 import { Reconciler } from "../../jobs/reconciler.js";
 import { WebhookDispatcher } from "../../jobs/webhooks.js";
@@ -28,11 +29,13 @@ declare module "fastify" {
     reconciler: Reconciler;
     /** The auto-release keeper (runs from onReady to onClose), absent without money modules. */
     releaseKeeper: ReleaseKeeper | undefined;
+    /** Alerts for money stuck in an intermediate state (runs from onReady to onClose); the payout and top-up views ask it. */
+    overdueWatch: OverdueWatch;
   }
 }
 
 export interface JobsOptions {
-  options: Pick<GatewayAppOptions, "deployment" | "webhooks" | "reconcile" | "keeper" | "moneyTickMs" | "pruneIntervalMs" | "feed">;
+  options: Pick<GatewayAppOptions, "deployment" | "webhooks" | "reconcile" | "keeper" | "moneyTickMs" | "pruneIntervalMs" | "feed" | "overdue">;
   modules: Pick<GatewayAppModules, "storage" | "secrets" | "node" | "logger" | "money" | "resolve"> & { now: () => number; metrics: Registry };
 }
 
@@ -72,12 +75,14 @@ export const jobsPlugin = fp<JobsOptions>(
             { storage, money: moneyService, payerActions, allowances, bank: money.bank, logger: logger.child({ module: "money" }) },
           )
         : undefined;
+    const overdue = new OverdueWatch({ ...overdueConfigSchema.parse({}), ...options.overdue }, { storage, logger: logger.child({ module: "overdue" }), metrics, now });
     const pruner = new RequestRecordPruner({ intervalMs: options.pruneIntervalMs ?? 60_000 }, { storage, logger, now });
 
     app.decorate("feedFollower", follower);
     app.decorate("webhookDispatcher", dispatcher);
     app.decorate("reconciler", reconciler);
     app.decorate("releaseKeeper", keeper);
+    app.decorate("overdueWatch", overdue);
 
     app.addHook("onReady", async () => {
       await moneyTick?.start();
@@ -86,10 +91,11 @@ export const jobsPlugin = fp<JobsOptions>(
       dispatcher.start();
       reconciler.start();
       keeper?.start();
+      overdue.start();
     });
     app.addHook("onClose", async () => {
       pruner.stop();
-      await Promise.all([follower.stop(), moneyTick?.stop(), dispatcher.stop(), reconciler.stop(), keeper?.stop()]);
+      await Promise.all([follower.stop(), moneyTick?.stop(), dispatcher.stop(), reconciler.stop(), keeper?.stop(), overdue.stop()]);
     });
   },
   { name: "jobs", fastify: "5.x", dependencies: ["services"] },

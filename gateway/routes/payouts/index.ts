@@ -1,6 +1,7 @@
 /** The /v1 payout routes: withdraw to the merchant's registered bank account (behaviour in domain/money.ts). */
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 
+import type { PayoutRecord } from "../../domain/money-types.js";
 import { merchantOf } from "../../plugins/app/auth.js";
 import { moneyConfigured } from "../../plugins/app/services.js";
 import { SIGNED, requiredIdempotencyHeaders, problemResponses } from "../schemas.js";
@@ -12,6 +13,7 @@ const common = { tags: ["money"], security: SIGNED } as const;
 /** Registers the payout routes on the signed /v1 scope. */
 export const payoutRoutes: FastifyPluginAsyncZod = async (app) => {
   const money = () => moneyConfigured(app.money);
+  const view = (r: PayoutRecord) => payoutToView(r, app.overdueWatch.isOverdue("payout", r));
   app.post(
     "/payouts",
     {
@@ -25,7 +27,7 @@ export const payoutRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 202: payoutView, ...problemResponses },
       },
     },
-    async (request, reply) => reply.status(202).send(payoutToView(await money().createPayout(merchantOf(request), request.body))),
+    async (request, reply) => reply.status(202).send(view(await money().createPayout(merchantOf(request), request.body))),
   );
 
   app.get(
@@ -34,13 +36,13 @@ export const payoutRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const { limit, cursor } = request.query;
       const page = await money().listPayouts(merchantOf(request), { limit, ...(cursor ? { cursor } : {}) });
-      return { object: "list" as const, items: page.items.map(payoutToView), nextCursor: page.next ?? null };
+      return { object: "list" as const, items: page.items.map(view), nextCursor: page.next ?? null };
     },
   );
 
   app.get(
     "/payouts/:id",
     { schema: { ...common, operationId: "getPayout", summary: "A payout and its stage", params: payoutIdParam, response: { 200: payoutView, ...problemResponses } } },
-    async (request) => payoutToView(await money().getPayout(merchantOf(request), request.params.id)),
+    async (request) => view(await money().getPayout(merchantOf(request), request.params.id)),
   );
 };

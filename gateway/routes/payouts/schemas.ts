@@ -34,6 +34,7 @@ export const payoutView = z.object({
   bank: bankLegView.nullable(),
   reversal: tokenOpView.nullable(),
   failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+  overdue: z.boolean().optional().describe("Not final longer than the gateway's threshold (`overdue.payoutSeconds`): the gateway's operators are alerted"),
   createdAt: isoTime,
   updatedAt: isoTime,
 });

@@ -8,8 +8,8 @@ export function opView(op: TokenOpAttempt | undefined) {
   return op ? { operationId: op.operationId, status: op.status, ...(op.error ? { error: op.error } : {}) } : null;
 }
 
-/** API view of a payout. */
-export function payoutToView(r: PayoutRecord) {
+/** API view of a payout; `overdue` as the gateway's overdue check judges it now. */
+export function payoutToView(r: PayoutRecord, overdue: boolean) {
   return {
     id: r.id,
     object: "payout" as const,
@@ -23,6 +23,7 @@ export function payoutToView(r: PayoutRecord) {
     bank: r.bank ?? null,
     reversal: opView(r.reversal),
     failure: r.failure ?? null,
+    overdue,
     createdAt: iso(r.createdAtMs),
     updatedAt: iso(r.updatedAtMs),
   };

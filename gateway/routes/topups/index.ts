@@ -11,8 +11,8 @@ import { topupBody, topupIdParam, topupList, topupListQuery, topupView } from ".
 const iso = (ms: number) => new Date(ms).toISOString();
 const common = { tags: ["money"], security: SIGNED } as const;
 
-/** API view of a top-up. */
-function topupToView(r: TopupRecord) {
+/** API view of a top-up; `overdue` as the gateway's overdue check judges it now. */
+function topupToView(r: TopupRecord, overdue: boolean) {
   return {
     id: r.id,
     object: "topup" as const,
@@ -24,6 +24,7 @@ function topupToView(r: TopupRecord) {
     bank: r.bank ?? null,
     mint: opView(r.mint),
     failure: r.failure ?? null,
+    overdue,
     createdAt: iso(r.createdAtMs),
     updatedAt: iso(r.updatedAtMs),
   };
@@ -32,6 +33,7 @@ function topupToView(r: TopupRecord) {
 /** Registers the top-up routes on the signed /v1 scope. */
 export const topupRoutes: FastifyPluginAsyncZod = async (app) => {
   const money = () => moneyConfigured(app.money);
+  const view = (r: TopupRecord) => topupToView(r, app.overdueWatch.isOverdue("topup", r));
   app.post(
     "/topups",
     {
@@ -45,7 +47,7 @@ export const topupRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 202: topupView, ...problemResponses },
       },
     },
-    async (request, reply) => reply.status(202).send(topupToView(await money().createTopup(merchantOf(request), request.body))),
+    async (request, reply) => reply.status(202).send(view(await money().createTopup(merchantOf(request), request.body))),
   );
 
   app.get(
@@ -56,13 +58,13 @@ export const topupRoutes: FastifyPluginAsyncZod = async (app) => {
       const merchant = merchantOf(request);
       const page = await money().listTopups(merchant, { limit, ...(cursor ? { cursor } : {}) });
       const items = await Promise.all(page.items.map((r) => (r.stage === "completed" || r.stage === "failed" ? r : money().getTopup(merchant, r.id))));
-      return { object: "list" as const, items: items.map(topupToView), nextCursor: page.next ?? null };
+      return { object: "list" as const, items: items.map(view), nextCursor: page.next ?? null };
     },
   );
 
   app.get(
     "/topups/:id",
     { schema: { ...common, operationId: "getTopup", summary: "A top-up and its stage", params: topupIdParam, response: { 200: topupView, ...problemResponses } } },
-    async (request) => topupToView(await money().getTopup(merchantOf(request), request.params.id)),
+    async (request) => view(await money().getTopup(merchantOf(request), request.params.id)),
   );
 };

@@ -24,6 +24,7 @@ export const topupView = z.object({
   bank: bankLegView.nullable(),
   mint: tokenOpView.nullable(),
   failure: z.object({ code: z.string(), message: z.string() }).nullable(),
+  overdue: z.boolean().optional().describe("Not final longer than the gateway's threshold (`overdue.topupSeconds`): the gateway's operators are alerted"),
   createdAt: isoTime,
   updatedAt: isoTime,
 });

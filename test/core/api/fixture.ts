@@ -42,7 +42,15 @@ export interface ApiNode {
 
 /** Starts a chain, deploys a one-institution scenario and starts that institution's node in this process (`relay` overrides its relay settings). */
 export async function startApiNode(
-  options: { relay?: NodeConfigInput["relay"]; tls?: { certFile: string; keyFile: string }; api?: Partial<NodeConfigInput["api"]>; beforeStart?: (configFile: string) => Promise<void> } = {},
+  options: {
+    relay?: NodeConfigInput["relay"];
+    tls?: { certFile: string; keyFile: string };
+    api?: Partial<NodeConfigInput["api"]>;
+    overdue?: NodeConfigInput["overdue"];
+    /** The URL the node reaches the chain at (a proxy in front of `chainUrl`); default the chain's own. */
+    rpcUrl?: (chainUrl: string) => Promise<string>;
+    beforeStart?: (configFile: string) => Promise<void>;
+  } = {},
 ): Promise<ApiNode> {
   const dir = await mkdtemp(join(tmpdir(), "settlenet-api-"));
   const chain = await startChain();
@@ -64,7 +72,7 @@ export async function startApiNode(
       keyPasswordEnv: PASSWORD_ENV,
       peerKeyFile,
       listen: ["/ip4/127.0.0.1/tcp/0"],
-      rpcUrl: chain.url,
+      rpcUrl: options.rpcUrl ? await options.rpcUrl(chain.url) : chain.url,
       deploymentFile,
       dataDir: join(dir, "data"),
       api: { host: "127.0.0.1", port: 0, ...(options.tls ? { tls: options.tls } : {}), ...options.api },
@@ -73,6 +81,7 @@ export async function startApiNode(
       settlement: { cycleSeconds: CYCLE_SECONDS, tickMs: 100, finalizeFailoverMs: 1_000, rebroadcastMs: 1_000 },
       compliance: { aml: { pollIntervalMs: 100, largeValue: { threshold: LARGE_VALUE.toString() } }, reserves: { checkIntervalMs: 500 } },
       peerSyncTimeoutMs: 0,
+      ...(options.overdue ? { overdue: options.overdue } : {}),
     };
     const config = parseNodeConfig(input, dir);
     // The same config as a file, for the CLI commands that take --config.
