@@ -35,7 +35,7 @@ import { PAYMENT_STATUSES } from "../core/protocol/eip712.js";
 import { descriptorOf, operationSchema, tokenNamesOf } from "../core/operations/index.js";
 import { BatchRelayer, LEASE_TOPIC } from "./relay/relayer.js";
 import { TransactionSender } from "./relay/sender.js";
-import { chainOf } from "../scripts/operator/chain.js";
+import { chainOf } from "../core/operator/chain.js";
 import { ATTESTATION_TOPIC } from "./settlement/attestation.js";
 import { CycleService } from "./settlement/service.js";
 import type { ValidationContext } from "./services.js";

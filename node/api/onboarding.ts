@@ -1,6 +1,6 @@
 /**
  * Operators onboard the institution's merchants and customers through the node: the same actions as
- * the `settlenet merchant|customer` commands (scripts/operator), signed with the node's operator key
+ * the `settlenet merchant|customer` commands (core/operator), signed with the node's operator key
  * and sent through the node's one sender of that key (so they never race the relay for a nonce). Each
  * action that sent a transaction is recorded in the audit log with the caller and the transaction.
  */
@@ -10,10 +10,10 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { onboardingRoutes, type RegistryAccount } from "../../core/api/onboarding.js";
 import type { AuditLog } from "../../core/audit/log.js";
 import { SettlenetError } from "../../core/errors.js";
-import type { ActionResult, Actor, OperatorChain } from "../../scripts/operator/chain.js";
-import { payoutReference, registerMerchant, updateMerchant } from "../../scripts/operator/merchant.js";
-import { registerCustomer, setCustomerKyc } from "../../scripts/operator/customer.js";
-import { accountRecord, payoutAccountOf, setAccountActive } from "../../scripts/operator/registry.js";
+import type { ActionResult, Actor, OperatorChain } from "../../core/operator/chain.js";
+import { payoutReference, registerMerchant, updateMerchant } from "../../core/operator/merchant.js";
+import { registerCustomer, setCustomerKyc } from "../../core/operator/customer.js";
+import { accountRecord, payoutAccountOf, setAccountActive } from "../../core/operator/registry.js";
 import { principalOf } from "./app.js";
 import { actorOf } from "./credentials.js";
 
