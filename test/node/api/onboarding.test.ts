@@ -1,8 +1,8 @@
 /**
  * Operators onboard merchants and customers through the node API, against a real node and chain: the
  * node signs with its operator key through its own sender, the registry holds the result, a repeat is
- * answered as already done, a conflict is refused with a code, every sent action is in the audit log,
- * and only operators may.
+ * answered as already done, a conflict is refused with a code, every sent action is in the audit log
+ * (its intent before the transaction, its outcome after), and only operators may.
  */
 import { Wallet, keccak256, toUtf8Bytes } from "ethers";
 import { expect } from "chai";
@@ -52,9 +52,22 @@ describe("node API: onboarding of merchants and customers", function () {
     const reactivated = await call("operator", "PUT", `/v1/admin/accounts/${merchant}/status`, { status: "active" });
     expect(reactivated.body.account).to.include({ status: "active" });
 
+    // Each sent action: its intent logged before the transaction, its outcome after, naming the intent.
     const entries = (await api.client.auditLog({ limit: 1_000 })).entries.filter((e) => e.target === merchant.toLowerCase());
-    expect(entries.map((e) => e.action)).to.deep.equal(["merchant.register", "merchant.update", "merchant.suspend", "merchant.reactivate"]);
-    expect(entries[0]?.details?.["txHashes"]).to.deep.equal([registered.body.results?.[0]?.txHash]);
+    expect(entries.map((e) => e.action)).to.deep.equal([
+      "merchant.register.intent",
+      "merchant.register",
+      "merchant.update.intent",
+      "merchant.update",
+      "merchant.suspend.intent",
+      "merchant.suspend",
+      "merchant.reactivate.intent",
+      "merchant.reactivate",
+    ]);
+    const [intent, outcome] = entries;
+    expect(intent?.details).to.deep.include({ method: "registerMerchant", kycLevel: 2, feeBps: 120 });
+    expect(outcome?.details?.["intents"]).to.deep.equal([String(intent?.seq)]);
+    expect(outcome?.details?.["txHashes"]).to.deep.equal([registered.body.results?.[0]?.txHash]);
     expect(entries.every((e) => e.role === "operator" && e.actor.startsWith("credential:"))).to.equal(true);
   });
 
