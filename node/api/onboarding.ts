@@ -7,14 +7,15 @@
  * calldata's hash) in its own synced write before the transaction is handed to the sender, and the
  * outcome after (`<action>` with the transactions, or `<action>.failed` with the code), naming the
  * intents it closes. A crash between the two leaves an intent without an outcome, never an action
- * that took effect without an entry.
+ * that took effect without an entry; at the next start the node closes such an intent with
+ * `<action>.interrupted` and what the registry holds for the account then.
  */
 import { keccak256 } from "ethers";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 
 import { onboardingRoutes, type RegistryAccount } from "../../core/api/onboarding.js";
-import type { AuditLog } from "../../core/audit/log.js";
+import type { AuditEntry, AuditLog } from "../../core/audit/log.js";
 import { SettlenetError } from "../../core/errors.js";
 import { failpoint } from "../../core/failpoints.js";
 import type { ActionResult, Actor, OperatorChain } from "../../core/operator/chain.js";
@@ -126,4 +127,39 @@ export function registerOnboardingRoutes(app: FastifyInstance, modules: Onboardi
       return audited(request, `${kind}.${active ? "reactivate" : "suspend"}`, address, {}, async (by) => [await setAccountActive(chain, by, kind, address, active)]);
     },
   });
+}
+
+const INTENT = ".intent";
+
+/**
+ * Closes the intents a crash left without an outcome, each with an `<action>.interrupted` entry by
+ * the node naming the intent and the account's registry record now (which says whether the action
+ * took effect). Run at start, before the API takes onboarding requests, so no intent is in flight.
+ */
+export async function closeInterruptedIntents(modules: { chain: OperatorChain; audit: AuditLog; node: string }): Promise<AuditEntry[]> {
+  const open = new Map<string, AuditEntry>();
+  for (let after: number | undefined; ; ) {
+    const page = await modules.audit.list({ ...(after === undefined ? {} : { after }), limit: 1_000 });
+    for (const entry of page.entries) {
+      if (entry.action.endsWith(INTENT)) open.set(String(entry.seq), entry);
+      const closes = entry.details?.["intents"];
+      if (Array.isArray(closes)) for (const seq of closes) open.delete(seq);
+    }
+    if (page.next === undefined) break;
+    after = page.next;
+  }
+  const closed: AuditEntry[] = [];
+  for (const [seq, intent] of open) {
+    const record = intent.target === undefined ? undefined : await accountRecord(modules.chain, intent.target);
+    closed.push(
+      await modules.audit.append({
+        actor: modules.node,
+        role: "node",
+        action: `${intent.action.slice(0, -INTENT.length)}.interrupted`,
+        ...(intent.target === undefined ? {} : { target: intent.target }),
+        details: { intents: [seq], ...(record ? { kind: record.kind, status: record.status, kycLevel: record.kycLevel, feeBps: record.feeBps } : {}) },
+      }),
+    );
+  }
+  return closed;
 }

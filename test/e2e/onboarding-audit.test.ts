@@ -1,7 +1,8 @@
 /**
  * A node killed between an onboarding transaction being mined and the action's outcome being logged
  * (real processes, the crash point set by SETTLENET_FAILPOINT): the merchant is registered on-chain,
- * and after the restart the node's audit log holds the operator's intent for it and still verifies.
+ * and after the restart the node's audit log holds the operator's intent for it, closed by the node
+ * with the registry's record, and still verifies.
  */
 import { expect } from "chai";
 import { Contract, JsonRpcProvider, Wallet } from "ethers";
@@ -22,7 +23,7 @@ describe("onboarding audit: a node killed after the transaction and before the o
     await net?.stop();
   });
 
-  it("logs the operator's intent before the registration is sent; the registry has the merchant and the log verifies after the restart", async function () {
+  it("logs the operator's intent before the registration is sent; after the restart the node closes it with the registry's record and the log verifies", async function () {
     const [node] = net.nodes;
     if (!node) throw new Error("network incomplete");
     await node.stop();
@@ -54,11 +55,15 @@ describe("onboarding audit: a node killed after the transaction and before the o
     await node.start();
     const client = nodeApi(node);
     const entries = (await client.auditLog({ limit: 1_000 })).entries.filter((e) => e.target === merchant.toLowerCase());
-    expect(entries.map((e) => e.action)).to.deep.equal(["merchant.register.intent"]);
-    const [intent] = entries;
+    // The operator's intent, logged before the transaction; the node closed it at its restart with what
+    // the registry holds.
+    expect(entries.map((e) => e.action)).to.deep.equal(["merchant.register.intent", "merchant.register.interrupted"]);
+    const [intent, interrupted] = entries;
     expect(intent?.role).to.equal("operator");
     expect(intent?.actor).to.match(/^credential:/);
     expect(intent?.details).to.deep.include({ method: "registerMerchant", to: net.scenario.deployment.contracts.registry.toLowerCase(), kycLevel: 2, feeBps: 80 });
+    expect(interrupted?.role).to.equal("node");
+    expect(interrupted?.details).to.deep.equal({ intents: [String(intent?.seq)], kind: "merchant", status: "active", kycLevel: 2, feeBps: 80 });
     const verified = await verifyAuditLogOf(client);
     expect(verified.ok, JSON.stringify(verified)).to.equal(true);
   });
