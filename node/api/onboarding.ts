@@ -68,7 +68,9 @@ export function registerOnboardingRoutes(app: FastifyInstance, modules: Onboardi
         // send) the registry on-chain says whether it did, and the transaction is named when known.
         const code = error instanceof SettlenetError ? error.code : "INTERNAL";
         const txHash = error instanceof SettlenetError ? error.meta["txHash"] : undefined;
-        await modules.audit.append({ ...by, action: `${action}.failed`, details: { ...details, intents, code, ...(typeof txHash === "string" ? { txHash } : {}) } });
+        // If this entry cannot be written either (the node stopping), the intents stay open and the next
+        // start closes them; the caller gets the action's own error.
+        await modules.audit.append({ ...by, action: `${action}.failed`, details: { ...details, intents, code, ...(typeof txHash === "string" ? { txHash } : {}) } }).catch(() => undefined);
       }
       throw error;
     }
