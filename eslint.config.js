@@ -15,11 +15,12 @@ export default tseslint.config(
   },
   // Module boundaries: core/ is the shared kernel; node/, gateway/ and bank-sim/ import it and never
   // each other. Nothing but tests imports test/: what tooling needs from it belongs in scripts/lib/.
+  // The processes never import scripts/ (tooling depends on them, not the other way round).
   ...[
-    { dir: "core", forbidden: ["node", "gateway", "bank-sim", "test"] },
-    { dir: "node", forbidden: ["gateway", "bank-sim", "test"] },
-    { dir: "gateway", forbidden: ["node", "bank-sim", "test"] },
-    { dir: "bank-sim", forbidden: ["node", "gateway", "test"] },
+    { dir: "core", forbidden: ["node", "gateway", "bank-sim", "scripts", "test"] },
+    { dir: "node", forbidden: ["gateway", "bank-sim", "scripts", "test"] },
+    { dir: "gateway", forbidden: ["node", "bank-sim", "scripts", "test"] },
+    { dir: "bank-sim", forbidden: ["node", "gateway", "scripts", "test"] },
     { dir: "scripts", forbidden: ["test"] },
     { dir: "bench", forbidden: ["test"] },
   ].map(({ dir, forbidden }) => ({
@@ -30,7 +31,12 @@ export default tseslint.config(
         {
           patterns: forbidden.map((other) => ({
             regex: `^(\\.\\./)+${other}/`,
-            message: other === "test" ? `${dir}/ must not import test/; move what it shares with the tests to scripts/lib/` : `${dir}/ must not import ${other}/; share it through core/`,
+            message:
+              other === "test"
+                ? `${dir}/ must not import test/; move what it shares with the tests to scripts/lib/`
+                : other === "scripts"
+                  ? `${dir}/ must not import scripts/; move what it shares with the tooling to core/ (scripts/ imports it from there)`
+                  : `${dir}/ must not import ${other}/; share it through core/`,
           })),
         },
       ],

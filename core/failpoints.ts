@@ -7,7 +7,8 @@
  */
 import { SettlenetError } from "./errors.js";
 
-export const FAILPOINTS = [
+/** Crash points on the payment path (the fault campaign's origin-crash scenario passes each in turn). */
+export const PAYMENT_FAILPOINTS = [
   /** An API group is stored and synced, not gossiped. */
   "after-store-before-gossip",
   /** An API group is stored and gossiped; the relayer holds it but has not sent it. */
@@ -17,6 +18,12 @@ export const FAILPOINTS = [
   /** A group commit's synced LevelDB batch was issued and has not completed. */
   "mid-group-commit",
 ] as const;
+/** Crash points on operators' actions, which the campaign's payment stream never passes (tests set them). */
+export const ADMIN_FAILPOINTS = [
+  /** An onboarding action's transaction was mined after its intent was logged; its outcome is not logged. */
+  "after-onboarding-send-before-audit",
+] as const;
+export const FAILPOINTS = [...PAYMENT_FAILPOINTS, ...ADMIN_FAILPOINTS] as const;
 export type Failpoint = (typeof FAILPOINTS)[number];
 
 const ENV = "SETTLENET_FAILPOINT";

@@ -35,7 +35,7 @@ import { PAYMENT_STATUSES } from "../core/protocol/eip712.js";
 import { descriptorOf, operationSchema, tokenNamesOf } from "../core/operations/index.js";
 import { BatchRelayer, LEASE_TOPIC } from "./relay/relayer.js";
 import { TransactionSender } from "./relay/sender.js";
-import { chainOf } from "../scripts/operator/chain.js";
+import { chainOf } from "../core/operator/chain.js";
 import { ATTESTATION_TOPIC } from "./settlement/attestation.js";
 import { CycleService } from "./settlement/service.js";
 import type { ValidationContext } from "./services.js";
@@ -52,7 +52,7 @@ import { ChainClock } from "./chain/clock.js";
 import { CredentialVerifier } from "./api/credentials.js";
 import { registerSessionRoutes, sessionAuthenticator } from "./api/session.js";
 import { registerConsoleRoutes } from "./api/console.js";
-import { registerOnboardingRoutes } from "./api/onboarding.js";
+import { closeInterruptedIntents, registerOnboardingRoutes } from "./api/onboarding.js";
 import { registerUserAdminRoutes } from "./api/user-admin.js";
 import { loadOrCreateUserSecrets } from "./api/users.js";
 import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
@@ -342,6 +342,14 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
           },
         }
       : undefined;
+    if (onboarding) {
+      // Before the API serves: an intent without an outcome is then one a crash interrupted.
+      const closed = await closeInterruptedIntents({ chain: onboarding.chain, audit: onboarding.audit, node: `node:${operator.id}` }).catch((error: unknown) => {
+        logger.error({ err: error }, "could not close onboarding intents left by a crash; they stay open until the next start");
+        return [];
+      });
+      if (closed.length > 0) logger.warn({ entries: closed.map((e) => e.seq) }, "closed onboarding intents a crash left without an outcome");
+    }
     const userModules = { users: storage.users, secrets: await loadOrCreateUserSecrets(config.api.userSecretsKeyFile), now: Date.now };
     const consoleNetwork = { chainId: deployment.chainId.toString(), escrow: deployment.contracts.escrow, ledger: deployment.contracts.ledger };
     const api: FastifyInstance = await buildNodeApi(

@@ -21,7 +21,7 @@ import type { JsonRpcProvider } from "ethers";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import { readDeployment } from "../../core/protocol/deployment.js";
 import { caFileOf, startNetwork, type RunningNetwork, type StartNetworkOptions } from "../../scripts/lib/network.js";
-import { providerFor } from "../../scripts/operator/chain.js";
+import { providerFor } from "../../core/operator/chain.js";
 import { HoldWatcher } from "../lib/chain-watch.js";
 import { duplicateRelays, relayLedger } from "./ledger.js";
 import { hostPort, startProxy, type ChaosProxy } from "./proxy.js";

@@ -15,7 +15,7 @@ import { loadOrCreatePeerKey } from "../../node/p2p/keys.js";
 import { createGossipNetwork } from "../../node/p2p/network.js";
 import { NODE_CLIENT_CREDENTIALS_FILE, type NodeClientCredentials } from "../../scripts/lib/launch/nodes.js";
 
-import { FAILPOINTS } from "../../core/failpoints.js";
+import { PAYMENT_FAILPOINTS } from "../../core/failpoints.js";
 import { caFileOf } from "../../scripts/lib/network.js";
 import { NODES, type ExtraCount, type Scenario, type ScenarioContext } from "./harness.js";
 import { eventIds, merchantClient, payoutRef, tokenEvents, WebhookReceiver } from "./gateway-ops.js";
@@ -45,16 +45,16 @@ const originCrash: Scenario = {
     "the next time it passes there. It is restarted at once (with the next crash point), four times: after the synced store and before gossip, " +
     "after gossip and before the relay sends, after a batch's broadcast and before its receipt, and in the middle of a group commit.",
   network: {
-    options: async () => ({ partEnv: { [ORIGIN]: { SETTLENET_FAILPOINT: FAILPOINTS[0], SETTLENET_FAILPOINT_ARM: "signal" } } }),
+    options: async () => ({ partEnv: { [ORIGIN]: { SETTLENET_FAILPOINT: PAYMENT_FAILPOINTS[0], SETTLENET_FAILPOINT_ARM: "signal" } } }),
   },
   async inject(ctx) {
-    for (const [i, point] of FAILPOINTS.entries()) {
+    for (const [i, point] of PAYMENT_FAILPOINTS.entries()) {
       const pid = ctx.net.part(ORIGIN)?.process.pid;
       if (pid === undefined) throw new Error("origin node not running");
       process.kill(pid, "SIGUSR2");
       const how = await crashed(ctx, ORIGIN, 120_000);
       if (how !== "signal SIGKILL") throw new Error(`the origin node exited (${how}) instead of killing itself at ${point}`);
-      const next = FAILPOINTS[i + 1];
+      const next = PAYMENT_FAILPOINTS[i + 1];
       await ctx.net.restart(ORIGIN, next ? { SETTLENET_FAILPOINT: next, SETTLENET_FAILPOINT_ARM: "signal" } : { SETTLENET_FAILPOINT: "" });
       ctx.healed(`restarted after ${point}`);
       ctx.note(`killed at ${point}`);

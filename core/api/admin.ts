@@ -22,7 +22,7 @@ export const auditEntrySchema = z.strictObject({
   hash: z.string().regex(/^[0-9a-f]{64}$/).describe("SHA-256 of the entry's canonical JSON without `hash`"),
   actor: z.string().describe("The authenticated credential (`credential:<id>:<name>`) or local operator (`cli:<user>`) that acted"),
   role: z.string(),
-  action: z.string().describe("backup.download, alert.acknowledge, credential.issue, credential.revoke"),
+  action: z.string().describe("backup.download, alert.acknowledge, credential.issue, credential.revoke; an onboarding action on-chain as merchant.register.intent (before its transaction) then merchant.register or merchant.register.failed"),
   target: z.string().optional(),
   details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string())])).optional(),
 });

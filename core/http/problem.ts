@@ -63,7 +63,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   NODE_USER_EXISTS: 409,
   NODE_USER_NOT_FOUND: 404,
   NODE_USER_SELF: 409,
-  // Onboarding through the node (node/api/onboarding.ts, scripts/operator).
+  // Onboarding through the node (node/api/onboarding.ts, core/operator).
   ACCOUNT_EXISTS: 409,
   MERCHANT_TERMS_DIFFER: 409,
   CUSTOMER_TERMS_DIFFER: 409,

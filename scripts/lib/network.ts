@@ -26,7 +26,7 @@ import { writeOperatorKeystore } from "../../core/keys.js";
 import { CONTRACT_NAMES } from "../../core/protocol/artifacts.js";
 import { readDeployment, writeDeployment } from "../../core/protocol/deployment.js";
 import { bankRequestHeaders } from "../../core/bank/wire.js";
-import { providerFor } from "../operator/chain.js";
+import { providerFor } from "../../core/operator/chain.js";
 import { startChainProcess } from "./launch/chain.js";
 import { CONSOLE_INDEX, ensureConsoleBuilt } from "./launch/console.js";
 import { ensureDevCa, ensurePartCertificate, trustCaFile, type PartCertificate } from "./launch/dev-ca.js";

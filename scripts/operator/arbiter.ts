@@ -6,8 +6,8 @@ import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
 import { CHAIN_OPTIONS, CHAIN_USAGE, address, parse, printResult, validate, withContext } from "./args.js";
-import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "./chain.js";
-import { requireGovernance } from "./registry.js";
+import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "../../core/operator/chain.js";
+import { requireGovernance } from "../../core/operator/registry.js";
 
 /** Grants (`arbiter` true) or revokes the arbiter role of `account` (governance). */
 export async function setArbiter(chain: OperatorChain, governance: Actor, account: string, arbiter: boolean): Promise<ActionResult> {

@@ -13,7 +13,7 @@ import { z } from "zod";
 import { SettlenetError } from "../../core/errors.js";
 import { loadOperatorWallet } from "../../core/keys.js";
 import { readDeployment } from "../../core/protocol/deployment.js";
-import { actorOf, describeResult, openChain, type ActionResult, type Actor, type OperatorChain } from "./chain.js";
+import { actorOf, describeResult, openChain, type ActionResult, type Actor, type OperatorChain } from "../../core/operator/chain.js";
 
 export const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, "expected a 0x-prefixed 20-byte address");
 export const peerId = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{46,60}$/, "expected a libp2p peer id (base58, e.g. 12D3KooW…)");

@@ -10,8 +10,8 @@ import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
 import { CHAIN_OPTIONS, CHAIN_USAGE, address, parse, printResult, validate, withContext } from "./args.js";
-import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "./chain.js";
-import { accountRecord, requireGovernance } from "./registry.js";
+import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "../../core/operator/chain.js";
+import { accountRecord, requireGovernance } from "../../core/operator/registry.js";
 
 export const tokenSymbol = z.string().regex(/^[A-Z0-9]{1,11}$/, "expected a token symbol such as CNY").default("CNY");
 

@@ -8,31 +8,9 @@
 import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
+import { registerCustomer, setCustomerKyc } from "../../core/operator/customer.js";
+import { setAccountActive } from "../../core/operator/registry.js";
 import { CHAIN_OPTIONS, CHAIN_USAGE, address, kycLevel, parse, printResult, validate, withContext } from "./args.js";
-import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "./chain.js";
-import { accountRecord, institutionOf, ownAccount, requireNewAccount, setAccountActive } from "./registry.js";
-
-/** Opens a customer account at the institution whose key `actor` is; done if it is already its customer at this level. */
-export async function registerCustomer(chain: OperatorChain, actor: Actor, params: { address: string; kycLevel: number }): Promise<ActionResult> {
-  const existing = await accountRecord(chain, params.address);
-  if (existing.kind === "customer") {
-    const record = await ownAccount(chain, actor, "customer", params.address);
-    if (record.kycLevel !== params.kycLevel) {
-      throw new SettlenetError("CUSTOMER_TERMS_DIFFER", `customer ${params.address} is registered with KYC level ${record.kycLevel}: change it with \`settlenet customer update\``, { account: params.address });
-    }
-    return unchanged(`customer ${params.address} is registered at ${record.institution} (KYC ${record.kycLevel}, ${record.status})`);
-  }
-  const institution = await institutionOf(chain, actor);
-  await requireNewAccount(chain, params.address, "a customer");
-  return sendAs(actor, chain.registry, "registerCustomer", [params.address, params.kycLevel], `registered customer ${params.address} at ${institution} (KYC ${params.kycLevel})`);
-}
-
-/** Changes a customer's KYC level. */
-export async function setCustomerKyc(chain: OperatorChain, actor: Actor, params: { address: string; kycLevel: number }): Promise<ActionResult> {
-  const record = await ownAccount(chain, actor, "customer", params.address);
-  if (record.kycLevel === params.kycLevel) return unchanged(`customer ${params.address} has KYC level ${params.kycLevel}`);
-  return sendAs(actor, chain.registry, "setKycLevel", [params.address, params.kycLevel], `customer ${params.address} now has KYC level ${params.kycLevel}`);
-}
 
 /** Runs `settlenet customer <command> …`. */
 export async function customerCommand(args: string[]): Promise<void> {

@@ -14,7 +14,7 @@ import { checkDeploymentOnChain } from "../../core/chain/startup.js";
 import { readDeployment, writeDeployment, type Deployment } from "../../core/protocol/deployment.js";
 import { deploySettlenet } from "../lib/deploy.js";
 import { address, feeBps, loadKey, parse, printResult, validate } from "./args.js";
-import { actorOf, providerFor, unchanged, type ActionResult, type Actor } from "./chain.js";
+import { actorOf, providerFor, unchanged, type ActionResult, type Actor } from "../../core/operator/chain.js";
 
 export interface DeployParams {
   /** Where the deployment file is (read if it exists, written otherwise). */

@@ -7,7 +7,7 @@ import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
 import { CHAIN_OPTIONS, CHAIN_USAGE, address, parse, printResult, validate, withContext } from "./args.js";
-import { sendValue, unchanged, type ActionResult, type Actor, type OperatorChain } from "./chain.js";
+import { sendValue, unchanged, type ActionResult, type Actor, type OperatorChain } from "../../core/operator/chain.js";
 
 /** Sends `to` what it lacks of `minimum` wei. */
 export async function fund(chain: Pick<OperatorChain, "provider">, funder: Actor, params: { to: string; minimum: bigint }): Promise<ActionResult> {

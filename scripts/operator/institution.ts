@@ -11,8 +11,8 @@ import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
 import { CHAIN_OPTIONS, CHAIN_USAGE, address, name, parse, peerId, printResult, validate, withContext } from "./args.js";
-import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "./chain.js";
-import { STATUS, nodeRecord, requireGovernance, requireNewAccount, requirePeerIdFree } from "./registry.js";
+import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "../../core/operator/chain.js";
+import { STATUS, nodeRecord, requireGovernance, requireNewAccount, requirePeerIdFree } from "../../core/operator/registry.js";
 
 export type OperatorRole = "institution" | "regulator";
 

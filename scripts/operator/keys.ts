@@ -15,7 +15,7 @@ import { z } from "zod";
 import { SettlenetError } from "../../core/errors.js";
 import { writeOperatorKeystore } from "../../core/keys.js";
 import { parse, promptPassword, validate } from "./args.js";
-import { unchanged, type ActionResult } from "./chain.js";
+import { unchanged, type ActionResult } from "../../core/operator/chain.js";
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
 

@@ -13,9 +13,9 @@ import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
 import { CHAIN_OPTIONS, CHAIN_USAGE, address, minorUnits, parse, printResult, validate, withContext } from "./args.js";
-import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "./chain.js";
+import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "../../core/operator/chain.js";
 import { tokenSymbol } from "./custodian.js";
-import { accountRecord, requireGovernance } from "./registry.js";
+import { accountRecord, requireGovernance } from "../../core/operator/registry.js";
 
 const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "expected 32 bytes as 0x-prefixed hex");
 

@@ -19,7 +19,7 @@ import { SettlenetError } from "../../core/errors.js";
 import { readDeployment } from "../../core/protocol/deployment.js";
 import { riskRulesDomain, riskRulesSigner, riskRulesWire, rulesHash, signRiskRules, signedRiskRules, type SignedRiskRules } from "../../core/protocol/risk-rules.js";
 import { loadKey, parse, printResult, validate } from "./args.js";
-import { unchanged, type ActionResult } from "./chain.js";
+import { unchanged, type ActionResult } from "../../core/operator/chain.js";
 
 const USAGE =
   "usage: settlenet risk-rules sign --rules <rules.json> --version <n> --out <signed.json> --deployment <file> --key <governance keystore> [--password-env <VAR>] | " +

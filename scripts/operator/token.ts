@@ -12,9 +12,9 @@ import { z } from "zod";
 import { SettlenetError } from "../../core/errors.js";
 import { PERMIT_TYPES, UNLIMITED_ALLOWANCE, tokenDomain } from "../../core/protocol/eip712.js";
 import { CHAIN_OPTIONS, CHAIN_USAGE, address, loadKey, minorUnits, parse, printResult, validate, withContext } from "./args.js";
-import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "./chain.js";
+import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "../../core/operator/chain.js";
 import { tokenSymbol } from "./custodian.js";
-import { custodianOf } from "./registry.js";
+import { custodianOf } from "../../core/operator/registry.js";
 
 /** A bank reference as bytes32: 32 bytes as given, or text of at most 31 bytes. */
 export function bankReference(reference: string): string {

@@ -2,17 +2,20 @@
  * The institution console in a real Chromium against a real network (chain, an institution node and a
  * regulator node, both processes): an operator signs in with TOTP, sees the node's health, peers,
  * relay, money waiting too long and charts, onboards a merchant and suspends it (the registry on-chain
- * then has it suspended), verifies the audit log in the browser; an operator cannot freeze nor use the
- * regulator's pages, by URL and by API. Any page error or console error fails a test. Writes docs/screenshots/institution-*.png.
+ * then has it suspended), finds a mint the chain refused among the failed operations with its decoded
+ * error, verifies the audit log in the browser; an operator cannot freeze nor use the regulator's
+ * pages, by URL and by API. Any page error or console error fails a test. Writes docs/screenshots/institution-*.png.
  */
 import { fileURLToPath } from "node:url";
 
 import { expect } from "chai";
-import { Contract, JsonRpcProvider, Wallet } from "ethers";
+import { Contract, JsonRpcProvider, Wallet, type HDNodeWallet } from "ethers";
 import type { Browser } from "playwright-core";
 
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
+import { nodeApi, waitFor } from "../helpers/network.js";
+import { randomRef, signedTokenOp, tokenOperationIdOf } from "../helpers/tokens.js";
 import { launchChromium, type WatchedPage } from "./browser.js";
 import { launchConsoleNetwork, signedInConsole, type ConsoleNetwork } from "./node-helpers.js";
 
@@ -81,6 +84,34 @@ describe("console: the institution console in Chromium", function () {
     const onChain = (await registry.getFunction("accountOf")(merchant)) as { status: bigint; feeBps: bigint; kycLevel: bigint };
     // AccountStatus: 1 active, 2 suspended.
     expect([onChain.status, onChain.feeBps, onChain.kycLevel]).to.deep.equal([2n, 150n, 2n]);
+  });
+
+  it("lists a mint the chain refused above the attested reserves, with its id, kind and decoded ReservesExceeded", async function () {
+    const s = net.net.scenario;
+    // Institution 0 is the CNY custodian and mints with its operator key; one unit above its attested
+    // reserves passes the node's validation (it cannot see the cap) and is refused by the token contract.
+    const custodian = s.institutions[0] as HDNodeWallet;
+    const token = new Contract(s.deployment.tokens["CNY"]!.address, loadArtifact("SettlementToken").abi, new JsonRpcProvider(net.net.chain.url));
+    const reserves = (await token.getFunction("reservesOf")(custodian.address)) as { amount: bigint };
+    const mint = await signedTokenOp(s, custodian, { kind: "mint", to: s.payers[0]!.address, amount: (reserves.amount + 1n).toString(), bankRef: randomRef() });
+    const node = nodeApi(net.node("institution-0"));
+    expect((await node.submit(mint)).accepted).to.equal(true);
+    const id = tokenOperationIdOf(s, mint);
+    await waitFor("the mint to fail on-chain", async () => (await node.operation(id))?.status === "failed", 120_000, 200);
+
+    watched = await signedInConsole(browser, net, user("watch@bank.example"), "/console/institution");
+    const { page } = watched;
+    await page.getByRole("navigation").getByRole("link", { name: "Failed operations" }).click();
+    const row = page.getByRole("row").filter({ has: page.locator(`code[title="${id}"]`) });
+    await row.waitFor();
+    const cells = await row.getByRole("cell").allTextContents();
+    expect(cells[0]).to.equal(`${id.slice(0, 10)}…`);
+    expect(cells[1]).to.equal("mint");
+    // ReservesExceeded(custodian, outstandingAfter, attestedReserves), decoded by the node from the revert.
+    expect(cells[3]).to.match(new RegExp(`^ReservesExceeded\\(${custodian.address}, \\d+, ${reserves.amount}\\)$`));
+    // Wide enough for every column, the decoded error among them.
+    await page.setViewportSize({ width: 1200, height: 900 });
+    await page.screenshot({ path: `${SCREENSHOTS}institution-failed-operations.png`, fullPage: true });
   });
 
   it("shows the node's health, peers, relay and charts, and verifies the audit log in the browser", async function () {

@@ -5,7 +5,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 
-import { institutionApi, metricTotal, type MetricsSummary } from "../api/institution.ts";
+import { institutionApi, metricTotal, type FailedOperation, type MetricsSummary } from "../api/institution.ts";
 import { Alert } from "../components/Alert.tsx";
 import { useI18n } from "../i18n/i18n.tsx";
 import type { MessageKey } from "../i18n/messages.ts";
@@ -139,6 +139,12 @@ function Chart({ label, values }: { label: string; values: number[] }) {
   );
 }
 
+/** The decoded error as Name(args), with the node's message when it says more than that. */
+function failureText(error: NonNullable<FailedOperation["error"]>): string {
+  const decoded = `${error.code}${error.args?.length ? `(${error.args.join(", ")})` : ""}`;
+  return error.message && error.message !== decoded ? `${decoded}: ${error.message}` : decoded;
+}
+
 function FailedOperations() {
   const { t, locale } = useI18n();
   const errorText = useNodeErrorText();
@@ -165,7 +171,7 @@ function FailedOperations() {
               </td>
               <td>{op.kind}</td>
               <td>{new Date(op.receivedAtMs).toLocaleString(locale)}</td>
-              <td>{op.error ? `${op.error.code}${op.error.args?.length ? `(${op.error.args.join(", ")})` : ""}: ${op.error.message}` : ""}</td>
+              <td className="wrap">{op.error ? failureText(op.error) : ""}</td>
             </tr>
           ))}
         </tbody>

@@ -1,14 +1,16 @@
 /**
  * Operators onboard merchants and customers through the node API, against a real node and chain: the
  * node signs with its operator key through its own sender, the registry holds the result, a repeat is
- * answered as already done, a conflict is refused with a code, every sent action is in the audit log,
- * and only operators may.
+ * answered as already done, a conflict is refused with a code, every sent action is in the audit log
+ * (its intent before the transaction, its outcome after), and only operators may.
  */
 import { Wallet, keccak256, toUtf8Bytes } from "ethers";
 import { expect } from "chai";
 
 import { bearer } from "../../../core/api/auth.js";
+import { verifyAuditLogOf } from "../../../node/api/admin-cli.js";
 import { startApiNode, type ApiNode } from "../../core/api/fixture.js";
+import { waitFor } from "../../helpers/network.js";
 
 describe("node API: onboarding of merchants and customers", function () {
   this.timeout(300_000);
@@ -52,9 +54,22 @@ describe("node API: onboarding of merchants and customers", function () {
     const reactivated = await call("operator", "PUT", `/v1/admin/accounts/${merchant}/status`, { status: "active" });
     expect(reactivated.body.account).to.include({ status: "active" });
 
+    // Each sent action: its intent logged before the transaction, its outcome after, naming the intent.
     const entries = (await api.client.auditLog({ limit: 1_000 })).entries.filter((e) => e.target === merchant.toLowerCase());
-    expect(entries.map((e) => e.action)).to.deep.equal(["merchant.register", "merchant.update", "merchant.suspend", "merchant.reactivate"]);
-    expect(entries[0]?.details?.["txHashes"]).to.deep.equal([registered.body.results?.[0]?.txHash]);
+    expect(entries.map((e) => e.action)).to.deep.equal([
+      "merchant.register.intent",
+      "merchant.register",
+      "merchant.update.intent",
+      "merchant.update",
+      "merchant.suspend.intent",
+      "merchant.suspend",
+      "merchant.reactivate.intent",
+      "merchant.reactivate",
+    ]);
+    const [intent, outcome] = entries;
+    expect(intent?.details).to.deep.include({ method: "registerMerchant", kycLevel: 2, feeBps: 120 });
+    expect(outcome?.details?.["intents"]).to.deep.equal([String(intent?.seq)]);
+    expect(outcome?.details?.["txHashes"]).to.deep.equal([registered.body.results?.[0]?.txHash]);
     expect(entries.every((e) => e.role === "operator" && e.actor.startsWith("credential:"))).to.equal(true);
   });
 
@@ -71,6 +86,49 @@ describe("node API: onboarding of merchants and customers", function () {
     expect([unknown.status, unknown.body["code"]]).to.deep.equal([404, "NOT_REGISTERED"]);
     const bad = await call("operator", "POST", "/v1/admin/customers", { address: customer, kycLevel: 1, extra: true });
     expect(bad.status).to.equal(400);
+  });
+
+  it("logs the outcome of a transaction the chain refused as failed, naming its intent", async function () {
+    // Two registrations of one address, both checked against the registry before either is mined:
+    // blocks wait until both are sent, so the second transaction is refused by the chain itself.
+    const provider = api.chain.provider;
+    const registry = api.scenario.deployment.contracts.registry.toLowerCase();
+    const merchant = Wallet.createRandom().address;
+    const terms = { address: merchant, kycLevel: 1, feeBps: 50, payoutAccount: "CN99 0000" };
+    const pendingToRegistry = async () => {
+      const block = (await provider.send("eth_getBlockByNumber", ["pending", true])) as { transactions: { to: string | null }[] };
+      return block.transactions.filter((tx) => tx.to?.toLowerCase() === registry).length;
+    };
+    await provider.send("evm_setAutomine", [false]);
+    let answers: Awaited<ReturnType<typeof call>>[];
+    try {
+      const first = call("operator", "POST", "/v1/admin/merchants", terms);
+      await waitFor("the first registration to be sent", async () => (await pendingToRegistry()) === 1, 60_000, 50);
+      let secondDone = false;
+      const second = call("operator", "POST", "/v1/admin/merchants", terms).finally(() => (secondDone = true));
+      // Refused at its gas estimate against the pending block, or sent and refused when mined.
+      await waitFor("the second registration to be refused or sent", async () => secondDone || (await pendingToRegistry()) === 2, 60_000, 50);
+      await provider.send("evm_mine", []);
+      answers = await Promise.all([first, second]);
+    } finally {
+      await provider.send("evm_setAutomine", [true]);
+    }
+    expect(answers.map((a) => [a.status, a.body["code"] ?? a.body.results?.[0]?.changed])).to.deep.equal([
+      [200, true],
+      [422, "TX_REVERTED"],
+    ]);
+
+    const entries = (await api.client.auditLog({ limit: 1_000 })).entries.filter((e) => e.target === merchant.toLowerCase());
+    expect(entries.map((e) => e.action).sort()).to.deep.equal(["merchant.register", "merchant.register.failed", "merchant.register.intent", "merchant.register.intent"]);
+    const intents = entries.filter((e) => e.action === "merchant.register.intent").map((e) => String(e.seq));
+    const done = entries.find((e) => e.action === "merchant.register");
+    const failed = entries.find((e) => e.action === "merchant.register.failed");
+    expect(failed?.details).to.deep.include({ code: "TX_REVERTED" });
+    // Each outcome closes its own intent, logged before it.
+    expect([...(done?.details?.["intents"] as string[]), ...(failed?.details?.["intents"] as string[])].sort()).to.deep.equal(intents.sort());
+    expect(Number((failed?.details?.["intents"] as string[])[0])).to.be.below(failed?.seq ?? 0);
+    const verified = await verifyAuditLogOf(api.client);
+    expect(verified.ok, JSON.stringify(verified)).to.equal(true);
   });
 
   it("refuses a regulator every onboarding route", async function () {

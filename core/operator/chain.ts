@@ -6,10 +6,10 @@
  */
 import { Contract, JsonRpcProvider, Network, NonceManager, type Signer, type TransactionReceipt } from "ethers";
 
-import { checkDeploymentOnChain, pollIntervalForChain } from "../../core/chain/startup.js";
-import { SettlenetError } from "../../core/errors.js";
-import { loadArtifact } from "../../core/protocol/artifacts.js";
-import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
+import { checkDeploymentOnChain, pollIntervalForChain } from "../chain/startup.js";
+import { SettlenetError } from "../errors.js";
+import { loadArtifact } from "../protocol/artifacts.js";
+import type { Deployment, TokenDeployment } from "../protocol/deployment.js";
 
 /** The deployment's contracts on one chain, read-only until connected to an actor. */
 export interface OperatorChain {

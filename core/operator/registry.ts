@@ -4,8 +4,8 @@
  */
 import { ZeroAddress, ZeroHash } from "ethers";
 
-import { SettlenetError } from "../../core/errors.js";
-import { ACCOUNT_KINDS, ACCOUNT_STATUSES, type AccountKindName, type AccountStatusName } from "../../core/protocol/registry.js";
+import { SettlenetError } from "../errors.js";
+import { ACCOUNT_KINDS, ACCOUNT_STATUSES, type AccountKindName, type AccountStatusName } from "../protocol/registry.js";
 import { sendAs, unchanged, type ActionResult, type Actor, type OperatorChain } from "./chain.js";
 
 /** IParticipantRegistry.AccountStatus values the contract takes. */
