@@ -260,6 +260,8 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const disputeNotes = new DisputeNotes({ chainId, escrow: deployment.contracts.escrow }, { storage, logger: logger.child({ module: "disputes" }) });
     disputeNotes.setPublisher((data) => network.publishTo(DISPUTE_NOTES_TOPIC, data));
     network.addTopic(DISPUTE_NOTES_TOPIC, (from, data) => disputeNotes.onGossip(from, data));
+    disputeNotes.start(config.disputes.rebroadcastMs);
+    stack.push(async () => disputeNotes.stop());
     riskRules.setPublisher((data) => network.publishTo(RISK_RULES_TOPIC, data));
     network.addTopic(RISK_RULES_TOPIC, (from, data) => riskRules.onGossip(from, data));
     riskRules.start();

@@ -8,8 +8,9 @@
  * Peers check the signature against the payment's merchant as they indexed it and store the note;
  * they do not judge the dispute's state again (their index may lag or lead the origin's by a block, and
  * the origin node checked it; a merchant's signature is what makes the note trustworthy). A peer that
- * has not indexed the payment yet ignores the note (not the forwarder's fault). With each new note the
- * origin publishes all the payment's notes again, so a peer that missed one gets it with the next.
+ * has not indexed the payment yet ignores the note (not the forwarder's fault). The origin publishes a
+ * payment's notes again with each new one and, while the dispute is open, every `rebroadcastMs`, so a
+ * peer that was down or not yet connected (or had not indexed the dispute) gets them.
  */
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -28,7 +29,11 @@ export const DISPUTE_NOTES_TOPIC = "/settlenet/dispute-notes/1";
 /** Notes per gossip message at most. */
 const MAX_NOTES_PER_MESSAGE = 50;
 
-const messageSchema = z.strictObject({ v: z.literal(1), notes: z.array(disputeNoteSchema).min(1).max(MAX_NOTES_PER_MESSAGE) });
+/**
+ * The gossip message: a payment's notes, and when this node sent them. Gossip ids hash the data, so
+ * the send time makes each re-publication a new message rather than a duplicate dropped unseen.
+ */
+const messageSchema = z.strictObject({ v: z.literal(1), sentAtMs: z.number().int().nonnegative(), notes: z.array(disputeNoteSchema).min(1).max(MAX_NOTES_PER_MESSAGE) });
 const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
@@ -55,6 +60,7 @@ export function noteView(stored: StoredDisputeNote): DisputeNoteView {
 /** Notes in, checked, stored and gossiped. */
 export class DisputeNotes {
   private publish: ((data: Uint8Array) => Promise<number>) | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly domain: NoteDomain,
@@ -63,6 +69,39 @@ export class DisputeNotes {
 
   setPublisher(publish: (data: Uint8Array) => Promise<number>): void {
     this.publish = publish;
+  }
+
+  /** Starts re-publishing, every `rebroadcastMs`, the notes this node took from its API on open disputes. */
+  start(rebroadcastMs: number): void {
+    const tick = () => {
+      this.timer = setTimeout(() => {
+        void this.rebroadcast()
+          .catch((error: unknown) => this.modules.logger.warn({ err: error }, "dispute notes not re-published"))
+          .finally(() => {
+            if (this.timer) tick();
+          });
+      }, rebroadcastMs);
+      this.timer.unref();
+    };
+    tick();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Publishes again the notes of every open dispute that has notes this node took from its API. */
+  async rebroadcast(): Promise<void> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.modules.storage.disputes.list("open", { limit: 500, ...(cursor ? { cursor } : {}) });
+      for (const payment of page.items) {
+        const notes = await this.modules.storage.disputes.notesOf(payment.paymentId);
+        if (notes.some((n) => n.origin === "api")) await this.gossip(payment.paymentId);
+      }
+      cursor = page.next;
+    } while (cursor !== undefined && this.timer !== undefined);
   }
 
   /** The note's id and its signer, checked against the payment's merchant (NOTE_NOT_BY_MERCHANT). */
@@ -96,7 +135,7 @@ export class DisputeNotes {
     if (!this.publish) return;
     const notes = (await this.modules.storage.disputes.notesOf(paymentId)).slice(-MAX_NOTES_PER_MESSAGE).map((n) => n.note);
     try {
-      await this.publish(encoder.encode(JSON.stringify({ v: 1, notes })));
+      await this.publish(encoder.encode(JSON.stringify({ v: 1, sentAtMs: Date.now(), notes })));
     } catch (error) {
       this.modules.logger.warn({ err: error, paymentId }, "dispute notes not gossiped");
     }

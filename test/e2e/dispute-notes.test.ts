@@ -2,7 +2,8 @@
  * Merchants' notes on disputes across real node processes: a note signed with the merchant's key and
  * submitted at one node is stored there and reaches the other node over libp2p, where the dispute
  * queue (from the dispute index) shows it; a note signed by anyone else, or on a payment that is not
- * disputed, is refused with its code.
+ * disputed, is refused with its code. A node that was down when a note was added gets it once it is
+ * back, from the origin's re-publication.
  */
 import { expect } from "chai";
 import { encodeBytes32String, hexlify, randomBytes, type HDNodeWallet, type Wallet } from "ethers";
@@ -28,7 +29,8 @@ describe("merchants' notes on disputes across nodes (real processes, libp2p)", f
   let net: TestNetwork;
 
   before(async function () {
-    net = await launchNetwork({ institutions: 2, payers: 2 });
+    // Notes on open disputes are published again every half second here (30 s by default).
+    net = await launchNetwork({ institutions: 2, payers: 2, config: { disputes: { rebroadcastMs: 500 } } });
   });
   after(async function () {
     await net?.stop();
@@ -80,5 +82,20 @@ describe("merchants' notes on disputes across nodes (real processes, libp2p)", f
     expect((await nodeApi(other).disputeNotes(paymentId)).map((n) => n.id)).to.deep.equal([first.note.id]);
     // Only the signed note arrived: the refused ones are nowhere.
     expect((await nodeApi(origin).disputeNotes(paymentId)).map((n) => n.id)).to.deep.equal([first.note.id]);
+  });
+
+  it("brings a note added while a node was down to that node once it is back", async function () {
+    const s = net.scenario;
+    const [origin, other] = net.nodes as [NodeHandle, NodeHandle];
+    const ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow };
+    const open = (await nodeApi(origin).disputes({ status: "open" })).items[0];
+    if (!open) throw new Error("no open dispute");
+    const paymentId = open.payment.paymentId;
+    await other.stop();
+    const note = await signDisputeNote(s.merchants[0] as Wallet | HDNodeWallet, { paymentId, text: "Second note, while institution 1 is down.", evidence: [], createdAtMs: Date.now() }, ctx);
+    const added = await nodeApi(origin).submitDisputeNote(note);
+    await other.start();
+    await waitFor(`${other.name} to get the note added while it was down`, async () => (await nodeApi(other).disputeNotes(paymentId)).some((n) => n.id === added.note.id), 60_000);
+    expect(await nodeApi(other).disputeNotes(paymentId)).to.have.length(open.notes.length + 1);
   });
 });

@@ -20,7 +20,7 @@ import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 const ctx = { chainId: 31337n, escrow: Wallet.createRandom().address };
 const merchant = Wallet.createRandom();
 const stranger = Wallet.createRandom();
-const message = (notes: DisputeNote[]) => new TextEncoder().encode(JSON.stringify({ v: 1, notes }));
+const message = (notes: DisputeNote[]) => new TextEncoder().encode(JSON.stringify({ v: 1, sentAtMs: Date.now(), notes }));
 
 function disputedPayment(): PaymentRecord {
   const paymentId = hexlify(randomBytes(32));
@@ -79,7 +79,7 @@ describe("node: dispute notes over gossip (LevelDB)", function () {
     expect(await notes.onGossip("peer", message([forged]))).to.equal("reject");
     const altered = { ...(await signDisputeNote(merchant, { paymentId: payment.paymentId, text: "Partly delivered.", evidence: [], createdAtMs: 2 }, ctx)), text: "Fully delivered." };
     expect(await notes.onGossip("peer", message([altered]))).to.equal("reject");
-    expect(await notes.onGossip("peer", new TextEncoder().encode("{\"v\":1,\"notes\":[{\"html\":\"<b>\"}]}"))).to.equal("reject");
+    expect(await notes.onGossip("peer", new TextEncoder().encode("{\"v\":1,\"sentAtMs\":1,\"notes\":[{\"html\":\"<b>\"}]}"))).to.equal("reject");
     expect(await storage.disputes.notesOf(payment.paymentId)).to.deep.equal([]);
   });
 
