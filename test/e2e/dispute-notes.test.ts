@@ -80,6 +80,8 @@ describe("merchants' notes on disputes across nodes (real processes, libp2p)", f
     expect(queued.reason).to.equal(reason);
     expect(queued.notes.map((n) => [n.id, n.text, n.evidence, n.merchant, n.signature])).to.deep.equal([[first.note.id, note.text, note.evidence, merchant.address.toLowerCase(), signed.signature]]);
     expect((await nodeApi(other).disputeNotes(paymentId)).map((n) => n.id)).to.deep.equal([first.note.id]);
+    // The regulators' audit trail of the payment carries it too.
+    expect((await nodeApi(other).paymentHistory(paymentId))?.disputeNotes.map((n) => n.id)).to.deep.equal([first.note.id]);
     // Only the signed note arrived: the refused ones are nowhere.
     expect((await nodeApi(origin).disputeNotes(paymentId)).map((n) => n.id)).to.deep.equal([first.note.id]);
   });
