@@ -99,6 +99,12 @@ export const nodeConfigSchema = z.strictObject({
       rebroadcastMs: z.number().int().min(100).default(30_000),
     })
     .prefault({}),
+  disputes: z
+    .strictObject({
+      /** How often this node re-publishes the notes it took from its API on open disputes (a late or restarted peer gets them so). */
+      rebroadcastMs: z.number().int().min(100).default(30_000),
+    })
+    .prefault({}),
   validation: z
     .strictObject({
       /** Worker threads recovering signatures; default one per core. 0 recovers on the main thread. */

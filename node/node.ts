@@ -53,6 +53,7 @@ import { CredentialVerifier } from "./api/credentials.js";
 import { registerSessionRoutes, sessionAuthenticator } from "./api/session.js";
 import { registerConsoleRoutes } from "./api/console.js";
 import { closeInterruptedIntents, registerOnboardingRoutes } from "./api/onboarding.js";
+import { DISPUTE_NOTES_TOPIC, DisputeNotes, registerDisputeRoutes } from "./disputes/notes.js";
 import { registerUserAdminRoutes } from "./api/user-admin.js";
 import { loadOrCreateUserSecrets } from "./api/users.js";
 import { PeerSync, Readiness, SYNC_TOPIC } from "./backup/sync.js";
@@ -241,7 +242,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         privateKey: peerKey,
         listen: config.listen,
         bootstrap: config.bootstrap,
-        topics: [ATTESTATION_TOPIC, ALERTS_TOPIC, SYNC_TOPIC, LEASE_TOPIC, RISK_RULES_TOPIC],
+        topics: [ATTESTATION_TOPIC, ALERTS_TOPIC, SYNC_TOPIC, LEASE_TOPIC, RISK_RULES_TOPIC, DISPUTE_NOTES_TOPIC],
       },
       { logger: logger.child({ module: "p2p" }), allowlist: () => registry.allowedPeerIds(), validate: (from, data) => pipeline.onGossip(from, data) },
     );
@@ -258,6 +259,11 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       relayer.setLeasePublisher((data) => network.publishTo(LEASE_TOPIC, data));
       network.addTopic(LEASE_TOPIC, async (_from, data) => relayer.onLease(data));
     }
+    const disputeNotes = new DisputeNotes({ chainId, escrow: deployment.contracts.escrow }, { storage, logger: logger.child({ module: "disputes" }) });
+    disputeNotes.setPublisher((data) => network.publishTo(DISPUTE_NOTES_TOPIC, data));
+    network.addTopic(DISPUTE_NOTES_TOPIC, (from, data) => disputeNotes.onGossip(from, data));
+    disputeNotes.start(config.disputes.rebroadcastMs);
+    stack.push(async () => disputeNotes.stop());
     riskRules.setPublisher((data) => network.publishTo(RISK_RULES_TOPIC, data));
     network.addTopic(RISK_RULES_TOPIC, (from, data) => riskRules.onGossip(from, data));
     riskRules.start();
@@ -375,6 +381,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
           (app) => registerSessionRoutes(app, userModules, config.api.signIn),
           (app) => registerUserAdminRoutes(app, userModules),
           (app) => registerConsoleRoutes(app, { metrics, storage }),
+          (app) => registerDisputeRoutes(app, { notes: disputeNotes, storage }),
           ...(onboarding ? [(app: FastifyInstance) => registerOnboardingRoutes(app, onboarding)] : []),
         ],
         ready: () => readiness.isReady(),

@@ -5,6 +5,7 @@
 import { z } from "zod";
 
 import { address, hex32, integer, pageQuery, problemResponses, route, timeRangeQuery } from "./common.js";
+import { disputeNoteViewSchema } from "./disputes.js";
 import { operationFailureSchema, operationKindSchema, operationStatusSchema } from "./operations.js";
 import { paymentEventSchema, paymentPageSchema, paymentRecordSchema } from "./payments.js";
 
@@ -30,6 +31,7 @@ export const paymentHistorySchema = z.strictObject({
   payment: paymentRecordSchema.nullable(),
   operations: z.array(auditStepSchema),
   events: z.array(paymentEventSchema),
+  disputeNotes: z.array(disputeNoteViewSchema).describe("The merchant's signed notes on the payment's dispute, oldest first (not chain operations)"),
 });
 export type PaymentHistory = z.infer<typeof paymentHistorySchema>;
 

@@ -22,6 +22,8 @@ import type { ChangesPage } from "./changes.js";
 import { problemSchema, type ContentAnswer, type NodeRoute, type Page, type Problem, type RouteSchema } from "./common.js";
 import type { AlertRecord, alertAckBody, alertListQuery, alertReportQuery } from "./compliance.js";
 import type { CustodyTransfer } from "./custody.js";
+import { disputeNoteViewSchema, type DisputeNoteView, type DisputeView, type disputeListQuery } from "./disputes.js";
+import type { DisputeNote } from "../protocol/dispute-note.js";
 import { RELAY_BACKLOG, RETRY_AFTER_HEADER, acceptedSchema, batchAnswerSchema, type BatchAnswer } from "./operations.js";
 import type { OverdueReport } from "./overdue.js";
 import type { paymentListQuery, NodePayment } from "./payments.js";
@@ -183,6 +185,26 @@ export class NodeApiClient {
   /** One page of the audit payment query (by account, merchant or institution and time). */
   auditPayments(query: z.input<typeof auditListQuery>): Promise<Page<PaymentRecord>> {
     return this.read(routes.listAuditPayments, { query });
+  }
+
+  // ---------------------------------------------------------------- disputes
+
+  /** One page of the dispute queue (open, oldest first) or of the resolved disputes (newest first). */
+  disputes(query: z.input<typeof disputeListQuery> = {}): Promise<Page<DisputeView>> {
+    return this.read(routes.listDisputes, { query });
+  }
+
+  /** The merchant's notes on a payment's dispute, oldest first. */
+  async disputeNotes(paymentId: string): Promise<DisputeNoteView[]> {
+    return (await this.read(routes.listDisputeNotes, { params: { id: paymentId } })).items;
+  }
+
+  /** Submits a merchant's signed note: the stored note (`created` false when the node had it already), or a NodeApiError with the node's code. */
+  async submitDisputeNote(note: DisputeNote): Promise<{ note: DisputeNoteView; created: boolean }> {
+    const route = routes.submitDisputeNote;
+    const answer = await this.send(route, { params: { id: note.paymentId }, body: note });
+    if (answer.status !== 200 && answer.status !== 201) throw this.failure(route, answer);
+    return { note: this.parse(route, disputeNoteViewSchema, answer), created: answer.status === 201 };
   }
 
   // ---------------------------------------------------------------- change feed

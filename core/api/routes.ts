@@ -10,6 +10,7 @@ import { changeRoutes } from "./changes.js";
 import { complianceRoutes } from "./compliance.js";
 import { consoleRoutes } from "./console.js";
 import { custodyRoutes } from "./custody.js";
+import { disputeRoutes } from "./disputes.js";
 import { onboardingRoutes } from "./onboarding.js";
 import { operationRoutes } from "./operations.js";
 import { overdueRoutes } from "./overdue.js";
@@ -24,6 +25,7 @@ import { userRoutes } from "./users.js";
 export const NODE_API_ROUTES = {
   ...operationRoutes,
   ...paymentRoutes,
+  ...disputeRoutes,
   ...changeRoutes,
   ...auditRoutes,
   ...settlementRoutes,
@@ -59,6 +61,9 @@ export const NODE_API_ACCESS: Record<NodeApiOperation, RouteAccess> = {
   getOperation: PAYMENT_READERS,
   getPayment: PAYMENT_READERS,
   listPayments: PAYMENT_READERS,
+  listDisputes: PAYMENT_READERS,
+  listDisputeNotes: PAYMENT_READERS,
+  submitDisputeNote: ["gateway"],
   listChanges: READERS,
   getPaymentHistory: OVERSIGHT,
   listAuditPayments: OVERSIGHT,
@@ -113,6 +118,7 @@ export function accessOf(operationId: string | undefined): RouteAccess | undefin
 export const NODE_API_TAGS = [
   { name: "operations", description: "Signed operations: submit (one or a batch) and follow them" },
   { name: "payments", description: "Payments as indexed from the escrow, merged with its state now" },
+  { name: "disputes", description: "The dispute queue and the merchants' signed notes on disputes (not chain operations: stored and gossiped by nodes, never relayed)" },
   { name: "changes", description: "The change feed: operation status and payment state changes in order, followed with a cursor" },
   { name: "audit", description: "Payment histories and queries for auditors and regulators" },
   { name: "settlement", description: "Settlement cycles, Merkle proofs of their records, statements and settlement alerts" },

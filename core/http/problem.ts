@@ -38,6 +38,10 @@ const STATUS_BY_CODE: Record<string, number> = {
   READ_ONLY: 403,
   OPERATION_KIND_FORBIDDEN: 403,
   CYCLE_NOT_FOUND: 404,
+  // Merchants' notes on disputes (node/disputes/notes.ts).
+  NOTE_NOT_BY_MERCHANT: 422,
+  PAYMENT_NOT_DISPUTED: 409,
+  DISPUTE_RESOLVED: 409,
   RECORD_NOT_FOUND: 404,
   CYCLE_NOT_FINALIZED: 409,
   CYCLE_DIVERGED: 409,

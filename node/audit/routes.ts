@@ -1,7 +1,7 @@
 /**
  * Audit API (on every node; read-only, so a regulator node serves it too):
  * - a payment's full history: each operation with signer, signature, relayer, transaction, block,
- *   time and outcome, and the chain events that moved it;
+ *   time and outcome, the chain events that moved it, and the merchant's signed notes on its dispute;
  * - payment queries by account (payer), merchant, institution and time range with cursor pagination
  *   (the payment indexes);
  * - settlement cycles: state, attestations, records, alerts;
@@ -18,13 +18,15 @@ import { settlementRoutes } from "../../core/api/settlement.js";
 import { SettlenetError } from "../../core/errors.js";
 import type { Storage } from "../services.js";
 import type { LevelCycleRepository } from "../storage/cycles.js";
+import type { LevelDisputeRepository } from "../storage/disputes.js";
+import { noteView } from "../disputes/notes.js";
 import type { ListOptions } from "../../core/records.js";
 import { LEAF_ENCODING, RECORD_KINDS, kindName, recordFromJson, recordValues, type RecordValues } from "../../core/settlement/records.js";
 import { statementCsv } from "../../core/settlement/statement.js";
 import { statementOf } from "../settlement/statement.js";
 
 export interface AuditModules {
-  storage: Storage & { cycles: LevelCycleRepository };
+  storage: Storage & { cycles: LevelCycleRepository; disputes: LevelDisputeRepository };
 }
 
 /** Proof trees of finalized cycles (their records no longer change), a few at a time. */
@@ -41,7 +43,7 @@ export function registerAuditRoutes(app: FastifyInstance, modules: AuditModules)
     ...auditRoutes.getPaymentHistory,
     handler: async (request) => {
       const id = request.params.id.toLowerCase();
-      const [payment, operations] = await Promise.all([storage.payments.get(id), storage.operations.listByPayment(id)]);
+      const [payment, operations, notes] = await Promise.all([storage.payments.get(id), storage.operations.listByPayment(id), storage.disputes.notesOf(id)]);
       if (!payment && operations.length === 0) throw new SettlenetError("PAYMENT_NOT_FOUND", `no payment ${id}`, { id });
       const history = operations
         .map((op) => ({
@@ -59,7 +61,7 @@ export function registerAuditRoutes(app: FastifyInstance, modules: AuditModules)
           ...(op.error ? { error: op.error } : {}),
         }))
         .sort((a, b) => (a.blockNumber ?? Number.MAX_SAFE_INTEGER) - (b.blockNumber ?? Number.MAX_SAFE_INTEGER) || a.receivedAtMs - b.receivedAtMs);
-      return { paymentId: id, payment: payment ?? null, operations: history, events: payment?.events ?? [] };
+      return { paymentId: id, payment: payment ?? null, operations: history, events: payment?.events ?? [], disputeNotes: notes.map(noteView) };
     },
   });
 

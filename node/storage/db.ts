@@ -8,8 +8,10 @@ import { createHash } from "node:crypto";
 
 import { AuditLog, type AuditAction, type AuditEntry } from "../../core/audit/log.js";
 import { signedRiskRules, type SignedRiskRules } from "../../core/protocol/risk-rules.js";
+import type { PaymentRecord } from "../../core/records.js";
 import type { IndexBatch, Storage } from "../services.js";
 import { LevelCycleRepository } from "./cycles.js";
+import { LevelDisputeRepository, disputeIndexWrites } from "./disputes.js";
 import type { ChangeDraft } from "../../core/api/changes.js";
 import { LevelChangeLog } from "./changes.js";
 import { FEED_KEYSPACES, KEYSPACES, LOCAL_KEYSPACES, OUTBOX_KEYSPACES, type SnapshotRecord, type StorageContext, type WriteOp } from "./keyspaces.js";
@@ -48,6 +50,8 @@ export interface NodeStorage extends Storage {
   tokens: TokenRepository;
   /** The change feed (GET /v1/changes). */
   changes: LevelChangeLog;
+  /** The dispute queue and the merchants' notes on disputes. */
+  disputes: LevelDisputeRepository;
   /** The hash-chained log of admin, compliance and backup actions. */
   audit: AuditLog;
   /** People who sign in to the API, and their sessions (local to this machine, never backed up). */
@@ -84,6 +88,8 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
   const audit = new AuditLog(ctx, spaces.audit);
   const operations = new LevelOperationRepository(ctx, changes);
   const payments = new LevelPaymentRepository(ctx);
+  const disputes = new LevelDisputeRepository(ctx, audit);
+  await disputes.rebuildIfMissing();
 
   return {
     operations,
@@ -92,6 +98,7 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
     tokens: new LevelTokenRepository(ctx, changes),
     changes,
     audit,
+    disputes,
     users: new LevelUserRepository(ctx, audit),
 
     auditCredentialChanges(credentials) {
@@ -147,7 +154,8 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
         const now = Date.now();
         const paymentChanges: ChangeDraft[] = [];
         [...records.values()].forEach((record, i) => {
-          writes.push(...paymentRecordWrites(spaces, record, existing[i] !== undefined));
+          const before = existing[i] as PaymentRecord | undefined;
+          writes.push(...paymentRecordWrites(spaces, record, before !== undefined), ...disputeIndexWrites(spaces, before, record));
           paymentChanges.push({
             type: "payment",
             paymentId: record.paymentId,

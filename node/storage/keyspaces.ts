@@ -25,6 +25,8 @@
  * | alertsByTime  | at(12 digits) ! alert id                         | "" (index)                 |
  * | changes       | seq(16 digits); "~epoch"                         | Change (the change feed); the feed's epoch |
  * | audit         | "e!" seq(16 digits); "head"                      | AuditEntry; the log's head (core/audit/log.ts) |
+ * | disputes      | "open"/"resolved" ! disputedAt or resolvedAt(12 digits) ! payment id | "" (index, disputes.ts) |
+ * | disputeNotes  | payment id ! createdAtMs(16 digits) ! note id    | StoredDisputeNote (a merchant's signed note) |
  *
  * `audit` is backed up and restored with the state: the record of who downloaded backups, acknowledged
  * alerts and issued or revoked credentials must outlive the machine (a restored log still verifies).
@@ -57,6 +59,8 @@ export const KEYSPACES = [
   "tokenFrozen",
   "tokenEvents",
   "audit",
+  "disputes",
+  "disputeNotes",
 ] as const;
 
 /** The change feed's keyspace: not backed up, restored or checksummed (a restored node starts a new feed). */

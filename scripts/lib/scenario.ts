@@ -505,8 +505,16 @@ const disputeStep: Step = {
     const seen = listed.body.items?.find((d) => d.payment.id === p.id);
     check(ctx, this.name, "the merchant sees the dispute and the payer's reason in GET /v1/disputes", listed.status === 200 && seen?.reason === reason, `${listed.status} ${seen ? `reason ${seen.reason}` : "not listed"}`);
 
-    // The arbiter's side: it reads the payment terms from its node, signs `resolve` and submits it there.
+    // The merchant answers for the arbiter: its gateway signs the note with the merchant's key and
+    // hands it to institution 1's node, which gossips it; the arbiter works at institution 2's.
     const arbiterNode = institutionNode(ctx, 1);
+    const noted = await client(ctx, p.merchant).post<{ id: string } & Problem>(`/v1/disputes/${p.id}/notes`, { text: "Packed in a padded box; the courier's damage report is filed.", evidence: ["SF1234567890"] });
+    check(ctx, this.name, "the merchant adds a note for the arbiter (POST /v1/disputes/{id}/notes)", noted.status === 201, `${noted.status} ${noted.body.code ?? ""}`);
+    const disputedPayment = p.view.paymentId;
+    const heard = noted.status === 201 ? await poll(ctx, async () => (await arbiterNode.disputeNotes(disputedPayment)).find((n) => n.id === noted.body.id), 500, 30_000) : undefined;
+    check(ctx, this.name, "the merchant's note reaches the arbiter's node by gossip, signed by the merchant", heard !== undefined && heard.merchant === ctx.state.merchants.find((m) => m.id === p.merchant)?.address.toLowerCase(), heard ? `signed by ${heard.merchant}` : "not there");
+
+    // The arbiter's side: it reads the payment terms from its node, signs `resolve` and submits it there.
     const record = await arbiterNode.payment(p.view.paymentId);
     const pay = record?.operations.find((o) => o.kind === "pay");
     if (!pay || !("terms" in pay.op)) throw new Error(`the arbiter's node has no pay operation for ${p.view.paymentId}`);

@@ -517,6 +517,29 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     await page.setViewportSize(DESKTOP);
     await page.screenshot({ path: `${SCREENSHOTS}dashboard-overview.png`, fullPage: true });
   });
+  it("lets the owner add a note for the arbiter to an open dispute, shown as text and kept by the node", async function () {
+    const { get } = requestsOf(() => shopA);
+    const disputes = (await get<{ items: { payment: { id: string; merchantOrderId: string } }[] }>("/v1/disputes?status=disputed")).body.items;
+    const disputed = disputes.find((d) => d.payment.merchantOrderId === "tea-500");
+    if (!disputed) throw new Error("no open dispute tea-500");
+    const { page } = await open();
+    await signIn(page, "owner@a.example");
+    await page.getByRole("link", { name: "Disputes" }).click();
+    const dispute = page.locator(`[data-dispute="${disputed.payment.id}"]`);
+    await dispute.waitFor();
+    // Markup in a note is text: it is shown as typed and never becomes an element.
+    const text = "Sent 2 Dec by SF Express; <img src=x onerror=alert(1)> the payer signed for it.";
+    await dispute.getByLabel("Note for the arbiter").fill(text);
+    await dispute.getByLabel("Evidence references (e.g. a tracking number), comma separated").fill("SF1234567890, photo-7");
+    await dispute.getByRole("button", { name: "Add note" }).click();
+    await dispute.getByRole("status").filter({ hasText: "Note added; every institution's arbiter can read it." }).waitFor({ timeout: SHOWN_WITHIN_MS });
+    await dispute.getByText(text, { exact: true }).waitFor();
+    expect(await dispute.getByText("Evidence: SF1234567890, photo-7").count()).to.equal(1);
+    expect(await dispute.locator("img").count()).to.equal(0);
+    expect(await dispute.getByLabel("Note for the arbiter").inputValue()).to.equal("");
+    const notes = (await get<{ items: { text: string; evidence: string[] }[] }>(`/v1/disputes/${disputed.payment.id}/notes`)).body.items;
+    expect(notes.map((n) => [n.text, n.evidence])).to.deep.equal([[text, ["SF1234567890", "photo-7"]]]);
+  });
   it("works by keyboard at phone width: signs in and opens a payment; every button on every page is reachable, named and visibly focused", async function () {
     const { page } = await open();
     const user = users["owner@a.example"];

@@ -186,7 +186,7 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
     expect(await s.token.isFrozen(payer.address)).to.equal(false);
   });
 
-  it("lets an arbiter resolve a dispute with a split in exact yuan, signed in the page, and shows the result on-chain", async function () {
+  it("lets an arbiter see the merchant's note from another institution's node and resolve the dispute with a split in exact yuan, signed in the page, and shows the result on-chain", async function () {
     const s = net.net.scenario;
     const payer = s.payers[1] as Wallet | HDNodeWallet;
     const terms = await termsFor(s, 1, 0, { amount: 12_345n });
@@ -206,12 +206,20 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
     const disputed = await institution.submit(dispute);
     if (!disputed.accepted) throw new Error(`dispute refused: ${disputed.problem.code}`);
     await waitForOperation(net.net.nodes, disputed.id, "executed", 60_000);
+    // The merchant's note, signed with its key and submitted at institution 0 as its gateway does; the
+    // arbiter reads it at institution 1, where it arrived by gossip.
+    const { signDisputeNote } = await import("../../core/protocol/dispute-note.js");
+    const noteText = "Delivered 3 Dec; the courier's photo shows the parcel at the door.";
+    const note = await signDisputeNote(s.merchants[0] as Wallet | HDNodeWallet, { paymentId, text: noteText, evidence: ["SF1234567890"], createdAtMs: Date.now() }, ctx);
+    expect((await institution.submitDisputeNote(note)).created).to.equal(true);
 
     watched = await signedInConsole(browser, net, user("arbiter@arbitration.example"));
     const { page } = watched;
     await page.setViewportSize(DESKTOP);
     const card = page.getByRole("article", { name: `Disputed payment ${paymentId.slice(0, 10)}…` });
     await card.getByText("item never arrived").waitFor(SHOWN);
+    await card.getByText(noteText, { exact: true }).waitFor(SHOWN);
+    await card.getByText("Evidence: SF1234567890").waitFor();
     await card.getByText("¥123.45").first().waitFor();
     await unlock(page, await keystoreOf("arbiter", s.arbiter));
     await card.getByLabel(/^Back to the payer, in yuan/).fill("23.40");

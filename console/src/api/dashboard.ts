@@ -93,7 +93,9 @@ const payout = z.object({ id: z.string(), status: z.string(), stage: z.string(),
 export type Payout = z.infer<typeof payout>;
 const payoutList = z.object({ items: z.array(payout), nextCursor: z.string().nullable() });
 
-const dispute = z.object({ payment, reason: z.string().nullable(), openedAt: z.string().nullable() });
+const disputeNote = z.object({ id: z.string(), text: z.string(), evidence: z.array(z.string()), createdAt: z.string() });
+export type DisputeNote = z.infer<typeof disputeNote>;
+const dispute = z.object({ payment, reason: z.string().nullable(), openedAt: z.string().nullable(), notes: z.array(disputeNote) });
 export type Dispute = z.infer<typeof dispute>;
 const disputeList = z.object({ items: z.array(dispute), nextCursor: z.string().nullable() });
 const failure = z.object({ code: z.string(), message: z.string() });
@@ -190,6 +192,8 @@ export const dashboardApi = {
   balance: () => session(balance, "/v1/balance"),
   payouts: (cursor?: string) => session(payoutList, `/v1/payouts?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
   disputes: (status: "disputed" | "resolved", cursor?: string) => session(disputeList, `/v1/disputes?status=${status}&${page(cursor)}`),
+  addDisputeNote: (id: string, body: { text: string; evidence: string[] }, idempotencyKey: string) =>
+    session(disputeNote, `/v1/disputes/${encodeURIComponent(id)}/notes`, { method: "POST", body, headers: once(idempotencyKey) }),
   topups: (cursor?: string) => session(topupList, `/v1/topups?${page(cursor)}`),
   createTopup: (body: { amount: string; currency: string; account: string }, idempotencyKey: string) => session(topup, "/v1/topups", { method: "POST", body, headers: once(idempotencyKey) }),
   transfers: (cursor?: string) => session(transferList, `/v1/transfers?${page(cursor)}`),

@@ -91,6 +91,11 @@ const operation = z.object({ id: z.string(), kind: z.string(), status: z.string(
 export type StoredOperation = z.infer<typeof operation>;
 const paymentView = z.object({ paymentId: z.string(), payment: paymentRecord.nullable(), operations: z.array(operation) });
 const accepted = z.object({ id: z.string(), status: z.literal("accepted") });
+const disputeNote = z.object({ id: z.string(), merchant: z.string(), text: z.string(), evidence: z.array(z.string()), createdAtMs: z.number(), receivedAtMs: z.number() });
+export type DisputeNote = z.infer<typeof disputeNote>;
+const disputeView = z.object({ payment: paymentRecord, reason: z.string().nullable(), disputedAt: z.number().nullable(), notes: z.array(disputeNote) });
+export type DisputeView = z.infer<typeof disputeView>;
+const disputePage = z.object({ items: z.array(disputeView), next: z.string().optional() });
 
 export interface AuditFilter {
   account?: string;
@@ -126,6 +131,7 @@ export const regulatorApi = {
   tokenAccount: (token: string, account: string) => nodeCall(tokenAccount, `/v1/tokens/${enc(token)}/accounts/${enc(account)}`),
   report: (name: "aml" | "reserves", format: "json" | "csv") => nodeText(`/v1/reports/${name}?format=${format}`),
   payments: (cursor?: string) => nodeCall(paymentPage, `/v1/payments${query({ cursor, limit: 500 })}`),
+  disputes: (status: "open" | "resolved", cursor?: string) => nodeCall(disputePage, `/v1/disputes${query({ status, cursor, limit: 20 })}`),
   payment: (id: string) => nodeCall(paymentView, `/v1/payments/${enc(id)}`),
   operation: (id: string) => nodeCall(operation, `/v1/operations/${enc(id)}`),
   submit: (op: Record<string, unknown>) => nodeCall(accepted, "/v1/operations", { method: "POST", body: op }),

@@ -1,14 +1,16 @@
 /**
- * The arbiter's view: disputed payments waiting for a decision, each with the payer's dispute (its
- * signed reason) and what the node knows of the merchant's side (fulfilment, refunds); a decision
+ * The arbiter's view: disputed payments waiting for a decision, oldest first, from the node's dispute
+ * index (however many payments came since), each with the payer's dispute (its signed reason) and the
+ * merchant's side: fulfilment and the merchant's signed notes (time, text, evidence; shown as text,
+ * never as HTML), which reach every node by gossip; a decision
  * splits the held amount between payer and merchant in exact yuan, is signed here with the arbiter's
  * own key (keystore or browser wallet) and submitted to the node, and its on-chain result is shown.
  */
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { decodeBytes32String, id as keccakText } from "ethers";
 import { useState, type FormEvent } from "react";
 
-import { regulatorApi, type PaymentRecord, type StoredOperation } from "../api/regulator.ts";
+import { regulatorApi, type DisputeNote, type DisputeView, type StoredOperation } from "../api/regulator.ts";
 import { Alert } from "../components/Alert.tsx";
 import { parseMajorUnits } from "../format.ts";
 import { useI18n } from "../i18n/i18n.tsx";
@@ -32,22 +34,61 @@ export function ArbiterPage() {
   const errorText = useNodeErrorText();
   const tokens = useTokens();
   const [signer, setSigner] = useState<PersonalSigner>();
-  const payments = useQuery({ queryKey: ["arb", "payments"], queryFn: () => regulatorApi.payments(), refetchInterval: 5_000 });
-  const disputed = (payments.data?.items ?? []).filter((p) => p.status === "disputed" || p.status === "resolved");
+  const open = useInfiniteQuery({
+    queryKey: ["arb", "disputes", "open"],
+    queryFn: ({ pageParam }) => regulatorApi.disputes("open", pageParam),
+    initialPageParam: undefined as string | undefined,
+    getNextPageParam: (last) => last.next,
+    refetchInterval: 5_000,
+  });
+  const resolved = useQuery({ queryKey: ["arb", "disputes", "resolved"], queryFn: () => regulatorApi.disputes("resolved"), refetchInterval: 5_000 });
+  const waiting = (open.data?.pages ?? []).flatMap((p) => p.items);
+  const decided = resolved.data?.items ?? [];
   return (
     <section aria-labelledby="disputes-title">
       <h1 id="disputes-title">{t("arb.title")}</h1>
       <KeyPicker signer={signer} onSigner={setSigner} />
-      {payments.isError ? <Alert text={errorText(payments.error)} /> : null}
-      {payments.data && disputed.length === 0 ? <p>{t("arb.none")}</p> : null}
-      {disputed.map((p) => (
-        <Dispute key={p.paymentId} payment={p} signer={signer} tokens={tokens} />
+      {open.isError ? <Alert text={errorText(open.error)} /> : null}
+      {open.isSuccess && waiting.length === 0 ? <p>{t("arb.none")}</p> : null}
+      {waiting.map((d) => (
+        <Dispute key={d.payment.paymentId} dispute={d} signer={signer} tokens={tokens} />
       ))}
+      {open.hasNextPage ? (
+        <button type="button" onClick={() => void open.fetchNextPage()} disabled={open.isFetchingNextPage}>
+          {t("arb.more")}
+        </button>
+      ) : null}
+      {decided.length > 0 ? (
+        <section aria-labelledby="resolved-title">
+          <h2 id="resolved-title">{t("arb.resolvedTitle")}</h2>
+          {decided.map((d) => (
+            <Dispute key={d.payment.paymentId} dispute={d} signer={signer} tokens={tokens} />
+          ))}
+        </section>
+      ) : null}
     </section>
   );
 }
 
-function Dispute({ payment, signer, tokens }: { payment: PaymentRecord; signer: PersonalSigner | undefined; tokens: ReturnType<typeof useTokens> }) {
+/** The merchant's notes, oldest first, as plain text. */
+function Notes({ notes }: { notes: DisputeNote[] }) {
+  const { t } = useI18n();
+  if (notes.length === 0) return <p>{t("arb.noNotes")}</p>;
+  return (
+    <ol className="rows" aria-label={t("arb.notes")}>
+      {notes.map((note) => (
+        <li key={note.id}>
+          <time dateTime={new Date(note.createdAtMs).toISOString()}>{t("arb.noteAt", { time: new Date(note.createdAtMs).toLocaleString() })}</time>
+          <p className="note">{note.text}</p>
+          {note.evidence.length > 0 ? <p>{t("arb.evidence", { refs: note.evidence.join(", ") })}</p> : null}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function Dispute({ dispute: item, signer, tokens }: { dispute: DisputeView; signer: PersonalSigner | undefined; tokens: ReturnType<typeof useTokens> }) {
+  const { payment } = item;
   const { t } = useI18n();
   const errorText = useNodeErrorText();
   const network = useNetwork();
@@ -60,7 +101,6 @@ function Dispute({ payment, signer, tokens }: { payment: PaymentRecord; signer: 
   const decimals = token?.decimals ?? 0;
   const held = BigInt(payment.amount) - BigInt(payment.refunded);
   const operations: StoredOperation[] = view.data?.operations ?? [];
-  const dispute = operations.find((o) => o.kind === "dispute");
   const pay = operations.find((o) => o.kind === "pay");
   // An empty or "0" share is the payer's nothing; parseMajorUnits takes only amounts above zero.
   const payerAmount = payerShare.trim() === "" || /^0+(\.0*)?$/.test(payerShare.trim()) ? 0n : parseMajorUnits(payerShare, decimals);
@@ -69,7 +109,7 @@ function Dispute({ payment, signer, tokens }: { payment: PaymentRecord; signer: 
     queryKey: ["arb", "operation", pending],
     queryFn: async () => {
       const op = await regulatorApi.operation(pending ?? "");
-      if (op.status === "executed" || op.status === "failed") await queryClient.invalidateQueries({ queryKey: ["arb", "payments"] });
+      if (op.status === "executed" || op.status === "failed") await queryClient.invalidateQueries({ queryKey: ["arb", "disputes"] });
       return op;
     },
     enabled: pending !== undefined,
@@ -105,9 +145,13 @@ function Dispute({ payment, signer, tokens }: { payment: PaymentRecord; signer: 
           <Address value={payment.merchant} />
         </dd>
         <dt>{t("arb.payerReason")}</dt>
-        <dd>{reasonText(dispute?.op["reason"])}</dd>
+        <dd>{reasonText(item.reason)}</dd>
         <dt>{t("arb.merchantSide")}</dt>
         <dd>{operations.some((o) => o.kind === "markFulfilled") ? t("arb.fulfilled") : t("arb.notFulfilled")}</dd>
+        <dt>{t("arb.notes")}</dt>
+        <dd>
+          <Notes notes={item.notes} />
+        </dd>
       </dl>
       {resolved ? (
         <p role="status" className="status" data-status="released">

@@ -147,6 +147,12 @@ export const regulatorEn = {
   "arb.resolve": "Sign and resolve",
   "arb.pending": "Submitted; waiting for it on-chain…",
   "arb.resolvedOnChain": "Resolved on-chain: {payer} to the payer, in block {block} at {time}.",
+  "arb.notes": "Merchant's notes",
+  "arb.noNotes": "The merchant has added no notes.",
+  "arb.noteAt": "{time}",
+  "arb.evidence": "Evidence: {refs}",
+  "arb.resolvedTitle": "Recently resolved",
+  "arb.more": "More",
 } as const;
 
 export const regulatorZhCN: Record<keyof typeof regulatorEn, string> = {
@@ -297,4 +303,10 @@ export const regulatorZhCN: Record<keyof typeof regulatorEn, string> = {
   "arb.resolve": "签名并裁决",
   "arb.pending": "已提交，等待上链…",
   "arb.resolvedOnChain": "已在链上裁决：退还付款人 {payer}，区块 {block}，{time}。",
+  "arb.notes": "商户的说明",
+  "arb.noNotes": "商户没有添加说明。",
+  "arb.noteAt": "{time}",
+  "arb.evidence": "证据：{refs}",
+  "arb.resolvedTitle": "最近已裁决",
+  "arb.more": "更多",
 };

@@ -93,6 +93,8 @@ export const GATEWAY_CODES = {
   EVENT_NOT_FOUND: { status: 404, summary: "no event with this id for this merchant" },
   // Freezes, reclaims, auto-release and statements (domain/freeze.ts, payer-actions.ts, statements.ts).
   ACCOUNT_FROZEN: { status: 403, summary: "the payer, the merchant or the recipient is frozen on the token by a regulator; nothing was submitted" },
+  PAYMENT_NOT_DISPUTED: { status: 409, summary: "dispute notes: the payment is not disputed" },
+  DISPUTE_RESOLVED: { status: 409, summary: "dispute notes: an arbiter has resolved the dispute; it takes no more notes" },
   RECLAIM_NOT_DUE: { status: 409, summary: "the payer can reclaim only after the merchant's fulfilment period has ended (in chain time)" },
   CYCLE_NOT_FOUND: { status: 404, summary: "the institution node has no such settlement cycle (not closed yet, or empty)" },
   CYCLE_NOT_FINALIZED: { status: 409, summary: "the settlement cycle is closed but not finalized on-chain yet: its statement is not final" },

@@ -16,6 +16,7 @@ import { MerchantAllowances } from "../../domain/allowances.js";
 import { CheckoutService } from "../../domain/checkout.js";
 import { MoneyService } from "../../domain/money.js";
 import { PayerActionService } from "../../domain/payer-actions.js";
+import { DisputeNoteService } from "../../domain/dispute-notes.js";
 import { PaymentService } from "../../domain/payments.js";
 import type { MerchantRecord } from "../../domain/records.js";
 import { merchantStatement, type StatementView } from "../../domain/statements.js";
@@ -28,6 +29,8 @@ declare module "fastify" {
     /** Submits operations to the node in groups (adapters/node-batcher.ts). */
     nodeSubmitter: NodeBatcher;
     payments: PaymentService;
+    /** Merchants' notes on their disputes, signed and submitted to the node. */
+    disputeNotes: DisputeNoteService;
     /** The payer's confirm, dispute and reclaim; absent without money modules. */
     payerActions: PayerActionService | undefined;
     /** Balance, payouts, top-ups and transfers; absent without money modules. */
@@ -101,6 +104,7 @@ export const servicesPlugin = fp<ServicesOptions>(
     // A group still in its window goes out before the app closes.
     app.addHook("onClose", async () => submitter.flush());
     app.decorate("payments", payments);
+    app.decorate("disputeNotes", new DisputeNoteService({ deployment }, { payments, node, secrets, logger: logger.child({ module: "dispute-notes" }), now }));
     app.decorate("payerActions", payerActions);
     app.decorate("money", moneyService);
     app.decorate("allowances", allowances);

@@ -10,7 +10,8 @@ import { MaxUint256, keccak256, toUtf8Bytes, type HDNodeWallet, type Wallet } fr
 import { chainBankRef, reversalBankRef } from "../../../core/bank/references.js";
 import { launchCustodianNetwork, type CustodianNetwork } from "../../helpers/custodian.js";
 import { getJson, nodeApi, waitFor, type TestNetwork } from "../../helpers/network.js";
-import { gatewayFixture, merchantRequests, moneyModules, type BankSimulatorHandle, type GatewayFixture, type TestMerchant } from "../fixture.js";
+import { signEscrowOperation } from "../../../core/operations/index.js";
+import { gatewayFixture, merchantRequests, moneyModules, signedInject, type BankSimulatorHandle, type GatewayFixture, type TestMerchant } from "../fixture.js";
 
 interface TypedData {
   domain: Record<string, unknown>;
@@ -377,5 +378,66 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     await gw.app.money?.advance("topup", unbacked.body.id);
     expect((await nodeApi(net.nodes[0]!).custodyTransfer(bankRef))?.attempts).to.equal(2);
     expect((await gw.storage.money.get("topup", unbacked.body.id))?.mintAttempts).to.equal(2);
+  });
+
+  it("adds the merchant's signed notes to its open dispute (Idempotency-Key replays), shows them in the disputes list and at the node, and refuses another merchant's payment, an undisputed one and a resolved one with their codes", async function () {
+    type Note = { object: string; id: string; text: string; evidence: string[]; createdAt: string };
+    const disputes = await get<{ items: { payment: { id: string; paymentId: string }; notes: Note[] }[] }>("/v1/disputes?status=disputed");
+    const dispute = disputes.body.items[0];
+    if (!dispute) throw new Error("no open dispute");
+    const { id, paymentId } = dispute.payment;
+    expect(dispute.notes).to.deep.equal([]);
+    const path = `/v1/disputes/${id}/notes`;
+    const body = { text: "Shipped on 3 Dec; <b>signed for</b> by the payer.", evidence: ["SF1234567890"] };
+
+    const first = await signedInject<Note>(gw.app, a, "POST", path, body, { idempotencyKey: "note-1" });
+    expect(first.status, JSON.stringify(first.body)).to.equal(201);
+    expect([first.body.object, first.body.text, first.body.evidence]).to.deep.equal(["dispute_note", body.text, body.evidence]);
+    const replay = await signedInject<Note>(gw.app, a, "POST", path, body, { idempotencyKey: "note-1" });
+    expect([replay.status, replay.body]).to.deep.equal([201, first.body]);
+    const reused = await signedInject<{ code: string }>(gw.app, a, "POST", path, { text: "something else" }, { idempotencyKey: "note-1" });
+    expect([reused.status, reused.body.code]).to.deep.equal([422, "IDEMPOTENCY_KEY_REUSED"]);
+    const unkeyed = await signedInject<{ code: string }>(gw.app, a, "POST", path, body, { idempotencyKey: null });
+    expect(unkeyed.body.code).to.equal("IDEMPOTENCY_KEY_REQUIRED");
+
+    // Another merchant's payment is as good as missing; bad text is refused before anything is signed.
+    const foreign = await post<{ code: string }>(path, body, b);
+    expect([foreign.status, foreign.body.code]).to.deep.equal([404, "PAYMENT_NOT_FOUND"]);
+    for (const bad of [{ text: "x".repeat(2001) }, { text: "   " }, { text: "bell\u0007" }, { text: "ok", evidence: ["a", "b", "c", "d", "e", "f"] }, { text: "ok", html: "<b>" }]) {
+      const refused = await post<{ code: string }>(path, bad);
+      expect([refused.status, refused.body.code], JSON.stringify(bad)).to.deep.equal([400, "MALFORMED"]);
+    }
+    const released = (await get<{ items: { id: string }[] }>("/v1/payments?status=released")).body.items[0];
+    if (!released) throw new Error("no released payment");
+    const undisputed = await post<{ code: string }>(`/v1/disputes/${released.id}/notes`, body);
+    expect([undisputed.status, undisputed.body.code]).to.deep.equal([409, "PAYMENT_NOT_DISPUTED"]);
+
+    const listed = await get<{ items: { payment: { id: string }; notes: Note[] }[] }>("/v1/disputes?status=disputed");
+    expect(listed.body.items.find((d) => d.payment.id === id)?.notes).to.deep.equal([first.body]);
+    expect((await get<{ items: Note[] }>(path)).body.items).to.deep.equal([first.body]);
+    expect((await get<{ code: string }>(path, b)).body.code).to.equal("PAYMENT_NOT_FOUND");
+    const node = net.nodes[0];
+    if (!node) throw new Error("no node");
+    const atNode = await nodeApi(node).disputeNotes(paymentId);
+    expect(atNode.map((n) => [n.id, n.text, n.merchant])).to.deep.equal([[first.body.id, body.text, a.address.toLowerCase()]]);
+
+    // An arbiter decides: the dispute takes no more notes.
+    const s = net.scenario;
+    const view = await nodeApi(node).payment(paymentId);
+    const pay = view?.operations.find((o) => o.kind === "pay")?.op;
+    if (!pay || !("terms" in pay)) throw new Error("no pay operation at the node");
+    const terms = pay.terms;
+    const now = (await net.chain.provider.getBlock("latest"))?.timestamp ?? 0;
+    const resolve = await signEscrowOperation(
+      s.arbiter,
+      { kind: "resolve", terms, payerAmount: "1000", reason: keccak256(toUtf8Bytes("split")), nonce: "77", deadline: String(now + 3_600) },
+      { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow },
+    );
+    const resolved = await nodeApi(node).submit(resolve);
+    if (!resolved.accepted) throw new Error(`resolve refused: ${resolved.problem.code}`);
+    await poll<PaymentView>("the resolution", `/v1/payments/${id}`, (v) => v.status === "resolved");
+    const late = await post<{ code: string }>(path, { text: "one more thing" });
+    expect([late.status, late.body.code]).to.deep.equal([409, "DISPUTE_RESOLVED"]);
+    expect((await get<{ items: Note[] }>(path)).body.items).to.deep.equal([first.body]);
   });
 });
