@@ -20,7 +20,7 @@ import type { BatchRelayer } from "../../../node/relay/relayer.js";
 import type { Storage } from "../../../node/services.js";
 import type { LocalChain, Scenario } from "../../helpers/chain.js";
 import { FAILED_TOPIC, RelayFixture, Status, sleep, waitFor } from "../../helpers/relay.js";
-import { startTcpProxy } from "../../helpers/tcp-proxy.js";
+import { startTcpProxy } from "../../../scripts/lib/tcp-proxy.js";
 
 describe("failover by lease", function () {
   this.timeout(90_000);
