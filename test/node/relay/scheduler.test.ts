@@ -29,17 +29,9 @@ describe("failover by lease", function () {
   let chain: LocalChain;
   let s: Scenario;
 
-  before(async function () {
-    f = await RelayFixture.start({ institutions: 3, payers: 4 });
+  RelayFixture.forSuite({ institutions: 3, payers: 4 }, (started) => {
+    f = started;
     ({ chain, s } = f);
-  });
-
-  afterEach(async function () {
-    await f.cleanup();
-  });
-
-  after(async function () {
-    await f?.close();
   });
 
   const storage = () => f.storage();
