@@ -8,9 +8,9 @@ import { useState, type FormEvent } from "react";
 
 import { dashboardApi } from "../api/dashboard.ts";
 import { Alert } from "../components/Alert.tsx";
+import { download } from "../download.ts";
 import { useI18n } from "../i18n/i18n.tsx";
 import { CursorListCard, useCursorPages } from "./CursorList.tsx";
-import { download } from "./download.ts";
 import { useErrorText } from "./errors.ts";
 import { money } from "./PaymentsPage.tsx";
 
