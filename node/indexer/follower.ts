@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 
 import { SettlenetError } from "../../core/errors.js";
+import { Serial } from "../../core/serial.js";
 import type { ChainHeads } from "../chain/heads.js";
 
 const BACKOFF_START_MS = 250;
@@ -21,7 +22,7 @@ export interface FollowerOptions {
 
 /** Runs `sync` (indexes up to the head, returns the new cursor) in the background until stopped. */
 export class ChainFollower {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
   private loop: Promise<void> | undefined;
   private stopped = true;
   private wake: (() => void) | undefined;
@@ -56,12 +57,7 @@ export class ChainFollower {
 
   /** Indexes every block up to the head (`head` if given, else read from the chain); returns the new cursor. Calls run one at a time. */
   syncOnce(head?: number): Promise<number> {
-    const run = this.queue.then(
-      () => this.modules.sync(head),
-      () => this.modules.sync(head),
-    );
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.serial.run(() => this.modules.sync(head));
   }
 
   private async run(): Promise<void> {
