@@ -22,6 +22,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { Change } from "../../core/api/changes.js";
 import { NodeApiError, type NodeApiClient } from "../../core/api/client.js";
 import { SettlenetError } from "../../core/errors.js";
+import { Waker } from "../../core/lifecycle.js";
 import { Serial } from "../../core/serial.js";
 import type { RepairKind } from "../domain/events.js";
 import { updateOrders } from "../domain/orders.js";
@@ -85,7 +86,7 @@ export class FeedFollower {
   private readonly abort = new AbortController();
   /** Steps run one at a time (the loop and `catchUp`). */
   private readonly serial = new Serial();
-  private wake: (() => void) | undefined;
+  private readonly waker = new Waker();
 
   constructor(
     private readonly options: FeedOptions,
@@ -105,7 +106,7 @@ export class FeedFollower {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
-    this.wake?.();
+    this.waker.wake();
     await this.loop;
     this.loop = undefined;
   }
@@ -238,14 +239,7 @@ export class FeedFollower {
 
   private sleep(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+    return this.waker.sleep(ms);
   }
 }
 

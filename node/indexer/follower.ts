@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 
 import { SettlenetError } from "../../core/errors.js";
+import { Waker } from "../../core/lifecycle.js";
 import { Serial } from "../../core/serial.js";
 import type { ChainHeads } from "../chain/heads.js";
 
@@ -25,7 +26,7 @@ export class ChainFollower {
   private readonly serial = new Serial();
   private loop: Promise<void> | undefined;
   private stopped = true;
-  private wake: (() => void) | undefined;
+  private readonly waker = new Waker();
 
   constructor(
     private readonly options: FollowerOptions,
@@ -42,7 +43,7 @@ export class ChainFollower {
   /** Stops following; waits for the step in progress (bounded, in case the RPC hangs). */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.waker.wake();
     const loop = this.loop;
     this.loop = undefined;
     if (!loop) return;
@@ -97,21 +98,11 @@ export class ChainFollower {
   /** Waits for `event`, or for stop(). */
   private untilStopped(event: Promise<void>): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.wake = resolve;
-      void event.then(resolve);
-    });
+    return this.waker.until(event);
   }
 
   private sleep(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+    return this.waker.sleep(ms);
   }
 }
