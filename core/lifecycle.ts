@@ -42,3 +42,33 @@ export function stopOnSignal(logger: Logger, stop: () => Promise<void>): void {
   // Spawned with an IPC channel by the launcher (scripts/lib/launch/part.ts): if the launcher dies, stop too.
   if (process.send) process.once("disconnect", () => shutdown("disconnect"));
 }
+
+/** The waits of a background loop between its steps, which `wake()` ends at once (so that stopping the loop never waits out a pause). */
+export class Waker {
+  private wakeUp: (() => void) | undefined;
+
+  /** Resolves after `ms`, or on wake(). */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  /** Resolves when `event` does, or on wake(). */
+  until(event: Promise<void>): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeUp = resolve;
+      void event.then(resolve);
+    });
+  }
+
+  /** Ends the wait in progress, if any. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+}

@@ -22,9 +22,9 @@ import type { Deployment } from "../../core/protocol/deployment.js";
 import { readDeployment } from "../../core/protocol/deployment.js";
 import { caFileOf, startNetwork, type RunningNetwork, type StartNetworkOptions } from "../../scripts/lib/network.js";
 import { providerFor } from "../../core/operator/chain.js";
+import { startTcpProxy, type TcpProxy } from "../../scripts/lib/tcp-proxy.js";
 import { HoldWatcher } from "../lib/chain-watch.js";
 import { duplicateRelays, relayLedger } from "./ledger.js";
-import { hostPort, startProxy, type ChaosProxy } from "./proxy.js";
 import { PaymentStream, type Attempt } from "./stream.js";
 
 /** Parts of the network by the launcher's names. */
@@ -61,9 +61,9 @@ export interface ScenarioContext {
   stream: PaymentStream;
   timing: Timing;
   /** Proxies each part reaches the chain through, by part name (with `chainProxies`). */
-  chainProxies: Map<string, ChaosProxy>;
+  chainProxies: Map<string, TcpProxy>;
   /** Proxies node `from` dials node `to` through, by `${from}->${to}` (with `p2pProxies`). */
-  p2pProxies: Map<string, ChaosProxy>;
+  p2pProxies: Map<string, TcpProxy>;
   /** What the scenario did, for its paragraph in the report. */
   note(text: string): void;
   /** Marks the end of a fault (recovery is measured from here); `label` names it in the notes. */
@@ -145,8 +145,8 @@ export async function runScenario(scenario: Scenario, timing: Timing, log: (line
     return result;
   }
   const root = await mkdtemp(join(tmpdir(), `settlenet-chaos-${scenario.id}-`));
-  const proxies = new Map<string, ChaosProxy>();
-  const p2pProxies = new Map<string, ChaosProxy>();
+  const proxies = new Map<string, TcpProxy>();
+  const p2pProxies = new Map<string, TcpProxy>();
   let net: RunningNetwork | undefined;
   let provider: JsonRpcProvider | undefined;
   let stream: PaymentStream | undefined;
@@ -155,13 +155,13 @@ export async function runScenario(scenario: Scenario, timing: Timing, log: (line
     const extraOptions = (await scenario.network?.options?.(root)) ?? {};
     const ports = await import("../../scripts/lib/network.js").then((m) => m.autoPorts());
     if (scenario.network?.chainProxies) {
-      for (const part of [...NODES, "gateway", "bank"]) proxies.set(part, await startProxy(hostPort(`127.0.0.1:${ports.chain}`)));
+      for (const part of [...NODES, "gateway", "bank"]) proxies.set(part, await startTcpProxy({ host: "127.0.0.1", port: ports.chain }));
     }
     if (scenario.network?.p2pProxies) {
       for (const [i, from] of NODES.entries()) {
         for (const [j, to] of NODES.entries()) {
           const port = ports.nodes[j]?.p2p;
-          if (i !== j && port !== undefined) p2pProxies.set(`${from}->${to}`, await startProxy({ host: "127.0.0.1", port }));
+          if (i !== j && port !== undefined) p2pProxies.set(`${from}->${to}`, await startTcpProxy({ host: "127.0.0.1", port }));
         }
       }
     }

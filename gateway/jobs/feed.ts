@@ -22,6 +22,8 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { Change } from "../../core/api/changes.js";
 import { NodeApiError, type NodeApiClient } from "../../core/api/client.js";
 import { SettlenetError } from "../../core/errors.js";
+import { Waker } from "../../core/lifecycle.js";
+import { Serial } from "../../core/serial.js";
 import type { RepairKind } from "../domain/events.js";
 import { updateOrders } from "../domain/orders.js";
 import { applyFeedChanges, type AdoptedPay } from "../domain/payments.js";
@@ -83,8 +85,8 @@ export class FeedFollower {
   private stopped = true;
   private readonly abort = new AbortController();
   /** Steps run one at a time (the loop and `catchUp`). */
-  private queue: Promise<unknown> = Promise.resolve();
-  private wake: (() => void) | undefined;
+  private readonly serial = new Serial();
+  private readonly waker = new Waker();
 
   constructor(
     private readonly options: FeedOptions,
@@ -104,7 +106,7 @@ export class FeedFollower {
   async stop(): Promise<void> {
     this.stopped = true;
     this.abort.abort();
-    this.wake?.();
+    this.waker.wake();
     await this.loop;
     this.loop = undefined;
   }
@@ -113,16 +115,10 @@ export class FeedFollower {
   async catchUp(): Promise<number> {
     let total = 0;
     for (;;) {
-      const read = await this.serial(() => this.step(0));
+      const read = await this.serial.run(() => this.step(0));
       total += read;
       if (read === 0) return total;
     }
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   private async run(): Promise<void> {
@@ -130,7 +126,7 @@ export class FeedFollower {
     let failures = 0;
     while (!this.stopped) {
       try {
-        await this.serial(() => this.step(this.options.waitMs));
+        await this.serial.run(() => this.step(this.options.waitMs));
         if (failures > 0) logger.info({ failures }, "following the node's change feed again");
         failures = 0;
       } catch (error) {
@@ -243,14 +239,7 @@ export class FeedFollower {
 
   private sleep(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+    return this.waker.sleep(ms);
   }
 }
 

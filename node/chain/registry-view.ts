@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import { ACCOUNT_KINDS, STATUS_ACTIVE } from "../../core/protocol/registry.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
+import { Serial } from "../../core/serial.js";
 import type { AccountInfo, NodeOperator, RegistryView } from "../services.js";
 import type { ChainHeads } from "./heads.js";
 
@@ -87,7 +88,7 @@ export class ChainRegistryView implements RegistryView {
   private nextBlock: number;
   private peerIds: ReadonlySet<string> = new Set();
   private readonly listeners: (() => void)[] = [];
-  private queue: Promise<void> = Promise.resolve();
+  private readonly serial = new Serial();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private readonly heads: ChainHeads | undefined;
@@ -196,7 +197,7 @@ export class ChainRegistryView implements RegistryView {
     this.running = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.queue;
+    await this.serial.idle();
   }
 
   /** Catches up with the chain; concurrent calls run one after another. Rejects on RPC failure. */
@@ -206,9 +207,7 @@ export class ChainRegistryView implements RegistryView {
 
   /** Catches up with `head` if given (what the head poll saw), else with the head read from the chain. */
   private refreshTo(head: number | undefined): Promise<void> {
-    const run = this.queue.then(() => this.catchUp(head));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.serial.run(() => this.catchUp(head));
   }
 
   private schedule(): void {

@@ -20,6 +20,7 @@ import type { Registry } from "prom-client";
 import type { Logger } from "../services.js";
 import type { NodeStorage } from "../storage/db.js";
 import type { PaymentRecord } from "../../core/records.js";
+import { Serial } from "../../core/serial.js";
 import { ALERT_CATEGORY, alertId, type Alert, type AlertRecord, type AlertRule } from "./alert.js";
 import type { AmlConfig } from "./config.js";
 import { ComplianceMetrics } from "./metrics.js";
@@ -189,7 +190,7 @@ export interface AmlMonitorModules {
 /** Evaluates newly indexed payments with the AML rules; see the module comment. */
 export class AmlMonitor {
   private readonly metrics: ComplianceMetrics;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
 
@@ -202,12 +203,7 @@ export class AmlMonitor {
 
   /** Evaluates every payment indexed since the last call; returns the new alerts. Calls run one at a time. */
   evaluateOnce(): Promise<AlertRecord[]> {
-    const run = this.queue.then(
-      () => this.drain(),
-      () => this.drain(),
-    );
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.serial.run(() => this.drain());
   }
 
   /** Last block whose payments are evaluated (undefined before the first step). */
@@ -231,7 +227,7 @@ export class AmlMonitor {
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
-    await this.queue;
+    await this.serial.idle();
   }
 
   private async drain(): Promise<AlertRecord[]> {

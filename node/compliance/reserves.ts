@@ -14,6 +14,7 @@ import type { custodianReservesSchema, ReservesReport, tokenReservesSchema } fro
 import { SettlenetError } from "../../core/errors.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
+import { Serial } from "../../core/serial.js";
 import type { Logger } from "../services.js";
 import type { NodeStorage } from "../storage/db.js";
 import { ALERT_CATEGORY, alertId, type Alert, type AlertRecord } from "./alert.js";
@@ -63,7 +64,7 @@ export class ReserveMonitor {
   private readonly iface = new Interface(loadArtifact("SettlementToken").abi);
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
 
   constructor(
     private readonly options: ReserveMonitorOptions,
@@ -166,12 +167,7 @@ export class ReserveMonitor {
 
   /** Reads the report, updates the gauges and stores new alerts; returns them. Calls run one at a time. */
   checkOnce(): Promise<AlertRecord[]> {
-    const run = this.queue.then(
-      () => this.check(),
-      () => this.check(),
-    );
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.serial.run(() => this.check());
   }
 
   async start(): Promise<void> {
@@ -190,7 +186,7 @@ export class ReserveMonitor {
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
-    await this.queue;
+    await this.serial.idle();
   }
 
   private async check(): Promise<AlertRecord[]> {

@@ -6,6 +6,8 @@
 import type { Logger } from "pino";
 
 import { SettlenetError } from "../../core/errors.js";
+import { Waker } from "../../core/lifecycle.js";
+import { Serial } from "../../core/serial.js";
 import type { ChainHeads } from "../chain/heads.js";
 
 const BACKOFF_START_MS = 250;
@@ -21,10 +23,10 @@ export interface FollowerOptions {
 
 /** Runs `sync` (indexes up to the head, returns the new cursor) in the background until stopped. */
 export class ChainFollower {
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
   private loop: Promise<void> | undefined;
   private stopped = true;
-  private wake: (() => void) | undefined;
+  private readonly waker = new Waker();
 
   constructor(
     private readonly options: FollowerOptions,
@@ -41,7 +43,7 @@ export class ChainFollower {
   /** Stops following; waits for the step in progress (bounded, in case the RPC hangs). */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.waker.wake();
     const loop = this.loop;
     this.loop = undefined;
     if (!loop) return;
@@ -56,12 +58,7 @@ export class ChainFollower {
 
   /** Indexes every block up to the head (`head` if given, else read from the chain); returns the new cursor. Calls run one at a time. */
   syncOnce(head?: number): Promise<number> {
-    const run = this.queue.then(
-      () => this.modules.sync(head),
-      () => this.modules.sync(head),
-    );
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.serial.run(() => this.modules.sync(head));
   }
 
   private async run(): Promise<void> {
@@ -101,21 +98,11 @@ export class ChainFollower {
   /** Waits for `event`, or for stop(). */
   private untilStopped(event: Promise<void>): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.wake = resolve;
-      void event.then(resolve);
-    });
+    return this.waker.until(event);
   }
 
   private sleep(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = done;
-    });
+    return this.waker.sleep(ms);
   }
 }

@@ -16,6 +16,7 @@ import { z } from "zod";
 import type { AuditEntry } from "../../core/audit/log.js";
 import { SettlenetError } from "../../core/errors.js";
 import { riskRulesDomain, riskRulesSigner, rulesHash, rulesOf, signedRiskRules, type SignedRiskRules } from "../../core/protocol/risk-rules.js";
+import { Serial } from "../../core/serial.js";
 import type { GossipValidationResult } from "../p2p/network.js";
 import type { Logger } from "../services.js";
 import type { NodeStorage } from "../storage/db.js";
@@ -63,7 +64,7 @@ export class RiskRulesService {
   private applied: { signed: SignedRiskRules; signer: string } | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** One document at a time: two versions arriving together are stored and applied in order. */
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly serial = new Serial();
   private publisher: ((data: Uint8Array) => Promise<unknown>) | undefined;
 
   constructor(
@@ -119,7 +120,7 @@ export class RiskRulesService {
    */
   async submit(signed: SignedRiskRules, actor: { actor: string; role: string }): Promise<{ view: RiskRulesView; entry: AuditEntry }> {
     const signer = await this.verify(signed);
-    const entry = await this.serialized(() => this.store(signed, signer, actor));
+    const entry = await this.serial.run(() => this.store(signed, signer, actor));
     await this.publish();
     return { view: this.view(), entry };
   }
@@ -143,7 +144,7 @@ export class RiskRulesService {
       return "ignore";
     }
     try {
-      await this.serialized(() => this.store(signed, signer, { actor: `peer:${fromPeerId}`, role: "gossip" }));
+      await this.serial.run(() => this.store(signed, signer, { actor: `peer:${fromPeerId}`, role: "gossip" }));
       return "accept";
     } catch (error) {
       if (error instanceof SettlenetError && error.code === "RISK_RULES_STALE") return "ignore";
@@ -185,12 +186,6 @@ export class RiskRulesService {
     this.modules.risk.apply(rulesOf(signed.document.rules));
     this.modules.logger.info({ version: signed.document.version, rulesHash: hash, by: actor.actor }, "risk rules applied");
     return result.entry;
-  }
-
-  private serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn, fn);
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 
   /** Publishes the applied document (nothing before one); failures only logged: the next round retries. */

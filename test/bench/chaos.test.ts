@@ -1,12 +1,9 @@
-/** The fault campaign's own parts: recovery time, the partition proxy, and the crash-point and clock knobs. */
+/** The fault campaign's own parts: recovery time, and the crash-point and clock knobs (its partition proxy is test/scripts/tcp-proxy.test.ts). */
 import { execFileSync } from "node:child_process";
-import { once } from "node:events";
-import { createConnection, createServer, type AddressInfo, type Server, type Socket } from "node:net";
 
 import { expect } from "chai";
 
 import { recovery } from "../../bench/chaos/harness.js";
-import { startProxy } from "../../bench/chaos/proxy.js";
 import type { Attempt } from "../../bench/chaos/stream.js";
 import { applyClockOffsetFromEnv } from "../../core/clock-offset.js";
 import { failpointFromEnv } from "../../core/failpoints.js";
@@ -42,68 +39,6 @@ describe("chaos: recovery time", function () {
     // Payments of 30-33 s are held 20 s late: slower than 3 × the baseline's p90 (and 5 s).
     for (const a of attempts) if (a.startedAt >= 30_000 && a.startedAt < 33_000) holds.set(a.paymentId ?? "", a.startedAt + 20_000);
     expect(recovery(attempts, holds, [30_000], 20_000)).to.deep.equal([3]);
-  });
-});
-
-describe("chaos: the partition proxy", function () {
-  let upstream: Server;
-  let accepted = 0;
-
-  before(async function () {
-    upstream = createServer((socket) => {
-      accepted += 1;
-      socket.pipe(socket);
-    });
-    upstream.listen(0, "127.0.0.1");
-    await once(upstream, "listening");
-  });
-  after(async function () {
-    upstream.close();
-  });
-
-  const connect = (port: number) => {
-    const socket = createConnection({ host: "127.0.0.1", port });
-    // A cut connection is reset: the close is what the test waits for.
-    socket.on("error", () => undefined);
-    return socket;
-  };
-  const closed = (socket: Socket) => new Promise<void>((resolve) => socket.once("close", () => resolve()));
-  const echo = async (socket: Socket, text: string) => {
-    socket.write(text);
-    const [data] = (await once(socket, "data")) as [Buffer];
-    return data.toString();
-  };
-
-  it("passes, refuses, black-holes and heals", async function () {
-    const proxy = await startProxy({ host: "127.0.0.1", port: (upstream.address() as AddressInfo).port });
-    try {
-      const first = connect(proxy.port);
-      expect(await echo(first, "hello")).to.equal("hello");
-
-      const firstClosed = closed(first);
-      await proxy.set("refuse");
-      // The open connection is cut, a new one refused.
-      await firstClosed;
-      const refused = connect(proxy.port);
-      const [error] = (await once(refused, "error")) as [NodeJS.ErrnoException];
-      expect(error.code).to.equal("ECONNREFUSED");
-
-      await proxy.set("blackhole");
-      const before = accepted;
-      const hole = connect(proxy.port);
-      await once(hole, "connect");
-      hole.write("lost");
-      const holeClosed = closed(hole);
-      await proxy.set("pass");
-      await holeClosed;
-      const healed = connect(proxy.port);
-      expect(await echo(healed, "back")).to.equal("back");
-      // Only the healed connection reached the upstream: nothing crossed the black hole.
-      expect(accepted - before).to.equal(1);
-      healed.destroy();
-    } finally {
-      await proxy.close();
-    }
   });
 });
 

@@ -5,23 +5,18 @@
  * provider. Any page error or console error fails a test. Writes the checkout's screenshots to
  * docs/screenshots/.
  */
-import { mkdir } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-
 import { expect } from "chai";
 import { Wallet, parseEther, type HDNodeWallet } from "ethers";
 import type { Browser, Page } from "playwright-core";
 import { pino } from "pino";
 
 import { MoneyChain } from "../../gateway/adapters/money-chain.js";
-import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
 import { devWallet } from "../helpers/chain.js";
 import { freePort, launchNetwork, postJson, waitFor, waitForOperation, type TestNetwork } from "../helpers/network.js";
 import { randomRef, signedTokenOp, tokenOperationIdOf } from "../helpers/tokens.js";
 import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
-import { PHONE, launchChromium, walletPage, type WatchedPage } from "./browser.js";
+import { PHONE, SCREENSHOTS, checkPagesLeftOpen, launchConsoleBrowser, walletPage, type WatchedPage } from "../helpers/browser.js";
 
-const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
 /** Bounds only how long a page may take to show a state (the chain and the node are real). */
 const SHOWN_WITHIN_MS = 120_000;
 
@@ -45,8 +40,7 @@ describe("console: hosted checkout in Chromium (chain, node, gateway)", function
   let paid: Created | undefined;
 
   before(async function () {
-    const consoleBuild = await ensureConsoleBuilt();
-    if (!consoleBuild.built) throw new Error(`the console did not build:\n${consoleBuild.output}`);
+    browser = await launchConsoleBrowser();
     // Payers: 0 pays, 1 has no allowance to the escrow (permit first), 2 gets frozen.
     net = await launchNetwork({ institutions: 1, regulator: false, merchants: 1, payers: 3 });
     const node = net.nodes[0];
@@ -65,19 +59,8 @@ describe("console: hosted checkout in Chromium (chain, node, gateway)", function
     });
     await gw.app.listen({ host: "127.0.0.1", port });
     merchant = gw.merchants[0] as TestMerchant;
-    browser = await launchChromium();
-    await mkdir(SCREENSHOTS, { recursive: true });
   });
-  afterEach(async function () {
-    const page = watched;
-    watched = undefined;
-    if (!page) return;
-    try {
-      page.check();
-    } finally {
-      await page.close();
-    }
-  });
+  afterEach(() => checkPagesLeftOpen(browser));
   after(async function () {
     await browser?.close();
     await gw?.close();

@@ -5,26 +5,22 @@
  * node and chain. Any page error or console error fails a test, except the refusals a test provokes
  * (named with `allow`). Writes the payments list and payment timeline screenshots to docs/screenshots/.
  */
-import { mkdir, readFile } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
+import { readFile } from "node:fs/promises";
 
 import { expect } from "chai";
-import { Wallet, type HDNodeWallet } from "ethers";
+import type { HDNodeWallet, Wallet } from "ethers";
 import type { Browser, Page } from "playwright-core";
 
 import { createOwner, inviteUser } from "../../gateway/domain/users.js";
 import { totpCode } from "../../core/auth/totp.js";
-import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
 import { launchCustodianNetwork, type CustodianNetwork } from "../helpers/custodian.js";
 import { freePort, waitFor, waitForOperation, type TestNetwork } from "../helpers/network.js";
 import { gatewayFixture, merchantRequests, moneyModules, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
 import { WebhookReceiver, verifyStandardWebhook } from "../../scripts/lib/webhook-receiver.js";
-import { PHONE, launchChromium, walletPage, type WatchedPage } from "./browser.js";
+import { DESKTOP, PHONE, SCREENSHOTS, checkPagesLeftOpen, fillSignIn, launchConsoleBrowser, plainPage, type WatchedPage } from "../helpers/browser.js";
 
-const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
 /** Bounds only how long a page may take to show a state (the chain and the node are real). */
 const SHOWN_WITHIN_MS = 120_000;
-const DESKTOP = { width: 1200, height: 900 };
 /** Settlement cycle length (chain seconds): short, so the test closes one by mining a block. */
 const CYCLE = 60;
 
@@ -56,8 +52,7 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
   const receiver = new WebhookReceiver(now);
 
   before(async function () {
-    const consoleBuild = await ensureConsoleBuilt();
-    if (!consoleBuild.built) throw new Error(`the console did not build:\n${consoleBuild.output}`);
+    browser = await launchConsoleBrowser();
     // The institution runs the custodian service, which mints the top-ups the bank confirms.
     custody = await launchCustodianNetwork({
       institutions: 1,
@@ -114,19 +109,8 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
       paid[ref] = await requests.paidOrder<PaymentView>(payer, ref, { amount: ref === "tea-200" ? "25000" : "10000", expiresIn: 86_400 });
     }
     await receiver.start();
-    browser = await launchChromium();
-    await mkdir(SCREENSHOTS, { recursive: true });
   });
-  afterEach(async function () {
-    const page = watched;
-    watched = undefined;
-    if (!page) return;
-    try {
-      page.check();
-    } finally {
-      await page.close();
-    }
-  });
+  afterEach(() => checkPagesLeftOpen(browser));
   after(async function () {
     await receiver.stop();
     await browser?.close();
@@ -136,17 +120,10 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
 
   /** A fresh browser (no cookie) on the dashboard; its first look for a session is refused (401), as expected. */
   const open = async (path = "/dashboard") => {
-    // The page needs no wallet; the watched page comes with one nobody asks.
-    watched = await walletPage(browser, { wallet: Wallet.createRandom(), chainId: 1n });
+    watched = await plainPage(browser);
     watched.allow(/status of 401 .*\/dashboard\/api\/session\)$/);
     await watched.page.goto(`${baseUrl}${path}`);
     return watched;
-  };
-  const fillSignIn = async (page: Page, email: string, password: string, code: string) => {
-    await page.getByLabel("E-mail address").fill(email);
-    await page.getByLabel("Password").fill(password);
-    await page.getByLabel("Code from your authenticator app").fill(code);
-    await page.getByRole("button", { name: "Sign in" }).click();
   };
   const signIn = async (page: Page, email: string) => {
     const user = users[email];

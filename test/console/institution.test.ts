@@ -6,20 +6,16 @@
  * error, verifies the audit log in the browser; an operator cannot freeze nor use the regulator's
  * pages, by URL and by API. Any page error or console error fails a test. Writes docs/screenshots/institution-*.png.
  */
-import { fileURLToPath } from "node:url";
-
 import { expect } from "chai";
 import { Contract, JsonRpcProvider, Wallet, type HDNodeWallet } from "ethers";
 import type { Browser } from "playwright-core";
 
 import { loadArtifact } from "../../core/protocol/artifacts.js";
-import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
 import { nodeApi, waitFor } from "../helpers/network.js";
 import { randomRef, signedTokenOp, tokenOperationIdOf } from "../helpers/tokens.js";
-import { launchChromium, type WatchedPage } from "./browser.js";
+import { SCREENSHOTS, checkPagesLeftOpen, launchConsoleBrowser, type WatchedPage } from "../helpers/browser.js";
 import { launchConsoleNetwork, signedInConsole, type ConsoleNetwork } from "./node-helpers.js";
 
-const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
 
 describe("console: the institution console in Chromium", function () {
   this.timeout(300_000);
@@ -28,8 +24,7 @@ describe("console: the institution console in Chromium", function () {
   let watched: WatchedPage | undefined;
 
   before(async function () {
-    const build = await ensureConsoleBuilt();
-    if (!build.built) throw new Error(`the console did not build:\n${build.output}`);
+    browser = await launchConsoleBrowser();
     net = await launchConsoleNetwork({
       institutions: 1,
       users: {
@@ -38,28 +33,14 @@ describe("console: the institution console in Chromium", function () {
         "limits@bank.example": { role: "operator", node: "institution-0" },
       },
     });
-    browser = await launchChromium();
   });
-  afterEach(async function () {
-    const page = watched;
-    watched = undefined;
-    if (!page) return;
-    try {
-      page.check();
-    } finally {
-      await page.close();
-    }
-  });
+  afterEach(() => checkPagesLeftOpen(browser));
   after(async function () {
     await browser?.close();
     await net?.net.stop();
   });
 
-  const user = (email: string) => {
-    const found = net.users[email];
-    if (!found) throw new Error(`no user ${email}`);
-    return found;
-  };
+  const user = (email: string) => net.user(email);
 
   it("lets an operator onboard a merchant and suspend it: the registry on-chain has it suspended", async function () {
     watched = await signedInConsole(browser, net, user("onboard@bank.example"), "/console/institution/onboarding");

@@ -10,8 +10,7 @@ import type { Browser } from "playwright-core";
 
 import { CONSOLE_CSP } from "../../core/http/console.js";
 import { NODE_SESSION_COOKIE } from "../../core/api/auth.js";
-import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
-import { launchChromium, walletPage, type WatchedPage } from "./browser.js";
+import { checkPagesLeftOpen, launchConsoleBrowser, walletPage, type WatchedPage } from "../helpers/browser.js";
 import { launchConsoleNetwork, nextTotp, signedInConsole, type ConsoleNetwork } from "./node-helpers.js";
 
 describe("console: node consoles in Chromium (sign-in, roles, language)", function () {
@@ -21,8 +20,7 @@ describe("console: node consoles in Chromium (sign-in, roles, language)", functi
   let watched: WatchedPage | undefined;
 
   before(async function () {
-    const build = await ensureConsoleBuilt();
-    if (!build.built) throw new Error(`the console did not build:\n${build.output}`);
+    browser = await launchConsoleBrowser();
     net = await launchConsoleNetwork({
       institutions: 1,
       users: {
@@ -32,28 +30,14 @@ describe("console: node consoles in Chromium (sign-in, roles, language)", functi
         "ops@bank.example": { role: "operator", node: "institution-0" },
       },
     });
-    browser = await launchChromium();
   });
-  afterEach(async function () {
-    const page = watched;
-    watched = undefined;
-    if (!page) return;
-    try {
-      page.check();
-    } finally {
-      await page.close();
-    }
-  });
+  afterEach(() => checkPagesLeftOpen(browser));
   after(async function () {
     await browser?.close();
     await net?.net.stop();
   });
 
-  const user = (email: string) => {
-    const found = net.users[email];
-    if (!found) throw new Error(`no user ${email}`);
-    return found;
-  };
+  const user = (email: string) => net.user(email);
 
   it("serves the console at /console/ without a credential, under the console's Content-Security-Policy, and its API stays closed", async function () {
     const base = net.node("regulator").apiUrl;

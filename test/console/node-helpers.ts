@@ -8,13 +8,12 @@ import { writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 
 import { expect } from "chai";
-import { Wallet } from "ethers";
 import type { Browser } from "playwright-core";
 
 import { totpCode, totpStep } from "../../core/auth/totp.js";
 import { userCommand } from "../../node/api/admin-cli.js";
 import { launchNetwork, type NetworkOptions, type NodeHandle, type TestNetwork } from "../helpers/network.js";
-import { walletPage, type TestWallet, type WatchedPage } from "./browser.js";
+import { fillSignIn, plainPage, walletPage, type TestWallet, type WatchedPage } from "../helpers/browser.js";
 
 export type ConsoleRole = "regulator" | "operator" | "arbiter";
 
@@ -34,6 +33,8 @@ export interface ConsoleNetwork {
   net: TestNetwork;
   users: Record<string, ConsoleUser>;
   node(name: string): NodeHandle;
+  /** The user with that e-mail address, one of `users`. */
+  user(email: string): ConsoleUser;
 }
 
 /** Starts a network whose nodes hold `users` (by e-mail: role and node). */
@@ -65,7 +66,12 @@ export async function launchConsoleNetwork(
     if (!found) throw new Error(`no node ${name}`);
     return found;
   };
-  return { net, users, node };
+  const user = (email: string) => {
+    const found = users[email];
+    if (!found) throw new Error(`no user ${email}`);
+    return found;
+  };
+  return { net, users, node, user };
 }
 
 /** The user's next TOTP code: the current step's, or the next one's when this test used the current one. */
@@ -82,14 +88,11 @@ export function nextTotp(user: ConsoleUser, nowMs = Date.now()): string {
  * as expected without a cookie. `wallet` answers the page's EIP-1193 requests, if it makes any.
  */
 export async function signedInConsole(browser: Browser, net: ConsoleNetwork, user: ConsoleUser, path = "/console", wallet?: TestWallet): Promise<WatchedPage> {
-  const watched = await walletPage(browser, wallet ?? { wallet: Wallet.createRandom(), chainId: 1n });
+  const watched = await (wallet ? walletPage(browser, wallet) : plainPage(browser));
   watched.allow(/status of 401 .*\/v1\/session\)$/);
   const { page } = watched;
   await page.goto(`${net.node(user.node).apiUrl}${path}`);
-  await page.getByLabel("E-mail address").fill(user.email);
-  await page.getByLabel("Password").fill(user.password);
-  await page.getByLabel("Code from your authenticator app").fill(nextTotp(user));
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await fillSignIn(page, user.email, user.password, nextTotp(user));
   await page.getByRole("button", { name: "Sign out" }).waitFor();
   expect(await page.getByRole("navigation").textContent()).to.include(user.email);
   return watched;

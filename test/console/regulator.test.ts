@@ -9,25 +9,21 @@
  * Any page error or console error fails a test. Writes regulator-*.png and arbiter-*.png to
  * docs/screenshots/.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 
 import { expect } from "chai";
 import { encryptKeystoreJson, hexlify, randomBytes, type HDNodeWallet, type Wallet } from "ethers";
 import type { Browser, Page } from "playwright-core";
 
 import { signEscrowOperation, termsToJson } from "../../core/operations/index.js";
-import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
 import { gatewayFixture, merchantRequests, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
 import { getJson, nodeApi, waitFor, waitForOperation } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
-import { launchChromium, type WatchedPage } from "./browser.js";
+import { DESKTOP, SCREENSHOTS, checkPagesLeftOpen, launchConsoleBrowser, type WatchedPage } from "../helpers/browser.js";
 import { launchConsoleNetwork, signedInConsole, type ConsoleNetwork } from "./node-helpers.js";
 
-const SCREENSHOTS = fileURLToPath(new URL("../../docs/screenshots/", import.meta.url));
-const DESKTOP = { width: 1200, height: 900 };
 /** Bounds only how long a page may take to show a state (the chain and the nodes are real). */
 const SHOWN = { timeout: 120_000 };
 const CYCLE = 60;
@@ -60,8 +56,7 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
   };
 
   before(async function () {
-    const build = await ensureConsoleBuilt();
-    if (!build.built) throw new Error(`the console did not build:\n${build.output}`);
+    browser = await launchConsoleBrowser();
     keys = await mkdtemp(join(tmpdir(), "settlenet-console-keys-"));
     net = await launchConsoleNetwork({
       institutions: 2,
@@ -77,19 +72,8 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
       },
     });
     gw = await gatewayFixture({ scenario: net.net.scenario, nodeUrl: net.node("institution-0").apiUrl });
-    browser = await launchChromium();
-    await mkdir(SCREENSHOTS, { recursive: true });
   });
-  afterEach(async function () {
-    const page = watched;
-    watched = undefined;
-    if (!page) return;
-    try {
-      page.check();
-    } finally {
-      await page.close();
-    }
-  });
+  afterEach(() => checkPagesLeftOpen(browser));
   after(async function () {
     await browser?.close();
     await gw?.close();
@@ -97,11 +81,7 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
     if (keys) await rm(keys, { recursive: true, force: true });
   });
 
-  const user = (email: string) => {
-    const found = net.users[email];
-    if (!found) throw new Error(`no user ${email}`);
-    return found;
-  };
+  const user = (email: string) => net.user(email);
   /** Moves chain time into the next cycle, so that the cycle holding `block` closes. */
   const closeCycleOf = async (block: number) => {
     const { provider } = net.net.chain;

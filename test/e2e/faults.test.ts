@@ -15,7 +15,7 @@ import type { NodeConfigInput } from "../../node/config.js";
 import type { EscrowOperationInput } from "../../core/operations/index.js";
 import type { StoredOperation } from "../../core/records.js";
 import type { Scenario } from "../helpers/chain.js";
-import { duplicatesCounted, expectExactlyOnce, nextBlock } from "../helpers/exactly-once.js";
+import { duplicatesCounted, expectExactlyOnce, nextBlock, reportedBy } from "../helpers/exactly-once.js";
 import { getJson, launchNetwork, postJson, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPays } from "../helpers/operations.js";
 
@@ -66,27 +66,12 @@ async function expectHeld(s: Scenario, ids: string[]): Promise<void> {
   expect(states.filter((state) => state.status !== HELD)).to.have.length(0);
 }
 
-/** The operations as `node` reports them, via GET /v1/operations/:id, a few requests at a time. */
-async function reported(node: NodeHandle, ids: string[]): Promise<(StoredOperation | undefined)[]> {
-  const out: (StoredOperation | undefined)[] = [];
-  for (let i = 0; i < ids.length; i += 25) {
-    const page = await Promise.all(
-      ids.slice(i, i + 25).map(async (id) => {
-        const { status, body } = await getJson<StoredOperation>(`${node.apiUrl}/v1/operations/${id}`);
-        return status === 200 ? body : undefined;
-      }),
-    );
-    out.push(...page);
-  }
-  return out;
-}
-
 /** Waits until `node` reports every id executed; returns the reports. */
 async function waitReportedExecuted(node: NodeHandle, ids: string[], timeoutMs = 30_000): Promise<StoredOperation[]> {
   return waitFor(
     `${node.name} to report ${ids.length} operations executed`,
     async () => {
-      const ops = await reported(node, ids);
+      const ops = await reportedBy(node, ids);
       return ops.every((op) => op?.status === "executed") ? (ops as StoredOperation[]) : undefined;
     },
     timeoutMs,
@@ -321,7 +306,7 @@ describe("fault: the chain RPC is cut off for 10 s during a stream of operations
     // Gossip does not need the chain: every node already holds every operation, waiting.
     for (const node of net.nodes) {
       const held = await waitFor(`${node.name} to store the operations submitted during the outage`, async () => {
-        const ops = await reported(node, during.map((p) => p.paymentId));
+        const ops = await reportedBy(node, during.map((p) => p.paymentId));
         return ops.every((op) => op !== undefined) ? ops : undefined;
       });
       expect(held.filter((op) => op?.status === "executed")).to.have.length(0);

@@ -21,7 +21,7 @@ import type { ScenarioOptions } from "../../scripts/lib/launch/consortium.js";
 import { launchNodes, launchedCredentials, writeTokenFile, type NodeHandle, type NodeNetwork, type NodeNetworkOptions } from "../../scripts/lib/launch/nodes.js";
 import { StopOrder } from "../../scripts/lib/launch/part.js";
 import { startTestChain } from "./chain.js";
-import { startTcpProxy, type TcpProxy } from "./tcp-proxy.js";
+import { startTcpProxy, type TcpProxy } from "../../scripts/lib/tcp-proxy.js";
 
 export { freePort } from "../../scripts/lib/launch/ports.js";
 export type { NodeHandle } from "../../scripts/lib/launch/nodes.js";

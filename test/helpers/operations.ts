@@ -9,6 +9,7 @@ import {
   termsToJson,
   type EscrowOperationInput,
   type PaymentTerms,
+  type PaymentTermsInput,
 } from "../../core/operations/index.js";
 import type { Scenario } from "./chain.js";
 
@@ -34,6 +35,29 @@ export async function termsFor(s: Scenario, payerIndex = 0, merchantIndex = 0, o
     autoReleasePeriod: 86_400,
     refundPeriod: 86_400,
     nonce,
+    ...overrides,
+  };
+}
+
+/**
+ * Well-formed payment terms in wire form, for tests that store or validate operations without a chain
+ * (placeholder addresses, 10.00, payable until 2030, one-minute periods); `overrides` set what the test
+ * is about.
+ */
+export function wireTerms(overrides: Partial<PaymentTermsInput> = {}): PaymentTermsInput {
+  return {
+    payer: "0x" + "11".repeat(20),
+    merchant: "0x" + "22".repeat(20),
+    token: "0x" + "33".repeat(20),
+    amount: "1000",
+    orderId: "0x" + "44".repeat(32),
+    feeBps: 100,
+    direct: false,
+    payDeadline: "1900000000",
+    fulfilmentPeriod: 60,
+    autoReleasePeriod: 60,
+    refundPeriod: 60,
+    nonce: "1",
     ...overrides,
   };
 }

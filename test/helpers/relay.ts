@@ -72,6 +72,24 @@ export class RelayFixture {
     return new RelayFixture(chain, s, { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow });
   }
 
+  /**
+   * Registers a suite's hooks (call it in `describe`): a fixture started before the suite's tests and
+   * handed to `started`, cleaned up after each test, closed after all.
+   */
+  static forSuite(options: ScenarioOptions, started: (fixture: RelayFixture) => void): void {
+    let fixture: RelayFixture | undefined;
+    before(async function () {
+      fixture = await RelayFixture.start(options);
+      started(fixture);
+    });
+    afterEach(async function () {
+      await fixture?.cleanup();
+    });
+    after(async function () {
+      await fixture?.close();
+    });
+  }
+
   /** Runs `cleanup` at the end of the current test (last registered, first run). */
   onCleanup(cleanup: () => Promise<void>): void {
     this.cleanups.push(cleanup);

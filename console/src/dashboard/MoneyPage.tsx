@@ -3,13 +3,14 @@
  * payouts (cursor pages), and a finalized settlement cycle's statement as CSV (the gateway's own CSV,
  * downloaded with the session; a cycle not closed or not finalized is refused in words).
  */
-import { useInfiniteQuery, useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 
 import { dashboardApi } from "../api/dashboard.ts";
 import { Alert } from "../components/Alert.tsx";
+import { download } from "../download.ts";
 import { useI18n } from "../i18n/i18n.tsx";
-import { download } from "./download.ts";
+import { CursorListCard, useCursorPages } from "./CursorList.tsx";
 import { useErrorText } from "./errors.ts";
 import { money } from "./PaymentsPage.tsx";
 
@@ -17,12 +18,7 @@ export function MoneyPage() {
   const { t } = useI18n();
   const errorText = useErrorText();
   const balance = useQuery({ queryKey: ["dashboard", "balance"], queryFn: () => dashboardApi.balance() });
-  const payouts = useInfiniteQuery({
-    queryKey: ["dashboard", "payouts"],
-    queryFn: ({ pageParam }) => dashboardApi.payouts(pageParam),
-    initialPageParam: undefined as string | undefined,
-    getNextPageParam: (last) => last.nextCursor ?? undefined,
-  });
+  const payouts = useCursorPages("payouts", dashboardApi.payouts);
   const [cycle, setCycle] = useState("");
   const statement = useMutation({
     mutationFn: (id: string) => dashboardApi.statementCsv(id),
@@ -32,7 +28,6 @@ export function MoneyPage() {
     event.preventDefault();
     statement.mutate(cycle.trim());
   };
-  const rows = (payouts.data?.pages ?? []).flatMap((p) => p.items);
   return (
     <section aria-labelledby="money-title">
       <h1 id="money-title">{t("dash.money.title")}</h1>
@@ -52,23 +47,17 @@ export function MoneyPage() {
           </dl>
         ))}
       </section>
-      <section className="card" aria-labelledby="payouts-title">
-        <h2 id="payouts-title">{t("dash.money.payouts")}</h2>
-        {payouts.isError ? <Alert text={errorText(payouts.error)} /> : null}
-        {payouts.isSuccess && rows.length === 0 ? <p>{t("dash.money.noPayouts")}</p> : null}
-        <ul className="rows">
-          {rows.map((p) => (
-            <li key={p.id}>
-              {money(p.amount, p.currency)} · {p.status} ({p.stage}) · {new Date(p.createdAt).toLocaleString()} · <span className="address">{p.account}</span>
-            </li>
-          ))}
-        </ul>
-        {payouts.hasNextPage ? (
-          <button type="button" onClick={() => void payouts.fetchNextPage()} disabled={payouts.isFetchingNextPage}>
-            {t("dash.payments.more")}
-          </button>
-        ) : null}
-      </section>
+      <CursorListCard
+        id="payouts-title"
+        title={t("dash.money.payouts")}
+        empty={t("dash.money.noPayouts")}
+        pages={payouts}
+        row={(p) => (
+          <li key={p.id}>
+            {money(p.amount, p.currency)} · {p.status} ({p.stage}) · {new Date(p.createdAt).toLocaleString()} · <span className="address">{p.account}</span>
+          </li>
+        )}
+      />
       <section className="card" aria-labelledby="statement-title">
         <h2 id="statement-title">{t("dash.money.statement")}</h2>
         {statement.isError ? <Alert text={errorText(statement.error)} /> : null}

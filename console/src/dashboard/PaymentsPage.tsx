@@ -8,10 +8,10 @@ import { useState, type FormEvent } from "react";
 
 import { PAYMENT_STATUSES, dashboardApi, type Payment, type PaymentFilter, type PaymentStatus } from "../api/dashboard.ts";
 import { Alert } from "../components/Alert.tsx";
+import { download } from "../download.ts";
 import { decimalsOf, formatMinorUnits, parseMajorUnits, shortAddress } from "../format.ts";
 import { useI18n } from "../i18n/i18n.tsx";
 import { toCsv } from "./csv.ts";
-import { download } from "./download.ts";
 import { useErrorText } from "./errors.ts";
 import { Link } from "./router.tsx";
 

@@ -7,9 +7,9 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 
 import { dashboardApi } from "../api/dashboard.ts";
 import { Alert } from "../components/Alert.tsx";
+import { download } from "../download.ts";
 import { useI18n } from "../i18n/i18n.tsx";
 import type { MessageKey } from "../i18n/messages.ts";
-import { download } from "./download.ts";
 import { useErrorText } from "./errors.ts";
 
 const COUNTS = ["orders", "transfers", "payouts", "topups", "chainPayments", "chainTokenEvents", "bankTransfers"] as const;

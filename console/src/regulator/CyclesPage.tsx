@@ -13,9 +13,10 @@ import { useState } from "react";
 import { regulatorApi, type RecordProof, type SettlementRecord } from "../api/regulator.ts";
 import { Alert } from "../components/Alert.tsx";
 import { Link } from "../components/router.tsx";
+import { download } from "../download.ts";
 import { useI18n } from "../i18n/i18n.tsx";
 import { useNodeErrorText } from "../node/errors.ts";
-import { Address, Hex, chainTime, download, money, useTokens } from "./common.tsx";
+import { Address, Hex, chainTime, money, useTokens } from "./common.tsx";
 
 export function CyclesPage() {
   const { t } = useI18n();

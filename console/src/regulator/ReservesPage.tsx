@@ -10,9 +10,10 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { regulatorApi } from "../api/regulator.ts";
 import { Alert } from "../components/Alert.tsx";
 import { Link } from "../components/router.tsx";
+import { download } from "../download.ts";
 import { useI18n } from "../i18n/i18n.tsx";
 import { useNodeErrorText } from "../node/errors.ts";
-import { Address, chainTime, download, money, useTokens } from "./common.tsx";
+import { Address, chainTime, money, useTokens } from "./common.tsx";
 
 export function ReservesPage() {
   const { t } = useI18n();

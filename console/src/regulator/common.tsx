@@ -42,15 +42,3 @@ export function Hex({ value, label }: { value: string; label?: string }) {
 export function chainTime(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
-
-/** Offers `text` as a file to save. */
-export function download(filename: string, text: string, type: "text/csv" | "application/json"): void {
-  const url = URL.createObjectURL(new Blob([text], { type: `${type};charset=utf-8` }));
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = filename;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  URL.revokeObjectURL(url);
-}

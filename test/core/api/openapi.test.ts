@@ -20,64 +20,19 @@ import { openStorage } from "../../../node/storage/db.js";
 import { testCredentials } from "../../helpers/credentials.js";
 import { refusalOf } from "../../helpers/errors.js";
 import { nodeFetch } from "../../helpers/network.js";
+import { collect, info, operationObject, pathsOf, schemaObject, securityScheme, tagObject } from "../../helpers/openapi.js";
 import { startApiNode, type ApiNode } from "./fixture.js";
 
-// The parts of the OpenAPI 3.1 document structure the node uses, checked strictly where the
-// specification closes an object (no swagger parser is installed).
-const schemaObject = z.record(z.string(), z.unknown());
-const mediaType = z.strictObject({ schema: schemaObject });
-const parameter = z.strictObject({
-  name: z.string().min(1),
-  in: z.enum(["query", "header", "path", "cookie"]),
-  required: z.boolean().optional(),
-  description: z.string().optional(),
-  schema: schemaObject,
-});
-const response = z.strictObject({ description: z.string(), content: z.record(z.string(), mediaType).optional(), headers: z.record(z.string(), z.unknown()).optional() });
-const operation = z.strictObject({
-  operationId: z.string().min(1),
-  summary: z.string().min(1),
-  description: z.string().optional(),
-  tags: z.array(z.string()).min(1),
-  parameters: z.array(parameter).optional(),
-  requestBody: z.strictObject({ content: z.record(z.string(), mediaType), required: z.boolean().optional(), description: z.string().optional() }).optional(),
-  responses: z.record(z.string().regex(/^([1-5][0-9X]{2}|default)$/), response),
-  security: z.array(z.record(z.string(), z.array(z.string()))).optional(),
-});
-const methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
-const pathItem = z.strictObject(Object.fromEntries(methods.map((m) => [m, operation.optional()])) as Record<(typeof methods)[number], z.ZodOptional<typeof operation>>);
+// Each operation names its summary and its tags; the components hold the schemas.
 const openApi31 = z.strictObject({
   openapi: z.string().regex(/^3\.1\.\d+$/),
-  info: z.strictObject({ title: z.string(), version: z.string(), description: z.string().optional() }),
-  paths: z.record(z.string().startsWith("/"), pathItem),
-  components: z.strictObject({
-    schemas: z.record(z.string(), schemaObject),
-    securitySchemes: z
-      .record(
-        z.string(),
-        z.union([
-          z.strictObject({ type: z.literal("http"), scheme: z.string(), description: z.string().optional() }),
-          z.strictObject({ type: z.literal("apiKey"), in: z.enum(["header", "query", "cookie"]), name: z.string(), description: z.string().optional() }),
-        ]),
-      )
-      .optional(),
-  }),
-  tags: z.array(z.strictObject({ name: z.string(), description: z.string().optional() })),
+  info,
+  paths: pathsOf(operationObject.extend({ summary: z.string().min(1), tags: z.array(z.string()).min(1) })),
+  components: z.strictObject({ schemas: z.record(z.string(), schemaObject), securitySchemes: z.record(z.string(), securityScheme).optional() }),
+  tags: z.array(tagObject),
   servers: z.array(z.unknown()).optional(),
 });
 type OpenApiDocument = z.infer<typeof openApi31>;
-
-/** Every value under `key` anywhere in `value`. */
-function collect(value: unknown, key: string, out: unknown[] = []): unknown[] {
-  if (Array.isArray(value)) value.forEach((v) => collect(v, key, out));
-  else if (value && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === key) out.push(v);
-      collect(v, key, out);
-    }
-  }
-  return out;
-}
 
 const openApiPath = (url: string) => url.replace(/:(\w+)/g, "{$1}");
 const documentedRoutes = (doc: OpenApiDocument) =>

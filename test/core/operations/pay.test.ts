@@ -3,6 +3,7 @@ import { expect } from "chai";
 import { escrowKindsExecutedBy, escrowOperationSchema, paymentIdOf, termsToJson } from "../../../core/operations/index.js";
 import { deployWorld, makeTerms, networkHelpers } from "../../contracts/helpers/fixture.js";
 import { zodPaths } from "../../helpers/errors.js";
+import { wireTerms } from "../../helpers/operations.js";
 import { escrowContext, escrowEvents, executeBatch, shouldBehaveLikeEscrowOperation, signed } from "./escrow-behaviour.js";
 
 describe("pay (core/operations/pay.ts)", function () {
@@ -38,20 +39,7 @@ describe("pay (core/operations/pay.ts)", function () {
   });
 
   describe("refuses malformed terms, naming the field", function () {
-    const terms = {
-      payer: "0x" + "11".repeat(20),
-      merchant: "0x" + "22".repeat(20),
-      token: "0x" + "33".repeat(20),
-      amount: "1000",
-      orderId: "0x" + "44".repeat(32),
-      feeBps: 100,
-      direct: false,
-      payDeadline: "1900000000",
-      fulfilmentPeriod: 60,
-      autoReleasePeriod: 60,
-      refundPeriod: 60,
-      nonce: "1",
-    };
+    const terms = wireTerms();
     const pay = { kind: "pay", terms, signature: "0x" + "aa".repeat(65) };
 
     it("accepts the well-formed baseline", function () {

@@ -2,56 +2,17 @@ import { expect } from "chai";
 import { z } from "zod";
 
 import { deployScenario, startChain, type LocalChain } from "../../helpers/chain.js";
+import { collect, info, operationObject, pathsOf, schemaObject, securityScheme, tagObject } from "../../helpers/openapi.js";
 import { gatewayFixture, type GatewayFixture } from "../fixture.js";
 
-// The parts of the OpenAPI 3.1 document structure the gateway uses, checked strictly where the
-// specification closes an object (no swagger parser is installed).
-const schemaObject = z.record(z.string(), z.unknown());
-const mediaType = z.strictObject({ schema: schemaObject });
-const parameter = z.strictObject({
-  name: z.string().min(1),
-  in: z.enum(["query", "header", "path", "cookie"]),
-  required: z.boolean().optional(),
-  description: z.string().optional(),
-  schema: schemaObject,
-});
-const response = z.strictObject({ description: z.string(), content: z.record(z.string(), mediaType).optional(), headers: z.record(z.string(), z.unknown()).optional() });
-const operation = z.strictObject({
-  operationId: z.string().min(1),
-  summary: z.string().optional(),
-  description: z.string().optional(),
-  tags: z.array(z.string()).optional(),
-  parameters: z.array(parameter).optional(),
-  requestBody: z.strictObject({ content: z.record(z.string(), mediaType), required: z.boolean().optional(), description: z.string().optional() }).optional(),
-  responses: z.record(z.string().regex(/^([1-5][0-9X]{2}|default)$/), response),
-  security: z.array(z.record(z.string(), z.array(z.string()))).optional(),
-});
-const methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"] as const;
-const pathItem = z.strictObject(Object.fromEntries(methods.map((m) => [m, operation.optional()])) as Record<(typeof methods)[number], z.ZodOptional<typeof operation>>);
-const securityScheme = z.union([
-  z.strictObject({ type: z.literal("apiKey"), in: z.enum(["header", "query", "cookie"]), name: z.string(), description: z.string().optional() }),
-  z.strictObject({ type: z.literal("http"), scheme: z.string(), description: z.string().optional() }),
-]);
 const openApi31 = z.strictObject({
   openapi: z.string().regex(/^3\.1\.\d+$/),
-  info: z.strictObject({ title: z.string(), version: z.string(), description: z.string().optional() }),
-  paths: z.record(z.string().startsWith("/"), pathItem),
+  info,
+  paths: pathsOf(operationObject),
   components: z.strictObject({ schemas: z.record(z.string(), schemaObject).optional(), securitySchemes: z.record(z.string(), securityScheme) }),
-  tags: z.array(z.strictObject({ name: z.string(), description: z.string().optional() })).optional(),
+  tags: z.array(tagObject).optional(),
   servers: z.array(z.unknown()).optional(),
 });
-
-/** Every value under `key` anywhere in `value`. */
-function collect(value: unknown, key: string, out: unknown[] = []): unknown[] {
-  if (Array.isArray(value)) value.forEach((v) => collect(v, key, out));
-  else if (value && typeof value === "object") {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === key) out.push(v);
-      collect(v, key, out);
-    }
-  }
-  return out;
-}
 
 describe("gateway: OpenAPI document and docs", function () {
   this.timeout(60_000);

@@ -4,7 +4,7 @@ import { pino, type Logger } from "pino";
 
 import { ChainRegistryView } from "../../../node/chain/registry-view.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
-import { startTcpProxy } from "../../helpers/tcp-proxy.js";
+import { startTcpProxy } from "../../../scripts/lib/tcp-proxy.js";
 import { waitFor } from "../../helpers/network.js";
 
 const ACTIVE = 1;

@@ -21,7 +21,7 @@ import {
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { StoredOperation } from "../../../core/records.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
-import { startTcpProxy, type TcpProxy } from "../../helpers/tcp-proxy.js";
+import { startTcpProxy, type TcpProxy } from "../../../scripts/lib/tcp-proxy.js";
 
 type Actor = Wallet | HDNodeWallet;
 type ActionKind = Exclude<EscrowOperationInput["kind"], "pay" | "release">;

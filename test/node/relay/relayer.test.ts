@@ -22,17 +22,9 @@ describe("BatchRelayer", function () {
   let s: Scenario;
   let ctx: EscrowContext;
 
-  before(async function () {
-    f = await RelayFixture.start({ institutions: 3, payers: 4 });
+  RelayFixture.forSuite({ institutions: 3, payers: 4 }, (started) => {
+    f = started;
     ({ chain, s, ctx } = f);
-  });
-
-  afterEach(async function () {
-    await f.cleanup();
-  });
-
-  after(async function () {
-    await f?.close();
   });
 
   const storage = () => f.storage();

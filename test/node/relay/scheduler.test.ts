@@ -20,7 +20,7 @@ import type { BatchRelayer } from "../../../node/relay/relayer.js";
 import type { Storage } from "../../../node/services.js";
 import type { LocalChain, Scenario } from "../../helpers/chain.js";
 import { FAILED_TOPIC, RelayFixture, Status, sleep, waitFor } from "../../helpers/relay.js";
-import { startTcpProxy } from "../../helpers/tcp-proxy.js";
+import { startTcpProxy } from "../../../scripts/lib/tcp-proxy.js";
 
 describe("failover by lease", function () {
   this.timeout(90_000);
@@ -29,17 +29,9 @@ describe("failover by lease", function () {
   let chain: LocalChain;
   let s: Scenario;
 
-  before(async function () {
-    f = await RelayFixture.start({ institutions: 3, payers: 4 });
+  RelayFixture.forSuite({ institutions: 3, payers: 4 }, (started) => {
+    f = started;
     ({ chain, s } = f);
-  });
-
-  afterEach(async function () {
-    await f.cleanup();
-  });
-
-  after(async function () {
-    await f?.close();
   });
 
   const storage = () => f.storage();

@@ -110,18 +110,10 @@ describe("transaction sender", function () {
   let s: Scenario;
   let ctx: EscrowContext;
 
-  before(async function () {
-    // One institution: its own attestation is a quorum, so it finalizes every cycle itself.
-    f = await RelayFixture.start({ institutions: 1, payers: 4 });
+  // One institution: its own attestation is a quorum, so it finalizes every cycle itself.
+  RelayFixture.forSuite({ institutions: 1, payers: 4 }, (started) => {
+    f = started;
     ({ chain, s, ctx } = f);
-  });
-
-  afterEach(async function () {
-    await f.cleanup();
-  });
-
-  after(async function () {
-    await f?.close();
   });
 
   const storage = () => f.storage();

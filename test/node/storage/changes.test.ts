@@ -16,6 +16,7 @@ import type { Change } from "../../../core/api/changes.js";
 import type { PaymentRecord, StoredOperation } from "../../../core/records.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import { refusalOf } from "../../helpers/errors.js";
+import { wireTerms } from "../../helpers/operations.js";
 
 const hex32 = () => hexlify(randomBytes(32));
 const payer = Wallet.createRandom().address;
@@ -23,20 +24,7 @@ const merchant = Wallet.createRandom().address;
 
 function pay(receivedAtMs = 1): StoredOperation {
   const id = hex32();
-  const terms = {
-    payer,
-    merchant,
-    token: "0x" + "33".repeat(20),
-    amount: "1000",
-    orderId: hex32(),
-    feeBps: 100,
-    direct: false,
-    payDeadline: "1900000000",
-    fulfilmentPeriod: 60,
-    autoReleasePeriod: 60,
-    refundPeriod: 60,
-    nonce: "1",
-  };
+  const terms = wireTerms({ payer, merchant, orderId: hex32() });
   return { id, kind: "pay", paymentId: id, op: { kind: "pay", terms, signature: "0x" + "aa".repeat(65) }, signer: payer, origin: "api", status: "accepted", receivedAtMs, updatedAtMs: receivedAtMs };
 }
 

@@ -10,6 +10,7 @@ import type { EscrowOperationInput, EscrowOperationKind } from "../../../core/op
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { PaymentRecord, StoredOperation } from "../../../core/records.js";
 import { refusalOf } from "../../helpers/errors.js";
+import { wireTerms } from "../../helpers/operations.js";
 
 const hex32 = () => hexlify(randomBytes(32));
 const address = () => Wallet.createRandom().address;
@@ -20,20 +21,7 @@ const payer = address();
 const merchant = address();
 
 function terms(nonce = "1") {
-  return {
-    payer,
-    merchant,
-    token: "0x" + "33".repeat(20),
-    amount: "1000",
-    orderId: "0x" + "44".repeat(32),
-    feeBps: 100,
-    direct: false,
-    payDeadline: "1900000000",
-    fulfilmentPeriod: 60,
-    autoReleasePeriod: 60,
-    refundPeriod: 60,
-    nonce,
-  };
+  return wireTerms({ payer, merchant, nonce });
 }
 
 /** A stored operation of `kind` on `paymentId` (signature bytes are irrelevant to storage). */

@@ -15,6 +15,7 @@ import type { StoredOperation } from "../../../core/records.js";
 import type { ValidationContext } from "../../../node/services.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import { nonceRefusal } from "../../../node/validation/refusal.js";
+import { wireTerms } from "../../helpers/operations.js";
 
 describe("validation: a used nonce", function () {
   let dir: string;
@@ -31,20 +32,7 @@ describe("validation: a used nonce", function () {
 
   it("is DUPLICATE for the operation that holds it and NONCE_USED for any other, on both paths", async function () {
     const payer = Wallet.createRandom().address;
-    const terms = {
-      payer,
-      merchant: Wallet.createRandom().address,
-      token: "0x" + "33".repeat(20),
-      amount: "1000",
-      orderId: hexlify(randomBytes(32)),
-      feeBps: 100,
-      direct: false,
-      payDeadline: "1900000000",
-      fulfilmentPeriod: 60,
-      autoReleasePeriod: 60,
-      refundPeriod: 60,
-      nonce: "1",
-    };
+    const terms = wireTerms({ payer, merchant: Wallet.createRandom().address, orderId: hexlify(randomBytes(32)) });
     const id = hexlify(randomBytes(32));
     const stored: StoredOperation = {
       id,

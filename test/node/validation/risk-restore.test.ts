@@ -16,6 +16,7 @@ import type { StoredOperation } from "../../../core/records.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import { RiskEngine } from "../../../node/validation/risk.js";
 import { refusalOf } from "../../helpers/errors.js";
+import { wireTerms } from "../../helpers/operations.js";
 
 const DAY = 86_400;
 const hex32 = () => hexlify(randomBytes(32));
@@ -25,20 +26,7 @@ const token = "0x" + "33".repeat(20);
 const signature = "0x" + "aa".repeat(65);
 
 function terms(amount: bigint) {
-  return {
-    payer,
-    merchant,
-    token,
-    amount: amount.toString(),
-    orderId: hex32(),
-    feeBps: 100,
-    direct: false,
-    payDeadline: "1900000000",
-    fulfilmentPeriod: 60,
-    autoReleasePeriod: 60,
-    refundPeriod: 60,
-    nonce: BigInt(hex32()).toString(),
-  };
+  return wireTerms({ payer, merchant, token, amount: amount.toString(), orderId: hex32(), nonce: BigInt(hex32()).toString() });
 }
 
 function stored(op: StoredOperation["op"], receivedAtSeconds: number): StoredOperation {
