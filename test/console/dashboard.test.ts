@@ -580,7 +580,7 @@ describe("console: merchant dashboard in Chromium (chain, node, gateway)", funct
     for (const [link, heading] of pages) {
       await page.getByRole("link", { name: link, exact: true }).click();
       await page.getByRole("heading", { level: 1, name: heading }).waitFor();
-      await page.getByText("Loading…").waitFor({ state: "detached" });
+      await page.getByText("Loading…").first().waitFor({ state: "detached" });
       const { seen, missed } = await tabThrough();
       expect(missed, `buttons on ${link} that Tab never reaches`).to.deep.equal([]);
       expect(seen.filter((s) => s.name === ""), `controls without a name on ${link}`).to.deep.equal([]);

@@ -62,6 +62,7 @@ function ApiKeys() {
   return (
     <section className="card" aria-labelledby="keys-title">
       <h2 id="keys-title">{t("dash.dev.keys")}</h2>
+      {keys.isPending ? <p>{t("loading")}</p> : null}
       {keys.isError ? <Alert text={errorText(keys.error)} /> : null}
       {issue.isError ? <Alert text={errorText(issue.error)} /> : null}
       {revoke.isError ? <Alert text={errorText(revoke.error)} /> : null}
@@ -124,6 +125,7 @@ function Endpoints({ mayEdit }: { mayEdit: boolean }) {
   return (
     <section className="card" aria-labelledby="endpoints-title">
       <h2 id="endpoints-title">{t("dash.dev.endpoints")}</h2>
+      {endpoints.isPending ? <p>{t("loading")}</p> : null}
       {endpoints.isError ? <Alert text={errorText(endpoints.error)} /> : null}
       {create.isError ? <Alert text={errorText(create.error)} /> : null}
       {remove.isError ? <Alert text={errorText(remove.error)} /> : null}
@@ -255,6 +257,7 @@ function Events({ mayRedeliver }: { mayRedeliver: boolean }) {
   return (
     <section className="card" aria-labelledby="events-title">
       <h2 id="events-title">{t("dash.dev.events")}</h2>
+      {events.isPending ? <p>{t("loading")}</p> : null}
       {events.isError ? <Alert text={errorText(events.error)} /> : null}
       {redeliver.isError ? <Alert text={errorText(redeliver.error)} /> : null}
       {done ? <Alert kind="info" text={t("dash.dev.redelivered", { id: done })} /> : null}
