@@ -27,7 +27,7 @@ import type { NodeSubmitter } from "../adapters/node-batcher.js";
 import { isRetryLater, type NodeApiClient } from "../../core/api/client.js";
 import type { PaymentService } from "../domain/payments.js";
 import { updateOrder } from "../domain/orders.js";
-import { PeriodicRunner } from "./periodic.js";
+import { PeriodicRunner } from "../../core/periodic.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { OrderRecord, SubmittedOperation } from "../domain/records.js";
 

@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 
 import { OverdueTracker, type OverdueCandidate } from "../../core/overdue.js";
+import { PeriodicRunner } from "../../core/periodic.js";
 import type { OverdueConfig } from "../config.js";
 import type { PayoutRecord, TopupRecord } from "../domain/money-types.js";
 import type { GatewayStorage } from "../storage/db.js";
@@ -31,14 +32,13 @@ export interface OverdueWatchModules {
 
 export class OverdueWatch {
   private readonly tracker: OverdueTracker<GatewayOverdueKind>;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
+  private readonly runner: PeriodicRunner<void>;
 
   constructor(
     private readonly config: OverdueConfig,
     private readonly modules: OverdueWatchModules,
   ) {
+    this.runner = new PeriodicRunner("overdue check", config.checkIntervalMs, () => this.checkOnce(), modules.logger);
     this.tracker = new OverdueTracker<GatewayOverdueKind>(
       {
         thresholdSeconds: { topup: config.topupSeconds, payout: config.payoutSeconds, webhook_delivery: config.webhookSeconds },
@@ -57,22 +57,11 @@ export class OverdueWatch {
   }
 
   start(): void {
-    this.stopped = false;
-    const tick = () => {
-      this.running = this.checkOnce()
-        .catch((error: unknown) => this.modules.logger.warn({ err: error }, "overdue check failed; retrying"))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(tick, this.config.checkIntervalMs);
-        });
-    };
-    tick();
+    this.runner.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 
   /** One check of every kind. */

@@ -30,7 +30,7 @@ import { mergeNodeView } from "../domain/payments.js";
 import type { OrderRecord, OrderStatus, SubmittedOperation } from "../domain/records.js";
 import type { GatewayStorage } from "../storage/db.js";
 import { FULL_PASS_META, type FullPassMeta } from "./feed.js";
-import { PeriodicRunner } from "./periodic.js";
+import { PeriodicRunner } from "../../core/periodic.js";
 
 export interface ReconcileOptions {
   /** Time between runs (the first runs at start). */

@@ -30,6 +30,7 @@ import type { CustodyTransfer } from "../../core/api/custody.js";
 import { chainBankRef, parseDepositReference, reversalBankRef } from "../../core/bank/references.js";
 import type { TransferWire } from "../../core/bank/wire.js";
 import { SettlenetError } from "../../core/errors.js";
+import { PeriodicRunner } from "../../core/periodic.js";
 import { signTokenOperation, tokenOperationDigest, tokenOperationSchema } from "../../core/operations/index.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
@@ -78,17 +79,15 @@ export class CustodianService {
   private readonly now: () => number;
   private readonly token = new Interface(loadArtifact("SettlementToken").abi);
   private readonly registryContract: Contract;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> = Promise.resolve();
-  private stopped = true;
-  /** Set by stop(): a pass in progress ends after the record it is on. */
-  private closing = false;
+  private readonly runner: PeriodicRunner<void>;
 
   constructor(
     private readonly options: CustodianServiceOptions,
     private readonly modules: CustodianServiceModules,
   ) {
     this.now = modules.now ?? Date.now;
+    // stop() makes a pass in progress end after the record it is on.
+    this.runner = new PeriodicRunner("custodian pass", options.pollIntervalMs, () => this.tickOnce(), modules.logger);
     this.registryContract = new Contract(options.deployment.contracts.registry, loadArtifact("ParticipantRegistry").abi, modules.provider);
   }
 
@@ -97,29 +96,18 @@ export class CustodianService {
   }
 
   start(): void {
-    this.stopped = false;
-    const tick = () => {
-      this.running = this.tickOnce()
-        .catch((error: unknown) => this.log.warn({ code: (error as SettlenetError).code, err: error }, "custodian pass failed; retrying"))
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.options.pollIntervalMs);
-        });
-    };
-    tick();
+    this.runner.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.closing = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 
   /** Reads the bank's feed to its end, then advances every record still minting once. */
   async tickOnce(): Promise<void> {
     await this.readBank();
     for (const bankRef of await this.modules.store.open()) {
-      if (this.closing) return;
+      if (this.runner.closing) return;
       await this.advance(bankRef).catch((error: unknown) => this.log.warn({ bankRef, code: (error as SettlenetError).code, err: error }, "advancing a custody mint failed; retrying"));
     }
   }

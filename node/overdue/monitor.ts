@@ -18,6 +18,7 @@ import type { Registry } from "prom-client";
 import type { OverdueAlert, OverdueKind, OverdueReport } from "../../core/api/overdue.js";
 import type { OperationKind } from "../../core/operations/index.js";
 import { OverdueTracker, type OpenOverdue, type OverdueCandidate } from "../../core/overdue.js";
+import { PeriodicRunner } from "../../core/periodic.js";
 import type { OperationRepository } from "../services.js";
 import type { OverdueConfig } from "./config.js";
 
@@ -43,15 +44,14 @@ const OPERATION_STATUS = { operation_not_relayed: "accepted", operation_no_outco
 export class OverdueMonitor {
   private readonly tracker: OverdueTracker<OverdueKind>;
   private readonly now: () => number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private stopped = true;
+  private readonly runner: PeriodicRunner<void>;
 
   constructor(
     private readonly config: OverdueConfig,
     private readonly modules: OverdueMonitorModules,
   ) {
     this.now = modules.now ?? Date.now;
+    this.runner = new PeriodicRunner("overdue check", config.checkIntervalMs, () => this.checkOnce(), modules.logger);
     this.tracker = new OverdueTracker<OverdueKind>(
       {
         thresholdSeconds: {
@@ -67,22 +67,11 @@ export class OverdueMonitor {
   }
 
   start(): void {
-    this.stopped = false;
-    const tick = () => {
-      this.running = this.checkOnce()
-        .catch((error: unknown) => this.modules.logger.warn({ err: error }, "overdue check failed; retrying"))
-        .finally(() => {
-          this.running = undefined;
-          if (!this.stopped) this.timer = setTimeout(tick, this.config.checkIntervalMs);
-        });
-    };
-    tick();
+    this.runner.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 
   /** One check of every kind. */

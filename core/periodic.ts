@@ -1,7 +1,8 @@
 /**
- * A background job that runs now, then every `intervalMs`, one run at a time: the keeper and the
- * reconciler share this so that an on-demand run (an admin command, a test) joins the timer's run
- * in progress instead of racing it, and `stop` waits for that run to end.
+ * A background job that runs now, then every `intervalMs`, one run at a time (the gateway's keeper,
+ * reconciler and overdue check; the node's overdue check and custodian service): an on-demand run
+ * (an admin command, a test) joins the timer's run in progress instead of racing it, and `stop`
+ * waits for that run to end.
  */
 import type { Logger } from "pino";
 
