@@ -8,13 +8,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { copyFile, mkdtemp, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
 
 import { startAnvil, type AnvilChain } from "../../scripts/lib/launch/anvil.js";
+import { freePortRange } from "../../scripts/lib/launch/ports.js";
 import { PROJECT_ROOT, readNetworkState } from "../../scripts/lib/network.js";
 import { ON_ANVIL } from "../helpers/chain.js";
 
@@ -42,29 +42,6 @@ async function waitForBanner(launcher: Run): Promise<void> {
   }
 }
 
-/** A base port whose 21 followers are free (start.ts --base-port uses base+1 .. base+21 besides the chain's). */
-async function freeBase(): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 400) * 50;
-    const held: Server[] = [];
-    try {
-      for (let port = base + 1; port <= base + 21; port++) {
-        held.push(
-          await new Promise<Server>((resolveListen, reject) => {
-            const server = createServer();
-            server.once("error", reject);
-            server.listen(port, "127.0.0.1", () => resolveListen(server));
-          }),
-        );
-      }
-      return base;
-    } catch {
-      // taken: another base
-    } finally {
-      await Promise.all(held.map((server) => new Promise((r) => server.close(r))));
-    }
-  }
-}
 
 async function stop(launcher: Run | undefined): Promise<number | null | undefined> {
   if (!launcher) return undefined;
@@ -91,7 +68,7 @@ describe("npm start -- --chain-url: the network on anvil with 1 s blocks, npm ru
 
   it("deploys and onboards on the chain, funding every key from the governance key; the demo's checks all hold", async function () {
     const url = anvil?.url ?? "";
-    launcher = run("start.ts", ["--dir", join(dir, "first"), "--base-port", String(await freeBase()), "--chain-url", url, "--payers", "4"]);
+    launcher = run("start.ts", ["--dir", join(dir, "first"), "--base-port", String(await freePortRange(22)), "--chain-url", url, "--payers", "4"]);
     await waitForBanner(launcher);
     expect(launcher.out()).to.include(`using the chain at ${url} (chain id 4242)`);
     expect(launcher.out()).to.include("operators' keys funded from the governance key");
@@ -110,7 +87,7 @@ describe("npm start -- --chain-url: the network on anvil with 1 s blocks, npm ru
   it("onboards a new network into an existing deployment (--deployment) instead of deploying", async function () {
     const url = anvil?.url ?? "";
     await copyFile(join(dir, "first", "deployment.json"), join(dir, "existing-deployment.json"));
-    launcher = run("start.ts", ["--dir", join(dir, "second"), "--base-port", String(await freeBase()), "--chain-url", url, "--deployment", join(dir, "existing-deployment.json"), "--payers", "4"]);
+    launcher = run("start.ts", ["--dir", join(dir, "second"), "--base-port", String(await freePortRange(22)), "--chain-url", url, "--deployment", join(dir, "existing-deployment.json"), "--payers", "4"]);
     await waitForBanner(launcher);
     expect(launcher.out()).to.include("deployment reused");
     expect(launcher.out()).to.not.include("contracts deployed");

@@ -19,6 +19,7 @@ import { GatewayClient } from "../../gateway/client/client.js";
 import { totpCode } from "../../core/auth/totp.js";
 import { PROJECT_ROOT, consoleUserFile, dashboardOwnerFile, defaultPorts, endpointsOf, operatorUserFile, readNetworkState, trustNetworkCa, type NetworkState } from "../../scripts/lib/network.js";
 import { DISPUTED_INDEX, LARGE_VALUE_AMOUNT, PAYOUT_AMOUNT, SCENARIO_SIZES, amountOf, planOf, runScenario, type Plan, type ScenarioSummary } from "../../scripts/lib/scenario.js";
+import { freePortRange } from "../../scripts/lib/launch/ports.js";
 import { httpGet } from "../helpers/tls.js";
 
 const START = join(PROJECT_ROOT, "scripts", "start.ts");
@@ -72,23 +73,6 @@ async function listenOn(port: number): Promise<Server> {
   });
 }
 
-/** A base port whose 22 followers are free (start.ts --base-port uses base .. base+21). */
-async function freeBase(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 400) * 50;
-    const held: Server[] = [];
-    try {
-      for (let port = base; port <= base + 21; port++) held.push(await listenOn(port));
-      return base;
-    } catch {
-      // taken: try another range
-    } finally {
-      await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
-    }
-  }
-  throw new Error("no free port range");
-}
-
 /** What a payment's status must be after the scenario. */
 const EXPECTED_STATUS: Record<Plan, string> = {
   confirm: "released",
@@ -112,7 +96,7 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
 
   before(async function () {
     dir = await mkdtemp(join(tmpdir(), "settlenet-start-"));
-    base = await freeBase();
+    base = await freePortRange(22); // start.ts --base-port uses base .. base+21
   });
 
   after(async function () {
