@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { defineConfig } from "hardhat/config";
@@ -32,6 +33,8 @@ export default defineConfig({
     },
   },
   test: {
+    // Spec output, then each test file's time with its hooks (test/reporter.mjs).
+    mocha: { reporter: fileURLToPath(new URL("./test/reporter.mjs", import.meta.url)) },
     solidity: {
       fuzz: { runs: 256, seed: "0x5e771e" },
       invariant: { runs: 64, depth: 64, failOnRevert: false },

@@ -1,0 +1,80 @@
+/**
+ * The mocha tests' reporter: mocha's spec output, then the wall time of each test file (its suites
+ * with their before/after hooks, where networks start and stop) beside the time of its tests alone,
+ * slowest first. With SETTLENET_TEST_TIMES=<file> every file's times are also written there as JSON
+ * (bench/test-times.ts compares two such files).
+ *
+ * Plain JavaScript: mocha loads a reporter with require(), before any TypeScript loader is in place.
+ */
+import { writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { relative } from "node:path";
+import { performance } from "node:perf_hooks";
+
+import Mocha from "mocha";
+
+const { Spec } = Mocha.reporters;
+const { EVENT_RUN_END, EVENT_SUITE_BEGIN, EVENT_SUITE_END, EVENT_TEST_FAIL, EVENT_TEST_PASS } = Mocha.Runner.constants;
+
+/** Files below this many seconds are summed on one line instead of listed. */
+const LISTED_SECONDS = 3;
+
+class FileTimes extends Spec {
+  constructor(runner, options) {
+    super(runner, options);
+    const runStarted = performance.now();
+    /** @type {Map<string, { ms: number; testMs: number; tests: number }>} */
+    const files = new Map();
+    const entry = (file) => {
+      const name = relative(process.cwd(), file);
+      let times = files.get(name);
+      if (!times) files.set(name, (times = { ms: 0, testMs: 0, tests: 0 }));
+      return times;
+    };
+    /** @type {Map<object, number>} */
+    const started = new Map();
+    runner.on(EVENT_SUITE_BEGIN, (suite) => {
+      if (suite.parent?.root && suite.file) started.set(suite, performance.now());
+    });
+    runner.on(EVENT_SUITE_END, (suite) => {
+      const since = started.get(suite);
+      if (since === undefined) return;
+      started.delete(suite);
+      entry(suite.file).ms += performance.now() - since;
+    });
+    const counted = (test) => {
+      if (!test.file) return;
+      const times = entry(test.file);
+      times.testMs += test.duration ?? 0;
+      times.tests += 1;
+    };
+    runner.on(EVENT_TEST_PASS, counted);
+    runner.on(EVENT_TEST_FAIL, counted);
+    // Registered after the spec reporter's own: printed after its summary.
+    runner.once(EVENT_RUN_END, () => {
+      const totalMs = performance.now() - runStarted;
+      const sorted = [...files.entries()].sort((a, b) => b[1].ms - a[1].ms);
+      const seconds = (ms) => (ms / 1000).toFixed(1).padStart(7);
+      const lines = ["", "  Time per test file (suites with their hooks; the tests alone), slowest first:"];
+      const rest = { files: 0, ms: 0, testMs: 0 };
+      for (const [file, times] of sorted) {
+        if (times.ms >= LISTED_SECONDS * 1000) lines.push(`  ${seconds(times.ms)} s ${seconds(times.testMs)} s  ${file} (${times.tests} tests)`);
+        else {
+          rest.files += 1;
+          rest.ms += times.ms;
+          rest.testMs += times.testMs;
+        }
+      }
+      if (rest.files > 0) lines.push(`  ${seconds(rest.ms)} s ${seconds(rest.testMs)} s  ${rest.files} other files, each under ${LISTED_SECONDS} s`);
+      lines.push(`  ${seconds(totalMs)} s in all, from the first test file to the last`, "");
+      process.stdout.write(`${lines.join("\n")}\n`);
+      const out = process.env["SETTLENET_TEST_TIMES"];
+      if (out) {
+        const json = { totalMs: Math.round(totalMs), loadAverage: loadavg().map((l) => Number(l.toFixed(2))), files: Object.fromEntries(sorted.map(([file, t]) => [file, { ms: Math.round(t.ms), testMs: Math.round(t.testMs), tests: t.tests }])) };
+        writeFileSync(out, `${JSON.stringify(json, null, 2)}\n`);
+      }
+    });
+  }
+}
+
+export { FileTimes as "module.exports" };
