@@ -9,6 +9,9 @@ const require = createRequire(import.meta.url);
 const soljson = require.resolve("solc/soljson.js");
 const solcVersion = (require("solc/package.json") as { version: string }).version;
 
+/** SETTLENET_TEST_JOBS: mocha's worker processes. */
+const TEST_JOBS = Number(process.env["SETTLENET_TEST_JOBS"] ?? "1");
+
 const compiler = {
   version: solcVersion,
   path: soljson,
@@ -33,8 +36,12 @@ export default defineConfig({
     },
   },
   test: {
-    // Spec output, then each test file's time with its hooks (test/reporter.mjs).
-    mocha: { reporter: fileURLToPath(new URL("./test/reporter.mjs", import.meta.url)) },
+    mocha: {
+      // Spec output, then each test file's time with its hooks (test/reporter.mjs).
+      reporter: fileURLToPath(new URL("./test/reporter.mjs", import.meta.url)),
+      // Test files run in this many worker processes at once (1: one after another in this process).
+      ...(TEST_JOBS > 1 ? { parallel: true, jobs: TEST_JOBS, require: [new URL("./test/parallel-worker.mjs", import.meta.url).href] } : {}),
+    },
     solidity: {
       fuzz: { runs: 256, seed: "0x5e771e" },
       invariant: { runs: 64, depth: 64, failOnRevert: false },
