@@ -37,10 +37,10 @@ export default defineConfig({
   },
   test: {
     mocha: {
-      // Spec output, then each test file's time with its hooks (test/reporter.mjs).
-      reporter: fileURLToPath(new URL("./test/reporter.mjs", import.meta.url)),
+      // Spec output, then each test file's time with its hooks (scripts/lib/mocha/reporter.mjs).
+      reporter: fileURLToPath(new URL("./scripts/lib/mocha/reporter.mjs", import.meta.url)),
       // Test files run in this many worker processes at once (1: one after another in this process).
-      ...(TEST_JOBS > 1 ? { parallel: true, jobs: TEST_JOBS, require: [new URL("./test/parallel-worker.mjs", import.meta.url).href] } : {}),
+      ...(TEST_JOBS > 1 ? { parallel: true, jobs: TEST_JOBS, require: [new URL("./scripts/lib/mocha/parallel-worker.mjs", import.meta.url).href] } : {}),
     },
     solidity: {
       fuzz: { runs: 256, seed: "0x5e771e" },
