@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 import { defineConfig } from "hardhat/config";
@@ -7,6 +8,9 @@ import { defineConfig } from "hardhat/config";
 const require = createRequire(import.meta.url);
 const soljson = require.resolve("solc/soljson.js");
 const solcVersion = (require("solc/package.json") as { version: string }).version;
+
+/** SETTLENET_TEST_JOBS: mocha's worker processes. */
+const TEST_JOBS = Number(process.env["SETTLENET_TEST_JOBS"] ?? "1");
 
 const compiler = {
   version: solcVersion,
@@ -32,6 +36,12 @@ export default defineConfig({
     },
   },
   test: {
+    mocha: {
+      // Spec output, then each test file's time with its hooks (scripts/lib/mocha/reporter.mjs).
+      reporter: fileURLToPath(new URL("./scripts/lib/mocha/reporter.mjs", import.meta.url)),
+      // Test files run in this many worker processes at once (1: one after another in this process).
+      ...(TEST_JOBS > 1 ? { parallel: true, jobs: TEST_JOBS, require: [new URL("./scripts/lib/mocha/parallel-worker.mjs", import.meta.url).href] } : {}),
+    },
     solidity: {
       fuzz: { runs: 256, seed: "0x5e771e" },
       invariant: { runs: 64, depth: 64, failOnRevert: false },

@@ -1,15 +1,28 @@
 /**
  * `npm test`: the Solidity tests (fuzz and invariants, CPU-bound in EDR) beside the mocha tests (mostly
- * waiting on real processes), not one after the other. Contracts are compiled once first so the two
- * runners do not compile into the same artifacts at once. Mocha's output streams; the Solidity
- * runner's is printed whole when it ends. Exits non-zero if either fails. With arguments it is plain
- * `hardhat test <arguments>`.
+ * waiting on real processes), not one after the other, and the mocha test files in TEST_JOBS workers
+ * side by side. Contracts, the settlenet CLI's build and the console are built once first so that
+ * no two runners or workers build the same thing at once. Mocha prints each test file's output when
+ * it ends; the Solidity runner's is printed whole when it ends. Exits non-zero if either fails. With
+ * arguments it is plain `hardhat test <arguments>`.
  */
 import { spawn } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 
-function run(args: string[], output: "inherit" | "collect"): Promise<{ code: number; text: string }> {
+import { settlenetCliEntry as buildCli } from "./lib/launch/cli-build.js";
+import { ensureConsoleBuilt } from "./lib/launch/console.js";
+
+/**
+ * Mocha's worker processes (SETTLENET_TEST_JOBS overrides it): the tests mostly wait on the processes
+ * they start, so test files run side by side.
+ */
+const TEST_JOBS = 2;
+
+function run(args: string[], output: "inherit" | "collect", env: NodeJS.ProcessEnv = {}): Promise<{ code: number; text: string }> {
   return new Promise((resolveRun) => {
-    const child = spawn(process.execPath, [HARDHAT, ...args], { stdio: output === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [HARDHAT, ...args], { stdio: output === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let text = "";
     child.stdout?.on("data", (chunk: Buffer) => (text += chunk.toString()));
     child.stderr?.on("data", (chunk: Buffer) => (text += chunk.toString()));
@@ -19,16 +32,63 @@ function run(args: string[], output: "inherit" | "collect"): Promise<{ code: num
 }
 
 const HARDHAT = new URL("../node_modules/hardhat/dist/src/cli.js", import.meta.url).pathname;
+const PROJECT_ROOT = fileURLToPath(new URL("..", import.meta.url));
+/** Each test file's time in the last whole run (scripts/lib/mocha/reporter.mjs writes it; in hardhat's cache folder). */
+const TIMES_FILE = join(PROJECT_ROOT, "cache", "mocha-times.json");
+/**
+ * Test files that run alone, after the others and the Solidity tests: they judge the relay's failover
+ * between live nodes, whose leases lapse when another test file's processes take the CPU.
+ */
+const ALONE = ["test/e2e/faults.test.ts"];
+const ALONE_TIMES_FILE = join(PROJECT_ROOT, "cache", "mocha-times-alone.json");
+
+/** The files `hardhat test mocha` runs when given none: every script under test/. */
+function mochaFiles(): string[] {
+  const dir = join(PROJECT_ROOT, "test");
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((file) => /\.(ts|cts|mts|js|cjs|mjs)$/i.test(file))
+    .map((file) => join("test", file))
+    .sort();
+}
+
+/**
+ * The files in the order the workers should take them: the slowest of the last whole run first, so
+ * that no long file starts last while the other workers idle; files the last run did not time
+ * (new, or no run yet) before those, in path order.
+ */
+function slowestFirst(files: string[]): string[] {
+  let last: Record<string, { ms: number }> = {};
+  try {
+    last = (JSON.parse(readFileSync(TIMES_FILE, "utf8")) as { files: Record<string, { ms: number }> }).files;
+  } catch {
+    // No whole run yet.
+  }
+  const ms = (file: string) => last[file]?.ms ?? Infinity;
+  return [...files].sort((a, b) => ms(b) - ms(a) || a.localeCompare(b));
+}
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args.length > 0) return (await run(["test", ...args], "inherit")).code;
   const build = await run(["build"], "inherit");
   if (build.code !== 0) return build.code;
+  // Built once here, not by the first test that needs it: the mocha workers would build them at once.
+  buildCli();
+  const consoleBuild = await ensureConsoleBuilt();
+  if (!consoleBuild.built) {
+    process.stderr.write(`npm test: the console did not build:\n${consoleBuild.output}`);
+    return 1;
+  }
   const started = Date.now();
   const solidity = run(["test", "solidity", "--no-compile"], "collect");
-  const mocha = await run(["test", "mocha", "--no-compile"], "inherit");
+  const files = mochaFiles();
+  const side = await run(["test", "mocha", "--no-compile", ...slowestFirst(files.filter((file) => !ALONE.includes(file)))], "inherit", {
+    SETTLENET_TEST_JOBS: process.env["SETTLENET_TEST_JOBS"] ?? String(TEST_JOBS),
+    SETTLENET_TEST_TIMES: TIMES_FILE,
+  });
   const contracts = await solidity;
+  const alone = files.some((file) => ALONE.includes(file)) ? await run(["test", "mocha", "--no-compile", ...ALONE], "inherit", { SETTLENET_TEST_JOBS: "1", SETTLENET_TEST_TIMES: ALONE_TIMES_FILE }) : { code: 0 };
+  const mocha = { code: side.code || alone.code };
   process.stdout.write(`\nSolidity tests (run beside the mocha tests):\n${contracts.text}`);
   const seconds = Math.round((Date.now() - started) / 1000);
   const failed = [...(contracts.code !== 0 ? ["Solidity"] : []), ...(mocha.code !== 0 ? ["mocha"] : [])];

@@ -221,9 +221,22 @@ function refusalDetail(result: { accepted: false; problem: { status: number; cod
   return `${result.problem.status} ${result.problem.code}`;
 }
 
+/**
+ * Pauses between the checks of a wait: short at first and doubling up to `intervalMs`, so what happens
+ * within a moment is seen within a moment, and a long wait checks no more often than every `intervalMs`.
+ */
+function pauses(intervalMs: number): () => Promise<void> {
+  let pauseMs = Math.min(50, intervalMs);
+  return async () => {
+    await sleep(pauseMs);
+    pauseMs = Math.min(pauseMs * 2, intervalMs);
+  };
+}
+
 /** Polls `probe` until it returns a value (not undefined) or the context's timeout passes. */
 async function poll<T>(ctx: ScenarioContext, probe: () => Promise<T | undefined>, intervalMs = 1_000, timeoutMs = ctx.timeoutMs): Promise<T | undefined> {
   const deadline = Date.now() + timeoutMs;
+  const pause = pauses(intervalMs);
   for (;;) {
     try {
       const value = await probe();
@@ -232,7 +245,7 @@ async function poll<T>(ctx: ScenarioContext, probe: () => Promise<T | undefined>
       // not there yet (or a transient connection error): try again
     }
     if (Date.now() > deadline) return undefined;
-    await sleep(intervalMs);
+    await pause();
   }
 }
 
@@ -296,13 +309,14 @@ async function waitAll(ctx: ScenarioContext, label: string, targets: DemoPayment
   ctx.progress.start(label, targets.length);
   const deadline = Date.now() + timeoutMs;
   let pending = targets;
+  const pause = pauses(1_000);
   try {
     for (;;) {
       await refresh(ctx, pending);
       pending = pending.filter((p) => !(p.view && done(p.view)));
       ctx.progress.tick(targets.length - pending.length);
       if (pending.length === 0 || Date.now() > deadline) return pending;
-      await sleep(1_000);
+      await pause();
     }
   } finally {
     ctx.progress.end();

@@ -20,7 +20,8 @@ export async function termsFor(s: Scenario, payerIndex = 0, merchantIndex = 0, o
   const payer = s.payers[payerIndex];
   const merchant = s.merchants[merchantIndex];
   if (!payer || !merchant) throw new Error("no such payer or merchant");
-  const now = BigInt((await s.chain.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000));
+  // Chain time only when the deadline is not given (a batch of pays reads it once: signedPays).
+  const now = overrides.payDeadline === undefined ? await chainNow(s) : 0n;
   nonce += 1n;
   return {
     payer: payer.address,
@@ -62,6 +63,11 @@ export function wireTerms(overrides: Partial<PaymentTermsInput> = {}): PaymentTe
   };
 }
 
+/** The latest block's timestamp: deadlines are chain time. */
+async function chainNow(s: Scenario): Promise<bigint> {
+  return BigInt((await s.chain.provider.getBlock("latest"))?.timestamp ?? Math.floor(Date.now() / 1000));
+}
+
 function context(s: Scenario) {
   return { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow };
 }
@@ -77,7 +83,8 @@ export async function signedPay(s: Scenario, terms: PaymentTerms): Promise<{ op:
 /** `count` signed pays spread over every payer and merchant of the scenario (pay i: payer i mod n, merchant i mod m). */
 export async function signedPays(s: Scenario, count: number, offset = 0): Promise<{ op: EscrowOperationInput; paymentId: string }[]> {
   const pays: { op: EscrowOperationInput; paymentId: string }[] = [];
-  for (let i = offset; i < offset + count; i++) pays.push(await signedPay(s, await termsFor(s, i % s.payers.length, i % s.merchants.length)));
+  const payDeadline = (await chainNow(s)) + 3_600n;
+  for (let i = offset; i < offset + count; i++) pays.push(await signedPay(s, await termsFor(s, i % s.payers.length, i % s.merchants.length, { payDeadline })));
   return pays;
 }
 

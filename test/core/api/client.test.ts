@@ -86,7 +86,13 @@ describe("node API client against a real node (one institution, real chain and L
 
   it("follows the change feed: every status and payment change in order, long polling for the next, refusing a foreign cursor", async function () {
     const s = api.scenario;
-    const all = await api.client.changes({ limit: 1_000 });
+    // A pay is executed once its relay's receipt is in; its payment change follows when the indexer
+    // reads the block. The feed is caught up once every executed pay's payment change is in it too.
+    const all = await waitFor("every executed pay's payment change in the feed", async () => {
+      const page = await api.client.changes({ limit: 1_000 });
+      const paid = new Set(page.changes.filter((c) => c.type === "payment").map((c) => c.paymentId.toLowerCase()));
+      return page.changes.every((c) => c.type !== "operation" || c.kind !== "pay" || c.status !== "executed" || paid.has(c.paymentId.toLowerCase())) ? page : undefined;
+    });
     const ofFirst = all.changes.filter((c) => c.paymentId.toLowerCase() === paymentId.toLowerCase());
     expect(ofFirst.map((c) => (c.type === "operation" ? c.status : `payment ${c.status}`))).to.include.ordered.members(["accepted", "submitted"]);
     expect(ofFirst.map((c) => (c.type === "operation" ? c.status : `payment ${c.status}`))).to.include.members(["executed", "payment held"]);
