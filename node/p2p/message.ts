@@ -9,7 +9,7 @@
  * meet on one topic.
  */
 import { SettlenetError } from "../../core/errors.js";
-import { decodeOperationAt, encodeOperationInto, encodedLength, type DecodedOperation, type Operation, type OperationInput } from "../../core/operations/index.js";
+import { decodeOperationAt, encodeOperationInto, encodedLengthOf, type DecodedOperation, type Operation, type OperationInput } from "../../core/operations/index.js";
 
 export const GOSSIP_TOPIC = "/settlenet/operations/2";
 export const GOSSIP_VERSION = 2;
@@ -25,7 +25,7 @@ export function encodeGossipMessage(ops: readonly (Operation | OperationInput)[]
   }
   let length = HEADER_BYTES;
   for (const op of ops) {
-    const bytes = encodedLength(op.kind);
+    const bytes = encodedLengthOf(op);
     if (bytes === undefined) throw new SettlenetError("MALFORMED", `unknown operation kind ${String(op.kind)}`, { kind: op.kind });
     length += bytes;
   }
