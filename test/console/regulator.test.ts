@@ -18,6 +18,7 @@ import { expect } from "chai";
 import { encryptKeystoreJson, hexlify, randomBytes, type HDNodeWallet, type Wallet } from "ethers";
 import type { Browser, Page } from "playwright-core";
 
+import { disputeReasonOf } from "../../core/operations/dispute.js";
 import { signEscrowOperation, termsToJson } from "../../core/operations/index.js";
 import { ensureConsoleBuilt } from "../../scripts/lib/launch/console.js";
 import { gatewayFixture, merchantRequests, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
@@ -197,13 +198,14 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
     await waitForOperation(net.net.nodes, paid.id, "executed", 60_000);
     const ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow };
     const now = (await net.net.chain.provider.getBlock("latest"))?.timestamp ?? 0;
-    const reason = "0x" + Buffer.from("item never arrived").toString("hex").padEnd(64, "0");
+    // Longer than a bytes32 string: the chain has only its hash, the arbiter reads the words the nodes kept.
+    const words = "Item never arrived: the courier left it at a parcel locker in another city";
     const dispute = await signEscrowOperation(
       payer,
-      { kind: "dispute", terms: termsToJson(terms), reason, nonce: BigInt(hexlify(randomBytes(16))).toString(), deadline: String(now + 3_600) },
+      { kind: "dispute", terms: termsToJson(terms), reason: disputeReasonOf(words), nonce: BigInt(hexlify(randomBytes(16))).toString(), deadline: String(now + 3_600) },
       ctx,
     );
-    const disputed = await institution.submit(dispute);
+    const disputed = await institution.submit({ ...dispute, reasonText: words });
     if (!disputed.accepted) throw new Error(`dispute refused: ${disputed.problem.code}`);
     await waitForOperation(net.net.nodes, disputed.id, "executed", 60_000);
     // The merchant's note, signed with its key and submitted at institution 0 as its gateway does; the
@@ -217,7 +219,7 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
     const { page } = watched;
     await page.setViewportSize(DESKTOP);
     const card = page.getByRole("article", { name: `Disputed payment ${paymentId.slice(0, 10)}…` });
-    await card.getByText("item never arrived").waitFor(SHOWN);
+    await card.getByText(words, { exact: true }).waitFor(SHOWN);
     await card.getByText(noteText, { exact: true }).waitFor(SHOWN);
     await card.getByText("Evidence: SF1234567890").waitFor();
     await card.getByText("¥123.45").first().waitFor();
