@@ -1,7 +1,8 @@
 /**
  * The operations gossip message: one group of operations in the compact binary form of
- * core/operations/binary.ts, so that a peer decodes a group by walking fixed-width fields instead of
- * parsing JSON text and running zod on it (the decoder checks what the wire schema checks).
+ * core/operations/binary.ts, so that a peer decodes a group by walking fixed-width fields (and a
+ * dispute's length-prefixed reason text) instead of parsing JSON text and running zod on it (the
+ * decoder checks what the wire schema checks).
  *
  *   version (1 byte, 2) ‖ count (2 bytes, big-endian, 1..MAX_OPERATIONS_PER_MESSAGE) ‖ count operations
  *
