@@ -15,6 +15,8 @@ export const auditStepSchema = z.strictObject({
   kind: operationKindSchema,
   signer: address.nullable(),
   signature: z.string().nullable().describe("Null for release, which nobody signs"),
+  reason: hex32.nullable().describe("Refund, dispute and resolve: the signed reason reference; null for other kinds"),
+  reasonText: z.string().nullable().describe("Dispute: the payer's reason in words when it came with the operation (its keccak256 is `reason`); plain text"),
   origin: z.enum(["api", "gossip"]),
   receivedAtMs: integer,
   relayer: address.nullable(),

@@ -25,7 +25,11 @@ export type DisputeNoteView = z.infer<typeof disputeNoteViewSchema>;
 /** One dispute: the indexed payment, the payer's reason as signed (bytes32) and the merchant's notes. */
 export const disputeViewSchema = z.strictObject({
   payment: paymentRecordSchema,
-  reason: hex32.nullable().describe("The payer's reason as signed on-chain (a short text as bytes32, or a hash of a longer one)"),
+  reason: hex32.nullable().describe("The payer's reason as signed on-chain: the keccak256 of its UTF-8 text"),
+  reasonText: z
+    .string()
+    .nullable()
+    .describe("The payer's reason in words, when this node received it with the dispute (checked against `reason`); plain text, to be shown as text"),
   disputedAt: integer.nullable().describe("Chain time of the dispute"),
   notes: z.array(disputeNoteViewSchema),
 });

@@ -7,8 +7,15 @@
  * upper bounds; positivity, the fee's 10,000 and booleans of 0 or 1 are checked explicitly; so it
  * yields exactly the operations `operationSchema` accepts (test/core/operations/binary.test.ts holds
  * the two to each other for every kind).
+ *
+ * The one variable field is an optional text that comes last (a dispute's `reasonText`): absent, the
+ * kind keeps its fixed length and code, so nodes that predate the text read it as before; present, the
+ * kind is written under a second code followed by the text's UTF-8 length (2 bytes) and bytes.
  */
+import type { z } from "zod";
+
 import { SettlenetError } from "../errors.js";
+import { DISPUTE_REASON_MAX_LENGTH, disputeReasonTextSchema } from "./reason-text.js";
 import { checksumAddressOf } from "../keccak.js";
 import type { Operation, OperationInput, OperationKind } from "./index.js";
 
@@ -19,7 +26,9 @@ type FieldType =
   | { type: "bool" }
   /** An unsigned integer of `bytes` bytes; a bigint unless `number`; `positive` refuses 0; `max` bounds it further. */
   | { type: "uint"; bytes: number; number?: true; positive?: true; max?: number }
-  | { type: "terms" };
+  | { type: "terms" }
+  /** Optional plain text, last in its layout: absent unless the kind's `textCode` is used; `check` is its wire schema. */
+  | { type: "text"; maxBytes: number; check: z.ZodType<string> };
 
 type Layout = readonly (readonly [name: string, field: FieldType])[];
 
@@ -29,6 +38,8 @@ const signature = { type: "signature" } as const;
 const bool = { type: "bool" } as const;
 const uint = (bytes: number, more: { number?: true; positive?: true; max?: number } = {}) => ({ type: "uint", bytes, ...more }) as const;
 const terms = { type: "terms" } as const;
+// Each UTF-16 code unit is at most 3 bytes of UTF-8.
+const reasonText = { type: "text", maxBytes: 3 * DISPUTE_REASON_MAX_LENGTH, check: disputeReasonTextSchema } as const;
 const SIGNED: Layout = [
   ["nonce", uint(32)],
   ["deadline", uint(32)],
@@ -51,14 +62,17 @@ const TERMS: Layout = [
   ["nonce", uint(32)],
 ];
 
-/** Each kind's code byte and its fields after `kind`, in its wire schema's order. Codes never change meaning. */
-const LAYOUTS: Record<OperationKind, { code: number; fields: Layout }> = {
+/**
+ * Each kind's code byte and its fields after `kind`, in its wire schema's order; `textCode` is the code
+ * of its form that carries its optional text. Codes never change meaning.
+ */
+const LAYOUTS: Record<OperationKind, { code: number; textCode?: number; fields: Layout }> = {
   pay: { code: 1, fields: [["terms", terms], ["signature", signature]] },
   markFulfilled: { code: 2, fields: [["terms", terms], ...SIGNED] },
   confirm: { code: 3, fields: [["terms", terms], ...SIGNED] },
   release: { code: 4, fields: [["terms", terms]] },
   refund: { code: 5, fields: [["terms", terms], ["amount", uint(12, { positive: true })], ["reason", bytes32], ...SIGNED] },
-  dispute: { code: 6, fields: [["terms", terms], ["reason", bytes32], ...SIGNED] },
+  dispute: { code: 6, textCode: 9, fields: [["terms", terms], ["reason", bytes32], ...SIGNED, ["reasonText", reasonText]] },
   resolve: { code: 7, fields: [["terms", terms], ["payerAmount", uint(12)], ["reason", bytes32], ...SIGNED] },
   reclaim: { code: 8, fields: [["terms", terms], ...SIGNED] },
   mint: { code: 16, fields: [["token", address], ["to", address], ["amount", uint(32, { positive: true })], ["bankRef", bytes32], ...SIGNED] },
@@ -87,20 +101,43 @@ function widthOf(field: FieldType): number {
       return field.bytes;
     case "terms":
       return TERMS.reduce((sum, [, f]) => sum + widthOf(f), 0);
+    case "text":
+      // Variable: its 2-byte length and bytes follow the fixed part, and only under the text code.
+      return 0;
   }
 }
 
-const KINDS_BY_CODE = new Map<number, { kind: OperationKind; fields: Layout; length: number }>(
-  (Object.entries(LAYOUTS) as [OperationKind, { code: number; fields: Layout }][]).map(([kind, { code, fields }]) => [
-    code,
-    { kind, fields, length: 1 + fields.reduce((sum, [, f]) => sum + widthOf(f), 0) },
-  ]),
+const TEXT_LENGTH_BYTES = 2;
+
+/** By code: the kind, its fields, the fixed length (kind byte included), and whether its optional text follows. */
+const KINDS_BY_CODE = new Map<number, { kind: OperationKind; fields: Layout; length: number; withText: boolean }>(
+  (Object.entries(LAYOUTS) as [OperationKind, { code: number; textCode?: number; fields: Layout }][]).flatMap(([kind, { code, textCode, fields }]) => {
+    const length = 1 + fields.reduce((sum, [, f]) => sum + widthOf(f), 0);
+    const plain = [code, { kind, fields, length, withText: false }] as const;
+    return textCode === undefined ? [plain] : [plain, [textCode, { kind, fields, length, withText: true }] as const];
+  }),
 );
 const LENGTHS = new Map<OperationKind, number>([...KINDS_BY_CODE.values()].map(({ kind, length }) => [kind, length]));
 
-/** Bytes of one encoded operation of `kind`, its kind byte included. */
+/** The name of `fields`' optional text field, if it has one (it is last). */
+function textFieldOf(fields: Layout): string | undefined {
+  const last = fields.at(-1);
+  return last?.[1].type === "text" ? last[0] : undefined;
+}
+
+/** Bytes of one encoded operation of `kind` without its optional text, its kind byte included. */
 export function encodedLength(kind: OperationKind): number {
   return LENGTHS.get(kind) as number;
+}
+
+/** Bytes of `op` encoded, its optional text included; undefined for an unknown kind. */
+export function encodedLengthOf(op: Operation | OperationInput): number | undefined {
+  const layout = LAYOUTS[op.kind] as (typeof LAYOUTS)[OperationKind] | undefined;
+  if (!layout) return undefined;
+  const base = LENGTHS.get(op.kind) as number;
+  const name = textFieldOf(layout.fields);
+  const text = name === undefined ? undefined : (op as unknown as Record<string, unknown>)[name];
+  return typeof text === "string" ? base + TEXT_LENGTH_BYTES + Buffer.byteLength(text, "utf8") : base;
 }
 
 // ---------------------------------------------------------------- encoding
@@ -148,6 +185,16 @@ function writeFields(out: Buffer, at: number, fields: Layout, value: Record<stri
         if (typeof v !== "object" || v === null) throw unencodable(path, "expected payment terms");
         writeFields(out, at, TERMS, v as Record<string, unknown>, `${path}.`);
         break;
+      case "text": {
+        if (v === undefined) break;
+        if (typeof v !== "string" || !field.check.safeParse(v).success) throw unencodable(path, "expected plain text within its bounds");
+        const bytes = Buffer.byteLength(v, "utf8");
+        if (bytes > field.maxBytes) throw unencodable(path, `longer than ${field.maxBytes} bytes`);
+        out.writeUInt16BE(bytes, at);
+        out.write(v, at + TEXT_LENGTH_BYTES, bytes, "utf8");
+        at += TEXT_LENGTH_BYTES + bytes;
+        break;
+      }
     }
     at += widthOf(field);
   }
@@ -161,7 +208,9 @@ function writeFields(out: Buffer, at: number, fields: Layout, value: Record<stri
 export function encodeOperationInto(op: Operation | OperationInput, out: Buffer, at: number): number {
   const layout = LAYOUTS[op.kind];
   if (!layout) throw unencodable("kind", `unknown kind ${String(op.kind)}`);
-  out[at] = layout.code;
+  const name = textFieldOf(layout.fields);
+  const withText = name !== undefined && (op as unknown as Record<string, unknown>)[name] !== undefined;
+  out[at] = withText ? (layout.textCode as number) : layout.code;
   return writeFields(out, at + 1, layout.fields, op as unknown as Record<string, unknown>, "");
 }
 
@@ -217,6 +266,9 @@ function readFields(bytes: Uint8Array, at: number, fields: Layout, target: Recor
         target[name] = nested;
         break;
       }
+      case "text":
+        // Read by decodeOperationAt, which knows whether the text is there.
+        break;
     }
     at += width;
   }
@@ -233,6 +285,28 @@ export function decodeOperationAt(bytes: Uint8Array, at: number): { decoded: Dec
   if (at + entry.length > bytes.byteLength) throw new SettlenetError("MALFORMED", `a ${entry.kind} needs ${entry.length} bytes, ${bytes.byteLength - at} left`, { offset: at });
   const op: Record<string, unknown> = { kind: entry.kind };
   const found: { signature?: Uint8Array } = {};
-  const error = readFields(bytes, at + 1, entry.fields, op, "", found);
-  return { decoded: error ? { error } : { op: op as unknown as Operation, signature: found.signature }, next: at + entry.length };
+  let error = readFields(bytes, at + 1, entry.fields, op, "", found);
+  let next = at + entry.length;
+  if (entry.withText) {
+    const [name, field] = entry.fields.at(-1) as readonly [string, Extract<FieldType, { type: "text" }>];
+    if (next + TEXT_LENGTH_BYTES > bytes.byteLength) throw new SettlenetError("MALFORMED", `a ${entry.kind}'s ${name} length is missing`, { offset: next });
+    const length = ((bytes[next] as number) << 8) | (bytes[next + 1] as number);
+    next += TEXT_LENGTH_BYTES;
+    if (next + length > bytes.byteLength) throw new SettlenetError("MALFORMED", `a ${entry.kind}'s ${name} needs ${length} bytes, ${bytes.byteLength - next} left`, { offset: next });
+    let text: string | undefined;
+    try {
+      text = utf8.decode(bytes.subarray(next, next + length));
+    } catch {
+      error ??= malformed(name, "not UTF-8");
+    }
+    if (text !== undefined) {
+      const checked = length > field.maxBytes ? undefined : field.check.safeParse(text);
+      if (!checked?.success) error ??= malformed(name, checked?.error.issues[0]?.message ?? `longer than ${field.maxBytes} bytes`);
+      op[name] = text;
+    }
+    next += length;
+  }
+  return { decoded: error ? { error } : { op: op as unknown as Operation, signature: found.signature }, next };
 }
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });

@@ -36,7 +36,7 @@ export { contractOperationOf, type ContractOperation, type EscrowOperationDescri
 export { tokenNamesOf, type TokenCall, type TokenContext, type TokenOperationDescriptor } from "./token.js";
 export type { ChainRefusal, SignerRule } from "./descriptor.js";
 export type { Eip712Struct } from "./typed-data.js";
-export { decodeOperationAt, encodeOperationInto, encodedLength, type DecodedOperation } from "./binary.js";
+export { decodeOperationAt, encodeOperationInto, encodedLength, encodedLengthOf, type DecodedOperation } from "./binary.js";
 
 /** Escrow operation descriptors by kind. */
 const ESCROW_DESCRIPTORS = { pay, markFulfilled, confirm, release, refund, dispute, resolve, reclaim } as const;

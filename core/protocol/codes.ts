@@ -48,6 +48,7 @@ export const OPERATION_CODES = {
   KYC_DAILY_LIMIT_EXCEEDED: { gossip: IGNORE, api: REJECT, http: 422, summary: "a customer's UTC-day total in this token would exceed the daily limit of its KYC level" },
   VELOCITY_LIMIT: { gossip: IGNORE, api: REJECT, http: 429, summary: "the payer's payments within the velocity window would exceed the count" },
   BAD_SIGNATURE: { gossip: REJECT, api: REJECT, http: 422, summary: "signature malformed, high-s, or not by the expected signer (e.g. signed for another chain)" },
+  REASON_MISMATCH: { gossip: REJECT, api: REJECT, http: 422, summary: "a dispute's reasonText whose keccak256 (of its UTF-8 bytes) is not the signed reason" },
   NOT_ARBITER: { gossip: REJECT, api: REJECT, http: 403, summary: "a resolve not signed by an arbiter" },
   NOT_CUSTODIAN: { gossip: REJECT, api: REJECT, http: 403, summary: "a mint or burn not signed by the custodian key of an active custodian institution of the token" },
   NOT_RESERVE_ATTESTOR: { gossip: REJECT, api: REJECT, http: 403, summary: "a reserve attestation not signed by the reserve attestor the registry names for its custodian" },

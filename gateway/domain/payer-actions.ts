@@ -8,12 +8,13 @@
  */
 import { randomBytes } from "node:crypto";
 
-import { getAddress, keccak256, recoverAddress, toUtf8Bytes } from "ethers";
+import { getAddress, recoverAddress } from "ethers";
 import type { Logger } from "pino";
 
 import { SettlenetError } from "../../core/errors.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import { escrowDomain } from "../../core/protocol/eip712.js";
+import { disputeReasonOf } from "../../core/operations/dispute.js";
 import {
   escrowTypedData,
   operationIdOf,
@@ -81,7 +82,7 @@ export class PayerActionService {
     const order = await this.actionable(merchant, id, action);
     const nonce = BigInt(`0x${randomBytes(32).toString("hex")}`);
     const deadline = (await this.modules.money.now()) + BigInt(this.options.operationDeadlineSeconds);
-    const reasonHash = action === "dispute" ? keccak256(toUtf8Bytes(reason ?? "")) : null;
+    const reasonHash = action === "dispute" ? disputeReasonOf(reason ?? "") : null;
     return {
       action,
       payer: order.terms.payer,
@@ -102,7 +103,7 @@ export class PayerActionService {
   ): Promise<{ action: PayerActionRecord; order: OrderRecord }> {
     const stored = await this.modules.storage.orders.get(id);
     if (!stored || stored.merchantId !== merchant.id) throw new SettlenetError("PAYMENT_NOT_FOUND", `no payment ${id}`, { id });
-    const reasonHash = action === "dispute" ? keccak256(toUtf8Bytes(input.reason ?? "")) : null;
+    const reasonHash = action === "dispute" ? disputeReasonOf(input.reason ?? "") : null;
     const unsigned = unsignedAction(stored, action, input.nonce, input.deadline, reasonHash);
     const operationId = operationIdOf(parseUnsignedEscrowOperation(unsigned), this.ctx);
     // Cheapest refusal first, and before anything is stored or sent: only the payer can do this.
@@ -121,7 +122,9 @@ export class PayerActionService {
     const order = await this.actionable(merchant, id, action);
     let result;
     try {
-      result = await (this.modules.submitter ?? this.modules.node).submit({ ...unsignedAction(order, action, input.nonce, input.deadline, reasonHash), signature: input.signature });
+      // The words go with the dispute (off-chain), so arbiters and regulators read them at every node.
+      const text = action === "dispute" && input.reason ? { reasonText: input.reason } : {};
+      result = await (this.modules.submitter ?? this.modules.node).submit({ ...unsignedAction(order, action, input.nonce, input.deadline, reasonHash), ...text, signature: input.signature });
     } catch (error) {
       if (isRetryLater(error)) throw retryLater(error, action);
       // No answer: the node may have it. Recorded as pending, settled like any other (never as failed).

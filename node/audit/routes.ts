@@ -51,6 +51,8 @@ export function registerAuditRoutes(app: FastifyInstance, modules: AuditModules)
           kind: op.kind,
           signer: op.signer,
           signature: "signature" in op.op ? op.op.signature : null,
+          reason: "reason" in op.op ? op.op.reason : null,
+          reasonText: op.op.kind === "dispute" ? (op.op.reasonText ?? null) : null,
           origin: op.origin,
           receivedAtMs: op.receivedAtMs,
           relayer: op.execution?.relayer ?? null,

@@ -19,7 +19,7 @@ import { z } from "zod";
 import { disputeRoutes, type DisputeNoteView } from "../../core/api/disputes.js";
 import { SettlenetError } from "../../core/errors.js";
 import { disputeNoteId, disputeNoteSchema, disputeNoteSigner, type DisputeNote, type NoteDomain } from "../../core/protocol/dispute-note.js";
-import type { PaymentRecord } from "../../core/records.js";
+import type { PaymentRecord, StoredOperation } from "../../core/records.js";
 import type { GossipValidationResult } from "../p2p/network.js";
 import type { Logger } from "../services.js";
 import type { NodeStorage } from "../storage/db.js";
@@ -171,8 +171,21 @@ export class DisputeNotes {
   }
 }
 
+/**
+ * The payer's reason in words, as this node received it with the dispute of `reason` among a payment's
+ * stored operations (the chain has only the bytes32); null when none came with its text.
+ */
+export function disputeReasonTextOf(operations: readonly StoredOperation[], reason: string | null): string | null {
+  if (reason === null) return null;
+  for (const stored of operations) {
+    const op = stored.op;
+    if (op.kind === "dispute" && op.reasonText !== undefined && op.reason.toLowerCase() === reason.toLowerCase()) return op.reasonText;
+  }
+  return null;
+}
+
 /** Registers the disputes routes (the queue and the notes). */
-export function registerDisputeRoutes(app: FastifyInstance, modules: { notes: DisputeNotes; storage: Pick<NodeStorage, "disputes"> }): void {
+export function registerDisputeRoutes(app: FastifyInstance, modules: { notes: DisputeNotes; storage: Pick<NodeStorage, "disputes" | "operations"> }): void {
   const api = app.withTypeProvider<ZodTypeProvider>();
   const { storage, notes } = modules;
   api.route({
@@ -183,10 +196,12 @@ export function registerDisputeRoutes(app: FastifyInstance, modules: { notes: Di
       const items = await Promise.all(
         page.items.map(async (payment) => {
           const disputed = payment.events.findLast((e) => e.event === "PaymentDisputed");
-          const reason = disputed?.args["reason"];
+          const signed = disputed?.args["reason"];
+          const reason = typeof signed === "string" ? signed : null;
           return {
             payment,
-            reason: typeof reason === "string" ? reason : null,
+            reason,
+            reasonText: disputeReasonTextOf(reason === null ? [] : await storage.operations.listByPayment(payment.paymentId), reason),
             disputedAt: disputed?.timestamp ?? null,
             notes: (await storage.disputes.notesOf(payment.paymentId)).map(noteView),
           };

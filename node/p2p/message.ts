@@ -1,7 +1,8 @@
 /**
  * The operations gossip message: one group of operations in the compact binary form of
- * core/operations/binary.ts, so that a peer decodes a group by walking fixed-width fields instead of
- * parsing JSON text and running zod on it (the decoder checks what the wire schema checks).
+ * core/operations/binary.ts, so that a peer decodes a group by walking fixed-width fields (and a
+ * dispute's length-prefixed reason text) instead of parsing JSON text and running zod on it (the
+ * decoder checks what the wire schema checks).
  *
  *   version (1 byte, 2) ‖ count (2 bytes, big-endian, 1..MAX_OPERATIONS_PER_MESSAGE) ‖ count operations
  *
@@ -9,7 +10,7 @@
  * meet on one topic.
  */
 import { SettlenetError } from "../../core/errors.js";
-import { decodeOperationAt, encodeOperationInto, encodedLength, type DecodedOperation, type Operation, type OperationInput } from "../../core/operations/index.js";
+import { decodeOperationAt, encodeOperationInto, encodedLengthOf, type DecodedOperation, type Operation, type OperationInput } from "../../core/operations/index.js";
 
 export const GOSSIP_TOPIC = "/settlenet/operations/2";
 export const GOSSIP_VERSION = 2;
@@ -25,7 +26,7 @@ export function encodeGossipMessage(ops: readonly (Operation | OperationInput)[]
   }
   let length = HEADER_BYTES;
   for (const op of ops) {
-    const bytes = encodedLength(op.kind);
+    const bytes = encodedLengthOf(op);
     if (bytes === undefined) throw new SettlenetError("MALFORMED", `unknown operation kind ${String(op.kind)}`, { kind: op.kind });
     length += bytes;
   }

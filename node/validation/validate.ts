@@ -2,7 +2,7 @@
  * The validation core shared by the HTTP submit path and the gossip path, for a group of operations
  * at a time. Checks run cheapest first:
  *
- *   schema → id → seen → registry state → nonce and deadline → risk rules → signature (the group's
+ *   schema → id → dispute text against its signed reason → seen → registry state → nonce and deadline → risk rules → signature (the group's
  *   signatures together, in the verifier's worker threads) → the signer's role and nonce
  *
  * What each kind needs (who signs, whether it creates a payment or uses a nonce, its deadline) comes
@@ -23,6 +23,7 @@ import {
   type EscrowOperationDescriptor,
   type Operation,
 } from "../../core/operations/index.js";
+import { disputeReasonMatches } from "../../core/operations/dispute.js";
 import { BAD_ADDRESS_ISSUE } from "../../core/operations/wire.js";
 import type { ValidatedOperation, ValidationContext } from "../services.js";
 import { nonceRefusal, refusal, type ValidationPath } from "./refusal.js";
@@ -123,6 +124,10 @@ async function prepare(item: GroupItem, ctx: ValidationContext, path: Validation
   const op = parsed;
   const descriptor = escrowDescriptorFor(op);
   const { id, paymentId } = operationDigests(op, ctx);
+  // The text is not signed: it is taken only as the words the signed reason hashes.
+  if (op.kind === "dispute" && op.reasonText !== undefined && !disputeReasonMatches(op.reasonText, op.reason)) {
+    throw refusal("REASON_MISMATCH", path, "reasonText does not hash to the signed reason", { id, reason: op.reason });
+  }
 
   if (await ctx.storage.operations.has(id)) {
     // A release's id is fixed per payment: one whose execution failed must not block a later one (the

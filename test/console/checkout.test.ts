@@ -12,10 +12,11 @@ import { pino } from "pino";
 
 import { MoneyChain } from "../../gateway/adapters/money-chain.js";
 import { devWallet } from "../helpers/chain.js";
-import { freePort, launchNetwork, postJson, waitFor, waitForOperation, type TestNetwork } from "../helpers/network.js";
+import { freePort, launchNetwork, nodeApi, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { randomRef, signedTokenOp, tokenOperationIdOf } from "../helpers/tokens.js";
 import { gatewayFixture, paymentBody, signedInject, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
 import { PHONE, SCREENSHOTS, checkPagesLeftOpen, launchConsoleBrowser, walletPage, type WatchedPage } from "../helpers/browser.js";
+import { signedInConsole } from "./node-helpers.js";
 
 /** Bounds only how long a page may take to show a state (the chain and the node are real). */
 const SHOWN_WITHIN_MS = 120_000;
@@ -208,13 +209,29 @@ describe("console: hosted checkout in Chromium (chain, node, gateway)", function
     return page;
   };
 
-  it("lets the payer open a dispute with a reason and shows the payment disputed", async function () {
+  it("lets the payer open a dispute with a reason and shows the payment disputed, and the arbiter reads the payer's words", async function () {
     const page = await payThroughPage(await create("tea-8"));
-    await page.getByLabel("Reason for the dispute").fill("The tea never arrived");
+    // Longer than a bytes32 string: on-chain there is only its hash.
+    const words = "The tea never arrived, and the tracking number shows another address";
+    await page.getByLabel("Reason for the dispute").fill(words);
     await page.getByRole("button", { name: "Open a dispute" }).click();
     await waitForStatus(page, "disputed");
-    const actions = await gw.storage.money.payerActionsOf((await gw.storage.orders.getByMerchantOrderId(merchant.id, "tea-8"))?.id ?? "");
-    expect(actions.map((a) => [a.action, a.reason])).to.deep.equal([["dispute", "The tea never arrived"]]);
+    const order = await gw.storage.orders.getByMerchantOrderId(merchant.id, "tea-8");
+    const actions = await gw.storage.money.payerActionsOf(order?.id ?? "");
+    expect(actions.map((a) => [a.action, a.reason])).to.deep.equal([["dispute", words]]);
+
+    // An arbiter of the node signs in to its console and finds the words there, not the hash.
+    (watched as WatchedPage).check();
+    await page.close();
+    watched = undefined;
+    const node = net.nodes[0] as NodeHandle;
+    const paymentId = order?.paymentId ?? "";
+    const arbiter = { email: "arbiter@checkout.example", role: "arbiter" as const, password: "arbiter console password", node: node.name };
+    const created = await nodeApi(node).createNodeUser({ email: arbiter.email, role: arbiter.role, password: arbiter.password });
+    const totpSecret = new URL(created.otpauthUri).searchParams.get("secret") ?? "";
+    watched = await signedInConsole(browser, { node: () => node }, { ...arbiter, totpSecret });
+    const card = watched.page.getByRole("article", { name: `Disputed payment ${paymentId.slice(0, 10)}…` });
+    await card.getByText(words, { exact: true }).waitFor({ timeout: SHOWN_WITHIN_MS });
   });
 
   it("lets the payer take the money back once the fulfilment period has passed in chain time", async function () {

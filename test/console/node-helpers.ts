@@ -87,7 +87,7 @@ export function nextTotp(user: ConsoleUser, nowMs = Date.now()): string {
  * signed in as `user` through the sign-in form. The page's first look for a session is refused (401),
  * as expected without a cookie. `wallet` answers the page's EIP-1193 requests, if it makes any.
  */
-export async function signedInConsole(browser: Browser, net: ConsoleNetwork, user: ConsoleUser, path = "/console", wallet?: TestWallet): Promise<WatchedPage> {
+export async function signedInConsole(browser: Browser, net: Pick<ConsoleNetwork, "node">, user: ConsoleUser, path = "/console", wallet?: TestWallet): Promise<WatchedPage> {
   const watched = await (wallet ? walletPage(browser, wallet) : plainPage(browser));
   watched.allow(/status of 401 .*\/v1\/session\)$/);
   const { page } = watched;

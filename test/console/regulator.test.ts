@@ -17,6 +17,7 @@ import { expect } from "chai";
 import { encryptKeystoreJson, hexlify, randomBytes, type HDNodeWallet, type Wallet } from "ethers";
 import type { Browser, Page } from "playwright-core";
 
+import { disputeReasonOf } from "../../core/operations/dispute.js";
 import { signEscrowOperation, termsToJson } from "../../core/operations/index.js";
 import { gatewayFixture, merchantRequests, type GatewayFixture, type TestMerchant } from "../gateway/fixture.js";
 import { getJson, nodeApi, waitFor, waitForOperation } from "../helpers/network.js";
@@ -177,19 +178,22 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
     await waitForOperation(net.net.nodes, paid.id, "executed", 60_000);
     const ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow };
     const now = (await net.net.chain.provider.getBlock("latest"))?.timestamp ?? 0;
-    const reason = "0x" + Buffer.from("item never arrived").toString("hex").padEnd(64, "0");
+    // Longer than a bytes32 string: the chain has only its hash, the arbiter reads the words the nodes kept.
+    const words = "Item never arrived: the courier left it at a parcel locker in another city";
     const dispute = await signEscrowOperation(
       payer,
-      { kind: "dispute", terms: termsToJson(terms), reason, nonce: BigInt(hexlify(randomBytes(16))).toString(), deadline: String(now + 3_600) },
+      { kind: "dispute", terms: termsToJson(terms), reason: disputeReasonOf(words), nonce: BigInt(hexlify(randomBytes(16))).toString(), deadline: String(now + 3_600) },
       ctx,
     );
-    const disputed = await institution.submit(dispute);
+    const disputed = await institution.submit({ ...dispute, reasonText: words });
     if (!disputed.accepted) throw new Error(`dispute refused: ${disputed.problem.code}`);
     await waitForOperation(net.net.nodes, disputed.id, "executed", 60_000);
     // The merchant's note, signed with its key and submitted at institution 0 as its gateway does; the
     // arbiter reads it at institution 1, where it arrived by gossip.
     const { signDisputeNote } = await import("../../core/protocol/dispute-note.js");
     const noteText = "Delivered 3 Dec; the courier's photo shows the parcel at the door.";
+    // The node takes notes on payments it has indexed as disputed (the operation's outcome comes first).
+    await waitFor("the dispute indexed at institution 0", async () => (await institution.payment(paymentId))?.payment?.status === "disputed", 60_000);
     const note = await signDisputeNote(s.merchants[0] as Wallet | HDNodeWallet, { paymentId, text: noteText, evidence: ["SF1234567890"], createdAtMs: Date.now() }, ctx);
     expect((await institution.submitDisputeNote(note)).created).to.equal(true);
 
@@ -197,7 +201,7 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
     const { page } = watched;
     await page.setViewportSize(DESKTOP);
     const card = page.getByRole("article", { name: `Disputed payment ${paymentId.slice(0, 10)}…` });
-    await card.getByText("item never arrived").waitFor(SHOWN);
+    await card.getByText(words, { exact: true }).waitFor(SHOWN);
     await card.getByText(noteText, { exact: true }).waitFor(SHOWN);
     await card.getByText("Evidence: SF1234567890").waitFor();
     await card.getByText("¥123.45").first().waitFor();
@@ -211,5 +215,42 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
     const onChain = await s.contracts.escrow.paymentOf(paymentId);
     expect(onChain.status).to.equal(6n);
     await page.screenshot({ path: join(SCREENSHOTS, "arbiter-resolved.png"), fullPage: true });
+  });
+
+  it("shows a regulator, in a disputed payment's history, the payer's reason in words and the merchant's notes, as text", async function () {
+    const s = net.net.scenario;
+    const payer = s.payers[1] as Wallet | HDNodeWallet;
+    const terms = await termsFor(s, 1, 0, { amount: 2_000n });
+    const { op, paymentId } = await signedPay(s, terms);
+    const institution = nodeApi(net.node("institution-0"));
+    const paid = await institution.submit(op);
+    if (!paid.accepted) throw new Error(`pay refused: ${paid.problem.code}`);
+    await waitForOperation(net.net.nodes, paid.id, "executed", 60_000);
+    const ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow };
+    const now = (await net.net.chain.provider.getBlock("latest"))?.timestamp ?? 0;
+    // Markup in the words must show as text, never become HTML.
+    const words = "Wrong colour <b>sent</b> & the box was open when it arrived";
+    const dispute = await signEscrowOperation(
+      payer,
+      { kind: "dispute", terms: termsToJson(terms), reason: disputeReasonOf(words), nonce: BigInt(hexlify(randomBytes(16))).toString(), deadline: String(now + 3_600) },
+      ctx,
+    );
+    const disputed = await institution.submit({ ...dispute, reasonText: words });
+    if (!disputed.accepted) throw new Error(`dispute refused: ${disputed.problem.code}`);
+    await waitForOperation(net.net.nodes, disputed.id, "executed", 60_000);
+    const { signDisputeNote } = await import("../../core/protocol/dispute-note.js");
+    const noteText = "We sent the colour ordered; photo of the packed box attached.";
+    await waitFor("the dispute indexed at institution 0", async () => (await institution.payment(paymentId))?.payment?.status === "disputed", 60_000);
+    await institution.submitDisputeNote(await signDisputeNote(s.merchants[0] as Wallet | HDNodeWallet, { paymentId, text: noteText, evidence: ["IMG-0042"], createdAtMs: Date.now() }, ctx));
+    await waitFor("the note at the regulator's node", async () => ((await nodeApi(net.node("regulator")).paymentHistory(paymentId))?.disputeNotes.length ?? 0) > 0, 60_000);
+
+    watched = await signedInConsole(browser, net, user("inspector@regulator.example"), `/console/regulator/payments/${paymentId}`);
+    const { page } = watched;
+    await page.getByRole("heading", { name: "dispute — executed" }).waitFor(SHOWN);
+    await page.getByText(words, { exact: true }).waitFor(SHOWN);
+    expect(await page.locator("b", { hasText: "sent" }).count()).to.equal(0);
+    await page.getByRole("heading", { name: "Merchant's notes on the dispute" }).waitFor();
+    await page.getByText(noteText, { exact: true }).waitFor();
+    await page.getByText("Evidence: IMG-0042").waitFor();
   });
 });

@@ -38,10 +38,10 @@ const auditStep = z.object({
   timestamp: z.number().nullable(),
   outcome: z.string(),
   error: z.object({ code: z.string() }).loose().optional(),
+  reason: z.string().nullable().optional(),
+  reasonText: z.string().nullable().optional(),
 });
 export type AuditStep = z.infer<typeof auditStep>;
-const history = z.object({ paymentId: z.string(), payment: paymentRecord.nullable(), operations: z.array(auditStep), events: z.array(event) });
-export type PaymentHistory = z.infer<typeof history>;
 
 export const alertRecord = z.object({
   id: z.string(),
@@ -93,7 +93,10 @@ const paymentView = z.object({ paymentId: z.string(), payment: paymentRecord.nul
 const accepted = z.object({ id: z.string(), status: z.literal("accepted") });
 const disputeNote = z.object({ id: z.string(), merchant: z.string(), text: z.string(), evidence: z.array(z.string()), createdAtMs: z.number(), receivedAtMs: z.number() });
 export type DisputeNote = z.infer<typeof disputeNote>;
-const disputeView = z.object({ payment: paymentRecord, reason: z.string().nullable(), disputedAt: z.number().nullable(), notes: z.array(disputeNote) });
+// reasonText: the payer's words, when the node received them with the dispute.
+const disputeView = z.object({ payment: paymentRecord, reason: z.string().nullable(), reasonText: z.string().nullable().optional(), disputedAt: z.number().nullable(), notes: z.array(disputeNote) });
+const history = z.object({ paymentId: z.string(), payment: paymentRecord.nullable(), operations: z.array(auditStep), events: z.array(event), disputeNotes: z.array(disputeNote).default([]) });
+export type PaymentHistory = z.infer<typeof history>;
 export type DisputeView = z.infer<typeof disputeView>;
 const disputePage = z.object({ items: z.array(disputeView), next: z.string().optional() });
 

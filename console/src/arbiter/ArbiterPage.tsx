@@ -1,33 +1,24 @@
 /**
  * The arbiter's view: disputed payments waiting for a decision, oldest first, from the node's dispute
- * index (however many payments came since), each with the payer's dispute (its signed reason) and the
+ * index (however many payments came since), each with the payer's dispute (the payer's words, or the
+ * signed reason when the node got none) and the
  * merchant's side: fulfilment and the merchant's signed notes (time, text, evidence; shown as text,
  * never as HTML), which reach every node by gossip; a decision
  * splits the held amount between payer and merchant in exact yuan, is signed here with the arbiter's
  * own key (keystore or browser wallet) and submitted to the node, and its on-chain result is shown.
  */
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { decodeBytes32String, id as keccakText } from "ethers";
+import { id as keccakText } from "ethers";
 import { useState, type FormEvent } from "react";
 
-import { regulatorApi, type DisputeNote, type DisputeView, type StoredOperation } from "../api/regulator.ts";
+import { regulatorApi, type DisputeView, type StoredOperation } from "../api/regulator.ts";
 import { Alert } from "../components/Alert.tsx";
 import { parseMajorUnits } from "../format.ts";
 import { useI18n } from "../i18n/i18n.tsx";
 import { useNodeErrorText } from "../node/errors.ts";
 import { KeyPicker } from "../node/KeyPicker.tsx";
 import { freshNonceAndDeadline, resolveTypedData, type PersonalSigner } from "../node/signing.ts";
-import { Address, Hex, chainTime, money, useNetwork, useTokens } from "../regulator/common.tsx";
-
-/** A bytes32 reason as text when it is a short string, else as hex. */
-function reasonText(reason: unknown): string {
-  if (typeof reason !== "string") return "—";
-  try {
-    return decodeBytes32String(reason) || reason;
-  } catch {
-    return reason;
-  }
-}
+import { Address, DisputeNotes, Hex, PayerReason, chainTime, money, useNetwork, useTokens } from "../regulator/common.tsx";
 
 export function ArbiterPage() {
   const { t } = useI18n();
@@ -67,23 +58,6 @@ export function ArbiterPage() {
         </section>
       ) : null}
     </section>
-  );
-}
-
-/** The merchant's notes, oldest first, as plain text. */
-function Notes({ notes }: { notes: DisputeNote[] }) {
-  const { t } = useI18n();
-  if (notes.length === 0) return <p>{t("arb.noNotes")}</p>;
-  return (
-    <ol className="rows" aria-label={t("arb.notes")}>
-      {notes.map((note) => (
-        <li key={note.id}>
-          <time dateTime={new Date(note.createdAtMs).toISOString()}>{t("arb.noteAt", { time: new Date(note.createdAtMs).toLocaleString() })}</time>
-          <p className="note">{note.text}</p>
-          {note.evidence.length > 0 ? <p>{t("arb.evidence", { refs: note.evidence.join(", ") })}</p> : null}
-        </li>
-      ))}
-    </ol>
   );
 }
 
@@ -145,12 +119,14 @@ function Dispute({ dispute: item, signer, tokens }: { dispute: DisputeView; sign
           <Address value={payment.merchant} />
         </dd>
         <dt>{t("arb.payerReason")}</dt>
-        <dd>{reasonText(item.reason)}</dd>
+        <dd>
+          <PayerReason reason={item.reason} text={item.reasonText} />
+        </dd>
         <dt>{t("arb.merchantSide")}</dt>
         <dd>{operations.some((o) => o.kind === "markFulfilled") ? t("arb.fulfilled") : t("arb.notFulfilled")}</dd>
         <dt>{t("arb.notes")}</dt>
         <dd>
-          <Notes notes={item.notes} />
+          <DisputeNotes notes={item.notes} />
         </dd>
       </dl>
       {resolved ? (

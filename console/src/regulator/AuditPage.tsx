@@ -1,7 +1,8 @@
 /**
  * Audit search (payments by payer account, merchant or institution, and paid-at time range) and a
  * payment's full history as a timeline: each operation with its signer, signature, relaying
- * institution, transaction, block and outcome, then the escrow events that moved the payment.
+ * institution, transaction, block and outcome (and its reason: a dispute's in the payer's words when
+ * the node has them), the merchant's notes on its dispute, then the escrow events that moved the payment.
  */
 import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
@@ -11,7 +12,7 @@ import { Alert } from "../components/Alert.tsx";
 import { Link } from "../components/router.tsx";
 import { useI18n } from "../i18n/i18n.tsx";
 import { useNodeErrorText } from "../node/errors.ts";
-import { Address, Hex, chainTime, money, useTokens } from "./common.tsx";
+import { Address, DisputeNotes, Hex, PayerReason, chainTime, money, useTokens } from "./common.tsx";
 
 const seconds = (date: string, endOfDay: boolean) => (date ? Math.floor(Date.parse(`${date}T00:00:00Z`) / 1000) + (endOfDay ? 86_399 : 0) : undefined);
 
@@ -99,7 +100,7 @@ export function PaymentHistoryPage({ id }: { id: string }) {
   const history = useQuery({ queryKey: ["reg", "history", id], queryFn: () => regulatorApi.history(id) });
   if (history.isError) return <Alert text={errorText(history.error)} />;
   if (!history.data) return <p>{t("loading")}</p>;
-  const { payment, operations, events } = history.data;
+  const { payment, operations, events, disputeNotes } = history.data;
   return (
     <section aria-labelledby="history-title">
       <Link to="/console/regulator/audit">{t("reg.history.back")}</Link>
@@ -137,6 +138,12 @@ export function PaymentHistoryPage({ id }: { id: string }) {
               <dd>{op.blockNumber ?? "—"}</dd>
               <dt>{t("reg.history.time")}</dt>
               <dd>{op.timestamp !== null ? chainTime(op.timestamp) : "—"}</dd>
+              {op.reason ? (
+                <>
+                  <dt>{t("reg.history.reason")}</dt>
+                  <dd>{op.kind === "dispute" ? <PayerReason reason={op.reason} text={op.reasonText} /> : <Hex value={op.reason} />}</dd>
+                </>
+              ) : null}
               {op.error ? (
                 <>
                   <dt>{t("reg.history.error")}</dt>
@@ -147,6 +154,12 @@ export function PaymentHistoryPage({ id }: { id: string }) {
           </li>
         ))}
       </ol>
+      {disputeNotes.length > 0 ? (
+        <>
+          <h2>{t("reg.history.disputeNotes")}</h2>
+          <DisputeNotes notes={disputeNotes} />
+        </>
+      ) : null}
       <h2>{t("reg.history.events")}</h2>
       <ol className="timeline">
         {events.map((e, i) => (

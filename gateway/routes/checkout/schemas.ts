@@ -6,11 +6,13 @@
  */
 import { z } from "zod";
 
+import { disputeReasonTextSchema } from "../../../core/operations/reason-text.js";
 import { ORDER_STATUSES } from "../../domain/records.js";
 
 const sig = z.string().regex(/^0x[0-9a-fA-F]{130}$/, "expected a 65-byte signature as 0x-prefixed hex");
 const uint = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, "expected a non-negative integer as a decimal string");
-const reason = z.string().min(1).max(200);
+// The node takes no other text with a dispute.
+const reason = disputeReasonTextSchema;
 
 /** A checkout id is the gateway's payment id: 128 random bits, so it cannot be enumerated. */
 export const checkoutIdParam = z.strictObject({

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 
+import { disputeReasonTextSchema } from "../../../core/operations/reason-text.js";
 import { ORDER_STATUSES } from "../../domain/records.js";
 import { address, isoTime, minorUnits, signature, uintString } from "../schemas.js";
 
@@ -123,7 +124,8 @@ export const refundResult = z.object({ refund: refundView, payment: paymentView 
 
 // ---------------------------------------------------------------- payer actions
 
-const reasonText = z.string().min(1).max(200);
+// The node takes no other text with a dispute.
+const reasonText = disputeReasonTextSchema;
 
 export const disputePayloadQuery = z.strictObject({
   reason: reasonText.describe("The payer's reason; its keccak256 is what the payer signs and what goes on-chain"),

@@ -10,6 +10,7 @@ import {
   descriptorOf,
   encodeOperationInto,
   encodedLength,
+  encodedLengthOf,
   operationSchema,
   operationToJson,
   paymentTermsSchema,
@@ -57,7 +58,7 @@ function randomOperation(kind: OperationKind): Record<string, unknown> {
     case "refund":
       return { kind, terms, amount: pick(1n, U96).toString(), reason: bytes32(), ...signed };
     case "dispute":
-      return { kind, terms, reason: bytes32(), ...signed };
+      return { kind, terms, reason: bytes32(), ...signed, ...pick({}, { reasonText: pick("x", "货物未收到，商家也不回复消息", "中".repeat(200), "😀".repeat(100), "line one\nline\ttwo") }) };
     case "resolve":
       return { kind, terms, payerAmount: pick(0n, U96).toString(), reason: bytes32(), ...signed };
     case "mint":
@@ -74,7 +75,7 @@ function randomOperation(kind: OperationKind): Record<string, unknown> {
 }
 
 function encode(op: Operation | Record<string, unknown>): Buffer {
-  const out = Buffer.alloc(encodedLength((op as { kind: OperationKind }).kind));
+  const out = Buffer.alloc(encodedLengthOf(op as Operation) as number);
   expect(encodeOperationInto(op as Operation, out, 0)).to.equal(out.length);
   return out;
 }
@@ -141,6 +142,37 @@ describe("compact binary form of operations (gossip)", function () {
     const freeze = encode(randomOperation("freeze"));
     freeze[1 + 40] = 7;
     expect(issues(freeze)).to.deep.equal(["frozen"]);
+  });
+
+  it("carries a dispute's reason text after its fixed fields under a second code, and keeps the fixed form without one", function () {
+    const { reasonText: _, ...plain } = { ...randomOperation("dispute"), reasonText: "x" };
+    const bare = encode(plain);
+    expect(bare.length).to.equal(encodedLength("dispute"));
+    expect(bare[0]).to.equal(6);
+    const words = "The parcel never arrived and the merchant does not answer — 货物未收到";
+    const withText = encode({ ...plain, reasonText: words });
+    expect(withText[0]).to.equal(9);
+    expect(withText.length).to.equal(encodedLength("dispute") + 2 + Buffer.byteLength(words, "utf8"));
+    expect(withText.subarray(1, bare.length).equals(bare.subarray(1))).to.equal(true);
+    expect((decode(withText) as { op: { reasonText?: string } }).op.reasonText).to.equal(words);
+  });
+
+  it("refuses a dispute's reason text that is not plain UTF-8 text within its bounds, naming the field", function () {
+    const plain = { ...randomOperation("dispute"), reasonText: "ab" };
+    const withText = encode(plain);
+    const at = encodedLength("dispute") + 2;
+    const control = Buffer.from(withText);
+    control[at] = 0x07;
+    expect(issues(control)).to.deep.equal(["reasonText"]);
+    const notUtf8 = Buffer.from(withText);
+    notUtf8[at] = 0xff;
+    expect(issues(notUtf8)).to.deep.equal(["reasonText"]);
+    const empty = Buffer.concat([withText.subarray(0, at - 2), Buffer.from([0, 0])]);
+    expect(issues(empty)).to.deep.equal(["reasonText"]);
+    // Too long for its length prefix: the message cannot be walked.
+    expect(refusal(() => decodeOperationAt(withText.subarray(0, withText.length - 1), 0)).code).to.equal("MALFORMED");
+    const out = Buffer.alloc(encodedLength("dispute") + 2 + 201);
+    expect(refusal(() => encodeOperationInto({ ...plain, reasonText: "a".repeat(201) } as never, out, 0)).code).to.equal("MALFORMED");
   });
 
   it("refuses an unknown kind byte and bytes too short for their kind", function () {
