@@ -167,10 +167,11 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
     expect(await s.token.isFrozen(payer.address)).to.equal(false);
   });
 
-  it("lets an arbiter see the merchant's note from another institution's node and resolve the dispute with a split in exact yuan, signed in the page, and shows the result on-chain", async function () {
+  /** A payment of `amount` paid at institution 0 and disputed by its payer with `words` (sent with the signed reason). */
+  async function disputedPayment(amount: bigint, words: string) {
     const s = net.net.scenario;
     const payer = s.payers[1] as Wallet | HDNodeWallet;
-    const terms = await termsFor(s, 1, 0, { amount: 12_345n });
+    const terms = await termsFor(s, 1, 0, { amount });
     const { op, paymentId } = await signedPay(s, terms);
     const institution = nodeApi(net.node("institution-0"));
     const paid = await institution.submit(op);
@@ -178,8 +179,6 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
     await waitForOperation(net.net.nodes, paid.id, "executed", 60_000);
     const ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow };
     const now = (await net.net.chain.provider.getBlock("latest"))?.timestamp ?? 0;
-    // Longer than a bytes32 string: the chain has only its hash, the arbiter reads the words the nodes kept.
-    const words = "Item never arrived: the courier left it at a parcel locker in another city";
     const dispute = await signEscrowOperation(
       payer,
       { kind: "dispute", terms: termsToJson(terms), reason: disputeReasonOf(words), nonce: BigInt(hexlify(randomBytes(16))).toString(), deadline: String(now + 3_600) },
@@ -188,12 +187,19 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
     const disputed = await institution.submit({ ...dispute, reasonText: words });
     if (!disputed.accepted) throw new Error(`dispute refused: ${disputed.problem.code}`);
     await waitForOperation(net.net.nodes, disputed.id, "executed", 60_000);
+    // The node takes notes on payments it has indexed as disputed (the operation's outcome comes first).
+    await waitFor("the dispute indexed at institution 0", async () => (await institution.payment(paymentId))?.payment?.status === "disputed", 60_000);
+    return { s, institution, paymentId, ctx };
+  }
+
+  it("lets an arbiter see the merchant's note from another institution's node and resolve the dispute with a split in exact yuan, signed in the page, and shows the result on-chain", async function () {
+    // Longer than a bytes32 string: the chain has only its hash, the arbiter reads the words the nodes kept.
+    const words = "Item never arrived: the courier left it at a parcel locker in another city";
+    const { s, institution, paymentId, ctx } = await disputedPayment(12_345n, words);
     // The merchant's note, signed with its key and submitted at institution 0 as its gateway does; the
     // arbiter reads it at institution 1, where it arrived by gossip.
     const { signDisputeNote } = await import("../../core/protocol/dispute-note.js");
     const noteText = "Delivered 3 Dec; the courier's photo shows the parcel at the door.";
-    // The node takes notes on payments it has indexed as disputed (the operation's outcome comes first).
-    await waitFor("the dispute indexed at institution 0", async () => (await institution.payment(paymentId))?.payment?.status === "disputed", 60_000);
     const note = await signDisputeNote(s.merchants[0] as Wallet | HDNodeWallet, { paymentId, text: noteText, evidence: ["SF1234567890"], createdAtMs: Date.now() }, ctx);
     expect((await institution.submitDisputeNote(note)).created).to.equal(true);
 
@@ -218,29 +224,11 @@ describe("console: regulator console and arbiter view in Chromium (chain, nodes,
   });
 
   it("shows a regulator, in a disputed payment's history, the payer's reason in words and the merchant's notes, as text", async function () {
-    const s = net.net.scenario;
-    const payer = s.payers[1] as Wallet | HDNodeWallet;
-    const terms = await termsFor(s, 1, 0, { amount: 2_000n });
-    const { op, paymentId } = await signedPay(s, terms);
-    const institution = nodeApi(net.node("institution-0"));
-    const paid = await institution.submit(op);
-    if (!paid.accepted) throw new Error(`pay refused: ${paid.problem.code}`);
-    await waitForOperation(net.net.nodes, paid.id, "executed", 60_000);
-    const ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow };
-    const now = (await net.net.chain.provider.getBlock("latest"))?.timestamp ?? 0;
     // Markup in the words must show as text, never become HTML.
     const words = "Wrong colour <b>sent</b> & the box was open when it arrived";
-    const dispute = await signEscrowOperation(
-      payer,
-      { kind: "dispute", terms: termsToJson(terms), reason: disputeReasonOf(words), nonce: BigInt(hexlify(randomBytes(16))).toString(), deadline: String(now + 3_600) },
-      ctx,
-    );
-    const disputed = await institution.submit({ ...dispute, reasonText: words });
-    if (!disputed.accepted) throw new Error(`dispute refused: ${disputed.problem.code}`);
-    await waitForOperation(net.net.nodes, disputed.id, "executed", 60_000);
+    const { s, institution, paymentId, ctx } = await disputedPayment(2_000n, words);
     const { signDisputeNote } = await import("../../core/protocol/dispute-note.js");
     const noteText = "We sent the colour ordered; photo of the packed box attached.";
-    await waitFor("the dispute indexed at institution 0", async () => (await institution.payment(paymentId))?.payment?.status === "disputed", 60_000);
     await institution.submitDisputeNote(await signDisputeNote(s.merchants[0] as Wallet | HDNodeWallet, { paymentId, text: noteText, evidence: ["IMG-0042"], createdAtMs: Date.now() }, ctx));
     await waitFor("the note at the regulator's node", async () => ((await nodeApi(net.node("regulator")).paymentHistory(paymentId))?.disputeNotes.length ?? 0) > 0, 60_000);
 

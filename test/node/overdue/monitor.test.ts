@@ -19,26 +19,14 @@ import { CustodyStore, type CustodyRecord } from "../../../node/custodian/store.
 import { overdueConfigSchema, type OverdueConfigInput } from "../../../node/overdue/config.js";
 import { OverdueMonitor } from "../../../node/overdue/monitor.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
+import { wireTerms } from "../../helpers/operations.js";
 
 const hex32 = () => hexlify(randomBytes(32));
 const T0 = 1_800_000_000_000;
 
 /** A release of a fresh payment received at `receivedAtMs` (no signature or nonce: storage does not care). */
 function release(receivedAtMs: number): StoredOperation {
-  const terms = {
-    payer: Wallet.createRandom().address,
-    merchant: Wallet.createRandom().address,
-    token: "0x" + "33".repeat(20),
-    amount: "1000",
-    orderId: hex32(),
-    feeBps: 100,
-    direct: false,
-    payDeadline: "1900000000",
-    fulfilmentPeriod: 60,
-    autoReleasePeriod: 60,
-    refundPeriod: 60,
-    nonce: "1",
-  };
+  const terms = wireTerms({ payer: Wallet.createRandom().address, merchant: Wallet.createRandom().address, orderId: hex32() });
   return { id: hex32(), kind: "release", paymentId: hex32(), op: { kind: "release", terms }, signer: null, origin: "api", status: "accepted", receivedAtMs, updatedAtMs: receivedAtMs };
 }
 
