@@ -150,11 +150,11 @@ export interface NetworkEndpoints {
 }
 
 /** The node APIs, the gateway and the bank serve HTTPS with certificates of the network's development CA (see caFileOf). */
-export function endpointsOf(ports: NetworkPorts, state: Pick<NetworkState, "nodes" | "chainUrl">): NetworkEndpoints {
+export function endpointsOf(ports: NetworkPorts, state: Pick<NetworkState, "nodes" | "chainUrl">, bankHost = "127.0.0.1"): NetworkEndpoints {
   return {
     chain: state.chainUrl ?? `http://127.0.0.1:${ports.chain}`,
     gateway: `https://127.0.0.1:${ports.gateway}`,
-    bank: `https://127.0.0.1:${ports.bank}`,
+    bank: `https://${bankHost}:${ports.bank}`,
     nodes: state.nodes.map((node, i) => {
       const host = node.host ?? "127.0.0.1";
       return { name: node.name, role: node.role, api: `https://${host}:${ports.nodes[i]?.api}`, p2p: `/ip4/${host}/tcp/${ports.nodes[i]?.p2p}/p2p/${node.peerId}` };
@@ -233,6 +233,11 @@ export interface StartNetworkOptions {
    * networks on one machine). The chain must then be reachable from there: use `chainUrl`.
    */
   placement?: { host: string; netns?: string }[];
+  /**
+   * The address the bank simulator listens on (default 127.0.0.1). With `placement`, the custodian's
+   * node must reach the bank from its namespace: an address of this host on their bridge, as the chain's.
+   */
+  bankHost?: string;
   /** Fault tests: the JSON-RPC URL a part (institution-1 … regulator, gateway, bank) uses instead of the chain's, e.g. a proxy that can cut it off. */
   rpcUrlOf?: (part: string, chainUrl: string) => string;
   /** Fault tests: where the bank sends its callbacks instead of the gateway's `/bank/callbacks` (e.g. a proxy in front of it). */
@@ -474,7 +479,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       }
     }
     const provisioned = state;
-    const endpoints = endpointsOf(ports, provisioned);
+    const endpoints = endpointsOf(ports, provisioned, options.bankHost);
     // The CNY custodian's custodian key (apart from institution 1's operator key) belongs to the custodian
     // service beside institution 1's node, never to the gateway: it mints against the deposits and payout
     // rejections it reads from the bank, capped by the reserves the bank attests. A gateway folder of an
@@ -557,6 +562,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
     progress(`${nodeParts.length} nodes ready`);
 
     const bankConfig: BankConfigInput = {
+      host: options.bankHost ?? "127.0.0.1",
       port: ports.bank,
       dataDir: "data",
       latencyMs: { min: 200, max: 1_500 },
@@ -565,7 +571,7 @@ export async function startNetwork(options: StartNetworkOptions = {}): Promise<R
       callbackUrl: options.bankCallbackUrl ?? `${endpoints.gateway}/bank/callbacks`,
       callbackSecret: bankCallbackSecret,
       clients: bankClients,
-      tls: await certificateOf("bank"),
+      tls: await certificateOf("bank", options.bankHost),
       // The bank pays a payout only against the merchant's redemption, final on this chain, which it reads itself.
       chain: { rpcUrl: rpcOf("bank"), deploymentFile, confirmations: 0 },
       logLevel,

@@ -134,6 +134,8 @@ describe("multi-host: nodes in separate network namespaces, connected over libp2
         payers: SCENARIO_SIZES.test.payers,
         logLevel: "warn",
         placement: NAMES.map((_, i) => ({ host: hostOf(i), netns: namespaces[i] ?? "" })),
+        // The custodian's node reads the bank from its namespace: the bank listens on the bridge, as the chain does.
+        bankHost: `${subnet}.1`,
       });
       try {
         expect(started.endpoints.nodes.map((n) => new URL(n.api).hostname)).to.deep.equal(NAMES.map((_, i) => hostOf(i)));
