@@ -55,6 +55,8 @@ export class WebhookReceiver {
   readonly rejected: string[] = [];
   /** Every request that reached the server (any mode), by request path: a test that needs an exact count gives its endpoint its own path. */
   readonly requestsByPath = new Map<string, number>();
+  /** Every request that reached the server, by request path and webhook-id (see requestsOf). */
+  private readonly requestsByPathAndId = new Map<string, number>();
   secret = "";
   /** Secrets of endpoints at other paths than the default one (the default `secret` elsewhere). */
   readonly secretsByPath = new Map<string, string>();
@@ -93,9 +95,16 @@ export class WebhookReceiver {
     return [...this.unique.values()].filter((w) => w.payload.type === type);
   }
 
+  /** Requests at `path` carrying `webhookId` (any mode): an endpoint's path also gets every later event. */
+  requestsOf(path: string, webhookId: string): number {
+    return this.requestsByPathAndId.get(`${path} ${webhookId}`) ?? 0;
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = req.url ?? "";
     this.requestsByPath.set(path, (this.requestsByPath.get(path) ?? 0) + 1);
+    const byId = `${path} ${String(req.headers["webhook-id"])}`;
+    this.requestsByPathAndId.set(byId, (this.requestsByPathAndId.get(byId) ?? 0) + 1);
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     if (this.mode === "unavailable") {
