@@ -180,8 +180,9 @@ describe("gateway: payer actions and money movement (node, chain and bank simula
     expect(list.status).to.equal(200);
     expect(list.body.items.map((d) => [d.payment.id, d.payment.status, d.reason])).to.deep.equal([[held.id, "disputed", "item never arrived"]]);
     expect(list.body.items[0]?.reasonHash).to.equal(keccak256(toUtf8Bytes("item never arrived")));
-    // The words went to the node with the signed dispute, so its arbiters read them too.
-    const queued = (await nodeApi(net.nodes[0]!).disputes({ status: "open" })).items.find((d) => d.payment.paymentId === held.paymentId);
+    // The words went to the node with the signed dispute, so its arbiters read them too (in its dispute
+    // queue once its indexer has seen the dispute on-chain, which may come after the gateway's view).
+    const queued = await waitFor("the dispute in the node's queue", async () => (await nodeApi(net.nodes[0]!).disputes({ status: "open" })).items.find((d) => d.payment.paymentId === held.paymentId), 60_000);
     expect([queued?.reason, queued?.reasonText]).to.deep.equal([keccak256(toUtf8Bytes("item never arrived")), "item never arrived"]);
     expect((await get<{ items: unknown[] }>("/v1/disputes", b)).body.items).to.have.length(0);
   });
