@@ -38,7 +38,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 export interface DisputeNoteModules {
-  storage: Pick<NodeStorage, "payments" | "disputes">;
+  storage: Pick<NodeStorage, "payments" | "disputes" | "operations">;
   logger: Logger;
 }
 
@@ -114,6 +114,15 @@ export class DisputeNotes {
     return { id: disputeNoteId(note, this.domain), merchant };
   }
 
+  /**
+   * Whether the payer's dispute has executed though the indexer has not applied it to the payment yet
+   * (a gateway learns of the execution from the operation and may send the merchant's note at once).
+   */
+  private async disputeExecuted(paymentId: string): Promise<boolean> {
+    const ops = await this.modules.storage.operations.listByPayment(paymentId);
+    return ops.some((op) => op.kind === "dispute" && op.status === "executed") && !ops.some((op) => op.kind === "resolve" && op.status === "executed");
+  }
+
   /** A note from this node's API (a gateway): checked, stored, then gossiped. */
   async submit(note: DisputeNote): Promise<{ stored: StoredDisputeNote; created: boolean }> {
     const paymentId = note.paymentId.toLowerCase();
@@ -121,7 +130,7 @@ export class DisputeNotes {
     if (!payment) throw new SettlenetError("PAYMENT_NOT_FOUND", `no payment ${paymentId}`, { id: paymentId });
     const { id, merchant } = this.authenticate(note, payment);
     if (payment.status === "resolved") throw new SettlenetError("DISPUTE_RESOLVED", `the dispute on ${paymentId} is resolved`, { paymentId });
-    if (payment.status !== "disputed") throw new SettlenetError("PAYMENT_NOT_DISPUTED", `payment ${paymentId} is ${payment.status}, not disputed`, { paymentId, paymentStatus: payment.status });
+    if (payment.status !== "disputed" && !(await this.disputeExecuted(paymentId))) throw new SettlenetError("PAYMENT_NOT_DISPUTED", `payment ${paymentId} is ${payment.status}, not disputed`, { paymentId, paymentStatus: payment.status });
     const result = await this.modules.storage.disputes.addNote({ id, note, merchant, origin: "api", receivedAtMs: Date.now() });
     if (result.created) {
       this.modules.logger.info({ paymentId, noteId: id, merchant }, "dispute note stored");
