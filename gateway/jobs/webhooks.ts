@@ -123,6 +123,7 @@ export class WebhookDispatcher {
   private running = false;
   private ticking: Promise<void> | undefined;
   private again = false;
+  private unwatch: (() => void) | undefined;
 
   constructor(
     private readonly options: Omit<WebhookOptions, Exclude<keyof WebhookEndpointOptions, "allowLoopback">>,
@@ -133,12 +134,16 @@ export class WebhookDispatcher {
 
   start(): void {
     this.running = true;
+    // New events are fanned out and sent at once; the poll is for due retries (and a missed signal).
+    this.unwatch ??= this.modules.storage.webhooks.watchOutbox(() => this.schedule(0));
     this.schedule(0);
   }
 
   /** Stops sending; attempts in flight are aborted and stay due (they are sent again after a restart). */
   async stop(): Promise<void> {
     this.running = false;
+    this.unwatch?.();
+    this.unwatch = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.abort.abort();
     await this.ticking;
