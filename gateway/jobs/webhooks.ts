@@ -45,7 +45,7 @@ export interface WebhookOptions extends WebhookEndpointOptions {
   retryForSeconds: number;
   timeoutMs: number;
   pollIntervalMs: number;
-  /** Attempts in flight at once. */
+  /** Attempts waiting for a receiver's answer at once (recording an attempt does not hold a slot). */
   concurrency: number;
 }
 
