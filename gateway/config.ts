@@ -42,8 +42,9 @@ export const webhookConfigSchema = z.strictObject({
   retryForSeconds: seconds(DAY, 30 * DAY).default(3 * DAY),
   /** Timeout of one attempt (the spec recommends 15-30 s). */
   timeoutMs: z.number().int().min(1_000).max(60_000).default(15_000),
-  /** How often the dispatcher looks for new events and due retries. */
+  /** How often the dispatcher looks for due retries (a new event wakes it at once). */
   pollIntervalMs: z.number().int().min(50).max(60_000).default(500),
+  /** Attempts waiting for a receiver's answer at once. */
   concurrency: z.number().int().min(1).max(256).default(16),
   maxEndpointsPerMerchant: z.number().int().min(1).max(100).default(10),
   /** Refuse http:// endpoints (set false only for development on loopback). */

@@ -141,7 +141,16 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   const undelivered = heldIds.filter((id) => !delivered.has(id)).length;
   failures.add("WEBHOOK_NOT_DELIVERED", `${undelivered} held payments without their payment.held webhook ${options.drainSeconds} s after the holds`, undelivered);
   failures.add("WEBHOOK_BAD_SIGNATURE", `deliveries that failed Standard Webhooks verification: ${receiver.rejected.slice(0, 3).join(", ")}`, receiver.rejected.length);
-  const webhookDelays = summarize(heldIds.map((id) => (delivered.get(id) ?? Infinity) - (watcher.holds.get(id) ?? 0)));
+  const webhookDelays = summarize(heldIds.map((id) => (delivered.get(id)?.atMs ?? Infinity) - (watcher.holds.get(id) ?? 0)));
+  // The two halves of that delay, split at the event's own time: when the gateway began applying the change (one clock on this machine).
+  const deliveredHeld = heldIds.flatMap((id) => {
+    const d = delivered.get(id);
+    return d ? [{ ...d, holdMs: watcher.holds.get(id) ?? 0 }] : [];
+  });
+  const webhookStages = {
+    "hold seen → gateway applies it (node indexer, change feed)": summarize(deliveredHeld.map((d) => d.eventAtMs - d.holdMs)),
+    "gateway applies it → webhook arrived (order write, dispatcher)": summarize(deliveredHeld.map((d) => d.atMs - d.eventAtMs)),
+  };
   progress.log(`reading the chain's blocks ${watcher.firstBlock}..${watcher.lastBlock} for relayed items`);
   const { duplicates, scan } = await relayedInWindow({ provider: scenario.chain.provider, escrow, nodes }, { from: watcher.firstBlock, to: watcher.lastBlock, metricBefore });
 
@@ -272,7 +281,8 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
         failures: failed,
         notes:
           `p50 ${fmt(webhookDelays.p50)} ms over ${fmt(heldIds.length)} held payments (one never delivered counts as ∞); one endpoint per merchant on a receiver in the load generator that verifies every signature; ` +
-          `${fmt(receiver.duplicates)} repeated deliveries of an event already received; the hold is "seen" when the harness's chain watcher reads its block`,
+          `${fmt(receiver.duplicates)} repeated deliveries of an event already received; the hold is "seen" when the harness's chain watcher reads its block; ` +
+          Object.entries(webhookStages).map(([stage, d]) => `${stage} p50 ${fmt(d.p50)} / p99 ${fmt(d.p99)} ms`).join("; "),
       },
       {
         benchmark: name,
@@ -310,7 +320,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
         relayed: scan.relayed,
       },
       duplicates,
-      webhooks: { held: heldIds.length, delivered: heldIds.length - undelivered, repeated: receiver.duplicates, rejected: receiver.rejected.length, delayMs: jsonSummary(webhookDelays) },
+      webhooks: { held: heldIds.length, delivered: heldIds.length - undelivered, repeated: receiver.duplicates, rejected: receiver.rejected.length, delayMs: jsonSummary(webhookDelays), stagesMs: Object.fromEntries(Object.entries(webhookStages).map(([k, d]) => [k, jsonSummary(d)])) },
       cpu: cpuShares,
       machineCores: { busy: cpu.machineCores, otherWork: cpu.otherCores },
       cpuWindowSeconds: cpu.seconds,
@@ -342,13 +352,13 @@ async function webhookReceiver(cluster: Cluster): Promise<WebhookReceiver> {
   return receiver;
 }
 
-/** When each payment's first `payment.held` delivery arrived (Date.now()), by payment id. */
-function heldDeliveries(receiver: WebhookReceiver): Map<string, number> {
-  const at = new Map<string, number>();
+/** When each payment's first `payment.held` delivery arrived (Date.now()) and its event's `timestamp`, by payment id. */
+function heldDeliveries(receiver: WebhookReceiver): Map<string, { atMs: number; eventAtMs: number }> {
+  const at = new Map<string, { atMs: number; eventAtMs: number }>();
   for (const w of receiver.ofType("payment.held")) {
     const id = String(w.payload.data["paymentId"]).toLowerCase();
     const known = at.get(id);
-    if (known === undefined || w.receivedAtMs < known) at.set(id, w.receivedAtMs);
+    if (known === undefined || w.receivedAtMs < known.atMs) at.set(id, { atMs: w.receivedAtMs, eventAtMs: Date.parse(w.payload.timestamp) });
   }
   return at;
 }

@@ -45,7 +45,7 @@ export interface WebhookOptions extends WebhookEndpointOptions {
   retryForSeconds: number;
   timeoutMs: number;
   pollIntervalMs: number;
-  /** Attempts in flight at once. */
+  /** Attempts waiting for a receiver's answer at once (recording an attempt does not hold a slot). */
   concurrency: number;
 }
 
@@ -69,6 +69,11 @@ export function backoffDelayMs(options: Pick<WebhookOptions, "initialDelayMs" | 
 }
 
 // ----------------------------------------------------------------- dispatcher
+
+/** Outbox entries fanned out per batch (a pass goes on at once while pages are full). */
+const FAN_OUT_PAGE = 100;
+/** Attempts being recorded may hold this many times `concurrency` delivery keys (a bound if writes lag). */
+const RECORDING_SLOTS = 4;
 
 export interface WebhookDispatcherModules {
   storage: GatewayStorage;
@@ -117,12 +122,18 @@ function dispatcherMetrics(registry: Registry, storage: GatewayStorage) {
 /** Sends due deliveries in the background; `start` after the app is ready, `stop` before the database closes. */
 export class WebhookDispatcher {
   private readonly metrics: ReturnType<typeof dispatcherMetrics>;
+  /** Attempts started and not yet recorded, by delivery key (a due scan skips them). */
   private readonly inflight = new Map<string, Promise<void>>();
+  /** Attempts waiting for the receiver's answer: at most `concurrency`. */
+  private sending = 0;
+  /** The last pass left due deliveries for lack of slots: a freed slot starts a pass. */
+  private saturated = false;
   private readonly abort = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private ticking: Promise<void> | undefined;
   private again = false;
+  private unwatch: (() => void) | undefined;
 
   constructor(
     private readonly options: Omit<WebhookOptions, Exclude<keyof WebhookEndpointOptions, "allowLoopback">>,
@@ -133,12 +144,16 @@ export class WebhookDispatcher {
 
   start(): void {
     this.running = true;
+    // New events are fanned out and sent at once; the poll is for due retries (and a missed signal).
+    this.unwatch ??= this.modules.storage.webhooks.watchOutbox(() => this.schedule(0));
     this.schedule(0);
   }
 
   /** Stops sending; attempts in flight are aborted and stay due (they are sent again after a restart). */
   async stop(): Promise<void> {
     this.running = false;
+    this.unwatch?.();
+    this.unwatch = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.abort.abort();
     await this.ticking;
@@ -179,26 +194,43 @@ export class WebhookDispatcher {
 
   private async pass(): Promise<void> {
     const storage = this.modules.storage.webhooks;
-    const fanned = await storage.fanOut(this.modules.now(), 100);
+    const fanned = await storage.fanOut(this.modules.now(), FAN_OUT_PAGE);
     for (const event of fanned) this.metrics.events.inc({ type: event.type });
-    if (fanned.length === 100) this.again = true;
-    const free = this.options.concurrency - this.inflight.size;
-    if (free <= 0 || !this.running) return;
+    if (fanned.length === FAN_OUT_PAGE) this.again = true;
+    // A slot is taken from sending until the receiver answers; recording the attempt (a synced write)
+    // holds only its delivery key, up to RECORDING_SLOTS × concurrency attempts in all.
+    const free = Math.min(this.options.concurrency - this.sending, RECORDING_SLOTS * this.options.concurrency - this.inflight.size);
+    if (!this.running) return;
+    if (free <= 0) {
+      this.saturated = true;
+      return;
+    }
     const due = await storage.due(this.modules.now(), free, new Set(this.inflight.keys()));
+    this.saturated = due.length === free;
     for (const item of due) {
       const key = `${item.delivery.endpointId}!${item.delivery.eventId}`;
-      const attempt = this.attempt(item)
+      this.sending += 1;
+      let sent = false;
+      const release = () => {
+        if (sent) return;
+        sent = true;
+        this.sending -= 1;
+        // Due deliveries may be waiting for this slot (new events wake the dispatcher on their own).
+        if (this.running && this.saturated) this.schedule(0);
+      };
+      const attempt = this.attempt(item, release)
         .catch((error: unknown) => this.modules.logger.warn({ err: error, endpointId: item.endpoint.id, eventId: item.event.id }, "recording a webhook attempt failed"))
         .finally(() => {
+          release();
           this.inflight.delete(key);
-          // A freed slot may have work waiting.
-          if (this.running) this.schedule(0);
+          if (this.running && this.saturated) this.schedule(0);
         });
       this.inflight.set(key, attempt);
     }
   }
 
-  private async attempt({ delivery, endpoint, event }: DueDelivery): Promise<void> {
+  /** Sends one attempt (`sent` once the receiver answered or failed) and records it. */
+  private async attempt({ delivery, endpoint, event }: DueDelivery, sent: () => void): Promise<void> {
     const startedMs = this.modules.now();
     const timestamp = Math.floor(startedMs / 1000);
     const body = webhookBody(event);
@@ -225,11 +257,13 @@ export class WebhookDispatcher {
       const retryAfter = Number(response.headers["retry-after"]);
       if (Number.isFinite(retryAfter) && retryAfter > 0) retryAfterMs = retryAfter * 1000;
     } catch (caught) {
+      sent();
       // Shutting down: the delivery stays due and is sent after the restart.
       if (this.abort.signal.aborted) return;
       error = caught instanceof SettlenetError && caught.code === "WEBHOOK_URL_FORBIDDEN" ? "ADDRESS_FORBIDDEN" : "UNREACHABLE";
       this.modules.logger.debug({ endpointId: endpoint.id, eventId: event.id, cause: failureCode(caught) }, "webhook attempt got no answer");
     }
+    sent();
     const durationMs = Math.round(performance.now() - started);
     this.metrics.duration.observe(durationMs / 1000);
     const succeeded = statusCode !== undefined && statusCode >= 200 && statusCode < 300;

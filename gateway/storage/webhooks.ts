@@ -34,11 +34,19 @@ export const webhookKeys = {
  */
 const outboxFloors = new WeakMap<Sublevel, { key: string }>();
 
+/**
+ * Per outbox keyspace: who wants to know that entries are being written (the dispatcher, so that an
+ * event does not wait for its next poll). Told while the writing section runs: a fan-out it starts
+ * queues behind that section and so finds the entries.
+ */
+const outboxWatchers = new WeakMap<Sublevel, Set<() => void>>();
+
 /** The writes that store a new `event`, for the batch of the change that caused it (inside a storage write section). */
 export function eventWrites(spaces: StorageContext["spaces"], event: EventRecord): WriteOp[] {
   const outboxKey = webhookKeys.outbox(event);
   const floor = outboxFloors.get(spaces.outbox);
   if (floor && outboxKey < floor.key) floor.key = outboxKey;
+  for (const watcher of outboxWatchers.get(spaces.outbox) ?? []) watcher();
   return [
     { type: "put", sublevel: spaces.events, key: event.id, value: event },
     { type: "put", sublevel: spaces.eventsByMerchant, key: webhookKeys.eventByMerchant(event), value: "" },
@@ -69,6 +77,20 @@ export class LevelWebhookRepository {
   constructor(private readonly ctx: StorageContext) {}
 
   // ------------------------------------------------------------------ events
+
+  /** Calls `watcher` whenever a write section adds outbox entries; returns the function that stops it. */
+  watchOutbox(watcher: () => void): () => void {
+    const outbox = this.ctx.spaces.outbox;
+    let watchers = outboxWatchers.get(outbox);
+    if (!watchers) outboxWatchers.set(outbox, (watchers = new Set()));
+    const own = watchers;
+    // A function of its own, so that the same watcher added twice is removed once per stop.
+    const entry = () => watcher();
+    own.add(entry);
+    return () => {
+      own.delete(entry);
+    };
+  }
 
   getEvent(id: string): Promise<EventRecord | undefined> {
     return this.ctx.read(async () => (await this.ctx.spaces.events.get(id)) as EventRecord | undefined);

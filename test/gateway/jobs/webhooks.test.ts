@@ -4,14 +4,24 @@
  * delivery with its own implementation of the Standard Webhooks specification.
  */
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createTcpServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 import { expect } from "chai";
+import { pino } from "pino";
+import { Registry } from "prom-client";
 
 import { parseGatewayConfig, webhookConfigSchema } from "../../../gateway/config.js";
 import { EVENT_TYPES } from "../../../gateway/domain/events.js";
-import { backoffDelayMs, signWebhook } from "../../../gateway/jobs/webhooks.js";
+import { SecretBox } from "../../../gateway/domain/secrets.js";
+import { webhookSecretContext } from "../../../gateway/domain/webhooks.js";
+import { backoffDelayMs, signWebhook, WebhookDispatcher } from "../../../gateway/jobs/webhooks.js";
+import { openGatewayStorage, type GatewayStorage } from "../../../gateway/storage/db.js";
+import type { EventRecord } from "../../../gateway/domain/events.js";
+import type { OrderRecord } from "../../../gateway/domain/records.js";
 import type { SettlenetError } from "../../../core/errors.js";
 import { paymentTermsSchema } from "../../../core/operations/index.js";
 import { launchNetwork, postJson, waitFor, type TestNetwork } from "../../helpers/network.js";
@@ -528,5 +538,72 @@ describe("gateway: webhooks, the event log and the dropped-order reconciler", fu
         await gw.restart();
       }
     });
+  });
+});
+
+describe("gateway: the webhook dispatcher sends new events without waiting for its poll", function () {
+  this.timeout(120_000);
+  let dir: string;
+  let storage: GatewayStorage;
+  let dispatcher: WebhookDispatcher | undefined;
+  const receiver = new WebhookReceiver();
+  const secrets = new SecretBox(randomBytes(32));
+  const merchantId = "m1";
+  let orderId: string;
+
+  before(async function () {
+    dir = await mkdtemp(join(tmpdir(), "settlenet-gw-dispatch-"));
+    storage = await openGatewayStorage(join(dir, "db"));
+    await receiver.start();
+    receiver.secret = `whsec_${randomBytes(32).toString("base64")}`;
+    const endpointId = `we_${randomBytes(12).toString("hex")}`;
+    await storage.webhooks.createEndpoint(
+      { id: endpointId, merchantId, url: receiver.url, description: null, eventTypes: ["payment.held"], secret: secrets.seal(receiver.secret, webhookSecretContext(endpointId)), status: "active", createdAtMs: Date.now() },
+      10,
+    );
+    const now = Date.now();
+    const order = { id: `pay_${randomBytes(16).toString("hex")}`, merchantId, merchantOrderId: "o-1", requestHash: "h", status: "processing", amount: "100", currency: "CNY", description: null, mode: "escrow", terms: {}, paymentId: `0x${randomBytes(32).toString("hex")}`, createdAtMs: now, updatedAtMs: now, expiresAtMs: now + 60_000, refunds: [] } as unknown as OrderRecord;
+    await storage.orders.create(order);
+    orderId = order.id;
+  });
+
+  after(async function () {
+    await dispatcher?.stop();
+    await receiver.stop();
+    await storage?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Stores `count` payment.held events in one order change, as the feed follower does. */
+  async function writeEvents(count: number): Promise<string[]> {
+    const events: EventRecord[] = Array.from({ length: count }, () => ({ id: `evt_${randomBytes(16).toString("hex")}`, merchantId, type: "payment.held", createdAtMs: Date.now(), data: { id: orderId } }));
+    await storage.orders.update(orderId, (o) => ({ next: { ...o, updatedAtMs: o.updatedAtMs + 1 }, events }));
+    return events.map((e) => e.id);
+  }
+
+  const received = () => [...receiver.unique.keys()];
+
+  it("delivers events written after it went idle, although its next poll is weeks away", async function () {
+    // The longest timer Node keeps: without a signal from the outbox nothing here would be sent in this test.
+    const pollIntervalMs = 2 ** 31 - 1;
+    const first = await writeEvents(1);
+    dispatcher = new WebhookDispatcher(
+      { ...webhookConfigSchema.parse({}), pollIntervalMs, allowLoopback: true },
+      { storage, secrets, logger: pino({ level: "silent" }), metrics: new Registry(), now: Date.now },
+    );
+    dispatcher.start();
+    // The first pass (at start) sends what was queued before.
+    await waitFor("the first delivery recorded", async () => (await storage.webhooks.pendingCount()) === 0 && received().length === 1);
+    // Let the pass that the finished attempt scheduled end: from here the dispatcher waits for its poll.
+    await dispatcher.tick();
+    expect(received()).to.deep.equal(first);
+
+    const later = await writeEvents(3);
+    await waitFor("the later events delivered", () => received().length === 4);
+    // Sent concurrently: in any order among themselves, all after the first.
+    expect(received()[0]).to.equal(first[0]);
+    expect(received().slice(1)).to.have.members(later);
+    expect(receiver.rejected).to.deep.equal([]);
+    await waitFor("every delivery recorded", async () => (await storage.webhooks.pendingCount()) === 0);
   });
 });
