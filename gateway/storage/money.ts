@@ -8,6 +8,7 @@
  */
 import { SettlenetError } from "../../core/errors.js";
 import type { Page } from "../../core/records.js";
+import { cursorKey, indexPage } from "../../core/storage/pages.js";
 import type { EventRecord } from "../domain/events.js";
 import type { PayerActionRecord, PayoutRecord, TopupRecord, TransferRecord } from "../domain/money-types.js";
 import { SEP, pad, type StorageContext, type WriteOp } from "./keyspaces.js";
@@ -140,18 +141,8 @@ export class LevelMoneyRepository {
     const s = this.ctx.spaces;
     return this.ctx.read(async () => {
       const prefix = `${merchantId}${SEP}${kind}${SEP}`;
-      let lt = `${prefix}\uffff`;
-      if (options.cursor) {
-        const after = Buffer.from(options.cursor, "base64url").toString("utf8");
-        if (!after.startsWith(prefix)) throw new SettlenetError("MALFORMED", "the cursor belongs to another listing", {});
-        lt = after;
-      }
-      const keys = await s.moneyByMerchant.keys({ gte: prefix, lt, reverse: true, limit: options.limit + 1 }).all();
-      const page = keys.slice(0, options.limit);
-      const ids = page.map((key) => key.slice(key.lastIndexOf(SEP) + 1));
-      const items = ((await s[SPACE[kind]].getMany(ids)) as (RecordOf[K] | undefined)[]).filter((r): r is RecordOf[K] => r !== undefined);
-      const last = page[page.length - 1];
-      return { items, ...(keys.length > options.limit && last ? { next: Buffer.from(last, "utf8").toString("base64url") } : {}) };
+      const lt = options.cursor ? cursorKey(options.cursor, (key) => key.startsWith(prefix), "MALFORMED") : `${prefix}\uffff`;
+      return indexPage<RecordOf[K]>(s.moneyByMerchant, s[SPACE[kind]], { gte: prefix, lt, reverse: true }, options.limit, SEP);
     });
   }
 

@@ -7,6 +7,7 @@
  */
 import { SettlenetError } from "../../core/errors.js";
 import type { Page } from "../../core/records.js";
+import { cursorKey, indexPage } from "../../core/storage/pages.js";
 import type { EventRecord, ReconcileRecord } from "../domain/events.js";
 import type { OrderRecord, OrderStatus } from "../domain/records.js";
 import { SEP, pad, type StorageContext, type WriteOp } from "./keyspaces.js";
@@ -228,26 +229,11 @@ export class LevelOrderRepository {
       const gte = `${prefix}${pad(options.fromMs ?? 0, 16)}`;
       let lt = `${prefix}${pad(Math.min(options.toMs ?? MAX_MS, MAX_MS - 1) + 1, 16)}`;
       if (options.cursor) {
-        const after = decodeCursor(options.cursor);
-        if (!after.startsWith(prefix)) throw new SettlenetError("MALFORMED", "the cursor belongs to another listing", {});
+        const after = cursorKey(options.cursor, (key) => key.startsWith(prefix), "MALFORMED");
         if (after < lt) lt = after;
       }
-      const keys = await index.keys({ gte, lt, reverse: true, limit: options.limit + 1 }).all();
-      const page = keys.slice(0, options.limit);
-      const ids = page.map((key) => key.slice(key.lastIndexOf(SEP) + 1));
-      const orders = ((await s.orders.getMany(ids)) as (OrderRecord | undefined)[]).filter((o): o is OrderRecord => o !== undefined);
-      const last = page[page.length - 1];
-      return { items: orders, ...(keys.length > options.limit && last ? { next: encodeCursor(last) } : {}) };
+      return indexPage<OrderRecord>(index, s.orders, { gte, lt, reverse: true }, options.limit, SEP);
     });
   }
 }
 
-function encodeCursor(key: string): string {
-  return Buffer.from(key, "utf8").toString("base64url");
-}
-
-function decodeCursor(cursor: string): string {
-  const key = Buffer.from(cursor, "base64url").toString("utf8");
-  if (key.length === 0) throw new SettlenetError("MALFORMED", "bad cursor", {});
-  return key;
-}

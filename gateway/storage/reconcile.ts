@@ -3,6 +3,7 @@
  * the order change it describes (orders.ts), so the log never claims a repair that did not happen.
  */
 import type { Page } from "../../core/records.js";
+import { cursorKey, entryPage } from "../../core/storage/pages.js";
 import type { ReconcileRecord } from "../domain/events.js";
 import { SEP, pad, type StorageContext, type WriteOp } from "./keyspaces.js";
 
@@ -23,15 +24,9 @@ export class LevelReconcileLog {
   list(options: { fromMs?: number; toMs?: number; limit: number; cursor?: string }): Promise<Page<ReconcileRecord>> {
     return this.ctx.read(async () => {
       let gt = options.fromMs !== undefined ? pad(options.fromMs, 16) : "";
-      if (options.cursor) gt = Buffer.from(options.cursor, "base64url").toString("utf8");
+      if (options.cursor) gt = cursorKey(options.cursor, () => true, "MALFORMED");
       const lt = options.toMs !== undefined ? pad(options.toMs + 1, 16) : "\uffff";
-      const entries = await this.ctx.spaces.reconcile.iterator({ gt, lt, limit: options.limit + 1 }).all();
-      const page = entries.slice(0, options.limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map(([, value]) => value as ReconcileRecord),
-        ...(entries.length > options.limit && last ? { next: Buffer.from(last[0], "utf8").toString("base64url") } : {}),
-      };
+      return entryPage<ReconcileRecord>(this.ctx.spaces.reconcile, { gt, lt, reverse: false }, options.limit);
     });
   }
 }

@@ -10,6 +10,7 @@
  */
 import { SettlenetError } from "../../core/errors.js";
 import type { Page } from "../../core/records.js";
+import { cursorKey, keyCursor } from "../../core/storage/pages.js";
 import type { DeliveryAttempt, DeliveryRecord, EventRecord, WebhookEndpointRecord } from "../domain/events.js";
 import { SEP, pad, prefixRange, type StorageContext, type Sublevel, type WriteOp } from "./keyspaces.js";
 
@@ -388,16 +389,11 @@ function lastPart(key: string): string {
 
 /** Up to limit + 1 index keys under `prefix`, newest first, after the cursor. */
 async function pageKeys(index: Sublevel, prefix: string, options: { limit: number; cursor?: string }): Promise<string[]> {
-  let lt = `${prefix}\uffff`;
-  if (options.cursor) {
-    const after = Buffer.from(options.cursor, "base64url").toString("utf8");
-    if (!after.startsWith(prefix)) throw new SettlenetError("MALFORMED", "the cursor belongs to another listing", {});
-    lt = after;
-  }
+  const lt = options.cursor ? cursorKey(options.cursor, (key) => key.startsWith(prefix), "MALFORMED") : `${prefix}\uffff`;
   return index.keys({ gte: prefix, lt, reverse: true, limit: options.limit + 1 }).all();
 }
 
 function withCursor<T>(items: T[], keys: string[], page: string[], limit: number): Page<T> {
   const last = page[page.length - 1];
-  return { items, ...(keys.length > limit && last ? { next: Buffer.from(last, "utf8").toString("base64url") } : {}) };
+  return { items, ...(keys.length > limit && last ? { next: keyCursor(last) } : {}) };
 }

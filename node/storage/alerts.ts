@@ -6,6 +6,7 @@
  */
 import type { AuditLog } from "../../core/audit/log.js";
 import { SettlenetError } from "../../core/errors.js";
+import { cursorKey, keyCursor } from "../../core/storage/pages.js";
 import type { Alert, AlertRecord, AlertRule } from "../compliance/alert.js";
 import type { PaymentRecord, Page } from "../../core/records.js";
 import type { StorageContext, WriteOp } from "./keyspaces.js";
@@ -117,8 +118,8 @@ export class LevelAlertRepository {
       const gte = pad(from ?? 0, TIME_WIDTH);
       let lt = `${pad(to ?? 10 ** TIME_WIDTH - 1, TIME_WIDTH)}${String.fromCharCode(SEP.charCodeAt(0) + 1)}`;
       if (cursor !== undefined) {
-        const key = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, "base64url").toString("utf8") : "";
-        if (!new RegExp(`^\\d{${TIME_WIDTH}}${SEP}0x[0-9a-f]{64}$`).test(key)) throw new SettlenetError("INVALID_CURSOR", "the cursor does not belong to this list", {});
+        const shape = new RegExp(`^\\d{${TIME_WIDTH}}${SEP}0x[0-9a-f]{64}$`);
+        const key = cursorKey(cursor, (k) => shape.test(k), "INVALID_CURSOR");
         if (key < lt) lt = key;
       }
       const items: AlertRecord[] = [];
@@ -142,7 +143,7 @@ export class LevelAlertRepository {
         if (filter.status === "acknowledged" && !record.ack) continue;
         items.push(record);
       }
-      return more && last !== undefined ? { items, next: Buffer.from(last, "utf8").toString("base64url") } : { items };
+      return more && last !== undefined ? { items, next: keyCursor(last) } : { items };
     });
   }
 

@@ -5,6 +5,7 @@
  */
 import type { CycleState, SettlementAlert } from "../../core/api/settlement.js";
 import { SettlenetError } from "../../core/errors.js";
+import { cursorKey, entryPage } from "../../core/storage/pages.js";
 import type { AttestationRecord } from "../settlement/attestation.js";
 import type { RecordJson } from "../../core/settlement/records.js";
 import type { Page } from "../../core/records.js";
@@ -19,14 +20,8 @@ const ID_WIDTH = 20;
 const cid = (cycleId: bigint | string) => BigInt(cycleId).toString().padStart(ID_WIDTH, "0");
 const recordKey = (cycleId: bigint | string, index: number) => `${cid(cycleId)}${SEP}${pad(index, 8)}`;
 
-function encodeCursor(key: string): string {
-  return Buffer.from(key, "utf8").toString("base64url");
-}
-
 function decodeCursor(cursor: string, prefix: string): string {
-  const key = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, "base64url").toString("utf8") : "";
-  if (!key.startsWith(prefix)) throw new SettlenetError("INVALID_CURSOR", "the cursor does not belong to this list", {});
-  return key;
+  return cursorKey(cursor, (key) => key.startsWith(prefix), "INVALID_CURSOR");
 }
 
 /** Cycles, their records, attestations and alerts on LevelDB. */
@@ -67,11 +62,7 @@ export class LevelCycleRepository {
   list(options: { limit: number; cursor?: string }): Promise<Page<CycleState>> {
     return this.ctx.read(async () => {
       const lt = options.cursor ? decodeCursor(options.cursor, "") : undefined;
-      const entries = await this.ctx.spaces.cycles.iterator({ reverse: true, limit: options.limit + 1, ...(lt ? { lt } : {}) }).all();
-      const page = entries.slice(0, options.limit);
-      const last = page.at(-1);
-      const items = page.map(([, value]) => value as CycleState);
-      return entries.length > options.limit && last ? { items, next: encodeCursor(last[0]) } : { items };
+      return entryPage<CycleState>(this.ctx.spaces.cycles, { reverse: true, ...(lt ? { lt } : {}) }, options.limit);
     });
   }
 
@@ -94,11 +85,7 @@ export class LevelCycleRepository {
       const prefix = `${cid(cycleId)}${SEP}`;
       const range = prefixRange(prefix);
       const gt = options.cursor ? decodeCursor(options.cursor, prefix) : undefined;
-      const entries = await this.ctx.spaces.cycleRecords.iterator({ ...(gt ? { gt, lt: range.lt } : range), limit: options.limit + 1 }).all();
-      const page = entries.slice(0, options.limit);
-      const last = page.at(-1);
-      const items = page.map(([, value]) => value as RecordJson);
-      return entries.length > options.limit && last ? { items, next: encodeCursor(last[0]) } : { items };
+      return entryPage<RecordJson>(this.ctx.spaces.cycleRecords, { ...(gt ? { gt, lt: range.lt } : range), reverse: false }, options.limit);
     });
   }
 
@@ -138,11 +125,7 @@ export class LevelCycleRepository {
       const prefix = options.cycleId !== undefined ? `${cid(options.cycleId)}${SEP}` : "";
       const range = prefix ? prefixRange(prefix) : {};
       const lt = options.cursor ? decodeCursor(options.cursor, prefix) : undefined;
-      const entries = await this.ctx.spaces.cycleAlerts.iterator({ ...range, ...(lt ? { lt } : {}), reverse: true, limit: options.limit + 1 }).all();
-      const page = entries.slice(0, options.limit);
-      const last = page.at(-1);
-      const items = page.map(([, value]) => value as SettlementAlert);
-      return entries.length > options.limit && last ? { items, next: encodeCursor(last[0]) } : { items };
+      return entryPage<SettlementAlert>(this.ctx.spaces.cycleAlerts, { ...range, ...(lt ? { lt } : {}), reverse: true }, options.limit);
     });
   }
 

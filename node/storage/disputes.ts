@@ -5,6 +5,7 @@
  * layouts: keyspaces.ts.
  */
 import { SettlenetError } from "../../core/errors.js";
+import { cursorKey, indexPage } from "../../core/storage/pages.js";
 import type { DisputeNote } from "../../core/protocol/dispute-note.js";
 import type { Page, PaymentRecord } from "../../core/records.js";
 import type { AuditLog } from "../../core/audit/log.js";
@@ -52,16 +53,9 @@ export function disputeIndexWrites(spaces: Spaces, before: PaymentRecord | undef
   return writes;
 }
 
-function encodeCursor(key: string): string {
-  return Buffer.from(key, "utf8").toString("base64url");
-}
-
 function decodeCursor(cursor: string, state: DisputeState): string {
-  const key = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, "base64url").toString("utf8") : "";
-  if (!new RegExp(`^${state}${SEP}\\d{${TIME_WIDTH}}${SEP}0x[0-9a-f]{64}$`).test(key)) {
-    throw new SettlenetError("INVALID_CURSOR", "the cursor does not belong to this list", {});
-  }
-  return key;
+  const shape = new RegExp(`^${state}${SEP}\\d{${TIME_WIDTH}}${SEP}0x[0-9a-f]{64}$`);
+  return cursorKey(cursor, (key) => shape.test(key), "INVALID_CURSOR");
 }
 
 /** Disputes and merchants' notes on LevelDB. */
@@ -84,13 +78,7 @@ export class LevelDisputeRepository {
       const oldestFirst = state === "open";
       const after = cursor === undefined ? undefined : decodeCursor(cursor, state);
       const bounds = after === undefined ? range : oldestFirst ? { gt: after, lt: range.lt } : { gte: range.gte, lt: after };
-      const keys = await this.ctx.spaces.disputes.keys({ ...bounds, reverse: !oldestFirst, limit: size + 1 }).all();
-      const page = keys.slice(0, size);
-      const ids = page.map((key) => key.slice(key.lastIndexOf(SEP) + 1));
-      const records = ids.length === 0 ? [] : ((await this.ctx.spaces.payments.getMany(ids)) as (PaymentRecord | undefined)[]);
-      const items = records.filter((record): record is PaymentRecord => record !== undefined);
-      const last = page.at(-1);
-      return keys.length > size && last !== undefined ? { items, next: encodeCursor(last) } : { items };
+      return indexPage<PaymentRecord>(this.ctx.spaces.disputes, this.ctx.spaces.payments, { ...bounds, reverse: !oldestFirst }, size, SEP);
     });
   }
 

@@ -4,6 +4,7 @@
  * the last index key returned). Key layouts: keyspaces.ts.
  */
 import { SettlenetError } from "../../core/errors.js";
+import { cursorKey, indexPage } from "../../core/storage/pages.js";
 import type { PaymentRepository } from "../services.js";
 import type { ListOptions, Page, PaymentRecord } from "../../core/records.js";
 import type { StorageContext, Sublevel, WriteOp } from "./keyspaces.js";
@@ -52,18 +53,10 @@ function checkTime(name: string, value: number | undefined): void {
   }
 }
 
-function encodeCursor(key: string): string {
-  return Buffer.from(key, "utf8").toString("base64url");
-}
-
+/** A cursor of one list: an index key of that list's prefix. */
 function decodeCursor(cursor: string, prefix: string): string {
-  const key = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, "base64url").toString("utf8") : "";
-  const rest = key.startsWith(prefix) ? key.slice(prefix.length) : "";
-  // A cursor belongs to one list: it must be an index key of that list's prefix.
-  if (!new RegExp(`^\\d{${TIME_WIDTH}}${SEP}0x[0-9a-f]{64}$`).test(rest)) {
-    throw new SettlenetError("INVALID_CURSOR", "the cursor does not belong to this list", {});
-  }
-  return key;
+  const shape = new RegExp(`^\\d{${TIME_WIDTH}}${SEP}0x[0-9a-f]{64}$`);
+  return cursorKey(cursor, (key) => key.startsWith(prefix) && shape.test(key.slice(prefix.length)), "INVALID_CURSOR");
 }
 
 /** PaymentRepository on LevelDB. */
@@ -106,13 +99,7 @@ export class LevelPaymentRepository implements PaymentRepository {
         if (after < lt) lt = after;
       }
       if (gte >= lt) return { items: [] };
-      const keys = await this.ctx.spaces[space].keys({ gte, lt, reverse: true, limit: size + 1 }).all();
-      const page = keys.slice(0, size);
-      const ids = page.map((key) => key.slice(key.lastIndexOf(SEP) + 1));
-      const records = ids.length === 0 ? [] : ((await this.ctx.spaces.payments.getMany(ids)) as (PaymentRecord | undefined)[]);
-      const items = records.filter((record): record is PaymentRecord => record !== undefined);
-      const last = page.at(-1);
-      return keys.length > size && last !== undefined ? { items, next: encodeCursor(last) } : { items };
+      return indexPage<PaymentRecord>(this.ctx.spaces[space], this.ctx.spaces.payments, { gte, lt, reverse: true }, size, SEP);
     });
   }
 }
