@@ -18,7 +18,10 @@ export const flooderArgsSchema = z.strictObject({
   seconds: z.number().positive(),
 });
 export type FlooderArgs = z.infer<typeof flooderArgsSchema>;
-export type FlooderReport = { kind: "ready" } | { kind: "done"; sent: number; refused: number; connected: number; seconds: number };
+export type FlooderReport =
+  | { kind: "ready" }
+  /** droppedAfterSeconds: when no victim was connected any more (undefined: some still were at the end). */
+  | { kind: "done"; sent: number; refused: number; connected: number; seconds: number; droppedAfterSeconds?: number };
 
 const send = (report: FlooderReport) => process.send?.(report);
 
@@ -37,14 +40,17 @@ async function main(): Promise<void> {
   let next = started;
   let sent = 0;
   let refused = 0;
+  let droppedAfterSeconds: number | undefined;
   while (Date.now() < until) {
+    if (droppedAfterSeconds === undefined && flooder.connectedPeers().length === 0) droppedAfterSeconds = (Date.now() - started) / 1000;
     const r = flooder.round();
     sent += r.sent;
     refused += r.refused;
     next += 1000 / args.rpcsPerSecond;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - Date.now())));
   }
-  send({ kind: "done", sent, refused, connected: flooder.connectedPeers().length, seconds: (Date.now() - started) / 1000 });
+  const connected = flooder.connectedPeers().length;
+  send({ kind: "done", sent, refused, connected, seconds: (Date.now() - started) / 1000, ...(connected === 0 && droppedAfterSeconds !== undefined ? { droppedAfterSeconds } : {}) });
   await flooder.stop();
   process.disconnect?.();
 }

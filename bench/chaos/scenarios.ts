@@ -524,21 +524,39 @@ async function cpuSeconds(pid: number | undefined): Promise<number | undefined> 
 }
 const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
 
-/** CPU per wall second of each named part while `during` runs. */
-async function cpuPerSecond(ctx: ScenarioContext, names: readonly string[], during: () => Promise<void>): Promise<Map<string, number>> {
+/** CPU per wall second of each named part while `during` runs: over the whole run, and its busiest whole second. */
+async function cpuPerSecond(ctx: ScenarioContext, names: readonly string[], during: () => Promise<void>): Promise<{ mean: Map<string, number>; peak: Map<string, number> }> {
   const pids = names.map((name) => ctx.net.part(name)?.process.pid);
-  const before = await Promise.all(pids.map(cpuSeconds));
+  const read = () => Promise.all(pids.map(cpuSeconds));
+  const before = await read();
   const started = Date.now();
-  await during();
+  const peak = new Map<string, number>();
+  let last = { at: started, values: before };
+  const sampler = setInterval(() => {
+    void read().then((values) => {
+      const at = Date.now();
+      names.forEach((name, i) => {
+        const a = values[i];
+        const b = last.values[i];
+        if (a !== undefined && b !== undefined) peak.set(name, Math.max(peak.get(name) ?? 0, (a - b) / ((at - last.at) / 1000)));
+      });
+      last = { at, values };
+    });
+  }, 1_000);
+  try {
+    await during();
+  } finally {
+    clearInterval(sampler);
+  }
   const seconds = (Date.now() - started) / 1000;
-  const after = await Promise.all(pids.map(cpuSeconds));
-  const out = new Map<string, number>();
+  const after = await read();
+  const mean = new Map<string, number>();
   names.forEach((name, i) => {
     const a = after[i];
     const b = before[i];
-    if (a !== undefined && b !== undefined) out.set(name, (a - b) / seconds);
+    if (a !== undefined && b !== undefined) mean.set(name, (a - b) / seconds);
   });
-  return out;
+  return { mean, peak };
 }
 
 /** p50 and p90 of `values` in seconds (ms in), "—" when empty. */
@@ -598,12 +616,13 @@ const controlFlood: Scenario = {
       await ctx
         .waitFor("the flood window's payments to be held", async () => inWindow(during).every((a) => a.ackedAt === undefined || ctx.holds.has(a.paymentId ?? "")), 60_000)
         .catch(() => undefined);
-      const describe = (label: string, w: { from: number; to: number; cpu: Map<string, number> }) => {
+      const describe = (label: string, w: { from: number; to: number; cpu: Awaited<ReturnType<typeof cpuPerSecond>> }) => {
         const attempts = inWindow(w);
         const acked = attempts.filter((a) => a.ackedAt !== undefined);
         const ack = acked.map((a) => (a.ackedAt ?? 0) - a.startedAt);
         const held = acked.map((a) => (ctx.holds.get(a.paymentId ?? "") ?? Infinity) - a.startedAt);
-        const cpu = victims.map((v) => `${v} ${((w.cpu.get(v) ?? NaN) * 100).toFixed(0)}%`).join(", ");
+        const pct = (x: number | undefined) => `${((x ?? NaN) * 100).toFixed(0)}%`;
+        const cpu = victims.map((v) => `${v} ${pct(w.cpu.mean.get(v))} (busiest second ${pct(w.cpu.peak.get(v))})`).join(", ");
         const rate = (acked.length / ((w.to - w.from) / 1000)).toFixed(1);
         return `${label} (${((w.to - w.from) / 1000).toFixed(0)} s): CPU per second ${cpu}; ${acked.length} of ${attempts.length} payments acknowledged (${rate}/s), acknowledged ${percentiles(ack)}, held on-chain ${percentiles(held)}`;
       };
@@ -612,8 +631,10 @@ const controlFlood: Scenario = {
       const done = reports.find((r) => r.kind === "done");
       if (done?.kind === "done") {
         ctx.note(
-          `the flooder queued ${done.sent} IHAVE/IWANT RPCs in ${done.seconds.toFixed(0)} s (${(done.sent / done.seconds / victims.length).toFixed(1)} a second per node; ` +
-            `${done.refused} more not queued: its outbound buffer to that node full); ${done.connected} nodes still connected to it at the end of the flood`,
+          `the flooder queued ${done.sent} IHAVE/IWANT RPCs in ${done.seconds.toFixed(0)} s (${done.refused} more not queued: its outbound buffer to that node full); ` +
+            (done.droppedAfterSeconds === undefined
+              ? `${done.connected} nodes still connected to it at the end of the flood`
+              : `every node had hung up on it ${done.droppedAfterSeconds.toFixed(1)} s into the flood`),
         );
       }
     } finally {
