@@ -47,7 +47,7 @@ const FRAME_OVERHEAD_BYTES = 64 * 1024;
 const DIAL_TIMEOUT_MS = 5_000;
 /** Gossipsub's cap on ids it examines per IHAVE or IWANT (GossipsubMaxIHaveLength); an honest peer never sends more. */
 const MAX_CONTROL_IDS = 5_000;
-/** Control entries per RPC: an honest peer sends one IHAVE or IWANT entry per topic, plus grafts and prunes per topic. */
+/** Control entries and subscriptions per RPC: an honest peer sends at most one IHAVE, IWANT, graft, prune or subscription per topic, and we carry a handful of topics. */
 const MAX_CONTROL_ENTRIES = 64;
 /** Gossipsub's publish threshold: a peer at or below it no longer receives our own messages. */
 const PUBLISH_THRESHOLD = -50;
