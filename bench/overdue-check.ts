@@ -51,6 +51,7 @@ try {
   const now = Date.now();
   const monitor = new OverdueMonitor(overdueConfigSchema.parse({ notRelayedSeconds: 120, noOutcomeSeconds: 300 }), {
     operations: storage.operations,
+    store: storage,
     logger: pino({ level: "silent" }),
     metrics: new Registry(),
     now: () => now,

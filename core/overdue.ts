@@ -2,12 +2,14 @@
  * Alerts for money stuck in an intermediate state, shared by the node (node/overdue/) and the gateway
  * (gateway/jobs/overdue.ts): each check hands the tracker what is overdue now per kind; the tracker
  * raises an alert for what is new (one warn log each, not one per check), clears what moved on (one
- * info log), and keeps per kind a gauge of the count and of the oldest one's age. Open alerts live in
- * memory: they are derived from stored state on every check, so a restarted process raises (and logs)
- * the ones still overdue once more.
+ * info log), and keeps per kind a gauge of the count and of the oldest one's age. The open alerts are
+ * kept in the process's store (`OverdueAlertStore`, one meta value) whenever they change and read back
+ * at the first check, so a restarted process neither logs nor counts again what it had raised already,
+ * and clears what moved on while it was down.
  */
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
+import { z } from "zod";
 
 /** Something waiting too long: its id, since when it waits, and what to log and show with it. */
 export interface OverdueCandidate {
@@ -36,6 +38,26 @@ export interface OpenOverdue extends OverdueCandidate {
   ageSeconds: number;
 }
 
+const openOverdueSchema = z.strictObject({
+  kind: z.string().min(1),
+  id: z.string().min(1),
+  sinceMs: z.number(),
+  raisedAtMs: z.number(),
+  ageSeconds: z.number(),
+  detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).optional(),
+});
+/** The stored set of raised alerts. */
+const storedOverdueSchema = z.strictObject({ v: z.literal(1), alerts: z.array(openOverdueSchema) });
+
+/** Where a process keeps its raised alerts (its LevelDB's meta keyspace). */
+export interface OverdueAlertStore {
+  getMeta<T>(name: string): Promise<T | undefined>;
+  putMeta(name: string, value: unknown): Promise<void>;
+}
+
+/** The meta key of the raised alerts. */
+export const OVERDUE_META = "overdue.raised";
+
 /** Metric names of one process (units in the names; the node's start with settlenet_, the gateway's with gateway_). */
 export interface OverdueMetricNames {
   items: string;
@@ -60,6 +82,9 @@ export class OverdueTracker<K extends string> {
   private readonly raised: Counter<"kind">;
   /** When the last check ended (0: none yet). */
   checkedAtMs = 0;
+  private restored = false;
+  /** The open alerts' keys as last stored (undefined: not stored yet by this process). */
+  private savedKeys: string | undefined;
 
   constructor(
     private readonly options: { thresholdSeconds: Readonly<Record<K, number>>; metrics: OverdueMetricNames; what: string },
@@ -125,6 +150,37 @@ export class OverdueTracker<K extends string> {
   /** Open alerts, oldest wait first (of one kind, or of every kind). */
   alerts(kind?: K): OpenOverdue[] {
     return [...this.open.values()].filter((a) => kind === undefined || a.kind === kind).sort((a, b) => a.sinceMs - b.sinceMs || a.id.localeCompare(b.id));
+  }
+
+  /**
+   * Reads back the alerts raised before a restart (once; later calls do nothing): they stay open without
+   * a new log or count, and the next update of their kind clears those that moved on. A stored value
+   * that does not parse is logged and dropped (the alerts still overdue are raised again).
+   */
+  async restore(store: OverdueAlertStore): Promise<void> {
+    if (this.restored) return;
+    const stored = await store.getMeta<unknown>(OVERDUE_META);
+    this.restored = true;
+    this.savedKeys = "";
+    if (stored === undefined) return;
+    const parsed = storedOverdueSchema.safeParse(stored);
+    if (!parsed.success) {
+      this.modules.logger.warn({ issues: parsed.error.issues.length }, `stored ${this.options.what} overdue alerts unreadable; raising anew`);
+      return;
+    }
+    const kinds = new Set<string>(this.kinds);
+    for (const alert of parsed.data.alerts) {
+      if (kinds.has(alert.kind)) this.open.set(`${alert.kind}:${alert.id}`, alert);
+    }
+    this.savedKeys = [...this.open.keys()].sort().join("\n");
+  }
+
+  /** Stores the open alerts (durably, before the next check) if they changed since the last save. */
+  async save(store: OverdueAlertStore): Promise<void> {
+    const keys = [...this.open.keys()].sort().join("\n");
+    if (keys === this.savedKeys) return;
+    await store.putMeta(OVERDUE_META, { v: 1, alerts: [...this.open.values()] });
+    this.savedKeys = keys;
   }
 
   /** Whether `id` of `kind` is overdue now. */

@@ -421,6 +421,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     // Money stuck in an intermediate state: operational alerts for this institution's operators.
     const overdue = new OverdueMonitor(config.overdue, {
       operations: storage.operations,
+      store: storage,
       minting: custodian ? (limit) => custodian.minting(limit) : undefined,
       logger: logger.child({ module: "overdue" }),
       metrics,

@@ -91,6 +91,12 @@ export interface OperationRepository {
   update(id: string, patch: Partial<Pick<StoredOperation, "status" | "txHash" | "execution" | "error">>): Promise<StoredOperation>;
   /** Many status changes in one atomic, synced batch; NOT_FOUND (and nothing written) if an id is unknown. */
   updateMany(updates: { id: string; patch: Partial<Pick<StoredOperation, "status" | "txHash" | "execution" | "error">> }[]): Promise<StoredOperation[]>;
+  /**
+   * Keeps the payer's words with a stored dispute that came without them: atomic, synced, nothing else
+   * changes (no status move, no change record). True if attached; false if `id` is no dispute, already
+   * has a text, or `text` does not hash to its signed reason.
+   */
+  attachReasonText(id: string, text: string): Promise<boolean>;
   listByStatus(status: OperationStatus, limit: number): Promise<StoredOperation[]>;
   /** Up to `limit` ids (with receipt times) in `status` received before `beforeMs`, oldest first (index keys only). */
   listReceivedBefore(status: OperationStatus, beforeMs: number, limit: number): Promise<{ id: string; receivedAtMs: number }[]>;

@@ -59,6 +59,8 @@ export interface ScenarioContext {
   provider: JsonRpcProvider;
   deployment: Deployment;
   stream: PaymentStream;
+  /** When each payment was first seen held on-chain (Date.now() ms), by payment id. */
+  holds: ReadonlyMap<string, number>;
   timing: Timing;
   /** Proxies each part reaches the chain through, by part name (with `chainProxies`). */
   chainProxies: Map<string, TcpProxy>;
@@ -198,6 +200,7 @@ export async function runScenario(scenario: Scenario, timing: Timing, log: (line
       provider,
       deployment,
       stream,
+      holds: watcher.holds,
       timing,
       chainProxies: proxies,
       p2pProxies,

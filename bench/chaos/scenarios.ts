@@ -1,5 +1,5 @@
 /** The fault campaign's scenarios (see harness.ts for what each row counts). */
-import { execFileSync } from "node:child_process";
+import { execFileSync, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { mkdir, open, readFile, rm } from "node:fs/promises";
@@ -12,11 +12,13 @@ import { pino } from "pino";
 import { NodeApiClient } from "../../core/api/client.js";
 import { chainBankRef } from "../../gateway/domain/token-ops.js";
 import { loadOrCreatePeerKey } from "../../node/p2p/keys.js";
+import { GOSSIP_TOPIC } from "../../node/p2p/message.js";
 import { createGossipNetwork } from "../../node/p2p/network.js";
 import { NODE_CLIENT_CREDENTIALS_FILE, type NodeClientCredentials } from "../../scripts/lib/launch/nodes.js";
 
 import { PAYMENT_FAILPOINTS } from "../../core/failpoints.js";
-import { caFileOf } from "../../scripts/lib/network.js";
+import { caFileOf, PROJECT_ROOT } from "../../scripts/lib/network.js";
+import type { FlooderArgs, FlooderReport } from "./control-flooder.js";
 import { NODES, type ExtraCount, type Scenario, type ScenarioContext } from "./harness.js";
 import { eventIds, merchantClient, payoutRef, tokenEvents, WebhookReceiver } from "./gateway-ops.js";
 
@@ -508,4 +510,139 @@ const flood: Scenario = {
   },
 };
 
-export const SCENARIOS: Scenario[] = [originCrash, chainDown, gatewayCrash, partitionNodes, partitionChain, bankCallbacks, clockSkew, diskFull, flood];
+/** CPU seconds a process has used (user and system), from /proc; undefined where unreadable. */
+async function cpuSeconds(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces): state is the first, utime the 12th, stime the 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+
+/** CPU per wall second of each named part while `during` runs: over the whole run, and its busiest whole second. */
+async function cpuPerSecond(ctx: ScenarioContext, names: readonly string[], during: () => Promise<void>): Promise<{ mean: Map<string, number>; peak: Map<string, number> }> {
+  const pids = names.map((name) => ctx.net.part(name)?.process.pid);
+  const read = () => Promise.all(pids.map(cpuSeconds));
+  const before = await read();
+  const started = Date.now();
+  const peak = new Map<string, number>();
+  let last = { at: started, values: before };
+  const sampler = setInterval(() => {
+    void read().then((values) => {
+      const at = Date.now();
+      names.forEach((name, i) => {
+        const a = values[i];
+        const b = last.values[i];
+        if (a !== undefined && b !== undefined) peak.set(name, Math.max(peak.get(name) ?? 0, (a - b) / ((at - last.at) / 1000)));
+      });
+      last = { at, values };
+    });
+  }, 1_000);
+  try {
+    await during();
+  } finally {
+    clearInterval(sampler);
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const after = await read();
+  const mean = new Map<string, number>();
+  names.forEach((name, i) => {
+    const a = after[i];
+    const b = before[i];
+    if (a !== undefined && b !== undefined) mean.set(name, (a - b) / seconds);
+  });
+  return { mean, peak };
+}
+
+/** p50 and p90 of `values` in seconds (ms in), "—" when empty. */
+function percentiles(values: number[]): string {
+  const sorted = values.filter(Number.isFinite).sort((x, y) => x - y);
+  if (sorted.length === 0) return "—";
+  const at = (q: number) => ((sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0) / 1000).toFixed(2);
+  return `p50 ${at(0.5)} s, p90 ${at(0.9)} s`;
+}
+
+/** IHAVE/IWANT RPCs the control flooder sends each victim per second. */
+const CONTROL_RPCS_PER_SECOND = 50;
+const CONTROL_IDS = 5_000;
+
+const controlFlood: Scenario = {
+  id: "gossip-control-flood",
+  title: "a registered peer floods gossipsub IHAVE/IWANT",
+  description:
+    `${FLOOD_NODE} is stopped and a libp2p peer with its identity (a registered institution) joins with stock gossipsub and sends every ` +
+    `node ${CONTROL_RPCS_PER_SECOND} RPCs a second, each an IHAVE advertising ${CONTROL_IDS} message ids nobody has and an IWANT asking for ` +
+    `${CONTROL_IDS} unknown ids, and never delivers what it advertised. The other nodes' CPU per second and the payments' latency are ` +
+    "measured over a quiet window with the peer connected and over the flood; then it leaves and the real node comes back.",
+  async inject(ctx) {
+    const seconds = ctx.timing.faultSeconds;
+    const quietSeconds = Math.min(10, seconds);
+    await ctx.net.kill(FLOOD_NODE, "SIGTERM");
+    const victims = NODES.filter((n) => n !== FLOOD_NODE);
+    const args: FlooderArgs = {
+      keyFile: join(ctx.root, FLOOD_NODE, "peer.key"),
+      bootstrap: ctx.net.endpoints.nodes.filter((n) => n.name !== FLOOD_NODE).map((n) => n.p2p),
+      topic: GOSSIP_TOPIC,
+      idsPerMessage: CONTROL_IDS,
+      rpcsPerSecond: CONTROL_RPCS_PER_SECOND,
+      seconds,
+    };
+    // Its own process: encrypting and sending the flood must not slow the payment stream in this one.
+    const child = fork(join(PROJECT_ROOT, "bench", "chaos", "control-flooder.ts"), [JSON.stringify(args)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const reports: FlooderReport[] = [];
+    child.on("message", (m) => reports.push(m as FlooderReport));
+    const exited = once(child, "exit").catch(() => undefined);
+    try {
+      await ctx.waitFor("the flooder to reach its victims", async () => reports.some((r) => r.kind === "ready"), 90_000);
+      const window = async (length: number, flood: boolean) => {
+        const from = Date.now();
+        const cpu = await cpuPerSecond(ctx, victims, async () => {
+          if (!flood) return ctx.sleep(length);
+          child.send("flood");
+          await ctx.waitFor("the flood to end", async () => reports.some((r) => r.kind === "done"), (length + 60) * 1000);
+        });
+        return { from, to: Date.now(), cpu };
+      };
+      const quiet = await window(quietSeconds, false);
+      const during = await window(seconds, true);
+      await exited;
+      // Latency of the payments started in each window, once they had time to be held.
+      const inWindow = (w: { from: number; to: number }) => ctx.stream.attempts.filter((a) => a.startedAt >= w.from && a.startedAt < w.to);
+      await ctx
+        .waitFor("the flood window's payments to be held", async () => inWindow(during).every((a) => a.ackedAt === undefined || ctx.holds.has(a.paymentId ?? "")), 60_000)
+        .catch(() => undefined);
+      const describe = (label: string, w: { from: number; to: number; cpu: Awaited<ReturnType<typeof cpuPerSecond>> }) => {
+        const attempts = inWindow(w);
+        const acked = attempts.filter((a) => a.ackedAt !== undefined);
+        const ack = acked.map((a) => (a.ackedAt ?? 0) - a.startedAt);
+        const held = acked.map((a) => (ctx.holds.get(a.paymentId ?? "") ?? Infinity) - a.startedAt);
+        const pct = (x: number | undefined) => `${((x ?? NaN) * 100).toFixed(0)}%`;
+        const cpu = victims.map((v) => `${v} ${pct(w.cpu.mean.get(v))} (busiest second ${pct(w.cpu.peak.get(v))})`).join(", ");
+        const rate = (acked.length / ((w.to - w.from) / 1000)).toFixed(1);
+        return `${label} (${((w.to - w.from) / 1000).toFixed(0)} s): CPU per second ${cpu}; ${acked.length} of ${attempts.length} payments acknowledged (${rate}/s), acknowledged ${percentiles(ack)}, held on-chain ${percentiles(held)}`;
+      };
+      ctx.note(describe("quiet, flooder connected", quiet));
+      ctx.note(describe("flood", during));
+      const done = reports.find((r) => r.kind === "done");
+      if (done?.kind === "done") {
+        ctx.note(
+          `the flooder queued ${done.sent} IHAVE/IWANT RPCs in ${done.seconds.toFixed(0)} s (${done.refused} more not queued: its outbound buffer to that node full); ` +
+            (done.droppedAfterSeconds === undefined
+              ? `${done.connected} nodes still connected to it at the end of the flood`
+              : `every node had hung up on it ${done.droppedAfterSeconds.toFixed(1)} s into the flood`),
+        );
+      }
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+    await ctx.net.restart(FLOOD_NODE);
+    ctx.healed("flooder gone, node back");
+  },
+};
+
+export const SCENARIOS: Scenario[] = [originCrash, chainDown, gatewayCrash, partitionNodes, partitionChain, bankCallbacks, clockSkew, diskFull, flood, controlFlood];

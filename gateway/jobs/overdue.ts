@@ -8,7 +8,8 @@
  * - `webhook_delivery`: a webhook delivery still pending `webhookSeconds` after its retries began.
  * An alert clears when its item reaches a final state. Each check reads at most `maxItems` records per
  * kind (the open payouts and top-ups, which the money tick advances on every tick anyway; the latest-due
- * end of the webhook queue). Merchants see the same rule as `overdue: true` on a payout or top-up.
+ * end of the webhook queue). Merchants see the same rule as `overdue: true` on a payout or top-up. The
+ * raised alerts are kept in the gateway's store, so a restart does not raise (log, count) them again.
  */
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
@@ -24,7 +25,7 @@ export type GatewayOverdueKind = "topup" | "payout" | "webhook_delivery";
 const FINAL = { payout: new Set(["paid", "failed"]), topup: new Set(["completed", "failed"]) } as const;
 
 export interface OverdueWatchModules {
-  storage: Pick<GatewayStorage, "money" | "webhooks">;
+  storage: Pick<GatewayStorage, "money" | "webhooks" | "getMeta" | "putMeta">;
   logger: Logger;
   metrics: Registry;
   now: () => number;
@@ -68,6 +69,7 @@ export class OverdueWatch {
   async checkOnce(): Promise<void> {
     const nowMs = this.modules.now();
     const { money, webhooks } = this.modules.storage;
+    await this.tracker.restore(this.modules.storage);
     const max = this.config.maxItems;
     for (const kind of ["topup", "payout"] as const) {
       const records: (PayoutRecord | TopupRecord)[] = await money.openRecords(kind, max);
@@ -92,6 +94,7 @@ export class OverdueWatch {
       },
       nowMs,
     );
+    await this.tracker.save(this.modules.storage);
     this.tracker.checkedAtMs = nowMs;
   }
 

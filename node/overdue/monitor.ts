@@ -10,14 +10,15 @@
  * An alert clears when its item moves on (relayed, executed, failed; minted, failed). A check reads the
  * status index in receipt order, only the keys before the cut-off and at most `maxItems` per kind, so its
  * cost does not grow with the operation pool; custody records are few (one per bank transfer in flight)
- * and read at most `maxItems` at a time too. Alerts stay on this node: nothing is gossiped.
+ * and read at most `maxItems` at a time too. Alerts stay on this node: nothing is gossiped. The raised
+ * alerts are kept in the node's store, so a restart does not raise (log, count) them again.
  */
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 
 import type { OverdueAlert, OverdueKind, OverdueReport } from "../../core/api/overdue.js";
 import type { OperationKind } from "../../core/operations/index.js";
-import { OverdueTracker, type OpenOverdue, type OverdueCandidate } from "../../core/overdue.js";
+import { OverdueTracker, type OpenOverdue, type OverdueAlertStore, type OverdueCandidate } from "../../core/overdue.js";
 import { PeriodicRunner } from "../../core/periodic.js";
 import type { OperationRepository } from "../services.js";
 import type { OverdueConfig } from "./config.js";
@@ -32,6 +33,8 @@ export interface MintingRecord {
 
 export interface OverdueMonitorModules {
   operations: Pick<OperationRepository, "listReceivedBefore" | "getMany">;
+  /** Where the raised alerts are kept across restarts (the node storage's meta values). */
+  store: OverdueAlertStore;
   /** The custodian service's records still minting (absent on a node without the service). */
   minting?: ((limit: number) => Promise<MintingRecord[]>) | undefined;
   logger: Logger;
@@ -77,6 +80,7 @@ export class OverdueMonitor {
   /** One check of every kind. */
   async checkOnce(): Promise<void> {
     const nowMs = this.now();
+    await this.tracker.restore(this.modules.store);
     for (const kind of ["operation_not_relayed", "operation_no_outcome"] as const) {
       const listed = await this.modules.operations.listReceivedBefore(OPERATION_STATUS[kind], this.tracker.cutoffMs(kind, nowMs) + 1, this.config.maxItems);
       const truncated = listed.length >= this.config.maxItems;
@@ -101,6 +105,7 @@ export class OverdueMonitor {
         .map((r) => ({ id: r.bankRef, sinceMs: r.createdAtMs, detail: { attempts: r.attempts, ...(r.operationId ? { operationId: r.operationId } : {}) } }));
       this.tracker.update("custody_minting", { candidates, truncated, judged: () => !truncated }, nowMs);
     }
+    await this.tracker.save(this.modules.store);
     this.tracker.checkedAtMs = nowMs;
   }
 

@@ -6,6 +6,15 @@
  * peer that forwarded it, and after `maxRejects` offences that peer is hung up and banned for a while.
  * Gossipsub peer scoring runs alongside, so rejected messages also lower the peer's score.
  *
+ * Gossip control messages (IHAVE/IWANT) are bounded in three places: the decoder refuses an RPC with
+ * more control entries or ids than an honest peer ever sends (`decodeRpcLimits`), gossipsub itself looks
+ * at 10 IHAVEs and 10 IWANTs and asks for 5000 ids per peer per heartbeat and penalises IHAVEs whose
+ * messages never come (the behaviour penalty), and every second a peer sends more than
+ * `maxControlRpcsPerSecond` RPCs carrying IHAVE or IWANT, the rest are dropped before gossipsub handles
+ * them and the peer is charged one offence (so a peer that keeps flooding is banned like one that sends
+ * invalid messages). An honest peer sends gossip once per heartbeat (one second) and an IWANT only in
+ * answer to ours.
+ *
  * Messages are not signed by gossipsub (StrictNoSign: no author, sequence number or signature on the
  * wire). What they carry is signed already (operations, attestations and alerts by their signers),
  * and every peer is authenticated by Noise and the allowlist, so gossipsub's own Ed25519 signature
@@ -36,6 +45,10 @@ const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Room for the RPC envelope around one message's data (topic and framing; no author or signature). */
 const FRAME_OVERHEAD_BYTES = 64 * 1024;
 const DIAL_TIMEOUT_MS = 5_000;
+/** Gossipsub's cap on ids it examines per IHAVE or IWANT (GossipsubMaxIHaveLength); an honest peer never sends more. */
+const MAX_CONTROL_IDS = 5_000;
+/** Control entries and subscriptions per RPC: an honest peer sends at most one IHAVE, IWANT, graft, prune or subscription per topic, and we carry a handful of topics. */
+const MAX_CONTROL_ENTRIES = 64;
 /** Gossipsub's publish threshold: a peer at or below it no longer receives our own messages. */
 const PUBLISH_THRESHOLD = -50;
 
@@ -60,6 +73,8 @@ export interface GossipNetworkOptions {
   maxRejects?: number;
   banSeconds?: number;
   redialIntervalMs?: number;
+  /** RPCs carrying IHAVE or IWANT taken from one peer per second; beyond it they are dropped and the peer charged an offence. */
+  maxControlRpcsPerSecond?: number;
 }
 
 export interface GossipNetworkModules {
@@ -112,6 +127,7 @@ const optionsSchema = z.strictObject({
   maxRejects: z.number().int().positive().default(5),
   banSeconds: z.number().positive().default(600),
   redialIntervalMs: z.number().int().positive().default(2_000),
+  maxControlRpcsPerSecond: z.number().int().positive().default(20),
 });
 
 type Services = { identify: Identify; pubsub: GossipSub };
@@ -119,6 +135,11 @@ type Services = { identify: Identify; pubsub: GossipSub };
 /** The part of gossipsub's class that its exported interface leaves out. */
 interface ScoredPubsub {
   getScore(peerId: string): number;
+  /** Called with every decoded RPC from a peer (public on the class, for tests and wrappers like ours). */
+  handleReceivedRpc(from: PeerId, rpc: ReceivedRpc): Promise<void>;
+}
+interface ReceivedRpc {
+  control?: { ihave?: unknown[]; iwant?: unknown[] } | undefined;
 }
 
 /** Starts a libp2p node on the gossip topic with the allowlist gater and the bootstrap re-dial loop. */
@@ -184,6 +205,15 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
         // Further topics get ids over topic and data, so equal bytes on two topics are two messages.
         msgIdFn: (msg: Message) => (msg.topic === config.topic ? messageId(msg.data) : sha256(topicBytes(msg.topic), msg.data)),
         maxInboundDataLength: MAX_FRAME_BYTES,
+        decodeRpcLimits: {
+          maxSubscriptions: MAX_CONTROL_ENTRIES,
+          maxMessages: 5_000,
+          maxIhaveMessageIDs: MAX_CONTROL_IDS,
+          maxIwantMessageIDs: MAX_CONTROL_IDS,
+          maxIdontwantMessageIDs: 512,
+          maxControlMessages: MAX_CONTROL_ENTRIES,
+          maxPeerInfos: 16,
+        },
         scoreParams: {
           // Every peer is vetted by the registry and tests share one IP: colocation says nothing here.
           IPColocationFactorWeight: 0,
@@ -251,6 +281,36 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
       }
       return outcome === "accept" ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
     };
+  // Control-message flood limit (see the module comment): counted per peer per one-second window.
+  const controlRpcs = new Map<string, { windowStart: number; count: number; charged: boolean }>();
+  const scored = pubsub as unknown as ScoredPubsub;
+  const handleRpc = scored.handleReceivedRpc.bind(pubsub);
+  scored.handleReceivedRpc = async (from, rpc) => {
+    const control = rpc.control;
+    if ((control?.ihave?.length ?? 0) === 0 && (control?.iwant?.length ?? 0) === 0) return handleRpc(from, rpc);
+    const peer = from.toString();
+    const now = Date.now();
+    let window = controlRpcs.get(peer);
+    if (window === undefined || now - window.windowStart >= 1_000) {
+      window = { windowStart: now, count: 0, charged: false };
+      controlRpcs.set(peer, window);
+    }
+    window.count += 1;
+    if (window.count <= config.maxControlRpcsPerSecond) return handleRpc(from, rpc);
+    if (!window.charged) {
+      window.charged = true;
+      const count = offences.record(peer);
+      logger.debug({ remote: peer, offences: count, limit: config.maxControlRpcsPerSecond }, "gossip control flood");
+      if (offences.isBanned(peer)) {
+        logger.warn({ remote: peer, offences: count, banSeconds: config.banSeconds }, "peer banned after repeated gossip control floods");
+        void hangUp(peer, "banned");
+      }
+    }
+    // The rest of the RPC (messages, subscriptions, grafts) is still handled; only the flood is dropped.
+    return handleRpc(from, { ...rpc, control: { ...control, ihave: [], iwant: [] } });
+  };
+  libp2p.addEventListener("peer:disconnect", (event) => controlRpcs.delete(event.detail.toString()));
+
   pubsub.topicValidators.set(config.topic, topicValidator(config.topic, modules.validate));
   pubsub.subscribe(config.topic);
   // Declared topics nobody has added yet: their messages are neither judged nor forwarded.

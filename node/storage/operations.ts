@@ -5,6 +5,7 @@
 import type { ChangeDraft } from "../../core/api/changes.js";
 import { operationStatusSchema } from "../../core/api/operations.js";
 import { SettlenetError } from "../../core/errors.js";
+import { disputeReasonMatches } from "../../core/operations/dispute.js";
 import { descriptorOf, isTokenOperationKind } from "../../core/operations/index.js";
 import type { OperationRepository } from "../services.js";
 import { FINAL_OPERATION_STATUSES, type OperationStatus, type StoredOperation } from "../../core/records.js";
@@ -157,6 +158,16 @@ export class LevelOperationRepository implements OperationRepository {
       const { next, writes } = operationPatchWrites(this.spaces, current, patch, Date.now(), this.changes);
       await this.ctx.commit(writes);
       return next;
+    });
+  }
+
+  attachReasonText(id: string, text: string): Promise<boolean> {
+    return this.ctx.write(async () => {
+      const current = (await this.spaces.ops.get(operationKeys.op(id))) as StoredOperation | undefined;
+      if (current?.op.kind !== "dispute" || current.op.reasonText !== undefined || !disputeReasonMatches(text, current.op.reason)) return false;
+      const next: StoredOperation = { ...current, op: { ...current.op, reasonText: text }, updatedAtMs: Date.now() };
+      await this.ctx.commit([{ type: "put", sublevel: this.spaces.ops, key: operationKeys.op(id), value: next }]);
+      return true;
     });
   }
 

@@ -133,7 +133,11 @@ async function prepare(item: GroupItem, ctx: ValidationContext, path: Validation
     // A release's id is fixed per payment: one whose execution failed must not block a later one (the
     // escrow still releases once at most). Every other operation is signed once and stays refused.
     const retry = op.kind === "release" && (await ctx.storage.operations.get(id))?.status === "failed";
-    if (!retry) throw refusal("DUPLICATE", path, `operation ${id} already received`, { id });
+    if (!retry) {
+      // The same dispute again, now with the payer's words (the first copy came without): keep them. Nothing runs again.
+      const attached = op.kind === "dispute" && op.reasonText !== undefined && (await ctx.storage.operations.attachReasonText(id, op.reasonText));
+      throw refusal("DUPLICATE", path, `operation ${id} already received`, { id, ...(attached ? { reasonTextAttached: true } : {}) });
+    }
   }
 
   await checkRegistryState(op, descriptor, id, paymentId, ctx, path);

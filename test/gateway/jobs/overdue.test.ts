@@ -1,7 +1,8 @@
 /**
  * The gateway's overdue check on a real LevelDB, with its clock moved by the test: a top-up, a payout
  * and a webhook delivery waiting past their thresholds raise one alert each (one warn log, the
- * gauges), merchants' views would call them overdue, and each alert clears when its item ends.
+ * gauges), merchants' views would call them overdue, and each alert clears when its item ends; the
+ * raised alerts survive a restart of the store (not logged or counted again) and clear once their item ends.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -65,8 +66,11 @@ describe("gateway overdue check: payouts, top-ups and webhook deliveries stuck t
         done();
       },
     });
-    watch = new OverdueWatch(overdueConfigSchema.parse({ topupSeconds: 60, payoutSeconds: 120, webhookSeconds: 300 }), { storage, logger: pino({ level: "info" }, sink), metrics, now: () => clock });
+    watch = newWatch(sink);
   });
+  function newWatch(sink: Writable): OverdueWatch {
+    return new OverdueWatch(overdueConfigSchema.parse({ topupSeconds: 60, payoutSeconds: 120, webhookSeconds: 300 }), { storage, logger: pino({ level: "info" }, sink), metrics, now: () => clock });
+  }
   afterEach(async function () {
     await storage.close();
     await rm(dir, { recursive: true, force: true });
@@ -128,5 +132,45 @@ describe("gateway overdue check: payouts, top-ups and webhook deliveries stuck t
     await watch.checkOnce();
     expect(watch.alerts()).to.deep.equal([]);
     expect(await gauge("gateway_overdue_items", "webhook_delivery")).to.equal(0);
+  });
+
+  it("keeps its raised alerts across a restart of the store: not logged or counted again, cleared once the item ends", async function () {
+    await storage.money.create("payout", payout("po_3", T0));
+    await storage.money.create("topup", topup("tu_3", T0));
+    clock = T0 + 121_000;
+    await watch.checkOnce();
+    expect(warned("payout", "po_3") + warned("topup", "tu_3")).to.equal(2);
+
+    const restart = async () => {
+      await storage.close();
+      storage = await openGatewayStorage(join(dir, "db"));
+      logs = [];
+      metrics = new Registry();
+      watch = newWatch(
+        new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            logs.push(JSON.parse(chunk.toString("utf8")) as (typeof logs)[number]);
+            done();
+          },
+        }),
+      );
+    };
+    await restart();
+    clock = T0 + 130_000;
+    await watch.checkOnce();
+    expect(watch.alerts().map((a) => [a.kind, a.id, a.raisedAtMs]).sort()).to.deep.equal([["payout", "po_3", T0 + 121_000], ["topup", "tu_3", T0 + 121_000]]);
+    expect(logs.filter((l) => l.level === 40)).to.deep.equal([]);
+    expect(await gauge("gateway_overdue_alerts_raised_total", "payout")).to.equal(0);
+
+    // The bank confirms the payout while the gateway is down: the next process clears it at once.
+    await storage.money.update("payout", "po_3", (r) => ({ next: { ...r, stage: "paid", bank: { bankRef: "bt_1", status: "confirmed" } } }));
+    await restart();
+    await watch.checkOnce();
+    expect(watch.alerts().map((a) => [a.kind, a.id])).to.deep.equal([["topup", "tu_3"]]);
+    expect(logs.filter((l) => l.msg === "money no longer overdue").map((l) => l.id)).to.deep.equal(["po_3"]);
+    await restart();
+    await watch.checkOnce();
+    expect(watch.alerts().map((a) => [a.kind, a.id])).to.deep.equal([["topup", "tu_3"]]);
+    expect(logs.filter((l) => l.level === 40 || l.msg === "money no longer overdue")).to.deep.equal([]);
   });
 });

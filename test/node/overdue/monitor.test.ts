@@ -1,7 +1,8 @@
 /**
  * The node's overdue monitor on a real LevelDB (the node's operation store and a custody store), with
  * its clock moved by the test: an alert is raised once the threshold passes, logged once, counted in
- * the gauges, and cleared when the operation or the mint moves on.
+ * the gauges, and cleared when the operation or the mint moves on; the raised alerts survive a restart
+ * of the store (not logged or counted again), and one whose item moved on meanwhile clears.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -80,6 +81,7 @@ describe("node overdue monitor: money stuck in an intermediate state", function 
     });
     return new OverdueMonitor(overdueConfigSchema.parse({ notRelayedSeconds: 60, noOutcomeSeconds: 300, custodyMintingSeconds: 600, ...config }), {
       operations: storage.operations,
+      store: storage,
       minting: (limit) => custody.minting(limit),
       logger: pino({ level: "info" }, sink),
       metrics,
@@ -189,5 +191,46 @@ describe("node overdue monitor: money stuck in an intermediate state", function 
     await m.checkOnce();
     expect(m.report(10).alerts).to.deep.equal([]);
     expect(await gauge("settlenet_overdue_items", "custody_minting")).to.equal(0);
+  });
+
+  it("keeps its raised alerts across a restart of the store: not logged or counted again, cleared once the item moves on", async function () {
+    const stays = release(T0);
+    const moves = release(T0 + 1_000);
+    await storage.operations.putAccepted([stays, moves]);
+    clock = T0 + 70_000;
+    await monitor().checkOnce();
+    expect(warned("operation_not_relayed", stays.id)).to.equal(1);
+    expect(warned("operation_not_relayed", moves.id)).to.equal(1);
+
+    const restart = async () => {
+      await storage.close();
+      storage = await openStorage(join(dir, "db"));
+      logs = [];
+      metrics = new Registry();
+      return monitor();
+    };
+    // A restart with both still waiting: both open, as raised before, with no new log or count.
+    let m = await restart();
+    clock = T0 + 80_000;
+    await m.checkOnce();
+    expect(m.report(10).alerts.map((a) => [a.id, a.raisedAtMs, a.ageSeconds])).to.deep.equal([
+      [stays.id.toLowerCase(), T0 + 70_000, 80],
+      [moves.id.toLowerCase(), T0 + 70_000, 79],
+    ]);
+    expect(logs.filter((l) => l.level === 40)).to.deep.equal([]);
+    expect(await gauge("settlenet_overdue_alerts_raised_total", "operation_not_relayed")).to.equal(0);
+    expect(await gauge("settlenet_overdue_items", "operation_not_relayed")).to.equal(2);
+
+    // One moves on while the node is down: the next process clears it at its first check, and a later restart has only the other.
+    await storage.operations.update(moves.id, { status: "executed" });
+    m = await restart();
+    await m.checkOnce();
+    expect(m.report(10).alerts.map((a) => a.id)).to.deep.equal([stays.id.toLowerCase()]);
+    expect(logs.filter((l) => l.msg === "money no longer overdue").map((l) => l.id)).to.deep.equal([moves.id.toLowerCase()]);
+    m = await restart();
+    await m.checkOnce();
+    expect(m.report(10).alerts.map((a) => a.id)).to.deep.equal([stays.id.toLowerCase()]);
+    expect(logs.filter((l) => l.level === 40 || l.msg === "money no longer overdue")).to.deep.equal([]);
+    expect(await gauge("settlenet_overdue_alerts_raised_total", "operation_not_relayed")).to.equal(0);
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
-import { Wallet, hexlify } from "ethers";
+import { Wallet, hexlify, keccak256, toUtf8Bytes } from "ethers";
 
 import type { EscrowOperationInput, EscrowOperationKind } from "../../../core/operations/index.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
@@ -131,6 +131,24 @@ describe("node storage (LevelDB)", function () {
       await storage.operations.update(a.id, { status: "executed" });
       expect(await storage.operations.listByStatus("submitted", 10)).to.deep.equal([]);
       expect((await storage.operations.listByStatus("executed", 10)).map((op) => op.id)).to.deep.equal([a.id]);
+    });
+
+    it("attaches the payer's words to a stored dispute only if they hash to its signed reason, once, durably", async function () {
+      const text = "Never arrived.";
+      const base = storedOp("dispute", hex32(), 1, "3");
+      const dispute = { ...base, op: { ...base.op, reason: keccak256(toUtf8Bytes(text)) } as EscrowOperationInput };
+      const confirm = storedOp("confirm", hex32(), 2, "4");
+      await storage.operations.putAccepted([dispute, confirm]);
+      expect(await storage.operations.attachReasonText(dispute.id, "Arrived broken.")).to.equal(false);
+      expect(await storage.operations.attachReasonText(confirm.id, text)).to.equal(false);
+      expect(await storage.operations.attachReasonText(hex32(), text)).to.equal(false);
+      expect(await storage.operations.attachReasonText(dispute.id, text)).to.equal(true);
+      expect(await storage.operations.attachReasonText(dispute.id, text)).to.equal(false);
+      await reopen();
+      const stored = await storage.operations.get(dispute.id);
+      expect(stored?.op).to.deep.equal({ ...dispute.op, reasonText: text });
+      expect(stored?.status).to.equal("accepted");
+      expect((await storage.operations.get(confirm.id))?.op).to.deep.equal(confirm.op);
     });
 
     it("never moves an operation out of a final status", async function () {

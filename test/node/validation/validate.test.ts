@@ -296,6 +296,31 @@ describe("operation validation (api and gossip paths)", function () {
     expect((await outcome(input, "api")).http).to.equal(409);
   });
 
+  it("keeps the payer's words sent with a dispute already stored without them: DUPLICATE, nothing else changes", async function () {
+    const payer = s.payers[2]!;
+    const t = terms({ payer: payer.address });
+    await store(await pay(t));
+    const text = "The parcel never arrived.";
+    const dispute = await action("dispute", t, payer, { reason: keccak256(toUtf8Bytes(text)) });
+    const stored = await store(dispute);
+    await storage.operations.update(stored.id, { status: "executed" });
+    const before = (await storage.operations.get(stored.id))!;
+    expect(before.op).to.not.have.property("reasonText");
+
+    // Words that are not the signed reason are refused as before and not kept.
+    expect((await outcome({ ...dispute, reasonText: "Something else." }, "gossip")).code).to.equal("REASON_MISMATCH");
+    expect((await storage.operations.get(stored.id))!.op).to.not.have.property("reasonText");
+
+    for (const path of PATHS) {
+      const o = await outcome({ ...dispute, reasonText: text }, path);
+      expect([o.code, o.gossip]).to.deep.equal(["DUPLICATE", "ignore"]);
+    }
+    const after = (await storage.operations.get(stored.id))!;
+    expect(after.op).to.deep.equal({ ...before.op, reasonText: text });
+    expect({ ...after, op: before.op, updatedAtMs: before.updatedAtMs }).to.deep.equal(before);
+    expect(await storage.operations.listByStatus("accepted", 1_000)).to.not.deep.include(after);
+  });
+
   it("ignores a different operation that reuses a stored nonce of the same signer", async function () {
     const t = terms({ payer: s.payers[1]!.address });
     await store(await pay(t));
