@@ -17,7 +17,7 @@
  * (refused, reset, timeout, not HTTP), so the delivery log cannot be used to scan ports; the cause
  * goes to the gateway's log.
  */
-import { createHmac } from "node:crypto";
+import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
 import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
@@ -51,11 +51,19 @@ export interface WebhookOptions extends WebhookEndpointOptions {
 }
 
 /** The `webhook-signature` value for one attempt: `v1,` + base64 HMAC-SHA256(key, id.timestamp.body). */
-export function signWebhook(secret: string, id: string, timestampSeconds: number, body: string): string {
-  if (!secret.startsWith("whsec_")) throw new SettlenetError("INTERNAL", "webhook secrets start with whsec_");
-  const key = Buffer.from(secret.slice("whsec_".length), "base64");
+export function signWebhook(secret: string | KeyObject, id: string, timestampSeconds: number, body: string): string {
+  const key = typeof secret === "string" ? webhookSigningKey(secret) : secret;
   return `v1,${createHmac("sha256", key).update(`${id}.${timestampSeconds}.${body}`).digest("base64")}`;
 }
+
+/** The HMAC key of a `whsec_` secret (its base64 part, decoded). */
+export function webhookSigningKey(secret: string): KeyObject {
+  if (!secret.startsWith("whsec_")) throw new SettlenetError("INTERNAL", "webhook secrets start with whsec_");
+  return createSecretKey(Buffer.from(secret.slice("whsec_".length), "base64"));
+}
+
+/** Most opened signing keys the dispatcher keeps (it forgets them all when full). */
+const MAX_SIGNING_KEYS = 1_024;
 
 /** The body every attempt of `event` sends (the same bytes each time). */
 export function webhookBody(event: EventRecord): string {
@@ -131,6 +139,11 @@ export class WebhookDispatcher {
   private saturated = false;
   private readonly abort = new AbortController();
   private readonly connections = new WebhookConnections();
+  /**
+   * Opened signing keys by endpoint and sealed secret (each sealing has its own IV, so a rotated
+   * secret is a new entry): the secret is decrypted once, not at every attempt.
+   */
+  private readonly signingKeys = new Map<string, KeyObject>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private ticking: Promise<void> | undefined;
@@ -232,12 +245,23 @@ export class WebhookDispatcher {
     }
   }
 
+  private signingKeyOf(endpoint: DueDelivery["endpoint"]): KeyObject {
+    const id = `${endpoint.id}:${endpoint.secret.iv}`;
+    let key = this.signingKeys.get(id);
+    if (!key) {
+      key = webhookSigningKey(this.modules.secrets.open(endpoint.secret, webhookSecretContext(endpoint.id)));
+      if (this.signingKeys.size >= MAX_SIGNING_KEYS) this.signingKeys.clear();
+      this.signingKeys.set(id, key);
+    }
+    return key;
+  }
+
   /** Sends one attempt (`sent` once the receiver answered or failed) and records it. */
   private async attempt({ delivery, endpoint, event }: DueDelivery, sent: () => void): Promise<void> {
     const startedMs = this.modules.now();
     const timestamp = Math.floor(startedMs / 1000);
     const body = webhookBody(event);
-    const secret = this.modules.secrets.open(endpoint.secret, webhookSecretContext(endpoint.id));
+    const secret = this.signingKeyOf(endpoint);
     let statusCode: number | undefined;
     let error: string | undefined;
     let retryAfterMs: number | undefined;
