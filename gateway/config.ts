@@ -80,6 +80,12 @@ export const feedConfigSchema = z.strictObject({
   waitMs: z.number().int().min(0).max(30_000).default(10_000),
   /** Most changes applied per synced batch. */
   pageSize: z.number().int().min(1).max(1_000).default(500),
+  /**
+   * After a page that was not full, how long changes gather before the next request: one request, one
+   * synced batch and one webhook fan-out per gathering instead of one per change when changes come a
+   * few at a time. It is also the delay it adds to an order following the feed (and to its webhooks).
+   */
+  gatherMs: z.number().int().min(0).max(5_000).default(50),
 });
 
 /** The auto-release keeper (keeper.ts). */

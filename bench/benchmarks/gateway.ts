@@ -117,6 +117,8 @@ export async function runGateway(cluster: Cluster, options: GatewayOptions): Pro
       healthPerSecond: healthRate,
       cpu: cpuShares,
       machineCores: { busy: cpu.machineCores, otherWork: cpu.otherCores },
+      // For bench/profile.ts --benchmark=gateway: the measured window on the clock CPU profiles use.
+      profileWindows: { load: { ...cpu.window, units: created } },
       cpuMsPerRequest: perRequest,
     },
     durationSeconds: (performance.now() - started) / 1000,

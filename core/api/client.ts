@@ -10,6 +10,9 @@
  * with the node's own code and status (and `retryAfterSeconds`; `isRetryLater` and `backlogRetryAfter`
  * read it). Lookups of one resource answer undefined when the node has none.
  */
+import { Readable } from "node:stream";
+
+import { request as httpRequest, type Dispatcher } from "undici";
 import type { z } from "zod";
 
 import { SettlenetError } from "../errors.js";
@@ -114,6 +117,15 @@ interface Answer {
 }
 
 const JSON_TYPES: ReadonlySet<string> = new Set(["application/json", "application/problem+json"]);
+
+/** An HTTP answer as undici's `request` gives it: status, headers, the body as a Node stream. */
+type RawAnswer = Dispatcher.ResponseData;
+
+/** A header of a raw answer (the first value if repeated), or null. */
+function headerOf(response: RawAnswer, name: string): string | null {
+  const value = response.headers[name];
+  return (Array.isArray(value) ? value[0] : value) ?? null;
+}
 
 /** The JSON schema of a route's 200 answer (its application/json content, for routes that also answer CSV). */
 type Json200<S extends RouteSchema> = S["response"]["200"] extends infer A
@@ -350,8 +362,8 @@ export class NodeApiClient {
   async backup(): Promise<ReadableStream<Uint8Array>> {
     const route = routes.downloadBackup;
     const response = await this.fetch(route, {}, false);
-    if (response.status !== 200 || !response.body) throw this.failure(route, await this.answerOf(route, response));
-    return response.body;
+    if (response.statusCode !== 200) throw this.failure(route, await this.answerOf(route, response));
+    return Readable.toWeb(response.body) as ReadableStream<Uint8Array>;
   }
 
   /** One page of the node's audit log (oldest first) with its head. */
@@ -430,7 +442,12 @@ export class NodeApiClient {
     return this.answerOf(route, await this.fetch(route, request, true));
   }
 
-  private async fetch(route: NodeRoute, request: Request, timed: boolean): Promise<Response> {
+  /**
+   * Sends one request with undici's `request` (Node's fetch builds WHATWG Request, Headers and stream
+   * objects and a resource timing entry per call: a share of the gateway's CPU per payment). Kept-alive
+   * connections of undici's global dispatcher, which trusts what Node trusts (NODE_EXTRA_CA_CERTS).
+   */
+  private async fetch(route: NodeRoute, request: Request, timed: boolean): Promise<RawAnswer> {
     const path = route.url.replace(/:(\w+)/g, (_match, name: string) => {
       const value = request.params?.[name];
       if (value === undefined) throw new SettlenetError("INVALID_ARGUMENT", `${route.url} needs ${name}`, { param: name });
@@ -445,15 +462,16 @@ export class NodeApiClient {
     const headers: Record<string, string> = token === undefined ? {} : { authorization: bearer(token) };
     if (request.body !== undefined) headers["content-type"] = "application/json";
     try {
-      return await fetch(url, {
-        method: route.method,
+      return await httpRequest(url, {
+        method: route.method as Dispatcher.HttpMethod,
         headers,
         ...(request.body === undefined ? {} : { body: JSON.stringify(request.body) }),
         ...(timed ? { signal: request.signal ? AbortSignal.any([AbortSignal.timeout(limitMs), request.signal]) : AbortSignal.timeout(limitMs) } : {}),
       });
     } catch (error) {
       if ((error as Error).name === "TimeoutError") throw this.noAnswer(`${route.method} ${route.url}: no answer within ${limitMs} ms`, error);
-      const code = (error as { cause?: { code?: unknown } }).cause?.code;
+      const failed = error as { code?: unknown; cause?: { code?: unknown } };
+      const code = failed.code ?? failed.cause?.code;
       if (typeof code === "string" && MAYBE_SENT.has(code)) {
         throw this.noAnswer(`${route.method} ${route.url}: the connection broke before an answer: ${(error as Error).message}`, error);
       }
@@ -462,23 +480,23 @@ export class NodeApiClient {
   }
 
   /** Reads the answer; a 5xx is NODE_UNAVAILABLE unless the caller takes it as an answer (`keep5xx`). */
-  private async answerOf(route: NodeRoute, response: Response, keep5xx = false): Promise<Answer> {
+  private async answerOf(route: NodeRoute, response: RawAnswer, keep5xx = false): Promise<Answer> {
     let text: string;
     try {
-      text = await response.text();
+      text = await response.body.text();
     } catch (error) {
       throw this.noAnswer(`${route.method} ${route.url}: the answer broke off: ${(error as Error).message}`, error);
     }
-    const mediaType = response.headers.get("content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
+    const mediaType = headerOf(response, "content-type")?.split(";")[0]?.trim().toLowerCase() ?? "";
     let body: unknown = text;
     if (JSON_TYPES.has(mediaType) || (mediaType === "" && text !== "")) {
       try {
         body = text ? JSON.parse(text) : undefined;
       } catch (error) {
-        throw this.unavailable(`node answered ${response.status} with non-JSON`, undefined, error);
+        throw this.unavailable(`node answered ${response.statusCode} with non-JSON`, undefined, error);
       }
     }
-    const answer = { status: response.status, mediaType, body, text, retryAfterSeconds: retryAfterOf(response.headers.get(RETRY_AFTER_HEADER)) };
+    const answer = { status: response.statusCode, mediaType, body, text, retryAfterSeconds: retryAfterOf(headerOf(response, RETRY_AFTER_HEADER.toLowerCase())) };
     if (answer.status >= 500 && !keep5xx) throw this.failure(route, answer);
     return answer;
   }

@@ -1,6 +1,6 @@
 /**
  * HTTPS for the processes that serve HTTP (node API, gateway, bank simulator): one config shape, read
- * once at start. Clients trust a private CA through NODE_EXTRA_CA_CERTS (they all use Node's fetch),
+ * once at start. Clients trust a private CA through NODE_EXTRA_CA_CERTS (they all use Node's TLS defaults: fetch, or undici's request in the node API client),
  * so no client needs an option of its own.
  */
 import { readFile } from "node:fs/promises";

@@ -51,6 +51,8 @@ export interface FeedOptions {
   waitMs: number;
   /** Most changes applied per synced batch. */
   pageSize: number;
+  /** After a page that was not full, how long changes gather before the next request (0: ask again at once). */
+  gatherMs?: number;
   /** A pending operation settled by a change this much older than now counts as repaired. */
   dropAfterSeconds: number;
 }
@@ -66,12 +68,13 @@ export interface FeedModules {
 }
 
 function feedMetrics(registry: Registry) {
-  for (const name of ["gateway_feed_changes_total", "gateway_feed_orders_updated_total", "gateway_feed_lag_seconds"]) {
+  for (const name of ["gateway_feed_changes_total", "gateway_feed_pages_total", "gateway_feed_orders_updated_total", "gateway_feed_lag_seconds"]) {
     if (registry.getSingleMetric(name)) registry.removeSingleMetric(name);
   }
   const registers = [registry];
   return {
     changes: new Counter({ name: "gateway_feed_changes_total", help: "Changes read from the node's feed", registers }),
+    pages: new Counter({ name: "gateway_feed_pages_total", help: "Pages of changes applied (each one synced batch)", registers }),
     updated: new Counter({ name: "gateway_feed_orders_updated_total", help: "Orders the feed follower changed", registers }),
     lag: new Gauge({ name: "gateway_feed_lag_seconds", help: "Age of the newest change applied when it was applied", registers }),
   };
@@ -126,9 +129,12 @@ export class FeedFollower {
     let failures = 0;
     while (!this.stopped) {
       try {
-        await this.serial.run(() => this.step(this.options.waitMs));
+        const read = await this.serial.run(() => this.step(this.options.waitMs));
         if (failures > 0) logger.info({ failures }, "following the node's change feed again");
         failures = 0;
+        // A page that was not full: the next changes are coming a few at a time, let them gather.
+        const gatherMs = this.options.gatherMs ?? 0;
+        if (read > 0 && read < this.options.pageSize && gatherMs > 0) await this.sleep(gatherMs);
       } catch (error) {
         if (this.stopped) break;
         if (error instanceof SettlenetError && error.code === "STORAGE_CLOSED") break;
@@ -225,6 +231,7 @@ export class FeedFollower {
     this.cursor = next;
 
     this.metrics.changes.inc(changes.length);
+    this.metrics.pages.inc();
     const newest = changes.at(-1);
     if (newest) this.metrics.lag.set(Math.max(0, (nowMs - newest.atMs) / 1000));
     for (const result of results) {

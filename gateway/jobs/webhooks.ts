@@ -12,13 +12,14 @@
  * deduplicate by `webhook-id`.
  *
  * Every attempt checks the target again (domain/webhook-target.ts) and connects to the checked
- * address. An attempt without an HTTP answer is recorded as UNREACHABLE whatever the cause
+ * address, or reuses a kept-alive connection made to an address of the same checked answer
+ * (`WebhookConnections`). An attempt without an HTTP answer is recorded as UNREACHABLE whatever the cause
  * (refused, reset, timeout, not HTTP), so the delivery log cannot be used to scan ports; the cause
  * goes to the gateway's log.
  */
-import { createHmac } from "node:crypto";
-import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
+import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import type { LookupFunction } from "node:net";
 
 import type { Logger } from "pino";
@@ -27,7 +28,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { SettlenetError } from "../../core/errors.js";
 import type { DeliveryAttempt, EventRecord } from "../domain/events.js";
 import type { SecretBox } from "../domain/secrets.js";
-import { resolveWebhookTarget, systemResolver, type HostResolver, type WebhookTargetPolicy } from "../domain/webhook-target.js";
+import { resolveWebhookTarget, systemResolver, type HostResolver, type ResolvedAddress, type WebhookTargetPolicy } from "../domain/webhook-target.js";
 import { webhookSecretContext, type WebhookEndpointOptions } from "../domain/webhooks.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { DueDelivery } from "../storage/webhooks.js";
@@ -50,11 +51,19 @@ export interface WebhookOptions extends WebhookEndpointOptions {
 }
 
 /** The `webhook-signature` value for one attempt: `v1,` + base64 HMAC-SHA256(key, id.timestamp.body). */
-export function signWebhook(secret: string, id: string, timestampSeconds: number, body: string): string {
-  if (!secret.startsWith("whsec_")) throw new SettlenetError("INTERNAL", "webhook secrets start with whsec_");
-  const key = Buffer.from(secret.slice("whsec_".length), "base64");
+export function signWebhook(secret: string | KeyObject, id: string, timestampSeconds: number, body: string): string {
+  const key = typeof secret === "string" ? webhookSigningKey(secret) : secret;
   return `v1,${createHmac("sha256", key).update(`${id}.${timestampSeconds}.${body}`).digest("base64")}`;
 }
+
+/** The HMAC key of a `whsec_` secret (its base64 part, decoded). */
+export function webhookSigningKey(secret: string): KeyObject {
+  if (!secret.startsWith("whsec_")) throw new SettlenetError("INTERNAL", "webhook secrets start with whsec_");
+  return createSecretKey(Buffer.from(secret.slice("whsec_".length), "base64"));
+}
+
+/** Most opened signing keys the dispatcher keeps (it forgets them all when full). */
+const MAX_SIGNING_KEYS = 1_024;
 
 /** The body every attempt of `event` sends (the same bytes each time). */
 export function webhookBody(event: EventRecord): string {
@@ -129,6 +138,12 @@ export class WebhookDispatcher {
   /** The last pass left due deliveries for lack of slots: a freed slot starts a pass. */
   private saturated = false;
   private readonly abort = new AbortController();
+  private readonly connections = new WebhookConnections();
+  /**
+   * Opened signing keys by endpoint and sealed secret (each sealing has its own IV, so a rotated
+   * secret is a new entry): the secret is decrypted once, not at every attempt.
+   */
+  private readonly signingKeys = new Map<string, KeyObject>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private ticking: Promise<void> | undefined;
@@ -158,6 +173,7 @@ export class WebhookDispatcher {
     this.abort.abort();
     await this.ticking;
     await Promise.allSettled([...this.inflight.values()]);
+    this.connections.close();
   }
 
   /** One pass: fan out new events, start due attempts. Resolves when the attempts have started. */
@@ -229,12 +245,23 @@ export class WebhookDispatcher {
     }
   }
 
+  private signingKeyOf(endpoint: DueDelivery["endpoint"]): KeyObject {
+    const id = `${endpoint.id}:${endpoint.secret.iv}`;
+    let key = this.signingKeys.get(id);
+    if (!key) {
+      key = webhookSigningKey(this.modules.secrets.open(endpoint.secret, webhookSecretContext(endpoint.id)));
+      if (this.signingKeys.size >= MAX_SIGNING_KEYS) this.signingKeys.clear();
+      this.signingKeys.set(id, key);
+    }
+    return key;
+  }
+
   /** Sends one attempt (`sent` once the receiver answered or failed) and records it. */
   private async attempt({ delivery, endpoint, event }: DueDelivery, sent: () => void): Promise<void> {
     const startedMs = this.modules.now();
     const timestamp = Math.floor(startedMs / 1000);
     const body = webhookBody(event);
-    const secret = this.modules.secrets.open(endpoint.secret, webhookSecretContext(endpoint.id));
+    const secret = this.signingKeyOf(endpoint);
     let statusCode: number | undefined;
     let error: string | undefined;
     let retryAfterMs: number | undefined;
@@ -251,7 +278,11 @@ export class WebhookDispatcher {
         },
         body,
         { allowLoopback: this.options.allowLoopback },
-        { resolve: this.modules.resolve ?? systemResolver, signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.abort.signal]) },
+        {
+          resolve: this.modules.resolve ?? systemResolver,
+          signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs), this.abort.signal]),
+          connections: this.connections,
+        },
       );
       statusCode = response.statusCode;
       const retryAfter = Number(response.headers["retry-after"]);
@@ -297,18 +328,61 @@ export class WebhookDispatcher {
   }
 }
 
+/** Most targets whose idle connections are kept; the least recently used one's are closed first. */
+const MAX_POOLED_TARGETS = 64;
+/** How long an idle connection is kept (less when the receiver announces a shorter Keep-Alive timeout: Node's agent follows the hint). */
+const IDLE_CONNECTION_MS = 4_000;
+
+/**
+ * Kept-alive connections to webhook receivers, one pool per target: the URL's scheme, host and port
+ * with the addresses its check answered. A connection is reused only for an attempt whose own check
+ * gave the same addresses, so every attempt still goes to an address checked for it; a new DNS
+ * answer gets a pool of its own. This spares the gateway (and the receiver) a TCP and TLS
+ * handshake per delivery.
+ */
+export class WebhookConnections {
+  private readonly pools = new Map<string, HttpAgent>();
+
+  /** The pool for `url` resolved to `addresses` (created on first use). */
+  agentFor(url: URL, addresses: readonly ResolvedAddress[]): HttpAgent {
+    const key = `${url.protocol}//${url.host}|${addresses.map((a) => a.address).join(",")}`;
+    let agent = this.pools.get(key);
+    if (agent) {
+      // Most recently used last, so the first key is the one to close when there are too many.
+      this.pools.delete(key);
+    } else {
+      const options = { keepAlive: true, timeout: IDLE_CONNECTION_MS, maxFreeSockets: 16, scheduling: "lifo" as const };
+      agent = url.protocol === "https:" ? new HttpsAgent(options) : new HttpAgent(options);
+      if (this.pools.size >= MAX_POOLED_TARGETS) {
+        const [oldest, pool] = this.pools.entries().next().value as [string, HttpAgent];
+        this.pools.delete(oldest);
+        pool.destroy();
+      }
+    }
+    this.pools.set(key, agent);
+    return agent;
+  }
+
+  /** Closes every connection (the dispatcher has stopped). */
+  close(): void {
+    for (const agent of this.pools.values()) agent.destroy();
+    this.pools.clear();
+  }
+}
+
 /**
  * POSTs one webhook: the host is resolved and every address checked (WEBHOOK_URL_FORBIDDEN otherwise),
  * then the connection goes to a checked address (the socket's lookup is answered with them, so nothing
- * resolves the name again); TLS still verifies the certificate against the host name. Redirects are
- * not followed; the answer's body is discarded.
+ * resolves the name again), or one kept alive in `connections` for the same checked answer is reused;
+ * TLS still verifies the certificate against the host name. Redirects are not followed; the answer's
+ * body is discarded.
  */
 export async function postWebhook(
   url: URL,
   headers: Record<string, string>,
   body: string,
   policy: WebhookTargetPolicy,
-  options: { resolve: HostResolver; signal: AbortSignal },
+  options: { resolve: HostResolver; signal: AbortSignal; connections?: WebhookConnections },
 ): Promise<{ statusCode: number; headers: IncomingHttpHeaders }> {
   const addresses = await resolveWebhookTarget(url, policy, options.resolve);
   const lookup: LookupFunction = (_hostname, lookupOptions, callback) => {
@@ -321,8 +395,9 @@ export async function postWebhook(
     else callback(new Error("no address"), "", 4);
   };
   const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  const agent = options.connections ? options.connections.agentFor(url, addresses) : false;
   return new Promise((resolvePost, rejectPost) => {
-    const request = send(url, { method: "POST", headers: { ...headers, "content-length": String(Buffer.byteLength(body)) }, lookup, signal: options.signal, agent: false }, (response) => {
+    const request = send(url, { method: "POST", headers: { ...headers, "content-length": String(Buffer.byteLength(body)) }, lookup, signal: options.signal, agent }, (response) => {
       response.resume();
       resolvePost({ statusCode: response.statusCode ?? 0, headers: response.headers });
     });

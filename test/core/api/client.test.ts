@@ -308,6 +308,16 @@ describe("node API client: a node it cannot use", function () {
     listening.closeAllConnections();
   });
 
+  it("is NODE_TIMEOUT (the outcome is unknown) when the connection breaks after the request went out", async function () {
+    const listening = createServer((request) => request.socket.destroy());
+    server = listening;
+    await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
+    const address = listening.address();
+    const client = new NodeApiClient({ baseUrl: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`, timeoutMs: 30_000 });
+    const error = await refusalOf(client.submit({ kind: "release" } as OperationInput));
+    expect([error.code, error.meta["outcome"]]).to.deep.equal(["NODE_TIMEOUT", "unknown"]);
+  });
+
   it("is a NodeApiError to retry after Retry-After when the node answers 503 with it (admission control)", async function () {
     const listening = createServer((_request, response) => {
       const problem = { type: "https://settlenet.dev/problems/relay_backlog", title: "relay lag too high", status: 503, code: "RELAY_BACKLOG" };

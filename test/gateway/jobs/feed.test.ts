@@ -100,6 +100,28 @@ describe("gateway: following the node's change feed, and the reconciler behind i
     expect((await store.storage.orders.get(order.id))?.status).to.equal("held");
   });
 
+  it("after a page that was not full lets changes gather before asking again, and stopping ends the wait", async function () {
+    const metrics = new Registry();
+    // A gathering far longer than this test: whatever the node records after the first page waits for the next request.
+    const running = new FeedFollower({ waitMs: 10_000, pageSize: 500, gatherMs: 600_000, dropAfterSeconds: 60 }, { storage: store.storage, node: parts.node, logger: silent, metrics, now: Date.now });
+    const pages = async () => (await metrics.getSingleMetric("gateway_feed_pages_total")?.get())?.values[0]?.value ?? 0;
+    await authorized("feed-gather-1");
+    running.start();
+    try {
+      await waitFor("the first page", async () => (await pages()) >= 1);
+      const applied = await pages();
+      const second = await authorized("feed-gather-2");
+      await waitFor("the second order held at the node", async () => (await parts.node.payment(second.paymentId))?.payment?.status === "held");
+      expect((await store.storage.orders.get(second.id))?.status).to.equal("processing");
+      expect(await pages()).to.equal(applied);
+    } finally {
+      await running.stop();
+    }
+    // What gathered comes with the next request.
+    await follower().catchUp();
+    for (const id of ["feed-gather-1", "feed-gather-2"]) expect((await store.storage.orders.getByMerchantOrderId(merchant.id, id))?.status, id).to.equal("held");
+  });
+
   it("continues from the newest change after a cursor the node cannot continue from, and the reconciler then compares every open order created before once", async function () {
     await store.storage.putMeta(FEED_CURSOR_META, `${"0".repeat(16)}-5`);
     const before = Date.now();

@@ -1,0 +1,88 @@
+/**
+ * Webhook connections kept alive between deliveries (jobs/webhooks.ts `WebhookConnections`), on a real
+ * HTTP receiver listening on every loopback address: a connection is reused only for an attempt whose
+ * own check answered the same addresses.
+ */
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+
+import { expect } from "chai";
+
+import type { ResolvedAddress } from "../../../gateway/domain/webhook-target.js";
+import { WebhookConnections, postWebhook } from "../../../gateway/jobs/webhooks.js";
+
+describe("gateway/jobs/webhooks: kept-alive webhook connections", function () {
+  let server: Server;
+  let port = 0;
+  let connections = 0;
+  /** The local address each request arrived at, in order. */
+  const arrivedAt: string[] = [];
+  let answer: ResolvedAddress[] = [];
+  const resolve = async () => answer;
+
+  before(async function () {
+    server = createServer((req: IncomingMessage, res) => {
+      arrivedAt.push(req.socket.localAddress ?? "");
+      req.resume();
+      req.on("end", () => res.writeHead(204).end());
+    });
+    server.on("connection", () => (connections += 1));
+    await new Promise<void>((done) => server.listen(0, "0.0.0.0", done));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  after(async function () {
+    server.closeAllConnections();
+    await new Promise<void>((done) => server.close(() => done()));
+  });
+
+  beforeEach(function () {
+    connections = 0;
+    arrivedAt.length = 0;
+  });
+
+  const post = (pool: WebhookConnections) =>
+    postWebhook(new URL(`http://hooks.test:${port}/hooks`), { "content-type": "application/json" }, "{}", { allowLoopback: true }, { resolve, signal: AbortSignal.timeout(10_000), connections: pool });
+
+  it("sends successive deliveries to one target over one connection", async function () {
+    const pool = new WebhookConnections();
+    answer = [{ address: "127.0.0.1", family: 4 }];
+    try {
+      for (let i = 0; i < 3; i += 1) expect((await post(pool)).statusCode).to.equal(204);
+      expect(connections).to.equal(1);
+      expect(arrivedAt).to.deep.equal(["127.0.0.1", "127.0.0.1", "127.0.0.1"]);
+    } finally {
+      pool.close();
+    }
+  });
+
+  it("connects anew when the check answers other addresses, never reusing a connection to an address not checked for the attempt", async function () {
+    const pool = new WebhookConnections();
+    try {
+      answer = [{ address: "127.0.0.1", family: 4 }];
+      await post(pool);
+      answer = [{ address: "127.0.0.2", family: 4 }];
+      await post(pool);
+      expect(arrivedAt).to.deep.equal(["127.0.0.1", "127.0.0.2"]);
+      expect(connections).to.equal(2);
+    } finally {
+      pool.close();
+    }
+  });
+
+  it("refuses a target whose check now fails although a connection to it is kept", async function () {
+    const pool = new WebhookConnections();
+    try {
+      answer = [{ address: "127.0.0.1", family: 4 }];
+      await post(pool);
+      const refused = await postWebhook(new URL(`http://hooks.test:${port}/hooks`), {}, "{}", { allowLoopback: false }, { resolve, signal: AbortSignal.timeout(10_000), connections: pool }).then(
+        () => undefined,
+        (error: { code?: string }) => error.code,
+      );
+      expect(refused).to.equal("WEBHOOK_URL_FORBIDDEN");
+      expect(arrivedAt).to.deep.equal(["127.0.0.1"]);
+    } finally {
+      pool.close();
+    }
+  });
+});
