@@ -354,20 +354,22 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
 
     /// @inheritdoc IParticipantRegistry
     function paymentCheck(
-        address payer,
         address merchant,
         address token
-    ) external view returns (TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps, bool payerActive) {
+    ) external view returns (TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps) {
         AccountRecord storage merchantRecord = _accounts[merchant];
-        AccountRecord storage payerRecord = _accounts[payer];
-        AccountKind payerKind = payerRecord.kind;
         return (
             _tokenKinds[token],
             merchantRecord.kind == AccountKind.Merchant && merchantRecord.status == AccountStatus.Active,
-            merchantRecord.feeBps,
-            payerRecord.status == AccountStatus.Active &&
-                (payerKind == AccountKind.Customer || payerKind == AccountKind.Merchant)
+            merchantRecord.feeBps
         );
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function mayPay(address account) public view returns (bool) {
+        AccountRecord storage record = _accounts[account];
+        AccountKind kind = record.kind;
+        return record.status == AccountStatus.Active && (kind == AccountKind.Customer || kind == AccountKind.Merchant);
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -559,12 +561,14 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         if (_tokenKinds[token] != TokenKind.None) revert TokenAlreadyRegistered(token);
     }
 
-    /// @dev Tells every settlement token whether `account` may now hold and move it ({isPermitted}).
+    /// @dev Tells every settlement token whether `account` may now hold and move it ({isPermitted}) and pay
+    /// into escrow ({mayPay}).
     function _pushPermission(address account) private {
         bool permitted = isPermitted(account);
+        bool payer = mayPay(account);
         uint256 count = _settlementTokens.length;
         for (uint256 i = 0; i < count; ++i) {
-            ISettlementToken(_settlementTokens[i]).setPermitted(account, permitted);
+            ISettlementToken(_settlementTokens[i]).setPermitted(account, permitted, payer);
         }
     }
 

@@ -9,6 +9,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
+import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 import {Errors} from "./utils/Errors.sol";
 import {Roles} from "./utils/Roles.sol";
 import {SignedOperations} from "./utils/SignedOperations.sol";
@@ -249,16 +250,25 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
     function _pay(bytes32 paymentId, PaymentTerms calldata terms) private whenNotPaused {
         PaymentState storage state = _payments[paymentId];
         if (state.status != PaymentStatus.None) revert PaymentAlreadyExists(paymentId);
-        if (block.timestamp > terms.payDeadline) revert PaymentExpired(paymentId, terms.payDeadline);
+        uint64 payDeadline = terms.payDeadline;
+        if (block.timestamp > payDeadline) revert PaymentExpired(paymentId, payDeadline);
         uint256 amount = terms.amount;
         if (amount == 0) revert Errors.ZeroAmount();
         if (amount > type(uint96).max) revert AmountTooLarge(amount);
-        (IParticipantRegistry.TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps, bool payerActive) = registry
-            .paymentCheck(terms.payer, terms.merchant, terms.token);
-        if (tokenKind == IParticipantRegistry.TokenKind.None) revert UnsupportedToken(terms.token);
-        if (!merchantActive) revert MerchantNotActive(terms.merchant);
-        if (merchantFeeBps != terms.feeBps) revert FeeMismatch(terms.feeBps, merchantFeeBps);
-        if (!payerActive) revert PayerNotActive(terms.payer);
+        address token = terms.token;
+        bool settlement;
+        {
+            address merchant = terms.merchant;
+            (IParticipantRegistry.TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps) = registry
+                .paymentCheck(merchant, token);
+            if (tokenKind == IParticipantRegistry.TokenKind.None) revert UnsupportedToken(token);
+            if (!merchantActive) revert MerchantNotActive(merchant);
+            if (merchantFeeBps != terms.feeBps) revert FeeMismatch(terms.feeBps, merchantFeeBps);
+            settlement = tokenKind == IParticipantRegistry.TokenKind.Settlement;
+        }
+        address payer = terms.payer;
+        // A settlement token checks the payer itself, from the payer's slot its pull reads anyway.
+        if (!settlement && !registry.mayPay(payer)) revert PayerNotActive(payer);
 
         bool direct = terms.direct;
         uint40 deadline = uint40(block.timestamp + (direct ? terms.refundPeriod : terms.fulfilmentPeriod));
@@ -269,29 +279,35 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
             refunded: 0,
             deadline: deadline
         });
-        emit PaymentPaid(
-            paymentId,
-            terms.payer,
-            terms.merchant,
-            terms.token,
-            amount,
-            terms.orderId,
-            terms.feeBps,
-            direct,
-            deadline
-        );
+        _emitPaid(paymentId, terms, amount, direct, deadline);
 
-        IERC20 token = IERC20(terms.token);
-        if (tokenKind == IParticipantRegistry.TokenKind.Settlement) {
-            // A settlement token moves exactly the amount asked.
-            token.safeTransferFrom(terms.payer, address(this), amount);
+        if (settlement) {
+            // A settlement token moves exactly the amount asked, and refuses a payer that may not pay with the
+            // same PayerNotActive error.
+            ISettlementToken(token).pullPayment(payer, amount);
         } else {
-            uint256 balanceBefore = token.balanceOf(address(this));
-            token.safeTransferFrom(terms.payer, address(this), amount);
-            uint256 received = token.balanceOf(address(this)) - balanceBefore;
+            uint256 balanceBefore = IERC20(token).balanceOf(address(this));
+            IERC20(token).safeTransferFrom(payer, address(this), amount);
+            uint256 received = IERC20(token).balanceOf(address(this)) - balanceBefore;
             if (received != amount) revert TransferAmountMismatch(amount, received);
         }
         if (direct) _payOut(paymentId, terms, amount, deadline);
+    }
+
+    /// @dev Emits {PaymentPaid} with the parties, token, order id and fee copied from the terms' calldata words,
+    /// which {_hashTerms} checked when the payment id was computed.
+    function _emitPaid(bytes32 paymentId, PaymentTerms calldata terms, uint256 amount, bool direct, uint40 deadline) private {
+        bytes32 topic = PaymentPaid.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, calldataload(add(terms, 0x40)))
+            mstore(add(ptr, 0x20), amount)
+            mstore(add(ptr, 0x40), calldataload(add(terms, 0x80)))
+            mstore(add(ptr, 0x60), calldataload(add(terms, 0xa0)))
+            mstore(add(ptr, 0x80), direct)
+            mstore(add(ptr, 0xa0), deadline)
+            log4(ptr, 0xc0, topic, paymentId, calldataload(terms), calldataload(add(terms, 0x20)))
+        }
     }
 
     function _markFulfilled(bytes32 paymentId, PaymentTerms calldata terms) private {
@@ -460,8 +476,25 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
 
     // ---------------------------------------------------------------- checks
 
-    function _hashTerms(PaymentTerms calldata terms) private pure returns (bytes32) {
-        return keccak256(abi.encode(PAYMENT_TYPEHASH, terms));
+    /// @dev keccak256(abi.encode(PAYMENT_TYPEHASH, terms)) from the terms' calldata words as they are: the terms
+    /// have only static fields, so their 12 words are their encoding. Each word is checked as the ABI decoder
+    /// would, so a word with dirty high bits is refused instead of giving the same terms a second id.
+    function _hashTerms(PaymentTerms calldata terms) private pure returns (bytes32 structHash) {
+        bytes32 typehash = PAYMENT_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typehash)
+            calldatacopy(add(ptr, 0x20), terms, 384)
+            // payer, merchant, token: 160 bits; feeBps 16; direct 1; payDeadline 64; the three periods 32.
+            let dirty := or(or(shr(160, mload(add(ptr, 0x20))), shr(160, mload(add(ptr, 0x40)))), shr(160, mload(add(ptr, 0x60))))
+            dirty := or(dirty, or(shr(16, mload(add(ptr, 0xc0))), shr(1, mload(add(ptr, 0xe0)))))
+            dirty := or(dirty, or(shr(64, mload(add(ptr, 0x100))), shr(32, mload(add(ptr, 0x120)))))
+            dirty := or(dirty, or(shr(32, mload(add(ptr, 0x140))), shr(32, mload(add(ptr, 0x160)))))
+            if dirty {
+                revert(0, 0)
+            }
+            structHash := keccak256(ptr, 416)
+        }
     }
 
 
