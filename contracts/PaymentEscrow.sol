@@ -52,6 +52,11 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
 
     uint256 private constant _BPS = 10_000;
 
+    /// @dev Transient: how many batches this transaction has run, and the one running now (zero outside a batch).
+    /// A registry answer cached for a batch is keyed by its number, so it serves that batch's items only.
+    bytes32 private constant _BATCH_COUNT_SLOT = keccak256("settlenet.PaymentEscrow.batchCount");
+    bytes32 private constant _BATCH_SLOT = keccak256("settlenet.PaymentEscrow.batch");
+
     /// @notice The participant registry.
     IParticipantRegistry public immutable registry;
     /// @notice Where fees go on release (fixed for the escrow's life: one read less per release).
@@ -152,6 +157,13 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
     function executeBatch(Operation[] calldata ops) external nonReentrant returns (bool[] memory succeeded) {
         uint256 count = ops.length;
         succeeded = new bool[](count);
+        bytes32 countSlot = _BATCH_COUNT_SLOT;
+        bytes32 batchSlot = _BATCH_SLOT;
+        assembly ("memory-safe") {
+            let batch := add(tload(countSlot), 1)
+            tstore(countSlot, batch)
+            tstore(batchSlot, batch)
+        }
         for (uint256 i = 0; i < count; ++i) {
             Operation calldata op = ops[i];
             if (_forwardToSelf(op)) {
@@ -161,6 +173,9 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
                 bytes32 paymentId = paymentIdOf(op.terms);
                 emit OperationFailed(i, op.kind, paymentId, _operationIdOf(op, paymentId), reason);
             }
+        }
+        assembly ("memory-safe") {
+            tstore(batchSlot, 0)
         }
     }
 
@@ -256,35 +271,26 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
         if (amount == 0) revert Errors.ZeroAmount();
         if (amount > type(uint96).max) revert AmountTooLarge(amount);
         address token = terms.token;
-        bool settlement;
-        {
-            address merchant = terms.merchant;
-            (IParticipantRegistry.TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps) = registry
-                .paymentCheck(merchant, token);
-            if (tokenKind == IParticipantRegistry.TokenKind.None) revert UnsupportedToken(token);
-            if (!merchantActive) revert MerchantNotActive(merchant);
-            if (merchantFeeBps != terms.feeBps) revert FeeMismatch(terms.feeBps, merchantFeeBps);
-            settlement = tokenKind == IParticipantRegistry.TokenKind.Settlement;
-        }
+        bool settlement = _checkMerchantAndToken(terms.merchant, token, terms.feeBps);
         address payer = terms.payer;
         // A settlement token checks the payer itself, from the payer's slot its pull reads anyway.
         if (!settlement && !registry.mayPay(payer)) revert PayerNotActive(payer);
 
         bool direct = terms.direct;
         uint40 deadline = uint40(block.timestamp + (direct ? terms.refundPeriod : terms.fulfilmentPeriod));
-        // One write of the whole slot.
-        _payments[paymentId] = PaymentState({
-            status: direct ? PaymentStatus.Released : PaymentStatus.Held,
-            amount: uint96(amount),
-            refunded: 0,
-            deadline: deadline
-        });
+        {
+            // The whole slot in one write, laid out as {PaymentState}: status, amount, refunded (zero), deadline.
+            uint256 status = uint256(direct ? PaymentStatus.Released : PaymentStatus.Held);
+            assembly ("memory-safe") {
+                sstore(state.slot, or(or(status, shl(8, amount)), shl(200, deadline)))
+            }
+        }
         _emitPaid(paymentId, terms, amount, direct, deadline);
 
         if (settlement) {
             // A settlement token moves exactly the amount asked, and refuses a payer that may not pay with the
             // same PayerNotActive error.
-            ISettlementToken(token).pullPayment(payer, amount);
+            _pullPayment(token, payer, amount);
         } else {
             uint256 balanceBefore = IERC20(token).balanceOf(address(this));
             IERC20(token).safeTransferFrom(payer, address(this), amount);
@@ -292,6 +298,63 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
             if (received != amount) revert TransferAmountMismatch(amount, received);
         }
         if (direct) _payOut(paymentId, terms, amount, deadline);
+    }
+
+    /// @dev The registry's check of the merchant, its fee and the token ({IParticipantRegistry-paymentCheck});
+    /// returns whether the token is a settlement token. Inside a batch, an active merchant's fee for a settlement
+    /// token is kept in transient storage for the batch's later items: nothing a batch runs can change the
+    /// registry: items call only its views (as settlement tokens do), and changing it takes an admin's, an
+    /// institution's or a role holder's own call.
+    function _checkMerchantAndToken(address merchant, address token, uint16 feeBps) private returns (bool settlement) {
+        bytes32 batchSlot = _BATCH_SLOT;
+        bytes32 key;
+        uint256 cached;
+        assembly ("memory-safe") {
+            let batch := tload(batchSlot)
+            if batch {
+                let ptr := mload(0x40)
+                mstore(ptr, batch)
+                mstore(add(ptr, 0x20), merchant)
+                mstore(add(ptr, 0x40), token)
+                key := keccak256(ptr, 0x60)
+                // The fee plus one: zero is "not cached".
+                cached := tload(key)
+            }
+        }
+        if (cached != 0) {
+            uint16 merchantFee = uint16(cached - 1);
+            if (merchantFee != feeBps) revert FeeMismatch(feeBps, merchantFee);
+            return true;
+        }
+        (IParticipantRegistry.TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps) = registry.paymentCheck(
+            merchant,
+            token
+        );
+        if (tokenKind == IParticipantRegistry.TokenKind.None) revert UnsupportedToken(token);
+        if (!merchantActive) revert MerchantNotActive(merchant);
+        if (merchantFeeBps != feeBps) revert FeeMismatch(feeBps, merchantFeeBps);
+        settlement = tokenKind == IParticipantRegistry.TokenKind.Settlement;
+        if (settlement && key != bytes32(0)) {
+            assembly ("memory-safe") {
+                tstore(key, add(merchantFeeBps, 1))
+            }
+        }
+    }
+
+    /// @dev {ISettlementToken-pullPayment}, bubbling its revert. No code-size check: the registry admits a
+    /// settlement token only once it has answered a call.
+    function _pullPayment(address token, address payer, uint256 amount) private {
+        bytes4 selector = ISettlementToken.pullPayment.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), payer)
+            mstore(add(ptr, 0x24), amount)
+            if iszero(call(gas(), token, 0, ptr, 0x44, 0, 0)) {
+                returndatacopy(ptr, 0, returndatasize())
+                revert(ptr, returndatasize())
+            }
+        }
     }
 
     /// @dev Emits {PaymentPaid} with the parties, token, order id and fee copied from the terms' calldata words,

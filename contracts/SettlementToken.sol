@@ -172,7 +172,9 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
         if (payerHolder & _ESCROW_UNLIMITED == 0) super._spendAllowance(payer, msg.sender, amount);
         _requireNotPaused();
         if (payerHolder & _FROZEN != 0) revert AccountIsFrozen(payer);
-        escrowHolder = _permittedHolder(msg.sender);
+        // The escrow is a protocol account: permitted, and recorded since it was registered or first moved.
+        if (escrowHolder & _KNOWN == 0) escrowHolder = _permittedHolder(msg.sender);
+        else if (escrowHolder & _PERMITTED == 0) revert AccountNotPermitted(msg.sender);
         uint256 balance = payerHolder & _BALANCE;
         if (balance < amount) revert ERC20InsufficientBalance(payer, balance, amount);
         unchecked {
