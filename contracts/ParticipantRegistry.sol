@@ -430,6 +430,21 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     }
 
     /// @inheritdoc IParticipantRegistry
+    function attestersOf(
+        address[] calldata signers
+    ) external view returns (uint256 activeInstitutions, address[] memory institutions) {
+        activeInstitutions = _activeInstitutions;
+        uint256 count = signers.length;
+        institutions = new address[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            address institution = _institutionOfSigner[signers[i]];
+            if (institution == address(0)) continue;
+            AccountRecord storage record = _accounts[institution];
+            if (record.kind == AccountKind.Institution && record.status == AccountStatus.Active) institutions[i] = institution;
+        }
+    }
+
+    /// @inheritdoc IParticipantRegistry
     function isSettlementToken(address token) external view returns (bool) {
         return _tokenKinds[token] == TokenKind.Settlement;
     }

@@ -166,6 +166,13 @@ interface IParticipantRegistry is IAccessControl {
     function signerOf(address institution) external view returns (address);
     /// @notice Number of active institutions (the quorum base for settlement attestations).
     function activeInstitutionCount() external view returns (uint256);
+    /// @notice What the settlement ledger checks of a cycle's attesters, in one call.
+    /// @param signers The keys that signed the attestations.
+    /// @return activeInstitutions {activeInstitutionCount}.
+    /// @return institutions Per signer, its institution if it is the current key of an active institution, else zero.
+    function attestersOf(
+        address[] calldata signers
+    ) external view returns (uint256 activeInstitutions, address[] memory institutions);
     /// @notice True if `token` is an admitted settlement token (not a foreign one).
     function isSettlementToken(address token) external view returns (bool);
     /// @notice How `token` was admitted (`None` if it was not).

@@ -268,8 +268,8 @@ ${categoryTable([{ title: "finalize", tx, items: 1 }], naming)}
 ${callTreeBlock(tx, naming)}
 
 Where it goes: **${fmt(storage)}** stores the finalized cycle (two new slots: the root, and count / attestations / time);
-**${fmt(registry.gas)}** are ${registry.calls} registry look-ups (active institution count, and per attestation the signer's institution
-and status); **${fmt(ecrecover)}** recovers ${attestations} signatures; **${fmt(tx.intrinsic)}** is the transaction base and calldata.
+**${fmt(registry.gas)}** ${registry.calls === 1 ? "is the one registry call" : `are ${registry.calls} registry calls`} (\`attestersOf\`: the active institution count, and per
+attestation the signer's institution and its status, all cold); **${fmt(ecrecover)}** recovers ${attestations} signatures; **${fmt(tx.intrinsic)}** is the transaction base and calldata.
 
 What would move it:
 
