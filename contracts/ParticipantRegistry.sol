@@ -354,20 +354,22 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
 
     /// @inheritdoc IParticipantRegistry
     function paymentCheck(
-        address payer,
         address merchant,
         address token
-    ) external view returns (TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps, bool payerActive) {
+    ) external view returns (TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps) {
         AccountRecord storage merchantRecord = _accounts[merchant];
-        AccountRecord storage payerRecord = _accounts[payer];
-        AccountKind payerKind = payerRecord.kind;
         return (
             _tokenKinds[token],
             merchantRecord.kind == AccountKind.Merchant && merchantRecord.status == AccountStatus.Active,
-            merchantRecord.feeBps,
-            payerRecord.status == AccountStatus.Active &&
-                (payerKind == AccountKind.Customer || payerKind == AccountKind.Merchant)
+            merchantRecord.feeBps
         );
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function mayPay(address account) public view returns (bool) {
+        AccountRecord storage record = _accounts[account];
+        AccountKind kind = record.kind;
+        return record.status == AccountStatus.Active && (kind == AccountKind.Customer || kind == AccountKind.Merchant);
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -425,6 +427,21 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
     /// @inheritdoc IParticipantRegistry
     function activeInstitutionCount() external view returns (uint256) {
         return _activeInstitutions;
+    }
+
+    /// @inheritdoc IParticipantRegistry
+    function attestersOf(
+        address[] calldata signers
+    ) external view returns (uint256 activeInstitutions, address[] memory institutions) {
+        activeInstitutions = _activeInstitutions;
+        uint256 count = signers.length;
+        institutions = new address[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            address institution = _institutionOfSigner[signers[i]];
+            if (institution == address(0)) continue;
+            AccountRecord storage record = _accounts[institution];
+            if (record.kind == AccountKind.Institution && record.status == AccountStatus.Active) institutions[i] = institution;
+        }
     }
 
     /// @inheritdoc IParticipantRegistry
@@ -559,12 +576,14 @@ contract ParticipantRegistry is AccessControl, IParticipantRegistry {
         if (_tokenKinds[token] != TokenKind.None) revert TokenAlreadyRegistered(token);
     }
 
-    /// @dev Tells every settlement token whether `account` may now hold and move it ({isPermitted}).
+    /// @dev Tells every settlement token whether `account` may now hold and move it ({isPermitted}) and pay
+    /// into escrow ({mayPay}).
     function _pushPermission(address account) private {
         bool permitted = isPermitted(account);
+        bool payer = mayPay(account);
         uint256 count = _settlementTokens.length;
         for (uint256 i = 0; i < count; ++i) {
-            ISettlementToken(_settlementTokens[i]).setPermitted(account, permitted);
+            ISettlementToken(_settlementTokens[i]).setPermitted(account, permitted, payer);
         }
     }
 

@@ -9,6 +9,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 
 import {IParticipantRegistry} from "./interfaces/IParticipantRegistry.sol";
 import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
+import {ISettlementToken} from "./interfaces/ISettlementToken.sol";
 import {Errors} from "./utils/Errors.sol";
 import {Roles} from "./utils/Roles.sol";
 import {SignedOperations} from "./utils/SignedOperations.sol";
@@ -50,6 +51,11 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
     bytes32 public constant RECLAIM_TYPEHASH = keccak256("Reclaim(bytes32 paymentId,uint256 nonce,uint256 deadline)");
 
     uint256 private constant _BPS = 10_000;
+
+    /// @dev Transient: how many batches this transaction has run, and the one running now (zero outside a batch).
+    /// A registry answer cached for a batch is keyed by its number, so it serves that batch's items only.
+    bytes32 private constant _BATCH_COUNT_SLOT = keccak256("settlenet.PaymentEscrow.batchCount");
+    bytes32 private constant _BATCH_SLOT = keccak256("settlenet.PaymentEscrow.batch");
 
     /// @notice The participant registry.
     IParticipantRegistry public immutable registry;
@@ -151,6 +157,13 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
     function executeBatch(Operation[] calldata ops) external nonReentrant returns (bool[] memory succeeded) {
         uint256 count = ops.length;
         succeeded = new bool[](count);
+        bytes32 countSlot = _BATCH_COUNT_SLOT;
+        bytes32 batchSlot = _BATCH_SLOT;
+        assembly ("memory-safe") {
+            let batch := add(tload(countSlot), 1)
+            tstore(countSlot, batch)
+            tstore(batchSlot, batch)
+        }
         for (uint256 i = 0; i < count; ++i) {
             Operation calldata op = ops[i];
             if (_forwardToSelf(op)) {
@@ -160,6 +173,9 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
                 bytes32 paymentId = paymentIdOf(op.terms);
                 emit OperationFailed(i, op.kind, paymentId, _operationIdOf(op, paymentId), reason);
             }
+        }
+        assembly ("memory-safe") {
+            tstore(batchSlot, 0)
         }
     }
 
@@ -249,49 +265,112 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
     function _pay(bytes32 paymentId, PaymentTerms calldata terms) private whenNotPaused {
         PaymentState storage state = _payments[paymentId];
         if (state.status != PaymentStatus.None) revert PaymentAlreadyExists(paymentId);
-        if (block.timestamp > terms.payDeadline) revert PaymentExpired(paymentId, terms.payDeadline);
+        uint64 payDeadline = terms.payDeadline;
+        if (block.timestamp > payDeadline) revert PaymentExpired(paymentId, payDeadline);
         uint256 amount = terms.amount;
         if (amount == 0) revert Errors.ZeroAmount();
         if (amount > type(uint96).max) revert AmountTooLarge(amount);
-        (IParticipantRegistry.TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps, bool payerActive) = registry
-            .paymentCheck(terms.payer, terms.merchant, terms.token);
-        if (tokenKind == IParticipantRegistry.TokenKind.None) revert UnsupportedToken(terms.token);
-        if (!merchantActive) revert MerchantNotActive(terms.merchant);
-        if (merchantFeeBps != terms.feeBps) revert FeeMismatch(terms.feeBps, merchantFeeBps);
-        if (!payerActive) revert PayerNotActive(terms.payer);
+        address token = terms.token;
+        bool settlement = _checkMerchantAndToken(terms.merchant, token, terms.feeBps);
+        address payer = terms.payer;
+        // A settlement token checks the payer itself, from the payer's slot its pull reads anyway.
+        if (!settlement && !registry.mayPay(payer)) revert PayerNotActive(payer);
 
         bool direct = terms.direct;
         uint40 deadline = uint40(block.timestamp + (direct ? terms.refundPeriod : terms.fulfilmentPeriod));
-        // One write of the whole slot.
-        _payments[paymentId] = PaymentState({
-            status: direct ? PaymentStatus.Released : PaymentStatus.Held,
-            amount: uint96(amount),
-            refunded: 0,
-            deadline: deadline
-        });
-        emit PaymentPaid(
-            paymentId,
-            terms.payer,
-            terms.merchant,
-            terms.token,
-            amount,
-            terms.orderId,
-            terms.feeBps,
-            direct,
-            deadline
-        );
+        {
+            // The whole slot in one write, laid out as {PaymentState}: status, amount, refunded (zero), deadline.
+            uint256 status = uint256(direct ? PaymentStatus.Released : PaymentStatus.Held);
+            assembly ("memory-safe") {
+                sstore(state.slot, or(or(status, shl(8, amount)), shl(200, deadline)))
+            }
+        }
+        _emitPaid(paymentId, terms, amount, direct, deadline);
 
-        IERC20 token = IERC20(terms.token);
-        if (tokenKind == IParticipantRegistry.TokenKind.Settlement) {
-            // A settlement token moves exactly the amount asked.
-            token.safeTransferFrom(terms.payer, address(this), amount);
+        if (settlement) {
+            // A settlement token moves exactly the amount asked, and refuses a payer that may not pay with the
+            // same PayerNotActive error.
+            _pullPayment(token, payer, amount);
         } else {
-            uint256 balanceBefore = token.balanceOf(address(this));
-            token.safeTransferFrom(terms.payer, address(this), amount);
-            uint256 received = token.balanceOf(address(this)) - balanceBefore;
+            uint256 balanceBefore = IERC20(token).balanceOf(address(this));
+            IERC20(token).safeTransferFrom(payer, address(this), amount);
+            uint256 received = IERC20(token).balanceOf(address(this)) - balanceBefore;
             if (received != amount) revert TransferAmountMismatch(amount, received);
         }
         if (direct) _payOut(paymentId, terms, amount, deadline);
+    }
+
+    /// @dev The registry's check of the merchant, its fee and the token ({IParticipantRegistry-paymentCheck});
+    /// returns whether the token is a settlement token. Inside a batch, an active merchant's fee for a settlement
+    /// token is kept in transient storage for the batch's later items: nothing a batch runs can change the
+    /// registry: items call only its views (as settlement tokens do), and changing it takes an admin's, an
+    /// institution's or a role holder's own call.
+    function _checkMerchantAndToken(address merchant, address token, uint16 feeBps) private returns (bool settlement) {
+        bytes32 batchSlot = _BATCH_SLOT;
+        bytes32 key;
+        uint256 cached;
+        assembly ("memory-safe") {
+            let batch := tload(batchSlot)
+            if batch {
+                let ptr := mload(0x40)
+                mstore(ptr, batch)
+                mstore(add(ptr, 0x20), merchant)
+                mstore(add(ptr, 0x40), token)
+                key := keccak256(ptr, 0x60)
+                // The fee plus one: zero is "not cached".
+                cached := tload(key)
+            }
+        }
+        if (cached != 0) {
+            uint16 merchantFee = uint16(cached - 1);
+            if (merchantFee != feeBps) revert FeeMismatch(feeBps, merchantFee);
+            return true;
+        }
+        (IParticipantRegistry.TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps) = registry.paymentCheck(
+            merchant,
+            token
+        );
+        if (tokenKind == IParticipantRegistry.TokenKind.None) revert UnsupportedToken(token);
+        if (!merchantActive) revert MerchantNotActive(merchant);
+        if (merchantFeeBps != feeBps) revert FeeMismatch(feeBps, merchantFeeBps);
+        settlement = tokenKind == IParticipantRegistry.TokenKind.Settlement;
+        if (settlement && key != bytes32(0)) {
+            assembly ("memory-safe") {
+                tstore(key, add(merchantFeeBps, 1))
+            }
+        }
+    }
+
+    /// @dev {ISettlementToken-pullPayment}, bubbling its revert. No code-size check: the registry admits a
+    /// settlement token only once it has answered a call.
+    function _pullPayment(address token, address payer, uint256 amount) private {
+        bytes4 selector = ISettlementToken.pullPayment.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), payer)
+            mstore(add(ptr, 0x24), amount)
+            if iszero(call(gas(), token, 0, ptr, 0x44, 0, 0)) {
+                returndatacopy(ptr, 0, returndatasize())
+                revert(ptr, returndatasize())
+            }
+        }
+    }
+
+    /// @dev Emits {PaymentPaid} with the parties, token, order id and fee copied from the terms' calldata words,
+    /// which {_hashTerms} checked when the payment id was computed.
+    function _emitPaid(bytes32 paymentId, PaymentTerms calldata terms, uint256 amount, bool direct, uint40 deadline) private {
+        bytes32 topic = PaymentPaid.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, calldataload(add(terms, 0x40)))
+            mstore(add(ptr, 0x20), amount)
+            mstore(add(ptr, 0x40), calldataload(add(terms, 0x80)))
+            mstore(add(ptr, 0x60), calldataload(add(terms, 0xa0)))
+            mstore(add(ptr, 0x80), direct)
+            mstore(add(ptr, 0xa0), deadline)
+            log4(ptr, 0xc0, topic, paymentId, calldataload(terms), calldataload(add(terms, 0x20)))
+        }
     }
 
     function _markFulfilled(bytes32 paymentId, PaymentTerms calldata terms) private {
@@ -460,8 +539,25 @@ contract PaymentEscrow is IPaymentEscrow, Pausable, ReentrancyGuardTransient, Si
 
     // ---------------------------------------------------------------- checks
 
-    function _hashTerms(PaymentTerms calldata terms) private pure returns (bytes32) {
-        return keccak256(abi.encode(PAYMENT_TYPEHASH, terms));
+    /// @dev keccak256(abi.encode(PAYMENT_TYPEHASH, terms)) from the terms' calldata words as they are: the terms
+    /// have only static fields, so their 12 words are their encoding. Each word is checked as the ABI decoder
+    /// would, so a word with dirty high bits is refused instead of giving the same terms a second id.
+    function _hashTerms(PaymentTerms calldata terms) private pure returns (bytes32 structHash) {
+        bytes32 typehash = PAYMENT_TYPEHASH;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, typehash)
+            calldatacopy(add(ptr, 0x20), terms, 384)
+            // payer, merchant, token: 160 bits; feeBps 16; direct 1; payDeadline 64; the three periods 32.
+            let dirty := or(or(shr(160, mload(add(ptr, 0x20))), shr(160, mload(add(ptr, 0x40)))), shr(160, mload(add(ptr, 0x60))))
+            dirty := or(dirty, or(shr(16, mload(add(ptr, 0xc0))), shr(1, mload(add(ptr, 0xe0)))))
+            dirty := or(dirty, or(shr(64, mload(add(ptr, 0x100))), shr(32, mload(add(ptr, 0x120)))))
+            dirty := or(dirty, or(shr(32, mload(add(ptr, 0x140))), shr(32, mload(add(ptr, 0x160)))))
+            if dirty {
+                revert(0, 0)
+            }
+            structHash := keccak256(ptr, 416)
+        }
     }
 
 

@@ -39,21 +39,20 @@ contract SettlementLedger is ISettlementLedger, EIP712 {
         uint64 cycleId = summary.cycleId;
         if (_cycles[cycleId].merkleRoot != bytes32(0)) revert CycleAlreadyFinalized(cycleId);
         if (summary.merkleRoot == bytes32(0) || summary.recordCount == 0) revert EmptyCycle(cycleId);
-        uint256 active = registry.activeInstitutionCount();
         uint256 count = attestations.length;
-        if (count * 3 <= active * 2) revert QuorumNotReached(cycleId, count, active);
-
         bytes32 digest = cycleDigest(summary);
-        address[] memory attesters = new address[](count);
+        address[] memory signers = new address[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            (signers[i], , ) = ECDSA.tryRecoverCalldata(digest, attestations[i]);
+        }
+        // One registry call for the quorum base and every signer's institution.
+        (uint256 active, address[] memory attesters) = registry.attestersOf(signers);
+        if (count * 3 <= active * 2) revert QuorumNotReached(cycleId, count, active);
         address previous = address(0);
         for (uint256 i = 0; i < count; ++i) {
-            (address signer, , ) = ECDSA.tryRecoverCalldata(digest, attestations[i]);
-            if (signer == address(0) || !registry.isActiveInstitution(signer)) {
-                revert InvalidAttestation(cycleId, i, signer);
-            }
-            address institution = registry.institutionOfSigner(signer);
+            address institution = attesters[i];
+            if (signers[i] == address(0) || institution == address(0)) revert InvalidAttestation(cycleId, i, signers[i]);
             if (institution <= previous) revert DuplicateOrUnsortedAttestation(cycleId, i, institution);
-            attesters[i] = institution;
             previous = institution;
         }
 

@@ -55,7 +55,7 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     mapping(address institution => uint256) private _outstanding;
     mapping(address institution => ReserveAttestation) private _reserves;
     /// @dev Balance in the low 248 bits; flags above (see {_KNOWN}, {_PERMITTED}, {_FROZEN}, {_ESCROW},
-    /// {_ESCROW_UNLIMITED}).
+    /// {_ESCROW_UNLIMITED}, {_PAYER}).
     mapping(address account => uint256) private _holders;
     uint256 private _supply;
     /// @dev The escrow whose unlimited allowances are kept as {_ESCROW_UNLIMITED}; set once.
@@ -74,6 +74,9 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     /// @dev On an owner's slot: its allowance to {escrow} is unlimited. The owner's slot is read by the pull's
     /// transfer anyway, so the allowance costs no read of its own.
     uint256 private constant _ESCROW_UNLIMITED = 1 << 252;
+    /// @dev The registry's {IParticipantRegistry-mayPay}, recorded with {_PERMITTED}: a payment's pull reads the
+    /// payer's slot anyway, so the escrow reads no registry record of the payer.
+    uint256 private constant _PAYER = 1 << 253;
 
     /// @param registry_ The participant registry.
     /// @param name_ Token name, e.g. "Settlenet CNY".
@@ -151,10 +154,35 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     }
 
     /// @inheritdoc ISettlementToken
-    function setPermitted(address account, bool permitted) external {
+    function setPermitted(address account, bool permitted, bool payer) external {
         if (msg.sender != address(registry)) revert NotRegistry(msg.sender);
-        uint256 holder = _holders[account] | _KNOWN;
-        _holders[account] = permitted ? holder | _PERMITTED : holder & ~_PERMITTED;
+        _holders[account] = _withPermissions(_holders[account], permitted, payer);
+    }
+
+    /// @inheritdoc ISettlementToken
+    function pullPayment(address payer, uint256 amount) external {
+        uint256 escrowHolder = _holders[msg.sender];
+        if (escrowHolder & _ESCROW == 0) revert NotEscrow(msg.sender);
+        uint256 payerHolder = _holders[payer];
+        uint256 answers = payerHolder;
+        if (payerHolder & _KNOWN == 0) (answers, payerHolder) = _lookUp(payer, payerHolder);
+        // The checks of transferFrom in its order, after the payer's, which the escrow made before pulling.
+        if (answers & _PAYER == 0) revert PayerNotActive(payer);
+        if (escrowHolder & _FROZEN != 0) revert AccountIsFrozen(msg.sender);
+        if (payerHolder & _ESCROW_UNLIMITED == 0) super._spendAllowance(payer, msg.sender, amount);
+        _requireNotPaused();
+        if (payerHolder & _FROZEN != 0) revert AccountIsFrozen(payer);
+        // The escrow is a protocol account: permitted, and recorded since it was registered or first moved.
+        if (escrowHolder & _KNOWN == 0) escrowHolder = _permittedHolder(msg.sender);
+        else if (escrowHolder & _PERMITTED == 0) revert AccountNotPermitted(msg.sender);
+        uint256 balance = payerHolder & _BALANCE;
+        if (balance < amount) revert ERC20InsufficientBalance(payer, balance, amount);
+        unchecked {
+            // The payer's balance covers `amount`, and no balance exceeds the supply.
+            _holders[payer] = payerHolder - amount;
+            _holders[msg.sender] = escrowHolder + amount;
+        }
+        emit Transfer(payer, msg.sender, amount);
     }
 
     // ---------------------------------------------------------------- custodians
@@ -302,9 +330,9 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     }
 
     /// @inheritdoc ISettlementToken
-    function permissionOf(address account) external view returns (bool recorded, bool permitted) {
+    function permissionOf(address account) external view returns (bool recorded, bool permitted, bool payer) {
         uint256 holder = _holders[account];
-        return (holder & _KNOWN != 0, holder & _PERMITTED != 0);
+        return (holder & _KNOWN != 0, holder & _PERMITTED != 0, holder & _PAYER != 0);
     }
 
     /// @inheritdoc ERC20
@@ -467,13 +495,23 @@ contract SettlementToken is ERC20, ERC20Permit, Pausable, SignedOperations, ISet
     function _permittedHolder(address account) private view returns (uint256 holder) {
         holder = _holders[account];
         if (holder & _FROZEN != 0) revert AccountIsFrozen(account);
-        if (holder & _KNOWN == 0) {
-            // Admitted before this token was registered. Recording the answer is safe only once the registry
-            // pushes every change to this token.
-            if (!registry.isPermitted(account)) revert AccountNotPermitted(account);
-            if (registry.isSettlementToken(address(this))) holder |= _KNOWN | _PERMITTED;
-        } else if (holder & _PERMITTED == 0) {
-            revert AccountNotPermitted(account);
-        }
+        uint256 answers = holder;
+        if (holder & _KNOWN == 0) (answers, holder) = _lookUp(account, holder);
+        if (answers & _PERMITTED == 0) revert AccountNotPermitted(account);
+    }
+
+    /// @dev For `holder`, the slot of an account admitted before this token was registered: `answers`, the slot
+    /// with the registry's answers, and `kept`, what the caller writes back. Recording the answers is safe only
+    /// once the registry pushes every change to this token; until then they serve this transaction only.
+    function _lookUp(address account, uint256 holder) private view returns (uint256 answers, uint256 kept) {
+        answers = _withPermissions(holder, registry.isPermitted(account), registry.mayPay(account));
+        kept = registry.isSettlementToken(address(this)) ? answers : holder;
+    }
+
+    function _withPermissions(uint256 holder, bool permitted, bool payer) private pure returns (uint256) {
+        holder = (holder | _KNOWN) & ~(_PERMITTED | _PAYER);
+        if (permitted) holder |= _PERMITTED;
+        if (payer) holder |= _PAYER;
+        return holder;
     }
 }

@@ -273,17 +273,17 @@ await expectStatus(relayedPair, PaymentStatus.Released);
 
 const merchants = await createMerchants(world, "batch", BATCH_MERCHANTS);
 
-async function batchTerms(payers: Signer[]): Promise<PaymentTerms[]> {
+async function batchTerms(payers: Signer[], payees: Signer[] = merchants): Promise<PaymentTerms[]> {
   const terms: PaymentTerms[] = [];
   for (const [i, payer] of payers.entries()) {
-    const merchant = merchants[i % merchants.length] as Signer;
+    const merchant = payees[i % payees.length] as Signer;
     terms.push(await paymentTerms(world, { payer: await payer.getAddress(), merchant: await merchant.getAddress() }));
   }
   return terms;
 }
 
-async function payBatch(payers: Signer[]): Promise<{ measured: Measured; terms: PaymentTerms[] }> {
-  const terms = await batchTerms(payers);
+async function payBatch(payers: Signer[], payees: Signer[] = merchants): Promise<{ measured: Measured; terms: PaymentTerms[] }> {
+  const terms = await batchTerms(payers, payees);
   const ops = await Promise.all(terms.map((t, i) => signedPay(world, payers[i] as Signer, t)));
   const measured = await measure(relayerEscrow.executeBatch(ops));
   for (const t of terms) await expectStatus(t, PaymentStatus.Held);
@@ -307,6 +307,9 @@ const pay100 = await payBatch(payers100);
 const confirm100Fresh = await confirmBatch(payers100, pay100.terms, 0n);
 const pay100Again = await payBatch(payers100);
 const confirm100Used = await confirmBatch(payers100, pay100Again.terms, 1n);
+// Every item to a merchant of its own: the escrow asks the registry on every item (no answer kept for the batch).
+const merchants100 = await createMerchants(world, "batch-100-merchants", 100);
+const pay100Merchants = await payBatch(payers100, merchants100);
 
 // ------------------------------------------------------------------ settlement anchoring
 
@@ -439,6 +442,12 @@ const measurements: Measurements = {
     { batch: "10 pays", items: 10, total: pay10.measured.gas, notes: "10 distinct payers, 10 merchants" },
     { batch: "100 pays", items: 100, total: pay100.measured.gas, notes: "100 distinct payers, 10 merchants", key: "pay100" },
     { batch: "100 pays, same payers again", items: 100, total: pay100Again.measured.gas, notes: "repeat of the line above (second payment of each payer)" },
+    {
+      batch: "100 pays, 100 merchants",
+      items: 100,
+      total: pay100Merchants.measured.gas,
+      notes: "the same payers, each paying a merchant of its own: the registry is asked on every item",
+    },
     {
       batch: "100 confirms, each payer's first relayed operation",
       items: 100,

@@ -139,19 +139,20 @@ interface IParticipantRegistry is IAccessControl {
 
     /// @notice The single-slot record of `account` (all zero if unknown).
     function accountOf(address account) external view returns (AccountRecord memory);
-    /// @notice Everything the escrow checks before a payment, in one call.
-    /// @param payer The paying account.
+    /// @notice What the escrow checks of the merchant and the token before a payment, in one call. The payer is
+    /// checked by a settlement token itself (the registry pushes {mayPay} to it), by {mayPay} for a foreign token.
     /// @param merchant The account paid.
     /// @param token The token paid in.
     /// @return tokenKind How `token` is admitted (`None`: refused).
     /// @return merchantActive Whether `merchant` is a registered, active merchant.
     /// @return merchantFeeBps The merchant's registered fee (the terms must carry it).
-    /// @return payerActive Whether `payer` is a registered, active customer or merchant.
     function paymentCheck(
-        address payer,
         address merchant,
         address token
-    ) external view returns (TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps, bool payerActive);
+    ) external view returns (TokenKind tokenKind, bool merchantActive, uint16 merchantFeeBps);
+    /// @notice True if `account` may pay into escrow: a registered, active customer or merchant. Settlement
+    /// tokens hold a copy the registry pushes.
+    function mayPay(address account) external view returns (bool);
     /// @notice True if `account` may hold and move settlement tokens: a registered, active account (of any
     /// kind) or the current key of an active institution. Settlement tokens hold a copy the registry pushes.
     function isPermitted(address account) external view returns (bool);
@@ -165,6 +166,13 @@ interface IParticipantRegistry is IAccessControl {
     function signerOf(address institution) external view returns (address);
     /// @notice Number of active institutions (the quorum base for settlement attestations).
     function activeInstitutionCount() external view returns (uint256);
+    /// @notice What the settlement ledger checks of a cycle's attesters, in one call.
+    /// @param signers The keys that signed the attestations.
+    /// @return activeInstitutions {activeInstitutionCount}.
+    /// @return institutions Per signer, its institution if it is the current key of an active institution, else zero.
+    function attestersOf(
+        address[] calldata signers
+    ) external view returns (uint256 activeInstitutions, address[] memory institutions);
     /// @notice True if `token` is an admitted settlement token (not a foreign one).
     function isSettlementToken(address token) external view returns (bool);
     /// @notice How `token` was admitted (`None` if it was not).

@@ -23,6 +23,10 @@ interface ISettlementToken {
 
     /// @notice `caller` is not the registry this token is bound to.
     error NotRegistry(address caller);
+    /// @notice {pullPayment} called by an account that is not the escrow.
+    error NotEscrow(address caller);
+    /// @notice `payer` is not a registered, active customer or merchant (the escrow's error of the same name).
+    error PayerNotActive(address payer);
     /// @notice `caller` is not an active custodian institution of this token.
     error NotCustodian(address caller);
     /// @notice `account` is not a registered, active participant or protocol contract.
@@ -74,15 +78,25 @@ interface ISettlementToken {
     /// @notice The registry this token is bound to: the only source of its accounts' permissions.
     function registry() external view returns (IParticipantRegistry);
 
-    /// @notice Records whether `account` may hold and move this token (registry only). The registry calls
-    /// it whenever an account is registered, suspended or reactivated, or an institution key changes.
+    /// @notice Records whether `account` may hold and move this token, and pay into escrow with it (registry
+    /// only). The registry calls it whenever an account is registered, suspended or reactivated, or an
+    /// institution key changes.
     /// @param account The account.
     /// @param permitted The registry's {IParticipantRegistry-isPermitted} for it.
-    function setPermitted(address account, bool permitted) external;
+    /// @param payer The registry's {IParticipantRegistry-mayPay} for it.
+    function setPermitted(address account, bool permitted, bool payer) external;
 
-    /// @notice This token's copy of the registry's permission for `account`. `recorded` is false for an account
+    /// @notice This token's copy of the registry's permissions for `account`. `recorded` is false for an account
     /// admitted before the token was registered and not moved since: its first transfer asks the registry.
-    /// @return recorded Whether the token holds the registry's answer.
-    /// @return permitted The answer (false when not recorded).
-    function permissionOf(address account) external view returns (bool recorded, bool permitted);
+    /// @return recorded Whether the token holds the registry's answers.
+    /// @return permitted Whether it may hold and move the token (false when not recorded).
+    /// @return payer Whether it may pay into escrow (false when not recorded).
+    function permissionOf(address account) external view returns (bool recorded, bool permitted, bool payer);
+
+    /// @notice The escrow takes `amount` from `payer` for a payment: {transferFrom} by the escrow to itself, and
+    /// `payer` must be allowed to pay ({IParticipantRegistry-mayPay}), so the escrow needs no registry read of
+    /// the payer.
+    /// @param payer The paying account.
+    /// @param amount Minor units.
+    function pullPayment(address payer, uint256 amount) external;
 }

@@ -118,7 +118,7 @@ function payConfirmSection(m: Measurements): string {
   const escrowOther = sum((tx) => ownOf(tx, naming, "PaymentEscrow", "compute") + ownOf(tx, naming, "PaymentEscrow", "hashing"));
   const registry = inclusiveOf(directPay, naming, "ParticipantRegistry", "PaymentEscrow");
   const tokenRegistryCalls = sum((tx) => inclusiveOf(tx, naming, "ParticipantRegistry", "SettlementToken").calls);
-  const pull = inclusiveOf(directPay, naming, "SettlementToken.transferFrom").gas;
+  const pull = inclusiveOf(directPay, naming, "SettlementToken.pullPayment").gas;
   const transfers = directConfirm.root.children.filter((f) => naming.contracts.get(f.address)?.name === "SettlementToken");
   const payout = transfers[0]?.inclusive ?? 0;
   const feeTransfer = transfers[transfers.length - 1]?.inclusive ?? 0;
@@ -160,8 +160,9 @@ Where it goes, for the ${fmt(pairTotal)} gas of the direct pair:
 - **${fmt(escrowStorage)}** is the escrow's own storage: the new payment record (${fmt(NEW_SLOT)}, one slot zero → non-zero),
   its update on confirm, and the pause flag read on pay; **${fmt(escrowEvents)}** its events and **${fmt(escrowOther)}** its
   other execution (hashing the terms into the payment id, ABI coding, checks).
-- **${fmt(registry.gas)}** is the escrow's ${registry.calls === 1 ? "one registry call" : `${registry.calls} registry calls`} on pay (\`paymentCheck\`: the token's admission, the merchant's
-  and the payer's records, all cold, and entering the registry).
+- **${fmt(registry.gas)}** is the escrow's ${registry.calls === 1 ? "one registry call" : `${registry.calls} registry calls`} on pay (\`paymentCheck\`: the token's admission and the merchant's
+  record, both cold, and entering the registry); the token checks the payer from the payer's balance slot, which the pull
+  reads anyway (the registry pushes whether an account may pay into it).
 - **Three token transfers** (payer → escrow ${fmt(pull)}, escrow → merchant ${fmt(payout)}, escrow → fee receiver ${fmt(feeTransfer)}),
   of which **${fmt(tokenStorage)}** is the token's storage: each side's balance slot (one read, one write; it also holds the
   account's permission and freeze flags, and the payer's unlimited allowance to the escrow, so the pull reads no allowance
@@ -205,14 +206,14 @@ function batchSection(m: Measurements): string {
   const measured = per(tx.gasUsed);
   const calldata = per(tx.intrinsic) - TX_BASE / items;
   const registry = per(inclusiveOf(tx, naming, "ParticipantRegistry", "PaymentEscrow").gas);
-  const pull = per(inclusiveOf(tx, naming, "SettlementToken.transferFrom").gas);
+  const pull = per(inclusiveOf(tx, naming, "SettlementToken.pullPayment").gas);
   const itemFrames = inclusiveOf(tx, naming, "PaymentEscrow.executeFromBatch");
   const loop = per(tx.root.inclusive - itemFrames.gas);
   const itemEntry = per(ownOf(tx, naming, "PaymentEscrow", "call"));
   const events = per(ownOf(tx, naming, "PaymentEscrow", "events") + ownOf(tx, naming, "SettlementToken", "events"));
   const escrowOther = per(ownOf(tx, naming, "PaymentEscrow", "compute") + ownOf(tx, naming, "PaymentEscrow", "hashing")) - loop;
   // The parts a new payment from a payer never seen in this transaction cannot avoid.
-  const inherent = NEW_SLOT + (COLD_SLOAD + WARM_WRITE) + COLD_SLOAD + ECRECOVER;
+  const inherent = NEW_SLOT + (COLD_SLOAD + WARM_WRITE) + ECRECOVER;
   const internalDebit = COLD_SLOAD + WARM_WRITE;
   const withInternalBalances = measured - (pull - internalDebit);
 
@@ -230,10 +231,10 @@ Where it goes, per pay (${fmt(measured)}):
   (the ${fmt(TX_BASE)} transaction base adds only ${fmt(TX_BASE / items)} per item).
 - **≈ ${fmt(inherent)}** is inherent to a new payment from a payer not yet touched in the transaction (estimate from the gas schedule):
   the payment record ${fmt(NEW_SLOT)}, the payer's balance slot read and written ${fmt(COLD_SLOAD + WARM_WRITE)} (it also holds the
-  payer's unlimited allowance to the escrow), its registry record ${fmt(COLD_SLOAD)}, and the signature recovery ${fmt(ECRECOVER)}.
+  payer's unlimited allowance to the escrow and whether it may pay), and the signature recovery ${fmt(ECRECOVER)}.
 - **${fmt(events)}** the two events (\`PaymentPaid\`, the token's \`Transfer\`).
-- The pull (\`transferFrom\`) costs ${fmt(pull)} in all, the escrow's registry check ${fmt(registry)} (the merchant's record and the
-  token's admission are warm after the first item).
+- The pull (\`pullPayment\`) costs ${fmt(pull)} in all, the escrow's registry check ${fmt(registry)} (made once per merchant and
+  token in a batch, whose later items use the answer kept in transient storage).
 - **${fmt(loop)}** batch mechanics in \`executeBatch\` (loop, copying each item's own calldata into the self-call) plus
   ${fmt(itemEntry)} to enter each item's call frame, and **≈ ${fmt(escrowOther)}** the escrow's own execution per item (decoding the
   operation, hashing the terms, ABI coding of its calls and event, checks).
@@ -267,8 +268,8 @@ ${categoryTable([{ title: "finalize", tx, items: 1 }], naming)}
 ${callTreeBlock(tx, naming)}
 
 Where it goes: **${fmt(storage)}** stores the finalized cycle (two new slots: the root, and count / attestations / time);
-**${fmt(registry.gas)}** are ${registry.calls} registry look-ups (active institution count, and per attestation the signer's institution
-and status); **${fmt(ecrecover)}** recovers ${attestations} signatures; **${fmt(tx.intrinsic)}** is the transaction base and calldata.
+**${fmt(registry.gas)}** ${registry.calls === 1 ? "is the one registry call" : `are ${registry.calls} registry calls`} (\`attestersOf\`: the active institution count, and per
+attestation the signer's institution and its status, all cold); **${fmt(ecrecover)}** recovers ${attestations} signatures; **${fmt(tx.intrinsic)}** is the transaction base and calldata.
 
 What would move it:
 
@@ -381,7 +382,7 @@ ${anchoring}
 
 ${token}
 
-A settlement token keeps each account's permission (pushed by the registry) and freeze flag in the account's balance
+A settlement token keeps each account's permission and whether it may pay (pushed by the registry), and its freeze flag, in the account's balance
 slot, so a transfer reads one slot per side and does not call the registry. The registry pays for it when an account's
 permission changes, once per settlement token:
 
@@ -407,8 +408,10 @@ ${missed.length === 0 ? "All targets are met." : missed.join("\n")}
   operations with the actor's EIP-712 signature. Signers use sequential nonces in a bitmap word they have used before,
   except on the line that shows the cost of a fresh word.
 - Batches: ${m.batches[1]?.items ?? 100} distinct payers (each a customer registered by one of the three institutions, funded
-  and with its own unlimited allowance), so every item pays the cold storage of its payer (balance slot, registry
-  record); the payments rotate over 10 merchants, who are therefore warm after their first item in a batch.
+  and with its own unlimited allowance), so every item pays the cold storage of its payer (its balance slot, which
+  also holds whether it may pay); the payments rotate over 10 merchants: the escrow asks the registry about a merchant and
+  the token on its first item in a batch and keeps the answer for the batch's later items (in the batch of 10, every
+  merchant is asked once).
 - Anchoring: a real StandardMerkleTree of ${fmt(m.finalize.records)} settlement records; the script checks a proof of the
   first record against the finalized cycle.
 - Token operations: custodian institution 1 and the regulator have each used nonce 0 on the token, the payer and the

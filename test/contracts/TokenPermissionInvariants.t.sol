@@ -52,9 +52,10 @@ contract TokenPermissionInvariantTest is TestBase {
         address[] memory accounts = handler.accounts();
         for (uint256 t = 0; t < tokens.length; ++t) {
             for (uint256 i = 0; i < accounts.length; ++i) {
-                (bool recorded, bool permitted) = tokens[t].permissionOf(accounts[i]);
+                (bool recorded, bool permitted, bool payer) = tokens[t].permissionOf(accounts[i]);
                 if (recorded) {
                     assertTrue(permitted == handler.registry().isPermitted(accounts[i]), "a token's recorded permission is stale");
+                    assertTrue(payer == handler.registry().mayPay(accounts[i]), "a token's recorded payer flag is stale");
                 }
             }
         }
@@ -67,8 +68,9 @@ contract TokenPermissionInvariantTest is TestBase {
         address[] memory accounts = handler.accounts();
         for (uint256 i = 0; i < accounts.length; ++i) {
             if (!handler.registry().isPermitted(accounts[i])) continue;
-            (bool recorded, bool permitted) = first.permissionOf(accounts[i]);
+            (bool recorded, bool permitted, bool payer) = first.permissionOf(accounts[i]);
             assertTrue(recorded && permitted, "a permitted account was not pushed to the token");
+            assertTrue(payer == handler.registry().mayPay(accounts[i]), "an account's payer flag was not pushed to the token");
         }
     }
 
@@ -89,11 +91,11 @@ contract TokenPermissionInvariantTest is TestBase {
         handler.move(2, 3, 500, 0); // merchant → customer
         handler.addLateToken();
         SettlementToken late = handler.tokens()[1];
-        (bool recorded, ) = late.permissionOf(handler.pool(0));
+        (bool recorded, , ) = late.permissionOf(handler.pool(0));
         assertFalse(recorded, "the late token was pushed accounts admitted before it");
         handler.move(4, 2, 1_000, 1); // mint on the late token: the merchant is looked up and recorded
-        (bool recordedNow, bool permitted) = late.permissionOf(handler.pool(0));
-        assertTrue(recordedNow && permitted, "the late token did not record the merchant");
+        (bool recordedNow, bool permitted, bool payer) = late.permissionOf(handler.pool(0));
+        assertTrue(recordedNow && permitted && payer, "the late token did not record the merchant");
         handler.toggleStatus(1); // suspend the merchant: pushed to both tokens
         handler.move(2, 3, 1, 1); // refused on the late token
         handler.move(2, 3, 1, 0); // and on the first

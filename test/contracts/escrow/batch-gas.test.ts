@@ -3,7 +3,8 @@
  * expensive state it meets (a fresh nonce bitmap word, balances going from zero, the escrow's first
  * deposit), executes inside a batch sent with exactly the gas limit the relay computes, and uses no
  * more than its budget. A contract change that makes a kind dearer fails here, not in production.
- * `BATCH_GAS_REPORT=1` prints what each kind used (how the table was derived).
+ * `BATCH_GAS_REPORT=1` prints what each kind used, and with `BATCH_GAS_SEARCH=1` the least budget at which
+ * it executes (how the table was derived).
  */
 import { expect } from "chai";
 import { randomBytes, type ContractTransactionReceipt } from "ethers";
@@ -162,6 +163,32 @@ describe("PaymentEscrow batch gas: the relay's fixed budget per kind", function 
       report.push(`${c.name}: ${used} gas (budget ${BATCH_ITEM_GAS[c.gasClass]})`);
       expect(used).to.be.at.most(BATCH_ITEM_GAS[c.gasClass]);
     });
+  }
+
+  // BATCH_GAS_SEARCH=1: the least budget at which each case still executes in a strict batch, by bisection
+  // (how the "needs" figures next to the budgets were found).
+  if (process.env["BATCH_GAS_SEARCH"]) {
+    for (const c of CASES) {
+      it(`${c.name}: least budget`, async function () {
+        let [fails, runs] = [1_000n, 400_000n];
+        while (runs - fails > 1n) {
+          const budget = (fails + runs) / 2n;
+          const world = await networkHelpers.loadFixture(deployWorld);
+          const op = await c.prepare(world);
+          const data = executeBatchCalldata([encodeBatchItem(op)]);
+          const budgets = { ...BATCH_ITEM_GAS, [c.gasClass]: budget };
+          const gasLimit = batchGasLimit([{ gasClass: c.gasClass }], data, budgets) - (BATCH_BASE_GAS - EXECUTE_BATCH_GAS);
+          // A limit below the transaction's own needs is refused before it runs: that is a failure too.
+          const receipt = await world.relayer
+            .sendTransaction({ to: await world.escrow.getAddress(), data: `0x${data.toString("hex")}`, gasLimit })
+            .then((tx) => tx.wait())
+            .catch(() => null);
+          if (receipt?.status === 1 && failedItems(world, receipt as ContractTransactionReceipt) === 0) runs = budget;
+          else fails = budget;
+        }
+        report.push(`${c.name}: needs a budget of ${runs}`);
+      });
+    }
   }
 
   it("executes one item of every case in one batch at the summed budget", async function () {

@@ -217,6 +217,31 @@ describe("PaymentEscrow.pay", function () {
         .withArgs(terms.payer);
     });
 
+    it("refuses a protocol account as payer, though it may hold the token", async function () {
+      const terms = await makeTerms(world, { payer: await world.feeReceiver.getAddress() });
+      await expect(world.as(world.escrow, world.feeReceiver).pay(terms, "0x"))
+        .to.be.revertedWithCustomError(world.escrow, "PayerNotActive")
+        .withArgs(terms.payer);
+    });
+
+    it("refuses terms whose calldata words carry dirty high bits (one payment, one id)", async function () {
+      const terms = await makeTerms(world);
+      const data = ethers.getBytes(world.escrow.interface.encodeFunctionData("pay", [terms, "0x"]));
+      // Words 0-2 are the addresses, 5 feeBps, 6 direct, 7 payDeadline, 8-10 the periods (after the selector).
+      for (const word of [0, 1, 2, 5, 6, 7, 8, 9, 10]) {
+        const dirty = Uint8Array.from(data);
+        dirty[4 + word * 32] = 1;
+        await expect(world.payer.sendTransaction({ to: await world.escrow.getAddress(), data: ethers.hexlify(dirty) }), `word ${word}`).to.revert(ethers);
+      }
+      await expect(world.payer.sendTransaction({ to: await world.escrow.getAddress(), data: ethers.hexlify(data) })).to.emit(world.escrow, "PaymentPaid");
+    });
+
+    it("leaves the payment's pull to the escrow alone", async function () {
+      await expect(world.as(world.token, world.payer).pullPayment(await world.payer.getAddress(), 1n))
+        .to.be.revertedWithCustomError(world.token, "NotEscrow")
+        .withArgs(await world.payer.getAddress());
+    });
+
     it("refuses an institution as payer", async function () {
       const terms = await makeTerms(world, { payer: await world.inst2.getAddress() });
       await expect(world.as(world.escrow, world.inst2).pay(terms, "0x"))

@@ -339,6 +339,53 @@ describe("PaymentEscrow relayed operations", function () {
       expect(await escrow.isNonceUsed(await payer.getAddress(), ops[1]?.nonce ?? 0n)).to.equal(false);
     });
 
+    it("checks the merchant's fee on every item, also when the registry's answer is kept for the batch", async function () {
+      const { escrow, payer, relayer, as } = world;
+      const first = await makeTerms(world);
+      const wrongFee = await makeTerms(world, { feeBps: Number(first.feeBps) + 1 });
+      const ops = [
+        await signedOperation(world, OperationKind.Pay, first, payer),
+        await signedOperation(world, OperationKind.Pay, wrongFee, payer),
+      ];
+      const tx = as(escrow, relayer).executeBatch(ops);
+      const wrongFeeId = await escrow.paymentIdOf(wrongFee);
+      await expect(tx)
+        .to.emit(escrow, "OperationFailed")
+        .withArgs(1n, OperationKind.Pay, wrongFeeId, wrongFeeId, escrow.interface.encodeErrorResult("FeeMismatch", [wrongFee.feeBps, first.feeBps]));
+      expect((await escrow.paymentOf(await escrow.paymentIdOf(first))).status).to.equal(PaymentStatus.Held);
+    });
+
+    it("keeps a registry answer for one batch only: a later batch or pay in the same transaction asks again", async function () {
+      const { escrow, registry, payer, merchant } = world;
+      const sequence = await ethers.deployContract("CallSequence");
+      const sequenceAddress = await sequence.getAddress();
+      // The sequence suspends the merchant between the calls, as the registry's admin.
+      await (await registry.grantRole(ethers.ZeroHash, sequenceAddress)).wait();
+      const [inFirstBatch, alone, inSecondBatch] = [await makeTerms(world), await makeTerms(world), await makeTerms(world)];
+      const batchOf = async (terms: typeof alone) =>
+        escrow.interface.encodeFunctionData("executeBatch", [[await signedOperation(world, OperationKind.Pay, terms, payer)]]);
+      const signedAlone = await signedOperation(world, OperationKind.Pay, alone, payer);
+      const escrowAddress = await escrow.getAddress();
+      const tx = sequence.run(
+        [escrowAddress, await registry.getAddress(), escrowAddress, escrowAddress],
+        [
+          await batchOf(inFirstBatch),
+          registry.interface.encodeFunctionData("setAccountStatus", [await merchant.getAddress(), 2]),
+          escrow.interface.encodeFunctionData("pay", [alone, signedAlone.signature]),
+          await batchOf(inSecondBatch),
+        ],
+      );
+      await expect(tx).to.emit(sequence, "Called").withArgs(2n, false);
+      const secondId = await escrow.paymentIdOf(inSecondBatch);
+      await expect(tx)
+        .to.emit(escrow, "OperationFailed")
+        .withArgs(0n, OperationKind.Pay, secondId, secondId, escrow.interface.encodeErrorResult("MerchantNotActive", [await merchant.getAddress()]));
+      const statusOf = async (terms: typeof alone) => (await escrow.paymentOf(await escrow.paymentIdOf(terms))).status;
+      expect(await statusOf(inFirstBatch)).to.equal(PaymentStatus.Held);
+      expect(await statusOf(alone)).to.equal(PaymentStatus.None);
+      expect(await statusOf(inSecondBatch)).to.equal(PaymentStatus.None);
+    });
+
     it("executes a payment listed twice in a batch only once", async function () {
       const { escrow, token, payer, relayer, as } = world;
       const terms = await makeTerms(world);

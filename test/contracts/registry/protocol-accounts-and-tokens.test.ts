@@ -102,34 +102,34 @@ describe("ParticipantRegistry", function () {
     });
   });
 
-  describe("paymentCheck", function () {
-    it("answers the escrow's payment checks in one call", async function () {
+  describe("paymentCheck and mayPay", function () {
+    it("answers the escrow's checks of the merchant and the token in one call, and of the payer in another", async function () {
       const { registry, token, merchant, merchant2, payer, inst1, feeReceiver, escrow, fresh } = await load();
       const tokenAddress = await token.getAddress();
-      const check = async (payerAddress: string, merchantAddress: string, tokenAt = tokenAddress) => {
-        const [tokenKind, merchantActive, merchantFeeBps, payerActive] = await registry.paymentCheck(payerAddress, merchantAddress, tokenAt);
-        return { tokenKind: Number(tokenKind), merchantActive, merchantFeeBps: Number(merchantFeeBps), payerActive };
+      const check = async (merchantAddress: string, tokenAt = tokenAddress) => {
+        const [tokenKind, merchantActive, merchantFeeBps] = await registry.paymentCheck(merchantAddress, tokenAt);
+        return { tokenKind: Number(tokenKind), merchantActive, merchantFeeBps: Number(merchantFeeBps) };
       };
-      expect(await check(payer.address, merchant.address)).to.deep.equal({
+      expect(await check(merchant.address)).to.deep.equal({
         tokenKind: TokenKind.Settlement,
         merchantActive: true,
         merchantFeeBps: MERCHANT_FEE_BPS,
-        payerActive: true,
       });
-      // A merchant may pay another merchant; institutions, protocol accounts and strangers may not pay.
-      expect((await check(merchant.address, merchant2.address)).payerActive).to.equal(true);
+      // A customer or a merchant may pay; institutions, protocol accounts and strangers may not.
+      expect(await registry.mayPay(payer.address)).to.equal(true);
+      expect(await registry.mayPay(merchant2.address)).to.equal(true);
       for (const notPayer of [inst1.address, feeReceiver.address, await escrow.getAddress(), fresh.address]) {
-        expect((await check(notPayer, merchant.address)).payerActive, notPayer).to.equal(false);
+        expect(await registry.mayPay(notPayer), notPayer).to.equal(false);
       }
       // Only an active merchant is paid.
       for (const notMerchant of [payer.address, inst1.address, fresh.address]) {
-        expect((await check(payer.address, notMerchant)).merchantActive, notMerchant).to.equal(false);
+        expect((await check(notMerchant)).merchantActive, notMerchant).to.equal(false);
       }
       await (await registry.setAccountStatus(merchant.address, Status.Suspended)).wait();
       await (await registry.setAccountStatus(payer.address, Status.Suspended)).wait();
-      const suspended = await check(payer.address, merchant.address);
-      expect([suspended.merchantActive, suspended.payerActive]).to.deep.equal([false, false]);
-      expect((await check(payer.address, merchant.address, fresh.address)).tokenKind).to.equal(TokenKind.None);
+      expect((await check(merchant.address)).merchantActive).to.equal(false);
+      expect(await registry.mayPay(payer.address)).to.equal(false);
+      expect((await check(merchant.address, fresh.address)).tokenKind).to.equal(TokenKind.None);
     });
   });
 });

@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { encodeBytes32String } from "ethers";
 
 import type { SettlementToken } from "../../../types/ethers-contracts/index.js";
-import { attest, deployWorld, ethers, networkHelpers, type World } from "../helpers/fixture.js";
+import { attest, deployWorld, ethers, makeTerms, networkHelpers, type World } from "../helpers/fixture.js";
 import { Status } from "../helpers/registry.js";
 import { DEPOSIT, spareSigners, STATEMENT } from "../helpers/token.js";
 
@@ -42,6 +42,20 @@ describe("SettlementToken", function () {
       expect(await permission(token, keyA.address)).to.deep.equal(RECORDED_PERMITTED);
       await (await as(registry, admin).registerProtocolAccount(keyB.address)).wait();
       expect(await permission(token, keyB.address)).to.deep.equal(RECORDED_PERMITTED);
+    });
+
+    it("holds whether each account may pay into escrow, as the registry's mayPay says, and follows its status", async function () {
+      const world = await networkHelpers.loadFixture(deployWorld);
+      const { token, registry, payer2 } = world;
+      const payerFlag = async (account: string) => (await token.permissionOf(account))[2];
+      for (const account of [world.payer.address, world.merchant.address]) expect(await payerFlag(account), account).to.equal(true);
+      for (const account of [world.inst1.address, world.feeReceiver.address, await world.escrow.getAddress()]) {
+        expect(await payerFlag(account), account).to.equal(false);
+      }
+      await (await registry.setAccountStatus(payer2.address, Status.Suspended)).wait();
+      expect(await payerFlag(payer2.address)).to.equal(false);
+      await (await registry.setAccountStatus(payer2.address, Status.Active)).wait();
+      expect(await payerFlag(payer2.address)).to.equal(true);
     });
 
     it("records a suspension and a reactivation, and transfers follow", async function () {
@@ -84,7 +98,7 @@ describe("SettlementToken", function () {
     it("refuses permission updates from anyone but its registry", async function () {
       const { token, admin, inst1, outsider, as } = await networkHelpers.loadFixture(deployWorld);
       for (const caller of [admin, inst1]) {
-        await expect(as(token, caller).setPermitted(outsider.address, true))
+        await expect(as(token, caller).setPermitted(outsider.address, true, true))
           .to.be.revertedWithCustomError(token, "NotRegistry")
           .withArgs(caller.address);
       }
@@ -127,6 +141,30 @@ describe("SettlementToken", function () {
       await expect(as(token, payer).transfer(merchant.address, 1n))
         .to.be.revertedWithCustomError(token, "AccountNotPermitted")
         .withArgs(payer.address);
+    });
+
+    it("looks an older payer up on its first payment into escrow and records that it may pay; an older institution may not", async function () {
+      const world = await networkHelpers.loadFixture(deployWorld);
+      const { registry, escrow, admin, inst1, payer, as } = world;
+      const token = await newToken(world);
+      const tokenAddress = await token.getAddress();
+      const escrowAddress = await escrow.getAddress();
+      await (await as(token, admin).setEscrow(escrowAddress)).wait();
+      // Funded before the token is admitted: nothing is recorded yet.
+      for (const account of [payer, inst1]) {
+        await (await as(token, inst1).mint(account.address, 10_00n, DEPOSIT)).wait();
+        await (await as(token, account).approve(escrowAddress, ethers.MaxUint256)).wait();
+      }
+      await (await registry.registerSettlementToken(tokenAddress)).wait();
+      expect(await permission(token, payer.address)).to.deep.equal(NOT_RECORDED);
+
+      const terms = await makeTerms(world, { token: tokenAddress, amount: 3_00n });
+      await expect(as(escrow, payer).pay(terms, "0x")).to.changeTokenBalance(ethers, token, payer, -3_00n);
+      expect(await token.permissionOf(payer.address)).to.deep.equal([true, true, true]);
+      const byInstitution = await makeTerms(world, { token: tokenAddress, payer: inst1.address, amount: 3_00n });
+      await expect(as(escrow, inst1).pay(byInstitution, "0x"))
+        .to.be.revertedWithCustomError(escrow, "PayerNotActive")
+        .withArgs(inst1.address);
     });
 
     it("records nothing while the registry does not push to it, so no answer can go stale", async function () {
