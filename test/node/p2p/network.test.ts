@@ -178,6 +178,8 @@ describe("permissioned gossip network", function () {
       node.services.pubsub.subscribe(GOSSIP_TOPIC);
       await node.dial(multiaddr(a.net.multiaddrs()[0]!));
       await waitFor(`${name} subscribed`, () => a.net.topicPeers().includes(peerId));
+      // Its own publishes reach only peers it knows subscribed: wait for a's subscription too.
+      await waitFor(`${name} sees a subscribed`, () => node.services.pubsub.getSubscribers(GOSSIP_TOPIC).some((peer) => peer.toString() === a.net.peerId));
       return { node, peerId, messages };
     };
     // A peer that only takes unsigned messages receives a's: so a signs nothing.
