@@ -2,9 +2,10 @@
  * The node API's credentials: a JSON file (mode 0600, beside the node's config by default) listing
  * each credential's public id, name, role and the SHA-256 of its secret, never the secret itself.
  * `settlenet node credentials create|list|revoke` edits it, running node or not: the node looks at the
- * file's identity (inode, size, mtime) before authenticating a request and reloads it when it changed,
- * so a revocation holds from the next request on. Every rewrite is a new file renamed over the old one.
- * A file that cannot be read or parsed authenticates nobody (fail closed).
+ * file's identity (inode, size, mtime) before authenticating a request (with one stat started after
+ * the request arrived, shared by the requests that arrive while another is in flight) and reloads it
+ * when it changed, so a revocation holds from the next request on. Every rewrite is a new file renamed
+ * over the old one. A file that cannot be read or parsed authenticates nobody (fail closed).
  */
 import { randomBytes } from "node:crypto";
 import { open, readFile, rename, stat } from "node:fs/promises";
@@ -104,6 +105,9 @@ export class CredentialVerifier {
   private byId = new Map<string, CredentialRecord>();
   private identity: string | undefined;
   private loading: Promise<void> | undefined;
+  /** The stat in flight, and the one queued to start after it (see `freshIdentity`). */
+  private looking: Promise<string> | undefined;
+  private nextLook: Promise<string> | undefined;
 
   constructor(
     private readonly file: string,
@@ -123,14 +127,39 @@ export class CredentialVerifier {
     return { kind: "credential", id: record.id, name: record.name, role: record.role };
   }
 
-  /** Reloads the file if it changed since the last look (one stat per call). */
+  /** Reloads the file if it changed since the call began (a look started after it; see `freshIdentity`). */
   async refresh(): Promise<void> {
+    const identity = await this.freshIdentity();
     // Concurrent requests share one reload.
     while (this.loading) await this.loading;
-    const identity = await this.identityOf();
     if (identity === this.identity) return;
     this.loading = this.load(identity).finally(() => (this.loading = undefined));
     await this.loading;
+  }
+
+  /**
+   * The file's identity from a stat started after this call: the one in flight if none is, else the
+   * next one, which starts when the one in flight ends and is shared by every call made meanwhile. So a
+   * change made before a request arrived is always seen, and a burst of concurrent requests costs two
+   * stats, not one each.
+   */
+  private freshIdentity(): Promise<string> {
+    if (this.looking === undefined) return this.look();
+    const current = this.looking;
+    this.nextLook ??= current.then(() => {
+      this.nextLook = undefined;
+      return this.look();
+    });
+    return this.nextLook;
+  }
+
+  private look(): Promise<string> {
+    const look = this.identityOf();
+    this.looking = look;
+    void look.then(() => {
+      if (this.looking === look) this.looking = undefined;
+    });
+    return look;
   }
 
   private async identityOf(): Promise<string> {

@@ -21,6 +21,7 @@
  * proved nothing more, and it was verified on every copy before duplicates were dropped. A message's
  * id is a hash of its data (and topic), so each further copy is dropped by the seen-cache before any
  * validation or signature check, and the same data published by two nodes is one message.
+ * Yamux grants receive credit once per half window, not once per message (yamux-window.ts).
  */
 import { createHash } from "node:crypto";
 
@@ -38,6 +39,7 @@ import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
 import { GOSSIP_TOPIC } from "./message.js";
+import { applyYamuxWindowUpdates } from "./yamux-window.js";
 import type { Logger } from "../services.js";
 
 /** Largest length-prefixed frame gossipsub encodes or decodes (it-length-prefixed's default, set explicitly). */
@@ -187,6 +189,8 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
   // Penalty weight chosen so that maxRejects offences bring a score to the publish threshold but stay
   // above the graylist threshold (-80): the validator keeps seeing the offender until the ban.
   const invalidMessageDeliveriesWeight = PUBLISH_THRESHOLD / config.maxRejects ** 2;
+  // One window-update frame per half window instead of per message (yamux-window.ts).
+  applyYamuxWindowUpdates();
   const libp2p: Libp2p<Services> = await createLibp2p<Services>({
     privateKey,
     addresses: { listen: listen.map(String) },

@@ -3,7 +3,8 @@
  * is most of the CPU a valid operation costs, so it runs in worker threads, one per core by default:
  * a group is packed into one buffer of digests and signatures (signature-worker.ts has the layout),
  * split into at most one chunk per worker, transferred (not copied) and answered the same way. The
- * main thread keeps the event loop for I/O and the cheap checks.
+ * main thread keeps the event loop for I/O and the cheap checks, and recovers only groups of one or two
+ * signatures itself, for which a worker's round trip costs more CPU than the recovery.
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
@@ -127,6 +128,12 @@ export interface SignatureWorkerPoolOptions {
   workers?: number;
   /** Fewest signatures worth a chunk of their own: a smaller group goes to one worker whole. */
   minChunk?: number;
+  /**
+   * Groups of at most this many signatures recover on the calling thread (default 2): a worker's round
+   * trip (post, wake, answer) costs more CPU than one recovery and about as much as two, and gossip
+   * and API groups are that small whenever the load is light.
+   */
+  inlineMax?: number;
 }
 
 interface PoolWorker {
@@ -142,6 +149,7 @@ interface PoolWorker {
 export class SignatureWorkerPool implements SignatureVerifier {
   readonly workers: number;
   private readonly minChunk: number;
+  private readonly inlineMax: number;
   private readonly pool: PoolWorker[] = [];
   private nextId = 1;
   private closed = false;
@@ -152,6 +160,7 @@ export class SignatureWorkerPool implements SignatureVerifier {
   ) {
     this.workers = Math.max(1, options.workers ?? availableParallelism());
     this.minChunk = Math.max(1, options.minChunk ?? 16);
+    this.inlineMax = Math.max(0, options.inlineMax ?? 2);
     for (let i = 0; i < this.workers; i++) this.pool.push(this.spawn());
     if (!NATIVE_SECP256K1) modules.logger.warn("native libsecp256k1 or keccak did not load: signature recovery runs in JavaScript, several times slower");
   }
@@ -160,6 +169,11 @@ export class SignatureWorkerPool implements SignatureVerifier {
     if (this.closed) throw new SettlenetError("VERIFIER_CLOSED", "the signature workers are stopped");
     const { buffer, count, slots } = pack(items);
     if (count === 0) return unpack(slots, new Uint8Array(0));
+    if (count <= this.inlineMax) {
+      const output = new Uint8Array(count * RESULT_BYTES);
+      recoverInto(buffer, count, output);
+      return unpack(slots, output);
+    }
     const chunks = Math.min(this.workers, Math.ceil(count / this.minChunk));
     const size = Math.ceil(count / chunks);
     const parts: Promise<Uint8Array>[] = [];

@@ -144,6 +144,22 @@ describe("permissioned gossip network", function () {
     expect([a.net.peerId, c.net.peerId]).to.include(fromB?.from);
   });
 
+  it("delivers a stream of messages several times the Yamux window, whole and in order, in both directions", async function () {
+    const a = await start("a");
+    const b = await start("b", { bootstrapFrom: [a] });
+    await waitFor("mesh formed", () => subscribed(a, b) && subscribed(b, a));
+    // 24 messages of up to 900 KB each way: each needs several grants of receive credit (256 KB windows).
+    const sizes = Array.from({ length: 24 }, (_, i) => 1_000 + ((i * 37_003) % 900_000));
+    const body = (from: string, i: number) => `${from} ${i} `.padEnd(sizes[i]!, String.fromCharCode(97 + (i % 26)));
+    for (let i = 0; i < sizes.length; i++) {
+      await a.net.publish(encoder.encode(body("a", i)));
+      await b.net.publish(encoder.encode(body("b", i)));
+    }
+    await waitFor("every message both ways", () => a.received.length === sizes.length && b.received.length === sizes.length);
+    expect(texts(b)).to.deep.equal(sizes.map((_, i) => body("a", i)));
+    expect(texts(a)).to.deep.equal(sizes.map((_, i) => body("b", i)));
+  });
+
   it("delivers the same data once however many nodes publish it (content message id)", async function () {
     const a = await start("a");
     const b = await start("b", { bootstrapFrom: [a] });
@@ -178,6 +194,8 @@ describe("permissioned gossip network", function () {
       node.services.pubsub.subscribe(GOSSIP_TOPIC);
       await node.dial(multiaddr(a.net.multiaddrs()[0]!));
       await waitFor(`${name} subscribed`, () => a.net.topicPeers().includes(peerId));
+      // Its own publishes reach only peers it knows subscribed: wait for a's subscription too.
+      await waitFor(`${name} sees a subscribed`, () => node.services.pubsub.getSubscribers(GOSSIP_TOPIC).some((peer) => peer.toString() === a.net.peerId));
       return { node, peerId, messages };
     };
     // A peer that only takes unsigned messages receives a's: so a signs nothing.

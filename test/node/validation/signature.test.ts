@@ -126,6 +126,20 @@ describe("signer recovery (native secp256k1)", function () {
       expect((results[7] as OperationError).meta["reason"]).to.equal("v must be 27 or 28");
     });
 
+    it("recovers groups of one or two signatures on the calling thread, and larger ones in the workers", async function () {
+      const samples = signRandom(3);
+      const items = samples.map(({ digest, signature }) => ({ digest, signature }));
+      const requests = () => (pool as unknown as { nextId: number }).nextId;
+      const before = requests();
+      expect(await pool.recover(items.slice(0, 1))).to.deep.equal([samples[0]!.signer]);
+      expect(await pool.recover(items.slice(0, 2))).to.deep.equal(samples.slice(0, 2).map((s) => s.signer));
+      const bad = { digest: samples[0]!.digest, signature: samples[0]!.signature.slice(0, 130) + "1d" };
+      expect((await pool.recover([bad])).map(outcome)).to.deep.equal(["BAD_SIGNATURE"]);
+      expect(requests(), "worker requests for groups of one or two").to.equal(before);
+      expect(await pool.recover(items)).to.deep.equal(samples.map((s) => s.signer));
+      expect(requests(), "worker requests for a group of three").to.equal(before + 1);
+    });
+
     it("answers an empty group and a group of nothing but malformed signatures without a round trip", async function () {
       expect(await pool.recover([])).to.deep.equal([]);
       expect((await pool.recover([{ digest: "0x00", signature: "0x00" }])).map(outcome)).to.deep.equal(["BAD_SIGNATURE"]);
