@@ -27,6 +27,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { loadavg } from "node:os";
+import { inspect } from "node:util";
 import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
@@ -144,7 +145,7 @@ async function step(name: string, fn: () => Promise<BenchmarkResult>): Promise<v
   try {
     benchmarks.push({ ...(await fn()), loadAverageAtStart });
   } catch (error) {
-    process.stderr.write(`${name} failed: ${(error as Error).stack ?? String(error)}\n`);
+    process.stderr.write(`${name} failed: ${(error as Error).stack ?? String(error)}${(error as Error).cause ? `\ncaused by: ${inspect((error as Error).cause, { depth: 4 })}` : ""}\n`);
     benchmarks.push(failedRow(name, error, t, loadAverageAtStart));
   }
 }
