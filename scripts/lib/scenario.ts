@@ -72,6 +72,8 @@ export const LARGE_VALUE_AMOUNT = 5_800_000n;
 const SHORT_PERIOD_SECONDS = 60;
 /** Longest settlement cycle the demo waits for (a network provisioned with daily cycles cannot show one). */
 const MAX_DEMO_CYCLE_SECONDS = 600;
+/** The furthest a scenario that advances chain time moves it at once (its short periods, a demo cycle). */
+const MAX_ADVANCE_SECONDS = Math.max(SHORT_PERIOD_SECONDS, MAX_DEMO_CYCLE_SECONDS) + 1;
 /** What the merchant pays out to its bank account: ¥100.00. */
 export const PAYOUT_AMOUNT = 10_000n;
 /** A merchant's top-up in the payout step: ¥100.00, minted by the custodian institution once the bank confirms. */
@@ -191,6 +193,8 @@ export interface ScenarioContext {
   timeoutMs: number;
   /** Scenario run id: makes merchant order ids unique across runs on one network. */
   run: string;
+  /** Move a local chain's time on to the deadlines the scenario waits for (see withBlockProducer). */
+  advanceChainTime: boolean;
   /** The demo's node API tokens by API URL: the gateway role (submit, read) and the regulator role (alerts, audit), nothing more. */
   nodeCredentials: Map<string, Partial<NodeClientCredentials>>;
   /** The network's folder (each part's files under it). */
@@ -335,22 +339,33 @@ async function chainNow(ctx: ScenarioContext): Promise<number> {
  * whether or not anything happens. While the demo waits on chain time (auto-release, reclaim, the end
  * of a cycle) it stands in for that block producer: `evm_mine` when the latest block is more than
  * 3 s old (journaled like any block, so a resumed chain replays them). It changes no state.
+ *
+ * With `advanceChainTime` it mines the next block at `due()` (the chain time the step waits for) as
+ * soon as the chain is behind it, instead of letting the wall clock get there: what follows the
+ * deadline still happens only once a block is past it, without the minute of waiting.
  */
-async function withBlockProducer<T>(ctx: ScenarioContext, work: () => Promise<T>): Promise<T> {
+async function withBlockProducer<T>(ctx: ScenarioContext, work: () => Promise<T>, due: () => Promise<number | undefined> | number | undefined = () => undefined): Promise<T> {
   let busy = false;
+  const beat = async () => {
+    const now = await chainNow(ctx);
+    const target = ctx.advanceChainTime ? await due() : undefined;
+    // The scenario's own periods and cycles are short: a target further off is not one of them, and waited for.
+    if (target !== undefined && now < target && target - now <= MAX_ADVANCE_SECONDS) await ctx.provider.send("evm_mine", [target]);
+    else if (Date.now() / 1000 - now > 3) await ctx.provider.send("evm_mine", []);
+  };
   const timer = setInterval(() => {
     if (busy) return;
     busy = true;
     void (async () => {
       try {
-        if (Date.now() / 1000 - (await chainNow(ctx)) > 3) await ctx.provider.send("evm_mine", []);
+        await beat();
       } catch {
         // the next beat tries again
       } finally {
         busy = false;
       }
     })();
-  }, 2_000);
+  }, ctx.advanceChainTime ? 250 : 2_000);
   try {
     return await work();
   } finally {
@@ -657,8 +672,23 @@ const separationStep: Step = {
 
 const autoReleaseStep: Step = {
   name: "auto-release",
-  run: (ctx) => withBlockProducer(ctx, () => autoRelease(ctx)),
+  // Once fulfilled on-chain, a payment's deadline is the end of its auto-release period.
+  run: (ctx) => withBlockProducer(ctx, () => autoRelease(ctx), () => latestDeadline(ctx.payments.filter((p) => p.id && p.plan === "autoRelease"), "fulfilled")),
 };
+
+/**
+ * One second past the latest on-chain deadline of `payments`, each in on-chain status `status` (undefined
+ * while one is not, or has none): the chain time a step waits for.
+ */
+function latestDeadline(payments: DemoPayment[], status: string): number | undefined {
+  let latest = 0;
+  for (const p of payments) {
+    const onChain = p.view?.onChain;
+    if (!onChain || onChain.status !== status) return undefined;
+    latest = Math.max(latest, Math.floor(Date.parse(onChain.deadline) / 1000) + 1);
+  }
+  return latest;
+}
 
 async function autoRelease(ctx: ScenarioContext): Promise<void> {
   const targets = ctx.payments.filter((p) => p.id && p.plan === "autoRelease");
@@ -670,7 +700,7 @@ async function autoRelease(ctx: ScenarioContext): Promise<void> {
 
 const reclaimStep: Step = {
   name: "payer reclaim",
-  run: (ctx) => withBlockProducer(ctx, () => reclaim(ctx)),
+  run: (ctx) => withBlockProducer(ctx, () => reclaim(ctx), () => latestDeadline(ctx.payments.filter((p) => p.id && p.plan === "reclaim"), "held")),
 };
 
 async function reclaim(ctx: ScenarioContext): Promise<void> {
@@ -773,10 +803,18 @@ const amlStep: Step = {
 
 const cycleStep: Step = {
   name: "settlement cycle finalized, Merkle proof verified",
-  run: (ctx) => withBlockProducer(ctx, () => settlementCycle(ctx, cycleStep.name)),
+  run(ctx) {
+    let end: number | undefined;
+    return withBlockProducer(
+      ctx,
+      () => settlementCycle(ctx, cycleStep.name, (cycleEnd) => (end = cycleEnd)),
+      () => end,
+    );
+  },
 };
 
-async function settlementCycle(ctx: ScenarioContext, step: string): Promise<void> {
+/** `waitingFor`: told the chain time at which the cycle it waits for ends. */
+async function settlementCycle(ctx: ScenarioContext, step: string, waitingFor: (cycleEnd: number) => void): Promise<void> {
   // The cycle of the first confirmed payment's release: find when the chain released it.
   const released = ctx.payments.find((p) => p.plan === "confirm" && p.view?.status === "released");
   if (!released?.view) throw new Error("no released payment to prove");
@@ -788,6 +826,8 @@ async function settlementCycle(ctx: ScenarioContext, step: string): Promise<void
     throw new Error(`this network settles in cycles of ${cycleSeconds} s (provisioned before the local network used short cycles): start over with npm start -- --reset`);
   }
   const cycleId = Math.floor(at / cycleSeconds).toString();
+  // Closed by the first block at or after its end.
+  waitingFor((Number(cycleId) + 1) * cycleSeconds);
   const ledger = new Contract(ctx.deployment.contracts.ledger, loadArtifact("SettlementLedger").abi, ctx.provider);
   // Closed once a later block exists, attested by the institutions, finalized on-chain by quorum.
   const cycle = await waitStep(ctx, `cycle ${cycleId} closed, attested, finalized`, () =>
@@ -899,6 +939,11 @@ export interface ScenarioOptions {
   timeoutMs?: number;
   /** Only these steps (by name); default all. */
   steps?: string[];
+  /**
+   * On a local chain: move chain time on to each deadline and cycle end the scenario waits for, instead
+   * of waiting for the wall clock to get there (the tests; `npm run demo` shows the real waits).
+   */
+  advanceChainTime?: boolean;
 }
 
 /** Runs the scenario against a running network; never throws for a failed check (see `summary.ok`). */
@@ -935,6 +980,7 @@ export async function runScenario(options: ScenarioOptions): Promise<ScenarioSum
     checks: [],
     findings: {},
     timeoutMs: options.timeoutMs ?? 180_000,
+    advanceChainTime: options.advanceChainTime ?? false,
     run: Date.now().toString(36),
     root: options.root,
     nodeCredentials: new Map(

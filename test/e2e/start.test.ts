@@ -1,7 +1,9 @@
 /**
  * `npm start` end to end: the launcher (scripts/start.ts, the same code path as `npm start`) brings
  * the whole network up as child processes in a temp folder, the demo scenario (scripts/lib/scenario.ts,
- * what `npm run demo` runs) runs at its small size and its summary is asserted — payments by state,
+ * what `npm run demo` runs) runs at its small size, moving chain time on to the deadlines it waits
+ * for (the auto-release period, the fulfilment deadline, the end of a cycle) instead of waiting a
+ * minute of wall-clock time for them, and its summary is asserted — payments by state,
  * volumes, refunds, the arbiter's split, the payout, the AML alert and freeze, the finalized cycle and
  * its verified proof, no reconciliation break — then Ctrl-C (SIGINT) stops everything with no process
  * left behind, a second start resumes the same chain and data, and a port in use is reported in one line.
@@ -217,7 +219,7 @@ describe("npm start: the whole network as child processes, a demo scenario, Ctrl
       expect([session.status, ((await session.json()) as { user: { role: string } }).user.role], node.name).to.deep.equal([201, "operator"]);
     }
 
-    summary = await runScenario({ root: dir, endpoints: endpointsOf(defaultPorts(base), state), state, size: SCENARIO_SIZES.test, timeoutMs: 120_000 });
+    summary = await runScenario({ root: dir, endpoints: endpointsOf(defaultPorts(base), state), state, size: SCENARIO_SIZES.test, timeoutMs: 120_000, advanceChainTime: true });
     const failed = summary.checks.filter((c) => !c.ok);
     expect(failed, JSON.stringify(failed)).to.deep.equal([]);
     expect(summary.ok).to.equal(true);

@@ -5,7 +5,8 @@
  * the bridge's address; nothing binds 127.0.0.1 across namespaces. They converge: every node connects to
  * every other, and an operation submitted to one is stored, executed once and reported executed by all.
  * Then the whole network of `npm start` (gateway and bank simulator in this namespace, talking to the
- * nodes over the bridge) runs the demo scenario at its test size with the nodes placed the same way.
+ * nodes over the bridge) runs the demo scenario at its test size with the nodes placed the same way
+ * (chain time moved on to the deadlines it waits for, as in test/e2e/start.test.ts).
  * `npm run test:multihost` (root only; skipped, with the reason printed, when namespaces are refused).
  */
 import { execFile } from "node:child_process";
@@ -139,7 +140,7 @@ describe("multi-host: nodes in separate network namespaces, connected over libp2
       });
       try {
         expect(started.endpoints.nodes.map((n) => new URL(n.api).hostname)).to.deep.equal(NAMES.map((_, i) => hostOf(i)));
-        const summary = await runScenario({ root, endpoints: started.endpoints, state: started.state, size: SCENARIO_SIZES.test, timeoutMs: 120_000 });
+        const summary = await runScenario({ root, endpoints: started.endpoints, state: started.state, size: SCENARIO_SIZES.test, timeoutMs: 120_000, advanceChainTime: true });
         const failed = summary.checks.filter((c) => !c.ok);
         expect(failed, JSON.stringify(failed)).to.deep.equal([]);
         expect(summary.ok).to.equal(true);

@@ -134,6 +134,9 @@ export function partExited(part: ChildPart, how: string): SettlenetError {
   return new SettlenetError("PART_EXITED", `${part.name} exited (${how}) while starting${last ? `: ${last}` : ""} (log: ${part.logFile})`, { part: part.name });
 }
 
+/** Pause between readiness checks: a start waits half of it on average after the part is ready, and networks start often (tests). */
+const READY_POLL_MS = 50;
+
 /**
  * Polls `check` until it holds; refuses with PART_EXITED as soon as the part exits and with
  * PART_NOT_READY after `timeoutMs`.
@@ -150,7 +153,7 @@ export async function waitReady(part: ChildPart, what: string, check: () => Prom
       // not listening yet
     }
     if (Date.now() > deadline) throw new SettlenetError("PART_NOT_READY", `${part.name} did not become ready (${what}) within ${Math.round(timeoutMs / 1000)} s (log: ${part.logFile})`, { part: part.name });
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, READY_POLL_MS));
   }
 }
 

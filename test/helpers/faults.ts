@@ -1,0 +1,88 @@
+/**
+ * What the relay fault tests (test/e2e/faults.test.ts, test/e2e/relay-backlog.test.ts) share: batch
+ * submissions that must all be accepted, PaymentPaid events per payment, and waits for a network's
+ * nodes to connect and to report operations executed.
+ */
+import { expect } from "chai";
+
+import type { EscrowOperationInput } from "../../core/operations/index.js";
+import type { StoredOperation } from "../../core/records.js";
+import type { Scenario } from "./chain.js";
+import { reportedBy } from "./exactly-once.js";
+import { getJson, postJson, waitFor, type NodeHandle, type TestNetwork } from "./network.js";
+
+/** PaymentEscrow's status of a held payment. */
+export const HELD = 1n;
+
+export interface BatchAck {
+  accepted: number;
+  refused: number;
+  results: { id?: string; status: "accepted" | "refused"; code?: string }[];
+}
+
+/** Posts a batch submission and checks that every operation in it was accepted (202). */
+export async function submitAll(node: NodeHandle, pays: { op: EscrowOperationInput; paymentId: string }[]): Promise<void> {
+  const ack = await postJson<BatchAck>(`${node.apiUrl}/v1/operations`, { operations: pays.map((p) => p.op) });
+  expect(ack.status, `${node.name} answered ${JSON.stringify(ack.body).slice(0, 300)}`).to.equal(202);
+  expect(ack.body.accepted).to.equal(pays.length);
+  expect(ack.body.results.map((r) => r.id)).to.deep.equal(pays.map((p) => p.paymentId));
+}
+
+/** PaymentPaid events per payment id (lower case) with the sender of each event's transaction. */
+export async function paidEvents(s: Scenario): Promise<Map<string, { txHash: string }[]>> {
+  const escrow = s.contracts.escrow;
+  const logs = await escrow.queryFilter(escrow.filters.PaymentPaid(), s.deployment.deploymentBlock);
+  const byId = new Map<string, { txHash: string }[]>();
+  for (const log of logs) {
+    const id = String(log.args[0]).toLowerCase();
+    byId.set(id, [...(byId.get(id) ?? []), { txHash: log.transactionHash }]);
+  }
+  return byId;
+}
+
+/** Waits until every id has a PaymentPaid event; returns the events. */
+export async function waitAllPaid(s: Scenario, ids: string[], timeoutMs: number): Promise<Map<string, { txHash: string }[]>> {
+  return waitFor(
+    `${ids.length} payments to be paid on-chain`,
+    async () => {
+      const paid = await paidEvents(s);
+      return ids.every((id) => paid.has(id.toLowerCase())) ? paid : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
+
+/** Checks the escrow holding each payment. */
+export async function expectHeld(s: Scenario, ids: string[]): Promise<void> {
+  const states = await Promise.all(ids.map((id) => s.contracts.escrow.paymentOf(id)));
+  expect(states.filter((state) => state.status !== HELD)).to.have.length(0);
+}
+
+/** Waits until `node` reports every id executed; returns the reports. */
+export async function waitReportedExecuted(node: NodeHandle, ids: string[], timeoutMs = 30_000): Promise<StoredOperation[]> {
+  return waitFor(
+    `${node.name} to report ${ids.length} operations executed`,
+    async () => {
+      const ops = await reportedBy(node, ids);
+      return ops.every((op) => op?.status === "executed") ? (ops as StoredOperation[]) : undefined;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+export function nodeNamed(net: TestNetwork, name: string): NodeHandle {
+  const node = net.nodes.find((n) => n.name === name);
+  if (!node) throw new Error(`no node ${name}`);
+  return node;
+}
+
+export async function waitConnected(net: TestNetwork): Promise<void> {
+  for (const node of net.nodes) {
+    await waitFor(`${node.name} to see every other node`, async () => {
+      const { body } = await getJson<{ peers: unknown[] }>(`${node.apiUrl}/v1/peers`);
+      return body.peers.length === net.nodes.length - 1;
+    });
+  }
+}
