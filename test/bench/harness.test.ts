@@ -105,6 +105,14 @@ describe("bench harness", function () {
     expect(quiet).not.to.contain("Contended machine");
     const busy = markdown(results({ machine: { ...results().machine, loadAverage: [3.2, 2, 1] } }), "bench/results/x.json");
     expect(busy).to.contain("**Contended machine**");
+    // Where the network benchmarks measured the machine's other work, that decides, not the load before.
+    const measured = (otherWork: number, loadAverage: number[]) => {
+      const base = results();
+      const e2e = { name: "end-to-end", rows: [], details: { runs: [{ machineCores: { busy: 1.9, otherWork } }] }, durationSeconds: 1 };
+      return markdown({ ...base, machine: { ...base.machine, loadAverage }, benchmarks: [...base.benchmarks, e2e] }, "bench/results/x.json");
+    };
+    expect(measured(0.01, [3.2, 2, 1])).not.to.contain("Contended machine");
+    expect(measured(0.6, [0.1, 0.1, 0.1])).to.contain("other work using up to 0.60 cores during the measured windows");
   });
 
   it("never calls a row with failures met, and says why", function () {
