@@ -25,6 +25,8 @@ export async function nodeTarget(values: { config?: string | undefined; node?: s
 /** True if the node refused the connection (it is not running), so its database may be read directly. */
 export function nodeRefused(error: unknown): boolean {
   if (!(error instanceof SettlenetError) || error.code !== "NODE_UNAVAILABLE") return false;
-  const fetchFailure = error.cause as { cause?: { code?: string } } | undefined;
-  return fetchFailure?.cause?.code === "ECONNREFUSED";
+  // The transport's error is the client's cause (undici's own error carries the code; a fetch
+  // failure carries it one cause further).
+  const failure = error.cause as { code?: string; cause?: { code?: string } } | undefined;
+  return (failure?.code ?? failure?.cause?.code) === "ECONNREFUSED";
 }
