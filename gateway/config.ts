@@ -72,8 +72,6 @@ export const nodeBatchConfigSchema = z.strictObject({
   windowMs: z.number().int().min(0).max(1_000).default(2),
   /** A group is sent at once at this size (the node takes at most 500 per request). */
   maxOperations: z.number().int().min(1).max(500).default(200),
-  /** Groups waiting for the node's answer; what arrives meanwhile goes as the next group (groups grow with the load). */
-  maxInFlight: z.number().int().min(1).max(64).default(2),
 });
 
 /** Following the node's change feed (jobs/feed.ts). */

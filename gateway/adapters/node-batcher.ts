@@ -3,13 +3,9 @@
  * (or until `maxOperations` wait) go to the node as one batch (`{"operations": [...]}`), which the
  * node validates, stores in one synced batch and gossips together; each caller is answered with its
  * own item's result. One request per group instead of one per operation is what lets the node and the
- * gateway carry hundreds of authorisations a second. At most `maxInFlight` groups wait for the node's
- * answer; operations arriving meanwhile gather and go as the next group once one answers, so groups
- * grow with the load (as a group commit does) instead of staying at what a few milliseconds bring:
- * every node, the origin and each peer, pays per group for its synced write and gossip message.
- * A failure of the whole request (the node cannot be reached, does not answer in time, or turns work
- * away for now) is every caller's failure, with the client's code (NODE_UNAVAILABLE, NODE_TIMEOUT, a
- * NodeApiError with retryAfterSeconds).
+ * gateway carry hundreds of authorisations a second. A failure of the whole request (the node cannot
+ * be reached, does not answer in time, or turns work away for now) is every caller's failure, with
+ * the client's code (NODE_UNAVAILABLE, NODE_TIMEOUT, a NodeApiError with retryAfterSeconds).
  */
 import type { Logger } from "pino";
 
@@ -28,8 +24,6 @@ export interface NodeBatcherOptions {
   windowMs: number;
   /** A group is sent at once when it reaches this size (at most the node's batch limit). */
   maxOperations: number;
-  /** Groups sent and not yet answered; further operations wait for an answer (unbounded if absent). */
-  maxInFlight?: number;
 }
 
 interface Waiting {
@@ -42,7 +36,6 @@ interface Waiting {
 export class NodeBatcher implements NodeSubmitter {
   private queue: Waiting[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private inFlight = 0;
 
   constructor(
     private readonly options: NodeBatcherOptions,
@@ -51,14 +44,6 @@ export class NodeBatcher implements NodeSubmitter {
     if (!Number.isInteger(options.maxOperations) || options.maxOperations < 1 || options.maxOperations > MAX_BATCH) {
       throw new SettlenetError("INVALID_ARGUMENT", `maxOperations must be 1 to ${MAX_BATCH}`, { maxOperations: options.maxOperations });
     }
-    if (options.maxInFlight !== undefined && (!Number.isInteger(options.maxInFlight) || options.maxInFlight < 1)) {
-      throw new SettlenetError("INVALID_ARGUMENT", "maxInFlight must be a positive integer", { maxInFlight: options.maxInFlight });
-    }
-  }
-
-  /** Operations waiting to be sent (for metrics and tests). */
-  get waiting(): number {
-    return this.queue.length;
   }
 
   submit(op: OperationInput): Promise<SubmitResult> {
@@ -69,22 +54,13 @@ export class NodeBatcher implements NodeSubmitter {
     });
   }
 
-  /**
-   * Sends what is waiting now, in groups of at most `maxOperations`, as far as `maxInFlight` allows; the
-   * rest goes when an answer comes (a group never waits longer than its window and one answer).
-   */
+  /** Sends what is waiting now (a group never waits longer than its window). */
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const limit = this.options.maxInFlight ?? Infinity;
-    while (this.queue.length > 0 && this.inFlight < limit) {
-      const group = this.queue.splice(0, this.options.maxOperations);
-      this.inFlight += 1;
-      void this.send(group).finally(() => {
-        this.inFlight -= 1;
-        if (this.queue.length > 0) this.flush();
-      });
-    }
+    const group = this.queue;
+    this.queue = [];
+    if (group.length > 0) void this.send(group);
   }
 
   private async send(group: Waiting[]): Promise<void> {

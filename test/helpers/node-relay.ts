@@ -4,7 +4,7 @@
  * demand withholds the node's answer to a submission (the node took it; the gateway hears nothing),
  * loses a submission (the node never sees it; the gateway hears nothing), turns submissions away with
  * 503 and Retry-After as a node under admission control does, or holds the change feed's requests
- * (or the node's answers to submissions) until released.
+ * until released.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
@@ -29,8 +29,6 @@ export class NodeRelay {
   private server: Server | undefined;
   private feedGate: Promise<void> | undefined;
   private openGate: (() => void) | undefined;
-  private answerGate: Promise<void> | undefined;
-  private openAnswers: (() => void) | undefined;
   private readonly held = new Set<ServerResponse>();
 
   constructor(private readonly nodeUrl: string) {}
@@ -48,7 +46,6 @@ export class NodeRelay {
 
   async stop(): Promise<void> {
     this.releaseFeed();
-    this.releaseAnswers();
     for (const res of this.held) res.destroy();
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
@@ -63,17 +60,6 @@ export class NodeRelay {
     this.openGate?.();
     this.feedGate = undefined;
     this.openGate = undefined;
-  }
-
-  /** Forwards submissions to the node as usual but holds the node's answers from now on until `releaseAnswers`. */
-  holdAnswers(): void {
-    this.answerGate ??= new Promise((resolve) => (this.openAnswers = resolve));
-  }
-
-  releaseAnswers(): void {
-    this.openAnswers?.();
-    this.answerGate = undefined;
-    this.openAnswers = undefined;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -110,7 +96,6 @@ export class NodeRelay {
       this.held.add(res);
       return;
     }
-    if (submission) await this.answerGate;
     res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "application/json" }).end(text);
   }
 }

@@ -182,29 +182,6 @@ describe("gateway domain: PaymentService on real storage, chain and node (no HTT
     for (const [i, order] of orders.entries()) if (i !== 2) await until(order, "held");
   });
 
-  it("sends what arrives while a group waits for the node's answer as one next group (groups grow with the load)", async function () {
-    const viaRelay = new NodeApiClient({ baseUrl: relay.url, timeoutMs: 60_000 });
-    const batcher = new NodeBatcher({ windowMs: 1, maxOperations: 100, maxInFlight: 1 }, { node: viaRelay, logger: silent });
-    const grouped = service(viaRelay, batcher);
-    const orders = await Promise.all(["dom-next-1", "dom-next-2", "dom-next-3", "dom-next-4"].map(async (id) => (await payments.create(merchant, newOrder(id))).order));
-    const signatures = await Promise.all(orders.map((order) => signed(order)));
-    const before = relay.submissions.length;
-    relay.holdAnswers();
-    let outcomes: Promise<OrderRecord[]> | undefined;
-    try {
-      const first = grouped.authorize(merchant, orders[0]?.id ?? "", signatures[0] ?? "");
-      await waitFor("the first group to reach the node", () => relay.submissions.length > before);
-      const rest = orders.slice(1).map((order, i) => grouped.authorize(merchant, order.id, signatures[i + 1] ?? ""));
-      await waitFor("the next three to wait for the first group's answer", () => batcher.waiting === 3);
-      outcomes = Promise.all([first, ...rest]);
-    } finally {
-      relay.releaseAnswers();
-    }
-    expect((await outcomes)?.map((o) => o.status)).to.deep.equal(["processing", "processing", "processing", "processing"]);
-    expect(relay.submissions.slice(before)).to.deep.equal([1, 3]);
-    for (const order of orders) await until(order, "held");
-  });
-
   it("records an authorization the node took without answering as pending (processing, never failed), and the feed settles it", async function () {
     const viaRelay = new NodeApiClient({ baseUrl: relay.url, timeoutMs: 500 });
     const slow = service(viaRelay, new NodeBatcher({ windowMs: 1, maxOperations: 100 }, { node: viaRelay, logger: silent }));
