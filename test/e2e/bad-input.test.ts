@@ -280,6 +280,10 @@ describe("bad input is refused with its coded reason and changes nothing (real p
       /** A gossip message carrying `op`, padded to over `bytes` (refused for its size before it is decoded). */
       const oversized = (op: EscrowOperationInput, bytes: number) => Buffer.concat([encodeGossipMessage([op]), Buffer.alloc(bytes)]);
 
+      // Knowing a node's subscription comes before having a stream to send it on: a well-sized message that
+      // reaches both nodes says the sender can now reach each of them.
+      await waitFor("the sender's messages to reach both nodes", async () => (await sender.net.publish(encodeGossipMessage([(await signedPay(s, await termsFor(s, 5, 1))).op]))) === net.nodes.length);
+
       const big = await signedPay(s, await termsFor(s, 5, 1));
       expect(await sender.net.publish(oversized(big.op, 2 * MAX_GOSSIP_BYTES))).to.equal(net.nodes.length);
       // The same peer's well-sized message gets through: the oversized one was refused for its size.
@@ -403,8 +407,14 @@ describe("bad input is refused with its coded reason and changes nothing (real p
       expect(grew('path="api",result="accept",code="ACCEPTED"')).to.equal(2);
       expect(grew('path="gossip",result="accept",code="ACCEPTED"')).to.equal(1);
 
-      const health = await nodeApi(entry).health();
-      expect(health).to.include({ ready: true, role: "institution", peerId: entry.peerId, peers: 1 });
+      // Health counts the connected peers: the other node, and test peers of earlier tests while they are
+      // still connected (read together until the two reads agree).
+      const { health, connected } = await waitFor("health and the peer list to agree", async () => {
+        const [h, c] = await Promise.all([nodeApi(entry).health(), peersOf(entry)]);
+        return h.peers === c.length ? { health: h, connected: c } : undefined;
+      });
+      expect(health).to.include({ ready: true, role: "institution", peerId: entry.peerId });
+      expect(connected).to.include(other.peerId);
       expect(health.chain.indexed).to.be.at.most(health.chain.head ?? 0);
     });
   });
