@@ -253,6 +253,15 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
       logger.warn({ remote: peer, err: error }, "hang-up failed");
     }
   };
+  /** One offence of `peer`; a peer with too many is banned and hung up on. */
+  const charge = (peer: string, what: string, offenceKind: string, detail: Record<string, unknown>): void => {
+    const count = offences.record(peer);
+    logger.debug({ remote: peer, offences: count, ...detail }, what);
+    if (offences.isBanned(peer)) {
+      logger.warn({ remote: peer, offences: count, banSeconds: config.banSeconds }, `peer banned after repeated ${offenceKind}`);
+      void hangUp(peer, "banned");
+    }
+  };
 
   const pubsub = libp2p.services.pubsub;
   /** One validator wrapper for every topic: size limit, offence counting and bans. */
@@ -275,12 +284,7 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
         }
       }
       if (outcome === "reject") {
-        const count = offences.record(from);
-        logger.debug({ remote: from, topic, offences: count, bytes: message.data.byteLength }, "gossip message rejected");
-        if (offences.isBanned(from)) {
-          logger.warn({ remote: from, offences: count, banSeconds: config.banSeconds }, "peer banned after repeated rejected messages");
-          void hangUp(from, "banned");
-        }
+        charge(from, "gossip message rejected", "rejected messages", { topic, bytes: message.data.byteLength });
         return TopicValidatorResult.Reject;
       }
       return outcome === "accept" ? TopicValidatorResult.Accept : TopicValidatorResult.Ignore;
@@ -303,12 +307,7 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
     if (window.count <= config.maxControlRpcsPerSecond) return handleRpc(from, rpc);
     if (!window.charged) {
       window.charged = true;
-      const count = offences.record(peer);
-      logger.debug({ remote: peer, offences: count, limit: config.maxControlRpcsPerSecond }, "gossip control flood");
-      if (offences.isBanned(peer)) {
-        logger.warn({ remote: peer, offences: count, banSeconds: config.banSeconds }, "peer banned after repeated gossip control floods");
-        void hangUp(peer, "banned");
-      }
+      charge(peer, "gossip control flood", "gossip control floods", { limit: config.maxControlRpcsPerSecond });
     }
     // The rest of the RPC (messages, subscriptions, grafts) is still handled; only the flood is dropped.
     return handleRpc(from, { ...rpc, control: { ...control, ihave: [], iwant: [] } });
