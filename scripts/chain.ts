@@ -13,6 +13,7 @@ import { SettlenetError } from "../core/errors.js";
 import { stopOnSignal } from "../core/lifecycle.js";
 import { startChain, type ChainListening } from "./lib/launch/chain.js";
 import { startPersistentChain } from "./lib/launch/chain-server.js";
+import { countRpcRequests } from "./lib/launch/chain-rpc-counts.js";
 
 const USAGE = "usage: tsx scripts/chain.ts [--data-dir <dir>] [--port <port>] [--host <host>]";
 
@@ -21,6 +22,8 @@ async function main(): Promise<void> {
   const port = Number(values.port ?? 0);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new SettlenetError("USAGE", USAGE);
   const logger = pino({ base: { role: "chain" } });
+  // Registered first, so that the journal's own requests to the chain (in-process) are not counted as served.
+  const served = await countRpcRequests();
   let chain: { url: string; replayedBlocks: number; close(): Promise<void> };
   if (values["data-dir"]) {
     chain = await startPersistentChain({ dataDir: values["data-dir"], port, ...(values.host ? { host: values.host } : {}) }, { logger });
@@ -28,7 +31,11 @@ async function main(): Promise<void> {
     chain = { ...(await startChain({ port, ...(values.host ? { host: values.host } : {}) })), replayedBlocks: 0 };
     logger.info({ url: chain.url }, "chain listening (in memory, not journaled)");
   }
-  stopOnSignal(logger, () => chain.close());
+  stopOnSignal(logger, async () => {
+    logger.info({ requests: served.counts() }, "JSON-RPC requests served, by method");
+    served.stop();
+    await chain.close();
+  });
   const listening: ChainListening = { kind: "listening", url: chain.url, replayedBlocks: chain.replayedBlocks };
   process.send?.(listening);
 }

@@ -7,6 +7,7 @@
  * request, which a node pays on every poll and every read. Requests, batching and error mapping stay
  * ethers'.
  */
+import { writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 
@@ -18,6 +19,26 @@ import { SettlenetError } from "../errors.js";
 const DEFAULT_TIMEOUT_MS = 120_000;
 /** Idle kept-alive connections are closed before servers close them (Node's default is 5 s), so none is reused as it closes. */
 const IDLE_CONNECTION_MS = 2_000;
+
+/**
+ * With SETTLENET_RPC_CALLERS=<dir>, every request is counted by method and by the function that made
+ * it (read from the stack, which costs more than the request: a diagnostic, not a metric), and the
+ * counts are written to <dir>/rpc-<pid>.json when the provider is destroyed.
+ */
+const CALLERS_DIR = process.env["SETTLENET_RPC_CALLERS"];
+/** Stack frames of ethers and of this provider: the caller is the first frame that is neither. */
+const PROVIDER_FRAME = /^(async )?(HttpJsonRpcProvider|JsonRpcApiProvider|JsonRpcProvider|JsonRpcSigner|AbstractProvider|BaseWallet|Wallet|NonceManager|BaseContract|Contract|WrappedMethod|FallbackProvider|Promise|Array|Object|Function|new |#|staticCallResult|staticCall|send|method|Proxy)/;
+
+function callerOf(stack: string | undefined): string {
+  for (const line of (stack ?? "").split("\n").slice(2)) {
+    const match = /^\s*at (.+?) \(/.exec(line);
+    const name = match?.[1];
+    if (!name || PROVIDER_FRAME.test(name) || name.includes("ethers")) continue;
+    if (line.includes("node_modules/ethers") || line.includes("/ethers/lib")) continue;
+    return name.replace(/^async /, "");
+  }
+  return "unknown";
+}
 
 /** A JsonRpcProvider on `url` sending through node:http; see the module comment. */
 export class HttpJsonRpcProvider extends JsonRpcProvider {
@@ -33,6 +54,19 @@ export class HttpJsonRpcProvider extends JsonRpcProvider {
     const secure = this.endpoint.protocol === "https:";
     this.client = secure ? https : http;
     this.agent = new (secure ? https.Agent : http.Agent)({ keepAlive: true, timeout: IDLE_CONNECTION_MS });
+  }
+
+  private readonly callers = CALLERS_DIR ? new Map<string, number>() : undefined;
+
+  override send(method: string, params: unknown[] | Record<string, unknown>): Promise<unknown> {
+    if (this.callers) {
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 30;
+      const key = `${method} ${callerOf(new Error().stack)}`;
+      Error.stackTraceLimit = limit;
+      this.callers.set(key, (this.callers.get(key) ?? 0) + 1);
+    }
+    return super.send(method, params);
   }
 
   override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
@@ -58,6 +92,10 @@ export class HttpJsonRpcProvider extends JsonRpcProvider {
   }
 
   override destroy(): void {
+    if (this.callers && CALLERS_DIR) {
+      const counts = Object.fromEntries([...this.callers.entries()].sort((a, b) => b[1] - a[1]));
+      writeFileSync(`${CALLERS_DIR}/rpc-${process.pid}-${Date.now()}.json`, `${JSON.stringify({ pid: process.pid, argv: process.argv.slice(2), counts }, null, 1)}\n`);
+    }
     this.agent.destroy();
     super.destroy();
   }
