@@ -45,7 +45,7 @@ interface RawSender {
   send(method: string, params: unknown[]): Promise<unknown>;
 }
 
-function canSend(provider: AbstractProvider): provider is AbstractProvider & RawSender {
+export function canSend(provider: AbstractProvider): provider is AbstractProvider & RawSender {
   return typeof (provider as Partial<RawSender>).send === "function";
 }
 

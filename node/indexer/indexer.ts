@@ -9,11 +9,11 @@
  * crash never half-indexes and a restart resumes after the last indexed block. RPC errors are retried
  * with exponential backoff.
  */
-import { Interface, type AbstractProvider } from "ethers";
+import { Interface, getAddress, type AbstractProvider } from "ethers";
 
 import { outcomeOf } from "../../core/chain/outcome.js";
 import { SettlenetError } from "../../core/errors.js";
-import { EventDecoder, fetchLogs, type ChainLog, type DecodedEvent } from "./events.js";
+import { EventDecoder, canSend, fetchLogs, type ChainLog, type DecodedEvent } from "./events.js";
 import type { ChainHeads } from "../chain/heads.js";
 import { ChainFollower } from "./follower.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
@@ -75,6 +75,16 @@ type OperationChange = IndexBatch["operations"][number];
 
 const PENDING: ReadonlySet<StoredOperation["status"]> = new Set(["accepted", "submitted"]);
 
+const executedByCache = new Map<string, EscrowOperationKind[]>();
+
+/** escrowKindsExecutedBy, looked up once per event name (it walks every descriptor). */
+function kindsExecutedBy(event: string, direct: boolean): EscrowOperationKind[] {
+  const key = `${event}:${direct}`;
+  let kinds = executedByCache.get(key);
+  if (!kinds) executedByCache.set(key, (kinds = escrowKindsExecutedBy(event, direct)));
+  return kinds;
+}
+
 /** Event arguments as strings (bigints in decimal), booleans kept. */
 function argsOf(event: DecodedEvent): Record<string, string | boolean> {
   const args: Record<string, string | boolean> = {};
@@ -83,6 +93,34 @@ function argsOf(event: DecodedEvent): Record<string, string | boolean> {
     args[name] = typeof value === "boolean" ? value : String(value);
   }
   return args;
+}
+
+/** Steps of fewer blocks than this read their blocks together with their logs. */
+const SPECULATIVE_BLOCKS = 2;
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
+
+interface RawBlock {
+  timestamp: string;
+  transactions: { hash: string; from: string }[];
+}
+
+/**
+ * One read per block: its time, and who sent each transaction (the relayer of what it executed). The
+ * block comes with its transactions, calldata included (their senders are nowhere else); it is read as
+ * the JSON-RPC returns it, without ethers' formatting of every transaction.
+ */
+async function blockInfo(provider: AbstractProvider, number: number): Promise<BlockInfo> {
+  if (!canSend(provider)) {
+    const block = await provider.getBlock(number, true);
+    if (!block) throw new SettlenetError("RPC_INCONSISTENT", "the RPC returned logs for a block it does not know", { blockNumber: number });
+    return { timestamp: block.timestamp, senders: new Map(block.prefetchedTransactions.map((tx) => [tx.hash.toLowerCase(), getAddress(tx.from)])) };
+  }
+  const block = (await provider.send("eth_getBlockByNumber", [`0x${number.toString(16)}`, true])) as RawBlock | null;
+  if (!block) throw new SettlenetError("RPC_INCONSISTENT", "the RPC returned logs for a block it does not know", { blockNumber: number });
+  return { timestamp: Number(block.timestamp), senders: new Map(block.transactions.map((tx) => [tx.hash.toLowerCase(), getAddress(tx.from)])) };
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */
@@ -127,6 +165,29 @@ class StepState {
     const key = record.paymentId.toLowerCase();
     this.records.set(key, record);
     this.touched.add(key);
+  }
+
+  /**
+   * Reads in one go the stored operations the step's events can settle by id (the failed items' and
+   * those whose id follows from the payment id), instead of one read per event.
+   */
+  async prefetch(events: DecodedEvent[]): Promise<void> {
+    const ids = new Set<string>();
+    for (const event of events) {
+      if (event.name === "OperationFailed") {
+        ids.add(String(event.arg("operationId")).toLowerCase());
+        continue;
+      }
+      const paymentId = String(event.arg("paymentId")).toLowerCase();
+      for (const kind of kindsExecutedBy(event.name, true)) {
+        const id = operationIdOfPayment(kind, paymentId);
+        if (id !== undefined) ids.add(id.toLowerCase());
+      }
+    }
+    const wanted = [...ids].filter((id) => !this.byId.has(id));
+    if (wanted.length === 0) return;
+    const stored = await this.storage.operations.getMany(wanted);
+    wanted.forEach((id, i) => this.byId.set(id, stored[i] ?? null));
   }
 
   /** The stored operation `id` if it still waits to be seen on-chain (and was not settled in this step). */
@@ -224,6 +285,10 @@ export class Indexer {
   /** Indexes blocks [from, to] and stores the result with cursor = to; returns the settled operation ids. */
   private async step(from: number, to: number): Promise<string[]> {
     const { provider, storage, logger } = this.modules;
+    // A step of a block or two (the node keeping up) asks for its blocks together with the logs, in one
+    // JSON-RPC batch: one request fewer for the chain to serve per step, on every node.
+    const ahead = to - from < SPECULATIVE_BLOCKS ? range(from, to).map((number) => [number, blockInfo(provider, number)] as const) : [];
+    for (const [, read] of ahead) read.catch(() => undefined);
     const logs = await fetchLogs(provider, { address: this.escrowAddress, fromBlock: from, toBlock: to, topics: this.events.topics });
     const events: { log: ChainLog; event: DecodedEvent }[] = [];
     for (const log of logs) {
@@ -234,13 +299,10 @@ export class Indexer {
     events.sort((a, b) => a.log.blockNumber - b.log.blockNumber || a.log.index - b.log.index);
 
     const blocks = [...new Set(events.map(({ log }) => log.blockNumber))];
-    const infos = await mapLimited(blocks, FETCH_CONCURRENCY, async (number): Promise<BlockInfo> => {
-      // One read per block: its time, and who sent each transaction (the relayer of what it executed).
-      const block = await provider.getBlock(number, true);
-      if (!block) throw new SettlenetError("RPC_INCONSISTENT", "the RPC returned logs for a block it does not know", { blockNumber: number });
-      return { timestamp: block.timestamp, senders: new Map(block.prefetchedTransactions.map((tx) => [tx.hash.toLowerCase(), tx.from])) };
-    });
+    const early = new Map(ahead);
+    const infos = await mapLimited(blocks, FETCH_CONCURRENCY, (number) => early.get(number) ?? blockInfo(provider, number));
     const state = new StepState(new Map(blocks.map((number, i) => [number, infos[i] as BlockInfo])), storage);
+    await state.prefetch(events.map(({ event }) => event));
 
     for (const { log, event } of events) {
       if (event.name === "OperationFailed") await this.onFailure(state, event);
@@ -347,7 +409,7 @@ export class Indexer {
   /** Marks the stored operations an executed event implies as executed (their descriptors name the events). */
   private async settleExecuted(state: StepState, log: ChainLog, event: DecodedEvent, record: PaymentRecord | undefined): Promise<void> {
     const paymentId = String(event.arg("paymentId")).toLowerCase();
-    const kinds = escrowKindsExecutedBy(event.name, record?.direct === true);
+    const kinds = kindsExecutedBy(event.name, record?.direct === true);
     if (kinds.length === 0) return;
     let pending = await state.pending(paymentId, kinds);
     if (pending.length === 0) return;

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
-import { JsonRpcProvider, Network, hexlify, randomBytes, type HDNodeWallet, type Wallet } from "ethers";
+import { JsonRpcProvider, Network, hexlify, randomBytes, type HDNodeWallet, type JsonRpcPayload, type JsonRpcResult, type Wallet } from "ethers";
 import { pino } from "pino";
 
 import { Indexer } from "../../../node/indexer/indexer.js";
@@ -29,10 +29,16 @@ type ActionKind = Exclude<EscrowOperationInput["kind"], "pay" | "release">;
 const DAY = 86_400;
 const silent = pino({ level: "silent" });
 
-/** A JsonRpcProvider that records the block ranges it was asked for logs (to check where indexing resumes) and counts its JSON-RPC calls. */
+/** A JsonRpcProvider that records the block ranges it was asked for logs (to check where indexing resumes) and counts its JSON-RPC calls and HTTP requests. */
 class RecordingProvider extends JsonRpcProvider {
   readonly ranges: { fromBlock: number; toBlock: number }[] = [];
   readonly calls = new Map<string, number>();
+  /** Methods of each HTTP request (a JSON-RPC batch carries several). */
+  readonly requests: string[][] = [];
+  override _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
+    this.requests.push((Array.isArray(payload) ? payload : [payload]).map((p) => p.method));
+    return super._send(payload);
+  }
   override async send(method: string, params: unknown[] | Record<string, unknown>): Promise<unknown> {
     this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
     const filter = method === "eth_getLogs" && Array.isArray(params) ? (params[0] as { fromBlock?: string; toBlock?: string }) : undefined;
@@ -382,6 +388,8 @@ describe("chain indexer", function () {
     expect(provider.calls.get("eth_getTransactionByHash") ?? 0).to.equal(0);
     expect(provider.calls.get("eth_getTransactionReceipt") ?? 0).to.equal(0);
     expect(provider.calls.get("eth_getBlockByNumber")).to.equal(2);
+    // A step of two blocks asks for its blocks in the same HTTP request as its logs (after the head).
+    expect(provider.requests).to.deep.equal([["eth_blockNumber"], ["eth_getBlockByNumber", "eth_getBlockByNumber", "eth_getLogs"]]);
   });
 
   it("continues from its cursor after a restart without indexing anything twice", async function () {
