@@ -14,6 +14,7 @@ import { isHexString, keccak256, toQuantity } from "ethers";
 
 import { SettlenetError } from "../../../core/errors.js";
 import type { Logger } from "pino";
+import { createChainServer } from "./json-rpc-server.js";
 import { ChainJournal, MINING_METHODS, UNREPLAYABLE_METHODS, rawTransaction, type JournalBlock, type RpcTransaction } from "./chain-journal.js";
 
 export interface PersistentChainOptions {
@@ -120,7 +121,7 @@ export async function startPersistentChain(options: PersistentChainOptions, modu
   // at least one second after the previous, so a busy minute (the demo's hundreds of transactions) would
   // push chain time minutes ahead of the wall clock, and every escrow deadline and settlement cycle with
   // it. Blocks of the same second share its timestamp instead, as on a chain sealing by wall-clock time.
-  const server = await hre.network.createServer({ network: "default", override: { initialDate, allowBlocksWithSameTimestamp: true } }, options.host ?? "127.0.0.1", options.port);
+  const server = await createChainServer({ network: "default", override: { initialDate, allowBlocksWithSameTimestamp: true } }, options.host ?? "127.0.0.1", options.port);
   try {
     const genesis = await request<RpcBlock>("eth_getBlockByNumber", ["0x0", false]);
     const chainId = BigInt(await request<string>("eth_chainId")).toString();

@@ -24,8 +24,8 @@ function providerOf(url: string): JsonRpcProvider {
 /** Starts an EDR JSON-RPC server in this process (127.0.0.1, an ephemeral port by default); its state lives in memory only. */
 export async function startChain(options: { host?: string; port?: number } = {}): Promise<LocalChain> {
   // Loaded here, not at the top: the launchers that run the chain as its own part never load Hardhat.
-  const { network } = await import("hardhat");
-  const server = await network.createServer("default", options.host ?? "127.0.0.1", options.port ?? 0);
+  const { createChainServer } = await import("./json-rpc-server.js");
+  const server = await createChainServer("default", options.host ?? "127.0.0.1", options.port ?? 0);
   const { address, port: listening } = await server.listen();
   const url = `http://${address}:${listening}`;
   const provider = providerOf(url);
