@@ -8,7 +8,7 @@
  * executed (and counted as a duplicate). An item that runs out of gas inside the batch is sent again
  * alone with twice its budget, and is failed (REVERT_WITHOUT_REASON) after MAX_EMPTY_REVERTS.
  */
-import { Interface, getAddress, type Log, type TransactionReceipt } from "ethers";
+import { Interface, getAddress } from "ethers";
 import type { Counter } from "prom-client";
 
 import { TX_GAS_CAP, batchGasClass, batchGasLimit, type BatchGasBudgets } from "../../core/chain/batch-gas.js";
@@ -21,7 +21,7 @@ import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import type { Logger, Storage } from "../services.js";
 import type { OperationUpdate } from "../storage/operations.js";
-import { describe, unconfirmedTxHash, type TransactionSender } from "./sender.js";
+import { describe, minedReceiptOf, unconfirmedTxHash, type MinedLog, type MinedReceipt, type TransactionSender } from "./sender.js";
 import { DONE, withGasFactor, type RelayEntry, type Settlement, type Submission } from "./submission.js";
 
 export interface EscrowBatchSubmitterModules {
@@ -64,7 +64,7 @@ export class EscrowBatchSubmitter {
     this.iface = new Interface(loadArtifact("PaymentEscrow").abi);
     const failed = this.iface.getEvent("OperationFailed");
     if (!failed) throw new SettlenetError("INTERNAL", "PaymentEscrow has no OperationFailed event");
-    this.operationFailedTopic = failed.topicHash;
+    this.operationFailedTopic = failed.topicHash.toLowerCase();
     this.sender = modules.sender;
     this.storage = modules.storage;
     this.log = modules.logger;
@@ -107,7 +107,7 @@ export class EscrowBatchSubmitter {
     }
     const items = transaction ? this.matchBatchItems(transaction.data, entries) : [];
     const unmatched = entries.filter((entry) => !items.includes(entry));
-    const settlement = receipt ? await this.apply(receipt, items, signal) : await this.settle(txHash, items, signal);
+    const settlement = receipt ? await this.apply(minedReceiptOf(receipt, this.isOperationFailed), items, signal) : await this.settle(txHash, items, signal);
     return { ...settlement, requeue: [...unmatched, ...settlement.requeue] };
   }
 
@@ -117,7 +117,7 @@ export class EscrowBatchSubmitter {
 
   /** Waits for a sent batch's receipt and stores its outcome; re-sends the batch if it was dropped. */
   private async settle(txHash: string, items: (RelayEntry | undefined)[], signal: AbortSignal, sentAt?: number): Promise<Settlement> {
-    const receipt = await this.sender.waitForReceipt(txHash, signal);
+    const receipt = await this.sender.waitForMined(txHash, signal, this.isOperationFailed);
     if (receipt === undefined) return DONE;
     if (receipt === "dropped") {
       this.log.warn({ txHash }, "sent batch was dropped; re-sending its operations");
@@ -141,7 +141,7 @@ export class EscrowBatchSubmitter {
   }
 
   /** Maps a mined batch back to its items and stores each one's outcome in one synced batch. */
-  private async apply(receipt: TransactionReceipt, items: (RelayEntry | undefined)[], signal: AbortSignal): Promise<Settlement> {
+  private async apply(receipt: MinedReceipt, items: (RelayEntry | undefined)[], signal: AbortSignal): Promise<Settlement> {
     const mine = defined(items);
     if (receipt.status !== 1) {
       // executeBatch catches every item's revert: the whole transaction fails only when it runs out of
@@ -235,10 +235,12 @@ export class EscrowBatchSubmitter {
     return timestamp;
   }
 
+  /** The escrow's OperationFailed logs: the only ones of a batch's receipt its outcome needs (the rest are the executed items' own events). */
+  private readonly isOperationFailed = (log: MinedLog): boolean => log.topics[0]?.toLowerCase() === this.operationFailedTopic && log.address.toLowerCase() === this.escrowKey;
+
   /** Index and revert data of an OperationFailed event of the escrow (read by name: the event may carry more fields). */
-  private operationFailed(log: Log): { index: number; reason: string } | undefined {
-    // Most of a receipt's logs are the executed items' own events: told apart by their topic, unparsed.
-    if (log.topics[0] !== this.operationFailedTopic || log.address.toLowerCase() !== this.escrowKey) return undefined;
+  private operationFailed(log: MinedLog): { index: number; reason: string } | undefined {
+    if (!this.isOperationFailed(log)) return undefined;
     try {
       const parsed = this.iface.parseLog(log);
       if (parsed?.name !== "OperationFailed") return undefined;
