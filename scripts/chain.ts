@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const port = Number(values.port ?? 0);
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new SettlenetError("USAGE", USAGE);
   const logger = pino({ base: { role: "chain" } });
-  // Registered first, so that the journal's own requests to the chain (in-process) are not counted as served.
+  // Every request passing the network hooks is counted: a journaled chain's own reads of each mined block (in-process) too.
   const served = await countRpcRequests();
   let chain: { url: string; replayedBlocks: number; close(): Promise<void> };
   if (values["data-dir"]) {
