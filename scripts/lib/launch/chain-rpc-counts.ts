@@ -8,11 +8,22 @@ import type { JsonRpcResponse } from "hardhat/types/providers";
 
 export const RPC_COUNTS_METHOD = "settlenet_rpcCounts";
 
-/** Counts requests by method in the network hooks of `hre`; `stop()` removes the hook. */
+/** Key of the HTTP requests the chain's server received (a JSON-RPC batch is one request of several calls). */
+export const HTTP_REQUESTS = "(http requests)";
+
+let httpRequests = 0;
+
+/** Called by the chain's HTTP server for each request it receives. */
+export function countHttpRequest(): void {
+  httpRequests++;
+}
+
+/** Counts requests by method in the network hooks of `hre`, and the HTTP requests that carried them; `stop()` removes the hook. */
 export async function countRpcRequests(): Promise<{ counts: () => Record<string, number>; stop: () => void }> {
   const { default: hre } = await import("hardhat");
   const counts = new Map<string, number>();
-  const snapshot = () => Object.fromEntries([...counts.entries()].sort((a, b) => b[1] - a[1]));
+  const httpBefore = httpRequests;
+  const snapshot = () => Object.fromEntries([...counts.entries(), [HTTP_REQUESTS, httpRequests - httpBefore] as const].sort((a, b) => b[1] - a[1]));
   const handlers = {
     onRequest: async (
       context: unknown,

@@ -16,6 +16,7 @@ import type { NetworkConnectionParams } from "hardhat/types/network";
 import type { EthereumProvider } from "hardhat/types/providers";
 
 import { SettlenetError } from "../../../core/errors.js";
+import { countHttpRequest } from "./chain-rpc-counts.js";
 
 /** The part of Hardhat's JsonRpcHandler used here: its WebSocket entry point. */
 interface HardhatJsonRpcHandler {
@@ -54,6 +55,7 @@ export async function createChainServer(networkOrParams: NetworkConnectionParams
   const { provider } = await hre.network.create(networkOrParams);
   const handler = await loadHandler(provider);
   const server = http.createServer((req, res) => {
+    countHttpRequest();
     // As Hardhat's server: any origin may call it (a browser wallet talks to the chain directly).
     res.setHeader("Access-Control-Allow-Origin", "*");
     res.setHeader("Access-Control-Request-Method", "*");

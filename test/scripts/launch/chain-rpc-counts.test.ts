@@ -5,7 +5,7 @@
 import { expect } from "chai";
 
 import { startChain, type LocalChain } from "../../../scripts/lib/launch/chain.js";
-import { RPC_COUNTS_METHOD, countRpcRequests } from "../../../scripts/lib/launch/chain-rpc-counts.js";
+import { HTTP_REQUESTS, RPC_COUNTS_METHOD, countRpcRequests } from "../../../scripts/lib/launch/chain-rpc-counts.js";
 
 describe("launcher: the chain counts the JSON-RPC requests it serves", function () {
   this.timeout(120_000);
@@ -38,7 +38,9 @@ describe("launcher: the chain counts the JSON-RPC requests it serves", function 
     expect(delta("eth_blockNumber")).to.equal(2);
     expect(delta("eth_getBlockByNumber")).to.equal(1);
     expect(delta("eth_chainId")).to.equal(3);
+    // Three single calls, one batch, and the request that asked for the counts.
+    expect(delta(HTTP_REQUESTS)).to.equal(5);
     expect(counts[RPC_COUNTS_METHOD]).to.equal(undefined);
-    expect(served.counts()).to.deep.equal(counts);
+    expect(served.counts()).to.deep.include({ ...counts, [HTTP_REQUESTS]: counts[HTTP_REQUESTS] });
   });
 });
