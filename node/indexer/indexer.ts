@@ -5,6 +5,8 @@
  * block read per block with events (its time and each transaction's sender, the relayer): a failed
  * batch item's log names its operation id, an executed operation is found among the payment's pending
  * ones by the events its descriptor lists (core/operations/<kind>.ts), and no calldata is decoded.
+ * A step of one or two blocks (a node keeping up) reads its blocks in the same JSON-RPC batch as its
+ * logs, whether they hold escrow events or not: one request for the chain to serve instead of two.
  * Each step (a block range) is written in one atomic, synced batch together with the cursor, so a
  * crash never half-indexes and a restart resumes after the last indexed block. RPC errors are retried
  * with exponential backoff.
