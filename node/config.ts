@@ -26,6 +26,15 @@ export const nodeConfigSchema = z.strictObject({
   peerKeyFile: z.string().min(1),
   listen: z.array(multiaddr).min(1),
   bootstrap: z.array(multiaddr).default([]),
+  gossip: z
+    .strictObject({
+      /**
+       * How long operations accepted on the API gather into one gossip message (node/pipeline.ts); an API
+       * answer waits at most this long more. 0: one message per API call.
+       */
+      windowMs: z.number().int().min(0).max(1_000).default(20),
+    })
+    .prefault({}),
   rpcUrl: z.url({ protocol: /^https?$/ }),
   deploymentFile: z.string().min(1),
   dataDir: z.string().min(1),

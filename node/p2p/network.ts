@@ -35,9 +35,11 @@ import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
 import { tcp } from "@libp2p/tcp";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
+import type { Registry } from "prom-client";
 import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
+import { counterOf } from "../metrics.js";
 import { GOSSIP_TOPIC } from "./message.js";
 import { applyYamuxWindowUpdates } from "./yamux-window.js";
 import type { Logger } from "../services.js";
@@ -90,6 +92,8 @@ export interface GossipNetworkModules {
   validate: (fromPeerId: string, data: Uint8Array) => Promise<GossipValidationResult>;
   /** Gossip message id from the data (default: its sha256); equal ids are delivered once. */
   messageId?: (data: Uint8Array) => Uint8Array;
+  /** What arrives from peers: RPCs, message copies and control entries. */
+  metrics?: Registry;
 }
 
 export interface GossipNetwork {
@@ -141,7 +145,23 @@ interface ScoredPubsub {
   handleReceivedRpc(from: PeerId, rpc: ReceivedRpc): Promise<void>;
 }
 interface ReceivedRpc {
-  control?: { ihave?: unknown[]; iwant?: unknown[] } | undefined;
+  messages?: unknown[];
+  control?:
+    | {
+        ihave?: { messageIDs?: unknown[] }[];
+        iwant?: { messageIDs?: unknown[] }[];
+        idontwant?: { messageIDs?: unknown[] }[];
+        graft?: unknown[];
+        prune?: unknown[];
+      }
+    | undefined;
+}
+
+/** Message ids over a control message's entries. */
+function idCount(entries: { messageIDs?: unknown[] }[] | undefined): number {
+  let count = 0;
+  for (const entry of entries ?? []) count += entry.messageIDs?.length ?? 0;
+  return count;
 }
 
 /** Starts a libp2p node on the gossip topic with the allowlist gater and the bootstrap re-dial loop. */
@@ -293,8 +313,26 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
   const controlRpcs = new Map<string, { windowStart: number; count: number; charged: boolean }>();
   const scored = pubsub as unknown as ScoredPubsub;
   const handleRpc = scored.handleReceivedRpc.bind(pubsub);
+  const received = counterOf(
+    modules.metrics,
+    "settlenet_p2p_received_total",
+    "What peers sent this node, by part: rpc (frames), message (message copies, duplicates included), ihave, iwant and idontwant (message ids), graft, prune",
+    ["part"],
+  );
   scored.handleReceivedRpc = async (from, rpc) => {
     const control = rpc.control;
+    received.inc({ part: "rpc" });
+    if (rpc.messages?.length) received.inc({ part: "message" }, rpc.messages.length);
+    if (control) {
+      const ihave = idCount(control.ihave);
+      const iwant = idCount(control.iwant);
+      const idontwant = idCount(control.idontwant);
+      if (ihave > 0) received.inc({ part: "ihave" }, ihave);
+      if (iwant > 0) received.inc({ part: "iwant" }, iwant);
+      if (idontwant > 0) received.inc({ part: "idontwant" }, idontwant);
+      if (control.graft?.length) received.inc({ part: "graft" }, control.graft.length);
+      if (control.prune?.length) received.inc({ part: "prune" }, control.prune.length);
+    }
     if ((control?.ihave?.length ?? 0) === 0 && (control?.iwant?.length ?? 0) === 0) return handleRpc(from, rpc);
     const peer = from.toString();
     const now = Date.now();

@@ -11,6 +11,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { expect } from "chai";
 import { createLibp2p } from "libp2p";
 import { pino } from "pino";
+import { Registry } from "prom-client";
 
 import { GOSSIP_TOPIC } from "../../../node/p2p/message.js";
 
@@ -79,13 +80,13 @@ describe("permissioned gossip network", function () {
   /** Starts a node on loopback; `validate` defaults to accepting everything. */
   async function start(
     name: string,
-    options: Partial<Omit<GossipNetworkOptions, "privateKey">> & { bootstrapFrom?: TestNode[]; allow?: boolean } = {},
+    options: Partial<Omit<GossipNetworkOptions, "privateKey">> & { bootstrapFrom?: TestNode[]; allow?: boolean; metrics?: Registry } = {},
     validate: (text: string) => GossipValidationResult = () => "accept",
   ): Promise<TestNode> {
     const { key: privateKey, peerId, keyFile } = await key(name);
     if (options.allow !== false) allowed.add(peerId);
     const received: Received[] = [];
-    const { bootstrapFrom = [], allow: _allow, ...rest } = options;
+    const { bootstrapFrom = [], allow: _allow, metrics, ...rest } = options;
     const net = await createGossipNetwork(
       {
         privateKey,
@@ -97,6 +98,7 @@ describe("permissioned gossip network", function () {
       {
         logger: logger.child({ node: name }),
         allowlist: () => allowed,
+        ...(metrics ? { metrics } : {}),
         validate: async (from, data) => {
           const text = decoder.decode(data);
           received.push({ from, text });
@@ -116,7 +118,8 @@ describe("permissioned gossip network", function () {
     const a = await start("a");
     const b = await start("b", { bootstrapFrom: [a] });
     const c = await start("c", { bootstrapFrom: [a, b] });
-    const d = await start("d", { bootstrapFrom: [a, c] });
+    const metrics = new Registry();
+    const d = await start("d", { bootstrapFrom: [a, c], metrics });
     const nodes = [a, b, c, d];
     const links: [TestNode, TestNode][] = [
       [a, b],
@@ -142,6 +145,10 @@ describe("permissioned gossip network", function () {
     // Validation sees the forwarding peer: d is not linked to b, so b's message reached d through a or c.
     const fromB = d.received.find((r) => r.text === "message from 1");
     expect([a.net.peerId, c.net.peerId]).to.include(fromB?.from);
+    // Copies counted as they arrive, duplicates included, in at least one RPC.
+    const received = new Map((await metrics.getSingleMetric("settlenet_p2p_received_total")?.get())?.values.map((v) => [v.labels["part"], v.value]));
+    expect(received.get("message")).to.be.at.least(6);
+    expect(received.get("rpc")).to.be.at.least(1);
   });
 
   it("delivers a stream of messages several times the Yamux window, whole and in order, in both directions", async function () {
