@@ -22,6 +22,15 @@
  * id is a hash of its data (and topic), so each further copy is dropped by the seen-cache before any
  * validation or signature check, and the same data published by two nodes is one message.
  * Yamux grants receive credit once per half window, not once per message (yamux-window.ts).
+ *
+ * No mesh by default (`meshDegree` 0): a consortium's nodes all dial one another (each one's bootstrap
+ * list names the others), and a node sends what it publishes to every connected peer (flood publish),
+ * so each peer gets one copy straight from its publisher. Mesh forwarding would add, per message and
+ * peer, a copy to every other peer or an IDONTWANT to stop it: several RPCs per message that only
+ * matter when two nodes are not connected. What a node missed (a link down) it still gets from the
+ * IHAVE gossip every peer sends once a heartbeat (one second) for the messages it has seen lately,
+ * answered by an IWANT. A network whose nodes do not all connect to each other sets `meshDegree`
+ * (gossipsub's D, e.g. 6) for forwarding without the heartbeat's delay.
  */
 import { createHash } from "node:crypto";
 
@@ -79,6 +88,8 @@ export interface GossipNetworkOptions {
   redialIntervalMs?: number;
   /** RPCs carrying IHAVE or IWANT taken from one peer per second; beyond it they are dropped and the peer charged an offence. */
   maxControlRpcsPerSecond?: number;
+  /** Gossipsub mesh degree D (Dlo, Dhi, Dscore and Dout in gossipsub's default proportions); 0: no mesh (see the module comment). */
+  meshDegree?: number;
 }
 
 export interface GossipNetworkModules {
@@ -134,6 +145,7 @@ const optionsSchema = z.strictObject({
   banSeconds: z.number().positive().default(600),
   redialIntervalMs: z.number().int().positive().default(2_000),
   maxControlRpcsPerSecond: z.number().int().positive().default(20),
+  meshDegree: z.number().int().min(0).max(12).default(0),
 });
 
 type Services = { identify: Identify; pubsub: GossipSub };
@@ -222,6 +234,7 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
       identify: identify(),
       pubsub: gossipsub({
         globalSignaturePolicy: StrictNoSign,
+        ...meshParams(config.meshDegree),
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         fallbackToFloodsub: false,
@@ -446,6 +459,12 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
       logger.info("gossip network stopped");
     },
   };
+}
+
+/** Gossipsub's mesh bounds for degree `d` (its defaults' proportions at 6); all zero for no mesh. */
+function meshParams(d: number): { D: number; Dlo: number; Dhi: number; Dscore: number; Dout: number } {
+  if (d === 0) return { D: 0, Dlo: 0, Dhi: 0, Dscore: 0, Dout: 0 };
+  return { D: d, Dlo: Math.max(1, Math.round((d * 2) / 3)), Dhi: d * 2, Dscore: Math.max(1, Math.round((d * 2) / 3)), Dout: Math.floor(d / 3) };
 }
 
 function parseMultiaddr(address: string, field: string): Multiaddr {

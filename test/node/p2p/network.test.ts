@@ -151,6 +151,27 @@ describe("permissioned gossip network", function () {
     expect(received.get("rpc")).to.be.at.least(1);
   });
 
+  it("with no mesh, sends each message once to every peer of a full mesh: nothing forwarded, no IDONTWANT", async function () {
+    const registries = [new Registry(), new Registry(), new Registry(), new Registry()];
+    const a = await start("a", { metrics: registries[0]! });
+    const b = await start("b", { bootstrapFrom: [a], metrics: registries[1]! });
+    const c = await start("c", { bootstrapFrom: [a, b], metrics: registries[2]! });
+    const d = await start("d", { bootstrapFrom: [a, b, c], metrics: registries[3]! });
+    const nodes = [a, b, c, d];
+    await waitFor("full mesh formed", () => nodes.every((x) => nodes.every((y) => x === y || subscribed(x, y))));
+    // Above gossipsub's IDONTWANT threshold (512 bytes): forwarding peers would announce each one.
+    const count = 30;
+    for (let i = 0; i < count; i++) expect(await a.net.publish(encoder.encode(`m${i} `.padEnd(2_000, "x")))).to.equal(3);
+    await waitFor("every message at every peer", () => [b, c, d].every((node) => node.received.length >= count));
+    for (const [i, node] of [b, c, d].entries()) {
+      expect(node.received.every((r) => r.from === a.net.peerId), `node ${i + 1} heard only from the publisher`).to.equal(true);
+      const parts = new Map((await registries[i + 1]!.getSingleMetric("settlenet_p2p_received_total")?.get())?.values.map((v) => [v.labels["part"], v.value]));
+      expect(parts.get("idontwant") ?? 0, `node ${i + 1} IDONTWANT ids`).to.equal(0);
+      // Forwarding would bring about two more copies of each; a late IWANT answer may add one.
+      expect(parts.get("message"), `node ${i + 1} copies`).to.be.below(count * 1.5);
+    }
+  });
+
   it("delivers a stream of messages several times the Yamux window, whole and in order, in both directions", async function () {
     const a = await start("a");
     const b = await start("b", { bootstrapFrom: [a] });
