@@ -11,7 +11,9 @@
  *   NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --quick --only=e2e --out=/tmp/prof/results.json
  *   npx tsx bench/profile.ts --results=/tmp/prof/results.json /tmp/prof
  *
- * Worker threads write profiles of their own (their file names carry a thread id other than 0).
+ * Worker threads write profiles of their own (their file names carry a thread id other than 0). Frames in
+ * bundled code (the settlenet CLI the nodes and the gateway run from) are named by their TypeScript
+ * source through the bundle's source maps; the bundle must still be in cache/settlenet-cli.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
@@ -19,7 +21,8 @@ import { parseArgs } from "node:util";
 
 import { projectRoot } from "./lib/paths.js";
 import type { RunResults } from "./lib/results.js";
-import { summarizeProfile, type CpuProfile } from "./lib/profile.js";
+import { summarizeProfile, withSourcePositions, type CpuProfile } from "./lib/profile.js";
+import { SourceMaps } from "./lib/source-map.js";
 
 const { values, positionals } = parseArgs({
   options: {
@@ -52,6 +55,8 @@ const processes = new Map((details.cpu ?? []).filter((s) => s.pid !== undefined)
 
 const files = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile"));
 const fmt = (us: number) => (units > 0 ? (us / units).toFixed(1).padStart(8) : `${(us / 1000).toFixed(1)} ms`.padStart(10));
+// The nodes and the gateway run from the bundled CLI: its source maps name the TypeScript behind each frame.
+const sourceMaps = new SourceMaps();
 const root = projectRoot.endsWith("/") ? projectRoot : `${projectRoot}/`;
 process.stdout.write(`${values.benchmark}, ${values.window} window ${((window.endUs - window.startUs) / 1e6).toFixed(1)} s, ${units} units; figures in µs per unit (main thread samples)\n`);
 for (const file of files.sort()) {
@@ -59,7 +64,7 @@ for (const file of files.sort()) {
   const [, , , pidText, thread] = file.split(".");
   const share = processes.get(Number(pidText));
   if (!share) continue;
-  const profile = JSON.parse(await readFile(join(dir, file), "utf8")) as CpuProfile;
+  const profile = withSourcePositions(JSON.parse(await readFile(join(dir, file), "utf8")) as CpuProfile, (position) => sourceMaps.resolve(position));
   const summary = summarizeProfile(profile, { fromUs: window.startUs, toUs: window.endUs, projectRoot: root });
   if (summary.busyUs === 0) continue;
   const label = `${share.process} (${share.role}${thread === "0" ? "" : `, worker thread ${thread}`}), /proc CPU ${(share.cpuSeconds * 1000).toFixed(0)} ms`;

@@ -3,10 +3,11 @@
  * module and by function within a window of the monotonic clock, and time attributed to the nearest
  * project function on the stack.
  */
+import type { SourcePosition } from "./source-map.js";
 
 /** The parts of a `.cpuprofile` read here. */
 export interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; parent?: number; children?: number[] }[];
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }; parent?: number; children?: number[] }[];
   /** Microseconds on the monotonic clock (the one process.hrtime reads). */
   startTime: number;
   endTime: number;
@@ -46,6 +47,20 @@ export function moduleOf(url: string, functionName: string, projectRoot: string)
 function isProject(url: string, projectRoot: string): boolean {
   const path = url.startsWith("file://") ? decodeURIComponent(url.slice(7)) : url;
   return path.startsWith(projectRoot) && !path.includes("/node_modules/");
+}
+
+/**
+ * The profile with every call frame's position moved to its original source where `resolve` knows
+ * one (bundled code → the TypeScript it was built from), so modules and project functions are named.
+ */
+export function withSourcePositions(profile: CpuProfile, resolve: (position: SourcePosition) => SourcePosition): CpuProfile {
+  return {
+    ...profile,
+    nodes: profile.nodes.map((node) => {
+      const { url, lineNumber, columnNumber } = resolve(node.callFrame);
+      return { ...node, callFrame: { ...node.callFrame, url, lineNumber, columnNumber } };
+    }),
+  };
 }
 
 /** Self time by module and function of the samples taken in [fromUs, toUs]. */

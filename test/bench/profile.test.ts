@@ -1,0 +1,92 @@
+/**
+ * Profiles of bundled code name the TypeScript it came from: a small program is bundled with esbuild
+ * (linked source maps, as the settlenet CLI is), run under `node --cpu-prof`, and its hot function
+ * must be attributed to its source file and line, not to the bundle.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+import { expect } from "chai";
+
+import { summarizeProfile, withSourcePositions, type CpuProfile } from "../../bench/lib/profile.js";
+import { SourceMaps, decodeMappings } from "../../bench/lib/source-map.js";
+import { projectRoot } from "../../bench/lib/paths.js";
+
+interface Esbuild {
+  build(options: Record<string, unknown>): Promise<unknown>;
+}
+
+async function esbuild(): Promise<Esbuild> {
+  const fromTsx = createRequire(createRequire(join(projectRoot, "package.json")).resolve("tsx/package.json"));
+  return (await import(pathToFileURL(fromTsx.resolve("esbuild")).href)) as Esbuild;
+}
+
+describe("bench/profile: source-mapped profiles", function () {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "settlenet-profile-"));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("decodes VLQ mappings with deltas across lines and negative values", () => {
+    // Line 0: column 0 → source 0 line 0 column 0; column 4 → source 0 line 2 column 3.
+    // Line 1: column 2 → source 1 line 1 column 0 (source +1, line −1, column −3).
+    expect(decodeMappings("AAAA,IAEG;ECDH")).to.deep.equal([
+      [
+        [0, 0, 0, 0],
+        [4, 0, 2, 3],
+      ],
+      [[2, 1, 1, 0]],
+    ]);
+    expect(() => decodeMappings("A!AA")).to.throw(/invalid base64 VLQ/);
+  });
+
+  it("attributes a bundled program's hot function to its TypeScript source and line", async () => {
+    const source = join(dir, "src");
+    const hotFile = join(source, "hot.ts");
+    writeFileSync(join(dir, "package.json"), "{}");
+    mkdirSync(source, { recursive: true });
+    writeFileSync(
+      hotFile,
+      [
+        "// padding so the function's line differs from the bundle's",
+        "export const unused = 1;",
+        "",
+        "export function spinOnHashes(rounds: number): number {",
+        "  let x = 0;",
+        "  for (let i = 0; i < rounds; i++) x = (Math.imul(x, 1103515245) + 12345 + i) | 0;",
+        "  return x;",
+        "}",
+      ].join("\n"),
+    );
+    writeFileSync(join(source, "main.ts"), 'import { spinOnHashes } from "./hot.js";\nlet total = 0;\nfor (let r = 0; r < 40; r++) total ^= spinOnHashes(5_000_000);\nconsole.log(total);\n');
+    const out = join(dir, "out");
+    await (await esbuild()).build({ entryPoints: [join(source, "main.ts")], outdir: out, bundle: true, format: "esm", platform: "node", sourcemap: "linked", logLevel: "error" });
+    const profiles = join(dir, "profiles");
+    const run = spawnSync(process.execPath, ["--cpu-prof", "--cpu-prof-dir", profiles, join(out, "main.js")], { encoding: "utf8" });
+    expect(run.status, run.stderr).to.equal(0);
+    const [file] = readdirSync(profiles);
+    const raw = JSON.parse(readFileSync(join(profiles, file as string), "utf8")) as CpuProfile;
+
+    const root = `${dir}/`;
+    const everything = { fromUs: raw.startTime, toUs: raw.endTime, projectRoot: root };
+    // Unmapped, the time lands on the bundle.
+    const bundled = summarizeProfile(raw, everything);
+    expect(bundled.byFunction[0]?.[0]).to.match(/^spinOnHashes out\/main\.js:\d+$/);
+    // Mapped, on the source: the function starts on line 4 of hot.ts.
+    const maps = new SourceMaps();
+    const mapped = summarizeProfile(
+      withSourcePositions(raw, (position) => maps.resolve(position)),
+      everything,
+    );
+    const [top, us] = mapped.byFunction[0] as [string, number];
+    expect(top).to.equal("spinOnHashes src/hot.ts:4");
+    expect(us).to.be.greaterThan(mapped.busyUs / 2);
+    expect(mapped.byModule[0]?.[0]).to.equal("src/hot.ts");
+    expect(mapped.byProjectFunction[0]?.[0]).to.equal("spinOnHashes src/hot.ts:4");
+  });
+});
