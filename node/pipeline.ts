@@ -305,7 +305,8 @@ export class OperationPipeline {
   /**
    * Adds an API group to the gathering gossip message and resolves once that message is published (or
    * left in the outbox after a failed publish); never rejects. A gathering message goes out when its
-   * window ends, or at once when this group would take it past the operation or byte limit.
+   * window ends or once it is full (the operation or byte limit); a group that would take it past a
+   * limit sends it at once and starts the next one.
    */
   private gossip(ops: ValidatedOperation[]): Promise<void> {
     if (!this.modules.publish) return Promise.resolve();
@@ -324,7 +325,8 @@ export class OperationPipeline {
     gathering.ops.push(...ops);
     gathering.bytes += bytes;
     const published = gathering.published;
-    if (gathering.ops.length >= MAX_OPERATIONS_PER_MESSAGE) this.flushGathering();
+    // Full: nothing more would fit, so it need not wait for its window.
+    if (gathering.ops.length >= MAX_OPERATIONS_PER_MESSAGE || GOSSIP_HEADER_BYTES + gathering.bytes >= this.gossipMaxBytes) this.flushGathering();
     return published;
   }
 

@@ -132,9 +132,9 @@ describe("operation pipeline: a group at every hop", function () {
   it("gathers API groups accepted within the window into one gossip message, answering each call only once it is published", async function () {
     const logger = pino({ level: "silent" });
     const [a, b, c] = [await pays(3), await pays(2), await pays(1)];
-    // Room for the first two groups, not the third: its arrival sends them; a window far longer than the test.
+    // Room for the first two groups (not full: a byte to spare), not the third: its arrival sends them; a window far longer than the test.
     const bytes = (ops: EscrowOperationInput[]) => ops.reduce((sum, op) => sum + encodedLengthOf(op)!, 0);
-    const p = new OperationPipeline({ readOnly: false, gossipWindowMs: 600_000, gossipMaxBytes: 3 + bytes([...a, ...b]) }, ctx, {
+    const p = new OperationPipeline({ readOnly: false, gossipWindowMs: 600_000, gossipMaxBytes: 3 + bytes([...a, ...b]) + 1 }, ctx, {
       logger,
       outcomes: new OutcomeMapper({ logger, metrics }),
       risk: new RiskEngine({}),
@@ -170,6 +170,26 @@ describe("operation pipeline: a group at every hop", function () {
     expect(await count("settlenet_pipeline_stored_operations_total", { path: "api" })).to.equal(6);
     expect(await count("settlenet_gossip_published_messages_total")).to.equal(2);
     expect(await count("settlenet_gossip_published_operations_total")).to.equal(6);
+  });
+
+  it("publishes a gathering message at once when it is full, without waiting for its window", async function () {
+    const logger = pino({ level: "silent" });
+    const group = await pays(3);
+    const full = 3 + group.reduce((sum, op) => sum + encodedLengthOf(op)!, 0);
+    const p = new OperationPipeline({ readOnly: false, gossipWindowMs: 600_000, gossipMaxBytes: full }, ctx, {
+      logger,
+      outcomes: new OutcomeMapper({ logger, metrics }),
+      risk: new RiskEngine({}),
+      signatures: pool,
+    });
+    p.setPublisher(async (data) => {
+      published.push(data);
+      return 3;
+    });
+    expect(acceptedIds(await p.submit(group))).to.have.length(3);
+    expect(published).to.have.length(1);
+    expect(p.gatheringOperations()).to.equal(0);
+    await p.stop();
   });
 
   it("validates a gossip group the same way, stores its valid operations and rejects the message for one forged operation", async function () {
