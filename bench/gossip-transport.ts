@@ -1,11 +1,12 @@
 /**
- * `tsx bench/gossip-transport.ts [--messages=3000] [--bytes=600,6000] [--window=50]`: what the gossip
+ * `tsx bench/gossip-transport.ts [--messages=3000] [--bytes=600,6000] [--window=50] [--mesh-degree=0]`: what the gossip
  * transport alone (libp2p TCP + Noise + Yamux + gossipsub, node/p2p/network.ts) costs per message. Four
  * gossip networks in this process, fully meshed on loopback as a consortium's nodes are; one publishes
  * `messages` messages of each size (at most `window` not yet received by every peer), the others'
  * validators accept them. Prints process CPU (user + system, all four networks together) per message
  * and per 1,000 bytes; a message some peer never received, or received twice, is a failure and fails
  * the run. No operations are validated or stored: the figure is what the transport adds to them.
+ * `--mesh-degree` is the networks' gossipsub mesh degree (the node's `gossip.meshDegree`, default 0).
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -19,12 +20,13 @@ import { loadOrCreatePeerKey, peerIdOf } from "../node/p2p/keys.js";
 import { createGossipNetwork, type GossipNetwork } from "../node/p2p/network.js";
 
 const { values } = parseArgs({
-  options: { messages: { type: "string", default: "3000" }, bytes: { type: "string", default: "600,6000" }, window: { type: "string", default: "50" } },
+  options: { messages: { type: "string", default: "3000" }, bytes: { type: "string", default: "600,6000" }, window: { type: "string", default: "50" }, "mesh-degree": { type: "string", default: "0" } },
   strict: true,
 });
 const messages = Number(values.messages);
 const sizes = values.bytes.split(",").map(Number);
 const window = Number(values.window);
+const meshDegree = Number(values["mesh-degree"]);
 
 const dir = await mkdtemp(join(tmpdir(), "settlenet-gossip-transport-"));
 const logger = pino({ level: "silent" });
@@ -41,7 +43,7 @@ const wake = (): void => {
 const nets: GossipNetwork[] = [];
 for (let i = 0; i < 4; i++) {
   const net = await createGossipNetwork(
-    { privateKey: keys[i]!, listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: nets.map((n) => n.multiaddrs()[0]!), redialIntervalMs: 200 },
+    { privateKey: keys[i]!, listen: ["/ip4/127.0.0.1/tcp/0"], bootstrap: nets.map((n) => n.multiaddrs()[0]!), redialIntervalMs: 200, meshDegree },
     {
       logger,
       allowlist: () => allowed,

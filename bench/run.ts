@@ -72,6 +72,7 @@ const { values } = parseArgs({
     "data-dir": { type: "string" },
     "indexer-payments": { type: "string" },
     out: { type: "string" },
+    "node-config": { type: "string" },
   },
   strict: true,
 });
@@ -109,6 +110,8 @@ const options = {
   dataDir: dataRoot.path,
   indexerPayments: Math.floor(positive("indexer-payments", values["indexer-payments"], quick ? 1_000 : 4_000)),
 };
+/** Merged into every network benchmark's node configuration (A/B runs of one setting; the results record the command). */
+const nodeConfigOverride = values["node-config"] === undefined ? undefined : (JSON.parse(values["node-config"]) as NonNullable<ClusterOptions["nodeConfig"]>);
 const startedAt = new Date();
 const outFile = resolve(values.out ?? join(projectRoot, "bench", "results", `${startedAt.toISOString().replaceAll(":", "-")}.json`));
 const wants = (name: Name) => only.includes(name);
@@ -170,7 +173,8 @@ async function network(name: string, cluster: Partial<ClusterOptions>, fn: (c: C
       `\n== ${name}${runs > 1 ? ` (run ${run} of ${runs})` : ""}: a fresh network, chain + ${institutions} institution node${institutions === 1 ? "" : "s"}${cluster.gateway === false ? "" : " + gateway"} (load ${loadAverageAtStart.join(" ")})\n`,
     );
     try {
-      running = await startCluster({ merchants: 2, payers: 16, dataRoot: dataRoot.path, log: (m) => process.stderr.write(`${m}\n`), ...cluster });
+      const nodeConfig = nodeConfigOverride || cluster.nodeConfig ? { ...nodeConfigOverride, ...cluster.nodeConfig } : undefined;
+      running = await startCluster({ merchants: 2, payers: 16, dataRoot: dataRoot.path, log: (m) => process.stderr.write(`${m}\n`), ...cluster, ...(nodeConfig ? { nodeConfig } : {}) });
     } catch (error) {
       process.stderr.write(`the network did not start: ${(error as Error).stack ?? String(error)}\n`);
       results.push(failedRow(name, new Error(`network did not start: ${(error as Error).message}`), t, loadAverageAtStart));

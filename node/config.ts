@@ -26,6 +26,20 @@ export const nodeConfigSchema = z.strictObject({
   peerKeyFile: z.string().min(1),
   listen: z.array(multiaddr).min(1),
   bootstrap: z.array(multiaddr).default([]),
+  gossip: z
+    .strictObject({
+      /**
+       * How long operations accepted on the API gather into one gossip message (node/pipeline.ts); an API
+       * answer waits at most this long more. 0: one message per API call.
+       */
+      windowMs: z.number().int().min(0).max(1_000).default(20),
+      /**
+       * Gossipsub mesh degree (node/p2p/network.ts). 0: no mesh, for nodes that all dial one another: a
+       * node sends its messages to every peer and nothing is forwarded (what a node missed comes by IHAVE/IWANT).
+       */
+      meshDegree: z.number().int().min(0).max(12).default(0),
+    })
+    .prefault({}),
   rpcUrl: z.url({ protocol: /^https?$/ }),
   deploymentFile: z.string().min(1),
   dataDir: z.string().min(1),

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Contract, Network, ZeroHash } from "ethers";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Registry, collectDefaultMetrics } from "prom-client";
 
 import { CONSOLE_DIST } from "../core/http/console.js";
 import { buildNodeApi, type HealthReport } from "./api/app.js";
@@ -144,6 +144,10 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const metrics = new Registry();
     collectDefaultMetrics({ register: metrics });
     const outcomes = new OutcomeMapper({ logger, metrics });
+    // Synced LevelDB batches and the writes in them (how many writes share an fsync).
+    const synced = () => storage.syncStats();
+    new Counter({ name: "settlenet_storage_synced_batches_total", help: "Synced LevelDB batches written (group commits)", registers: [metrics], collect() { this.reset(); this.inc(synced().batches); } });
+    new Counter({ name: "settlenet_storage_synced_writes_total", help: "Writes (puts and deletes) in the synced LevelDB batches", registers: [metrics], collect() { this.reset(); this.inc(synced().ops); } });
     const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider, metrics });
     clock.start();
     stack.push(async () => clock.stop());
@@ -208,11 +212,18 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
           },
         )
       : undefined;
-    const signatures = createSignatureVerifier({ ...(config.validation.signatureWorkers !== undefined ? { workers: config.validation.signatureWorkers } : {}) }, { logger });
+    const signatures = createSignatureVerifier({ ...(config.validation.signatureWorkers !== undefined ? { workers: config.validation.signatureWorkers } : {}) }, { logger, metrics });
     stack.push(() => signatures.close());
     const failpoint = failpointFromEnv();
     if (failpoint) logger.warn({ failpoint }, "fault-test crash point set: this node kills itself there once serving");
-    const pipeline = new OperationPipeline({ readOnly: config.role === "regulator" }, ctx, { logger, outcomes, risk, signatures, ...(relayer ? { relayer } : {}) });
+    const pipeline = new OperationPipeline({ readOnly: config.role === "regulator", gossipWindowMs: config.gossip.windowMs }, ctx, {
+      logger,
+      outcomes,
+      risk,
+      signatures,
+      metrics,
+      ...(relayer ? { relayer } : {}),
+    });
 
     const indexer = new Indexer(
       { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
@@ -242,9 +253,10 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         privateKey: peerKey,
         listen: config.listen,
         bootstrap: config.bootstrap,
+        meshDegree: config.gossip.meshDegree,
         topics: [ATTESTATION_TOPIC, ALERTS_TOPIC, SYNC_TOPIC, LEASE_TOPIC, RISK_RULES_TOPIC, DISPUTE_NOTES_TOPIC],
       },
-      { logger: logger.child({ module: "p2p" }), allowlist: () => registry.allowedPeerIds(), validate: (from, data) => pipeline.onGossip(from, data) },
+      { logger: logger.child({ module: "p2p" }), allowlist: () => registry.allowedPeerIds(), validate: (from, data) => pipeline.onGossip(from, data), metrics },
     );
     stack.push(() => network.stop());
     // A node with peers configured has published only once a peer got the message (else the pipeline

@@ -6,19 +6,26 @@
  * forwarded before it is durable, and the API acknowledges only once the gossip message is handed to
  * the peers.
  *
+ * API groups accepted within `gossipWindowMs` of each other go out as one gossip message (up to
+ * MAX_OPERATIONS_PER_MESSAGE operations or `gossipMaxBytes`): a peer's cost is mostly per message (framing,
+ * encryption, gossipsub bookkeeping, one validation round and one synced batch per message), and API
+ * groups are small at moderate load. Each API call is still answered only after its message is published.
+ *
  * API operations are stored together with a gossip-outbox entry, cleared (in the next group's batch)
  * once their message is published. A failed publish is retried from the outbox with backoff, and `start` publishes what a
  * crash left there (stored, never gossiped), so peers always hear of what this node accepted.
  */
 import type { Logger } from "pino";
+import type { Counter, Registry } from "prom-client";
 
 import type { SubmitOutcome } from "../core/api/operations.js";
 import { SettlenetError } from "../core/errors.js";
 import { failpoint } from "../core/failpoints.js";
-import { descriptorOf, escrowKindsExecutedBy, eventMatches, isTokenOperationKind, operationToJson, type EscrowOperationKind } from "../core/operations/index.js";
+import { descriptorOf, encodedLengthOf, escrowKindsExecutedBy, eventMatches, isTokenOperationKind, operationToJson, type EscrowOperationKind } from "../core/operations/index.js";
 import type { OperationOrigin, StoredOperation } from "../core/records.js";
 import { FINAL_OPERATION_STATUSES } from "../core/records.js";
 import { decodeGossipMessage, encodeGossipMessage, MAX_OPERATIONS_PER_MESSAGE } from "./p2p/message.js";
+import { counterOf } from "./metrics.js";
 import type { Relayer, ValidatedOperation, ValidationContext } from "./services.js";
 import type { OutcomeMapper } from "./validation/outcome.js";
 import { type GossipVerdict, type Outcome } from "./validation/outcome.js";
@@ -37,6 +44,8 @@ export interface PipelineModules {
   relayer?: Relayer;
   /** Publishes a gossip message; set once the network is up. */
   publish?: (data: Uint8Array) => Promise<number>;
+  /** Group sizes (operations per validated group, per stored group, per published message). */
+  metrics?: Registry;
 }
 
 export interface PipelineOptions {
@@ -44,9 +53,34 @@ export interface PipelineOptions {
   readOnly: boolean;
   /** Delay before publishing the gossip outbox again after a failed publish; doubles per failure up to `maxMs`. */
   republishBackoff?: { firstMs: number; maxMs: number };
+  /** How long accepted API groups gather into one gossip message (0: a message per group). */
+  gossipWindowMs?: number;
+  /** A gathering message is published at once when the next group would take it past this size. */
+  gossipMaxBytes?: number;
 }
 
 const DEFAULT_REPUBLISH_BACKOFF = { firstMs: 1_000, maxMs: 60_000 };
+const DEFAULT_GOSSIP_MAX_BYTES = 512 * 1024;
+/** The gossip message's header (message.ts). */
+const GOSSIP_HEADER_BYTES = 3;
+
+/** API operations gathering into one gossip message, and the callers waiting for it to be published. */
+interface Gathering {
+  ops: ValidatedOperation[];
+  bytes: number;
+  timer: NodeJS.Timeout | undefined;
+  published: Promise<void>;
+  done: () => void;
+}
+
+interface PipelineCounters {
+  groups: Counter<"path">;
+  groupOperations: Counter<"path">;
+  storedGroups: Counter<"path">;
+  storedOperations: Counter<"path">;
+  messages: Counter;
+  messageOperations: Counter;
+}
 
 /** An accepted operation of a group and the form it is stored in. */
 interface Accepted {
@@ -67,6 +101,12 @@ export class OperationPipeline {
   /** Published ids whose outbox entries are still to be cleared (by the next stored group's batch). */
   private readonly toClear = new Set<string>();
   private stopped = false;
+  private gathering: Gathering | undefined;
+  /** Gathered messages being published (awaited by `stop`). */
+  private readonly publishing = new Set<Promise<void>>();
+  private readonly gossipWindowMs: number;
+  private readonly gossipMaxBytes: number;
+  private readonly counters: PipelineCounters;
 
   constructor(
     private readonly options: PipelineOptions,
@@ -76,6 +116,17 @@ export class OperationPipeline {
     this.signatures = modules.signatures ?? new InlineVerifier();
     this.backoff = options.republishBackoff ?? DEFAULT_REPUBLISH_BACKOFF;
     this.backoffMs = this.backoff.firstMs;
+    this.gossipWindowMs = options.gossipWindowMs ?? 0;
+    this.gossipMaxBytes = options.gossipMaxBytes ?? DEFAULT_GOSSIP_MAX_BYTES;
+    const registry = modules.metrics;
+    this.counters = {
+      groups: counterOf(registry, "settlenet_pipeline_groups_total", "Groups of operations validated, by path (api: one API call; gossip: one gossip message)", ["path"]),
+      groupOperations: counterOf(registry, "settlenet_pipeline_group_operations_total", "Operations in the validated groups, by path", ["path"]),
+      storedGroups: counterOf(registry, "settlenet_pipeline_stored_groups_total", "Groups with accepted operations stored (one write section each), by path", ["path"]),
+      storedOperations: counterOf(registry, "settlenet_pipeline_stored_operations_total", "Accepted operations stored, by path", ["path"]),
+      messages: counterOf(registry, "settlenet_gossip_published_messages_total", "Operations gossip messages this node published (groups and outbox)"),
+      messageOperations: counterOf(registry, "settlenet_gossip_published_operations_total", "Operations in the gossip messages this node published"),
+    };
   }
 
   /** Publishes what the gossip outbox holds (stored before a crash or a failed publish); call once the publisher is set. */
@@ -88,12 +139,19 @@ export class OperationPipeline {
     this.stopped = true;
     clearTimeout(this.republishTimer);
     this.republishTimer = undefined;
+    this.flushGathering();
+    await Promise.all(this.publishing);
     await this.draining;
     const published = [...this.toClear];
     this.toClear.clear();
     await this.ctx.storage.operations.markPublished(published).catch((error: unknown) => {
       this.modules.logger.warn({ err: error, count: published.length }, "could not clear the gossip outbox (published again at the next start)");
     });
+  }
+
+  /** Operations accepted on the API that wait for their gathering gossip message. */
+  gatheringOperations(): number {
+    return this.gathering?.ops.length ?? 0;
   }
 
   /** Sets the gossip publisher (the network starts after the pipeline exists). */
@@ -112,7 +170,7 @@ export class OperationPipeline {
       inputs.map((input) => ({ input })),
       "api",
     );
-    const stored = await this.store(accepted, { gossip: true });
+    const stored = await this.store(accepted, "api", { gossip: true });
     if (stored.length > 0) {
       // Handed to the peers before the caller hears "accepted": a crash right after the answer must
       // still leave the operations with nodes that can fail over, not only in this node's storage.
@@ -144,7 +202,7 @@ export class OperationPipeline {
       return this.modules.outcomes.map("gossip", { status: "rejected", reason: error }, { peerId: fromPeerId }).gossip;
     }
     const { outcomes, accepted } = await this.validateGroup(items, "gossip", fromPeerId);
-    const stored = await this.settleIndexed(await this.store(accepted));
+    const stored = await this.settleIndexed(await this.store(accepted, "gossip"));
     if (stored.length > 0) {
       this.modules.relayer?.enqueue(
         stored.map((a) => a.record),
@@ -161,6 +219,8 @@ export class OperationPipeline {
    * one of them refuses it as a duplicate rather than storing and relaying it twice.
    */
   private async validateGroup(items: GroupItem[], path: ValidationPath, peerId?: string): Promise<{ outcomes: Outcome[]; accepted: Accepted[] }> {
+    this.counters.groups.inc({ path });
+    this.counters.groupOperations.inc({ path }, items.length);
     const settled = await validateGroup(items, this.ctx, path, { risk: this.modules.risk, signatures: this.signatures });
     const seen = new Set<string>();
     const now = this.ctx.nowSeconds();
@@ -196,8 +256,10 @@ export class OperationPipeline {
    * Stores a group's accepted operations in one synced batch (one fsync for the group); with `gossip`,
    * in the outbox too. The same batch clears the outbox entries of groups published since the last one.
    */
-  private async store(accepted: Accepted[], options: { gossip?: boolean } = {}): Promise<Accepted[]> {
+  private async store(accepted: Accepted[], path: ValidationPath, options: { gossip?: boolean } = {}): Promise<Accepted[]> {
     if (accepted.length === 0) return accepted;
+    this.counters.storedGroups.inc({ path });
+    this.counters.storedOperations.inc({ path }, accepted.length);
     const published = [...this.toClear];
     this.toClear.clear();
     try {
@@ -241,14 +303,55 @@ export class OperationPipeline {
   }
 
   /**
-   * Publishes the group as one message and clears it from the outbox; never rejects (the operations are
-   * stored and relayed regardless). On failure they stay in the outbox and are published again later.
+   * Adds an API group to the gathering gossip message and resolves once that message is published (or
+   * left in the outbox after a failed publish); never rejects. A gathering message goes out when its
+   * window ends or once it is full (the operation or byte limit); a group that would take it past a
+   * limit sends it at once and starts the next one.
    */
-  private async gossip(ops: ValidatedOperation[]): Promise<void> {
+  private gossip(ops: ValidatedOperation[]): Promise<void> {
+    if (!this.modules.publish) return Promise.resolve();
+    if (this.gossipWindowMs === 0 || this.stopped) return this.publishGroup(ops);
+    const bytes = ops.reduce((sum, o) => sum + (encodedLengthOf(o.op) ?? 0), 0);
+    const open = this.gathering;
+    if (open && (open.ops.length + ops.length > MAX_OPERATIONS_PER_MESSAGE || GOSSIP_HEADER_BYTES + open.bytes + bytes > this.gossipMaxBytes)) this.flushGathering();
+    let gathering = this.gathering;
+    if (!gathering) {
+      let done!: () => void;
+      const published = new Promise<void>((resolve) => (done = resolve));
+      gathering = { ops: [], bytes: 0, timer: undefined, published, done };
+      gathering.timer = setTimeout(() => this.flushGathering(), this.gossipWindowMs);
+      this.gathering = gathering;
+    }
+    gathering.ops.push(...ops);
+    gathering.bytes += bytes;
+    const published = gathering.published;
+    // Full: nothing more would fit, so it need not wait for its window.
+    if (gathering.ops.length >= MAX_OPERATIONS_PER_MESSAGE || GOSSIP_HEADER_BYTES + gathering.bytes >= this.gossipMaxBytes) this.flushGathering();
+    return published;
+  }
+
+  /** Publishes the gathering message now (its window ended, it is full, or the pipeline stops). */
+  private flushGathering(): void {
+    const gathering = this.gathering;
+    if (!gathering) return;
+    this.gathering = undefined;
+    clearTimeout(gathering.timer);
+    const publishing = this.publishGroup(gathering.ops).then(gathering.done);
+    this.publishing.add(publishing);
+    void publishing.finally(() => this.publishing.delete(publishing));
+  }
+
+  /**
+   * Publishes operations as one message and clears them from the outbox; never rejects (the operations
+   * are stored and relayed regardless). On failure they stay in the outbox and are published again later.
+   */
+  private async publishGroup(ops: ValidatedOperation[]): Promise<void> {
     const publish = this.modules.publish;
     if (!publish) return;
     try {
       await publish(encodeGossipMessage(ops.map((o) => o.op)));
+      this.counters.messages.inc();
+      this.counters.messageOperations.inc(ops.length);
     } catch (error) {
       this.modules.logger.warn({ err: error, count: ops.length, retryInMs: this.backoffMs }, "gossip publish failed; publishing again from the outbox");
       this.scheduleRepublish();
@@ -287,7 +390,11 @@ export class OperationPipeline {
         if (pending.length === 0) break;
         // Already published (awaiting their clear), or final (executed, failed): only cleared.
         const open = pending.filter((op) => !this.toClear.has(op.id) && !FINAL_OPERATION_STATUSES.includes(op.status));
-        if (open.length > 0) await publish(encodeGossipMessage(open.map((op) => op.op)));
+        if (open.length > 0) {
+          await publish(encodeGossipMessage(open.map((op) => op.op)));
+          this.counters.messages.inc();
+          this.counters.messageOperations.inc(open.length);
+        }
         await this.ctx.storage.operations.markPublished(pending.map((op) => op.id));
         for (const op of pending) this.toClear.delete(op.id);
         this.modules.logger.info({ count: open.length }, "published operations from the gossip outbox");

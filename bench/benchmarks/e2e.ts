@@ -20,6 +20,7 @@ import { CpuMeter, cpuBottleneck, cpuPerUnit, idleCores, type CpuShare, type Mon
 import { HoldWatcher } from "../lib/chain-watch.js";
 import type { Cluster } from "../lib/cluster.js";
 import { CountedFailure, Failures, codeOfAnswer, codeOfError, describeFailures } from "../lib/failures.js";
+import { groupCounters, groupSizesText } from "../lib/group-sizes.js";
 import { closedLoop } from "../lib/load.js";
 import { mapLimit, storedOperation } from "../lib/node-api.js";
 import { signDigest } from "../lib/ops.js";
@@ -81,6 +82,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   const run = `e${Date.now().toString(36)}`;
   const timed: Timed[] = [];
   const failures = new Failures();
+  const groupsBefore = await groupCounters(nodes);
   const cpu = new CpuMeter(() => cluster.processes());
   await cpu.begin();
   const loadStart = Date.now();
@@ -134,6 +136,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   }
   await receiver.stop();
   const cpuShares = await cpu.end();
+  const groupsAfter = await groupCounters(nodes);
   const held = timed.filter((t) => watcher.holds.has(t.paymentId)).length;
   const unheld = timed.length - held;
   failures.add("NOT_HELD", `${unheld} authorised payments not held on-chain ${options.drainSeconds} s after the load`, unheld);
@@ -203,6 +206,8 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   });
   const cpuVerdict = cpuBottleneck(cpuShares, cpus().length, cpu.otherCores);
   const perPayment = cpuPerUnit(cpuShares, held, "payment", { cores: idle, windowSeconds: cpu.seconds });
+  const groupSizes = groupSizesText(groupsBefore, groupsAfter, held);
+  progress.log(groupSizes);
   const failed = failures.byCode();
   const ok = failures.total === 0;
   const duplicatePercent = duplicates.relayed > 0 ? (100 * duplicates.duplicates) / duplicates.relayed : 0;
@@ -267,7 +272,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
         failures: failed,
         notes:
           `${roleText}; from /proc/<pid>/stat over the load and the drain (${fmt(cpu.seconds, 1)} s), divided by the ${fmt(held)} payments held; ` +
-          `of the sum, ${fmt(perPayment.idleSystem ?? Number.NaN, 2)} ms is the processes' background with no load (${fmt(idle, 3)} cores, measured for ${options.idleSeconds} s before)`,
+          `of the sum, ${fmt(perPayment.idleSystem ?? Number.NaN, 2)} ms is the processes' background with no load (${fmt(idle, 3)} cores, measured for ${options.idleSeconds} s before); ${groupSizes}`,
         ...(cpuMet ? {} : { bottleneck: cpuRowBottleneck }),
       },
       {

@@ -27,6 +27,11 @@ async function harnessRead<T>(read: () => Promise<T>): Promise<T> {
   }
 }
 
+/** A node's Prometheus text (GET /metrics). */
+export function harnessMetrics(apiUrl: string): Promise<string> {
+  return harnessRead(() => nodeApi(apiUrl).metrics());
+}
+
 /** A metric of one node summed over its series (undefined when the node does not export it). */
 export async function nodeMetric(apiUrl: string, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
   return metricSum(await harnessRead(() => nodeApi(apiUrl).metrics()), name, labels);

@@ -183,9 +183,19 @@ export function fromContractOperation(item: ContractOperation): EscrowOperation 
   return kind === undefined ? undefined : escrowDescriptorOf(kind).fromContract(item);
 }
 
+/** escrowKindsExecutedBy's answers: a few events × direct or not, asked for every indexed event and gossiped operation. */
+const kindsExecutedBy = new Map<string, readonly EscrowOperationKind[]>();
+
 /** The escrow kinds an event of `event` shows executed, for a direct payment or not. */
-export function escrowKindsExecutedBy(event: string, direct: boolean): EscrowOperationKind[] {
-  return ESCROW_OPERATION_KINDS.filter((kind) => escrowDescriptorOf(kind).executedBy.some((e) => e.event === event && (direct || !e.directOnly)));
+export function escrowKindsExecutedBy(event: string, direct: boolean): readonly EscrowOperationKind[] {
+  const key = `${direct ? "d" : "e"}${event}`;
+  let kinds = kindsExecutedBy.get(key);
+  if (kinds === undefined) {
+    kinds = Object.freeze(ESCROW_OPERATION_KINDS.filter((kind) => escrowDescriptorOf(kind).executedBy.some((e) => e.event === event && (direct || !e.directOnly))));
+    // Event names come from this node's own ABI decoding, so the map stays as small as the ABI's events.
+    kindsExecutedBy.set(key, kinds);
+  }
+  return kinds;
 }
 
 /**

@@ -57,8 +57,15 @@ export interface LevelStore<K extends string> {
   /** The plain sublevels, for bulk writes that bypass the write queue (restore into a fresh database). */
   raw: Record<K, Sublevel>;
   ctx: StorageContext<K>;
+  /** Synced LevelDB batches written so far and the ops in them (group sizes, as metrics). */
+  syncStats(): SyncStats;
   /** Lets queued writes finish and their group sync, then closes the database (idempotent). */
   close(): Promise<void>;
+}
+
+export interface SyncStats {
+  batches: number;
+  ops: number;
 }
 
 /** The `code` of an abstract-level error, if any. */
@@ -133,6 +140,7 @@ class GroupCommitter {
   overlayReads = 0;
   /** Set when a group failed while a section was running: its further commits must not go through. */
   sectionBroken = false;
+  readonly stats: SyncStats = { batches: 0, ops: 0 };
 
   constructor(
     private readonly db: Database,
@@ -188,6 +196,8 @@ class GroupCommitter {
     this.open += 1;
     this.ops = [];
     this.targets = [];
+    this.stats.batches += 1;
+    this.stats.ops += ops.length;
     const written = this.db.batch(ops as never, { sync: true });
     failpoint("mid-group-commit");
     written.then(
@@ -431,6 +441,7 @@ export async function openLevelStore<K extends string>(dir: string, keyspaces: r
     spaces,
     raw,
     ctx,
+    syncStats: () => ({ ...group.stats }),
     async close() {
       if (closed) return;
       closed = true;

@@ -22,6 +22,15 @@
  * id is a hash of its data (and topic), so each further copy is dropped by the seen-cache before any
  * validation or signature check, and the same data published by two nodes is one message.
  * Yamux grants receive credit once per half window, not once per message (yamux-window.ts).
+ *
+ * No mesh by default (`meshDegree` 0): a consortium's nodes all dial one another (each one's bootstrap
+ * list names the others), and a node sends what it publishes to every connected peer (flood publish),
+ * so each peer gets one copy straight from its publisher. Mesh forwarding would add, per message and
+ * peer, a copy to every other peer or an IDONTWANT to stop it: several RPCs per message that only
+ * matter when two nodes are not connected. What a node missed (a link down) it still gets from the
+ * IHAVE gossip every peer sends once a heartbeat (one second) for the messages it has seen lately,
+ * answered by an IWANT. A network whose nodes do not all connect to each other sets `meshDegree`
+ * (gossipsub's D, e.g. 6) for forwarding without the heartbeat's delay.
  */
 import { createHash } from "node:crypto";
 
@@ -35,9 +44,11 @@ import { peerIdFromPrivateKey, peerIdFromString } from "@libp2p/peer-id";
 import { tcp } from "@libp2p/tcp";
 import { multiaddr, type Multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
+import type { Registry } from "prom-client";
 import { z } from "zod";
 
 import { SettlenetError } from "../../core/errors.js";
+import { counterOf } from "../metrics.js";
 import { GOSSIP_TOPIC } from "./message.js";
 import { applyYamuxWindowUpdates } from "./yamux-window.js";
 import type { Logger } from "../services.js";
@@ -77,6 +88,8 @@ export interface GossipNetworkOptions {
   redialIntervalMs?: number;
   /** RPCs carrying IHAVE or IWANT taken from one peer per second; beyond it they are dropped and the peer charged an offence. */
   maxControlRpcsPerSecond?: number;
+  /** Gossipsub mesh degree D (Dlo, Dhi, Dscore and Dout in gossipsub's default proportions); 0: no mesh (see the module comment). */
+  meshDegree?: number;
 }
 
 export interface GossipNetworkModules {
@@ -90,6 +103,8 @@ export interface GossipNetworkModules {
   validate: (fromPeerId: string, data: Uint8Array) => Promise<GossipValidationResult>;
   /** Gossip message id from the data (default: its sha256); equal ids are delivered once. */
   messageId?: (data: Uint8Array) => Uint8Array;
+  /** What arrives from peers: RPCs, message copies and control entries. */
+  metrics?: Registry;
 }
 
 export interface GossipNetwork {
@@ -130,6 +145,7 @@ const optionsSchema = z.strictObject({
   banSeconds: z.number().positive().default(600),
   redialIntervalMs: z.number().int().positive().default(2_000),
   maxControlRpcsPerSecond: z.number().int().positive().default(20),
+  meshDegree: z.number().int().min(0).max(12).default(0),
 });
 
 type Services = { identify: Identify; pubsub: GossipSub };
@@ -141,7 +157,23 @@ interface ScoredPubsub {
   handleReceivedRpc(from: PeerId, rpc: ReceivedRpc): Promise<void>;
 }
 interface ReceivedRpc {
-  control?: { ihave?: unknown[]; iwant?: unknown[] } | undefined;
+  messages?: unknown[];
+  control?:
+    | {
+        ihave?: { messageIDs?: unknown[] }[];
+        iwant?: { messageIDs?: unknown[] }[];
+        idontwant?: { messageIDs?: unknown[] }[];
+        graft?: unknown[];
+        prune?: unknown[];
+      }
+    | undefined;
+}
+
+/** Message ids over a control message's entries. */
+function idCount(entries: { messageIDs?: unknown[] }[] | undefined): number {
+  let count = 0;
+  for (const entry of entries ?? []) count += entry.messageIDs?.length ?? 0;
+  return count;
 }
 
 /** Starts a libp2p node on the gossip topic with the allowlist gater and the bootstrap re-dial loop. */
@@ -202,6 +234,7 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
       identify: identify(),
       pubsub: gossipsub({
         globalSignaturePolicy: StrictNoSign,
+        ...meshParams(config.meshDegree),
         allowPublishToZeroTopicPeers: true,
         ignoreDuplicatePublishError: true,
         fallbackToFloodsub: false,
@@ -293,8 +326,26 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
   const controlRpcs = new Map<string, { windowStart: number; count: number; charged: boolean }>();
   const scored = pubsub as unknown as ScoredPubsub;
   const handleRpc = scored.handleReceivedRpc.bind(pubsub);
+  const received = counterOf(
+    modules.metrics,
+    "settlenet_p2p_received_total",
+    "What peers sent this node, by part: rpc (frames), message (message copies, duplicates included), ihave, iwant and idontwant (message ids), graft, prune",
+    ["part"],
+  );
   scored.handleReceivedRpc = async (from, rpc) => {
     const control = rpc.control;
+    received.inc({ part: "rpc" });
+    if (rpc.messages?.length) received.inc({ part: "message" }, rpc.messages.length);
+    if (control) {
+      const ihave = idCount(control.ihave);
+      const iwant = idCount(control.iwant);
+      const idontwant = idCount(control.idontwant);
+      if (ihave > 0) received.inc({ part: "ihave" }, ihave);
+      if (iwant > 0) received.inc({ part: "iwant" }, iwant);
+      if (idontwant > 0) received.inc({ part: "idontwant" }, idontwant);
+      if (control.graft?.length) received.inc({ part: "graft" }, control.graft.length);
+      if (control.prune?.length) received.inc({ part: "prune" }, control.prune.length);
+    }
     if ((control?.ihave?.length ?? 0) === 0 && (control?.iwant?.length ?? 0) === 0) return handleRpc(from, rpc);
     const peer = from.toString();
     const now = Date.now();
@@ -408,6 +459,12 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
       logger.info("gossip network stopped");
     },
   };
+}
+
+/** Gossipsub's mesh bounds for degree `d` (its defaults' proportions at 6); all zero for no mesh. */
+function meshParams(d: number): { D: number; Dlo: number; Dhi: number; Dscore: number; Dout: number } {
+  if (d === 0) return { D: 0, Dlo: 0, Dhi: 0, Dscore: 0, Dout: 0 };
+  return { D: d, Dlo: Math.max(1, Math.round((d * 2) / 3)), Dhi: d * 2, Dscore: Math.max(1, Math.round((d * 2) / 3)), Dout: Math.floor(d / 3) };
 }
 
 function parseMultiaddr(address: string, field: string): Multiaddr {

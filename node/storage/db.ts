@@ -15,7 +15,7 @@ import { LevelDisputeRepository, disputeIndexWrites } from "./disputes.js";
 import type { ChangeDraft } from "../../core/api/changes.js";
 import { LevelChangeLog } from "./changes.js";
 import { FEED_KEYSPACES, KEYSPACES, LOCAL_KEYSPACES, OUTBOX_KEYSPACES, type SnapshotRecord, type StorageContext, type WriteOp } from "./keyspaces.js";
-import { openLevelStore } from "../../core/storage/level.js";
+import { openLevelStore, type SyncStats } from "../../core/storage/level.js";
 import { LevelOperationRepository, operationPatchWrites } from "./operations.js";
 import { LevelPaymentRepository, paymentRecordWrites } from "./payments.js";
 import { LevelAlertRepository } from "./alerts.js";
@@ -73,11 +73,13 @@ export interface NodeStorage extends Storage {
    * on meanwhile); values as their stored JSON text. `checksum()` hashes exactly this sequence.
    */
   exportSnapshot(onRecord: (record: SnapshotRecord) => Promise<void> | void): Promise<void>;
+  /** Synced batches written since the database opened and the writes in them. */
+  syncStats(): SyncStats;
 }
 
 /** Opens (creating if needed) the node database in `dir`. */
 export async function openStorage(dir: string): Promise<NodeStorage> {
-  const { db, spaces, ctx: store, close } = await openLevelStore(dir, [...KEYSPACES, ...FEED_KEYSPACES, ...OUTBOX_KEYSPACES, ...LOCAL_KEYSPACES], { label: "node" });
+  const { db, spaces, ctx: store, close, syncStats } = await openLevelStore(dir, [...KEYSPACES, ...FEED_KEYSPACES, ...OUTBOX_KEYSPACES, ...LOCAL_KEYSPACES], { label: "node" });
   const changes = await LevelChangeLog.open(store);
   // Every write section may have recorded changes: once it is durable, the feed's waiting readers look.
   const ctx: StorageContext = {
@@ -229,6 +231,7 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
       });
     },
 
+    syncStats,
     async close() {
       changes.releaseWaiters();
       await close();

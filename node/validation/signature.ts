@@ -10,8 +10,10 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 
 import type { Logger } from "pino";
+import type { Counter, Registry } from "prom-client";
 
 import { OperationError, SettlenetError, ValidationAction } from "../../core/errors.js";
+import { counterOf } from "../metrics.js";
 import { ITEM_BYTES, NATIVE_RECOVERY, RECOVERY_STATUS, RESULT_BYTES, recoverInto, type RecoveryRequest, type RecoveryResponse } from "./signature-worker.js";
 
 /** True when recovery runs in native libsecp256k1 and native keccak (the node logs a warning otherwise). */
@@ -153,11 +155,15 @@ export class SignatureWorkerPool implements SignatureVerifier {
   private readonly pool: PoolWorker[] = [];
   private nextId = 1;
   private closed = false;
+  private readonly recovered: Counter<"thread">;
+  private readonly posts: Counter;
 
   constructor(
     options: SignatureWorkerPoolOptions,
-    private readonly modules: { logger: Logger },
+    private readonly modules: { logger: Logger; metrics?: Registry },
   ) {
+    this.recovered = counterOf(modules.metrics, "settlenet_signature_recovered_total", "Signatures recovered, by thread (main: small groups; worker)", ["thread"]);
+    this.posts = counterOf(modules.metrics, "settlenet_signature_worker_posts_total", "Chunks of signatures posted to the worker threads");
     this.workers = Math.max(1, options.workers ?? availableParallelism());
     this.minChunk = Math.max(1, options.minChunk ?? 16);
     this.inlineMax = Math.max(0, options.inlineMax ?? 2);
@@ -170,10 +176,12 @@ export class SignatureWorkerPool implements SignatureVerifier {
     const { buffer, count, slots } = pack(items);
     if (count === 0) return unpack(slots, new Uint8Array(0));
     if (count <= this.inlineMax) {
+      this.recovered.inc({ thread: "main" }, count);
       const output = new Uint8Array(count * RESULT_BYTES);
       recoverInto(buffer, count, output);
       return unpack(slots, output);
     }
+    this.recovered.inc({ thread: "worker" }, count);
     const chunks = Math.min(this.workers, Math.ceil(count / this.minChunk));
     const size = Math.ceil(count / chunks);
     const parts: Promise<Uint8Array>[] = [];
@@ -203,6 +211,7 @@ export class SignatureWorkerPool implements SignatureVerifier {
       target.pending.set(id, { count, resolve, reject });
       const request: RecoveryRequest = { id, input, count };
       target.worker.postMessage(request, [input]);
+      this.posts.inc();
     });
   }
 
@@ -247,6 +256,6 @@ export class SignatureWorkerPool implements SignatureVerifier {
 }
 
 /** The node's verifier: a worker pool, or recovery on the calling thread when `workers` is 0. */
-export function createSignatureVerifier(options: SignatureWorkerPoolOptions, modules: { logger: Logger }): SignatureVerifier {
+export function createSignatureVerifier(options: SignatureWorkerPoolOptions, modules: { logger: Logger; metrics?: Registry }): SignatureVerifier {
   return options.workers === 0 ? new InlineVerifier() : new SignatureWorkerPool(options, modules);
 }

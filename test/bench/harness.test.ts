@@ -15,6 +15,7 @@ import { RelayedItemCounter } from "../../bench/lib/chain-scan.js";
 import { CpuMeter, cpuPerUnit, parseMachineStat, parseProcStat, type CpuShare } from "../../bench/lib/cpu.js";
 import { chooseDataRoot, filesystemOf } from "../../bench/lib/data-dir.js";
 import { Failures, codeOfAnswer, codeOfError, describeFailures } from "../../bench/lib/failures.js";
+import { groupSizesText, type GroupCounters } from "../../bench/lib/group-sizes.js";
 import { closedLoop } from "../../bench/lib/load.js";
 import { metricSum } from "../../bench/lib/metrics.js";
 import { signedPay } from "../../bench/lib/ops.js";
@@ -234,6 +235,21 @@ describe("bench harness", function () {
     expect(metricSum(text, "settlenet_operations_validated_total")).to.equal(22);
     expect(metricSum(text, "settlenet_relay_duplicate_items_total")).to.equal(0);
     expect(metricSum(text, "settlenet_not_exported_total")).to.equal(undefined);
+  });
+
+  it("reports group sizes from the change of the nodes' counters over the window (origin first, peers summed)", function () {
+    const zero: GroupCounters = { apiGroups: 0, apiOps: 0, gossipGroups: 0, gossipOps: 0, published: 0, publishedOps: 0, fsyncs: 0, writes: 0, posts: 0, workerSigs: 0, mainSigs: 0, rpcs: 0, copies: 0, ihave: 0, iwant: 0, idontwant: 0 };
+    const before = [{ ...zero, apiGroups: 5, apiOps: 50 }, { ...zero, gossipGroups: 7 }, zero];
+    const after = [
+      { ...zero, apiGroups: 15, apiOps: 150, published: 5, publishedOps: 100, fsyncs: 4, writes: 400, rpcs: 3 },
+      { ...zero, gossipGroups: 12, gossipOps: 50, fsyncs: 2, writes: 20, rpcs: 10, copies: 5, idontwant: 4 },
+      { ...zero, gossipGroups: 5, gossipOps: 50, fsyncs: 3, writes: 30, rpcs: 7, copies: 5 },
+    ];
+    const text = groupSizesText(before, after, 100);
+    expect(text).to.include("origin 10.0 operations per API group (10 groups), 20.0 per gossip message published (5), 100.0 writes per fsync (4)");
+    expect(text).to.include("peers 10.0 operations per gossip group validated (10), 10.0 writes per fsync (5)");
+    expect(text).to.include("0.20 RPCs, 0.10 message copies (all topics, duplicates included), 0.04 IDONTWANT");
+    expect(groupSizesText([zero], [zero], 0)).to.include("n/a operations per API group");
   });
 
   it("counts duplicate relayed items from execute and executeBatch calldata by their encoding", function () {

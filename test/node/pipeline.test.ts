@@ -7,7 +7,7 @@ import { hexlify, randomBytes, type HDNodeWallet, type Wallet } from "ethers";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 
-import { signEscrowOperation, termsToJson, type EscrowOperationInput, type PaymentTerms } from "../../core/operations/index.js";
+import { encodedLengthOf, signEscrowOperation, termsToJson, type EscrowOperationInput, type PaymentTerms } from "../../core/operations/index.js";
 import type { PaymentRecord, StoredOperation } from "../../core/records.js";
 import { ChainRegistryView } from "../../node/chain/registry-view.js";
 import { decodeGossipMessage, encodeGossipMessage } from "../../node/p2p/message.js";
@@ -106,6 +106,12 @@ describe("operation pipeline: a group at every hop", function () {
     );
   }
 
+  const acceptedIds = (outcomes: Awaited<ReturnType<OperationPipeline["submit"]>>) =>
+    outcomes.map((o) => {
+      expect(o.accepted, JSON.stringify(o)).to.equal(true);
+      return (o as { id: string }).id;
+    });
+
   const validated = async (code: string) =>
     (await metrics.getSingleMetric("settlenet_operations_validated_total")?.get())?.values.filter((v) => v.labels["code"] === code).reduce((sum, v) => sum + v.value, 0) ?? 0;
 
@@ -121,6 +127,69 @@ describe("operation pipeline: a group at every hop", function () {
     const message = decodeGossipMessage(published[0]!);
     expect(message.map((d) => ("op" in d ? d.op.kind : "malformed"))).to.deep.equal(good.map(() => "pay"));
     for (const outcome of outcomes.slice(0, 20)) expect(await storage.operations.has((outcome as { id: string }).id)).to.equal(true);
+  });
+
+  it("gathers API groups accepted within the window into one gossip message, answering each call only once it is published", async function () {
+    const logger = pino({ level: "silent" });
+    const [a, b, c] = [await pays(3), await pays(2), await pays(1)];
+    // Room for the first two groups (not full: a byte to spare), not the third: its arrival sends them; a window far longer than the test.
+    const bytes = (ops: EscrowOperationInput[]) => ops.reduce((sum, op) => sum + encodedLengthOf(op)!, 0);
+    const p = new OperationPipeline({ readOnly: false, gossipWindowMs: 600_000, gossipMaxBytes: 3 + bytes([...a, ...b]) + 1 }, ctx, {
+      logger,
+      outcomes: new OutcomeMapper({ logger, metrics }),
+      risk: new RiskEngine({}),
+      signatures: pool,
+      metrics,
+    });
+    p.setPublisher(async (data) => {
+      published.push(data);
+      return 3;
+    });
+    const answered: string[] = [];
+    const first = p.submit(a).then((outcomes) => (answered.push("a"), outcomes));
+    const second = p.submit(b).then((outcomes) => (answered.push("b"), outcomes));
+    await waitFor("both groups stored and gathering", () => p.gatheringOperations() === 5);
+    expect(published).to.deep.equal([]);
+    expect(answered).to.deep.equal([]);
+    const third = p.submit(c);
+    const ids = [...acceptedIds(await first), ...acceptedIds(await second)];
+    expect(published).to.have.length(1);
+    expect(decodeGossipMessage(published[0]!).map((d) => ("op" in d ? (d.op as { terms: { orderId: string } }).terms.orderId : "malformed"))).to.have.members(
+      [...a, ...b].map((op) => op.terms.orderId),
+    );
+    expect(ids).to.have.length(5);
+    expect(batches).to.have.length(3);
+    // The third waits for its own message: sent when the pipeline stops.
+    await waitFor("the third group gathering", () => p.gatheringOperations() === 1);
+    await p.stop();
+    expect(acceptedIds(await third)).to.have.length(1);
+    expect(published).to.have.length(2);
+    const count = async (name: string, labels: Record<string, string> = {}) =>
+      (await metrics.getSingleMetric(name)?.get())?.values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((sum, v) => sum + v.value, 0);
+    expect(await count("settlenet_pipeline_groups_total", { path: "api" })).to.equal(3);
+    expect(await count("settlenet_pipeline_stored_operations_total", { path: "api" })).to.equal(6);
+    expect(await count("settlenet_gossip_published_messages_total")).to.equal(2);
+    expect(await count("settlenet_gossip_published_operations_total")).to.equal(6);
+  });
+
+  it("publishes a gathering message at once when it is full, without waiting for its window", async function () {
+    const logger = pino({ level: "silent" });
+    const group = await pays(3);
+    const full = 3 + group.reduce((sum, op) => sum + encodedLengthOf(op)!, 0);
+    const p = new OperationPipeline({ readOnly: false, gossipWindowMs: 600_000, gossipMaxBytes: full }, ctx, {
+      logger,
+      outcomes: new OutcomeMapper({ logger, metrics }),
+      risk: new RiskEngine({}),
+      signatures: pool,
+    });
+    p.setPublisher(async (data) => {
+      published.push(data);
+      return 3;
+    });
+    expect(acceptedIds(await p.submit(group))).to.have.length(3);
+    expect(published).to.have.length(1);
+    expect(p.gatheringOperations()).to.equal(0);
+    await p.stop();
   });
 
   it("validates a gossip group the same way, stores its valid operations and rejects the message for one forged operation", async function () {
@@ -252,11 +321,6 @@ describe("operation pipeline: a group at every hop", function () {
       return p;
     }
 
-    const acceptedIds = (outcomes: Awaited<ReturnType<OperationPipeline["submit"]>>) =>
-      outcomes.map((o) => {
-        expect(o.accepted, JSON.stringify(o)).to.equal(true);
-        return (o as { id: string }).id;
-      });
 
     it("publishes a group again after its publish fails, and the peer receives every operation", async function () {
       const { origin, received } = await gossipPair();

@@ -7,6 +7,8 @@ import {
   ESCROW_OPERATION_KINDS,
   TOKEN_OPERATION_KINDS,
   descriptorOf,
+  escrowDescriptorOf,
+  escrowKindsExecutedBy,
   escrowOperationSchema,
   operationIdOf,
   operationSchema,
@@ -23,6 +25,20 @@ const KINDS: OperationKind[] = [...ESCROW_OPERATION_KINDS, ...TOKEN_OPERATION_KI
 const fileOf = (kind: string) => kind.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase();
 
 describe("operation registry (core/operations/index.ts)", function () {
+  it("names the kinds an event shows executed from the descriptors, for direct payments and not, the same answer every time", function () {
+    for (const direct of [false, true]) {
+      for (const event of ["PaymentPaid", "PaymentReleased", "PaymentRefunded", "NoSuchEvent"]) {
+        const expected = ESCROW_OPERATION_KINDS.filter((kind) => escrowDescriptorOf(kind).executedBy.some((e) => e.event === event && (direct || !e.directOnly)));
+        expect(escrowKindsExecutedBy(event, direct), `${event} direct=${direct}`).to.deep.equal(expected);
+        expect(escrowKindsExecutedBy(event, direct)).to.deep.equal(expected);
+      }
+    }
+    // A direct pay releases at once: its PaymentReleased executes the pay too.
+    expect(escrowKindsExecutedBy("PaymentReleased", true)).to.include("pay");
+    expect(escrowKindsExecutedBy("PaymentReleased", false)).not.to.include("pay");
+    expect(Object.isFrozen(escrowKindsExecutedBy("PaymentPaid", false))).to.equal(true);
+  });
+
   it("finds every kind in a file named after it, exporting a descriptor of that name", async function () {
     expect(KINDS).to.have.length(13);
     for (const kind of KINDS) {

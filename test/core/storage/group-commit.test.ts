@@ -100,6 +100,7 @@ describe("storage: group commit of synced writes", function () {
       expect(holding[0]?.doneAt, key).to.be.a("number");
       expect(ackedAt, key).to.be.greaterThan(holding[0]?.doneAt as number);
     }
+    expect(store.syncStats()).to.deep.equal({ batches: batches.length, ops: 200 });
     // All of it is on disk: a reopened database has every acknowledged value.
     await store.close();
     batches = [];

@@ -11,6 +11,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { expect } from "chai";
 import { createLibp2p } from "libp2p";
 import { pino } from "pino";
+import { Registry } from "prom-client";
 
 import { GOSSIP_TOPIC } from "../../../node/p2p/message.js";
 
@@ -79,13 +80,13 @@ describe("permissioned gossip network", function () {
   /** Starts a node on loopback; `validate` defaults to accepting everything. */
   async function start(
     name: string,
-    options: Partial<Omit<GossipNetworkOptions, "privateKey">> & { bootstrapFrom?: TestNode[]; allow?: boolean } = {},
+    options: Partial<Omit<GossipNetworkOptions, "privateKey">> & { bootstrapFrom?: TestNode[]; allow?: boolean; metrics?: Registry } = {},
     validate: (text: string) => GossipValidationResult = () => "accept",
   ): Promise<TestNode> {
     const { key: privateKey, peerId, keyFile } = await key(name);
     if (options.allow !== false) allowed.add(peerId);
     const received: Received[] = [];
-    const { bootstrapFrom = [], allow: _allow, ...rest } = options;
+    const { bootstrapFrom = [], allow: _allow, metrics, ...rest } = options;
     const net = await createGossipNetwork(
       {
         privateKey,
@@ -97,6 +98,7 @@ describe("permissioned gossip network", function () {
       {
         logger: logger.child({ node: name }),
         allowlist: () => allowed,
+        ...(metrics ? { metrics } : {}),
         validate: async (from, data) => {
           const text = decoder.decode(data);
           received.push({ from, text });
@@ -116,7 +118,8 @@ describe("permissioned gossip network", function () {
     const a = await start("a");
     const b = await start("b", { bootstrapFrom: [a] });
     const c = await start("c", { bootstrapFrom: [a, b] });
-    const d = await start("d", { bootstrapFrom: [a, c] });
+    const metrics = new Registry();
+    const d = await start("d", { bootstrapFrom: [a, c], metrics });
     const nodes = [a, b, c, d];
     const links: [TestNode, TestNode][] = [
       [a, b],
@@ -142,6 +145,31 @@ describe("permissioned gossip network", function () {
     // Validation sees the forwarding peer: d is not linked to b, so b's message reached d through a or c.
     const fromB = d.received.find((r) => r.text === "message from 1");
     expect([a.net.peerId, c.net.peerId]).to.include(fromB?.from);
+    // Copies counted as they arrive, duplicates included, in at least one RPC.
+    const received = new Map((await metrics.getSingleMetric("settlenet_p2p_received_total")?.get())?.values.map((v) => [v.labels["part"], v.value]));
+    expect(received.get("message")).to.be.at.least(6);
+    expect(received.get("rpc")).to.be.at.least(1);
+  });
+
+  it("with no mesh, sends each message once to every peer of a full mesh: nothing forwarded, no IDONTWANT", async function () {
+    const registries = [new Registry(), new Registry(), new Registry(), new Registry()];
+    const a = await start("a", { metrics: registries[0]! });
+    const b = await start("b", { bootstrapFrom: [a], metrics: registries[1]! });
+    const c = await start("c", { bootstrapFrom: [a, b], metrics: registries[2]! });
+    const d = await start("d", { bootstrapFrom: [a, b, c], metrics: registries[3]! });
+    const nodes = [a, b, c, d];
+    await waitFor("full mesh formed", () => nodes.every((x) => nodes.every((y) => x === y || subscribed(x, y))));
+    // Above gossipsub's IDONTWANT threshold (512 bytes): forwarding peers would announce each one.
+    const count = 30;
+    for (let i = 0; i < count; i++) expect(await a.net.publish(encoder.encode(`m${i} `.padEnd(2_000, "x")))).to.equal(3);
+    await waitFor("every message at every peer", () => [b, c, d].every((node) => node.received.length >= count));
+    for (const [i, node] of [b, c, d].entries()) {
+      expect(node.received.every((r) => r.from === a.net.peerId), `node ${i + 1} heard only from the publisher`).to.equal(true);
+      const parts = new Map((await registries[i + 1]!.getSingleMetric("settlenet_p2p_received_total")?.get())?.values.map((v) => [v.labels["part"], v.value]));
+      expect(parts.get("idontwant") ?? 0, `node ${i + 1} IDONTWANT ids`).to.equal(0);
+      // Forwarding would bring about two more copies of each; a late IWANT answer may add one.
+      expect(parts.get("message"), `node ${i + 1} copies`).to.be.below(count * 1.5);
+    }
   });
 
   it("delivers a stream of messages several times the Yamux window, whole and in order, in both directions", async function () {

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { Signature, Wallet, hexlify, randomBytes, recoverAddress, toBeHex } from "ethers";
 
 import { pino } from "pino";
+import { Registry } from "prom-client";
 
 import { OperationError } from "../../../core/errors.js";
 import { InlineVerifier, NATIVE_SECP256K1, SignatureWorkerPool, recoverSigner, type Recovery } from "../../../node/validation/signature.js";
@@ -88,8 +89,10 @@ describe("signer recovery (native secp256k1)", function () {
 
   describe("in worker threads, a group at a time", function () {
     let pool: SignatureWorkerPool;
+    let metrics: Registry;
     before(function () {
-      pool = new SignatureWorkerPool({ workers: 2, minChunk: 8 }, { logger: pino({ level: "silent" }) });
+      metrics = new Registry();
+      pool = new SignatureWorkerPool({ workers: 2, minChunk: 8 }, { logger: pino({ level: "silent" }), metrics });
     });
     after(async function () {
       await pool?.close();
@@ -104,6 +107,10 @@ describe("signer recovery (native secp256k1)", function () {
       expect(recovered).to.deep.equal(samples.map((s) => s.signer));
       expect(await new InlineVerifier().recover(items)).to.deep.equal(recovered);
       expect(pool.workers).to.equal(2);
+      const value = async (name: string) => (await metrics.getSingleMetric(name)?.get())?.values.map((v) => [v.labels["thread"] ?? "", v.value]);
+      expect(await value("settlenet_signature_recovered_total")).to.deep.equal([["worker", 300]]);
+      // Split across the two workers: one post each.
+      expect(await value("settlenet_signature_worker_posts_total")).to.deep.equal([["", 2]]);
     });
 
     it("refuses each bad signature of a group on its own and recovers the others", async function () {
