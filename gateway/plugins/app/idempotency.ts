@@ -18,6 +18,7 @@ import { SettlenetError } from "../../../core/errors.js";
 import { IDEMPOTENCY_HEADER, bodyDigest } from "../../client/signing.js";
 import type { SecretBox } from "../../domain/secrets.js";
 import type { GatewayStorage } from "../../storage/db.js";
+import type { NonceClaim } from "../../storage/requests.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -83,17 +84,25 @@ export function idempotencyHooks(options: IdempotencyOptions, modules: Idempoten
   async function onSend(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
     const key = request.idempotencyKey;
     const merchant = request.merchant;
-    if (key === undefined || !merchant) return payload;
+    // A nonce held for the answer (auth.ts) is recorded with the Idempotency-Key record, or alone.
+    const nonce = request.nonceClaim;
+    request.nonceClaim = undefined;
+    if (key === undefined || !merchant) {
+      if (nonce) await recordNonce(request, nonce);
+      return payload;
+    }
     request.idempotencyKey = undefined;
     const status = reply.statusCode;
     try {
       if (status >= 500 || status === 429 || typeof payload !== "string") {
         store.abandon(merchant.id, key);
+        if (nonce) await recordNonce(request, nonce);
       } else {
         const contentType = String(reply.getHeader("content-type") ?? "application/json");
         const sealed = request.routeOptions.config.idempotencySealed === true;
         const response = sealed ? { status, contentType, body: "", sealedBody: modules.secrets.seal(payload, sealContext(merchant.id, key)) } : { status, contentType, body: payload };
-        await store.complete(merchant.id, key, response, modules.now(), options.ttlSeconds * 1000);
+        await store.complete(merchant.id, key, response, modules.now(), options.ttlSeconds * 1000, nonce?.writes);
+        if (nonce) modules.storage.nonces.written(nonce);
       }
     } catch (error) {
       // The response still goes out. The record stays in progress (retries are refused, never re-run)
@@ -101,6 +110,15 @@ export function idempotencyHooks(options: IdempotencyOptions, modules: Idempoten
       request.log.error({ err: error, merchantId: merchant.id }, "could not record the idempotent response");
     }
     return payload;
+  }
+
+  /** Records a held nonce on its own; a failure leaves it held in this process (refused, never reusable here). */
+  async function recordNonce(request: FastifyRequest, nonce: NonceClaim): Promise<void> {
+    try {
+      await modules.storage.nonces.record(nonce);
+    } catch (error) {
+      request.log.error({ err: error }, "could not record the request nonce");
+    }
   }
 
   return { preHandler, onSend };

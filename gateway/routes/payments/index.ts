@@ -52,6 +52,8 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
         body: createPaymentBody,
         response: { 200: paymentView, 201: paymentView, ...problemResponses },
       },
+      // A repeat finds the order by its merchantOrderId: the nonce can go with the answer.
+      config: { nonceWithAnswer: true },
     },
     async (request, reply) => {
       const { created, order } = await payments.create(merchantOf(request), request.body);
@@ -119,6 +121,8 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
         body: authorizationBody,
         response: { 202: paymentView, ...problemResponses },
       },
+      // A repeat finds the authorization recorded, or the node answers DUPLICATE: the nonce can go with the answer.
+      config: { nonceWithAnswer: true },
     },
     async (request, reply) => {
       const order = await payments.authorize(merchantOf(request), request.params.id, request.body.signature);
