@@ -31,6 +31,7 @@ import { openApiPlugin } from "./plugins/external/openapi.js";
 import { rateLimitPlugin } from "./plugins/external/rate-limit.js";
 import { countedCompilers, registerWorkMetrics, type HttpWork } from "./plugins/app/work.js";
 import { routes } from "./routes/index.js";
+import { isBuiltView } from "./routes/schemas.js";
 import { DEFAULT_DASHBOARD_OPTIONS } from "./domain/users.js";
 
 /** Where `npm run console:build` writes the console. */
@@ -76,7 +77,9 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
     }
   });
   const httpWork: HttpWork = { validations: 0, answers: new Map() };
-  const compilers = countedCompilers(validatorCompiler, serializerCompiler, httpWork);
+  // Views built field by field (routes/schemas.ts builtView) leave as they are; the rest is checked against its schema.
+  const serializer: typeof serializerCompiler = (route) => (isBuiltView(route.schema) ? (data) => JSON.stringify(data) : serializerCompiler(route));
+  const compilers = countedCompilers(validatorCompiler, serializer, httpWork);
   app.setValidatorCompiler(compilers.validator);
   app.setSerializerCompiler(compilers.serializer);
   app.decorate("metrics", metrics);
