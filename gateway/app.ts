@@ -83,6 +83,7 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
   app.setValidatorCompiler(compilers.validator);
   app.setSerializerCompiler(compilers.serializer);
   app.decorate("metrics", metrics);
+  app.decorate("httpWork", httpWork);
   registerWorkMetrics(metrics, { http: httpWork, storage: modules.storage.work, node: modules.node.work });
 
   // External plugins first: the app's plugins and routes build on them.

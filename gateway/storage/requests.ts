@@ -159,15 +159,30 @@ export class LevelIdempotencyStore {
    * in this process: retries are refused, never run again.
    */
   async complete(merchantId: string, key: string, response: NonNullable<IdempotencyRecord["response"]>, nowMs: number, ttlMs: number, extra: WriteOp[] = []): Promise<void> {
+    const writes = this.completion(merchantId, key, response, nowMs, ttlMs);
+    if (!writes) return;
+    await this.ctx.write(() => this.ctx.commit([...writes, ...extra]));
+    this.completed(merchantId, key);
+  }
+
+  /**
+   * The writes that record the response of a started request (undefined if none runs under the key),
+   * for the caller to put in the batch of the request's own change; once synced, call `completed`.
+   */
+  completion(merchantId: string, key: string, response: NonNullable<IdempotencyRecord["response"]>, nowMs: number, ttlMs: number): WriteOp[] | undefined {
     const { idempotency, idempotencyByExpiry } = this.ctx.spaces;
     const id = `${merchantId}${SEP}${key}`;
     const claim = this.running.get(id);
-    if (claim === undefined) return;
+    if (claim === undefined) return undefined;
     const record: IdempotencyRecord = { merchantId, key, fingerprint: claim.fingerprint, state: "complete", createdAtMs: nowMs, expiresAtMs: nowMs + ttlMs, response };
     // Nothing else writes this key while it runs here (pruning the stale record meanwhile only makes the delete a no-op).
     const previous = claim.staleExpiresAtMs === undefined ? undefined : { expiresAtMs: claim.staleExpiresAtMs };
-    await this.ctx.write(() => this.ctx.commit([...putWithExpiry(idempotency, idempotencyByExpiry, id, record, previous), ...extra]));
-    this.running.delete(id);
+    return putWithExpiry(idempotency, idempotencyByExpiry, id, record, previous);
+  }
+
+  /** The response of the request under the key is recorded (synced): it is no longer in progress here. */
+  completed(merchantId: string, key: string): void {
+    this.running.delete(`${merchantId}${SEP}${key}`);
   }
 
   /** Forgets a started request whose outcome must not be replayed (server error, rate limit). */

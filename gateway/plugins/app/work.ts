@@ -1,7 +1,8 @@
 /**
  * What the gateway does, counted and served at /metrics: answers by route and status, schema checks
  * of requests and answers, storage work (storage/db.ts) and requests to the node (core/api/client.ts).
- * Counts only (an increment each, read when /metrics is scraped), so that the work per payment can be
+ * Answers sent already serialized (recorded with their change, routes/payments) are counted where
+ * they are sent. Counts only (an increment each, read when /metrics is scraped), so that the work per payment can be
  * read off a load run: divide by gateway_http_answers_total of POST /v1/payments.
  */
 import type { FastifySchemaCompiler } from "fastify";
@@ -17,6 +18,19 @@ export interface HttpWork {
   validations: number;
   /** JSON answers by "METHOD url status" (each serialized against its schema once). */
   answers: Map<string, number>;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The counts of answers and schema checks (served at /metrics). */
+    httpWork: HttpWork;
+  }
+}
+
+/** Counts one JSON answer of a route. */
+export function countAnswer(work: HttpWork, method: string, url: string, status: number | string): void {
+  const key = `${method} ${url} ${status}`;
+  work.answers.set(key, (work.answers.get(key) ?? 0) + 1);
 }
 
 /** The app's validator and serializer compilers with their calls counted in `work`. */
@@ -35,9 +49,8 @@ export function countedCompilers<V, S>(
     },
     serializer: (route) => {
       const serialize = serializer(route);
-      const key = `${route.method} ${route.url} ${route.httpStatus}`;
       return (data) => {
-        work.answers.set(key, (work.answers.get(key) ?? 0) + 1);
+        countAnswer(work, route.method, route.url, route.httpStatus ?? "");
         return serialize(data);
       };
     },
