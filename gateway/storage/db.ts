@@ -54,40 +54,32 @@ export interface StorageWork {
   rangeReads: number;
 }
 
-const POINT = new Set(["get", "has"]);
-const RANGE = new Set(["keys", "values", "iterator"]);
-
 /**
- * `ctx` with its work counted: a proxy per keyspace counts the reads repositories make through it
- * (an increment each; the database work itself is unchanged).
+ * `ctx` with its work counted: each keyspace's read methods count the reads repositories make
+ * through them (an increment each; the database work itself is unchanged).
  */
 function countedContext(ctx: StorageContext, work: StorageWork): StorageContext {
-  // The group commit knows keyspaces by identity: writes naming a counting proxy go down as its keyspace.
+  // The group commit knows keyspaces by identity: writes naming a counted keyspace go down as the keyspace itself.
   const originals = new Map<Sublevel, Sublevel>();
   const spaces = Object.fromEntries(
     Object.entries<Sublevel>(ctx.spaces).map(([name, space]) => {
-      const wrapped = new Map<PropertyKey, unknown>();
-      const proxy = new Proxy(space, {
-        get(target, prop) {
-          const value: unknown = Reflect.get(target, prop);
-          if (typeof prop !== "string" || typeof value !== "function" || !(POINT.has(prop) || RANGE.has(prop) || prop === "getMany" || prop === "hasMany")) return value;
-          let fn = wrapped.get(prop);
-          if (!fn) {
-            const call = value as (...args: unknown[]) => unknown;
-            const count = POINT.has(prop) ? () => (work.pointReads += 1) : RANGE.has(prop) ? () => (work.rangeReads += 1) : () => (work.multiReads += 1);
-            fn = (...args: unknown[]) => {
-              count();
-              return call.apply(target, args);
-            };
-            wrapped.set(prop, fn);
-          }
-          return fn;
-        },
-      });
-      originals.set(proxy, space);
-      return [name, proxy];
+      // The keyspace with its read methods counted as own properties (everything else from the keyspace itself).
+      const counted = Object.create(space) as Sublevel & Record<string, unknown>;
+      const count = (method: string, tally: () => void) => {
+        const call = (space as unknown as Record<string, (...args: unknown[]) => unknown>)[method];
+        if (typeof call !== "function") return;
+        counted[method] = (...args: unknown[]) => {
+          tally();
+          return call.apply(space, args);
+        };
+      };
+      for (const method of ["get", "has"]) count(method, () => (work.pointReads += 1));
+      for (const method of ["getMany", "hasMany"]) count(method, () => (work.multiReads += 1));
+      for (const method of ["keys", "values", "iterator"]) count(method, () => (work.rangeReads += 1));
+      originals.set(counted, space);
+      return [name, counted];
     }),
-  ) as StorageContext["spaces"];
+  ) as unknown as StorageContext["spaces"];
   return {
     spaces,
     read: (fn) => ctx.read(fn),
