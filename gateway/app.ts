@@ -29,7 +29,9 @@ import { sessionPlugin } from "./plugins/app/session.js";
 import { contentTypePlugin } from "./plugins/external/content-type.js";
 import { openApiPlugin } from "./plugins/external/openapi.js";
 import { rateLimitPlugin } from "./plugins/external/rate-limit.js";
+import { countedCompilers, registerWorkMetrics, type HttpWork } from "./plugins/app/work.js";
 import { routes } from "./routes/index.js";
+import { isBuiltView } from "./routes/schemas.js";
 import { DEFAULT_DASHBOARD_OPTIONS } from "./domain/users.js";
 
 /** Where `npm run console:build` writes the console. */
@@ -74,9 +76,15 @@ export async function buildApp(options: GatewayAppOptions, modules: GatewayAppMo
       routesSeen.push({ method, url: route.url, documented: !(route.schema as { hide?: boolean } | undefined)?.hide });
     }
   });
-  app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  const httpWork: HttpWork = { validations: 0, answers: new Map() };
+  // Views built field by field (routes/schemas.ts builtView) leave as they are; the rest is checked against its schema.
+  const serializer: typeof serializerCompiler = (route) => (isBuiltView(route.schema) ? (data) => JSON.stringify(data) : serializerCompiler(route));
+  const compilers = countedCompilers(validatorCompiler, serializer, httpWork);
+  app.setValidatorCompiler(compilers.validator);
+  app.setSerializerCompiler(compilers.serializer);
   app.decorate("metrics", metrics);
+  app.decorate("httpWork", httpWork);
+  registerWorkMetrics(metrics, { http: httpWork, storage: modules.storage.work, node: modules.node.work });
 
   // External plugins first: the app's plugins and routes build on them.
   await app.register(contentTypePlugin);

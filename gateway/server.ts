@@ -100,6 +100,8 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
     );
     await app.listen({ host: config.host, port: config.port });
     stack.push(() => app.close());
+    // Once, at the end: what the gateway did in its life (the work counters also served at /metrics).
+    stack.push(async () => logger.info({ work: workCounts(await metrics.metrics()) }, "gateway work since start"));
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const url = serverUrl(config.host, port, config.tls !== undefined);
@@ -109,4 +111,16 @@ export async function startGateway(config: GatewayConfig, modules: { logger: Log
     await stopAll();
     throw error;
   }
+}
+
+/** The gateway's work counters from the Prometheus text: "name{labels}" → value. */
+function workCounts(text: string): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    if (!/^gateway_(http|storage|node|feed|webhook_(attempts|events))_/.test(line)) continue;
+    const at = line.lastIndexOf(" ");
+    const value = Number(line.slice(at + 1));
+    if (value !== 0) counts[line.slice(0, at)] = value;
+  }
+  return counts;
 }

@@ -144,9 +144,17 @@ function json200<S extends RouteSchema>(route: NodeRoute<S>): Json200<S> {
   return schema as Json200<S>;
 }
 
+/** Requests a client sent, by the route's operation id, and answers it checked against the contract. */
+export interface NodeClientWork {
+  requests: Map<string, number>;
+  parsed: number;
+}
+
 /** Talks to one node. */
 export class NodeApiClient {
   private readonly timeoutMs: number;
+  /** What this client did (counts only; the gateway serves them as metrics). */
+  readonly work: NodeClientWork = { requests: new Map(), parsed: 0 };
 
   constructor(private readonly options: NodeApiClientOptions) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
@@ -448,6 +456,8 @@ export class NodeApiClient {
    * connections of undici's global dispatcher, which trusts what Node trusts (NODE_EXTRA_CA_CERTS).
    */
   private async fetch(route: NodeRoute, request: Request, timed: boolean): Promise<RawAnswer> {
+    const operation = route.schema.operationId;
+    this.work.requests.set(operation, (this.work.requests.get(operation) ?? 0) + 1);
     const path = route.url.replace(/:(\w+)/g, (_match, name: string) => {
       const value = request.params?.[name];
       if (value === undefined) throw new SettlenetError("INVALID_ARGUMENT", `${route.url} needs ${name}`, { param: name });
@@ -502,6 +512,7 @@ export class NodeApiClient {
   }
 
   private parse<T extends z.ZodType>(route: NodeRoute, schema: T, answer: Answer): z.infer<T> {
+    this.work.parsed += 1;
     const result = schema.safeParse(answer.body);
     if (!result.success) {
       throw this.unavailable(`${route.method} ${route.url} answered a document outside the contract`, undefined, undefined, {

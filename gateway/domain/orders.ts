@@ -48,6 +48,9 @@ export interface OrderUpdateOptions {
   repair?: (current: OrderRecord, next: OrderRecord) => RepairKind | undefined;
 }
 
+/** Writes made from the order as a change leaves it, for the change's batch (a request's answer). */
+export type WithOrder = (order: OrderRecord) => WriteOp[];
+
 /**
  * Read-modify-write of one order: `change` gets the stored order and returns the next one (or
  * undefined to leave it); the events it means and its repair record are written with it.
@@ -56,9 +59,9 @@ export function updateOrder(
   orders: Pick<LevelOrderRepository, "update">,
   id: string,
   change: (current: OrderRecord) => OrderRecord | undefined,
-  options: OrderUpdateOptions = {},
+  options: OrderUpdateOptions & { with?: WithOrder } = {},
 ): Promise<OrderUpdateResult> {
-  return orders.update(id, (current) => orderChange(current, change, options));
+  return orders.update(id, (current) => orderChange(current, change, options), options.with);
 }
 
 /**

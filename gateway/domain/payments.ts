@@ -42,7 +42,7 @@ import { isRetryLater, type NodeApiClient, type NodePayment, type Problem, type 
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { OrderListOptions } from "../storage/orders.js";
-import { updateOrder, withCheckTime } from "./orders.js";
+import { updateOrder, withCheckTime, type WithOrder } from "./orders.js";
 import {
   ON_CHAIN_ORDER_STATUSES,
   type MerchantRecord,
@@ -128,7 +128,7 @@ export class PaymentService {
    * Creates an order, or returns the one that already has this merchantOrderId if the request is the
    * same (`created: false`); MERCHANT_ORDER_ID_CONFLICT if it differs.
    */
-  async create(merchant: MerchantRecord, body: NewPaymentOrder): Promise<{ created: boolean; order: OrderRecord }> {
+  async create(merchant: MerchantRecord, body: NewPaymentOrder, withCreated?: WithOrder): Promise<{ created: boolean; order: OrderRecord }> {
     const requestHash = canonicalHash(body);
     const existing = await this.modules.storage.orders.getByMerchantOrderId(merchant.id, body.merchantOrderId);
     if (existing) return { created: false, order: this.sameRequest(existing, requestHash) };
@@ -177,7 +177,8 @@ export class PaymentService {
       expiresAtMs: Number(payDeadline) * 1000,
       refunds: [],
     });
-    const outcome = await this.modules.storage.orders.create(order);
+    // `withCreated` (the request's answer) joins the new order's batch.
+    const outcome = await this.modules.storage.orders.create(order, withCreated);
     if (!outcome.created) return { created: false, order: this.sameRequest(outcome.existing, requestHash) };
     // Debug, not info: one line per order is the hot path's cost at a thousand orders a second.
     this.modules.logger.debug({ merchantId: merchant.id, id: order.id, paymentId: order.paymentId }, "order created");
@@ -202,7 +203,7 @@ export class PaymentService {
    * Relays the payer's signature of the order's terms to the node as a `pay`. Nothing is read first:
    * the node refuses what it must (DUPLICATE and ALREADY_EXECUTED mean the pay is there already).
    */
-  authorize(merchant: MerchantRecord, id: string, signature: string): Promise<OrderRecord> {
+  authorize(merchant: MerchantRecord, id: string, signature: string, withAuthorized?: WithOrder): Promise<OrderRecord> {
     return this.exclusive(id, async () => {
       const order = await this.owned(merchant, id);
       if (order.authorization && order.authorization.status !== "failed") {
@@ -233,7 +234,7 @@ export class PaymentService {
           authorization: kept ? { ...kept, signature } : { operationId: order.paymentId, submittedAtMs: nowMs, status: "pending", signature },
           updatedAtMs: nowMs,
         };
-      });
+      }, withAuthorized);
       if (submission.outcome === "unknown") {
         this.modules.logger.warn({ merchantId: merchant.id, id, paymentId: order.paymentId }, "the node did not answer the authorization in time; recorded as pending for the change feed and the reconciler");
       } else {
@@ -400,8 +401,8 @@ export class PaymentService {
   }
 
   /** Stores a change of order `id` with the events it means. */
-  private async update(id: string, change: (current: OrderRecord) => OrderRecord | undefined): Promise<OrderRecord> {
-    return (await updateOrder(this.modules.storage.orders, id, change)).order;
+  private async update(id: string, change: (current: OrderRecord) => OrderRecord | undefined, withOrder?: WithOrder): Promise<OrderRecord> {
+    return (await updateOrder(this.modules.storage.orders, id, change, withOrder ? { with: withOrder } : {})).order;
   }
 
   private async owned(merchant: MerchantRecord, id: string): Promise<OrderRecord> {

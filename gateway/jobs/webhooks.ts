@@ -4,7 +4,9 @@
  * `webhook-timestamp` (this attempt, unix seconds) and `webhook-signature` (`v1,` + base64
  * HMAC-SHA256 over `id.timestamp.body` keyed with the endpoint secret's decoded bytes).
  *
- * The dispatcher fans outbox entries out to endpoints and sends due deliveries: a 2xx answer is
+ * The dispatcher fans outbox entries out to endpoints and sends the deliveries it queued at once (as
+ * the fan-out made them, without reading them back) and due ones from the queue (retries, and what no
+ * slot was free for), and records the attempts that end together in one batch: a 2xx answer is
  * success; anything else (3xx included: redirects are not followed, as the spec advises) is retried
  * with exponential backoff and jitter (a longer Retry-After is honoured) until the retry period
  * (at least 24 h by default) has passed; 410 Gone disables the endpoint. A crash at any point leaves
@@ -31,7 +33,7 @@ import type { SecretBox } from "../domain/secrets.js";
 import { resolveWebhookTarget, systemResolver, type HostResolver, type ResolvedAddress, type WebhookTargetPolicy } from "../domain/webhook-target.js";
 import { webhookSecretContext, type WebhookEndpointOptions } from "../domain/webhooks.js";
 import type { GatewayStorage } from "../storage/db.js";
-import type { DueDelivery } from "../storage/webhooks.js";
+import type { AttemptOutcome, AttemptRecord, DueDelivery } from "../storage/webhooks.js";
 
 /** Header names of the Standard Webhooks specification. */
 export const WEBHOOK_HEADERS = { id: "webhook-id", timestamp: "webhook-timestamp", signature: "webhook-signature" } as const;
@@ -139,6 +141,8 @@ export class WebhookDispatcher {
   private saturated = false;
   private readonly abort = new AbortController();
   private readonly connections = new WebhookConnections();
+  /** Attempts that end while others are being recorded are recorded together, in one batch. */
+  private readonly recorder: AttemptRecorder;
   /**
    * Opened signing keys by endpoint and sealed secret (each sealing has its own IV, so a rotated
    * secret is a new entry): the secret is decrypted once, not at every attempt.
@@ -155,6 +159,7 @@ export class WebhookDispatcher {
     private readonly modules: WebhookDispatcherModules,
   ) {
     this.metrics = dispatcherMetrics(modules.metrics, modules.storage);
+    this.recorder = new AttemptRecorder(modules.storage);
   }
 
   start(): void {
@@ -210,21 +215,36 @@ export class WebhookDispatcher {
 
   private async pass(): Promise<void> {
     const storage = this.modules.storage.webhooks;
-    const fanned = await storage.fanOut(this.modules.now(), FAN_OUT_PAGE);
-    for (const event of fanned) this.metrics.events.inc({ type: event.type });
-    if (fanned.length === FAN_OUT_PAGE) this.again = true;
+    const fanned = await storage.fanOutDue(this.modules.now(), FAN_OUT_PAGE);
+    for (const event of fanned.events) this.metrics.events.inc({ type: event.type });
+    if (fanned.events.length === FAN_OUT_PAGE) this.again = true;
+    if (!this.running) return;
+    // The deliveries just queued go out as they are (no read back from the queue); the rest of the
+    // free slots go to due ones from the queue (retries, and what no slot was free for here).
+    const fresh = fanned.deliveries.filter((item) => !this.inflight.has(deliveryKey(item)));
+    const direct = fresh.slice(0, Math.max(0, this.freeSlots()));
+    this.send(direct);
     // A slot is taken from sending until the receiver answers; recording the attempt (a synced write)
     // holds only its delivery key, up to RECORDING_SLOTS × concurrency attempts in all.
-    const free = Math.min(this.options.concurrency - this.sending, RECORDING_SLOTS * this.options.concurrency - this.inflight.size);
-    if (!this.running) return;
+    const free = this.freeSlots();
     if (free <= 0) {
       this.saturated = true;
       return;
     }
     const due = await storage.due(this.modules.now(), free, new Set(this.inflight.keys()));
     this.saturated = due.length === free;
-    for (const item of due) {
-      const key = `${item.delivery.endpointId}!${item.delivery.eventId}`;
+    this.send(due);
+  }
+
+  /** Slots free for new attempts now. */
+  private freeSlots(): number {
+    return Math.min(this.options.concurrency - this.sending, RECORDING_SLOTS * this.options.concurrency - this.inflight.size);
+  }
+
+  /** Starts an attempt of each delivery (each holds a slot until its receiver answers). */
+  private send(items: readonly DueDelivery[]): void {
+    for (const item of items) {
+      const key = deliveryKey(item);
       this.sending += 1;
       let sent = false;
       const release = () => {
@@ -301,30 +321,74 @@ export class WebhookDispatcher {
     const attempt: DeliveryAttempt = { atMs: startedMs, durationMs, succeeded, ...(statusCode !== undefined ? { statusCode } : {}), ...(error ? { error } : {}) };
     this.metrics.attempts.inc({ result: succeeded ? "succeeded" : "failed" });
     const log = { endpointId: endpoint.id, eventId: event.id, type: event.type, statusCode, error, attempt: delivery.attemptCount + 1 };
-    const storage = this.modules.storage.webhooks;
+    const record = (outcome: AttemptOutcome) => this.recorder.record({ endpointId: endpoint.id, eventId: event.id, attempt, outcome });
     if (succeeded) {
-      await storage.recordAttempt(endpoint.id, event.id, attempt, { status: "succeeded" });
+      await record({ status: "succeeded" });
       this.metrics.deliveries.inc({ result: "succeeded" });
       this.modules.logger.debug(log, "webhook delivered");
       return;
     }
     if (statusCode === 410) {
-      await storage.recordAttempt(endpoint.id, event.id, attempt, { status: "failed", disableEndpoint: true });
+      await record({ status: "failed", disableEndpoint: true });
       this.metrics.deliveries.inc({ result: "failed" });
       this.modules.logger.warn(log, "webhook endpoint answered 410 Gone: disabled");
       return;
     }
     const nowMs = this.modules.now();
     if (nowMs >= delivery.retryFromMs + this.options.retryForSeconds * 1000) {
-      await storage.recordAttempt(endpoint.id, event.id, attempt, { status: "failed" });
+      await record({ status: "failed" });
       this.metrics.deliveries.inc({ result: "failed" });
       this.modules.logger.warn(log, "webhook delivery failed for the whole retry period: given up");
       return;
     }
     let delay = backoffDelayMs(this.options, delivery.attemptCount + 1, this.modules.random);
     if (retryAfterMs !== undefined) delay = Math.min(this.options.maxDelayMs, Math.max(delay, retryAfterMs));
-    await storage.recordAttempt(endpoint.id, event.id, attempt, { status: "pending", nextAttemptAtMs: nowMs + delay });
+    await record({ status: "pending", nextAttemptAtMs: nowMs + delay });
     this.modules.logger.info({ ...log, retryInMs: delay }, "webhook attempt failed; will retry");
+  }
+}
+
+/** The key the dispatcher knows a delivery by while an attempt of it is under way. */
+function deliveryKey(item: DueDelivery): string {
+  return `${item.delivery.endpointId}!${item.delivery.eventId}`;
+}
+
+interface WaitingRecord extends AttemptRecord {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Records attempts in groups: one written alone when nothing is being written, and every attempt
+ * that ends meanwhile in the next batch (answers to one fan-out's deliveries arrive together). Each
+ * caller resolves once its attempt is synced.
+ */
+class AttemptRecorder {
+  private waiting: WaitingRecord[] = [];
+  private writing = false;
+
+  constructor(private readonly storage: GatewayStorage) {}
+
+  record(item: AttemptRecord): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ ...item, resolve, reject });
+      if (!this.writing) void this.write();
+    });
+  }
+
+  private async write(): Promise<void> {
+    this.writing = true;
+    while (this.waiting.length > 0) {
+      const group = this.waiting;
+      this.waiting = [];
+      try {
+        await this.storage.webhooks.recordAttempts(group);
+        for (const item of group) item.resolve();
+      } catch (error) {
+        for (const item of group) item.reject(error);
+      }
+    }
+    this.writing = false;
   }
 }
 

@@ -6,7 +6,7 @@
 import { AuditLog } from "../../core/audit/log.js";
 import { SettlenetError } from "../../core/errors.js";
 import { openLevelStore } from "../../core/storage/level.js";
-import { KEYSPACES } from "./keyspaces.js";
+import { KEYSPACES, type StorageContext, type Sublevel } from "./keyspaces.js";
 import { LevelApiKeyRepository, LevelMerchantRepository } from "./merchants.js";
 import type { OrderRecord } from "../domain/records.js";
 import type { WriteOp } from "./keyspaces.js";
@@ -37,7 +37,62 @@ export interface GatewayStorage {
   putMeta(name: string, value: unknown): Promise<void>;
   /** The write of a meta value, to join another change's batch (the feed cursor with the changes it applied). */
   metaWrite(name: string, value: unknown): WriteOp;
+  /** How much storage work the gateway did since it opened the database (counts only; served as metrics). */
+  readonly work: StorageWork;
   close(): Promise<void>;
+}
+
+/** Storage work since the database was opened. */
+export interface StorageWork {
+  /** Read-modify-write sections (each answers after a synced group commit holding its writes). */
+  writeSections: number;
+  /** Writes (put or delete of one key) handed to the group commit. */
+  writtenKeys: number;
+  /** Point reads (get, has), multi-key reads (getMany: one per call) and range scans (iterators). */
+  pointReads: number;
+  multiReads: number;
+  rangeReads: number;
+}
+
+/**
+ * `ctx` with its work counted: each keyspace's read methods count the reads repositories make
+ * through them (an increment each; the database work itself is unchanged).
+ */
+function countedContext(ctx: StorageContext, work: StorageWork): StorageContext {
+  // The group commit knows keyspaces by identity: writes naming a counted keyspace go down as the keyspace itself.
+  const originals = new Map<Sublevel, Sublevel>();
+  const spaces = Object.fromEntries(
+    Object.entries<Sublevel>(ctx.spaces).map(([name, space]) => {
+      // The keyspace with its read methods counted as own properties (everything else from the keyspace itself).
+      const counted = Object.create(space) as Sublevel & Record<string, unknown>;
+      const count = (method: string, tally: () => void) => {
+        const call = (space as unknown as Record<string, (...args: unknown[]) => unknown>)[method];
+        if (typeof call !== "function") return;
+        counted[method] = (...args: unknown[]) => {
+          tally();
+          return call.apply(space, args);
+        };
+      };
+      for (const method of ["get", "has"]) count(method, () => (work.pointReads += 1));
+      for (const method of ["getMany", "hasMany"]) count(method, () => (work.multiReads += 1));
+      for (const method of ["keys", "values", "iterator"]) count(method, () => (work.rangeReads += 1));
+      originals.set(counted, space);
+      return [name, counted];
+    }),
+  ) as unknown as StorageContext["spaces"];
+  return {
+    spaces,
+    read: (fn) => ctx.read(fn),
+    write(fn) {
+      work.writeSections += 1;
+      return ctx.write(fn);
+    },
+    commit(ops) {
+      work.writtenKeys += ops.length;
+      for (const op of ops) op.sublevel = originals.get(op.sublevel) ?? op.sublevel;
+      return ctx.commit(ops);
+    },
+  };
 }
 
 /** 2: the reconciler's and the keeper's order indexes (ordersCheck, ordersRelease). */
@@ -45,10 +100,14 @@ const SCHEMA_VERSION = 2;
 
 /** Opens (creating if needed) the gateway database in `dir`. */
 export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
-  const { db, spaces, ctx, close } = await openLevelStore(dir, KEYSPACES, {
+  const store = await openLevelStore(dir, KEYSPACES, {
     label: "gateway",
     lockedHint: "(stop the gateway for admin commands)",
   });
+  const { db, close } = store;
+  const work: StorageWork = { writeSections: 0, writtenKeys: 0, pointReads: 0, multiReads: 0, rangeReads: 0 };
+  const ctx = countedContext(store.ctx, work);
+  const spaces = ctx.spaces;
 
   const version = await ctx.read(() => spaces.meta.get("schema.version"));
   if (version === undefined) {
@@ -87,6 +146,7 @@ export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
     metaWrite(name: string, value: unknown): WriteOp {
       return { type: "put", sublevel: spaces.meta, key: name, value };
     },
+    work,
     close,
   };
 }

@@ -114,8 +114,11 @@ export class LevelOrderRepository {
     });
   }
 
-  /** Stores a new order unless its merchant order id is taken, in which case the holder is returned. */
-  create(order: OrderRecord): Promise<CreateOutcome> {
+  /**
+   * Stores a new order unless its merchant order id is taken, in which case the holder is returned.
+   * `extra` writes (the request's answer) join the new order's batch.
+   */
+  create(order: OrderRecord, extra?: (order: OrderRecord) => WriteOp[]): Promise<CreateOutcome> {
     const s = this.ctx.spaces;
     return this.ctx.write(async () => {
       const holder = (await s.ordersByOrderId.get(orderKeys.byOrderId(order.merchantId, order.merchantOrderId))) as string | undefined;
@@ -131,6 +134,7 @@ export class LevelOrderRepository {
         ...indexWrites(s, undefined, order),
         { type: "put", sublevel: s.ordersByOrderId, key: orderKeys.byOrderId(order.merchantId, order.merchantOrderId), value: order.id },
         { type: "put", sublevel: s.ordersByPayment, key: orderKeys.byPayment(order.paymentId), value: order.id },
+        ...(extra?.(order) ?? []),
       ]);
       return { created: true, order };
     });
@@ -139,14 +143,15 @@ export class LevelOrderRepository {
   /**
    * Read-modify-write of one order: `change` gets the stored order and returns the change (or
    * undefined to leave it). The record, its status index, the events and the repair record move in
-   * one synced batch.
+   * one synced batch, with `extra` writes made from the order as it is then (the request's answer).
    */
-  update(id: string, change: (current: OrderRecord) => OrderChange | undefined): Promise<OrderUpdateResult> {
+  update(id: string, change: (current: OrderRecord) => OrderChange | undefined, extra?: (order: OrderRecord) => WriteOp[]): Promise<OrderUpdateResult> {
     const s = this.ctx.spaces;
     return this.ctx.write(async () => {
       const current = (await s.orders.get(id)) as OrderRecord | undefined;
       if (!current) throw new SettlenetError("PAYMENT_NOT_FOUND", `no payment ${id}`, { id });
       const { result, writes } = this.changeWrites(current, change);
+      if (extra) writes.push(...extra(result.order));
       await this.ctx.commit(writes);
       return result;
     });

@@ -33,9 +33,58 @@ function pruneExpired(ctx: StorageContext, records: Sublevel, byExpiry: Sublevel
   });
 }
 
+/** A nonce held by a request in this process, and the writes that record it (with the request's answer). */
+export interface NonceClaim {
+  id: string;
+  writes: WriteOp[];
+}
+
 /** Request nonces per API key. */
 export class LevelNonceStore {
+  /**
+   * Nonces reserved by requests of this process whose record is not written yet (id → expiry): a
+   * second request with one is refused as if it were recorded.
+   */
+  private readonly reserved = new Map<string, number>();
+
   constructor(private readonly ctx: StorageContext) {}
+
+  /**
+   * Holds the nonce for a request unless it is recorded or held and unexpired (then undefined),
+   * without writing: the caller writes `writes` in the batch of the request's answer and then calls
+   * `written`. For requests whose repeat after a crash before that write is harmless by construction.
+   */
+  async reserve(keyId: string, nonce: string, expiresAtMs: number, nowMs: number): Promise<NonceClaim | undefined> {
+    const { nonces, noncesByExpiry } = this.ctx.spaces;
+    const id = `${keyId}${SEP}${nonce}`;
+    const held = this.reserved.get(id);
+    if (held !== undefined && held >= nowMs) return undefined;
+    // Held before the read: a second request with the nonce while this one reads is refused.
+    this.reserved.set(id, expiresAtMs);
+    let seen: { expiresAtMs: number } | undefined;
+    try {
+      seen = await this.ctx.read(async () => (await nonces.get(id)) as { expiresAtMs: number } | undefined);
+    } catch (error) {
+      this.reserved.delete(id);
+      throw error;
+    }
+    if (seen && seen.expiresAtMs >= nowMs) {
+      this.reserved.delete(id);
+      return undefined;
+    }
+    return { id, writes: putWithExpiry(nonces, noncesByExpiry, id, { expiresAtMs }, seen) };
+  }
+
+  /** The claim's writes are synced: the database refuses the nonce from now on. */
+  written(claim: NonceClaim): void {
+    this.reserved.delete(claim.id);
+  }
+
+  /** Writes a claim on its own (a request that ended without another write). */
+  async record(claim: NonceClaim): Promise<void> {
+    await this.ctx.write(() => this.ctx.commit(claim.writes));
+    this.written(claim);
+  }
 
   /** Records the nonce unless it is already recorded and unexpired; true if it was fresh. */
   claim(keyId: string, nonce: string, expiresAtMs: number, nowMs: number): Promise<boolean> {
@@ -105,19 +154,35 @@ export class LevelIdempotencyStore {
   }
 
   /**
-   * Records the response of a started request (synced before the response leaves). If recording
-   * fails the key stays in progress in this process: retries are refused, never run again.
+   * Records the response of a started request (synced before the response leaves), with `extra`
+   * writes of the request in the same batch (its nonce). If recording fails the key stays in progress
+   * in this process: retries are refused, never run again.
    */
-  async complete(merchantId: string, key: string, response: NonNullable<IdempotencyRecord["response"]>, nowMs: number, ttlMs: number): Promise<void> {
+  async complete(merchantId: string, key: string, response: NonNullable<IdempotencyRecord["response"]>, nowMs: number, ttlMs: number, extra: WriteOp[] = []): Promise<void> {
+    const writes = this.completion(merchantId, key, response, nowMs, ttlMs);
+    if (!writes) return;
+    await this.ctx.write(() => this.ctx.commit([...writes, ...extra]));
+    this.completed(merchantId, key);
+  }
+
+  /**
+   * The writes that record the response of a started request (undefined if none runs under the key),
+   * for the caller to put in the batch of the request's own change; once synced, call `completed`.
+   */
+  completion(merchantId: string, key: string, response: NonNullable<IdempotencyRecord["response"]>, nowMs: number, ttlMs: number): WriteOp[] | undefined {
     const { idempotency, idempotencyByExpiry } = this.ctx.spaces;
     const id = `${merchantId}${SEP}${key}`;
     const claim = this.running.get(id);
-    if (claim === undefined) return;
+    if (claim === undefined) return undefined;
     const record: IdempotencyRecord = { merchantId, key, fingerprint: claim.fingerprint, state: "complete", createdAtMs: nowMs, expiresAtMs: nowMs + ttlMs, response };
     // Nothing else writes this key while it runs here (pruning the stale record meanwhile only makes the delete a no-op).
     const previous = claim.staleExpiresAtMs === undefined ? undefined : { expiresAtMs: claim.staleExpiresAtMs };
-    await this.ctx.write(() => this.ctx.commit(putWithExpiry(idempotency, idempotencyByExpiry, id, record, previous)));
-    this.running.delete(id);
+    return putWithExpiry(idempotency, idempotencyByExpiry, id, record, previous);
+  }
+
+  /** The response of the request under the key is recorded (synced): it is no longer in progress here. */
+  completed(merchantId: string, key: string): void {
+    this.running.delete(`${merchantId}${SEP}${key}`);
   }
 
   /** Forgets a started request whose outcome must not be replayed (server error, rate limit). */

@@ -5,8 +5,9 @@
  * payouts; the domain makes the event records): the event record, its place in the merchant's log
  * and an `outbox` entry. The dispatcher
  * then fans each outbox entry out to the merchant's endpoints (one batch: outbox entry gone, one
- * pending delivery per endpoint queued), and records every attempt (one batch: delivery record and
- * its `webhookQueue` key move together). So an event is never lost between its change and delivery.
+ * pending delivery per endpoint queued), and records attempts (one batch for those that ended
+ * together: each delivery record and its `webhookQueue` key move together). So an event is never lost
+ * between its change and delivery.
  */
 import { SettlenetError } from "../../core/errors.js";
 import type { Page } from "../../core/records.js";
@@ -60,6 +61,14 @@ export interface DueDelivery {
   delivery: DeliveryRecord;
   endpoint: WebhookEndpointRecord;
   event: EventRecord;
+}
+
+/** One attempt to record: which delivery, the attempt, and what follows it. */
+export interface AttemptRecord {
+  endpointId: string;
+  eventId: string;
+  attempt: DeliveryAttempt;
+  outcome: AttemptOutcome;
 }
 
 /** What happens to a delivery after an attempt. */
@@ -187,6 +196,14 @@ export class LevelWebhookRepository {
    * merchant that takes the event type, due at once. One batch; returns the events fanned out.
    */
   async fanOut(atMs: number, limit: number): Promise<EventRecord[]> {
+    return (await this.fanOutDue(atMs, limit)).events;
+  }
+
+  /**
+   * `fanOut`, also handing back the deliveries it queued with their endpoint and event, due at once:
+   * the dispatcher sends them without reading them back from the queue.
+   */
+  async fanOutDue(atMs: number, limit: number): Promise<{ events: EventRecord[]; deliveries: DueDelivery[] }> {
     const s = this.ctx.spaces;
     let floor = outboxFloors.get(s.outbox);
     if (!floor) outboxFloors.set(s.outbox, (floor = { key: "" }));
@@ -201,16 +218,17 @@ export class LevelWebhookRepository {
   }
 
   /** The fan-out pass inside its write section, scanning the outbox from `floor`. */
-  private async fanOutFrom(floor: { key: string }, atMs: number, limit: number): Promise<EventRecord[]> {
+  private async fanOutFrom(floor: { key: string }, atMs: number, limit: number): Promise<{ events: EventRecord[]; deliveries: DueDelivery[] }> {
     const s = this.ctx.spaces;
     const keys = await s.outbox.keys({ gte: floor.key, limit }).all();
-    if (keys.length === 0) return [];
+    if (keys.length === 0) return { events: [], deliveries: [] };
     // Every entry before the last one scanned is fanned out in this batch; later writes lower the floor again.
     floor.key = keys[keys.length - 1] as string;
     const events = (await s.events.getMany(keys.map(lastPart))) as (EventRecord | undefined)[];
     const writes: WriteOp[] = keys.map((key) => ({ type: "del", sublevel: s.outbox, key }));
     const endpointsByMerchant = new Map<string, WebhookEndpointRecord[]>();
     const fanned: EventRecord[] = [];
+    const deliveries: DueDelivery[] = [];
     for (const event of events) {
       if (!event) continue;
       fanned.push(event);
@@ -223,10 +241,11 @@ export class LevelWebhookRepository {
         if (endpoint.status !== "active" || !endpoint.eventTypes.includes(event.type)) continue;
         const delivery = newDelivery(endpoint.id, event, atMs);
         writes.push(...this.deliveryWrites(delivery, undefined), { type: "put", sublevel: s.webhookDeliveriesByEndpoint, key: webhookKeys.deliveryByEndpoint(delivery), value: "" });
+        deliveries.push({ delivery, endpoint, event });
       }
     }
     await this.ctx.commit(writes);
-    return fanned;
+    return { events: fanned, deliveries };
   }
 
   /** Pending deliveries due at `atMs`, earliest first, skipping those in `busy` (delivery keys). */
@@ -291,27 +310,39 @@ export class LevelWebhookRepository {
    * the delivery changed meanwhile (redelivered, endpoint deleted), only the attempt is recorded.
    */
   recordAttempt(endpointId: string, eventId: string, attempt: DeliveryAttempt, outcome: AttemptOutcome): Promise<DeliveryRecord | undefined> {
+    return this.recordAttempts([{ endpointId, eventId, attempt, outcome }]).then((records) => records[0]);
+  }
+
+  /**
+   * `recordAttempt` for several attempts in one batch (the dispatcher records the attempts that
+   * ended together so); the records in order, undefined where the delivery is gone.
+   */
+  recordAttempts(items: readonly AttemptRecord[]): Promise<(DeliveryRecord | undefined)[]> {
     const s = this.ctx.spaces;
     return this.ctx.write(async () => {
-      const current = (await s.webhookDeliveries.get(webhookKeys.delivery(endpointId, eventId))) as DeliveryRecord | undefined;
-      if (!current) return undefined;
-      const attempts = [...current.attempts, attempt].slice(-MAX_ATTEMPTS_KEPT);
-      const base = { ...current, attempts, attemptCount: current.attemptCount + 1, updatedAtMs: attempt.atMs };
-      // A redelivery request during the attempt moved the due time before this attempt started: keep it.
-      const redelivered = current.status === "pending" && current.nextAttemptAtMs !== undefined && current.nextAttemptAtMs > attempt.atMs;
-      const { nextAttemptAtMs: _drop, ...rest } = base;
-      const next: DeliveryRecord = redelivered
-        ? base
-        : outcome.status === "pending"
-          ? { ...rest, status: "pending", nextAttemptAtMs: outcome.nextAttemptAtMs }
-          : { ...rest, status: outcome.status };
-      const writes = this.deliveryWrites(next, current);
-      if (outcome.status !== "pending" && outcome.disableEndpoint) {
-        const endpoint = (await s.webhookEndpoints.get(endpointId)) as WebhookEndpointRecord | undefined;
-        if (endpoint) writes.push({ type: "put", sublevel: s.webhookEndpoints, key: endpointId, value: { ...endpoint, status: "disabled" } });
+      const stored = (await s.webhookDeliveries.getMany(items.map((item) => webhookKeys.delivery(item.endpointId, item.eventId)))) as (DeliveryRecord | undefined)[];
+      // Two attempts of one delivery in a batch: the second builds on the first.
+      const latest = new Map<string, DeliveryRecord>();
+      const writes: WriteOp[] = [];
+      const out: (DeliveryRecord | undefined)[] = [];
+      for (const [i, { endpointId, eventId, attempt, outcome }] of items.entries()) {
+        const key = webhookKeys.delivery(endpointId, eventId);
+        const current = latest.get(key) ?? stored[i];
+        if (!current) {
+          out.push(undefined);
+          continue;
+        }
+        const next = afterAttempt(current, attempt, outcome);
+        latest.set(key, next);
+        writes.push(...this.deliveryWrites(next, current));
+        if (outcome.status !== "pending" && outcome.disableEndpoint) {
+          const endpoint = (await s.webhookEndpoints.get(endpointId)) as WebhookEndpointRecord | undefined;
+          if (endpoint) writes.push({ type: "put", sublevel: s.webhookEndpoints, key: endpointId, value: { ...endpoint, status: "disabled" } });
+        }
+        out.push(next);
       }
       await this.ctx.commit(writes);
-      return next;
+      return out;
     });
   }
 
@@ -364,6 +395,17 @@ export class LevelWebhookRepository {
     }
     return writes;
   }
+}
+
+/** The delivery after an attempt: retry at a time, success or giving up; a redelivery requested during the attempt stands. */
+function afterAttempt(current: DeliveryRecord, attempt: DeliveryAttempt, outcome: AttemptOutcome): DeliveryRecord {
+  const attempts = [...current.attempts, attempt].slice(-MAX_ATTEMPTS_KEPT);
+  const base = { ...current, attempts, attemptCount: current.attemptCount + 1, updatedAtMs: attempt.atMs };
+  // A redelivery request during the attempt moved the due time before this attempt started: keep it.
+  const redelivered = current.status === "pending" && current.nextAttemptAtMs !== undefined && current.nextAttemptAtMs > attempt.atMs;
+  if (redelivered) return base;
+  const { nextAttemptAtMs: _drop, ...rest } = base;
+  return outcome.status === "pending" ? { ...rest, status: "pending", nextAttemptAtMs: outcome.nextAttemptAtMs } : { ...rest, status: outcome.status };
 }
 
 /** A delivery of `event` to `endpointId` never attempted yet, due at once (fan-out and redelivery create the same). */

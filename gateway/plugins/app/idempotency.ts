@@ -18,6 +18,8 @@ import { SettlenetError } from "../../../core/errors.js";
 import { IDEMPOTENCY_HEADER, bodyDigest } from "../../client/signing.js";
 import type { SecretBox } from "../../domain/secrets.js";
 import type { GatewayStorage } from "../../storage/db.js";
+import type { WriteOp } from "../../storage/keyspaces.js";
+import type { NonceClaim } from "../../storage/requests.js";
 
 declare module "fastify" {
   interface FastifyInstance {
@@ -45,6 +47,9 @@ export interface IdempotencyModules {
 }
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** The content type of a JSON answer, as Fastify sets it for a serialized object (and as replays repeat it). */
+export const JSON_ANSWER = "application/json; charset=utf-8";
 
 /** The sealing context of a recorded answer: bound to its merchant and key. */
 const sealContext = (merchantId: string, key: string) => `idempotency:${merchantId}:${key}`;
@@ -83,17 +88,25 @@ export function idempotencyHooks(options: IdempotencyOptions, modules: Idempoten
   async function onSend(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
     const key = request.idempotencyKey;
     const merchant = request.merchant;
-    if (key === undefined || !merchant) return payload;
+    // A nonce held for the answer (auth.ts) is recorded with the Idempotency-Key record, or alone.
+    const nonce = request.nonceClaim;
+    request.nonceClaim = undefined;
+    if (key === undefined || !merchant) {
+      if (nonce) await recordNonce(request, nonce);
+      return payload;
+    }
     request.idempotencyKey = undefined;
     const status = reply.statusCode;
     try {
       if (status >= 500 || status === 429 || typeof payload !== "string") {
         store.abandon(merchant.id, key);
+        if (nonce) await recordNonce(request, nonce);
       } else {
         const contentType = String(reply.getHeader("content-type") ?? "application/json");
         const sealed = request.routeOptions.config.idempotencySealed === true;
         const response = sealed ? { status, contentType, body: "", sealedBody: modules.secrets.seal(payload, sealContext(merchant.id, key)) } : { status, contentType, body: payload };
-        await store.complete(merchant.id, key, response, modules.now(), options.ttlSeconds * 1000);
+        await store.complete(merchant.id, key, response, modules.now(), options.ttlSeconds * 1000, nonce?.writes);
+        if (nonce) modules.storage.nonces.written(nonce);
       }
     } catch (error) {
       // The response still goes out. The record stays in progress (retries are refused, never re-run)
@@ -103,7 +116,47 @@ export function idempotencyHooks(options: IdempotencyOptions, modules: Idempoten
     return payload;
   }
 
-  return { preHandler, onSend };
+  /**
+   * The writes that record `payload` (a JSON answer with `status`) as the request's answer, its
+   * Idempotency-Key record and its held nonce, for the batch of the request's own change: answer and
+   * change become one synced write. Call `recorded` once that batch is synced (onSend then writes
+   * nothing more) and send exactly `payload`; if the batch fails, onSend records what is sent instead.
+   */
+  function answerWrites(request: FastifyRequest, status: number, payload: string): { writes: WriteOp[]; recorded: () => void } {
+    const key = request.idempotencyKey;
+    const merchant = request.merchant;
+    const nonce = request.nonceClaim;
+    const writes: WriteOp[] = [];
+    // A sealed answer is sealed in onSend, as always.
+    const recordKey = key !== undefined && merchant !== null && request.routeOptions.config.idempotencySealed !== true;
+    if (recordKey) writes.push(...(store.completion(merchant.id, key, { status, contentType: JSON_ANSWER, body: payload }, modules.now(), options.ttlSeconds * 1000) ?? []));
+    const recordNonce = nonce !== undefined && (recordKey || key === undefined);
+    if (recordNonce) writes.push(...nonce.writes);
+    return {
+      writes,
+      recorded: () => {
+        if (recordKey) {
+          store.completed(merchant.id, key);
+          request.idempotencyKey = undefined;
+        }
+        if (recordNonce) {
+          modules.storage.nonces.written(nonce);
+          request.nonceClaim = undefined;
+        }
+      },
+    };
+  }
+
+  /** Records a held nonce on its own; a failure leaves it held in this process (refused, never reusable here). */
+  async function recordNonce(request: FastifyRequest, nonce: NonceClaim): Promise<void> {
+    try {
+      await modules.storage.nonces.record(nonce);
+    } catch (error) {
+      request.log.error({ err: error }, "could not record the request nonce");
+    }
+  }
+
+  return { preHandler, onSend, answerWrites };
 }
 
 /** Decorates the app with the Idempotency-Key hooks; they need the authenticated merchant. */

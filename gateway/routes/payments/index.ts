@@ -4,12 +4,15 @@
  * payload to sign, then the signature to relay). Schemas in schemas.ts, views in views.ts, behaviour
  * in domain/payments.ts and domain/payer-actions.ts.
  */
-import type { FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 
 import type { OrderRecord } from "../../domain/records.js";
 import { merchantOf } from "../../plugins/app/auth.js";
+import { JSON_ANSWER } from "../../plugins/app/idempotency.js";
 import { moneyConfigured } from "../../plugins/app/services.js";
+import { countAnswer } from "../../plugins/app/work.js";
+import type { WriteOp } from "../../storage/keyspaces.js";
 import { SIGNED, emptyBody, requiredIdempotencyHeaders, problemResponses } from "../schemas.js";
 import {
   authorizationBody,
@@ -27,10 +30,46 @@ import {
   reclaimBody,
   refundBody,
   refundResult,
+  type PaymentView,
 } from "./schemas.js";
 import { payerActionViewOf, paymentViewOf, refundViewOf } from "./views.js";
 
 const common = { tags: ["payments"], security: SIGNED } as const;
+
+/**
+ * A route's answer recorded in the batch of the change it reports (its Idempotency-Key record and
+ * nonce, plugins/app/idempotency.ts): one synced write per request on the payment path instead of
+ * one for the change and one for the answer. When the change did not take the answer (nothing
+ * written, or an existing order), the answer is recorded as usual when it is sent.
+ */
+class AnswerInBatch {
+  private taken: { status: number; payload: string; recorded: () => void } | undefined;
+
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly request: FastifyRequest,
+  ) {}
+
+  /** The writes recording `view` as the answer with `status` (called inside the change's write section). */
+  writes(status: number, view: PaymentView): WriteOp[] {
+    const payload = JSON.stringify(view);
+    const { writes, recorded } = this.app.idempotency.answerWrites(this.request, status, payload);
+    this.taken = { status, payload, recorded };
+    return writes;
+  }
+
+  /** Sends the answer recorded with the change if its status is `status`, else `view()` as usual. */
+  send(reply: FastifyReply, status: number, view: () => PaymentView) {
+    const taken = this.taken;
+    if (taken && taken.status === status) {
+      // The change's batch is synced (the domain call returned): the answer is on record.
+      taken.recorded();
+      countAnswer(this.app.httpWork, this.request.method, this.request.routeOptions.url ?? "", status);
+      return reply.status(status).type(JSON_ANSWER).send(taken.payload);
+    }
+    return reply.status(status).send(view());
+  }
+}
 
 /** Registers the payment routes on the signed /v1 scope. */
 export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -52,10 +91,13 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
         body: createPaymentBody,
         response: { 200: paymentView, 201: paymentView, ...problemResponses },
       },
+      // A repeat finds the order by its merchantOrderId: the nonce can go with the answer.
+      config: { nonceWithAnswer: true },
     },
     async (request, reply) => {
-      const { created, order } = await payments.create(merchantOf(request), request.body);
-      return reply.status(created ? 201 : 200).send(viewOf(request, order));
+      const answer = new AnswerInBatch(app, request);
+      const { created, order } = await payments.create(merchantOf(request), request.body, (stored) => answer.writes(201, viewOf(request, stored)));
+      return answer.send(reply, created ? 201 : 200, () => viewOf(request, order));
     },
   );
 
@@ -119,10 +161,13 @@ export const paymentRoutes: FastifyPluginAsyncZod = async (app) => {
         body: authorizationBody,
         response: { 202: paymentView, ...problemResponses },
       },
+      // A repeat finds the authorization recorded, or the node answers DUPLICATE: the nonce can go with the answer.
+      config: { nonceWithAnswer: true },
     },
     async (request, reply) => {
-      const order = await payments.authorize(merchantOf(request), request.params.id, request.body.signature);
-      return reply.status(202).send(paymentViewOf(order, payments));
+      const answer = new AnswerInBatch(app, request);
+      const order = await payments.authorize(merchantOf(request), request.params.id, request.body.signature, (stored) => answer.writes(202, paymentViewOf(stored, payments)));
+      return answer.send(reply, 202, () => paymentViewOf(order, payments));
     },
   );
 

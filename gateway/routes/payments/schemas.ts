@@ -6,7 +6,7 @@ import { z } from "zod";
 
 import { disputeReasonTextSchema } from "../../../core/operations/reason-text.js";
 import { ORDER_STATUSES } from "../../domain/records.js";
-import { address, isoTime, minorUnits, signature, uintString } from "../schemas.js";
+import { address, builtView, isoTime, minorUnits, signature, uintString } from "../schemas.js";
 
 /** Gateway payment id. */
 export const paymentIdParam = z.strictObject({
@@ -79,7 +79,7 @@ export const refundView = submittedSchema.extend({
 });
 export type RefundView = z.infer<typeof refundView>;
 
-export const paymentView = z.object({
+export const paymentView = builtView(z.object({
   id: z.string(),
   object: z.literal("payment"),
   merchantOrderId: z.string(),
@@ -111,7 +111,7 @@ export const paymentView = z.object({
     .string()
     .optional()
     .describe("The hosted checkout page (unguessable URL) where the payer sees the payment and signs with a browser wallet (EIP-1193); send the payer there"),
-});
+}));
 export type PaymentView = z.infer<typeof paymentView>;
 
 export const paymentList = z.object({

@@ -606,4 +606,51 @@ describe("gateway: the webhook dispatcher sends new events without waiting for i
     expect(receiver.rejected).to.deep.equal([]);
     await waitFor("every delivery recorded", async () => (await storage.webhooks.pendingCount()) === 0);
   });
+
+  it("sends the deliveries a fan-out queued without reading them back, and records attempts that end together in one batch", async function () {
+    await dispatcher?.stop();
+    // A receiver that answers nobody until `count` deliveries are waiting, then everybody at once.
+    const count = 8;
+    const held: { id: string; answer: () => void }[] = [];
+    const server = createHttpServer((request, response) => {
+      request.resume();
+      held.push({ id: String(request.headers["webhook-id"]), answer: () => response.writeHead(204).end() });
+      if (held.length === count) for (const h of held) h.answer();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const endpointId = `we_${randomBytes(12).toString("hex")}`;
+    const secret = `whsec_${randomBytes(32).toString("base64")}`;
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+    const batchMerchant = "m2";
+    await storage.webhooks.createEndpoint(
+      { id: endpointId, merchantId: batchMerchant, url, description: null, eventTypes: ["payment.held"], secret: secrets.seal(secret, webhookSecretContext(endpointId)), status: "active", createdAtMs: Date.now() },
+      10,
+    );
+    dispatcher = new WebhookDispatcher(
+      { ...webhookConfigSchema.parse({}), pollIntervalMs: 2 ** 31 - 1, concurrency: count, allowLoopback: true },
+      { storage, secrets, logger: pino({ level: "silent" }), metrics: new Registry(), now: Date.now },
+    );
+    try {
+      dispatcher.start();
+      await dispatcher.tick();
+      const before = { ...storage.work };
+      const events: EventRecord[] = Array.from({ length: count }, () => ({ id: `evt_${randomBytes(16).toString("hex")}`, merchantId: batchMerchant, type: "payment.held", createdAtMs: Date.now(), data: { id: orderId } }));
+      await storage.orders.update(orderId, (o) => ({ next: { ...o, updatedAtMs: o.updatedAtMs + 1 }, events }));
+      await waitFor("every delivery recorded", async () => held.length === count && (await storage.webhooks.pendingCount()) === 0);
+      const after = { ...storage.work };
+      expect(held.map((h) => h.id)).to.have.members(events.map((e) => e.id));
+      const records = await Promise.all(events.map((e) => storage.webhooks.getDelivery(endpointId, e.id)));
+      expect(records.map((r) => r?.status)).to.deep.equal(events.map(() => "succeeded"));
+      // The order change, the dispatcher's passes (a fan-out each) and the attempts: the first recorded
+      // alone (nothing was being written), those that ended meanwhile in the next batch or two. One
+      // section per attempt would make more than `count` alone.
+      expect(after.writeSections - before.writeSections, "write sections").to.be.below(count);
+      // Each delivery was read back from the queue (delivery, endpoint and event) before.
+      expect(after.pointReads - before.pointReads, "point reads").to.be.below(count);
+    } finally {
+      await dispatcher.stop();
+      dispatcher = undefined;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
 });

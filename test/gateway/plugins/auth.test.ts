@@ -103,6 +103,27 @@ describe("gateway: merchant authentication, rate limit and body limit", function
     expect(otherKey.status).to.equal(200);
   });
 
+  it("records an order creation's nonce with the order and its answer: refused to a concurrent request, after the answer and after a restart, also after a refusal", async function () {
+    const payer = scenario.payers[0]?.address ?? "";
+    const create = (nonce: string, body: unknown) => signedInject(gw.app, merchant(0), "POST", "/v1/payments", body, { timestamp: seconds(), nonce });
+    const sections = gw.storage.work.writeSections;
+    const [first, concurrent] = await Promise.all([create("nonce-create-00000001", paymentBody(payer, "o-nonce-1")), create("nonce-create-00000001", paymentBody(payer, "o-nonce-2"))]);
+    expect(first.status).to.equal(201);
+    expect(concurrent.status).to.equal(401);
+    expect(concurrent.body["code"]).to.equal("AUTH_NONCE_REUSED");
+    // The order with its answer's Idempotency-Key record and the nonce, in one batch (the refusal wrote nothing).
+    expect(gw.storage.work.writeSections - sections, "write sections").to.equal(1);
+    expect((await create("nonce-create-00000001", paymentBody(payer, "o-nonce-3"))).body["code"]).to.equal("AUTH_NONCE_REUSED");
+    // Refused by the domain (recorded under the Idempotency-Key) and by the schema (no key record): the nonce is recorded all the same.
+    expect((await create("nonce-create-00000002", paymentBody(payer, "o-nonce-4", { currency: "XXX" }))).body["code"]).to.equal("UNSUPPORTED_CURRENCY");
+    expect((await create("nonce-create-00000003", { amount: "x" })).status).to.equal(400);
+    await gw.restart();
+    for (const nonce of ["nonce-create-00000001", "nonce-create-00000002", "nonce-create-00000003"]) {
+      const again = await create(nonce, paymentBody(payer, `o-${nonce}`));
+      expect(again.body["code"], nonce).to.equal("AUTH_NONCE_REUSED");
+    }
+  });
+
   it("answers an unknown key id exactly as a bad signature, so key ids cannot be probed", async function () {
     const unknown = await signedInject(gw.app, { keyId: "key_00000000000000000000000000000000", secret: "sk_x" }, "GET", LIST, undefined, { timestamp: seconds() });
     const badSignature = await signedInject(gw.app, merchant(0), "GET", LIST, undefined, { timestamp: seconds(), secret: "sk_x" });

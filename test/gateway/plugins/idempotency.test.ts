@@ -38,6 +38,7 @@ describe("gateway: Idempotency-Key on POST", function () {
     const second = await create(a, body, "key-idem-1");
     expect(second.status).to.equal(201);
     expect(second.body).to.deep.equal(first.body);
+    expect(second.headers["content-type"]).to.equal(first.headers["content-type"]);
     expect(second.headers["idempotent-replayed"]).to.equal("true");
     const list = await signedInject<{ items: unknown[] }>(gw.app, a, "GET", "/v1/payments?merchantOrderId=idem-1");
     expect(list.body.items).to.have.length(1);

@@ -188,4 +188,33 @@ describe("gateway storage: orders, idempotency records and request nonces", func
     expect(await due(t + 40)).to.deep.equal(["evt_3"]);
   });
 
+  it("records several attempts in one batch, a later attempt of the same delivery after the earlier one, and skips a delivery that is gone", async function () {
+    const held = order({ merchantOrderId: "o-attempts" });
+    await storage.orders.create(held);
+    const endpoint = { id: "we_2", merchantId: "m1", url: "https://example.com/hook", description: null, eventTypes: ["payment.held" as const], secret: {} as WebhookEndpointRecord["secret"], status: "active" as const, createdAtMs: 0 };
+    await storage.webhooks.createEndpoint(endpoint, 10);
+    const t = Date.now();
+    const events = ["evt_a", "evt_b"].map((id) => ({ id, merchantId: "m1", type: "payment.held" as const, createdAtMs: t, data: {} }));
+    await storage.orders.update(held.id, (o) => ({ next: { ...o, updatedAtMs: o.updatedAtMs + 1 }, events }));
+    const { deliveries } = await storage.webhooks.fanOutDue(t + 10, 10);
+    expect(deliveries.map((d) => [d.endpoint.id, d.event.id, d.delivery.status])).to.deep.include.members([
+      ["we_2", "evt_a", "pending"],
+      ["we_2", "evt_b", "pending"],
+    ]);
+    const sections = storage.work.writeSections;
+    const records = await storage.webhooks.recordAttempts([
+      { endpointId: "we_2", eventId: "evt_a", attempt: { atMs: t + 20, durationMs: 1, statusCode: 500, succeeded: false }, outcome: { status: "pending", nextAttemptAtMs: t + 30 } },
+      { endpointId: "we_2", eventId: "evt_missing", attempt: { atMs: t + 20, durationMs: 1, statusCode: 200, succeeded: true }, outcome: { status: "succeeded" } },
+      { endpointId: "we_2", eventId: "evt_b", attempt: { atMs: t + 20, durationMs: 1, statusCode: 200, succeeded: true }, outcome: { status: "succeeded" } },
+      { endpointId: "we_2", eventId: "evt_a", attempt: { atMs: t + 30, durationMs: 1, statusCode: 200, succeeded: true }, outcome: { status: "succeeded" } },
+    ]);
+    expect(storage.work.writeSections - sections, "one section").to.equal(1);
+    expect(records.map((r) => r && [r.eventId, r.status, r.attemptCount])).to.deep.equal([["evt_a", "pending", 1], undefined, ["evt_b", "succeeded", 1], ["evt_a", "succeeded", 2]]);
+    const stored = await storage.webhooks.getDelivery("we_2", "evt_a");
+    expect(stored?.attempts.map((a) => a.statusCode)).to.deep.equal([500, 200]);
+    expect(stored?.nextAttemptAtMs).to.equal(undefined);
+    // Nothing left queued: the retry key the first attempt set went with the second.
+    expect(await storage.webhooks.due(t + 1_000, 10, new Set())).to.deep.equal([]);
+  });
+
 });
