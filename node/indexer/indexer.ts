@@ -77,16 +77,6 @@ type OperationChange = IndexBatch["operations"][number];
 
 const PENDING: ReadonlySet<StoredOperation["status"]> = new Set(["accepted", "submitted"]);
 
-const executedByCache = new Map<string, EscrowOperationKind[]>();
-
-/** escrowKindsExecutedBy, looked up once per event name (it walks every descriptor). */
-function kindsExecutedBy(event: string, direct: boolean): EscrowOperationKind[] {
-  const key = `${event}:${direct}`;
-  let kinds = executedByCache.get(key);
-  if (!kinds) executedByCache.set(key, (kinds = escrowKindsExecutedBy(event, direct)));
-  return kinds;
-}
-
 /** Event arguments as strings (bigints in decimal), booleans kept. */
 function argsOf(event: DecodedEvent): Record<string, string | boolean> {
   const args: Record<string, string | boolean> = {};
@@ -181,7 +171,7 @@ class StepState {
         continue;
       }
       const paymentId = String(event.arg("paymentId")).toLowerCase();
-      for (const kind of kindsExecutedBy(event.name, true)) {
+      for (const kind of escrowKindsExecutedBy(event.name, true)) {
         const id = operationIdOfPayment(kind, paymentId);
         if (id !== undefined) ids.add(id.toLowerCase());
       }
@@ -411,7 +401,7 @@ export class Indexer {
   /** Marks the stored operations an executed event implies as executed (their descriptors name the events). */
   private async settleExecuted(state: StepState, log: ChainLog, event: DecodedEvent, record: PaymentRecord | undefined): Promise<void> {
     const paymentId = String(event.arg("paymentId")).toLowerCase();
-    const kinds = kindsExecutedBy(event.name, record?.direct === true);
+    const kinds = escrowKindsExecutedBy(event.name, record?.direct === true);
     if (kinds.length === 0) return;
     let pending = await state.pending(paymentId, kinds);
     if (pending.length === 0) return;
