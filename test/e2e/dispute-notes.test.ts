@@ -94,6 +94,8 @@ describe("disputes across nodes (real processes, libp2p)", function () {
       const paid = await nodeApi(origin).submit(op);
       if (!paid.accepted) throw new Error(`pay refused: ${paid.problem.code}`);
       await waitForOperation(net.nodes, paid.id, "executed", 60_000);
+      // A note is checked against the node's indexed payment, which its indexer writes after the relay's receipt.
+      await waitFor(`${origin.name} to index the payment`, async () => (await nodeApi(origin).payment(paymentId))?.payment?.status === "held", 60_000);
 
       const note = { paymentId, text: "Shipped on time; the courier has it as delivered.", evidence: ["SF1234567890"], createdAtMs: Date.now() };
       // Not disputed yet.
