@@ -28,24 +28,39 @@ export async function submitAll(node: NodeHandle, pays: { op: EscrowOperationInp
   expect(ack.body.results.map((r) => r.id)).to.deep.equal(pays.map((p) => p.paymentId));
 }
 
-/** PaymentPaid events per payment id (lower case) with the sender of each event's transaction. */
-export async function paidEvents(s: Scenario): Promise<Map<string, { txHash: string }[]>> {
+/** Adds the PaymentPaid events of blocks `fromBlock`..`toBlock` to `byId` (per payment id, lower case). */
+async function addPaidEvents(s: Scenario, byId: Map<string, { txHash: string }[]>, fromBlock: number, toBlock: number | "latest"): Promise<void> {
   const escrow = s.contracts.escrow;
-  const logs = await escrow.queryFilter(escrow.filters.PaymentPaid(), s.deployment.deploymentBlock);
-  const byId = new Map<string, { txHash: string }[]>();
+  const logs = await escrow.queryFilter(escrow.filters.PaymentPaid(), fromBlock, toBlock);
   for (const log of logs) {
     const id = String(log.args[0]).toLowerCase();
     byId.set(id, [...(byId.get(id) ?? []), { txHash: log.transactionHash }]);
   }
+}
+
+/** PaymentPaid events per payment id (lower case) with the sender of each event's transaction. */
+export async function paidEvents(s: Scenario): Promise<Map<string, { txHash: string }[]>> {
+  const byId = new Map<string, { txHash: string }[]>();
+  await addPaidEvents(s, byId, s.deployment.deploymentBlock, "latest");
   return byId;
 }
 
-/** Waits until every id has a PaymentPaid event; returns the events. */
+/**
+ * Waits until every id has a PaymentPaid event; returns every event since the deployment, as
+ * paidEvents does. Each poll reads only the blocks since the last one (a whole history per poll cost
+ * the test process seconds of decoding over a few hundred payments).
+ */
 export async function waitAllPaid(s: Scenario, ids: string[], timeoutMs: number): Promise<Map<string, { txHash: string }[]>> {
+  const paid = new Map<string, { txHash: string }[]>();
+  let nextBlock = s.deployment.deploymentBlock;
   return waitFor(
     `${ids.length} payments to be paid on-chain`,
     async () => {
-      const paid = await paidEvents(s);
+      const head = await s.chain.provider.getBlockNumber();
+      if (head >= nextBlock) {
+        await addPaidEvents(s, paid, nextBlock, head);
+        nextBlock = head + 1;
+      }
       return ids.every((id) => paid.has(id.toLowerCase())) ? paid : undefined;
     },
     timeoutMs,
@@ -59,11 +74,22 @@ export async function expectHeld(s: Scenario, ids: string[]): Promise<void> {
   expect(states.filter((state) => state.status !== HELD)).to.have.length(0);
 }
 
-/** Waits until `node` reports every id executed; returns the reports. */
+/**
+ * Waits until `node` reports every id executed; returns the reports, read once more in full when all
+ * were seen executed. Each poll asks only for the ids not yet seen executed (a status the node never
+ * takes back), so a wait over hundreds of operations costs the node and this process one request per
+ * id and poll while it lasts, not per id ever.
+ */
 export async function waitReportedExecuted(node: NodeHandle, ids: string[], timeoutMs = 30_000): Promise<StoredOperation[]> {
+  let waiting = ids;
   return waitFor(
     `${node.name} to report ${ids.length} operations executed`,
     async () => {
+      if (waiting.length > 0) {
+        const ops = await reportedBy(node, waiting);
+        waiting = waiting.filter((_, i) => ops[i]?.status !== "executed");
+        if (waiting.length > 0) return undefined;
+      }
       const ops = await reportedBy(node, ids);
       return ops.every((op) => op?.status === "executed") ? (ops as StoredOperation[]) : undefined;
     },

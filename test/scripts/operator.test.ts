@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 import { Contract, Wallet, keccak256, toUtf8Bytes } from "ethers";
 
+import { writeOperatorKeystore } from "../../core/keys.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
 import type { NodeConfigInput } from "../../node/config.js";
@@ -100,6 +101,10 @@ describe("operator commands against a JSON-RPC chain", function () {
     const args = ["deploy", "--rpc", chain.url, "--key", join(dir, "governance.json"), "--out", join(dir, "deployment.json")];
     expect(await ok(args)).to.match(/^deployed Settlenet on chain 31337 in blocks \d+-\d+ \(registry 0x/);
     expect(await ok(args)).to.match(/^Settlenet is deployed on chain 31337 .*: already done, nothing changed$/);
+    // The commands from here on read the same keys at the tests' scrypt cost: each command decrypts its
+    // key, about half a second of CPU at the cost `keys create` uses (read above: keys and deploy).
+    await writeOperatorKeystore(join(dir, "governance-test.json"), devWallet(0).privateKey, PASSWORD, true);
+    await writeOperatorKeystore(join(dir, "bank-test.json"), devWallet(1).privateKey, PASSWORD, true);
   });
 
   it("prints an unregistered node's address and peer id, which it keeps", async function () {
@@ -127,8 +132,8 @@ describe("operator commands against a JSON-RPC chain", function () {
   });
 
   it("onboards an institution and its accounts, each command safe to run again", async function () {
-    const gov = [...chainArgs, "--key", join(dir, "governance.json")];
-    const asBank = [...chainArgs, "--key", join(dir, "bank.json")];
+    const gov = [...chainArgs, "--key", join(dir, "governance-test.json")];
+    const asBank = [...chainArgs, "--key", join(dir, "bank-test.json")];
     expect(await twice(["fund", ...gov, "--to", newcomer.address, "--minimum", "1.5"])).to.match(/^sent 1.5 to /);
     await twice(["institution", "register", ...gov, "--address", bank, "--peer-id", bankPeerId, "--name", "Bank One"]);
     const regulator = Wallet.createRandom();
@@ -165,7 +170,7 @@ describe("operator commands against a JSON-RPC chain", function () {
   it("a node refuses a deployment for another chain id, in one line", async function () {
     const deployment = JSON.parse(await readFile(join(dir, "deployment.json"), "utf8")) as { chainId: string };
     await writeFile(join(dir, "other-chain.json"), JSON.stringify({ ...deployment, chainId: "4242" }));
-    await writeFile(join(dir, "node-other-chain.json"), JSON.stringify(nodeConfig("bank.json", "other-chain.json")));
+    await writeFile(join(dir, "node-other-chain.json"), JSON.stringify(nodeConfig("bank-test.json", "other-chain.json")));
     const line = oneLineError(await runCli(["node", "start", "--config", join(dir, "node-other-chain.json")], env));
     expect(line).to.equal(`settlenet: CHAIN_ID_MISMATCH: the JSON-RPC at ${chain.url} serves chain 31337 but the deployment file ${join(dir, "other-chain.json")} is for chain 4242`);
   });
@@ -173,7 +178,7 @@ describe("operator commands against a JSON-RPC chain", function () {
   it("a node refuses a chain it cannot reach, in one line", async function () {
     // A port nothing listens on: the chain it names is unreachable.
     const closed = await freePort();
-    await writeFile(join(dir, "node-unreachable.json"), JSON.stringify({ ...nodeConfig("bank.json", "deployment.json"), rpcUrl: `http://127.0.0.1:${closed}` }));
+    await writeFile(join(dir, "node-unreachable.json"), JSON.stringify({ ...nodeConfig("bank-test.json", "deployment.json"), rpcUrl: `http://127.0.0.1:${closed}` }));
     expect(oneLineError(await runCli(["node", "start", "--config", join(dir, "node-unreachable.json")], env))).to.match(new RegExp(`^settlenet: CHAIN_UNREACHABLE: cannot reach the chain's JSON-RPC at http://127\\.0\\.0\\.1:${closed}: `));
   });
 
@@ -181,7 +186,7 @@ describe("operator commands against a JSON-RPC chain", function () {
     const deployment = JSON.parse(await readFile(join(dir, "deployment.json"), "utf8")) as { contracts: { ledger: string } };
     const nowhere = Wallet.createRandom().address;
     await writeFile(join(dir, "missing.json"), JSON.stringify({ ...deployment, contracts: { ...deployment.contracts, ledger: nowhere } }));
-    await writeFile(join(dir, "node-missing.json"), JSON.stringify(nodeConfig("bank.json", "missing.json")));
+    await writeFile(join(dir, "node-missing.json"), JSON.stringify(nodeConfig("bank-test.json", "missing.json")));
     expect(oneLineError(await runCli(["node", "start", "--config", join(dir, "node-missing.json")], env))).to.equal(
       `settlenet: CONTRACT_MISSING: chain 31337 has no code at ${nowhere} (SettlementLedger in ${join(dir, "missing.json")}): the deployment file is not for this chain, or the chain was reset`,
     );
