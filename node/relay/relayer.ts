@@ -20,7 +20,8 @@
  * Nothing is relayed twice while no node fails: an institution takes over only what a lapsed holder
  * held, after its index caught up and the holder's key shows no progress on-chain; an operation it
  * still has queued that another institution claims it leaves to that one (the origin to anyone who
- * claims it, a takeover to an institution before it in the failover order); and a chain outage lapses
+ * claims it, a takeover to an institution before it in the failover order), up to the moment it
+ * broadcasts the batch that carries it; and a chain outage lapses
  * nobody's lease (every lease counts as renewed when the chain is readable again, and retries back off
  * to at most a quarter of the failover timeout, so a stalled holder makes progress again well within
  * it). When a node is killed, what it had broadcast and not yet seen mined may be relayed again by its
@@ -621,13 +622,31 @@ export class BatchRelayer implements Relayer {
 
   private async sendBatch(batch: RelayEntry[]): Promise<void> {
     try {
-      const submission = await this.submit("batch", batch, (kept) => this.escrow.submit(kept, this.abort.signal));
+      const submission = await this.submit("batch", batch, (kept) => this.escrow.submit(kept, this.abort.signal, (entries) => this.stillOurs(entries)));
       if (submission) await this.settle(batch, submission.settled);
     } catch (error) {
       this.log.error({ error: describe(error) }, "unexpected batch relay failure");
       this.backoff();
       this.requeue(batch);
     }
+  }
+
+  /**
+   * False if another institution claimed an entry of a batch about to be broadcast, and this node leaves
+   * it to that one (`yields`): two institutions that took over from the same lapsed holder each judge
+   * the lapse on their own clock, and under load their views can differ by more than the failover step,
+   * so the claim of the one first in the failover order may arrive after the other built its batches
+   * but before it sent them. The batch is then put back (requeue leaves the claimed entries to the claimer).
+   */
+  private stillOurs(entries: RelayEntry[]): boolean {
+    for (const entry of entries) {
+      const claimer = this.failover.claimedBy(entry.op.id);
+      if (claimer !== undefined && this.yields(entry, claimer)) {
+        this.log.info({ claimer, ops: entries.length }, "batch not sent: another institution claimed its operations meanwhile");
+        return false;
+      }
+    }
+    return true;
   }
 
   private async sendToken(entry: RelayEntry): Promise<void> {
