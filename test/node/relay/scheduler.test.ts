@@ -367,6 +367,34 @@ describe("failover by lease", function () {
     for (const op of gossip) expect((await stF.operations.get(op.id))?.execution?.relayer).to.equal(institution(fi).address);
   });
 
+  it("announces a lease valid four times as long as its own timers lately fired late", async function () {
+    const failoverTimeoutMs = 500;
+    const leaseRenewMs = 100;
+    const st = await storage();
+    // Its operation waits in a batch that never fills: it renews its lease at every tick, with work pending.
+    const r = relayer(0, st, { batchSize: 500, batchIntervalMs: 600_000, leaseRenewMs, failoverTimeoutMs });
+    const renewals: number[] = [];
+    r.setLeasePublisher(async (data) => {
+      const body = JSON.parse(JSON.parse(new TextDecoder().decode(data)).body) as { renew: boolean; pending: number; validForMs: number };
+      if (body.renew && body.pending > 0) renewals.push(body.validForMs);
+      return 1;
+    });
+    await r.start();
+    const { api } = await pays(1);
+    await st.operations.putAccepted(api);
+    r.enqueue(api);
+    await waitFor("a renewal with work pending", () => renewals.length > 0, 30_000);
+    // The process stalls (as on a machine whose CPU others take) for longer than the failover timeout.
+    const STALL_MS = 2_000;
+    const stalled = Date.now() + STALL_MS;
+    while (Date.now() < stalled) {
+      // Busy: no timer of this process fires meanwhile.
+    }
+    const before = renewals.length;
+    await waitFor("the next renewal", () => renewals.length > before, 30_000);
+    expect(renewals[before], "valid for 4 times the lateness of the tick after the stall").to.be.at.least(4 * (STALL_MS - leaseRenewMs));
+  });
+
   it("relays an operation nobody claimed after the failover timeout", async function () {
     const failoverTimeoutMs = 300;
     const st = await storage();
