@@ -119,6 +119,17 @@ export const nodeConfigSchema = z.strictObject({
       rebroadcastMs: z.number().int().min(100).default(30_000),
     })
     .prefault({}),
+  /** Per-peer gossip limits (node/p2p/network.ts). */
+  p2p: z
+    .strictObject({
+      /** Offences (rejected or oversized messages, control floods) after which a peer is hung up and banned. */
+      maxRejects: z.number().int().positive().default(5),
+      /** How long a banned peer is refused. */
+      banSeconds: z.number().positive().default(600),
+      /** RPCs carrying IHAVE or IWANT taken from one peer per second; beyond it they are dropped and the peer charged an offence. */
+      maxControlRpcsPerSecond: z.number().int().positive().default(20),
+    })
+    .prefault({}),
   validation: z
     .strictObject({
       /** Worker threads recovering signatures; default one per core. 0 recovers on the main thread. */

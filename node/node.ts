@@ -254,6 +254,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         listen: config.listen,
         bootstrap: config.bootstrap,
         meshDegree: config.gossip.meshDegree,
+        ...config.p2p,
         topics: [ATTESTATION_TOPIC, ALERTS_TOPIC, SYNC_TOPIC, LEASE_TOPIC, RISK_RULES_TOPIC, DISPUTE_NOTES_TOPIC],
       },
       { logger: logger.child({ module: "p2p" }), allowlist: () => registry.allowedPeerIds(), validate: (from, data) => pipeline.onGossip(from, data), metrics },

@@ -164,8 +164,18 @@ function sendError(error: unknown, actor: Actor, what: string, hash: string | un
   }
   const revert = revertOf(error);
   if (revert) return new SettlenetError("TX_REVERTED", `${what} reverted with ${revert}${hash ? ` (tx ${hash})` : ""}`, { revert, ...(hash ? { txHash: hash } : {}) }, { cause: error });
-  const message = (error as { shortMessage?: string }).shortMessage ?? (error as Error).message;
+  const message = rpcAnswerOf(error) ?? (error as { shortMessage?: string }).shortMessage ?? (error as Error).message;
   return new SettlenetError("TX_FAILED", `${what} failed: ${message}${hash ? ` (tx ${hash})` : ""}`, hash ? { txHash: hash } : {}, { cause: error });
+}
+
+/**
+ * The chain node's own answer when ethers could not classify it (UNKNOWN_ERROR, "could not coalesce
+ * error", which alone says nothing): the JSON-RPC method and the error's code and message.
+ */
+function rpcAnswerOf(error: unknown): string | undefined {
+  const { code, error: answer, payload } = error as { code?: string; error?: { code?: unknown; message?: unknown }; payload?: { method?: unknown } };
+  if (code !== "UNKNOWN_ERROR" || answer === undefined) return undefined;
+  return `the chain answered ${String(payload?.method ?? "a request")} with error ${String(answer.code)}: ${String(answer.message)}`;
 }
 
 /** The result of an action that was already done. */

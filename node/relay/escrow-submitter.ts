@@ -70,8 +70,13 @@ export class EscrowBatchSubmitter {
     this.log = modules.logger;
   }
 
-  /** Sends `batch` as one executeBatch transaction; its settlement resolves once the outcome is stored. */
-  async submit(batch: RelayEntry[], signal: AbortSignal): Promise<Submission> {
+  /**
+   * Sends `batch` as one executeBatch transaction; its settlement resolves once the outcome is stored.
+   * `stillOurs`, asked at the last moment before the record and the broadcast (its turn in the key's
+   * nonce order can come long after the batch was built), may take the batch back: nothing is sent,
+   * and its entries come back in the settlement's requeue.
+   */
+  async submit(batch: RelayEntry[], signal: AbortSignal, stillOurs?: (batch: RelayEntry[]) => boolean): Promise<Submission> {
     const data = executeBatchCalldata(batch.map(itemOf));
     const limit = batchGasLimit(
       batch.map((entry) => ({ gasClass: batchGasClass(escrowOf(entry)), factor: entry.gasFactor })),
@@ -83,12 +88,18 @@ export class EscrowBatchSubmitter {
     try {
       const sent = await this.sender.send(
         { to: this.escrowAddress, data, gasLimit, purpose: "escrow_batch" },
-        { beforeBroadcast: (txHash) => this.markSubmitted(batch, txHash) },
+        {
+          beforeBroadcast: async (txHash) => {
+            if (stillOurs && !stillOurs(batch)) throw new SettlenetError("RELAY_BATCH_CLAIMED", "operations of the batch were claimed by another institution before its broadcast");
+            await this.markSubmitted(batch, txHash);
+          },
+        },
       );
       this.log.info({ txHash: sent.hash, nonce: sent.nonce, ops: batch.length, gasLimit: gasLimit.toString() }, "batch sent");
       failpoint("after-broadcast-before-receipt");
       return { sent: true, settled: this.settle(sent.hash, batch, signal, sentAt) };
     } catch (error) {
+      if (error instanceof SettlenetError && error.code === "RELAY_BATCH_CLAIMED") return { sent: false, settled: Promise.resolve({ requeue: batch, backoff: false }) };
       // The broadcast may have reached the chain even though its answer did not reach us: resolve it
       // from the chain like a batch left "submitted" by a crash, rather than sending it blindly again.
       const txHash = unconfirmedTxHash(error);

@@ -7,7 +7,7 @@
  * - `renew`: whether it made progress since its previous renewal (a transaction of its own was mined,
  *   or it has nothing waiting longer than a batch takes). Only a renewal extends the lease, by
  *   `validForMs`, which the holder sets from the latency it observes between sending a transaction and
- *   seeing it mined;
+ *   seeing it mined, and from how late its own timers fire (a busy machine's stalls);
  * - its backlog: how many operations it has pending and how old the oldest one is, so that others can
  *   tell whether an operation nobody claimed may still be in its queue;
  * - its key's next nonce: a lease whose messages stop arriving while the key keeps mining transactions

@@ -20,7 +20,8 @@
  * Nothing is relayed twice while no node fails: an institution takes over only what a lapsed holder
  * held, after its index caught up and the holder's key shows no progress on-chain; an operation it
  * still has queued that another institution claims it leaves to that one (the origin to anyone who
- * claims it, a takeover to an institution before it in the failover order); and a chain outage lapses
+ * claims it, a takeover to an institution before it in the failover order), up to the moment it
+ * broadcasts the batch that carries it; and a chain outage lapses
  * nobody's lease (every lease counts as renewed when the chain is readable again, and retries back off
  * to at most a quarter of the failover timeout, so a stalled holder makes progress again well within
  * it). When a node is killed, what it had broadcast and not yet seen mined may be relayed again by its
@@ -115,6 +116,8 @@ const HOLDER_PENDING_WAIT_MS = 30_000;
  * would be background traffic (a signature, a gossip message and a verification on every peer) only.
  */
 const IDLE_RENEW_PERIODS = 10;
+/** Per lease tick, how much of the largest lateness seen so far is still counted (about 35 ticks to half). */
+const TICK_LATENESS_DECAY = 0.98;
 
 interface RelayMetrics {
   duplicates: Counter<"origin">;
@@ -188,6 +191,12 @@ export class BatchRelayer implements Relayer {
   private progressBlock = 0;
   /** Send → mined latency of this node's transactions (exponentially weighted). */
   private latencyMs = 0;
+  /**
+   * How late this node's lease ticks have fired recently (a decaying maximum): on a busy machine its
+   * timers, and so its renewals, come seconds late, and its lease must outlast such a stall.
+   */
+  private tickLateMs = 0;
+  private lastTickAt = 0;
   private leaseTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweeping = false;
@@ -353,6 +362,8 @@ export class BatchRelayer implements Relayer {
     this.failures = 0;
     this.backoffUntil = 0;
     this.startedAt = Date.now();
+    this.lastTickAt = 0;
+    this.tickLateMs = 0;
     this.chainDown = false;
     this.chainBackAt = undefined;
     const [accepted, submitted] = await Promise.all([
@@ -621,13 +632,34 @@ export class BatchRelayer implements Relayer {
 
   private async sendBatch(batch: RelayEntry[]): Promise<void> {
     try {
-      const submission = await this.submit("batch", batch, (kept) => this.escrow.submit(kept, this.abort.signal));
+      const submission = await this.submit("batch", batch, (kept) => this.escrow.submit(kept, this.abort.signal, (entries) => this.stillOurs(entries)));
       if (submission) await this.settle(batch, submission.settled);
     } catch (error) {
       this.log.error({ error: describe(error) }, "unexpected batch relay failure");
       this.backoff();
       this.requeue(batch);
     }
+  }
+
+  /**
+   * False if another institution claimed an entry of a batch about to be broadcast, and this node leaves
+   * it to that one: two institutions that took over from the same lapsed holder each judge the lapse on
+   * their own clock, and under load their views can differ by more than the failover step, so the claim
+   * of the one first in the failover order may arrive after the other built its batches but before it
+   * sent them. The batch is then put back (requeue leaves the claimed entries to the claimer). Of two
+   * takers only the later in the order leaves it, whatever either thinks of its own lease by then (its
+   * batches wait to be signed, so it may see it lapsed): both leaving it would leave it to nobody.
+   */
+  private stillOurs(entries: RelayEntry[]): boolean {
+    for (const entry of entries) {
+      const claimer = this.failover.claimedBy(entry.op.id);
+      if (claimer === undefined || claimer === this.self) continue;
+      if (!entry.takeover || this.failover.precedes(claimer, entry.takenFrom, entry.op.id)) {
+        this.log.info({ claimer, ops: entries.length }, "batch not sent: another institution claimed its operations meanwhile");
+        return false;
+      }
+    }
+    return true;
   }
 
   private async sendToken(entry: RelayEntry): Promise<void> {
@@ -774,6 +806,8 @@ export class BatchRelayer implements Relayer {
     const publish = this.publishLease;
     if (!this.running || !publish) return;
     const now = Date.now();
+    if (this.lastTickAt > 0) this.tickLateMs = Math.max(now - this.lastTickAt - this.leaseRenewMs, Math.floor(this.tickLateMs * TICK_LATENESS_DECAY));
+    this.lastTickAt = now;
     const { pending, oldest } = this.pendingWork(now);
     // Idle at the last tick: no time to have stalled yet, and the long idle validity must be cut short now.
     const renew = this.idleRenewalAt !== undefined || this.progressing(now, pending);
@@ -784,7 +818,7 @@ export class BatchRelayer implements Relayer {
     const idle = pending === 0 && ids.length === 0;
     if (idle && this.idleRenewalAt !== undefined && now - this.idleRenewalAt < idleEveryMs) return;
     this.idleRenewalAt = idle ? now : undefined;
-    const activeValidForMs = Math.max(this.failoverTimeoutMs, 3 * this.leaseRenewMs, Math.round(4 * this.latencyMs));
+    const activeValidForMs = Math.max(this.failoverTimeoutMs, 3 * this.leaseRenewMs, Math.round(4 * this.latencyMs), 4 * this.tickLateMs);
     const validForMs = Math.min(3_600_000, idle ? Math.max(activeValidForMs, 3 * idleEveryMs) : activeValidForMs);
     if (renew) {
       this.lastRenewalAt = now;
@@ -874,6 +908,11 @@ export class BatchRelayer implements Relayer {
         }
         const signer = group.holder === undefined ? undefined : this.signerOf(group.holder);
         if (signer !== undefined && group.holder !== undefined && ((await this.holderProgressed(group.holder, signer)) || (await this.holderStillSending(group.holder, signer, now)))) {
+          restore(group);
+          continue;
+        }
+        // So do those reads: a renewal that arrived meanwhile still wins.
+        if (group.holder !== undefined && this.leases.live(group.holder, Date.now(), this.failoverTimeoutMs)) {
           restore(group);
           continue;
         }

@@ -13,7 +13,7 @@ import { SettlenetError } from "../../core/errors.js";
 import { HttpBankAdapter, type BankSettlement, type HttpBankAdapterOptions } from "../../gateway/adapters/bank.js";
 import { parseBankConfig, type BankConfigInput } from "../../bank-sim/server.js";
 import { ChainRedemptions, redemptionRefOf } from "../../bank-sim/redemptions.js";
-import { transferPlanner, type BankSimulatorOptions } from "../../bank-sim/simulator.js";
+import { buildBankSimulator, transferPlanner, type BankSimulatorOptions } from "../../bank-sim/simulator.js";
 import { toTokenCall, tokenOperationSchema } from "../../core/operations/index.js";
 import { deployScenario, startTestChain, type LocalChain, type Scenario } from "../helpers/chain.js";
 import { signedTokenOp } from "../helpers/tokens.js";
@@ -87,6 +87,28 @@ async function startSimulator(dir: string, options: Partial<BankSimulatorOptions
   const sim = await startBankSimulator(dir, { latencyMs: { min: 20, max: 40 }, failureRate: 0, ...options }, port, redemptions, simLogger);
   cleanups.push(sim.stop);
   return sim;
+}
+
+/**
+ * The simulator in-process like startSimulator, except that it answers no transfer until `release()`:
+ * what a pending transfer holds can be read without racing the bank's answer (its store's `due` waits
+ * for the release; the answers' times and outcomes stay as planned at acceptance).
+ */
+async function startHeldSimulator(dir: string, options: Partial<BankSimulatorOptions> = {}): Promise<{ url: string; release(): void }> {
+  const { redemptions } = await redemptionChain();
+  const store = await openBankStore(dir);
+  let release = () => {};
+  const released = new Promise<void>((resolveRelease) => (release = resolveRelease));
+  const held = { ...store, due: async (now: number, limit: number) => (await released, store.due(Math.max(now, Date.now()), limit)) };
+  const app = await buildBankSimulator({ latencyMs: { min: 20, max: 40 }, failureRate: 0, ...options }, { logger, store: held, redemptions });
+  cleanups.push(async () => {
+    release();
+    await app.close();
+    await store.close();
+  });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const address = app.server.address();
+  return { url: `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`, release };
 }
 
 function adapterFor(url: string, options: Partial<HttpBankAdapterOptions> = {}): HttpBankAdapter {
@@ -186,13 +208,18 @@ describe("bank simulator and HttpBankAdapter", function () {
     });
 
     it("holds a payout on the reserve, pays it on confirmation and rejects one larger than the available reserve", async function () {
-      const sim = await startSimulator(await tempDir());
-      const bank = adapterFor(sim.url);
+      const dir = await tempDir();
+      const sim = await startSimulator(dir);
+      let bank = adapterFor(sim.url);
       await settled(bank, (await bank.requestDeposit({ reference: "topup-1", account: ACCOUNT, amount: 1_000n, currency: "CNY" })).bankRef);
+      await sim.stop();
 
+      const held = await startHeldSimulator(dir);
+      bank = adapterFor(held.url);
       const payout = await bank.requestPayout({ reference: await redeemedPayout(400n), account: MERCHANT_ACCOUNT, amount: 400n, currency: "CNY" });
       expect(payout.status).to.equal("pending");
       expect(await bank.getReserve("CNY")).to.deep.equal({ currency: "CNY", balance: 1_000n, held: 400n, available: 600n });
+      held.release();
       expect((await settled(bank, payout.bankRef)).status).to.equal("confirmed");
       expect(await bank.getReserve("CNY")).to.deep.equal({ currency: "CNY", balance: 600n, held: 0n, available: 600n });
 
@@ -202,22 +229,23 @@ describe("bank simulator and HttpBankAdapter", function () {
       expect(rejected.reason).to.equal("insufficient_funds");
       expect((await bank.getReserve("CNY")).balance).to.equal(600n);
 
-      const accounts = (await (await fetch(`${sim.url}/v1/accounts/${encodeURIComponent(MERCHANT_ACCOUNT)}`)).json()) as { balances: unknown[] };
+      const accounts = (await (await fetch(`${held.url}/v1/accounts/${encodeURIComponent(MERCHANT_ACCOUNT)}`)).json()) as { balances: unknown[] };
       expect(accounts.balances).to.deep.equal([{ currency: "CNY", deposited: "0", paidOut: "400" }]);
     });
 
     it("rejects every transfer with failure rate 1 and releases the held payout", async function () {
       const dir = await tempDir();
-      let sim = await startSimulator(dir, { failureRate: 0 });
+      const sim = await startSimulator(dir, { failureRate: 0 });
       let bank = adapterFor(sim.url);
       await settled(bank, (await bank.requestDeposit({ reference: "topup-1", account: ACCOUNT, amount: 500n, currency: "CNY" })).bankRef);
       await sim.stop();
 
-      sim = await startSimulator(dir, { failureRate: 1 });
-      bank = adapterFor(sim.url);
+      const held = await startHeldSimulator(dir, { failureRate: 1 });
+      bank = adapterFor(held.url);
       const deposit = await bank.requestDeposit({ reference: "topup-2", account: ACCOUNT, amount: 100n, currency: "CNY" });
       const payout = await bank.requestPayout({ reference: await redeemedPayout(300n), account: MERCHANT_ACCOUNT, amount: 300n, currency: "CNY" });
       expect((await bank.getReserve("CNY")).held).to.equal(300n);
+      held.release();
       for (const bankRef of [deposit.bankRef, payout.bankRef]) {
         const transfer = await settled(bank, bankRef);
         expect(transfer.status).to.equal("rejected");

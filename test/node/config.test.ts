@@ -37,12 +37,18 @@ describe("node configuration", function () {
     expect(config.risk.payerDailyLimit).to.equal(5_000_000n);
   });
 
+  it("reads the per-peer gossip limits, each defaulting on its own", function () {
+    expect(parseNodeConfig(base, "/").p2p).to.deep.equal({ maxRejects: 5, banSeconds: 600, maxControlRpcsPerSecond: 20 });
+    expect(parseNodeConfig({ ...base, p2p: { maxControlRpcsPerSecond: 50, banSeconds: 30 } }, "/").p2p).to.deep.equal({ maxRejects: 5, banSeconds: 30, maxControlRpcsPerSecond: 50 });
+  });
+
   for (const [field, patch] of [
     ["role", { role: "miner" }],
     ["listen.0", { listen: ["127.0.0.1:4101"] }],
     ["rpcUrl", { rpcUrl: "not a url" }],
     ["api.port", { api: { port: 70_000 } }],
     ["risk.payerDailyLimit", { risk: { payerDailyLimit: 5.5 } }],
+    ["p2p.maxControlRpcsPerSecond", { p2p: { maxControlRpcsPerSecond: 0 } }],
     ["", { unexpected: true }],
   ] as const) {
     it(`refuses a bad ${field || "unknown field"} and names it`, function () {

@@ -306,6 +306,95 @@ describe("failover by lease", function () {
     expect(await f.statuses(stC, gossip)).to.not.include("executed");
   });
 
+  it("leaves a batch it built to the institution before it in the failover order whose claim arrives before the broadcast", async function () {
+    const failoverTimeoutMs = 500;
+    // F is the first in A's failover order, L the second.
+    const [fi, li] = turnOf(institution(0).address, 1, [1, 2]) === 0 ? [1, 2] : [2, 1];
+    const [stA, stF, stL] = [await storage(), await storage(), await storage()];
+    // A claims its operations in a batch that never fills, then it is gone.
+    const rA = relayer(0, stA, { batchSize: 500, batchIntervalMs: 600_000, leaseRenewMs: 100, failoverTimeoutMs });
+    const rF = relayer(fi, stF, { leaseRenewMs: 100, failoverTimeoutMs });
+    const rL = relayer(li, stL, { leaseRenewMs: 100, failoverTimeoutMs });
+    const bodyOf = (data: Uint8Array) => JSON.parse(JSON.parse(new TextDecoder().decode(data)).body) as { claims: string; pending: number };
+    let claimedByA: () => void = () => undefined;
+    const aClaimed = new Promise<void>((resolve) => (claimedByA = resolve));
+    let idleAfterClaim: () => void = () => undefined;
+    const lIdle = new Promise<void>((resolve) => (idleAfterClaim = resolve));
+    // F's messages do not reach L (a busy link), so L takes A's operations over a step after F did; F's
+    // claim is held back until L has built its batch from them and reads it from storage before sending.
+    let heldClaim: Uint8Array | undefined;
+    let lClaimed = false;
+    let fReachesL = false;
+    const all = [rA, rF, rL];
+    for (const from of all) {
+      from.setLeasePublisher(async (data) => {
+        const body = bodyOf(data);
+        if (from === rA && body.claims !== "") claimedByA();
+        if (from === rL && body.claims !== "") lClaimed = true;
+        if (from === rL && fReachesL && body.pending === 0) idleAfterClaim();
+        if (from === rF && !fReachesL && body.claims !== "") heldClaim ??= data;
+        const to = all.filter((r) => r !== from && !(from === rF && r === rL && !fReachesL));
+        for (const r of to) r.onLease(data);
+        return to.length;
+      });
+    }
+    const read = stL.operations.get.bind(stL.operations);
+    stL.operations.get = async (id: string) => {
+      if (lClaimed && heldClaim && !fReachesL) {
+        fReachesL = true;
+        rL.onLease(heldClaim);
+      }
+      return read(id);
+    };
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
+    const nonceL = await nonceOf(li);
+    for (const r of all) await r.start();
+    const { api, gossip } = await pays(4);
+    await stA.operations.putAccepted(api);
+    await stF.operations.putAccepted(gossip);
+    await stL.operations.putAccepted(gossip);
+    rA.enqueue(api);
+    rF.enqueue(gossip);
+    rL.enqueue(gossip);
+    await aClaimed;
+    await rA.stop();
+    await waitFor("F to relay A's operations", () => f.allFinal(stF, gossip), 30_000);
+    // L has nothing pending once its batch was either mined or left to F.
+    await lIdle;
+    expect(fReachesL, "L took the operations over and built a batch before F's claim reached it").to.equal(true);
+    expect(await nonceOf(li), "L sent nothing").to.equal(nonceL);
+    expect(await logsSince(fromBlock, FAILED_TOPIC), "no item was sent twice").to.have.length(0);
+    for (const op of gossip) expect((await stF.operations.get(op.id))?.execution?.relayer).to.equal(institution(fi).address);
+  });
+
+  it("announces a lease valid four times as long as its own timers lately fired late", async function () {
+    const failoverTimeoutMs = 500;
+    const leaseRenewMs = 100;
+    const st = await storage();
+    // Its operation waits in a batch that never fills: it renews its lease at every tick, with work pending.
+    const r = relayer(0, st, { batchSize: 500, batchIntervalMs: 600_000, leaseRenewMs, failoverTimeoutMs });
+    const renewals: number[] = [];
+    r.setLeasePublisher(async (data) => {
+      const body = JSON.parse(JSON.parse(new TextDecoder().decode(data)).body) as { renew: boolean; pending: number; validForMs: number };
+      if (body.renew && body.pending > 0) renewals.push(body.validForMs);
+      return 1;
+    });
+    await r.start();
+    const { api } = await pays(1);
+    await st.operations.putAccepted(api);
+    r.enqueue(api);
+    await waitFor("a renewal with work pending", () => renewals.length > 0, 30_000);
+    // The process stalls (as on a machine whose CPU others take) for longer than the failover timeout.
+    const STALL_MS = 2_000;
+    const stalled = Date.now() + STALL_MS;
+    while (Date.now() < stalled) {
+      // Busy: no timer of this process fires meanwhile.
+    }
+    const before = renewals.length;
+    await waitFor("the next renewal", () => renewals.length > before, 30_000);
+    expect(renewals[before], "valid for 4 times the lateness of the tick after the stall").to.be.at.least(4 * (STALL_MS - leaseRenewMs));
+  });
+
   it("relays an operation nobody claimed after the failover timeout", async function () {
     const failoverTimeoutMs = 300;
     const st = await storage();
