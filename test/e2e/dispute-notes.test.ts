@@ -36,6 +36,16 @@ describe("disputes across nodes (real processes, libp2p)", function () {
     // Notes on open disputes are published again every half second here (30 s by default).
     net = await launchNetwork({ institutions: 2, payers: 2, config: { disputes: { rebroadcastMs: 500 } } });
   });
+  /** A payment of payer 0 to merchant 0 submitted at `origin`, once every node reports it executed. */
+  async function paidEverywhere(origin: NodeHandle, amount: bigint) {
+    const terms = await termsFor(net.scenario, 0, 0, { amount });
+    const { op, paymentId } = await signedPay(net.scenario, terms);
+    const paid = await nodeApi(origin).submit(op);
+    if (!paid.accepted) throw new Error(`pay refused: ${paid.problem.code}`);
+    await waitForOperation(net.nodes, paid.id, "executed", 60_000);
+    return { terms, paymentId };
+  }
+
   after(async function () {
     await net?.stop();
   });
@@ -46,11 +56,7 @@ describe("disputes across nodes (real processes, libp2p)", function () {
       const [origin, other] = net.nodes as [NodeHandle, NodeHandle];
       const ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow };
       const payer = s.payers[0] as Wallet | HDNodeWallet;
-      const terms = await termsFor(s, 0, 0, { amount: 4_000n });
-      const { op, paymentId } = await signedPay(s, terms);
-      const paid = await nodeApi(origin).submit(op);
-      if (!paid.accepted) throw new Error(`pay refused: ${paid.problem.code}`);
-      await waitForOperation(net.nodes, paid.id, "executed", 60_000);
+      const { terms, paymentId } = await paidEverywhere(origin, 4_000n);
 
       // Longer than 31 bytes: the chain has only its hash.
       const words = "The parcel never arrived and the merchant has not answered in a week — 货物一周未到";
@@ -89,11 +95,7 @@ describe("disputes across nodes (real processes, libp2p)", function () {
       const ctx = { chainId: BigInt(s.deployment.chainId), escrow: s.deployment.contracts.escrow };
       const merchant = s.merchants[0] as Wallet | HDNodeWallet;
       const payer = s.payers[0] as Wallet | HDNodeWallet;
-      const terms = await termsFor(s, 0, 0, { amount: 5_000n });
-      const { op, paymentId } = await signedPay(s, terms);
-      const paid = await nodeApi(origin).submit(op);
-      if (!paid.accepted) throw new Error(`pay refused: ${paid.problem.code}`);
-      await waitForOperation(net.nodes, paid.id, "executed", 60_000);
+      const { terms, paymentId } = await paidEverywhere(origin, 5_000n);
       // A note is checked against the node's indexed payment, which its indexer writes after the relay's receipt.
       await waitFor(`${origin.name} to index the payment`, async () => (await nodeApi(origin).payment(paymentId))?.payment?.status === "held", 60_000);
 
