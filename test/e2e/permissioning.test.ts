@@ -1,18 +1,15 @@
 /**
- * A network of 3 institution nodes and a regulator node as real processes, and who may be part of its
- * gossip network: first what every test of such a network relies on (every node connected, an
- * operation stored everywhere and executed once, coded refusals); then libp2p peers run in the test
- * process with the node's own network code: an unregistered peer never gets in, a registered peer
- * that publishes forged operations is banned, and an institution suspended in the registry is dropped,
- * while honest traffic keeps flowing. One network for both (a launch is a third of this file's time);
- * the basic tests run before any peer is banned or suspended.
+ * Who may be part of the gossip network, end to end: 3 institution nodes and a regulator node as real
+ * processes, plus libp2p peers run in the test process with the node's own network code. An
+ * unregistered peer never gets in, a registered peer that publishes forged operations is banned, and
+ * an institution suspended in the registry is dropped, while honest traffic keeps flowing.
  */
 import { expect } from "chai";
 import { Wallet } from "ethers";
 
 import { encodeGossipMessage } from "../../node/p2p/message.js";
-import { getJson, launchNetwork, nodeApi, peersOf, presence, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
-import { forgedPay, signedConfirm, signedPay, termsFor } from "../helpers/operations.js";
+import { getJson, launchNetwork, peersOf, presence, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
+import { forgedPay, signedPay, termsFor } from "../helpers/operations.js";
 import { freshPeerKey, startTestPeer, type TestPeer } from "../helpers/peer.js";
 
 /** The nodes' default `maxRejects`: offences after which a peer is hung up and banned. */
@@ -49,7 +46,7 @@ async function expectKeptOut(views: Views, outsider: string, ownPeers: () => Pro
   }
 }
 
-describe("a network of 3 institution nodes and 1 regulator node (real processes)", function () {
+describe("permissioning: only registered, active, honest peers stay in the network (real processes)", function () {
   this.timeout(120_000);
   let net: TestNetwork;
   const peers: TestPeer[] = [];
@@ -79,152 +76,93 @@ describe("a network of 3 institution nodes and 1 regulator node (real processes)
     return paymentId;
   }
 
-  describe("stores and executes operations everywhere", function () {
-    it("connects every node to every other registered node", async function () {
-      for (const node of net.nodes) {
-        await waitFor(`${node.name} to see 3 peers`, async () => (await peersOf(node)).length === net.nodes.length - 1);
-      }
-    });
-
-    it("stores an operation submitted to one node on all four, executes it once, and reports it executed everywhere", async function () {
-      const s = net.scenario;
-      const terms = await termsFor(s, 0, 0);
-      const { op, paymentId } = await signedPay(s, terms);
-      const entry = net.nodes[0];
-      if (!entry) throw new Error("no node");
-      expect(await nodeApi(entry).submit(op)).to.deep.equal({ accepted: true, id: paymentId });
-
-      for (const node of net.nodes) {
-        const stored = await waitFor(`${node.name} to report the payment executed`, async () => {
-          const operation = await nodeApi(node).operation(paymentId);
-          return operation?.status === "executed" ? operation : undefined;
-        });
-        expect(stored.kind).to.equal("pay");
-        expect(stored.origin).to.equal(node === entry ? "api" : "gossip");
-      }
-      expect((await s.contracts.escrow.paymentOf(paymentId)).status).to.equal(1n);
-      const paid = await s.contracts.escrow.queryFilter(s.contracts.escrow.filters.PaymentPaid(paymentId));
-      expect(paid).to.have.length(1);
-
-      const regulator = net.nodes[3] as NodeHandle;
-      expect((await nodeApi(regulator).payment(paymentId))?.onChain?.status).to.equal("held");
-      await waitFor("the regulator to index the payment", async () => (await nodeApi(regulator).payment(paymentId))?.payment?.status === "held");
-    });
-
-    it("refuses a confirm signed by the wrong party with its coded reason, and changes nothing", async function () {
-      const s = net.scenario;
-      const terms = await termsFor(s, 1, 0);
-      const { op, paymentId } = await signedPay(s, terms);
-      const node = net.nodes[1];
-      if (!node) throw new Error("no node");
-      expect((await nodeApi(node).submit(op)).accepted).to.equal(true);
-      await waitFor("the payment to be held", async () => (await s.contracts.escrow.paymentOf(paymentId)).status === 1n);
-      const merchant = s.merchants[0];
-      if (!merchant) throw new Error("no merchant");
-      const forged = await signedConfirm(s, terms, merchant, 1n);
-      const refused = await nodeApi(node).submit(forged);
-      expect(refused.accepted ? "accepted" : [refused.problem.status, refused.problem.code]).to.deep.equal([422, "BAD_SIGNATURE"]);
-      expect((await s.contracts.escrow.paymentOf(paymentId)).status).to.equal(1n);
-    });
-
-    it("refuses submissions on the read-only regulator node", async function () {
-      const s = net.scenario;
-      const { op } = await signedPay(s, await termsFor(s, 2, 1));
-      const regulator = net.nodes.find((n) => n.role === "regulator") as NodeHandle;
-      const refused = await nodeApi(regulator).submit(op);
-      expect(refused.accepted ? "accepted" : [refused.problem.status, refused.problem.code]).to.deep.equal([403, "READ_ONLY"]);
-    });
+  it("never admits a peer whose id is not in the registry: it stays unconnected and receives nothing", async function () {
+    const intruder = await startTestPeer(net.nodes);
+    peers.push(intruder);
+    // Traffic the intruder would see if it got in, while it re-dials every node every 500 ms.
+    const watching = watchOutsider(intruder, net.nodes, 4_000);
+    const id = await honestPay(node(0), 0);
+    await waitForOperation(net.nodes, id);
+    await expectKeptOut(await watching, intruder.peerId, () => intruder.net.connectedPeers());
+    expect(intruder.received).to.have.length(0);
+    await intruder.stop();
   });
 
-  describe("permissioning: only registered, active, honest peers stay in the network", function () {
-    it("never admits a peer whose id is not in the registry: it stays unconnected and receives nothing", async function () {
-      const intruder = await startTestPeer(net.nodes);
-      peers.push(intruder);
-      // Traffic the intruder would see if it got in, while it re-dials every node every 500 ms.
-      const watching = watchOutsider(intruder, net.nodes, 4_000);
-      const id = await honestPay(node(0), 0);
-      await waitForOperation(net.nodes, id);
-      await expectKeptOut(await watching, intruder.peerId, () => intruder.net.connectedPeers());
-      expect(intruder.received).to.have.length(0);
-      await intruder.stop();
+  it("bans a registered peer that publishes forged operations, while honest traffic is stored and executed everywhere", async function () {
+    const s = net.scenario;
+    const { privateKey, peerId } = await freshPeerKey();
+    const forgerAccount = Wallet.createRandom();
+    await (await s.contracts.registry.registerInstitution(forgerAccount.address, peerId, "Forger Bank")).wait();
+    const forger = await startTestPeer(net.nodes, { privateKey });
+    peers.push(forger);
+
+    // Admitted once the nodes' registry mirrors see the registration, and subscribed to the topic.
+    await waitFor("every node to admit the registered forger", async () => {
+      const lists = await Promise.all(net.nodes.map(peersOf));
+      return lists.every((list) => list.includes(peerId)) && net.nodes.every((n) => forger.net.topicPeers().includes(n.peerId));
     });
+    const honest: string[] = [await honestPay(node(1), 1)];
 
-    it("bans a registered peer that publishes forged operations, while honest traffic is stored and executed everywhere", async function () {
-      const s = net.scenario;
-      const { privateKey, peerId } = await freshPeerKey();
-      const forgerAccount = Wallet.createRandom();
-      await (await s.contracts.registry.registerInstitution(forgerAccount.address, peerId, "Forger Bank")).wait();
-      const forger = await startTestPeer(net.nodes, { privateKey });
-      peers.push(forger);
+    const merchant = s.merchants[0];
+    if (!merchant) throw new Error("no merchant");
+    const forgedIds: string[] = [];
+    for (let i = 0; i < MAX_REJECTS; i++) {
+      // The payer's terms signed by the merchant: well-formed, registered parties, wrong signer.
+      const { op, paymentId } = await forgedPay(s, await termsFor(s, 2, 0), merchant);
+      forgedIds.push(paymentId);
+      await forger.net.publish(encodeGossipMessage([op]));
+      honest.push(await honestPay(node(i % 3), i % 4));
+    }
 
-      // Admitted once the nodes' registry mirrors see the registration, and subscribed to the topic.
-      await waitFor("every node to admit the registered forger", async () => {
-        const lists = await Promise.all(net.nodes.map(peersOf));
-        return lists.every((list) => list.includes(peerId)) && net.nodes.every((n) => forger.net.topicPeers().includes(n.peerId));
-      });
-      const honest: string[] = [await honestPay(node(1), 1)];
+    const lastForgery = Date.now();
+    await waitFor("every node to drop the forger", async () => {
+      const lists = await Promise.all(net.nodes.map(peersOf));
+      return lists.every((list) => !list.includes(peerId)) && forger.net.connectedPeers().length === 0;
+    }, 60_000, 100);
+    console.log(`      forger dropped ${Date.now() - lastForgery} ms after its last forgery was published`);
+    // The forger re-dials every 500 ms; the ban keeps it out although the registry still lists it.
+    await expectKeptOut(await watchOutsider(forger, net.nodes, 3_000), peerId, () => forger.net.connectedPeers());
 
-      const merchant = s.merchants[0];
-      if (!merchant) throw new Error("no merchant");
-      const forgedIds: string[] = [];
-      for (let i = 0; i < MAX_REJECTS; i++) {
-        // The payer's terms signed by the merchant: well-formed, registered parties, wrong signer.
-        const { op, paymentId } = await forgedPay(s, await termsFor(s, 2, 0), merchant);
-        forgedIds.push(paymentId);
-        await forger.net.publish(encodeGossipMessage([op]));
-        honest.push(await honestPay(node(i % 3), i % 4));
+    honest.push(await honestPay(node(2), 3));
+    for (const id of honest) {
+      const records = await waitForOperation(net.nodes, id);
+      expect(records.map((r) => r.status)).to.deep.equal(["executed", "executed", "executed", "executed"]);
+    }
+    for (const id of forgedIds) {
+      for (const n of net.nodes) {
+        expect((await getJson(`${n.apiUrl}/v1/operations/${id}`)).status, `${n.name} stores forged ${id}`).to.equal(404);
       }
+      expect((await s.contracts.escrow.paymentOf(id)).status).to.equal(0n);
+    }
+    await forger.stop();
+  });
 
-      const lastForgery = Date.now();
-      await waitFor("every node to drop the forger", async () => {
-        const lists = await Promise.all(net.nodes.map(peersOf));
-        return lists.every((list) => !list.includes(peerId)) && forger.net.connectedPeers().length === 0;
-      }, 60_000, 100);
-      console.log(`      forger dropped ${Date.now() - lastForgery} ms after its last forgery was published`);
-      // The forger re-dials every 500 ms; the ban keeps it out although the registry still lists it.
-      await expectKeptOut(await watchOutsider(forger, net.nodes, 3_000), peerId, () => forger.net.connectedPeers());
+  it("drops an institution suspended in the registry and keeps it out", async function () {
+    const s = net.scenario;
+    const suspended = node(2);
+    const others = net.nodes.filter((n) => n !== suspended);
+    const account = s.institutions[2];
+    if (!account) throw new Error("no institution 2");
+    for (const n of others) expect(await peersOf(n)).to.include(suspended.peerId);
 
-      honest.push(await honestPay(node(2), 3));
-      for (const id of honest) {
-        const records = await waitForOperation(net.nodes, id);
-        expect(records.map((r) => r.status)).to.deep.equal(["executed", "executed", "executed", "executed"]);
-      }
-      for (const id of forgedIds) {
-        for (const n of net.nodes) {
-          expect((await getJson(`${n.apiUrl}/v1/operations/${id}`)).status, `${n.name} stores forged ${id}`).to.equal(404);
-        }
-        expect((await s.contracts.escrow.paymentOf(id)).status).to.equal(0n);
-      }
-      await forger.stop();
-    });
+    const started = Date.now();
+    await (await s.contracts.registry.setInstitutionStatus(account.address, SUSPENDED)).wait();
+    await waitFor("the other nodes to drop the suspended institution", async () => {
+      const lists = await Promise.all(others.map(peersOf));
+      return lists.every((list) => !list.includes(suspended.peerId));
+    }, 60_000, 100);
+    console.log(`      suspended institution dropped after ${Date.now() - started} ms`);
 
-    it("drops an institution suspended in the registry and keeps it out", async function () {
-      const s = net.scenario;
-      const suspended = node(2);
-      const others = net.nodes.filter((n) => n !== suspended);
-      const account = s.institutions[2];
-      if (!account) throw new Error("no institution 2");
-      for (const n of others) expect(await peersOf(n)).to.include(suspended.peerId);
+    // It keeps re-dialling its bootstrap peers; every attempt is refused.
+    const [ownView, othersView] = await Promise.all([
+      presence(() => peersOf(suspended), 5_000, 100),
+      presence(async () => (await Promise.all(others.map(peersOf))).flat(), 5_000, 100),
+    ]);
+    await expectKeptOut({ ownView, nodesView: othersView }, suspended.peerId, () => peersOf(suspended));
 
-      const started = Date.now();
-      await (await s.contracts.registry.setInstitutionStatus(account.address, SUSPENDED)).wait();
-      await waitFor("the other nodes to drop the suspended institution", async () => {
-        const lists = await Promise.all(others.map(peersOf));
-        return lists.every((list) => !list.includes(suspended.peerId));
-      }, 60_000, 100);
-      console.log(`      suspended institution dropped after ${Date.now() - started} ms`);
-
-      // It keeps re-dialling its bootstrap peers; every attempt is refused.
-      const [ownView, othersView] = await Promise.all([
-        presence(() => peersOf(suspended), 5_000, 100),
-        presence(async () => (await Promise.all(others.map(peersOf))).flat(), 5_000, 100),
-      ]);
-      await expectKeptOut({ ownView, nodesView: othersView }, suspended.peerId, () => peersOf(suspended));
-
-      // The rest of the network carries on without it, and nothing reaches it by gossip.
-      const id = await honestPay(node(0), 0);
-      await waitForOperation(others, id);
-      expect((await getJson(`${suspended.apiUrl}/v1/operations/${id}`)).status).to.equal(404);
-    });
+    // The rest of the network carries on without it, and nothing reaches it by gossip.
+    const id = await honestPay(node(0), 0);
+    await waitForOperation(others, id);
+    expect((await getJson(`${suspended.apiUrl}/v1/operations/${id}`)).status).to.equal(404);
   });
 });
