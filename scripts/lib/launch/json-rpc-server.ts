@@ -164,6 +164,9 @@ export async function createChainServer(networkOrParams: NetworkConnectionParams
   const { provider } = network;
   const edr = options.direct === false ? undefined : network.edr;
   const handler = await loadHandler(provider);
+  // The handler listens for notifications on the provider for every request it is answering (until it
+  // is answered), so a busy chain has more listeners than Node's default warning threshold.
+  provider.setMaxListeners(0);
   const send = (res: http.ServerResponse, text: string) => {
     res.statusCode = 200;
     res.setHeader("Content-Type", "application/json");
