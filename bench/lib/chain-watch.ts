@@ -5,12 +5,14 @@
  * a payment executed twice), and it counts the batch items that failed (OperationFailed): duplicates
  * (refused as already executed, so a relayer sent an operation twice) apart from real failures. Block
  * contents are read once, after the measured window (chain-scan.ts), so the watcher's own load on the
- * chain stays one eth_blockNumber per poll and one eth_getLogs per new block range. It speaks JSON-RPC
- * itself: ethers decodes response bodies with a UTF-8 decoder written in JavaScript, which on the log
- * pages of a busy chain was a fifth of the load generator's CPU.
+ * chain stays one eth_blockNumber per poll and one eth_getLogs per new block range. It reads through
+ * the processes' own provider (node:http, native JSON) and takes the raw answers: ethers decodes
+ * response bodies with a UTF-8 decoder written in JavaScript, which on the log pages of a busy chain
+ * was a fifth of the load generator's CPU, and formats every log it returns.
  */
 import { Interface, type JsonRpcProvider } from "ethers";
 
+import { HttpJsonRpcProvider } from "../../core/chain/json-rpc.js";
 import { outcomeOf } from "../../core/chain/outcome.js";
 import { ESCROW_OPERATION_KINDS } from "../../core/operations/index.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
@@ -33,8 +35,7 @@ export class HoldWatcher {
   private readonly topic: string;
   private readonly iface = new Interface(loadArtifact("PaymentEscrow").abi);
   private readonly failedTopic: string;
-  private readonly url: string;
-  private requests = 0;
+  private raw: HttpJsonRpcProvider | undefined;
 
   constructor(
     private readonly provider: JsonRpcProvider,
@@ -45,23 +46,12 @@ export class HoldWatcher {
     if (!event) throw new Error("PaymentEscrow has no PaymentPaid event");
     this.topic = event.topicHash;
     this.failedTopic = this.iface.getEvent("OperationFailed")?.topicHash ?? "";
-    this.url = provider._getConnection().url;
-  }
-
-  /** One JSON-RPC call, its body parsed by the platform's JSON and UTF-8 decoding. */
-  private async rpc<T>(method: string, params: unknown[]): Promise<T> {
-    const response = await fetch(this.url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: ++this.requests, method, params }),
-    });
-    const body = (await response.json()) as { result?: T; error?: { message?: string } };
-    if (body.error || !response.ok) throw new Error(`${method}: ${body.error?.message ?? `HTTP ${response.status}`}`);
-    return body.result as T;
   }
 
   /** Starts after the current block. */
   async start(): Promise<void> {
+    const network = await this.provider.getNetwork();
+    this.raw = new HttpJsonRpcProvider(this.provider._getConnection().url, network, { staticNetwork: network, batchMaxCount: 1 });
     this.last = await this.provider.getBlockNumber();
     this.firstBlock = this.last + 1;
     this.timer = setInterval(() => void this.poll(), this.everyMs);
@@ -85,19 +75,22 @@ export class HoldWatcher {
     this.timer = undefined;
     while (this.busy) await new Promise((r) => setTimeout(r, this.everyMs));
     await this.poll();
+    this.raw?.destroy();
+    this.raw = undefined;
   }
 
   private async poll(): Promise<void> {
-    if (this.busy) return;
+    const raw = this.raw;
+    if (this.busy || !raw) return;
     this.busy = true;
     try {
-      // Raw JSON-RPC: ethers' formatting of every block number and log is the load generator's own cost.
-      const latest = Number(await this.rpc<string>("eth_blockNumber", []));
+      // Raw answers: ethers' formatting of every block number and log is the load generator's own cost.
+      const latest = Number(await raw.send("eth_blockNumber", []));
       if (latest <= this.last) return;
       const seenAtMs = Date.now();
       const from = this.last + 1;
       const filter = { address: this.escrow, topics: [[this.topic, this.failedTopic]], fromBlock: `0x${from.toString(16)}`, toBlock: `0x${latest.toString(16)}` };
-      const logs = await this.rpc<{ topics: string[]; data: string }[]>("eth_getLogs", [filter]);
+      const logs = (await raw.send("eth_getLogs", [filter])) as { topics: string[]; data: string }[];
       for (const log of logs) {
         if (log.topics[0] === this.failedTopic) {
           this.countFailed(log);

@@ -13,6 +13,14 @@ export const HTTP_REQUESTS = "(http requests)";
 
 let httpRequests = 0;
 
+/** The counts of the running countRpcRequests, for the requests the server answers without Hardhat (its hooks never see them). */
+let active: Map<string, number> | undefined;
+
+/** Called by the chain's HTTP server for each call it answers without Hardhat's network hooks. */
+export function countDirectRequest(method: string): void {
+  active?.set(method, (active.get(method) ?? 0) + 1);
+}
+
 /** Called by the chain's HTTP server for each request it receives. */
 export function countHttpRequest(): void {
   httpRequests++;
@@ -37,5 +45,12 @@ export async function countRpcRequests(): Promise<{ counts: () => Record<string,
     },
   };
   hre.hooks.registerHandlers("network", handlers as never);
-  return { counts: snapshot, stop: () => hre.hooks.unregisterHandlers("network", handlers as never) };
+  active = counts;
+  return {
+    counts: snapshot,
+    stop: () => {
+      if (active === counts) active = undefined;
+      hre.hooks.unregisterHandlers("network", handlers as never);
+    },
+  };
 }

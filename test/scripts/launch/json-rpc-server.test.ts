@@ -2,12 +2,13 @@
  * The chain's JSON-RPC server (scripts/lib/launch/json-rpc-server.ts) answers as Hardhat's own server
  * does — results, errors with their revert data, batches, malformed bodies — while reading bodies
  * without Hardhat's byte-by-byte copy; both serve a fresh chain of the same configuration here, over
- * real sockets, and their answers are compared.
+ * real sockets, and their answers are compared. The reads it answers from EDR directly are compared
+ * with the same reads through Hardhat's provider, on the same chain.
  */
 import { expect } from "chai";
 import hre from "hardhat";
 
-import { createChainServer, type ChainJsonRpcServer } from "../../../scripts/lib/launch/json-rpc-server.js";
+import { READS, createChainServer, type ChainJsonRpcServer } from "../../../scripts/lib/launch/json-rpc-server.js";
 
 /** Runtime code that reverts with one word of data (0xaa), deployed by init code that returns it. */
 const REVERTING_RUNTIME = "60aa60005260206000fd";
@@ -23,9 +24,10 @@ describe("launcher: the chain's JSON-RPC server", function () {
   const closers: (() => Promise<void>)[] = [];
   let ours: string;
   let hardhats: string;
+  let server: ChainJsonRpcServer;
 
   before(async function () {
-    const server: ChainJsonRpcServer = await createChainServer("default", "127.0.0.1", 0);
+    server = await createChainServer("default", "127.0.0.1", 0);
     const at = await server.listen();
     closers.push(() => server.close());
     ours = `http://${at.address}:${at.port}`;
@@ -39,10 +41,16 @@ describe("launcher: the chain's JSON-RPC server", function () {
     for (const close of closers) await close();
   });
 
-  /** The same request to both servers; their answers must be equal. */
+  /**
+   * The same request to both servers; their answers must be equal. EDR's messages for malformed params
+   * say where in the request text Hardhat's provider gave it the error is, and that text carries the
+   * provider's own request counter, which the reads answered directly do not advance: the position is
+   * left out of the comparison.
+   */
   async function both(body: string): Promise<unknown> {
     const [a, b] = await Promise.all([post(ours, body), post(hardhats, body)]);
-    expect(a).to.deep.equal(b);
+    const unplaced = (answer: unknown) => JSON.parse(JSON.stringify(answer).replace(/ at line \d+ column \d+/g, "")) as unknown;
+    expect(unplaced(a)).to.deep.equal(unplaced(b));
     return a.json;
   }
 
@@ -64,6 +72,47 @@ describe("launcher: the chain's JSON-RPC server", function () {
     const answers = (await both(body)) as { id: number; result: string }[];
     expect(answers).to.have.length(3_000);
     expect(answers.map((a) => a.id)).to.deep.equal(batch.map((r) => r.id));
+  });
+
+  it("answers reads from EDR directly with what Hardhat's provider answers on the same chain, single and in batches", async function () {
+    expect(server.direct, "reads are answered directly").to.equal(true);
+    const [from] = (await server.provider.request({ method: "eth_accounts", params: [] })) as string[];
+    // A contract deployment and a plain transfer: a block with transactions, calldata and a log-free receipt.
+    const deployHash = (await server.provider.request({ method: "eth_sendTransaction", params: [{ from, data: INIT_CODE, gas: "0x100000" }] })) as string;
+    const transferHash = (await server.provider.request({ method: "eth_sendTransaction", params: [{ from, to: from, value: "0x1" }] })) as string;
+    const { contractAddress } = (await server.provider.request({ method: "eth_getTransactionReceipt", params: [deployHash] })) as { contractAddress: string };
+    const head = (await server.provider.request({ method: "eth_blockNumber", params: [] })) as string;
+    const { hash } = (await server.provider.request({ method: "eth_getBlockByNumber", params: ["0x1", false] })) as { hash: string };
+    const reads: [string, unknown[]][] = [
+      ["eth_blockNumber", []],
+      ["eth_getBlockByNumber", [head, true]],
+      ["eth_getBlockByNumber", ["0x1", false]],
+      ["eth_getBlockByNumber", ["0xffffff", true]],
+      ["eth_getBlockByHash", [hash, true]],
+      ["eth_getLogs", [{ fromBlock: "0x0", toBlock: head }]],
+      ["eth_getTransactionReceipt", [transferHash]],
+      ["eth_getTransactionByHash", [deployHash]],
+      ["eth_getTransactionCount", [from, "latest"]],
+      ["eth_getBalance", [from, "latest"]],
+      ["eth_getCode", [contractAddress, "latest"]],
+      ["eth_getStorageAt", [contractAddress, "0x0", "latest"]],
+    ];
+    expect(new Set(reads.map(([method]) => method))).to.deep.equal(new Set(READS));
+    const expected = await Promise.all(reads.map(async ([method, params]) => (await server.provider.request({ method, params })) as unknown));
+    const single = await Promise.all(reads.map(async ([method, params], id) => (await post(ours, JSON.stringify({ jsonrpc: "2.0", id: `r${id}`, method, params }))).json));
+    // Compared as text: the project's chai matchers take hex strings of equal value ("0x03", "0x3") as equal.
+    expect(JSON.stringify(single)).to.equal(JSON.stringify(expected.map((result, id) => ({ jsonrpc: "2.0", id: `r${id}`, result }))));
+    const batch = (await post(ours, JSON.stringify(reads.map(([method, params], id) => ({ jsonrpc: "2.0", id, method, params }))))).json;
+    expect(JSON.stringify(batch)).to.equal(JSON.stringify(expected.map((result, id) => ({ jsonrpc: "2.0", id, result }))));
+  });
+
+  it("answers a failed read and a batch with a failed read through Hardhat, as Hardhat's server does", async function () {
+    await both(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_getBlockByNumber", params: ["not a block"] }));
+    await both(JSON.stringify({ jsonrpc: "2.0", id: 2, method: "eth_getLogs", params: [{ fromBlock: "0x2", toBlock: "0x1" }] }));
+    await both(JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "eth_getBlockByNumber", params: ["0x0", false] }, { jsonrpc: "2.0", id: 2, method: "eth_getBalance", params: ["0x12"] }]));
+    await both(JSON.stringify({ jsonrpc: "2.0", method: "eth_blockNumber", params: [] }));
+    await both(JSON.stringify({ jsonrpc: "1.0", id: 3, method: "eth_blockNumber", params: [] }));
+    await both(JSON.stringify([]));
   });
 
   it("answers CORS preflights and sets CORS headers", async function () {
