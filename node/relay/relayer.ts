@@ -145,6 +145,7 @@ const TICK_LATENESS_DECAY = 0.98;
 interface RelayMetrics {
   duplicates: Counter<"origin">;
   takeovers: Counter<"from">;
+  deferred: Counter<"reason">;
   yielded: Counter;
   refusals: Counter;
   leases: Counter<"result">;
@@ -271,6 +272,12 @@ export class BatchRelayer implements Relayer {
         registers,
       }),
       takeovers: new Counter({ name: "settlenet_relay_takeovers_total", help: "Operations this node took over, from a lapsed lease or unclaimed", labelNames: ["from"], registers }),
+      deferred: new Counter({
+        name: "settlenet_relay_takeovers_deferred_total",
+        help: "Operations found due for takeover and left for a later sweep, by reason (chain: the chain could not be read, or only just could again; holder: it renewed or is still mining)",
+        labelNames: ["reason"],
+        registers,
+      }),
       yielded: new Counter({ name: "settlenet_relay_yielded_total", help: "Operations this node had queued and left to another institution that claimed them", registers }),
       refusals: new Counter({ name: "settlenet_relay_admission_refusals_total", help: "API requests refused RELAY_BACKLOG", registers }),
       leases: new Counter({ name: "settlenet_relay_lease_messages_total", help: "Lease messages, by result (sent, renewed, accepted, ignored, rejected)", labelNames: ["result"], registers }),
@@ -948,11 +955,16 @@ export class BatchRelayer implements Relayer {
       // The index first: what someone executed meanwhile is settled, and nothing is sent on a chain this
       // node cannot read (its holder cannot either, and must get its chance once the chain is back).
       if (!(await this.chainReadable())) {
-        for (const group of due) this.counts.deferredChainDown += restore(group);
+        let left = 0;
+        for (const group of due) left += restore(group);
+        this.counts.deferredChainDown += left;
+        this.m.deferred.inc({ reason: "chain" }, left);
         return;
       }
       const leaveToHolder = (group: DueGroup) => {
-        this.counts.deferredHolderAlive += restore(group);
+        const left = restore(group);
+        this.counts.deferredHolderAlive += left;
+        this.m.deferred.inc({ reason: "holder" }, left);
       };
       for (const group of due.map(unsettled)) {
         // The checks above take time: the holder may have renewed meanwhile.
