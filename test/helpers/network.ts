@@ -22,6 +22,9 @@ import { launchNodes, launchedCredentials, writeTokenFile, type NodeHandle, type
 import { StopOrder } from "../../scripts/lib/launch/part.js";
 import { startTestChain } from "./chain.js";
 import { startTcpProxy, type TcpProxy } from "../../scripts/lib/tcp-proxy.js";
+import { waitFor } from "./wait.js";
+
+export { waitFor };
 
 export { freePort } from "../../scripts/lib/launch/ports.js";
 export type { NodeHandle } from "../../scripts/lib/launch/nodes.js";
@@ -81,31 +84,6 @@ export function loggedUrl(child: ChildProcess, msg: string): Promise<string> {
       resolveUrl(entry.url);
     });
   });
-}
-
-/** The first pause of waitFor: most conditions hold within a few tens of milliseconds. */
-const FIRST_POLL_MS = 10;
-
-/**
- * Polls `check` until it returns a truthy value or `timeoutMs` passes. The pause between checks starts
- * short and doubles up to `everyMs`: a condition that holds soon is seen soon, and a long wait costs
- * no more checks than polling every `everyMs` would.
- */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  let pauseMs = Math.min(FIRST_POLL_MS, everyMs);
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ""}`);
-    await new Promise((r) => setTimeout(r, pauseMs));
-    pauseMs = Math.min(pauseMs * 2, everyMs);
-  }
 }
 
 /** An HTTP answer: status, media type (without parameters) and the parsed JSON body. */

@@ -18,19 +18,11 @@ import { GOSSIP_TOPIC } from "../../../node/p2p/message.js";
 import { loadOrCreatePeerKey, peerIdOf, type PrivateKey } from "../../../node/p2p/keys.js";
 import { createGossipNetwork, type GossipNetwork, type GossipNetworkOptions, type GossipValidationResult } from "../../../node/p2p/network.js";
 import { refusalOf } from "../../helpers/errors.js";
+import { waitFor } from "../../helpers/wait.js";
 
 const logger = pino({ level: process.env.P2P_TEST_LOG ?? "silent" });
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Polls `condition` until it holds; fails after `timeoutMs`. */
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 /** Polls `condition` for `durationMs` and fails the first time it does not hold. */
 async function holdsFor(what: string, condition: () => boolean, durationMs: number): Promise<void> {
