@@ -12,7 +12,7 @@ import { escrowOperationSchema, termsToJson, toContractOperation, type EscrowCon
 import type { StoredOperation } from "../../../core/records.js";
 import type { LocalChain, Scenario } from "../../helpers/chain.js";
 import { startJsonRpcProxy, type JsonRpcProxy } from "../../helpers/json-rpc-proxy.js";
-import { FAILED_TOPIC, RelayFixture, Status, escrowIface, waitFor } from "../../helpers/relay.js";
+import { FAILED_TOPIC, PAID_TOPIC, RelayFixture, Status, escrowIface, waitFor } from "../../helpers/relay.js";
 
 describe("BatchRelayer", function () {
   this.timeout(60_000);
@@ -312,6 +312,40 @@ describe("BatchRelayer", function () {
     expect(record?.status).to.equal("failed");
     expect(record?.error?.code).to.equal("REVERT_WITHOUT_REASON");
     expect((await s.contracts.escrow.paymentOf(doomed.paymentId)).status).to.equal(Status.None);
+  });
+
+  it("sends again the operations of a batch transaction that reverted as a whole (nothing of it executed), and each executes once", async function () {
+    const st = await storage();
+    const inst = institution(2);
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
+    // Three pays at 30,000 gas each: the first one takes the batch's gas, the second runs out inside
+    // it and leaves too little to record its failure, so the whole transaction reverts.
+    const r = relayer(2, st, { batchIntervalMs: 10, itemGas: { pay: 30_000n } });
+    await r.start();
+    const ops = await payments(3);
+    await st.operations.putAccepted(ops);
+    r.enqueue(ops);
+    await waitFor("the payments final", () => allFinal(st, ops));
+
+    const sent: { hash: string; status: number | null }[] = [];
+    for (let n = fromBlock; n <= (await chain.provider.getBlockNumber()); n++) {
+      const block = await chain.provider.getBlock(n, true);
+      for (const tx of block?.prefetchedTransactions ?? []) {
+        if (tx.from !== inst.address) continue;
+        sent.push({ hash: tx.hash, status: (await chain.provider.getTransactionReceipt(tx.hash))?.status ?? null });
+      }
+    }
+    const reverted = sent.filter((tx) => tx.status === 0);
+    expect(reverted, "a batch transaction reverted as a whole").to.have.length.at.least(1);
+    expect(await logsSince(fromBlock, PAID_TOPIC), "PaymentPaid events, one a payment").to.have.length(ops.length);
+    expect(new Set(await statuses(st, ops))).to.deep.equal(new Set(["executed"]));
+    for (const op of ops) {
+      expect(await paidCount(fromBlock, op.paymentId)).to.equal(1);
+      expect(reverted.map((tx) => tx.hash)).to.not.include((await st.operations.get(op.id))?.execution?.txHash);
+    }
+    // Items that ran out of gas inside a mined batch are recorded without data; none was refused as executed already.
+    const reasons = (await logsSince(fromBlock, FAILED_TOPIC)).map((log) => String(escrowIface.parseLog(log)?.args.getValue("reason")));
+    expect(reasons.filter((reason) => reason !== "0x")).to.deep.equal([]);
   });
 
   it("refuses new API work while its own oldest operation waits longer than maxLagMs, and admits it again once that is relayed", async function () {
