@@ -169,15 +169,19 @@ export async function peersOf(node: NodeHandle): Promise<string[]> {
 }
 
 /**
- * Samples a set of ids (e.g. connected peers) every `everyMs` for `durationMs` and returns, per id
- * ever seen, the longest time it stayed in the set without a gap. A refused connection can flicker
- * up for a few milliseconds on the dialler's side; one that stays is a connection.
+ * Samples a set of ids (e.g. connected peers) every `everyMs` for `durationMs`, or until `until`
+ * holds (failing if it does not within `timeoutMs`), and returns, per id ever seen, the longest time it
+ * stayed in the set without a gap. A refused connection can flicker up for a few milliseconds on the
+ * dialler's side; one that stays is a connection.
  */
-export async function presence(sample: () => Promise<string[]> | string[], durationMs: number, everyMs = 50): Promise<Map<string, number>> {
+export async function presence(sample: () => Promise<string[]> | string[], until: number | (() => Promise<boolean>), everyMs = 50, timeoutMs = 60_000): Promise<Map<string, number>> {
   const longest = new Map<string, number>();
   const since = new Map<string, number>();
-  const end = Date.now() + durationMs;
-  while (Date.now() < end) {
+  const end = Date.now() + (typeof until === "number" ? until : timeoutMs);
+  const done = typeof until === "number" ? async () => Date.now() >= end : until;
+  for (;;) {
+    const last = await done();
+    if (!last && typeof until !== "number" && Date.now() > end) throw new Error(`timed out sampling presence: what ends it did not happen within ${timeoutMs} ms`);
     const now = Date.now();
     const present = new Set(await sample());
     for (const id of present) {
@@ -186,9 +190,17 @@ export async function presence(sample: () => Promise<string[]> | string[], durat
       longest.set(id, Math.max(longest.get(id) ?? 0, now - start));
     }
     for (const id of [...since.keys()]) if (!present.has(id)) since.delete(id);
+    if (last) return longest;
     await new Promise((r) => setTimeout(r, everyMs));
   }
-  return longest;
+}
+
+/** A counter of `node`'s GET /metrics, summed over its labels (0 before its first increment). */
+export async function metricTotal(node: NodeHandle, name: string): Promise<number> {
+  const text = await nodeApi(node).metrics();
+  let total = 0;
+  for (const line of text.split("\n")) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
+  return total;
 }
 
 /** Launches a chain, deploys, and starts `institutions` institution nodes (+ a regulator node). */
