@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 
 import { encodeGossipMessage } from "../../node/p2p/message.js";
-import { getJson, launchNetwork, metricTotal, peersOf, presence, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
+import { getJson, launchNetwork, peersOf, presence, postJson, refusedAgain, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { forgedPay, signedPay, termsFor } from "../helpers/operations.js";
 import { freshPeerKey, startTestPeer, type TestPeer } from "../helpers/peer.js";
 
@@ -23,20 +23,6 @@ interface Views {
   ownView: Map<string, number>;
   /** Peers the nodes listed on GET /v1/peers. */
   nodesView: Map<string, number>;
-}
-
-/** Connections each of `nodes` refused so far (GET /metrics). */
-async function refusedBy(nodes: NodeHandle[]): Promise<number[]> {
-  return Promise.all(nodes.map((node) => metricTotal(node, "settlenet_p2p_connections_refused_total")));
-}
-
-/**
- * A condition that holds once every node of `nodes` has refused `times` more connections than now:
- * the peer kept out has demonstrably tried each of them again (nothing else dials them meanwhile).
- */
-async function refusedAgain(nodes: NodeHandle[], times: number): Promise<() => Promise<boolean>> {
-  const before = await refusedBy(nodes);
-  return async () => (await refusedBy(nodes)).every((count, i) => count >= (before[i] ?? 0) + times);
 }
 
 /** Samples the outsider's connections and the peers every node lists until `until` holds. */

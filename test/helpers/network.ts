@@ -195,6 +195,17 @@ export async function presence(sample: () => Promise<string[]> | string[], until
   }
 }
 
+/**
+ * A condition that holds once every node of `nodes` has refused `times` more connections than now
+ * (settlenet_p2p_connections_refused_total): a peer kept out has demonstrably tried each of them again,
+ * when nothing else dials them meanwhile.
+ */
+export async function refusedAgain(nodes: NodeHandle[], times: number): Promise<() => Promise<boolean>> {
+  const refused = () => Promise.all(nodes.map((node) => metricTotal(node, "settlenet_p2p_connections_refused_total")));
+  const before = await refused();
+  return async () => (await refused()).every((count, i) => count >= (before[i] ?? 0) + times);
+}
+
 /** A counter of `node`'s GET /metrics, summed over its labels (0 before its first increment). */
 export async function metricTotal(node: NodeHandle, name: string): Promise<number> {
   const text = await nodeApi(node).metrics();
