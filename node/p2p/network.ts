@@ -125,6 +125,8 @@ export interface GossipNetwork {
   topicPeers(topic?: string): string[];
   /** Gossipsub score of a peer (0 for unknown peers); negative after rejected messages. */
   peerScore(peerId: string): number;
+  /** Connections with `peerId` the connection gater refused since start (not allowlisted, or banned). */
+  refusedConnections(peerId: string): number;
   /** Hangs up peers no longer allowed and dials bootstrap peers that now are; call when the registry changes. */
   refreshAllowlist(): Promise<void>;
   stop(): Promise<void>;
@@ -176,6 +178,9 @@ function idCount(entries: { messageIDs?: unknown[] }[] | undefined): number {
   return count;
 }
 
+/** Peers whose refused connections are counted one by one (refusedConnections). */
+const REFUSALS_KEPT = 1_024;
+
 /** Starts a libp2p node on the gossip topic with the allowlist gater and the bootstrap re-dial loop. */
 export async function createGossipNetwork(options: GossipNetworkOptions, modules: GossipNetworkModules): Promise<GossipNetwork> {
   const { privateKey, ...rest } = options;
@@ -204,10 +209,19 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
   const offences = new OffenceTracker(config.maxRejects, config.banSeconds * 1_000);
   const admitted = (peer: string): boolean => modules.allowlist().has(peer) && !offences.isBanned(peer);
 
+  const refusedCount = counterOf(modules.metrics, "settlenet_p2p_connections_refused_total", "Connections the connection gater refused, by reason (banned, not_allowlisted)", ["reason"]);
+  const refusedFrom = new Map<string, number>();
   const refuse = (peer: PeerId, direction: "inbound" | "outbound"): boolean => {
     const id = peer.toString();
     if (admitted(id)) return false;
-    logger.debug({ remote: id, direction, reason: offences.isBanned(id) ? "banned" : "not-allowlisted" }, "connection refused");
+    const banned = offences.isBanned(id);
+    // Per peer, for the most recently refused ones only: a dialler can make up peer ids at will.
+    const count = (refusedFrom.get(id) ?? 0) + 1;
+    refusedFrom.delete(id);
+    refusedFrom.set(id, count);
+    if (refusedFrom.size > REFUSALS_KEPT) refusedFrom.delete(refusedFrom.keys().next().value as string);
+    refusedCount.inc({ reason: banned ? "banned" : "not_allowlisted" });
+    logger.debug({ remote: id, direction, reason: banned ? "banned" : "not-allowlisted" }, "connection refused");
     return true;
   };
   const connectionGater: ConnectionGater = {
@@ -444,6 +458,7 @@ export async function createGossipNetwork(options: GossipNetworkOptions, modules
     connectedPeers: () => libp2p.getPeers().map(String),
     topicPeers: (topic = config.topic) => pubsub.getSubscribers(topic).map(String),
     peerScore: (peer) => (pubsub as unknown as ScoredPubsub).getScore(peer),
+    refusedConnections: (peer) => refusedFrom.get(peer) ?? 0,
     async refreshAllowlist() {
       const dropped = libp2p
         .getPeers()

@@ -96,6 +96,29 @@ export interface BatchRelayerModules extends Modules {
   metrics?: Registry;
 }
 
+/**
+ * Counts of what the relayer has done since it was built, only ever growing: whoever must know that it
+ * looked at some work (a test asserting that something did not happen) waits on these, not on the clock.
+ */
+export interface RelayProgress {
+  /** Times the send loop found nothing to send yet and went to wait (for a batch to fill, or for work). */
+  idlePasses: number;
+  /** Operations taken off the queue unsent because storage already held them executed or failed. */
+  droppedFinal: number;
+  /** Operations in transactions this node broadcast. */
+  sent: number;
+  /** Submissions that sent nothing because sending failed (each one backs off). */
+  sendFailures: number;
+  /** Failover sweeps finished. */
+  sweeps: number;
+  /** Operations a sweep found due for takeover and left for a later one: the chain could not be read, or only just could again. */
+  deferredChainDown: number;
+  /** Operations a sweep found due for takeover and left to their holder, which renewed or is still mining. */
+  deferredHolderAlive: number;
+  /** Operations taken over from a lapsed holder or unclaimed. */
+  takenOver: number;
+}
+
 /** Whether the API may take new work now (see `admission`). */
 export type Admission = { refuse: false } | { refuse: true; retryAfterSeconds: number; lagMs: number; queueGas: number };
 
@@ -122,6 +145,7 @@ const TICK_LATENESS_DECAY = 0.98;
 interface RelayMetrics {
   duplicates: Counter<"origin">;
   takeovers: Counter<"from">;
+  deferred: Counter<"reason">;
   yielded: Counter;
   refusals: Counter;
   leases: Counter<"result">;
@@ -207,6 +231,16 @@ export class BatchRelayer implements Relayer {
   /** When the chain became readable again after a failed catch-up. */
   private chainBackAt: number | undefined;
   private admissionCache: { at: number; lagMs: number; queueGas: bigint } | undefined;
+  private readonly counts: RelayProgress = {
+    idlePasses: 0,
+    droppedFinal: 0,
+    sent: 0,
+    sendFailures: 0,
+    sweeps: 0,
+    deferredChainDown: 0,
+    deferredHolderAlive: 0,
+    takenOver: 0,
+  };
 
   constructor(options: BatchRelayerOptions, private readonly modules: BatchRelayerModules) {
     this.self = options.institutionId.toLowerCase();
@@ -238,6 +272,12 @@ export class BatchRelayer implements Relayer {
         registers,
       }),
       takeovers: new Counter({ name: "settlenet_relay_takeovers_total", help: "Operations this node took over, from a lapsed lease or unclaimed", labelNames: ["from"], registers }),
+      deferred: new Counter({
+        name: "settlenet_relay_takeovers_deferred_total",
+        help: "Operations found due for takeover and left for a later sweep, by reason (chain: the chain could not be read, or only just could again; holder: it renewed or is still mining)",
+        labelNames: ["reason"],
+        registers,
+      }),
       yielded: new Counter({ name: "settlenet_relay_yielded_total", help: "Operations this node had queued and left to another institution that claimed them", registers }),
       refusals: new Counter({ name: "settlenet_relay_admission_refusals_total", help: "API requests refused RELAY_BACKLOG", registers }),
       leases: new Counter({ name: "settlenet_relay_lease_messages_total", help: "Lease messages, by result (sent, renewed, accepted, ignored, rejected)", labelNames: ["result"], registers }),
@@ -320,6 +360,11 @@ export class BatchRelayer implements Relayer {
     this.m.refusals.inc();
     const retryAfterSeconds = Math.min(30, Math.max(1, Math.ceil(lagMs / 2_000)));
     return { refuse: true, retryAfterSeconds, lagMs, queueGas: Number(queueGas) };
+  }
+
+  /** What the relayer has done so far (a copy). */
+  progress(): RelayProgress {
+    return { ...this.counts };
   }
 
   /** A lease message from the lease topic: "reject" if it is forged or malformed, "ignore" if stale. */
@@ -549,11 +594,13 @@ export class BatchRelayer implements Relayer {
       }
       const dueAt = this.flushAt(now);
       if (dueAt > now) {
+        this.counts.idlePasses++;
         await this.idle(dueAt === Infinity ? undefined : dueAt - now);
         continue;
       }
       const batch = this.takeBatch();
       if (batch.length === 0) {
+        this.counts.idlePasses++;
         await this.idle();
         continue;
       }
@@ -636,6 +683,7 @@ export class BatchRelayer implements Relayer {
       if (submission) await this.settle(batch, submission.settled);
     } catch (error) {
       this.log.error({ error: describe(error) }, "unexpected batch relay failure");
+      this.counts.sendFailures++;
       this.backoff();
       this.requeue(batch);
     }
@@ -681,7 +729,9 @@ export class BatchRelayer implements Relayer {
       if (!submission) return undefined;
       if (submission.sent) {
         this.failures = 0;
+        this.counts.sent += kept.length;
       } else if (submission.error !== undefined) {
+        this.counts.sendFailures++;
         this.backoff();
         this.log.warn({ error: describe(submission.error), ops: kept.length, retryInMs: this.backoffUntil - Date.now() }, `${what} not sent; retrying`);
       }
@@ -689,6 +739,7 @@ export class BatchRelayer implements Relayer {
     } catch (error) {
       // The submitters handle their own failures; this keeps the pump alive whatever happens.
       this.log.error({ error: describe(error) }, `unexpected ${what} relay failure`);
+      this.counts.sendFailures++;
       this.backoff();
       this.requeue(entries);
       return undefined;
@@ -701,8 +752,10 @@ export class BatchRelayer implements Relayer {
     const keep: RelayEntry[] = [];
     entries.forEach((entry, i) => {
       const current = stored[i];
-      if (current && FINAL_OPERATION_STATUSES.includes(current.status)) this.forget([entry]);
-      else keep.push(entry);
+      if (current && FINAL_OPERATION_STATUSES.includes(current.status)) {
+        this.forget([entry]);
+        this.counts.droppedFinal++;
+      } else keep.push(entry);
     });
     return keep;
   }
@@ -757,7 +810,8 @@ export class BatchRelayer implements Relayer {
   /** Relay lag and queued gas now (reused for ADMISSION_CACHE_MS). */
   private figures(now: number): { lagMs: number; queueGas: bigint } {
     const cached = this.admissionCache;
-    if (cached && now - cached.at < ADMISSION_CACHE_MS) return cached;
+    // Figures asked for a later instant are not reused for an earlier one.
+    if (cached && now >= cached.at && now - cached.at < ADMISSION_CACHE_MS) return cached;
     let oldest = now;
     for (const queue of [this.own, this.solo, this.tokenQueue, this.inflight]) {
       for (const entry of queue.values()) if (!entry.takeover && entry.acceptedAt < oldest) oldest = entry.acceptedAt;
@@ -893,27 +947,39 @@ export class BatchRelayer implements Relayer {
       const due = this.failover.due(now);
       if (due.length === 0) return;
       const unsettled = (group: DueGroup): DueGroup => ({ ...group, ops: group.ops.filter((op) => !this.settledInSweep.has(op.id)) });
-      const restore = (group: DueGroup) => this.failover.restore(unsettled(group), (op) => Math.min(op.receivedAtMs, now));
+      const restore = (group: DueGroup): number => {
+        const left = unsettled(group);
+        this.failover.restore(left, (op) => Math.min(op.receivedAtMs, now));
+        return left.ops.length;
+      };
       // The index first: what someone executed meanwhile is settled, and nothing is sent on a chain this
       // node cannot read (its holder cannot either, and must get its chance once the chain is back).
       if (!(await this.chainReadable())) {
-        for (const group of due) restore(group);
+        let left = 0;
+        for (const group of due) left += restore(group);
+        this.counts.deferredChainDown += left;
+        this.m.deferred.inc({ reason: "chain" }, left);
         return;
       }
+      const leaveToHolder = (group: DueGroup) => {
+        const left = restore(group);
+        this.counts.deferredHolderAlive += left;
+        this.m.deferred.inc({ reason: "holder" }, left);
+      };
       for (const group of due.map(unsettled)) {
         // The checks above take time: the holder may have renewed meanwhile.
         if (group.holder !== undefined && this.leases.live(group.holder, Date.now(), this.failoverTimeoutMs)) {
-          restore(group);
+          leaveToHolder(group);
           continue;
         }
         const signer = group.holder === undefined ? undefined : this.signerOf(group.holder);
         if (signer !== undefined && group.holder !== undefined && ((await this.holderProgressed(group.holder, signer)) || (await this.holderStillSending(group.holder, signer, now)))) {
-          restore(group);
+          leaveToHolder(group);
           continue;
         }
         // So do those reads: a renewal that arrived meanwhile still wins.
         if (group.holder !== undefined && this.leases.live(group.holder, Date.now(), this.failoverTimeoutMs)) {
-          restore(group);
+          leaveToHolder(group);
           continue;
         }
         this.takeOver(group);
@@ -922,6 +988,7 @@ export class BatchRelayer implements Relayer {
       this.log.warn({ error: describe(error) }, "failover sweep failed");
     } finally {
       this.sweeping = false;
+      this.counts.sweeps++;
     }
   }
 
@@ -1023,6 +1090,7 @@ export class BatchRelayer implements Relayer {
       count++;
     }
     if (count === 0) return;
+    this.counts.takenOver += count;
     this.m.takeovers.inc({ from: group.holder === undefined ? "unclaimed" : "lapsed" }, count);
     this.log.info({ holder: group.holder ?? null, ops: count }, group.holder ? "lease lapsed: relaying the operations it held" : "relaying operations nobody claimed");
     // Claimed at once, so that the institutions after this one in the failover order leave them alone.

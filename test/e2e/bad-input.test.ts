@@ -19,6 +19,7 @@ import {
   postJson,
   postRaw,
   presence,
+  refusedAgain,
   waitFor,
   waitForOperation,
   type JsonResponse,
@@ -297,7 +298,8 @@ describe("bad input is refused with its coded reason and changes nothing (real p
       // Each oversized message is an offence: MAX_REJECTS of them get the sender banned.
       for (let i = 1; i < MAX_REJECTS; i++) await sender.net.publish(oversized(big.op, 2 * MAX_GOSSIP_BYTES + i));
       await waitFor("both nodes to drop the sender", async () => (await Promise.all(net.nodes.map(peersOf))).every((list) => !list.includes(peerId)), 10_000);
-      const seen = await presence(async () => (await Promise.all(net.nodes.map(peersOf))).flat(), 2_000, 100);
+      // Watched until every node has refused the re-dialling sender three more times.
+      const seen = await presence(async () => (await Promise.all(net.nodes.map(peersOf))).flat(), await refusedAgain(net.nodes, 3), 100);
       expect(seen.has(peerId), "a node let the banned sender back in").to.equal(false);
       await expectNotStored(big.paymentId);
       refusedIds.push(big.paymentId);

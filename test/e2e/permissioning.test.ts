@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { Wallet } from "ethers";
 
 import { encodeGossipMessage } from "../../node/p2p/message.js";
-import { getJson, launchNetwork, peersOf, presence, postJson, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
+import { getJson, launchNetwork, peersOf, presence, postJson, refusedAgain, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { forgedPay, signedPay, termsFor } from "../helpers/operations.js";
 import { freshPeerKey, startTestPeer, type TestPeer } from "../helpers/peer.js";
 
@@ -25,11 +25,11 @@ interface Views {
   nodesView: Map<string, number>;
 }
 
-/** Samples for `durationMs` the outsider's connections and the peers every node lists. */
-async function watchOutsider(outsider: TestPeer, nodes: NodeHandle[], durationMs: number): Promise<Views> {
+/** Samples the outsider's connections and the peers every node lists until `until` holds. */
+async function watchOutsider(outsider: TestPeer, nodes: NodeHandle[], until: () => Promise<boolean>): Promise<Views> {
   const [ownView, nodesView] = await Promise.all([
-    presence(() => outsider.net.connectedPeers(), durationMs),
-    presence(async () => (await Promise.all(nodes.map(peersOf))).flat(), durationMs, 100),
+    presence(() => outsider.net.connectedPeers(), until),
+    presence(async () => (await Promise.all(nodes.map(peersOf))).flat(), until, 100),
   ]);
   return { ownView, nodesView };
 }
@@ -79,8 +79,9 @@ describe("permissioning: only registered, active, honest peers stay in the netwo
   it("never admits a peer whose id is not in the registry: it stays unconnected and receives nothing", async function () {
     const intruder = await startTestPeer(net.nodes);
     peers.push(intruder);
-    // Traffic the intruder would see if it got in, while it re-dials every node every 500 ms.
-    const watching = watchOutsider(intruder, net.nodes, 4_000);
+    // Traffic the intruder would see if it got in, while it re-dials every node every 500 ms: watched
+    // until every node has refused it three times.
+    const watching = watchOutsider(intruder, net.nodes, await refusedAgain(net.nodes, 3));
     const id = await honestPay(node(0), 0);
     await waitForOperation(net.nodes, id);
     await expectKeptOut(await watching, intruder.peerId, () => intruder.net.connectedPeers());
@@ -120,8 +121,9 @@ describe("permissioning: only registered, active, honest peers stay in the netwo
       return lists.every((list) => !list.includes(peerId)) && forger.net.connectedPeers().length === 0;
     }, 60_000, 100);
     console.log(`      forger dropped ${Date.now() - lastForgery} ms after its last forgery was published`);
-    // The forger re-dials every 500 ms; the ban keeps it out although the registry still lists it.
-    await expectKeptOut(await watchOutsider(forger, net.nodes, 3_000), peerId, () => forger.net.connectedPeers());
+    // The forger re-dials every 500 ms; the ban keeps it out although the registry still lists it (three
+    // refusals by every node).
+    await expectKeptOut(await watchOutsider(forger, net.nodes, await refusedAgain(net.nodes, 3)), peerId, () => forger.net.connectedPeers());
 
     honest.push(await honestPay(node(2), 3));
     for (const id of honest) {
@@ -153,10 +155,11 @@ describe("permissioning: only registered, active, honest peers stay in the netwo
     }, 60_000, 100);
     console.log(`      suspended institution dropped after ${Date.now() - started} ms`);
 
-    // It keeps re-dialling its bootstrap peers; every attempt is refused.
+    // It keeps re-dialling its bootstrap peers; every attempt is refused (watched for three at each).
+    const refusedThrice = await refusedAgain(others, 3);
     const [ownView, othersView] = await Promise.all([
-      presence(() => peersOf(suspended), 5_000, 100),
-      presence(async () => (await Promise.all(others.map(peersOf))).flat(), 5_000, 100),
+      presence(() => peersOf(suspended), refusedThrice, 100),
+      presence(async () => (await Promise.all(others.map(peersOf))).flat(), refusedThrice, 100),
     ]);
     await expectKeptOut({ ownView, nodesView: othersView }, suspended.peerId, () => peersOf(suspended));
 

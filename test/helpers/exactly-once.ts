@@ -22,7 +22,7 @@ import {
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { StoredOperation } from "../../core/records.js";
 import type { Scenario } from "./chain.js";
-import { getJson, nodeApi, type NodeHandle } from "./network.js";
+import { getJson, metricTotal, type NodeHandle } from "./network.js";
 
 /** One relay of one operation: a batch item or a single call. */
 export interface Relay {
@@ -190,9 +190,10 @@ export async function expectExactlyOnce(
 
 /** Items `node` relayed that the chain refused as executed already, by its own counter (GET /metrics). */
 export async function duplicatesCounted(node: NodeHandle): Promise<number> {
-  const name = "settlenet_relay_duplicate_items_total";
-  const text = await nodeApi(node).metrics();
-  let total = 0;
-  for (const line of text.split("\n")) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
-  return total;
+  return metricTotal(node, "settlenet_relay_duplicate_items_total");
+}
+
+/** Operations `node` found due for takeover and left for later (the chain could not be read, or their holder is alive), by its own counter. */
+export async function takeoversDeferred(node: NodeHandle): Promise<number> {
+  return metricTotal(node, "settlenet_relay_takeovers_deferred_total");
 }

@@ -22,6 +22,9 @@ import { launchNodes, launchedCredentials, writeTokenFile, type NodeHandle, type
 import { StopOrder } from "../../scripts/lib/launch/part.js";
 import { startTestChain } from "./chain.js";
 import { startTcpProxy, type TcpProxy } from "../../scripts/lib/tcp-proxy.js";
+import { waitFor } from "./wait.js";
+
+export { waitFor };
 
 export { freePort } from "../../scripts/lib/launch/ports.js";
 export type { NodeHandle } from "../../scripts/lib/launch/nodes.js";
@@ -81,31 +84,6 @@ export function loggedUrl(child: ChildProcess, msg: string): Promise<string> {
       resolveUrl(entry.url);
     });
   });
-}
-
-/** The first pause of waitFor: most conditions hold within a few tens of milliseconds. */
-const FIRST_POLL_MS = 10;
-
-/**
- * Polls `check` until it returns a truthy value or `timeoutMs` passes. The pause between checks starts
- * short and doubles up to `everyMs`: a condition that holds soon is seen soon, and a long wait costs
- * no more checks than polling every `everyMs` would.
- */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  let pauseMs = Math.min(FIRST_POLL_MS, everyMs);
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ""}`);
-    await new Promise((r) => setTimeout(r, pauseMs));
-    pauseMs = Math.min(pauseMs * 2, everyMs);
-  }
 }
 
 /** An HTTP answer: status, media type (without parameters) and the parsed JSON body. */
@@ -191,15 +169,19 @@ export async function peersOf(node: NodeHandle): Promise<string[]> {
 }
 
 /**
- * Samples a set of ids (e.g. connected peers) every `everyMs` for `durationMs` and returns, per id
- * ever seen, the longest time it stayed in the set without a gap. A refused connection can flicker
- * up for a few milliseconds on the dialler's side; one that stays is a connection.
+ * Samples a set of ids (e.g. connected peers) every `everyMs` for `durationMs`, or until `until`
+ * holds (failing if it does not within `timeoutMs`), and returns, per id ever seen, the longest time it
+ * stayed in the set without a gap. A refused connection can flicker up for a few milliseconds on the
+ * dialler's side; one that stays is a connection.
  */
-export async function presence(sample: () => Promise<string[]> | string[], durationMs: number, everyMs = 50): Promise<Map<string, number>> {
+export async function presence(sample: () => Promise<string[]> | string[], until: number | (() => Promise<boolean>), everyMs = 50, timeoutMs = 60_000): Promise<Map<string, number>> {
   const longest = new Map<string, number>();
   const since = new Map<string, number>();
-  const end = Date.now() + durationMs;
-  while (Date.now() < end) {
+  const end = Date.now() + (typeof until === "number" ? until : timeoutMs);
+  const done = typeof until === "number" ? async () => Date.now() >= end : until;
+  for (;;) {
+    const last = await done();
+    if (!last && typeof until !== "number" && Date.now() > end) throw new Error(`timed out sampling presence: what ends it did not happen within ${timeoutMs} ms`);
     const now = Date.now();
     const present = new Set(await sample());
     for (const id of present) {
@@ -208,9 +190,28 @@ export async function presence(sample: () => Promise<string[]> | string[], durat
       longest.set(id, Math.max(longest.get(id) ?? 0, now - start));
     }
     for (const id of [...since.keys()]) if (!present.has(id)) since.delete(id);
+    if (last) return longest;
     await new Promise((r) => setTimeout(r, everyMs));
   }
-  return longest;
+}
+
+/**
+ * A condition that holds once every node of `nodes` has refused `times` more connections than now
+ * (settlenet_p2p_connections_refused_total): a peer kept out has demonstrably tried each of them again,
+ * when nothing else dials them meanwhile.
+ */
+export async function refusedAgain(nodes: NodeHandle[], times: number): Promise<() => Promise<boolean>> {
+  const refused = () => Promise.all(nodes.map((node) => metricTotal(node, "settlenet_p2p_connections_refused_total")));
+  const before = await refused();
+  return async () => (await refused()).every((count, i) => count >= (before[i] ?? 0) + times);
+}
+
+/** A counter of `node`'s GET /metrics, summed over its labels (0 before its first increment). */
+export async function metricTotal(node: NodeHandle, name: string): Promise<number> {
+  const text = await nodeApi(node).metrics();
+  let total = 0;
+  for (const line of text.split("\n")) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) total += Number(line.slice(line.lastIndexOf(" ") + 1));
+  return total;
 }
 
 /** Launches a chain, deploys, and starts `institutions` institution nodes (+ a regulator node). */

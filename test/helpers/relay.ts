@@ -29,6 +29,7 @@ import { TransactionSender } from "../../node/relay/sender.js";
 import type { Storage } from "../../node/services.js";
 import { openStorage } from "../../node/storage/db.js";
 import { deployScenario, startChain, type LocalChain, type Scenario, type ScenarioOptions } from "./chain.js";
+import { waitFor as waitUntil } from "./wait.js";
 
 export const logger = pino({ level: process.env["RELAY_LOG_LEVEL"] ?? "silent" });
 export const escrowIface = new Interface(loadArtifact("PaymentEscrow").abi);
@@ -38,18 +39,9 @@ export const ZERO32 = "0x" + "00".repeat(32);
 /** PaymentEscrow.PaymentStatus values. */
 export const Status = { None: 0n, Held: 1n, Fulfilled: 2n, Released: 4n } as const;
 
-/** Polls `predicate` until it holds; fails after `timeoutMs`. */
+/** Polls `predicate` (test/helpers/wait.ts) until it holds; fails after `timeoutMs`. */
 export async function waitFor(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await predicate()) return;
-    await sleep(25);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  await waitUntil(what, predicate, timeoutMs, 25);
 }
 
 /** Options of a test relayer: the relayer's own, plus its sender's. */

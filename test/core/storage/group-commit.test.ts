@@ -206,14 +206,22 @@ describe("storage: group commit of synced writes", function () {
     });
     await sectionRan; // "y" waits in the next group
     let readDone = false;
+    let answered!: () => void;
+    const readAnswered = new Promise<void>((r) => (answered = r));
     const read = store.ctx
-      .read(() => store.spaces.a.get("y"))
+      .read(async () => {
+        const value = await store.spaces.a.get("y");
+        answered();
+        return value;
+      })
       .then((v) => {
         readDone = true;
         return v;
       });
-    // Not a synchronisation: room for a wrong early answer to show (the right one cannot come before `release`).
-    await new Promise((r) => setTimeout(r, 50));
+    // The read has its answer (from the pending write); a read let out before the sync would be done
+    // once the promise jobs queued after that have run, which they have by the next turn of the event loop.
+    await readAnswered;
+    await new Promise((r) => setImmediate(r));
     const early = readDone;
     release();
     expect(early).to.equal(false);

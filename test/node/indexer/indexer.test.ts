@@ -21,6 +21,7 @@ import {
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { StoredOperation } from "../../../core/records.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
+import { waitFor as waitUntil } from "../../helpers/wait.js";
 import { startTcpProxy, type TcpProxy } from "../../../scripts/lib/tcp-proxy.js";
 
 type Actor = Wallet | HDNodeWallet;
@@ -178,15 +179,8 @@ describe("chain indexer", function () {
     await chain.provider.send("evm_mine", []);
   }
 
-  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  /** Polls `probe` (test/helpers/wait.ts) for up to a minute. */
+  const waitFor = <T>(what: string, probe: () => Promise<T | undefined>) => waitUntil(what, probe, 60_000, 50);
 
   const eventsOf = async (storage: NodeStorage, terms: PaymentTerms) => (await storage.payments.get(paymentIdOf(terms, ctx)))?.events.map((e) => e.event);
 

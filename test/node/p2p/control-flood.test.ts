@@ -16,18 +16,14 @@ import { startControlFlooder, type ControlFlooder } from "../../../bench/chaos/c
 import { GOSSIP_TOPIC } from "../../../node/p2p/message.js";
 import { loadOrCreatePeerKey, peerIdOf } from "../../../node/p2p/keys.js";
 import { createGossipNetwork, type GossipNetwork } from "../../../node/p2p/network.js";
+import { waitFor as waitUntil } from "../../helpers/wait.js";
 
 const logger = pino({ level: process.env.P2P_TEST_LOG ?? "silent" });
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Polls `condition` (test/helpers/wait.ts) for up to a minute. */
+const waitFor = (what: string, condition: () => boolean) => waitUntil(what, condition, 60_000, 50);
 
 describe("gossip control flood from a registered peer", function () {
   this.timeout(180_000);

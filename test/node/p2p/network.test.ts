@@ -18,25 +18,23 @@ import { GOSSIP_TOPIC } from "../../../node/p2p/message.js";
 import { loadOrCreatePeerKey, peerIdOf, type PrivateKey } from "../../../node/p2p/keys.js";
 import { createGossipNetwork, type GossipNetwork, type GossipNetworkOptions, type GossipValidationResult } from "../../../node/p2p/network.js";
 import { refusalOf } from "../../helpers/errors.js";
+import { waitFor } from "../../helpers/wait.js";
 
 const logger = pino({ level: process.env.P2P_TEST_LOG ?? "silent" });
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Polls `condition` until it holds; fails after `timeoutMs`. */
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
+/**
+ * Checks `condition` on every poll until `tried` holds (the peer kept out has demonstrably tried to
+ * connect again) and then once more: fails the first time it does not hold.
+ */
+async function holdsWhile(what: string, condition: () => boolean, tried: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** Polls `condition` for `durationMs` and fails the first time it does not hold. */
-async function holdsFor(what: string, condition: () => boolean, durationMs: number): Promise<void> {
-  const end = Date.now() + durationMs;
-  while (Date.now() < end) {
+  for (;;) {
+    const done = tried();
     if (!condition()) throw new Error(`no longer holds: ${what}`);
+    if (done) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for the peer to try again: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -258,7 +256,14 @@ describe("permissioned gossip network", function () {
       for (const peer of current) if (!seenSince.has(peer)) seenSince.set(peer, now);
       return [...seenSince.values()].every((since) => now - since < 1_000);
     };
-    await holdsFor("x is never admitted", () => !connected(a, x) && !connected(b, x) && noLastingConnection(), 2_000);
+    // Until a and b have each refused x three times more, and x has stayed out for a second at least.
+    const refusedBefore = [a, b].map((node) => node.net.refusedConnections(x.net.peerId));
+    const from = Date.now();
+    await holdsWhile(
+      "x is never admitted",
+      () => !connected(a, x) && !connected(b, x) && noLastingConnection(),
+      () => Date.now() - from > 1_000 && [a, b].every((node, i) => node.net.refusedConnections(x.net.peerId) >= (refusedBefore[i] ?? 0) + 3),
+    );
     await a.net.publish(encoder.encode("members only"));
     await waitFor("b receives", () => texts(b).includes("members only"));
     expect(x.received).to.deep.equal([]);
@@ -273,7 +278,12 @@ describe("permissioned gossip network", function () {
     allowed.delete(c.net.peerId);
     await Promise.all([a.net.refreshAllowlist(), b.net.refreshAllowlist()]);
     await waitFor("c dropped", () => !connected(a, c) && !connected(b, c) && c.net.connectedPeers().length === 0, 30_000);
-    await holdsFor("c stays out", () => !connected(a, c) && !connected(b, c), 1_500);
+    const cRefused = [a, b].map((node) => node.net.refusedConnections(c.net.peerId));
+    await holdsWhile(
+      "c stays out",
+      () => !connected(a, c) && !connected(b, c),
+      () => [a, b].every((node, i) => node.net.refusedConnections(c.net.peerId) >= (cRefused[i] ?? 0) + 3),
+    );
 
     await a.net.publish(encoder.encode("after suspension"));
     await waitFor("b receives", () => texts(b).includes("after suspension"));
@@ -302,7 +312,12 @@ describe("permissioned gossip network", function () {
     await m.net.publish(encoder.encode("forged 2"));
     await waitFor("m hung up", () => !connected(a, m) && !connected(b, m), 30_000);
     // m keeps re-dialling every 200 ms; the ban keeps it out.
-    await holdsFor("m stays banned", () => !connected(a, m) && !connected(b, m), 1_500);
+    const mRefused = [a, b].map((node) => node.net.refusedConnections(m.net.peerId));
+    await holdsWhile(
+      "m stays banned",
+      () => !connected(a, m) && !connected(b, m),
+      () => [a, b].every((node, i) => node.net.refusedConnections(m.net.peerId) >= (mRefused[i] ?? 0) + 3),
+    );
 
     await b.net.publish(encoder.encode("honest 1"));
     await waitFor("honest traffic flows", () => texts(a).includes("honest 0") && texts(a).includes("honest 1"));

@@ -9,20 +9,13 @@ import { pino } from "pino";
 import { loadOrCreatePeerKey, peerIdOf } from "../../../node/p2p/keys.js";
 import { createGossipNetwork, type GossipNetwork, type GossipValidationResult } from "../../../node/p2p/network.js";
 import { refusal, refusalOf } from "../../helpers/errors.js";
+import { waitFor } from "../../helpers/wait.js";
 
 const logger = pino({ level: process.env.P2P_TEST_LOG ?? "silent" });
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const ALERTS = "/settlenet/test-alerts/1";
 const UNDECLARED = "/settlenet/undeclared/1";
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 interface TopicNode {
   net: GossipNetwork;

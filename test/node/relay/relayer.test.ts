@@ -12,7 +12,7 @@ import { escrowOperationSchema, termsToJson, toContractOperation, type EscrowCon
 import type { StoredOperation } from "../../../core/records.js";
 import type { LocalChain, Scenario } from "../../helpers/chain.js";
 import { startJsonRpcProxy, type JsonRpcProxy } from "../../helpers/json-rpc-proxy.js";
-import { FAILED_TOPIC, RelayFixture, Status, escrowIface, sleep, waitFor } from "../../helpers/relay.js";
+import { FAILED_TOPIC, PAID_TOPIC, RelayFixture, Status, escrowIface, waitFor } from "../../helpers/relay.js";
 
 describe("BatchRelayer", function () {
   this.timeout(60_000);
@@ -160,8 +160,14 @@ describe("BatchRelayer", function () {
     const balancesAfterFirst = await Promise.all(watched.map(balance));
 
     // The same relayer again, with the stale "accepted" copies: storage says executed, nothing is sent.
+    const before = rA.progress();
     rA.enqueue(ops);
-    await sleep(600);
+    await waitFor("the relayer to have taken up every stale copy", () => {
+      const now = rA.progress();
+      return now.droppedFinal - before.droppedFinal + now.sent - before.sent >= ops.length;
+    });
+    expect(rA.progress().sent - before.sent, "stale copies sent").to.equal(0);
+    expect(rA.progress().droppedFinal - before.droppedFinal).to.equal(ops.length);
     expect(await chain.provider.getTransactionCount(institution(0).address)).to.equal(nonceA + 1);
 
     // Another institution whose storage still holds them as accepted: the contract refuses each item
@@ -193,9 +199,16 @@ describe("BatchRelayer", function () {
     for (let i = 0; i < 5; i++) queued.push(stored(await pay(payer(i), await terms(payer(i), 1_000n)), "api"));
     const gossip = stored(await pay(payer(2), await terms(payer(2), 1_000n)), "gossip");
     await st.operations.putAccepted([...queued, gossip]);
+    const before = stopped.progress();
     stopped.enqueue([...queued, gossip]);
-    await sleep(200);
+    // Stopped only once it has looked at them: its send loop chose to let the batch fill, and two
+    // failover sweeps (one begun after the enqueue) found the gossip operation not due.
+    await waitFor("the relayer to have looked at its queue and its watch", () => {
+      const now = stopped.progress();
+      return now.idlePasses > before.idlePasses && now.sweeps >= before.sweeps + 2;
+    });
     await stopped.stop();
+    expect(stopped.progress().sent, "sent before the stop").to.equal(0);
     expect(new Set(await statuses(st, [...queued, gossip]))).to.deep.equal(new Set(["accepted"]));
 
     // Crash after broadcast, before the receipt: the batch was mined, storage says "submitted".
@@ -301,6 +314,40 @@ describe("BatchRelayer", function () {
     expect((await s.contracts.escrow.paymentOf(doomed.paymentId)).status).to.equal(Status.None);
   });
 
+  it("sends again the operations of a batch transaction that reverted as a whole (nothing of it executed), and each executes once", async function () {
+    const st = await storage();
+    const inst = institution(2);
+    const fromBlock = (await chain.provider.getBlockNumber()) + 1;
+    // Three pays at 30,000 gas each: the first one takes the batch's gas, the second runs out inside
+    // it and leaves too little to record its failure, so the whole transaction reverts.
+    const r = relayer(2, st, { batchIntervalMs: 10, itemGas: { pay: 30_000n } });
+    await r.start();
+    const ops = await payments(3);
+    await st.operations.putAccepted(ops);
+    r.enqueue(ops);
+    await waitFor("the payments final", () => allFinal(st, ops));
+
+    const sent: { hash: string; status: number | null }[] = [];
+    for (let n = fromBlock; n <= (await chain.provider.getBlockNumber()); n++) {
+      const block = await chain.provider.getBlock(n, true);
+      for (const tx of block?.prefetchedTransactions ?? []) {
+        if (tx.from !== inst.address) continue;
+        sent.push({ hash: tx.hash, status: (await chain.provider.getTransactionReceipt(tx.hash))?.status ?? null });
+      }
+    }
+    const reverted = sent.filter((tx) => tx.status === 0);
+    expect(reverted, "a batch transaction reverted as a whole").to.have.length.at.least(1);
+    expect(await logsSince(fromBlock, PAID_TOPIC), "PaymentPaid events, one a payment").to.have.length(ops.length);
+    expect(new Set(await statuses(st, ops))).to.deep.equal(new Set(["executed"]));
+    for (const op of ops) {
+      expect(await paidCount(fromBlock, op.paymentId)).to.equal(1);
+      expect(reverted.map((tx) => tx.hash)).to.not.include((await st.operations.get(op.id))?.execution?.txHash);
+    }
+    // Items that ran out of gas inside a mined batch are recorded without data; none was refused as executed already.
+    const reasons = (await logsSince(fromBlock, FAILED_TOPIC)).map((log) => String(escrowIface.parseLog(log)?.args.getValue("reason")));
+    expect(reasons.filter((reason) => reason !== "0x")).to.deep.equal([]);
+  });
+
   it("refuses new API work while its own oldest operation waits longer than maxLagMs, and admits it again once that is relayed", async function () {
     const { provider, proxy } = await proxied();
     const st = await storage();
@@ -323,12 +370,19 @@ describe("BatchRelayer", function () {
 
   it("counts only its own operations in the relay lag, not gossip ones it watches", async function () {
     const st = await storage();
-    const r = relayer(0, st, { maxLagMs: 100, failoverTimeoutMs: 60_000 });
+    const r = relayer(0, st, { maxLagMs: 100, batchIntervalMs: 60_000, failoverTimeoutMs: 60_000 });
     await r.start();
-    const gossip = (await payments(2)).map((op) => ({ ...op, origin: "gossip" as const, receivedAtMs: Date.now() - 60_000 }));
-    await st.operations.putAccepted(gossip);
+    const [first, second, own] = await payments(3);
+    if (!first || !second || !own) throw new Error("no payments");
+    const gossip = [first, second].map((op) => ({ ...op, origin: "gossip" as const, receivedAtMs: Date.now() - 60_000 }));
+    await st.operations.putAccepted([...gossip, own]);
+    // Asked as of a minute from now, when any operation counted would be far past maxLagMs: no time
+    // has to pass, and the relayer cannot have relayed anything meanwhile (enqueue and admission are synchronous).
+    const later = Date.now() + 60_000;
     r.enqueue(gossip);
-    await sleep(250);
-    expect(r.admission().refuse).to.equal(false);
+    expect(r.admission(later).refuse, "with gossip operations only").to.equal(false);
+    // The same question once an operation of its own waits (it waits for a batch to fill): refused.
+    r.enqueue([own]);
+    expect(r.admission(later + 1_000).refuse, "with an operation of its own").to.equal(true);
   });
 });

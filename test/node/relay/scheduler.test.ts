@@ -16,10 +16,10 @@ import { failoverPosition } from "../../../core/chain/failover.js";
 import type { StoredOperation } from "../../../core/records.js";
 import { LeaseBoard, type LeaseBody } from "../../../node/relay/lease.js";
 import { LeaseFailover } from "../../../node/relay/scheduler.js";
-import type { BatchRelayer } from "../../../node/relay/relayer.js";
+import type { BatchRelayer, RelayProgress } from "../../../node/relay/relayer.js";
 import type { Storage } from "../../../node/services.js";
 import type { LocalChain, Scenario } from "../../helpers/chain.js";
-import { FAILED_TOPIC, RelayFixture, Status, sleep, waitFor } from "../../helpers/relay.js";
+import { FAILED_TOPIC, RelayFixture, Status, waitFor } from "../../helpers/relay.js";
 import { startTcpProxy } from "../../../scripts/lib/tcp-proxy.js";
 
 describe("failover by lease", function () {
@@ -246,10 +246,17 @@ describe("failover by lease", function () {
     await proxy.pause();
     await stA.operations.putAccepted(api);
     await stB.operations.putAccepted(gossip);
+    const before = rB.progress();
     rA.enqueue(api);
     rB.enqueue(gossip);
-    // The outage lasts several failover timeouts: by the clock alone, A's lease lapses long before it ends.
-    await sleep(6 * failoverTimeoutMs);
+    // The outage lasts until B has found A's operations due (A's lease lapsed by the clock: A makes no
+    // progress) and has left them, three sweeps running; a takeover ends the wait too.
+    const deferred = (p: RelayProgress) => p.deferredChainDown + p.deferredHolderAlive;
+    await waitFor("B to find A's operations due and leave them while the chain is down", () => {
+      const now = rB.progress();
+      return deferred(now) - deferred(before) >= 3 * gossip.length || now.takenOver > before.takenOver;
+    }, 60_000);
+    expect(rB.progress().takenOver - before.takenOver, "taken over during the outage").to.equal(0);
     expect(await f.statuses(stA, api)).to.not.include("executed");
     await proxy.resume();
     const executedAt = shareSettlements([{ st: stA, r: rA }, { st: stB, r: rB }], api);

@@ -21,7 +21,7 @@ import { escrowOperationSchema, operationIdOf, type EscrowContext } from "../../
 import type { StoredOperation } from "../../../core/records.js";
 import { ChainRegistryView } from "../../../node/chain/registry-view.js";
 import { Indexer } from "../../../node/indexer/indexer.js";
-import { BatchRelayer } from "../../../node/relay/relayer.js";
+import { BatchRelayer, type RelayProgress } from "../../../node/relay/relayer.js";
 import { BROADCAST_UNCONFIRMED, TransactionSender } from "../../../node/relay/sender.js";
 import type { SettlenetError } from "../../../core/errors.js";
 import { CycleService } from "../../../node/settlement/service.js";
@@ -29,21 +29,25 @@ import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import type { LocalChain, Scenario } from "../../helpers/chain.js";
 import { startJsonRpcProxy, type JsonRpcProxy } from "../../helpers/json-rpc-proxy.js";
 import { signedPay, termsFor } from "../../helpers/operations.js";
-import { FAILED_TOPIC, RelayFixture, Status, logger, sleep, waitFor } from "../../helpers/relay.js";
+import { FAILED_TOPIC, RelayFixture, Status, logger, waitFor } from "../../helpers/relay.js";
 
 const CYCLE_SECONDS = 3_600;
 
 // ---------------------------------------------------------------- TCP proxy between relayer and chain
 
 /**
- * Forwards loopback TCP to the chain's RPC port; stop() refuses and cuts every connection. With
- * `cutOn` set, the first client request containing that text is forwarded to the chain but its
- * answer is lost and the proxy goes down (a broadcast whose result the relayer never sees).
+ * Forwards loopback TCP to the chain's RPC port; stop() cuts every connection and resets every new
+ * one until start(), counting them in `refused` (each one a try to reach the chain while it is down;
+ * the port stays the proxy's). With `cutOn` set, the first client request containing that text is
+ * forwarded to the chain but its answer is lost and the proxy goes down (a broadcast whose result
+ * the relayer never sees).
  */
 class TcpProxy {
   port = 0;
   cuts = 0;
+  refused = 0;
   cutOn: string | undefined;
+  private up = false;
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
 
@@ -54,22 +58,35 @@ class TcpProxy {
   }
 
   async start(): Promise<void> {
+    this.up = true;
+    if (this.server) return;
     const server = net.createServer((client) => this.connect(client));
-    server.listen(this.port, "127.0.0.1");
+    server.listen(0, "127.0.0.1");
     await once(server, "listening");
     this.port = (server.address() as net.AddressInfo).port;
     this.server = server;
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
+  stop(): void {
+    this.up = false;
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+  }
+
+  async close(): Promise<void> {
+    this.stop();
+    const server = this.server;
+    this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   private connect(client: net.Socket): void {
+    if (!this.up) {
+      this.refused++;
+      client.on("error", () => {});
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = net.connect(this.targetPort, "127.0.0.1");
     this.sockets.add(client);
     this.sockets.add(upstream);
@@ -82,7 +99,7 @@ class TcpProxy {
         cut = true;
         // Keep the upstream connection until the chain has answered, so the request really runs.
         this.sockets.delete(upstream);
-        void this.stop();
+        this.stop();
       }
     });
     upstream.on("data", (chunk: Buffer) => {
@@ -232,7 +249,7 @@ describe("transaction sender", function () {
     const chainPort = Number(new URL(chain.url).port);
     const proxy = new TcpProxy(chainPort);
     await proxy.start();
-    f.onCleanup(() => proxy.stop());
+    f.onCleanup(() => proxy.close());
     const provider = new JsonRpcProvider(proxy.url, Network.from(ctx.chainId), { staticNetwork: true, cacheTimeout: -1 });
     f.onCleanup(async () => provider.destroy());
     const st = await storage();
@@ -251,22 +268,37 @@ describe("transaction sender", function () {
     r.enqueue(first);
     await waitFor("first batch", () => allFinal(st, first));
 
+    const unfinished = new Set(["accepted", "submitted"]);
+    /**
+     * Until the relayer has failed to send at least once since `before` and has tried the chain `tries`
+     * times since `refusedBefore` (or has given up on an operation of `ops`, which the caller then sees).
+     */
+    const triedWhileDown = (what: string, ops: StoredOperation[], before: RelayProgress, refusedBefore: number, tries: number) =>
+      waitFor(what, async () => {
+        if ((await statuses(st, ops)).some((status) => !unfinished.has(status ?? "accepted"))) return true;
+        return r.progress().sendFailures > before.sendFailures && proxy.refused - refusedBefore >= tries;
+      });
+
     // Down for a while: nothing executes, nothing is dropped.
-    await proxy.stop();
+    proxy.stop();
     const second = await make(20);
+    const [downFrom, refusedFrom] = [r.progress(), proxy.refused];
     r.enqueue(second);
-    await sleep(2_000);
+    await triedWhileDown("the relayer to fail to send and try the chain again while it is down", second, downFrom, refusedFrom, 3);
     for (const op of second) expect((await s.contracts.escrow.paymentOf(op.paymentId)).status).to.equal(Status.None);
-    expect(new Set(await statuses(st, second))).to.not.include("executed");
+    for (const status of await statuses(st, second)) expect(unfinished, "kept for a retry").to.include(status);
     await proxy.start();
     await waitFor("operations after the outage", () => allFinal(st, second));
 
     // The chain receives a batch but the relayer never hears back, then the RPC is gone for a while.
     proxy.cutOn = "eth_sendRawTransaction";
     const third = await make(10);
+    const cutFrom = r.progress();
     r.enqueue(third);
     await waitFor("a cut broadcast", () => proxy.cuts === 1);
-    await sleep(1_000);
+    // Back only once the relayer has tried the chain a few times without an answer about that broadcast.
+    await triedWhileDown("the relayer to try the chain after the cut broadcast", third, cutFrom, proxy.refused, 3);
+    for (const status of await statuses(st, third)) expect(unfinished, "kept until the chain answers").to.include(status);
     await proxy.start();
     await waitFor("operations after the lost answer", () => allFinal(st, third));
 

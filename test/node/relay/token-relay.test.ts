@@ -29,17 +29,12 @@ import { RiskEngine } from "../../../node/validation/risk.js";
 import { validateOperation } from "../../../node/validation/validate.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
 import { chainNow, freshNonce, randomRef, signedTokenOp, tokenOperationIdOf } from "../../helpers/tokens.js";
+import { waitFor } from "../../helpers/wait.js";
 
 const logger = pino({ level: process.env["TOKEN_LOG_LEVEL"] ?? "silent" });
 
-async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+/** Polls `check` (test/helpers/wait.ts) for up to 20 s. */
+const waitUntil = (what: string, check: () => Promise<boolean>, timeoutMs = 20_000) => waitFor(what, check, timeoutMs, 50);
 
 describe("token operations in the node (validation, relay, token indexer)", function () {
   this.timeout(90_000);

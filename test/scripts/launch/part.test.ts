@@ -12,6 +12,7 @@ import { expect } from "chai";
 
 import { SettlenetError } from "../../../core/errors.js";
 import { StopOrder, lastLogLine, spawnPart, waitReady } from "../../../scripts/lib/launch/part.js";
+import { waitFor } from "../../helpers/wait.js";
 
 /** True while `pid` is a live process (a zombie waiting to be reaped counts as gone). */
 function alive(pid: number): boolean {
@@ -22,13 +23,8 @@ function alive(pid: number): boolean {
   }
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+/** Polls `check` (test/helpers/wait.ts) for up to 20 s. */
+const until = (what: string, check: () => boolean | Promise<boolean>) => waitFor(what, check, 20_000, 20);
 
 describe("launcher: parts as process groups", function () {
   this.timeout(60_000);
