@@ -4,9 +4,10 @@
  * `webhook-timestamp` (this attempt, unix seconds) and `webhook-signature` (`v1,` + base64
  * HMAC-SHA256 over `id.timestamp.body` keyed with the endpoint secret's decoded bytes).
  *
- * The dispatcher fans outbox entries out to endpoints and sends the deliveries it queued at once (as
- * the fan-out made them, without reading them back) and due ones from the queue (retries, and what no
- * slot was free for), and records the attempts that end together in one batch: a 2xx answer is
+ * The dispatcher fans outbox entries out to endpoints and sends the deliveries it queued as the
+ * fan-out made them, without reading them back (at once, or as slots free up), and due ones from the
+ * queue (retries, redeliveries, and what it did not keep in memory), scanning the queue only when
+ * something there may be due; it records the attempts that end together in one batch: a 2xx answer is
  * success; anything else (3xx included: redirects are not followed, as the spec advises) is retried
  * with exponential backoff and jitter (a longer Retry-After is honoured) until the retry period
  * (at least 24 h by default) has passed; 410 Gone disables the endpoint. A crash at any point leaves
@@ -85,6 +86,8 @@ export function backoffDelayMs(options: Pick<WebhookOptions, "initialDelayMs" | 
 const FAN_OUT_PAGE = 100;
 /** Attempts being recorded may hold this many times `concurrency` delivery keys (a bound if writes lag). */
 const RECORDING_SLOTS = 4;
+/** Fanned-out deliveries kept in memory for a free slot at most (the rest wait in the queue for its scan). */
+const MAX_READY = 1_000;
 
 export interface WebhookDispatcherModules {
   storage: GatewayStorage;
@@ -139,6 +142,22 @@ export class WebhookDispatcher {
   private sending = 0;
   /** The last pass left due deliveries for lack of slots: a freed slot starts a pass. */
   private saturated = false;
+  /**
+   * Deliveries a fan-out queued that no slot was free for, sent as slots free up without reading
+   * them back from the queue. Valid while the endpoints are unchanged (`readyEndpoints`): after any
+   * endpoint change they are dropped and left to the queue scan, which reads them afresh.
+   */
+  private ready: DueDelivery[] = [];
+  private readyEndpoints = 0;
+  /** New outbox entries were written since the last fan-out began (a pass fans out only then, or at the poll interval). */
+  private outboxDirty = true;
+  private nextFanOutAtMs = 0;
+  /**
+   * When the queue must be scanned next: at once after a restart, when deliveries were left to it,
+   * or when the last scan filled every free slot; at the earliest retry this dispatcher recorded;
+   * and at least every poll interval (redeliveries, anything else queued).
+   */
+  private nextScanAtMs = 0;
   private readonly abort = new AbortController();
   private readonly connections = new WebhookConnections();
   /** Attempts that end while others are being recorded are recorded together, in one batch. */
@@ -165,7 +184,10 @@ export class WebhookDispatcher {
   start(): void {
     this.running = true;
     // New events are fanned out and sent at once; the poll is for due retries (and a missed signal).
-    this.unwatch ??= this.modules.storage.webhooks.watchOutbox(() => this.schedule(0));
+    this.unwatch ??= this.modules.storage.webhooks.watchOutbox(() => {
+      this.outboxDirty = true;
+      this.schedule(0);
+    });
     this.schedule(0);
   }
 
@@ -181,8 +203,14 @@ export class WebhookDispatcher {
     this.connections.close();
   }
 
-  /** One pass: fan out new events, start due attempts. Resolves when the attempts have started. */
+  /** One full pass: fan out new events, start due attempts. Resolves when the attempts have started. */
   async tick(): Promise<void> {
+    this.outboxDirty = true;
+    this.nextScanAtMs = 0;
+    return this.runPass();
+  }
+
+  private async runPass(): Promise<void> {
     if (this.ticking) {
       this.again = true;
       return this.ticking;
@@ -206,7 +234,7 @@ export class WebhookDispatcher {
   private async loop(): Promise<void> {
     this.again = false;
     try {
-      await this.tick();
+      await this.runPass();
     } catch (error) {
       this.modules.logger.warn({ err: error }, "webhook dispatch pass failed");
     }
@@ -215,15 +243,35 @@ export class WebhookDispatcher {
 
   private async pass(): Promise<void> {
     const storage = this.modules.storage.webhooks;
-    const fanned = await storage.fanOutDue(this.modules.now(), FAN_OUT_PAGE);
-    for (const event of fanned.events) this.metrics.events.inc({ type: event.type });
-    if (fanned.events.length === FAN_OUT_PAGE) this.again = true;
+    const { pollIntervalMs } = this.options;
+    if (this.outboxDirty || !pending(this.modules.now(), this.nextFanOutAtMs, pollIntervalMs)) {
+      this.outboxDirty = false;
+      const atMs = this.modules.now();
+      this.nextFanOutAtMs = atMs + pollIntervalMs;
+      const endpoints = storage.endpointsVersion();
+      const fanned = await storage.fanOutDue(atMs, FAN_OUT_PAGE);
+      for (const event of fanned.events) this.metrics.events.inc({ type: event.type });
+      if (fanned.events.length === FAN_OUT_PAGE) {
+        this.outboxDirty = true;
+        this.again = true;
+      }
+      if (!this.running) return;
+      // The deliveries just queued go out as they are (no read back from the queue): at once while
+      // slots are free, the rest from `ready` as slots free up (beyond its bound, the queue scan finds them).
+      this.takeReady();
+      const fresh = fanned.deliveries.filter((item) => !this.inflight.has(deliveryKey(item)));
+      const direct = fresh.slice(0, Math.max(0, this.freeSlots()));
+      this.send(direct);
+      const rest = fresh.slice(direct.length);
+      if (rest.length > 0) {
+        if (this.ready.length === 0) this.readyEndpoints = endpoints;
+        const room = this.readyEndpoints === endpoints ? Math.max(0, MAX_READY - this.ready.length) : 0;
+        this.ready.push(...rest.slice(0, room));
+        if (rest.length > room) this.nextScanAtMs = 0;
+      }
+    }
     if (!this.running) return;
-    // The deliveries just queued go out as they are (no read back from the queue); the rest of the
-    // free slots go to due ones from the queue (retries, and what no slot was free for here).
-    const fresh = fanned.deliveries.filter((item) => !this.inflight.has(deliveryKey(item)));
-    const direct = fresh.slice(0, Math.max(0, this.freeSlots()));
-    this.send(direct);
+    this.takeReady();
     // A slot is taken from sending until the receiver answers; recording the attempt (a synced write)
     // holds only its delivery key, up to RECORDING_SLOTS × concurrency attempts in all.
     const free = this.freeSlots();
@@ -231,9 +279,33 @@ export class WebhookDispatcher {
       this.saturated = true;
       return;
     }
-    const due = await storage.due(this.modules.now(), free, new Set(this.inflight.keys()));
+    if (this.ready.length > 0) return;
+    // The queue is read only when something there may be due that this process does not hold.
+    const nowMs = this.modules.now();
+    if (pending(nowMs, this.nextScanAtMs, pollIntervalMs)) {
+      this.saturated = false;
+      return;
+    }
+    this.nextScanAtMs = nowMs + pollIntervalMs;
+    const due = await storage.due(nowMs, free, new Set(this.inflight.keys()));
     this.saturated = due.length === free;
+    if (this.saturated) this.nextScanAtMs = 0;
     this.send(due);
+  }
+
+  /** Sends ready deliveries while slots are free; drops them all (the queue scan reads them afresh) if an endpoint changed since. */
+  private takeReady(): void {
+    if (this.ready.length === 0) return;
+    if (this.modules.storage.webhooks.endpointsVersion() !== this.readyEndpoints) {
+      this.ready = [];
+      this.nextScanAtMs = 0;
+      return;
+    }
+    const take = Math.max(0, this.freeSlots());
+    if (take === 0) return;
+    const items = this.ready.slice(0, take).filter((item) => !this.inflight.has(deliveryKey(item)));
+    this.ready = this.ready.slice(take);
+    this.send(items);
   }
 
   /** Slots free for new attempts now. */
@@ -251,11 +323,17 @@ export class WebhookDispatcher {
         if (sent) return;
         sent = true;
         this.sending -= 1;
-        // Due deliveries may be waiting for this slot (new events wake the dispatcher on their own).
-        if (this.running && this.saturated) this.schedule(0);
+        // Ready or due deliveries may be waiting for this slot (new events wake the dispatcher on their own).
+        if (!this.running) return;
+        if (this.ready.length > 0) this.takeReady();
+        else if (this.saturated) this.schedule(0);
       };
       const attempt = this.attempt(item, release)
-        .catch((error: unknown) => this.modules.logger.warn({ err: error, endpointId: item.endpoint.id, eventId: item.event.id }, "recording a webhook attempt failed"))
+        .catch((error: unknown) => {
+          // The delivery stays queued as it was (due): the next pass scans the queue for it.
+          this.nextScanAtMs = 0;
+          this.modules.logger.warn({ err: error, endpointId: item.endpoint.id, eventId: item.event.id }, "recording a webhook attempt failed");
+        })
         .finally(() => {
           release();
           this.inflight.delete(key);
@@ -343,9 +421,18 @@ export class WebhookDispatcher {
     }
     let delay = backoffDelayMs(this.options, delivery.attemptCount + 1, this.modules.random);
     if (retryAfterMs !== undefined) delay = Math.min(this.options.maxDelayMs, Math.max(delay, retryAfterMs));
+    this.nextScanAtMs = Math.min(this.nextScanAtMs, nowMs + delay);
     await record({ status: "pending", nextAttemptAtMs: nowMs + delay });
     this.modules.logger.info({ ...log, retryInMs: delay }, "webhook attempt failed; will retry");
   }
+}
+
+/**
+ * Whether `atMs` (set at most `intervalMs` ahead of the clock) is still to come: a clock that went
+ * back since then counts as having reached it, so nothing waits longer than the interval.
+ */
+function pending(nowMs: number, atMs: number, intervalMs: number): boolean {
+  return nowMs < atMs && atMs - nowMs <= intervalMs;
 }
 
 /** The key the dispatcher knows a delivery by while an attempt of it is under way. */

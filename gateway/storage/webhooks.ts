@@ -15,6 +15,9 @@ import { cursorKey, keyCursor } from "../../core/storage/pages.js";
 import type { DeliveryAttempt, DeliveryRecord, EventRecord, WebhookEndpointRecord } from "../domain/events.js";
 import { SEP, pad, prefixRange, type StorageContext, type Sublevel, type WriteOp } from "./keyspaces.js";
 
+/** Merchants whose endpoints are kept in memory at most (all are forgotten when full). */
+const MAX_CACHED_MERCHANTS = 10_000;
+
 /** At most this many attempts are kept per delivery (the count goes on). */
 const MAX_ATTEMPTS_KEPT = 50;
 
@@ -83,10 +86,22 @@ export class LevelWebhookRepository {
    * `lowered` counts the writes that put a key below it, so a scan that raced one keeps the floor.
    */
   private readonly queueFloor = { key: "", lowered: 0 };
+  /**
+   * Each merchant's endpoints as stored, and the same records by id: every fan-out pass needs the
+   * endpoints of the merchants of its events, and every due delivery its endpoint. Only this
+   * repository writes endpoints, and every write forgets them all (endpoint changes are rare), so
+   * the cache never answers anything the database would not. Bounded: forgotten when full.
+   */
+  private readonly endpointCache = { byMerchant: new Map<string, readonly Readonly<WebhookEndpointRecord>[]>(), byId: new Map<string, Readonly<WebhookEndpointRecord>>(), version: 0 };
 
   constructor(private readonly ctx: StorageContext) {}
 
   // ------------------------------------------------------------------ events
+
+  /** Changes whenever an endpoint changes (a delivery read before a change may name an endpoint that is gone or different). */
+  endpointsVersion(): number {
+    return this.endpointCache.version;
+  }
 
   /** Calls `watcher` whenever a write section adds outbox entries; returns the function that stops it. */
   watchOutbox(watcher: () => void): () => void {
@@ -124,13 +139,13 @@ export class LevelWebhookRepository {
   }
 
   listEndpoints(merchantId: string): Promise<WebhookEndpointRecord[]> {
-    return this.ctx.read(() => this.endpointsOf(merchantId));
+    return this.ctx.read(async () => [...(await this.endpointsOf(merchantId))]);
   }
 
   /** Adds an endpoint; WEBHOOK_ENDPOINT_LIMIT if the merchant has `max` already. */
   createEndpoint(record: WebhookEndpointRecord, max: number): Promise<void> {
     const s = this.ctx.spaces;
-    return this.ctx.write(async () => {
+    return this.changeEndpoints(async () => {
       const existing = await s.webhookEndpointsByMerchant.keys(prefixRange(`${record.merchantId}${SEP}`)).all();
       if (existing.length >= max) throw new SettlenetError("WEBHOOK_ENDPOINT_LIMIT", `a merchant may have at most ${max} webhook endpoints`, { max });
       await this.ctx.commit([
@@ -143,7 +158,7 @@ export class LevelWebhookRepository {
   /** Replaces the endpoint's sealed signing secret; WEBHOOK_ENDPOINT_NOT_FOUND unless it is the merchant's. */
   replaceSecret(merchantId: string, id: string, secret: WebhookEndpointRecord["secret"]): Promise<WebhookEndpointRecord> {
     const s = this.ctx.spaces;
-    return this.ctx.write(async () => {
+    return this.changeEndpoints(async () => {
       const endpoint = (await s.webhookEndpoints.get(id)) as WebhookEndpointRecord | undefined;
       if (!endpoint || endpoint.merchantId !== merchantId) throw new SettlenetError("WEBHOOK_ENDPOINT_NOT_FOUND", `no webhook endpoint ${id}`, { id });
       const next = { ...endpoint, secret };
@@ -155,7 +170,7 @@ export class LevelWebhookRepository {
   /** Removes an endpoint and cancels its pending deliveries (their log goes with it). */
   deleteEndpoint(merchantId: string, id: string): Promise<WebhookEndpointRecord> {
     const s = this.ctx.spaces;
-    return this.ctx.write(async () => {
+    return this.changeEndpoints(async () => {
       const endpoint = (await s.webhookEndpoints.get(id)) as WebhookEndpointRecord | undefined;
       if (!endpoint || endpoint.merchantId !== merchantId) throw new SettlenetError("WEBHOOK_ENDPOINT_NOT_FOUND", `no webhook endpoint ${id}`, { id });
       const writes: WriteOp[] = [
@@ -226,18 +241,12 @@ export class LevelWebhookRepository {
     floor.key = keys[keys.length - 1] as string;
     const events = (await s.events.getMany(keys.map(lastPart))) as (EventRecord | undefined)[];
     const writes: WriteOp[] = keys.map((key) => ({ type: "del", sublevel: s.outbox, key }));
-    const endpointsByMerchant = new Map<string, WebhookEndpointRecord[]>();
     const fanned: EventRecord[] = [];
     const deliveries: DueDelivery[] = [];
     for (const event of events) {
       if (!event) continue;
       fanned.push(event);
-      let endpoints = endpointsByMerchant.get(event.merchantId);
-      if (!endpoints) {
-        endpoints = await this.endpointsOf(event.merchantId);
-        endpointsByMerchant.set(event.merchantId, endpoints);
-      }
-      for (const endpoint of endpoints) {
+      for (const endpoint of await this.endpointsOf(event.merchantId)) {
         if (endpoint.status !== "active" || !endpoint.eventTypes.includes(event.type)) continue;
         const delivery = newDelivery(endpoint.id, event, atMs);
         writes.push(...this.deliveryWrites(delivery, undefined), { type: "put", sublevel: s.webhookDeliveriesByEndpoint, key: webhookKeys.deliveryByEndpoint(delivery), value: "" });
@@ -266,7 +275,7 @@ export class LevelWebhookRepository {
         if (busy.has(deliveryKey)) continue;
         const [delivery, endpoint, event] = await Promise.all([
           s.webhookDeliveries.get(deliveryKey) as Promise<DeliveryRecord | undefined>,
-          s.webhookEndpoints.get(endpointId) as Promise<WebhookEndpointRecord | undefined>,
+          this.endpointById(endpointId),
           s.events.get(eventId) as Promise<EventRecord | undefined>,
         ]);
         // A queue key without its delivery, endpoint or event is left over from a deletion.
@@ -319,7 +328,9 @@ export class LevelWebhookRepository {
    */
   recordAttempts(items: readonly AttemptRecord[]): Promise<(DeliveryRecord | undefined)[]> {
     const s = this.ctx.spaces;
-    return this.ctx.write(async () => {
+    // An attempt that disables its endpoint (410 Gone) changes the endpoints the cache holds.
+    const write = items.some((item) => item.outcome.status !== "pending" && item.outcome.disableEndpoint) ? this.changeEndpoints.bind(this) : this.ctx.write.bind(this.ctx);
+    return write(async () => {
       const stored = (await s.webhookDeliveries.getMany(items.map((item) => webhookKeys.delivery(item.endpointId, item.eventId)))) as (DeliveryRecord | undefined)[];
       // Two attempts of one delivery in a batch: the second builds on the first.
       const latest = new Map<string, DeliveryRecord>();
@@ -371,11 +382,54 @@ export class LevelWebhookRepository {
 
   // --------------------------------------------------------------- internals
 
-  private async endpointsOf(merchantId: string): Promise<WebhookEndpointRecord[]> {
+  /** The merchant's endpoints, oldest first (frozen records, shared by every caller). */
+  private async endpointsOf(merchantId: string): Promise<readonly Readonly<WebhookEndpointRecord>[]> {
+    const cache = this.endpointCache;
+    const cached = cache.byMerchant.get(merchantId);
+    if (cached) return cached;
+    const version = cache.version;
     const s = this.ctx.spaces;
     const keys = await s.webhookEndpointsByMerchant.keys(prefixRange(`${merchantId}${SEP}`)).all();
     const records = (await s.webhookEndpoints.getMany(keys.map(lastPart))) as (WebhookEndpointRecord | undefined)[];
-    return records.filter((e): e is WebhookEndpointRecord => e !== undefined).sort((a, b) => a.createdAtMs - b.createdAtMs);
+    const endpoints = Object.freeze(
+      records
+        .filter((e): e is WebhookEndpointRecord => e !== undefined)
+        .sort((a, b) => a.createdAtMs - b.createdAtMs)
+        .map((e) => Object.freeze({ ...e, eventTypes: Object.freeze([...e.eventTypes]), secret: Object.freeze({ ...e.secret }) }) as Readonly<WebhookEndpointRecord>),
+    );
+    // A change that began meanwhile may not be in what was read: keep it only if none did.
+    if (version === cache.version) {
+      if (cache.byMerchant.size >= MAX_CACHED_MERCHANTS) this.forgetEndpoints();
+      cache.byMerchant.set(merchantId, endpoints);
+      for (const endpoint of endpoints) cache.byId.set(endpoint.id, endpoint);
+    }
+    return endpoints;
+  }
+
+  /** The endpoint (from the cache when its merchant's endpoints were read since the last change). */
+  private async endpointById(id: string): Promise<Readonly<WebhookEndpointRecord> | undefined> {
+    return this.endpointCache.byId.get(id) ?? ((await this.ctx.spaces.webhookEndpoints.get(id)) as WebhookEndpointRecord | undefined);
+  }
+
+  /** Forgets every cached endpoint: called before and after each write section that changes endpoints. */
+  private forgetEndpoints(): void {
+    this.endpointCache.version += 1;
+    this.endpointCache.byMerchant.clear();
+    this.endpointCache.byId.clear();
+  }
+
+  /** Runs a write section that changes endpoints, with the cache forgotten around it (also if it fails). */
+  private changeEndpoints<T>(fn: () => Promise<T>): Promise<T> {
+    return this.ctx
+      .write(async () => {
+        this.forgetEndpoints();
+        try {
+          return await fn();
+        } finally {
+          this.forgetEndpoints();
+        }
+      })
+      .finally(() => this.forgetEndpoints());
   }
 
   /** The delivery record and its queue key (moved from `previous`'s due time). */

@@ -653,4 +653,110 @@ describe("gateway: the webhook dispatcher sends new events without waiting for i
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
+
+  /**
+   * A receiver on its own endpoint that holds every request until `release` (the dispatcher's slots
+   * stay taken), checking signatures against `secret` at the time each request arrives.
+   */
+  async function heldReceiver(merchant: string) {
+    const state = { secret: `whsec_${randomBytes(32).toString("base64")}`, held: [] as (() => void)[], ids: [] as string[], bad: 0 };
+    const server = createHttpServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk));
+      request.on("end", () => {
+        const body = Buffer.concat(chunks).toString("utf8");
+        const ok = verifyStandardWebhook(state.secret, request.headers, body, Math.floor(Date.now() / 1000)) === undefined;
+        if (ok) state.ids.push(String(request.headers["webhook-id"]));
+        else state.bad += 1;
+        state.held.push(() => response.writeHead(ok ? 204 : 400).end());
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const endpointId = `we_${randomBytes(12).toString("hex")}`;
+    await storage.webhooks.createEndpoint(
+      {
+        id: endpointId,
+        merchantId: merchant,
+        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`,
+        description: null,
+        eventTypes: ["payment.held"],
+        secret: secrets.seal(state.secret, webhookSecretContext(endpointId)),
+        status: "active",
+        createdAtMs: Date.now(),
+      },
+      10,
+    );
+    const release = () => {
+      for (const answer of state.held.splice(0)) answer();
+    };
+    return { state, endpointId, release, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  }
+
+  it("sends the deliveries a fan-out queued beyond its free slots as slots free up, without reading them back from the queue", async function () {
+    await dispatcher?.stop();
+    const merchant = "m3";
+    const hook = await heldReceiver(merchant);
+    const concurrency = 2;
+    const count = 10;
+    dispatcher = new WebhookDispatcher(
+      { ...webhookConfigSchema.parse({}), pollIntervalMs: 2 ** 31 - 1, concurrency, allowLoopback: true },
+      { storage, secrets, logger: pino({ level: "silent" }), metrics: new Registry(), now: Date.now },
+    );
+    try {
+      dispatcher.start();
+      await dispatcher.tick();
+      const before = { ...storage.work };
+      const events: EventRecord[] = Array.from({ length: count }, () => ({ id: `evt_${randomBytes(16).toString("hex")}`, merchantId: merchant, type: "payment.held", createdAtMs: Date.now(), data: { id: orderId } }));
+      await storage.orders.update(orderId, (o) => ({ next: { ...o, updatedAtMs: o.updatedAtMs + 1 }, events }));
+      // Answer whatever is waiting until every event has arrived (two at a time: the slots).
+      await waitFor("every event delivered", async () => {
+        hook.release();
+        return hook.state.ids.length === count && (await storage.webhooks.pendingCount()) === 0;
+      }, 30_000, 20);
+      const after = { ...storage.work };
+      expect(hook.state.ids).to.have.members(events.map((e) => e.id));
+      expect(hook.state.bad).to.equal(0);
+      // Read back from the queue, each would cost a delivery, an endpoint and an event read, and a queue scan per freed slot.
+      expect(after.pointReads - before.pointReads, "point reads").to.be.below(count);
+      expect(after.rangeReads - before.rangeReads, "range reads").to.be.below(count / 2);
+    } finally {
+      await dispatcher.stop();
+      dispatcher = undefined;
+      await hook.close();
+    }
+  });
+
+  it("signs the deliveries waiting for a slot with the endpoint's new secret when it is rotated meanwhile", async function () {
+    await dispatcher?.stop();
+    const merchant = "m4";
+    const hook = await heldReceiver(merchant);
+    const count = 4;
+    dispatcher = new WebhookDispatcher(
+      // A failed attempt is retried after 100-200 ms.
+      { ...webhookConfigSchema.parse({}), pollIntervalMs: 100, initialDelayMs: 200, concurrency: 1, allowLoopback: true },
+      { storage, secrets, logger: pino({ level: "silent" }), metrics: new Registry(), now: Date.now },
+    );
+    try {
+      dispatcher.start();
+      await dispatcher.tick();
+      const events: EventRecord[] = Array.from({ length: count }, () => ({ id: `evt_${randomBytes(16).toString("hex")}`, merchantId: merchant, type: "payment.held", createdAtMs: Date.now(), data: { id: orderId } }));
+      await storage.orders.update(orderId, (o) => ({ next: { ...o, updatedAtMs: o.updatedAtMs + 1 }, events }));
+      // The first attempt holds the one slot; the others wait. Now the secret changes.
+      await waitFor("the first attempt", () => hook.state.held.length === 1);
+      const rotated = `whsec_${randomBytes(32).toString("base64")}`;
+      await storage.webhooks.replaceSecret(merchant, hook.endpointId, secrets.seal(rotated, webhookSecretContext(hook.endpointId)));
+      hook.state.secret = rotated;
+      await waitFor("every event delivered", async () => {
+        hook.release();
+        return hook.state.ids.length === count && (await storage.webhooks.pendingCount()) === 0;
+      }, 30_000, 20);
+      expect(hook.state.ids).to.have.members(events.map((e) => e.id));
+      // Only the attempt that was already under way carried the old signature (400, retried with the new one).
+      expect(hook.state.bad).to.be.at.most(1);
+    } finally {
+      await dispatcher.stop();
+      dispatcher = undefined;
+      await hook.close();
+    }
+  });
 });
