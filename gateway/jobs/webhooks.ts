@@ -299,6 +299,7 @@ export class WebhookDispatcher {
     if (this.modules.storage.webhooks.endpointsVersion() !== this.readyEndpoints) {
       this.ready = [];
       this.nextScanAtMs = 0;
+      this.schedule(0);
       return;
     }
     const take = Math.max(0, this.freeSlots());
