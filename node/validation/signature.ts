@@ -34,6 +34,8 @@ export interface SignatureVerifier {
   recover(items: readonly SignatureItem[]): Promise<Recovery[]>;
   /** Worker threads in use (0: on the calling thread). */
   readonly workers: number;
+  /** CPU (user + system, µs) the worker threads have used so far, as they last reported it (0 without workers). */
+  workerCpuMicros(): number;
   close(): Promise<void>;
 }
 
@@ -103,6 +105,10 @@ export class InlineVerifier implements SignatureVerifier {
     return Promise.resolve(recoverNow(items));
   }
 
+  workerCpuMicros(): number {
+    return 0;
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -145,6 +151,8 @@ interface PoolWorker {
   /** Items sent and not answered yet (the least loaded worker gets the next chunk). */
   load: number;
   pending: Map<number, { count: number; resolve: (output: Uint8Array) => void; reject: (error: unknown) => void }>;
+  /** CPU the thread reported with its last answer (µs since it started). */
+  cpuMicros: number;
 }
 
 /** Runs recovery in worker threads; see the module comment. */
@@ -155,6 +163,8 @@ export class SignatureWorkerPool implements SignatureVerifier {
   private readonly pool: PoolWorker[] = [];
   private nextId = 1;
   private closed = false;
+  /** CPU reported by workers that have since been replaced (µs). */
+  private replacedCpuMicros = 0;
   private readonly recovered: Counter<"thread">;
   private readonly posts: Counter;
 
@@ -193,6 +203,10 @@ export class SignatureWorkerPool implements SignatureVerifier {
     return unpack(slots, output);
   }
 
+  workerCpuMicros(): number {
+    return this.pool.reduce((sum, w) => sum + w.cpuMicros, this.replacedCpuMicros);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -224,8 +238,9 @@ export class SignatureWorkerPool implements SignatureVerifier {
       workerData: { settlenetSignatureWorker: true },
       execArgv: strips ? [] : hasLoader ? process.execArgv : [...process.execArgv, "--import", "tsx"],
     });
-    const entry: PoolWorker = { worker, dead: false, load: 0, pending: new Map() };
+    const entry: PoolWorker = { worker, dead: false, load: 0, pending: new Map(), cpuMicros: 0 };
     worker.on("message", (response: RecoveryResponse) => {
+      entry.cpuMicros = response.cpuMicros;
       const request = entry.pending.get(response.id);
       if (!request) return;
       entry.pending.delete(response.id);
@@ -244,7 +259,10 @@ export class SignatureWorkerPool implements SignatureVerifier {
       if (this.closed) return;
       this.modules.logger.error({ err: error }, "signature worker failed; starting another");
       const index = this.pool.indexOf(entry);
-      if (index >= 0) this.pool[index] = this.spawn();
+      if (index >= 0) {
+        this.replacedCpuMicros += entry.cpuMicros;
+        this.pool[index] = this.spawn();
+      }
     };
     worker.on("error", fail);
     worker.on("exit", (code) => {

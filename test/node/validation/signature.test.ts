@@ -113,6 +113,18 @@ describe("signer recovery (native secp256k1)", function () {
       expect(await value("settlenet_signature_worker_posts_total")).to.deep.equal([["", 2]]);
     });
 
+    it("counts the CPU its worker threads spend, as each reports it with its answers", async function () {
+      const items = signRandom(200).map(({ digest, signature }) => ({ digest, signature }));
+      const onThisThread = process.threadCpuUsage();
+      await new InlineVerifier().recover(items);
+      const inline = process.threadCpuUsage(onThisThread);
+      const before = pool.workerCpuMicros();
+      await pool.recover(items);
+      // The same recoveries, now on the workers' threads (plus their own overhead).
+      expect(pool.workerCpuMicros() - before).to.be.at.least((inline.user + inline.system) / 2);
+      expect(new InlineVerifier().workerCpuMicros()).to.equal(0);
+    });
+
     it("refuses each bad signature of a group on its own and recovers the others", async function () {
       const samples = signRandom(40);
       const sig = Signature.from(samples[3]!.signature);
