@@ -212,7 +212,13 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
           },
         )
       : undefined;
-    const signatures = createSignatureVerifier({ ...(config.validation.signatureWorkers !== undefined ? { workers: config.validation.signatureWorkers } : {}) }, { logger, metrics });
+    const signatures = createSignatureVerifier(
+      {
+        ...(config.validation.signatureWorkers !== undefined ? { workers: config.validation.signatureWorkers } : {}),
+        ...(config.validation.inlineSignatures !== undefined ? { inlineMax: config.validation.inlineSignatures } : {}),
+      },
+      { logger, metrics },
+    );
     stack.push(() => signatures.close());
     // CPU by thread: process_cpu_seconds_total also counts V8's GC and compiler threads and LevelDB's work in libuv's pool.
     new Counter({
