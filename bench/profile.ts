@@ -6,7 +6,8 @@
  * clock the profiles use, and each process's pid and role) and prints, per process, where its main
  * thread spent its CPU: self time by module, by function, and attributed to the nearest function of
  * the project on the stack (so time inside a library counts for the project code that called it), in
- * microseconds per unit of work (payment held).
+ * microseconds per unit of work (payment held). A sample counts for at most one sampling interval: on
+ * a busy machine a thread waits for a core between samples, and that wait is not its CPU.
  *
  *   NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --quick --only=e2e --out=/tmp/prof/results.json
  *   npx tsx bench/profile.ts --results=/tmp/prof/results.json /tmp/prof

@@ -134,6 +134,8 @@ export const nodeConfigSchema = z.strictObject({
     .strictObject({
       /** Worker threads recovering signatures; default one per core. 0 recovers on the main thread. */
       signatureWorkers: z.number().int().min(0).max(64).optional(),
+      /** Groups of at most this many signatures recover on the main thread even with workers (default 32). */
+      inlineSignatures: z.number().int().min(0).max(500).optional(),
     })
     .prefault({}),
   /** Settlement cycles (清结算); every node of a network must use the same cycleSeconds. */

@@ -212,8 +212,27 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
           },
         )
       : undefined;
-    const signatures = createSignatureVerifier({ ...(config.validation.signatureWorkers !== undefined ? { workers: config.validation.signatureWorkers } : {}) }, { logger, metrics });
+    const signatures = createSignatureVerifier(
+      {
+        ...(config.validation.signatureWorkers !== undefined ? { workers: config.validation.signatureWorkers } : {}),
+        ...(config.validation.inlineSignatures !== undefined ? { inlineMax: config.validation.inlineSignatures } : {}),
+      },
+      { logger, metrics },
+    );
     stack.push(() => signatures.close());
+    // CPU by thread: process_cpu_seconds_total also counts V8's GC and compiler threads and LevelDB's work in libuv's pool.
+    new Counter({
+      name: "settlenet_thread_cpu_seconds_total",
+      help: "CPU (user + system) of this node's main thread and of its signature worker threads; the rest of process_cpu_seconds_total is V8's garbage collection and compiler threads and libuv's pool (LevelDB reads and writes)",
+      labelNames: ["thread"],
+      registers: [metrics],
+      collect() {
+        const main = process.threadCpuUsage();
+        this.reset();
+        this.inc({ thread: "main" }, (main.user + main.system) / 1e6);
+        this.inc({ thread: "signature-worker" }, signatures.workerCpuMicros() / 1e6);
+      },
+    });
     const failpoint = failpointFromEnv();
     if (failpoint) logger.warn({ failpoint }, "fault-test crash point set: this node kills itself there once serving");
     const pipeline = new OperationPipeline({ readOnly: config.role === "regulator", gossipWindowMs: config.gossip.windowMs }, ctx, {

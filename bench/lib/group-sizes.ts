@@ -1,7 +1,8 @@
 /**
  * Group sizes in a network benchmark, from the nodes' own counters (GET /metrics) read before and after
  * the measured window: a node's cost is mostly per group (one validation round, one synced batch, one
- * gossip message, one worker post), so CPU per payment follows these.
+ * gossip message, one worker post), so CPU per payment follows these. Also each node's CPU by thread:
+ * a CPU profile samples the main thread only, and about half of a node's CPU is spent elsewhere.
  */
 import { harnessMetrics } from "./node-api.js";
 import { metricSum } from "./metrics.js";
@@ -24,6 +25,9 @@ const COUNTERS = {
   ihave: ["settlenet_p2p_received_total", { part: "ihave" }],
   iwant: ["settlenet_p2p_received_total", { part: "iwant" }],
   idontwant: ["settlenet_p2p_received_total", { part: "idontwant" }],
+  processCpu: ["process_cpu_seconds_total", {}],
+  mainCpu: ["settlenet_thread_cpu_seconds_total", { thread: "main" }],
+  workerCpu: ["settlenet_thread_cpu_seconds_total", { thread: "signature-worker" }],
 } as const satisfies Record<string, readonly [string, Record<string, string>]>;
 
 export type GroupCounters = Record<keyof typeof COUNTERS, number>;
@@ -47,6 +51,11 @@ export function groupSizesText(before: GroupCounters[], after: GroupCounters[], 
   const peers = sum(after.slice(1).map((_, i) => delta(i + 1)));
   const all = sum(after.map((_, i) => delta(i)));
   const perPay = (n: number) => (payments > 0 ? fmt(n / payments, 2) : "n/a");
+  // CPU by thread (µs per payment): the rest of the process's CPU is V8's GC and compiler threads and libuv's pool (LevelDB).
+  const threads = (d: GroupCounters, nodes: number) =>
+    payments > 0 && d.processCpu > 0
+      ? `main thread ${fmt((d.mainCpu * 1e6) / payments / nodes)}, signature workers ${fmt((d.workerCpu * 1e6) / payments / nodes)}, other threads ${fmt(((d.processCpu - d.mainCpu - d.workerCpu) * 1e6) / payments / nodes)} µs`
+      : "n/a";
   return (
     `group sizes: origin ${ratio(origin.apiOps, origin.apiGroups)} operations per API group (${fmt(origin.apiGroups)} groups), ` +
     `${ratio(origin.publishedOps, origin.published)} per gossip message published (${fmt(origin.published)}), ${ratio(origin.writes, origin.fsyncs)} writes per fsync (${fmt(origin.fsyncs)}), ` +
@@ -55,6 +64,8 @@ export function groupSizesText(before: GroupCounters[], after: GroupCounters[], 
       ? `peers ${ratio(peers.gossipOps, peers.gossipGroups)} operations per gossip group validated (${fmt(peers.gossipGroups)}), ${ratio(peers.writes, peers.fsyncs)} writes per fsync (${fmt(peers.fsyncs)}), ` +
         `${ratio(peers.workerSigs, peers.posts)} signatures per worker post (${fmt(peers.posts)}); ` +
         `received by all nodes per payment: ${perPay(all.rpcs)} RPCs, ${perPay(all.copies)} message copies (all topics, duplicates included), ${perPay(all.idontwant)} IDONTWANT, ${perPay(all.ihave)} IHAVE, ${perPay(all.iwant)} IWANT ids`
-      : `(no peers)`)
+      : `(no peers)`) +
+    `; CPU per payment by thread (GC, compiler and LevelDB's libuv pool in "other"): origin ${threads(origin, 1)}` +
+    (after.length > 1 ? `; each peer ${threads(peers, after.length - 1)}` : "")
   );
 }

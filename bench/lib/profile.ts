@@ -16,7 +16,7 @@ export interface CpuProfile {
 }
 
 export interface ProfileSummary {
-  /** Sampled time in the window that was not idle, in µs. */
+  /** Sampled time in the window that was not idle, in µs (each sample counts at most one sampling interval). */
   busyUs: number;
   gcUs: number;
   /** [name, µs], largest first. */
@@ -63,6 +63,12 @@ export function withSourcePositions(profile: CpuProfile, resolve: (position: Sou
   };
 }
 
+/** The profile's sampling interval: the median gap between samples (`--cpu-prof-interval`, 1 ms by default). */
+export function samplingIntervalUs(profile: CpuProfile): number {
+  const gaps = profile.timeDeltas.filter((delta) => delta > 0).sort((a, b) => a - b);
+  return gaps[Math.floor(gaps.length / 2)] ?? 0;
+}
+
 /** Self time by module and function of the samples taken in [fromUs, toUs]. */
 export function summarizeProfile(profile: CpuProfile, options: { fromUs: number; toUs: number; projectRoot: string }): ProfileSummary {
   const { projectRoot } = options;
@@ -70,11 +76,14 @@ export function summarizeProfile(profile: CpuProfile, options: { fromUs: number;
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
   const selfUs = new Map<number, number>();
+  const interval = samplingIntervalUs(profile);
   let at = profile.startTime;
-  // Each sample stands for the interval up to the next one.
+  // Each sample stands for the time up to the next one, but for no more than one sampling interval: a
+  // longer gap is time the thread spent off a core (a busy machine's scheduler; the sampler's signal
+  // waits for the thread), which would otherwise all be charged to the one function it resumed in.
   for (let i = 0; i < profile.samples.length; i++) {
     at += profile.timeDeltas[i] ?? 0;
-    const next = profile.timeDeltas[i + 1] ?? 0;
+    const next = Math.min(profile.timeDeltas[i + 1] ?? 0, interval);
     if (at < options.fromUs || at > options.toUs) continue;
     const id = profile.samples[i] as number;
     selfUs.set(id, (selfUs.get(id) ?? 0) + next);

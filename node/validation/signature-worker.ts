@@ -32,6 +32,8 @@ export interface RecoveryRequest {
 export interface RecoveryResponse {
   id: number;
   output: ArrayBuffer;
+  /** CPU this worker thread has used since it started (user + system, µs), after this request. */
+  cpuMicros: number;
 }
 
 interface RawSecp256k1 {
@@ -163,7 +165,8 @@ if (port && (workerData as { settlenetSignatureWorker?: boolean } | undefined)?.
   port.on("message", (request: RecoveryRequest) => {
     const output = new ArrayBuffer(request.count * RESULT_BYTES);
     recoverInto(new Uint8Array(request.input), request.count, new Uint8Array(output));
-    const response: RecoveryResponse = { id: request.id, output };
+    const cpu = process.threadCpuUsage();
+    const response: RecoveryResponse = { id: request.id, output, cpuMicros: cpu.user + cpu.system };
     port.postMessage(response, [output]);
   });
 }

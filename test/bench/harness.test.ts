@@ -238,17 +238,19 @@ describe("bench harness", function () {
   });
 
   it("reports group sizes from the change of the nodes' counters over the window (origin first, peers summed)", function () {
-    const zero: GroupCounters = { apiGroups: 0, apiOps: 0, gossipGroups: 0, gossipOps: 0, published: 0, publishedOps: 0, fsyncs: 0, writes: 0, posts: 0, workerSigs: 0, mainSigs: 0, rpcs: 0, copies: 0, ihave: 0, iwant: 0, idontwant: 0 };
-    const before = [{ ...zero, apiGroups: 5, apiOps: 50 }, { ...zero, gossipGroups: 7 }, zero];
+    const zero: GroupCounters = { apiGroups: 0, apiOps: 0, gossipGroups: 0, gossipOps: 0, published: 0, publishedOps: 0, fsyncs: 0, writes: 0, posts: 0, workerSigs: 0, mainSigs: 0, rpcs: 0, copies: 0, ihave: 0, iwant: 0, idontwant: 0, processCpu: 0, mainCpu: 0, workerCpu: 0 };
+    const before = [{ ...zero, apiGroups: 5, apiOps: 50, processCpu: 1, mainCpu: 0.5 }, { ...zero, gossipGroups: 7 }, zero];
     const after = [
-      { ...zero, apiGroups: 15, apiOps: 150, published: 5, publishedOps: 100, fsyncs: 4, writes: 400, rpcs: 3 },
-      { ...zero, gossipGroups: 12, gossipOps: 50, fsyncs: 2, writes: 20, rpcs: 10, copies: 5, idontwant: 4 },
-      { ...zero, gossipGroups: 5, gossipOps: 50, fsyncs: 3, writes: 30, rpcs: 7, copies: 5 },
+      { ...zero, apiGroups: 15, apiOps: 150, published: 5, publishedOps: 100, fsyncs: 4, writes: 400, rpcs: 3, processCpu: 1.1, mainCpu: 0.55, workerCpu: 0.02 },
+      { ...zero, gossipGroups: 12, gossipOps: 50, fsyncs: 2, writes: 20, rpcs: 10, copies: 5, idontwant: 4, processCpu: 0.06, mainCpu: 0.03, workerCpu: 0.01 },
+      { ...zero, gossipGroups: 5, gossipOps: 50, fsyncs: 3, writes: 30, rpcs: 7, copies: 5, processCpu: 0.04, mainCpu: 0.02, workerCpu: 0.01 },
     ];
     const text = groupSizesText(before, after, 100);
     expect(text).to.include("origin 10.0 operations per API group (10 groups), 20.0 per gossip message published (5), 100.0 writes per fsync (4)");
     expect(text).to.include("peers 10.0 operations per gossip group validated (10), 10.0 writes per fsync (5)");
     expect(text).to.include("0.20 RPCs, 0.10 message copies (all topics, duplicates included), 0.04 IDONTWANT");
+    // CPU by thread, µs per payment: the origin's own, the peers' averaged; "other" is the process's CPU less both.
+    expect(text).to.include("origin main thread 500, signature workers 200, other threads 300 µs; each peer main thread 250, signature workers 100, other threads 150 µs");
     expect(groupSizesText([zero], [zero], 0)).to.include("n/a operations per API group");
   });
 

@@ -89,4 +89,16 @@ describe("bench/profile: source-mapped profiles", function () {
     expect(mapped.byModule[0]?.[0]).to.equal("src/hot.ts");
     expect(mapped.byProjectFunction[0]?.[0]).to.equal("spinOnHashes src/hot.ts:4");
   });
+
+  it("charges a sample followed by a long gap (the thread off a core) one sampling interval, not the gap", () => {
+    // 1 ms sampling: "steady" is sampled 100 times in a row, then "resumed" once before a 300 ms gap.
+    const frame = (id: number, functionName: string) => ({ id, callFrame: { functionName, url: "file:///p/src/a.ts", lineNumber: 0, columnNumber: 0 } });
+    const samples = [...Array.from({ length: 100 }, () => 2), 3, 2];
+    const timeDeltas = [0, ...Array.from({ length: 100 }, () => 1_000), 300_000];
+    const profile: CpuProfile = { nodes: [{ ...frame(1, "(root)"), children: [2, 3] }, frame(2, "steady"), frame(3, "resumed")], startTime: 0, endTime: 401_000, samples, timeDeltas };
+    const summary = summarizeProfile(profile, { fromUs: 0, toUs: 401_000, projectRoot: "/p/" });
+    const self = new Map(summary.byFunction);
+    expect(self.get("resumed src/a.ts:1")).to.equal(1_000);
+    expect(self.get("steady src/a.ts:1")).to.equal(100_000);
+  });
 });

@@ -92,7 +92,7 @@ describe("signer recovery (native secp256k1)", function () {
     let metrics: Registry;
     before(function () {
       metrics = new Registry();
-      pool = new SignatureWorkerPool({ workers: 2, minChunk: 8 }, { logger: pino({ level: "silent" }), metrics });
+      pool = new SignatureWorkerPool({ workers: 2, minChunk: 8, inlineMax: 2 }, { logger: pino({ level: "silent" }), metrics });
     });
     after(async function () {
       await pool?.close();
@@ -111,6 +111,18 @@ describe("signer recovery (native secp256k1)", function () {
       expect(await value("settlenet_signature_recovered_total")).to.deep.equal([["worker", 300]]);
       // Split across the two workers: one post each.
       expect(await value("settlenet_signature_worker_posts_total")).to.deep.equal([["", 2]]);
+    });
+
+    it("counts the CPU its worker threads spend, as each reports it with its answers", async function () {
+      const items = signRandom(200).map(({ digest, signature }) => ({ digest, signature }));
+      const onThisThread = process.threadCpuUsage();
+      await new InlineVerifier().recover(items);
+      const inline = process.threadCpuUsage(onThisThread);
+      const before = pool.workerCpuMicros();
+      await pool.recover(items);
+      // The same recoveries, now on the workers' threads (plus their own overhead).
+      expect(pool.workerCpuMicros() - before).to.be.at.least((inline.user + inline.system) / 2);
+      expect(new InlineVerifier().workerCpuMicros()).to.equal(0);
     });
 
     it("refuses each bad signature of a group on its own and recovers the others", async function () {
@@ -145,6 +157,21 @@ describe("signer recovery (native secp256k1)", function () {
       expect(requests(), "worker requests for groups of one or two").to.equal(before);
       expect(await pool.recover(items)).to.deep.equal(samples.map((s) => s.signer));
       expect(requests(), "worker requests for a group of three").to.equal(before + 1);
+    });
+
+    it("recovers groups of up to 32 signatures on the calling thread by default", async function () {
+      const byDefault = new SignatureWorkerPool({ workers: 2 }, { logger: pino({ level: "silent" }) });
+      try {
+        const samples = signRandom(33);
+        const items = samples.map(({ digest, signature }) => ({ digest, signature }));
+        const requests = () => (byDefault as unknown as { nextId: number }).nextId;
+        expect(await byDefault.recover(items.slice(0, 32))).to.deep.equal(samples.slice(0, 32).map((s) => s.signer));
+        expect(requests(), "worker requests for a group of 32").to.equal(1);
+        expect(await byDefault.recover(items)).to.deep.equal(samples.map((s) => s.signer));
+        expect(requests(), "worker requests for a group of 33 (split across both workers)").to.equal(3);
+      } finally {
+        await byDefault.close();
+      }
     });
 
     it("answers an empty group and a group of nothing but malformed signatures without a round trip", async function () {
