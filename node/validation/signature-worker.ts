@@ -29,6 +29,11 @@ export interface RecoveryRequest {
   count: number;
 }
 
+/** Tells a worker to stop once it has answered what it was sent before: it closes its port and exits by itself. */
+export interface StopRequest {
+  stop: true;
+}
+
 export interface RecoveryResponse {
   id: number;
   output: ArrayBuffer;
@@ -162,7 +167,10 @@ export function recoverInto(input: Uint8Array, count: number, output: Uint8Array
 // In a signature worker: answer each request with its results, transferring the buffers both ways.
 const port = parentPort;
 if (port && (workerData as { settlenetSignatureWorker?: boolean } | undefined)?.settlenetSignatureWorker === true) {
-  port.on("message", (request: RecoveryRequest) => {
+  port.on("message", (request: RecoveryRequest | StopRequest) => {
+    // Exiting by itself, between two requests: a worker terminated from outside in the middle of a native
+    // keccak call aborts the whole process (the addon fails to create the error it throws).
+    if ("stop" in request) return port.close();
     const output = new ArrayBuffer(request.count * RESULT_BYTES);
     recoverInto(new Uint8Array(request.input), request.count, new Uint8Array(output));
     const cpu = process.threadCpuUsage();

@@ -14,7 +14,7 @@ import type { Counter, Registry } from "prom-client";
 
 import { OperationError, SettlenetError, ValidationAction } from "../../core/errors.js";
 import { counterOf } from "../metrics.js";
-import { ITEM_BYTES, NATIVE_RECOVERY, RECOVERY_STATUS, RESULT_BYTES, recoverInto, type RecoveryRequest, type RecoveryResponse } from "./signature-worker.js";
+import { ITEM_BYTES, NATIVE_RECOVERY, RECOVERY_STATUS, RESULT_BYTES, recoverInto, type RecoveryRequest, type RecoveryResponse, type StopRequest } from "./signature-worker.js";
 
 /** True when recovery runs in native libsecp256k1 and native keccak (the node logs a warning otherwise). */
 export const NATIVE_SECP256K1 = NATIVE_RECOVERY;
@@ -133,6 +133,8 @@ export function recoverSigner(digest: string, signature: string | Uint8Array): s
 
 /** Default `inlineMax`: groups of up to this many signatures recover on the calling thread. */
 export const DEFAULT_INLINE_MAX = 32;
+/** How long close() lets a worker finish what it was sent before terminating it (a group of 500 takes tens of ms). */
+const STOP_GRACE_MS = 10_000;
 
 export interface SignatureWorkerPoolOptions {
   /** Worker threads; default one per core (`os.availableParallelism()`). */
@@ -211,10 +213,27 @@ export class SignatureWorkerPool implements SignatureVerifier {
     return this.pool.reduce((sum, w) => sum + w.cpuMicros, this.replacedCpuMicros);
   }
 
+  /**
+   * Stops the workers: each answers what it was sent, then exits by itself (see StopRequest); one that
+   * has not exited after STOP_GRACE_MS is terminated. Recoveries still unanswered then are refused.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.pool.map(({ worker }) => worker.terminate()));
+    await Promise.all(
+      this.pool.map(async ({ worker }) => {
+        const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+        worker.ref();
+        const stop: StopRequest = { stop: true };
+        worker.postMessage(stop);
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<"late">((resolve) => {
+          timer = setTimeout(() => resolve("late"), STOP_GRACE_MS);
+        });
+        if ((await Promise.race([exited, late])) === "late") await worker.terminate();
+        clearTimeout(timer);
+      }),
+    );
   }
 
   private send(items: Uint8Array, count: number): Promise<Uint8Array> {
@@ -270,7 +289,10 @@ export class SignatureWorkerPool implements SignatureVerifier {
     };
     worker.on("error", fail);
     worker.on("exit", (code) => {
-      if (!this.closed) fail(new Error(`signature worker exited with code ${code}`));
+      if (!this.closed) return fail(new Error(`signature worker exited with code ${code}`));
+      for (const request of entry.pending.values()) request.reject(new SettlenetError("VERIFIER_CLOSED", "the signature workers are stopped"));
+      entry.pending.clear();
+      entry.load = 0;
     });
     worker.unref();
     return entry;

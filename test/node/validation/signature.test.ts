@@ -1,10 +1,12 @@
+import type { Worker } from "node:worker_threads";
+
 import { expect } from "chai";
 import { Signature, Wallet, hexlify, randomBytes, recoverAddress, toBeHex } from "ethers";
 
 import { pino } from "pino";
 import { Registry } from "prom-client";
 
-import { OperationError } from "../../../core/errors.js";
+import { OperationError, SettlenetError } from "../../../core/errors.js";
 import { InlineVerifier, NATIVE_SECP256K1, SignatureWorkerPool, recoverSigner, type Recovery } from "../../../node/validation/signature.js";
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
@@ -172,6 +174,31 @@ describe("signer recovery (native secp256k1)", function () {
       } finally {
         await byDefault.close();
       }
+    });
+
+    it("stops its workers after they answered what they were sent: a group in flight at close() is answered, the workers exit by themselves", async function () {
+      const closing = new SignatureWorkerPool({ workers: 2, minChunk: 8, inlineMax: 2 }, { logger: pino({ level: "silent" }) });
+      const samples = signRandom(2_000);
+      const workers = (closing as unknown as { pool: { worker: Worker }[] }).pool.map((entry) => entry.worker);
+      const exitCodes = workers.map((worker) => new Promise<number>((resolve) => worker.once("exit", resolve)));
+      let settled = false;
+      const inFlight = closing
+        .recover(samples.map(({ digest, signature }) => ({ digest, signature })))
+        .then(
+          (value) => ({ value }),
+          (error: unknown) => ({ error }),
+        )
+        .finally(() => {
+          settled = true;
+        });
+      await closing.close();
+      // Terminating a worker in the middle of a native call can abort the process; a stopped worker finished first.
+      expect(settled, "the group in flight was answered before close() returned").to.equal(true);
+      expect(await inFlight).to.deep.equal({ value: samples.map((s) => s.signer) });
+      expect(await Promise.all(exitCodes), "exit codes (1 when terminated)").to.deep.equal([0, 0]);
+      const refused = await closing.recover(samples.slice(0, 40)).then(() => undefined, (error: unknown) => error);
+      expect(refused).to.be.instanceOf(SettlenetError);
+      expect((refused as SettlenetError).code).to.equal("VERIFIER_CLOSED");
     });
 
     it("answers an empty group and a group of nothing but malformed signatures without a round trip", async function () {
