@@ -212,6 +212,8 @@ export class BatchRelayer implements Relayer {
   /** When the current run of idle renewals began to be sent (undefined: the last renewal was not an idle one). */
   private idleRenewalAt: number | undefined;
   private lastMinedAt = 0;
+  /** When each transaction in flight (batch or token operation) began to be sent or was recovered, oldest first. */
+  private readonly sendsSince = new Map<symbol, number>();
   private progressBlock = 0;
   /** Send → mined latency of this node's transactions (exponentially weighted). */
   private latencyMs = 0;
@@ -334,6 +336,9 @@ export class BatchRelayer implements Relayer {
   enqueue(ops: StoredOperation[], parsed?: readonly Operation[]): void {
     const now = Date.now();
     ops.forEach((op, i) => this.admit(op, now, parsed?.[i]));
+    // Idle until now, its last renewal holds for the long idle validity: cut it short at once, so that
+    // if this node dies with this work the others take it over after the active validity, not that one.
+    if (this.idleRenewalAt !== undefined && this.claims.size > 0) this.announceLease();
     this.wake();
   }
 
@@ -446,12 +451,20 @@ export class BatchRelayer implements Relayer {
       const escrowEntries = entries.filter((entry) => !isTokenOperation(entry.parsed));
       if (escrowEntries.length > 0) {
         this.inflightBatches++;
-        this.follow(escrowEntries, this.escrow.recover(txHash, escrowEntries, signal), () => this.inflightBatches--);
+        const sent = this.sendStarted();
+        this.follow(escrowEntries, this.escrow.recover(txHash, escrowEntries, signal), () => {
+          this.inflightBatches--;
+          sent();
+        });
       }
       // A token transaction carries exactly one operation.
       for (const entry of entries.filter((e) => isTokenOperation(e.parsed))) {
         this.inflightTokens++;
-        this.follow([entry], this.tokens.recover(txHash, entry, signal), () => this.inflightTokens--);
+        const sent = this.sendStarted();
+        this.follow([entry], this.tokens.recover(txHash, entry, signal), () => {
+          this.inflightTokens--;
+          sent();
+        });
       }
     }
     this.leaseTimer = setInterval(() => this.leaseTick(), this.leaseRenewMs);
@@ -481,6 +494,7 @@ export class BatchRelayer implements Relayer {
     this.claims.clear();
     this.inflightBatches = 0;
     this.inflightTokens = 0;
+    this.sendsSince.clear();
     this.log.info("relayer stopped");
   }
 
@@ -606,10 +620,12 @@ export class BatchRelayer implements Relayer {
       }
       for (const entry of batch) this.inflight.set(entry.op.id, entry);
       this.inflightBatches++;
+      const sent = this.sendStarted();
       // Not awaited: the next batch is built, signed and recorded while this one is broadcast and mined.
       this.spawn(
         this.sendBatch(batch).finally(() => {
           this.inflightBatches--;
+          sent();
           this.wake();
         }),
       );
@@ -714,7 +730,18 @@ export class BatchRelayer implements Relayer {
     const submission = await this.submit("token operation", [entry], ([kept]) => (kept ? this.tokens.submit(kept, this.abort.signal) : undefined));
     if (!submission) return;
     this.inflightTokens++;
-    this.follow([entry], submission.settled, () => this.inflightTokens--);
+    const sent = this.sendStarted();
+    this.follow([entry], submission.settled, () => {
+      this.inflightTokens--;
+      sent();
+    });
+  }
+
+  /** Records a transaction going in flight now; the function returned records it settled. */
+  private sendStarted(): () => void {
+    const key = Symbol("send");
+    this.sendsSince.set(key, Date.now());
+    return () => this.sendsSince.delete(key);
   }
 
   /**
@@ -843,10 +870,18 @@ export class BatchRelayer implements Relayer {
     return { pending, oldest };
   }
 
-  /** True if this node made progress since its last renewal: idle, something mined, or only just batching. */
-  private progressing(now: number, pending: number): boolean {
+  /**
+   * True if this node made progress since its last renewal: idle, something mined, only just batching,
+   * or its oldest transaction in flight was sent less than `validForMs` ago. A send slower than usual
+   * (a loaded machine, a large batch) keeps the lease; a send that hangs lets it lapse, one validity
+   * after the last renewal, at most two after the send began.
+   */
+  private progressing(now: number, pending: number, validForMs: number): boolean {
     if (pending === 0 || this.lastMinedAt > this.lastRenewalAt) return true;
-    if (this.inflightBatches > 0 || this.inflightTokens > 0 || now < this.backoffUntil) return false;
+    if (now < this.backoffUntil) return false;
+    const oldestSend = this.sendsSince.values().next();
+    if (!oldestSend.done) return now - oldestSend.value < validForMs;
+    if (this.inflightBatches > 0 || this.inflightTokens > 0) return false;
     let oldestSince = now;
     for (const queue of [this.own, this.takeovers, this.solo, this.tokenQueue]) {
       const first = queue.values().next();
@@ -855,16 +890,28 @@ export class BatchRelayer implements Relayer {
     return now - oldestSince < this.batchIntervalMs + this.leaseRenewMs;
   }
 
-  /** Sends this node's lease message: a renewal while it progresses, and what it claimed since the last one. */
+  /** The lease timer's tick: measures how late it fired, then sends the lease message. */
   private leaseTick(): void {
-    const publish = this.publishLease;
-    if (!this.running || !publish) return;
+    if (!this.running) return;
     const now = Date.now();
     if (this.lastTickAt > 0) this.tickLateMs = Math.max(now - this.lastTickAt - this.leaseRenewMs, Math.floor(this.tickLateMs * TICK_LATENESS_DECAY));
     this.lastTickAt = now;
+    this.announceLease();
+  }
+
+  /**
+   * Sends this node's lease message: a renewal while it progresses, and what it claimed since the last
+   * one. The timer sends it every leaseRenewMs; claims of a takeover, and the first work after idling,
+   * send it at once.
+   */
+  private announceLease(): void {
+    const publish = this.publishLease;
+    if (!this.running || !publish) return;
+    const now = Date.now();
     const { pending, oldest } = this.pendingWork(now);
+    const activeValidForMs = Math.max(this.failoverTimeoutMs, 3 * this.leaseRenewMs, Math.round(4 * this.latencyMs), 4 * this.tickLateMs);
     // Idle at the last tick: no time to have stalled yet, and the long idle validity must be cut short now.
-    const renew = this.idleRenewalAt !== undefined || this.progressing(now, pending);
+    const renew = this.idleRenewalAt !== undefined || this.progressing(now, pending, activeValidForMs);
     const ids = [...this.claims].filter((id) => this.inflight.has(id) || this.own.has(id) || this.takeovers.has(id) || this.solo.has(id) || this.tokenQueue.has(id));
     this.claims.clear();
     if (!renew && ids.length === 0) return;
@@ -872,7 +919,6 @@ export class BatchRelayer implements Relayer {
     const idle = pending === 0 && ids.length === 0;
     if (idle && this.idleRenewalAt !== undefined && now - this.idleRenewalAt < idleEveryMs) return;
     this.idleRenewalAt = idle ? now : undefined;
-    const activeValidForMs = Math.max(this.failoverTimeoutMs, 3 * this.leaseRenewMs, Math.round(4 * this.latencyMs), 4 * this.tickLateMs);
     const validForMs = Math.min(3_600_000, idle ? Math.max(activeValidForMs, 3 * idleEveryMs) : activeValidForMs);
     if (renew) {
       this.lastRenewalAt = now;
@@ -1094,7 +1140,7 @@ export class BatchRelayer implements Relayer {
     this.m.takeovers.inc({ from: group.holder === undefined ? "unclaimed" : "lapsed" }, count);
     this.log.info({ holder: group.holder ?? null, ops: count }, group.holder ? "lease lapsed: relaying the operations it held" : "relaying operations nobody claimed");
     // Claimed at once, so that the institutions after this one in the failover order leave them alone.
-    this.leaseTick();
+    this.announceLease();
     this.wake();
   }
 

@@ -266,6 +266,46 @@ describe("failover by lease", function () {
     expect(await logsSince(fromBlock, FAILED_TOPIC), "no item was sent twice").to.have.length(0);
   });
 
+  it("keeps renewing its lease while a batch is in flight, until the batch has been in flight for the lease's validity; then it is taken over", async function () {
+    const failoverTimeoutMs = 500;
+    const leaseRenewMs = 100;
+    const proxy = await startTcpProxy(chain.url);
+    f.onCleanup(() => proxy.close());
+    const pA = new JsonRpcProvider(proxy.url, Network.from(BigInt(s.deployment.chainId)), { staticNetwork: true, cacheTimeout: -1 });
+    f.onCleanup(async () => pA.destroy());
+    const stA = await storage();
+    const stB = await storage();
+    const b = turnOf(institution(0).address, 1, [1, 2]) === 0 ? 1 : 2;
+    const rA = relayer(0, stA, { batchIntervalMs: 10, leaseRenewMs, failoverTimeoutMs }, pA);
+    const rB = relayer(b, stB, { leaseRenewMs, failoverTimeoutMs });
+    // Run before the relayers stop (cleanups run last first): A's hung requests fail at once.
+    f.onCleanup(() => proxy.set("refuse"));
+    const fromA: { renew: boolean; pending: number; validForMs: number }[] = [];
+    f.linkLeases([rA, rB], (from, data) => {
+      if (from === rA) fromA.push(JSON.parse(JSON.parse(new TextDecoder().decode(data)).body));
+      return true;
+    });
+    await rA.start();
+    await rB.start();
+    const { api, gossip } = await pays(3);
+    await stA.operations.putAccepted(api);
+    await stB.operations.putAccepted(gossip);
+    // A's link to the chain swallows everything from now: its batch goes in flight and stays there.
+    await proxy.set("blackhole");
+    const before = fromA.length;
+    rA.enqueue(api);
+    rB.enqueue(gossip);
+    // The renewal the enqueue sends, then one at every tick while the batch is younger than the
+    // validity (500 ms, five ticks): a node that counted a batch in flight as no progress sends none.
+    await waitFor("A to renew its lease with its batch in flight", () => fromA.slice(before).filter((m) => m.renew && m.pending > 0).length >= 4, 30_000);
+    expect(rB.progress().takenOver, "taken over while A renewed").to.equal(0);
+    // Hung for longer than the validity: A stops renewing, its lease lapses, and B relays its work.
+    await waitFor("B to take A's operations over", () => rB.progress().takenOver >= api.length, 30_000);
+    const executedAt = shareSettlements([{ st: stB, r: rB }], api);
+    await waitFor("B to relay them", () => executedAt.size === api.length, 60_000);
+    for (const op of api) expect((await stB.operations.get(op.id))?.execution?.relayer).to.equal(institution(b).address);
+  });
+
   it("leaves what it took over and could not send to the institution that took it over from it in turn", async function () {
     const failoverTimeoutMs = 500;
     // C is the first in A's failover order, B the second.
@@ -471,13 +511,12 @@ describe("failover by lease", function () {
     expect(takeoverBatches).to.be.at.least(8);
   });
 
-  it("renews an idle lease only every ten renewal periods, valid three times as long, and with the short validity at the first tick with work", async function () {
+  it("renews an idle lease only every ten renewal periods, valid three times as long, and with the short validity as soon as it has work", async function () {
     const leaseRenewMs = 100;
     const failoverTimeoutMs = 300;
     const stA = await storage();
     const stB = await storage();
-    // A batches for ten renewal periods, so its work is still queued at the next tick: relayed sooner, it
-    // could be done before any tick saw it (and then there is rightly nothing to renew for).
+    // A batches for ten renewal periods, so its work is still queued when the test reads its messages.
     const rA = relayer(0, stA, { leaseRenewMs, failoverTimeoutMs, batchIntervalMs: 10 * leaseRenewMs });
     const rB = relayer(1, stB, { leaseRenewMs, failoverTimeoutMs });
     const fromA: { at: number; body: { renew: boolean; validForMs: number; pending: number; claims: string } }[] = [];
@@ -496,9 +535,11 @@ describe("failover by lease", function () {
 
     const { api } = await pays(1);
     await stA.operations.putAccepted(api);
+    const sent = fromA.length;
     rA.enqueue(api);
-    await waitFor("a lease message with work", () => fromA.some((message) => message.body.pending > 0 || message.body.claims !== ""));
-    const working = fromA.find((message) => message.body.pending > 0 || message.body.claims !== "");
+    // Sent by the enqueue itself, not at the next tick: A killed before that tick would otherwise leave
+    // its work under the idle validity.
+    const working = fromA.slice(sent).find((message) => message.body.pending > 0 || message.body.claims !== "");
     expect(working?.body.renew).to.equal(true);
     // The active validity (the failover timeout, or four times the observed relay latency), not the idle one.
     expect(working?.body.validForMs).to.be.at.least(failoverTimeoutMs).and.lessThan(3 * 10 * leaseRenewMs);
