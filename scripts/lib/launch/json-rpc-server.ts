@@ -106,11 +106,13 @@ async function directAnswer(edr: EdrProvider, request: Request): Promise<string 
   const { data } = await edr.handleRequest(JSON.stringify({ jsonrpc: "2.0", id: request.id, method: request.method, params: request.params ?? [] }));
   const text = typeof data === "string" ? data : JSON.stringify(data);
   if (!text.startsWith('{"result":')) return undefined;
-  countDirectRequest(request.method);
   return `{"jsonrpc":"2.0","id":${JSON.stringify(request.id)},${text.slice(1)}`;
 }
 
-/** The whole answer to `text` from EDR directly, or undefined if any part of it must go through Hardhat. */
+/**
+ * The whole answer to `text` from EDR directly, or undefined if any part of it must go through Hardhat.
+ * Its reads are counted only when it is answered directly (otherwise Hardhat's hooks count them).
+ */
 async function answerDirectly(edr: EdrProvider, text: string): Promise<string | undefined> {
   let body: unknown;
   try {
@@ -118,12 +120,12 @@ async function answerDirectly(edr: EdrProvider, text: string): Promise<string | 
   } catch {
     return undefined;
   }
-  if (Array.isArray(body)) {
-    if (body.length === 0 || !body.every(isDirectRead)) return undefined;
-    const answers = await Promise.all(body.map((request) => directAnswer(edr, request)));
-    return answers.every((answer) => answer !== undefined) ? `[${answers.join(",")}]` : undefined;
-  }
-  return isDirectRead(body) ? directAnswer(edr, body) : undefined;
+  const requests = Array.isArray(body) ? body : [body];
+  if (requests.length === 0 || !requests.every(isDirectRead)) return undefined;
+  const answers = await Promise.all(requests.map((request) => directAnswer(edr, request)));
+  if (!answers.every((answer) => answer !== undefined)) return undefined;
+  for (const request of requests) countDirectRequest(request.method);
+  return Array.isArray(body) ? `[${answers.join(",")}]` : answers[0];
 }
 
 /** The part of Hardhat's JsonRpcHandler used here: its WebSocket entry point. */

@@ -8,6 +8,7 @@
 import { expect } from "chai";
 import hre from "hardhat";
 
+import { countRpcRequests } from "../../../scripts/lib/launch/chain-rpc-counts.js";
 import { READS, createChainServer, type ChainJsonRpcServer } from "../../../scripts/lib/launch/json-rpc-server.js";
 
 /** Runtime code that reverts with one word of data (0xaa), deployed by init code that returns it. */
@@ -113,6 +114,17 @@ describe("launcher: the chain's JSON-RPC server", function () {
     await both(JSON.stringify({ jsonrpc: "2.0", method: "eth_blockNumber", params: [] }));
     await both(JSON.stringify({ jsonrpc: "1.0", id: 3, method: "eth_blockNumber", params: [] }));
     await both(JSON.stringify([]));
+  });
+
+  it("counts each read once, answered directly or, in a batch with a failed read, through Hardhat", async function () {
+    const counter = await countRpcRequests();
+    try {
+      await post(ours, JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_blockNumber", params: [] }));
+      await post(ours, JSON.stringify([{ jsonrpc: "2.0", id: 2, method: "eth_blockNumber", params: [] }, { jsonrpc: "2.0", id: 3, method: "eth_getBalance", params: ["0x12"] }]));
+      expect(counter.counts()).to.include({ eth_blockNumber: 2, eth_getBalance: 1 });
+    } finally {
+      counter.stop();
+    }
   });
 
   it("answers CORS preflights and sets CORS headers", async function () {
