@@ -1,5 +1,6 @@
 import { expect } from "chai";
 
+import { submitAndWaitEverywhere } from "../helpers/faults.js";
 import { launchNetwork, nodeApi, peersOf, waitFor, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedConfirm, signedPay, termsFor } from "../helpers/operations.js";
 
@@ -23,19 +24,12 @@ describe("a network of 3 institution nodes and 1 regulator node (real processes)
   it("stores an operation submitted to one node on all four, executes it once, and reports it executed everywhere", async function () {
     const s = net.scenario;
     const terms = await termsFor(s, 0, 0);
-    const { op, paymentId } = await signedPay(s, terms);
+    const pay = await signedPay(s, terms);
+    const { paymentId } = pay;
     const entry = net.nodes[0];
     if (!entry) throw new Error("no node");
-    expect(await nodeApi(entry).submit(op)).to.deep.equal({ accepted: true, id: paymentId });
-
-    for (const node of net.nodes) {
-      const stored = await waitFor(`${node.name} to report the payment executed`, async () => {
-        const operation = await nodeApi(node).operation(paymentId);
-        return operation?.status === "executed" ? operation : undefined;
-      });
-      expect(stored.kind).to.equal("pay");
-      expect(stored.origin).to.equal(node === entry ? "api" : "gossip");
-    }
+    const stored = await submitAndWaitEverywhere(net.nodes, entry, pay);
+    expect(stored.map((op) => op.kind)).to.deep.equal(net.nodes.map(() => "pay"));
     expect((await s.contracts.escrow.paymentOf(paymentId)).status).to.equal(1n);
     const paid = await s.contracts.escrow.queryFilter(s.contracts.escrow.filters.PaymentPaid(paymentId));
     expect(paid).to.have.length(1);

@@ -1,7 +1,7 @@
 /**
- * What the relay fault tests (test/e2e/faults.test.ts, test/e2e/relay-backlog.test.ts) share: batch
- * submissions that must all be accepted, PaymentPaid events per payment, and waits for a network's
- * nodes to connect and to report operations executed.
+ * What the relay fault tests (test/e2e/faults.test.ts, test/e2e/relay-backlog.test.ts) and the network
+ * tests share: batch submissions that must all be accepted, PaymentPaid events per payment, and waits
+ * for a network's nodes to connect and to report operations executed.
  */
 import { expect } from "chai";
 
@@ -9,7 +9,7 @@ import type { EscrowOperationInput } from "../../core/operations/index.js";
 import type { StoredOperation } from "../../core/records.js";
 import type { Scenario } from "./chain.js";
 import { reportedBy } from "./exactly-once.js";
-import { getJson, postJson, waitFor, type NodeHandle, type TestNetwork } from "./network.js";
+import { getJson, nodeApi, postJson, waitFor, type NodeHandle, type TestNetwork } from "./network.js";
 
 /** PaymentEscrow's status of a held payment. */
 export const HELD = 1n;
@@ -96,6 +96,21 @@ export async function waitReportedExecuted(node: NodeHandle, ids: string[], time
     timeoutMs,
     500,
   );
+}
+
+/**
+ * Submits `op` to `entry` alone and waits for every node in `nodes` to report it executed; each must
+ * have it from where it should: the API on `entry`, gossip on the others. Returns each node's record.
+ */
+export async function submitAndWaitEverywhere(nodes: NodeHandle[], entry: NodeHandle, submitted: { op: EscrowOperationInput; paymentId: string }, timeoutMs = 30_000): Promise<StoredOperation[]> {
+  expect(await nodeApi(entry).submit(submitted.op)).to.deep.equal({ accepted: true, id: submitted.paymentId });
+  const stored: StoredOperation[] = [];
+  for (const node of nodes) {
+    const [operation] = await waitReportedExecuted(node, [submitted.paymentId], timeoutMs);
+    expect(operation?.origin, `where ${node.name} has it from`).to.equal(node === entry ? "api" : "gossip");
+    if (operation) stored.push(operation);
+  }
+  return stored;
 }
 
 export function nodeNamed(net: TestNetwork, name: string): NodeHandle {

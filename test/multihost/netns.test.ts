@@ -21,7 +21,8 @@ import { expect } from "chai";
 import { startNetwork } from "../../scripts/lib/network.js";
 import { SCENARIO_SIZES, runScenario } from "../../scripts/lib/scenario.js";
 import { startChain } from "../helpers/chain.js";
-import { launchNetwork, nodeApi, peersOf, waitFor, type TestNetwork } from "../helpers/network.js";
+import { submitAndWaitEverywhere } from "../helpers/faults.js";
+import { launchNetwork, peersOf, waitFor, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
 
 const run = promisify(execFile);
@@ -108,18 +109,11 @@ describe("multi-host: nodes in separate network namespaces, connected over libp2
   it("stores an operation submitted to one node on all, executes it once and reports it executed everywhere", async function () {
     if (!net) throw new Error("no network");
     const s = net.scenario;
-    const { op, paymentId } = await signedPay(s, await termsFor(s, 0, 0));
+    const pay = await signedPay(s, await termsFor(s, 0, 0));
     const entry = net.nodes[1];
     if (!entry) throw new Error("no node");
-    expect(await nodeApi(entry).submit(op)).to.deep.equal({ accepted: true, id: paymentId });
-    for (const node of net.nodes) {
-      const stored = await waitFor(`${node.name} to report the payment executed`, async () => {
-        const operation = await nodeApi(node).operation(paymentId);
-        return operation?.status === "executed" ? operation : undefined;
-      }, 60_000);
-      expect(stored.origin).to.equal(node === entry ? "api" : "gossip");
-    }
-    expect(await s.contracts.escrow.queryFilter(s.contracts.escrow.filters.PaymentPaid(paymentId))).to.have.length(1);
+    await submitAndWaitEverywhere(net.nodes, entry, pay, 60_000);
+    expect(await s.contracts.escrow.queryFilter(s.contracts.escrow.filters.PaymentPaid(pay.paymentId))).to.have.length(1);
   });
 
   it("runs the demo scenario (test size) with the nodes in their namespaces, the gateway and bank outside", async function () {
