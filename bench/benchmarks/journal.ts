@@ -4,8 +4,10 @@
  * relayed batches; then the network stops and the chain process is started again on its journal,
  * which it replays block by block (EDR can neither dump nor load its state, see
  * scripts/lib/launch/chain-journal.ts). Measured from /proc: the replaying process's CPU and peak
- * resident memory, against a chain process started with no journal (Hardhat and EDR loading), so the
- * difference is the replay's. The replayed head block must have the hash the chain had before.
+ * resident memory, against a chain process started with no journal (Hardhat and EDR loading) just
+ * before and again just after (their mean: a start alone is cheaper or dearer with what the machine
+ * has cached), so the difference is the replay's; the notes say how far apart the two bare starts were,
+ * the noise of the figure. The replayed head block must have the hash the chain had before.
  */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -87,9 +89,14 @@ export async function runJournal(cluster: Cluster, options: JournalOptions): Pro
   await cluster.stop();
   const journalBytes = (await stat(journalFile)).size;
 
-  // A chain with no journal first: what starting Hardhat and EDR costs by itself.
-  const fresh = await startMeasured(join(options.chainDataDir, "fresh.log"));
-  await fresh.chain.close();
+  // A chain with no journal before and after: what starting Hardhat and EDR costs by itself, and how
+  // much that varies from one start to the next.
+  const bare = async (n: number) => {
+    const fresh = await startMeasured(join(options.chainDataDir, `fresh-${n}.log`));
+    await fresh.chain.close();
+    return fresh;
+  };
+  const freshBefore = await bare(1);
   const replay = await startMeasured(join(options.chainDataDir, "replay.log"), options.chainDataDir);
   let replayedHash: string;
   try {
@@ -97,6 +104,13 @@ export async function runJournal(cluster: Cluster, options: JournalOptions): Pro
   } finally {
     await replay.chain.close();
   }
+  const freshAfter = await bare(2);
+  const fresh = {
+    wallSeconds: (freshBefore.wallSeconds + freshAfter.wallSeconds) / 2,
+    cpuSeconds: freshBefore.cpuSeconds !== undefined && freshAfter.cpuSeconds !== undefined ? (freshBefore.cpuSeconds + freshAfter.cpuSeconds) / 2 : undefined,
+    peakRssMiB: Math.max(freshBefore.peakRssMiB ?? 0, freshAfter.peakRssMiB ?? 0) || undefined,
+  };
+  const cpuSpread = freshBefore.cpuSeconds !== undefined && freshAfter.cpuSeconds !== undefined ? Math.abs(freshBefore.cpuSeconds - freshAfter.cpuSeconds) : undefined;
   if (replayedHash !== headHash) failures.add("CHAIN_REPLAY_DIVERGED", `block ${height}: ${replayedHash} after the replay, ${headHash} before`);
   if (replay.replayedBlocks < height) failures.add("NOT_REPLAYED", `${replay.replayedBlocks} of ${height} blocks replayed`, height - replay.replayedBlocks);
 
@@ -104,9 +118,13 @@ export async function runJournal(cluster: Cluster, options: JournalOptions): Pro
   const cpuSeconds = replay.cpuSeconds !== undefined && fresh.cpuSeconds !== undefined ? replay.cpuSeconds - fresh.cpuSeconds : null;
   const wallSeconds = replay.wallSeconds - fresh.wallSeconds;
   const perPayment = cpuSeconds === null || held === 0 ? null : (cpuSeconds * 1000) / held;
+  const cpuNote =
+    cpuSeconds === null || cpuSpread === undefined
+      ? "CPU n/a"
+      : `${fmt(cpuSeconds, 2)} s of CPU beyond the mean of two bare starts ${fmt(cpuSpread, 2)} s apart${cpuSeconds > cpuSpread ? "" : ", within their spread: more payments would measure it"}`;
   const failed = failures.byCode();
   const mib = (v: number | undefined) => (v === undefined ? "n/a" : `${fmt(v, 0)} MiB`);
-  progress.log(`replayed ${replay.replayedBlocks} blocks in ${fmt(wallSeconds, 1)} s (${cpuSeconds === null ? "n/a" : fmt(cpuSeconds, 1)} s of CPU); ${describeFailures(failed)}`);
+  progress.log(`replayed ${replay.replayedBlocks} blocks in ${fmt(wallSeconds, 1)} s (${cpuNote}); ${describeFailures(failed)}`);
   return {
     name: "journal",
     rows: [
@@ -120,7 +138,7 @@ export async function runJournal(cluster: Cluster, options: JournalOptions): Pro
         failures: failed,
         notes:
           `${fmt(replay.replayedBlocks)} blocks with ${fmt(held)} payments (${fmt(journalBytes / 2 ** 20, 1)} MiB of journal) replayed in ${fmt(wallSeconds, 1)} s beyond a bare chain start ` +
-          `(${cpuSeconds === null ? "CPU n/a" : `${fmt(cpuSeconds, 1)} s of CPU`}); peak resident memory ${mib(replay.peakRssMiB)} replaying vs ${mib(fresh.peakRssMiB)} for a chain with no journal ` +
+          `(${cpuNote}); peak resident memory ${mib(replay.peakRssMiB)} replaying vs ${mib(fresh.peakRssMiB)} for a chain with no journal ` +
           `(EDR keeps every block and the state in memory; the journal itself is streamed); head block hash ${replayedHash === headHash ? "identical" : "DIFFERENT"} after the replay`,
       },
     ],
@@ -132,7 +150,8 @@ export async function runJournal(cluster: Cluster, options: JournalOptions): Pro
       failureExamples: failures.examples,
       height,
       journalBytes,
-      fresh: { wallSeconds: fresh.wallSeconds, cpuSeconds: fresh.cpuSeconds, peakRssMiB: fresh.peakRssMiB },
+      fresh: [freshBefore, freshAfter].map((f) => ({ wallSeconds: f.wallSeconds, cpuSeconds: f.cpuSeconds, peakRssMiB: f.peakRssMiB })),
+      freshCpuSpreadSeconds: cpuSpread,
       replay: { wallSeconds: replay.wallSeconds, cpuSeconds: replay.cpuSeconds, peakRssMiB: replay.peakRssMiB, replayedBlocks: replay.replayedBlocks },
       replayCpuSeconds: cpuSeconds,
       replayWallSeconds: wallSeconds,
