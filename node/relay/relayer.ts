@@ -117,6 +117,8 @@ export interface RelayProgress {
   deferredHolderAlive: number;
   /** Operations taken over from a lapsed holder or unclaimed. */
   takenOver: number;
+  /** Lapsed leases counted renewed because the holder's key mined transactions past the nonce its lease gave. */
+  renewedOnChain: number;
 }
 
 /** Whether the API may take new work now (see `admission`). */
@@ -241,6 +243,7 @@ export class BatchRelayer implements Relayer {
     sweeps: 0,
     deferredChainDown: 0,
     deferredHolderAlive: 0,
+    renewedOnChain: 0,
     takenOver: 0,
   };
 
@@ -424,6 +427,7 @@ export class BatchRelayer implements Relayer {
       this.log.warn({ limit: RELOAD_LIMIT }, "more unfinished operations than reloaded; the rest wait for the next start");
     }
     if (this.readGasLimit) await this.readBlockGasLimit();
+    await this.readMinedCount();
     this.running = true;
     const now = Date.now();
     for (const op of accepted) this.admit(op, now);
@@ -822,6 +826,20 @@ export class BatchRelayer implements Relayer {
     this.backoffUntil = Date.now() + delay * (0.5 + Math.random() / 2);
   }
 
+  /**
+   * The key's transactions mined so far, for the nonce its lease messages give: a key that sent
+   * transactions before this start (an earlier run, set-up) would otherwise announce a lower nonce, and
+   * the others would take its mined count for fresh progress and leave its work for one more validity
+   * after its lease lapsed.
+   */
+  private async readMinedCount(): Promise<void> {
+    try {
+      this.sender.noteMinedCount(await this.sender.minedTransactionCount(await this.sender.address()));
+    } catch (error) {
+      this.log.warn({ error: describe(error) }, "cannot read this key's mined transaction count; its lease gives the nonce it knows");
+    }
+  }
+
   /** The block gas limit, read once (at most 2^24 a transaction); on failure the cap stays and is read again next start. */
   private async readBlockGasLimit(): Promise<void> {
     try {
@@ -1057,6 +1075,7 @@ export class BatchRelayer implements Relayer {
       try {
         const mined = await this.sender.minedTransactionCount(signer);
         if (this.leases.progressedOnChain(lease.institution, mined, Date.now())) {
+          this.counts.renewedOnChain++;
           this.m.leases.inc({ result: "renewed_on_chain" });
           this.log.info({ holder: lease.institution, nonce: mined }, "lease lapsed but its key keeps mining transactions: left to it");
         }
@@ -1074,6 +1093,7 @@ export class BatchRelayer implements Relayer {
     try {
       const mined = await this.sender.minedTransactionCount(signer);
       if (!this.leases.progressedOnChain(holder, mined, Date.now())) return false;
+      this.counts.renewedOnChain++;
       this.m.leases.inc({ result: "renewed_on_chain" });
       this.log.info({ holder, nonce: mined }, "lease lapsed but its key keeps mining transactions: left to it");
       return true;

@@ -342,9 +342,17 @@ export class TransactionSender {
     return block.gasLimit;
   }
 
-  /** The nonce the key's next transaction takes as far as this sender knows (0 before its first one). */
+  /** The nonce the key's next transaction takes as far as this sender knows (0 before its first one, unless told the key's mined count). */
   nextNonceHint(): number {
     return this.nextNonce ?? this.lastNonce + 1;
+  }
+
+  /**
+   * Takes note that the key has `count` transactions mined (read from the chain, for instance at start:
+   * the key may have sent transactions before this sender existed), so that the hint is not below it.
+   */
+  noteMinedCount(count: number): void {
+    this.lastNonce = Math.max(this.lastNonce, count - 1);
   }
 
   /** Transactions of `address` mined so far (its "latest" nonce). */

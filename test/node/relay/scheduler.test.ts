@@ -306,6 +306,43 @@ describe("failover by lease", function () {
     for (const op of api) expect((await stB.operations.get(op.id))?.execution?.relayer).to.equal(institution(b).address);
   });
 
+  it("takes a lapsed holder's key's transactions from before its start for no progress: its lease gives the key's mined count", async function () {
+    const failoverTimeoutMs = 500;
+    const leaseRenewMs = 100;
+    // A's key has mined transactions before A's relayer starts (as after a restart, or the set-up's).
+    const a = institution(0).connect(chain.provider);
+    await (await a.sendTransaction({ to: a.address, value: 0n })).wait();
+    const mined = await nonceOf(0);
+    const stA = await storage();
+    const stB = await storage();
+    const b = turnOf(institution(0).address, 1, [1, 2]) === 0 ? 1 : 2;
+    // A batches for a minute: it relays nothing before it stops.
+    const rA = relayer(0, stA, { batchIntervalMs: 60_000, leaseRenewMs, failoverTimeoutMs });
+    const rB = relayer(b, stB, { leaseRenewMs, failoverTimeoutMs });
+    const fromA: { nonce: number; claims: string }[] = [];
+    f.linkLeases([rA, rB], (from, data) => {
+      if (from === rA) fromA.push(JSON.parse(JSON.parse(new TextDecoder().decode(data)).body));
+      return true;
+    });
+    await rA.start();
+    await rB.start();
+    await waitFor("A's first lease message", () => fromA.length > 0);
+    const { api, gossip } = await pays(3);
+    await stA.operations.putAccepted(api);
+    await stB.operations.putAccepted(gossip);
+    rB.enqueue(gossip);
+    rA.enqueue(api);
+    const claimed = fromA.find((m) => m.claims !== "");
+    expect(claimed?.nonce, "the nonce A's lease gives").to.equal(mined);
+    // A dies holding them: B takes them over once A's lease lapses, without counting A's old transactions as progress.
+    await rA.stop();
+    await waitFor("B to take A's operations over", () => rB.progress().takenOver >= api.length, 30_000);
+    expect(rB.progress().renewedOnChain, "A's lease counted renewed by its key's old transactions").to.equal(0);
+    expect(await nonceOf(0), "A sent nothing").to.equal(mined);
+    const executedAt = shareSettlements([{ st: stB, r: rB }], api);
+    await waitFor("B to relay them", () => executedAt.size === api.length, 60_000);
+  });
+
   it("leaves what it took over and could not send to the institution that took it over from it in turn", async function () {
     const failoverTimeoutMs = 500;
     // C is the first in A's failover order, B the second.
