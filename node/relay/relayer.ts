@@ -453,23 +453,9 @@ export class BatchRelayer implements Relayer {
         continue;
       }
       const escrowEntries = entries.filter((entry) => !isTokenOperation(entry.parsed));
-      if (escrowEntries.length > 0) {
-        this.inflightBatches++;
-        const sent = this.sendStarted();
-        this.follow(escrowEntries, this.escrow.recover(txHash, escrowEntries, signal), () => {
-          this.inflightBatches--;
-          sent();
-        });
-      }
+      if (escrowEntries.length > 0) this.follow(escrowEntries, this.escrow.recover(txHash, escrowEntries, signal), this.sendStarted("batch"));
       // A token transaction carries exactly one operation.
-      for (const entry of entries.filter((e) => isTokenOperation(e.parsed))) {
-        this.inflightTokens++;
-        const sent = this.sendStarted();
-        this.follow([entry], this.tokens.recover(txHash, entry, signal), () => {
-          this.inflightTokens--;
-          sent();
-        });
-      }
+      for (const entry of entries.filter((e) => isTokenOperation(e.parsed))) this.follow([entry], this.tokens.recover(txHash, entry, signal), this.sendStarted("token"));
     }
     this.leaseTimer = setInterval(() => this.leaseTick(), this.leaseRenewMs);
     this.sweepTimer = setInterval(() => void this.sweep(), Math.max(50, Math.floor(this.leaseRenewMs / 4)));
@@ -623,13 +609,11 @@ export class BatchRelayer implements Relayer {
         continue;
       }
       for (const entry of batch) this.inflight.set(entry.op.id, entry);
-      this.inflightBatches++;
-      const sent = this.sendStarted();
+      const settled = this.sendStarted("batch");
       // Not awaited: the next batch is built, signed and recorded while this one is broadcast and mined.
       this.spawn(
         this.sendBatch(batch).finally(() => {
-          this.inflightBatches--;
-          sent();
+          settled();
           this.wake();
         }),
       );
@@ -733,19 +717,20 @@ export class BatchRelayer implements Relayer {
   private async sendToken(entry: RelayEntry): Promise<void> {
     const submission = await this.submit("token operation", [entry], ([kept]) => (kept ? this.tokens.submit(kept, this.abort.signal) : undefined));
     if (!submission) return;
-    this.inflightTokens++;
-    const sent = this.sendStarted();
-    this.follow([entry], submission.settled, () => {
-      this.inflightTokens--;
-      sent();
-    });
+    this.follow([entry], submission.settled, this.sendStarted("token"));
   }
 
-  /** Records a transaction going in flight now; the function returned records it settled. */
-  private sendStarted(): () => void {
-    const key = Symbol("send");
+  /** Counts a transaction of `kind` in flight from now; the function returned counts it settled. */
+  private sendStarted(kind: "batch" | "token"): () => void {
+    if (kind === "batch") this.inflightBatches++;
+    else this.inflightTokens++;
+    const key = Symbol(kind);
     this.sendsSince.set(key, Date.now());
-    return () => this.sendsSince.delete(key);
+    return () => {
+      if (kind === "batch") this.inflightBatches--;
+      else this.inflightTokens--;
+      this.sendsSince.delete(key);
+    };
   }
 
   /**
@@ -899,7 +884,6 @@ export class BatchRelayer implements Relayer {
     if (now < this.backoffUntil) return false;
     const oldestSend = this.sendsSince.values().next();
     if (!oldestSend.done) return now - oldestSend.value < validForMs;
-    if (this.inflightBatches > 0 || this.inflightTokens > 0) return false;
     let oldestSince = now;
     for (const queue of [this.own, this.takeovers, this.solo, this.tokenQueue]) {
       const first = queue.values().next();

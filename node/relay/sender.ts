@@ -110,7 +110,7 @@ export class TransactionSender {
   private chainIdOf: Promise<bigint> | undefined;
   private fees: { data: Promise<FeeData>; at: number } | undefined;
   private nextNonce: number | undefined;
-  /** The nonce of the last transaction broadcast (-1 before any). */
+  /** The nonce of the last transaction broadcast, or of the last one mined when told (-1 before any). */
   private lastNonce = -1;
   /** Bumped whenever the nonce sequence is re-read from the chain. */
   private epoch = 0;
