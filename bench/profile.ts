@@ -4,8 +4,9 @@
  * wrote during a benchmark run started with `NODE_OPTIONS="--cpu-prof --cpu-prof-dir=<folder>"`, keeps
  * the samples inside the benchmark's measured window (the results file gives it on the same monotonic
  * clock the profiles use, and each process's pid and role) and prints, per process, where its main
- * thread spent its CPU: self time by module, by function, and attributed to the nearest function of
- * the project on the stack (so time inside a library counts for the project code that called it), in
+ * thread spent its CPU: self time by module, by function, attributed to the nearest function of
+ * the project on the stack (so time inside a library counts for the project code that called it), and
+ * inclusive (everything a project function called, to split a process's time by entry point), in
  * microseconds per unit of work (payment held). A sample counts for at most one sampling interval: on
  * a busy machine a thread waits for a core between samples, and that wait is not its CPU.
  *
@@ -76,5 +77,7 @@ for (const file of files.sort()) {
   for (const [name, us] of summary.byFunction.slice(0, top)) process.stdout.write(`${fmt(us)}  ${name}\n`);
   process.stdout.write("-- attributed to the nearest project function on the stack (library time included)\n");
   for (const [name, us] of summary.byProjectFunction.slice(0, top)) process.stdout.write(`${fmt(us)}  ${name}\n`);
+  process.stdout.write("-- inclusive: samples with the project function anywhere on the stack\n");
+  for (const [name, us] of summary.byProjectInclusive.slice(0, top)) process.stdout.write(`${fmt(us)}  ${name}\n`);
 }
 process.stdout.write(`\nprofiles: ${relative(process.cwd(), dir) || "."}\n`);

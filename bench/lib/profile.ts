@@ -1,7 +1,7 @@
 /**
  * Summaries of a V8 CPU profile (the `.cpuprofile` that `node --cpu-prof` writes): self time by
- * module and by function within a window of the monotonic clock, and time attributed to the nearest
- * project function on the stack.
+ * module and by function within a window of the monotonic clock, time attributed to the nearest
+ * project function on the stack, and each project function's inclusive time (everything it called).
  */
 import type { SourcePosition } from "./source-map.js";
 
@@ -23,6 +23,8 @@ export interface ProfileSummary {
   byModule: [string, number][];
   byFunction: [string, number][];
   byProjectFunction: [string, number][];
+  /** Time of the samples with a project function anywhere on the stack, by function (each counted once per sample). */
+  byProjectInclusive: [string, number][];
 }
 
 const IDLE = new Set(["(idle)"]);
@@ -91,6 +93,7 @@ export function summarizeProfile(profile: CpuProfile, options: { fromUs: number;
   const modules = new Map<string, number>();
   const functions = new Map<string, number>();
   const project = new Map<string, number>();
+  const inclusive = new Map<string, number>();
   let busyUs = 0;
   let gcUs = 0;
   const label = (frame: CpuProfile["nodes"][number]["callFrame"]) => {
@@ -113,7 +116,16 @@ export function summarizeProfile(profile: CpuProfile, options: { fromUs: number;
     while (owner !== undefined && !isProject(byId.get(owner)?.callFrame.url ?? "", projectRoot)) owner = parent.get(owner);
     const ownerName = owner === undefined ? `(no project frame) ${module}` : label((byId.get(owner) as CpuProfile["nodes"][number]).callFrame);
     project.set(ownerName, (project.get(ownerName) ?? 0) + us);
+    const seen = new Set<string>();
+    for (let frame = owner; frame !== undefined; frame = parent.get(frame)) {
+      const callFrame = (byId.get(frame) as CpuProfile["nodes"][number]).callFrame;
+      if (!isProject(callFrame.url, projectRoot)) continue;
+      const name = label(callFrame);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      inclusive.set(name, (inclusive.get(name) ?? 0) + us);
+    }
   }
   const sorted = (map: Map<string, number>) => [...map].sort((a, b) => b[1] - a[1]);
-  return { busyUs, gcUs, byModule: sorted(modules), byFunction: sorted(functions), byProjectFunction: sorted(project) };
+  return { busyUs, gcUs, byModule: sorted(modules), byFunction: sorted(functions), byProjectFunction: sorted(project), byProjectInclusive: sorted(inclusive) };
 }
