@@ -347,6 +347,17 @@ function overlaid(raw: Sublevel, group: GroupCommitter): Sublevel {
   return proxy;
 }
 
+/**
+ * LevelDB's write buffer (memtable) size. With its default, 4 MiB, a node writing a few KB per payment
+ * flushed a level-0 file every few seconds, and every fourth flush started a compaction that rewrote
+ * all of level 1 (payment and operation ids are random, so each new file overlaps all of it). In
+ * 180 s end-to-end runs that background work grew to more CPU than a node's main thread (docs/scaling.md);
+ * with 64 MiB the same bytes are compacted in far fewer, larger steps. The memory is taken as it is
+ * written (an idle database holds almost none), at most twice this while a full buffer is flushed,
+ * and the log replayed at a start after a crash is at most this long.
+ */
+export const WRITE_BUFFER_BYTES = 64 * 1024 * 1024;
+
 /** Opens (creating if needed) the database in `dir` with one sublevel per keyspace. */
 export async function openLevelStore<K extends string>(dir: string, keyspaces: readonly K[], options: { label: string; lockedHint?: string }): Promise<LevelStore<K>> {
   const { label } = options;
@@ -354,6 +365,7 @@ export async function openLevelStore<K extends string>(dir: string, keyspaces: r
   const db: Database = new ClassicLevel<string, unknown>(dir, {
     keyEncoding: "utf8",
     valueEncoding: "json",
+    writeBufferSize: WRITE_BUFFER_BYTES,
   });
   try {
     await db.open();
