@@ -85,4 +85,45 @@ describe("gateway/jobs/webhooks: kept-alive webhook connections", function () {
       pool.close();
     }
   });
+
+  it("gives up on a receiver that takes the request and never answers, or never ends its answer, after timeoutMs, and closes that connection", async function () {
+    let closed!: () => void;
+    const connectionClosed = new Promise<void>((done) => (closed = done));
+    let dripped!: () => void;
+    const dripClosed = new Promise<void>((done) => (dripped = done));
+    let dripping = false;
+    const silent = createServer((req, res) => {
+      req.resume();
+      if (!dripping) {
+        req.socket.on("close", () => closed());
+        return;
+      }
+      req.socket.on("close", () => dripped());
+      res.writeHead(200, { "content-type": "text/plain" });
+      res.write("never ends");
+    });
+    await new Promise<void>((done) => silent.listen(0, "127.0.0.1", done));
+    const pool = new WebhookConnections();
+    answer = [{ address: "127.0.0.1", family: 4 }];
+    try {
+      const silentPort = (silent.address() as AddressInfo).port;
+      const outcome = await postWebhook(new URL(`http://hooks.test:${silentPort}/hooks`), {}, "{}", { allowLoopback: true }, { resolve, signal: new AbortController().signal, timeoutMs: 100, connections: pool }).then(
+        () => "answered",
+        (error: Error) => error.name,
+      );
+      expect(outcome).to.equal("TimeoutError");
+      await connectionClosed;
+      // A receiver that answers and never finishes its body loses the connection at the timeout too.
+      dripping = true;
+      const answered = await postWebhook(new URL(`http://hooks.test:${silentPort}/hooks`), {}, "{}", { allowLoopback: true }, { resolve, signal: new AbortController().signal, timeoutMs: 100, connections: pool });
+      expect(answered.statusCode).to.equal(200);
+      await dripClosed;
+      // The pool still works for a receiver that answers.
+      expect((await post(pool)).statusCode).to.equal(204);
+    } finally {
+      pool.close();
+      silent.closeAllConnections();
+      await new Promise<void>((done) => silent.close(() => done()));
+    }
+  });
 });
