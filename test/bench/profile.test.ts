@@ -101,4 +101,28 @@ describe("bench/profile: source-mapped profiles", function () {
     expect(self.get("resumed src/a.ts:1")).to.equal(1_000);
     expect(self.get("steady src/a.ts:1")).to.equal(100_000);
   });
+
+  it("gives each project function its inclusive time, library frames below it included, once per sample however deep it recurses", () => {
+    // route → handler → lib (node_modules) → handler (recursion); route → other. 1 ms sampling.
+    const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({ id, callFrame: { functionName, url, lineNumber: 0, columnNumber: 0 }, children });
+    const nodes = [
+      frame(1, "(root)", "", [2]),
+      frame(2, "route", "file:///p/src/routes.ts", [3, 6]),
+      frame(3, "handler", "file:///p/src/handler.ts", [4]),
+      frame(4, "parse", "file:///p/node_modules/lib/index.js", [5]),
+      frame(5, "handler", "file:///p/src/handler.ts"),
+      frame(6, "other", "file:///p/src/other.ts"),
+    ];
+    // 3 samples in the recursive handler, 2 in the library under the first handler, 2 in other (the last
+    // sample has no interval after it, so it counts 0).
+    const samples = [5, 5, 5, 4, 4, 6, 6];
+    const timeDeltas = [0, 1_000, 1_000, 1_000, 1_000, 1_000, 1_000];
+    const summary = summarizeProfile({ nodes, startTime: 0, endTime: 7_000, samples, timeDeltas }, { fromUs: 0, toUs: 7_000, projectRoot: "/p/" });
+    const inclusive = new Map(summary.byProjectInclusive);
+    expect(inclusive.get("route src/routes.ts:1")).to.equal(6_000);
+    expect(inclusive.get("handler src/handler.ts:1")).to.equal(5_000);
+    expect(inclusive.get("other src/other.ts:1")).to.equal(1_000);
+    expect(inclusive.has("parse lib/index.js:1")).to.equal(false);
+    expect(summary.byProjectInclusive[0]?.[0]).to.equal("route src/routes.ts:1");
+  });
 });
