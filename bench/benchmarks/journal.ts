@@ -90,6 +90,8 @@ export async function runJournal(cluster: Cluster, options: JournalOptions): Pro
       await new Promise((r) => setTimeout(r, 250));
     }
     if (round.retryable.total === 0 || round.failures.total > 0 || Date.now() >= holdEnd) break;
+    // Nothing taken this round: give the node a moment before asking again.
+    if (round.accepted.size === 0) await new Promise((r) => setTimeout(r, 1_000));
   }
   await watcher.stop();
   if (pending.length > 0 && failures.total === 0) failures.add("NOT_ACCEPTED", "still refused with a retryable code when the wait ended", pending.length);
