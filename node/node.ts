@@ -209,6 +209,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
             signerOf: (institution) => registry.activeInstitutions().find((o) => o.id.toLowerCase() === institution.toLowerCase())?.signer,
             // Before a takeover: index up to the head, so what another node executed is not sent again.
             catchUp: () => Promise.all([indexer.syncOnce(), tokenIndexer.syncOnce()]),
+            onBlockMined: (blockNumber) => heads.saw(blockNumber),
           },
         )
       : undefined;

@@ -55,6 +55,18 @@ export class ChainHeads {
     this.release();
   }
 
+  /**
+   * A block this node knows was mined without polling (its relayer's receipt): followers hear of it now
+   * rather than at the next poll, so the indexer records a relayed batch's payments close behind the
+   * relayer's outcome (the change feed then carries both in one page). An older or known block changes nothing.
+   */
+  saw(blockNumber: number): void {
+    if (!this.running || (this.head !== undefined && blockNumber <= this.head)) return;
+    this.head = blockNumber;
+    this.version++;
+    this.release();
+  }
+
   /** Resolves once a head newer than the one `seen` was read at has been seen (at once if it has), or on stop. */
   changed(seen: number): Promise<void> {
     if (!this.running || this.version !== seen) return Promise.resolve();

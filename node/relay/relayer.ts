@@ -93,6 +93,8 @@ export interface BatchRelayerModules extends Modules {
    * before this node takes over anything. Absent: take over on the index as it is.
    */
   catchUp?: () => Promise<unknown>;
+  /** A batch of this node's was mined in this block (the node's head poll hears of it at once: ChainHeads.saw). */
+  onBlockMined?: (blockNumber: number) => void;
   metrics?: Registry;
 }
 
@@ -857,6 +859,7 @@ export class BatchRelayer implements Relayer {
 
   /** A transaction of this node's was mined: progress for the lease, and a latency sample. */
   private mined(blockNumber: number, latencyMs: number): void {
+    this.modules.onBlockMined?.(blockNumber);
     this.lastMinedAt = Date.now();
     this.progressBlock = Math.max(this.progressBlock, blockNumber);
     this.latencyMs = this.latencyMs === 0 ? latencyMs : 0.8 * this.latencyMs + 0.2 * latencyMs;

@@ -84,6 +84,28 @@ describe("one head poll for the node's chain followers", function () {
     await heads.changed(seen);
   });
 
+  it("tells waiters at once of a block the relayer saw mined, before any poll could, and nothing of one it knows", async function () {
+    // Polls a minute apart: only `saw` can have told of the block.
+    const { heads, reads } = countedHeads(60_000);
+    heads.start();
+    await waitFor("the first head", () => heads.seen > 0, 10_000, 5);
+    const seen = heads.seen;
+    const first = heads.latest as number;
+    heads.saw(first);
+    expect(heads.seen, "a known block").to.equal(seen);
+    await chain.provider.send("evm_mine", []);
+    const mined = await chain.provider.getBlockNumber();
+    let told = false;
+    const changed = heads.changed(seen).then(() => (told = true));
+    heads.saw(mined);
+    await changed;
+    expect(told).to.equal(true);
+    expect(heads.latest).to.equal(mined);
+    expect(reads(), "no poll since the first").to.equal(1);
+    heads.saw(mined - 1);
+    expect(heads.latest, "an older block").to.equal(mined);
+  });
+
   it("wakes an indexer on a new block although its own timer is a minute long, and a registry view at most once per poll interval", async function () {
     const { heads } = countedHeads(20);
     heads.start();
