@@ -1060,12 +1060,7 @@ export class BatchRelayer implements Relayer {
       const signer = this.signerOf(lease.institution);
       if (signer === undefined) continue;
       try {
-        const mined = await this.sender.minedTransactionCount(signer);
-        if (this.leases.progressedOnChain(lease.institution, mined, Date.now())) {
-          this.counts.renewedOnChain++;
-          this.m.leases.inc({ result: "renewed_on_chain" });
-          this.log.info({ holder: lease.institution, nonce: mined }, "lease lapsed but its key keeps mining transactions: left to it");
-        }
+        await this.renewIfMinedOnChain(lease.institution, signer);
       } catch (error) {
         this.log.debug({ error: describe(error) }, "cannot read a lapsed holder's nonce");
       }
@@ -1078,15 +1073,20 @@ export class BatchRelayer implements Relayer {
    */
   private async holderProgressed(holder: string, signer: string): Promise<boolean> {
     try {
-      const mined = await this.sender.minedTransactionCount(signer);
-      if (!this.leases.progressedOnChain(holder, mined, Date.now())) return false;
-      this.counts.renewedOnChain++;
-      this.m.leases.inc({ result: "renewed_on_chain" });
-      this.log.info({ holder, nonce: mined }, "lease lapsed but its key keeps mining transactions: left to it");
-      return true;
+      return await this.renewIfMinedOnChain(holder, signer);
     } catch {
       return true;
     }
+  }
+
+  /** Renews (counts, logs) the lapsed holder's lease if its key mined past the nonce its lease gave; throws if the count cannot be read. */
+  private async renewIfMinedOnChain(holder: string, signer: string): Promise<boolean> {
+    const mined = await this.sender.minedTransactionCount(signer);
+    if (!this.leases.progressedOnChain(holder, mined, Date.now())) return false;
+    this.counts.renewedOnChain++;
+    this.m.leases.inc({ result: "renewed_on_chain" });
+    this.log.info({ holder, nonce: mined }, "lease lapsed but its key keeps mining transactions: left to it");
+    return true;
   }
 
   /** True while the lapsed holder's key still has transactions waiting to be mined (they may carry its operations). */
