@@ -82,8 +82,8 @@ export async function runJournal(cluster: Cluster, options: JournalOptions): Pro
     rounds += 1;
     const round = await submitAll(nodeApi(origin.apiUrl), pending, { batch: 100, concurrency: 4 });
     for (const id of round.accepted) submission.accepted.add(id);
-    failures.merge(round.failures.byCode());
-    submission.retryable.merge(round.retryable.byCode());
+    failures.merge(round.failures);
+    submission.retryable.merge(round.retryable);
     pending = pending.filter((op) => !round.accepted.has(op.id.toLowerCase()));
     while (Date.now() < holdEnd && unheld() > 0) {
       progress.update(`${fmt(submission.accepted.size - unheld())} / ${fmt(submission.accepted.size)} held${pending.length > 0 ? `, ${fmt(pending.length)} to submit again` : ""}`);

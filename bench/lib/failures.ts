@@ -21,8 +21,12 @@ export class Failures {
     if (example !== undefined && this.examples.length < 10) this.examples.push(`${code}: ${example}`.slice(0, 300));
   }
 
-  /** Adds every count of `other`. */
-  merge(other: Record<string, number>): void {
+  /** Adds every count of `other` (and its examples, when it is a Failures). */
+  merge(other: Record<string, number> | Failures): void {
+    if (other instanceof Failures) {
+      for (const example of other.examples) if (this.examples.length < 10) this.examples.push(example);
+      other = other.byCode();
+    }
     for (const [code, n] of Object.entries(other)) this.add(code, undefined, n);
   }
 
