@@ -147,7 +147,16 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     // Synced LevelDB batches and the writes in them (how many writes share an fsync).
     const synced = () => storage.syncStats();
     new Counter({ name: "settlenet_storage_synced_batches_total", help: "Synced LevelDB batches written (group commits)", registers: [metrics], collect() { this.reset(); this.inc(synced().batches); } });
-    new Counter({ name: "settlenet_storage_synced_writes_total", help: "Writes (puts and deletes) in the synced LevelDB batches", registers: [metrics], collect() { this.reset(); this.inc(synced().ops); } });
+    new Counter({
+      name: "settlenet_storage_synced_writes_total",
+      help: "Writes (puts and deletes) in the synced LevelDB batches, by keyspace",
+      labelNames: ["keyspace"] as const,
+      registers: [metrics],
+      collect() {
+        this.reset();
+        for (const [keyspace, writes] of Object.entries(synced().byKeyspace)) this.inc({ keyspace }, writes);
+      },
+    });
     const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider, metrics });
     clock.start();
     stack.push(async () => clock.stop());

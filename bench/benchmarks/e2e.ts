@@ -21,6 +21,7 @@ import { HoldWatcher } from "../lib/chain-watch.js";
 import type { Cluster } from "../lib/cluster.js";
 import { CountedFailure, Failures, codeOfAnswer, codeOfError, describeFailures } from "../lib/failures.js";
 import { groupCounters, groupSizesText } from "../lib/group-sizes.js";
+import { writeCounts, writesPerPayment, writesText } from "../lib/storage-writes.js";
 import { closedLoop } from "../lib/load.js";
 import { mapLimit, storedOperation } from "../lib/node-api.js";
 import { signDigest } from "../lib/ops.js";
@@ -83,6 +84,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   const timed: Timed[] = [];
   const failures = new Failures();
   const groupsBefore = await groupCounters(nodes);
+  const writesBefore = await writeCounts(nodes, () => cluster.gatewayMetrics());
   const cpu = new CpuMeter(() => cluster.processes());
   await cpu.begin();
   const loadStart = Date.now();
@@ -137,6 +139,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   await receiver.stop();
   const cpuShares = await cpu.end();
   const groupsAfter = await groupCounters(nodes);
+  const writesAfter = await writeCounts(nodes, () => cluster.gatewayMetrics());
   const held = timed.filter((t) => watcher.holds.has(t.paymentId)).length;
   const unheld = timed.length - held;
   failures.add("NOT_HELD", `${unheld} authorised payments not held on-chain ${options.drainSeconds} s after the load`, unheld);
@@ -208,6 +211,9 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   const perPayment = cpuPerUnit(cpuShares, held, "payment", { cores: idle, windowSeconds: cpu.seconds });
   const groupSizes = groupSizesText(groupsBefore, groupsAfter, held);
   progress.log(groupSizes);
+  const writes = writesPerPayment(writesBefore, writesAfter, held);
+  const writesLine = writesText(writes);
+  progress.log(writesLine);
   const failed = failures.byCode();
   const ok = failures.total === 0;
   const duplicatePercent = duplicates.relayed > 0 ? (100 * duplicates.duplicates) / duplicates.relayed : 0;
@@ -272,7 +278,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
         failures: failed,
         notes:
           `${roleText}; from /proc/<pid>/stat over the load and the drain (${fmt(cpu.seconds, 1)} s), divided by the ${fmt(held)} payments held; ` +
-          `of the sum, ${fmt(perPayment.idleSystem ?? Number.NaN, 2)} ms is the processes' background with no load (${fmt(idle, 3)} cores, measured for ${options.idleSeconds} s before); ${groupSizes}`,
+          `of the sum, ${fmt(perPayment.idleSystem ?? Number.NaN, 2)} ms is the processes' background with no load (${fmt(idle, 3)} cores, measured for ${options.idleSeconds} s before); ${groupSizes}; ${writesLine}`,
         ...(cpuMet ? {} : { bottleneck: cpuRowBottleneck }),
       },
       {
@@ -327,6 +333,7 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
       duplicates,
       webhooks: { held: heldIds.length, delivered: heldIds.length - undelivered, repeated: receiver.duplicates, rejected: receiver.rejected.length, delayMs: jsonSummary(webhookDelays), stagesMs: Object.fromEntries(Object.entries(webhookStages).map(([k, d]) => [k, jsonSummary(d)])) },
       cpu: cpuShares,
+      writesPerPayment: writes,
       machineCores: { busy: cpu.machineCores, otherWork: cpu.otherCores },
       cpuWindowSeconds: cpu.seconds,
       // For bench/profile.ts: the windows on the clock CPU profiles use (idle: per second of quiet).

@@ -12,6 +12,7 @@ import { join } from "node:path";
 
 import type { GatewayCredentials } from "../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
+import { issueAdminCredential } from "../../gateway/domain/admin-credentials.js";
 import type { NodeConfigInput } from "../../node/config.js";
 import { startChainProcess } from "../../scripts/lib/launch/chain.js";
 import { launchNodes, writeTokenFile, type NodeNetwork } from "../../scripts/lib/launch/nodes.js";
@@ -42,6 +43,8 @@ export interface Cluster {
   gatewayUrl: string;
   /** One signed client per gateway merchant (same order as net.scenario.merchants; none without a gateway). */
   clients: BenchGatewayClient[];
+  /** The gateway's Prometheus text (GET /metrics with an admin credential); "" without a gateway. */
+  gatewayMetrics(): Promise<string>;
   /** Every process of the network with its role, for CPU accounting. */
   processes(): MeasuredProcess[];
   /** Stops the gateway, the nodes, then the chain, and deletes the folder (kept if SETTLENET_KEEP_E2E is set). */
@@ -79,11 +82,14 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       { name: "chain (EDR JSON-RPC)", role: "chain", pid: chain.part.process.pid },
       ...net.nodes.map((n, i): MeasuredProcess => ({ name: `node ${n.name}`, role: i === 0 ? "origin node" : "peer node", pid: n.process?.pid })),
     ];
-    if (options.gateway === false) return { net, gatewayUrl: "", clients: [], processes: nodeProcesses, stop: () => order.stop() };
+    if (options.gateway === false) return { net, gatewayUrl: "", clients: [], gatewayMetrics: async () => "", processes: nodeProcesses, stop: () => order.stop() };
     options.log("nodes ready; setting up the gateway's merchants and starting it");
     const env = { SETTLENET_GATEWAY_MASTER_KEY: randomBytes(32).toString("hex") };
     const nodeCredentialFile = join(dir, "gateway-node-credential");
     await writeTokenFile(nodeCredentialFile, node.credentials.gateway);
+    // An admin credential for the gateway's /metrics (its work counters, read around a measured window).
+    const adminCredentialsFile = join(dir, "gateway-admin-credentials.json");
+    const { token: adminToken } = await issueAdminCredential(adminCredentialsFile, "bench");
     const config: GatewayConfigInput = {
       // Port 0: the gateway binds one and logs its URL ("gateway started").
       port: 0,
@@ -97,6 +103,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       addressRateLimit: { max: 1_000_000_000 },
       // The benchmarks' webhook receiver listens on 127.0.0.1 over http.
       webhooks: { requireHttps: false, allowLoopback: true },
+      admin: { credentialsFile: adminCredentialsFile },
       logLevel: "info",
     };
     const configFile = join(dir, "gateway.json");
@@ -120,6 +127,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       net,
       gatewayUrl,
       clients: credentials.map((c) => new BenchGatewayClient(gatewayUrl, c, agent)),
+      async gatewayMetrics() {
+        const response = await fetch(`${gatewayUrl}/metrics`, { headers: { authorization: `Bearer ${adminToken}` } });
+        if (!response.ok) throw new Error(`the gateway's /metrics answered ${response.status}`);
+        return response.text();
+      },
       processes: () => [...nodeProcesses(), { name: "gateway", role: "gateway", pid: gateway.process.pid }],
       stop: () => order.stop(),
     };

@@ -21,3 +21,17 @@ export function metricSum(text: string, name: string, labels: Record<string, str
   }
   return total;
 }
+
+/** Each value of `label` among the series of `name`, with the sum of its series (series without the label are left out). */
+export function metricByLabel(text: string, name: string, label: string): Record<string, number> {
+  const sums: Record<string, number> = {};
+  const pattern = new RegExp(`(?:^|,)${label}="((?:[^"\\\\]|\\\\.)*)"`);
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const close = line.lastIndexOf("}");
+    const value = pattern.exec(line.slice(name.length + 1, close))?.[1];
+    const count = Number(line.slice(close + 1).trim().split(" ")[0]);
+    if (value !== undefined && Number.isFinite(count)) sums[value] = (sums[value] ?? 0) + count;
+  }
+  return sums;
+}

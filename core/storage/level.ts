@@ -57,7 +57,7 @@ export interface LevelStore<K extends string> {
   /** The plain sublevels, for bulk writes that bypass the write queue (restore into a fresh database). */
   raw: Record<K, Sublevel>;
   ctx: StorageContext<K>;
-  /** Synced LevelDB batches written so far and the ops in them (group sizes, as metrics). */
+  /** Synced LevelDB batches written so far and the ops in them (group sizes, and writes by keyspace, as metrics). */
   syncStats(): SyncStats;
   /** Lets queued writes finish and their group sync, then closes the database (idempotent). */
   close(): Promise<void>;
@@ -66,6 +66,8 @@ export interface LevelStore<K extends string> {
 export interface SyncStats {
   batches: number;
   ops: number;
+  /** The writes (puts and deletes) by keyspace; their sum is `ops` once every write is in a batch. */
+  byKeyspace: Record<string, number>;
 }
 
 /** The `code` of an abstract-level error, if any. */
@@ -140,7 +142,9 @@ class GroupCommitter {
   overlayReads = 0;
   /** Set when a group failed while a section was running: its further commits must not go through. */
   sectionBroken = false;
-  readonly stats: SyncStats = { batches: 0, ops: 0 };
+  readonly stats: Omit<SyncStats, "byKeyspace"> = { batches: 0, ops: 0 };
+  /** Writes handed to the group commit, by keyspace name. */
+  readonly byKeyspace = new Map<string, number>();
 
   constructor(
     private readonly db: Database,
@@ -158,6 +162,7 @@ class GroupCommitter {
     for (const op of writes) {
       const known = this.names.get(op.sublevel);
       if (!known) throw new SettlenetError("INTERNAL", "a write names a keyspace of another database", { key: op.key });
+      this.byKeyspace.set(known.name, (this.byKeyspace.get(known.name) ?? 0) + 1);
       let space = this.overlay.get(known.name);
       if (!space) this.overlay.set(known.name, (space = new Map()));
       const key = `${known.raw.prefix}${op.key}`;
@@ -453,7 +458,7 @@ export async function openLevelStore<K extends string>(dir: string, keyspaces: r
     spaces,
     raw,
     ctx,
-    syncStats: () => ({ ...group.stats }),
+    syncStats: () => ({ ...group.stats, byKeyspace: Object.fromEntries(group.byKeyspace) }),
     async close() {
       if (closed) return;
       closed = true;

@@ -17,12 +17,13 @@ import { chooseDataRoot, filesystemOf } from "../../bench/lib/data-dir.js";
 import { Failures, codeOfAnswer, codeOfError, describeFailures } from "../../bench/lib/failures.js";
 import { groupSizesText, type GroupCounters } from "../../bench/lib/group-sizes.js";
 import { closedLoop } from "../../bench/lib/load.js";
-import { metricSum } from "../../bench/lib/metrics.js";
+import { metricByLabel, metricSum } from "../../bench/lib/metrics.js";
 import { signedPay } from "../../bench/lib/ops.js";
 import { consoleTable, markdown } from "../../bench/lib/render.js";
 import { combineRuns, median } from "../../bench/lib/repeat.js";
 import { verdict, type BenchmarkResult, type Row, type RunResults } from "../../bench/lib/results.js";
 import { percentile, summarize } from "../../bench/lib/stats.js";
+import { writesPerPayment, writesText, type WriteCounts } from "../../bench/lib/storage-writes.js";
 import { SettlenetError } from "../../core/errors.js";
 
 function results(overrides: Partial<RunResults> = {}): RunResults {
@@ -235,6 +236,31 @@ describe("bench harness", function () {
     expect(metricSum(text, "settlenet_operations_validated_total")).to.equal(22);
     expect(metricSum(text, "settlenet_relay_duplicate_items_total")).to.equal(0);
     expect(metricSum(text, "settlenet_not_exported_total")).to.equal(undefined);
+  });
+
+  it("sums a metric's series by one label's values, and reports keys written per payment by role and keyspace", function () {
+    const text = [
+      "# TYPE settlenet_storage_synced_writes_total counter",
+      'settlenet_storage_synced_writes_total{keyspace="ops"} 40',
+      'settlenet_storage_synced_writes_total{keyspace="changes"} 30',
+      'settlenet_storage_synced_writes_total{keyspace="quote\\"d",other="x"} 2',
+      "settlenet_storage_synced_writes_total 7",
+      'settlenet_storage_synced_writes_total_extra{keyspace="ops"} 99',
+    ].join("\n");
+    expect(metricByLabel(text, "settlenet_storage_synced_writes_total", "keyspace")).to.deep.equal({ ops: 40, changes: 30, 'quote\\"d': 2 });
+    expect(metricByLabel(text, "settlenet_storage_synced_writes_total", "missing")).to.deep.equal({});
+
+    const before: WriteCounts = { gateway: { orders: 10 }, nodes: [{ ops: 5 }, { ops: 1 }, {}] };
+    const after: WriteCounts = { gateway: { orders: 330, nonces: 210, meta: 12 }, nodes: [{ ops: 405, changes: 300 }, { ops: 201, changes: 10 }, { ops: 200, changes: 10 }] };
+    const writes = writesPerPayment(before, after, 100);
+    expect(writes.gateway).to.deep.equal({ orders: 3.2, nonces: 2.1, meta: 0.12 });
+    expect(writes.origin).to.deep.equal({ ops: 4, changes: 3 });
+    // Peers averaged: (200 + 200) / 100 / 2 operations, (10 + 10) / 100 / 2 changes.
+    expect(writes.peer).to.deep.equal({ ops: 2, changes: 0.1 });
+    expect(writesText(writes)).to.equal(
+      "keys written per payment (puts and deletes, by keyspace): gateway 5.4 (orders 3.2, nonces 2.1, other 0.1); origin 7.0 (ops 4.0, changes 3.0); each peer 2.1 (ops 2.0, other 0.1)",
+    );
+    expect(writesText(writesPerPayment(before, before, 0))).to.equal("keys written per payment (puts and deletes, by keyspace): n/a");
   });
 
   it("reports group sizes from the change of the nodes' counters over the window (origin first, peers summed)", function () {

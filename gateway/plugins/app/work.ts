@@ -97,7 +97,16 @@ export function registerWorkMetrics(registry: Registry, work: { http: HttpWork; 
   });
   mirrored("gateway_http_validations_total", "Request parts checked against their schema", () => work.http.validations);
   mirrored("gateway_storage_write_sections_total", "Storage read-modify-write sections (each answered after a synced group commit)", () => work.storage.writeSections);
-  mirrored("gateway_storage_written_keys_total", "Keys put or deleted through the group commit", () => work.storage.writtenKeys);
+  new Counter({
+    name: "gateway_storage_written_keys_total",
+    help: "Keys put or deleted through the group commit, by keyspace",
+    labelNames: ["keyspace"] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const [keyspace, count] of work.storage.writtenByKeyspace) this.inc({ keyspace }, count);
+    },
+  });
   new Counter({
     name: "gateway_storage_reads_total",
     help: "Storage reads by kind (point: get or has; multi: one getMany; range: one scan)",

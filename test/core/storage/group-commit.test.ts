@@ -100,7 +100,7 @@ describe("storage: group commit of synced writes", function () {
       expect(holding[0]?.doneAt, key).to.be.a("number");
       expect(ackedAt, key).to.be.greaterThan(holding[0]?.doneAt as number);
     }
-    expect(store.syncStats()).to.deep.equal({ batches: batches.length, ops: 200 });
+    expect(store.syncStats()).to.deep.equal({ batches: batches.length, ops: 200, byKeyspace: { a: 200 } });
     // All of it is on disk: a reopened database has every acknowledged value.
     await store.close();
     batches = [];
@@ -140,6 +140,9 @@ describe("storage: group commit of synced writes", function () {
     expect(seen).to.deep.equal(Array.from({ length: 100 }, (_, i) => i));
     expect(await store.spaces.a.get("counter")).to.equal(100);
     expect(await store.spaces.b.keys().all()).to.have.length(100);
+    // Every write is counted under its keyspace.
+    expect(store.syncStats()).to.include({ ops: 200 });
+    expect(store.syncStats().byKeyspace).to.deep.equal({ a: 100, b: 100 });
   });
 
   it("iterates like abstract-level (for await, next, nextv, all) while writes are pending", async () => {

@@ -64,6 +64,21 @@ describe("gateway storage: orders, idempotency records and request nonces", func
     expect(await codeOf(() => storage.orders.list("m2", { limit: 1, cursor: "garbage" }))).to.equal("MALFORMED");
   });
 
+  it("counts the keys it writes by keyspace (the work metrics)", async function () {
+    const before = { keys: storage.work.writtenKeys, byKeyspace: new Map(storage.work.writtenByKeyspace) };
+    const first = order({ merchantOrderId: "o-count" });
+    await storage.orders.create(first);
+    // A clash writes nothing.
+    await storage.orders.create(order({ merchantOrderId: "o-count" }));
+    await storage.orders.update(first.id, (o) => ({ next: { ...o, status: "held" } }));
+    const delta = (name: string) => (storage.work.writtenByKeyspace.get(name) ?? 0) - (before.byKeyspace.get(name) ?? 0);
+    expect(delta("orders"), "the order, put twice").to.equal(2);
+    expect(delta("ordersByStatus"), "its status entry put, moved (deleted and put)").to.equal(3);
+    expect(delta("ordersByOrderId")).to.equal(1);
+    const counted = [...storage.work.writtenByKeyspace.keys()].reduce((sum, name) => sum + delta(name), 0);
+    expect(counted, "every key under its keyspace").to.equal(storage.work.writtenKeys - before.keys);
+  });
+
   it("indexes orders by reconciler check time and fulfilled orders by auto-release time, moving both with every change", async function () {
     const now = Date.now();
     const unpaid = order({ checkAtMs: now + 1_000 });
