@@ -18,6 +18,8 @@ import { atLeast, fmt, type BenchmarkResult } from "../lib/results.js";
 import { jsonSummary, summarize } from "../lib/stats.js";
 
 const TARGET = 40_000;
+/** Test operations built apart, to take their building out of the CPU per operation stored. */
+const FIXTURE_PROBES = 5_000;
 
 export interface StorageOptions {
   /** Measuring time of each batch size. */
@@ -76,6 +78,10 @@ async function measureConcurrentWrites(dir: string, writers: number, seconds: nu
     let n = 0;
     const latencies: number[] = [];
     const acknowledged: string[] = [];
+    // CPU of this process (every thread: the write sections, LevelDB's writes in the thread pool and
+    // any compaction it ran meanwhile) and the keys written, over the window.
+    const keysBefore = storage.syncStats().ops;
+    const cpuBefore = process.cpuUsage();
     const start = performance.now();
     const stop = progress.every(500, () => `${writers} concurrent writers: ${fmt(acknowledged.length)} operations written`);
     await Promise.all(
@@ -91,12 +97,29 @@ async function measureConcurrentWrites(dir: string, writers: number, seconds: nu
       }),
     );
     const elapsed = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    const keys = storage.syncStats().ops - keysBefore;
     stop();
     // Every acknowledged write is readable.
     const stored = await Promise.all(acknowledged.map((id) => storage.operations.has(id)));
     const missing = stored.filter((has) => !has).length;
     if (missing > 0) throw new Error(`${missing} acknowledged operations are not stored`);
-    return { writers, operations: acknowledged.length, seconds: elapsed, perSecond: acknowledged.length / elapsed, writeLatencyMs: jsonSummary(summarize(latencies)) };
+    // Less what building the test operations cost (random ids and amounts), measured apart.
+    const fixtureBefore = process.cpuUsage();
+    for (let i = 0; i < FIXTURE_PROBES; i++) storedPay(token, merchants[i % merchants.length] as string, payers[i % payers.length] as string, Date.now());
+    const fixture = process.cpuUsage(fixtureBefore);
+    const fixtureMicros = ((fixture.user + fixture.system) / FIXTURE_PROBES) * acknowledged.length;
+    const cpuMicros = Math.max(0, cpu.user + cpu.system - fixtureMicros);
+    return {
+      writers,
+      operations: acknowledged.length,
+      seconds: elapsed,
+      perSecond: acknowledged.length / elapsed,
+      writeLatencyMs: jsonSummary(summarize(latencies)),
+      keysPerOperation: keys / acknowledged.length,
+      cpuMicrosPerOperation: cpuMicros / acknowledged.length,
+      cpuMicrosPerKey: keys > 0 ? cpuMicros / keys : Number.NaN,
+    };
   } finally {
     await storage.close();
   }
@@ -142,6 +165,11 @@ export async function runStorage(options: StorageOptions): Promise<BenchmarkResu
       ...runs.slice(1).map((r) => `${fmt(r.perSecond)}/s in batches of ${r.batch}`),
       `${fmt(concurrent.perSecond)}/s from ${concurrent.writers} concurrent single-operation writers (p99 ${fmt(Number(concurrent.writeLatencyMs["p99"]), 1)} ms)`,
     ].join(", ");
+    // What a key costs: the end-to-end benchmark reports how many keys each role writes per payment.
+    const perKey =
+      `CPU of the concurrent writes (all threads of the process, building the test operations left out): ${fmt(concurrent.cpuMicrosPerOperation)} µs per operation stored, ` +
+      `${fmt(concurrent.keysPerOperation, 1)} keys each, ${fmt(concurrent.cpuMicrosPerKey, 1)} µs per key written`;
+    progress.log(perKey);
     return {
       name: "storage",
       rows: [
@@ -152,7 +180,7 @@ export async function runStorage(options: StorageOptions): Promise<BenchmarkResu
           unit: "ops/s",
           target: `≥ ${fmt(TARGET)}/s`,
           met,
-          notes: `OperationRepository.putAccepted on LevelDB, ${options.seconds} s per batch size; also ${others}`,
+          notes: `OperationRepository.putAccepted on LevelDB, ${options.seconds} s per batch size; also ${others}; ${perKey}`,
           ...(met
             ? {}
             : {
