@@ -2,6 +2,8 @@
  * Operation pool repository: stored operations (`ops`), their indexes by payment and by status, and
  * the (signer, nonce) marks of operations that carry a nonce (`nonces`). Key layouts: keyspaces.ts.
  */
+import { isDeepStrictEqual } from "node:util";
+
 import type { ChangeDraft } from "../../core/api/changes.js";
 import { operationStatusSchema } from "../../core/api/operations.js";
 import { SettlenetError } from "../../core/errors.js";
@@ -56,6 +58,10 @@ export function operationPatchWrites(
   changes: LevelChangeLog,
 ): { next: StoredOperation; writes: WriteOp[] } {
   const status = patch.status !== undefined && !isFinal(current.status) ? patch.status : current.status;
+  // A patch that changes nothing writes nothing: the relayer and the indexer each record an execution,
+  // and whichever comes second finds it recorded already.
+  const fields = Object.entries(patch).filter(([name]) => name !== "status") as [keyof StoredOperation, unknown][];
+  if (status === current.status && fields.every(([name, value]) => isDeepStrictEqual(current[name], value))) return { next: current, writes: [] };
   const next: StoredOperation = { ...current, ...patch, status, updatedAtMs: nowMs };
   const writes: WriteOp[] = [{ type: "put", sublevel: spaces.ops, key: operationKeys.op(current.id), value: next }];
   if (status !== current.status) {

@@ -162,6 +162,25 @@ describe("node storage (LevelDB)", function () {
       expect(await storage.operations.listByStatus("submitted", 10)).to.deep.equal([]);
     });
 
+    it("writes nothing for a change that changes nothing (a second record of the same execution)", async function () {
+      const op = storedOp("confirm", hex32(), 1);
+      await storage.operations.putAccepted([op]);
+      const execution = { txHash: "0x" + "cd".repeat(32), blockNumber: 7, relayer: "0x" + "11".repeat(20), timestamp: 1_900_000_000 };
+      const first = await storage.operations.updateMany([{ id: op.id, patch: { status: "executed", execution } }]);
+      const before = storage.syncStats().ops;
+      const again = await storage.operations.updateMany([
+        { id: op.id, patch: { status: "executed", execution: { ...execution } } },
+        { id: op.id, patch: { status: "executed" } },
+      ]);
+      expect(storage.syncStats().ops - before, "keys written").to.equal(0);
+      expect(again[1]).to.deep.equal(first[0]);
+      // Another execution's details are a change: written, the status staying final.
+      const other = await storage.operations.update(op.id, { status: "submitted", execution: { ...execution, blockNumber: 8 } });
+      expect(storage.syncStats().ops - before, "keys written").to.equal(1);
+      expect(other).to.include({ status: "executed" });
+      expect(other.execution?.blockNumber).to.equal(8);
+    });
+
     it("leaves an already stored operation as it is when it is stored again", async function () {
       const op = storedOp("markFulfilled", hex32(), 1);
       await storage.operations.putAccepted([op]);
