@@ -82,6 +82,18 @@ export function registerWorkMetrics(registry: Registry, work: { http: HttpWork; 
         this.inc(value());
       },
     });
+  /** A counter with one label, read at scrape time from a map of the label's values to their counts. */
+  const mirroredByLabel = (name: string, help: string, label: string, counts: Map<string, number>) =>
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      collect() {
+        this.reset();
+        for (const [value, count] of counts) this.inc({ [label]: value }, count);
+      },
+    });
   new Counter({
     name: "gateway_http_answers_total",
     help: "JSON answers by method, route and status",
@@ -97,16 +109,7 @@ export function registerWorkMetrics(registry: Registry, work: { http: HttpWork; 
   });
   mirrored("gateway_http_validations_total", "Request parts checked against their schema", () => work.http.validations);
   mirrored("gateway_storage_write_sections_total", "Storage read-modify-write sections (each answered after a synced group commit)", () => work.storage.writeSections);
-  new Counter({
-    name: "gateway_storage_written_keys_total",
-    help: "Keys put or deleted through the group commit, by keyspace",
-    labelNames: ["keyspace"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [keyspace, count] of work.storage.writtenByKeyspace) this.inc({ keyspace }, count);
-    },
-  });
+  mirroredByLabel("gateway_storage_written_keys_total", "Keys put or deleted through the group commit, by keyspace", "keyspace", work.storage.writtenByKeyspace);
   new Counter({
     name: "gateway_storage_reads_total",
     help: "Storage reads by kind (point: get or has; multi: one getMany; range: one scan)",
@@ -119,15 +122,6 @@ export function registerWorkMetrics(registry: Registry, work: { http: HttpWork; 
       this.inc({ kind: "range" }, work.storage.rangeReads);
     },
   });
-  new Counter({
-    name: "gateway_node_requests_total",
-    help: "Requests to the institution node by API operation",
-    labelNames: ["operation"] as const,
-    registers,
-    collect() {
-      this.reset();
-      for (const [operation, count] of work.node.requests) this.inc({ operation }, count);
-    },
-  });
+  mirroredByLabel("gateway_node_requests_total", "Requests to the institution node by API operation", "operation", work.node.requests);
   mirrored("gateway_node_answers_parsed_total", "Node answers checked against the node API contract", () => work.node.parsed);
 }
