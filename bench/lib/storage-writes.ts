@@ -22,11 +22,17 @@ export interface WritesPerPayment {
   peer: Record<string, number>;
 }
 
-/** The counters now ({} for a process that does not export them). */
+/** The counters now ({} for a process that does not export them or cannot be read: a diagnostic, not a measured result). */
 export async function writeCounts(nodes: { apiUrl: string }[], gatewayMetrics: () => Promise<string>): Promise<WriteCounts> {
   const [gateway, ...perNode] = await Promise.all([
-    gatewayMetrics().then((text) => metricByLabel(text, "gateway_storage_written_keys_total", "keyspace")),
-    ...nodes.map((node) => harnessMetrics(node.apiUrl).then((text) => metricByLabel(text, "settlenet_storage_synced_writes_total", "keyspace"))),
+    gatewayMetrics()
+      .catch(() => "")
+      .then((text) => metricByLabel(text, "gateway_storage_written_keys_total", "keyspace")),
+    ...nodes.map((node) =>
+      harnessMetrics(node.apiUrl)
+        .catch(() => "")
+        .then((text) => metricByLabel(text, "settlenet_storage_synced_writes_total", "keyspace")),
+    ),
   ]);
   return { gateway: gateway ?? {}, nodes: perNode };
 }
