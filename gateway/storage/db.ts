@@ -48,8 +48,8 @@ export interface StorageWork {
   writeSections: number;
   /** Writes (put or delete of one key) handed to the group commit. */
   writtenKeys: number;
-  /** The same writes by keyspace. */
-  writtenByKeyspace: Map<string, number>;
+  /** The same writes by keyspace (as the group commit counts them). */
+  readonly writtenByKeyspace: Map<string, number>;
   /** Point reads (get, has), multi-key reads (getMany: one per call) and range scans (iterators). */
   pointReads: number;
   multiReads: number;
@@ -63,8 +63,6 @@ export interface StorageWork {
 function countedContext(ctx: StorageContext, work: StorageWork): StorageContext {
   // The group commit knows keyspaces by identity: writes naming a counted keyspace go down as the keyspace itself.
   const originals = new Map<Sublevel, Sublevel>();
-  // Each keyspace's name, by the keyspace (counted or plain) a write may name.
-  const names = new Map<Sublevel, string>();
   const spaces = Object.fromEntries(
     Object.entries<Sublevel>(ctx.spaces).map(([name, space]) => {
       // The keyspace with its read methods counted as own properties (everything else from the keyspace itself).
@@ -81,8 +79,6 @@ function countedContext(ctx: StorageContext, work: StorageWork): StorageContext 
       for (const method of ["getMany", "hasMany"]) count(method, () => (work.multiReads += 1));
       for (const method of ["keys", "values", "iterator"]) count(method, () => (work.rangeReads += 1));
       originals.set(counted, space);
-      names.set(counted, name);
-      names.set(space, name);
       return [name, counted];
     }),
   ) as unknown as StorageContext["spaces"];
@@ -95,11 +91,7 @@ function countedContext(ctx: StorageContext, work: StorageWork): StorageContext 
     },
     commit(ops) {
       work.writtenKeys += ops.length;
-      for (const op of ops) {
-        const name = names.get(op.sublevel);
-        if (name !== undefined) work.writtenByKeyspace.set(name, (work.writtenByKeyspace.get(name) ?? 0) + 1);
-        op.sublevel = originals.get(op.sublevel) ?? op.sublevel;
-      }
+      for (const op of ops) op.sublevel = originals.get(op.sublevel) ?? op.sublevel;
       return ctx.commit(ops);
     },
   };
@@ -115,7 +107,17 @@ export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
     lockedHint: "(stop the gateway for admin commands)",
   });
   const { db, close } = store;
-  const work: StorageWork = { writeSections: 0, writtenKeys: 0, writtenByKeyspace: new Map(), pointReads: 0, multiReads: 0, rangeReads: 0 };
+  const work: StorageWork = {
+    writeSections: 0,
+    writtenKeys: 0,
+    // The group commit counts every write under its keyspace already.
+    get writtenByKeyspace() {
+      return new Map(Object.entries(store.syncStats().byKeyspace));
+    },
+    pointReads: 0,
+    multiReads: 0,
+    rangeReads: 0,
+  };
   const ctx = countedContext(store.ctx, work);
   const spaces = ctx.spaces;
 

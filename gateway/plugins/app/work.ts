@@ -83,7 +83,7 @@ export function registerWorkMetrics(registry: Registry, work: { http: HttpWork; 
       },
     });
   /** A counter with one label, read at scrape time from a map of the label's values to their counts. */
-  const mirroredByLabel = (name: string, help: string, label: string, counts: Map<string, number>) =>
+  const mirroredByLabel = (name: string, help: string, label: string, counts: () => Map<string, number>) =>
     new Counter({
       name,
       help,
@@ -91,7 +91,7 @@ export function registerWorkMetrics(registry: Registry, work: { http: HttpWork; 
       registers,
       collect() {
         this.reset();
-        for (const [value, count] of counts) this.inc({ [label]: value }, count);
+        for (const [value, count] of counts()) this.inc({ [label]: value }, count);
       },
     });
   new Counter({
@@ -109,7 +109,7 @@ export function registerWorkMetrics(registry: Registry, work: { http: HttpWork; 
   });
   mirrored("gateway_http_validations_total", "Request parts checked against their schema", () => work.http.validations);
   mirrored("gateway_storage_write_sections_total", "Storage read-modify-write sections (each answered after a synced group commit)", () => work.storage.writeSections);
-  mirroredByLabel("gateway_storage_written_keys_total", "Keys put or deleted through the group commit, by keyspace", "keyspace", work.storage.writtenByKeyspace);
+  mirroredByLabel("gateway_storage_written_keys_total", "Keys put or deleted through the group commit, by keyspace", "keyspace", () => work.storage.writtenByKeyspace);
   new Counter({
     name: "gateway_storage_reads_total",
     help: "Storage reads by kind (point: get or has; multi: one getMany; range: one scan)",
@@ -122,6 +122,6 @@ export function registerWorkMetrics(registry: Registry, work: { http: HttpWork; 
       this.inc({ kind: "range" }, work.storage.rangeReads);
     },
   });
-  mirroredByLabel("gateway_node_requests_total", "Requests to the institution node by API operation", "operation", work.node.requests);
+  mirroredByLabel("gateway_node_requests_total", "Requests to the institution node by API operation", "operation", () => work.node.requests);
   mirrored("gateway_node_answers_parsed_total", "Node answers checked against the node API contract", () => work.node.parsed);
 }
