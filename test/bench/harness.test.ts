@@ -245,6 +245,7 @@ describe("bench harness", function () {
       'settlenet_storage_synced_writes_total{keyspace="changes"} 30',
       'settlenet_storage_synced_writes_total{keyspace="quote\\"d",other="x"} 2',
       "settlenet_storage_synced_writes_total 7",
+      'settlenet_storage_synced_writes_total{subkeyspace="ops"} 5',
       'settlenet_storage_synced_writes_total_extra{keyspace="ops"} 99',
     ].join("\n");
     expect(metricByLabel(text, "settlenet_storage_synced_writes_total", "keyspace")).to.deep.equal({ ops: 40, changes: 30, 'quote\\"d': 2 });
