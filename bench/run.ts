@@ -5,12 +5,12 @@
  * into docs/benchmarks.md. Each network benchmark starts a network of its own for each of its runs.
  *
  *   --quick                 short run: shorter loads, one run per network benchmark, smaller data sets
- *   --only=a,b              run only these: storage, audit, indexer, verification, gateway, gossip, relay, e2e, single-node, burst, journal, chain, gas
+ *   --only=a,b              run only these: storage, audit, indexer, verification, gateway, gossip, relay, e2e, e2e-anvil, single-node, burst, journal, chain, gas
  *   --runs=N                runs of each network benchmark, each on a fresh network; rows show the median (default 3, quick 1)
- *   --seconds=N             load duration of gateway, gossip, e2e and single-node (default 30, 30, 60, 60; quick 10, 8, 15, 15)
- *   --idle-seconds=N        quiet seconds before the e2e and single-node loads, for the network's background CPU (default 10; quick 3)
+ *   --seconds=N             load duration of gateway, gossip, e2e, e2e-anvil and single-node (default 30, 30, 60, 60, 60; quick 10, 8, 15, 15, 15)
+ *   --idle-seconds=N        quiet seconds before the e2e, e2e-anvil and single-node loads, for the network's background CPU (default 10; quick 3)
  *   --micro-seconds=N       duration of each in-process rate (verification, storage; default 5, quick 2)
- *   --concurrency=N         concurrent clients of gateway, e2e and single-node (default 64)
+ *   --concurrency=N         concurrent clients of gateway, e2e, e2e-anvil and single-node (default 64)
  *   --burst=N               payments in the burst (default 10,000; quick 3,000)
  *   --journal-payments=N    payments on the journaled chain before its restart is measured (default 5,000; quick 1,000)
  *   --relay-payments=N      backlog of pays relayed by one node (default 10,000; quick 3,000)
@@ -51,7 +51,7 @@ import { consoleTable } from "./lib/render.js";
 import { combineRuns } from "./lib/repeat.js";
 import type { BenchmarkResult, RunResults } from "./lib/results.js";
 
-const ALL = ["storage", "audit", "indexer", "verification", "gateway", "gossip", "relay", "e2e", "single-node", "burst", "journal", "chain", "gas"] as const;
+const ALL = ["storage", "audit", "indexer", "verification", "gateway", "gossip", "relay", "e2e", "e2e-anvil", "single-node", "burst", "journal", "chain", "gas"] as const;
 type Name = (typeof ALL)[number];
 
 const { values } = parseArgs({
@@ -212,6 +212,11 @@ if (wants("gossip")) await network("gossip", { gateway: false, nodeConfig: GOSSI
 if (wants("relay")) await network("relay", { gateway: false }, (c) => runRelay(c, { payments: options.relayPayments, drainSeconds: quick ? 120 : 300 }));
 if (wants("e2e"))
   await network("end-to-end", {}, (c) => runEndToEnd(c, { name: "end-to-end", seconds: options.e2eSeconds, concurrency: options.concurrency, drainSeconds: options.e2eDrainSeconds, idleSeconds: options.idleSeconds }));
+// The same on Foundry's anvil instead of EDR: the chain's share of the CPU depends on the EVM.
+if (wants("e2e-anvil"))
+  await network("end-to-end on anvil", { chain: "anvil" }, (c) =>
+    runEndToEnd(c, { name: "end-to-end on anvil", seconds: options.e2eSeconds, concurrency: options.concurrency, drainSeconds: options.e2eDrainSeconds, idleSeconds: options.idleSeconds }),
+  );
 if (wants("single-node"))
   await network("single node", { institutions: 1 }, (c) => runEndToEnd(c, { name: "single node", seconds: options.e2eSeconds, concurrency: options.concurrency, drainSeconds: options.e2eDrainSeconds, idleSeconds: options.idleSeconds }));
 if (wants("burst"))

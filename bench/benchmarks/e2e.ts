@@ -11,7 +11,8 @@
  * process that checks every delivery's Standard Webhooks signature: every held payment's webhook must
  * arrive (WEBHOOK_NOT_DELIVERED, WEBHOOK_BAD_SIGNATURE otherwise), and its delay after the hold was
  * seen is a row. CPU per payment per role is measured over the load and the drain; duplicate
- * relayed items come from the chain's blocks. Run on 4 institution nodes (end-to-end) and on one
+ * relayed items come from the chain's blocks. Run on 4 institution nodes (end-to-end), the same on
+ * anvil instead of EDR (end-to-end on anvil: the chain's share depends on the EVM) and on one node
  * (single node: what the chain, one node and the gateway do without gossip or peers).
  */
 import { cpus } from "node:os";
@@ -39,7 +40,7 @@ const WEBHOOK_P99_MS: Goal = { compare: "atMost", value: 2_000 };
 const SAMPLE = 500;
 
 export interface EndToEndOptions {
-  /** Row label: "end-to-end" (4 nodes) or "single node". */
+  /** Row label: "end-to-end" (4 nodes), "end-to-end on anvil" or "single node". */
   name: string;
   seconds: number;
   concurrency: number;
@@ -221,7 +222,8 @@ export async function runEndToEnd(cluster: Cluster, options: EndToEndOptions): P
   const rateMet = meets(rate, RATE) && ok;
   const p99Met = meets(latency.p99, P99_MS) && ok;
   const cpuMet = meets(perPayment.system, CPU_MS) && ok;
-  const network = `${nodes.length} institution node${nodes.length === 1 ? "" : "s"}, chain and gateway, node default relay settings`;
+  const chainName = cluster.processes().find((p) => p.role === "chain")?.name ?? "chain";
+  const network = `${nodes.length} institution node${nodes.length === 1 ? "" : "s"}, ${chainName} and gateway, node default relay settings`;
   const notes = `${options.concurrency} concurrent shoppers (create → sign → authorise), ${options.seconds} s; ${fmt(timed.length)} authorised, ${fmt(held)} held; ${network}`;
   const roleText =
     `origin node ${fmt(perPayment.originNode ?? Number.NaN, 2)}, ${peers.length > 0 ? `each of ${peers.length} peers ${fmt(perPayment.peerNode ?? Number.NaN, 2)}, ` : ""}` +

@@ -1,6 +1,7 @@
 /**
  * The network the system benchmarks run against, all real processes on 127.0.0.1 launched by the
- * launcher library (scripts/lib/launch/): the chain (EDR JSON-RPC in memory, its own process), four
+ * launcher library (scripts/lib/launch/): the chain (EDR JSON-RPC in memory, its own process, sealing a
+ * block per transaction; or anvil, an independent EVM sealing a block every second), four
  * institution nodes (or one) with the node's default relay and indexer settings, and a gateway whose
  * merchants and API keys are set up with the admin CLI, like an operator would. Every network
  * benchmark starts its own, so none inherits another's relay backlog; the folder (every LevelDB) is
@@ -14,7 +15,8 @@ import type { GatewayCredentials } from "../../gateway/client/client.js";
 import type { GatewayConfigInput } from "../../gateway/config.js";
 import { issueAdminCredential } from "../../gateway/domain/admin-credentials.js";
 import type { NodeConfigInput } from "../../node/config.js";
-import { startChainProcess } from "../../scripts/lib/launch/chain.js";
+import { startAnvil } from "../../scripts/lib/launch/anvil.js";
+import { startChainProcess, type LocalChain } from "../../scripts/lib/launch/chain.js";
 import { launchNodes, writeTokenFile, type NodeNetwork } from "../../scripts/lib/launch/nodes.js";
 import { StopOrder, runSettlenet, settlenet, spawnPart, waitHealthy, waitLogged, writeConfig } from "../../scripts/lib/launch/part.js";
 import type { MeasuredProcess } from "./cpu.js";
@@ -27,8 +29,13 @@ export interface ClusterOptions {
   institutions?: number;
   /** Start the gateway (default true). */
   gateway?: boolean;
-  /** Journal the chain's blocks in this folder (as `npm start` does); default in memory only. */
+  /** Journal the chain's blocks in this folder (as `npm start` does); default in memory only. EDR only. */
   chainDataDir?: string;
+  /**
+   * The EVM: "edr" (default; the embedded chain `npm start` runs) or "anvil" (Foundry's, 1 s blocks and
+   * EDR's block gas limit, so the two carry the same work per block).
+   */
+  chain?: "edr" | "anvil";
   merchants: number;
   payers: number;
   /** Merged into every node's configuration (default: the node's own defaults). */
@@ -51,6 +58,20 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+/** EDR's block gas limit (Hardhat's default for its simulated networks), given to anvil too. */
+export const BENCH_BLOCK_GAS_LIMIT = 60_000_000;
+
+/** The chain of a cluster, named for the CPU report. */
+async function startBenchChain(options: ClusterOptions, logFile: string): Promise<LocalChain & { name: string; pid: number | undefined }> {
+  if (options.chain === "anvil") {
+    if (options.chainDataDir) throw new Error("a journaled chain is EDR's: anvil keeps its state in memory here");
+    const chain = await startAnvil({ logFile, blockTime: 1, blockGasLimit: BENCH_BLOCK_GAS_LIMIT });
+    return Object.assign(chain, { name: "chain (anvil, 1 s blocks)" });
+  }
+  const chain = await startChainProcess({ logFile, stopTimeoutMs: 10_000, ...(options.chainDataDir ? { dataDir: options.chainDataDir } : {}) });
+  return Object.assign(chain, { name: "chain (EDR JSON-RPC)", pid: chain.part.process.pid });
+}
+
 /** Starts chain, the institution nodes and (unless told not to) a gateway. */
 export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const order = new StopOrder();
@@ -60,7 +81,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     if (!process.env["SETTLENET_KEEP_E2E"]) await rm(dir, { recursive: true, force: true });
   });
   try {
-    const chain = await startChainProcess({ logFile: join(dir, "chain.log"), stopTimeoutMs: 10_000, ...(options.chainDataDir ? { dataDir: options.chainDataDir } : {}) });
+    const chain = await startBenchChain(options, join(dir, "chain.log"));
     order.stage(() => chain.close());
     options.log(`chain listening at ${chain.url}; deploying and starting ${institutions} institution node${institutions === 1 ? "" : "s"}`);
     const net = await launchNodes({
@@ -79,7 +100,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const node = net.nodes[0];
     if (!node) throw new Error("no institution node");
     const nodeProcesses = (): MeasuredProcess[] => [
-      { name: "chain (EDR JSON-RPC)", role: "chain", pid: chain.part.process.pid },
+      { name: chain.name, role: "chain", pid: chain.pid },
       ...net.nodes.map((n, i): MeasuredProcess => ({ name: `node ${n.name}`, role: i === 0 ? "origin node" : "peer node", pid: n.process?.pid })),
     ];
     if (options.gateway === false) return { net, gatewayUrl: "", clients: [], gatewayMetrics: async () => "", processes: nodeProcesses, stop: () => order.stop() };

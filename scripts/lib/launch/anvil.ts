@@ -22,6 +22,8 @@ export interface AnvilOptions {
   chainId?: number;
   /** Funded development accounts (default 10, anvil's own default). */
   accounts?: number;
+  /** Gas limit of every block (default anvil's own, 30,000,000). */
+  blockGasLimit?: number;
   /** Listen address (default 127.0.0.1; 0.0.0.0 to serve other network namespaces). */
   host?: string;
   port?: number;
@@ -49,6 +51,8 @@ export interface AnvilChain extends LocalChain {
   chainId: number;
   blockTime: number;
   port: number;
+  /** The anvil process (for CPU accounting); undefined if it could not be spawned. */
+  pid: number | undefined;
 }
 
 /** Starts anvil and resolves once it answers eth_chainId. */
@@ -58,6 +62,7 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilChain
   const chainId = options.chainId ?? 4242;
   const blockTime = options.blockTime ?? 1;
   const args = ["--host", host, "--port", String(port), "--chain-id", String(chainId), "--block-time", String(blockTime), "--accounts", String(options.accounts ?? 10)];
+  if (options.blockGasLimit !== undefined) args.push("--gas-limit", String(options.blockGasLimit));
   const fd = options.logFile ? openSync(options.logFile, "a") : "ignore";
   const child = spawn(anvilBinary(), args, { detached: true, stdio: ["ignore", fd, fd] });
   if (typeof fd === "number") closeSync(fd);
@@ -110,6 +115,7 @@ export async function startAnvil(options: AnvilOptions = {}): Promise<AnvilChain
     chainId,
     blockTime,
     port,
+    pid: child.pid,
     async close() {
       provider.destroy();
       await close();
