@@ -258,7 +258,7 @@ export class BatchRelayer implements Relayer {
     this.leaseRenewMs = options.leaseRenewMs ?? 1_000;
     // A holder stalled by an outage must make progress again well within its lease once the chain is back.
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? Math.min(5_000, Math.max(BASE_RETRY_DELAY_MS, Math.floor(this.failoverTimeoutMs / 4)));
-    this.maxInFlightBatches = options.maxInFlightBatches ?? 4;
+    this.maxInFlightBatches = options.maxInFlightBatches ?? 16;
     this.maxBatchBytes = options.maxBatchBytes ?? 120_000;
     this.maxLagMs = options.maxLagMs ?? 5_000;
     this.maxQueueGas = BigInt(options.maxQueueGas ?? 200_000_000);
