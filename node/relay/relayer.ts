@@ -105,6 +105,10 @@ export interface BatchRelayerModules extends Modules {
 export interface RelayProgress {
   /** Times the send loop found nothing to send yet and went to wait (for a batch to fill, or for work). */
   idlePasses: number;
+  /** Times the send loop had as many batches in flight as it may keep (maxInFlightBatches) and waited for one to settle. */
+  fullPasses: number;
+  /** Batch transactions started (each counts as in flight from then until it is mined or given up). */
+  batchesStarted: number;
   /** Operations taken off the queue unsent because storage already held them executed or failed. */
   droppedFinal: number;
   /** Operations in transactions this node broadcast. */
@@ -239,6 +243,8 @@ export class BatchRelayer implements Relayer {
   private admissionCache: { at: number; lagMs: number; queueGas: bigint } | undefined;
   private readonly counts: RelayProgress = {
     idlePasses: 0,
+    fullPasses: 0,
+    batchesStarted: 0,
     droppedFinal: 0,
     sent: 0,
     sendFailures: 0,
@@ -595,6 +601,7 @@ export class BatchRelayer implements Relayer {
         }
       }
       if (this.inflightBatches >= this.maxInFlightBatches) {
+        this.counts.fullPasses++;
         await this.idle();
         continue;
       }
@@ -724,8 +731,10 @@ export class BatchRelayer implements Relayer {
 
   /** Counts a transaction of `kind` in flight from now; the function returned counts it settled. */
   private sendStarted(kind: "batch" | "token"): () => void {
-    if (kind === "batch") this.inflightBatches++;
-    else this.inflightTokens++;
+    if (kind === "batch") {
+      this.inflightBatches++;
+      this.counts.batchesStarted++;
+    } else this.inflightTokens++;
     const key = Symbol(kind);
     this.sendsSince.set(key, Date.now());
     return () => {

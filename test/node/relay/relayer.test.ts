@@ -284,6 +284,35 @@ describe("BatchRelayer", function () {
     expect(new Set(await statuses(st, ops))).to.deep.equal(new Set(["executed"]));
   });
 
+  it("keeps 16 batches in flight by default: a round of 1,600 items at the default batch size, for chains that seal every second", async function () {
+    const { provider, proxy } = await proxied();
+    const st = await storage();
+    // Batches of 10, so that 30 batches of work wait behind a broadcast held at the proxy.
+    const r = relayer(0, st, { batchSize: 10, batchIntervalMs: 10, receiptPollMs: 50 }, provider);
+    await r.start();
+    const ops = await payments(300);
+    await st.operations.putAccepted(ops);
+    const release = proxy.hold("eth_sendRawTransaction");
+    try {
+      r.enqueue(ops);
+      // The loop parks once it holds as many batches as it may: from then on none is added until one settles.
+      await waitFor("the send loop full", () => r.progress().fullPasses > 0);
+      const submitted = async () => {
+        const records = await Promise.all(ops.map((op) => st.operations.get(op.id)));
+        return new Set(records.filter((record) => record?.status === "submitted").map((record) => record?.txHash)).size;
+      };
+      // None has settled (the first broadcast is held, the others queue behind it): every batch started is in flight.
+      const started = r.progress().batchesStarted;
+      await waitFor("the batches in flight recorded as submitted", async () => (await submitted()) === started);
+      expect(started).to.equal(16);
+      expect(proxy.calls.get("eth_sendRawTransaction")).to.equal(1);
+    } finally {
+      release();
+    }
+    await waitFor("every payment executed", () => allFinal(st, ops));
+    expect(new Set(await statuses(st, ops))).to.deep.equal(new Set(["executed"]));
+  });
+
   it("sends an item that ran out of gas again alone with twice its budget, and fails it once its tries are spent", async function () {
     const st = await storage();
     const fromBlock = (await chain.provider.getBlockNumber()) + 1;
