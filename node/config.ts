@@ -82,9 +82,9 @@ export const nodeConfigSchema = z.strictObject({
       /** How often this node sends its lease message (renewal and claims). */
       leaseRenewMs: z.number().int().min(50).default(1_000),
       /**
-       * Batches sent and not yet mined. A batch keeps its place until its receipt (about 1.5 s on a chain
-       * sealing every second), so the relay carries at most batchSize × this per round: 1,600 items at the
-       * default 16 (the pending transactions per sender geth's pool guarantees); 4 held it to about 400/s.
+       * Batches sent and not yet mined. A batch keeps its place until its receipt, so a round takes about a
+       * block's time and the relay carries at most batchSize × this per round: 1,600 items at the default 16
+       * (the pending transactions per sender geth's pool guarantees); 4 held it to about 400/s at 1 s blocks.
        */
       maxInFlightBatches: z.number().int().min(1).max(64).default(16),
       /** Most gas per batch transaction; default the chain's block gas limit, at most 2^24. */
