@@ -59,7 +59,7 @@ export interface Cluster {
 }
 
 /** EDR's block gas limit (Hardhat's default for its simulated networks), given to anvil too. */
-export const BENCH_BLOCK_GAS_LIMIT = 60_000_000;
+const BENCH_BLOCK_GAS_LIMIT = 60_000_000;
 
 /** The chain of a cluster, named for the CPU report. */
 async function startBenchChain(options: ClusterOptions, logFile: string): Promise<LocalChain & { name: string; pid: number | undefined }> {
