@@ -1,15 +1,21 @@
 /**
  * Webhook connections kept alive between deliveries (jobs/webhooks.ts `WebhookConnections`), on a real
  * HTTP receiver listening on every loopback address: a connection is reused only for an attempt whose
- * own check answered the same addresses.
+ * own check answered the same addresses. Over HTTPS the certificate is verified against the URL's host
+ * name, not the checked address the connection goes to.
  */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 import { expect } from "chai";
 
 import type { ResolvedAddress } from "../../../gateway/domain/webhook-target.js";
 import { WebhookConnections, postWebhook } from "../../../gateway/jobs/webhooks.js";
+import { devCertificates, trustCa } from "../../helpers/tls.js";
 
 describe("gateway/jobs/webhooks: kept-alive webhook connections", function () {
   let server: Server;
@@ -48,7 +54,12 @@ describe("gateway/jobs/webhooks: kept-alive webhook connections", function () {
     const pool = new WebhookConnections();
     answer = [{ address: "127.0.0.1", family: 4 }];
     try {
-      for (let i = 0; i < 3; i += 1) expect((await post(pool)).statusCode).to.equal(204);
+      for (let i = 0; i < 3; i += 1) {
+        const answer = await post(pool);
+        expect(answer.statusCode).to.equal(204);
+        // The connection is back in its pool once the answer is read.
+        await answer.ended;
+      }
       expect(connections).to.equal(1);
       expect(arrivedAt).to.deep.equal(["127.0.0.1", "127.0.0.1", "127.0.0.1"]);
     } finally {
@@ -125,5 +136,84 @@ describe("gateway/jobs/webhooks: kept-alive webhook connections", function () {
       silent.closeAllConnections();
       await new Promise<void>((done) => silent.close(() => done()));
     }
+  });
+
+  it("ends an attempt waiting for an answer at once when its signal aborts (the dispatcher stopping), with the signal's reason", async function () {
+    const silent = createServer((req) => req.resume());
+    await new Promise<void>((done) => silent.listen(0, "127.0.0.1", done));
+    const pool = new WebhookConnections();
+    answer = [{ address: "127.0.0.1", family: 4 }];
+    const stopping = new AbortController();
+    try {
+      let received!: () => void;
+      const requestArrived = new Promise<void>((done) => (received = done));
+      silent.once("request", () => received());
+      const silentPort = (silent.address() as AddressInfo).port;
+      const outcome = postWebhook(new URL(`http://hooks.test:${silentPort}/hooks`), {}, "{}", { allowLoopback: true }, { resolve, signal: stopping.signal, connections: pool }).then(
+        () => "answered",
+        (error: Error) => error.message,
+      );
+      await requestArrived;
+      stopping.abort(new Error("dispatcher stopped"));
+      expect(await outcome).to.equal("dispatcher stopped");
+    } finally {
+      pool.close();
+      silent.closeAllConnections();
+      await new Promise<void>((done) => silent.close(() => done()));
+    }
+  });
+
+  describe("over HTTPS", function () {
+    let dir: string;
+    let tlsServer: ReturnType<typeof createHttpsServer>;
+    let tlsPort = 0;
+    let untrust: (() => void) | undefined;
+
+    before(async function () {
+      dir = await mkdtemp(join(tmpdir(), "settlenet-webhook-tls-"));
+      const certs = await devCertificates(dir);
+      tlsServer = createHttpsServer({ cert: await readFile(certs.cert), key: await readFile(certs.key) }, (req, res) => {
+        req.resume();
+        req.on("end", () => res.writeHead(204).end());
+      });
+      await new Promise<void>((done) => tlsServer.listen(0, "127.0.0.1", done));
+      tlsPort = (tlsServer.address() as AddressInfo).port;
+      untrust = await trustCa(certs.ca);
+    });
+
+    after(async function () {
+      untrust?.();
+      tlsServer.closeAllConnections();
+      await new Promise<void>((done) => tlsServer.close(() => done()));
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    const postTls = (host: string, pool: WebhookConnections) =>
+      postWebhook(new URL(`https://${host}:${tlsPort}/hooks`), { "content-type": "application/json" }, "{}", { allowLoopback: true }, { resolve, signal: AbortSignal.timeout(10_000), connections: pool });
+
+    it("delivers to a receiver whose certificate names the URL's host, from a trusted CA", async function () {
+      const pool = new WebhookConnections();
+      answer = [{ address: "127.0.0.1", family: 4 }];
+      try {
+        expect((await postTls("127.0.0.1", pool)).statusCode).to.equal(204);
+      } finally {
+        pool.close();
+      }
+    });
+
+    it("refuses a receiver whose certificate names the checked address but not the URL's host name", async function () {
+      const pool = new WebhookConnections();
+      // hooks.test resolves to 127.0.0.1, which the certificate names; the host name it does not.
+      answer = [{ address: "127.0.0.1", family: 4 }];
+      try {
+        const refused = await postTls("hooks.test", pool).then(
+          () => "answered",
+          (error: { code?: string }) => error.code,
+        );
+        expect(refused).to.equal("ERR_TLS_CERT_ALTNAME_INVALID");
+      } finally {
+        pool.close();
+      }
+    });
   });
 });
