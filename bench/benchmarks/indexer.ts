@@ -21,6 +21,7 @@ import { startChainProcess } from "../../scripts/lib/launch/chain.js";
 import { deployScenario } from "../../scripts/lib/launch/consortium.js";
 import { signedPay } from "../lib/ops.js";
 import { Progress } from "../lib/progress.js";
+import { monotonicUs } from "../lib/cpu.js";
 import { atMost, fmt, type BenchmarkResult } from "../lib/results.js";
 
 /** A node's share of the ~2 ms per payment budget summed over every process (four nodes index every payment). */
@@ -90,7 +91,9 @@ export async function runIndexer(options: IndexerBenchOptions): Promise<Benchmar
     progress.update("indexing");
     const cpuBefore = process.cpuUsage();
     const t = performance.now();
+    const startUs = monotonicUs();
     await indexer.syncOnce();
+    const endUs = monotonicUs();
     const elapsedMs = performance.now() - t;
     const cpu = process.cpuUsage(cpuBefore);
     await indexer.stop();
@@ -115,7 +118,17 @@ export async function runIndexer(options: IndexerBenchOptions): Promise<Benchmar
           notes: `${fmt(options.payments)} pays in executeBatch transactions of ${options.batch}, indexed in one syncOnce (${fmt(elapsedMs)} ms wall, chain in its own process); ${failed} not settled executed`,
         },
       ],
-      details: { payments: options.payments, batch: options.batch, cpuMs, elapsedMs, executed, failed },
+      details: {
+        payments: options.payments,
+        batch: options.batch,
+        cpuMs,
+        elapsedMs,
+        executed,
+        failed,
+        // For bench/profile.ts --benchmark=indexer: the indexer runs in this process.
+        cpu: [{ process: "indexer (this harness process)", role: "indexer", pid: process.pid, cpuSeconds: cpuMs / 1000 }],
+        profileWindows: { load: { startUs, endUs, units: options.payments } },
+      },
       durationSeconds: (performance.now() - started) / 1000,
     };
   } finally {

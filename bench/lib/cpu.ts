@@ -73,7 +73,7 @@ export interface MonotonicWindow {
   endUs: number;
 }
 
-const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+export const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 /** Samples the network's processes and this harness over a window. */
 export class CpuMeter {

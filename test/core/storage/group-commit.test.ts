@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { expect } from "chai";
 
 import { SettlenetError } from "../../../core/errors.js";
-import { openLevelStore, type LevelStore } from "../../../core/storage/level.js";
+import { SYNC_GET_MANY, openLevelStore, type LevelStore } from "../../../core/storage/level.js";
 
 const SPACES = ["a", "b"] as const;
 type Space = (typeof SPACES)[number];
@@ -230,6 +230,44 @@ describe("storage: group commit of synced writes", function () {
     expect(early).to.equal(false);
     await Promise.all([w1, w2]);
     expect(await read).to.equal(2);
+  });
+
+  it("answers getMany from pending writes and deletions and from the database, in the order asked, in place up to its bound and through the thread pool above it", async () => {
+    await Promise.all([put("s1", "one"), put("s2", "two")]);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const real = store.db.batch;
+    (store.db as unknown as { batch: unknown }).batch = async (ops: unknown, options: unknown) => {
+      await gate;
+      return (real as (o: unknown, p: unknown) => Promise<void>).call(store.db, ops, options);
+    };
+    let threadPoolReads = 0;
+    const rawGetMany = store.raw.a.getMany.bind(store.raw.a) as (keys: string[], options?: unknown) => Promise<unknown[]>;
+    (store.raw.a as unknown as { getMany: unknown }).getMany = (keys: string[], options?: unknown) => {
+      threadPoolReads += 1;
+      return rawGetMany(keys, options);
+    };
+    // "p1" is written and "s2" deleted in a group whose batch waits for `release`.
+    let committed!: () => void;
+    const sectionRan = new Promise<void>((r) => (committed = r));
+    const pending = store.ctx.write(() => {
+      const commit = store.ctx.commit([
+        { type: "put", sublevel: store.spaces.a, key: "p1", value: "pending" },
+        { type: "del", sublevel: store.spaces.a, key: "s2" },
+      ]);
+      committed();
+      return commit;
+    });
+    await sectionRan;
+    const small = store.ctx.read(() => store.spaces.a.getMany(["s2", "missing", "p1", "s1"]));
+    const many = Array.from({ length: SYNC_GET_MANY + 1 }, (_, i) => ["s1", "p1", "s2", "missing"][i % 4] as string);
+    const large = store.ctx.read(() => store.spaces.a.getMany(many));
+    release();
+    await pending;
+    expect(await small).to.deep.equal([undefined, undefined, "pending", "one"]);
+    expect(await large).to.deep.equal(many.map((key) => ({ s1: "one", p1: "pending" })[key]));
+    // Only the read above the bound went through the thread pool (and only for the keys with no pending write).
+    expect(threadPoolReads).to.equal(1);
   });
 
   it("fails every writer of a group whose batch fails, keeps nothing of it, and goes on with later writes", async () => {
