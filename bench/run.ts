@@ -11,7 +11,7 @@
  *   --idle-seconds=N        quiet seconds before the e2e, e2e-anvil and single-node loads, for the network's background CPU (default 10; quick 3)
  *   --micro-seconds=N       duration of each in-process rate (verification, storage; default 5, quick 2)
  *   --concurrency=N         concurrent clients of gateway, e2e, e2e-anvil and single-node (default 64)
- *   --burst=N               payments in the burst (default 10,000; quick 3,000)
+ *   --burst=N               payments signed for the burst benchmark's pool (default 80,000; quick 40,000)
  *   --journal-payments=N    payments on the journaled chain before its restart is measured (default 5,000; quick 1,000)
  *   --relay-payments=N      backlog of pays relayed by one node (default 10,000; quick 3,000)
  *   --chain-payments=N      pays relayed straight to the chain, no nodes (default 10,000; quick 3,000)
@@ -100,8 +100,10 @@ const options = {
   idleSeconds: positive("idle-seconds", values["idle-seconds"], quick ? 3 : 10),
   microSeconds: positive("micro-seconds", values["micro-seconds"], quick ? 2 : 5),
   concurrency: Math.floor(positive("concurrency", values.concurrency, 64)),
-  burstPayments: Math.floor(positive("burst", values.burst, quick ? 3_000 : 10_000)),
-  burstRecoverSeconds: quick ? 180 : 300,
+  burstPayments: Math.floor(positive("burst", values.burst, quick ? 40_000 : 80_000)),
+  burstBaselineSeconds: quick ? 6 : 10,
+  burstSeconds: quick ? 10 : 30,
+  burstRecoverSeconds: 60,
   journalPayments: Math.floor(positive("journal-payments", values["journal-payments"], quick ? 1_000 : 5_000)),
   relayPayments: Math.floor(positive("relay-payments", values["relay-payments"], quick ? 3_000 : 10_000)),
   chainPayments: Math.floor(positive("chain-payments", values["chain-payments"], quick ? 3_000 : 10_000)),
@@ -220,7 +222,20 @@ if (wants("e2e-anvil"))
 if (wants("single-node"))
   await network("single node", { institutions: 1 }, (c) => runEndToEnd(c, { name: "single node", seconds: options.e2eSeconds, concurrency: options.concurrency, drainSeconds: options.e2eDrainSeconds, idleSeconds: options.idleSeconds }));
 if (wants("burst"))
-  await network("burst", {}, (c) => runBurst(c, { payments: options.burstPayments, concurrency: 8, recoverSeconds: options.burstRecoverSeconds, probeEveryMs: 1_000, idleSeconds: options.idleSeconds }));
+  await network("burst", {}, (c) =>
+    runBurst(c, {
+      baselineSeconds: options.burstBaselineSeconds,
+      burstSeconds: options.burstSeconds,
+      factor: 10,
+      concurrency: 8,
+      maxInFlight: 64,
+      recoverSeconds: options.burstRecoverSeconds,
+      fullRateShare: 0.9,
+      rateWindowSeconds: 5,
+      payments: options.burstPayments,
+      idleSeconds: options.idleSeconds,
+    }),
+  );
 if (wants("journal")) {
   const chainDataDir = await mkdtemp(join(dataRoot.path, "settlenet-bench-journal-"));
   try {
