@@ -203,7 +203,7 @@ process.stderr.write(
 if (dataRoot.inMemory) process.stderr.write(`WARNING: ${dataRoot.path} is on ${dataRoot.filesystem} (memory): durable-write figures will overstate a disk\n`);
 if (wants("storage")) await step("storage", () => runStorage({ seconds: options.microSeconds, dataRoot: dataRoot.path }));
 if (wants("audit")) await step("audit", () => runAudit({ payments: options.auditPayments, queries: options.auditQueries, dataRoot: dataRoot.path }));
-if (wants("indexer")) await step("indexer", () => runIndexer({ payments: options.indexerPayments, batch: 150, dataRoot: dataRoot.path }));
+if (wants("indexer")) await step("indexer", () => runIndexer({ payments: options.indexerPayments, batch: 100, dataRoot: dataRoot.path }));
 // In-process rates: the network only provides the registry the validation reads, so one run on a small one.
 if (wants("verification")) await network("verification", { institutions: 1, gateway: false }, (c) => runVerification(c, { seconds: options.microSeconds, dataRoot: dataRoot.path }), 1);
 if (wants("gateway")) await network("gateway", {}, (c) => runGateway(c, { seconds: options.gatewaySeconds, concurrency: options.concurrency }));

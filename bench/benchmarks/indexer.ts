@@ -3,7 +3,9 @@
  * as its own process (EDR JSON-RPC), so the CPU measured here (this process, `process.cpuUsage`) is
  * the indexer's: JSON-RPC answers parsed, logs decoded, payment records built, stored operations
  * settled and one synced LevelDB batch per step. Pays are signed, stored as pending operations (as a
- * peer stores gossiped ones), relayed in `executeBatch` batches, and then indexed in one `syncOnce`.
+ * peer stores gossiped ones), relayed in `executeBatch` batches, and then indexed in one `syncOnce` a
+ * block per step, as a node keeping up with the chain indexes them; a quarter as many are indexed the
+ * same way first, unmeasured, so that the measured ones meet compiled code, as in a running node.
  * Every stored pay must end executed; any other outcome is counted as a failure.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -52,42 +54,54 @@ export async function runIndexer(options: IndexerBenchOptions): Promise<Benchmar
     const latest = await chain.provider.getBlock("latest");
     const payDeadline = BigInt((latest?.timestamp ?? 0) + 86_400);
 
-    const pays = Array.from({ length: options.payments }, (_, i) => {
-      const payer = s.payers[i % s.payers.length];
-      if (!payer) throw new Error("no payer");
-      return signedPay({ payer, merchant: merchant.address, token, feeBps: 100 }, ctx, payDeadline);
-    });
-    const now = Date.now();
-    const stored: StoredOperation[] = pays.map(({ id, op }) => ({
-      id,
-      kind: "pay",
-      paymentId: id,
-      op,
-      signer: op.terms.payer,
-      origin: "gossip",
-      status: "accepted",
-      receivedAtMs: now,
-      updatedAtMs: now,
-    }));
-    await storage.operations.putAccepted(stored);
-
+    const sign = (n: number) =>
+      Array.from({ length: n }, (_, i) => {
+        const payer = s.payers[i % s.payers.length];
+        if (!payer) throw new Error("no payer");
+        return signedPay({ payer, merchant: merchant.address, token, feeBps: 100 }, ctx, payDeadline);
+      });
+    const warmup = sign(Math.ceil(options.payments / 4));
+    const pays = sign(options.payments);
+    const store = async (list: typeof pays) => {
+      const now = Date.now();
+      const stored: StoredOperation[] = list.map(({ id, op }) => ({
+        id,
+        kind: "pay",
+        paymentId: id,
+        op,
+        signer: op.terms.payer,
+        origin: "gossip",
+        status: "accepted",
+        receivedAtMs: now,
+        updatedAtMs: now,
+      }));
+      await storage.operations.putAccepted(stored);
+    };
     const escrow = s.contracts.escrow.connect(relayer);
-    let relayed = 0;
-    for (let i = 0; i < pays.length; i += options.batch) {
-      const tuples = pays.slice(i, i + options.batch).map(({ op }) => toContractOperation(escrowOperationSchema.parse(op)));
-      await (await escrow.getFunction("executeBatch")(tuples, { gasLimit: 16_000_000 })).wait();
-      relayed += tuples.length;
-      progress.update(`${fmt(relayed)} / ${fmt(pays.length)} pays relayed`);
-    }
+    const relay = async (list: typeof pays, label: string) => {
+      let relayed = 0;
+      for (let i = 0; i < list.length; i += options.batch) {
+        const tuples = list.slice(i, i + options.batch).map(({ op }) => toContractOperation(escrowOperationSchema.parse(op)));
+        await (await escrow.getFunction("executeBatch")(tuples, { gasLimit: 16_000_000 })).wait();
+        relayed += tuples.length;
+        progress.update(`${fmt(relayed)} / ${fmt(list.length)} ${label} pays relayed`);
+      }
+    };
 
     const owners = new Map(s.payers.map((p) => [p.address.toLowerCase(), relayer.address]));
     owners.set(merchant.address.toLowerCase(), relayer.address);
-    // The provider a node gives its indexer (node/node.ts).
+    // The provider a node gives its indexer (node/node.ts); a step per block, as a node keeping up with the chain takes them.
     const provider = new HttpJsonRpcProvider(chain.url, Network.from(ctx.chainId), { staticNetwork: true, cacheTimeout: -1 });
     const indexer = new Indexer(
-      { deployment: s.deployment, pollIntervalMs: 1_000 },
+      { deployment: s.deployment, pollIntervalMs: 1_000, maxBlocksPerStep: 1 },
       { provider, storage, institutionOf: (account) => owners.get(account.toLowerCase()), logger: pino({ level: "silent" }) },
     );
+    // Warm-up (compiled code, caches): a quarter as many pays indexed before the measured ones.
+    await store(warmup);
+    await relay(warmup, "warm-up");
+    await indexer.syncOnce();
+    await store(pays);
+    await relay(pays, "measured");
     progress.update("indexing");
     const cpuBefore = process.cpuUsage();
     const t = performance.now();
@@ -99,7 +113,8 @@ export async function runIndexer(options: IndexerBenchOptions): Promise<Benchmar
     await indexer.stop();
     provider.destroy();
 
-    const executed = (await storage.operations.listByStatus("executed", options.payments + 1)).length;
+    const settled = await storage.operations.getMany(pays.map((p) => p.id));
+    const executed = settled.filter((op) => op?.status === "executed").length;
     const failed = options.payments - executed;
     const cpuMs = (cpu.user + cpu.system) / 1000;
     const perPayUs = (cpuMs * 1000) / options.payments;
@@ -115,7 +130,7 @@ export async function runIndexer(options: IndexerBenchOptions): Promise<Benchmar
           unit: "µs",
           target: `≤ ${TARGET_US} µs`,
           met,
-          notes: `${fmt(options.payments)} pays in executeBatch transactions of ${options.batch}, indexed in one syncOnce (${fmt(elapsedMs)} ms wall, chain in its own process); ${failed} not settled executed`,
+          notes: `${fmt(options.payments)} pays in executeBatch transactions of ${options.batch}, indexed a block per step (${fmt(elapsedMs)} ms wall, chain in its own process) after ${fmt(warmup.length)} indexed the same way to warm up; ${failed} not settled executed`,
         },
       ],
       details: {
