@@ -219,7 +219,7 @@ export async function runBurst(cluster: Cluster, options: BurstOptions): Promise
   const burstOffered = offers.offered - offeredBefore;
   const burstRefused = offers.retryable.total - retryableBefore;
   progress.log(
-    `burst: ${fmt(burstOffered)} offered in ${fmt((answeredAt - burstStart) / 1000, 1)} s (${fmt(offers.notSent)} not sent, ${fmt(options.maxInFlight)} batches waiting), ${fmt(burstAccepted.length)} accepted, ${fmt(burstRefused)} refused retryable, ${describeFailures(offers.failures.byCode())}`,
+    `burst: ${fmt(burstOffered)} offered in ${fmt((answeredAt - burstStart) / 1000, 1)} s (${fmt(offers.notSent)} not sent with ${fmt(options.maxInFlight)} batches already waiting), ${fmt(burstAccepted.length)} accepted, ${fmt(burstRefused)} refused retryable, ${describeFailures(offers.failures.byCode())}`,
   );
 
   // 3. After: the same client as before, until new payments are held at full rate and the burst's are all held.
@@ -233,10 +233,18 @@ export async function runBurst(cluster: Cluster, options: BurstOptions): Promise
     if (allHeldAt === undefined && burstAccepted.every((id) => watcher.holds.has(id))) allHeldAt = Math.max(burstEnd, ...heldOf(burstAccepted));
     if (fullRateAt === undefined) {
       // The earliest window start (by 100 ms from the burst's end) whose window is over and held new payments at full rate.
-      const times = heldOf(afterIds);
-      for (let from = burstEnd; from + windowMs <= now; from += 100) {
-        if (rateIn(times, from, from + windowMs) >= capacity * options.fullRateShare) {
-          fullRateAt = from;
+      const step = 100;
+      const width = Math.round(windowMs / step);
+      const buckets = new Array<number>(Math.max(0, Math.floor((now - burstEnd) / step))).fill(0);
+      for (const t of heldOf(afterIds)) {
+        const i = Math.floor((t - burstEnd) / step);
+        if (i >= 0 && i < buckets.length) buckets[i] = (buckets[i] ?? 0) + 1;
+      }
+      let inWindow = buckets.slice(0, width).reduce((a, b) => a + b, 0);
+      for (let from = 0; from + width <= buckets.length; from++) {
+        if (from > 0) inWindow += (buckets[from + width - 1] ?? 0) - (buckets[from - 1] ?? 0);
+        if ((inWindow * 1000) / windowMs >= capacity * options.fullRateShare) {
+          fullRateAt = burstEnd + from * step;
           break;
         }
       }
