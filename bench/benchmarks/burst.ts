@@ -287,7 +287,7 @@ export async function runBurst(cluster: Cluster, options: BurstOptions): Promise
   const notes =
     `capacity before the burst ${fmt(capacity)} payments/s held (closed loop, ${options.concurrency} batches of ${BATCH} in flight, ${options.baselineSeconds} s); ` +
     `the burst offered ${fmt(offeredRate)}/s (${options.factor}×) for ${options.burstSeconds} s to ${origin.name}: ${fmt(burstOffered)} offers (refused payments offered again), ` +
-    `${fmt(offers.notSent)} not sent (${options.maxInFlight} batches already waiting), answered within ${fmt((answeredAt - burstStart) / 1000, 1)} s; ${fmt(burstAccepted.length)} accepted, ${refusedText}; ` +
+    `${fmt(offers.notSent)} not sent (${options.maxInFlight} batches already waiting), answered within ${fmt((answeredAt - burstStart) / 1000, 1)} s; ${fmt(burstAccepted.length)} accepted (${fmt(burstAccepted.length / options.burstSeconds)}/s, ${fmt((100 * burstAccepted.length) / options.burstSeconds / capacity)}% of the capacity), ${refusedText}; ` +
     `${nodes.length} institution nodes, chain and gateway`;
   const lostValue = lost + executedTwice;
   const duplicatePercent = duplicates.relayed > 0 ? (100 * duplicates.duplicates) / duplicates.relayed : 0;
