@@ -301,6 +301,11 @@ export const SYNC_GET_MANY = 512;
 /** The sublevel as repositories see it: point reads include pending writes, range reads wait for them. */
 function overlaid(raw: Sublevel, group: GroupCommitter): Sublevel {
   const bound = new Map<PropertyKey, unknown>();
+  /** The value of a write not yet applied; counted, so that `ctx.read` waits for its sync. */
+  const pendingValue = (pending: Pending, options: ReadOptions) => {
+    group.overlayReads += 1;
+    return pending.json === undefined ? undefined : decode(pending.json, options);
+  };
   const overrides: Record<string, unknown> = {
     async get(key: string, options?: ReadOptions) {
       if (options?.snapshot) return raw.get(key, options as never);
@@ -308,8 +313,7 @@ function overlaid(raw: Sublevel, group: GroupCommitter): Sublevel {
       // A point read is a memtable/block-cache lookup: done in place, it spares the section queue a
       // thread-pool round trip (and an event-loop turn) per read.
       if (!pending) return raw.status === "open" ? raw.getSync(key, options as never) : raw.get(key, options as never);
-      group.overlayReads += 1;
-      return pending.json === undefined ? undefined : decode(pending.json, options);
+      return pendingValue(pending, options);
     },
     async getMany(keys: string[], options?: ReadOptions) {
       if (options?.snapshot) return raw.getMany(keys, options as never);
@@ -317,9 +321,7 @@ function overlaid(raw: Sublevel, group: GroupCommitter): Sublevel {
         // Done in place like `get`: a thread-pool round trip costs more CPU than the lookups themselves.
         return keys.map((key) => {
           const pending = group.lookup(proxy, key);
-          if (!pending) return raw.getSync(key, options as never);
-          group.overlayReads += 1;
-          return pending.json === undefined ? undefined : decode(pending.json, options);
+          return pending ? pendingValue(pending, options) : raw.getSync(key, options as never);
         });
       }
       if (group.empty) return raw.getMany(keys, options as never);
@@ -329,9 +331,7 @@ function overlaid(raw: Sublevel, group: GroupCommitter): Sublevel {
       let next = 0;
       return keys.map((_, i) => {
         const p = pending[i];
-        if (p === undefined) return stored[next++];
-        group.overlayReads += 1;
-        return p.json === undefined ? undefined : decode(p.json, options);
+        return p === undefined ? stored[next++] : pendingValue(p, options);
       });
     },
     async has(key: string, options?: ReadOptions) {
