@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Contract, Network, ZeroHash } from "ethers";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import { Counter, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 
 import { CONSOLE_DIST } from "../core/http/console.js";
 import { buildNodeApi, type HealthReport } from "./api/app.js";
@@ -23,6 +23,9 @@ import { armFailpointWhenServing, failpointFromEnv } from "../core/failpoints.js
 import { readTlsCredentials } from "../core/http/tls.js";
 import { Indexer } from "./indexer/indexer.js";
 import { TokenIndexer } from "./indexer/tokens.js";
+import { BalanceIndexer } from "./indexer/balances.js";
+import { FundsGuard } from "./validation/funds.js";
+import { FINAL_OPERATION_STATUSES } from "../core/records.js";
 import { useNativeKeccakInEthers } from "../core/keccak.js";
 import { loadOperatorWallet } from "../core/keys.js";
 import { StopStack } from "../core/lifecycle.js";
@@ -61,6 +64,12 @@ import { listenNotReady } from "./backup/not-ready-server.js";
 import { startCustodian, registerCustodyRoutes } from "./custodian/start.js";
 import { registerOverdueRoutes } from "./overdue/api.js";
 import { OverdueMonitor } from "./overdue/monitor.js";
+
+/**
+ * The balance mirror judges a payer's funds only while at most this many blocks behind the head (it
+ * catches up before the API serves, then follows every head).
+ */
+const FUNDS_MAX_LAG_BLOCKS = 64;
 
 export interface RunningNode {
   peerId: string;
@@ -191,6 +200,53 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       Math.floor(Date.now() / 1000),
     );
     if (restored > 0) logger.info({ operations: restored }, "risk counters rebuilt from stored operations");
+    // An institution refuses on its API the pays their payers cannot fund (balances mirrored from the chain).
+    const balanceIndexer =
+      config.role === "institution"
+        ? new BalanceIndexer(
+            { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
+            { provider, heads, storage, logger: logger.child({ module: "balance-indexer" }), onPaid: (ids) => ids.forEach((id) => funds?.release(id)) },
+          )
+        : undefined;
+    const funds = balanceIndexer
+      ? new FundsGuard(
+          { escrow: deployment.contracts.escrow, maxLagBlocks: FUNDS_MAX_LAG_BLOCKS },
+          { balances: storage.balances, provider, mirrored: () => balanceIndexer.cursor, head: () => heads.latest },
+        )
+      : undefined;
+    if (funds) {
+      // A pay stops being a pending debit when it fails, or executes (if the mirror has not seen it paid first).
+      storage.changes.onAppend((drafts) => {
+        for (const draft of drafts) if (draft.type === "operation" && draft.kind === "pay" && FINAL_OPERATION_STATUSES.includes(draft.status)) funds.release(draft.id);
+      });
+      await storage.operations.forEachReceivedSince(0, (stored) => funds.reserve(stored.id, stored.op), 500, ["accepted", "submitted"]);
+      if (funds.pendingPays > 0) logger.info({ pays: funds.pendingPays }, "pending debits rebuilt from stored pays");
+      new Gauge({
+        name: "settlenet_balance_mirror_block",
+        help: "The last block whose token balances and allowances to the escrow this node mirrors (it refuses on its API the pays their payers cannot fund)",
+        registers: [metrics],
+        collect() {
+          if (balanceIndexer?.cursor !== undefined) this.set(balanceIndexer.cursor);
+        },
+      });
+      new Gauge({
+        name: "settlenet_funds_pending_pays",
+        help: "Pays this node holds that the balance mirror has not seen paid: debits counted against their payers' balances",
+        registers: [metrics],
+        collect() {
+          this.set(funds.pendingPays);
+        },
+      });
+      new Counter({
+        name: "settlenet_funds_chain_reads_total",
+        help: "Chain reads of a payer's balance and allowance, made to confirm a shortfall the mirror showed before refusing a pay",
+        registers: [metrics],
+        collect() {
+          this.reset();
+          this.inc(funds.confirmations);
+        },
+      });
+    }
     const ctx: ValidationContext = {
       chainId,
       escrow: deployment.contracts.escrow,
@@ -252,6 +308,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
       signatures,
       metrics,
       ...(relayer ? { relayer } : {}),
+      ...(funds ? { funds } : {}),
     });
 
     const indexer = new Indexer(
@@ -276,6 +333,11 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     await tokenIndexer.syncOnce();
     await tokenIndexer.start();
     stack.push(() => tokenIndexer.stop());
+    if (balanceIndexer) {
+      await balanceIndexer.syncOnce();
+      balanceIndexer.start();
+      stack.push(() => balanceIndexer.stop());
+    }
 
     const network: GossipNetwork = await createGossipNetwork(
       {

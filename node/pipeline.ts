@@ -29,6 +29,7 @@ import { counterOf } from "./metrics.js";
 import type { Relayer, ValidatedOperation, ValidationContext } from "./services.js";
 import type { OutcomeMapper } from "./validation/outcome.js";
 import { type GossipVerdict, type Outcome } from "./validation/outcome.js";
+import type { FundsGuard } from "./validation/funds.js";
 import type { RiskEngine } from "./validation/risk.js";
 import { refusal, type ValidationPath } from "./validation/refusal.js";
 import { InlineVerifier, type SignatureVerifier } from "./validation/signature.js";
@@ -46,6 +47,8 @@ export interface PipelineModules {
   publish?: (data: Uint8Array) => Promise<number>;
   /** Group sizes (operations per validated group, per stored group, per published message). */
   metrics?: Registry;
+  /** Refuses on the API the pays their payers cannot fund, and counts every accepted pay as pending. */
+  funds?: FundsGuard;
 }
 
 export interface PipelineOptions {
@@ -222,6 +225,8 @@ export class OperationPipeline {
     this.counters.groups.inc({ path });
     this.counters.groupOperations.inc({ path }, items.length);
     const settled = await validateGroup(items, this.ctx, path, { risk: this.modules.risk, signatures: this.signatures });
+    const { funds } = this.modules;
+    const available = funds && path === "api" ? await funds.prepare(settled.flatMap((result) => (result.status === "fulfilled" ? [result.value.op] : []))) : undefined;
     const seen = new Set<string>();
     const now = this.ctx.nowSeconds();
     const receivedAtMs = Date.now();
@@ -235,10 +240,12 @@ export class OperationPipeline {
         if (seen.has(op.id) || this.inFlight.has(op.id)) {
           outcome = this.modules.outcomes.map(path, { status: "rejected", reason: duplicate(op, path) }, { id: op.id });
         } else {
-          // Cumulative limits also count earlier operations of the same group.
+          // Cumulative limits and pending debits also count earlier operations of the same group.
           try {
             this.modules.risk.check(op.op, now, path);
+            funds?.check(op.op, available);
             this.modules.risk.record(op.op, now);
+            funds?.reserve(op.id, op.op);
             seen.add(op.id);
             this.inFlight.add(op.id);
             accepted.push({ operation: op, record: recordOf(op, items[index] as GroupItem, origin, receivedAtMs) });
@@ -269,6 +276,7 @@ export class OperationPipeline {
       );
     } catch (error) {
       for (const id of published) this.toClear.add(id);
+      for (const a of accepted) this.modules.funds?.release(a.operation.id);
       throw error;
     } finally {
       for (const a of accepted) this.inFlight.delete(a.operation.id);

@@ -102,7 +102,7 @@ export interface OperationRepository {
   listReceivedBefore(status: OperationStatus, beforeMs: number, limit: number): Promise<{ id: string; receivedAtMs: number }[]>;
   listByPayment(paymentId: string): Promise<StoredOperation[]>;
   /** Visits every stored operation received at or after `sinceMs` (bounded memory); walk before anything writes. */
-  forEachReceivedSince(sinceMs: number, visit: (op: StoredOperation) => void, pageSize?: number): Promise<void>;
+  forEachReceivedSince(sinceMs: number, visit: (op: StoredOperation) => void, pageSize?: number, statuses?: readonly OperationStatus[]): Promise<void>;
   /** True if (signer, nonce) was already used by a stored operation; `token` selects that token's nonce space. */
   nonceSeen(signer: string, nonce: bigint, token?: string): Promise<boolean>;
 }

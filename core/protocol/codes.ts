@@ -38,6 +38,19 @@ export const OPERATION_CODES = {
   NONCE_USED: { gossip: IGNORE, api: IGNORE, http: 409, summary: "another stored operation of the signer used this nonce" },
   EXPIRED: { gossip: IGNORE, api: IGNORE, http: 422, summary: "the deadline (payDeadline for pay) has passed" },
   NOT_DUE: { gossip: IGNORE, api: IGNORE, http: 422, summary: "a release before the payment's auto-release time, or a reclaim before its fulfilment deadline has passed, in this node's view of the chain (send it again once due)" },
+  // Never sent on gossip: only the API path checks a payer's funds (a peer's mirror may lag or lead this node's).
+  PAYER_INSUFFICIENT_BALANCE: {
+    gossip: IGNORE,
+    api: REJECT,
+    http: 422,
+    summary: "a pay whose amount, with the payer's other pending payments, exceeds the payer's token balance (the node's mirror, confirmed by a chain read): nothing was stored; the same signature may be sent again once the payer is funded",
+  },
+  PAYER_ALLOWANCE_MISSING: {
+    gossip: IGNORE,
+    api: REJECT,
+    http: 422,
+    summary: "a pay whose amount, with the payer's other pending payments, exceeds the payer's allowance to the escrow: nothing was stored; the payer approves the escrow (or signs a permit), then the same signature may be sent again",
+  },
   BLACKLISTED: { gossip: REJECT, api: REJECT, http: 403, summary: "the payer or the merchant is on the configured blacklist" },
   AMOUNT_OVER_LIMIT: { gossip: REJECT, api: REJECT, http: 422, summary: "a single payment above maxPaymentAmount" },
   PAYER_DAILY_LIMIT: { gossip: IGNORE, api: REJECT, http: 422, summary: "the payer's UTC-day total would exceed payerDailyLimit" },

@@ -51,8 +51,8 @@ export function canSend(provider: AbstractProvider): provider is AbstractProvide
 
 const toHex = (n: number) => `0x${n.toString(16)}`;
 
-/** Logs of `address` with a first topic in `topics`, in blocks [fromBlock, toBlock]. */
-export async function fetchLogs(provider: AbstractProvider, filter: { address: string; topics: string[]; fromBlock: number; toBlock: number }): Promise<ChainLog[]> {
+/** Logs of `address` (one contract or several) with a first topic in `topics`, in blocks [fromBlock, toBlock]. */
+export async function fetchLogs(provider: AbstractProvider, filter: { address: string | string[]; topics: string[]; fromBlock: number; toBlock: number }): Promise<ChainLog[]> {
   if (!canSend(provider)) {
     const logs = await provider.getLogs({ address: filter.address, fromBlock: filter.fromBlock, toBlock: filter.toBlock, topics: [filter.topics] });
     return logs.map((log) => ({ address: log.address, topics: log.topics, data: log.data, blockNumber: log.blockNumber, transactionHash: log.transactionHash, index: log.index, removed: log.removed }));

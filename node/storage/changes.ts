@@ -47,6 +47,7 @@ export class LevelChangeLog {
   private oldestKept: number | undefined;
   /** Bumped by each prune deletion, so a read of the oldest that overlapped one is not kept. */
   private prunes = 0;
+  private readonly listeners: ((drafts: readonly ChangeDraft[]) => void)[] = [];
 
   private constructor(
     private readonly ctx: StorageContext,
@@ -92,12 +93,21 @@ export class LevelChangeLog {
    * section and commit them with the changes they record.
    */
   append(drafts: readonly ChangeDraft[], atMs: number): WriteOp[] {
+    for (const listener of this.listeners) listener(drafts);
     const space = this.ctx.spaces.changes;
     return drafts.map((draft) => {
       const seq = this.nextSeq++;
       const change = { seq, atMs, ...draft } as Change;
       return { type: "put", sublevel: space, key: seqKey(seq), value: change };
     });
+  }
+
+  /**
+   * Calls `listener` with the changes of every write section as it records them, before its batch is
+   * durable (the batch may still fail): for in-memory views that may run ahead of storage, not behind.
+   */
+  onAppend(listener: (drafts: readonly ChangeDraft[]) => void): void {
+    this.listeners.push(listener);
   }
 
   /** Wakes the readers waiting for a change (call once a write section is durable). */

@@ -19,6 +19,7 @@ import { openLevelStore, type SyncStats } from "../../core/storage/level.js";
 import { LevelOperationRepository, operationPatchWrites } from "./operations.js";
 import { LevelPaymentRepository, paymentRecordWrites } from "./payments.js";
 import { LevelAlertRepository } from "./alerts.js";
+import { LevelBalanceRepository } from "./balances.js";
 import { LevelTokenRepository, type TokenRepository } from "./tokens.js";
 import { LevelUserRepository } from "./users.js";
 
@@ -48,6 +49,8 @@ export interface NodeStorage extends Storage {
   alerts: LevelAlertRepository;
   /** The token indexer's state (supply, custodians, reserves, frozen accounts, events). */
   tokens: TokenRepository;
+  /** The balance mirror (each account's balance and allowance to the escrow, per settlement token). */
+  balances: LevelBalanceRepository;
   /** The change feed (GET /v1/changes). */
   changes: LevelChangeLog;
   /** The dispute queue and the merchants' notes on disputes. */
@@ -98,6 +101,7 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
     payments,
     cycles: new LevelCycleRepository(ctx),
     tokens: new LevelTokenRepository(ctx, changes),
+    balances: new LevelBalanceRepository(ctx),
     changes,
     audit,
     disputes,

@@ -58,6 +58,7 @@ export const KEYSPACES = [
   "tokens",
   "tokenFrozen",
   "tokenEvents",
+  "balances",
   "audit",
   "disputes",
   "disputeNotes",
@@ -122,3 +123,10 @@ export function prefixRange(prefix: string): { gte: string; lt: string } {
 // | tokenFrozen   | token ! account                                  | FrozenAccountRecord        |
 // | tokenEvents   | token ! block(12 digits) ! logIndex(6 digits)    | TokenEventRecord           |
 // | meta          | "tokens.cursor"                                  | last block token-indexed   |
+//
+// The balance mirror (the balance indexer's, node/storage/balances.ts), in KEYSPACES above:
+//
+// | sublevel      | key                                              | value                      |
+// | ------------- | ------------------------------------------------ | -------------------------- |
+// | balances      | token ! account                                  | AccountFunds               |
+// | meta          | "balances.cursor"                                | last block mirrored        |

@@ -263,12 +263,12 @@ export class LevelOperationRepository implements OperationRepository {
   }
 
   /**
-   * Calls `visit` with every stored operation received at or after `sinceMs`, status by status in
+   * Calls `visit` with every stored operation received at or after `sinceMs` (of `statuses`: all by default), status by status in
    * pages of `pageSize`, so memory stays bounded whatever their number. An operation whose status
    * changes during the walk may be visited twice or not at all: walk before anything writes.
    */
-  async forEachReceivedSince(sinceMs: number, visit: (op: StoredOperation) => void, pageSize = 500): Promise<void> {
-    for (const status of operationStatusSchema.options) {
+  async forEachReceivedSince(sinceMs: number, visit: (op: StoredOperation) => void, pageSize = 500, statuses: readonly OperationStatus[] = operationStatusSchema.options): Promise<void> {
+    for (const status of statuses) {
       const { lt } = prefixRange(`${status}${SEP}`);
       let gte = operationKeys.byStatus(status, sinceMs, "");
       for (;;) {

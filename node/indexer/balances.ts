@@ -1,0 +1,169 @@
+/**
+ * Balance indexer: mirrors every account's balance of each settlement token and its allowance to the
+ * escrow (Transfer and Approval events) from the deployment block into the balance keyspace
+ * (node/storage/balances.ts), one atomic step per block range with its own cursor ("balances.cursor"),
+ * so a node that had none builds it from the start while the other indexers go on. The same request
+ * reads the escrow's PaymentPaid events: the pays a step saw paid are no longer pending debits, from
+ * the moment the balances that paid them are stored (`onPaid`). Validation refuses on the API a pay the
+ * mirror says its payer cannot fund (node/validation/funds.ts).
+ *
+ * The allowance is the last approved value: a spent finite allowance is not counted down (transferFrom
+ * emits no Approval), so the mirror can only overstate it, never refuse what the chain would take.
+ */
+import { Interface, getAddress, type AbstractProvider } from "ethers";
+
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import type { Deployment } from "../../core/protocol/deployment.js";
+import { tokenNamesOf } from "../../core/operations/index.js";
+import type { ChainHeads } from "../chain/heads.js";
+import type { Logger } from "../services.js";
+import type { AccountFundsChange, LevelBalanceRepository } from "../storage/balances.js";
+import { EventDecoder, fetchLogs, type ChainLog } from "./events.js";
+import { ChainFollower } from "./follower.js";
+
+export interface BalanceIndexerOptions {
+  deployment: Deployment;
+  /** Pause between steps once caught up with the head. */
+  pollIntervalMs: number;
+  /** Widest block range of one getLogs call and one atomic step (default 2000). */
+  maxBlocksPerStep?: number;
+  /** Blocks behind the head to stay (default 0). */
+  confirmations?: number;
+}
+
+export interface BalanceIndexerModules {
+  provider: AbstractProvider;
+  storage: { balances: LevelBalanceRepository };
+  logger: Logger;
+  /** The node's head poll: steps run when it sees a new block. */
+  heads?: ChainHeads;
+  /** Payment ids whose PaymentPaid a step saw (after the step is stored). */
+  onPaid?: (paymentIds: string[]) => void;
+}
+
+const ZERO = "0x0000000000000000000000000000000000000000";
+
+/** Follows token balances into storage; see the module comment. */
+export class BalanceIndexer {
+  private readonly tokenEvents = new EventDecoder(new Interface(loadArtifact("SettlementToken").abi), ["Transfer", "Approval"]);
+  private readonly escrowEvents = new EventDecoder(new Interface(loadArtifact("PaymentEscrow").abi), ["PaymentPaid"]);
+  private readonly tokens: Set<string>;
+  private readonly escrow: string;
+  private readonly addresses: string[];
+  private readonly maxBlocksPerStep: number;
+  private readonly confirmations: number;
+  private readonly follower: ChainFollower;
+  private mirrored: number | undefined;
+
+  constructor(
+    private readonly options: BalanceIndexerOptions,
+    private readonly modules: BalanceIndexerModules,
+  ) {
+    this.tokens = new Set(tokenNamesOf(options.deployment).keys());
+    this.escrow = options.deployment.contracts.escrow.toLowerCase();
+    this.addresses = [...this.tokens, this.escrow].map((address) => getAddress(address));
+    this.maxBlocksPerStep = options.maxBlocksPerStep ?? 2000;
+    this.confirmations = options.confirmations ?? 0;
+    this.follower = new ChainFollower(
+      { name: "balance indexer", pollIntervalMs: options.pollIntervalMs },
+      { logger: modules.logger, sync: (head) => this.sync(head), ...(modules.heads ? { heads: modules.heads } : {}) },
+    );
+  }
+
+  /** The last block the mirror holds (undefined until the first step or cursor read). */
+  get cursor(): number | undefined {
+    return this.mirrored;
+  }
+
+  start(): void {
+    this.follower.start();
+  }
+
+  stop(): Promise<void> {
+    return this.follower.stop();
+  }
+
+  /** Mirrors every block up to the head (less confirmations); returns the new cursor. */
+  syncOnce(): Promise<number> {
+    return this.follower.syncOnce();
+  }
+
+  private async sync(knownHead?: number): Promise<number> {
+    const { provider, storage } = this.modules;
+    let cursor = (await storage.balances.getCursor()) ?? this.options.deployment.deploymentBlock - 1;
+    this.mirrored = cursor;
+    const head = (knownHead ?? (await provider.getBlockNumber())) - this.confirmations;
+    while (cursor < head) {
+      const to = Math.min(head, cursor + this.maxBlocksPerStep);
+      const paid = await this.step(cursor + 1, to);
+      cursor = to;
+      this.mirrored = cursor;
+      if (paid.length > 0) {
+        try {
+          this.modules.onPaid?.(paid);
+        } catch (error) {
+          this.modules.logger.error({ err: error }, "onPaid listener failed");
+        }
+      }
+    }
+    return cursor;
+  }
+
+  /** Mirrors blocks [from, to] and stores the result with the cursor; returns the payment ids paid in them. */
+  private async step(from: number, to: number): Promise<string[]> {
+    const { provider, storage, logger } = this.modules;
+    const logs = await fetchLogs(provider, { address: this.addresses, topics: [...this.tokenEvents.topics, ...this.escrowEvents.topics], fromBlock: from, toBlock: to });
+    const ordered = logs.filter((log) => !log.removed).sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
+
+    const paid: string[] = [];
+    const moves: { log: ChainLog; name: string; from: string; to: string; value: bigint }[] = [];
+    for (const log of ordered) {
+      const address = log.address.toLowerCase();
+      if (address === this.escrow) {
+        const event = this.escrowEvents.decode(log);
+        if (event?.name === "PaymentPaid") paid.push(String(event.arg("paymentId")));
+        continue;
+      }
+      if (!this.tokens.has(address)) continue;
+      const event = this.tokenEvents.decode(log);
+      if (!event) continue;
+      const [first, second] = event.name === "Transfer" ? ["from", "to"] : ["owner", "spender"];
+      moves.push({ log, name: event.name, from: String(event.arg(first as string)), to: String(event.arg(second as string)), value: event.arg("value") as bigint });
+    }
+
+    // Every account the step touches, read once.
+    const accounts = new Map<string, { token: string; account: string; balance: bigint; escrowAllowance: bigint }>();
+    const keyOf = (token: string, account: string) => `${token.toLowerCase()}:${account.toLowerCase()}`;
+    const wanted = new Map<string, { token: string; account: string }>();
+    for (const move of moves) {
+      const token = move.log.address;
+      if (move.name === "Transfer") {
+        for (const account of [move.from, move.to]) if (account !== ZERO) wanted.set(keyOf(token, account), { token, account });
+      } else if (move.to.toLowerCase() === this.escrow) {
+        wanted.set(keyOf(token, move.from), { token, account: move.from });
+      }
+    }
+    const keys = [...wanted.values()];
+    const stored = await storage.balances.getMany(keys);
+    keys.forEach((k, i) => {
+      const funds = stored[i];
+      accounts.set(keyOf(k.token, k.account), { token: getAddress(k.token), account: getAddress(k.account), balance: BigInt(funds?.balance ?? "0"), escrowAllowance: BigInt(funds?.escrowAllowance ?? "0") });
+    });
+    for (const move of moves) {
+      const token = move.log.address;
+      if (move.name === "Transfer") {
+        const sender = accounts.get(keyOf(token, move.from));
+        if (sender) sender.balance -= move.value;
+        const receiver = accounts.get(keyOf(token, move.to));
+        if (receiver) receiver.balance += move.value;
+      } else if (move.to.toLowerCase() === this.escrow) {
+        const owner = accounts.get(keyOf(token, move.from));
+        if (owner) owner.escrowAllowance = move.value;
+      }
+    }
+    const changes: AccountFundsChange[] = [...accounts.values()].map((a) => ({ token: a.token, account: a.account, balance: a.balance.toString(), escrowAllowance: a.escrowAllowance.toString() }));
+    await storage.balances.applyStep(changes, to);
+    if (changes.length > 0) logger.debug({ from, to, accounts: changes.length, paid: paid.length }, "mirrored token balances");
+    return paid;
+  }
+}

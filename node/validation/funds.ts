@@ -1,0 +1,156 @@
+/**
+ * Refuses on the API a pay its payer cannot fund: its amount, added to the payer's pending debits, must
+ * fit in the payer's balance and in its allowance to the escrow. The balance and allowance are the
+ * node's mirror (node/indexer/balances.ts), at most a head poll behind the chain; the pending debits
+ * are the pays this node holds that the mirror has not seen paid (own and gossiped, accepted or
+ * submitted), kept in memory and rebuilt from storage at start.
+ *
+ * A refusal is never made on the mirror alone: where it says the funds fall short, the chain is read
+ * now (the payer may have been funded since the mirror's block), and the larger of the two is taken.
+ * While the mirror catches up (more than `maxLagBlocks` behind the head), nothing is refused: the chain
+ * stays the judge, as for every operation, and a pay it refuses fails there. Only the API path checks:
+ * a peer's view of a payer's funds may differ from this node's without anyone being at fault.
+ */
+import { Interface, type AbstractProvider } from "ethers";
+
+import type { Operation } from "../../core/operations/index.js";
+import { loadArtifact } from "../../core/protocol/artifacts.js";
+import type { StoredOperation } from "../../core/records.js";
+import type { AccountFunds } from "../storage/balances.js";
+import { refusal } from "./refusal.js";
+
+export interface FundsGuardOptions {
+  escrow: string;
+  /** The mirror judges only while at most this many blocks behind the head. */
+  maxLagBlocks: number;
+}
+
+export interface FundsGuardModules {
+  balances: { getMany(keys: readonly { token: string; account: string }[]): Promise<AccountFunds[]> };
+  provider: AbstractProvider;
+  /** The mirror's last block, and the chain's head as last polled (undefined: not known yet). */
+  mirrored(): number | undefined;
+  head(): number | undefined;
+}
+
+/** What a group's pays may spend, per payer and token: the larger of the mirror's and the chain's figures. */
+export type GroupFunds = ReadonlyMap<string, { balance: bigint; escrowAllowance: bigint }>;
+
+interface Debit {
+  key: string;
+  amount: bigint;
+}
+
+const keyOf = (token: string, payer: string) => `${token.toLowerCase()}:${payer.toLowerCase()}`;
+const token = new Interface(loadArtifact("SettlementToken").abi);
+
+/** See the module comment. */
+export class FundsGuard {
+  /** Pending pays by operation id (lower case). */
+  private readonly debits = new Map<string, Debit>();
+  /** Their sum per payer and token. */
+  private readonly pending = new Map<string, bigint>();
+  private freshReads = 0;
+
+  constructor(
+    private readonly options: FundsGuardOptions,
+    private readonly modules: FundsGuardModules,
+  ) {}
+
+  /** Counts `op` (a pay, parsed or in its stored wire form) as a pending debit of its payer until `release`. */
+  reserve(id: string, op: Operation | StoredOperation["op"]): void {
+    if (op.kind !== "pay") return;
+    const lower = id.toLowerCase();
+    if (this.debits.has(lower)) return;
+    const debit = { key: keyOf(op.terms.token, op.terms.payer), amount: BigInt(op.terms.amount) };
+    this.debits.set(lower, debit);
+    this.pending.set(debit.key, (this.pending.get(debit.key) ?? 0n) + debit.amount);
+  }
+
+  /** The pay `id` is paid (the mirror saw it) or failed: no longer pending. */
+  release(id: string): void {
+    const lower = id.toLowerCase();
+    const debit = this.debits.get(lower);
+    if (!debit) return;
+    this.debits.delete(lower);
+    const left = (this.pending.get(debit.key) ?? 0n) - debit.amount;
+    if (left > 0n) this.pending.set(debit.key, left);
+    else this.pending.delete(debit.key);
+  }
+
+  /** Pays held as pending debits. */
+  get pendingPays(): number {
+    return this.debits.size;
+  }
+
+  /** Chain reads made to confirm a shortfall the mirror showed (a failed read leaves the payer's pays unjudged). */
+  get confirmations(): number {
+    return this.freshReads;
+  }
+
+  /**
+   * The funds the pays among `ops` may spend, read before the group's synchronous checks (undefined:
+   * the mirror is catching up, nothing is refused). The chain is read for the payers whose mirrored
+   * funds do not cover their pending debits plus the group's pays.
+   */
+  async prepare(ops: readonly Operation[]): Promise<GroupFunds | undefined> {
+    const pays = ops.filter((op): op is Extract<Operation, { kind: "pay" }> => op.kind === "pay");
+    if (pays.length === 0) return new Map();
+    const mirrored = this.modules.mirrored();
+    const head = this.modules.head();
+    if (mirrored === undefined || head === undefined || head - mirrored > this.options.maxLagBlocks) return undefined;
+    const wanted = new Map<string, { token: string; account: string; need: bigint }>();
+    for (const op of pays) {
+      const key = keyOf(op.terms.token, op.terms.payer);
+      const entry = wanted.get(key) ?? { token: op.terms.token, account: op.terms.payer, need: this.pending.get(key) ?? 0n };
+      entry.need += BigInt(op.terms.amount);
+      wanted.set(key, entry);
+    }
+    const keys = [...wanted.entries()];
+    const stored = await this.modules.balances.getMany(keys.map(([, k]) => k));
+    const funds = new Map<string, { balance: bigint; escrowAllowance: bigint }>();
+    await Promise.all(
+      keys.map(async ([key, k], i) => {
+        const record = stored[i] as AccountFunds;
+        let balance = BigInt(record.balance);
+        let escrowAllowance = BigInt(record.escrowAllowance);
+        if (balance < k.need || escrowAllowance < k.need) {
+          // Unconfirmed, a shortfall is not judged here: the chain refuses the pay if it must.
+          const fresh = await this.read(k.token, k.account).catch(() => undefined);
+          if (!fresh) return;
+          if (fresh.balance > balance) balance = fresh.balance;
+          if (fresh.escrowAllowance > escrowAllowance) escrowAllowance = fresh.escrowAllowance;
+        }
+        funds.set(key, { balance, escrowAllowance });
+      }),
+    );
+    return funds;
+  }
+
+  /**
+   * Throws PAYER_INSUFFICIENT_BALANCE or PAYER_ALLOWANCE_MISSING if the pay `op`, with the payer's
+   * pending debits (earlier pays of the same group included, once reserved), exceeds `funds`.
+   * Synchronous, so that the check and the reservation of a group run without another group between them.
+   */
+  check(op: Operation, funds: GroupFunds | undefined): void {
+    if (op.kind !== "pay" || !funds) return;
+    const key = keyOf(op.terms.token, op.terms.payer);
+    const available = funds.get(key);
+    if (!available) return;
+    const need = (this.pending.get(key) ?? 0n) + BigInt(op.terms.amount);
+    const meta = { payer: op.terms.payer, token: op.terms.token, amount: op.terms.amount.toString() };
+    // The balance itself is not told: the refusal reaches whoever submitted the pay.
+    if (available.balance < need) throw refusal("PAYER_INSUFFICIENT_BALANCE", "api", `the payer's balance does not cover ${op.terms.amount} with its pending payments`, meta);
+    if (available.escrowAllowance < need) throw refusal("PAYER_ALLOWANCE_MISSING", "api", `the payer's allowance to the escrow does not cover ${op.terms.amount} with its pending payments`, meta);
+  }
+
+  private async read(tokenAddress: string, account: string): Promise<{ balance: bigint; escrowAllowance: bigint }> {
+    this.freshReads += 1;
+    const { provider } = this.modules;
+    const [balance, allowance] = await Promise.all([
+      provider.call({ to: tokenAddress, data: token.encodeFunctionData("balanceOf", [account]) }),
+      provider.call({ to: tokenAddress, data: token.encodeFunctionData("allowance", [account, this.options.escrow]) }),
+    ]);
+    return { balance: BigInt(balance), escrowAllowance: BigInt(allowance) };
+  }
+}
