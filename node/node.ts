@@ -25,7 +25,6 @@ import { Indexer } from "./indexer/indexer.js";
 import { TokenIndexer } from "./indexer/tokens.js";
 import { BalanceIndexer } from "./indexer/balances.js";
 import { FundsGuard } from "./validation/funds.js";
-import { FINAL_OPERATION_STATUSES } from "../core/records.js";
 import { useNativeKeccakInEthers } from "../core/keccak.js";
 import { loadOperatorWallet } from "../core/keys.js";
 import { StopStack } from "../core/lifecycle.js";
@@ -67,9 +66,9 @@ import { OverdueMonitor } from "./overdue/monitor.js";
 
 /**
  * The balance mirror judges a payer's funds only while at most this many blocks behind the head (it
- * catches up before the API serves, then follows every head).
+ * catches up before the API serves, then steps once a second).
  */
-const FUNDS_MAX_LAG_BLOCKS = 64;
+const FUNDS_MAX_LAG_BLOCKS = 256;
 
 export interface RunningNode {
   peerId: string;
@@ -204,8 +203,8 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const balanceIndexer =
       config.role === "institution"
         ? new BalanceIndexer(
-            { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
-            { provider, heads, storage, logger: logger.child({ module: "balance-indexer" }), onPaid: (ids) => ids.forEach((id) => funds?.release(id)) },
+            { deployment, confirmations: config.indexer.confirmations },
+            { provider, heads, storage, logger: logger.child({ module: "balance-indexer" }), onStep: (cursor) => funds?.mirroredUpTo(cursor) },
           )
         : undefined;
     const funds = balanceIndexer
@@ -215,9 +214,13 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         )
       : undefined;
     if (funds) {
-      // A pay stops being a pending debit when it fails, or executes (if the mirror has not seen it paid first).
+      // A pay stops being a pending debit when it fails, or once the mirror holds the block that executed it.
       storage.changes.onAppend((drafts) => {
-        for (const draft of drafts) if (draft.type === "operation" && draft.kind === "pay" && FINAL_OPERATION_STATUSES.includes(draft.status)) funds.release(draft.id);
+        for (const draft of drafts) {
+          if (draft.type !== "operation" || draft.kind !== "pay") continue;
+          if (draft.status === "failed") funds.release(draft.id);
+          else if (draft.status === "executed") funds.paid(draft.id, draft.execution?.blockNumber ?? -1);
+        }
       });
       await storage.operations.forEachReceivedSince(0, (stored) => funds.reserve(stored.id, stored.op), 500, ["accepted", "submitted"]);
       if (funds.pendingPays > 0) logger.info({ pays: funds.pendingPays }, "pending debits rebuilt from stored pays");

@@ -2,10 +2,10 @@
  * Balance indexer: mirrors every account's balance of each settlement token and its allowance to the
  * escrow (Transfer and Approval events) from the deployment block into the balance keyspace
  * (node/storage/balances.ts), one atomic step per block range with its own cursor ("balances.cursor"),
- * so a node that had none builds it from the start while the other indexers go on. The same request
- * reads the escrow's PaymentPaid events: the pays a step saw paid are no longer pending debits, from
- * the moment the balances that paid them are stored (`onPaid`). Validation refuses on the API a pay the
- * mirror says its payer cannot fund (node/validation/funds.ts).
+ * so a node that had none builds it from the start while the other indexers go on. Each stored step is
+ * told (`onStep`): the pays executed up to its block are in the mirrored balances from then on, and no
+ * longer pending debits. Validation refuses on the API a pay the mirror says its payer cannot fund
+ * (node/validation/funds.ts).
  *
  * The allowance is the last approved value: a spent finite allowance is not counted down (transferFrom
  * emits no Approval), so the mirror can only overstate it, never refuse what the chain would take.
@@ -23,8 +23,11 @@ import { ChainFollower } from "./follower.js";
 
 export interface BalanceIndexerOptions {
   deployment: Deployment;
-  /** Pause between steps once caught up with the head. */
-  pollIntervalMs: number;
+  /**
+   * Pause between steps (default 1,000 ms): not every head, since each step is a request the chain
+   * serves and a synced write; pending debits cover what the mirror has not seen yet.
+   */
+  stepIntervalMs?: number;
   /** Widest block range of one getLogs call and one atomic step (default 2000). */
   maxBlocksPerStep?: number;
   /** Blocks behind the head to stay (default 0). */
@@ -35,10 +38,10 @@ export interface BalanceIndexerModules {
   provider: AbstractProvider;
   storage: { balances: LevelBalanceRepository };
   logger: Logger;
-  /** The node's head poll: steps run when it sees a new block. */
+  /** The node's head poll: each step mirrors up to the head it last saw (without it, the chain is asked). */
   heads?: ChainHeads;
-  /** Payment ids whose PaymentPaid a step saw (after the step is stored). */
-  onPaid?: (paymentIds: string[]) => void;
+  /** The mirror holds every block up to `cursor` (after each stored step). */
+  onStep?: (cursor: number) => void;
 }
 
 const ZERO = "0x0000000000000000000000000000000000000000";
@@ -46,7 +49,6 @@ const ZERO = "0x0000000000000000000000000000000000000000";
 /** Follows token balances into storage; see the module comment. */
 export class BalanceIndexer {
   private readonly tokenEvents = new EventDecoder(new Interface(loadArtifact("SettlementToken").abi), ["Transfer", "Approval"]);
-  private readonly escrowEvents = new EventDecoder(new Interface(loadArtifact("PaymentEscrow").abi), ["PaymentPaid"]);
   private readonly tokens: Set<string>;
   private readonly escrow: string;
   private readonly addresses: string[];
@@ -61,13 +63,10 @@ export class BalanceIndexer {
   ) {
     this.tokens = new Set(tokenNamesOf(options.deployment).keys());
     this.escrow = options.deployment.contracts.escrow.toLowerCase();
-    this.addresses = [...this.tokens, this.escrow].map((address) => getAddress(address));
+    this.addresses = [...this.tokens].map((address) => getAddress(address));
     this.maxBlocksPerStep = options.maxBlocksPerStep ?? 2000;
     this.confirmations = options.confirmations ?? 0;
-    this.follower = new ChainFollower(
-      { name: "balance indexer", pollIntervalMs: options.pollIntervalMs },
-      { logger: modules.logger, sync: (head) => this.sync(head), ...(modules.heads ? { heads: modules.heads } : {}) },
-    );
+    this.follower = new ChainFollower({ name: "balance indexer", pollIntervalMs: options.stepIntervalMs ?? 1_000 }, { logger: modules.logger, sync: (head) => this.sync(head) });
   }
 
   /** The last block the mirror holds (undefined until the first step or cursor read). */
@@ -92,39 +91,30 @@ export class BalanceIndexer {
     const { provider, storage } = this.modules;
     let cursor = (await storage.balances.getCursor()) ?? this.options.deployment.deploymentBlock - 1;
     this.mirrored = cursor;
-    const head = (knownHead ?? (await provider.getBlockNumber())) - this.confirmations;
+    const head = (knownHead ?? this.modules.heads?.latest ?? (await provider.getBlockNumber())) - this.confirmations;
     while (cursor < head) {
       const to = Math.min(head, cursor + this.maxBlocksPerStep);
-      const paid = await this.step(cursor + 1, to);
+      await this.step(cursor + 1, to);
       cursor = to;
       this.mirrored = cursor;
-      if (paid.length > 0) {
-        try {
-          this.modules.onPaid?.(paid);
-        } catch (error) {
-          this.modules.logger.error({ err: error }, "onPaid listener failed");
-        }
+      try {
+        this.modules.onStep?.(cursor);
+      } catch (error) {
+        this.modules.logger.error({ err: error }, "onStep listener failed");
       }
     }
     return cursor;
   }
 
-  /** Mirrors blocks [from, to] and stores the result with the cursor; returns the payment ids paid in them. */
-  private async step(from: number, to: number): Promise<string[]> {
+  /** Mirrors blocks [from, to] and stores the result with the cursor. */
+  private async step(from: number, to: number): Promise<void> {
     const { provider, storage, logger } = this.modules;
-    const logs = await fetchLogs(provider, { address: this.addresses, topics: [...this.tokenEvents.topics, ...this.escrowEvents.topics], fromBlock: from, toBlock: to });
+    const logs = await fetchLogs(provider, { address: this.addresses, topics: this.tokenEvents.topics, fromBlock: from, toBlock: to });
     const ordered = logs.filter((log) => !log.removed).sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
 
-    const paid: string[] = [];
     const moves: { log: ChainLog; name: string; from: string; to: string; value: bigint }[] = [];
     for (const log of ordered) {
-      const address = log.address.toLowerCase();
-      if (address === this.escrow) {
-        const event = this.escrowEvents.decode(log);
-        if (event?.name === "PaymentPaid") paid.push(String(event.arg("paymentId")));
-        continue;
-      }
-      if (!this.tokens.has(address)) continue;
+      if (!this.tokens.has(log.address.toLowerCase())) continue;
       const event = this.tokenEvents.decode(log);
       if (!event) continue;
       const [first, second] = event.name === "Transfer" ? ["from", "to"] : ["owner", "spender"];
@@ -163,7 +153,6 @@ export class BalanceIndexer {
     }
     const changes: AccountFundsChange[] = [...accounts.values()].map((a) => ({ token: a.token, account: a.account, balance: a.balance.toString(), escrowAllowance: a.escrowAllowance.toString() }));
     await storage.balances.applyStep(changes, to);
-    if (changes.length > 0) logger.debug({ from, to, accounts: changes.length, paid: paid.length }, "mirrored token balances");
-    return paid;
+    if (changes.length > 0) logger.debug({ from, to, accounts: changes.length }, "mirrored token balances");
   }
 }

@@ -1,9 +1,10 @@
 /**
  * Refuses on the API a pay its payer cannot fund: its amount, added to the payer's pending debits, must
  * fit in the payer's balance and in its allowance to the escrow. The balance and allowance are the
- * node's mirror (node/indexer/balances.ts), at most a head poll behind the chain; the pending debits
- * are the pays this node holds that the mirror has not seen paid (own and gossiped, accepted or
- * submitted), kept in memory and rebuilt from storage at start.
+ * node's mirror (node/indexer/balances.ts), a step a second behind the chain; the pending debits are
+ * the pays this node holds whose payment the mirror does not hold yet (own and gossiped, accepted,
+ * submitted, or executed in a block the mirror has not reached), kept in memory and rebuilt from
+ * storage at start.
  *
  * A refusal is never made on the mirror alone: where it says the funds fall short, the chain is read
  * now (the payer may have been funded since the mirror's block), and the larger of the two is taken.
@@ -50,6 +51,8 @@ export class FundsGuard {
   private readonly debits = new Map<string, Debit>();
   /** Their sum per payer and token. */
   private readonly pending = new Map<string, bigint>();
+  /** Pending pays executed in a block the mirror has not reached: id → that block. */
+  private readonly paidAhead = new Map<string, number>();
   private freshReads = 0;
 
   constructor(
@@ -67,9 +70,26 @@ export class FundsGuard {
     this.pending.set(debit.key, (this.pending.get(debit.key) ?? 0n) + debit.amount);
   }
 
-  /** The pay `id` is paid (the mirror saw it) or failed: no longer pending. */
+  /**
+   * The pay `id` was executed in `block`: no longer pending once the mirror holds that block (released
+   * any earlier, it would count neither as pending nor in the mirrored balance).
+   */
+  paid(id: string, block: number): void {
+    const lower = id.toLowerCase();
+    if (!this.debits.has(lower)) return;
+    if (block <= (this.modules.mirrored() ?? -1)) this.release(lower);
+    else this.paidAhead.set(lower, block);
+  }
+
+  /** The mirror now holds every block up to `cursor`: the pays executed in them are no longer pending. */
+  mirroredUpTo(cursor: number): void {
+    for (const [id, block] of this.paidAhead) if (block <= cursor) this.release(id);
+  }
+
+  /** The pay `id` failed (or is paid and mirrored): no longer pending. */
   release(id: string): void {
     const lower = id.toLowerCase();
+    this.paidAhead.delete(lower);
     const debit = this.debits.get(lower);
     if (!debit) return;
     this.debits.delete(lower);

@@ -226,6 +226,22 @@ describe("gateway integration: an external merchant over HTTP against a real nod
     expect(late.body.code).to.equal("INVALID_PAYMENT_STATUS");
   });
 
+  it("refuses the authorization of a payment the payer cannot fund (PAYER_INSUFFICIENT_BALANCE from the node) and keeps the order open", async function () {
+    const payer = net.scenario.payers[0];
+    if (!payer) throw new Error("scenario incomplete");
+    const balance = await net.scenario.token.balanceOf(payer.address);
+    const created = await client.post<View>("/v1/payments", { amount: (balance + 1n).toString(), currency: "CNY", merchantOrderId: "order-1003", payer: payer.address });
+    const { id, typedData } = created.body;
+    if (!typedData) throw new Error("no typed data");
+    const signature = await payer.signTypedData(typedData.domain, typedData.types, typedData.message);
+    const refused = await client.post<{ code: string; upstream: string }>(`/v1/payments/${id}/authorization`, { signature });
+    expect([refused.status, refused.body.code, refused.body.upstream]).to.deep.equal([422, "PAYER_INSUFFICIENT_BALANCE", "node"]);
+    const after = await client.get<View & { lastError: { code: string } }>(`/v1/payments/${id}`);
+    expect([after.body.status, after.body.lastError.code]).to.deep.equal(["awaiting_authorization", "PAYER_INSUFFICIENT_BALANCE"]);
+    expect((await net.scenario.contracts.escrow.paymentOf(created.body.paymentId)).status).to.equal(0n);
+    await client.post(`/v1/payments/${id}/cancel`, { reason: "the payer cannot fund it" });
+  });
+
   /** The verified events the receiver got, by type (Standard Webhooks signature checked with the endpoint's secret). */
   function verifiedEvents(secret: string, type: string): { id: string; data: Record<string, unknown> }[] {
     const key = Buffer.from(secret.slice("whsec_".length), "base64");

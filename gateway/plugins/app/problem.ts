@@ -71,8 +71,14 @@ export const GATEWAY_CODES = {
   NO_REDEEMING_CUSTODIAN: { status: 409, summary: "no custodian of the token has enough outstanding supply for the payout's redemption to draw on" },
   RECIPIENT_NOT_MERCHANT: { status: 422, summary: "transfers go to another active merchant registered on-chain" },
   TRANSFER_REFERENCE_CONFLICT: { status: 409, summary: "the transfer reference is already used with different details" },
-  PAYER_INSUFFICIENT_BALANCE: { status: 422, summary: "hosted checkout: the payer's on-chain token balance is smaller than the payment" },
-  PAYER_ALLOWANCE_MISSING: { status: 422, summary: "hosted checkout: the escrow may not take the payment from the payer yet; the payer signs the permit first" },
+  PAYER_INSUFFICIENT_BALANCE: {
+    status: 422,
+    summary: "the payer's token balance does not cover the payment (with its other pending payments, as the node judges an authorization); nothing was submitted: the same signature may be sent again once the payer is funded",
+  },
+  PAYER_ALLOWANCE_MISSING: {
+    status: 422,
+    summary: "the escrow may not take the payment from the payer yet (its allowance, with its other pending payments, as the node judges an authorization); the payer signs the permit first, then the same signature may be sent again",
+  },
   CONSOLE_NOT_BUILT: { status: 503, summary: "the console's web pages (checkout, dashboard) are not built; run `npm run console:build`" },
   ALLOWANCE_UNAVAILABLE: { status: 503, summary: "the merchant's token allowance is missing and no permit relayer is configured or it failed" },
   MONEY_NOT_CONFIGURED: { status: 503, summary: "this gateway has no custodian key or bank configured" },

@@ -1,0 +1,162 @@
+/**
+ * The balance mirror and the funds check, on a real local chain and a real LevelDB: the mirror agrees
+ * with the token's own balances and allowances (also when a new indexer resumes from the stored
+ * cursor), pending pays count against the payer's balance until the mirror holds the block that paid
+ * them (or they fail), a group's pays add up, a
+ * shortfall is read again from the chain before it refuses, and nothing is judged while the mirror lags.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import { expect } from "chai";
+import { MaxUint256, hexlify, parseEther, randomBytes } from "ethers";
+import { pino } from "pino";
+
+import { OperationError } from "../../../core/errors.js";
+import type { Operation } from "../../../core/operations/index.js";
+import { BalanceIndexer } from "../../../node/indexer/balances.js";
+import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
+import { FundsGuard } from "../../../node/validation/funds.js";
+import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
+
+const silent = pino({ level: "silent" });
+const FUNDS = 1_000n;
+
+describe("balance mirror and funds check", function () {
+  this.timeout(120_000);
+  let chain: LocalChain;
+  let s: Scenario;
+  let dir: string;
+  let storage: NodeStorage;
+  let token: string;
+  let escrow: string;
+
+  before(async function () {
+    chain = await startChain();
+    s = await deployScenario(chain, { payers: 2, payerFunds: FUNDS });
+    token = await s.token.getAddress();
+    escrow = s.deployment.contracts.escrow;
+    dir = await mkdtemp(join(tmpdir(), "settlenet-funds-"));
+    storage = await openStorage(dir);
+  });
+  after(async function () {
+    await storage?.close();
+    await rm(dir, { recursive: true, force: true });
+    await chain?.close();
+  });
+
+  const payer = (i: number) => s.payers[i]?.address ?? "";
+  const indexer = () => new BalanceIndexer({ deployment: s.deployment }, { provider: chain.provider, storage, logger: silent });
+  const pay = (i: number, amount: bigint) => ({ kind: "pay", terms: { payer: payer(i), token, amount }, signature: "0x" }) as unknown as Operation;
+  const head = () => chain.provider.getBlockNumber();
+
+  function guard(mirror: BalanceIndexer, headNow: number) {
+    return new FundsGuard({ escrow, maxLagBlocks: 4 }, { balances: storage.balances, provider: chain.provider, mirrored: () => mirror.cursor, head: () => headNow });
+  }
+
+  async function mirrorAgrees(...accounts: string[]) {
+    const mirrored = await storage.balances.getMany(accounts.map((account) => ({ token, account })));
+    const onChain = await Promise.all(accounts.map(async (account) => ({ balance: (await s.token.balanceOf(account)).toString(), escrowAllowance: (await s.token.allowance(account, escrow)).toString() })));
+    expect(mirrored).to.deep.equal(onChain);
+  }
+
+  function codeOf(fn: () => void): string | undefined {
+    try {
+      fn();
+      return undefined;
+    } catch (error) {
+      if (error instanceof OperationError) return error.code;
+      throw error;
+    }
+  }
+
+  it("mirrors each payer's balance and allowance to the escrow, and a new indexer resumes from the stored cursor", async function () {
+    const first = indexer();
+    expect(await first.syncOnce()).to.equal(await head());
+    await mirrorAgrees(payer(0), payer(1));
+    expect((await storage.balances.getMany([{ token, account: payer(0) }]))[0]).to.deep.equal({ balance: FUNDS.toString(), escrowAllowance: MaxUint256.toString() });
+
+    // Payer 0 sends 300 to payer 1 and lowers its allowance: a new indexer (a restart) picks both up.
+    const wallet = s.payers[0];
+    if (!wallet) throw new Error("no payer");
+    await (await s.admin.sendTransaction({ to: wallet.address, value: parseEther("1") })).wait();
+    const asPayer = s.token.connect(wallet.connect(chain.provider));
+    await (await asPayer.transfer(payer(1), 300n)).wait();
+    await (await asPayer.approve(escrow, 650n)).wait();
+    const cursor = await storage.balances.getCursor();
+    const second = indexer();
+    expect(await second.syncOnce()).to.equal(await head());
+    expect(await storage.balances.getCursor()).to.be.greaterThan(cursor ?? Infinity);
+    await mirrorAgrees(payer(0), payer(1));
+    expect((await storage.balances.getMany([{ token, account: payer(0) }]))[0]).to.deep.equal({ balance: "700", escrowAllowance: "650" });
+  });
+
+  it("counts pending pays against the balance and allowance until released, and a group's pays add up", async function () {
+    const mirror = indexer();
+    await mirror.syncOnce();
+    const funds = guard(mirror, await head());
+    // Payer 1: 1,300 and an unlimited allowance.
+    const id = hexlify(randomBytes(32));
+    funds.reserve(id, pay(1, 1_000n));
+    let available = await funds.prepare([pay(1, 301n)]);
+    expect(codeOf(() => funds.check(pay(1, 301n), available))).to.equal("PAYER_INSUFFICIENT_BALANCE");
+    expect(codeOf(() => funds.check(pay(1, 300n), available))).to.equal(undefined);
+    // Executed in a block the mirror has not reached: still pending until the mirror holds that block.
+    const cursor = mirror.cursor ?? 0;
+    funds.paid(id, cursor + 1);
+    expect(funds.pendingPays).to.equal(1);
+    funds.mirroredUpTo(cursor);
+    expect(funds.pendingPays).to.equal(1);
+    funds.mirroredUpTo(cursor + 1);
+    expect(funds.pendingPays).to.equal(0);
+    // Executed in a block the mirror holds: released at once; a failed pay is released too.
+    funds.reserve(id, pay(1, 1_000n));
+    funds.paid(id, cursor);
+    expect(funds.pendingPays).to.equal(0);
+    funds.reserve(id, pay(1, 1_000n));
+    funds.release(id);
+    expect(funds.pendingPays).to.equal(0);
+    available = await funds.prepare([pay(1, 301n)]);
+    expect(codeOf(() => funds.check(pay(1, 301n), available))).to.equal(undefined);
+
+    // Payer 0: 700, allowance 650. One group of two pays of 400: the second does not fit.
+    const group = [pay(0, 400n), pay(0, 400n)];
+    available = await funds.prepare(group);
+    expect(codeOf(() => funds.check(group[0] as Operation, available))).to.equal(undefined);
+    funds.reserve(hexlify(randomBytes(32)), group[0] as Operation);
+    expect(codeOf(() => funds.check(group[1] as Operation, available))).to.equal("PAYER_INSUFFICIENT_BALANCE");
+    // Within the balance, beyond the allowance (400 pending + 251 > 650).
+    expect(codeOf(() => funds.check(pay(0, 251n), available))).to.equal("PAYER_ALLOWANCE_MISSING");
+    expect(funds.confirmations).to.be.greaterThan(0);
+  });
+
+  it("reads the chain before refusing: a payer funded after the mirror's block is not refused", async function () {
+    const mirror = indexer();
+    await mirror.syncOnce();
+    const [mirrored] = await storage.balances.getMany([{ token, account: payer(1) }]);
+    // Payer 0 (gas funded above) sends payer 1 another 500, after the mirror's block.
+    const wallet = s.payers[0];
+    if (!wallet) throw new Error("no payer");
+    await (await s.token.connect(wallet.connect(chain.provider)).transfer(payer(1), 500n)).wait();
+    const funds = guard(mirror, mirror.cursor ?? 0);
+    const amount = BigInt(mirrored?.balance ?? "0") + 1n;
+    const available = await funds.prepare([pay(1, amount)]);
+    expect(funds.confirmations).to.equal(1);
+    expect(codeOf(() => funds.check(pay(1, amount), available))).to.equal(undefined);
+    expect(codeOf(() => funds.check(pay(1, amount + 500n), available))).to.equal("PAYER_INSUFFICIENT_BALANCE");
+    // The mirror itself was not touched: it moves only with its own steps.
+    expect((await storage.balances.getMany([{ token, account: payer(1) }]))[0]).to.deep.equal(mirrored);
+  });
+
+  it("judges nothing while the mirror lags more than its bound behind the head", async function () {
+    const mirror = indexer();
+    await mirror.syncOnce();
+    const lagging = guard(mirror, (mirror.cursor ?? 0) + 5);
+    expect(await lagging.prepare([pay(0, 10n ** 30n)])).to.equal(undefined);
+    expect(codeOf(() => lagging.check(pay(0, 10n ** 30n), undefined))).to.equal(undefined);
+    const current = guard(mirror, (mirror.cursor ?? 0) + 4);
+    const available = await current.prepare([pay(0, 10n ** 30n)]);
+    expect(codeOf(() => current.check(pay(0, 10n ** 30n), available))).to.equal("PAYER_INSUFFICIENT_BALANCE");
+  });
+});
