@@ -327,14 +327,14 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     );
     // Catch up with the chain before acknowledging anything (a restored or emptied node re-syncs first).
     await indexer.syncOnce();
-    await indexer.start();
+    indexer.start();
     stack.push(() => indexer.stop());
     const tokenIndexer = new TokenIndexer(
       { deployment, pollIntervalMs: config.indexer.pollIntervalMs, confirmations: config.indexer.confirmations },
       { provider, heads, storage, logger: logger.child({ module: "token-indexer" }), onSettled: (ids) => relayer?.settled(ids) },
     );
     await tokenIndexer.syncOnce();
-    await tokenIndexer.start();
+    tokenIndexer.start();
     stack.push(() => tokenIndexer.stop());
     if (balanceIndexer) {
       await balanceIndexer.syncOnce();

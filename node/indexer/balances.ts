@@ -19,7 +19,7 @@ import type { ChainHeads } from "../chain/heads.js";
 import type { Logger } from "../services.js";
 import type { AccountFundsChange, LevelBalanceRepository } from "../storage/balances.js";
 import { EventDecoder, fetchLogs, type ChainLog } from "./events.js";
-import { ChainFollower } from "./follower.js";
+import { ChainFollower, FollowedIndexer, stepUpTo } from "./follower.js";
 
 export interface BalanceIndexerOptions {
   deployment: Deployment;
@@ -47,20 +47,21 @@ export interface BalanceIndexerModules {
 const ZERO = "0x0000000000000000000000000000000000000000";
 
 /** Follows token balances into storage; see the module comment. */
-export class BalanceIndexer {
+export class BalanceIndexer extends FollowedIndexer {
   private readonly tokenEvents = new EventDecoder(new Interface(loadArtifact("SettlementToken").abi), ["Transfer", "Approval"]);
   private readonly tokens: Set<string>;
   private readonly escrow: string;
   private readonly addresses: string[];
   private readonly maxBlocksPerStep: number;
   private readonly confirmations: number;
-  private readonly follower: ChainFollower;
+  protected readonly follower: ChainFollower;
   private mirrored: number | undefined;
 
   constructor(
     private readonly options: BalanceIndexerOptions,
     private readonly modules: BalanceIndexerModules,
   ) {
+    super();
     this.tokens = new Set(tokenNamesOf(options.deployment).keys());
     this.escrow = options.deployment.contracts.escrow.toLowerCase();
     this.addresses = [...this.tokens].map((address) => getAddress(address));
@@ -74,36 +75,16 @@ export class BalanceIndexer {
     return this.mirrored;
   }
 
-  start(): void {
-    this.follower.start();
-  }
-
-  stop(): Promise<void> {
-    return this.follower.stop();
-  }
-
-  /** Mirrors every block up to the head (less confirmations); returns the new cursor. */
-  syncOnce(): Promise<number> {
-    return this.follower.syncOnce();
-  }
-
   private async sync(knownHead?: number): Promise<number> {
     const { provider, storage } = this.modules;
-    let cursor = (await storage.balances.getCursor()) ?? this.options.deployment.deploymentBlock - 1;
+    const cursor = (await storage.balances.getCursor()) ?? this.options.deployment.deploymentBlock - 1;
     this.mirrored = cursor;
     const head = (knownHead ?? this.modules.heads?.latest ?? (await provider.getBlockNumber())) - this.confirmations;
-    while (cursor < head) {
-      const to = Math.min(head, cursor + this.maxBlocksPerStep);
-      await this.step(cursor + 1, to);
-      cursor = to;
-      this.mirrored = cursor;
-      try {
-        this.modules.onStep?.(cursor);
-      } catch (error) {
-        this.modules.logger.error({ err: error }, "onStep listener failed");
-      }
-    }
-    return cursor;
+    const stored = (_: void, to: number) => {
+      this.mirrored = to;
+      this.modules.onStep?.(to);
+    };
+    return stepUpTo({ cursor, head, maxBlocksPerStep: this.maxBlocksPerStep }, (from, to) => this.step(from, to), stored, this.modules.logger);
   }
 
   /** Mirrors blocks [from, to] and stores the result with the cursor. */

@@ -21,6 +21,31 @@ export interface FollowerOptions {
   pollIntervalMs: number;
 }
 
+/**
+ * An indexer's catch-up: steps from `cursor` to `head` in block ranges of at most `maxBlocksPerStep`,
+ * each stored by `step` with its cursor, then tells `stored` (a listener that throws is logged, not
+ * retried: the step is stored). Returns the new cursor.
+ */
+export async function stepUpTo<T>(
+  range: { cursor: number; head: number; maxBlocksPerStep: number },
+  step: (from: number, to: number) => Promise<T>,
+  stored: (result: T, to: number) => void,
+  logger: Logger,
+): Promise<number> {
+  let { cursor } = range;
+  while (cursor < range.head) {
+    const to = Math.min(range.head, cursor + range.maxBlocksPerStep);
+    const result = await step(cursor + 1, to);
+    cursor = to;
+    try {
+      stored(result, to);
+    } catch (error) {
+      logger.error({ err: error }, "a listener of an indexed step failed");
+    }
+  }
+  return cursor;
+}
+
 /** Runs `sync` (indexes up to the head, returns the new cursor) in the background until stopped. */
 export class ChainFollower {
   private readonly serial = new Serial();
@@ -104,5 +129,25 @@ export class ChainFollower {
   private sleep(ms: number): Promise<void> {
     if (this.stopped) return Promise.resolve();
     return this.waker.sleep(ms);
+  }
+}
+
+/** An indexer a ChainFollower runs: starting, stopping and catching up are the follower's. */
+export abstract class FollowedIndexer {
+  protected abstract readonly follower: ChainFollower;
+
+  /** Starts following the chain in the background. */
+  start(): void {
+    this.follower.start();
+  }
+
+  /** Stops following; waits for the step in progress (bounded, in case the RPC hangs). */
+  stop(): Promise<void> {
+    return this.follower.stop();
+  }
+
+  /** Indexes every block up to the head (less confirmations); returns the new cursor. Calls run one at a time. */
+  syncOnce(): Promise<number> {
+    return this.follower.syncOnce();
   }
 }

@@ -17,7 +17,7 @@ import { outcomeOf } from "../../core/chain/outcome.js";
 import { SettlenetError } from "../../core/errors.js";
 import { EventDecoder, canSend, fetchLogs, type ChainLog, type DecodedEvent } from "./events.js";
 import type { ChainHeads } from "../chain/heads.js";
-import { ChainFollower } from "./follower.js";
+import { ChainFollower, FollowedIndexer, stepUpTo } from "./follower.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import {
@@ -219,17 +219,18 @@ class StepState {
 }
 
 /** Follows escrow events into storage; see the module comment. */
-export class Indexer {
+export class Indexer extends FollowedIndexer {
   private readonly events: EventDecoder;
   private readonly escrowAddress: string;
   private readonly maxBlocksPerStep: number;
   private readonly confirmations: number;
-  private readonly follower: ChainFollower;
+  protected readonly follower: ChainFollower;
 
   constructor(
     private readonly options: IndexerOptions,
     private readonly modules: IndexerModules,
   ) {
+    super();
     this.events = new EventDecoder(new Interface(loadArtifact("PaymentEscrow").abi), INDEXED_EVENTS);
     this.escrowAddress = options.deployment.contracts.escrow;
     this.maxBlocksPerStep = options.maxBlocksPerStep ?? 2000;
@@ -240,38 +241,14 @@ export class Indexer {
     }
   }
 
-  /** Starts following the chain in the background. */
-  async start(): Promise<void> {
-    this.follower.start();
-  }
-
-  /** Stops following; waits for the step in progress (bounded, in case the RPC hangs). */
-  stop(): Promise<void> {
-    return this.follower.stop();
-  }
-
-  /** Indexes every block up to the head (less confirmations); returns the new cursor. Calls run one at a time. */
-  syncOnce(): Promise<number> {
-    return this.follower.syncOnce();
-  }
-
   private async sync(knownHead?: number): Promise<number> {
     const { provider, storage, logger } = this.modules;
-    let cursor = (await storage.getCursor()) ?? this.options.deployment.deploymentBlock - 1;
+    const cursor = (await storage.getCursor()) ?? this.options.deployment.deploymentBlock - 1;
     const head = (knownHead ?? (await provider.getBlockNumber())) - this.confirmations;
-    while (cursor < head) {
-      const to = Math.min(head, cursor + this.maxBlocksPerStep);
-      const settled = await this.step(cursor + 1, to);
-      cursor = to;
-      if (settled.length > 0 && this.modules.onSettled) {
-        try {
-          this.modules.onSettled(settled);
-        } catch (error) {
-          logger.error({ err: error }, "onSettled listener failed");
-        }
-      }
-    }
-    return cursor;
+    const stored = (settled: string[]) => {
+      if (settled.length > 0) this.modules.onSettled?.(settled);
+    };
+    return stepUpTo({ cursor, head, maxBlocksPerStep: this.maxBlocksPerStep }, (from, to) => this.step(from, to), stored, logger);
   }
 
   /** Indexes blocks [from, to] and stores the result with cursor = to; returns the settled operation ids. */

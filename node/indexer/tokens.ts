@@ -11,7 +11,7 @@ import { Interface, getAddress, type AbstractProvider, type Log, type LogDescrip
 
 import { SettlenetError } from "../../core/errors.js";
 import type { ChainHeads } from "../chain/heads.js";
-import { ChainFollower } from "./follower.js";
+import { ChainFollower, FollowedIndexer, stepUpTo } from "./follower.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import { TOKEN_EXECUTION_EVENTS, fromTokenCall, tokenDescriptorOf, tokenNamesOf, tokenOperationDigest, type TokenOperation } from "../../core/operations/index.js";
@@ -41,7 +41,7 @@ export interface TokenIndexerModules {
 const TOKEN_EVENTS = ["Minted", "Burned", "Redeemed", "ReservesAttested", "FreezeChanged", "CustodianChanged"] as const;
 
 /** Follows settlement token events into storage; see the module comment. */
-export class TokenIndexer {
+export class TokenIndexer extends FollowedIndexer {
   private readonly iface = new Interface(loadArtifact("SettlementToken").abi);
   private readonly topics: string[];
   /** Token address (lower-case) → its EIP-712 domain name. */
@@ -49,12 +49,13 @@ export class TokenIndexer {
   private readonly chainId: bigint;
   private readonly maxBlocksPerStep: number;
   private readonly confirmations: number;
-  private readonly follower: ChainFollower;
+  protected readonly follower: ChainFollower;
 
   constructor(
     private readonly options: TokenIndexerOptions,
     private readonly modules: TokenIndexerModules,
   ) {
+    super();
     this.topics = TOKEN_EVENTS.map((name) => {
       const event = this.iface.getEvent(name);
       if (!event) throw new SettlenetError("ABI_MISMATCH", `SettlementToken ABI lacks event ${name}`, { event: name });
@@ -67,38 +68,14 @@ export class TokenIndexer {
     this.follower = new ChainFollower({ name: "token indexer", pollIntervalMs: options.pollIntervalMs }, { logger: modules.logger, sync: (head) => this.sync(head), ...(modules.heads ? { heads: modules.heads } : {}) });
   }
 
-  /** Starts following the chain in the background. */
-  async start(): Promise<void> {
-    this.follower.start();
-  }
-
-  /** Stops following; waits for the step in progress (bounded, in case the RPC hangs). */
-  stop(): Promise<void> {
-    return this.follower.stop();
-  }
-
-  /** Indexes every block up to the head (less confirmations); returns the new cursor. Calls run one at a time. */
-  syncOnce(): Promise<number> {
-    return this.follower.syncOnce();
-  }
-
   private async sync(knownHead?: number): Promise<number> {
     const { provider, storage } = this.modules;
-    let cursor = (await storage.tokens.getCursor()) ?? this.options.deployment.deploymentBlock - 1;
+    const cursor = (await storage.tokens.getCursor()) ?? this.options.deployment.deploymentBlock - 1;
     const head = (knownHead ?? (await provider.getBlockNumber())) - this.confirmations;
-    while (cursor < head) {
-      const to = Math.min(head, cursor + this.maxBlocksPerStep);
-      const settled = await this.step(cursor + 1, to);
-      cursor = to;
-      if (settled.length > 0) {
-        try {
-          this.modules.onSettled?.(settled);
-        } catch (error) {
-          this.modules.logger.error({ err: error }, "onSettled listener failed");
-        }
-      }
-    }
-    return cursor;
+    const stored = (settled: string[]) => {
+      if (settled.length > 0) this.modules.onSettled?.(settled);
+    };
+    return stepUpTo({ cursor, head, maxBlocksPerStep: this.maxBlocksPerStep }, (from, to) => this.step(from, to), stored, this.modules.logger);
   }
 
   /** Indexes blocks [from, to] and stores the result with the cursor; returns the executed operation ids. */

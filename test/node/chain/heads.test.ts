@@ -136,7 +136,7 @@ describe("one head poll for the node's chain followers", function () {
       { provider: indexerProvider, heads, storage, institutionOf: (account) => view.account(account)?.institution, logger },
     );
     cleanups.push(() => indexer.stop());
-    await indexer.start();
+    indexer.start();
     // Both have caught up with the chain as it is and wait: for the head poll, or for a minute.
     await indexer.syncOnce();
     await view.refresh();

@@ -109,7 +109,7 @@ describe("token operations in the node (validation, relay, token indexer)", func
     );
     const indexer = new TokenIndexer({ deployment: s.deployment, pollIntervalMs: 100 }, { provider, storage: store, logger, onSettled: (ids) => relayer.settled(ids) });
     await relayer.start();
-    await indexer.start();
+    indexer.start();
     stops.push(async () => {
       await indexer.stop();
       await relayer.stop();
