@@ -222,8 +222,8 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
           else if (draft.status === "executed") funds.paid(draft.id, draft.execution?.blockNumber ?? -1);
         }
       });
-      await storage.operations.forEachReceivedSince(0, (stored) => funds.reserve(stored.id, stored.op), 500, ["accepted", "submitted"]);
-      if (funds.pendingPays > 0) logger.info({ pays: funds.pendingPays }, "pending debits rebuilt from stored pays");
+      const pending = await funds.restore(storage.operations);
+      if (pending > 0) logger.info({ pays: pending }, "pending debits rebuilt from stored pays");
       new Gauge({
         name: "settlenet_balance_mirror_block",
         help: "The last block whose token balances and allowances to the escrow this node mirrors (it refuses on its API the pays their payers cannot fund)",

@@ -17,6 +17,7 @@ import { Interface, type AbstractProvider } from "ethers";
 import type { Operation } from "../../core/operations/index.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { StoredOperation } from "../../core/records.js";
+import type { OperationRepository } from "../services.js";
 import type { AccountFunds } from "../storage/balances.js";
 import { refusal } from "./refusal.js";
 
@@ -96,6 +97,16 @@ export class FundsGuard {
     const left = (this.pending.get(debit.key) ?? 0n) - debit.amount;
     if (left > 0n) this.pending.set(debit.key, left);
     else this.pending.delete(debit.key);
+  }
+
+  /**
+   * Counts the stored pays still waiting (accepted or submitted) as pending debits: at start, before
+   * anything is validated. Returns how many.
+   */
+  async restore(operations: Pick<OperationRepository, "forEachReceivedSince">): Promise<number> {
+    const before = this.debits.size;
+    await operations.forEachReceivedSince(0, (stored) => this.reserve(stored.id, stored.op), 500, ["accepted", "submitted"]);
+    return this.debits.size - before;
   }
 
   /** Pays held as pending debits. */

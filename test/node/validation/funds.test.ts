@@ -14,11 +14,13 @@ import { MaxUint256, hexlify, parseEther, randomBytes } from "ethers";
 import { pino } from "pino";
 
 import { OperationError } from "../../../core/errors.js";
+import type { StoredOperation } from "../../../core/records.js";
 import type { Operation } from "../../../core/operations/index.js";
 import { BalanceIndexer } from "../../../node/indexer/balances.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import { FundsGuard } from "../../../node/validation/funds.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
+import { wireTerms } from "../../helpers/operations.js";
 
 const silent = pino({ level: "silent" });
 const FUNDS = 1_000n;
@@ -147,6 +149,27 @@ describe("balance mirror and funds check", function () {
     expect(codeOf(() => funds.check(pay(1, amount + 500n), available))).to.equal("PAYER_INSUFFICIENT_BALANCE");
     // The mirror itself was not touched: it moves only with its own steps.
     expect((await storage.balances.getMany([{ token, account: payer(1) }]))[0]).to.deep.equal(mirrored);
+  });
+
+  it("rebuilds the pending debits from the stored pays still waiting (a restart)", async function () {
+    const mirror = indexer();
+    await mirror.syncOnce();
+    const stored = (i: number, amount: bigint, status: StoredOperation["status"]): StoredOperation => {
+      const id = hexlify(randomBytes(32));
+      const op = { kind: "pay", terms: { ...wireTerms({ payer: payer(i), token }), amount: amount.toString() }, signature: "0x" + "aa".repeat(65) } as StoredOperation["op"];
+      return { id, kind: "pay", paymentId: id, op, signer: payer(i), origin: "gossip", status, receivedAtMs: Date.now(), updatedAtMs: Date.now() };
+    };
+    const [waiting, submitted, executed] = [stored(1, 400n, "accepted"), stored(1, 300n, "submitted"), stored(1, 5_000n, "accepted")];
+    await storage.operations.putAccepted([waiting, submitted, executed]);
+    await storage.operations.update(executed.id, { status: "executed", execution: { txHash: hexlify(randomBytes(32)), blockNumber: 1, relayer: payer(0), timestamp: 1 } });
+
+    const funds = guard(mirror, mirror.cursor ?? 0);
+    expect(await funds.restore(storage.operations)).to.equal(2);
+    const [mirrored] = await storage.balances.getMany([{ token, account: payer(1) }]);
+    const left = BigInt(mirrored?.balance ?? "0") - 700n;
+    const available = await funds.prepare([pay(1, left + 1n)]);
+    expect(codeOf(() => funds.check(pay(1, left + 1n), available))).to.equal("PAYER_INSUFFICIENT_BALANCE");
+    expect(codeOf(() => funds.check(pay(1, left), available))).to.equal(undefined);
   });
 
   it("judges nothing while the mirror lags more than its bound behind the head", async function () {
