@@ -16,7 +16,7 @@ import type { ReservesReport } from "../../node/compliance/reserves.js";
 import { openStorage } from "../../node/storage/db.js";
 import { runCli } from "../helpers/cli.js";
 import { refusalOf } from "../helpers/errors.js";
-import { launchNetwork, nodeApi, nodeFetch, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
+import { launchNetwork, metricTotal, nodeApi, nodeFetch, waitFor, waitForOperation, type NodeHandle, type TestNetwork } from "../helpers/network.js";
 import { signedPay, termsFor } from "../helpers/operations.js";
 
 describe("e2e: compliance alerts, reports, backup and restore", function () {
@@ -123,6 +123,9 @@ describe("e2e: compliance alerts, reports, backup and restore", function () {
   it("backs up a running node, restores it into a wiped directory and catches up with what happened meanwhile", async function () {
     const before = await payThrough(institution0, 500n, 1);
     await waitFor("institution-1 to index it", async () => (await nodeApi(institution1).payment(before)) !== undefined);
+    // Its balance mirror steps once a second: the snapshot is taken once that holds the chain's head too.
+    const head = await net.scenario.chain.provider.getBlockNumber();
+    await waitFor("institution-1's balance mirror to reach the head", async () => (await metricTotal(institution1, "settlenet_balance_mirror_block")) >= head);
     const backupFile = join(net.dir, "institution-1.backup");
     const asOperator = { SETTLENET_NODE_TOKEN: institution1.credentials.operator };
     const backup = await runCli(["node", "backup", "--config", institution1.configFile, "--out", backupFile], asOperator);
