@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Contract, Network, ZeroHash } from "ethers";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Registry, collectDefaultMetrics } from "prom-client";
 
 import { CONSOLE_DIST } from "../core/http/console.js";
 import { buildNodeApi, type HealthReport } from "./api/app.js";
@@ -210,45 +210,13 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     const funds = balanceIndexer
       ? new FundsGuard(
           { escrow: deployment.contracts.escrow, maxLagBlocks: FUNDS_MAX_LAG_BLOCKS },
-          { balances: storage.balances, provider, mirrored: () => balanceIndexer.cursor, head: () => heads.latest },
+          { balances: storage.balances, provider, mirrored: () => balanceIndexer.cursor, head: () => heads.latest, metrics },
         )
       : undefined;
     if (funds) {
-      // A pay stops being a pending debit when it fails, or once the mirror holds the block that executed it.
-      storage.changes.onAppend((drafts) => {
-        for (const draft of drafts) {
-          if (draft.type !== "operation" || draft.kind !== "pay") continue;
-          if (draft.status === "failed") funds.release(draft.id);
-          else if (draft.status === "executed") funds.paid(draft.id, draft.execution?.blockNumber ?? -1);
-        }
-      });
+      storage.changes.onAppend((drafts) => funds.onChanges(drafts));
       const pending = await funds.restore(storage.operations);
       if (pending > 0) logger.info({ pays: pending }, "pending debits rebuilt from stored pays");
-      new Gauge({
-        name: "settlenet_balance_mirror_block",
-        help: "The last block whose token balances and allowances to the escrow this node mirrors (it refuses on its API the pays their payers cannot fund)",
-        registers: [metrics],
-        collect() {
-          if (balanceIndexer?.cursor !== undefined) this.set(balanceIndexer.cursor);
-        },
-      });
-      new Gauge({
-        name: "settlenet_funds_pending_pays",
-        help: "Pays this node holds that the balance mirror has not seen paid: debits counted against their payers' balances",
-        registers: [metrics],
-        collect() {
-          this.set(funds.pendingPays);
-        },
-      });
-      new Counter({
-        name: "settlenet_funds_chain_reads_total",
-        help: "Chain reads of a payer's balance and allowance, made to confirm a shortfall the mirror showed before refusing a pay",
-        registers: [metrics],
-        collect() {
-          this.reset();
-          this.inc(funds.confirmations);
-        },
-      });
     }
     const ctx: ValidationContext = {
       chainId,

@@ -13,6 +13,9 @@
  * a peer's view of a payer's funds may differ from this node's without anyone being at fault.
  */
 import { Interface, type AbstractProvider } from "ethers";
+import { Counter, Gauge, type Registry } from "prom-client";
+
+import type { ChangeDraft } from "../../core/api/changes.js";
 
 import type { Operation } from "../../core/operations/index.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
@@ -33,6 +36,8 @@ export interface FundsGuardModules {
   /** The mirror's last block, and the chain's head as last polled (undefined: not known yet). */
   mirrored(): number | undefined;
   head(): number | undefined;
+  /** Where the mirror's block, the pending pays and the confirming chain reads are reported. */
+  metrics?: Registry;
 }
 
 /** What a group's pays may spend, per payer and token: the larger of the mirror's and the chain's figures. */
@@ -59,7 +64,46 @@ export class FundsGuard {
   constructor(
     private readonly options: FundsGuardOptions,
     private readonly modules: FundsGuardModules,
-  ) {}
+  ) {
+    const registers = modules.metrics ? [modules.metrics] : [];
+    const pendingPays = () => this.debits.size;
+    const chainReads = () => this.freshReads;
+    new Gauge({
+      name: "settlenet_balance_mirror_block",
+      help: "The last block whose token balances and allowances to the escrow this node mirrors (it refuses on its API the pays their payers cannot fund)",
+      registers,
+      collect() {
+        const block = modules.mirrored();
+        if (block !== undefined) this.set(block);
+      },
+    });
+    new Gauge({
+      name: "settlenet_funds_pending_pays",
+      help: "Pays this node holds that the balance mirror has not seen paid: debits counted against their payers' balances",
+      registers,
+      collect() {
+        this.set(pendingPays());
+      },
+    });
+    new Counter({
+      name: "settlenet_funds_chain_reads_total",
+      help: "Chain reads of a payer's balance and allowance, made to confirm a shortfall the mirror showed before refusing a pay",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(chainReads());
+      },
+    });
+  }
+
+  /** The storage's changes as they are recorded: a pay stops being pending when it fails, or once the mirror holds the block that executed it. */
+  onChanges(drafts: readonly ChangeDraft[]): void {
+    for (const draft of drafts) {
+      if (draft.type !== "operation" || draft.kind !== "pay") continue;
+      if (draft.status === "failed") this.release(draft.id);
+      else if (draft.status === "executed") this.paid(draft.id, draft.execution?.blockNumber ?? -1);
+    }
+  }
 
   /** Counts `op` (a pay, parsed or in its stored wire form) as a pending debit of its payer until `release`. */
   reserve(id: string, op: Operation | StoredOperation["op"]): void {

@@ -13,13 +13,13 @@ import { expect } from "chai";
 import { MaxUint256, hexlify, parseEther, randomBytes } from "ethers";
 import { pino } from "pino";
 
-import { OperationError } from "../../../core/errors.js";
 import type { StoredOperation } from "../../../core/records.js";
 import type { Operation } from "../../../core/operations/index.js";
 import { BalanceIndexer } from "../../../node/indexer/balances.js";
 import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
 import { FundsGuard } from "../../../node/validation/funds.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
+import { refusal } from "../../helpers/errors.js";
 import { wireTerms } from "../../helpers/operations.js";
 
 const silent = pino({ level: "silent" });
@@ -63,16 +63,6 @@ describe("balance mirror and funds check", function () {
     expect(mirrored).to.deep.equal(onChain);
   }
 
-  function codeOf(fn: () => void): string | undefined {
-    try {
-      fn();
-      return undefined;
-    } catch (error) {
-      if (error instanceof OperationError) return error.code;
-      throw error;
-    }
-  }
-
   it("mirrors each payer's balance and allowance to the escrow, and a new indexer resumes from the stored cursor", async function () {
     const first = indexer();
     expect(await first.syncOnce()).to.equal(await head());
@@ -102,8 +92,8 @@ describe("balance mirror and funds check", function () {
     const id = hexlify(randomBytes(32));
     funds.reserve(id, pay(1, 1_000n));
     let available = await funds.prepare([pay(1, 301n)]);
-    expect(codeOf(() => funds.check(pay(1, 301n), available))).to.equal("PAYER_INSUFFICIENT_BALANCE");
-    expect(codeOf(() => funds.check(pay(1, 300n), available))).to.equal(undefined);
+    expect(refusal(() => funds.check(pay(1, 301n), available)).code).to.equal("PAYER_INSUFFICIENT_BALANCE");
+    expect(() => funds.check(pay(1, 300n), available)).not.to.throw();
     // Executed in a block the mirror has not reached: still pending until the mirror holds that block.
     const cursor = mirror.cursor ?? 0;
     funds.paid(id, cursor + 1);
@@ -120,16 +110,16 @@ describe("balance mirror and funds check", function () {
     funds.release(id);
     expect(funds.pendingPays).to.equal(0);
     available = await funds.prepare([pay(1, 301n)]);
-    expect(codeOf(() => funds.check(pay(1, 301n), available))).to.equal(undefined);
+    expect(() => funds.check(pay(1, 301n), available)).not.to.throw();
 
     // Payer 0: 700, allowance 650. One group of two pays of 400: the second does not fit.
     const group = [pay(0, 400n), pay(0, 400n)];
     available = await funds.prepare(group);
-    expect(codeOf(() => funds.check(group[0] as Operation, available))).to.equal(undefined);
+    expect(() => funds.check(group[0] as Operation, available)).not.to.throw();
     funds.reserve(hexlify(randomBytes(32)), group[0] as Operation);
-    expect(codeOf(() => funds.check(group[1] as Operation, available))).to.equal("PAYER_INSUFFICIENT_BALANCE");
+    expect(refusal(() => funds.check(group[1] as Operation, available)).code).to.equal("PAYER_INSUFFICIENT_BALANCE");
     // Within the balance, beyond the allowance (400 pending + 251 > 650).
-    expect(codeOf(() => funds.check(pay(0, 251n), available))).to.equal("PAYER_ALLOWANCE_MISSING");
+    expect(refusal(() => funds.check(pay(0, 251n), available)).code).to.equal("PAYER_ALLOWANCE_MISSING");
     expect(funds.confirmations).to.be.greaterThan(0);
   });
 
@@ -145,8 +135,8 @@ describe("balance mirror and funds check", function () {
     const amount = BigInt(mirrored?.balance ?? "0") + 1n;
     const available = await funds.prepare([pay(1, amount)]);
     expect(funds.confirmations).to.equal(1);
-    expect(codeOf(() => funds.check(pay(1, amount), available))).to.equal(undefined);
-    expect(codeOf(() => funds.check(pay(1, amount + 500n), available))).to.equal("PAYER_INSUFFICIENT_BALANCE");
+    expect(() => funds.check(pay(1, amount), available)).not.to.throw();
+    expect(refusal(() => funds.check(pay(1, amount + 500n), available)).code).to.equal("PAYER_INSUFFICIENT_BALANCE");
     // The mirror itself was not touched: it moves only with its own steps.
     expect((await storage.balances.getMany([{ token, account: payer(1) }]))[0]).to.deep.equal(mirrored);
   });
@@ -168,8 +158,8 @@ describe("balance mirror and funds check", function () {
     const [mirrored] = await storage.balances.getMany([{ token, account: payer(1) }]);
     const left = BigInt(mirrored?.balance ?? "0") - 700n;
     const available = await funds.prepare([pay(1, left + 1n)]);
-    expect(codeOf(() => funds.check(pay(1, left + 1n), available))).to.equal("PAYER_INSUFFICIENT_BALANCE");
-    expect(codeOf(() => funds.check(pay(1, left), available))).to.equal(undefined);
+    expect(refusal(() => funds.check(pay(1, left + 1n), available)).code).to.equal("PAYER_INSUFFICIENT_BALANCE");
+    expect(() => funds.check(pay(1, left), available)).not.to.throw();
   });
 
   it("judges nothing while the mirror lags more than its bound behind the head", async function () {
@@ -177,9 +167,9 @@ describe("balance mirror and funds check", function () {
     await mirror.syncOnce();
     const lagging = guard(mirror, (mirror.cursor ?? 0) + 5);
     expect(await lagging.prepare([pay(0, 10n ** 30n)])).to.equal(undefined);
-    expect(codeOf(() => lagging.check(pay(0, 10n ** 30n), undefined))).to.equal(undefined);
+    expect(() => lagging.check(pay(0, 10n ** 30n), undefined)).not.to.throw();
     const current = guard(mirror, (mirror.cursor ?? 0) + 4);
     const available = await current.prepare([pay(0, 10n ** 30n)]);
-    expect(codeOf(() => current.check(pay(0, 10n ** 30n), available))).to.equal("PAYER_INSUFFICIENT_BALANCE");
+    expect(refusal(() => current.check(pay(0, 10n ** 30n), available)).code).to.equal("PAYER_INSUFFICIENT_BALANCE");
   });
 });
