@@ -6,8 +6,10 @@
  * clock the profiles use, and each process's pid and role) and prints, per process, where its main
  * thread spent its CPU: self time by module, by function, attributed to the nearest function of
  * the project on the stack (so time inside a library counts for the project code that called it), and
- * inclusive (everything a project function called, to split a process's time by entry point), in
- * microseconds per unit of work (payment held). A sample counts for at most one sampling interval: on
+ * inclusive (everything a project function called, to split a process's time by entry point), and by
+ * activity (each sample charged once, to the outermost project function on its stack: an async function
+ * resumed after an await starts a stack of its own, so its continuation counts for it), in microseconds
+ * per unit of work (payment held). A sample counts for at most one sampling interval: on
  * a busy machine a thread waits for a core between samples, and that wait is not its CPU.
  *
  *   NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" npm run bench -- --quick --only=e2e --out=/tmp/prof/results.json
@@ -79,5 +81,7 @@ for (const file of files.sort()) {
   for (const [name, us] of summary.byProjectFunction.slice(0, top)) process.stdout.write(`${fmt(us)}  ${name}\n`);
   process.stdout.write("-- inclusive: samples with the project function anywhere on the stack\n");
   for (const [name, us] of summary.byProjectInclusive.slice(0, top)) process.stdout.write(`${fmt(us)}  ${name}\n`);
+  process.stdout.write("-- by activity: charged to the outermost project function on the stack\n");
+  for (const [name, us] of summary.byProjectRoot.slice(0, top)) process.stdout.write(`${fmt(us)}  ${name}\n`);
 }
 process.stdout.write(`\nprofiles: ${relative(process.cwd(), dir) || "."}\n`);

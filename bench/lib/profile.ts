@@ -25,6 +25,11 @@ export interface ProfileSummary {
   byProjectFunction: [string, number][];
   /** Time of the samples with a project function anywhere on the stack, by function (each counted once per sample). */
   byProjectInclusive: [string, number][];
+  /**
+   * Every sample's time charged to the outermost project function on its stack (the activity that owns it:
+   * a gossip handler, an indexer step, a route), or to the library its stack starts in when none is there.
+   */
+  byProjectRoot: [string, number][];
 }
 
 const IDLE = new Set(["(idle)"]);
@@ -94,6 +99,7 @@ export function summarizeProfile(profile: CpuProfile, options: { fromUs: number;
   const functions = new Map<string, number>();
   const project = new Map<string, number>();
   const inclusive = new Map<string, number>();
+  const roots = new Map<string, number>();
   let busyUs = 0;
   let gcUs = 0;
   const label = (frame: CpuProfile["nodes"][number]["callFrame"]) => {
@@ -117,15 +123,18 @@ export function summarizeProfile(profile: CpuProfile, options: { fromUs: number;
     const ownerName = owner === undefined ? `(no project frame) ${module}` : label((byId.get(owner) as CpuProfile["nodes"][number]).callFrame);
     project.set(ownerName, (project.get(ownerName) ?? 0) + us);
     const seen = new Set<string>();
+    let rootName = `(no project frame) ${module}`;
     for (let frame = owner; frame !== undefined; frame = parent.get(frame)) {
       const callFrame = (byId.get(frame) as CpuProfile["nodes"][number]).callFrame;
       if (!isProject(callFrame.url, projectRoot)) continue;
       const name = label(callFrame);
+      rootName = name;
       if (seen.has(name)) continue;
       seen.add(name);
       inclusive.set(name, (inclusive.get(name) ?? 0) + us);
     }
+    roots.set(rootName, (roots.get(rootName) ?? 0) + us);
   }
   const sorted = (map: Map<string, number>) => [...map].sort((a, b) => b[1] - a[1]);
-  return { busyUs, gcUs, byModule: sorted(modules), byFunction: sorted(functions), byProjectFunction: sorted(project), byProjectInclusive: sorted(inclusive) };
+  return { busyUs, gcUs, byModule: sorted(modules), byFunction: sorted(functions), byProjectFunction: sorted(project), byProjectInclusive: sorted(inclusive), byProjectRoot: sorted(roots) };
 }

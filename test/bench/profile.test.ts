@@ -125,4 +125,28 @@ describe("bench/profile: source-mapped profiles", function () {
     expect(inclusive.has("parse lib/index.js:1")).to.equal(false);
     expect(summary.byProjectInclusive[0]?.[0]).to.equal("route src/routes.ts:1");
   });
+
+  it("charges each sample to the outermost project function on its stack, or to the library its stack starts in", () => {
+    // step → (library) → apply: the step owns it; a library callback → handler: the handler owns it;
+    // the collector alone: no project frame. 1 ms sampling.
+    const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({ id, callFrame: { functionName, url, lineNumber: 0, columnNumber: 0 }, children });
+    const nodes = [
+      frame(1, "(root)", "", [2, 5, 7]),
+      frame(2, "step", "file:///p/src/indexer.ts", [3]),
+      frame(3, "batch", "file:///p/node_modules/db/index.js", [4]),
+      frame(4, "apply", "file:///p/src/storage.ts"),
+      frame(5, "emit", "file:///p/node_modules/net/index.js", [6]),
+      frame(6, "handler", "file:///p/src/handler.ts"),
+      frame(7, "(garbage collector)", ""),
+    ];
+    const samples = [4, 4, 3, 6, 6, 7, 7];
+    const timeDeltas = [0, 1_000, 1_000, 1_000, 1_000, 1_000, 1_000];
+    const summary = summarizeProfile({ nodes, startTime: 0, endTime: 7_000, samples, timeDeltas }, { fromUs: 0, toUs: 7_000, projectRoot: "/p/" });
+    const roots = new Map(summary.byProjectRoot);
+    expect(roots.get("step src/indexer.ts:1")).to.equal(3_000);
+    expect(roots.get("handler src/handler.ts:1")).to.equal(2_000);
+    expect(roots.get("(no project frame) (garbage collector)")).to.equal(1_000);
+    expect(roots.has("apply src/storage.ts:1")).to.equal(false);
+    expect(summary.byProjectRoot[0]?.[0]).to.equal("step src/indexer.ts:1");
+  });
 });
