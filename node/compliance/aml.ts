@@ -18,7 +18,7 @@
 import type { Registry } from "prom-client";
 
 import type { Logger } from "../services.js";
-import type { NodeStorage } from "../storage/db.js";
+import type { IndexedStep, NodeStorage } from "../storage/db.js";
 import type { PaymentRecord } from "../../core/records.js";
 import { Serial } from "../../core/serial.js";
 import { ALERT_CATEGORY, alertId, type Alert, type AlertRecord, type AlertRule } from "./alert.js";
@@ -187,18 +187,56 @@ export interface AmlMonitorModules {
   onAlerts?: (alerts: AlertRecord[]) => void;
 }
 
+/**
+ * Payments first indexed in blocks (after, through], as the indexer's steps stored them: one unbroken run
+ * of steps, so that a step covering exactly the monitor's next blocks need not read them back.
+ */
+interface FedPayments {
+  after: number;
+  through: number;
+  payments: PaymentRecord[];
+}
+
+/** The payments one evaluation step takes, where the cursor goes after them and whether more are left. */
+interface Candidates {
+  candidates: PaymentRecord[];
+  /** More are left beyond `through` now (the next step goes on at once). */
+  truncated: boolean;
+  /** The block the cursor moves to: every payment of blocks up to it is among the candidates or before them. */
+  through: number;
+  lastPaidAt: number;
+}
+
 /** Evaluates newly indexed payments with the AML rules; see the module comment. */
 export class AmlMonitor {
   private readonly metrics: ComplianceMetrics;
   private readonly serial = new Serial();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  private fed: FedPayments | undefined;
 
   constructor(
     private readonly options: AmlMonitorOptions,
     private readonly modules: AmlMonitorModules,
   ) {
     this.metrics = modules.metrics instanceof ComplianceMetrics ? modules.metrics : new ComplianceMetrics(modules.metrics);
+  }
+
+  /**
+   * Takes the payments of a stored indexer step (NodeStorage.onIndexed). While the steps follow one
+   * another, the monitor evaluates their new payments from here; after a gap (a step it did not see, a
+   * run longer than one evaluation takes) it reads the index as it does at start.
+   */
+  indexed(step: IndexedStep): void {
+    const after = step.after ?? -1;
+    const fresh = step.payments.filter((payment) => payment.paidBlock > after && payment.paidBlock <= step.cursor);
+    const run = this.fed;
+    if (run && run.through === after && run.payments.length + fresh.length <= MAX_PER_STEP) {
+      run.through = step.cursor;
+      run.payments.push(...fresh);
+    } else {
+      this.fed = fresh.length <= MAX_PER_STEP ? { after, through: step.cursor, payments: fresh } : undefined;
+    }
   }
 
   /** Evaluates every payment indexed since the last call; returns the new alerts. Calls run one at a time. */
@@ -246,27 +284,7 @@ export class AmlMonitor {
     const cursor = (await storage.getMeta<AmlCursor>(CURSOR_META)) ?? { block: -1, paidAt: 0 };
     if (indexed <= cursor.block) return { created: [], truncated: false };
 
-    // Scan in time order from the cursor; once enough are collected, finish the current second so that
-    // every block up to the last collected one is complete (block times never decrease).
-    const candidates: PaymentRecord[] = [];
-    let after: PaymentRecord | undefined;
-    let truncated = false;
-    let lastPaidAt = cursor.paidAt;
-    scan: for (;;) {
-      const chunk = await storage.alerts.paymentsPaidSince(cursor.paidAt, SCAN_CHUNK, after ? { paidAt: after.paidAt, paymentId: after.paymentId } : undefined);
-      for (const record of chunk) {
-        if (candidates.length >= MAX_PER_STEP && record.paidAt > lastPaidAt) {
-          truncated = true;
-          break scan;
-        }
-        if (record.paidBlock > cursor.block && record.paidBlock <= indexed) {
-          candidates.push(record);
-          lastPaidAt = Math.max(lastPaidAt, record.paidAt);
-        }
-      }
-      if (chunk.length < SCAN_CHUNK) break;
-      after = chunk.at(-1);
-    }
+    const { candidates, truncated, through, lastPaidAt } = this.fromSteps(cursor, indexed) ?? (await this.readBack(cursor, indexed));
     candidates.sort(comparePayments);
 
     const histories = await this.histories(candidates);
@@ -274,9 +292,7 @@ export class AmlMonitor {
     for (const payment of candidates) {
       alerts.push(...evaluatePayment(payment, histories.get(payment.payer.toLowerCase()) ?? [], this.options.rules));
     }
-    const next: AmlCursor = truncated
-      ? { block: Math.max(...candidates.map((p) => p.paidBlock)), paidAt: lastPaidAt }
-      : { block: indexed, paidAt: lastPaidAt };
+    const next: AmlCursor = { block: through, paidAt: lastPaidAt };
     const created = await storage.alerts.record(alerts, {
       origin: "local",
       ...(this.options.reporter ? { reporter: this.options.reporter } : {}),
@@ -294,6 +310,49 @@ export class AmlMonitor {
       }
     }
     return { created, truncated };
+  }
+
+  /**
+   * The payments first indexed in blocks (cursor.block, through] as the indexer's steps handed them over,
+   * if those steps start at or before the cursor; undefined otherwise (then they are read back). `through`
+   * may stay short of `indexed` by a step whose hand-over has not come yet: the next evaluation takes it.
+   */
+  private fromSteps(cursor: AmlCursor, indexed: number): Candidates | undefined {
+    const fed = this.fed;
+    if (fed && fed.through <= indexed) this.fed = undefined;
+    if (!fed || fed.after > cursor.block || fed.through <= cursor.block || fed.through > indexed) return undefined;
+    const candidates = fed.payments.filter((record) => record.paidBlock > cursor.block);
+    const lastPaidAt = candidates.reduce((max, record) => Math.max(max, record.paidAt), cursor.paidAt);
+    return { candidates, truncated: false, through: fed.through, lastPaidAt };
+  }
+
+  /**
+   * The payments first indexed in blocks (cursor.block, indexed], read from the index in time order from
+   * the cursor; once enough are collected, the current second is finished so that every block up to the
+   * last collected one is complete (block times never decrease), and the rest is left to the next step.
+   */
+  private async readBack(cursor: AmlCursor, indexed: number): Promise<Candidates> {
+    const candidates: PaymentRecord[] = [];
+    let after: PaymentRecord | undefined;
+    let truncated = false;
+    let lastPaidAt = cursor.paidAt;
+    scan: for (;;) {
+      const chunk = await this.modules.storage.alerts.paymentsPaidSince(cursor.paidAt, SCAN_CHUNK, after ? { paidAt: after.paidAt, paymentId: after.paymentId } : undefined);
+      for (const record of chunk) {
+        if (candidates.length >= MAX_PER_STEP && record.paidAt > lastPaidAt) {
+          truncated = true;
+          break scan;
+        }
+        if (record.paidBlock > cursor.block && record.paidBlock <= indexed) {
+          candidates.push(record);
+          lastPaidAt = Math.max(lastPaidAt, record.paidAt);
+        }
+      }
+      if (chunk.length < SCAN_CHUNK) break;
+      after = chunk.at(-1);
+    }
+    this.metrics.paymentsReadBack.inc(candidates.length);
+    return { candidates, truncated, through: truncated ? Math.max(...candidates.map((p) => p.paidBlock)) : indexed, lastPaidAt };
   }
 
   /**

@@ -7,6 +7,7 @@ import type { LevelAlertRepository } from "../storage/alerts.js";
 export class ComplianceMetrics {
   readonly alertsRaised: Counter<"rule" | "origin">;
   readonly paymentsEvaluated: Counter;
+  readonly paymentsReadBack: Counter;
   readonly alertGossip: Counter<"result">;
   readonly reserveRatio: Gauge<"token" | "custodian">;
   readonly attestationAge: Gauge<"token" | "custodian">;
@@ -20,6 +21,11 @@ export class ComplianceMetrics {
       registers,
     });
     this.paymentsEvaluated = new Counter({ name: "settlenet_aml_payments_evaluated_total", help: "Indexed payments evaluated by the AML rules", registers });
+    this.paymentsReadBack = new Counter({
+      name: "settlenet_aml_payments_read_back_total",
+      help: "Of them, those the AML monitor read back from the index (at start, after a gap) instead of taking them from the indexer's steps",
+      registers,
+    });
     this.alertGossip = new Counter({
       name: "settlenet_alert_gossip_messages_total",
       help: "Alert gossip messages: published, or received and accepted/ignored/rejected",

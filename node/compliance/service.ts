@@ -75,7 +75,11 @@ export async function startCompliance(options: ComplianceOptions, modules: Compl
     { deployment: options.deployment, reporter: options.operator, ...options.config.reserves },
     { provider: modules.provider, storage, logger: log, metrics, onAlerts },
   );
-  if (options.config.aml.enabled) await aml.start();
+  if (options.config.aml.enabled) {
+    // Newly indexed payments come from the indexer's steps as they are stored, not read back.
+    storage.onIndexed((step) => aml.indexed(step));
+    await aml.start();
+  }
   if (options.config.reserves.enabled) await reserves.start();
   return {
     aml,

@@ -40,6 +40,13 @@ export interface CredentialChange {
 export type { SnapshotRecord, StorageContext, Sublevel, WriteOp } from "./keyspaces.js";
 
 /** The Storage interface plus what backup/restore checks need. */
+/** One stored indexer step, as `onIndexed` listeners get it: blocks (after, cursor] are indexed. */
+export interface IndexedStep {
+  payments: readonly PaymentRecord[];
+  after: number | undefined;
+  cursor: number;
+}
+
 export interface NodeStorage extends Storage {
   /** sha256 over every key and value, keyspace by keyspace in key order (one consistent snapshot). */
   checksum(): Promise<string>;
@@ -53,6 +60,12 @@ export interface NodeStorage extends Storage {
   balances: LevelBalanceRepository;
   /** The change feed (GET /v1/changes). */
   changes: LevelChangeLog;
+  /**
+   * Calls `listener` after each stored indexer step with the step's payment records, the cursor before
+   * it (`after`, undefined for the first step) and after it: a reader of newly indexed payments (the AML
+   * monitor) takes them from here instead of reading back what was just written.
+   */
+  onIndexed(listener: (step: IndexedStep) => void): void;
   /** The dispute queue and the merchants' notes on disputes. */
   disputes: LevelDisputeRepository;
   /** The hash-chained log of admin, compliance and backup actions. */
@@ -95,6 +108,7 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
   const payments = new LevelPaymentRepository(ctx);
   const disputes = new LevelDisputeRepository(ctx, audit);
   await disputes.rebuildIfMissing();
+  const indexedListeners: ((step: IndexedStep) => void)[] = [];
 
   return {
     operations,
@@ -152,8 +166,11 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
       return typeof value === "number" ? value : undefined;
     },
 
-    applyIndexBatch(batch: IndexBatch) {
-      return ctx.write(async () => {
+    async applyIndexBatch(batch: IndexBatch) {
+      let after: number | undefined;
+      await ctx.write(async () => {
+        const previous = await spaces.meta.get(CURSOR_META);
+        after = typeof previous === "number" ? previous : undefined;
         const writes: WriteOp[] = [];
         const records = new Map(batch.payments.map((record) => [record.paymentId.toLowerCase(), record]));
         const existing = await spaces.payments.getMany([...records.keys()]);
@@ -189,6 +206,12 @@ export async function openStorage(dir: string): Promise<NodeStorage> {
         writes.push({ type: "put", sublevel: spaces.meta, key: CURSOR_META, value: batch.cursor });
         await ctx.commit(writes);
       });
+      const step: IndexedStep = { payments: batch.payments, after, cursor: batch.cursor };
+      for (const listener of indexedListeners) listener(step);
+    },
+
+    onIndexed(listener) {
+      indexedListeners.push(listener);
     },
 
     getMeta<T>(name: string) {

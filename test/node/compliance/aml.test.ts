@@ -5,7 +5,7 @@ import type { AlertRecord } from "../../../node/compliance/alert.js";
 import { AmlMonitor } from "../../../node/compliance/aml.js";
 import { amlConfigSchema, type ComplianceConfigInput } from "../../../node/compliance/config.js";
 import type { SettlenetError } from "../../../core/errors.js";
-import { openStorage, type NodeStorage } from "../../../node/storage/db.js";
+import { openStorage, type IndexedStep, type NodeStorage } from "../../../node/storage/db.js";
 import { deployScenario, startChain, type LocalChain, type Scenario } from "../../helpers/chain.js";
 import { DAY, indexedStorage, nextDayAt, pay, silent } from "./fixture.js";
 
@@ -190,6 +190,57 @@ describe("AML monitoring of indexed payments", function () {
         expect(alerts.filter((a) => a.rule === "BLACKLISTED_COUNTERPARTY")).to.have.length.greaterThan(2);
       }
     }
+  });
+
+  it("takes newly indexed payments from the indexer's steps, and reads them back after a step it did not see, raising the same alerts", async function () {
+    const rules: AmlInput = { largeValue: { threshold: "10000" }, velocity: { count: 2, windowSeconds: 600 } };
+    await pay(s, 4, [10_000n, 20_000n]);
+    const readBack = (registry: Registry) => registry.getSingleMetric("settlenet_aml_payments_read_back_total")?.get().then((m) => m.values[0]?.value);
+    const evaluated = (registry: Registry) => registry.getSingleMetric("settlenet_aml_payments_evaluated_total")?.get().then((m) => m.values[0]?.value);
+    // Read back: the monitor hears of no step.
+    const plain = await evaluate(rules);
+
+    // Fed from a step of at most 2 blocks at a time, and from the first one on: nothing read back.
+    const fedStore = await indexedStorage(s, { maxBlocksPerStep: 2 });
+    cleanups.push(fedStore.cleanup);
+    const fedMetrics = new Registry();
+    const fed = new AmlMonitor({ rules: amlConfigSchema.parse(rules), reporter: s.institutions[0]!.address }, { storage: fedStore.storage, logger: silent, metrics: fedMetrics });
+    // The last step's hand-over comes late (the index already holds it): the first evaluation stops
+    // short of it, the next one takes it.
+    const held: IndexedStep[] = [];
+    fedStore.storage.onIndexed((step) => held.push(step));
+    await fedStore.indexer.syncOnce();
+    expect(held.length).to.be.greaterThan(2);
+    for (const step of held.slice(0, -1)) fed.indexed(step);
+    const early = await fed.evaluateOnce();
+    fed.indexed(held.at(-1)!);
+    const rest = await fed.evaluateOnce();
+    expect(rest.length).to.be.greaterThan(0);
+    expect([...early, ...rest].map((a) => a.id).sort()).to.deep.equal(plain.alerts.map((a) => a.id).sort());
+    expect(await evaluated(fedMetrics)).to.be.greaterThan(2);
+    expect(await readBack(fedMetrics)).to.equal(0);
+
+    // Subscribed after the first steps: what it missed is read back, with the steps after them.
+    const lateStore = await indexedStorage(s, { maxBlocksPerStep: 2 });
+    cleanups.push(lateStore.cleanup);
+    const lateMetrics = new Registry();
+    const late = new AmlMonitor({ rules: amlConfigSchema.parse(rules), reporter: s.institutions[0]!.address }, { storage: lateStore.storage, logger: silent, metrics: lateMetrics });
+    await lateStore.indexer.syncOnce();
+    lateStore.storage.onIndexed((step) => late.indexed(step));
+    const more = await pay(s, 4, [10_000n]);
+    await lateStore.indexer.syncOnce();
+    const afterGap = await late.evaluateOnce();
+    expect(afterGap.map((a) => a.id)).to.include.members(plain.alerts.map((a) => a.id));
+    expect(about(afterGap, more[0]!).map((a) => a.rule)).to.deep.equal(["LARGE_VALUE"]);
+    expect(await readBack(lateMetrics)).to.equal(await evaluated(lateMetrics));
+
+    // And the steps after that follow on from its cursor: nothing read back.
+    const last = await pay(s, 4, [10_001n]);
+    await lateStore.indexer.syncOnce();
+    const next = await late.evaluateOnce();
+    expect(about(next, last[0]!).map((a) => a.rule)).to.deep.equal(["LARGE_VALUE"]);
+    expect(next.every((a) => a.paymentIds.at(-1) === last[0])).to.equal(true);
+    expect(await evaluated(lateMetrics)).to.equal((await readBack(lateMetrics))! + 1);
   });
 
   it("lists alerts newest first with filters and a cursor, and records one acknowledgement", async function () {

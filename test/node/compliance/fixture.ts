@@ -74,13 +74,13 @@ export async function pay(s: Scenario, payerIndex: number, amounts: bigint[], op
 }
 
 /** A fresh LevelDB in a temp dir with an indexer over the scenario's chain; `cleanup` closes and removes it. */
-export async function indexedStorage(s: Scenario): Promise<{ dir: string; storage: NodeStorage; indexer: Indexer; cleanup: () => Promise<void> }> {
+export async function indexedStorage(s: Scenario, options: { maxBlocksPerStep?: number } = {}): Promise<{ dir: string; storage: NodeStorage; indexer: Indexer; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "settlenet-compliance-"));
   const storage = await openStorage(dir);
   const owners = new Map<string, string>();
   s.payers.forEach((p, i) => owners.set(p.address.toLowerCase(), s.institutions[i % s.institutions.length]!.address));
   s.merchants.forEach((m) => owners.set(m.address.toLowerCase(), s.institutions[0]!.address));
-  const indexer = new Indexer({ deployment: s.deployment, pollIntervalMs: 100 }, { provider: s.chain.provider, storage, institutionOf: (a) => owners.get(a.toLowerCase()), logger: silent });
+  const indexer = new Indexer({ deployment: s.deployment, pollIntervalMs: 100, ...options }, { provider: s.chain.provider, storage, institutionOf: (a) => owners.get(a.toLowerCase()), logger: silent });
   return {
     dir,
     storage,
