@@ -16,6 +16,16 @@ import { summarizeProfile, withSourcePositions, type CpuProfile } from "../../be
 import { SourceMaps, decodeMappings } from "../../bench/lib/source-map.js";
 import { projectRoot } from "../../bench/lib/paths.js";
 
+/** A profile node: `functionName` at `url` (line 1), calling `children`. */
+const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({ id, callFrame: { functionName, url, lineNumber: 0, columnNumber: 0 }, children });
+
+/** The summary of `nodes` sampled at `samples` (node ids) 1 ms apart, project root /p/; the last sample counts 0. */
+function summarizeEveryMillisecond(nodes: CpuProfile["nodes"], samples: number[]) {
+  const timeDeltas = samples.map((_, i) => (i === 0 ? 0 : 1_000));
+  const endUs = samples.length * 1_000;
+  return summarizeProfile({ nodes, startTime: 0, endTime: endUs, samples, timeDeltas }, { fromUs: 0, toUs: endUs, projectRoot: "/p/" });
+}
+
 interface Esbuild {
   build(options: Record<string, unknown>): Promise<unknown>;
 }
@@ -104,7 +114,6 @@ describe("bench/profile: source-mapped profiles", function () {
 
   it("gives each project function its inclusive time, library frames below it included, once per sample however deep it recurses", () => {
     // route → handler → lib (node_modules) → handler (recursion); route → other. 1 ms sampling.
-    const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({ id, callFrame: { functionName, url, lineNumber: 0, columnNumber: 0 }, children });
     const nodes = [
       frame(1, "(root)", "", [2]),
       frame(2, "route", "file:///p/src/routes.ts", [3, 6]),
@@ -115,9 +124,7 @@ describe("bench/profile: source-mapped profiles", function () {
     ];
     // 3 samples in the recursive handler, 2 in the library under the first handler, 2 in other (the last
     // sample has no interval after it, so it counts 0).
-    const samples = [5, 5, 5, 4, 4, 6, 6];
-    const timeDeltas = [0, 1_000, 1_000, 1_000, 1_000, 1_000, 1_000];
-    const summary = summarizeProfile({ nodes, startTime: 0, endTime: 7_000, samples, timeDeltas }, { fromUs: 0, toUs: 7_000, projectRoot: "/p/" });
+    const summary = summarizeEveryMillisecond(nodes, [5, 5, 5, 4, 4, 6, 6]);
     const inclusive = new Map(summary.byProjectInclusive);
     expect(inclusive.get("route src/routes.ts:1")).to.equal(6_000);
     expect(inclusive.get("handler src/handler.ts:1")).to.equal(5_000);
@@ -129,7 +136,6 @@ describe("bench/profile: source-mapped profiles", function () {
   it("charges each sample to the outermost project function on its stack, or to the library its stack starts in", () => {
     // step → (library) → apply: the step owns it; a library callback → handler: the handler owns it;
     // the collector alone: no project frame. 1 ms sampling.
-    const frame = (id: number, functionName: string, url: string, children: number[] = []) => ({ id, callFrame: { functionName, url, lineNumber: 0, columnNumber: 0 }, children });
     const nodes = [
       frame(1, "(root)", "", [2, 5, 7]),
       frame(2, "step", "file:///p/src/indexer.ts", [3]),
@@ -139,9 +145,7 @@ describe("bench/profile: source-mapped profiles", function () {
       frame(6, "handler", "file:///p/src/handler.ts"),
       frame(7, "(garbage collector)", ""),
     ];
-    const samples = [4, 4, 3, 6, 6, 7, 7];
-    const timeDeltas = [0, 1_000, 1_000, 1_000, 1_000, 1_000, 1_000];
-    const summary = summarizeProfile({ nodes, startTime: 0, endTime: 7_000, samples, timeDeltas }, { fromUs: 0, toUs: 7_000, projectRoot: "/p/" });
+    const summary = summarizeEveryMillisecond(nodes, [4, 4, 3, 6, 6, 7, 7]);
     const roots = new Map(summary.byProjectRoot);
     expect(roots.get("step src/indexer.ts:1")).to.equal(3_000);
     expect(roots.get("handler src/handler.ts:1")).to.equal(2_000);
