@@ -165,7 +165,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         for (const [keyspace, writes] of Object.entries(synced().byKeyspace)) this.inc({ keyspace }, writes);
       },
     });
-    const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider, metrics });
+    const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider, metrics, heads });
     clock.start();
     stack.push(async () => clock.stop());
     // Customers' KYC levels from the registry mirror and chain time as polled: no chain read on the validation path.

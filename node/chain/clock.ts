@@ -1,11 +1,13 @@
 /**
- * The chain's time as this node knows it: the latest block's timestamp, refreshed in the background
- * and read afresh on demand. Escrow and token deadlines go by block time, so the node judges them by
+ * The chain's time as this node knows it: the latest block's timestamp, as the node's head poll reads
+ * it (or a poll of its own where there is none), and read afresh on demand. Escrow and token deadlines go by block time, so the node judges them by
  * this clock, never by the machine's own: a node whose clock is minutes off still refuses exactly
  * what the contracts would.
  */
 import type { Provider } from "ethers";
 import { Gauge, type Registry } from "prom-client";
+
+import type { PolledTime } from "./heads.js";
 
 export class ChainClock {
   private latest: number | undefined;
@@ -15,7 +17,7 @@ export class ChainClock {
 
   constructor(
     private readonly options: { pollIntervalMs: number },
-    private readonly modules: { provider: Pick<Provider, "getBlock">; metrics?: Registry },
+    private readonly modules: { provider: Pick<Provider, "getBlock">; metrics?: Registry; heads?: { readonly latestTime: PolledTime | undefined } },
   ) {
     if (!modules.metrics) return;
     const registers = [modules.metrics];
@@ -40,9 +42,10 @@ export class ChainClock {
     });
   }
 
-  /** Starts polling (a failed read keeps the last value). */
+  /** Starts polling (a failed read keeps the last value); with the node's head poll, that poll is enough. */
   start(): void {
     void this.fresh();
+    if (this.modules.heads) return;
     this.timer = setInterval(() => void this.fresh(), this.options.pollIntervalMs);
     this.timer.unref();
   }
@@ -53,6 +56,7 @@ export class ChainClock {
 
   /** The last timestamp read (undefined before the first read). */
   cached(): number | undefined {
+    this.takePolled();
     return this.latest;
   }
 
@@ -63,6 +67,7 @@ export class ChainClock {
    * deadline judged passed by it has passed for the contracts too. Undefined before the first read.
    */
   now(): number | undefined {
+    this.takePolled();
     if (this.latest === undefined) return undefined;
     return this.latest + Math.floor((performance.now() - this.latestSeenAt) / 1000);
   }
@@ -71,13 +76,24 @@ export class ChainClock {
   async fresh(): Promise<number | undefined> {
     try {
       const block = await this.modules.provider.getBlock("latest");
-      if (block && block.timestamp > (this.latest ?? -1)) {
-        this.latest = block.timestamp;
-        this.latestSeenAt = performance.now();
-      }
+      if (block) this.observe(block.timestamp, performance.now());
     } catch {
       // Unreadable for now: deadlines are judged by the last time known.
     }
+    this.takePolled();
     return this.latest;
+  }
+
+  /** The head poll's newest block, if newer than the one known. */
+  private takePolled(): void {
+    const polled = this.modules.heads?.latestTime;
+    if (polled) this.observe(polled.timestamp, polled.seenAtMs);
+  }
+
+  private observe(timestamp: number, seenAtMs: number): void {
+    if (timestamp > (this.latest ?? -1)) {
+      this.latest = timestamp;
+      this.latestSeenAt = seenAtMs;
+    }
   }
 }

@@ -1,8 +1,9 @@
 /**
  * One poll of the chain's head for every follower in the node (the payment indexer, the token indexer,
- * the registry view): each of them used to ask for the block number on a timer of its own, so a
- * quiet node sent several requests a second that the chain had to answer, all to learn that nothing
- * happened. Followers wait for a new head instead and then read what they need.
+ * the registry view) and for its clock: each of them used to ask for the block number or the latest
+ * block on a timer of its own, so a quiet node sent several requests a second that the chain had to
+ * answer, all to learn that nothing happened. Followers wait for a new head instead and then read what
+ * they need; the clock reads the time of the latest block polled.
  */
 import type { Logger } from "pino";
 
@@ -13,14 +14,21 @@ export interface ChainHeadsOptions {
 }
 
 export interface ChainHeadsModules {
-  provider: { getBlockNumber(): Promise<number> };
+  provider: { getBlock(tag: "latest"): Promise<{ number: number; timestamp: number } | null> };
   logger: Logger;
 }
 
-/** Polls the chain's block number and tells waiters when it changes. */
+/** The latest block a poll read: its timestamp, and when (this process's `performance.now()`, ms) it was read. */
+export interface PolledTime {
+  timestamp: number;
+  seenAtMs: number;
+}
+
+/** Polls the chain's latest block and tells waiters when its number changes. */
 export class ChainHeads {
   private version = 0;
   private head: number | undefined;
+  private time: PolledTime | undefined;
   private readonly waiters = new Set<() => void>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -39,6 +47,11 @@ export class ChainHeads {
   /** The last head read (undefined before the first read): what a follower woken by `changed` catches up to. */
   get latest(): number | undefined {
     return this.head;
+  }
+
+  /** The timestamp of the newest block a poll read, and when (undefined before the first read). */
+  get latestTime(): PolledTime | undefined {
+    return this.time;
   }
 
   /** Starts polling. */
@@ -75,8 +88,11 @@ export class ChainHeads {
 
   private async poll(): Promise<void> {
     try {
-      const head = await this.modules.provider.getBlockNumber();
+      const block = await this.modules.provider.getBlock("latest");
+      if (!block) throw new Error("the chain has no latest block");
       this.failures = 0;
+      const head = block.number;
+      if (block.timestamp > (this.time?.timestamp ?? -1)) this.time = { timestamp: block.timestamp, seenAtMs: performance.now() };
       if (head !== this.head) {
         this.head = head;
         this.version++;

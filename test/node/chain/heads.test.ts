@@ -1,5 +1,6 @@
 /**
- * The node's one head poll, against a real chain: waiters hear of a new block and of nothing else;
+ * The node's one head poll, against a real chain: waiters hear of a new block and of nothing else; the
+ * node's clock takes the chain's time from it;
  * an indexer given it catches up on a new block although its own polling timer is set to a minute
  * (so nothing but the head poll can have woken it), and a registry view on a new block but no more
  * often than its poll interval.
@@ -12,6 +13,7 @@ import { expect } from "chai";
 import { Wallet, encodeBytes32String } from "ethers";
 import { pino } from "pino";
 
+import { ChainClock } from "../../../node/chain/clock.js";
 import { ChainHeads } from "../../../node/chain/heads.js";
 import { ChainRegistryView } from "../../../node/chain/registry-view.js";
 import { Indexer } from "../../../node/indexer/indexer.js";
@@ -39,13 +41,13 @@ describe("one head poll for the node's chain followers", function () {
     await chain.close();
   });
 
-  /** Heads over the real provider, counting its block-number reads. */
+  /** Heads over the real provider, counting its reads of the latest block. */
   function countedHeads(pollIntervalMs: number): { heads: ChainHeads; reads: () => number } {
     let reads = 0;
     const provider = {
-      getBlockNumber: () => {
+      getBlock: (tag: "latest") => {
         reads += 1;
-        return chain.provider.getBlockNumber();
+        return chain.provider.getBlock(tag);
       },
     };
     const heads = new ChainHeads({ pollIntervalMs }, { provider, logger });
@@ -104,6 +106,29 @@ describe("one head poll for the node's chain followers", function () {
     expect(reads(), "no poll since the first").to.equal(1);
     heads.saw(mined - 1);
     expect(heads.latest, "an older block").to.equal(mined);
+  });
+
+  it("gives the node's clock the time of the latest block it polled: the clock reads nothing of its own after its first read", async function () {
+    const { heads } = countedHeads(20);
+    heads.start();
+    let clockReads = 0;
+    const clockProvider = counting(chain.provider, (method) => {
+      if (method === "getBlock") clockReads += 1;
+    });
+    const clock = new ChainClock({ pollIntervalMs: 20 }, { provider: clockProvider, heads });
+    clock.start();
+    cleanups.push(() => clock.stop());
+    await waitFor("the clock's first read", () => clock.cached() !== undefined, 10_000, 5);
+    const readsAfterStart = clockReads;
+    // A block an hour ahead of the chain's time: the clock knows of it once the head poll has read it.
+    const before = (await chain.provider.getBlock("latest"))!.timestamp;
+    const ahead = before + 3_600;
+    await chain.provider.send("evm_mine", [ahead]);
+    await waitFor("the head poll to read the new block", () => heads.latestTime?.timestamp === ahead, 10_000, 5);
+    expect(clock.cached()).to.equal(ahead);
+    expect(clock.now()).to.be.within(ahead, ahead + 60);
+    expect(clockReads, "no read of the clock's own since its first").to.equal(readsAfterStart);
+    expect(readsAfterStart).to.equal(1);
   });
 
   it("wakes an indexer on a new block although its own timer is a minute long, and a registry view at most once per poll interval", async function () {
