@@ -165,6 +165,16 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
         for (const [keyspace, writes] of Object.entries(synced().byKeyspace)) this.inc({ keyspace }, writes);
       },
     });
+    new Counter({
+      name: "settlenet_storage_synced_bytes_total",
+      help: "Length of the keys and JSON values written in the synced LevelDB batches, by keyspace (bytes for ASCII text)",
+      labelNames: ["keyspace"] as const,
+      registers: [metrics],
+      collect() {
+        this.reset();
+        for (const [keyspace, bytes] of Object.entries(synced().bytesByKeyspace)) this.inc({ keyspace }, bytes);
+      },
+    });
     const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider, metrics, heads });
     clock.start();
     stack.push(async () => clock.stop());

@@ -68,6 +68,11 @@ export interface SyncStats {
   ops: number;
   /** The writes (puts and deletes) by keyspace; their sum is `ops` once every write is in a batch. */
   byKeyspace: Record<string, number>;
+  /**
+   * The length of the keys and JSON values written, by keyspace (string length: bytes for ASCII text,
+   * which keys and most values are; counted without encoding anything again).
+   */
+  bytesByKeyspace: Record<string, number>;
 }
 
 /** The `code` of an abstract-level error, if any. */
@@ -142,9 +147,11 @@ class GroupCommitter {
   overlayReads = 0;
   /** Set when a group failed while a section was running: its further commits must not go through. */
   sectionBroken = false;
-  readonly stats: Omit<SyncStats, "byKeyspace"> = { batches: 0, ops: 0 };
+  readonly stats: Omit<SyncStats, "byKeyspace" | "bytesByKeyspace"> = { batches: 0, ops: 0 };
   /** Writes handed to the group commit, by keyspace name. */
   readonly byKeyspace = new Map<string, number>();
+  /** Their keys' and values' length, by keyspace name. */
+  readonly bytesByKeyspace = new Map<string, number>();
 
   constructor(
     private readonly db: Database,
@@ -168,9 +175,11 @@ class GroupCommitter {
       const key = `${known.raw.prefix}${op.key}`;
       if (op.type === "put") {
         const json = JSON.stringify(op.value);
+        this.bytesByKeyspace.set(known.name, (this.bytesByKeyspace.get(known.name) ?? 0) + key.length + json.length);
         this.ops.push({ type: "put", key, value: json, valueEncoding: "utf8" });
         space.set(op.key, { json, group: this.open });
       } else {
+        this.bytesByKeyspace.set(known.name, (this.bytesByKeyspace.get(known.name) ?? 0) + key.length);
         this.ops.push({ type: "del", key });
         space.set(op.key, { json: undefined, group: this.open });
       }
@@ -477,7 +486,7 @@ export async function openLevelStore<K extends string>(dir: string, keyspaces: r
     spaces,
     raw,
     ctx,
-    syncStats: () => ({ ...group.stats, byKeyspace: Object.fromEntries(group.byKeyspace) }),
+    syncStats: () => ({ ...group.stats, byKeyspace: Object.fromEntries(group.byKeyspace), bytesByKeyspace: Object.fromEntries(group.bytesByKeyspace) }),
     async close() {
       if (closed) return;
       closed = true;

@@ -50,6 +50,8 @@ export interface StorageWork {
   writtenKeys: number;
   /** The same writes by keyspace (as the group commit counts them). */
   readonly writtenByKeyspace: Map<string, number>;
+  /** The length of their keys and JSON values by keyspace (bytes for ASCII text). */
+  readonly writtenBytesByKeyspace: Map<string, number>;
   /** Point reads (get, has), multi-key reads (getMany: one per call) and range scans (iterators). */
   pointReads: number;
   multiReads: number;
@@ -113,6 +115,9 @@ export async function openGatewayStorage(dir: string): Promise<GatewayStorage> {
     // The group commit counts every write under its keyspace already.
     get writtenByKeyspace() {
       return new Map(Object.entries(store.syncStats().byKeyspace));
+    },
+    get writtenBytesByKeyspace() {
+      return new Map(Object.entries(store.syncStats().bytesByKeyspace));
     },
     pointReads: 0,
     multiReads: 0,

@@ -238,7 +238,7 @@ describe("bench harness", function () {
     expect(metricSum(text, "settlenet_not_exported_total")).to.equal(undefined);
   });
 
-  it("sums a metric's series by one label's values, and reports keys written per payment by role and keyspace", function () {
+  it("sums a metric's series by one label's values, and reports keys and bytes written per payment by role and keyspace", function () {
     const text = [
       "# TYPE settlenet_storage_synced_writes_total counter",
       'settlenet_storage_synced_writes_total{keyspace="ops"} 40',
@@ -262,6 +262,18 @@ describe("bench harness", function () {
       "keys written per payment (puts and deletes, by keyspace): gateway 5.4 (orders 3.2, nonces 2.1, other 0.1); origin 7.0 (ops 4.0, changes 3.0); each peer 2.1 (ops 2.0, other 0.1)",
     );
     expect(writesText(writesPerPayment(before, before, 0))).to.equal("keys written per payment (puts and deletes, by keyspace): n/a");
+
+    // The bytes written, where the processes count them, follow in KB per payment.
+    const withBytes = writesPerPayment(
+      { ...before, bytes: { gateway: { orders: 0 }, nodes: [{ ops: 0 }, {}, {}] } },
+      { ...after, bytes: { gateway: { orders: 400_000, nonces: 20_000 }, nodes: [{ ops: 350_000, changes: 150_000 }, { ops: 230_000 }, { ops: 230_000, changes: 20_000 }] } },
+      100,
+    );
+    expect(withBytes.bytes).to.deep.equal({ gateway: { orders: 4_000, nonces: 200 }, origin: { ops: 3_500, changes: 1_500 }, peer: { ops: 2_300, changes: 100 } });
+    expect(writesText(withBytes)).to.equal(
+      "keys written per payment (puts and deletes, by keyspace): gateway 5.4 (orders 3.2, nonces 2.1, other 0.1); origin 7.0 (ops 4.0, changes 3.0); each peer 2.1 (ops 2.0, other 0.1); " +
+        "KB of keys and JSON values written per payment: gateway 4.2 (orders 4.0, nonces 0.2); origin 5.0 (ops 3.5, changes 1.5); each peer 2.4 (ops 2.3, changes 0.1)",
+    );
   });
 
   it("reports group sizes from the change of the nodes' counters over the window (origin first, peers summed)", function () {

@@ -64,6 +64,7 @@ export function registerWorkMetrics(registry: Registry, work: { http: HttpWork; 
     "gateway_http_validations_total",
     "gateway_storage_write_sections_total",
     "gateway_storage_written_keys_total",
+    "gateway_storage_written_bytes_total",
     "gateway_storage_reads_total",
     "gateway_node_requests_total",
     "gateway_node_answers_parsed_total",
@@ -110,6 +111,12 @@ export function registerWorkMetrics(registry: Registry, work: { http: HttpWork; 
   mirrored("gateway_http_validations_total", "Request parts checked against their schema", () => work.http.validations);
   mirrored("gateway_storage_write_sections_total", "Storage read-modify-write sections (each answered after a synced group commit)", () => work.storage.writeSections);
   mirroredByLabel("gateway_storage_written_keys_total", "Keys put or deleted through the group commit, by keyspace", "keyspace", () => work.storage.writtenByKeyspace);
+  mirroredByLabel(
+    "gateway_storage_written_bytes_total",
+    "Length of the keys and JSON values written through the group commit, by keyspace (bytes for ASCII text)",
+    "keyspace",
+    () => work.storage.writtenBytesByKeyspace,
+  );
   new Counter({
     name: "gateway_storage_reads_total",
     help: "Storage reads by kind (point: get or has; multi: one getMany; range: one scan)",

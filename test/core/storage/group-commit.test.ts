@@ -100,7 +100,9 @@ describe("storage: group commit of synced writes", function () {
       expect(holding[0]?.doneAt, key).to.be.a("number");
       expect(ackedAt, key).to.be.greaterThan(holding[0]?.doneAt as number);
     }
-    expect(store.syncStats()).to.deep.equal({ batches: batches.length, ops: 200, byKeyspace: { a: 200 } });
+    const { bytesByKeyspace, ...stats } = store.syncStats();
+    expect(stats).to.deep.equal({ batches: batches.length, ops: 200, byKeyspace: { a: 200 } });
+    expect(bytesByKeyspace).to.have.keys("a");
     // All of it is on disk: a reopened database has every acknowledged value.
     await store.close();
     batches = [];
@@ -143,6 +145,9 @@ describe("storage: group commit of synced writes", function () {
     // Every write is counted under its keyspace.
     expect(store.syncStats()).to.include({ ops: 200 });
     expect(store.syncStats().byKeyspace).to.deep.equal({ a: 100, b: 100 });
+    // And the length of what it wrote: a's key "!a!counter" and the values 1..100 as JSON (9 of one digit,
+    // 90 of two, one of three); b's keys "!b!0000".. and the empty string as JSON ("").
+    expect(store.syncStats().bytesByKeyspace).to.deep.equal({ a: 100 * 10 + 9 + 90 * 2 + 3, b: 100 * (7 + 2) });
   });
 
   it("iterates like abstract-level (for await, next, nextv, all) while writes are pending", async () => {
