@@ -155,26 +155,23 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     // Synced LevelDB batches and the writes in them (how many writes share an fsync).
     const synced = () => storage.syncStats();
     new Counter({ name: "settlenet_storage_synced_batches_total", help: "Synced LevelDB batches written (group commits)", registers: [metrics], collect() { this.reset(); this.inc(synced().batches); } });
-    new Counter({
-      name: "settlenet_storage_synced_writes_total",
-      help: "Writes (puts and deletes) in the synced LevelDB batches, by keyspace",
-      labelNames: ["keyspace"] as const,
-      registers: [metrics],
-      collect() {
-        this.reset();
-        for (const [keyspace, writes] of Object.entries(synced().byKeyspace)) this.inc({ keyspace }, writes);
-      },
-    });
-    new Counter({
-      name: "settlenet_storage_synced_bytes_total",
-      help: "Length of the keys and JSON values written in the synced LevelDB batches, by keyspace (bytes for ASCII text)",
-      labelNames: ["keyspace"] as const,
-      registers: [metrics],
-      collect() {
-        this.reset();
-        for (const [keyspace, bytes] of Object.entries(synced().bytesByKeyspace)) this.inc({ keyspace }, bytes);
-      },
-    });
+    const byKeyspace = (name: string, help: string, counts: () => Record<string, number>) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ["keyspace"] as const,
+        registers: [metrics],
+        collect() {
+          this.reset();
+          for (const [keyspace, count] of Object.entries(counts())) this.inc({ keyspace }, count);
+        },
+      });
+    byKeyspace("settlenet_storage_synced_writes_total", "Writes (puts and deletes) in the synced LevelDB batches, by keyspace", () => synced().byKeyspace);
+    byKeyspace(
+      "settlenet_storage_synced_bytes_total",
+      "Length of the keys and JSON values written in the synced LevelDB batches, by keyspace (bytes for ASCII text)",
+      () => synced().bytesByKeyspace,
+    );
     const clock = new ChainClock({ pollIntervalMs: config.indexer.pollIntervalMs }, { provider, metrics, heads });
     clock.start();
     stack.push(async () => clock.stop());

@@ -39,7 +39,6 @@ export interface CredentialChange {
 
 export type { SnapshotRecord, StorageContext, Sublevel, WriteOp } from "./keyspaces.js";
 
-/** The Storage interface plus what backup/restore checks need. */
 /** One stored indexer step, as `onIndexed` listeners get it: blocks (after, cursor] are indexed. */
 export interface IndexedStep {
   payments: readonly PaymentRecord[];
@@ -47,6 +46,7 @@ export interface IndexedStep {
   cursor: number;
 }
 
+/** The Storage interface plus what backup/restore checks need. */
 export interface NodeStorage extends Storage {
   /** sha256 over every key and value, keyspace by keyspace in key order (one consistent snapshot). */
   checksum(): Promise<string>;
