@@ -45,7 +45,7 @@ import { FINAL_OPERATION_STATUSES, type StoredOperation } from "../../core/recor
 import type { Logger, Modules, Relayer, Storage } from "../services.js";
 import { EscrowBatchSubmitter } from "./escrow-submitter.js";
 import { LEASE_TOPIC, LeaseBoard, MAX_CLAIMS_PER_MESSAGE, decodeClaims, decodeLease, encodeClaims, encodeLease, type LeaseBody } from "./lease.js";
-import { LeaseFailover, type DueGroup } from "./scheduler.js";
+import { LeaseFailover, type Backlog, type DueGroup } from "./scheduler.js";
 import { describe, type TransactionSender } from "./sender.js";
 import { relayEntry, type RelayEntry, type Settlement, type Submission } from "./submission.js";
 import { TokenSubmitter } from "./token-submitter.js";
@@ -219,6 +219,8 @@ export class BatchRelayer implements Relayer {
   private lastValidForMs = 0;
   /** When the current run of idle renewals began to be sent (undefined: the last renewal was not an idle one). */
   private idleRenewalAt: number | undefined;
+  /** The backlog its last lease message gave (the others judge by it whether it may hold an unclaimed operation). */
+  private announced: Backlog | undefined;
   private lastMinedAt = 0;
   /** When each transaction in flight (batch or token operation) began to be sent or was recovered, oldest first. */
   private readonly sendsSince = new Map<symbol, number>();
@@ -325,7 +327,7 @@ export class BatchRelayer implements Relayer {
     }
     this.failover = new LeaseFailover(
       { institutionId: this.self, failoverTimeoutMs: this.failoverTimeoutMs, leaseRenewMs: this.leaseRenewMs },
-      { activeInstitutions: modules.activeInstitutions, leases: this.leases },
+      { activeInstitutions: modules.activeInstitutions, leases: this.leases, announcedBacklog: () => this.announcedBacklog() },
     );
     const submitterModules = { sender: this.sender, storage: modules.storage, logger: this.log, duplicates: this.m.duplicates };
     this.escrow = new EscrowBatchSubmitter(
@@ -938,6 +940,7 @@ export class BatchRelayer implements Relayer {
       this.lastRenewalAt = now;
       this.lastValidForMs = validForMs;
     }
+    this.announced = { pending, oldestPendingAt: oldest };
     for (let at = 0; at === 0 || at < ids.length; at += MAX_CLAIMS_PER_MESSAGE) {
       this.leaseSeq = Math.max(this.leaseSeq + 1, now);
       const body: LeaseBody = {
@@ -957,6 +960,12 @@ export class BatchRelayer implements Relayer {
       this.m.leases.inc({ result: renew ? "renewed" : "sent" });
       publish(data).catch((error: unknown) => this.log.debug({ error: describe(error) }, "lease message not published"));
     }
+  }
+
+  /** The backlog this node's last lease message announced, while that lease lasts (undefined after it lapsed). */
+  private announcedBacklog(): Backlog | undefined {
+    if (Date.now() >= this.lastRenewalAt + Math.max(this.lastValidForMs, this.failoverTimeoutMs)) return undefined;
+    return this.announced;
   }
 
   /**

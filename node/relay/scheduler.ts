@@ -8,7 +8,10 @@
  *   has claimed them if it did step in; or
  * - nobody claimed it for `failoverTimeoutMs` and no live holder can still have it queued (each
  *   holder's lease says how old its oldest pending operation is): by the institution first in the
- *   operation's own failover order, the next one `stepMs` after it became eligible.
+ *   operation's own failover order, the next one `stepMs` after it became eligible. A node that is not
+ *   first counts its own backlog too, as its last lease message gave it: the ones before it see that
+ *   backlog as a live holder's and wait for it to clear, so its turns count from that moment as
+ *   theirs do (counted from its own earlier view, its step would not keep it behind them).
  * The order leaves out only institutions this node heard from and whose lease lapsed since: one it never
  * heard from keeps its turn, because another node may well have heard from it (views of who is live
  * differ, and two nodes that both believe they are first relay everything twice).
@@ -27,10 +30,19 @@ export interface LeaseFailoverOptions {
   leaseRenewMs: number;
 }
 
+/** How much work an institution has pending, and since when, as a lease message gives it. */
+export interface Backlog {
+  pending: number;
+  /** When the oldest pending operation was received (the receiver's clock). */
+  oldestPendingAt: number;
+}
+
 export interface LeaseFailoverModules {
   /** Active institutions (RegistryView.activeInstitutions). */
   activeInstitutions: () => { id: string }[];
   leases: LeaseBoard;
+  /** This node's backlog as its last lease message announced it (undefined: none, or its lease lapsed since). */
+  announcedBacklog?: () => Backlog | undefined;
 }
 
 interface Watched {
@@ -137,20 +149,22 @@ export class LeaseFailover {
       groups.push({ holder, ops: this.takeOut([...ids]) });
     }
     const holders = leases.liveHolders(now, floor).filter((lease) => lease.institution !== this.self && lease.pending > 0);
+    const mine = this.modules.announcedBacklog?.();
+    // A backlog whose oldest pending operation is older than this one may still hold it.
+    const mayHold = (backlog: Backlog, watched: Watched) => backlog.pending > 0 && backlog.oldestPendingAt <= watched.receivedAt + this.options.leaseRenewMs;
     const orphans: string[] = [];
     for (const id of this.unclaimed) {
       const watched = this.watched.get(id);
       if (!watched) continue;
       if (now - watched.receivedAt < floor) break;
-      // A live holder whose oldest pending operation is older than this one may still have it queued.
-      if (holders.some((lease) => lease.oldestPendingAt <= watched.receivedAt + this.options.leaseRenewMs)) {
+      const turn = failoverPosition(id, this.self, standby);
+      if (holders.some((lease) => mayHold(lease, watched)) || (turn > 0 && mine !== undefined && mayHold(mine, watched))) {
         watched.eligibleAt = undefined;
         continue;
       }
       // Turns count from when it became eligible, not from its arrival: after a holder that blocked it
       // lapses, the next institution in the order still waits its step behind the first.
       watched.eligibleAt ??= now;
-      const turn = failoverPosition(id, this.self, standby);
       if (turn >= 0 && now >= watched.eligibleAt + turn * this.stepMs) orphans.push(id);
     }
     if (orphans.length > 0) groups.push({ holder: undefined, ops: this.takeOut(orphans) });

@@ -15,7 +15,7 @@ import { AbiCoder, JsonRpcProvider, Network, Wallet, hexlify, keccak256, toBeHex
 import { failoverPosition } from "../../../core/chain/failover.js";
 import type { StoredOperation } from "../../../core/records.js";
 import { LeaseBoard, type LeaseBody } from "../../../node/relay/lease.js";
-import { LeaseFailover } from "../../../node/relay/scheduler.js";
+import { LeaseFailover, type Backlog } from "../../../node/relay/scheduler.js";
 import type { BatchRelayer, RelayProgress } from "../../../node/relay/relayer.js";
 import type { Storage } from "../../../node/services.js";
 import type { LocalChain, Scenario } from "../../helpers/chain.js";
@@ -654,6 +654,29 @@ describe("failover order", function () {
     expect(failover.due(5_000)).to.deep.equal([]);
     expect(failover.due(5_000 + STEP - 1)).to.deep.equal([]);
     expect(failover.due(5_000 + STEP).flatMap((group) => group.ops.map((o) => o.id))).to.deep.equal([id]);
+  });
+
+  it("counts its own announced backlog, when it is not first in an unclaimed operation's order, as the first counts it: it waits for the backlog to clear, then its step", function () {
+    const id = hexlify(randomBytes(32));
+    const [first, second] = ordered(id, [firstKey, secondKey]);
+    // The institution the operation came from lapses at FLOOR, and nobody claimed the operation.
+    const board = new LeaseBoard();
+    board.record(...lease(holderKey, 0));
+    let backlog: Backlog | undefined = { pending: 3, oldestPendingAt: 0 };
+    const failoverWithBacklog = (self: string) =>
+      new LeaseFailover({ institutionId: self, failoverTimeoutMs: FLOOR, leaseRenewMs: RENEW }, { activeInstitutions: () => institutions, leases: board, announcedBacklog: () => backlog });
+    const [atFirst, atSecond] = [failoverWithBacklog(first), failoverWithBacklog(second)];
+    atFirst.watch(gossipOp(id, 0), 0);
+    atSecond.watch(gossipOp(id, 0), 0);
+    // The first's own backlog does not hold it back: nobody comes before it.
+    expect(atFirst.due(FLOOR).flatMap((group) => group.ops.map((o) => o.id))).to.deep.equal([id]);
+    // The first would see the second's backlog in its lease and wait: so does the second, past its step.
+    expect(atSecond.due(FLOOR), "blocked by its own backlog").to.deep.equal([]);
+    expect(atSecond.due(FLOOR + STEP), "blocked by its own backlog").to.deep.equal([]);
+    backlog = { pending: 0, oldestPendingAt: 5_000 };
+    expect(atSecond.due(5_000)).to.deep.equal([]);
+    expect(atSecond.due(5_000 + STEP - 1)).to.deep.equal([]);
+    expect(atSecond.due(5_000 + STEP).flatMap((group) => group.ops.map((o) => o.id))).to.deep.equal([id]);
   });
 
   it("says the same about who comes first to both of two institutions that took over one operation, and the holder never comes first", function () {
