@@ -2,9 +2,10 @@
  * Refuses on the API a pay its payer cannot fund: its amount, added to the payer's pending debits, must
  * fit in the payer's balance and in its allowance to the escrow. The balance and allowance are the
  * node's mirror (node/indexer/balances.ts), a step a second behind the chain; the pending debits are
- * the pays this node holds whose payment the mirror does not hold yet (own and gossiped, accepted,
- * submitted, or executed in a block the mirror has not reached), kept in memory and rebuilt from
- * storage at start.
+ * the operations this node holds that take from an account and whose execution the mirror does not
+ * hold yet (own and gossiped, accepted, submitted, or executed in a block the mirror has not reached),
+ * kept in memory and rebuilt from storage at start: pays count against the payer's balance and its
+ * allowance to the escrow, redemptions and burns against the holder's balance only.
  *
  * A refusal is never made on the mirror alone: where it says the funds fall short, the chain is read
  * now (the payer may have been funded since the mirror's block), and the larger of the two is taken.
@@ -46,6 +47,31 @@ export type GroupFunds = ReadonlyMap<string, { balance: bigint; escrowAllowance:
 interface Debit {
   key: string;
   amount: bigint;
+  /** A pay: it also spends the account's allowance to the escrow. */
+  pay: boolean;
+}
+
+/** What an operation takes from an account's balance (undefined: nothing this check counts). */
+function debitOf(op: Operation | StoredOperation["op"]): Debit | undefined {
+  switch (op.kind) {
+    case "pay":
+      return { key: keyOf(op.terms.token, op.terms.payer), amount: BigInt(op.terms.amount), pay: true };
+    case "redeem":
+      return { key: keyOf(op.token, op.holder), amount: BigInt(op.amount), pay: false };
+    case "burn":
+      return { key: keyOf(op.token, op.from), amount: BigInt(op.amount), pay: false };
+    default:
+      return undefined;
+  }
+}
+
+const DEBIT_KINDS: ReadonlySet<string> = new Set(["pay", "redeem", "burn"]);
+
+/** Adds `amount` (may be negative) to `key`'s sum; a sum that reaches 0 is dropped. */
+function addTo(sums: Map<string, bigint>, key: string, amount: bigint): void {
+  const sum = (sums.get(key) ?? 0n) + amount;
+  if (sum > 0n) sums.set(key, sum);
+  else sums.delete(key);
 }
 
 const keyOf = (token: string, payer: string) => `${token.toLowerCase()}:${payer.toLowerCase()}`;
@@ -53,11 +79,13 @@ const token = new Interface(loadArtifact("SettlementToken").abi);
 
 /** See the module comment. */
 export class FundsGuard {
-  /** Pending pays by operation id (lower case). */
+  /** Pending debits by operation id (lower case). */
   private readonly debits = new Map<string, Debit>();
-  /** Their sum per payer and token. */
-  private readonly pending = new Map<string, bigint>();
-  /** Pending pays executed in a block the mirror has not reached: id → that block. */
+  /** Their sum per account and token: every debit against the balance, the pays' against the allowance to the escrow. */
+  private readonly pendingBalance = new Map<string, bigint>();
+  private readonly pendingAllowance = new Map<string, bigint>();
+  private pays = 0;
+  /** Pending debits executed in a block the mirror has not reached: id → that block. */
   private readonly paidAhead = new Map<string, number>();
   private freshReads = 0;
 
@@ -66,7 +94,7 @@ export class FundsGuard {
     private readonly modules: FundsGuardModules,
   ) {
     const registers = modules.metrics ? [modules.metrics] : [];
-    const pendingPays = () => this.debits.size;
+    const pendingPays = () => this.pays;
     const chainReads = () => this.freshReads;
     new Gauge({
       name: "settlenet_balance_mirror_block",
@@ -79,7 +107,7 @@ export class FundsGuard {
     });
     new Gauge({
       name: "settlenet_funds_pending_pays",
-      help: "Pays this node holds that the balance mirror has not seen paid: debits counted against their payers' balances",
+      help: "Pays this node holds that the balance mirror has not seen paid: debits counted against their payers' balances (redemptions and burns count too, and are not in this figure)",
       registers,
       collect() {
         this.set(pendingPays());
@@ -96,27 +124,34 @@ export class FundsGuard {
     });
   }
 
-  /** The storage's changes as they are recorded: a pay stops being pending when it fails, or once the mirror holds the block that executed it. */
+  /** The storage's changes as they are recorded: a debit stops being pending when it fails, or once the mirror holds the block that executed it. */
   onChanges(drafts: readonly ChangeDraft[]): void {
     for (const draft of drafts) {
-      if (draft.type !== "operation" || draft.kind !== "pay") continue;
+      if (draft.type !== "operation" || !DEBIT_KINDS.has(draft.kind)) continue;
       if (draft.status === "failed") this.release(draft.id);
       else if (draft.status === "executed") this.paid(draft.id, draft.execution?.blockNumber ?? -1);
     }
   }
 
-  /** Counts `op` (a pay, parsed or in its stored wire form) as a pending debit of its payer until `release`. */
+  /**
+   * Counts `op` (parsed or in its stored wire form) as a pending debit until `release`: a pay of its
+   * payer, a redemption of its holder, a burn of the account it burns from; other kinds take nothing.
+   */
   reserve(id: string, op: Operation | StoredOperation["op"]): void {
-    if (op.kind !== "pay") return;
     const lower = id.toLowerCase();
     if (this.debits.has(lower)) return;
-    const debit = { key: keyOf(op.terms.token, op.terms.payer), amount: BigInt(op.terms.amount) };
+    const debit = debitOf(op);
+    if (!debit) return;
     this.debits.set(lower, debit);
-    this.pending.set(debit.key, (this.pending.get(debit.key) ?? 0n) + debit.amount);
+    addTo(this.pendingBalance, debit.key, debit.amount);
+    if (debit.pay) {
+      addTo(this.pendingAllowance, debit.key, debit.amount);
+      this.pays += 1;
+    }
   }
 
   /**
-   * The pay `id` was executed in `block`: no longer pending once the mirror holds that block (released
+   * The debit `id` was executed in `block`: no longer pending once the mirror holds that block (released
    * any earlier, it would count neither as pending nor in the mirrored balance).
    */
   paid(id: string, block: number): void {
@@ -126,26 +161,28 @@ export class FundsGuard {
     else this.paidAhead.set(lower, block);
   }
 
-  /** The mirror now holds every block up to `cursor`: the pays executed in them are no longer pending. */
+  /** The mirror now holds every block up to `cursor`: the debits executed in them are no longer pending. */
   mirroredUpTo(cursor: number): void {
     for (const [id, block] of this.paidAhead) if (block <= cursor) this.release(id);
   }
 
-  /** The pay `id` failed (or is paid and mirrored): no longer pending. */
+  /** The debit `id` failed (or is executed and mirrored): no longer pending. */
   release(id: string): void {
     const lower = id.toLowerCase();
     this.paidAhead.delete(lower);
     const debit = this.debits.get(lower);
     if (!debit) return;
     this.debits.delete(lower);
-    const left = (this.pending.get(debit.key) ?? 0n) - debit.amount;
-    if (left > 0n) this.pending.set(debit.key, left);
-    else this.pending.delete(debit.key);
+    addTo(this.pendingBalance, debit.key, -debit.amount);
+    if (debit.pay) {
+      addTo(this.pendingAllowance, debit.key, -debit.amount);
+      this.pays -= 1;
+    }
   }
 
   /**
-   * Counts the stored pays still waiting (accepted or submitted) as pending debits: at start, before
-   * anything is validated. Returns how many.
+   * Counts the stored operations still waiting (accepted or submitted) that take from an account as
+   * pending debits: at start, before anything is validated. Returns how many.
    */
   async restore(operations: Pick<OperationRepository, "forEachReceivedSince">): Promise<number> {
     const before = this.debits.size;
@@ -155,6 +192,11 @@ export class FundsGuard {
 
   /** Pays held as pending debits. */
   get pendingPays(): number {
+    return this.pays;
+  }
+
+  /** Operations held as pending debits: pays, redemptions and burns. */
+  get pendingDebits(): number {
     return this.debits.size;
   }
 
@@ -174,11 +216,12 @@ export class FundsGuard {
     const mirrored = this.modules.mirrored();
     const head = this.modules.head();
     if (mirrored === undefined || head === undefined || head - mirrored > this.options.maxLagBlocks) return undefined;
-    const wanted = new Map<string, { token: string; account: string; need: bigint }>();
+    const wanted = new Map<string, { token: string; account: string; balance: bigint; allowance: bigint }>();
     for (const op of pays) {
       const key = keyOf(op.terms.token, op.terms.payer);
-      const entry = wanted.get(key) ?? { token: op.terms.token, account: op.terms.payer, need: this.pending.get(key) ?? 0n };
-      entry.need += BigInt(op.terms.amount);
+      const entry = wanted.get(key) ?? { token: op.terms.token, account: op.terms.payer, balance: this.pendingBalance.get(key) ?? 0n, allowance: this.pendingAllowance.get(key) ?? 0n };
+      entry.balance += BigInt(op.terms.amount);
+      entry.allowance += BigInt(op.terms.amount);
       wanted.set(key, entry);
     }
     const keys = [...wanted.entries()];
@@ -189,7 +232,7 @@ export class FundsGuard {
         const record = stored[i] as AccountFunds;
         let balance = BigInt(record.balance);
         let escrowAllowance = BigInt(record.escrowAllowance);
-        if (balance < k.need || escrowAllowance < k.need) {
+        if (balance < k.balance || escrowAllowance < k.allowance) {
           // Unconfirmed, a shortfall is not judged here: the chain refuses the pay if it must.
           const fresh = await this.read(k.token, k.account).catch(() => undefined);
           if (!fresh) return;
@@ -204,7 +247,7 @@ export class FundsGuard {
 
   /**
    * Throws PAYER_INSUFFICIENT_BALANCE or PAYER_ALLOWANCE_MISSING if the pay `op`, with the payer's
-   * pending debits (earlier pays of the same group included, once reserved), exceeds `funds`.
+   * pending debits (earlier operations of the same group included, once reserved), exceeds `funds`.
    * Synchronous, so that the check and the reservation of a group run without another group between them.
    */
   check(op: Operation, funds: GroupFunds | undefined): void {
@@ -212,11 +255,11 @@ export class FundsGuard {
     const key = keyOf(op.terms.token, op.terms.payer);
     const available = funds.get(key);
     if (!available) return;
-    const need = (this.pending.get(key) ?? 0n) + BigInt(op.terms.amount);
+    const amount = BigInt(op.terms.amount);
     const meta = { payer: op.terms.payer, token: op.terms.token, amount: op.terms.amount.toString() };
     // The balance itself is not told: the refusal reaches whoever submitted the pay.
-    if (available.balance < need) throw refusal("PAYER_INSUFFICIENT_BALANCE", "api", `the payer's balance does not cover ${op.terms.amount} with its pending payments`, meta);
-    if (available.escrowAllowance < need) throw refusal("PAYER_ALLOWANCE_MISSING", "api", `the payer's allowance to the escrow does not cover ${op.terms.amount} with its pending payments`, meta);
+    if (available.balance < (this.pendingBalance.get(key) ?? 0n) + amount) throw refusal("PAYER_INSUFFICIENT_BALANCE", "api", `the payer's balance does not cover ${op.terms.amount} with its pending payments and redemptions`, meta);
+    if (available.escrowAllowance < (this.pendingAllowance.get(key) ?? 0n) + amount) throw refusal("PAYER_ALLOWANCE_MISSING", "api", `the payer's allowance to the escrow does not cover ${op.terms.amount} with its pending payments`, meta);
   }
 
   private async read(tokenAddress: string, account: string): Promise<{ balance: bigint; escrowAllowance: bigint }> {

@@ -1,7 +1,8 @@
 /**
  * A pay its payer cannot fund is refused on the API (two institution nodes as real processes on a real
  * chain, payers funded with a small balance): above the balance, above the balance less the payer's
- * pending pays (in one batch and across calls), and without an allowance to the escrow. Nothing refused
+ * pending pays (in one batch and across calls) or its pending redemption, and without an allowance to
+ * the escrow. Nothing refused
  * is stored on any node, and the same signed pay is taken once the payer is funded.
  */
 import { expect } from "chai";
@@ -73,6 +74,31 @@ describe("a pay its payer cannot fund is refused on the API and leaves no trace 
     await waitForOperation(net.nodes, b.paymentId);
     await expectRefused(c.op, c.paymentId, "PAYER_INSUFFICIENT_BALANCE");
     expect(await s.token.balanceOf(s.payers[1]?.address ?? "")).to.equal(0n);
+  });
+
+  it("counts the payer's pending redemption against its balance: the pay after it in one batch is refused, a pay within what is left is taken", async function () {
+    const s = net.scenario;
+    const custodian = s.institutions[0];
+    const payer = s.payers[0];
+    if (!custodian || !payer) throw new Error("scenario incomplete");
+    const before = await s.token.balanceOf(payer.address);
+    const mint = await signedTokenOp(s, custodian, { kind: "mint", to: payer.address, amount: "1000", bankRef: randomRef() });
+    expect((await submit(mint)).status).to.equal(202);
+    const [minted] = await waitForOperation([entry], tokenOperationIdOf(s, mint));
+    const funded = before + 1_000n;
+    // Once its mirror holds the mint, the node judges from the mirror less what is pending.
+    await waitFor("the entry node's mirror to hold the mint's block", async () => (await metricTotal(entry, "settlenet_balance_mirror_block")) >= (minted?.execution?.blockNumber ?? Infinity));
+
+    const redeem = await signedTokenOp(s, payer, { kind: "redeem", holder: payer.address, custodian: custodian.address, amount: (funded - 400n).toString(), bankRef: randomRef() });
+    const [over, within] = [await pay(0, 401n), await pay(0, 400n)];
+    const answer = await submit<BatchAnswer>({ operations: [redeem, over.op] });
+    expect(answer.status).to.equal(202);
+    expect(answer.body.results.map((r) => r.code ?? r.status)).to.deep.equal(["accepted", "PAYER_INSUFFICIENT_BALANCE"]);
+    expect((await submit(within.op)).status).to.equal(202);
+    await waitForOperation(net.nodes, tokenOperationIdOf(s, redeem));
+    await waitForOperation(net.nodes, within.paymentId);
+    expect(await s.token.balanceOf(payer.address)).to.equal(0n);
+    await expectRefused(over.op, over.paymentId, "PAYER_INSUFFICIENT_BALANCE");
   });
 
   it("refuses a pay whose payer no longer allows the escrow to take it (PAYER_ALLOWANCE_MISSING)", async function () {

@@ -2,7 +2,7 @@
  * The balance mirror and the funds check, on a real local chain and a real LevelDB: the mirror agrees
  * with the token's own balances and allowances (also when a new indexer resumes from the stored
  * cursor), pending pays count against the payer's balance until the mirror holds the block that paid
- * them (or they fail), a group's pays add up, a
+ * them (or they fail), pending redemptions and burns against the balance only, a group's pays add up, a
  * shortfall is read again from the chain before it refuses, and nothing is judged while the mirror lags.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -10,9 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 import { expect } from "chai";
-import { MaxUint256, hexlify, parseEther, randomBytes } from "ethers";
+import { MaxUint256, ZeroHash, hexlify, parseEther, randomBytes } from "ethers";
 import { pino } from "pino";
 
+import type { ChangeDraft } from "../../../core/api/changes.js";
 import type { StoredOperation } from "../../../core/records.js";
 import type { Operation } from "../../../core/operations/index.js";
 import { BalanceIndexer } from "../../../node/indexer/balances.js";
@@ -121,6 +122,45 @@ describe("balance mirror and funds check", function () {
     // Within the balance, beyond the allowance (400 pending + 251 > 650).
     expect(refusal(() => funds.check(pay(0, 251n), available)).code).to.equal("PAYER_ALLOWANCE_MISSING");
     expect(funds.confirmations).to.be.greaterThan(0);
+  });
+
+  it("counts pending redemptions and burns against the account's balance, not its allowance to the escrow, until they fail or are executed and mirrored", async function () {
+    // Payer 0 allows the escrow half its balance.
+    const wallet = s.payers[0];
+    if (!wallet) throw new Error("no payer");
+    await (await s.admin.sendTransaction({ to: wallet.address, value: parseEther("1") })).wait();
+    const balance = await s.token.balanceOf(payer(0));
+    const quarter = balance / 4n;
+    await (await s.token.connect(wallet.connect(chain.provider)).approve(escrow, 2n * quarter)).wait();
+    const mirror = indexer();
+    await mirror.syncOnce();
+    expect((await storage.balances.getMany([{ token, account: payer(0) }]))[0]).to.deep.equal({ balance: balance.toString(), escrowAllowance: (2n * quarter).toString() });
+    const funds = guard(mirror, mirror.cursor ?? 0);
+
+    const [redeemId, burnId, otherId] = [hexlify(randomBytes(32)), hexlify(randomBytes(32)), hexlify(randomBytes(32))];
+    funds.reserve(redeemId, { kind: "redeem", token, holder: payer(0), custodian: payer(1), amount: quarter } as unknown as Operation);
+    funds.reserve(burnId, { kind: "burn", token, from: payer(0), amount: quarter } as unknown as Operation);
+    // A redemption of another account takes nothing from this one.
+    funds.reserve(otherId, { kind: "redeem", token, holder: payer(1), custodian: payer(1), amount: balance } as unknown as Operation);
+    expect([funds.pendingDebits, funds.pendingPays]).to.deep.equal([3, 0]);
+    let available = await funds.prepare([pay(0, 2n * quarter + 1n)]);
+    // Half the balance is pending: the other half fits, in the balance and in the whole allowance.
+    expect(() => funds.check(pay(0, 2n * quarter), available)).not.to.throw();
+    expect(refusal(() => funds.check(pay(0, 2n * quarter + 1n), available)).code).to.equal("PAYER_INSUFFICIENT_BALANCE");
+
+    // The burn failed; the redemption was executed in a block the mirror has not reached yet.
+    const cursor = mirror.cursor ?? 0;
+    const execution = { txHash: hexlify(randomBytes(32)), blockNumber: cursor + 1, relayer: payer(1), timestamp: 1 };
+    funds.onChanges([
+      { type: "operation", id: burnId, kind: "burn", paymentId: ZeroHash, status: "failed", error: { code: "ACCOUNT_FROZEN", message: "frozen" } },
+      { type: "operation", id: redeemId, kind: "redeem", paymentId: ZeroHash, status: "executed", execution },
+    ] as ChangeDraft[]);
+    expect(funds.pendingDebits).to.equal(2);
+    available = await funds.prepare([pay(0, 2n * quarter + 1n)]);
+    // A quarter pending: now only the allowance stops the larger pay.
+    expect(refusal(() => funds.check(pay(0, 2n * quarter + 1n), available)).code).to.equal("PAYER_ALLOWANCE_MISSING");
+    funds.mirroredUpTo(cursor + 1);
+    expect(funds.pendingDebits).to.equal(1);
   });
 
   it("reads the chain before refusing: a payer funded after the mirror's block is not refused", async function () {
