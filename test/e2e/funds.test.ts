@@ -72,6 +72,11 @@ describe("a pay its payer cannot fund is refused on the API and leaves no trace 
     await expectRefused(c.op, c.paymentId, "PAYER_INSUFFICIENT_BALANCE");
     await waitForOperation(net.nodes, a.paymentId);
     await waitForOperation(net.nodes, b.paymentId);
+    // Executed: refused once the entry node's mirror holds the block, whatever the pending debits say (a
+    // relay that finds its pay already executed cannot tell the block, and the node then lets a pay
+    // through rather than refuse one the chain would take).
+    const executedBy = await s.chain.provider.getBlockNumber();
+    await waitFor("the entry node's mirror to hold the executions", async () => (await metricTotal(entry, "settlenet_balance_mirror_block")) >= executedBy);
     await expectRefused(c.op, c.paymentId, "PAYER_INSUFFICIENT_BALANCE");
     expect(await s.token.balanceOf(s.payers[1]?.address ?? "")).to.equal(0n);
   });
