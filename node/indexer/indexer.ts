@@ -77,6 +77,15 @@ type OperationChange = IndexBatch["operations"][number];
 
 const PENDING: ReadonlySet<StoredOperation["status"]> = new Set(["accepted", "submitted"]);
 
+/**
+ * Whether an event that executed `op` settles it: while it waits to be seen on-chain, or when it is
+ * recorded executed without where (a relay of this node's found it already executed by another's
+ * transaction, and cannot tell which): the event says where, and nothing else about it changes.
+ */
+function awaitsExecution(op: StoredOperation): boolean {
+  return PENDING.has(op.status) || (op.status === "executed" && op.execution === undefined);
+}
+
 /** Event arguments as strings (bigints in decimal), booleans kept. */
 function argsOf(event: DecodedEvent): Record<string, string | boolean> {
   const args: Record<string, string | boolean> = {};
@@ -182,23 +191,26 @@ class StepState {
     wanted.forEach((id, i) => this.byId.set(id, stored[i] ?? null));
   }
 
-  /** The stored operation `id` if it still waits to be seen on-chain (and was not settled in this step). */
-  async pendingById(id: string): Promise<StoredOperation | undefined> {
+  /**
+   * The stored operation `id` if it still waits to be seen on-chain (and was not settled in this step);
+   * for an execution (`executed`), also one recorded executed without where.
+   */
+  async pendingById(id: string, executed = false): Promise<StoredOperation | undefined> {
     const key = id.toLowerCase();
     if (!this.byId.has(key)) this.byId.set(key, (await this.storage.operations.get(key)) ?? null);
     const op = this.byId.get(key);
-    return op && PENDING.has(op.status) && !this.changes.has(key) ? op : undefined;
+    return op && (executed ? awaitsExecution(op) : PENDING.has(op.status)) && !this.changes.has(key) ? op : undefined;
   }
 
   /**
-   * Stored operations of the payment of `kinds` still waiting to be seen on-chain, oldest received
+   * Stored operations of the payment of `kinds` an execution settles (awaitsExecution), oldest received
    * first. Kinds whose id follows from the payment id are read by id; the others need the payment's list.
    */
   async pending(paymentId: string, kinds: readonly EscrowOperationKind[]): Promise<StoredOperation[]> {
     const key = paymentId.toLowerCase();
     const byId = kinds.map((kind) => operationIdOfPayment(kind, key));
     if (byId.every((id) => id !== undefined)) {
-      const ops = await Promise.all(byId.map((id) => this.pendingById(id)));
+      const ops = await Promise.all(byId.map((id) => this.pendingById(id, true)));
       return ops.filter((op): op is StoredOperation => op !== undefined);
     }
     let ops = this.byPayment.get(key);
@@ -206,7 +218,7 @@ class StepState {
       ops = await this.storage.operations.listByPayment(key);
       this.byPayment.set(key, ops);
     }
-    return ops.filter((op) => PENDING.has(op.status) && (kinds as readonly string[]).includes(op.kind) && !this.changes.has(op.id.toLowerCase()));
+    return ops.filter((op) => awaitsExecution(op) && (kinds as readonly string[]).includes(op.kind) && !this.changes.has(op.id.toLowerCase()));
   }
 
   settle(change: OperationChange): void {

@@ -355,6 +355,35 @@ describe("chain indexer", function () {
     expect((await storage.operations.listByStatus("failed", 50)).map((o) => o.id)).to.have.members([expiredOp!.id, earlyOp!.id, lateDisputeOp!.id]);
   });
 
+  it("fills in where an operation recorded executed without it was executed (its relay found it already executed), and adds no change to the feed", async function () {
+    const terms = await newTerms();
+    const pay = await signPay(terms);
+    const fulfil = await signAction("markFulfilled", merchant(), terms);
+    const [payOp, fulfilOp] = [stored(pay, payer().address), stored(fulfil, merchant().address)];
+    const { storage } = await tempStorage();
+    await storage.operations.putAccepted([payOp!, fulfilOp!]);
+    // Another institution relayed both; this node's relays were refused as already executed, and recorded no details.
+    const paid = await execute(pay, relayer(1));
+    const fulfilled = await execute(fulfil, relayer(2));
+    for (const op of [payOp!, fulfilOp!]) await storage.operations.update(op.id, { status: "executed" });
+    const operationChanges = async () => (await storage.changes.page(undefined, 1_000)).changes.filter((change) => change.type === "operation");
+    const before = await operationChanges();
+
+    await indexer(storage).syncOnce();
+
+    const timeOf = async (block: number) => (await chain.provider.getBlock(block))!.timestamp;
+    expect((await storage.operations.get(payOp!.id))!).to.deep.include({
+      status: "executed",
+      execution: { txHash: paid.hash, blockNumber: paid.blockNumber, relayer: relayer(1).address, timestamp: await timeOf(paid.blockNumber) },
+    });
+    expect((await storage.operations.get(fulfilOp!.id))!).to.deep.include({
+      status: "executed",
+      execution: { txHash: fulfilled.hash, blockNumber: fulfilled.blockNumber, relayer: relayer(2).address, timestamp: await timeOf(fulfilled.blockNumber) },
+    });
+    // The status did not change: the feed, which carries status changes, has nothing new about them.
+    expect(await operationChanges()).to.deep.equal(before);
+  });
+
   it("settles operations from the logs alone: a failed item by the id its log names, among several of its kind, with one block read per block", async function () {
     const terms = await newTerms();
     const pay = await signPay(terms);
