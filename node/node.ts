@@ -223,7 +223,7 @@ export async function startNode(config: NodeConfig, modules: { logger: Logger })
     if (funds) {
       storage.changes.onAppend((drafts) => funds.onChanges(drafts));
       const pending = await funds.restore(storage.operations);
-      if (pending > 0) logger.info({ pays: pending }, "pending debits rebuilt from stored pays");
+      if (pending > 0) logger.info({ operations: pending }, "pending debits rebuilt from stored pays, redemptions and burns");
     }
     const ctx: ValidationContext = {
       chainId,
