@@ -157,8 +157,12 @@ export class LeaseFailover {
       const watched = this.watched.get(id);
       if (!watched) continue;
       if (now - watched.receivedAt < floor) break;
+      if (holders.some((lease) => mayHold(lease, watched))) {
+        watched.eligibleAt = undefined;
+        continue;
+      }
       const turn = failoverPosition(id, this.self, standby);
-      if (holders.some((lease) => mayHold(lease, watched)) || (turn > 0 && mine !== undefined && mayHold(mine, watched))) {
+      if (turn > 0 && mine !== undefined && mayHold(mine, watched)) {
         watched.eligibleAt = undefined;
         continue;
       }

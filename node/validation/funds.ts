@@ -65,8 +65,6 @@ function debitOf(op: Operation | StoredOperation["op"]): Debit | undefined {
   }
 }
 
-const DEBIT_KINDS: ReadonlySet<string> = new Set(["pay", "redeem", "burn"]);
-
 /** Adds `amount` (may be negative) to `key`'s sum; a sum that reaches 0 is dropped. */
 function addTo(sums: Map<string, bigint>, key: string, amount: bigint): void {
   const sum = (sums.get(key) ?? 0n) + amount;
@@ -84,7 +82,6 @@ export class FundsGuard {
   /** Their sum per account and token: every debit against the balance, the pays' against the allowance to the escrow. */
   private readonly pendingBalance = new Map<string, bigint>();
   private readonly pendingAllowance = new Map<string, bigint>();
-  private pays = 0;
   /** Pending debits executed in a block the mirror has not reached: id → that block. */
   private readonly paidAhead = new Map<string, number>();
   private freshReads = 0;
@@ -94,7 +91,7 @@ export class FundsGuard {
     private readonly modules: FundsGuardModules,
   ) {
     const registers = modules.metrics ? [modules.metrics] : [];
-    const pendingPays = () => this.pays;
+    const pendingPays = () => this.pendingPays;
     const chainReads = () => this.freshReads;
     new Gauge({
       name: "settlenet_balance_mirror_block",
@@ -127,7 +124,8 @@ export class FundsGuard {
   /** The storage's changes as they are recorded: a debit stops being pending when it fails, or once the mirror holds the block that executed it. */
   onChanges(drafts: readonly ChangeDraft[]): void {
     for (const draft of drafts) {
-      if (draft.type !== "operation" || !DEBIT_KINDS.has(draft.kind)) continue;
+      // Only ids held as debits are looked at further (paid and release ignore the others).
+      if (draft.type !== "operation") continue;
       if (draft.status === "failed") this.release(draft.id);
       else if (draft.status === "executed") this.paid(draft.id, draft.execution?.blockNumber ?? -1);
     }
@@ -144,10 +142,7 @@ export class FundsGuard {
     if (!debit) return;
     this.debits.set(lower, debit);
     addTo(this.pendingBalance, debit.key, debit.amount);
-    if (debit.pay) {
-      addTo(this.pendingAllowance, debit.key, debit.amount);
-      this.pays += 1;
-    }
+    if (debit.pay) addTo(this.pendingAllowance, debit.key, debit.amount);
   }
 
   /**
@@ -174,10 +169,7 @@ export class FundsGuard {
     if (!debit) return;
     this.debits.delete(lower);
     addTo(this.pendingBalance, debit.key, -debit.amount);
-    if (debit.pay) {
-      addTo(this.pendingAllowance, debit.key, -debit.amount);
-      this.pays -= 1;
-    }
+    if (debit.pay) addTo(this.pendingAllowance, debit.key, -debit.amount);
   }
 
   /**
@@ -192,7 +184,9 @@ export class FundsGuard {
 
   /** Pays held as pending debits. */
   get pendingPays(): number {
-    return this.pays;
+    let pays = 0;
+    for (const debit of this.debits.values()) if (debit.pay) pays += 1;
+    return pays;
   }
 
   /** Operations held as pending debits: pays, redemptions and burns. */
