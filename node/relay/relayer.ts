@@ -962,10 +962,14 @@ export class BatchRelayer implements Relayer {
     }
   }
 
+  /** True once this node's own lease has lapsed, as the others judge it (no renewal within its validity). */
+  private ownLeaseLapsed(): boolean {
+    return Date.now() >= this.lastRenewalAt + Math.max(this.lastValidForMs, this.failoverTimeoutMs);
+  }
+
   /** The backlog this node's last lease message announced, while that lease lasts (undefined after it lapsed). */
   private announcedBacklog(): Backlog | undefined {
-    if (Date.now() >= this.lastRenewalAt + Math.max(this.lastValidForMs, this.failoverTimeoutMs)) return undefined;
-    return this.announced;
+    return this.ownLeaseLapsed() ? undefined : this.announced;
   }
 
   /**
@@ -993,7 +997,7 @@ export class BatchRelayer implements Relayer {
    */
   private yields(entry: RelayEntry, claimer: string): boolean {
     if (claimer.toLowerCase() === this.self) return false;
-    if (!entry.takeover || Date.now() >= this.lastRenewalAt + Math.max(this.lastValidForMs, this.failoverTimeoutMs)) return true;
+    if (!entry.takeover || this.ownLeaseLapsed()) return true;
     return this.failover.precedes(claimer, entry.takenFrom, entry.op.id);
   }
 
