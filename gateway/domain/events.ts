@@ -5,10 +5,10 @@
  * synced batch as the change itself: an event exists exactly when its change does. Payout events join
  * the payout's batch the same way (money.ts). Records of endpoints and deliveries live here too.
  */
-import { randomBytes } from "node:crypto";
 
 import type { SealedSecret } from "./secrets.js";
 import { ON_CHAIN_ORDER_STATUSES, type OrderRecord, type OrderStatus } from "./records.js";
+import { randomHex } from "../../core/random-ids.js";
 
 /** Every event type a merchant can receive. */
 export const EVENT_TYPES = [
@@ -111,7 +111,7 @@ export type RepairKind = (typeof REPAIR_KINDS)[number];
 
 /** The event record of `draft`, created at `atMs` with a fresh id. */
 export function newEvent(draft: EventDraft, atMs: number): EventRecord {
-  return { id: `evt_${randomBytes(16).toString("hex")}`, merchantId: draft.merchantId, type: draft.type, createdAtMs: atMs, data: draft.data };
+  return { id: `evt_${randomHex(16)}`, merchantId: draft.merchantId, type: draft.type, createdAtMs: atMs, data: draft.data };
 }
 
 const ON_CHAIN = new Set<OrderStatus>(Object.values(ON_CHAIN_ORDER_STATUSES));

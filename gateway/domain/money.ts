@@ -24,7 +24,6 @@
  * money tick, jobs/money-tick.ts, runs it at start and periodically), so a restart at any point
  * neither loses a step nor repeats one.
  */
-import { randomBytes } from "node:crypto";
 
 import { encodeBytes32String, getAddress, keccak256, toUtf8Bytes, type Wallet } from "ethers";
 import type { Logger } from "pino";
@@ -49,6 +48,7 @@ import { chainBankRef, signRedemption } from "./token-ops.js";
 import { depositReference } from "../../core/bank/references.js";
 import type { CustodyTransfer } from "../../core/api/custody.js";
 import type { MoneyEvent, PayoutRecord, TokenOpAttempt, TopupRecord, TransferRecord } from "./money-types.js";
+import { randomHex } from "../../core/random-ids.js";
 
 /** Node codes that mean "the node already has this exact operation". */
 const ALREADY_THERE = new Set(["DUPLICATE", "ALREADY_EXECUTED"]);
@@ -187,7 +187,7 @@ export class MoneyService {
     await this.requireSpendable(merchant, token, amount);
     const custodian = await this.redeemingCustodian(token, amount);
 
-    const id = `po_${randomBytes(12).toString("hex")}`;
+    const id = `po_${randomHex(12)}`;
     const nowMs = this.now();
     const deadline = (await this.modules.money.now()) + BigInt(this.options.operationDeadlineSeconds);
     const signed = await signRedemption(this.wallet(merchant), { chainId: this.chainId, token }, { custodian, amount, bankRef: chainBankRef(id), deadline });
@@ -264,7 +264,7 @@ export class MoneyService {
     await assertNotFrozen(this.modules.money, token.address, [{ role: "merchant", address: merchant.address }]);
     const nowMs = this.now();
     const record: TopupRecord = {
-      id: `tu_${randomBytes(12).toString("hex")}`,
+      id: `tu_${randomHex(12)}`,
       merchantId: merchant.id,
       merchant: merchant.address,
       currency: token.symbol,
@@ -347,14 +347,14 @@ export class MoneyService {
       fulfilmentPeriod: 0,
       autoReleasePeriod: 0,
       refundPeriod: 0,
-      nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
+      nonce: BigInt(`0x${randomHex(32)}`),
     };
     const ctx = { chainId: this.chainId, escrow };
     const { signature } = await signEscrowOperation(wallet, { kind: "pay", terms: termsToJson(terms) }, ctx);
     const paymentId = paymentIdOf(terms, ctx);
     const nowMs = this.now();
     const record: TransferRecord = {
-      id: `tr_${randomBytes(12).toString("hex")}`,
+      id: `tr_${randomHex(12)}`,
       merchantId: merchant.id,
       reference: input.reference,
       requestHash,

@@ -12,7 +12,7 @@
  * without answering (NODE_TIMEOUT) is recorded as pending, never as failed: the feed or the
  * reconciler settles it. A node that turns work away for now gives a retryable refusal, nothing stored.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 
 import { keccak256, toUtf8Bytes } from "ethers";
 import type { Logger } from "pino";
@@ -53,6 +53,7 @@ import {
   type SubmittedOperation,
   type SubmittedStatus,
 } from "./records.js";
+import { randomHex } from "../../core/random-ids.js";
 
 const UINT96_MAX = (1n << 96n) - 1n;
 /** Escrow statuses in which the merchant may refund (after release only within the refund window). */
@@ -158,10 +159,10 @@ export class PaymentService {
       fulfilmentPeriod: body.fulfilmentPeriod ?? defaults.fulfilmentPeriodSeconds,
       autoReleasePeriod: body.autoReleasePeriod ?? defaults.autoReleasePeriodSeconds,
       refundPeriod: defaults.refundPeriodSeconds,
-      nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
+      nonce: BigInt(`0x${randomHex(32)}`),
     };
     const order: OrderRecord = withCheckTime({
-      id: `pay_${randomBytes(16).toString("hex")}`,
+      id: `pay_${randomHex(16)}`,
       merchantId: merchant.id,
       merchantOrderId: body.merchantOrderId,
       requestHash,
@@ -305,7 +306,7 @@ export class PaymentService {
       }
       const nowMs = this.now();
       const refund: RefundRecord = {
-        id: `re_${randomBytes(12).toString("hex")}`,
+        id: `re_${randomHex(12)}`,
         amount: amount.toString(),
         reason: input.reason,
         operationId: this.operationId(op),
@@ -437,7 +438,7 @@ export class PaymentService {
   /** A fresh random nonce (the escrow's nonces are unordered) and a deadline for a merchant operation. */
   private operationNonce(): { nonce: bigint; deadline: bigint } {
     return {
-      nonce: BigInt(`0x${randomBytes(32).toString("hex")}`),
+      nonce: BigInt(`0x${randomHex(32)}`),
       deadline: BigInt(Math.floor(this.now() / 1000) + this.options.orders.operationDeadlineSeconds),
     };
   }

@@ -6,12 +6,12 @@
  * digest under the token's domain, so a stored operation resubmitted after a restart is the same
  * operation, and the token's unordered nonces let it execute at most once.
  */
-import { randomBytes } from "node:crypto";
 
 import type { HDNodeWallet, Wallet } from "ethers";
 
 import type { TokenDeployment } from "../../core/protocol/deployment.js";
 import { signTokenOperation, tokenOperationDigest, tokenOperationSchema, type TokenOperationInput } from "../../core/operations/index.js";
+import { randomHex } from "../../core/random-ids.js";
 
 /** A mint or burn in its JSON wire form. */
 export type TokenOperationWire = Extract<TokenOperationInput, { kind: "mint" | "burn" | "redeem" }>;
@@ -34,7 +34,7 @@ export async function signRedemption(
       custodian: input.custodian,
       amount: input.amount.toString(),
       bankRef: input.bankRef,
-      nonce: BigInt(`0x${randomBytes(32).toString("hex")}`).toString(),
+      nonce: BigInt(`0x${randomHex(32)}`).toString(),
       deadline: input.deadline.toString(),
     },
     ctx,

@@ -67,12 +67,32 @@ for (const [net, prefix] of [
   forbidden.addSubnet(net, prefix, "ipv6");
 }
 
-/** True if a webhook may be sent to `address` under `policy`. */
+/** Most verdicts `isAllowedWebhookAddress` remembers per policy (it forgets them all when full). */
+const MAX_VERDICTS = 4_096;
+/** Verdicts by address, for each `allowLoopback` setting: the lists above never change. */
+const verdicts = { loopback: new Map<string, boolean>(), strict: new Map<string, boolean>() };
+
+/**
+ * True if a webhook may be sent to `address` under `policy`. Every attempt checks its target again,
+ * and a block-list check builds a socket address each time; the answer for an address never
+ * changes, so it is remembered.
+ */
 export function isAllowedWebhookAddress(address: string, policy: WebhookTargetPolicy): boolean {
+  const known = policy.allowLoopback ? verdicts.loopback : verdicts.strict;
+  let allowed = known.get(address);
+  if (allowed === undefined) {
+    allowed = checkAddress(address, policy.allowLoopback);
+    if (known.size >= MAX_VERDICTS) known.clear();
+    known.set(address, allowed);
+  }
+  return allowed;
+}
+
+function checkAddress(address: string, allowLoopback: boolean): boolean {
   const family = isIP(address);
   if (family === 0) return false;
   const type = family === 6 ? "ipv6" : "ipv4";
-  if (policy.allowLoopback && loopback.check(address, type)) return true;
+  if (allowLoopback && loopback.check(address, type)) return true;
   return !forbidden.check(address, type);
 }
 
