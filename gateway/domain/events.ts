@@ -5,10 +5,9 @@
  * synced batch as the change itself: an event exists exactly when its change does. Payout events join
  * the payout's batch the same way (money.ts). Records of endpoints and deliveries live here too.
  */
-
+import { randomHex } from "../../core/random-ids.js";
 import type { SealedSecret } from "./secrets.js";
 import { ON_CHAIN_ORDER_STATUSES, type OrderRecord, type OrderStatus } from "./records.js";
-import { randomHex } from "../../core/random-ids.js";
 
 /** Every event type a merchant can receive. */
 export const EVENT_TYPES = [

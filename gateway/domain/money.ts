@@ -24,7 +24,6 @@
  * money tick, jobs/money-tick.ts, runs it at start and periodically), so a restart at any point
  * neither loses a step nor repeats one.
  */
-
 import { encodeBytes32String, getAddress, keccak256, toUtf8Bytes, type Wallet } from "ethers";
 import type { Logger } from "pino";
 
@@ -47,8 +46,8 @@ import type { MoneyChain } from "../adapters/money-chain.js";
 import { chainBankRef, signRedemption } from "./token-ops.js";
 import { depositReference } from "../../core/bank/references.js";
 import type { CustodyTransfer } from "../../core/api/custody.js";
-import type { MoneyEvent, PayoutRecord, TokenOpAttempt, TopupRecord, TransferRecord } from "./money-types.js";
 import { randomHex } from "../../core/random-ids.js";
+import type { MoneyEvent, PayoutRecord, TokenOpAttempt, TopupRecord, TransferRecord } from "./money-types.js";
 
 /** Node codes that mean "the node already has this exact operation". */
 const ALREADY_THERE = new Set(["DUPLICATE", "ALREADY_EXECUTED"]);

@@ -6,12 +6,11 @@
  * when its change does. Each change also sets when the reconciler should look at the order
  * (`checkTimeOf`), so its worklist is exactly the orders the change feed has not settled.
  */
-
+import { randomHex } from "../../core/random-ids.js";
 import type { WriteOp } from "../storage/keyspaces.js";
 import type { LevelOrderRepository, OrderChange, OrderUpdateResult } from "../storage/orders.js";
 import { deriveOrderEvents, newEvent, type ReconcileRecord, type RepairKind } from "./events.js";
 import type { OrderRecord, SubmittedOperation } from "./records.js";
-import { randomHex } from "../../core/random-ids.js";
 
 /** An operation still pending this long after its submission, and not settled by the change feed, is compared with the node. */
 export const CHECK_PENDING_AFTER_MS = 30_000;

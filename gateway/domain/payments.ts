@@ -39,6 +39,7 @@ import type { MerchantAllowances } from "./allowances.js";
 import { merchantWallet } from "./merchants.js";
 import { nodeRefusal, retryLater } from "./node-refusal.js";
 import { isRetryLater, type NodeApiClient, type NodePayment, type Problem, type StoredOperation } from "../../core/api/client.js";
+import { randomHex } from "../../core/random-ids.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { OrderListOptions } from "../storage/orders.js";
@@ -53,7 +54,6 @@ import {
   type SubmittedOperation,
   type SubmittedStatus,
 } from "./records.js";
-import { randomHex } from "../../core/random-ids.js";
 
 const UINT96_MAX = (1n << 96n) - 1n;
 /** Escrow statuses in which the merchant may refund (after release only within the refund window). */

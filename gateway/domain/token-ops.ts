@@ -6,7 +6,6 @@
  * digest under the token's domain, so a stored operation resubmitted after a restart is the same
  * operation, and the token's unordered nonces let it execute at most once.
  */
-
 import type { HDNodeWallet, Wallet } from "ethers";
 
 import type { TokenDeployment } from "../../core/protocol/deployment.js";
