@@ -1,6 +1,6 @@
 /**
  * Random identifiers and nonces for records made on the payment path (order ids, the terms' nonce,
- * event ids), cut from a pool of CSPRNG bytes filled 4 KiB at a time, as Node does for `randomUUID`.
+ * event ids) and for signed operations, cut from a pool of CSPRNG bytes filled 4 KiB at a time, as Node does for `randomUUID`.
  * `randomBytes` crosses into OpenSSL on every call, which costs more than the hex encoding of a few
  * bytes; each pool byte is handed out once. Secrets (session tokens, keys, salts, IVs) do not come
  * from here: they keep their own `randomBytes` call, so that no secret sits in a buffer shared with
@@ -25,4 +25,9 @@ export function randomHex(bytes: number): string {
   pool.fill(0, used, used + bytes);
   used += bytes;
   return hex;
+}
+
+/** A fresh random 256-bit nonce (the escrow's and the tokens' signed-operation nonces are unordered). */
+export function randomNonce(): bigint {
+  return BigInt(`0x${randomHex(32)}`);
 }

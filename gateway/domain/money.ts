@@ -46,7 +46,7 @@ import type { MoneyChain } from "../adapters/money-chain.js";
 import { chainBankRef, signRedemption } from "./token-ops.js";
 import { depositReference } from "../../core/bank/references.js";
 import type { CustodyTransfer } from "../../core/api/custody.js";
-import { randomHex } from "../../core/random-ids.js";
+import { randomHex, randomNonce } from "../../core/random-ids.js";
 import type { MoneyEvent, PayoutRecord, TokenOpAttempt, TopupRecord, TransferRecord } from "./money-types.js";
 
 /** Node codes that mean "the node already has this exact operation". */
@@ -346,7 +346,7 @@ export class MoneyService {
       fulfilmentPeriod: 0,
       autoReleasePeriod: 0,
       refundPeriod: 0,
-      nonce: BigInt(`0x${randomHex(32)}`),
+      nonce: randomNonce(),
     };
     const ctx = { chainId: this.chainId, escrow };
     const { signature } = await signEscrowOperation(wallet, { kind: "pay", terms: termsToJson(terms) }, ctx);

@@ -6,14 +6,13 @@
  * nonce and deadline it was made for, and the gateway relays it through the node. A signature by
  * anyone but the order's payer is refused here with BAD_SIGNATURE before anything is stored or sent.
  */
-import { randomBytes } from "node:crypto";
-
 import { getAddress, recoverAddress } from "ethers";
 import type { Logger } from "pino";
 
 import { SettlenetError } from "../../core/errors.js";
 import type { Deployment } from "../../core/protocol/deployment.js";
 import { escrowDomain } from "../../core/protocol/eip712.js";
+import { randomNonce } from "../../core/random-ids.js";
 import { disputeReasonOf } from "../../core/operations/dispute.js";
 import {
   escrowTypedData,
@@ -80,7 +79,7 @@ export class PayerActionService {
   /** What the payer signs to confirm or dispute `id` now. */
   async payload(merchant: MerchantRecord, id: string, action: PayerAction, reason?: string): Promise<PayerActionPayload> {
     const order = await this.actionable(merchant, id, action);
-    const nonce = BigInt(`0x${randomBytes(32).toString("hex")}`);
+    const nonce = randomNonce();
     const deadline = (await this.modules.money.now()) + BigInt(this.options.operationDeadlineSeconds);
     const reasonHash = action === "dispute" ? disputeReasonOf(reason ?? "") : null;
     return {

@@ -39,7 +39,7 @@ import type { MerchantAllowances } from "./allowances.js";
 import { merchantWallet } from "./merchants.js";
 import { nodeRefusal, retryLater } from "./node-refusal.js";
 import { isRetryLater, type NodeApiClient, type NodePayment, type Problem, type StoredOperation } from "../../core/api/client.js";
-import { randomHex } from "../../core/random-ids.js";
+import { randomHex, randomNonce } from "../../core/random-ids.js";
 import type { SecretBox } from "./secrets.js";
 import type { GatewayStorage } from "../storage/db.js";
 import type { OrderListOptions } from "../storage/orders.js";
@@ -159,7 +159,7 @@ export class PaymentService {
       fulfilmentPeriod: body.fulfilmentPeriod ?? defaults.fulfilmentPeriodSeconds,
       autoReleasePeriod: body.autoReleasePeriod ?? defaults.autoReleasePeriodSeconds,
       refundPeriod: defaults.refundPeriodSeconds,
-      nonce: BigInt(`0x${randomHex(32)}`),
+      nonce: randomNonce(),
     };
     const order: OrderRecord = withCheckTime({
       id: `pay_${randomHex(16)}`,
@@ -438,7 +438,7 @@ export class PaymentService {
   /** A fresh random nonce (the escrow's nonces are unordered) and a deadline for a merchant operation. */
   private operationNonce(): { nonce: bigint; deadline: bigint } {
     return {
-      nonce: BigInt(`0x${randomHex(32)}`),
+      nonce: randomNonce(),
       deadline: BigInt(Math.floor(this.now() / 1000) + this.options.orders.operationDeadlineSeconds),
     };
   }

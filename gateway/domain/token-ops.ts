@@ -10,7 +10,7 @@ import type { HDNodeWallet, Wallet } from "ethers";
 
 import type { TokenDeployment } from "../../core/protocol/deployment.js";
 import { signTokenOperation, tokenOperationDigest, tokenOperationSchema, type TokenOperationInput } from "../../core/operations/index.js";
-import { randomHex } from "../../core/random-ids.js";
+import { randomNonce } from "../../core/random-ids.js";
 
 /** A mint or burn in its JSON wire form. */
 export type TokenOperationWire = Extract<TokenOperationInput, { kind: "mint" | "burn" | "redeem" }>;
@@ -33,7 +33,7 @@ export async function signRedemption(
       custodian: input.custodian,
       amount: input.amount.toString(),
       bankRef: input.bankRef,
-      nonce: BigInt(`0x${randomHex(32)}`).toString(),
+      nonce: randomNonce().toString(),
       deadline: input.deadline.toString(),
     },
     ctx,

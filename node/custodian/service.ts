@@ -20,8 +20,6 @@
  * the transfer's bankRef. After `maxMintAttempts` dead attempts the transfer ends `failed` and a
  * CUSTODY_MINT_FAILED alert is raised (stored and gossiped to the regulators like the monitors').
  */
-import { randomBytes } from "node:crypto";
-
 import { Contract, Interface, encodeBytes32String, getAddress, keccak256, toUtf8Bytes, zeroPadValue, type AbstractProvider, type HDNodeWallet, type Wallet } from "ethers";
 import type { Logger } from "pino";
 
@@ -34,6 +32,7 @@ import { PeriodicRunner } from "../../core/periodic.js";
 import { signTokenOperation, tokenOperationDigest, tokenOperationSchema } from "../../core/operations/index.js";
 import { loadArtifact } from "../../core/protocol/artifacts.js";
 import type { Deployment, TokenDeployment } from "../../core/protocol/deployment.js";
+import { randomNonce } from "../../core/random-ids.js";
 import type { StoredOperation } from "../../core/records.js";
 import { alertId, type Alert } from "../compliance/alert.js";
 import type { RegistryView } from "../services.js";
@@ -290,7 +289,7 @@ export class CustodianService {
         to: record.to,
         amount: record.amount,
         bankRef: record.chainBankRef,
-        nonce: BigInt(`0x${randomBytes(32).toString("hex")}`).toString(),
+        nonce: randomNonce().toString(),
         deadline: String(deadline),
       },
       ctx,

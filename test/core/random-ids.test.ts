@@ -1,6 +1,6 @@
 import { expect } from "chai";
 
-import { randomHex } from "../../core/random-ids.js";
+import { randomHex, randomNonce } from "../../core/random-ids.js";
 
 describe("randomHex", function () {
   it("hands out lower-case hex of the asked length, never the same value twice, across pool refills", function () {
@@ -32,5 +32,14 @@ describe("randomHex", function () {
 
   it("refuses a length outside 1–256 bytes", function () {
     for (const bytes of [0, -1, 1.5, 257, Number.NaN]) expect(() => randomHex(bytes), String(bytes)).to.throw(RangeError);
+  });
+
+  it("gives 256-bit nonces that use the whole range and do not repeat", function () {
+    const nonces = Array.from({ length: 2_000 }, () => randomNonce());
+    expect(new Set(nonces).size).to.equal(nonces.length);
+    for (const nonce of nonces) expect(nonce >= 0n && nonce < 1n << 256n, String(nonce)).to.equal(true);
+    // The top byte is random too: about half of 2,000 nonces are at least 2^255.
+    const high = nonces.filter((nonce) => nonce >= 1n << 255n).length;
+    expect(high).to.be.within(850, 1_150);
   });
 });
